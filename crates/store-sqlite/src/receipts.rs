@@ -1,0 +1,106 @@
+//! [`ReceiptStore`] on SQLite.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+use ruma::{RoomId, UserId};
+use wardline_store::{PosRange, Receipt, ReceiptStore, StoreResult};
+use wardline_types::StreamPos;
+
+use crate::rows::{corrupt, parse_event_id, parse_room, parse_user, sql_ts, ts};
+use crate::{SqliteStore, backend_err};
+
+#[async_trait]
+impl ReceiptStore for SqliteStore {
+    async fn put_receipt(&self, r: Receipt) -> StoreResult<Option<StreamPos>> {
+        self.writer
+            .write(move |w| {
+                let thread = r.thread_id.clone().unwrap_or_default();
+                let existing: Option<i64> = w
+                    .tx
+                    .query_row(
+                        "SELECT event_stream FROM receipts
+                         WHERE room_id = ?1 AND user_id = ?2 AND receipt_type = ?3 AND thread_id = ?4",
+                        params![r.room_id.as_str(), r.user_id.as_str(), r.receipt_type, thread],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(backend_err)?;
+                if existing.is_some_and(|e| e >= r.event_stream.0) {
+                    return Ok(None);
+                }
+                let pos = w.next_pos();
+                w.tx.execute(
+                    "INSERT INTO receipts (room_id, user_id, receipt_type, thread_id, event_id, event_stream, ts, stream)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (room_id, user_id, receipt_type, thread_id) DO UPDATE SET
+                        event_id = excluded.event_id, event_stream = excluded.event_stream,
+                        ts = excluded.ts, stream = excluded.stream",
+                    params![
+                        r.room_id.as_str(),
+                        r.user_id.as_str(),
+                        r.receipt_type,
+                        thread,
+                        r.event_id.as_str(),
+                        r.event_stream.0,
+                        sql_ts(r.ts),
+                        pos.0
+                    ],
+                )
+                .map_err(backend_err)?;
+                Ok(Some(pos))
+            })
+            .await
+    }
+
+    async fn receipts(&self, room_id: &RoomId, range: PosRange) -> StoreResult<Vec<Receipt>> {
+        let room_id = room_id.to_owned();
+        self.readers
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT room_id, user_id, receipt_type, thread_id, event_id, event_stream, ts, stream
+                         FROM receipts WHERE room_id = ?1 AND stream > ?2 AND stream <= ?3 ORDER BY stream",
+                    )
+                    .map_err(backend_err)?;
+                type Row = (String, String, String, String, String, i64, i64, i64);
+                let rows = stmt
+                    .query_map(params![room_id.as_str(), range.after.0, range.upto.0], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+                    })
+                    .map_err(backend_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (room, user, kind, thread, event, event_stream, t, stream): Row = row.map_err(backend_err)?;
+                    out.push(Receipt {
+                        room_id: parse_room(&room)?,
+                        user_id: parse_user(&user)?,
+                        receipt_type: kind,
+                        thread_id: (!thread.is_empty()).then_some(thread),
+                        event_id: parse_event_id(&event)?,
+                        event_stream: StreamPos(event_stream),
+                        ts: ts(t),
+                        stream: StreamPos(stream),
+                    });
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn read_up_to(&self, room_id: &RoomId, user_id: &UserId) -> StoreResult<Option<StreamPos>> {
+        let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
+        self.readers
+            .read(move |c| {
+                let n: Option<i64> = c
+                    .query_row(
+                        "SELECT MAX(event_stream) FROM receipts WHERE room_id = ?1 AND user_id = ?2
+                           AND receipt_type IN ('m.read', 'm.read.private', 'm.fully_read')",
+                        params![room_id.as_str(), user_id.as_str()],
+                        |r| r.get(0),
+                    )
+                    .map_err(|e| corrupt("receipt", e))?;
+                Ok(n.map(StreamPos))
+            })
+            .await
+    }
+}

@@ -1,0 +1,355 @@
+//! [`RoomStore`] on SQLite: the event log, current state and memberships.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+use ruma::{DeviceId, EventId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
+use wardline_store::{Direction, MembershipChange, PosRange, RoomStore, StoreError, StoreResult};
+use wardline_types::redaction::redact_content;
+use wardline_types::{Membership, NewEvent, StoredEvent, StreamPos, kinds};
+
+use crate::pool::WriteTx;
+use crate::rows::{EVENT_COLUMNS, corrupt, parse_event_id, parse_room, parse_user, query_events, sql_ts};
+use crate::{SqliteStore, backend_err};
+
+fn insert_event(w: &WriteTx<'_>, e: &NewEvent) -> StoreResult<StreamPos> {
+    let tx = w.tx;
+    if e.kind == kinds::CREATE && e.state_key.as_deref() == Some("") {
+        tx.execute(
+            "INSERT OR IGNORE INTO rooms (room_id, created_ts) VALUES (?1, ?2)",
+            params![e.room_id.as_str(), sql_ts(e.origin_server_ts)],
+        )
+        .map_err(backend_err)?;
+    }
+    let pos = w.next_pos();
+    let content = serde_json::to_string(&e.content).map_err(|err| corrupt("event content", err))?;
+    let result = tx.execute(
+        "INSERT INTO events (stream, event_id, room_id, sender, type, state_key, content, origin_server_ts,
+            redacts, txn_device, txn_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            pos.0,
+            e.event_id.as_str(),
+            e.room_id.as_str(),
+            e.sender.as_str(),
+            e.kind,
+            e.state_key,
+            content,
+            sql_ts(e.origin_server_ts),
+            e.redacts.as_ref().map(|r| r.as_str()),
+            e.txn.as_ref().map(|t| t.device_id.as_str()),
+            e.txn.as_ref().map(|t| t.txn_id.as_str()),
+        ],
+    );
+    match result {
+        Ok(_) => {}
+        Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            return Err(StoreError::Conflict(format!("event {} or its transaction already exists", e.event_id)));
+        }
+        Err(err) => return Err(backend_err(err)),
+    }
+    if let Some(state_key) = &e.state_key {
+        tx.execute(
+            "INSERT INTO room_state (room_id, type, state_key, stream) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (room_id, type, state_key) DO UPDATE SET stream = excluded.stream",
+            params![e.room_id.as_str(), e.kind, state_key, pos.0],
+        )
+        .map_err(backend_err)?;
+        if e.kind == kinds::MEMBER {
+            let membership = e
+                .content
+                .get("membership")
+                .and_then(|m| m.as_str())
+                .ok_or_else(|| StoreError::Conflict("member event without membership".into()))?;
+            tx.execute(
+                "INSERT INTO memberships (room_id, user_id, membership, stream, forgotten) VALUES (?1, ?2, ?3, ?4, 0)
+                 ON CONFLICT (room_id, user_id) DO UPDATE SET
+                    membership = excluded.membership, stream = excluded.stream, forgotten = 0",
+                params![e.room_id.as_str(), state_key, membership, pos.0],
+            )
+            .map_err(backend_err)?;
+            tx.execute(
+                "INSERT INTO membership_log (stream, room_id, user_id, membership) VALUES (?1, ?2, ?3, ?4)",
+                params![pos.0, e.room_id.as_str(), state_key, membership],
+            )
+            .map_err(backend_err)?;
+        }
+    }
+    if e.kind == kinds::REDACTION
+        && let Some(target) = &e.redacts
+    {
+        redact(w, e, pos, target)?;
+    }
+    Ok(pos)
+}
+
+/// Prunes the content of `target` (if in the same room and not yet redacted), keeping the
+/// original for investigations.
+fn redact(w: &WriteTx<'_>, redaction: &NewEvent, pos: StreamPos, target: &EventId) -> StoreResult<()> {
+    let found: Option<(String, String)> = w
+        .tx
+        .query_row(
+            "SELECT type, content FROM events WHERE event_id = ?1 AND room_id = ?2 AND redacted_because IS NULL",
+            params![target.as_str(), redaction.room_id.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(backend_err)?;
+    let Some((kind, content)) = found else {
+        return Ok(());
+    };
+    let original: serde_json::Value = serde_json::from_str(&content).map_err(|e| corrupt("event content", e))?;
+    let pruned = serde_json::to_string(&redact_content(&kind, &original)).map_err(|e| corrupt("content", e))?;
+    let because = StoredEvent { stream: pos, event: redaction.clone(), redacted_because: None }
+        .to_client_json(None, redaction.origin_server_ts);
+    w.tx.execute(
+        "UPDATE events SET original_content = content, content = ?2, redacted_because = ?3 WHERE event_id = ?1",
+        params![target.as_str(), pruned, because.to_string()],
+    )
+    .map_err(backend_err)?;
+    Ok(())
+}
+
+fn membership_changes_from(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<MembershipChange>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend_err)?;
+    let rows = stmt
+        .query_map(params, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+        .map_err(backend_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (room, membership, stream) = row.map_err(backend_err)?;
+        out.push(MembershipChange {
+            room_id: parse_room(&room)?,
+            membership: membership.parse().map_err(|e| corrupt("membership", e))?,
+            stream: StreamPos(stream),
+        });
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl RoomStore for SqliteStore {
+    async fn append_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<StreamPos>> {
+        self.writer
+            .write(move |w| events.iter().map(|e| insert_event(w, e)).collect::<StoreResult<Vec<_>>>())
+            .await
+    }
+
+    async fn event(&self, event_id: &EventId) -> StoreResult<Option<StoredEvent>> {
+        let event_id = event_id.to_owned();
+        self.readers
+            .read(move |c| {
+                let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?1");
+                Ok(query_events(c, &sql, params![event_id.as_str()])?.pop())
+            })
+            .await
+    }
+
+    async fn event_for_txn(&self, user_id: &UserId, device_id: &DeviceId, txn_id: &str) -> StoreResult<Option<OwnedEventId>> {
+        let (user_id, device_id, txn_id) = (user_id.to_owned(), device_id.to_owned(), txn_id.to_owned());
+        self.readers
+            .read(move |c| {
+                let id: Option<String> = c
+                    .query_row(
+                        "SELECT event_id FROM events WHERE sender = ?1 AND txn_device = ?2 AND txn_id = ?3",
+                        params![user_id.as_str(), device_id.as_str(), txn_id],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(backend_err)?;
+                id.as_deref().map(parse_event_id).transpose()
+            })
+            .await
+    }
+
+    async fn room_events(&self, room_id: &RoomId, range: PosRange, dir: Direction, limit: usize) -> StoreResult<Vec<StoredEvent>> {
+        let room_id = room_id.to_owned();
+        let order = match dir {
+            Direction::Forward => "ASC",
+            Direction::Backward => "DESC",
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.readers
+            .read(move |c| {
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE room_id = ?1 AND stream > ?2 AND stream <= ?3
+                     ORDER BY stream {order} LIMIT ?4"
+                );
+                query_events(c, &sql, params![room_id.as_str(), range.after.0, range.upto.0, limit])
+            })
+            .await
+    }
+
+    async fn state_at(&self, room_id: &RoomId, at: StreamPos) -> StoreResult<Vec<StoredEvent>> {
+        self.state_changes(room_id, PosRange::upto(at)).await
+    }
+
+    async fn state_changes(&self, room_id: &RoomId, range: PosRange) -> StoreResult<Vec<StoredEvent>> {
+        let room_id = room_id.to_owned();
+        self.readers
+            .read(move |c| {
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE stream IN (
+                        SELECT MAX(stream) FROM events
+                        WHERE room_id = ?1 AND state_key IS NOT NULL AND stream > ?2 AND stream <= ?3
+                        GROUP BY type, state_key)
+                     ORDER BY stream"
+                );
+                query_events(c, &sql, params![room_id.as_str(), range.after.0, range.upto.0])
+            })
+            .await
+    }
+
+    async fn state_history(&self, room_id: &RoomId, kind: &str) -> StoreResult<Vec<StoredEvent>> {
+        let (room_id, kind) = (room_id.to_owned(), kind.to_owned());
+        self.readers
+            .read(move |c| {
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS} FROM events
+                     WHERE room_id = ?1 AND type = ?2 AND state_key IS NOT NULL ORDER BY stream"
+                );
+                query_events(c, &sql, params![room_id.as_str(), kind])
+            })
+            .await
+    }
+
+    async fn room_exists(&self, room_id: &RoomId) -> StoreResult<bool> {
+        let room_id = room_id.to_owned();
+        self.readers
+            .read(move |c| {
+                c.query_row("SELECT 1 FROM rooms WHERE room_id = ?1", params![room_id.as_str()], |_| Ok(()))
+                    .optional()
+                    .map(|o| o.is_some())
+                    .map_err(backend_err)
+            })
+            .await
+    }
+
+    async fn members(&self, room_id: &RoomId) -> StoreResult<Vec<(OwnedUserId, Membership)>> {
+        let room_id = room_id.to_owned();
+        self.readers
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached("SELECT user_id, membership FROM memberships WHERE room_id = ?1 ORDER BY user_id")
+                    .map_err(backend_err)?;
+                let rows = stmt
+                    .query_map(params![room_id.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .map_err(backend_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (u, m) = row.map_err(backend_err)?;
+                    out.push((parse_user(&u)?, m.parse().map_err(|e| corrupt("membership", e))?));
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn rooms_of_user(&self, user_id: &UserId) -> StoreResult<Vec<MembershipChange>> {
+        let user_id = user_id.to_owned();
+        self.readers
+            .read(move |c| {
+                membership_changes_from(
+                    c,
+                    "SELECT room_id, membership, stream FROM memberships WHERE user_id = ?1 AND forgotten = 0
+                     ORDER BY stream",
+                    params![user_id.as_str()],
+                )
+            })
+            .await
+    }
+
+    async fn membership_changes(&self, user_id: &UserId, range: PosRange) -> StoreResult<Vec<MembershipChange>> {
+        let user_id = user_id.to_owned();
+        self.readers
+            .read(move |c| {
+                membership_changes_from(
+                    c,
+                    "SELECT room_id, membership, stream FROM membership_log
+                     WHERE user_id = ?1 AND stream > ?2 AND stream <= ?3 ORDER BY stream",
+                    params![user_id.as_str(), range.after.0, range.upto.0],
+                )
+            })
+            .await
+    }
+
+    async fn membership_history(&self, user_id: &UserId, room_id: &RoomId) -> StoreResult<Vec<MembershipChange>> {
+        let (user_id, room_id) = (user_id.to_owned(), room_id.to_owned());
+        self.readers
+            .read(move |c| {
+                membership_changes_from(
+                    c,
+                    "SELECT room_id, membership, stream FROM membership_log
+                     WHERE user_id = ?1 AND room_id = ?2 ORDER BY stream",
+                    params![user_id.as_str(), room_id.as_str()],
+                )
+            })
+            .await
+    }
+
+    async fn count_unread(&self, room_id: &RoomId, user_id: &UserId, after: StreamPos) -> StoreResult<u64> {
+        let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
+        self.readers
+            .read(move |c| {
+                let n: i64 = c
+                    .query_row(
+                        "SELECT COUNT(*) FROM events WHERE room_id = ?1 AND stream > ?2 AND sender != ?3
+                           AND type IN ('m.room.message', 'm.room.encrypted', 'm.sticker')
+                           AND redacted_because IS NULL",
+                        params![room_id.as_str(), after.0, user_id.as_str()],
+                        |r| r.get(0),
+                    )
+                    .map_err(backend_err)?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            })
+            .await
+    }
+
+    async fn last_own_event(&self, room_id: &RoomId, user_id: &UserId) -> StoreResult<Option<StreamPos>> {
+        let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
+        self.readers
+            .read(move |c| {
+                let n: Option<i64> = c
+                    .query_row(
+                        "SELECT MAX(stream) FROM events WHERE room_id = ?1 AND sender = ?2",
+                        params![room_id.as_str(), user_id.as_str()],
+                        |r| r.get(0),
+                    )
+                    .map_err(backend_err)?;
+                Ok(n.map(StreamPos))
+            })
+            .await
+    }
+
+    async fn forget_room(&self, user_id: &UserId, room_id: &RoomId) -> StoreResult<()> {
+        let (user_id, room_id) = (user_id.to_owned(), room_id.to_owned());
+        self.writer
+            .write(move |w| {
+                w.tx.execute(
+                    "UPDATE memberships SET forgotten = 1 WHERE room_id = ?1 AND user_id = ?2
+                       AND membership IN ('leave', 'ban')",
+                    params![room_id.as_str(), user_id.as_str()],
+                )
+                .map_err(backend_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn room_ids(&self) -> StoreResult<Vec<OwnedRoomId>> {
+        self.readers
+            .read(|c| {
+                let mut stmt = c.prepare_cached("SELECT room_id FROM rooms ORDER BY room_id").map_err(backend_err)?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(backend_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    out.push(parse_room(&row.map_err(backend_err)?)?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+}

@@ -1,0 +1,176 @@
+//! [`SessionStore`] on SQLite.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+use ruma::{DeviceId, OwnedDeviceId, UserId};
+use wardline_store::{NewSession, Session, SessionStore, StoreError, StoreResult};
+use wardline_types::{Device, Timestamp};
+
+use crate::rows::{parse_user, sql_ts, ts};
+use crate::{SqliteStore, backend_err};
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(&self, s: NewSession) -> StoreResult<()> {
+        self.writer
+            .write(move |w| {
+                w.tx.execute(
+                    "INSERT INTO devices (user_id, device_id, display_name, created_ts, last_seen_ts, last_seen_ip)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?5)
+                     ON CONFLICT (user_id, device_id) DO UPDATE SET
+                        display_name = COALESCE(excluded.display_name, devices.display_name),
+                        last_seen_ts = excluded.last_seen_ts, last_seen_ip = excluded.last_seen_ip",
+                    params![
+                        s.user_id.as_str(),
+                        s.device_id.as_str(),
+                        s.device_name,
+                        sql_ts(s.created_at),
+                        s.ip
+                    ],
+                )
+                .map_err(backend_err)?;
+                w.tx.execute(
+                    "DELETE FROM access_tokens WHERE user_id = ?1 AND device_id = ?2",
+                    params![s.user_id.as_str(), s.device_id.as_str()],
+                )
+                .map_err(backend_err)?;
+                w.tx.execute(
+                    "INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?1, ?2, ?3, ?4)",
+                    params![s.token_hash, s.user_id.as_str(), s.device_id.as_str(), sql_ts(s.created_at)],
+                )
+                .map_err(backend_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        let token_hash = token_hash.to_owned();
+        self.readers
+            .read(move |c| {
+                let row: Option<(String, String, i64)> = c
+                    .query_row(
+                        "SELECT user_id, device_id, created_ts FROM access_tokens WHERE token_hash = ?1",
+                        params![token_hash],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()
+                    .map_err(backend_err)?;
+                row.map(|(u, d, t)| {
+                    Ok(Session { user_id: parse_user(&u)?, device_id: OwnedDeviceId::from(d), created_at: ts(t) })
+                })
+                .transpose()
+            })
+            .await
+    }
+
+    async fn devices(&self, user_id: &UserId) -> StoreResult<Vec<Device>> {
+        let user_id = user_id.to_owned();
+        self.readers
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT device_id, display_name, last_seen_ts, last_seen_ip FROM devices
+                         WHERE user_id = ?1 ORDER BY device_id",
+                    )
+                    .map_err(backend_err)?;
+                let rows = stmt
+                    .query_map(params![user_id.as_str()], |r| {
+                        Ok(Device {
+                            user_id: user_id.clone(),
+                            device_id: OwnedDeviceId::from(r.get::<_, String>(0)?),
+                            display_name: r.get(1)?,
+                            last_seen_ts: r.get::<_, Option<i64>>(2)?.map(ts),
+                            last_seen_ip: r.get(3)?,
+                        })
+                    })
+                    .map_err(backend_err)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(backend_err)
+            })
+            .await
+    }
+
+    async fn set_device_name(&self, user_id: &UserId, device_id: &DeviceId, name: Option<String>) -> StoreResult<()> {
+        let (user_id, device_id) = (user_id.to_owned(), device_id.to_owned());
+        self.writer
+            .write(move |w| {
+                let n = w
+                    .tx
+                    .execute(
+                        "UPDATE devices SET display_name = ?3 WHERE user_id = ?1 AND device_id = ?2",
+                        params![user_id.as_str(), device_id.as_str(), name],
+                    )
+                    .map_err(backend_err)?;
+                if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            })
+            .await
+    }
+
+    async fn delete_devices(&self, user_id: &UserId, device_ids: &[OwnedDeviceId]) -> StoreResult<Vec<OwnedDeviceId>> {
+        let (user_id, device_ids) = (user_id.to_owned(), device_ids.to_vec());
+        self.writer
+            .write(move |w| {
+                let mut deleted = Vec::new();
+                for d in device_ids {
+                    w.tx.execute(
+                        "DELETE FROM access_tokens WHERE user_id = ?1 AND device_id = ?2",
+                        params![user_id.as_str(), d.as_str()],
+                    )
+                    .map_err(backend_err)?;
+                    let n = w
+                        .tx
+                        .execute(
+                            "DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2",
+                            params![user_id.as_str(), d.as_str()],
+                        )
+                        .map_err(backend_err)?;
+                    if n > 0 {
+                        deleted.push(d);
+                    }
+                }
+                Ok(deleted)
+            })
+            .await
+    }
+
+    async fn delete_all_devices(&self, user_id: &UserId, keep: Option<&DeviceId>) -> StoreResult<Vec<OwnedDeviceId>> {
+        let user = user_id.to_owned();
+        let keep = keep.map(|d| d.as_str().to_owned()).unwrap_or_default();
+        self.writer
+            .write(move |w| {
+                let mut stmt = w
+                    .tx
+                    .prepare_cached("SELECT device_id FROM devices WHERE user_id = ?1 AND device_id != ?2")
+                    .map_err(backend_err)?;
+                let gone: Vec<String> = stmt
+                    .query_map(params![user.as_str(), keep], |r| r.get(0))
+                    .map_err(backend_err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(backend_err)?;
+                w.tx.execute(
+                    "DELETE FROM access_tokens WHERE user_id = ?1 AND device_id != ?2",
+                    params![user.as_str(), keep],
+                )
+                .map_err(backend_err)?;
+                w.tx.execute("DELETE FROM devices WHERE user_id = ?1 AND device_id != ?2", params![user.as_str(), keep])
+                    .map_err(backend_err)?;
+                Ok(gone.into_iter().map(OwnedDeviceId::from).collect())
+            })
+            .await
+    }
+
+    async fn touch_device(&self, user_id: &UserId, device_id: &DeviceId, at: Timestamp, ip: Option<String>) -> StoreResult<()> {
+        let (user_id, device_id) = (user_id.to_owned(), device_id.to_owned());
+        self.writer
+            .write(move |w| {
+                w.tx.execute(
+                    "UPDATE devices SET last_seen_ts = ?3, last_seen_ip = COALESCE(?4, last_seen_ip)
+                     WHERE user_id = ?1 AND device_id = ?2",
+                    params![user_id.as_str(), device_id.as_str(), sql_ts(at), ip],
+                )
+                .map_err(backend_err)?;
+                Ok(())
+            })
+            .await
+    }
+}

@@ -1,0 +1,189 @@
+//! Account data, filters and presence on SQLite.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+use ruma::{RoomId, UserId};
+use serde_json::Value;
+use wardline_store::{
+    AccountDataChange, AccountDataStore, FilterStore, PosRange, Presence, PresenceStore, StoreResult,
+};
+use wardline_types::StreamPos;
+
+use crate::rows::{corrupt, parse_room, parse_user, sql_ts, ts};
+use crate::{SqliteStore, backend_err};
+
+#[async_trait]
+impl AccountDataStore for SqliteStore {
+    async fn put_account_data(&self, user_id: &UserId, room_id: Option<&RoomId>, kind: &str, content: Value) -> StoreResult<StreamPos> {
+        let (user_id, kind) = (user_id.to_owned(), kind.to_owned());
+        let room = room_id.map(|r| r.as_str().to_owned()).unwrap_or_default();
+        let content = content.to_string();
+        self.writer
+            .write(move |w| {
+                let pos = w.next_pos();
+                w.tx.execute(
+                    "INSERT INTO account_data (user_id, room_id, type, content, stream) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, stream = excluded.stream",
+                    params![user_id.as_str(), room, kind, content, pos.0],
+                )
+                .map_err(backend_err)?;
+                Ok(pos)
+            })
+            .await
+    }
+
+    async fn account_data(&self, user_id: &UserId, room_id: Option<&RoomId>, kind: &str) -> StoreResult<Option<Value>> {
+        let (user_id, kind) = (user_id.to_owned(), kind.to_owned());
+        let room = room_id.map(|r| r.as_str().to_owned()).unwrap_or_default();
+        self.readers
+            .read(move |c| {
+                let text: Option<String> = c
+                    .query_row(
+                        "SELECT content FROM account_data WHERE user_id = ?1 AND room_id = ?2 AND type = ?3",
+                        params![user_id.as_str(), room, kind],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(backend_err)?;
+                text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt("account data", e))).transpose()
+            })
+            .await
+    }
+
+    async fn account_data_changes(&self, user_id: &UserId, range: PosRange) -> StoreResult<Vec<AccountDataChange>> {
+        let user_id = user_id.to_owned();
+        self.readers
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT room_id, type, content, stream FROM account_data
+                         WHERE user_id = ?1 AND stream > ?2 AND stream <= ?3 ORDER BY stream",
+                    )
+                    .map_err(backend_err)?;
+                let rows = stmt
+                    .query_map(params![user_id.as_str(), range.after.0, range.upto.0], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+                    })
+                    .map_err(backend_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (room, kind, content, stream) = row.map_err(backend_err)?;
+                    out.push(AccountDataChange {
+                        room_id: if room.is_empty() { None } else { Some(parse_room(&room)?) },
+                        kind,
+                        content: serde_json::from_str(&content).map_err(|e| corrupt("account data", e))?,
+                        stream: StreamPos(stream),
+                    });
+                }
+                Ok(out)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl FilterStore for SqliteStore {
+    async fn put_filter(&self, user_id: &UserId, json: &str) -> StoreResult<String> {
+        let (user_id, json) = (user_id.to_owned(), json.to_owned());
+        self.writer
+            .write(move |w| {
+                let next: i64 = w
+                    .tx
+                    .query_row(
+                        "SELECT COALESCE(MAX(filter_id), -1) + 1 FROM filters WHERE user_id = ?1",
+                        params![user_id.as_str()],
+                        |r| r.get(0),
+                    )
+                    .map_err(backend_err)?;
+                w.tx.execute(
+                    "INSERT INTO filters (user_id, filter_id, json) VALUES (?1, ?2, ?3)",
+                    params![user_id.as_str(), next, json],
+                )
+                .map_err(backend_err)?;
+                Ok(next.to_string())
+            })
+            .await
+    }
+
+    async fn filter(&self, user_id: &UserId, filter_id: &str) -> StoreResult<Option<String>> {
+        let Ok(id) = filter_id.parse::<i64>() else {
+            return Ok(None);
+        };
+        let user_id = user_id.to_owned();
+        self.readers
+            .read(move |c| {
+                c.query_row(
+                    "SELECT json FROM filters WHERE user_id = ?1 AND filter_id = ?2",
+                    params![user_id.as_str(), id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend_err)
+            })
+            .await
+    }
+}
+
+fn presence_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, Option<String>, i64, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn to_presence(row: (String, String, Option<String>, i64, i64)) -> StoreResult<Presence> {
+    let (user, state, status_msg, last, stream) = row;
+    Ok(Presence { user_id: parse_user(&user)?, state, status_msg, last_active: ts(last), stream: StreamPos(stream) })
+}
+
+#[async_trait]
+impl PresenceStore for SqliteStore {
+    async fn put_presence(&self, p: Presence) -> StoreResult<StreamPos> {
+        self.writer
+            .write(move |w| {
+                let pos = w.next_pos();
+                w.tx.execute(
+                    "INSERT INTO presence (user_id, state, status_msg, last_active_ts, stream) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, status_msg = excluded.status_msg,
+                        last_active_ts = excluded.last_active_ts, stream = excluded.stream",
+                    params![p.user_id.as_str(), p.state, p.status_msg, sql_ts(p.last_active), pos.0],
+                )
+                .map_err(backend_err)?;
+                Ok(pos)
+            })
+            .await
+    }
+
+    async fn presence(&self, user_id: &UserId) -> StoreResult<Option<Presence>> {
+        let user_id = user_id.to_owned();
+        self.readers
+            .read(move |c| {
+                let row = c
+                    .query_row(
+                        "SELECT user_id, state, status_msg, last_active_ts, stream FROM presence WHERE user_id = ?1",
+                        params![user_id.as_str()],
+                        presence_from_row,
+                    )
+                    .optional()
+                    .map_err(backend_err)?;
+                row.map(to_presence).transpose()
+            })
+            .await
+    }
+
+    async fn presence_changes(&self, range: PosRange) -> StoreResult<Vec<Presence>> {
+        self.readers
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT user_id, state, status_msg, last_active_ts, stream FROM presence
+                         WHERE stream > ?1 AND stream <= ?2 ORDER BY stream",
+                    )
+                    .map_err(backend_err)?;
+                let rows = stmt.query_map(params![range.after.0, range.upto.0], presence_from_row).map_err(backend_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    out.push(to_presence(row.map_err(backend_err)?)?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+}

@@ -1,0 +1,269 @@
+//! The conformance suite every storage implementation must pass.
+//!
+//! Implementations call [`run_all`] from one of their tests with a function that opens their
+//! store on a fresh, empty database (calling it again must reopen the same database).
+
+#![allow(clippy::missing_errors_doc)]
+
+use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, device_id, owned_event_id, owned_room_id, owned_user_id};
+use serde_json::json;
+use wardline_types::{AccountUpdate, Membership, NewAccount, NewEvent, StreamPos, Timestamp, TxnRef, kinds};
+
+use crate::{
+    Direction, NewSession, PosRange, Presence, Receipt, Store, StoreError, StoreResult,
+};
+
+/// A failed conformance check.
+fn fail(what: &str) -> StoreError {
+    StoreError::Backend(format!("conformance check failed: {what}"))
+}
+
+macro_rules! check {
+    ($cond:expr, $what:expr) => {
+        if !$cond {
+            return Err(fail($what));
+        }
+    };
+}
+
+/// Runs every check against stores opened by `open`.
+pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResult<()> {
+    let store = open()?;
+    accounts(&store).await?;
+    sessions(&store).await?;
+    let room = room_log(&store).await?;
+    receipts(&store, &room).await?;
+    user_data(&store).await?;
+    let before = store.current_pos();
+    drop(store);
+    let reopened = open()?;
+    check!(reopened.current_pos() == before, "stream position survives reopening");
+    check!(reopened.room_exists(&room).await?, "room survives reopening");
+    Ok(())
+}
+
+fn account(user: &str) -> NewAccount {
+    NewAccount {
+        user_id: OwnedUserId::try_from(format!("@{user}:localhost")).unwrap_or_else(|_| owned_user_id!("@x:localhost")),
+        password_hash: "$argon2id$fake".into(),
+        display_name: Some(format!("Dr {user}")),
+        is_admin: false,
+        must_change_password: false,
+        job_title: Some("Registrar".into()),
+        department: Some("Cardiology".into()),
+        email: None,
+        phone: Some("+44 7700 900000".into()),
+    }
+}
+
+async fn accounts(s: &impl Store) -> StoreResult<()> {
+    let a = s.create_account(account("ada"), Timestamp(5)).await?;
+    check!(a.display_name.as_deref() == Some("Dr ada"), "account fields round-trip");
+    check!(a.created_at == Timestamp(5), "created_at stored");
+    check!(
+        matches!(s.create_account(account("ada"), Timestamp(6)).await, Err(StoreError::Conflict(_))),
+        "duplicate username is a conflict"
+    );
+    // Import is all or nothing: a duplicate among the creates rolls back the rest.
+    let res = s.import_accounts(vec![account("bea"), account("ada")], vec![], Timestamp(7)).await;
+    check!(res.is_err(), "import with a duplicate fails");
+    check!(s.account(&owned_user_id!("@bea:localhost")).await?.is_none(), "failed import leaves nothing");
+    let update = AccountUpdate { job_title: Some("Consultant".into()), ..AccountUpdate::default() };
+    let out = s
+        .import_accounts(vec![account("bea")], vec![(owned_user_id!("@ada:localhost"), update)], Timestamp(8))
+        .await?;
+    check!(out.created == 1 && out.updated == 1, "import counts");
+    let ada = s.account(&owned_user_id!("@ada:localhost")).await?.ok_or_else(|| fail("ada exists"))?;
+    check!(ada.job_title.as_deref() == Some("Consultant"), "import updates");
+    check!(ada.department.as_deref() == Some("Cardiology"), "import keeps unspecified fields");
+    s.set_password(&ada.user_id, "$argon2id$new", true).await?;
+    check!(s.password_hash(&ada.user_id).await?.as_deref() == Some("$argon2id$new"), "password set");
+    check!(s.account(&ada.user_id).await?.is_some_and(|a| a.must_change_password), "must change flag");
+    check!(s.search_directory("CARDIO", 10).await?.len() == 2, "directory search by department");
+    check!(s.search_directory("a_a", 10).await?.is_empty(), "LIKE wildcards are escaped");
+    s.set_deactivated(&ada.user_id, true).await?;
+    check!(s.search_directory("ada", 10).await?.is_empty(), "deactivated accounts leave the directory");
+    check!(s.count_accounts().await? == 2, "count");
+    s.set_profile(&ada.user_id, Some(None), Some(Some("mxc://localhost/a".into()))).await?;
+    let ada = s.account(&ada.user_id).await?.ok_or_else(|| fail("ada exists"))?;
+    check!(ada.display_name.is_none() && ada.avatar_url.is_some(), "profile set and cleared");
+    Ok(())
+}
+
+async fn sessions(s: &impl Store) -> StoreResult<()> {
+    let user = owned_user_id!("@bea:localhost");
+    for (dev, hash) in [("D1", "h1"), ("D2", "h2"), ("D3", "h3")] {
+        s.create_session(NewSession {
+            user_id: user.clone(),
+            device_id: dev.into(),
+            device_name: Some(format!("ward pc {dev}")),
+            token_hash: hash.into(),
+            created_at: Timestamp(1),
+            ip: None,
+        })
+        .await?;
+    }
+    check!(s.session_by_token_hash("h2").await?.is_some_and(|x| x.device_id == "D2"), "token lookup");
+    check!(s.session_by_token_hash("nope").await?.is_none(), "unknown token");
+    // A new login on the same device replaces its token.
+    s.create_session(NewSession {
+        user_id: user.clone(),
+        device_id: "D1".into(),
+        device_name: None,
+        token_hash: "h1b".into(),
+        created_at: Timestamp(2),
+        ip: Some("127.0.0.1".into()),
+    })
+    .await?;
+    check!(s.session_by_token_hash("h1").await?.is_none(), "old token of a device is gone");
+    let devices = s.devices(&user).await?;
+    check!(devices.len() == 3, "three devices");
+    check!(devices.iter().any(|d| d.display_name.as_deref() == Some("ward pc D1")), "device name kept");
+    let gone = s.delete_devices(&user, &["D2".into(), "NOPE".into()]).await?;
+    check!(gone == vec![ruma::OwnedDeviceId::from("D2")], "delete reports what existed");
+    check!(s.session_by_token_hash("h2").await?.is_none(), "deleted device's token is gone");
+    let gone = s.delete_all_devices(&user, Some(device_id!("D3"))).await?;
+    check!(gone.len() == 1, "all but one deleted");
+    check!(s.session_by_token_hash("h3").await?.is_some(), "kept device still signed in");
+    check!(s.session_by_token_hash("h1b").await?.is_none(), "others signed out");
+    Ok(())
+}
+
+fn event(room: &OwnedRoomId, id: &str, sender: &OwnedUserId, kind: &str, state_key: Option<&str>, content: serde_json::Value) -> NewEvent {
+    NewEvent {
+        event_id: OwnedEventId::try_from(format!("${id}")).unwrap_or_else(|_| owned_event_id!("$x")),
+        room_id: room.clone(),
+        sender: sender.clone(),
+        kind: kind.into(),
+        state_key: state_key.map(Into::into),
+        content,
+        origin_server_ts: Timestamp(100),
+        redacts: None,
+        txn: None,
+    }
+}
+
+async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
+    let room = owned_room_id!("!ward7:localhost");
+    let ada = owned_user_id!("@ada:localhost");
+    let bea = owned_user_id!("@bea:localhost");
+    let start = s.current_pos();
+    let positions = s
+        .append_events(vec![
+            event(&room, "c", &ada, kinds::CREATE, Some(""), json!({"room_version": "11"})),
+            event(&room, "m1", &ada, kinds::MEMBER, Some(ada.as_str()), json!({"membership": "join"})),
+            event(&room, "n1", &ada, kinds::NAME, Some(""), json!({"name": "Ward 7"})),
+            event(&room, "i1", &ada, kinds::MEMBER, Some(bea.as_str()), json!({"membership": "invite"})),
+        ])
+        .await?;
+    check!(positions.len() == 4 && positions.windows(2).all(|w| w[0] < w[1]), "positions increase");
+    check!(positions[0] > start && s.current_pos() == positions[3], "current_pos is the last commit");
+    check!(s.room_exists(&room).await?, "create event creates the room");
+    let mut msg = event(&room, "msg1", &ada, kinds::MESSAGE, None, json!({"msgtype": "m.text", "body": "obs due"}));
+    msg.txn = Some(TxnRef { device_id: "D3".into(), txn_id: "t1".into() });
+    let p_msg = s.append_events(vec![msg.clone()]).await?;
+    let mut dup = msg.clone();
+    dup.event_id = owned_event_id!("$other");
+    check!(matches!(s.append_events(vec![dup]).await, Err(StoreError::Conflict(_))), "txn is unique");
+    check!(
+        s.event_for_txn(&ada, device_id!("D3"), "t1").await?.as_deref().map(ruma::EventId::as_str) == Some("$msg1"),
+        "txn lookup"
+    );
+    s.append_events(vec![
+        event(&room, "j2", &bea, kinds::MEMBER, Some(bea.as_str()), json!({"membership": "join"})),
+        event(&room, "n2", &bea, kinds::NAME, Some(""), json!({"name": "Ward 7 North"})),
+    ])
+    .await?;
+    let now = s.current_pos();
+    // State at the message: name is still "Ward 7", bea only invited.
+    let state = s.state_at(&room, p_msg[0]).await?;
+    let name = state.iter().find(|e| e.event.kind == kinds::NAME).ok_or_else(|| fail("name in state"))?;
+    check!(name.event.content["name"] == "Ward 7", "state_at sees the old name");
+    let bea_member = state
+        .iter()
+        .find(|e| e.event.state_key.as_deref() == Some(bea.as_str()))
+        .ok_or_else(|| fail("bea in state"))?;
+    check!(bea_member.membership() == Some(Membership::Invite), "state_at sees the invite");
+    check!(s.state_at(&room, now).await?.len() == 4, "four state keys now");
+    let changes = s.state_changes(&room, PosRange::new(p_msg[0], now)).await?;
+    check!(changes.len() == 2, "two state changes after the message");
+    // Log reads in both directions.
+    let fwd = s.room_events(&room, PosRange::upto(now), Direction::Forward, 100).await?;
+    check!(fwd.len() == 7 && fwd.windows(2).all(|w| w[0].stream < w[1].stream), "forward read in order");
+    let back = s.room_events(&room, PosRange::upto(now), Direction::Backward, 2).await?;
+    check!(back.len() == 2 && back[0].event.event_id == "$n2", "backward read starts at the newest");
+    // Memberships.
+    let members = s.members(&room).await?;
+    check!(members.iter().all(|(_, m)| *m == Membership::Join) && members.len() == 2, "members joined");
+    let hist = s.membership_history(&bea, &room).await?;
+    check!(hist.iter().map(|c| c.membership).collect::<Vec<_>>() == vec![Membership::Invite, Membership::Join], "membership history");
+    check!(s.membership_changes(&bea, PosRange::new(p_msg[0], now)).await?.len() == 1, "membership changes in range");
+    check!(s.rooms_of_user(&bea).await?.first().is_some_and(|c| c.membership == Membership::Join), "rooms of user");
+    check!(s.count_unread(&room, &bea, StreamPos::ZERO).await? == 1, "one unread message for bea");
+    check!(s.last_own_event(&room, &ada).await? == Some(p_msg[0]), "last own event");
+    // Redaction prunes content and records why.
+    let mut redaction = event(&room, "r1", &ada, kinds::REDACTION, None, json!({"redacts": "$msg1"}));
+    redaction.redacts = Some(owned_event_id!("$msg1"));
+    s.append_events(vec![redaction]).await?;
+    let redacted = s.event(&owned_event_id!("$msg1")).await?.ok_or_else(|| fail("redacted event kept"))?;
+    check!(redacted.event.content == json!({}), "content pruned");
+    check!(redacted.redacted_because.as_ref().is_some_and(|b| b["event_id"] == "$r1"), "redacted_because set");
+    check!(s.count_unread(&room, &bea, StreamPos::ZERO).await? == 0, "redacted messages are not unread");
+    // Leaving and forgetting.
+    s.append_events(vec![event(&room, "l2", &bea, kinds::MEMBER, Some(bea.as_str()), json!({"membership": "leave"}))])
+        .await?;
+    s.forget_room(&bea, &room).await?;
+    check!(s.rooms_of_user(&bea).await?.is_empty(), "forgotten room hidden");
+    check!(s.room_ids().await? == vec![room.clone()], "room ids");
+    Ok(room)
+}
+
+async fn receipts(s: &impl Store, room: &OwnedRoomId) -> StoreResult<()> {
+    let ada = owned_user_id!("@ada:localhost");
+    let receipt = |event: &str, stream: i64| Receipt {
+        room_id: room.clone(),
+        user_id: ada.clone(),
+        receipt_type: "m.read".into(),
+        thread_id: None,
+        event_id: OwnedEventId::try_from(event).unwrap_or_else(|_| owned_event_id!("$x")),
+        event_stream: StreamPos(stream),
+        ts: Timestamp(9),
+        stream: StreamPos::ZERO,
+    };
+    let before = s.current_pos();
+    let p = s.put_receipt(receipt("$n2", 7)).await?.ok_or_else(|| fail("receipt stored"))?;
+    check!(s.put_receipt(receipt("$c", 1)).await?.is_none(), "an older receipt does not move it back");
+    check!(s.read_up_to(room, &ada).await? == Some(StreamPos(7)), "read_up_to");
+    let got = s.receipts(room, PosRange::new(before, s.current_pos())).await?;
+    check!(got.len() == 1 && got[0].stream == p && got[0].event_id == "$n2", "receipts in range");
+    Ok(())
+}
+
+async fn user_data(s: &impl Store) -> StoreResult<()> {
+    let ada = owned_user_id!("@ada:localhost");
+    let before = s.current_pos();
+    s.put_account_data(&ada, None, "m.direct", json!({"a": 1})).await?;
+    s.put_account_data(&ada, None, "m.direct", json!({"a": 2})).await?;
+    let room = owned_room_id!("!ward7:localhost");
+    s.put_account_data(&ada, Some(&room), "m.tag", json!({"tags": {}})).await?;
+    check!(s.account_data(&ada, None, "m.direct").await? == Some(json!({"a": 2})), "account data replaced");
+    let changes = s.account_data_changes(&ada, PosRange::new(before, s.current_pos())).await?;
+    check!(changes.len() == 2 && changes[1].room_id.as_ref() == Some(&room), "account data changes");
+    let text = r#"{"room":{"timeline":{"limit":5}} , "x":1}"#;
+    let id = s.put_filter(&ada, text).await?;
+    check!(s.filter(&ada, &id).await?.as_deref() == Some(text), "filter stored byte for byte");
+    check!(s.filter(&owned_user_id!("@bea:localhost"), &id).await?.is_none(), "filters are per user");
+    check!(s.filter(&ada, "not-a-number").await?.is_none(), "bad filter id");
+    let p = s
+        .put_presence(Presence {
+            user_id: ada.clone(),
+            state: "online".into(),
+            status_msg: Some("In theatre".into()),
+            last_active: Timestamp(3),
+            stream: StreamPos::ZERO,
+        })
+        .await?;
+    check!(s.presence(&ada).await?.is_some_and(|x| x.stream == p && x.state == "online"), "presence");
+    check!(s.presence_changes(PosRange::new(before, p)).await?.len() == 1, "presence changes");
+    Ok(())
+}

@@ -1,0 +1,26 @@
+use thiserror::Error;
+
+/// A storage failure.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The thing asked for doesn't exist.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken (username taken, duplicate event id).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed or is unreachable.
+    #[error("storage backend failure: {0}")]
+    Backend(String),
+    /// Stored data could not be read back.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// The database was written by a newer Wardline.
+    #[error("database schema version {found} is newer than this Wardline understands ({known})")]
+    SchemaTooNew {
+        /// Version in the database.
+        found: i64,
+        /// Newest version this build knows.
+        known: i64,
+    },
+}

@@ -1,0 +1,184 @@
+//! Storage traits: what the services need from a database, split by capability.
+//!
+//! **Invariant:** nothing outside a `wardline-store-*` crate knows which database is behind
+//! these traits. Every implementation passes the shared conformance suite in [`conformance`].
+//!
+//! **Invariant:** positions in the stream are handed out in commit order: once
+//! [`Store::current_pos`] returns `p`, every change at a position `<= p` is committed and
+//! readable, and no later change will take a position `<= p`.
+
+pub mod conformance;
+mod error;
+mod records;
+
+use async_trait::async_trait;
+use ruma::{DeviceId, EventId, OwnedDeviceId, OwnedEventId, OwnedRoomId, RoomId, UserId};
+use serde_json::Value;
+use wardline_types::{
+    Account, AccountUpdate, Device, Membership, NewAccount, NewEvent, StoredEvent, StreamPos,
+    Timestamp,
+};
+
+pub use error::StoreError;
+pub use records::{
+    AccountDataChange, Direction, ImportOutcome, MembershipChange, NewSession, PosRange,
+    Presence, Receipt, Session,
+};
+
+/// Result of a storage call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Staff accounts and the organisation directory.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates an account; [`StoreError::Conflict`] if the username is taken.
+    async fn create_account(&self, account: NewAccount, now: Timestamp) -> StoreResult<Account>;
+    /// Creates or updates many accounts in one transaction: all or nothing.
+    async fn import_accounts(
+        &self,
+        creates: Vec<NewAccount>,
+        updates: Vec<(ruma::OwnedUserId, AccountUpdate)>,
+        now: Timestamp,
+    ) -> StoreResult<ImportOutcome>;
+    /// One account, deactivated or not.
+    async fn account(&self, user_id: &UserId) -> StoreResult<Option<Account>>;
+    /// The stored argon2id PHC string.
+    async fn password_hash(&self, user_id: &UserId) -> StoreResult<Option<String>>;
+    /// Replaces the password hash.
+    async fn set_password(&self, user_id: &UserId, hash: &str, must_change: bool) -> StoreResult<()>;
+    /// Every account, ordered by user id.
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
+    /// How many accounts exist.
+    async fn count_accounts(&self) -> StoreResult<u64>;
+    /// Marks an account (in)active.
+    async fn set_deactivated(&self, user_id: &UserId, deactivated: bool) -> StoreResult<()>;
+    /// Changes display name and/or avatar; `Some(None)` clears a field.
+    async fn set_profile(
+        &self,
+        user_id: &UserId,
+        display_name: Option<Option<String>>,
+        avatar_url: Option<Option<String>>,
+    ) -> StoreResult<()>;
+    /// Active accounts whose user id, display name, job title or department contains `term`
+    /// (case-insensitive), at most `limit` of them.
+    async fn search_directory(&self, term: &str, limit: usize) -> StoreResult<Vec<Account>>;
+}
+
+/// Devices and their access tokens (stored hashed).
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Records a new session, creating its device if needed. A device keeps at most one token:
+    /// an older token of the same device is replaced.
+    async fn create_session(&self, session: NewSession) -> StoreResult<()>;
+    /// The session owning a token hash.
+    async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+    /// A user's devices.
+    async fn devices(&self, user_id: &UserId) -> StoreResult<Vec<Device>>;
+    /// Renames a device; [`StoreError::NotFound`] if it doesn't exist.
+    async fn set_device_name(&self, user_id: &UserId, device_id: &DeviceId, name: Option<String>)
+    -> StoreResult<()>;
+    /// Deletes devices and their tokens; returns those that existed.
+    async fn delete_devices(&self, user_id: &UserId, device_ids: &[OwnedDeviceId])
+    -> StoreResult<Vec<OwnedDeviceId>>;
+    /// Deletes every device of the user except `keep`; returns the deleted ones.
+    async fn delete_all_devices(&self, user_id: &UserId, keep: Option<&DeviceId>)
+    -> StoreResult<Vec<OwnedDeviceId>>;
+    /// Records activity of a device.
+    async fn touch_device(&self, user_id: &UserId, device_id: &DeviceId, ts: Timestamp, ip: Option<String>)
+    -> StoreResult<()>;
+}
+
+/// Rooms as totally ordered logs of events, with their current state and memberships.
+#[async_trait]
+pub trait RoomStore: Send + Sync {
+    /// Appends events, in order, in one transaction; returns their stream positions.
+    ///
+    /// The store maintains the current state, current memberships and membership history, and
+    /// applies redactions (keeping the original content for investigations).
+    async fn append_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<StreamPos>>;
+    /// One event by id.
+    async fn event(&self, event_id: &EventId) -> StoreResult<Option<StoredEvent>>;
+    /// The event sent earlier by this device with this transaction id.
+    async fn event_for_txn(&self, user_id: &UserId, device_id: &DeviceId, txn_id: &str)
+    -> StoreResult<Option<OwnedEventId>>;
+    /// Events of a room in `range`, nearest the start of `dir` first, at most `limit`.
+    async fn room_events(&self, room_id: &RoomId, range: PosRange, dir: Direction, limit: usize)
+    -> StoreResult<Vec<StoredEvent>>;
+    /// The room's state after every event at a position `<= at`.
+    async fn state_at(&self, room_id: &RoomId, at: StreamPos) -> StoreResult<Vec<StoredEvent>>;
+    /// The latest state event for each key among those at positions in `range`.
+    async fn state_changes(&self, room_id: &RoomId, range: PosRange) -> StoreResult<Vec<StoredEvent>>;
+    /// Every state event of one type in the room, in stream order (for history visibility).
+    async fn state_history(&self, room_id: &RoomId, kind: &str) -> StoreResult<Vec<StoredEvent>>;
+    /// Does the room exist?
+    async fn room_exists(&self, room_id: &RoomId) -> StoreResult<bool>;
+    /// Current members of a room with their membership.
+    async fn members(&self, room_id: &RoomId) -> StoreResult<Vec<(ruma::OwnedUserId, Membership)>>;
+    /// Current membership of a user in every room they have one in (forgotten rooms excluded).
+    async fn rooms_of_user(&self, user_id: &UserId) -> StoreResult<Vec<MembershipChange>>;
+    /// Changes of the user's membership at positions in `range`, in order.
+    async fn membership_changes(&self, user_id: &UserId, range: PosRange) -> StoreResult<Vec<MembershipChange>>;
+    /// The user's membership history in one room, in order.
+    async fn membership_history(&self, user_id: &UserId, room_id: &RoomId) -> StoreResult<Vec<MembershipChange>>;
+    /// Messages from others after `after` (for unread counts).
+    async fn count_unread(&self, room_id: &RoomId, user_id: &UserId, after: StreamPos) -> StoreResult<u64>;
+    /// The position of the user's latest event in the room.
+    async fn last_own_event(&self, room_id: &RoomId, user_id: &UserId) -> StoreResult<Option<StreamPos>>;
+    /// Hides a room the user has left from their sync.
+    async fn forget_room(&self, user_id: &UserId, room_id: &RoomId) -> StoreResult<()>;
+    /// Ids of every room (for caches).
+    async fn room_ids(&self) -> StoreResult<Vec<OwnedRoomId>>;
+}
+
+/// Read receipts.
+#[async_trait]
+pub trait ReceiptStore: Send + Sync {
+    /// Stores a receipt, replacing the user's earlier one of the same type and thread, unless the
+    /// earlier one points later in the room; returns its position, or `None` if it was older.
+    async fn put_receipt(&self, receipt: Receipt) -> StoreResult<Option<StreamPos>>;
+    /// Receipts of a room that changed at positions in `range`.
+    async fn receipts(&self, room_id: &RoomId, range: PosRange) -> StoreResult<Vec<Receipt>>;
+    /// The furthest event the user has read in the room (public or private receipt).
+    async fn read_up_to(&self, room_id: &RoomId, user_id: &UserId) -> StoreResult<Option<StreamPos>>;
+}
+
+/// Per-user account data, global and per room.
+#[async_trait]
+pub trait AccountDataStore: Send + Sync {
+    /// Sets one entry; returns its position.
+    async fn put_account_data(&self, user_id: &UserId, room_id: Option<&RoomId>, kind: &str, content: Value)
+    -> StoreResult<StreamPos>;
+    /// One entry.
+    async fn account_data(&self, user_id: &UserId, room_id: Option<&RoomId>, kind: &str)
+    -> StoreResult<Option<Value>>;
+    /// Entries that changed at positions in `range`.
+    async fn account_data_changes(&self, user_id: &UserId, range: PosRange) -> StoreResult<Vec<AccountDataChange>>;
+}
+
+/// Stored sync filters.
+#[async_trait]
+pub trait FilterStore: Send + Sync {
+    /// Stores a filter's JSON text unchanged; returns its id.
+    async fn put_filter(&self, user_id: &UserId, json: &str) -> StoreResult<String>;
+    /// A stored filter's JSON text.
+    async fn filter(&self, user_id: &UserId, filter_id: &str) -> StoreResult<Option<String>>;
+}
+
+/// Presence.
+#[async_trait]
+pub trait PresenceStore: Send + Sync {
+    /// Sets a user's presence; returns its position.
+    async fn put_presence(&self, presence: Presence) -> StoreResult<StreamPos>;
+    /// A user's presence.
+    async fn presence(&self, user_id: &UserId) -> StoreResult<Option<Presence>>;
+    /// Presence changes at positions in `range`.
+    async fn presence_changes(&self, range: PosRange) -> StoreResult<Vec<Presence>>;
+}
+
+/// Everything a Wardline server stores.
+pub trait Store:
+    AccountStore + SessionStore + RoomStore + ReceiptStore + AccountDataStore + FilterStore + PresenceStore
+{
+    /// The latest committed stream position.
+    fn current_pos(&self) -> StreamPos;
+}

@@ -1,0 +1,140 @@
+//! Plain records passed to and from the storage traits.
+
+use ruma::{OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedUserId};
+use serde_json::Value;
+use wardline_types::{Membership, StreamPos, Timestamp};
+
+/// A half-open range of stream positions: `after < pos <= upto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PosRange {
+    /// Exclusive lower bound.
+    pub after: StreamPos,
+    /// Inclusive upper bound.
+    pub upto: StreamPos,
+}
+
+impl PosRange {
+    /// `after < pos <= upto`.
+    #[must_use]
+    pub fn new(after: StreamPos, upto: StreamPos) -> Self {
+        Self { after, upto }
+    }
+
+    /// Everything up to and including `upto`.
+    #[must_use]
+    pub fn upto(upto: StreamPos) -> Self {
+        Self { after: StreamPos::ZERO, upto }
+    }
+
+    /// Is the range empty?
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.upto <= self.after
+    }
+}
+
+/// Which end of a range to read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Oldest first.
+    Forward,
+    /// Newest first.
+    Backward,
+}
+
+/// A new session to record.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Owner.
+    pub user_id: OwnedUserId,
+    /// Device (created if new).
+    pub device_id: OwnedDeviceId,
+    /// Display name for a new device.
+    pub device_name: Option<String>,
+    /// SHA-256 of the access token, hex.
+    pub token_hash: String,
+    /// When.
+    pub created_at: Timestamp,
+    /// From where.
+    pub ip: Option<String>,
+}
+
+/// A stored session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Owner.
+    pub user_id: OwnedUserId,
+    /// Device.
+    pub device_id: OwnedDeviceId,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// A membership of a user in a room, or a change of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipChange {
+    /// The room.
+    pub room_id: OwnedRoomId,
+    /// The membership it changed to.
+    pub membership: Membership,
+    /// Position of the member event.
+    pub stream: StreamPos,
+}
+
+/// A read receipt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipt {
+    /// Room.
+    pub room_id: OwnedRoomId,
+    /// Reader.
+    pub user_id: OwnedUserId,
+    /// `m.read` or `m.read.private`.
+    pub receipt_type: String,
+    /// Thread id, or `None` for unthreaded.
+    pub thread_id: Option<String>,
+    /// The event read up to.
+    pub event_id: OwnedEventId,
+    /// That event's position.
+    pub event_stream: StreamPos,
+    /// When it was read.
+    pub ts: Timestamp,
+    /// Position of the receipt itself (ignored on put).
+    pub stream: StreamPos,
+}
+
+/// A changed account-data entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountDataChange {
+    /// Room, or `None` for global.
+    pub room_id: Option<OwnedRoomId>,
+    /// Type.
+    pub kind: String,
+    /// Content.
+    pub content: Value,
+    /// Position.
+    pub stream: StreamPos,
+}
+
+/// A user's presence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presence {
+    /// Whose.
+    pub user_id: OwnedUserId,
+    /// `online`, `offline` or `unavailable`.
+    pub state: String,
+    /// Free text ("In theatre until 3").
+    pub status_msg: Option<String>,
+    /// Last activity.
+    pub last_active: Timestamp,
+    /// Position (ignored on put).
+    pub stream: StreamPos,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportOutcome {
+    /// Accounts created.
+    pub created: usize,
+    /// Accounts updated.
+    pub updated: usize,
+}

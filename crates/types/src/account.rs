@@ -1,0 +1,165 @@
+//! Staff accounts and their devices.
+
+use std::fmt;
+
+use ruma::{OwnedDeviceId, OwnedUserId};
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+
+/// A validated username: the localpart of a Matrix user id on this server.
+///
+/// Lowercase letters, digits and `._=-/`, 1 to 64 characters, as the Matrix spec allows for
+/// user localparts (we are stricter on length so ids stay readable on a pager-sized screen).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Username(String);
+
+/// Why a username was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidUsername {
+    /// Empty, or over 64 characters.
+    #[error("a username must have 1 to 64 characters")]
+    Length,
+    /// A character outside `a-z 0-9 . _ = - /`.
+    #[error("a username may contain only lowercase letters, digits and . _ = - /")]
+    Character,
+}
+
+impl Username {
+    /// Validates `s` as a username. Upper case is refused rather than folded, so that an import
+    /// file and the directory never disagree about who someone is.
+    pub fn parse(s: &str) -> Result<Self, InvalidUsername> {
+        if s.is_empty() || s.len() > 64 {
+            return Err(InvalidUsername::Length);
+        }
+        if !s.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/'))
+        {
+            return Err(InvalidUsername::Character);
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The username as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Username {
+    type Error = InvalidUsername;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Username> for String {
+    fn from(u: Username) -> Self {
+        u.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A member of staff with an account on this server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// `@username:server`.
+    pub user_id: OwnedUserId,
+    /// The name shown to colleagues.
+    pub display_name: Option<String>,
+    /// `mxc://` URI of the profile picture.
+    pub avatar_url: Option<String>,
+    /// May use the administration API and tools.
+    pub is_admin: bool,
+    /// Signed in with a one-time password: must set their own before doing anything else.
+    pub must_change_password: bool,
+    /// Deactivated accounts cannot sign in and have no sessions.
+    pub deactivated: bool,
+    /// Job title, shown in the directory ("Staff Nurse").
+    pub job_title: Option<String>,
+    /// Department or ward, shown in the directory.
+    pub department: Option<String>,
+    /// Work e-mail: visible to administrators only.
+    pub email: Option<String>,
+    /// Phone number: visible to administrators only.
+    pub phone: Option<String>,
+    /// When the account was created.
+    pub created_at: Timestamp,
+}
+
+/// An account to be created.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// `@username:server`, built from a validated [`Username`].
+    pub user_id: OwnedUserId,
+    /// The argon2id PHC string of the password.
+    pub password_hash: String,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Administrator?
+    pub is_admin: bool,
+    /// Must change the password at first sign-in.
+    pub must_change_password: bool,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// Department.
+    pub department: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+}
+
+/// Changes to an existing account's directory entry; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct AccountUpdate {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New job title.
+    pub job_title: Option<String>,
+    /// New department.
+    pub department: Option<String>,
+    /// New e-mail.
+    pub email: Option<String>,
+    /// New phone.
+    pub phone: Option<String>,
+    /// New password hash, with whether it must be changed at next sign-in.
+    pub password: Option<(String, bool)>,
+}
+
+/// A signed-in device (one per session).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// Owner.
+    pub user_id: OwnedUserId,
+    /// Device id.
+    pub device_id: OwnedDeviceId,
+    /// Name the user gave it.
+    pub display_name: Option<String>,
+    /// Last request seen from it.
+    pub last_seen_ts: Option<Timestamp>,
+    /// Address of that request.
+    pub last_seen_ip: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_validated() {
+        assert!(Username::parse("nurse.jones").is_ok());
+        assert!(Username::parse("a-b_c=d/e9").is_ok());
+        assert_eq!(Username::parse(""), Err(InvalidUsername::Length));
+        assert_eq!(Username::parse(&"a".repeat(65)), Err(InvalidUsername::Length));
+        assert_eq!(Username::parse("Alice"), Err(InvalidUsername::Character));
+        assert_eq!(Username::parse("al ice"), Err(InvalidUsername::Character));
+        assert_eq!(Username::parse("al@ice"), Err(InvalidUsername::Character));
+    }
+}

@@ -1,0 +1,17 @@
+//! Wardline's domain types: ids, accounts, room events and the pure rules that act on them.
+//!
+//! **Invariant:** nothing in this crate performs I/O. Time comes in through [`Clock`], so
+//! expiry and retention rules are testable without sleeping.
+
+pub mod account;
+pub mod clock;
+pub mod event;
+pub mod membership;
+pub mod redaction;
+pub mod stream;
+
+pub use account::{Account, AccountUpdate, Device, NewAccount, Username};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use event::{EventKind, NewEvent, StoredEvent, TxnRef, kinds};
+pub use membership::Membership;
+pub use stream::{StreamPos, SyncToken};
