@@ -1,1 +1,125 @@
+//! Wardline's services: the rules of the hospital's messaging, above storage and below HTTP.
+//!
+//! **Invariant:** this crate knows nothing of HTTP. Handlers in `wardline-api` call these
+//! services, which enforce the rules (authorization, closed user group, rate limits) and wake
+//! waiting clients.
 
+pub mod accounts;
+pub mod config;
+mod error;
+pub mod filter;
+pub mod import;
+pub mod notifier;
+pub mod password;
+pub mod ratelimit;
+pub mod rooms;
+pub mod sessions;
+pub mod sync;
+pub mod timeline;
+pub mod typing;
+pub mod uia;
+pub mod userdata;
+pub mod visibility;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ruma::OwnedServerName;
+use wardline_store::Store;
+use wardline_types::Clock;
+
+pub use config::Config;
+pub use error::{ServiceError, ServiceResult};
+pub use sessions::Caller;
+
+/// Every service, built once at start-up and handed to the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Settings.
+    pub config: Arc<Config>,
+    /// The server name.
+    pub server_name: OwnedServerName,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// Sign-in, tokens, devices.
+    pub sessions: Arc<sessions::SessionService>,
+    /// Accounts and directory.
+    pub accounts: Arc<accounts::AccountService>,
+    /// Rooms and sending.
+    pub rooms: Arc<rooms::RoomService>,
+    /// Reading history.
+    pub timeline: timeline::TimelineService,
+    /// Typing.
+    pub typing: typing::TypingService,
+    /// Receipts, account data, presence, filters.
+    pub userdata: Arc<userdata::UserDataService>,
+    /// Sync.
+    pub sync: Arc<sync::SyncService>,
+}
+
+impl Services {
+    /// Builds the services over a store.
+    pub fn new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> ServiceResult<Self> {
+        let server_name = OwnedServerName::try_from(config.server_name.as_str())
+            .map_err(|e| ServiceError::invalid(format!("server_name {:?}: {e}", config.server_name)))?;
+        let notifier = notifier::Notifier::default();
+        let limiter = ratelimit::RateLimiter::new(config.rate_limits, Arc::clone(&clock));
+        let sessions = Arc::new(sessions::SessionService::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            server_name.clone(),
+            limiter.clone(),
+            notifier.clone(),
+        )?);
+        let rooms = Arc::new(rooms::RoomService::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            server_name.clone(),
+            notifier.clone(),
+            limiter,
+        ));
+        let accounts = Arc::new(accounts::AccountService::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            server_name.clone(),
+            Arc::clone(&sessions),
+            Arc::clone(&rooms),
+        ));
+        let timeline = timeline::TimelineService::new(Arc::clone(&store));
+        let typing = typing::TypingService::new(Arc::clone(&clock), notifier.clone());
+        let userdata = Arc::new(userdata::UserDataService::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            notifier.clone(),
+            Arc::clone(&rooms),
+            timeline.clone(),
+        ));
+        let sync = Arc::new(sync::SyncService::new(
+            Arc::clone(&store),
+            Arc::clone(&rooms),
+            timeline.clone(),
+            typing.clone(),
+            notifier,
+            Arc::clone(&sessions),
+            Arc::clone(&userdata),
+            config.sync,
+        ));
+        Ok(Self { config: Arc::new(config), server_name, clock, sessions, accounts, rooms, timeline, typing, userdata, sync })
+    }
+
+    /// Background work: expiring typing notifications. Runs until the task is dropped.
+    pub async fn run_background(self) {
+        loop {
+            let (changed, next) = self.typing.sweep();
+            for room in changed {
+                if let Ok(audience) =
+                    self.rooms.with_state(&room, |s| s.members_with(wardline_types::Membership::Join).cloned().collect::<Vec<_>>()).await
+                {
+                    self.typing.set_audience_changed(&audience);
+                }
+            }
+            let wait = next.unwrap_or(Duration::from_secs(3600)).max(Duration::from_millis(50));
+            self.typing.wait_for_change(wait).await;
+        }
+    }
+}

@@ -101,7 +101,8 @@ CREATE TABLE receipts (
     stream       INTEGER NOT NULL,
     PRIMARY KEY (room_id, user_id, receipt_type, thread_id)
 ) STRICT;
-CREATE INDEX receipts_stream ON receipts(room_id, stream);
+CREATE INDEX receipts_room_stream ON receipts(room_id, stream);
+CREATE INDEX receipts_stream ON receipts(stream);
 
 CREATE TABLE account_data (
     user_id TEXT NOT NULL,

@@ -215,6 +215,8 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     s.forget_room(&bea, &room).await?;
     check!(s.rooms_of_user(&bea).await?.is_empty(), "forgotten room hidden");
     check!(s.room_ids().await? == vec![room.clone()], "room ids");
+    check!(s.rooms_with_activity(PosRange::new(p_msg[0], s.current_pos())).await? == vec![room.clone()], "activity");
+    check!(s.rooms_with_activity(PosRange::new(s.current_pos(), s.current_pos())).await?.is_empty(), "no activity");
     Ok(room)
 }
 

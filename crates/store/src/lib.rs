@@ -126,6 +126,8 @@ pub trait RoomStore: Send + Sync {
     async fn last_own_event(&self, room_id: &RoomId, user_id: &UserId) -> StoreResult<Option<StreamPos>>;
     /// Hides a room the user has left from their sync.
     async fn forget_room(&self, user_id: &UserId, room_id: &RoomId) -> StoreResult<()>;
+    /// Rooms with new events or receipts at positions in `range`.
+    async fn rooms_with_activity(&self, range: PosRange) -> StoreResult<Vec<OwnedRoomId>>;
     /// Ids of every room (for caches).
     async fn room_ids(&self) -> StoreResult<Vec<OwnedRoomId>>;
 }

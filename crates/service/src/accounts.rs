@@ -1,0 +1,177 @@
+//! Staff accounts: creation, bulk import, deactivation, profiles and the directory.
+//! The command line and the HTTP API both come through here.
+
+use std::sync::Arc;
+
+use ruma::{OwnedServerName, OwnedUserId, UserId};
+use wardline_store::{Store, StoreError};
+use wardline_types::{Account, AccountUpdate, Clock, NewAccount, Username};
+
+use crate::rooms::RoomService;
+use crate::sessions::SessionService;
+use crate::{ServiceError, ServiceResult, password};
+
+/// A member of staff to add.
+#[derive(Debug, Clone, Default)]
+pub struct NewStaff {
+    /// Username.
+    pub username: String,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Password; `None` generates a one-time password that must be changed at first login.
+    pub password: Option<String>,
+    /// Administrator?
+    pub is_admin: bool,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// Department.
+    pub department: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+}
+
+/// The account service.
+pub struct AccountService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    server_name: OwnedServerName,
+    sessions: Arc<SessionService>,
+    rooms: Arc<RoomService>,
+}
+
+impl std::fmt::Debug for AccountService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountService").finish_non_exhaustive()
+    }
+}
+
+impl AccountService {
+    /// An account service.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        server_name: OwnedServerName,
+        sessions: Arc<SessionService>,
+        rooms: Arc<RoomService>,
+    ) -> Self {
+        Self { store, clock, server_name, sessions, rooms }
+    }
+
+    /// The user id for a username on this server.
+    pub fn user_id(&self, username: &str) -> ServiceResult<OwnedUserId> {
+        let name = Username::parse(username).map_err(|e| ServiceError::InvalidUsername(e.to_string()))?;
+        OwnedUserId::try_from(format!("@{name}:{}", self.server_name))
+            .map_err(|e| ServiceError::InvalidUsername(e.to_string()))
+    }
+
+    /// Turns a username or full id given by an operator into a user id of this server.
+    pub fn resolve(&self, user: &str) -> ServiceResult<OwnedUserId> {
+        self.sessions.parse_user(user).ok_or_else(|| ServiceError::not_found(format!("{user} is not a user of this server")))
+    }
+
+    /// Validates and hashes a new member of staff (CPU-heavy: hashing).
+    pub fn prepare(&self, staff: NewStaff) -> ServiceResult<(NewAccount, Option<String>)> {
+        let user_id = self.user_id(&staff.username)?;
+        let (pw, one_time) = match staff.password {
+            Some(p) => {
+                password::check_policy(&p, &staff.username)?;
+                (p, None)
+            }
+            None => {
+                let p = password::generate_one_time();
+                (p.clone(), Some(p))
+            }
+        };
+        let account = NewAccount {
+            user_id,
+            password_hash: password::hash(&pw)?,
+            display_name: staff.display_name,
+            is_admin: staff.is_admin,
+            must_change_password: one_time.is_some(),
+            job_title: staff.job_title,
+            department: staff.department,
+            email: staff.email,
+            phone: staff.phone,
+        };
+        Ok((account, one_time))
+    }
+
+    /// Adds one member of staff; returns the account and the one-time password, if generated.
+    pub async fn create(&self, staff: NewStaff) -> ServiceResult<(Account, Option<String>)> {
+        let (account, one_time) = tokio::task::block_in_place(|| self.prepare(staff))?;
+        let created = self.store.create_account(account, self.clock.now()).await.map_err(|e| match e {
+            StoreError::Conflict(_) => ServiceError::UserInUse,
+            other => other.into(),
+        })?;
+        Ok((created, one_time))
+    }
+
+    /// Creates the first administrator if there are no accounts yet; returns its one-time
+    /// password.
+    pub async fn ensure_first_admin(&self) -> ServiceResult<Option<(OwnedUserId, String)>> {
+        if self.store.count_accounts().await? > 0 {
+            return Ok(None);
+        }
+        let (account, one_time) = self
+            .create(NewStaff {
+                username: "admin".into(),
+                display_name: Some("Administrator".into()),
+                is_admin: true,
+                ..NewStaff::default()
+            })
+            .await?;
+        Ok(one_time.map(|p| (account.user_id, p)))
+    }
+
+    /// Stores an import that was validated and hashed: all or nothing.
+    pub async fn apply_import(
+        &self,
+        creates: Vec<NewAccount>,
+        updates: Vec<(OwnedUserId, AccountUpdate)>,
+    ) -> ServiceResult<wardline_store::ImportOutcome> {
+        Ok(self.store.import_accounts(creates, updates, self.clock.now()).await?)
+    }
+
+    /// Every account.
+    pub async fn list(&self) -> ServiceResult<Vec<Account>> {
+        Ok(self.store.list_accounts().await?)
+    }
+
+    /// One account.
+    pub async fn get(&self, user: &UserId) -> ServiceResult<Account> {
+        self.store.account(user).await?.ok_or_else(|| ServiceError::not_found("no such user"))
+    }
+
+    /// Deactivates an account: it can no longer sign in, every session ends at once (open
+    /// long-polls included) and it leaves every room.
+    pub async fn deactivate(&self, user: &UserId) -> ServiceResult<()> {
+        self.get(user).await?;
+        self.store.set_deactivated(user, true).await?;
+        self.sessions.logout_all(user, None).await?;
+        self.rooms.leave_all(user).await?;
+        Ok(())
+    }
+
+    /// Changes the caller's display name and/or avatar, and their member events.
+    pub async fn set_profile(
+        &self,
+        user: &UserId,
+        display_name: Option<Option<String>>,
+        avatar_url: Option<Option<String>>,
+    ) -> ServiceResult<()> {
+        if let Some(Some(name)) = &display_name
+            && name.chars().count() > 256
+        {
+            return Err(ServiceError::invalid("display name too long"));
+        }
+        self.store.set_profile(user, display_name, avatar_url).await?;
+        self.rooms.refresh_profile(user).await
+    }
+
+    /// Searches the organisation directory.
+    pub async fn search_directory(&self, term: &str, limit: usize) -> ServiceResult<Vec<Account>> {
+        Ok(self.store.search_directory(term.trim(), limit.clamp(1, 100)).await?)
+    }
+}

@@ -1,0 +1,100 @@
+//! The server's settings, as one typed struct. Loading it in layers (defaults, TOML file,
+//! `WARDLINE_*` environment, flags) is the binary's job; every field has a default, so an
+//! empty configuration is a working one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything that can be configured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The Matrix server name: the part after `:` in user ids (`@nurse.jones:SERVER_NAME`).
+    pub server_name: String,
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Directory holding the database (and, later, media).
+    pub data_dir: PathBuf,
+    /// The URL clients should use to reach this server, advertised in
+    /// `/.well-known/matrix/client`. Defaults to `http://{listen}`.
+    pub public_base_url: Option<String>,
+    /// Largest accepted request body, in bytes.
+    pub max_request_bytes: usize,
+    /// Wait for the disk on every commit (`true`, the default) or only for the process
+    /// (`false`: a machine crash may lose the last second of messages). Only for test servers.
+    pub fsync: bool,
+    /// Request rate limits.
+    pub rate_limits: RateLimits,
+    /// Sync behaviour.
+    pub sync: SyncSettings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server_name: "localhost".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8008)),
+            data_dir: PathBuf::from("wardline-data"),
+            public_base_url: None,
+            max_request_bytes: 1024 * 1024,
+            fsync: true,
+            rate_limits: RateLimits::default(),
+            sync: SyncSettings::default(),
+        }
+    }
+}
+
+/// A token bucket: `burst` requests at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    /// Sustained requests per second.
+    pub per_second: f64,
+    /// Requests allowed in a burst.
+    pub burst: u32,
+}
+
+/// Rate limits per kind of request.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// `false` turns every limit off (for load tests).
+    pub enabled: bool,
+    /// Login attempts, per source address and per account.
+    pub login: Bucket,
+    /// Messages and other events sent, per user.
+    pub messages: Bucket,
+    /// Invitations, per user.
+    pub invites: Bucket,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            login: Bucket { per_second: 0.2, burst: 10 },
+            messages: Bucket { per_second: 20.0, burst: 100 },
+            invites: Bucket { per_second: 1.0, burst: 50 },
+        }
+    }
+}
+
+/// Sync behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncSettings {
+    /// Longest long-poll a client may ask for, in milliseconds.
+    pub max_timeout_ms: u64,
+    /// Timeline events per room when the filter sets no limit.
+    pub default_timeline_limit: usize,
+    /// How long a typing notification lasts when the client gives no timeout, in ms.
+    pub max_typing_ms: u64,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self { max_timeout_ms: 60_000, default_timeline_limit: 10, max_typing_ms: 30_000 }
+    }
+}

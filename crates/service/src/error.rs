@@ -1,0 +1,86 @@
+//! The service layer's errors. The HTTP edge maps each to a status code and Matrix `errcode`.
+
+use thiserror::Error;
+use wardline_store::StoreError;
+
+/// Why a request could not be served.
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    /// No access token where one is needed.
+    #[error("missing access token")]
+    MissingToken,
+    /// The access token is unknown, expired or its session was ended.
+    #[error("unknown or expired access token")]
+    UnknownToken,
+    /// Wrong user name or password (never says which).
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// The account is deactivated.
+    #[error("this account has been deactivated")]
+    Deactivated,
+    /// Not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The user must set a new password first.
+    #[error("you must change your one-time password before doing anything else")]
+    PasswordChangeRequired,
+    /// No such thing, or not visible to the caller.
+    #[error("{0}")]
+    NotFound(String),
+    /// A parameter is malformed or out of range.
+    #[error("{0}")]
+    InvalidParam(String),
+    /// The request body is not valid for this endpoint.
+    #[error("{0}")]
+    BadJson(String),
+    /// Too many requests.
+    #[error("too many requests")]
+    RateLimited {
+        /// When the client may try again.
+        retry_after_ms: u64,
+    },
+    /// Username taken.
+    #[error("user id already taken")]
+    UserInUse,
+    /// Username not allowed.
+    #[error("{0}")]
+    InvalidUsername(String),
+    /// Password refused by the policy.
+    #[error("{0}")]
+    WeakPassword(String),
+    /// Only this organisation's users can take part.
+    #[error("{0}")]
+    OutsideOrganisation(String),
+    /// The room version is not offered.
+    #[error("unsupported room version")]
+    UnsupportedRoomVersion,
+    /// User-interactive authentication is needed (or the last stage failed).
+    #[error("additional authentication required")]
+    AuthRequired(crate::uia::UiaChallenge),
+    /// The storage layer failed.
+    #[error("storage failure")]
+    Store(#[from] StoreError),
+    /// Something that should not happen did.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// Shorthand for [`ServiceError::Forbidden`].
+    pub fn forbidden(msg: impl Into<String>) -> Self {
+        Self::Forbidden(msg.into())
+    }
+
+    /// Shorthand for [`ServiceError::NotFound`].
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        Self::NotFound(msg.into())
+    }
+
+    /// Shorthand for [`ServiceError::InvalidParam`].
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self::InvalidParam(msg.into())
+    }
+}
+
+/// Result of a service call.
+pub type ServiceResult<T> = Result<T, ServiceError>;

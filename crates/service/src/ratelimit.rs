@@ -1,0 +1,116 @@
+//! Token-bucket rate limits, keyed by kind and by who (user or address). Time comes from the
+//! [`Clock`], so tests can run an attack without sleeping.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use wardline_types::{Clock, Timestamp};
+
+use crate::config::{Bucket, RateLimits};
+use crate::{ServiceError, ServiceResult};
+
+/// What is being limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimitKind {
+    /// Login attempts.
+    Login,
+    /// Events sent.
+    Message,
+    /// Invitations.
+    Invite,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct State {
+    tokens: f64,
+    at: Timestamp,
+}
+
+/// The limiter.
+#[derive(Debug, Clone)]
+pub struct RateLimiter {
+    settings: RateLimits,
+    clock: Arc<dyn Clock>,
+    buckets: Arc<Mutex<HashMap<(LimitKind, String), State>>>,
+}
+
+impl RateLimiter {
+    /// A limiter with these settings.
+    #[must_use]
+    pub fn new(settings: RateLimits, clock: Arc<dyn Clock>) -> Self {
+        Self { settings, clock, buckets: Arc::default() }
+    }
+
+    fn bucket(&self, kind: LimitKind) -> Bucket {
+        match kind {
+            LimitKind::Login => self.settings.login,
+            LimitKind::Message => self.settings.messages,
+            LimitKind::Invite => self.settings.invites,
+        }
+    }
+
+    /// Takes one token for `key`, or fails with the wait until one is available.
+    pub fn check(&self, kind: LimitKind, key: &str) -> ServiceResult<()> {
+        if !self.settings.enabled {
+            return Ok(());
+        }
+        let bucket = self.bucket(kind);
+        let now = self.clock.now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if buckets.len() > 100_000 {
+            // Forget full buckets so the map cannot grow without bound.
+            buckets.retain(|(k, _), s| {
+                let b = self.bucket(*k);
+                let refill = now.millis_since(s.at) as f64 / 1000.0 * b.per_second;
+                s.tokens + refill < f64::from(b.burst)
+            });
+        }
+        let state = buckets
+            .entry((kind, key.to_owned()))
+            .or_insert(State { tokens: f64::from(bucket.burst), at: now });
+        let elapsed = now.millis_since(state.at) as f64 / 1000.0;
+        state.tokens = (state.tokens + elapsed * bucket.per_second).min(f64::from(bucket.burst));
+        state.at = now;
+        if state.tokens >= 1.0 {
+            state.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = if bucket.per_second > 0.0 { (1.0 - state.tokens) / bucket.per_second } else { 3600.0 };
+            Err(ServiceError::RateLimited { retry_after_ms: (wait * 1000.0).ceil() as u64 })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use wardline_types::ManualClock;
+
+    #[test]
+    fn burst_then_refill() {
+        let clock = Arc::new(ManualClock::new(Timestamp(0)));
+        let settings = RateLimits { login: Bucket { per_second: 1.0, burst: 3 }, ..RateLimits::default() };
+        let limiter = RateLimiter::new(settings, clock.clone());
+        for _ in 0..3 {
+            assert!(limiter.check(LimitKind::Login, "1.2.3.4").is_ok());
+        }
+        match limiter.check(LimitKind::Login, "1.2.3.4") {
+            Err(ServiceError::RateLimited { retry_after_ms }) => assert_eq!(retry_after_ms, 1000),
+            other => panic!("expected a limit, got {other:?}"),
+        }
+        assert!(limiter.check(LimitKind::Login, "5.6.7.8").is_ok(), "keys are separate");
+        clock.advance(Duration::from_millis(1000));
+        assert!(limiter.check(LimitKind::Login, "1.2.3.4").is_ok());
+    }
+
+    #[test]
+    fn disabled_limits_never_refuse() {
+        let clock = Arc::new(ManualClock::new(Timestamp(0)));
+        let settings = RateLimits { enabled: false, ..RateLimits::default() };
+        let limiter = RateLimiter::new(settings, clock);
+        for _ in 0..10_000 {
+            assert!(limiter.check(LimitKind::Message, "@a:x").is_ok());
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Who may send what into a room: the Matrix authorization rules for a single, totally ordered
+//! room log (no federation, so no state resolution), checked against the current state.
+
+use ruma::UserId;
+use serde_json::Value;
+use wardline_types::{Membership, NewEvent, kinds};
+
+use super::power_levels::PowerLevels;
+use super::state::RoomState;
+use crate::{ServiceError, ServiceResult};
+
+fn deny(msg: impl Into<String>) -> ServiceResult<()> {
+    Err(ServiceError::Forbidden(msg.into()))
+}
+
+/// Checks that `ev` may be appended to the room in state `room`.
+pub fn authorize(room: &RoomState, ev: &NewEvent) -> ServiceResult<()> {
+    if ev.kind == kinds::CREATE {
+        if room.exists() {
+            return deny("the room already exists");
+        }
+        return Ok(());
+    }
+    if !room.exists() {
+        return Err(ServiceError::not_found("no such room"));
+    }
+    if ev.kind == kinds::MEMBER {
+        return authorize_membership(room, ev);
+    }
+    if room.membership(&ev.sender) != Some(Membership::Join) {
+        return deny("you are not a member of this room");
+    }
+    let power = room.power();
+    let sender_level = power.user(&ev.sender);
+    let needed = power.for_event(&ev.kind, ev.state_key.is_some());
+    if sender_level < needed {
+        return deny(format!("sending {} needs power level {needed}", ev.kind));
+    }
+    if let Some(sk) = &ev.state_key
+        && sk.starts_with('@')
+        && sk != ev.sender.as_str()
+    {
+        return deny("a state key that is a user id must be your own");
+    }
+    if ev.kind == kinds::POWER_LEVELS {
+        return authorize_power_levels(power, &ev.sender, &ev.content);
+    }
+    Ok(())
+}
+
+fn authorize_membership(room: &RoomState, ev: &NewEvent) -> ServiceResult<()> {
+    let Some(target) = ev.state_key.as_deref().and_then(|s| <&UserId>::try_from(s).ok()) else {
+        return Err(ServiceError::invalid("a member event's state key must be a user id"));
+    };
+    let Some(membership) = ev.content.get("membership").and_then(Value::as_str) else {
+        return Err(ServiceError::BadJson("membership is required".into()));
+    };
+    let membership: Membership =
+        membership.parse().map_err(|_| ServiceError::BadJson("unknown membership".into()))?;
+    let sender = &ev.sender;
+    let sender_m = room.membership(sender);
+    let target_m = room.membership(target);
+    let power = room.power();
+    let (sender_level, target_level) = (power.user(sender), power.user(target));
+    match membership {
+        Membership::Join => {
+            if sender != target {
+                return deny("you can only join as yourself");
+            }
+            if room.creator() == Some(sender.as_ref()) && room.members_with(Membership::Join).next().is_none() {
+                // The creator's own first join, right after the create event.
+                return Ok(());
+            }
+            match target_m {
+                Some(Membership::Ban) => deny("you are banned from this room"),
+                Some(Membership::Join | Membership::Invite) => Ok(()),
+                _ if room.join_rule() == "public" => Ok(()),
+                _ => deny("you are not invited to this room"),
+            }
+        }
+        Membership::Invite => {
+            if sender_m != Some(Membership::Join) {
+                return deny("you are not a member of this room");
+            }
+            match target_m {
+                Some(Membership::Ban) => deny("that user is banned from this room"),
+                Some(Membership::Join) => deny("that user is already in the room"),
+                _ if sender_level < power.invite => deny("you may not invite people to this room"),
+                _ => Ok(()),
+            }
+        }
+        Membership::Leave if sender == target => match target_m {
+            Some(Membership::Join | Membership::Invite | Membership::Knock) => Ok(()),
+            _ => deny("you are not in this room"),
+        },
+        Membership::Leave => {
+            if sender_m != Some(Membership::Join) {
+                return deny("you are not a member of this room");
+            }
+            if target_m == Some(Membership::Ban) {
+                return if sender_level >= power.ban { Ok(()) } else { deny("you may not unban people") };
+            }
+            if !matches!(target_m, Some(Membership::Join | Membership::Invite | Membership::Knock)) {
+                return deny("that user is not in the room");
+            }
+            if sender_level >= power.kick && target_level < sender_level {
+                Ok(())
+            } else {
+                deny("you may not remove that user")
+            }
+        }
+        Membership::Ban => {
+            if sender_m != Some(Membership::Join) {
+                return deny("you are not a member of this room");
+            }
+            if sender_level >= power.ban && target_level < sender_level {
+                Ok(())
+            } else {
+                deny("you may not ban that user")
+            }
+        }
+        Membership::Knock => deny("knocking is not offered"),
+    }
+}
+
+fn authorize_power_levels(current: &PowerLevels, sender: &UserId, content: &Value) -> ServiceResult<()> {
+    for key in ["users", "events"] {
+        if let Some(v) = content.get(key)
+            && !v.is_object()
+        {
+            return Err(ServiceError::BadJson(format!("{key} must be an object")));
+        }
+    }
+    let new = PowerLevels::from_content(content);
+    let mine = current.user(sender);
+    let check = |old: i64, new: i64, what: &str| -> ServiceResult<()> {
+        if old != new && (old > mine || new > mine) {
+            return deny(format!("you cannot change {what} beyond your own power level"));
+        }
+        Ok(())
+    };
+    check(current.users_default, new.users_default, "users_default")?;
+    check(current.events_default, new.events_default, "events_default")?;
+    check(current.state_default, new.state_default, "state_default")?;
+    check(current.ban, new.ban, "ban")?;
+    check(current.kick, new.kick, "kick")?;
+    check(current.redact, new.redact, "redact")?;
+    check(current.invite, new.invite, "invite")?;
+    let event_keys = current.events.keys().chain(new.events.keys());
+    for k in event_keys {
+        let (o, n) = (current.events.get(k).copied(), new.events.get(k).copied());
+        if o != n {
+            if o.is_some_and(|o| o > mine) || n.is_some_and(|n| n > mine) {
+                return deny(format!("you cannot change the level of {k} beyond your own"));
+            }
+        }
+    }
+    let user_keys = current.users.keys().chain(new.users.keys());
+    for u in user_keys {
+        let (o, n) = (current.users.get(u).copied(), new.users.get(u).copied());
+        if o == n {
+            continue;
+        }
+        if o.is_some_and(|o| o > mine) || n.is_some_and(|n| n > mine) {
+            return deny("you cannot give or take power beyond your own");
+        }
+        if u != sender.as_str() && o.is_some_and(|o| o >= mine) {
+            return deny("you cannot change the power of someone at your level or above");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

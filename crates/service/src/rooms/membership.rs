@@ -1,0 +1,139 @@
+//! Joining, leaving, inviting, kicking, banning.
+
+use ruma::{RoomId, UserId};
+use serde_json::{Value, json};
+use wardline_types::{Membership, kinds};
+
+use super::RoomService;
+use crate::ratelimit::LimitKind;
+use crate::{ServiceError, ServiceResult};
+
+impl RoomService {
+    async fn change_membership(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        membership: Membership,
+        reason: Option<String>,
+    ) -> ServiceResult<()> {
+        let mut content = json!({ "membership": membership.as_str() });
+        if let Some(r) = reason {
+            content["reason"] = json!(r);
+        }
+        if matches!(membership, Membership::Join | Membership::Invite)
+            && let Some(a) = self.store.account(target).await?
+        {
+            content["displayname"] = json!(a.display_name);
+            if a.avatar_url.is_some() {
+                content["avatar_url"] = json!(a.avatar_url);
+            }
+        }
+        let mut slot = self.lock(room_id).await?;
+        if !slot.state.exists() {
+            return Err(ServiceError::not_found("no such room"));
+        }
+        let event = self.new_event(room_id, sender, kinds::MEMBER, Some(target.to_string()), content);
+        self.append(&mut slot.state, vec![event]).await?;
+        Ok(())
+    }
+
+    /// Invites a colleague.
+    pub async fn invite(&self, room_id: &RoomId, sender: &UserId, target: &UserId, reason: Option<String>) -> ServiceResult<()> {
+        self.check_in_organisation(target).await?;
+        self.limiter.check(LimitKind::Invite, sender.as_str())?;
+        self.change_membership(room_id, sender, target, Membership::Invite, reason).await
+    }
+
+    /// Joins a room the user was invited to (or is already in).
+    pub async fn join(&self, room_id: &RoomId, user: &UserId) -> ServiceResult<()> {
+        if self.with_state(room_id, |s| s.membership(user)).await? == Some(Membership::Join) {
+            return Ok(());
+        }
+        self.change_membership(room_id, user, user, Membership::Join, None).await
+    }
+
+    /// Leaves a room, or rejects an invite.
+    pub async fn leave(&self, room_id: &RoomId, user: &UserId, reason: Option<String>) -> ServiceResult<()> {
+        let current = self.with_state(room_id, |s| (s.exists(), s.membership(user))).await?;
+        match current {
+            (false, _) => Err(ServiceError::not_found("no such room")),
+            (true, Some(Membership::Leave | Membership::Ban) | None) => Ok(()),
+            _ => self.change_membership(room_id, user, user, Membership::Leave, reason).await,
+        }
+    }
+
+    /// Removes someone from a room.
+    pub async fn kick(&self, room_id: &RoomId, sender: &UserId, target: &UserId, reason: Option<String>) -> ServiceResult<()> {
+        self.change_membership(room_id, sender, target, Membership::Leave, reason).await
+    }
+
+    /// Bans someone from a room.
+    pub async fn ban(&self, room_id: &RoomId, sender: &UserId, target: &UserId, reason: Option<String>) -> ServiceResult<()> {
+        self.check_in_organisation(target).await?;
+        self.change_membership(room_id, sender, target, Membership::Ban, reason).await
+    }
+
+    /// Lifts a ban.
+    pub async fn unban(&self, room_id: &RoomId, sender: &UserId, target: &UserId, reason: Option<String>) -> ServiceResult<()> {
+        if self.with_state(room_id, |s| s.membership(target)).await? != Some(Membership::Ban) {
+            return Err(ServiceError::forbidden("that user is not banned"));
+        }
+        self.change_membership(room_id, sender, target, Membership::Leave, reason).await
+    }
+
+    /// Forgets a room the user has left.
+    pub async fn forget(&self, room_id: &RoomId, user: &UserId) -> ServiceResult<()> {
+        match self.with_state(room_id, |s| s.membership(user)).await? {
+            Some(Membership::Join | Membership::Invite) => {
+                Err(ServiceError::forbidden("leave the room before forgetting it"))
+            }
+            None => Err(ServiceError::not_found("you have never been in this room")),
+            _ => Ok(self.store.forget_room(user, room_id).await?),
+        }
+    }
+
+    /// Rooms the user is joined to.
+    pub async fn joined_rooms(&self, user: &UserId) -> ServiceResult<Vec<ruma::OwnedRoomId>> {
+        Ok(self
+            .store
+            .rooms_of_user(user)
+            .await?
+            .into_iter()
+            .filter(|m| m.membership == Membership::Join)
+            .map(|m| m.room_id)
+            .collect())
+    }
+
+    /// Leaves every room (used when an account is deactivated).
+    pub async fn leave_all(&self, user: &UserId) -> ServiceResult<()> {
+        for m in self.store.rooms_of_user(user).await? {
+            if matches!(m.membership, Membership::Join | Membership::Invite) {
+                self.change_membership(&m.room_id, user, user, Membership::Leave, Some("account deactivated".into()))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Updates the user's member event in every joined room after a profile change.
+    pub async fn refresh_profile(&self, user: &UserId) -> ServiceResult<()> {
+        for room_id in self.joined_rooms(user).await? {
+            let mut slot = self.lock(&room_id).await?;
+            let Some(member) = slot.state.get(kinds::MEMBER, user.as_str()) else { continue };
+            let mut content = member.event.content.clone();
+            if let Some(a) = self.store.account(user).await? {
+                if let Value::Object(obj) = &mut content {
+                    obj.insert("displayname".into(), json!(a.display_name));
+                    match a.avatar_url {
+                        Some(url) => obj.insert("avatar_url".into(), json!(url)),
+                        None => obj.remove("avatar_url"),
+                    };
+                }
+            }
+            let event = self.new_event(&room_id, user, kinds::MEMBER, Some(user.to_string()), content);
+            self.append(&mut slot.state, vec![event]).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,164 @@
+//! Rooms: creation, membership, sending events, all checked against the authorization rules.
+//!
+//! **Invariant:** every event of a room is appended while holding that room's lock, after
+//! [`auth_rules::authorize`] accepted it against the state the lock protects. The room's log is
+//! therefore a total order, and the in-memory state always equals the stored state.
+
+mod auth_rules;
+mod create;
+mod membership;
+pub mod power_levels;
+mod send;
+pub mod state;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use rand::RngCore;
+use ruma::{OwnedEventId, OwnedRoomId, OwnedServerName, OwnedUserId, RoomId, UserId};
+use tokio::sync::Mutex as AsyncMutex;
+use wardline_store::Store;
+use wardline_types::{Clock, NewEvent, StoredEvent};
+
+pub use create::{CreateRoom, Preset};
+pub use send::SendEvent;
+pub use state::RoomState;
+
+use crate::notifier::Notifier;
+use crate::ratelimit::RateLimiter;
+use crate::{ServiceError, ServiceResult};
+
+struct Slot {
+    loaded: bool,
+    state: RoomState,
+}
+
+/// The room service.
+pub struct RoomService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    server_name: OwnedServerName,
+    notifier: Notifier,
+    limiter: RateLimiter,
+    rooms: Mutex<HashMap<OwnedRoomId, Arc<AsyncMutex<Slot>>>>,
+}
+
+impl std::fmt::Debug for RoomService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoomService").field("server_name", &self.server_name).finish_non_exhaustive()
+    }
+}
+
+/// A fresh opaque id: 32 random bytes, URL-safe base64, like a room version 4+ event id.
+pub(crate) fn random_id() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl RoomService {
+    /// A room service over `store`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        server_name: OwnedServerName,
+        notifier: Notifier,
+        limiter: RateLimiter,
+    ) -> Self {
+        Self { store, clock, server_name, notifier, limiter, rooms: Mutex::default() }
+    }
+
+    fn slot(&self, room_id: &RoomId) -> Arc<AsyncMutex<Slot>> {
+        let mut rooms = self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(rooms.entry(room_id.to_owned()).or_insert_with(|| {
+            Arc::new(AsyncMutex::new(Slot { loaded: false, state: RoomState::empty(room_id.to_owned()) }))
+        }))
+    }
+
+    /// Locks a room for writing, loading its state on first use.
+    async fn lock(&self, room_id: &RoomId) -> ServiceResult<tokio::sync::OwnedMutexGuard<Slot>> {
+        let mut slot = self.slot(room_id).lock_owned().await;
+        if !slot.loaded {
+            let events = self.store.state_at(room_id, self.store.current_pos()).await?;
+            slot.state = RoomState::from_events(room_id.to_owned(), events);
+            slot.loaded = true;
+        }
+        Ok(slot)
+    }
+
+    /// Runs `f` on the room's current state.
+    pub async fn with_state<T>(&self, room_id: &RoomId, f: impl FnOnce(&RoomState) -> T) -> ServiceResult<T> {
+        let slot = self.lock(room_id).await?;
+        Ok(f(&slot.state))
+    }
+
+    /// The current state of a room, or `NotFound`.
+    pub async fn state(&self, room_id: &RoomId) -> ServiceResult<RoomState> {
+        let state = self.with_state(room_id, Clone::clone).await?;
+        if !state.exists() {
+            return Err(ServiceError::not_found("no such room"));
+        }
+        Ok(state)
+    }
+
+    /// Authorizes and appends events to a locked room, then wakes whoever should hear of them.
+    async fn append(&self, state: &mut RoomState, events: Vec<NewEvent>) -> ServiceResult<Vec<StoredEvent>> {
+        // Check each event against the state the previous ones leave behind.
+        let mut scratch = state.clone();
+        for e in &events {
+            auth_rules::authorize(&scratch, e)?;
+            scratch.apply(&StoredEvent { stream: scratch.last, event: e.clone(), redacted_because: None });
+        }
+        let positions = self.store.append_events(events.clone()).await?;
+        let mut stored = Vec::with_capacity(events.len());
+        let mut woken: Vec<OwnedUserId> = Vec::new();
+        for (event, stream) in events.into_iter().zip(positions) {
+            let s = StoredEvent { stream, event, redacted_because: None };
+            state.apply(&s);
+            if let Some(target) = s.event.state_key.as_deref().filter(|_| s.event.kind == wardline_types::kinds::MEMBER)
+                && let Ok(u) = OwnedUserId::try_from(target)
+            {
+                woken.push(u);
+            }
+            stored.push(s);
+        }
+        woken.extend(state.audience().cloned());
+        self.notifier.wake(woken.iter().map(AsRef::as_ref));
+        Ok(stored)
+    }
+
+    /// A new event, not yet authorized.
+    fn new_event(&self, room_id: &RoomId, sender: &UserId, kind: &str, state_key: Option<String>, content: serde_json::Value) -> NewEvent {
+        NewEvent {
+            event_id: new_event_id(),
+            room_id: room_id.to_owned(),
+            sender: sender.to_owned(),
+            kind: kind.to_owned(),
+            state_key,
+            content,
+            origin_server_ts: self.clock.now(),
+            redacts: None,
+            txn: None,
+        }
+    }
+
+    /// Is this user id one of ours, with an active account? The closed user group.
+    async fn check_in_organisation(&self, user: &UserId) -> ServiceResult<()> {
+        if user.server_name() != self.server_name {
+            return Err(ServiceError::OutsideOrganisation(format!(
+                "{user} is not a member of this organisation: only users of {} can take part",
+                self.server_name
+            )));
+        }
+        match self.store.account(user).await? {
+            Some(a) if !a.deactivated => Ok(()),
+            _ => Err(ServiceError::not_found(format!("{user} is not a user of this organisation"))),
+        }
+    }
+}
+
+/// A fresh event id.
+pub(crate) fn new_event_id() -> OwnedEventId {
+    OwnedEventId::try_from(format!("${}", random_id())).unwrap_or_else(|_| ruma::owned_event_id!("$invalid"))
+}

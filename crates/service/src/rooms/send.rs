@@ -1,0 +1,108 @@
+//! Sending messages, state and redactions, idempotently per device and transaction id.
+
+use ruma::{EventId, OwnedEventId, RoomId, UserId};
+use serde_json::Value;
+use wardline_store::StoreError;
+use wardline_types::{TxnRef, kinds};
+
+use super::RoomService;
+use crate::ratelimit::LimitKind;
+use crate::{ServiceError, ServiceResult};
+
+/// An event a client wants to send.
+#[derive(Debug, Clone)]
+pub struct SendEvent {
+    /// The room.
+    pub room_id: ruma::OwnedRoomId,
+    /// Type.
+    pub kind: String,
+    /// For state events.
+    pub state_key: Option<String>,
+    /// Content (must be an object).
+    pub content: Value,
+    /// For a redaction: its target.
+    pub redacts: Option<OwnedEventId>,
+    /// The client's transaction, for idempotence.
+    pub txn: Option<TxnRef>,
+}
+
+/// Largest event content accepted, in bytes of JSON (the spec's 64 KiB limit on whole events).
+const MAX_CONTENT_BYTES: usize = 60 * 1024;
+
+impl RoomService {
+    /// Sends an event; returns its id. Repeating a transaction returns the first event's id.
+    pub async fn send(&self, sender: &UserId, req: SendEvent) -> ServiceResult<OwnedEventId> {
+        if !req.content.is_object() {
+            return Err(ServiceError::BadJson("event content must be a JSON object".into()));
+        }
+        if req.content.to_string().len() > MAX_CONTENT_BYTES {
+            return Err(ServiceError::invalid("event content is too large"));
+        }
+        if matches!(req.kind.as_str(), kinds::CREATE | kinds::MEMBER) {
+            return Err(ServiceError::forbidden(format!("{} cannot be sent directly; use the membership endpoints", req.kind)));
+        }
+        if req.kind == kinds::JOIN_RULES && req.content.get("join_rule").and_then(Value::as_str) == Some("public") {
+            return Err(ServiceError::forbidden("rooms cannot be public in a closed organisation"));
+        }
+        if let Some(txn) = &req.txn
+            && let Some(id) = self.store.event_for_txn(sender, &txn.device_id, txn.txn_id.as_str()).await?
+        {
+            return Ok(id);
+        }
+        self.limiter.check(LimitKind::Message, sender.as_str())?;
+        let mut slot = self.lock(&req.room_id).await?;
+        if !slot.state.exists() {
+            return Err(ServiceError::forbidden("you are not a member of this room"));
+        }
+        if let Some(target) = &req.redacts {
+            self.check_redaction(&slot.state, sender, target).await?;
+        }
+        let mut event = self.new_event(&req.room_id, sender, &req.kind, req.state_key, req.content);
+        event.redacts = req.redacts;
+        event.txn = req.txn.clone();
+        let id = event.event_id.clone();
+        match self.append(&mut slot.state, vec![event]).await {
+            Ok(_) => Ok(id),
+            // The same transaction raced in from another request and won: answer with its event.
+            Err(ServiceError::Store(StoreError::Conflict(_))) if req.txn.is_some() => {
+                let txn = req.txn.as_ref().ok_or_else(|| ServiceError::Internal("txn vanished".into()))?;
+                self.store
+                    .event_for_txn(sender, &txn.device_id, txn.txn_id.as_str())
+                    .await?
+                    .ok_or_else(|| ServiceError::Internal("transaction conflict without an event".into()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn check_redaction(&self, state: &super::RoomState, sender: &UserId, target: &EventId) -> ServiceResult<()> {
+        let Some(original) = self.store.event(target).await? else {
+            return Err(ServiceError::not_found("no such event"));
+        };
+        if original.event.room_id != state.room_id {
+            return Err(ServiceError::not_found("no such event"));
+        }
+        let power = state.power();
+        if original.event.sender != sender && power.user(sender) < power.redact {
+            return Err(ServiceError::forbidden("you may only redact your own messages"));
+        }
+        Ok(())
+    }
+
+    /// Sets a piece of room state; returns the event id.
+    pub async fn set_state(&self, room_id: &RoomId, sender: &UserId, kind: &str, state_key: &str, content: Value)
+    -> ServiceResult<OwnedEventId> {
+        self.send(
+            sender,
+            SendEvent {
+                room_id: room_id.to_owned(),
+                kind: kind.to_owned(),
+                state_key: Some(state_key.to_owned()),
+                content,
+                redacts: None,
+                txn: None,
+            },
+        )
+        .await
+    }
+}

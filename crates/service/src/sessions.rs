@@ -1,0 +1,307 @@
+//! Signing in and out, access tokens, devices.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use rand::RngCore;
+use ruma::{DeviceId, OwnedDeviceId, OwnedServerName, OwnedUserId, UserId};
+use sha2::{Digest, Sha256};
+use wardline_store::{NewSession, Store};
+use wardline_types::{Clock, Device, Timestamp};
+
+use crate::notifier::Notifier;
+use crate::password;
+use crate::ratelimit::{LimitKind, RateLimiter};
+use crate::uia::{PASSWORD_STAGE, UiaAuth, UiaSessions};
+use crate::{ServiceError, ServiceResult};
+
+/// Who is making a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The user.
+    pub user_id: OwnedUserId,
+    /// Their device.
+    pub device_id: OwnedDeviceId,
+    /// Administrator?
+    pub is_admin: bool,
+    /// Must change their password before anything else.
+    pub must_change_password: bool,
+    /// The hash of the access token used (identifies the session).
+    pub token_hash: String,
+}
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    /// Who.
+    pub user_id: OwnedUserId,
+    /// The device.
+    pub device_id: OwnedDeviceId,
+    /// The new access token (shown once; only its hash is stored).
+    pub access_token: String,
+    /// Must change password before anything else.
+    pub must_change_password: bool,
+}
+
+/// A login attempt.
+#[derive(Debug, Clone)]
+pub struct LoginRequest {
+    /// Username or full user id.
+    pub user: String,
+    /// The password.
+    pub password: String,
+    /// Device to sign in (re-used if it is theirs).
+    pub device_id: Option<OwnedDeviceId>,
+    /// Name for a new device.
+    pub device_name: Option<String>,
+    /// Where the attempt came from.
+    pub ip: Option<IpAddr>,
+}
+
+/// How often a device's last-seen time is written at most.
+const TOUCH_EVERY: Duration = Duration::from_secs(300);
+
+/// The session service.
+pub struct SessionService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    server_name: OwnedServerName,
+    limiter: RateLimiter,
+    notifier: Notifier,
+    uia: UiaSessions,
+    /// A hash checked when the user does not exist, so both answers take as long.
+    dummy_hash: String,
+    last_touch: Mutex<HashMap<String, Timestamp>>,
+}
+
+impl std::fmt::Debug for SessionService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService").finish_non_exhaustive()
+    }
+}
+
+/// SHA-256 of a token, hex: what is stored instead of the token.
+#[must_use]
+pub fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("wl_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn new_device_id() -> OwnedDeviceId {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut bytes = [0u8; 10];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let id: String = bytes.iter().map(|b| char::from(ALPHABET.get(usize::from(*b) % 26).copied().unwrap_or(b'A'))).collect();
+    OwnedDeviceId::from(id)
+}
+
+impl SessionService {
+    /// A session service.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        server_name: OwnedServerName,
+        limiter: RateLimiter,
+        notifier: Notifier,
+    ) -> ServiceResult<Self> {
+        let dummy_hash = password::hash("wardline-timing-equaliser")?;
+        Ok(Self {
+            store,
+            clock,
+            server_name,
+            limiter,
+            notifier,
+            uia: UiaSessions::default(),
+            dummy_hash,
+            last_touch: Mutex::default(),
+        })
+    }
+
+    /// Turns a username or user id into a user id on this server, if it is one.
+    #[must_use]
+    pub fn parse_user(&self, user: &str) -> Option<OwnedUserId> {
+        let id = if user.starts_with('@') {
+            OwnedUserId::try_from(user).ok()?
+        } else {
+            OwnedUserId::try_from(format!("@{}:{}", user.to_lowercase(), self.server_name)).ok()?
+        };
+        (id.server_name() == self.server_name).then_some(id)
+    }
+
+    /// Checks a user's password, taking as long whether or not the user exists.
+    async fn check_password(&self, user_id: Option<&UserId>, password: &str) -> ServiceResult<bool> {
+        let stored = match user_id {
+            Some(u) => self.store.password_hash(u).await?,
+            None => None,
+        };
+        let (phc, exists) = match stored {
+            Some(h) => (h, true),
+            None => (self.dummy_hash.clone(), false),
+        };
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(ok && exists)
+    }
+
+    /// Signs in with a password.
+    pub async fn login(&self, req: LoginRequest) -> ServiceResult<LoginOutcome> {
+        if let Some(ip) = req.ip {
+            self.limiter.check(LimitKind::Login, &ip.to_string())?;
+        }
+        let user_id = self.parse_user(&req.user);
+        if let Some(u) = &user_id {
+            self.limiter.check(LimitKind::Login, u.as_str())?;
+        }
+        if !self.check_password(user_id.as_deref(), &req.password).await? {
+            return Err(ServiceError::InvalidCredentials);
+        }
+        let user_id = user_id.ok_or(ServiceError::InvalidCredentials)?;
+        let account = self.store.account(&user_id).await?.ok_or(ServiceError::InvalidCredentials)?;
+        if account.deactivated {
+            return Err(ServiceError::Deactivated);
+        }
+        let device_id = req.device_id.unwrap_or_else(new_device_id);
+        let access_token = new_token();
+        self.store
+            .create_session(NewSession {
+                user_id: user_id.clone(),
+                device_id: device_id.clone(),
+                device_name: req.device_name,
+                token_hash: hash_token(&access_token),
+                created_at: self.clock.now(),
+                ip: req.ip.map(|i| i.to_string()),
+            })
+            .await?;
+        // A re-used device id ends that device's previous session, long-polls included.
+        self.notifier.wake([user_id.as_ref()]);
+        Ok(LoginOutcome { user_id, device_id, access_token, must_change_password: account.must_change_password })
+    }
+
+    /// Finds who owns an access token.
+    pub async fn authenticate(&self, token: &str, ip: Option<IpAddr>) -> ServiceResult<Caller> {
+        let token_hash = hash_token(token);
+        let session = self.store.session_by_token_hash(&token_hash).await?.ok_or(ServiceError::UnknownToken)?;
+        let account = self.store.account(&session.user_id).await?.ok_or(ServiceError::UnknownToken)?;
+        if account.deactivated {
+            return Err(ServiceError::UnknownToken);
+        }
+        self.touch(&session.user_id, &session.device_id, ip).await;
+        Ok(Caller {
+            user_id: session.user_id,
+            device_id: session.device_id,
+            is_admin: account.is_admin,
+            must_change_password: account.must_change_password,
+            token_hash,
+        })
+    }
+
+    /// Is the caller's session still open?
+    pub async fn still_valid(&self, caller: &Caller) -> ServiceResult<bool> {
+        let session = self.store.session_by_token_hash(&caller.token_hash).await?;
+        if session.is_none() {
+            return Ok(false);
+        }
+        Ok(self.store.account(&caller.user_id).await?.is_some_and(|a| !a.deactivated))
+    }
+
+    async fn touch(&self, user: &UserId, device: &DeviceId, ip: Option<IpAddr>) {
+        let now = self.clock.now();
+        let key = format!("{user}|{device}");
+        {
+            let mut seen = self.last_touch.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if seen.get(&key).is_some_and(|t| now.millis_since(*t) < TOUCH_EVERY.as_millis() as u64) {
+                return;
+            }
+            if seen.len() > 100_000 {
+                seen.clear();
+            }
+            seen.insert(key, now);
+        }
+        if let Err(e) = self.store.touch_device(user, device, now, ip.map(|i| i.to_string())).await {
+            tracing::warn!(error = %e, "could not record device activity");
+        }
+    }
+
+    /// Ends the caller's session.
+    pub async fn logout(&self, caller: &Caller) -> ServiceResult<()> {
+        self.end_devices(&caller.user_id, std::slice::from_ref(&caller.device_id)).await
+    }
+
+    /// Ends every session of a user, except on `keep`.
+    pub async fn logout_all(&self, user: &UserId, keep: Option<&DeviceId>) -> ServiceResult<()> {
+        self.store.delete_all_devices(user, keep).await?;
+        self.notifier.wake([user]);
+        Ok(())
+    }
+
+    /// Ends chosen devices.
+    pub async fn end_devices(&self, user: &UserId, devices: &[OwnedDeviceId]) -> ServiceResult<()> {
+        self.store.delete_devices(user, devices).await?;
+        self.notifier.wake([user]);
+        Ok(())
+    }
+
+    /// A user's devices.
+    pub async fn devices(&self, user: &UserId) -> ServiceResult<Vec<Device>> {
+        Ok(self.store.devices(user).await?)
+    }
+
+    /// Renames a device.
+    pub async fn rename_device(&self, user: &UserId, device: &DeviceId, name: Option<String>) -> ServiceResult<()> {
+        self.store.set_device_name(user, device, name).await.map_err(|e| match e {
+            wardline_store::StoreError::NotFound => ServiceError::not_found("no such device"),
+            other => other.into(),
+        })
+    }
+
+    /// User-interactive authentication by password, for sensitive actions. A user who must
+    /// change a one-time password may use it here.
+    pub async fn require_password(&self, caller: &Caller, auth: Option<UiaAuth>) -> ServiceResult<()> {
+        let Some(auth) = auth else {
+            return Err(ServiceError::AuthRequired(self.uia.challenge(None)));
+        };
+        if auth.kind != PASSWORD_STAGE {
+            return Err(ServiceError::AuthRequired(self.uia.challenge(Some("unsupported authentication type".into()))));
+        }
+        let named = auth.user.as_deref().and_then(|u| self.parse_user(u));
+        if named.as_ref().is_some_and(|u| *u != caller.user_id) {
+            return Err(ServiceError::forbidden("you can only authenticate as yourself"));
+        }
+        self.limiter.check(LimitKind::Login, caller.user_id.as_str())?;
+        let password = auth.password.unwrap_or_default();
+        if !self.check_password(Some(&caller.user_id), &password).await? {
+            let mut challenge = self.uia.challenge(Some("invalid password".into()));
+            if let Some(s) = auth.session {
+                challenge.session = s;
+            }
+            return Err(ServiceError::AuthRequired(challenge));
+        }
+        self.uia.finish(auth.session.as_deref());
+        Ok(())
+    }
+
+    /// Sets a new password for the caller (after UIA), optionally ending their other sessions.
+    pub async fn change_password(&self, caller: &Caller, new_password: &str, logout_devices: bool) -> ServiceResult<()> {
+        password::check_policy(new_password, caller.user_id.localpart())?;
+        let pw = new_password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        self.store.set_password(&caller.user_id, &hash, false).await?;
+        if logout_devices {
+            self.logout_all(&caller.user_id, Some(&caller.device_id)).await?;
+        }
+        Ok(())
+    }
+}

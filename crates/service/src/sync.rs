@@ -1,0 +1,467 @@
+//! `/sync`: everything that changed for a user since their last sync, or a first full picture.
+//!
+//! **Invariant:** a sync response covers exactly the stream positions `(since, next_batch]`, read
+//! after `next_batch` was committed, so consecutive syncs deliver every event once, in order.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ruma::api::client::filter::{FilterDefinition, RoomEventFilter};
+use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
+use serde_json::Value;
+use wardline_store::{AccountDataChange, Direction, MembershipChange, PosRange, Presence, Receipt, Store};
+use wardline_types::stream::PageToken;
+use wardline_types::{Membership, StoredEvent, StreamPos, SyncToken, kinds};
+
+use crate::config::SyncSettings;
+use crate::filter::{event_passes, kind_passes, room_included, room_kind_passes};
+use crate::notifier::Notifier;
+use crate::rooms::RoomService;
+use crate::sessions::{Caller, SessionService};
+use crate::timeline::TimelineService;
+use crate::typing::TypingService;
+use crate::userdata::UserDataService;
+use crate::visibility::Visibility;
+use crate::{ServiceError, ServiceResult};
+
+/// A `/sync` request.
+#[derive(Debug, Clone, Default)]
+pub struct SyncRequest {
+    /// Where the client got to.
+    pub since: Option<SyncToken>,
+    /// How long to wait for something new.
+    pub timeout: Duration,
+    /// Send the full state of every room.
+    pub full_state: bool,
+    /// The filter.
+    pub filter: FilterDefinition,
+    /// Presence to set (`None` means online).
+    pub set_presence: Option<String>,
+}
+
+/// A room's timeline slice.
+#[derive(Debug, Clone, Default)]
+pub struct TimelineSlice {
+    /// Events, oldest first.
+    pub events: Vec<StoredEvent>,
+    /// More events were skipped before these.
+    pub limited: bool,
+    /// Token to paginate back from.
+    pub prev_batch: Option<PageToken>,
+}
+
+/// Member counts and names for clients to name a room.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Up to five other members.
+    pub heroes: Vec<OwnedUserId>,
+    /// Joined members.
+    pub joined: u64,
+    /// Invited members.
+    pub invited: u64,
+}
+
+/// Changes in a room the user is in.
+#[derive(Debug, Clone, Default)]
+pub struct JoinedRoom {
+    /// The room.
+    pub room_id: Option<OwnedRoomId>,
+    /// Timeline.
+    pub timeline: TimelineSlice,
+    /// State before the timeline.
+    pub state: Vec<StoredEvent>,
+    /// Receipts that changed.
+    pub receipts: Vec<Receipt>,
+    /// Typing users, if that changed.
+    pub typing: Option<Vec<OwnedUserId>>,
+    /// Room account data that changed.
+    pub account_data: Vec<AccountDataChange>,
+    /// Unread messages.
+    pub notification_count: u64,
+    /// Summary, when membership changed or on a full sync.
+    pub summary: Option<Summary>,
+}
+
+/// A room the user was invited to.
+#[derive(Debug, Clone)]
+pub struct InvitedRoom {
+    /// The room.
+    pub room_id: OwnedRoomId,
+    /// Stripped state (name, creator, the invite itself).
+    pub invite_state: Vec<Value>,
+}
+
+/// A room the user left.
+#[derive(Debug, Clone)]
+pub struct LeftRoom {
+    /// The room.
+    pub room_id: OwnedRoomId,
+    /// Timeline up to the leave.
+    pub timeline: TimelineSlice,
+    /// State before the timeline.
+    pub state: Vec<StoredEvent>,
+}
+
+/// A sync response.
+#[derive(Debug, Clone, Default)]
+pub struct SyncResult {
+    /// The next `since`.
+    pub next_batch: SyncToken,
+    /// Joined rooms with changes.
+    pub joined: Vec<JoinedRoom>,
+    /// Invitations.
+    pub invited: Vec<InvitedRoom>,
+    /// Rooms left.
+    pub left: Vec<LeftRoom>,
+    /// Global account data that changed.
+    pub account_data: Vec<AccountDataChange>,
+    /// Presence that changed.
+    pub presence: Vec<Presence>,
+}
+
+impl SyncResult {
+    /// Is there anything for the client?
+    #[must_use]
+    pub fn has_updates(&self) -> bool {
+        !(self.joined.is_empty()
+            && self.invited.is_empty()
+            && self.left.is_empty()
+            && self.account_data.is_empty()
+            && self.presence.is_empty())
+    }
+}
+
+/// The sync service.
+pub struct SyncService {
+    store: Arc<dyn Store>,
+    rooms: Arc<RoomService>,
+    timeline: TimelineService,
+    typing: TypingService,
+    notifier: Notifier,
+    sessions: Arc<SessionService>,
+    userdata: Arc<UserDataService>,
+    settings: SyncSettings,
+}
+
+impl std::fmt::Debug for SyncService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncService").finish_non_exhaustive()
+    }
+}
+
+/// Everything known about one user's position, for computing one response.
+struct Window {
+    since: Option<SyncToken>,
+    upto: StreamPos,
+    typing_since: Option<u64>,
+    full_state: bool,
+}
+
+impl Window {
+    fn range(&self) -> PosRange {
+        PosRange::new(self.since.map_or(StreamPos::ZERO, |s| s.stream), self.upto)
+    }
+}
+
+impl SyncService {
+    /// A sync service.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<dyn Store>,
+        rooms: Arc<RoomService>,
+        timeline: TimelineService,
+        typing: TypingService,
+        notifier: Notifier,
+        sessions: Arc<SessionService>,
+        userdata: Arc<UserDataService>,
+        settings: SyncSettings,
+    ) -> Self {
+        Self { store, rooms, timeline, typing, notifier, sessions, userdata, settings }
+    }
+
+    /// Answers a sync, waiting up to the timeout for something new.
+    pub async fn sync(&self, caller: &Caller, req: SyncRequest) -> ServiceResult<SyncResult> {
+        let presence = req.set_presence.as_deref().unwrap_or("online");
+        if let Err(e) = self.userdata.set_presence(&caller.user_id, presence, None, false).await {
+            tracing::debug!(error = %e, "presence not updated");
+        }
+        let wait = req.timeout.min(Duration::from_millis(self.settings.max_timeout_ms));
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Subscribe before reading, so nothing committed meanwhile is missed.
+            let mut wake = self.notifier.subscribe(&caller.user_id);
+            let result = self.compute(caller, &req).await?;
+            if result.has_updates() || req.since.is_none() || req.full_state {
+                return Ok(result);
+            }
+            if tokio::time::timeout_at(deadline, wake.changed()).await.is_err() {
+                return Ok(result);
+            }
+            if !self.sessions.still_valid(caller).await? {
+                return Err(ServiceError::UnknownToken);
+            }
+        }
+    }
+
+    async fn compute(&self, caller: &Caller, req: &SyncRequest) -> ServiceResult<SyncResult> {
+        let user = &caller.user_id;
+        let upto = self.store.current_pos();
+        let typing_serial = self.typing.serial();
+        // A token from the future (say, a database restored from backup) starts afresh.
+        let since = req.since.filter(|s| s.stream <= upto);
+        let w = Window {
+            since,
+            upto,
+            typing_since: since.map(|s| if s.typing > typing_serial { 0 } else { s.typing }),
+            full_state: req.full_state,
+        };
+        let filter = &req.filter;
+        let mut out = SyncResult { next_batch: SyncToken { stream: upto, typing: typing_serial }, ..SyncResult::default() };
+
+        let memberships = self.memberships_at(user, upto).await?;
+        let changes: HashMap<OwnedRoomId, Vec<MembershipChange>> = match since {
+            Some(_) => {
+                let mut map: HashMap<OwnedRoomId, Vec<MembershipChange>> = HashMap::new();
+                for c in self.store.membership_changes(user, w.range()).await? {
+                    map.entry(c.room_id.clone()).or_default().push(c);
+                }
+                map
+            }
+            None => HashMap::new(),
+        };
+        let active: HashSet<OwnedRoomId> = match since {
+            Some(_) => self.store.rooms_with_activity(w.range()).await?.into_iter().collect(),
+            None => HashSet::new(),
+        };
+        let all_data = self.store.account_data_changes(user, w.range()).await?;
+        let (global_data, room_data): (Vec<_>, Vec<_>) = all_data.into_iter().partition(|c| c.room_id.is_none());
+        out.account_data = global_data.into_iter().filter(|c| kind_passes(&filter.account_data, &c.kind, None)).collect();
+
+        for m in &memberships {
+            if !room_included(&filter.room, &m.room_id) {
+                continue;
+            }
+            let room_changes = changes.get(&m.room_id);
+            match m.membership {
+                Membership::Join => {
+                    let newly_joined = match room_changes {
+                        Some(c) if c.iter().any(|x| x.membership == Membership::Join) => {
+                            self.membership_before(user, &m.room_id, w.range().after).await? != Some(Membership::Join)
+                        }
+                        _ => false,
+                    };
+                    let data: Vec<_> = room_data
+                        .iter()
+                        .filter(|c| c.room_id.as_ref() == Some(&m.room_id))
+                        .filter(|c| room_kind_passes(&filter.room.account_data, &c.kind))
+                        .cloned()
+                        .collect();
+                    if let Some(room) = self.joined_room(user, &m.room_id, &w, newly_joined, &active, data, filter).await? {
+                        out.joined.push(room);
+                    }
+                }
+                Membership::Invite if since.is_none() || room_changes.is_some() => {
+                    out.invited.push(self.invited_room(user, &m.room_id).await?);
+                }
+                Membership::Leave | Membership::Ban
+                    if (since.is_some() && room_changes.is_some()) || (since.is_none() && filter.room.include_leave) =>
+                {
+                    out.left.push(self.left_room(user, m, &w, filter).await?);
+                }
+                _ => {}
+            }
+        }
+        out.presence = self.presence(user, &w, &memberships, filter).await?;
+        Ok(out)
+    }
+
+    /// The user's membership in each room as of `upto`.
+    async fn memberships_at(&self, user: &UserId, upto: StreamPos) -> ServiceResult<Vec<MembershipChange>> {
+        let mut out = Vec::new();
+        for m in self.store.rooms_of_user(user).await? {
+            if m.stream <= upto {
+                out.push(m);
+            } else if let Some(earlier) =
+                self.store.membership_history(user, &m.room_id).await?.into_iter().rev().find(|c| c.stream <= upto)
+            {
+                out.push(earlier);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn membership_before(&self, user: &UserId, room: &RoomId, pos: StreamPos) -> ServiceResult<Option<Membership>> {
+        Ok(self
+            .store
+            .membership_history(user, room)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|c| c.stream <= pos)
+            .map(|c| c.membership))
+    }
+
+    fn timeline_limit(&self, filter: &RoomEventFilter) -> usize {
+        filter
+            .limit
+            .map_or(self.settings.default_timeline_limit, |l| usize::try_from(u64::from(l)).unwrap_or(usize::MAX))
+            .min(500)
+    }
+
+    /// The newest `limit` events of a room in `range` that the user may see.
+    async fn slice(
+        &self,
+        room: &RoomId,
+        range: PosRange,
+        filter: &RoomEventFilter,
+        vis: Option<&Visibility>,
+        limit: usize,
+    ) -> ServiceResult<TimelineSlice> {
+        if limit == 0 || range.is_empty() {
+            return Ok(TimelineSlice { events: vec![], limited: !range.is_empty(), prev_batch: Some(PageToken(range.upto.next())) });
+        }
+        let mut raw = self.store.room_events(room, range, Direction::Backward, limit + 1).await?;
+        let limited = raw.len() > limit;
+        raw.truncate(limit);
+        raw.reverse();
+        let prev_batch = Some(PageToken(raw.first().map_or(range.upto.next(), |e| e.stream)));
+        let events =
+            raw.into_iter().filter(|e| vis.is_none_or(|v| v.can_see(e.stream)) && event_passes(filter, e)).collect();
+        Ok(TimelineSlice { events, limited, prev_batch })
+    }
+
+    /// State before a timeline: everything on a full sync, changes in the gap if limited.
+    async fn state_before(
+        &self,
+        room: &RoomId,
+        timeline: &TimelineSlice,
+        range: PosRange,
+        full: bool,
+        filter: &RoomEventFilter,
+    ) -> ServiceResult<Vec<StoredEvent>> {
+        let start = timeline.prev_batch.map_or(range.upto, |t| StreamPos(t.0.0 - 1));
+        let state = if full {
+            self.store.state_at(room, start).await?
+        } else if timeline.limited {
+            self.store.state_changes(room, PosRange::new(range.after, start)).await?
+        } else {
+            Vec::new()
+        };
+        Ok(state.into_iter().filter(|e| event_passes(filter, e)).collect())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn joined_room(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        w: &Window,
+        newly_joined: bool,
+        active: &HashSet<OwnedRoomId>,
+        account_data: Vec<AccountDataChange>,
+        filter: &FilterDefinition,
+    ) -> ServiceResult<Option<JoinedRoom>> {
+        let full = w.since.is_none() || newly_joined || w.full_state;
+        let typing = self.typing.typing_since(room, w.typing_since);
+        if !full && !active.contains(room) && typing.is_none() && account_data.is_empty() {
+            return Ok(None);
+        }
+        // `full_state` alone still limits the timeline to what is new since `since`.
+        let range = if w.since.is_none() || newly_joined { PosRange::upto(w.upto) } else { w.range() };
+        let vis = if full { Some(self.timeline.visibility(user, room).await?) } else { None };
+        let limit = self.timeline_limit(&filter.room.timeline);
+        let timeline = self.slice(room, range, &filter.room.timeline, vis.as_ref(), limit).await?;
+        let state = self.state_before(room, &timeline, range, full, &filter.room.state).await?;
+        let receipt_range = if full { PosRange::upto(w.upto) } else { w.range() };
+        let receipts = if filter.room.ephemeral.types.as_ref().is_some_and(Vec::is_empty) {
+            Vec::new()
+        } else {
+            self.store
+                .receipts(room, receipt_range)
+                .await?
+                .into_iter()
+                .filter(|r| r.receipt_type != "m.read.private" || r.user_id == user)
+                .collect()
+        };
+        let read_up = self.store.read_up_to(room, user).await?.max(self.store.last_own_event(room, user).await?);
+        let notification_count = self.store.count_unread(room, user, read_up.unwrap_or(StreamPos::ZERO)).await?;
+        let member_changed = timeline.events.iter().any(|e| e.event.kind == kinds::MEMBER);
+        let summary = if full || member_changed { Some(self.summary(user, room).await?) } else { None };
+        let typing = if filter.room.ephemeral.types.as_ref().is_some_and(Vec::is_empty) { None } else { typing };
+        Ok(Some(JoinedRoom {
+            room_id: Some(room.to_owned()),
+            timeline,
+            state,
+            receipts,
+            typing,
+            account_data,
+            notification_count,
+            summary,
+        }))
+    }
+
+    async fn summary(&self, user: &UserId, room: &RoomId) -> ServiceResult<Summary> {
+        let members = self.store.members(room).await?;
+        let joined = members.iter().filter(|(_, m)| *m == Membership::Join).count() as u64;
+        let invited = members.iter().filter(|(_, m)| *m == Membership::Invite).count() as u64;
+        let heroes = members
+            .into_iter()
+            .filter(|(u, m)| u != user && matches!(m, Membership::Join | Membership::Invite))
+            .map(|(u, _)| u)
+            .take(5)
+            .collect();
+        Ok(Summary { heroes, joined, invited })
+    }
+
+    async fn invited_room(&self, user: &UserId, room: &RoomId) -> ServiceResult<InvitedRoom> {
+        let state = self.rooms.state(room).await?;
+        let mut invite_state = state.stripped_for_invite();
+        if let Some(invite) = state.get(kinds::MEMBER, user.as_str()) {
+            invite_state.push(serde_json::json!({
+                "type": kinds::MEMBER,
+                "state_key": user,
+                "sender": invite.event.sender,
+                "content": invite.event.content,
+                "event_id": invite.event.event_id,
+                "origin_server_ts": invite.event.origin_server_ts.0,
+            }));
+        }
+        Ok(InvitedRoom { room_id: room.to_owned(), invite_state })
+    }
+
+    async fn left_room(&self, user: &UserId, m: &MembershipChange, w: &Window, filter: &FilterDefinition) -> ServiceResult<LeftRoom> {
+        let range = PosRange::new(w.range().after, m.stream.min(w.upto));
+        let vis = self.timeline.visibility(user, &m.room_id).await?;
+        let limit = self.timeline_limit(&filter.room.timeline);
+        let timeline = self.slice(&m.room_id, range, &filter.room.timeline, Some(&vis), limit).await?;
+        let state = self.state_before(&m.room_id, &timeline, range, w.since.is_none(), &filter.room.state).await?;
+        Ok(LeftRoom { room_id: m.room_id.clone(), timeline, state })
+    }
+
+    async fn presence(
+        &self,
+        user: &UserId,
+        w: &Window,
+        memberships: &[MembershipChange],
+        filter: &FilterDefinition,
+    ) -> ServiceResult<Vec<Presence>> {
+        if crate::filter::excludes_all(&filter.presence) {
+            return Ok(Vec::new());
+        }
+        let changes = self.store.presence_changes(w.range()).await?;
+        if changes.is_empty() {
+            return Ok(changes);
+        }
+        let mut colleagues: HashSet<OwnedUserId> = HashSet::from([user.to_owned()]);
+        for m in memberships.iter().filter(|m| m.membership == Membership::Join) {
+            colleagues.extend(
+                self.store.members(&m.room_id).await?.into_iter().filter(|(_, x)| *x == Membership::Join).map(|(u, _)| u),
+            );
+        }
+        Ok(changes
+            .into_iter()
+            .filter(|p| colleagues.contains(&p.user_id) && kind_passes(&filter.presence, "m.presence", Some(&p.user_id)))
+            .collect())
+    }
+}

@@ -1,0 +1,212 @@
+//! Receipts, read markers, account data, tags, presence and filters.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use ruma::{EventId, OwnedUserId, RoomId, UserId};
+use serde_json::{Value, json};
+use wardline_store::{Presence, Receipt, Store};
+use wardline_types::{Clock, Membership, StreamPos};
+
+use crate::notifier::Notifier;
+use crate::rooms::RoomService;
+use crate::timeline::TimelineService;
+use crate::{ServiceError, ServiceResult};
+
+/// Receipts, account data, presence, filters.
+pub struct UserDataService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    notifier: Notifier,
+    rooms: Arc<RoomService>,
+    timeline: TimelineService,
+    presence_seen: Mutex<HashMap<OwnedUserId, String>>,
+}
+
+impl std::fmt::Debug for UserDataService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserDataService").finish_non_exhaustive()
+    }
+}
+
+/// The account data type of the fully-read marker.
+pub const FULLY_READ: &str = "m.fully_read";
+
+impl UserDataService {
+    /// A user data service.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, notifier: Notifier, rooms: Arc<RoomService>, timeline: TimelineService) -> Self {
+        Self { store, clock, notifier, rooms, timeline, presence_seen: Mutex::default() }
+    }
+
+    /// Records that `user` has read up to `event_id`.
+    pub async fn receipt(&self, user: &UserId, room: &RoomId, receipt_type: &str, event_id: &EventId, thread_id: Option<String>)
+    -> ServiceResult<()> {
+        if !matches!(receipt_type, "m.read" | "m.read.private") {
+            return Err(ServiceError::invalid(format!("unknown receipt type {receipt_type}")));
+        }
+        let audience = self.joined_audience(user, room).await?;
+        let event = self.timeline.event(user, room, event_id).await?;
+        let stored = self
+            .store
+            .put_receipt(Receipt {
+                room_id: room.to_owned(),
+                user_id: user.to_owned(),
+                receipt_type: receipt_type.to_owned(),
+                thread_id,
+                event_id: event_id.to_owned(),
+                event_stream: event.stream,
+                ts: self.clock.now(),
+                stream: StreamPos::ZERO,
+            })
+            .await?;
+        if stored.is_some() {
+            if receipt_type == "m.read.private" {
+                self.notifier.wake([user]);
+            } else {
+                self.notifier.wake(audience.iter().map(AsRef::as_ref));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the fully-read marker and, optionally, receipts.
+    pub async fn read_markers(&self, user: &UserId, room: &RoomId, fully_read: Option<&EventId>, read: Option<&EventId>, read_private: Option<&EventId>)
+    -> ServiceResult<()> {
+        if let Some(id) = fully_read {
+            self.joined_audience(user, room).await?;
+            self.timeline.event(user, room, id).await?;
+            self.put_account_data(user, Some(room), FULLY_READ, json!({ "event_id": id })).await?;
+        }
+        if let Some(id) = read {
+            self.receipt(user, room, "m.read", id, None).await?;
+        }
+        if let Some(id) = read_private {
+            self.receipt(user, room, "m.read.private", id, None).await?;
+        }
+        Ok(())
+    }
+
+    async fn joined_audience(&self, user: &UserId, room: &RoomId) -> ServiceResult<Vec<OwnedUserId>> {
+        let (membership, audience) =
+            self.rooms.with_state(room, |s| (s.membership(user), s.members_with(Membership::Join).cloned().collect())).await?;
+        if membership != Some(Membership::Join) {
+            return Err(ServiceError::forbidden("you are not a member of this room"));
+        }
+        Ok(audience)
+    }
+
+    /// Members of `room` who should hear about typing by `user` (who must be joined).
+    pub async fn typing_audience(&self, user: &UserId, room: &RoomId) -> ServiceResult<Vec<OwnedUserId>> {
+        self.joined_audience(user, room).await
+    }
+
+    /// Sets account data, global or for a room.
+    pub async fn put_account_data(&self, user: &UserId, room: Option<&RoomId>, kind: &str, content: Value) -> ServiceResult<()> {
+        if !content.is_object() {
+            return Err(ServiceError::BadJson("account data must be a JSON object".into()));
+        }
+        if kind == "m.push_rules" || kind == "m.fully_read" && room.is_none() {
+            return Err(ServiceError::BadJson(format!("{kind} cannot be set here")));
+        }
+        if let Some(r) = room
+            && self.rooms.with_state(r, |s| s.membership(user)).await?.is_none()
+        {
+            return Err(ServiceError::forbidden("you are not in this room"));
+        }
+        self.store.put_account_data(user, room, kind, content).await?;
+        self.notifier.wake([user]);
+        Ok(())
+    }
+
+    /// Reads account data.
+    pub async fn account_data(&self, user: &UserId, room: Option<&RoomId>, kind: &str) -> ServiceResult<Value> {
+        self.store
+            .account_data(user, room, kind)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("no account data of that type"))
+    }
+
+    /// The room's tags (`m.tag` content).
+    pub async fn tags(&self, user: &UserId, room: &RoomId) -> ServiceResult<Value> {
+        Ok(self.store.account_data(user, Some(room), "m.tag").await?.unwrap_or_else(|| json!({"tags": {}})))
+    }
+
+    /// Adds (`Some`) or removes (`None`) a tag.
+    pub async fn set_tag(&self, user: &UserId, room: &RoomId, tag: &str, info: Option<Value>) -> ServiceResult<()> {
+        let mut content = self.tags(user, room).await?;
+        if !content.get("tags").is_some_and(Value::is_object) {
+            content = json!({"tags": {}});
+        }
+        if let Some(tags) = content.get_mut("tags").and_then(Value::as_object_mut) {
+            match info {
+                Some(i) => {
+                    tags.insert(tag.to_owned(), i);
+                }
+                None => {
+                    tags.remove(tag);
+                }
+            }
+        }
+        self.put_account_data(user, Some(room), "m.tag", content).await
+    }
+
+    /// Sets presence; writes only when it changes.
+    pub async fn set_presence(&self, user: &UserId, state: &str, status_msg: Option<String>, force: bool) -> ServiceResult<()> {
+        if !matches!(state, "online" | "offline" | "unavailable") {
+            return Err(ServiceError::invalid("presence must be online, offline or unavailable"));
+        }
+        {
+            let mut seen = self.presence_seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !force && seen.get(user).is_some_and(|s| s == state) {
+                return Ok(());
+            }
+            seen.insert(user.to_owned(), state.to_owned());
+        }
+        let status_msg = if force {
+            status_msg
+        } else {
+            self.store.presence(user).await?.and_then(|p| p.status_msg)
+        };
+        self.store
+            .put_presence(Presence {
+                user_id: user.to_owned(),
+                state: state.to_owned(),
+                status_msg,
+                last_active: self.clock.now(),
+                stream: StreamPos::ZERO,
+            })
+            .await?;
+        let mut audience = vec![user.to_owned()];
+        for room in self.rooms.joined_rooms(user).await? {
+            audience.extend(self.rooms.with_state(&room, |s| s.members_with(Membership::Join).cloned().collect::<Vec<_>>()).await?);
+        }
+        audience.sort();
+        audience.dedup();
+        self.notifier.wake(audience.iter().map(AsRef::as_ref));
+        Ok(())
+    }
+
+    /// A user's presence.
+    pub async fn presence(&self, user: &UserId) -> ServiceResult<Presence> {
+        if self.store.account(user).await?.is_none() {
+            return Err(ServiceError::not_found("no such user"));
+        }
+        Ok(self.store.presence(user).await?.unwrap_or(Presence {
+            user_id: user.to_owned(),
+            state: "offline".into(),
+            status_msg: None,
+            last_active: wardline_types::Timestamp(0),
+            stream: StreamPos::ZERO,
+        }))
+    }
+
+    /// Stores a filter's JSON unchanged.
+    pub async fn put_filter(&self, user: &UserId, json: &str) -> ServiceResult<String> {
+        Ok(self.store.put_filter(user, json).await?)
+    }
+
+    /// A stored filter's JSON.
+    pub async fn filter(&self, user: &UserId, id: &str) -> ServiceResult<String> {
+        self.store.filter(user, id).await?.ok_or_else(|| ServiceError::not_found("no such filter"))
+    }
+}

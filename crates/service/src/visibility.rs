@@ -1,0 +1,144 @@
+//! History visibility: which events of a room a user may read.
+//!
+//! The rules of the Matrix spec, applied to one user's membership history and the room's
+//! history-visibility history. An event is visible if, when it was sent,
+//! - the room was `world_readable`; or
+//! - the user was joined (just before or just after it: so they see their own join and leave); or
+//! - the room was `shared` and the user joined at some point after it; or
+//! - the room was `invited` and the user was invited or joined.
+//!
+//! So a user who left sees nothing after leaving, unless they come back.
+
+use wardline_types::{Membership, StoredEvent, StreamPos, kinds};
+
+/// What decides visibility for one user in one room.
+#[derive(Debug, Clone, Default)]
+pub struct Visibility {
+    memberships: Vec<(StreamPos, Membership)>,
+    history: Vec<(StreamPos, String)>,
+}
+
+impl Visibility {
+    /// From the user's membership changes and the room's history-visibility events, in order.
+    #[must_use]
+    pub fn new(memberships: Vec<(StreamPos, Membership)>, history_events: &[StoredEvent]) -> Self {
+        let history = history_events
+            .iter()
+            .filter(|e| e.event.kind == kinds::HISTORY_VISIBILITY)
+            .map(|e| {
+                let v = e.event.content.get("history_visibility").and_then(|v| v.as_str()).unwrap_or("shared");
+                (e.stream, v.to_owned())
+            })
+            .collect();
+        Self { memberships, history }
+    }
+
+    /// Has the user ever had any membership in the room?
+    #[must_use]
+    pub fn ever_member(&self) -> bool {
+        !self.memberships.is_empty()
+    }
+
+    /// The user's membership just before `pos` (exclusive) or at it (inclusive).
+    fn membership_at(&self, pos: StreamPos, inclusive: bool) -> Option<Membership> {
+        self.memberships
+            .iter()
+            .take_while(|(p, _)| if inclusive { *p <= pos } else { *p < pos })
+            .last()
+            .map(|(_, m)| *m)
+    }
+
+    fn history_at(&self, pos: StreamPos) -> &str {
+        self.history.iter().take_while(|(p, _)| *p < pos).last().map_or("shared", |(_, v)| v.as_str())
+    }
+
+    /// May the user read the event at `pos`?
+    #[must_use]
+    pub fn can_see(&self, pos: StreamPos) -> bool {
+        let before = self.membership_at(pos, false);
+        let after = self.membership_at(pos, true);
+        if before == Some(Membership::Join) || after == Some(Membership::Join) {
+            return true;
+        }
+        match self.history_at(pos) {
+            "world_readable" => true,
+            "shared" => self.memberships.iter().any(|(p, m)| *p > pos && *m == Membership::Join),
+            "invited" => matches!(after, Some(Membership::Invite)),
+            _ => false,
+        }
+    }
+
+    /// The last position the user may read, if their access has ended (they left or were
+    /// banned and did not come back): nothing after it is visible.
+    #[must_use]
+    pub fn ended_at(&self) -> Option<StreamPos> {
+        match self.memberships.last() {
+            Some((p, Membership::Leave | Membership::Ban)) => Some(*p),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ruma::{owned_event_id, owned_room_id, owned_user_id};
+    use serde_json::json;
+    use wardline_types::{NewEvent, Timestamp};
+
+    fn hv(pos: i64, v: &str) -> StoredEvent {
+        StoredEvent {
+            stream: StreamPos(pos),
+            event: NewEvent {
+                event_id: owned_event_id!("$h"),
+                room_id: owned_room_id!("!r:x"),
+                sender: owned_user_id!("@a:x"),
+                kind: kinds::HISTORY_VISIBILITY.into(),
+                state_key: Some(String::new()),
+                content: json!({ "history_visibility": v }),
+                origin_server_ts: Timestamp(0),
+                redacts: None,
+                txn: None,
+            },
+            redacted_because: None,
+        }
+    }
+
+    #[test]
+    fn shared_history_until_leaving() {
+        // Invited at 10, joined at 20, left at 30.
+        let v = Visibility::new(
+            vec![(StreamPos(10), Membership::Invite), (StreamPos(20), Membership::Join), (StreamPos(30), Membership::Leave)],
+            &[hv(2, "shared")],
+        );
+        assert!(v.can_see(StreamPos(5)), "shared history before joining");
+        assert!(v.can_see(StreamPos(20)), "own join");
+        assert!(v.can_see(StreamPos(25)));
+        assert!(v.can_see(StreamPos(30)), "own leave");
+        assert!(!v.can_see(StreamPos(31)), "nothing after leaving");
+        assert_eq!(v.ended_at(), Some(StreamPos(30)));
+    }
+
+    #[test]
+    fn joined_history_hides_the_past() {
+        let v = Visibility::new(vec![(StreamPos(20), Membership::Join)], &[hv(2, "joined")]);
+        assert!(!v.can_see(StreamPos(5)));
+        assert!(v.can_see(StreamPos(21)));
+        assert_eq!(v.ended_at(), None);
+    }
+
+    #[test]
+    fn invited_history() {
+        let v = Visibility::new(vec![(StreamPos(10), Membership::Invite), (StreamPos(20), Membership::Join)], &[hv(2, "invited")]);
+        assert!(!v.can_see(StreamPos(5)));
+        assert!(v.can_see(StreamPos(15)));
+    }
+
+    #[test]
+    fn never_a_member_sees_nothing() {
+        let v = Visibility::new(vec![], &[hv(2, "shared")]);
+        assert!(!v.ever_member());
+        assert!(!v.can_see(StreamPos(5)));
+        assert!(Visibility::new(vec![], &[hv(2, "world_readable")]).can_see(StreamPos(5)));
+    }
+}
