@@ -1,1 +1,44 @@
+//! Wardline's HTTP layer: the Matrix client-server API, thin handlers over the services.
+//!
+//! **Invariant:** only this crate knows HTTP. Every Matrix endpoint is routed from ruma's
+//! metadata through [`ruma_wrapper::Ruma`]; every error leaves through [`error::ApiError`].
 
+pub mod client;
+pub mod error;
+mod layers;
+pub mod ruma_wrapper;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+use wardline_service::Services;
+
+use crate::error::ApiError;
+
+/// The whole HTTP application.
+pub fn router(services: Services) -> Router {
+    let mut app = client::routes()
+        .fallback(|| async { ApiError::unrecognized().into_response() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "M_UNRECOGNIZED", "method not allowed").into_response()
+        })
+        .with_state(services);
+    for layer in layers::security_headers() {
+        app = app.layer(layer);
+    }
+    app.layer(layers::cors())
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "internal server error").into_response()
+        }))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            // The path only: query strings can carry access tokens.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(120)))
+}

@@ -55,6 +55,7 @@ pub struct Services {
     pub userdata: Arc<userdata::UserDataService>,
     /// Sync.
     pub sync: Arc<sync::SyncService>,
+    notifier: notifier::Notifier,
 }
 
 impl Services {
@@ -99,12 +100,29 @@ impl Services {
             Arc::clone(&rooms),
             timeline.clone(),
             typing.clone(),
-            notifier,
+            notifier.clone(),
             Arc::clone(&sessions),
             Arc::clone(&userdata),
             config.sync,
         ));
-        Ok(Self { config: Arc::new(config), server_name, clock, sessions, accounts, rooms, timeline, typing, userdata, sync })
+        Ok(Self {
+            config: Arc::new(config),
+            server_name,
+            clock,
+            sessions,
+            accounts,
+            rooms,
+            timeline,
+            typing,
+            userdata,
+            sync,
+            notifier,
+        })
+    }
+
+    /// Starts shutting down: every open long-poll answers at once.
+    pub fn begin_shutdown(&self) {
+        self.notifier.close();
     }
 
     /// Background work: expiring typing notifications. Runs until the task is dropped.

@@ -10,12 +10,30 @@ use ruma::{OwnedUserId, UserId};
 use tokio::sync::watch;
 
 /// Per-user wake-ups.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Notifier {
     users: Arc<Mutex<HashMap<OwnedUserId, watch::Sender<u64>>>>,
+    closing: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Notifier {
+    fn default() -> Self {
+        Self { users: Arc::default(), closing: Arc::new(watch::channel(false).0) }
+    }
 }
 
 impl Notifier {
+    /// Tells every long-poll to answer now: the server is shutting down.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// A receiver that changes when the server starts shutting down.
+    #[must_use]
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
     /// A receiver that sees every wake-up for `user` from now on.
     #[must_use]
     pub fn subscribe(&self, user: &UserId) -> watch::Receiver<u64> {

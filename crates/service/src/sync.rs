@@ -188,15 +188,21 @@ impl SyncService {
         }
         let wait = req.timeout.min(Duration::from_millis(self.settings.max_timeout_ms));
         let deadline = tokio::time::Instant::now() + wait;
+        let mut closing = self.notifier.closing();
         loop {
             // Subscribe before reading, so nothing committed meanwhile is missed.
             let mut wake = self.notifier.subscribe(&caller.user_id);
             let result = self.compute(caller, &req).await?;
-            if result.has_updates() || req.since.is_none() || req.full_state {
+            if result.has_updates() || req.since.is_none() || req.full_state || *closing.borrow() {
                 return Ok(result);
             }
-            if tokio::time::timeout_at(deadline, wake.changed()).await.is_err() {
-                return Ok(result);
+            tokio::select! {
+                woken = tokio::time::timeout_at(deadline, wake.changed()) => {
+                    if woken.is_err() {
+                        return Ok(result);
+                    }
+                }
+                _ = closing.changed() => return Ok(result),
             }
             if !self.sessions.still_valid(caller).await? {
                 return Err(ServiceError::UnknownToken);

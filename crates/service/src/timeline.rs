@@ -155,6 +155,18 @@ impl TimelineService {
         Ok(Page { chunk, end, start, state })
     }
 
+    /// The room state the user may read: the current state while they are in the room, the
+    /// state when they left if they left.
+    pub async fn readable_state(&self, user: &UserId, room: &RoomId) -> ServiceResult<Vec<StoredEvent>> {
+        let vis = self.visibility_of_member(user, room).await?;
+        let at = match (vis.latest(), vis.ended_at()) {
+            (Some(wardline_types::Membership::Join), _) => self.store.current_pos(),
+            (_, Some(left_at)) => left_at,
+            _ => return Err(ServiceError::forbidden("you are not a member of this room")),
+        };
+        Ok(self.store.state_at(room, at).await?)
+    }
+
     /// Current member events of the senders of `events`.
     async fn member_events_for(&self, room: &RoomId, events: &[StoredEvent]) -> ServiceResult<Vec<StoredEvent>> {
         let state = self.store.state_at(room, self.store.current_pos()).await?;

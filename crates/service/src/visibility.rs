@@ -39,6 +39,12 @@ impl Visibility {
         !self.memberships.is_empty()
     }
 
+    /// The user's latest membership.
+    #[must_use]
+    pub fn latest(&self) -> Option<Membership> {
+        self.memberships.last().map(|(_, m)| *m)
+    }
+
     /// The user's membership just before `pos` (exclusive) or at it (inclusive).
     fn membership_at(&self, pos: StreamPos, inclusive: bool) -> Option<Membership> {
         self.memberships

@@ -1,1 +1,87 @@
-fn main() {}
+//! `wardline`: the server and its administration commands.
+
+mod config;
+mod control;
+mod serve;
+mod users;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Wardline: secure clinical messaging for one organisation, over the Matrix client-server API.
+#[derive(Debug, Parser)]
+#[command(name = "wardline", version, about)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "WARDLINE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for the database (default ./wardline-data).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Server name: the part after ':' in user ids (default localhost).
+    #[arg(long, global = true)]
+    server_name: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8008).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(users::UserCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WARDLINE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        Command::User(_) => None,
+    };
+    let flags = config::Overrides { data_dir: cli.data_dir.clone(), listen, server_name: cli.server_name.clone() };
+    let (config, warnings) = match config::load(cli.config.as_deref(), std::env::vars(), &flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("wardline: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for w in warnings {
+        eprintln!("wardline: warning: {w}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("wardline: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { .. } => serve::run(config).await,
+            Command::User(cmd) => users::run(config, cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wardline: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -10,6 +10,11 @@
 // Binary: $WARDLINE_BIN, else ${CARGO_TARGET_DIR:-<repo>/target}/debug/wardline
 // (built with `cargo build -p wardline` if missing).
 //
+// Run with:  node --test --test-force-exit --test-concurrency=1   (= `npm test`)
+// --test-force-exit matters: matrix-js-sdk 37 never clears the local-timeout
+// timer of an aborted /sync request (pollTimeout + 80 s), which would keep the
+// process alive for ~110 s after stopClient().
+//
 // Assertions are strict on purpose: if the server is wrong, this must fail.
 // Waits are bounded condition loops, never a fixed sleep used as an assertion.
 
@@ -264,12 +269,11 @@ function nextLiveTimelineEvent(client, roomId, pred, what, ms = WAIT_MS) {
 
 /** Attach the server log and the SDK's log to a failure. */
 async function withServerLog(server, fn) {
-    const mark = sdkLog.length;
     try {
         await fn();
     } catch (err) {
         if (err instanceof Error) {
-            const sdkLines = sdkLog.slice(mark).slice(-60);
+            const sdkLines = sdkLog.slice(-60);
             err.message += `\n${server.logTail()}\n---- matrix-js-sdk log (last ${sdkLines.length} lines) ----\n${sdkLines.join("\n")}`;
         }
         throw err;

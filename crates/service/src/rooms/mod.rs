@@ -21,7 +21,7 @@ use tokio::sync::Mutex as AsyncMutex;
 use wardline_store::Store;
 use wardline_types::{Clock, NewEvent, StoredEvent};
 
-pub use create::{CreateRoom, Preset};
+pub use create::{CreateRoom, Preset, ROOM_VERSION};
 pub use send::SendEvent;
 pub use state::RoomState;
 

@@ -1,0 +1,123 @@
+//! Sending and reading messages: send, redact, `/messages`, `/event`, `/context`.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use ruma::api::client::context::get_context;
+use ruma::api::client::message::{get_message_events, send_message_event};
+use ruma::api::client::redact::redact_event;
+use ruma::api::client::room::get_room_event;
+use serde_json::{Value, json};
+use wardline_service::Services;
+use wardline_service::rooms::SendEvent;
+use wardline_store::Direction;
+use wardline_types::stream::PageToken;
+use wardline_types::{TxnRef, kinds};
+
+use crate::client::format::{client_event, client_events};
+use crate::error::ApiError;
+use crate::ruma_wrapper::Ruma;
+
+fn page_token(t: Option<&String>) -> Result<Option<PageToken>, ApiError> {
+    t.map(|t| t.parse::<PageToken>().map_err(|_| ApiError::invalid_param("invalid pagination token"))).transpose()
+}
+
+/// `PUT /rooms/{roomId}/send/{eventType}/{txnId}`
+pub async fn send(s: Services, req: Ruma<send_message_event::v3::Request>) -> Result<Response, ApiError> {
+    let caller = req.caller()?;
+    let b = &req.body;
+    let content: Value = serde_json::from_str(b.body.json().get()).map_err(|e| ApiError::bad_json(e.to_string()))?;
+    let kind = b.event_type.to_string();
+    if kind == kinds::MESSAGE && content.get("msgtype").and_then(Value::as_str).is_none() && content.as_object().is_some_and(|o| !o.is_empty()) {
+        return Err(ApiError::bad_json("m.room.message needs a msgtype"));
+    }
+    let id = s
+        .rooms
+        .send(
+            &caller.user_id,
+            SendEvent {
+                room_id: b.room_id.clone(),
+                kind,
+                state_key: None,
+                content,
+                redacts: None,
+                txn: Some(TxnRef { device_id: caller.device_id.clone(), txn_id: b.txn_id.clone() }),
+            },
+        )
+        .await?;
+    Ok(Json(json!({ "event_id": id })).into_response())
+}
+
+/// `PUT /rooms/{roomId}/redact/{eventId}/{txnId}`
+pub async fn redact(s: Services, req: Ruma<redact_event::v3::Request>) -> Result<Response, ApiError> {
+    let caller = req.caller()?;
+    let b = &req.body;
+    let mut content = json!({ "redacts": b.event_id });
+    if let Some(r) = &b.reason {
+        content["reason"] = json!(r);
+    }
+    let id = s
+        .rooms
+        .send(
+            &caller.user_id,
+            SendEvent {
+                room_id: b.room_id.clone(),
+                kind: kinds::REDACTION.into(),
+                state_key: None,
+                content,
+                redacts: Some(b.event_id.clone()),
+                txn: Some(TxnRef { device_id: caller.device_id.clone(), txn_id: b.txn_id.clone() }),
+            },
+        )
+        .await?;
+    Ok(Json(json!({ "event_id": id })).into_response())
+}
+
+/// `GET /rooms/{roomId}/messages`
+pub async fn messages(s: Services, req: Ruma<get_message_events::v3::Request>) -> Result<Response, ApiError> {
+    let caller = req.caller()?;
+    let b = &req.body;
+    let dir = match b.dir {
+        ruma::api::Direction::Forward => Direction::Forward,
+        _ => Direction::Backward,
+    };
+    let limit = usize::try_from(u64::from(b.limit)).unwrap_or(1000);
+    let page = s
+        .timeline
+        .messages(&caller.user_id, &b.room_id, page_token(b.from.as_ref())?, page_token(b.to.as_ref())?, dir, limit, &b.filter)
+        .await?;
+    let now = s.clock.now();
+    let mut body = json!({
+        "start": page.start.to_string(),
+        "chunk": client_events(&page.chunk, caller, now),
+        "state": client_events(&page.state, caller, now),
+    });
+    if let Some(end) = page.end {
+        body["end"] = json!(end.to_string());
+    }
+    Ok(Json(body).into_response())
+}
+
+/// `GET /rooms/{roomId}/event/{eventId}`
+pub async fn event(s: Services, req: Ruma<get_room_event::v3::Request>) -> Result<Response, ApiError> {
+    let caller = req.caller()?;
+    let e = s.timeline.event(&caller.user_id, &req.body.room_id, &req.body.event_id).await?;
+    Ok(Json(client_event(&e, caller, s.clock.now())).into_response())
+}
+
+/// `GET /rooms/{roomId}/context/{eventId}`
+pub async fn context(s: Services, req: Ruma<get_context::v3::Request>) -> Result<Response, ApiError> {
+    let caller = req.caller()?;
+    let b = &req.body;
+    let limit = usize::try_from(u64::from(b.limit)).unwrap_or(100);
+    let c = s.timeline.context(&caller.user_id, &b.room_id, &b.event_id, limit, &b.filter).await?;
+    let now = s.clock.now();
+    Ok(Json(json!({
+        "event": client_event(&c.event, caller, now),
+        "events_before": client_events(&c.before, caller, now),
+        "events_after": client_events(&c.after, caller, now),
+        "start": c.start.to_string(),
+        "end": c.end.to_string(),
+        "state": client_events(&c.state, caller, now),
+    }))
+    .into_response())
+}

@@ -1,0 +1,85 @@
+//! The Matrix client-server API.
+
+pub mod account_data;
+pub mod devices;
+pub mod discovery;
+pub mod format;
+pub mod messages;
+pub mod profile;
+pub mod receipts;
+pub mod rooms;
+pub mod session;
+pub mod state;
+pub mod sync;
+
+use axum::Router;
+use ruma::api::client::{
+    account, config, context, device, discovery as disc, filter, membership, message, presence, profile as prof,
+    push, read_marker, receipt, redact, room, session as sess, state as st, sync::sync_events, tag, typing,
+    user_directory,
+};
+use wardline_service::Services;
+
+use crate::ruma_wrapper::RouterExt;
+
+/// Every client-server endpoint Wardline offers.
+pub fn routes() -> Router<Services> {
+    Router::new()
+        .ruma::<disc::get_supported_versions::Request, _, _>(discovery::versions)
+        .ruma::<disc::discover_homeserver::Request, _, _>(discovery::well_known)
+        .ruma::<disc::get_capabilities::v3::Request, _, _>(discovery::capabilities)
+        .ruma::<sess::get_login_types::v3::Request, _, _>(session::login_types)
+        .ruma::<sess::login::v3::Request, _, _>(session::login)
+        .ruma::<sess::logout::v3::Request, _, _>(session::logout)
+        .ruma::<sess::logout_all::v3::Request, _, _>(session::logout_all)
+        .ruma::<account::whoami::v3::Request, _, _>(session::whoami)
+        .ruma::<account::register::v3::Request, _, _>(session::register)
+        .ruma::<account::change_password::v3::Request, _, _>(session::change_password)
+        .ruma::<device::get_devices::v3::Request, _, _>(devices::list)
+        .ruma::<device::get_device::v3::Request, _, _>(devices::get)
+        .ruma::<device::update_device::v3::Request, _, _>(devices::update)
+        .ruma::<device::delete_device::v3::Request, _, _>(devices::delete)
+        .ruma::<device::delete_devices::v3::Request, _, _>(devices::delete_many)
+        .ruma::<sync_events::v3::Request, _, _>(sync::sync)
+        .ruma::<filter::create_filter::v3::Request, _, _>(sync::create_filter)
+        .ruma::<filter::get_filter::v3::Request, _, _>(sync::get_filter)
+        .ruma::<room::create_room::v3::Request, _, _>(rooms::create)
+        .ruma::<membership::invite_user::v3::Request, _, _>(rooms::invite)
+        .ruma::<membership::join_room_by_id::v3::Request, _, _>(rooms::join_by_id)
+        .ruma::<membership::join_room_by_id_or_alias::v3::Request, _, _>(rooms::join_by_id_or_alias)
+        .ruma::<membership::leave_room::v3::Request, _, _>(rooms::leave)
+        .ruma::<membership::forget_room::v3::Request, _, _>(rooms::forget)
+        .ruma::<membership::kick_user::v3::Request, _, _>(rooms::kick)
+        .ruma::<membership::ban_user::v3::Request, _, _>(rooms::ban)
+        .ruma::<membership::unban_user::v3::Request, _, _>(rooms::unban)
+        .ruma::<membership::joined_rooms::v3::Request, _, _>(rooms::joined)
+        .ruma::<membership::get_member_events::v3::Request, _, _>(rooms::members)
+        .ruma::<membership::joined_members::v3::Request, _, _>(rooms::joined_members)
+        .ruma::<st::get_state_events::v3::Request, _, _>(state::all)
+        .ruma_with_empty_last::<st::get_state_event_for_key::v3::Request, _, _>(state::get)
+        .ruma_with_empty_last::<st::send_state_event::v3::Request, _, _>(state::put)
+        .ruma::<message::send_message_event::v3::Request, _, _>(messages::send)
+        .ruma::<message::get_message_events::v3::Request, _, _>(messages::messages)
+        .ruma::<room::get_room_event::v3::Request, _, _>(messages::event)
+        .ruma::<context::get_context::v3::Request, _, _>(messages::context)
+        .ruma::<redact::redact_event::v3::Request, _, _>(messages::redact)
+        .ruma::<receipt::create_receipt::v3::Request, _, _>(receipts::receipt)
+        .ruma::<read_marker::set_read_marker::v3::Request, _, _>(receipts::read_markers)
+        .ruma::<typing::create_typing_event::v3::Request, _, _>(receipts::typing)
+        .ruma::<presence::get_presence::v3::Request, _, _>(receipts::get_presence)
+        .ruma::<presence::set_presence::v3::Request, _, _>(receipts::set_presence)
+        .ruma::<prof::get_profile::v3::Request, _, _>(profile::get)
+        .ruma::<prof::get_display_name::v3::Request, _, _>(profile::get_name)
+        .ruma::<prof::set_display_name::v3::Request, _, _>(profile::set_name)
+        .ruma::<prof::get_avatar_url::v3::Request, _, _>(profile::get_avatar)
+        .ruma::<prof::set_avatar_url::v3::Request, _, _>(profile::set_avatar)
+        .ruma::<user_directory::search_users::v3::Request, _, _>(profile::search)
+        .ruma::<config::set_global_account_data::v3::Request, _, _>(account_data::set_global)
+        .ruma::<config::get_global_account_data::v3::Request, _, _>(account_data::get_global)
+        .ruma::<config::set_room_account_data::v3::Request, _, _>(account_data::set_room)
+        .ruma::<config::get_room_account_data::v3::Request, _, _>(account_data::get_room)
+        .ruma::<tag::get_tags::v3::Request, _, _>(account_data::tags)
+        .ruma::<tag::create_tag::v3::Request, _, _>(account_data::put_tag)
+        .ruma::<tag::delete_tag::v3::Request, _, _>(account_data::delete_tag)
+        .ruma::<push::get_pushrules_all::v3::Request, _, _>(account_data::push_rules)
+}

@@ -1,0 +1,94 @@
+//! Profiles and the organisation directory.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use ruma::api::client::profile::{get_avatar_url, get_display_name, get_profile, set_avatar_url, set_display_name};
+use ruma::api::client::user_directory::search_users;
+use serde_json::{Value, json};
+use wardline_service::Services;
+use wardline_types::Account;
+
+use crate::error::ApiError;
+use crate::ruma_wrapper::{Ruma, reply};
+
+async fn active_account(s: &Services, user: &ruma::UserId) -> Result<Account, ApiError> {
+    match s.accounts.get(user).await {
+        Ok(a) if !a.deactivated => Ok(a),
+        _ => Err(ApiError::not_found("no such user")),
+    }
+}
+
+fn profile_json(a: &Account) -> Value {
+    let mut v = json!({});
+    if let Some(n) = &a.display_name {
+        v["displayname"] = json!(n);
+    }
+    if let Some(u) = &a.avatar_url {
+        v["avatar_url"] = json!(u);
+    }
+    v
+}
+
+/// `GET /profile/{userId}`
+pub async fn get(s: Services, req: Ruma<get_profile::v3::Request>) -> Result<Response, ApiError> {
+    req.caller()?;
+    Ok(Json(profile_json(&active_account(&s, &req.body.user_id).await?)).into_response())
+}
+
+/// `GET /profile/{userId}/displayname`
+pub async fn get_name(s: Services, req: Ruma<get_display_name::v3::Request>) -> Result<Response, ApiError> {
+    req.caller()?;
+    let a = active_account(&s, &req.body.user_id).await?;
+    Ok(Json(json!({ "displayname": a.display_name })).into_response())
+}
+
+/// `PUT /profile/{userId}/displayname`
+pub async fn set_name(s: Services, req: Ruma<set_display_name::v3::Request>) -> Result<Response, ApiError> {
+    let caller = req.caller()?;
+    if req.body.user_id != caller.user_id {
+        return Err(ApiError::forbidden("you can only change your own profile"));
+    }
+    s.accounts.set_profile(&caller.user_id, Some(req.body.displayname.clone()), None).await?;
+    reply(set_display_name::v3::Response::new())
+}
+
+/// `GET /profile/{userId}/avatar_url`
+pub async fn get_avatar(s: Services, req: Ruma<get_avatar_url::v3::Request>) -> Result<Response, ApiError> {
+    req.caller()?;
+    let a = active_account(&s, &req.body.user_id).await?;
+    Ok(Json(json!({ "avatar_url": a.avatar_url })).into_response())
+}
+
+/// `PUT /profile/{userId}/avatar_url`
+pub async fn set_avatar(s: Services, req: Ruma<set_avatar_url::v3::Request>) -> Result<Response, ApiError> {
+    let caller = req.caller()?;
+    if req.body.user_id != caller.user_id {
+        return Err(ApiError::forbidden("you can only change your own profile"));
+    }
+    let url = req.body.avatar_url.as_ref().map(ToString::to_string);
+    s.accounts.set_profile(&caller.user_id, None, Some(url)).await?;
+    reply(set_avatar_url::v3::Response::new())
+}
+
+/// `POST /user_directory/search`: this organisation's staff, by name, job title or
+/// department. Phone numbers and e-mail addresses are never shown here.
+pub async fn search(s: Services, req: Ruma<search_users::v3::Request>) -> Result<Response, ApiError> {
+    req.caller()?;
+    let limit = usize::try_from(u64::from(req.body.limit)).unwrap_or(10).clamp(1, 100);
+    let mut found = s.accounts.search_directory(&req.body.search_term, limit + 1).await?;
+    let limited = found.len() > limit;
+    found.truncate(limit);
+    let results: Vec<Value> = found
+        .iter()
+        .map(|a| {
+            json!({
+                "user_id": a.user_id,
+                "display_name": a.display_name,
+                "avatar_url": a.avatar_url,
+                "org.wardline.job_title": a.job_title,
+                "org.wardline.department": a.department,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "results": results, "limited": limited })).into_response())
+}

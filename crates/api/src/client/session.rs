@@ -1,0 +1,106 @@
+//! Login, logout, whoami, password changes, and the refusal to register.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ruma::api::client::account::{change_password, register, whoami};
+use ruma::api::client::session::{get_login_types, login, logout, logout_all};
+use ruma::api::client::uiaa::{AuthData, UserIdentifier};
+use serde_json::json;
+use wardline_service::Services;
+use wardline_service::sessions::LoginRequest;
+use wardline_service::uia::UiaAuth;
+
+use crate::error::ApiError;
+use crate::ruma_wrapper::{Ruma, reply};
+
+/// `GET /login`: password login only.
+pub async fn login_types(_: Services, _: Ruma<get_login_types::v3::Request>) -> Result<Response, ApiError> {
+    Ok(Json(json!({ "flows": [{ "type": "m.login.password" }] })).into_response())
+}
+
+/// `POST /login`
+pub async fn login(s: Services, req: Ruma<login::v3::Request>) -> Result<Response, ApiError> {
+    let login::v3::LoginInfo::Password(pw) = &req.body.login_info else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "M_UNKNOWN", "only m.login.password is offered"));
+    };
+    #[allow(deprecated)]
+    let legacy_user = pw.user.clone();
+    let user = match &pw.identifier {
+        Some(UserIdentifier::Matrix(m)) => m.user.clone(),
+        Some(_) => {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "M_UNKNOWN", "only m.id.user identifiers are offered"));
+        }
+        None => legacy_user.ok_or_else(|| ApiError::bad_json("identifier is required"))?,
+    };
+    let outcome = s
+        .sessions
+        .login(LoginRequest {
+            user,
+            password: pw.password.clone(),
+            device_id: req.body.device_id.clone(),
+            device_name: req.body.initial_device_display_name.clone(),
+            ip: req.ip,
+        })
+        .await?;
+    let base = crate::client::discovery::base_url(&s);
+    let mut body = json!({
+        "user_id": outcome.user_id,
+        "access_token": outcome.access_token,
+        "device_id": outcome.device_id,
+        "home_server": s.server_name,
+        "well_known": { "m.homeserver": { "base_url": base } },
+    });
+    if outcome.must_change_password {
+        body["org.wardline.password_change_required"] = json!(true);
+    }
+    Ok(Json(body).into_response())
+}
+
+/// `POST /logout`
+pub async fn logout(s: Services, req: Ruma<logout::v3::Request>) -> Result<Response, ApiError> {
+    s.sessions.logout(req.caller()?).await?;
+    reply(logout::v3::Response::new())
+}
+
+/// `POST /logout/all`
+pub async fn logout_all(s: Services, req: Ruma<logout_all::v3::Request>) -> Result<Response, ApiError> {
+    s.sessions.logout_all(&req.caller()?.user_id, None).await?;
+    reply(logout_all::v3::Response::new())
+}
+
+/// `GET /account/whoami`
+pub async fn whoami(_: Services, req: Ruma<whoami::v3::Request>) -> Result<Response, ApiError> {
+    let c = req.caller()?;
+    Ok(Json(json!({ "user_id": c.user_id, "device_id": c.device_id, "is_guest": false })).into_response())
+}
+
+/// `POST /register`: accounts are created by the organisation, never by self-registration.
+pub async fn register(_: Services, _: Ruma<register::v3::Request>) -> Result<Response, ApiError> {
+    Err(ApiError::forbidden("registration is disabled: accounts are created by your organisation's administrators"))
+}
+
+/// Converts ruma's UIA `auth` object.
+pub fn uia_auth(auth: Option<&AuthData>) -> Option<UiaAuth> {
+    let auth = auth?;
+    Some(match auth {
+        AuthData::Password(p) => UiaAuth {
+            kind: "m.login.password".into(),
+            user: match &p.identifier {
+                UserIdentifier::Matrix(m) => Some(m.user.clone()),
+                _ => None,
+            },
+            password: Some(p.password.clone()),
+            session: p.session.clone(),
+        },
+        other => UiaAuth { kind: other.auth_type().map(|t| t.to_string()).unwrap_or_default(), session: other.session().map(ToOwned::to_owned), ..UiaAuth::default() },
+    })
+}
+
+/// `POST /account/password`
+pub async fn change_password(s: Services, req: Ruma<change_password::v3::Request>) -> Result<Response, ApiError> {
+    let caller = req.caller()?;
+    s.sessions.require_password(caller, uia_auth(req.body.auth.as_ref())).await?;
+    s.sessions.change_password(caller, &req.body.new_password, req.body.logout_devices).await?;
+    reply(change_password::v3::Response::new())
+}

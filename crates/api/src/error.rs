@@ -1,0 +1,180 @@
+//! The one table that turns errors into HTTP statuses and Matrix error codes.
+//!
+//! **Invariant:** internal details (database messages, paths) never reach a client: storage and
+//! internal errors are logged here and answered with a generic `M_UNKNOWN`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ruma::api::error::{DeserializationError, FromHttpRequestError};
+use serde_json::{Map, Value, json};
+use wardline_service::ServiceError;
+use wardline_service::uia::PASSWORD_STAGE;
+
+/// An error answered to a client as `{"errcode": ..., "error": ...}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    errcode: &'static str,
+    message: String,
+    extra: Map<String, Value>,
+}
+
+impl ApiError {
+    /// An error with a status and Matrix code.
+    pub fn new(status: StatusCode, errcode: &'static str, message: impl Into<String>) -> Self {
+        Self { status, errcode, message: message.into(), extra: Map::new() }
+    }
+
+    /// 400 `M_BAD_JSON`.
+    pub fn bad_json(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "M_BAD_JSON", message)
+    }
+
+    /// 400 `M_INVALID_PARAM`.
+    pub fn invalid_param(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "M_INVALID_PARAM", message)
+    }
+
+    /// 403 `M_FORBIDDEN`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "M_FORBIDDEN", message)
+    }
+
+    /// 404 `M_NOT_FOUND`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "M_NOT_FOUND", message)
+    }
+
+    /// 404 `M_UNRECOGNIZED` for an unknown endpoint.
+    pub fn unrecognized() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "M_UNRECOGNIZED", "unrecognized request")
+    }
+
+    /// Adds a field beside `errcode` and `error`.
+    #[must_use]
+    pub fn with(mut self, key: &str, value: Value) -> Self {
+        self.extra.insert(key.to_owned(), value);
+        self
+    }
+
+    /// The Matrix error code.
+    #[must_use]
+    pub fn errcode(&self) -> &'static str {
+        self.errcode
+    }
+
+    /// The HTTP status.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        use StatusCode as S;
+        let msg = e.to_string();
+        match e {
+            ServiceError::MissingToken => Self::new(S::UNAUTHORIZED, "M_MISSING_TOKEN", msg),
+            ServiceError::UnknownToken => {
+                Self::new(S::UNAUTHORIZED, "M_UNKNOWN_TOKEN", msg).with("soft_logout", json!(false))
+            }
+            ServiceError::InvalidCredentials | ServiceError::Deactivated => {
+                // One answer for unknown user, wrong password and deactivated account.
+                Self::new(S::FORBIDDEN, "M_FORBIDDEN", "invalid username or password")
+            }
+            ServiceError::Forbidden(_) => Self::new(S::FORBIDDEN, "M_FORBIDDEN", msg),
+            ServiceError::PasswordChangeRequired => Self::new(S::FORBIDDEN, "M_FORBIDDEN", msg)
+                .with("org.wardline.password_change_required", json!(true)),
+            ServiceError::NotFound(_) => Self::new(S::NOT_FOUND, "M_NOT_FOUND", msg),
+            ServiceError::InvalidParam(_) => Self::new(S::BAD_REQUEST, "M_INVALID_PARAM", msg),
+            ServiceError::BadJson(_) => Self::new(S::BAD_REQUEST, "M_BAD_JSON", msg),
+            ServiceError::RateLimited { retry_after_ms } => Self::new(S::TOO_MANY_REQUESTS, "M_LIMIT_EXCEEDED", msg)
+                .with("retry_after_ms", json!(retry_after_ms)),
+            ServiceError::UserInUse => Self::new(S::BAD_REQUEST, "M_USER_IN_USE", msg),
+            ServiceError::InvalidUsername(_) => Self::new(S::BAD_REQUEST, "M_INVALID_USERNAME", msg),
+            ServiceError::WeakPassword(_) => Self::new(S::BAD_REQUEST, "M_WEAK_PASSWORD", msg),
+            ServiceError::OutsideOrganisation(_) => Self::new(S::FORBIDDEN, "M_FORBIDDEN", msg),
+            ServiceError::UnsupportedRoomVersion => Self::new(S::BAD_REQUEST, "M_UNSUPPORTED_ROOM_VERSION", msg),
+            ServiceError::AuthRequired(c) => {
+                let mut err = Self::new(S::UNAUTHORIZED, "M_FORBIDDEN", c.error.clone().unwrap_or_default())
+                    .with("session", json!(c.session))
+                    .with("flows", json!([{ "stages": [PASSWORD_STAGE] }]))
+                    .with("params", json!({}))
+                    .with("completed", json!(c.completed));
+                if c.error.is_none() {
+                    // A first challenge is not an error: only the UIA body.
+                    err.errcode = "";
+                }
+                err
+            }
+            ServiceError::Store(inner) => {
+                tracing::error!(error = %inner, "storage failure");
+                Self::new(S::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "internal server error")
+            }
+            ServiceError::Internal(inner) => {
+                tracing::error!(error = %inner, "internal error");
+                Self::new(S::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "internal server error")
+            }
+        }
+    }
+}
+
+impl From<FromHttpRequestError> for ApiError {
+    fn from(e: FromHttpRequestError) -> Self {
+        match e {
+            FromHttpRequestError::MethodMismatch { .. } => {
+                Self::new(StatusCode::METHOD_NOT_ALLOWED, "M_UNRECOGNIZED", "method not allowed")
+            }
+            FromHttpRequestError::Deserialization(d) => match d {
+                DeserializationError::Json(j) if j.is_syntax() || j.is_eof() => {
+                    Self::new(StatusCode::BAD_REQUEST, "M_NOT_JSON", format!("request body is not valid JSON: {j}"))
+                }
+                DeserializationError::Json(j) => Self::bad_json(format!("invalid request body: {j}")),
+                DeserializationError::Query(q) => Self::invalid_param(format!("invalid query parameter: {q}")),
+                DeserializationError::Ident(i) => Self::invalid_param(format!("invalid identifier: {i}")),
+                other => Self::invalid_param(other.to_string()),
+            },
+            _ => Self::invalid_param("invalid request"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = self.extra;
+        if !self.errcode.is_empty() {
+            body.insert("errcode".into(), json!(self.errcode));
+            body.insert("error".into(), json!(self.message));
+        }
+        (self.status, Json(Value::Object(body))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_details_never_reach_the_client() {
+        let e: ApiError = ServiceError::Store(wardline_store::StoreError::Backend("disk /var/x full".into())).into();
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.errcode(), "M_UNKNOWN");
+        assert!(!e.message.contains("/var/x"));
+    }
+
+    #[test]
+    fn rate_limits_carry_retry_after() {
+        let e: ApiError = ServiceError::RateLimited { retry_after_ms: 1500 }.into();
+        assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(e.extra.get("retry_after_ms"), Some(&json!(1500)));
+    }
+
+    #[test]
+    fn wrong_password_and_unknown_user_look_the_same() {
+        let a: ApiError = ServiceError::InvalidCredentials.into();
+        let b: ApiError = ServiceError::Deactivated.into();
+        assert_eq!((a.status, a.errcode, &a.message), (b.status, b.errcode, &b.message));
+    }
+}

@@ -1,0 +1,213 @@
+//! The one extractor every Matrix endpoint goes through, and the router helper that registers
+//! an endpoint at every path in its ruma metadata.
+//!
+//! The extractor enforces the body limit, authenticates as the endpoint's metadata requires,
+//! keeps users with a one-time password away from everything but changing it, and parses the
+//! request with ruma.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, on};
+use bytes::{Bytes, BytesMut};
+use ruma::api::auth_scheme::{
+    AccessToken, AccessTokenOptional, AppserviceToken, AppserviceTokenOptional, NoAccessToken, NoAuthentication,
+};
+use ruma::api::path_builder::PathBuilder;
+use ruma::api::{IncomingRequest, IncomingRequestExt, Metadata, OutgoingResponse, OutgoingResponseExt};
+use wardline_service::{Caller, ServiceError, Services};
+
+use crate::error::ApiError;
+
+/// What an endpoint's metadata says about access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// A token is required.
+    Required,
+    /// A token is used if given.
+    Optional,
+    /// No token is looked at.
+    None,
+}
+
+/// Maps ruma's authentication schemes to [`Auth`].
+pub trait AuthRequirement {
+    /// The requirement.
+    const AUTH: Auth;
+}
+
+impl AuthRequirement for AccessToken {
+    const AUTH: Auth = Auth::Required;
+}
+impl AuthRequirement for AccessTokenOptional {
+    const AUTH: Auth = Auth::Optional;
+}
+impl AuthRequirement for AppserviceToken {
+    const AUTH: Auth = Auth::Required;
+}
+impl AuthRequirement for AppserviceTokenOptional {
+    const AUTH: Auth = Auth::Optional;
+}
+impl AuthRequirement for NoAccessToken {
+    const AUTH: Auth = Auth::None;
+}
+impl AuthRequirement for NoAuthentication {
+    const AUTH: Auth = Auth::None;
+}
+
+/// A parsed, authenticated Matrix request.
+#[derive(Debug)]
+pub struct Ruma<T> {
+    /// The request, parsed by ruma.
+    pub body: T,
+    /// Who sent it, if it carried a valid token.
+    pub caller: Option<Caller>,
+    /// Where it came from.
+    pub ip: Option<IpAddr>,
+    /// The body as sent (for things kept byte for byte, like filters).
+    pub raw_body: Bytes,
+}
+
+impl<T> Ruma<T> {
+    /// The caller of an endpoint that requires a token.
+    pub fn caller(&self) -> Result<&Caller, ApiError> {
+        self.caller.as_ref().ok_or_else(|| ServiceError::MissingToken.into())
+    }
+}
+
+/// Paths a user with a one-time password may still use: changing it, signing out, and what a
+/// client needs to find out that it must change it.
+fn allowed_before_password_change(path: &str) -> bool {
+    ["/account/password", "/logout", "/logout/all", "/account/whoami", "/capabilities", "/versions"]
+        .iter()
+        .any(|p| path.ends_with(p))
+}
+
+fn access_token(parts: &axum::http::request::Parts) -> Option<String> {
+    if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION)
+        && let Ok(v) = h.to_str()
+        && let Some(t) = v.strip_prefix("Bearer ")
+    {
+        return Some(t.trim().to_owned());
+    }
+    let query = parts.uri.query()?;
+    form_urlencoded_pairs(query).find(|(k, _)| k == "access_token").map(|(_, v)| v)
+}
+
+fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+        Some((decode(k), decode(v)))
+    })
+}
+
+impl<T> FromRequest<Services> for Ruma<T>
+where
+    T: IncomingRequest + Send,
+    T::Authentication: AuthRequirement,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, services: &Services) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let mut path_args: Vec<String> = match RawPathParams::from_request_parts(&mut parts, services).await {
+            Ok(params) => params.iter().map(|(_, v)| v.to_owned()).collect(),
+            Err(_) => Vec::new(),
+        };
+        // Routes registered with an empty last segment (`/state/{type}/`) have one argument less.
+        if parts.uri.path().ends_with('/') {
+            path_args.push(String::new());
+        }
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let limit = services.config.max_request_bytes;
+        let raw_body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", format!("request body over {limit} bytes"))
+        })?;
+        let token = access_token(&parts);
+        let caller = match (<T::Authentication as AuthRequirement>::AUTH, token) {
+            (Auth::None, _) | (Auth::Optional, None) => None,
+            (Auth::Required, None) => return Err(ServiceError::MissingToken.into()),
+            (_, Some(t)) => Some(services.sessions.authenticate(&t, ip).await?),
+        };
+        if caller.as_ref().is_some_and(|c| c.must_change_password) && !allowed_before_password_change(parts.uri.path())
+        {
+            return Err(ServiceError::PasswordChangeRequired.into());
+        }
+        let args: Vec<&str> = path_args.iter().map(String::as_str).collect();
+        let http_req = axum::http::Request::from_parts(parts, &raw_body[..]);
+        let body = T::try_from_http_request(http_req, &args)?;
+        Ok(Self { body, caller, ip, raw_body })
+    }
+}
+
+/// Turns a ruma response into an HTTP response.
+pub fn reply<R: OutgoingResponse>(response: R) -> Result<Response, ApiError> {
+    let http = response.try_into_http_response::<BytesMut>().map_err(|e| {
+        tracing::error!(error = %e, "could not serialize a response");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "internal server error")
+    })?;
+    Ok(http.map(|b| axum::body::Body::from(b.freeze())).into_response())
+}
+
+/// Registers Matrix endpoints from their ruma metadata.
+pub trait RouterExt {
+    /// Routes every path of `T` to `handler`.
+    fn ruma<T, H, F>(self, handler: H) -> Self
+    where
+        T: IncomingRequest + Send + 'static,
+        T::Authentication: AuthRequirement,
+        H: Fn(Services, Ruma<T>) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Result<Response, ApiError>> + Send + 'static;
+
+    /// Like [`RouterExt::ruma`], and also at each path with its last segment (a state key)
+    /// empty and given as a trailing `/`.
+    fn ruma_with_empty_last<T, H, F>(self, handler: H) -> Self
+    where
+        T: IncomingRequest + Send + 'static,
+        T::Authentication: AuthRequirement,
+        H: Fn(Services, Ruma<T>) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Result<Response, ApiError>> + Send + 'static;
+}
+
+fn method_filter<T: Metadata>() -> MethodFilter {
+    MethodFilter::try_from(T::METHOD).unwrap_or(MethodFilter::GET)
+}
+
+impl RouterExt for Router<Services> {
+    fn ruma<T, H, F>(self, handler: H) -> Self
+    where
+        T: IncomingRequest + Send + 'static,
+        T::Authentication: AuthRequirement,
+        H: Fn(Services, Ruma<T>) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Result<Response, ApiError>> + Send + 'static,
+    {
+        let mut router = self;
+        for path in T::PATH_BUILDER.all_paths() {
+            let h = handler.clone();
+            router = router.route(path, on(method_filter::<T>(), move |State(s): State<Services>, req: Ruma<T>| h(s, req)));
+        }
+        router
+    }
+
+    fn ruma_with_empty_last<T, H, F>(self, handler: H) -> Self
+    where
+        T: IncomingRequest + Send + 'static,
+        T::Authentication: AuthRequirement,
+        H: Fn(Services, Ruma<T>) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Result<Response, ApiError>> + Send + 'static,
+    {
+        let mut router = self.ruma(handler.clone());
+        for path in T::PATH_BUILDER.all_paths() {
+            let Some((head, _)) = path.rsplit_once('/') else { continue };
+            let h = handler.clone();
+            router = router
+                .route(&format!("{head}/"), on(method_filter::<T>(), move |State(s): State<Services>, req: Ruma<T>| h(s, req)));
+        }
+        router
+    }
+}

@@ -1,0 +1,81 @@
+//! `wardline serve`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use wardline_service::{Config, Services};
+use wardline_store_sqlite::{Durability, SqliteStore};
+use wardline_types::SystemClock;
+
+/// Opens the store and builds the services for a data directory.
+pub fn open(config: Config) -> Result<Services, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+    restrict_permissions(&config.data_dir);
+    let durability = if config.fsync { Durability::Full } else { Durability::Normal };
+    let store = SqliteStore::open(&config.data_dir.join("wardline.db"), durability)?;
+    Ok(Services::new(config, Arc::new(store), Arc::new(SystemClock))?)
+}
+
+#[cfg(unix)]
+fn restrict_permissions(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+        tracing::warn!(error = %e, "cannot restrict the data directory to its owner");
+    }
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_: &std::path::Path) {}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM; in-flight requests finish first.
+pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let listen = config.listen;
+    let data_dir = config.data_dir.clone();
+    let services = open(config)?;
+    if let Some((user, password)) = services.accounts.ensure_first_admin().await? {
+        println!("Created the administrator account {user}.");
+        println!("One-time password (shown once; it must be changed at first sign-in): {password}");
+    }
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr()?;
+    println!("wardline listening on http://{local}");
+    let background = tokio::spawn(services.clone().run_background());
+    let control = crate::control::serve(&data_dir, services.clone())?;
+    let app = wardline_api::router(services.clone());
+    let on_shutdown = services.clone();
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            on_shutdown.begin_shutdown();
+        })
+        .await?;
+    background.abort();
+    control.abort();
+    crate::control::remove(&data_dir);
+    tracing::info!("stopped");
+    Ok(())
+}
