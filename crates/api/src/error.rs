@@ -85,13 +85,15 @@ impl From<ServiceError> for ApiError {
                 Self::new(S::FORBIDDEN, "M_FORBIDDEN", "invalid username or password")
             }
             ServiceError::Forbidden(_) => Self::new(S::FORBIDDEN, "M_FORBIDDEN", msg),
-            ServiceError::PasswordChangeRequired => Self::new(S::FORBIDDEN, "M_FORBIDDEN", msg)
-                .with("org.wardline.password_change_required", json!(true)),
+            ServiceError::PasswordChangeRequired => {
+                Self::new(S::FORBIDDEN, "M_FORBIDDEN", msg).with("org.wardline.password_change_required", json!(true))
+            }
             ServiceError::NotFound(_) => Self::new(S::NOT_FOUND, "M_NOT_FOUND", msg),
             ServiceError::InvalidParam(_) => Self::new(S::BAD_REQUEST, "M_INVALID_PARAM", msg),
             ServiceError::BadJson(_) => Self::new(S::BAD_REQUEST, "M_BAD_JSON", msg),
-            ServiceError::RateLimited { retry_after_ms } => Self::new(S::TOO_MANY_REQUESTS, "M_LIMIT_EXCEEDED", msg)
-                .with("retry_after_ms", json!(retry_after_ms)),
+            ServiceError::RateLimited { retry_after_ms } => {
+                Self::new(S::TOO_MANY_REQUESTS, "M_LIMIT_EXCEEDED", msg).with("retry_after_ms", json!(retry_after_ms))
+            }
             ServiceError::UserInUse => Self::new(S::BAD_REQUEST, "M_USER_IN_USE", msg),
             ServiceError::InvalidUsername(_) => Self::new(S::BAD_REQUEST, "M_INVALID_USERNAME", msg),
             ServiceError::WeakPassword(_) => Self::new(S::BAD_REQUEST, "M_WEAK_PASSWORD", msg),

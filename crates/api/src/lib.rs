@@ -25,7 +25,8 @@ pub fn router(services: Services) -> Router {
     let mut app = client::routes()
         .fallback(|| async { ApiError::unrecognized().into_response() })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "M_UNRECOGNIZED", "method not allowed").into_response()
+            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "M_UNRECOGNIZED", "method not allowed")
+                .into_response()
         })
         .with_state(services);
     for layer in layers::security_headers() {
@@ -33,12 +34,16 @@ pub fn router(services: Services) -> Router {
     }
     app.layer(layers::cors())
         .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "internal server error").into_response()
+            ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "internal server error")
+                .into_response()
         }))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             // The path only: query strings can carry access tokens.
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
         }))
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(120)))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(120),
+        ))
 }

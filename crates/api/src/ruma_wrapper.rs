@@ -49,11 +49,15 @@ impl AuthRequirement for AccessTokenOptional {
 impl AuthRequirement for AppserviceToken {
     const AUTH: Auth = Auth::Required;
 }
+/// Login and registration: Wardline has no application services, and a stale token sent with
+/// a login must not stop it.
 impl AuthRequirement for AppserviceTokenOptional {
-    const AUTH: Auth = Auth::Optional;
-}
-impl AuthRequirement for NoAccessToken {
     const AUTH: Auth = Auth::None;
+}
+/// Endpoints the spec leaves open (profiles): a closed organisation still wants to know who
+/// asks, so a token is used if given and handlers may insist on one.
+impl AuthRequirement for NoAccessToken {
+    const AUTH: Auth = Auth::Optional;
 }
 impl AuthRequirement for NoAuthentication {
     const AUTH: Auth = Auth::None;
@@ -68,6 +72,8 @@ pub struct Ruma<T> {
     pub caller: Option<Caller>,
     /// Where it came from.
     pub ip: Option<IpAddr>,
+    /// Why an optional token was not accepted.
+    token_error: bool,
     /// The body as sent (for things kept byte for byte, like filters).
     pub raw_body: Bytes,
 }
@@ -75,7 +81,9 @@ pub struct Ruma<T> {
 impl<T> Ruma<T> {
     /// The caller of an endpoint that requires a token.
     pub fn caller(&self) -> Result<&Caller, ApiError> {
-        self.caller.as_ref().ok_or_else(|| ServiceError::MissingToken.into())
+        self.caller.as_ref().ok_or_else(|| {
+            if self.token_error { ServiceError::UnknownToken.into() } else { ServiceError::MissingToken.into() }
+        })
     }
 }
 
@@ -85,25 +93,6 @@ fn allowed_before_password_change(path: &str) -> bool {
     ["/account/password", "/logout", "/logout/all", "/account/whoami", "/capabilities", "/versions"]
         .iter()
         .any(|p| path.ends_with(p))
-}
-
-fn access_token(parts: &axum::http::request::Parts) -> Option<String> {
-    if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION)
-        && let Ok(v) = h.to_str()
-        && let Some(t) = v.strip_prefix("Bearer ")
-    {
-        return Some(t.trim().to_owned());
-    }
-    let query = parts.uri.query()?;
-    form_urlencoded_pairs(query).find(|(k, _)| k == "access_token").map(|(_, v)| v)
-}
-
-fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-        Some((decode(k), decode(v)))
-    })
 }
 
 impl<T> FromRequest<Services> for Ruma<T>
@@ -119,8 +108,10 @@ where
             Ok(params) => params.iter().map(|(_, v)| v.to_owned()).collect(),
             Err(_) => Vec::new(),
         };
-        // Routes registered with an empty last segment (`/state/{type}/`) have one argument less.
-        if parts.uri.path().ends_with('/') {
+        // Routes registered without their last segment (`/state/{type}/` or `/state/{type}`)
+        // stand for an empty state key.
+        let expected = T::PATH_BUILDER.all_paths().next().map_or(0, |p| p.matches('{').count());
+        if path_args.len() + 1 == expected {
             path_args.push(String::new());
         }
         let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
@@ -128,11 +119,23 @@ where
         let raw_body = axum::body::to_bytes(body, limit).await.map_err(|_| {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", format!("request body over {limit} bytes"))
         })?;
-        let token = access_token(&parts);
+        let probe = axum::http::Request::from_parts(parts, ());
+        let token = ruma::api::auth_scheme::extract_bearer_or_query_token(&probe)
+            .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "M_MISSING_TOKEN", "malformed access token"))?;
+        let (parts, ()) = probe.into_parts();
+        let mut token_error = false;
         let caller = match (<T::Authentication as AuthRequirement>::AUTH, token) {
             (Auth::None, _) | (Auth::Optional, None) => None,
             (Auth::Required, None) => return Err(ServiceError::MissingToken.into()),
-            (_, Some(t)) => Some(services.sessions.authenticate(&t, ip).await?),
+            (Auth::Required, Some(t)) => Some(services.sessions.authenticate(&t, ip).await?),
+            (Auth::Optional, Some(t)) => match services.sessions.authenticate(&t, ip).await {
+                Ok(c) => Some(c),
+                Err(ServiceError::UnknownToken) => {
+                    token_error = true;
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         if caller.as_ref().is_some_and(|c| c.must_change_password) && !allowed_before_password_change(parts.uri.path())
         {
@@ -141,7 +144,7 @@ where
         let args: Vec<&str> = path_args.iter().map(String::as_str).collect();
         let http_req = axum::http::Request::from_parts(parts, &raw_body[..]);
         let body = T::try_from_http_request(http_req, &args)?;
-        Ok(Self { body, caller, ip, raw_body })
+        Ok(Self { body, caller, ip, token_error, raw_body })
     }
 }
 
@@ -164,8 +167,8 @@ pub trait RouterExt {
         H: Fn(Services, Ruma<T>) -> F + Clone + Send + Sync + 'static,
         F: Future<Output = Result<Response, ApiError>> + Send + 'static;
 
-    /// Like [`RouterExt::ruma`], and also at each path with its last segment (a state key)
-    /// empty and given as a trailing `/`.
+    /// Like [`RouterExt::ruma`], and also at each path without its last segment (a state key),
+    /// with or without the trailing `/`: the state key is then empty.
     fn ruma_with_empty_last<T, H, F>(self, handler: H) -> Self
     where
         T: IncomingRequest + Send + 'static,
@@ -189,7 +192,8 @@ impl RouterExt for Router<Services> {
         let mut router = self;
         for path in T::PATH_BUILDER.all_paths() {
             let h = handler.clone();
-            router = router.route(path, on(method_filter::<T>(), move |State(s): State<Services>, req: Ruma<T>| h(s, req)));
+            router =
+                router.route(path, on(method_filter::<T>(), move |State(s): State<Services>, req: Ruma<T>| h(s, req)));
         }
         router
     }
@@ -204,9 +208,11 @@ impl RouterExt for Router<Services> {
         let mut router = self.ruma(handler.clone());
         for path in T::PATH_BUILDER.all_paths() {
             let Some((head, _)) = path.rsplit_once('/') else { continue };
-            let h = handler.clone();
-            router = router
-                .route(&format!("{head}/"), on(method_filter::<T>(), move |State(s): State<Services>, req: Ruma<T>| h(s, req)));
+            for short in [format!("{head}/"), head.to_owned()] {
+                let h = handler.clone();
+                router = router
+                    .route(&short, on(method_filter::<T>(), move |State(s): State<Services>, req: Ruma<T>| h(s, req)));
+            }
         }
         router
     }

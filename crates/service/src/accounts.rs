@@ -68,7 +68,9 @@ impl AccountService {
 
     /// Turns a username or full id given by an operator into a user id of this server.
     pub fn resolve(&self, user: &str) -> ServiceResult<OwnedUserId> {
-        self.sessions.parse_user(user).ok_or_else(|| ServiceError::not_found(format!("{user} is not a user of this server")))
+        self.sessions
+            .parse_user(user)
+            .ok_or_else(|| ServiceError::not_found(format!("{user} is not a user of this server")))
     }
 
     /// Validates and hashes a new member of staff (CPU-heavy: hashing).

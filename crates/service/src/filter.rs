@@ -29,19 +29,19 @@ fn types_allowed(types: Option<&[String]>, not_types: &[String], kind: &str) -> 
 #[must_use]
 pub fn event_passes(filter: &RoomEventFilter, e: &StoredEvent) -> bool {
     let ev = &e.event;
-    if filter.not_senders.iter().any(|s| *s == ev.sender) {
+    if filter.not_senders.contains(&ev.sender) {
         return false;
     }
     if let Some(senders) = &filter.senders
-        && !senders.iter().any(|s| *s == ev.sender)
+        && !senders.contains(&ev.sender)
     {
         return false;
     }
-    if filter.not_rooms.iter().any(|r| *r == ev.room_id) {
+    if filter.not_rooms.contains(&ev.room_id) {
         return false;
     }
     if let Some(rooms) = &filter.rooms
-        && !rooms.iter().any(|r| *r == ev.room_id)
+        && !rooms.contains(&ev.room_id)
     {
         return false;
     }

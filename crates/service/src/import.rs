@@ -65,9 +65,9 @@ fn non_empty(s: Option<&str>) -> Option<String> {
 /// Parses and validates the whole file.
 fn parse(data: &[u8], accounts: &AccountService) -> Result<Vec<Row>, ImportError> {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::Headers).from_reader(data);
-    let headers = reader.headers().map_err(|e| ImportError::Format(format!("cannot read the header row: {e}")))?.clone();
-    let index: HashMap<String, usize> =
-        headers.iter().enumerate().map(|(i, h)| (h.trim().to_lowercase(), i)).collect();
+    let headers =
+        reader.headers().map_err(|e| ImportError::Format(format!("cannot read the header row: {e}")))?.clone();
+    let index: HashMap<String, usize> = headers.iter().enumerate().map(|(i, h)| (h.trim().to_lowercase(), i)).collect();
     for h in REQUIRED {
         if !index.contains_key(h) {
             return Err(ImportError::Format(format!("the header row must have a {h:?} column")));
@@ -82,7 +82,11 @@ fn parse(data: &[u8], accounts: &AccountService) -> Result<Vec<Row>, ImportError
     let mut errors = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, record) in reader.records().enumerate() {
-        let line = record.as_ref().ok().and_then(|r| r.position()).map_or(i + 2, |p| usize::try_from(p.line()).unwrap_or(i + 2));
+        let line = record
+            .as_ref()
+            .ok()
+            .and_then(|r| r.position())
+            .map_or(i + 2, |p| usize::try_from(p.line()).unwrap_or(i + 2));
         let record = match record {
             Ok(r) => r,
             Err(e) => {
@@ -154,7 +158,7 @@ pub async fn import_csv(
             })
             .inspect(|_| {
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % 100 == 0 || n == total {
+                if n.is_multiple_of(100) || n == total {
                     progress(n, total);
                 }
             })
@@ -185,7 +189,11 @@ pub async fn import_csv(
 }
 
 /// Hashes one row's password and turns it into a create or an update.
-fn prepare_row(accounts: &AccountService, existing: &HashSet<OwnedUserId>, row: Row) -> ServiceResult<(OwnedUserId, Prepared)> {
+fn prepare_row(
+    accounts: &AccountService,
+    existing: &HashSet<OwnedUserId>,
+    row: Row,
+) -> ServiceResult<(OwnedUserId, Prepared)> {
     let user_id = accounts.user_id(&row.staff.username)?;
     let prepared = if existing.contains(&user_id) {
         let password = row.staff.password.as_deref().map(password::hash).transpose()?.map(|h| (h, false));

@@ -130,8 +130,12 @@ impl Services {
         loop {
             let (changed, next) = self.typing.sweep();
             for room in changed {
-                if let Ok(audience) =
-                    self.rooms.with_state(&room, |s| s.members_with(wardline_types::Membership::Join).cloned().collect::<Vec<_>>()).await
+                if let Ok(audience) = self
+                    .rooms
+                    .with_state(&room, |s| {
+                        s.members_with(wardline_types::Membership::Join).cloned().collect::<Vec<_>>()
+                    })
+                    .await
                 {
                     self.typing.set_audience_changed(&audience);
                 }

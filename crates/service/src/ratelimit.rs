@@ -65,9 +65,7 @@ impl RateLimiter {
                 s.tokens + refill < f64::from(b.burst)
             });
         }
-        let state = buckets
-            .entry((kind, key.to_owned()))
-            .or_insert(State { tokens: f64::from(bucket.burst), at: now });
+        let state = buckets.entry((kind, key.to_owned())).or_insert(State { tokens: f64::from(bucket.burst), at: now });
         let elapsed = now.millis_since(state.at) as f64 / 1000.0;
         state.tokens = (state.tokens + elapsed * bucket.per_second).min(f64::from(bucket.burst));
         state.at = now;

@@ -100,7 +100,8 @@ fn new_device_id() -> OwnedDeviceId {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     let mut bytes = [0u8; 10];
     rand::thread_rng().fill_bytes(&mut bytes);
-    let id: String = bytes.iter().map(|b| char::from(ALPHABET.get(usize::from(*b) % 26).copied().unwrap_or(b'A'))).collect();
+    let id: String =
+        bytes.iter().map(|b| char::from(ALPHABET.get(usize::from(*b) % 26).copied().unwrap_or(b'A'))).collect();
     OwnedDeviceId::from(id)
 }
 
@@ -292,7 +293,12 @@ impl SessionService {
     }
 
     /// Sets a new password for the caller (after UIA), optionally ending their other sessions.
-    pub async fn change_password(&self, caller: &Caller, new_password: &str, logout_devices: bool) -> ServiceResult<()> {
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        new_password: &str,
+        logout_devices: bool,
+    ) -> ServiceResult<()> {
         password::check_policy(new_password, caller.user_id.localpart())?;
         let pw = new_password.to_owned();
         let hash = tokio::task::spawn_blocking(move || password::hash(&pw))

@@ -223,7 +223,8 @@ impl SyncService {
             full_state: req.full_state,
         };
         let filter = &req.filter;
-        let mut out = SyncResult { next_batch: SyncToken { stream: upto, typing: typing_serial }, ..SyncResult::default() };
+        let mut out =
+            SyncResult { next_batch: SyncToken { stream: upto, typing: typing_serial }, ..SyncResult::default() };
 
         let memberships = self.memberships_at(user, upto).await?;
         let changes: HashMap<OwnedRoomId, Vec<MembershipChange>> = match since {
@@ -242,7 +243,8 @@ impl SyncService {
         };
         let all_data = self.store.account_data_changes(user, w.range()).await?;
         let (global_data, room_data): (Vec<_>, Vec<_>) = all_data.into_iter().partition(|c| c.room_id.is_none());
-        out.account_data = global_data.into_iter().filter(|c| kind_passes(&filter.account_data, &c.kind, None)).collect();
+        out.account_data =
+            global_data.into_iter().filter(|c| kind_passes(&filter.account_data, &c.kind, None)).collect();
 
         for m in &memberships {
             if !room_included(&filter.room, &m.room_id) {
@@ -263,7 +265,9 @@ impl SyncService {
                         .filter(|c| room_kind_passes(&filter.room.account_data, &c.kind))
                         .cloned()
                         .collect();
-                    if let Some(room) = self.joined_room(user, &m.room_id, &w, newly_joined, &active, data, filter).await? {
+                    if let Some(room) =
+                        self.joined_room(user, &m.room_id, &w, newly_joined, &active, data, filter).await?
+                    {
                         out.joined.push(room);
                     }
                 }
@@ -271,7 +275,8 @@ impl SyncService {
                     out.invited.push(self.invited_room(user, &m.room_id).await?);
                 }
                 Membership::Leave | Membership::Ban
-                    if (since.is_some() && room_changes.is_some()) || (since.is_none() && filter.room.include_leave) =>
+                    if (since.is_some() && room_changes.is_some())
+                        || (since.is_none() && filter.room.include_leave) =>
                 {
                     out.left.push(self.left_room(user, m, &w, filter).await?);
                 }
@@ -297,7 +302,12 @@ impl SyncService {
         Ok(out)
     }
 
-    async fn membership_before(&self, user: &UserId, room: &RoomId, pos: StreamPos) -> ServiceResult<Option<Membership>> {
+    async fn membership_before(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        pos: StreamPos,
+    ) -> ServiceResult<Option<Membership>> {
         Ok(self
             .store
             .membership_history(user, room)
@@ -325,7 +335,11 @@ impl SyncService {
         limit: usize,
     ) -> ServiceResult<TimelineSlice> {
         if limit == 0 || range.is_empty() {
-            return Ok(TimelineSlice { events: vec![], limited: !range.is_empty(), prev_batch: Some(PageToken(range.upto.next())) });
+            return Ok(TimelineSlice {
+                events: vec![],
+                limited: !range.is_empty(),
+                prev_batch: Some(PageToken(range.upto.next())),
+            });
         }
         let mut raw = self.store.room_events(room, range, Direction::Backward, limit + 1).await?;
         let limited = raw.len() > limit;
@@ -436,7 +450,13 @@ impl SyncService {
         Ok(InvitedRoom { room_id: room.to_owned(), invite_state })
     }
 
-    async fn left_room(&self, user: &UserId, m: &MembershipChange, w: &Window, filter: &FilterDefinition) -> ServiceResult<LeftRoom> {
+    async fn left_room(
+        &self,
+        user: &UserId,
+        m: &MembershipChange,
+        w: &Window,
+        filter: &FilterDefinition,
+    ) -> ServiceResult<LeftRoom> {
         let range = PosRange::new(w.range().after, m.stream.min(w.upto));
         let vis = self.timeline.visibility(user, &m.room_id).await?;
         let limit = self.timeline_limit(&filter.room.timeline);
@@ -462,12 +482,19 @@ impl SyncService {
         let mut colleagues: HashSet<OwnedUserId> = HashSet::from([user.to_owned()]);
         for m in memberships.iter().filter(|m| m.membership == Membership::Join) {
             colleagues.extend(
-                self.store.members(&m.room_id).await?.into_iter().filter(|(_, x)| *x == Membership::Join).map(|(u, _)| u),
+                self.store
+                    .members(&m.room_id)
+                    .await?
+                    .into_iter()
+                    .filter(|(_, x)| *x == Membership::Join)
+                    .map(|(u, _)| u),
             );
         }
         Ok(changes
             .into_iter()
-            .filter(|p| colleagues.contains(&p.user_id) && kind_passes(&filter.presence, "m.presence", Some(&p.user_id)))
+            .filter(|p| {
+                colleagues.contains(&p.user_id) && kind_passes(&filter.presence, "m.presence", Some(&p.user_id))
+            })
             .collect())
     }
 }

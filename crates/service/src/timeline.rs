@@ -6,8 +6,8 @@ use std::sync::Arc;
 use ruma::api::client::filter::RoomEventFilter;
 use ruma::{EventId, RoomId, UserId};
 use wardline_store::{Direction, PosRange, Store};
-use wardline_types::{StoredEvent, StreamPos, kinds};
 use wardline_types::stream::PageToken;
+use wardline_types::{StoredEvent, StreamPos, kinds};
 
 use crate::filter::event_passes;
 use crate::visibility::Visibility;
@@ -24,6 +24,21 @@ pub struct Page {
     pub start: PageToken,
     /// Member events of the chunk's senders (lazy loading).
     pub state: Vec<StoredEvent>,
+}
+
+/// What `/messages` asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest<'a> {
+    /// Start here (default: the end in the direction of travel).
+    pub from: Option<PageToken>,
+    /// Stop here.
+    pub to: Option<PageToken>,
+    /// Direction of travel.
+    pub dir: Direction,
+    /// Most events to return.
+    pub limit: usize,
+    /// Which events.
+    pub filter: &'a RoomEventFilter,
 }
 
 /// An event with what surrounds it.
@@ -82,16 +97,8 @@ impl TimelineService {
     }
 
     /// `/messages`: up to `limit` visible events from `from` in `dir`, stopping at `to`.
-    pub async fn messages(
-        &self,
-        user: &UserId,
-        room: &RoomId,
-        from: Option<PageToken>,
-        to: Option<PageToken>,
-        dir: Direction,
-        limit: usize,
-        filter: &RoomEventFilter,
-    ) -> ServiceResult<Page> {
+    pub async fn messages(&self, user: &UserId, room: &RoomId, req: PageRequest<'_>) -> ServiceResult<Page> {
+        let PageRequest { from, to, dir, limit, filter } = req;
         let vis = self.visibility_of_member(user, room).await?;
         let now = self.store.current_pos();
         // The newest position the reader may ever see.
@@ -103,14 +110,12 @@ impl TimelineService {
         });
         // Token t{n} is the boundary before position n.
         let mut range = match dir {
-            Direction::Backward => PosRange::new(
-                StreamPos(to.map_or(0, |t| t.0.0 - 1).max(0)),
-                StreamPos(start.0.0 - 1).min(ceiling),
-            ),
-            Direction::Forward => PosRange::new(
-                StreamPos(start.0.0 - 1),
-                to.map_or(ceiling, |t| StreamPos(t.0.0 - 1).min(ceiling)),
-            ),
+            Direction::Backward => {
+                PosRange::new(StreamPos(to.map_or(0, |t| t.0.0 - 1).max(0)), StreamPos(start.0.0 - 1).min(ceiling))
+            }
+            Direction::Forward => {
+                PosRange::new(StreamPos(start.0.0 - 1), to.map_or(ceiling, |t| StreamPos(t.0.0 - 1).min(ceiling)))
+            }
         };
         let mut chunk = Vec::new();
         let mut scanned = 0;
@@ -205,10 +210,30 @@ impl TimelineService {
         let event = self.event(user, room, event_id).await?;
         let half = limit.min(100) / 2;
         let before = self
-            .messages(user, room, Some(PageToken(event.stream)), None, Direction::Backward, half.max(1), filter)
+            .messages(
+                user,
+                room,
+                PageRequest {
+                    from: Some(PageToken(event.stream)),
+                    to: None,
+                    dir: Direction::Backward,
+                    limit: half.max(1),
+                    filter,
+                },
+            )
             .await?;
         let after = self
-            .messages(user, room, Some(PageToken(event.stream.next())), None, Direction::Forward, (limit.min(100) - half).max(1), filter)
+            .messages(
+                user,
+                room,
+                PageRequest {
+                    from: Some(PageToken(event.stream.next())),
+                    to: None,
+                    dir: Direction::Forward,
+                    limit: (limit.min(100) - half).max(1),
+                    filter,
+                },
+            )
             .await?;
         let mut before_chunk = before.chunk;
         before_chunk.truncate(half);

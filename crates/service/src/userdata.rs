@@ -34,13 +34,25 @@ pub const FULLY_READ: &str = "m.fully_read";
 
 impl UserDataService {
     /// A user data service.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, notifier: Notifier, rooms: Arc<RoomService>, timeline: TimelineService) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        notifier: Notifier,
+        rooms: Arc<RoomService>,
+        timeline: TimelineService,
+    ) -> Self {
         Self { store, clock, notifier, rooms, timeline, presence_seen: Mutex::default() }
     }
 
     /// Records that `user` has read up to `event_id`.
-    pub async fn receipt(&self, user: &UserId, room: &RoomId, receipt_type: &str, event_id: &EventId, thread_id: Option<String>)
-    -> ServiceResult<()> {
+    pub async fn receipt(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        receipt_type: &str,
+        event_id: &EventId,
+        thread_id: Option<String>,
+    ) -> ServiceResult<()> {
         if !matches!(receipt_type, "m.read" | "m.read.private") {
             return Err(ServiceError::invalid(format!("unknown receipt type {receipt_type}")));
         }
@@ -70,8 +82,14 @@ impl UserDataService {
     }
 
     /// Sets the fully-read marker and, optionally, receipts.
-    pub async fn read_markers(&self, user: &UserId, room: &RoomId, fully_read: Option<&EventId>, read: Option<&EventId>, read_private: Option<&EventId>)
-    -> ServiceResult<()> {
+    pub async fn read_markers(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        fully_read: Option<&EventId>,
+        read: Option<&EventId>,
+        read_private: Option<&EventId>,
+    ) -> ServiceResult<()> {
         if let Some(id) = fully_read {
             self.joined_audience(user, room).await?;
             self.timeline.event(user, room, id).await?;
@@ -87,8 +105,10 @@ impl UserDataService {
     }
 
     async fn joined_audience(&self, user: &UserId, room: &RoomId) -> ServiceResult<Vec<OwnedUserId>> {
-        let (membership, audience) =
-            self.rooms.with_state(room, |s| (s.membership(user), s.members_with(Membership::Join).cloned().collect())).await?;
+        let (membership, audience) = self
+            .rooms
+            .with_state(room, |s| (s.membership(user), s.members_with(Membership::Join).cloned().collect()))
+            .await?;
         if membership != Some(Membership::Join) {
             return Err(ServiceError::forbidden("you are not a member of this room"));
         }
@@ -101,7 +121,13 @@ impl UserDataService {
     }
 
     /// Sets account data, global or for a room.
-    pub async fn put_account_data(&self, user: &UserId, room: Option<&RoomId>, kind: &str, content: Value) -> ServiceResult<()> {
+    pub async fn put_account_data(
+        &self,
+        user: &UserId,
+        room: Option<&RoomId>,
+        kind: &str,
+        content: Value,
+    ) -> ServiceResult<()> {
         if !content.is_object() {
             return Err(ServiceError::BadJson("account data must be a JSON object".into()));
         }
@@ -151,7 +177,13 @@ impl UserDataService {
     }
 
     /// Sets presence; writes only when it changes.
-    pub async fn set_presence(&self, user: &UserId, state: &str, status_msg: Option<String>, force: bool) -> ServiceResult<()> {
+    pub async fn set_presence(
+        &self,
+        user: &UserId,
+        state: &str,
+        status_msg: Option<String>,
+        force: bool,
+    ) -> ServiceResult<()> {
         if !matches!(state, "online" | "offline" | "unavailable") {
             return Err(ServiceError::invalid("presence must be online, offline or unavailable"));
         }
@@ -162,11 +194,7 @@ impl UserDataService {
             }
             seen.insert(user.to_owned(), state.to_owned());
         }
-        let status_msg = if force {
-            status_msg
-        } else {
-            self.store.presence(user).await?.and_then(|p| p.status_msg)
-        };
+        let status_msg = if force { status_msg } else { self.store.presence(user).await?.and_then(|p| p.status_msg) };
         self.store
             .put_presence(Presence {
                 user_id: user.to_owned(),
@@ -178,7 +206,9 @@ impl UserDataService {
             .await?;
         let mut audience = vec![user.to_owned()];
         for room in self.rooms.joined_rooms(user).await? {
-            audience.extend(self.rooms.with_state(&room, |s| s.members_with(Membership::Join).cloned().collect::<Vec<_>>()).await?);
+            audience.extend(
+                self.rooms.with_state(&room, |s| s.members_with(Membership::Join).cloned().collect::<Vec<_>>()).await?,
+            );
         }
         audience.sort();
         audience.dedup();

@@ -114,7 +114,11 @@ mod tests {
     fn shared_history_until_leaving() {
         // Invited at 10, joined at 20, left at 30.
         let v = Visibility::new(
-            vec![(StreamPos(10), Membership::Invite), (StreamPos(20), Membership::Join), (StreamPos(30), Membership::Leave)],
+            vec![
+                (StreamPos(10), Membership::Invite),
+                (StreamPos(20), Membership::Join),
+                (StreamPos(30), Membership::Leave),
+            ],
             &[hv(2, "shared")],
         );
         assert!(v.can_see(StreamPos(5)), "shared history before joining");
@@ -135,7 +139,10 @@ mod tests {
 
     #[test]
     fn invited_history() {
-        let v = Visibility::new(vec![(StreamPos(10), Membership::Invite), (StreamPos(20), Membership::Join)], &[hv(2, "invited")]);
+        let v = Visibility::new(
+            vec![(StreamPos(10), Membership::Invite), (StreamPos(20), Membership::Join)],
+            &[hv(2, "invited")],
+        );
         assert!(!v.can_see(StreamPos(5)));
         assert!(v.can_see(StreamPos(15)));
     }

@@ -1,8 +1,8 @@
 //! [`AccountStore`] on SQLite.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
 use ruma::{OwnedUserId, UserId};
+use rusqlite::{OptionalExtension, params};
 use wardline_store::{AccountStore, ImportOutcome, StoreError, StoreResult};
 use wardline_types::{Account, AccountUpdate, NewAccount, Timestamp};
 
@@ -102,11 +102,9 @@ impl AccountStore for SqliteStore {
         let user_id = user_id.to_owned();
         self.readers
             .read(move |c| {
-                c.query_row(
-                    "SELECT password_hash FROM accounts WHERE user_id = ?1",
-                    params![user_id.as_str()],
-                    |r| r.get(0),
-                )
+                c.query_row("SELECT password_hash FROM accounts WHERE user_id = ?1", params![user_id.as_str()], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(backend_err)
             })
@@ -141,9 +139,8 @@ impl AccountStore for SqliteStore {
         let user_id = user_id.to_owned();
         self.writer
             .write(move |w| {
-                let n = w
-                    .tx
-                    .execute(
+                let n =
+                    w.tx.execute(
                         "UPDATE accounts SET deactivated = ?2 WHERE user_id = ?1",
                         params![user_id.as_str(), deactivated],
                     )
@@ -182,10 +179,8 @@ impl AccountStore for SqliteStore {
     }
 
     async fn search_directory(&self, term: &str, limit: usize) -> StoreResult<Vec<Account>> {
-        let pattern = format!(
-            "%{}%",
-            term.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-        );
+        let pattern =
+            format!("%{}%", term.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.readers
             .read(move |c| {

@@ -48,9 +48,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().map_err(backend_err)?;
         assert_eq!(migrate(&mut conn)?, LATEST);
         assert_eq!(migrate(&mut conn)?, LATEST);
-        let n: i64 = conn
-            .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
-            .map_err(backend_err)?;
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).map_err(backend_err)?;
         assert_eq!(n, LATEST);
         Ok(())
     }
@@ -59,8 +57,7 @@ mod tests {
     fn refuses_a_newer_schema() -> Result<(), StoreError> {
         let mut conn = Connection::open_in_memory().map_err(backend_err)?;
         migrate(&mut conn)?;
-        conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![LATEST + 1])
-            .map_err(backend_err)?;
+        conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![LATEST + 1]).map_err(backend_err)?;
         assert!(matches!(migrate(&mut conn), Err(StoreError::SchemaTooNew { .. })));
         Ok(())
     }

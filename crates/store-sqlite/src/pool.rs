@@ -76,9 +76,12 @@ where
         let TypedJob { f, done } = *self;
         let result = f(wtx);
         let ok = result.is_ok();
-        (ok, Box::new(move |commit| {
-            let _ = done.send(commit.and(result));
-        }))
+        (
+            ok,
+            Box::new(move |commit| {
+                let _ = done.send(commit.and(result));
+            }),
+        )
     }
 
     fn fail(self: Box<Self>, error: StoreError) {

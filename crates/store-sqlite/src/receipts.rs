@@ -1,8 +1,8 @@
 //! [`ReceiptStore`] on SQLite.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
 use ruma::{RoomId, UserId};
+use rusqlite::{OptionalExtension, params};
 use wardline_store::{PosRange, Receipt, ReceiptStore, StoreResult};
 use wardline_types::StreamPos;
 

@@ -1,8 +1,8 @@
 //! [`RoomStore`] on SQLite: the event log, current state and memberships.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
 use ruma::{DeviceId, EventId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
+use rusqlite::{OptionalExtension, params};
 use wardline_store::{Direction, MembershipChange, PosRange, RoomStore, StoreError, StoreResult};
 use wardline_types::redaction::redact_content;
 use wardline_types::{Membership, NewEvent, StoredEvent, StreamPos, kinds};
@@ -85,9 +85,8 @@ fn insert_event(w: &WriteTx<'_>, e: &NewEvent) -> StoreResult<StreamPos> {
 /// Prunes the content of `target` (if in the same room and not yet redacted), keeping the
 /// original for investigations.
 fn redact(w: &WriteTx<'_>, redaction: &NewEvent, pos: StreamPos, target: &EventId) -> StoreResult<()> {
-    let found: Option<(String, String)> = w
-        .tx
-        .query_row(
+    let found: Option<(String, String)> =
+        w.tx.query_row(
             "SELECT type, content FROM events WHERE event_id = ?1 AND room_id = ?2 AND redacted_because IS NULL",
             params![target.as_str(), redaction.room_id.as_str()],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -133,9 +132,7 @@ fn membership_changes_from(
 #[async_trait]
 impl RoomStore for SqliteStore {
     async fn append_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<StreamPos>> {
-        self.writer
-            .write(move |w| events.iter().map(|e| insert_event(w, e)).collect::<StoreResult<Vec<_>>>())
-            .await
+        self.writer.write(move |w| events.iter().map(|e| insert_event(w, e)).collect::<StoreResult<Vec<_>>>()).await
     }
 
     async fn event(&self, event_id: &EventId) -> StoreResult<Option<StoredEvent>> {
@@ -148,7 +145,12 @@ impl RoomStore for SqliteStore {
             .await
     }
 
-    async fn event_for_txn(&self, user_id: &UserId, device_id: &DeviceId, txn_id: &str) -> StoreResult<Option<OwnedEventId>> {
+    async fn event_for_txn(
+        &self,
+        user_id: &UserId,
+        device_id: &DeviceId,
+        txn_id: &str,
+    ) -> StoreResult<Option<OwnedEventId>> {
         let (user_id, device_id, txn_id) = (user_id.to_owned(), device_id.to_owned(), txn_id.to_owned());
         self.readers
             .read(move |c| {
@@ -165,7 +167,13 @@ impl RoomStore for SqliteStore {
             .await
     }
 
-    async fn room_events(&self, room_id: &RoomId, range: PosRange, dir: Direction, limit: usize) -> StoreResult<Vec<StoredEvent>> {
+    async fn room_events(
+        &self,
+        room_id: &RoomId,
+        range: PosRange,
+        dir: Direction,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>> {
         let room_id = room_id.to_owned();
         let order = match dir {
             Direction::Forward => "ASC",
@@ -348,7 +356,9 @@ impl RoomStore for SqliteStore {
                          UNION SELECT room_id FROM receipts WHERE stream > ?1 AND stream <= ?2",
                     )
                     .map_err(backend_err)?;
-                let rows = stmt.query_map(params![range.after.0, range.upto.0], |r| r.get::<_, String>(0)).map_err(backend_err)?;
+                let rows = stmt
+                    .query_map(params![range.after.0, range.upto.0], |r| r.get::<_, String>(0))
+                    .map_err(backend_err)?;
                 let mut out = Vec::new();
                 for row in rows {
                     out.push(parse_room(&row.map_err(backend_err)?)?);

@@ -1,7 +1,7 @@
 //! Turning rows into records.
 
-use rusqlite::Row;
 use ruma::{OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId};
+use rusqlite::Row;
 use wardline_store::StoreError;
 use wardline_types::{Account, NewEvent, StoredEvent, StreamPos, Timestamp, TxnRef};
 
@@ -73,10 +73,9 @@ impl EventRow {
 
     pub(crate) fn into_event(self) -> Result<StoredEvent, StoreError> {
         let txn = match (self.txn_device, self.txn_id) {
-            (Some(d), Some(t)) => Some(TxnRef {
-                device_id: OwnedDeviceId::from(d),
-                txn_id: OwnedTransactionId::from(t),
-            }),
+            (Some(d), Some(t)) => {
+                Some(TxnRef { device_id: OwnedDeviceId::from(d), txn_id: OwnedTransactionId::from(t) })
+            }
             _ => None,
         };
         Ok(StoredEvent {

@@ -1,8 +1,8 @@
 //! [`SessionStore`] on SQLite.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
 use ruma::{DeviceId, OwnedDeviceId, UserId};
+use rusqlite::{OptionalExtension, params};
 use wardline_store::{NewSession, Session, SessionStore, StoreError, StoreResult};
 use wardline_types::{Device, Timestamp};
 
@@ -20,13 +20,7 @@ impl SessionStore for SqliteStore {
                      ON CONFLICT (user_id, device_id) DO UPDATE SET
                         display_name = COALESCE(excluded.display_name, devices.display_name),
                         last_seen_ts = excluded.last_seen_ts, last_seen_ip = excluded.last_seen_ip",
-                    params![
-                        s.user_id.as_str(),
-                        s.device_id.as_str(),
-                        s.device_name,
-                        sql_ts(s.created_at),
-                        s.ip
-                    ],
+                    params![s.user_id.as_str(), s.device_id.as_str(), s.device_name, sql_ts(s.created_at), s.ip],
                 )
                 .map_err(backend_err)?;
                 w.tx.execute(
@@ -94,9 +88,8 @@ impl SessionStore for SqliteStore {
         let (user_id, device_id) = (user_id.to_owned(), device_id.to_owned());
         self.writer
             .write(move |w| {
-                let n = w
-                    .tx
-                    .execute(
+                let n =
+                    w.tx.execute(
                         "UPDATE devices SET display_name = ?3 WHERE user_id = ?1 AND device_id = ?2",
                         params![user_id.as_str(), device_id.as_str(), name],
                     )
@@ -117,9 +110,8 @@ impl SessionStore for SqliteStore {
                         params![user_id.as_str(), d.as_str()],
                     )
                     .map_err(backend_err)?;
-                    let n = w
-                        .tx
-                        .execute(
+                    let n =
+                        w.tx.execute(
                             "DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2",
                             params![user_id.as_str(), d.as_str()],
                         )
@@ -138,10 +130,9 @@ impl SessionStore for SqliteStore {
         let keep = keep.map(|d| d.as_str().to_owned()).unwrap_or_default();
         self.writer
             .write(move |w| {
-                let mut stmt = w
-                    .tx
-                    .prepare_cached("SELECT device_id FROM devices WHERE user_id = ?1 AND device_id != ?2")
-                    .map_err(backend_err)?;
+                let mut stmt =
+                    w.tx.prepare_cached("SELECT device_id FROM devices WHERE user_id = ?1 AND device_id != ?2")
+                        .map_err(backend_err)?;
                 let gone: Vec<String> = stmt
                     .query_map(params![user.as_str(), keep], |r| r.get(0))
                     .map_err(backend_err)?
@@ -152,14 +143,23 @@ impl SessionStore for SqliteStore {
                     params![user.as_str(), keep],
                 )
                 .map_err(backend_err)?;
-                w.tx.execute("DELETE FROM devices WHERE user_id = ?1 AND device_id != ?2", params![user.as_str(), keep])
-                    .map_err(backend_err)?;
+                w.tx.execute(
+                    "DELETE FROM devices WHERE user_id = ?1 AND device_id != ?2",
+                    params![user.as_str(), keep],
+                )
+                .map_err(backend_err)?;
                 Ok(gone.into_iter().map(OwnedDeviceId::from).collect())
             })
             .await
     }
 
-    async fn touch_device(&self, user_id: &UserId, device_id: &DeviceId, at: Timestamp, ip: Option<String>) -> StoreResult<()> {
+    async fn touch_device(
+        &self,
+        user_id: &UserId,
+        device_id: &DeviceId,
+        at: Timestamp,
+        ip: Option<String>,
+    ) -> StoreResult<()> {
         let (user_id, device_id) = (user_id.to_owned(), device_id.to_owned());
         self.writer
             .write(move |w| {

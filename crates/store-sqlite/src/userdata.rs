@@ -1,8 +1,8 @@
 //! Account data, filters and presence on SQLite.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
 use ruma::{RoomId, UserId};
+use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use wardline_store::{
     AccountDataChange, AccountDataStore, FilterStore, PosRange, Presence, PresenceStore, StoreResult,
@@ -14,7 +14,13 @@ use crate::{SqliteStore, backend_err};
 
 #[async_trait]
 impl AccountDataStore for SqliteStore {
-    async fn put_account_data(&self, user_id: &UserId, room_id: Option<&RoomId>, kind: &str, content: Value) -> StoreResult<StreamPos> {
+    async fn put_account_data(
+        &self,
+        user_id: &UserId,
+        room_id: Option<&RoomId>,
+        kind: &str,
+        content: Value,
+    ) -> StoreResult<StreamPos> {
         let (user_id, kind) = (user_id.to_owned(), kind.to_owned());
         let room = room_id.map(|r| r.as_str().to_owned()).unwrap_or_default();
         let content = content.to_string();
@@ -62,7 +68,12 @@ impl AccountDataStore for SqliteStore {
                     .map_err(backend_err)?;
                 let rows = stmt
                     .query_map(params![user_id.as_str(), range.after.0, range.upto.0], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, i64>(3)?,
+                        ))
                     })
                     .map_err(backend_err)?;
                 let mut out = Vec::new();
@@ -87,9 +98,8 @@ impl FilterStore for SqliteStore {
         let (user_id, json) = (user_id.to_owned(), json.to_owned());
         self.writer
             .write(move |w| {
-                let next: i64 = w
-                    .tx
-                    .query_row(
+                let next: i64 =
+                    w.tx.query_row(
                         "SELECT COALESCE(MAX(filter_id), -1) + 1 FROM filters WHERE user_id = ?1",
                         params![user_id.as_str()],
                         |r| r.get(0),
@@ -177,7 +187,8 @@ impl PresenceStore for SqliteStore {
                          WHERE stream > ?1 AND stream <= ?2 ORDER BY stream",
                     )
                     .map_err(backend_err)?;
-                let rows = stmt.query_map(params![range.after.0, range.upto.0], presence_from_row).map_err(backend_err)?;
+                let rows =
+                    stmt.query_map(params![range.after.0, range.upto.0], presence_from_row).map_err(backend_err)?;
                 let mut out = Vec::new();
                 for row in rows {
                     out.push(to_presence(row.map_err(backend_err)?)?);

@@ -9,9 +9,7 @@ use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, device_id, owned_event_id, ow
 use serde_json::json;
 use wardline_types::{AccountUpdate, Membership, NewAccount, NewEvent, StreamPos, Timestamp, TxnRef, kinds};
 
-use crate::{
-    Direction, NewSession, PosRange, Presence, Receipt, Store, StoreError, StoreResult,
-};
+use crate::{Direction, NewSession, PosRange, Presence, Receipt, Store, StoreError, StoreResult};
 
 /// A failed conformance check.
 fn fail(what: &str) -> StoreError {
@@ -69,9 +67,8 @@ async fn accounts(s: &impl Store) -> StoreResult<()> {
     check!(res.is_err(), "import with a duplicate fails");
     check!(s.account(&owned_user_id!("@bea:localhost")).await?.is_none(), "failed import leaves nothing");
     let update = AccountUpdate { job_title: Some("Consultant".into()), ..AccountUpdate::default() };
-    let out = s
-        .import_accounts(vec![account("bea")], vec![(owned_user_id!("@ada:localhost"), update)], Timestamp(8))
-        .await?;
+    let out =
+        s.import_accounts(vec![account("bea")], vec![(owned_user_id!("@ada:localhost"), update)], Timestamp(8)).await?;
     check!(out.created == 1 && out.updated == 1, "import counts");
     let ada = s.account(&owned_user_id!("@ada:localhost")).await?.ok_or_else(|| fail("ada exists"))?;
     check!(ada.job_title.as_deref() == Some("Consultant"), "import updates");
@@ -129,7 +126,14 @@ async fn sessions(s: &impl Store) -> StoreResult<()> {
     Ok(())
 }
 
-fn event(room: &OwnedRoomId, id: &str, sender: &OwnedUserId, kind: &str, state_key: Option<&str>, content: serde_json::Value) -> NewEvent {
+fn event(
+    room: &OwnedRoomId,
+    id: &str,
+    sender: &OwnedUserId,
+    kind: &str,
+    state_key: Option<&str>,
+    content: serde_json::Value,
+) -> NewEvent {
     NewEvent {
         event_id: OwnedEventId::try_from(format!("${id}")).unwrap_or_else(|_| owned_event_id!("$x")),
         room_id: room.clone(),
@@ -196,7 +200,10 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     let members = s.members(&room).await?;
     check!(members.iter().all(|(_, m)| *m == Membership::Join) && members.len() == 2, "members joined");
     let hist = s.membership_history(&bea, &room).await?;
-    check!(hist.iter().map(|c| c.membership).collect::<Vec<_>>() == vec![Membership::Invite, Membership::Join], "membership history");
+    check!(
+        hist.iter().map(|c| c.membership).collect::<Vec<_>>() == vec![Membership::Invite, Membership::Join],
+        "membership history"
+    );
     check!(s.membership_changes(&bea, PosRange::new(p_msg[0], now)).await?.len() == 1, "membership changes in range");
     check!(s.rooms_of_user(&bea).await?.first().is_some_and(|c| c.membership == Membership::Join), "rooms of user");
     check!(s.count_unread(&room, &bea, StreamPos::ZERO).await? == 1, "one unread message for bea");

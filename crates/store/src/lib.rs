@@ -15,14 +15,12 @@ use async_trait::async_trait;
 use ruma::{DeviceId, EventId, OwnedDeviceId, OwnedEventId, OwnedRoomId, RoomId, UserId};
 use serde_json::Value;
 use wardline_types::{
-    Account, AccountUpdate, Device, Membership, NewAccount, NewEvent, StoredEvent, StreamPos,
-    Timestamp,
+    Account, AccountUpdate, Device, Membership, NewAccount, NewEvent, StoredEvent, StreamPos, Timestamp,
 };
 
 pub use error::StoreError;
 pub use records::{
-    AccountDataChange, Direction, ImportOutcome, MembershipChange, NewSession, PosRange,
-    Presence, Receipt, Session,
+    AccountDataChange, Direction, ImportOutcome, MembershipChange, NewSession, PosRange, Presence, Receipt, Session,
 };
 
 /// Result of a storage call.
@@ -75,17 +73,19 @@ pub trait SessionStore: Send + Sync {
     /// A user's devices.
     async fn devices(&self, user_id: &UserId) -> StoreResult<Vec<Device>>;
     /// Renames a device; [`StoreError::NotFound`] if it doesn't exist.
-    async fn set_device_name(&self, user_id: &UserId, device_id: &DeviceId, name: Option<String>)
-    -> StoreResult<()>;
+    async fn set_device_name(&self, user_id: &UserId, device_id: &DeviceId, name: Option<String>) -> StoreResult<()>;
     /// Deletes devices and their tokens; returns those that existed.
-    async fn delete_devices(&self, user_id: &UserId, device_ids: &[OwnedDeviceId])
-    -> StoreResult<Vec<OwnedDeviceId>>;
+    async fn delete_devices(&self, user_id: &UserId, device_ids: &[OwnedDeviceId]) -> StoreResult<Vec<OwnedDeviceId>>;
     /// Deletes every device of the user except `keep`; returns the deleted ones.
-    async fn delete_all_devices(&self, user_id: &UserId, keep: Option<&DeviceId>)
-    -> StoreResult<Vec<OwnedDeviceId>>;
+    async fn delete_all_devices(&self, user_id: &UserId, keep: Option<&DeviceId>) -> StoreResult<Vec<OwnedDeviceId>>;
     /// Records activity of a device.
-    async fn touch_device(&self, user_id: &UserId, device_id: &DeviceId, ts: Timestamp, ip: Option<String>)
-    -> StoreResult<()>;
+    async fn touch_device(
+        &self,
+        user_id: &UserId,
+        device_id: &DeviceId,
+        ts: Timestamp,
+        ip: Option<String>,
+    ) -> StoreResult<()>;
 }
 
 /// Rooms as totally ordered logs of events, with their current state and memberships.
@@ -99,11 +99,20 @@ pub trait RoomStore: Send + Sync {
     /// One event by id.
     async fn event(&self, event_id: &EventId) -> StoreResult<Option<StoredEvent>>;
     /// The event sent earlier by this device with this transaction id.
-    async fn event_for_txn(&self, user_id: &UserId, device_id: &DeviceId, txn_id: &str)
-    -> StoreResult<Option<OwnedEventId>>;
+    async fn event_for_txn(
+        &self,
+        user_id: &UserId,
+        device_id: &DeviceId,
+        txn_id: &str,
+    ) -> StoreResult<Option<OwnedEventId>>;
     /// Events of a room in `range`, nearest the start of `dir` first, at most `limit`.
-    async fn room_events(&self, room_id: &RoomId, range: PosRange, dir: Direction, limit: usize)
-    -> StoreResult<Vec<StoredEvent>>;
+    async fn room_events(
+        &self,
+        room_id: &RoomId,
+        range: PosRange,
+        dir: Direction,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>>;
     /// The room's state after every event at a position `<= at`.
     async fn state_at(&self, room_id: &RoomId, at: StreamPos) -> StoreResult<Vec<StoredEvent>>;
     /// The latest state event for each key among those at positions in `range`.
@@ -148,11 +157,15 @@ pub trait ReceiptStore: Send + Sync {
 #[async_trait]
 pub trait AccountDataStore: Send + Sync {
     /// Sets one entry; returns its position.
-    async fn put_account_data(&self, user_id: &UserId, room_id: Option<&RoomId>, kind: &str, content: Value)
-    -> StoreResult<StreamPos>;
+    async fn put_account_data(
+        &self,
+        user_id: &UserId,
+        room_id: Option<&RoomId>,
+        kind: &str,
+        content: Value,
+    ) -> StoreResult<StreamPos>;
     /// One entry.
-    async fn account_data(&self, user_id: &UserId, room_id: Option<&RoomId>, kind: &str)
-    -> StoreResult<Option<Value>>;
+    async fn account_data(&self, user_id: &UserId, room_id: Option<&RoomId>, kind: &str) -> StoreResult<Option<Value>>;
     /// Entries that changed at positions in `range`.
     async fn account_data_changes(&self, user_id: &UserId, range: PosRange) -> StoreResult<Vec<AccountDataChange>>;
 }

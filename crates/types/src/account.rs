@@ -33,8 +33,7 @@ impl Username {
         if s.is_empty() || s.len() > 64 {
             return Err(InvalidUsername::Length);
         }
-        if !s.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/'))
-        {
+        if !s.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/')) {
             return Err(InvalidUsername::Character);
         }
         Ok(Self(s.to_owned()))

@@ -152,10 +152,7 @@ mod tests {
                 content: json!({"msgtype": "m.text", "body": "hi"}),
                 origin_server_ts: Timestamp(1_000),
                 redacts: None,
-                txn: Some(TxnRef {
-                    device_id: device_id!("DEV").to_owned(),
-                    txn_id: "t1".into(),
-                }),
+                txn: Some(TxnRef { device_id: device_id!("DEV").to_owned(), txn_id: "t1".into() }),
             },
             redacted_because: None,
         }
@@ -170,8 +167,7 @@ mod tests {
         assert_eq!(mine["unsigned"]["age"], 500);
         let other_device = e.to_client_json(Some((a, device_id!("OTHER"))), Timestamp(1_500));
         assert!(other_device["unsigned"].get("transaction_id").is_none());
-        let other_user =
-            e.to_client_json(Some((user_id!("@b:localhost"), device_id!("DEV"))), Timestamp(1_500));
+        let other_user = e.to_client_json(Some((user_id!("@b:localhost"), device_id!("DEV"))), Timestamp(1_500));
         assert!(other_user["unsigned"].get("transaction_id").is_none());
         assert!(mine.get("state_key").is_none());
     }

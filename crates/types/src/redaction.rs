@@ -9,17 +9,9 @@ fn kept_content_keys(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         kinds::MEMBER => &["membership", "join_authorised_via_users_server", "third_party_invite"],
         kinds::JOIN_RULES => &["join_rule", "allow"],
-        kinds::POWER_LEVELS => &[
-            "ban",
-            "events",
-            "events_default",
-            "invite",
-            "kick",
-            "redact",
-            "state_default",
-            "users",
-            "users_default",
-        ],
+        kinds::POWER_LEVELS => {
+            &["ban", "events", "events_default", "invite", "kick", "redact", "state_default", "users", "users_default"]
+        }
         kinds::HISTORY_VISIBILITY => &["history_visibility"],
         kinds::REDACTION => &["redacts"],
         // The whole create event survives.

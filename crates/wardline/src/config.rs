@@ -62,7 +62,8 @@ fn merge(base: &mut Value, over: Value) {
 
 /// Parses an environment value as a TOML scalar (number, boolean), or else as a string.
 fn env_value(raw: &str) -> Value {
-    let parsed: Option<toml::Value> = toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v"));
+    let parsed: Option<toml::Value> =
+        toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v"));
     match parsed {
         Some(v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_))) => {
             serde_json::to_value(v).unwrap_or_else(|_| Value::String(raw.to_owned()))
@@ -100,8 +101,10 @@ pub fn load(
         obj.entry("public_base_url").or_insert(Value::Null);
     }
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        let table: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::Toml { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let table: toml::Table =
+            toml::from_str(&text).map_err(|source| ConfigError::Toml { path: path.to_owned(), source })?;
         let json = serde_json::to_value(table).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         merge(&mut value, json);
     }
@@ -143,7 +146,10 @@ mod tests {
     fn layers_override_in_order() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let file = dir.path().join("wardline.toml");
-        std::fs::write(&file, "server_name = \"from-file\"\nlisten = \"127.0.0.1:9000\"\n[rate_limits]\nenabled = true\n[rate_limits.login]\nper_second = 1.5\nburst = 3\n")?;
+        std::fs::write(
+            &file,
+            "server_name = \"from-file\"\nlisten = \"127.0.0.1:9000\"\n[rate_limits]\nenabled = true\n[rate_limits.login]\nper_second = 1.5\nburst = 3\n",
+        )?;
         let vars = env(&[
             ("WARDLINE_SERVER_NAME", "from-env"),
             ("WARDLINE_RATE_LIMITS__ENABLED", "false"),

@@ -51,16 +51,20 @@ async fn shutdown_signal() {
 }
 
 /// Runs the server until SIGINT or SIGTERM; in-flight requests finish first.
-pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let listen = config.listen;
     let data_dir = config.data_dir.clone();
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr()?;
+    if config.public_base_url.is_none() {
+        config.public_base_url = Some(format!("http://{local}"));
+    }
     let services = open(config)?;
     if let Some((user, password)) = services.accounts.ensure_first_admin().await? {
         println!("Created the administrator account {user}.");
         println!("One-time password (shown once; it must be changed at first sign-in): {password}");
     }
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let local = listener.local_addr()?;
     println!("wardline listening on http://{local}");
     let background = tokio::spawn(services.clone().run_background());
     let control = crate::control::serve(&data_dir, services.clone())?;

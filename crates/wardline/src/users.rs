@@ -71,7 +71,9 @@ fn first_line(mut reader: impl BufRead) -> Result<String, Box<dyn std::error::Er
     reader.read_line(&mut line)?;
     let pw = line.trim_end_matches(['\r', '\n']).to_owned();
     if pw.is_empty() {
-        return Err("no password given (type it on standard input, or use --password-file or --one-time-password)".into());
+        return Err(
+            "no password given (type it on standard input, or use --password-file or --one-time-password)".into()
+        );
     }
     Ok(pw)
 }
@@ -106,14 +108,25 @@ pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::er
             let password = if one_time_password {
                 None
             } else if let Some(f) = password_file {
-                Some(first_line(std::io::BufReader::new(std::fs::File::open(&f).map_err(|e| format!("{}: {e}", f.display()))?))?)
+                Some(first_line(std::io::BufReader::new(
+                    std::fs::File::open(&f).map_err(|e| format!("{}: {e}", f.display()))?,
+                ))?)
             } else {
                 Some(first_line(std::io::stdin().lock())?)
             };
             let services = crate::serve::open(config)?;
             let (account, one_time) = services
                 .accounts
-                .create(NewStaff { username, display_name, password, is_admin: admin, job_title, department, email, phone })
+                .create(NewStaff {
+                    username,
+                    display_name,
+                    password,
+                    is_admin: admin,
+                    job_title,
+                    department,
+                    email,
+                    phone,
+                })
                 .await?;
             println!("created {}", account.user_id);
             if let Some(p) = one_time {
@@ -168,7 +181,13 @@ pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::er
                 if json {
                     writeln!(out, "{}", serde_json::to_string(a)?)?;
                 } else {
-                    let status = if a.deactivated { "deactivated" } else if a.must_change_password { "must change password" } else { "active" };
+                    let status = if a.deactivated {
+                        "deactivated"
+                    } else if a.must_change_password {
+                        "must change password"
+                    } else {
+                        "active"
+                    };
                     writeln!(
                         out,
                         "{}\t{}\t{}\t{}{}",

@@ -2,10 +2,12 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use ruma::api::client::config::{get_global_account_data, get_room_account_data, set_global_account_data, set_room_account_data};
+use ruma::UserId;
+use ruma::api::client::config::{
+    get_global_account_data, get_room_account_data, set_global_account_data, set_room_account_data,
+};
 use ruma::api::client::push::get_pushrules_all;
 use ruma::api::client::tag::{create_tag, delete_tag, get_tags};
-use ruma::UserId;
 use serde_json::{Value, json};
 use wardline_service::{Caller, Services};
 
@@ -48,7 +50,8 @@ pub async fn set_room(s: Services, req: Ruma<set_room_account_data::v3::Request>
 /// `GET /user/{userId}/rooms/{roomId}/account_data/{type}`
 pub async fn get_room(s: Services, req: Ruma<get_room_account_data::v3::Request>) -> Result<Response, ApiError> {
     let user = own(req.caller()?, &req.body.user_id)?;
-    Ok(Json(s.userdata.account_data(user, Some(&req.body.room_id), &req.body.event_type.to_string()).await?).into_response())
+    Ok(Json(s.userdata.account_data(user, Some(&req.body.room_id), &req.body.event_type.to_string()).await?)
+        .into_response())
 }
 
 /// `GET /user/{userId}/rooms/{roomId}/tags`

@@ -10,7 +10,8 @@ use crate::error::ApiError;
 use crate::ruma_wrapper::Ruma;
 
 /// The spec versions Wardline implements.
-pub const VERSIONS: &[&str] = &["r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12"];
+pub const VERSIONS: &[&str] =
+    &["r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12"];
 
 /// `GET /_matrix/client/versions`
 pub async fn versions(_: Services, _: Ruma<get_supported_versions::Request>) -> Result<Response, ApiError> {

@@ -25,7 +25,8 @@ pub fn client_events(events: &[StoredEvent], caller: &Caller, now: Timestamp) ->
 
 /// Turns a JSON value into a ruma `Raw<T>` without checking its shape.
 pub fn raw<T>(v: &Value) -> ruma::serde::Raw<T> {
-    ruma::serde::Raw::from_json(serde_json::value::to_raw_value(v).unwrap_or_else(|_| {
-        serde_json::value::RawValue::from_string("{}".to_owned()).unwrap_or_default()
-    }))
+    ruma::serde::Raw::from_json(
+        serde_json::value::to_raw_value(v)
+            .unwrap_or_else(|_| serde_json::value::RawValue::from_string("{}".to_owned()).unwrap_or_default()),
+    )
 }

@@ -9,6 +9,7 @@ use ruma::api::client::room::get_room_event;
 use serde_json::{Value, json};
 use wardline_service::Services;
 use wardline_service::rooms::SendEvent;
+use wardline_service::timeline::PageRequest;
 use wardline_store::Direction;
 use wardline_types::stream::PageToken;
 use wardline_types::{TxnRef, kinds};
@@ -27,7 +28,10 @@ pub async fn send(s: Services, req: Ruma<send_message_event::v3::Request>) -> Re
     let b = &req.body;
     let content: Value = serde_json::from_str(b.body.json().get()).map_err(|e| ApiError::bad_json(e.to_string()))?;
     let kind = b.event_type.to_string();
-    if kind == kinds::MESSAGE && content.get("msgtype").and_then(Value::as_str).is_none() && content.as_object().is_some_and(|o| !o.is_empty()) {
+    if kind == kinds::MESSAGE
+        && content.get("msgtype").and_then(Value::as_str).is_none()
+        && content.as_object().is_some_and(|o| !o.is_empty())
+    {
         return Err(ApiError::bad_json("m.room.message needs a msgtype"));
     }
     let id = s
@@ -83,7 +87,17 @@ pub async fn messages(s: Services, req: Ruma<get_message_events::v3::Request>) -
     let limit = usize::try_from(u64::from(b.limit)).unwrap_or(1000);
     let page = s
         .timeline
-        .messages(&caller.user_id, &b.room_id, page_token(b.from.as_ref())?, page_token(b.to.as_ref())?, dir, limit, &b.filter)
+        .messages(
+            &caller.user_id,
+            &b.room_id,
+            PageRequest {
+                from: page_token(b.from.as_ref())?,
+                to: page_token(b.to.as_ref())?,
+                dir,
+                limit,
+                filter: &b.filter,
+            },
+        )
         .await?;
     let now = s.clock.now();
     let mut body = json!({

@@ -14,9 +14,8 @@ pub mod sync;
 
 use axum::Router;
 use ruma::api::client::{
-    account, config, context, device, discovery as disc, filter, membership, message, presence, profile as prof,
-    push, read_marker, receipt, redact, room, session as sess, state as st, sync::sync_events, tag, typing,
-    user_directory,
+    account, config, context, device, discovery as disc, filter, membership, message, presence, profile as prof, push,
+    read_marker, receipt, redact, room, session as sess, state as st, sync::sync_events, tag, typing, user_directory,
 };
 use wardline_service::Services;
 

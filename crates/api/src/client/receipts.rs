@@ -33,7 +33,13 @@ pub async fn read_markers(s: Services, req: Ruma<set_read_marker::v3::Request>) 
     let caller = req.caller()?;
     let b = &req.body;
     s.userdata
-        .read_markers(&caller.user_id, &b.room_id, b.fully_read.as_deref(), b.read_receipt.as_deref(), b.private_read_receipt.as_deref())
+        .read_markers(
+            &caller.user_id,
+            &b.room_id,
+            b.fully_read.as_deref(),
+            b.read_receipt.as_deref(),
+            b.private_read_receipt.as_deref(),
+        )
         .await?;
     reply(set_read_marker::v3::Response::new())
 }

@@ -6,8 +6,8 @@ use ruma::api::client::membership::{
     ban_user, forget_room, get_member_events, invite_user, join_room_by_id, join_room_by_id_or_alias, joined_members,
     joined_rooms, kick_user, leave_room, unban_user,
 };
-use ruma::api::client::room::create_room;
 use ruma::api::client::room::Visibility;
+use ruma::api::client::room::create_room;
 use ruma::{OwnedRoomId, RoomId};
 use serde_json::{Map, Value, json};
 use wardline_service::Services;
@@ -46,7 +46,10 @@ pub async fn create(s: Services, req: Ruma<create_room::v3::Request>) -> Result<
     let mut initial_state = Vec::new();
     for ev in &b.initial_state {
         let obj = raw_object(ev, "initial_state event")?;
-        let kind = obj.get("type").and_then(Value::as_str).ok_or_else(|| ApiError::bad_json("initial_state event needs a type"))?;
+        let kind = obj
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::bad_json("initial_state event needs a type"))?;
         let key = obj.get("state_key").and_then(Value::as_str).unwrap_or("");
         let content = obj.get("content").cloned().unwrap_or_else(|| json!({}));
         initial_state.push((kind.to_owned(), key.to_owned(), content));
@@ -62,7 +65,11 @@ pub async fn create(s: Services, req: Ruma<create_room::v3::Request>) -> Result<
                 invite: b.invite.clone(),
                 is_direct: b.is_direct,
                 initial_state,
-                power_level_content_override: b.power_level_content_override.as_ref().map(|r| raw_object(r, "power_level_content_override")).transpose()?,
+                power_level_content_override: b
+                    .power_level_content_override
+                    .as_ref()
+                    .map(|r| raw_object(r, "power_level_content_override"))
+                    .transpose()?,
                 creation_content: b.creation_content.as_ref().map(|r| raw_object(r, "creation_content")).transpose()?,
                 room_version: b.room_version.as_ref().map(ToString::to_string),
             },
@@ -81,7 +88,11 @@ pub async fn invite(s: Services, req: Ruma<invite_user::v3::Request>) -> Result<
     reply(invite_user::v3::Response::new())
 }
 
-async fn join_room(s: &Services, room_id: &RoomId, req_caller: &wardline_service::Caller) -> Result<Response, ApiError> {
+async fn join_room(
+    s: &Services,
+    room_id: &RoomId,
+    req_caller: &wardline_service::Caller,
+) -> Result<Response, ApiError> {
     s.rooms.join(room_id, &req_caller.user_id).await?;
     Ok(Json(json!({ "room_id": room_id })).into_response())
 }
@@ -92,7 +103,10 @@ pub async fn join_by_id(s: Services, req: Ruma<join_room_by_id::v3::Request>) ->
 }
 
 /// `POST /join/{roomIdOrAlias}`
-pub async fn join_by_id_or_alias(s: Services, req: Ruma<join_room_by_id_or_alias::v3::Request>) -> Result<Response, ApiError> {
+pub async fn join_by_id_or_alias(
+    s: Services,
+    req: Ruma<join_room_by_id_or_alias::v3::Request>,
+) -> Result<Response, ApiError> {
     let room_id = OwnedRoomId::try_from(req.body.room_id_or_alias.as_str())
         .map_err(|_| ApiError::not_found("room aliases are not offered; join by room id"))?;
     join_room(&s, &room_id, req.caller()?).await
@@ -154,17 +168,21 @@ pub async fn members(s: Services, req: Ruma<get_member_events::v3::Request>) -> 
 /// `GET /rooms/{roomId}/joined_members`
 pub async fn joined_members(s: Services, req: Ruma<joined_members::v3::Request>) -> Result<Response, ApiError> {
     let caller = req.caller()?;
-    let state = s.rooms.state(&req.body.room_id).await.map_err(|_| ApiError::forbidden("you are not a member of this room"))?;
+    let state =
+        s.rooms.state(&req.body.room_id).await.map_err(|_| ApiError::forbidden("you are not a member of this room"))?;
     if state.membership(&caller.user_id) != Some(Membership::Join) {
         return Err(ApiError::forbidden("you are not a member of this room"));
     }
     let mut joined = Map::new();
     for e in state.events().filter(|e| e.event.kind == kinds::MEMBER && e.membership() == Some(Membership::Join)) {
         if let Some(user) = &e.event.state_key {
-            joined.insert(user.clone(), json!({
-                "display_name": e.event.content.get("displayname"),
-                "avatar_url": e.event.content.get("avatar_url"),
-            }));
+            joined.insert(
+                user.clone(),
+                json!({
+                    "display_name": e.event.content.get("displayname"),
+                    "avatar_url": e.event.content.get("avatar_url"),
+                }),
+            );
         }
     }
     Ok(Json(json!({ "joined": joined })).into_response())

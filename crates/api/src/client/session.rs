@@ -93,7 +93,11 @@ pub fn uia_auth(auth: Option<&AuthData>) -> Option<UiaAuth> {
             password: Some(p.password.clone()),
             session: p.session.clone(),
         },
-        other => UiaAuth { kind: other.auth_type().map(|t| t.to_string()).unwrap_or_default(), session: other.session().map(ToOwned::to_owned), ..UiaAuth::default() },
+        other => UiaAuth {
+            kind: other.auth_type().map(|t| t.to_string()).unwrap_or_default(),
+            session: other.session().map(ToOwned::to_owned),
+            ..UiaAuth::default()
+        },
     })
 }
 

@@ -37,12 +37,17 @@ pub async fn get_filter(s: Services, req: Ruma<get_filter::v3::Request>) -> Resu
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], text).into_response())
 }
 
-async fn resolve_filter(s: &Services, caller: &Caller, filter: Option<&sync_events::v3::Filter>) -> Result<FilterDefinition, ApiError> {
+async fn resolve_filter(
+    s: &Services,
+    caller: &Caller,
+    filter: Option<&sync_events::v3::Filter>,
+) -> Result<FilterDefinition, ApiError> {
     Ok(match filter {
         None => FilterDefinition::default(),
         Some(sync_events::v3::Filter::FilterDefinition(f)) => f.clone(),
         Some(sync_events::v3::Filter::FilterId(id)) => {
-            let text = s.userdata.filter(&caller.user_id, id).await.map_err(|_| ApiError::not_found("no such filter"))?;
+            let text =
+                s.userdata.filter(&caller.user_id, id).await.map_err(|_| ApiError::not_found("no such filter"))?;
             serde_json::from_str(&text).map_err(|e| ApiError::bad_json(format!("stored filter is invalid: {e}")))?
         }
         Some(_) => FilterDefinition::default(),
@@ -101,9 +106,7 @@ fn receipt_event(receipts: &[Receipt]) -> Option<Value> {
     let mut content = Map::new();
     for r in receipts {
         let by_type = content.entry(r.event_id.to_string()).or_insert_with(|| json!({}));
-        let users = by_type
-            .as_object_mut()
-            .map(|m| m.entry(r.receipt_type.clone()).or_insert_with(|| json!({})));
+        let users = by_type.as_object_mut().map(|m| m.entry(r.receipt_type.clone()).or_insert_with(|| json!({})));
         if let Some(Value::Object(users)) = users {
             let mut info = json!({ "ts": r.ts.0 });
             if let Some(t) = &r.thread_id {
@@ -155,11 +158,14 @@ pub fn render(r: &SyncResult, caller: &Caller, now: Timestamp) -> Value {
         .left
         .iter()
         .map(|l| {
-            (l.room_id.to_string(), json!({
-                "timeline": timeline(&l.timeline, caller, now),
-                "state": { "events": events(&l.state, caller, now) },
-                "account_data": { "events": [] },
-            }))
+            (
+                l.room_id.to_string(),
+                json!({
+                    "timeline": timeline(&l.timeline, caller, now),
+                    "state": { "events": events(&l.state, caller, now) },
+                    "account_data": { "events": [] },
+                }),
+            )
         })
         .collect();
     let presence: Vec<Value> = r

@@ -55,8 +55,7 @@ fn authorize_membership(room: &RoomState, ev: &NewEvent) -> ServiceResult<()> {
     let Some(membership) = ev.content.get("membership").and_then(Value::as_str) else {
         return Err(ServiceError::BadJson("membership is required".into()));
     };
-    let membership: Membership =
-        membership.parse().map_err(|_| ServiceError::BadJson("unknown membership".into()))?;
+    let membership: Membership = membership.parse().map_err(|_| ServiceError::BadJson("unknown membership".into()))?;
     let sender = &ev.sender;
     let sender_m = room.membership(sender);
     let target_m = room.membership(target);
@@ -149,10 +148,8 @@ fn authorize_power_levels(current: &PowerLevels, sender: &UserId, content: &Valu
     let event_keys = current.events.keys().chain(new.events.keys());
     for k in event_keys {
         let (o, n) = (current.events.get(k).copied(), new.events.get(k).copied());
-        if o != n {
-            if o.is_some_and(|o| o > mine) || n.is_some_and(|n| n > mine) {
-                return deny(format!("you cannot change the level of {k} beyond your own"));
-            }
+        if o != n && (o.is_some_and(|o| o > mine) || n.is_some_and(|n| n > mine)) {
+            return deny(format!("you cannot change the level of {k} beyond your own"));
         }
     }
     let user_keys = current.users.keys().chain(new.users.keys());

@@ -39,7 +39,13 @@ impl RoomService {
     }
 
     /// Invites a colleague.
-    pub async fn invite(&self, room_id: &RoomId, sender: &UserId, target: &UserId, reason: Option<String>) -> ServiceResult<()> {
+    pub async fn invite(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        reason: Option<String>,
+    ) -> ServiceResult<()> {
         self.check_in_organisation(target).await?;
         self.limiter.check(LimitKind::Invite, sender.as_str())?;
         self.change_membership(room_id, sender, target, Membership::Invite, reason).await
@@ -64,18 +70,36 @@ impl RoomService {
     }
 
     /// Removes someone from a room.
-    pub async fn kick(&self, room_id: &RoomId, sender: &UserId, target: &UserId, reason: Option<String>) -> ServiceResult<()> {
+    pub async fn kick(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        reason: Option<String>,
+    ) -> ServiceResult<()> {
         self.change_membership(room_id, sender, target, Membership::Leave, reason).await
     }
 
     /// Bans someone from a room.
-    pub async fn ban(&self, room_id: &RoomId, sender: &UserId, target: &UserId, reason: Option<String>) -> ServiceResult<()> {
+    pub async fn ban(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        reason: Option<String>,
+    ) -> ServiceResult<()> {
         self.check_in_organisation(target).await?;
         self.change_membership(room_id, sender, target, Membership::Ban, reason).await
     }
 
     /// Lifts a ban.
-    pub async fn unban(&self, room_id: &RoomId, sender: &UserId, target: &UserId, reason: Option<String>) -> ServiceResult<()> {
+    pub async fn unban(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        target: &UserId,
+        reason: Option<String>,
+    ) -> ServiceResult<()> {
         if self.with_state(room_id, |s| s.membership(target)).await? != Some(Membership::Ban) {
             return Err(ServiceError::forbidden("that user is not banned"));
         }
@@ -122,8 +146,10 @@ impl RoomService {
             let mut slot = self.lock(&room_id).await?;
             let Some(member) = slot.state.get(kinds::MEMBER, user.as_str()) else { continue };
             let mut content = member.event.content.clone();
-            if let Some(a) = self.store.account(user).await? {
-                if let Value::Object(obj) = &mut content {
+            if let Some(a) = self.store.account(user).await?
+                && let Value::Object(obj) = &mut content
+            {
+                {
                     obj.insert("displayname".into(), json!(a.display_name));
                     match a.avatar_url {
                         Some(url) => obj.insert("avatar_url".into(), json!(url)),

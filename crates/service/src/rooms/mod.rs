@@ -129,7 +129,14 @@ impl RoomService {
     }
 
     /// A new event, not yet authorized.
-    fn new_event(&self, room_id: &RoomId, sender: &UserId, kind: &str, state_key: Option<String>, content: serde_json::Value) -> NewEvent {
+    fn new_event(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        kind: &str,
+        state_key: Option<String>,
+        content: serde_json::Value,
+    ) -> NewEvent {
         NewEvent {
             event_id: new_event_id(),
             room_id: room_id.to_owned(),

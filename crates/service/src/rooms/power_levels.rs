@@ -88,10 +88,7 @@ impl PowerLevels {
     /// The level needed to send an event of this type.
     #[must_use]
     pub fn for_event(&self, kind: &str, is_state: bool) -> i64 {
-        self.events
-            .get(kind)
-            .copied()
-            .unwrap_or(if is_state { self.state_default } else { self.events_default })
+        self.events.get(kind).copied().unwrap_or(if is_state { self.state_default } else { self.events_default })
     }
 }
 

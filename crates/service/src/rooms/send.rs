@@ -39,7 +39,10 @@ impl RoomService {
             return Err(ServiceError::invalid("event content is too large"));
         }
         if matches!(req.kind.as_str(), kinds::CREATE | kinds::MEMBER) {
-            return Err(ServiceError::forbidden(format!("{} cannot be sent directly; use the membership endpoints", req.kind)));
+            return Err(ServiceError::forbidden(format!(
+                "{} cannot be sent directly; use the membership endpoints",
+                req.kind
+            )));
         }
         if req.kind == kinds::JOIN_RULES && req.content.get("join_rule").and_then(Value::as_str) == Some("public") {
             return Err(ServiceError::forbidden("rooms cannot be public in a closed organisation"));
@@ -90,8 +93,14 @@ impl RoomService {
     }
 
     /// Sets a piece of room state; returns the event id.
-    pub async fn set_state(&self, room_id: &RoomId, sender: &UserId, kind: &str, state_key: &str, content: Value)
-    -> ServiceResult<OwnedEventId> {
+    pub async fn set_state(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        kind: &str,
+        state_key: &str,
+        content: Value,
+    ) -> ServiceResult<OwnedEventId> {
         self.send(
             sender,
             SendEvent {

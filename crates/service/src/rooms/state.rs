@@ -124,17 +124,25 @@ impl RoomState {
     /// The stripped state shown with an invite: name, avatar, join rules, encryption, create.
     #[must_use]
     pub fn stripped_for_invite(&self) -> Vec<Value> {
-        [kinds::CREATE, kinds::NAME, kinds::AVATAR, kinds::JOIN_RULES, kinds::CANONICAL_ALIAS, kinds::ENCRYPTION, kinds::TOPIC]
-            .iter()
-            .filter_map(|k| self.get(k, ""))
-            .map(|e| {
-                serde_json::json!({
-                    "type": e.event.kind,
-                    "state_key": e.event.state_key,
-                    "content": e.event.content,
-                    "sender": e.event.sender,
-                })
+        [
+            kinds::CREATE,
+            kinds::NAME,
+            kinds::AVATAR,
+            kinds::JOIN_RULES,
+            kinds::CANONICAL_ALIAS,
+            kinds::ENCRYPTION,
+            kinds::TOPIC,
+        ]
+        .iter()
+        .filter_map(|k| self.get(k, ""))
+        .map(|e| {
+            serde_json::json!({
+                "type": e.event.kind,
+                "state_key": e.event.state_key,
+                "content": e.event.content,
+                "sender": e.event.sender,
             })
-            .collect()
+        })
+        .collect()
     }
 }

@@ -1,1 +1,13 @@
+//! Integration tests: each starts the real `wardline` binary on a random port with its own
+//! temporary data directory, and talks to it over HTTP.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod accounts;
+mod crash;
+mod messaging;
+mod rooms;
+mod session;
+mod sync;

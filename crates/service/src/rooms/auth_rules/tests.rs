@@ -103,15 +103,21 @@ fn cannot_raise_power_beyond_own() {
     let md = owned_user_id!("@mod:x");
     r.member(&admin, "@mod:x", "invite").unwrap();
     r.member(&md, "@mod:x", "join").unwrap();
-    r.try_push(ev(&admin, kinds::POWER_LEVELS, Some(""), json!({
-        "users": {"@admin:x": 100, "@mod:x": 50}, "events": {"m.room.power_levels": 50}
-    })))
+    r.try_push(ev(
+        &admin,
+        kinds::POWER_LEVELS,
+        Some(""),
+        json!({
+            "users": {"@admin:x": 100, "@mod:x": 50}, "events": {"m.room.power_levels": 50}
+        }),
+    ))
     .unwrap();
     let raise_self = json!({"users": {"@admin:x": 100, "@mod:x": 100}, "events": {"m.room.power_levels": 50}});
     assert!(forbidden(r.try_push(ev(&md, kinds::POWER_LEVELS, Some(""), raise_self))));
     let demote_admin = json!({"users": {"@admin:x": 0, "@mod:x": 50}, "events": {"m.room.power_levels": 50}});
     assert!(forbidden(r.try_push(ev(&md, kinds::POWER_LEVELS, Some(""), demote_admin))));
-    let give_bob = json!({"users": {"@admin:x": 100, "@mod:x": 50, "@bob:x": 50}, "events": {"m.room.power_levels": 50}});
+    let give_bob =
+        json!({"users": {"@admin:x": 100, "@mod:x": 50, "@bob:x": 50}, "events": {"m.room.power_levels": 50}});
     r.try_push(ev(&md, kinds::POWER_LEVELS, Some(""), give_bob)).unwrap();
 }
 

@@ -1,0 +1,262 @@
+//! Starting servers and talking to them.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// The password of every user made by [`Server::user`].
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running server.
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub data_dir: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    pub stdout_lines: Vec<String>,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_wardline")
+}
+
+/// Runs a `wardline` command against a data directory; returns (status ok, stdout, stderr).
+pub fn cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wardline");
+    if let (Some(mut input), Some(text)) = (child.stdin.take(), stdin) {
+        input.write_all(text.as_bytes()).expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait for wardline");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+impl Server {
+    /// A fresh server in a new temporary directory.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().join("data");
+        let mut s = Self::start_in(&data_dir, &[]);
+        s._dir = Some(dir);
+        s
+    }
+
+    /// A fresh server with extra environment settings.
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().join("data");
+        let mut s = Self::start_in(&data_dir, env);
+        s._dir = Some(dir);
+        s
+    }
+
+    /// A server on an existing data directory.
+    pub fn start_in(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("WARDLINE_RATE_LIMITS__ENABLED", "false")
+            .env("WARDLINE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start wardline");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut lines = Vec::new();
+        let base = loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).expect("read stdout") == 0 {
+                panic!("wardline exited before listening: {lines:?}");
+            }
+            lines.push(line.trim().to_owned());
+            if let Some(url) = line.trim().strip_prefix("wardline listening on ") {
+                break url.to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in reader.lines() {});
+        Self { child: Some(child), base, data_dir: data_dir.to_owned(), _dir: None, stdout_lines: lines }
+    }
+
+    /// `kill -9`.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("kill");
+            c.wait().expect("wait");
+        }
+    }
+
+    /// SIGTERM, then wait for exit; returns whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else { return false };
+        Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().expect("kill -TERM");
+        for _ in 0..200 {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        false
+    }
+
+    /// Takes the data directory's temp dir out, so it outlives this server.
+    pub fn keep_dir(&mut self) -> Option<tempfile::TempDir> {
+        self._dir.take()
+    }
+
+    /// Adds a user with the CLI; returns a logged-in client.
+    pub async fn user(&self, name: &str) -> Client {
+        let password = PASSWORD.to_owned();
+        let (ok, out, err) = cli(
+            &self.data_dir,
+            &["user", "add", name, "--display-name", &format!("Dr {name}")],
+            Some(&format!("{password}\n")),
+        );
+        assert!(ok, "user add failed: {out} {err}");
+        self.login(name, &password).await
+    }
+
+    pub fn client(&self) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base: self.base.clone(),
+            token: None,
+            user_id: String::new(),
+            device_id: String::new(),
+        }
+    }
+
+    pub async fn login(&self, name: &str, password: &str) -> Client {
+        let mut c = self.client();
+        let (status, body) = c
+            .post("/_matrix/client/v3/login", json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": name}, "password": password}))
+            .await;
+        assert_eq!(status, 200, "login failed: {body}");
+        c.token = body["access_token"].as_str().map(ToOwned::to_owned);
+        c.user_id = body["user_id"].as_str().unwrap_or_default().to_owned();
+        c.device_id = body["device_id"].as_str().unwrap_or_default().to_owned();
+        c
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A Matrix client over reqwest.
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: Option<String>,
+    pub user_id: String,
+    pub device_id: String,
+}
+
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Client {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    /// Creates a room; returns its id.
+    pub async fn create_room(&self, body: Value) -> String {
+        let (s, b) = self.post("/_matrix/client/v3/createRoom", body).await;
+        assert_eq!(s, 200, "createRoom: {b}");
+        b["room_id"].as_str().expect("room_id").to_owned()
+    }
+
+    pub async fn join(&self, room: &str) {
+        let (s, b) = self.post(&format!("/_matrix/client/v3/rooms/{}/join", enc(room)), json!({})).await;
+        assert_eq!(s, 200, "join: {b}");
+    }
+
+    pub async fn invite(&self, room: &str, user: &str) -> (u16, Value) {
+        self.post(&format!("/_matrix/client/v3/rooms/{}/invite", enc(room)), json!({"user_id": user})).await
+    }
+
+    /// Sends a text message; returns (status, body).
+    pub async fn send_text(&self, room: &str, txn: &str, body: &str) -> (u16, Value) {
+        self.put(
+            &format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{}", enc(room), enc(txn)),
+            json!({"msgtype": "m.text", "body": body}),
+        )
+        .await
+    }
+
+    pub async fn sync(&self, since: Option<&str>, timeout_ms: u64, filter: Option<&str>) -> Value {
+        let mut path = format!("/_matrix/client/v3/sync?timeout={timeout_ms}");
+        if let Some(s) = since {
+            path.push_str(&format!("&since={}", enc(s)));
+        }
+        if let Some(f) = filter {
+            path.push_str(&format!("&filter={}", enc(f)));
+        }
+        let (s, b) = self.get(&path).await;
+        assert_eq!(s, 200, "sync: {b}");
+        b
+    }
+}
+
+/// Bodies of `m.room.message` events in a room's sync timeline.
+pub fn timeline_bodies(sync: &Value, room: &str) -> Vec<String> {
+    sync["rooms"]["join"][room]["timeline"]["events"]
+        .as_array()
+        .map(|events| {
+            events
+                .iter()
+                .filter(|e| e["type"] == "m.room.message")
+                .filter_map(|e| e["content"]["body"].as_str().map(ToOwned::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,148 @@
+//! Rooms: creation presets, membership, power levels, the closed user group, state.
+
+use serde_json::json;
+
+use crate::harness::{Server, enc};
+
+#[tokio::test]
+async fn closed_user_group() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let room = a.create_room(json!({"name": "Ward 7"})).await;
+    let (st, b) = a.invite(&room, "@mallory:example.org").await;
+    assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")));
+    assert!(b["error"].as_str().unwrap().contains("not a member of this organisation"), "{b}");
+    let (st, _) = a.invite(&room, "@ghost:localhost").await;
+    assert_eq!(st, 404, "a local user without an account cannot be invited");
+    let (st, _) = a.post("/_matrix/client/v3/createRoom", json!({"invite": ["@eve:evil.example"]})).await;
+    assert_eq!(st, 403);
+    let (st, _) = a.post("/_matrix/client/v3/createRoom", json!({"preset": "public_chat"})).await;
+    assert_eq!(st, 403, "no public rooms");
+    let (st, _) = a.post("/_matrix/client/v3/createRoom", json!({"visibility": "public"})).await;
+    assert_eq!(st, 403, "no public directory");
+    let (st, _) = a
+        .put(
+            &format!("/_matrix/client/v3/rooms/{}/state/m.room.join_rules/", enc(&room)),
+            json!({"join_rule": "public"}),
+        )
+        .await;
+    assert_eq!(st, 403, "a room cannot be made public later");
+    // Federation endpoints do not exist.
+    let (st, _) = a.get("/_matrix/federation/v1/version").await;
+    assert_eq!(st, 404);
+}
+
+#[tokio::test]
+async fn membership_and_power_levels() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let b = s.user("ben").await;
+    let c = s.user("cat").await;
+    let room = a.create_room(json!({"name": "Ward 7", "topic": "Cardiology", "invite": ["@ben:localhost"]})).await;
+    // Not invited: cannot join or read.
+    let (st, _) = c.post(&format!("/_matrix/client/v3/rooms/{}/join", enc(&room)), json!({})).await;
+    assert_eq!(st, 403);
+    let (st, _) = c.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b", enc(&room))).await;
+    assert_eq!(st, 403);
+    b.join(&room).await;
+    let (st, body) = b.get("/_matrix/client/v3/joined_rooms").await;
+    assert_eq!(st, 200);
+    assert_eq!(body["joined_rooms"], json!([room]));
+    // Ben (power 0) may talk but not rename the room, invite is allowed (invite level 0).
+    let (st, _) = b.send_text(&room, "t1", "hello").await;
+    assert_eq!(st, 200);
+    let (st, body) =
+        b.put(&format!("/_matrix/client/v3/rooms/{}/state/m.room.name/", enc(&room)), json!({"name": "x"})).await;
+    assert_eq!((st, body["errcode"].as_str()), (403, Some("M_FORBIDDEN")));
+    let (st, _) = b.invite(&room, "@cat:localhost").await;
+    assert_eq!(st, 200);
+    c.join(&room).await;
+    // Ben cannot kick Cat; Ada can.
+    let (st, _) =
+        b.post(&format!("/_matrix/client/v3/rooms/{}/kick", enc(&room)), json!({"user_id": "@cat:localhost"})).await;
+    assert_eq!(st, 403);
+    let (st, _) = a
+        .post(
+            &format!("/_matrix/client/v3/rooms/{}/kick", enc(&room)),
+            json!({"user_id": "@cat:localhost", "reason": "wrong ward"}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, _) = c.send_text(&room, "t1", "still here?").await;
+    assert_eq!(st, 403, "kicked users cannot send");
+    // Ban, then unban: banned users cannot be re-invited until unbanned.
+    let (st, _) =
+        a.post(&format!("/_matrix/client/v3/rooms/{}/ban", enc(&room)), json!({"user_id": "@cat:localhost"})).await;
+    assert_eq!(st, 200);
+    let (st, _) = a.invite(&room, "@cat:localhost").await;
+    assert_eq!(st, 403);
+    let (st, _) =
+        a.post(&format!("/_matrix/client/v3/rooms/{}/unban", enc(&room)), json!({"user_id": "@cat:localhost"})).await;
+    assert_eq!(st, 200);
+    let (st, _) = a.invite(&room, "@cat:localhost").await;
+    assert_eq!(st, 200);
+    // Ada raises Ben to moderator through the power levels.
+    let (st, mut pl) = a.get(&format!("/_matrix/client/v3/rooms/{}/state/m.room.power_levels/", enc(&room))).await;
+    assert_eq!(st, 200);
+    pl["users"]["@ben:localhost"] = json!(50);
+    let (st, _) =
+        a.put(&format!("/_matrix/client/v3/rooms/{}/state/m.room.power_levels", enc(&room)), pl.clone()).await;
+    assert_eq!(st, 200);
+    let (st, _) = b
+        .put(&format!("/_matrix/client/v3/rooms/{}/state/m.room.name/", enc(&room)), json!({"name": "Ward 7 North"}))
+        .await;
+    assert_eq!(st, 200);
+    pl["users"]["@ben:localhost"] = json!(100);
+    let (st, _) = b.put(&format!("/_matrix/client/v3/rooms/{}/state/m.room.power_levels/", enc(&room)), pl).await;
+    assert_eq!(st, 403, "cannot raise yourself above your level");
+    let (_, name) = c.get(&format!("/_matrix/client/v3/rooms/{}/state/m.room.name/", enc(&room))).await;
+    assert_eq!(name["errcode"], "M_FORBIDDEN", "an invitee cannot read state yet");
+    // Members and joined members.
+    let (st, members) = a.get(&format!("/_matrix/client/v3/rooms/{}/joined_members", enc(&room))).await;
+    assert_eq!(st, 200);
+    let joined = members["joined"].as_object().unwrap();
+    assert_eq!(joined.len(), 2);
+    assert_eq!(joined["@ada:localhost"]["display_name"], "Dr ada");
+    let (_, all) = a.get(&format!("/_matrix/client/v3/rooms/{}/members?membership=invite", enc(&room))).await;
+    assert_eq!(all["chunk"].as_array().unwrap().len(), 1);
+    let (_, state) = a.get(&format!("/_matrix/client/v3/rooms/{}/state", enc(&room))).await;
+    let kinds: Vec<&str> = state.as_array().unwrap().iter().filter_map(|e| e["type"].as_str()).collect();
+    for k in [
+        "m.room.create",
+        "m.room.power_levels",
+        "m.room.join_rules",
+        "m.room.history_visibility",
+        "m.room.name",
+        "m.room.topic",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    // Leave and forget.
+    let (st, _) = b.post(&format!("/_matrix/client/v3/rooms/{}/forget", enc(&room)), json!({})).await;
+    assert_eq!(st, 403, "cannot forget a room you are in");
+    let (st, _) = b.post(&format!("/_matrix/client/v3/rooms/{}/leave", enc(&room)), json!({})).await;
+    assert_eq!(st, 200);
+    let (st, _) = b.post(&format!("/_matrix/client/v3/rooms/{}/forget", enc(&room)), json!({})).await;
+    assert_eq!(st, 200);
+}
+
+#[tokio::test]
+async fn trusted_private_chat_and_direct_chats() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let _b = s.user("ben").await;
+    let room = a
+        .create_room(json!({"preset": "trusted_private_chat", "is_direct": true, "invite": ["@ben:localhost"],
+            "initial_state": [{"type": "m.room.topic", "state_key": "", "content": {"topic": "handover"}}],
+            "power_level_content_override": {"events_default": 0}}))
+        .await;
+    let (_, pl) = a.get(&format!("/_matrix/client/v3/rooms/{}/state/m.room.power_levels/", enc(&room))).await;
+    assert_eq!(pl["users"]["@ben:localhost"], 100, "trusted invitees get the creator's level");
+    let (_, members) = a.get(&format!("/_matrix/client/v3/rooms/{}/members", enc(&room))).await;
+    let invite = members["chunk"].as_array().unwrap().iter().find(|e| e["state_key"] == "@ben:localhost").unwrap();
+    assert_eq!(invite["content"]["is_direct"], true);
+    let (_, topic) = a.get(&format!("/_matrix/client/v3/rooms/{}/state/m.room.topic/", enc(&room))).await;
+    assert_eq!(topic["topic"], "handover");
+    let (st, b) = a.post("/_matrix/client/v3/createRoom", json!({"room_version": "1"})).await;
+    assert_eq!((st, b["errcode"].as_str()), (400, Some("M_UNSUPPORTED_ROOM_VERSION")));
+}

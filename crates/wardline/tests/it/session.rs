@@ -1,0 +1,149 @@
+//! Discovery, errors, login, devices, passwords.
+
+use serde_json::json;
+
+use crate::harness::{Server, cli};
+
+#[tokio::test]
+async fn discovery_and_error_shapes() {
+    let s = Server::start();
+    let c = s.client();
+    let (st, b) = c.get("/_matrix/client/versions").await;
+    assert_eq!(st, 200);
+    let versions: Vec<&str> = b["versions"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert!(versions.contains(&"v1.11"), "{versions:?}");
+    let (st, b) = c.get("/.well-known/matrix/client").await;
+    assert_eq!(st, 200);
+    assert_eq!(b["m.homeserver"]["base_url"], s.base.as_str());
+    let (st, b) = c.get("/_matrix/client/v3/nonsense").await;
+    assert_eq!((st, b["errcode"].as_str()), (404, Some("M_UNRECOGNIZED")));
+    let (st, b) = c.get("/_matrix/client/v3/sync").await;
+    assert_eq!((st, b["errcode"].as_str()), (401, Some("M_MISSING_TOKEN")));
+    let (st, b) = c.post("/_matrix/client/v3/register", json!({"username": "eve", "password": "x"})).await;
+    assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")));
+    let bad = c.http.post(format!("{}/_matrix/client/v3/login", s.base)).body("{not json").send().await.unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    let b: serde_json::Value = bad.json().await.unwrap();
+    assert_eq!(b["errcode"], "M_NOT_JSON");
+    let mut unknown = s.client();
+    unknown.token = Some("wl_nope".into());
+    let (st, b) = unknown.get("/_matrix/client/v3/account/whoami").await;
+    assert_eq!((st, b["errcode"].as_str()), (401, Some("M_UNKNOWN_TOKEN")));
+}
+
+#[tokio::test]
+async fn security_headers_and_cors_on_every_response() {
+    let s = Server::start();
+    let http = reqwest::Client::new();
+    for path in ["/_matrix/client/versions", "/_matrix/client/v3/sync", "/nope"] {
+        let r =
+            http.get(format!("{}{path}", s.base)).header("Origin", "https://elsewhere.example").send().await.unwrap();
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"), "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(h["access-control-allow-origin"], "*", "{path}");
+    }
+    let pre = http
+        .request(reqwest::Method::OPTIONS, format!("{}/_matrix/client/v3/sync", s.base))
+        .header("Origin", "https://elsewhere.example")
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert!(pre.status().is_success());
+    assert!(pre.headers()["access-control-allow-headers"].to_str().unwrap().to_lowercase().contains("authorization"));
+}
+
+#[tokio::test]
+async fn login_whoami_logout() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let (st, b) = a.get("/_matrix/client/v3/account/whoami").await;
+    assert_eq!(st, 200);
+    assert_eq!(b["user_id"], "@ada:localhost");
+    assert_eq!(b["device_id"], a.device_id.as_str());
+    // Full user id works as identifier too; wrong password and unknown user answer alike.
+    let mut c = s.client();
+    let (st, _) = c
+        .post("/_matrix/client/v3/login", json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "@ada:localhost"}, "password": "correct horse battery staple"}))
+        .await;
+    assert_eq!(st, 200);
+    let (st1, wrong) = c
+        .post("/_matrix/client/v3/login", json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "ada"}, "password": "not the password at all"}))
+        .await;
+    let (st2, unknown) = c
+        .post("/_matrix/client/v3/login", json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "nobody"}, "password": "not the password at all"}))
+        .await;
+    assert_eq!((st1, st2), (403, 403));
+    assert_eq!(wrong, unknown, "no user enumeration");
+    let (st, _) = a.post("/_matrix/client/v3/logout", json!({})).await;
+    assert_eq!(st, 200);
+    let (st, _) = a.get("/_matrix/client/v3/account/whoami").await;
+    assert_eq!(st, 401);
+    c.token = None;
+}
+
+#[tokio::test]
+async fn devices_and_password_change_with_uia() {
+    let s = Server::start();
+    let a = s.user("bea").await;
+    let other = s.login("bea", "correct horse battery staple").await;
+    let (st, b) = a.get("/_matrix/client/v3/devices").await;
+    assert_eq!(st, 200);
+    assert_eq!(b["devices"].as_array().unwrap().len(), 2);
+    let (st, _) =
+        a.put(&format!("/_matrix/client/v3/devices/{}", a.device_id), json!({"display_name": "Ward 7 PC"})).await;
+    assert_eq!(st, 200);
+    let (_, d) = a.get(&format!("/_matrix/client/v3/devices/{}", a.device_id)).await;
+    assert_eq!(d["display_name"], "Ward 7 PC");
+    // Deleting a device needs the password again (user-interactive auth).
+    let (st, challenge) = a.post("/_matrix/client/v3/delete_devices", json!({"devices": [other.device_id]})).await;
+    assert_eq!(st, 401);
+    let session = challenge["session"].as_str().unwrap().to_owned();
+    assert_eq!(challenge["flows"][0]["stages"][0], "m.login.password");
+    let auth = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "bea"}, "password": "correct horse battery staple", "session": session});
+    let (st, b) =
+        a.post("/_matrix/client/v3/delete_devices", json!({"devices": [other.device_id], "auth": auth})).await;
+    assert_eq!(st, 200, "{b}");
+    let (st, _) = other.get("/_matrix/client/v3/account/whoami").await;
+    assert_eq!(st, 401, "the deleted device is signed out");
+    // Password change: weak refused, then changed; old password stops working.
+    let auth = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "bea"}, "password": "correct horse battery staple"});
+    let (st, b) = a.post("/_matrix/client/v3/account/password", json!({"new_password": "short", "auth": auth})).await;
+    assert_eq!((st, b["errcode"].as_str()), (400, Some("M_WEAK_PASSWORD")));
+    let (st, b) = a
+        .post("/_matrix/client/v3/account/password", json!({"new_password": "a brand new passphrase", "auth": auth}))
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let c = s.client();
+    let (st, _) = c
+        .post("/_matrix/client/v3/login", json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "bea"}, "password": "correct horse battery staple"}))
+        .await;
+    assert_eq!(st, 403);
+    s.login("bea", "a brand new passphrase").await;
+}
+
+#[tokio::test]
+async fn first_admin_and_one_time_password_must_be_changed() {
+    let s = Server::start();
+    let line = s.stdout_lines.iter().find(|l| l.contains("One-time password")).expect("admin password printed");
+    let password = line.rsplit(": ").next().unwrap().trim().to_owned();
+    let admin = s.login("admin", &password).await;
+    let (st, b) = admin.get("/_matrix/client/v3/joined_rooms").await;
+    assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")));
+    assert_eq!(b["org.wardline.password_change_required"], true);
+    let auth =
+        json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "admin"}, "password": password});
+    let (st, b) = admin
+        .post("/_matrix/client/v3/account/password", json!({"new_password": "the boss of the servers", "auth": auth}))
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (st, _) = admin.get("/_matrix/client/v3/joined_rooms").await;
+    assert_eq!(st, 200);
+    // A restart does not create another administrator or print a password.
+    let (ok, out, _) = cli(&s.data_dir, &["user", "list"], None);
+    assert!(ok);
+    assert_eq!(out.lines().filter(|l| l.contains("admin")).count(), 1);
+}

@@ -1,0 +1,249 @@
+//! `/sync`: long-polls woken by every kind of change, filters, limits, unread counts, and
+//! sessions ended under an open long-poll.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{Client, Server, cli, enc, timeline_bodies};
+
+/// Starts a 30 s long-poll, runs `act`, and returns the response and how long it took. A
+/// response well before 30 s shows the long-poll was woken.
+async fn woken_by<F, Fut>(c: &Client, since: &str, act: F) -> (Value, Duration)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let poller = c.clone();
+    let since = since.to_owned();
+    let start = Instant::now();
+    let handle = tokio::spawn(async move { poller.sync(Some(&since), 30_000, None).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    act().await;
+    let body = handle.await.unwrap();
+    (body, start.elapsed())
+}
+
+fn next(sync: &Value) -> String {
+    sync["next_batch"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn long_polls_wake_for_every_kind_of_change() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let b = s.user("ben").await;
+    let room = a.create_room(json!({"invite": [b.user_id]})).await;
+    b.join(&room).await;
+    let mut since = next(&b.sync(None, 0, None).await);
+
+    // A message.
+    let (body, took) = woken_by(&b, &since, || async {
+        a.send_text(&room, "t1", "bed 4 needs review").await;
+    })
+    .await;
+    assert!(took < Duration::from_secs(20));
+    assert_eq!(timeline_bodies(&body, &room), vec!["bed 4 needs review"]);
+    let event_id = body["rooms"]["join"][&room]["timeline"]["events"][0]["event_id"].as_str().unwrap().to_owned();
+    assert_eq!(body["rooms"]["join"][&room]["unread_notifications"]["notification_count"], 1);
+    since = next(&body);
+
+    // A receipt.
+    let (body, took) = woken_by(&a, &next(&a.sync(None, 0, None).await), || async {
+        let (st, _) = b
+            .post(&format!("/_matrix/client/v3/rooms/{}/receipt/m.read/{}", enc(&room), enc(&event_id)), json!({}))
+            .await;
+        assert_eq!(st, 200);
+    })
+    .await;
+    assert!(took < Duration::from_secs(20));
+    let eph = &body["rooms"]["join"][&room]["ephemeral"]["events"];
+    let receipt = eph.as_array().unwrap().iter().find(|e| e["type"] == "m.receipt").expect("receipt event");
+    assert!(receipt["content"][&event_id]["m.read"]["@ben:localhost"]["ts"].is_u64(), "{receipt}");
+    let b_sync = b.sync(Some(&since), 0, None).await;
+    assert_eq!(
+        b_sync["rooms"]["join"][&room]["unread_notifications"]["notification_count"], 0,
+        "read after the receipt"
+    );
+    since = next(&b_sync);
+
+    // Typing.
+    let (body, took) = woken_by(&b, &since, || async {
+        let (st, _) = a
+            .put(
+                &format!("/_matrix/client/v3/rooms/{}/typing/{}", enc(&room), enc(&a.user_id)),
+                json!({"typing": true, "timeout": 10000}),
+            )
+            .await;
+        assert_eq!(st, 200);
+    })
+    .await;
+    assert!(took < Duration::from_secs(20));
+    let typing = body["rooms"]["join"][&room]["ephemeral"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "m.typing")
+        .cloned()
+        .expect("typing");
+    assert_eq!(typing["content"]["user_ids"], json!(["@ada:localhost"]));
+    since = next(&body);
+
+    // Account data.
+    let (body, took) = woken_by(&b, &since, || async {
+        let (st, _) = b
+            .put(
+                &format!("/_matrix/client/v3/user/{}/account_data/org.wardline.test", enc(&b.user_id)),
+                json!({"x": 1}),
+            )
+            .await;
+        assert_eq!(st, 200);
+    })
+    .await;
+    assert!(took < Duration::from_secs(20));
+    assert!(
+        body["account_data"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "org.wardline.test" && e["content"]["x"] == 1)
+    );
+    since = next(&body);
+
+    // An invite.
+    let (body, took) = woken_by(&b, &since, || async {
+        a.create_room(json!({"name": "Handover", "invite": ["@ben:localhost"]})).await;
+    })
+    .await;
+    assert!(took < Duration::from_secs(20));
+    let invites = body["rooms"]["invite"].as_object().unwrap();
+    assert_eq!(invites.len(), 1);
+    let state = invites.values().next().unwrap()["invite_state"]["events"].as_array().unwrap().clone();
+    assert!(state.iter().any(|e| e["type"] == "m.room.name" && e["content"]["name"] == "Handover"));
+    assert!(state.iter().any(|e| e["type"] == "m.room.member"
+        && e["state_key"] == "@ben:localhost"
+        && e["content"]["membership"] == "invite"));
+
+    // Nothing new: the long-poll waits for its timeout.
+    let start = Instant::now();
+    let quiet = b.sync(Some(&next(&body)), 700, None).await;
+    assert!(start.elapsed() >= Duration::from_millis(650), "returned early with {quiet}");
+    assert_eq!(quiet["rooms"]["join"].as_object().map(serde_json::Map::len), Some(0));
+}
+
+#[tokio::test]
+async fn filters_stored_unchanged_and_inline() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let room = a.create_room(json!({"name": "Ward 7"})).await;
+    for i in 0..12 {
+        a.send_text(&room, &format!("t{i}"), &format!("m{i}")).await;
+    }
+    let text = r#"{"room":{"timeline":{"limit":5}},"presence":{"types":[]},"event_format":"client"}"#;
+    let resp = a
+        .http
+        .post(format!("{}/_matrix/client/v3/user/{}/filter", s.base, enc(&a.user_id)))
+        .bearer_auth(a.token.as_ref().unwrap())
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let id = resp.json::<Value>().await.unwrap()["filter_id"].as_str().unwrap().to_owned();
+    let stored = a
+        .http
+        .get(format!("{}/_matrix/client/v3/user/{}/filter/{}", s.base, enc(&a.user_id), id))
+        .bearer_auth(a.token.as_ref().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(stored, text, "the stored filter comes back unchanged");
+    let sync = a.sync(None, 0, Some(&id)).await;
+    let t = &sync["rooms"]["join"][&room]["timeline"];
+    assert_eq!(t["events"].as_array().unwrap().len(), 5);
+    assert_eq!(t["limited"], true);
+    assert!(t["prev_batch"].is_string());
+    assert_eq!(timeline_bodies(&sync, &room), vec!["m7", "m8", "m9", "m10", "m11"]);
+    // With a limited timeline the state before it comes in `state`.
+    let state = sync["rooms"]["join"][&room]["state"]["events"].as_array().unwrap();
+    assert!(state.iter().any(|e| e["type"] == "m.room.name"));
+    // Paginate from prev_batch to get the rest.
+    let (_, page) = a
+        .get(&format!(
+            "/_matrix/client/v3/rooms/{}/messages?dir=b&limit=3&from={}",
+            enc(&room),
+            enc(t["prev_batch"].as_str().unwrap())
+        ))
+        .await;
+    let bodies: Vec<&str> =
+        page["chunk"].as_array().unwrap().iter().filter_map(|e| e["content"]["body"].as_str()).collect();
+    assert_eq!(bodies, vec!["m6", "m5", "m4"]);
+    // Inline filter: only state events in the timeline.
+    let sync = a.sync(None, 0, Some(r#"{"room":{"timeline":{"types":["m.room.name"]}}}"#)).await;
+    let events = sync["rooms"]["join"][&room]["timeline"]["events"].as_array().unwrap();
+    assert!(events.iter().all(|e| e["type"] == "m.room.name"));
+    // An unknown filter id is an error, not an empty filter.
+    let (st, _) = a.get("/_matrix/client/v3/sync?filter=999").await;
+    assert_eq!(st, 404);
+    // Someone else's filter is not readable.
+    let b = s.user("ben").await;
+    let (st, _) = b.get(&format!("/_matrix/client/v3/user/{}/filter/{}", enc(&a.user_id), id)).await;
+    assert_eq!(st, 403);
+}
+
+#[tokio::test]
+async fn deactivation_from_the_cli_ends_an_open_long_poll() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let since = next(&a.sync(None, 0, None).await);
+    let poller = a.clone();
+    let start = Instant::now();
+    let handle = tokio::spawn(async move {
+        poller.get(&format!("/_matrix/client/v3/sync?timeout=30000&since={}", enc(&since))).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (ok, out, err) = cli(&s.data_dir, &["user", "deactivate", "ada"], None);
+    assert!(ok, "{out} {err}");
+    let (st, body) = handle.await.unwrap();
+    assert!(start.elapsed() < Duration::from_secs(20), "the long-poll was ended, not timed out");
+    assert_eq!((st, body["errcode"].as_str()), (401, Some("M_UNKNOWN_TOKEN")));
+    let c = s.client();
+    let (st, _) = c
+        .post("/_matrix/client/v3/login", json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "ada"}, "password": "correct horse battery staple"}))
+        .await;
+    assert_eq!(st, 403, "a deactivated account cannot sign in");
+}
+
+#[tokio::test]
+async fn logout_all_and_graceful_shutdown_answer_long_polls() {
+    let mut s = Server::start();
+    let a = s.user("ada").await;
+    let a2 = s.login("ada", "correct horse battery staple").await;
+    let since = next(&a.sync(None, 0, None).await);
+    let poller = a.clone();
+    let since2 = since.clone();
+    let handle = tokio::spawn(async move {
+        poller.get(&format!("/_matrix/client/v3/sync?timeout=30000&since={}", enc(&since2))).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (st, _) = a2.post("/_matrix/client/v3/logout/all", json!({})).await;
+    assert_eq!(st, 200);
+    let (st, _) = handle.await.unwrap();
+    assert_eq!(st, 401);
+
+    let b = s.user("ben").await;
+    let since = next(&b.sync(None, 0, None).await);
+    let poller = b.clone();
+    let start = Instant::now();
+    let handle = tokio::spawn(async move {
+        poller.get(&format!("/_matrix/client/v3/sync?timeout=30000&since={}", enc(&since))).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(s.terminate(), "server exits cleanly on SIGTERM");
+    let (st, _) = handle.await.unwrap();
+    assert_eq!(st, 200, "the in-flight long-poll was answered");
+    assert!(start.elapsed() < Duration::from_secs(20));
+}
