@@ -114,6 +114,13 @@ def expect_error(
     return resp
 
 
+def brief(event: Any) -> tuple:
+    """A short, printable summary of a timeline event."""
+    src = getattr(event, "source", {}) or {}
+    content = src.get("content", {}) or {}
+    return (src.get("type"), src.get("sender"), content.get("body", content.get("membership")))
+
+
 def run(coro_fn: Callable[[], Any]) -> None:
     asyncio.run(asyncio.wait_for(coro_fn(), SCENARIO_TIMEOUT_S))
 
@@ -447,7 +454,8 @@ async def _three_user_scenario(server) -> None:
         expect_ok(resp, UploadFilterResponse, "alice uploads filter")
         filter_id = resp.filter_id
         assert isinstance(filter_id, str) and filter_id, "filter_id must be a non-empty string"
-        assert "{" not in filter_id, "filter_id must not look like JSON (clients tell ids and inline filters apart by '{')"
+        # Spec: servers tell filter ids from inline JSON filters by a leading '{'.
+        assert not filter_id.startswith("{"), f"filter_id {filter_id!r} must not start with '{{'"
 
         fresh = User.same_session(alice)
         try:
@@ -567,7 +575,7 @@ async def _three_user_scenario(server) -> None:
         leaked = [e.source for e in events if e.event_id == secret_id or getattr(e, "body", None) == secret_body]
         assert not leaked, (
             f"carol paginated forward to the after-leave message: {leaked}; "
-            f"events after her leave: {[e.source for e in events][-3:]}"
+            f"last events she got: {[brief(e) for e in events][-4:]}"
         )
     finally:
         for user in everyone:

@@ -208,6 +208,10 @@ impl Client {
         self.send(reqwest::Method::PUT, path, Some(body)).await
     }
 
+    pub async fn delete_path(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+
     /// Creates a room; returns its id.
     pub async fn create_room(&self, body: Value) -> String {
         let (s, b) = self.post("/_matrix/client/v3/createRoom", body).await;

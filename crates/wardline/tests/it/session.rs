@@ -147,3 +147,25 @@ async fn first_admin_and_one_time_password_must_be_changed() {
     assert!(ok);
     assert_eq!(out.lines().filter(|l| l.contains("admin")).count(), 1);
 }
+
+#[tokio::test]
+async fn login_rate_limit_when_enabled() {
+    let s = Server::start_with_env(&[
+        ("WARDLINE_RATE_LIMITS__ENABLED", "true"),
+        ("WARDLINE_RATE_LIMITS__LOGIN__BURST", "3"),
+        ("WARDLINE_RATE_LIMITS__LOGIN__PER_SECOND", "0.01"),
+    ]);
+    let c = s.client();
+    let mut statuses = Vec::new();
+    let mut last = serde_json::Value::Null;
+    for _ in 0..5 {
+        let (st, b) = c
+            .post("/_matrix/client/v3/login", json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "nobody"}, "password": "guessing guessing"}))
+            .await;
+        statuses.push(st);
+        last = b;
+    }
+    assert_eq!(statuses, vec![403, 403, 403, 429, 429]);
+    assert_eq!(last["errcode"], "M_LIMIT_EXCEEDED");
+    assert!(last["retry_after_ms"].as_u64().unwrap() > 0);
+}

@@ -247,3 +247,92 @@ async fn logout_all_and_graceful_shutdown_answer_long_polls() {
     assert_eq!(st, 200, "the in-flight long-poll was answered");
     assert!(start.elapsed() < Duration::from_secs(20));
 }
+
+#[tokio::test]
+async fn leaving_shows_in_the_leave_section_and_full_state_resends_state() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let b = s.user("ben").await;
+    let room = a.create_room(json!({"name": "Ward 7", "invite": [b.user_id]})).await;
+    b.join(&room).await;
+    let since = next(&b.sync(None, 0, None).await);
+    a.send_text(&room, "t1", "before leaving").await;
+    b.post(&format!("/_matrix/client/v3/rooms/{}/leave", enc(&room)), json!({})).await;
+    a.send_text(&room, "t2", "after leaving").await;
+    let sync = b.sync(Some(&since), 0, None).await;
+    let left = &sync["rooms"]["leave"][&room]["timeline"]["events"];
+    let bodies: Vec<&str> = left.as_array().unwrap().iter().filter_map(|e| e["content"]["body"].as_str()).collect();
+    assert_eq!(bodies, vec!["before leaving"]);
+    assert!(left.as_array().unwrap().iter().any(|e| e["type"] == "m.room.member"
+        && e["state_key"] == "@ben:localhost"
+        && e["content"]["membership"] == "leave"));
+    assert!(sync["rooms"]["join"].get(&room).is_none());
+    // A later sync no longer mentions the room; an initial sync only with include_leave.
+    let later = b.sync(Some(&next(&sync)), 0, None).await;
+    assert!(later["rooms"]["leave"].get(&room).is_none());
+    let initial = b.sync(None, 0, None).await;
+    assert!(initial["rooms"]["leave"].get(&room).is_none());
+    let with_leave = b.sync(None, 0, Some(r#"{"room":{"include_leave":true}}"#)).await;
+    assert!(with_leave["rooms"]["leave"].get(&room).is_some());
+
+    // full_state: the whole state again although nothing changed.
+    let a_since = next(&a.sync(None, 0, None).await);
+    let (st, full) = a.get(&format!("/_matrix/client/v3/sync?since={}&full_state=true&timeout=0", enc(&a_since))).await;
+    assert_eq!(st, 200);
+    let state = full["rooms"]["join"][&room]["state"]["events"].as_array().unwrap();
+    assert!(state.iter().any(|e| e["type"] == "m.room.name"), "{full}");
+    assert!(state.iter().any(|e| e["type"] == "m.room.create"));
+}
+
+#[tokio::test]
+async fn room_account_data_tags_and_presence() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let b = s.user("ben").await;
+    let room = a.create_room(json!({"invite": [b.user_id]})).await;
+    b.join(&room).await;
+    let since = next(&a.sync(None, 0, None).await);
+    let base = format!("/_matrix/client/v3/user/{}/rooms/{}", enc(&a.user_id), enc(&room));
+    let (st, _) = a.put(&format!("{base}/tags/m.favourite"), json!({"order": 0.5})).await;
+    assert_eq!(st, 200);
+    let (_, tags) = a.get(&format!("{base}/tags")).await;
+    assert_eq!(tags["tags"]["m.favourite"]["order"], 0.5);
+    let (st, _) = a.put(&format!("{base}/account_data/org.wardline.draft"), json!({"text": "bed 4"})).await;
+    assert_eq!(st, 200);
+    let (_, data) = a.get(&format!("{base}/account_data/org.wardline.draft")).await;
+    assert_eq!(data["text"], "bed 4");
+    let sync = a.sync(Some(&since), 0, None).await;
+    let kinds: Vec<&str> = sync["rooms"]["join"][&room]["account_data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert!(kinds.contains(&"m.tag") && kinds.contains(&"org.wardline.draft"), "{kinds:?}");
+    let (st, _) = a.delete_path(&format!("{base}/tags/m.favourite")).await;
+    assert_eq!(st, 200);
+    let (_, tags) = a.get(&format!("{base}/tags")).await;
+    assert_eq!(tags["tags"], json!({}));
+    let (st, _) = b.get(&format!("{base}/tags")).await;
+    assert_eq!(st, 403, "someone else's tags are private");
+    // Presence with a status message, visible to a colleague in a shared room.
+    let b_since = next(&b.sync(None, 0, None).await);
+    let (st, _) = a
+        .put(
+            &format!("/_matrix/client/v3/presence/{}/status", enc(&a.user_id)),
+            json!({"presence": "unavailable", "status_msg": "In theatre"}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (_, p) = b.get(&format!("/_matrix/client/v3/presence/{}/status", enc(&a.user_id))).await;
+    assert_eq!(p["presence"], "unavailable");
+    assert_eq!(p["status_msg"], "In theatre");
+    let sync = b.sync(Some(&b_since), 0, Some(r#"{"presence":{"types":["m.presence"]}}"#)).await;
+    assert!(
+        sync["presence"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["sender"] == "@ada:localhost" && e["content"]["status_msg"] == "In theatre")
+    );
+}
