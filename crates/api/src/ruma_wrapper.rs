@@ -142,7 +142,11 @@ where
             return Err(ServiceError::PasswordChangeRequired.into());
         }
         let args: Vec<&str> = path_args.iter().map(String::as_str).collect();
-        let http_req = axum::http::Request::from_parts(parts, &raw_body[..]);
+        // An empty body on an endpoint whose body fields are all optional (`POST /join`, as
+        // matrix-nio sends it) means `{}`.
+        let parse_body: &[u8] =
+            if raw_body.is_empty() && parts.method != axum::http::Method::GET { b"{}" } else { &raw_body };
+        let http_req = axum::http::Request::from_parts(parts, parse_body);
         let body = T::try_from_http_request(http_req, &args)?;
         Ok(Self { body, caller, ip, token_error, raw_body })
     }
