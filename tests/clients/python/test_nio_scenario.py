@@ -540,14 +540,19 @@ async def _three_user_scenario(server) -> None:
             assert room_id not in sync.rooms.join, "carol left: room must not be in rooms.join"
         assert secret_id not in carol.seen_event_ids(), "carol received the after-leave message via /sync"
 
-        # /sync: fresh initial syncs, with and without include_leave.
+        # /sync: fresh *initial* syncs (no since), with and without include_leave.
         fresh = User.same_session(carol)
         try:
             sync = await fresh.sync_once()
-            assert room_id not in sync.rooms.join
+            assert room_id not in sync.rooms.join, "initial sync: left room must not be in rooms.join"
+            assert secret_id not in fresh.seen_event_ids(), "initial sync leaked the after-leave message"
+        finally:
+            await fresh.close()
+        fresh = User.same_session(carol)
+        try:
             sync = await fresh.sync_once(sync_filter={"room": {"include_leave": True}})
-            assert room_id not in sync.rooms.join
-            assert room_id in sync.rooms.leave, "include_leave=true must list the left room in rooms.leave"
+            assert room_id not in sync.rooms.join, "initial sync: left room must not be in rooms.join"
+            assert room_id in sync.rooms.leave, "initial sync with include_leave=true must list the left room"
             assert secret_id not in fresh.seen_event_ids(), "include_leave sync leaked the after-leave message"
         finally:
             await fresh.close()
