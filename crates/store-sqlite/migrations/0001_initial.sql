@@ -1,5 +1,11 @@
 -- Wardline schema v1: accounts, sessions, room logs, receipts, account data, filters, presence.
 
+-- Facts about this server fixed at its first start (the server name).
+CREATE TABLE server_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
 CREATE TABLE accounts (
     user_id              TEXT PRIMARY KEY,
     password_hash        TEXT NOT NULL,

@@ -5,7 +5,7 @@ use ruma::{RoomId, UserId};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use wardline_store::{
-    AccountDataChange, AccountDataStore, FilterStore, PosRange, Presence, PresenceStore, StoreResult,
+    AccountDataChange, AccountDataStore, FilterStore, MetaStore, PosRange, Presence, PresenceStore, StoreResult,
 };
 use wardline_types::StreamPos;
 
@@ -194,6 +194,24 @@ impl PresenceStore for SqliteStore {
                     out.push(to_presence(row.map_err(backend_err)?)?);
                 }
                 Ok(out)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl MetaStore for SqliteStore {
+    async fn bind_server_name(&self, name: &str) -> StoreResult<String> {
+        let name = name.to_owned();
+        self.writer
+            .write(move |w| {
+                w.tx.execute(
+                    "INSERT OR IGNORE INTO server_meta (key, value) VALUES ('server_name', ?1)",
+                    params![name],
+                )
+                .map_err(backend_err)?;
+                w.tx.query_row("SELECT value FROM server_meta WHERE key = 'server_name'", [], |r| r.get(0))
+                    .map_err(backend_err)
             })
             .await
     }

@@ -27,6 +27,8 @@ macro_rules! check {
 /// Runs every check against stores opened by `open`.
 pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResult<()> {
     let store = open()?;
+    check!(store.bind_server_name("localhost").await? == "localhost", "server name bound");
+    check!(store.bind_server_name("elsewhere").await? == "localhost", "server name fixed once bound");
     accounts(&store).await?;
     sessions(&store).await?;
     let room = room_log(&store).await?;

@@ -190,9 +190,17 @@ pub trait PresenceStore: Send + Sync {
     async fn presence_changes(&self, range: PosRange) -> StoreResult<Vec<Presence>>;
 }
 
+/// Facts fixed when the server first started.
+#[async_trait]
+pub trait MetaStore: Send + Sync {
+    /// Records the server name on first use and returns the name the data belongs to: user
+    /// and room ids embed it, so it can never change afterwards.
+    async fn bind_server_name(&self, name: &str) -> StoreResult<String>;
+}
+
 /// Everything a Wardline server stores.
 pub trait Store:
-    AccountStore + SessionStore + RoomStore + ReceiptStore + AccountDataStore + FilterStore + PresenceStore
+    AccountStore + SessionStore + RoomStore + ReceiptStore + AccountDataStore + FilterStore + PresenceStore + MetaStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

@@ -4,16 +4,27 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use wardline_service::{Config, Services};
+use wardline_store::MetaStore;
 use wardline_store_sqlite::{Durability, SqliteStore};
 use wardline_types::SystemClock;
 
-/// Opens the store and builds the services for a data directory.
-pub fn open(config: Config) -> Result<Services, Box<dyn std::error::Error>> {
+/// Opens the store and builds the services for a data directory. Refuses a server name other
+/// than the one the data was created with.
+pub async fn open(config: Config) -> Result<Services, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
     restrict_permissions(&config.data_dir);
     let durability = if config.fsync { Durability::Full } else { Durability::Normal };
     let store = SqliteStore::open(&config.data_dir.join("wardline.db"), durability)?;
+    let bound = store.bind_server_name(&config.server_name).await?;
+    if bound != config.server_name {
+        return Err(format!(
+            "the data in {} belongs to server name {bound:?}, not {:?}: user and room ids contain it, so it cannot change",
+            config.data_dir.display(),
+            config.server_name
+        )
+        .into());
+    }
     Ok(Services::new(config, Arc::new(store), Arc::new(SystemClock))?)
 }
 
@@ -60,7 +71,7 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if config.public_base_url.is_none() {
         config.public_base_url = Some(format!("http://{local}"));
     }
-    let services = open(config)?;
+    let services = open(config).await?;
     if let Some((user, password)) = services.accounts.ensure_first_admin().await? {
         println!("Created the administrator account {user}.");
         println!("One-time password (shown once; it must be changed at first sign-in): {password}");

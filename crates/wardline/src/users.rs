@@ -114,7 +114,7 @@ pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::er
             } else {
                 Some(first_line(std::io::stdin().lock())?)
             };
-            let services = crate::serve::open(config)?;
+            let services = crate::serve::open(config).await?;
             let (account, one_time) = services
                 .accounts
                 .create(NewStaff {
@@ -135,7 +135,7 @@ pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::er
         }
         UserCommand::Import { file, output } => {
             let data = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let services = crate::serve::open(config)?;
+            let services = crate::serve::open(config).await?;
             let progress = |done: usize, total: usize| {
                 eprint!("\rhashing passwords: {done}/{total}");
                 if done == total {
@@ -173,7 +173,7 @@ pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::er
             }
         }
         UserCommand::List { json } => {
-            let services = crate::serve::open(config)?;
+            let services = crate::serve::open(config).await?;
             let accounts = services.accounts.list().await?;
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
@@ -205,7 +205,7 @@ pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::er
             match control::send(&data_dir, &req).await {
                 Some(result) => result?,
                 None => {
-                    let services = crate::serve::open(config)?;
+                    let services = crate::serve::open(config).await?;
                     control::execute(&services, req).await?;
                 }
             }

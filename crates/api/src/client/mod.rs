@@ -54,6 +54,10 @@ pub fn routes() -> Router<Services> {
         .ruma::<membership::joined_rooms::v3::Request, _, _>(rooms::joined)
         .ruma::<membership::get_member_events::v3::Request, _, _>(rooms::members)
         .ruma::<membership::joined_members::v3::Request, _, _>(rooms::joined_members)
+        .ruma::<ruma::api::client::directory::get_public_rooms::v3::Request, _, _>(rooms::public_rooms)
+        .ruma::<ruma::api::client::directory::get_public_rooms_filtered::v3::Request, _, _>(
+            rooms::public_rooms_filtered,
+        )
         .ruma::<st::get_state_events::v3::Request, _, _>(state::all)
         .ruma_with_empty_last::<st::get_state_event_for_key::v3::Request, _, _>(state::get)
         .ruma_with_empty_last::<st::send_state_event::v3::Request, _, _>(state::put)

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
+use ruma::api::client::directory::{get_public_rooms, get_public_rooms_filtered};
 use ruma::api::client::membership::{
     ban_user, forget_room, get_member_events, invite_user, join_room_by_id, join_room_by_id_or_alias, joined_members,
     joined_rooms, kick_user, leave_room, unban_user,
@@ -186,4 +187,20 @@ pub async fn joined_members(s: Services, req: Ruma<joined_members::v3::Request>)
         }
     }
     Ok(Json(json!({ "joined": joined })).into_response())
+}
+
+/// `GET /publicRooms`: there is no public room directory in a closed organisation; the list is
+/// always empty.
+pub async fn public_rooms(_: Services, req: Ruma<get_public_rooms::v3::Request>) -> Result<Response, ApiError> {
+    req.caller()?;
+    Ok(Json(json!({ "chunk": [], "total_room_count_estimate": 0 })).into_response())
+}
+
+/// `POST /publicRooms`: as the GET form.
+pub async fn public_rooms_filtered(
+    _: Services,
+    req: Ruma<get_public_rooms_filtered::v3::Request>,
+) -> Result<Response, ApiError> {
+    req.caller()?;
+    Ok(Json(json!({ "chunk": [], "total_room_count_estimate": 0 })).into_response())
 }

@@ -90,7 +90,13 @@ impl RoomService {
     /// Runs `f` on the room's current state.
     pub async fn with_state<T>(&self, room_id: &RoomId, f: impl FnOnce(&RoomState) -> T) -> ServiceResult<T> {
         let slot = self.lock(room_id).await?;
-        Ok(f(&slot.state))
+        let out = f(&slot.state);
+        if !slot.state.exists() {
+            // Don't keep a slot for every room id anyone asks about.
+            drop(slot);
+            self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(room_id);
+        }
+        Ok(out)
     }
 
     /// The current state of a room, or `NotFound`.

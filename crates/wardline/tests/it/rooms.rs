@@ -27,6 +27,12 @@ async fn closed_user_group() {
         )
         .await;
     assert_eq!(st, 403, "a room cannot be made public later");
+    // No public directory: the list is empty, and needs a token.
+    let (st, list) = a.get("/_matrix/client/v3/publicRooms").await;
+    assert_eq!(st, 200);
+    assert_eq!(list["chunk"], json!([]));
+    let (st, _) = s.client().get("/_matrix/client/v3/publicRooms").await;
+    assert_eq!(st, 401);
     // Federation endpoints do not exist.
     let (st, _) = a.get("/_matrix/federation/v1/version").await;
     assert_eq!(st, 404);

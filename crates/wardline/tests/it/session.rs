@@ -169,3 +169,18 @@ async fn login_rate_limit_when_enabled() {
     assert_eq!(last["errcode"], "M_LIMIT_EXCEEDED");
     assert!(last["retry_after_ms"].as_u64().unwrap() > 0);
 }
+
+#[tokio::test]
+async fn the_server_name_cannot_change_under_existing_data() {
+    let mut s = Server::start();
+    let _keep = s.keep_dir();
+    assert!(s.terminate());
+    let out = std::process::Command::new(crate::harness::bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--server-name", "other.example", "--data-dir"])
+        .arg(&s.data_dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("belongs to server name \"localhost\""), "{err}");
+}
