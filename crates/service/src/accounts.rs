@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use ruma::{OwnedServerName, OwnedUserId, UserId};
 use wardline_store::{Store, StoreError};
+use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::{Account, AccountUpdate, Clock, NewAccount, Username};
 
+use crate::audit::{Actor, AuditService};
 use crate::rooms::RoomService;
 use crate::sessions::SessionService;
 use crate::{ServiceError, ServiceResult, password};
@@ -39,6 +41,7 @@ pub struct AccountService {
     server_name: OwnedServerName,
     sessions: Arc<SessionService>,
     rooms: Arc<RoomService>,
+    audit: AuditService,
 }
 
 impl std::fmt::Debug for AccountService {
@@ -55,8 +58,9 @@ impl AccountService {
         server_name: OwnedServerName,
         sessions: Arc<SessionService>,
         rooms: Arc<RoomService>,
+        audit: AuditService,
     ) -> Self {
-        Self { store, clock, server_name, sessions, rooms }
+        Self { store, clock, server_name, sessions, rooms, audit }
     }
 
     /// The user id for a username on this server.
@@ -107,6 +111,7 @@ impl AccountService {
             StoreError::Conflict(_) => ServiceError::UserInUse,
             other => other.into(),
         })?;
+        self.admin_audit(None, &created.user_id, if created.is_admin { "create admin" } else { "create" }).await?;
         Ok((created, one_time))
     }
 
@@ -133,7 +138,20 @@ impl AccountService {
         creates: Vec<NewAccount>,
         updates: Vec<(OwnedUserId, AccountUpdate)>,
     ) -> ServiceResult<wardline_store::ImportOutcome> {
-        Ok(self.store.import_accounts(creates, updates, self.clock.now()).await?)
+        let created: Vec<OwnedUserId> = creates.iter().map(|a| a.user_id.clone()).collect();
+        let updated: Vec<OwnedUserId> = updates.iter().map(|(u, _)| u.clone()).collect();
+        let outcome = self.store.import_accounts(creates, updates, self.clock.now()).await?;
+        let mut records = Vec::with_capacity(created.len() + updated.len());
+        for (users, what) in [(created, "import create via=cli"), (updated, "import update via=cli")] {
+            for u in users {
+                let mut r = self.audit.entry(None, AuditAction::Admin, Outcome::Success);
+                r.target_user = Some(u.to_string());
+                r.detail = Some(what.to_owned());
+                records.push(r);
+            }
+        }
+        self.audit.record_batch_now(records).await?;
+        Ok(outcome)
     }
 
     /// Every account.
@@ -148,18 +166,27 @@ impl AccountService {
 
     /// Deactivates an account: it can no longer sign in, every session ends at once (open
     /// long-polls included) and it leaves every room.
-    pub async fn deactivate(&self, user: &UserId) -> ServiceResult<()> {
+    pub async fn deactivate(&self, by: Option<&Actor>, user: &UserId) -> ServiceResult<()> {
         self.get(user).await?;
         self.store.set_deactivated(user, true).await?;
-        self.sessions.logout_all(user, None).await?;
-        self.rooms.leave_all(user).await?;
+        self.admin_audit(by, user, "deactivate").await?;
+        self.sessions.logout_all(by, user, None).await?;
+        self.rooms.leave_all(&Actor::system(user.to_owned())).await?;
         Ok(())
+    }
+
+    /// Records an administrator's action on an account; `by` is `None` for the command line.
+    pub async fn admin_audit(&self, by: Option<&Actor>, user: &UserId, what: &str) -> ServiceResult<()> {
+        let mut r = self.audit.entry(by, AuditAction::Admin, Outcome::Success);
+        r.target_user = Some(user.to_string());
+        r.detail = Some(if by.is_some() { what.to_owned() } else { format!("{what} via=cli") });
+        self.audit.record_now(r).await
     }
 
     /// Changes the caller's display name and/or avatar, and their member events.
     pub async fn set_profile(
         &self,
-        user: &UserId,
+        by: &Actor,
         display_name: Option<Option<String>>,
         avatar_url: Option<Option<String>>,
     ) -> ServiceResult<()> {
@@ -168,8 +195,8 @@ impl AccountService {
         {
             return Err(ServiceError::invalid("display name too long"));
         }
-        self.store.set_profile(user, display_name, avatar_url).await?;
-        self.rooms.refresh_profile(user).await
+        self.store.set_profile(&by.user_id, display_name, avatar_url).await?;
+        self.rooms.refresh_profile(by).await
     }
 
     /// Searches the organisation directory.

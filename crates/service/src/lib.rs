@@ -5,6 +5,7 @@
 //! waiting clients.
 
 pub mod accounts;
+pub mod audit;
 pub mod config;
 mod error;
 pub mod filter;
@@ -55,6 +56,8 @@ pub struct Services {
     pub userdata: Arc<userdata::UserDataService>,
     /// Sync.
     pub sync: Arc<sync::SyncService>,
+    /// The audit recorder.
+    pub audit: audit::AuditService,
     notifier: notifier::Notifier,
 }
 
@@ -65,19 +68,22 @@ impl Services {
             .map_err(|e| ServiceError::invalid(format!("server_name {:?}: {e}", config.server_name)))?;
         let notifier = notifier::Notifier::default();
         let limiter = ratelimit::RateLimiter::new(config.rate_limits, Arc::clone(&clock));
+        let audit = audit::AuditService::new(Arc::clone(&store), Arc::clone(&clock));
         let sessions = Arc::new(sessions::SessionService::new(
             Arc::clone(&store),
             Arc::clone(&clock),
             server_name.clone(),
             limiter.clone(),
             notifier.clone(),
+            audit.clone(),
         )?);
         let rooms = Arc::new(rooms::RoomService::new(
             Arc::clone(&store),
             Arc::clone(&clock),
             server_name.clone(),
             notifier.clone(),
-            limiter,
+            limiter.clone(),
+            audit.clone(),
         ));
         let accounts = Arc::new(accounts::AccountService::new(
             Arc::clone(&store),
@@ -85,8 +91,9 @@ impl Services {
             server_name.clone(),
             Arc::clone(&sessions),
             Arc::clone(&rooms),
+            audit.clone(),
         ));
-        let timeline = timeline::TimelineService::new(Arc::clone(&store));
+        let timeline = timeline::TimelineService::new(Arc::clone(&store), audit.clone());
         let typing = typing::TypingService::new(Arc::clone(&clock), notifier.clone());
         let userdata = Arc::new(userdata::UserDataService::new(
             Arc::clone(&store),
@@ -116,6 +123,7 @@ impl Services {
             typing,
             userdata,
             sync,
+            audit,
             notifier,
         })
     }

@@ -10,8 +10,10 @@ use rand::RngCore;
 use ruma::{DeviceId, OwnedDeviceId, OwnedServerName, OwnedUserId, UserId};
 use sha2::{Digest, Sha256};
 use wardline_store::{NewSession, Store};
+use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::{Clock, Device, Timestamp};
 
+use crate::audit::{Actor, AuditService};
 use crate::notifier::Notifier;
 use crate::password;
 use crate::ratelimit::{LimitKind, RateLimiter};
@@ -31,6 +33,16 @@ pub struct Caller {
     pub must_change_password: bool,
     /// The hash of the access token used (identifies the session).
     pub token_hash: String,
+    /// Where the request came from.
+    pub ip: Option<IpAddr>,
+}
+
+impl Caller {
+    /// The caller as an audit actor.
+    #[must_use]
+    pub fn actor(&self) -> Actor {
+        Actor { user_id: self.user_id.clone(), device_id: Some(self.device_id.clone()), ip: self.ip }
+    }
 }
 
 /// A successful login.
@@ -71,6 +83,7 @@ pub struct SessionService {
     server_name: OwnedServerName,
     limiter: RateLimiter,
     notifier: Notifier,
+    audit: AuditService,
     uia: UiaSessions,
     /// A hash checked when the user does not exist, so both answers take as long.
     dummy_hash: String,
@@ -113,6 +126,7 @@ impl SessionService {
         server_name: OwnedServerName,
         limiter: RateLimiter,
         notifier: Notifier,
+        audit: AuditService,
     ) -> ServiceResult<Self> {
         let dummy_hash = password::hash("wardline-timing-equaliser")?;
         Ok(Self {
@@ -121,6 +135,7 @@ impl SessionService {
             server_name,
             limiter,
             notifier,
+            audit,
             uia: UiaSessions::default(),
             dummy_hash,
             last_touch: Mutex::default(),
@@ -155,8 +170,34 @@ impl SessionService {
         Ok(ok && exists)
     }
 
+    /// Records a refused sign-in.
+    fn audit_login_failure(&self, user: &str, ip: Option<IpAddr>, reason: &str) {
+        let mut r = self.audit.entry(None, AuditAction::LoginFailed, Outcome::Denied);
+        r.target_user = Some(user.to_owned());
+        r.ip = ip.map(|i| i.to_string());
+        r.detail = Some(format!("reason={reason}"));
+        self.audit.record(r);
+    }
+
     /// Signs in with a password.
     pub async fn login(&self, req: LoginRequest) -> ServiceResult<LoginOutcome> {
+        let attempted = req.user.clone();
+        let ip = req.ip;
+        let result = self.login_inner(req).await;
+        match &result {
+            Ok(o) => {
+                let actor = Actor { user_id: o.user_id.clone(), device_id: Some(o.device_id.clone()), ip };
+                self.audit.record(self.audit.entry(Some(&actor), AuditAction::Login, Outcome::Success));
+            }
+            Err(ServiceError::RateLimited { .. }) => self.audit_login_failure(&attempted, ip, "rate limited"),
+            Err(ServiceError::Deactivated) => self.audit_login_failure(&attempted, ip, "deactivated"),
+            Err(ServiceError::InvalidCredentials) => self.audit_login_failure(&attempted, ip, "invalid credentials"),
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn login_inner(&self, req: LoginRequest) -> ServiceResult<LoginOutcome> {
         if let Some(ip) = req.ip {
             self.limiter.check(LimitKind::Login, &ip.to_string())?;
         }
@@ -204,6 +245,7 @@ impl SessionService {
             is_admin: account.is_admin,
             must_change_password: account.must_change_password,
             token_hash,
+            ip,
         })
     }
 
@@ -236,20 +278,34 @@ impl SessionService {
 
     /// Ends the caller's session.
     pub async fn logout(&self, caller: &Caller) -> ServiceResult<()> {
-        self.end_devices(&caller.user_id, std::slice::from_ref(&caller.device_id)).await
+        self.store.delete_devices(&caller.user_id, std::slice::from_ref(&caller.device_id)).await?;
+        self.notifier.wake([caller.user_id.as_ref()]);
+        self.audit.record(self.audit.entry(Some(&caller.actor()), AuditAction::Logout, Outcome::Success));
+        Ok(())
     }
 
-    /// Ends every session of a user, except on `keep`.
-    pub async fn logout_all(&self, user: &UserId, keep: Option<&DeviceId>) -> ServiceResult<()> {
-        self.store.delete_all_devices(user, keep).await?;
+    /// Ends every session of a user, except on `keep`. `by` is who asked (`None`: the system).
+    pub async fn logout_all(&self, by: Option<&Actor>, user: &UserId, keep: Option<&DeviceId>) -> ServiceResult<()> {
+        let ended = self.store.delete_all_devices(user, keep).await?;
         self.notifier.wake([user]);
+        let mut r = self.audit.entry(by, AuditAction::SessionEnd, Outcome::Success);
+        r.target_user = Some(user.to_string());
+        r.detail = Some(format!("devices={}", ended.len()));
+        self.audit.record(r);
         Ok(())
     }
 
     /// Ends chosen devices.
-    pub async fn end_devices(&self, user: &UserId, devices: &[OwnedDeviceId]) -> ServiceResult<()> {
-        self.store.delete_devices(user, devices).await?;
+    pub async fn end_devices(&self, by: &Actor, user: &UserId, devices: &[OwnedDeviceId]) -> ServiceResult<()> {
+        let ended = self.store.delete_devices(user, devices).await?;
         self.notifier.wake([user]);
+        let mut r = self.audit.entry(Some(by), AuditAction::SessionEnd, Outcome::Success);
+        r.target_user = Some(user.to_string());
+        r.detail = Some(format!(
+            "devices={}",
+            ended.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+        ));
+        self.audit.record(r);
         Ok(())
     }
 
@@ -305,8 +361,9 @@ impl SessionService {
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))??;
         self.store.set_password(&caller.user_id, &hash, false).await?;
+        self.audit.record(self.audit.entry(Some(&caller.actor()), AuditAction::PasswordChange, Outcome::Success));
         if logout_devices {
-            self.logout_all(&caller.user_id, Some(&caller.device_id)).await?;
+            self.logout_all(Some(&caller.actor()), &caller.user_id, Some(&caller.device_id)).await?;
         }
         Ok(())
     }

@@ -194,6 +194,7 @@ impl SyncService {
             let mut wake = self.notifier.subscribe(&caller.user_id);
             let result = self.compute(caller, &req).await?;
             if result.has_updates() || req.since.is_none() || req.full_state || *closing.borrow() {
+                self.audit_delivery(caller, &result);
                 return Ok(result);
             }
             tokio::select! {
@@ -207,6 +208,19 @@ impl SyncService {
             if !self.sessions.still_valid(caller).await? {
                 return Err(ServiceError::UnknownToken);
             }
+        }
+    }
+
+    /// Every room whose messages this response delivers is a read, audited.
+    fn audit_delivery(&self, caller: &Caller, result: &SyncResult) {
+        let actor = caller.actor();
+        for room in &result.joined {
+            if let Some(id) = &room.room_id {
+                self.timeline.audit_read(&actor, id, &room.timeline.events, "sync");
+            }
+        }
+        for room in &result.left {
+            self.timeline.audit_read(&actor, &room.room_id, &room.timeline.events, "sync");
         }
     }
 

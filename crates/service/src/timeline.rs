@@ -7,8 +7,10 @@ use ruma::api::client::filter::RoomEventFilter;
 use ruma::{EventId, RoomId, UserId};
 use wardline_store::{Direction, PosRange, Store};
 use wardline_types::stream::PageToken;
+use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::{StoredEvent, StreamPos, kinds};
 
+use crate::audit::{Actor, AuditService};
 use crate::filter::event_passes;
 use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
@@ -62,6 +64,7 @@ pub struct Context {
 #[derive(Clone)]
 pub struct TimelineService {
     store: Arc<dyn Store>,
+    audit: AuditService,
 }
 
 impl std::fmt::Debug for TimelineService {
@@ -76,8 +79,22 @@ const MAX_SCAN: usize = 5_000;
 
 impl TimelineService {
     /// A timeline reader over `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn Store>, audit: AuditService) -> Self {
+        Self { store, audit }
+    }
+
+    /// Records that `by` was shown these events of `room`.
+    pub fn audit_read(&self, by: &Actor, room: &RoomId, events: &[StoredEvent], via: &str) {
+        let (Some(first), Some(last)) = (events.first(), events.last()) else { return };
+        let mut r = self.audit.entry(Some(by), AuditAction::RoomRead, Outcome::Success);
+        r.room_id = Some(room.to_string());
+        r.event_id = Some(if events.len() == 1 {
+            first.event.event_id.to_string()
+        } else {
+            format!("{}..{}", first.event.event_id, last.event.event_id)
+        });
+        r.detail = Some(format!("via={via} count={}", events.len()));
+        self.audit.record(r);
     }
 
     /// What `user` may see in `room`.
@@ -97,7 +114,13 @@ impl TimelineService {
     }
 
     /// `/messages`: up to `limit` visible events from `from` in `dir`, stopping at `to`.
-    pub async fn messages(&self, user: &UserId, room: &RoomId, req: PageRequest<'_>) -> ServiceResult<Page> {
+    pub async fn messages(&self, by: &Actor, room: &RoomId, req: PageRequest<'_>) -> ServiceResult<Page> {
+        let page = self.page(&by.user_id, room, req).await?;
+        self.audit_read(by, room, &page.chunk, "messages");
+        Ok(page)
+    }
+
+    async fn page(&self, user: &UserId, room: &RoomId, req: PageRequest<'_>) -> ServiceResult<Page> {
         let PageRequest { from, to, dir, limit, filter } = req;
         let vis = self.visibility_of_member(user, room).await?;
         let now = self.store.current_pos();
@@ -184,8 +207,15 @@ impl TimelineService {
             .collect())
     }
 
-    /// One event, if the user may see it.
-    pub async fn event(&self, user: &UserId, room: &RoomId, event_id: &EventId) -> ServiceResult<StoredEvent> {
+    /// One event, if `by` may see it: a read of clinical content, audited.
+    pub async fn event(&self, by: &Actor, room: &RoomId, event_id: &EventId) -> ServiceResult<StoredEvent> {
+        let e = self.visible_event(&by.user_id, room, event_id).await?;
+        self.audit_read(by, room, std::slice::from_ref(&e), "event");
+        Ok(e)
+    }
+
+    /// One event, if the user may see it (for checks; not a read by the user).
+    pub async fn visible_event(&self, user: &UserId, room: &RoomId, event_id: &EventId) -> ServiceResult<StoredEvent> {
         let not_found = || ServiceError::not_found("event not found");
         let event = self.store.event(event_id).await?.ok_or_else(not_found)?;
         if event.event.room_id != room {
@@ -201,16 +231,17 @@ impl TimelineService {
     /// An event with `limit` events around it.
     pub async fn context(
         &self,
-        user: &UserId,
+        by: &Actor,
         room: &RoomId,
         event_id: &EventId,
         limit: usize,
         filter: &RoomEventFilter,
     ) -> ServiceResult<Context> {
-        let event = self.event(user, room, event_id).await?;
+        let user: &UserId = &by.user_id;
+        let event = self.visible_event(user, room, event_id).await?;
         let half = limit.min(100) / 2;
         let before = self
-            .messages(
+            .page(
                 user,
                 room,
                 PageRequest {
@@ -223,7 +254,7 @@ impl TimelineService {
             )
             .await?;
         let after = self
-            .messages(
+            .page(
                 user,
                 room,
                 PageRequest {
@@ -242,6 +273,10 @@ impl TimelineService {
         let start = before_chunk.last().map_or(PageToken(event.stream), |e| PageToken(e.stream));
         let end = after_chunk.last().map_or(PageToken(event.stream.next()), |e| PageToken(e.stream.next()));
         let state = self.store.state_at(room, event.stream).await?;
+        let mut shown: Vec<StoredEvent> = before_chunk.iter().rev().cloned().collect();
+        shown.push(event.clone());
+        shown.extend(after_chunk.iter().cloned());
+        self.audit_read(by, room, &shown, "context");
         Ok(Context { event, before: before_chunk, after: after_chunk, start, end, state })
     }
 }

@@ -57,7 +57,7 @@ impl UserDataService {
             return Err(ServiceError::invalid(format!("unknown receipt type {receipt_type}")));
         }
         let audience = self.joined_audience(user, room).await?;
-        let event = self.timeline.event(user, room, event_id).await?;
+        let event = self.timeline.visible_event(user, room, event_id).await?;
         let stored = self
             .store
             .put_receipt(Receipt {
@@ -92,7 +92,7 @@ impl UserDataService {
     ) -> ServiceResult<()> {
         if let Some(id) = fully_read {
             self.joined_audience(user, room).await?;
-            self.timeline.event(user, room, id).await?;
+            self.timeline.visible_event(user, room, id).await?;
             self.put_account_data(user, Some(room), FULLY_READ, json!({ "event_id": id })).await?;
         }
         if let Some(id) = read {

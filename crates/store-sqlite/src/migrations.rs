@@ -6,7 +6,8 @@ use wardline_store::StoreError;
 use crate::backend_err;
 
 /// The migrations, in order; the version of each is its index + 1.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/0001_initial.sql"), include_str!("../migrations/0002_audit.sql")];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -50,6 +51,29 @@ mod tests {
         assert_eq!(migrate(&mut conn)?, LATEST);
         let n: i64 = conn.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).map_err(backend_err)?;
         assert_eq!(n, LATEST);
+        Ok(())
+    }
+
+    #[test]
+    fn upgrades_a_version_1_database_keeping_its_data() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(backend_err)?;
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
+        )
+        .map_err(backend_err)?;
+        let tx = conn.transaction().map_err(backend_err)?;
+        tx.execute_batch(MIGRATIONS[0]).map_err(backend_err)?;
+        tx.execute("INSERT INTO schema_migrations VALUES (1, 0)", []).map_err(backend_err)?;
+        tx.execute(
+            "INSERT INTO accounts (user_id, password_hash, created_ts) VALUES ('@a:x', 'h', 0)",
+            [],
+        )
+        .map_err(backend_err)?;
+        tx.commit().map_err(backend_err)?;
+        assert_eq!(migrate(&mut conn)?, LATEST);
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0)).map_err(backend_err)?;
+        assert_eq!(n, 1);
+        conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get::<_, i64>(0)).map_err(backend_err)?;
         Ok(())
     }
 

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use ruma::{DeviceId, EventId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
 use rusqlite::{OptionalExtension, params};
 use wardline_store::{Direction, MembershipChange, PosRange, RoomStore, StoreError, StoreResult};
+use wardline_types::audit::NewAuditRecord;
 use wardline_types::redaction::redact_content;
 use wardline_types::{Membership, NewEvent, StoredEvent, StreamPos, kinds};
 
@@ -131,8 +132,14 @@ fn membership_changes_from(
 
 #[async_trait]
 impl RoomStore for SqliteStore {
-    async fn append_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<StreamPos>> {
-        self.writer.write(move |w| events.iter().map(|e| insert_event(w, e)).collect::<StoreResult<Vec<_>>>()).await
+    async fn append_events(&self, events: Vec<NewEvent>, audit: Vec<NewAuditRecord>) -> StoreResult<Vec<StreamPos>> {
+        self.writer
+            .write(move |w| {
+                let positions = events.iter().map(|e| insert_event(w, e)).collect::<StoreResult<Vec<_>>>()?;
+                crate::audit::append(w.tx, audit)?;
+                Ok(positions)
+            })
+            .await
     }
 
     async fn event(&self, event_id: &EventId) -> StoreResult<Option<StoredEvent>> {

@@ -7,6 +7,7 @@
 
 use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, device_id, owned_event_id, owned_room_id, owned_user_id};
 use serde_json::json;
+use wardline_types::audit::{AuditAction, Checkpoint, GENESIS, NewAuditRecord, Outcome, verify_chain};
 use wardline_types::{AccountUpdate, Membership, NewAccount, NewEvent, StreamPos, Timestamp, TxnRef, kinds};
 
 use crate::{Direction, NewSession, PosRange, Presence, Receipt, Store, StoreError, StoreResult};
@@ -34,6 +35,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     let room = room_log(&store).await?;
     receipts(&store, &room).await?;
     user_data(&store).await?;
+    audit(&store, &room).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;
@@ -160,17 +162,19 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
             event(&room, "m1", &ada, kinds::MEMBER, Some(ada.as_str()), json!({"membership": "join"})),
             event(&room, "n1", &ada, kinds::NAME, Some(""), json!({"name": "Ward 7"})),
             event(&room, "i1", &ada, kinds::MEMBER, Some(bea.as_str()), json!({"membership": "invite"})),
-        ])
-        .await?;
+        ], vec![]).await?;
     check!(positions.len() == 4 && positions.windows(2).all(|w| w[0] < w[1]), "positions increase");
     check!(positions[0] > start && s.current_pos() == positions[3], "current_pos is the last commit");
     check!(s.room_exists(&room).await?, "create event creates the room");
     let mut msg = event(&room, "msg1", &ada, kinds::MESSAGE, None, json!({"msgtype": "m.text", "body": "obs due"}));
     msg.txn = Some(TxnRef { device_id: "D3".into(), txn_id: "t1".into() });
-    let p_msg = s.append_events(vec![msg.clone()]).await?;
+    let p_msg = s.append_events(vec![msg.clone()], vec![]).await?;
     let mut dup = msg.clone();
     dup.event_id = owned_event_id!("$other");
-    check!(matches!(s.append_events(vec![dup]).await, Err(StoreError::Conflict(_))), "txn is unique");
+    let audit_before = s.audit_head().await?.0;
+    let note = NewAuditRecord::new(Timestamp(1), AuditAction::MessageSend, Outcome::Success);
+    check!(matches!(s.append_events(vec![dup], vec![note]).await, Err(StoreError::Conflict(_))), "txn is unique");
+    check!(s.audit_head().await?.0 == audit_before, "a failed append writes no audit record");
     check!(
         s.event_for_txn(&ada, device_id!("D3"), "t1").await?.as_deref().map(ruma::EventId::as_str) == Some("$msg1"),
         "txn lookup"
@@ -178,8 +182,7 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     s.append_events(vec![
         event(&room, "j2", &bea, kinds::MEMBER, Some(bea.as_str()), json!({"membership": "join"})),
         event(&room, "n2", &bea, kinds::NAME, Some(""), json!({"name": "Ward 7 North"})),
-    ])
-    .await?;
+    ], vec![]).await?;
     let now = s.current_pos();
     // State at the message: name is still "Ward 7", bea only invited.
     let state = s.state_at(&room, p_msg[0]).await?;
@@ -213,14 +216,13 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     // Redaction prunes content and records why.
     let mut redaction = event(&room, "r1", &ada, kinds::REDACTION, None, json!({"redacts": "$msg1"}));
     redaction.redacts = Some(owned_event_id!("$msg1"));
-    s.append_events(vec![redaction]).await?;
+    s.append_events(vec![redaction], vec![]).await?;
     let redacted = s.event(&owned_event_id!("$msg1")).await?.ok_or_else(|| fail("redacted event kept"))?;
     check!(redacted.event.content == json!({}), "content pruned");
     check!(redacted.redacted_because.as_ref().is_some_and(|b| b["event_id"] == "$r1"), "redacted_because set");
     check!(s.count_unread(&room, &bea, StreamPos::ZERO).await? == 0, "redacted messages are not unread");
     // Leaving and forgetting.
-    s.append_events(vec![event(&room, "l2", &bea, kinds::MEMBER, Some(bea.as_str()), json!({"membership": "leave"}))])
-        .await?;
+    s.append_events(vec![event(&room, "l2", &bea, kinds::MEMBER, Some(bea.as_str()), json!({"membership": "leave"}))], vec![]).await?;
     s.forget_room(&bea, &room).await?;
     check!(s.rooms_of_user(&bea).await?.is_empty(), "forgotten room hidden");
     check!(s.room_ids().await? == vec![room.clone()], "room ids");
@@ -276,5 +278,26 @@ async fn user_data(s: &impl Store) -> StoreResult<()> {
         .await?;
     check!(s.presence(&ada).await?.is_some_and(|x| x.stream == p && x.state == "online"), "presence");
     check!(s.presence_changes(PosRange::new(before, p)).await?.len() == 1, "presence changes");
+    Ok(())
+}
+
+async fn audit(s: &impl Store, room: &OwnedRoomId) -> StoreResult<()> {
+    let (start, _) = s.audit_head().await?;
+    let mut rec = NewAuditRecord::new(Timestamp(50), AuditAction::Login, Outcome::Success);
+    rec.actor = Some("@ada:localhost".into());
+    s.append_audit(vec![rec.clone(), rec.clone()]).await?;
+    let mut sent = NewAuditRecord::new(Timestamp(51), AuditAction::MessageSend, Outcome::Success);
+    sent.room_id = Some(room.to_string());
+    let ada = owned_user_id!("@ada:localhost");
+    s.append_events(vec![event(room, "audited", &ada, kinds::MESSAGE, None, json!({"body": "x"}))], vec![sent]).await?;
+    let (head, head_hash) = s.audit_head().await?;
+    check!(head == start + 3, "three records appended");
+    let all = s.audit_records(1, 10_000).await?;
+    check!(verify_chain(&all, 0, GENESIS.to_owned()) == Ok((head, head_hash.clone())), "the stored chain verifies");
+    check!(all.last().is_some_and(|r| r.record.action == AuditAction::MessageSend), "event audit stored with it");
+    check!(s.audit_records(head, 10).await?.len() == 1, "paging by seq");
+    let cp = Checkpoint { seq: head, hash: head_hash, ts: Timestamp(52), signature: "ab".into() };
+    s.put_checkpoint(cp.clone()).await?;
+    check!(s.checkpoints().await?.last() == Some(&cp), "checkpoint stored");
     Ok(())
 }

@@ -14,6 +14,7 @@ mod records;
 use async_trait::async_trait;
 use ruma::{DeviceId, EventId, OwnedDeviceId, OwnedEventId, OwnedRoomId, RoomId, UserId};
 use serde_json::Value;
+use wardline_types::audit::{AuditRecord, Checkpoint, NewAuditRecord};
 use wardline_types::{
     Account, AccountUpdate, Device, Membership, NewAccount, NewEvent, StoredEvent, StreamPos, Timestamp,
 };
@@ -91,11 +92,12 @@ pub trait SessionStore: Send + Sync {
 /// Rooms as totally ordered logs of events, with their current state and memberships.
 #[async_trait]
 pub trait RoomStore: Send + Sync {
-    /// Appends events, in order, in one transaction; returns their stream positions.
+    /// Appends events, in order, with their audit records, in one transaction; returns the
+    /// events' stream positions.
     ///
     /// The store maintains the current state, current memberships and membership history, and
     /// applies redactions (keeping the original content for investigations).
-    async fn append_events(&self, events: Vec<NewEvent>) -> StoreResult<Vec<StreamPos>>;
+    async fn append_events(&self, events: Vec<NewEvent>, audit: Vec<NewAuditRecord>) -> StoreResult<Vec<StreamPos>>;
     /// One event by id.
     async fn event(&self, event_id: &EventId) -> StoreResult<Option<StoredEvent>>;
     /// The event sent earlier by this device with this transaction id.
@@ -190,6 +192,21 @@ pub trait PresenceStore: Send + Sync {
     async fn presence_changes(&self, range: PosRange) -> StoreResult<Vec<Presence>>;
 }
 
+/// The audit trail: an append-only hash chain with signed checkpoints.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Links records onto the end of the chain, in one transaction.
+    async fn append_audit(&self, records: Vec<NewAuditRecord>) -> StoreResult<()>;
+    /// Records in stored order from position `from_seq` on, at most `limit`.
+    async fn audit_records(&self, from_seq: u64, limit: usize) -> StoreResult<Vec<AuditRecord>>;
+    /// The last record's position and hash (`0` and the genesis hash when empty).
+    async fn audit_head(&self) -> StoreResult<(u64, String)>;
+    /// Stores a signed checkpoint.
+    async fn put_checkpoint(&self, checkpoint: Checkpoint) -> StoreResult<()>;
+    /// Every checkpoint, in order.
+    async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
+}
+
 /// Facts fixed when the server first started.
 #[async_trait]
 pub trait MetaStore: Send + Sync {
@@ -200,7 +217,15 @@ pub trait MetaStore: Send + Sync {
 
 /// Everything a Wardline server stores.
 pub trait Store:
-    AccountStore + SessionStore + RoomStore + ReceiptStore + AccountDataStore + FilterStore + PresenceStore + MetaStore
+    AccountStore
+    + SessionStore
+    + RoomStore
+    + ReceiptStore
+    + AccountDataStore
+    + FilterStore
+    + PresenceStore
+    + MetaStore
+    + AuditStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

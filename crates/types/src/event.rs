@@ -73,6 +73,17 @@ pub struct NewEvent {
     pub txn: Option<TxnRef>,
 }
 
+impl NewEvent {
+    /// The content's `membership`, for member events.
+    #[must_use]
+    pub fn membership(&self) -> Option<crate::Membership> {
+        if self.kind != kinds::MEMBER {
+            return None;
+        }
+        self.content.get("membership")?.as_str()?.parse().ok()
+    }
+}
+
 /// An event in a room's log, with its position in the server-wide stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
@@ -128,10 +139,7 @@ impl StoredEvent {
     /// The content's `membership`, for member events.
     #[must_use]
     pub fn membership(&self) -> Option<crate::Membership> {
-        if self.event.kind != kinds::MEMBER {
-            return None;
-        }
-        self.event.content.get("membership")?.as_str()?.parse().ok()
+        self.event.membership()
     }
 }
 

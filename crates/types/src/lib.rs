@@ -4,6 +4,7 @@
 //! expiry and retention rules are testable without sleeping.
 
 pub mod account;
+pub mod audit;
 pub mod clock;
 pub mod event;
 pub mod membership;

@@ -39,7 +39,7 @@ pub async fn execute(services: &Services, req: ControlRequest) -> Result<(), Str
     match req {
         ControlRequest::Deactivate { user } => {
             let user_id = services.accounts.resolve(&user).map_err(|e| e.to_string())?;
-            services.accounts.deactivate(&user_id).await.map_err(|e| e.to_string())
+            services.accounts.deactivate(None, &user_id).await.map_err(|e| e.to_string())
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `wardline`: the server and its administration commands.
 
+mod audit_files;
 mod config;
 mod control;
 mod serve;

@@ -77,7 +77,14 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
         println!("One-time password (shown once; it must be changed at first sign-in): {password}");
     }
     println!("wardline listening on http://{local}");
+    let key = crate::audit_files::load_or_create_key(&data_dir)?;
     let background = tokio::spawn(services.clone().run_background());
+    let audit_writer = tokio::spawn(services.audit.clone().run_writer());
+    let checkpoints = tokio::spawn(services.audit.clone().run_checkpoints(
+        key.clone(),
+        std::time::Duration::from_secs(1),
+        Some(crate::audit_files::checkpoint_sink(&data_dir)),
+    ));
     let control = crate::control::serve(&data_dir, services.clone())?;
     let app = wardline_api::router(services.clone());
     let on_shutdown = services.clone();
@@ -90,6 +97,12 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     background.abort();
     control.abort();
+    checkpoints.abort();
+    services.audit.flush().await;
+    let sink = crate::audit_files::checkpoint_sink(&data_dir);
+    let last = services.audit.checkpoint(&key, 0, Some(&sink)).await?;
+    tracing::info!(seq = last, "final audit checkpoint signed");
+    audit_writer.abort();
     crate::control::remove(&data_dir);
     tracing::info!("stopped");
     Ok(())

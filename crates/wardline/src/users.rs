@@ -90,8 +90,17 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     options.open(path)?.write_all(text.as_bytes())
 }
 
-/// Runs an account command.
+/// Runs an account command, storing every audit record it makes before returning.
 pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let services = crate::serve::open(config.clone()).await?;
+    let writer = tokio::spawn(services.audit.clone().run_writer());
+    let result = run_with(&services, config, cmd).await;
+    services.audit.flush().await;
+    writer.abort();
+    result
+}
+
+async fn run_with(services: &wardline_service::Services, config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = config.data_dir.clone();
     match cmd {
         UserCommand::Add {
@@ -114,7 +123,6 @@ pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::er
             } else {
                 Some(first_line(std::io::stdin().lock())?)
             };
-            let services = crate::serve::open(config).await?;
             let (account, one_time) = services
                 .accounts
                 .create(NewStaff {
@@ -135,7 +143,6 @@ pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::er
         }
         UserCommand::Import { file, output } => {
             let data = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let services = crate::serve::open(config).await?;
             let progress = |done: usize, total: usize| {
                 eprint!("\rhashing passwords: {done}/{total}");
                 if done == total {
@@ -173,7 +180,6 @@ pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::er
             }
         }
         UserCommand::List { json } => {
-            let services = crate::serve::open(config).await?;
             let accounts = services.accounts.list().await?;
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
@@ -205,8 +211,7 @@ pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::er
             match control::send(&data_dir, &req).await {
                 Some(result) => result?,
                 None => {
-                    let services = crate::serve::open(config).await?;
-                    control::execute(&services, req).await?;
+                            control::execute(&services, req).await?;
                 }
             }
             println!("deactivated {username}: every session has ended");

@@ -46,7 +46,7 @@ pub async fn update(s: Services, req: Ruma<update_device::v3::Request>) -> Resul
 pub async fn delete(s: Services, req: Ruma<delete_device::v3::Request>) -> Result<Response, ApiError> {
     let caller = req.caller()?;
     s.sessions.require_password(caller, uia_auth(req.body.auth.as_ref())).await?;
-    s.sessions.end_devices(&caller.user_id, std::slice::from_ref(&req.body.device_id)).await?;
+    s.sessions.end_devices(&caller.actor(), &caller.user_id, std::slice::from_ref(&req.body.device_id)).await?;
     reply(delete_device::v3::Response::new())
 }
 
@@ -54,6 +54,6 @@ pub async fn delete(s: Services, req: Ruma<delete_device::v3::Request>) -> Resul
 pub async fn delete_many(s: Services, req: Ruma<delete_devices::v3::Request>) -> Result<Response, ApiError> {
     let caller = req.caller()?;
     s.sessions.require_password(caller, uia_auth(req.body.auth.as_ref())).await?;
-    s.sessions.end_devices(&caller.user_id, &req.body.devices).await?;
+    s.sessions.end_devices(&caller.actor(), &caller.user_id, &req.body.devices).await?;
     reply(delete_devices::v3::Response::new())
 }

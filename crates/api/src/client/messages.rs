@@ -37,7 +37,7 @@ pub async fn send(s: Services, req: Ruma<send_message_event::v3::Request>) -> Re
     let id = s
         .rooms
         .send(
-            &caller.user_id,
+            &caller.actor(),
             SendEvent {
                 room_id: b.room_id.clone(),
                 kind,
@@ -62,7 +62,7 @@ pub async fn redact(s: Services, req: Ruma<redact_event::v3::Request>) -> Result
     let id = s
         .rooms
         .send(
-            &caller.user_id,
+            &caller.actor(),
             SendEvent {
                 room_id: b.room_id.clone(),
                 kind: kinds::REDACTION.into(),
@@ -88,7 +88,7 @@ pub async fn messages(s: Services, req: Ruma<get_message_events::v3::Request>) -
     let page = s
         .timeline
         .messages(
-            &caller.user_id,
+            &caller.actor(),
             &b.room_id,
             PageRequest {
                 from: page_token(b.from.as_ref())?,
@@ -114,7 +114,7 @@ pub async fn messages(s: Services, req: Ruma<get_message_events::v3::Request>) -
 /// `GET /rooms/{roomId}/event/{eventId}`
 pub async fn event(s: Services, req: Ruma<get_room_event::v3::Request>) -> Result<Response, ApiError> {
     let caller = req.caller()?;
-    let e = s.timeline.event(&caller.user_id, &req.body.room_id, &req.body.event_id).await?;
+    let e = s.timeline.event(&caller.actor(), &req.body.room_id, &req.body.event_id).await?;
     Ok(Json(client_event(&e, caller, s.clock.now())).into_response())
 }
 
@@ -123,7 +123,7 @@ pub async fn context(s: Services, req: Ruma<get_context::v3::Request>) -> Result
     let caller = req.caller()?;
     let b = &req.body;
     let limit = usize::try_from(u64::from(b.limit)).unwrap_or(100);
-    let c = s.timeline.context(&caller.user_id, &b.room_id, &b.event_id, limit, &b.filter).await?;
+    let c = s.timeline.context(&caller.actor(), &b.room_id, &b.event_id, limit, &b.filter).await?;
     let now = s.clock.now();
     Ok(Json(json!({
         "event": client_event(&c.event, caller, now),

@@ -48,7 +48,7 @@ pub async fn set_name(s: Services, req: Ruma<set_display_name::v3::Request>) -> 
     if req.body.user_id != caller.user_id {
         return Err(ApiError::forbidden("you can only change your own profile"));
     }
-    s.accounts.set_profile(&caller.user_id, Some(req.body.displayname.clone()), None).await?;
+    s.accounts.set_profile(&caller.actor(), Some(req.body.displayname.clone()), None).await?;
     reply(set_display_name::v3::Response::new())
 }
 
@@ -66,7 +66,7 @@ pub async fn set_avatar(s: Services, req: Ruma<set_avatar_url::v3::Request>) -> 
         return Err(ApiError::forbidden("you can only change your own profile"));
     }
     let url = req.body.avatar_url.as_ref().map(ToString::to_string);
-    s.accounts.set_profile(&caller.user_id, None, Some(url)).await?;
+    s.accounts.set_profile(&caller.actor(), None, Some(url)).await?;
     reply(set_avatar_url::v3::Response::new())
 }
 

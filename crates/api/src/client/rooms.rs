@@ -58,7 +58,7 @@ pub async fn create(s: Services, req: Ruma<create_room::v3::Request>) -> Result<
     let room_id = s
         .rooms
         .create_room(
-            &caller.user_id,
+            &caller.actor(),
             CreateRoom {
                 preset,
                 name: b.name.clone(),
@@ -85,7 +85,7 @@ pub async fn invite(s: Services, req: Ruma<invite_user::v3::Request>) -> Result<
     let invite_user::v3::InvitationRecipient::UserId(recipient) = &req.body.recipient else {
         return Err(ApiError::forbidden("invitations by e-mail or phone are not offered"));
     };
-    s.rooms.invite(&req.body.room_id, &caller.user_id, &recipient.user_id, recipient.reason.clone()).await?;
+    s.rooms.invite(&req.body.room_id, &caller.actor(), &recipient.user_id, recipient.reason.clone()).await?;
     reply(invite_user::v3::Response::new())
 }
 
@@ -94,7 +94,7 @@ async fn join_room(
     room_id: &RoomId,
     req_caller: &wardline_service::Caller,
 ) -> Result<Response, ApiError> {
-    s.rooms.join(room_id, &req_caller.user_id).await?;
+    s.rooms.join(room_id, &req_caller.actor()).await?;
     Ok(Json(json!({ "room_id": room_id })).into_response())
 }
 
@@ -115,7 +115,7 @@ pub async fn join_by_id_or_alias(
 
 /// `POST /rooms/{roomId}/leave`
 pub async fn leave(s: Services, req: Ruma<leave_room::v3::Request>) -> Result<Response, ApiError> {
-    s.rooms.leave(&req.body.room_id, &req.caller()?.user_id, req.body.reason.clone()).await?;
+    s.rooms.leave(&req.body.room_id, &req.caller()?.actor(), req.body.reason.clone()).await?;
     reply(leave_room::v3::Response::new())
 }
 
@@ -127,19 +127,19 @@ pub async fn forget(s: Services, req: Ruma<forget_room::v3::Request>) -> Result<
 
 /// `POST /rooms/{roomId}/kick`
 pub async fn kick(s: Services, req: Ruma<kick_user::v3::Request>) -> Result<Response, ApiError> {
-    s.rooms.kick(&req.body.room_id, &req.caller()?.user_id, &req.body.user_id, req.body.reason.clone()).await?;
+    s.rooms.kick(&req.body.room_id, &req.caller()?.actor(), &req.body.user_id, req.body.reason.clone()).await?;
     reply(kick_user::v3::Response::new())
 }
 
 /// `POST /rooms/{roomId}/ban`
 pub async fn ban(s: Services, req: Ruma<ban_user::v3::Request>) -> Result<Response, ApiError> {
-    s.rooms.ban(&req.body.room_id, &req.caller()?.user_id, &req.body.user_id, req.body.reason.clone()).await?;
+    s.rooms.ban(&req.body.room_id, &req.caller()?.actor(), &req.body.user_id, req.body.reason.clone()).await?;
     reply(ban_user::v3::Response::new())
 }
 
 /// `POST /rooms/{roomId}/unban`
 pub async fn unban(s: Services, req: Ruma<unban_user::v3::Request>) -> Result<Response, ApiError> {
-    s.rooms.unban(&req.body.room_id, &req.caller()?.user_id, &req.body.user_id, req.body.reason.clone()).await?;
+    s.rooms.unban(&req.body.room_id, &req.caller()?.actor(), &req.body.user_id, req.body.reason.clone()).await?;
     reply(unban_user::v3::Response::new())
 }
 

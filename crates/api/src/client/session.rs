@@ -65,7 +65,8 @@ pub async fn logout(s: Services, req: Ruma<logout::v3::Request>) -> Result<Respo
 
 /// `POST /logout/all`
 pub async fn logout_all(s: Services, req: Ruma<logout_all::v3::Request>) -> Result<Response, ApiError> {
-    s.sessions.logout_all(&req.caller()?.user_id, None).await?;
+    let caller = req.caller()?;
+    s.sessions.logout_all(Some(&caller.actor()), &caller.user_id, None).await?;
     reply(logout_all::v3::Response::new())
 }
 

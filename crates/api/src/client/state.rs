@@ -39,6 +39,6 @@ pub async fn put(s: Services, req: Ruma<send_state_event::v3::Request>) -> Resul
     let caller = req.caller()?;
     let b = &req.body;
     let content: Value = serde_json::from_str(b.body.json().get()).map_err(|e| ApiError::bad_json(e.to_string()))?;
-    let id = s.rooms.set_state(&b.room_id, &caller.user_id, &b.event_type.to_string(), &b.state_key, content).await?;
+    let id = s.rooms.set_state(&b.room_id, &caller.actor(), &b.event_type.to_string(), &b.state_key, content).await?;
     Ok(Json(json!({ "event_id": id })).into_response())
 }

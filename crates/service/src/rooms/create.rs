@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 use wardline_types::kinds;
 
 use super::{RoomService, random_id};
+use crate::audit::Actor;
 use crate::ratelimit::LimitKind;
 use crate::{ServiceError, ServiceResult};
 
@@ -46,7 +47,8 @@ pub struct CreateRoom {
 
 impl RoomService {
     /// Creates a room with `creator` as its first member; returns its id.
-    pub async fn create_room(&self, creator: &UserId, req: CreateRoom) -> ServiceResult<OwnedRoomId> {
+    pub async fn create_room(&self, by: &Actor, req: CreateRoom) -> ServiceResult<OwnedRoomId> {
+        let creator: &UserId = &by.user_id;
         if let Some(v) = &req.room_version
             && v != ROOM_VERSION
         {
@@ -132,7 +134,7 @@ impl RoomService {
             .map(|(kind, key, content)| self.new_event(&room_id, creator, &kind, Some(key), content))
             .collect();
         let mut slot = self.lock(&room_id).await?;
-        self.append(&mut slot.state, events).await?;
+        self.append(by, &mut slot.state, events).await?;
         Ok(room_id)
     }
 }

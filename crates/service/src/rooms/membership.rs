@@ -5,6 +5,8 @@ use serde_json::{Value, json};
 use wardline_types::{Membership, kinds};
 
 use super::RoomService;
+use crate::audit::Actor;
+use wardline_types::audit::{AuditAction, Outcome};
 use crate::ratelimit::LimitKind;
 use crate::{ServiceError, ServiceResult};
 
@@ -12,7 +14,7 @@ impl RoomService {
     async fn change_membership(
         &self,
         room_id: &RoomId,
-        sender: &UserId,
+        by: &Actor,
         target: &UserId,
         membership: Membership,
         reason: Option<String>,
@@ -33,8 +35,8 @@ impl RoomService {
         if !slot.state.exists() {
             return Err(ServiceError::not_found("no such room"));
         }
-        let event = self.new_event(room_id, sender, kinds::MEMBER, Some(target.to_string()), content);
-        self.append(&mut slot.state, vec![event]).await?;
+        let event = self.new_event(room_id, &by.user_id, kinds::MEMBER, Some(target.to_string()), content);
+        self.append(by, &mut slot.state, vec![event]).await?;
         Ok(())
     }
 
@@ -42,30 +44,39 @@ impl RoomService {
     pub async fn invite(
         &self,
         room_id: &RoomId,
-        sender: &UserId,
+        by: &Actor,
         target: &UserId,
         reason: Option<String>,
     ) -> ServiceResult<()> {
-        self.check_in_organisation(target).await?;
-        self.limiter.check(LimitKind::Invite, sender.as_str())?;
-        self.change_membership(room_id, sender, target, Membership::Invite, reason).await
+        if let Err(e) = self.check_in_organisation(target).await {
+            let mut r = self.audit.entry(Some(by), AuditAction::RoomInvite, Outcome::Denied);
+            r.room_id = Some(room_id.to_string());
+            r.target_user = Some(target.to_string());
+            r.detail = Some("not in the organisation".into());
+            self.audit.record(r);
+            return Err(e);
+        }
+        self.limiter.check(LimitKind::Invite, by.user_id.as_str())?;
+        self.change_membership(room_id, by, target, Membership::Invite, reason).await
     }
 
     /// Joins a room the user was invited to (or is already in).
-    pub async fn join(&self, room_id: &RoomId, user: &UserId) -> ServiceResult<()> {
+    pub async fn join(&self, room_id: &RoomId, by: &Actor) -> ServiceResult<()> {
+        let user = &by.user_id;
         if self.with_state(room_id, |s| s.membership(user)).await? == Some(Membership::Join) {
             return Ok(());
         }
-        self.change_membership(room_id, user, user, Membership::Join, None).await
+        self.change_membership(room_id, by, user, Membership::Join, None).await
     }
 
     /// Leaves a room, or rejects an invite.
-    pub async fn leave(&self, room_id: &RoomId, user: &UserId, reason: Option<String>) -> ServiceResult<()> {
+    pub async fn leave(&self, room_id: &RoomId, by: &Actor, reason: Option<String>) -> ServiceResult<()> {
+        let user = &by.user_id;
         let current = self.with_state(room_id, |s| (s.exists(), s.membership(user))).await?;
         match current {
             (false, _) => Err(ServiceError::not_found("no such room")),
             (true, Some(Membership::Leave | Membership::Ban) | None) => Ok(()),
-            _ => self.change_membership(room_id, user, user, Membership::Leave, reason).await,
+            _ => self.change_membership(room_id, by, user, Membership::Leave, reason).await,
         }
     }
 
@@ -73,37 +84,37 @@ impl RoomService {
     pub async fn kick(
         &self,
         room_id: &RoomId,
-        sender: &UserId,
+        by: &Actor,
         target: &UserId,
         reason: Option<String>,
     ) -> ServiceResult<()> {
-        self.change_membership(room_id, sender, target, Membership::Leave, reason).await
+        self.change_membership(room_id, by, target, Membership::Leave, reason).await
     }
 
     /// Bans someone from a room.
     pub async fn ban(
         &self,
         room_id: &RoomId,
-        sender: &UserId,
+        by: &Actor,
         target: &UserId,
         reason: Option<String>,
     ) -> ServiceResult<()> {
         self.check_in_organisation(target).await?;
-        self.change_membership(room_id, sender, target, Membership::Ban, reason).await
+        self.change_membership(room_id, by, target, Membership::Ban, reason).await
     }
 
     /// Lifts a ban.
     pub async fn unban(
         &self,
         room_id: &RoomId,
-        sender: &UserId,
+        by: &Actor,
         target: &UserId,
         reason: Option<String>,
     ) -> ServiceResult<()> {
         if self.with_state(room_id, |s| s.membership(target)).await? != Some(Membership::Ban) {
             return Err(ServiceError::forbidden("that user is not banned"));
         }
-        self.change_membership(room_id, sender, target, Membership::Leave, reason).await
+        self.change_membership(room_id, by, target, Membership::Leave, reason).await
     }
 
     /// Forgets a room the user has left.
@@ -130,10 +141,11 @@ impl RoomService {
     }
 
     /// Leaves every room (used when an account is deactivated).
-    pub async fn leave_all(&self, user: &UserId) -> ServiceResult<()> {
+    pub async fn leave_all(&self, by: &Actor) -> ServiceResult<()> {
+        let user = &by.user_id;
         for m in self.store.rooms_of_user(user).await? {
             if matches!(m.membership, Membership::Join | Membership::Invite) {
-                self.change_membership(&m.room_id, user, user, Membership::Leave, Some("account deactivated".into()))
+                self.change_membership(&m.room_id, by, user, Membership::Leave, Some("account deactivated".into()))
                     .await?;
             }
         }
@@ -141,7 +153,8 @@ impl RoomService {
     }
 
     /// Updates the user's member event in every joined room after a profile change.
-    pub async fn refresh_profile(&self, user: &UserId) -> ServiceResult<()> {
+    pub async fn refresh_profile(&self, by: &Actor) -> ServiceResult<()> {
+        let user = &by.user_id;
         for room_id in self.joined_rooms(user).await? {
             let mut slot = self.lock(&room_id).await?;
             let Some(member) = slot.state.get(kinds::MEMBER, user.as_str()) else { continue };
@@ -158,7 +171,7 @@ impl RoomService {
                 }
             }
             let event = self.new_event(&room_id, user, kinds::MEMBER, Some(user.to_string()), content);
-            self.append(&mut slot.state, vec![event]).await?;
+            self.append(by, &mut slot.state, vec![event]).await?;
         }
         Ok(())
     }

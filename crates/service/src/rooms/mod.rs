@@ -19,12 +19,14 @@ use rand::RngCore;
 use ruma::{OwnedEventId, OwnedRoomId, OwnedServerName, OwnedUserId, RoomId, UserId};
 use tokio::sync::Mutex as AsyncMutex;
 use wardline_store::Store;
-use wardline_types::{Clock, NewEvent, StoredEvent};
+use wardline_types::audit::{AuditAction, NewAuditRecord, Outcome};
+use wardline_types::{Clock, Membership, NewEvent, StoredEvent, kinds};
 
 pub use create::{CreateRoom, Preset, ROOM_VERSION};
 pub use send::SendEvent;
 pub use state::RoomState;
 
+use crate::audit::{Actor, AuditService};
 use crate::notifier::Notifier;
 use crate::ratelimit::RateLimiter;
 use crate::{ServiceError, ServiceResult};
@@ -41,6 +43,7 @@ pub struct RoomService {
     server_name: OwnedServerName,
     notifier: Notifier,
     limiter: RateLimiter,
+    audit: AuditService,
     rooms: Mutex<HashMap<OwnedRoomId, Arc<AsyncMutex<Slot>>>>,
 }
 
@@ -65,8 +68,9 @@ impl RoomService {
         server_name: OwnedServerName,
         notifier: Notifier,
         limiter: RateLimiter,
+        audit: AuditService,
     ) -> Self {
-        Self { store, clock, server_name, notifier, limiter, rooms: Mutex::default() }
+        Self { store, clock, server_name, notifier, limiter, audit, rooms: Mutex::default() }
     }
 
     fn slot(&self, room_id: &RoomId) -> Arc<AsyncMutex<Slot>> {
@@ -108,15 +112,23 @@ impl RoomService {
         Ok(state)
     }
 
-    /// Authorizes and appends events to a locked room, then wakes whoever should hear of them.
-    async fn append(&self, state: &mut RoomState, events: Vec<NewEvent>) -> ServiceResult<Vec<StoredEvent>> {
+    /// Authorizes and appends events to a locked room with their audit records, then wakes
+    /// whoever should hear of them. A refusal is audited too.
+    async fn append(&self, by: &Actor, state: &mut RoomState, events: Vec<NewEvent>) -> ServiceResult<Vec<StoredEvent>> {
         // Check each event against the state the previous ones leave behind.
         let mut scratch = state.clone();
         for e in &events {
-            auth_rules::authorize(&scratch, e)?;
+            if let Err(err) = auth_rules::authorize(&scratch, e) {
+                let mut denied = self.audit_for(by, e, Outcome::Denied);
+                denied.event_id = None;
+                denied.detail = Some(format!("{}; {err}", denied.detail.unwrap_or_default()));
+                self.audit.record(denied);
+                return Err(err);
+            }
             scratch.apply(&StoredEvent { stream: scratch.last, event: e.clone(), redacted_because: None });
         }
-        let positions = self.store.append_events(events.clone()).await?;
+        let records = events.iter().map(|e| self.audit_for(by, e, Outcome::Success)).collect();
+        let positions = self.store.append_events(events.clone(), records).await?;
         let mut stored = Vec::with_capacity(events.len());
         let mut woken: Vec<OwnedUserId> = Vec::new();
         for (event, stream) in events.into_iter().zip(positions) {
@@ -132,6 +144,29 @@ impl RoomService {
         woken.extend(state.audience().cloned());
         self.notifier.wake(woken.iter().map(AsRef::as_ref));
         Ok(stored)
+    }
+
+    /// The audit record of an event.
+    fn audit_for(&self, by: &Actor, e: &NewEvent, outcome: Outcome) -> NewAuditRecord {
+        let (action, target) = match (e.kind.as_str(), e.membership()) {
+            (kinds::CREATE, _) => (AuditAction::RoomCreate, None),
+            (kinds::MEMBER, Some(Membership::Invite)) => (AuditAction::RoomInvite, e.state_key.clone()),
+            (kinds::MEMBER, Some(Membership::Join)) => (AuditAction::RoomJoin, e.state_key.clone()),
+            (kinds::MEMBER, _) => (AuditAction::RoomLeave, e.state_key.clone()),
+            (kinds::REDACTION, _) => (AuditAction::Redact, None),
+            (_, _) if e.state_key.is_some() => (AuditAction::RoomState, None),
+            _ => (AuditAction::MessageSend, None),
+        };
+        let mut r = self.audit.entry(Some(by), action, outcome);
+        r.room_id = Some(e.room_id.to_string());
+        r.event_id = Some(e.event_id.to_string());
+        r.target_user = target;
+        r.detail = Some(match (&e.redacts, e.membership()) {
+            (Some(target), _) => format!("redacts={target}"),
+            (_, Some(m)) => format!("type={} membership={m}", e.kind),
+            _ => format!("type={}", e.kind),
+        });
+        r
     }
 
     /// A new event, not yet authorized.

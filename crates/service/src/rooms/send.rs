@@ -6,6 +6,7 @@ use wardline_store::StoreError;
 use wardline_types::{TxnRef, kinds};
 
 use super::RoomService;
+use crate::audit::Actor;
 use crate::ratelimit::LimitKind;
 use crate::{ServiceError, ServiceResult};
 
@@ -31,7 +32,8 @@ const MAX_CONTENT_BYTES: usize = 60 * 1024;
 
 impl RoomService {
     /// Sends an event; returns its id. Repeating a transaction returns the first event's id.
-    pub async fn send(&self, sender: &UserId, req: SendEvent) -> ServiceResult<OwnedEventId> {
+    pub async fn send(&self, by: &Actor, req: SendEvent) -> ServiceResult<OwnedEventId> {
+        let sender: &UserId = &by.user_id;
         if !req.content.is_object() {
             return Err(ServiceError::BadJson("event content must be a JSON object".into()));
         }
@@ -64,7 +66,7 @@ impl RoomService {
         event.redacts = req.redacts;
         event.txn = req.txn.clone();
         let id = event.event_id.clone();
-        match self.append(&mut slot.state, vec![event]).await {
+        match self.append(by, &mut slot.state, vec![event]).await {
             Ok(_) => Ok(id),
             // The same transaction raced in from another request and won: answer with its event.
             Err(ServiceError::Store(StoreError::Conflict(_))) if req.txn.is_some() => {
@@ -96,13 +98,13 @@ impl RoomService {
     pub async fn set_state(
         &self,
         room_id: &RoomId,
-        sender: &UserId,
+        by: &Actor,
         kind: &str,
         state_key: &str,
         content: Value,
     ) -> ServiceResult<OwnedEventId> {
         self.send(
-            sender,
+            by,
             SendEvent {
                 room_id: room_id.to_owned(),
                 kind: kind.to_owned(),
