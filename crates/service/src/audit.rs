@@ -76,6 +76,12 @@ impl CheckpointKey {
         Checkpoint { seq, hash: hash.to_owned(), ts, signature: hex::encode(sig.to_bytes()) }
     }
 
+    /// The public half.
+    #[must_use]
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.0.verifying_key()
+    }
+
     /// Does the signature of `cp` verify under this key?
     #[must_use]
     pub fn verify(&self, cp: &Checkpoint) -> bool {
@@ -195,7 +201,12 @@ impl AuditService {
     }
 
     /// Signs a checkpoint of the chain's head if it moved since `last`; returns the new head.
-    pub async fn checkpoint(&self, key: &CheckpointKey, last: u64, sink: Option<&CheckpointSink>) -> ServiceResult<u64> {
+    pub async fn checkpoint(
+        &self,
+        key: &CheckpointKey,
+        last: u64,
+        sink: Option<&CheckpointSink>,
+    ) -> ServiceResult<u64> {
         let (seq, hash) = self.store.audit_head().await?;
         if seq == 0 || seq == last {
             return Ok(last);

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod audit_report;
 pub mod config;
 mod error;
 pub mod filter;
@@ -59,6 +60,7 @@ pub struct Services {
     /// The audit recorder.
     pub audit: audit::AuditService,
     notifier: notifier::Notifier,
+    store: Arc<dyn Store>,
 }
 
 impl Services {
@@ -125,7 +127,14 @@ impl Services {
             sync,
             audit,
             notifier,
+            store,
         })
+    }
+
+    /// The store (for offline tools: audit verification, exports, transcripts).
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// Starts shutting down: every open long-poll answers at once.

@@ -301,10 +301,7 @@ impl SessionService {
         self.notifier.wake([user]);
         let mut r = self.audit.entry(Some(by), AuditAction::SessionEnd, Outcome::Success);
         r.target_user = Some(user.to_string());
-        r.detail = Some(format!(
-            "devices={}",
-            ended.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
-        ));
+        r.detail = Some(format!("devices={}", ended.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")));
         self.audit.record(r);
         Ok(())
     }

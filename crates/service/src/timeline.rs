@@ -6,8 +6,8 @@ use std::sync::Arc;
 use ruma::api::client::filter::RoomEventFilter;
 use ruma::{EventId, RoomId, UserId};
 use wardline_store::{Direction, PosRange, Store};
-use wardline_types::stream::PageToken;
 use wardline_types::audit::{AuditAction, Outcome};
+use wardline_types::stream::PageToken;
 use wardline_types::{StoredEvent, StreamPos, kinds};
 
 use crate::audit::{Actor, AuditService};

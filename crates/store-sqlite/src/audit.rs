@@ -62,7 +62,21 @@ pub(crate) fn append(tx: &Transaction<'_>, records: Vec<NewAuditRecord>) -> Stor
     Ok(())
 }
 
-type Row = (i64, i64, Option<String>, Option<String>, Option<String>, String, Option<String>, Option<String>, Option<String>, String, Option<String>, String, String);
+type Row = (
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    String,
+);
 
 #[async_trait]
 impl AuditStore for SqliteStore {
@@ -84,15 +98,39 @@ impl AuditStore for SqliteStore {
                 let rows = stmt
                     .query_map(params![from, limit], |r| {
                         Ok((
-                            r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?,
-                            r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?,
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                            r.get(9)?,
+                            r.get(10)?,
+                            r.get(11)?,
+                            r.get(12)?,
                         ))
                     })
                     .map_err(backend_err)?;
                 let mut out = Vec::new();
                 for row in rows {
-                    let (seq, t, actor, device, ip, action, room_id, event_id, target_user, outcome, detail, prev_hash, hash): Row =
-                        row.map_err(backend_err)?;
+                    let (
+                        seq,
+                        t,
+                        actor,
+                        device,
+                        ip,
+                        action,
+                        room_id,
+                        event_id,
+                        target_user,
+                        outcome,
+                        detail,
+                        prev_hash,
+                        hash,
+                    ): Row = row.map_err(backend_err)?;
                     out.push(AuditRecord {
                         seq: u64::try_from(seq).unwrap_or(0),
                         record: NewAuditRecord {
@@ -117,7 +155,7 @@ impl AuditStore for SqliteStore {
     }
 
     async fn audit_head(&self) -> StoreResult<(u64, String)> {
-        self.readers.read(|c| head(c)).await
+        self.readers.read(head).await
     }
 
     async fn put_checkpoint(&self, cp: Checkpoint) -> StoreResult<()> {
@@ -136,8 +174,9 @@ impl AuditStore for SqliteStore {
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
         self.readers
             .read(|c| {
-                let mut stmt =
-                    c.prepare_cached("SELECT seq, hash, ts, signature FROM audit_checkpoints ORDER BY seq").map_err(backend_err)?;
+                let mut stmt = c
+                    .prepare_cached("SELECT seq, hash, ts, signature FROM audit_checkpoints ORDER BY seq")
+                    .map_err(backend_err)?;
                 let rows = stmt
                     .query_map([], |r| {
                         Ok(Checkpoint {

@@ -64,11 +64,8 @@ mod tests {
         let tx = conn.transaction().map_err(backend_err)?;
         tx.execute_batch(MIGRATIONS[0]).map_err(backend_err)?;
         tx.execute("INSERT INTO schema_migrations VALUES (1, 0)", []).map_err(backend_err)?;
-        tx.execute(
-            "INSERT INTO accounts (user_id, password_hash, created_ts) VALUES ('@a:x', 'h', 0)",
-            [],
-        )
-        .map_err(backend_err)?;
+        tx.execute("INSERT INTO accounts (user_id, password_hash, created_ts) VALUES ('@a:x', 'h', 0)", [])
+            .map_err(backend_err)?;
         tx.commit().map_err(backend_err)?;
         assert_eq!(migrate(&mut conn)?, LATEST);
         let n: i64 = conn.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0)).map_err(backend_err)?;

@@ -157,12 +157,16 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     let bea = owned_user_id!("@bea:localhost");
     let start = s.current_pos();
     let positions = s
-        .append_events(vec![
-            event(&room, "c", &ada, kinds::CREATE, Some(""), json!({"room_version": "11"})),
-            event(&room, "m1", &ada, kinds::MEMBER, Some(ada.as_str()), json!({"membership": "join"})),
-            event(&room, "n1", &ada, kinds::NAME, Some(""), json!({"name": "Ward 7"})),
-            event(&room, "i1", &ada, kinds::MEMBER, Some(bea.as_str()), json!({"membership": "invite"})),
-        ], vec![]).await?;
+        .append_events(
+            vec![
+                event(&room, "c", &ada, kinds::CREATE, Some(""), json!({"room_version": "11"})),
+                event(&room, "m1", &ada, kinds::MEMBER, Some(ada.as_str()), json!({"membership": "join"})),
+                event(&room, "n1", &ada, kinds::NAME, Some(""), json!({"name": "Ward 7"})),
+                event(&room, "i1", &ada, kinds::MEMBER, Some(bea.as_str()), json!({"membership": "invite"})),
+            ],
+            vec![],
+        )
+        .await?;
     check!(positions.len() == 4 && positions.windows(2).all(|w| w[0] < w[1]), "positions increase");
     check!(positions[0] > start && s.current_pos() == positions[3], "current_pos is the last commit");
     check!(s.room_exists(&room).await?, "create event creates the room");
@@ -179,10 +183,14 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
         s.event_for_txn(&ada, device_id!("D3"), "t1").await?.as_deref().map(ruma::EventId::as_str) == Some("$msg1"),
         "txn lookup"
     );
-    s.append_events(vec![
-        event(&room, "j2", &bea, kinds::MEMBER, Some(bea.as_str()), json!({"membership": "join"})),
-        event(&room, "n2", &bea, kinds::NAME, Some(""), json!({"name": "Ward 7 North"})),
-    ], vec![]).await?;
+    s.append_events(
+        vec![
+            event(&room, "j2", &bea, kinds::MEMBER, Some(bea.as_str()), json!({"membership": "join"})),
+            event(&room, "n2", &bea, kinds::NAME, Some(""), json!({"name": "Ward 7 North"})),
+        ],
+        vec![],
+    )
+    .await?;
     let now = s.current_pos();
     // State at the message: name is still "Ward 7", bea only invited.
     let state = s.state_at(&room, p_msg[0]).await?;
@@ -222,7 +230,11 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     check!(redacted.redacted_because.as_ref().is_some_and(|b| b["event_id"] == "$r1"), "redacted_because set");
     check!(s.count_unread(&room, &bea, StreamPos::ZERO).await? == 0, "redacted messages are not unread");
     // Leaving and forgetting.
-    s.append_events(vec![event(&room, "l2", &bea, kinds::MEMBER, Some(bea.as_str()), json!({"membership": "leave"}))], vec![]).await?;
+    s.append_events(
+        vec![event(&room, "l2", &bea, kinds::MEMBER, Some(bea.as_str()), json!({"membership": "leave"}))],
+        vec![],
+    )
+    .await?;
     s.forget_room(&bea, &room).await?;
     check!(s.rooms_of_user(&bea).await?.is_empty(), "forgotten room hidden");
     check!(s.room_ids().await? == vec![room.clone()], "room ids");

@@ -217,7 +217,8 @@ pub trait MetaStore: Send + Sync {
 
 /// Everything a Wardline server stores.
 pub trait Store:
-    AccountStore
+    std::fmt::Debug
+    + AccountStore
     + SessionStore
     + RoomStore
     + ReceiptStore

@@ -293,11 +293,18 @@ mod tests {
 
         let mut reordered = chain(5);
         reordered.swap(1, 2);
-        assert!(matches!(verify_chain(&reordered, 0, GENESIS.into()), Err(ChainBreak::Missing { .. } | ChainBreak::Unlinked { .. })));
+        assert!(matches!(
+            verify_chain(&reordered, 0, GENESIS.into()),
+            Err(ChainBreak::Missing { .. } | ChainBreak::Unlinked { .. })
+        ));
 
         // An inserted record, renumbered and rehashed on its own, does not link.
         let mut inserted = chain(5);
-        let forged = AuditRecord::link(3, "f".repeat(64).as_str(), NewAuditRecord::new(Timestamp(1), AuditAction::Login, Outcome::Success));
+        let forged = AuditRecord::link(
+            3,
+            "f".repeat(64).as_str(),
+            NewAuditRecord::new(Timestamp(1), AuditAction::Login, Outcome::Success),
+        );
         inserted.insert(2, forged);
         for r in inserted.iter_mut().skip(3) {
             r.seq += 1;

@@ -17,6 +17,31 @@ impl Timestamp {
         Self(self.0.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
     }
 
+    /// RFC 3339 in UTC with milliseconds (`2026-11-25T12:00:00.000Z`), as FHIR `instant` wants.
+    #[must_use]
+    pub fn to_rfc3339(self) -> String {
+        let nanos = i128::from(self.0) * 1_000_000;
+        time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .ok()
+            .and_then(|t| {
+                let f = time::macros::format_description!(
+                    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+                );
+                t.format(&f).ok()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Parses RFC 3339 (`2026-11-25T12:00:00Z`, any offset) or a bare date (`2026-11-25`, UTC
+    /// midnight).
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok().or_else(|| {
+            let f = time::macros::format_description!("[year]-[month]-[day]");
+            time::Date::parse(s, &f).ok().map(|d| d.midnight().assume_utc())
+        })?;
+        u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok().map(Self)
+    }
+
     /// Milliseconds from `earlier` to `self`, zero if `earlier` is later.
     #[must_use]
     pub fn millis_since(self, earlier: Timestamp) -> u64 {
@@ -70,6 +95,15 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_round_trip() {
+        let t = Timestamp(1_795_608_593_711);
+        assert_eq!(t.to_rfc3339(), "2026-11-25T12:09:53.711Z");
+        assert_eq!(Timestamp::parse_rfc3339("2026-11-25T12:09:53.711Z"), Some(t));
+        assert_eq!(Timestamp::parse_rfc3339("1970-01-02"), Some(Timestamp(86_400_000)));
+        assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
+    }
 
     #[test]
     fn manual_clock_moves_only_when_advanced() {

@@ -1,5 +1,6 @@
 //! `wardline`: the server and its administration commands.
 
+mod audit_cli;
 mod audit_files;
 mod config;
 mod control;
@@ -39,6 +40,12 @@ enum Command {
     /// Manage staff accounts.
     #[command(subcommand)]
     User(users::UserCommand),
+    /// Verify and export the audit trail.
+    #[command(subcommand)]
+    Audit(audit_cli::AuditCommand),
+    /// Conversations: transcripts for investigations.
+    #[command(subcommand)]
+    Room(audit_cli::RoomCommand),
 }
 
 fn main() -> ExitCode {
@@ -52,7 +59,7 @@ fn main() -> ExitCode {
         .init();
     let listen = match &cli.command {
         Command::Serve { listen } => listen.clone(),
-        Command::User(_) => None,
+        _ => None,
     };
     let flags = config::Overrides { data_dir: cli.data_dir.clone(), listen, server_name: cli.server_name.clone() };
     let (config, warnings) = match config::load(cli.config.as_deref(), std::env::vars(), &flags) {
@@ -76,6 +83,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { .. } => serve::run(config).await,
             Command::User(cmd) => users::run(config, cmd).await,
+            Command::Audit(cmd) => {
+                users::with_services(config, |s, data_dir| Box::pin(audit_cli::run_audit(s, data_dir, cmd))).await
+            }
+            Command::Room(cmd) => users::with_services(config, |s, _| Box::pin(audit_cli::run_room(s, cmd))).await,
         }
     });
     match result {

@@ -90,18 +90,35 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     options.open(path)?.write_all(text.as_bytes())
 }
 
-/// Runs an account command, storing every audit record it makes before returning.
-pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::error::Error>> {
-    let services = crate::serve::open(config.clone()).await?;
+/// A command's future, borrowing the services.
+pub type CommandFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Box<dyn std::error::Error>>> + 'a>>;
+
+/// Runs a command-line operation with the services of the data directory, storing every audit
+/// record it makes before returning.
+pub async fn with_services<F>(config: Config, f: F) -> Result<(), Box<dyn std::error::Error>>
+where
+    F: for<'a> FnOnce(&'a wardline_service::Services, &'a std::path::Path) -> CommandFuture<'a>,
+{
+    let data_dir = config.data_dir.clone();
+    let services = crate::serve::open(config).await?;
     let writer = tokio::spawn(services.audit.clone().run_writer());
-    let result = run_with(&services, config, cmd).await;
+    let result = f(&services, &data_dir).await;
     services.audit.flush().await;
     writer.abort();
     result
 }
 
-async fn run_with(services: &wardline_service::Services, config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::error::Error>> {
-    let data_dir = config.data_dir.clone();
+/// Runs an account command.
+pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::error::Error>> {
+    with_services(config, |s, data_dir| Box::pin(run_with(s, data_dir, cmd))).await
+}
+
+async fn run_with(
+    services: &wardline_service::Services,
+    data_dir: &std::path::Path,
+    cmd: UserCommand,
+) -> Result<(), Box<dyn std::error::Error>> {
     match cmd {
         UserCommand::Add {
             username,
@@ -208,10 +225,10 @@ async fn run_with(services: &wardline_service::Services, config: Config, cmd: Us
         }
         UserCommand::Deactivate { username } => {
             let req = ControlRequest::Deactivate { user: username.clone() };
-            match control::send(&data_dir, &req).await {
+            match control::send(data_dir, &req).await {
                 Some(result) => result?,
                 None => {
-                            control::execute(&services, req).await?;
+                    control::execute(services, req).await?;
                 }
             }
             println!("deactivated {username}: every session has ended");

@@ -6,9 +6,9 @@ use wardline_types::{Membership, kinds};
 
 use super::RoomService;
 use crate::audit::Actor;
-use wardline_types::audit::{AuditAction, Outcome};
 use crate::ratelimit::LimitKind;
 use crate::{ServiceError, ServiceResult};
+use wardline_types::audit::{AuditAction, Outcome};
 
 impl RoomService {
     async fn change_membership(

@@ -114,7 +114,12 @@ impl RoomService {
 
     /// Authorizes and appends events to a locked room with their audit records, then wakes
     /// whoever should hear of them. A refusal is audited too.
-    async fn append(&self, by: &Actor, state: &mut RoomState, events: Vec<NewEvent>) -> ServiceResult<Vec<StoredEvent>> {
+    async fn append(
+        &self,
+        by: &Actor,
+        state: &mut RoomState,
+        events: Vec<NewEvent>,
+    ) -> ServiceResult<Vec<StoredEvent>> {
         // Check each event against the state the previous ones leave behind.
         let mut scratch = state.clone();
         for e in &events {

@@ -1,0 +1,158 @@
+//! `wardline audit ...` and `wardline room transcript`: reading the audit trail back for
+//! governance and investigations. Every export is itself recorded in the trail.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Subcommand, ValueEnum};
+use ruma::OwnedRoomId;
+use wardline_service::Services;
+use wardline_service::audit_report::{self, AuditQuery};
+use wardline_types::Timestamp;
+use wardline_types::audit::{AuditAction, Outcome};
+
+/// Audit commands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check that no audit record was edited, deleted, inserted, reordered or cut off.
+    Verify,
+    /// Write audit records as JSON lines or as a FHIR R4 Bundle of AuditEvents.
+    Export {
+        /// From this time (RFC 3339, or a date: 2026-11-25).
+        #[arg(long)]
+        from: Option<String>,
+        /// Until this time (exclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only records by or about this user (user id).
+        #[arg(long)]
+        user: Option<String>,
+        /// Only records about this room (room id).
+        #[arg(long)]
+        room: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Room commands.
+#[derive(Debug, Subcommand)]
+pub enum RoomCommand {
+    /// Write a readable transcript of a conversation: who said what, when, and who read it.
+    Transcript {
+        /// The room id.
+        room: String,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per record.
+    Jsonl,
+    /// A FHIR R4 Bundle of AuditEvent resources.
+    Fhir,
+}
+
+fn parse_time(s: Option<String>) -> Result<Option<Timestamp>, Box<dyn std::error::Error>> {
+    s.map(|t| Timestamp::parse_rfc3339(&t).ok_or_else(|| format!("{t:?} is not an RFC 3339 time or a date").into()))
+        .transpose()
+}
+
+fn write_out(output: Option<&PathBuf>, text: &str) -> Result<(), Box<dyn std::error::Error>> {
+    match output {
+        Some(p) => std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()).into()),
+        None => {
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            Ok(())
+        }
+    }
+}
+
+/// Records who exported what, with the operating-system user who ran the command.
+async fn audit_export(
+    services: &Services,
+    what: String,
+    room: Option<String>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut r = services.audit.entry(None, AuditAction::Export, Outcome::Success);
+    let os_user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into());
+    r.detail = Some(format!("{what} via=cli os_user={os_user}"));
+    r.room_id = room;
+    services.audit.record_now(r).await?;
+    Ok(())
+}
+
+/// Runs an audit command.
+pub async fn run_audit(
+    services: &Services,
+    data_dir: &std::path::Path,
+    cmd: AuditCommand,
+) -> Result<(), Box<dyn std::error::Error>> {
+    match cmd {
+        AuditCommand::Verify => {
+            let key = crate::audit_files::load_key(data_dir)?;
+            let public = key.verifying_key();
+            let external = crate::audit_files::read_checkpoints(data_dir)?;
+            let report = audit_report::verify(services.store().as_ref(), &public, &external).await?;
+            println!(
+                "checked {} records and {} checkpoints (signing key {})",
+                report.records,
+                report.checkpoints,
+                key.public_hex()
+            );
+            if report.intact() {
+                println!("audit trail intact");
+                Ok(())
+            } else {
+                for p in &report.problems {
+                    println!("TAMPERING: {p}");
+                }
+                Err(format!("the audit trail has been tampered with ({} problem(s))", report.problems.len()).into())
+            }
+        }
+        AuditCommand::Export { from, to, user, room, format, output } => {
+            let query = AuditQuery { from: parse_time(from)?, to: parse_time(to)?, user, room: room.clone() };
+            let records = audit_report::select(services.store().as_ref(), &query).await?;
+            let text = match format {
+                ExportFormat::Jsonl => {
+                    let mut t = String::new();
+                    for r in &records {
+                        t.push_str(&serde_json::to_string(r)?);
+                        t.push('\n');
+                    }
+                    t
+                }
+                ExportFormat::Fhir => {
+                    let bundle =
+                        audit_report::fhir_bundle(&records, &services.config.server_name, services.clock.now());
+                    serde_json::to_string_pretty(&bundle)?
+                }
+            };
+            write_out(output.as_ref(), &text)?;
+            audit_export(services, format!("audit export records={} format={format:?}", records.len()), room).await?;
+            eprintln!("exported {} audit records", records.len());
+            Ok(())
+        }
+    }
+}
+
+/// Runs a room command.
+pub async fn run_room(services: &Services, cmd: RoomCommand) -> Result<(), Box<dyn std::error::Error>> {
+    match cmd {
+        RoomCommand::Transcript { room, output } => {
+            let room_id = OwnedRoomId::try_from(room.as_str()).map_err(|e| format!("{room}: {e}"))?;
+            let text = audit_report::transcript(services.store().as_ref(), &room_id).await?;
+            write_out(output.as_ref(), &text)?;
+            audit_export(services, "transcript".into(), Some(room_id.to_string())).await?;
+            Ok(())
+        }
+    }
+}
