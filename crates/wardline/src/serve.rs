@@ -39,26 +39,22 @@ fn restrict_permissions(dir: &std::path::Path) {
 #[cfg(not(unix))]
 fn restrict_permissions(_: &std::path::Path) {}
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Installs the SIGINT/SIGTERM handlers now (so a signal arriving as soon as the server says it
+/// listens is handled) and returns a future that resolves when one arrives.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Runs the server until SIGINT or SIGTERM; in-flight requests finish first.
@@ -76,6 +72,7 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
         println!("Created the administrator account {user}.");
         println!("One-time password (shown once; it must be changed at first sign-in): {password}");
     }
+    let signal = shutdown_signal()?;
     println!("wardline listening on http://{local}");
     let key = crate::audit_files::load_or_create_key(&data_dir)?;
     let background = tokio::spawn(services.clone().run_background());
@@ -90,7 +87,7 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let on_shutdown = services.clone();
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
-            shutdown_signal().await;
+            signal.await;
             tracing::info!("shutting down: finishing in-flight requests");
             on_shutdown.begin_shutdown();
         })
