@@ -31,8 +31,19 @@ pub fn verify(password: &str, phc: &str) -> bool {
     hasher().is_ok_and(|h| h.verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
-/// Checks a new password against the policy: 12 to 1024 characters, not containing the
-/// username.
+/// The 10,000 most common passwords (see `data/README.md`), lower case.
+static COMMON: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| include_str!("../data/common-passwords.txt").lines().collect());
+
+/// Is this one of the 10,000 most common passwords (ignoring case)?
+#[must_use]
+pub fn is_common(password: &str) -> bool {
+    COMMON.contains(password.to_lowercase().as_str())
+}
+
+/// Checks a new password against the policy: 12 to 1024 characters, not one of the 10,000
+/// most common passwords, not containing the username. No forced rotation, no composition
+/// rules (NIST SP 800-63B, OWASP ASVS 5.0).
 pub fn check_policy(password: &str, username: &str) -> ServiceResult<()> {
     let chars = password.chars().count();
     if chars < 12 {
@@ -40,6 +51,9 @@ pub fn check_policy(password: &str, username: &str) -> ServiceResult<()> {
     }
     if chars > 1024 {
         return Err(ServiceError::WeakPassword("a password may have at most 1024 characters".into()));
+    }
+    if is_common(password) {
+        return Err(ServiceError::WeakPassword("that password is one of the most commonly used: choose another".into()));
     }
     if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
         return Err(ServiceError::WeakPassword("a password must not contain the username".into()));
@@ -81,6 +95,10 @@ mod tests {
         assert!(check_policy("ada-likes-long-passwords", "ada").is_err());
         assert!(check_policy("a perfectly fine one", "bob").is_ok());
         assert!(check_policy(&"x".repeat(1025), "bob").is_err());
+        assert!(check_policy(&"x".repeat(128), "bob").is_ok(), "long passphrases are welcome");
+        assert!(check_policy("1qaz2wsx3edc", "bob").is_err(), "common, though long enough");
+        assert!(check_policy("1QAZ2WSX3EDC", "bob").is_err(), "case does not matter");
+        assert!(is_common("password") && !is_common("a perfectly fine one"));
     }
 
     #[test]
