@@ -80,6 +80,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::UnknownToken => {
                 Self::new(S::UNAUTHORIZED, "M_UNKNOWN_TOKEN", msg).with("soft_logout", json!(false))
             }
+            ServiceError::TokenExpired => {
+                Self::new(S::UNAUTHORIZED, "M_UNKNOWN_TOKEN", msg).with("soft_logout", json!(true))
+            }
             ServiceError::InvalidCredentials | ServiceError::Deactivated => {
                 // One answer for unknown user, wrong password and deactivated account.
                 Self::new(S::FORBIDDEN, "M_FORBIDDEN", "invalid username or password")

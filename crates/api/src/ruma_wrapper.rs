@@ -130,7 +130,7 @@ where
             (Auth::Required, Some(t)) => Some(services.sessions.authenticate(&t, ip).await?),
             (Auth::Optional, Some(t)) => match services.sessions.authenticate(&t, ip).await {
                 Ok(c) => Some(c),
-                Err(ServiceError::UnknownToken) => {
+                Err(ServiceError::UnknownToken | ServiceError::TokenExpired) => {
                     token_error = true;
                     None
                 }

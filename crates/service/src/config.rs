@@ -29,6 +29,8 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Sync behaviour.
     pub sync: SyncSettings,
+    /// Sign-in protection and session lifetimes.
+    pub security: Security,
 }
 
 impl Default for Config {
@@ -42,6 +44,7 @@ impl Default for Config {
             fsync: true,
             rate_limits: RateLimits::default(),
             sync: SyncSettings::default(),
+            security: Security::default(),
         }
     }
 }
@@ -96,5 +99,34 @@ pub struct SyncSettings {
 impl Default for SyncSettings {
     fn default() -> Self {
         Self { max_timeout_ms: 60_000, default_timeline_limit: 10, max_typing_ms: 30_000 }
+    }
+}
+
+/// Sign-in protection and session lifetimes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Security {
+    /// Failed sign-ins in a row that lock an account.
+    pub lockout_threshold: u32,
+    /// How long a locked account stays locked, in minutes. With the threshold this bounds the
+    /// guesses per hour against one account (10 every 15 minutes: at most 40 an hour).
+    pub lockout_minutes: u64,
+    /// Lifetime of an access token for clients that use refresh tokens, in minutes.
+    pub access_token_minutes: u64,
+    /// A session unused this long ends, in minutes.
+    pub idle_timeout_minutes: u64,
+    /// A session ends this long after sign-in whatever its use, in hours.
+    pub session_lifetime_hours: u64,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Self {
+            lockout_threshold: 10,
+            lockout_minutes: 15,
+            access_token_minutes: 15,
+            idle_timeout_minutes: 12 * 60,
+            session_lifetime_hours: 30 * 24,
+        }
     }
 }

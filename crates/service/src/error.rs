@@ -9,9 +9,12 @@ pub enum ServiceError {
     /// No access token where one is needed.
     #[error("missing access token")]
     MissingToken,
-    /// The access token is unknown, expired or its session was ended.
-    #[error("unknown or expired access token")]
+    /// The access token is unknown or its session was ended.
+    #[error("unknown access token")]
     UnknownToken,
+    /// The access token expired; the client may refresh it (soft logout).
+    #[error("the access token has expired")]
+    TokenExpired,
     /// Wrong user name or password (never says which).
     #[error("invalid username or password")]
     InvalidCredentials,

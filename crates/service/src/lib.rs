@@ -11,6 +11,7 @@ pub mod config;
 mod error;
 pub mod filter;
 pub mod import;
+pub mod lockout;
 pub mod notifier;
 pub mod password;
 pub mod ratelimit;
@@ -78,6 +79,7 @@ impl Services {
             limiter.clone(),
             notifier.clone(),
             audit.clone(),
+            config.security,
         )?);
         let rooms = Arc::new(rooms::RoomService::new(
             Arc::clone(&store),

@@ -53,7 +53,9 @@ pub fn check_policy(password: &str, username: &str) -> ServiceResult<()> {
         return Err(ServiceError::WeakPassword("a password may have at most 1024 characters".into()));
     }
     if is_common(password) {
-        return Err(ServiceError::WeakPassword("that password is one of the most commonly used: choose another".into()));
+        return Err(ServiceError::WeakPassword(
+            "that password is one of the most commonly used: choose another".into(),
+        ));
     }
     if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
         return Err(ServiceError::WeakPassword("a password must not contain the username".into()));

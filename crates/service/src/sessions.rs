@@ -14,6 +14,8 @@ use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::{Clock, Device, Timestamp};
 
 use crate::audit::{Actor, AuditService};
+use crate::config::Security;
+use crate::lockout::Lockouts;
 use crate::notifier::Notifier;
 use crate::password;
 use crate::ratelimit::{LimitKind, RateLimiter};
@@ -54,6 +56,10 @@ pub struct LoginOutcome {
     pub device_id: OwnedDeviceId,
     /// The new access token (shown once; only its hash is stored).
     pub access_token: String,
+    /// A refresh token, for clients that asked for one.
+    pub refresh_token: Option<String>,
+    /// When the access token expires, for clients with a refresh token.
+    pub expires_in_ms: Option<u64>,
     /// Must change password before anything else.
     pub must_change_password: bool,
 }
@@ -71,6 +77,8 @@ pub struct LoginRequest {
     pub device_name: Option<String>,
     /// Where the attempt came from.
     pub ip: Option<IpAddr>,
+    /// The client can refresh expiring access tokens.
+    pub refresh_token: bool,
 }
 
 /// How often a device's last-seen time is written at most.
@@ -84,6 +92,8 @@ pub struct SessionService {
     limiter: RateLimiter,
     notifier: Notifier,
     audit: AuditService,
+    lockouts: Lockouts,
+    security: Security,
     uia: UiaSessions,
     /// A hash checked when the user does not exist, so both answers take as long.
     dummy_hash: String,
@@ -127,9 +137,17 @@ impl SessionService {
         limiter: RateLimiter,
         notifier: Notifier,
         audit: AuditService,
+        security: Security,
     ) -> ServiceResult<Self> {
         let dummy_hash = password::hash("wardline-timing-equaliser")?;
+        let lockouts = Lockouts::new(
+            security.lockout_threshold,
+            Duration::from_secs(security.lockout_minutes * 60),
+            Arc::clone(&clock),
+        );
         Ok(Self {
+            lockouts,
+            security,
             store,
             clock,
             server_name,
@@ -204,36 +222,147 @@ impl SessionService {
         let user_id = self.parse_user(&req.user);
         if let Some(u) = &user_id {
             self.limiter.check(LimitKind::Login, u.as_str())?;
+            self.check_not_locked(u)?;
         }
         if !self.check_password(user_id.as_deref(), &req.password).await? {
+            if let Some(u) = &user_id {
+                self.count_failure(u, req.ip);
+            }
             return Err(ServiceError::InvalidCredentials);
         }
         let user_id = user_id.ok_or(ServiceError::InvalidCredentials)?;
+        self.lockouts.success(&user_id);
         let account = self.store.account(&user_id).await?.ok_or(ServiceError::InvalidCredentials)?;
         if account.deactivated {
             return Err(ServiceError::Deactivated);
         }
         let device_id = req.device_id.unwrap_or_else(new_device_id);
         let access_token = new_token();
+        let now = self.clock.now();
+        let refresh_token = req.refresh_token.then(new_token);
+        let expires_at = refresh_token.as_ref().map(|_| now.plus(self.access_token_lifetime()));
         self.store
             .create_session(NewSession {
                 user_id: user_id.clone(),
                 device_id: device_id.clone(),
                 device_name: req.device_name,
                 token_hash: hash_token(&access_token),
-                created_at: self.clock.now(),
+                refresh_hash: refresh_token.as_deref().map(hash_token),
+                expires_at,
+                created_at: now,
                 ip: req.ip.map(|i| i.to_string()),
             })
             .await?;
         // A re-used device id ends that device's previous session, long-polls included.
         self.notifier.wake([user_id.as_ref()]);
-        Ok(LoginOutcome { user_id, device_id, access_token, must_change_password: account.must_change_password })
+        Ok(LoginOutcome {
+            user_id,
+            device_id,
+            access_token,
+            expires_in_ms: expires_at.map(|e| e.millis_since(now)),
+            refresh_token,
+            must_change_password: account.must_change_password,
+        })
+    }
+
+    fn access_token_lifetime(&self) -> Duration {
+        Duration::from_secs(self.security.access_token_minutes.max(1) * 60)
+    }
+
+    /// Refuses sign-in to a locked account, with how long to wait.
+    fn check_not_locked(&self, user: &UserId) -> ServiceResult<()> {
+        match self.lockouts.locked_until(user) {
+            Some(until) => {
+                Err(ServiceError::RateLimited { retry_after_ms: until.millis_since(self.clock.now()).max(1) })
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed password; locks the account at the threshold.
+    fn count_failure(&self, user: &UserId, ip: Option<IpAddr>) {
+        if let Some(until) = self.lockouts.failure(user) {
+            let mut r = self.audit.entry(None, AuditAction::AccountLocked, Outcome::Success);
+            r.target_user = Some(user.to_string());
+            r.ip = ip.map(|i| i.to_string());
+            r.detail = Some(format!("locked until {}", until.to_rfc3339()));
+            self.audit.record(r);
+            tracing::warn!(target: "security", user = %user, "account locked after repeated failed sign-ins");
+        }
+    }
+
+    /// Accounts locked now (for administrators).
+    #[must_use]
+    pub fn locked_accounts(&self) -> Vec<crate::lockout::Lock> {
+        self.lockouts.locked()
+    }
+
+    /// Lifts a lock.
+    pub fn unlock(&self, user: &UserId) -> bool {
+        self.lockouts.unlock(user)
+    }
+
+    /// Is a session past its absolute lifetime or idle timeout?
+    fn session_over(&self, session: &wardline_store::Session) -> bool {
+        let now = self.clock.now();
+        let lifetime = Duration::from_secs(self.security.session_lifetime_hours * 3600);
+        let idle = Duration::from_secs(self.security.idle_timeout_minutes * 60);
+        let last = session.last_seen.unwrap_or(session.created_at).max(session.created_at);
+        now >= session.created_at.plus(lifetime) || now >= last.plus(idle)
+    }
+
+    /// Ends a session that ran out, and says so in the audit trail.
+    async fn expire(&self, session: &wardline_store::Session) -> ServiceResult<()> {
+        self.store.delete_devices(&session.user_id, std::slice::from_ref(&session.device_id)).await?;
+        self.notifier.wake([session.user_id.as_ref()]);
+        let mut r = self.audit.entry(None, AuditAction::SessionEnd, Outcome::Success);
+        r.target_user = Some(session.user_id.to_string());
+        r.device = Some(session.device_id.to_string());
+        r.detail = Some("session timed out".into());
+        self.audit.record(r);
+        Ok(())
+    }
+
+    /// Swaps a refresh token for a new access token and refresh token.
+    pub async fn refresh(&self, refresh_token: &str) -> ServiceResult<LoginOutcome> {
+        let old = hash_token(refresh_token);
+        let (access_token, new_refresh) = (new_token(), new_token());
+        let now = self.clock.now();
+        let expires_at = now.plus(self.access_token_lifetime());
+        let session = self
+            .store
+            .refresh_session(&old, &hash_token(&access_token), &hash_token(&new_refresh), Some(expires_at))
+            .await?
+            .ok_or(ServiceError::UnknownToken)?;
+        if self.session_over(&session) {
+            self.expire(&session).await?;
+            return Err(ServiceError::UnknownToken);
+        }
+        let account = self.store.account(&session.user_id).await?.ok_or(ServiceError::UnknownToken)?;
+        if account.deactivated {
+            return Err(ServiceError::UnknownToken);
+        }
+        Ok(LoginOutcome {
+            user_id: session.user_id,
+            device_id: session.device_id,
+            access_token,
+            refresh_token: Some(new_refresh),
+            expires_in_ms: Some(expires_at.millis_since(now)),
+            must_change_password: account.must_change_password,
+        })
     }
 
     /// Finds who owns an access token.
     pub async fn authenticate(&self, token: &str, ip: Option<IpAddr>) -> ServiceResult<Caller> {
         let token_hash = hash_token(token);
         let session = self.store.session_by_token_hash(&token_hash).await?.ok_or(ServiceError::UnknownToken)?;
+        if self.session_over(&session) {
+            self.expire(&session).await?;
+            return Err(ServiceError::UnknownToken);
+        }
+        if session.expires_at.is_some_and(|e| e <= self.clock.now()) {
+            return Err(ServiceError::TokenExpired);
+        }
         let account = self.store.account(&session.user_id).await?.ok_or(ServiceError::UnknownToken)?;
         if account.deactivated {
             return Err(ServiceError::UnknownToken);
@@ -334,7 +463,9 @@ impl SessionService {
         }
         self.limiter.check(LimitKind::Login, caller.user_id.as_str())?;
         let password = auth.password.unwrap_or_default();
+        self.check_not_locked(&caller.user_id)?;
         if !self.check_password(Some(&caller.user_id), &password).await? {
+            self.count_failure(&caller.user_id, caller.ip);
             let mut challenge = self.uia.challenge(Some("invalid password".into()));
             if let Some(s) = auth.session {
                 challenge.session = s;

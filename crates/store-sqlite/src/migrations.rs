@@ -6,8 +6,11 @@ use wardline_store::StoreError;
 use crate::backend_err;
 
 /// The migrations, in order; the version of each is its index + 1.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/0001_initial.sql"), include_str!("../migrations/0002_audit.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_audit.sql"),
+    include_str!("../migrations/0003_session_lifetimes.sql"),
+];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

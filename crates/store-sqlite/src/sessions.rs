@@ -9,6 +9,30 @@ use wardline_types::{Device, Timestamp};
 use crate::rows::{parse_user, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
 
+/// One session joined with its device's activity.
+fn session_where(c: &rusqlite::Connection, cond: &str, value: &str) -> StoreResult<Option<Session>> {
+    let sql = format!(
+        "SELECT t.user_id, t.device_id, COALESCE(t.session_start_ts, t.created_ts), t.expires_ts, d.last_seen_ts
+         FROM access_tokens t LEFT JOIN devices d ON d.user_id = t.user_id AND d.device_id = t.device_id
+         WHERE {cond}"
+    );
+    type Row = (String, String, i64, Option<i64>, Option<i64>);
+    let row: Option<Row> = c
+        .query_row(&sql, params![value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .optional()
+        .map_err(backend_err)?;
+    row.map(|(u, d, t, e, l)| {
+        Ok(Session {
+            user_id: parse_user(&u)?,
+            device_id: OwnedDeviceId::from(d),
+            created_at: ts(t),
+            expires_at: e.map(ts),
+            last_seen: l.map(ts),
+        })
+    })
+    .transpose()
+}
+
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn create_session(&self, s: NewSession) -> StoreResult<()> {
@@ -29,8 +53,16 @@ impl SessionStore for SqliteStore {
                 )
                 .map_err(backend_err)?;
                 w.tx.execute(
-                    "INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?1, ?2, ?3, ?4)",
-                    params![s.token_hash, s.user_id.as_str(), s.device_id.as_str(), sql_ts(s.created_at)],
+                    "INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, session_start_ts,
+                        expires_ts, refresh_hash) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
+                    params![
+                        s.token_hash,
+                        s.user_id.as_str(),
+                        s.device_id.as_str(),
+                        sql_ts(s.created_at),
+                        s.expires_at.map(sql_ts),
+                        s.refresh_hash
+                    ],
                 )
                 .map_err(backend_err)?;
                 Ok(())
@@ -40,20 +72,30 @@ impl SessionStore for SqliteStore {
 
     async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>> {
         let token_hash = token_hash.to_owned();
-        self.readers
-            .read(move |c| {
-                let row: Option<(String, String, i64)> = c
-                    .query_row(
-                        "SELECT user_id, device_id, created_ts FROM access_tokens WHERE token_hash = ?1",
-                        params![token_hash],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        self.readers.read(move |c| session_where(c, "t.token_hash = ?1", &token_hash)).await
+    }
+
+    async fn refresh_session(
+        &self,
+        refresh_hash: &str,
+        new_token_hash: &str,
+        new_refresh_hash: &str,
+        expires_at: Option<Timestamp>,
+    ) -> StoreResult<Option<Session>> {
+        let (old, token, refresh) = (refresh_hash.to_owned(), new_token_hash.to_owned(), new_refresh_hash.to_owned());
+        self.writer
+            .write(move |w| {
+                let n =
+                    w.tx.execute(
+                        "UPDATE access_tokens SET token_hash = ?2, refresh_hash = ?3, expires_ts = ?4
+                         WHERE refresh_hash = ?1",
+                        params![old, token, refresh, expires_at.map(sql_ts)],
                     )
-                    .optional()
                     .map_err(backend_err)?;
-                row.map(|(u, d, t)| {
-                    Ok(Session { user_id: parse_user(&u)?, device_id: OwnedDeviceId::from(d), created_at: ts(t) })
-                })
-                .transpose()
+                if n == 0 {
+                    return Ok(None);
+                }
+                session_where(w.tx, "t.token_hash = ?1", &token)
             })
             .await
     }

@@ -99,6 +99,8 @@ async fn sessions(s: &impl Store) -> StoreResult<()> {
             device_id: dev.into(),
             device_name: Some(format!("ward pc {dev}")),
             token_hash: hash.into(),
+            refresh_hash: None,
+            expires_at: None,
             created_at: Timestamp(1),
             ip: None,
         })
@@ -112,10 +114,21 @@ async fn sessions(s: &impl Store) -> StoreResult<()> {
         device_id: "D1".into(),
         device_name: None,
         token_hash: "h1b".into(),
+        refresh_hash: Some("r1".into()),
+        expires_at: Some(Timestamp(100)),
         created_at: Timestamp(2),
         ip: Some("127.0.0.1".into()),
     })
     .await?;
+    let s1 = s.session_by_token_hash("h1b").await?.ok_or_else(|| fail("h1b"))?;
+    check!(s1.expires_at == Some(Timestamp(100)) && s1.created_at == Timestamp(2), "expiry stored");
+    check!(s1.last_seen == Some(Timestamp(2)), "last seen joined from the device");
+    let s2 = s.refresh_session("r1", "h1c", "r2", Some(Timestamp(200))).await?.ok_or_else(|| fail("refreshed"))?;
+    check!(s2.expires_at == Some(Timestamp(200)) && s2.created_at == Timestamp(2), "refresh keeps the session start");
+    check!(s.session_by_token_hash("h1b").await?.is_none(), "old access token gone after refresh");
+    check!(s.refresh_session("r1", "h1d", "r3", None).await?.is_none(), "a refresh token works once");
+    let s1 = s.session_by_token_hash("h1c").await?;
+    check!(s1.is_some(), "new access token works");
     check!(s.session_by_token_hash("h1").await?.is_none(), "old token of a device is gone");
     let devices = s.devices(&user).await?;
     check!(devices.len() == 3, "three devices");
@@ -126,7 +139,7 @@ async fn sessions(s: &impl Store) -> StoreResult<()> {
     let gone = s.delete_all_devices(&user, Some(device_id!("D3"))).await?;
     check!(gone.len() == 1, "all but one deleted");
     check!(s.session_by_token_hash("h3").await?.is_some(), "kept device still signed in");
-    check!(s.session_by_token_hash("h1b").await?.is_none(), "others signed out");
+    check!(s.session_by_token_hash("h1c").await?.is_none(), "others signed out");
     Ok(())
 }
 

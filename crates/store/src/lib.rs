@@ -71,6 +71,15 @@ pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: NewSession) -> StoreResult<()>;
     /// The session owning a token hash.
     async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+    /// Swaps a refresh token for a new access token and refresh token, in one step: the old
+    /// pair stops working. `None` if the refresh token is unknown (or was already used).
+    async fn refresh_session(
+        &self,
+        refresh_hash: &str,
+        new_token_hash: &str,
+        new_refresh_hash: &str,
+        expires_at: Option<Timestamp>,
+    ) -> StoreResult<Option<Session>>;
     /// A user's devices.
     async fn devices(&self, user_id: &UserId) -> StoreResult<Vec<Device>>;
     /// Renames a device; [`StoreError::NotFound`] if it doesn't exist.

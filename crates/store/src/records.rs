@@ -53,6 +53,10 @@ pub struct NewSession {
     pub device_name: Option<String>,
     /// SHA-256 of the access token, hex.
     pub token_hash: String,
+    /// SHA-256 of the refresh token, for clients that use them.
+    pub refresh_hash: Option<String>,
+    /// When the access token stops working (`None`: when the session ends).
+    pub expires_at: Option<Timestamp>,
     /// When.
     pub created_at: Timestamp,
     /// From where.
@@ -66,8 +70,12 @@ pub struct Session {
     pub user_id: OwnedUserId,
     /// Device.
     pub device_id: OwnedDeviceId,
-    /// When it was created.
+    /// When the user signed in (kept across refreshes).
     pub created_at: Timestamp,
+    /// When the access token stops working.
+    pub expires_at: Option<Timestamp>,
+    /// Last activity of the device.
+    pub last_seen: Option<Timestamp>,
 }
 
 /// A membership of a user in a room, or a change of it.

@@ -29,6 +29,7 @@ pub fn routes() -> Router<Services> {
         .ruma::<disc::get_capabilities::v3::Request, _, _>(discovery::capabilities)
         .ruma::<sess::get_login_types::v3::Request, _, _>(session::login_types)
         .ruma::<sess::login::v3::Request, _, _>(session::login)
+        .ruma::<sess::refresh_token::v3::Request, _, _>(session::refresh)
         .ruma::<sess::logout::v3::Request, _, _>(session::logout)
         .ruma::<sess::logout_all::v3::Request, _, _>(session::logout_all)
         .ruma::<account::whoami::v3::Request, _, _>(session::whoami)

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ruma::api::client::account::{change_password, register, whoami};
-use ruma::api::client::session::{get_login_types, login, logout, logout_all};
+use ruma::api::client::session::{get_login_types, login, logout, logout_all, refresh_token};
 use ruma::api::client::uiaa::{AuthData, UserIdentifier};
 use serde_json::json;
 use wardline_service::Services;
@@ -41,6 +41,7 @@ pub async fn login(s: Services, req: Ruma<login::v3::Request>) -> Result<Respons
             device_id: req.body.device_id.clone(),
             device_name: req.body.initial_device_display_name.clone(),
             ip: req.ip,
+            refresh_token: req.body.refresh_token,
         })
         .await?;
     let base = crate::client::discovery::base_url(&s);
@@ -54,7 +55,22 @@ pub async fn login(s: Services, req: Ruma<login::v3::Request>) -> Result<Respons
     if outcome.must_change_password {
         body["org.wardline.password_change_required"] = json!(true);
     }
+    if let (Some(refresh), Some(ms)) = (&outcome.refresh_token, outcome.expires_in_ms) {
+        body["refresh_token"] = json!(refresh);
+        body["expires_in_ms"] = json!(ms);
+    }
     Ok(Json(body).into_response())
+}
+
+/// `POST /refresh`: a new access token and refresh token for an old refresh token.
+pub async fn refresh(s: Services, req: Ruma<refresh_token::v3::Request>) -> Result<Response, ApiError> {
+    let outcome = s.sessions.refresh(&req.body.refresh_token).await?;
+    Ok(Json(json!({
+        "access_token": outcome.access_token,
+        "refresh_token": outcome.refresh_token,
+        "expires_in_ms": outcome.expires_in_ms,
+    }))
+    .into_response())
 }
 
 /// `POST /logout`

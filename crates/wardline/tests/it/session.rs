@@ -184,3 +184,50 @@ async fn the_server_name_cannot_change_under_existing_data() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("belongs to server name \"localhost\""), "{err}");
 }
+
+#[tokio::test]
+async fn refresh_tokens_over_http() {
+    let s = Server::start();
+    s.user("ada").await;
+    let c = s.client();
+    let (st, b) = c
+        .post("/_matrix/client/v3/login", json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "ada"}, "password": crate::harness::PASSWORD, "refresh_token": true}))
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(b["expires_in_ms"], 15 * 60 * 1000);
+    let refresh = b["refresh_token"].as_str().unwrap().to_owned();
+    let (st, r) = c.post("/_matrix/client/v3/refresh", json!({"refresh_token": refresh})).await;
+    assert_eq!(st, 200, "{r}");
+    let mut renewed = s.client();
+    renewed.token = r["access_token"].as_str().map(ToOwned::to_owned);
+    let (st, who) = renewed.get("/_matrix/client/v3/account/whoami").await;
+    assert_eq!((st, who["user_id"].as_str()), (200, Some("@ada:localhost")));
+    let (st, again) = c.post("/_matrix/client/v3/refresh", json!({"refresh_token": refresh})).await;
+    assert_eq!((st, again["errcode"].as_str()), (401, Some("M_UNKNOWN_TOKEN")), "a refresh token works once");
+}
+
+/// Unknown users and wrong passwords take about as long, so timing does not tell which
+/// usernames exist. (A bound of 2x either way: argon2 dominates both.)
+#[tokio::test]
+async fn unknown_users_answer_in_about_the_same_time() {
+    let s = Server::start();
+    s.user("ada").await;
+    let c = s.client();
+    let time = |user: &'static str| {
+        let c = c.clone();
+        async move {
+            let start = std::time::Instant::now();
+            for _ in 0..8 {
+                let (st, _) = c
+                    .post("/_matrix/client/v3/login", json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": "not the right one"}))
+                    .await;
+                assert_eq!(st, 403);
+            }
+            start.elapsed().as_secs_f64()
+        }
+    };
+    let known = time("ada").await;
+    let unknown = time("nobody-by-this-name").await;
+    let ratio = known / unknown;
+    assert!((0.5..2.0).contains(&ratio), "known {known:.3}s vs unknown {unknown:.3}s");
+}

@@ -1,0 +1,152 @@
+//! Account lockout after repeated failed sign-ins. Time comes from the [`Clock`].
+//!
+//! After `threshold` failures in a row an account is locked for `duration`; a success resets
+//! the count. So at most `threshold × (1 h / duration)` guesses an hour reach one account,
+//! whatever the number of source addresses.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ruma::{OwnedUserId, UserId};
+use wardline_types::{Clock, Timestamp};
+
+#[derive(Debug, Clone, Copy, Default)]
+struct State {
+    failures: u32,
+    locked_until: Option<Timestamp>,
+}
+
+/// A locked account, for administrators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lock {
+    /// The account.
+    pub user_id: OwnedUserId,
+    /// Until when.
+    pub until: Timestamp,
+    /// Failed attempts that caused it.
+    pub failures: u32,
+}
+
+/// The lockout table.
+#[derive(Debug, Clone)]
+pub struct Lockouts {
+    threshold: u32,
+    duration: Duration,
+    clock: Arc<dyn Clock>,
+    state: Arc<Mutex<HashMap<OwnedUserId, State>>>,
+}
+
+impl Lockouts {
+    /// Lock after `threshold` failures for `duration`.
+    pub fn new(threshold: u32, duration: Duration, clock: Arc<dyn Clock>) -> Self {
+        Self { threshold: threshold.max(1), duration, clock, state: Arc::default() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<OwnedUserId, State>> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// If the account is locked now, until when.
+    #[must_use]
+    pub fn locked_until(&self, user: &UserId) -> Option<Timestamp> {
+        let now = self.clock.now();
+        self.lock().get(user).and_then(|s| s.locked_until).filter(|t| *t > now)
+    }
+
+    /// Records a failure; returns `Some(until)` if this failure locked the account.
+    pub fn failure(&self, user: &UserId) -> Option<Timestamp> {
+        let now = self.clock.now();
+        let mut map = self.lock();
+        let s = map.entry(user.to_owned()).or_default();
+        if s.locked_until.is_some_and(|t| t <= now) {
+            *s = State::default();
+        }
+        s.failures += 1;
+        if s.failures >= self.threshold && s.locked_until.is_none() {
+            let until = now.plus(self.duration);
+            s.locked_until = Some(until);
+            return Some(until);
+        }
+        None
+    }
+
+    /// Records a success.
+    pub fn success(&self, user: &UserId) {
+        self.lock().remove(user);
+    }
+
+    /// Unlocks an account.
+    pub fn unlock(&self, user: &UserId) -> bool {
+        self.lock().remove(user).is_some_and(|s| s.locked_until.is_some())
+    }
+
+    /// Accounts locked now.
+    #[must_use]
+    pub fn locked(&self) -> Vec<Lock> {
+        let now = self.clock.now();
+        let mut out: Vec<Lock> = self
+            .lock()
+            .iter()
+            .filter_map(|(u, s)| {
+                let until = s.locked_until.filter(|t| *t > now)?;
+                Some(Lock { user_id: u.clone(), until, failures: s.failures })
+            })
+            .collect();
+        out.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ruma::user_id;
+    use wardline_types::ManualClock;
+
+    #[test]
+    fn locks_after_threshold_and_unlocks_after_duration() {
+        let clock = Arc::new(ManualClock::new(Timestamp(0)));
+        let l = Lockouts::new(3, Duration::from_secs(900), clock.clone());
+        let u = user_id!("@a:x");
+        assert_eq!(l.failure(u), None);
+        assert_eq!(l.failure(u), None);
+        assert_eq!(l.failure(u), Some(Timestamp(900_000)));
+        assert_eq!(l.locked_until(u), Some(Timestamp(900_000)));
+        assert_eq!(l.locked().len(), 1);
+        assert_eq!(l.failure(u), None, "already locked: no second lock event");
+        clock.advance(Duration::from_secs(901));
+        assert_eq!(l.locked_until(u), None);
+        assert_eq!(l.failure(u), None, "counting starts again");
+    }
+
+    #[test]
+    fn at_most_forty_guesses_an_hour_with_the_defaults() {
+        let clock = Arc::new(ManualClock::new(Timestamp(0)));
+        let l = Lockouts::new(10, Duration::from_secs(15 * 60), clock.clone());
+        let u = user_id!("@a:x");
+        let mut guesses = 0;
+        for _ in 0..3600 {
+            if l.locked_until(u).is_none() {
+                guesses += 1;
+                l.failure(u);
+            }
+            clock.advance(Duration::from_secs(1));
+        }
+        assert!(guesses <= 40, "{guesses}");
+    }
+
+    #[test]
+    fn success_and_unlock_reset() {
+        let clock = Arc::new(ManualClock::new(Timestamp(0)));
+        let l = Lockouts::new(2, Duration::from_secs(60), clock);
+        let u = user_id!("@a:x");
+        l.failure(u);
+        l.success(u);
+        assert_eq!(l.failure(u), None, "the count restarted");
+        l.failure(u);
+        assert!(l.locked_until(u).is_some());
+        assert!(l.unlock(u));
+        assert!(l.locked_until(u).is_none());
+    }
+}
