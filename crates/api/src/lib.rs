@@ -3,6 +3,7 @@
 //! **Invariant:** only this crate knows HTTP. Every Matrix endpoint is routed from ruma's
 //! metadata through [`ruma_wrapper::Ruma`]; every error leaves through [`error::ApiError`].
 
+pub mod admin;
 pub mod client;
 pub mod error;
 mod layers;
@@ -23,6 +24,7 @@ use crate::error::ApiError;
 /// The whole HTTP application.
 pub fn router(services: Services) -> Router {
     let mut app = client::routes()
+        .merge(admin::routes())
         .fallback(|| async { ApiError::unrecognized().into_response() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "M_UNRECOGNIZED", "method not allowed")

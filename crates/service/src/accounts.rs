@@ -104,14 +104,20 @@ impl AccountService {
         Ok((account, one_time))
     }
 
-    /// Adds one member of staff; returns the account and the one-time password, if generated.
+    /// Adds one member of staff from the command line.
     pub async fn create(&self, staff: NewStaff) -> ServiceResult<(Account, Option<String>)> {
+        self.create_by(None, staff).await
+    }
+
+    /// Adds one member of staff; returns the account and the one-time password, if generated.
+    /// `by` is the administrator (`None`: the command line).
+    pub async fn create_by(&self, by: Option<&Actor>, staff: NewStaff) -> ServiceResult<(Account, Option<String>)> {
         let (account, one_time) = tokio::task::block_in_place(|| self.prepare(staff))?;
         let created = self.store.create_account(account, self.clock.now()).await.map_err(|e| match e {
             StoreError::Conflict(_) => ServiceError::UserInUse,
             other => other.into(),
         })?;
-        self.admin_audit(None, &created.user_id, if created.is_admin { "create admin" } else { "create" }).await?;
+        self.admin_audit(by, &created.user_id, if created.is_admin { "create admin" } else { "create" }).await?;
         Ok((created, one_time))
     }
 
@@ -181,6 +187,57 @@ impl AccountService {
         r.target_user = Some(user.to_string());
         r.detail = Some(if by.is_some() { what.to_owned() } else { format!("{what} via=cli") });
         self.audit.record_now(r).await
+    }
+
+    /// Lets a deactivated account sign in again (its rooms are not given back).
+    pub async fn reactivate(&self, by: Option<&Actor>, user: &UserId) -> ServiceResult<()> {
+        self.get(user).await?;
+        self.store.set_deactivated(user, false).await?;
+        self.admin_audit(by, user, "reactivate").await
+    }
+
+    /// Changes an account's directory entry or rights. A new display name also updates the
+    /// user's member events.
+    pub async fn update(&self, by: Option<&Actor>, user: &UserId, update: AccountUpdate) -> ServiceResult<()> {
+        if update.password.is_some() {
+            return Err(ServiceError::invalid("use the password reset to change a password"));
+        }
+        let renamed = update.display_name.is_some();
+        let what = format!(
+            "update{}{}",
+            if update.is_admin == Some(true) {
+                " grant-admin"
+            } else if update.is_admin == Some(false) {
+                " revoke-admin"
+            } else {
+                ""
+            },
+            if renamed { " display-name" } else { "" }
+        );
+        self.store.update_account(user, update).await.map_err(|e| match e {
+            StoreError::NotFound => ServiceError::not_found("no such user"),
+            other => other.into(),
+        })?;
+        self.admin_audit(by, user, &what).await?;
+        if renamed {
+            self.rooms.refresh_profile(&Actor::system(user.to_owned())).await?;
+        }
+        Ok(())
+    }
+
+    /// Gives an account a new one-time password (to be changed at next sign-in) and ends its
+    /// sessions; returns the password.
+    pub async fn reset_password(&self, by: Option<&Actor>, user: &UserId) -> ServiceResult<String> {
+        self.get(user).await?;
+        let one_time = password::generate_one_time();
+        let pw = one_time.clone();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        self.store.set_password(user, &hash, true).await?;
+        self.admin_audit(by, user, "reset-password").await?;
+        self.sessions.logout_all(by, user, None).await?;
+        Ok(one_time)
     }
 
     /// Changes the caller's display name and/or avatar, and their member events.

@@ -204,6 +204,7 @@ fn prepare_row(
             email: row.staff.email,
             phone: row.staff.phone,
             password,
+            is_admin: None,
         })
     } else {
         let username = row.staff.username.clone();

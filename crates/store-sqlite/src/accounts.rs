@@ -51,6 +51,10 @@ fn update_account(tx: &rusqlite::Transaction<'_>, user_id: &UserId, u: &AccountU
     if n == 0 {
         return Err(StoreError::NotFound);
     }
+    if let Some(admin) = u.is_admin {
+        tx.execute("UPDATE accounts SET is_admin = ?2 WHERE user_id = ?1", params![user_id.as_str(), admin])
+            .map_err(backend_err)?;
+    }
     if let Some((hash, must_change)) = &u.password {
         tx.execute(
             "UPDATE accounts SET password_hash = ?2, must_change_password = ?3 WHERE user_id = ?1",
@@ -114,6 +118,11 @@ impl AccountStore for SqliteStore {
     async fn set_password(&self, user_id: &UserId, hash: &str, must_change: bool) -> StoreResult<()> {
         let user_id = user_id.to_owned();
         let update = AccountUpdate { password: Some((hash.to_owned(), must_change)), ..AccountUpdate::default() };
+        self.writer.write(move |w| update_account(w.tx, &user_id, &update)).await
+    }
+
+    async fn update_account(&self, user_id: &UserId, update: AccountUpdate) -> StoreResult<()> {
+        let user_id = user_id.to_owned();
         self.writer.write(move |w| update_account(w.tx, &user_id, &update)).await
     }
 

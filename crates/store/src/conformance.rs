@@ -77,6 +77,15 @@ async fn accounts(s: &impl Store) -> StoreResult<()> {
     let ada = s.account(&owned_user_id!("@ada:localhost")).await?.ok_or_else(|| fail("ada exists"))?;
     check!(ada.job_title.as_deref() == Some("Consultant"), "import updates");
     check!(ada.department.as_deref() == Some("Cardiology"), "import keeps unspecified fields");
+    s.update_account(&ada.user_id, AccountUpdate { is_admin: Some(true), ..AccountUpdate::default() }).await?;
+    check!(s.account(&ada.user_id).await?.is_some_and(|a| a.is_admin), "admin rights granted");
+    check!(
+        matches!(
+            s.update_account(&owned_user_id!("@ghost:localhost"), AccountUpdate::default()).await,
+            Err(StoreError::NotFound)
+        ),
+        "updating a missing account"
+    );
     s.set_password(&ada.user_id, "$argon2id$new", true).await?;
     check!(s.password_hash(&ada.user_id).await?.as_deref() == Some("$argon2id$new"), "password set");
     check!(s.account(&ada.user_id).await?.is_some_and(|a| a.must_change_password), "must change flag");

@@ -45,6 +45,9 @@ pub trait AccountStore: Send + Sync {
     async fn password_hash(&self, user_id: &UserId) -> StoreResult<Option<String>>;
     /// Replaces the password hash.
     async fn set_password(&self, user_id: &UserId, hash: &str, must_change: bool) -> StoreResult<()>;
+    /// Changes an account's directory entry, password or rights; [`StoreError::NotFound`] if
+    /// there is no such account.
+    async fn update_account(&self, user_id: &UserId, update: AccountUpdate) -> StoreResult<()>;
     /// Every account, ordered by user id.
     async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
     /// How many accounts exist.

@@ -130,6 +130,8 @@ pub struct AccountUpdate {
     pub phone: Option<String>,
     /// New password hash, with whether it must be changed at next sign-in.
     pub password: Option<(String, bool)>,
+    /// Grant or withdraw administration rights.
+    pub is_admin: Option<bool>,
 }
 
 /// A signed-in device (one per session).

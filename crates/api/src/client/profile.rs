@@ -71,9 +71,9 @@ pub async fn set_avatar(s: Services, req: Ruma<set_avatar_url::v3::Request>) -> 
 }
 
 /// `POST /user_directory/search`: this organisation's staff, by name, job title or
-/// department. Phone numbers and e-mail addresses are never shown here.
+/// department. Phone numbers and e-mail addresses are shown to administrators only.
 pub async fn search(s: Services, req: Ruma<search_users::v3::Request>) -> Result<Response, ApiError> {
-    req.caller()?;
+    let is_admin = req.caller()?.is_admin;
     let limit = usize::try_from(u64::from(req.body.limit)).unwrap_or(10).clamp(1, 100);
     let mut found = s.accounts.search_directory(&req.body.search_term, limit + 1).await?;
     let limited = found.len() > limit;
@@ -81,13 +81,19 @@ pub async fn search(s: Services, req: Ruma<search_users::v3::Request>) -> Result
     let results: Vec<Value> = found
         .iter()
         .map(|a| {
-            json!({
+            let mut v = json!({
                 "user_id": a.user_id,
                 "display_name": a.display_name,
                 "avatar_url": a.avatar_url,
                 "org.wardline.job_title": a.job_title,
                 "org.wardline.department": a.department,
-            })
+            });
+            if is_admin {
+                // Administrators see contact details; colleagues never do.
+                v["org.wardline.email"] = json!(a.email);
+                v["org.wardline.phone"] = json!(a.phone);
+            }
+            v
         })
         .collect();
     Ok(Json(json!({ "results": results, "limited": limited })).into_response())

@@ -6,6 +6,7 @@
 mod harness;
 
 mod accounts;
+mod admin;
 mod audit;
 mod crash;
 mod messaging;
