@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use ruma::api::error::{DeserializationError, FromHttpRequestError};
 use serde_json::{Map, Value, json};
 use wardline_service::ServiceError;
-use wardline_service::uia::PASSWORD_STAGE;
+use wardline_service::uia::{PASSWORD_STAGE, RECOVERY_STAGE, TOTP_STAGE};
 
 /// An error answered to a client as `{"errcode": ..., "error": ...}`.
 #[derive(Debug)]
@@ -91,6 +91,20 @@ impl From<ServiceError> for ApiError {
             ServiceError::PasswordChangeRequired => {
                 Self::new(S::FORBIDDEN, "M_FORBIDDEN", msg).with("org.wardline.password_change_required", json!(true))
             }
+            ServiceError::MfaEnrolmentRequired => {
+                Self::new(S::FORBIDDEN, "M_FORBIDDEN", msg).with("org.wardline.mfa_enrolment_required", json!(true))
+            }
+            ServiceError::MfaRequired { session } => Self::new(S::UNAUTHORIZED, "ORG.WARDLINE.MFA_REQUIRED", msg)
+                .with("session", json!(session))
+                .with(
+                    "flows",
+                    json!([
+                        { "stages": [PASSWORD_STAGE, TOTP_STAGE] },
+                        { "stages": [PASSWORD_STAGE, RECOVERY_STAGE] }
+                    ]),
+                )
+                .with("completed", json!([PASSWORD_STAGE]))
+                .with("params", json!({})),
             ServiceError::NotFound(_) => Self::new(S::NOT_FOUND, "M_NOT_FOUND", msg),
             ServiceError::InvalidParam(_) => Self::new(S::BAD_REQUEST, "M_INVALID_PARAM", msg),
             ServiceError::BadJson(_) => Self::new(S::BAD_REQUEST, "M_BAD_JSON", msg),

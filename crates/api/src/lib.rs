@@ -8,6 +8,7 @@ pub mod client;
 pub mod error;
 mod layers;
 pub mod ruma_wrapper;
+pub mod staff;
 
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ use crate::error::ApiError;
 pub fn router(services: Services) -> Router {
     let mut app = client::routes()
         .merge(admin::routes())
+        .merge(staff::routes())
         .fallback(|| async { ApiError::unrecognized().into_response() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "M_UNRECOGNIZED", "method not allowed")

@@ -137,9 +137,15 @@ where
                 Err(e) => return Err(e.into()),
             },
         };
-        if caller.as_ref().is_some_and(|c| c.must_change_password) && !allowed_before_password_change(parts.uri.path())
+        if let Some(c) = &caller
+            && !allowed_before_password_change(parts.uri.path())
         {
-            return Err(ServiceError::PasswordChangeRequired.into());
+            if c.must_change_password {
+                return Err(ServiceError::PasswordChangeRequired.into());
+            }
+            if c.must_enrol_mfa {
+                return Err(ServiceError::MfaEnrolmentRequired.into());
+            }
         }
         let args: Vec<&str> = path_args.iter().map(String::as_str).collect();
         // An empty body on an endpoint whose body fields are all optional (`POST /join`, as

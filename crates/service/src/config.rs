@@ -117,6 +117,21 @@ pub struct Security {
     pub idle_timeout_minutes: u64,
     /// A session ends this long after sign-in whatever its use, in hours.
     pub session_lifetime_hours: u64,
+    /// Who must sign in with a second factor (TOTP).
+    pub mfa_required: MfaPolicy,
+}
+
+/// Who must use a second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MfaPolicy {
+    /// Nobody has to (anyone may).
+    Off,
+    /// Administrators.
+    #[default]
+    Admins,
+    /// Everyone.
+    Everyone,
 }
 
 impl Default for Security {
@@ -127,6 +142,7 @@ impl Default for Security {
             access_token_minutes: 15,
             idle_timeout_minutes: 12 * 60,
             session_lifetime_hours: 30 * 24,
+            mfa_required: MfaPolicy::Admins,
         }
     }
 }

@@ -24,6 +24,15 @@ pub enum ServiceError {
     /// Not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// The password was right; now the second factor (`session` continues the sign-in).
+    #[error("a second factor is required")]
+    MfaRequired {
+        /// Quote this back with the code.
+        session: String,
+    },
+    /// The organisation requires a second factor and the user has none yet.
+    #[error("set up a second factor (an authenticator app) before doing anything else")]
+    MfaEnrolmentRequired,
     /// The user must set a new password first.
     #[error("you must change your one-time password before doing anything else")]
     PasswordChangeRequired,

@@ -12,6 +12,7 @@ mod error;
 pub mod filter;
 pub mod import;
 pub mod lockout;
+pub mod mfa;
 pub mod notifier;
 pub mod password;
 pub mod ratelimit;
@@ -19,6 +20,7 @@ pub mod rooms;
 pub mod sessions;
 pub mod sync;
 pub mod timeline;
+pub mod totp;
 pub mod typing;
 pub mod uia;
 pub mod userdata;
@@ -46,6 +48,8 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     /// Sign-in, tokens, devices.
     pub sessions: Arc<sessions::SessionService>,
+    /// Second factors.
+    pub mfa: Arc<mfa::MfaService>,
     /// Accounts and directory.
     pub accounts: Arc<accounts::AccountService>,
     /// Rooms and sending.
@@ -72,6 +76,13 @@ impl Services {
         let notifier = notifier::Notifier::default();
         let limiter = ratelimit::RateLimiter::new(config.rate_limits, Arc::clone(&clock));
         let audit = audit::AuditService::new(Arc::clone(&store), Arc::clone(&clock));
+        let mfa = Arc::new(mfa::MfaService::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            audit.clone(),
+            server_name.clone(),
+            config.security.mfa_required,
+        ));
         let sessions = Arc::new(sessions::SessionService::new(
             Arc::clone(&store),
             Arc::clone(&clock),
@@ -79,6 +90,7 @@ impl Services {
             limiter.clone(),
             notifier.clone(),
             audit.clone(),
+            Arc::clone(&mfa),
             config.security,
         )?);
         let rooms = Arc::new(rooms::RoomService::new(
@@ -121,6 +133,7 @@ impl Services {
             server_name,
             clock,
             sessions,
+            mfa,
             accounts,
             rooms,
             timeline,

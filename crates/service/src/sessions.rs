@@ -16,6 +16,7 @@ use wardline_types::{Clock, Device, Timestamp};
 use crate::audit::{Actor, AuditService};
 use crate::config::Security;
 use crate::lockout::Lockouts;
+use crate::mfa::MfaService;
 use crate::notifier::Notifier;
 use crate::password;
 use crate::ratelimit::{LimitKind, RateLimiter};
@@ -37,6 +38,8 @@ pub struct Caller {
     pub token_hash: String,
     /// Where the request came from.
     pub ip: Option<IpAddr>,
+    /// The organisation requires a second factor and the user has not set one up.
+    pub must_enrol_mfa: bool,
 }
 
 impl Caller {
@@ -81,6 +84,29 @@ pub struct LoginRequest {
     pub refresh_token: bool,
 }
 
+/// A sign-in whose password was right, waiting for its second factor.
+#[derive(Debug, Clone)]
+struct PendingLogin {
+    req: LoginRequest,
+    user_id: OwnedUserId,
+    started: Timestamp,
+    attempts: u32,
+}
+
+/// How long a sign-in may wait for its second factor.
+const PENDING_FOR: Duration = Duration::from_secs(300);
+/// Wrong codes allowed per sign-in.
+const PENDING_ATTEMPTS: u32 = 5;
+
+/// Which second factor a client offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// A code from the authenticator app.
+    Totp,
+    /// A single-use recovery code.
+    RecoveryCode,
+}
+
 /// How often a device's last-seen time is written at most.
 const TOUCH_EVERY: Duration = Duration::from_secs(300);
 
@@ -92,8 +118,10 @@ pub struct SessionService {
     limiter: RateLimiter,
     notifier: Notifier,
     audit: AuditService,
+    mfa: Arc<MfaService>,
     lockouts: Lockouts,
     security: Security,
+    pending: Mutex<HashMap<String, PendingLogin>>,
     uia: UiaSessions,
     /// A hash checked when the user does not exist, so both answers take as long.
     dummy_hash: String,
@@ -130,6 +158,7 @@ fn new_device_id() -> OwnedDeviceId {
 
 impl SessionService {
     /// A session service.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
@@ -137,6 +166,7 @@ impl SessionService {
         limiter: RateLimiter,
         notifier: Notifier,
         audit: AuditService,
+        mfa: Arc<MfaService>,
         security: Security,
     ) -> ServiceResult<Self> {
         let dummy_hash = password::hash("wardline-timing-equaliser")?;
@@ -148,6 +178,8 @@ impl SessionService {
         Ok(Self {
             lockouts,
             security,
+            mfa,
+            pending: Mutex::default(),
             store,
             clock,
             server_name,
@@ -236,6 +268,72 @@ impl SessionService {
         if account.deactivated {
             return Err(ServiceError::Deactivated);
         }
+        if self.mfa.enrolled(&user_id).await? {
+            let session = crate::rooms::random_id();
+            let now = self.clock.now();
+            let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            pending.retain(|_, p| now.millis_since(p.started) < PENDING_FOR.as_millis() as u64);
+            pending.insert(session.clone(), PendingLogin { req, user_id, started: now, attempts: 0 });
+            return Err(ServiceError::MfaRequired { session });
+        }
+        self.open_session(req, user_id, account.must_change_password).await
+    }
+
+    /// Finishes a sign-in with its second factor.
+    pub async fn login_second_factor(
+        &self,
+        session: &str,
+        kind: SecondFactor,
+        code: &str,
+        ip: Option<IpAddr>,
+    ) -> ServiceResult<LoginOutcome> {
+        let now = self.clock.now();
+        let pending = {
+            let map = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.get(session).cloned()
+        };
+        let Some(p) = pending.filter(|p| now.millis_since(p.started) < PENDING_FOR.as_millis() as u64) else {
+            return Err(ServiceError::forbidden("this sign-in has expired: start again with your password"));
+        };
+        let ok = match kind {
+            SecondFactor::Totp => self.mfa.verify(&p.user_id, code).await?,
+            SecondFactor::RecoveryCode => self.mfa.use_recovery_code(&p.user_id, code).await?,
+        };
+        let actor = Actor { user_id: p.user_id.clone(), device_id: None, ip };
+        let mut r =
+            self.audit.entry(Some(&actor), AuditAction::LoginMfa, if ok { Outcome::Success } else { Outcome::Denied });
+        r.detail = Some(format!("{kind:?}"));
+        self.audit.record(r);
+        if !ok {
+            let mut map = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(entry) = map.get_mut(session) {
+                entry.attempts += 1;
+                if entry.attempts >= PENDING_ATTEMPTS {
+                    map.remove(session);
+                }
+            }
+            drop(map);
+            self.count_failure(&p.user_id, ip);
+            return Err(ServiceError::forbidden("that code is not right, or was already used"));
+        }
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(session);
+        let account = self.store.account(&p.user_id).await?.ok_or(ServiceError::InvalidCredentials)?;
+        if account.deactivated {
+            return Err(ServiceError::Deactivated);
+        }
+        let outcome = self.open_session(p.req, p.user_id, account.must_change_password).await?;
+        let actor = Actor { user_id: outcome.user_id.clone(), device_id: Some(outcome.device_id.clone()), ip };
+        self.audit.record(self.audit.entry(Some(&actor), AuditAction::Login, Outcome::Success));
+        Ok(outcome)
+    }
+
+    /// Creates the session of a sign-in that passed every check.
+    async fn open_session(
+        &self,
+        req: LoginRequest,
+        user_id: OwnedUserId,
+        must_change_password: bool,
+    ) -> ServiceResult<LoginOutcome> {
         let device_id = req.device_id.unwrap_or_else(new_device_id);
         let access_token = new_token();
         let now = self.clock.now();
@@ -261,7 +359,7 @@ impl SessionService {
             access_token,
             expires_in_ms: expires_at.map(|e| e.millis_since(now)),
             refresh_token,
-            must_change_password: account.must_change_password,
+            must_change_password,
         })
     }
 
@@ -368,6 +466,7 @@ impl SessionService {
             return Err(ServiceError::UnknownToken);
         }
         self.touch(&session.user_id, &session.device_id, ip).await;
+        let must_enrol_mfa = self.mfa.required(account.is_admin) && !self.mfa.enrolled(&session.user_id).await?;
         Ok(Caller {
             user_id: session.user_id,
             device_id: session.device_id,
@@ -375,6 +474,7 @@ impl SessionService {
             must_change_password: account.must_change_password,
             token_hash,
             ip,
+            must_enrol_mfa,
         })
     }
 

@@ -7,8 +7,12 @@ use std::sync::{Arc, Mutex};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 
-/// The stage Wardline offers.
+/// The password stage.
 pub const PASSWORD_STAGE: &str = "m.login.password";
+/// The second-factor stage at sign-in: a code from an authenticator app.
+pub const TOTP_STAGE: &str = "org.wardline.login.totp";
+/// The fallback second factor: a single-use recovery code.
+pub const RECOVERY_STAGE: &str = "org.wardline.login.recovery_code";
 
 /// A 401 response asking the client to authenticate.
 #[derive(Debug, Clone, PartialEq, Eq)]

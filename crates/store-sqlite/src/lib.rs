@@ -10,6 +10,7 @@
 
 mod accounts;
 mod audit;
+mod mfa;
 mod migrations;
 mod pool;
 mod receipts;

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_audit.sql"),
     include_str!("../migrations/0003_session_lifetimes.sql"),
+    include_str!("../migrations/0004_mfa.sql"),
 ];
 
 /// The schema version this build writes.

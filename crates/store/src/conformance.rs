@@ -36,6 +36,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     receipts(&store, &room).await?;
     user_data(&store).await?;
     audit(&store, &room).await?;
+    mfa(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;
@@ -333,5 +334,23 @@ async fn audit(s: &impl Store, room: &OwnedRoomId) -> StoreResult<()> {
     let cp = Checkpoint { seq: head, hash: head_hash, ts: Timestamp(52), signature: "ab".into() };
     s.put_checkpoint(cp.clone()).await?;
     check!(s.checkpoints().await?.last() == Some(&cp), "checkpoint stored");
+    Ok(())
+}
+
+async fn mfa(s: &impl Store) -> StoreResult<()> {
+    let bea = owned_user_id!("@bea:localhost");
+    check!(s.totp(&bea).await?.is_none(), "no enrolment yet");
+    s.put_totp(&bea, "SECRET1", Timestamp(1)).await?;
+    check!(s.totp(&bea).await?.is_some_and(|t| !t.confirmed && t.secret == "SECRET1"), "pending enrolment");
+    s.confirm_totp(&bea, 100, vec!["h1".into(), "h2".into()]).await?;
+    check!(s.totp(&bea).await?.is_some_and(|t| t.confirmed && t.last_step == 100), "confirmed");
+    check!(!s.use_totp_step(&bea, 100).await?, "a step is used once");
+    check!(!s.use_totp_step(&bea, 99).await?, "an earlier step cannot be replayed");
+    check!(s.use_totp_step(&bea, 101).await?, "a later step works");
+    check!(s.use_recovery_code(&bea, "h1", Timestamp(2)).await?, "recovery code works");
+    check!(!s.use_recovery_code(&bea, "h1", Timestamp(3)).await?, "recovery code works once");
+    check!(!s.use_recovery_code(&bea, "nope", Timestamp(3)).await?, "unknown recovery code");
+    s.delete_totp(&bea).await?;
+    check!(s.totp(&bea).await?.is_none() && !s.use_recovery_code(&bea, "h2", Timestamp(4)).await?, "removed");
     Ok(())
 }

@@ -22,6 +22,7 @@ use wardline_types::{
 pub use error::StoreError;
 pub use records::{
     AccountDataChange, Direction, ImportOutcome, MembershipChange, NewSession, PosRange, Presence, Receipt, Session,
+    Totp,
 };
 
 /// Result of a storage call.
@@ -219,6 +220,24 @@ pub trait AuditStore: Send + Sync {
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
 }
 
+/// Second factors: a TOTP secret per user and single-use recovery codes (stored hashed).
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    /// The user's TOTP enrolment, if any.
+    async fn totp(&self, user_id: &UserId) -> StoreResult<Option<Totp>>;
+    /// Starts (or restarts) an enrolment with a new secret, not yet confirmed.
+    async fn put_totp(&self, user_id: &UserId, secret: &str, now: Timestamp) -> StoreResult<()>;
+    /// Confirms the enrolment and replaces the recovery codes, in one step.
+    async fn confirm_totp(&self, user_id: &UserId, step: u64, recovery_hashes: Vec<String>) -> StoreResult<()>;
+    /// Records that the code of `step` was used; `false` if that step (or a later one) was
+    /// already used, so a code works once.
+    async fn use_totp_step(&self, user_id: &UserId, step: u64) -> StoreResult<bool>;
+    /// Uses a recovery code; `false` if unknown or already used.
+    async fn use_recovery_code(&self, user_id: &UserId, code_hash: &str, now: Timestamp) -> StoreResult<bool>;
+    /// Removes the second factor and its recovery codes.
+    async fn delete_totp(&self, user_id: &UserId) -> StoreResult<()>;
+}
+
 /// Facts fixed when the server first started.
 #[async_trait]
 pub trait MetaStore: Send + Sync {
@@ -239,6 +258,7 @@ pub trait Store:
     + PresenceStore
     + MetaStore
     + AuditStore
+    + MfaStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

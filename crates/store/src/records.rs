@@ -146,3 +146,14 @@ pub struct ImportOutcome {
     /// Accounts updated.
     pub updated: usize,
 }
+
+/// A user's TOTP enrolment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Totp {
+    /// The shared secret (base32).
+    pub secret: String,
+    /// Confirmed with a first code: required at sign-in from then on.
+    pub confirmed: bool,
+    /// The last time step whose code was accepted.
+    pub last_step: u64,
+}

@@ -6,10 +6,8 @@
 
 mod users;
 
-use std::net::SocketAddr;
-
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::routing::{delete, get, post};
 use wardline_service::{Caller, ServiceError, Services};
@@ -24,16 +22,12 @@ impl FromRequestParts<Services> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, services: &Services) -> Result<Self, Self::Rejection> {
-        let mut probe = axum::http::Request::new(());
-        *probe.uri_mut() = parts.uri.clone();
-        *probe.headers_mut() = parts.headers.clone();
-        let token = ruma::api::auth_scheme::extract_bearer_or_query_token(&probe)
-            .map_err(|_| ApiError::from(ServiceError::MissingToken))?;
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let token = token.ok_or(ServiceError::MissingToken)?;
-        let caller = services.sessions.authenticate(&token, ip).await?;
+        let caller = crate::staff::bearer_caller(parts, services).await?;
         if caller.must_change_password {
             return Err(ServiceError::PasswordChangeRequired.into());
+        }
+        if caller.must_enrol_mfa {
+            return Err(ServiceError::MfaEnrolmentRequired.into());
         }
         if !caller.is_admin {
             return Err(ApiError::forbidden("this is for administrators only"));
@@ -55,4 +49,5 @@ pub fn routes() -> Router<Services> {
         .route("/_wardline/admin/v1/users/{user_id}/devices", get(users::devices))
         .route("/_wardline/admin/v1/users/{user_id}/devices/{device_id}", delete(users::end_device))
         .route("/_wardline/admin/v1/lockouts", get(users::lockouts))
+        .route("/_wardline/admin/v1/users/{user_id}/mfa", delete(users::remove_mfa))
 }

@@ -225,3 +225,16 @@ pub async fn lockouts(State(s): State<Services>, _: Admin) -> Result<Response, A
         .collect();
     Ok(Json(json!({ "lockouts": locks })).into_response())
 }
+
+/// `DELETE /users/{userId}/mfa`: removes a lost second factor; the user sets up a new one at
+/// next sign-in if the organisation requires it.
+pub async fn remove_mfa(
+    State(s): State<Services>,
+    Admin(by): Admin,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = user_id(&s, &raw)?;
+    s.mfa.remove(&by.actor(), &user).await?;
+    s.sessions.logout_all(Some(&by.actor()), &user, None).await?;
+    Ok(Json(json!({})).into_response())
+}

@@ -8,21 +8,58 @@ use ruma::api::client::session::{get_login_types, login, logout, logout_all, ref
 use ruma::api::client::uiaa::{AuthData, UserIdentifier};
 use serde_json::json;
 use wardline_service::Services;
-use wardline_service::sessions::LoginRequest;
-use wardline_service::uia::UiaAuth;
+use wardline_service::sessions::{LoginOutcome, LoginRequest, SecondFactor};
+use wardline_service::uia::{PASSWORD_STAGE, RECOVERY_STAGE, TOTP_STAGE, UiaAuth};
 
 use crate::error::ApiError;
 use crate::ruma_wrapper::{Ruma, reply};
 
 /// `GET /login`: password login only.
 pub async fn login_types(_: Services, _: Ruma<get_login_types::v3::Request>) -> Result<Response, ApiError> {
-    Ok(Json(json!({ "flows": [{ "type": "m.login.password" }] })).into_response())
+    Ok(Json(json!({ "flows": [{ "type": PASSWORD_STAGE }, { "type": TOTP_STAGE }, { "type": RECOVERY_STAGE }] }))
+        .into_response())
+}
+
+/// The second step of a sign-in with a second factor:
+/// `{"type": "org.wardline.login.totp", "session": "...", "code": "123456"}`.
+async fn second_factor(s: &Services, req: &Ruma<login::v3::Request>, kind: SecondFactor) -> Result<Response, ApiError> {
+    let body: serde_json::Value =
+        serde_json::from_slice(&req.raw_body).map_err(|e| ApiError::bad_json(e.to_string()))?;
+    let field = |name: &str| body.get(name).and_then(serde_json::Value::as_str).map(ToOwned::to_owned);
+    let session = field("session").ok_or_else(|| ApiError::bad_json("session is required"))?;
+    let code = field("code").ok_or_else(|| ApiError::bad_json("code is required"))?;
+    let outcome = s.sessions.login_second_factor(&session, kind, &code, req.ip).await?;
+    Ok(Json(login_body(s, &outcome)).into_response())
+}
+
+fn login_body(s: &Services, outcome: &LoginOutcome) -> serde_json::Value {
+    let base = crate::client::discovery::base_url(s);
+    let mut body = json!({
+        "user_id": outcome.user_id,
+        "access_token": outcome.access_token,
+        "device_id": outcome.device_id,
+        "home_server": s.server_name,
+        "well_known": { "m.homeserver": { "base_url": base } },
+    });
+    if outcome.must_change_password {
+        body["org.wardline.password_change_required"] = json!(true);
+    }
+    if let (Some(refresh), Some(ms)) = (&outcome.refresh_token, outcome.expires_in_ms) {
+        body["refresh_token"] = json!(refresh);
+        body["expires_in_ms"] = json!(ms);
+    }
+    body
 }
 
 /// `POST /login`
 pub async fn login(s: Services, req: Ruma<login::v3::Request>) -> Result<Response, ApiError> {
-    let login::v3::LoginInfo::Password(pw) = &req.body.login_info else {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "M_UNKNOWN", "only m.login.password is offered"));
+    let pw = match &req.body.login_info {
+        login::v3::LoginInfo::Password(pw) => pw,
+        other if other.login_type() == TOTP_STAGE => return second_factor(&s, &req, SecondFactor::Totp).await,
+        other if other.login_type() == RECOVERY_STAGE => {
+            return second_factor(&s, &req, SecondFactor::RecoveryCode).await;
+        }
+        _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "M_UNKNOWN", "only m.login.password is offered")),
     };
     #[allow(deprecated)]
     let legacy_user = pw.user.clone();
@@ -44,22 +81,7 @@ pub async fn login(s: Services, req: Ruma<login::v3::Request>) -> Result<Respons
             refresh_token: req.body.refresh_token,
         })
         .await?;
-    let base = crate::client::discovery::base_url(&s);
-    let mut body = json!({
-        "user_id": outcome.user_id,
-        "access_token": outcome.access_token,
-        "device_id": outcome.device_id,
-        "home_server": s.server_name,
-        "well_known": { "m.homeserver": { "base_url": base } },
-    });
-    if outcome.must_change_password {
-        body["org.wardline.password_change_required"] = json!(true);
-    }
-    if let (Some(refresh), Some(ms)) = (&outcome.refresh_token, outcome.expires_in_ms) {
-        body["refresh_token"] = json!(refresh);
-        body["expires_in_ms"] = json!(ms);
-    }
-    Ok(Json(body).into_response())
+    Ok(Json(login_body(&s, &outcome)).into_response())
 }
 
 /// `POST /refresh`: a new access token and refresh token for an old refresh token.

@@ -13,7 +13,12 @@ async fn admin(s: &Server) -> Client {
         Some(&format!("{PASSWORD}\n")),
     );
     assert!(ok, "{out}{err}");
-    s.login("boss", PASSWORD).await
+    let boss = s.login("boss", PASSWORD).await;
+    // Administrators must have a second factor (the default policy) before they may act.
+    let (st, b) = boss.get(&format!("{A}/users")).await;
+    assert_eq!((st, b["org.wardline.mfa_enrolment_required"].as_bool()), (403, Some(true)), "{b}");
+    boss.enrol_totp().await;
+    boss
 }
 
 const A: &str = "/_wardline/admin/v1";

@@ -153,6 +153,26 @@ impl Server {
     }
 }
 
+/// The current TOTP code (offset by `steps`) for a base32 secret.
+pub fn totp_code(secret: &str, steps: i64) -> String {
+    let key = wardline_service::totp::base32_decode(secret).expect("base32 secret");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let step = (now / wardline_service::totp::STEP_SECONDS) as i64 + steps;
+    wardline_service::totp::code(&key, step as u64)
+}
+
+impl Client {
+    /// Sets up TOTP for this user; returns the secret.
+    pub async fn enrol_totp(&self) -> String {
+        let (st, e) = self.post("/_wardline/client/v1/mfa/totp", json!({})).await;
+        assert_eq!(st, 200, "{e}");
+        let secret = e["secret"].as_str().unwrap().to_owned();
+        let (st, c) = self.post("/_wardline/client/v1/mfa/totp/confirm", json!({"code": totp_code(&secret, 0)})).await;
+        assert_eq!(st, 200, "{c}");
+        secret
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -10,6 +10,7 @@ mod admin;
 mod audit;
 mod crash;
 mod messaging;
+mod mfa;
 mod rooms;
 mod session;
 mod sync;

@@ -140,6 +140,10 @@ async fn first_admin_and_one_time_password_must_be_changed() {
         .post("/_matrix/client/v3/account/password", json!({"new_password": "the boss of the servers", "auth": auth}))
         .await;
     assert_eq!(st, 200, "{b}");
+    // Then a second factor, which administrators must have.
+    let (st, b) = admin.get("/_matrix/client/v3/joined_rooms").await;
+    assert_eq!((st, b["org.wardline.mfa_enrolment_required"].as_bool()), (403, Some(true)));
+    admin.enrol_totp().await;
     let (st, _) = admin.get("/_matrix/client/v3/joined_rooms").await;
     assert_eq!(st, 200);
     // A restart does not create another administrator or print a password.

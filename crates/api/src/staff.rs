@@ -1,0 +1,107 @@
+//! Wardline's own client endpoints (`/_wardline/client/v1/`), beside the Matrix API: setting up
+//! a second factor. Authenticated like every Matrix endpoint, errors from the same table.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use wardline_service::uia::{PASSWORD_STAGE, UiaAuth};
+use wardline_service::{Caller, ServiceError, Services};
+
+use crate::error::ApiError;
+
+/// The caller of an access-token request.
+pub async fn bearer_caller(parts: &Parts, services: &Services) -> Result<Caller, ApiError> {
+    let mut probe = axum::http::Request::new(());
+    *probe.uri_mut() = parts.uri.clone();
+    *probe.headers_mut() = parts.headers.clone();
+    let token = ruma::api::auth_scheme::extract_bearer_or_query_token(&probe)
+        .map_err(|_| ApiError::from(ServiceError::MissingToken))?
+        .ok_or(ServiceError::MissingToken)?;
+    let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    Ok(services.sessions.authenticate(&token, ip).await?)
+}
+
+/// A signed-in member of staff, who may be in the middle of setting up a second factor (but
+/// has changed any one-time password).
+#[derive(Debug)]
+pub struct Staff(pub Caller);
+
+impl FromRequestParts<Services> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, services: &Services) -> Result<Self, Self::Rejection> {
+        let caller = bearer_caller(parts, services).await?;
+        if caller.must_change_password {
+            return Err(ServiceError::PasswordChangeRequired.into());
+        }
+        Ok(Self(caller))
+    }
+}
+
+/// Wardline's client routes.
+pub fn routes() -> Router<Services> {
+    Router::new()
+        .route("/_wardline/client/v1/mfa", get(status))
+        .route("/_wardline/client/v1/mfa/totp", post(begin))
+        .route("/_wardline/client/v1/mfa/totp/confirm", post(confirm))
+        .route("/_wardline/client/v1/mfa/totp/remove", post(remove))
+}
+
+/// `GET /mfa`: is a second factor set up, and is one required?
+async fn status(State(s): State<Services>, Staff(c): Staff) -> Result<Response, ApiError> {
+    let enrolled = s.mfa.enrolled(&c.user_id).await?;
+    Ok(Json(json!({ "totp": enrolled, "required": s.mfa.required(c.is_admin) })).into_response())
+}
+
+/// `POST /mfa/totp`: a new secret, as text, an `otpauth://` URI and a QR code (SVG).
+async fn begin(State(s): State<Services>, Staff(c): Staff) -> Result<Response, ApiError> {
+    let e = s.mfa.begin(&c.actor()).await?;
+    Ok(Json(json!({ "secret": e.secret, "otpauth_uri": e.uri, "qr_svg": e.qr_svg })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct CodeBody {
+    code: String,
+}
+
+/// `POST /mfa/totp/confirm {"code"}`: turns the second factor on; answers the recovery codes,
+/// shown this once.
+async fn confirm(
+    State(s): State<Services>,
+    Staff(c): Staff,
+    body: Result<Json<CodeBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(b) = body.map_err(|e| ApiError::bad_json(e.body_text()))?;
+    let codes = s.mfa.confirm(&c.actor(), &b.code).await?;
+    Ok(Json(json!({ "recovery_codes": codes })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct PasswordBody {
+    password: String,
+}
+
+/// `POST /mfa/totp/remove {"password"}`: turns the second factor off after the password is
+/// entered again.
+async fn remove(
+    State(s): State<Services>,
+    Staff(c): Staff,
+    body: Result<Json<PasswordBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(b) = body.map_err(|e| ApiError::bad_json(e.body_text()))?;
+    let auth = UiaAuth { kind: PASSWORD_STAGE.into(), user: None, password: Some(b.password), session: None };
+    s.sessions.require_password(&c, Some(auth)).await.map_err(|e| match e {
+        ServiceError::AuthRequired(_) => ApiError::forbidden("wrong password"),
+        other => other.into(),
+    })?;
+    s.mfa.remove(&c.actor(), &c.user_id).await?;
+    Ok(Json(json!({})).into_response())
+}
