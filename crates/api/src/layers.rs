@@ -40,3 +40,11 @@ pub fn security_headers() -> Vec<SetResponseHeaderLayer<HeaderValue>> {
     })
     .collect()
 }
+
+/// `Strict-Transport-Security`, sent only when Wardline serves HTTPS itself.
+pub fn hsts() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    )
+}

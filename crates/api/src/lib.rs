@@ -24,6 +24,7 @@ use crate::error::ApiError;
 
 /// The whole HTTP application.
 pub fn router(services: Services) -> Router {
+    let tls = services.config.tls.enabled();
     let mut app = client::routes()
         .merge(admin::routes())
         .merge(staff::routes())
@@ -35,6 +36,9 @@ pub fn router(services: Services) -> Router {
         .with_state(services);
     for layer in layers::security_headers() {
         app = app.layer(layer);
+    }
+    if tls {
+        app = app.layer(layers::hsts());
     }
     app.layer(layers::cors())
         .layer(CatchPanicLayer::custom(|_| {

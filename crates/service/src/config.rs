@@ -31,6 +31,8 @@ pub struct Config {
     pub sync: SyncSettings,
     /// Sign-in protection and session lifetimes.
     pub security: Security,
+    /// Serve HTTPS directly (otherwise plain HTTP, for use behind a reverse proxy).
+    pub tls: Tls,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             rate_limits: RateLimits::default(),
             sync: SyncSettings::default(),
             security: Security::default(),
+            tls: Tls::default(),
         }
     }
 }
@@ -144,5 +147,23 @@ impl Default for Security {
             session_lifetime_hours: 30 * 24,
             mfa_required: MfaPolicy::Admins,
         }
+    }
+}
+
+/// HTTPS served by Wardline itself: TLS 1.2 and 1.3 only.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    /// PEM file with the certificate chain, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM file with the private key.
+    pub key_file: Option<PathBuf>,
+}
+
+impl Tls {
+    /// Is HTTPS configured?
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some() && self.key_file.is_some()
     }
 }

@@ -5,6 +5,7 @@ mod audit_files;
 mod config;
 mod control;
 mod serve;
+mod tls;
 mod users;
 
 use std::path::PathBuf;

@@ -1,6 +1,8 @@
 //! `wardline serve`.
 
 use std::net::SocketAddr;
+
+use axum::serve::ListenerExt;
 use std::sync::Arc;
 
 use wardline_service::{Config, Services};
@@ -64,8 +66,14 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr()?;
+    let tls = match (&config.tls.cert_file, &config.tls.key_file) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        (None, None) => None,
+        _ => return Err("tls needs both cert_file and key_file".into()),
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     if config.public_base_url.is_none() {
-        config.public_base_url = Some(format!("http://{local}"));
+        config.public_base_url = Some(format!("{scheme}://{local}"));
     }
     let services = open(config).await?;
     if let Some((user, password)) = services.accounts.ensure_first_admin().await? {
@@ -73,7 +81,7 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
         println!("One-time password (shown once; it must be changed at first sign-in): {password}");
     }
     let signal = shutdown_signal()?;
-    println!("wardline listening on http://{local}");
+    println!("wardline listening on {scheme}://{local}");
     let key = crate::audit_files::load_or_create_key(&data_dir)?;
     let background = tokio::spawn(services.clone().run_background());
     let audit_writer = tokio::spawn(services.audit.clone().run_writer());
@@ -85,13 +93,19 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let control = crate::control::serve(&data_dir, services.clone())?;
     let app = wardline_api::router(services.clone());
     let on_shutdown = services.clone();
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            signal.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            on_shutdown.begin_shutdown();
-        })
-        .await?;
+    let shutdown = async move {
+        signal.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        on_shutdown.begin_shutdown();
+    };
+    let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some(acceptor) => {
+            let listener = crate::tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
+            axum::serve(listener, make_service).with_graceful_shutdown(shutdown).await?;
+        }
+        None => axum::serve(listener, make_service).with_graceful_shutdown(shutdown).await?,
+    }
     background.abort();
     control.abort();
     checkpoints.abort();

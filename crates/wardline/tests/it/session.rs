@@ -43,6 +43,7 @@ async fn security_headers_and_cors_on_every_response() {
         assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"), "{path}");
         assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
         assert_eq!(h["access-control-allow-origin"], "*", "{path}");
+        assert!(h.get("strict-transport-security").is_none(), "no HSTS over plain HTTP");
     }
     let pre = http
         .request(reqwest::Method::OPTIONS, format!("{}/_matrix/client/v3/sync", s.base))
@@ -234,4 +235,42 @@ async fn unknown_users_answer_in_about_the_same_time() {
     let unknown = time("nobody-by-this-name").await;
     let ratio = known / unknown;
     assert!((0.5..2.0).contains(&ratio), "known {known:.3}s vs unknown {unknown:.3}s");
+}
+
+#[tokio::test]
+async fn https_with_tls_1_2_and_1_3_only() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let cert = format!("{fixtures}/test-cert.pem");
+    let key = format!("{fixtures}/test-key.pem");
+    let s = Server::start_with_env(&[("WARDLINE_TLS__CERT_FILE", &cert), ("WARDLINE_TLS__KEY_FILE", &key)]);
+    assert!(s.base.starts_with("https://127.0.0.1:"), "{}", s.base);
+    let root = reqwest::Certificate::from_pem(&std::fs::read(format!("{fixtures}/test-ca.pem")).unwrap()).unwrap();
+    for (min, max) in [
+        (reqwest::tls::Version::TLS_1_2, reqwest::tls::Version::TLS_1_2),
+        (reqwest::tls::Version::TLS_1_3, reqwest::tls::Version::TLS_1_3),
+    ] {
+        let http = reqwest::Client::builder()
+            .add_root_certificate(root.clone())
+            .min_tls_version(min)
+            .max_tls_version(max)
+            .build()
+            .unwrap();
+        let r = http.get(format!("{}/_matrix/client/versions", s.base)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000; includeSubDomains");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    }
+    // Older protocols are refused (checked with OpenSSL's own client).
+    let port = s.base.rsplit(':').next().unwrap().to_owned();
+    for old in ["-tls1", "-tls1_1"] {
+        let out = std::process::Command::new("openssl")
+            .args(["s_client", old, "-connect", &format!("127.0.0.1:{port}")])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("openssl s_client");
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() || text.contains("Cipher is (NONE)"), "{old} was accepted: {text}");
+    }
+    // Plain HTTP to the TLS port gets nothing useful.
+    assert!(reqwest::get(format!("http://127.0.0.1:{port}/_matrix/client/versions")).await.is_err());
 }
