@@ -18,6 +18,7 @@ pub mod password;
 pub mod ratelimit;
 pub mod rooms;
 pub mod sessions;
+pub mod settings;
 pub mod sync;
 pub mod timeline;
 pub mod totp;
@@ -50,6 +51,8 @@ pub struct Services {
     pub sessions: Arc<sessions::SessionService>,
     /// Second factors.
     pub mfa: Arc<mfa::MfaService>,
+    /// Organisation settings changed at run time.
+    pub settings: Arc<settings::SettingsService>,
     /// Accounts and directory.
     pub accounts: Arc<accounts::AccountService>,
     /// Rooms and sending.
@@ -74,14 +77,18 @@ impl Services {
         let server_name = OwnedServerName::try_from(config.server_name.as_str())
             .map_err(|e| ServiceError::invalid(format!("server_name {:?}: {e}", config.server_name)))?;
         let notifier = notifier::Notifier::default();
-        let limiter = ratelimit::RateLimiter::new(config.rate_limits, Arc::clone(&clock));
+        let live = settings::SettingsHandle::new(settings::OrgSettings {
+            security: config.security,
+            rate_limits: config.rate_limits,
+        });
+        let limiter = ratelimit::RateLimiter::new(live.clone(), Arc::clone(&clock));
         let audit = audit::AuditService::new(Arc::clone(&store), Arc::clone(&clock));
         let mfa = Arc::new(mfa::MfaService::new(
             Arc::clone(&store),
             Arc::clone(&clock),
             audit.clone(),
             server_name.clone(),
-            config.security.mfa_required,
+            live.clone(),
         ));
         let sessions = Arc::new(sessions::SessionService::new(
             Arc::clone(&store),
@@ -91,8 +98,9 @@ impl Services {
             notifier.clone(),
             audit.clone(),
             Arc::clone(&mfa),
-            config.security,
+            live.clone(),
         )?);
+        let settings = Arc::new(settings::SettingsService::new(Arc::clone(&store), audit.clone(), live));
         let rooms = Arc::new(rooms::RoomService::new(
             Arc::clone(&store),
             Arc::clone(&clock),
@@ -134,6 +142,7 @@ impl Services {
             clock,
             sessions,
             mfa,
+            settings,
             accounts,
             rooms,
             timeline,

@@ -11,6 +11,8 @@ use std::time::Duration;
 use ruma::{OwnedUserId, UserId};
 use wardline_types::{Clock, Timestamp};
 
+use crate::settings::SettingsHandle;
+
 #[derive(Debug, Clone, Copy, Default)]
 struct State {
     failures: u32,
@@ -31,16 +33,20 @@ pub struct Lock {
 /// The lockout table.
 #[derive(Debug, Clone)]
 pub struct Lockouts {
-    threshold: u32,
-    duration: Duration,
+    settings: SettingsHandle,
     clock: Arc<dyn Clock>,
     state: Arc<Mutex<HashMap<OwnedUserId, State>>>,
 }
 
 impl Lockouts {
-    /// Lock after `threshold` failures for `duration`.
-    pub fn new(threshold: u32, duration: Duration, clock: Arc<dyn Clock>) -> Self {
-        Self { threshold: threshold.max(1), duration, clock, state: Arc::default() }
+    /// Locks as the live settings say.
+    pub fn new(settings: SettingsHandle, clock: Arc<dyn Clock>) -> Self {
+        Self { settings, clock, state: Arc::default() }
+    }
+
+    fn policy(&self) -> (u32, Duration) {
+        let s = self.settings.get().security;
+        (s.lockout_threshold.max(1), Duration::from_secs(s.lockout_minutes * 60))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<OwnedUserId, State>> {
@@ -57,14 +63,15 @@ impl Lockouts {
     /// Records a failure; returns `Some(until)` if this failure locked the account.
     pub fn failure(&self, user: &UserId) -> Option<Timestamp> {
         let now = self.clock.now();
+        let (threshold, duration) = self.policy();
         let mut map = self.lock();
         let s = map.entry(user.to_owned()).or_default();
         if s.locked_until.is_some_and(|t| t <= now) {
             *s = State::default();
         }
         s.failures += 1;
-        if s.failures >= self.threshold && s.locked_until.is_none() {
-            let until = now.plus(self.duration);
+        if s.failures >= threshold && s.locked_until.is_none() {
+            let until = now.plus(duration);
             s.locked_until = Some(until);
             return Some(until);
         }
@@ -104,10 +111,19 @@ mod tests {
     use ruma::user_id;
     use wardline_types::ManualClock;
 
+    use crate::config::{RateLimits, Security};
+    use crate::settings::OrgSettings;
+
+    fn lockouts(threshold: u32, duration: Duration, clock: Arc<ManualClock>) -> Lockouts {
+        let security =
+            Security { lockout_threshold: threshold, lockout_minutes: duration.as_secs() / 60, ..Security::default() };
+        Lockouts::new(SettingsHandle::new(OrgSettings { security, rate_limits: RateLimits::default() }), clock)
+    }
+
     #[test]
     fn locks_after_threshold_and_unlocks_after_duration() {
         let clock = Arc::new(ManualClock::new(Timestamp(0)));
-        let l = Lockouts::new(3, Duration::from_secs(900), clock.clone());
+        let l = lockouts(3, Duration::from_secs(900), clock.clone());
         let u = user_id!("@a:x");
         assert_eq!(l.failure(u), None);
         assert_eq!(l.failure(u), None);
@@ -123,7 +139,7 @@ mod tests {
     #[test]
     fn at_most_forty_guesses_an_hour_with_the_defaults() {
         let clock = Arc::new(ManualClock::new(Timestamp(0)));
-        let l = Lockouts::new(10, Duration::from_secs(15 * 60), clock.clone());
+        let l = lockouts(10, Duration::from_secs(15 * 60), clock.clone());
         let u = user_id!("@a:x");
         let mut guesses = 0;
         for _ in 0..3600 {
@@ -139,7 +155,7 @@ mod tests {
     #[test]
     fn success_and_unlock_reset() {
         let clock = Arc::new(ManualClock::new(Timestamp(0)));
-        let l = Lockouts::new(2, Duration::from_secs(60), clock);
+        let l = lockouts(2, Duration::from_secs(60), clock);
         let u = user_id!("@a:x");
         l.failure(u);
         l.success(u);

@@ -12,6 +12,7 @@ use wardline_types::audit::{AuditAction, Outcome};
 use crate::audit::{Actor, AuditService};
 use crate::config::MfaPolicy;
 use crate::sessions::hash_token;
+use crate::settings::SettingsHandle;
 use crate::{ServiceError, ServiceResult, totp};
 
 /// What an authenticator app needs to enrol.
@@ -31,12 +32,12 @@ pub struct MfaService {
     clock: Arc<dyn Clock>,
     audit: AuditService,
     server_name: OwnedServerName,
-    policy: MfaPolicy,
+    settings: SettingsHandle,
 }
 
 impl std::fmt::Debug for MfaService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MfaService").field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("MfaService").finish_non_exhaustive()
     }
 }
 
@@ -65,15 +66,15 @@ impl MfaService {
         clock: Arc<dyn Clock>,
         audit: AuditService,
         server_name: OwnedServerName,
-        policy: MfaPolicy,
+        settings: SettingsHandle,
     ) -> Self {
-        Self { store, clock, audit, server_name, policy }
+        Self { store, clock, audit, server_name, settings }
     }
 
     /// Must this account have a second factor?
     #[must_use]
     pub fn required(&self, is_admin: bool) -> bool {
-        match self.policy {
+        match self.settings.get().security.mfa_required {
             MfaPolicy::Off => false,
             MfaPolicy::Admins => is_admin,
             MfaPolicy::Everyone => true,

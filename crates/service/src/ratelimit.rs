@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use wardline_types::{Clock, Timestamp};
 
 use crate::config::{Bucket, RateLimits};
+use crate::settings::SettingsHandle;
 use crate::{ServiceError, ServiceResult};
 
 /// What is being limited.
@@ -29,7 +30,7 @@ struct State {
 /// The limiter.
 #[derive(Debug, Clone)]
 pub struct RateLimiter {
-    settings: RateLimits,
+    settings: SettingsHandle,
     clock: Arc<dyn Clock>,
     buckets: Arc<Mutex<HashMap<(LimitKind, String), State>>>,
 }
@@ -37,30 +38,31 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter with these settings.
     #[must_use]
-    pub fn new(settings: RateLimits, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(settings: SettingsHandle, clock: Arc<dyn Clock>) -> Self {
         Self { settings, clock, buckets: Arc::default() }
     }
 
-    fn bucket(&self, kind: LimitKind) -> Bucket {
+    fn bucket(limits: &RateLimits, kind: LimitKind) -> Bucket {
         match kind {
-            LimitKind::Login => self.settings.login,
-            LimitKind::Message => self.settings.messages,
-            LimitKind::Invite => self.settings.invites,
+            LimitKind::Login => limits.login,
+            LimitKind::Message => limits.messages,
+            LimitKind::Invite => limits.invites,
         }
     }
 
     /// Takes one token for `key`, or fails with the wait until one is available.
     pub fn check(&self, kind: LimitKind, key: &str) -> ServiceResult<()> {
-        if !self.settings.enabled {
+        let limits = self.settings.get().rate_limits;
+        if !limits.enabled {
             return Ok(());
         }
-        let bucket = self.bucket(kind);
+        let bucket = Self::bucket(&limits, kind);
         let now = self.clock.now();
         let mut buckets = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if buckets.len() > 100_000 {
             // Forget full buckets so the map cannot grow without bound.
             buckets.retain(|(k, _), s| {
-                let b = self.bucket(*k);
+                let b = Self::bucket(&limits, *k);
                 let refill = now.millis_since(s.at) as f64 / 1000.0 * b.per_second;
                 s.tokens + refill < f64::from(b.burst)
             });
@@ -85,11 +87,17 @@ mod tests {
     use std::time::Duration;
     use wardline_types::ManualClock;
 
+    use crate::settings::OrgSettings;
+
+    fn handle(rate_limits: RateLimits) -> SettingsHandle {
+        SettingsHandle::new(OrgSettings { rate_limits, security: crate::config::Security::default() })
+    }
+
     #[test]
     fn burst_then_refill() {
         let clock = Arc::new(ManualClock::new(Timestamp(0)));
         let settings = RateLimits { login: Bucket { per_second: 1.0, burst: 3 }, ..RateLimits::default() };
-        let limiter = RateLimiter::new(settings, clock.clone());
+        let limiter = RateLimiter::new(handle(settings), clock.clone());
         for _ in 0..3 {
             assert!(limiter.check(LimitKind::Login, "1.2.3.4").is_ok());
         }
@@ -106,7 +114,7 @@ mod tests {
     fn disabled_limits_never_refuse() {
         let clock = Arc::new(ManualClock::new(Timestamp(0)));
         let settings = RateLimits { enabled: false, ..RateLimits::default() };
-        let limiter = RateLimiter::new(settings, clock);
+        let limiter = RateLimiter::new(handle(settings), clock);
         for _ in 0..10_000 {
             assert!(limiter.check(LimitKind::Message, "@a:x").is_ok());
         }

@@ -14,12 +14,12 @@ use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::{Clock, Device, Timestamp};
 
 use crate::audit::{Actor, AuditService};
-use crate::config::Security;
 use crate::lockout::Lockouts;
 use crate::mfa::MfaService;
 use crate::notifier::Notifier;
 use crate::password;
 use crate::ratelimit::{LimitKind, RateLimiter};
+use crate::settings::SettingsHandle;
 use crate::uia::{PASSWORD_STAGE, UiaAuth, UiaSessions};
 use crate::{ServiceError, ServiceResult};
 
@@ -120,7 +120,7 @@ pub struct SessionService {
     audit: AuditService,
     mfa: Arc<MfaService>,
     lockouts: Lockouts,
-    security: Security,
+    settings: SettingsHandle,
     pending: Mutex<HashMap<String, PendingLogin>>,
     uia: UiaSessions,
     /// A hash checked when the user does not exist, so both answers take as long.
@@ -167,17 +167,13 @@ impl SessionService {
         notifier: Notifier,
         audit: AuditService,
         mfa: Arc<MfaService>,
-        security: Security,
+        settings: SettingsHandle,
     ) -> ServiceResult<Self> {
         let dummy_hash = password::hash("wardline-timing-equaliser")?;
-        let lockouts = Lockouts::new(
-            security.lockout_threshold,
-            Duration::from_secs(security.lockout_minutes * 60),
-            Arc::clone(&clock),
-        );
+        let lockouts = Lockouts::new(settings.clone(), Arc::clone(&clock));
         Ok(Self {
             lockouts,
-            security,
+            settings,
             mfa,
             pending: Mutex::default(),
             store,
@@ -364,7 +360,7 @@ impl SessionService {
     }
 
     fn access_token_lifetime(&self) -> Duration {
-        Duration::from_secs(self.security.access_token_minutes.max(1) * 60)
+        Duration::from_secs(self.settings.get().security.access_token_minutes.max(1) * 60)
     }
 
     /// Refuses sign-in to a locked account, with how long to wait.
@@ -403,8 +399,9 @@ impl SessionService {
     /// Is a session past its absolute lifetime or idle timeout?
     fn session_over(&self, session: &wardline_store::Session) -> bool {
         let now = self.clock.now();
-        let lifetime = Duration::from_secs(self.security.session_lifetime_hours * 3600);
-        let idle = Duration::from_secs(self.security.idle_timeout_minutes * 60);
+        let security = self.settings.get().security;
+        let lifetime = Duration::from_secs(security.session_lifetime_hours * 3600);
+        let idle = Duration::from_secs(security.idle_timeout_minutes * 60);
         let last = session.last_seen.unwrap_or(session.created_at).max(session.created_at);
         now >= session.created_at.plus(lifetime) || now >= last.plus(idle)
     }

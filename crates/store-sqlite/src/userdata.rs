@@ -215,4 +215,29 @@ impl MetaStore for SqliteStore {
             })
             .await
     }
+
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_owned();
+        self.readers
+            .read(move |c| {
+                c.query_row("SELECT value FROM server_meta WHERE key = ?1", params![key], |r| r.get(0))
+                    .optional()
+                    .map_err(backend_err)
+            })
+            .await
+    }
+
+    async fn put_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.writer
+            .write(move |w| {
+                w.tx.execute(
+                    "INSERT INTO server_meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    params![key, value],
+                )
+                .map_err(backend_err)?;
+                Ok(())
+            })
+            .await
+    }
 }

@@ -30,6 +30,10 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     let store = open()?;
     check!(store.bind_server_name("localhost").await? == "localhost", "server name bound");
     check!(store.bind_server_name("elsewhere").await? == "localhost", "server name fixed once bound");
+    check!(store.meta("k").await?.is_none(), "no setting yet");
+    store.put_meta("k", "v1").await?;
+    store.put_meta("k", "v2").await?;
+    check!(store.meta("k").await?.as_deref() == Some("v2"), "setting replaced");
     accounts(&store).await?;
     sessions(&store).await?;
     let room = room_log(&store).await?;

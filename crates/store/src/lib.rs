@@ -244,6 +244,10 @@ pub trait MetaStore: Send + Sync {
     /// Records the server name on first use and returns the name the data belongs to: user
     /// and room ids embed it, so it can never change afterwards.
     async fn bind_server_name(&self, name: &str) -> StoreResult<String>;
+    /// A stored server setting.
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Stores a server setting.
+    async fn put_meta(&self, key: &str, value: &str) -> StoreResult<()>;
 }
 
 /// Everything a Wardline server stores.

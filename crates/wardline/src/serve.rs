@@ -27,7 +27,9 @@ pub async fn open(config: Config) -> Result<Services, Box<dyn std::error::Error>
         )
         .into());
     }
-    Ok(Services::new(config, Arc::new(store), Arc::new(SystemClock))?)
+    let services = Services::new(config, Arc::new(store), Arc::new(SystemClock))?;
+    services.settings.load().await?;
+    Ok(services)
 }
 
 #[cfg(unix)]

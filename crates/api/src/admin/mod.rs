@@ -4,6 +4,7 @@
 //! These are Wardline's own endpoints, not Matrix ones, so they are routed here by path; they
 //! still answer errors in the Matrix shape, through the same error table.
 
+mod settings;
 mod users;
 
 use axum::Router;
@@ -49,5 +50,6 @@ pub fn routes() -> Router<Services> {
         .route("/_wardline/admin/v1/users/{user_id}/devices", get(users::devices))
         .route("/_wardline/admin/v1/users/{user_id}/devices/{device_id}", delete(users::end_device))
         .route("/_wardline/admin/v1/lockouts", get(users::lockouts))
+        .route("/_wardline/admin/v1/settings", get(settings::get).put(settings::update))
         .route("/_wardline/admin/v1/users/{user_id}/mfa", delete(users::remove_mfa))
 }

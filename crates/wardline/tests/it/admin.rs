@@ -41,6 +41,9 @@ async fn only_administrators_may_use_it() {
         ("GET", format!("{A}/users/@ada:localhost/devices")),
         ("DELETE", format!("{A}/users/@ada:localhost/devices/X")),
         ("GET", format!("{A}/lockouts")),
+        ("GET", format!("{A}/settings")),
+        ("PUT", format!("{A}/settings")),
+        ("DELETE", format!("{A}/users/@ada:localhost/mfa")),
     ] {
         let send = |c: &Client| {
             let req = c.http.request(method.parse().unwrap(), format!("{}{path}", c.base)).json(&json!({}));
@@ -160,4 +163,50 @@ async fn managing_accounts_sessions_and_lockouts() {
     let (_, all) = boss.get(&format!("{A}/users")).await;
     assert!(all["users"].as_array().unwrap().len() >= 4);
     let _ = jones;
+}
+
+#[tokio::test]
+async fn organisation_settings_change_at_run_time_and_persist() {
+    let mut s = Server::start();
+    let keep = s.keep_dir();
+    let boss = admin(&s).await;
+    let staff = s.user("ada").await;
+    let (st, settings) = boss.get(&format!("{A}/settings")).await;
+    assert_eq!(st, 200);
+    assert_eq!(settings["security"]["mfa_required"], "admins");
+    let (st, _) = staff.get("/_matrix/client/v3/joined_rooms").await;
+    assert_eq!(st, 200);
+    // Require a second factor of everyone: it applies at once.
+    let (st, changed) = boss
+        .put(&format!("{A}/settings"), json!({"security": {"mfa_required": "everyone", "idle_timeout_minutes": 480}}))
+        .await;
+    assert_eq!(st, 200, "{changed}");
+    assert_eq!(changed["security"]["idle_timeout_minutes"], 480);
+    assert_eq!(changed["security"]["lockout_threshold"], 10, "other settings unchanged");
+    let (st, b) = staff.get("/_matrix/client/v3/joined_rooms").await;
+    assert_eq!((st, b["org.wardline.mfa_enrolment_required"].as_bool()), (403, Some(true)));
+    // Settings that would allow more than 100 guesses an hour, or that do not exist, are refused.
+    let (st, b) =
+        boss.put(&format!("{A}/settings"), json!({"security": {"lockout_threshold": 50, "lockout_minutes": 1}})).await;
+    assert_eq!((st, b["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{b}");
+    let (st, b) = boss.put(&format!("{A}/settings"), json!({"security": {"lockout_treshold": 5}})).await;
+    assert_eq!((st, b["errcode"].as_str()), (400, Some("M_BAD_JSON")), "{b}");
+    let (st, _) = staff.put(&format!("{A}/settings"), json!({"security": {"mfa_required": "off"}})).await;
+    assert_eq!(st, 403);
+    // They survive a restart, and the change is in the audit trail.
+    assert!(s.terminate());
+    let s2 = Server::start_in(&s.data_dir, &[]);
+    let ada = s2.login("ada", PASSWORD).await;
+    let (st, _) = ada.get("/_matrix/client/v3/joined_rooms").await;
+    assert_eq!(st, 403, "still required after a restart");
+    drop(s2);
+    let (ok, out, _) = cli(&s.data_dir, &["audit", "export", "--user", "@boss:localhost"], None);
+    assert!(ok);
+    assert!(
+        out.contains(
+            "settings {\\\"security\\\":{\\\"idle_timeout_minutes\\\":480,\\\"mfa_required\\\":\\\"everyone\\\"}}"
+        ),
+        "{out}"
+    );
+    drop(keep);
 }

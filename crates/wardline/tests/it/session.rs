@@ -35,7 +35,20 @@ async fn discovery_and_error_shapes() {
 async fn security_headers_and_cors_on_every_response() {
     let s = Server::start();
     let http = reqwest::Client::new();
-    for path in ["/_matrix/client/versions", "/_matrix/client/v3/sync", "/nope"] {
+    let paths = [
+        "/_matrix/client/versions",
+        "/.well-known/matrix/client",
+        "/_matrix/client/v3/login",
+        "/_matrix/client/v3/sync",
+        "/_matrix/client/v3/capabilities",
+        "/_matrix/client/v3/rooms/!r:localhost/messages",
+        "/_matrix/client/v3/pushrules/",
+        "/_wardline/admin/v1/users",
+        "/_wardline/client/v1/mfa",
+        "/_matrix/media/v3/download/localhost/x",
+        "/nope",
+    ];
+    for path in paths {
         let r =
             http.get(format!("{}{path}", s.base)).header("Origin", "https://elsewhere.example").send().await.unwrap();
         let h = r.headers();
