@@ -145,7 +145,13 @@ impl AuditService {
 
     /// Queues a record; a background writer stores it with others.
     pub fn record(&self, record: NewAuditRecord) {
-        tracing::info!(target: "audit", action = %record.action, outcome = ?record.outcome, actor = record.actor.as_deref().unwrap_or("-"), room = record.room_id.as_deref().unwrap_or("-"), "audit");
+        // Security events go to the operational log too; the everyday flood of reads and sends
+        // only at debug level (they are all in the trail).
+        if matches!(record.action, AuditAction::RoomRead | AuditAction::MessageSend) {
+            tracing::debug!(target: "audit", action = %record.action, actor = record.actor.as_deref().unwrap_or("-"), room = record.room_id.as_deref().unwrap_or("-"), "audit");
+        } else {
+            tracing::info!(target: "audit", action = %record.action, outcome = ?record.outcome, actor = record.actor.as_deref().unwrap_or("-"), target_user = record.target_user.as_deref().unwrap_or("-"), "audit");
+        }
         if self.queue.send(Msg::Record(record)).is_err() {
             tracing::error!("audit writer has stopped; a record was not stored");
         }

@@ -6,10 +6,11 @@ use ruma::api::client::context::get_context;
 use ruma::api::client::message::{get_message_events, send_message_event};
 use ruma::api::client::redact::redact_event;
 use ruma::api::client::room::get_room_event;
+use ruma::{OwnedEventId, RoomId, TransactionId};
 use serde_json::{Value, json};
-use wardline_service::Services;
 use wardline_service::rooms::SendEvent;
 use wardline_service::timeline::PageRequest;
+use wardline_service::{Caller, Services};
 use wardline_store::Direction;
 use wardline_types::stream::PageToken;
 use wardline_types::{TxnRef, kinds};
@@ -34,20 +35,22 @@ pub async fn send(s: Services, req: Ruma<send_message_event::v3::Request>) -> Re
     {
         return Err(ApiError::bad_json("m.room.message needs a msgtype"));
     }
-    let id = s
-        .rooms
-        .send(
-            &caller.actor(),
-            SendEvent {
-                room_id: b.room_id.clone(),
-                kind,
-                state_key: None,
-                content,
-                redacts: None,
-                txn: Some(TxnRef { device_id: caller.device_id.clone(), txn_id: b.txn_id.clone() }),
-            },
-        )
-        .await?;
+    send_in_transaction(&s, caller, &b.room_id, kind, content, None, &b.txn_id).await
+}
+
+/// Sends an event as part of the caller's transaction `txn_id`; answers `{"event_id"}`.
+async fn send_in_transaction(
+    s: &Services,
+    caller: &Caller,
+    room_id: &RoomId,
+    kind: String,
+    content: Value,
+    redacts: Option<OwnedEventId>,
+    txn_id: &TransactionId,
+) -> Result<Response, ApiError> {
+    let txn = TxnRef { device_id: caller.device_id.clone(), txn_id: txn_id.to_owned() };
+    let req = SendEvent { room_id: room_id.to_owned(), kind, state_key: None, content, redacts, txn: Some(txn) };
+    let id = s.rooms.send(&caller.actor(), req).await?;
     Ok(Json(json!({ "event_id": id })).into_response())
 }
 
@@ -59,21 +62,8 @@ pub async fn redact(s: Services, req: Ruma<redact_event::v3::Request>) -> Result
     if let Some(r) = &b.reason {
         content["reason"] = json!(r);
     }
-    let id = s
-        .rooms
-        .send(
-            &caller.actor(),
-            SendEvent {
-                room_id: b.room_id.clone(),
-                kind: kinds::REDACTION.into(),
-                state_key: None,
-                content,
-                redacts: Some(b.event_id.clone()),
-                txn: Some(TxnRef { device_id: caller.device_id.clone(), txn_id: b.txn_id.clone() }),
-            },
-        )
-        .await?;
-    Ok(Json(json!({ "event_id": id })).into_response())
+    send_in_transaction(&s, caller, &b.room_id, kinds::REDACTION.into(), content, Some(b.event_id.clone()), &b.txn_id)
+        .await
 }
 
 /// `GET /rooms/{roomId}/messages`
