@@ -91,6 +91,10 @@ impl Server {
         Self { child: Some(child), base, data_dir: data_dir.to_owned(), _dir: None, stdout_lines: lines }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// `kill -9`.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {

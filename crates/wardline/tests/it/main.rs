@@ -8,6 +8,7 @@ mod harness;
 mod accounts;
 mod admin;
 mod audit;
+mod bench;
 mod crash;
 mod messaging;
 mod mfa;

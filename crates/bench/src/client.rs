@@ -1,0 +1,99 @@
+//! Just enough of a Matrix client, over the standard client-server endpoints only.
+
+use serde_json::{Value, json};
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The connection failed.
+    #[error("http: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The server answered an error.
+    #[error("{status}: {body}")]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// Body.
+        body: String,
+    },
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    /// `@user:server`.
+    pub user_id: String,
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn json_or_error(resp: reqwest::Response) -> Result<Value, ClientError> {
+    let status = resp.status().as_u16();
+    let text = resp.text().await?;
+    if !(200..300).contains(&status) {
+        return Err(ClientError::Status { status, body: text });
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Signs in with a password.
+pub async fn login(http: &reqwest::Client, base: &str, user: &str, password: &str) -> Result<Session, ClientError> {
+    let resp = http
+        .post(format!("{base}/_matrix/client/v3/login"))
+        .json(&json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": password}))
+        .send()
+        .await?;
+    let body = json_or_error(resp).await?;
+    Ok(Session {
+        http: http.clone(),
+        base: base.to_owned(),
+        token: body["access_token"].as_str().unwrap_or_default().to_owned(),
+        user_id: body["user_id"].as_str().unwrap_or_default().to_owned(),
+    })
+}
+
+impl Session {
+    async fn post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        let resp = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send().await?;
+        json_or_error(resp).await
+    }
+
+    /// Creates a private room inviting `invite`; returns its id.
+    pub async fn create_room(&self, invite: &[String]) -> Result<String, ClientError> {
+        let body =
+            self.post("/_matrix/client/v3/createRoom", &json!({"preset": "private_chat", "invite": invite})).await?;
+        Ok(body["room_id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Joins a room.
+    pub async fn join(&self, room: &str) -> Result<(), ClientError> {
+        self.post(&format!("/_matrix/client/v3/rooms/{}/join", enc(room)), &json!({})).await.map(|_| ())
+    }
+
+    /// Sends a message event.
+    pub async fn send(&self, room: &str, txn: &str, content: &Value) -> Result<(), ClientError> {
+        let url = format!("{}/_matrix/client/v3/rooms/{}/send/m.room.message/{}", self.base, enc(room), enc(txn));
+        let resp = self.http.put(url).bearer_auth(&self.token).json(content).send().await?;
+        json_or_error(resp).await.map(|_| ())
+    }
+
+    /// One `/sync`.
+    pub async fn sync(&self, since: Option<&str>, timeout_ms: u64, filter: &str) -> Result<Value, ClientError> {
+        let mut url = format!("{}/_matrix/client/v3/sync?timeout={timeout_ms}&filter={}", self.base, enc(filter));
+        if let Some(s) = since {
+            url.push_str(&format!("&since={}", enc(s)));
+        }
+        let resp = self.http.get(url).bearer_auth(&self.token).send().await?;
+        json_or_error(resp).await
+    }
+}
