@@ -122,6 +122,9 @@ pub struct SessionService {
     lockouts: Lockouts,
     settings: SettingsHandle,
     pending: Mutex<HashMap<String, PendingLogin>>,
+    /// At most one password check per core at a time: a login storm queues instead of
+    /// starting hundreds of 19 MiB hashes at once.
+    hashing: tokio::sync::Semaphore,
     uia: UiaSessions,
     /// A hash checked when the user does not exist, so both answers take as long.
     dummy_hash: String,
@@ -176,6 +179,9 @@ impl SessionService {
             settings,
             mfa,
             pending: Mutex::default(),
+            hashing: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            ),
             store,
             clock,
             server_name,
@@ -210,6 +216,7 @@ impl SessionService {
             None => (self.dummy_hash.clone(), false),
         };
         let password = password.to_owned();
+        let _permit = self.hashing.acquire().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
         let ok = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
