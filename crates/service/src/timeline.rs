@@ -189,7 +189,8 @@ impl TimelineService {
         let vis = self.visibility_of_member(user, room).await?;
         let at = match (vis.latest(), vis.ended_at()) {
             (Some(wardline_types::Membership::Join), _) => self.store.current_pos(),
-            (_, Some(left_at)) => left_at,
+            // Someone who only ever had an invite sees the invite's stripped state, not this.
+            (_, Some(left_at)) if vis.ever_joined() => left_at,
             _ => return Err(ServiceError::forbidden("you are not a member of this room")),
         };
         Ok(self.store.state_at(room, at).await?)

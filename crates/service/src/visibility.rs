@@ -39,6 +39,12 @@ impl Visibility {
         !self.memberships.is_empty()
     }
 
+    /// Has the user ever been joined?
+    #[must_use]
+    pub fn ever_joined(&self) -> bool {
+        self.memberships.iter().any(|(_, m)| *m == Membership::Join)
+    }
+
     /// The user's latest membership.
     #[must_use]
     pub fn latest(&self) -> Option<Membership> {

@@ -123,6 +123,15 @@ async fn membership_and_power_levels() {
     ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
+    // Someone who rejects an invite never sees the room's state or members.
+    let dan = s.user("dan").await;
+    a.invite(&room, &dan.user_id).await;
+    let (st, _) = dan.post(&format!("/_matrix/client/v3/rooms/{}/leave", enc(&room)), json!({})).await;
+    assert_eq!(st, 200);
+    for path in ["state", "members"] {
+        let (st, _) = dan.get(&format!("/_matrix/client/v3/rooms/{}/{path}", enc(&room))).await;
+        assert_eq!(st, 403, "{path} after rejecting an invite");
+    }
     // Leave and forget.
     let (st, _) = b.post(&format!("/_matrix/client/v3/rooms/{}/forget", enc(&room)), json!({})).await;
     assert_eq!(st, 403, "cannot forget a room you are in");
