@@ -235,12 +235,23 @@ fn name_of(names: &HashMap<String, String>, user: &str) -> String {
     }
 }
 
-fn describe(e: &StoredEvent, names: &HashMap<String, String>) -> Option<String> {
-    let c = &e.event.content;
+fn describe(e: &StoredEvent, original: Option<&Value>, names: &HashMap<String, String>) -> Option<String> {
     let who = name_of(names, e.event.sender.as_str());
-    if e.redacted_because.is_some() {
-        return Some(format!("{who}: [message deleted]"));
+    if let Some(because) = &e.redacted_because {
+        let by =
+            because.get("sender").and_then(Value::as_str).map_or_else(|| "someone".to_owned(), |s| name_of(names, s));
+        let when = because
+            .get("origin_server_ts")
+            .and_then(Value::as_u64)
+            .map(|t| Timestamp(t).to_rfc3339())
+            .unwrap_or_default();
+        let was = original
+            .and_then(|o| o.get("body").and_then(Value::as_str))
+            .map(|b| format!(" Original, kept for investigations: \"{b}\""))
+            .unwrap_or_default();
+        return Some(format!("{who}: [message deleted by {by} at {when}.{was}]"));
     }
+    let c = &e.event.content;
     Some(match e.event.kind.as_str() {
         kinds::MESSAGE => {
             let body = c.get("body").and_then(Value::as_str).unwrap_or("");
@@ -298,7 +309,11 @@ pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<Strin
         let page = store.room_events(room, PosRange::new(after, now), Direction::Forward, 1000).await?;
         let Some(last) = page.last().map(|e| e.stream) else { break };
         for e in &page {
-            let Some(line) = describe(e, &names) else { continue };
+            let original = match &e.redacted_because {
+                Some(_) => store.original_content(&e.event.event_id).await?,
+                None => None,
+            };
+            let Some(line) = describe(e, original.as_ref(), &names) else { continue };
             out.push_str(&format!("{}  {line}\n", e.event.origin_server_ts.to_rfc3339()));
             if e.event.kind == kinds::MESSAGE && e.redacted_because.is_none() {
                 let mut readers: Vec<String> = receipts

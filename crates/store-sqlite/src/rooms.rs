@@ -339,6 +339,23 @@ impl RoomStore for SqliteStore {
             .await
     }
 
+    async fn original_content(&self, event_id: &EventId) -> StoreResult<Option<serde_json::Value>> {
+        let event_id = event_id.to_owned();
+        self.readers
+            .read(move |c| {
+                let text: Option<Option<String>> = c
+                    .query_row(
+                        "SELECT original_content FROM events WHERE event_id = ?1",
+                        params![event_id.as_str()],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(backend_err)?;
+                text.flatten().map(|t| serde_json::from_str(&t).map_err(|e| corrupt("original content", e))).transpose()
+            })
+            .await
+    }
+
     async fn forget_room(&self, user_id: &UserId, room_id: &RoomId) -> StoreResult<()> {
         let (user_id, room_id) = (user_id.to_owned(), room_id.to_owned());
         self.writer

@@ -254,6 +254,11 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     s.append_events(vec![redaction], vec![]).await?;
     let redacted = s.event(&owned_event_id!("$msg1")).await?.ok_or_else(|| fail("redacted event kept"))?;
     check!(redacted.event.content == json!({}), "content pruned");
+    check!(
+        s.original_content(&owned_event_id!("$msg1")).await? == Some(json!({"msgtype": "m.text", "body": "obs due"})),
+        "the original is kept for investigations"
+    );
+    check!(s.original_content(&owned_event_id!("$n1")).await?.is_none(), "no original for unredacted events");
     check!(redacted.redacted_because.as_ref().is_some_and(|b| b["event_id"] == "$r1"), "redacted_because set");
     check!(s.count_unread(&room, &bea, StreamPos::ZERO).await? == 0, "redacted messages are not unread");
     // Leaving and forgetting.

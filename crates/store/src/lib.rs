@@ -148,6 +148,9 @@ pub trait RoomStore: Send + Sync {
     async fn count_unread(&self, room_id: &RoomId, user_id: &UserId, after: StreamPos) -> StoreResult<u64>;
     /// The position of the user's latest event in the room.
     async fn last_own_event(&self, room_id: &RoomId, user_id: &UserId) -> StoreResult<Option<StreamPos>>;
+    /// The content an event had before it was redacted (kept for investigations, never served
+    /// to clients); `None` if it was not redacted.
+    async fn original_content(&self, event_id: &EventId) -> StoreResult<Option<Value>>;
     /// Hides a room the user has left from their sync.
     async fn forget_room(&self, user_id: &UserId, room_id: &RoomId) -> StoreResult<()>;
     /// Rooms with new events or receipts at positions in `range`.
