@@ -9,6 +9,7 @@ use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::{Account, AccountUpdate, Clock, NewAccount, Username};
 
 use crate::audit::{Actor, AuditService};
+use crate::core::Core;
 use crate::rooms::RoomService;
 use crate::sessions::SessionService;
 use crate::{ServiceError, ServiceResult, password};
@@ -52,15 +53,15 @@ impl std::fmt::Debug for AccountService {
 
 impl AccountService {
     /// An account service.
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        server_name: OwnedServerName,
-        sessions: Arc<SessionService>,
-        rooms: Arc<RoomService>,
-        audit: AuditService,
-    ) -> Self {
-        Self { store, clock, server_name, sessions, rooms, audit }
+    pub fn new(core: &Core, sessions: Arc<SessionService>, rooms: Arc<RoomService>) -> Self {
+        Self {
+            store: Arc::clone(&core.store),
+            clock: Arc::clone(&core.clock),
+            server_name: core.server_name.clone(),
+            sessions,
+            rooms,
+            audit: core.audit.clone(),
+        }
     }
 
     /// The user id for a username on this server.

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit;
 pub mod audit_report;
 pub mod config;
+pub mod core;
 mod error;
 pub mod filter;
 pub mod import;
@@ -83,55 +84,28 @@ impl Services {
         });
         let limiter = ratelimit::RateLimiter::new(live.clone(), Arc::clone(&clock));
         let audit = audit::AuditService::new(Arc::clone(&store), Arc::clone(&clock));
-        let mfa = Arc::new(mfa::MfaService::new(
-            Arc::clone(&store),
-            Arc::clone(&clock),
-            audit.clone(),
-            server_name.clone(),
-            live.clone(),
-        ));
-        let sessions = Arc::new(sessions::SessionService::new(
-            Arc::clone(&store),
-            Arc::clone(&clock),
-            server_name.clone(),
-            limiter.clone(),
-            notifier.clone(),
-            audit.clone(),
-            Arc::clone(&mfa),
-            live.clone(),
-        )?);
+        let core = core::Core {
+            store: Arc::clone(&store),
+            clock: Arc::clone(&clock),
+            server_name: server_name.clone(),
+            notifier: notifier.clone(),
+            audit: audit.clone(),
+            limiter,
+            settings: live.clone(),
+        };
+        let mfa = Arc::new(mfa::MfaService::new(&core));
+        let sessions = Arc::new(sessions::SessionService::new(&core, Arc::clone(&mfa))?);
         let settings = Arc::new(settings::SettingsService::new(Arc::clone(&store), audit.clone(), live));
-        let rooms = Arc::new(rooms::RoomService::new(
-            Arc::clone(&store),
-            Arc::clone(&clock),
-            server_name.clone(),
-            notifier.clone(),
-            limiter.clone(),
-            audit.clone(),
-        ));
-        let accounts = Arc::new(accounts::AccountService::new(
-            Arc::clone(&store),
-            Arc::clone(&clock),
-            server_name.clone(),
-            Arc::clone(&sessions),
-            Arc::clone(&rooms),
-            audit.clone(),
-        ));
+        let rooms = Arc::new(rooms::RoomService::new(&core));
+        let accounts = Arc::new(accounts::AccountService::new(&core, Arc::clone(&sessions), Arc::clone(&rooms)));
         let timeline = timeline::TimelineService::new(Arc::clone(&store), audit.clone());
         let typing = typing::TypingService::new(Arc::clone(&clock), notifier.clone());
-        let userdata = Arc::new(userdata::UserDataService::new(
-            Arc::clone(&store),
-            Arc::clone(&clock),
-            notifier.clone(),
-            Arc::clone(&rooms),
-            timeline.clone(),
-        ));
+        let userdata = Arc::new(userdata::UserDataService::new(&core, Arc::clone(&rooms), timeline.clone()));
         let sync = Arc::new(sync::SyncService::new(
-            Arc::clone(&store),
+            &core,
             Arc::clone(&rooms),
             timeline.clone(),
             typing.clone(),
-            notifier.clone(),
             Arc::clone(&sessions),
             Arc::clone(&userdata),
             config.sync,

@@ -11,6 +11,7 @@ use wardline_types::audit::{AuditAction, Outcome};
 
 use crate::audit::{Actor, AuditService};
 use crate::config::MfaPolicy;
+use crate::core::Core;
 use crate::sessions::hash_token;
 use crate::settings::SettingsHandle;
 use crate::{ServiceError, ServiceResult, totp};
@@ -61,14 +62,14 @@ fn normalise(code: &str) -> String {
 
 impl MfaService {
     /// A second-factor service.
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        audit: AuditService,
-        server_name: OwnedServerName,
-        settings: SettingsHandle,
-    ) -> Self {
-        Self { store, clock, audit, server_name, settings }
+    pub fn new(core: &Core) -> Self {
+        Self {
+            store: Arc::clone(&core.store),
+            clock: Arc::clone(&core.clock),
+            audit: core.audit.clone(),
+            server_name: core.server_name.clone(),
+            settings: core.settings.clone(),
+        }
     }
 
     /// Must this account have a second factor?

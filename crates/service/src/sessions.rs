@@ -14,6 +14,7 @@ use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::{Clock, Device, Timestamp};
 
 use crate::audit::{Actor, AuditService};
+use crate::core::Core;
 use crate::lockout::Lockouts;
 use crate::mfa::MfaService;
 use crate::notifier::Notifier;
@@ -161,33 +162,22 @@ fn new_device_id() -> OwnedDeviceId {
 
 impl SessionService {
     /// A session service.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        server_name: OwnedServerName,
-        limiter: RateLimiter,
-        notifier: Notifier,
-        audit: AuditService,
-        mfa: Arc<MfaService>,
-        settings: SettingsHandle,
-    ) -> ServiceResult<Self> {
+    pub fn new(core: &Core, mfa: Arc<MfaService>) -> ServiceResult<Self> {
         let dummy_hash = password::hash("wardline-timing-equaliser")?;
-        let lockouts = Lockouts::new(settings.clone(), Arc::clone(&clock));
         Ok(Self {
-            lockouts,
-            settings,
+            lockouts: Lockouts::new(core.settings.clone(), Arc::clone(&core.clock)),
+            settings: core.settings.clone(),
             mfa,
             pending: Mutex::default(),
             hashing: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ),
-            store,
-            clock,
-            server_name,
-            limiter,
-            notifier,
-            audit,
+            store: Arc::clone(&core.store),
+            clock: Arc::clone(&core.clock),
+            server_name: core.server_name.clone(),
+            limiter: core.limiter.clone(),
+            notifier: core.notifier.clone(),
+            audit: core.audit.clone(),
             uia: UiaSessions::default(),
             dummy_hash,
             last_touch: Mutex::default(),

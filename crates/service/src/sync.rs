@@ -15,6 +15,7 @@ use wardline_types::stream::PageToken;
 use wardline_types::{Membership, StoredEvent, StreamPos, SyncToken, kinds};
 
 use crate::config::SyncSettings;
+use crate::core::Core;
 use crate::filter::{event_passes, kind_passes, room_included, room_kind_passes};
 use crate::notifier::Notifier;
 use crate::rooms::RoomService;
@@ -166,18 +167,25 @@ impl Window {
 
 impl SyncService {
     /// A sync service.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        store: Arc<dyn Store>,
+        core: &Core,
         rooms: Arc<RoomService>,
         timeline: TimelineService,
         typing: TypingService,
-        notifier: Notifier,
         sessions: Arc<SessionService>,
         userdata: Arc<UserDataService>,
         settings: SyncSettings,
     ) -> Self {
-        Self { store, rooms, timeline, typing, notifier, sessions, userdata, settings }
+        Self {
+            store: Arc::clone(&core.store),
+            rooms,
+            timeline,
+            typing,
+            notifier: core.notifier.clone(),
+            sessions,
+            userdata,
+            settings,
+        }
     }
 
     /// Answers a sync, waiting up to the timeout for something new.

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use wardline_store::{Presence, Receipt, Store};
 use wardline_types::{Clock, Membership, StreamPos};
 
+use crate::core::Core;
 use crate::notifier::Notifier;
 use crate::rooms::RoomService;
 use crate::timeline::TimelineService;
@@ -34,14 +35,15 @@ pub const FULLY_READ: &str = "m.fully_read";
 
 impl UserDataService {
     /// A user data service.
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        notifier: Notifier,
-        rooms: Arc<RoomService>,
-        timeline: TimelineService,
-    ) -> Self {
-        Self { store, clock, notifier, rooms, timeline, presence_seen: Mutex::default() }
+    pub fn new(core: &Core, rooms: Arc<RoomService>, timeline: TimelineService) -> Self {
+        Self {
+            store: Arc::clone(&core.store),
+            clock: Arc::clone(&core.clock),
+            notifier: core.notifier.clone(),
+            rooms,
+            timeline,
+            presence_seen: Mutex::default(),
+        }
     }
 
     /// Records that `user` has read up to `event_id`.

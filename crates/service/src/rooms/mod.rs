@@ -27,6 +27,7 @@ pub use send::SendEvent;
 pub use state::RoomState;
 
 use crate::audit::{Actor, AuditService};
+use crate::core::Core;
 use crate::notifier::Notifier;
 use crate::ratelimit::RateLimiter;
 use crate::{ServiceError, ServiceResult};
@@ -61,16 +62,17 @@ pub(crate) fn random_id() -> String {
 }
 
 impl RoomService {
-    /// A room service over `store`.
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        server_name: OwnedServerName,
-        notifier: Notifier,
-        limiter: RateLimiter,
-        audit: AuditService,
-    ) -> Self {
-        Self { store, clock, server_name, notifier, limiter, audit, rooms: Mutex::default() }
+    /// A room service.
+    pub fn new(core: &Core) -> Self {
+        Self {
+            store: Arc::clone(&core.store),
+            clock: Arc::clone(&core.clock),
+            server_name: core.server_name.clone(),
+            notifier: core.notifier.clone(),
+            limiter: core.limiter.clone(),
+            audit: core.audit.clone(),
+            rooms: Mutex::default(),
+        }
     }
 
     fn slot(&self, room_id: &RoomId) -> Arc<AsyncMutex<Slot>> {
