@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod audit_report;
+mod auth_cache;
 pub mod config;
 pub mod core;
 mod error;
@@ -25,6 +26,8 @@ pub mod timeline;
 pub mod totp;
 pub mod typing;
 pub mod uia;
+mod unread;
+mod user_rooms;
 pub mod userdata;
 pub mod visibility;
 

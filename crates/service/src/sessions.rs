@@ -14,6 +14,7 @@ use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::{Clock, Device, Timestamp};
 
 use crate::audit::{Actor, AuditService};
+use crate::auth_cache::AuthCache;
 use crate::core::Core;
 use crate::lockout::Lockouts;
 use crate::mfa::MfaService;
@@ -130,6 +131,7 @@ pub struct SessionService {
     /// A hash checked when the user does not exist, so both answers take as long.
     dummy_hash: String,
     last_touch: Mutex<HashMap<String, Timestamp>>,
+    auth_cache: AuthCache,
 }
 
 impl std::fmt::Debug for SessionService {
@@ -181,6 +183,7 @@ impl SessionService {
             uia: UiaSessions::default(),
             dummy_hash,
             last_touch: Mutex::default(),
+            auth_cache: AuthCache::default(),
         })
     }
 
@@ -447,7 +450,7 @@ impl SessionService {
     /// Finds who owns an access token.
     pub async fn authenticate(&self, token: &str, ip: Option<IpAddr>) -> ServiceResult<Caller> {
         let token_hash = hash_token(token);
-        let session = self.store.session_by_token_hash(&token_hash).await?.ok_or(ServiceError::UnknownToken)?;
+        let (session, account) = self.session_and_account(&token_hash).await?.ok_or(ServiceError::UnknownToken)?;
         if self.session_over(&session) {
             self.expire(&session).await?;
             return Err(ServiceError::UnknownToken);
@@ -455,7 +458,6 @@ impl SessionService {
         if session.expires_at.is_some_and(|e| e <= self.clock.now()) {
             return Err(ServiceError::TokenExpired);
         }
-        let account = self.store.account(&session.user_id).await?.ok_or(ServiceError::UnknownToken)?;
         if account.deactivated {
             return Err(ServiceError::UnknownToken);
         }
@@ -474,11 +476,23 @@ impl SessionService {
 
     /// Is the caller's session still open?
     pub async fn still_valid(&self, caller: &Caller) -> ServiceResult<bool> {
-        let session = self.store.session_by_token_hash(&caller.token_hash).await?;
-        if session.is_none() {
-            return Ok(false);
+        Ok(self.session_and_account(&caller.token_hash).await?.is_some_and(|(_, account)| !account.deactivated))
+    }
+
+    /// The session of a token and its user's account, from the cache while nothing changed.
+    async fn session_and_account(
+        &self,
+        token_hash: &str,
+    ) -> ServiceResult<Option<(wardline_store::Session, wardline_types::Account)>> {
+        let now = self.clock.now();
+        if let Some(hit) = self.auth_cache.get(self.store.as_ref(), token_hash, now) {
+            return Ok(Some(hit));
         }
-        Ok(self.store.account(&caller.user_id).await?.is_some_and(|a| !a.deactivated))
+        let serial = self.store.commit_serial();
+        let Some(session) = self.store.session_by_token_hash(token_hash).await? else { return Ok(None) };
+        let Some(account) = self.store.account(&session.user_id).await? else { return Ok(None) };
+        self.auth_cache.put(token_hash, &session, &account, serial, now);
+        Ok(Some((session, account)))
     }
 
     async fn touch(&self, user: &UserId, device: &DeviceId, ip: Option<IpAddr>) {

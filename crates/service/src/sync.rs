@@ -10,7 +10,7 @@ use std::time::Duration;
 use ruma::api::client::filter::{FilterDefinition, RoomEventFilter};
 use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use serde_json::Value;
-use wardline_store::{AccountDataChange, Direction, MembershipChange, PosRange, Presence, Receipt, Store};
+use wardline_store::{AccountDataChange, ChangeTopic, Direction, MembershipChange, PosRange, Presence, Receipt, Store};
 use wardline_types::stream::PageToken;
 use wardline_types::{Membership, StoredEvent, StreamPos, SyncToken, kinds};
 
@@ -22,6 +22,8 @@ use crate::rooms::RoomService;
 use crate::sessions::{Caller, SessionService};
 use crate::timeline::TimelineService;
 use crate::typing::TypingService;
+use crate::unread::UnreadCounts;
+use crate::user_rooms::UserRooms;
 use crate::userdata::UserDataService;
 use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
@@ -143,6 +145,8 @@ pub struct SyncService {
     sessions: Arc<SessionService>,
     userdata: Arc<UserDataService>,
     settings: SyncSettings,
+    unread: UnreadCounts,
+    user_rooms: UserRooms,
 }
 
 impl std::fmt::Debug for SyncService {
@@ -165,6 +169,12 @@ impl Window {
     }
 }
 
+/// Could `topic` have changed in the window? `false` only when the store proves it did not, which
+/// saves a query for each room and stream that had nothing new (most of them, on a busy ward).
+fn may_have_changed(store: &dyn Store, w: &Window, topic: &ChangeTopic) -> bool {
+    store.last_change(topic).pos > w.range().after
+}
+
 impl SyncService {
     /// A sync service.
     pub fn new(
@@ -185,6 +195,8 @@ impl SyncService {
             sessions,
             userdata,
             settings,
+            unread: UnreadCounts::default(),
+            user_rooms: UserRooms::default(),
         }
     }
 
@@ -249,21 +261,22 @@ impl SyncService {
             SyncResult { next_batch: SyncToken { stream: upto, typing: typing_serial }, ..SyncResult::default() };
 
         let memberships = self.memberships_at(user, upto).await?;
+        let store = self.store.as_ref();
         let changes: HashMap<OwnedRoomId, Vec<MembershipChange>> = match since {
-            Some(_) => {
+            Some(_) if may_have_changed(store, &w, &ChangeTopic::Membership(user.clone())) => {
                 let mut map: HashMap<OwnedRoomId, Vec<MembershipChange>> = HashMap::new();
                 for c in self.store.membership_changes(user, w.range()).await? {
                     map.entry(c.room_id.clone()).or_default().push(c);
                 }
                 map
             }
-            None => HashMap::new(),
+            _ => HashMap::new(),
         };
-        let active: HashSet<OwnedRoomId> = match since {
-            Some(_) => self.store.rooms_with_activity(w.range()).await?.into_iter().collect(),
-            None => HashSet::new(),
+        let all_data = if may_have_changed(store, &w, &ChangeTopic::AccountData(user.clone())) {
+            self.store.account_data_changes(user, w.range()).await?
+        } else {
+            Vec::new()
         };
-        let all_data = self.store.account_data_changes(user, w.range()).await?;
         let (global_data, room_data): (Vec<_>, Vec<_>) = all_data.into_iter().partition(|c| c.room_id.is_none());
         out.account_data =
             global_data.into_iter().filter(|c| kind_passes(&filter.account_data, &c.kind, None)).collect();
@@ -287,9 +300,7 @@ impl SyncService {
                         .filter(|c| room_kind_passes(&filter.room.account_data, &c.kind))
                         .cloned()
                         .collect();
-                    if let Some(room) =
-                        self.joined_room(user, &m.room_id, &w, newly_joined, &active, data, filter).await?
-                    {
+                    if let Some(room) = self.joined_room(user, &m.room_id, &w, newly_joined, data, filter).await? {
                         out.joined.push(room);
                     }
                 }
@@ -312,9 +323,9 @@ impl SyncService {
     /// The user's membership in each room as of `upto`.
     async fn memberships_at(&self, user: &UserId, upto: StreamPos) -> ServiceResult<Vec<MembershipChange>> {
         let mut out = Vec::new();
-        for m in self.store.rooms_of_user(user).await? {
+        for m in self.user_rooms.get(self.store.as_ref(), user).await?.iter() {
             if m.stream <= upto {
-                out.push(m);
+                out.push(m.clone());
             } else if let Some(earlier) =
                 self.store.membership_history(user, &m.room_id).await?.into_iter().rev().find(|c| c.stream <= upto)
             {
@@ -400,23 +411,29 @@ impl SyncService {
         room: &RoomId,
         w: &Window,
         newly_joined: bool,
-        active: &HashSet<OwnedRoomId>,
         account_data: Vec<AccountDataChange>,
         filter: &FilterDefinition,
     ) -> ServiceResult<Option<JoinedRoom>> {
         let full = w.since.is_none() || newly_joined || w.full_state;
         let typing = self.typing.typing_since(room, w.typing_since);
-        if !full && !active.contains(room) && typing.is_none() && account_data.is_empty() {
+        let store = self.store.as_ref();
+        let new_events = full || may_have_changed(store, w, &ChangeTopic::RoomEvents(room.to_owned()));
+        let new_receipts = full || may_have_changed(store, w, &ChangeTopic::RoomReceipts(room.to_owned()));
+        if !new_events && !new_receipts && typing.is_none() && account_data.is_empty() {
             return Ok(None);
         }
         // `full_state` alone still limits the timeline to what is new since `since`.
         let range = if w.since.is_none() || newly_joined { PosRange::upto(w.upto) } else { w.range() };
         let vis = if full { Some(self.timeline.visibility(user, room).await?) } else { None };
-        let limit = self.timeline_limit(&filter.room.timeline);
-        let timeline = self.slice(room, range, &filter.room.timeline, vis.as_ref(), limit).await?;
+        let timeline = if new_events {
+            let limit = self.timeline_limit(&filter.room.timeline);
+            self.slice(room, range, &filter.room.timeline, vis.as_ref(), limit).await?
+        } else {
+            TimelineSlice { events: vec![], limited: false, prev_batch: Some(PageToken(range.upto.next())) }
+        };
         let state = self.state_before(room, &timeline, range, full, &filter.room.state).await?;
         let receipt_range = if full { PosRange::upto(w.upto) } else { w.range() };
-        let receipts = if filter.room.ephemeral.types.as_ref().is_some_and(Vec::is_empty) {
+        let receipts = if !new_receipts || filter.room.ephemeral.types.as_ref().is_some_and(Vec::is_empty) {
             Vec::new()
         } else {
             self.store
@@ -426,8 +443,7 @@ impl SyncService {
                 .filter(|r| r.receipt_type != "m.read.private" || r.user_id == user)
                 .collect()
         };
-        let read_up = self.store.read_up_to(room, user).await?.max(self.store.last_own_event(room, user).await?);
-        let notification_count = self.store.count_unread(room, user, read_up.unwrap_or(StreamPos::ZERO)).await?;
+        let notification_count = self.unread.count(self.store.as_ref(), room, user, w.upto).await?;
         let member_changed = timeline.events.iter().any(|e| e.event.kind == kinds::MEMBER);
         let summary = if full || member_changed { Some(self.summary(user, room).await?) } else { None };
         let typing = if filter.room.ephemeral.types.as_ref().is_some_and(Vec::is_empty) { None } else { typing };
@@ -495,6 +511,9 @@ impl SyncService {
         filter: &FilterDefinition,
     ) -> ServiceResult<Vec<Presence>> {
         if crate::filter::excludes_all(&filter.presence) {
+            return Ok(Vec::new());
+        }
+        if !may_have_changed(self.store.as_ref(), w, &ChangeTopic::Presence) {
             return Ok(Vec::new());
         }
         let changes = self.store.presence_changes(w.range()).await?;

@@ -3,32 +3,32 @@
 use async_trait::async_trait;
 use ruma::{OwnedUserId, UserId};
 use rusqlite::{OptionalExtension, params};
-use wardline_store::{AccountStore, ImportOutcome, StoreError, StoreResult};
+use wardline_store::{AccountStore, ChangeTopic, ImportOutcome, StoreError, StoreResult};
 use wardline_types::{Account, AccountUpdate, NewAccount, Timestamp};
 
-use crate::rows::{ACCOUNT_COLUMNS, query_accounts, sql_ts};
+use crate::rows::{ACCOUNT_COLUMNS, exec, query_accounts, query_one, sql_ts};
 use crate::{SqliteStore, backend_err};
 
 fn insert_account(tx: &rusqlite::Transaction<'_>, a: &NewAccount, now: Timestamp) -> StoreResult<()> {
-    let inserted = tx
-        .execute(
-            "INSERT INTO accounts (user_id, password_hash, display_name, is_admin, must_change_password,
+    let inserted = exec(
+        tx,
+        "INSERT INTO accounts (user_id, password_hash, display_name, is_admin, must_change_password,
                 job_title, department, email, phone, created_ts)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
-            params![
-                a.user_id.as_str(),
-                a.password_hash,
-                a.display_name,
-                a.is_admin,
-                a.must_change_password,
-                a.job_title,
-                a.department,
-                a.email,
-                a.phone,
-                sql_ts(now)
-            ],
-        )
-        .map_err(backend_err)?;
+        params![
+            a.user_id.as_str(),
+            a.password_hash,
+            a.display_name,
+            a.is_admin,
+            a.must_change_password,
+            a.job_title,
+            a.department,
+            a.email,
+            a.phone,
+            sql_ts(now)
+        ],
+    )
+    .map_err(backend_err)?;
     if inserted == 0 {
         return Err(StoreError::Conflict(format!("{} already exists", a.user_id)));
     }
@@ -36,27 +36,28 @@ fn insert_account(tx: &rusqlite::Transaction<'_>, a: &NewAccount, now: Timestamp
 }
 
 fn update_account(tx: &rusqlite::Transaction<'_>, user_id: &UserId, u: &AccountUpdate) -> StoreResult<()> {
-    let n = tx
-        .execute(
-            "UPDATE accounts SET
+    let n = exec(
+        tx,
+        "UPDATE accounts SET
                 display_name = COALESCE(?2, display_name),
                 job_title = COALESCE(?3, job_title),
                 department = COALESCE(?4, department),
                 email = COALESCE(?5, email),
                 phone = COALESCE(?6, phone)
              WHERE user_id = ?1",
-            params![user_id.as_str(), u.display_name, u.job_title, u.department, u.email, u.phone],
-        )
-        .map_err(backend_err)?;
+        params![user_id.as_str(), u.display_name, u.job_title, u.department, u.email, u.phone],
+    )
+    .map_err(backend_err)?;
     if n == 0 {
         return Err(StoreError::NotFound);
     }
     if let Some(admin) = u.is_admin {
-        tx.execute("UPDATE accounts SET is_admin = ?2 WHERE user_id = ?1", params![user_id.as_str(), admin])
+        exec(tx, "UPDATE accounts SET is_admin = ?2 WHERE user_id = ?1", params![user_id.as_str(), admin])
             .map_err(backend_err)?;
     }
     if let Some((hash, must_change)) = &u.password {
-        tx.execute(
+        exec(
+            tx,
             "UPDATE accounts SET password_hash = ?2, must_change_password = ?3 WHERE user_id = ?1",
             params![user_id.as_str(), hash, must_change],
         )
@@ -85,6 +86,7 @@ impl AccountStore for SqliteStore {
                     insert_account(w.tx, a, now)?;
                 }
                 for (user_id, u) in &updates {
+                    w.changed(ChangeTopic::Account(user_id.clone()));
                     update_account(w.tx, user_id, u)?;
                 }
                 Ok(ImportOutcome { created: creates.len(), updated: updates.len() })
@@ -106,7 +108,7 @@ impl AccountStore for SqliteStore {
         let user_id = user_id.to_owned();
         self.readers
             .read(move |c| {
-                c.query_row("SELECT password_hash FROM accounts WHERE user_id = ?1", params![user_id.as_str()], |r| {
+                query_one(c, "SELECT password_hash FROM accounts WHERE user_id = ?1", params![user_id.as_str()], |r| {
                     r.get(0)
                 })
                 .optional()
@@ -118,17 +120,27 @@ impl AccountStore for SqliteStore {
     async fn set_password(&self, user_id: &UserId, hash: &str, must_change: bool) -> StoreResult<()> {
         let user_id = user_id.to_owned();
         let update = AccountUpdate { password: Some((hash.to_owned(), must_change)), ..AccountUpdate::default() };
-        self.writer.write(move |w| update_account(w.tx, &user_id, &update)).await
+        self.writer
+            .write(move |w| {
+                w.changed(ChangeTopic::Account(user_id.clone()));
+                update_account(w.tx, &user_id, &update)
+            })
+            .await
     }
 
     async fn update_account(&self, user_id: &UserId, update: AccountUpdate) -> StoreResult<()> {
         let user_id = user_id.to_owned();
-        self.writer.write(move |w| update_account(w.tx, &user_id, &update)).await
+        self.writer
+            .write(move |w| {
+                w.changed(ChangeTopic::Account(user_id.clone()));
+                update_account(w.tx, &user_id, &update)
+            })
+            .await
     }
 
     async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
         self.readers
-            .read(|c| {
+            .read_blocking(|c| {
                 let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY user_id");
                 query_accounts(c, &sql, [])
             })
@@ -138,7 +150,7 @@ impl AccountStore for SqliteStore {
     async fn count_accounts(&self) -> StoreResult<u64> {
         self.readers
             .read(|c| {
-                let n: i64 = c.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0)).map_err(backend_err)?;
+                let n: i64 = query_one(c, "SELECT COUNT(*) FROM accounts", [], |r| r.get(0)).map_err(backend_err)?;
                 Ok(u64::try_from(n).unwrap_or(0))
             })
             .await
@@ -148,12 +160,13 @@ impl AccountStore for SqliteStore {
         let user_id = user_id.to_owned();
         self.writer
             .write(move |w| {
-                let n =
-                    w.tx.execute(
-                        "UPDATE accounts SET deactivated = ?2 WHERE user_id = ?1",
-                        params![user_id.as_str(), deactivated],
-                    )
-                    .map_err(backend_err)?;
+                w.changed(ChangeTopic::Account(user_id.clone()));
+                let n = exec(
+                    w.tx,
+                    "UPDATE accounts SET deactivated = ?2 WHERE user_id = ?1",
+                    params![user_id.as_str(), deactivated],
+                )
+                .map_err(backend_err)?;
                 if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
             })
             .await
@@ -168,15 +181,18 @@ impl AccountStore for SqliteStore {
         let user_id = user_id.to_owned();
         self.writer
             .write(move |w| {
+                w.changed(ChangeTopic::Account(user_id.clone()));
                 if let Some(name) = display_name {
-                    w.tx.execute(
+                    exec(
+                        w.tx,
                         "UPDATE accounts SET display_name = ?2 WHERE user_id = ?1",
                         params![user_id.as_str(), name],
                     )
                     .map_err(backend_err)?;
                 }
                 if let Some(url) = avatar_url {
-                    w.tx.execute(
+                    exec(
+                        w.tx,
                         "UPDATE accounts SET avatar_url = ?2 WHERE user_id = ?1",
                         params![user_id.as_str(), url],
                     )
@@ -192,7 +208,7 @@ impl AccountStore for SqliteStore {
             format!("%{}%", term.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.readers
-            .read(move |c| {
+            .read_blocking(move |c| {
                 let sql = format!(
                     "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE deactivated = 0 AND (
                         lower(user_id) LIKE ?1 ESCAPE '\\' OR lower(COALESCE(display_name, '')) LIKE ?1 ESCAPE '\\'

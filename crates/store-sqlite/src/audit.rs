@@ -5,14 +5,14 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use wardline_store::{AuditStore, StoreResult};
 use wardline_types::audit::{AuditRecord, Checkpoint, GENESIS, NewAuditRecord};
 
-use crate::rows::{corrupt, sql_ts, ts};
+use crate::rows::{corrupt, exec, query_one, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
 
 fn head(tx: &rusqlite::Connection) -> StoreResult<(u64, String)> {
-    let row: Option<(i64, String)> = tx
-        .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
-        .map_err(backend_err)?;
+    let row: Option<(i64, String)> =
+        query_one(tx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(backend_err)?;
     Ok(row.map_or_else(|| (0, GENESIS.to_owned()), |(s, h)| (u64::try_from(s).unwrap_or(0), h)))
 }
 
@@ -88,7 +88,7 @@ impl AuditStore for SqliteStore {
         let from = i64::try_from(from_seq).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.readers
-            .read(move |c| {
+            .read_blocking(move |c| {
                 let mut stmt = c
                     .prepare_cached(
                         "SELECT seq, ts, actor, device, ip, action, room_id, event_id, target_user, outcome, detail,
@@ -161,7 +161,8 @@ impl AuditStore for SqliteStore {
     async fn put_checkpoint(&self, cp: Checkpoint) -> StoreResult<()> {
         self.writer
             .write(move |w| {
-                w.tx.execute(
+                exec(
+                    w.tx,
                     "INSERT OR REPLACE INTO audit_checkpoints (seq, hash, ts, signature) VALUES (?1, ?2, ?3, ?4)",
                     params![i64::try_from(cp.seq).unwrap_or(i64::MAX), cp.hash, sql_ts(cp.ts), cp.signature],
                 )
@@ -173,7 +174,7 @@ impl AuditStore for SqliteStore {
 
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
         self.readers
-            .read(|c| {
+            .read_blocking(|c| {
                 let mut stmt = c
                     .prepare_cached("SELECT seq, hash, ts, signature FROM audit_checkpoints ORDER BY seq")
                     .map_err(backend_err)?;

@@ -21,13 +21,12 @@ mod userdata;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
-use wardline_store::{Store, StoreError};
+use wardline_store::{ChangeMark, ChangeTopic, Store, StoreError};
 use wardline_types::StreamPos;
 
 pub use migrations::LATEST as SCHEMA_VERSION;
-use pool::{ReaderPool, Writer};
+use pool::{Positions, ReaderPool, Writer};
 
 /// Turns any displayable backend error into a [`StoreError::Backend`].
 pub(crate) fn backend_err(e: impl std::fmt::Display) -> StoreError {
@@ -50,12 +49,12 @@ pub enum Durability {
 pub struct SqliteStore {
     writer: Writer,
     readers: ReaderPool,
-    pos: Arc<AtomicI64>,
+    pos: Arc<Positions>,
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("pos", &self.pos.load(Ordering::Relaxed)).finish()
+        f.debug_struct("SqliteStore").field("pos", &self.pos.position()).finish()
     }
 }
 
@@ -75,7 +74,7 @@ impl SqliteStore {
                 |r| r.get(0),
             )
             .map_err(backend_err)?;
-        let pos = Arc::new(AtomicI64::new(max));
+        let pos = Arc::new(Positions::new(StreamPos(max)));
         let writer = Writer::start(conn, Arc::clone(&pos))?;
         let readers = ReaderPool::open(path, durability, 4)?;
         Ok(Self { writer, readers, pos })
@@ -84,7 +83,15 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn current_pos(&self) -> StreamPos {
-        StreamPos(self.pos.load(Ordering::Acquire))
+        self.pos.position()
+    }
+
+    fn last_change(&self, topic: &ChangeTopic) -> ChangeMark {
+        self.pos.last_change(topic)
+    }
+
+    fn commit_serial(&self) -> u64 {
+        self.pos.serial()
     }
 }
 

@@ -7,6 +7,7 @@ use wardline_store::{MfaStore, StoreResult, Totp};
 use wardline_types::Timestamp;
 
 use crate::rows::sql_ts;
+use crate::rows::{exec, query_one};
 use crate::{SqliteStore, backend_err};
 
 fn step_sql(step: u64) -> i64 {
@@ -19,7 +20,8 @@ impl MfaStore for SqliteStore {
         let user = user_id.to_owned();
         self.readers
             .read(move |c| {
-                c.query_row(
+                query_one(
+                    c,
                     "SELECT secret, confirmed, last_step FROM totp WHERE user_id = ?1",
                     params![user.as_str()],
                     |r| {
@@ -40,7 +42,8 @@ impl MfaStore for SqliteStore {
         let (user, secret) = (user_id.to_owned(), secret.to_owned());
         self.writer
             .write(move |w| {
-                w.tx.execute(
+                exec(
+                    w.tx,
                     "INSERT INTO totp (user_id, secret, confirmed, last_step, created_ts) VALUES (?1, ?2, 0, 0, ?3)
                      ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, confirmed = 0, last_step = 0,
                         created_ts = excluded.created_ts",
@@ -56,15 +59,17 @@ impl MfaStore for SqliteStore {
         let user = user_id.to_owned();
         self.writer
             .write(move |w| {
-                w.tx.execute(
+                exec(
+                    w.tx,
                     "UPDATE totp SET confirmed = 1, last_step = ?2 WHERE user_id = ?1",
                     params![user.as_str(), step_sql(step)],
                 )
                 .map_err(backend_err)?;
-                w.tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", params![user.as_str()])
+                exec(w.tx, "DELETE FROM recovery_codes WHERE user_id = ?1", params![user.as_str()])
                     .map_err(backend_err)?;
                 for h in &recovery_hashes {
-                    w.tx.execute(
+                    exec(
+                        w.tx,
                         "INSERT OR IGNORE INTO recovery_codes (user_id, code_hash) VALUES (?1, ?2)",
                         params![user.as_str(), h],
                     )
@@ -79,12 +84,12 @@ impl MfaStore for SqliteStore {
         let user = user_id.to_owned();
         self.writer
             .write(move |w| {
-                let n =
-                    w.tx.execute(
-                        "UPDATE totp SET last_step = ?2 WHERE user_id = ?1 AND last_step < ?2",
-                        params![user.as_str(), step_sql(step)],
-                    )
-                    .map_err(backend_err)?;
+                let n = exec(
+                    w.tx,
+                    "UPDATE totp SET last_step = ?2 WHERE user_id = ?1 AND last_step < ?2",
+                    params![user.as_str(), step_sql(step)],
+                )
+                .map_err(backend_err)?;
                 Ok(n == 1)
             })
             .await
@@ -94,13 +99,12 @@ impl MfaStore for SqliteStore {
         let (user, hash) = (user_id.to_owned(), code_hash.to_owned());
         self.writer
             .write(move |w| {
-                let n = w
-                    .tx
-                    .execute(
-                        "UPDATE recovery_codes SET used_ts = ?3 WHERE user_id = ?1 AND code_hash = ?2 AND used_ts IS NULL",
-                        params![user.as_str(), hash, sql_ts(now)],
-                    )
-                    .map_err(backend_err)?;
+                let n = exec(
+                    w.tx,
+                    "UPDATE recovery_codes SET used_ts = ?3 WHERE user_id = ?1 AND code_hash = ?2 AND used_ts IS NULL",
+                    params![user.as_str(), hash, sql_ts(now)],
+                )
+                .map_err(backend_err)?;
                 Ok(n == 1)
             })
             .await
@@ -110,9 +114,9 @@ impl MfaStore for SqliteStore {
         let user = user_id.to_owned();
         self.writer
             .write(move |w| {
-                w.tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", params![user.as_str()])
+                exec(w.tx, "DELETE FROM recovery_codes WHERE user_id = ?1", params![user.as_str()])
                     .map_err(backend_err)?;
-                w.tx.execute("DELETE FROM totp WHERE user_id = ?1", params![user.as_str()]).map_err(backend_err)?;
+                exec(w.tx, "DELETE FROM totp WHERE user_id = ?1", params![user.as_str()]).map_err(backend_err)?;
                 Ok(())
             })
             .await

@@ -1,20 +1,24 @@
 //! The group-committing writer thread and the pool of read connections.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 use tokio::sync::{Semaphore, oneshot};
-use wardline_store::StoreError;
+use wardline_store::{ChangeMark, ChangeTopic, StoreError};
 use wardline_types::StreamPos;
 
 use crate::{Durability, backend_err};
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 512;
+
+/// Parsed statements kept per connection.
+const STATEMENT_CACHE: usize = 128;
 
 /// Opens a connection with Wardline's pragmas.
 pub(crate) fn open_connection(path: &Path, durability: Durability, read_only: bool) -> Result<Connection, StoreError> {
@@ -34,13 +38,61 @@ pub(crate) fn open_connection(path: &Path, durability: Durability, read_only: bo
     }
     conn.pragma_update(None, "synchronous", sync).map_err(backend_err)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(backend_err)?;
+    // Each connection keeps its parsed statements (a busy server runs a few dozen distinct ones).
+    // (A memory map, `mmap_size`, was slower: the file grows under load and is remapped.)
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// The committed stream position, the commit serial and when each [`ChangeTopic`] last changed.
+///
+/// **Invariant:** the writer records a group's topics before it publishes the group's position
+/// and serial, so a reader that loaded `position()` first sees every change up to it.
+#[derive(Debug)]
+pub(crate) struct Positions {
+    pos: AtomicI64,
+    serial: AtomicU64,
+    opened_at: StreamPos,
+    topics: Mutex<HashMap<ChangeTopic, ChangeMark>>,
+}
+
+impl Positions {
+    pub fn new(pos: StreamPos) -> Self {
+        Self { pos: AtomicI64::new(pos.0), serial: AtomicU64::new(0), opened_at: pos, topics: Mutex::default() }
+    }
+
+    pub fn position(&self) -> StreamPos {
+        StreamPos(self.pos.load(Ordering::Acquire))
+    }
+
+    pub fn serial(&self) -> u64 {
+        self.serial.load(Ordering::Acquire)
+    }
+
+    pub fn last_change(&self, topic: &ChangeTopic) -> ChangeMark {
+        let topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        topics.get(topic).copied().unwrap_or(ChangeMark { pos: self.opened_at, serial: 0 })
+    }
+
+    fn publish(&self, pos: i64, changed: Vec<(ChangeTopic, StreamPos)>) {
+        let serial = self.serial.load(Ordering::Relaxed) + 1;
+        if !changed.is_empty() {
+            let mut topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
+            for (topic, at) in changed {
+                let mark = topics.entry(topic).or_default();
+                *mark = ChangeMark { pos: mark.pos.max(at), serial };
+            }
+        }
+        self.serial.store(serial, Ordering::Release);
+        self.pos.store(pos, Ordering::Release);
+    }
 }
 
 /// The transaction a write runs in, with the stream positions it may hand out.
 pub(crate) struct WriteTx<'a> {
     pub tx: &'a Transaction<'a>,
     next: &'a Cell<i64>,
+    changed: &'a RefCell<Vec<(ChangeTopic, StreamPos)>>,
 }
 
 impl WriteTx<'_> {
@@ -49,6 +101,12 @@ impl WriteTx<'_> {
         let p = self.next.get() + 1;
         self.next.set(p);
         StreamPos(p)
+    }
+
+    /// Notes that this write changes `topic` at the position last taken (forgotten if the write
+    /// rolls back). Call it after [`WriteTx::next_pos`] for the change, if it takes one.
+    pub fn changed(&self, topic: ChangeTopic) {
+        self.changed.borrow_mut().push((topic, StreamPos(self.next.get())));
     }
 }
 
@@ -96,7 +154,7 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub fn start(conn: Connection, pos: Arc<AtomicI64>) -> Result<Self, StoreError> {
+    pub fn start(conn: Connection, pos: Arc<Positions>) -> Result<Self, StoreError> {
         let (jobs, rx) = std::sync::mpsc::channel::<Box<dyn Job>>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -120,7 +178,7 @@ impl Writer {
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: &std::sync::mpsc::Receiver<Box<dyn Job>>, pos: &AtomicI64) {
+fn writer_loop(mut conn: Connection, rx: &std::sync::mpsc::Receiver<Box<dyn Job>>, pos: &Positions) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -133,8 +191,9 @@ fn writer_loop(mut conn: Connection, rx: &std::sync::mpsc::Receiver<Box<dyn Job>
     }
 }
 
-fn run_batch(conn: &mut Connection, batch: Vec<Box<dyn Job>>, pos: &AtomicI64) {
-    let next = Cell::new(pos.load(Ordering::Acquire));
+fn run_batch(conn: &mut Connection, batch: Vec<Box<dyn Job>>, pos: &Positions) {
+    let next = Cell::new(pos.position().0);
+    let mut changed = Vec::new();
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
@@ -150,12 +209,14 @@ fn run_batch(conn: &mut Connection, batch: Vec<Box<dyn Job>>, pos: &AtomicI64) {
             job.fail(backend_err(e));
             continue;
         }
-        let (ok, completion) = job.run(&WriteTx { tx: &tx, next: &next });
+        let job_changed = RefCell::new(Vec::new());
+        let (ok, completion) = job.run(&WriteTx { tx: &tx, next: &next, changed: &job_changed });
         let finish = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
         if let Err(e) = tx.execute_batch(finish) {
             tracing::error!(error = %e, "savepoint failed");
         }
         if ok {
+            changed.extend(job_changed.into_inner());
             completions.push(completion);
         } else {
             completion(Ok(()));
@@ -163,7 +224,7 @@ fn run_batch(conn: &mut Connection, batch: Vec<Box<dyn Job>>, pos: &AtomicI64) {
     }
     match tx.commit() {
         Ok(()) => {
-            pos.store(next.get(), Ordering::Release);
+            pos.publish(next.get(), changed);
             for c in completions {
                 c(Ok(()));
             }
@@ -193,8 +254,22 @@ impl ReaderPool {
         Ok(Self { conns: Arc::new(Mutex::new(conns)), permits: Arc::new(Semaphore::new(size)) })
     }
 
-    /// Runs `f` on a read connection.
+    /// Runs a short, indexed read on a read connection, on the calling thread: cheaper than a
+    /// hand-off to a blocking thread, which costs two context switches per query.
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<T, StoreError>,
+    {
+        let _permit = self.permits.acquire().await.map_err(|_| StoreError::Backend("reader pool closed".into()))?;
+        let conn = self.take()?;
+        let result = f(&conn);
+        self.give_back(conn);
+        result
+    }
+
+    /// Runs a read that may scan many rows (listings, exports) on a blocking thread, so it
+    /// never holds up the threads that answer requests.
+    pub async fn read_blocking<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -203,21 +278,29 @@ impl ReaderPool {
             .acquire_owned()
             .await
             .map_err(|_| StoreError::Backend("reader pool closed".into()))?;
-        let conns = Arc::clone(&self.conns);
+        let pool = self.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = conns
-                .lock()
-                .map_err(|_| StoreError::Backend("reader pool poisoned".into()))?
-                .pop()
-                .ok_or_else(|| StoreError::Backend("reader pool empty".into()))?;
+            let conn = pool.take()?;
             let result = f(&conn);
-            if let Ok(mut pool) = conns.lock() {
-                pool.push(conn);
-            }
+            pool.give_back(conn);
             drop(permit);
             result
         })
         .await
         .map_err(backend_err)?
+    }
+
+    fn take(&self) -> Result<Connection, StoreError> {
+        self.conns
+            .lock()
+            .map_err(|_| StoreError::Backend("reader pool poisoned".into()))?
+            .pop()
+            .ok_or_else(|| StoreError::Backend("reader pool empty".into()))
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut pool) = self.conns.lock() {
+            pool.push(conn);
+        }
     }
 }

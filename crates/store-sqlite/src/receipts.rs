@@ -3,10 +3,10 @@
 use async_trait::async_trait;
 use ruma::{RoomId, UserId};
 use rusqlite::{OptionalExtension, params};
-use wardline_store::{PosRange, Receipt, ReceiptStore, StoreResult};
+use wardline_store::{ChangeTopic, PosRange, Receipt, ReceiptStore, StoreResult};
 use wardline_types::StreamPos;
 
-use crate::rows::{corrupt, parse_event_id, parse_room, parse_user, sql_ts, ts};
+use crate::rows::{corrupt, exec, parse_event_id, parse_room, parse_user, query_one, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
 
 #[async_trait]
@@ -15,9 +15,7 @@ impl ReceiptStore for SqliteStore {
         self.writer
             .write(move |w| {
                 let thread = r.thread_id.clone().unwrap_or_default();
-                let existing: Option<i64> = w
-                    .tx
-                    .query_row(
+                let existing: Option<i64> = query_one(w.tx,
                         "SELECT event_stream FROM receipts
                          WHERE room_id = ?1 AND user_id = ?2 AND receipt_type = ?3 AND thread_id = ?4",
                         params![r.room_id.as_str(), r.user_id.as_str(), r.receipt_type, thread],
@@ -29,7 +27,9 @@ impl ReceiptStore for SqliteStore {
                     return Ok(None);
                 }
                 let pos = w.next_pos();
-                w.tx.execute(
+                w.changed(ChangeTopic::RoomReceipts(r.room_id.clone()));
+                w.changed(ChangeTopic::ReceiptsBy(r.user_id.clone()));
+                exec(w.tx,
                     "INSERT INTO receipts (room_id, user_id, receipt_type, thread_id, event_id, event_stream, ts, stream)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (room_id, user_id, receipt_type, thread_id) DO UPDATE SET
@@ -91,14 +91,14 @@ impl ReceiptStore for SqliteStore {
         let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
         self.readers
             .read(move |c| {
-                let n: Option<i64> = c
-                    .query_row(
-                        "SELECT MAX(event_stream) FROM receipts WHERE room_id = ?1 AND user_id = ?2
+                let n: Option<i64> = query_one(
+                    c,
+                    "SELECT MAX(event_stream) FROM receipts WHERE room_id = ?1 AND user_id = ?2
                            AND receipt_type IN ('m.read', 'm.read.private', 'm.fully_read')",
-                        params![room_id.as_str(), user_id.as_str()],
-                        |r| r.get(0),
-                    )
-                    .map_err(|e| corrupt("receipt", e))?;
+                    params![room_id.as_str(), user_id.as_str()],
+                    |r| r.get(0),
+                )
+                .map_err(|e| corrupt("receipt", e))?;
                 Ok(n.map(StreamPos))
             })
             .await

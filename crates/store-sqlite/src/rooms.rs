@@ -3,27 +3,32 @@
 use async_trait::async_trait;
 use ruma::{DeviceId, EventId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
 use rusqlite::{OptionalExtension, params};
-use wardline_store::{Direction, MembershipChange, PosRange, RoomStore, StoreError, StoreResult};
+use wardline_store::{ChangeTopic, Direction, MembershipChange, PosRange, RoomStore, StoreError, StoreResult};
 use wardline_types::audit::NewAuditRecord;
 use wardline_types::redaction::redact_content;
 use wardline_types::{Membership, NewEvent, StoredEvent, StreamPos, kinds};
 
 use crate::pool::WriteTx;
-use crate::rows::{EVENT_COLUMNS, corrupt, parse_event_id, parse_room, parse_user, query_events, sql_ts};
+use crate::rows::{
+    EVENT_COLUMNS, corrupt, exec, parse_event_id, parse_room, parse_user, query_events, query_one, sql_ts,
+};
 use crate::{SqliteStore, backend_err};
 
 fn insert_event(w: &WriteTx<'_>, e: &NewEvent) -> StoreResult<StreamPos> {
     let tx = w.tx;
     if e.kind == kinds::CREATE && e.state_key.as_deref() == Some("") {
-        tx.execute(
+        exec(
+            tx,
             "INSERT OR IGNORE INTO rooms (room_id, created_ts) VALUES (?1, ?2)",
             params![e.room_id.as_str(), sql_ts(e.origin_server_ts)],
         )
         .map_err(backend_err)?;
     }
     let pos = w.next_pos();
+    w.changed(ChangeTopic::RoomEvents(e.room_id.clone()));
     let content = serde_json::to_string(&e.content).map_err(|err| corrupt("event content", err))?;
-    let result = tx.execute(
+    let result = exec(
+        tx,
         "INSERT INTO events (stream, event_id, room_id, sender, type, state_key, content, origin_server_ts,
             redacts, txn_device, txn_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -49,7 +54,8 @@ fn insert_event(w: &WriteTx<'_>, e: &NewEvent) -> StoreResult<StreamPos> {
         Err(err) => return Err(backend_err(err)),
     }
     if let Some(state_key) = &e.state_key {
-        tx.execute(
+        exec(
+            tx,
             "INSERT INTO room_state (room_id, type, state_key, stream) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (room_id, type, state_key) DO UPDATE SET stream = excluded.stream",
             params![e.room_id.as_str(), e.kind, state_key, pos.0],
@@ -61,14 +67,19 @@ fn insert_event(w: &WriteTx<'_>, e: &NewEvent) -> StoreResult<StreamPos> {
                 .get("membership")
                 .and_then(|m| m.as_str())
                 .ok_or_else(|| StoreError::Conflict("member event without membership".into()))?;
-            tx.execute(
+            if let Ok(user) = parse_user(state_key) {
+                w.changed(ChangeTopic::Membership(user));
+            }
+            exec(
+                tx,
                 "INSERT INTO memberships (room_id, user_id, membership, stream, forgotten) VALUES (?1, ?2, ?3, ?4, 0)
                  ON CONFLICT (room_id, user_id) DO UPDATE SET
                     membership = excluded.membership, stream = excluded.stream, forgotten = 0",
                 params![e.room_id.as_str(), state_key, membership, pos.0],
             )
             .map_err(backend_err)?;
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO membership_log (stream, room_id, user_id, membership) VALUES (?1, ?2, ?3, ?4)",
                 params![pos.0, e.room_id.as_str(), state_key, membership],
             )
@@ -86,14 +97,14 @@ fn insert_event(w: &WriteTx<'_>, e: &NewEvent) -> StoreResult<StreamPos> {
 /// Prunes the content of `target` (if in the same room and not yet redacted), keeping the
 /// original for investigations.
 fn redact(w: &WriteTx<'_>, redaction: &NewEvent, pos: StreamPos, target: &EventId) -> StoreResult<()> {
-    let found: Option<(String, String)> =
-        w.tx.query_row(
-            "SELECT type, content FROM events WHERE event_id = ?1 AND room_id = ?2 AND redacted_because IS NULL",
-            params![target.as_str(), redaction.room_id.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(backend_err)?;
+    let found: Option<(String, String)> = query_one(
+        w.tx,
+        "SELECT type, content FROM events WHERE event_id = ?1 AND room_id = ?2 AND redacted_because IS NULL",
+        params![target.as_str(), redaction.room_id.as_str()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(backend_err)?;
     let Some((kind, content)) = found else {
         return Ok(());
     };
@@ -101,7 +112,8 @@ fn redact(w: &WriteTx<'_>, redaction: &NewEvent, pos: StreamPos, target: &EventI
     let pruned = serde_json::to_string(&redact_content(&kind, &original)).map_err(|e| corrupt("content", e))?;
     let because = StoredEvent { stream: pos, event: redaction.clone(), redacted_because: None }
         .to_client_json(None, redaction.origin_server_ts);
-    w.tx.execute(
+    exec(
+        w.tx,
         "UPDATE events SET original_content = content, content = ?2, redacted_because = ?3 WHERE event_id = ?1",
         params![target.as_str(), pruned, because.to_string()],
     )
@@ -161,14 +173,14 @@ impl RoomStore for SqliteStore {
         let (user_id, device_id, txn_id) = (user_id.to_owned(), device_id.to_owned(), txn_id.to_owned());
         self.readers
             .read(move |c| {
-                let id: Option<String> = c
-                    .query_row(
-                        "SELECT event_id FROM events WHERE sender = ?1 AND txn_device = ?2 AND txn_id = ?3",
-                        params![user_id.as_str(), device_id.as_str(), txn_id],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(backend_err)?;
+                let id: Option<String> = query_one(
+                    c,
+                    "SELECT event_id FROM events WHERE sender = ?1 AND txn_device = ?2 AND txn_id = ?3",
+                    params![user_id.as_str(), device_id.as_str(), txn_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend_err)?;
                 id.as_deref().map(parse_event_id).transpose()
             })
             .await
@@ -235,7 +247,7 @@ impl RoomStore for SqliteStore {
         let room_id = room_id.to_owned();
         self.readers
             .read(move |c| {
-                c.query_row("SELECT 1 FROM rooms WHERE room_id = ?1", params![room_id.as_str()], |_| Ok(()))
+                query_one(c, "SELECT 1 FROM rooms WHERE room_id = ?1", params![room_id.as_str()], |_| Ok(()))
                     .optional()
                     .map(|o| o.is_some())
                     .map_err(backend_err)
@@ -305,36 +317,47 @@ impl RoomStore for SqliteStore {
             .await
     }
 
-    async fn count_unread(&self, room_id: &RoomId, user_id: &UserId, after: StreamPos) -> StoreResult<u64> {
+    async fn unread_count(&self, room_id: &RoomId, user_id: &UserId, upto: StreamPos) -> StoreResult<u64> {
         let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
         self.readers
             .read(move |c| {
                 let n: i64 = c
-                    .query_row(
-                        "SELECT COUNT(*) FROM events WHERE room_id = ?1 AND stream > ?2 AND sender != ?3
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM events WHERE room_id = ?1 AND sender != ?2
                            AND type IN ('m.room.message', 'm.room.encrypted', 'm.sticker')
-                           AND redacted_because IS NULL",
-                        params![room_id.as_str(), after.0, user_id.as_str()],
-                        |r| r.get(0),
+                           AND redacted_because IS NULL AND stream <= ?3
+                           AND stream > MAX(
+                               COALESCE((SELECT MAX(event_stream) FROM receipts WHERE room_id = ?1 AND user_id = ?2
+                                   AND receipt_type IN ('m.read', 'm.read.private', 'm.fully_read')), 0),
+                               COALESCE((SELECT MAX(stream) FROM events WHERE room_id = ?1 AND sender = ?2), 0))",
                     )
+                    .and_then(|mut stmt| {
+                        stmt.query_row(params![room_id.as_str(), user_id.as_str(), upto.0], |r| r.get(0))
+                    })
                     .map_err(backend_err)?;
                 Ok(u64::try_from(n).unwrap_or(0))
             })
             .await
     }
 
-    async fn last_own_event(&self, room_id: &RoomId, user_id: &UserId) -> StoreResult<Option<StreamPos>> {
+    async fn unread_gained(&self, room_id: &RoomId, user_id: &UserId, range: PosRange) -> StoreResult<Option<u64>> {
         let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
         self.readers
             .read(move |c| {
-                let n: Option<i64> = c
-                    .query_row(
-                        "SELECT MAX(stream) FROM events WHERE room_id = ?1 AND sender = ?2",
-                        params![room_id.as_str(), user_id.as_str()],
-                        |r| r.get(0),
-                    )
-                    .map_err(backend_err)?;
-                Ok(n.map(StreamPos))
+                let (gained, own, redactions): (Option<i64>, Option<i64>, Option<i64>) = query_one(
+                    c,
+                    "SELECT SUM(sender != ?2 AND type IN ('m.room.message', 'm.room.encrypted', 'm.sticker')
+                                AND redacted_because IS NULL),
+                            SUM(sender = ?2), SUM(type = 'm.room.redaction')
+                     FROM events WHERE room_id = ?1 AND stream > ?3 AND stream <= ?4",
+                    params![room_id.as_str(), user_id.as_str(), range.after.0, range.upto.0],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .map_err(backend_err)?;
+                if own.unwrap_or(0) > 0 || redactions.unwrap_or(0) > 0 {
+                    return Ok(None);
+                }
+                Ok(Some(u64::try_from(gained.unwrap_or(0)).unwrap_or(0)))
             })
             .await
     }
@@ -343,14 +366,14 @@ impl RoomStore for SqliteStore {
         let event_id = event_id.to_owned();
         self.readers
             .read(move |c| {
-                let text: Option<Option<String>> = c
-                    .query_row(
-                        "SELECT original_content FROM events WHERE event_id = ?1",
-                        params![event_id.as_str()],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(backend_err)?;
+                let text: Option<Option<String>> = query_one(
+                    c,
+                    "SELECT original_content FROM events WHERE event_id = ?1",
+                    params![event_id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend_err)?;
                 text.flatten().map(|t| serde_json::from_str(&t).map_err(|e| corrupt("original content", e))).transpose()
             })
             .await
@@ -360,7 +383,9 @@ impl RoomStore for SqliteStore {
         let (user_id, room_id) = (user_id.to_owned(), room_id.to_owned());
         self.writer
             .write(move |w| {
-                w.tx.execute(
+                w.changed(ChangeTopic::Membership(user_id.clone()));
+                exec(
+                    w.tx,
                     "UPDATE memberships SET forgotten = 1 WHERE room_id = ?1 AND user_id = ?2
                        AND membership IN ('leave', 'ban')",
                     params![room_id.as_str(), user_id.as_str()],
@@ -394,7 +419,7 @@ impl RoomStore for SqliteStore {
 
     async fn room_ids(&self) -> StoreResult<Vec<OwnedRoomId>> {
         self.readers
-            .read(|c| {
+            .read_blocking(|c| {
                 let mut stmt = c.prepare_cached("SELECT room_id FROM rooms ORDER BY room_id").map_err(backend_err)?;
                 let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(backend_err)?;
                 let mut out = Vec::new();

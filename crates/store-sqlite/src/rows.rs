@@ -179,3 +179,18 @@ pub(crate) fn query_accounts(
     }
     Ok(out)
 }
+
+/// Runs a statement through the connection's statement cache (parsed once per connection).
+pub(crate) fn exec(conn: &rusqlite::Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// Reads one row through the connection's statement cache.
+pub(crate) fn query_one<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}

@@ -3,10 +3,10 @@
 use async_trait::async_trait;
 use ruma::{DeviceId, OwnedDeviceId, UserId};
 use rusqlite::{OptionalExtension, params};
-use wardline_store::{NewSession, Session, SessionStore, StoreError, StoreResult};
+use wardline_store::{ChangeTopic, NewSession, Session, SessionStore, StoreError, StoreResult};
 use wardline_types::{Device, Timestamp};
 
-use crate::rows::{parse_user, sql_ts, ts};
+use crate::rows::{exec, parse_user, query_one, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
 
 /// One session joined with its device's activity.
@@ -17,10 +17,10 @@ fn session_where(c: &rusqlite::Connection, cond: &str, value: &str) -> StoreResu
          WHERE {cond}"
     );
     type Row = (String, String, i64, Option<i64>, Option<i64>);
-    let row: Option<Row> = c
-        .query_row(&sql, params![value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-        .optional()
-        .map_err(backend_err)?;
+    let row: Option<Row> =
+        query_one(c, &sql, params![value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .optional()
+            .map_err(backend_err)?;
     row.map(|(u, d, t, e, l)| {
         Ok(Session {
             user_id: parse_user(&u)?,
@@ -38,7 +38,9 @@ impl SessionStore for SqliteStore {
     async fn create_session(&self, s: NewSession) -> StoreResult<()> {
         self.writer
             .write(move |w| {
-                w.tx.execute(
+                w.changed(ChangeTopic::Account(s.user_id.clone()));
+                exec(
+                    w.tx,
                     "INSERT INTO devices (user_id, device_id, display_name, created_ts, last_seen_ts, last_seen_ip)
                      VALUES (?1, ?2, ?3, ?4, ?4, ?5)
                      ON CONFLICT (user_id, device_id) DO UPDATE SET
@@ -47,12 +49,14 @@ impl SessionStore for SqliteStore {
                     params![s.user_id.as_str(), s.device_id.as_str(), s.device_name, sql_ts(s.created_at), s.ip],
                 )
                 .map_err(backend_err)?;
-                w.tx.execute(
+                exec(
+                    w.tx,
                     "DELETE FROM access_tokens WHERE user_id = ?1 AND device_id = ?2",
                     params![s.user_id.as_str(), s.device_id.as_str()],
                 )
                 .map_err(backend_err)?;
-                w.tx.execute(
+                exec(
+                    w.tx,
                     "INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, session_start_ts,
                         expires_ts, refresh_hash) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
                     params![
@@ -85,17 +89,21 @@ impl SessionStore for SqliteStore {
         let (old, token, refresh) = (refresh_hash.to_owned(), new_token_hash.to_owned(), new_refresh_hash.to_owned());
         self.writer
             .write(move |w| {
-                let n =
-                    w.tx.execute(
-                        "UPDATE access_tokens SET token_hash = ?2, refresh_hash = ?3, expires_ts = ?4
+                let n = exec(
+                    w.tx,
+                    "UPDATE access_tokens SET token_hash = ?2, refresh_hash = ?3, expires_ts = ?4
                          WHERE refresh_hash = ?1",
-                        params![old, token, refresh, expires_at.map(sql_ts)],
-                    )
-                    .map_err(backend_err)?;
+                    params![old, token, refresh, expires_at.map(sql_ts)],
+                )
+                .map_err(backend_err)?;
                 if n == 0 {
                     return Ok(None);
                 }
-                session_where(w.tx, "t.token_hash = ?1", &token)
+                let session = session_where(w.tx, "t.token_hash = ?1", &token)?;
+                if let Some(s) = &session {
+                    w.changed(ChangeTopic::Account(s.user_id.clone()));
+                }
+                Ok(session)
             })
             .await
     }
@@ -130,12 +138,12 @@ impl SessionStore for SqliteStore {
         let (user_id, device_id) = (user_id.to_owned(), device_id.to_owned());
         self.writer
             .write(move |w| {
-                let n =
-                    w.tx.execute(
-                        "UPDATE devices SET display_name = ?3 WHERE user_id = ?1 AND device_id = ?2",
-                        params![user_id.as_str(), device_id.as_str(), name],
-                    )
-                    .map_err(backend_err)?;
+                let n = exec(
+                    w.tx,
+                    "UPDATE devices SET display_name = ?3 WHERE user_id = ?1 AND device_id = ?2",
+                    params![user_id.as_str(), device_id.as_str(), name],
+                )
+                .map_err(backend_err)?;
                 if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
             })
             .await
@@ -145,19 +153,21 @@ impl SessionStore for SqliteStore {
         let (user_id, device_ids) = (user_id.to_owned(), device_ids.to_vec());
         self.writer
             .write(move |w| {
+                w.changed(ChangeTopic::Account(user_id.clone()));
                 let mut deleted = Vec::new();
                 for d in device_ids {
-                    w.tx.execute(
+                    exec(
+                        w.tx,
                         "DELETE FROM access_tokens WHERE user_id = ?1 AND device_id = ?2",
                         params![user_id.as_str(), d.as_str()],
                     )
                     .map_err(backend_err)?;
-                    let n =
-                        w.tx.execute(
-                            "DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2",
-                            params![user_id.as_str(), d.as_str()],
-                        )
-                        .map_err(backend_err)?;
+                    let n = exec(
+                        w.tx,
+                        "DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2",
+                        params![user_id.as_str(), d.as_str()],
+                    )
+                    .map_err(backend_err)?;
                     if n > 0 {
                         deleted.push(d);
                     }
@@ -172,6 +182,7 @@ impl SessionStore for SqliteStore {
         let keep = keep.map(|d| d.as_str().to_owned()).unwrap_or_default();
         self.writer
             .write(move |w| {
+                w.changed(ChangeTopic::Account(user.clone()));
                 let mut stmt =
                     w.tx.prepare_cached("SELECT device_id FROM devices WHERE user_id = ?1 AND device_id != ?2")
                         .map_err(backend_err)?;
@@ -180,16 +191,14 @@ impl SessionStore for SqliteStore {
                     .map_err(backend_err)?
                     .collect::<Result<_, _>>()
                     .map_err(backend_err)?;
-                w.tx.execute(
+                exec(
+                    w.tx,
                     "DELETE FROM access_tokens WHERE user_id = ?1 AND device_id != ?2",
                     params![user.as_str(), keep],
                 )
                 .map_err(backend_err)?;
-                w.tx.execute(
-                    "DELETE FROM devices WHERE user_id = ?1 AND device_id != ?2",
-                    params![user.as_str(), keep],
-                )
-                .map_err(backend_err)?;
+                exec(w.tx, "DELETE FROM devices WHERE user_id = ?1 AND device_id != ?2", params![user.as_str(), keep])
+                    .map_err(backend_err)?;
                 Ok(gone.into_iter().map(OwnedDeviceId::from).collect())
             })
             .await
@@ -205,7 +214,9 @@ impl SessionStore for SqliteStore {
         let (user_id, device_id) = (user_id.to_owned(), device_id.to_owned());
         self.writer
             .write(move |w| {
-                w.tx.execute(
+                w.changed(ChangeTopic::Account(user_id.clone()));
+                exec(
+                    w.tx,
                     "UPDATE devices SET last_seen_ts = ?3, last_seen_ip = COALESCE(?4, last_seen_ip)
                      WHERE user_id = ?1 AND device_id = ?2",
                     params![user_id.as_str(), device_id.as_str(), sql_ts(at), ip],

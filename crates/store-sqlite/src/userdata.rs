@@ -5,11 +5,12 @@ use ruma::{RoomId, UserId};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use wardline_store::{
-    AccountDataChange, AccountDataStore, FilterStore, MetaStore, PosRange, Presence, PresenceStore, StoreResult,
+    AccountDataChange, AccountDataStore, ChangeTopic, FilterStore, MetaStore, PosRange, Presence, PresenceStore,
+    StoreResult,
 };
 use wardline_types::StreamPos;
 
-use crate::rows::{corrupt, parse_room, parse_user, sql_ts, ts};
+use crate::rows::{corrupt, exec, parse_room, parse_user, query_one, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
 
 #[async_trait]
@@ -27,7 +28,8 @@ impl AccountDataStore for SqliteStore {
         self.writer
             .write(move |w| {
                 let pos = w.next_pos();
-                w.tx.execute(
+                w.changed(ChangeTopic::AccountData(user_id.clone()));
+                exec(w.tx,
                     "INSERT INTO account_data (user_id, room_id, type, content, stream) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, stream = excluded.stream",
                     params![user_id.as_str(), room, kind, content, pos.0],
@@ -43,14 +45,14 @@ impl AccountDataStore for SqliteStore {
         let room = room_id.map(|r| r.as_str().to_owned()).unwrap_or_default();
         self.readers
             .read(move |c| {
-                let text: Option<String> = c
-                    .query_row(
-                        "SELECT content FROM account_data WHERE user_id = ?1 AND room_id = ?2 AND type = ?3",
-                        params![user_id.as_str(), room, kind],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(backend_err)?;
+                let text: Option<String> = query_one(
+                    c,
+                    "SELECT content FROM account_data WHERE user_id = ?1 AND room_id = ?2 AND type = ?3",
+                    params![user_id.as_str(), room, kind],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend_err)?;
                 text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt("account data", e))).transpose()
             })
             .await
@@ -98,14 +100,15 @@ impl FilterStore for SqliteStore {
         let (user_id, json) = (user_id.to_owned(), json.to_owned());
         self.writer
             .write(move |w| {
-                let next: i64 =
-                    w.tx.query_row(
-                        "SELECT COALESCE(MAX(filter_id), -1) + 1 FROM filters WHERE user_id = ?1",
-                        params![user_id.as_str()],
-                        |r| r.get(0),
-                    )
-                    .map_err(backend_err)?;
-                w.tx.execute(
+                let next: i64 = query_one(
+                    w.tx,
+                    "SELECT COALESCE(MAX(filter_id), -1) + 1 FROM filters WHERE user_id = ?1",
+                    params![user_id.as_str()],
+                    |r| r.get(0),
+                )
+                .map_err(backend_err)?;
+                exec(
+                    w.tx,
                     "INSERT INTO filters (user_id, filter_id, json) VALUES (?1, ?2, ?3)",
                     params![user_id.as_str(), next, json],
                 )
@@ -122,7 +125,8 @@ impl FilterStore for SqliteStore {
         let user_id = user_id.to_owned();
         self.readers
             .read(move |c| {
-                c.query_row(
+                query_one(
+                    c,
                     "SELECT json FROM filters WHERE user_id = ?1 AND filter_id = ?2",
                     params![user_id.as_str(), id],
                     |r| r.get(0),
@@ -149,7 +153,8 @@ impl PresenceStore for SqliteStore {
         self.writer
             .write(move |w| {
                 let pos = w.next_pos();
-                w.tx.execute(
+                w.changed(ChangeTopic::Presence);
+                exec(w.tx,
                     "INSERT INTO presence (user_id, state, status_msg, last_active_ts, stream) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, status_msg = excluded.status_msg,
                         last_active_ts = excluded.last_active_ts, stream = excluded.stream",
@@ -165,14 +170,14 @@ impl PresenceStore for SqliteStore {
         let user_id = user_id.to_owned();
         self.readers
             .read(move |c| {
-                let row = c
-                    .query_row(
-                        "SELECT user_id, state, status_msg, last_active_ts, stream FROM presence WHERE user_id = ?1",
-                        params![user_id.as_str()],
-                        presence_from_row,
-                    )
-                    .optional()
-                    .map_err(backend_err)?;
+                let row = query_one(
+                    c,
+                    "SELECT user_id, state, status_msg, last_active_ts, stream FROM presence WHERE user_id = ?1",
+                    params![user_id.as_str()],
+                    presence_from_row,
+                )
+                .optional()
+                .map_err(backend_err)?;
                 row.map(to_presence).transpose()
             })
             .await
@@ -205,12 +210,9 @@ impl MetaStore for SqliteStore {
         let name = name.to_owned();
         self.writer
             .write(move |w| {
-                w.tx.execute(
-                    "INSERT OR IGNORE INTO server_meta (key, value) VALUES ('server_name', ?1)",
-                    params![name],
-                )
-                .map_err(backend_err)?;
-                w.tx.query_row("SELECT value FROM server_meta WHERE key = 'server_name'", [], |r| r.get(0))
+                exec(w.tx, "INSERT OR IGNORE INTO server_meta (key, value) VALUES ('server_name', ?1)", params![name])
+                    .map_err(backend_err)?;
+                query_one(w.tx, "SELECT value FROM server_meta WHERE key = 'server_name'", [], |r| r.get(0))
                     .map_err(backend_err)
             })
             .await
@@ -220,7 +222,7 @@ impl MetaStore for SqliteStore {
         let key = key.to_owned();
         self.readers
             .read(move |c| {
-                c.query_row("SELECT value FROM server_meta WHERE key = ?1", params![key], |r| r.get(0))
+                query_one(c, "SELECT value FROM server_meta WHERE key = ?1", params![key], |r| r.get(0))
                     .optional()
                     .map_err(backend_err)
             })
@@ -231,7 +233,7 @@ impl MetaStore for SqliteStore {
         let (key, value) = (key.to_owned(), value.to_owned());
         self.writer
             .write(move |w| {
-                w.tx.execute(
+                exec(w.tx,
                     "INSERT INTO server_meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     params![key, value],
                 )

@@ -10,7 +10,7 @@ use serde_json::json;
 use wardline_types::audit::{AuditAction, Checkpoint, GENESIS, NewAuditRecord, Outcome, verify_chain};
 use wardline_types::{AccountUpdate, Membership, NewAccount, NewEvent, StreamPos, Timestamp, TxnRef, kinds};
 
-use crate::{Direction, NewSession, PosRange, Presence, Receipt, Store, StoreError, StoreResult};
+use crate::{ChangeTopic, Direction, NewSession, PosRange, Presence, Receipt, Store, StoreError, StoreResult};
 
 /// A failed conformance check.
 fn fail(what: &str) -> StoreError {
@@ -121,6 +121,9 @@ async fn sessions(s: &impl Store) -> StoreResult<()> {
         .await?;
     }
     check!(s.session_by_token_hash("h2").await?.is_some_and(|x| x.device_id == "D2"), "token lookup");
+    let serial = s.commit_serial();
+    s.touch_device(&user, device_id!("D2"), Timestamp(3), None).await?;
+    check!(s.last_change(&ChangeTopic::Account(user.clone())).serial > serial, "device activity marks the account");
     check!(s.session_by_token_hash("nope").await?.is_none(), "unknown token");
     // A new login on the same device replaces its token.
     s.create_session(NewSession {
@@ -183,6 +186,9 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     let ada = owned_user_id!("@ada:localhost");
     let bea = owned_user_id!("@bea:localhost");
     let start = s.current_pos();
+    let serial = s.commit_serial();
+    let untouched = s.last_change(&ChangeTopic::RoomEvents(room.clone()));
+    check!(untouched.pos <= start && untouched.serial <= serial, "an unchanged topic is marked no later than now");
     let positions = s
         .append_events(
             vec![
@@ -196,6 +202,11 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
         .await?;
     check!(positions.len() == 4 && positions.windows(2).all(|w| w[0] < w[1]), "positions increase");
     check!(positions[0] > start && s.current_pos() == positions[3], "current_pos is the last commit");
+    let mark = s.last_change(&ChangeTopic::RoomEvents(room.clone()));
+    check!(mark.pos >= positions[3] && mark.pos <= s.current_pos(), "room events marked at the commit");
+    check!(mark.serial > serial && mark.serial <= s.commit_serial(), "commit serial advances");
+    check!(s.last_change(&ChangeTopic::Membership(bea.clone())).pos >= positions[3], "an invite marks membership");
+    check!(s.last_change(&ChangeTopic::Presence).serial <= serial, "other topics untouched");
     check!(s.room_exists(&room).await?, "create event creates the room");
     let mut msg = event(&room, "msg1", &ada, kinds::MESSAGE, None, json!({"msgtype": "m.text", "body": "obs due"}));
     msg.txn = Some(TxnRef { device_id: "D3".into(), txn_id: "t1".into() });
@@ -204,7 +215,9 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     dup.event_id = owned_event_id!("$other");
     let audit_before = s.audit_head().await?.0;
     let note = NewAuditRecord::new(Timestamp(1), AuditAction::MessageSend, Outcome::Success);
+    let before_dup = s.last_change(&ChangeTopic::RoomEvents(room.clone()));
     check!(matches!(s.append_events(vec![dup], vec![note]).await, Err(StoreError::Conflict(_))), "txn is unique");
+    check!(s.last_change(&ChangeTopic::RoomEvents(room.clone())) == before_dup, "a failed write marks nothing");
     check!(s.audit_head().await?.0 == audit_before, "a failed append writes no audit record");
     check!(
         s.event_for_txn(&ada, device_id!("D3"), "t1").await?.as_deref().map(ruma::EventId::as_str) == Some("$msg1"),
@@ -246,8 +259,13 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     );
     check!(s.membership_changes(&bea, PosRange::new(p_msg[0], now)).await?.len() == 1, "membership changes in range");
     check!(s.rooms_of_user(&bea).await?.first().is_some_and(|c| c.membership == Membership::Join), "rooms of user");
-    check!(s.count_unread(&room, &bea, StreamPos::ZERO).await? == 1, "one unread message for bea");
-    check!(s.last_own_event(&room, &ada).await? == Some(p_msg[0]), "last own event");
+    let cy = owned_user_id!("@cy:localhost");
+    check!(s.unread_count(&room, &cy, s.current_pos()).await? == 1, "one unread message for someone who never read");
+    check!(s.unread_count(&room, &bea, s.current_pos()).await? == 0, "nothing unread before one's own latest event");
+    check!(s.unread_count(&room, &ada, s.current_pos()).await? == 0, "own messages are not unread");
+    check!(s.unread_gained(&room, &cy, PosRange::new(start, p_msg[0])).await? == Some(1), "unread gained in a range");
+    check!(s.unread_count(&room, &cy, start).await? == 0, "nothing unread up to an earlier position");
+    check!(s.unread_gained(&room, &ada, PosRange::new(start, p_msg[0])).await?.is_none(), "own event: count afresh");
     // Redaction prunes content and records why.
     let mut redaction = event(&room, "r1", &ada, kinds::REDACTION, None, json!({"redacts": "$msg1"}));
     redaction.redacts = Some(owned_event_id!("$msg1"));
@@ -260,7 +278,8 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     );
     check!(s.original_content(&owned_event_id!("$n1")).await?.is_none(), "no original for unredacted events");
     check!(redacted.redacted_because.as_ref().is_some_and(|b| b["event_id"] == "$r1"), "redacted_because set");
-    check!(s.count_unread(&room, &bea, StreamPos::ZERO).await? == 0, "redacted messages are not unread");
+    check!(s.unread_count(&room, &cy, s.current_pos()).await? == 0, "redacted messages are not unread");
+    check!(s.unread_gained(&room, &cy, PosRange::new(now, s.current_pos())).await?.is_none(), "redaction: afresh");
     // Leaving and forgetting.
     s.append_events(
         vec![event(&room, "l2", &bea, kinds::MEMBER, Some(bea.as_str()), json!({"membership": "leave"}))],
@@ -289,7 +308,10 @@ async fn receipts(s: &impl Store, room: &OwnedRoomId) -> StoreResult<()> {
     };
     let before = s.current_pos();
     let p = s.put_receipt(receipt("$n2", 7)).await?.ok_or_else(|| fail("receipt stored"))?;
+    check!(s.last_change(&ChangeTopic::RoomReceipts(room.clone())).pos >= p, "a receipt marks the room's receipts");
+    check!(s.last_change(&ChangeTopic::ReceiptsBy(ada.clone())).pos >= p, "and the reader's receipts");
     check!(s.put_receipt(receipt("$c", 1)).await?.is_none(), "an older receipt does not move it back");
+    check!(s.unread_count(room, &ada, s.current_pos()).await? == 0, "nothing unread up to the receipt");
     check!(s.read_up_to(room, &ada).await? == Some(StreamPos(7)), "read_up_to");
     let got = s.receipts(room, PosRange::new(before, s.current_pos())).await?;
     check!(got.len() == 1 && got[0].stream == p && got[0].event_id == "$n2", "receipts in range");

@@ -21,8 +21,8 @@ use wardline_types::{
 
 pub use error::StoreError;
 pub use records::{
-    AccountDataChange, Direction, ImportOutcome, MembershipChange, NewSession, PosRange, Presence, Receipt, Session,
-    Totp,
+    AccountDataChange, ChangeMark, ChangeTopic, Direction, ImportOutcome, MembershipChange, NewSession, PosRange,
+    Presence, Receipt, Session, Totp,
 };
 
 /// Result of a storage call.
@@ -144,10 +144,13 @@ pub trait RoomStore: Send + Sync {
     async fn membership_changes(&self, user_id: &UserId, range: PosRange) -> StoreResult<Vec<MembershipChange>>;
     /// The user's membership history in one room, in order.
     async fn membership_history(&self, user_id: &UserId, room_id: &RoomId) -> StoreResult<Vec<MembershipChange>>;
-    /// Messages from others after `after` (for unread counts).
-    async fn count_unread(&self, room_id: &RoomId, user_id: &UserId, after: StreamPos) -> StoreResult<u64>;
-    /// The position of the user's latest event in the room.
-    async fn last_own_event(&self, room_id: &RoomId, user_id: &UserId) -> StoreResult<Option<StreamPos>>;
+    /// Unread messages for `user_id` in the room up to `upto`: messages (not redacted) from others
+    /// after both the user's newest read receipt or read marker and the user's own newest event.
+    async fn unread_count(&self, room_id: &RoomId, user_id: &UserId, upto: StreamPos) -> StoreResult<u64>;
+    /// What [`RoomStore::unread_count`] gained over `range`: messages from others in it, or `None`
+    /// when the range holds the user's own event or a redaction (the count must be taken afresh).
+    /// Receipts are not looked at: the caller knows from [`ChangeTopic::ReceiptsBy`].
+    async fn unread_gained(&self, room_id: &RoomId, user_id: &UserId, range: PosRange) -> StoreResult<Option<u64>>;
     /// The content an event had before it was redacted (kept for investigations, never served
     /// to clients); `None` if it was not redacted.
     async fn original_content(&self, event_id: &EventId) -> StoreResult<Option<Value>>;
@@ -269,4 +272,15 @@ pub trait Store:
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;
+
+    /// When `topic` last changed. Published before [`Store::current_pos`] covers the change, so
+    /// `last_change(t).pos <= after` proves that nothing in `t` changed in `(after, current_pos()]`
+    /// for a `current_pos()` read before this call. The mark may be later than the change, never
+    /// earlier; a topic unchanged since the store opened reports the opening position and serial
+    /// 0. (A store shared by several nodes must feed in the other nodes' changes as well.)
+    fn last_change(&self, topic: &ChangeTopic) -> ChangeMark;
+
+    /// How many write groups have committed since the store opened. A cache that reads this
+    /// before a query may keep the answer while `last_change(t).serial` stays at or below it.
+    fn commit_serial(&self) -> u64;
 }

@@ -157,3 +157,32 @@ pub struct Totp {
     /// The last time step whose code was accepted.
     pub last_step: u64,
 }
+
+/// Something a write can change that readers may want to know about without querying: what
+/// [`crate::Store::last_change`] reports on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ChangeTopic {
+    /// New events in a room.
+    RoomEvents(OwnedRoomId),
+    /// New receipts in a room.
+    RoomReceipts(OwnedRoomId),
+    /// A user's own receipts and read markers, in any room.
+    ReceiptsBy(OwnedUserId),
+    /// A user's membership of any room.
+    Membership(OwnedUserId),
+    /// A user's account data.
+    AccountData(OwnedUserId),
+    /// Anyone's presence.
+    Presence,
+    /// A user's account, password, sessions or devices.
+    Account(OwnedUserId),
+}
+
+/// When a [`ChangeTopic`] last changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChangeMark {
+    /// A stream position at or after the last change.
+    pub pos: StreamPos,
+    /// The commit serial ([`crate::Store::commit_serial`]) of the last change.
+    pub serial: u64,
+}

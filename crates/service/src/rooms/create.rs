@@ -134,7 +134,7 @@ impl RoomService {
             .map(|(kind, key, content)| self.new_event(&room_id, creator, &kind, Some(key), content))
             .collect();
         let mut slot = self.lock(&room_id).await?;
-        self.append(by, &mut slot.state, events).await?;
+        self.append(by, &mut slot, events).await?;
         Ok(room_id)
     }
 }

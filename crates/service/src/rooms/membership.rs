@@ -36,7 +36,7 @@ impl RoomService {
             return Err(ServiceError::not_found("no such room"));
         }
         let event = self.new_event(room_id, &by.user_id, kinds::MEMBER, Some(target.to_string()), content);
-        self.append(by, &mut slot.state, vec![event]).await?;
+        self.append(by, &mut slot, vec![event]).await?;
         Ok(())
     }
 
@@ -171,7 +171,7 @@ impl RoomService {
                 }
             }
             let event = self.new_event(&room_id, user, kinds::MEMBER, Some(user.to_string()), content);
-            self.append(by, &mut slot.state, vec![event]).await?;
+            self.append(by, &mut slot, vec![event]).await?;
         }
         Ok(())
     }

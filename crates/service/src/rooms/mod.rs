@@ -116,14 +116,9 @@ impl RoomService {
 
     /// Authorizes and appends events to a locked room with their audit records, then wakes
     /// whoever should hear of them. A refusal is audited too.
-    async fn append(
-        &self,
-        by: &Actor,
-        state: &mut RoomState,
-        events: Vec<NewEvent>,
-    ) -> ServiceResult<Vec<StoredEvent>> {
+    async fn append(&self, by: &Actor, slot: &mut Slot, events: Vec<NewEvent>) -> ServiceResult<Vec<StoredEvent>> {
         // Check each event against the state the previous ones leave behind.
-        let mut scratch = state.clone();
+        let mut scratch = slot.state.clone();
         for e in &events {
             if let Err(err) = auth_rules::authorize(&scratch, e) {
                 let mut denied = self.audit_for(by, e, Outcome::Denied);
@@ -135,7 +130,17 @@ impl RoomService {
             scratch.apply(&StoredEvent { stream: scratch.last, event: e.clone(), redacted_because: None });
         }
         let records = events.iter().map(|e| self.audit_for(by, e, Outcome::Success)).collect();
-        let positions = self.store.append_events(events.clone(), records).await?;
+        // If this future is dropped while the write is under way (the client went away), the
+        // write may still commit: the room's state is then read again from the database.
+        slot.loaded = false;
+        let positions = match self.store.append_events(events.clone(), records).await {
+            Ok(positions) => positions,
+            Err(e) => {
+                slot.loaded = true;
+                return Err(e.into());
+            }
+        };
+        let state = &mut slot.state;
         let mut stored = Vec::with_capacity(events.len());
         let mut woken: Vec<OwnedUserId> = Vec::new();
         for (event, stream) in events.into_iter().zip(positions) {
@@ -149,6 +154,7 @@ impl RoomService {
             stored.push(s);
         }
         woken.extend(state.audience().cloned());
+        slot.loaded = true;
         self.notifier.wake(woken.iter().map(AsRef::as_ref));
         Ok(stored)
     }

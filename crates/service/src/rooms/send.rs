@@ -66,7 +66,7 @@ impl RoomService {
         event.redacts = req.redacts;
         event.txn = req.txn.clone();
         let id = event.event_id.clone();
-        match self.append(by, &mut slot.state, vec![event]).await {
+        match self.append(by, &mut slot, vec![event]).await {
             Ok(_) => Ok(id),
             // The same transaction raced in from another request and won: answer with its event.
             Err(ServiceError::Store(StoreError::Conflict(_))) if req.txn.is_some() => {

@@ -336,3 +336,57 @@ async fn room_account_data_tags_and_presence() {
             .any(|e| e["sender"] == "@ada:localhost" && e["content"]["status_msg"] == "In theatre")
     );
 }
+
+/// Unread counts are carried from sync to sync; each way they can drop must still show.
+#[tokio::test]
+async fn unread_counts_follow_messages_reads_own_posts_and_deletions() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let b = s.user("ben").await;
+    let room = a.create_room(json!({"invite": [b.user_id]})).await;
+    b.join(&room).await;
+    let count = |sync: &Value| sync["rooms"]["join"][&room]["unread_notifications"]["notification_count"].clone();
+    let mut since = next(&b.sync(None, 0, None).await);
+    let mut ids = Vec::new();
+    for (i, expected) in [(1, 1), (2, 2), (3, 3)] {
+        let (st, body) = a.send_text(&room, &format!("t{i}"), &format!("obs round {i}")).await;
+        assert_eq!(st, 200);
+        ids.push(body["event_id"].as_str().unwrap().to_owned());
+        let sync = b.sync(Some(&since), 0, None).await;
+        assert_eq!(count(&sync), expected, "after message {i}: {sync}");
+        since = next(&sync);
+    }
+    // Ben reads up to the second message: one left.
+    let (st, _) =
+        b.post(&format!("/_matrix/client/v3/rooms/{}/receipt/m.read/{}", enc(&room), enc(&ids[1])), json!({})).await;
+    assert_eq!(st, 200);
+    let sync = b.sync(Some(&since), 0, None).await;
+    assert_eq!(count(&sync), 1, "{sync}");
+    since = next(&sync);
+    // Ada sends two more: three.
+    a.send_text(&room, "t4", "obs round 4").await;
+    let (_, last) = a.send_text(&room, "t5", "obs round 5").await;
+    let sync = b.sync(Some(&since), 0, None).await;
+    assert_eq!(count(&sync), 3, "{sync}");
+    since = next(&sync);
+    // Ada deletes her last message: two.
+    let (st, _) = a
+        .put(
+            &format!("/_matrix/client/v3/rooms/{}/redact/{}/r1", enc(&room), enc(last["event_id"].as_str().unwrap())),
+            json!({"reason": "wrong patient"}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let sync = b.sync(Some(&since), 0, None).await;
+    assert_eq!(count(&sync), 2, "{sync}");
+    since = next(&sync);
+    // Ben replies: nothing unread before his own message.
+    b.send_text(&room, "b1", "reviewed").await;
+    let sync = b.sync(Some(&since), 0, None).await;
+    assert_eq!(count(&sync), 0, "{sync}");
+    // A fresh sync agrees with the carried count.
+    a.send_text(&room, "t6", "obs round 6").await;
+    let carried = count(&b.sync(Some(&next(&sync)), 0, None).await);
+    let fresh = count(&b.sync(None, 0, None).await);
+    assert_eq!((carried, fresh), (json!(1), json!(1)));
+}
