@@ -128,6 +128,9 @@ impl From<ServiceError> for ApiError {
                 }
                 err
             }
+            ServiceError::TooLarge(_) => Self::new(S::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", msg),
+            ServiceError::NotYetUploaded => Self::new(S::GATEWAY_TIMEOUT, "M_NOT_YET_UPLOADED", msg),
+            ServiceError::CannotOverwriteMedia => Self::new(S::CONFLICT, "M_CANNOT_OVERWRITE_MEDIA", msg),
             ServiceError::Store(inner) => {
                 tracing::error!(error = %inner, "storage failure");
                 Self::new(S::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "internal server error")

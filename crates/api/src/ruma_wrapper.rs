@@ -115,7 +115,13 @@ where
             path_args.push(String::new());
         }
         let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let limit = services.config.max_request_bytes;
+        // Uploads (the only requests under /_matrix/media/ with a body) may be as large as a file.
+        let upload = parts.uri.path().starts_with("/_matrix/media/") && parts.method != axum::http::Method::GET;
+        let limit = if upload {
+            usize::try_from(services.media.max_upload_bytes()).unwrap_or(usize::MAX)
+        } else {
+            services.config.max_request_bytes
+        };
         let raw_body = axum::body::to_bytes(body, limit).await.map_err(|_| {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", format!("request body over {limit} bytes"))
         })?;

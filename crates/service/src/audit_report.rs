@@ -161,7 +161,9 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         }
         AuditAction::RoomRead | AuditAction::MediaDownload => (dicom("110110", "Patient Record"), "R"),
         AuditAction::Export => (dicom("110106", "Export"), "R"),
-        AuditAction::RoomCreate | AuditAction::MessageSend => (dicom("110110", "Patient Record"), "C"),
+        AuditAction::RoomCreate | AuditAction::MessageSend | AuditAction::MediaUpload => {
+            (dicom("110110", "Patient Record"), "C")
+        }
         AuditAction::Redact => (dicom("110110", "Patient Record"), "D"),
         AuditAction::RoomInvite | AuditAction::RoomJoin | AuditAction::RoomLeave | AuditAction::RoomState => {
             (dicom("110110", "Patient Record"), "U")

@@ -33,6 +33,8 @@ pub struct Config {
     pub security: Security,
     /// Serve HTTPS directly (otherwise plain HTTP, for use behind a reverse proxy).
     pub tls: Tls,
+    /// Uploaded files: limits and what is kept of them.
+    pub media: MediaSettings,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             sync: SyncSettings::default(),
             security: Security::default(),
             tls: Tls::default(),
+            media: MediaSettings::default(),
         }
     }
 }
@@ -165,5 +168,34 @@ impl Tls {
     #[must_use]
     pub fn enabled(&self) -> bool {
         self.cert_file.is_some() && self.key_file.is_some()
+    }
+}
+
+/// Uploaded files (photos, documents, voice notes, video).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaSettings {
+    /// Largest file accepted, in bytes (larger uploads get `413 M_TOO_LARGE`).
+    pub max_upload_bytes: u64,
+    /// Bytes each user may keep uploaded in all.
+    pub quota_bytes_per_user: u64,
+    /// Largest image accepted, in pixels (width × height): decoding a small file that claims
+    /// to be a huge image would otherwise exhaust memory.
+    pub max_image_pixels: u64,
+    /// Keep images' metadata (EXIF: camera, time, GPS position) instead of removing it.
+    pub keep_image_metadata: bool,
+    /// How long an id from `POST /_matrix/media/v1/create` waits for its upload, in minutes.
+    pub unused_id_minutes: u64,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 50 * 1024 * 1024,
+            quota_bytes_per_user: 2 * 1024 * 1024 * 1024,
+            max_image_pixels: 40_000_000,
+            keep_image_metadata: false,
+            unused_id_minutes: 24 * 60,
+        }
     }
 }

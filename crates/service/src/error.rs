@@ -69,6 +69,15 @@ pub enum ServiceError {
     /// User-interactive authentication is needed (or the last stage failed).
     #[error("additional authentication required")]
     AuthRequired(crate::uia::UiaChallenge),
+    /// Too big (an upload over the size limit, an image over the pixel limit).
+    #[error("{0}")]
+    TooLarge(String),
+    /// A media id was created but its content has not been uploaded yet.
+    #[error("the content has not been uploaded yet")]
+    NotYetUploaded,
+    /// A media id already has its content.
+    #[error("this media id already has content")]
+    CannotOverwriteMedia,
     /// The storage layer failed.
     #[error("storage failure")]
     Store(#[from] StoreError),

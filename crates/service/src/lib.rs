@@ -14,6 +14,7 @@ mod error;
 pub mod filter;
 pub mod import;
 pub mod lockout;
+pub mod media;
 pub mod mfa;
 pub mod notifier;
 pub mod password;
@@ -69,6 +70,8 @@ pub struct Services {
     pub userdata: Arc<userdata::UserDataService>,
     /// Sync.
     pub sync: Arc<sync::SyncService>,
+    /// Files.
+    pub media: Arc<media::MediaService>,
     /// The audit recorder.
     pub audit: audit::AuditService,
     notifier: notifier::Notifier,
@@ -84,6 +87,7 @@ impl Services {
         let live = settings::SettingsHandle::new(settings::OrgSettings {
             security: config.security,
             rate_limits: config.rate_limits,
+            media: config.media,
         });
         let limiter = ratelimit::RateLimiter::new(live.clone(), Arc::clone(&clock));
         let audit = audit::AuditService::new(Arc::clone(&store), Arc::clone(&clock));
@@ -99,9 +103,10 @@ impl Services {
         let mfa = Arc::new(mfa::MfaService::new(&core));
         let sessions = Arc::new(sessions::SessionService::new(&core, Arc::clone(&mfa))?);
         let settings = Arc::new(settings::SettingsService::new(Arc::clone(&store), audit.clone(), live));
-        let rooms = Arc::new(rooms::RoomService::new(&core));
-        let accounts = Arc::new(accounts::AccountService::new(&core, Arc::clone(&sessions), Arc::clone(&rooms)));
         let timeline = timeline::TimelineService::new(Arc::clone(&store), audit.clone());
+        let media = Arc::new(media::MediaService::new(&core, timeline.clone(), &config.data_dir));
+        let rooms = Arc::new(rooms::RoomService::new(&core, Arc::clone(&media)));
+        let accounts = Arc::new(accounts::AccountService::new(&core, Arc::clone(&sessions), Arc::clone(&rooms)));
         let typing = typing::TypingService::new(Arc::clone(&clock), notifier.clone());
         let userdata = Arc::new(userdata::UserDataService::new(&core, Arc::clone(&rooms), timeline.clone()));
         let sync = Arc::new(sync::SyncService::new(
@@ -126,6 +131,7 @@ impl Services {
             typing,
             userdata,
             sync,
+            media,
             audit,
             notifier,
             store,

@@ -117,7 +117,14 @@ mod tests {
     fn lockouts(threshold: u32, duration: Duration, clock: Arc<ManualClock>) -> Lockouts {
         let security =
             Security { lockout_threshold: threshold, lockout_minutes: duration.as_secs() / 60, ..Security::default() };
-        Lockouts::new(SettingsHandle::new(OrgSettings { security, rate_limits: RateLimits::default() }), clock)
+        Lockouts::new(
+            SettingsHandle::new(OrgSettings {
+                security,
+                rate_limits: RateLimits::default(),
+                media: crate::config::MediaSettings::default(),
+            }),
+            clock,
+        )
     }
 
     #[test]

@@ -90,7 +90,11 @@ mod tests {
     use crate::settings::OrgSettings;
 
     fn handle(rate_limits: RateLimits) -> SettingsHandle {
-        SettingsHandle::new(OrgSettings { rate_limits, security: crate::config::Security::default() })
+        SettingsHandle::new(OrgSettings {
+            rate_limits,
+            security: crate::config::Security::default(),
+            media: crate::config::MediaSettings::default(),
+        })
     }
 
     #[test]

@@ -12,7 +12,7 @@ use wardline_store::Store;
 use wardline_types::audit::{AuditAction, Outcome};
 
 use crate::audit::{Actor, AuditService};
-use crate::config::{RateLimits, Security};
+use crate::config::{MediaSettings, RateLimits, Security};
 use crate::{ServiceError, ServiceResult};
 
 /// The settings an administrator may change at run time.
@@ -23,6 +23,8 @@ pub struct OrgSettings {
     pub security: Security,
     /// Rate limits.
     pub rate_limits: RateLimits,
+    /// Uploaded files.
+    pub media: MediaSettings,
 }
 
 /// The live settings, read by the services on every use.
@@ -108,6 +110,10 @@ impl SettingsService {
         }
         if sec.access_token_minutes == 0 || sec.idle_timeout_minutes == 0 || sec.session_lifetime_hours == 0 {
             return Err(ServiceError::invalid("lifetimes must be at least 1"));
+        }
+        let m = s.media;
+        if m.max_upload_bytes == 0 || m.max_image_pixels == 0 || m.unused_id_minutes == 0 {
+            return Err(ServiceError::invalid("media limits must be at least 1"));
         }
         Ok(s)
     }

@@ -10,6 +10,7 @@
 
 mod accounts;
 mod audit;
+mod media;
 mod mfa;
 mod migrations;
 mod pool;

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_audit.sql"),
     include_str!("../migrations/0003_session_lifetimes.sql"),
     include_str!("../migrations/0004_mfa.sql"),
+    include_str!("../migrations/0005_media.sql"),
 ];
 
 /// The schema version this build writes.

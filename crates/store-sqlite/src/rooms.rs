@@ -91,6 +91,19 @@ fn insert_event(w: &WriteTx<'_>, e: &NewEvent) -> StoreResult<StreamPos> {
     {
         redact(w, e, pos, target)?;
     }
+    for media in wardline_types::media::referenced(&e.content) {
+        let added = exec(
+            tx,
+            "INSERT OR IGNORE INTO media_refs (media_id, event_id, room_id, stream)
+             SELECT media_id, ?2, ?3, ?4 FROM media WHERE media_id = ?1 AND released = 0",
+            params![media.media_id, e.event_id.as_str(), e.room_id.as_str(), pos.0],
+        )
+        .map_err(backend_err)?;
+        if added > 0 {
+            exec(tx, "UPDATE media SET referenced = 1 WHERE media_id = ?1", params![media.media_id])
+                .map_err(backend_err)?;
+        }
+    }
     Ok(pos)
 }
 
@@ -118,6 +131,20 @@ fn redact(w: &WriteTx<'_>, redaction: &NewEvent, pos: StreamPos, target: &EventI
         params![target.as_str(), pruned, because.to_string()],
     )
     .map_err(backend_err)?;
+    // Files the message carried go with it once nothing else refers to them.
+    let media: Vec<String> =
+        w.tx.prepare_cached("DELETE FROM media_refs WHERE event_id = ?1 RETURNING media_id")
+            .and_then(|mut stmt| stmt.query_map(params![target.as_str()], |r| r.get(0))?.collect())
+            .map_err(backend_err)?;
+    for id in media {
+        exec(
+            w.tx,
+            "UPDATE media SET released = 1 WHERE media_id = ?1
+               AND NOT EXISTS (SELECT 1 FROM media_refs WHERE media_refs.media_id = ?1)",
+            params![id],
+        )
+        .map_err(backend_err)?;
+    }
     Ok(())
 }
 

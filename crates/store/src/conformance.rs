@@ -10,7 +10,10 @@ use serde_json::json;
 use wardline_types::audit::{AuditAction, Checkpoint, GENESIS, NewAuditRecord, Outcome, verify_chain};
 use wardline_types::{AccountUpdate, Membership, NewAccount, NewEvent, StreamPos, Timestamp, TxnRef, kinds};
 
-use crate::{ChangeTopic, Direction, NewSession, PosRange, Presence, Receipt, Store, StoreError, StoreResult};
+use crate::{
+    ChangeTopic, Direction, MediaContent, NewMedia, NewSession, PosRange, Presence, Receipt, Store, StoreError,
+    StoreResult,
+};
 
 /// A failed conformance check.
 fn fail(what: &str) -> StoreError {
@@ -41,6 +44,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     user_data(&store).await?;
     audit(&store, &room).await?;
     mfa(&store).await?;
+    media(&store, &room).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;
@@ -383,5 +387,76 @@ async fn mfa(s: &impl Store) -> StoreResult<()> {
     check!(!s.use_recovery_code(&bea, "nope", Timestamp(3)).await?, "unknown recovery code");
     s.delete_totp(&bea).await?;
     check!(s.totp(&bea).await?.is_none() && !s.use_recovery_code(&bea, "h2", Timestamp(4)).await?, "removed");
+    Ok(())
+}
+
+async fn media(s: &impl Store, room: &OwnedRoomId) -> StoreResult<()> {
+    let ada = owned_user_id!("@ada:localhost");
+    let bea = owned_user_id!("@bea:localhost");
+    let new = |id: &str, upload_by: Option<u64>| NewMedia {
+        media_id: id.into(),
+        uploader: ada.clone(),
+        created_at: Timestamp(1),
+        upload_by: upload_by.map(Timestamp),
+    };
+    let content = |hash: &str| MediaContent {
+        hash: hash.into(),
+        content_type: "image/jpeg".into(),
+        size: 1000,
+        filename: Some("wound.jpg".into()),
+        dimensions: Some((640, 480)),
+        key_ref: None,
+    };
+    s.create_media(new("m1", Some(100))).await?;
+    check!(matches!(s.create_media(new("m1", None)).await, Err(StoreError::Conflict(_))), "media ids are unique");
+    check!(s.media("m1").await?.is_some_and(|m| m.content.is_none()), "created without content");
+    check!(
+        matches!(s.put_media_content("m1", &bea, content("h1")).await, Err(StoreError::NotFound)),
+        "only the uploader uploads"
+    );
+    s.put_media_content("m1", &ada, content("h1")).await?;
+    check!(
+        matches!(s.put_media_content("m1", &ada, content("h2")).await, Err(StoreError::Conflict(_))),
+        "content is set once"
+    );
+    let m1 = s.media("m1").await?.ok_or_else(|| fail("m1"))?;
+    check!(m1.content == Some(content("h1")) && m1.meta.upload_by.is_none(), "content round-trips");
+    check!(s.media_bytes_of(&ada).await? == 1000 && s.media_bytes_of(&bea).await? == 0, "bytes per uploader");
+    // A message refers to it; redacting the message releases it.
+    let photo = json!({"msgtype": "m.image", "body": "wound.jpg", "url": "mxc://localhost/m1"});
+    let pos = s.append_events(vec![event(room, "img1", &ada, kinds::MESSAGE, None, photo)], vec![]).await?;
+    let refs = s.media_refs("m1").await?;
+    check!(refs.len() == 1 && refs[0].stream == pos[0] && refs[0].event_id == "$img1", "reference recorded");
+    check!(s.media_refs("unknown").await?.is_empty(), "no references to unknown media");
+    s.create_media(new("m2", None)).await?;
+    s.put_media_content("m2", &ada, content("h1")).await?;
+    let mut redaction = event(room, "rimg1", &ada, kinds::REDACTION, None, json!({"redacts": "$img1"}));
+    redaction.redacts = Some(owned_event_id!("$img1"));
+    s.append_events(vec![redaction], vec![]).await?;
+    check!(s.media("m1").await?.is_none(), "released with its only message");
+    check!(s.purge_released_media(Timestamp(2)).await?.is_empty(), "a blob another item uses is kept");
+    check!(s.blob_in_use("h1").await?, "blob still in use");
+    // An id whose upload never came expires.
+    s.create_media(new("m3", Some(50))).await?;
+    s.purge_released_media(Timestamp(51)).await?;
+    check!(s.media("m3").await?.is_none() && s.media("m2").await?.is_some(), "expired id purged, others kept");
+    let pos = s
+        .append_events(
+            vec![event(
+                room,
+                "img2",
+                &ada,
+                kinds::MESSAGE,
+                None,
+                json!({"msgtype": "m.file", "body": "x", "url": "mxc://localhost/m2"}),
+            )],
+            vec![],
+        )
+        .await?;
+    let mut redaction = event(room, "rimg2", &ada, kinds::REDACTION, None, json!({"redacts": "$img2"}));
+    redaction.redacts = Some(owned_event_id!("$img2"));
+    s.append_events(vec![redaction], vec![]).await?;
+    check!(s.purge_released_media(Timestamp(52)).await? == vec!["h1".to_owned()], "the last user of a blob frees it");
+    check!(!s.blob_in_use("h1").await? && !pos.is_empty(), "blob unused");
     Ok(())
 }

@@ -21,8 +21,8 @@ use wardline_types::{
 
 pub use error::StoreError;
 pub use records::{
-    AccountDataChange, ChangeMark, ChangeTopic, Direction, ImportOutcome, MembershipChange, NewSession, PosRange,
-    Presence, Receipt, Session, Totp,
+    AccountDataChange, ChangeMark, ChangeTopic, Direction, ImportOutcome, Media, MediaContent, MediaRef,
+    MembershipChange, NewMedia, NewSession, PosRange, Presence, Receipt, Session, Totp,
 };
 
 /// Result of a storage call.
@@ -244,6 +244,33 @@ pub trait MfaStore: Send + Sync {
     async fn delete_totp(&self, user_id: &UserId) -> StoreResult<()>;
 }
 
+/// Uploaded files: their metadata and the events that refer to them. The bytes are kept outside
+/// the database, as blobs named by their hash; a blob is removed once no media item uses it.
+///
+/// `append_events` records a reference for each `mxc://` URI of a stored media item that an
+/// event's content names ([`wardline_types::media::referenced`]). Redacting an event removes its
+/// references; a media item that was referred to and has no reference left is released: it is
+/// no longer served, and [`MediaStore::purge_released_media`] deletes it.
+#[async_trait]
+pub trait MediaStore: Send + Sync {
+    /// Records a new media item (`Conflict` if the id exists).
+    async fn create_media(&self, media: NewMedia) -> StoreResult<()>;
+    /// Attaches content to an item of `uploader` that has none: `NotFound` if there is no such
+    /// item of theirs, `Conflict` if it already has content.
+    async fn put_media_content(&self, media_id: &str, uploader: &UserId, content: MediaContent) -> StoreResult<()>;
+    /// A media item that has not been released.
+    async fn media(&self, media_id: &str) -> StoreResult<Option<Media>>;
+    /// Bytes of content the user has uploaded and that are still kept (for the quota).
+    async fn media_bytes_of(&self, user_id: &UserId) -> StoreResult<u64>;
+    /// The events that refer to a media item.
+    async fn media_refs(&self, media_id: &str) -> StoreResult<Vec<MediaRef>>;
+    /// Deletes released items and ids whose upload deadline passed without content; returns the
+    /// blob hashes no item uses any more, for the caller to delete.
+    async fn purge_released_media(&self, now: Timestamp) -> StoreResult<Vec<String>>;
+    /// Is a blob used by any item?
+    async fn blob_in_use(&self, hash: &str) -> StoreResult<bool>;
+}
+
 /// Facts fixed when the server first started.
 #[async_trait]
 pub trait MetaStore: Send + Sync {
@@ -269,6 +296,7 @@ pub trait Store:
     + MetaStore
     + AuditStore
     + MfaStore
+    + MediaStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

@@ -186,3 +186,54 @@ pub struct ChangeMark {
     /// The commit serial ([`crate::Store::commit_serial`]) of the last change.
     pub serial: u64,
 }
+
+/// A media id handed out before its content arrives (`POST /_matrix/media/v1/create`), or with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMedia {
+    /// The id (the part of `mxc://server/id` after the server).
+    pub media_id: String,
+    /// Who may upload to it, and always fetch it.
+    pub uploader: OwnedUserId,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// For an id without content yet: when it stops accepting the upload.
+    pub upload_by: Option<Timestamp>,
+}
+
+/// The content of a media item, stored as a blob named by its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaContent {
+    /// SHA-256 of the stored bytes, hex: the blob's name.
+    pub hash: String,
+    /// The content type served.
+    pub content_type: String,
+    /// Bytes.
+    pub size: u64,
+    /// The name given at upload.
+    pub filename: Option<String>,
+    /// Image width and height, when it is an image.
+    pub dimensions: Option<(u32, u32)>,
+    /// Reference to the key the blob is encrypted with; `None` while files are stored in the clear
+    /// (key management comes with the governance work).
+    pub key_ref: Option<String>,
+}
+
+/// A media item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    /// Id, uploader, creation and upload deadline.
+    pub meta: NewMedia,
+    /// The content, once uploaded.
+    pub content: Option<MediaContent>,
+}
+
+/// A message event that refers to a media item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaRef {
+    /// The room it was sent in.
+    pub room_id: OwnedRoomId,
+    /// The event.
+    pub event_id: OwnedEventId,
+    /// The event's position.
+    pub stream: StreamPos,
+}

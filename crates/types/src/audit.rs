@@ -66,6 +66,9 @@ pub enum AuditAction {
     /// A file was downloaded.
     #[serde(rename = "media.download")]
     MediaDownload,
+    /// A file was uploaded.
+    #[serde(rename = "media.upload")]
+    MediaUpload,
     /// Audit records or a transcript were exported.
     #[serde(rename = "export")]
     Export,

@@ -82,10 +82,15 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
         println!("Created the administrator account {user}.");
         println!("One-time password (shown once; it must be changed at first sign-in): {password}");
     }
+    let purged = services.media.purge(true).await?;
+    if purged > 0 {
+        tracing::info!(purged, "deleted files no message refers to any more");
+    }
     let signal = shutdown_signal()?;
     println!("wardline listening on {scheme}://{local}");
     let key = crate::audit_files::load_or_create_key(&data_dir)?;
     let background = tokio::spawn(services.clone().run_background());
+    let housekeeping = tokio::spawn(std::sync::Arc::clone(&services.media).run_housekeeping());
     let audit_writer = tokio::spawn(services.audit.clone().run_writer());
     let checkpoints = tokio::spawn(services.audit.clone().run_checkpoints(
         key.clone(),
@@ -109,6 +114,7 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
         None => axum::serve(listener, make_service).with_graceful_shutdown(shutdown).await?,
     }
     background.abort();
+    housekeeping.abort();
     control.abort();
     checkpoints.abort();
     services.audit.flush().await;

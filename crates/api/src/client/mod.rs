@@ -4,6 +4,7 @@ pub mod account_data;
 pub mod devices;
 pub mod discovery;
 pub mod format;
+pub mod media;
 pub mod messages;
 pub mod profile;
 pub mod receipts;
@@ -14,14 +15,16 @@ pub mod sync;
 
 use axum::Router;
 use ruma::api::client::{
-    account, config, context, device, discovery as disc, filter, membership, message, presence, profile as prof, push,
-    read_marker, receipt, redact, room, session as sess, state as st, sync::sync_events, tag, typing, user_directory,
+    account, authenticated_media as auth_media, config, context, device, discovery as disc, filter,
+    media as legacy_media, membership, message, presence, profile as prof, push, read_marker, receipt, redact, room,
+    session as sess, state as st, sync::sync_events, tag, typing, user_directory,
 };
 use wardline_service::Services;
 
 use crate::ruma_wrapper::RouterExt;
 
 /// Every client-server endpoint Wardline offers.
+#[allow(deprecated)] // the legacy media download paths, routed to refuse them
 pub fn routes() -> Router<Services> {
     Router::new()
         .ruma::<disc::get_supported_versions::Request, _, _>(discovery::versions)
@@ -86,4 +89,15 @@ pub fn routes() -> Router<Services> {
         .ruma::<tag::create_tag::v3::Request, _, _>(account_data::put_tag)
         .ruma::<tag::delete_tag::v3::Request, _, _>(account_data::delete_tag)
         .ruma::<push::get_pushrules_all::v3::Request, _, _>(account_data::push_rules)
+        .ruma::<legacy_media::create_content::v3::Request, _, _>(media::upload)
+        .ruma::<legacy_media::create_mxc_uri::v1::Request, _, _>(media::create)
+        .ruma::<legacy_media::create_content_async::v3::Request, _, _>(media::upload_to)
+        .ruma::<auth_media::get_content::v1::Request, _, _>(media::download)
+        .ruma::<auth_media::get_content_as_filename::v1::Request, _, _>(media::download_as)
+        .ruma::<auth_media::get_content_thumbnail::v1::Request, _, _>(media::thumbnail)
+        .ruma::<auth_media::get_media_config::v1::Request, _, _>(media::config)
+        // Deprecated paths, routed only to refuse them.
+        .ruma::<legacy_media::get_content::v3::Request, _, _>(media::legacy)
+        .ruma::<legacy_media::get_content_as_filename::v3::Request, _, _>(media::legacy)
+        .ruma::<legacy_media::get_content_thumbnail::v3::Request, _, _>(media::legacy)
 }

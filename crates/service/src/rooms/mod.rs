@@ -28,6 +28,7 @@ pub use state::RoomState;
 
 use crate::audit::{Actor, AuditService};
 use crate::core::Core;
+use crate::media::MediaService;
 use crate::notifier::Notifier;
 use crate::ratelimit::RateLimiter;
 use crate::{ServiceError, ServiceResult};
@@ -45,6 +46,7 @@ pub struct RoomService {
     notifier: Notifier,
     limiter: RateLimiter,
     audit: AuditService,
+    media: Arc<MediaService>,
     rooms: Mutex<HashMap<OwnedRoomId, Arc<AsyncMutex<Slot>>>>,
 }
 
@@ -63,7 +65,7 @@ pub(crate) fn random_id() -> String {
 
 impl RoomService {
     /// A room service.
-    pub fn new(core: &Core) -> Self {
+    pub fn new(core: &Core, media: Arc<MediaService>) -> Self {
         Self {
             store: Arc::clone(&core.store),
             clock: Arc::clone(&core.clock),
@@ -71,6 +73,7 @@ impl RoomService {
             notifier: core.notifier.clone(),
             limiter: core.limiter.clone(),
             audit: core.audit.clone(),
+            media,
             rooms: Mutex::default(),
         }
     }

@@ -55,6 +55,9 @@ impl RoomService {
             return Ok(id);
         }
         self.limiter.check(LimitKind::Message, sender.as_str())?;
+        if req.kind == kinds::MESSAGE {
+            self.media.check_message(sender, &req.content).await?;
+        }
         let mut slot = self.lock(&req.room_id).await?;
         if !slot.state.exists() {
             return Err(ServiceError::forbidden("you are not a member of this room"));
@@ -66,8 +69,16 @@ impl RoomService {
         event.redacts = req.redacts;
         event.txn = req.txn.clone();
         let id = event.event_id.clone();
+        let redaction = event.redacts.is_some();
         match self.append(by, &mut slot, vec![event]).await {
-            Ok(_) => Ok(id),
+            Ok(_) => {
+                drop(slot);
+                // A file whose last message was just deleted goes with it.
+                if redaction && let Err(e) = self.media.purge(false).await {
+                    tracing::warn!(error = %e, "could not delete released files");
+                }
+                Ok(id)
+            }
             // The same transaction raced in from another request and won: answer with its event.
             Err(ServiceError::Store(StoreError::Conflict(_))) if req.txn.is_some() => {
                 let txn = req.txn.as_ref().ok_or_else(|| ServiceError::Internal("txn vanished".into()))?;

@@ -236,6 +236,34 @@ impl Client {
         self.send(reqwest::Method::DELETE, path, None).await
     }
 
+    /// Uploads a file (`POST /_matrix/media/v3/upload`); returns (status, body).
+    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, filename: &str) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/_matrix/media/v3/upload?filename={}", self.base, enc(filename)))
+            .header("content-type", content_type)
+            .body(bytes);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("upload");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// A GET whose body is bytes; returns (status, headers, body).
+    pub async fn get_raw(&self, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut req = self.http.get(format!("{}{}", self.base, path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.bytes().await.expect("body").to_vec())
+    }
+
     /// Creates a room; returns its id.
     pub async fn create_room(&self, body: Value) -> String {
         let (s, b) = self.post("/_matrix/client/v3/createRoom", body).await;

@@ -10,6 +10,7 @@ mod admin;
 mod audit;
 mod bench;
 mod crash;
+mod media;
 mod messaging;
 mod mfa;
 mod rooms;

@@ -1,0 +1,346 @@
+//! The content repository: uploads, downloads and thumbnails of the files clinicians share.
+//!
+//! **Invariants:**
+//! - A file is served only to its uploader and to users allowed to see an event that refers to
+//!   it ([`MediaService::can_read`]); to everyone else it does not exist (`M_NOT_FOUND`, exactly
+//!   as for an unknown id). Every download, allowed or not, is in the audit trail.
+//! - What is stored has been checked against its declared type and, for images, stripped of
+//!   metadata ([`content::prepare`]).
+//! - Content is written durably before the database names it ([`blobs::Blobs`]).
+
+pub mod blobs;
+pub mod content;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use rand::RngCore;
+use ruma::{OwnedServerName, UserId};
+use wardline_store::{Media, MediaContent, NewMedia, Store, StoreError};
+use wardline_types::audit::{AuditAction, Outcome};
+use wardline_types::media::{MxcRef, referenced, validate_file_message};
+use wardline_types::{Clock, Timestamp};
+
+use crate::audit::{Actor, AuditService};
+use crate::config::MediaSettings;
+use crate::core::Core;
+use crate::settings::SettingsHandle;
+use crate::timeline::TimelineService;
+use crate::{ServiceError, ServiceResult};
+use blobs::Blobs;
+
+/// A file to serve.
+#[derive(Debug, Clone)]
+pub struct Download {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Their type.
+    pub content_type: String,
+    /// The name it was uploaded with (or asked for).
+    pub filename: Option<String>,
+}
+
+/// An upload.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// The bytes as sent.
+    pub bytes: Vec<u8>,
+    /// The declared `Content-Type`.
+    pub content_type: Option<String>,
+    /// The file name given.
+    pub filename: Option<String>,
+}
+
+/// Uploads, downloads, thumbnails.
+pub struct MediaService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    server_name: OwnedServerName,
+    audit: AuditService,
+    settings: SettingsHandle,
+    timeline: TimelineService,
+    blobs: Blobs,
+    /// Image work is CPU-heavy: at most one per core at a time.
+    image_work: tokio::sync::Semaphore,
+}
+
+impl std::fmt::Debug for MediaService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaService").field("blobs", &self.blobs).finish_non_exhaustive()
+    }
+}
+
+fn new_media_id() -> String {
+    let mut bytes = [0u8; 18];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn clean_filename(name: Option<String>) -> Option<String> {
+    name.map(|n| n.chars().filter(|c| !c.is_control() && !matches!(c, '/' | '\\' | '"')).take(255).collect::<String>())
+        .filter(|n: &String| !n.trim().is_empty())
+}
+
+impl MediaService {
+    /// The media service, keeping files under `data_dir/media`.
+    pub fn new(core: &Core, timeline: TimelineService, data_dir: &std::path::Path) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Self {
+            store: Arc::clone(&core.store),
+            clock: Arc::clone(&core.clock),
+            server_name: core.server_name.clone(),
+            audit: core.audit.clone(),
+            settings: core.settings.clone(),
+            timeline,
+            blobs: Blobs::new(data_dir),
+            image_work: tokio::sync::Semaphore::new(cores),
+        }
+    }
+
+    fn limits(&self) -> MediaSettings {
+        self.settings.get().media
+    }
+
+    /// `mxc://` URI of a media id here.
+    #[must_use]
+    pub fn mxc(&self, media_id: &str) -> String {
+        format!("mxc://{}/{media_id}", self.server_name)
+    }
+
+    /// Checks size and quota, then the content, off the request threads.
+    async fn prepare(&self, uploader: &UserId, upload: Upload) -> ServiceResult<MediaContent> {
+        let limits = self.limits();
+        let size = upload.bytes.len() as u64;
+        if size > limits.max_upload_bytes {
+            return Err(ServiceError::TooLarge(format!("files may be at most {} bytes", limits.max_upload_bytes)));
+        }
+        let used = self.store.media_bytes_of(uploader).await?;
+        if used.saturating_add(size) > limits.quota_bytes_per_user {
+            return Err(ServiceError::forbidden(format!(
+                "your files would take {} bytes; the limit per person is {}",
+                used.saturating_add(size),
+                limits.quota_bytes_per_user
+            )));
+        }
+        let _permit = self.image_work.acquire().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let blobs = self.blobs.clone();
+        let Upload { bytes, content_type, filename } = upload;
+        tokio::task::spawn_blocking(move || {
+            let prepared = content::prepare(bytes, content_type.as_deref(), &limits)?;
+            let hash = blobs.put(&prepared.bytes)?;
+            Ok(MediaContent {
+                hash,
+                content_type: prepared.content_type,
+                size: prepared.bytes.len() as u64,
+                filename: clean_filename(filename),
+                dimensions: prepared.dimensions,
+                key_ref: None,
+            })
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+    }
+
+    fn audit_upload(&self, by: &Actor, media_id: &str, content: &MediaContent) {
+        let mut r = self.audit.entry(Some(by), AuditAction::MediaUpload, Outcome::Success);
+        r.detail = Some(format!("media={media_id} type={} size={}", content.content_type, content.size));
+        self.audit.record(r);
+    }
+
+    /// `POST /upload`: stores a file and returns its `mxc://` URI.
+    pub async fn upload(&self, by: &Actor, upload: Upload) -> ServiceResult<String> {
+        let content = self.prepare(&by.user_id, upload).await?;
+        let media_id = new_media_id();
+        let now = self.clock.now();
+        self.store
+            .create_media(NewMedia {
+                media_id: media_id.clone(),
+                uploader: by.user_id.clone(),
+                created_at: now,
+                upload_by: None,
+            })
+            .await?;
+        self.store.put_media_content(&media_id, &by.user_id, content.clone()).await?;
+        self.audit_upload(by, &media_id, &content);
+        Ok(self.mxc(&media_id))
+    }
+
+    /// `POST /create`: an id to upload to later; returns it and when it stops accepting.
+    pub async fn create(&self, by: &Actor) -> ServiceResult<(String, Timestamp)> {
+        let media_id = new_media_id();
+        let now = self.clock.now();
+        let upload_by = now.plus(Duration::from_secs(self.limits().unused_id_minutes * 60));
+        self.store
+            .create_media(NewMedia {
+                media_id: media_id.clone(),
+                uploader: by.user_id.clone(),
+                created_at: now,
+                upload_by: Some(upload_by),
+            })
+            .await?;
+        Ok((self.mxc(&media_id), upload_by))
+    }
+
+    /// `PUT /upload/{server}/{id}`: the content of an id from [`MediaService::create`].
+    pub async fn upload_to(&self, by: &Actor, server: &str, media_id: &str, upload: Upload) -> ServiceResult<()> {
+        let media = self.local(server, media_id).await?.filter(|m| m.meta.uploader == by.user_id);
+        let Some(media) = media else { return Err(ServiceError::forbidden("not an id you created")) };
+        if media.content.is_some() {
+            return Err(ServiceError::CannotOverwriteMedia);
+        }
+        if media.meta.upload_by.is_some_and(|t| t <= self.clock.now()) {
+            return Err(ServiceError::not_found("this id has expired"));
+        }
+        let content = self.prepare(&by.user_id, upload).await?;
+        match self.store.put_media_content(media_id, &by.user_id, content.clone()).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Err(ServiceError::CannotOverwriteMedia),
+            Err(e) => return Err(e.into()),
+        }
+        self.audit_upload(by, media_id, &content);
+        Ok(())
+    }
+
+    async fn local(&self, server: &str, media_id: &str) -> ServiceResult<Option<Media>> {
+        if server != self.server_name.as_str() || MxcRef::parse(&format!("mxc://{server}/{media_id}")).is_none() {
+            return Ok(None);
+        }
+        Ok(self.store.media(media_id).await?)
+    }
+
+    /// May `user` fetch this item? Its uploader may; anyone else only if an event that refers to
+    /// it is visible to them.
+    pub async fn can_read(&self, user: &UserId, media: &Media) -> ServiceResult<bool> {
+        if media.meta.uploader == user {
+            return Ok(true);
+        }
+        for r in self.store.media_refs(&media.meta.media_id).await? {
+            if self.timeline.visibility(user, &r.room_id).await?.can_see(r.stream) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The item and its content, if `by` may read it; audited either way.
+    async fn readable(&self, by: &Actor, server: &str, media_id: &str, what: &str) -> ServiceResult<MediaContent> {
+        let media = self.local(server, media_id).await?;
+        let allowed = match &media {
+            Some(m) => self.can_read(&by.user_id, m).await?,
+            None => false,
+        };
+        let outcome = if allowed { Outcome::Success } else { Outcome::Denied };
+        let mut r = self.audit.entry(Some(by), AuditAction::MediaDownload, outcome);
+        r.detail = Some(format!("media=mxc://{server}/{media_id} {what}"));
+        self.audit.record(r);
+        let not_found = || ServiceError::not_found("no such file");
+        let media = media.filter(|_| allowed).ok_or_else(not_found)?;
+        media.content.ok_or(ServiceError::NotYetUploaded)
+    }
+
+    /// A file's content.
+    pub async fn download(&self, by: &Actor, server: &str, media_id: &str) -> ServiceResult<Download> {
+        let content = self.readable(by, server, media_id, "download").await?;
+        let blobs = self.blobs.clone();
+        let hash = content.hash.clone();
+        let bytes = tokio::task::spawn_blocking(move || blobs.get(&hash))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        Ok(Download { bytes, content_type: content.content_type, filename: content.filename })
+    }
+
+    /// A thumbnail of an image, made once per offered size and kept.
+    pub async fn thumbnail(
+        &self,
+        by: &Actor,
+        server: &str,
+        media_id: &str,
+        width: u32,
+        height: u32,
+        crop: bool,
+    ) -> ServiceResult<Download> {
+        let size = content::thumbnail_size(width, height, crop);
+        let what = format!("thumbnail={}x{}-{}", size.0, size.1, if size.2 { "crop" } else { "scale" });
+        let media = self.readable(by, server, media_id, &what).await?;
+        let name = format!("{}x{}-{}", size.0, size.1, if size.2 { "crop" } else { "scale" });
+        let max_pixels = self.limits().max_image_pixels;
+        let blobs = self.blobs.clone();
+        let _permit = self.image_work.acquire().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let (bytes, content_type) = tokio::task::spawn_blocking(move || -> ServiceResult<(Vec<u8>, String)> {
+            let png = matches!(media.content_type.as_str(), "image/png" | "image/gif");
+            let kind = if png { "image/png" } else { "image/jpeg" };
+            if let Some(cached) = blobs.thumbnail(&media.hash, &name) {
+                return Ok((cached, kind.to_owned()));
+            }
+            let original = blobs.get(&media.hash)?;
+            let (thumb, kind) = content::thumbnail(&original, &media.content_type, size, max_pixels)?;
+            blobs.put_thumbnail(&media.hash, &name, &thumb)?;
+            Ok((thumb, kind.to_owned()))
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        Ok(Download { bytes, content_type, filename: None })
+    }
+
+    /// Checks a message before it is sent: file messages must have the spec's shape, and every
+    /// file of this server it refers to must exist and be readable by the sender (their own
+    /// upload, or one they can see, when forwarding).
+    pub async fn check_message(&self, sender: &UserId, content: &serde_json::Value) -> ServiceResult<()> {
+        validate_file_message(content).map_err(|e| ServiceError::BadJson(e.0))?;
+        for r in referenced(content) {
+            if r.server != self.server_name.as_str() {
+                return Err(ServiceError::invalid("files must be uploaded to this server"));
+            }
+            let media = self.store.media(&r.media_id).await?;
+            let readable = match &media {
+                Some(m) => m.content.is_some() && self.can_read(sender, m).await?,
+                None => false,
+            };
+            if !readable {
+                return Err(ServiceError::invalid(format!("no such file: mxc://{}/{}", r.server, r.media_id)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes files no message refers to any more, ids whose upload never came, and (at start)
+    /// what a crash left half written or unnamed. Returns how many blobs were deleted.
+    pub async fn purge(&self, at_start: bool) -> ServiceResult<usize> {
+        let mut deleted = 0;
+        for hash in self.store.purge_released_media(self.clock.now()).await? {
+            self.blobs.delete(&hash);
+            deleted += 1;
+        }
+        if at_start {
+            let blobs = self.blobs.clone();
+            let names = tokio::task::spawn_blocking(move || blobs.recover())
+                .await
+                .map_err(|e| ServiceError::Internal(e.to_string()))??;
+            for hash in names {
+                if !self.store.blob_in_use(&hash).await? {
+                    self.blobs.delete(&hash);
+                    deleted += 1;
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Purges every hour (ids whose upload never came). Runs until the task is dropped.
+    pub async fn run_housekeeping(self: Arc<Self>) {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            if let Err(e) = self.purge(false).await {
+                tracing::warn!(error = %e, "media housekeeping failed");
+            }
+        }
+    }
+
+    /// The largest upload accepted now.
+    #[must_use]
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.limits().max_upload_bytes
+    }
+}
