@@ -83,8 +83,15 @@ async fn only_the_uploader_and_members_who_can_see_the_message_get_the_file() {
 
 #[tokio::test]
 async fn limits_type_checks_and_bombs() {
-    let s = Server::start_with_env(&[("WARDLINE_MEDIA__MAX_UPLOAD_BYTES", "2000000")]);
+    let s = Server::start_with_env(&[
+        ("WARDLINE_MEDIA__MAX_UPLOAD_BYTES", "2000000"),
+        ("WARDLINE_MEDIA__QUOTA_BYTES_PER_USER", "3000000"),
+    ]);
     let a = s.user("ada").await;
+    // The quota: 1.5 MB fits once, not twice.
+    assert_eq!(a.upload(vec![1u8; 1_500_000], "application/octet-stream", "a.bin").await.0, 200);
+    let (st, err) = a.upload(vec![2u8; 1_500_001], "application/octet-stream", "b.bin").await;
+    assert_eq!((st, err["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{err}");
     let (st, err) = a.upload(vec![7u8; 2_000_001], "application/octet-stream", "big.bin").await;
     assert_eq!((st, err["errcode"].as_str()), (413, Some("M_TOO_LARGE")), "{err}");
     let html = b"<html><body><script>alert('x')</script></body></html>".to_vec();
