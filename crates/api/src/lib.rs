@@ -9,6 +9,7 @@ pub mod error;
 mod layers;
 pub mod ruma_wrapper;
 pub mod staff;
+pub mod web;
 
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ pub fn router(services: Services) -> Router {
     let mut app = client::routes()
         .merge(admin::routes())
         .merge(staff::routes())
+        .merge(web::routes())
         .fallback(|| async { ApiError::unrecognized().into_response() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "M_UNRECOGNIZED", "method not allowed")

@@ -1,0 +1,472 @@
+// The conversation list and a conversation: live timeline, sending text and files, typing,
+// and read tracking on my messages ("Read by 3 of 5", and who has and hasn't).
+
+import {
+  ClientEvent,
+  EventType,
+  HttpApiEvent,
+  KnownMembership,
+  MsgType,
+  NotificationCountType,
+  ReceiptType,
+  RoomEvent,
+  RoomMemberEvent,
+  SyncState,
+  createClient,
+} from "matrix-js-sdk";
+import type { MatrixClient, MatrixEvent, Room } from "matrix-js-sdk";
+
+import { clockTime, h } from "./dom";
+import type { Session } from "./session";
+
+/** Media is only served with the access token: fetched, then shown from a blob URL. */
+class MediaCache {
+  private urls = new Map<string, Promise<string>>();
+  constructor(private token: string) {}
+
+  url(mxc: string, thumbnail: boolean): Promise<string> {
+    const key = `${mxc}|${thumbnail}`;
+    let p = this.urls.get(key);
+    if (!p) {
+      const [server, id] = mxc.replace("mxc://", "").split("/");
+      const path = thumbnail
+        ? `/_matrix/client/v1/media/thumbnail/${server}/${id}?width=320&height=240&method=scale`
+        : `/_matrix/client/v1/media/download/${server}/${id}`;
+      p = fetch(path, { headers: { Authorization: `Bearer ${this.token}` } }).then(async (r) => {
+        if (!r.ok) throw new Error(`file unavailable (${r.status})`);
+        return URL.createObjectURL(await r.blob());
+      });
+      this.urls.set(key, p);
+    }
+    return p;
+  }
+
+  clear(): void {
+    for (const p of this.urls.values()) p.then((u) => URL.revokeObjectURL(u)).catch(() => undefined);
+    this.urls.clear();
+  }
+}
+
+function lastMessage(room: Room): MatrixEvent | undefined {
+  const events = room.getLiveTimeline().getEvents();
+  for (let i = events.length - 1; i >= 0; i--) {
+    if (events[i].getType() === EventType.RoomMessage) return events[i];
+  }
+  return undefined;
+}
+
+function preview(e: MatrixEvent | undefined): string {
+  if (!e) return "";
+  const c = e.getContent();
+  if (e.isRedacted()) return "Message deleted";
+  switch (c.msgtype) {
+    case MsgType.Image:
+      return "Photo";
+    case MsgType.File:
+      return `File: ${c.body ?? ""}`;
+    case MsgType.Audio:
+      return "Voice note";
+    case MsgType.Video:
+      return "Video";
+    default:
+      return String(c.body ?? "");
+  }
+}
+
+export function startChat(app: HTMLElement, s: Session, signedOut: () => void): void {
+  const client: MatrixClient = createClient({
+    baseUrl: window.location.origin,
+    accessToken: s.accessToken,
+    userId: s.userId,
+    deviceId: s.deviceId,
+    timelineSupport: true,
+  });
+  const media = new MediaCache(s.accessToken);
+  let current: string | null = null;
+  let filter = "";
+  let readersFor: string | null = null;
+
+  const roomList = h("ul", { className: "rooms", "aria-label": "Conversations" });
+  const search = h("input", {
+    type: "search",
+    placeholder: "Search conversations",
+    "aria-label": "Search conversations",
+    oninput: (ev: Event) => {
+      filter = (ev.target as HTMLInputElement).value.toLowerCase();
+      renderList();
+    },
+  });
+  const sidebar = h(
+    "section",
+    { className: "sidebar", "aria-label": "Conversations" },
+    h(
+      "header",
+      {},
+      h("h1", {}, "Wardline"),
+      h("button", { className: "plain", onclick: () => newChat() }, "New chat"),
+      h("button", { className: "plain", onclick: () => signOut() }, "Sign out"),
+    ),
+    h("div", { className: "search" }, search),
+    roomList,
+  );
+  const conversation = h("section", { className: "conversation", "aria-label": "Conversation" });
+  const shell = h("div", { className: "shell" }, sidebar, conversation);
+  conversation.append(h("p", { className: "loading" }, "Choose a conversation."));
+
+  async function signOut(): Promise<void> {
+    try {
+      await client.logout(true);
+    } catch {
+      // Signing out locally is what matters; the server ends the session on its own later.
+    }
+    client.stopClient();
+    media.clear();
+    signedOut();
+  }
+
+  function rooms(): Room[] {
+    return client
+      .getVisibleRooms()
+      .filter((r) => r.getMyMembership() === KnownMembership.Join)
+      .sort((a, b) => b.getLastActiveTimestamp() - a.getLastActiveTimestamp());
+  }
+
+  function renderList(): void {
+    const items = rooms()
+      .filter((r) => !filter || r.name.toLowerCase().includes(filter))
+      .map((r) => {
+        const unread = r.getUnreadNotificationCount(NotificationCountType.Total);
+        const last = lastMessage(r);
+        const li = h(
+          "li",
+          {
+            tabindex: 0,
+            "data-room": r.roomId,
+            "aria-current": r.roomId === current ? "true" : "false",
+            onclick: () => openRoom(r.roomId),
+            onkeydown: (ev: KeyboardEvent) => ev.key === "Enter" && openRoom(r.roomId),
+          },
+          h("span", { className: "name" }, r.name),
+          h("span", { className: "time" }, last ? clockTime(last.getTs()) : ""),
+          h("span", { className: "last" }, preview(last)),
+          unread > 0 ? h("span", { className: "badge", "aria-label": `${unread} unread` }, String(unread)) : "",
+        );
+        return li;
+      });
+    roomList.replaceChildren(...items);
+  }
+
+  /** Everyone else a message was sent to: members, and people invited who have not joined yet. */
+  function audience(room: Room) {
+    return room
+      .getMembers()
+      .filter((m) => m.userId !== s.userId)
+      .filter((m) => m.membership === KnownMembership.Join || m.membership === KnownMembership.Invite);
+  }
+
+  function readStatus(room: Room, e: MatrixEvent): HTMLElement {
+    const others = audience(room);
+    const id = e.getId();
+    if (!id || e.isSending()) return h("span", {}, "Sending…");
+    const read = others.filter((m) => room.hasUserReadEvent(m.userId, id));
+    const label = others.length === 0 ? "Sent" : read.length === 0 ? "Sent" : `Read by ${read.length} of ${others.length}`;
+    return h(
+      "button",
+      {
+        className: `status${read.length === others.length && others.length > 0 ? " read" : ""}`,
+        "aria-label": `${label}: show who has read it`,
+        onclick: () => {
+          readersFor = id;
+          renderRoom();
+        },
+      },
+      label,
+    );
+  }
+
+  function readersPanel(room: Room, eventId: string): HTMLElement {
+    const others = audience(room);
+    const read = others.filter((m) => room.hasUserReadEvent(m.userId, eventId));
+    const unread = others.filter((m) => !read.includes(m));
+    const when = (userId: string) => {
+      const ts = room.getReadReceiptForUserId(userId, false, ReceiptType.Read)?.data?.ts;
+      return ts ? ` at ${clockTime(ts)}` : "";
+    };
+    return h(
+      "div",
+      { className: "readers", role: "dialog", "aria-label": "Who has read this message" },
+      h("h3", {}, `Read (${read.length})`),
+      h("ul", { className: "read-list" }, read.map((m) => h("li", {}, `${m.name}${when(m.userId)}`))),
+      h("h3", {}, `Not read yet (${unread.length})`),
+      h("ul", { className: "unread-list" }, unread.map((m) => h("li", {}, m.name))),
+      h(
+        "button",
+        {
+          onclick: () => {
+            readersFor = null;
+            renderRoom();
+          },
+        },
+        "Close",
+      ),
+    );
+  }
+
+  function bubble(room: Room, e: MatrixEvent): HTMLElement {
+    const mine = e.getSender() === s.userId;
+    const c = e.getContent();
+    let body: HTMLElement;
+    if (e.isRedacted()) {
+      body = h("div", { className: "body" }, h("em", {}, "Message deleted"));
+    } else if (c.msgtype === MsgType.Image && typeof c.url === "string") {
+      const img = h("img", { alt: String(c.body ?? "Photo") });
+      media
+        .url(c.url, true)
+        .then((u) => (img.src = u))
+        .catch(() => img.replaceWith(h("span", {}, "Photo unavailable")));
+      body = h("div", { className: "body" }, img);
+    } else if (typeof c.url === "string") {
+      const link = h("a", { href: "#", download: String(c.body ?? "file") }, String(c.body ?? "File"));
+      link.addEventListener("click", async (ev) => {
+        ev.preventDefault();
+        link.setAttribute("href", await media.url(String(c.url), false));
+        link.click();
+      });
+      body = h("div", { className: "body" }, link);
+    } else {
+      body = h("div", { className: "body" }, String(c.body ?? ""));
+    }
+    const sender = room.getMember(e.getSender() ?? "")?.name ?? e.getSender() ?? "";
+    return h(
+      "article",
+      { className: `msg${mine ? " mine" : ""}`, "data-event": e.getId() ?? "" },
+      mine ? "" : h("div", { className: "who" }, sender),
+      body,
+      h("div", { className: "meta" }, h("time", {}, clockTime(e.getTs())), mine ? readStatus(room, e) : ""),
+    );
+  }
+
+  function markRead(room: Room): void {
+    const events = room.getLiveTimeline().getEvents();
+    const last = events[events.length - 1];
+    if (!last || document.visibilityState !== "visible" || current !== room.roomId) return;
+    if (room.hasUserReadEvent(s.userId, last.getId() ?? "")) return;
+    client.sendReadReceipt(last, ReceiptType.Read).catch(() => undefined);
+  }
+
+  function renderRoom(): void {
+    const room = current ? client.getRoom(current) : null;
+    if (!room) return;
+    const timeline = conversation.querySelector(".timeline");
+    const atBottom = !timeline || timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 40;
+    const events = room.getLiveTimeline().getEvents().filter((e) => e.getType() === EventType.RoomMessage);
+    const list = h("div", { className: "timeline", role: "log", "aria-label": `Messages in ${room.name}` });
+    list.append(...events.map((e) => bubble(room, e)));
+    const typing = room
+      .getMembers()
+      .filter((m) => m.typing && m.userId !== s.userId)
+      .map((m) => m.name);
+    const typingLine = h("div", { className: "typing", "aria-live": "polite" }, typing.length ? `${typing.join(", ")} typing…` : "");
+    const input = h("input", { type: "text", placeholder: "Message", "aria-label": "Message", autocomplete: "off" });
+    input.addEventListener("input", () => client.sendTyping(room.roomId, input.value.length > 0, 5000).catch(() => undefined));
+    const fileInput = h("input", {
+      type: "file",
+      accept: "image/*,audio/*,video/*,application/pdf",
+      "aria-label": "Attach a file",
+      hidden: true,
+    });
+    fileInput.addEventListener("change", () => {
+      const file = fileInput.files?.[0];
+      if (file) sendFile(room, file);
+    });
+    const composer = h(
+      "form",
+      { className: "composer", "aria-label": "Send a message" },
+      h("button", { type: "button", className: "plain", onclick: () => fileInput.click() }, "Attach"),
+      fileInput,
+      input,
+      h("button", { type: "submit" }, "Send"),
+    );
+    composer.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const text = input.value.trim();
+      if (!text) return;
+      input.value = "";
+      client.sendTyping(room.roomId, false, 0).catch(() => undefined);
+      client.sendTextMessage(room.roomId, text).catch(() => undefined);
+    });
+    const previous = document.activeElement === conversation.querySelector(".composer input[type=text]");
+    const draft = (conversation.querySelector(".composer input[type=text]") as HTMLInputElement | null)?.value ?? "";
+    input.value = draft;
+    conversation.replaceChildren(
+      h(
+        "header",
+        {},
+        h("button", { className: "plain back", onclick: () => closeRoom(), "aria-label": "Back to conversations" }, "Back"),
+        h("h2", {}, room.name),
+        h("button", { className: "plain", onclick: () => client.scrollback(room, 30).then(renderRoom) }, "Earlier"),
+      ),
+      list,
+      typingLine,
+      composer,
+      readersFor ? readersPanel(room, readersFor) : "",
+    );
+    if (atBottom) list.scrollTop = list.scrollHeight;
+    else if (timeline) list.scrollTop = timeline.scrollTop;
+    if (previous) input.focus();
+  }
+
+  async function sendFile(room: Room, file: File): Promise<void> {
+    const kind = file.type.split("/")[0];
+    const msgtype = kind === "image" ? MsgType.Image : kind === "audio" ? MsgType.Audio : kind === "video" ? MsgType.Video : MsgType.File;
+    const info: Record<string, unknown> = { mimetype: file.type, size: file.size };
+    if (msgtype === MsgType.Image) {
+      try {
+        const bitmap = await createImageBitmap(file);
+        info.w = bitmap.width;
+        info.h = bitmap.height;
+        bitmap.close();
+      } catch {
+        // Dimensions are optional.
+      }
+    }
+    const { content_uri } = await client.uploadContent(file, { name: file.name, type: file.type });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    await client.sendMessage(room.roomId, { msgtype, body: file.name, url: content_uri, info } as any);
+  }
+
+  function openRoom(roomId: string): void {
+    current = roomId;
+    readersFor = null;
+    shell.classList.add("open");
+    conversation.replaceChildren();
+    renderRoom();
+    renderList();
+    const room = client.getRoom(roomId);
+    if (room) markRead(room);
+    (conversation.querySelector(".composer input[type=text]") as HTMLInputElement | null)?.focus();
+  }
+
+  function closeRoom(): void {
+    current = null;
+    shell.classList.remove("open");
+    renderList();
+  }
+
+  function newChat(): void {
+    const chosen = new Map<string, string>();
+    const results = h("ul", { "aria-label": "People" });
+    const nameInput = h("input", { type: "text", id: "group-name", placeholder: "Group name (for 2 or more people)" });
+    const term = h("input", { type: "search", id: "people-search", placeholder: "Name, job title or department" });
+    const error = h("p", { className: "error", role: "alert" });
+    let seq = 0;
+    term.addEventListener("input", async () => {
+      const mine = ++seq;
+      const q = term.value.trim();
+      if (!q) return results.replaceChildren();
+      const r = await client.searchUserDirectory({ term: q, limit: 20 });
+      if (mine !== seq) return;
+      results.replaceChildren(
+        ...r.results
+          .filter((u) => u.user_id !== s.userId)
+          .map((u) => {
+            const box = h("input", { type: "checkbox", checked: chosen.has(u.user_id) });
+            box.addEventListener("change", () => {
+              if (box.checked) chosen.set(u.user_id, u.display_name ?? u.user_id);
+              else chosen.delete(u.user_id);
+            });
+            return h("li", {}, h("label", {}, box, `${u.display_name ?? u.user_id} (${u.user_id})`));
+          }),
+      );
+    });
+    const start = h("button", { type: "submit" }, "Start chat");
+    const formEl = h(
+      "form",
+      { className: "newchat", "aria-label": "New chat" },
+      h("label", { for: "people-search" }, "Find people"),
+      term,
+      results,
+      h("label", { for: "group-name" }, "Group name"),
+      nameInput,
+      error,
+      start,
+      h("button", { type: "button", className: "plain", onclick: () => closeRoom() }, "Cancel"),
+    );
+    formEl.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      if (chosen.size === 0) {
+        error.textContent = "Choose at least one person.";
+        return;
+      }
+      start.disabled = true;
+      try {
+        const direct = chosen.size === 1;
+        const { room_id } = await client.createRoom({
+          invite: [...chosen.keys()],
+          is_direct: direct,
+          name: direct ? undefined : nameInput.value.trim() || [...chosen.values()].join(", "),
+        });
+        await new Promise<void>((resolve) => {
+          const ready = () => client.getRoom(room_id) && resolve();
+          if (client.getRoom(room_id)) resolve();
+          else client.on(ClientEvent.Room, ready);
+        });
+        openRoom(room_id);
+      } catch (e) {
+        error.textContent = e instanceof Error ? e.message : "Could not start the chat.";
+        start.disabled = false;
+      }
+    });
+    current = null;
+    shell.classList.add("open");
+    conversation.replaceChildren(h("header", {}, h("h2", {}, "New chat")), formEl);
+    term.focus();
+  }
+
+  // Invitations from colleagues are accepted at once, as being added to a ward group is.
+  client.on(RoomMemberEvent.Membership, (_ev, member) => {
+    if (member.userId === s.userId && member.membership === KnownMembership.Invite) {
+      client.joinRoom(member.roomId).catch(() => undefined);
+    }
+  });
+  client.on(RoomEvent.Timeline, (_e, room) => {
+    renderList();
+    if (room && room.roomId === current) {
+      renderRoom();
+      markRead(room);
+    }
+  });
+  // My message went from "Sending…" to sent (or failed).
+  client.on(RoomEvent.LocalEchoUpdated, (_e, room) => {
+    if (room.roomId === current) renderRoom();
+  });
+  client.on(RoomEvent.Receipt, (_e, room) => {
+    renderList();
+    if (room.roomId === current) renderRoom();
+  });
+  client.on(RoomMemberEvent.Typing, (_e, member) => {
+    if (member.roomId === current) renderRoom();
+  });
+  client.on(RoomEvent.Name, () => renderList());
+  client.on(RoomEvent.MyMembership, () => renderList());
+  client.on(ClientEvent.Sync, (state) => {
+    if (state === SyncState.Prepared) {
+      app.replaceChildren(shell);
+      renderList();
+      for (const room of client.getRooms()) {
+        if (room.getMyMembership() === KnownMembership.Invite) client.joinRoom(room.roomId).catch(() => undefined);
+      }
+    }
+  });
+  // The session was ended elsewhere (signed out from another device, deactivated, timed out).
+  client.on(HttpApiEvent.SessionLoggedOut, () => {
+    client.stopClient();
+    media.clear();
+    signedOut();
+  });
+  document.addEventListener("visibilitychange", () => {
+    const room = current ? client.getRoom(current) : null;
+    if (room) markRead(room);
+  });
+  client.startClient({ initialSyncLimit: 30 }).catch(() => signedOut());
+}

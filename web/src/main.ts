@@ -1,0 +1,114 @@
+// Wardline web client: sign-in, then the conversations.
+
+import { h } from "./dom";
+import { ApiError, changePassword, forgetEverything, login, saveSession, savedSession, secondFactor } from "./session";
+import type { LoginResult, Session } from "./session";
+import { startChat } from "./chat";
+
+const app = document.getElementById("app") as HTMLElement;
+
+function show(...nodes: Node[]): void {
+  app.replaceChildren(...nodes);
+}
+
+function message(e: unknown): string {
+  if (e instanceof ApiError) {
+    if (e.status === 403 && e.errcode === "M_FORBIDDEN") return "Wrong username or password.";
+    if (e.errcode === "M_LIMIT_EXCEEDED") return "Too many attempts. Wait a moment and try again.";
+    return e.message;
+  }
+  return "Wardline cannot be reached. Check the connection and try again.";
+}
+
+function form(title: string, fields: HTMLElement[], submit: string, onSubmit: (f: HTMLFormElement) => Promise<void>) {
+  const error = h("p", { className: "error", role: "alert" });
+  const button = h("button", { type: "submit" }, submit);
+  const f = h("form", { className: "signin", "aria-label": title }, h("h1", {}, title), ...fields, error, button);
+  f.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    error.textContent = "";
+    button.disabled = true;
+    try {
+      await onSubmit(f);
+    } catch (e) {
+      error.textContent = message(e);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return f;
+}
+
+function field(label: string, name: string, type = "text", autocomplete = "off"): HTMLElement[] {
+  const id = `f-${name}`;
+  return [h("label", { for: id }, label), h("input", { id, name, type, autocomplete, required: true })];
+}
+
+function value(f: HTMLFormElement, name: string): string {
+  return (f.elements.namedItem(name) as HTMLInputElement).value;
+}
+
+function signIn(): void {
+  show(
+    form(
+      "Sign in to Wardline",
+      [...field("Username", "user", "text", "username"), ...field("Password", "password", "password", "current-password")],
+      "Sign in",
+      async (f) => {
+        const password = value(f, "password");
+        await signedIn(await login(value(f, "user"), password), password);
+      },
+    ),
+  );
+  (app.querySelector("input") as HTMLInputElement).focus();
+}
+
+async function signedIn(result: LoginResult, password: string): Promise<void> {
+  if (result.kind === "second-factor") {
+    show(
+      form(
+        "Enter your code",
+        [...field("6-digit code from your authenticator app", "code", "text", "one-time-code")],
+        "Continue",
+        async (f) => signedIn(await secondFactor(result.mfaSession, value(f, "code")), password),
+      ),
+    );
+    (app.querySelector("input") as HTMLInputElement).focus();
+    return;
+  }
+  saveSession(result.session);
+  if (result.mustChangePassword) {
+    newPassword(result.session, password);
+  } else {
+    open(result.session);
+  }
+}
+
+function newPassword(s: Session, oldPassword: string): void {
+  show(
+    form(
+      "Choose your password",
+      [
+        h("p", {}, "You signed in with a one-time password. Choose your own to continue."),
+        ...field("New password", "new", "password", "new-password"),
+      ],
+      "Save password",
+      async (f) => {
+        await changePassword(s, oldPassword, value(f, "new"));
+        open(s);
+      },
+    ),
+  );
+}
+
+function open(s: Session): void {
+  show(h("p", { className: "loading" }, "Loading your conversations…"));
+  startChat(app, s, () => {
+    forgetEverything();
+    signIn();
+  });
+}
+
+const saved = savedSession();
+if (saved) open(saved);
+else signIn();
