@@ -212,7 +212,9 @@ impl SyncService {
         loop {
             // Subscribe before reading, so nothing committed meanwhile is missed.
             let mut wake = self.notifier.subscribe(&caller.user_id);
-            let result = self.compute(caller, &req).await?;
+            // Boxed: the computation's state would otherwise be part of every waiting long-poll
+            // (10,000 idle clients hold 10,000 of them).
+            let result = Box::pin(self.compute(caller, &req)).await?;
             if result.has_updates() || req.since.is_none() || req.full_state || *closing.borrow() {
                 self.audit_delivery(caller, &result);
                 return Ok(result);
