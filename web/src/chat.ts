@@ -407,9 +407,13 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
           name: direct ? undefined : nameInput.value.trim() || [...chosen.values()].join(", "),
         });
         await new Promise<void>((resolve) => {
-          const ready = () => client.getRoom(room_id) && resolve();
-          if (client.getRoom(room_id)) resolve();
-          else client.on(ClientEvent.Room, ready);
+          const ready = () => {
+            if (!client.getRoom(room_id)) return;
+            client.off(ClientEvent.Room, ready);
+            resolve();
+          };
+          client.on(ClientEvent.Room, ready);
+          ready();
         });
         openRoom(room_id);
       } catch (e) {

@@ -153,12 +153,15 @@ impl MediaService {
         let content = self.prepare(&by.user_id, upload).await?;
         let media_id = new_media_id();
         let now = self.clock.now();
+        // The id and its content are two writes: should the second never happen (a crash), the
+        // deadline lets housekeeping remove the empty id, and the blob goes as unrecorded.
+        let upload_by = Some(now.plus(Duration::from_secs(3600)));
         self.store
             .create_media(NewMedia {
                 media_id: media_id.clone(),
                 uploader: by.user_id.clone(),
                 created_at: now,
-                upload_by: None,
+                upload_by,
             })
             .await?;
         self.store.put_media_content(&media_id, &by.user_id, content.clone()).await?;
