@@ -11,13 +11,17 @@ import {
   ReceiptType,
   RoomEvent,
   RoomMemberEvent,
+  SetPresence,
   SyncState,
+  UserEvent,
   createClient,
 } from "matrix-js-sdk";
 import type { MatrixClient, MatrixEvent, Room } from "matrix-js-sdk";
 
+import { devicesPanel } from "./devices";
 import { clockTime, h } from "./dom";
 import type { Session } from "./session";
+import { startRecording } from "./voice";
 
 /** Media is only served with the access token: fetched, then shown from a blob URL. */
 class MediaCache {
@@ -85,8 +89,21 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
   let current: string | null = null;
   let filter = "";
   let readersFor: string | null = null;
+  let ready = false;
 
   const roomList = h("ul", { className: "rooms", "aria-label": "Conversations" });
+  let dnd = false;
+  const dndButton = h("button", { className: "plain", "aria-pressed": "false" }, "Do not disturb: off");
+  dndButton.addEventListener("click", async () => {
+    dnd = !dnd;
+    dndButton.textContent = `Do not disturb: ${dnd ? "on" : "off"}`;
+    dndButton.setAttribute("aria-pressed", String(dnd));
+    // Syncs would otherwise mark me online again.
+    client.setSyncPresence(dnd ? SetPresence.Unavailable : SetPresence.Online);
+    await client
+      .setPresence({ presence: dnd ? "unavailable" : "online", status_msg: dnd ? "Do not disturb" : "" })
+      .catch(() => undefined);
+  });
   const search = h("input", {
     type: "search",
     placeholder: "Search conversations",
@@ -104,7 +121,25 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
       {},
       h("h1", {}, "Wardline"),
       h("button", { className: "plain", onclick: () => newChat() }, "New chat"),
+      h("button", { className: "plain", onclick: () => showDevices() }, "Devices"),
       h("button", { className: "plain", onclick: () => signOut() }, "Sign out"),
+    ),
+    h(
+      "div",
+      { className: "toolbar" },
+      dndButton,
+      "Notification" in window && Notification.permission === "default"
+        ? h(
+            "button",
+            {
+              className: "plain",
+              onclick: (ev: Event) => {
+                Notification.requestPermission().finally(() => (ev.target as HTMLElement).remove());
+              },
+            },
+            "Turn on notifications",
+          )
+        : "",
     ),
     h("div", { className: "search" }, search),
     roomList,
@@ -122,6 +157,21 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
     client.stopClient();
     media.clear();
     signedOut();
+  }
+
+  /** A dot and a label for someone's presence (online, do not disturb, away). */
+  function presence(userId: string): HTMLElement {
+    const user = client.getUser(userId);
+    const state = user?.presence ?? "offline";
+    const dndOn = state === "unavailable" && user?.presenceStatusMsg === "Do not disturb";
+    const label = dndOn ? "do not disturb" : state === "online" ? "online" : state === "unavailable" ? "away" : "offline";
+    return h("span", { className: `presence ${state}${dndOn ? " dnd" : ""}`, role: "img", "aria-label": label, title: label });
+  }
+
+  /** The other person of a two-person conversation. */
+  function otherPerson(room: Room): string | null {
+    const others = room.getMembers().filter((m) => m.userId !== s.userId);
+    return others.length === 1 ? others[0].userId : null;
   }
 
   function rooms(): Room[] {
@@ -146,7 +196,7 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
             onclick: () => openRoom(r.roomId),
             onkeydown: (ev: KeyboardEvent) => ev.key === "Enter" && openRoom(r.roomId),
           },
-          h("span", { className: "name" }, r.name),
+          h("span", { className: "name" }, otherPerson(r) ? presence(otherPerson(r) as string) : "", r.name),
           h("span", { className: "time" }, last ? clockTime(last.getTs()) : ""),
           h("span", { className: "last" }, preview(last)),
           unread > 0 ? h("span", { className: "badge", "aria-label": `${unread} unread` }, String(unread)) : "",
@@ -225,6 +275,17 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
         .then((u) => (img.src = u))
         .catch(() => img.replaceWith(h("span", {}, "Photo unavailable")));
       body = h("div", { className: "body" }, img);
+    } else if ((c.msgtype === MsgType.Audio || c.msgtype === MsgType.Video) && typeof c.url === "string") {
+      const audio = c.msgtype === MsgType.Audio;
+      const player = audio
+        ? h("audio", { controls: true, preload: "none", "aria-label": String(c.body ?? "Voice note") })
+        : h("video", { controls: true, preload: "none", "aria-label": String(c.body ?? "Video") });
+      media
+        .url(c.url, false)
+        .then((u) => (player.src = u))
+        .catch(() => player.replaceWith(h("span", {}, "Unavailable")));
+      const seconds = typeof c.info?.duration === "number" ? ` (${Math.round(c.info.duration / 1000)} s)` : "";
+      body = h("div", { className: "body" }, audio ? `Voice note${seconds}` : "", player);
     } else if (typeof c.url === "string") {
       const link = h("a", { href: "#", download: String(c.body ?? "file") }, String(c.body ?? "File"));
       link.addEventListener("click", async (ev) => {
@@ -240,10 +301,18 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
     return h(
       "article",
       { className: `msg${mine ? " mine" : ""}`, "data-event": e.getId() ?? "" },
-      mine ? "" : h("div", { className: "who" }, sender),
+      mine ? "" : h("div", { className: "who" }, presence(e.getSender() ?? ""), sender),
       body,
       h("div", { className: "meta" }, h("time", {}, clockTime(e.getTs())), mine ? readStatus(room, e) : ""),
     );
+  }
+
+  /** "New message in Ward 7": never the text, which a lock screen would show (NHS guidance). */
+  function notify(e: MatrixEvent, room: Room | undefined, old: boolean): void {
+    if (old || !room || !ready || dnd || e.getSender() === s.userId || e.getType() !== EventType.RoomMessage) return;
+    if (document.visibilityState === "visible" && room.roomId === current) return;
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    new Notification("Wardline", { body: `New message in ${room.name}`, tag: room.roomId });
   }
 
   function markRead(room: Room): void {
@@ -284,6 +353,7 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
       { className: "composer", "aria-label": "Send a message" },
       h("button", { type: "button", className: "plain", onclick: () => fileInput.click() }, "Attach"),
       fileInput,
+      voiceButton(room),
       input,
       h("button", { type: "submit" }, "Send"),
     );
@@ -316,10 +386,45 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
     if (previous) input.focus();
   }
 
-  async function sendFile(room: Room, file: File): Promise<void> {
+  function voiceButton(room: Room): HTMLElement {
+    const button = h("button", { type: "button", className: "plain", "aria-pressed": "false" }, "Record");
+    let stop: (() => Promise<{ blob: Blob; durationMs: number }>) | null = null;
+    button.addEventListener("click", async () => {
+      if (!stop) {
+        try {
+          stop = await startRecording();
+          button.textContent = "Stop and send";
+          button.setAttribute("aria-pressed", "true");
+        } catch {
+          button.textContent = "No microphone";
+        }
+        return;
+      }
+      const note = await stop();
+      stop = null;
+      button.textContent = "Record";
+      button.setAttribute("aria-pressed", "false");
+      const ext = note.blob.type.includes("ogg") ? "ogg" : note.blob.type.includes("mp4") ? "m4a" : "webm";
+      const file = new File([note.blob], `Voice note.${ext}`, { type: note.blob.type });
+      await sendFile(room, file, note.durationMs);
+    });
+    return button;
+  }
+
+  function showDevices(): void {
+    current = null;
+    shell.classList.add("open");
+    const close = () => closeRoom();
+    devicesPanel(client, close).then((panel) =>
+      conversation.replaceChildren(h("header", {}, h("h2", {}, "Devices")), panel),
+    );
+  }
+
+  async function sendFile(room: Room, file: File, durationMs?: number): Promise<void> {
     const kind = file.type.split("/")[0];
     const msgtype = kind === "image" ? MsgType.Image : kind === "audio" ? MsgType.Audio : kind === "video" ? MsgType.Video : MsgType.File;
     const info: Record<string, unknown> = { mimetype: file.type, size: file.size };
+    if (durationMs !== undefined) info.duration = durationMs;
     if (msgtype === MsgType.Image) {
       try {
         const bitmap = await createImageBitmap(file);
@@ -375,7 +480,13 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
               if (box.checked) chosen.set(u.user_id, u.display_name ?? u.user_id);
               else chosen.delete(u.user_id);
             });
-            return h("li", {}, h("label", {}, box, `${u.display_name ?? u.user_id} (${u.user_id})`));
+            const raw = u as Record<string, unknown>;
+            const role = [raw["org.wardline.job_title"], raw["org.wardline.department"]].filter(Boolean).join(", ");
+            return h(
+              "li",
+              {},
+              h("label", {}, box, presence(u.user_id), `${u.display_name ?? u.user_id}${role ? ` — ${role}` : ""}`),
+            );
           }),
       );
     });
@@ -433,12 +544,17 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
       client.joinRoom(member.roomId).catch(() => undefined);
     }
   });
-  client.on(RoomEvent.Timeline, (_e, room) => {
+  client.on(RoomEvent.Timeline, (e, room, toStartOfTimeline) => {
+    notify(e, room ?? undefined, Boolean(toStartOfTimeline));
     renderList();
     if (room && room.roomId === current) {
       renderRoom();
       markRead(room);
     }
+  });
+  client.on(UserEvent.Presence, () => {
+    renderList();
+    if (current) renderRoom();
   });
   // My message went from "Sending…" to sent (or failed).
   client.on(RoomEvent.LocalEchoUpdated, (_e, room) => {
@@ -455,6 +571,7 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
   client.on(RoomEvent.MyMembership, () => renderList());
   client.on(ClientEvent.Sync, (state) => {
     if (state === SyncState.Prepared) {
+      ready = true;
       app.replaceChildren(shell);
       renderList();
       for (const room of client.getRooms()) {

@@ -59,7 +59,12 @@ before(async () => {
   const enrol = await post(server.baseUrl, "/_wardline/client/v1/mfa/totp", {}, login.access_token);
   benSecret = enrol.secret;
   await post(server.baseUrl, "/_wardline/client/v1/mfa/totp/confirm", { code: totp(benSecret) }, login.access_token);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // A fake microphone for voice notes, allowed without a prompt.
+    args: ["--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
+  });
   mkdirSync(ARTIFACTS, { recursive: true });
 });
 
@@ -99,6 +104,20 @@ async function send(page, text) {
 test("two clinicians chat, see each other's messages live and who has read them", async () => {
   const ward = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  // Notifications are recorded instead of shown, to check what a lock screen would display.
+  await ward.grantPermissions(["notifications"]);
+  await ward.addInitScript(() => {
+    window.__notes = [];
+    window.Notification = class {
+      static permission = "granted";
+      static requestPermission() {
+        return Promise.resolve("granted");
+      }
+      constructor(title, options) {
+        window.__notes.push({ title, body: options?.body });
+      }
+    };
+  });
   const ada = await ward.newPage();
   const ben = await phone.newPage();
   try {
@@ -150,6 +169,20 @@ test("two clinicians chat, see each other's messages live and who has read them"
     await send(ben, "On my way");
     await ada.locator(".timeline").getByText("On my way").waitFor(WAIT);
 
+    // A voice note, recorded on Ben's phone, plays on Ada's screen.
+    await ben.getByRole("button", { name: "Record" }).click();
+    await ben.getByRole("button", { name: "Stop and send" }).waitFor(WAIT);
+    await ben.waitForTimeout(1200);
+    await ben.getByRole("button", { name: "Stop and send" }).click();
+    await ada.locator(".timeline audio").waitFor({ state: "attached", ...WAIT });
+    await ada.locator(".timeline").getByText(/Voice note \(\d+ s\)/).waitFor(WAIT);
+    await ada.waitForFunction(() => document.querySelector(".timeline audio")?.src.startsWith("blob:"), null, WAIT);
+
+    // Ben turns on do-not-disturb: Ada sees it beside his name.
+    await ben.getByRole("button", { name: "Back to conversations" }).click();
+    await ben.getByRole("button", { name: "Do not disturb: off" }).click();
+    await ada.locator('.rooms [aria-label="do not disturb"]').first().waitFor(WAIT);
+
     await ada.screenshot({ path: path.join(ARTIFACTS, "desktop-conversation.png") });
     await ben.screenshot({ path: path.join(ARTIFACTS, "phone-conversation.png") });
 
@@ -171,6 +204,19 @@ test("two clinicians chat, see each other's messages live and who has read them"
     assert.match(await dialog.locator(".unread-list").innerText(), /Cy Okafor/);
     await ada.screenshot({ path: path.join(ARTIFACTS, "desktop-read-by.png") });
     await ben.screenshot({ path: path.join(ARTIFACTS, "phone-group.png") });
+
+    // While Ada looked at the group, Ben's messages in the other chat notified her without their text.
+    await ben.getByRole("button", { name: "Back to conversations" }).click();
+    await ben.locator(".rooms li", { hasText: "Ada Lovelace" }).click();
+    await send(ben, "Patient in bed 4 is stable");
+    await ada.waitForFunction(() => window.__notes.length > 0, null, WAIT);
+    const notes = await ada.evaluate(() => window.__notes);
+    assert.deepEqual(notes.at(-1), { title: "Wardline", body: "New message in Ben Carter" });
+    assert.ok(!JSON.stringify(notes).includes("stable"), "no message text in notifications");
+
+    // Ada's devices: this browser, marked as such.
+    await ada.getByRole("button", { name: "Devices" }).click();
+    await ada.getByRole("region", { name: "Devices" }).getByText("(this device)").waitFor(WAIT);
 
     // Signing out leaves nothing behind in the browser.
     await ben.getByRole("button", { name: "Back to conversations" }).click();

@@ -23,6 +23,9 @@ pub struct Prepared {
 /// The top-level types whose declared type must agree with the bytes.
 const MEDIA_CLASSES: [&str; 3] = ["image", "audio", "video"];
 
+/// Containers whose bytes are detected as video but may hold audio only.
+const AUDIO_CONTAINERS: [&str; 3] = ["video/webm", "video/x-matroska", "video/mp4"];
+
 /// The thumbnail sizes offered (the spec's suggestion): requests snap to one of these, so at
 /// most five thumbnails are ever made per file.
 const SIZES: [(u32, u32, bool); 5] =
@@ -107,6 +110,9 @@ pub fn prepare(bytes: Vec<u8>, declared: Option<&str>, settings: &MediaSettings)
     let content_type = match (&declared, &detected) {
         (Some(d), det) if MEDIA_CLASSES.contains(&class(d)) => match det {
             Some(det) if class(det) == class(d) => det.clone(),
+            // WebM, Matroska and MP4 hold sound alone as well as film: a voice note recorded
+            // by a browser is audio in a container the bytes call video.
+            Some(det) if class(d) == "audio" && AUDIO_CONTAINERS.contains(&det.as_str()) => d.clone(),
             _ => return Err(ServiceError::forbidden(format!("the file's contents are not {d}"))),
         },
         (Some(d), _) => d.clone(),
@@ -186,6 +192,11 @@ mod tests {
         assert!(matches!(prepare(png(4, 4), Some("audio/ogg"), &s), Err(ServiceError::Forbidden(_))));
         let p = prepare(png(4, 3), Some("image/jpeg"), &s).unwrap();
         assert_eq!((p.content_type.as_str(), p.dimensions), ("image/png", Some((4, 3))), "the bytes decide");
+        // A WebM voice note: audio in a container whose bytes say video.
+        let webm = [0x1A, 0x45, 0xDF, 0xA3, 0x9F, 0x42, 0x86, 0x81, 0x01, 0x42, 0x82, 0x84, b'w', b'e', b'b', b'm'];
+        let voice = prepare(webm.to_vec(), Some("audio/webm"), &s).unwrap();
+        assert_eq!(voice.content_type, "audio/webm");
+        assert!(matches!(prepare(webm.to_vec(), Some("image/png"), &s), Err(ServiceError::Forbidden(_))));
         let doc = prepare(html, Some("text/html; charset=utf-8"), &s).unwrap();
         assert_eq!(doc.content_type, "text/html");
         assert!(!is_inline(&doc.content_type) && is_inline("image/png") && !is_inline("image/svg+xml"));
