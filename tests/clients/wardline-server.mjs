@@ -102,6 +102,19 @@ export class WardlineServer {
         return password;
     }
 
+    /** Creates a user with a generated one-time password (to be changed at first sign-in). */
+    addUserWithOneTimePassword(localpart, displayName) {
+        const res = spawnSync(
+            this.bin,
+            ["user", "add", localpart, "--data-dir", this.dataDir, "--display-name", displayName, "--one-time-password"],
+            { env: this.env(), timeout: 60_000, encoding: "utf8" },
+        );
+        assert.equal(res.status, 0, `\`wardline user add ${localpart}\` failed\nstdout: ${res.stdout}\nstderr: ${res.stderr}`);
+        const m = /one-time password \(must be changed at first sign-in\): (\S+)/.exec(res.stdout);
+        assert.ok(m, `no one-time password printed: ${res.stdout}`);
+        return m[1];
+    }
+
     async stop() {
         if (!this.proc) return;
         if (this.proc.exitCode === null && this.proc.signalCode === null) {

@@ -230,6 +230,81 @@ test("two clinicians chat, see each other's messages live and who has read them"
   }
 });
 
+test("a new colleague replaces the one-time password, then ends a session on another device", async () => {
+  const oneTime = server.addUserWithOneTimePassword("dee", "Dee Patel");
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const page = await context.newPage();
+  const mine = "ward seven night shift 2026";
+  // Before Dee's first sign-in, Ada has written 40 entries in a log Dee is invited to.
+  const ada = await post(server.baseUrl, "/_matrix/client/v3/login", {
+    type: "m.login.password",
+    identifier: { type: "m.id.user", user: "ada" },
+    password: server.passwords.get("ada"),
+  });
+  const log = await post(
+    server.baseUrl,
+    "/_matrix/client/v3/createRoom",
+    { name: "Night handover log", invite: ["@dee:localhost"] },
+    ada.access_token,
+  );
+  for (let i = 1; i <= 40; i++) {
+    const r = await fetch(
+      `${server.baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(log.room_id)}/send/m.room.message/log${i}`,
+      {
+        method: "PUT",
+        headers: { authorization: `Bearer ${ada.access_token}`, "content-type": "application/json" },
+        body: JSON.stringify({ msgtype: "m.text", body: `Entry ${i}` }),
+      },
+    );
+    assert.equal(r.status, 200);
+  }
+  try {
+    await page.goto(server.baseUrl + "/");
+    await page.getByLabel("Username").fill("dee");
+    await page.getByLabel("Password").fill(oneTime);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByLabel("New password").fill(mine);
+    await page.getByRole("button", { name: "Save password" }).click();
+    await page.getByRole("button", { name: "New chat" }).waitFor(WAIT);
+
+    // With the keyboard alone: open the log, then scroll back to its first entry.
+    const item = page.locator(".rooms li", { hasText: "Night handover log" });
+    await item.waitFor(WAIT);
+    await item.focus();
+    await page.keyboard.press("Enter");
+    await page.locator(".timeline").getByText("Entry 40", { exact: true }).waitFor(WAIT);
+    const first = page.locator(".timeline").getByText("Entry 1", { exact: true });
+    for (let i = 0; i < 5 && !(await first.count()); i++) {
+      await page.getByRole("button", { name: "Earlier" }).click();
+      await page.waitForTimeout(300);
+    }
+    await first.waitFor(WAIT);
+    await page.getByRole("button", { name: "Back to conversations" }).click();
+
+    // Dee is also signed in somewhere else (a shared ward PC), and ends that session from here.
+    const other = await post(server.baseUrl, "/_matrix/client/v3/login", {
+      type: "m.login.password",
+      identifier: { type: "m.id.user", user: "dee" },
+      password: mine,
+      initial_device_display_name: "Ward 7 shared PC",
+    });
+    await page.getByRole("button", { name: "Devices" }).click();
+    const devices = page.getByRole("region", { name: "Devices" });
+    const shared = devices.locator("li", { hasText: "Ward 7 shared PC" });
+    await shared.waitFor(WAIT);
+    page.once("dialog", (d) => d.accept(mine));
+    await shared.getByRole("button", { name: "End session" }).click();
+    await shared.waitFor({ state: "detached", ...WAIT });
+    const whoami = await fetch(server.baseUrl + "/_matrix/client/v3/account/whoami", {
+      headers: { authorization: `Bearer ${other.access_token}` },
+    });
+    assert.equal(whoami.status, 401, "the ended session's token no longer works");
+    await devices.getByText("(this device)").waitFor(WAIT);
+  } finally {
+    await context.close();
+  }
+});
+
 // A measurement, not a check (timings vary with the machine): reported as test diagnostics and
 // recorded in the README. What is checked is that the client is served compressed.
 test("first load: size on the wire and time until the sign-in form is usable", async (t) => {
