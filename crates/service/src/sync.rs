@@ -376,10 +376,18 @@ impl SyncService {
                 prev_batch: Some(PageToken(range.upto.next())),
             });
         }
-        let mut raw = self.store.room_events(room, range, Direction::Backward, limit + 1).await?;
-        let limited = raw.len() > limit;
-        raw.truncate(limit);
-        raw.reverse();
+        // A woken incremental sync usually finds its new events in memory.
+        let from_memory = if vis.is_none() { self.rooms.recent_events(room, range, limit) } else { None };
+        let (raw, limited) = match from_memory {
+            Some(found) => found,
+            None => {
+                let mut raw = self.store.room_events(room, range, Direction::Backward, limit + 1).await?;
+                let limited = raw.len() > limit;
+                raw.truncate(limit);
+                raw.reverse();
+                (raw, limited)
+            }
+        };
         let prev_batch = Some(PageToken(raw.first().map_or(range.upto.next(), |e| e.stream)));
         let events =
             raw.into_iter().filter(|e| vis.is_none_or(|v| v.can_see(e.stream)) && event_passes(filter, e)).collect();

@@ -71,7 +71,7 @@ impl Positions {
 
     pub fn last_change(&self, topic: &ChangeTopic) -> ChangeMark {
         let topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
-        topics.get(topic).copied().unwrap_or(ChangeMark { pos: self.opened_at, serial: 0 })
+        topics.get(topic).copied().unwrap_or(ChangeMark { pos: self.opened_at, serial: 0, count: 0 })
     }
 
     fn publish(&self, pos: i64, changed: Vec<(ChangeTopic, StreamPos)>) {
@@ -80,7 +80,7 @@ impl Positions {
             let mut topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
             for (topic, at) in changed {
                 let mark = topics.entry(topic).or_default();
-                *mark = ChangeMark { pos: mark.pos.max(at), serial };
+                *mark = ChangeMark { pos: mark.pos.max(at), serial, count: mark.count + 1 };
             }
         }
         self.serial.store(serial, Ordering::Release);

@@ -304,8 +304,10 @@ pub trait Store:
     /// When `topic` last changed. Published before [`Store::current_pos`] covers the change, so
     /// `last_change(t).pos <= after` proves that nothing in `t` changed in `(after, current_pos()]`
     /// for a `current_pos()` read before this call. The mark may be later than the change, never
-    /// earlier; a topic unchanged since the store opened reports the opening position and serial
-    /// 0. (A store shared by several nodes must feed in the other nodes' changes as well.)
+    /// earlier; a topic unchanged since the store opened reports the opening position, serial 0 and
+    /// count 0. For [`ChangeTopic::RoomEvents`] the position is exactly that of the room's latest
+    /// event and the count is the number of events appended since the store opened. (A store
+    /// shared by several nodes must feed in the other nodes' changes as well.)
     fn last_change(&self, topic: &ChangeTopic) -> ChangeMark;
 
     /// How many write groups have committed since the store opened. A cache that reads this

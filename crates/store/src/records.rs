@@ -185,6 +185,9 @@ pub struct ChangeMark {
     pub pos: StreamPos,
     /// The commit serial ([`crate::Store::commit_serial`]) of the last change.
     pub serial: u64,
+    /// How many changes were recorded for the topic since the store opened (for room events:
+    /// how many events), so a reader keeping its own copy can tell whether it missed one.
+    pub count: u64,
 }
 
 /// A media id handed out before its content arrives (`POST /_matrix/media/v1/create`), or with it.

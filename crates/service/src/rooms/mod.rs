@@ -8,6 +8,7 @@ mod auth_rules;
 mod create;
 mod membership;
 pub mod power_levels;
+mod recent;
 mod send;
 pub mod state;
 
@@ -48,6 +49,7 @@ pub struct RoomService {
     audit: AuditService,
     media: Arc<MediaService>,
     rooms: Mutex<HashMap<OwnedRoomId, Arc<AsyncMutex<Slot>>>>,
+    recent: recent::RecentEvents,
 }
 
 impl std::fmt::Debug for RoomService {
@@ -75,6 +77,7 @@ impl RoomService {
             audit: core.audit.clone(),
             media,
             rooms: Mutex::default(),
+            recent: recent::RecentEvents::default(),
         }
     }
 
@@ -106,6 +109,18 @@ impl RoomService {
             self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(room_id);
         }
         Ok(out)
+    }
+
+    /// The newest `limit` events of a room in `range` from memory, and whether older ones in the
+    /// range were left out; `None` when memory does not hold the whole range (read the store).
+    #[must_use]
+    pub fn recent_events(
+        &self,
+        room_id: &RoomId,
+        range: wardline_store::PosRange,
+        limit: usize,
+    ) -> Option<(Vec<StoredEvent>, bool)> {
+        self.recent.slice(self.store.as_ref(), room_id, range, limit)
     }
 
     /// The current state of a room, or `NotFound`.
@@ -157,6 +172,7 @@ impl RoomService {
             stored.push(s);
         }
         woken.extend(state.audience().cloned());
+        self.recent.appended(self.store.as_ref(), &state.room_id, &stored);
         slot.loaded = true;
         self.notifier.wake(woken.iter().map(AsRef::as_ref));
         Ok(stored)
