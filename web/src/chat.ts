@@ -32,7 +32,9 @@ class MediaCache {
     const key = `${mxc}|${thumbnail}`;
     let p = this.urls.get(key);
     if (!p) {
-      const [server, id] = mxc.replace("mxc://", "").split("/");
+      const m = /^mxc:\/\/([A-Za-z0-9.:\-\[\]]+)\/([A-Za-z0-9_-]+)$/.exec(mxc);
+      if (!m) return Promise.reject(new Error("not a file of this server"));
+      const [server, id] = [encodeURIComponent(m[1]), encodeURIComponent(m[2])];
       const path = thumbnail
         ? `/_matrix/client/v1/media/thumbnail/${server}/${id}?width=320&height=240&method=scale`
         : `/_matrix/client/v1/media/download/${server}/${id}`;
@@ -287,11 +289,13 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
       const seconds = typeof c.info?.duration === "number" ? ` (${Math.round(c.info.duration / 1000)} s)` : "";
       body = h("div", { className: "body" }, audio ? `Voice note${seconds}` : "", player);
     } else if (typeof c.url === "string") {
-      const link = h("a", { href: "#", download: String(c.body ?? "file") }, String(c.body ?? "File"));
+      const name = String(c.body ?? "file");
+      const link = h("a", { href: "#" }, String(c.body ?? "File"));
       link.addEventListener("click", async (ev) => {
         ev.preventDefault();
-        link.setAttribute("href", await media.url(String(c.url), false));
-        link.click();
+        // A separate, throw-away link carries the download, so this handler does not run again.
+        const save = h("a", { href: await media.url(String(c.url), false), download: name });
+        save.click();
       });
       body = h("div", { className: "body" }, link);
     } else {

@@ -115,16 +115,6 @@ where
             path_args.push(String::new());
         }
         let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        // Uploads (the only requests under /_matrix/media/ with a body) may be as large as a file.
-        let upload = parts.uri.path().starts_with("/_matrix/media/") && parts.method != axum::http::Method::GET;
-        let limit = if upload {
-            usize::try_from(services.media.max_upload_bytes()).unwrap_or(usize::MAX)
-        } else {
-            services.config.max_request_bytes
-        };
-        let raw_body = axum::body::to_bytes(body, limit).await.map_err(|_| {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", format!("request body over {limit} bytes"))
-        })?;
         let probe = axum::http::Request::from_parts(parts, ());
         let token = ruma::api::auth_scheme::extract_bearer_or_query_token(&probe)
             .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "M_MISSING_TOKEN", "malformed access token"))?;
@@ -153,6 +143,18 @@ where
                 return Err(ServiceError::MfaEnrolmentRequired.into());
             }
         }
+        // The body is read only now, after the token was checked: an unauthenticated client
+        // cannot make the server hold an upload-sized body.
+        // Uploads (the only requests under /_matrix/media/ with a body) may be as large as a file.
+        let upload = parts.uri.path().starts_with("/_matrix/media/") && parts.method != axum::http::Method::GET;
+        let limit = if upload {
+            usize::try_from(services.media.max_upload_bytes()).unwrap_or(usize::MAX)
+        } else {
+            services.config.max_request_bytes
+        };
+        let raw_body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", format!("request body over {limit} bytes"))
+        })?;
         let args: Vec<&str> = path_args.iter().map(String::as_str).collect();
         // An empty body on an endpoint whose body fields are all optional (`POST /join`, as
         // matrix-nio sends it) means `{}`.

@@ -115,6 +115,8 @@ pub fn prepare(bytes: Vec<u8>, declared: Option<&str>, settings: &MediaSettings)
             Some(det) if class(d) == "audio" && AUDIO_CONTAINERS.contains(&det.as_str()) => d.clone(),
             _ => return Err(ServiceError::forbidden(format!("the file's contents are not {d}"))),
         },
+        // An image declared as something else is still an image, and still carries its metadata.
+        (Some(_), Some(det)) if image_format(det).is_some() => det.clone(),
         (Some(d), _) => d.clone(),
         (None, Some(det)) => det.clone(),
         (None, None) => "application/octet-stream".into(),
@@ -200,6 +202,8 @@ mod tests {
         let doc = prepare(html, Some("text/html; charset=utf-8"), &s).unwrap();
         assert_eq!(doc.content_type, "text/html");
         assert!(!is_inline(&doc.content_type) && is_inline("image/png") && !is_inline("image/svg+xml"));
+        let disguised = prepare(png(5, 5), Some("application/octet-stream"), &s).unwrap();
+        assert_eq!((disguised.content_type.as_str(), disguised.dimensions), ("image/png", Some((5, 5))));
     }
 
     #[test]

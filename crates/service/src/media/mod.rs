@@ -63,6 +63,8 @@ pub struct MediaService {
     blobs: Blobs,
     /// Image work is CPU-heavy: at most one per core at a time.
     image_work: tokio::sync::Semaphore,
+    /// Blob writes with their recording, and blob deletions, take turns.
+    blob_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for MediaService {
@@ -95,6 +97,7 @@ impl MediaService {
             timeline,
             blobs: Blobs::new(data_dir),
             image_work: tokio::sync::Semaphore::new(cores),
+            blob_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -109,7 +112,7 @@ impl MediaService {
     }
 
     /// Checks size and quota, then the content, off the request threads.
-    async fn prepare(&self, uploader: &UserId, upload: Upload) -> ServiceResult<MediaContent> {
+    async fn prepare(&self, uploader: &UserId, upload: Upload) -> ServiceResult<(content::Prepared, Option<String>)> {
         let limits = self.limits();
         let size = upload.bytes.len() as u64;
         if size > limits.max_upload_bytes {
@@ -124,22 +127,36 @@ impl MediaService {
             )));
         }
         let _permit = self.image_work.acquire().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let blobs = self.blobs.clone();
         let Upload { bytes, content_type, filename } = upload;
-        tokio::task::spawn_blocking(move || {
-            let prepared = content::prepare(bytes, content_type.as_deref(), &limits)?;
-            let hash = blobs.put(&prepared.bytes)?;
-            Ok(MediaContent {
-                hash,
-                content_type: prepared.content_type,
-                size: prepared.bytes.len() as u64,
-                filename: clean_filename(filename),
-                dimensions: prepared.dimensions,
-                key_ref: None,
-            })
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?
+        let prepared = tokio::task::spawn_blocking(move || content::prepare(bytes, content_type.as_deref(), &limits))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        Ok((prepared, clean_filename(filename)))
+    }
+
+    /// Stores the blob and records it as the content of `media_id`. Blob writes and deletions
+    /// take turns ([`MediaService::blob_lock`]), so a purge never deletes a blob that an upload of
+    /// the same bytes is about to name.
+    async fn record(
+        &self,
+        uploader: &UserId,
+        media_id: &str,
+        prepared: content::Prepared,
+        filename: Option<String>,
+    ) -> ServiceResult<MediaContent> {
+        let _turn = self.blob_lock.lock().await;
+        let blobs = self.blobs.clone();
+        let content::Prepared { bytes, content_type, dimensions } = prepared;
+        let size = bytes.len() as u64;
+        let hash = tokio::task::spawn_blocking(move || blobs.put(&bytes))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        let content = MediaContent { hash, content_type, size, filename, dimensions, key_ref: None };
+        match self.store.put_media_content(media_id, uploader, content.clone()).await {
+            Ok(()) => Ok(content),
+            Err(StoreError::Conflict(_)) => Err(ServiceError::CannotOverwriteMedia),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn audit_upload(&self, by: &Actor, media_id: &str, content: &MediaContent) {
@@ -150,7 +167,7 @@ impl MediaService {
 
     /// `POST /upload`: stores a file and returns its `mxc://` URI.
     pub async fn upload(&self, by: &Actor, upload: Upload) -> ServiceResult<String> {
-        let content = self.prepare(&by.user_id, upload).await?;
+        let (prepared, filename) = self.prepare(&by.user_id, upload).await?;
         let media_id = new_media_id();
         let now = self.clock.now();
         // The id and its content are two writes: should the second never happen (a crash), the
@@ -164,7 +181,7 @@ impl MediaService {
                 upload_by,
             })
             .await?;
-        self.store.put_media_content(&media_id, &by.user_id, content.clone()).await?;
+        let content = self.record(&by.user_id, &media_id, prepared, filename).await?;
         self.audit_upload(by, &media_id, &content);
         Ok(self.mxc(&media_id))
     }
@@ -195,12 +212,8 @@ impl MediaService {
         if media.meta.upload_by.is_some_and(|t| t <= self.clock.now()) {
             return Err(ServiceError::not_found("this id has expired"));
         }
-        let content = self.prepare(&by.user_id, upload).await?;
-        match self.store.put_media_content(media_id, &by.user_id, content.clone()).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(ServiceError::CannotOverwriteMedia),
-            Err(e) => return Err(e.into()),
-        }
+        let (prepared, filename) = self.prepare(&by.user_id, upload).await?;
+        let content = self.record(&by.user_id, media_id, prepared, filename).await?;
         self.audit_upload(by, media_id, &content);
         Ok(())
     }
@@ -286,11 +299,16 @@ impl MediaService {
         Ok(Download { bytes, content_type, filename: None })
     }
 
-    /// Checks a message before it is sent: file messages must have the spec's shape, and every
-    /// file of this server it refers to must exist and be readable by the sender (their own
-    /// upload, or one they can see, when forwarding).
-    pub async fn check_message(&self, sender: &UserId, content: &serde_json::Value) -> ServiceResult<()> {
-        validate_file_message(content).map_err(|e| ServiceError::BadJson(e.0))?;
+    /// Checks the shape of a message before it is sent: file messages must have the spec's.
+    pub fn validate_message(content: &serde_json::Value) -> ServiceResult<()> {
+        validate_file_message(content).map_err(|e| ServiceError::BadJson(e.0))
+    }
+
+    /// Checks the files an event's content refers to (any event type: messages, stickers,
+    /// avatars): each must be a file of this server, with its content, that the sender may read
+    /// (their own upload, or one they can see, when forwarding). Otherwise sending it would hand
+    /// the file to everyone in the room.
+    pub async fn check_references(&self, sender: &UserId, content: &serde_json::Value) -> ServiceResult<()> {
         for r in referenced(content) {
             if r.server != self.server_name.as_str() {
                 return Err(ServiceError::invalid("files must be uploaded to this server"));
@@ -312,8 +330,11 @@ impl MediaService {
     pub async fn purge(&self, at_start: bool) -> ServiceResult<usize> {
         let mut deleted = 0;
         for hash in self.store.purge_released_media(self.clock.now()).await? {
-            self.blobs.delete(&hash);
-            deleted += 1;
+            let _turn = self.blob_lock.lock().await;
+            if !self.store.blob_in_use(&hash).await? {
+                self.blobs.delete(&hash);
+                deleted += 1;
+            }
         }
         if at_start {
             let blobs = self.blobs.clone();
@@ -321,6 +342,7 @@ impl MediaService {
                 .await
                 .map_err(|e| ServiceError::Internal(e.to_string()))??;
             for hash in names {
+                let _turn = self.blob_lock.lock().await;
                 if !self.store.blob_in_use(&hash).await? {
                     self.blobs.delete(&hash);
                     deleted += 1;

@@ -147,6 +147,9 @@ impl RoomService {
             }
             scratch.apply(&StoredEvent { stream: scratch.last, event: e.clone(), redacted_because: None });
         }
+        for e in &events {
+            self.media.check_references(&e.sender, &e.content).await?;
+        }
         let records = events.iter().map(|e| self.audit_for(by, e, Outcome::Success)).collect();
         // If this future is dropped while the write is under way (the client went away), the
         // write may still commit: the room's state is then read again from the database.

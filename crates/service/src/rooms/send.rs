@@ -7,6 +7,7 @@ use wardline_types::{TxnRef, kinds};
 
 use super::RoomService;
 use crate::audit::Actor;
+use crate::media::MediaService;
 use crate::ratelimit::LimitKind;
 use crate::{ServiceError, ServiceResult};
 
@@ -56,7 +57,7 @@ impl RoomService {
         }
         self.limiter.check(LimitKind::Message, sender.as_str())?;
         if req.kind == kinds::MESSAGE {
-            self.media.check_message(sender, &req.content).await?;
+            MediaService::validate_message(&req.content)?;
         }
         let mut slot = self.lock(&req.room_id).await?;
         if !slot.state.exists() {

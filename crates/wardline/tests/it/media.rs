@@ -66,6 +66,22 @@ async fn only_the_uploader_and_members_who_can_see_the_message_get_the_file() {
     let cy_room = c.create_room(json!({})).await;
     let (st, err) = send_image(&c, &cy_room, "f1", &up["content_uri"]).await;
     assert_eq!((st, err["errcode"].as_str()), (400, Some("M_INVALID_PARAM")));
+    // Nor through any other kind of event that names a file: a sticker, a room avatar.
+    let (st, _) = c
+        .put(
+            &format!("/_matrix/client/v3/rooms/{}/send/m.sticker/s1", enc(&cy_room)),
+            json!({"body": "x", "url": up["content_uri"], "info": {}}),
+        )
+        .await;
+    assert_eq!(st, 400);
+    let (st, _) = c
+        .put(
+            &format!("/_matrix/client/v3/rooms/{}/state/m.room.avatar/", enc(&cy_room)),
+            json!({"url": up["content_uri"]}),
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert_eq!(c.get_raw(&path).await.0, 404, "still not Cy's to read");
     // Every download is audited, refused ones as denied.
     let mut s = s;
     let _keep = s.keep_dir();
