@@ -210,7 +210,14 @@ fn run_batch(conn: &mut Connection, batch: Vec<Box<dyn Job>>, pos: &Positions) {
             continue;
         }
         let job_changed = RefCell::new(Vec::new());
+        let before = next.get();
         let (ok, completion) = job.run(&WriteTx { tx: &tx, next: &next, changed: &job_changed });
+        if !ok {
+            // A rolled-back job hands its positions back: the published position must never
+            // exceed what the database holds, or a restart would hand them out a second time,
+            // behind tokens clients already have.
+            next.set(before);
+        }
         let finish = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
         if let Err(e) = tx.execute_batch(finish) {
             tracing::error!(error = %e, "savepoint failed");

@@ -223,6 +223,7 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     let before_dup = s.last_change(&ChangeTopic::RoomEvents(room.clone()));
     check!(matches!(s.append_events(vec![dup], vec![note]).await, Err(StoreError::Conflict(_))), "txn is unique");
     check!(s.last_change(&ChangeTopic::RoomEvents(room.clone())) == before_dup, "a failed write marks nothing");
+    check!(s.current_pos() == p_msg[0], "a failed write takes no stream position");
     check!(s.audit_head().await?.0 == audit_before, "a failed append writes no audit record");
     check!(
         s.event_for_txn(&ada, device_id!("D3"), "t1").await?.as_deref().map(ruma::EventId::as_str) == Some("$msg1"),
