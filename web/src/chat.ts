@@ -92,6 +92,40 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
   let filter = "";
   let readersFor: string | null = null;
   let ready = false;
+  /** For the open room: the latest event the server delivered to each member's device. */
+  let delivered: Record<string, { event_id: string; ts: number }> = {};
+  let deliveredJson = "{}";
+
+  async function refreshDeliveries(): Promise<void> {
+    const roomId = current;
+    if (!roomId || !ready) return;
+    try {
+      const r = await fetch(`/_wardline/client/v1/rooms/${encodeURIComponent(roomId)}/delivery`, {
+        headers: { Authorization: `Bearer ${s.accessToken}` },
+      });
+      if (!r.ok || roomId !== current) return;
+      const json = JSON.stringify(((await r.json()) as { delivered: unknown }).delivered ?? {});
+      if (json !== deliveredJson) {
+        deliveredJson = json;
+        delivered = JSON.parse(json);
+        renderRoom();
+      }
+    } catch {
+      // Delivery status is a nicety; read receipts still show.
+    }
+  }
+  const deliveryTimer = window.setInterval(() => void refreshDeliveries(), 3000);
+
+  /** Has the server delivered `eventId` to `userId`'s device (or have they read it)? */
+  function wasDelivered(room: Room, userId: string, eventId: string): boolean {
+    if (room.hasUserReadEvent(userId, eventId)) return true;
+    const d = delivered[userId];
+    if (!d) return false;
+    const events = room.getLiveTimeline().getEvents();
+    const mine = events.findIndex((e) => e.getId() === eventId);
+    const theirs = events.findIndex((e) => e.getId() === d.event_id);
+    return mine >= 0 && theirs >= mine;
+  }
 
   const roomList = h("ul", { className: "rooms", "aria-label": "Conversations" });
   let dnd = false;
@@ -157,6 +191,7 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
       // Signing out locally is what matters; the server ends the session on its own later.
     }
     client.stopClient();
+    window.clearInterval(deliveryTimer);
     media.clear();
     signedOut();
   }
@@ -221,11 +256,20 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
     const id = e.getId();
     if (!id || e.isSending()) return h("span", {}, "Sending…");
     const read = others.filter((m) => room.hasUserReadEvent(m.userId, id));
-    const label = others.length === 0 ? "Sent" : read.length === 0 ? "Sent" : `Read by ${read.length} of ${others.length}`;
+    const reached = others.filter((m) => wasDelivered(room, m.userId, id));
+    const n = others.length;
+    const label =
+      n === 0
+        ? "Sent"
+        : read.length > 0
+          ? `Read by ${read.length} of ${n}`
+          : reached.length > 0
+            ? `Delivered to ${reached.length} of ${n}`
+            : "Sent";
     return h(
       "button",
       {
-        className: `status${read.length === others.length && others.length > 0 ? " read" : ""}`,
+        className: `status${read.length === n && n > 0 ? " read" : ""}`,
         "aria-label": `${label}: show who has read it`,
         onclick: () => {
           readersFor = id;
@@ -239,18 +283,22 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
   function readersPanel(room: Room, eventId: string): HTMLElement {
     const others = audience(room);
     const read = others.filter((m) => room.hasUserReadEvent(m.userId, eventId));
-    const unread = others.filter((m) => !read.includes(m));
-    const when = (userId: string) => {
-      const ts = room.getReadReceiptForUserId(userId, false, ReceiptType.Read)?.data?.ts;
-      return ts ? ` at ${clockTime(ts)}` : "";
-    };
+    const reached = others.filter((m) => !read.includes(m) && wasDelivered(room, m.userId, eventId));
+    const waiting = others.filter((m) => !read.includes(m) && !reached.includes(m));
+    const when = (ts: number | undefined) => (ts ? ` at ${clockTime(ts)}` : "");
     return h(
       "div",
       { className: "readers", role: "dialog", "aria-label": "Who has read this message" },
       h("h3", {}, `Read (${read.length})`),
-      h("ul", { className: "read-list" }, read.map((m) => h("li", {}, `${m.name}${when(m.userId)}`))),
-      h("h3", {}, `Not read yet (${unread.length})`),
-      h("ul", { className: "unread-list" }, unread.map((m) => h("li", {}, m.name))),
+      h(
+        "ul",
+        { className: "read-list" },
+        read.map((m) => h("li", {}, `${m.name}${when(room.getReadReceiptForUserId(m.userId, false, ReceiptType.Read)?.data?.ts)}`)),
+      ),
+      h("h3", {}, `Delivered, not read yet (${reached.length})`),
+      h("ul", { className: "delivered-list" }, reached.map((m) => h("li", {}, `${m.name}${when(delivered[m.userId]?.ts)}`))),
+      h("h3", {}, `Not delivered yet (${waiting.length})`),
+      h("ul", { className: "unread-list" }, waiting.map((m) => h("li", {}, m.name))),
       h(
         "button",
         {
@@ -453,6 +501,9 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
     renderList();
     const room = client.getRoom(roomId);
     if (room) markRead(room);
+    delivered = {};
+    deliveredJson = "{}";
+    void refreshDeliveries();
     (conversation.querySelector(".composer input[type=text]") as HTMLInputElement | null)?.focus();
   }
 
@@ -585,6 +636,7 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
   });
   // The session was ended elsewhere (signed out from another device, deactivated, timed out).
   client.on(HttpApiEvent.SessionLoggedOut, () => {
+    window.clearInterval(deliveryTimer);
     client.stopClient();
     media.clear();
     signedOut();

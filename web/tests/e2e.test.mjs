@@ -132,10 +132,12 @@ test("two clinicians chat, see each other's messages live and who has read them"
     await ada.locator(".timeline").getByText("Bed 4 obs due at 14:00").waitFor(WAIT);
     await ada.getByRole("button", { name: /^Sent/ }).waitFor(WAIT);
 
-    // Ben sees it arrive live in his list, opens the chat, and Ada sees it read.
+    // Ben sees it arrive live in his list: delivered, not yet read. He opens the chat, and Ada
+    // sees it read.
     const convo = ben.locator(".rooms li", { hasText: "Bed 4 obs due at 14:00" });
     await convo.waitFor(WAIT);
     await convo.locator(".badge").waitFor(WAIT);
+    await ada.getByRole("button", { name: /^Delivered to 1 of 1/ }).waitFor(WAIT);
     await convo.click();
     await ben.locator(".timeline").getByText("Bed 4 obs due at 14:00").waitFor(WAIT);
     await ada.getByRole("button", { name: /^Read by 1 of 1/ }).waitFor(WAIT);
@@ -201,7 +203,7 @@ test("two clinicians chat, see each other's messages live and who has read them"
     const dialog = ada.getByRole("dialog", { name: "Who has read this message" });
     await dialog.waitFor(WAIT);
     assert.match(await dialog.locator(".read-list").innerText(), /Ben Carter/);
-    assert.match(await dialog.locator(".unread-list").innerText(), /Cy Okafor/);
+    assert.match(await dialog.locator(".unread-list").innerText(), /Cy Okafor/, "Cy has not even had it delivered");
     await ada.screenshot({ path: path.join(ARTIFACTS, "desktop-read-by.png") });
     await ben.screenshot({ path: path.join(ARTIFACTS, "phone-group.png") });
 

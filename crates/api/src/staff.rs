@@ -53,6 +53,7 @@ pub fn routes() -> Router<Services> {
         .route("/_wardline/client/v1/mfa/totp", post(begin))
         .route("/_wardline/client/v1/mfa/totp/confirm", post(confirm))
         .route("/_wardline/client/v1/mfa/totp/remove", post(remove))
+        .route("/_wardline/client/v1/rooms/{room_id}/delivery", get(delivery))
 }
 
 /// `GET /mfa`: is a second factor set up, and is one required?
@@ -104,4 +105,22 @@ async fn remove(
     })?;
     s.mfa.remove(&c.actor(), &c.user_id).await?;
     Ok(Json(json!({})).into_response())
+}
+
+/// `GET /rooms/{roomId}/delivery`: the latest event delivered to each member's device, for
+/// "Delivered to 2 of 3". Members only.
+async fn delivery(
+    State(s): State<Services>,
+    Staff(c): Staff,
+    axum::extract::Path(room_id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let room = ruma::OwnedRoomId::try_from(room_id).map_err(|_| ApiError::invalid_param("invalid room id"))?;
+    let delivered: serde_json::Map<String, serde_json::Value> = s
+        .sync
+        .deliveries(&c, &room)
+        .await?
+        .into_iter()
+        .map(|(user, d)| (user.to_string(), json!({ "event_id": d.event_id, "ts": d.at.0 })))
+        .collect();
+    Ok(Json(json!({ "delivered": delivered })).into_response())
 }

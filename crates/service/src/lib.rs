@@ -10,6 +10,7 @@ pub mod audit_report;
 mod auth_cache;
 pub mod config;
 pub mod core;
+pub mod delivery;
 mod error;
 pub mod filter;
 pub mod import;

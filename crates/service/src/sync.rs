@@ -16,6 +16,7 @@ use wardline_types::{Membership, StoredEvent, StreamPos, SyncToken, kinds};
 
 use crate::config::SyncSettings;
 use crate::core::Core;
+use crate::delivery::{Delivered, Deliveries};
 use crate::filter::{event_passes, kind_passes, room_included, room_kind_passes};
 use crate::notifier::Notifier;
 use crate::rooms::RoomService;
@@ -147,6 +148,8 @@ pub struct SyncService {
     settings: SyncSettings,
     unread: UnreadCounts,
     user_rooms: UserRooms,
+    deliveries: Deliveries,
+    clock: Arc<dyn wardline_types::Clock>,
 }
 
 impl std::fmt::Debug for SyncService {
@@ -197,6 +200,8 @@ impl SyncService {
             settings,
             unread: UnreadCounts::default(),
             user_rooms: UserRooms::default(),
+            deliveries: Deliveries::default(),
+            clock: Arc::clone(&core.clock),
         }
     }
 
@@ -233,12 +238,23 @@ impl SyncService {
         }
     }
 
+    /// The latest event delivered to each member of a room the caller is in.
+    pub async fn deliveries(&self, caller: &Caller, room: &RoomId) -> ServiceResult<Vec<(OwnedUserId, Delivered)>> {
+        let member = self.rooms.with_state(room, |s| s.membership(&caller.user_id)).await?;
+        if member != Some(Membership::Join) {
+            return Err(ServiceError::forbidden("you are not a member of this room"));
+        }
+        Ok(self.deliveries.in_room(room))
+    }
+
     /// Every room whose messages this response delivers is a read, audited.
     fn audit_delivery(&self, caller: &Caller, result: &SyncResult) {
         let actor = caller.actor();
+        let now = self.clock.now();
         for room in &result.joined {
             if let Some(id) = &room.room_id {
                 self.timeline.audit_read(&actor, id, &room.timeline.events, "sync");
+                self.deliveries.record(id, &caller.user_id, &room.timeline.events, now);
             }
         }
         for room in &result.left {
