@@ -524,6 +524,9 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
       const mine = ++seq;
       const q = term.value.trim();
       if (!q) return results.replaceChildren();
+      // Search once typing pauses, not on every keystroke (each search scans the directory).
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      if (mine !== seq) return;
       const r = await client.searchUserDirectory({ term: q, limit: 20 });
       if (mine !== seq) return;
       results.replaceChildren(
