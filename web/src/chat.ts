@@ -438,24 +438,32 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
     if (previous) input.focus();
   }
 
+  /** A voice note being recorded; kept outside the composer, which is redrawn on every event. */
+  let recording: { roomId: string; stop: () => Promise<{ blob: Blob; durationMs: number }> } | null = null;
+
   function voiceButton(room: Room): HTMLElement {
-    const button = h("button", { type: "button", className: "plain", "aria-pressed": "false" }, "Record");
-    let stop: (() => Promise<{ blob: Blob; durationMs: number }>) | null = null;
+    const active = recording?.roomId === room.roomId;
+    const button = h(
+      "button",
+      { type: "button", className: "plain", "aria-pressed": String(active) },
+      active ? "Stop and send" : "Record",
+    );
     button.addEventListener("click", async () => {
-      if (!stop) {
+      if (!recording) {
         try {
-          stop = await startRecording();
-          button.textContent = "Stop and send";
-          button.setAttribute("aria-pressed", "true");
+          recording = { roomId: room.roomId, stop: await startRecording() };
         } catch {
           button.textContent = "No microphone";
+          return;
         }
+        renderRoom();
         return;
       }
+      if (recording.roomId !== room.roomId) return;
+      const { stop } = recording;
+      recording = null;
+      renderRoom();
       const note = await stop();
-      stop = null;
-      button.textContent = "Record";
-      button.setAttribute("aria-pressed", "false");
       const ext = note.blob.type.includes("ogg") ? "ogg" : note.blob.type.includes("mp4") ? "m4a" : "webm";
       const file = new File([note.blob], `Voice note.${ext}`, { type: note.blob.type });
       await sendFile(room, file, note.durationMs);
