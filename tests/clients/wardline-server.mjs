@@ -85,11 +85,11 @@ export class WardlineServer {
         });
     }
 
-    addUser(localpart, displayName) {
+    addUser(localpart, displayName, extraArgs = []) {
         const password = `pw-${randomBytes(12).toString("hex")}`;
         const res = spawnSync(
             this.bin,
-            ["user", "add", localpart, "--data-dir", this.dataDir, "--display-name", displayName],
+            ["user", "add", localpart, "--data-dir", this.dataDir, "--display-name", displayName, ...extraArgs],
             { input: `${password}\n`, env: this.env(), timeout: 60_000, encoding: "utf8" },
         );
         assert.equal(

@@ -1,7 +1,18 @@
 // Wardline web client: sign-in, then the conversations.
 
 import { h } from "./dom";
-import { ApiError, changePassword, forgetEverything, login, saveSession, savedSession, secondFactor } from "./session";
+import {
+  ApiError,
+  beginEnrolment,
+  changePassword,
+  confirmEnrolment,
+  forgetEverything,
+  login,
+  mustEnrolSecondFactor,
+  saveSession,
+  savedSession,
+  secondFactor,
+} from "./session";
 import type { LoginResult, Session } from "./session";
 import { startChat } from "./chat";
 
@@ -101,13 +112,54 @@ function newPassword(s: Session, oldPassword: string): void {
   );
 }
 
+/** The organisation requires a second factor: set up an authenticator app before anything else. */
+async function enrol(s: Session): Promise<void> {
+  const e = await beginEnrolment(s);
+  const qr = h("img", {
+    src: `data:image/svg+xml;base64,${btoa(e.qrSvg)}`,
+    alt: "QR code to scan with your authenticator app",
+    width: 200,
+    height: 200,
+  });
+  show(
+    form(
+      "Set up your authenticator app",
+      [
+        h("p", {}, "Your organisation asks for a second step at sign-in. Scan this code with an authenticator app:"),
+        qr,
+        h("p", {}, "or enter this key: ", h("code", { className: "secret" }, e.secret)),
+        ...field("6-digit code from the app", "code", "text", "one-time-code"),
+      ],
+      "Turn on",
+      async (f) => {
+        const codes = await confirmEnrolment(s, value(f, "code"));
+        show(
+          h(
+            "section",
+            { className: "signin", "aria-label": "Recovery codes" },
+            h("h1", {}, "Keep these recovery codes"),
+            h("p", {}, "Each works once, if you lose your phone. Store them somewhere safe; they are not shown again."),
+            h("ul", { className: "recovery-codes" }, codes.map((c) => h("li", {}, h("code", {}, c)))),
+            h("button", { onclick: () => open(s) }, "Continue"),
+          ),
+        );
+      },
+    ),
+  );
+}
+
 function open(s: Session): void {
   show(h("p", { className: "loading" }, "Loading your conversations…"));
-  startChat(app, s, () => {
-    forgetEverything();
-    signIn();
-  });
+  mustEnrolSecondFactor(s)
+    .then((needed) => (needed ? enrol(s) : startChat(app, s, signOutNow)))
+    .catch(() => startChat(app, s, signOutNow));
 }
+
+function signOutNow(): void {
+  forgetEverything();
+  signIn();
+}
+
 
 const saved = savedSession();
 if (saved) open(saved);

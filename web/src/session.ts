@@ -99,3 +99,33 @@ export async function changePassword(s: Session, oldPassword: string, newPasswor
     s.accessToken,
   );
 }
+
+async function get(path: string, token: string): Promise<Record<string, unknown>> {
+  const resp = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  const json = (await resp.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!resp.ok) throw new ApiError(resp.status, json);
+  return json;
+}
+
+/** Does the organisation require a second factor this user has not set up yet? */
+export async function mustEnrolSecondFactor(s: Session): Promise<boolean> {
+  const status = await get("/_wardline/client/v1/mfa", s.accessToken);
+  return status.required === true && status.totp !== true;
+}
+
+export interface Enrolment {
+  secret: string;
+  otpauthUri: string;
+  qrSvg: string;
+}
+
+export async function beginEnrolment(s: Session): Promise<Enrolment> {
+  const r = await api("/_wardline/client/v1/mfa/totp", {}, s.accessToken);
+  return { secret: String(r.secret), otpauthUri: String(r.otpauth_uri), qrSvg: String(r.qr_svg) };
+}
+
+/** Confirms the set-up with a first code; returns the recovery codes (shown once). */
+export async function confirmEnrolment(s: Session, code: string): Promise<string[]> {
+  const r = await api("/_wardline/client/v1/mfa/totp/confirm", { code: code.trim() }, s.accessToken);
+  return (r.recovery_codes as string[]) ?? [];
+}

@@ -307,6 +307,29 @@ test("a new colleague replaces the one-time password, then ends a session on ano
   }
 });
 
+test("an administrator sets up the required authenticator app at first sign-in", async () => {
+  server.addUser("boss", "Sam Okoro", ["--admin"]);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  try {
+    await page.goto(server.baseUrl + "/");
+    await page.getByLabel("Username").fill("boss");
+    await page.getByLabel("Password").fill(server.passwords.get("boss"));
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("img", { name: "QR code to scan with your authenticator app" }).waitFor(WAIT);
+    const secret = (await page.locator("code.secret").innerText()).trim();
+    await page.getByLabel("6-digit code from the app").fill(totp(secret));
+    await page.getByRole("button", { name: "Turn on" }).click();
+    const codes = page.getByRole("region", { name: "Recovery codes" }).locator("li");
+    await codes.first().waitFor(WAIT);
+    assert.equal(await codes.count(), 10, "ten recovery codes, shown once");
+    await page.getByRole("button", { name: "Continue" }).click();
+    await page.getByRole("button", { name: "New chat" }).waitFor(WAIT);
+  } finally {
+    await context.close();
+  }
+});
+
 // A measurement, not a check (timings vary with the machine): reported as test diagnostics and
 // recorded in the README. What is checked is that the client is served compressed.
 test("first load: size on the wire and time until the sign-in form is usable", async (t) => {
