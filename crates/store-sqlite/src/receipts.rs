@@ -1,12 +1,12 @@
 //! [`ReceiptStore`] on SQLite.
 
 use async_trait::async_trait;
-use ruma::{RoomId, UserId};
+use ruma::RoomId;
 use rusqlite::{OptionalExtension, params};
 use wardline_store::{ChangeTopic, PosRange, Receipt, ReceiptStore, StoreResult};
 use wardline_types::StreamPos;
 
-use crate::rows::{corrupt, exec, parse_event_id, parse_room, parse_user, query_one, sql_ts, ts};
+use crate::rows::{exec, parse_event_id, parse_room, parse_user, query_one, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
 
 #[async_trait]
@@ -83,23 +83,6 @@ impl ReceiptStore for SqliteStore {
                     });
                 }
                 Ok(out)
-            })
-            .await
-    }
-
-    async fn read_up_to(&self, room_id: &RoomId, user_id: &UserId) -> StoreResult<Option<StreamPos>> {
-        let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
-        self.readers
-            .read(move |c| {
-                let n: Option<i64> = query_one(
-                    c,
-                    "SELECT MAX(event_stream) FROM receipts WHERE room_id = ?1 AND user_id = ?2
-                           AND receipt_type IN ('m.read', 'm.read.private', 'm.fully_read')",
-                    params![room_id.as_str(), user_id.as_str()],
-                    |r| r.get(0),
-                )
-                .map_err(|e| corrupt("receipt", e))?;
-                Ok(n.map(StreamPos))
             })
             .await
     }

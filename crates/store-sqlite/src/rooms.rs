@@ -423,27 +423,6 @@ impl RoomStore for SqliteStore {
             .await
     }
 
-    async fn rooms_with_activity(&self, range: PosRange) -> StoreResult<Vec<OwnedRoomId>> {
-        self.readers
-            .read(move |c| {
-                let mut stmt = c
-                    .prepare_cached(
-                        "SELECT room_id FROM events WHERE stream > ?1 AND stream <= ?2
-                         UNION SELECT room_id FROM receipts WHERE stream > ?1 AND stream <= ?2",
-                    )
-                    .map_err(backend_err)?;
-                let rows = stmt
-                    .query_map(params![range.after.0, range.upto.0], |r| r.get::<_, String>(0))
-                    .map_err(backend_err)?;
-                let mut out = Vec::new();
-                for row in rows {
-                    out.push(parse_room(&row.map_err(backend_err)?)?);
-                }
-                Ok(out)
-            })
-            .await
-    }
-
     async fn room_ids(&self) -> StoreResult<Vec<OwnedRoomId>> {
         self.readers
             .read_blocking(|c| {

@@ -295,8 +295,6 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     s.forget_room(&bea, &room).await?;
     check!(s.rooms_of_user(&bea).await?.is_empty(), "forgotten room hidden");
     check!(s.room_ids().await? == vec![room.clone()], "room ids");
-    check!(s.rooms_with_activity(PosRange::new(p_msg[0], s.current_pos())).await? == vec![room.clone()], "activity");
-    check!(s.rooms_with_activity(PosRange::new(s.current_pos(), s.current_pos())).await?.is_empty(), "no activity");
     Ok(room)
 }
 
@@ -318,7 +316,6 @@ async fn receipts(s: &impl Store, room: &OwnedRoomId) -> StoreResult<()> {
     check!(s.last_change(&ChangeTopic::ReceiptsBy(ada.clone())).pos >= p, "and the reader's receipts");
     check!(s.put_receipt(receipt("$c", 1)).await?.is_none(), "an older receipt does not move it back");
     check!(s.unread_count(room, &ada, s.current_pos()).await? == 0, "nothing unread up to the receipt");
-    check!(s.read_up_to(room, &ada).await? == Some(StreamPos(7)), "read_up_to");
     let got = s.receipts(room, PosRange::new(before, s.current_pos())).await?;
     check!(got.len() == 1 && got[0].stream == p && got[0].event_id == "$n2", "receipts in range");
     Ok(())

@@ -156,8 +156,6 @@ pub trait RoomStore: Send + Sync {
     async fn original_content(&self, event_id: &EventId) -> StoreResult<Option<Value>>;
     /// Hides a room the user has left from their sync.
     async fn forget_room(&self, user_id: &UserId, room_id: &RoomId) -> StoreResult<()>;
-    /// Rooms with new events or receipts at positions in `range`.
-    async fn rooms_with_activity(&self, range: PosRange) -> StoreResult<Vec<OwnedRoomId>>;
     /// Ids of every room (for caches).
     async fn room_ids(&self) -> StoreResult<Vec<OwnedRoomId>>;
 }
@@ -170,8 +168,6 @@ pub trait ReceiptStore: Send + Sync {
     async fn put_receipt(&self, receipt: Receipt) -> StoreResult<Option<StreamPos>>;
     /// Receipts of a room that changed at positions in `range`.
     async fn receipts(&self, room_id: &RoomId, range: PosRange) -> StoreResult<Vec<Receipt>>;
-    /// The furthest event the user has read in the room (public or private receipt).
-    async fn read_up_to(&self, room_id: &RoomId, user_id: &UserId) -> StoreResult<Option<StreamPos>>;
 }
 
 /// Per-user account data, global and per room.

@@ -277,9 +277,8 @@ impl MediaService {
         crop: bool,
     ) -> ServiceResult<Download> {
         let size = content::thumbnail_size(width, height, crop);
-        let what = format!("thumbnail={}x{}-{}", size.0, size.1, if size.2 { "crop" } else { "scale" });
-        let media = self.readable(by, server, media_id, &what).await?;
         let name = format!("{}x{}-{}", size.0, size.1, if size.2 { "crop" } else { "scale" });
+        let media = self.readable(by, server, media_id, &format!("thumbnail={name}")).await?;
         let max_pixels = self.limits().max_image_pixels;
         let blobs = self.blobs.clone();
         let _permit = self.image_work.acquire().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
