@@ -346,6 +346,7 @@ impl AuditService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wardline_store::AuditStore;
     use wardline_store_sqlite::{Durability, SqliteStore};
     use wardline_types::{SystemClock, Timestamp};
 

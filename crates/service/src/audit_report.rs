@@ -485,6 +485,7 @@ pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<Strin
 mod tests {
     use super::*;
     use crate::audit::CheckpointKey;
+    use wardline_store::AuditStore;
     use wardline_store_sqlite::{Durability, SqliteStore};
     use wardline_types::audit::NewAuditRecord;
 

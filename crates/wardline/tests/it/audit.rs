@@ -501,7 +501,7 @@ async fn off_box_anchors_expose_a_rewritten_trail() {
     let kept: Vec<Checkpoint> = stored_checkpoints(&conn).into_iter().filter(|c| c.seq < d).collect();
     replace_checkpoints(&dir, &conn, &kept);
     let expected = first_anchor_from(d).min(new_head + 1);
-    let (ok, out, _) = verify(&dir);
+    let (ok, out) = verify(&dir);
     assert!(ok, "without anchors the forgery passes, which is why they are needed: {out}");
     assert!(out.contains("warning: without --public-key and --checkpoints"), "{out}");
     let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &anchors.all());
@@ -535,7 +535,7 @@ async fn off_box_anchors_expose_a_rewritten_trail() {
     std::fs::write(dir.join("audit-signing.key"), hex::encode(secret)).unwrap();
     let forged = resign(&forger);
     replace_checkpoints(&dir, &conn, &forged);
-    let (ok, out, _) = verify(&dir);
+    let (ok, out) = verify(&dir);
     assert!(ok, "the data directory's own key vouches for the forgery: {out}");
     // Every checkpoint now carries the forger's signature.
     let first_forged = forged[0].seq;
@@ -558,7 +558,7 @@ async fn off_box_anchors_expose_a_rewritten_trail() {
         dir
     };
     let dir = cut("cut");
-    let (ok, out, _) = verify(&dir);
+    let (ok, out) = verify(&dir);
     assert!(ok, "{out}");
     let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &anchors.all());
     assert!(!ok && out.contains("truncated"), "{out}");
@@ -567,7 +567,7 @@ async fn off_box_anchors_expose_a_rewritten_trail() {
     // 4. The tail cut off and the checkpoint file deleted.
     let dir = cut("cut-and-no-file");
     std::fs::remove_file(dir.join("audit-checkpoints.jsonl")).unwrap();
-    let (ok, out, _) = verify(&dir);
+    let (ok, out) = verify(&dir);
     assert!(ok, "{out}");
     let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &anchors.all());
     assert!(!ok && out.contains("truncated") && out.contains("missing from the checkpoint file"), "{out}");
