@@ -372,8 +372,10 @@ mod tests {
         tokio::spawn(audit.clone().run_writer());
         // The store refuses audit records (as a full or failing disk would).
         let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
-        conn.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
-            .unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+        )
+        .unwrap();
         audit.record(by("first")).unwrap();
         assert!(matches!(audit.flush().await, Err(ServiceError::AuditUnavailable { .. })));
         // While the trail cannot be written, audited actions are refused.

@@ -44,6 +44,8 @@ pub struct VerifyReport {
     pub anchor_checkpoints: usize,
     /// Everything wrong, in order of the first record each concerns.
     pub problems: Vec<Problem>,
+    /// The last checkpointed record up to which the trail and every checkpoint agree (0: none).
+    pub agrees_up_to: u64,
 }
 
 impl VerifyReport {
@@ -77,7 +79,7 @@ impl Source {
         match self {
             Self::Database => "the database",
             Self::LocalFile => "the data directory's checkpoint file",
-            Self::Anchor => "the checkpoints kept off the machine",
+            Self::Anchor => "the copies kept off the machine",
         }
     }
 }
@@ -194,8 +196,7 @@ pub async fn verify(
                 None if seq > head => report.problem(
                     Some(head + 1),
                     format!(
-                        "the trail was truncated: it ends at record {head}, but a checkpoint in {from} was signed at record {seq}: records {} to {seq} were cut off",
-                        head + 1
+                        "the trail was truncated: it ends at record {head}, but a checkpoint in {from} was signed at record {seq} (the trail agrees with its checkpoints up to record {agrees_up_to})"
                     ),
                 ),
                 None => {
@@ -232,7 +233,12 @@ pub async fn verify(
         // The file copies the database.
         for from in by_hash.values() {
             if from.contains(&Source::LocalFile) && !from.contains(&Source::Database) {
-                report.problem(Some(seq), format!("checkpoint {seq} of the checkpoint file is missing from the database (deleted or replaced)"));
+                report.problem(
+                    Some(seq),
+                    format!(
+                        "checkpoint {seq} of the checkpoint file is missing from the database (deleted or replaced)"
+                    ),
+                );
                 agrees = false;
             }
         }
@@ -242,6 +248,7 @@ pub async fn verify(
         }
     }
     report.problems.sort_by_key(|p| p.seq.unwrap_or(0));
+    report.agrees_up_to = agrees_up_to;
     Ok(report)
 }
 
@@ -516,9 +523,8 @@ mod tests {
         let first = sign_head(&store, &key, 10).await;
         let second = sign_head(&store, &key, 20).await;
         store.put_checkpoint(second.clone()).await.unwrap();
-        let report = verify(&store, &key.verifying_key(), &[first.clone(), second.clone()], &[first, second])
-            .await
-            .unwrap();
+        let report =
+            verify(&store, &key.verifying_key(), &[first.clone(), second.clone()], &[first, second]).await.unwrap();
         assert!(report.intact(), "{:?}", report.problems);
     }
 

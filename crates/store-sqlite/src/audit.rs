@@ -239,7 +239,10 @@ mod tests {
             ("UPDATE audit_log SET action = 'login.deleted' WHERE seq = 3", 3),
             ("UPDATE audit_log SET action = 'login', ts = -1 WHERE seq = 3", 3),
             ("UPDATE audit_log SET ts = 3, hash_version = 7 WHERE seq = 3", 3),
-            ("UPDATE audit_log SET hash_version = 2 WHERE seq = 3; UPDATE audit_log SET outcome = 'ok' WHERE seq = 4", 4),
+            (
+                "UPDATE audit_log SET hash_version = 2 WHERE seq = 3; UPDATE audit_log SET outcome = 'ok' WHERE seq = 4",
+                4,
+            ),
         ] {
             conn.execute_batch(sql).map_err(backend_err)?;
             match store.audit_records(1, 100).await {

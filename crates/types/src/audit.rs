@@ -631,8 +631,13 @@ mod tests {
     fn a_record_cannot_go_back_to_an_older_hash_version() {
         let first = AuditRecord::link(1, GENESIS, sample());
         let hash = chain_hash(HashVersion::V1, 2, &first.hash, &sample()).unwrap_or_default();
-        let second =
-            AuditRecord { seq: 2, record: sample(), prev_hash: first.hash.clone(), hash, hash_version: HashVersion::V1 };
+        let second = AuditRecord {
+            seq: 2,
+            record: sample(),
+            prev_hash: first.hash.clone(),
+            hash,
+            hash_version: HashVersion::V1,
+        };
         assert_eq!(verify_chain([&first, &second], 0, GENESIS.into()), Err(ChainBreak::Downgraded { seq: 2 }));
     }
 

@@ -84,7 +84,9 @@ fn parse_time(s: Option<String>) -> Result<Option<Timestamp>, Box<dyn std::error
 
 fn write_out(output: Option<&PathBuf>, text: &str) -> Result<(), Box<dyn std::error::Error>> {
     match output {
-        Some(p) => crate::audit_files::write_private(p, text.as_bytes()).map_err(|e| format!("{}: {e}", p.display()).into()),
+        Some(p) => {
+            crate::audit_files::write_private(p, text.as_bytes()).map_err(|e| format!("{}: {e}", p.display()).into())
+        }
         None => {
             std::io::stdout().lock().write_all(text.as_bytes())?;
             Ok(())
@@ -175,13 +177,16 @@ async fn verify(
         && let Some(local_key) = &local_key
         && local_key.verifying_key() != key
     {
-        report.problems.insert(0, audit_report::Problem {
-            seq: None,
-            message: format!(
-                "the signing key in {} is not the key given with --public-key: it was replaced",
-                crate::audit_files::key_path(data_dir).display()
-            ),
-        });
+        report.problems.insert(
+            0,
+            audit_report::Problem {
+                seq: None,
+                message: format!(
+                    "the signing key in {} is not the key given with --public-key: it was replaced",
+                    crate::audit_files::key_path(data_dir).display()
+                ),
+            },
+        );
     }
     println!(
         "checked {} records; checkpoints: {} in the database, {} in the checkpoint file, {} kept off the machine; public key {}{}",
@@ -210,6 +215,13 @@ async fn verify(
     }
     if let Some(seq) = report.first_disagreement() {
         println!("first record where the trail and its checkpoints disagree: {seq}");
+        if report.agrees_up_to > 0 && report.agrees_up_to < seq {
+            println!(
+                "the trail agrees with its checkpoints up to record {}: what was done to it lies in records {} to {seq}",
+                report.agrees_up_to,
+                report.agrees_up_to + 1
+            );
+        }
     }
     Err(format!("the audit trail has been tampered with ({} problem(s))", report.problems.len()).into())
 }

@@ -327,8 +327,7 @@ fn wait_for_checkpoint(data_dir: &Path) -> u64 {
     for _ in 0..600 {
         let conn = db(data_dir);
         let head: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| r.get(0)).unwrap();
-        let cp: i64 =
-            conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints", [], |r| r.get(0)).unwrap();
+        let cp: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints", [], |r| r.get(0)).unwrap();
         if head > 0 && cp == head {
             return head as u64;
         }
@@ -448,9 +447,11 @@ async fn off_box_anchors_expose_a_rewritten_trail() {
     assert_eq!(st, 200);
     let before = wait_for_checkpoint(&data);
     // What the forger will want gone: a password reset and every refused download.
-    let auth = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "ben"}, "password": PASSWORD});
-    let (st, body) =
-        b.post("/_matrix/client/v3/account/password", json!({"new_password": "a brand new passphrase", "auth": auth})).await;
+    let auth =
+        json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "ben"}, "password": PASSWORD});
+    let (st, body) = b
+        .post("/_matrix/client/v3/account/password", json!({"new_password": "a brand new passphrase", "auth": auth}))
+        .await;
     assert_eq!(st, 200, "{body}");
     for _ in 0..5 {
         assert_eq!(c.get_raw(&format!("/_matrix/client/v1/media/download/localhost/{media}")).await.0, 404);
@@ -507,6 +508,8 @@ async fn off_box_anchors_expose_a_rewritten_trail() {
     let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &anchors.all());
     assert!(!ok && out.contains("TAMPERING"), "{out}");
     assert_eq!(first, Some(expected), "{out}");
+    let agreed = shipped.iter().copied().filter(|&s| s < d).max().unwrap();
+    assert!(out.contains(&format!("the trail agrees with its checkpoints up to record {agreed}:")), "{out}");
     // Each way of shipping is enough on its own.
     for one in anchors.all() {
         let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &[one]);
