@@ -121,6 +121,7 @@ async fn verify_catches_every_kind_of_tampering() {
     };
     case("edited", "UPDATE audit_log SET actor = '@someone-else:localhost' WHERE seq = 10", "record 10 was edited");
     case("deleted", "DELETE FROM audit_log WHERE seq = 10", "record(s) 10 to 10 are missing");
+    case("unreadable", "UPDATE audit_log SET action = 'nothing.to.see' WHERE seq = 10", "record 10 cannot be read");
     case(
         "reordered",
         "UPDATE audit_log SET seq = -1 WHERE seq = 10; UPDATE audit_log SET seq = 10 WHERE seq = 11; UPDATE audit_log SET seq = 11 WHERE seq = -1;",
@@ -679,4 +680,47 @@ async fn audited_actions_fail_while_the_trail_cannot_be_written() {
     assert_eq!(reads, served);
     let (ok, out) = verify(&s.data_dir);
     assert!(ok, "{out}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn exports_transcripts_and_one_time_passwords_are_private_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut s = Server::start();
+    let _keep = s.keep_dir();
+    let a = s.user("ada").await;
+    let room = a.create_room(json!({"name": "Ward 7"})).await;
+    assert!(s.terminate());
+    let out = tempfile::tempdir().unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let readable_by_all = |name: &str| {
+        let p = out.path().join(name);
+        std::fs::write(&p, "old").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        p
+    };
+    let export_file = readable_by_all("audit.jsonl");
+    let (ok, _, err) = cli(&s.data_dir, &["audit", "export", "--output", export_file.to_str().unwrap()], None);
+    assert!(ok, "{err}");
+    assert_eq!(mode(&export_file), 0o600);
+    let transcript = readable_by_all("transcript.txt");
+    let (ok, _, err) = cli(&s.data_dir, &["room", "transcript", &room, "--output", transcript.to_str().unwrap()], None);
+    assert!(ok, "{err}");
+    assert_eq!(mode(&transcript), 0o600);
+    assert!(std::fs::read_to_string(&transcript).unwrap().contains("Ward 7"));
+    let csv = out.path().join("staff.csv");
+    std::fs::write(&csv, "username,display_name\ncat,Dr Cat\n").unwrap();
+    let passwords = readable_by_all("passwords.csv");
+    let (ok, stdout, err) =
+        cli(&s.data_dir, &["user", "import", csv.to_str().unwrap(), "--output", passwords.to_str().unwrap()], None);
+    assert!(ok && stdout.contains("readable by you only"), "{stdout}{err}");
+    assert_eq!(mode(&passwords), 0o600);
+    assert!(std::fs::read_to_string(&passwords).unwrap().starts_with("username,one_time_password"));
+    // A symbolic link in the way is refused, and what it points at is left alone.
+    let target = readable_by_all("elsewhere.txt");
+    let link = out.path().join("link.jsonl");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let (ok, _, err) = cli(&s.data_dir, &["audit", "export", "--output", link.to_str().unwrap()], None);
+    assert!(!ok && err.contains("symbolic link"), "{err}");
+    assert_eq!((mode(&target), std::fs::read_to_string(&target).unwrap()), (0o644, "old".to_owned()));
 }
