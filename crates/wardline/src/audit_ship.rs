@@ -101,3 +101,64 @@ async fn deliver(client: reqwest::Client, url: reqwest::Url, mut rx: mpsc::Unbou
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use wardline_service::audit::CheckpointKey;
+    use wardline_types::Timestamp;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Collector {
+        refuse: Arc<Mutex<usize>>,
+        got: Arc<Mutex<Vec<Checkpoint>>>,
+    }
+
+    #[tokio::test]
+    async fn refused_deliveries_are_retried_in_order_until_accepted() {
+        let collector = Collector::default();
+        *collector.refuse.lock().unwrap() = 2;
+        let app = axum::Router::new()
+            .route(
+                "/cp",
+                axum::routing::post(|State(c): State<Collector>, axum::Json(cp): axum::Json<Checkpoint>| async move {
+                    let mut refuse = c.refuse.lock().unwrap();
+                    if *refuse > 0 {
+                        *refuse -= 1;
+                        return StatusCode::SERVICE_UNAVAILABLE;
+                    }
+                    c.got.lock().unwrap().push(cp);
+                    StatusCode::NO_CONTENT
+                }),
+            )
+            .with_state(collector.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/cp", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+        let (shipper, task) = start(&url).unwrap();
+        let (key, _) = CheckpointKey::generate();
+        let sent: Vec<Checkpoint> = (1..=3).map(|i| key.sign(i, &"a".repeat(64), Timestamp(i))).collect();
+        for cp in &sent {
+            shipper.ship(cp);
+        }
+        drop(shipper);
+        // The task ends once everything queued is delivered.
+        task.await.unwrap();
+        assert_eq!(*collector.got.lock().unwrap(), sent);
+        assert_eq!(*collector.refuse.lock().unwrap(), 0, "the refusals were retried");
+    }
+
+    #[test]
+    fn only_http_urls_are_accepted() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _guard = rt.enter();
+        assert!(start("ftp://logs.example/x").is_err());
+        assert!(start("not a url").is_err());
+    }
+}

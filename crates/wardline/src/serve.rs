@@ -144,7 +144,7 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     // Signs the head only if it moved since the last checkpoint: signing the same position
     // twice would leave two different signed lines for one record.
     let last = services.audit.checkpoint(&key, last, Some(&sink)).await?;
-    tracing::info!(seq = last, "final audit checkpoint signed");
+    tracing::info!(seq = last, "the audit trail is checkpointed up to this record");
     drop(sink);
     if let Some(task) = shipping
         && tokio::time::timeout(std::time::Duration::from_secs(5), task).await.is_err()
