@@ -139,6 +139,10 @@ impl From<ServiceError> for ApiError {
                 tracing::error!(error = %inner, "internal error");
                 Self::new(S::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "internal server error")
             }
+            ServiceError::AuditUnavailable { reason } => {
+                tracing::error!(error = %reason, "refused an action because the audit trail cannot be written");
+                Self::new(S::SERVICE_UNAVAILABLE, "M_UNKNOWN", msg)
+            }
         }
     }
 }
@@ -191,6 +195,13 @@ mod tests {
         let e: ApiError = ServiceError::RateLimited { retry_after_ms: 1500 }.into();
         assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(e.extra.get("retry_after_ms"), Some(&json!(1500)));
+    }
+
+    #[test]
+    fn an_unwritable_audit_trail_is_a_503_without_details() {
+        let e: ApiError = ServiceError::AuditUnavailable { reason: "disk /var/x full".into() }.into();
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!e.message.contains("/var/x") && e.message.contains("audit trail"), "{}", e.message);
     }
 
     #[test]

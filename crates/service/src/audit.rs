@@ -4,15 +4,18 @@
 //! Writes that change rooms carry their records into the same transaction as the events
 //! (see `RoomService`), so a durable message always has its audit record. Everything else
 //! (reads, sign-ins) goes through [`AuditService::record`], which queues the record and lets a
-//! background writer store queued records in batches, so auditing never makes a reader wait.
+//! background writer store queued records in batches, so auditing never makes a reader wait
+//! for the disk. The queue is bounded. A batch the store refuses is kept and retried, never
+//! dropped; while it is refused, and while the queue is full, [`AuditService::record`] fails,
+//! so the action it would record fails too instead of happening unaudited.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 use ruma::{OwnedDeviceId, OwnedUserId};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use wardline_store::Store;
 use wardline_types::Clock;
 use wardline_types::audit::{AuditAction, Checkpoint, NewAuditRecord, Outcome};
@@ -89,6 +92,16 @@ impl CheckpointKey {
     }
 }
 
+/// The public key that checks checkpoints.
+pub use ed25519_dalek::VerifyingKey;
+
+/// A public key from its hex form (as `wardline audit public-key` prints it).
+#[must_use]
+pub fn public_key_from_hex(text: &str) -> Option<VerifyingKey> {
+    let bytes: [u8; 32] = hex::decode(text.trim()).ok()?.try_into().ok()?;
+    VerifyingKey::from_bytes(&bytes).ok()
+}
+
 /// Checks a checkpoint's signature against a public key.
 #[must_use]
 pub fn verify_with(key: &VerifyingKey, cp: &Checkpoint) -> bool {
@@ -102,8 +115,9 @@ enum Msg {
     Flush(oneshot::Sender<()>),
 }
 
-/// Where checkpoints are copied outside the database (an append-only file, a log shipped
-/// elsewhere), so cutting records and checkpoints off the database together is still seen.
+/// Where checkpoints are copied outside the database (append-only files, the log, an HTTP
+/// collector), so cutting records and checkpoints off the database together is still seen.
+/// Called off the async runtime (it may write files); it must not wait on the network.
 pub type CheckpointSink = Arc<dyn Fn(&Checkpoint) + Send + Sync>;
 
 /// The audit recorder.
@@ -111,8 +125,10 @@ pub type CheckpointSink = Arc<dyn Fn(&Checkpoint) + Send + Sync>;
 pub struct AuditService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    queue: mpsc::UnboundedSender<Msg>,
-    rx: Arc<std::sync::Mutex<Option<mpsc::UnboundedReceiver<Msg>>>>,
+    queue: mpsc::Sender<Msg>,
+    rx: Arc<std::sync::Mutex<Option<mpsc::Receiver<Msg>>>>,
+    /// `Some(why)` while the writer cannot store its batch; every failed attempt notifies.
+    failing: Arc<watch::Sender<Option<String>>>,
 }
 
 impl std::fmt::Debug for AuditService {
@@ -124,11 +140,33 @@ impl std::fmt::Debug for AuditService {
 /// Most records stored in one batch.
 const BATCH: usize = 2_000;
 
+/// Most records waiting to be stored. The writer stores thousands a second in batches, so a
+/// full queue means the store has stopped keeping up, not a burst.
+pub const QUEUE_CAPACITY: usize = 50_000;
+
+/// Longest wait between attempts to store a refused batch.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+fn unavailable(reason: impl Into<String>) -> ServiceError {
+    ServiceError::AuditUnavailable { reason: reason.into() }
+}
+
 impl AuditService {
     /// A recorder over `store`. Call [`AuditService::run_writer`] to start storing.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        let (queue, rx) = mpsc::unbounded_channel();
-        Self { store, clock, queue, rx: Arc::new(std::sync::Mutex::new(Some(rx))) }
+        Self::with_capacity(store, clock, QUEUE_CAPACITY)
+    }
+
+    /// A recorder whose queue holds at most `capacity` records.
+    pub fn with_capacity(store: Arc<dyn Store>, clock: Arc<dyn Clock>, capacity: usize) -> Self {
+        let (queue, rx) = mpsc::channel(capacity.max(1));
+        Self {
+            store,
+            clock,
+            queue,
+            rx: Arc::new(std::sync::Mutex::new(Some(rx))),
+            failing: Arc::new(watch::channel(None).0),
+        }
     }
 
     /// A record of `action` by `actor`, stamped now.
@@ -143,8 +181,13 @@ impl AuditService {
         r
     }
 
-    /// Queues a record; a background writer stores it with others.
-    pub fn record(&self, record: NewAuditRecord) {
+    /// Queues a record; a background writer stores it with others. Fails, and the caller's
+    /// action with it, while the trail cannot be written (the store refuses the writer's batch)
+    /// or the queue is full.
+    pub fn record(&self, record: NewAuditRecord) -> ServiceResult<()> {
+        if let Some(why) = self.failing.borrow().as_ref() {
+            return Err(unavailable(format!("audit records cannot be stored: {why}")));
+        }
         // Security events go to the operational log too; the everyday flood of reads and sends
         // only at debug level (they are all in the trail).
         if matches!(record.action, AuditAction::RoomRead | AuditAction::MessageSend) {
@@ -152,8 +195,12 @@ impl AuditService {
         } else {
             tracing::info!(target: "audit", action = %record.action, outcome = ?record.outcome, actor = record.actor.as_deref().unwrap_or("-"), target_user = record.target_user.as_deref().unwrap_or("-"), "audit");
         }
-        if self.queue.send(Msg::Record(record)).is_err() {
-            tracing::error!("audit writer has stopped; a record was not stored");
+        match self.queue.try_send(Msg::Record(record)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                Err(unavailable("the audit queue is full: records arrive faster than they can be stored"))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(unavailable("the audit writer has stopped")),
         }
     }
 
@@ -168,15 +215,34 @@ impl AuditService {
         self.store.append_audit(records).await.map_err(ServiceError::from)
     }
 
-    /// Waits until every queued record is stored.
-    pub async fn flush(&self) {
+    /// Waits until every record queued before the call is stored. Fails if the writer reports,
+    /// meanwhile, that the store refuses them (they stay queued and are retried).
+    pub async fn flush(&self) -> ServiceResult<()> {
+        let mut failing = self.failing.subscribe();
+        failing.mark_unchanged();
         let (done, wait) = oneshot::channel();
-        if self.queue.send(Msg::Flush(done)).is_ok() {
-            let _ = wait.await;
+        let stored = async {
+            self.queue.send(Msg::Flush(done)).await.map_err(|_| unavailable("the audit writer has stopped"))?;
+            wait.await.map_err(|_| unavailable("the audit writer has stopped"))
+        };
+        let refused = async {
+            loop {
+                if failing.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+                if let Some(why) = failing.borrow_and_update().clone() {
+                    return unavailable(format!("audit records cannot be stored: {why}"));
+                }
+            }
+        };
+        tokio::select! {
+            r = stored => r,
+            e = refused => Err(e),
         }
     }
 
-    /// Stores queued records in batches until every sender is gone. Run once.
+    /// Stores queued records in batches until every sender is gone. Run once. A batch the store
+    /// refuses is retried (waiting longer each time, up to a few seconds) until it is stored.
     pub async fn run_writer(self) {
         let Some(mut rx) = self.rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() else {
             return;
@@ -195,10 +261,7 @@ impl AuditService {
                 }
             }
             if !batch.is_empty() {
-                let records = std::mem::take(&mut batch);
-                if let Err(e) = self.store.append_audit(records).await {
-                    tracing::error!(error = %e, "audit records could not be stored");
-                }
+                self.store_batch(std::mem::take(&mut batch)).await;
             }
             for done in waiting.drain(..) {
                 let _ = done.send(());
@@ -206,7 +269,30 @@ impl AuditService {
         }
     }
 
-    /// Signs a checkpoint of the chain's head if it moved since `last`; returns the new head.
+    async fn store_batch(&self, batch: Vec<NewAuditRecord>) {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match self.store.append_audit(batch.clone()).await {
+                Ok(()) => {
+                    if self.failing.borrow().is_some() {
+                        tracing::warn!(target: "audit", "audit records can be stored again; audited actions are allowed again");
+                        self.failing.send_replace(None);
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(target: "audit", error = %e, records = batch.len(), retry_in_ms = delay.as_millis(), "audit records could not be stored; audited actions are refused until they are");
+                    // `send` notifies even when the reason is unchanged: each failed attempt is news.
+                    self.failing.send_modify(|f| *f = Some(e.to_string()));
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_RETRY_DELAY);
+                }
+            }
+        }
+    }
+
+    /// Signs a checkpoint of the chain's head if it moved since `last` (the position of the
+    /// last checkpoint), stores it, then hands it to `sink`; returns the new last position.
     pub async fn checkpoint(
         &self,
         key: &CheckpointKey,
@@ -220,19 +306,38 @@ impl AuditService {
         let cp = key.sign(seq, &hash, self.clock.now());
         self.store.put_checkpoint(cp.clone()).await?;
         if let Some(sink) = sink {
-            sink(&cp);
+            let sink = Arc::clone(sink);
+            tokio::task::spawn_blocking(move || sink(&cp))
+                .await
+                .map_err(|e| ServiceError::Internal(format!("checkpoint copy: {e}")))?;
         }
         Ok(seq)
     }
 
-    /// Signs checkpoints every `every` until dropped.
-    pub async fn run_checkpoints(self, key: CheckpointKey, every: Duration, sink: Option<CheckpointSink>) {
-        let mut last = self.store.checkpoints().await.ok().and_then(|c| c.last().map(|c| c.seq)).unwrap_or(0);
+    /// The position of the last stored checkpoint (0 if none).
+    pub async fn last_checkpoint(&self) -> ServiceResult<u64> {
+        Ok(self.store.checkpoints().await?.iter().map(|c| c.seq).max().unwrap_or(0))
+    }
+
+    /// Signs checkpoints every `every` until `stop` resolves (never in the middle of one);
+    /// returns the position of the last checkpoint.
+    pub async fn run_checkpoints(
+        self,
+        key: CheckpointKey,
+        every: Duration,
+        sink: Option<CheckpointSink>,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> u64 {
+        let mut last = self.last_checkpoint().await.unwrap_or(0);
+        tokio::pin!(stop);
         loop {
-            tokio::time::sleep(every).await;
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = &mut stop => return last,
+            }
             match self.checkpoint(&key, last, sink.as_ref()).await {
                 Ok(seq) => last = seq,
-                Err(e) => tracing::error!(error = %e, "audit checkpoint failed"),
+                Err(e) => tracing::error!(target: "audit", error = %e, "audit checkpoint failed"),
             }
         }
     }
@@ -241,7 +346,96 @@ impl AuditService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wardline_types::Timestamp;
+    use wardline_store::AuditStore;
+    use wardline_store_sqlite::{Durability, SqliteStore};
+    use wardline_types::{SystemClock, Timestamp};
+
+    fn open(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
+        Arc::new(SqliteStore::open(&dir.path().join("t.db"), Durability::Normal).unwrap())
+    }
+
+    fn by(name: &str) -> NewAuditRecord {
+        let mut r = NewAuditRecord::new(Timestamp(1), AuditAction::RoomRead, Outcome::Success);
+        r.actor = Some(name.into());
+        r
+    }
+
+    async fn actors(store: &SqliteStore) -> Vec<String> {
+        store.audit_records(1, 100).await.unwrap().into_iter().filter_map(|r| r.record.actor).collect()
+    }
+
+    #[tokio::test]
+    async fn a_refused_batch_is_retried_and_audited_actions_fail_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        let audit = AuditService::new(store.clone(), Arc::new(SystemClock));
+        tokio::spawn(audit.clone().run_writer());
+        // The store refuses audit records (as a full or failing disk would).
+        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+        )
+        .unwrap();
+        audit.record(by("first")).unwrap();
+        assert!(matches!(audit.flush().await, Err(ServiceError::AuditUnavailable { .. })));
+        // While the trail cannot be written, audited actions are refused.
+        let refused = audit.record(by("second"));
+        assert!(matches!(refused, Err(ServiceError::AuditUnavailable { .. })), "{refused:?}");
+        conn.execute_batch("DROP TRIGGER refuse").unwrap();
+        // The refused batch was kept: the next attempts store it (a flush may still see one
+        // attempt that began before the store recovered).
+        let mut flushed = audit.flush().await;
+        for _ in 0..3 {
+            if flushed.is_ok() {
+                break;
+            }
+            flushed = audit.flush().await;
+        }
+        flushed.unwrap();
+        audit.record(by("third")).unwrap();
+        audit.flush().await.unwrap();
+        assert_eq!(actors(&store).await, ["first", "third"]);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_new_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        let audit = AuditService::with_capacity(store.clone(), Arc::new(SystemClock), 2);
+        audit.record(by("a")).unwrap();
+        audit.record(by("b")).unwrap();
+        match audit.record(by("c")) {
+            Err(ServiceError::AuditUnavailable { reason }) => assert!(reason.contains("full"), "{reason}"),
+            other => panic!("a full queue accepted a record: {other:?}"),
+        }
+        tokio::spawn(audit.clone().run_writer());
+        audit.flush().await.unwrap();
+        audit.record(by("d")).unwrap();
+        audit.flush().await.unwrap();
+        assert_eq!(actors(&store).await, ["a", "b", "d"]);
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_is_signed_once_per_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        let audit = AuditService::new(store.clone(), Arc::new(SystemClock));
+        let (key, _) = CheckpointKey::generate();
+        let copies = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink: CheckpointSink = {
+            let copies = Arc::clone(&copies);
+            Arc::new(move |cp: &Checkpoint| copies.lock().unwrap().push(cp.clone()))
+        };
+        assert_eq!(audit.checkpoint(&key, 0, Some(&sink)).await.unwrap(), 0, "nothing to sign yet");
+        audit.record_now(by("a")).await.unwrap();
+        let last = audit.checkpoint(&key, 0, Some(&sink)).await.unwrap();
+        assert_eq!(last, 1);
+        // A final checkpoint at shutdown (or after a restart) with nothing new signs nothing.
+        let last = audit.last_checkpoint().await.unwrap();
+        assert_eq!(audit.checkpoint(&key, last, Some(&sink)).await.unwrap(), 1);
+        assert_eq!(copies.lock().unwrap().len(), 1);
+        assert_eq!(store.checkpoints().await.unwrap(), copies.lock().unwrap().clone());
+    }
 
     #[test]
     fn checkpoints_verify_only_unchanged() {

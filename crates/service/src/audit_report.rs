@@ -1,13 +1,13 @@
 //! Reading the audit trail back: verifying the chain, exporting records (JSON lines and FHIR R4
 //! `AuditEvent`s), and writing a conversation's transcript for an investigation.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ed25519_dalek::VerifyingKey;
 use ruma::RoomId;
 use serde_json::{Value, json};
-use wardline_store::{Direction, PosRange, Store};
-use wardline_types::audit::{AuditAction, AuditRecord, Checkpoint, GENESIS, Outcome, verify_chain};
+use wardline_store::{Direction, PosRange, Store, StoreError};
+use wardline_types::audit::{AuditAction, AuditRecord, ChainPoint, Checkpoint, Outcome, verify_chain_from};
 use wardline_types::{Membership, StoredEvent, Timestamp, kinds};
 
 use crate::audit::verify_with;
@@ -16,15 +16,36 @@ use crate::{ServiceError, ServiceResult};
 /// Records read per page while verifying or exporting.
 const PAGE: usize = 10_000;
 
+/// One thing wrong with the trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The first record it concerns, if it concerns records.
+    pub seq: Option<u64>,
+    /// What is wrong, and where.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// The outcome of `audit verify`.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyReport {
     /// Records checked.
     pub records: u64,
-    /// Checkpoints checked.
-    pub checkpoints: usize,
-    /// Everything wrong, each saying where.
-    pub problems: Vec<String>,
+    /// Checkpoints in the database.
+    pub stored_checkpoints: usize,
+    /// Checkpoints in the data directory's checkpoint file.
+    pub local_checkpoints: usize,
+    /// Checkpoints kept off the machine.
+    pub anchor_checkpoints: usize,
+    /// Everything wrong, in order of the first record each concerns.
+    pub problems: Vec<Problem>,
+    /// The last checkpointed record up to which the trail and every checkpoint agree (0: none).
+    pub agrees_up_to: u64,
 }
 
 impl VerifyReport {
@@ -33,74 +54,201 @@ impl VerifyReport {
     pub fn intact(&self) -> bool {
         self.problems.is_empty()
     }
+
+    /// The first record where the trail is broken or disagrees with its checkpoints.
+    #[must_use]
+    pub fn first_disagreement(&self) -> Option<u64> {
+        self.problems.iter().filter_map(|p| p.seq).min()
+    }
+
+    fn problem(&mut self, seq: Option<u64>, message: String) {
+        self.problems.push(Problem { seq, message });
+    }
 }
 
-/// Verifies the chain, the checkpoint signatures, and that the checkpoints (those in the
-/// database and those kept outside it) still match the records.
-pub async fn verify(store: &dyn Store, key: &VerifyingKey, external: &[Checkpoint]) -> ServiceResult<VerifyReport> {
-    let mut report = VerifyReport::default();
-    let stored_cps = store.checkpoints().await?;
-    let mut cps: BTreeMap<u64, Checkpoint> = BTreeMap::new();
-    for cp in stored_cps.iter().chain(external) {
-        if let Some(existing) = cps.get(&cp.seq)
-            && existing != cp
-        {
-            report.problems.push(format!("checkpoint {} differs between the database and the checkpoint file", cp.seq));
-        }
-        cps.insert(cp.seq, cp.clone());
-    }
-    for cp in external {
-        if !stored_cps.iter().any(|s| s.seq == cp.seq) {
-            report.problems.push(format!("checkpoint {} is missing from the database (deleted)", cp.seq));
+/// Where a checkpoint came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    Database,
+    LocalFile,
+    Anchor,
+}
+
+impl Source {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Database => "the database",
+            Self::LocalFile => "the data directory's checkpoint file",
+            Self::Anchor => "the copies kept off the machine",
         }
     }
-    let mut hashes_at: HashMap<u64, String> = HashMap::new();
-    let (mut prev_seq, mut prev_hash) = (0u64, GENESIS.to_owned());
-    let mut next = 1u64;
+}
+
+/// Walks the chain, reporting the first break and every record that cannot be read; returns
+/// the hashes of the records at the positions in `wanted`.
+async fn walk_chain(
+    store: &dyn Store,
+    wanted: &BTreeSet<u64>,
+    report: &mut VerifyReport,
+) -> ServiceResult<HashMap<u64, String>> {
+    let mut hashes_at = HashMap::new();
+    let mut at = ChainPoint::default();
     let mut broken = false;
+    let mut next = 1u64;
     loop {
-        let page = store.audit_records(next, PAGE).await?;
-        let Some(last) = page.last().map(|r| r.seq) else { break };
+        let (page, unreadable) = match store.audit_records(next, PAGE).await {
+            Ok(page) => (page, None),
+            Err(StoreError::UnreadableAuditRecord { seq, reason }) => {
+                let seq = seq.max(next);
+                let before = if seq > next {
+                    store.audit_records(next, usize::try_from(seq - next).unwrap_or(PAGE)).await?
+                } else {
+                    Vec::new()
+                };
+                (before, Some((seq, reason)))
+            }
+            Err(e) => return Err(e.into()),
+        };
         for r in &page {
-            if cps.contains_key(&r.seq) {
+            if wanted.contains(&r.seq) {
                 hashes_at.insert(r.seq, r.hash.clone());
             }
         }
         report.records += page.len() as u64;
-        if !broken {
-            match verify_chain(&page, prev_seq, prev_hash.clone()) {
-                Ok((s, h)) => (prev_seq, prev_hash) = (s, h),
-                Err(e) => {
-                    report.problems.push(e.to_string());
-                    broken = true;
+        if !broken && let Err(e) = verify_chain_from(&page, &mut at) {
+            report.problem(Some(e.seq()), e.to_string());
+            broken = true;
+        }
+        let full = page.len() == PAGE;
+        let last = page.last().map(|r| r.seq);
+        match unreadable {
+            Some((seq, reason)) => {
+                report.records += 1;
+                report.problem(
+                    Some(seq),
+                    format!("record {seq} cannot be read ({reason}): its stored values were changed"),
+                );
+                broken = true;
+                next = seq + 1;
+            }
+            None if full => next = last.map_or(next, |l| l + 1),
+            None => break,
+        }
+    }
+    Ok(hashes_at)
+}
+
+/// Verifies the trail: the chain's links and hashes, the checkpoint signatures under `key`,
+/// that every checkpoint (in the database, in the data directory's checkpoint file `local`,
+/// and kept off the machine, `anchors`) matches the record it names, and that every
+/// checkpoint kept off the machine is still in the database and in the checkpoint file.
+///
+/// Whoever can write the data directory can rewrite the records, the database's checkpoints,
+/// the checkpoint file and the key in it; only a `key` and `anchors` kept elsewhere make
+/// such a rewrite evident.
+pub async fn verify(
+    store: &dyn Store,
+    key: &VerifyingKey,
+    local: &[Checkpoint],
+    anchors: &[Checkpoint],
+) -> ServiceResult<VerifyReport> {
+    let stored = store.checkpoints().await?;
+    let mut report = VerifyReport {
+        stored_checkpoints: stored.len(),
+        local_checkpoints: local.len(),
+        anchor_checkpoints: anchors.len(),
+        ..VerifyReport::default()
+    };
+    // Only checkpoints signed with the key count; the others are tampering in themselves.
+    let mut valid: BTreeMap<u64, BTreeMap<String, BTreeSet<Source>>> = BTreeMap::new();
+    let mut bad_signatures: BTreeMap<(u64, Source), usize> = BTreeMap::new();
+    let sources = [(Source::Database, stored.as_slice()), (Source::LocalFile, local), (Source::Anchor, anchors)];
+    for (source, cps) in sources {
+        for cp in cps {
+            if verify_with(key, cp) {
+                valid.entry(cp.seq).or_default().entry(cp.hash.clone()).or_default().insert(source);
+            } else {
+                *bad_signatures.entry((cp.seq, source)).or_default() += 1;
+            }
+        }
+    }
+    for ((seq, source), _) in bad_signatures {
+        report.problem(
+            Some(seq),
+            format!(
+                "checkpoint {seq} in {} has an invalid signature: forged, altered, or signed with another key",
+                source.name()
+            ),
+        );
+    }
+    let wanted: BTreeSet<u64> = valid.keys().copied().collect();
+    let hashes_at = walk_chain(store, &wanted, &mut report).await?;
+    let (head, _) = store.audit_head().await?;
+    let first_break = report.first_disagreement();
+    let mut agrees_up_to = 0u64;
+    let mut still_agreeing = true;
+    for (&seq, by_hash) in &valid {
+        let mut agrees = true;
+        for (hash, from) in by_hash {
+            let from = from.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ");
+            match hashes_at.get(&seq) {
+                Some(h) if h == hash => continue,
+                None if seq > head => report.problem(
+                    Some(head + 1),
+                    format!(
+                        "the trail was truncated: it ends at record {head}, but a checkpoint in {from} was signed at record {seq} (the trail agrees with its checkpoints up to record {agrees_up_to})"
+                    ),
+                ),
+                None => {
+                    report.problem(Some(seq), format!("record {seq}, named by a checkpoint in {from}, is missing (deleted)"));
+                }
+                Some(_) => report.problem(
+                    Some(seq),
+                    format!(
+                        "record {seq} no longer matches its signed checkpoint in {from}: records {} to {seq} were changed, deleted or inserted (the trail agrees with its checkpoints up to record {agrees_up_to})",
+                        agrees_up_to + 1
+                    ),
+                ),
+            }
+            agrees = false;
+        }
+        // Everything kept off the machine was in the database and the file first.
+        for (hash, from) in by_hash {
+            if !from.contains(&Source::Anchor) {
+                continue;
+            }
+            for (copy, name) in [(Source::Database, "database"), (Source::LocalFile, "checkpoint file")] {
+                if !from.contains(&copy) {
+                    report.problem(
+                        Some(seq),
+                        format!(
+                            "checkpoint {seq} (hash {}…) kept off the machine is missing from the {name}: deleted or replaced",
+                            hash.get(..12).unwrap_or(hash)
+                        ),
+                    );
+                    agrees = false;
                 }
             }
         }
-        if page.len() < PAGE {
-            break;
+        // The file copies the database.
+        for from in by_hash.values() {
+            if from.contains(&Source::LocalFile) && !from.contains(&Source::Database) {
+                report.problem(
+                    Some(seq),
+                    format!(
+                        "checkpoint {seq} of the checkpoint file is missing from the database (deleted or replaced)"
+                    ),
+                );
+                agrees = false;
+            }
         }
-        next = last + 1;
-    }
-    let (head, _) = store.audit_head().await?;
-    for cp in cps.values() {
-        report.checkpoints += 1;
-        if !verify_with(key, cp) {
-            report.problems.push(format!("checkpoint {} has an invalid signature (forged or altered)", cp.seq));
-            continue;
-        }
-        match hashes_at.get(&cp.seq) {
-            None if cp.seq > head => report.problems.push(format!(
-                "the log was truncated: checkpoint {} was signed but the log ends at record {head}",
-                cp.seq
-            )),
-            None => report.problems.push(format!("record {} named by a checkpoint is missing (deleted)", cp.seq)),
-            Some(h) if *h != cp.hash => report.problems.push(format!(
-                "record {} no longer matches its signed checkpoint: records up to it were changed",
-                cp.seq
-            )),
-            Some(_) => {}
+        still_agreeing = still_agreeing && agrees && first_break.is_none_or(|f| f > seq);
+        if still_agreeing {
+            agrees_up_to = seq;
         }
     }
+    report.problems.sort_by_key(|p| p.seq.unwrap_or(0));
+    report.agrees_up_to = agrees_up_to;
     Ok(report)
 }
 
@@ -132,7 +280,12 @@ pub async fn select(store: &dyn Store, query: &AuditQuery) -> ServiceResult<Vec<
     let mut out = Vec::new();
     let mut next = 1u64;
     loop {
-        let page = store.audit_records(next, PAGE).await?;
+        let page = store.audit_records(next, PAGE).await.map_err(|e| match e {
+            StoreError::UnreadableAuditRecord { seq, reason } => ServiceError::Internal(format!(
+                "audit record {seq} cannot be read ({reason}): it was changed outside Wardline; run `wardline audit verify`"
+            )),
+            e => e.into(),
+        })?;
         let Some(last) = page.last().map(|r| r.seq) else { break };
         let full = page.len() == PAGE;
         out.extend(page.into_iter().filter(|r| query.matches(r)));
@@ -333,4 +486,79 @@ pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<Strin
         after = last;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::CheckpointKey;
+    use wardline_store::AuditStore;
+    use wardline_store_sqlite::{Durability, SqliteStore};
+    use wardline_types::audit::NewAuditRecord;
+
+    async fn trail(dir: &tempfile::TempDir, n: u64) -> SqliteStore {
+        let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+        let records = (1..=n)
+            .map(|i| {
+                let mut r = NewAuditRecord::new(Timestamp(i), AuditAction::Login, Outcome::Success);
+                r.actor = Some(format!("@u{i}:x"));
+                r
+            })
+            .collect();
+        store.append_audit(records).await.unwrap();
+        store
+    }
+
+    async fn sign_head(store: &SqliteStore, key: &CheckpointKey, ts: u64) -> Checkpoint {
+        let (seq, hash) = store.audit_head().await.unwrap();
+        key.sign(seq, &hash, Timestamp(ts))
+    }
+
+    #[tokio::test]
+    async fn a_position_signed_twice_is_not_tampering() {
+        // As the old shutdown did: the database kept one signature, the file got both.
+        let dir = tempfile::tempdir().unwrap();
+        let store = trail(&dir, 3).await;
+        let (key, _) = CheckpointKey::generate();
+        let first = sign_head(&store, &key, 10).await;
+        let second = sign_head(&store, &key, 20).await;
+        store.put_checkpoint(second.clone()).await.unwrap();
+        let report =
+            verify(&store, &key.verifying_key(), &[first.clone(), second.clone()], &[first, second]).await.unwrap();
+        assert!(report.intact(), "{:?}", report.problems);
+    }
+
+    #[tokio::test]
+    async fn checkpoints_kept_elsewhere_show_a_cut_tail_and_deleted_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = trail(&dir, 5).await;
+        let (key, _) = CheckpointKey::generate();
+        let shipped = sign_head(&store, &key, 10).await;
+        // Records 4 and 5 cut off, and no checkpoint left in the database or the file.
+        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        conn.execute_batch("DELETE FROM audit_log WHERE seq > 3").unwrap();
+        let alone = verify(&store, &key.verifying_key(), &[], &[]).await.unwrap();
+        assert!(alone.intact(), "without anchors this cannot be seen");
+        let report = verify(&store, &key.verifying_key(), &[], std::slice::from_ref(&shipped)).await.unwrap();
+        assert_eq!(report.first_disagreement(), Some(4), "{:?}", report.problems);
+        assert!(report.problems.iter().any(|p| p.message.contains("missing from the database")));
+        assert!(report.problems.iter().any(|p| p.message.contains("missing from the checkpoint file")));
+        // Signed with another key: refused whatever it says.
+        let (other, _) = CheckpointKey::generate();
+        let report = verify(&store, &other.verifying_key(), &[], &[shipped]).await.unwrap();
+        assert!(report.problems.iter().any(|p| p.message.contains("invalid signature")), "{:?}", report.problems);
+    }
+
+    #[tokio::test]
+    async fn a_record_that_cannot_be_read_is_tampering_at_its_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = trail(&dir, 5).await;
+        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        conn.execute_batch("UPDATE audit_log SET outcome = 'fine' WHERE seq = 3").unwrap();
+        let (key, _) = CheckpointKey::generate();
+        let report = verify(&store, &key.verifying_key(), &[], &[]).await.unwrap();
+        assert_eq!(report.first_disagreement(), Some(3), "{:?}", report.problems);
+        assert!(report.problems[0].message.contains("record 3 cannot be read"), "{:?}", report.problems);
+        assert_eq!(report.records, 5);
+    }
 }

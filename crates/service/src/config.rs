@@ -35,6 +35,8 @@ pub struct Config {
     pub tls: Tls,
     /// Uploaded files: limits and what is kept of them.
     pub media: MediaSettings,
+    /// Where the audit trail's signed checkpoints are copied outside the data directory.
+    pub audit: AuditSettings,
 }
 
 impl Default for Config {
@@ -51,6 +53,7 @@ impl Default for Config {
             security: Security::default(),
             tls: Tls::default(),
             media: MediaSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -198,4 +201,21 @@ impl Default for MediaSettings {
             unused_id_minutes: 24 * 60,
         }
     }
+}
+
+/// Copies of the audit trail's signed checkpoints kept outside the data directory (besides the
+/// log, which carries each one as a `wardline-audit-checkpoint {json}` line). Whoever can write
+/// the data directory can rewrite the trail and its checkpoints there; these copies, with the
+/// public key kept elsewhere, let `wardline audit verify` see it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Also append every checkpoint, one JSON object a line, to this file (on another mount or
+    /// a remote file system, where the server can append but whoever holds the data directory
+    /// cannot rewrite). The server refuses to start if it cannot open it.
+    pub checkpoint_file: Option<PathBuf>,
+    /// Also `POST` every checkpoint as JSON to this `http://` or `https://` URL. Deliveries are
+    /// retried until accepted (a 2xx answer), in order, without ever holding up the server;
+    /// failures are logged.
+    pub checkpoint_url: Option<String>,
 }

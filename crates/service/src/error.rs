@@ -84,6 +84,13 @@ pub enum ServiceError {
     /// Something that should not happen did.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The audit trail cannot be written (its queue is full or the store refuses it), so the
+    /// action it would record is refused rather than done unaudited.
+    #[error("the audit trail cannot be written at the moment, so this was not done; try again shortly")]
+    AuditUnavailable {
+        /// Why (for the log; never shown to clients).
+        reason: String,
+    },
 }
 
 impl ServiceError {

@@ -140,7 +140,7 @@ impl MfaService {
         self.store.confirm_totp(&by.user_id, step, codes.iter().map(|c| hash_token(&normalise(c))).collect()).await?;
         let mut r = self.audit.entry(Some(by), AuditAction::LoginMfa, Outcome::Success);
         r.detail = Some("totp enrolled".into());
-        self.audit.record(r);
+        self.audit.record(r)?;
         Ok(codes)
     }
 

@@ -217,12 +217,12 @@ impl SessionService {
     }
 
     /// Records a refused sign-in.
-    fn audit_login_failure(&self, user: &str, ip: Option<IpAddr>, reason: &str) {
+    fn audit_login_failure(&self, user: &str, ip: Option<IpAddr>, reason: &str) -> ServiceResult<()> {
         let mut r = self.audit.entry(None, AuditAction::LoginFailed, Outcome::Denied);
         r.target_user = Some(user.to_owned());
         r.ip = ip.map(|i| i.to_string());
         r.detail = Some(format!("reason={reason}"));
-        self.audit.record(r);
+        self.audit.record(r)
     }
 
     /// Signs in with a password.
@@ -233,11 +233,11 @@ impl SessionService {
         match &result {
             Ok(o) => {
                 let actor = Actor { user_id: o.user_id.clone(), device_id: Some(o.device_id.clone()), ip };
-                self.audit.record(self.audit.entry(Some(&actor), AuditAction::Login, Outcome::Success));
+                self.audit.record(self.audit.entry(Some(&actor), AuditAction::Login, Outcome::Success))?;
             }
-            Err(ServiceError::RateLimited { .. }) => self.audit_login_failure(&attempted, ip, "rate limited"),
-            Err(ServiceError::Deactivated) => self.audit_login_failure(&attempted, ip, "deactivated"),
-            Err(ServiceError::InvalidCredentials) => self.audit_login_failure(&attempted, ip, "invalid credentials"),
+            Err(ServiceError::RateLimited { .. }) => self.audit_login_failure(&attempted, ip, "rate limited")?,
+            Err(ServiceError::Deactivated) => self.audit_login_failure(&attempted, ip, "deactivated")?,
+            Err(ServiceError::InvalidCredentials) => self.audit_login_failure(&attempted, ip, "invalid credentials")?,
             Err(_) => {}
         }
         result
@@ -254,7 +254,7 @@ impl SessionService {
         }
         if !self.check_password(user_id.as_deref(), &req.password).await? {
             if let Some(u) = &user_id {
-                self.count_failure(u, req.ip);
+                self.count_failure(u, req.ip)?;
             }
             return Err(ServiceError::InvalidCredentials);
         }
@@ -299,7 +299,7 @@ impl SessionService {
         let mut r =
             self.audit.entry(Some(&actor), AuditAction::LoginMfa, if ok { Outcome::Success } else { Outcome::Denied });
         r.detail = Some(format!("{kind:?}"));
-        self.audit.record(r);
+        self.audit.record(r)?;
         if !ok {
             let mut map = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(entry) = map.get_mut(session) {
@@ -309,7 +309,7 @@ impl SessionService {
                 }
             }
             drop(map);
-            self.count_failure(&p.user_id, ip);
+            self.count_failure(&p.user_id, ip)?;
             return Err(ServiceError::forbidden("that code is not right, or was already used"));
         }
         self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(session);
@@ -319,7 +319,7 @@ impl SessionService {
         }
         let outcome = self.open_session(p.req, p.user_id, account.must_change_password).await?;
         let actor = Actor { user_id: outcome.user_id.clone(), device_id: Some(outcome.device_id.clone()), ip };
-        self.audit.record(self.audit.entry(Some(&actor), AuditAction::Login, Outcome::Success));
+        self.audit.record(self.audit.entry(Some(&actor), AuditAction::Login, Outcome::Success))?;
         Ok(outcome)
     }
 
@@ -374,15 +374,16 @@ impl SessionService {
     }
 
     /// Counts a failed password; locks the account at the threshold.
-    fn count_failure(&self, user: &UserId, ip: Option<IpAddr>) {
+    fn count_failure(&self, user: &UserId, ip: Option<IpAddr>) -> ServiceResult<()> {
         if let Some(until) = self.lockouts.failure(user) {
             let mut r = self.audit.entry(None, AuditAction::AccountLocked, Outcome::Success);
             r.target_user = Some(user.to_string());
             r.ip = ip.map(|i| i.to_string());
             r.detail = Some(format!("locked until {}", until.to_rfc3339()));
-            self.audit.record(r);
+            self.audit.record(r)?;
             tracing::warn!(target: "security", user = %user, "account locked after repeated failed sign-ins");
         }
+        Ok(())
     }
 
     /// Accounts locked now (for administrators).
@@ -414,7 +415,7 @@ impl SessionService {
         r.target_user = Some(session.user_id.to_string());
         r.device = Some(session.device_id.to_string());
         r.detail = Some("session timed out".into());
-        self.audit.record(r);
+        self.audit.record(r)?;
         Ok(())
     }
 
@@ -517,7 +518,7 @@ impl SessionService {
     pub async fn logout(&self, caller: &Caller) -> ServiceResult<()> {
         self.store.delete_devices(&caller.user_id, std::slice::from_ref(&caller.device_id)).await?;
         self.notifier.wake([caller.user_id.as_ref()]);
-        self.audit.record(self.audit.entry(Some(&caller.actor()), AuditAction::Logout, Outcome::Success));
+        self.audit.record(self.audit.entry(Some(&caller.actor()), AuditAction::Logout, Outcome::Success))?;
         Ok(())
     }
 
@@ -528,7 +529,7 @@ impl SessionService {
         let mut r = self.audit.entry(by, AuditAction::SessionEnd, Outcome::Success);
         r.target_user = Some(user.to_string());
         r.detail = Some(format!("devices={}", ended.len()));
-        self.audit.record(r);
+        self.audit.record(r)?;
         Ok(())
     }
 
@@ -539,7 +540,7 @@ impl SessionService {
         let mut r = self.audit.entry(Some(by), AuditAction::SessionEnd, Outcome::Success);
         r.target_user = Some(user.to_string());
         r.detail = Some(format!("devices={}", ended.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")));
-        self.audit.record(r);
+        self.audit.record(r)?;
         Ok(())
     }
 
@@ -573,7 +574,7 @@ impl SessionService {
         let password = auth.password.unwrap_or_default();
         self.check_not_locked(&caller.user_id)?;
         if !self.check_password(Some(&caller.user_id), &password).await? {
-            self.count_failure(&caller.user_id, caller.ip);
+            self.count_failure(&caller.user_id, caller.ip)?;
             let mut challenge = self.uia.challenge(Some("invalid password".into()));
             if let Some(s) = auth.session {
                 challenge.session = s;
@@ -597,7 +598,7 @@ impl SessionService {
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))??;
         self.store.set_password(&caller.user_id, &hash, false).await?;
-        self.audit.record(self.audit.entry(Some(&caller.actor()), AuditAction::PasswordChange, Outcome::Success));
+        self.audit.record(self.audit.entry(Some(&caller.actor()), AuditAction::PasswordChange, Outcome::Success))?;
         if logout_devices {
             self.logout_all(Some(&caller.actor()), &caller.user_id, Some(&caller.device_id)).await?;
         }

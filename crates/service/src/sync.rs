@@ -221,7 +221,7 @@ impl SyncService {
             // (10,000 idle clients hold 10,000 of them).
             let result = Box::pin(self.compute(caller, &req)).await?;
             if result.has_updates() || req.since.is_none() || req.full_state || *closing.borrow() {
-                self.audit_delivery(caller, &result);
+                self.audit_delivery(caller, &result)?;
                 return Ok(result);
             }
             tokio::select! {
@@ -248,18 +248,19 @@ impl SyncService {
     }
 
     /// Every room whose messages this response delivers is a read, audited.
-    fn audit_delivery(&self, caller: &Caller, result: &SyncResult) {
+    fn audit_delivery(&self, caller: &Caller, result: &SyncResult) -> ServiceResult<()> {
         let actor = caller.actor();
         let now = self.clock.now();
         for room in &result.joined {
             if let Some(id) = &room.room_id {
-                self.timeline.audit_read(&actor, id, &room.timeline.events, "sync");
+                self.timeline.audit_read(&actor, id, &room.timeline.events, "sync")?;
                 self.deliveries.record(id, &caller.user_id, &room.timeline.events, now);
             }
         }
         for room in &result.left {
-            self.timeline.audit_read(&actor, &room.room_id, &room.timeline.events, "sync");
+            self.timeline.audit_read(&actor, &room.room_id, &room.timeline.events, "sync")?;
         }
+        Ok(())
     }
 
     async fn compute(&self, caller: &Caller, req: &SyncRequest) -> ServiceResult<SyncResult> {

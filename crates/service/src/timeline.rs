@@ -84,8 +84,8 @@ impl TimelineService {
     }
 
     /// Records that `by` was shown these events of `room`.
-    pub fn audit_read(&self, by: &Actor, room: &RoomId, events: &[StoredEvent], via: &str) {
-        let (Some(first), Some(last)) = (events.first(), events.last()) else { return };
+    pub fn audit_read(&self, by: &Actor, room: &RoomId, events: &[StoredEvent], via: &str) -> ServiceResult<()> {
+        let (Some(first), Some(last)) = (events.first(), events.last()) else { return Ok(()) };
         let mut r = self.audit.entry(Some(by), AuditAction::RoomRead, Outcome::Success);
         r.room_id = Some(room.to_string());
         r.event_id = Some(if events.len() == 1 {
@@ -94,7 +94,7 @@ impl TimelineService {
             format!("{}..{}", first.event.event_id, last.event.event_id)
         });
         r.detail = Some(format!("via={via} count={}", events.len()));
-        self.audit.record(r);
+        self.audit.record(r)
     }
 
     /// What `user` may see in `room`.
@@ -116,7 +116,7 @@ impl TimelineService {
     /// `/messages`: up to `limit` visible events from `from` in `dir`, stopping at `to`.
     pub async fn messages(&self, by: &Actor, room: &RoomId, req: PageRequest<'_>) -> ServiceResult<Page> {
         let page = self.page(&by.user_id, room, req).await?;
-        self.audit_read(by, room, &page.chunk, "messages");
+        self.audit_read(by, room, &page.chunk, "messages")?;
         Ok(page)
     }
 
@@ -211,7 +211,7 @@ impl TimelineService {
     /// One event, if `by` may see it: a read of clinical content, audited.
     pub async fn event(&self, by: &Actor, room: &RoomId, event_id: &EventId) -> ServiceResult<StoredEvent> {
         let e = self.visible_event(&by.user_id, room, event_id).await?;
-        self.audit_read(by, room, std::slice::from_ref(&e), "event");
+        self.audit_read(by, room, std::slice::from_ref(&e), "event")?;
         Ok(e)
     }
 
@@ -277,7 +277,7 @@ impl TimelineService {
         let mut shown: Vec<StoredEvent> = before_chunk.iter().rev().cloned().collect();
         shown.push(event.clone());
         shown.extend(after_chunk.iter().cloned());
-        self.audit_read(by, room, &shown, "context");
+        self.audit_read(by, room, &shown, "context")?;
         Ok(Context { event, before: before_chunk, after: after_chunk, start, end, state })
     }
 }

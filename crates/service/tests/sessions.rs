@@ -109,7 +109,7 @@ async fn lockout_after_failed_attempts_for_real_and_unknown_accounts() {
     assert!(s.sessions.login(login("ada", PW, false)).await.is_ok(), "an administrator unlocked it");
     clock.advance(Duration::from_secs(15 * 60 + 1));
     assert!(s.sessions.locked_accounts().is_empty(), "locks lapse");
-    s.audit.flush().await;
+    s.audit.flush().await.unwrap();
     let records = store.audit_records(1, 1000).await.unwrap();
     assert!(
         records.iter().any(|r| r.record.action == AuditAction::AccountLocked

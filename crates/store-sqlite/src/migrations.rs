@@ -6,12 +6,13 @@ use wardline_store::StoreError;
 use crate::backend_err;
 
 /// The migrations, in order; the version of each is its index + 1.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_audit.sql"),
     include_str!("../migrations/0003_session_lifetimes.sql"),
     include_str!("../migrations/0004_mfa.sql"),
     include_str!("../migrations/0005_media.sql"),
+    include_str!("../migrations/0006_audit_hash_version.sql"),
 ];
 
 /// The schema version this build writes.

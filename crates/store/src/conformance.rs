@@ -7,7 +7,7 @@
 
 use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, device_id, owned_event_id, owned_room_id, owned_user_id};
 use serde_json::json;
-use wardline_types::audit::{AuditAction, Checkpoint, GENESIS, NewAuditRecord, Outcome, verify_chain};
+use wardline_types::audit::{AuditAction, Checkpoint, GENESIS, HashVersion, NewAuditRecord, Outcome, verify_chain};
 use wardline_types::{AccountUpdate, Membership, NewAccount, NewEvent, StreamPos, Timestamp, TxnRef, kinds};
 
 use crate::{
@@ -365,9 +365,15 @@ async fn audit(s: &impl Store, room: &OwnedRoomId) -> StoreResult<()> {
     check!(verify_chain(&all, 0, GENESIS.to_owned()) == Ok((head, head_hash.clone())), "the stored chain verifies");
     check!(all.last().is_some_and(|r| r.record.action == AuditAction::MessageSend), "event audit stored with it");
     check!(s.audit_records(head, 10).await?.len() == 1, "paging by seq");
+    check!(all.iter().all(|r| r.hash_version == HashVersion::CURRENT), "new records carry the current hash version");
     let cp = Checkpoint { seq: head, hash: head_hash, ts: Timestamp(52), signature: "ab".into() };
     s.put_checkpoint(cp.clone()).await?;
     check!(s.checkpoints().await?.last() == Some(&cp), "checkpoint stored");
+    let again = Checkpoint { ts: Timestamp(53), signature: "cd".into(), ..cp.clone() };
+    s.put_checkpoint(again).await?;
+    let cps = s.checkpoints().await?;
+    check!(cps.iter().filter(|c| c.seq == head).count() == 1, "one checkpoint per position");
+    check!(cps.last() == Some(&cp), "a stored checkpoint is never replaced");
     Ok(())
 }
 

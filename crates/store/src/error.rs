@@ -23,4 +23,12 @@ pub enum StoreError {
         /// Newest version this build knows.
         known: i64,
     },
+    /// An audit record's stored values cannot be read back (changed outside Wardline).
+    #[error("audit record {seq} cannot be read: {reason}")]
+    UnreadableAuditRecord {
+        /// Its position in the chain.
+        seq: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
 }

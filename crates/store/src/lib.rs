@@ -212,11 +212,14 @@ pub trait PresenceStore: Send + Sync {
 pub trait AuditStore: Send + Sync {
     /// Links records onto the end of the chain, in one transaction.
     async fn append_audit(&self, records: Vec<NewAuditRecord>) -> StoreResult<()>;
-    /// Records in stored order from position `from_seq` on, at most `limit`.
+    /// Records in stored order from position `from_seq` on, at most `limit`. A record whose
+    /// stored values cannot be read fails the call with [`StoreError::UnreadableAuditRecord`]
+    /// naming it (records before it can be read by asking for fewer).
     async fn audit_records(&self, from_seq: u64, limit: usize) -> StoreResult<Vec<AuditRecord>>;
     /// The last record's position and hash (`0` and the genesis hash when empty).
     async fn audit_head(&self) -> StoreResult<(u64, String)>;
-    /// Stores a signed checkpoint.
+    /// Stores a signed checkpoint. A checkpoint already stored for the same position is kept:
+    /// a signed statement is never replaced.
     async fn put_checkpoint(&self, checkpoint: Checkpoint) -> StoreResult<()>;
     /// Every checkpoint, in order.
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;

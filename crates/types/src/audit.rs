@@ -1,8 +1,11 @@
 //! The audit trail's records and the hash chain that makes tampering evident.
 //!
-//! Each record's hash is SHA-256 over the previous record's hash and the record's own
-//! canonical JSON. Change, remove, insert or reorder a record and the chain no longer links;
-//! cut records off the end and the signed checkpoints (kept by the service) no longer match.
+//! Each record's hash is SHA-256 over bytes defined here (see [`canonical_bytes`]): a version
+//! byte, the record's position, the previous record's hash and every field, each length-prefixed.
+//! Change, remove, insert or reorder a record and the chain no longer links; cut records off the
+//! end and the signed checkpoints (kept by the service, and copied off the machine) no longer
+//! match. Each record says which encoding its hash uses ([`HashVersion`]), so records written
+//! before an encoding changes keep verifying the way they were written.
 //! Records never hold message bodies, tokens or passwords: only who, what, where and when.
 
 use std::fmt;
@@ -74,10 +77,66 @@ pub enum AuditAction {
     Export,
 }
 
+impl AuditAction {
+    /// Every action.
+    pub const ALL: [Self; 19] = [
+        Self::Login,
+        Self::LoginFailed,
+        Self::LoginMfa,
+        Self::AccountLocked,
+        Self::Logout,
+        Self::SessionEnd,
+        Self::PasswordChange,
+        Self::Admin,
+        Self::RoomCreate,
+        Self::RoomInvite,
+        Self::RoomJoin,
+        Self::RoomLeave,
+        Self::RoomState,
+        Self::MessageSend,
+        Self::RoomRead,
+        Self::Redact,
+        Self::MediaDownload,
+        Self::MediaUpload,
+        Self::Export,
+    ];
+
+    /// The stable name, as stored, exported and hashed.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::LoginFailed => "login.failed",
+            Self::LoginMfa => "login.mfa",
+            Self::AccountLocked => "account.locked",
+            Self::Logout => "logout",
+            Self::SessionEnd => "session.end",
+            Self::PasswordChange => "password.change",
+            Self::Admin => "admin",
+            Self::RoomCreate => "room.create",
+            Self::RoomInvite => "room.invite",
+            Self::RoomJoin => "room.join",
+            Self::RoomLeave => "room.leave",
+            Self::RoomState => "room.state",
+            Self::MessageSend => "message.send",
+            Self::RoomRead => "room.read",
+            Self::Redact => "message.redact",
+            Self::MediaDownload => "media.download",
+            Self::MediaUpload => "media.upload",
+            Self::Export => "export",
+        }
+    }
+
+    /// The action with this name.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
 impl fmt::Display for AuditAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(ToOwned::to_owned)).unwrap_or_default();
-        f.write_str(&s)
+        f.write_str(self.name())
     }
 }
 
@@ -91,6 +150,24 @@ pub enum Outcome {
     Denied,
     /// It failed for another reason.
     Failure,
+}
+
+impl Outcome {
+    /// The stable name, as stored, exported and hashed.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Denied => "denied",
+            Self::Failure => "failure",
+        }
+    }
+
+    /// The outcome with this name.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Success, Self::Denied, Self::Failure].into_iter().find(|o| o.name() == name)
+    }
 }
 
 /// An audit record before it joins the chain.
@@ -137,6 +214,41 @@ impl NewAuditRecord {
     }
 }
 
+/// How a record's hash is computed. Stored with each record: a new encoding gets a new
+/// version, and records keep the version they were written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
+pub enum HashVersion {
+    /// Wardline before version 2: SHA-256 over a text header and the record's JSON as
+    /// `serde_json` wrote the ten fields of that time. Only verified, never written.
+    V1 = 1,
+    /// [`canonical_bytes`]: defined, length-prefixed bytes, independent of any serialiser.
+    V2 = 2,
+}
+
+impl HashVersion {
+    /// The version new records are written with.
+    pub const CURRENT: Self = Self::V2;
+}
+
+impl From<HashVersion> for u8 {
+    fn from(v: HashVersion) -> Self {
+        v as Self
+    }
+}
+
+impl TryFrom<u8> for HashVersion {
+    type Error = String;
+
+    fn try_from(v: u8) -> Result<Self, Self::Error> {
+        match v {
+            1 => Ok(Self::V1),
+            2 => Ok(Self::V2),
+            other => Err(format!("unknown audit hash version {other}")),
+        }
+    }
+}
+
 /// A record in the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
@@ -149,32 +261,122 @@ pub struct AuditRecord {
     pub prev_hash: String,
     /// This record's hash.
     pub hash: String,
+    /// How [`AuditRecord::hash`] was computed.
+    pub hash_version: HashVersion,
 }
 
 /// The hash before the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The hash of a record at `seq` following `prev_hash`.
+/// Tag that starts every version-2 encoding, so these bytes mean nothing anywhere else.
+const V2_TAG: &[u8] = b"wardline-audit-record\0";
+
+fn put_field(out: &mut Vec<u8>, value: &str) {
+    // Lengths beyond u32 cannot occur (request bodies are limited far below); saturate anyway.
+    let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(value.as_bytes());
+}
+
+fn put_optional(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        None => out.push(0),
+        Some(v) => {
+            out.push(1);
+            put_field(out, v);
+        }
+    }
+}
+
+/// The bytes a version-2 hash covers: the tag, the version byte (2), `seq` and `ts` as 8-byte
+/// big-endian integers, then `prev_hash`, actor, device, ip, action name, room, event, target
+/// user, outcome name and detail, each as a 4-byte big-endian length and UTF-8 bytes, optional
+/// fields preceded by a byte `0` (absent) or `1` (present). A new field means a new version.
 #[must_use]
-pub fn chain_hash(seq: u64, prev_hash: &str, record: &NewAuditRecord) -> String {
-    // serde_json writes struct fields in declaration order: a stable, canonical form.
-    let body = serde_json::to_string(record).unwrap_or_default();
-    let mut h = Sha256::new();
-    h.update(b"wardline-audit-v1\n");
-    h.update(seq.to_string().as_bytes());
-    h.update(b"\n");
-    h.update(prev_hash.as_bytes());
-    h.update(b"\n");
-    h.update(body.as_bytes());
+pub fn canonical_bytes(seq: u64, prev_hash: &str, r: &NewAuditRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(V2_TAG);
+    out.push(u8::from(HashVersion::V2));
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(&r.ts.0.to_be_bytes());
+    put_field(&mut out, prev_hash);
+    put_optional(&mut out, r.actor.as_deref());
+    put_optional(&mut out, r.device.as_deref());
+    put_optional(&mut out, r.ip.as_deref());
+    put_field(&mut out, r.action.name());
+    put_optional(&mut out, r.room_id.as_deref());
+    put_optional(&mut out, r.event_id.as_deref());
+    put_optional(&mut out, r.target_user.as_deref());
+    put_field(&mut out, r.outcome.name());
+    put_optional(&mut out, r.detail.as_deref());
+    out
+}
+
+/// The ten fields version-1 hashes covered, in the order `serde_json` wrote them then. Kept
+/// separate from [`NewAuditRecord`] so adding a field there cannot change old hashes.
+#[derive(Serialize)]
+struct V1Body<'a> {
+    ts: Timestamp,
+    actor: Option<&'a str>,
+    device: Option<&'a str>,
+    ip: Option<&'a str>,
+    action: AuditAction,
+    room_id: Option<&'a str>,
+    event_id: Option<&'a str>,
+    target_user: Option<&'a str>,
+    outcome: Outcome,
+    detail: Option<&'a str>,
+}
+
+fn hex_digest(h: Sha256) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The hash of a record at `seq` following `prev_hash`, computed the way `version` says.
+/// `None` if the record cannot be encoded that way (a version-1 body that does not serialise).
+#[must_use]
+pub fn chain_hash(version: HashVersion, seq: u64, prev_hash: &str, record: &NewAuditRecord) -> Option<String> {
+    let mut h = Sha256::new();
+    match version {
+        HashVersion::V1 => {
+            let body = serde_json::to_string(&V1Body {
+                ts: record.ts,
+                actor: record.actor.as_deref(),
+                device: record.device.as_deref(),
+                ip: record.ip.as_deref(),
+                action: record.action,
+                room_id: record.room_id.as_deref(),
+                event_id: record.event_id.as_deref(),
+                target_user: record.target_user.as_deref(),
+                outcome: record.outcome,
+                detail: record.detail.as_deref(),
+            })
+            .ok()?;
+            h.update(b"wardline-audit-v1\n");
+            h.update(seq.to_string().as_bytes());
+            h.update(b"\n");
+            h.update(prev_hash.as_bytes());
+            h.update(b"\n");
+            h.update(body.as_bytes());
+        }
+        HashVersion::V2 => h.update(canonical_bytes(seq, prev_hash, record)),
+    }
+    Some(hex_digest(h))
+}
+
 impl AuditRecord {
-    /// Links `record` after (`seq - 1`, `prev_hash`).
+    /// Links `record` after (`seq - 1`, `prev_hash`), hashed with the current version.
     #[must_use]
     pub fn link(seq: u64, prev_hash: &str, record: NewAuditRecord) -> Self {
-        let hash = chain_hash(seq, prev_hash, &record);
-        Self { seq, record, prev_hash: prev_hash.to_owned(), hash }
+        let mut h = Sha256::new();
+        h.update(canonical_bytes(seq, prev_hash, &record));
+        Self { seq, record, prev_hash: prev_hash.to_owned(), hash: hex_digest(h), hash_version: HashVersion::V2 }
+    }
+
+    /// Does the stored hash match the record's content?
+    #[must_use]
+    pub fn hash_matches(&self) -> bool {
+        chain_hash(self.hash_version, self.seq, &self.prev_hash, &self.record).as_deref() == Some(self.hash.as_str())
     }
 }
 
@@ -230,35 +432,84 @@ pub enum ChainBreak {
         /// The position.
         seq: u64,
     },
+    /// A record claims an older hash encoding than the one before it.
+    #[error("record {seq} claims an older hash version than the record before it (rewritten)")]
+    Downgraded {
+        /// The record.
+        seq: u64,
+    },
 }
 
-/// Checks a run of records (in stored order) starting after (`start_seq - 1`, `prev_hash`).
-/// Returns the hash of the last record.
+impl ChainBreak {
+    /// The first position where the chain is wrong.
+    #[must_use]
+    pub fn seq(&self) -> u64 {
+        match self {
+            Self::Edited { seq } | Self::Unlinked { seq, .. } | Self::Duplicate { seq } | Self::Downgraded { seq } => {
+                *seq
+            }
+            Self::Missing { from, .. } => *from,
+        }
+    }
+}
+
+/// Checks a run of records (in stored order) starting after (`prev_seq`, `prev_hash`).
+/// Returns the position and hash of the last record.
 pub fn verify_chain<'a>(
     records: impl IntoIterator<Item = &'a AuditRecord>,
-    mut prev_seq: u64,
-    mut prev_hash: String,
+    prev_seq: u64,
+    prev_hash: String,
 ) -> Result<(u64, String), ChainBreak> {
+    let mut at = ChainPoint { seq: prev_seq, hash: prev_hash, version: HashVersion::V1 };
+    verify_chain_from(records, &mut at)?;
+    Ok((at.seq, at.hash))
+}
+
+/// Where a chain walk has got to: the last good record's position, hash and hash version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainPoint {
+    /// Position (0 before the first record).
+    pub seq: u64,
+    /// Hash ([`GENESIS`] before the first record).
+    pub hash: String,
+    /// Hash version (versions never go back along the chain).
+    pub version: HashVersion,
+}
+
+impl Default for ChainPoint {
+    fn default() -> Self {
+        Self { seq: 0, hash: GENESIS.to_owned(), version: HashVersion::V1 }
+    }
+}
+
+/// Checks a run of records (in stored order) after `at`, moving `at` along as they verify.
+pub fn verify_chain_from<'a>(
+    records: impl IntoIterator<Item = &'a AuditRecord>,
+    at: &mut ChainPoint,
+) -> Result<(), ChainBreak> {
     for r in records {
+        let (prev_seq, prev_hash) = (at.seq, &at.hash);
         if r.seq == prev_seq && prev_seq > 0 {
             return Err(ChainBreak::Duplicate { seq: r.seq });
         }
         if r.seq < prev_seq {
             return Err(ChainBreak::Unlinked { seq: r.seq, prev: prev_seq });
         }
-        if chain_hash(r.seq, &r.prev_hash, &r.record) != r.hash {
+        if !r.hash_matches() {
             return Err(ChainBreak::Edited { seq: r.seq });
         }
         if r.seq > prev_seq + 1 {
             return Err(ChainBreak::Missing { from: prev_seq + 1, to: r.seq - 1 });
         }
-        if r.prev_hash != prev_hash {
+        if r.prev_hash != *prev_hash {
             return Err(ChainBreak::Unlinked { seq: r.seq, prev: prev_seq });
         }
-        prev_seq = r.seq;
-        prev_hash = r.hash.clone();
+        if r.hash_version < at.version {
+            return Err(ChainBreak::Downgraded { seq: r.seq });
+        }
+        *at = ChainPoint { seq: r.seq, hash: r.hash.clone(), version: r.hash_version };
     }
-    Ok((prev_seq, prev_hash))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -311,7 +562,7 @@ mod tests {
         inserted.insert(2, forged);
         for r in inserted.iter_mut().skip(3) {
             r.seq += 1;
-            r.hash = chain_hash(r.seq, &r.prev_hash, &r.record);
+            r.hash = chain_hash(r.hash_version, r.seq, &r.prev_hash, &r.record).unwrap_or_default();
         }
         assert!(verify_chain(&inserted, 0, GENESIS.into()).is_err());
 
@@ -325,5 +576,76 @@ mod tests {
     fn action_names() {
         assert_eq!(AuditAction::RoomRead.to_string(), "room.read");
         assert_eq!(serde_json::to_value(Outcome::Denied).ok(), Some(serde_json::json!("denied")));
+        // The names hashed and stored are the names serde writes, for every action and outcome.
+        for a in AuditAction::ALL {
+            assert_eq!(serde_json::to_value(a).ok(), Some(serde_json::json!(a.name())));
+            assert_eq!(AuditAction::from_name(a.name()), Some(a));
+        }
+        for o in [Outcome::Success, Outcome::Denied, Outcome::Failure] {
+            assert_eq!(serde_json::to_value(o).ok(), Some(serde_json::json!(o.name())));
+            assert_eq!(Outcome::from_name(o.name()), Some(o));
+        }
+        assert_eq!(AuditAction::from_name("nonsense"), None);
+    }
+
+    fn sample() -> NewAuditRecord {
+        let mut r = NewAuditRecord::new(Timestamp(10), AuditAction::MessageSend, Outcome::Success);
+        r.actor = Some("@u1:x".into());
+        r
+    }
+
+    #[test]
+    fn version_2_hashes_defined_bytes() {
+        // Pinned: these bytes (and so this hash) must never change for version 2.
+        let linked = AuditRecord::link(1, GENESIS, sample());
+        assert_eq!(linked.hash_version, HashVersion::V2);
+        assert_eq!(linked.hash, "a40083d31d440b657ea8b2c6660c9ca055445951d2c1bbf931ac91ba3d948926");
+        assert_eq!(chain_hash(HashVersion::V2, 1, GENESIS, &sample()).as_deref(), Some(linked.hash.as_str()));
+        let bytes = canonical_bytes(1, GENESIS, &sample());
+        assert!(bytes.starts_with(b"wardline-audit-record\0\x02"));
+        // A field that moves from one place to another changes the bytes (length prefixes).
+        let mut moved = sample();
+        moved.actor = None;
+        moved.device = Some("@u1:x".into());
+        assert_ne!(canonical_bytes(1, GENESIS, &moved), bytes);
+    }
+
+    #[test]
+    fn version_1_records_verify_as_they_were_written() {
+        // The hash Wardline wrote before version 2 for this record (SHA-256 over the old text
+        // header and serde_json's output for the ten fields of that time).
+        let old = "9faa80799afbe8a6e8bb2e960e2ea2daa418b73ba67627996e0b9be470e46160";
+        assert_eq!(chain_hash(HashVersion::V1, 1, GENESIS, &sample()).as_deref(), Some(old));
+        let r = AuditRecord {
+            seq: 1,
+            record: sample(),
+            prev_hash: GENESIS.into(),
+            hash: old.into(),
+            hash_version: HashVersion::V1,
+        };
+        let next = AuditRecord::link(2, old, sample());
+        assert_eq!(verify_chain([&r, &next], 0, GENESIS.into()).map(|(s, _)| s), Ok(2));
+    }
+
+    #[test]
+    fn a_record_cannot_go_back_to_an_older_hash_version() {
+        let first = AuditRecord::link(1, GENESIS, sample());
+        let hash = chain_hash(HashVersion::V1, 2, &first.hash, &sample()).unwrap_or_default();
+        let second = AuditRecord {
+            seq: 2,
+            record: sample(),
+            prev_hash: first.hash.clone(),
+            hash,
+            hash_version: HashVersion::V1,
+        };
+        assert_eq!(verify_chain([&first, &second], 0, GENESIS.into()), Err(ChainBreak::Downgraded { seq: 2 }));
+    }
+
+    #[test]
+    fn hash_versions_are_numbers() {
+        assert_eq!(serde_json::to_value(HashVersion::V2).ok(), Some(serde_json::json!(2)));
+        assert_eq!(serde_json::from_value::<HashVersion>(serde_json::json!(1)).ok(), Some(HashVersion::V1));
+        assert!(serde_json::from_value::<HashVersion>(serde_json::json!(9)).is_err());
+        assert!(HashVersion::try_from(0u8).is_err());
     }
 }

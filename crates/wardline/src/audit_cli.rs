@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Subcommand, ValueEnum};
 use ruma::OwnedRoomId;
 use wardline_service::Services;
+use wardline_service::audit::CheckpointKey;
 use wardline_service::audit_report::{self, AuditQuery};
 use wardline_types::Timestamp;
 use wardline_types::audit::{AuditAction, Outcome};
@@ -14,8 +15,23 @@ use wardline_types::audit::{AuditAction, Outcome};
 /// Audit commands.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check that no audit record was edited, deleted, inserted, reordered or cut off.
-    Verify,
+    /// Check that no audit record was edited, deleted, inserted, reordered or cut off. Give the
+    /// public key and the checkpoints kept off the machine: without them this only shows that the
+    /// trail agrees with itself, which whoever can write the data directory can arrange.
+    Verify {
+        /// The checkpoint public key as kept off the machine at installation (64 hex digits, or
+        /// a file holding them; `wardline audit public-key` prints it).
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Checkpoints kept off the machine: JSON lines (the `audit.checkpoint_file` copy, what
+        /// `audit.checkpoint_url` received) or a log holding `wardline-audit-checkpoint` lines
+        /// (syslog, journald). Repeat for several.
+        #[arg(long)]
+        checkpoints: Vec<PathBuf>,
+    },
+    /// Print the public key that checks the checkpoints (creating the signing key if there is
+    /// none yet), to keep off the machine for `audit verify --public-key`.
+    PublicKey,
     /// Write audit records as JSON lines or as a FHIR R4 Bundle of AuditEvents.
     Export {
         /// From this time (RFC 3339, or a date: 2026-11-25).
@@ -68,7 +84,9 @@ fn parse_time(s: Option<String>) -> Result<Option<Timestamp>, Box<dyn std::error
 
 fn write_out(output: Option<&PathBuf>, text: &str) -> Result<(), Box<dyn std::error::Error>> {
     match output {
-        Some(p) => std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()).into()),
+        Some(p) => {
+            crate::audit_files::write_private(p, text.as_bytes()).map_err(|e| format!("{}: {e}", p.display()).into())
+        }
         None => {
             std::io::stdout().lock().write_all(text.as_bytes())?;
             Ok(())
@@ -97,26 +115,10 @@ pub async fn run_audit(
     cmd: AuditCommand,
 ) -> Result<(), Box<dyn std::error::Error>> {
     match cmd {
-        AuditCommand::Verify => {
-            let key = crate::audit_files::load_key(data_dir)?;
-            let public = key.verifying_key();
-            let external = crate::audit_files::read_checkpoints(data_dir)?;
-            let report = audit_report::verify(services.store().as_ref(), &public, &external).await?;
-            println!(
-                "checked {} records and {} checkpoints (signing key {})",
-                report.records,
-                report.checkpoints,
-                key.public_hex()
-            );
-            if report.intact() {
-                println!("audit trail intact");
-                Ok(())
-            } else {
-                for p in &report.problems {
-                    println!("TAMPERING: {p}");
-                }
-                Err(format!("the audit trail has been tampered with ({} problem(s))", report.problems.len()).into())
-            }
+        AuditCommand::Verify { public_key, checkpoints } => verify(services, data_dir, public_key, &checkpoints).await,
+        AuditCommand::PublicKey => {
+            println!("{}", crate::audit_files::load_or_create_key(data_dir)?.public_hex());
+            Ok(())
         }
         AuditCommand::Export { from, to, user, room, format, output } => {
             let query = AuditQuery { from: parse_time(from)?, to: parse_time(to)?, user, room: room.clone() };
@@ -142,6 +144,86 @@ pub async fn run_audit(
             Ok(())
         }
     }
+}
+
+/// Problems printed in full; the rest are counted.
+const SHOWN_PROBLEMS: usize = 50;
+
+async fn verify(
+    services: &Services,
+    data_dir: &std::path::Path,
+    public_key: Option<String>,
+    checkpoint_files: &[PathBuf],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let local_key = match crate::audit_files::load_key(data_dir) {
+        Ok(k) => Some(k),
+        Err(e) if public_key.is_some() => {
+            println!("note: {e}");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let anchored_key = public_key.as_deref().map(crate::audit_files::parse_public_key).transpose()?;
+    let Some(key) = anchored_key.or_else(|| local_key.as_ref().map(CheckpointKey::verifying_key)) else {
+        return Err("no key to check checkpoints with".into());
+    };
+    let mut anchors = Vec::new();
+    for f in checkpoint_files {
+        anchors.extend(crate::audit_files::read_checkpoints_file(f)?);
+    }
+    let local = crate::audit_files::read_checkpoints(data_dir)?;
+    let mut report = audit_report::verify(services.store().as_ref(), &key, &local, &anchors).await?;
+    if anchored_key.is_some()
+        && let Some(local_key) = &local_key
+        && local_key.verifying_key() != key
+    {
+        report.problems.insert(
+            0,
+            audit_report::Problem {
+                seq: None,
+                message: format!(
+                    "the signing key in {} is not the key given with --public-key: it was replaced",
+                    crate::audit_files::key_path(data_dir).display()
+                ),
+            },
+        );
+    }
+    println!(
+        "checked {} records; checkpoints: {} in the database, {} in the checkpoint file, {} kept off the machine; public key {}{}",
+        report.records,
+        report.stored_checkpoints,
+        report.local_checkpoints,
+        report.anchor_checkpoints,
+        hex::encode(key.to_bytes()),
+        if anchored_key.is_some() { " (given)" } else { " (from the data directory)" },
+    );
+    if anchored_key.is_none() || checkpoint_files.is_empty() {
+        println!(
+            "warning: without --public-key and --checkpoints kept off the machine, this only shows that the trail agrees with itself; whoever can write {} could have rewritten it",
+            data_dir.display()
+        );
+    }
+    if report.intact() {
+        println!("audit trail intact");
+        return Ok(());
+    }
+    for p in report.problems.iter().take(SHOWN_PROBLEMS) {
+        println!("TAMPERING: {p}");
+    }
+    if report.problems.len() > SHOWN_PROBLEMS {
+        println!("... and {} more", report.problems.len() - SHOWN_PROBLEMS);
+    }
+    if let Some(seq) = report.first_disagreement() {
+        println!("first record where the trail and its checkpoints disagree: {seq}");
+        if report.agrees_up_to > 0 && report.agrees_up_to < seq {
+            println!(
+                "the trail agrees with its checkpoints up to record {}: what was done to it lies in records {} to {seq}",
+                report.agrees_up_to,
+                report.agrees_up_to + 1
+            );
+        }
+    }
+    Err(format!("the audit trail has been tampered with ({} problem(s))", report.problems.len()).into())
 }
 
 /// Runs a room command.

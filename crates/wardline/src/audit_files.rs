@@ -1,12 +1,19 @@
-//! The audit trail's files beside the database: the checkpoint signing key and the append-only
-//! copy of every checkpoint.
+//! The audit trail's files: the checkpoint signing key and the append-only copies of every
+//! checkpoint (beside the database, and wherever the organisation keeps its own copy), the
+//! checkpoint line in the log, reading those copies back, and writing private files.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use wardline_service::audit::{CheckpointKey, CheckpointSink};
+use wardline_service::audit::{CheckpointKey, CheckpointSink, VerifyingKey, public_key_from_hex};
 use wardline_types::audit::Checkpoint;
+
+use crate::audit_ship::Shipper;
+
+/// What starts a checkpoint's line in the log; the checkpoint's JSON follows on the same line.
+/// A syslog or journald copy of the log can be given to `audit verify --checkpoints` as it is.
+pub const LOG_MARKER: &str = "wardline-audit-checkpoint ";
 
 /// The Ed25519 key that signs checkpoints (hex, readable by the owner only).
 pub fn key_path(data_dir: &Path) -> PathBuf {
@@ -18,33 +25,73 @@ pub fn checkpoints_path(data_dir: &Path) -> PathBuf {
     data_dir.join("audit-checkpoints.jsonl")
 }
 
-fn private_file(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true);
-    if append {
-        options.append(true);
-    } else {
-        options.write(true).create_new(true);
-    }
+fn owner_only(options: &mut std::fs::OpenOptions) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
+    #[cfg(not(unix))]
+    let _ = options;
+}
+
+fn append_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    owner_only(&mut options);
     options.open(path)
 }
 
-/// Loads the signing key, creating it on first start.
+/// Writes `bytes` to a new file at `path` readable by its owner only (0600), replacing a file
+/// already there. A file that exists keeps its mode when rewritten, and a symbolic link would
+/// send the text wherever it points: so the text goes to a new file beside it, created
+/// exclusively (which never follows a link), and that file is renamed into place; a symbolic
+/// link at `path` is refused.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is a symbolic link; refusing to write through it", path.display()),
+        ));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut attempt = 0u32;
+    let (tmp, mut file) = loop {
+        let tmp = dir.join(format!(".{name}.{}.{attempt}.tmp", std::process::id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        owner_only(&mut options);
+        match options.open(&tmp) {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    };
+    let written = file.write_all(bytes).and_then(|()| file.sync_all()).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Loads the signing key, creating it on first use.
 pub fn load_or_create_key(data_dir: &Path) -> Result<CheckpointKey, Box<dyn std::error::Error>> {
     let path = key_path(data_dir);
     if path.exists() {
         return load_key(data_dir);
     }
     let (key, secret) = CheckpointKey::generate();
-    let mut f = private_file(&path, false)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    owner_only(&mut options);
+    let mut f = options.open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     f.write_all(hex::encode(secret).as_bytes())?;
     f.sync_all()?;
-    tracing::info!(public_key = %key.public_hex(), "created the audit checkpoint signing key; keep a copy of its public key elsewhere");
+    tracing::info!(public_key = %key.public_hex(), "created the audit checkpoint signing key; keep a copy of its public key (`wardline audit public-key`) off this machine");
     Ok(key)
 }
 
@@ -59,36 +106,158 @@ pub fn load_key(data_dir: &Path) -> Result<CheckpointKey, Box<dyn std::error::Er
     Ok(CheckpointKey::from_bytes(&bytes))
 }
 
-/// Appends each checkpoint to the checkpoint file and to the log (which operators ship off the
-/// machine), so cutting records off the database is seen even with its checkpoints gone.
-pub fn checkpoint_sink(data_dir: &Path) -> CheckpointSink {
-    let path = checkpoints_path(data_dir);
+/// Parses a public key: 64 hex digits, or a file holding them.
+pub fn parse_public_key(arg: &str) -> Result<VerifyingKey, Box<dyn std::error::Error>> {
+    let text = if arg.len() == 64 && arg.bytes().all(|b| b.is_ascii_hexdigit()) {
+        arg.to_owned()
+    } else {
+        std::fs::read_to_string(arg)
+            .map_err(|e| format!("--public-key {arg}: not 64 hex digits, nor a readable file: {e}"))?
+    };
+    Ok(public_key_from_hex(&text).ok_or_else(|| format!("--public-key {arg}: not an Ed25519 public key in hex"))?)
+}
+
+/// Appends a checkpoint as one JSON line, and waits for the disk.
+pub fn append_checkpoint(path: &Path, cp: &Checkpoint) -> std::io::Result<()> {
+    let mut line = serde_json::to_string(cp).map_err(std::io::Error::other)?;
+    line.push('\n');
+    let mut f = append_file(path)?;
+    // One write: a line is never interleaved with another writer's, nor torn by a kill.
+    f.write_all(line.as_bytes())?;
+    f.sync_data()
+}
+
+/// Checks at start-up that the extra checkpoint file can be appended to.
+pub fn check_appendable(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    append_file(path).map(drop).map_err(|e| format!("audit.checkpoint_file {}: {e}", path.display()).into())
+}
+
+/// The log line that carries a checkpoint: [`LOG_MARKER`] and its JSON.
+pub fn log_line(cp: &Checkpoint) -> String {
+    format!("{LOG_MARKER}{}", serde_json::to_string(cp).unwrap_or_default())
+}
+
+/// Copies each checkpoint, in this order, to the data directory's checkpoint file, to the extra
+/// file if one is configured, to the log (which operators ship off the machine), and to the HTTP
+/// collector if one is configured. The order makes every copy off the machine also a copy in
+/// the data directory, so `audit verify` can tell a deleted checkpoint from one not yet copied.
+pub fn checkpoint_sink(data_dir: &Path, extra_file: Option<PathBuf>, shipper: Option<Shipper>) -> CheckpointSink {
+    let local = checkpoints_path(data_dir);
     Arc::new(move |cp: &Checkpoint| {
-        tracing::info!(target: "audit", seq = cp.seq, hash = %cp.hash, "audit checkpoint");
-        let write = || -> std::io::Result<()> {
-            let mut f = private_file(&path, true)?;
-            let mut line = serde_json::to_string(cp).map_err(std::io::Error::other)?;
-            line.push('\n');
-            f.write_all(line.as_bytes())?;
-            f.sync_data()
-        };
-        if let Err(e) = write() {
-            tracing::error!(error = %e, "cannot append the audit checkpoint file");
+        if let Err(e) = append_checkpoint(&local, cp) {
+            tracing::error!(target: "audit", error = %e, path = %local.display(), "cannot append the audit checkpoint file");
+        }
+        if let Some(extra) = &extra_file
+            && let Err(e) = append_checkpoint(extra, cp)
+        {
+            tracing::error!(target: "audit", error = %e, path = %extra.display(), "cannot append the audit.checkpoint_file copy");
+        }
+        tracing::info!(target: "audit", "{}", log_line(cp));
+        if let Some(s) = &shipper {
+            s.ship(cp);
         }
     })
 }
 
-/// Reads the checkpoint file (missing file: none).
-pub fn read_checkpoints(data_dir: &Path) -> Result<Vec<Checkpoint>, Box<dyn std::error::Error>> {
-    let path = checkpoints_path(data_dir);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("{}: {e}", path.display()).into()),
-    };
+/// Reads checkpoints from text: JSON lines as Wardline writes them (the checkpoint files, the
+/// bodies posted to a collector), or log lines holding [`LOG_MARKER`] (syslog, journald); other
+/// lines are skipped.
+pub fn parse_checkpoints(text: &str, origin: &str) -> Result<Vec<Checkpoint>, String> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        out.push(serde_json::from_str(line).map_err(|e| format!("{} line {}: {e}", path.display(), i + 1))?);
+    for (i, line) in text.lines().enumerate() {
+        let json = match line.find(LOG_MARKER) {
+            Some(at) => &line[at + LOG_MARKER.len()..],
+            None if line.trim_start().starts_with('{') => line.trim_start(),
+            None => continue,
+        };
+        // The JSON object, without whatever a log shipper appended after it.
+        let mut values = serde_json::Deserializer::from_str(json).into_iter::<Checkpoint>();
+        match values.next() {
+            Some(Ok(cp)) => out.push(cp),
+            Some(Err(e)) => return Err(format!("{origin} line {}: not a checkpoint: {e}", i + 1)),
+            None => return Err(format!("{origin} line {}: no checkpoint after the marker", i + 1)),
+        }
     }
     Ok(out)
+}
+
+/// Reads a file of checkpoints (see [`parse_checkpoints`]).
+pub fn read_checkpoints_file(path: &Path) -> Result<Vec<Checkpoint>, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(parse_checkpoints(&text, &path.display().to_string())?)
+}
+
+/// Reads the data directory's checkpoint file (missing file: none).
+pub fn read_checkpoints(data_dir: &Path) -> Result<Vec<Checkpoint>, Box<dyn std::error::Error>> {
+    let path = checkpoints_path(data_dir);
+    match std::fs::metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        _ => read_checkpoints_file(&path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wardline_types::Timestamp;
+
+    #[test]
+    fn checkpoints_read_back_from_every_format_they_are_written_in() {
+        let (key, _) = CheckpointKey::generate();
+        let a = key.sign(3, &"a".repeat(64), Timestamp(1_700_000_000_000));
+        let b = key.sign(9, &"b".repeat(64), Timestamp(1_700_000_001_000));
+        let jsonl = format!("{}\n{}\n", serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+        assert_eq!(parse_checkpoints(&jsonl, "f").unwrap(), [a.clone(), b.clone()]);
+        // As tracing writes it to standard error, then as journald and syslog keep it.
+        let log = format!(
+            "2026-03-01T10:00:00.000001Z  INFO wardline: wardline listening on http://127.0.0.1:8008\n\
+             2026-03-01T10:00:01.000001Z  INFO audit: {}\n\
+             Mar 01 10:00:02 ward7 wardline[812]: 2026-03-01T10:00:02.000001Z  INFO audit: {}\n\
+             <14>1 2026-03-01T10:00:03Z ward7 wardline 812 - - {} [extra]\n",
+            log_line(&a),
+            log_line(&b),
+            log_line(&a),
+        );
+        assert_eq!(parse_checkpoints(&log, "log").unwrap(), [a.clone(), b, a]);
+        assert!(parse_checkpoints("x wardline-audit-checkpoint {\"seq\":1}\n", "log").is_err());
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_new_and_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // Fresh.
+        let fresh = dir.path().join("fresh.csv");
+        write_private(&fresh, b"one").unwrap();
+        assert_eq!((mode(&fresh), std::fs::read(&fresh).unwrap()), (0o600, b"one".to_vec()));
+        // Over an existing file readable by everyone: replaced by a new, private one.
+        let old = dir.path().join("old.csv");
+        std::fs::write(&old, b"previous, longer content").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&old, b"two").unwrap();
+        assert_eq!((mode(&old), std::fs::read(&old).unwrap()), (0o600, b"two".to_vec()));
+        // A symbolic link is refused, and its target is untouched.
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"keep").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(write_private(&link, b"secret").is_err());
+        assert_eq!((mode(&target), std::fs::read(&target).unwrap()), (0o644, b"keep".to_vec()));
+        let dangling = dir.path().join("dangling.csv");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        assert!(write_private(&dangling, b"secret").is_err());
+        assert!(!dir.path().join("nowhere").exists());
+        // No temporary files left behind.
+        let names: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    }
 }

@@ -2,6 +2,7 @@
 
 mod audit_cli;
 mod audit_files;
+mod audit_ship;
 mod config;
 mod control;
 mod serve;

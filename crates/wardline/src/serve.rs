@@ -65,6 +65,7 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
 pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let listen = config.listen;
     let data_dir = config.data_dir.clone();
+    let audit_copies = config.audit.clone();
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr()?;
@@ -86,16 +87,31 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if purged > 0 {
         tracing::info!(purged, "deleted files no message refers to any more");
     }
+    let key = crate::audit_files::load_or_create_key(&data_dir)?;
+    if let Some(path) = &audit_copies.checkpoint_file {
+        crate::audit_files::check_appendable(path)?;
+    }
+    let (shipper, shipping) = match &audit_copies.checkpoint_url {
+        Some(url) => {
+            let (s, task) = crate::audit_ship::start(url)?;
+            (Some(s), Some(task))
+        }
+        None => (None, None),
+    };
+    let sink = crate::audit_files::checkpoint_sink(&data_dir, audit_copies.checkpoint_file.clone(), shipper);
     let signal = shutdown_signal()?;
     println!("wardline listening on {scheme}://{local}");
-    let key = crate::audit_files::load_or_create_key(&data_dir)?;
     let background = tokio::spawn(services.clone().run_background());
     let housekeeping = tokio::spawn(std::sync::Arc::clone(&services.media).run_housekeeping());
     let audit_writer = tokio::spawn(services.audit.clone().run_writer());
+    let (stop_checkpoints, checkpoints_stopped) = tokio::sync::oneshot::channel::<()>();
     let checkpoints = tokio::spawn(services.audit.clone().run_checkpoints(
         key.clone(),
         std::time::Duration::from_secs(1),
-        Some(crate::audit_files::checkpoint_sink(&data_dir)),
+        Some(sink.clone()),
+        async move {
+            let _ = checkpoints_stopped.await;
+        },
     ));
     let control = crate::control::serve(&data_dir, services.clone())?;
     let app = wardline_api::router(services.clone());
@@ -116,11 +132,25 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     background.abort();
     housekeeping.abort();
     control.abort();
-    checkpoints.abort();
-    services.audit.flush().await;
-    let sink = crate::audit_files::checkpoint_sink(&data_dir);
-    let last = services.audit.checkpoint(&key, 0, Some(&sink)).await?;
-    tracing::info!(seq = last, "final audit checkpoint signed");
+    // The checkpoint task stops between checkpoints, never halfway through copying one.
+    let _ = stop_checkpoints.send(());
+    let last = match checkpoints.await {
+        Ok(last) => last,
+        Err(_) => services.audit.last_checkpoint().await?,
+    };
+    if let Err(e) = services.audit.flush().await {
+        tracing::error!(target: "audit", error = %e, "audit records queued at shutdown could not be stored");
+    }
+    // Signs the head only if it moved since the last checkpoint: signing the same position
+    // twice would leave two different signed lines for one record.
+    let last = services.audit.checkpoint(&key, last, Some(&sink)).await?;
+    tracing::info!(seq = last, "the audit trail is checkpointed up to this record");
+    drop(sink);
+    if let Some(task) = shipping
+        && tokio::time::timeout(std::time::Duration::from_secs(5), task).await.is_err()
+    {
+        tracing::error!(target: "audit", "audit checkpoints still waiting for audit.checkpoint_url at shutdown were not delivered (the log and the checkpoint files have them)");
+    }
     audit_writer.abort();
     crate::control::remove(&data_dir);
     tracing::info!("stopped");

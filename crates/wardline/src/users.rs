@@ -78,18 +78,6 @@ fn first_line(mut reader: impl BufRead) -> Result<String, Box<dyn std::error::Er
     Ok(pw)
 }
 
-/// Writes a file readable by its owner only.
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(text.as_bytes())
-}
-
 /// A command's future, borrowing the services.
 pub type CommandFuture<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Box<dyn std::error::Error>>> + 'a>>;
@@ -104,9 +92,10 @@ where
     let services = crate::serve::open(config).await?;
     let writer = tokio::spawn(services.audit.clone().run_writer());
     let result = f(&services, &data_dir).await;
-    services.audit.flush().await;
+    let flushed = services.audit.flush().await;
     writer.abort();
-    result
+    result?;
+    Ok(flushed?)
 }
 
 /// Runs an account command.
@@ -179,7 +168,8 @@ async fn run_with(
                         for (u, p) in &report.one_time_passwords {
                             text.push_str(&format!("{u},{p}\n"));
                         }
-                        write_private(&out, &text)?;
+                        crate::audit_files::write_private(&out, text.as_bytes())
+                            .map_err(|e| format!("{}: {e}", out.display()))?;
                         println!(
                             "{} one-time passwords written to {} (readable by you only; they must be changed at first sign-in)",
                             report.one_time_passwords.len(),

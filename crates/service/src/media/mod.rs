@@ -159,10 +159,10 @@ impl MediaService {
         }
     }
 
-    fn audit_upload(&self, by: &Actor, media_id: &str, content: &MediaContent) {
+    fn audit_upload(&self, by: &Actor, media_id: &str, content: &MediaContent) -> ServiceResult<()> {
         let mut r = self.audit.entry(Some(by), AuditAction::MediaUpload, Outcome::Success);
         r.detail = Some(format!("media={media_id} type={} size={}", content.content_type, content.size));
-        self.audit.record(r);
+        self.audit.record(r)
     }
 
     /// `POST /upload`: stores a file and returns its `mxc://` URI.
@@ -182,7 +182,7 @@ impl MediaService {
             })
             .await?;
         let content = self.record(&by.user_id, &media_id, prepared, filename).await?;
-        self.audit_upload(by, &media_id, &content);
+        self.audit_upload(by, &media_id, &content)?;
         Ok(self.mxc(&media_id))
     }
 
@@ -214,7 +214,7 @@ impl MediaService {
         }
         let (prepared, filename) = self.prepare(&by.user_id, upload).await?;
         let content = self.record(&by.user_id, media_id, prepared, filename).await?;
-        self.audit_upload(by, media_id, &content);
+        self.audit_upload(by, media_id, &content)?;
         Ok(())
     }
 
@@ -249,7 +249,7 @@ impl MediaService {
         let outcome = if allowed { Outcome::Success } else { Outcome::Denied };
         let mut r = self.audit.entry(Some(by), AuditAction::MediaDownload, outcome);
         r.detail = Some(format!("media=mxc://{server}/{media_id} {what}"));
-        self.audit.record(r);
+        self.audit.record(r)?;
         let not_found = || ServiceError::not_found("no such file");
         let media = media.filter(|_| allowed).ok_or_else(not_found)?;
         media.content.ok_or(ServiceError::NotYetUploaded)

@@ -53,7 +53,7 @@ impl RoomService {
             r.room_id = Some(room_id.to_string());
             r.target_user = Some(target.to_string());
             r.detail = Some("not in the organisation".into());
-            self.audit.record(r);
+            self.audit.record(r)?;
             return Err(e);
         }
         self.limiter.check(LimitKind::Invite, by.user_id.as_str())?;

@@ -142,7 +142,7 @@ impl RoomService {
                 let mut denied = self.audit_for(by, e, Outcome::Denied);
                 denied.event_id = None;
                 denied.detail = Some(format!("{}; {err}", denied.detail.unwrap_or_default()));
-                self.audit.record(denied);
+                self.audit.record(denied)?;
                 return Err(err);
             }
             scratch.apply(&StoredEvent { stream: scratch.last, event: e.clone(), redacted_because: None });

@@ -121,6 +121,7 @@ async fn verify_catches_every_kind_of_tampering() {
     };
     case("edited", "UPDATE audit_log SET actor = '@someone-else:localhost' WHERE seq = 10", "record 10 was edited");
     case("deleted", "DELETE FROM audit_log WHERE seq = 10", "record(s) 10 to 10 are missing");
+    case("unreadable", "UPDATE audit_log SET action = 'nothing.to.see' WHERE seq = 10", "record 10 cannot be read");
     case(
         "reordered",
         "UPDATE audit_log SET seq = -1 WHERE seq = 10; UPDATE audit_log SET seq = 10 WHERE seq = 11; UPDATE audit_log SET seq = 11 WHERE seq = -1;",
@@ -170,7 +171,7 @@ async fn verify_catches_every_kind_of_tampering() {
             .collect();
         let mut prev = wardline_types::audit::GENESIS.to_owned();
         for (seq, rec) in recs {
-            let h = wardline_types::audit::chain_hash(seq as u64, &prev, &rec);
+            let h = wardline_types::audit::AuditRecord::link(seq as u64, &prev, rec).hash;
             rows.push((seq, h.clone()));
             conn.execute(
                 "UPDATE audit_log SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
@@ -224,4 +225,502 @@ async fn transcript_shows_who_said_what_and_who_read_it() {
     assert!(records.iter().any(|r| r["action"] == "export" && r["detail"].as_str().unwrap().contains("transcript")));
     let (ok, _, err) = cli(&s.data_dir, &["room", "transcript", "!nope:localhost"], None);
     assert!(!ok && err.contains("no such room"), "{err}");
+}
+
+// Anchors kept off the machine: the public key and the checkpoints as they were shipped.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use wardline_service::audit::CheckpointKey;
+use wardline_types::audit::{AuditAction, AuditRecord, Checkpoint, GENESIS, NewAuditRecord, Outcome};
+
+/// A collector for `audit.checkpoint_url`: stores each body POSTed to it as one line, as an
+/// organisation's log host would. Returns its URL.
+async fn collector(file: PathBuf) -> String {
+    use axum::extract::State;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/checkpoints",
+            axum::routing::post(|State(file): State<PathBuf>, body: String| async move {
+                use std::io::Write;
+                let mut out = std::fs::OpenOptions::new().create(true).append(true).open(file).unwrap();
+                writeln!(out, "{body}").unwrap();
+            }),
+        )
+        .with_state(file);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/checkpoints")
+}
+
+/// Where the copies off the machine are kept.
+struct Anchors {
+    public_key: PathBuf,
+    file: PathBuf,
+    collected: PathBuf,
+    log: PathBuf,
+}
+
+impl Anchors {
+    fn new(dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        Self {
+            public_key: dir.join("wardline-audit.pub"),
+            file: dir.join("anchor.jsonl"),
+            collected: dir.join("collected.jsonl"),
+            log: dir.join("server.log"),
+        }
+    }
+
+    /// A server on `data_dir` shipping its checkpoints here (the log appended to `log`).
+    fn start(&self, data_dir: &Path, url: &str) -> Server {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        Server::start_in_with_stderr(
+            data_dir,
+            &[
+                ("WARDLINE_AUDIT__CHECKPOINT_FILE", self.file.to_str().unwrap()),
+                ("WARDLINE_AUDIT__CHECKPOINT_URL", url),
+                ("WARDLINE_LOG", "warn,audit=info"),
+            ],
+            Stdio::from(log),
+        )
+    }
+
+    fn all(&self) -> Vec<&Path> {
+        vec![&self.file, &self.collected, &self.log]
+    }
+
+    /// The positions of the checkpoints shipped, in order, as each copy holds them.
+    fn seqs(path: &Path) -> Vec<u64> {
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines()
+            .filter(|l| l.contains("wardline-audit-checkpoint ") || l.starts_with('{'))
+            .map(|l| {
+                let json = &l[l.find('{').unwrap()..];
+                serde_json::Deserializer::from_str(json).into_iter::<Checkpoint>().next().unwrap().unwrap().seq
+            })
+            .collect()
+    }
+}
+
+/// `wardline audit verify` with the public key and the given checkpoint copies.
+fn verify_anchored(data_dir: &Path, public_key: Option<&Path>, checkpoints: &[&Path]) -> (bool, String, Option<u64>) {
+    let mut args = vec!["audit".to_owned(), "verify".to_owned()];
+    if let Some(k) = public_key {
+        args.extend(["--public-key".to_owned(), k.display().to_string()]);
+    }
+    for c in checkpoints {
+        args.extend(["--checkpoints".to_owned(), c.display().to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, out, err) = cli(data_dir, &args, None);
+    let first = out
+        .lines()
+        .find_map(|l| l.strip_prefix("first record where the trail and its checkpoints disagree: "))
+        .map(|n| n.trim().parse().unwrap());
+    (ok, format!("{out}{err}"), first)
+}
+
+/// Waits until the server has signed a checkpoint of every record stored so far; returns it.
+fn wait_for_checkpoint(data_dir: &Path) -> u64 {
+    for _ in 0..600 {
+        let conn = db(data_dir);
+        let head: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| r.get(0)).unwrap();
+        let cp: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints", [], |r| r.get(0)).unwrap();
+        if head > 0 && cp == head {
+            return head as u64;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the server signed no checkpoint of its head");
+}
+
+/// The records as an insider reads them with SQLite.
+fn insider_records(conn: &rusqlite::Connection) -> Vec<(u64, NewAuditRecord)> {
+    let mut stmt = conn
+        .prepare("SELECT seq, ts, actor, device, ip, action, room_id, event_id, target_user, outcome, detail FROM audit_log ORDER BY seq")
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)? as u64,
+            NewAuditRecord {
+                ts: wardline_types::Timestamp(r.get::<_, i64>(1)? as u64),
+                actor: r.get(2)?,
+                device: r.get(3)?,
+                ip: r.get(4)?,
+                action: AuditAction::from_name(&r.get::<_, String>(5)?).unwrap(),
+                room_id: r.get(6)?,
+                event_id: r.get(7)?,
+                target_user: r.get(8)?,
+                outcome: Outcome::from_name(&r.get::<_, String>(9)?).unwrap(),
+                detail: r.get(10)?,
+            },
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// Renumbers the records from 1 without gaps and rebuilds the chain, as the server would have
+/// written it; returns the hash at each position.
+fn rechain(conn: &rusqlite::Connection) -> Vec<String> {
+    let mut prev = GENESIS.to_owned();
+    let mut hashes = vec![String::new()];
+    for (i, (old, rec)) in insider_records(conn).into_iter().enumerate() {
+        let seq = i as u64 + 1;
+        let linked = AuditRecord::link(seq, &prev, rec);
+        conn.execute(
+            "UPDATE audit_log SET seq = ?1, prev_hash = ?2, hash = ?3, hash_version = 2 WHERE seq = ?4",
+            rusqlite::params![seq as i64, prev, linked.hash, old as i64],
+        )
+        .unwrap();
+        prev = linked.hash.clone();
+        hashes.push(linked.hash);
+    }
+    hashes
+}
+
+fn stored_checkpoints(conn: &rusqlite::Connection) -> Vec<Checkpoint> {
+    let mut stmt = conn.prepare("SELECT seq, hash, ts, signature FROM audit_checkpoints ORDER BY seq").unwrap();
+    stmt.query_map([], |r| {
+        Ok(Checkpoint {
+            seq: r.get::<_, i64>(0)? as u64,
+            hash: r.get(1)?,
+            ts: wardline_types::Timestamp(r.get::<_, i64>(2)? as u64),
+            signature: r.get(3)?,
+        })
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// Replaces the checkpoints in the database and in the data directory's checkpoint file.
+fn replace_checkpoints(dir: &Path, conn: &rusqlite::Connection, cps: &[Checkpoint]) {
+    conn.execute("DELETE FROM audit_checkpoints", []).unwrap();
+    let mut file = String::new();
+    for cp in cps {
+        conn.execute(
+            "INSERT INTO audit_checkpoints (seq, hash, ts, signature) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![cp.seq as i64, cp.hash, cp.ts.0 as i64, cp.signature],
+        )
+        .unwrap();
+        file.push_str(&serde_json::to_string(cp).unwrap());
+        file.push('\n');
+    }
+    std::fs::write(dir.join("audit-checkpoints.jsonl"), file).unwrap();
+}
+
+fn disk_key(dir: &Path) -> CheckpointKey {
+    let text = std::fs::read_to_string(dir.join("audit-signing.key")).unwrap();
+    CheckpointKey::from_bytes(&hex::decode(text.trim()).unwrap().try_into().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn off_box_anchors_expose_a_rewritten_trail() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let anchors = Anchors::new(&work.path().join("elsewhere"));
+    let url = collector(anchors.collected.clone()).await;
+    // At installation the public key is stored off the machine.
+    let (ok, key_hex, err) = cli(&data, &["audit", "public-key"], None);
+    assert!(ok && key_hex.trim().len() == 64, "{key_hex}{err}");
+    std::fs::write(&anchors.public_key, &key_hex).unwrap();
+
+    let mut s = anchors.start(&data, &url);
+    let a = s.user("ada").await;
+    let b = s.user("ben").await;
+    let c = s.user("cy").await;
+    let room = a.create_room(json!({"name": "Ward 7", "invite": [b.user_id]})).await;
+    b.join(&room).await;
+    let (st, up) = a.upload(b"ECG trace".to_vec(), "application/pdf", "ecg.pdf").await;
+    assert_eq!(st, 200, "{up}");
+    let media = up["content_uri"].as_str().unwrap().strip_prefix("mxc://localhost/").unwrap().to_owned();
+    let (st, _) = a
+        .put(
+            &format!("/_matrix/client/v3/rooms/{}/send/m.room.message/f1", enc(&room)),
+            json!({"msgtype": "m.file", "body": "ecg.pdf", "url": up["content_uri"]}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let before = wait_for_checkpoint(&data);
+    // What the forger will want gone: a password reset and every refused download.
+    let auth =
+        json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "ben"}, "password": PASSWORD});
+    let (st, body) = b
+        .post("/_matrix/client/v3/account/password", json!({"new_password": "a brand new passphrase", "auth": auth}))
+        .await;
+    assert_eq!(st, 200, "{body}");
+    for _ in 0..5 {
+        assert_eq!(c.get_raw(&format!("/_matrix/client/v1/media/download/localhost/{media}")).await.0, 404);
+    }
+    let middle = wait_for_checkpoint(&data);
+    for i in 0..5 {
+        a.send_text(&room, &format!("later{i}"), "later message").await;
+    }
+    assert!(s.terminate());
+
+    // Every way of shipping holds the same checkpoints, and the trail verifies against them.
+    let shipped = Anchors::seqs(&anchors.file);
+    assert!(shipped.contains(&before) && shipped.contains(&middle), "{shipped:?}");
+    assert_eq!(Anchors::seqs(&anchors.collected), shipped);
+    assert_eq!(Anchors::seqs(&anchors.log), shipped);
+    let (ok, out, _) = verify_anchored(&data, Some(&anchors.public_key), &anchors.all());
+    assert!(ok && out.contains("audit trail intact"), "{out}");
+    let head = *shipped.last().unwrap();
+
+    let case = |name: &str| {
+        let dir = work.path().join(name);
+        copy_dir(&data, &dir);
+        dir
+    };
+    let first_anchor_from = |seq: u64| shipped.iter().copied().find(|&s| s >= seq).unwrap();
+
+    // 1. Records deleted, the chain rebuilt, the later checkpoints dropped from the database
+    //    and from the checkpoint file.
+    let dir = case("deleted");
+    let conn = db(&dir);
+    let doomed: Vec<u64> = insider_records(&conn)
+        .into_iter()
+        .filter(|(_, r)| {
+            r.action == AuditAction::PasswordChange
+                || (r.action == AuditAction::MediaDownload && r.outcome == Outcome::Denied)
+        })
+        .map(|(seq, _)| seq)
+        .collect();
+    assert_eq!(doomed.len(), 6, "{doomed:?}");
+    let d = doomed[0];
+    assert!(d > before);
+    for seq in &doomed {
+        conn.execute("DELETE FROM audit_log WHERE seq = ?1", [*seq as i64]).unwrap();
+    }
+    let hashes = rechain(&conn);
+    let new_head = head - doomed.len() as u64;
+    assert_eq!(hashes.len() as u64, new_head + 1);
+    let kept: Vec<Checkpoint> = stored_checkpoints(&conn).into_iter().filter(|c| c.seq < d).collect();
+    replace_checkpoints(&dir, &conn, &kept);
+    let expected = first_anchor_from(d).min(new_head + 1);
+    let (ok, out) = verify(&dir);
+    assert!(ok, "without anchors the forgery passes, which is why they are needed: {out}");
+    assert!(out.contains("warning: without --public-key and --checkpoints"), "{out}");
+    let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &anchors.all());
+    assert!(!ok && out.contains("TAMPERING"), "{out}");
+    assert_eq!(first, Some(expected), "{out}");
+    let agreed = shipped.iter().copied().filter(|&s| s < d).max().unwrap();
+    assert!(out.contains(&format!("the trail agrees with its checkpoints up to record {agreed}:")), "{out}");
+    // Each way of shipping is enough on its own.
+    for one in anchors.all() {
+        let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &[one]);
+        assert!(!ok && first == Some(expected), "{}: {out}", one.display());
+    }
+
+    // 2. The same, with the checkpoints re-signed for the rebuilt chain with the key on the disk.
+    let resign = |key: &CheckpointKey| {
+        let mut cps: Vec<Checkpoint> = kept.iter().map(|c| key.sign(c.seq, &c.hash, c.ts)).collect();
+        for seq in stored_checkpoints(&db(&data)).iter().map(|c| c.seq).filter(|&s| s >= d && s <= new_head) {
+            cps.push(key.sign(seq, &hashes[seq as usize], wardline_types::Timestamp(1)));
+        }
+        if cps.last().is_none_or(|c| c.seq != new_head) {
+            cps.push(key.sign(new_head, &hashes[new_head as usize], wardline_types::Timestamp(1)));
+        }
+        cps
+    };
+    let resigned = resign(&disk_key(&dir));
+    replace_checkpoints(&dir, &conn, &resigned);
+    let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &anchors.all());
+    assert!(!ok, "{out}");
+    assert_eq!(first, Some(expected), "{out}");
+
+    //    ...and with a key pair of the forger's own, put in place of the one on the disk.
+    let (forger, secret) = CheckpointKey::generate();
+    std::fs::write(dir.join("audit-signing.key"), hex::encode(secret)).unwrap();
+    let forged = resign(&forger);
+    replace_checkpoints(&dir, &conn, &forged);
+    let (ok, out) = verify(&dir);
+    assert!(ok, "the data directory's own key vouches for the forgery: {out}");
+    // Every checkpoint now carries the forger's signature.
+    let first_forged = forged[0].seq;
+    let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &[]);
+    assert!(!ok && out.contains("invalid signature") && out.contains("it was replaced"), "{out}");
+    assert_eq!(first, Some(first_forged), "{out}");
+    let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &anchors.all());
+    assert!(!ok, "{out}");
+    assert_eq!(first, Some(expected.min(first_forged)), "{out}");
+    drop(conn);
+
+    // 3. The tail cut off, with its checkpoints.
+    let cut_at = before + 2;
+    let cut = |name: &str| {
+        let dir = case(name);
+        let conn = db(&dir);
+        conn.execute("DELETE FROM audit_log WHERE seq > ?1", [cut_at as i64]).unwrap();
+        let kept: Vec<Checkpoint> = stored_checkpoints(&conn).into_iter().filter(|c| c.seq <= cut_at).collect();
+        replace_checkpoints(&dir, &conn, &kept);
+        dir
+    };
+    let dir = cut("cut");
+    let (ok, out) = verify(&dir);
+    assert!(ok, "{out}");
+    let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &anchors.all());
+    assert!(!ok && out.contains("truncated"), "{out}");
+    assert_eq!(first, Some(cut_at + 1), "{out}");
+
+    // 4. The tail cut off and the checkpoint file deleted.
+    let dir = cut("cut-and-no-file");
+    std::fs::remove_file(dir.join("audit-checkpoints.jsonl")).unwrap();
+    let (ok, out) = verify(&dir);
+    assert!(ok, "{out}");
+    let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &anchors.all());
+    assert!(!ok && out.contains("truncated") && out.contains("missing from the checkpoint file"), "{out}");
+    assert_eq!(first, Some(shipped[0]), "{out}");
+
+    //    ...and the checkpoint file deleted alone.
+    let dir = case("no-file");
+    std::fs::remove_file(dir.join("audit-checkpoints.jsonl")).unwrap();
+    let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &anchors.all());
+    assert!(!ok && out.contains("missing from the checkpoint file"), "{out}");
+    assert_eq!(first, Some(shipped[0]), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_a_kill_and_a_restart_all_verify_clean() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let anchors = Anchors::new(&work.path().join("elsewhere"));
+    let url = collector(anchors.collected.clone()).await;
+    let (ok, key_hex, _) = cli(&data, &["audit", "public-key"], None);
+    assert!(ok);
+    std::fs::write(&anchors.public_key, key_hex).unwrap();
+    let clean = |when: &str| {
+        let (ok, out, _) = verify_anchored(&data, Some(&anchors.public_key), &anchors.all());
+        assert!(ok && out.contains("audit trail intact"), "after {when}: {out}");
+        let (ok, out) = verify(&data);
+        assert!(ok, "after {when}, without anchors: {out}");
+        // One line per checkpoint in the checkpoint file.
+        let seqs = Anchors::seqs(&data.join("audit-checkpoints.jsonl"));
+        let mut unique = seqs.clone();
+        unique.dedup();
+        assert_eq!(seqs, unique, "after {when}");
+    };
+
+    let mut s = anchors.start(&data, &url);
+    let a = s.user("ada").await;
+    let room = a.create_room(json!({"name": "Ward 7"})).await;
+    a.send_text(&room, "t1", "first").await;
+    // The head is signed before the stop: the stop must not sign it again.
+    wait_for_checkpoint(&data);
+    assert!(s.terminate());
+    clean("a stop");
+
+    let mut s = anchors.start(&data, &url);
+    let a = s.login("ada", PASSWORD).await;
+    a.send_text(&room, "t2", "second").await;
+    wait_for_checkpoint(&data);
+    a.send_text(&room, "t3", "third").await;
+    s.kill9();
+    clean("kill -9");
+
+    let mut s = anchors.start(&data, &url);
+    let a = s.login("ada", PASSWORD).await;
+    a.send_text(&room, "t4", "fourth").await;
+    assert!(s.terminate());
+    clean("a restart and a stop");
+}
+
+#[tokio::test]
+async fn audited_actions_fail_while_the_trail_cannot_be_written() {
+    let mut s = Server::start();
+    let _keep = s.keep_dir();
+    let a = s.user("ada").await;
+    let room = a.create_room(json!({"name": "Ward 7"})).await;
+    a.send_text(&room, "t1", "first").await;
+    let messages = format!("/_matrix/client/v3/rooms/{}/messages?dir=b", enc(&room));
+    assert_eq!(a.get(&messages).await.0, 200);
+    let mut served = 1;
+    // The disk refuses audit records.
+    db(&s.data_dir)
+        .execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
+        .unwrap();
+    // The first read is queued; once the writer finds it cannot store it, reads are refused.
+    let mut refused = None;
+    for _ in 0..100 {
+        let (st, body) = a.get(&messages).await;
+        if st != 200 {
+            refused = Some((st, body));
+            break;
+        }
+        served += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (st, body) = refused.expect("reads went on while the audit trail could not be written");
+    assert_eq!(st, 503, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("audit trail"), "{body}");
+    assert!(!body.to_string().contains("disk full"), "no internal detail: {body}");
+    // Once the trail can be written again, so can everything waiting, and reads work again.
+    db(&s.data_dir).execute_batch("DROP TRIGGER refuse").unwrap();
+    let mut recovered = false;
+    for _ in 0..100 {
+        if a.get(&messages).await.0 == 200 {
+            served += 1;
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "reads stayed refused after the trail recovered");
+    assert!(s.terminate());
+    let reads = export(&s.data_dir, &["--room", &room])
+        .into_iter()
+        .filter(|r| r["action"] == "room.read" && r["detail"].as_str().unwrap().contains("via=messages"))
+        .count();
+    // Every read that was served is in the trail, the ones queued when the store failed too.
+    assert_eq!(reads, served);
+    let (ok, out) = verify(&s.data_dir);
+    assert!(ok, "{out}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn exports_transcripts_and_one_time_passwords_are_private_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut s = Server::start();
+    let _keep = s.keep_dir();
+    let a = s.user("ada").await;
+    let room = a.create_room(json!({"name": "Ward 7"})).await;
+    assert!(s.terminate());
+    let out = tempfile::tempdir().unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let readable_by_all = |name: &str| {
+        let p = out.path().join(name);
+        std::fs::write(&p, "old").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        p
+    };
+    let export_file = readable_by_all("audit.jsonl");
+    let (ok, _, err) = cli(&s.data_dir, &["audit", "export", "--output", export_file.to_str().unwrap()], None);
+    assert!(ok, "{err}");
+    assert_eq!(mode(&export_file), 0o600);
+    let transcript = readable_by_all("transcript.txt");
+    let (ok, _, err) = cli(&s.data_dir, &["room", "transcript", &room, "--output", transcript.to_str().unwrap()], None);
+    assert!(ok, "{err}");
+    assert_eq!(mode(&transcript), 0o600);
+    assert!(std::fs::read_to_string(&transcript).unwrap().contains("Ward 7"));
+    let csv = out.path().join("staff.csv");
+    std::fs::write(&csv, "username,display_name\ncat,Dr Cat\n").unwrap();
+    let passwords = readable_by_all("passwords.csv");
+    let (ok, stdout, err) =
+        cli(&s.data_dir, &["user", "import", csv.to_str().unwrap(), "--output", passwords.to_str().unwrap()], None);
+    assert!(ok && stdout.contains("readable by you only"), "{stdout}{err}");
+    assert_eq!(mode(&passwords), 0o600);
+    assert!(std::fs::read_to_string(&passwords).unwrap().starts_with("username,one_time_password"));
+    // A symbolic link in the way is refused, and what it points at is left alone.
+    let target = readable_by_all("elsewhere.txt");
+    let link = out.path().join("link.jsonl");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let (ok, _, err) = cli(&s.data_dir, &["audit", "export", "--output", link.to_str().unwrap()], None);
+    assert!(!ok && err.contains("symbolic link"), "{err}");
+    assert_eq!((mode(&target), std::fs::read_to_string(&target).unwrap()), (0o644, "old".to_owned()));
 }

@@ -62,13 +62,18 @@ impl Server {
 
     /// A server on an existing data directory.
     pub fn start_in(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_in_with_stderr(data_dir, env, Stdio::inherit())
+    }
+
+    /// A server on an existing data directory, its standard error (the log) going to `stderr`.
+    pub fn start_in_with_stderr(data_dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> Self {
         let mut cmd = Command::new(bin());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("WARDLINE_RATE_LIMITS__ENABLED", "false")
             .env("WARDLINE_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         for (k, v) in env {
             cmd.env(k, v);
         }
