@@ -169,7 +169,12 @@ pub async fn edge(State(services): State<Services>, mut req: Request, next: Next
     let fallback_name = format!("{} (unregistered)", req.method());
     req.extensions_mut().insert(ClientIp(ip));
     req.extensions_mut().insert(slot.clone());
-    let response = next.run(req).await;
+    let mut response = next.run(req).await;
+    if matches!(response.status(), StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT) {
+        // The body was not read to its end, so this connection cannot carry another request:
+        // saying so keeps a client from sending its next request into a closing connection.
+        response.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
     let Some(refusal) = response.extensions().get::<Refusal>() else { return response };
     let seen = std::mem::take(&mut *slot.0.lock().unwrap_or_else(PoisonError::into_inner));
     if !seen.token || !audited(response.status(), refusal.errcode) {
@@ -183,8 +188,11 @@ pub async fn edge(State(services): State<Services>, mut req: Request, next: Next
     }
     record.target_user = seen.target_user;
     let reason: String = refusal.message.chars().take(REASON_CHARS).collect();
-    record.detail =
-        Some(format!("endpoint={name} status={} errcode={} reason={reason}", response.status().as_u16(), refusal.errcode));
+    record.detail = Some(format!(
+        "endpoint={name} status={} errcode={} reason={reason}",
+        response.status().as_u16(),
+        refusal.errcode
+    ));
     audit(&services, record);
     response
 }

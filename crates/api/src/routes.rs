@@ -81,10 +81,8 @@ pub enum BodyLimit {
 /// The body limit of a Matrix endpoint, from its request type.
 #[must_use]
 pub fn body_limit_of<T: 'static>() -> BodyLimit {
-    let uploads = [
-        TypeId::of::<media::create_content::v3::Request>(),
-        TypeId::of::<media::create_content_async::v3::Request>(),
-    ];
+    let uploads =
+        [TypeId::of::<media::create_content::v3::Request>(), TypeId::of::<media::create_content_async::v3::Request>()];
     if uploads.contains(&TypeId::of::<T>()) { BodyLimit::Upload } else { BodyLimit::Request }
 }
 
@@ -186,7 +184,14 @@ impl Routes {
 
     /// Routes one of Wardline's own endpoints (not a Matrix one), authenticated by its
     /// extractor ([`crate::staff::Staff`], [`crate::admin::Admin`]) under the rules given here.
-    pub fn wardline<H, X>(mut self, method: Method, path: &str, name: &'static str, first: FirstSignIn, handler: H) -> Self
+    pub fn wardline<H, X>(
+        mut self,
+        method: Method,
+        path: &str,
+        name: &'static str,
+        first: FirstSignIn,
+        handler: H,
+    ) -> Self
     where
         H: Handler<X, Services>,
         X: 'static,
@@ -224,11 +229,20 @@ mod tests {
     #[test]
     fn rules_belong_to_the_request_type() {
         assert_eq!(first_sign_in_of::<account::change_password::v3::Request>(), FirstSignIn::Allowed);
-        assert_eq!(first_sign_in_of::<ruma::api::client::message::send_message_event::v3::Request>(), FirstSignIn::Refused);
-        assert_eq!(first_sign_in_of::<ruma::api::client::config::set_global_account_data::v3::Request>(), FirstSignIn::Refused);
+        assert_eq!(
+            first_sign_in_of::<ruma::api::client::message::send_message_event::v3::Request>(),
+            FirstSignIn::Refused
+        );
+        assert_eq!(
+            first_sign_in_of::<ruma::api::client::config::set_global_account_data::v3::Request>(),
+            FirstSignIn::Refused
+        );
         assert_eq!(body_limit_of::<media::create_content::v3::Request>(), BodyLimit::Upload);
         assert_eq!(body_limit_of::<ruma::api::client::filter::create_filter::v3::Request>(), BodyLimit::Request);
-        assert_eq!(ruma_name::<ruma::api::client::message::send_message_event::v3::Request>(), "message::send_message_event::v3");
+        assert_eq!(
+            ruma_name::<ruma::api::client::message::send_message_event::v3::Request>(),
+            "message::send_message_event::v3"
+        );
     }
 
     #[test]
@@ -245,7 +259,10 @@ mod tests {
         let err = |r: Result<(), ServiceError>| r.err().map(|e| e.to_string());
         for (pw, mfa) in [(true, false), (true, true)] {
             assert!(FirstSignIn::Allowed.check(&caller(pw, mfa)).is_ok());
-            assert!(matches!(FirstSignIn::Enrolment.check(&caller(pw, mfa)), Err(ServiceError::PasswordChangeRequired)));
+            assert!(matches!(
+                FirstSignIn::Enrolment.check(&caller(pw, mfa)),
+                Err(ServiceError::PasswordChangeRequired)
+            ));
             assert!(matches!(FirstSignIn::Refused.check(&caller(pw, mfa)), Err(ServiceError::PasswordChangeRequired)));
         }
         assert!(FirstSignIn::Enrolment.check(&caller(false, true)).is_ok());

@@ -158,7 +158,11 @@ fn too_large(limit: usize) -> ApiError {
 /// Reads a body of at most `limit` bytes. A declared length over the limit is refused before
 /// anything is read; a body sent in chunks is refused as soon as it passes the limit. (The
 /// server then lets the connection drain, so the client reads the answer.)
-pub async fn read_body(parts: &axum::http::request::Parts, body: axum::body::Body, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read_body(
+    parts: &axum::http::request::Parts,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let declared = parts
         .headers
         .get(axum::http::header::CONTENT_LENGTH)

@@ -66,9 +66,9 @@ fn env_value(raw: &str) -> Value {
     let parsed: Option<toml::Value> =
         toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v"));
     match parsed {
-        Some(v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) | toml::Value::Array(_))) => {
-            serde_json::to_value(v).unwrap_or_else(|_| Value::String(raw.to_owned()))
-        }
+        Some(
+            v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) | toml::Value::Array(_)),
+        ) => serde_json::to_value(v).unwrap_or_else(|_| Value::String(raw.to_owned())),
         _ => Value::String(raw.to_owned()),
     }
 }

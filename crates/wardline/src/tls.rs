@@ -40,7 +40,11 @@ pub struct TlsListener {
 impl TlsListener {
     /// Starts accepting on a bound listener; a handshake not finished within `handshake_timeout`
     /// is abandoned.
-    pub fn new(tcp: TcpListener, acceptor: TlsAcceptor, handshake_timeout: std::time::Duration) -> std::io::Result<Self> {
+    pub fn new(
+        tcp: TcpListener,
+        acceptor: TlsAcceptor,
+        handshake_timeout: std::time::Duration,
+    ) -> std::io::Result<Self> {
         let local = tcp.local_addr()?;
         let (tx, ready) = tokio::sync::mpsc::channel(1024);
         let acceptor_task = tokio::spawn(async move {

@@ -57,8 +57,20 @@ pub fn routes() -> Routes {
         .wardline(Method::POST, &format!("{A}/users"), "admin.users.create", full, users::create)
         .wardline(Method::GET, &format!("{A}/users/{{user_id}}"), "admin.users.get", full, users::get)
         .wardline(Method::PUT, &format!("{A}/users/{{user_id}}"), "admin.users.update", full, users::update)
-        .wardline(Method::POST, &format!("{A}/users/{{user_id}}/deactivate"), "admin.users.deactivate", full, users::deactivate)
-        .wardline(Method::POST, &format!("{A}/users/{{user_id}}/reactivate"), "admin.users.reactivate", full, users::reactivate)
+        .wardline(
+            Method::POST,
+            &format!("{A}/users/{{user_id}}/deactivate"),
+            "admin.users.deactivate",
+            full,
+            users::deactivate,
+        )
+        .wardline(
+            Method::POST,
+            &format!("{A}/users/{{user_id}}/reactivate"),
+            "admin.users.reactivate",
+            full,
+            users::reactivate,
+        )
         .wardline(
             Method::POST,
             &format!("{A}/users/{{user_id}}/reset_password"),
@@ -67,7 +79,13 @@ pub fn routes() -> Routes {
             users::reset_password,
         )
         .wardline(Method::POST, &format!("{A}/users/{{user_id}}/unlock"), "admin.users.unlock", full, users::unlock)
-        .wardline(Method::POST, &format!("{A}/users/{{user_id}}/logout"), "admin.users.logout", full, users::logout_everywhere)
+        .wardline(
+            Method::POST,
+            &format!("{A}/users/{{user_id}}/logout"),
+            "admin.users.logout",
+            full,
+            users::logout_everywhere,
+        )
         .wardline(Method::GET, &format!("{A}/users/{{user_id}}/devices"), "admin.users.devices", full, users::devices)
         .wardline(
             Method::DELETE,
@@ -79,5 +97,11 @@ pub fn routes() -> Routes {
         .wardline(Method::GET, &format!("{A}/lockouts"), "admin.lockouts", full, users::lockouts)
         .wardline(Method::GET, &format!("{A}/settings"), "admin.settings.get", full, settings::get)
         .wardline(Method::PUT, &format!("{A}/settings"), "admin.settings.update", full, settings::update)
-        .wardline(Method::DELETE, &format!("{A}/users/{{user_id}}/mfa"), "admin.users.remove_mfa", full, users::remove_mfa)
+        .wardline(
+            Method::DELETE,
+            &format!("{A}/users/{{user_id}}/mfa"),
+            "admin.users.remove_mfa",
+            full,
+            users::remove_mfa,
+        )
 }

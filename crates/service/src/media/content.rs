@@ -144,9 +144,6 @@ pub fn prepare(bytes: Vec<u8>, declared: Option<&str>, settings: &MediaSettings)
     let declared = declared.map(essence).filter(|d| !d.is_empty());
     let detected = infer::get(&bytes).map(|k| k.mime_type().to_owned());
     let content_type = match (&declared, &detected) {
-        // An image is an image whatever it is declared as, and carries its metadata either way:
-        // the bytes decide, and every image goes through the cleaning below.
-        (_, Some(det)) if class(det) == "image" => det.clone(),
         (Some(d), det) if MEDIA_CLASSES.contains(&class(d)) => match det {
             Some(det) if class(det) == class(d) => det.clone(),
             // WebM, Matroska and MP4 hold sound alone as well as film: a voice note recorded
@@ -154,6 +151,9 @@ pub fn prepare(bytes: Vec<u8>, declared: Option<&str>, settings: &MediaSettings)
             Some(det) if class(d) == "audio" && AUDIO_CONTAINERS.contains(&det.as_str()) => d.clone(),
             _ => return Err(ServiceError::forbidden(format!("the file's contents are not {d}"))),
         },
+        // An image is an image whatever else it is declared as, and carries its metadata either
+        // way: the bytes decide, and every image goes through the cleaning below.
+        (_, Some(det)) if class(det) == "image" => det.clone(),
         (Some(d), _) => d.clone(),
         (None, Some(det)) => det.clone(),
         (None, None) => "application/octet-stream".into(),
@@ -255,7 +255,9 @@ mod tests {
 
     fn encoded(format: ImageFormat) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());
-        DynamicImage::new_rgb8(3, 2).write_to(&mut out, format).unwrap();
+        // Icons hold their images as RGBA.
+        let img = if format == ImageFormat::Ico { DynamicImage::new_rgba8(3, 2) } else { DynamicImage::new_rgb8(3, 2) };
+        img.write_to(&mut out, format).unwrap();
         out.into_inner()
     }
 
