@@ -3,9 +3,11 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
+use axum::http::header;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tower::ServiceExt;
@@ -172,7 +174,8 @@ async fn serve_http<L>(
     let _ = alive_rx.recv().await;
 }
 
-/// One connection: requests until either side ends it, then a lingering close.
+/// One connection: requests until either side ends it. A connection closed with a request's
+/// body unread closes lingering.
 async fn connection<I>(
     io: I,
     addr: SocketAddr,
@@ -182,10 +185,21 @@ async fn connection<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // Set when an answer closes the connection before its request's body was read (a `413`).
+    let unread_body = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&unread_body);
     let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(ConnectInfo(addr));
-        let app = app.clone();
-        Box::pin(async move { app.oneshot(req.map(axum::body::Body::new)).await })
+        let (app, flag) = (app.clone(), Arc::clone(&flag));
+        Box::pin(async move {
+            let response = app.oneshot(req.map(axum::body::Body::new)).await;
+            if let Ok(r) = &response
+                && r.headers().get(header::CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+            {
+                flag.store(true, Ordering::Relaxed);
+            }
+            response
+        })
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
@@ -210,7 +224,10 @@ async fn connection<I>(
             }
         }
     }
-    linger(conn.into_parts().io.into_inner()).await;
+    let io = conn.into_parts().io.into_inner();
+    if unread_body.load(Ordering::Relaxed) {
+        linger(io).await;
+    }
 }
 
 /// Closes the server's side, then reads and discards until the client closes too or
