@@ -115,7 +115,8 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let header_read_timeout = Duration::from_secs(services.config.http.header_read_timeout_secs.max(1));
     match tls {
         Some(acceptor) => {
-            let listener = crate::tls::TlsListener::new(listener, acceptor, header_read_timeout)?;
+            let listener =
+                crate::tls::TlsListener::new(listener, acceptor, header_read_timeout.min(Duration::from_secs(10)))?;
             serve_http(listener, app, header_read_timeout, shutdown).await;
         }
         None => serve_http(listener, app, header_read_timeout, shutdown).await,
