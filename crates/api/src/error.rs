@@ -167,14 +167,27 @@ impl From<FromHttpRequestError> for ApiError {
     }
 }
 
+/// What an error response said, attached to it for the edge's audit of refusals
+/// ([`crate::edge`]).
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The Matrix error code.
+    pub errcode: &'static str,
+    /// The message the client got.
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let refusal = Refusal { errcode: self.errcode, message: self.message.clone() };
         let mut body = self.extra;
         if !self.errcode.is_empty() {
             body.insert("errcode".into(), json!(self.errcode));
             body.insert("error".into(), json!(self.message));
         }
-        (self.status, Json(Value::Object(body))).into_response()
+        let mut response = (self.status, Json(Value::Object(body))).into_response();
+        response.extensions_mut().insert(refusal);
+        response
     }
 }
 

@@ -5,8 +5,10 @@
 
 pub mod admin;
 pub mod client;
+pub mod edge;
 pub mod error;
 mod layers;
+pub mod routes;
 pub mod ruma_wrapper;
 pub mod staff;
 pub mod web;
@@ -22,19 +24,32 @@ use tower_http::trace::TraceLayer;
 use wardline_service::Services;
 
 use crate::error::ApiError;
+use crate::routes::{RouteInfo, Routes};
+
+/// Every API route (Matrix, Wardline's own, administration), each with its endpoint's rules.
+pub fn api_routes() -> Routes {
+    client::routes().merge(admin::routes()).merge(staff::routes())
+}
+
+/// The table of every API route and what its endpoint allows (the web client's static files,
+/// which take no token, are not in it).
+#[must_use]
+pub fn route_table() -> Vec<RouteInfo> {
+    api_routes().table().to_vec()
+}
 
 /// The whole HTTP application.
 pub fn router(services: Services) -> Router {
     let tls = services.config.tls.enabled();
-    let mut app = client::routes()
-        .merge(admin::routes())
-        .merge(staff::routes())
+    let mut app = api_routes()
+        .into_router()
         .merge(web::routes())
         .fallback(|| async { ApiError::unrecognized().into_response() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "M_UNRECOGNIZED", "method not allowed")
                 .into_response()
         })
+        .layer(axum::middleware::from_fn_with_state(services.clone(), edge::edge))
         .with_state(services);
     for layer in layers::security_headers() {
         app = app.layer(layer);

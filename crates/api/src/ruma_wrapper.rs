@@ -1,27 +1,26 @@
-//! The one extractor every Matrix endpoint goes through, and the router helper that registers
-//! an endpoint at every path in its ruma metadata.
+//! The one extractor every Matrix endpoint goes through (registered at every path in its ruma
+//! metadata by [`crate::routes::Routes::ruma`]).
 //!
-//! The extractor enforces the body limit, authenticates as the endpoint's metadata requires,
-//! keeps users with a one-time password away from everything but changing it, and parses the
-//! request with ruma.
+//! The extractor authenticates as the endpoint's metadata requires, holds an unfinished first
+//! sign-in to what the endpoint allows ([`crate::routes::first_sign_in_of`]), enforces the
+//! endpoint's body limit, and parses the request with ruma.
 
-use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::Router;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodFilter, on};
 use bytes::{Bytes, BytesMut};
 use ruma::api::auth_scheme::{
     AccessToken, AccessTokenOptional, AppserviceToken, AppserviceTokenOptional, NoAccessToken, NoAuthentication,
 };
 use ruma::api::path_builder::PathBuilder;
-use ruma::api::{IncomingRequest, IncomingRequestExt, Metadata, OutgoingResponse, OutgoingResponseExt};
+use ruma::api::{IncomingRequest, IncomingRequestExt, OutgoingResponse, OutgoingResponseExt};
 use wardline_service::{Caller, ServiceError, Services};
 
+use crate::edge;
 use crate::error::ApiError;
+use crate::routes::{BodyLimit, body_limit_of, first_sign_in_of};
 
 /// What an endpoint's metadata says about access tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,17 +86,9 @@ impl<T> Ruma<T> {
     }
 }
 
-/// Paths a user with a one-time password may still use: changing it, signing out, and what a
-/// client needs to find out that it must change it.
-fn allowed_before_password_change(path: &str) -> bool {
-    ["/account/password", "/logout", "/logout/all", "/account/whoami", "/capabilities", "/versions"]
-        .iter()
-        .any(|p| path.ends_with(p))
-}
-
 impl<T> FromRequest<Services> for Ruma<T>
 where
-    T: IncomingRequest + Send,
+    T: IncomingRequest + Send + 'static,
     T::Authentication: AuthRequirement,
 {
     type Rejection = ApiError;
@@ -114,13 +105,17 @@ where
         if path_args.len() + 1 == expected {
             path_args.push(String::new());
         }
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let ip = edge::client_ip(&parts.extensions);
         let probe = axum::http::Request::from_parts(parts, ());
         let token = ruma::api::auth_scheme::extract_bearer_or_query_token(&probe)
             .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "M_MISSING_TOKEN", "malformed access token"))?;
         let (parts, ()) = probe.into_parts();
+        let auth = <T::Authentication as AuthRequirement>::AUTH;
+        if auth != Auth::None && token.is_some() {
+            edge::note_token(&parts.extensions);
+        }
         let mut token_error = false;
-        let caller = match (<T::Authentication as AuthRequirement>::AUTH, token) {
+        let caller = match (auth, token) {
             (Auth::None, _) | (Auth::Optional, None) => None,
             (Auth::Required, None) => return Err(ServiceError::MissingToken.into()),
             (Auth::Required, Some(t)) => Some(services.sessions.authenticate(&t, ip).await?),
@@ -133,28 +128,17 @@ where
                 Err(e) => return Err(e.into()),
             },
         };
-        if let Some(c) = &caller
-            && !allowed_before_password_change(parts.uri.path())
-        {
-            if c.must_change_password {
-                return Err(ServiceError::PasswordChangeRequired.into());
-            }
-            if c.must_enrol_mfa {
-                return Err(ServiceError::MfaEnrolmentRequired.into());
-            }
+        if let Some(c) = &caller {
+            edge::note_caller(&parts.extensions, c);
+            first_sign_in_of::<T>().check(c)?;
         }
         // The body is read only now, after the token was checked: an unauthenticated client
         // cannot make the server hold an upload-sized body.
-        // Uploads (the only requests under /_matrix/media/ with a body) may be as large as a file.
-        let upload = parts.uri.path().starts_with("/_matrix/media/") && parts.method != axum::http::Method::GET;
-        let limit = if upload {
-            usize::try_from(services.media.max_upload_bytes()).unwrap_or(usize::MAX)
-        } else {
-            services.config.max_request_bytes
+        let limit = match body_limit_of::<T>() {
+            BodyLimit::Upload => usize::try_from(services.media.max_upload_bytes()).unwrap_or(usize::MAX),
+            BodyLimit::Request => services.config.max_request_bytes,
         };
-        let raw_body = axum::body::to_bytes(body, limit).await.map_err(|_| {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", format!("request body over {limit} bytes"))
-        })?;
+        let raw_body = read_body(&parts, body, limit).await?;
         let args: Vec<&str> = path_args.iter().map(String::as_str).collect();
         // An empty body on an endpoint whose body fields are all optional (`POST /join`, as
         // matrix-nio sends it) means `{}`.
@@ -166,6 +150,30 @@ where
     }
 }
 
+/// The answer to a body over `limit` bytes.
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", format!("request body over {limit} bytes"))
+}
+
+/// Reads a body of at most `limit` bytes. A declared length over the limit is refused before
+/// anything is read; a body sent in chunks is refused as soon as it passes the limit. (The
+/// server then lets the connection drain, so the client reads the answer.)
+pub async fn read_body(
+    parts: &axum::http::request::Parts,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))
+}
+
 /// Turns a ruma response into an HTTP response.
 pub fn reply<R: OutgoingResponse>(response: R) -> Result<Response, ApiError> {
     let http = response.try_into_http_response::<BytesMut>().map_err(|e| {
@@ -173,65 +181,4 @@ pub fn reply<R: OutgoingResponse>(response: R) -> Result<Response, ApiError> {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "internal server error")
     })?;
     Ok(http.map(|b| axum::body::Body::from(b.freeze())).into_response())
-}
-
-/// Registers Matrix endpoints from their ruma metadata.
-pub trait RouterExt {
-    /// Routes every path of `T` to `handler`.
-    fn ruma<T, H, F>(self, handler: H) -> Self
-    where
-        T: IncomingRequest + Send + 'static,
-        T::Authentication: AuthRequirement,
-        H: Fn(Services, Ruma<T>) -> F + Clone + Send + Sync + 'static,
-        F: Future<Output = Result<Response, ApiError>> + Send + 'static;
-
-    /// Like [`RouterExt::ruma`], and also at each path without its last segment (a state key),
-    /// with or without the trailing `/`: the state key is then empty.
-    fn ruma_with_empty_last<T, H, F>(self, handler: H) -> Self
-    where
-        T: IncomingRequest + Send + 'static,
-        T::Authentication: AuthRequirement,
-        H: Fn(Services, Ruma<T>) -> F + Clone + Send + Sync + 'static,
-        F: Future<Output = Result<Response, ApiError>> + Send + 'static;
-}
-
-fn method_filter<T: Metadata>() -> MethodFilter {
-    MethodFilter::try_from(T::METHOD).unwrap_or(MethodFilter::GET)
-}
-
-impl RouterExt for Router<Services> {
-    fn ruma<T, H, F>(self, handler: H) -> Self
-    where
-        T: IncomingRequest + Send + 'static,
-        T::Authentication: AuthRequirement,
-        H: Fn(Services, Ruma<T>) -> F + Clone + Send + Sync + 'static,
-        F: Future<Output = Result<Response, ApiError>> + Send + 'static,
-    {
-        let mut router = self;
-        for path in T::PATH_BUILDER.all_paths() {
-            let h = handler.clone();
-            router =
-                router.route(path, on(method_filter::<T>(), move |State(s): State<Services>, req: Ruma<T>| h(s, req)));
-        }
-        router
-    }
-
-    fn ruma_with_empty_last<T, H, F>(self, handler: H) -> Self
-    where
-        T: IncomingRequest + Send + 'static,
-        T::Authentication: AuthRequirement,
-        H: Fn(Services, Ruma<T>) -> F + Clone + Send + Sync + 'static,
-        F: Future<Output = Result<Response, ApiError>> + Send + 'static,
-    {
-        let mut router = self.ruma(handler.clone());
-        for path in T::PATH_BUILDER.all_paths() {
-            let Some((head, _)) = path.rsplit_once('/') else { continue };
-            for short in [format!("{head}/"), head.to_owned()] {
-                let h = handler.clone();
-                router = router
-                    .route(&short, on(method_filter::<T>(), move |State(s): State<Services>, req: Ruma<T>| h(s, req)));
-            }
-        }
-        router
-    }
 }

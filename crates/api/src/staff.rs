@@ -1,21 +1,20 @@
 //! Wardline's own client endpoints (`/_wardline/client/v1/`), beside the Matrix API: setting up
 //! a second factor. Authenticated like every Matrix endpoint, errors from the same table.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
+use axum::http::Method;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 use wardline_service::uia::{PASSWORD_STAGE, UiaAuth};
 use wardline_service::{Caller, ServiceError, Services};
 
+use crate::edge;
 use crate::error::ApiError;
+use crate::routes::{Endpoint, FirstSignIn, Routes};
 
 /// The caller of an access-token request.
 pub async fn bearer_caller(parts: &Parts, services: &Services) -> Result<Caller, ApiError> {
@@ -25,12 +24,21 @@ pub async fn bearer_caller(parts: &Parts, services: &Services) -> Result<Caller,
     let token = ruma::api::auth_scheme::extract_bearer_or_query_token(&probe)
         .map_err(|_| ApiError::from(ServiceError::MissingToken))?
         .ok_or(ServiceError::MissingToken)?;
-    let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    Ok(services.sessions.authenticate(&token, ip).await?)
+    edge::note_token(&parts.extensions);
+    let caller = services.sessions.authenticate(&token, edge::client_ip(&parts.extensions)).await?;
+    edge::note_caller(&parts.extensions, &caller);
+    Ok(caller)
 }
 
-/// A signed-in member of staff, who may be in the middle of setting up a second factor (but
-/// has changed any one-time password).
+/// What the endpoint a request was routed to allows an unfinished first sign-in (nothing, for
+/// an endpoint registered without rules).
+#[must_use]
+pub fn first_sign_in(parts: &Parts) -> FirstSignIn {
+    parts.extensions.get::<Endpoint>().map_or(FirstSignIn::Refused, |e| e.first_sign_in)
+}
+
+/// A signed-in member of staff, held to what the endpoint allows an unfinished first sign-in
+/// (setting up a second factor is allowed once the one-time password is changed).
 #[derive(Debug)]
 pub struct Staff(pub Caller);
 
@@ -39,21 +47,27 @@ impl FromRequestParts<Services> for Staff {
 
     async fn from_request_parts(parts: &mut Parts, services: &Services) -> Result<Self, Self::Rejection> {
         let caller = bearer_caller(parts, services).await?;
-        if caller.must_change_password {
-            return Err(ServiceError::PasswordChangeRequired.into());
-        }
+        first_sign_in(parts).check(&caller)?;
         Ok(Self(caller))
     }
 }
 
 /// Wardline's client routes.
-pub fn routes() -> Router<Services> {
-    Router::new()
-        .route("/_wardline/client/v1/mfa", get(status))
-        .route("/_wardline/client/v1/mfa/totp", post(begin))
-        .route("/_wardline/client/v1/mfa/totp/confirm", post(confirm))
-        .route("/_wardline/client/v1/mfa/totp/remove", post(remove))
-        .route("/_wardline/client/v1/rooms/{room_id}/delivery", get(delivery))
+pub fn routes() -> Routes {
+    const V1: &str = "/_wardline/client/v1";
+    let enrolment = FirstSignIn::Enrolment;
+    Routes::new()
+        .wardline(Method::GET, &format!("{V1}/mfa"), "wardline.mfa.status", enrolment, status)
+        .wardline(Method::POST, &format!("{V1}/mfa/totp"), "wardline.mfa.begin", enrolment, begin)
+        .wardline(Method::POST, &format!("{V1}/mfa/totp/confirm"), "wardline.mfa.confirm", enrolment, confirm)
+        .wardline(Method::POST, &format!("{V1}/mfa/totp/remove"), "wardline.mfa.remove", FirstSignIn::Refused, remove)
+        .wardline(
+            Method::GET,
+            &format!("{V1}/rooms/{{room_id}}/delivery"),
+            "wardline.rooms.delivery",
+            FirstSignIn::Refused,
+            delivery,
+        )
 }
 
 /// `GET /mfa`: is a second factor set up, and is one required?

@@ -314,6 +314,7 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         }
         AuditAction::RoomRead | AuditAction::MediaDownload => (dicom("110110", "Patient Record"), "R"),
         AuditAction::Export => (dicom("110106", "Export"), "R"),
+        AuditAction::RequestRefused => (dicom("110113", "Security Alert"), "E"),
         AuditAction::RoomCreate | AuditAction::MessageSend | AuditAction::MediaUpload => {
             (dicom("110110", "Patient Record"), "C")
         }

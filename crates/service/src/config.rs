@@ -37,6 +37,15 @@ pub struct Config {
     pub media: MediaSettings,
     /// Where the audit trail's signed checkpoints are copied outside the data directory.
     pub audit: AuditSettings,
+    /// Reverse proxies (CIDR ranges, `"10.0.0.0/8"`, `"192.0.2.7/32"`) whose
+    /// `X-Forwarded-For` or `Forwarded` header names the client. From any other peer the header
+    /// is ignored and the connection's address is the client's.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header the trusted proxies set: `x-forwarded-for` or `forwarded` (RFC 7239). Only
+    /// that one is read, so a client cannot slip in the other past a proxy that passes it on.
+    pub forwarded_header: ForwardedHeader,
+    /// HTTP connections.
+    pub http: HttpSettings,
 }
 
 impl Default for Config {
@@ -54,6 +63,9 @@ impl Default for Config {
             tls: Tls::default(),
             media: MediaSettings::default(),
             audit: AuditSettings::default(),
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
+            http: HttpSettings::default(),
         }
     }
 }
@@ -218,4 +230,30 @@ pub struct AuditSettings {
     /// retried until accepted (a 2xx answer), in order, without ever holding up the server;
     /// failures are logged.
     pub checkpoint_url: Option<String>,
+}
+
+/// The header trusted reverse proxies name the client in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2`.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
+/// HTTP connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// How long a connection may take to send a request's headers, in seconds, counted from when
+    /// it starts waiting for the request: a kept-alive connection idle this long is closed too.
+    pub header_read_timeout_secs: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self { header_read_timeout_secs: 30 }
+    }
 }

@@ -75,6 +75,10 @@ pub enum AuditAction {
     /// Audit records or a transcript were exported.
     #[serde(rename = "export")]
     Export,
+    /// A request with an access token was refused (`401`, `403`, or `404` for what the caller
+    /// may not see), recorded at the HTTP edge with the endpoint and the reason.
+    #[serde(rename = "request.refused")]
+    RequestRefused,
 }
 
 impl AuditAction {

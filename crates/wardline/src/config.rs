@@ -60,14 +60,15 @@ fn merge(base: &mut Value, over: Value) {
     }
 }
 
-/// Parses an environment value as a TOML scalar (number, boolean), or else as a string.
+/// Parses an environment value as a TOML scalar (number, boolean) or array
+/// (`["10.0.0.0/8", "192.0.2.7/32"]`), or else as a string.
 fn env_value(raw: &str) -> Value {
     let parsed: Option<toml::Value> =
         toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v"));
     match parsed {
-        Some(v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_))) => {
-            serde_json::to_value(v).unwrap_or_else(|_| Value::String(raw.to_owned()))
-        }
+        Some(
+            v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) | toml::Value::Array(_)),
+        ) => serde_json::to_value(v).unwrap_or_else(|_| Value::String(raw.to_owned())),
         _ => Value::String(raw.to_owned()),
     }
 }
@@ -169,6 +170,24 @@ mod tests {
         assert_eq!(c.public_base_url.as_deref(), Some("https://chat.example.nhs.uk"));
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("WARDLINE_RATE_LIMTIS__ENABLED"));
+        Ok(())
+    }
+
+    #[test]
+    fn lists_and_proxy_settings_come_from_the_environment() -> Result<(), ConfigError> {
+        let vars = env(&[
+            ("WARDLINE_TRUSTED_PROXIES", r#"["10.0.0.0/8", "192.0.2.7/32"]"#),
+            ("WARDLINE_FORWARDED_HEADER", "forwarded"),
+            ("WARDLINE_HTTP__HEADER_READ_TIMEOUT_SECS", "5"),
+        ]);
+        let (c, w) = load(None, vars, &Overrides::default())?;
+        assert!(w.is_empty(), "{w:?}");
+        let nets: Vec<String> = c.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.0.2.7/32"]);
+        assert_eq!(c.forwarded_header, wardline_service::config::ForwardedHeader::Forwarded);
+        assert_eq!(c.http.header_read_timeout_secs, 5);
+        let bad = env(&[("WARDLINE_TRUSTED_PROXIES", r#"["not-a-network"]"#)]);
+        assert!(matches!(load(None, bad, &Overrides::default()), Err(ConfigError::Invalid(_))));
         Ok(())
     }
 

@@ -1,9 +1,16 @@
 //! `wardline serve`.
 
 use std::net::SocketAddr;
-
-use axum::serve::ListenerExt;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::http::header;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tower::ServiceExt;
 
 use wardline_service::{Config, Services};
 use wardline_store::MetaStore;
@@ -121,13 +128,14 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("shutting down: finishing in-flight requests");
         on_shutdown.begin_shutdown();
     };
-    let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let header_read_timeout = Duration::from_secs(services.config.http.header_read_timeout_secs.max(1));
     match tls {
         Some(acceptor) => {
-            let listener = crate::tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
-            axum::serve(listener, make_service).with_graceful_shutdown(shutdown).await?;
+            let listener =
+                crate::tls::TlsListener::new(listener, acceptor, header_read_timeout.min(Duration::from_secs(10)))?;
+            serve_http(listener, app, header_read_timeout, shutdown).await;
         }
-        None => axum::serve(listener, make_service).with_graceful_shutdown(shutdown).await?,
+        None => serve_http(listener, app, header_read_timeout, shutdown).await,
     }
     background.abort();
     housekeeping.abort();
@@ -155,4 +163,114 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     crate::control::remove(&data_dir);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How long a finished connection keeps reading (and discarding) what the client still sends,
+/// after the server closed its side: a client still uploading a body the server refused then
+/// reads the answer instead of a reset.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+///
+/// Each connection has a timer: a connection that has not sent a complete request head within
+/// `header_read_timeout` of the server starting to wait for one (a client trickling header
+/// lines, or a kept-alive connection left idle) is closed.
+async fn serve_http<L>(
+    mut listener: L,
+    app: axum::Router,
+    header_read_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    L::Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Every connection holds a sender; when all are gone, every connection has finished.
+    let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (io, addr) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (app, stop, alive) = (app.clone(), stop_rx.clone(), alive_tx.clone());
+        tokio::spawn(async move {
+            connection(io, addr, app, header_read_timeout, stop).await;
+            drop(alive);
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    drop(alive_tx);
+    let _ = alive_rx.recv().await;
+}
+
+/// One connection: requests until either side ends it. A connection closed with a request's
+/// body unread closes lingering.
+async fn connection<I>(
+    io: I,
+    addr: SocketAddr,
+    app: axum::Router,
+    header_read_timeout: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // Set when an answer closes the connection before its request's body was read (a `413`).
+    let unread_body = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&unread_body);
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(addr));
+        let (app, flag) = (app.clone(), Arc::clone(&flag));
+        Box::pin(async move {
+            let response = app.oneshot(req.map(axum::body::Body::new)).await;
+            if let Ok(r) = &response
+                && r.headers().get(header::CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+            {
+                flag.store(true, Ordering::Relaxed);
+            }
+            response
+        })
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+    let mut conn = builder.serve_connection(TokioIo::new(io), service);
+    let mut stopping = *stop.borrow();
+    if stopping {
+        Pin::new(&mut conn).graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            result = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, peer = %addr, "connection ended");
+                }
+                break;
+            }
+            changed = stop.changed(), if !stopping => {
+                stopping = true;
+                if changed.is_ok() {
+                    Pin::new(&mut conn).graceful_shutdown();
+                }
+            }
+        }
+    }
+    let io = conn.into_parts().io.into_inner();
+    if unread_body.load(Ordering::Relaxed) {
+        linger(io).await;
+    }
+}
+
+/// Closes the server's side, then reads and discards until the client closes too or
+/// [`LINGER`] passes. Closing with unread data would make the kernel send a reset, which can
+/// destroy an answer the client has not read yet.
+async fn linger<I: AsyncRead + AsyncWrite + Unpin>(mut io: I) {
+    if io.shutdown().await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(LINGER, async {
+        let mut buf = vec![0u8; 64 * 1024];
+        while matches!(io.read(&mut buf).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }

@@ -38,8 +38,13 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    /// Starts accepting on a bound listener.
-    pub fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<Self> {
+    /// Starts accepting on a bound listener; a handshake not finished within `handshake_timeout`
+    /// is abandoned.
+    pub fn new(
+        tcp: TcpListener,
+        acceptor: TlsAcceptor,
+        handshake_timeout: std::time::Duration,
+    ) -> std::io::Result<Self> {
         let local = tcp.local_addr()?;
         let (tx, ready) = tokio::sync::mpsc::channel(1024);
         let acceptor_task = tokio::spawn(async move {
@@ -54,7 +59,7 @@ impl TlsListener {
                 };
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream)).await {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, addr)).await;
                         }

@@ -7,15 +7,19 @@
 mod settings;
 mod users;
 
-use axum::Router;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::Method;
 use axum::http::request::Parts;
-use axum::routing::{delete, get, post};
-use wardline_service::{Caller, ServiceError, Services};
+use wardline_service::{Caller, Services};
+use wardline_types::audit::{AuditAction, Outcome};
 
+use crate::edge;
 use crate::error::ApiError;
+use crate::routes::{Endpoint, FirstSignIn, Routes};
 
-/// An authenticated administrator.
+/// An authenticated administrator who has finished signing in. Every call that gets this far
+/// is in the audit trail (reads of contact details, devices, lockouts and settings included);
+/// a refused one is recorded by the edge ([`crate::edge`]).
 #[derive(Debug)]
 pub struct Admin(pub Caller);
 
@@ -23,33 +27,81 @@ impl FromRequestParts<Services> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, services: &Services) -> Result<Self, Self::Rejection> {
+        let target = match RawPathParams::from_request_parts(parts, services).await {
+            Ok(params) => params.iter().find(|(k, _)| *k == "user_id").map(|(_, v)| v.to_owned()),
+            Err(_) => None,
+        };
+        if let Some(user) = &target {
+            edge::note_target(&parts.extensions, user);
+        }
         let caller = crate::staff::bearer_caller(parts, services).await?;
-        if caller.must_change_password {
-            return Err(ServiceError::PasswordChangeRequired.into());
-        }
-        if caller.must_enrol_mfa {
-            return Err(ServiceError::MfaEnrolmentRequired.into());
-        }
+        crate::staff::first_sign_in(parts).check(&caller)?;
         if !caller.is_admin {
             return Err(ApiError::forbidden("this is for administrators only"));
         }
+        let endpoint = parts.extensions.get::<Endpoint>().map_or("admin", |e| e.name);
+        let mut record = services.audit.entry(Some(&caller.actor()), AuditAction::Admin, Outcome::Success);
+        record.target_user = target;
+        record.detail = Some(format!("endpoint={endpoint}"));
+        edge::audit(services, record);
         Ok(Self(caller))
     }
 }
 
-/// The administration routes.
-pub fn routes() -> Router<Services> {
-    Router::new()
-        .route("/_wardline/admin/v1/users", get(users::list).post(users::create))
-        .route("/_wardline/admin/v1/users/{user_id}", get(users::get).put(users::update))
-        .route("/_wardline/admin/v1/users/{user_id}/deactivate", post(users::deactivate))
-        .route("/_wardline/admin/v1/users/{user_id}/reactivate", post(users::reactivate))
-        .route("/_wardline/admin/v1/users/{user_id}/reset_password", post(users::reset_password))
-        .route("/_wardline/admin/v1/users/{user_id}/unlock", post(users::unlock))
-        .route("/_wardline/admin/v1/users/{user_id}/logout", post(users::logout_everywhere))
-        .route("/_wardline/admin/v1/users/{user_id}/devices", get(users::devices))
-        .route("/_wardline/admin/v1/users/{user_id}/devices/{device_id}", delete(users::end_device))
-        .route("/_wardline/admin/v1/lockouts", get(users::lockouts))
-        .route("/_wardline/admin/v1/settings", get(settings::get).put(settings::update))
-        .route("/_wardline/admin/v1/users/{user_id}/mfa", delete(users::remove_mfa))
+/// The administration routes. Each needs a finished sign-in.
+pub fn routes() -> Routes {
+    const A: &str = "/_wardline/admin/v1";
+    let full = FirstSignIn::Refused;
+    Routes::new()
+        .wardline(Method::GET, &format!("{A}/users"), "admin.users.list", full, users::list)
+        .wardline(Method::POST, &format!("{A}/users"), "admin.users.create", full, users::create)
+        .wardline(Method::GET, &format!("{A}/users/{{user_id}}"), "admin.users.get", full, users::get)
+        .wardline(Method::PUT, &format!("{A}/users/{{user_id}}"), "admin.users.update", full, users::update)
+        .wardline(
+            Method::POST,
+            &format!("{A}/users/{{user_id}}/deactivate"),
+            "admin.users.deactivate",
+            full,
+            users::deactivate,
+        )
+        .wardline(
+            Method::POST,
+            &format!("{A}/users/{{user_id}}/reactivate"),
+            "admin.users.reactivate",
+            full,
+            users::reactivate,
+        )
+        .wardline(
+            Method::POST,
+            &format!("{A}/users/{{user_id}}/reset_password"),
+            "admin.users.reset_password",
+            full,
+            users::reset_password,
+        )
+        .wardline(Method::POST, &format!("{A}/users/{{user_id}}/unlock"), "admin.users.unlock", full, users::unlock)
+        .wardline(
+            Method::POST,
+            &format!("{A}/users/{{user_id}}/logout"),
+            "admin.users.logout",
+            full,
+            users::logout_everywhere,
+        )
+        .wardline(Method::GET, &format!("{A}/users/{{user_id}}/devices"), "admin.users.devices", full, users::devices)
+        .wardline(
+            Method::DELETE,
+            &format!("{A}/users/{{user_id}}/devices/{{device_id}}"),
+            "admin.users.end_device",
+            full,
+            users::end_device,
+        )
+        .wardline(Method::GET, &format!("{A}/lockouts"), "admin.lockouts", full, users::lockouts)
+        .wardline(Method::GET, &format!("{A}/settings"), "admin.settings.get", full, settings::get)
+        .wardline(Method::PUT, &format!("{A}/settings"), "admin.settings.update", full, settings::update)
+        .wardline(
+            Method::DELETE,
+            &format!("{A}/users/{{user_id}}/mfa"),
+            "admin.users.remove_mfa",
+            full,
+            users::remove_mfa,
+        )
 }

@@ -13,20 +13,18 @@ pub mod session;
 pub mod state;
 pub mod sync;
 
-use axum::Router;
 use ruma::api::client::{
     account, authenticated_media as auth_media, config, context, device, discovery as disc, filter,
     media as legacy_media, membership, message, presence, profile as prof, push, read_marker, receipt, redact, room,
     session as sess, state as st, sync::sync_events, tag, typing, user_directory,
 };
-use wardline_service::Services;
 
-use crate::ruma_wrapper::RouterExt;
+use crate::routes::Routes;
 
 /// Every client-server endpoint Wardline offers.
 #[allow(deprecated)] // the legacy media download paths, routed to refuse them
-pub fn routes() -> Router<Services> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .ruma::<disc::get_supported_versions::Request, _, _>(discovery::versions)
         .ruma::<disc::discover_homeserver::Request, _, _>(discovery::well_known)
         .ruma::<disc::get_capabilities::v3::Request, _, _>(discovery::capabilities)

@@ -49,6 +49,42 @@ fn image_format(content_type: &str) -> Option<ImageFormat> {
     }
 }
 
+/// How an image format is made safe to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cleaning {
+    /// Decoded and re-encoded in the same format, without its metadata.
+    Reencode(ImageFormat),
+    /// Decoded and re-encoded as PNG (formats browsers do not show, like TIFF).
+    ToPng(ImageFormat),
+    /// Not decodable here: refused (its metadata could not be removed).
+    Refuse,
+}
+
+/// Every image type the content sniffer recognises, and what is done with it. An image type
+/// missing here is refused too ([`cleaning`]); the test below keeps this list complete.
+const IMAGE_TYPES: [(&str, Cleaning); 16] = [
+    ("image/jpeg", Cleaning::Reencode(ImageFormat::Jpeg)),
+    ("image/png", Cleaning::Reencode(ImageFormat::Png)),
+    ("image/gif", Cleaning::Reencode(ImageFormat::Gif)),
+    ("image/webp", Cleaning::Reencode(ImageFormat::WebP)),
+    ("image/tiff", Cleaning::ToPng(ImageFormat::Tiff)),
+    ("image/bmp", Cleaning::ToPng(ImageFormat::Bmp)),
+    ("image/vnd.microsoft.icon", Cleaning::ToPng(ImageFormat::Ico)),
+    ("image/heif", Cleaning::Refuse),
+    ("image/avif", Cleaning::Refuse),
+    ("image/jxl", Cleaning::Refuse),
+    ("image/jp2", Cleaning::Refuse),
+    ("image/x-canon-cr2", Cleaning::Refuse),
+    ("image/vnd.ms-photo", Cleaning::Refuse),
+    ("image/vnd.adobe.photoshop", Cleaning::Refuse),
+    ("image/openraster", Cleaning::Refuse),
+    ("image/vnd.djvu", Cleaning::Refuse),
+];
+
+fn cleaning(content_type: &str) -> Cleaning {
+    IMAGE_TYPES.iter().find(|(t, _)| *t == content_type).map_or(Cleaning::Refuse, |(_, c)| *c)
+}
+
 /// May this type be shown in the browser (inline) rather than saved as a download?
 #[must_use]
 pub fn is_inline(content_type: &str) -> bool {
@@ -115,8 +151,9 @@ pub fn prepare(bytes: Vec<u8>, declared: Option<&str>, settings: &MediaSettings)
             Some(det) if class(d) == "audio" && AUDIO_CONTAINERS.contains(&det.as_str()) => d.clone(),
             _ => return Err(ServiceError::forbidden(format!("the file's contents are not {d}"))),
         },
-        // An image declared as something else is still an image, and still carries its metadata.
-        (Some(_), Some(det)) if image_format(det).is_some() => det.clone(),
+        // An image is an image whatever else it is declared as, and carries its metadata either
+        // way: the bytes decide, and every image goes through the cleaning below.
+        (_, Some(det)) if class(det) == "image" => det.clone(),
         (Some(d), _) => d.clone(),
         (None, Some(det)) => det.clone(),
         (None, None) => "application/octet-stream".into(),
@@ -124,18 +161,25 @@ pub fn prepare(bytes: Vec<u8>, declared: Option<&str>, settings: &MediaSettings)
     if class(&content_type) != "image" {
         return Ok(Prepared { bytes, content_type, dimensions: None });
     }
-    let Some(format) = image_format(&content_type) else {
-        if settings.keep_image_metadata {
+    let (decode_as, encode_as) = match cleaning(&content_type) {
+        Cleaning::Reencode(f) => (f, f),
+        Cleaning::ToPng(f) => (f, ImageFormat::Png),
+        Cleaning::Refuse if settings.keep_image_metadata => {
             return Ok(Prepared { bytes, content_type, dimensions: None });
         }
-        return Err(ServiceError::forbidden(format!(
-            "{content_type} images cannot be cleaned of their metadata; send JPEG, PNG, GIF or WebP"
-        )));
+        Cleaning::Refuse => {
+            return Err(ServiceError::forbidden(format!(
+                "{content_type} images cannot be cleaned of their metadata; send JPEG, PNG, GIF, WebP, TIFF or BMP"
+            )));
+        }
     };
-    let img = decode(&bytes, format, settings.max_image_pixels)?;
+    let img = decode(&bytes, decode_as, settings.max_image_pixels)?;
     let dimensions = Some((img.width(), img.height()));
-    let bytes = if settings.keep_image_metadata { bytes } else { encode(&img, format)? };
-    Ok(Prepared { bytes, content_type, dimensions })
+    if settings.keep_image_metadata {
+        return Ok(Prepared { bytes, content_type, dimensions });
+    }
+    let content_type = if encode_as == decode_as { content_type } else { "image/png".to_owned() };
+    Ok(Prepared { bytes: encode(&img, encode_as)?, content_type, dimensions })
 }
 
 /// The thumbnail size a request gets: the smallest offered size of that method that is at least
@@ -204,6 +248,134 @@ mod tests {
         assert!(!is_inline(&doc.content_type) && is_inline("image/png") && !is_inline("image/svg+xml"));
         let disguised = prepare(png(5, 5), Some("application/octet-stream"), &s).unwrap();
         assert_eq!((disguised.content_type.as_str(), disguised.dimensions), ("image/png", Some((5, 5))));
+    }
+
+    /// A marker standing for metadata (a GPS position, a patient's name in a comment).
+    const SECRET: &[u8] = b"GPS 51.5072N 0.1276W Bed 4 J.Smith";
+
+    fn encoded(format: ImageFormat) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        // Icons hold their images as RGBA.
+        let img = if format == ImageFormat::Ico { DynamicImage::new_rgba8(3, 2) } else { DynamicImage::new_rgb8(3, 2) };
+        img.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    }
+
+    /// A 2×2 grey TIFF whose `Artist` and `ImageDescription` tags carry the secret.
+    fn tiff_with_tags() -> Vec<u8> {
+        let entries: u16 = 11;
+        let ifd_end = 8 + 2 + 12 * u32::from(entries) + 4;
+        let text_at = ifd_end;
+        let pixels_at = text_at + SECRET.len() as u32 + 1;
+        let mut t = b"II*\0".to_vec();
+        t.extend_from_slice(&8u32.to_le_bytes());
+        t.extend_from_slice(&entries.to_le_bytes());
+        let mut entry = |tag: u16, kind: u16, count: u32, value: u32| {
+            t.extend_from_slice(&tag.to_le_bytes());
+            t.extend_from_slice(&kind.to_le_bytes());
+            t.extend_from_slice(&count.to_le_bytes());
+            t.extend_from_slice(&value.to_le_bytes());
+        };
+        let secret_len = SECRET.len() as u32 + 1;
+        entry(256, 3, 1, 2); // width
+        entry(257, 3, 1, 2); // height
+        entry(258, 3, 1, 8); // bits per sample
+        entry(259, 3, 1, 1); // no compression
+        entry(262, 3, 1, 1); // black is zero
+        entry(270, 2, secret_len, text_at); // ImageDescription
+        entry(273, 4, 1, pixels_at); // strip offsets
+        entry(277, 3, 1, 1); // samples per pixel
+        entry(278, 3, 1, 2); // rows per strip
+        entry(279, 4, 1, 4); // strip byte counts
+        entry(315, 2, secret_len, text_at); // Artist
+        t.extend_from_slice(&0u32.to_le_bytes());
+        t.extend_from_slice(SECRET);
+        t.push(0);
+        t.extend_from_slice(&[10, 80, 160, 240]);
+        t
+    }
+
+    /// A file of each image type the sniffer recognises, carrying [`SECRET`].
+    fn sample(mime: &str) -> Vec<u8> {
+        let trailing = |mut b: Vec<u8>| {
+            b.extend_from_slice(SECRET);
+            b
+        };
+        let isobmff = |brand: &[u8; 4]| {
+            let mut b = vec![0, 0, 0, 24];
+            b.extend_from_slice(b"ftyp");
+            b.extend_from_slice(brand);
+            b.extend_from_slice(&[0, 0, 0, 0]);
+            b.extend_from_slice(b"mif1");
+            b.extend_from_slice(brand);
+            trailing(b)
+        };
+        match mime {
+            "image/jpeg" => {
+                // An EXIF segment right after the start of image.
+                let jpeg = encoded(ImageFormat::Jpeg);
+                let mut exif = b"Exif\0\0".to_vec();
+                exif.extend_from_slice(SECRET);
+                let len = u16::try_from(exif.len() + 2).unwrap();
+                let mut b = jpeg[..2].to_vec();
+                b.extend_from_slice(&[0xFF, 0xE1]);
+                b.extend_from_slice(&len.to_be_bytes());
+                b.extend_from_slice(&exif);
+                b.extend_from_slice(&jpeg[2..]);
+                b
+            }
+            "image/png" => trailing(encoded(ImageFormat::Png)),
+            "image/gif" => trailing(encoded(ImageFormat::Gif)),
+            "image/webp" => trailing(encoded(ImageFormat::WebP)),
+            "image/bmp" => trailing(encoded(ImageFormat::Bmp)),
+            "image/vnd.microsoft.icon" => trailing(encoded(ImageFormat::Ico)),
+            "image/tiff" => tiff_with_tags(),
+            "image/heif" => isobmff(b"heic"),
+            "image/avif" => isobmff(b"avif"),
+            "image/jxl" => trailing(vec![0xFF, 0x0A, 0, 0]),
+            "image/jp2" => trailing(vec![0, 0, 0, 0x0C, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A, 0, 0]),
+            "image/x-canon-cr2" => trailing(vec![0x49, 0x49, 0x2A, 0, 0x10, 0, 0, 0, 0x43, 0x52, 0x02, 0]),
+            "image/vnd.ms-photo" => trailing(vec![0x49, 0x49, 0xBC, 0x01]),
+            "image/vnd.adobe.photoshop" => trailing(b"8BPS\0\x01".to_vec()),
+            "image/openraster" => {
+                let mut b = vec![0x50, 0x4B, 0x03, 0x04];
+                b.resize(30, 0);
+                b.extend_from_slice(b"mimetypeimage/openraster");
+                trailing(b)
+            }
+            "image/vnd.djvu" => trailing(b"AT&TFORM\0\0\0\x10DJVU".to_vec()),
+            other => panic!("no sample for {other}"),
+        }
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn every_image_type_is_cleaned_or_refused_whatever_it_is_declared_as() {
+        let s = MediaSettings::default();
+        for (mime, how) in IMAGE_TYPES {
+            assert!(infer::is_mime_supported(mime), "{mime} is not a type the sniffer knows");
+            let bytes = sample(mime);
+            assert_eq!(infer::get(&bytes).map(|k| k.mime_type()), Some(mime), "sample of {mime}");
+            assert!(contains(&bytes, SECRET), "sample of {mime} carries the secret");
+            for declared in [None, Some("application/octet-stream"), Some("text/plain"), Some("image/png"), Some(mime)]
+            {
+                match (how, prepare(bytes.clone(), declared, &s)) {
+                    (Cleaning::Refuse, Err(ServiceError::Forbidden(m))) => assert!(m.contains(mime), "{m}"),
+                    (Cleaning::Refuse, other) => panic!("{mime} declared {declared:?} must be refused: {other:?}"),
+                    (_, Ok(p)) => {
+                        assert!(!contains(&p.bytes, SECRET), "{mime} declared {declared:?} kept its metadata");
+                        let kept = image::load_from_memory(&p.bytes).unwrap();
+                        assert_eq!(Some((kept.width(), kept.height())), p.dimensions);
+                        let expected = if matches!(how, Cleaning::ToPng(_)) { "image/png" } else { mime };
+                        assert_eq!(p.content_type, expected, "{mime} declared {declared:?}");
+                    }
+                    (_, Err(e)) => panic!("{mime} declared {declared:?} should be cleaned: {e}"),
+                }
+            }
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@ mod admin;
 mod audit;
 mod bench;
 mod crash;
+mod edge;
+mod first_sign_in;
 mod media;
 mod messaging;
 mod mfa;

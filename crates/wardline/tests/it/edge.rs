@@ -1,0 +1,279 @@
+//! The HTTP edge: refused requests and administrators' reads in the audit trail, the client's
+//! address behind a reverse proxy, slow and oversized requests.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Client, PASSWORD, Server, cli, enc};
+
+const A: &str = "/_wardline/admin/v1";
+
+fn export(s: &Server) -> Vec<Value> {
+    let (ok, out, err) = cli(&s.data_dir, &["audit", "export"], None);
+    assert!(ok, "{err}");
+    out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// An administrator with the second factor set up.
+async fn admin(s: &Server) -> Client {
+    let (ok, out, err) = cli(&s.data_dir, &["user", "add", "boss", "--admin"], Some(&format!("{PASSWORD}\n")));
+    assert!(ok, "{out}{err}");
+    let boss = s.login("boss", PASSWORD).await;
+    boss.enrol_totp().await;
+    boss
+}
+
+fn detail(r: &Value) -> &str {
+    r["detail"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn refused_requests_and_administrators_reads_are_audited() {
+    let mut s = Server::start();
+    let boss = admin(&s).await;
+    let ada = s.user("ada").await;
+    let eve = s.user("eve").await;
+    let room = ada.create_room(json!({"name": "Ward 7"})).await;
+    let (_, sent) = ada.send_text(&room, "t1", "Mrs Patel in bed 12").await;
+    let event = sent["event_id"].as_str().unwrap().to_owned();
+
+    // Administrators' reads.
+    for path in [
+        format!("{A}/users"),
+        format!("{A}/users/@ada:localhost"),
+        format!("{A}/users/@ada:localhost/devices"),
+        format!("{A}/lockouts"),
+        format!("{A}/settings"),
+    ] {
+        let (st, b) = boss.get(&path).await;
+        assert_eq!(st, 200, "{path}: {b}");
+    }
+    // Fifteen administration calls by someone who is not an administrator.
+    let calls = [
+        ("GET", format!("{A}/users")),
+        ("POST", format!("{A}/users")),
+        ("GET", format!("{A}/users/@ada:localhost")),
+        ("PUT", format!("{A}/users/@ada:localhost")),
+        ("POST", format!("{A}/users/@ada:localhost/deactivate")),
+        ("POST", format!("{A}/users/@ada:localhost/reactivate")),
+        ("POST", format!("{A}/users/@ada:localhost/reset_password")),
+        ("POST", format!("{A}/users/@ada:localhost/unlock")),
+        ("POST", format!("{A}/users/@ada:localhost/logout")),
+        ("GET", format!("{A}/users/@ada:localhost/devices")),
+        ("DELETE", format!("{A}/users/@ada:localhost/devices/X")),
+        ("GET", format!("{A}/lockouts")),
+        ("GET", format!("{A}/settings")),
+        ("PUT", format!("{A}/settings")),
+        ("DELETE", format!("{A}/users/@ada:localhost/mfa")),
+    ];
+    for (method, path) in &calls {
+        let r = eve
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", eve.base))
+            .bearer_auth(eve.token.as_deref().unwrap())
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403, "{method} {path}");
+    }
+    // Reads of a room she is not in.
+    let r = enc(&room);
+    let (st, _) = eve.get(&format!("/_matrix/client/v3/rooms/{r}/messages?dir=b")).await;
+    assert_eq!(st, 403);
+    let (st, _) = eve.get(&format!("/_matrix/client/v3/rooms/{r}/state")).await;
+    assert_eq!(st, 403);
+    let (st, _) = eve.get(&format!("/_matrix/client/v3/rooms/{r}/event/{}", enc(&event))).await;
+    assert_eq!(st, 404);
+    // A token that is no longer valid.
+    let (st, _) = Client { token: Some("not-a-token".into()), ..eve.clone() }.get("/_matrix/client/v3/sync").await;
+    assert_eq!(st, 401);
+    assert!(s.terminate());
+
+    let records = export(&s);
+    let by = |actor: &str, action: &str, outcome: &str| -> Vec<&Value> {
+        records.iter().filter(|r| r["actor"] == actor && r["action"] == action && r["outcome"] == outcome).collect()
+    };
+    // Every read, with what was read.
+    let reads = by("@boss:localhost", "admin", "success");
+    for (endpoint, target) in [
+        ("admin.users.list", None),
+        ("admin.users.get", Some("@ada:localhost")),
+        ("admin.users.devices", Some("@ada:localhost")),
+        ("admin.lockouts", None),
+        ("admin.settings.get", None),
+    ] {
+        assert!(
+            reads.iter().any(|r| detail(r) == format!("endpoint={endpoint}")
+                && r["target_user"].as_str() == target
+                && r["ip"] == "127.0.0.1"),
+            "{endpoint} not audited: {reads:?}"
+        );
+    }
+    // Every refused administration call.
+    let refused = by("@eve:localhost", "admin", "denied");
+    assert_eq!(refused.len(), calls.len(), "{refused:?}");
+    assert!(refused.iter().all(|r| detail(r).contains("status=403") && detail(r).contains("administrators only")));
+    assert!(
+        refused
+            .iter()
+            .any(|r| detail(r).starts_with("endpoint=admin.users.reset_password ")
+                && r["target_user"] == "@ada:localhost")
+    );
+    // The refused reads, with the endpoint and why.
+    let reads = by("@eve:localhost", "request.refused", "denied");
+    for endpoint in ["message::get_message_events::v3", "state::get_state_events::v3", "room::get_room_event::v3"] {
+        assert!(reads.iter().any(|r| detail(r).starts_with(&format!("endpoint={endpoint} "))), "{endpoint}: {reads:?}");
+    }
+    assert!(
+        records.iter().any(|r| r["action"] == "request.refused"
+            && r["actor"].is_null()
+            && detail(r).contains("status=401")
+            && r["ip"] == "127.0.0.1"),
+        "the unknown token"
+    );
+    let all = serde_json::to_string(&records).unwrap();
+    assert!(!all.contains("Mrs Patel") && !all.contains("not-a-token"));
+}
+
+async fn login_from(s: &Server, user: &str, forwarded_for: &str) -> u16 {
+    let body =
+        json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": PASSWORD});
+    reqwest::Client::new()
+        .post(format!("{}/_matrix/client/v3/login", s.base))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn login_ips(s: &Server) -> Vec<String> {
+    export(s).iter().filter(|r| r["action"] == "login").filter_map(|r| r["ip"].as_str().map(str::to_owned)).collect()
+}
+
+#[tokio::test]
+async fn forwarding_headers_are_believed_only_from_trusted_proxies() {
+    // The test client is the proxy: its address is trusted.
+    let mut s = Server::start_with_env(&[("WARDLINE_TRUSTED_PROXIES", r#"["127.0.0.0/8"]"#)]);
+    s.user("ada").await;
+    assert_eq!(login_from(&s, "ada", "198.51.100.4, 203.0.113.9").await, 200);
+    assert!(s.terminate());
+    let ips = login_ips(&s);
+    assert!(ips.contains(&"203.0.113.9".to_owned()), "the right-most address before the proxy: {ips:?}");
+    assert!(!ips.contains(&"198.51.100.4".to_owned()), "{ips:?}");
+
+    // Not a trusted proxy: the header is the client's word and is ignored.
+    let mut s = Server::start_with_env(&[("WARDLINE_TRUSTED_PROXIES", r#"["10.0.0.0/8"]"#)]);
+    s.user("ada").await;
+    assert_eq!(login_from(&s, "ada", "203.0.113.9").await, 200);
+    assert!(s.terminate());
+    let ips = login_ips(&s);
+    assert!(!ips.is_empty() && ips.iter().all(|ip| ip == "127.0.0.1"), "{ips:?}");
+}
+
+#[tokio::test]
+async fn sign_in_limits_count_per_client_behind_a_proxy() {
+    let s = Server::start_with_env(&[
+        ("WARDLINE_TRUSTED_PROXIES", r#"["127.0.0.0/8"]"#),
+        ("WARDLINE_RATE_LIMITS__ENABLED", "true"),
+        ("WARDLINE_RATE_LIMITS__LOGIN__PER_SECOND", "0.001"),
+        ("WARDLINE_RATE_LIMITS__LOGIN__BURST", "2"),
+    ]);
+    for name in ["ada", "ben"] {
+        let (ok, out, err) = cli(&s.data_dir, &["user", "add", name], Some(&format!("{PASSWORD}\n")));
+        assert!(ok, "{out}{err}");
+    }
+    let mut from_one = Vec::new();
+    for _ in 0..3 {
+        from_one.push(login_from(&s, "ada", "203.0.113.9").await);
+    }
+    assert_eq!(from_one, [200, 200, 429]);
+    // Another person on the same ward, through the same proxy, is not throttled.
+    assert_eq!(login_from(&s, "ben", "203.0.113.10").await, 200);
+}
+
+/// Reads until the server closes the connection; false if it was still open after `tries`
+/// rounds in which the client kept trickling a header line.
+fn closed_while_trickling(stream: &mut TcpStream, tries: usize) -> bool {
+    stream.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut buf = [0u8; 1024];
+    for i in 0..tries {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return true,
+        }
+        if stream.write_all(format!("X-Trickle-{i}: a\r\n").as_bytes()).is_err() {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn slow_headers_and_idle_connections_are_closed() {
+    let s = Server::start_with_env(&[("WARDLINE_HTTP__HEADER_READ_TIMEOUT_SECS", "1")]);
+    let addr = s.base.strip_prefix("http://").unwrap().to_owned();
+    tokio::task::spawn_blocking(move || {
+        // One header line at a time, never finishing the request.
+        let mut trickle = TcpStream::connect(&addr).unwrap();
+        trickle.write_all(b"GET /_matrix/client/versions HTTP/1.1\r\nHost: x\r\n").unwrap();
+        assert!(closed_while_trickling(&mut trickle, 100), "a trickling connection stayed open");
+        // A kept-alive connection that sends nothing after its first request.
+        let mut idle = TcpStream::connect(&addr).unwrap();
+        idle.write_all(b"GET /_matrix/client/versions HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        idle.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match idle.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("the idle connection was not closed: {e}"),
+            }
+        }
+        assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"), "answered first");
+    })
+    .await
+    .unwrap();
+    // The server still serves.
+    let (st, _) = s.client().get("/_matrix/client/versions").await;
+    assert_eq!(st, 200);
+}
+
+#[tokio::test]
+async fn an_upload_over_the_limit_gets_a_readable_413() {
+    let s = Server::start_with_env(&[("WARDLINE_MEDIA__MAX_UPLOAD_BYTES", "1000000")]);
+    let a = s.user("ada").await;
+    let url = format!("{}/_matrix/media/v3/upload?filename=big.bin", s.base);
+    // With a declared length: answered before the body is read.
+    // Several rounds over the same client, whose connections are reused.
+    for size in [1_000_001, 8_000_000, 40_000_000].repeat(3) {
+        let (st, err) = a.upload(vec![7u8; size], "application/octet-stream", "big.bin").await;
+        assert_eq!((st, err["errcode"].as_str()), (413, Some("M_TOO_LARGE")), "{size}: {err}");
+    }
+    // In chunks, without a length: answered when the limit is passed.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..64).map(|_| Ok(vec![9u8; 256 * 1024])).collect();
+    let resp = a
+        .http
+        .post(&url)
+        .bearer_auth(a.token.as_deref().unwrap())
+        .header("content-type", "application/octet-stream")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .expect("the answer arrives, not a reset");
+    assert_eq!(resp.status().as_u16(), 413);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["errcode"], "M_TOO_LARGE", "{body}");
+    // Within the limit, still fine.
+    let (st, _) = a.upload(vec![1u8; 999_000], "application/octet-stream", "ok.bin").await;
+    assert_eq!(st, 200);
+}
