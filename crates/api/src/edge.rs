@@ -23,7 +23,7 @@ use wardline_service::config::ForwardedHeader;
 use wardline_service::{Caller, Services};
 use wardline_types::audit::{AuditAction, NewAuditRecord, Outcome};
 
-use crate::error::Refusal;
+use crate::error::{ApiError, Refusal};
 use crate::routes::Endpoint;
 
 /// The client's address, as computed at the edge.
@@ -75,9 +75,9 @@ pub fn note_target(extensions: &axum::http::Extensions, user: &str) {
 }
 
 /// Stores an audit record from the HTTP layer. The one place this crate hands records to the
-/// recorder.
-pub fn audit(services: &Services, record: NewAuditRecord) {
-    services.audit.record(record);
+/// recorder. Fails while the trail cannot be written, and the action it records with it.
+pub fn audit(services: &Services, record: NewAuditRecord) -> Result<(), ApiError> {
+    services.audit.record(record).map_err(ApiError::from)
 }
 
 fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
@@ -193,7 +193,8 @@ pub async fn edge(State(services): State<Services>, mut req: Request, next: Next
         response.status().as_u16(),
         refusal.errcode
     ));
-    audit(&services, record);
+    // The request was refused anyway; a trail that cannot be written is logged by the recorder.
+    let _ = audit(&services, record);
     response
 }
 

@@ -83,7 +83,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -103,6 +103,7 @@ impl AuditAction {
         Self::MediaDownload,
         Self::MediaUpload,
         Self::Export,
+        Self::RequestRefused,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -128,6 +129,7 @@ impl AuditAction {
             Self::MediaDownload => "media.download",
             Self::MediaUpload => "media.upload",
             Self::Export => "export",
+            Self::RequestRefused => "request.refused",
         }
     }
 

@@ -43,7 +43,7 @@ impl FromRequestParts<Services> for Admin {
         let mut record = services.audit.entry(Some(&caller.actor()), AuditAction::Admin, Outcome::Success);
         record.target_user = target;
         record.detail = Some(format!("endpoint={endpoint}"));
-        edge::audit(services, record);
+        edge::audit(services, record)?;
         Ok(Self(caller))
     }
 }
