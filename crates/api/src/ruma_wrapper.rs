@@ -76,6 +76,10 @@ pub struct Ruma<T> {
     token_error: bool,
     /// The body as sent (for things kept byte for byte, like filters).
     pub raw_body: Bytes,
+    /// The request's method and path (what a UIA session is bound to).
+    pub method: axum::http::Method,
+    /// The request's path, without the query string.
+    pub path: String,
 }
 
 impl<T> Ruma<T> {
@@ -160,9 +164,10 @@ where
         // matrix-nio sends it) means `{}`.
         let parse_body: &[u8] =
             if raw_body.is_empty() && parts.method != axum::http::Method::GET { b"{}" } else { &raw_body };
+        let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
         let http_req = axum::http::Request::from_parts(parts, parse_body);
-        let body = T::try_from_http_request(http_req, &args)?;
-        Ok(Self { body, caller, ip, token_error, raw_body })
+        let body = crate::panics::guard_parse(|| T::try_from_http_request(http_req, &args))??;
+        Ok(Self { body, caller, ip, token_error, raw_body, method, path })
     }
 }
 

@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod audit;
 mod bench;
+mod bodies;
 mod crash;
 mod media;
 mod messaging;
