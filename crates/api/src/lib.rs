@@ -7,7 +7,7 @@ pub mod admin;
 pub mod client;
 pub mod error;
 mod layers;
-mod panics;
+mod guard;
 pub mod ruma_wrapper;
 pub mod staff;
 pub mod web;
@@ -23,7 +23,7 @@ use tower_http::trace::TraceLayer;
 use wardline_service::Services;
 
 use crate::error::ApiError;
-pub use crate::panics::install_hook as install_panic_hook;
+pub use crate::guard::install_hook as install_panic_hook;
 
 /// The whole HTTP application.
 pub fn router(services: Services) -> Router {

@@ -165,8 +165,11 @@ where
         let parse_body: &[u8] =
             if raw_body.is_empty() && parts.method != axum::http::Method::GET { b"{}" } else { &raw_body };
         let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
+        if !upload && method != axum::http::Method::GET {
+            crate::guard::check_json(parse_body)?;
+        }
         let http_req = axum::http::Request::from_parts(parts, parse_body);
-        let body = crate::panics::guard_parse(|| T::try_from_http_request(http_req, &args))??;
+        let body = crate::guard::guard_parse(|| T::try_from_http_request(http_req, &args))??;
         Ok(Self { body, caller, ip, token_error, raw_body, method, path })
     }
 }

@@ -1,8 +1,16 @@
-//! Panics. A request body that makes a parser panic (ruma's `LoginInfo` indexes a JSON map
-//! with `data["type"]`, which panics when the key is missing, so `POST /login {}` did) is
-//! answered `400 M_BAD_JSON`; any other panic is answered `500 M_UNKNOWN` by the catch-panic
-//! layer. The log says where a panic happened, never what the request held: the panic hook
-//! writes the location and only a payload that is a literal from the code.
+//! What every request body passes before an endpoint parses it, and what a panic leaves behind.
+//!
+//! A JSON body must be well-formed JSON as a whole ([`check_json`]): valid UTF-8, no trailing
+//! bytes, numbers a 64-bit float can hold, nesting at most 128 deep. Parsers skip the fields
+//! they do not know without looking inside, so without this check such bodies were accepted
+//! by some endpoints and refused by others.
+//!
+//! A request body that makes a parser panic (ruma's `LoginInfo` indexes a JSON map with
+//! `data["type"]`, which panics when the key is missing, so `POST /login {}` did) is answered
+//! `400 M_BAD_JSON` ([`guard_parse`]); any other panic is answered `500 M_UNKNOWN` by the
+//! catch-panic layer. The log says where a panic happened, never what the request held: the
+//! panic hook ([`install_hook`]) writes the location and only a payload that is a literal from
+//! the code.
 
 use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
@@ -12,6 +20,18 @@ use crate::error::ApiError;
 thread_local! {
     /// Set while this thread parses a request body inside [`guard_parse`].
     static PARSING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Refuses a body that is not well-formed JSON as a whole: `400 M_NOT_JSON`.
+pub fn check_json(body: &[u8]) -> Result<(), ApiError> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "M_NOT_JSON",
+            format!("request body is not valid JSON: {e}"),
+        )),
+    }
 }
 
 /// Runs a parser; a panic in it becomes `400 M_BAD_JSON`.
@@ -50,5 +70,17 @@ mod tests {
         assert_eq!(e, Some((400, "M_BAD_JSON")));
         assert!(!PARSING.with(Cell::get), "the flag is cleared after a panic");
         assert_eq!(guard_parse(|| 7).ok(), Some(7));
+    }
+
+    #[test]
+    fn only_well_formed_json_passes() {
+        let deep = format!("{}1{}", "{\"a\":".repeat(200), "}".repeat(200));
+        for bad in [&b"{\"a\": \"\xff\"}"[..], b"{\"n\": 1e400}", b"{} {}", deep.as_bytes(), b"", b"{"] {
+            let e = check_json(bad).err().map(|e| e.errcode());
+            assert_eq!(e, Some("M_NOT_JSON"), "{}", String::from_utf8_lossy(bad));
+        }
+        for good in [&b"{}"[..], b"[]", b"null", b"{\"n\": 1e300, \"s\": \"\\u00e9\"}"] {
+            assert!(check_json(good).is_ok());
+        }
     }
 }
