@@ -6,8 +6,8 @@
 pub mod admin;
 pub mod client;
 pub mod error;
-mod layers;
 mod guard;
+mod layers;
 pub mod ruma_wrapper;
 pub mod staff;
 pub mod web;
