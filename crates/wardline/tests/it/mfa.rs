@@ -173,3 +173,25 @@ async fn alternating_the_password_with_wrong_codes_locks_the_account() {
     assert!(st == 403 || st == 429, "{st} {b}");
     assert!(b["access_token"].is_null());
 }
+
+#[tokio::test]
+async fn an_administrator_cannot_remove_their_own_factor_through_the_administration_api() {
+    let s = Server::start();
+    let (ok, out, err) = crate::harness::cli(
+        &s.data_dir,
+        &["user", "add", "boss", "--admin", "--display-name", "IT Admin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(ok, "{out}{err}");
+    let boss = s.login("boss", PASSWORD).await;
+    boss.enrol_totp().await;
+    let ada = s.user("ada").await;
+    ada.enrol_totp().await;
+    let (st, b) = boss.delete_path("/_wardline/admin/v1/users/%40boss%3Alocalhost/mfa").await;
+    assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{b}");
+    let (_, status) = boss.get("/_wardline/client/v1/mfa").await;
+    assert_eq!(status["totp"], true, "still set up");
+    // A colleague's lost factor is still removed by an administrator.
+    let (st, _) = boss.delete_path("/_wardline/admin/v1/users/%40ada%3Alocalhost/mfa").await;
+    assert_eq!(st, 200);
+}
