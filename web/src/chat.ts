@@ -79,7 +79,7 @@ function preview(e: MatrixEvent | undefined): string {
   }
 }
 
-export function startChat(app: HTMLElement, s: Session, signedOut: () => void): void {
+export function startChat(app: HTMLElement, s: Session, signedOut: (reason?: string) => void): void {
   const client: MatrixClient = createClient({
     baseUrl: window.location.origin,
     accessToken: s.accessToken,
@@ -646,15 +646,24 @@ export function startChat(app: HTMLElement, s: Session, signedOut: () => void): 
     }
   });
   // The session was ended elsewhere (signed out from another device, deactivated, timed out).
-  client.on(HttpApiEvent.SessionLoggedOut, () => {
+  client.on(HttpApiEvent.SessionLoggedOut, (err) => {
     window.clearInterval(deliveryTimer);
     client.stopClient();
     media.clear();
-    signedOut();
+    signedOut(endedBecause(err));
   });
   document.addEventListener("visibilitychange", () => {
     const room = current ? client.getRoom(current) : null;
     if (room) markRead(room);
   });
   client.startClient({ initialSyncLimit: 30 }).catch(() => signedOut());
+}
+
+/** Why the server ended a session, for the sign-in screen. */
+function endedBecause(err: unknown): string {
+  const data = (err as { data?: Record<string, unknown> } | undefined)?.data ?? {};
+  if (data["org.wardline.deactivated"] === true) {
+    return "Your account has been deactivated, so you have been signed out. Ask your administrator if this is a mistake.";
+  }
+  return "Your session has ended. Sign in again to continue.";
 }

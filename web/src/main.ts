@@ -22,16 +22,36 @@ function show(...nodes: Node[]): void {
   app.replaceChildren(...nodes);
 }
 
-function message(e: unknown): string {
+/** What went wrong, in words for the step the person is at. */
+type Step = "password" | "code" | "other";
+
+function message(e: unknown, step: Step = "other"): string {
   if (e instanceof ApiError) {
-    if (e.status === 403 && e.errcode === "M_FORBIDDEN") return "Wrong username or password.";
-    if (e.errcode === "M_LIMIT_EXCEEDED") return "Too many attempts. Wait a moment and try again.";
+    if (e.errcode === "M_LIMIT_EXCEEDED") {
+      const minutes = Math.ceil(Number(e.body.retry_after_ms ?? 0) / 60_000);
+      return minutes > 1
+        ? `Too many attempts. Try again in ${minutes} minutes.`
+        : "Too many attempts. Wait a moment and try again.";
+    }
+    if (e.errcode === "M_USER_DEACTIVATED") {
+      return "This account has been deactivated. Ask your administrator if you need it again.";
+    }
+    if (step === "code" && e.body["org.wardline.wrong_code"] === true) {
+      return "That code is not right, or was already used. Check the time on your phone and try the next code.";
+    }
+    if (step === "password" && e.status === 403 && e.errcode === "M_FORBIDDEN") return "Wrong username or password.";
     return e.message;
   }
   return "Wardline cannot be reached. Check the connection and try again.";
 }
 
-function form(title: string, fields: HTMLElement[], submit: string, onSubmit: (f: HTMLFormElement) => Promise<void>) {
+function form(
+  title: string,
+  fields: HTMLElement[],
+  submit: string,
+  onSubmit: (f: HTMLFormElement) => Promise<void>,
+  step: Step = "other",
+) {
   const error = h("p", { className: "error", role: "alert" });
   const button = h("button", { type: "submit" }, submit);
   const f = h("form", { className: "signin", "aria-label": title }, h("h1", {}, title), ...fields, error, button);
@@ -42,7 +62,7 @@ function form(title: string, fields: HTMLElement[], submit: string, onSubmit: (f
     try {
       await onSubmit(f);
     } catch (e) {
-      error.textContent = message(e);
+      error.textContent = message(e, step);
     } finally {
       button.disabled = false;
     }
@@ -59,16 +79,23 @@ function value(f: HTMLFormElement, name: string): string {
   return (f.elements.namedItem(name) as HTMLInputElement).value;
 }
 
-function signIn(): void {
+/** The sign-in form; `notice` says why the person is back here (their session ended). */
+function signIn(notice?: string): void {
+  const why = notice ? [h("p", { className: "notice", role: "status" }, notice)] : [];
   show(
     form(
       "Sign in to Wardline",
-      [...field("Username", "user", "text", "username"), ...field("Password", "password", "password", "current-password")],
+      [
+        ...why,
+        ...field("Username", "user", "text", "username"),
+        ...field("Password", "password", "password", "current-password"),
+      ],
       "Sign in",
       async (f) => {
         const password = value(f, "password");
         await signedIn(await login(value(f, "user"), password), password);
       },
+      "password",
     ),
   );
   (app.querySelector("input") as HTMLInputElement).focus();
@@ -82,6 +109,7 @@ async function signedIn(result: LoginResult, password: string): Promise<void> {
         [...field("6-digit code from your authenticator app", "code", "text", "one-time-code")],
         "Continue",
         async (f) => signedIn(await secondFactor(result.mfaSession, value(f, "code")), password),
+        "code",
       ),
     );
     (app.querySelector("input") as HTMLInputElement).focus();
@@ -155,9 +183,9 @@ function open(s: Session): void {
     .catch(() => startChat(app, s, signOutNow));
 }
 
-function signOutNow(): void {
+function signOutNow(reason?: string): void {
   forgetEverything();
-  signIn();
+  signIn(reason);
 }
 
 

@@ -93,7 +93,9 @@ export async function changePassword(s: Session, oldPassword: string, newPasswor
     "/_matrix/client/v3/account/password",
     {
       new_password: newPassword,
-      logout_devices: false,
+      // Every other session ends with a password change: someone who knew the old password
+      // may be signed in somewhere.
+      logout_devices: true,
       auth: { type: "m.login.password", identifier: { type: "m.id.user", user: s.userId }, password: oldPassword },
     },
     s.accessToken,

@@ -7,6 +7,7 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -265,9 +266,19 @@ test("a new colleague replaces the one-time password, then ends a session on ano
     await page.getByLabel("Username").fill("dee");
     await page.getByLabel("Password").fill(oneTime);
     await page.getByRole("button", { name: "Sign in" }).click();
+    // Someone who had the one-time password signed in elsewhere meanwhile.
+    const stale = await post(server.baseUrl, "/_matrix/client/v3/login", {
+      type: "m.login.password",
+      identifier: { type: "m.id.user", user: "dee" },
+      password: oneTime,
+    });
     await page.getByLabel("New password").fill(mine);
     await page.getByRole("button", { name: "Save password" }).click();
     await page.getByRole("button", { name: "New chat" }).waitFor(WAIT);
+    const staleWhoami = await fetch(server.baseUrl + "/_matrix/client/v3/account/whoami", {
+      headers: { authorization: `Bearer ${stale.access_token}` },
+    });
+    assert.equal(staleWhoami.status, 401, "a password change ends every other session");
 
     // With the keyboard alone: open the log, then scroll back to its first entry.
     const item = page.locator(".rooms li", { hasText: "Night handover log" });
@@ -325,6 +336,44 @@ test("an administrator sets up the required authenticator app at first sign-in",
     assert.equal(await codes.count(), 10, "ten recovery codes, shown once");
     await page.getByRole("button", { name: "Continue" }).click();
     await page.getByRole("button", { name: "New chat" }).waitFor(WAIT);
+  } finally {
+    await context.close();
+  }
+});
+
+test("sign-in messages say what went wrong; a deactivated colleague is told why the session ended", async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const page = await context.newPage();
+  try {
+    // A wrong code from the authenticator app is called a wrong code.
+    await page.goto(server.baseUrl + "/");
+    await page.getByLabel("Username").fill("ben");
+    await page.getByLabel("Password").fill(server.passwords.get("ben"));
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const good = totp(benSecret);
+    await page.getByLabel("6-digit code from your authenticator app").fill(good === "000000" ? "111111" : "000000");
+    await page.getByRole("button", { name: "Continue" }).click();
+    const alert = page.getByRole("alert");
+    await alert.getByText(/code is not right/).waitFor(WAIT);
+    assert.doesNotMatch(await alert.innerText(), /username or password/);
+
+    // Eve is signed in when her account is deactivated.
+    server.addUser("eve", "Eve Adams");
+    await signIn(page, "eve", server.passwords.get("eve"));
+    const res = spawnSync(server.bin, ["user", "deactivate", "eve", "--data-dir", server.dataDir], {
+      env: server.env(),
+      timeout: 60_000,
+      encoding: "utf8",
+    });
+    assert.equal(res.status, 0, `deactivate: ${res.stdout} ${res.stderr}`);
+    await page.getByRole("status").getByText(/account has been deactivated/).waitFor(WAIT);
+    await page.getByLabel("Username").waitFor(WAIT);
+    // Signing in again says the same, not "wrong password".
+    await page.getByLabel("Username").fill("eve");
+    await page.getByLabel("Password").fill(server.passwords.get("eve"));
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").getByText(/has been deactivated/).waitFor(WAIT);
+    await page.screenshot({ path: path.join(ARTIFACTS, "deactivated-phone.png") });
   } finally {
     await context.close();
   }

@@ -83,10 +83,22 @@ impl From<ServiceError> for ApiError {
             ServiceError::TokenExpired => {
                 Self::new(S::UNAUTHORIZED, "M_UNKNOWN_TOKEN", msg).with("soft_logout", json!(true))
             }
-            ServiceError::InvalidCredentials | ServiceError::Deactivated => {
-                // One answer for unknown user, wrong password and deactivated account.
+            ServiceError::InvalidCredentials => {
+                // One answer for unknown user and wrong password.
                 Self::new(S::FORBIDDEN, "M_FORBIDDEN", "invalid username or password")
             }
+            // Given only after the right password, so it tells nothing to anyone without it.
+            ServiceError::Deactivated => Self::new(
+                S::FORBIDDEN,
+                "M_USER_DEACTIVATED",
+                "this account has been deactivated: ask your administrator",
+            ),
+            ServiceError::WrongSecondFactor => {
+                Self::new(S::FORBIDDEN, "M_FORBIDDEN", msg).with("org.wardline.wrong_code", json!(true))
+            }
+            ServiceError::SessionEndedDeactivated => Self::new(S::UNAUTHORIZED, "M_UNKNOWN_TOKEN", msg)
+                .with("soft_logout", json!(false))
+                .with("org.wardline.deactivated", json!(true)),
             ServiceError::Forbidden(_) => Self::new(S::FORBIDDEN, "M_FORBIDDEN", msg),
             ServiceError::PasswordChangeRequired => {
                 Self::new(S::FORBIDDEN, "M_FORBIDDEN", msg).with("org.wardline.password_change_required", json!(true))
@@ -219,8 +231,25 @@ mod tests {
 
     #[test]
     fn wrong_password_and_unknown_user_look_the_same() {
+        // Both are `InvalidCredentials`: the service never tells them apart.
         let a: ApiError = ServiceError::InvalidCredentials.into();
-        let b: ApiError = ServiceError::Deactivated.into();
-        assert_eq!((a.status, a.errcode, &a.message), (b.status, b.errcode, &b.message));
+        assert_eq!(
+            (a.status, a.errcode, a.message.as_str()),
+            (StatusCode::FORBIDDEN, "M_FORBIDDEN", "invalid username or password")
+        );
+    }
+
+    #[test]
+    fn each_sign_in_refusal_says_what_it_is() {
+        let deactivated: ApiError = ServiceError::Deactivated.into();
+        assert_eq!((deactivated.status, deactivated.errcode), (StatusCode::FORBIDDEN, "M_USER_DEACTIVATED"));
+        assert!(deactivated.message.contains("deactivated"));
+        let code: ApiError = ServiceError::WrongSecondFactor.into();
+        assert!(code.message.contains("code") && !code.message.contains("password"), "{}", code.message);
+        assert_eq!(code.extra.get("org.wardline.wrong_code"), Some(&json!(true)));
+        let ended: ApiError = ServiceError::SessionEndedDeactivated.into();
+        assert_eq!((ended.status, ended.errcode), (StatusCode::UNAUTHORIZED, "M_UNKNOWN_TOKEN"));
+        assert_eq!(ended.extra.get("org.wardline.deactivated"), Some(&json!(true)));
+        assert!(ended.message.contains("deactivated"));
     }
 }

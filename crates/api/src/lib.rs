@@ -7,6 +7,7 @@ pub mod admin;
 pub mod client;
 pub mod edge;
 pub mod error;
+mod guard;
 mod layers;
 pub mod routes;
 pub mod ruma_wrapper;
@@ -37,6 +38,8 @@ pub fn api_routes() -> Routes {
 pub fn route_table() -> Vec<RouteInfo> {
     api_routes().table().to_vec()
 }
+
+pub use crate::guard::install_hook as install_panic_hook;
 
 /// The whole HTTP application.
 pub fn router(services: Services) -> Router {

@@ -75,6 +75,10 @@ pub struct Ruma<T> {
     token_error: bool,
     /// The body as sent (for things kept byte for byte, like filters).
     pub raw_body: Bytes,
+    /// The request's method and path (what a UIA session is bound to).
+    pub method: axum::http::Method,
+    /// The request's path, without the query string.
+    pub path: String,
 }
 
 impl<T> Ruma<T> {
@@ -134,9 +138,11 @@ where
         }
         // The body is read only now, after the token was checked: an unauthenticated client
         // cannot make the server hold an upload-sized body.
-        let limit = match body_limit_of::<T>() {
-            BodyLimit::Upload => usize::try_from(services.media.max_upload_bytes()).unwrap_or(usize::MAX),
-            BodyLimit::Request => services.config.max_request_bytes,
+        let upload = matches!(body_limit_of::<T>(), BodyLimit::Upload);
+        let limit = if upload {
+            usize::try_from(services.media.max_upload_bytes()).unwrap_or(usize::MAX)
+        } else {
+            services.config.max_request_bytes
         };
         let raw_body = read_body(&parts, body, limit).await?;
         let args: Vec<&str> = path_args.iter().map(String::as_str).collect();
@@ -144,9 +150,13 @@ where
         // matrix-nio sends it) means `{}`.
         let parse_body: &[u8] =
             if raw_body.is_empty() && parts.method != axum::http::Method::GET { b"{}" } else { &raw_body };
+        let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
+        if !upload && method != axum::http::Method::GET {
+            crate::guard::check_json(parse_body)?;
+        }
         let http_req = axum::http::Request::from_parts(parts, parse_body);
-        let body = T::try_from_http_request(http_req, &args)?;
-        Ok(Self { body, caller, ip, token_error, raw_body })
+        let body = crate::guard::guard_parse(|| T::try_from_http_request(http_req, &args))??;
+        Ok(Self { body, caller, ip, token_error, raw_body, method, path })
     }
 }
 

@@ -9,7 +9,6 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use wardline_service::uia::{PASSWORD_STAGE, UiaAuth};
 use wardline_service::{Caller, ServiceError, Services};
 
 use crate::edge;
@@ -100,24 +99,23 @@ async fn confirm(
 }
 
 #[derive(Debug, Deserialize)]
-struct PasswordBody {
+struct RemoveBody {
     password: String,
+    /// A code from the authenticator app, or a recovery code.
+    #[serde(default)]
+    code: String,
 }
 
-/// `POST /mfa/totp/remove {"password"}`: turns the second factor off after the password is
-/// entered again.
+/// `POST /mfa/totp/remove {"password", "code"}`: turns the second factor off after the
+/// password is entered again and the current factor is shown (a code from the app, or a
+/// recovery code), so a stolen session and password cannot replace it.
 async fn remove(
     State(s): State<Services>,
     Staff(c): Staff,
-    body: Result<Json<PasswordBody>, JsonRejection>,
+    body: Result<Json<RemoveBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(b) = body.map_err(|e| ApiError::bad_json(e.body_text()))?;
-    let auth = UiaAuth { kind: PASSWORD_STAGE.into(), user: None, password: Some(b.password), session: None };
-    s.sessions.require_password(&c, Some(auth)).await.map_err(|e| match e {
-        ServiceError::AuthRequired(_) => ApiError::forbidden("wrong password"),
-        other => other.into(),
-    })?;
-    s.mfa.remove(&c.actor(), &c.user_id).await?;
+    s.sessions.remove_second_factor(&c, &b.password, &b.code).await?;
     Ok(Json(json!({})).into_response())
 }
 

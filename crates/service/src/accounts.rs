@@ -83,7 +83,7 @@ impl AccountService {
         let user_id = self.user_id(&staff.username)?;
         let (pw, one_time) = match staff.password {
             Some(p) => {
-                password::check_policy(&p, &staff.username)?;
+                self.sessions.check_password_policy(&p, &staff.username)?;
                 (p, None)
             }
             None => {
@@ -161,6 +161,11 @@ impl AccountService {
         Ok(outcome)
     }
 
+    /// Checks a new password against the policy, with the organisation's minimum strength.
+    pub fn check_password_policy(&self, password: &str, username: &str) -> ServiceResult<()> {
+        self.sessions.check_password_policy(password, username)
+    }
+
     /// Every account.
     pub async fn list(&self) -> ServiceResult<Vec<Account>> {
         Ok(self.store.list_accounts().await?)
@@ -177,7 +182,7 @@ impl AccountService {
         self.get(user).await?;
         self.store.set_deactivated(user, true).await?;
         self.admin_audit(by, user, "deactivate").await?;
-        self.sessions.logout_all(by, user, None).await?;
+        self.sessions.end_sessions_of_deactivated(by, user).await?;
         self.rooms.leave_all(&Actor::system(user.to_owned())).await?;
         Ok(())
     }

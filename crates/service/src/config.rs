@@ -92,6 +92,9 @@ pub struct RateLimits {
     pub messages: Bucket,
     /// Invitations, per user.
     pub invites: Bucket,
+    /// Failed sign-ins across all accounts and addresses together (password spraying from
+    /// many addresses): when it runs dry, every password sign-in waits.
+    pub failed_logins: Bucket,
 }
 
 impl Default for RateLimits {
@@ -101,6 +104,7 @@ impl Default for RateLimits {
             login: Bucket { per_second: 0.2, burst: 10 },
             messages: Bucket { per_second: 20.0, burst: 100 },
             invites: Bucket { per_second: 1.0, burst: 50 },
+            failed_logins: Bucket { per_second: 0.5, burst: 300 },
         }
     }
 }
@@ -140,6 +144,8 @@ pub struct Security {
     pub session_lifetime_hours: u64,
     /// Who must sign in with a second factor (TOTP).
     pub mfa_required: MfaPolicy,
+    /// The zxcvbn strength score (0 to 4) a new password needs.
+    pub password_min_score: u8,
 }
 
 /// Who must use a second factor.
@@ -164,6 +170,7 @@ impl Default for Security {
             idle_timeout_minutes: 12 * 60,
             session_lifetime_hours: 30 * 24,
             mfa_required: MfaPolicy::Admins,
+            password_min_score: crate::password::DEFAULT_MIN_SCORE,
         }
     }
 }

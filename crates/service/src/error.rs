@@ -78,6 +78,12 @@ pub enum ServiceError {
     /// A media id already has its content.
     #[error("this media id already has content")]
     CannotOverwriteMedia,
+    /// The code from the authenticator app (or the recovery code) is wrong or was used.
+    #[error("that code is not right, or was already used: check the time on your phone and try the next code")]
+    WrongSecondFactor,
+    /// The token's session ended because its account was deactivated.
+    #[error("your account has been deactivated, so this session has ended: ask your administrator")]
+    SessionEndedDeactivated,
     /// The storage layer failed.
     #[error("storage failure")]
     Store(#[from] StoreError),

@@ -109,7 +109,7 @@ fn parse(data: &[u8], accounts: &AccountService) -> Result<Vec<Row>, ImportError
         }
         let pw = get("password").filter(|p| !p.is_empty()).map(str::to_owned);
         if let Some(p) = &pw
-            && let Err(e) = password::check_policy(p, &username)
+            && let Err(e) = accounts.check_password_policy(p, &username)
         {
             reasons.push(format!("password: {e}"));
         }

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit;
 pub mod audit_report;
 mod auth_cache;
+pub mod breached;
 pub mod config;
 pub mod core;
 pub mod delivery;
@@ -17,6 +18,7 @@ pub mod import;
 pub mod lockout;
 pub mod media;
 pub mod mfa;
+pub mod names;
 pub mod notifier;
 pub mod password;
 pub mod ratelimit;
@@ -102,7 +104,7 @@ impl Services {
             settings: live.clone(),
         };
         let mfa = Arc::new(mfa::MfaService::new(&core));
-        let sessions = Arc::new(sessions::SessionService::new(&core, Arc::clone(&mfa))?);
+        let sessions = Arc::new(sessions::SessionService::new(&core, Arc::clone(&mfa), &config.data_dir)?);
         let settings = Arc::new(settings::SettingsService::new(Arc::clone(&store), audit.clone(), live));
         let timeline = timeline::TimelineService::new(Arc::clone(&store), audit.clone());
         let media = Arc::new(media::MediaService::new(&core, timeline.clone(), &config.data_dir));

@@ -56,6 +56,13 @@ fn recovery_code() -> String {
     format!("{}-{}", &chars[..5], &chars[5..])
 }
 
+/// Is this a recovery code (`abcde-fghjk`) rather than a code from the app (six digits)?
+#[must_use]
+pub fn looks_like_recovery_code(code: &str) -> bool {
+    let code = normalise(code);
+    code.contains('-') || code.chars().count() > 8
+}
+
 fn normalise(code: &str) -> String {
     code.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase()
 }
@@ -158,8 +165,9 @@ impl MfaService {
         Ok(self.store.use_recovery_code(user, &hash_token(&normalise(code)), self.clock.now()).await?)
     }
 
-    /// Removes a user's second factor (the user after re-entering their password, or an
-    /// administrator).
+    /// Removes a user's second factor. The user goes through
+    /// [`crate::sessions::SessionService::remove_second_factor`] (password and current factor);
+    /// an administrator removes another user's lost factor.
     pub async fn remove(&self, by: &Actor, user: &UserId) -> ServiceResult<()> {
         self.store.delete_totp(user).await?;
         let mut r = self.audit.entry(Some(by), AuditAction::LoginMfa, Outcome::Success);

@@ -18,11 +18,12 @@ use crate::auth_cache::AuthCache;
 use crate::core::Core;
 use crate::lockout::Lockouts;
 use crate::mfa::MfaService;
+use crate::names::NameDigester;
 use crate::notifier::Notifier;
 use crate::password;
-use crate::ratelimit::{LimitKind, RateLimiter};
+use crate::ratelimit::{GLOBAL, LimitKind, RateLimiter};
 use crate::settings::SettingsHandle;
-use crate::uia::{PASSWORD_STAGE, UiaAuth, UiaSessions};
+use crate::uia::{PASSWORD_STAGE, SessionProblem, UiaAuth, UiaOperation, UiaSessions};
 use crate::{ServiceError, ServiceResult};
 
 /// Who is making a request.
@@ -112,6 +113,11 @@ pub enum SecondFactor {
 /// How often a device's last-seen time is written at most.
 const TOUCH_EVERY: Duration = Duration::from_secs(300);
 
+/// How long a token ended by its account's deactivation is remembered, to tell its holder why.
+const REMEMBER_DEACTIVATED: Duration = Duration::from_secs(30 * 24 * 3600);
+/// At most this many such tokens are remembered.
+const MAX_REMEMBERED: usize = 100_000;
+
 /// The session service.
 pub struct SessionService {
     store: Arc<dyn Store>,
@@ -121,7 +127,15 @@ pub struct SessionService {
     notifier: Notifier,
     audit: AuditService,
     mfa: Arc<MfaService>,
+    /// Lockouts of accounts.
     lockouts: Lockouts,
+    /// Lockouts of names with no account: they lock the same way, so the answers never tell
+    /// whether an account exists, but are never listed to administrators.
+    phantom_lockouts: Lockouts,
+    /// Names with no account are recorded only as keyed digests.
+    names: NameDigester,
+    /// Hashes of tokens that ended because their account was deactivated, and when.
+    deactivated_tokens: Mutex<HashMap<String, Timestamp>>,
     settings: SettingsHandle,
     pending: Mutex<HashMap<String, PendingLogin>>,
     /// At most one password check per core at a time: a login storm queues instead of
@@ -163,11 +177,14 @@ fn new_device_id() -> OwnedDeviceId {
 }
 
 impl SessionService {
-    /// A session service.
-    pub fn new(core: &Core, mfa: Arc<MfaService>) -> ServiceResult<Self> {
+    /// A session service; `data_dir` keeps the key for digests of unknown sign-in names.
+    pub fn new(core: &Core, mfa: Arc<MfaService>, data_dir: &std::path::Path) -> ServiceResult<Self> {
         let dummy_hash = password::hash("wardline-timing-equaliser")?;
         Ok(Self {
             lockouts: Lockouts::new(core.settings.clone(), Arc::clone(&core.clock)),
+            phantom_lockouts: Lockouts::new(core.settings.clone(), Arc::clone(&core.clock)),
+            names: NameDigester::open(data_dir),
+            deactivated_tokens: Mutex::default(),
             settings: core.settings.clone(),
             mfa,
             pending: Mutex::default(),
@@ -216,10 +233,27 @@ impl SessionService {
         Ok(ok && exists)
     }
 
+    /// How a name typed at sign-in appears in the audit trail and the log: the user id of an
+    /// existing account, otherwise a keyed digest (people type passwords into the username
+    /// field).
+    async fn subject(&self, attempted: &str) -> String {
+        if let Some(u) = self.parse_user(attempted)
+            && matches!(self.store.account(&u).await, Ok(Some(_)))
+        {
+            return u.to_string();
+        }
+        self.unknown_subject(attempted)
+    }
+
+    fn unknown_subject(&self, attempted: &str) -> String {
+        let normalised = self.parse_user(attempted).map_or_else(|| attempted.to_owned(), |u| u.to_string());
+        self.names.digest(&normalised)
+    }
+
     /// Records a refused sign-in.
-    fn audit_login_failure(&self, user: &str, ip: Option<IpAddr>, reason: &str) -> ServiceResult<()> {
+    async fn audit_login_failure(&self, user: &str, ip: Option<IpAddr>, reason: &str) -> ServiceResult<()> {
         let mut r = self.audit.entry(None, AuditAction::LoginFailed, Outcome::Denied);
-        r.target_user = Some(user.to_owned());
+        r.target_user = Some(self.subject(user).await);
         r.ip = ip.map(|i| i.to_string());
         r.detail = Some(format!("reason={reason}"));
         self.audit.record(r)
@@ -235,9 +269,11 @@ impl SessionService {
                 let actor = Actor { user_id: o.user_id.clone(), device_id: Some(o.device_id.clone()), ip };
                 self.audit.record(self.audit.entry(Some(&actor), AuditAction::Login, Outcome::Success))?;
             }
-            Err(ServiceError::RateLimited { .. }) => self.audit_login_failure(&attempted, ip, "rate limited")?,
-            Err(ServiceError::Deactivated) => self.audit_login_failure(&attempted, ip, "deactivated")?,
-            Err(ServiceError::InvalidCredentials) => self.audit_login_failure(&attempted, ip, "invalid credentials")?,
+            Err(ServiceError::RateLimited { .. }) => self.audit_login_failure(&attempted, ip, "rate limited").await?,
+            Err(ServiceError::Deactivated) => self.audit_login_failure(&attempted, ip, "deactivated").await?,
+            Err(ServiceError::InvalidCredentials) => {
+                self.audit_login_failure(&attempted, ip, "invalid credentials").await?;
+            }
             Err(_) => {}
         }
         result
@@ -247,23 +283,33 @@ impl SessionService {
         if let Some(ip) = req.ip {
             self.limiter.check(LimitKind::Login, &ip.to_string())?;
         }
+        // Password spraying from many addresses: failed sign-ins across every account.
+        self.limiter.ensure(LimitKind::FailedLogin, GLOBAL)?;
         let user_id = self.parse_user(&req.user);
+        let account = match &user_id {
+            Some(u) => self.store.account(u).await?,
+            None => None,
+        };
         if let Some(u) = &user_id {
             self.limiter.check(LimitKind::Login, u.as_str())?;
-            self.check_not_locked(u)?;
+            self.check_not_locked(self.lockouts_of(account.is_some()), u)?;
         }
         if !self.check_password(user_id.as_deref(), &req.password).await? {
+            self.limiter.drain(LimitKind::FailedLogin, GLOBAL);
             if let Some(u) = &user_id {
-                self.count_failure(u, req.ip)?;
+                self.count_failure(u, account.is_some(), req.ip)?;
             }
             return Err(ServiceError::InvalidCredentials);
         }
-        let user_id = user_id.ok_or(ServiceError::InvalidCredentials)?;
-        self.lockouts.success(&user_id);
-        let account = self.store.account(&user_id).await?.ok_or(ServiceError::InvalidCredentials)?;
+        let (Some(user_id), Some(account)) = (user_id, account) else {
+            return Err(ServiceError::InvalidCredentials);
+        };
+        // Only now, with the password right, may the answer say the account is deactivated.
         if account.deactivated {
             return Err(ServiceError::Deactivated);
         }
+        // The failure count is not reset here: only a completed sign-in resets it, so a known
+        // password does not buy fresh guesses at the second factor.
         if self.mfa.enrolled(&user_id).await? {
             let session = crate::rooms::random_id();
             let now = self.clock.now();
@@ -272,10 +318,13 @@ impl SessionService {
             pending.insert(session.clone(), PendingLogin { req, user_id, started: now, attempts: 0 });
             return Err(ServiceError::MfaRequired { session });
         }
-        self.open_session(req, user_id, account.must_change_password).await
+        let outcome = self.open_session(req, user_id, account.must_change_password).await?;
+        self.lockouts.success(&outcome.user_id);
+        Ok(outcome)
     }
 
-    /// Finishes a sign-in with its second factor.
+    /// Finishes a sign-in with its second factor. A wrong code counts toward the account's
+    /// lockout like a wrong password; a locked account finishes no sign-in.
     pub async fn login_second_factor(
         &self,
         session: &str,
@@ -283,6 +332,10 @@ impl SessionService {
         code: &str,
         ip: Option<IpAddr>,
     ) -> ServiceResult<LoginOutcome> {
+        if let Some(ip) = ip {
+            self.limiter.check(LimitKind::Login, &ip.to_string())?;
+        }
+        self.limiter.ensure(LimitKind::FailedLogin, GLOBAL)?;
         let now = self.clock.now();
         let pending = {
             let map = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -291,10 +344,11 @@ impl SessionService {
         let Some(p) = pending.filter(|p| now.millis_since(p.started) < PENDING_FOR.as_millis() as u64) else {
             return Err(ServiceError::forbidden("this sign-in has expired: start again with your password"));
         };
-        let ok = match kind {
-            SecondFactor::Totp => self.mfa.verify(&p.user_id, code).await?,
-            SecondFactor::RecoveryCode => self.mfa.use_recovery_code(&p.user_id, code).await?,
-        };
+        if let Err(e) = self.check_not_locked(&self.lockouts, &p.user_id) {
+            self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(session);
+            return Err(e);
+        }
+        let ok = self.check_factor(&p.user_id, kind, code).await?;
         let actor = Actor { user_id: p.user_id.clone(), device_id: None, ip };
         let mut r =
             self.audit.entry(Some(&actor), AuditAction::LoginMfa, if ok { Outcome::Success } else { Outcome::Denied });
@@ -309,18 +363,62 @@ impl SessionService {
                 }
             }
             drop(map);
-            self.count_failure(&p.user_id, ip)?;
-            return Err(ServiceError::forbidden("that code is not right, or was already used"));
+            self.limiter.drain(LimitKind::FailedLogin, GLOBAL);
+            self.count_failure(&p.user_id, true, ip)?;
+            return Err(ServiceError::WrongSecondFactor);
         }
-        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(session);
+        // Taken out under the lock: a session completes once.
+        if self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(session).is_none() {
+            return Err(ServiceError::forbidden("this sign-in has expired: start again with your password"));
+        }
         let account = self.store.account(&p.user_id).await?.ok_or(ServiceError::InvalidCredentials)?;
         if account.deactivated {
             return Err(ServiceError::Deactivated);
         }
         let outcome = self.open_session(p.req, p.user_id, account.must_change_password).await?;
+        self.lockouts.success(&outcome.user_id);
         let actor = Actor { user_id: outcome.user_id.clone(), device_id: Some(outcome.device_id.clone()), ip };
         self.audit.record(self.audit.entry(Some(&actor), AuditAction::Login, Outcome::Success))?;
         Ok(outcome)
+    }
+
+    /// Checks a code from the authenticator app or a recovery code (which it uses up).
+    async fn check_factor(&self, user: &UserId, kind: SecondFactor, code: &str) -> ServiceResult<bool> {
+        match kind {
+            SecondFactor::Totp => self.mfa.verify(user, code).await,
+            SecondFactor::RecoveryCode => self.mfa.use_recovery_code(user, code).await,
+        }
+    }
+
+    /// Removes the caller's second factor. Needs the password and the current factor: a code
+    /// from the app, or a recovery code. A wrong password or code counts toward the lockout.
+    pub async fn remove_second_factor(&self, caller: &Caller, password: &str, code: &str) -> ServiceResult<()> {
+        self.limiter.check(LimitKind::Login, caller.user_id.as_str())?;
+        self.check_not_locked(&self.lockouts, &caller.user_id)?;
+        if !self.check_password(Some(&caller.user_id), password).await? {
+            self.count_failure(&caller.user_id, true, caller.ip)?;
+            return Err(ServiceError::forbidden("wrong password"));
+        }
+        if self.mfa.enrolled(&caller.user_id).await? {
+            let kind = if crate::mfa::looks_like_recovery_code(code) {
+                SecondFactor::RecoveryCode
+            } else {
+                SecondFactor::Totp
+            };
+            if !self.check_factor(&caller.user_id, kind, code).await? {
+                self.count_failure(&caller.user_id, true, caller.ip)?;
+                let mut r = self.audit.entry(Some(&caller.actor()), AuditAction::LoginMfa, Outcome::Denied);
+                r.detail = Some("totp removal refused: wrong code".into());
+                self.audit.record(r)?;
+                return Err(ServiceError::WrongSecondFactor);
+            }
+        }
+        self.mfa.remove(&caller.actor(), &caller.user_id).await
+    }
+
+    /// Ends the sign-ins of `user` still waiting for their second factor.
+    fn end_pending(&self, user: &UserId) {
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|_, p| p.user_id != user);
     }
 
     /// Creates the session of a sign-in that passed every check.
@@ -363,9 +461,14 @@ impl SessionService {
         Duration::from_secs(self.settings.get().security.access_token_minutes.max(1) * 60)
     }
 
+    /// The lockout table for an account, or for a name with no account.
+    fn lockouts_of(&self, account_exists: bool) -> &Lockouts {
+        if account_exists { &self.lockouts } else { &self.phantom_lockouts }
+    }
+
     /// Refuses sign-in to a locked account, with how long to wait.
-    fn check_not_locked(&self, user: &UserId) -> ServiceResult<()> {
-        match self.lockouts.locked_until(user) {
+    fn check_not_locked(&self, lockouts: &Lockouts, user: &UserId) -> ServiceResult<()> {
+        match lockouts.locked_until(user) {
             Some(until) => {
                 Err(ServiceError::RateLimited { retry_after_ms: until.millis_since(self.clock.now()).max(1) })
             }
@@ -373,16 +476,22 @@ impl SessionService {
         }
     }
 
-    /// Counts a failed password; locks the account at the threshold.
-    fn count_failure(&self, user: &UserId, ip: Option<IpAddr>) -> ServiceResult<()> {
-        if let Some(until) = self.lockouts.failure(user) {
-            let mut r = self.audit.entry(None, AuditAction::AccountLocked, Outcome::Success);
-            r.target_user = Some(user.to_string());
-            r.ip = ip.map(|i| i.to_string());
-            r.detail = Some(format!("locked until {}", until.to_rfc3339()));
-            self.audit.record(r)?;
-            tracing::warn!(target: "security", user = %user, "account locked after repeated failed sign-ins");
-        }
+    /// Counts a failed password or second factor; locks the account at the threshold. A lock
+    /// ends the account's sign-ins still waiting for their second factor.
+    fn count_failure(&self, user: &UserId, account_exists: bool, ip: Option<IpAddr>) -> ServiceResult<()> {
+        let Some(until) = self.lockouts_of(account_exists).failure(user) else { return Ok(()) };
+        let subject = if account_exists {
+            self.end_pending(user);
+            user.to_string()
+        } else {
+            self.unknown_subject(user.as_str())
+        };
+        let mut r = self.audit.entry(None, AuditAction::AccountLocked, Outcome::Success);
+        r.target_user = Some(subject.clone());
+        r.ip = ip.map(|i| i.to_string());
+        r.detail = Some(format!("locked until {}", until.to_rfc3339()));
+        self.audit.record(r)?;
+        tracing::warn!(target: "security", user = %subject, "account locked after repeated failed sign-ins");
         Ok(())
     }
 
@@ -451,7 +560,9 @@ impl SessionService {
     /// Finds who owns an access token.
     pub async fn authenticate(&self, token: &str, ip: Option<IpAddr>) -> ServiceResult<Caller> {
         let token_hash = hash_token(token);
-        let (session, account) = self.session_and_account(&token_hash).await?.ok_or(ServiceError::UnknownToken)?;
+        let Some((session, account)) = self.session_and_account(&token_hash).await? else {
+            return Err(self.why_unknown(&token_hash));
+        };
         if self.session_over(&session) {
             self.expire(&session).await?;
             return Err(ServiceError::UnknownToken);
@@ -460,7 +571,7 @@ impl SessionService {
             return Err(ServiceError::TokenExpired);
         }
         if account.deactivated {
-            return Err(ServiceError::UnknownToken);
+            return Err(ServiceError::SessionEndedDeactivated);
         }
         self.touch(&session.user_id, &session.device_id, ip).await;
         let must_enrol_mfa = self.mfa.required(account.is_admin) && !self.mfa.enrolled(&session.user_id).await?;
@@ -475,9 +586,45 @@ impl SessionService {
         })
     }
 
-    /// Is the caller's session still open?
+    /// Why a token has no session: its account was deactivated, or just unknown.
+    fn why_unknown(&self, token_hash: &str) -> ServiceError {
+        let now = self.clock.now();
+        let remembered = self.deactivated_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match remembered.get(token_hash) {
+            Some(at) if now.millis_since(*at) < REMEMBER_DEACTIVATED.as_millis() as u64 => {
+                ServiceError::SessionEndedDeactivated
+            }
+            _ => ServiceError::UnknownToken,
+        }
+    }
+
+    /// Ends every session of a deactivated account, remembering its tokens so that their
+    /// holders are told why (until the server restarts, for 30 days at most).
+    pub async fn end_sessions_of_deactivated(&self, by: Option<&Actor>, user: &UserId) -> ServiceResult<()> {
+        let hashes = self.store.token_hashes(user).await?;
+        let now = self.clock.now();
+        {
+            let mut remembered = self.deactivated_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            remembered.retain(|_, at| now.millis_since(*at) < REMEMBER_DEACTIVATED.as_millis() as u64);
+            if remembered.len() + hashes.len() > MAX_REMEMBERED {
+                remembered.clear();
+            }
+            remembered.extend(hashes.into_iter().map(|h| (h, now)));
+        }
+        self.logout_all(by, user, None).await
+    }
+
+    /// Is the caller's session still open? A session that ended because its account was
+    /// deactivated is an error that says so.
     pub async fn still_valid(&self, caller: &Caller) -> ServiceResult<bool> {
-        Ok(self.session_and_account(&caller.token_hash).await?.is_some_and(|(_, account)| !account.deactivated))
+        match self.session_and_account(&caller.token_hash).await? {
+            Some((_, account)) if account.deactivated => Err(ServiceError::SessionEndedDeactivated),
+            Some(_) => Ok(true),
+            None => match self.why_unknown(&caller.token_hash) {
+                ServiceError::SessionEndedDeactivated => Err(ServiceError::SessionEndedDeactivated),
+                _ => Ok(false),
+            },
+        }
     }
 
     /// The session of a token and its user's account, from the cache while nothing changed.
@@ -558,31 +705,65 @@ impl SessionService {
     }
 
     /// User-interactive authentication by password, for sensitive actions. A user who must
-    /// change a one-time password may use it here.
-    pub async fn require_password(&self, caller: &Caller, auth: Option<UiaAuth>) -> ServiceResult<()> {
+    /// change a one-time password may use it here. A session quoted in `auth` must be one
+    /// this server started for the same `operation` (method, path and body).
+    pub async fn require_password(
+        &self,
+        caller: &Caller,
+        auth: Option<UiaAuth>,
+        operation: &UiaOperation,
+    ) -> ServiceResult<()> {
+        let now = self.clock.now();
         let Some(auth) = auth else {
-            return Err(ServiceError::AuthRequired(self.uia.challenge(None)));
+            return Err(ServiceError::AuthRequired(self.uia.challenge(operation, now, None)));
+        };
+        if let Some(session) = auth.session.as_deref() {
+            match self.uia.check(session, operation, now) {
+                Ok(()) => {}
+                Err(SessionProblem::Unknown) => {
+                    return Err(ServiceError::AuthRequired(self.uia.challenge(
+                        operation,
+                        now,
+                        Some("unknown or expired authentication session: start again".into()),
+                    )));
+                }
+                Err(SessionProblem::OtherRequest) => {
+                    self.uia.finish(Some(session));
+                    return Err(ServiceError::forbidden(
+                        "this authentication session was started for a different request: start again",
+                    ));
+                }
+            }
+        }
+        let challenge = |error: &str| {
+            let mut c = self.uia.challenge(operation, now, Some(error.to_owned()));
+            if let Some(s) = &auth.session {
+                self.uia.finish(Some(&c.session));
+                c.session.clone_from(s);
+            }
+            c
         };
         if auth.kind != PASSWORD_STAGE {
-            return Err(ServiceError::AuthRequired(self.uia.challenge(Some("unsupported authentication type".into()))));
+            return Err(ServiceError::AuthRequired(challenge("unsupported authentication type")));
         }
         let named = auth.user.as_deref().and_then(|u| self.parse_user(u));
         if named.as_ref().is_some_and(|u| *u != caller.user_id) {
             return Err(ServiceError::forbidden("you can only authenticate as yourself"));
         }
         self.limiter.check(LimitKind::Login, caller.user_id.as_str())?;
-        let password = auth.password.unwrap_or_default();
-        self.check_not_locked(&caller.user_id)?;
+        let password = auth.password.clone().unwrap_or_default();
+        self.check_not_locked(&self.lockouts, &caller.user_id)?;
         if !self.check_password(Some(&caller.user_id), &password).await? {
-            self.count_failure(&caller.user_id, caller.ip)?;
-            let mut challenge = self.uia.challenge(Some("invalid password".into()));
-            if let Some(s) = auth.session {
-                challenge.session = s;
-            }
-            return Err(ServiceError::AuthRequired(challenge));
+            self.count_failure(&caller.user_id, true, caller.ip)?;
+            return Err(ServiceError::AuthRequired(challenge("invalid password")));
         }
         self.uia.finish(auth.session.as_deref());
         Ok(())
+    }
+
+    /// Checks a new password against the policy, with the organisation's minimum strength.
+    pub fn check_password_policy(&self, password: &str, username: &str) -> ServiceResult<()> {
+        password::check_policy(password, username, self.settings.get().security.password_min_score)
     }
 
     /// Sets a new password for the caller (after UIA), optionally ending their other sessions.
@@ -592,7 +773,7 @@ impl SessionService {
         new_password: &str,
         logout_devices: bool,
     ) -> ServiceResult<()> {
-        password::check_policy(new_password, caller.user_id.localpart())?;
+        self.check_password_policy(new_password, caller.user_id.localpart())?;
         let pw = new_password.to_owned();
         let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
             .await

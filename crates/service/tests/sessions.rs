@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use wardline_service::accounts::NewStaff;
 use wardline_service::config::Security;
-use wardline_service::sessions::LoginRequest;
-use wardline_service::{Config, ServiceError, Services};
+use wardline_service::sessions::{LoginRequest, SecondFactor};
+use wardline_service::{Config, ServiceError, Services, totp};
 use wardline_store::Store;
 use wardline_store_sqlite::{Durability, SqliteStore};
 use wardline_types::audit::AuditAction;
-use wardline_types::{ManualClock, Timestamp};
+use wardline_types::{Clock, ManualClock, Timestamp};
 
 const PW: &str = "correct horse battery staple";
 
@@ -103,8 +103,11 @@ async fn lockout_after_failed_attempts_for_real_and_unknown_accounts() {
             other => panic!("{user}: expected a lockout, got {other:?}"),
         }
     }
+    // Unknown users lock the same way (the answers above are the same: no enumeration), but
+    // administrators are shown locks of accounts only: a name with no account may be a
+    // password typed into the username field.
     let locked: Vec<String> = s.sessions.locked_accounts().iter().map(|l| l.user_id.to_string()).collect();
-    assert_eq!(locked, vec!["@ada:localhost", "@nobody:localhost"], "unknown users lock the same way: no enumeration");
+    assert_eq!(locked, vec!["@ada:localhost"]);
     assert!(s.sessions.unlock(ruma::user_id!("@ada:localhost")));
     assert!(s.sessions.login(login("ada", PW, false)).await.is_ok(), "an administrator unlocked it");
     clock.advance(Duration::from_secs(15 * 60 + 1));
@@ -116,4 +119,190 @@ async fn lockout_after_failed_attempts_for_real_and_unknown_accounts() {
             && r.record.target_user.as_deref() == Some("@ada:localhost"))
     );
     assert_eq!(records.iter().filter(|r| r.record.action == AuditAction::LoginFailed).count(), 12);
+}
+
+fn actor(user: &str) -> wardline_service::audit::Actor {
+    wardline_service::audit::Actor { user_id: user.try_into().unwrap(), device_id: None, ip: None }
+}
+
+/// Sets up an authenticator app for `user` at the clock's time; returns the secret.
+async fn enrol(s: &Services, clock: &ManualClock, user: &str) -> Vec<u8> {
+    let e = s.mfa.begin(&actor(user)).await.unwrap();
+    let key = totp::base32_decode(&e.secret).unwrap();
+    s.mfa.confirm(&actor(user), &totp::code(&key, totp::step_at(clock.now()))).await.unwrap();
+    key
+}
+
+/// A code that is wrong now (none of the three steps the server accepts).
+fn wrong_code(key: &[u8], clock: &ManualClock) -> String {
+    let step = totp::step_at(clock.now());
+    let valid: Vec<String> = [step - 1, step, step + 1].iter().map(|s| totp::code(key, *s)).collect();
+    (0..10u32).map(|i| format!("{i:06}")).find(|c| !valid.contains(c)).unwrap()
+}
+
+async fn second_step(s: &Services, user: &str) -> String {
+    match s.sessions.login(login(user, PW, false)).await {
+        Err(ServiceError::MfaRequired { session }) => session,
+        other => panic!("expected the second step, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_second_factor_cannot_be_brute_forced_with_a_known_password() {
+    let security = Security { lockout_threshold: 10, lockout_minutes: 15, ..Security::default() };
+    let (s, clock, _, _dir) = setup(security).await;
+    let key = enrol(&s, &clock, "@ada:localhost").await;
+    // Someone who knows the password alternates it with wrong codes, five per sign-in.
+    let mut wrong_codes = 0;
+    let mut locked_after = None;
+    for round in 0..20 {
+        let session = match s.sessions.login(login("ada", PW, false)).await {
+            Err(ServiceError::MfaRequired { session }) => session,
+            Err(ServiceError::RateLimited { retry_after_ms }) => {
+                assert!(retry_after_ms > 14 * 60 * 1000);
+                locked_after = Some(round);
+                break;
+            }
+            other => panic!("round {round}: {other:?}"),
+        };
+        for _ in 0..5 {
+            match s.sessions.login_second_factor(&session, SecondFactor::Totp, &wrong_code(&key, &clock), None).await {
+                Err(ServiceError::WrongSecondFactor) => wrong_codes += 1,
+                Err(ServiceError::RateLimited { .. } | ServiceError::Forbidden(_)) => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        clock.advance(Duration::from_secs(1));
+    }
+    assert_eq!(locked_after, Some(2), "locked once ten wrong codes were tried");
+    assert_eq!(wrong_codes, 10, "the lockout threshold bounds the codes tried");
+    assert_eq!(s.sessions.locked_accounts().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lockout_ends_sign_ins_waiting_for_their_second_factor() {
+    let security = Security { lockout_threshold: 3, lockout_minutes: 15, ..Security::default() };
+    let (s, clock, _, _dir) = setup(security).await;
+    let key = enrol(&s, &clock, "@ada:localhost").await;
+    clock.advance(Duration::from_secs(90));
+    // Ada's own sign-in waits for her code while someone locks the account with wrong passwords.
+    let waiting = second_step(&s, "ada").await;
+    for _ in 0..3 {
+        let _ = s.sessions.login(login("ada", "not the password at all", false)).await;
+    }
+    let good = totp::code(&key, totp::step_at(clock.now()));
+    let r = s.sessions.login_second_factor(&waiting, SecondFactor::Totp, &good, None).await;
+    assert!(r.is_err(), "a locked account finishes no sign-in: {r:?}");
+    // After the lock, the sign-in starts again and works; then the count starts from zero.
+    clock.advance(Duration::from_secs(15 * 60 + 1));
+    let again = second_step(&s, "ada").await;
+    let good = totp::code(&key, totp::step_at(clock.now()));
+    assert!(s.sessions.login_second_factor(&again, SecondFactor::Totp, &good, None).await.is_ok());
+    for _ in 0..2 {
+        let _ = s.sessions.login(login("ada", "not the password at all", false)).await;
+    }
+    assert!(s.sessions.locked_accounts().is_empty(), "a completed sign-in reset the count");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_right_password_alone_does_not_reset_the_count() {
+    let security = Security { lockout_threshold: 3, lockout_minutes: 15, ..Security::default() };
+    let (s, clock, _, _dir) = setup(security).await;
+    let key = enrol(&s, &clock, "@ada:localhost").await;
+    for _ in 0..2 {
+        let _ = s.sessions.login(login("ada", "not the password at all", false)).await;
+    }
+    let session = second_step(&s, "ada").await;
+    let r = s.sessions.login_second_factor(&session, SecondFactor::Totp, &wrong_code(&key, &clock), None).await;
+    assert!(matches!(r, Err(ServiceError::WrongSecondFactor)), "{r:?}");
+    assert_eq!(s.sessions.locked_accounts().len(), 1, "two wrong passwords and a wrong code make three");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_sign_ins_are_limited_across_accounts_and_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db"), Durability::Normal).unwrap());
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
+    let mut config = Config::default();
+    config.rate_limits.failed_logins = wardline_service::config::Bucket { per_second: 0.1, burst: 10 };
+    let s = Services::new(config, Arc::clone(&store), clock.clone()).unwrap();
+    tokio::spawn(s.audit.clone().run_writer());
+    for i in 0..12 {
+        let staff = NewStaff { username: format!("nurse{i}"), password: Some(PW.into()), ..NewStaff::default() };
+        s.accounts.create(staff).await.unwrap();
+    }
+    // A spray: one guess per account, each from its own address.
+    let mut refused_at = None;
+    for i in 0..12u8 {
+        let mut req = login(&format!("nurse{i}"), "Spring2026!Spring", false);
+        req.ip = Some(std::net::IpAddr::from([10, 0, 0, i]));
+        match s.sessions.login(req).await {
+            Err(ServiceError::InvalidCredentials) => {}
+            Err(ServiceError::RateLimited { .. }) => {
+                refused_at = Some(i);
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(refused_at, Some(10), "the global budget of failed sign-ins ran out");
+    assert!(
+        matches!(s.sessions.login(login("nurse11", PW, false)).await, Err(ServiceError::RateLimited { .. })),
+        "while it is empty, every password sign-in waits"
+    );
+    clock.advance(Duration::from_secs(10));
+    assert!(s.sessions.login(login("nurse11", PW, false)).await.is_ok(), "and it refills with time");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn names_without_an_account_are_recorded_only_as_keyed_digests() {
+    let security = Security { lockout_threshold: 3, ..Security::default() };
+    let (s, _clock, store, _dir) = setup(security).await;
+    // A password typed into the username field, three times: refused, then locked.
+    let typed = "Tr0ub4dor-and-3";
+    for _ in 0..4 {
+        let _ = s.sessions.login(login(typed, "whatever", false)).await;
+    }
+    let _ = s.sessions.login(login("ada", "wrong password here", false)).await;
+    s.audit.flush().await.unwrap();
+    let records = store.audit_records(1, 1000).await.unwrap();
+    let failed: Vec<&str> = records
+        .iter()
+        .filter(|r| matches!(r.record.action, AuditAction::LoginFailed | AuditAction::AccountLocked))
+        .filter_map(|r| r.record.target_user.as_deref())
+        .collect();
+    assert_eq!(failed.len(), 6, "{failed:?}");
+    for r in &records {
+        let all = format!("{:?}", r.record).to_lowercase();
+        assert!(!all.contains("tr0ub4dor"), "the typed name is not in the trail: {all}");
+    }
+    let digests: Vec<&&str> = failed.iter().filter(|t| t.starts_with("unknown:")).collect();
+    assert_eq!(digests.len(), 5, "four failures and a lock, under one digest");
+    assert!(digests.iter().all(|d| d == &digests[0]), "one name, one digest, so attempts can be correlated");
+    assert!(failed.contains(&"@ada:localhost"), "an existing account is named");
+    assert!(s.sessions.locked_accounts().is_empty(), "administrators see locks of accounts only");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deactivated_account_is_told_so_only_after_the_right_password() {
+    let (s, _clock, _, _dir) = setup(Security::default()).await;
+    let session = s.sessions.login(login("ada", PW, false)).await.unwrap();
+    let ada: ruma::OwnedUserId = "@ada:localhost".try_into().unwrap();
+    s.accounts.deactivate(None, &ada).await.unwrap();
+    assert!(
+        matches!(
+            s.sessions.authenticate(&session.access_token, None).await,
+            Err(ServiceError::SessionEndedDeactivated)
+        ),
+        "the ended session says why"
+    );
+    assert!(matches!(s.sessions.authenticate("wl_never_issued", None).await, Err(ServiceError::UnknownToken)));
+    assert!(matches!(s.sessions.login(login("ada", PW, false)).await, Err(ServiceError::Deactivated)));
+    assert!(
+        matches!(
+            s.sessions.login(login("ada", "a wrong password", false)).await,
+            Err(ServiceError::InvalidCredentials)
+        ),
+        "without the password, nothing is revealed"
+    );
 }

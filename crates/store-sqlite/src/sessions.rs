@@ -204,6 +204,19 @@ impl SessionStore for SqliteStore {
             .await
     }
 
+    async fn token_hashes(&self, user_id: &UserId) -> StoreResult<Vec<String>> {
+        let user_id = user_id.to_owned();
+        self.readers
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached("SELECT token_hash FROM access_tokens WHERE user_id = ?1 ORDER BY token_hash")
+                    .map_err(backend_err)?;
+                let rows = stmt.query_map(params![user_id.as_str()], |r| r.get(0)).map_err(backend_err)?;
+                rows.collect::<Result<Vec<String>, _>>().map_err(backend_err)
+            })
+            .await
+    }
+
     async fn touch_device(
         &self,
         user_id: &UserId,

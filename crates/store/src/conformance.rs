@@ -151,6 +151,9 @@ async fn sessions(s: &impl Store) -> StoreResult<()> {
     let s1 = s.session_by_token_hash("h1c").await?;
     check!(s1.is_some(), "new access token works");
     check!(s.session_by_token_hash("h1").await?.is_none(), "old token of a device is gone");
+    let mut hashes = s.token_hashes(&user).await?;
+    hashes.sort();
+    check!(hashes.len() == 3 && hashes.contains(&"h1c".to_owned()), "a user's token hashes");
     let devices = s.devices(&user).await?;
     check!(devices.len() == 3, "three devices");
     check!(devices.iter().any(|d| d.display_name.as_deref() == Some("ward pc D1")), "device name kept");

@@ -92,6 +92,8 @@ pub trait SessionStore: Send + Sync {
     async fn delete_devices(&self, user_id: &UserId, device_ids: &[OwnedDeviceId]) -> StoreResult<Vec<OwnedDeviceId>>;
     /// Deletes every device of the user except `keep`; returns the deleted ones.
     async fn delete_all_devices(&self, user_id: &UserId, keep: Option<&DeviceId>) -> StoreResult<Vec<OwnedDeviceId>>;
+    /// The hashes of a user's current access tokens.
+    async fn token_hashes(&self, user_id: &UserId) -> StoreResult<Vec<String>>;
     /// Records activity of a device.
     async fn touch_device(
         &self,

@@ -70,6 +70,8 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
 
 /// Runs the server until SIGINT or SIGTERM; in-flight requests finish first.
 pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    // Panics are logged without what the request held (see `wardline_api::install_panic_hook`).
+    wardline_api::install_panic_hook();
     let listen = config.listen;
     let data_dir = config.data_dir.clone();
     let audit_copies = config.audit.clone();

@@ -234,6 +234,12 @@ pub async fn remove_mfa(
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
     let user = user_id(&s, &raw)?;
+    if user == by.user_id {
+        // Otherwise an administrator's stolen session and password would replace their factor.
+        return Err(ApiError::forbidden(
+            "remove your own second factor from your own settings, with a code from it (or a recovery code)",
+        ));
+    }
     s.mfa.remove(&by.actor(), &user).await?;
     s.sessions.logout_all(Some(&by.actor()), &user, None).await?;
     Ok(Json(json!({})).into_response())

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use wardline_service::Services;
 use wardline_types::Device;
 
-use crate::client::session::uia_auth;
+use crate::client::session::{uia_auth, uia_operation};
 use crate::error::ApiError;
 use crate::ruma_wrapper::{Ruma, reply};
 
@@ -45,7 +45,7 @@ pub async fn update(s: Services, req: Ruma<update_device::v3::Request>) -> Resul
 /// `DELETE /devices/{deviceId}` (re-enter the password first).
 pub async fn delete(s: Services, req: Ruma<delete_device::v3::Request>) -> Result<Response, ApiError> {
     let caller = req.caller()?;
-    s.sessions.require_password(caller, uia_auth(req.body.auth.as_ref())).await?;
+    s.sessions.require_password(caller, uia_auth(req.body.auth.as_ref()), &uia_operation(&req)).await?;
     s.sessions.end_devices(&caller.actor(), &caller.user_id, std::slice::from_ref(&req.body.device_id)).await?;
     reply(delete_device::v3::Response::new())
 }
@@ -53,7 +53,7 @@ pub async fn delete(s: Services, req: Ruma<delete_device::v3::Request>) -> Resul
 /// `POST /delete_devices` (re-enter the password first).
 pub async fn delete_many(s: Services, req: Ruma<delete_devices::v3::Request>) -> Result<Response, ApiError> {
     let caller = req.caller()?;
-    s.sessions.require_password(caller, uia_auth(req.body.auth.as_ref())).await?;
+    s.sessions.require_password(caller, uia_auth(req.body.auth.as_ref()), &uia_operation(&req)).await?;
     s.sessions.end_devices(&caller.actor(), &caller.user_id, &req.body.devices).await?;
     reply(delete_devices::v3::Response::new())
 }

@@ -9,7 +9,7 @@ use ruma::api::client::uiaa::{AuthData, UserIdentifier};
 use serde_json::json;
 use wardline_service::Services;
 use wardline_service::sessions::{LoginOutcome, LoginRequest, SecondFactor};
-use wardline_service::uia::{PASSWORD_STAGE, RECOVERY_STAGE, TOTP_STAGE, UiaAuth};
+use wardline_service::uia::{PASSWORD_STAGE, RECOVERY_STAGE, TOTP_STAGE, UiaAuth, UiaOperation};
 
 use crate::error::ApiError;
 use crate::ruma_wrapper::{Ruma, reply};
@@ -140,10 +140,16 @@ pub fn uia_auth(auth: Option<&AuthData>) -> Option<UiaAuth> {
     })
 }
 
-/// `POST /account/password`
+/// What a UIA session for this request is bound to: its method, path and body.
+pub fn uia_operation<T>(req: &Ruma<T>) -> UiaOperation {
+    UiaOperation::new(req.method.as_str(), &req.path, &req.raw_body)
+}
+
+/// `POST /account/password` (other sessions end unless the client asks to keep them, which is
+/// the Matrix default).
 pub async fn change_password(s: Services, req: Ruma<change_password::v3::Request>) -> Result<Response, ApiError> {
     let caller = req.caller()?;
-    s.sessions.require_password(caller, uia_auth(req.body.auth.as_ref())).await?;
+    s.sessions.require_password(caller, uia_auth(req.body.auth.as_ref()), &uia_operation(&req)).await?;
     s.sessions.change_password(caller, &req.body.new_password, req.body.logout_devices).await?;
     reply(change_password::v3::Response::new())
 }

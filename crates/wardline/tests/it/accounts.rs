@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::harness::{Server, cli};
+use crate::harness::{PASSWORD, Server, cli};
 
 #[tokio::test]
 async fn csv_import_validates_everything_first() {
@@ -115,4 +115,32 @@ async fn user_add_refuses_a_password_flag_and_weak_passwords() {
     assert!(out.contains("one-time password"));
     let (ok, _, err) = cli(&s.data_dir, &["user", "add", "zed"], Some("another fine passphrase\n"));
     assert!(!ok && err.contains("taken"), "{err}");
+}
+
+#[tokio::test]
+async fn a_deactivated_colleague_is_told_why_and_nobody_else_learns_anything() {
+    let s = Server::start();
+    let ada = s.user("ada").await;
+    let (ok, out, err) = cli(&s.data_dir, &["user", "deactivate", "ada"], None);
+    assert!(ok, "{out}{err}");
+    // Her open session says why it ended.
+    let (st, b) = ada.get("/_matrix/client/v3/account/whoami").await;
+    assert_eq!((st, b["errcode"].as_str()), (401, Some("M_UNKNOWN_TOKEN")), "{b}");
+    assert_eq!(b["org.wardline.deactivated"], true);
+    assert!(b["error"].as_str().unwrap().contains("deactivated"), "{b}");
+    // Signing in again with her password: told the account is deactivated.
+    let c = s.client();
+    let login = |user: &str, password: &str| json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": password});
+    let (st, b) = c.post("/_matrix/client/v3/login", login("ada", PASSWORD)).await;
+    assert_eq!((st, b["errcode"].as_str()), (403, Some("M_USER_DEACTIVATED")), "{b}");
+    // Without the password, a deactivated account looks like any wrong guess or unknown name.
+    let (st_a, a) = c.post("/_matrix/client/v3/login", login("ada", "a wrong guess of hers")).await;
+    let (st_n, n) = c.post("/_matrix/client/v3/login", login("nobody", "a wrong guess of hers")).await;
+    assert_eq!((st_a, &a), (st_n, &n));
+    assert_eq!(a["errcode"], "M_FORBIDDEN");
+    // A token that never existed is just unknown.
+    let mut stranger = s.client();
+    stranger.token = Some("wl_made_up".into());
+    let (st, b) = stranger.get("/_matrix/client/v3/account/whoami").await;
+    assert_eq!((st, b.get("org.wardline.deactivated")), (401, None));
 }

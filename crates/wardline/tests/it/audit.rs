@@ -50,7 +50,8 @@ async fn actions_are_recorded_without_content_or_secrets() {
         has("admin", &|r| r["target_user"] == "@ada:localhost" && r["detail"].as_str().unwrap().contains("via=cli"))
     );
     assert!(has("login", &|r| r["actor"] == "@ada:localhost" && r["device"].is_string() && r["ip"] == "127.0.0.1"));
-    assert!(has("login.failed", &|r| r["target_user"] == "ada" && r["outcome"] == "denied"));
+    // An existing account is named by its user id, whatever was typed (`ada`).
+    assert!(has("login.failed", &|r| r["target_user"] == "@ada:localhost" && r["outcome"] == "denied"));
     assert!(has("room.create", &|r| r["room_id"] == room.as_str()));
     assert!(has("room.invite", &|r| r["target_user"] == "@ben:localhost" && r["outcome"] == "success"));
     assert!(has("room.invite", &|r| r["target_user"] == "@outsider:example.org" && r["outcome"] == "denied"));

@@ -96,6 +96,39 @@ impl Server {
         Self { child: Some(child), base, data_dir: data_dir.to_owned(), _dir: None, stdout_lines: lines }
     }
 
+    /// A fresh server whose log (standard error, at `WARDLINE_LOG=info`) goes to the returned
+    /// file.
+    pub fn start_with_log(env: &[(&str, &str)]) -> (Self, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().join("data");
+        let log = dir.path().join("server.log");
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data_dir)
+            .env("WARDLINE_RATE_LIMITS__ENABLED", "false")
+            .env("WARDLINE_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(std::fs::File::create(&log).expect("log file")));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start wardline");
+        let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut lines = Vec::new();
+        let base = loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).expect("read stdout") == 0 {
+                panic!("wardline exited before listening: {lines:?}");
+            }
+            lines.push(line.trim().to_owned());
+            if let Some(url) = line.trim().strip_prefix("wardline listening on ") {
+                break url.to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in reader.lines() {});
+        (Self { child: Some(child), base, data_dir, _dir: Some(dir), stdout_lines: lines }, log)
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
     }
@@ -223,6 +256,11 @@ impl Client {
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Any method with a JSON body (`DELETE` with `auth`, for instance).
+    pub async fn send_json(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+        self.send(method, path, Some(body)).await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {

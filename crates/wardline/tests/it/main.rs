@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod audit;
 mod bench;
+mod bodies;
 mod crash;
 mod edge;
 mod first_sign_in;

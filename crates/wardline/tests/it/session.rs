@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::harness::{Server, cli};
+use crate::harness::{PASSWORD, Server, cli};
 
 #[tokio::test]
 async fn discovery_and_error_shapes() {
@@ -286,4 +286,133 @@ async fn https_with_tls_1_2_and_1_3_only() {
     }
     // Plain HTTP to the TLS port gets nothing useful.
     assert!(reqwest::get(format!("http://127.0.0.1:{port}/_matrix/client/versions")).await.is_err());
+}
+
+fn password_auth(user: &str, session: Option<&str>) -> serde_json::Value {
+    let mut auth =
+        json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": PASSWORD});
+    if let Some(s) = session {
+        auth["session"] = json!(s);
+    }
+    auth
+}
+
+#[tokio::test]
+async fn an_authentication_session_serves_only_the_request_it_was_started_for() {
+    let s = Server::start();
+    let a = s.user("bea").await;
+    let phone = s.login("bea", PASSWORD).await;
+    let ward_pc = s.login("bea", PASSWORD).await;
+    // Bea starts removing her phone...
+    let (st, challenge) = a.delete_path(&format!("/_matrix/client/v3/devices/{}", phone.device_id)).await;
+    assert_eq!(st, 401);
+    let session = challenge["session"].as_str().unwrap().to_owned();
+    // ...and that session is quoted to remove the ward PC instead.
+    let (st, b) = a
+        .send_json(
+            reqwest::Method::DELETE,
+            &format!("/_matrix/client/v3/devices/{}", ward_pc.device_id),
+            json!({"auth": password_auth("bea", Some(&session))}),
+        )
+        .await;
+    assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{b}");
+    assert_eq!(ward_pc.get("/_matrix/client/v3/account/whoami").await.0, 200, "the ward PC is still signed in");
+    // The same session for another list of devices, or another endpoint, is refused too.
+    let (_, challenge) = a.post("/_matrix/client/v3/delete_devices", json!({"devices": [phone.device_id]})).await;
+    let session = challenge["session"].as_str().unwrap().to_owned();
+    let auth = password_auth("bea", Some(&session));
+    let (st, _) = a
+        .post(
+            "/_matrix/client/v3/delete_devices",
+            json!({"devices": [phone.device_id, ward_pc.device_id], "auth": auth}),
+        )
+        .await;
+    assert_eq!(st, 403);
+    let (_, challenge) = a.post("/_matrix/client/v3/delete_devices", json!({"devices": [phone.device_id]})).await;
+    let session = challenge["session"].as_str().unwrap().to_owned();
+    let (st, _) = a
+        .post(
+            "/_matrix/client/v3/account/password",
+            json!({"new_password": "a quite different passphrase", "auth": password_auth("bea", Some(&session))}),
+        )
+        .await;
+    assert_eq!(st, 403, "a session for removing devices does not change the password");
+    // The request it was started for goes through (the same body in another key order).
+    let (_, challenge) = a.post("/_matrix/client/v3/delete_devices", json!({"devices": [phone.device_id]})).await;
+    let session = challenge["session"].as_str().unwrap().to_owned();
+    let (st, b) = a
+        .post(
+            "/_matrix/client/v3/delete_devices",
+            json!({"auth": password_auth("bea", Some(&session)), "devices": [phone.device_id]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(phone.get("/_matrix/client/v3/account/whoami").await.0, 401);
+    assert_eq!(ward_pc.get("/_matrix/client/v3/account/whoami").await.0, 200);
+    // An invented session is not accepted either.
+    let (st, b) = a
+        .post(
+            "/_matrix/client/v3/delete_devices",
+            json!({"devices": [ward_pc.device_id], "auth": password_auth("bea", Some("invented"))}),
+        )
+        .await;
+    assert_eq!(st, 401, "{b}");
+    assert_eq!(ward_pc.get("/_matrix/client/v3/account/whoami").await.0, 200);
+}
+
+#[tokio::test]
+async fn weak_passwords_are_refused_and_a_change_ends_other_sessions() {
+    let s = Server::start();
+    let a = s.user("bea").await;
+    let other = s.login("bea", PASSWORD).await;
+    for weak in ["password1234", "Welcome2025!", "aaaaaaaaaaaa", "123456789012", "Password1234"] {
+        let (st, b) = a
+            .post(
+                "/_matrix/client/v3/account/password",
+                json!({"new_password": weak, "auth": password_auth("bea", None)}),
+            )
+            .await;
+        assert_eq!((st, b["errcode"].as_str()), (400, Some("M_WEAK_PASSWORD")), "{weak}: {b}");
+    }
+    let (st, b) = a
+        .post(
+            "/_matrix/client/v3/account/password",
+            json!({"new_password": "nine otters juggle quietly", "auth": password_auth("bea", None)}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(a.get("/_matrix/client/v3/account/whoami").await.0, 200, "this session goes on");
+    assert_eq!(other.get("/_matrix/client/v3/account/whoami").await.0, 401, "other sessions end");
+}
+
+#[tokio::test]
+async fn a_name_with_no_account_stays_out_of_the_audit_trail_and_the_log() {
+    let (mut s, log) = Server::start_with_log(&[("WARDLINE_SECURITY__LOCKOUT_THRESHOLD", "3")]);
+    let c = s.client();
+    // A password typed into the username field, until the name locks.
+    let typed = "Tr0ub4dor-and-3";
+    for _ in 0..4 {
+        let (st, _) = c
+            .post(
+                "/_matrix/client/v3/login",
+                json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": typed}, "password": "x"}),
+            )
+            .await;
+        assert!(st == 403 || st == 429, "{st}");
+    }
+    assert!(s.terminate());
+    let (ok, out, err) = cli(&s.data_dir, &["audit", "export"], None);
+    assert!(ok, "{err}");
+    let failed: Vec<serde_json::Value> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["action"] == "login.failed" || r["action"] == "account.locked")
+        .collect();
+    assert_eq!(failed.len(), 5, "{out}");
+    assert!(failed.iter().all(|r| r["target_user"].as_str().is_some_and(|t| t.starts_with("unknown:"))));
+    let logged = std::fs::read_to_string(log).unwrap();
+    for (what, text) in [("audit trail", out.as_str()), ("log", logged.as_str())] {
+        assert!(!text.to_lowercase().contains("tr0ub4dor"), "the typed name is in the {what}: {text}");
+    }
+    assert!(logged.contains("locked"), "the lock is logged, by digest: {logged}");
 }
