@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use ruma::api::client::filter::FilterDefinition;
 use ruma::{EventId, OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
 use wardline_store::{Presence, Receipt, Store};
-use ruma::api::client::filter::FilterDefinition;
 use wardline_types::{Clock, MAX_EVENT_TYPE_BYTES, Membership, StreamPos};
 
 use crate::core::Core;
@@ -242,7 +242,9 @@ impl UserDataService {
             return Err(ServiceError::not_found("no such user"));
         }
         if viewer != user && !viewer_is_admin && !self.share_a_room(viewer, user).await? {
-            return Err(ServiceError::forbidden("you can only see the presence of people you share a conversation with"));
+            return Err(ServiceError::forbidden(
+                "you can only see the presence of people you share a conversation with",
+            ));
         }
         Ok(self.store.presence(user).await?.unwrap_or(Presence {
             user_id: user.to_owned(),

@@ -190,13 +190,22 @@ mod tests {
         assert_eq!(v.ended_at(), None);
         // Shared history: the time away is readable after coming back.
         let shared = Visibility::new(
-            vec![(StreamPos(10), Membership::Join), (StreamPos(20), Membership::Leave), (StreamPos(40), Membership::Join)],
+            vec![
+                (StreamPos(10), Membership::Join),
+                (StreamPos(20), Membership::Leave),
+                (StreamPos(40), Membership::Join),
+            ],
             &[hv(2, "shared")],
         );
         assert!(shared.can_see(StreamPos(25)));
         // Invited history: from the invitation on.
         let invited = Visibility::new(
-            vec![(StreamPos(10), Membership::Join), (StreamPos(20), Membership::Leave), (StreamPos(30), Membership::Invite), (StreamPos(40), Membership::Join)],
+            vec![
+                (StreamPos(10), Membership::Join),
+                (StreamPos(20), Membership::Leave),
+                (StreamPos(30), Membership::Invite),
+                (StreamPos(40), Membership::Join),
+            ],
             &[hv(2, "invited")],
         );
         assert!(!invited.can_see(StreamPos(25)));

@@ -280,14 +280,14 @@ async fn history_visibility_across_leaving_and_rejoining() {
             }))
             .await;
         b.join(&room).await;
-        let (_, before) = a.send_text(&room, "t0", "before").await;
+        let (_, before) = a.send_text(&room, &format!("{hv}0"), "before").await;
         let token = b.sync(None, 0, Some(LONG)).await["next_batch"].as_str().unwrap().to_owned();
         b.post(&format!("/_matrix/client/v3/rooms/{}/leave", enc(&room)), json!({})).await;
-        let (_, away) = a.send_text(&room, "t1", "away").await;
+        let (_, away) = a.send_text(&room, &format!("{hv}1"), "away").await;
         a.invite(&room, &b.user_id).await;
-        let (_, invited) = a.send_text(&room, "t2", "invited").await;
+        let (_, invited) = a.send_text(&room, &format!("{hv}2"), "invited").await;
         b.join(&room).await;
-        let (_, back) = a.send_text(&room, "t3", "back").await;
+        let (_, back) = a.send_text(&room, &format!("{hv}3"), "back").await;
 
         let mut want = vec!["before"];
         if away_seen {

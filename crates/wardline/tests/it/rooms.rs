@@ -176,17 +176,20 @@ async fn a_banned_creator_stays_banned() {
     pl["users"] = json!({"@ada:localhost": 0, "@ben:localhost": 100});
     let (st, body) = a.put(&pl_path, pl).await;
     assert_eq!(st, 200, "{body}");
-    let (st, _) =
-        b.post(&format!("/_matrix/client/v3/rooms/{}/ban", enc(&room)), json!({"user_id": a.user_id})).await;
+    let (st, _) = b.post(&format!("/_matrix/client/v3/rooms/{}/ban", enc(&room)), json!({"user_id": a.user_id})).await;
     assert_eq!(st, 200);
     b.send_text(&room, "t1", "said while ada was banned").await;
-    for path in [format!("/_matrix/client/v3/rooms/{}/join", enc(&room)), format!("/_matrix/client/v3/join/{}", enc(&room))] {
+    for path in
+        [format!("/_matrix/client/v3/rooms/{}/join", enc(&room)), format!("/_matrix/client/v3/join/{}", enc(&room))]
+    {
         let (st, body) = a.post(&path, json!({})).await;
         assert_eq!((st, body["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{path}: {body}");
     }
     // Ben leaves: the room is empty, and still the ban holds.
     b.post(&format!("/_matrix/client/v3/rooms/{}/leave", enc(&room)), json!({})).await;
-    for path in [format!("/_matrix/client/v3/rooms/{}/join", enc(&room)), format!("/_matrix/client/v3/join/{}", enc(&room))] {
+    for path in
+        [format!("/_matrix/client/v3/rooms/{}/join", enc(&room)), format!("/_matrix/client/v3/join/{}", enc(&room))]
+    {
         let (st, body) = a.post(&path, json!({})).await;
         assert_eq!((st, body["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{path}: {body}");
     }
@@ -234,8 +237,11 @@ async fn event_types_state_keys_and_sizes_are_limited() {
         a.put(&format!("/_matrix/client/v3/rooms/{r}/state/{long}/"), json!({})).await,
         a.put(&format!("/_matrix/client/v3/rooms/{r}/state/org.wardline.note/{long}"), json!({})).await,
         a.put(&format!("/_matrix/client/v3/rooms/{r}/state/m.room.topic/"), json!({"topic": big})).await,
-        a.put(&format!("/_matrix/client/v3/rooms/{r}/send/m.room.message/t2"), json!({"msgtype": "m.text", "body": big}))
-            .await,
+        a.put(
+            &format!("/_matrix/client/v3/rooms/{r}/send/m.room.message/t2"),
+            json!({"msgtype": "m.text", "body": big}),
+        )
+        .await,
         a.post(
             "/_matrix/client/v3/createRoom",
             json!({"initial_state": [{"type": long, "state_key": "", "content": {}}]}),

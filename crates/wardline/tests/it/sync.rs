@@ -439,15 +439,15 @@ async fn pathological_filter_patterns_through_sync() {
     assert!(timeline.iter().any(|e| e["type"] == long_type.as_str()), "not excluded: the pattern needs a b");
     assert!(sync["account_data"]["events"].as_array().unwrap().iter().any(|e| e["type"] == long_type.as_str()));
     // Stored, then used by id.
-    let (st, created) = a.post(&format!("/_matrix/client/v3/user/{}/filter", enc(&a.user_id)), serde_json::from_str(&filter).unwrap())
-            .await;
+    let (st, created) = a
+        .post(&format!("/_matrix/client/v3/user/{}/filter", enc(&a.user_id)), serde_json::from_str(&filter).unwrap())
+        .await;
     assert_eq!(st, 200, "{created}");
     let sync = a.sync(None, 0, Some(created["filter_id"].as_str().unwrap())).await;
     assert!(sync["rooms"]["join"][&room]["timeline"]["events"].is_array());
     // Over the limits, inline or stored; and something that is not a filter.
     let too_long = json!({"room": {"timeline": {"not_types": ["a".repeat(256)]}}});
-    let (st, body) =
-        a.get(&format!("/_matrix/client/v3/sync?filter={}", enc(&too_long.to_string()))).await;
+    let (st, body) = a.get(&format!("/_matrix/client/v3/sync?filter={}", enc(&too_long.to_string()))).await;
     assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{body}");
     let path = format!("/_matrix/client/v3/user/{}/filter", enc(&a.user_id));
     let (st, body) = a.post(&path, too_long).await;
@@ -476,7 +476,8 @@ async fn presence_only_for_colleagues_and_not_for_deactivated_accounts() {
     b.join(&room).await;
     let c_since = next(&c.sync(None, 0, None).await);
     let status = format!("/_matrix/client/v3/presence/{}/status", enc(&a.user_id));
-    let (st, _) = a.put(&status, json!({"presence": "online", "status_msg": "In theatre 3 with Mr Smith (bed 12)"})).await;
+    let (st, _) =
+        a.put(&status, json!({"presence": "online", "status_msg": "In theatre 3 with Mr Smith (bed 12)"})).await;
     assert_eq!(st, 200);
     for (who, expected) in [(&a, 200), (&b, 200), (&boss, 200), (&c, 403)] {
         let (st, body) = who.get(&status).await;
@@ -486,10 +487,7 @@ async fn presence_only_for_colleagues_and_not_for_deactivated_accounts() {
         }
     }
     let sync = c.sync(Some(&c_since), 0, None).await;
-    assert!(
-        !sync["presence"]["events"].as_array().unwrap().iter().any(|e| e["sender"] == "@ada:localhost"),
-        "{sync}"
-    );
+    assert!(!sync["presence"]["events"].as_array().unwrap().iter().any(|e| e["sender"] == "@ada:localhost"), "{sync}");
     // Deactivated: the same answer as for someone who never existed, for everyone.
     let (ok, out, err) = cli(&s.data_dir, &["user", "deactivate", "ada"], None);
     assert!(ok, "{out} {err}");
