@@ -238,7 +238,7 @@ impl UserDataService {
     /// with whom they share a conversation, or anyone's for an administrator. `/sync` applies
     /// the same rule to presence changes. A deactivated account looks like an unknown one.
     pub async fn presence(&self, viewer: &UserId, viewer_is_admin: bool, user: &UserId) -> ServiceResult<Presence> {
-        if !self.store.account(user).await?.is_some_and(|a| !a.deactivated) {
+        if self.store.account(user).await?.is_none_or(|a| a.deactivated) {
             return Err(ServiceError::not_found("no such user"));
         }
         if viewer != user && !viewer_is_admin && !self.share_a_room(viewer, user).await? {
