@@ -415,11 +415,16 @@ impl SyncService {
                 (raw, limited)
             }
         };
-        let seen = raw.len();
-        let visible: Vec<StoredEvent> = raw.into_iter().filter(|e| vis.is_none_or(|v| v.can_see(e.stream))).collect();
-        // The timeline starts at the first event the user may see: the state sent with it is
-        // the state at a moment they could see, and anything hidden before it is a gap.
-        let limited = limited || visible.len() < seen;
+        // The timeline starts after the last event the user may not see: the state sent with it
+        // (on a full sync) is then the state at a moment they could see, which includes whatever
+        // changed while they could not; anything before is a gap, for `/messages` to fill.
+        let mut raw = raw;
+        let hidden = raw.iter().rposition(|e| !vis.is_none_or(|v| v.can_see(e.stream)));
+        let visible = match hidden {
+            Some(i) => raw.split_off(i + 1),
+            None => raw,
+        };
+        let limited = limited || hidden.is_some();
         let prev_batch = Some(PageToken(visible.first().map_or(range.upto.next(), |e| e.stream)));
         let events = visible.into_iter().filter(|e| event_passes(filter, e)).collect();
         Ok(TimelineSlice { events, limited, prev_batch })
