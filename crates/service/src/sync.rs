@@ -405,7 +405,7 @@ impl SyncService {
             });
         }
         // A woken incremental sync usually finds its new events in memory.
-        let (raw, limited) = match self.rooms.recent_events(room, range, limit) {
+        let (mut raw, limited) = match self.rooms.recent_events(room, range, limit) {
             Some(found) => found,
             None => {
                 let mut raw = self.store.room_events(room, range, Direction::Backward, limit + 1).await?;
@@ -418,7 +418,6 @@ impl SyncService {
         // The timeline starts after the last event the user may not see: the state sent with it
         // (on a full sync) is then the state at a moment they could see, which includes whatever
         // changed while they could not; anything before is a gap, for `/messages` to fill.
-        let mut raw = raw;
         let hidden = raw.iter().rposition(|e| !vis.is_none_or(|v| v.can_see(e.stream)));
         let visible = match hidden {
             Some(i) => raw.split_off(i + 1),
