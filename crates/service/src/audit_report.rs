@@ -435,7 +435,10 @@ fn describe(e: &StoredEvent, original: Option<&Value>, names: &HashMap<String, S
             format!("{who} named the conversation \"{}\"", c.get("name").and_then(Value::as_str).unwrap_or(""))
         }
         kinds::TOPIC => format!("{who} set the topic \"{}\"", c.get("topic").and_then(Value::as_str).unwrap_or("")),
-        kinds::REDACTION => format!("{who} deleted a message"),
+        // Only a redaction that names its target deleted anything (an m.room.redaction sent
+        // as an ordinary event, before the rooms refused those, deleted nothing).
+        kinds::REDACTION if e.event.redacts.is_some() => format!("{who} deleted a message"),
+        kinds::REDACTION => format!("{who}: [an m.room.redaction that deleted nothing]"),
         k if k.starts_with("m.room.") => return None,
         other => format!("{who}: [{other}]"),
     })

@@ -207,6 +207,7 @@ impl SyncService {
 
     /// Answers a sync, waiting up to the timeout for something new.
     pub async fn sync(&self, caller: &Caller, req: SyncRequest) -> ServiceResult<SyncResult> {
+        crate::filter::validate(&req.filter)?;
         let presence = req.set_presence.as_deref().unwrap_or("online");
         if let Err(e) = self.userdata.set_presence(&caller.user_id, presence, None, false).await {
             tracing::debug!(error = %e, "presence not updated");
@@ -307,9 +308,14 @@ impl SyncService {
             let room_changes = changes.get(&m.room_id);
             match m.membership {
                 Membership::Join => {
+                    // Joined now but not throughout the window (a first join, or away and back):
+                    // the room is sent afresh, as to a newcomer, and what was said while the user
+                    // could not see the room stays hidden.
                     let newly_joined = match room_changes {
                         Some(c) if c.iter().any(|x| x.membership == Membership::Join) => {
-                            self.membership_before(user, &m.room_id, w.range().after).await? != Some(Membership::Join)
+                            c.iter().any(|x| x.membership != Membership::Join)
+                                || self.membership_before(user, &m.room_id, w.range().after).await?
+                                    != Some(Membership::Join)
                         }
                         _ => false,
                     };
@@ -319,7 +325,10 @@ impl SyncService {
                         .filter(|c| room_kind_passes(&filter.room.account_data, &c.kind))
                         .cloned()
                         .collect();
-                    if let Some(room) = self.joined_room(user, &m.room_id, &w, newly_joined, data, filter).await? {
+                    let changed = room_changes.is_some();
+                    if let Some(room) =
+                        self.joined_room(user, &m.room_id, &w, (newly_joined, changed), data, filter).await?
+                    {
                         out.joined.push(room);
                     }
                 }
@@ -378,6 +387,9 @@ impl SyncService {
     }
 
     /// The newest `limit` events of a room in `range` that the user may see.
+    ///
+    /// `vis` is `None` only when the change log proves the user was joined throughout `range`,
+    /// where [`Visibility::can_see`] holds for every position; otherwise every event passes it.
     async fn slice(
         &self,
         room: &RoomId,
@@ -394,8 +406,7 @@ impl SyncService {
             });
         }
         // A woken incremental sync usually finds its new events in memory.
-        let from_memory = if vis.is_none() { self.rooms.recent_events(room, range, limit) } else { None };
-        let (raw, limited) = match from_memory {
+        let (mut raw, limited) = match self.rooms.recent_events(room, range, limit) {
             Some(found) => found,
             None => {
                 let mut raw = self.store.room_events(room, range, Direction::Backward, limit + 1).await?;
@@ -405,13 +416,22 @@ impl SyncService {
                 (raw, limited)
             }
         };
-        let prev_batch = Some(PageToken(raw.first().map_or(range.upto.next(), |e| e.stream)));
-        let events =
-            raw.into_iter().filter(|e| vis.is_none_or(|v| v.can_see(e.stream)) && event_passes(filter, e)).collect();
+        // The timeline starts after the last event the user may not see: the state sent with it
+        // (on a full sync) is then the state at a moment they could see, which includes whatever
+        // changed while they could not; anything before is a gap, for `/messages` to fill.
+        let hidden = raw.iter().rposition(|e| !vis.is_none_or(|v| v.can_see(e.stream)));
+        let visible = match hidden {
+            Some(i) => raw.split_off(i + 1),
+            None => raw,
+        };
+        let limited = limited || hidden.is_some();
+        let prev_batch = Some(PageToken(visible.first().map_or(range.upto.next(), |e| e.stream)));
+        let events = visible.into_iter().filter(|e| event_passes(filter, e)).collect();
         Ok(TimelineSlice { events, limited, prev_batch })
     }
 
-    /// State before a timeline: everything on a full sync, changes in the gap if limited.
+    /// State before a timeline: everything on a full sync, changes in the gap if limited; only
+    /// changes the user may see.
     async fn state_before(
         &self,
         room: &RoomId,
@@ -419,12 +439,19 @@ impl SyncService {
         range: PosRange,
         full: bool,
         filter: &RoomEventFilter,
+        vis: Option<&Visibility>,
     ) -> ServiceResult<Vec<StoredEvent>> {
         let start = timeline.prev_batch.map_or(range.upto, |t| StreamPos(t.0.0 - 1));
         let state = if full {
+            // The whole state at the start of the timeline, a moment the user may see.
             self.store.state_at(room, start).await?
         } else if timeline.limited {
-            self.store.state_changes(room, PosRange::new(range.after, start)).await?
+            self.store
+                .state_changes(room, PosRange::new(range.after, start))
+                .await?
+                .into_iter()
+                .filter(|e| vis.is_none_or(|v| v.can_see(e.stream)))
+                .collect()
         } else {
             Vec::new()
         };
@@ -437,7 +464,7 @@ impl SyncService {
         user: &UserId,
         room: &RoomId,
         w: &Window,
-        newly_joined: bool,
+        (newly_joined, membership_changed): (bool, bool),
         account_data: Vec<AccountDataChange>,
         filter: &FilterDefinition,
     ) -> ServiceResult<Option<JoinedRoom>> {
@@ -451,14 +478,16 @@ impl SyncService {
         }
         // `full_state` alone still limits the timeline to what is new since `since`.
         let range = if w.since.is_none() || newly_joined { PosRange::upto(w.upto) } else { w.range() };
-        let vis = if full { Some(self.timeline.visibility(user, room).await?) } else { None };
+        // Without a membership change in the window the user was joined throughout it and may
+        // see all of it; otherwise the rule decides event by event.
+        let vis = if full || membership_changed { Some(self.timeline.visibility(user, room).await?) } else { None };
         let timeline = if new_events {
             let limit = self.timeline_limit(&filter.room.timeline);
             self.slice(room, range, &filter.room.timeline, vis.as_ref(), limit).await?
         } else {
             TimelineSlice { events: vec![], limited: false, prev_batch: Some(PageToken(range.upto.next())) }
         };
-        let state = self.state_before(room, &timeline, range, full, &filter.room.state).await?;
+        let state = self.state_before(room, &timeline, range, full, &filter.room.state, vis.as_ref()).await?;
         let receipt_range = if full { PosRange::upto(w.upto) } else { w.range() };
         let receipts = if !new_receipts || filter.room.ephemeral.types.as_ref().is_some_and(Vec::is_empty) {
             Vec::new()
@@ -468,6 +497,7 @@ impl SyncService {
                 .await?
                 .into_iter()
                 .filter(|r| r.receipt_type != "m.read.private" || r.user_id == user)
+                .filter(|r| vis.as_ref().is_none_or(|v| v.can_see(r.event_stream)))
                 .collect()
         };
         let notification_count = self.unread.count(self.store.as_ref(), room, user, w.upto).await?;
@@ -526,7 +556,8 @@ impl SyncService {
         let vis = self.timeline.visibility(user, &m.room_id).await?;
         let limit = self.timeline_limit(&filter.room.timeline);
         let timeline = self.slice(&m.room_id, range, &filter.room.timeline, Some(&vis), limit).await?;
-        let state = self.state_before(&m.room_id, &timeline, range, w.since.is_none(), &filter.room.state).await?;
+        let state =
+            self.state_before(&m.room_id, &timeline, range, w.since.is_none(), &filter.room.state, Some(&vis)).await?;
         Ok(LeftRoom { room_id: m.room_id.clone(), timeline, state })
     }
 

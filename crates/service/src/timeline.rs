@@ -11,7 +11,7 @@ use wardline_types::stream::PageToken;
 use wardline_types::{StoredEvent, StreamPos, kinds};
 
 use crate::audit::{Actor, AuditService};
-use crate::filter::event_passes;
+use crate::filter::{event_passes, validate_room_event_filter};
 use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
 
@@ -115,6 +115,7 @@ impl TimelineService {
 
     /// `/messages`: up to `limit` visible events from `from` in `dir`, stopping at `to`.
     pub async fn messages(&self, by: &Actor, room: &RoomId, req: PageRequest<'_>) -> ServiceResult<Page> {
+        validate_room_event_filter(req.filter)?;
         let page = self.page(&by.user_id, room, req).await?;
         self.audit_read(by, room, &page.chunk, "messages")?;
         Ok(page)
@@ -238,6 +239,7 @@ impl TimelineService {
         limit: usize,
         filter: &RoomEventFilter,
     ) -> ServiceResult<Context> {
+        validate_room_event_filter(filter)?;
         let user: &UserId = &by.user_id;
         let event = self.visible_event(user, room, event_id).await?;
         let half = limit.min(100) / 2;

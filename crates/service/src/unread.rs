@@ -5,6 +5,10 @@
 //! with the stream position it was taken at, and the next sync only adds the messages that
 //! arrived since: unless the user has read something (a receipt or read marker), posted in the
 //! room or a message was deleted, in which case the count is taken afresh.
+//!
+//! The count starts after the user's own newest event, and a join is always the user's own
+//! event: so messages from before the user's latest join (said while they were away, which
+//! history visibility may hide from them) are never counted.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};

@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use ruma::api::client::filter::FilterDefinition;
 use ruma::{EventId, OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
 use wardline_store::{Presence, Receipt, Store};
-use wardline_types::{Clock, Membership, StreamPos};
+use wardline_types::{Clock, MAX_EVENT_TYPE_BYTES, Membership, StreamPos};
 
 use crate::core::Core;
 use crate::notifier::Notifier;
@@ -133,6 +134,11 @@ impl UserDataService {
         if !content.is_object() {
             return Err(ServiceError::BadJson("account data must be a JSON object".into()));
         }
+        if kind.len() > MAX_EVENT_TYPE_BYTES {
+            return Err(ServiceError::invalid(format!(
+                "an account data type may be at most {MAX_EVENT_TYPE_BYTES} bytes long"
+            )));
+        }
         if kind == "m.push_rules" || kind == "m.fully_read" && room.is_none() {
             return Err(ServiceError::BadJson(format!("{kind} cannot be set here")));
         }
@@ -218,10 +224,27 @@ impl UserDataService {
         Ok(())
     }
 
-    /// A user's presence.
-    pub async fn presence(&self, user: &UserId) -> ServiceResult<Presence> {
-        if self.store.account(user).await?.is_none() {
+    /// Do these two users share a conversation (both joined to one room)?
+    pub async fn share_a_room(&self, a: &UserId, b: &UserId) -> ServiceResult<bool> {
+        let joined = |rooms: Vec<wardline_store::MembershipChange>| -> Vec<ruma::OwnedRoomId> {
+            rooms.into_iter().filter(|m| m.membership == Membership::Join).map(|m| m.room_id).collect()
+        };
+        let mine = joined(self.store.rooms_of_user(a).await?);
+        let theirs = joined(self.store.rooms_of_user(b).await?);
+        Ok(mine.iter().any(|r| theirs.contains(r)))
+    }
+
+    /// A user's presence and status message, if `viewer` may see them: their own, a colleague's
+    /// with whom they share a conversation, or anyone's for an administrator. `/sync` applies
+    /// the same rule to presence changes. A deactivated account looks like an unknown one.
+    pub async fn presence(&self, viewer: &UserId, viewer_is_admin: bool, user: &UserId) -> ServiceResult<Presence> {
+        if self.store.account(user).await?.is_none_or(|a| a.deactivated) {
             return Err(ServiceError::not_found("no such user"));
+        }
+        if viewer != user && !viewer_is_admin && !self.share_a_room(viewer, user).await? {
+            return Err(ServiceError::forbidden(
+                "you can only see the presence of people you share a conversation with",
+            ));
         }
         Ok(self.store.presence(user).await?.unwrap_or(Presence {
             user_id: user.to_owned(),
@@ -232,13 +255,19 @@ impl UserDataService {
         }))
     }
 
-    /// Stores a filter's JSON unchanged.
+    /// Stores a filter's JSON unchanged, once it is known to be a filter within the limits.
     pub async fn put_filter(&self, user: &UserId, json: &str) -> ServiceResult<String> {
+        crate::filter::parse(json)?;
         Ok(self.store.put_filter(user, json).await?)
     }
 
     /// A stored filter's JSON.
     pub async fn filter(&self, user: &UserId, id: &str) -> ServiceResult<String> {
         self.store.filter(user, id).await?.ok_or_else(|| ServiceError::not_found("no such filter"))
+    }
+
+    /// A stored filter, parsed and checked against the limits (it may predate them).
+    pub async fn filter_definition(&self, user: &UserId, id: &str) -> ServiceResult<FilterDefinition> {
+        crate::filter::parse(&self.filter(user, id).await?)
     }
 }

@@ -2,12 +2,18 @@
 //!
 //! The rules of the Matrix spec, applied to one user's membership history and the room's
 //! history-visibility history. An event is visible if, when it was sent,
-//! - the room was `world_readable`; or
 //! - the user was joined (just before or just after it: so they see their own join and leave); or
 //! - the room was `shared` and the user joined at some point after it; or
 //! - the room was `invited` and the user was invited or joined.
 //!
 //! So a user who left sees nothing after leaving, unless they come back.
+//!
+//! `world_readable` is refused in a closed organisation (`rooms::auth_rules`); a room that has it
+//! from before is read as `shared`, so a user who was never in a room never reads it.
+//!
+//! **Invariant:** this is the one rule for reading a room's events. `/sync` (timeline, state,
+//! unread counts), `/messages`, `/event`, `/context`, receipts and files referred to by events
+//! all ask [`Visibility::can_see`]. Unread counts start after the user's own latest join.
 
 use wardline_types::{Membership, StoredEvent, StreamPos, kinds};
 
@@ -73,8 +79,7 @@ impl Visibility {
             return true;
         }
         match self.history_at(pos) {
-            "world_readable" => true,
-            "shared" => self.memberships.iter().any(|(p, m)| *p > pos && *m == Membership::Join),
+            "shared" | "world_readable" => self.memberships.iter().any(|(p, m)| *p > pos && *m == Membership::Join),
             "invited" => matches!(after, Some(Membership::Invite)),
             _ => false,
         }
@@ -154,10 +159,64 @@ mod tests {
     }
 
     #[test]
+    fn world_readable_is_read_as_shared() {
+        // Never a member: nothing, even though the room once said world_readable.
+        assert!(!Visibility::new(vec![], &[hv(2, "world_readable")]).can_see(StreamPos(5)));
+        // A member sees what shared history would show them, and nothing after leaving.
+        let v = Visibility::new(
+            vec![(StreamPos(10), Membership::Join), (StreamPos(20), Membership::Leave)],
+            &[hv(2, "world_readable")],
+        );
+        assert!(v.can_see(StreamPos(5)));
+        assert!(!v.can_see(StreamPos(25)));
+    }
+
+    #[test]
+    fn away_and_back_under_joined_history() {
+        // Joined at 10, left at 20, invited at 30, joined again at 40; history `joined`.
+        let v = Visibility::new(
+            vec![
+                (StreamPos(10), Membership::Join),
+                (StreamPos(20), Membership::Leave),
+                (StreamPos(30), Membership::Invite),
+                (StreamPos(40), Membership::Join),
+            ],
+            &[hv(2, "joined")],
+        );
+        assert!(v.can_see(StreamPos(15)));
+        assert!(!v.can_see(StreamPos(25)), "said while away");
+        assert!(!v.can_see(StreamPos(35)), "said while invited");
+        assert!(v.can_see(StreamPos(40)) && v.can_see(StreamPos(45)));
+        assert_eq!(v.ended_at(), None);
+        // Shared history: the time away is readable after coming back.
+        let shared = Visibility::new(
+            vec![
+                (StreamPos(10), Membership::Join),
+                (StreamPos(20), Membership::Leave),
+                (StreamPos(40), Membership::Join),
+            ],
+            &[hv(2, "shared")],
+        );
+        assert!(shared.can_see(StreamPos(25)));
+        // Invited history: from the invitation on.
+        let invited = Visibility::new(
+            vec![
+                (StreamPos(10), Membership::Join),
+                (StreamPos(20), Membership::Leave),
+                (StreamPos(30), Membership::Invite),
+                (StreamPos(40), Membership::Join),
+            ],
+            &[hv(2, "invited")],
+        );
+        assert!(!invited.can_see(StreamPos(25)));
+        assert!(invited.can_see(StreamPos(35)));
+    }
+
+    #[test]
     fn never_a_member_sees_nothing() {
         let v = Visibility::new(vec![], &[hv(2, "shared")]);
         assert!(!v.ever_member());
         assert!(!v.can_see(StreamPos(5)));
-        assert!(Visibility::new(vec![], &[hv(2, "world_readable")]).can_see(StreamPos(5)));
+        assert!(!Visibility::new(vec![], &[hv(2, "world_readable")]).can_see(StreamPos(5)));
     }
 }

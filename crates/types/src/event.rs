@@ -40,6 +40,30 @@ pub mod kinds {
 /// The event type string (`m.room.message`, `org.wardline.…`).
 pub type EventKind = String;
 
+/// Longest event type, in bytes (the Matrix spec's limit).
+pub const MAX_EVENT_TYPE_BYTES: usize = 255;
+
+/// Longest state key, in bytes (the Matrix spec's limit).
+pub const MAX_STATE_KEY_BYTES: usize = 255;
+
+/// Largest event, in bytes of its JSON as clients receive it (the Matrix spec's 65,536-byte
+/// limit on a whole event).
+pub const MAX_EVENT_BYTES: usize = 65_536;
+
+/// Why an event is over the spec's size limits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventLimitError {
+    /// The type is too long.
+    #[error("an event type may be at most {MAX_EVENT_TYPE_BYTES} bytes long")]
+    TypeTooLong,
+    /// The state key is too long.
+    #[error("a state key may be at most {MAX_STATE_KEY_BYTES} bytes long")]
+    StateKeyTooLong,
+    /// The whole event is too large.
+    #[error("an event may be at most {MAX_EVENT_BYTES} bytes")]
+    TooLarge,
+}
+
 /// The transaction that produced an event: used for idempotent sends and echoed back to the
 /// sending device only.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +105,37 @@ impl NewEvent {
             return None;
         }
         self.content.get("membership")?.as_str()?.parse().ok()
+    }
+
+    /// Checks the spec's limits: type and state key at most 255 bytes, the whole event (as a
+    /// client receives it, before any `unsigned` data) at most 65,536 bytes.
+    ///
+    /// # Errors
+    /// Which limit the event is over.
+    pub fn check_limits(&self) -> Result<(), EventLimitError> {
+        if self.kind.len() > MAX_EVENT_TYPE_BYTES {
+            return Err(EventLimitError::TypeTooLong);
+        }
+        if self.state_key.as_ref().is_some_and(|k| k.len() > MAX_STATE_KEY_BYTES) {
+            return Err(EventLimitError::StateKeyTooLong);
+        }
+        let mut obj = Map::new();
+        obj.insert("event_id".into(), json!(self.event_id));
+        obj.insert("room_id".into(), json!(self.room_id));
+        obj.insert("sender".into(), json!(self.sender));
+        obj.insert("type".into(), json!(self.kind));
+        obj.insert("content".into(), self.content.clone());
+        obj.insert("origin_server_ts".into(), json!(self.origin_server_ts.0));
+        if let Some(sk) = &self.state_key {
+            obj.insert("state_key".into(), json!(sk));
+        }
+        if let Some(r) = &self.redacts {
+            obj.insert("redacts".into(), json!(r));
+        }
+        if Value::Object(obj).to_string().len() > MAX_EVENT_BYTES {
+            return Err(EventLimitError::TooLarge);
+        }
+        Ok(())
     }
 }
 
@@ -164,6 +219,26 @@ mod tests {
             },
             redacted_because: None,
         }
+    }
+
+    #[test]
+    fn limits_on_types_state_keys_and_size() {
+        let mut e = sample().event;
+        assert_eq!(e.check_limits(), Ok(()));
+        e.kind = "t".repeat(MAX_EVENT_TYPE_BYTES);
+        assert_eq!(e.check_limits(), Ok(()));
+        e.kind = "t".repeat(MAX_EVENT_TYPE_BYTES + 1);
+        assert_eq!(e.check_limits(), Err(EventLimitError::TypeTooLong));
+        e.kind = "m.room.topic".into();
+        e.state_key = Some("k".repeat(MAX_STATE_KEY_BYTES + 1));
+        assert_eq!(e.check_limits(), Err(EventLimitError::StateKeyTooLong));
+        e.state_key = Some(String::new());
+        e.content = json!({ "topic": "x".repeat(MAX_EVENT_BYTES - 300) });
+        assert_eq!(e.check_limits(), Ok(()));
+        e.content = json!({ "topic": "x".repeat(MAX_EVENT_BYTES) });
+        assert_eq!(e.check_limits(), Err(EventLimitError::TooLarge));
+        e.state_key = None;
+        assert_eq!(e.check_limits(), Err(EventLimitError::TooLarge), "message events too");
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub mod stream;
 
 pub use account::{Account, AccountUpdate, Device, NewAccount, Username};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use event::{EventKind, NewEvent, StoredEvent, TxnRef, kinds};
+pub use event::{
+    EventKind, EventLimitError, MAX_EVENT_BYTES, MAX_EVENT_TYPE_BYTES, MAX_STATE_KEY_BYTES, NewEvent, StoredEvent,
+    TxnRef, kinds,
+};
 pub use membership::Membership;
 pub use stream::{StreamPos, SyncToken};

@@ -63,8 +63,8 @@ pub async fn typing(s: Services, req: Ruma<create_typing_event::v3::Request>) ->
 
 /// `GET /presence/{userId}/status`
 pub async fn get_presence(s: Services, req: Ruma<get_presence::v3::Request>) -> Result<Response, ApiError> {
-    req.caller()?;
-    let p = s.userdata.presence(&req.body.user_id).await?;
+    let caller = req.caller()?;
+    let p = s.userdata.presence(&caller.user_id, caller.is_admin, &req.body.user_id).await?;
     let now = s.clock.now();
     let mut body = json!({ "presence": p.state, "currently_active": p.state == "online" });
     if p.last_active.0 > 0 {

@@ -45,11 +45,7 @@ async fn resolve_filter(
     Ok(match filter {
         None => FilterDefinition::default(),
         Some(sync_events::v3::Filter::FilterDefinition(f)) => f.clone(),
-        Some(sync_events::v3::Filter::FilterId(id)) => {
-            let text =
-                s.userdata.filter(&caller.user_id, id).await.map_err(|_| ApiError::not_found("no such filter"))?;
-            serde_json::from_str(&text).map_err(|e| ApiError::bad_json(format!("stored filter is invalid: {e}")))?
-        }
+        Some(sync_events::v3::Filter::FilterId(id)) => s.userdata.filter_definition(&caller.user_id, id).await?,
         Some(_) => FilterDefinition::default(),
     })
 }

@@ -13,8 +13,17 @@ fn deny(msg: impl Into<String>) -> ServiceResult<()> {
     Err(ServiceError::Forbidden(msg.into()))
 }
 
-/// Checks that `ev` may be appended to the room in state `room`.
+/// Checks that `ev` may be appended to the room in state `room`. Every event of every room
+/// passes through here, whichever endpoint made it.
 pub fn authorize(room: &RoomState, ev: &NewEvent) -> ServiceResult<()> {
+    ev.check_limits().map_err(|e| ServiceError::invalid(e.to_string()))?;
+    check_closed_organisation(ev)?;
+    if ev.kind == kinds::REDACTION && (ev.state_key.is_some() || ev.redacts.is_none()) {
+        // A redaction is only ever made by `RoomService::send` after its target and the
+        // sender's power to redact it were checked; anything else named m.room.redaction
+        // would look like a deletion that never happened.
+        return deny("m.room.redaction can only be sent as a redaction of an event");
+    }
     if ev.kind == kinds::CREATE {
         if room.exists() {
             return deny("the room already exists");
@@ -48,6 +57,22 @@ pub fn authorize(room: &RoomState, ev: &NewEvent) -> ServiceResult<()> {
     Ok(())
 }
 
+/// What a closed organisation never allows, whatever the power levels: public rooms, and
+/// history readable by people who were never in the room.
+fn check_closed_organisation(ev: &NewEvent) -> ServiceResult<()> {
+    if ev.state_key.is_none() {
+        return Ok(());
+    }
+    let field = |name: &str| ev.content.get(name).and_then(Value::as_str);
+    if ev.kind == kinds::JOIN_RULES && field("join_rule") == Some("public") {
+        return deny("rooms cannot be public in a closed organisation");
+    }
+    if ev.kind == kinds::HISTORY_VISIBILITY && field("history_visibility") == Some("world_readable") {
+        return deny("history cannot be world-readable in a closed organisation: use shared, invited or joined");
+    }
+    Ok(())
+}
+
 fn authorize_membership(room: &RoomState, ev: &NewEvent) -> ServiceResult<()> {
     let Some(target) = ev.state_key.as_deref().and_then(|s| <&UserId>::try_from(s).ok()) else {
         return Err(ServiceError::invalid("a member event's state key must be a user id"));
@@ -66,12 +91,15 @@ fn authorize_membership(room: &RoomState, ev: &NewEvent) -> ServiceResult<()> {
             if sender != target {
                 return deny("you can only join as yourself");
             }
-            if room.creator() == Some(sender.as_ref()) && room.members_with(Membership::Join).next().is_none() {
+            // A ban holds whatever the power levels, for the creator too.
+            if target_m == Some(Membership::Ban) {
+                return deny("you are banned from this room");
+            }
+            if room.creator() == Some(sender.as_ref()) && target_m.is_none() && !room.has_members() {
                 // The creator's own first join, right after the create event.
                 return Ok(());
             }
             match target_m {
-                Some(Membership::Ban) => deny("you are banned from this room"),
                 Some(Membership::Join | Membership::Invite) => Ok(()),
                 _ if room.join_rule() == "public" => Ok(()),
                 _ => deny("you are not invited to this room"),

@@ -108,9 +108,6 @@ impl RoomService {
             if matches!(kind.as_str(), kinds::CREATE | kinds::MEMBER) {
                 return Err(ServiceError::invalid(format!("{kind} cannot be set in initial_state")));
             }
-            if kind == kinds::JOIN_RULES && content.get("join_rule").and_then(Value::as_str) == Some("public") {
-                return Err(ServiceError::forbidden("rooms cannot be public in a closed organisation"));
-            }
             plan.push((kind.clone(), key.clone(), content.clone()));
         }
         if let Some(name) = &req.name {

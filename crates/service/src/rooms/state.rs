@@ -93,6 +93,12 @@ impl RoomState {
         self.members.get(user).copied()
     }
 
+    /// Has anyone ever had a membership in the room (joined, been invited, left, ...)?
+    #[must_use]
+    pub fn has_members(&self) -> bool {
+        !self.members.is_empty()
+    }
+
     /// Users with this membership.
     pub fn members_with(&self, m: Membership) -> impl Iterator<Item = &OwnedUserId> {
         self.members.iter().filter(move |(_, x)| **x == m).map(|(u, _)| u)

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Client, Server, enc, timeline_bodies};
+use crate::harness::{Client, Server, cli, enc, timeline_bodies};
 
 async fn room_with(a: &Client, others: &[&Client]) -> String {
     let invite: Vec<&str> = others.iter().map(|c| c.user_id.as_str()).collect();
@@ -220,4 +220,185 @@ async fn event_context_and_redaction() {
     let (st, _) = b.get(&format!("/_matrix/client/v3/rooms/{}/event/{}", enc(&room), enc("$doesnotexist"))).await;
     assert_eq!(st, 404);
     let _: Value = ev;
+}
+
+/// Filter type patterns are matched in linear time: a pattern with many stars against a long
+/// type made a backtracking matcher run for longer than any test (minutes to centuries).
+#[tokio::test]
+async fn pathological_filter_patterns_through_messages() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let room = room_with(&a, &[]).await;
+    let long_type = "a".repeat(255);
+    let (st, sent) =
+        a.put(&format!("/_matrix/client/v3/rooms/{}/send/{long_type}/t1", enc(&room)), json!({"x": 1})).await;
+    assert_eq!(st, 200, "{sent}");
+    let pathological = format!("{}*b", "*a".repeat(30));
+    for (pattern, found) in [(pathological.as_str(), false), ("*a*a*a*b", false), ("*a*a*a*a", true)] {
+        let filter = enc(&json!({"types": [pattern]}).to_string());
+        let (st, page) =
+            a.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b&filter={filter}", enc(&room))).await;
+        assert_eq!(st, 200, "{page}");
+        let hit = page["chunk"].as_array().unwrap().iter().any(|e| e["event_id"] == sent["event_id"]);
+        assert_eq!(hit, found, "pattern {pattern}");
+        let filter = enc(&json!({"not_types": [pattern]}).to_string());
+        let (st, page) = a
+            .get(&format!(
+                "/_matrix/client/v3/rooms/{}/context/{}?filter={filter}",
+                enc(&room),
+                enc(sent["event_id"].as_str().unwrap())
+            ))
+            .await;
+        assert_eq!(st, 200, "{page}");
+    }
+    // Over the limits: a pattern longer than any event type, or too many of them.
+    let too_long = enc(&json!({"types": ["a".repeat(256)]}).to_string());
+    let (st, body) = a.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b&filter={too_long}", enc(&room))).await;
+    assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{body}");
+    let many: Vec<String> = (0..101).map(|i| format!("t{i}.*")).collect();
+    let too_many = enc(&json!({"not_types": many}).to_string());
+    let (st, body) = a.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b&filter={too_many}", enc(&room))).await;
+    assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{body}");
+}
+
+/// A sync filter with room for a whole test room's timeline.
+const LONG: &str = r#"{"room":{"timeline":{"limit":100}}}"#;
+
+/// What each history visibility shows a user who left and came back, through every way of
+/// reading a room: incremental and initial `/sync`, `/messages`, `/event`, `/context`.
+#[tokio::test]
+async fn history_visibility_across_leaving_and_rejoining() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let b = s.user("ben").await;
+    // (history visibility, sees what was said while away, sees what was said while invited)
+    for (hv, away_seen, invited_seen) in [("shared", true, true), ("invited", false, true), ("joined", false, false)] {
+        let room = a
+            .create_room(json!({
+                "invite": [b.user_id],
+                "initial_state": [{"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": hv}}],
+            }))
+            .await;
+        b.join(&room).await;
+        let (_, before) = a.send_text(&room, &format!("{hv}0"), "before").await;
+        let token = b.sync(None, 0, Some(LONG)).await["next_batch"].as_str().unwrap().to_owned();
+        b.post(&format!("/_matrix/client/v3/rooms/{}/leave", enc(&room)), json!({})).await;
+        let (_, away) = a.send_text(&room, &format!("{hv}1"), "away").await;
+        let (st, _) = a
+            .put(
+                &format!("/_matrix/client/v3/rooms/{}/state/m.room.topic/", enc(&room)),
+                json!({"topic": "set while away"}),
+            )
+            .await;
+        assert_eq!(st, 200);
+        a.invite(&room, &b.user_id).await;
+        let (_, invited) = a.send_text(&room, &format!("{hv}2"), "invited").await;
+        b.join(&room).await;
+        let (_, back) = a.send_text(&room, &format!("{hv}3"), "back").await;
+
+        let mut want = vec!["before"];
+        if away_seen {
+            want.push("away");
+        }
+        if invited_seen {
+            want.push("invited");
+        }
+        want.push("back");
+        let incremental = b.sync(Some(&token), 0, Some(LONG)).await;
+        let mut got = timeline_bodies(&incremental, &room);
+        got.retain(|m| m != "before");
+        let mut want_new = want.clone();
+        want_new.retain(|m| *m != "before");
+        assert_eq!(got, want_new, "{hv}: incremental sync after rejoining");
+        let topic = &incremental["rooms"]["join"][&room]["state"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(incremental["rooms"]["join"][&room]["timeline"]["events"].as_array().unwrap())
+            .filter(|e| e["type"] == "m.room.topic")
+            .map(|e| e["content"]["topic"].clone())
+            .next_back();
+        assert_eq!(topic, &Some(json!("set while away")), "{hv}: the state is current after rejoining");
+        assert_eq!(
+            incremental["rooms"]["join"][&room]["unread_notifications"]["notification_count"], 1,
+            "{hv}: only what was said since rejoining counts as unread"
+        );
+        let initial = b.sync(None, 0, Some(LONG)).await;
+        let after_gap = match hv {
+            "shared" => want.clone(),
+            "invited" => vec!["invited", "back"],
+            _ => vec!["back"],
+        };
+        assert_eq!(timeline_bodies(&initial, &room), after_gap, "{hv}: initial sync, from the end of the gap");
+        let (_, page) = b.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=f&limit=100", enc(&room))).await;
+        let bodies: Vec<&str> =
+            page["chunk"].as_array().unwrap().iter().filter_map(|e| e["content"]["body"].as_str()).collect();
+        assert_eq!(bodies, want, "{hv}: /messages");
+        for (sent, seen) in [(&before, true), (&away, away_seen), (&invited, invited_seen), (&back, true)] {
+            let id = enc(sent["event_id"].as_str().unwrap());
+            let expected = if seen { 200 } else { 404 };
+            let (st, _) = b.get(&format!("/_matrix/client/v3/rooms/{}/event/{id}", enc(&room))).await;
+            assert_eq!(st, expected, "{hv}: /event of {sent}");
+            let (st, ctx) = b.get(&format!("/_matrix/client/v3/rooms/{}/context/{id}?limit=10", enc(&room))).await;
+            assert_eq!(st, expected, "{hv}: /context of {sent}");
+            if seen {
+                let around: Vec<&str> = ["events_before", "events_after"]
+                    .iter()
+                    .flat_map(|k| ctx[*k].as_array().unwrap().iter())
+                    .filter_map(|e| e["content"]["body"].as_str())
+                    .collect();
+                assert!(around.iter().all(|m| want.contains(m)), "{hv}: /context around {sent}: {around:?}");
+            }
+        }
+    }
+}
+
+/// `m.room.redaction` goes through the redaction rule however it is sent, and the transcript
+/// says "deleted" only of what was deleted.
+#[tokio::test]
+async fn redactions_only_through_the_redaction_rule() {
+    let mut s = Server::start();
+    let _keep = s.keep_dir();
+    let a = s.user("ada").await;
+    let b = s.user("ben").await;
+    let room = room_with(&a, &[&b]).await;
+    let (_, ada_msg) = a.send_text(&room, "t0", "Bed 12 for theatre").await;
+    let (_, ben_msg) = b.send_text(&room, "t1", "Wrong bed").await;
+    let target = |m: &Value| m["event_id"].as_str().unwrap().to_owned();
+    // Ben (power 0) cannot remove Ada's message through /send, nor through /state.
+    let (st, body) = b
+        .put(
+            &format!("/_matrix/client/v3/rooms/{}/send/m.room.redaction/r1", enc(&room)),
+            json!({"redacts": target(&ada_msg)}),
+        )
+        .await;
+    assert_eq!(st, 403, "{body}");
+    let (st, _) = b
+        .put(
+            &format!("/_matrix/client/v3/rooms/{}/state/m.room.redaction/", enc(&room)),
+            json!({"redacts": target(&ada_msg)}),
+        )
+        .await;
+    assert_eq!(st, 403);
+    let (st, body) =
+        b.put(&format!("/_matrix/client/v3/rooms/{}/send/m.room.redaction/r2", enc(&room)), json!({})).await;
+    assert_eq!(st, 400, "a redaction without a target: {body}");
+    let (_, ev) = a.get(&format!("/_matrix/client/v3/rooms/{}/event/{}", enc(&room), enc(&target(&ada_msg)))).await;
+    assert_eq!(ev["content"]["body"], "Bed 12 for theatre");
+    // Through /send, his own message is redacted as by /redact.
+    let (st, _) = b
+        .put(
+            &format!("/_matrix/client/v3/rooms/{}/send/m.room.redaction/r3", enc(&room)),
+            json!({"redacts": target(&ben_msg)}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (_, ev) = a.get(&format!("/_matrix/client/v3/rooms/{}/event/{}", enc(&room), enc(&target(&ben_msg)))).await;
+    assert_eq!(ev["content"], json!({}), "{ev}");
+    assert!(s.terminate());
+    let (ok, text, err) = cli(&s.data_dir, &["room", "transcript", &room], None);
+    assert!(ok, "{err}");
+    assert!(text.contains("Dr ada (@ada:localhost): Bed 12 for theatre"), "{text}");
+    assert_eq!(text.matches("deleted a message").count(), 1, "{text}");
+    assert!(text.contains("[message deleted by Dr ben (@ben:localhost)"), "{text}");
 }

@@ -161,3 +161,105 @@ async fn trusted_private_chat_and_direct_chats() {
     let (st, b) = a.post("/_matrix/client/v3/createRoom", json!({"room_version": "1"})).await;
     assert_eq!((st, b["errcode"].as_str()), (400, Some("M_UNSUPPORTED_ROOM_VERSION")));
 }
+
+/// A ban holds whatever the power levels: a creator who gave their power away and was banned
+/// cannot come back through `/join`, even to a room nobody is in any more.
+#[tokio::test]
+async fn a_banned_creator_stays_banned() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let b = s.user("ben").await;
+    let room = a.create_room(json!({"invite": [b.user_id]})).await;
+    b.join(&room).await;
+    let pl_path = format!("/_matrix/client/v3/rooms/{}/state/m.room.power_levels/", enc(&room));
+    let (_, mut pl) = a.get(&pl_path).await;
+    pl["users"] = json!({"@ada:localhost": 0, "@ben:localhost": 100});
+    let (st, body) = a.put(&pl_path, pl).await;
+    assert_eq!(st, 200, "{body}");
+    let (st, _) = b.post(&format!("/_matrix/client/v3/rooms/{}/ban", enc(&room)), json!({"user_id": a.user_id})).await;
+    assert_eq!(st, 200);
+    b.send_text(&room, "t1", "said while ada was banned").await;
+    for path in
+        [format!("/_matrix/client/v3/rooms/{}/join", enc(&room)), format!("/_matrix/client/v3/join/{}", enc(&room))]
+    {
+        let (st, body) = a.post(&path, json!({})).await;
+        assert_eq!((st, body["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{path}: {body}");
+    }
+    // Ben leaves: the room is empty, and still the ban holds.
+    b.post(&format!("/_matrix/client/v3/rooms/{}/leave", enc(&room)), json!({})).await;
+    for path in
+        [format!("/_matrix/client/v3/rooms/{}/join", enc(&room)), format!("/_matrix/client/v3/join/{}", enc(&room))]
+    {
+        let (st, body) = a.post(&path, json!({})).await;
+        assert_eq!((st, body["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{path}: {body}");
+    }
+    let (_, page) = a.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b", enc(&room))).await;
+    let bodies: Vec<&str> =
+        page["chunk"].as_array().unwrap().iter().filter_map(|e| e["content"]["body"].as_str()).collect();
+    assert!(!bodies.contains(&"said while ada was banned"), "{bodies:?}");
+}
+
+/// `world_readable` would let someone who was never in a room read it: refused at creation and
+/// later.
+#[tokio::test]
+async fn world_readable_history_is_refused() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let (st, body) = a
+        .post(
+            "/_matrix/client/v3/createRoom",
+            json!({"initial_state": [{"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "world_readable"}}]}),
+        )
+        .await;
+    assert_eq!((st, body["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{body}");
+    let room = a.create_room(json!({})).await;
+    let path = format!("/_matrix/client/v3/rooms/{}/state/m.room.history_visibility/", enc(&room));
+    let (st, body) = a.put(&path, json!({"history_visibility": "world_readable"})).await;
+    assert_eq!((st, body["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{body}");
+    for allowed in ["joined", "invited", "shared"] {
+        let (st, body) = a.put(&path, json!({"history_visibility": allowed})).await;
+        assert_eq!(st, 200, "{allowed}: {body}");
+    }
+}
+
+/// The spec's limits: types and state keys of at most 255 bytes, events of at most 65,536
+/// bytes, on every way of sending.
+#[tokio::test]
+async fn event_types_state_keys_and_sizes_are_limited() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let room = a.create_room(json!({})).await;
+    let r = enc(&room);
+    let long = "t".repeat(256);
+    let big = "x".repeat(65_536);
+    let refused = [
+        a.put(&format!("/_matrix/client/v3/rooms/{r}/send/{long}/t1"), json!({})).await,
+        a.put(&format!("/_matrix/client/v3/rooms/{r}/state/{long}/"), json!({})).await,
+        a.put(&format!("/_matrix/client/v3/rooms/{r}/state/org.wardline.note/{long}"), json!({})).await,
+        a.put(&format!("/_matrix/client/v3/rooms/{r}/state/m.room.topic/"), json!({"topic": big})).await,
+        a.put(
+            &format!("/_matrix/client/v3/rooms/{r}/send/m.room.message/t2"),
+            json!({"msgtype": "m.text", "body": big}),
+        )
+        .await,
+        a.post(
+            "/_matrix/client/v3/createRoom",
+            json!({"initial_state": [{"type": long, "state_key": "", "content": {}}]}),
+        )
+        .await,
+        a.post(
+            "/_matrix/client/v3/createRoom",
+            json!({"initial_state": [{"type": "org.wardline.note", "state_key": long, "content": {}}]}),
+        )
+        .await,
+        a.post("/_matrix/client/v3/createRoom", json!({"topic": big})).await,
+    ];
+    for (i, (st, body)) in refused.iter().enumerate() {
+        assert_eq!(*st, 400, "case {i}: {body}");
+    }
+    let just = "t".repeat(255);
+    let (st, body) = a.put(&format!("/_matrix/client/v3/rooms/{r}/send/{just}/t3"), json!({})).await;
+    assert_eq!(st, 200, "{body}");
+    let (st, body) = a.put(&format!("/_matrix/client/v3/rooms/{r}/state/org.wardline.note/{just}"), json!({})).await;
+    assert_eq!(st, 200, "{body}");
+}

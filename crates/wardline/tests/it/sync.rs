@@ -413,3 +413,88 @@ async fn deliveries_are_reported_to_members_only() {
     let (st, err) = c.get(&path).await;
     assert_eq!((st, err["errcode"].as_str()), (403, Some("M_FORBIDDEN")));
 }
+
+/// The same linear matching and limits for `/sync` filters: timeline `not_types`, account data,
+/// stored filters.
+#[tokio::test]
+async fn pathological_filter_patterns_through_sync() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let room = a.create_room(json!({})).await;
+    let long_type = "a".repeat(255);
+    let (st, _) = a.put(&format!("/_matrix/client/v3/rooms/{}/send/{long_type}/t1", enc(&room)), json!({})).await;
+    assert_eq!(st, 200);
+    let (st, _) =
+        a.put(&format!("/_matrix/client/v3/user/{}/account_data/{long_type}", enc(&a.user_id)), json!({})).await;
+    assert_eq!(st, 200);
+    let pattern = format!("{}*b", "*a".repeat(30));
+    let filter = json!({
+        "room": {"timeline": {"not_types": [pattern], "limit": 50}, "state": {"not_types": [pattern]}},
+        "account_data": {"not_types": [pattern]},
+        "presence": {"not_types": [pattern]},
+    })
+    .to_string();
+    let sync = a.sync(None, 0, Some(&filter)).await;
+    let timeline = sync["rooms"]["join"][&room]["timeline"]["events"].as_array().unwrap();
+    assert!(timeline.iter().any(|e| e["type"] == long_type.as_str()), "not excluded: the pattern needs a b");
+    assert!(sync["account_data"]["events"].as_array().unwrap().iter().any(|e| e["type"] == long_type.as_str()));
+    // Stored, then used by id.
+    let (st, created) = a
+        .post(&format!("/_matrix/client/v3/user/{}/filter", enc(&a.user_id)), serde_json::from_str(&filter).unwrap())
+        .await;
+    assert_eq!(st, 200, "{created}");
+    let sync = a.sync(None, 0, Some(created["filter_id"].as_str().unwrap())).await;
+    assert!(sync["rooms"]["join"][&room]["timeline"]["events"].is_array());
+    // Over the limits, inline or stored; and something that is not a filter.
+    let too_long = json!({"room": {"timeline": {"not_types": ["a".repeat(256)]}}});
+    let (st, body) = a.get(&format!("/_matrix/client/v3/sync?filter={}", enc(&too_long.to_string()))).await;
+    assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{body}");
+    let path = format!("/_matrix/client/v3/user/{}/filter", enc(&a.user_id));
+    let (st, body) = a.post(&path, too_long).await;
+    assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{body}");
+    let too_many: Vec<String> = (0..101).map(|i| format!("t{i}")).collect();
+    let (st, body) = a.post(&path, json!({"account_data": {"types": too_many}})).await;
+    assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{body}");
+    let (st, body) = a.post(&path, json!({"room": {"timeline": {"types": "m.room.message"}}})).await;
+    assert_eq!((st, body["errcode"].as_str()), (400, Some("M_BAD_JSON")), "{body}");
+}
+
+/// Presence and status messages are for colleagues who share a conversation (and
+/// administrators); a deactivated account answers like an unknown one.
+#[tokio::test]
+async fn presence_only_for_colleagues_and_not_for_deactivated_accounts() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let b = s.user("ben").await;
+    let c = s.user("cat").await;
+    let (ok, out, err) =
+        cli(&s.data_dir, &["user", "add", "boss", "--admin"], Some(&format!("{}\n", crate::harness::PASSWORD)));
+    assert!(ok, "{out}{err}");
+    let boss = s.login("boss", crate::harness::PASSWORD).await;
+    boss.enrol_totp().await;
+    let room = a.create_room(json!({"invite": [b.user_id]})).await;
+    b.join(&room).await;
+    let c_since = next(&c.sync(None, 0, None).await);
+    let status = format!("/_matrix/client/v3/presence/{}/status", enc(&a.user_id));
+    let (st, _) =
+        a.put(&status, json!({"presence": "online", "status_msg": "In theatre 3 with Mr Smith (bed 12)"})).await;
+    assert_eq!(st, 200);
+    for (who, expected) in [(&a, 200), (&b, 200), (&boss, 200), (&c, 403)] {
+        let (st, body) = who.get(&status).await;
+        assert_eq!(st, expected, "{}: {body}", who.user_id);
+        if expected == 403 {
+            assert!(body.get("status_msg").is_none() && body.get("presence").is_none(), "{body}");
+        }
+    }
+    let sync = c.sync(Some(&c_since), 0, None).await;
+    assert!(!sync["presence"]["events"].as_array().unwrap().iter().any(|e| e["sender"] == "@ada:localhost"), "{sync}");
+    // Deactivated: the same answer as for someone who never existed, for everyone.
+    let (ok, out, err) = cli(&s.data_dir, &["user", "deactivate", "ada"], None);
+    assert!(ok, "{out} {err}");
+    let (unknown_st, unknown) = b.get("/_matrix/client/v3/presence/@nobody:localhost/status").await;
+    assert_eq!(unknown_st, 404);
+    for who in [&b, &boss, &c] {
+        let (st, body) = who.get(&status).await;
+        assert_eq!((st, &body["errcode"]), (unknown_st, &unknown["errcode"]), "{}: {body}", who.user_id);
+    }
+}

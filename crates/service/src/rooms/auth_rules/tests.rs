@@ -127,3 +127,59 @@ fn user_state_keys_are_owned() {
     let e = ev(&admin, "org.wardline.shift", Some("@bob:x"), json!({}));
     assert!(forbidden(r.try_push(e)));
 }
+
+#[test]
+fn a_ban_holds_for_the_creator_whatever_the_power_levels() {
+    let (mut r, admin) = Room::new();
+    let bob = owned_user_id!("@bob:x");
+    r.member(&admin, "@bob:x", "invite").unwrap();
+    r.member(&bob, "@bob:x", "join").unwrap();
+    let pl = json!({"users": {"@admin:x": 0, "@bob:x": 100}});
+    r.try_push(ev(&admin, kinds::POWER_LEVELS, Some(""), pl)).unwrap();
+    r.member(&bob, "@admin:x", "ban").unwrap();
+    assert!(forbidden(r.member(&admin, "@admin:x", "join")), "banned, others still in the room");
+    r.member(&bob, "@bob:x", "leave").unwrap();
+    assert!(forbidden(r.member(&admin, "@admin:x", "join")), "banned, in an empty room");
+}
+
+#[test]
+fn the_creator_joins_without_an_invite_only_first() {
+    let (mut r, admin) = Room::new();
+    r.member(&admin, "@admin:x", "leave").unwrap();
+    assert!(forbidden(r.member(&admin, "@admin:x", "join")), "leaving an empty room is final");
+}
+
+#[test]
+fn redactions_are_never_ordinary_events() {
+    let (mut r, admin) = Room::new();
+    let plain = ev(&admin, kinds::REDACTION, None, json!({"redacts": "$e"}));
+    assert!(forbidden(r.try_push(plain)), "without a target checked by the redaction rule");
+    let mut as_state = ev(&admin, kinds::REDACTION, Some(""), json!({"redacts": "$e"}));
+    as_state.redacts = Some(owned_event_id!("$e"));
+    assert!(forbidden(r.try_push(as_state)), "as state");
+    let mut real = ev(&admin, kinds::REDACTION, None, json!({"redacts": "$e"}));
+    real.redacts = Some(owned_event_id!("$e"));
+    r.try_push(real).unwrap();
+}
+
+#[test]
+fn closed_organisation_refusals() {
+    let (mut r, admin) = Room::new();
+    let hv = |v: &str| ev(&admin, kinds::HISTORY_VISIBILITY, Some(""), json!({"history_visibility": v}));
+    assert!(forbidden(r.try_push(hv("world_readable"))));
+    r.try_push(hv("joined")).unwrap();
+    let public = ev(&admin, kinds::JOIN_RULES, Some(""), json!({"join_rule": "public"}));
+    assert!(forbidden(r.try_push(public)));
+}
+
+#[test]
+fn size_limits() {
+    let (mut r, admin) = Room::new();
+    let long = "t".repeat(256);
+    let invalid = |res: Result<(), ServiceError>| matches!(res, Err(ServiceError::InvalidParam(_)));
+    assert!(invalid(r.try_push(ev(&admin, &long, None, json!({})))));
+    assert!(invalid(r.try_push(ev(&admin, "org.wardline.note", Some(&long), json!({})))));
+    let big = json!({"body": "x".repeat(65_536)});
+    assert!(invalid(r.try_push(ev(&admin, kinds::MESSAGE, None, big))));
+    r.try_push(ev(&admin, &"t".repeat(255), None, json!({}))).unwrap();
+}
