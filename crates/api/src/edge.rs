@@ -9,6 +9,8 @@
 //! - A request that presented an access token and was refused (`401`, `403`, or `404
 //!   M_NOT_FOUND`, which is how Wardline answers "you may not see that") leaves an audit record
 //!   naming the endpoint, the caller, their address and the reason; never the request's body.
+//!   A token that names no session identifies nobody and costs nothing to send: its refusals are
+//!   recorded at most `rate_limits.unknown_tokens` times per address.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -178,6 +180,10 @@ pub async fn edge(State(services): State<Services>, mut req: Request, next: Next
     let Some(refusal) = response.extensions().get::<Refusal>() else { return response };
     let seen = std::mem::take(&mut *slot.0.lock().unwrap_or_else(PoisonError::into_inner));
     if !seen.token || !audited(response.status(), refusal.errcode) {
+        return response;
+    }
+    if seen.actor.is_none() && !services.sessions.audit_unknown_token(ip) {
+        tracing::debug!(ip = ?ip, "refused request with an unknown access token: over the audit limit, not recorded");
         return response;
     }
     let name = seen.endpoint.map_or(fallback_name, str::to_owned);

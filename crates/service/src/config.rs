@@ -95,6 +95,10 @@ pub struct RateLimits {
     /// Failed sign-ins across all accounts and addresses together (password spraying from
     /// many addresses): when it runs dry, every password sign-in waits.
     pub failed_logins: Bucket,
+    /// Audit records of requests refused for an access token that names no session (unknown,
+    /// expired, or ended), per source address: such requests cost nothing to send, so beyond
+    /// this they are refused without a record.
+    pub unknown_tokens: Bucket,
 }
 
 impl Default for RateLimits {
@@ -105,6 +109,7 @@ impl Default for RateLimits {
             messages: Bucket { per_second: 20.0, burst: 100 },
             invites: Bucket { per_second: 1.0, burst: 50 },
             failed_logins: Bucket { per_second: 0.5, burst: 300 },
+            unknown_tokens: Bucket { per_second: 0.1, burst: 20 },
         }
     }
 }

@@ -23,6 +23,8 @@ pub enum LimitKind {
     /// checked before a password is tried ([`RateLimiter::ensure`]) and drained by failures
     /// only ([`RateLimiter::drain`]).
     FailedLogin,
+    /// Audit records of requests refused for an unknown access token, per source address.
+    UnknownToken,
 }
 
 /// The key of limits that count everyone together.
@@ -66,6 +68,7 @@ impl RateLimiter {
             LimitKind::Message => limits.messages,
             LimitKind::Invite => limits.invites,
             LimitKind::FailedLogin => limits.failed_logins,
+            LimitKind::UnknownToken => limits.unknown_tokens,
         }
     }
 

@@ -598,6 +598,16 @@ impl SessionService {
         }
     }
 
+    /// Whether a request refused for an access token that names no session (unknown, expired,
+    /// ended) still gets an audit record: at most `rate_limits.unknown_tokens` per source
+    /// address. Such a request costs its sender nothing, so without a bound anyone could fill
+    /// the trail and the disk under it.
+    #[must_use]
+    pub fn audit_unknown_token(&self, ip: Option<IpAddr>) -> bool {
+        let key = ip.map_or_else(|| "unknown".to_owned(), |i| i.to_string());
+        self.limiter.check(LimitKind::UnknownToken, &key).is_ok()
+    }
+
     /// Ends every session of a deactivated account, remembering its tokens so that their
     /// holders are told why (until the server restarts, for 30 days at most).
     pub async fn end_sessions_of_deactivated(&self, by: Option<&Actor>, user: &UserId) -> ServiceResult<()> {

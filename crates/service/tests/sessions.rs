@@ -306,3 +306,20 @@ async fn a_deactivated_account_is_told_so_only_after_the_right_password() {
         "without the password, nothing is revealed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_of_unknown_tokens_are_recorded_a_bounded_number_of_times_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db"), Durability::Normal).unwrap());
+    let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
+    let mut config = Config::default();
+    config.rate_limits.unknown_tokens = wardline_service::config::Bucket { per_second: 0.1, burst: 5 };
+    let s = Services::new(config, Arc::clone(&store), clock.clone()).unwrap();
+    let flooder = Some(std::net::IpAddr::from([10, 0, 0, 1]));
+    let recorded = (0..1000).filter(|_| s.sessions.audit_unknown_token(flooder)).count();
+    assert_eq!(recorded, 5, "a flood of made-up tokens from one address leaves the burst, no more");
+    assert!(s.sessions.audit_unknown_token(Some(std::net::IpAddr::from([10, 0, 0, 2]))), "addresses are separate");
+    clock.advance(Duration::from_secs(10));
+    assert!(s.sessions.audit_unknown_token(flooder), "and it refills with time");
+    assert!(!s.sessions.audit_unknown_token(flooder));
+}

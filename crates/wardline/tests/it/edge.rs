@@ -139,6 +139,34 @@ async fn refused_requests_and_administrators_reads_are_audited() {
     assert!(!all.contains("Mrs Patel") && !all.contains("not-a-token"));
 }
 
+#[tokio::test]
+async fn made_up_tokens_cannot_flood_the_audit_trail() {
+    let mut s = Server::start_with_env(&[
+        ("WARDLINE_RATE_LIMITS__ENABLED", "true"),
+        ("WARDLINE_RATE_LIMITS__UNKNOWN_TOKENS__PER_SECOND", "0.001"),
+        ("WARDLINE_RATE_LIMITS__UNKNOWN_TOKENS__BURST", "3"),
+    ]);
+    let eve = s.user("eve").await;
+    let stranger = Client { token: None, ..eve.clone() };
+    for i in 0..50 {
+        let (st, _) = Client { token: Some(format!("made-up-{i}")), ..stranger.clone() }
+            .get("/_matrix/client/v3/account/whoami")
+            .await;
+        assert_eq!(st, 401);
+    }
+    // Someone who signed in is named in the record, so their refusals are all kept.
+    for _ in 0..5 {
+        let (st, _) = eve.get(&format!("{A}/users")).await;
+        assert_eq!(st, 403);
+    }
+    assert!(s.terminate());
+    let records = export(&s);
+    let anonymous = records.iter().filter(|r| r["action"] == "request.refused" && r["actor"].is_null()).count();
+    assert_eq!(anonymous, 3, "fifty requests with made-up tokens leave the burst of records, no more");
+    let named = records.iter().filter(|r| r["actor"] == "@eve:localhost" && r["outcome"] == "denied").count();
+    assert_eq!(named, 5);
+}
+
 async fn login_from(s: &Server, user: &str, forwarded_for: &str) -> u16 {
     let body =
         json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": PASSWORD});
