@@ -46,6 +46,21 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
     /// The last checkpointed record up to which the trail and every checkpoint agree (0: none).
     pub agrees_up_to: u64,
+    /// The last record in the trail.
+    pub head: u64,
+    /// The latest checkpoint kept off the machine that is signed with the key and matches the
+    /// trail. Records after it are checked only against the data directory, whose keeper could
+    /// have changed them or cut them off unseen.
+    pub anchored: Option<Checkpoint>,
+}
+
+impl VerifyReport {
+    /// The records no checkpoint kept off the machine covers (`first..=last`), if any.
+    #[must_use]
+    pub fn unanchored(&self) -> Option<(u64, u64)> {
+        let from = self.anchored.as_ref().map_or(0, |c| c.seq) + 1;
+        (from <= self.head).then_some((from, self.head))
+    }
 }
 
 impl VerifyReport {
@@ -184,6 +199,12 @@ pub async fn verify(
     let wanted: BTreeSet<u64> = valid.keys().copied().collect();
     let hashes_at = walk_chain(store, &wanted, &mut report).await?;
     let (head, _) = store.audit_head().await?;
+    report.head = head;
+    report.anchored = anchors
+        .iter()
+        .filter(|cp| verify_with(key, cp) && hashes_at.get(&cp.seq) == Some(&cp.hash))
+        .max_by_key(|cp| (cp.seq, cp.ts))
+        .cloned();
     let first_break = report.first_disagreement();
     let mut agrees_up_to = 0u64;
     let mut still_agreeing = true;
@@ -551,6 +572,35 @@ mod tests {
         let (other, _) = CheckpointKey::generate();
         let report = verify(&store, &other.verifying_key(), &[], &[shipped]).await.unwrap();
         assert!(report.problems.iter().any(|p| p.message.contains("invalid signature")), "{:?}", report.problems);
+        assert_eq!(report.anchored, None, "a checkpoint with another key anchors nothing");
+    }
+
+    #[tokio::test]
+    async fn records_after_the_last_checkpoint_kept_off_the_machine_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = trail(&dir, 3).await;
+        let (key, _) = CheckpointKey::generate();
+        let shipped = sign_head(&store, &key, 10).await;
+        store.put_checkpoint(shipped.clone()).await.unwrap();
+        let more = (4..=6).map(|i| NewAuditRecord::new(Timestamp(i), AuditAction::Login, Outcome::Success)).collect();
+        store.append_audit(more).await.unwrap();
+        // The database and the file have a checkpoint of record 6 that never left the machine:
+        // whoever holds the data directory could have signed it.
+        let local = sign_head(&store, &key, 20).await;
+        store.put_checkpoint(local.clone()).await.unwrap();
+        let report = verify(&store, &key.verifying_key(), &[shipped.clone(), local], std::slice::from_ref(&shipped))
+            .await
+            .unwrap();
+        assert!(report.intact(), "{:?}", report.problems);
+        assert_eq!((report.head, report.anchored.as_ref()), (6, Some(&shipped)));
+        assert_eq!(report.unanchored(), Some((4, 6)));
+        // No copies kept off the machine: nothing is anchored.
+        let report = verify(&store, &key.verifying_key(), &[], &[]).await.unwrap();
+        assert_eq!((report.unanchored(), report.anchored), (Some((1, 6)), None));
+        // Every record anchored.
+        let last = sign_head(&store, &key, 30).await;
+        let report = verify(&store, &key.verifying_key(), &[], &[shipped, last]).await.unwrap();
+        assert_eq!(report.unanchored(), None);
     }
 
     #[tokio::test]

@@ -168,10 +168,18 @@ async fn verify(
         return Err("no key to check checkpoints with".into());
     };
     let mut anchors = Vec::new();
+    let mut cut_short = Vec::new();
     for f in checkpoint_files {
-        anchors.extend(crate::audit_files::read_checkpoints_file(f)?);
+        let copies = crate::audit_files::read_checkpoints_file(f)?;
+        anchors.extend(copies.checkpoints);
+        cut_short.extend(copies.cut_short);
     }
     let local = crate::audit_files::read_checkpoints(data_dir)?;
+    cut_short.extend(local.cut_short);
+    for note in &cut_short {
+        println!("note: {note}");
+    }
+    let local = local.checkpoints;
     let mut report = audit_report::verify(services.store().as_ref(), &key, &local, &anchors).await?;
     if anchored_key.is_some()
         && let Some(local_key) = &local_key
@@ -202,6 +210,23 @@ async fn verify(
             "warning: without --public-key and --checkpoints kept off the machine, this only shows that the trail agrees with itself; whoever can write {} could have rewritten it",
             data_dir.display()
         );
+    } else {
+        match &report.anchored {
+            Some(cp) => println!(
+                "the checkpoints kept off the machine cover records 1 to {} (the last signed at {})",
+                cp.seq,
+                cp.ts.to_rfc3339()
+            ),
+            None => println!(
+                "warning: no checkpoint given with --checkpoints is signed with the key and matches the trail: nothing in it is anchored off the machine"
+            ),
+        }
+        if let Some((from, to)) = report.unanchored() {
+            println!(
+                "warning: no checkpoint kept off the machine covers records {from} to {to}: they are checked only against {}, whose keeper could have changed them, and records cut off the end would not show",
+                data_dir.display()
+            );
+        }
     }
     if report.intact() {
         println!("audit trail intact");

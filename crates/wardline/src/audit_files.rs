@@ -122,9 +122,30 @@ pub fn append_checkpoint(path: &Path, cp: &Checkpoint) -> std::io::Result<()> {
     let mut line = serde_json::to_string(cp).map_err(std::io::Error::other)?;
     line.push('\n');
     let mut f = append_file(path)?;
+    // A line an earlier write left unfinished (a crash, a full disk) keeps a line to itself:
+    // this checkpoint starts on a new one.
+    if !ends_with_newline(path) {
+        line.insert(0, '\n');
+    }
     // One write: a line is never interleaved with another writer's, nor torn by a kill.
     f.write_all(line.as_bytes())?;
     f.sync_data()
+}
+
+/// Is the file empty, or does it end with a newline? A copy this server may append to but not
+/// read (an append-only share) is taken to end with one.
+fn ends_with_newline(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let last = std::fs::File::open(path).and_then(|mut f| {
+        if f.metadata()?.len() == 0 {
+            return Ok(b'\n');
+        }
+        let mut last = [0u8; 1];
+        f.seek(SeekFrom::End(-1))?;
+        f.read_exact(&mut last)?;
+        Ok(last[0])
+    });
+    last.map_or(true, |b| b == b'\n')
 }
 
 /// Checks at start-up that the extra checkpoint file can be appended to.
@@ -159,11 +180,22 @@ pub fn checkpoint_sink(data_dir: &Path, extra_file: Option<PathBuf>, shipper: Op
     })
 }
 
+/// Checkpoints read back from a copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Copies {
+    /// The checkpoints, in the order they appear.
+    pub checkpoints: Vec<Checkpoint>,
+    /// Notes on lines skipped because they end before their checkpoint does: a write cut short
+    /// by a crash, a power cut or a full disk. The checkpoints around them still count.
+    pub cut_short: Vec<String>,
+}
+
 /// Reads checkpoints from text: JSON lines as Wardline writes them (the checkpoint files, the
 /// bodies posted to a collector), or log lines holding [`LOG_MARKER`] (syslog, journald); other
-/// lines are skipped.
-pub fn parse_checkpoints(text: &str, origin: &str) -> Result<Vec<Checkpoint>, String> {
-    let mut out = Vec::new();
+/// lines are skipped. A line cut short is skipped and noted; any other line that is not a
+/// checkpoint is an error.
+pub fn parse_checkpoints(text: &str, origin: &str) -> Result<Copies, String> {
+    let mut out = Copies::default();
     for (i, line) in text.lines().enumerate() {
         let json = match line.find(LOG_MARKER) {
             Some(at) => &line[at + LOG_MARKER.len()..],
@@ -173,7 +205,11 @@ pub fn parse_checkpoints(text: &str, origin: &str) -> Result<Vec<Checkpoint>, St
         // The JSON object, without whatever a log shipper appended after it.
         let mut values = serde_json::Deserializer::from_str(json).into_iter::<Checkpoint>();
         match values.next() {
-            Some(Ok(cp)) => out.push(cp),
+            Some(Ok(cp)) => out.checkpoints.push(cp),
+            Some(Err(e)) if e.is_eof() => out.cut_short.push(format!(
+                "{origin} line {}: a checkpoint cut short (a write interrupted by a crash or a full disk), skipped",
+                i + 1
+            )),
             Some(Err(e)) => return Err(format!("{origin} line {}: not a checkpoint: {e}", i + 1)),
             None => return Err(format!("{origin} line {}: no checkpoint after the marker", i + 1)),
         }
@@ -182,16 +218,16 @@ pub fn parse_checkpoints(text: &str, origin: &str) -> Result<Vec<Checkpoint>, St
 }
 
 /// Reads a file of checkpoints (see [`parse_checkpoints`]).
-pub fn read_checkpoints_file(path: &Path) -> Result<Vec<Checkpoint>, Box<dyn std::error::Error>> {
+pub fn read_checkpoints_file(path: &Path) -> Result<Copies, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(parse_checkpoints(&text, &path.display().to_string())?)
 }
 
 /// Reads the data directory's checkpoint file (missing file: none).
-pub fn read_checkpoints(data_dir: &Path) -> Result<Vec<Checkpoint>, Box<dyn std::error::Error>> {
+pub fn read_checkpoints(data_dir: &Path) -> Result<Copies, Box<dyn std::error::Error>> {
     let path = checkpoints_path(data_dir);
     match std::fs::metadata(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Copies::default()),
         _ => read_checkpoints_file(&path),
     }
 }
@@ -207,7 +243,7 @@ mod tests {
         let a = key.sign(3, &"a".repeat(64), Timestamp(1_700_000_000_000));
         let b = key.sign(9, &"b".repeat(64), Timestamp(1_700_000_001_000));
         let jsonl = format!("{}\n{}\n", serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
-        assert_eq!(parse_checkpoints(&jsonl, "f").unwrap(), [a.clone(), b.clone()]);
+        assert_eq!(parse_checkpoints(&jsonl, "f").unwrap().checkpoints, [a.clone(), b.clone()]);
         // As tracing writes it to standard error, then as journald and syslog keep it.
         let log = format!(
             "2026-03-01T10:00:00.000001Z  INFO wardline: wardline listening on http://127.0.0.1:8008\n\
@@ -218,8 +254,27 @@ mod tests {
             log_line(&b),
             log_line(&a),
         );
-        assert_eq!(parse_checkpoints(&log, "log").unwrap(), [a.clone(), b, a]);
+        assert_eq!(parse_checkpoints(&log, "log").unwrap().checkpoints, [a.clone(), b, a]);
         assert!(parse_checkpoints("x wardline-audit-checkpoint {\"seq\":1}\n", "log").is_err());
+    }
+
+    #[test]
+    fn a_checkpoint_cut_short_is_skipped_and_the_next_starts_a_line_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit-checkpoints.jsonl");
+        let (key, _) = CheckpointKey::generate();
+        let a = key.sign(3, &"a".repeat(64), Timestamp(1_700_000_000_000));
+        let b = key.sign(9, &"b".repeat(64), Timestamp(1_700_000_001_000));
+        append_checkpoint(&path, &a).unwrap();
+        // The disk filled (or the machine lost power) halfway through the next line.
+        let mut torn = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        torn.write_all(br#"{"seq":5,"hash":"cccc"#).unwrap();
+        drop(torn);
+        append_checkpoint(&path, &b).unwrap();
+        let copies = read_checkpoints(dir.path()).unwrap();
+        assert_eq!(copies.checkpoints, [a, b]);
+        assert_eq!(copies.cut_short.len(), 1, "{:?}", copies.cut_short);
+        assert!(copies.cut_short[0].contains("line 2"), "{:?}", copies.cut_short);
     }
 
     #[cfg(unix)]

@@ -725,3 +725,53 @@ async fn exports_transcripts_and_one_time_passwords_are_private_files() {
     assert!(!ok && err.contains("symbolic link"), "{err}");
     assert_eq!((mode(&target), std::fs::read_to_string(&target).unwrap()), (0o644, "old".to_owned()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_what_no_anchor_covers_and_survives_a_checkpoint_cut_short() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let anchors = Anchors::new(&work.path().join("elsewhere"));
+    let url = collector(anchors.collected.clone()).await;
+    let (ok, key_hex, _) = cli(&data, &["audit", "public-key"], None);
+    assert!(ok);
+    std::fs::write(&anchors.public_key, key_hex).unwrap();
+    let mut s = anchors.start(&data, &url);
+    let a = s.user("ada").await;
+    let room = a.create_room(json!({"name": "Ward 7"})).await;
+    a.send_text(&room, "t1", "first").await;
+    let shipped = wait_for_checkpoint(&data);
+    assert!(s.terminate());
+
+    // Records written after the last checkpoint that left the machine (here by an export run
+    // while the server was down) are named: nothing off the machine vouches for them.
+    export(&data, &[]);
+    let (ok, out, _) = verify_anchored(&data, Some(&anchors.public_key), &anchors.all());
+    assert!(ok && out.contains("audit trail intact"), "{out}");
+    assert!(out.contains(&format!("the checkpoints kept off the machine cover records 1 to {shipped} ")), "{out}");
+    let after = shipped + 1;
+    assert!(out.contains(&format!("no checkpoint kept off the machine covers records {after} to {after}:")), "{out}");
+    // A file of copies that holds no checkpoint anchors nothing, and says so.
+    let empty = work.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let (ok, out, _) = verify_anchored(&data, Some(&anchors.public_key), &[&empty]);
+    assert!(ok && out.contains("nothing in it is anchored off the machine"), "{out}");
+    assert!(out.contains(&format!("no checkpoint kept off the machine covers records 1 to {after}:")), "{out}");
+
+    // The disk filled (or the power went) halfway through writing a checkpoint to both files.
+    for file in [data.join("audit-checkpoints.jsonl"), anchors.file.clone()] {
+        let mut f = std::fs::OpenOptions::new().append(true).open(file).unwrap();
+        std::io::Write::write_all(&mut f, br#"{"seq":99,"hash":"0123"#).unwrap();
+    }
+    let (ok, out, _) = verify_anchored(&data, Some(&anchors.public_key), &anchors.all());
+    assert!(ok && out.contains("audit trail intact") && out.contains("cut short"), "{out}");
+    // The next checkpoints start lines of their own, and are read back.
+    let mut s = anchors.start(&data, &url);
+    let a = s.login("ada", PASSWORD).await;
+    a.send_text(&room, "t2", "second").await;
+    let head = wait_for_checkpoint(&data);
+    assert!(s.terminate());
+    let (ok, out, _) = verify_anchored(&data, Some(&anchors.public_key), &[&anchors.file]);
+    assert!(ok && out.contains("audit trail intact"), "{out}");
+    assert!(out.contains(&format!("cover records 1 to {head} ")), "{out}");
+    assert!(!out.contains("no checkpoint kept off the machine covers"), "{out}");
+}
