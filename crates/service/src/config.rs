@@ -93,7 +93,8 @@ pub struct RateLimits {
     /// Invitations, per user.
     pub invites: Bucket,
     /// Failed sign-ins across all accounts and addresses together (password spraying from
-    /// many addresses): when it runs dry, every password sign-in waits.
+    /// many addresses): when it runs dry, a password sign-in waits unless it comes from an
+    /// address one of the account's devices was last seen from.
     pub failed_logins: Bucket,
     /// Audit records of requests refused for an access token that names no session (unknown,
     /// expired, or ended), per source address: such requests cost nothing to send, so beyond

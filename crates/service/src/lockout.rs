@@ -3,9 +3,13 @@
 //! After `threshold` failures in a row an account is locked for `duration`; a success resets
 //! the count. So at most `threshold × (1 h / duration)` guesses an hour reach one account,
 //! whatever the number of source addresses.
+//!
+//! The bound holds for concurrent guesses too: whoever checks a lock, verifies a secret and
+//! counts the failure holds the account's [`Lockouts::gate`] throughout, so no guess passes the
+//! lock check while another guess for the same account is still being verified.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use ruma::{OwnedUserId, UserId};
@@ -36,12 +40,32 @@ pub struct Lockouts {
     settings: SettingsHandle,
     clock: Arc<dyn Clock>,
     state: Arc<Mutex<HashMap<OwnedUserId, State>>>,
+    /// One async mutex per account with a guess in progress; entries go when no one holds them.
+    gates: Arc<Mutex<HashMap<OwnedUserId, Weak<tokio::sync::Mutex<()>>>>>,
 }
 
 impl Lockouts {
     /// Locks as the live settings say.
     pub fn new(settings: SettingsHandle, clock: Arc<dyn Clock>) -> Self {
-        Self { settings, clock, state: Arc::default() }
+        Self { settings, clock, state: Arc::default(), gates: Arc::default() }
+    }
+
+    /// Waits for, and holds, the account's gate: check the lock, verify the password or code,
+    /// and count the outcome while holding it, so concurrent guesses at one account are
+    /// checked one after another and each sees the failures counted before it.
+    pub async fn gate(&self, user: &UserId) -> tokio::sync::OwnedMutexGuard<()> {
+        let gate = {
+            let mut gates = self.gates.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(g) = gates.get(user).and_then(Weak::upgrade) {
+                g
+            } else {
+                gates.retain(|_, g| g.strong_count() > 0);
+                let g = Arc::new(tokio::sync::Mutex::new(()));
+                gates.insert(user.to_owned(), Arc::downgrade(&g));
+                g
+            }
+        };
+        gate.lock_owned().await
     }
 
     fn policy(&self) -> (u32, Duration) {

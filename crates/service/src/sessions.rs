@@ -283,17 +283,33 @@ impl SessionService {
         if let Some(ip) = req.ip {
             self.limiter.check(LimitKind::Login, &ip.to_string())?;
         }
-        // Password spraying from many addresses: failed sign-ins across every account.
-        self.limiter.ensure(LimitKind::FailedLogin, GLOBAL)?;
         let user_id = self.parse_user(&req.user);
         let account = match &user_id {
             Some(u) => self.store.account(u).await?,
             None => None,
         };
-        if let Some(u) = &user_id {
-            self.limiter.check(LimitKind::Login, u.as_str())?;
-            self.check_not_locked(self.lockouts_of(account.is_some()), u)?;
+        // Password spraying from many addresses: failed sign-ins across every account.
+        if let Err(refused) = self.limiter.ensure(LimitKind::FailedLogin, GLOBAL) {
+            // While the budget is spent, staff still sign in from where their account was
+            // seen before, so one attacker cannot stop the whole organisation signing in.
+            let seen_here = match (&user_id, &account, req.ip) {
+                (Some(u), Some(_), Some(ip)) => self.seen_from(u, ip).await?,
+                _ => false,
+            };
+            if !seen_here {
+                return Err(refused);
+            }
         }
+        // Held from the lock check to the failure count: concurrent guesses go one at a time.
+        let _gate = match &user_id {
+            Some(u) => {
+                self.limiter.check(LimitKind::Login, u.as_str())?;
+                let gate = self.lockouts_of(account.is_some()).gate(u).await;
+                self.check_not_locked(self.lockouts_of(account.is_some()), u)?;
+                Some(gate)
+            }
+            None => None,
+        };
         if !self.check_password(user_id.as_deref(), &req.password).await? {
             self.limiter.drain(LimitKind::FailedLogin, GLOBAL);
             if let Some(u) = &user_id {
@@ -324,7 +340,10 @@ impl SessionService {
     }
 
     /// Finishes a sign-in with its second factor. A wrong code counts toward the account's
-    /// lockout like a wrong password; a locked account finishes no sign-in.
+    /// lockout like a wrong password; a locked account finishes no sign-in. The global budget
+    /// of failed sign-ins does not hold this step up (its password step passed it); the
+    /// per-address and per-account limits, the five codes per sign-in and the lockout do, and
+    /// the lock check, the code check and the count are one step per account.
     pub async fn login_second_factor(
         &self,
         session: &str,
@@ -335,15 +354,13 @@ impl SessionService {
         if let Some(ip) = ip {
             self.limiter.check(LimitKind::Login, &ip.to_string())?;
         }
-        self.limiter.ensure(LimitKind::FailedLogin, GLOBAL)?;
-        let now = self.clock.now();
-        let pending = {
-            let map = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            map.get(session).cloned()
-        };
-        let Some(p) = pending.filter(|p| now.millis_since(p.started) < PENDING_FOR.as_millis() as u64) else {
-            return Err(ServiceError::forbidden("this sign-in has expired: start again with your password"));
-        };
+        let expired = || ServiceError::forbidden("this sign-in has expired: start again with your password");
+        let Some(p) = self.pending_login(session) else { return Err(expired()) };
+        self.limiter.check(LimitKind::Login, p.user_id.as_str())?;
+        let gate = self.lockouts.gate(&p.user_id).await;
+        // Looked up again under the gate: codes checked before this one may have used up the
+        // sign-in's attempts or locked the account, which ends it.
+        let Some(p) = self.pending_login(session) else { return Err(expired()) };
         if let Err(e) = self.check_not_locked(&self.lockouts, &p.user_id) {
             self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(session);
             return Err(e);
@@ -369,8 +386,9 @@ impl SessionService {
         }
         // Taken out under the lock: a session completes once.
         if self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(session).is_none() {
-            return Err(ServiceError::forbidden("this sign-in has expired: start again with your password"));
+            return Err(expired());
         }
+        drop(gate);
         let account = self.store.account(&p.user_id).await?.ok_or(ServiceError::InvalidCredentials)?;
         if account.deactivated {
             return Err(ServiceError::Deactivated);
@@ -380,6 +398,25 @@ impl SessionService {
         let actor = Actor { user_id: outcome.user_id.clone(), device_id: Some(outcome.device_id.clone()), ip };
         self.audit.record(self.audit.entry(Some(&actor), AuditAction::Login, Outcome::Success))?;
         Ok(outcome)
+    }
+
+    /// A sign-in waiting for its second factor, unless it expired.
+    fn pending_login(&self, session: &str) -> Option<PendingLogin> {
+        let now = self.clock.now();
+        let map = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(session).filter(|p| now.millis_since(p.started) < PENDING_FOR.as_millis() as u64).cloned()
+    }
+
+    /// Was one of the user's devices last seen from `ip`?
+    async fn seen_from(&self, user: &UserId, ip: IpAddr) -> ServiceResult<bool> {
+        let ip = ip.to_canonical();
+        Ok(self
+            .store
+            .devices(user)
+            .await?
+            .iter()
+            .filter_map(|d| d.last_seen_ip.as_deref()?.parse::<IpAddr>().ok())
+            .any(|seen| seen.to_canonical() == ip))
     }
 
     /// Checks a code from the authenticator app or a recovery code (which it uses up).
@@ -394,6 +431,7 @@ impl SessionService {
     /// from the app, or a recovery code. A wrong password or code counts toward the lockout.
     pub async fn remove_second_factor(&self, caller: &Caller, password: &str, code: &str) -> ServiceResult<()> {
         self.limiter.check(LimitKind::Login, caller.user_id.as_str())?;
+        let _gate = self.lockouts.gate(&caller.user_id).await;
         self.check_not_locked(&self.lockouts, &caller.user_id)?;
         if !self.check_password(Some(&caller.user_id), password).await? {
             self.count_failure(&caller.user_id, true, caller.ip)?;
@@ -762,6 +800,7 @@ impl SessionService {
         }
         self.limiter.check(LimitKind::Login, caller.user_id.as_str())?;
         let password = auth.password.clone().unwrap_or_default();
+        let _gate = self.lockouts.gate(&caller.user_id).await;
         self.check_not_locked(&self.lockouts, &caller.user_id)?;
         if !self.check_password(Some(&caller.user_id), &password).await? {
             self.count_failure(&caller.user_id, true, caller.ip)?;

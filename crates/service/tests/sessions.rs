@@ -172,7 +172,9 @@ async fn the_second_factor_cannot_be_brute_forced_with_a_known_password() {
                 other => panic!("{other:?}"),
             }
         }
-        clock.advance(Duration::from_secs(1));
+        // Thirty seconds between sign-ins refill the per-account rate limit (which codes count
+        // against too) by the six attempts of a round, so the lockout is what stops them.
+        clock.advance(Duration::from_secs(30));
     }
     assert_eq!(locked_after, Some(2), "locked once ten wrong codes were tried");
     assert_eq!(wrong_codes, 10, "the lockout threshold bounds the codes tried");
@@ -218,40 +220,221 @@ async fn a_right_password_alone_does_not_reset_the_count() {
     assert_eq!(s.sessions.locked_accounts().len(), 1, "two wrong passwords and a wrong code make three");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn failed_sign_ins_are_limited_across_accounts_and_addresses() {
+/// Services with `config` and staff `nurse0` to `nurse{n-1}`.
+async fn with_config(n: usize, config: Config) -> (Services, Arc<ManualClock>, Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db"), Durability::Normal).unwrap());
     let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
-    let mut config = Config::default();
-    config.rate_limits.failed_logins = wardline_service::config::Bucket { per_second: 0.1, burst: 10 };
     let s = Services::new(config, Arc::clone(&store), clock.clone()).unwrap();
     tokio::spawn(s.audit.clone().run_writer());
-    for i in 0..12 {
+    for i in 0..n {
         let staff = NewStaff { username: format!("nurse{i}"), password: Some(PW.into()), ..NewStaff::default() };
         s.accounts.create(staff).await.unwrap();
     }
-    // A spray: one guess per account, each from its own address.
-    let mut refused_at = None;
-    for i in 0..12u8 {
-        let mut req = login(&format!("nurse{i}"), "Spring2026!Spring", false);
-        req.ip = Some(std::net::IpAddr::from([10, 0, 0, i]));
-        match s.sessions.login(req).await {
+    (s, clock, store, dir)
+}
+
+/// Services whose global budget of failed sign-ins is ten, with staff `nurse0` to `nurse{n-1}`.
+async fn small_failure_budget(
+    n: usize,
+    security: Security,
+) -> (Services, Arc<ManualClock>, Arc<dyn Store>, tempfile::TempDir) {
+    let mut config = Config { security, ..Config::default() };
+    config.rate_limits.failed_logins = wardline_service::config::Bucket { per_second: 0.1, burst: 10 };
+    with_config(n, config).await
+}
+
+fn login_from(user: &str, password: &str, ip: [u8; 4]) -> LoginRequest {
+    LoginRequest { ip: Some(std::net::IpAddr::from(ip)), ..login(user, password, false) }
+}
+
+/// Spends the global budget: one wrong password per account, each from its own address.
+/// Returns the attempt that was refused.
+async fn spray(s: &Services, accounts: u8) -> Option<u8> {
+    for i in 0..accounts {
+        match s.sessions.login(login_from(&format!("nurse{i}"), "Spring2026!Spring", [10, 0, 0, i])).await {
             Err(ServiceError::InvalidCredentials) => {}
-            Err(ServiceError::RateLimited { .. }) => {
-                refused_at = Some(i);
-                break;
-            }
+            Err(ServiceError::RateLimited { .. }) => return Some(i),
             other => panic!("{other:?}"),
         }
     }
-    assert_eq!(refused_at, Some(10), "the global budget of failed sign-ins ran out");
+    None
+}
+
+/// Second-factor codes checked so far: each one checked, right or wrong, is recorded.
+async fn codes_checked(s: &Services, store: &Arc<dyn Store>) -> usize {
+    s.audit.flush().await.unwrap();
+    let records = store.audit_records(1, 10_000).await.unwrap();
+    let checked = |r: &&wardline_types::audit::AuditRecord| {
+        r.record.action == AuditAction::LoginMfa && matches!(r.record.detail.as_deref(), Some("Totp" | "RecoveryCode"))
+    };
+    records.iter().filter(checked).count()
+}
+
+/// Sends `each` wrong codes to every one of `sessions`, all at once, on many threads: codes
+/// from the app and recovery codes in turn (checking a recovery code waits for the store).
+async fn codes_at_once(s: &Services, sessions: &[String], each: usize, totp: &str) -> Vec<ServiceError> {
+    let mut set = tokio::task::JoinSet::new();
+    for session in sessions {
+        for i in 0..each {
+            let (service, session) = (Arc::clone(&s.sessions), session.clone());
+            let (kind, code) = if i % 2 == 0 {
+                (SecondFactor::RecoveryCode, "wrong-recovery-code".to_owned())
+            } else {
+                (SecondFactor::Totp, totp.to_owned())
+            };
+            set.spawn(async move { service.login_second_factor(&session, kind, &code, None).await });
+        }
+    }
+    set.join_all().await.into_iter().map(|r| r.expect_err("every code is wrong")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_codes_for_one_sign_in_are_checked_five_at_most() {
+    let security = Security { lockout_threshold: 100, lockout_minutes: 15, ..Security::default() };
+    let (s, clock, store, _dir) = setup(security).await;
+    let key = enrol(&s, &clock, "@ada:localhost").await;
+    let session = second_step(&s, "ada").await;
+    let before = codes_checked(&s, &store).await;
+    let errors = codes_at_once(&s, std::slice::from_ref(&session), 20, &wrong_code(&key, &clock)).await;
+    assert_eq!(codes_checked(&s, &store).await - before, 5, "five codes per sign-in, however they arrive");
+    assert_eq!(errors.iter().filter(|e| matches!(e, ServiceError::WrongSecondFactor)).count(), 5);
+    assert!(
+        errors.iter().all(|e| matches!(
+            e,
+            ServiceError::WrongSecondFactor | ServiceError::RateLimited { .. } | ServiceError::Forbidden(_)
+        )),
+        "the others were refused unchecked: {errors:?}"
+    );
+    let good = totp::code(&key, totp::step_at(clock.now()));
+    assert!(s.sessions.login_second_factor(&session, SecondFactor::Totp, &good, None).await.is_err(), "it ended");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn second_factor_codes_count_against_the_account_rate_limit() {
+    let security = Security { lockout_threshold: 100, lockout_minutes: 15, ..Security::default() };
+    let (s, clock, _, _dir) = setup(security).await;
+    let key = enrol(&s, &clock, "@ada:localhost").await;
+    // Three sign-ins would allow fifteen codes; the account's limit is ten attempts at once,
+    // three of them the passwords.
+    let sessions = [second_step(&s, "ada").await, second_step(&s, "ada").await, second_step(&s, "ada").await];
+    let wrong = wrong_code(&key, &clock);
+    for i in 0..7 {
+        let r = s.sessions.login_second_factor(&sessions[i % 3], SecondFactor::Totp, &wrong, None).await;
+        assert!(matches!(r, Err(ServiceError::WrongSecondFactor)), "code {i}: {r:?}");
+    }
+    let r = s.sessions.login_second_factor(&sessions[1], SecondFactor::Totp, &wrong, None).await;
+    assert!(matches!(r, Err(ServiceError::RateLimited { .. })), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_codes_across_sign_ins_of_one_account_stop_at_the_lockout() {
+    let mut config = Config {
+        security: Security { lockout_threshold: 7, lockout_minutes: 15, ..Security::default() },
+        ..Config::default()
+    };
+    // Only the lockout limits here.
+    config.rate_limits.login = wardline_service::config::Bucket { per_second: 1.0, burst: 1000 };
+    let (s, clock, store, _dir) = with_config(0, config).await;
+    s.accounts
+        .create(NewStaff { username: "ada".into(), password: Some(PW.into()), ..NewStaff::default() })
+        .await
+        .unwrap();
+    let key = enrol(&s, &clock, "@ada:localhost").await;
+    let mut sessions = Vec::new();
+    for _ in 0..4 {
+        sessions.push(second_step(&s, "ada").await);
+    }
+    let before = codes_checked(&s, &store).await;
+    let errors = codes_at_once(&s, &sessions, 5, &wrong_code(&key, &clock)).await;
+    assert_eq!(codes_checked(&s, &store).await - before, 7, "no code is checked once the account is locked");
+    assert_eq!(errors.iter().filter(|e| matches!(e, ServiceError::WrongSecondFactor)).count(), 7);
+    let locks = s.sessions.locked_accounts();
+    assert_eq!(locks.len(), 1);
+    assert_eq!(locks[0].failures, 7, "seven failures counted, no more");
+    let good = totp::code(&key, totp::step_at(clock.now()));
+    for session in &sessions {
+        let r = s.sessions.login_second_factor(session, SecondFactor::Totp, &good, None).await;
+        assert!(r.is_err(), "the lock ended every waiting sign-in: {r:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_sign_ins_are_limited_across_accounts_and_addresses() {
+    let (s, clock, _, _dir) = small_failure_budget(12, Security::default()).await;
+    // nurse11 signed in on the ward's workstation before the attack.
+    let ward = [192, 168, 7, 11];
+    s.sessions.login(login_from("nurse11", PW, ward)).await.unwrap();
+    assert_eq!(spray(&s, 12).await, Some(10), "the global budget of failed sign-ins ran out");
     assert!(
         matches!(s.sessions.login(login("nurse11", PW, false)).await, Err(ServiceError::RateLimited { .. })),
-        "while it is empty, every password sign-in waits"
+        "while it is empty, a sign-in from no known address waits"
+    );
+    assert!(
+        matches!(
+            s.sessions.login(login_from("nurse11", PW, [192, 168, 7, 12])).await,
+            Err(ServiceError::RateLimited { .. })
+        ),
+        "even with the right password, from an address the account was never seen from"
+    );
+    assert!(
+        s.sessions.login(login_from("nurse11", PW, ward)).await.is_ok(),
+        "but not from where the account was seen before"
     );
     clock.advance(Duration::from_secs(10));
     assert!(s.sessions.login(login("nurse11", PW, false)).await.is_ok(), "and it refills with time");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_failure_budget_still_lets_staff_in_from_where_they_were_seen() {
+    let security = Security { lockout_threshold: 3, lockout_minutes: 15, ..Security::default() };
+    let (s, clock, store, _dir) = small_failure_budget(3, security).await;
+    s.accounts
+        .create(NewStaff { username: "ada".into(), password: Some(PW.into()), ..NewStaff::default() })
+        .await
+        .unwrap();
+    let key = enrol(&s, &clock, "@ada:localhost").await;
+    clock.advance(Duration::from_secs(90));
+    let ward = [192, 168, 7, 1];
+    let theatre = [192, 168, 9, 1];
+    // nurse0 signed in on the ward; nurse1's session on the ward moved to theatre (the device
+    // store keeps where a device was last seen); Ada is halfway through signing in.
+    s.sessions.login(login_from("nurse0", PW, ward)).await.unwrap();
+    let moved = s.sessions.login(login_from("nurse1", PW, ward)).await.unwrap();
+    s.sessions.authenticate(&moved.access_token, Some(std::net::IpAddr::from(theatre))).await.unwrap();
+    let waiting = match s.sessions.login(login_from("ada", PW, ward)).await {
+        Err(ServiceError::MfaRequired { session }) => session,
+        other => panic!("{other:?}"),
+    };
+    // Failures from a hundred addresses spend the budget.
+    for i in 0..100u8 {
+        let _ = s.sessions.login(login_from(&format!("ghost{i}"), "Spring2026!Spring", [10, 1, 0, i])).await;
+    }
+    let spent = |r: &Result<_, ServiceError>| matches!(r, Err(ServiceError::RateLimited { .. }));
+    assert!(spent(&s.sessions.login(login_from("nurse2", PW, ward)).await), "nurse2 was never seen anywhere");
+    assert!(spent(&s.sessions.login(login_from("nurse0", PW, [10, 9, 9, 9])).await), "a new address waits");
+    assert!(spent(&s.sessions.login(login_from("nobody", PW, ward)).await), "names without an account wait");
+    assert!(spent(&s.sessions.login(login_from("nurse1", PW, ward)).await), "nurse1's device is now in theatre");
+    assert!(s.sessions.login(login_from("nurse1", PW, theatre)).await.is_ok(), "where nurse1 was last seen");
+    assert!(s.sessions.login(login_from("nurse0", PW, ward)).await.is_ok(), "nurse0 on the ward signs in");
+    // A sign-in whose password step passed finishes its second factor.
+    let good = totp::code(&key, totp::step_at(clock.now()));
+    let done = s.sessions.login_second_factor(&waiting, SecondFactor::Totp, &good, None).await;
+    assert!(done.is_ok(), "the second factor is not held up by the global budget: {done:?}");
+    // From a known address the account's own limits still hold: wrong passwords lock it.
+    clock.advance(Duration::from_secs(5));
+    for _ in 0..3 {
+        let r = s.sessions.login(login_from("nurse0", "still guessing here", ward)).await;
+        assert!(matches!(r, Err(ServiceError::InvalidCredentials)), "{r:?}");
+    }
+    assert!(spent(&s.sessions.login(login_from("nurse0", PW, ward)).await), "locked");
+    assert_eq!(s.sessions.locked_accounts().len(), 1);
+    s.audit.flush().await.unwrap();
+    let records = store.audit_records(1, 10_000).await.unwrap();
+    assert!(
+        records.iter().any(|r| r.record.action == AuditAction::LoginFailed
+            && r.record.detail.as_deref() == Some("reason=rate limited"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
