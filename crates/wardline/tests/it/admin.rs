@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{Client, PASSWORD, Server, cli, enc};
+use crate::harness::{Client, PASSWORD, Server, admin_calls_on_ada, cli, enc};
 
 async fn admin(s: &Server) -> Client {
     let (ok, out, err) = cli(
@@ -28,23 +28,7 @@ async fn only_administrators_may_use_it() {
     let s = Server::start();
     let staff = s.user("ada").await;
     let nobody = s.client();
-    for (method, path) in [
-        ("GET", format!("{A}/users")),
-        ("POST", format!("{A}/users")),
-        ("GET", format!("{A}/users/@ada:localhost")),
-        ("PUT", format!("{A}/users/@ada:localhost")),
-        ("POST", format!("{A}/users/@ada:localhost/deactivate")),
-        ("POST", format!("{A}/users/@ada:localhost/reactivate")),
-        ("POST", format!("{A}/users/@ada:localhost/reset_password")),
-        ("POST", format!("{A}/users/@ada:localhost/unlock")),
-        ("POST", format!("{A}/users/@ada:localhost/logout")),
-        ("GET", format!("{A}/users/@ada:localhost/devices")),
-        ("DELETE", format!("{A}/users/@ada:localhost/devices/X")),
-        ("GET", format!("{A}/lockouts")),
-        ("GET", format!("{A}/settings")),
-        ("PUT", format!("{A}/settings")),
-        ("DELETE", format!("{A}/users/@ada:localhost/mfa")),
-    ] {
+    for (method, path) in admin_calls_on_ada() {
         let send = |c: &Client| {
             let req = c.http.request(method.parse().unwrap(), format!("{}{path}", c.base)).json(&json!({}));
             match &c.token {

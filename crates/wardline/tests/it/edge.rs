@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Client, PASSWORD, Server, cli, enc};
+use crate::harness::{Client, PASSWORD, Server, admin_calls_on_ada, cli, enc};
 
 const A: &str = "/_wardline/admin/v1";
 
@@ -52,23 +52,7 @@ async fn refused_requests_and_administrators_reads_are_audited() {
         assert_eq!(st, 200, "{path}: {b}");
     }
     // Fifteen administration calls by someone who is not an administrator.
-    let calls = [
-        ("GET", format!("{A}/users")),
-        ("POST", format!("{A}/users")),
-        ("GET", format!("{A}/users/@ada:localhost")),
-        ("PUT", format!("{A}/users/@ada:localhost")),
-        ("POST", format!("{A}/users/@ada:localhost/deactivate")),
-        ("POST", format!("{A}/users/@ada:localhost/reactivate")),
-        ("POST", format!("{A}/users/@ada:localhost/reset_password")),
-        ("POST", format!("{A}/users/@ada:localhost/unlock")),
-        ("POST", format!("{A}/users/@ada:localhost/logout")),
-        ("GET", format!("{A}/users/@ada:localhost/devices")),
-        ("DELETE", format!("{A}/users/@ada:localhost/devices/X")),
-        ("GET", format!("{A}/lockouts")),
-        ("GET", format!("{A}/settings")),
-        ("PUT", format!("{A}/settings")),
-        ("DELETE", format!("{A}/users/@ada:localhost/mfa")),
-    ];
+    let calls = admin_calls_on_ada();
     for (method, path) in &calls {
         let r = eve
             .http

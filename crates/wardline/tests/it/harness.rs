@@ -102,31 +102,12 @@ impl Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let data_dir = dir.path().join("data");
         let log = dir.path().join("server.log");
-        let mut cmd = Command::new(bin());
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data_dir)
-            .env("WARDLINE_RATE_LIMITS__ENABLED", "false")
-            .env("WARDLINE_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(std::fs::File::create(&log).expect("log file")));
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start wardline");
-        let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut lines = Vec::new();
-        let base = loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).expect("read stdout") == 0 {
-                panic!("wardline exited before listening: {lines:?}");
-            }
-            lines.push(line.trim().to_owned());
-            if let Some(url) = line.trim().strip_prefix("wardline listening on ") {
-                break url.to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in reader.lines() {});
-        (Self { child: Some(child), base, data_dir, _dir: Some(dir), stdout_lines: lines }, log)
+        let stderr = Stdio::from(std::fs::File::create(&log).expect("log file"));
+        // Later settings win: the log level given here overrides the harness's `warn`.
+        let env: Vec<(&str, &str)> = [("WARDLINE_LOG", "info")].into_iter().chain(env.iter().copied()).collect();
+        let mut s = Self::start_in_with_stderr(&data_dir, &env, stderr);
+        s._dir = Some(dir);
+        (s, log)
     }
 
     pub fn pid(&self) -> u32 {
@@ -358,4 +339,27 @@ pub fn timeline_bodies(sync: &Value, room: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Every administration endpoint, as (method, path), with `@ada:localhost` as the user and `X` as
+/// the device: fifteen calls.
+pub fn admin_calls_on_ada() -> Vec<(&'static str, String)> {
+    const A: &str = "/_wardline/admin/v1";
+    vec![
+        ("GET", format!("{A}/users")),
+        ("POST", format!("{A}/users")),
+        ("GET", format!("{A}/users/@ada:localhost")),
+        ("PUT", format!("{A}/users/@ada:localhost")),
+        ("POST", format!("{A}/users/@ada:localhost/deactivate")),
+        ("POST", format!("{A}/users/@ada:localhost/reactivate")),
+        ("POST", format!("{A}/users/@ada:localhost/reset_password")),
+        ("POST", format!("{A}/users/@ada:localhost/unlock")),
+        ("POST", format!("{A}/users/@ada:localhost/logout")),
+        ("GET", format!("{A}/users/@ada:localhost/devices")),
+        ("DELETE", format!("{A}/users/@ada:localhost/devices/X")),
+        ("GET", format!("{A}/lockouts")),
+        ("GET", format!("{A}/settings")),
+        ("PUT", format!("{A}/settings")),
+        ("DELETE", format!("{A}/users/@ada:localhost/mfa")),
+    ]
 }
