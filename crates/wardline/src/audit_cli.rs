@@ -242,7 +242,7 @@ async fn verify(
         println!("first record where the trail and its checkpoints disagree: {seq}");
         if report.agrees_up_to > 0 && report.agrees_up_to < seq {
             println!(
-                "the trail agrees with its checkpoints up to record {}: what was done to it lies in records {} to {seq}",
+                "the trail agrees with its checkpoints up to record {}: the earliest change to it lies in records {} to {seq}",
                 report.agrees_up_to,
                 report.agrees_up_to + 1
             );
