@@ -8,7 +8,7 @@ use wardline_store::{Store, StoreError};
 use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::{Account, AccountUpdate, Clock, NewAccount, Username};
 
-use crate::audit::{Actor, AuditService};
+use crate::audit::{Actor, AuditService, AuditSlot};
 use crate::core::Core;
 use crate::rooms::RoomService;
 use crate::sessions::SessionService;
@@ -114,11 +114,12 @@ impl AccountService {
     /// `by` is the administrator (`None`: the command line).
     pub async fn create_by(&self, by: Option<&Actor>, staff: NewStaff) -> ServiceResult<(Account, Option<String>)> {
         let (account, one_time) = tokio::task::block_in_place(|| self.prepare(staff))?;
+        let slot = self.audit.reserve()?;
         let created = self.store.create_account(account, self.clock.now()).await.map_err(|e| match e {
             StoreError::Conflict(_) => ServiceError::UserInUse,
             other => other.into(),
         })?;
-        self.admin_audit(by, &created.user_id, if created.is_admin { "create admin" } else { "create" }).await?;
+        self.admin_audit(slot, by, &created.user_id, if created.is_admin { "create admin" } else { "create" });
         Ok((created, one_time))
     }
 
@@ -180,26 +181,30 @@ impl AccountService {
     /// long-polls included) and it leaves every room.
     pub async fn deactivate(&self, by: Option<&Actor>, user: &UserId) -> ServiceResult<()> {
         self.get(user).await?;
+        let slot = self.audit.reserve()?;
         self.store.set_deactivated(user, true).await?;
-        self.admin_audit(by, user, "deactivate").await?;
+        self.admin_audit(slot, by, user, "deactivate");
         self.sessions.end_sessions_of_deactivated(by, user).await?;
         self.rooms.leave_all(&Actor::system(user.to_owned())).await?;
         Ok(())
     }
 
-    /// Records an administrator's action on an account; `by` is `None` for the command line.
-    pub async fn admin_audit(&self, by: Option<&Actor>, user: &UserId, what: &str) -> ServiceResult<()> {
+    /// Records an administrator's action on an account, in the place taken for it before the
+    /// action ([`AuditService::reserve`]); `by` is `None` for the command line.
+    pub fn admin_audit(&self, slot: AuditSlot, by: Option<&Actor>, user: &UserId, what: &str) {
         let mut r = self.audit.entry(by, AuditAction::Admin, Outcome::Success);
         r.target_user = Some(user.to_string());
         r.detail = Some(if by.is_some() { what.to_owned() } else { format!("{what} via=cli") });
-        self.audit.record_now(r).await
+        slot.record(r);
     }
 
     /// Lets a deactivated account sign in again (its rooms are not given back).
     pub async fn reactivate(&self, by: Option<&Actor>, user: &UserId) -> ServiceResult<()> {
         self.get(user).await?;
+        let slot = self.audit.reserve()?;
         self.store.set_deactivated(user, false).await?;
-        self.admin_audit(by, user, "reactivate").await
+        self.admin_audit(slot, by, user, "reactivate");
+        Ok(())
     }
 
     /// Changes an account's directory entry or rights. A new display name also updates the
@@ -220,11 +225,12 @@ impl AccountService {
             },
             if renamed { " display-name" } else { "" }
         );
+        let slot = self.audit.reserve()?;
         self.store.update_account(user, update).await.map_err(|e| match e {
             StoreError::NotFound => ServiceError::not_found("no such user"),
             other => other.into(),
         })?;
-        self.admin_audit(by, user, &what).await?;
+        self.admin_audit(slot, by, user, &what);
         if renamed {
             self.rooms.refresh_profile(&Actor::system(user.to_owned())).await?;
         }
@@ -240,8 +246,9 @@ impl AccountService {
         let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        let slot = self.audit.reserve()?;
         self.store.set_password(user, &hash, true).await?;
-        self.admin_audit(by, user, "reset-password").await?;
+        self.admin_audit(slot, by, user, "reset-password");
         self.sessions.logout_all(by, user, None).await?;
         Ok(one_time)
     }

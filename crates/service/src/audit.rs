@@ -120,6 +120,31 @@ enum Msg {
 /// Called off the async runtime (it may write files); it must not wait on the network.
 pub type CheckpointSink = Arc<dyn Fn(&Checkpoint) + Send + Sync>;
 
+/// A place in the audit queue, taken by [`AuditService::reserve`] before an action: writing the
+/// action's record through it cannot fail.
+#[must_use = "an action's record is written through its slot"]
+pub struct AuditSlot(mpsc::OwnedPermit<Msg>);
+
+impl std::fmt::Debug for AuditSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditSlot")
+    }
+}
+
+impl AuditSlot {
+    /// Queues the record in this place.
+    pub fn record(self, record: NewAuditRecord) {
+        // Security events go to the operational log too; the everyday flood of reads and sends
+        // only at debug level (they are all in the trail).
+        if matches!(record.action, AuditAction::RoomRead | AuditAction::MessageSend) {
+            tracing::debug!(target: "audit", action = %record.action, actor = record.actor.as_deref().unwrap_or("-"), room = record.room_id.as_deref().unwrap_or("-"), "audit");
+        } else {
+            tracing::info!(target: "audit", action = %record.action, outcome = ?record.outcome, actor = record.actor.as_deref().unwrap_or("-"), target_user = record.target_user.as_deref().unwrap_or("-"), "audit");
+        }
+        self.0.send(Msg::Record(record));
+    }
+}
+
 /// The audit recorder.
 #[derive(Clone)]
 pub struct AuditService {
@@ -181,27 +206,29 @@ impl AuditService {
         r
     }
 
-    /// Queues a record; a background writer stores it with others. Fails, and the caller's
-    /// action with it, while the trail cannot be written (the store refuses the writer's batch)
-    /// or the queue is full.
-    pub fn record(&self, record: NewAuditRecord) -> ServiceResult<()> {
+    /// Takes a place in the queue for the record of an action about to be done. Take it
+    /// *before* acting, and write the record through it after: the action then happens only if
+    /// its record can be kept. Fails while the trail cannot be written (the store refuses the
+    /// writer's batch) or the queue is full.
+    pub fn reserve(&self) -> ServiceResult<AuditSlot> {
         if let Some(why) = self.failing.borrow().as_ref() {
             return Err(unavailable(format!("audit records cannot be stored: {why}")));
         }
-        // Security events go to the operational log too; the everyday flood of reads and sends
-        // only at debug level (they are all in the trail).
-        if matches!(record.action, AuditAction::RoomRead | AuditAction::MessageSend) {
-            tracing::debug!(target: "audit", action = %record.action, actor = record.actor.as_deref().unwrap_or("-"), room = record.room_id.as_deref().unwrap_or("-"), "audit");
-        } else {
-            tracing::info!(target: "audit", action = %record.action, outcome = ?record.outcome, actor = record.actor.as_deref().unwrap_or("-"), target_user = record.target_user.as_deref().unwrap_or("-"), "audit");
-        }
-        match self.queue.try_send(Msg::Record(record)) {
-            Ok(()) => Ok(()),
+        match self.queue.clone().try_reserve_owned() {
+            Ok(permit) => Ok(AuditSlot(permit)),
             Err(mpsc::error::TrySendError::Full(_)) => {
                 Err(unavailable("the audit queue is full: records arrive faster than they can be stored"))
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(unavailable("the audit writer has stopped")),
         }
+    }
+
+    /// Queues a record; a background writer stores it with others. Fails, and the caller's
+    /// action with it, while the trail cannot be written (the store refuses the writer's batch)
+    /// or the queue is full. For an action with effects, [`AuditService::reserve`] before it.
+    pub fn record(&self, record: NewAuditRecord) -> ServiceResult<()> {
+        self.reserve()?.record(record);
+        Ok(())
     }
 
     /// Stores a record before returning (for actions that must not happen unrecorded).

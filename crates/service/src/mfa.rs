@@ -144,10 +144,11 @@ impl MfaService {
         let step = Self::matching_step(&pending.secret, code, totp::step_at(self.clock.now()))
             .ok_or_else(|| ServiceError::forbidden("that code is not right: check the time on your phone"))?;
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
+        let slot = self.audit.reserve()?;
         self.store.confirm_totp(&by.user_id, step, codes.iter().map(|c| hash_token(&normalise(c))).collect()).await?;
         let mut r = self.audit.entry(Some(by), AuditAction::LoginMfa, Outcome::Success);
         r.detail = Some("totp enrolled".into());
-        self.audit.record(r)?;
+        slot.record(r);
         Ok(codes)
     }
 
@@ -169,11 +170,13 @@ impl MfaService {
     /// [`crate::sessions::SessionService::remove_second_factor`] (password and current factor);
     /// an administrator removes another user's lost factor.
     pub async fn remove(&self, by: &Actor, user: &UserId) -> ServiceResult<()> {
+        let slot = self.audit.reserve()?;
         self.store.delete_totp(user).await?;
         let mut r = self.audit.entry(Some(by), AuditAction::LoginMfa, Outcome::Success);
         r.target_user = Some(user.to_string());
         r.detail = Some("totp removed".into());
-        self.audit.record_now(r).await
+        slot.record(r);
+        Ok(())
     }
 }
 

@@ -13,7 +13,7 @@ use wardline_store::{NewSession, Store};
 use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::{Clock, Device, Timestamp};
 
-use crate::audit::{Actor, AuditService};
+use crate::audit::{Actor, AuditService, AuditSlot};
 use crate::auth_cache::AuthCache;
 use crate::core::Core;
 use crate::lockout::Lockouts;
@@ -251,28 +251,32 @@ impl SessionService {
     }
 
     /// Records a refused sign-in.
-    async fn audit_login_failure(&self, user: &str, ip: Option<IpAddr>, reason: &str) -> ServiceResult<()> {
+    async fn audit_login_failure(&self, slot: AuditSlot, user: &str, ip: Option<IpAddr>, reason: &str) {
         let mut r = self.audit.entry(None, AuditAction::LoginFailed, Outcome::Denied);
         r.target_user = Some(self.subject(user).await);
         r.ip = ip.map(|i| i.to_string());
         r.detail = Some(format!("reason={reason}"));
-        self.audit.record(r)
+        slot.record(r);
     }
 
-    /// Signs in with a password.
+    /// Signs in with a password. The place for its audit record is taken first, so no session
+    /// opens (and no attempt is made) that the trail could not record.
     pub async fn login(&self, req: LoginRequest) -> ServiceResult<LoginOutcome> {
+        let slot = self.audit.reserve()?;
         let attempted = req.user.clone();
         let ip = req.ip;
         let result = self.login_inner(req).await;
         match &result {
             Ok(o) => {
                 let actor = Actor { user_id: o.user_id.clone(), device_id: Some(o.device_id.clone()), ip };
-                self.audit.record(self.audit.entry(Some(&actor), AuditAction::Login, Outcome::Success))?;
+                slot.record(self.audit.entry(Some(&actor), AuditAction::Login, Outcome::Success));
             }
-            Err(ServiceError::RateLimited { .. }) => self.audit_login_failure(&attempted, ip, "rate limited").await?,
-            Err(ServiceError::Deactivated) => self.audit_login_failure(&attempted, ip, "deactivated").await?,
+            Err(ServiceError::RateLimited { .. }) => {
+                self.audit_login_failure(slot, &attempted, ip, "rate limited").await
+            }
+            Err(ServiceError::Deactivated) => self.audit_login_failure(slot, &attempted, ip, "deactivated").await,
             Err(ServiceError::InvalidCredentials) => {
-                self.audit_login_failure(&attempted, ip, "invalid credentials").await?;
+                self.audit_login_failure(slot, &attempted, ip, "invalid credentials").await;
             }
             Err(_) => {}
         }
@@ -365,12 +369,15 @@ impl SessionService {
             self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(session);
             return Err(e);
         }
+        // The places for this step's records are taken before the code is checked (which uses it
+        // up): a code is never tried, nor a session opened, unrecorded.
+        let (slot, login_slot) = (self.audit.reserve()?, self.audit.reserve()?);
         let ok = self.check_factor(&p.user_id, kind, code).await?;
         let actor = Actor { user_id: p.user_id.clone(), device_id: None, ip };
         let mut r =
             self.audit.entry(Some(&actor), AuditAction::LoginMfa, if ok { Outcome::Success } else { Outcome::Denied });
         r.detail = Some(format!("{kind:?}"));
-        self.audit.record(r)?;
+        slot.record(r);
         if !ok {
             let mut map = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(entry) = map.get_mut(session) {
@@ -396,7 +403,7 @@ impl SessionService {
         let outcome = self.open_session(p.req, p.user_id, account.must_change_password).await?;
         self.lockouts.success(&outcome.user_id);
         let actor = Actor { user_id: outcome.user_id.clone(), device_id: Some(outcome.device_id.clone()), ip };
-        self.audit.record(self.audit.entry(Some(&actor), AuditAction::Login, Outcome::Success))?;
+        login_slot.record(self.audit.entry(Some(&actor), AuditAction::Login, Outcome::Success));
         Ok(outcome)
     }
 
@@ -711,31 +718,46 @@ impl SessionService {
 
     /// Ends the caller's session.
     pub async fn logout(&self, caller: &Caller) -> ServiceResult<()> {
+        let slot = self.audit.reserve()?;
         self.store.delete_devices(&caller.user_id, std::slice::from_ref(&caller.device_id)).await?;
         self.notifier.wake([caller.user_id.as_ref()]);
-        self.audit.record(self.audit.entry(Some(&caller.actor()), AuditAction::Logout, Outcome::Success))?;
+        slot.record(self.audit.entry(Some(&caller.actor()), AuditAction::Logout, Outcome::Success));
         Ok(())
     }
 
     /// Ends every session of a user, except on `keep`. `by` is who asked (`None`: the system).
     pub async fn logout_all(&self, by: Option<&Actor>, user: &UserId, keep: Option<&DeviceId>) -> ServiceResult<()> {
+        let slot = self.audit.reserve()?;
+        self.end_all(slot, by, user, keep).await
+    }
+
+    /// [`SessionService::logout_all`] with the place for its record already taken.
+    async fn end_all(
+        &self,
+        slot: AuditSlot,
+        by: Option<&Actor>,
+        user: &UserId,
+        keep: Option<&DeviceId>,
+    ) -> ServiceResult<()> {
         let ended = self.store.delete_all_devices(user, keep).await?;
+        self.end_pending(user);
         self.notifier.wake([user]);
         let mut r = self.audit.entry(by, AuditAction::SessionEnd, Outcome::Success);
         r.target_user = Some(user.to_string());
         r.detail = Some(format!("devices={}", ended.len()));
-        self.audit.record(r)?;
+        slot.record(r);
         Ok(())
     }
 
     /// Ends chosen devices.
     pub async fn end_devices(&self, by: &Actor, user: &UserId, devices: &[OwnedDeviceId]) -> ServiceResult<()> {
+        let slot = self.audit.reserve()?;
         let ended = self.store.delete_devices(user, devices).await?;
         self.notifier.wake([user]);
         let mut r = self.audit.entry(Some(by), AuditAction::SessionEnd, Outcome::Success);
         r.target_user = Some(user.to_string());
         r.detail = Some(format!("devices={}", ended.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")));
-        self.audit.record(r)?;
+        slot.record(r);
         Ok(())
     }
 
@@ -827,10 +849,16 @@ impl SessionService {
         let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        // Both records' places are taken before the password changes: the change never happens
+        // unrecorded, nor without ending the other sessions it was asked to end.
+        let slot = self.audit.reserve()?;
+        let end_slot = if logout_devices { Some(self.audit.reserve()?) } else { None };
         self.store.set_password(&caller.user_id, &hash, false).await?;
-        self.audit.record(self.audit.entry(Some(&caller.actor()), AuditAction::PasswordChange, Outcome::Success))?;
-        if logout_devices {
-            self.logout_all(Some(&caller.actor()), &caller.user_id, Some(&caller.device_id)).await?;
+        // Sign-ins started with the old password and waiting for their second factor end too.
+        self.end_pending(&caller.user_id);
+        slot.record(self.audit.entry(Some(&caller.actor()), AuditAction::PasswordChange, Outcome::Success));
+        if let Some(end_slot) = end_slot {
+            self.end_all(end_slot, Some(&caller.actor()), &caller.user_id, Some(&caller.device_id)).await?;
         }
         Ok(())
     }

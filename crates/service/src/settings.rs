@@ -140,11 +140,12 @@ impl SettingsService {
         let mut stored = self.stored_patch().await?;
         merge(&mut stored, patch.clone());
         let settings = self.apply(&stored)?;
+        let slot = self.audit.reserve()?;
         self.store.put_meta(META_KEY, &stored.to_string()).await?;
         self.handle.set(settings);
         let mut r = self.audit.entry(Some(by), AuditAction::Admin, Outcome::Success);
         r.detail = Some(format!("settings {patch}"));
-        self.audit.record_now(r).await?;
+        slot.record(r);
         Ok(settings)
     }
 }

@@ -506,3 +506,39 @@ async fn refusals_of_unknown_tokens_are_recorded_a_bounded_number_of_times_per_a
     assert!(s.sessions.audit_unknown_token(flooder), "and it refills with time");
     assert!(!s.sessions.audit_unknown_token(flooder));
 }
+
+/// While the audit trail cannot be written, actions with effects do not happen: their record's
+/// place is taken before they act. A password change leaves the old password and the other
+/// sessions as they were; a sign-out leaves the session open.
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_changes_unrecorded_while_the_trail_cannot_be_written() {
+    let (s, _clock, _store, dir) = setup(Security::default()).await;
+    let phone = s.sessions.login(login("ada", PW, false)).await.unwrap();
+    let desk = s.sessions.login(login("ada", PW, false)).await.unwrap();
+    let caller = s.sessions.authenticate(&desk.access_token, None).await.unwrap();
+    // The disk refuses audit records from now on.
+    let conn = rusqlite::Connection::open(dir.path().join("db")).unwrap();
+    conn.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
+        .unwrap();
+    let mut r = s.audit.entry(None, wardline_types::audit::AuditAction::Admin, wardline_types::audit::Outcome::Success);
+    r.detail = Some("probe".into());
+    s.audit.record(r).unwrap();
+    assert!(matches!(s.audit.flush().await, Err(ServiceError::AuditUnavailable { .. })));
+
+    let changed = s.sessions.change_password(&caller, "a brand new passphrase for the ward", true).await;
+    assert!(matches!(changed, Err(ServiceError::AuditUnavailable { .. })), "{changed:?}");
+    let logged_out = s.sessions.logout(&caller).await;
+    assert!(matches!(logged_out, Err(ServiceError::AuditUnavailable { .. })), "{logged_out:?}");
+
+    conn.execute_batch("DROP TRIGGER refuse").unwrap();
+    for _ in 0..5 {
+        if s.audit.flush().await.is_ok() {
+            break;
+        }
+    }
+    s.audit.flush().await.unwrap();
+    // The old password still signs in, and both sessions are still open.
+    assert!(s.sessions.login(login("ada", PW, false)).await.is_ok());
+    assert!(s.sessions.authenticate(&phone.access_token, None).await.is_ok());
+    assert!(s.sessions.authenticate(&desk.access_token, None).await.is_ok());
+}

@@ -171,8 +171,9 @@ pub async fn unlock(
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
     let user = user_id(&s, &raw)?;
+    let slot = s.audit.reserve()?;
     let was_locked = s.sessions.unlock(&user);
-    s.accounts.admin_audit(Some(&by.actor()), &user, "unlock").await?;
+    s.accounts.admin_audit(slot, Some(&by.actor()), &user, "unlock");
     Ok(Json(json!({ "was_locked": was_locked })).into_response())
 }
 

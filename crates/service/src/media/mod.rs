@@ -22,7 +22,7 @@ use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::media::{MxcRef, referenced, validate_file_message};
 use wardline_types::{Clock, Timestamp};
 
-use crate::audit::{Actor, AuditService};
+use crate::audit::{Actor, AuditService, AuditSlot};
 use crate::config::MediaSettings;
 use crate::core::Core;
 use crate::settings::SettingsHandle;
@@ -159,10 +159,10 @@ impl MediaService {
         }
     }
 
-    fn audit_upload(&self, by: &Actor, media_id: &str, content: &MediaContent) -> ServiceResult<()> {
+    fn audit_upload(&self, slot: AuditSlot, by: &Actor, media_id: &str, content: &MediaContent) {
         let mut r = self.audit.entry(Some(by), AuditAction::MediaUpload, Outcome::Success);
         r.detail = Some(format!("media={media_id} type={} size={}", content.content_type, content.size));
-        self.audit.record(r)
+        slot.record(r);
     }
 
     /// `POST /upload`: stores a file and returns its `mxc://` URI.
@@ -181,8 +181,9 @@ impl MediaService {
                 upload_by,
             })
             .await?;
+        let slot = self.audit.reserve()?;
         let content = self.record(&by.user_id, &media_id, prepared, filename).await?;
-        self.audit_upload(by, &media_id, &content)?;
+        self.audit_upload(slot, by, &media_id, &content);
         Ok(self.mxc(&media_id))
     }
 
@@ -213,8 +214,9 @@ impl MediaService {
             return Err(ServiceError::not_found("this id has expired"));
         }
         let (prepared, filename) = self.prepare(&by.user_id, upload).await?;
+        let slot = self.audit.reserve()?;
         let content = self.record(&by.user_id, media_id, prepared, filename).await?;
-        self.audit_upload(by, media_id, &content)?;
+        self.audit_upload(slot, by, media_id, &content);
         Ok(())
     }
 
