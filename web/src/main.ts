@@ -142,7 +142,17 @@ function newPassword(s: Session, oldPassword: string): void {
 
 /** The organisation requires a second factor: set up an authenticator app before anything else. */
 async function enrol(s: Session): Promise<void> {
-  const e = await beginEnrolment(s);
+  let e;
+  try {
+    e = await beginEnrolment(s);
+  } catch (err) {
+    // The server sets up a second factor only soon after a sign-in with the password.
+    if (err instanceof ApiError && err.status === 403) {
+      signOutNow("Sign in again to set up your authenticator app.");
+      return;
+    }
+    throw err;
+  }
   const qr = h("img", {
     src: `data:image/svg+xml;base64,${btoa(e.qrSvg)}`,
     alt: "QR code to scan with your authenticator app",

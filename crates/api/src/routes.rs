@@ -255,6 +255,7 @@ mod tests {
             token_hash: String::new(),
             ip: None,
             must_enrol_mfa: mfa,
+            signed_in_at: wardline_types::Timestamp(0),
         };
         let err = |r: Result<(), ServiceError>| r.err().map(|e| e.to_string());
         for (pw, mfa) in [(true, false), (true, true)] {

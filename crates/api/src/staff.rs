@@ -77,7 +77,7 @@ async fn status(State(s): State<Services>, Staff(c): Staff) -> Result<Response, 
 
 /// `POST /mfa/totp`: a new secret, as text, an `otpauth://` URI and a QR code (SVG).
 async fn begin(State(s): State<Services>, Staff(c): Staff) -> Result<Response, ApiError> {
-    let e = s.mfa.begin(&c.actor()).await?;
+    let e = s.mfa.begin(&c.actor(), c.signed_in_at).await?;
     Ok(Json(json!({ "secret": e.secret, "otpauth_uri": e.uri, "qr_svg": e.qr_svg })).into_response())
 }
 
@@ -94,7 +94,7 @@ async fn confirm(
     body: Result<Json<CodeBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(b) = body.map_err(|e| ApiError::bad_json(e.body_text()))?;
-    let codes = s.mfa.confirm(&c.actor(), &b.code).await?;
+    let codes = s.mfa.confirm(&c.actor(), c.signed_in_at, &b.code).await?;
     Ok(Json(json!({ "recovery_codes": codes })).into_response())
 }
 

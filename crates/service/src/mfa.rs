@@ -6,8 +6,8 @@ use std::sync::Arc;
 use rand::RngCore;
 use ruma::{OwnedServerName, UserId};
 use wardline_store::Store;
-use wardline_types::Clock;
 use wardline_types::audit::{AuditAction, Outcome};
+use wardline_types::{Clock, Timestamp};
 
 use crate::audit::{Actor, AuditService};
 use crate::config::MfaPolicy;
@@ -44,6 +44,9 @@ impl std::fmt::Debug for MfaService {
 
 /// Recovery codes given at enrolment.
 const RECOVERY_CODES: usize = 10;
+
+/// How soon after signing in with the password a session may set up a second factor.
+pub const RECENT_SIGN_IN: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 fn recovery_code() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
@@ -94,8 +97,23 @@ impl MfaService {
         Ok(self.store.totp(user).await?.is_some_and(|t| t.confirmed))
     }
 
-    /// Starts enrolment with a fresh secret. An existing confirmed factor must be removed first.
-    pub async fn begin(&self, by: &Actor) -> ServiceResult<Enrolment> {
+    /// A second factor is set up only by a session that signed in with its password within
+    /// [`RECENT_SIGN_IN`]: a session stolen later cannot put the thief's authenticator app on
+    /// an account that has none yet (and replacing one needs removing it, with the current one).
+    fn require_recent_sign_in(&self, signed_in_at: Timestamp) -> ServiceResult<()> {
+        if self.clock.now().millis_since(signed_in_at) > RECENT_SIGN_IN.as_millis() as u64 {
+            return Err(ServiceError::forbidden(format!(
+                "sign in again to set up an authenticator app: it must be done within {} minutes of signing in",
+                RECENT_SIGN_IN.as_secs() / 60
+            )));
+        }
+        Ok(())
+    }
+
+    /// Starts enrolment with a fresh secret, for a session that signed in at `signed_in_at`.
+    /// An existing confirmed factor must be removed first.
+    pub async fn begin(&self, by: &Actor, signed_in_at: Timestamp) -> ServiceResult<Enrolment> {
+        self.require_recent_sign_in(signed_in_at)?;
         if self.enrolled(&by.user_id).await? {
             return Err(ServiceError::forbidden("a second factor is already set up; remove it first"));
         }
@@ -135,7 +153,8 @@ impl MfaService {
     }
 
     /// Confirms enrolment with a first code; returns the recovery codes (shown once).
-    pub async fn confirm(&self, by: &Actor, code: &str) -> ServiceResult<Vec<String>> {
+    pub async fn confirm(&self, by: &Actor, signed_in_at: Timestamp, code: &str) -> ServiceResult<Vec<String>> {
+        self.require_recent_sign_in(signed_in_at)?;
         let pending =
             self.store.totp(&by.user_id).await?.ok_or_else(|| ServiceError::forbidden("start enrolment first"))?;
         if pending.confirmed {

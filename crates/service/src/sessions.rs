@@ -43,6 +43,8 @@ pub struct Caller {
     pub ip: Option<IpAddr>,
     /// The organisation requires a second factor and the user has not set one up.
     pub must_enrol_mfa: bool,
+    /// When this session signed in with its password (kept across refreshes).
+    pub signed_in_at: Timestamp,
 }
 
 impl Caller {
@@ -628,6 +630,7 @@ impl SessionService {
             token_hash,
             ip,
             must_enrol_mfa,
+            signed_in_at: session.created_at,
         })
     }
 

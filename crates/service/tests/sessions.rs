@@ -127,9 +127,9 @@ fn actor(user: &str) -> wardline_service::audit::Actor {
 
 /// Sets up an authenticator app for `user` at the clock's time; returns the secret.
 async fn enrol(s: &Services, clock: &ManualClock, user: &str) -> Vec<u8> {
-    let e = s.mfa.begin(&actor(user)).await.unwrap();
+    let e = s.mfa.begin(&actor(user), clock.now()).await.unwrap();
     let key = totp::base32_decode(&e.secret).unwrap();
-    s.mfa.confirm(&actor(user), &totp::code(&key, totp::step_at(clock.now()))).await.unwrap();
+    s.mfa.confirm(&actor(user), clock.now(), &totp::code(&key, totp::step_at(clock.now()))).await.unwrap();
     key
 }
 
@@ -541,4 +541,24 @@ async fn nothing_changes_unrecorded_while_the_trail_cannot_be_written() {
     assert!(s.sessions.login(login("ada", PW, false)).await.is_ok());
     assert!(s.sessions.authenticate(&phone.access_token, None).await.is_ok());
     assert!(s.sessions.authenticate(&desk.access_token, None).await.is_ok());
+}
+
+/// A session that signed in a while ago (stolen, say) cannot put an authenticator app on an
+/// account that has none: setting one up is for a fresh sign-in.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_a_fresh_sign_in_sets_up_a_second_factor() {
+    let (s, clock, _store, _dir) = setup(Security::default()).await;
+    let out = s.sessions.login(login("ada", PW, false)).await.unwrap();
+    let caller = s.sessions.authenticate(&out.access_token, None).await.unwrap();
+    clock.advance(std::time::Duration::from_secs(11 * 60));
+    let caller = s.sessions.authenticate(&out.access_token, None).await.unwrap_or(caller);
+    let late = s.mfa.begin(&caller.actor(), caller.signed_in_at).await;
+    assert!(matches!(late, Err(ServiceError::Forbidden(_))), "{late:?}");
+    let late = s.mfa.confirm(&caller.actor(), caller.signed_in_at, "123456").await;
+    assert!(matches!(late, Err(ServiceError::Forbidden(_))), "{late:?}");
+    assert!(!s.mfa.enrolled(&caller.user_id).await.unwrap());
+    // Signing in again allows it.
+    let fresh = s.sessions.login(login("ada", PW, false)).await.unwrap();
+    let caller = s.sessions.authenticate(&fresh.access_token, None).await.unwrap();
+    assert!(s.mfa.begin(&caller.actor(), caller.signed_in_at).await.is_ok());
 }
