@@ -265,8 +265,8 @@ mod tests {
         std::fs::remove_dir(checkpoints_path(dir.path())).unwrap();
         let b = key.sign(9, &"b".repeat(64), Timestamp(1_700_000_001_000));
         sink(&b);
-        assert_eq!(read_checkpoints(dir.path()).unwrap().checkpoints, [b.clone()]);
-        assert_eq!(read_checkpoints_file(&extra).unwrap().checkpoints, [b.clone()]);
+        assert_eq!(read_checkpoints(dir.path()).unwrap().checkpoints, std::slice::from_ref(&b));
+        assert_eq!(read_checkpoints_file(&extra).unwrap().checkpoints, std::slice::from_ref(&b));
         assert_eq!(shipped.try_recv().unwrap(), b);
     }
 
