@@ -162,6 +162,19 @@ fn audited(status: StatusCode, errcode: &str) -> bool {
 /// Longest reason kept in a record.
 const REASON_CHARS: usize = 200;
 
+/// Logs a refusal whose audit record could not be written: the endpoint, the status and who
+/// asked; never the body or the token.
+fn log_unrecorded(endpoint: &str, status: StatusCode, actor: Option<&Actor>, error: &ApiError) {
+    tracing::warn!(
+        target: "audit",
+        endpoint,
+        status = status.as_u16(),
+        actor = actor.map_or_else(|| "-".to_owned(), |a| a.user_id.to_string()),
+        error = ?error,
+        "a refused request could not be recorded in the audit trail"
+    );
+}
+
 /// The middleware: computes the client's address, runs the request, audits a refusal.
 pub async fn edge(State(services): State<Services>, mut req: Request, next: Next) -> Response {
     let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| {
@@ -199,8 +212,11 @@ pub async fn edge(State(services): State<Services>, mut req: Request, next: Next
         response.status().as_u16(),
         refusal.errcode
     ));
-    // The request was refused anyway; a trail that cannot be written is logged by the recorder.
-    let _ = audit(&services, record);
+    // The request was refused anyway; the recorder refuses without logging while the trail
+    // cannot be written, so the refusal that went unrecorded is logged here.
+    if let Err(e) = audit(&services, record) {
+        log_unrecorded(&name, response.status(), seen.actor.as_ref(), &e);
+    }
     response
 }
 

@@ -95,6 +95,8 @@ pub struct Endpoint {
     pub first_sign_in: FirstSignIn,
     /// Whether it looks at access tokens.
     pub auth: Auth,
+    /// How large its body may be; [`BodyLimit::Upload`] marks a body of raw file bytes, not JSON.
+    pub body_limit: BodyLimit,
 }
 
 /// The name of a ruma endpoint: its request type's path without the crate and `Request`
@@ -145,6 +147,7 @@ impl Routes {
             name: ruma_name::<T>(),
             first_sign_in: first_sign_in_of::<T>(),
             auth: <T::Authentication as AuthRequirement>::AUTH,
+            body_limit: body_limit_of::<T>(),
         };
         self.table.push(RouteInfo { method: T::METHOD, path: path.to_owned(), endpoint });
         let route = on(method_filter::<T>(), move |State(s): State<Services>, req: Ruma<T>| handler(s, req));
@@ -196,10 +199,13 @@ impl Routes {
         H: Handler<X, Services>,
         X: 'static,
     {
-        let endpoint = Endpoint { name, first_sign_in: first, auth: Auth::Required };
+        let endpoint = Endpoint { name, first_sign_in: first, auth: Auth::Required, body_limit: BodyLimit::Request };
         let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
         self.table.push(RouteInfo { method, path: path.to_owned(), endpoint });
-        self.router = self.router.route(path, on(filter, handler).layer(Extension(endpoint)));
+        // Every body is checked as JSON before the endpoint runs, whether or not it reads one.
+        let route: axum::routing::MethodRouter<Services> =
+            on(filter, handler).layer(axum::middleware::from_fn(crate::guard::json_body));
+        self.router = self.router.route(path, route.layer(Extension(endpoint)));
         self
     }
 

@@ -161,12 +161,24 @@ pub fn log_line(cp: &Checkpoint) -> String {
 /// Copies each checkpoint, in this order, to the data directory's checkpoint file, to the extra
 /// file if one is configured, to the log (which operators ship off the machine), and to the HTTP
 /// collector if one is configured. The order makes every copy off the machine also a copy in
-/// the data directory, so `audit verify` can tell a deleted checkpoint from one not yet copied.
+/// the data directory, so `audit verify` can tell a deleted checkpoint from one not yet copied;
+/// a checkpoint the data directory's file cannot take is therefore copied nowhere.
 pub fn checkpoint_sink(data_dir: &Path, extra_file: Option<PathBuf>, shipper: Option<Shipper>) -> CheckpointSink {
     let local = checkpoints_path(data_dir);
     Arc::new(move |cp: &Checkpoint| {
         if let Err(e) = append_checkpoint(&local, cp) {
-            tracing::error!(target: "audit", error = %e, path = %local.display(), "cannot append the audit checkpoint file");
+            // Not copied anywhere else either: a copy off the machine that the data directory
+            // lacks would later read as a deleted checkpoint, i.e. as tampering. The next
+            // checkpoint that is written covers every record this one did.
+            tracing::error!(
+                target: "audit",
+                error = %e,
+                path = %local.display(),
+                seq = cp.seq,
+                "AUDIT CHECKPOINT NOT KEPT: cannot append the audit checkpoint file (disk full or failing?); \
+                 this checkpoint is not copied to audit.checkpoint_file, the log or audit.checkpoint_url either"
+            );
+            return;
         }
         if let Some(extra) = &extra_file
             && let Err(e) = append_checkpoint(extra, cp)
@@ -236,6 +248,27 @@ pub fn read_checkpoints(data_dir: &Path) -> Result<Copies, Box<dyn std::error::E
 mod tests {
     use super::*;
     use wardline_types::Timestamp;
+
+    #[test]
+    fn a_checkpoint_the_data_directory_cannot_take_is_copied_nowhere_else() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the checkpoint file should be: every append fails, as on a full disk.
+        std::fs::create_dir(checkpoints_path(dir.path())).unwrap();
+        let extra = dir.path().join("extra.jsonl");
+        let (shipper, mut shipped) = Shipper::for_test();
+        let sink = checkpoint_sink(dir.path(), Some(extra.clone()), Some(shipper));
+        let (key, _) = CheckpointKey::generate();
+        sink(&key.sign(3, &"a".repeat(64), Timestamp(1_700_000_000_000)));
+        assert!(!extra.exists() || std::fs::read_to_string(&extra).unwrap().is_empty(), "no extra copy");
+        assert!(shipped.try_recv().is_err(), "nothing shipped");
+        // Once the file can be written again, checkpoints go everywhere.
+        std::fs::remove_dir(checkpoints_path(dir.path())).unwrap();
+        let b = key.sign(9, &"b".repeat(64), Timestamp(1_700_000_001_000));
+        sink(&b);
+        assert_eq!(read_checkpoints(dir.path()).unwrap().checkpoints, std::slice::from_ref(&b));
+        assert_eq!(read_checkpoints_file(&extra).unwrap().checkpoints, std::slice::from_ref(&b));
+        assert_eq!(shipped.try_recv().unwrap(), b);
+    }
 
     #[test]
     fn checkpoints_read_back_from_every_format_they_are_written_in() {

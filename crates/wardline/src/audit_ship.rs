@@ -26,6 +26,13 @@ pub struct Shipper {
 }
 
 impl Shipper {
+    /// A shipper whose checkpoints land in the returned receiver.
+    #[cfg(test)]
+    pub(crate) fn for_test() -> (Self, mpsc::UnboundedReceiver<Checkpoint>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self { tx }, rx)
+    }
+
     /// Queues a checkpoint for delivery; returns at once.
     pub fn ship(&self, cp: &Checkpoint) {
         if self.tx.send(cp.clone()).is_err() {
@@ -66,7 +73,20 @@ fn take_waiting(rx: &mut mpsc::UnboundedReceiver<Checkpoint>, pending: &mut VecD
     }
 }
 
+/// The collector's address as it may be logged: without the user name and password a URL can
+/// carry (`https://user:pass@host/`), nor the query string (which can hold a token).
+fn loggable(url: &reqwest::Url) -> String {
+    let mut shown = url.clone();
+    // Neither fails for an http(s) URL, the only kind `start` accepts.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
 async fn deliver(client: reqwest::Client, url: reqwest::Url, mut rx: mpsc::UnboundedReceiver<Checkpoint>) {
+    let shown = loggable(&url);
     let mut pending = VecDeque::new();
     let mut delay = Duration::from_millis(500);
     let mut failing_since: Option<tokio::time::Instant> = None;
@@ -85,13 +105,13 @@ async fn deliver(client: reqwest::Client, url: reqwest::Url, mut rx: mpsc::Unbou
                 pending.pop_front();
                 delay = Duration::from_millis(500);
                 if failing_since.take().is_some() {
-                    tracing::warn!(target: "audit", url = %url, waiting = pending.len(), "audit checkpoints are being delivered to audit.checkpoint_url again");
+                    tracing::warn!(target: "audit", url = %shown, waiting = pending.len(), "audit checkpoints are being delivered to audit.checkpoint_url again");
                 }
             }
             Err(e) => {
                 let now = tokio::time::Instant::now();
                 if failing_since.is_none() || now.duration_since(last_logged) >= REPEAT_LOG {
-                    tracing::error!(target: "audit", url = %url, error = %e, waiting = pending.len(), "cannot deliver audit checkpoints to audit.checkpoint_url; retrying (the log and the checkpoint files still have them)");
+                    tracing::error!(target: "audit", url = %shown, error = %e, waiting = pending.len(), "cannot deliver audit checkpoints to audit.checkpoint_url; retrying (the log and the checkpoint files still have them)");
                     last_logged = now;
                 }
                 failing_since.get_or_insert(now);
@@ -105,6 +125,16 @@ async fn deliver(client: reqwest::Client, url: reqwest::Url, mut rx: mpsc::Unbou
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn the_logged_address_has_no_credentials_and_no_query() {
+        let url = reqwest::Url::parse("https://anchor:s3cret-pass@collector.example:8443/audit/in?token=tok-42#frag")
+            .unwrap();
+        let shown = super::loggable(&url);
+        assert_eq!(shown, "https://collector.example:8443/audit/in");
+        let plain = reqwest::Url::parse("http://127.0.0.1:9000/cp").unwrap();
+        assert_eq!(super::loggable(&plain), "http://127.0.0.1:9000/cp");
+    }
 
     use axum::extract::State;
     use axum::http::StatusCode;

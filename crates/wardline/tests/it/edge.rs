@@ -289,3 +289,40 @@ async fn an_upload_over_the_limit_gets_a_readable_413() {
     let (st, _) = a.upload(vec![1u8; 999_000], "application/octet-stream", "ok.bin").await;
     assert_eq!(st, 200);
 }
+
+#[tokio::test]
+async fn a_refusal_the_trail_cannot_take_is_logged_at_the_edge() {
+    let (mut s, log) = Server::start_with_log(&[]);
+    let ada = s.user("ada").await;
+    let eve = s.user("eve").await;
+    let room = ada.create_room(json!({"name": "Ward 7"})).await;
+    let messages = format!("/_matrix/client/v3/rooms/{}/messages?dir=b", enc(&room));
+    // The disk refuses audit records.
+    rusqlite::Connection::open(s.data_dir.join("wardline.db"))
+        .unwrap()
+        .execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
+        .unwrap();
+    // Once the writer finds it cannot store, audited reads are refused.
+    let mut failing = false;
+    for _ in 0..100 {
+        if ada.get(&messages).await.0 == 503 {
+            failing = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(failing, "the trail never reported it cannot be written");
+    // A read of a room she is not in: refused, and its record cannot be written.
+    let (st, _) = eve.get(&messages).await;
+    assert_eq!(st, 403);
+    assert!(s.terminate());
+    let logged = std::fs::read_to_string(log).unwrap();
+    let line = logged
+        .lines()
+        .find(|l| l.contains("could not be recorded in the audit trail"))
+        .unwrap_or_else(|| panic!("the unrecorded refusal is not logged:\n{logged}"));
+    assert!(line.contains("message::get_message_events::v3"), "{line}");
+    assert!(line.contains("403"), "{line}");
+    assert!(line.contains("@eve:localhost"), "{line}");
+    assert!(!line.contains(eve.token.as_deref().unwrap()), "no token in the log: {line}");
+}

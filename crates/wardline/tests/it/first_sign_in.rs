@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use wardline_api::routes::{FirstSignIn, RouteInfo};
 use wardline_api::ruma_wrapper::Auth;
 
-use crate::harness::{Client, PASSWORD, Server, cli, enc};
+use crate::harness::{Client, PASSWORD, PathValues, Server, cli, enc, fill_path, path_params};
 
 /// A user signed in with a one-time password they have not changed yet.
 async fn one_time_password_user(s: &Server, name: &str) -> Client {
@@ -28,45 +28,25 @@ async fn admin_without_second_factor(s: &Server, name: &str) -> Client {
 /// Values for a route's path parameters: plausible ones, then the last replaced by words the
 /// old path-suffix rule let through.
 fn fillings(route: &RouteInfo, room: &str, event: &str, user: &str) -> Vec<String> {
-    let names: Vec<&str> =
-        route.path.split('/').filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'))).collect();
-    let plausible = |name: &str| -> String {
-        match name {
-            "roomId" | "room_id" | "roomIdOrAlias" => room.to_owned(),
-            "eventId" => event.to_owned(),
-            "userId" | "user_id" => user.to_owned(),
-            "eventType" | "type" => "m.room.message".to_owned(),
-            "serverName" => "localhost".to_owned(),
-            "mediaId" => "abcdefghij".to_owned(),
-            "receiptType" => "m.read".to_owned(),
-            "filterId" => "1".to_owned(),
-            "deviceId" | "device_id" => "DEVICE".to_owned(),
-            "tag" => "u.work".to_owned(),
-            "txnId" => "txn1".to_owned(),
-            "stateKey" => String::new(),
-            "fileName" => "a.png".to_owned(),
-            other => format!("x{other}"),
-        }
+    let values = PathValues {
+        room: room.to_owned(),
+        event: event.to_owned(),
+        user: user.to_owned(),
+        device: "DEVICE".to_owned(),
+        txn: "txn1".to_owned(),
     };
-    let mut out = Vec::new();
-    let mut variants: Vec<Vec<String>> = vec![names.iter().map(|n| plausible(n)).collect()];
+    let names = path_params(&route.path);
+    let mut variants: Vec<Vec<String>> = vec![names.iter().map(|n| values.plausible(n)).collect()];
     if !names.is_empty() {
         for trick in ["versions", "logout", "all", "whoami", "capabilities", "password", "refresh"] {
-            let mut v: Vec<String> = names.iter().map(|n| plausible(n)).collect();
+            let mut v: Vec<String> = names.iter().map(|n| values.plausible(n)).collect();
             if let Some(last) = v.last_mut() {
                 *last = trick.to_owned();
             }
             variants.push(v);
         }
     }
-    for values in variants {
-        let mut path = route.path.clone();
-        for (name, value) in names.iter().zip(values) {
-            path = path.replacen(&format!("{{{name}}}"), &enc(&value), 1);
-        }
-        out.push(path);
-    }
-    out
+    variants.into_iter().map(|v| fill_path(&route.path, &v)).collect()
 }
 
 async fn call(c: &Client, method: &axum::http::Method, path: &str) -> (u16, Value) {

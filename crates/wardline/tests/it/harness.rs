@@ -363,3 +363,55 @@ pub fn admin_calls_on_ada() -> Vec<(&'static str, String)> {
         ("DELETE", format!("{A}/users/@ada:localhost/mfa")),
     ]
 }
+
+/// What fills the path parameters of a route from `wardline_api::route_table()`.
+#[derive(Debug, Clone)]
+pub struct PathValues {
+    pub room: String,
+    pub event: String,
+    pub user: String,
+    pub device: String,
+    pub txn: String,
+}
+
+impl PathValues {
+    /// A plausible value for the parameter `name` (an unknown one gets `x` and its name).
+    pub fn plausible(&self, name: &str) -> String {
+        match name {
+            "roomId" | "room_id" | "roomIdOrAlias" => self.room.clone(),
+            "eventId" => self.event.clone(),
+            "userId" | "user_id" => self.user.clone(),
+            "eventType" | "type" => "m.room.message".to_owned(),
+            "serverName" => "localhost".to_owned(),
+            "mediaId" => "abcdefghij".to_owned(),
+            "receiptType" => "m.read".to_owned(),
+            "filterId" => "1".to_owned(),
+            "deviceId" | "device_id" => self.device.clone(),
+            "tag" => "u.work".to_owned(),
+            "txnId" => self.txn.clone(),
+            "stateKey" => String::new(),
+            "fileName" => "a.png".to_owned(),
+            other => format!("x{other}"),
+        }
+    }
+}
+
+/// The names of a route path's parameters (`{name}`), in order.
+pub fn path_params(path: &str) -> Vec<&str> {
+    path.split('/').filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'))).collect()
+}
+
+/// `path` with its parameters replaced, in order, by `values` (percent-encoded).
+pub fn fill_path(path: &str, values: &[String]) -> String {
+    let mut out = path.to_owned();
+    for (name, value) in path_params(path).iter().zip(values) {
+        out = out.replacen(&format!("{{{name}}}"), &enc(value), 1);
+    }
+    out
+}
+
+/// `path` with plausible values for its parameters.
+pub fn plausible_path(path: &str, values: &PathValues) -> String {
+    let filled: Vec<String> = path_params(path).iter().map(|n| values.plausible(n)).collect();
+    fill_path(path, &filled)
+}
