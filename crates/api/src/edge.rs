@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
-use wardline_service::audit::Actor;
+use wardline_service::audit::{Actor, AuditSlot};
 use wardline_service::config::ForwardedHeader;
 use wardline_service::{Caller, Services};
 use wardline_types::audit::{AuditAction, NewAuditRecord, Outcome};
@@ -45,6 +45,8 @@ struct Seen {
     actor: Option<Actor>,
     endpoint: Option<&'static str>,
     target_user: Option<String>,
+    /// An administration call that passed the `Admin` extractor: the place for its one record.
+    admin_call: Option<AuditSlot>,
 }
 
 /// A request's [`Seen`], shared between the edge and the extractors.
@@ -69,6 +71,15 @@ pub fn note_token(extensions: &axum::http::Extensions) {
 /// Notes who made the request.
 pub fn note_caller(extensions: &axum::http::Extensions, caller: &Caller) {
     with_seen(extensions, |s| s.actor = Some(caller.actor()));
+}
+
+/// Notes an administration call by an administrator, with the place taken for its record, which
+/// the edge writes once the call is answered (success, refusal or failure).
+pub fn note_admin_call(extensions: &axum::http::Extensions, endpoint: &'static str, slot: AuditSlot) {
+    with_seen(extensions, |s| {
+        s.endpoint = Some(endpoint);
+        s.admin_call = Some(slot);
+    });
 }
 
 /// Notes the user a request acts on.
@@ -175,6 +186,28 @@ fn log_unrecorded(endpoint: &str, status: StatusCode, actor: Option<&Actor>, err
     );
 }
 
+/// The one record of an administration call, with the outcome its answer shows.
+fn admin_call_record(services: &Services, seen: Seen, status: StatusCode, refusal: Option<&Refusal>) -> NewAuditRecord {
+    let outcome = if status.is_success() {
+        Outcome::Success
+    } else if status.is_client_error() {
+        Outcome::Denied
+    } else {
+        Outcome::Failure
+    };
+    let mut record = services.audit.entry(seen.actor.as_ref(), AuditAction::Admin, outcome);
+    record.target_user = seen.target_user;
+    let name = seen.endpoint.unwrap_or("admin");
+    record.detail = Some(match refusal {
+        Some(r) => {
+            let reason: String = r.message.chars().take(REASON_CHARS).collect();
+            format!("endpoint={name} status={} errcode={} reason={reason}", status.as_u16(), r.errcode)
+        }
+        None => format!("endpoint={name} status={}", status.as_u16()),
+    });
+    record
+}
+
 /// The middleware: computes the client's address, runs the request, audits a refusal.
 pub async fn edge(State(services): State<Services>, mut req: Request, next: Next) -> Response {
     let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| {
@@ -190,8 +223,13 @@ pub async fn edge(State(services): State<Services>, mut req: Request, next: Next
         // saying so keeps a client from sending its next request into a closing connection.
         response.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
     }
-    let Some(refusal) = response.extensions().get::<Refusal>() else { return response };
-    let seen = std::mem::take(&mut *slot.0.lock().unwrap_or_else(PoisonError::into_inner));
+    let mut seen = std::mem::take(&mut *slot.0.lock().unwrap_or_else(PoisonError::into_inner));
+    let refusal = response.extensions().get::<Refusal>();
+    if let Some(admin_slot) = seen.admin_call.take() {
+        admin_slot.record(admin_call_record(&services, seen, response.status(), refusal));
+        return response;
+    }
+    let Some(refusal) = refusal else { return response };
     if !seen.token || !audited(response.status(), refusal.errcode) {
         return response;
     }

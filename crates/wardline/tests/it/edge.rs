@@ -51,6 +51,9 @@ async fn refused_requests_and_administrators_reads_are_audited() {
         let (st, b) = boss.get(&path).await;
         assert_eq!(st, 200, "{path}: {b}");
     }
+    // An administrator's call that its handler refuses: no such user.
+    let (st, _) = boss.get(&format!("{A}/users/@nobody:localhost")).await;
+    assert_eq!(st, 404);
     // Fifteen administration calls by someone who is not an administrator.
     let calls = admin_calls_on_ada();
     for (method, path) in &calls {
@@ -90,13 +93,18 @@ async fn refused_requests_and_administrators_reads_are_audited() {
         ("admin.lockouts", None),
         ("admin.settings.get", None),
     ] {
-        assert!(
-            reads.iter().any(|r| detail(r) == format!("endpoint={endpoint}")
-                && r["target_user"].as_str() == target
-                && r["ip"] == "127.0.0.1"),
-            "{endpoint} not audited: {reads:?}"
-        );
+        let records: Vec<_> = reads
+            .iter()
+            .filter(|r| detail(r) == format!("endpoint={endpoint} status=200") && r["target_user"].as_str() == target)
+            .collect();
+        assert_eq!(records.len(), 1, "{endpoint} must be audited once: {reads:?}");
+        assert_eq!(records[0]["ip"], "127.0.0.1");
     }
+    // The call its handler refused has one record, with the refusal, and none of success.
+    let nobody: Vec<_> = records.iter().filter(|r| r["target_user"] == "@nobody:localhost").collect();
+    assert_eq!(nobody.len(), 1, "{nobody:?}");
+    assert_eq!(nobody[0]["outcome"], "denied");
+    assert!(detail(nobody[0]).starts_with("endpoint=admin.users.get status=404"), "{nobody:?}");
     // Every refused administration call.
     let refused = by("@eve:localhost", "admin", "denied");
     assert_eq!(refused.len(), calls.len(), "{refused:?}");
