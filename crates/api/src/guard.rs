@@ -49,9 +49,10 @@ pub async fn json_body(req: axum::extract::Request, next: axum::middleware::Next
     let bytes =
         match axum::body::Bytes::from_request(axum::extract::Request::from_parts(parts.clone(), body), &()).await {
             Ok(b) => b,
-            Err(e) => {
-                return ApiError::new(e.status(), "M_TOO_LARGE", "request body too large or cut short").into_response();
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return ApiError::new(e.status(), "M_TOO_LARGE", "request body too large").into_response();
             }
+            Err(e) => return ApiError::new(e.status(), "M_BAD_JSON", "the request body was cut short").into_response(),
         };
     if !bytes.is_empty()
         && let Err(e) = check_json(&bytes)

@@ -44,6 +44,9 @@ pub use crate::guard::install_hook as install_panic_hook;
 /// The whole HTTP application.
 pub fn router(services: Services) -> Router {
     let tls = services.config.tls.enabled();
+    // The largest body axum's own extractors read (Wardline's and the administration endpoints;
+    // `Ruma<T>` applies the same limit itself, and the upload limit to uploads).
+    let body_limit = axum::extract::DefaultBodyLimit::max(services.config.max_request_bytes);
     let mut app = api_routes()
         .into_router()
         .merge(web::routes())
@@ -52,6 +55,7 @@ pub fn router(services: Services) -> Router {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "M_UNRECOGNIZED", "method not allowed")
                 .into_response()
         })
+        .layer(body_limit)
         .layer(axum::middleware::from_fn_with_state(services.clone(), edge::edge))
         .with_state(services);
     for layer in layers::security_headers() {

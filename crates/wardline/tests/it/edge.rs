@@ -334,3 +334,21 @@ async fn a_refusal_the_trail_cannot_take_is_logged_at_the_edge() {
     assert!(line.contains("@eve:localhost"), "{line}");
     assert!(!line.contains(eve.token.as_deref().unwrap()), "no token in the log: {line}");
 }
+
+/// Wardline's own endpoints and the administration API take bodies no larger than Matrix
+/// endpoints do (`max_request_bytes`), and say so with a `413` the client can read.
+#[tokio::test]
+async fn wardline_and_administration_bodies_are_held_to_the_request_limit() {
+    let s = Server::start_with_env(&[("WARDLINE_MAX_REQUEST_BYTES", "4096")]);
+    let ada = s.user("ada").await;
+    let boss = admin(&s).await;
+    let padding = "x".repeat(8192);
+    for (who, path) in [(&ada, "/_wardline/client/v1/mfa/totp/confirm"), (&boss, &format!("{A}/users"))] {
+        let (st, b) = who.post(path, json!({"code": "123456", "padding": padding})).await;
+        assert_eq!(st, 413, "{path}: {b}");
+        assert_eq!(b["errcode"], "M_TOO_LARGE", "{path}: {b}");
+    }
+    // Under the limit the same endpoints answer as before.
+    let (st, b) = ada.post("/_wardline/client/v1/mfa/totp/confirm", json!({"code": "123456"})).await;
+    assert_eq!(st, 403, "{b}");
+}
