@@ -47,6 +47,8 @@ struct Seen {
     target_user: Option<String>,
     /// An administration call that passed the `Admin` extractor: the place for its one record.
     admin_call: Option<AuditSlot>,
+    /// The request's body was read to its end.
+    body_read: bool,
 }
 
 /// A request's [`Seen`], shared between the edge and the extractors.
@@ -80,6 +82,21 @@ pub fn note_admin_call(extensions: &axum::http::Extensions, endpoint: &'static s
         s.endpoint = Some(endpoint);
         s.admin_call = Some(slot);
     });
+}
+
+/// Notes that the request's body was read to its end.
+pub fn note_body_read(extensions: &axum::http::Extensions) {
+    with_seen(extensions, |s| s.body_read = true);
+}
+
+/// Does the request say a body follows?
+fn has_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(axum::http::header::TRANSFER_ENCODING)
+        || headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
 }
 
 /// Notes the user a request acts on.
@@ -217,13 +234,18 @@ pub async fn edge(State(services): State<Services>, mut req: Request, next: Next
     let fallback_name = format!("{} (unregistered)", req.method());
     req.extensions_mut().insert(ClientIp(ip));
     req.extensions_mut().insert(slot.clone());
+    let body_follows = has_body(req.headers());
     let mut response = next.run(req).await;
-    if matches!(response.status(), StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT) {
-        // The body was not read to its end, so this connection cannot carry another request:
-        // saying so keeps a client from sending its next request into a closing connection.
+    let mut seen = std::mem::take(&mut *slot.0.lock().unwrap_or_else(PoisonError::into_inner));
+    if matches!(response.status(), StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT)
+        || (body_follows && !seen.body_read)
+    {
+        // The body was not read to its end (refused before it was: too large, a dead token), so
+        // this connection cannot carry another request. Saying so keeps a client from sending its
+        // next request into a closing connection, and the server closes lingering, so a client
+        // still sending reads this answer instead of a reset.
         response.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
     }
-    let mut seen = std::mem::take(&mut *slot.0.lock().unwrap_or_else(PoisonError::into_inner));
     let refusal = response.extensions().get::<Refusal>();
     if let Some(admin_slot) = seen.admin_call.take() {
         admin_slot.record(admin_call_record(&services, seen, response.status(), refusal));

@@ -54,6 +54,7 @@ pub async fn json_body(req: axum::extract::Request, next: axum::middleware::Next
             }
             Err(e) => return ApiError::new(e.status(), "M_BAD_JSON", "the request body was cut short").into_response(),
         };
+    crate::edge::note_body_read(&parts.extensions);
     if !bytes.is_empty()
         && let Err(e) = check_json(&bytes)
     {

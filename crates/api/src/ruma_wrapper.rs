@@ -181,7 +181,9 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large(limit));
     }
-    axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
+    crate::edge::note_body_read(&parts.extensions);
+    Ok(bytes)
 }
 
 /// Turns a ruma response into an HTTP response.

@@ -352,3 +352,19 @@ async fn wardline_and_administration_bodies_are_held_to_the_request_limit() {
     let (st, b) = ada.post("/_wardline/client/v1/mfa/totp/confirm", json!({"code": "123456"})).await;
     assert_eq!(st, 403, "{b}");
 }
+
+/// A photo uploaded with an access token that has expired (or ended) gets a `401` the client can
+/// read, and refresh, not a reset connection: the body it is still sending is never read.
+#[tokio::test]
+async fn an_upload_refused_before_its_body_is_read_gets_a_readable_answer() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let dead = Client { token: Some("an-ended-session".into()), ..a.clone() };
+    // Several rounds over the same client, whose connections are reused.
+    for size in [1_000_000, 8_000_000, 20_000_000].repeat(3) {
+        let (st, err) = dead.upload(vec![7u8; size], "image/jpeg", "photo.jpg").await;
+        assert_eq!((st, err["errcode"].as_str()), (401, Some("M_UNKNOWN_TOKEN")), "{size}: {err}");
+    }
+    let (st, _) = a.upload(vec![1u8; 1000], "application/octet-stream", "ok.bin").await;
+    assert_eq!(st, 200);
+}
