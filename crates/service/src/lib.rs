@@ -25,6 +25,7 @@ pub mod ratelimit;
 pub mod rooms;
 pub mod sessions;
 pub mod settings;
+mod signin;
 pub mod sync;
 pub mod timeline;
 pub mod totp;

@@ -85,7 +85,7 @@ fn parse_time(s: Option<String>) -> Result<Option<Timestamp>, Box<dyn std::error
 fn write_out(output: Option<&PathBuf>, text: &str) -> Result<(), Box<dyn std::error::Error>> {
     match output {
         Some(p) => {
-            crate::audit_files::write_private(p, text.as_bytes()).map_err(|e| format!("{}: {e}", p.display()).into())
+            crate::private_file::write_private(p, text.as_bytes()).map_err(|e| format!("{}: {e}", p.display()).into())
         }
         None => {
             std::io::stdout().lock().write_all(text.as_bytes())?;

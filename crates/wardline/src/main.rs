@@ -5,6 +5,7 @@ mod audit_files;
 mod audit_ship;
 mod config;
 mod control;
+mod private_file;
 mod serve;
 mod tls;
 mod users;

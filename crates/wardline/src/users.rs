@@ -168,7 +168,7 @@ async fn run_with(
                         for (u, p) in &report.one_time_passwords {
                             text.push_str(&format!("{u},{p}\n"));
                         }
-                        crate::audit_files::write_private(&out, text.as_bytes())
+                        crate::private_file::write_private(&out, text.as_bytes())
                             .map_err(|e| format!("{}: {e}", out.display()))?;
                         println!(
                             "{} one-time passwords written to {} (readable by you only; they must be changed at first sign-in)",

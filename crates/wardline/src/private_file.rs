@@ -1,0 +1,96 @@
+//! Files only their owner may read (0600): the open options that create them, and whole files
+//! written privately and replaced atomically (exports, the passwords of `user import`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Makes a file created with `options` readable by its owner only (0600).
+pub fn owner_only(options: &mut std::fs::OpenOptions) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = options;
+}
+
+/// Writes `bytes` to a new file at `path` readable by its owner only (0600), replacing a file
+/// already there. A file that exists keeps its mode when rewritten, and a symbolic link would
+/// send the text wherever it points: so the text goes to a new file beside it, created
+/// exclusively (which never follows a link), and that file is renamed into place; a symbolic
+/// link at `path` is refused.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is a symbolic link; refusing to write through it", path.display()),
+        ));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut attempt = 0u32;
+    let (tmp, mut file) = loop {
+        let tmp = dir.join(format!(".{name}.{}.{attempt}.tmp", std::process::id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        owner_only(&mut options);
+        match options.open(&tmp) {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    };
+    let written = file.write_all(bytes).and_then(|()| file.sync_all()).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_new_and_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // Fresh.
+        let fresh = dir.path().join("fresh.csv");
+        write_private(&fresh, b"one").unwrap();
+        assert_eq!((mode(&fresh), std::fs::read(&fresh).unwrap()), (0o600, b"one".to_vec()));
+        // Over an existing file readable by everyone: replaced by a new, private one.
+        let old = dir.path().join("old.csv");
+        std::fs::write(&old, b"previous, longer content").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&old, b"two").unwrap();
+        assert_eq!((mode(&old), std::fs::read(&old).unwrap()), (0o600, b"two".to_vec()));
+        // A symbolic link is refused, and its target is untouched.
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"keep").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(write_private(&link, b"secret").is_err());
+        assert_eq!((mode(&target), std::fs::read(&target).unwrap()), (0o644, b"keep".to_vec()));
+        let dangling = dir.path().join("dangling.csv");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        assert!(write_private(&dangling, b"secret").is_err());
+        assert!(!dir.path().join("nowhere").exists());
+        // No temporary files left behind.
+        let names: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    }
+}
