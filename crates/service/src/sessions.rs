@@ -80,8 +80,8 @@ const TOUCH_EVERY: Duration = Duration::from_secs(300);
 
 /// How long a token ended by its account's deactivation is remembered, to tell its holder why.
 const REMEMBER_DEACTIVATED: Duration = Duration::from_secs(30 * 24 * 3600);
-/// At most this many such tokens are remembered.
-const MAX_REMEMBERED: usize = 100_000;
+/// The reason stored for tokens ended by their account's deactivation.
+const ENDED_BY_DEACTIVATION: &str = "deactivated";
 
 /// The session service.
 pub struct SessionService {
@@ -99,8 +99,6 @@ pub struct SessionService {
     pub(crate) phantom_lockouts: Lockouts,
     /// Names with no account are recorded only as keyed digests.
     pub(crate) names: NameDigester,
-    /// Hashes of tokens that ended because their account was deactivated, and when.
-    deactivated_tokens: Mutex<HashMap<String, Timestamp>>,
     settings: SettingsHandle,
     pub(crate) pending: Mutex<HashMap<String, PendingLogin>>,
     /// At most one password check per core at a time: a login storm queues instead of
@@ -149,7 +147,6 @@ impl SessionService {
             lockouts: Lockouts::new(core.settings.clone(), Arc::clone(&core.clock)),
             phantom_lockouts: Lockouts::new(core.settings.clone(), Arc::clone(&core.clock)),
             names: NameDigester::open(data_dir),
-            deactivated_tokens: Mutex::default(),
             settings: core.settings.clone(),
             mfa,
             pending: Mutex::default(),
@@ -275,7 +272,7 @@ impl SessionService {
     pub async fn authenticate(&self, token: &str, ip: Option<IpAddr>) -> ServiceResult<Caller> {
         let token_hash = hash_token(token);
         let Some((session, account)) = self.session_and_account(&token_hash).await? else {
-            return Err(self.why_unknown(&token_hash));
+            return Err(self.why_unknown(&token_hash).await?);
         };
         if self.session_over(&session) {
             self.expire(&session).await?;
@@ -301,16 +298,19 @@ impl SessionService {
         })
     }
 
-    /// Why a token has no session: its account was deactivated, or just unknown.
-    fn why_unknown(&self, token_hash: &str) -> ServiceError {
+    /// Why a token has no session: its account was deactivated, or just unknown. Read from the
+    /// store, so every node, and the server after a restart, gives the same answer.
+    async fn why_unknown(&self, token_hash: &str) -> ServiceResult<ServiceError> {
         let now = self.clock.now();
-        let remembered = self.deactivated_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match remembered.get(token_hash) {
-            Some(at) if now.millis_since(*at) < REMEMBER_DEACTIVATED.as_millis() as u64 => {
+        Ok(match self.store.ended_token(token_hash).await? {
+            Some((reason, at))
+                if reason == ENDED_BY_DEACTIVATION
+                    && now.millis_since(at) < REMEMBER_DEACTIVATED.as_millis() as u64 =>
+            {
                 ServiceError::SessionEndedDeactivated
             }
             _ => ServiceError::UnknownToken,
-        }
+        })
     }
 
     /// Whether a request refused for an access token that names no session (unknown, expired,
@@ -323,19 +323,12 @@ impl SessionService {
         self.limiter.check(LimitKind::UnknownToken, &key).is_ok()
     }
 
-    /// Ends every session of a deactivated account, remembering its tokens so that their
-    /// holders are told why (until the server restarts, for 30 days at most).
+    /// Ends every session of a deactivated account, remembering in the store (for 30 days) why
+    /// its tokens ended, so that their holders are told.
     pub async fn end_sessions_of_deactivated(&self, by: Option<&Actor>, user: &UserId) -> ServiceResult<()> {
-        let hashes = self.store.token_hashes(user).await?;
         let now = self.clock.now();
-        {
-            let mut remembered = self.deactivated_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            remembered.retain(|_, at| now.millis_since(*at) < REMEMBER_DEACTIVATED.as_millis() as u64);
-            if remembered.len() + hashes.len() > MAX_REMEMBERED {
-                remembered.clear();
-            }
-            remembered.extend(hashes.into_iter().map(|h| (h, now)));
-        }
+        let forget_before = Timestamp(now.0.saturating_sub(REMEMBER_DEACTIVATED.as_millis() as u64));
+        self.store.remember_ending_tokens(user, ENDED_BY_DEACTIVATION, now, forget_before).await?;
         self.logout_all(by, user, None).await
     }
 
@@ -345,7 +338,7 @@ impl SessionService {
         match self.session_and_account(&caller.token_hash).await? {
             Some((_, account)) if account.deactivated => Err(ServiceError::SessionEndedDeactivated),
             Some(_) => Ok(true),
-            None => match self.why_unknown(&caller.token_hash) {
+            None => match self.why_unknown(&caller.token_hash).await? {
                 ServiceError::SessionEndedDeactivated => Err(ServiceError::SessionEndedDeactivated),
                 _ => Ok(false),
             },

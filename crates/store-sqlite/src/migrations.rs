@@ -13,6 +13,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_mfa.sql"),
     include_str!("../migrations/0005_media.sql"),
     include_str!("../migrations/0006_audit_hash_version.sql"),
+    include_str!("../migrations/0007_ended_sessions.sql"),
 ];
 
 /// The schema version this build writes.

@@ -204,15 +204,40 @@ impl SessionStore for SqliteStore {
             .await
     }
 
-    async fn token_hashes(&self, user_id: &UserId) -> StoreResult<Vec<String>> {
-        let user_id = user_id.to_owned();
+    async fn remember_ending_tokens(
+        &self,
+        user_id: &UserId,
+        reason: &str,
+        at: Timestamp,
+        forget_before: Timestamp,
+    ) -> StoreResult<()> {
+        let (user_id, reason) = (user_id.to_owned(), reason.to_owned());
+        self.writer
+            .write(move |w| {
+                exec(w.tx, "DELETE FROM ended_tokens WHERE ended_ts < ?1", params![sql_ts(forget_before)])
+                    .map_err(backend_err)?;
+                exec(
+                    w.tx,
+                    "INSERT OR REPLACE INTO ended_tokens (token_hash, reason, ended_ts)
+                     SELECT token_hash, ?2, ?3 FROM access_tokens WHERE user_id = ?1",
+                    params![user_id.as_str(), reason, sql_ts(at)],
+                )
+                .map_err(backend_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn ended_token(&self, token_hash: &str) -> StoreResult<Option<(String, Timestamp)>> {
+        let token_hash = token_hash.to_owned();
         self.readers
             .read(move |c| {
                 let mut stmt = c
-                    .prepare_cached("SELECT token_hash FROM access_tokens WHERE user_id = ?1 ORDER BY token_hash")
+                    .prepare_cached("SELECT reason, ended_ts FROM ended_tokens WHERE token_hash = ?1")
                     .map_err(backend_err)?;
-                let rows = stmt.query_map(params![user_id.as_str()], |r| r.get(0)).map_err(backend_err)?;
-                rows.collect::<Result<Vec<String>, _>>().map_err(backend_err)
+                stmt.query_row(params![token_hash], |r| Ok((r.get::<_, String>(0)?, ts(r.get(1)?))))
+                    .optional()
+                    .map_err(backend_err)
             })
             .await
     }

@@ -151,9 +151,14 @@ async fn sessions(s: &impl Store) -> StoreResult<()> {
     let s1 = s.session_by_token_hash("h1c").await?;
     check!(s1.is_some(), "new access token works");
     check!(s.session_by_token_hash("h1").await?.is_none(), "old token of a device is gone");
-    let mut hashes = s.token_hashes(&user).await?;
-    hashes.sort();
-    check!(hashes.len() == 3 && hashes.contains(&"h1c".to_owned()), "a user's token hashes");
+    // Why tokens are about to end is remembered for each of the user's current tokens, and
+    // forgotten after a while.
+    s.remember_ending_tokens(&user, "old", Timestamp(10), Timestamp(0)).await?;
+    check!(s.ended_token("h1c").await? == Some(("old".to_owned(), Timestamp(10))), "an ending token remembered");
+    check!(s.ended_token("r2").await?.is_none(), "refresh tokens are not access tokens");
+    s.remember_ending_tokens(&user, "deactivated", Timestamp(50), Timestamp(20)).await?;
+    check!(s.ended_token("h1c").await? == Some(("deactivated".to_owned(), Timestamp(50))), "the latest reason wins");
+    check!(s.ended_token("nope").await?.is_none(), "an unknown token has no reason");
     let devices = s.devices(&user).await?;
     check!(devices.len() == 3, "three devices");
     check!(devices.iter().any(|d| d.display_name.as_deref() == Some("ward pc D1")), "device name kept");
@@ -163,6 +168,9 @@ async fn sessions(s: &impl Store) -> StoreResult<()> {
     let gone = s.delete_all_devices(&user, Some(device_id!("D3"))).await?;
     check!(gone.len() == 1, "all but one deleted");
     check!(s.session_by_token_hash("h3").await?.is_some(), "kept device still signed in");
+    check!(s.ended_token("h2").await?.is_some(), "a gone token's reason is still remembered");
+    s.remember_ending_tokens(&user, "later", Timestamp(100), Timestamp(60)).await?;
+    check!(s.ended_token("h2").await?.is_none(), "reasons older than the cut-off are forgotten");
     check!(s.session_by_token_hash("h1c").await?.is_none(), "others signed out");
     Ok(())
 }

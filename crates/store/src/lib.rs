@@ -92,8 +92,17 @@ pub trait SessionStore: Send + Sync {
     async fn delete_devices(&self, user_id: &UserId, device_ids: &[OwnedDeviceId]) -> StoreResult<Vec<OwnedDeviceId>>;
     /// Deletes every device of the user except `keep`; returns the deleted ones.
     async fn delete_all_devices(&self, user_id: &UserId, keep: Option<&DeviceId>) -> StoreResult<Vec<OwnedDeviceId>>;
-    /// The hashes of a user's current access tokens.
-    async fn token_hashes(&self, user_id: &UserId) -> StoreResult<Vec<String>>;
+    /// Remembers why each of the user's current access tokens is about to end (`reason`, at
+    /// `at`), and forgets what was remembered before `forget_before`. Call before ending them.
+    async fn remember_ending_tokens(
+        &self,
+        user_id: &UserId,
+        reason: &str,
+        at: Timestamp,
+        forget_before: Timestamp,
+    ) -> StoreResult<()>;
+    /// Why the session of an access token that no longer works ended, and when, if remembered.
+    async fn ended_token(&self, token_hash: &str) -> StoreResult<Option<(String, Timestamp)>>;
     /// Records activity of a device.
     async fn touch_device(
         &self,

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::harness::{PASSWORD, Server, cli};
+use crate::harness::{Client, PASSWORD, Server, cli};
 
 #[tokio::test]
 async fn csv_import_validates_everything_first() {
@@ -143,4 +143,11 @@ async fn a_deactivated_colleague_is_told_why_and_nobody_else_learns_anything() {
     stranger.token = Some("wl_made_up".into());
     let (st, b) = stranger.get("/_matrix/client/v3/account/whoami").await;
     assert_eq!((st, b.get("org.wardline.deactivated")), (401, None));
+    // After a restart (or on another node) the server still knows why her session ended.
+    let mut s = s;
+    assert!(s.terminate());
+    let again = Server::start_in(&s.data_dir, &[]);
+    let ada = Client { base: again.base.clone(), ..ada.clone() };
+    let (st, b) = ada.get("/_matrix/client/v3/account/whoami").await;
+    assert_eq!((st, b["org.wardline.deactivated"].as_bool()), (401, Some(true)), "{b}");
 }
