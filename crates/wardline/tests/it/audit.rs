@@ -265,6 +265,19 @@ struct Anchors {
 }
 
 impl Anchors {
+    /// A data directory `work/data` whose public key was stored off the machine at installation,
+    /// in `work/elsewhere` with the other anchors, and a collector taking its checkpoints:
+    /// (the data directory, the anchors, the collector's URL).
+    async fn install(work: &Path) -> (PathBuf, Self, String) {
+        let data = work.join("data");
+        let anchors = Self::new(&work.join("elsewhere"));
+        let url = collector(anchors.collected.clone()).await;
+        let (ok, key_hex, err) = cli(&data, &["audit", "public-key"], None);
+        assert!(ok && key_hex.trim().len() == 64, "{key_hex}{err}");
+        std::fs::write(&anchors.public_key, &key_hex).unwrap();
+        (data, anchors, url)
+    }
+
     fn new(dir: &Path) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         Self {
@@ -423,13 +436,8 @@ fn disk_key(dir: &Path) -> CheckpointKey {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn off_box_anchors_expose_a_rewritten_trail() {
     let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("data");
-    let anchors = Anchors::new(&work.path().join("elsewhere"));
-    let url = collector(anchors.collected.clone()).await;
     // At installation the public key is stored off the machine.
-    let (ok, key_hex, err) = cli(&data, &["audit", "public-key"], None);
-    assert!(ok && key_hex.trim().len() == 64, "{key_hex}{err}");
-    std::fs::write(&anchors.public_key, &key_hex).unwrap();
+    let (data, anchors, url) = Anchors::install(work.path()).await;
 
     let mut s = anchors.start(&data, &url);
     let a = s.user("ada").await;
@@ -589,12 +597,7 @@ async fn off_box_anchors_expose_a_rewritten_trail() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_a_kill_and_a_restart_all_verify_clean() {
     let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("data");
-    let anchors = Anchors::new(&work.path().join("elsewhere"));
-    let url = collector(anchors.collected.clone()).await;
-    let (ok, key_hex, _) = cli(&data, &["audit", "public-key"], None);
-    assert!(ok);
-    std::fs::write(&anchors.public_key, key_hex).unwrap();
+    let (data, anchors, url) = Anchors::install(work.path()).await;
     let clean = |when: &str| {
         let (ok, out, _) = verify_anchored(&data, Some(&anchors.public_key), &anchors.all());
         assert!(ok && out.contains("audit trail intact"), "after {when}: {out}");
@@ -729,12 +732,7 @@ async fn exports_transcripts_and_one_time_passwords_are_private_files() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_names_what_no_anchor_covers_and_survives_a_checkpoint_cut_short() {
     let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("data");
-    let anchors = Anchors::new(&work.path().join("elsewhere"));
-    let url = collector(anchors.collected.clone()).await;
-    let (ok, key_hex, _) = cli(&data, &["audit", "public-key"], None);
-    assert!(ok);
-    std::fs::write(&anchors.public_key, key_hex).unwrap();
+    let (data, anchors, url) = Anchors::install(work.path()).await;
     let mut s = anchors.start(&data, &url);
     let a = s.user("ada").await;
     let room = a.create_room(json!({"name": "Ward 7"})).await;
