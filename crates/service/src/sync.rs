@@ -21,7 +21,7 @@ use crate::filter::{event_passes, kind_passes, room_included, room_kind_passes};
 use crate::notifier::Notifier;
 use crate::rooms::RoomService;
 use crate::sessions::{Caller, SessionService};
-use crate::timeline::TimelineService;
+use crate::timeline::{Bundles, TimelineService};
 use crate::typing::TypingService;
 use crate::unread::UnreadCounts;
 use crate::user_rooms::UserRooms;
@@ -53,6 +53,10 @@ pub struct TimelineSlice {
     pub limited: bool,
     /// Token to paginate back from.
     pub prev_batch: Option<PageToken>,
+    /// Aggregations of the events (`unsigned."m.relations"`), when the timeline is limited: the
+    /// spec bundles them on `/sync` only then (otherwise the client has every child since its
+    /// last sync and aggregates them itself).
+    pub bundles: Bundles,
 }
 
 /// Member counts and names for clients to name a room.
@@ -403,6 +407,7 @@ impl SyncService {
                 events: vec![],
                 limited: !range.is_empty(),
                 prev_batch: Some(PageToken(range.upto.next())),
+                bundles: Bundles::new(),
             });
         }
         // A woken incremental sync usually finds its new events in memory.
@@ -427,7 +432,34 @@ impl SyncService {
         let limited = limited || hidden.is_some();
         let prev_batch = Some(PageToken(visible.first().map_or(range.upto.next(), |e| e.stream)));
         let events = visible.into_iter().filter(|e| event_passes(filter, e)).collect();
-        Ok(TimelineSlice { events, limited, prev_batch })
+        Ok(TimelineSlice { events, limited, prev_batch, bundles: Bundles::new() })
+    }
+
+    /// Adds the bundled aggregations to a limited timeline, counting children up to `upto` only
+    /// (later ones reach the client in a later sync). `vis` is `None` when the user was joined
+    /// throughout the window; it is then read, as bundling is rare enough not to be worth a
+    /// shortcut.
+    async fn bundle_limited(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        mut timeline: TimelineSlice,
+        vis: Option<&Visibility>,
+        upto: StreamPos,
+    ) -> ServiceResult<TimelineSlice> {
+        if !timeline.limited || timeline.events.is_empty() {
+            return Ok(timeline);
+        }
+        let read;
+        let vis = match vis {
+            Some(v) => v,
+            None => {
+                read = self.timeline.visibility(user, room).await?;
+                &read
+            }
+        };
+        timeline.bundles = self.timeline.bundles(user, &timeline.events, vis, upto).await?;
+        Ok(timeline)
     }
 
     /// State before a timeline: everything on a full sync, changes in the gap if limited; only
@@ -485,8 +517,14 @@ impl SyncService {
             let limit = self.timeline_limit(&filter.room.timeline);
             self.slice(room, range, &filter.room.timeline, vis.as_ref(), limit).await?
         } else {
-            TimelineSlice { events: vec![], limited: false, prev_batch: Some(PageToken(range.upto.next())) }
+            TimelineSlice {
+                events: vec![],
+                limited: false,
+                prev_batch: Some(PageToken(range.upto.next())),
+                bundles: Bundles::new(),
+            }
         };
+        let timeline = self.bundle_limited(user, room, timeline, vis.as_ref(), w.upto).await?;
         let state = self.state_before(room, &timeline, range, full, &filter.room.state, vis.as_ref()).await?;
         let receipt_range = if full { PosRange::upto(w.upto) } else { w.range() };
         let receipts = if !new_receipts || filter.room.ephemeral.types.as_ref().is_some_and(Vec::is_empty) {
@@ -556,6 +594,7 @@ impl SyncService {
         let vis = self.timeline.visibility(user, &m.room_id).await?;
         let limit = self.timeline_limit(&filter.room.timeline);
         let timeline = self.slice(&m.room_id, range, &filter.room.timeline, Some(&vis), limit).await?;
+        let timeline = self.bundle_limited(user, &m.room_id, timeline, Some(&vis), range.upto).await?;
         let state =
             self.state_before(&m.room_id, &timeline, range, w.since.is_none(), &filter.room.state, Some(&vis)).await?;
         Ok(LeftRoom { room_id: m.room_id.clone(), timeline, state })

@@ -14,6 +14,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_media.sql"),
     include_str!("../migrations/0006_audit_hash_version.sql"),
     include_str!("../migrations/0007_ended_sessions.sql"),
+    // 0008 belongs to another branch; it goes before this one when both are merged.
+    include_str!("../migrations/0009_relations.sql"),
 ];
 
 /// The schema version this build writes.
