@@ -14,6 +14,8 @@ use crate::audit::verify_with;
 use crate::messaging::{self, MessageStatus};
 use crate::{ServiceError, ServiceResult};
 
+mod edits;
+
 /// Records read per page while verifying or exporting.
 const PAGE: usize = 10_000;
 
@@ -461,6 +463,10 @@ fn describe(e: &StoredEvent, original: Option<&Value>, names: &HashMap<String, S
         // as an ordinary event, before the rooms refused those, deleted nothing).
         kinds::REDACTION if e.event.redacts.is_some() => format!("{who} deleted a message"),
         kinds::REDACTION => format!("{who}: [an m.room.redaction that deleted nothing]"),
+        wardline_types::relation::REACTION => {
+            let key = wardline_types::relation::relation(c).and_then(|r| r.key).unwrap_or_default();
+            format!("{who} reacted {key}")
+        }
         k if k.starts_with("m.room.") => return None,
         other => format!("{who}: [{other}]"),
     })
@@ -517,13 +523,18 @@ pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<Strin
             page.iter().filter(|e| messaging::is_message(e) && e.redacted_because.is_none()).cloned().collect();
         let (memberships, facts) =
             messaging::load_facts(store, room, &messages, members.clone(), messaging::Reach::History).await?;
+        let edits = edits::of(store, &page, now).await?;
         for e in &page {
+            if edits::listed_under_original(store, e).await? {
+                continue;
+            }
             let original = match &e.redacted_because {
                 Some(_) => store.original_content(&e.event.event_id).await?,
                 None => None,
             };
             let Some(line) = describe(e, original.as_ref(), &names) else { continue };
             out.push_str(&format!("{}  {line}\n", e.event.origin_server_ts.to_rfc3339()));
+            out.push_str(&edits::lines(edits.get(&e.event.event_id), &names));
             if messaging::is_message(e) && e.redacted_because.is_none() {
                 let status = messaging::status_of(e, &memberships, &facts, now);
                 out.push_str(&describe_status(&status, &names));

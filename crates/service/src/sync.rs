@@ -21,7 +21,7 @@ use crate::messaging::{Carried, Counts, Deliveries, STATUS_EVENT_TYPE, StatusSer
 use crate::notifier::Notifier;
 use crate::rooms::RoomService;
 use crate::sessions::{Caller, SessionService};
-use crate::timeline::TimelineService;
+use crate::timeline::{Bundles, TimelineService};
 use crate::typing::TypingService;
 use crate::unread::UnreadCounts;
 use crate::user_rooms::UserRooms;
@@ -58,6 +58,10 @@ pub struct TimelineSlice {
     pub delivered: Vec<(StreamPos, StreamPos)>,
     /// Are all of the room's events in the window here (not limited, none filtered out)?
     pub complete: bool,
+    /// Aggregations of the events (`unsigned."m.relations"`), when the timeline is limited: the
+    /// spec bundles them on `/sync` only then (otherwise the client has every child since its
+    /// last sync and aggregates them itself).
+    pub bundles: Bundles,
 }
 
 /// Member counts and names for clients to name a room.
@@ -411,6 +415,7 @@ impl SyncService {
                 prev_batch: Some(PageToken(range.upto.next())),
                 delivered: vec![],
                 complete: range.is_empty(),
+                bundles: Bundles::new(),
             });
         }
         // A woken incremental sync usually finds its new events in memory.
@@ -438,7 +443,34 @@ impl SyncService {
         let seen = events.iter().map(|e| (e.stream, true)).chain(left_out.iter().map(|e| (e.stream, false)));
         let delivered = runs(seen.collect());
         let complete = !limited && left_out.is_empty();
-        Ok(TimelineSlice { events, limited, prev_batch, delivered, complete })
+        Ok(TimelineSlice { events, limited, prev_batch, delivered, complete, bundles: Bundles::new() })
+    }
+
+    /// Adds the bundled aggregations to a limited timeline, counting children up to `upto` only
+    /// (later ones reach the client in a later sync). `vis` is `None` when the user was joined
+    /// throughout the window; it is then read, as bundling is rare enough not to be worth a
+    /// shortcut.
+    async fn bundle_limited(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        mut timeline: TimelineSlice,
+        vis: Option<&Visibility>,
+        upto: StreamPos,
+    ) -> ServiceResult<TimelineSlice> {
+        if !timeline.limited || timeline.events.is_empty() {
+            return Ok(timeline);
+        }
+        let read;
+        let vis = match vis {
+            Some(v) => v,
+            None => {
+                read = self.timeline.visibility(user, room).await?;
+                &read
+            }
+        };
+        timeline.bundles = self.timeline.bundles(user, &timeline.events, vis, upto).await?;
+        Ok(timeline)
     }
 
     /// State before a timeline: everything on a full sync, changes in the gap if limited; only
@@ -510,8 +542,10 @@ impl SyncService {
                 prev_batch: Some(PageToken(range.upto.next())),
                 delivered: vec![],
                 complete: true,
+                bundles: Bundles::new(),
             }
         };
+        let timeline = self.bundle_limited(user, room, timeline, vis.as_ref(), w.upto).await?;
         let state = self.state_before(room, &timeline, range, full, &filter.room.state, vis.as_ref()).await?;
         let receipt_range = if full { PosRange::upto(w.upto) } else { w.range() };
         let changed_receipts =
@@ -594,6 +628,7 @@ impl SyncService {
         let vis = self.timeline.visibility(user, &m.room_id).await?;
         let limit = self.timeline_limit(&filter.room.timeline);
         let timeline = self.slice(&m.room_id, range, &filter.room.timeline, Some(&vis), limit).await?;
+        let timeline = self.bundle_limited(user, &m.room_id, timeline, Some(&vis), range.upto).await?;
         let state =
             self.state_before(&m.room_id, &timeline, range, w.since.is_none(), &filter.room.state, Some(&vis)).await?;
         Ok(LeftRoom { room_id: m.room_id.clone(), timeline, state })

@@ -1,5 +1,7 @@
-//! Reading a room's history: `/messages`, `/event`, `/context`, each limited to what the
-//! reader may see.
+//! Reading a room's history: `/messages`, `/event`, `/context` (and, in `relations.rs`,
+//! `/relations` and bundled aggregations), each limited to what the reader may see.
+
+mod relations;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -17,6 +19,8 @@ use crate::messaging::{Carried, Deliveries, runs};
 use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
 
+pub use relations::{Aggregation, Bundles, RECURSION_DEPTH, RelationsPage, RelationsRequest, ThreadSummary};
+
 /// A page of `/messages`.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -31,6 +35,8 @@ pub struct Page {
     /// Every event of the room the page looked at, in the order read, with whether it is in
     /// the chunk (for [`crate::messaging::runs`]).
     scanned: Vec<(StreamPos, bool)>,
+    /// Aggregations of the chunk's events (`unsigned."m.relations"`).
+    pub bundles: Bundles,
 }
 
 /// What `/messages` asks for.
@@ -63,6 +69,8 @@ pub struct Context {
     pub end: PageToken,
     /// Room state at the event.
     pub state: Vec<StoredEvent>,
+    /// Aggregations of the event and those around it.
+    pub bundles: Bundles,
 }
 
 /// Reads room history on behalf of users.
@@ -82,6 +90,39 @@ impl std::fmt::Debug for TimelineService {
 /// Most events scanned for one page, so a reader who may see little cannot make the server
 /// read the whole room.
 const MAX_SCAN: usize = 5_000;
+
+/// Where a page starts and the positions it may read: from `from` (default: the end in the
+/// direction of travel) towards `to`, never past `ceiling`. Token `t{n}` is the boundary before
+/// position `n`.
+pub(crate) fn page_range(
+    from: Option<PageToken>,
+    to: Option<PageToken>,
+    dir: Direction,
+    now: StreamPos,
+    ceiling: StreamPos,
+) -> (PageToken, PosRange) {
+    let start = from.unwrap_or(match dir {
+        Direction::Backward => PageToken(now.next()),
+        Direction::Forward => PageToken(StreamPos(1)),
+    });
+    let range = match dir {
+        Direction::Backward => {
+            PosRange::new(StreamPos(to.map_or(0, |t| t.0.0 - 1).max(0)), StreamPos(start.0.0 - 1).min(ceiling))
+        }
+        Direction::Forward => {
+            PosRange::new(StreamPos(start.0.0 - 1), to.map_or(ceiling, |t| StreamPos(t.0.0 - 1).min(ceiling)))
+        }
+    };
+    (start, range)
+}
+
+/// The token that continues a page whose unread remainder is `range`.
+pub(crate) fn end_token(range: PosRange, dir: Direction) -> PageToken {
+    match dir {
+        Direction::Backward => PageToken(StreamPos(range.upto.0 + 1)),
+        Direction::Forward => PageToken(range.after.next()),
+    }
+}
 
 impl TimelineService {
     /// A timeline reader over `store`; what it shows a device is recorded as delivered there.
@@ -122,33 +163,22 @@ impl TimelineService {
     /// `/messages`: up to `limit` visible events from `from` in `dir`, stopping at `to`.
     pub async fn messages(&self, by: &Actor, room: &RoomId, req: PageRequest<'_>) -> ServiceResult<Page> {
         validate_room_event_filter(req.filter)?;
-        let page = self.page(&by.user_id, room, req).await?;
+        let vis = self.visibility_of_member(&by.user_id, room).await?;
+        let mut page = self.page(&vis, room, req).await?;
+        page.bundles = self.bundles(&by.user_id, &page.chunk, &vis, self.store.current_pos()).await?;
         self.audit_read(by, room, &page.chunk, "messages")?;
         let carried = Carried::new(room.to_owned(), runs(page.scanned.clone()), &page.chunk);
         self.deliveries.record(&by.user_id, vec![carried]);
         Ok(page)
     }
 
-    async fn page(&self, user: &UserId, room: &RoomId, req: PageRequest<'_>) -> ServiceResult<Page> {
+    async fn page(&self, vis: &Visibility, room: &RoomId, req: PageRequest<'_>) -> ServiceResult<Page> {
         let PageRequest { from, to, dir, limit, filter } = req;
-        let vis = self.visibility_of_member(user, room).await?;
         let now = self.store.current_pos();
         // The newest position the reader may ever see.
         let ceiling = vis.ended_at().unwrap_or(now).min(now);
         let limit = limit.clamp(1, 1000);
-        let start = from.unwrap_or(match dir {
-            Direction::Backward => PageToken(now.next()),
-            Direction::Forward => PageToken(StreamPos(1)),
-        });
-        // Token t{n} is the boundary before position n.
-        let mut range = match dir {
-            Direction::Backward => {
-                PosRange::new(StreamPos(to.map_or(0, |t| t.0.0 - 1).max(0)), StreamPos(start.0.0 - 1).min(ceiling))
-            }
-            Direction::Forward => {
-                PosRange::new(StreamPos(start.0.0 - 1), to.map_or(ceiling, |t| StreamPos(t.0.0 - 1).min(ceiling)))
-            }
-        };
+        let (start, mut range) = page_range(from, to, dir, now, ceiling);
         let mut chunk = Vec::new();
         let mut seen = Vec::new();
         let mut scanned = 0;
@@ -183,20 +213,13 @@ impl TimelineService {
                 break;
             }
         }
-        let end = if exhausted && chunk.len() < limit {
-            None
-        } else {
-            Some(match dir {
-                Direction::Backward => PageToken(StreamPos(range.upto.0 + 1)),
-                Direction::Forward => PageToken(range.after.next()),
-            })
-        };
+        let end = if exhausted && chunk.len() < limit { None } else { Some(end_token(range, dir)) };
         let state = if !filter.lazy_load_options.is_disabled() {
             self.member_events_for(room, &chunk).await?
         } else {
             Vec::new()
         };
-        Ok(Page { chunk, end, start, state, scanned: seen })
+        Ok(Page { chunk, end, start, state, scanned: seen, bundles: Bundles::new() })
     }
 
     /// The room state the user may read: the current state while they are in the room, the
@@ -224,27 +247,19 @@ impl TimelineService {
             .collect())
     }
 
-    /// One event, if `by` may see it: a read of clinical content, audited.
-    pub async fn event(&self, by: &Actor, room: &RoomId, event_id: &EventId) -> ServiceResult<StoredEvent> {
-        let e = self.visible_event(&by.user_id, room, event_id).await?;
+    /// One event, if `by` may see it, with its aggregation: a read of clinical content, audited.
+    pub async fn event(&self, by: &Actor, room: &RoomId, event_id: &EventId) -> ServiceResult<(StoredEvent, Bundles)> {
+        let (e, vis) = self.visible_event_and_visibility(&by.user_id, room, event_id).await?;
+        let bundles = self.bundles(&by.user_id, std::slice::from_ref(&e), &vis, self.store.current_pos()).await?;
         self.audit_read(by, room, std::slice::from_ref(&e), "event")?;
         let carried = Carried::new(room.to_owned(), vec![(e.stream, e.stream)], std::slice::from_ref(&e));
         self.deliveries.record(&by.user_id, vec![carried]);
-        Ok(e)
+        Ok((e, bundles))
     }
 
     /// One event, if the user may see it (for checks; not a read by the user).
     pub async fn visible_event(&self, user: &UserId, room: &RoomId, event_id: &EventId) -> ServiceResult<StoredEvent> {
-        let not_found = || ServiceError::not_found("event not found");
-        let event = self.store.event(event_id).await?.ok_or_else(not_found)?;
-        if event.event.room_id != room {
-            return Err(not_found());
-        }
-        let vis = self.visibility(user, room).await?;
-        if !vis.can_see(event.stream) {
-            return Err(not_found());
-        }
-        Ok(event)
+        Ok(self.visible_event_and_visibility(user, room, event_id).await?.0)
     }
 
     /// An event with `limit` events around it.
@@ -258,11 +273,11 @@ impl TimelineService {
     ) -> ServiceResult<Context> {
         validate_room_event_filter(filter)?;
         let user: &UserId = &by.user_id;
-        let event = self.visible_event(user, room, event_id).await?;
+        let (event, vis) = self.visible_event_and_visibility(user, room, event_id).await?;
         let half = limit.min(100) / 2;
         let before = self
             .page(
-                user,
+                &vis,
                 room,
                 PageRequest {
                     from: Some(PageToken(event.stream)),
@@ -275,7 +290,7 @@ impl TimelineService {
             .await?;
         let after = self
             .page(
-                user,
+                &vis,
                 room,
                 PageRequest {
                     from: Some(PageToken(event.stream.next())),
@@ -296,6 +311,7 @@ impl TimelineService {
         let mut shown: Vec<StoredEvent> = before_chunk.iter().rev().cloned().collect();
         shown.push(event.clone());
         shown.extend(after_chunk.iter().cloned());
+        let bundles = self.bundles(user, &shown, &vis, self.store.current_pos()).await?;
         self.audit_read(by, room, &shown, "context")?;
         // The pages read outwards from the event, so together with it they are one stretch of
         // the log: what the truncated chunks left out was not carried.
@@ -303,6 +319,6 @@ impl TimelineService {
         let seen = before.scanned.iter().chain(&after.scanned).map(|(p, _)| (*p, carried.contains(p)));
         let seen = seen.chain([(event.stream, true)]).collect();
         self.deliveries.record(&by.user_id, vec![Carried::new(room.to_owned(), runs(seen), &shown)]);
-        Ok(Context { event, before: before_chunk, after: after_chunk, start, end, state })
+        Ok(Context { event, before: before_chunk, after: after_chunk, start, end, state, bundles })
     }
 }

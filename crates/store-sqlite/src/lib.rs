@@ -16,6 +16,7 @@ mod mfa;
 mod migrations;
 mod pool;
 mod receipts;
+mod relations;
 mod rooms;
 mod rows;
 mod sessions;

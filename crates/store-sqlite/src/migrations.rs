@@ -15,6 +15,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_audit_hash_version.sql"),
     include_str!("../migrations/0007_ended_sessions.sql"),
     include_str!("../migrations/0008_message_status.sql"),
+    include_str!("../migrations/0009_relations.sql"),
 ];
 
 /// The schema version this build writes.

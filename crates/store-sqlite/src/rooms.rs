@@ -86,6 +86,7 @@ fn insert_event(w: &WriteTx<'_>, e: &NewEvent) -> StoreResult<StreamPos> {
             .map_err(backend_err)?;
         }
     }
+    crate::relations::index(w, e, pos)?;
     if e.kind == kinds::REDACTION
         && let Some(target) = &e.redacts
     {
@@ -131,6 +132,8 @@ fn redact(w: &WriteTx<'_>, redaction: &NewEvent, pos: StreamPos, target: &EventI
         params![target.as_str(), pruned, because.to_string()],
     )
     .map_err(backend_err)?;
+    // A redacted reaction, edit or reply in a thread no longer relates to anything.
+    crate::relations::unindex(w, target)?;
     // Files the message carried go with it once nothing else refers to them.
     let media: Vec<String> =
         w.tx.prepare_cached("DELETE FROM media_refs WHERE event_id = ?1 RETURNING media_id")

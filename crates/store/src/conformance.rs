@@ -28,6 +28,8 @@ macro_rules! check {
     };
 }
 
+mod relations;
+
 /// Runs every check against stores opened by `open`.
 pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResult<()> {
     let store = open()?;
@@ -46,6 +48,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     audit(&store, &room).await?;
     mfa(&store).await?;
     media(&store, &room).await?;
+    relations::relations(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

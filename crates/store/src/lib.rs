@@ -10,6 +10,7 @@
 pub mod conformance;
 mod error;
 mod records;
+mod relations;
 
 use async_trait::async_trait;
 use ruma::{DeviceId, EventId, OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
@@ -24,6 +25,7 @@ pub use records::{
     AccountDataChange, ChangeMark, ChangeTopic, Delivery, Direction, ImportOutcome, Media, MediaContent, MediaRef,
     MembershipChange, NewMedia, NewSession, PosRange, Presence, Receipt, Session, Totp,
 };
+pub use relations::{Relation, RelationFilter, RelationStore};
 
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -120,7 +122,8 @@ pub trait RoomStore: Send + Sync {
     /// events' stream positions.
     ///
     /// The store maintains the current state, current memberships and membership history, and
-    /// applies redactions (keeping the original content for investigations).
+    /// applies redactions (keeping the original content for investigations). It keeps the
+    /// relations index ([`RelationStore`]) in the same transaction.
     async fn append_events(&self, events: Vec<NewEvent>, audit: Vec<NewAuditRecord>) -> StoreResult<Vec<StreamPos>>;
     /// One event by id.
     async fn event(&self, event_id: &EventId) -> StoreResult<Option<StoredEvent>>;
@@ -358,6 +361,7 @@ pub trait Store:
     + AuditStore
     + MfaStore
     + MediaStore
+    + RelationStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

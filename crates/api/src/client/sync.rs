@@ -13,7 +13,7 @@ use wardline_service::{Caller, Services};
 use wardline_store::{AccountDataChange, Receipt};
 use wardline_types::{StoredEvent, SyncToken, Timestamp};
 
-use crate::client::format::sync_event;
+use crate::client::format::{bundled, sync_event};
 use crate::error::ApiError;
 use crate::ruma_wrapper::Ruma;
 
@@ -84,8 +84,10 @@ fn events(list: &[StoredEvent], caller: &Caller, now: Timestamp) -> Vec<Value> {
 }
 
 fn timeline(t: &TimelineSlice, caller: &Caller, now: Timestamp) -> Value {
+    let fmt = |e: &StoredEvent| sync_event(e, caller, now);
+    let events: Vec<Value> = t.events.iter().map(|e| bundled(e, &t.bundles, &fmt)).collect();
     json!({
-        "events": events(&t.events, caller, now),
+        "events": events,
         "limited": t.limited,
         "prev_batch": t.prev_batch.map(|p| p.to_string()),
     })

@@ -16,6 +16,7 @@ mod first_sign_in;
 mod media;
 mod messaging;
 mod mfa;
+mod relations;
 mod rooms;
 mod session;
 mod status;
