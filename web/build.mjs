@@ -14,7 +14,7 @@ const out = check ? mkdtempSync(join(tmpdir(), "wardline-web-")) : join(root, "d
 mkdirSync(out, { recursive: true });
 
 await build({
-  entryPoints: [join(root, "src/main.ts")],
+  entryPoints: [join(root, "src/main.tsx")],
   bundle: true,
   minify: true,
   format: "esm",
