@@ -25,10 +25,10 @@ export function MessageStatus({ item }: { item: TimelineItem }) {
   if (entry?.state === "failed") {
     return (
       <span class="not-sent">
-        <span class="status failed" role="img" aria-hidden="true">
-          ⚠
+        <span class="reason">
+          <span aria-hidden="true">⚠ </span>
+          {notSent(entry.reason)}
         </span>
-        <span class="reason">{notSent(entry.reason)}</span>
         <button type="button" class="plain small" onClick={() => retry(entry.txnId)}>
           Retry
         </button>
