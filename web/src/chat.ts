@@ -27,7 +27,7 @@ import { forgetEverything } from "./session";
 import type { Session } from "./session";
 import { initialChatState, store } from "./state";
 import type { Connection, OutboxEntry, PresenceView, RoomSummary, TimelineItem } from "./state";
-import { countsFromEphemeral, fetchStatus, STATUS_EVENT } from "./statuses";
+import { countsFromEphemeral, fetchStatus, STATUS_EVENT, StatusRefused } from "./statuses";
 
 let client: MatrixClient | null = null;
 let outbox: Outbox | null = null;
@@ -200,7 +200,8 @@ function fetchMissingStatuses(room: Room, timeline: TimelineItem[]): void {
         // A count the sync brought meanwhile is newer.
         if (!store.get().statuses[eventId]) store.update((s) => ({ statuses: { ...s.statuses, [eventId]: d.counts } }));
       })
-      .catch(() => statusRequested.delete(eventId));
+      // Asked again on a later redraw only if the network or the server failed.
+      .catch((e) => e instanceof StatusRefused || statusRequested.delete(eventId));
   }
 }
 
@@ -467,7 +468,8 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
 
   // Invitations from colleagues are accepted at once, as being added to a ward group is.
   c.on(RoomMemberEvent.Membership, (_ev, member) => {
-    if (member.userId === me() && member.membership === KnownMembership.Invite) {
+    // (Invitations found by the first sync are accepted once it is done, below.)
+    if (store.get().ready && member.userId === me() && member.membership === KnownMembership.Invite) {
       c.joinRoom(member.roomId).catch(() => undefined);
     }
     later("rooms");

@@ -50,11 +50,15 @@ export function countsFromEphemeral(content: Record<string, unknown>): Record<st
   return out;
 }
 
+/** The server answered, and not with the status (the message is not mine, or unknown). */
+export class StatusRefused extends Error {}
+
 export async function fetchStatus(token: string, roomId: string, eventId: string): Promise<StatusDetail> {
   const r = await fetch(
     `/_wardline/client/v1/rooms/${encodeURIComponent(roomId)}/status/${encodeURIComponent(eventId)}`,
     { headers: { Authorization: `Bearer ${token}` } },
   );
+  if (r.status >= 400 && r.status < 500) throw new StatusRefused(`status refused (${r.status})`);
   if (!r.ok) throw new Error(`status unavailable (${r.status})`);
   const json = (await r.json()) as StatusDetail;
   if (!isCounts(json.counts) || !Array.isArray(json.recipients)) throw new Error("status malformed");

@@ -37,6 +37,8 @@ let browser;
 const people = {};
 
 before(async () => {
+  // Files over 2 MB are refused here (the default is 50 MB), to show "file too large".
+  process.env.WARDLINE_MEDIA__MAX_UPLOAD_BYTES = String(2 * 1024 * 1024);
   server = new WardlineServer();
   await server.start();
   for (const [user, name] of [
@@ -45,6 +47,7 @@ before(async () => {
     ["cy", "Cy Okafor"],
     ["dan", "Dan Reyes"],
     ["eli", "Eli Moss"],
+    ["fay", "Fay Lin"],
   ]) {
     server.addUser(user, name);
     people[user] = { userId: `@${user}:localhost`, token: await apiLogin(server, user) };
@@ -427,6 +430,87 @@ test("a late joiner is not counted as a reader", async () => {
     assert.ok(await dialog.evaluate((el) => el.contains(document.activeElement)), "the dialog took the focus");
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "detached", ...WAIT });
+  } finally {
+    await context.close();
+  }
+});
+
+/** What the outbox keeps in IndexedDB (files waiting to be sent), as [txnId, owner] pairs. */
+function storedFiles(page) {
+  return page.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const req = indexedDB.open("wardline-outbox", 1);
+        req.onupgradeneeded = () => req.result.createObjectStore("files", { keyPath: "txnId" });
+        req.onerror = () => reject(req.error);
+        req.onsuccess = () => {
+          const all = req.result.transaction("files").objectStore("files").getAll();
+          all.onsuccess = () => {
+            resolve(all.result.map((r) => [r.txnId, r.owner]));
+            req.result.close();
+          };
+        };
+      }),
+  );
+}
+
+test("a photo taken offline is kept through a reload and sent once; a file too large says so; sign-out leaves no file behind", async () => {
+  const roomId = await conversation(server, people.ada.token, [people.fay]);
+  const context = await browser.newContext(PHONE);
+  const page = await context.newPage();
+  const wardline = /\/_(matrix|wardline)\//;
+  const png = Buffer.from(
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGM4YKkNRAwQCgAiUgSRh/00sAAAAABJRU5ErkJggg==",
+    "base64",
+  );
+  try {
+    await signIn(page, server, "fay");
+    await openConversation(page, "Ada Lovelace");
+
+    // Too large for this organisation (2 MB here): not sent, and why.
+    await page.getByLabel("Attach a file").setInputFiles({
+      name: "scan.pdf",
+      mimeType: "application/pdf",
+      buffer: Buffer.alloc(3 * 1024 * 1024, 1),
+    });
+    const scan = page.locator(".timeline .msg", { hasText: "scan.pdf" });
+    await scan.getByText(/Not sent: file too large \(the limit is 2 MB\)/).waitFor(WAIT);
+    await scan.getByRole("button", { name: "Delete" }).click();
+    await scan.waitFor({ state: "detached", ...WAIT });
+    assert.deepEqual(await storedFiles(page), [], "a deleted message's file is deleted");
+
+    await context.setOffline(true);
+    await page.getByLabel("Attach a file").setInputFiles({ name: "wound-day3.png", mimeType: "image/png", buffer: png });
+    const photo = page.locator(".timeline .msg", { has: page.locator("img[alt='wound-day3.png']") });
+    await photo.getByText(/Not sent: no network/).waitFor(WAIT);
+    assert.equal((await storedFiles(page)).length, 1, "the photo is kept in IndexedDB");
+
+    await context.route(wardline, (route) => route.abort("internetdisconnected"));
+    await context.setOffline(false);
+    await page.reload();
+    const list = page.getByRole("region", { name: "Waiting to be sent" });
+    await list.locator("img[alt='wound-day3.png']").waitFor(WAIT);
+    await page.waitForFunction(
+      () => [...document.querySelectorAll(".waiting img")].some((i) => i.complete && i.naturalWidth > 0),
+      null,
+      WAIT,
+    );
+    await context.unroute(wardline);
+    await until(async () => (await bodiesOf(server, people.ada.token, roomId, "wound-day3.png")).length > 0, "the photo sent");
+    await until(async () => (await storedFiles(page)).length === 0, "the stored copy deleted once sent");
+    assert.equal((await bodiesOf(server, people.ada.token, roomId, "wound-day3.png")).length, 1, "sent once");
+
+    // Offline again, another photo waits; Fay signs out on the shared PC: nothing is left.
+    await openConversation(page, "Ada Lovelace");
+    await context.setOffline(true);
+    await page.getByLabel("Attach a file").setInputFiles({ name: "rash.png", mimeType: "image/png", buffer: png });
+    await page.locator(".timeline .msg", { has: page.locator("img[alt='rash.png']") }).getByText(/Not sent/).waitFor(WAIT);
+    assert.equal((await storedFiles(page)).length, 1);
+    await page.getByRole("button", { name: "Back to conversations" }).click();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("Username").waitFor(WAIT);
+    assert.equal(await page.evaluate(() => sessionStorage.length + localStorage.length), 0, "browser storage is empty");
+    await until(async () => (await storedFiles(page)).length === 0, "no stored file after sign-out");
   } finally {
     await context.close();
   }

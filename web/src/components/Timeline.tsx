@@ -156,7 +156,14 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
 
   return (
     <div class="timeline-wrap">
-      <div class="timeline" ref={scroller} onScroll={onScroll} aria-label={`Messages in ${roomName}`} tabIndex={0}>
+      <div
+        class="timeline"
+        ref={scroller}
+        onScroll={onScroll}
+        role="region"
+        aria-label={`Messages in ${roomName}`}
+        tabIndex={0}
+      >
         <div class="timeline-content" ref={content}>
           {shown.flatMap((item) => {
             const message = <Message key={item.key} item={item} />;
