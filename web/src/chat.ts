@@ -479,6 +479,8 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
     if (!room) return;
     const txnId = e.getSender() === me() ? e.getUnsigned().transaction_id : undefined;
     if (txnId) outbox?.echoed(txnId);
+    // A message of mine arriving now has no counts to fetch: the sync brings them as they change.
+    if (store.get().ready && !toStartOfTimeline && e.getSender() === me() && e.getId()) statusRequested.add(e.getId() as string);
     if (!toStartOfTimeline) {
       notify(e, room);
       announce(e, room);
@@ -512,6 +514,11 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
     connectionFromSync(state);
     if (state === SyncState.Prepared) {
       store.update({ ready: true, rooms: summaries() });
+      // Do-not-disturb set before a reload (or on another device) stays on.
+      if (c.getUser(me())?.presenceStatusMsg === "Do not disturb") {
+        store.update({ dnd: true });
+        void c.setSyncPresence(SetPresence.Unavailable);
+      }
       for (const room of c.getRooms()) {
         if (room.getMyMembership() === KnownMembership.Invite) c.joinRoom(room.roomId).catch(() => undefined);
         // Messages whose "accepted" answer was lost before a reload, but which the server has.

@@ -65,6 +65,8 @@ export class Outbox {
   private timers = new Map<string, ReturnType<typeof setTimeout>>();
   private attempts = new Map<string, number>();
   private stopped = false;
+  /** What an earlier page of this tab left is loaded: sending may start (oldest first). */
+  private loaded = false;
   private uploadLimit: number | null = null;
   private releaseLock: () => void;
 
@@ -120,6 +122,7 @@ export class Outbox {
     } catch {
       // IndexedDB unavailable: nothing was stored there.
     }
+    this.loaded = true;
     for (const roomId of new Set(this.entries.map((e) => e.roomId))) this.pump(roomId);
   }
 
@@ -169,7 +172,11 @@ export class Outbox {
 
   private add(entry: OutboxEntry): void {
     if (this.stopped) return;
-    this.set([...this.entries, entry]);
+    // Behind a message waiting for the network, a new one waits too, and says so.
+    const waiting = this.timers.has(entry.roomId)
+      ? this.entries.find((e) => e.roomId === entry.roomId && e.state === "failed" && e.reason?.kind === "network")
+      : undefined;
+    this.set([...this.entries, waiting ? { ...entry, state: "failed", reason: waiting.reason } : entry]);
     this.pump(entry.roomId);
   }
 
@@ -219,7 +226,7 @@ export class Outbox {
   }
 
   private pump(roomId: string): void {
-    if (this.running.has(roomId) || this.timers.has(roomId) || this.stopped) return;
+    if (this.running.has(roomId) || this.timers.has(roomId) || this.stopped || !this.loaded) return;
     this.running.add(roomId);
     void this.drain(roomId).finally(() => this.running.delete(roomId));
   }
