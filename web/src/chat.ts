@@ -26,7 +26,7 @@ import { isShown, previewOf } from "./renderers";
 import { forgetEverything } from "./session";
 import type { Session } from "./session";
 import { initialChatState, store } from "./state";
-import type { Connection, OutboxEntry, PresenceView, RoomSummary, TimelineItem } from "./state";
+import type { Connection, OutboxEntry, PresenceView, Reaction, RoomSummary, TimelineItem } from "./state";
 import { countsFromEphemeral, fetchStatus, STATUS_EVENT, StatusRefused } from "./statuses";
 
 let client: MatrixClient | null = null;
@@ -49,10 +49,15 @@ export function token(): string {
 
 // ---- conversations -------------------------------------------------------------------------
 
+/** Drawn as a message of its own: not an edit (shown on the message it changes). */
+function drawn(e: MatrixEvent): boolean {
+  return isShown(e.getType()) && !e.isRelation("m.replace");
+}
+
 function lastMessage(room: Room): MatrixEvent | undefined {
   const events = room.getLiveTimeline().getEvents();
   for (let i = events.length - 1; i >= 0; i--) {
-    if (isShown(events[i].getType())) return events[i];
+    if (drawn(events[i])) return events[i];
   }
   return undefined;
 }
@@ -93,11 +98,43 @@ function summaries(): RoomSummary[] {
 
 const items = new WeakMap<MatrixEvent, TimelineItem>();
 
+function nameIn(room: Room, userId: string): string {
+  return room.getMember(userId)?.name ?? userId;
+}
+
+/** Reactions to `e`, by key, in the order they were first made. */
+function reactionsTo(room: Room, e: MatrixEvent): Reaction[] | undefined {
+  const id = e.getId();
+  const annotations = id
+    ? room.relations.getChildEventsForEvent(id, "m.annotation", "m.reaction")
+    : undefined;
+  const sorted = annotations?.getSortedAnnotationsByKey();
+  if (!sorted?.length) return undefined;
+  const out: Reaction[] = [];
+  for (const [key, events] of [...sorted].reverse()) {
+    const live = [...events].filter((r) => !r.isRedacted());
+    if (!live.length) continue;
+    const mine = live.find((r) => r.getSender() === me());
+    out.push({ key, who: live.map((r) => nameIn(room, r.getSender() ?? "")), mine: mine?.getId() ?? undefined });
+  }
+  return out.length ? out : undefined;
+}
+
 function itemOf(room: Room, e: MatrixEvent): TimelineItem {
-  const senderName = room.getMember(e.getSender() ?? "")?.name ?? e.getSender() ?? "";
+  const senderName = nameIn(room, e.getSender() ?? "");
   const content = e.getContent();
+  const reactions = reactionsTo(room, e);
+  const edited = Boolean(e.replacingEventId());
   const old = items.get(e);
-  if (old && old.content === content && old.redacted === e.isRedacted() && old.senderName === senderName && old.eventId === e.getId()) {
+  if (
+    old &&
+    old.content === content &&
+    old.redacted === e.isRedacted() &&
+    old.senderName === senderName &&
+    old.eventId === e.getId() &&
+    old.edited === edited &&
+    JSON.stringify(old.reactions) === JSON.stringify(reactions)
+  ) {
     return old;
   }
   const txnId = e.getSender() === me() ? (e.getUnsigned().transaction_id as string | undefined) : undefined;
@@ -112,9 +149,19 @@ function itemOf(room: Room, e: MatrixEvent): TimelineItem {
     type: e.getType(),
     content,
     redacted: e.isRedacted(),
+    edited,
+    replyTo: e.isRedacted() ? undefined : e.replyEventId,
+    reactions: e.isRedacted() ? undefined : reactions,
   };
   items.set(e, item);
   return item;
+}
+
+/** The message `eventId` of the open conversation as the timeline draws it, if loaded. */
+export function findItem(eventId: string): TimelineItem | undefined {
+  const room = openRoomObject();
+  const e = room?.findEventById(eventId);
+  return room && e ? itemOf(room, e) : undefined;
 }
 
 const pendingItems = new WeakMap<OutboxEntry, TimelineItem>();
@@ -135,6 +182,8 @@ export function outboxItem(e: OutboxEntry): TimelineItem {
       content: contentOf(e),
       redacted: false,
       localFile: outbox?.files.get(e.txnId),
+      replyTo: (e.extra?.["m.relates_to"] as { "m.in_reply_to"?: { event_id?: string } } | undefined)?.["m.in_reply_to"]
+        ?.event_id,
     };
     pendingItems.set(e, item);
   }
@@ -149,7 +198,7 @@ function openRoomObject(): Room | null {
 /** Events of the open conversation as read tracking sees them, and where my receipt is. */
 function readingView(room: Room): { events: ReadingEvent[]; receiptIndex: number; all: MatrixEvent[] } {
   const all = room.getLiveTimeline().getEvents();
-  const events = all.map((e) => ({ id: e.getId() ?? "", mine: e.getSender() === me(), shown: isShown(e.getType()) }));
+  const events = all.map((e) => ({ id: e.getId() ?? "", mine: e.getSender() === me(), shown: drawn(e) }));
   const readUpTo = store.get().readUpTo;
   const receiptIndex = readUpTo ? all.findIndex((e) => e.getId() === readUpTo) : -1;
   return { events, receiptIndex, all };
@@ -165,7 +214,7 @@ function refreshTimeline(): void {
   const timeline = room
     .getLiveTimeline()
     .getEvents()
-    .filter((e) => isShown(e.getType()))
+    .filter(drawn)
     .map((e) => itemOf(room, e));
   const typing = room
     .getMembers()
@@ -235,6 +284,9 @@ export function openRoom(roomId: string): void {
     current: roomId,
     panel: "room",
     readersFor: null,
+    actionsFor: null,
+    replyingTo: null,
+    editing: null,
     readUpTo,
     timeline: [],
     unreadMarker: null,
@@ -308,9 +360,76 @@ function roomName(roomId: string): string {
   return client?.getRoom(roomId)?.name ?? "";
 }
 
+/** Sends what the composer holds: a new message, a reply, or an edit of one of mine. */
 export function sendText(roomId: string, text: string): void {
-  outbox?.sendText(roomId, roomName(roomId), text);
+  const { replyingTo, editing } = store.get();
+  if (editing) {
+    outbox?.sendText(
+      roomId,
+      roomName(roomId),
+      `* ${text}`,
+      {
+        "m.new_content": { msgtype: "m.text", body: text },
+        "m.relates_to": { rel_type: "m.replace", event_id: editing.eventId },
+      },
+      editing.eventId,
+    );
+  } else if (replyingTo) {
+    outbox?.sendText(roomId, roomName(roomId), text, { "m.relates_to": { "m.in_reply_to": { event_id: replyingTo } } });
+  } else {
+    outbox?.sendText(roomId, roomName(roomId), text);
+  }
+  store.update({ replyingTo: null, editing: null });
   matrix().sendTyping(roomId, false, 0).catch(() => undefined);
+}
+
+export function showActions(eventId: string | null): void {
+  store.update({ actionsFor: eventId });
+}
+
+export function startReply(eventId: string): void {
+  store.update({ replyingTo: eventId, editing: null, actionsFor: null });
+}
+
+export function startEdit(eventId: string, body: string): void {
+  store.update({ editing: { eventId, body }, replyingTo: null, actionsFor: null });
+}
+
+export function cancelCompose(): void {
+  store.update({ editing: null, replyingTo: null });
+}
+
+/** Adds my reaction `key` to a message, or takes it back. */
+export async function toggleReaction(eventId: string, key: string): Promise<void> {
+  const room = openRoomObject();
+  if (!room) return;
+  store.update({ actionsFor: null });
+  const mine = findItem(eventId)?.reactions?.find((r) => r.key === key)?.mine;
+  try {
+    if (mine) await matrix().redactEvent(room.roomId, mine);
+    else {
+      await matrix().sendEvent(room.roomId, "m.reaction" as never, {
+        "m.relates_to": { rel_type: "m.annotation", event_id: eventId, key },
+      } as never);
+    }
+  } catch {
+    store.update({ announcement: "The reaction could not be sent." });
+  }
+}
+
+/** Deletes a message of mine for everyone (a redaction). */
+export async function deleteMessage(eventId: string): Promise<string | null> {
+  const room = openRoomObject();
+  if (!room) return null;
+  store.update({ actionsFor: null });
+  try {
+    await matrix().redactEvent(room.roomId, eventId);
+    return null;
+  } catch (e) {
+    return (e as { data?: { error?: string } }).data?.error ?? "The message could not be deleted.";
+  } finally {
+    later("timeline");
+  }
 }
 
 export function sendFile(roomId: string, file: File, durationMs?: number): void {
@@ -389,7 +508,7 @@ function connectionFromSync(state: SyncState | null): void {
 /** "New message in Ward 7": never the text, which a lock screen would show (NHS guidance). */
 function notify(e: MatrixEvent, room: Room): void {
   const s = store.get();
-  if (!s.ready || s.dnd || e.getSender() === me() || !isShown(e.getType())) return;
+  if (!s.ready || s.dnd || e.getSender() === me() || !drawn(e)) return;
   if (document.visibilityState === "visible" && room.roomId === s.current) return;
   if (!("Notification" in window) || Notification.permission !== "granted") return;
   new Notification("Wardline", { body: `New message in ${room.name}`, tag: room.roomId });
@@ -398,7 +517,7 @@ function notify(e: MatrixEvent, room: Room): void {
 /** A new message from someone else in the open conversation, read out by screen readers. */
 function announce(e: MatrixEvent, room: Room): void {
   const s = store.get();
-  if (!s.ready || room.roomId !== s.current || e.getSender() === me() || !isShown(e.getType())) return;
+  if (!s.ready || room.roomId !== s.current || e.getSender() === me() || !drawn(e)) return;
   const who = room.getMember(e.getSender() ?? "")?.name ?? e.getSender();
   store.update({ announcement: `${who}: ${previewOf(e.getType(), e.getContent(), e.isRedacted())}` });
 }
@@ -490,6 +609,10 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
   });
   c.on(RoomEvent.Redaction, (_e, room) => {
     later("rooms");
+    if (room.roomId === store.get().current) later("timeline");
+  });
+  // Reactions and deletions of mine on their way, then done (or failed).
+  c.on(RoomEvent.LocalEchoUpdated, (_e, room) => {
     if (room.roomId === store.get().current) later("timeline");
   });
   c.on(RoomEvent.TimelineReset, (room) => {

@@ -34,7 +34,7 @@ function msgtypeOf(file: Blob): string {
 
 /** The message's content as sent: what the timeline shows for an outbox entry too. */
 export function contentOf(e: OutboxEntry): Record<string, unknown> {
-  if (!e.file) return { msgtype: e.msgtype, body: e.body };
+  if (!e.file) return { msgtype: e.msgtype, body: e.body, ...e.extra };
   const info: Record<string, unknown> = { mimetype: e.file.type, size: e.file.size };
   if (e.file.durationMs !== undefined) info.duration = e.file.durationMs;
   if (e.file.w && e.file.h) {
@@ -138,8 +138,9 @@ export class Outbox {
     await sweep((o) => o !== owner).catch(() => undefined);
   }
 
-  sendText(roomId: string, roomName: string, body: string): void {
-    this.add({ txnId: newTxnId(), roomId, roomName, ts: Date.now(), msgtype: "m.text", body, state: "sending" });
+  /** A text; `extra` makes it a reply or an edit (of `replaces`). */
+  sendText(roomId: string, roomName: string, body: string, extra?: Record<string, unknown>, replaces?: string): void {
+    this.add({ txnId: newTxnId(), roomId, roomName, ts: Date.now(), msgtype: "m.text", body, state: "sending", extra, replaces });
   }
 
   async sendFile(roomId: string, roomName: string, file: File, durationMs?: number): Promise<void> {

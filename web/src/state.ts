@@ -42,6 +42,20 @@ export interface TimelineItem {
   redacted: boolean;
   /** The file of a message still in the outbox, shown before the server has it. */
   localFile?: Blob;
+  /** Changed by its sender since it was sent (m.replace): the content shown is the latest. */
+  edited?: boolean;
+  /** The message this one answers (m.in_reply_to). */
+  replyTo?: string;
+  reactions?: Reaction[];
+}
+
+/** Reactions with one key (👍) to a message. */
+export interface Reaction {
+  key: string;
+  /** Who reacted, by name. */
+  who: string[];
+  /** My reaction's event id, to take it back. */
+  mine?: string;
 }
 
 export type NotSentReason = { kind: "network" | "refused" | "too-large"; text: string };
@@ -59,6 +73,10 @@ export interface OutboxEntry {
   file?: { type: string; size: number; durationMs?: number; w?: number; h?: number };
   /** The file's mxc:// URI once uploaded (a retry does not upload it again). */
   url?: string;
+  /** More of the content: a reply's or an edit's `m.relates_to`, an edit's `m.new_content`. */
+  extra?: Record<string, unknown>;
+  /** The message this one edits: shown on that message, not as a message of its own. */
+  replaces?: string;
   state: "sending" | "failed" | "sent";
   reason?: NotSentReason;
   eventId?: string;
@@ -107,6 +125,11 @@ export interface State {
   recording: string | null;
   /** The latest message to arrive in the open conversation, for screen readers. */
   announcement: string;
+  /** The message whose actions (reply, react, edit, delete) are shown. */
+  actionsFor: string | null;
+  /** What the composer is doing besides writing a new message. */
+  replyingTo: string | null;
+  editing: { eventId: string; body: string } | null;
 }
 
 export const initialChatState: Omit<State, "screen"> = {
@@ -131,6 +154,9 @@ export const initialChatState: Omit<State, "screen"> = {
   drafts: {},
   recording: null,
   announcement: "",
+  actionsFor: null,
+  replyingTo: null,
+  editing: null,
 };
 
 export const store = createStore<State>({ screen: { kind: "loading" }, ...initialChatState });

@@ -515,3 +515,61 @@ test("a photo taken offline is kept through a reload and sent once; a file too l
     await context.close();
   }
 });
+
+test("reply, react, edit and delete a message", async () => {
+  await conversation(server, people.ben.token, [people.eli], { name: "Ward 5 drips" });
+  const ward = await browser.newContext(DESKTOP);
+  const phone = await browser.newContext(PHONE);
+  const ben = await ward.newPage();
+  const eli = await phone.newPage();
+  try {
+    await signIn(ben, server, "ben");
+    await signIn(eli, server, "eli");
+    await openConversation(ben, "Ward 5 drips");
+    await openConversation(eli, "Ward 5 drips");
+    const question = "Can you check bed 5's drip?";
+    await send(eli, question);
+    await bubble(ben, question).waitFor(WAIT);
+
+    // Ben answers that message.
+    await bubble(ben, question).getByRole("button", { name: "Actions for the message from Eli Moss" }).click();
+    await ben.getByRole("toolbar", { name: "Message actions" }).getByRole("button", { name: "Reply" }).click();
+    await ben.getByText(`Replying to Eli Moss: ${question}`).waitFor(WAIT);
+    const answer = "Checked, running fine";
+    await send(ben, answer);
+    for (const page of [ben, eli]) {
+      await bubble(page, answer).getByRole("button", { name: "In reply to Eli Moss" }).waitFor(WAIT);
+    }
+
+    // Eli reacts to it; Ben sees who.
+    await bubble(eli, answer).getByRole("button", { name: "Actions for the message from Ben Carter" }).click();
+    await eli.getByRole("button", { name: "React 👍" }).click();
+    await bubble(ben, answer).getByRole("button", { name: /^👍 Eli Moss/ }).waitFor(WAIT);
+    // and takes it back.
+    await bubble(eli, answer).getByRole("button", { name: /^👍 Eli Moss/ }).click();
+    await bubble(ben, answer).locator(".reaction").waitFor({ state: "detached", ...WAIT });
+
+    // Ben corrects his answer: Eli sees the new text, marked edited, still one message.
+    await bubble(ben, answer).getByRole("button", { name: "Actions for the message from you" }).click();
+    await ben.getByRole("button", { name: "Edit" }).click();
+    const box = ben.getByLabel("Message", { exact: true });
+    await until(async () => (await box.inputValue()) === answer, "editing to start from the message's text");
+    const corrected = "Checked, running at 80 ml/h";
+    await box.fill(corrected);
+    await ben.getByRole("button", { name: "Send", exact: true }).click();
+    await bubble(eli, corrected).getByText("edited").waitFor(WAIT);
+    assert.equal(await bubble(eli, answer).count(), 0, "the old text is gone");
+    assert.equal(await eli.locator(".timeline .msg", { hasText: "running" }).count(), 1, "one message, edited");
+    await ben.screenshot({ path: path.join(ARTIFACTS, "desktop-reply-react-edit.png") });
+
+    // Ben deletes it for everyone.
+    await bubble(ben, corrected).getByRole("button", { name: "Actions for the message from you" }).click();
+    ben.once("dialog", (d) => d.accept());
+    await ben.getByRole("button", { name: "Delete for everyone" }).click();
+    await bubble(eli, corrected).waitFor({ state: "detached", ...WAIT });
+    await eli.locator(".timeline .msg", { hasText: "Message deleted" }).waitFor(WAIT);
+  } finally {
+    await ward.close();
+    await phone.close();
+  }
+});

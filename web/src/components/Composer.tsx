@@ -3,7 +3,8 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
-import { saveDraft, sendFile, sendText, typing } from "../chat";
+import { cancelCompose, findItem, saveDraft, sendFile, sendText, typing } from "../chat";
+import { previewOf } from "../renderers";
 import { store, useStore } from "../state";
 import { startRecording } from "../voice";
 import type { VoiceNote } from "../voice";
@@ -40,27 +41,66 @@ function VoiceButton({ roomId }: { roomId: string }) {
   );
 }
 
+/** "Replying to Ben Carter: …" or "Editing your message", with a way out. */
+function Context({ onCancel }: { onCancel: () => void }) {
+  const replyingTo = useStore((s) => s.replyingTo);
+  const editing = useStore((s) => s.editing);
+  if (!replyingTo && !editing) return null;
+  const target = replyingTo ? findItem(replyingTo) : undefined;
+  const what = editing
+    ? "Editing your message"
+    : `Replying to ${target?.senderName ?? "a message"}${target ? `: ${previewOf(target.type, target.content, target.redacted)}` : ""}`;
+  return (
+    <div class="compose-context">
+      <span>{what}</span>
+      <button type="button" class="plain" aria-label={editing ? "Cancel the edit" : "Cancel the reply"} onClick={onCancel}>
+        ✕
+      </button>
+    </div>
+  );
+}
+
 export function Composer({ roomId }: { roomId: string }) {
   const [text, setText] = useState(() => store.get().drafts[roomId] ?? "");
+  const editing = useStore((s) => s.editing);
+  const replyingTo = useStore((s) => s.replyingTo);
   const input = useRef<HTMLTextAreaElement>(null);
   const file = useRef<HTMLInputElement>(null);
+  const before = useRef("");
   useEffect(() => {
     input.current?.focus();
-  }, []);
+  }, [replyingTo, editing?.eventId]);
+  // Editing starts from the message's text; the draft comes back after.
+  useEffect(() => {
+    if (!editing) return;
+    before.current = text;
+    setText(editing.body);
+  }, [editing?.eventId]);
+  const cancel = () => {
+    if (editing) setText(before.current);
+    cancelCompose();
+  };
   const change = (value: string) => {
     setText(value);
-    saveDraft(roomId, value);
+    if (!store.get().editing) saveDraft(roomId, value);
     typing(roomId, value.length > 0);
   };
   const submit = (ev?: Event) => {
     ev?.preventDefault();
     const body = text.trim();
     if (!body) return;
-    change("");
+    const wasEditing = Boolean(store.get().editing);
+    if (wasEditing && body === store.get().editing?.body) return cancel();
     sendText(roomId, body);
+    if (wasEditing) {
+      setText(before.current);
+    } else {
+      change("");
+    }
   };
   return (
     <form class="composer" aria-label="Send a message" onSubmit={submit}>
+      <Context onCancel={cancel} />
       <button type="button" class="plain" onClick={() => file.current?.click()}>
         Attach
       </button>
@@ -88,6 +128,7 @@ export function Composer({ roomId }: { roomId: string }) {
         onInput={(ev) => change((ev.currentTarget as HTMLTextAreaElement).value)}
         onKeyDown={(ev) => {
           if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) submit(ev);
+          if (ev.key === "Escape" && (editing || replyingTo)) cancel();
         }}
       />
       <button type="submit">Send</button>

@@ -43,7 +43,9 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
   }
   const shown: TimelineItem[] = [
     ...items,
-    ...pending.filter((e) => !inTimeline.has(e.txnId) && !(e.eventId && inTimeline.has(e.eventId))).map(outboxItem),
+    ...pending
+      .filter((e) => !e.replaces && !inTimeline.has(e.txnId) && !(e.eventId && inTimeline.has(e.eventId)))
+      .map(outboxItem),
   ];
 
   const remember = () => {

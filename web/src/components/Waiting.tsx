@@ -7,7 +7,7 @@ import { Message } from "./Message";
 
 export function Waiting() {
   const ready = useStore((s) => s.ready);
-  const waiting = useStore((s) => s.outbox.filter((e) => e.state !== "sent"));
+  const waiting = useStore((s) => s.outbox.filter((e) => e.state !== "sent" && !e.replaces));
   if (ready) return null;
   return (
     <>
