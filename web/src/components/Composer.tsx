@@ -3,7 +3,8 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
-import { cancelCompose, findItem, saveDraft, sendFile, sendText, typing } from "../chat";
+import { cancelCompose, saveDraft, sendFile, sendText, typing } from "../compose";
+import { findItem } from "../conversation";
 import { previewOf } from "../renderers";
 import { store, useStore } from "../state";
 import { startRecording } from "../voice";

@@ -1,7 +1,8 @@
 // The open conversation: its header, timeline, who is typing, the composer, and the readers
 // dialog of one of my messages.
 
-import { closeRoom, loadEarlier, matrix, otherPerson } from "../chat";
+import { closeRoom, loadEarlier, otherPerson } from "../conversation";
+import { matrix } from "../signedin";
 import { useStore } from "../state";
 import { Composer } from "./Composer";
 import { Presence } from "./Presence";

@@ -2,7 +2,7 @@
 
 import { memo } from "./memo";
 
-import { openRoom } from "../chat";
+import { openRoom } from "../conversation";
 import { useStore } from "../state";
 import type { RoomSummary } from "../state";
 import { clockTime } from "../time";

@@ -2,7 +2,8 @@
 
 import { useEffect, useState } from "preact/hooks";
 
-import { closeRoom, matrix } from "../chat";
+import { closeRoom } from "../conversation";
+import { matrix } from "../signedin";
 import { clockTime } from "../time";
 
 interface Device {

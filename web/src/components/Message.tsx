@@ -1,7 +1,7 @@
 // One message: who, what it answers, the content (drawn by its kind's renderer), reactions,
 // when, and for my own messages what happened to it; its actions behind "⋯".
 
-import { discard, retry } from "../chat";
+import { discard, retry } from "../compose";
 import { rendererFor } from "../renderers";
 import { useStore } from "../state";
 import type { TimelineItem } from "../state";

@@ -3,7 +3,8 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
-import { deleteMessage, findItem, showActions, startEdit, startReply, toggleReaction } from "../chat";
+import { deleteMessage, showActions, startEdit, startReply, toggleReaction } from "../compose";
+import { findItem } from "../conversation";
 import { previewOf } from "../renderers";
 import { useStore } from "../state";
 import type { TimelineItem } from "../state";

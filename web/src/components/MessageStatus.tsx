@@ -1,7 +1,7 @@
 // The status of a message of mine: Sending, Sent, Delivered to N of M, Read by N of M (from the
 // server), or Not sent with the reason and Retry / Delete.
 
-import { discard, retry } from "../chat";
+import { discard, retry } from "../compose";
 import { store, useStore } from "../state";
 import type { NotSentReason, TimelineItem } from "../state";
 import { statusLabel } from "../statuses";

@@ -3,7 +3,9 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
-import { closeRoom, matrix, me, openRoom, watchPresence } from "../chat";
+import { closeRoom, openRoom } from "../conversation";
+import { watchPresence } from "../presence";
+import { matrix, me } from "../signedin";
 import { ClientEvent } from "../mx";
 import { Presence } from "./Presence";
 

@@ -3,7 +3,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
-import { matrix, token } from "../chat";
+import { matrix, token } from "../signedin";
 import { store, useStore } from "../state";
 import { fetchStatus } from "../statuses";
 import type { Recipient, StatusDetail } from "../statuses";

@@ -3,7 +3,8 @@
 import { useState } from "preact/hooks";
 
 import { signOut } from "../auth";
-import { setDnd, showPanel } from "../chat";
+import { showPanel } from "../conversation";
+import { setDnd } from "../presence";
 import { store, useStore } from "../state";
 import { ConversationList } from "./ConversationList";
 import { Waiting } from "./Waiting";

@@ -6,7 +6,7 @@
 
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 
-import { loadEarlier, onScreenChanged, outboxItem } from "../chat";
+import { loadEarlier, onScreenChanged, outboxItem } from "../conversation";
 import { useStore } from "../state";
 import type { TimelineItem } from "../state";
 import { Message } from "./Message";

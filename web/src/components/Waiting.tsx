@@ -1,7 +1,7 @@
 // Before the first sync (e.g. the tab was reloaded while the network was down), the messages
 // still waiting in the outbox are listed here, with their status, so none seems lost.
 
-import { outboxItem } from "../chat";
+import { outboxItem } from "../conversation";
 import { useStore } from "../state";
 import { Message } from "./Message";
 
