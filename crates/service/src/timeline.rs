@@ -1,6 +1,7 @@
 //! Reading a room's history: `/messages`, `/event`, `/context`, each limited to what the
 //! reader may see.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use ruma::api::client::filter::RoomEventFilter;
@@ -12,6 +13,7 @@ use wardline_types::{StoredEvent, StreamPos, kinds};
 
 use crate::audit::{Actor, AuditService};
 use crate::filter::{event_passes, validate_room_event_filter};
+use crate::messaging::{Carried, Deliveries, runs};
 use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
 
@@ -26,6 +28,9 @@ pub struct Page {
     pub start: PageToken,
     /// Member events of the chunk's senders (lazy loading).
     pub state: Vec<StoredEvent>,
+    /// Every event of the room the page looked at, in the order read, with whether it is in
+    /// the chunk (for [`crate::messaging::runs`]).
+    scanned: Vec<(StreamPos, bool)>,
 }
 
 /// What `/messages` asks for.
@@ -65,6 +70,7 @@ pub struct Context {
 pub struct TimelineService {
     store: Arc<dyn Store>,
     audit: AuditService,
+    deliveries: Deliveries,
 }
 
 impl std::fmt::Debug for TimelineService {
@@ -78,9 +84,9 @@ impl std::fmt::Debug for TimelineService {
 const MAX_SCAN: usize = 5_000;
 
 impl TimelineService {
-    /// A timeline reader over `store`.
-    pub fn new(store: Arc<dyn Store>, audit: AuditService) -> Self {
-        Self { store, audit }
+    /// A timeline reader over `store`; what it shows a device is recorded as delivered there.
+    pub fn new(store: Arc<dyn Store>, audit: AuditService, deliveries: Deliveries) -> Self {
+        Self { store, audit, deliveries }
     }
 
     /// Records that `by` was shown these events of `room`.
@@ -118,6 +124,8 @@ impl TimelineService {
         validate_room_event_filter(req.filter)?;
         let page = self.page(&by.user_id, room, req).await?;
         self.audit_read(by, room, &page.chunk, "messages")?;
+        let carried = Carried::new(room.to_owned(), runs(page.scanned.clone()), &page.chunk);
+        self.deliveries.record(&by.user_id, vec![carried]);
         Ok(page)
     }
 
@@ -142,6 +150,7 @@ impl TimelineService {
             }
         };
         let mut chunk = Vec::new();
+        let mut seen = Vec::new();
         let mut scanned = 0;
         let mut exhausted = false;
         while chunk.len() < limit && scanned < MAX_SCAN {
@@ -163,7 +172,13 @@ impl TimelineService {
                 Direction::Backward => range.upto = StreamPos(last.0 - 1),
                 Direction::Forward => range.after = last,
             }
-            chunk.extend(batch.into_iter().filter(|e| vis.can_see(e.stream) && event_passes(filter, e)));
+            for e in batch {
+                let shown = vis.can_see(e.stream) && event_passes(filter, &e);
+                seen.push((e.stream, shown));
+                if shown {
+                    chunk.push(e);
+                }
+            }
             if exhausted {
                 break;
             }
@@ -181,7 +196,7 @@ impl TimelineService {
         } else {
             Vec::new()
         };
-        Ok(Page { chunk, end, start, state })
+        Ok(Page { chunk, end, start, state, scanned: seen })
     }
 
     /// The room state the user may read: the current state while they are in the room, the
@@ -213,6 +228,8 @@ impl TimelineService {
     pub async fn event(&self, by: &Actor, room: &RoomId, event_id: &EventId) -> ServiceResult<StoredEvent> {
         let e = self.visible_event(&by.user_id, room, event_id).await?;
         self.audit_read(by, room, std::slice::from_ref(&e), "event")?;
+        let carried = Carried::new(room.to_owned(), vec![(e.stream, e.stream)], std::slice::from_ref(&e));
+        self.deliveries.record(&by.user_id, vec![carried]);
         Ok(e)
     }
 
@@ -280,6 +297,12 @@ impl TimelineService {
         shown.push(event.clone());
         shown.extend(after_chunk.iter().cloned());
         self.audit_read(by, room, &shown, "context")?;
+        // The pages read outwards from the event, so together with it they are one stretch of
+        // the log: what the truncated chunks left out was not carried.
+        let carried: HashSet<StreamPos> = shown.iter().map(|e| e.stream).collect();
+        let seen = before.scanned.iter().chain(&after.scanned).map(|(p, _)| (*p, carried.contains(p)));
+        let seen = seen.chain([(event.stream, true)]).collect();
+        self.deliveries.record(&by.user_id, vec![Carried::new(room.to_owned(), runs(seen), &shown)]);
         Ok(Context { event, before: before_chunk, after: after_chunk, start, end, state })
     }
 }

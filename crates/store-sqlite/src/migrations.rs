@@ -14,6 +14,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_media.sql"),
     include_str!("../migrations/0006_audit_hash_version.sql"),
     include_str!("../migrations/0007_ended_sessions.sql"),
+    include_str!("../migrations/0008_message_status.sql"),
 ];
 
 /// The schema version this build writes.
@@ -78,6 +79,36 @@ mod tests {
         let n: i64 = conn.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0)).map_err(backend_err)?;
         assert_eq!(n, 1);
         conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get::<_, i64>(0)).map_err(backend_err)?;
+        Ok(())
+    }
+
+    #[test]
+    fn version_8_starts_the_receipt_history_with_the_receipts_known() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(backend_err)?;
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
+        )
+        .map_err(backend_err)?;
+        let tx = conn.transaction().map_err(backend_err)?;
+        for (i, sql) in MIGRATIONS.iter().take(7).enumerate() {
+            tx.execute_batch(sql).map_err(backend_err)?;
+            let version = i64::try_from(i + 1).map_err(backend_err)?;
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![version]).map_err(backend_err)?;
+        }
+        tx.execute(
+            "INSERT INTO receipts (room_id, user_id, receipt_type, thread_id, event_id, event_stream, ts, stream)
+             VALUES ('!r:x', '@a:x', 'm.read', '', '$e', 4, 1000, 9)",
+            [],
+        )
+        .map_err(backend_err)?;
+        tx.commit().map_err(backend_err)?;
+        assert_eq!(migrate(&mut conn)?, LATEST);
+        let kept: (String, i64, i64) = conn
+            .query_row("SELECT event_id, event_stream, ts FROM receipt_log WHERE stream = 9", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(backend_err)?;
+        assert_eq!(kept, ("$e".to_owned(), 4, 1000));
         Ok(())
     }
 

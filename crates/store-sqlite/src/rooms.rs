@@ -330,6 +330,27 @@ impl RoomStore for SqliteStore {
             .await
     }
 
+    async fn events_by_sender(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        range: PosRange,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let (room_id, sender) = (room_id.to_owned(), sender.to_owned());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.readers
+            .read(move |c| {
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS} FROM events
+                     WHERE room_id = ?1 AND sender = ?2 AND stream > ?3 AND stream <= ?4
+                     ORDER BY stream DESC LIMIT ?5"
+                );
+                query_events(c, &sql, params![room_id.as_str(), sender.as_str(), range.after.0, range.upto.0, limit])
+            })
+            .await
+    }
+
     async fn membership_history(&self, user_id: &UserId, room_id: &RoomId) -> StoreResult<Vec<MembershipChange>> {
         let (user_id, room_id) = (user_id.to_owned(), room_id.to_owned());
         self.readers

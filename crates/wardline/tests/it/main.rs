@@ -18,4 +18,5 @@ mod messaging;
 mod mfa;
 mod rooms;
 mod session;
+mod status;
 mod sync;
