@@ -255,14 +255,35 @@ export function openRoom(roomId: string): void {
     editing: null,
     readUpTo,
     timeline: [],
+    opening: true,
     unreadMarker: null,
   });
-  store.update({ unreadMarker: firstUnread(room) });
-  refreshTimeline();
+  void reachFirstUnread(room).then(() => {
+    if (store.get().current !== roomId) return;
+    store.update({ unreadMarker: firstUnread(room), opening: false });
+    refreshTimeline();
+  });
+}
+
+/** Loads earlier messages until the first unread one is there (a few pages at most). */
+async function reachFirstUnread(room: Room): Promise<void> {
+  for (let page = 0; page < 5; page++) {
+    const { events, receiptIndex } = readingView(room);
+    if (receiptIndex >= 0) return;
+    const unread = room.getUnreadNotificationCount(NotificationCountType.Total);
+    const others = events.filter((e) => e.shown && !e.mine).length;
+    if (!store.get().readUpTo && others >= unread) return;
+    if (room.getLiveTimeline().getPaginationToken("b" as never) === null) return;
+    try {
+      await matrix().scrollback(room, 30);
+    } catch {
+      return; // Offline: what is loaded will do.
+    }
+  }
 }
 
 export function closeRoom(): void {
-  store.update({ current: null, panel: "none", readersFor: null, timeline: [], unreadMarker: null });
+  store.update({ current: null, panel: "none", readersFor: null, timeline: [], unreadMarker: null, opening: false });
 }
 
 export function showPanel(panel: "new-chat" | "devices"): void {

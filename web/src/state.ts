@@ -107,6 +107,8 @@ export interface State {
   current: string | null;
   /** The open conversation's messages, oldest first. */
   timeline: TimelineItem[];
+  /** The open conversation is loading back to its first unread message. */
+  opening: boolean;
   /** Where "New messages" was drawn when the conversation was opened (event id), if anywhere. */
   unreadMarker: string | null;
   /** My read receipt in the open conversation (event id). */
@@ -140,6 +142,7 @@ export const initialChatState: Omit<State, "screen"> = {
   panel: "none",
   current: null,
   timeline: [],
+  opening: false,
   unreadMarker: null,
   readUpTo: null,
   unseenBelow: 0,

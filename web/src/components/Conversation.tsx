@@ -16,6 +16,7 @@ export function Conversation({ roomId }: { roomId: string }) {
   const readersFor = useStore((s) => s.readersFor);
   const canLoadEarlier = useStore((s) => s.canLoadEarlier);
   const loading = useStore((s) => s.loadingEarlier);
+  const opening = useStore((s) => s.opening);
   const room = matrix().getRoom(roomId);
   const person = other ?? (room ? otherPerson(room) : null);
   return (
@@ -36,7 +37,11 @@ export function Conversation({ roomId }: { roomId: string }) {
           Earlier
         </button>
       </header>
-      <Timeline key={roomId} roomId={roomId} roomName={name} />
+      {opening ? (
+        <p class="loading timeline-wrap">Loading messages…</p>
+      ) : (
+        <Timeline key={roomId} roomId={roomId} roomName={name} />
+      )}
       <div class="typing">{typing.length ? `${typing.join(", ")} typing…` : ""}</div>
       <Composer key={roomId} roomId={roomId} />
       {readersFor && <ReadersDialog key={readersFor} roomId={roomId} eventId={readersFor} />}
