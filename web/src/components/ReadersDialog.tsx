@@ -66,13 +66,20 @@ export function ReadersDialog({ roomId, eventId }: { roomId: string; eventId: st
       tabIndex={-1}
       ref={box}
     >
-      {failed && !detail ? <p class="error">Who has read it cannot be shown right now.</p> : null}
-      <h3>Read ({read.length})</h3>
-      {list(read, "read-list", (r) => r.read_ts)}
-      <h3>Delivered, not read yet ({delivered.length})</h3>
-      {list(delivered, "delivered-list", (r) => r.delivered_ts)}
-      <h3>Not delivered yet ({waiting.length})</h3>
-      {list(waiting, "unread-list")}
+      {detail ? (
+        <>
+          <h3>Read ({read.length})</h3>
+          {list(read, "read-list", (r) => r.read_ts)}
+          <h3>Delivered, not read yet ({delivered.length})</h3>
+          {list(delivered, "delivered-list", (r) => r.delivered_ts)}
+          <h3>Not delivered yet ({waiting.length})</h3>
+          {list(waiting, "unread-list")}
+        </>
+      ) : failed ? (
+        <p class="error">Who has read it cannot be shown right now.</p>
+      ) : (
+        <p class="muted">Asking the server…</p>
+      )}
       <button type="button" onClick={close}>
         Close
       </button>
