@@ -120,6 +120,13 @@ async fn endpoint_sync_and_transcript_agree() {
     // A first sync of Ada's lists the same counts.
     let first = ada.sync(None, 0, None).await;
     assert_eq!(listed(&first, &room, &m), Some(counts(4, 4, 1)), "{first}");
+    // Unless the ephemeral filter leaves it out, as it can receipts.
+    for filter in
+        [r#"{"room":{"ephemeral":{"not_types":["org.wardline.*"]}}}"#, r#"{"room":{"ephemeral":{"types":[]}}}"#]
+    {
+        let filtered = ada.sync(None, 0, Some(filter)).await;
+        assert_eq!(listed(&filtered, &room, &m), None, "{filter}: {filtered}");
+    }
 
     // The transcript says the same.
     assert!(s.terminate());
@@ -210,4 +217,65 @@ async fn the_senders_long_poll_wakes_when_delivered_and_when_read() {
         assert_eq!(listed(&woken, &room, &m), Some(want.clone()), "{act}: {woken}");
         ada_since = next(&woken);
     }
+}
+
+/// Only what a response carried counts as delivered: not the gap before a limited timeline, not
+/// what a filter left out; a page of history or an event's context delivers what it shows.
+#[tokio::test]
+async fn only_what_a_response_carried_is_delivered() {
+    let s = Server::start();
+    let ada = s.user("ada").await;
+    let ben = s.user("ben").await;
+    let room = ada.create_room(json!({"invite": [ben.user_id]})).await;
+    ben.join(&room).await;
+    let ben_since = next(&ben.sync(None, 0, None).await);
+    let mut ada_since = next(&ada.sync(None, 0, None).await);
+    let mut sent = Vec::new();
+    for i in 1..=4 {
+        let (_, b) = ada.send_text(&room, &format!("t{i}"), &format!("obs round {i}")).await;
+        sent.push(b["event_id"].as_str().unwrap().to_owned());
+    }
+    let delivered = |event: String| {
+        let ada = ada.clone();
+        let room = room.clone();
+        async move {
+            let (st, b) = ada.get(&status_path(&room, &event)).await;
+            assert_eq!(st, 200, "{b}");
+            b["recipients"][0]["delivered_ts"].is_u64()
+        }
+    };
+    // A limited timeline: the two newest; the two before them were not delivered.
+    let limited = ben.sync(Some(&ben_since), 0, Some(r#"{"room":{"timeline":{"limit":2}}}"#)).await;
+    assert_eq!(limited["rooms"]["join"][&room]["timeline"]["limited"], true);
+    ada_since = until_counts(&ada, &ada_since, &room, &sent[3], &counts(1, 1, 0)).await;
+    let got = [delivered(sent[0].clone()).await, delivered(sent[1].clone()).await, delivered(sent[2].clone()).await];
+    assert_eq!(got, [false, false, true]);
+
+    // A filter that leaves messages out: the sticker after the message was delivered, not it.
+    let (_, b) = ada.send_text(&room, "t5", "obs round 5").await;
+    let fifth = b["event_id"].as_str().unwrap().to_owned();
+    let (st, b) = ada
+        .put(&format!("/_matrix/client/v3/rooms/{}/send/m.sticker/s1", enc(&room)), json!({"body": "thumbs up"}))
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let sticker = b["event_id"].as_str().unwrap().to_owned();
+    let no_messages = r#"{"room":{"timeline":{"not_types":["m.room.message"]}}}"#;
+    let filtered = ben.sync(Some(&next(&limited)), 0, Some(no_messages)).await;
+    let shown = filtered["rooms"]["join"][&room]["timeline"]["events"].as_array().unwrap();
+    assert!(shown.iter().all(|e| e["type"] != "m.room.message"), "{filtered}");
+    ada_since = until_counts(&ada, &ada_since, &room, &sticker, &counts(1, 1, 0)).await;
+    assert!(!delivered(fifth.clone()).await);
+
+    // A page of history delivers what it shows.
+    let (st, page) = ben.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=20", enc(&room))).await;
+    assert_eq!(st, 200, "{page}");
+    ada_since = until_counts(&ada, &ada_since, &room, &sent[0], &counts(1, 1, 0)).await;
+    assert!(delivered(sent[1].clone()).await && delivered(fifth).await);
+
+    // So does an event's context, even with nothing around it.
+    let (_, b) = ada.send_text(&room, "t6", "obs round 6").await;
+    let sixth = b["event_id"].as_str().unwrap().to_owned();
+    let (st, ctx) = ben.get(&format!("/_matrix/client/v3/rooms/{}/context/{}?limit=0", enc(&room), enc(&sixth))).await;
+    assert_eq!(st, 200, "{ctx}");
+    until_counts(&ada, &ada_since, &room, &sixth, &counts(1, 1, 0)).await;
 }
