@@ -8,6 +8,7 @@ import { findItem } from "../conversation";
 import { previewOf } from "../renderers";
 import { store, useStore } from "../state";
 import { startRecording } from "../voice";
+import { Microphone, Paperclip, Stop } from "./Icons";
 import type { VoiceNote } from "../voice";
 
 /** The voice note being recorded; outlives the composer (which is redrawn per conversation). */
@@ -35,9 +36,11 @@ function VoiceButton({ roomId }: { roomId: string }) {
     const ext = note.blob.type.includes("ogg") ? "ogg" : note.blob.type.includes("mp4") ? "m4a" : "webm";
     sendFile(roomId, new File([note.blob], `Voice note.${ext}`, { type: note.blob.type }), note.durationMs);
   };
+  const label = noMic ? "No microphone" : active ? "Stop and send" : "Record";
   return (
-    <button type="button" class="plain" aria-pressed={active ? "true" : "false"} onClick={click}>
-      {noMic ? "No microphone" : active ? "Stop and send" : "Record"}
+    <button type="button" class="plain" aria-pressed={active ? "true" : "false"} aria-label={label} onClick={click}>
+      {active ? <Stop /> : <Microphone />}
+      <span class={active ? "word keep" : "word"}>{label}</span>
     </button>
   );
 }
@@ -102,8 +105,9 @@ export function Composer({ roomId }: { roomId: string }) {
   return (
     <form class="composer" aria-label="Send a message" onSubmit={submit}>
       <Context onCancel={cancel} />
-      <button type="button" class="plain" onClick={() => file.current?.click()}>
-        Attach
+      <button type="button" class="plain" aria-label="Attach" onClick={() => file.current?.click()}>
+        <Paperclip />
+        <span class="word">Attach</span>
       </button>
       <input
         ref={file}
