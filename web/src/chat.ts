@@ -5,6 +5,7 @@
 
 import { savedDrafts } from "./compose";
 import { countsComeWithSync, drawn, later, noteSeen, resetConversation, summaries } from "./conversation";
+import { forgetDirectory } from "./directory";
 import { media } from "./media";
 import {
   ClientEvent,
@@ -200,6 +201,7 @@ async function end(): Promise<void> {
   unbind = null;
   clearTimeout(restoredTimer);
   resetConversation();
+  forgetDirectory();
   c?.stopClient();
   c?.removeAllListeners();
   media.clear();

@@ -2,6 +2,8 @@
 // Delete of a message not sent, reactions, deleting a message for everyone, typing, drafts.
 
 import { findItem, later, openRoomObject } from "./conversation";
+import { mentionContent } from "./mentions";
+import type { Mentioned } from "./mentions";
 import { hasClient, matrix, outbox } from "./signedin";
 import { store } from "./state";
 
@@ -9,24 +11,33 @@ function roomName(roomId: string): string {
   return hasClient() ? (matrix().getRoom(roomId)?.name ?? "") : "";
 }
 
-/** Sends what the composer holds: a new message, a reply, or an edit of one of mine. */
-export function sendText(roomId: string, text: string): void {
+/**
+ * Sends what the composer holds: a new message, a reply, or an edit of one of mine; `picked`
+ * are the people chosen from the "@" completion (mentioned if their name is still in the text).
+ */
+export function sendText(roomId: string, text: string, picked: Mentioned[] = []): void {
   const { replyingTo, editing } = store.get();
+  const mentions = mentionContent(text, picked);
   if (editing) {
+    // The edit's mentions are in its new content; the edit itself notifies no one again.
     outbox()?.sendText(
       roomId,
       roomName(roomId),
       `* ${text}`,
       {
-        "m.new_content": { msgtype: "m.text", body: text },
+        "m.new_content": { msgtype: "m.text", body: text, ...mentions },
         "m.relates_to": { rel_type: "m.replace", event_id: editing.eventId },
+        "m.mentions": {},
       },
       editing.eventId,
     );
   } else if (replyingTo) {
-    outbox()?.sendText(roomId, roomName(roomId), text, { "m.relates_to": { "m.in_reply_to": { event_id: replyingTo } } });
+    outbox()?.sendText(roomId, roomName(roomId), text, {
+      ...mentions,
+      "m.relates_to": { "m.in_reply_to": { event_id: replyingTo } },
+    });
   } else {
-    outbox()?.sendText(roomId, roomName(roomId), text);
+    outbox()?.sendText(roomId, roomName(roomId), text, mentions);
   }
   store.update({ replyingTo: null, editing: null });
   matrix().sendTyping(roomId, false, 0).catch(() => undefined);
@@ -79,6 +90,32 @@ export async function deleteMessage(eventId: string): Promise<string | null> {
   } finally {
     later("timeline");
   }
+}
+
+/** The content key marking a forwarded message, with where it was forwarded from. */
+export const FORWARDED = "org.wardline.forwarded";
+
+/** What of a message's content is forwarded: what it says or holds, not what it answered. */
+export function forwardedContent(content: Record<string, unknown>, roomId: string, eventId: string): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  for (const key of ["msgtype", "body", "format", "formatted_body", "url", "info", "filename"]) {
+    if (content[key] !== undefined) kept[key] = content[key];
+  }
+  // Whoever the original mentioned is not notified again.
+  return { ...kept, "m.mentions": {}, [FORWARDED]: { room_id: roomId, event_id: eventId } };
+}
+
+/** Forwards the open conversation's message `eventId` to `toRoomId`, through the outbox. */
+export function forward(eventId: string, toRoomId: string): boolean {
+  const from = store.get().current;
+  const item = findItem(eventId);
+  if (!from || !item || item.redacted) return false;
+  outbox()?.sendContent(toRoomId, roomName(toRoomId), forwardedContent(item.content, from, eventId));
+  return true;
+}
+
+export function startForward(eventId: string | null): void {
+  store.update({ forwarding: eventId, actionsFor: null });
 }
 
 export function sendFile(roomId: string, file: File, durationMs?: number): void {

@@ -253,6 +253,8 @@ export function openRoom(roomId: string): void {
     actionsFor: null,
     replyingTo: null,
     editing: null,
+    forwarding: null,
+    details: false,
     readUpTo,
     timeline: [],
     opening: true,
@@ -283,12 +285,15 @@ async function reachFirstUnread(room: Room): Promise<void> {
 }
 
 export function closeRoom(): void {
-  store.update({ current: null, panel: "none", readersFor: null, timeline: [], unreadMarker: null, opening: false });
+  store.update({ current: null, panel: "none", readersFor: null, timeline: [], unreadMarker: null, opening: false, ...noDialogs });
 }
 
 export function showPanel(panel: "new-chat" | "devices"): void {
-  store.update({ current: null, panel, readersFor: null, timeline: [] });
+  store.update({ current: null, panel, readersFor: null, timeline: [], ...noDialogs });
 }
+
+/** The dialogs of a conversation, closed when it is. */
+const noDialogs = { forwarding: null, details: false, photo: null, jumpTo: null } as const;
 
 export async function loadEarlier(): Promise<void> {
   const room = openRoomObject();

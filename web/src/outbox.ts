@@ -41,7 +41,7 @@ export function contentOf(e: OutboxEntry): Record<string, unknown> {
     info.w = e.file.w;
     info.h = e.file.h;
   }
-  return { msgtype: e.msgtype, body: e.body, url: e.url, info };
+  return { msgtype: e.msgtype, body: e.body, url: e.url, info, ...e.extra };
 }
 
 function sizeInWords(bytes: number): string {
@@ -141,6 +141,37 @@ export class Outbox {
   /** A text; `extra` makes it a reply or an edit (of `replaces`). */
   sendText(roomId: string, roomName: string, body: string, extra?: Record<string, unknown>, replaces?: string): void {
     this.add({ txnId: newTxnId(), roomId, roomName, ts: Date.now(), msgtype: "m.text", body, state: "sending", extra, replaces });
+  }
+
+  /**
+   * A message whose content is already made (a forwarded one): a file in it is the server's
+   * already, so nothing is uploaded.
+   */
+  sendContent(roomId: string, roomName: string, content: Record<string, unknown>): void {
+    const { msgtype, body, url, info, ...extra } = content;
+    const i = (info ?? {}) as Record<string, unknown>;
+    const num = (v: unknown) => (typeof v === "number" ? v : undefined);
+    this.add({
+      txnId: newTxnId(),
+      roomId,
+      roomName,
+      ts: Date.now(),
+      msgtype: typeof msgtype === "string" ? msgtype : "m.text",
+      body: typeof body === "string" ? body : "",
+      url: typeof url === "string" ? url : undefined,
+      file:
+        typeof url === "string"
+          ? {
+              type: typeof i.mimetype === "string" ? i.mimetype : "",
+              size: num(i.size) ?? 0,
+              durationMs: num(i.duration),
+              w: num(i.w),
+              h: num(i.h),
+            }
+          : undefined,
+      extra,
+      state: "sending",
+    });
   }
 
   async sendFile(roomId: string, roomName: string, file: File, durationMs?: number): Promise<void> {

@@ -132,6 +132,27 @@ export interface State {
   /** What the composer is doing besides writing a new message. */
   replyingTo: string | null;
   editing: { eventId: string; body: string } | null;
+  /** The message being forwarded: the picker of conversations is open. */
+  forwarding: string | null;
+  /** The photo shown full size. */
+  photo: PhotoView | null;
+  /** The open conversation's details (name, topic, members) are shown. */
+  details: boolean;
+  /** A message to bring into view and point out (a search result), once it is drawn. */
+  jumpTo: { eventId: string; seq: number } | null;
+  /** The open conversation shows its latest messages (not only an earlier part, found by search). */
+  live: boolean;
+  /** An earlier part is shown, and there is more after it to load. */
+  canLoadLater: boolean;
+  /** A short confirmation shown for a moment ("Forwarded to Ward 7"). */
+  toast: string;
+}
+
+/** A photo in the viewer: the server's file, or this device's copy before it was sent. */
+export interface PhotoView {
+  name: string;
+  mxc?: string;
+  local?: Blob;
 }
 
 export const initialChatState: Omit<State, "screen"> = {
@@ -160,6 +181,13 @@ export const initialChatState: Omit<State, "screen"> = {
   actionsFor: null,
   replyingTo: null,
   editing: null,
+  forwarding: null,
+  photo: null,
+  details: false,
+  jumpTo: null,
+  live: true,
+  canLoadLater: false,
+  toast: "",
 };
 
 export const store = createStore<State>({ screen: { kind: "loading" }, ...initialChatState });

@@ -107,3 +107,59 @@ export async function inView(locator) {
     return box.top >= view.top - 1 && box.bottom <= view.bottom + 1;
   });
 }
+
+/** Uploads a file as `token`'s user; its mxc:// URI. */
+export async function upload(server, token, bytes, type, name) {
+  const r = await fetch(`${server.baseUrl}/_matrix/media/v3/upload?filename=${encodeURIComponent(name)}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": type },
+    body: bytes,
+  });
+  assert.equal(r.status, 200);
+  return (await r.json()).content_uri;
+}
+
+/** Sends a message with this content as `token`'s user; its event id. */
+export async function sendContent(server, token, roomId, content) {
+  const r = await call(
+    server.baseUrl,
+    "PUT",
+    `/_matrix/client/v3/rooms/${room(roomId)}/send/m.room.message/script${Date.now()}-${txn++}`,
+    content,
+    token,
+  );
+  return r.event_id;
+}
+
+/** The HTTP status of downloading a file as `token`'s user. */
+export async function downloadStatus(server, token, mxc) {
+  const [, host, id] = /^mxc:\/\/([^/]+)\/(.+)$/.exec(mxc);
+  const r = await fetch(`${server.baseUrl}/_matrix/client/v1/media/download/${host}/${id}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  await r.arrayBuffer();
+  return r.status;
+}
+
+/** A PNG of one colour, drawn by the page's canvas. */
+export async function png(page, width, height, colour = "#2c7be5") {
+  const data = await page.evaluate(
+    ([w, h, c]) => {
+      const canvas = document.createElement("canvas");
+      canvas.width = w;
+      canvas.height = h;
+      const g = canvas.getContext("2d");
+      g.fillStyle = c;
+      g.fillRect(0, 0, w, h);
+      return canvas.toDataURL("image/png").split(",")[1];
+    },
+    [width, height, colour],
+  );
+  return Buffer.from(data, "base64");
+}
+
+/** The events of a room as the server has them (newest 200, oldest first). */
+export async function eventsOf(server, token, roomId) {
+  const r = await call(server.baseUrl, "GET", `/_matrix/client/v3/rooms/${room(roomId)}/messages?dir=b&limit=200`, undefined, token);
+  return r.chunk.reverse();
+}

@@ -1,14 +1,18 @@
-// Writing: text (kept as a draft per conversation, through a reload), a file, a voice note.
+// Writing: text (kept as a draft per conversation, through a reload; several lines; "@" to
+// mention someone of the conversation), a file, a voice note.
 // Sending hands the message to the outbox, which keeps it until the server has it.
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import { cancelCompose, saveDraft, sendFile, sendText, typing } from "../compose";
 import { findItem } from "../conversation";
+import { mentionedIn, mentionOptions, mentionQuery } from "../mentions";
+import type { Mentioned } from "../mentions";
 import { previewOf } from "../renderers";
 import { store, useStore } from "../state";
 import { startRecording } from "../voice";
 import { Microphone, Paperclip, Stop } from "./Icons";
+import { Presence } from "./Presence";
 import type { VoiceNote } from "../voice";
 
 /** The voice note being recorded; outlives the composer (which is redrawn per conversation). */
@@ -64,6 +68,34 @@ function Context({ onCancel }: { onCancel: () => void }) {
   );
 }
 
+/** A phone or tablet: Enter starts a new line there, and the Send button sends. */
+function touchScreen(): boolean {
+  return window.matchMedia("(pointer: coarse)").matches;
+}
+
+/** The people to choose from after "@": tapped, or chosen with the arrows and Enter. */
+function MentionOptions(props: { options: Mentioned[]; active: number; onPick: (m: Mentioned) => void }) {
+  return (
+    // Focusable (not by Tab) so a tap on it does not count as leaving the text box.
+    <ul class="mention-options" id="mention-options" role="listbox" aria-label="Mention someone" tabIndex={-1}>
+      {props.options.map((m, i) => (
+        <li
+          key={m.userId}
+          id={`mention-option-${i}`}
+          role="option"
+          aria-selected={i === props.active ? "true" : "false"}
+          // The text box keeps the focus (and the phone its keyboard).
+          onMouseDown={(ev) => ev.preventDefault()}
+          onClick={() => props.onPick(m)}
+        >
+          <Presence userId={m.userId} />
+          {m.name}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export function Composer({ roomId }: { roomId: string }) {
   const [text, setText] = useState(() => store.get().drafts[roomId] ?? "");
   const editing = useStore((s) => s.editing);
@@ -71,6 +103,11 @@ export function Composer({ roomId }: { roomId: string }) {
   const input = useRef<HTMLTextAreaElement>(null);
   const file = useRef<HTMLInputElement>(null);
   const before = useRef("");
+  /** People chosen from the "@" completion for the message being written. */
+  const picked = useRef<Mentioned[]>([]);
+  const [query, setQuery] = useState<{ start: number; text: string } | null>(null);
+  const [active, setActive] = useState(0);
+  const options = query ? mentionOptions(roomId, query.text) : [];
   useEffect(() => {
     input.current?.focus();
   }, [replyingTo, editing?.eventId]);
@@ -79,9 +116,13 @@ export function Composer({ roomId }: { roomId: string }) {
     if (!editing) return;
     before.current = text;
     setText(editing.body);
+    picked.current = mentionedIn(roomId, findItem(editing.eventId)?.content);
   }, [editing?.eventId]);
   const cancel = () => {
-    if (editing) setText(before.current);
+    if (editing) {
+      setText(before.current);
+      picked.current = [];
+    }
     cancelCompose();
   };
   const change = (value: string) => {
@@ -89,22 +130,69 @@ export function Composer({ roomId }: { roomId: string }) {
     if (!store.get().editing) saveDraft(roomId, value);
     typing(roomId, value.length > 0);
   };
+  const lookForMention = (el: HTMLTextAreaElement) => {
+    const q = mentionQuery(el.value, el.selectionStart ?? el.value.length);
+    setQuery(q);
+    if (q?.text !== query?.text) setActive(0);
+  };
+  const pick = (m: Mentioned) => {
+    const el = input.current;
+    if (!el || !query) return;
+    const caret = el.selectionStart ?? text.length;
+    const next = `${text.slice(0, query.start)}${m.name} ${text.slice(caret)}`;
+    picked.current = [...picked.current, m];
+    change(next);
+    setQuery(null);
+    const at = query.start + m.name.length + 1;
+    requestAnimationFrame(() => {
+      el.focus();
+      el.setSelectionRange(at, at);
+    });
+  };
   const submit = (ev?: Event) => {
     ev?.preventDefault();
     const body = text.trim();
     if (!body) return;
     const wasEditing = Boolean(store.get().editing);
     if (wasEditing && body === store.get().editing?.body) return cancel();
-    sendText(roomId, body);
+    sendText(roomId, body, picked.current);
+    picked.current = [];
+    setQuery(null);
     if (wasEditing) {
       setText(before.current);
     } else {
       change("");
     }
   };
+  const keydown = (ev: KeyboardEvent) => {
+    if (options.length) {
+      if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+        ev.preventDefault();
+        const step = ev.key === "ArrowDown" ? 1 : -1;
+        setActive((active + step + options.length) % options.length);
+        return;
+      }
+      if ((ev.key === "Enter" || ev.key === "Tab") && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        pick(options[Math.min(active, options.length - 1)]);
+        return;
+      }
+      if (ev.key === "Escape") {
+        ev.preventDefault();
+        setQuery(null);
+        return;
+      }
+    }
+    // On a desktop Enter sends and Shift+Enter starts a new line; on a phone Enter starts a
+    // new line and the Send button sends.
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && !touchScreen()) submit(ev);
+    if (ev.key === "Escape" && (editing || replyingTo)) cancel();
+  };
+  const listed = options.length > 0;
   return (
     <form class="composer" aria-label="Send a message" onSubmit={submit}>
       <Context onCancel={cancel} />
+      {listed && <MentionOptions options={options} active={Math.min(active, options.length - 1)} onPick={pick} />}
       <button type="button" class="plain" aria-label="Attach" onClick={() => file.current?.click()}>
         <Paperclip />
         <span class="word">Attach</span>
@@ -129,12 +217,28 @@ export function Composer({ roomId }: { roomId: string }) {
         placeholder="Message"
         aria-label="Message"
         autocomplete="off"
+        aria-autocomplete="list"
+        aria-controls={listed ? "mention-options" : undefined}
+        aria-expanded={listed ? "true" : "false"}
+        aria-activedescendant={listed ? `mention-option-${Math.min(active, options.length - 1)}` : undefined}
+        enterkeyhint={touchScreen() ? "enter" : "send"}
         value={text}
-        onInput={(ev) => change((ev.currentTarget as HTMLTextAreaElement).value)}
-        onKeyDown={(ev) => {
-          if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) submit(ev);
-          if (ev.key === "Escape" && (editing || replyingTo)) cancel();
+        onInput={(ev) => {
+          const el = ev.currentTarget as HTMLTextAreaElement;
+          change(el.value);
+          lookForMention(el);
         }}
+        onClick={(ev) => lookForMention(ev.currentTarget as HTMLTextAreaElement)}
+        onKeyUp={(ev) => {
+          if (ev.key === "ArrowLeft" || ev.key === "ArrowRight" || ev.key === "Home" || ev.key === "End") {
+            lookForMention(ev.currentTarget as HTMLTextAreaElement);
+          }
+        }}
+        onBlur={(ev) => {
+          const to = ev.relatedTarget as Node | null;
+          if (!to || !(ev.currentTarget as HTMLTextAreaElement).form?.contains(to)) setQuery(null);
+        }}
+        onKeyDown={keydown}
       />
       <button type="submit">Send</button>
     </form>

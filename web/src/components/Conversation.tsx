@@ -1,10 +1,12 @@
-// The open conversation: its header, timeline, who is typing, the composer, and the readers
-// dialog of one of my messages.
+// The open conversation: its header, timeline, who is typing, the composer, and its dialogs:
+// the readers of one of my messages, forwarding a message, the conversation's details.
 
 import { closeRoom, loadEarlier, otherPerson } from "../conversation";
 import { matrix } from "../signedin";
-import { useStore } from "../state";
+import { store, useStore } from "../state";
 import { Composer } from "./Composer";
+import { DetailsDialog } from "./DetailsDialog";
+import { ForwardDialog } from "./ForwardDialog";
 import { Presence } from "./Presence";
 import { ReadersDialog } from "./ReadersDialog";
 import { Timeline } from "./Timeline";
@@ -17,6 +19,8 @@ export function Conversation({ roomId }: { roomId: string }) {
   const canLoadEarlier = useStore((s) => s.canLoadEarlier);
   const loading = useStore((s) => s.loadingEarlier);
   const opening = useStore((s) => s.opening);
+  const forwarding = useStore((s) => s.forwarding);
+  const details = useStore((s) => s.details);
   const room = matrix().getRoom(roomId);
   const person = other ?? (room ? otherPerson(room) : null);
   return (
@@ -36,6 +40,9 @@ export function Conversation({ roomId }: { roomId: string }) {
         <button class="plain" onClick={() => void loadEarlier()} disabled={loading || !canLoadEarlier}>
           Earlier
         </button>
+        <button class="plain" aria-haspopup="dialog" onClick={() => store.update({ details: true })}>
+          Details
+        </button>
       </header>
       {opening ? (
         <p class="loading timeline-wrap">Loading messages…</p>
@@ -45,6 +52,8 @@ export function Conversation({ roomId }: { roomId: string }) {
       <div class="typing">{typing.length ? `${typing.join(", ")} typing…` : ""}</div>
       <Composer key={roomId} roomId={roomId} />
       {readersFor && <ReadersDialog key={readersFor} roomId={roomId} eventId={readersFor} />}
+      {forwarding && <ForwardDialog key={forwarding} eventId={forwarding} />}
+      {details && <DetailsDialog key={roomId} roomId={roomId} />}
     </>
   );
 }

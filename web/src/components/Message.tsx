@@ -1,7 +1,8 @@
-// One message: who, what it answers, the content (drawn by its kind's renderer), reactions,
+// One message: who, whether it mentions me or was forwarded, what it answers, the content (drawn by its kind's renderer), reactions,
 // when, and for my own messages what happened to it; its actions behind "⋯".
 
-import { discard, retry } from "../compose";
+import { discard, FORWARDED, retry } from "../compose";
+import { mentionsMe } from "../mentions";
 import { rendererFor } from "../renderers";
 import { useStore } from "../state";
 import type { TimelineItem } from "../state";
@@ -36,9 +37,11 @@ export const Message = memo(function Message({ item }: { item: TimelineItem }) {
   const newContent = edit?.extra?.["m.new_content"] as Record<string, unknown> | undefined;
   const shown = edit && newContent ? { ...item, content: newContent } : item;
   const View = rendererFor(shown.type, shown.content, shown.redacted).view;
+  const forwarded = !shown.redacted && typeof shown.content[FORWARDED] === "object";
+  const forMe = !item.mine && !shown.redacted && mentionsMe(shown.content);
   return (
     <article
-      class={`msg${item.mine ? " mine" : ""}`}
+      class={`msg${item.mine ? " mine" : ""}${forMe ? " mentions-me" : ""}`}
       data-event={item.eventId ?? ""}
       data-key={item.key}
       data-seen={!item.mine && item.eventId ? item.eventId : undefined}
@@ -48,6 +51,16 @@ export const Message = memo(function Message({ item }: { item: TimelineItem }) {
         <div class="who">
           <Presence userId={item.sender} />
           {item.senderName}
+        </div>
+      )}
+      {forMe && (
+        <div class="mentions-me-label">
+          <span aria-hidden="true">@ </span>Mentions you
+        </div>
+      )}
+      {forwarded && (
+        <div class="forwarded">
+          <span aria-hidden="true">↪ </span>Forwarded
         </div>
       )}
       {item.replyTo && <ReplyQuote eventId={item.replyTo} />}

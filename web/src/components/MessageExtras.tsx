@@ -1,9 +1,9 @@
 // Around a message: the message it replies to, its reactions, and its actions (reply, react,
-// edit and delete my own).
+// forward, edit and delete my own).
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
-import { deleteMessage, showActions, startEdit, startReply, toggleReaction } from "../compose";
+import { deleteMessage, showActions, startEdit, startForward, startReply, toggleReaction } from "../compose";
 import { findItem } from "../conversation";
 import { previewOf } from "../renderers";
 import { useStore } from "../state";
@@ -91,6 +91,9 @@ export function MessageActions({ item }: { item: TimelineItem }) {
               {key}
             </button>
           ))}
+          <button type="button" class="plain" onClick={() => startForward(eventId)}>
+            Forward
+          </button>
           {item.mine && text !== null && (
             <button type="button" class="plain" onClick={() => startEdit(eventId, text)}>
               Edit

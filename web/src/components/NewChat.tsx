@@ -4,16 +4,11 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import { closeRoom, openRoom } from "../conversation";
-import { watchPresence } from "../presence";
-import { matrix, me } from "../signedin";
+import { searchPeople } from "../directory";
+import type { Person } from "../directory";
+import { matrix } from "../signedin";
 import { ClientEvent } from "../mx";
 import { Presence } from "./Presence";
-
-interface Person {
-  userId: string;
-  name: string;
-  role: string;
-}
 
 export function NewChat() {
   const [results, setResults] = useState<Person[]>([]);
@@ -30,21 +25,9 @@ export function NewChat() {
     // Search once typing pauses, not on every keystroke (each search scans the directory).
     await new Promise((resolve) => setTimeout(resolve, 200));
     if (mine !== seq.current) return;
-    const r = await matrix().searchUserDirectory({ term: q.trim(), limit: 20 }).catch(() => null);
-    if (mine !== seq.current || !r) return;
-    setResults(
-      r.results
-        .filter((u) => u.user_id !== me())
-        .map((u) => {
-          const raw = u as Record<string, unknown>;
-          watchPresence(u.user_id);
-          return {
-            userId: u.user_id,
-            name: u.display_name ?? u.user_id,
-            role: [raw["org.wardline.job_title"], raw["org.wardline.department"]].filter(Boolean).join(", "),
-          };
-        }),
-    );
+    const found = await searchPeople(q).catch(() => null);
+    if (mine !== seq.current || !found) return;
+    setResults(found);
   };
 
   const toggle = (p: Person, on: boolean) => {

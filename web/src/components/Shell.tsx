@@ -6,7 +6,9 @@ import { Banner } from "./Banner";
 import { Conversation } from "./Conversation";
 import { Devices } from "./Devices";
 import { NewChat } from "./NewChat";
+import { PhotoViewer } from "./PhotoViewer";
 import { Sidebar } from "./Sidebar";
+import { Toast } from "./Toast";
 
 function Main() {
   const panel = useStore((s) => s.panel);
@@ -32,6 +34,8 @@ export function Shell() {
       <div class="sr-only" aria-live="polite" aria-label="New messages">
         {announcement}
       </div>
+      <Toast />
+      <PhotoViewer />
     </div>
   );
 }

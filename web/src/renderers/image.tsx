@@ -1,4 +1,5 @@
 import { useMedia } from "../media";
+import { store } from "../state";
 import type { Renderer, RendererProps } from "./types";
 import { text } from "./types";
 
@@ -21,10 +22,15 @@ function ImageView({ item }: RendererProps) {
   const size = boxSize(item.content.info);
   if (failed) return <span>Photo unavailable</span>;
   const style = size ? { width: `${size.width}px`, aspectRatio: `${size.width} / ${size.height}` } : undefined;
+  const open = () =>
+    store.update({
+      photo: { name, mxc: typeof item.content.url === "string" ? item.content.url : undefined, local: item.localFile },
+    });
+  // Tap (or Enter) to see it at full size.
   return (
-    <div class={`photo${size ? " sized" : ""}`} style={style}>
+    <button type="button" class={`photo${size ? " sized" : ""}`} style={style} aria-label={`Open photo ${name}`} onClick={open}>
       <img alt={name} src={url} />
-    </div>
+    </button>
   );
 }
 

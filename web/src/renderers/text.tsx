@@ -1,8 +1,10 @@
+import { richBody } from "./rich";
 import type { Renderer } from "./types";
 import { text } from "./types";
 
+/** A text: its HTML form when it has one (mentions, emphasis), else its plain text. Line breaks show. */
 export const textRenderer: Renderer = {
-  view: ({ item }) => <div class="text">{text(item.content.body)}</div>,
+  view: ({ item }) => <div class="text">{richBody(item.content) ?? text(item.content.body)}</div>,
   preview: (c) => text(c.body),
 };
 
