@@ -7,6 +7,7 @@ import { savedDrafts } from "./compose";
 import { countsComeWithSync, drawn, later, noteSeen, resetConversation, summaries } from "./conversation";
 import { forgetDirectory } from "./directory";
 import { media } from "./media";
+import { mentionsMe } from "./mentions";
 import {
   ClientEvent,
   HttpApiEvent,
@@ -58,13 +59,18 @@ function connectionFromSync(state: SyncState | null): void {
 
 // ---- notifications -------------------------------------------------------------------------
 
-/** "New message in Ward 7": never the text, which a lock screen would show (NHS guidance). */
+/**
+ * "New message in Ward 7", or "Ben Carter mentioned you in Ward 7": never the text, which a lock
+ * screen would show (NHS guidance).
+ */
 function notify(e: MatrixEvent, room: Room): void {
   const s = store.get();
   if (!s.ready || s.dnd || e.getSender() === me() || !drawn(e)) return;
   if (document.visibilityState === "visible" && room.roomId === s.current) return;
   if (!("Notification" in window) || Notification.permission !== "granted") return;
-  new Notification("Wardline", { body: `New message in ${room.name}`, tag: room.roomId });
+  const who = room.getMember(e.getSender() ?? "")?.name ?? e.getSender();
+  const body = mentionsMe(e.getContent()) ? `${who} mentioned you in ${room.name}` : `New message in ${room.name}`;
+  new Notification("Wardline", { body, tag: room.roomId });
 }
 
 /** A new message from someone else in the open conversation, read out by screen readers. */

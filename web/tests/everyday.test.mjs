@@ -148,3 +148,318 @@ test("forward a text and a photo to another conversation: marked Forwarded, and 
     await phone.close();
   }
 });
+
+/** Records the page's notifications (as if allowed) in window.notes. */
+async function recordNotifications(context) {
+  await context.addInitScript(() => {
+    window.notes = [];
+    window.Notification = class {
+      static permission = "granted";
+      static requestPermission() {
+        return Promise.resolve("granted");
+      }
+      constructor(title, options) {
+        window.notes.push({ title, ...options });
+      }
+    };
+  });
+}
+
+test("mention someone with @: completed from the members by keyboard and by touch, sent as m.mentions, highlighted for them", async () => {
+  const roomId = await conversation(server, people.ada.token, [people.ben, people.cy], { name: "Theatre list" });
+  const desk = await browser.newContext(DESKTOP);
+  const phone = await browser.newContext(PHONE);
+  await recordNotifications(phone);
+  const ada = await desk.newPage();
+  const ben = await phone.newPage();
+  try {
+    await signIn(ada, server, "ada");
+    await signIn(ben, server, "ben");
+    await openConversation(ada, "Theatre list");
+    const box = ada.getByLabel("Message", { exact: true });
+    const options = ada.getByRole("listbox", { name: "Mention someone" });
+
+    // "@c", then Escape: the list closes, the text stays.
+    await box.pressSequentially("@c");
+    await options.getByRole("option", { name: /Cy Okafor/ }).waitFor(WAIT);
+    await ada.keyboard.press("Escape");
+    await options.waitFor({ state: "detached", ...WAIT });
+    assert.equal(await box.inputValue(), "@c");
+    await box.fill("");
+
+    // "Can @" lists the others; the arrows move, Enter chooses.
+    await box.pressSequentially("Can @");
+    await options.getByRole("option").nth(1).waitFor(WAIT);
+    assert.deepEqual(
+      (await options.getByRole("option").allInnerTexts()).map((t) => t.replace(/^\W+/, "").trim()),
+      ["Ben Carter", "Cy Okafor"],
+      "everyone but me",
+    );
+    await ada.keyboard.press("ArrowDown");
+    await options.getByRole("option", { name: /Cy Okafor/, selected: true }).waitFor(WAIT);
+    await ada.keyboard.press("ArrowUp");
+    await options.getByRole("option", { name: /Ben Carter/, selected: true }).waitFor(WAIT);
+    assert.equal(await box.getAttribute("aria-activedescendant"), await options.getByRole("option", { selected: true }).getAttribute("id"));
+    await ada.keyboard.press("Enter");
+    await options.waitFor({ state: "detached", ...WAIT });
+    assert.equal(await box.inputValue(), "Can Ben Carter ", "the name in place of @");
+    await box.pressSequentially("check bed 2?");
+    // Ben is looking at his conversation list: the notification says who mentioned him, not what.
+    await ada.keyboard.press("Enter");
+
+    const sent = await until(async () => {
+      const events = await eventsOf(server, people.ada.token, roomId);
+      return events.find((e) => e.content?.body === "Can Ben Carter check bed 2?");
+    }, "the message on the server");
+    assert.deepEqual(sent.content["m.mentions"], { user_ids: [people.ben.userId] });
+    assert.equal(sent.content.format, "org.matrix.custom.html");
+    assert.equal(sent.content.formatted_body, 'Can <a href="https://matrix.to/#/@ben:localhost">Ben Carter</a> check bed 2?');
+
+    await ben.waitForFunction(() => window.notes.length > 0, null, WAIT);
+    const notes = await ben.evaluate(() => window.notes);
+    assert.deepEqual(
+      notes.map((n) => n.body),
+      ["Ada Lovelace mentioned you in Theatre list"],
+      "one notification, without the text",
+    );
+
+    // Ben sees it highlighted: the message mentions him.
+    await openConversation(ben, "Theatre list");
+    const forBen = ben.locator(".timeline .msg.mentions-me");
+    await forBen.getByText("Mentions you").waitFor(WAIT);
+    assert.equal(await forBen.locator(".mention.me").innerText(), "Ben Carter");
+    // Ada's own copy is not highlighted as mentioning her.
+    assert.equal(await ada.locator(".timeline .msg.mentions-me").count(), 0);
+
+    // Ben answers on his phone: "@ad", a tap on Ada.
+    const benBox = ben.getByLabel("Message", { exact: true });
+    await benBox.tap();
+    await benBox.pressSequentially("Yes @ad");
+    const benOptions = ben.getByRole("listbox", { name: "Mention someone" });
+    await benOptions.getByRole("option", { name: /Ada Lovelace/ }).tap();
+    await benOptions.waitFor({ state: "detached", ...WAIT });
+    assert.equal(await benBox.inputValue(), "Yes Ada Lovelace ");
+    assert.ok(await benBox.evaluate((el) => el === document.activeElement), "the text box kept the focus");
+    await benBox.pressSequentially("done");
+    await ben.getByRole("button", { name: "Send", exact: true }).tap();
+    await ada.locator(".timeline .msg.mentions-me").getByText("Mentions you").waitFor(WAIT);
+    const answer = await until(async () => {
+      const events = await eventsOf(server, people.ada.token, roomId);
+      return events.find((e) => e.content?.body === "Yes Ada Lovelace done");
+    }, "Ben's answer on the server");
+    assert.deepEqual(answer.content["m.mentions"], { user_ids: [people.ada.userId] });
+    await ben.screenshot({ path: path.join(ARTIFACTS, "phone-mention.png") });
+  } finally {
+    await desk.close();
+    await phone.close();
+  }
+});
+
+test("several lines: Shift+Enter on a desktop, Enter on a phone (Send sends); line breaks show", async () => {
+  const roomId = await conversation(server, people.ada.token, [people.dan]);
+  const desk = await browser.newContext(DESKTOP);
+  const phone = await browser.newContext(PHONE);
+  const ada = await desk.newPage();
+  const dan = await phone.newPage();
+  try {
+    await signIn(ada, server, "ada");
+    await signIn(dan, server, "dan");
+    await openConversation(ada, "Dan Reyes");
+    await openConversation(dan, "Ada Lovelace");
+
+    // Desktop: Shift+Enter starts a line, Enter sends.
+    const box = ada.getByLabel("Message", { exact: true });
+    await box.pressSequentially("Bed 3: mobilised");
+    await ada.keyboard.press("Shift+Enter");
+    await box.pressSequentially("Bed 5: needs a frame");
+    assert.equal(await box.inputValue(), "Bed 3: mobilised\nBed 5: needs a frame");
+    await ada.keyboard.press("Enter");
+    await until(async () => (await box.inputValue()) === "", "the text box emptied by sending");
+    const lines = await until(
+      async () => (await eventsOf(server, people.ada.token, roomId)).find((e) => e.content?.body?.startsWith("Bed 3")),
+      "the message on the server",
+    );
+    assert.equal(lines.content.body, "Bed 3: mobilised\nBed 5: needs a frame");
+
+    // Dan sees two lines.
+    const shown = dan.locator(".timeline .msg .text", { hasText: "Bed 3: mobilised" });
+    await shown.waitFor(WAIT);
+    assert.equal(await shown.innerText(), "Bed 3: mobilised\nBed 5: needs a frame");
+    const lineHeight = await shown.evaluate((el) => parseFloat(getComputedStyle(el).lineHeight) || 20);
+    assert.ok((await shown.evaluate((el) => el.getBoundingClientRect().height)) >= lineHeight * 1.9, "drawn on two lines");
+
+    // Phone: Enter starts a line; only Send sends.
+    const danBox = dan.getByLabel("Message", { exact: true });
+    await danBox.tap();
+    await danBox.pressSequentially("Frame ordered");
+    await dan.keyboard.press("Enter");
+    await danBox.pressSequentially("Fitting at 3");
+    assert.equal(await danBox.inputValue(), "Frame ordered\nFitting at 3", "Enter did not send");
+    await dan.getByRole("button", { name: "Send", exact: true }).tap();
+    await ada.locator(".timeline .msg .text", { hasText: "Fitting at 3" }).waitFor(WAIT);
+    const events = await eventsOf(server, people.ada.token, roomId);
+    assert.deepEqual(
+      events.filter((e) => e.content?.body?.startsWith("Frame ordered")).map((e) => e.content.body),
+      ["Frame ordered\nFitting at 3"],
+      "sent once, as one message of two lines",
+    );
+  } finally {
+    await desk.close();
+    await phone.close();
+  }
+});
+
+test("a photo opens at full size: from the server's file, focus kept in the viewer, Escape or Close to leave, pinch-zoom allowed", async () => {
+  const roomId = await conversation(server, people.ada.token, [people.eli]);
+  const desk = await browser.newContext(DESKTOP);
+  const phone = await browser.newContext(PHONE);
+  const ada = await desk.newPage();
+  const eli = await phone.newPage();
+  try {
+    const mxc = await upload(server, people.ada.token, await png(ada, 900, 600), "image/png", "pressure-area.png");
+    await sendContent(server, people.ada.token, roomId, {
+      msgtype: "m.image",
+      body: "pressure-area.png",
+      url: mxc,
+      info: { mimetype: "image/png", w: 900, h: 600 },
+    });
+    const downloads = [];
+    eli.on("request", (r) => r.url().includes("/media/download/") && downloads.push(r.url()));
+    await signIn(eli, server, "eli");
+    await openConversation(eli, "Ada Lovelace");
+
+    // The page may be pinch-zoomed.
+    const viewport = await eli.locator("meta[name=viewport]").getAttribute("content");
+    assert.doesNotMatch(viewport, /user-scalable\s*=\s*(no|0)|maximum-scale\s*=\s*1(\.0)?\b/);
+
+    const open = eli.getByRole("button", { name: "Open photo pressure-area.png" });
+    await eli.waitForFunction(() => document.querySelector(".timeline img[alt='pressure-area.png']")?.complete, null, WAIT);
+    assert.ok(
+      (await eli.locator(".timeline img[alt='pressure-area.png']").evaluate((i) => i.naturalWidth)) < 900,
+      "the timeline shows a thumbnail",
+    );
+    assert.equal(downloads.length, 0);
+    await open.tap();
+    const viewer = eli.getByRole("dialog", { name: "Photo: pressure-area.png" });
+    await viewer.waitFor(WAIT);
+    const full = viewer.locator("img[alt='pressure-area.png']");
+    await eli.waitForFunction(() => document.querySelector("dialog img")?.naturalWidth > 0, null, WAIT);
+    assert.equal(await full.evaluate((i) => i.naturalWidth), 900, "the photo at full size");
+    assert.equal(downloads.length, 1, "fetched from the authenticated download");
+    // Pinching is left to the browser ("manipulation" is panning and pinch-zoom).
+    assert.match(await full.evaluate((i) => getComputedStyle(i).touchAction), /^(auto|manipulation|.*pinch-zoom.*)$/);
+    // The focus stays in the viewer.
+    assert.ok(await hasFocus(viewer), "the viewer took the focus");
+    for (let i = 0; i < 5; i++) {
+      await eli.keyboard.press("Tab");
+      assert.ok(await hasFocus(viewer), "Tab stays in the viewer");
+    }
+    await eli.keyboard.press("Shift+Tab");
+    assert.ok(await hasFocus(viewer), "Shift+Tab stays in the viewer");
+    await eli.screenshot({ path: path.join(ARTIFACTS, "phone-photo-viewer.png") });
+    await eli.keyboard.press("Escape");
+    await viewer.waitFor({ state: "detached", ...WAIT });
+    assert.ok(await open.evaluate((el) => el === document.activeElement), "the focus is back on the photo");
+
+    // Desktop: Enter on the photo opens it, the Close button closes it.
+    await signIn(ada, server, "ada");
+    await openConversation(ada, "Eli Moss");
+    const adaOpen = ada.getByRole("button", { name: "Open photo pressure-area.png" });
+    await adaOpen.focus();
+    await ada.keyboard.press("Enter");
+    const adaViewer = ada.getByRole("dialog", { name: "Photo: pressure-area.png" });
+    await ada.waitForFunction(() => document.querySelector("dialog img")?.naturalWidth === 900, null, WAIT);
+    await adaViewer.getByRole("button", { name: "Close" }).click();
+    await adaViewer.waitFor({ state: "detached", ...WAIT });
+  } finally {
+    await desk.close();
+    await phone.close();
+  }
+});
+
+/** The membership of a user in a room, as the server has it. */
+async function membership(token, roomId, userId) {
+  const r = await fetch(`${server.baseUrl}/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(userId)}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return r.ok ? (await r.json()).membership : null;
+}
+
+test("conversation details: rename, topic, members with job titles, add, remove (with the power to), leave", async () => {
+  const roomId = await conversation(server, people.ada.token, [people.ben, people.cy], { name: "Night team" });
+  const desk = await browser.newContext(DESKTOP);
+  const phone = await browser.newContext(PHONE);
+  const ada = await desk.newPage();
+  const ben = await phone.newPage();
+  try {
+    await signIn(ada, server, "ada");
+    await openConversation(ada, "Night team");
+    await ada.getByRole("button", { name: "Details" }).click();
+    const details = ada.getByRole("dialog", { name: "Conversation details" });
+    await details.waitFor(WAIT);
+    assert.ok(await hasFocus(details), "the dialog took the focus");
+    const members = details.getByRole("list", { name: "Members" });
+    await members.getByText("Ben Carter · Staff Nurse, Ward 7").waitFor(WAIT);
+    await members.getByText("Cy Okafor · Pharmacist, Pharmacy").waitFor(WAIT);
+
+    // Ada created it: she renames it and gives it a topic.
+    await details.getByRole("textbox", { name: "Name" }).fill("Night team, Ward 7");
+    await details.getByRole("textbox", { name: "Name" }).press("Enter");
+    await details.getByRole("textbox", { name: "Topic" }).fill("Handover at 20:00");
+    await details.getByRole("button", { name: "Save the topic" }).click();
+    await until(async () => {
+      const r = await call(server.baseUrl, "GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.topic/`, undefined, people.ada.token).catch(() => null);
+      return r?.topic === "Handover at 20:00";
+    }, "the topic on the server");
+    const name = await call(server.baseUrl, "GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.name/`, undefined, people.ada.token);
+    assert.equal(name.name, "Night team, Ward 7");
+    await ada.locator(".conversation header h2", { hasText: "Night team, Ward 7" }).waitFor(WAIT);
+
+    // She adds Dan from the directory.
+    await details.getByLabel("Add people").fill("physio");
+    await details.getByRole("button", { name: "Add Dan Reyes" }).click();
+    await until(async () => (await membership(people.ada.token, roomId, people.dan.userId)) === "invite", "Dan invited");
+    await members.getByText(/Dan Reyes · Physiotherapist, Therapies/).waitFor(WAIT);
+
+    // She removes Cy, after confirming.
+    await details.getByRole("button", { name: "Remove Cy Okafor" }).click();
+    const confirm = details.getByRole("group", { name: "Remove Cy Okafor from this conversation?" });
+    await confirm.waitFor(WAIT);
+    assert.ok(await hasFocus(confirm), "the confirmation has the focus");
+    await confirm.getByRole("button", { name: "Cancel" }).click();
+    await confirm.waitFor({ state: "detached", ...WAIT });
+    assert.equal(await membership(people.ada.token, roomId, people.cy.userId), "join", "nothing happened on Cancel");
+    await details.getByRole("button", { name: "Remove Cy Okafor" }).click();
+    await confirm.getByRole("button", { name: "Remove" }).click();
+    await until(async () => (await membership(people.ada.token, roomId, people.cy.userId)) === "leave", "Cy removed");
+    await members.getByText(/Cy Okafor/).waitFor({ state: "detached", ...WAIT });
+    await ada.screenshot({ path: path.join(ARTIFACTS, "desktop-details.png") });
+    await ada.keyboard.press("Escape");
+    await details.waitFor({ state: "detached", ...WAIT });
+
+    // Ben may not rename it or remove anyone: he sees them read-only. He leaves.
+    await signIn(ben, server, "ben");
+    await openConversation(ben, "Night team, Ward 7");
+    await ben.getByRole("button", { name: "Details" }).tap();
+    const benDetails = ben.getByRole("dialog", { name: "Conversation details" });
+    await benDetails.getByText("Handover at 20:00").waitFor(WAIT);
+    assert.equal(await benDetails.getByRole("textbox", { name: "Name" }).count(), 0, "no name to change");
+    assert.equal(await benDetails.getByRole("textbox", { name: "Topic" }).count(), 0, "no topic to change");
+    assert.equal(await benDetails.getByRole("button", { name: /^Remove/ }).count(), 0, "no one to remove");
+    await benDetails.getByRole("list", { name: "Members" }).getByText("Ada Lovelace · Medical Registrar, Acute Medicine").waitFor(WAIT);
+    const sizes = await benDetails.getByRole("button").evaluateAll((els) =>
+      els.filter((el) => el.offsetParent).map((el) => [el.textContent, el.getBoundingClientRect().height]),
+    );
+    for (const [label, height] of sizes) assert.ok(height >= 44, `"${label}" is a 44 px target (${height})`);
+    await ben.screenshot({ path: path.join(ARTIFACTS, "phone-details.png") });
+    await benDetails.getByRole("button", { name: "Leave the conversation" }).tap();
+    const leave = benDetails.getByRole("group", { name: /^Leave Night team, Ward 7\?/ });
+    await leave.getByRole("button", { name: "Leave" }).tap();
+    await until(async () => (await membership(people.ada.token, roomId, people.ben.userId)) === "leave", "Ben left");
+    await benDetails.waitFor({ state: "detached", ...WAIT });
+    await ben.locator(".rooms li", { hasText: "Night team" }).waitFor({ state: "detached", ...WAIT });
+  } finally {
+    await desk.close();
+    await phone.close();
+  }
+});

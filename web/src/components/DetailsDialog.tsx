@@ -71,7 +71,7 @@ function Editable(props: { label: string; id: string; value: string; allowed: bo
       <label for={props.id}>{props.label}</label>
       <div class="detail-row">
         <input id={props.id} type="text" value={value} onInput={(ev) => setValue((ev.currentTarget as HTMLInputElement).value)} />
-        <button type="submit" disabled={busy || value.trim() === props.value}>
+        <button type="submit" aria-label={`Save the ${props.label.toLowerCase()}`} disabled={busy || value.trim() === props.value}>
           Save
         </button>
       </div>
