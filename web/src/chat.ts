@@ -112,13 +112,15 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
     later("rooms");
     if (member.roomId === store.get().current) later("timeline");
   });
-  c.on(RoomEvent.Timeline, (e, room, toStartOfTimeline) => {
+  c.on(RoomEvent.Timeline, (e, room, toStartOfTimeline, _removed, data) => {
     if (!room) return;
     const txnId = e.getSender() === me() ? e.getUnsigned().transaction_id : undefined;
     if (txnId) outbox()?.echoed(txnId);
+    // Arriving now (not an earlier part of a conversation loaded for a search result).
+    const arriving = !toStartOfTimeline && data.liveEvent !== false;
     // A message of mine arriving now has no counts to fetch: the sync brings them as they change.
-    if (store.get().ready && !toStartOfTimeline && e.getSender() === me() && e.getId()) countsComeWithSync(e.getId() as string);
-    if (!toStartOfTimeline) {
+    if (store.get().ready && arriving && e.getSender() === me() && e.getId()) countsComeWithSync(e.getId() as string);
+    if (arriving) {
       notify(e, room);
       announce(e, room);
     }

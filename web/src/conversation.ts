@@ -13,6 +13,17 @@ import { hasClient, matrix, me, outbox, token } from "./signedin";
 import { store } from "./state";
 import type { OutboxEntry, Reaction, RoomSummary, TimelineItem } from "./state";
 import { fetchStatus, StatusRefused } from "./statuses";
+import {
+  canLoadBefore,
+  isShownEvent,
+  loadAfter,
+  loadBefore,
+  showAround,
+  showLatest,
+  shownEvents,
+  showsLatest,
+  startsEarlier,
+} from "./view";
 
 
 /** Drawn as a message of its own: not an edit (shown on the message it changes). */
@@ -163,7 +174,7 @@ export function openRoomObject(): Room | null {
 
 /** Events of the open conversation as read tracking sees them, and where my receipt is. */
 function readingView(room: Room): { events: ReadingEvent[]; receiptIndex: number; all: MatrixEvent[] } {
-  const all = room.getLiveTimeline().getEvents();
+  const all = shownEvents(room);
   const events = all.map((e) => ({ id: e.getId() ?? "", mine: e.getSender() === me(), shown: drawn(e) }));
   const readUpTo = store.get().readUpTo;
   const receiptIndex = readUpTo ? all.findIndex((e) => e.getId() === readUpTo) : -1;
@@ -177,9 +188,8 @@ let onScreen = new Set<string>();
 export function refreshTimeline(): void {
   const room = openRoomObject();
   if (!room) return;
-  const timeline = room
-    .getLiveTimeline()
-    .getEvents()
+  const live = showsLatest(room);
+  const timeline = shownEvents(room)
     .filter(drawn)
     .map((e) => itemOf(room, e));
   const typing = room
@@ -190,13 +200,16 @@ export function refreshTimeline(): void {
   const elsewhere = room.getEventReadUpTo(me(), true);
   const all = room.getLiveTimeline().getEvents();
   const position = (id: string | null) => (id ? all.findIndex((e) => e.getId() === id) : -1);
+  // (Compared on the latest messages: where my receipt is matters there.)
   if (elsewhere && position(elsewhere) > position(store.get().readUpTo)) store.update({ readUpTo: elsewhere });
   const { events, receiptIndex } = readingView(room);
   store.update({
     timeline,
     typing,
-    canLoadEarlier: room.getLiveTimeline().getPaginationToken("b" as never) !== null,
-    unseenBelow: unseenAfter(events, receiptIndex, (id) => seen.has(id)),
+    canLoadEarlier: canLoadBefore(room),
+    live,
+    canLoadLater: !live,
+    unseenBelow: live ? unseenAfter(events, receiptIndex, (id) => seen.has(id)) : 0,
   });
   fetchMissingStatuses(room, timeline);
 }
@@ -240,11 +253,16 @@ function firstUnread(room: Room): string | null {
   return others[Math.max(0, others.length - unread)]?.id ?? null;
 }
 
-export function openRoom(roomId: string): void {
+/**
+ * Opens a conversation: at its first unread message, or, with `at`, at that message (a search
+ * result), loading the part of the conversation around it if need be.
+ */
+export function openRoom(roomId: string, at?: { eventId: string; seq: number }): void {
   const room = hasClient() ? matrix().getRoom(roomId) : null;
   if (!room) return;
   seen = new Set();
   onScreen = new Set();
+  showLatest();
   const readUpTo = room.getEventReadUpTo(me(), true);
   store.update({
     current: roomId,
@@ -259,12 +277,45 @@ export function openRoom(roomId: string): void {
     timeline: [],
     opening: true,
     unreadMarker: null,
+    jumpTo: null,
+    live: true,
+    canLoadLater: false,
   });
+  if (at) {
+    void showAround(room, at.eventId)
+      // Offline, or the message is gone: the latest messages.
+      .catch(() => showLatest())
+      .then(() => {
+        if (store.get().current !== roomId) return;
+        store.update({ opening: false, jumpTo: at });
+        refreshTimeline();
+      });
+    return;
+  }
   void reachFirstUnread(room).then(() => {
     if (store.get().current !== roomId) return;
     store.update({ unreadMarker: firstUnread(room), opening: false });
     refreshTimeline();
   });
+}
+
+/** Opens a conversation at one of its messages, pointed out (a search result). */
+export function openAt(roomId: string, eventId: string): void {
+  const s = store.get();
+  const at = { eventId, seq: (s.jumpTo?.seq ?? 0) + 1 };
+  const room = hasClient() ? matrix().getRoom(roomId) : null;
+  if (room && s.current === roomId && s.panel === "room" && !s.opening && isShownEvent(room, eventId)) {
+    store.update({ jumpTo: at });
+    return;
+  }
+  openRoom(roomId, at);
+}
+
+/** Back to the latest messages, from an earlier part of the conversation. */
+export function goToLatest(): void {
+  showLatest();
+  store.update({ jumpTo: null });
+  refreshTimeline();
 }
 
 /** Loads earlier messages until the first unread one is there (a few pages at most). */
@@ -300,11 +351,28 @@ export async function loadEarlier(): Promise<void> {
   if (!room || store.get().loadingEarlier) return;
   store.update({ loadingEarlier: true });
   try {
-    await matrix().scrollback(room, 30);
+    await loadBefore(room, 30);
   } catch {
     // Offline: the button stays, to try again.
   } finally {
     store.update({ loadingEarlier: false });
+    refreshTimeline();
+  }
+}
+
+let loadingLater = false;
+
+/** The next messages after an earlier part of the conversation being read. */
+export async function loadLater(): Promise<void> {
+  const room = openRoomObject();
+  if (!room || loadingLater) return;
+  loadingLater = true;
+  try {
+    await loadAfter(room, 30);
+  } catch {
+    // Offline: asked again at the next scroll.
+  } finally {
+    loadingLater = false;
     refreshTimeline();
   }
 }
@@ -333,10 +401,13 @@ export function noteSeen(): void {
 
 function advanceReceipt(): void {
   const room = openRoomObject();
-  if (!room) return;
+  // Reading an earlier part (a search result) does not move the receipt.
+  if (!room || !showsLatest(room)) return;
   const { events, receiptIndex, all } = readingView(room);
   const isSeen = (id: string) => seen.has(id);
-  const target = receiptTarget(events, receiptIndex, isSeen);
+  // My receipt is before the part shown, with messages not loaded in between: none of those
+  // may be counted as read.
+  const target = receiptIndex < 0 && startsEarlier() ? null : receiptTarget(events, receiptIndex, isSeen);
   if (target) {
     const event = all.find((e) => e.getId() === target);
     store.update({ readUpTo: target });
@@ -369,6 +440,7 @@ export function later(what: "rooms" | "timeline"): void {
 
 /** Forgets the signed-in person's conversation state (sign-out). */
 export function resetConversation(): void {
+  showLatest();
   clearTimeout(receiptTimer);
   receiptTimer = undefined;
   statusRequested.clear();

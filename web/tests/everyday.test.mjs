@@ -19,6 +19,7 @@ import {
   conversation,
   downloadStatus,
   eventsOf,
+  inView,
   openConversation,
   png,
   send,
@@ -106,7 +107,7 @@ test("forward a text and a photo to another conversation: marked Forwarded, and 
     await picker.waitFor({ state: "detached", ...WAIT });
     await act(ada, bubble(ada, text), "Cy Okafor", "Forward");
     await picker.getByRole("button", { name: "Ben Carter" }).click();
-    await ada.getByRole("status").getByText("Forwarded to Ben Carter").waitFor(WAIT);
+    await ada.getByText("Forwarded to Ben Carter").waitFor(WAIT);
     await picker.waitFor({ state: "detached", ...WAIT });
 
     // The photo: found with the picker's filter, by keyboard.
@@ -458,6 +459,87 @@ test("conversation details: rename, topic, members with job titles, add, remove 
     await until(async () => (await membership(people.ada.token, roomId, people.ben.userId)) === "leave", "Ben left");
     await benDetails.waitFor({ state: "detached", ...WAIT });
     await ben.locator(".rooms li", { hasText: "Night team" }).waitFor({ state: "detached", ...WAIT });
+  } finally {
+    await desk.close();
+    await phone.close();
+  }
+});
+
+test("message search: results with the matched words, More results, No messages match; a result opens its conversation at that message", async () => {
+  const cardio = await conversation(server, people.ada.token, [people.ben], { name: "Cardiology referrals" });
+  const ward = await conversation(server, people.ada.token, [people.cy], { name: "Ward 9 night" });
+  const oldest = "Troponin 80 at 02:00 in bed 12";
+  await sendText(server, people.ben.token, cardio, oldest);
+  // More than the first sync and one page after the message found bring.
+  for (let i = 1; i <= 80; i++) await sendText(server, people.ada.token, cardio, `Obs stable, round ${i}`);
+  for (let i = 1; i <= 11; i++) await sendText(server, people.ben.token, cardio, `troponin repeat ${i} due`);
+  await sendText(server, people.cy.token, ward, "Troponin rising in bed 3");
+  await sendText(server, people.ada.token, cardio, "Latest: all quiet");
+  const api = await call(
+    server.baseUrl,
+    "POST",
+    "/_matrix/client/v3/search",
+    { search_categories: { room_events: { search_term: "tropon", keys: ["content.body"] } } },
+    people.ada.token,
+  );
+  assert.equal(api.search_categories.room_events.count, 13, "the server finds 13 for Ada");
+
+  const desk = await browser.newContext(DESKTOP);
+  const phone = await browser.newContext(PHONE);
+  const ada = await desk.newPage();
+  const ben = await phone.newPage();
+  try {
+    await signIn(ada, server, "ada");
+    const search = ada.getByLabel("Search conversations and messages");
+    await search.fill("tropon");
+    const results = ada.getByRole("region", { name: "Messages found" });
+    const hits = results.getByRole("list", { name: "13 messages found" }).getByRole("listitem");
+    await hits.nth(9).waitFor(WAIT);
+    assert.equal(await hits.count(), 10, "a first page");
+    // Newest first: conversation, sender, time, the text with the matched word marked.
+    const first = hits.first();
+    assert.equal(await first.locator(".hit-room").innerText(), "Ward 9 night");
+    assert.equal(await first.locator(".hit-who").innerText(), "Cy Okafor");
+    assert.match(await first.locator("time").innerText(), /^\d\d:\d\d$/);
+    assert.equal(await first.locator(".hit-text").innerText(), "Troponin rising in bed 3");
+    assert.deepEqual(await first.locator("mark").allInnerTexts(), ["Troponin"]);
+    await results.getByRole("button", { name: "More results" }).click();
+    await hits.nth(12).waitFor(WAIT);
+    assert.equal(await results.getByRole("button", { name: "More results" }).count(), 0, "no more pages");
+    await ada.screenshot({ path: path.join(ARTIFACTS, "desktop-search.png") });
+
+    // The oldest is long before what the conversation loads at first: it is loaded around it.
+    const oldestHit = hits.filter({ hasText: oldest });
+    assert.equal(await oldestHit.locator(".hit-who").innerText(), "Ben Carter");
+    const contexts = [];
+    ada.on("request", (r) => r.url().includes("/context/") && contexts.push(r.url()));
+    await oldestHit.getByRole("button").click();
+    const found = ada.locator(".timeline .msg", { hasText: oldest });
+    await found.waitFor(WAIT);
+    await until(() => inView(found), "the message found in view");
+    assert.ok(await found.evaluate((el) => el === document.activeElement), "the message found has the focus");
+    assert.equal(contexts.length, 1, "loaded around the message (/context)");
+    assert.equal(await ada.locator(".timeline .msg", { hasText: "Latest: all quiet" }).count(), 0, "the latest are not loaded");
+    // Scrolling down loads later messages; "Latest messages" goes to the latest.
+    await ada.getByRole("button", { name: "Latest messages ↓" }).click();
+    const latest = bubble(ada, "Latest: all quiet");
+    await latest.waitFor(WAIT);
+    await until(() => inView(latest), "the latest message in view");
+    await ada.getByRole("button", { name: "Latest messages ↓" }).waitFor({ state: "detached", ...WAIT });
+
+    // Nothing matches.
+    await search.fill("zzqxv");
+    await results.getByText("No messages match").waitFor(WAIT);
+
+    // Ben, on his phone, finds bed 12 and taps it: the conversation opens at that message.
+    await signIn(ben, server, "ben");
+    await ben.getByLabel("Search conversations and messages").fill("bed 12");
+    const benHit = ben.getByRole("region", { name: "Messages found" }).getByRole("button", { name: new RegExp(oldest) });
+    await benHit.tap();
+    const benFound = ben.locator(".timeline .msg", { hasText: oldest });
+    await benFound.waitFor(WAIT);
+    await until(() => inView(benFound), "the message found in view on the phone");
+    await ben.screenshot({ path: path.join(ARTIFACTS, "phone-search-result.png") });
   } finally {
     await desk.close();
     await phone.close();

@@ -32,7 +32,7 @@ function PendingEdit({ txnId }: { txnId: string }) {
   );
 }
 
-export const Message = memo(function Message({ item }: { item: TimelineItem }) {
+export const Message = memo(function Message({ item, found }: { item: TimelineItem; found?: boolean }) {
   const edit = useStore((s) => (item.eventId ? s.outbox.find((e) => e.replaces === item.eventId) : undefined));
   const newContent = edit?.extra?.["m.new_content"] as Record<string, unknown> | undefined;
   const shown = edit && newContent ? { ...item, content: newContent } : item;
@@ -41,7 +41,7 @@ export const Message = memo(function Message({ item }: { item: TimelineItem }) {
   const forMe = !item.mine && !shown.redacted && mentionsMe(shown.content);
   return (
     <article
-      class={`msg${item.mine ? " mine" : ""}${forMe ? " mentions-me" : ""}`}
+      class={`msg${item.mine ? " mine" : ""}${forMe ? " mentions-me" : ""}${found ? " found" : ""}`}
       data-event={item.eventId ?? ""}
       data-key={item.key}
       data-seen={!item.mine && item.eventId ? item.eventId : undefined}

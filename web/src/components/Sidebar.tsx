@@ -1,4 +1,5 @@
-// The left column (the whole screen on a phone): actions, do-not-disturb, search, conversations.
+// The left column (the whole screen on a phone): actions, do-not-disturb, search (conversations
+// by name, and messages), conversations.
 
 import { useState } from "preact/hooks";
 
@@ -7,6 +8,7 @@ import { showPanel } from "../conversation";
 import { setDnd } from "../presence";
 import { store, useStore } from "../state";
 import { ConversationList } from "./ConversationList";
+import { MessageResults } from "./MessageResults";
 import { Waiting } from "./Waiting";
 
 function NotificationsButton() {
@@ -21,6 +23,7 @@ function NotificationsButton() {
 
 export function Sidebar() {
   const dnd = useStore((s) => s.dnd);
+  const filter = useStore((s) => s.filter);
   return (
     <section class="sidebar" aria-label="Conversations">
       <header>
@@ -44,13 +47,16 @@ export function Sidebar() {
       <div class="search">
         <input
           type="search"
-          placeholder="Search conversations"
-          aria-label="Search conversations"
+          placeholder="Search conversations and messages"
+          aria-label="Search conversations and messages"
           onInput={(ev) => store.update({ filter: (ev.currentTarget as HTMLInputElement).value.toLowerCase() })}
         />
       </div>
-      <Waiting />
-      <ConversationList />
+      <div class="lists">
+        <Waiting />
+        <ConversationList />
+        <MessageResults term={filter} />
+      </div>
     </section>
   );
 }

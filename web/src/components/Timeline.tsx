@@ -6,7 +6,7 @@
 
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 
-import { loadEarlier, onScreenChanged, outboxItem } from "../conversation";
+import { goToLatest, loadEarlier, loadLater, onScreenChanged, outboxItem } from "../conversation";
 import { useStore } from "../state";
 import type { TimelineItem } from "../state";
 import { Message } from "./Message";
@@ -25,6 +25,12 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
   const marker = useStore((s) => s.unreadMarker);
   const unseen = useStore((s) => s.unseenBelow);
   const canLoadEarlier = useStore((s) => s.canLoadEarlier);
+  const live = useStore((s) => s.live);
+  const canLoadLater = useStore((s) => s.canLoadLater);
+  const jumpTo = useStore((s) => s.jumpTo);
+  /** The message pointed out (a search result), for a moment. */
+  const [found, setFound] = useState<string | null>(null);
+  const jumped = useRef(0);
   const scroller = useRef<HTMLDivElement>(null);
   const content = useRef<HTMLDivElement>(null);
   /** Following new messages (the view is at the bottom). */
@@ -41,12 +47,15 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
     if (i.txnId) inTimeline.add(i.txnId);
     if (i.eventId) inTimeline.add(i.eventId);
   }
-  const shown: TimelineItem[] = [
-    ...items,
-    ...pending
-      .filter((e) => !e.replaces && !inTimeline.has(e.txnId) && !(e.eventId && inTimeline.has(e.eventId)))
-      .map(outboxItem),
-  ];
+  // (An earlier part of the conversation, found by search, shows only what the server has.)
+  const shown: TimelineItem[] = live
+    ? [
+        ...items,
+        ...pending
+          .filter((e) => !e.replaces && !inTimeline.has(e.txnId) && !(e.eventId && inTimeline.has(e.eventId)))
+          .map(outboxItem),
+      ]
+    : items;
 
   const remember = () => {
     const el = scroller.current;
@@ -64,10 +73,29 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
     anchor.current = null;
   };
 
+  /** Brings a message to the middle of the view, points it out and gives it the focus. */
+  const pointOut = (eventId: string): boolean => {
+    const el = scroller.current;
+    const target = content.current?.querySelector<HTMLElement>(`[data-event="${CSS.escape(eventId)}"]`);
+    if (!el || !target) return false;
+    el.scrollTop = target.offsetTop - Math.max(0, (el.clientHeight - target.offsetHeight) / 2);
+    remember();
+    // Being read: messages arriving (or loaded) below do not take the view away from it.
+    follow.current = false;
+    target.focus({ preventScroll: true });
+    setFound(eventId);
+    return true;
+  };
+
   /** Puts the view back where the reader was, after anything changed size or was added. */
   const keep = () => {
     const el = scroller.current;
     if (!el) return;
+    if (jumpTo && jumpTo.seq !== jumped.current && pointOut(jumpTo.eventId)) {
+      jumped.current = jumpTo.seq;
+      landed.current = true;
+      return;
+    }
     if (!landed.current) {
       landed.current = true;
       const line = marker ? el.querySelector<HTMLElement>(".unread-line") : null;
@@ -75,7 +103,8 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
       remember();
       return;
     }
-    if (follow.current) {
+    // An earlier part of the conversation: later messages loaded below do not move the view.
+    if (follow.current && live) {
       el.scrollTop = el.scrollHeight;
     } else if (anchor.current) {
       const a = content.current?.querySelector<HTMLElement>(`[data-key="${CSS.escape(anchor.current.key)}"]`);
@@ -94,6 +123,10 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
     }
     lastKey.current = last?.key ?? null;
     keep();
+    // An earlier part too short to scroll (a search result's surroundings): the next messages
+    // are loaded at once, as scrolling down would.
+    const el = scroller.current;
+    if (el && canLoadLater && el.scrollHeight - el.scrollTop - el.clientHeight < NEAR) void loadLater();
   });
 
   // Photos loading, a voice note's player appearing, the typing line taking room: sizes change
@@ -142,16 +175,25 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
     }
   });
 
+  // The pointed-out message stays marked for a moment.
+  useEffect(() => {
+    if (!found) return undefined;
+    const t = setTimeout(() => setFound(null), 4000);
+    return () => clearTimeout(t);
+  }, [found]);
+
   const onScroll = () => {
     remember();
     const el = scroller.current;
     if (el && el.scrollTop < 80 && canLoadEarlier) void loadEarlier();
+    if (el && canLoadLater && el.scrollHeight - el.scrollTop - el.clientHeight < 80) void loadLater();
   };
 
   const toBottom = () => {
     const el = scroller.current;
     if (!el) return;
     follow.current = true;
+    if (!live) goToLatest();
     el.scrollTop = el.scrollHeight;
     remember();
   };
@@ -168,7 +210,7 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
       >
         <div class="timeline-content" ref={content}>
           {shown.flatMap((item) => {
-            const message = <Message key={item.key} item={item} />;
+            const message = <Message key={item.key} item={item} found={item.eventId === found} />;
             if (!marker || item.eventId !== marker) return [message];
             return [
               <div class="unread-line" key="unread-line" data-key="unread-line" role="separator">
@@ -179,10 +221,17 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
           })}
         </div>
       </div>
-      {!bottom && unseen > 0 && (
+      {!live ? (
         <button type="button" class="jump" onClick={toBottom}>
-          {unseen} new message{unseen === 1 ? "" : "s"} ↓
+          Latest messages ↓
         </button>
+      ) : (
+        !bottom &&
+        unseen > 0 && (
+          <button type="button" class="jump" onClick={toBottom}>
+            {unseen} new message{unseen === 1 ? "" : "s"} ↓
+          </button>
+        )
       )}
     </div>
   );

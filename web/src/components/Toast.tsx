@@ -15,8 +15,9 @@ export function Toast() {
     const t = setTimeout(() => store.update((s) => (s.toast === toast ? { toast: "" } : {})), 4000);
     return () => clearTimeout(t);
   }, [toast]);
+  // A polite live region (read out when it changes), not a second "status" beside the banner.
   return (
-    <div class="toast" role="status">
+    <div class="toast" aria-live="polite">
       {toast}
     </div>
   );
