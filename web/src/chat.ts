@@ -4,7 +4,7 @@
 // call the functions of conversation.ts, compose.ts and presence.ts.
 
 import { savedDrafts } from "./compose";
-import { countsComeWithSync, drawn, later, noteSeen, resetConversation, summaries } from "./conversation";
+import { closeRoom, countsComeWithSync, drawn, later, noteSeen, resetConversation, summaries } from "./conversation";
 import { forgetDirectory } from "./directory";
 import { media } from "./media";
 import { mentionsMe } from "./mentions";
@@ -147,7 +147,14 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
     if (member.roomId === store.get().current) later("timeline");
   });
   c.on(RoomEvent.Name, () => later("rooms"));
-  c.on(RoomEvent.MyMembership, () => later("rooms"));
+  c.on(RoomEvent.MyMembership, (room, membership) => {
+    later("rooms");
+    // Removed from the open conversation (by someone with the power to): it closes, saying so.
+    if (room.roomId === store.get().current && membership !== KnownMembership.Join && membership !== KnownMembership.Invite) {
+      closeRoom();
+      store.update({ toast: `You are no longer in ${room.name}` });
+    }
+  });
   c.on(ClientEvent.Event, (e) => {
     if (e.getType() !== STATUS_EVENT) return;
     const counts = countsFromEphemeral(e.getContent());

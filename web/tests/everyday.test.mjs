@@ -237,6 +237,8 @@ test("mention someone with @: completed from the members by keyboard and by touc
     await benBox.tap();
     await benBox.pressSequentially("Yes @ad");
     const benOptions = ben.getByRole("listbox", { name: "Mention someone" });
+    await benOptions.getByRole("option", { name: /Ada Lovelace/ }).waitFor(WAIT);
+    await ben.screenshot({ path: path.join(ARTIFACTS, "phone-mention-options.png") });
     await benOptions.getByRole("option", { name: /Ada Lovelace/ }).tap();
     await benOptions.waitFor({ state: "detached", ...WAIT });
     assert.equal(await benBox.inputValue(), "Yes Ada Lovelace ");
@@ -390,9 +392,13 @@ test("conversation details: rename, topic, members with job titles, add, remove 
   const roomId = await conversation(server, people.ada.token, [people.ben, people.cy], { name: "Night team" });
   const desk = await browser.newContext(DESKTOP);
   const phone = await browser.newContext(PHONE);
+  const other = await browser.newContext(DESKTOP);
   const ada = await desk.newPage();
   const ben = await phone.newPage();
+  const cy = await other.newPage();
   try {
+    await signIn(cy, server, "cy");
+    await openConversation(cy, "Night team");
     await signIn(ada, server, "ada");
     await openConversation(ada, "Night team");
     await ada.getByRole("button", { name: "Details" }).click();
@@ -434,6 +440,10 @@ test("conversation details: rename, topic, members with job titles, add, remove 
     await confirm.getByRole("button", { name: "Remove" }).click();
     await until(async () => (await membership(people.ada.token, roomId, people.cy.userId)) === "leave", "Cy removed");
     await members.getByText(/Cy Okafor/).waitFor({ state: "detached", ...WAIT });
+    // Cy had it open: it closes, saying why.
+    await cy.getByText("You are no longer in Night team, Ward 7").waitFor(WAIT);
+    await cy.getByText("Choose a conversation.").waitFor(WAIT);
+    assert.equal(await cy.locator(".rooms li", { hasText: "Night team" }).count(), 0);
     await ada.screenshot({ path: path.join(ARTIFACTS, "desktop-details.png") });
     await ada.keyboard.press("Escape");
     await details.waitFor({ state: "detached", ...WAIT });
@@ -462,6 +472,7 @@ test("conversation details: rename, topic, members with job titles, add, remove 
   } finally {
     await desk.close();
     await phone.close();
+    await other.close();
   }
 });
 
