@@ -299,10 +299,13 @@ export function openRoom(roomId: string, at?: { eventId: string; seq: number }):
   });
 }
 
+/** Counts the messages pointed out, so the same one can be pointed out again. */
+let jumps = 0;
+
 /** Opens a conversation at one of its messages, pointed out (a search result). */
 export function openAt(roomId: string, eventId: string): void {
   const s = store.get();
-  const at = { eventId, seq: (s.jumpTo?.seq ?? 0) + 1 };
+  const at = { eventId, seq: ++jumps };
   const room = hasClient() ? matrix().getRoom(roomId) : null;
   if (room && s.current === roomId && s.panel === "room" && !s.opening && isShownEvent(room, eventId)) {
     store.update({ jumpTo: at });
@@ -335,6 +338,9 @@ async function reachFirstUnread(room: Room): Promise<void> {
   }
 }
 
+/** The dialogs of a conversation, closed when it is. */
+const noDialogs = { forwarding: null, details: false, photo: null, jumpTo: null } as const;
+
 export function closeRoom(): void {
   store.update({ current: null, panel: "none", readersFor: null, timeline: [], unreadMarker: null, opening: false, ...noDialogs });
 }
@@ -342,9 +348,6 @@ export function closeRoom(): void {
 export function showPanel(panel: "new-chat" | "devices"): void {
   store.update({ current: null, panel, readersFor: null, timeline: [], ...noDialogs });
 }
-
-/** The dialogs of a conversation, closed when it is. */
-const noDialogs = { forwarding: null, details: false, photo: null, jumpTo: null } as const;
 
 export async function loadEarlier(): Promise<void> {
   const room = openRoomObject();

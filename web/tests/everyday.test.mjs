@@ -537,6 +537,12 @@ test("message search: results with the matched words, More results, No messages 
     await latest.waitFor(WAIT);
     await until(() => inView(latest), "the latest message in view");
     await ada.getByRole("button", { name: "Latest messages ↓" }).waitFor({ state: "detached", ...WAIT });
+    // Another result of the same conversation, already loaded: pointed out at once.
+    await hits.filter({ hasText: "troponin repeat 11 due" }).getByRole("button").click();
+    const repeat = bubble(ada, "troponin repeat 11 due");
+    await ada.waitForFunction((el) => el === document.activeElement, await repeat.elementHandle(), WAIT);
+    assert.match(await repeat.getAttribute("class"), /\bfound\b/, "pointed out");
+    assert.equal(contexts.length, 1, "nothing more to load");
 
     // Nothing matches.
     await search.fill("zzqxv");

@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import { cancelCompose, saveDraft, sendFile, sendText, typing } from "../compose";
-import { findItem } from "../conversation";
+import { findItem, goToLatest } from "../conversation";
 import { mentionedIn, mentionOptions, mentionQuery } from "../mentions";
 import type { Mentioned } from "../mentions";
 import { previewOf } from "../renderers";
@@ -155,6 +155,9 @@ export function Composer({ roomId }: { roomId: string }) {
     if (!body) return;
     const wasEditing = Boolean(store.get().editing);
     if (wasEditing && body === store.get().editing?.body) return cancel();
+    // Reading an earlier part of the conversation (a search result): back to the latest, where
+    // the message goes.
+    if (!wasEditing && !store.get().live) goToLatest();
     sendText(roomId, body, picked.current);
     picked.current = [];
     setQuery(null);
