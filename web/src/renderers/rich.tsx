@@ -38,7 +38,12 @@ function draw(nodes: NodeListOf<ChildNode>): ComponentChildren[] {
       const href = node.getAttribute("href") ?? "";
       const user = MENTION.exec(href)?.[1];
       if (user) {
-        const id = decodeURIComponent(user);
+        let id = user;
+        try {
+          id = decodeURIComponent(user);
+        } catch {
+          // Not encoded after all: the id as written.
+        }
         out.push(
           <span class={`mention${id === me() ? " me" : ""}`} data-user={id}>
             {inner}
