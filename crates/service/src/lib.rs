@@ -82,6 +82,7 @@ pub struct Services {
     pub audit: audit::AuditService,
     notifier: notifier::Notifier,
     store: Arc<dyn Store>,
+    deliveries: messaging::Deliveries,
 }
 
 impl Services {
@@ -115,8 +116,14 @@ impl Services {
         let rooms = Arc::new(rooms::RoomService::new(&core, Arc::clone(&media)));
         let accounts = Arc::new(accounts::AccountService::new(&core, Arc::clone(&sessions), Arc::clone(&rooms)));
         let typing = typing::TypingService::new(Arc::clone(&clock), notifier.clone());
-        let userdata = Arc::new(userdata::UserDataService::new(&core, Arc::clone(&rooms), timeline.clone()));
-        let status = Arc::new(messaging::StatusService::new(Arc::clone(&store), Arc::clone(&rooms), timeline.clone()));
+        let userdata =
+            Arc::new(userdata::UserDataService::new(&core, Arc::clone(&rooms), timeline.clone(), deliveries.clone()));
+        let status = Arc::new(messaging::StatusService::new(
+            Arc::clone(&store),
+            Arc::clone(&rooms),
+            timeline.clone(),
+            core.limiter.clone(),
+        ));
         let sync = Arc::new(sync::SyncService::new(
             &core,
             Arc::clone(&rooms),
@@ -124,7 +131,7 @@ impl Services {
             typing.clone(),
             Arc::clone(&sessions),
             Arc::clone(&userdata),
-            (deliveries, Arc::clone(&status)),
+            (deliveries.clone(), Arc::clone(&status)),
             config.sync,
         ));
         Ok(Self {
@@ -145,7 +152,15 @@ impl Services {
             audit,
             notifier,
             store,
+            deliveries,
         })
+    }
+
+    /// A request arrives now: taken first, for what must be ordered by arrival (a read
+    /// receipt counts only what its device had been sent before it arrived).
+    #[must_use]
+    pub fn arrival(&self) -> messaging::Arrival {
+        self.deliveries.arrival()
     }
 
     /// The store (for offline tools: audit verification, exports, transcripts).

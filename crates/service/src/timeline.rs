@@ -168,7 +168,7 @@ impl TimelineService {
         page.bundles = self.bundles(&by.user_id, &page.chunk, &vis, self.store.current_pos()).await?;
         self.audit_read(by, room, &page.chunk, "messages")?;
         let carried = Carried::new(room.to_owned(), runs(page.scanned.clone()), &page.chunk);
-        self.deliveries.record(&by.user_id, vec![carried]);
+        self.deliveries.record(&by.user_id, by.device_id.as_deref(), vec![carried]);
         Ok(page)
     }
 
@@ -253,7 +253,7 @@ impl TimelineService {
         let bundles = self.bundles(&by.user_id, std::slice::from_ref(&e), &vis, self.store.current_pos()).await?;
         self.audit_read(by, room, std::slice::from_ref(&e), "event")?;
         let carried = Carried::new(room.to_owned(), vec![(e.stream, e.stream)], std::slice::from_ref(&e));
-        self.deliveries.record(&by.user_id, vec![carried]);
+        self.deliveries.record(&by.user_id, by.device_id.as_deref(), vec![carried]);
         Ok((e, bundles))
     }
 
@@ -318,7 +318,7 @@ impl TimelineService {
         let carried: HashSet<StreamPos> = shown.iter().map(|e| e.stream).collect();
         let seen = before.scanned.iter().chain(&after.scanned).map(|(p, _)| (*p, carried.contains(p)));
         let seen = seen.chain([(event.stream, true)]).collect();
-        self.deliveries.record(&by.user_id, vec![Carried::new(room.to_owned(), runs(seen), &shown)]);
+        self.deliveries.record(&by.user_id, by.device_id.as_deref(), vec![Carried::new(room.to_owned(), runs(seen), &shown)]);
         Ok(Context { event, before: before_chunk, after: after_chunk, start, end, state, bundles })
     }
 }

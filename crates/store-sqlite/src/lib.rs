@@ -84,6 +84,13 @@ impl SqliteStore {
         let readers = ReaderPool::open(path, durability, 4)?;
         Ok(Self { writer, readers, pos })
     }
+
+    /// How many reads (each one query, or a few run together) the store has run: for tests
+    /// that count what answering a request costs.
+    #[must_use]
+    pub fn reads(&self) -> u64 {
+        self.readers.count()
+    }
 }
 
 impl Store for SqliteStore {

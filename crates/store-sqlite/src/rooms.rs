@@ -368,6 +368,64 @@ impl RoomStore for SqliteStore {
             .await
     }
 
+    async fn membership_histories(
+        &self,
+        room_id: &RoomId,
+        users: &[OwnedUserId],
+    ) -> StoreResult<Vec<(OwnedUserId, MembershipChange)>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let room_id = room_id.to_owned();
+        let users = serde_json::json!(users.iter().map(|u| u.as_str()).collect::<Vec<_>>()).to_string();
+        self.readers
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT m.user_id, m.room_id, m.membership, m.stream
+                         FROM json_each(?2) u CROSS JOIN membership_log m ON m.user_id = u.value AND m.room_id = ?1
+                         ORDER BY m.user_id, m.stream",
+                    )
+                    .map_err(backend_err)?;
+                let rows = stmt
+                    .query_map(params![room_id.as_str(), users], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+                    })
+                    .map_err(backend_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (user, room, membership, stream) = row.map_err(backend_err)?;
+                    let change = MembershipChange {
+                        room_id: parse_room(&room)?,
+                        membership: membership.parse().map_err(|e| corrupt("membership", e))?,
+                        stream: StreamPos(stream),
+                    };
+                    out.push((parse_user(&user)?, change));
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn last_message_by(&self, room_id: &RoomId, sender: &UserId, upto: StreamPos) -> StoreResult<Option<StreamPos>> {
+        let (room_id, sender) = (room_id.to_owned(), sender.to_owned());
+        self.readers
+            .read(move |c| {
+                let pos: Option<i64> = query_one(
+                    c,
+                    "SELECT stream FROM events WHERE room_id = ?1 AND sender = ?2 AND stream <= ?3
+                       AND type IN ('m.room.message', 'm.room.encrypted', 'm.sticker')
+                     ORDER BY stream DESC LIMIT 1",
+                    params![room_id.as_str(), sender.as_str(), upto.0],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend_err)?;
+                Ok(pos.map(StreamPos))
+            })
+            .await
+    }
+
     async fn unread_count(&self, room_id: &RoomId, user_id: &UserId, upto: StreamPos) -> StoreResult<u64> {
         let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
         self.readers
