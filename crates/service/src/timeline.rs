@@ -318,7 +318,11 @@ impl TimelineService {
         let carried: HashSet<StreamPos> = shown.iter().map(|e| e.stream).collect();
         let seen = before.scanned.iter().chain(&after.scanned).map(|(p, _)| (*p, carried.contains(p)));
         let seen = seen.chain([(event.stream, true)]).collect();
-        self.deliveries.record(&by.user_id, by.device_id.as_deref(), vec![Carried::new(room.to_owned(), runs(seen), &shown)]);
+        self.deliveries.record(
+            &by.user_id,
+            by.device_id.as_deref(),
+            vec![Carried::new(room.to_owned(), runs(seen), &shown)],
+        );
         Ok(Context { event, before: before_chunk, after: after_chunk, start, end, state, bundles })
     }
 }

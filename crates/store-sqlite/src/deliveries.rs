@@ -147,7 +147,9 @@ impl DeliveryStore for SqliteStore {
         let room_id = room_id.to_owned();
         let users = json!(users.iter().map(|u| u.as_str()).collect::<Vec<_>>()).to_string();
         self.readers
-            .read(move |c| read_deliveries(c, COVERING, params![room_id.as_str(), users, span.after.0 + 1, span.upto.0]))
+            .read(move |c| {
+                read_deliveries(c, COVERING, params![room_id.as_str(), users, span.after.0 + 1, span.upto.0])
+            })
             .await
     }
 

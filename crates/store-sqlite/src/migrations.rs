@@ -128,7 +128,8 @@ mod tests {
             tx.execute_batch(sql).map_err(backend_err)?;
             let version = i64::try_from(i + 1).map_err(backend_err)?;
             let applied = if version == 8 { 2000 } else { 0 };
-            tx.execute("INSERT INTO schema_migrations VALUES (?1, ?2)", params![version, applied]).map_err(backend_err)?;
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, ?2)", params![version, applied])
+                .map_err(backend_err)?;
         }
         tx.execute_batch(
             "INSERT INTO rooms VALUES ('!r:x', 0);
@@ -151,7 +152,9 @@ mod tests {
             .map_err(backend_err)?;
         assert_eq!(delivery, (9, String::new(), 3, 8), "kept, to a device not known");
         let logged: (String, i64) = conn
-            .query_row("SELECT device_id, arrived FROM receipt_log WHERE stream = 10", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT device_id, arrived FROM receipt_log WHERE stream = 10", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .map_err(backend_err)?;
         assert_eq!(logged, (String::new(), 9), "arrived just before its own position");
         let after: String = conn

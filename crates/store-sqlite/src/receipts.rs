@@ -183,8 +183,7 @@ impl ReceiptStore for SqliteStore {
 }
 
 /// Columns of `receipt_log` (aliased `r`) read by [`read_receipts`], in order.
-const LOG_COLUMNS: &str =
-    "r.room_id, r.user_id, r.receipt_type, r.thread_id, r.event_id, r.event_stream, r.ts, r.stream, r.device_id, r.arrived";
+const LOG_COLUMNS: &str = "r.room_id, r.user_id, r.receipt_type, r.thread_id, r.event_id, r.event_stream, r.ts, r.stream, r.device_id, r.arrived";
 
 /// Runs a query selecting [`LOG_COLUMNS`] (or the same from `receipts`).
 fn read_receipts(stmt: &mut rusqlite::CachedStatement<'_>, p: impl rusqlite::Params) -> StoreResult<Vec<Receipt>> {
@@ -207,7 +206,8 @@ fn read_receipts(stmt: &mut rusqlite::CachedStatement<'_>, p: impl rusqlite::Par
         .map_err(backend_err)?;
     let mut out = Vec::new();
     for row in rows {
-        let (room, user, kind, thread, event, event_stream, t, stream, device, arrived): Row = row.map_err(backend_err)?;
+        let (room, user, kind, thread, event, event_stream, t, stream, device, arrived): Row =
+            row.map_err(backend_err)?;
         out.push(Receipt {
             room_id: parse_room(&room)?,
             user_id: parse_user(&user)?,

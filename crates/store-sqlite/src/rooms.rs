@@ -389,7 +389,12 @@ impl RoomStore for SqliteStore {
                     .map_err(backend_err)?;
                 let rows = stmt
                     .query_map(params![room_id.as_str(), users], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, i64>(3)?,
+                        ))
                     })
                     .map_err(backend_err)?;
                 let mut out = Vec::new();
@@ -407,7 +412,12 @@ impl RoomStore for SqliteStore {
             .await
     }
 
-    async fn last_message_by(&self, room_id: &RoomId, sender: &UserId, upto: StreamPos) -> StoreResult<Option<StreamPos>> {
+    async fn last_message_by(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        upto: StreamPos,
+    ) -> StoreResult<Option<StreamPos>> {
         let (room_id, sender) = (room_id.to_owned(), sender.to_owned());
         self.readers
             .read(move |c| {

@@ -5,7 +5,9 @@
 
 #![allow(clippy::missing_errors_doc)]
 
-use ruma::{OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedUserId, device_id, owned_event_id, owned_room_id, owned_user_id};
+use ruma::{
+    OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedUserId, device_id, owned_event_id, owned_room_id, owned_user_id,
+};
 use serde_json::json;
 use wardline_types::audit::{AuditAction, Checkpoint, GENESIS, HashVersion, NewAuditRecord, Outcome, verify_chain};
 use wardline_types::{AccountUpdate, Membership, NewAccount, NewEvent, StreamPos, Timestamp, TxnRef, kinds};
@@ -449,8 +451,8 @@ async fn deliveries_and_read_history(s: &impl Store) -> StoreResult<()> {
         "changes to one device"
     );
 
-    let receipt = |event: &str, event_stream, kind: &str, thread: Option<&str>, ts, device: &Option<OwnedDeviceId>| {
-        Receipt {
+    let receipt =
+        |event: &str, event_stream, kind: &str, thread: Option<&str>, ts, device: &Option<OwnedDeviceId>| Receipt {
             room_id: room.clone(),
             user_id: ben.clone(),
             receipt_type: kind.into(),
@@ -461,14 +463,11 @@ async fn deliveries_and_read_history(s: &impl Store) -> StoreResult<()> {
             stream: StreamPos::ZERO,
             device_id: device.clone(),
             arrived: s.current_pos(),
-        }
-    };
+        };
     let r1 = s.put_receipt(receipt("$w8m1", m1, "m.read", None, 100, &phone)).await?.ok_or_else(|| fail("stored"))?;
     s.put_receipt(receipt("$w8m2", m2, "m.read.private", None, 110, &phone)).await?;
-    let rt = s
-        .put_receipt(receipt("$w8m3", m3, "m.read", Some("$w8m1"), 115, &pc))
-        .await?
-        .ok_or_else(|| fail("stored"))?;
+    let rt =
+        s.put_receipt(receipt("$w8m3", m3, "m.read", Some("$w8m1"), 115, &pc)).await?.ok_or_else(|| fail("stored"))?;
     let r3 = s
         .put_receipt(receipt("$w8m3", m3, "m.read", Some("main"), 120, &phone))
         .await?
@@ -497,7 +496,8 @@ async fn deliveries_and_read_history(s: &impl Store) -> StoreResult<()> {
     let r5 = resent.unwrap_or_default();
     let since = s.read_receipts_since(&room, &[(ben.clone(), r1)], m2).await?;
     check!(since.iter().map(|r| r.stream).collect::<Vec<_>>() == vec![rt, r3], "logged after, pointing at or after");
-    let since = s.read_receipts_since(&room, &[(ben.clone(), StreamPos::ZERO), (cy.clone(), StreamPos::ZERO)], m1).await?;
+    let since =
+        s.read_receipts_since(&room, &[(ben.clone(), StreamPos::ZERO), (cy.clone(), StreamPos::ZERO)], m1).await?;
     check!(since.iter().map(|r| r.stream).collect::<Vec<_>>() == vec![r1, rt, r3, r5], "every member's, in order");
     let keys = [
         (ben.clone(), phone.clone(), None),

@@ -174,7 +174,12 @@ pub trait RoomStore: Send + Sync {
     ) -> StoreResult<Vec<(OwnedUserId, MembershipChange)>>;
     /// The position of the latest message (`m.room.message`, `m.room.encrypted`, `m.sticker`)
     /// `sender` sent in the room at or before `upto`.
-    async fn last_message_by(&self, room_id: &RoomId, sender: &UserId, upto: StreamPos) -> StoreResult<Option<StreamPos>>;
+    async fn last_message_by(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        upto: StreamPos,
+    ) -> StoreResult<Option<StreamPos>>;
     /// Unread messages for `user_id` in the room up to `upto`: messages (not redacted) from others
     /// after both the user's newest read receipt or read marker and the user's own newest event.
     async fn unread_count(&self, room_id: &RoomId, user_id: &UserId, upto: StreamPos) -> StoreResult<u64>;

@@ -169,7 +169,12 @@ type ReceiptKey = (OwnedUserId, Option<OwnedDeviceId>, Option<String>);
 
 impl StatusService {
     /// A status service.
-    pub fn new(store: Arc<dyn Store>, rooms: Arc<RoomService>, timeline: TimelineService, limiter: RateLimiter) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        rooms: Arc<RoomService>,
+        timeline: TimelineService,
+        limiter: RateLimiter,
+    ) -> Self {
         Self { store, rooms, timeline, limiter, recorded_after: OnceLock::new() }
     }
 
@@ -236,11 +241,8 @@ impl StatusService {
             None => store.events_by_sender(room, user, window, SYNC_MESSAGES).await?,
         };
         candidates.extend(new.into_iter().filter(|e| mine(e)).map(|e| (e.stream, e)));
-        let last = if w.new_deliveries || w.new_receipts {
-            store.last_message_by(room, user, w.upto).await?
-        } else {
-            None
-        };
+        let last =
+            if w.new_deliveries || w.new_receipts { store.last_message_by(room, user, w.upto).await? } else { None };
         if let Some(last) = last {
             // Which stretches of the log (up to the caller's latest message)
             // may hold a message whose counts changed.
@@ -299,7 +301,8 @@ impl StatusService {
         let mut late = Vec::new();
         let mut read_to_of: HashMap<OwnedUserId, StreamPos> = HashMap::new();
         for (key, (event, arrived)) in groups {
-            let (read_to, at) = before.get(&key).map_or((StreamPos::ZERO, StreamPos::ZERO), |p| (p.event_stream, p.arrived));
+            let (read_to, at) =
+                before.get(&key).map_or((StreamPos::ZERO, StreamPos::ZERO), |p| (p.event_stream, p.arrived));
             if event > read_to && read_to < last {
                 spans.push((read_to.next(), event.min(last)));
             }

@@ -36,7 +36,7 @@ use std::collections::HashMap;
 
 use ruma::{EventId, OwnedEventId, OwnedUserId, UserId};
 use wardline_store::{Delivery, Receipt};
-use wardline_types::relation::{relation, rel_types};
+use wardline_types::relation::{rel_types, relation};
 use wardline_types::{Membership, StoredEvent, StreamPos, Timestamp, kinds};
 
 /// The type of the ephemeral `/sync` event carrying the counts of the caller's own messages.
@@ -372,11 +372,10 @@ mod tests {
         assert_eq!(ben(&m, &facts, 30), (None, None));
         assert_eq!(ben(&m, &facts, 45), (Some(100), None), "the phone never had it");
         assert_eq!(ben(&m, &facts, 51), (Some(100), Some(300)));
-        assert_eq!(status_of(&m, &ben_and_ada(), &facts, StreamPos(51)).counts(), Counts {
-            recipients: 1,
-            delivered: 1,
-            read: 1
-        });
+        assert_eq!(
+            status_of(&m, &ben_and_ada(), &facts, StreamPos(51)).counts(),
+            Counts { recipients: 1, delivered: 1, read: 1 }
+        );
 
         // By the store's order, not the clocks: a delivery stored after the receipt arrived
         // does not count for it, whatever its time says; the same receipt sent again does.
@@ -394,7 +393,8 @@ mod tests {
         assert_eq!(ben(&m, &early, 99), (Some(100), None));
         // Private receipts do not count.
         let mut private = early.clone();
-        private.add_read_receipts([Receipt { receipt_type: "m.read.private".into(), ..receipt("@b:x", "PC", 12, 1, 50) }]);
+        private
+            .add_read_receipts([Receipt { receipt_type: "m.read.private".into(), ..receipt("@b:x", "PC", 12, 1, 50) }]);
         assert_eq!(ben(&m, &private, 99), (Some(100), None));
     }
 

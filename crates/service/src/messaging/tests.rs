@@ -319,9 +319,7 @@ async fn a_receipt_counts_only_deliveries_of_responses_made_before_it_arrived() 
 async fn thread_replies_are_read_only_by_their_threads_receipts() {
     let w = Ward::open().await;
     let (root, _) = w.send("ada", "Bed 3 discharge checklist").await;
-    let reply = |body: &str| {
-        json!({"msgtype": "m.text", "body": body, "m.relates_to": {"rel_type": "m.thread", "event_id": root}})
-    };
+    let reply = |body: &str| json!({"msgtype": "m.text", "body": body, "m.relates_to": {"rel_type": "m.thread", "event_id": root}});
     let (in_thread, _) = w.send_content("ada", reply("TTOs ready?")).await;
     let (main, last) = w.send("ada", "Bed 5 for theatre").await;
     for name in ["ben", "cat", "eve"] {
