@@ -10,6 +10,14 @@
 //! Only what was really carried counts: a limited `/sync` timeline leaves a gap before its
 //! events, a filter or the history-visibility rule leaves out events, and each of those splits
 //! the interval, so no event that was left out is ever claimed delivered.
+//!
+//! "Delivered" means a response carrying it was made for the device, not that the device took
+//! it in: a `/sync` response lost on the way still counts as delivered (never as read, which
+//! needs the device's own receipt). Holding a sync's runs until the device's next `/sync` with
+//! `since` = that `next_batch` would prove receipt, at the cost of showing "Delivered" one poll
+//! later, never for a device's last response before it goes quiet, and of a race with a receipt
+//! sent before that next poll (which would then count nothing unless the receipt itself were
+//! taken as proof); not done.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
