@@ -25,6 +25,8 @@ pub enum LimitKind {
     FailedLogin,
     /// Audit records of requests refused for an unknown access token, per source address.
     UnknownToken,
+    /// Message searches, per user.
+    Search,
 }
 
 /// The key of limits that count everyone together.
@@ -69,6 +71,7 @@ impl RateLimiter {
             LimitKind::Invite => limits.invites,
             LimitKind::FailedLogin => limits.failed_logins,
             LimitKind::UnknownToken => limits.unknown_tokens,
+            LimitKind::Search => limits.searches,
         }
     }
 

@@ -60,6 +60,17 @@ pub struct Context {
     pub state: Vec<StoredEvent>,
 }
 
+impl Context {
+    /// The events shown, in the room's order: those before, the event, those after.
+    #[must_use]
+    pub fn shown(&self) -> Vec<StoredEvent> {
+        let mut shown: Vec<StoredEvent> = self.before.iter().rev().cloned().collect();
+        shown.push(self.event.clone());
+        shown.extend(self.after.iter().cloned());
+        shown
+    }
+}
+
 /// Reads room history on behalf of users.
 #[derive(Clone)]
 pub struct TimelineService {
@@ -230,7 +241,7 @@ impl TimelineService {
         Ok(event)
     }
 
-    /// An event with `limit` events around it.
+    /// `/context`: an event with `limit` events around it, audited.
     pub async fn context(
         &self,
         by: &Actor,
@@ -240,46 +251,48 @@ impl TimelineService {
         filter: &RoomEventFilter,
     ) -> ServiceResult<Context> {
         validate_room_event_filter(filter)?;
-        let user: &UserId = &by.user_id;
-        let event = self.visible_event(user, room, event_id).await?;
         let half = limit.min(100) / 2;
-        let before = self
-            .page(
-                user,
-                room,
-                PageRequest {
-                    from: Some(PageToken(event.stream)),
-                    to: None,
-                    dir: Direction::Backward,
-                    limit: half.max(1),
-                    filter,
-                },
-            )
-            .await?;
-        let after = self
-            .page(
-                user,
-                room,
-                PageRequest {
-                    from: Some(PageToken(event.stream.next())),
-                    to: None,
-                    dir: Direction::Forward,
-                    limit: (limit.min(100) - half).max(1),
-                    filter,
-                },
-            )
-            .await?;
-        let mut before_chunk = before.chunk;
-        before_chunk.truncate(half);
-        let mut after_chunk = after.chunk;
-        after_chunk.truncate(limit.min(100) - half);
+        let c = self.context_around(&by.user_id, room, event_id, half, limit.min(100) - half, filter).await?;
+        self.audit_read(by, room, &c.shown(), "context")?;
+        Ok(c)
+    }
+
+    /// An event the user may see with up to `before` visible events before it and `after`
+    /// after it (at most 100 each), and the room's state at it: the code of `/context`, also
+    /// used around search results. Not audited: the caller audits what it shows.
+    pub async fn context_around(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        event_id: &EventId,
+        before: usize,
+        after: usize,
+        filter: &RoomEventFilter,
+    ) -> ServiceResult<Context> {
+        let (before, after) = (before.min(100), after.min(100));
+        let event = self.visible_event(user, room, event_id).await?;
+        let page = |from: StreamPos, dir: Direction, limit: usize| PageRequest {
+            from: Some(PageToken(from)),
+            to: None,
+            dir,
+            limit: limit.max(1),
+            filter,
+        };
+        let mut before_chunk = if before > 0 {
+            self.page(user, room, page(event.stream, Direction::Backward, before)).await?.chunk
+        } else {
+            Vec::new()
+        };
+        before_chunk.truncate(before);
+        let mut after_chunk = if after > 0 {
+            self.page(user, room, page(event.stream.next(), Direction::Forward, after)).await?.chunk
+        } else {
+            Vec::new()
+        };
+        after_chunk.truncate(after);
         let start = before_chunk.last().map_or(PageToken(event.stream), |e| PageToken(e.stream));
         let end = after_chunk.last().map_or(PageToken(event.stream.next()), |e| PageToken(e.stream.next()));
         let state = self.store.state_at(room, event.stream).await?;
-        let mut shown: Vec<StoredEvent> = before_chunk.iter().rev().cloned().collect();
-        shown.push(event.clone());
-        shown.extend(after_chunk.iter().cloned());
-        self.audit_read(by, room, &shown, "context")?;
         Ok(Context { event, before: before_chunk, after: after_chunk, start, end, state })
     }
 }

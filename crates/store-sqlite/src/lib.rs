@@ -17,6 +17,7 @@ mod pool;
 mod receipts;
 mod rooms;
 mod rows;
+mod search;
 mod sessions;
 mod userdata;
 

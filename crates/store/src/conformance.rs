@@ -28,6 +28,8 @@ macro_rules! check {
     };
 }
 
+mod search;
+
 /// Runs every check against stores opened by `open`.
 pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResult<()> {
     let store = open()?;
@@ -45,6 +47,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     audit(&store, &room).await?;
     mfa(&store).await?;
     media(&store, &room).await?;
+    search::search(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

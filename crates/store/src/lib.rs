@@ -10,6 +10,7 @@
 pub mod conformance;
 mod error;
 mod records;
+mod search;
 
 use async_trait::async_trait;
 use ruma::{DeviceId, EventId, OwnedDeviceId, OwnedEventId, OwnedRoomId, RoomId, UserId};
@@ -24,6 +25,7 @@ pub use records::{
     AccountDataChange, ChangeMark, ChangeTopic, Direction, ImportOutcome, Media, MediaContent, MediaRef,
     MembershipChange, NewMedia, NewSession, PosRange, Presence, Receipt, Session, Totp,
 };
+pub use search::{SearchHit, SearchOrder, SearchQuery, SearchResults, SearchScope};
 
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -171,6 +173,26 @@ pub trait RoomStore: Send + Sync {
     async fn room_ids(&self) -> StoreResult<Vec<OwnedRoomId>>;
 }
 
+/// Full-text search of room events.
+///
+/// [`RoomStore::append_events`] keeps the index in the same transaction as the events it
+/// indexes, by the rules of [`wardline_types::search`]:
+/// - a message is found by its text, and once edited (an `m.replace` by its own sender, in its
+///   room, of a message that is not itself an edit) by its latest edit's text only; the result
+///   is always the original message;
+/// - a redacted message, room name or topic is no longer found; a redacted edit gives the
+///   message back the text it had before that edit.
+///
+/// **Invariant:** a search only ever looks inside the [`SearchScope`]s it is given. The caller
+/// builds them from what the searcher may see; the store never widens them, and counts only
+/// what lies inside them, so a count never reveals events the searcher cannot see.
+#[async_trait]
+pub trait SearchStore: Send + Sync {
+    /// The events matching `query` inside its scopes, one page of them, with the number of all
+    /// matches inside the scopes.
+    async fn search_events(&self, query: SearchQuery) -> StoreResult<SearchResults>;
+}
+
 /// Read receipts.
 #[async_trait]
 pub trait ReceiptStore: Send + Sync {
@@ -299,6 +321,7 @@ pub trait Store:
     + AccountStore
     + SessionStore
     + RoomStore
+    + SearchStore
     + ReceiptStore
     + AccountDataStore
     + FilterStore

@@ -9,6 +9,7 @@ pub mod messages;
 pub mod profile;
 pub mod receipts;
 pub mod rooms;
+pub mod search;
 pub mod session;
 pub mod state;
 pub mod sync;
@@ -68,6 +69,7 @@ pub fn routes() -> Routes {
         .ruma::<room::get_room_event::v3::Request, _, _>(messages::event)
         .ruma::<context::get_context::v3::Request, _, _>(messages::context)
         .ruma::<redact::redact_event::v3::Request, _, _>(messages::redact)
+        .ruma::<ruma::api::client::search::search_events::v3::Request, _, _>(search::search)
         .ruma::<receipt::create_receipt::v3::Request, _, _>(receipts::receipt)
         .ruma::<read_marker::set_read_marker::v3::Request, _, _>(receipts::read_markers)
         .ruma::<typing::create_typing_event::v3::Request, _, _>(receipts::typing)

@@ -17,5 +17,6 @@ mod media;
 mod messaging;
 mod mfa;
 mod rooms;
+mod search;
 mod session;
 mod sync;
