@@ -147,7 +147,16 @@ pub(super) async fn search(s: &impl Store) -> StoreResult<()> {
         room_id: ward.clone(),
         ranges: vec![PosRange::new(StreamPos(s1.0 - 1), s1), PosRange::new(s2, now)],
     }];
-    found!(s, query(&["bed"], split, now), ["$s3", "$s1"], "several ranges");
+    let r = found!(s, query(&["bed"], split.clone(), now), ["$s3", "$s1"], "several ranges");
+    if r.count != 2 {
+        return Err(fail(&format!("several ranges: count {} of 2", r.count)));
+    }
+    let mut between = query(&["lactate"], split, now);
+    between.order = SearchOrder::Rank { offset: 0 };
+    let r = found!(s, between, ["$s1"], "several ranges, ranked");
+    if r.count != 1 {
+        return Err(fail(&format!("not counted between ranges: count {} of 1", r.count)));
+    }
     found!(s, query(&["lactate"], ward_only(), s1), ["$s1"], "nothing after upto");
 
     // Order and pages.
