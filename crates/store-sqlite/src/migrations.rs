@@ -33,7 +33,7 @@ pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
 
 /// Applies the migrations of `list` (numbered, in order) the database lacks; returns the
 /// highest number.
-fn migrate_with(conn: &mut Connection, list: &[(i64, &str)]) -> Result<i64, StoreError> {
+pub(crate) fn migrate_with(conn: &mut Connection, list: &[(i64, &str)]) -> Result<i64, StoreError> {
     let latest = list.last().map_or(0, |(v, _)| *v);
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (

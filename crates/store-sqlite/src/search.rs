@@ -317,3 +317,96 @@ impl SearchStore for SqliteStore {
         self.readers.read_blocking(move |c| search(c, &query)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wardline_store::{PosRange, SearchScope};
+
+    /// Migration 0010 indexes what was stored before it by the same rules as new events: the
+    /// latest valid edit's text, no redacted message, names and topics.
+    #[tokio::test]
+    async fn the_migration_indexes_existing_events() -> StoreResult<()> {
+        let dir = tempfile::tempdir().map_err(backend_err)?;
+        let path = dir.path().join("old.db");
+        {
+            let mut conn = rusqlite::Connection::open(&path).map_err(backend_err)?;
+            let before: Vec<(i64, &str)> =
+                crate::migrations::MIGRATIONS.iter().copied().filter(|(v, _)| *v < 10).collect();
+            crate::migrations::migrate_with(&mut conn, &before)?;
+            let room = "!old:localhost";
+            conn.execute("INSERT INTO rooms (room_id, created_ts) VALUES (?1, 0)", params![room]).map_err(backend_err)?;
+            let events: [(i64, &str, &str, &str, Option<&str>, serde_json::Value, bool); 8] = [
+                (1, "$n", "@ada:localhost", "m.room.name", Some(""), serde_json::json!({"name": "Sepsis huddle"}), false),
+                (2, "$m1", "@ada:localhost", "m.room.message", None, serde_json::json!({"body": "lactate 3.1 repeat"}), false),
+                (3, "$m2", "@bea:localhost", "m.room.message", None, serde_json::json!({"body": "potassium 6.1"}), true),
+                (4, "$e1", "@ada:localhost", "m.room.message", None, edit("$m1", "lactate 2.0 improving"), false),
+                (5, "$e2", "@ada:localhost", "m.room.message", None, edit("$m1", "lactate normal"), true),
+                (6, "$x", "@bea:localhost", "m.room.message", None, edit("$m1", "hijacked"), false),
+                (7, "$t", "@ada:localhost", "m.room.topic", Some(""), serde_json::json!({"topic": "Bay 3"}), false),
+                (8, "$m3", "@bea:localhost", "m.room.message", None, serde_json::json!({"body": 42}), false),
+            ];
+            for (stream, id, sender, kind, state_key, content, redacted) in events {
+                conn.execute(
+                    "INSERT INTO events (stream, event_id, room_id, sender, type, state_key, content, origin_server_ts,
+                        redacted_because) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
+                    params![stream, id, room, sender, kind, state_key, content.to_string(), redacted.then_some("{}")],
+                )
+                .map_err(backend_err)?;
+            }
+        }
+        let store = SqliteStore::open(&path, crate::Durability::Normal)?;
+        let find = |word: &str| {
+            let q = SearchQuery {
+                words: vec![word.to_owned()],
+                prefix_last: false,
+                keys: SearchKey::ALL.to_vec(),
+                scopes: vec![SearchScope {
+                    room_id: ruma::owned_room_id!("!old:localhost"),
+                    ranges: vec![PosRange::upto(StreamPos(8))],
+                }],
+                upto: StreamPos(8),
+                senders: None,
+                not_senders: Vec::new(),
+                order: SearchOrder::Recent { before: None },
+                limit: 10,
+            };
+            let store = store.clone();
+            async move {
+                let r = store.search_events(q).await?;
+                StoreResult::Ok(r.hits.iter().map(|h| (h.event.event.event_id.to_string(), h.text_pos.0)).collect::<Vec<_>>())
+            }
+        };
+        assert_eq!(find("improving").await?, [("$m1".to_owned(), 4)], "the latest unredacted edit's text");
+        assert!(find("repeat").await?.is_empty(), "not the replaced text");
+        assert!(find("normal").await?.is_empty(), "not a redacted edit's");
+        assert!(find("hijacked").await?.is_empty(), "not another sender's edit");
+        assert!(find("potassium").await?.is_empty(), "not a redacted message");
+        assert_eq!(find("sepsis").await?, [("$n".to_owned(), 1)], "room names");
+        assert_eq!(find("bay").await?, [("$t".to_owned(), 7)], "topics");
+        // And the index goes on from there: redacting the edit brings back the message's own text.
+        let mut redaction = NewEvent {
+            event_id: ruma::owned_event_id!("$r"),
+            room_id: ruma::owned_room_id!("!old:localhost"),
+            sender: ruma::owned_user_id!("@ada:localhost"),
+            kind: kinds::REDACTION.into(),
+            state_key: None,
+            content: serde_json::json!({"redacts": "$e1"}),
+            origin_server_ts: wardline_types::Timestamp(0),
+            redacts: None,
+            txn: None,
+        };
+        redaction.redacts = Some(ruma::owned_event_id!("$e1"));
+        wardline_store::RoomStore::append_events(&store, vec![redaction], Vec::new()).await?;
+        assert_eq!(find("repeat").await?, [("$m1".to_owned(), 2)]);
+        Ok(())
+    }
+
+    fn edit(target: &str, body: &str) -> serde_json::Value {
+        serde_json::json!({
+            "body": format!("* {body}"),
+            "m.new_content": {"body": body},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": target},
+        })
+    }
+}

@@ -270,6 +270,13 @@ async fn context_state_groups_and_audit() {
     // Topics and names are found too, or only bodies if asked.
     assert_eq!(search(&ada, "handover", json!({})).await["count"], 1);
     assert_eq!(search(&ada, "handover", json!({"keys": ["content.body"]})).await["count"], 0);
+    // The filter's types, senders and rooms.
+    assert_eq!(search(&ada, "handover", json!({"filter": {"not_types": ["m.room.topic"]}})).await["count"], 0);
+    assert_eq!(search(&ada, "handover", json!({"filter": {"types": ["m.room.*"]}})).await["count"], 1);
+    let from_ben = search(&ada, "smithson", json!({"filter": {"senders": [ben.user_id]}})).await;
+    assert_eq!(ids(&from_ben), std::slice::from_ref(&hit));
+    assert_eq!(search(&ada, "smithson", json!({"filter": {"not_senders": [ben.user_id]}})).await["count"], 1);
+    assert_eq!(search(&ada, "smithson", json!({"filter": {"not_rooms": [room]}})).await["count"], 0);
     // A search that finds nothing is recorded too.
     search(&ben, "Smithsonian", json!({})).await;
     assert!(s.terminate());
@@ -277,7 +284,7 @@ async fn context_state_groups_and_audit() {
     assert!(ok, "{err}");
     let records: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let searches: Vec<&Value> = records.iter().filter(|r| r["action"] == "room.search").collect();
-    assert_eq!(searches.len(), 5, "one record per search");
+    assert_eq!(searches.len(), 10, "one record per search");
     assert!(searches.iter().all(|r| r["outcome"] == "success" && r["ip"] == "127.0.0.1"));
     assert!(searches.iter().any(|r| r["actor"] == ben.user_id.as_str()
         && r["detail"].as_str().unwrap().contains("results=0")
