@@ -37,14 +37,20 @@ const SCORE: &str = "bm25(event_search, 1.0, 1.0, 1.0, 0.0)";
 
 /// The room's token in the index (`r{room_key}`), numbering the room on first use.
 fn room_token(tx: &rusqlite::Connection, room_id: &RoomId) -> StoreResult<String> {
-    let key: i64 = query_one(
-        tx,
-        "INSERT INTO search_rooms (room_id) VALUES (?1)
-         ON CONFLICT (room_id) DO UPDATE SET room_id = excluded.room_id RETURNING room_key",
-        params![room_id.as_str()],
-        |r| r.get(0),
-    )
-    .map_err(backend_err)?;
+    let known: Option<i64> =
+        query_one(tx, "SELECT room_key FROM search_rooms WHERE room_id = ?1", params![room_id.as_str()], |r| r.get(0))
+            .optional()
+            .map_err(backend_err)?;
+    let key = match known {
+        Some(k) => k,
+        None => query_one(
+            tx,
+            "INSERT INTO search_rooms (room_id) VALUES (?1) RETURNING room_key",
+            params![room_id.as_str()],
+            |r| r.get(0),
+        )
+        .map_err(backend_err)?,
+    };
     Ok(format!("r{key}"))
 }
 
@@ -248,10 +254,14 @@ fn search(c: &rusqlite::Connection, query: &SearchQuery) -> StoreResult<SearchRe
         return Ok(SearchResults::default());
     }
     // How many matches in all.
-    let mut params = Vec::new();
-    let all: Vec<String> = parts.iter().map(|p| part_sql(&query, p, None, false, &mut params)).collect();
-    let count_sql = format!("SELECT COUNT(*) FROM ({})", all.join(" UNION ALL "));
-    let count: i64 = run(c, &count_sql, &params, |r| r.get(0))?.into_iter().next().unwrap_or(0);
+    let count: i64 = if query.count {
+        let mut params = Vec::new();
+        let all: Vec<String> = parts.iter().map(|p| part_sql(&query, p, None, false, &mut params)).collect();
+        let count_sql = format!("SELECT COUNT(*) FROM ({})", all.join(" UNION ALL "));
+        run(c, &count_sql, &params, |r| r.get(0))?.into_iter().next().unwrap_or(0)
+    } else {
+        0
+    };
     // This page (one more than asked for, to know whether more follow).
     let want = query.limit.saturating_add(1);
     let mut params = Vec::new();
@@ -335,11 +345,38 @@ mod tests {
                 crate::migrations::MIGRATIONS.iter().copied().filter(|(v, _)| *v < 10).collect();
             crate::migrations::migrate_with(&mut conn, &before)?;
             let room = "!old:localhost";
-            conn.execute("INSERT INTO rooms (room_id, created_ts) VALUES (?1, 0)", params![room]).map_err(backend_err)?;
-            let events: [(i64, &str, &str, &str, Option<&str>, serde_json::Value, bool); 8] = [
-                (1, "$n", "@ada:localhost", "m.room.name", Some(""), serde_json::json!({"name": "Sepsis huddle"}), false),
-                (2, "$m1", "@ada:localhost", "m.room.message", None, serde_json::json!({"body": "lactate 3.1 repeat"}), false),
-                (3, "$m2", "@bea:localhost", "m.room.message", None, serde_json::json!({"body": "potassium 6.1"}), true),
+            conn.execute("INSERT INTO rooms (room_id, created_ts) VALUES (?1, 0)", params![room])
+                .map_err(backend_err)?;
+            // (stream, id, sender, type, state key, content, redacted)
+            type Row<'a> = (i64, &'a str, &'a str, &'a str, Option<&'a str>, serde_json::Value, bool);
+            let events: [Row<'_>; 8] = [
+                (
+                    1,
+                    "$n",
+                    "@ada:localhost",
+                    "m.room.name",
+                    Some(""),
+                    serde_json::json!({"name": "Sepsis huddle"}),
+                    false,
+                ),
+                (
+                    2,
+                    "$m1",
+                    "@ada:localhost",
+                    "m.room.message",
+                    None,
+                    serde_json::json!({"body": "lactate 3.1 repeat"}),
+                    false,
+                ),
+                (
+                    3,
+                    "$m2",
+                    "@bea:localhost",
+                    "m.room.message",
+                    None,
+                    serde_json::json!({"body": "potassium 6.1"}),
+                    true,
+                ),
                 (4, "$e1", "@ada:localhost", "m.room.message", None, edit("$m1", "lactate 2.0 improving"), false),
                 (5, "$e2", "@ada:localhost", "m.room.message", None, edit("$m1", "lactate normal"), true),
                 (6, "$x", "@bea:localhost", "m.room.message", None, edit("$m1", "hijacked"), false),
@@ -370,11 +407,14 @@ mod tests {
                 not_senders: Vec::new(),
                 order: SearchOrder::Recent { before: None },
                 limit: 10,
+                count: true,
             };
             let store = store.clone();
             async move {
                 let r = store.search_events(q).await?;
-                StoreResult::Ok(r.hits.iter().map(|h| (h.event.event.event_id.to_string(), h.text_pos.0)).collect::<Vec<_>>())
+                StoreResult::Ok(
+                    r.hits.iter().map(|h| (h.event.event.event_id.to_string(), h.text_pos.0)).collect::<Vec<_>>(),
+                )
             }
         };
         assert_eq!(find("improving").await?, [("$m1".to_owned(), 4)], "the latest unredacted edit's text");

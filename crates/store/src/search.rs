@@ -58,6 +58,9 @@ pub struct SearchQuery {
     pub order: SearchOrder,
     /// Most results to return.
     pub limit: usize,
+    /// Whether to count every match (`false`: the caller knows the count from the first page,
+    /// and [`SearchResults::count`] is 0).
+    pub count: bool,
 }
 
 /// One result.
@@ -78,7 +81,7 @@ pub struct SearchHit {
 pub struct SearchResults {
     /// Results, in the order asked for.
     pub hits: Vec<SearchHit>,
-    /// How many results the whole search has (every page together).
+    /// How many results the whole search has (every page together), if counted.
     pub count: u64,
     /// Whether more results follow this page.
     pub more: bool,

@@ -3,7 +3,8 @@
 //! It holds the stream position of the first page (so messages sent while someone pages
 //! through results never shift them: later pages search the same messages), where to continue
 //! (below the last result's position in `recent` order, after a number of results in `rank`
-//! order), and, for a group's token, the room or sender the group is about.
+//! order), the first page's count, and, for a group's token, the room or sender the group is
+//! about.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -44,6 +45,11 @@ pub struct Cursor {
     /// Only this sender (a `sender` group's token).
     #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<String>,
+    /// The count of the first page (the same for every page, as the results are those up to
+    /// `upto`), so later pages need not count again. Given back by the client, so it only ever
+    /// tells the client what it was told.
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
 }
 
 const VERSION: u8 = 1;
@@ -52,7 +58,7 @@ impl Cursor {
     /// A cursor of the current format.
     #[must_use]
     pub fn new(order: Order, upto: StreamPos, next: i64) -> Self {
-        Self { version: VERSION, order, upto, next, room: None, sender: None }
+        Self { version: VERSION, order, upto, next, room: None, sender: None, count: None }
     }
 
     /// The token text.

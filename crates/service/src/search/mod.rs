@@ -30,18 +30,23 @@ use cursor::Cursor;
 pub use cursor::Order;
 pub use terms::{MAX_TERM_BYTES, MAX_WORDS, MIN_PREFIX_CHARS, Terms};
 
-use crate::ServiceResult;
 use crate::audit::{Actor, AuditService};
 use crate::filter::{room_kind_passes, validate_room_event_filter};
 use crate::ratelimit::{LimitKind, RateLimiter};
 use crate::timeline::TimelineService;
 use crate::visibility::Visibility;
+use crate::{ServiceError, ServiceResult};
 
 /// Results per page when the filter sets no `limit`.
 pub const DEFAULT_LIMIT: usize = 10;
 
 /// Most results per page.
 pub const MAX_LIMIT: usize = 100;
+
+/// Most searches the store runs at once; more wait their turn. A search of common words over
+/// years of history reads much of the index, and the store's few read connections also serve
+/// every `/sync`: searches must never take all of them.
+pub const MAX_CONCURRENT_SEARCHES: usize = 2;
 
 /// What to show around each result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +163,7 @@ pub struct SearchService {
     timeline: TimelineService,
     audit: AuditService,
     limiter: RateLimiter,
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for SearchService {
@@ -176,7 +182,13 @@ impl SearchService {
     /// A search service.
     #[must_use]
     pub fn new(core: &crate::core::Core, timeline: TimelineService) -> Self {
-        Self { store: Arc::clone(&core.store), timeline, audit: core.audit.clone(), limiter: core.limiter.clone() }
+        Self {
+            store: Arc::clone(&core.store),
+            timeline,
+            audit: core.audit.clone(),
+            limiter: core.limiter.clone(),
+            running: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SEARCHES)),
+        }
     }
 
     /// Searches the messages, room names and topics `by` may read.
@@ -200,9 +212,11 @@ impl SearchService {
             }
             (Order::Recent, c) => SearchOrder::Recent { before: c.as_ref().map(|c| StreamPos(c.next)) },
         };
+        let known_count = cursor.as_ref().and_then(|c| c.count);
         let results = if terms.words.is_empty() || senders.as_ref().is_some_and(Vec::is_empty) {
             wardline_store::SearchResults::default()
         } else {
+            let _turn = self.running.acquire().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
             self.store
                 .search_events(SearchQuery {
                     words: terms.words.clone(),
@@ -214,6 +228,7 @@ impl SearchService {
                     not_senders: req.filter.not_senders.clone(),
                     order,
                     limit,
+                    count: known_count.is_none(),
                 })
                 .await?
         };
@@ -236,7 +251,7 @@ impl SearchService {
             );
         }
         let mut out = SearchOutcome {
-            count: results.count,
+            count: known_count.unwrap_or(results.count),
             highlights: terms.highlights(hits.iter().map(|h| h.text.as_str())),
             ..SearchOutcome::default()
         };
@@ -250,6 +265,7 @@ impl SearchService {
             let mut c = Cursor::new(req.order, upto, next);
             c.room = restricted_room.clone();
             c.sender = cursor.as_ref().and_then(|c| c.sender.clone());
+            c.count = Some(out.count);
             out.next_batch = Some(c.encode());
         }
         for h in hits {

@@ -49,6 +49,7 @@ fn query(words: &[&str], scopes: Vec<SearchScope>, upto: StreamPos) -> SearchQue
         not_senders: Vec::new(),
         order: SearchOrder::Recent { before: None },
         limit: 10,
+        count: true,
     }
 }
 
@@ -183,9 +184,14 @@ pub(super) async fn search(s: &impl Store) -> StoreResult<()> {
         return Err(fail("recent page 1 says more follow"));
     }
     recent.order = SearchOrder::Recent { before: Some(s2) };
-    let r = found!(s, recent, ["$s1"], "recent page 2");
+    let r = found!(s, recent.clone(), ["$s1"], "recent page 2");
     if r.more || r.count != 2 {
         return Err(fail("recent page 2 is the last, with the whole count"));
+    }
+    recent.count = false;
+    let r = found!(s, recent, ["$s1"], "a page without the count");
+    if r.count != 0 {
+        return Err(fail("not counted when not asked"));
     }
 
     // Senders.
