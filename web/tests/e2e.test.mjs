@@ -127,14 +127,19 @@ test("two clinicians chat, see each other's messages live and who has read them"
     // sign in with the next step's, which the server accepts as clock drift.
     await signIn(ben, "ben", server.passwords.get("ben"), () => totp(benSecret, Date.now() + 30_000));
 
-    // Ada starts a chat with Ben from the directory and sends a message.
+    // Ada starts a chat with Ben from the directory. Ben's phone joins it, then he puts the phone
+    // away (the app closed): Ada's message is sent, and not delivered yet.
     await startChat(ada, ["Ben Carter"]);
+    await ben.locator(".rooms li", { hasText: "Ada Lovelace" }).waitFor(WAIT);
+    const benApp = ben.url();
+    await ben.goto("about:blank");
     await send(ada, "Bed 4 obs due at 14:00");
     await ada.locator(".timeline").getByText("Bed 4 obs due at 14:00").waitFor(WAIT);
     await ada.getByRole("button", { name: /^Sent/ }).waitFor(WAIT);
 
-    // Ben sees it arrive live in his list: delivered, not yet read. He opens the chat, and Ada
-    // sees it read.
+    // Ben takes his phone out and sees it in his list: delivered, not yet read. He opens the
+    // chat, and Ada sees it read.
+    await ben.goto(benApp);
     const convo = ben.locator(".rooms li", { hasText: "Bed 4 obs due at 14:00" });
     await convo.waitFor(WAIT);
     await convo.locator(".badge").waitFor(WAIT);
@@ -189,10 +194,20 @@ test("two clinicians chat, see each other's messages live and who has read them"
     await ada.screenshot({ path: path.join(ARTIFACTS, "desktop-conversation.png") });
     await ben.screenshot({ path: path.join(ARTIFACTS, "phone-conversation.png") });
 
-    // A group of three: Ada sees that Ben has read it and Cy has not.
+    // A group of three: Ada sees that Ben has read it and Cy has not. (Recipients are who is in
+    // the group when a message is sent: Ben's phone joins at once; Cy joins from a device that
+    // has not synced since.)
     await startChat(ada, ["Ben Carter", "Cy Okafor"], "Ward 7 handover");
-    await send(ada, "Handover at 19:30 in the day room");
     const group = ben.locator(".rooms li", { hasText: "Ward 7 handover" });
+    await group.waitFor({ state: "attached", ...WAIT });
+    const groupId = await group.getAttribute("data-room");
+    const cy = await post(server.baseUrl, "/_matrix/client/v3/login", {
+      type: "m.login.password",
+      identifier: { type: "m.id.user", user: "cy" },
+      password: server.passwords.get("cy"),
+    });
+    await post(server.baseUrl, `/_matrix/client/v3/join/${encodeURIComponent(groupId)}`, {}, cy.access_token);
+    await send(ada, "Handover at 19:30 in the day room");
     const back = ben.getByRole("button", { name: "Back to conversations" });
     if (await back.isVisible()) await back.click();
     await group.waitFor(WAIT);

@@ -1,5 +1,6 @@
 //! Wardline's own client endpoints (`/_wardline/client/v1/`), beside the Matrix API: setting up
-//! a second factor. Authenticated like every Matrix endpoint, errors from the same table.
+//! a second factor, a message's delivery and read status. Authenticated like every Matrix
+//! endpoint, errors from the same table.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -62,10 +63,10 @@ pub fn routes() -> Routes {
         .wardline(Method::POST, &format!("{V1}/mfa/totp/remove"), "wardline.mfa.remove", FirstSignIn::Refused, remove)
         .wardline(
             Method::GET,
-            &format!("{V1}/rooms/{{room_id}}/delivery"),
-            "wardline.rooms.delivery",
+            &format!("{V1}/rooms/{{room_id}}/status/{{event_id}}"),
+            "wardline.rooms.status",
             FirstSignIn::Refused,
-            delivery,
+            message_status,
         )
 }
 
@@ -119,20 +120,34 @@ async fn remove(
     Ok(Json(json!({})).into_response())
 }
 
-/// `GET /rooms/{roomId}/delivery`: the latest event delivered to each member's device, for
-/// "Delivered to 2 of 3". Members only.
-async fn delivery(
+/// `GET /rooms/{roomId}/status/{eventId}`: who a message was for, when it reached each of
+/// their devices and when each read it ("Delivered to 2 of 3", "Read by 1 of 3"). Answered to
+/// whoever may see the event; anyone else is told there is no such event.
+async fn message_status(
     State(s): State<Services>,
     Staff(c): Staff,
-    axum::extract::Path(room_id): axum::extract::Path<String>,
+    axum::extract::Path((room_id, event_id)): axum::extract::Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let room = ruma::OwnedRoomId::try_from(room_id).map_err(|_| ApiError::invalid_param("invalid room id"))?;
-    let delivered: serde_json::Map<String, serde_json::Value> = s
-        .sync
-        .deliveries(&c, &room)
-        .await?
-        .into_iter()
-        .map(|(user, d)| (user.to_string(), json!({ "event_id": d.event_id, "ts": d.at.0 })))
+    let event = ruma::OwnedEventId::try_from(event_id).map_err(|_| ApiError::invalid_param("invalid event id"))?;
+    let status = s.status.status(&c.user_id, &room, &event).await?;
+    let counts = status.counts();
+    let recipients: Vec<serde_json::Value> = status
+        .recipients
+        .iter()
+        .map(|r| {
+            json!({
+                "user_id": r.user_id,
+                "delivered_ts": r.delivered.map(|t| t.0),
+                "read_ts": r.read.map(|t| t.0),
+            })
+        })
         .collect();
-    Ok(Json(json!({ "delivered": delivered })).into_response())
+    Ok(Json(json!({
+        "event_id": status.event_id,
+        "sender": status.sender,
+        "recipients": recipients,
+        "counts": { "recipients": counts.recipients, "delivered": counts.delivered, "read": counts.read },
+    }))
+    .into_response())
 }

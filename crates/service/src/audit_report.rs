@@ -11,7 +11,10 @@ use wardline_types::audit::{AuditAction, AuditRecord, ChainPoint, Checkpoint, Ou
 use wardline_types::{Membership, StoredEvent, Timestamp, kinds};
 
 use crate::audit::verify_with;
+use crate::messaging::{self, MessageStatus};
 use crate::{ServiceError, ServiceResult};
+
+mod edits;
 
 /// Records read per page while verifying or exporting.
 const PAGE: usize = 10_000;
@@ -462,12 +465,40 @@ fn describe(e: &StoredEvent, original: Option<&Value>, names: &HashMap<String, S
         // as an ordinary event, before the rooms refused those, deleted nothing).
         kinds::REDACTION if e.event.redacts.is_some() => format!("{who} deleted a message"),
         kinds::REDACTION => format!("{who}: [an m.room.redaction that deleted nothing]"),
+        wardline_types::relation::REACTION => {
+            let key = wardline_types::relation::relation(c).and_then(|r| r.key).unwrap_or_default();
+            format!("{who} reacted {key}")
+        }
         k if k.starts_with("m.room.") => return None,
         other => format!("{who}: [{other}]"),
     })
 }
 
-/// A readable transcript of a conversation: who said what, when, and who has read it.
+/// What became of a message, for the transcript: who it was delivered to and when, who read it
+/// and when, who has neither (by the one rule, [`crate::messaging::status_of`]).
+fn describe_status(status: &MessageStatus, names: &HashMap<String, String>) -> String {
+    let list = |items: Vec<String>| items.join(", ");
+    let at = |user: &ruma::UserId, t: Timestamp| format!("{} at {}", name_of(names, user.as_str()), t.to_rfc3339());
+    let delivered: Vec<String> =
+        status.recipients.iter().filter_map(|r| r.delivered.map(|t| at(&r.user_id, t))).collect();
+    let read: Vec<String> = status.recipients.iter().filter_map(|r| r.read.map(|t| at(&r.user_id, t))).collect();
+    let neither: Vec<String> = status
+        .recipients
+        .iter()
+        .filter(|r| r.delivered.is_none())
+        .map(|r| name_of(names, r.user_id.as_str()))
+        .collect();
+    let mut out = String::new();
+    for (label, items) in [("delivered to", delivered), ("read by", read), ("not delivered to", neither)] {
+        if !items.is_empty() {
+            out.push_str(&format!("    {label}: {}\n", list(items)));
+        }
+    }
+    out
+}
+
+/// A readable transcript of a conversation: who said what and when, and for each message who it
+/// was delivered to and when, who read it and when, and who has neither.
 pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<String> {
     if !store.room_exists(room).await? {
         return Err(ServiceError::not_found("no such room"));
@@ -484,30 +515,31 @@ pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<Strin
         .find(|e| e.event.kind == kinds::NAME)
         .and_then(|e| e.event.content.get("name")?.as_str().map(ToOwned::to_owned))
         .unwrap_or_else(|| room.to_string());
-    let receipts = store.receipts(room, PosRange::upto(now)).await?;
+    let members = messaging::current_members(&state);
     let mut out = format!("Transcript of \"{title}\" ({room})\nAll times UTC.\n\n");
     let mut after = wardline_types::StreamPos::ZERO;
     loop {
         let page = store.room_events(room, PosRange::new(after, now), Direction::Forward, 1000).await?;
         let Some(last) = page.last().map(|e| e.stream) else { break };
+        let messages: Vec<StoredEvent> =
+            page.iter().filter(|e| messaging::is_message(e) && e.redacted_because.is_none()).cloned().collect();
+        let (memberships, facts) =
+            messaging::load_facts(store, room, &messages, members.clone(), messaging::Reach::History).await?;
+        let edits = edits::of(store, &page, now).await?;
         for e in &page {
+            if edits::listed_under_original(store, e).await? {
+                continue;
+            }
             let original = match &e.redacted_because {
                 Some(_) => store.original_content(&e.event.event_id).await?,
                 None => None,
             };
             let Some(line) = describe(e, original.as_ref(), &names) else { continue };
             out.push_str(&format!("{}  {line}\n", e.event.origin_server_ts.to_rfc3339()));
-            if e.event.kind == kinds::MESSAGE && e.redacted_because.is_none() {
-                let mut readers: Vec<String> = receipts
-                    .iter()
-                    .filter(|r| r.event_stream >= e.stream && r.user_id != e.event.sender && r.receipt_type == "m.read")
-                    .map(|r| format!("{} (by {})", name_of(&names, r.user_id.as_str()), r.ts.to_rfc3339()))
-                    .collect();
-                readers.sort();
-                readers.dedup();
-                if !readers.is_empty() {
-                    out.push_str(&format!("    read by: {}\n", readers.join(", ")));
-                }
+            out.push_str(&edits::lines(edits.get(&e.event.event_id), &names));
+            if messaging::is_message(e) && e.redacted_because.is_none() {
+                let status = messaging::status_of(e, &memberships, &facts, now);
+                out.push_str(&describe_status(&status, &names));
             }
         }
         after = last;

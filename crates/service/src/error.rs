@@ -45,6 +45,12 @@ pub enum ServiceError {
     /// The request body is not valid for this endpoint.
     #[error("{0}")]
     BadJson(String),
+    /// The same reaction (sender, event type, key) to the same event twice.
+    #[error("{0}")]
+    DuplicateAnnotation(String),
+    /// A thread rooted at an event that itself relates to another (the spec: `400 M_UNKNOWN`).
+    #[error("{0}")]
+    InvalidThreadRoot(String),
     /// Too many requests.
     #[error("too many requests")]
     RateLimited {

@@ -11,12 +11,12 @@ mod auth_cache;
 pub mod breached;
 pub mod config;
 pub mod core;
-pub mod delivery;
 mod error;
 pub mod filter;
 pub mod import;
 pub mod lockout;
 pub mod media;
+pub mod messaging;
 pub mod mfa;
 pub mod names;
 pub mod notifier;
@@ -77,6 +77,8 @@ pub struct Services {
     pub userdata: Arc<userdata::UserDataService>,
     /// Sync.
     pub sync: Arc<sync::SyncService>,
+    /// Who got a message, who read it.
+    pub status: Arc<messaging::StatusService>,
     /// Files.
     pub media: Arc<media::MediaService>,
     /// The audit recorder.
@@ -110,13 +112,15 @@ impl Services {
         let mfa = Arc::new(mfa::MfaService::new(&core));
         let sessions = Arc::new(sessions::SessionService::new(&core, Arc::clone(&mfa), &config.data_dir)?);
         let settings = Arc::new(settings::SettingsService::new(Arc::clone(&store), audit.clone(), live));
-        let timeline = timeline::TimelineService::new(Arc::clone(&store), audit.clone());
+        let deliveries = messaging::Deliveries::new(Arc::clone(&store), Arc::clone(&clock), notifier.clone());
+        let timeline = timeline::TimelineService::new(Arc::clone(&store), audit.clone(), deliveries.clone());
         let media = Arc::new(media::MediaService::new(&core, timeline.clone(), &config.data_dir));
         let rooms = Arc::new(rooms::RoomService::new(&core, Arc::clone(&media)));
         let search = Arc::new(search::SearchService::new(&core, timeline.clone()));
         let accounts = Arc::new(accounts::AccountService::new(&core, Arc::clone(&sessions), Arc::clone(&rooms)));
         let typing = typing::TypingService::new(Arc::clone(&clock), notifier.clone());
         let userdata = Arc::new(userdata::UserDataService::new(&core, Arc::clone(&rooms), timeline.clone()));
+        let status = Arc::new(messaging::StatusService::new(Arc::clone(&store), Arc::clone(&rooms), timeline.clone()));
         let sync = Arc::new(sync::SyncService::new(
             &core,
             Arc::clone(&rooms),
@@ -124,6 +128,7 @@ impl Services {
             typing.clone(),
             Arc::clone(&sessions),
             Arc::clone(&userdata),
+            (deliveries, Arc::clone(&status)),
             config.sync,
         ));
         Ok(Self {
@@ -140,6 +145,7 @@ impl Services {
             typing,
             userdata,
             sync,
+            status,
             media,
             audit,
             notifier,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ruma::api::client::filter::{FilterDefinition, RoomEventFilter};
-use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
+use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
 use serde_json::Value;
 use wardline_store::{AccountDataChange, ChangeTopic, Direction, MembershipChange, PosRange, Presence, Receipt, Store};
 use wardline_types::stream::PageToken;
@@ -16,12 +16,12 @@ use wardline_types::{Membership, StoredEvent, StreamPos, SyncToken, kinds};
 
 use crate::config::SyncSettings;
 use crate::core::Core;
-use crate::delivery::{Delivered, Deliveries};
 use crate::filter::{event_passes, kind_passes, room_included, room_kind_passes};
+use crate::messaging::{Carried, Counts, Deliveries, STATUS_EVENT_TYPE, StatusService, SyncWindow, runs};
 use crate::notifier::Notifier;
 use crate::rooms::RoomService;
 use crate::sessions::{Caller, SessionService};
-use crate::timeline::TimelineService;
+use crate::timeline::{Bundles, TimelineService};
 use crate::typing::TypingService;
 use crate::unread::UnreadCounts;
 use crate::user_rooms::UserRooms;
@@ -53,6 +53,15 @@ pub struct TimelineSlice {
     pub limited: bool,
     /// Token to paginate back from.
     pub prev_batch: Option<PageToken>,
+    /// The runs of the room's log carried whole ([`crate::messaging::runs`]): a gap before a
+    /// limited timeline, and events hidden or filtered out, are not in them.
+    pub delivered: Vec<(StreamPos, StreamPos)>,
+    /// Are all of the room's events in the window here (not limited, none filtered out)?
+    pub complete: bool,
+    /// Aggregations of the events (`unsigned."m.relations"`), when the timeline is limited: the
+    /// spec bundles them on `/sync` only then (otherwise the client has every child since its
+    /// last sync and aggregates them itself).
+    pub bundles: Bundles,
 }
 
 /// Member counts and names for clients to name a room.
@@ -85,6 +94,8 @@ pub struct JoinedRoom {
     pub notification_count: u64,
     /// Summary, when membership changed or on a full sync.
     pub summary: Option<Summary>,
+    /// Counts of the user's own messages that may have changed (`org.wardline.message_status`).
+    pub statuses: Vec<(OwnedEventId, Counts)>,
 }
 
 /// A room the user was invited to.
@@ -149,7 +160,7 @@ pub struct SyncService {
     unread: UnreadCounts,
     user_rooms: UserRooms,
     deliveries: Deliveries,
-    clock: Arc<dyn wardline_types::Clock>,
+    statuses: Arc<StatusService>,
 }
 
 impl std::fmt::Debug for SyncService {
@@ -180,6 +191,7 @@ fn may_have_changed(store: &dyn Store, w: &Window, topic: &ChangeTopic) -> bool 
 
 impl SyncService {
     /// A sync service.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         core: &Core,
         rooms: Arc<RoomService>,
@@ -187,6 +199,7 @@ impl SyncService {
         typing: TypingService,
         sessions: Arc<SessionService>,
         userdata: Arc<UserDataService>,
+        (deliveries, statuses): (Deliveries, Arc<StatusService>),
         settings: SyncSettings,
     ) -> Self {
         Self {
@@ -200,8 +213,8 @@ impl SyncService {
             settings,
             unread: UnreadCounts::default(),
             user_rooms: UserRooms::default(),
-            deliveries: Deliveries::default(),
-            clock: Arc::clone(&core.clock),
+            deliveries,
+            statuses,
         }
     }
 
@@ -225,6 +238,9 @@ impl SyncService {
                 self.audit_delivery(caller, &result)?;
                 return Ok(result);
             }
+            if !wait.is_zero() {
+                tracing::debug!("sync long-poll waiting");
+            }
             tokio::select! {
                 woken = tokio::time::timeout_at(deadline, wake.changed()) => {
                     if woken.is_err() {
@@ -239,28 +255,22 @@ impl SyncService {
         }
     }
 
-    /// The latest event delivered to each member of a room the caller is in.
-    pub async fn deliveries(&self, caller: &Caller, room: &RoomId) -> ServiceResult<Vec<(OwnedUserId, Delivered)>> {
-        let member = self.rooms.with_state(room, |s| s.membership(&caller.user_id)).await?;
-        if member != Some(Membership::Join) {
-            return Err(ServiceError::forbidden("you are not a member of this room"));
-        }
-        Ok(self.deliveries.in_room(room))
-    }
-
-    /// Every room whose messages this response delivers is a read, audited.
+    /// Every room whose messages this response delivers is a read, audited; what it carries
+    /// is then recorded as delivered to the caller's device (in the background).
     fn audit_delivery(&self, caller: &Caller, result: &SyncResult) -> ServiceResult<()> {
         let actor = caller.actor();
-        let now = self.clock.now();
+        let mut carried = Vec::new();
         for room in &result.joined {
             if let Some(id) = &room.room_id {
                 self.timeline.audit_read(&actor, id, &room.timeline.events, "sync")?;
-                self.deliveries.record(id, &caller.user_id, &room.timeline.events, now);
+                carried.push(Carried::new(id.clone(), room.timeline.delivered.clone(), &room.timeline.events));
             }
         }
         for room in &result.left {
             self.timeline.audit_read(&actor, &room.room_id, &room.timeline.events, "sync")?;
+            carried.push(Carried::new(room.room_id.clone(), room.timeline.delivered.clone(), &room.timeline.events));
         }
+        self.deliveries.record(&caller.user_id, carried);
         Ok(())
     }
 
@@ -403,6 +413,9 @@ impl SyncService {
                 events: vec![],
                 limited: !range.is_empty(),
                 prev_batch: Some(PageToken(range.upto.next())),
+                delivered: vec![],
+                complete: range.is_empty(),
+                bundles: Bundles::new(),
             });
         }
         // A woken incremental sync usually finds its new events in memory.
@@ -426,8 +439,38 @@ impl SyncService {
         };
         let limited = limited || hidden.is_some();
         let prev_batch = Some(PageToken(visible.first().map_or(range.upto.next(), |e| e.stream)));
-        let events = visible.into_iter().filter(|e| event_passes(filter, e)).collect();
-        Ok(TimelineSlice { events, limited, prev_batch })
+        let (events, left_out): (Vec<_>, Vec<_>) = visible.into_iter().partition(|e| event_passes(filter, e));
+        let seen = events.iter().map(|e| (e.stream, true)).chain(left_out.iter().map(|e| (e.stream, false)));
+        let delivered = runs(seen.collect());
+        let complete = !limited && left_out.is_empty();
+        Ok(TimelineSlice { events, limited, prev_batch, delivered, complete, bundles: Bundles::new() })
+    }
+
+    /// Adds the bundled aggregations to a limited timeline, counting children up to `upto` only
+    /// (later ones reach the client in a later sync). `vis` is `None` when the user was joined
+    /// throughout the window; it is then read, as bundling is rare enough not to be worth a
+    /// shortcut.
+    async fn bundle_limited(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        mut timeline: TimelineSlice,
+        vis: Option<&Visibility>,
+        upto: StreamPos,
+    ) -> ServiceResult<TimelineSlice> {
+        if !timeline.limited || timeline.events.is_empty() {
+            return Ok(timeline);
+        }
+        let read;
+        let vis = match vis {
+            Some(v) => v,
+            None => {
+                read = self.timeline.visibility(user, room).await?;
+                &read
+            }
+        };
+        timeline.bundles = self.timeline.bundles(user, &timeline.events, vis, upto).await?;
+        Ok(timeline)
     }
 
     /// State before a timeline: everything on a full sync, changes in the gap if limited; only
@@ -473,9 +516,17 @@ impl SyncService {
         let store = self.store.as_ref();
         let new_events = full || may_have_changed(store, w, &ChangeTopic::RoomEvents(room.to_owned()));
         let new_receipts = full || may_have_changed(store, w, &ChangeTopic::RoomReceipts(room.to_owned()));
-        if !new_events && !new_receipts && typing.is_none() && account_data.is_empty() {
+        // Counts are sent afresh with a first picture of the room, and as they change after.
+        let first_picture = w.since.is_none() || newly_joined;
+        let new_deliveries =
+            !first_picture && may_have_changed(store, w, &ChangeTopic::RoomDeliveries(room.to_owned()));
+        if !new_events && !new_receipts && !new_deliveries && typing.is_none() && account_data.is_empty() {
             return Ok(None);
         }
+        let ephemeral = &filter.room.ephemeral;
+        let no_ephemeral = ephemeral.types.as_ref().is_some_and(Vec::is_empty)
+            || ephemeral.limit.is_some_and(|l| l == ruma::UInt::MIN);
+        let want_statuses = !no_ephemeral && room_kind_passes(ephemeral, STATUS_EVENT_TYPE);
         // `full_state` alone still limits the timeline to what is new since `since`.
         let range = if w.since.is_none() || newly_joined { PosRange::upto(w.upto) } else { w.range() };
         // Without a membership change in the window the user was joined throughout it and may
@@ -485,21 +536,41 @@ impl SyncService {
             let limit = self.timeline_limit(&filter.room.timeline);
             self.slice(room, range, &filter.room.timeline, vis.as_ref(), limit).await?
         } else {
-            TimelineSlice { events: vec![], limited: false, prev_batch: Some(PageToken(range.upto.next())) }
+            TimelineSlice {
+                events: vec![],
+                limited: false,
+                prev_batch: Some(PageToken(range.upto.next())),
+                delivered: vec![],
+                complete: true,
+                bundles: Bundles::new(),
+            }
         };
+        let timeline = self.bundle_limited(user, room, timeline, vis.as_ref(), w.upto).await?;
         let state = self.state_before(room, &timeline, range, full, &filter.room.state, vis.as_ref()).await?;
         let receipt_range = if full { PosRange::upto(w.upto) } else { w.range() };
-        let receipts = if !new_receipts || filter.room.ephemeral.types.as_ref().is_some_and(Vec::is_empty) {
-            Vec::new()
+        let changed_receipts =
+            if !new_receipts || no_ephemeral { Vec::new() } else { self.store.receipts(room, receipt_range).await? };
+        let statuses = if want_statuses {
+            let window = SyncWindow {
+                since: (!first_picture).then_some(range.after),
+                upto: w.upto,
+                new_deliveries,
+                receipts: &changed_receipts,
+                own_new: timeline.complete.then_some(timeline.events.as_slice()),
+            };
+            self.statuses.sync_counts(user, room, window).await?
         } else {
-            self.store
-                .receipts(room, receipt_range)
-                .await?
-                .into_iter()
-                .filter(|r| r.receipt_type != "m.read.private" || r.user_id == user)
-                .filter(|r| vis.as_ref().is_none_or(|v| v.can_see(r.event_stream)))
-                .collect()
+            Vec::new()
         };
+        if !full && !new_events && !new_receipts && typing.is_none() && account_data.is_empty() && statuses.is_empty() {
+            // Only deliveries changed, and none of them to a message of this user's.
+            return Ok(None);
+        }
+        let receipts = changed_receipts
+            .into_iter()
+            .filter(|r| r.receipt_type != "m.read.private" || r.user_id == user)
+            .filter(|r| vis.as_ref().is_none_or(|v| v.can_see(r.event_stream)))
+            .collect();
         let notification_count = self.unread.count(self.store.as_ref(), room, user, w.upto).await?;
         let member_changed = timeline.events.iter().any(|e| e.event.kind == kinds::MEMBER);
         let summary = if full || member_changed { Some(self.summary(user, room).await?) } else { None };
@@ -513,6 +584,7 @@ impl SyncService {
             account_data,
             notification_count,
             summary,
+            statuses,
         }))
     }
 
@@ -556,6 +628,7 @@ impl SyncService {
         let vis = self.timeline.visibility(user, &m.room_id).await?;
         let limit = self.timeline_limit(&filter.room.timeline);
         let timeline = self.slice(&m.room_id, range, &filter.room.timeline, Some(&vis), limit).await?;
+        let timeline = self.bundle_limited(user, &m.room_id, timeline, Some(&vis), range.upto).await?;
         let state =
             self.state_before(&m.room_id, &timeline, range, w.since.is_none(), &filter.room.state, Some(&vis)).await?;
         Ok(LeftRoom { room_id: m.room_id.clone(), timeline, state })

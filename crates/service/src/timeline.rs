@@ -1,6 +1,9 @@
-//! Reading a room's history: `/messages`, `/event`, `/context`, each limited to what the
-//! reader may see.
+//! Reading a room's history: `/messages`, `/event`, `/context` (and, in `relations.rs`,
+//! `/relations` and bundled aggregations), each limited to what the reader may see.
 
+mod relations;
+
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use ruma::api::client::filter::RoomEventFilter;
@@ -12,8 +15,11 @@ use wardline_types::{StoredEvent, StreamPos, kinds};
 
 use crate::audit::{Actor, AuditService};
 use crate::filter::{event_passes, validate_room_event_filter};
+use crate::messaging::{Carried, Deliveries, runs};
 use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
+
+pub use relations::{Aggregation, Bundles, RECURSION_DEPTH, RelationsPage, RelationsRequest, ThreadSummary};
 
 /// A page of `/messages`.
 #[derive(Debug, Clone)]
@@ -26,6 +32,11 @@ pub struct Page {
     pub start: PageToken,
     /// Member events of the chunk's senders (lazy loading).
     pub state: Vec<StoredEvent>,
+    /// Every event of the room the page looked at, in the order read, with whether it is in
+    /// the chunk (for [`crate::messaging::runs`]).
+    scanned: Vec<(StreamPos, bool)>,
+    /// Aggregations of the chunk's events (`unsigned."m.relations"`).
+    pub bundles: Bundles,
 }
 
 /// What `/messages` asks for.
@@ -58,6 +69,8 @@ pub struct Context {
     pub end: PageToken,
     /// Room state at the event.
     pub state: Vec<StoredEvent>,
+    /// Aggregations of the event and those around it.
+    pub bundles: Bundles,
 }
 
 impl Context {
@@ -76,6 +89,7 @@ impl Context {
 pub struct TimelineService {
     store: Arc<dyn Store>,
     audit: AuditService,
+    deliveries: Deliveries,
 }
 
 impl std::fmt::Debug for TimelineService {
@@ -88,10 +102,43 @@ impl std::fmt::Debug for TimelineService {
 /// read the whole room.
 const MAX_SCAN: usize = 5_000;
 
+/// Where a page starts and the positions it may read: from `from` (default: the end in the
+/// direction of travel) towards `to`, never past `ceiling`. Token `t{n}` is the boundary before
+/// position `n`.
+pub(crate) fn page_range(
+    from: Option<PageToken>,
+    to: Option<PageToken>,
+    dir: Direction,
+    now: StreamPos,
+    ceiling: StreamPos,
+) -> (PageToken, PosRange) {
+    let start = from.unwrap_or(match dir {
+        Direction::Backward => PageToken(now.next()),
+        Direction::Forward => PageToken(StreamPos(1)),
+    });
+    let range = match dir {
+        Direction::Backward => {
+            PosRange::new(StreamPos(to.map_or(0, |t| t.0.0 - 1).max(0)), StreamPos(start.0.0 - 1).min(ceiling))
+        }
+        Direction::Forward => {
+            PosRange::new(StreamPos(start.0.0 - 1), to.map_or(ceiling, |t| StreamPos(t.0.0 - 1).min(ceiling)))
+        }
+    };
+    (start, range)
+}
+
+/// The token that continues a page whose unread remainder is `range`.
+pub(crate) fn end_token(range: PosRange, dir: Direction) -> PageToken {
+    match dir {
+        Direction::Backward => PageToken(StreamPos(range.upto.0 + 1)),
+        Direction::Forward => PageToken(range.after.next()),
+    }
+}
+
 impl TimelineService {
-    /// A timeline reader over `store`.
-    pub fn new(store: Arc<dyn Store>, audit: AuditService) -> Self {
-        Self { store, audit }
+    /// A timeline reader over `store`; what it shows a device is recorded as delivered there.
+    pub fn new(store: Arc<dyn Store>, audit: AuditService, deliveries: Deliveries) -> Self {
+        Self { store, audit, deliveries }
     }
 
     /// Records that `by` was shown these events of `room`.
@@ -127,32 +174,24 @@ impl TimelineService {
     /// `/messages`: up to `limit` visible events from `from` in `dir`, stopping at `to`.
     pub async fn messages(&self, by: &Actor, room: &RoomId, req: PageRequest<'_>) -> ServiceResult<Page> {
         validate_room_event_filter(req.filter)?;
-        let page = self.page(&by.user_id, room, req).await?;
+        let vis = self.visibility_of_member(&by.user_id, room).await?;
+        let mut page = self.page(&vis, room, req).await?;
+        page.bundles = self.bundles(&by.user_id, &page.chunk, &vis, self.store.current_pos()).await?;
         self.audit_read(by, room, &page.chunk, "messages")?;
+        let carried = Carried::new(room.to_owned(), runs(page.scanned.clone()), &page.chunk);
+        self.deliveries.record(&by.user_id, vec![carried]);
         Ok(page)
     }
 
-    async fn page(&self, user: &UserId, room: &RoomId, req: PageRequest<'_>) -> ServiceResult<Page> {
+    async fn page(&self, vis: &Visibility, room: &RoomId, req: PageRequest<'_>) -> ServiceResult<Page> {
         let PageRequest { from, to, dir, limit, filter } = req;
-        let vis = self.visibility_of_member(user, room).await?;
         let now = self.store.current_pos();
         // The newest position the reader may ever see.
         let ceiling = vis.ended_at().unwrap_or(now).min(now);
         let limit = limit.clamp(1, 1000);
-        let start = from.unwrap_or(match dir {
-            Direction::Backward => PageToken(now.next()),
-            Direction::Forward => PageToken(StreamPos(1)),
-        });
-        // Token t{n} is the boundary before position n.
-        let mut range = match dir {
-            Direction::Backward => {
-                PosRange::new(StreamPos(to.map_or(0, |t| t.0.0 - 1).max(0)), StreamPos(start.0.0 - 1).min(ceiling))
-            }
-            Direction::Forward => {
-                PosRange::new(StreamPos(start.0.0 - 1), to.map_or(ceiling, |t| StreamPos(t.0.0 - 1).min(ceiling)))
-            }
-        };
+        let (start, mut range) = page_range(from, to, dir, now, ceiling);
         let mut chunk = Vec::new();
+        let mut seen = Vec::new();
         let mut scanned = 0;
         let mut exhausted = false;
         while chunk.len() < limit && scanned < MAX_SCAN {
@@ -174,25 +213,24 @@ impl TimelineService {
                 Direction::Backward => range.upto = StreamPos(last.0 - 1),
                 Direction::Forward => range.after = last,
             }
-            chunk.extend(batch.into_iter().filter(|e| vis.can_see(e.stream) && event_passes(filter, e)));
+            for e in batch {
+                let shown = vis.can_see(e.stream) && event_passes(filter, &e);
+                seen.push((e.stream, shown));
+                if shown {
+                    chunk.push(e);
+                }
+            }
             if exhausted {
                 break;
             }
         }
-        let end = if exhausted && chunk.len() < limit {
-            None
-        } else {
-            Some(match dir {
-                Direction::Backward => PageToken(StreamPos(range.upto.0 + 1)),
-                Direction::Forward => PageToken(range.after.next()),
-            })
-        };
+        let end = if exhausted && chunk.len() < limit { None } else { Some(end_token(range, dir)) };
         let state = if !filter.lazy_load_options.is_disabled() {
             self.member_events_for(room, &chunk).await?
         } else {
             Vec::new()
         };
-        Ok(Page { chunk, end, start, state })
+        Ok(Page { chunk, end, start, state, scanned: seen, bundles: Bundles::new() })
     }
 
     /// The room state the user may read: the current state while they are in the room, the
@@ -220,28 +258,23 @@ impl TimelineService {
             .collect())
     }
 
-    /// One event, if `by` may see it: a read of clinical content, audited.
-    pub async fn event(&self, by: &Actor, room: &RoomId, event_id: &EventId) -> ServiceResult<StoredEvent> {
-        let e = self.visible_event(&by.user_id, room, event_id).await?;
+    /// One event, if `by` may see it, with its aggregation: a read of clinical content, audited.
+    pub async fn event(&self, by: &Actor, room: &RoomId, event_id: &EventId) -> ServiceResult<(StoredEvent, Bundles)> {
+        let (e, vis) = self.visible_event_and_visibility(&by.user_id, room, event_id).await?;
+        let bundles = self.bundles(&by.user_id, std::slice::from_ref(&e), &vis, self.store.current_pos()).await?;
         self.audit_read(by, room, std::slice::from_ref(&e), "event")?;
-        Ok(e)
+        let carried = Carried::new(room.to_owned(), vec![(e.stream, e.stream)], std::slice::from_ref(&e));
+        self.deliveries.record(&by.user_id, vec![carried]);
+        Ok((e, bundles))
     }
 
     /// One event, if the user may see it (for checks; not a read by the user).
     pub async fn visible_event(&self, user: &UserId, room: &RoomId, event_id: &EventId) -> ServiceResult<StoredEvent> {
-        let not_found = || ServiceError::not_found("event not found");
-        let event = self.store.event(event_id).await?.ok_or_else(not_found)?;
-        if event.event.room_id != room {
-            return Err(not_found());
-        }
-        let vis = self.visibility(user, room).await?;
-        if !vis.can_see(event.stream) {
-            return Err(not_found());
-        }
-        Ok(event)
+        Ok(self.visible_event_and_visibility(user, room, event_id).await?.0)
     }
 
-    /// `/context`: an event with `limit` events around it, audited.
+    /// `/context`: an event with `limit` events around it; audited, and recorded as delivered
+    /// to the caller's device.
     pub async fn context(
         &self,
         by: &Actor,
@@ -252,14 +285,22 @@ impl TimelineService {
     ) -> ServiceResult<Context> {
         validate_room_event_filter(filter)?;
         let half = limit.min(100) / 2;
-        let c = self.context_around(&by.user_id, room, event_id, half, limit.min(100) - half, filter).await?;
-        self.audit_read(by, room, &c.shown(), "context")?;
+        let (c, scanned) = self.around(&by.user_id, room, event_id, half, limit.min(100) - half, filter).await?;
+        let shown = c.shown();
+        self.audit_read(by, room, &shown, "context")?;
+        // The pages read outwards from the event, so together with it they are one stretch of
+        // the log: what the truncated chunks left out was not carried.
+        let carried: HashSet<StreamPos> = shown.iter().map(|e| e.stream).collect();
+        let seen = scanned.iter().map(|(p, _)| (*p, carried.contains(p)));
+        let seen = seen.chain([(c.event.stream, true)]).collect();
+        self.deliveries.record(&by.user_id, vec![Carried::new(room.to_owned(), runs(seen), &shown)]);
         Ok(c)
     }
 
     /// An event the user may see with up to `before` visible events before it and `after`
-    /// after it (at most 100 each), and the room's state at it: the code of `/context`, also
-    /// used around search results. Not audited: the caller audits what it shows.
+    /// after it (at most 100 each), their aggregations and the room's state at the event: the
+    /// code of `/context`, also used around search results. Neither audited nor recorded as
+    /// delivered: the caller records what it shows.
     pub async fn context_around(
         &self,
         user: &UserId,
@@ -269,30 +310,41 @@ impl TimelineService {
         after: usize,
         filter: &RoomEventFilter,
     ) -> ServiceResult<Context> {
+        Ok(self.around(user, room, event_id, before, after, filter).await?.0)
+    }
+
+    /// [`TimelineService::context_around`], with every position the two pages looked at.
+    async fn around(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        event_id: &EventId,
+        before: usize,
+        after: usize,
+        filter: &RoomEventFilter,
+    ) -> ServiceResult<(Context, Vec<(StreamPos, bool)>)> {
         let (before, after) = (before.min(100), after.min(100));
-        let event = self.visible_event(user, room, event_id).await?;
-        let page = |from: StreamPos, dir: Direction, limit: usize| PageRequest {
+        let (event, vis) = self.visible_event_and_visibility(user, room, event_id).await?;
+        let request = |from: StreamPos, dir: Direction, limit: usize| PageRequest {
             from: Some(PageToken(from)),
             to: None,
             dir,
             limit: limit.max(1),
             filter,
         };
-        let mut before_chunk = if before > 0 {
-            self.page(user, room, page(event.stream, Direction::Backward, before)).await?.chunk
-        } else {
-            Vec::new()
-        };
+        let before_page = self.page(&vis, room, request(event.stream, Direction::Backward, before)).await?;
+        let after_page = self.page(&vis, room, request(event.stream.next(), Direction::Forward, after)).await?;
+        let mut before_chunk = before_page.chunk;
         before_chunk.truncate(before);
-        let mut after_chunk = if after > 0 {
-            self.page(user, room, page(event.stream.next(), Direction::Forward, after)).await?.chunk
-        } else {
-            Vec::new()
-        };
+        let mut after_chunk = after_page.chunk;
         after_chunk.truncate(after);
         let start = before_chunk.last().map_or(PageToken(event.stream), |e| PageToken(e.stream));
         let end = after_chunk.last().map_or(PageToken(event.stream.next()), |e| PageToken(e.stream.next()));
         let state = self.store.state_at(room, event.stream).await?;
-        Ok(Context { event, before: before_chunk, after: after_chunk, start, end, state })
+        let mut c =
+            Context { event, before: before_chunk, after: after_chunk, start, end, state, bundles: Bundles::new() };
+        c.bundles = self.bundles(user, &c.shown(), &vis, self.store.current_pos()).await?;
+        let scanned = before_page.scanned.into_iter().chain(after_page.scanned).collect();
+        Ok((c, scanned))
     }
 }

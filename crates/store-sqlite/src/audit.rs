@@ -189,9 +189,10 @@ mod tests {
         )
         .map_err(backend_err)?;
         let tx = conn.transaction().map_err(backend_err)?;
-        for (version, sql) in crate::migrations::MIGRATIONS.iter().take_while(|(v, _)| *v <= 5) {
+        for (i, sql) in crate::migrations::MIGRATIONS.iter().take(5).enumerate() {
             tx.execute_batch(sql).map_err(backend_err)?;
-            tx.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![version]).map_err(backend_err)?;
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![i64::try_from(i).unwrap_or(0) + 1])
+                .map_err(backend_err)?;
         }
         let mut prev = GENESIS.to_owned();
         let mut hashes = Vec::new();

@@ -10,11 +10,13 @@
 
 mod accounts;
 mod audit;
+mod deliveries;
 mod media;
 mod mfa;
 mod migrations;
 mod pool;
 mod receipts;
+mod relations;
 mod rooms;
 mod rows;
 mod search;
@@ -71,7 +73,9 @@ impl SqliteStore {
                     (SELECT COALESCE(MAX(stream), 0) FROM events),
                     (SELECT COALESCE(MAX(stream), 0) FROM receipts),
                     (SELECT COALESCE(MAX(stream), 0) FROM account_data),
-                    (SELECT COALESCE(MAX(stream), 0) FROM presence))",
+                    (SELECT COALESCE(MAX(stream), 0) FROM presence),
+                    (SELECT COALESCE(MAX(stream), 0) FROM receipt_log),
+                    (SELECT COALESCE(MAX(stream), 0) FROM deliveries))",
                 [],
                 |r| r.get(0),
             )

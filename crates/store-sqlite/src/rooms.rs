@@ -86,6 +86,7 @@ fn insert_event(w: &WriteTx<'_>, e: &NewEvent) -> StoreResult<StreamPos> {
             .map_err(backend_err)?;
         }
     }
+    crate::relations::index(w, e, pos)?;
     if e.kind == kinds::REDACTION
         && let Some(target) = &e.redacts
     {
@@ -134,6 +135,8 @@ fn redact(w: &WriteTx<'_>, redaction: &NewEvent, pos: StreamPos, target: &EventI
         params![target.as_str(), pruned, because.to_string()],
     )
     .map_err(backend_err)?;
+    // A redacted reaction, edit or reply in a thread no longer relates to anything.
+    crate::relations::unindex(w, target)?;
     // Files the message carried go with it once nothing else refers to them.
     let media: Vec<String> =
         w.tx.prepare_cached("DELETE FROM media_refs WHERE event_id = ?1 RETURNING media_id")
@@ -331,6 +334,27 @@ impl RoomStore for SqliteStore {
                      WHERE user_id = ?1 AND stream > ?2 AND stream <= ?3 ORDER BY stream",
                     params![user_id.as_str(), range.after.0, range.upto.0],
                 )
+            })
+            .await
+    }
+
+    async fn events_by_sender(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        range: PosRange,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let (room_id, sender) = (room_id.to_owned(), sender.to_owned());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.readers
+            .read(move |c| {
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS} FROM events
+                     WHERE room_id = ?1 AND sender = ?2 AND stream > ?3 AND stream <= ?4
+                     ORDER BY stream DESC LIMIT ?5"
+                );
+                query_events(c, &sql, params![room_id.as_str(), sender.as_str(), range.after.0, range.upto.0, limit])
             })
             .await
     }

@@ -340,10 +340,16 @@ mod tests {
         let dir = tempfile::tempdir().map_err(backend_err)?;
         let path = dir.path().join("old.db");
         {
-            let mut conn = rusqlite::Connection::open(&path).map_err(backend_err)?;
-            let before: Vec<(i64, &str)> =
-                crate::migrations::MIGRATIONS.iter().copied().filter(|(v, _)| *v < 10).collect();
-            crate::migrations::migrate_with(&mut conn, &before)?;
+            let conn = rusqlite::Connection::open(&path).map_err(backend_err)?;
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
+            )
+            .map_err(backend_err)?;
+            // Every migration before this one (0010).
+            for (version, sql) in (1..).zip(crate::migrations::MIGRATIONS.iter().take(9)) {
+                conn.execute_batch(sql).map_err(backend_err)?;
+                conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![version]).map_err(backend_err)?;
+            }
             let room = "!old:localhost";
             conn.execute("INSERT INTO rooms (room_id, created_ts) VALUES (?1, 0)", params![room])
                 .map_err(backend_err)?;

@@ -11,8 +11,8 @@ use wardline_types::audit::{AuditAction, Checkpoint, GENESIS, HashVersion, NewAu
 use wardline_types::{AccountUpdate, Membership, NewAccount, NewEvent, StreamPos, Timestamp, TxnRef, kinds};
 
 use crate::{
-    ChangeTopic, Direction, MediaContent, NewMedia, NewSession, PosRange, Presence, Receipt, Store, StoreError,
-    StoreResult,
+    ChangeTopic, Delivery, Direction, MediaContent, NewMedia, NewSession, PosRange, Presence, Receipt, Store,
+    StoreError, StoreResult,
 };
 
 /// A failed conformance check.
@@ -28,6 +28,7 @@ macro_rules! check {
     };
 }
 
+mod relations;
 mod search;
 
 /// Runs every check against stores opened by `open`.
@@ -43,10 +44,12 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     sessions(&store).await?;
     let room = room_log(&store).await?;
     receipts(&store, &room).await?;
+    deliveries_and_read_history(&store).await?;
     user_data(&store).await?;
     audit(&store, &room).await?;
     mfa(&store).await?;
     media(&store, &room).await?;
+    relations::relations(&store).await?;
     search::search(&store).await?;
     let before = store.current_pos();
     drop(store);
@@ -332,6 +335,109 @@ async fn receipts(s: &impl Store, room: &OwnedRoomId) -> StoreResult<()> {
     check!(s.unread_count(room, &ada, s.current_pos()).await? == 0, "nothing unread up to the receipt");
     let got = s.receipts(room, PosRange::new(before, s.current_pos())).await?;
     check!(got.len() == 1 && got[0].stream == p && got[0].event_id == "$n2", "receipts in range");
+    Ok(())
+}
+
+/// Deliveries (intervals of a room's log per member, each kept with its first time) and the
+/// history of read receipts.
+async fn deliveries_and_read_history(s: &impl Store) -> StoreResult<()> {
+    let room = owned_room_id!("!ward8:localhost");
+    let other = owned_room_id!("!ward7:localhost");
+    let ada = owned_user_id!("@ada:localhost");
+    let ben = owned_user_id!("@ben:localhost");
+    let cy = owned_user_id!("@cy:localhost");
+    let text = |body: &str| json!({"msgtype": "m.text", "body": body});
+    let mut p = s
+        .append_events(
+            vec![
+                event(&room, "w8c", &ada, kinds::CREATE, Some(""), json!({"room_version": "11"})),
+                event(&room, "w8j", &ada, kinds::MEMBER, Some(ada.as_str()), json!({"membership": "join"})),
+                event(&room, "w8m1", &ada, kinds::MESSAGE, None, text("one")),
+            ],
+            vec![],
+        )
+        .await?;
+    p.extend(s.append_events(vec![event(&other, "w7x", &ada, kinds::MESSAGE, None, text("elsewhere"))], vec![]).await?);
+    p.extend(
+        s.append_events(
+            vec![
+                event(&room, "w8m2", &ada, kinds::MESSAGE, None, text("two")),
+                event(&room, "w8m3", &ada, kinds::MESSAGE, None, text("three")),
+            ],
+            vec![],
+        )
+        .await?,
+    );
+    let [c, j, m1, x, m2, m3] = p[..] else { return Err(fail("six positions")) };
+    let by_ada = s.events_by_sender(&room, &ada, PosRange::new(j, m3), 2).await?;
+    check!(by_ada.iter().map(|e| e.stream).collect::<Vec<_>>() == vec![m3, m2], "a sender's events, newest first");
+    check!(s.events_by_sender(&room, &ben, PosRange::upto(m3), 10).await?.is_empty(), "nothing by someone else");
+
+    let delivery = |user: &OwnedUserId, first, last, ts| Delivery {
+        room_id: room.clone(),
+        user_id: user.clone(),
+        first,
+        last,
+        ts: Timestamp(ts),
+        stream: StreamPos::ZERO,
+    };
+    let before = s.current_pos();
+    let got = s.put_deliveries(vec![delivery(&ben, m1, m2, 10)]).await?;
+    check!(got.len() == 1 && got[0].first == m1 && got[0].last == m2 && got[0].stream > before, "a delivery recorded");
+    check!(s.last_change(&ChangeTopic::RoomDeliveries(room.clone())).pos >= got[0].stream, "deliveries are a topic");
+    check!(s.current_pos() == got[0].stream, "a delivery takes a stream position");
+    // Delivered again with more: only what is new is recorded, cut to the room's own events.
+    let again = s.put_deliveries(vec![delivery(&ben, c, m3, 20)]).await?;
+    check!(
+        again.iter().map(|d| (d.first, d.last, d.ts)).collect::<Vec<_>>()
+            == vec![(c, j, Timestamp(20)), (m3, m3, Timestamp(20))],
+        "only the parts not delivered before, each from its first event to its last"
+    );
+    let at = s.current_pos();
+    check!(
+        s.put_deliveries(vec![delivery(&ben, m1, m3, 30), delivery(&cy, x, x, 30)]).await?.is_empty(),
+        "nothing new"
+    );
+    check!(s.current_pos() == at, "recording nothing takes no position");
+    let first_time = s.deliveries(&room, &[ben.clone(), cy.clone()], PosRange::new(StreamPos(m2.0 - 1), m2)).await?;
+    check!(
+        first_time.len() == 1 && first_time[0].user_id == ben && first_time[0].ts == Timestamp(10),
+        "a position keeps the time it was first delivered"
+    );
+    let all = s.deliveries(&room, &[cy.clone(), ben.clone()], PosRange::upto(m3)).await?;
+    check!(
+        all.iter().map(|d| d.first).collect::<Vec<_>>() == vec![c, m1, m3],
+        "every interval of the member, in order"
+    );
+    check!(s.delivery_changes(&room, None, PosRange::new(before, s.current_pos())).await?.len() == 3, "changes");
+    check!(s.delivery_changes(&room, Some(&cy), PosRange::upto(s.current_pos())).await?.is_empty(), "per member");
+    let late = s.delivery_changes(&room, Some(&ben), PosRange::new(got[0].stream, s.current_pos())).await?;
+    check!(late.len() == 2 && late.iter().all(|d| d.ts == Timestamp(20)), "changes after a position");
+
+    let receipt = |event: &str, event_stream, kind: &str, thread: Option<&str>, ts| Receipt {
+        room_id: room.clone(),
+        user_id: ben.clone(),
+        receipt_type: kind.into(),
+        thread_id: thread.map(Into::into),
+        event_id: OwnedEventId::try_from(event).unwrap_or_else(|_| owned_event_id!("$x")),
+        event_stream,
+        ts: Timestamp(ts),
+        stream: StreamPos::ZERO,
+    };
+    let r1 = s.put_receipt(receipt("$w8m1", m1, "m.read", None, 100)).await?.ok_or_else(|| fail("stored"))?;
+    s.put_receipt(receipt("$w8m2", m2, "m.read.private", None, 110)).await?;
+    s.put_receipt(receipt("$w8m3", m3, "m.read", Some("$w8m1"), 115)).await?;
+    let r3 = s.put_receipt(receipt("$w8m3", m3, "m.read", Some("main"), 120)).await?.ok_or_else(|| fail("stored"))?;
+    let times = |v: Vec<Receipt>| v.into_iter().map(|r| (r.event_stream, r.ts.0)).collect::<Vec<_>>();
+    let history = s.read_receipt_history(&room, &ben, m1, Timestamp(0), 10).await?;
+    check!(times(history) == vec![(m1, 100), (m3, 120)], "public read receipts on the main timeline, as they advanced");
+    check!(times(s.read_receipt_history(&room, &ben, m2, Timestamp(0), 10).await?) == vec![(m3, 120)], "from");
+    check!(times(s.read_receipt_history(&room, &ben, m1, Timestamp(101), 10).await?) == vec![(m3, 120)], "not before");
+    check!(times(s.read_receipt_history(&room, &ben, m1, Timestamp(0), 1).await?) == vec![(m1, 100)], "earliest first");
+    let as_of = s.read_receipt_as_of(&room, &ben, r1).await?;
+    check!(as_of.is_some_and(|r| r.stream == r1 && r.event_stream == m1), "the latest receipt as of a position");
+    check!(s.read_receipt_as_of(&room, &ben, s.current_pos()).await?.is_some_and(|r| r.stream == r3), "and now");
+    check!(s.read_receipt_as_of(&room, &ben, StreamPos(r1.0 - 1)).await?.is_none(), "none before the first");
     Ok(())
 }
 

@@ -10,10 +10,11 @@
 pub mod conformance;
 mod error;
 mod records;
+mod relations;
 mod search;
 
 use async_trait::async_trait;
-use ruma::{DeviceId, EventId, OwnedDeviceId, OwnedEventId, OwnedRoomId, RoomId, UserId};
+use ruma::{DeviceId, EventId, OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
 use serde_json::Value;
 use wardline_types::audit::{AuditRecord, Checkpoint, NewAuditRecord};
 use wardline_types::{
@@ -22,9 +23,10 @@ use wardline_types::{
 
 pub use error::StoreError;
 pub use records::{
-    AccountDataChange, ChangeMark, ChangeTopic, Direction, ImportOutcome, Media, MediaContent, MediaRef,
+    AccountDataChange, ChangeMark, ChangeTopic, Delivery, Direction, ImportOutcome, Media, MediaContent, MediaRef,
     MembershipChange, NewMedia, NewSession, PosRange, Presence, Receipt, Session, Totp,
 };
+pub use relations::{Relation, RelationFilter, RelationStore};
 pub use search::{SearchHit, SearchOrder, SearchQuery, SearchResults, SearchScope};
 
 /// Result of a storage call.
@@ -122,7 +124,8 @@ pub trait RoomStore: Send + Sync {
     /// events' stream positions.
     ///
     /// The store maintains the current state, current memberships and membership history, and
-    /// applies redactions (keeping the original content for investigations).
+    /// applies redactions (keeping the original content for investigations). It keeps the
+    /// relations index ([`RelationStore`]) in the same transaction.
     async fn append_events(&self, events: Vec<NewEvent>, audit: Vec<NewAuditRecord>) -> StoreResult<Vec<StreamPos>>;
     /// One event by id.
     async fn event(&self, event_id: &EventId) -> StoreResult<Option<StoredEvent>>;
@@ -155,6 +158,14 @@ pub trait RoomStore: Send + Sync {
     async fn rooms_of_user(&self, user_id: &UserId) -> StoreResult<Vec<MembershipChange>>;
     /// Changes of the user's membership at positions in `range`, in order.
     async fn membership_changes(&self, user_id: &UserId, range: PosRange) -> StoreResult<Vec<MembershipChange>>;
+    /// Events of a room sent by `sender` in `range`, newest first, at most `limit`.
+    async fn events_by_sender(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        range: PosRange,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>>;
     /// The user's membership history in one room, in order.
     async fn membership_history(&self, user_id: &UserId, room_id: &RoomId) -> StoreResult<Vec<MembershipChange>>;
     /// Unread messages for `user_id` in the room up to `upto`: messages (not redacted) from others
@@ -201,6 +212,48 @@ pub trait ReceiptStore: Send + Sync {
     async fn put_receipt(&self, receipt: Receipt) -> StoreResult<Option<StreamPos>>;
     /// Receipts of a room that changed at positions in `range`.
     async fn receipts(&self, room_id: &RoomId, range: PosRange) -> StoreResult<Vec<Receipt>>;
+    /// The history of a user's public read receipts in a room (`m.read`, unthreaded or on the
+    /// main timeline): every time one advanced, with its time and its position, kept when it
+    /// advances again. Those pointing at `from` or later and made at `not_before` or later,
+    /// earliest first, at most `limit`.
+    async fn read_receipt_history(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        from: StreamPos,
+        not_before: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<Receipt>>;
+    /// The user's latest public read receipt in the room (as in
+    /// [`ReceiptStore::read_receipt_history`]) among those stored at positions `<= at`.
+    async fn read_receipt_as_of(
+        &self,
+        room_id: &RoomId,
+        user_id: &UserId,
+        at: StreamPos,
+    ) -> StoreResult<Option<Receipt>>;
+}
+
+/// Which of a room's events reached which member's device, and when: intervals of the room's log
+/// per member, each stored once with the time it was first delivered.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Records deliveries. Of each, only the room's events not delivered to that member before
+    /// are recorded (what was delivered earlier keeps its earlier time): each run of them is
+    /// stored as a [`Delivery`] from its first event to its last, at the next stream position.
+    /// Returns what was recorded.
+    async fn put_deliveries(&self, deliveries: Vec<Delivery>) -> StoreResult<Vec<Delivery>>;
+    /// The deliveries to each of `users` in the room that cover a position in `span`, ordered by
+    /// member and position.
+    async fn deliveries(&self, room_id: &RoomId, users: &[OwnedUserId], span: PosRange) -> StoreResult<Vec<Delivery>>;
+    /// The deliveries in the room (to `user` only, if given) recorded at positions in `range`,
+    /// in the order recorded.
+    async fn delivery_changes(
+        &self,
+        room_id: &RoomId,
+        user: Option<&UserId>,
+        range: PosRange,
+    ) -> StoreResult<Vec<Delivery>>;
 }
 
 /// Per-user account data, global and per room.
@@ -323,6 +376,7 @@ pub trait Store:
     + RoomStore
     + SearchStore
     + ReceiptStore
+    + DeliveryStore
     + AccountDataStore
     + FilterStore
     + PresenceStore
@@ -330,6 +384,7 @@ pub trait Store:
     + AuditStore
     + MfaStore
     + MediaStore
+    + RelationStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

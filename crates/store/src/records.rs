@@ -110,6 +110,33 @@ pub struct Receipt {
     pub stream: StreamPos,
 }
 
+/// Room events that reached one member's device in one response: every event of the room at a
+/// position in `first..=last` (a sync timeline, a page of history). Positions of other rooms in
+/// that span say nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Room.
+    pub room_id: OwnedRoomId,
+    /// The member whose device received them.
+    pub user_id: OwnedUserId,
+    /// The first position covered.
+    pub first: StreamPos,
+    /// The last position covered.
+    pub last: StreamPos,
+    /// When the response carrying them was made.
+    pub ts: Timestamp,
+    /// Position of the record itself (ignored on put).
+    pub stream: StreamPos,
+}
+
+impl Delivery {
+    /// Does it cover the position `pos`?
+    #[must_use]
+    pub fn covers(&self, pos: StreamPos) -> bool {
+        self.first <= pos && pos <= self.last
+    }
+}
+
 /// A changed account-data entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountDataChange {
@@ -168,6 +195,8 @@ pub enum ChangeTopic {
     RoomReceipts(OwnedRoomId),
     /// A user's own receipts and read markers, in any room.
     ReceiptsBy(OwnedUserId),
+    /// New deliveries of a room's events to its members' devices.
+    RoomDeliveries(OwnedRoomId),
     /// A user's membership of any room.
     Membership(OwnedUserId),
     /// A user's account data.

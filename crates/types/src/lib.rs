@@ -10,6 +10,7 @@ pub mod event;
 pub mod media;
 pub mod membership;
 pub mod redaction;
+pub mod relation;
 pub mod search;
 pub mod stream;
 

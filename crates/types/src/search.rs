@@ -9,6 +9,7 @@
 use serde_json::Value;
 
 use crate::kinds;
+use crate::relation::rel_types::REPLACE;
 
 /// Which part of an event's content is searched (the spec's `keys`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,9 +52,6 @@ impl SearchKey {
         Self::ALL.into_iter().find(|k| k.spec_name() == name)
     }
 }
-
-/// The relation type of an edit.
-pub const REPLACE: &str = "m.replace";
 
 /// An edit: an `m.room.message` whose `m.relates_to` has `rel_type` `m.replace`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -58,7 +58,8 @@ pub enum AuditCommand {
 /// Room commands.
 #[derive(Debug, Subcommand)]
 pub enum RoomCommand {
-    /// Write a readable transcript of a conversation: who said what, when, and who read it.
+    /// Write a readable transcript of a conversation: who said what and when, whose devices each
+    /// message reached and when, who read it and when.
     Transcript {
         /// The room id.
         room: String,

@@ -15,7 +15,7 @@ use wardline_store::Direction;
 use wardline_types::stream::PageToken;
 use wardline_types::{TxnRef, kinds};
 
-use crate::client::format::{client_event, client_events};
+use crate::client::format::{bundled, client_event, client_events, client_events_bundled};
 use crate::error::ApiError;
 use crate::ruma_wrapper::Ruma;
 
@@ -92,7 +92,7 @@ pub async fn messages(s: Services, req: Ruma<get_message_events::v3::Request>) -
     let now = s.clock.now();
     let mut body = json!({
         "start": page.start.to_string(),
-        "chunk": client_events(&page.chunk, caller, now),
+        "chunk": client_events_bundled(&page.chunk, &page.bundles, caller, now),
         "state": client_events(&page.state, caller, now),
     });
     if let Some(end) = page.end {
@@ -104,8 +104,9 @@ pub async fn messages(s: Services, req: Ruma<get_message_events::v3::Request>) -
 /// `GET /rooms/{roomId}/event/{eventId}`
 pub async fn event(s: Services, req: Ruma<get_room_event::v3::Request>) -> Result<Response, ApiError> {
     let caller = req.caller()?;
-    let e = s.timeline.event(&caller.actor(), &req.body.room_id, &req.body.event_id).await?;
-    Ok(Json(client_event(&e, caller, s.clock.now())).into_response())
+    let (e, bundles) = s.timeline.event(&caller.actor(), &req.body.room_id, &req.body.event_id).await?;
+    let now = s.clock.now();
+    Ok(Json(bundled(&e, &bundles, &|e| client_event(e, caller, now))).into_response())
 }
 
 /// `GET /rooms/{roomId}/context/{eventId}`
@@ -116,9 +117,9 @@ pub async fn context(s: Services, req: Ruma<get_context::v3::Request>) -> Result
     let c = s.timeline.context(&caller.actor(), &b.room_id, &b.event_id, limit, &b.filter).await?;
     let now = s.clock.now();
     Ok(Json(json!({
-        "event": client_event(&c.event, caller, now),
-        "events_before": client_events(&c.before, caller, now),
-        "events_after": client_events(&c.after, caller, now),
+        "event": bundled(&c.event, &c.bundles, &|e| client_event(e, caller, now)),
+        "events_before": client_events_bundled(&c.before, &c.bundles, caller, now),
+        "events_after": client_events_bundled(&c.after, &c.bundles, caller, now),
         "start": c.start.to_string(),
         "end": c.end.to_string(),
         "state": client_events(&c.state, caller, now),

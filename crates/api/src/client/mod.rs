@@ -8,12 +8,14 @@ pub mod media;
 pub mod messages;
 pub mod profile;
 pub mod receipts;
+pub mod relations;
 pub mod rooms;
 pub mod search;
 pub mod session;
 pub mod state;
 pub mod sync;
 
+use ruma::api::client::relations as rel;
 use ruma::api::client::{
     account, authenticated_media as auth_media, config, context, device, discovery as disc, filter,
     media as legacy_media, membership, message, presence, profile as prof, push, read_marker, receipt, redact, room,
@@ -69,6 +71,11 @@ pub fn routes() -> Routes {
         .ruma::<room::get_room_event::v3::Request, _, _>(messages::event)
         .ruma::<context::get_context::v3::Request, _, _>(messages::context)
         .ruma::<redact::redact_event::v3::Request, _, _>(messages::redact)
+        .ruma::<rel::get_relating_events::v1::Request, _, _>(relations::all)
+        .ruma::<rel::get_relating_events_with_rel_type::v1::Request, _, _>(relations::by_rel_type)
+        .ruma::<rel::get_relating_events_with_rel_type_and_event_type::v1::Request, _, _>(
+            relations::by_rel_and_event_type,
+        )
         .ruma::<ruma::api::client::search::search_events::v3::Request, _, _>(search::search)
         .ruma::<receipt::create_receipt::v3::Request, _, _>(receipts::receipt)
         .ruma::<read_marker::set_read_marker::v3::Request, _, _>(receipts::read_markers)

@@ -6,10 +6,10 @@ use ruma::api::client::search::search_events::v3::{GroupingKey, OrderBy, Request
 use serde_json::{Map, Value, json};
 use wardline_service::search::{ContextRequest, GroupBy, Order, SearchOutcome, SearchRequest};
 use wardline_service::{Caller, Services};
-use wardline_types::Timestamp;
 use wardline_types::search::SearchKey;
+use wardline_types::{StoredEvent, Timestamp};
 
-use crate::client::format::{client_event, client_events};
+use crate::client::format::{bundled, client_event, client_events, client_events_bundled};
 use crate::error::ApiError;
 use crate::ruma_wrapper::Ruma;
 
@@ -81,13 +81,14 @@ fn room_events(out: &SearchOutcome, caller: &Caller, now: Timestamp) -> Value {
         .results
         .iter()
         .map(|f| {
-            let mut r = json!({ "rank": f.rank, "result": client_event(&f.event, caller, now) });
+            let fmt = |e: &StoredEvent| client_event(e, caller, now);
+            let mut r = json!({ "rank": f.rank, "result": bundled(&f.event, &out.bundles, &fmt) });
             if let Some(c) = &f.context {
                 let mut context = json!({
                     "start": c.start.to_string(),
                     "end": c.end.to_string(),
-                    "events_before": client_events(&c.before, caller, now),
-                    "events_after": client_events(&c.after, caller, now),
+                    "events_before": client_events_bundled(&c.before, &c.bundles, caller, now),
+                    "events_after": client_events_bundled(&c.after, &c.bundles, caller, now),
                 });
                 if !c.profiles.is_empty() {
                     let profiles: Map<String, Value> = c

@@ -7,12 +7,13 @@ use axum::response::{IntoResponse, Response};
 use ruma::api::client::filter::{FilterDefinition, create_filter, get_filter};
 use ruma::api::client::sync::sync_events;
 use serde_json::{Map, Value, json};
+use wardline_service::messaging::STATUS_EVENT_TYPE;
 use wardline_service::sync::{JoinedRoom, SyncRequest, SyncResult, TimelineSlice};
 use wardline_service::{Caller, Services};
 use wardline_store::{AccountDataChange, Receipt};
 use wardline_types::{StoredEvent, SyncToken, Timestamp};
 
-use crate::client::format::sync_event;
+use crate::client::format::{bundled, sync_event};
 use crate::error::ApiError;
 use crate::ruma_wrapper::Ruma;
 
@@ -83,8 +84,10 @@ fn events(list: &[StoredEvent], caller: &Caller, now: Timestamp) -> Vec<Value> {
 }
 
 fn timeline(t: &TimelineSlice, caller: &Caller, now: Timestamp) -> Value {
+    let fmt = |e: &StoredEvent| sync_event(e, caller, now);
+    let events: Vec<Value> = t.events.iter().map(|e| bundled(e, &t.bundles, &fmt)).collect();
     json!({
-        "events": events(&t.events, caller, now),
+        "events": events,
         "limited": t.limited,
         "prev_batch": t.prev_batch.map(|p| p.to_string()),
     })
@@ -120,6 +123,16 @@ fn joined_room(r: &JoinedRoom, caller: &Caller, now: Timestamp) -> Value {
         ephemeral.push(json!({ "type": "m.typing", "content": { "user_ids": users } }));
     }
     ephemeral.extend(receipt_event(&r.receipts));
+    if !r.statuses.is_empty() {
+        let content: Map<String, Value> = r
+            .statuses
+            .iter()
+            .map(|(id, c)| {
+                (id.to_string(), json!({ "recipients": c.recipients, "delivered": c.delivered, "read": c.read }))
+            })
+            .collect();
+        ephemeral.push(json!({ "type": STATUS_EVENT_TYPE, "content": content }));
+    }
     let mut room = json!({
         "timeline": timeline(&r.timeline, caller, now),
         "state": { "events": events(&r.state, caller, now) },

@@ -9,6 +9,7 @@ mod create;
 mod membership;
 pub mod power_levels;
 mod recent;
+mod relations;
 mod send;
 pub mod state;
 
@@ -201,6 +202,12 @@ impl RoomService {
             (_, Some(m)) => format!("type={} membership={m}", e.kind),
             _ => format!("type={}", e.kind),
         });
+        // An edit, reaction or reply in a thread names what it relates to, for investigations.
+        if let Some(rel) = wardline_types::relation::relation(&e.content)
+            && let Some(d) = &mut r.detail
+        {
+            d.push_str(&format!(" rel_type={} relates_to={}", rel.rel_type, rel.event_id));
+        }
         r
     }
 

@@ -75,6 +75,8 @@ impl RoomService {
         let mut event = self.new_event(&req.room_id, sender, &req.kind, req.state_key, req.content);
         event.redacts = req.redacts;
         event.txn = req.txn.clone();
+        // Replies, reactions, edits, threads: the rules of `relations.rs`.
+        self.check_relation(by, &slot.state, &event).await?;
         let id = event.event_id.clone();
         let redaction = event.redacts.is_some();
         match self.append(by, &mut slot, vec![event]).await {

@@ -33,7 +33,7 @@ pub use terms::{MAX_TERM_BYTES, MAX_WORDS, MIN_PREFIX_CHARS, Terms};
 use crate::audit::{Actor, AuditService};
 use crate::filter::{room_kind_passes, validate_room_event_filter};
 use crate::ratelimit::{LimitKind, RateLimiter};
-use crate::timeline::TimelineService;
+use crate::timeline::{Bundles, TimelineService};
 use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
 
@@ -111,6 +111,8 @@ pub struct FoundContext {
     pub end: PageToken,
     /// Senders' profiles at the result, if asked for.
     pub profiles: BTreeMap<OwnedUserId, Profile>,
+    /// Aggregations (edits, references, threads) of the events around the result.
+    pub bundles: Bundles,
 }
 
 /// One result.
@@ -154,6 +156,8 @@ pub struct SearchOutcome {
     pub state: BTreeMap<OwnedRoomId, Vec<StoredEvent>>,
     /// Groupings asked for.
     pub groups: Vec<(GroupBy, Vec<Group>)>,
+    /// Aggregations of the results (so a client shows an edited message as edited).
+    pub bundles: Bundles,
 }
 
 /// Searches on behalf of users.
@@ -275,6 +279,12 @@ impl SearchService {
             };
             out.results.push(Found { event: h.event, rank: h.rank, text_pos: h.text_pos, context });
         }
+        for room in rooms_of(&out.results) {
+            let Some(vis) = scopes.visibility.get(&room) else { continue };
+            let events: Vec<StoredEvent> =
+                out.results.iter().filter(|f| f.event.event.room_id == room).map(|f| f.event.clone()).collect();
+            out.bundles.extend(self.timeline.bundles(user, &events, vis, now).await?);
+        }
         if req.include_state {
             for room in rooms_of(&out.results) {
                 let state = self.timeline.readable_state(user, &room).await?;
@@ -354,7 +364,7 @@ impl SearchService {
                 profiles.insert(sender, Profile { displayname: field("displayname"), avatar_url: field("avatar_url") });
             }
         }
-        Ok(FoundContext { before: c.before, after: c.after, start: c.start, end: c.end, profiles })
+        Ok(FoundContext { before: c.before, after: c.after, start: c.start, end: c.end, profiles, bundles: c.bundles })
     }
 
     /// Records the search and what it showed.

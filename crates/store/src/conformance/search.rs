@@ -83,8 +83,8 @@ pub(super) async fn search(s: &impl Store) -> StoreResult<()> {
                 message(&ward, "s2", &bea, "Lactate rising: lactate 4.0, lactate again"),
                 message(&ward, "s3", &ada, "Zoë in bed 6 needs potassium"),
                 message(&ward, "s4", &bea, "nothing relevant"),
-                event(&other, "oc", &bea, kinds::CREATE, Some(""), json!({"room_version": "11"})),
-                message(&other, "o1", &bea, "lactate 9.9 on another ward"),
+                event(&other, "soc", &bea, kinds::CREATE, Some(""), json!({"room_version": "11"})),
+                message(&other, "so1", &bea, "lactate 9.9 on another ward"),
             ],
             vec![],
         )
@@ -136,7 +136,7 @@ pub(super) async fn search(s: &impl Store) -> StoreResult<()> {
     found!(
         s,
         query(&["lactate"], vec![whole(&ward, now), whole(&other, now)], now),
-        ["$o1", "$s2", "$s1"],
+        ["$so1", "$s2", "$s1"],
         "two rooms"
     );
     let later = vec![SearchScope { room_id: ward.clone(), ranges: vec![PosRange::new(s1, now)] }];

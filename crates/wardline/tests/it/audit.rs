@@ -197,9 +197,13 @@ async fn transcript_shows_who_said_what_and_who_read_it() {
     let room = a.create_room(json!({"name": "Resus 2", "invite": [b.user_id, c.user_id]})).await;
     b.join(&room).await;
     c.join(&room).await;
+    let a_since = a.sync(None, 0, None).await["next_batch"].as_str().unwrap().to_owned();
     let (_, sent) = a.send_text(&room, "t1", "Please review the ECG in bed 3").await;
-    b.send_text(&room, "t2", "On my way").await;
     let id = sent["event_id"].as_str().unwrap();
+    // Ben's device gets it (stored once Ada's long-poll hears of it), he answers and reads it.
+    b.sync(None, 0, None).await;
+    crate::status::until_counts(&a, &a_since, &room, id, &json!({"recipients": 2, "delivered": 1, "read": 0})).await;
+    b.send_text(&room, "t2", "On my way").await;
     b.post(&format!("/_matrix/client/v3/rooms/{}/receipt/m.read/{}", enc(&room), enc(id)), json!({})).await;
     let (_, wrong) = c.send_text(&room, "t3", "Wrong patient, ignore").await;
     c.put(
@@ -215,7 +219,9 @@ async fn transcript_shows_who_said_what_and_who_read_it() {
     assert!(text.contains("Transcript of \"Resus 2\""), "{text}");
     assert!(text.contains("Dr ada (@ada:localhost): Please review the ECG in bed 3"), "{text}");
     assert!(text.contains("Dr ben (@ben:localhost): On my way"), "{text}");
-    assert!(text.contains("read by: Dr ben (@ben:localhost)"), "{text}");
+    assert!(text.contains("delivered to: Dr ben (@ben:localhost) at "), "{text}");
+    assert!(text.contains("read by: Dr ben (@ben:localhost) at "), "{text}");
+    assert!(text.contains("not delivered to: Dr cat (@cat:localhost)"), "{text}");
     assert!(text.contains("Dr cat (@cat:localhost) joined"), "{text}");
     assert!(
         text.contains("Dr cat (@cat:localhost): [message deleted by Dr cat (@cat:localhost) at ")

@@ -142,7 +142,8 @@ async fn every_route_holds_an_unfinished_sign_in_to_what_its_endpoint_allows() {
         .await;
     assert_eq!((st, b["org.wardline.password_change_required"].as_bool()), (403, Some(true)), "{b}");
     // An administrator who must set up a second factor reads no delivery data.
-    let (st, b) = pending_mfa.get(&format!("/_wardline/client/v1/rooms/{}/delivery", enc(&room))).await;
+    let status = format!("/_wardline/client/v1/rooms/{}/status/{}", enc(&room), enc(&event));
+    let (st, b) = pending_mfa.get(&status).await;
     assert_eq!((st, b["org.wardline.mfa_enrolment_required"].as_bool()), (403, Some(true)), "{b}");
 
     // What is allowed still works: the password change, then (for the administrator) enrolment.
@@ -151,6 +152,6 @@ async fn every_route_holds_an_unfinished_sign_in_to_what_its_endpoint_allows() {
     let (st, b) = pending_mfa.get("/_wardline/client/v1/mfa").await;
     assert_eq!((st, &b["required"]), (200, &json!(true)), "{b}");
     pending_mfa.enrol_totp().await;
-    let (st, b) = pending_mfa.get(&format!("/_wardline/client/v1/rooms/{}/delivery", enc(&room))).await;
+    let (st, b) = pending_mfa.get(&status).await;
     assert_ne!(b["org.wardline.mfa_enrolment_required"].as_bool(), Some(true), "{st} {b}");
 }

@@ -379,7 +379,7 @@ impl PathValues {
     pub fn plausible(&self, name: &str) -> String {
         match name {
             "roomId" | "room_id" | "roomIdOrAlias" => self.room.clone(),
-            "eventId" => self.event.clone(),
+            "eventId" | "event_id" => self.event.clone(),
             "userId" | "user_id" => self.user.clone(),
             "eventType" | "type" => "m.room.message".to_owned(),
             "serverName" => "localhost".to_owned(),

@@ -189,6 +189,11 @@ async fn edits_and_redactions() {
     let found = search(&ada, "rechecked", json!({})).await;
     assert_eq!(ids(&found), std::slice::from_ref(&original), "found by the new text, named by the original");
     assert_eq!(found["count"], 1);
+    let edit = &found["results"][0]["result"]["unsigned"]["m.relations"]["m.replace"];
+    assert_eq!(
+        edit["content"]["m.new_content"]["body"], "Bed 4 potassium 4.1, rechecked",
+        "the edit is bundled, so clients show the new text: {found}"
+    );
     assert_eq!(search(&ada, "bloods", json!({})).await["count"], 0, "not by the replaced text");
     assert_eq!(search(&ada, "potassium", json!({})).await["count"], 1, "once, not once per version");
     let other = send(&ada, &room, "x", "potassium on bed 9 too").await;

@@ -391,29 +391,6 @@ async fn unread_counts_follow_messages_reads_own_posts_and_deletions() {
     assert_eq!((carried, fresh), (json!(1), json!(1)));
 }
 
-/// "Delivered": a message is delivered to a member when a sync response carries it to them.
-#[tokio::test]
-async fn deliveries_are_reported_to_members_only() {
-    let s = Server::start();
-    let a = s.user("ada").await;
-    let b = s.user("ben").await;
-    let c = s.user("cy").await;
-    let room = a.create_room(json!({"invite": [b.user_id]})).await;
-    b.join(&room).await;
-    let since = next(&b.sync(None, 0, None).await);
-    let (_, sent) = a.send_text(&room, "t1", "bed 9 cannula out").await;
-    let path = format!("/_wardline/client/v1/rooms/{}/delivery", enc(&room));
-    let (st, before) = a.get(&path).await;
-    assert_eq!(st, 200);
-    assert!(before["delivered"]["@ben:localhost"]["event_id"] != sent["event_id"], "not delivered yet: {before}");
-    b.sync(Some(&since), 0, None).await;
-    let (_, after) = a.get(&path).await;
-    assert_eq!(after["delivered"]["@ben:localhost"]["event_id"], sent["event_id"], "{after}");
-    assert!(after["delivered"]["@ben:localhost"]["ts"].is_u64());
-    let (st, err) = c.get(&path).await;
-    assert_eq!((st, err["errcode"].as_str()), (403, Some("M_FORBIDDEN")));
-}
-
 /// The same linear matching and limits for `/sync` filters: timeline `not_types`, account data,
 /// stored filters.
 #[tokio::test]

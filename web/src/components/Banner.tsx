@@ -1,0 +1,21 @@
+// The connection, when it matters: offline, reconnecting, and "Back online" for a moment.
+
+import { useStore } from "../state";
+
+export function Banner() {
+  const connection = useStore((s) => s.connection);
+  const waiting = useStore((s) => s.outbox.filter((e) => e.state !== "sent").length);
+  if (connection === "online") return null;
+  const queued = waiting ? ` ${waiting === 1 ? "1 message is" : `${waiting} messages are`} waiting to be sent.` : "";
+  const text =
+    connection === "offline"
+      ? `Offline: no network.${queued || " Messages you write are sent when the connection returns."}`
+      : connection === "reconnecting"
+        ? `Reconnecting to Wardline…${queued}`
+        : "Back online";
+  return (
+    <div class={`banner ${connection}`} role="status">
+      <span aria-hidden="true">{connection === "restored" ? "✓" : "⚠"}</span> {text}
+    </div>
+  );
+}

@@ -1,0 +1,50 @@
+// The open conversation: its header, timeline, who is typing, the composer, and the readers
+// dialog of one of my messages.
+
+import { closeRoom, loadEarlier, otherPerson } from "../conversation";
+import { matrix } from "../signedin";
+import { useStore } from "../state";
+import { Composer } from "./Composer";
+import { Presence } from "./Presence";
+import { ReadersDialog } from "./ReadersDialog";
+import { Timeline } from "./Timeline";
+
+export function Conversation({ roomId }: { roomId: string }) {
+  const name = useStore((s) => s.rooms.find((r) => r.id === roomId)?.name ?? matrix().getRoom(roomId)?.name ?? "");
+  const other = useStore((s) => s.rooms.find((r) => r.id === roomId)?.other ?? null);
+  const typing = useStore((s) => s.typing);
+  const readersFor = useStore((s) => s.readersFor);
+  const canLoadEarlier = useStore((s) => s.canLoadEarlier);
+  const loading = useStore((s) => s.loadingEarlier);
+  const opening = useStore((s) => s.opening);
+  const room = matrix().getRoom(roomId);
+  const person = other ?? (room ? otherPerson(room) : null);
+  return (
+    <>
+      <header>
+        <button class="plain back" onClick={closeRoom} aria-label="Back to conversations">
+          Back
+        </button>
+        <h2>
+          {name}
+          {person && (
+            <span class="header-presence">
+              <Presence userId={person} withWord />
+            </span>
+          )}
+        </h2>
+        <button class="plain" onClick={() => void loadEarlier()} disabled={loading || !canLoadEarlier}>
+          Earlier
+        </button>
+      </header>
+      {opening ? (
+        <p class="loading timeline-wrap">Loading messages…</p>
+      ) : (
+        <Timeline key={roomId} roomId={roomId} roomName={name} />
+      )}
+      <div class="typing">{typing.length ? `${typing.join(", ")} typing…` : ""}</div>
+      <Composer key={roomId} roomId={roomId} />
+      {readersFor && <ReadersDialog key={readersFor} roomId={roomId} eventId={readersFor} />}
+    </>
+  );
+}

@@ -1,0 +1,57 @@
+// The conversations, most recent first, with unread counts and the other person's presence.
+
+import { memo } from "./memo";
+
+import { openRoom } from "../conversation";
+import { useStore } from "../state";
+import type { RoomSummary } from "../state";
+import { clockTime } from "../time";
+import { Presence } from "./Presence";
+
+const Item = memo(function Item({ room, current, notSent }: { room: RoomSummary; current: boolean; notSent: number }) {
+  return (
+    <li
+      tabIndex={0}
+      data-room={room.id}
+      aria-current={current ? "true" : "false"}
+      onClick={() => openRoom(room.id)}
+      onKeyDown={(ev) => ev.key === "Enter" && openRoom(room.id)}
+    >
+      <span class="name">
+        {room.other && <Presence userId={room.other} />}
+        {room.name}
+      </span>
+      <span class="time">{room.lastTs ? clockTime(room.lastTs) : ""}</span>
+      <span class="last">
+        {notSent > 0 && (
+          <strong class="not-sent-count">
+            <span aria-hidden="true">⚠ </span>
+            {notSent === 1 ? "1 message not sent" : `${notSent} messages not sent`} ·{" "}
+          </strong>
+        )}
+        {room.preview}
+      </span>
+      {room.unread > 0 && (
+        <span class="badge" aria-label={`${room.unread} unread`}>
+          {room.unread}
+        </span>
+      )}
+    </li>
+  );
+});
+
+export function ConversationList() {
+  const rooms = useStore((s) => s.rooms);
+  const filter = useStore((s) => s.filter);
+  const current = useStore((s) => s.current);
+  // Messages waiting in the outbox, by conversation: seen without opening each one.
+  const failed = useStore((s) => s.outbox.filter((e) => e.state === "failed").map((e) => e.roomId).join(" "));
+  const shown = filter ? rooms.filter((r) => r.name.toLowerCase().includes(filter)) : rooms;
+  return (
+    <ul class="rooms" aria-label="Conversations">
+      {shown.map((r) => (
+        <Item key={r.id} room={r} current={r.id === current} notSent={failed ? failed.split(" ").filter((id) => id === r.id).length : 0} />
+      ))}
+    </ul>
+  );
+}

@@ -1,0 +1,67 @@
+// One message: who, what it answers, the content (drawn by its kind's renderer), reactions,
+// when, and for my own messages what happened to it; its actions behind "⋯".
+
+import { discard, retry } from "../compose";
+import { rendererFor } from "../renderers";
+import { useStore } from "../state";
+import type { TimelineItem } from "../state";
+import { clockTime } from "../time";
+import { memo } from "./memo";
+import { MessageActions, Reactions, ReplyQuote } from "./MessageExtras";
+import { MessageStatus } from "./MessageStatus";
+import { Presence } from "./Presence";
+
+/** An edit of mine still in the outbox: shown in place of the text, with its own status. */
+function PendingEdit({ txnId }: { txnId: string }) {
+  const entry = useStore((s) => s.outbox.find((e) => e.txnId === txnId));
+  if (!entry || entry.state === "sent") return null;
+  if (entry.state === "sending") return <span class="edit-status">Saving the change…</span>;
+  return (
+    <span class="not-sent">
+      <span class="reason">
+        <span aria-hidden="true">⚠ </span>Change not saved: {entry.reason?.text ?? "not sent"}
+      </span>
+      <button type="button" class="plain small" onClick={() => retry(txnId)}>
+        Retry
+      </button>
+      <button type="button" class="plain small" onClick={() => discard(txnId)}>
+        Delete
+      </button>
+    </span>
+  );
+}
+
+export const Message = memo(function Message({ item }: { item: TimelineItem }) {
+  const edit = useStore((s) => (item.eventId ? s.outbox.find((e) => e.replaces === item.eventId) : undefined));
+  const newContent = edit?.extra?.["m.new_content"] as Record<string, unknown> | undefined;
+  const shown = edit && newContent ? { ...item, content: newContent } : item;
+  const View = rendererFor(shown.type, shown.content, shown.redacted).view;
+  return (
+    <article
+      class={`msg${item.mine ? " mine" : ""}`}
+      data-event={item.eventId ?? ""}
+      data-key={item.key}
+      data-seen={!item.mine && item.eventId ? item.eventId : undefined}
+      tabIndex={-1}
+    >
+      {!item.mine && (
+        <div class="who">
+          <Presence userId={item.sender} />
+          {item.senderName}
+        </div>
+      )}
+      {item.replyTo && <ReplyQuote eventId={item.replyTo} />}
+      <div class="body">
+        <View item={shown} />
+      </div>
+      <Reactions item={item} />
+      <div class="meta">
+        {item.edited && !item.redacted && <span class="edited">edited</span>}
+        <time dateTime={new Date(item.ts).toISOString()}>{clockTime(item.ts)}</time>
+        {item.mine && <MessageStatus item={item} />}
+        {edit && <PendingEdit txnId={edit.txnId} />}
+        <MessageActions item={item} />
+      </div>
+    </article>
+  );
+});

@@ -1,0 +1,113 @@
+// Around a message: the message it replies to, its reactions, and its actions (reply, react,
+// edit and delete my own).
+
+import { useEffect, useRef, useState } from "preact/hooks";
+
+import { deleteMessage, showActions, startEdit, startReply, toggleReaction } from "../compose";
+import { findItem } from "../conversation";
+import { previewOf } from "../renderers";
+import { useStore } from "../state";
+import type { TimelineItem } from "../state";
+
+export const QUICK_REACTIONS = ["👍", "✅", "👀", "🙏"];
+
+/** The message this one answers, quoted (tap: go to it). */
+export function ReplyQuote({ eventId }: { eventId: string }) {
+  // Redrawn with the timeline, so a quoted message loaded later shows.
+  useStore((s) => s.timeline);
+  const target = findItem(eventId);
+  const go = () => {
+    const el = document.querySelector<HTMLElement>(`.timeline [data-event="${CSS.escape(eventId)}"]`);
+    el?.scrollIntoView({ block: "center" });
+    el?.focus();
+  };
+  return (
+    <button type="button" class="quote" onClick={go} aria-label={target ? `In reply to ${target.senderName}` : "In reply to an earlier message"}>
+      <span class="quote-who">{target ? target.senderName : "Earlier message"}</span>
+      <span class="quote-text">{target ? previewOf(target.type, target.content, target.redacted) : ""}</span>
+    </button>
+  );
+}
+
+export function Reactions({ item }: { item: TimelineItem }) {
+  if (!item.reactions?.length || !item.eventId) return null;
+  const eventId = item.eventId;
+  return (
+    <div class="reactions" role="group" aria-label="Reactions">
+      {item.reactions.map((r) => (
+        <button
+          type="button"
+          key={r.key}
+          class={`reaction${r.mine ? " mine" : ""}`}
+          aria-pressed={r.mine ? "true" : "false"}
+          aria-label={`${r.key} ${r.who.join(", ")}${r.mine ? " (tap to take yours back)" : ""}`}
+          title={r.who.join(", ")}
+          onClick={() => void toggleReaction(eventId, r.key)}
+        >
+          {r.key} {r.who.length}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** The "⋯" button and, when open, the message's actions. */
+export function MessageActions({ item }: { item: TimelineItem }) {
+  const open = useStore((s) => s.actionsFor === item.eventId);
+  const [error, setError] = useState("");
+  const bar = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!open) return undefined;
+    bar.current?.querySelector<HTMLElement>("button")?.focus();
+    const escape = (ev: KeyboardEvent) => ev.key === "Escape" && showActions(null);
+    document.addEventListener("keydown", escape);
+    return () => document.removeEventListener("keydown", escape);
+  }, [open]);
+  if (!item.eventId || item.redacted) return null;
+  const eventId = item.eventId;
+  const text = item.content.msgtype === "m.text" && typeof item.content.body === "string" ? item.content.body : null;
+  const remove = async () => {
+    if (!window.confirm("Delete this message for everyone in the conversation?")) return;
+    setError((await deleteMessage(eventId)) ?? "");
+  };
+  return (
+    <>
+      <button
+        type="button"
+        class="more"
+        aria-expanded={open ? "true" : "false"}
+        aria-label={`Actions for the message from ${item.mine ? "you" : item.senderName}`}
+        onClick={() => showActions(open ? null : eventId)}
+      >
+        ⋯
+      </button>
+      {open && (
+        <div class="actions" role="toolbar" aria-label="Message actions" ref={bar}>
+          <button type="button" class="plain" onClick={() => startReply(eventId)}>
+            Reply
+          </button>
+          {QUICK_REACTIONS.map((key) => (
+            <button type="button" class="plain" key={key} aria-label={`React ${key}`} onClick={() => void toggleReaction(eventId, key)}>
+              {key}
+            </button>
+          ))}
+          {item.mine && text !== null && (
+            <button type="button" class="plain" onClick={() => startEdit(eventId, text)}>
+              Edit
+            </button>
+          )}
+          {item.mine && (
+            <button type="button" class="plain" onClick={() => void remove()}>
+              Delete for everyone
+            </button>
+          )}
+        </div>
+      )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </>
+  );
+}

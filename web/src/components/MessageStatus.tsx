@@ -1,0 +1,65 @@
+// The status of a message of mine: Sending, Sent, Delivered to N of M, Read by N of M (from the
+// server), or Not sent with the reason and Retry / Delete.
+
+import { discard, retry } from "../compose";
+import { store, useStore } from "../state";
+import type { NotSentReason, TimelineItem } from "../state";
+import { statusLabel } from "../statuses";
+
+function notSent(reason: NotSentReason | undefined): string {
+  if (!reason) return "Not sent";
+  switch (reason.kind) {
+    case "network":
+      return `Not sent: ${reason.text}. Trying again when the connection returns.`;
+    case "too-large":
+      return `Not sent: file too large (${reason.text})`;
+    default:
+      return `Not sent: ${reason.text}`;
+  }
+}
+
+export function MessageStatus({ item }: { item: TimelineItem }) {
+  const entry = useStore((s) => (item.txnId ? s.outbox.find((e) => e.txnId === item.txnId) : undefined));
+  const eventId = item.eventId ?? entry?.eventId;
+  const counts = useStore((s) => (eventId ? s.statuses[eventId] : undefined));
+  if (entry?.state === "failed") {
+    return (
+      <span class="not-sent">
+        <span class="reason">
+          <span aria-hidden="true">⚠ </span>
+          {notSent(entry.reason)}
+        </span>
+        <button type="button" class="plain small" onClick={() => retry(entry.txnId)}>
+          Retry
+        </button>
+        <button type="button" class="plain small" onClick={() => discard(entry.txnId)}>
+          Delete
+        </button>
+      </span>
+    );
+  }
+  if (!eventId || entry?.state === "sending") {
+    return (
+      <span class="status sending">
+        <span aria-hidden="true">◷ </span>Sending…
+      </span>
+    );
+  }
+  const label = statusLabel(counts);
+  const read = counts && counts.read > 0;
+  const ticks = read || (counts && counts.delivered > 0) ? "✓✓" : "✓";
+  const all = counts && counts.recipients > 0 && counts.read === counts.recipients;
+  return (
+    <button
+      type="button"
+      class={`status${read ? " read" : ""}${all ? " all" : ""}`}
+      aria-label={`${label}: show who has read it`}
+      onClick={() => store.update({ readersFor: eventId })}
+    >
+      <span aria-hidden="true" class="ticks">
+        {ticks}
+      </span>{" "}
+      {label}
+    </button>
+  );
+}

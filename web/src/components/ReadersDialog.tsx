@@ -1,0 +1,88 @@
+// Who has a message of mine: read (and when), delivered but not read yet, not delivered yet.
+// From the server's status of the message; refreshed when its counts change.
+
+import { useEffect, useRef, useState } from "preact/hooks";
+
+import { matrix, token } from "../signedin";
+import { store, useStore } from "../state";
+import { fetchStatus } from "../statuses";
+import type { Recipient, StatusDetail } from "../statuses";
+import { clockTime } from "../time";
+
+function nameOf(roomId: string, userId: string): string {
+  const c = matrix();
+  return c.getRoom(roomId)?.getMember(userId)?.name ?? c.getUser(userId)?.displayName ?? userId;
+}
+
+export function ReadersDialog({ roomId, eventId }: { roomId: string; eventId: string }) {
+  const counts = useStore((s) => s.statuses[eventId]);
+  const [detail, setDetail] = useState<StatusDetail | null>(null);
+  const [failed, setFailed] = useState(false);
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    let live = true;
+    fetchStatus(token(), roomId, eventId)
+      .then((d) => {
+        if (!live) return;
+        setDetail(d);
+        setFailed(false);
+        store.update((s) => ({ statuses: { ...s.statuses, [eventId]: d.counts } }));
+      })
+      .catch(() => live && setFailed(true));
+    return () => {
+      live = false;
+    };
+  }, [roomId, eventId, counts?.delivered, counts?.read, counts?.recipients]);
+  const close = () => {
+    store.update({ readersFor: null });
+    document.querySelector<HTMLElement>(`[data-event="${CSS.escape(eventId)}"] button.status`)?.focus();
+  };
+  useEffect(() => {
+    box.current?.focus();
+    const escape = (ev: KeyboardEvent) => {
+      if (ev.key === "Escape") close();
+    };
+    document.addEventListener("keydown", escape);
+    return () => document.removeEventListener("keydown", escape);
+  }, []);
+  const list = (people: Recipient[], cls: string, when?: (r: Recipient) => number | null) => (
+    <ul class={cls}>
+      {people.map((r) => {
+        const ts = when?.(r);
+        return <li key={r.user_id}>{`${nameOf(roomId, r.user_id)}${ts ? ` at ${clockTime(ts)}` : ""}`}</li>;
+      })}
+    </ul>
+  );
+  const recipients = detail?.recipients ?? [];
+  const read = recipients.filter((r) => r.read_ts !== null);
+  const delivered = recipients.filter((r) => r.read_ts === null && r.delivered_ts !== null);
+  const waiting = recipients.filter((r) => r.read_ts === null && r.delivered_ts === null);
+  return (
+    <div
+      class="readers"
+      role="dialog"
+      aria-modal="true"
+      aria-label="Who has read this message"
+      tabIndex={-1}
+      ref={box}
+    >
+      {detail ? (
+        <>
+          <h3>Read ({read.length})</h3>
+          {list(read, "read-list", (r) => r.read_ts)}
+          <h3>Delivered, not read yet ({delivered.length})</h3>
+          {list(delivered, "delivered-list", (r) => r.delivered_ts)}
+          <h3>Not delivered yet ({waiting.length})</h3>
+          {list(waiting, "unread-list")}
+        </>
+      ) : failed ? (
+        <p class="error">Who has read it cannot be shown right now.</p>
+      ) : (
+        <p class="muted">Asking the server…</p>
+      )}
+      <button type="button" onClick={close}>
+        Close
+      </button>
+    </div>
+  );
+}

@@ -1,0 +1,37 @@
+// The signed-in screen: the conversation list beside (on a phone: instead of) the open
+// conversation or panel, under the connection banner.
+
+import { useStore } from "../state";
+import { Banner } from "./Banner";
+import { Conversation } from "./Conversation";
+import { Devices } from "./Devices";
+import { NewChat } from "./NewChat";
+import { Sidebar } from "./Sidebar";
+
+function Main() {
+  const panel = useStore((s) => s.panel);
+  const current = useStore((s) => s.current);
+  if (panel === "room" && current) return <Conversation roomId={current} />;
+  if (panel === "new-chat") return <NewChat />;
+  if (panel === "devices") return <Devices />;
+  return <p class="loading">Choose a conversation.</p>;
+}
+
+export function Shell() {
+  const open = useStore((s) => s.panel !== "none");
+  const announcement = useStore((s) => s.announcement);
+  return (
+    <div class="app">
+      <Banner />
+      <div class={`shell${open ? " open" : ""}`}>
+        <Sidebar />
+        <section class="conversation" aria-label="Conversation">
+          <Main />
+        </section>
+      </div>
+      <div class="sr-only" aria-live="polite" aria-label="New messages">
+        {announcement}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,372 @@
+// The conversation list and the open conversation, from matrix-js-sdk's rooms into the store:
+// summaries, timeline items (with reactions, edits, replies), the "New messages" line, loading
+// earlier messages, counts of my messages the sync has not told about, and read receipts only
+// for messages seen (reading.ts).
+
+import { KnownMembership, NotificationCountType, ReceiptType } from "./mx";
+import type { MatrixEvent, Room } from "./mx";
+import { contentOf } from "./outbox";
+import { receiptTarget, unseenAfter } from "./reading";
+import type { ReadingEvent } from "./reading";
+import { isShown, previewOf } from "./renderers";
+import { hasClient, matrix, me, outbox, token } from "./signedin";
+import { store } from "./state";
+import type { OutboxEntry, Reaction, RoomSummary, TimelineItem } from "./state";
+import { fetchStatus, StatusRefused } from "./statuses";
+
+
+/** Drawn as a message of its own: not an edit (shown on the message it changes). */
+export function drawn(e: MatrixEvent): boolean {
+  return isShown(e.getType()) && !e.isRelation("m.replace");
+}
+
+function lastMessage(room: Room): MatrixEvent | undefined {
+  const events = room.getLiveTimeline().getEvents();
+  for (let i = events.length - 1; i >= 0; i--) {
+    if (drawn(events[i])) return events[i];
+  }
+  return undefined;
+}
+
+/** The other person of a two-person conversation. */
+export function otherPerson(room: Room): string | null {
+  const others = room
+    .getMembers()
+    .filter((m) => m.userId !== me())
+    .filter((m) => m.membership === KnownMembership.Join || m.membership === KnownMembership.Invite);
+  return others.length === 1 ? others[0].userId : null;
+}
+
+export function summaries(): RoomSummary[] {
+  const c = matrix();
+  const previous = new Map(store.get().rooms.map((r) => [r.id, r]));
+  return c
+    .getVisibleRooms()
+    .filter((r) => r.getMyMembership() === KnownMembership.Join)
+    .sort((a, b) => b.getLastActiveTimestamp() - a.getLastActiveTimestamp())
+    .map((r) => {
+      const last = lastMessage(r);
+      const next: RoomSummary = {
+        id: r.roomId,
+        name: r.name,
+        lastTs: last?.getTs() ?? 0,
+        preview: last ? previewOf(last.getType(), last.getContent(), last.isRedacted()) : "",
+        unread: r.getUnreadNotificationCount(NotificationCountType.Total),
+        other: otherPerson(r),
+      };
+      const old = previous.get(r.roomId);
+      // Unchanged conversations keep their object: their list items are not redrawn.
+      return old && (Object.keys(next) as (keyof RoomSummary)[]).every((k) => old[k] === next[k]) ? old : next;
+    });
+}
+
+// ---- the open conversation -----------------------------------------------------------------
+
+const items = new WeakMap<MatrixEvent, TimelineItem>();
+
+function nameIn(room: Room, userId: string): string {
+  return room.getMember(userId)?.name ?? userId;
+}
+
+/** Reactions to `e`, by key, in the order they were first made. */
+function reactionsTo(room: Room, e: MatrixEvent): Reaction[] | undefined {
+  const id = e.getId();
+  const annotations = id
+    ? room.relations.getChildEventsForEvent(id, "m.annotation", "m.reaction")
+    : undefined;
+  const sorted = annotations?.getSortedAnnotationsByKey();
+  if (!sorted?.length) return undefined;
+  const out: Reaction[] = [];
+  for (const [key, events] of [...sorted].reverse()) {
+    const live = [...events].filter((r) => !r.isRedacted());
+    if (!live.length) continue;
+    const mine = live.find((r) => r.getSender() === me());
+    out.push({ key, who: live.map((r) => nameIn(room, r.getSender() ?? "")), mine: mine?.getId() ?? undefined });
+  }
+  return out.length ? out : undefined;
+}
+
+function itemOf(room: Room, e: MatrixEvent): TimelineItem {
+  const senderName = nameIn(room, e.getSender() ?? "");
+  const content = e.getContent();
+  const reactions = reactionsTo(room, e);
+  const edited = Boolean(e.replacingEventId());
+  const old = items.get(e);
+  if (
+    old &&
+    old.content === content &&
+    old.redacted === e.isRedacted() &&
+    old.senderName === senderName &&
+    old.eventId === e.getId() &&
+    old.edited === edited &&
+    JSON.stringify(old.reactions) === JSON.stringify(reactions)
+  ) {
+    return old;
+  }
+  const txnId = e.getSender() === me() ? (e.getUnsigned().transaction_id as string | undefined) : undefined;
+  const item: TimelineItem = {
+    key: old?.key ?? txnId ?? e.getId() ?? "",
+    eventId: e.getId() ?? undefined,
+    txnId,
+    sender: e.getSender() ?? "",
+    senderName,
+    mine: e.getSender() === me(),
+    ts: e.getTs(),
+    type: e.getType(),
+    content,
+    redacted: e.isRedacted(),
+    edited,
+    replyTo: e.isRedacted() ? undefined : e.replyEventId,
+    reactions: e.isRedacted() ? undefined : reactions,
+  };
+  items.set(e, item);
+  return item;
+}
+
+/** The message `eventId` of the open conversation as the timeline draws it, if loaded. */
+export function findItem(eventId: string): TimelineItem | undefined {
+  const room = openRoomObject();
+  const e = room?.findEventById(eventId);
+  return room && e ? itemOf(room, e) : undefined;
+}
+
+const pendingItems = new WeakMap<OutboxEntry, TimelineItem>();
+
+/** An outbox message, drawn like the message it will be. */
+export function outboxItem(e: OutboxEntry): TimelineItem {
+  let item = pendingItems.get(e);
+  if (!item) {
+    item = {
+      key: e.txnId,
+      txnId: e.txnId,
+      eventId: e.eventId,
+      sender: me(),
+      senderName: "",
+      mine: true,
+      ts: e.ts,
+      type: "m.room.message",
+      content: contentOf(e),
+      redacted: false,
+      localFile: outbox()?.files.get(e.txnId),
+      replyTo: (e.extra?.["m.relates_to"] as { "m.in_reply_to"?: { event_id?: string } } | undefined)?.["m.in_reply_to"]
+        ?.event_id,
+    };
+    pendingItems.set(e, item);
+  }
+  return item;
+}
+
+export function openRoomObject(): Room | null {
+  const id = store.get().current;
+  return id && hasClient() ? matrix().getRoom(id) : null;
+}
+
+/** Events of the open conversation as read tracking sees them, and where my receipt is. */
+function readingView(room: Room): { events: ReadingEvent[]; receiptIndex: number; all: MatrixEvent[] } {
+  const all = room.getLiveTimeline().getEvents();
+  const events = all.map((e) => ({ id: e.getId() ?? "", mine: e.getSender() === me(), shown: drawn(e) }));
+  const readUpTo = store.get().readUpTo;
+  const receiptIndex = readUpTo ? all.findIndex((e) => e.getId() === readUpTo) : -1;
+  return { events, receiptIndex, all };
+}
+
+/** Ids of others' messages seen on screen in the open conversation (see reading.ts). */
+let seen = new Set<string>();
+let onScreen = new Set<string>();
+
+export function refreshTimeline(): void {
+  const room = openRoomObject();
+  if (!room) return;
+  const timeline = room
+    .getLiveTimeline()
+    .getEvents()
+    .filter(drawn)
+    .map((e) => itemOf(room, e));
+  const typing = room
+    .getMembers()
+    .filter((m) => m.typing && m.userId !== me())
+    .map((m) => m.name);
+  // My receipt moves on when I read on another device too.
+  const elsewhere = room.getEventReadUpTo(me(), true);
+  const all = room.getLiveTimeline().getEvents();
+  const position = (id: string | null) => (id ? all.findIndex((e) => e.getId() === id) : -1);
+  if (elsewhere && position(elsewhere) > position(store.get().readUpTo)) store.update({ readUpTo: elsewhere });
+  const { events, receiptIndex } = readingView(room);
+  store.update({
+    timeline,
+    typing,
+    canLoadEarlier: room.getLiveTimeline().getPaginationToken("b" as never) !== null,
+    unseenBelow: unseenAfter(events, receiptIndex, (id) => seen.has(id)),
+  });
+  fetchMissingStatuses(room, timeline);
+}
+
+const statusRequested = new Set<string>();
+
+/** Counts of my messages the sync has not told about yet (loaded history): asked once each. */
+function fetchMissingStatuses(room: Room, timeline: TimelineItem[]): void {
+  const { statuses } = store.get();
+  const mine = timeline.filter((i) => i.mine && i.eventId && !statuses[i.eventId] && !statusRequested.has(i.eventId));
+  for (const item of mine.slice(-20)) {
+    const eventId = item.eventId as string;
+    statusRequested.add(eventId);
+    fetchStatus(token(), room.roomId, eventId)
+      .then((d) => {
+        // A count the sync brought meanwhile is newer.
+        if (!store.get().statuses[eventId]) store.update((s) => ({ statuses: { ...s.statuses, [eventId]: d.counts } }));
+      })
+      // Asked again on a later redraw only if the network or the server failed.
+      .catch((e) => e instanceof StatusRefused || statusRequested.delete(eventId));
+  }
+}
+
+/** The message a "New messages" line goes above: the first of others after my receipt. */
+function firstUnread(room: Room): string | null {
+  const { events, receiptIndex } = readingView(room);
+  // A reply of mine shows I saw what came before it.
+  let lastMine = -1;
+  events.forEach((e, i) => e.shown && e.mine && (lastMine = i));
+  if (receiptIndex >= 0 || lastMine >= 0) {
+    for (let i = Math.max(receiptIndex, lastMine) + 1; i < events.length; i++) {
+      if (events[i].shown && !events[i].mine) return events[i].id;
+    }
+    return null;
+  }
+  // The receipt is older than what is loaded (or there is none): the server's unread count says
+  // how many of the last messages are new.
+  const unread = room.getUnreadNotificationCount(NotificationCountType.Total);
+  if (unread <= 0) return null;
+  const others = events.filter((e) => e.shown && !e.mine);
+  return others[Math.max(0, others.length - unread)]?.id ?? null;
+}
+
+export function openRoom(roomId: string): void {
+  const room = hasClient() ? matrix().getRoom(roomId) : null;
+  if (!room) return;
+  seen = new Set();
+  onScreen = new Set();
+  const readUpTo = room.getEventReadUpTo(me(), true);
+  store.update({
+    current: roomId,
+    panel: "room",
+    readersFor: null,
+    actionsFor: null,
+    replyingTo: null,
+    editing: null,
+    readUpTo,
+    timeline: [],
+    opening: true,
+    unreadMarker: null,
+  });
+  void reachFirstUnread(room).then(() => {
+    if (store.get().current !== roomId) return;
+    store.update({ unreadMarker: firstUnread(room), opening: false });
+    refreshTimeline();
+  });
+}
+
+/** Loads earlier messages until the first unread one is there (a few pages at most). */
+async function reachFirstUnread(room: Room): Promise<void> {
+  for (let page = 0; page < 5; page++) {
+    const { events, receiptIndex } = readingView(room);
+    if (receiptIndex >= 0) return;
+    const unread = room.getUnreadNotificationCount(NotificationCountType.Total);
+    const others = events.filter((e) => e.shown && !e.mine).length;
+    if (!store.get().readUpTo && others >= unread) return;
+    if (room.getLiveTimeline().getPaginationToken("b" as never) === null) return;
+    try {
+      await matrix().scrollback(room, 30);
+    } catch {
+      return; // Offline: what is loaded will do.
+    }
+  }
+}
+
+export function closeRoom(): void {
+  store.update({ current: null, panel: "none", readersFor: null, timeline: [], unreadMarker: null, opening: false });
+}
+
+export function showPanel(panel: "new-chat" | "devices"): void {
+  store.update({ current: null, panel, readersFor: null, timeline: [] });
+}
+
+export async function loadEarlier(): Promise<void> {
+  const room = openRoomObject();
+  if (!room || store.get().loadingEarlier) return;
+  store.update({ loadingEarlier: true });
+  try {
+    await matrix().scrollback(room, 30);
+  } catch {
+    // Offline: the button stays, to try again.
+  } finally {
+    store.update({ loadingEarlier: false });
+    refreshTimeline();
+  }
+}
+
+// ---- reading -------------------------------------------------------------------------------
+
+let receiptTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** The timeline reports which messages of others are on screen. */
+export function onScreenChanged(eventId: string, visible: boolean): void {
+  if (visible) onScreen.add(eventId);
+  else onScreen.delete(eventId);
+  noteSeen();
+}
+
+export function noteSeen(): void {
+  if (document.visibilityState !== "visible" || !store.get().current) return;
+  for (const id of onScreen) seen.add(id);
+  if (receiptTimer === undefined) {
+    receiptTimer = setTimeout(() => {
+      receiptTimer = undefined;
+      advanceReceipt();
+    }, 50);
+  }
+}
+
+function advanceReceipt(): void {
+  const room = openRoomObject();
+  if (!room) return;
+  const { events, receiptIndex, all } = readingView(room);
+  const isSeen = (id: string) => seen.has(id);
+  const target = receiptTarget(events, receiptIndex, isSeen);
+  if (target) {
+    const event = all.find((e) => e.getId() === target);
+    store.update({ readUpTo: target });
+    if (event) matrix().sendReadReceipt(event, ReceiptType.Read).catch(() => undefined);
+  }
+  const after = readingView(room);
+  store.update({ unseenBelow: unseenAfter(after.events, after.receiptIndex, isSeen) });
+}
+
+/** A message of mine arriving now: its counts come with the sync as they change. */
+export function countsComeWithSync(eventId: string): void {
+  statusRequested.add(eventId);
+}
+
+/** Redraws are batched: a sync brings many events at once. */
+let queued: { rooms: boolean; timeline: boolean } | null = null;
+export function later(what: "rooms" | "timeline"): void {
+  if (!queued) {
+    queued = { rooms: false, timeline: false };
+    setTimeout(() => {
+      const q = queued;
+      queued = null;
+      if (!hasClient() || !q) return;
+      if (q.rooms) store.update({ rooms: summaries() });
+      if (q.timeline) refreshTimeline();
+    }, 0);
+  }
+  queued[what] = true;
+}
+
+/** Forgets the signed-in person's conversation state (sign-out). */
+export function resetConversation(): void {
+  clearTimeout(receiptTimer);
+  receiptTimer = undefined;
+  statusRequested.clear();
+  seen = new Set();
+  onScreen = new Set();
+}

@@ -1,0 +1,9 @@
+// Wardline web client: sign-in, then the conversations (Preact components over one store).
+
+import { render } from "preact";
+
+import { boot } from "./auth";
+import { App } from "./components/App";
+
+render(<App />, document.getElementById("app") as HTMLElement);
+boot();

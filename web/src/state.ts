@@ -1,0 +1,169 @@
+// The client's one state store: which screen is shown, and everything the conversation
+// screens draw (conversations, the open timeline, the outbox, message statuses, presence…).
+// Written by the session and chat modules; read by components through `useStore`.
+
+import type { Enrolment, Session } from "./session";
+import { createStore, useSelector } from "./store";
+
+export type Screen =
+  | { kind: "loading" }
+  | { kind: "sign-in"; notice?: string }
+  | { kind: "code"; mfaSession: string; password: string }
+  | { kind: "new-password"; session: Session; oldPassword: string }
+  | { kind: "enrol"; session: Session; enrolment: Enrolment }
+  | { kind: "recovery-codes"; session: Session; codes: string[] }
+  | { kind: "chat"; session: Session };
+
+/** The connection as the person should understand it; "restored" shows "Back online" briefly. */
+export type Connection = "online" | "offline" | "reconnecting" | "restored";
+
+export interface RoomSummary {
+  id: string;
+  name: string;
+  lastTs: number;
+  preview: string;
+  unread: number;
+  /** The other person of a two-person conversation. */
+  other: string | null;
+}
+
+/** One message in the open conversation, from the server or from the outbox. */
+export interface TimelineItem {
+  /** Stable across the outbox → server hand-over: the transaction id when this device sent it. */
+  key: string;
+  eventId?: string;
+  txnId?: string;
+  sender: string;
+  senderName: string;
+  mine: boolean;
+  ts: number;
+  type: string;
+  content: Record<string, unknown>;
+  redacted: boolean;
+  /** The file of a message still in the outbox, shown before the server has it. */
+  localFile?: Blob;
+  /** Changed by its sender since it was sent (m.replace): the content shown is the latest. */
+  edited?: boolean;
+  /** The message this one answers (m.in_reply_to). */
+  replyTo?: string;
+  reactions?: Reaction[];
+}
+
+/** Reactions with one key (👍) to a message. */
+export interface Reaction {
+  key: string;
+  /** Who reacted, by name. */
+  who: string[];
+  /** My reaction's event id, to take it back. */
+  mine?: string;
+}
+
+export type NotSentReason = { kind: "network" | "refused" | "too-large"; text: string };
+
+/** A message kept until the server accepted it (see outbox.ts). */
+export interface OutboxEntry {
+  txnId: string;
+  roomId: string;
+  /** The conversation's name when it was written (shown before the first sync). */
+  roomName: string;
+  ts: number;
+  msgtype: string;
+  /** The text, or the file's name. */
+  body: string;
+  file?: { type: string; size: number; durationMs?: number; w?: number; h?: number };
+  /** The file's mxc:// URI once uploaded (a retry does not upload it again). */
+  url?: string;
+  /** More of the content: a reply's or an edit's `m.relates_to`, an edit's `m.new_content`. */
+  extra?: Record<string, unknown>;
+  /** The message this one edits: shown on that message, not as a message of its own. */
+  replaces?: string;
+  state: "sending" | "failed" | "sent";
+  reason?: NotSentReason;
+  eventId?: string;
+}
+
+/** Counts of a message of mine, from the server (`org.wardline.message_status`). */
+export interface Counts {
+  recipients: number;
+  delivered: number;
+  read: number;
+}
+
+export interface PresenceView {
+  state: "online" | "unavailable" | "offline";
+  dnd: boolean;
+}
+
+export type Panel = "none" | "room" | "new-chat" | "devices";
+
+export interface State {
+  screen: Screen;
+  /** The first sync is done: conversations can be shown. */
+  ready: boolean;
+  connection: Connection;
+  rooms: RoomSummary[];
+  filter: string;
+  panel: Panel;
+  current: string | null;
+  /** The open conversation's messages, oldest first. */
+  timeline: TimelineItem[];
+  /** The open conversation is loading back to its first unread message. */
+  opening: boolean;
+  /** Where "New messages" was drawn when the conversation was opened (event id), if anywhere. */
+  unreadMarker: string | null;
+  /** My read receipt in the open conversation (event id). */
+  readUpTo: string | null;
+  /** Messages of others in the open conversation after the last one seen (for the ↓ button). */
+  unseenBelow: number;
+  canLoadEarlier: boolean;
+  loadingEarlier: boolean;
+  typing: string[];
+  outbox: OutboxEntry[];
+  statuses: Record<string, Counts>;
+  presence: Record<string, PresenceView>;
+  dnd: boolean;
+  readersFor: string | null;
+  drafts: Record<string, string>;
+  recording: string | null;
+  /** The latest message to arrive in the open conversation, for screen readers. */
+  announcement: string;
+  /** The message whose actions (reply, react, edit, delete) are shown. */
+  actionsFor: string | null;
+  /** What the composer is doing besides writing a new message. */
+  replyingTo: string | null;
+  editing: { eventId: string; body: string } | null;
+}
+
+export const initialChatState: Omit<State, "screen"> = {
+  ready: false,
+  connection: "online",
+  rooms: [],
+  filter: "",
+  panel: "none",
+  current: null,
+  timeline: [],
+  opening: false,
+  unreadMarker: null,
+  readUpTo: null,
+  unseenBelow: 0,
+  canLoadEarlier: true,
+  loadingEarlier: false,
+  typing: [],
+  outbox: [],
+  statuses: {},
+  presence: {},
+  dnd: false,
+  readersFor: null,
+  drafts: {},
+  recording: null,
+  announcement: "",
+  actionsFor: null,
+  replyingTo: null,
+  editing: null,
+};
+
+export const store = createStore<State>({ screen: { kind: "loading" }, ...initialChatState });
+
+export function useStore<T>(select: (s: State) => T): T {
+  return useSelector(store, select);
+}

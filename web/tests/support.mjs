@@ -1,0 +1,109 @@
+// Shared by the browser tests: the API as a test script calls it, signing in through the page,
+// and reading what the server says about a message.
+
+import assert from "node:assert/strict";
+
+export const WAIT = { timeout: 30_000 };
+
+export async function call(base, method, path, body, token) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const r = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = await r.json().catch(() => ({}));
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** A session of `user` for the test script itself (not the browser). */
+export async function apiLogin(server, user) {
+  const r = await call(server.baseUrl, "POST", "/_matrix/client/v3/login", {
+    type: "m.login.password",
+    identifier: { type: "m.id.user", user },
+    password: server.passwords.get(user),
+    initial_device_display_name: "test script",
+  });
+  return r.access_token;
+}
+
+const room = (id) => encodeURIComponent(id);
+
+/** A conversation made by `token`'s user with `others` already joined. */
+export async function conversation(server, token, others, options = {}) {
+  const created = await call(
+    server.baseUrl,
+    "POST",
+    "/_matrix/client/v3/createRoom",
+    { invite: others.map((o) => o.userId), is_direct: others.length === 1, ...options },
+    token,
+  );
+  for (const o of others) await call(server.baseUrl, "POST", `/_matrix/client/v3/join/${room(created.room_id)}`, {}, o.token);
+  return created.room_id;
+}
+
+let txn = 0;
+export async function sendText(server, token, roomId, body) {
+  const r = await call(
+    server.baseUrl,
+    "PUT",
+    `/_matrix/client/v3/rooms/${room(roomId)}/send/m.room.message/script${Date.now()}-${txn++}`,
+    { msgtype: "m.text", body },
+    token,
+  );
+  return r.event_id;
+}
+
+/** The messages of a room with this body, as the server has them (newest 200). */
+export async function bodiesOf(server, token, roomId, body) {
+  const r = await call(server.baseUrl, "GET", `/_matrix/client/v3/rooms/${room(roomId)}/messages?dir=b&limit=200`, undefined, token);
+  return r.chunk.filter((e) => e.type === "m.room.message" && e.content?.body === body);
+}
+
+/** The server's status of a message (GET /_wardline/client/v1/rooms/{roomId}/status/{eventId}). */
+export async function status(server, token, roomId, eventId) {
+  return call(server.baseUrl, "GET", `/_wardline/client/v1/rooms/${room(roomId)}/status/${encodeURIComponent(eventId)}`, undefined, token);
+}
+
+/** Polls `check` until it returns something truthy (a condition, not a timing). */
+export async function until(check, what, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function signIn(page, server, user) {
+  await page.goto(server.baseUrl + "/");
+  await page.getByLabel("Username").fill(user);
+  await page.getByLabel("Password").fill(server.passwords.get(user));
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "New chat" }).waitFor(WAIT);
+}
+
+export async function openConversation(page, name) {
+  const item = page.locator(".rooms li", { hasText: name });
+  await item.waitFor(WAIT);
+  await item.click();
+  await page.getByLabel("Message", { exact: true }).waitFor(WAIT);
+}
+
+export async function send(page, text) {
+  await page.getByLabel("Message", { exact: true }).fill(text);
+  await page.getByRole("button", { name: "Send", exact: true }).click();
+}
+
+/** The message bubble in the timeline with exactly this text. */
+export function bubble(page, text) {
+  return page.locator(".timeline .msg", { has: page.getByText(text, { exact: true }) });
+}
+
+/** Is the element inside the timeline's visible area (not scrolled out of view)? */
+export async function inView(locator) {
+  return locator.evaluate((el) => {
+    const box = el.getBoundingClientRect();
+    const view = el.closest(".timeline").getBoundingClientRect();
+    return box.top >= view.top - 1 && box.bottom <= view.bottom + 1;
+  });
+}
