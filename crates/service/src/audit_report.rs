@@ -338,6 +338,8 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         }
         AuditAction::RoomRead | AuditAction::MediaDownload => (dicom("110110", "Patient Record"), "R"),
         AuditAction::Export => (dicom("110106", "Export"), "R"),
+        // FHIR's action code for a query is E (execute).
+        AuditAction::RoomSearch => (dicom("110110", "Patient Record"), "E"),
         AuditAction::RequestRefused => (dicom("110113", "Security Alert"), "E"),
         AuditAction::RoomCreate | AuditAction::MessageSend | AuditAction::MediaUpload => {
             (dicom("110110", "Patient Record"), "C")

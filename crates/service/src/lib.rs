@@ -23,6 +23,7 @@ pub mod notifier;
 pub mod password;
 pub mod ratelimit;
 pub mod rooms;
+pub mod search;
 pub mod sessions;
 pub mod settings;
 mod signin;
@@ -68,6 +69,8 @@ pub struct Services {
     pub rooms: Arc<rooms::RoomService>,
     /// Reading history.
     pub timeline: timeline::TimelineService,
+    /// Message search.
+    pub search: Arc<search::SearchService>,
     /// Typing.
     pub typing: typing::TypingService,
     /// Receipts, account data, presence, filters.
@@ -114,6 +117,7 @@ impl Services {
         let timeline = timeline::TimelineService::new(Arc::clone(&store), audit.clone(), deliveries.clone());
         let media = Arc::new(media::MediaService::new(&core, timeline.clone(), &config.data_dir));
         let rooms = Arc::new(rooms::RoomService::new(&core, Arc::clone(&media)));
+        let search = Arc::new(search::SearchService::new(&core, timeline.clone()));
         let accounts = Arc::new(accounts::AccountService::new(&core, Arc::clone(&sessions), Arc::clone(&rooms)));
         let typing = typing::TypingService::new(Arc::clone(&clock), notifier.clone());
         let userdata =
@@ -144,6 +148,7 @@ impl Services {
             accounts,
             rooms,
             timeline,
+            search,
             typing,
             userdata,
             sync,

@@ -27,6 +27,8 @@ pub enum LimitKind {
     UnknownToken,
     /// Asks for a message's delivery and read status, per user.
     Status,
+    /// Message searches, per user.
+    Search,
 }
 
 /// The key of limits that count everyone together.
@@ -72,6 +74,7 @@ impl RateLimiter {
             LimitKind::FailedLogin => limits.failed_logins,
             LimitKind::UnknownToken => limits.unknown_tokens,
             LimitKind::Status => limits.statuses,
+            LimitKind::Search => limits.searches,
         }
     }
 

@@ -19,6 +19,7 @@ mod receipts;
 mod relations;
 mod rooms;
 mod rows;
+mod search;
 mod sessions;
 mod userdata;
 

@@ -16,7 +16,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_ended_sessions.sql"),
     include_str!("../migrations/0008_message_status.sql"),
     include_str!("../migrations/0009_relations.sql"),
-    // 0010 (the message search index) is merged in before this one, from its own branch.
+    include_str!("../migrations/0010_search.sql"),
     include_str!("../migrations/0011_status_devices.sql"),
 ];
 

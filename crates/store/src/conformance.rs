@@ -31,6 +31,7 @@ macro_rules! check {
 }
 
 mod relations;
+mod search;
 
 /// Runs every check against stores opened by `open`.
 pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResult<()> {
@@ -51,6 +52,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     mfa(&store).await?;
     media(&store, &room).await?;
     relations::relations(&store).await?;
+    search::search(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

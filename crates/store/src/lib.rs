@@ -11,6 +11,7 @@ pub mod conformance;
 mod error;
 mod records;
 mod relations;
+mod search;
 
 use async_trait::async_trait;
 use ruma::{DeviceId, EventId, OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
@@ -26,6 +27,7 @@ pub use records::{
     MembershipChange, NewMedia, NewSession, PosRange, Presence, Receipt, Session, Totp,
 };
 pub use relations::{Relation, RelationFilter, RelationStore};
+pub use search::{SearchHit, SearchOrder, SearchQuery, SearchResults, SearchScope};
 
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -194,6 +196,26 @@ pub trait RoomStore: Send + Sync {
     async fn forget_room(&self, user_id: &UserId, room_id: &RoomId) -> StoreResult<()>;
     /// Ids of every room (for caches).
     async fn room_ids(&self) -> StoreResult<Vec<OwnedRoomId>>;
+}
+
+/// Full-text search of room events.
+///
+/// [`RoomStore::append_events`] keeps the index in the same transaction as the events it
+/// indexes, by the rules of [`wardline_types::search`]:
+/// - a message is found by its text, and once edited (an `m.replace` by its own sender, in its
+///   room, of a message that is not itself an edit) by its latest edit's text only; the result
+///   is always the original message;
+/// - a redacted message, room name or topic is no longer found; a redacted edit gives the
+///   message back the text it had before that edit.
+///
+/// **Invariant:** a search only ever looks inside the [`SearchScope`]s it is given. The caller
+/// builds them from what the searcher may see; the store never widens them, and counts only
+/// what lies inside them, so a count never reveals events the searcher cannot see.
+#[async_trait]
+pub trait SearchStore: Send + Sync {
+    /// The events matching `query` inside its scopes, one page of them, with the number of all
+    /// matches inside the scopes.
+    async fn search_events(&self, query: SearchQuery) -> StoreResult<SearchResults>;
 }
 
 /// Read receipts: the latest of each user's per type and thread (served to clients), and the
@@ -378,6 +400,7 @@ pub trait Store:
     + AccountStore
     + SessionStore
     + RoomStore
+    + SearchStore
     + ReceiptStore
     + DeliveryStore
     + AccountDataStore
