@@ -79,6 +79,8 @@ pub struct Ruma<T> {
     pub method: axum::http::Method,
     /// The request's path, without the query string.
     pub path: String,
+    /// When it arrived, before it was authenticated or read (what a read receipt is ordered by).
+    pub arrived: wardline_service::messaging::Arrival,
 }
 
 impl<T> Ruma<T> {
@@ -98,6 +100,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, services: &Services) -> Result<Self, Self::Rejection> {
+        let arrived = services.arrival();
         let (mut parts, body) = req.into_parts();
         let mut path_args: Vec<String> = match RawPathParams::from_request_parts(&mut parts, services).await {
             Ok(params) => params.iter().map(|(_, v)| v.to_owned()).collect(),
@@ -156,7 +159,7 @@ where
         }
         let http_req = axum::http::Request::from_parts(parts, parse_body);
         let body = crate::guard::guard_parse(|| T::try_from_http_request(http_req, &args))??;
-        Ok(Self { body, caller, ip, token_error, raw_body, method, path })
+        Ok(Self { body, caller, ip, token_error, raw_body, method, path, arrived })
     }
 }
 

@@ -121,8 +121,10 @@ async fn remove(
 }
 
 /// `GET /rooms/{roomId}/status/{eventId}`: who a message was for, when it reached each of
-/// their devices and when each read it ("Delivered to 2 of 3", "Read by 1 of 3"). Answered to
-/// whoever may see the event; anyone else is told there is no such event.
+/// their devices and when each read it ("Delivered to 2 of 3", "Read by 1 of 3"), and whether
+/// its deliveries were recorded at all (not for a message from before they were). Answered to
+/// a current member of the room who may see the message, or its sender; anyone else is told
+/// there is no such event. Under the caller's `rate_limits.statuses`.
 async fn message_status(
     State(s): State<Services>,
     Staff(c): Staff,
@@ -147,6 +149,7 @@ async fn message_status(
         "event_id": status.event_id,
         "sender": status.sender,
         "recipients": recipients,
+        "delivery_recorded": status.delivery_recorded,
         "counts": { "recipients": counts.recipients, "delivered": counts.delivered, "read": counts.read },
     }))
     .into_response())

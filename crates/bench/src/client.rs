@@ -87,6 +87,14 @@ impl Session {
         json_or_error(resp).await.map(|_| ())
     }
 
+    /// One `POST /search`, continuing from `next_batch` if given.
+    pub async fn search(&self, body: &Value, next_batch: Option<&str>) -> Result<Value, ClientError> {
+        match next_batch {
+            Some(t) => self.post(&format!("/_matrix/client/v3/search?next_batch={}", enc(t)), body).await,
+            None => self.post("/_matrix/client/v3/search", body).await,
+        }
+    }
+
     /// One `/sync`.
     pub async fn sync(&self, since: Option<&str>, timeout_ms: u64, filter: &str) -> Result<Value, ClientError> {
         let mut url = format!("{}/_matrix/client/v3/sync?timeout={timeout_ms}&filter={}", self.base, enc(filter));

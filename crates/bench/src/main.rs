@@ -1,28 +1,32 @@
 //! `wardline-bench`: a load benchmark for any Matrix client-server API server, through the
 //! standard endpoints only, so the same run can measure Wardline or another server.
 
-use wardline_bench::workload;
+use wardline_bench::{search, seed, workload};
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// Load benchmark for Matrix client-server API servers.
 #[derive(Debug, Parser)]
 #[command(name = "wardline-bench", version, about)]
 struct Args {
+    /// Another scenario (the default is the messaging workload).
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Server base URL.
-    #[arg(long, default_value = "http://127.0.0.1:8008")]
+    #[arg(long, global = true, default_value = "http://127.0.0.1:8008")]
     server: String,
     /// Users (they must exist: {prefix}0, {prefix}1, ...).
     #[arg(long, default_value_t = 200)]
     users: usize,
     /// Username prefix.
-    #[arg(long, default_value = "bench")]
+    #[arg(long, global = true, default_value = "bench")]
     user_prefix: String,
     /// The users' password.
-    #[arg(long, env = "BENCH_PASSWORD", default_value = "bench password 1234")]
+    #[arg(long, global = true, env = "BENCH_PASSWORD", default_value = "bench password 1234")]
     password: String,
     /// Rooms.
     #[arg(long, default_value_t = 40)]
@@ -49,13 +53,98 @@ struct Args {
     #[arg(long)]
     idle: bool,
     /// Print JSON instead of a table.
-    #[arg(long)]
+    #[arg(long, global = true)]
     json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Writes the search scenario's fixture: a new Wardline data directory holding rooms and
+    /// messages, written through Wardline's store (no server may be running on it).
+    SeedSearch {
+        /// The data directory to create.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Messages.
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+        /// Rooms (the searcher, `{prefix}0`, is in every other one).
+        #[arg(long, default_value_t = 30)]
+        rooms: usize,
+        /// Users.
+        #[arg(long, default_value_t = 12)]
+        users: usize,
+        /// Seed of the message generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Times searches by `{prefix}0` over HTTP, as a real client makes them.
+    Search {
+        /// Times through every term (each time: Element's search, a rank search, a next page).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
+}
+
+fn print<T: serde::Serialize>(json: bool, value: &T, table: impl FnOnce(&T) -> String) -> ExitCode {
+    if json {
+        match serde_json::to_string_pretty(value) {
+            Ok(j) => println!("{j}"),
+            Err(e) => {
+                eprintln!("wardline-bench: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        print!("{}", table(value));
+    }
+    ExitCode::SUCCESS
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let a = Args::parse();
+    match a.command {
+        Some(Command::SeedSearch { data_dir, messages, rooms, users, seed }) => {
+            let fixture = seed::Fixture {
+                data_dir,
+                messages,
+                rooms,
+                users,
+                user_prefix: a.user_prefix,
+                password: a.password,
+                seed,
+            };
+            return match seed::seed(&fixture).await {
+                Ok(done) => print(a.json, &done, |d| {
+                    format!(
+                        "seeded {} messages ({} edits) in {} rooms ({} with the searcher) in {:.0} s\n",
+                        d.messages, d.edits, d.rooms, d.searcher_rooms, d.seconds
+                    )
+                }),
+                Err(e) => {
+                    eprintln!("wardline-bench: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Search { rounds }) => {
+            let b = search::SearchBench {
+                base: a.server.trim_end_matches('/').to_owned(),
+                user: format!("{}0", a.user_prefix),
+                password: a.password,
+                rounds,
+            };
+            return match search::run(&b).await {
+                Ok(report) => print(a.json, &report, search::SearchReport::table),
+                Err(e) => {
+                    eprintln!("wardline-bench: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        None => {}
+    }
     let w = workload::Workload {
         base: a.server.trim_end_matches('/').to_owned(),
         users: a.users,

@@ -134,9 +134,9 @@ impl std::fmt::Debug for AuditSlot {
 impl AuditSlot {
     /// Queues the record in this place.
     pub fn record(self, record: NewAuditRecord) {
-        // Security events go to the operational log too; the everyday flood of reads and sends
-        // only at debug level (they are all in the trail).
-        if matches!(record.action, AuditAction::RoomRead | AuditAction::MessageSend) {
+        // Security events go to the operational log too; the everyday flood of reads, searches
+        // and sends only at debug level (they are all in the trail).
+        if matches!(record.action, AuditAction::RoomRead | AuditAction::RoomSearch | AuditAction::MessageSend) {
             tracing::debug!(target: "audit", action = %record.action, actor = record.actor.as_deref().unwrap_or("-"), room = record.room_id.as_deref().unwrap_or("-"), "audit");
         } else {
             tracing::info!(target: "audit", action = %record.action, outcome = ?record.outcome, actor = record.actor.as_deref().unwrap_or("-"), target_user = record.target_user.as_deref().unwrap_or("-"), "audit");

@@ -338,6 +338,8 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         }
         AuditAction::RoomRead | AuditAction::MediaDownload => (dicom("110110", "Patient Record"), "R"),
         AuditAction::Export => (dicom("110106", "Export"), "R"),
+        // FHIR's action code for a query is E (execute).
+        AuditAction::RoomSearch => (dicom("110110", "Patient Record"), "E"),
         AuditAction::RequestRefused => (dicom("110113", "Security Alert"), "E"),
         AuditAction::RoomCreate | AuditAction::MessageSend | AuditAction::MediaUpload => {
             (dicom("110110", "Patient Record"), "C")
@@ -473,7 +475,9 @@ fn describe(e: &StoredEvent, original: Option<&Value>, names: &HashMap<String, S
 }
 
 /// What became of a message, for the transcript: who it was delivered to and when, who read it
-/// and when, who has neither (by the one rule, [`crate::messaging::status_of`]).
+/// and when, who has neither (by the one rule, [`crate::messaging::status_of`]). For a message
+/// from before deliveries were recorded, those with neither are listed as "delivery not
+/// recorded": they may well have had it.
 fn describe_status(status: &MessageStatus, names: &HashMap<String, String>) -> String {
     let list = |items: Vec<String>| items.join(", ");
     let at = |user: &ruma::UserId, t: Timestamp| format!("{} at {}", name_of(names, user.as_str()), t.to_rfc3339());
@@ -483,11 +487,12 @@ fn describe_status(status: &MessageStatus, names: &HashMap<String, String>) -> S
     let neither: Vec<String> = status
         .recipients
         .iter()
-        .filter(|r| r.delivered.is_none())
+        .filter(|r| r.delivered.is_none() && r.read.is_none())
         .map(|r| name_of(names, r.user_id.as_str()))
         .collect();
+    let unknown = if status.delivery_recorded { "not delivered to" } else { "delivery not recorded" };
     let mut out = String::new();
-    for (label, items) in [("delivered to", delivered), ("read by", read), ("not delivered to", neither)] {
+    for (label, items) in [("delivered to", delivered), ("read by", read), (unknown, neither)] {
         if !items.is_empty() {
             out.push_str(&format!("    {label}: {}\n", list(items)));
         }
@@ -514,6 +519,7 @@ pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<Strin
         .and_then(|e| e.event.content.get("name")?.as_str().map(ToOwned::to_owned))
         .unwrap_or_else(|| room.to_string());
     let members = messaging::current_members(&state);
+    let recorded_after = messaging::recorded_after(store).await?;
     let mut out = format!("Transcript of \"{title}\" ({room})\nAll times UTC.\n\n");
     let mut after = wardline_types::StreamPos::ZERO;
     loop {
@@ -522,7 +528,7 @@ pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<Strin
         let messages: Vec<StoredEvent> =
             page.iter().filter(|e| messaging::is_message(e) && e.redacted_because.is_none()).cloned().collect();
         let (memberships, facts) =
-            messaging::load_facts(store, room, &messages, members.clone(), messaging::Reach::History).await?;
+            messaging::load_facts(store, room, &messages, members.clone(), recorded_after).await?;
         let edits = edits::of(store, &page, now).await?;
         for e in &page {
             if edits::listed_under_original(store, e).await? {

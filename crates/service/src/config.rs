@@ -100,6 +100,12 @@ pub struct RateLimits {
     /// expired, or ended), per source address: such requests cost nothing to send, so beyond
     /// this they are refused without a record.
     pub unknown_tokens: Bucket,
+    /// Asks for a message's delivery and read status, per user: each loads the deliveries and
+    /// receipts of every recipient.
+    pub statuses: Bucket,
+    /// Message searches, per user: a search over a busy hospital's history costs far more than
+    /// a message.
+    pub searches: Bucket,
 }
 
 impl Default for RateLimits {
@@ -111,6 +117,8 @@ impl Default for RateLimits {
             invites: Bucket { per_second: 1.0, burst: 50 },
             failed_logins: Bucket { per_second: 0.5, burst: 300 },
             unknown_tokens: Bucket { per_second: 0.1, burst: 20 },
+            statuses: Bucket { per_second: 2.0, burst: 30 },
+            searches: Bucket { per_second: 1.0, burst: 30 },
         }
     }
 }

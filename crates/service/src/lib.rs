@@ -23,6 +23,7 @@ pub mod notifier;
 pub mod password;
 pub mod ratelimit;
 pub mod rooms;
+pub mod search;
 pub mod sessions;
 pub mod settings;
 mod signin;
@@ -68,6 +69,8 @@ pub struct Services {
     pub rooms: Arc<rooms::RoomService>,
     /// Reading history.
     pub timeline: timeline::TimelineService,
+    /// Message search.
+    pub search: Arc<search::SearchService>,
     /// Typing.
     pub typing: typing::TypingService,
     /// Receipts, account data, presence, filters.
@@ -82,6 +85,7 @@ pub struct Services {
     pub audit: audit::AuditService,
     notifier: notifier::Notifier,
     store: Arc<dyn Store>,
+    deliveries: messaging::Deliveries,
 }
 
 impl Services {
@@ -113,10 +117,17 @@ impl Services {
         let timeline = timeline::TimelineService::new(Arc::clone(&store), audit.clone(), deliveries.clone());
         let media = Arc::new(media::MediaService::new(&core, timeline.clone(), &config.data_dir));
         let rooms = Arc::new(rooms::RoomService::new(&core, Arc::clone(&media)));
+        let search = Arc::new(search::SearchService::new(&core, timeline.clone()));
         let accounts = Arc::new(accounts::AccountService::new(&core, Arc::clone(&sessions), Arc::clone(&rooms)));
         let typing = typing::TypingService::new(Arc::clone(&clock), notifier.clone());
-        let userdata = Arc::new(userdata::UserDataService::new(&core, Arc::clone(&rooms), timeline.clone()));
-        let status = Arc::new(messaging::StatusService::new(Arc::clone(&store), Arc::clone(&rooms), timeline.clone()));
+        let userdata =
+            Arc::new(userdata::UserDataService::new(&core, Arc::clone(&rooms), timeline.clone(), deliveries.clone()));
+        let status = Arc::new(messaging::StatusService::new(
+            Arc::clone(&store),
+            Arc::clone(&rooms),
+            timeline.clone(),
+            core.limiter.clone(),
+        ));
         let sync = Arc::new(sync::SyncService::new(
             &core,
             Arc::clone(&rooms),
@@ -124,7 +135,7 @@ impl Services {
             typing.clone(),
             Arc::clone(&sessions),
             Arc::clone(&userdata),
-            (deliveries, Arc::clone(&status)),
+            (deliveries.clone(), Arc::clone(&status)),
             config.sync,
         ));
         Ok(Self {
@@ -137,6 +148,7 @@ impl Services {
             accounts,
             rooms,
             timeline,
+            search,
             typing,
             userdata,
             sync,
@@ -145,7 +157,15 @@ impl Services {
             audit,
             notifier,
             store,
+            deliveries,
         })
+    }
+
+    /// A request arrives now: taken first, for what must be ordered by arrival (a read
+    /// receipt counts only what its device had been sent before it arrived).
+    #[must_use]
+    pub fn arrival(&self) -> messaging::Arrival {
+        self.deliveries.arrival()
     }
 
     /// The store (for offline tools: audit verification, exports, transcripts).

@@ -25,6 +25,10 @@ pub enum LimitKind {
     FailedLogin,
     /// Audit records of requests refused for an unknown access token, per source address.
     UnknownToken,
+    /// Asks for a message's delivery and read status, per user.
+    Status,
+    /// Message searches, per user.
+    Search,
 }
 
 /// The key of limits that count everyone together.
@@ -69,6 +73,8 @@ impl RateLimiter {
             LimitKind::Invite => limits.invites,
             LimitKind::FailedLogin => limits.failed_logins,
             LimitKind::UnknownToken => limits.unknown_tokens,
+            LimitKind::Status => limits.statuses,
+            LimitKind::Search => limits.searches,
         }
     }
 

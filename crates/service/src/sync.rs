@@ -270,7 +270,7 @@ impl SyncService {
             self.timeline.audit_read(&actor, &room.room_id, &room.timeline.events, "sync")?;
             carried.push(Carried::new(room.room_id.clone(), room.timeline.delivered.clone(), &room.timeline.events));
         }
-        self.deliveries.record(&caller.user_id, carried);
+        self.deliveries.record(&caller.user_id, Some(&caller.device_id), carried);
         Ok(())
     }
 
@@ -555,15 +555,22 @@ impl SyncService {
                 since: (!first_picture).then_some(range.after),
                 upto: w.upto,
                 new_deliveries,
-                receipts: &changed_receipts,
+                new_receipts: !first_picture && new_receipts,
                 own_new: timeline.complete.then_some(timeline.events.as_slice()),
             };
             self.statuses.sync_counts(user, room, window).await?
         } else {
             Vec::new()
         };
-        if !full && !new_events && !new_receipts && typing.is_none() && account_data.is_empty() && statuses.is_empty() {
-            // Only deliveries changed, and none of them to a message of this user's.
+        if !full
+            && !new_events
+            && changed_receipts.is_empty()
+            && typing.is_none()
+            && account_data.is_empty()
+            && statuses.is_empty()
+        {
+            // Only deliveries (or receipts only logged) changed, none of them to a message of
+            // this user's.
             return Ok(None);
         }
         let receipts = changed_receipts

@@ -73,6 +73,17 @@ pub struct Context {
     pub bundles: Bundles,
 }
 
+impl Context {
+    /// The events shown, in the room's order: those before, the event, those after.
+    #[must_use]
+    pub fn shown(&self) -> Vec<StoredEvent> {
+        let mut shown: Vec<StoredEvent> = self.before.iter().rev().cloned().collect();
+        shown.push(self.event.clone());
+        shown.extend(self.after.iter().cloned());
+        shown
+    }
+}
+
 /// Reads room history on behalf of users.
 #[derive(Clone)]
 pub struct TimelineService {
@@ -168,7 +179,7 @@ impl TimelineService {
         page.bundles = self.bundles(&by.user_id, &page.chunk, &vis, self.store.current_pos()).await?;
         self.audit_read(by, room, &page.chunk, "messages")?;
         let carried = Carried::new(room.to_owned(), runs(page.scanned.clone()), &page.chunk);
-        self.deliveries.record(&by.user_id, vec![carried]);
+        self.deliveries.record(&by.user_id, by.device_id.as_deref(), vec![carried]);
         Ok(page)
     }
 
@@ -253,7 +264,7 @@ impl TimelineService {
         let bundles = self.bundles(&by.user_id, std::slice::from_ref(&e), &vis, self.store.current_pos()).await?;
         self.audit_read(by, room, std::slice::from_ref(&e), "event")?;
         let carried = Carried::new(room.to_owned(), vec![(e.stream, e.stream)], std::slice::from_ref(&e));
-        self.deliveries.record(&by.user_id, vec![carried]);
+        self.deliveries.record(&by.user_id, by.device_id.as_deref(), vec![carried]);
         Ok((e, bundles))
     }
 
@@ -262,7 +273,8 @@ impl TimelineService {
         Ok(self.visible_event_and_visibility(user, room, event_id).await?.0)
     }
 
-    /// An event with `limit` events around it.
+    /// `/context`: an event with `limit` events around it; audited, and recorded as delivered
+    /// to the caller's device.
     pub async fn context(
         &self,
         by: &Actor,
@@ -272,53 +284,71 @@ impl TimelineService {
         filter: &RoomEventFilter,
     ) -> ServiceResult<Context> {
         validate_room_event_filter(filter)?;
-        let user: &UserId = &by.user_id;
-        let (event, vis) = self.visible_event_and_visibility(user, room, event_id).await?;
         let half = limit.min(100) / 2;
-        let before = self
-            .page(
-                &vis,
-                room,
-                PageRequest {
-                    from: Some(PageToken(event.stream)),
-                    to: None,
-                    dir: Direction::Backward,
-                    limit: half.max(1),
-                    filter,
-                },
-            )
-            .await?;
-        let after = self
-            .page(
-                &vis,
-                room,
-                PageRequest {
-                    from: Some(PageToken(event.stream.next())),
-                    to: None,
-                    dir: Direction::Forward,
-                    limit: (limit.min(100) - half).max(1),
-                    filter,
-                },
-            )
-            .await?;
-        let mut before_chunk = before.chunk;
-        before_chunk.truncate(half);
-        let mut after_chunk = after.chunk;
-        after_chunk.truncate(limit.min(100) - half);
-        let start = before_chunk.last().map_or(PageToken(event.stream), |e| PageToken(e.stream));
-        let end = after_chunk.last().map_or(PageToken(event.stream.next()), |e| PageToken(e.stream.next()));
-        let state = self.store.state_at(room, event.stream).await?;
-        let mut shown: Vec<StoredEvent> = before_chunk.iter().rev().cloned().collect();
-        shown.push(event.clone());
-        shown.extend(after_chunk.iter().cloned());
-        let bundles = self.bundles(user, &shown, &vis, self.store.current_pos()).await?;
+        let (c, scanned) = self.around(&by.user_id, room, event_id, half, limit.min(100) - half, filter).await?;
+        let shown = c.shown();
         self.audit_read(by, room, &shown, "context")?;
         // The pages read outwards from the event, so together with it they are one stretch of
         // the log: what the truncated chunks left out was not carried.
         let carried: HashSet<StreamPos> = shown.iter().map(|e| e.stream).collect();
-        let seen = before.scanned.iter().chain(&after.scanned).map(|(p, _)| (*p, carried.contains(p)));
-        let seen = seen.chain([(event.stream, true)]).collect();
-        self.deliveries.record(&by.user_id, vec![Carried::new(room.to_owned(), runs(seen), &shown)]);
-        Ok(Context { event, before: before_chunk, after: after_chunk, start, end, state, bundles })
+        let seen = scanned.iter().map(|(p, _)| (*p, carried.contains(p)));
+        let seen = seen.chain([(c.event.stream, true)]).collect();
+        self.deliveries.record(
+            &by.user_id,
+            by.device_id.as_deref(),
+            vec![Carried::new(room.to_owned(), runs(seen), &shown)],
+        );
+        Ok(c)
+    }
+
+    /// An event the user may see with up to `before` visible events before it and `after`
+    /// after it (at most 100 each), their aggregations and the room's state at the event: the
+    /// code of `/context`, also used around search results. Neither audited nor recorded as
+    /// delivered: the caller records what it shows.
+    pub async fn context_around(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        event_id: &EventId,
+        before: usize,
+        after: usize,
+        filter: &RoomEventFilter,
+    ) -> ServiceResult<Context> {
+        Ok(self.around(user, room, event_id, before, after, filter).await?.0)
+    }
+
+    /// [`TimelineService::context_around`], with every position the two pages looked at.
+    async fn around(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        event_id: &EventId,
+        before: usize,
+        after: usize,
+        filter: &RoomEventFilter,
+    ) -> ServiceResult<(Context, Vec<(StreamPos, bool)>)> {
+        let (before, after) = (before.min(100), after.min(100));
+        let (event, vis) = self.visible_event_and_visibility(user, room, event_id).await?;
+        let request = |from: StreamPos, dir: Direction, limit: usize| PageRequest {
+            from: Some(PageToken(from)),
+            to: None,
+            dir,
+            limit: limit.max(1),
+            filter,
+        };
+        let before_page = self.page(&vis, room, request(event.stream, Direction::Backward, before)).await?;
+        let after_page = self.page(&vis, room, request(event.stream.next(), Direction::Forward, after)).await?;
+        let mut before_chunk = before_page.chunk;
+        before_chunk.truncate(before);
+        let mut after_chunk = after_page.chunk;
+        after_chunk.truncate(after);
+        let start = before_chunk.last().map_or(PageToken(event.stream), |e| PageToken(e.stream));
+        let end = after_chunk.last().map_or(PageToken(event.stream.next()), |e| PageToken(e.stream.next()));
+        let state = self.store.state_at(room, event.stream).await?;
+        let mut c =
+            Context { event, before: before_chunk, after: after_chunk, start, end, state, bundles: Bundles::new() };
+        c.bundles = self.bundles(user, &c.shown(), &vis, self.store.current_pos()).await?;
+        let scanned = before_page.scanned.into_iter().chain(after_page.scanned).collect();
+        Ok((c, scanned))
     }
 }

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use wardline_store::{Presence, Receipt, Store};
 use wardline_types::{Clock, MAX_EVENT_TYPE_BYTES, Membership, StreamPos};
 
+use crate::audit::Actor;
 use crate::core::Core;
+use crate::messaging::{Arrival, Deliveries};
 use crate::notifier::Notifier;
 use crate::rooms::RoomService;
 use crate::timeline::TimelineService;
@@ -22,6 +24,7 @@ pub struct UserDataService {
     notifier: Notifier,
     rooms: Arc<RoomService>,
     timeline: TimelineService,
+    deliveries: Deliveries,
     presence_seen: Mutex<HashMap<OwnedUserId, String>>,
 }
 
@@ -36,10 +39,11 @@ pub const FULLY_READ: &str = "m.fully_read";
 
 impl UserDataService {
     /// A user data service.
-    pub fn new(core: &Core, rooms: Arc<RoomService>, timeline: TimelineService) -> Self {
+    pub fn new(core: &Core, rooms: Arc<RoomService>, timeline: TimelineService, deliveries: Deliveries) -> Self {
         Self {
             store: Arc::clone(&core.store),
             clock: Arc::clone(&core.clock),
+            deliveries,
             notifier: core.notifier.clone(),
             rooms,
             timeline,
@@ -47,20 +51,29 @@ impl UserDataService {
         }
     }
 
-    /// Records that `user` has read up to `event_id`.
+    /// Records that `by`'s device has shown up to `event_id`, by a request that `arrived`: the
+    /// receipt takes the time it arrived, and counts for what had been delivered to that device
+    /// by then ([`crate::messaging::status`]).
     pub async fn receipt(
         &self,
-        user: &UserId,
+        by: &Actor,
         room: &RoomId,
         receipt_type: &str,
         event_id: &EventId,
         thread_id: Option<String>,
+        arrived: Arrival,
     ) -> ServiceResult<()> {
+        let user: &UserId = &by.user_id;
         if !matches!(receipt_type, "m.read" | "m.read.private") {
             return Err(ServiceError::invalid(format!("unknown receipt type {receipt_type}")));
         }
         let audience = self.joined_audience(user, room).await?;
         let event = self.timeline.visible_event(user, room, event_id).await?;
+        let device = by.device_id.clone();
+        let settled = match &device {
+            Some(d) => self.deliveries.settled(user, d, arrived).await,
+            None => arrived.pos,
+        };
         let stored = self
             .store
             .put_receipt(Receipt {
@@ -70,8 +83,10 @@ impl UserDataService {
                 thread_id,
                 event_id: event_id.to_owned(),
                 event_stream: event.stream,
-                ts: self.clock.now(),
+                ts: arrived.ts,
                 stream: StreamPos::ZERO,
+                device_id: device,
+                arrived: settled,
             })
             .await?;
         if stored.is_some() {
@@ -84,25 +99,27 @@ impl UserDataService {
         Ok(())
     }
 
-    /// Sets the fully-read marker and, optionally, receipts.
+    /// Sets the fully-read marker and, optionally, receipts (as [`UserDataService::receipt`]).
     pub async fn read_markers(
         &self,
-        user: &UserId,
+        by: &Actor,
         room: &RoomId,
         fully_read: Option<&EventId>,
         read: Option<&EventId>,
         read_private: Option<&EventId>,
+        arrived: Arrival,
     ) -> ServiceResult<()> {
+        let user: &UserId = &by.user_id;
         if let Some(id) = fully_read {
             self.joined_audience(user, room).await?;
             self.timeline.visible_event(user, room, id).await?;
             self.put_account_data(user, Some(room), FULLY_READ, json!({ "event_id": id })).await?;
         }
         if let Some(id) = read {
-            self.receipt(user, room, "m.read", id, None).await?;
+            self.receipt(by, room, "m.read", id, None, arrived).await?;
         }
         if let Some(id) = read_private {
-            self.receipt(user, room, "m.read.private", id, None).await?;
+            self.receipt(by, room, "m.read.private", id, None, arrived).await?;
         }
         Ok(())
     }

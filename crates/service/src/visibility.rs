@@ -15,6 +15,7 @@
 //! unread counts), `/messages`, `/event`, `/context`, receipts and files referred to by events
 //! all ask [`Visibility::can_see`]. Unread counts start after the user's own latest join.
 
+use wardline_store::PosRange;
 use wardline_types::{Membership, StoredEvent, StreamPos, kinds};
 
 /// What decides visibility for one user in one room.
@@ -83,6 +84,48 @@ impl Visibility {
             "invited" => matches!(after, Some(Membership::Invite)),
             _ => false,
         }
+    }
+
+    /// Every position up to `upto` the user may read, as ranges in order (for searching the
+    /// room's history in one go). Derived from [`Visibility::can_see`], never a second rule:
+    /// the answer can only change at a membership or history-visibility change, so `can_see`
+    /// is asked at each change and once for each stretch between two changes.
+    #[must_use]
+    pub fn visible_ranges(&self, upto: StreamPos) -> Vec<PosRange> {
+        let mut changes: Vec<i64> = self
+            .memberships
+            .iter()
+            .map(|(p, _)| p.0)
+            .chain(self.history.iter().map(|(p, _)| p.0))
+            .filter(|p| (1..=upto.0).contains(p))
+            .collect();
+        changes.sort_unstable();
+        changes.dedup();
+        // Stretches of positions on which `can_see` is constant: each change on its own, and
+        // the positions between two changes.
+        let mut stretches = Vec::with_capacity(changes.len() * 2 + 1);
+        let mut start = 1;
+        for &c in &changes {
+            if start < c {
+                stretches.push((start, c - 1));
+            }
+            stretches.push((c, c));
+            start = c + 1;
+        }
+        if start <= upto.0 {
+            stretches.push((start, upto.0));
+        }
+        let mut out: Vec<PosRange> = Vec::new();
+        for (first, last) in stretches {
+            if !self.can_see(StreamPos(first)) {
+                continue;
+            }
+            match out.last_mut() {
+                Some(r) if r.upto.0 + 1 == first => r.upto = StreamPos(last),
+                _ => out.push(PosRange::new(StreamPos(first - 1), StreamPos(last))),
+            }
+        }
+        out
     }
 
     /// The last position the user may read, if their access has ended (they left or were
@@ -210,6 +253,46 @@ mod tests {
         );
         assert!(!invited.can_see(StreamPos(25)));
         assert!(invited.can_see(StreamPos(35)));
+    }
+
+    /// `visible_ranges` says exactly what `can_see` says, position by position, for every
+    /// combination of a few membership and history changes.
+    #[test]
+    fn visible_ranges_agree_with_can_see() {
+        let memberships = [Membership::Invite, Membership::Join, Membership::Leave, Membership::Ban];
+        let histories = ["shared", "joined", "invited", "world_readable"];
+        let mut cases = 0;
+        // Membership changes at 3, 6 and 9 (each any of four kinds, or absent), history changes
+        // at 2 and 6.
+        for m_code in 0..125usize {
+            let mut ms = Vec::new();
+            let mut code = m_code;
+            for pos in [3, 6, 9] {
+                if let Some(m) = memberships.get(code % 5) {
+                    ms.push((StreamPos(pos), *m));
+                }
+                code /= 5;
+            }
+            for h1 in histories {
+                for h2 in histories {
+                    let v = Visibility::new(ms.clone(), &[hv(2, h1), hv(6, h2)]);
+                    for upto in [0, 1, 6, 12] {
+                        let ranges = v.visible_ranges(StreamPos(upto));
+                        for pos in 1..=14 {
+                            let in_ranges = ranges.iter().any(|r| r.after.0 < pos && pos <= r.upto.0);
+                            assert_eq!(
+                                in_ranges,
+                                pos <= upto && v.can_see(StreamPos(pos)),
+                                "{ms:?} {h1} {h2} {upto} {pos}"
+                            );
+                        }
+                        assert!(ranges.windows(2).all(|w| w[0].upto.0 < w[1].after.0), "apart and in order");
+                        cases += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 125 * 16 * 4);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod receipts;
 mod relations;
 mod rooms;
 mod rows;
+mod search;
 mod sessions;
 mod userdata;
 
@@ -83,6 +84,13 @@ impl SqliteStore {
         let writer = Writer::start(conn, Arc::clone(&pos))?;
         let readers = ReaderPool::open(path, durability, 4)?;
         Ok(Self { writer, readers, pos })
+    }
+
+    /// How many reads (each one query, or a few run together) the store has run: for tests
+    /// that count what answering a request costs.
+    #[must_use]
+    pub fn reads(&self) -> u64 {
+        self.readers.count()
     }
 }
 

@@ -16,6 +16,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_ended_sessions.sql"),
     include_str!("../migrations/0008_message_status.sql"),
     include_str!("../migrations/0009_relations.sql"),
+    include_str!("../migrations/0010_search.sql"),
+    include_str!("../migrations/0011_status_devices.sql"),
 ];
 
 /// The schema version this build writes.
@@ -110,6 +112,66 @@ mod tests {
             })
             .map_err(backend_err)?;
         assert_eq!(kept, ("$e".to_owned(), 4, 1000));
+        Ok(())
+    }
+
+    #[test]
+    fn status_devices_keep_what_was_known_and_mark_where_tracking_began() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(backend_err)?;
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
+        )
+        .map_err(backend_err)?;
+        let tx = conn.transaction().map_err(backend_err)?;
+        // Every migration before this one; v8 (delivery tracking) applied at second 2000.
+        for (i, sql) in MIGRATIONS.iter().take(MIGRATIONS.len() - 1).enumerate() {
+            tx.execute_batch(sql).map_err(backend_err)?;
+            let version = i64::try_from(i + 1).map_err(backend_err)?;
+            let applied = if version == 8 { 2000 } else { 0 };
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, ?2)", params![version, applied])
+                .map_err(backend_err)?;
+        }
+        tx.execute_batch(
+            "INSERT INTO rooms VALUES ('!r:x', 0);
+             INSERT INTO events (stream, event_id, room_id, sender, type, content, origin_server_ts)
+                 VALUES (3, '$old', '!r:x', '@a:x', 'm.room.message', '{}', 1999000),
+                        (5, '$same_second', '!r:x', '@a:x', 'm.room.message', '{}', 2000500),
+                        (8, '$new', '!r:x', '@a:x', 'm.room.message', '{}', 2001000);
+             INSERT INTO deliveries (room_id, user_id, first, last, ts, stream)
+                 VALUES ('!r:x', '@b:x', 3, 8, 2001500, 9);
+             INSERT INTO receipt_log (stream, room_id, user_id, receipt_type, thread_id, event_id, event_stream, ts)
+                 VALUES (10, '!r:x', '@b:x', 'm.read', '', '$new', 8, 2002000);",
+        )
+        .map_err(backend_err)?;
+        tx.commit().map_err(backend_err)?;
+        assert_eq!(migrate(&mut conn)?, LATEST);
+        let delivery: (i64, String, i64, i64) = conn
+            .query_row("SELECT stream, device_id, first, last FROM deliveries", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(backend_err)?;
+        assert_eq!(delivery, (9, String::new(), 3, 8), "kept, to a device not known");
+        let logged: (String, i64) = conn
+            .query_row("SELECT device_id, arrived FROM receipt_log WHERE stream = 10", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(backend_err)?;
+        assert_eq!(logged, (String::new(), 9), "arrived just before its own position");
+        let after: String = conn
+            .query_row("SELECT value FROM server_meta WHERE key = 'deliveries_recorded_after'", [], |r| r.get(0))
+            .map_err(backend_err)?;
+        assert_eq!(after, "5", "every event sent by the second v8 was applied in");
+        Ok(())
+    }
+
+    #[test]
+    fn a_new_database_records_deliveries_from_the_start() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(backend_err)?;
+        migrate(&mut conn)?;
+        let after: String = conn
+            .query_row("SELECT value FROM server_meta WHERE key = 'deliveries_recorded_after'", [], |r| r.get(0))
+            .map_err(backend_err)?;
+        assert_eq!(after, "0");
         Ok(())
     }
 

@@ -250,6 +250,8 @@ fn run_batch(conn: &mut Connection, batch: Vec<Box<dyn Job>>, pos: &Positions) {
 pub(crate) struct ReaderPool {
     conns: Arc<Mutex<Vec<Connection>>>,
     permits: Arc<Semaphore>,
+    /// Reads run so far (for tests that count what a request costs).
+    reads: Arc<AtomicU64>,
 }
 
 impl ReaderPool {
@@ -258,7 +260,12 @@ impl ReaderPool {
         for _ in 0..size {
             conns.push(open_connection(path, durability, true)?);
         }
-        Ok(Self { conns: Arc::new(Mutex::new(conns)), permits: Arc::new(Semaphore::new(size)) })
+        Ok(Self { conns: Arc::new(Mutex::new(conns)), permits: Arc::new(Semaphore::new(size)), reads: Arc::default() })
+    }
+
+    /// Reads run so far.
+    pub fn count(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
     }
 
     /// Runs a short, indexed read on a read connection, on the calling thread: cheaper than a
@@ -268,6 +275,7 @@ impl ReaderPool {
         F: FnOnce(&Connection) -> Result<T, StoreError>,
     {
         let _permit = self.permits.acquire().await.map_err(|_| StoreError::Backend("reader pool closed".into()))?;
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let conn = self.take()?;
         let result = f(&conn);
         self.give_back(conn);
@@ -285,6 +293,7 @@ impl ReaderPool {
             .acquire_owned()
             .await
             .map_err(|_| StoreError::Backend("reader pool closed".into()))?;
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let pool = self.clone();
         tokio::task::spawn_blocking(move || {
             let conn = pool.take()?;

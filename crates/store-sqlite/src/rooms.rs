@@ -92,6 +92,7 @@ fn insert_event(w: &WriteTx<'_>, e: &NewEvent) -> StoreResult<StreamPos> {
     {
         redact(w, e, pos, target)?;
     }
+    crate::search::index_event(tx, e, pos)?;
     for media in wardline_types::media::referenced(&e.content) {
         let added = exec(
             tx,
@@ -111,17 +112,19 @@ fn insert_event(w: &WriteTx<'_>, e: &NewEvent) -> StoreResult<StreamPos> {
 /// Prunes the content of `target` (if in the same room and not yet redacted), keeping the
 /// original for investigations.
 fn redact(w: &WriteTx<'_>, redaction: &NewEvent, pos: StreamPos, target: &EventId) -> StoreResult<()> {
-    let found: Option<(String, String)> = query_one(
+    let found: Option<(i64, String, String)> = query_one(
         w.tx,
-        "SELECT type, content FROM events WHERE event_id = ?1 AND room_id = ?2 AND redacted_because IS NULL",
+        "SELECT stream, type, content FROM events WHERE event_id = ?1 AND room_id = ?2 AND redacted_because IS NULL",
         params![target.as_str(), redaction.room_id.as_str()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )
     .optional()
     .map_err(backend_err)?;
-    let Some((kind, content)) = found else {
+    let Some((target_pos, kind, content)) = found else {
         return Ok(());
     };
+    // Its text leaves the search index with it.
+    crate::search::unindex_redacted(w.tx, &redaction.room_id, target_pos)?;
     let original: serde_json::Value = serde_json::from_str(&content).map_err(|e| corrupt("event content", e))?;
     let pruned = serde_json::to_string(&redact_content(&kind, &original)).map_err(|e| corrupt("content", e))?;
     let because = StoredEvent { stream: pos, event: redaction.clone(), redacted_because: None }
@@ -264,8 +267,10 @@ impl RoomStore for SqliteStore {
         let (room_id, kind) = (room_id.to_owned(), kind.to_owned());
         self.readers
             .read(move |c| {
+                // Named, so the planner never walks every event of the room in stream order
+                // instead (it did, without statistics: visibility is read on every history read).
                 let sql = format!(
-                    "SELECT {EVENT_COLUMNS} FROM events
+                    "SELECT {EVENT_COLUMNS} FROM events INDEXED BY events_state
                      WHERE room_id = ?1 AND type = ?2 AND state_key IS NOT NULL ORDER BY stream"
                 );
                 query_events(c, &sql, params![room_id.as_str(), kind])
@@ -364,6 +369,74 @@ impl RoomStore for SqliteStore {
                      WHERE user_id = ?1 AND room_id = ?2 ORDER BY stream",
                     params![user_id.as_str(), room_id.as_str()],
                 )
+            })
+            .await
+    }
+
+    async fn membership_histories(
+        &self,
+        room_id: &RoomId,
+        users: &[OwnedUserId],
+    ) -> StoreResult<Vec<(OwnedUserId, MembershipChange)>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let room_id = room_id.to_owned();
+        let users = serde_json::json!(users.iter().map(|u| u.as_str()).collect::<Vec<_>>()).to_string();
+        self.readers
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT m.user_id, m.room_id, m.membership, m.stream
+                         FROM json_each(?2) u CROSS JOIN membership_log m ON m.user_id = u.value AND m.room_id = ?1
+                         ORDER BY m.user_id, m.stream",
+                    )
+                    .map_err(backend_err)?;
+                let rows = stmt
+                    .query_map(params![room_id.as_str(), users], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, i64>(3)?,
+                        ))
+                    })
+                    .map_err(backend_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (user, room, membership, stream) = row.map_err(backend_err)?;
+                    let change = MembershipChange {
+                        room_id: parse_room(&room)?,
+                        membership: membership.parse().map_err(|e| corrupt("membership", e))?,
+                        stream: StreamPos(stream),
+                    };
+                    out.push((parse_user(&user)?, change));
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn last_message_by(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        upto: StreamPos,
+    ) -> StoreResult<Option<StreamPos>> {
+        let (room_id, sender) = (room_id.to_owned(), sender.to_owned());
+        self.readers
+            .read(move |c| {
+                let pos: Option<i64> = query_one(
+                    c,
+                    "SELECT stream FROM events WHERE room_id = ?1 AND sender = ?2 AND stream <= ?3
+                       AND type IN ('m.room.message', 'm.room.encrypted', 'm.sticker')
+                     ORDER BY stream DESC LIMIT 1",
+                    params![room_id.as_str(), sender.as_str(), upto.0],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend_err)?;
+                Ok(pos.map(StreamPos))
             })
             .await
     }

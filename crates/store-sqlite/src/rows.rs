@@ -29,6 +29,16 @@ pub(crate) fn parse_event_id(s: &str) -> Result<OwnedEventId, StoreError> {
     OwnedEventId::try_from(s).map_err(|e| corrupt("event id", e))
 }
 
+/// A device id as stored: `''` for none (recorded before devices were).
+pub(crate) fn parse_device(s: &str) -> Option<OwnedDeviceId> {
+    (!s.is_empty()).then(|| OwnedDeviceId::from(s))
+}
+
+/// A device id to store: `''` for none.
+pub(crate) fn sql_device(d: Option<&OwnedDeviceId>) -> &str {
+    d.map_or("", |d| d.as_str())
+}
+
 pub(crate) fn ts(v: i64) -> Timestamp {
     Timestamp(u64::try_from(v).unwrap_or(0))
 }

@@ -5,7 +5,9 @@
 
 #![allow(clippy::missing_errors_doc)]
 
-use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, device_id, owned_event_id, owned_room_id, owned_user_id};
+use ruma::{
+    OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedUserId, device_id, owned_event_id, owned_room_id, owned_user_id,
+};
 use serde_json::json;
 use wardline_types::audit::{AuditAction, Checkpoint, GENESIS, HashVersion, NewAuditRecord, Outcome, verify_chain};
 use wardline_types::{AccountUpdate, Membership, NewAccount, NewEvent, StreamPos, Timestamp, TxnRef, kinds};
@@ -29,6 +31,7 @@ macro_rules! check {
 }
 
 mod relations;
+mod search;
 
 /// Runs every check against stores opened by `open`.
 pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResult<()> {
@@ -49,6 +52,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     mfa(&store).await?;
     media(&store, &room).await?;
     relations::relations(&store).await?;
+    search::search(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;
@@ -324,6 +328,8 @@ async fn receipts(s: &impl Store, room: &OwnedRoomId) -> StoreResult<()> {
         event_stream: StreamPos(stream),
         ts: Timestamp(9),
         stream: StreamPos::ZERO,
+        device_id: None,
+        arrived: StreamPos::ZERO,
     };
     let before = s.current_pos();
     let p = s.put_receipt(receipt("$n2", 7)).await?.ok_or_else(|| fail("receipt stored"))?;
@@ -336,8 +342,8 @@ async fn receipts(s: &impl Store, room: &OwnedRoomId) -> StoreResult<()> {
     Ok(())
 }
 
-/// Deliveries (intervals of a room's log per member, each kept with its first time) and the
-/// history of read receipts.
+/// Deliveries (intervals of a room's log per member and device, each kept with its first time),
+/// the log of read receipts with their devices, and the batched questions a status asks.
 async fn deliveries_and_read_history(s: &impl Store) -> StoreResult<()> {
     let room = owned_room_id!("!ward8:localhost");
     let other = owned_room_id!("!ward7:localhost");
@@ -361,81 +367,149 @@ async fn deliveries_and_read_history(s: &impl Store) -> StoreResult<()> {
             vec![
                 event(&room, "w8m2", &ada, kinds::MESSAGE, None, text("two")),
                 event(&room, "w8m3", &ada, kinds::MESSAGE, None, text("three")),
+                event(&room, "w8jb", &ben, kinds::MEMBER, Some(ben.as_str()), json!({"membership": "join"})),
+                event(&room, "w8lb", &ben, kinds::MEMBER, Some(ben.as_str()), json!({"membership": "leave"})),
             ],
             vec![],
         )
         .await?,
     );
-    let [c, j, m1, x, m2, m3] = p[..] else { return Err(fail("six positions")) };
+    let [c, j, m1, x, m2, m3, jb, lb] = p[..] else { return Err(fail("eight positions")) };
     let by_ada = s.events_by_sender(&room, &ada, PosRange::new(j, m3), 2).await?;
     check!(by_ada.iter().map(|e| e.stream).collect::<Vec<_>>() == vec![m3, m2], "a sender's events, newest first");
     check!(s.events_by_sender(&room, &ben, PosRange::upto(m3), 10).await?.is_empty(), "nothing by someone else");
+    check!(s.last_message_by(&room, &ada, lb).await? == Some(m3), "a sender's latest message");
+    check!(s.last_message_by(&room, &ada, m2).await? == Some(m2), "up to a position");
+    check!(s.last_message_by(&room, &ben, lb).await?.is_none(), "membership events are not messages");
+    let histories = s.membership_histories(&room, &[ben.clone(), ada.clone(), cy.clone()]).await?;
+    check!(
+        histories.iter().map(|(u, m)| (u.as_str(), m.stream, m.membership)).collect::<Vec<_>>()
+            == vec![
+                (ada.as_str(), j, Membership::Join),
+                (ben.as_str(), jb, Membership::Join),
+                (ben.as_str(), lb, Membership::Leave)
+            ],
+        "the membership histories of several members, each in order, in one query"
+    );
 
-    let delivery = |user: &OwnedUserId, first, last, ts| Delivery {
+    let (phone, pc) = (Some(OwnedDeviceId::from("PHONE")), Some(OwnedDeviceId::from("WARDPC")));
+    let delivery = |user: &OwnedUserId, device: &Option<OwnedDeviceId>, first, last, ts| Delivery {
         room_id: room.clone(),
         user_id: user.clone(),
+        device_id: device.clone(),
         first,
         last,
         ts: Timestamp(ts),
         stream: StreamPos::ZERO,
     };
     let before = s.current_pos();
-    let got = s.put_deliveries(vec![delivery(&ben, m1, m2, 10)]).await?;
+    let got = s.put_deliveries(vec![delivery(&ben, &phone, m1, m2, 10)]).await?;
     check!(got.len() == 1 && got[0].first == m1 && got[0].last == m2 && got[0].stream > before, "a delivery recorded");
+    check!(got[0].device_id == phone, "with its device");
     check!(s.last_change(&ChangeTopic::RoomDeliveries(room.clone())).pos >= got[0].stream, "deliveries are a topic");
     check!(s.current_pos() == got[0].stream, "a delivery takes a stream position");
-    // Delivered again with more: only what is new is recorded, cut to the room's own events.
-    let again = s.put_deliveries(vec![delivery(&ben, c, m3, 20)]).await?;
+    // Delivered again with more: only what is new to that device is recorded, cut to the room's
+    // own events; another device records its own.
+    let again = s.put_deliveries(vec![delivery(&ben, &phone, c, m3, 20), delivery(&ben, &pc, m1, m3, 20)]).await?;
     check!(
-        again.iter().map(|d| (d.first, d.last, d.ts)).collect::<Vec<_>>()
-            == vec![(c, j, Timestamp(20)), (m3, m3, Timestamp(20))],
-        "only the parts not delivered before, each from its first event to its last"
+        again.iter().map(|d| (d.first, d.last, d.ts, d.device_id.clone())).collect::<Vec<_>>()
+            == vec![
+                (c, j, Timestamp(20), phone.clone()),
+                (m3, m3, Timestamp(20), phone.clone()),
+                (m1, m3, Timestamp(20), pc.clone())
+            ],
+        "only the parts not delivered to the device before, each from its first event to its last"
     );
     let at = s.current_pos();
     check!(
-        s.put_deliveries(vec![delivery(&ben, m1, m3, 30), delivery(&cy, x, x, 30)]).await?.is_empty(),
+        s.put_deliveries(vec![delivery(&ben, &phone, m1, m3, 30), delivery(&cy, &phone, x, x, 30)]).await?.is_empty(),
         "nothing new"
     );
     check!(s.current_pos() == at, "recording nothing takes no position");
-    let first_time = s.deliveries(&room, &[ben.clone(), cy.clone()], PosRange::new(StreamPos(m2.0 - 1), m2)).await?;
+    let covering = s.deliveries(&room, &[ben.clone(), cy.clone()], PosRange::new(StreamPos(m2.0 - 1), m2)).await?;
     check!(
-        first_time.len() == 1 && first_time[0].user_id == ben && first_time[0].ts == Timestamp(10),
-        "a position keeps the time it was first delivered"
+        covering.iter().map(|d| (d.device_id.clone(), d.first, d.ts)).collect::<Vec<_>>()
+            == vec![(phone.clone(), m1, Timestamp(10)), (pc.clone(), m1, Timestamp(20))],
+        "each device's interval covering a position, with the time it was first delivered to it"
     );
     let all = s.deliveries(&room, &[cy.clone(), ben.clone()], PosRange::upto(m3)).await?;
     check!(
-        all.iter().map(|d| d.first).collect::<Vec<_>>() == vec![c, m1, m3],
-        "every interval of the member, in order"
+        all.iter().map(|d| (d.device_id.clone(), d.first)).collect::<Vec<_>>()
+            == vec![(phone.clone(), c), (phone.clone(), m1), (phone.clone(), m3), (pc.clone(), m1)],
+        "every interval of the member, by device and position"
     );
-    check!(s.delivery_changes(&room, None, PosRange::new(before, s.current_pos())).await?.len() == 3, "changes");
-    check!(s.delivery_changes(&room, Some(&cy), PosRange::upto(s.current_pos())).await?.is_empty(), "per member");
-    let late = s.delivery_changes(&room, Some(&ben), PosRange::new(got[0].stream, s.current_pos())).await?;
-    check!(late.len() == 2 && late.iter().all(|d| d.ts == Timestamp(20)), "changes after a position");
+    check!(s.delivery_changes(&room, PosRange::new(before, s.current_pos()), m3).await?.len() == 4, "changes");
+    check!(
+        s.delivery_changes(&room, PosRange::new(before, s.current_pos()), j).await?.len() == 1,
+        "those starting by a position"
+    );
+    let late = s.delivery_changes(&room, PosRange::new(got[0].stream, s.current_pos()), m3).await?;
+    check!(late.len() == 3 && late.iter().all(|d| d.ts == Timestamp(20)), "changes after a position");
+    let to_phone = s
+        .device_delivery_changes(&room, &[(ben.clone(), phone.clone(), PosRange::new(got[0].stream, s.current_pos()))])
+        .await?;
+    check!(
+        to_phone.iter().map(|d| (d.first, d.last)).collect::<Vec<_>>() == vec![(c, j), (m3, m3)],
+        "changes to one device"
+    );
 
-    let receipt = |event: &str, event_stream, kind: &str, thread: Option<&str>, ts| Receipt {
-        room_id: room.clone(),
-        user_id: ben.clone(),
-        receipt_type: kind.into(),
-        thread_id: thread.map(Into::into),
-        event_id: OwnedEventId::try_from(event).unwrap_or_else(|_| owned_event_id!("$x")),
-        event_stream,
-        ts: Timestamp(ts),
-        stream: StreamPos::ZERO,
-    };
-    let r1 = s.put_receipt(receipt("$w8m1", m1, "m.read", None, 100)).await?.ok_or_else(|| fail("stored"))?;
-    s.put_receipt(receipt("$w8m2", m2, "m.read.private", None, 110)).await?;
-    s.put_receipt(receipt("$w8m3", m3, "m.read", Some("$w8m1"), 115)).await?;
-    let r3 = s.put_receipt(receipt("$w8m3", m3, "m.read", Some("main"), 120)).await?.ok_or_else(|| fail("stored"))?;
-    let times = |v: Vec<Receipt>| v.into_iter().map(|r| (r.event_stream, r.ts.0)).collect::<Vec<_>>();
-    let history = s.read_receipt_history(&room, &ben, m1, Timestamp(0), 10).await?;
-    check!(times(history) == vec![(m1, 100), (m3, 120)], "public read receipts on the main timeline, as they advanced");
-    check!(times(s.read_receipt_history(&room, &ben, m2, Timestamp(0), 10).await?) == vec![(m3, 120)], "from");
-    check!(times(s.read_receipt_history(&room, &ben, m1, Timestamp(101), 10).await?) == vec![(m3, 120)], "not before");
-    check!(times(s.read_receipt_history(&room, &ben, m1, Timestamp(0), 1).await?) == vec![(m1, 100)], "earliest first");
-    let as_of = s.read_receipt_as_of(&room, &ben, r1).await?;
-    check!(as_of.is_some_and(|r| r.stream == r1 && r.event_stream == m1), "the latest receipt as of a position");
-    check!(s.read_receipt_as_of(&room, &ben, s.current_pos()).await?.is_some_and(|r| r.stream == r3), "and now");
-    check!(s.read_receipt_as_of(&room, &ben, StreamPos(r1.0 - 1)).await?.is_none(), "none before the first");
+    let receipt =
+        |event: &str, event_stream, kind: &str, thread: Option<&str>, ts, device: &Option<OwnedDeviceId>| Receipt {
+            room_id: room.clone(),
+            user_id: ben.clone(),
+            receipt_type: kind.into(),
+            thread_id: thread.map(Into::into),
+            event_id: OwnedEventId::try_from(event).unwrap_or_else(|_| owned_event_id!("$x")),
+            event_stream,
+            ts: Timestamp(ts),
+            stream: StreamPos::ZERO,
+            device_id: device.clone(),
+            arrived: s.current_pos(),
+        };
+    let r1 = s.put_receipt(receipt("$w8m1", m1, "m.read", None, 100, &phone)).await?.ok_or_else(|| fail("stored"))?;
+    s.put_receipt(receipt("$w8m2", m2, "m.read.private", None, 110, &phone)).await?;
+    let rt =
+        s.put_receipt(receipt("$w8m3", m3, "m.read", Some("$w8m1"), 115, &pc)).await?.ok_or_else(|| fail("stored"))?;
+    let r3 = s
+        .put_receipt(receipt("$w8m3", m3, "m.read", Some("main"), 120, &phone))
+        .await?
+        .ok_or_else(|| fail("stored"))?;
+    let log = s.read_receipt_log(&room, PosRange::new(StreamPos(r1.0 - 1), s.current_pos())).await?;
+    check!(
+        log.iter().map(|r| (r.stream, r.device_id.clone(), r.thread_id.clone())).collect::<Vec<_>>()
+            == vec![
+                (r1, phone.clone(), None),
+                (rt, pc.clone(), Some("$w8m1".to_owned())),
+                (r3, phone.clone(), Some("main".to_owned()))
+            ],
+        "public read receipts, any thread, with their devices, as logged"
+    );
+    check!(log[0].arrived < r1 && log[0].ts == Timestamp(100), "with when they arrived");
+    // The same receipt again: not logged; logged once the device got something since.
+    check!(s.put_receipt(receipt("$w8m1", m1, "m.read", None, 130, &phone)).await?.is_none(), "nothing new");
+    let newer = s.put_deliveries(vec![delivery(&ben, &phone, jb, jb, 140)]).await?;
+    check!(newer.len() == 1, "the phone gets more");
+    let resent = s.put_receipt(receipt("$w8m1", m1, "m.read", None, 150, &phone)).await?;
+    check!(resent.is_some(), "a receipt re-sent after the device got more is logged");
+    check!(
+        s.receipts(&room, PosRange::new(r3, s.current_pos())).await?.is_empty(),
+        "and does not move the latest receipt"
+    );
+    let r5 = resent.unwrap_or_default();
+    let since = s.read_receipts_since(&room, &[(ben.clone(), r1)], m2).await?;
+    check!(since.iter().map(|r| r.stream).collect::<Vec<_>>() == vec![rt, r3], "logged after, pointing at or after");
+    let since =
+        s.read_receipts_since(&room, &[(ben.clone(), StreamPos::ZERO), (cy.clone(), StreamPos::ZERO)], m1).await?;
+    check!(since.iter().map(|r| r.stream).collect::<Vec<_>>() == vec![r1, rt, r3, r5], "every member's, in order");
+    let keys = [
+        (ben.clone(), phone.clone(), None),
+        (ben.clone(), pc.clone(), Some("$w8m1".to_owned())),
+        (ben.clone(), pc.clone(), None),
+    ];
+    let latest = s.latest_read_receipts(&room, &keys, r3).await?;
+    check!(latest.iter().map(|r| r.stream).collect::<Vec<_>>() == vec![r1, rt], "latest per device and thread");
+    let latest = s.latest_read_receipts(&room, &keys[..1], s.current_pos()).await?;
+    check!(latest.iter().map(|r| r.stream).collect::<Vec<_>>() == vec![r5], "as of a position");
     Ok(())
 }
 

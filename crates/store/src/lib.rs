@@ -11,6 +11,7 @@ pub mod conformance;
 mod error;
 mod records;
 mod relations;
+mod search;
 
 use async_trait::async_trait;
 use ruma::{DeviceId, EventId, OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
@@ -26,6 +27,7 @@ pub use records::{
     MembershipChange, NewMedia, NewSession, PosRange, Presence, Receipt, Session, Totp,
 };
 pub use relations::{Relation, RelationFilter, RelationStore};
+pub use search::{SearchHit, SearchOrder, SearchQuery, SearchResults, SearchScope};
 
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -166,6 +168,20 @@ pub trait RoomStore: Send + Sync {
     ) -> StoreResult<Vec<StoredEvent>>;
     /// The user's membership history in one room, in order.
     async fn membership_history(&self, user_id: &UserId, room_id: &RoomId) -> StoreResult<Vec<MembershipChange>>;
+    /// The membership histories of `users` in one room, each in order (one query).
+    async fn membership_histories(
+        &self,
+        room_id: &RoomId,
+        users: &[OwnedUserId],
+    ) -> StoreResult<Vec<(OwnedUserId, MembershipChange)>>;
+    /// The position of the latest message (`m.room.message`, `m.room.encrypted`, `m.sticker`)
+    /// `sender` sent in the room at or before `upto`.
+    async fn last_message_by(
+        &self,
+        room_id: &RoomId,
+        sender: &UserId,
+        upto: StreamPos,
+    ) -> StoreResult<Option<StreamPos>>;
     /// Unread messages for `user_id` in the room up to `upto`: messages (not redacted) from others
     /// after both the user's newest read receipt or read marker and the user's own newest event.
     async fn unread_count(&self, room_id: &RoomId, user_id: &UserId, upto: StreamPos) -> StoreResult<u64>;
@@ -182,55 +198,87 @@ pub trait RoomStore: Send + Sync {
     async fn room_ids(&self) -> StoreResult<Vec<OwnedRoomId>>;
 }
 
-/// Read receipts.
+/// Full-text search of room events.
+///
+/// [`RoomStore::append_events`] keeps the index in the same transaction as the events it
+/// indexes, by the rules of [`wardline_types::search`]:
+/// - a message is found by its text, and once edited (an `m.replace` by its own sender, in its
+///   room, of a message that is not itself an edit) by its latest edit's text only; the result
+///   is always the original message;
+/// - a redacted message, room name or topic is no longer found; a redacted edit gives the
+///   message back the text it had before that edit.
+///
+/// **Invariant:** a search only ever looks inside the [`SearchScope`]s it is given. The caller
+/// builds them from what the searcher may see; the store never widens them, and counts only
+/// what lies inside them, so a count never reveals events the searcher cannot see.
+#[async_trait]
+pub trait SearchStore: Send + Sync {
+    /// The events matching `query` inside its scopes, one page of them, with the number of all
+    /// matches inside the scopes.
+    async fn search_events(&self, query: SearchQuery) -> StoreResult<SearchResults>;
+}
+
+/// Read receipts: the latest of each user's per type and thread (served to clients), and the
+/// log of every public read receipt as sent, with its device (for "Read").
 #[async_trait]
 pub trait ReceiptStore: Send + Sync {
     /// Stores a receipt, replacing the user's earlier one of the same type and thread, unless the
-    /// earlier one points later in the room; returns its position, or `None` if it was older.
+    /// earlier one points later in the room. It is logged with its device whenever it advances;
+    /// one that does not advance is logged too when a delivery to its device was recorded at a
+    /// position in `(arrived of that device's previous logged receipt of the type and thread,
+    /// receipt.arrived]` (a client re-sending its receipt once it has shown more). Returns the
+    /// position it took, or `None` if it was neither stored nor logged.
     async fn put_receipt(&self, receipt: Receipt) -> StoreResult<Option<StreamPos>>;
     /// Receipts of a room that changed at positions in `range`.
     async fn receipts(&self, room_id: &RoomId, range: PosRange) -> StoreResult<Vec<Receipt>>;
-    /// The history of a user's public read receipts in a room (`m.read`, unthreaded or on the
-    /// main timeline): every time one advanced, with its time and its position, kept when it
-    /// advances again. Those pointing at `from` or later and made at `not_before` or later,
-    /// earliest first, at most `limit`.
-    async fn read_receipt_history(
+    /// The public read receipts (`m.read`, any thread) logged in the room at positions in
+    /// `range`, in order.
+    async fn read_receipt_log(&self, room_id: &RoomId, range: PosRange) -> StoreResult<Vec<Receipt>>;
+    /// For each `(user, device, thread)`: the user's latest public read receipt in the room from
+    /// that device in that thread (`None`: unthreaded) logged at a position `<= at`, if any.
+    async fn latest_read_receipts(
         &self,
         room_id: &RoomId,
-        user_id: &UserId,
-        from: StreamPos,
-        not_before: Timestamp,
-        limit: usize,
-    ) -> StoreResult<Vec<Receipt>>;
-    /// The user's latest public read receipt in the room (as in
-    /// [`ReceiptStore::read_receipt_history`]) among those stored at positions `<= at`.
-    async fn read_receipt_as_of(
-        &self,
-        room_id: &RoomId,
-        user_id: &UserId,
+        keys: &[(OwnedUserId, Option<OwnedDeviceId>, Option<String>)],
         at: StreamPos,
-    ) -> StoreResult<Option<Receipt>>;
+    ) -> StoreResult<Vec<Receipt>>;
+    /// For each `(user, after)`: the user's public read receipts in the room (any thread, any
+    /// device) logged at positions after `after` that point at `from_event` or later, in order.
+    async fn read_receipts_since(
+        &self,
+        room_id: &RoomId,
+        users: &[(OwnedUserId, StreamPos)],
+        from_event: StreamPos,
+    ) -> StoreResult<Vec<Receipt>>;
 }
 
 /// Which of a room's events reached which member's device, and when: intervals of the room's log
-/// per member, each stored once with the time it was first delivered.
+/// per member and device, each stored once with the time it was first delivered to that device.
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
-    /// Records deliveries. Of each, only the room's events not delivered to that member before
+    /// Records deliveries. Of each, only the room's events not delivered to that device before
     /// are recorded (what was delivered earlier keeps its earlier time): each run of them is
     /// stored as a [`Delivery`] from its first event to its last, at the next stream position.
     /// Returns what was recorded.
     async fn put_deliveries(&self, deliveries: Vec<Delivery>) -> StoreResult<Vec<Delivery>>;
-    /// The deliveries to each of `users` in the room that cover a position in `span`, ordered by
-    /// member and position.
+    /// The deliveries to each of `users` (every device) in the room that cover a position in
+    /// `span`, ordered by member, device and position. One query however many members.
     async fn deliveries(&self, room_id: &RoomId, users: &[OwnedUserId], span: PosRange) -> StoreResult<Vec<Delivery>>;
-    /// The deliveries in the room (to `user` only, if given) recorded at positions in `range`,
-    /// in the order recorded.
+    /// The deliveries in the room recorded at positions in `range` whose first position is
+    /// `<= starting_by`, in the order recorded.
     async fn delivery_changes(
         &self,
         room_id: &RoomId,
-        user: Option<&UserId>,
         range: PosRange,
+        starting_by: StreamPos,
+    ) -> StoreResult<Vec<Delivery>>;
+    /// For each `(user, device, range)`: the deliveries in the room to that device of the user,
+    /// and to the user's unknown device (recorded before devices were), recorded at positions in
+    /// `range`.
+    async fn device_delivery_changes(
+        &self,
+        room_id: &RoomId,
+        windows: &[(OwnedUserId, Option<OwnedDeviceId>, PosRange)],
     ) -> StoreResult<Vec<Delivery>>;
 }
 
@@ -352,6 +400,7 @@ pub trait Store:
     + AccountStore
     + SessionStore
     + RoomStore
+    + SearchStore
     + ReceiptStore
     + DeliveryStore
     + AccountDataStore

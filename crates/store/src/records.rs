@@ -104,10 +104,16 @@ pub struct Receipt {
     pub event_id: OwnedEventId,
     /// That event's position.
     pub event_stream: StreamPos,
-    /// When it was read.
+    /// When it was read: when the request carrying it arrived.
     pub ts: Timestamp,
     /// Position of the receipt itself (ignored on put).
     pub stream: StreamPos,
+    /// The device that sent it; `None` for one kept from before devices were recorded (and in
+    /// the latest receipts served to clients, which do not say).
+    pub device_id: Option<OwnedDeviceId>,
+    /// What the device could have had when the receipt arrived: every delivery to it recorded
+    /// at a position `<= arrived` was made before ([`crate::ReceiptStore::put_receipt`]).
+    pub arrived: StreamPos,
 }
 
 /// Room events that reached one member's device in one response: every event of the room at a
@@ -119,6 +125,9 @@ pub struct Delivery {
     pub room_id: OwnedRoomId,
     /// The member whose device received them.
     pub user_id: OwnedUserId,
+    /// That device; `None` for a delivery recorded before devices were (to one of the member's
+    /// devices, which is not known).
+    pub device_id: Option<OwnedDeviceId>,
     /// The first position covered.
     pub first: StreamPos,
     /// The last position covered.

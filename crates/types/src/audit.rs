@@ -63,6 +63,10 @@ pub enum AuditAction {
     /// Messages were delivered to or read by someone (sync, history, single events).
     #[serde(rename = "room.read")]
     RoomRead,
+    /// Someone searched the messages of their rooms (which rooms' messages they were shown is
+    /// in the `room.read` records of the same search, `via=search`).
+    #[serde(rename = "room.search")]
+    RoomSearch,
     /// An event was redacted.
     #[serde(rename = "message.redact")]
     Redact,
@@ -83,7 +87,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 21] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -99,6 +103,7 @@ impl AuditAction {
         Self::RoomState,
         Self::MessageSend,
         Self::RoomRead,
+        Self::RoomSearch,
         Self::Redact,
         Self::MediaDownload,
         Self::MediaUpload,
@@ -125,6 +130,7 @@ impl AuditAction {
             Self::RoomState => "room.state",
             Self::MessageSend => "message.send",
             Self::RoomRead => "room.read",
+            Self::RoomSearch => "room.search",
             Self::Redact => "message.redact",
             Self::MediaDownload => "media.download",
             Self::MediaUpload => "media.upload",

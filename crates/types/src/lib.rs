@@ -11,6 +11,7 @@ pub mod media;
 pub mod membership;
 pub mod redaction;
 pub mod relation;
+pub mod search;
 pub mod stream;
 
 pub use account::{Account, AccountUpdate, Device, NewAccount, Username};

@@ -10,6 +10,7 @@ pub mod profile;
 pub mod receipts;
 pub mod relations;
 pub mod rooms;
+pub mod search;
 pub mod session;
 pub mod state;
 pub mod sync;
@@ -75,6 +76,7 @@ pub fn routes() -> Routes {
         .ruma::<rel::get_relating_events_with_rel_type_and_event_type::v1::Request, _, _>(
             relations::by_rel_and_event_type,
         )
+        .ruma::<ruma::api::client::search::search_events::v3::Request, _, _>(search::search)
         .ruma::<receipt::create_receipt::v3::Request, _, _>(receipts::receipt)
         .ruma::<read_marker::set_read_marker::v3::Request, _, _>(receipts::read_markers)
         .ruma::<typing::create_typing_event::v3::Request, _, _>(receipts::typing)

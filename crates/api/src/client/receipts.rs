@@ -19,11 +19,12 @@ pub async fn receipt(s: Services, req: Ruma<create_receipt::v3::Request>) -> Res
     let caller = req.caller()?;
     let b = &req.body;
     let kind = b.receipt_type.to_string();
+    let by = caller.actor();
     if kind == "m.fully_read" {
-        s.userdata.read_markers(&caller.user_id, &b.room_id, Some(&b.event_id), None, None).await?;
+        s.userdata.read_markers(&by, &b.room_id, Some(&b.event_id), None, None, req.arrived).await?;
     } else {
         let thread = b.thread.as_str().map(ToOwned::to_owned);
-        s.userdata.receipt(&caller.user_id, &b.room_id, &kind, &b.event_id, thread).await?;
+        s.userdata.receipt(&by, &b.room_id, &kind, &b.event_id, thread, req.arrived).await?;
     }
     reply(create_receipt::v3::Response::new())
 }
@@ -34,11 +35,12 @@ pub async fn read_markers(s: Services, req: Ruma<set_read_marker::v3::Request>) 
     let b = &req.body;
     s.userdata
         .read_markers(
-            &caller.user_id,
+            &caller.actor(),
             &b.room_id,
             b.fully_read.as_deref(),
             b.read_receipt.as_deref(),
             b.private_read_receipt.as_deref(),
+            req.arrived,
         )
         .await?;
     reply(set_read_marker::v3::Response::new())

@@ -2,14 +2,29 @@
 //! member's device is stored as intervals of the room's log ([`Delivery`]), after the response
 //! was made and without making it wait for the disk.
 //!
+//! Deliveries are per device: a receipt counts only for what its own device had been carried
+//! ([`super::status`]). Each device's deliveries are stored in order, and a receipt first waits
+//! for its device's deliveries that were under way when it arrived ([`Deliveries::settled`]), so
+//! a reader who answers the moment a message appears is not told apart from one who waited.
+//!
 //! Only what was really carried counts: a limited `/sync` timeline leaves a gap before its
 //! events, a filter or the history-visibility rule leaves out events, and each of those splits
 //! the interval, so no event that was left out is ever claimed delivered.
+//!
+//! "Delivered" means a response carrying it was made for the device, not that the device took
+//! it in: a `/sync` response lost on the way still counts as delivered (never as read, which
+//! needs the device's own receipt). Holding a sync's runs until the device's next `/sync` with
+//! `since` = that `next_batch` would prove receipt, at the cost of showing "Delivered" one poll
+//! later, never for a device's last response before it goes quiet, and of a race with a receipt
+//! sent before that next poll (which would then count nothing unless the receipt itself were
+//! taken as proof); not done.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use ruma::{OwnedRoomId, OwnedUserId, UserId};
+use ruma::{DeviceId, OwnedDeviceId, OwnedRoomId, OwnedUserId, UserId};
+use tokio::sync::watch;
 use wardline_store::{Delivery, Store};
 use wardline_types::{Clock, StoredEvent, StreamPos, Timestamp};
 
@@ -56,12 +71,46 @@ impl Carried {
     }
 }
 
+/// When a request arrived: the clock's time, the store's position, and how many delivery writes
+/// had been started. Taken before anything else is done for the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    /// The clock then.
+    pub ts: Timestamp,
+    /// The store's committed position then.
+    pub pos: StreamPos,
+    /// Delivery writes started by then.
+    writes: u64,
+}
+
+/// The last delivery writes to a device, oldest first: each resolves, once stored, to the highest
+/// position any write to the device up to it took.
+type DeviceWrites = VecDeque<(u64, watch::Receiver<Option<StreamPos>>)>;
+
+/// Delivery writes kept per device once finished (a receipt that arrived while one was under
+/// way still finds it).
+const KEPT_WRITES: usize = 8;
+
+/// Longest a receipt waits for its device's deliveries already under way.
+const SETTLE_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Default)]
+struct Writes {
+    started: u64,
+    devices: HashMap<(OwnedUserId, OwnedDeviceId), DeviceWrites>,
+}
+
 /// Stores deliveries in the background and wakes the senders whose counts they change.
+///
+/// **Invariant:** the deliveries to one device are stored in the order their responses were
+/// made (each write waits for the one before it to the same device), so "stored at a position
+/// `<= p`" means "made before" for one device's deliveries.
 #[derive(Clone)]
 pub struct Deliveries {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     notifier: Notifier,
+    writes: Arc<Mutex<Writes>>,
 }
 
 impl std::fmt::Debug for Deliveries {
@@ -73,42 +122,100 @@ impl std::fmt::Debug for Deliveries {
 impl Deliveries {
     /// A recorder over `store`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, notifier: Notifier) -> Self {
-        Self { store, clock, notifier }
+        Self { store, clock, notifier, writes: Arc::default() }
     }
 
-    /// A response just made for `user` carried `carried` to their device: stores it without
-    /// waiting (the writer commits it with whatever else is waiting), then wakes the long-polls
-    /// of the senders of messages delivered for the first time, and only theirs. A delivery
-    /// lost before it was stored (a crash) is simply not shown: a false "not delivered", never
-    /// a false "delivered".
-    pub fn record(&self, user: &UserId, carried: Vec<Carried>) {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Writes> {
+        self.writes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A request arrives now.
+    #[must_use]
+    pub fn arrival(&self) -> Arrival {
+        let (ts, pos) = (self.clock.now(), self.store.current_pos());
+        Arrival { ts, pos, writes: self.lock().started }
+    }
+
+    /// What `device` of `user` could have had when a request that `arrived` was sent: the
+    /// position up to which deliveries to it are of responses made before the request arrived.
+    /// Waits (a moment at most) for the device's deliveries that were under way then.
+    pub async fn settled(&self, user: &UserId, device: &DeviceId, arrived: Arrival) -> StreamPos {
+        let pending = self
+            .lock()
+            .devices
+            .get(&(user.to_owned(), device.to_owned()))
+            .and_then(|w| w.iter().rev().find(|(seq, _)| *seq < arrived.writes).map(|(_, rx)| rx.clone()));
+        let Some(mut rx) = pending else { return arrived.pos };
+        match tokio::time::timeout(SETTLE_WAIT, rx.wait_for(Option::is_some)).await {
+            Ok(Ok(stored)) => stored.unwrap_or(arrived.pos).max(arrived.pos),
+            _ => arrived.pos,
+        }
+    }
+
+    /// A response just made for `user`'s `device` carried `carried` to it: stores it without
+    /// waiting (the writer commits it with whatever else is waiting), after the device's
+    /// earlier deliveries, then wakes the long-polls of the senders of messages delivered to
+    /// the device for the first time, and only theirs. A delivery lost before it was stored (a
+    /// crash) is simply not shown: a false "not delivered", never a false "delivered". Without
+    /// a device (a tool, not a client) nothing is recorded.
+    pub fn record(&self, user: &UserId, device: Option<&DeviceId>, carried: Vec<Carried>) {
         let at = self.clock.now();
         let carried: Vec<Carried> = carried.into_iter().filter(|c| !c.runs.is_empty()).collect();
+        let Some(device) = device else { return };
         if carried.is_empty() {
             return;
         }
-        let (store, notifier, user) = (Arc::clone(&self.store), self.notifier.clone(), user.to_owned());
-        tokio::spawn(async move {
-            if let Err(e) = store_and_wake(store.as_ref(), &notifier, &user, carried, at).await {
-                tracing::warn!(error = %e, "a delivery was not recorded");
+        let key = (user.to_owned(), device.to_owned());
+        let (tx, rx) = watch::channel(None);
+        let (seq, before) = {
+            let mut writes = self.lock();
+            let seq = writes.started;
+            writes.started += 1;
+            if writes.devices.len() > 100_000 {
+                // Forget devices with nothing under way, so the map cannot grow without bound.
+                writes.devices.retain(|_, w| w.iter().any(|(_, rx)| rx.borrow().is_none()));
             }
+            let list = writes.devices.entry(key.clone()).or_default();
+            let before = list.back().map(|(_, rx)| rx.clone());
+            list.push_back((seq, rx));
+            while list.len() > KEPT_WRITES && list.front().is_some_and(|(_, rx)| rx.borrow().is_some()) {
+                list.pop_front();
+            }
+            (seq, before)
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut highest = StreamPos::ZERO;
+            if let Some(mut before) = before
+                && let Ok(p) = before.wait_for(Option::is_some).await
+            {
+                highest = p.unwrap_or(StreamPos::ZERO);
+            }
+            match store_and_wake(this.store.as_ref(), &this.notifier, &key.0, &key.1, carried, at).await {
+                Ok(stored) => highest = highest.max(stored),
+                Err(e) => tracing::warn!(error = %e, seq, "a delivery was not recorded"),
+            }
+            tx.send_replace(Some(highest));
         });
     }
 }
 
+/// Stores what was carried to `device`; returns the highest position taken.
 async fn store_and_wake(
     store: &dyn Store,
     notifier: &Notifier,
     user: &UserId,
+    device: &DeviceId,
     carried: Vec<Carried>,
     at: Timestamp,
-) -> Result<(), wardline_store::StoreError> {
+) -> Result<StreamPos, wardline_store::StoreError> {
     let deliveries = carried
         .iter()
         .flat_map(|c| {
             c.runs.iter().map(|&(first, last)| Delivery {
                 room_id: c.room_id.clone(),
                 user_id: user.to_owned(),
+                device_id: Some(device.to_owned()),
                 first,
                 last,
                 ts: at,
@@ -126,7 +233,7 @@ async fn store_and_wake(
         .filter(|s| *s != user)
         .collect();
     notifier.wake(senders);
-    Ok(())
+    Ok(recorded.iter().map(|d| d.stream).max().unwrap_or(StreamPos::ZERO))
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //! endpoint ([`StatusService::status`]), the counts `/sync` sends a sender
 //! ([`StatusService::sync_counts`]) and the conversation transcript
 //! ([`crate::audit_report::transcript`]) all load their facts with [`load_facts`] and ask it.
-//! Deliveries are recorded by [`Deliveries`] from every response that carries events to a
-//! device, after the response is made; receipts are kept with their history by the store.
+//! Deliveries are recorded per device by [`Deliveries`] from every response that carries events
+//! to a device, after the response is made; receipts are logged with their device and the
+//! position the store had reached when they arrived.
 
 pub mod deliveries;
 pub mod status;
@@ -13,20 +14,22 @@ pub mod status;
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use ruma::{EventId, OwnedEventId, OwnedUserId, RoomId, UserId};
+use ruma::{EventId, OwnedDeviceId, OwnedEventId, OwnedUserId, RoomId, UserId};
 use wardline_store::{Direction, PosRange, Receipt, Store, StoreResult};
-use wardline_types::{Membership, StoredEvent, StreamPos, Timestamp, kinds};
+use wardline_types::{Membership, StoredEvent, StreamPos};
 
-pub use deliveries::{Carried, Deliveries, runs};
+pub use deliveries::{Arrival, Carried, Deliveries, runs};
 pub use status::{
-    Counts, Facts, Memberships, MessageStatus, RecipientStatus, STATUS_EVENT_TYPE, is_message, status_of,
+    Counts, Facts, Memberships, MessageStatus, RECORDED_AFTER_KEY, RecipientStatus, STATUS_EVENT_TYPE, is_message,
+    status_of, thread_of,
 };
 
-use crate::ServiceResult;
+use crate::ratelimit::{LimitKind, RateLimiter};
 use crate::rooms::RoomService;
 use crate::timeline::TimelineService;
+use crate::{ServiceError, ServiceResult};
 
 /// Most of a user's own messages listed for one room in one `/sync`; on a first sync, among the
 /// room's this many latest events.
@@ -39,7 +42,7 @@ pub fn current_members<'a>(
 ) -> Vec<(OwnedUserId, StreamPos, Membership)> {
     state
         .into_iter()
-        .filter(|e| e.event.kind == kinds::MEMBER)
+        .filter(|e| e.event.kind == wardline_types::kinds::MEMBER)
         .filter_map(|e| {
             let user = OwnedUserId::try_from(e.event.state_key.as_deref()?).ok()?;
             Some((user, e.stream, e.membership()?))
@@ -47,33 +50,41 @@ pub fn current_members<'a>(
         .collect()
 }
 
+/// The position delivery tracking began after (schema v8), as the store's meta table records
+/// it; 0 if it does not.
+pub async fn recorded_after(store: &dyn Store) -> StoreResult<StreamPos> {
+    Ok(StreamPos(store.meta(RECORDED_AFTER_KEY).await?.and_then(|v| v.parse().ok()).unwrap_or(0)))
+}
+
 /// Loads what the rule needs to tell the status of `messages` of `room` (the room's current
-/// `members` as from [`current_members`]): the membership history of whoever changed
-/// membership since the earliest of them, the deliveries to their recipients and those
-/// recipients' read receipts.
-///
-/// With [`Reach::Now`], only each recipient's earliest receipt that could count is read: enough
-/// for the status of a single message now, not as it stood at an earlier position.
+/// `members` as from [`current_members`]), in a few queries however many members: the
+/// membership history of whoever changed membership since the earliest of them, the deliveries
+/// of them to every device of their recipients, and those recipients' read receipts that could
+/// count (logged after the first delivery to them, pointing at one of the messages or later).
+/// Delivery tracking began after `recorded_after`.
 pub async fn load_facts(
     store: &dyn Store,
     room: &RoomId,
     messages: &[StoredEvent],
     members: Vec<(OwnedUserId, StreamPos, Membership)>,
-    reach: Reach,
+    recorded_after: StreamPos,
 ) -> StoreResult<(Memberships, Facts)> {
+    let mut facts = Facts::new(recorded_after);
     let (Some(lo), Some(hi)) = (messages.iter().map(|m| m.stream).min(), messages.iter().map(|m| m.stream).max())
     else {
-        return Ok((Memberships::default(), Facts::default()));
+        return Ok((Memberships::default(), facts));
     };
     let mut changes = Vec::new();
+    let mut moved = Vec::new();
     for (user, pos, membership) in members {
         if pos >= lo {
-            for c in store.membership_history(&user, room).await? {
-                changes.push((user.clone(), c.stream, c.membership));
-            }
+            moved.push(user);
         } else {
             changes.push((user, pos, membership));
         }
+    }
+    for (user, c) in store.membership_histories(room, &moved).await? {
+        changes.push((user, c.stream, c.membership));
     }
     let memberships = Memberships::new(changes);
     // Each recipient with the messages they are a recipient of.
@@ -84,34 +95,30 @@ pub async fn load_facts(
         }
     }
     let users: Vec<OwnedUserId> = of_user.keys().cloned().collect();
-    let mut facts = Facts::default();
-    facts.add_deliveries(store.deliveries(room, &users, PosRange::new(StreamPos(lo.0 - 1), hi)).await?);
-    let limit = match reach {
-        Reach::Now if messages.len() == 1 => 1,
-        _ => usize::MAX,
-    };
-    for (user, positions) in of_user {
-        // A receipt counts only once the message was delivered: none is older than the first
-        // delivery of any of them.
-        let delivered: Vec<(StreamPos, Timestamp)> =
-            positions.iter().filter_map(|&p| facts.delivered(&user, p, StreamPos(i64::MAX)).map(|t| (p, t))).collect();
-        let (Some(from), Some(not_before)) =
-            (delivered.iter().map(|(p, _)| *p).min(), delivered.iter().map(|(_, t)| *t).min())
-        else {
-            continue;
-        };
-        facts.add_read_receipts(store.read_receipt_history(room, &user, from, not_before, limit).await?);
+    let deliveries = store.deliveries(room, &users, PosRange::new(StreamPos(lo.0 - 1), hi)).await?;
+    // A receipt counts only once a message reached its device: none logged before the first
+    // delivery of any of them counts (but any may, for a message from before deliveries were
+    // recorded).
+    let mut first: HashMap<&UserId, StreamPos> = HashMap::new();
+    for d in &deliveries {
+        if of_user.get(&d.user_id).is_some_and(|ps| ps.iter().any(|p| d.covers(*p))) {
+            let at = first.entry(&d.user_id).or_insert(d.stream);
+            *at = (*at).min(d.stream);
+        }
     }
+    let since: Vec<(OwnedUserId, StreamPos)> = of_user
+        .iter()
+        .filter_map(|(user, ps)| {
+            if ps.iter().any(|p| *p <= recorded_after) {
+                return Some((user.clone(), StreamPos::ZERO));
+            }
+            first.get(user.as_ref() as &UserId).map(|at| (user.clone(), *at))
+        })
+        .collect();
+    let receipts = store.read_receipts_since(room, &since, lo).await?;
+    facts.add_deliveries(deliveries);
+    facts.add_read_receipts(receipts);
     Ok((memberships, facts))
-}
-
-/// Which statuses the facts loaded must tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
-    /// The statuses now.
-    Now,
-    /// The statuses as they stood at any position.
-    History,
 }
 
 /// What changed in a room over one `/sync` window, for the counts of the caller's messages.
@@ -123,8 +130,8 @@ pub struct SyncWindow<'a> {
     pub upto: StreamPos,
     /// Could deliveries of the room's events have been recorded in the window?
     pub new_deliveries: bool,
-    /// The room's receipts that changed in the window.
-    pub receipts: &'a [Receipt],
+    /// Could receipts of the room have been logged in the window?
+    pub new_receipts: bool,
     /// The caller's own new events in the window, when the timeline holds all of them.
     pub own_new: Option<&'a [StoredEvent]>,
 }
@@ -134,17 +141,14 @@ pub struct StatusService {
     store: Arc<dyn Store>,
     rooms: Arc<RoomService>,
     timeline: TimelineService,
+    limiter: RateLimiter,
+    recorded_after: OnceLock<StreamPos>,
 }
 
 impl std::fmt::Debug for StatusService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StatusService").finish_non_exhaustive()
     }
-}
-
-/// Is this one of the public read receipts the rule counts?
-fn counts_as_read(r: &Receipt) -> bool {
-    r.receipt_type == "m.read" && r.thread_id.as_deref().is_none_or(|t| t == "main")
 }
 
 /// Merges inclusive spans that overlap or touch.
@@ -160,29 +164,63 @@ fn merge(mut spans: Vec<(StreamPos, StreamPos)>) -> Vec<(StreamPos, StreamPos)> 
     out
 }
 
+/// A reader's device and receipt thread: whose receipts in a window are taken together.
+type ReceiptKey = (OwnedUserId, Option<OwnedDeviceId>, Option<String>);
+
 impl StatusService {
     /// A status service.
-    pub fn new(store: Arc<dyn Store>, rooms: Arc<RoomService>, timeline: TimelineService) -> Self {
-        Self { store, rooms, timeline }
+    pub fn new(
+        store: Arc<dyn Store>,
+        rooms: Arc<RoomService>,
+        timeline: TimelineService,
+        limiter: RateLimiter,
+    ) -> Self {
+        Self { store, rooms, timeline, limiter, recorded_after: OnceLock::new() }
     }
 
     async fn members(&self, room: &RoomId) -> ServiceResult<Vec<(OwnedUserId, StreamPos, Membership)>> {
         self.rooms.with_state(room, |s| current_members(s.events())).await
     }
 
-    /// The status of one event, for a user who may see it; anyone else is told there is no
-    /// such event, as for an unknown one.
+    /// The position delivery tracking began after (read once; it never changes).
+    async fn recorded_after(&self) -> ServiceResult<StreamPos> {
+        if let Some(p) = self.recorded_after.get() {
+            return Ok(*p);
+        }
+        let p = recorded_after(self.store.as_ref()).await?;
+        Ok(*self.recorded_after.get_or_init(|| p))
+    }
+
+    /// The status of one message, for a current member of the room who may see it, or its
+    /// sender; anyone else is told there is no such event, as for an unknown one. Each ask
+    /// takes from the caller's `rate_limits.statuses`.
     pub async fn status(&self, user: &UserId, room: &RoomId, event_id: &EventId) -> ServiceResult<MessageStatus> {
+        self.limiter.check(LimitKind::Status, user.as_str())?;
         let message = self.timeline.visible_event(user, room, event_id).await?;
         let members = self.members(room).await?;
-        let (memberships, facts) =
-            load_facts(self.store.as_ref(), room, std::slice::from_ref(&message), members, Reach::Now).await?;
+        let joined = members.iter().any(|(u, _, m)| u == user && *m == Membership::Join);
+        if !joined && message.event.sender != user {
+            return Err(ServiceError::not_found("event not found"));
+        }
+        let (memberships, facts) = load_facts(
+            self.store.as_ref(),
+            room,
+            std::slice::from_ref(&message),
+            members,
+            self.recorded_after().await?,
+        )
+        .await?;
         Ok(status_of(&message, &memberships, &facts, StreamPos(i64::MAX)))
     }
 
     /// The counts of `user`'s own messages in `room` that may have changed in the window: new
     /// messages, and those that a delivery or a read receipt recorded in the window changed.
     /// For a first picture of the room, those among its latest [`SYNC_MESSAGES`] events.
+    ///
+    /// Cost: deliveries and receipts in a busy ward change in almost every window, for every
+    /// member who syncs; only the sender of a message can have counts that changed, so one
+    /// query (the caller's latest message here) comes first, and nothing more is asked of
+    /// someone who never sent one or about what came after their latest.
     pub async fn sync_counts(
         &self,
         user: &UserId,
@@ -197,43 +235,92 @@ impl StatusService {
             return self.counts(room, own, None, w.upto).await;
         };
         let window = PosRange::new(since, w.upto);
-        // Which stretches of the log may hold a message whose counts changed, for whom.
-        let mut spans = Vec::new();
-        if w.new_deliveries {
-            for d in store.delivery_changes(room, None, window).await? {
-                if d.user_id != user {
-                    spans.push((d.first, d.last));
-                }
-            }
-        }
-        for r in w.receipts.iter().filter(|r| counts_as_read(r) && r.user_id != user) {
-            let before = store.read_receipt_as_of(room, &r.user_id, since).await?;
-            let (read_to, at) = before.map_or((StreamPos::ZERO, StreamPos::ZERO), |p| (p.event_stream, p.stream));
-            if r.event_stream > read_to {
-                spans.push((read_to.next(), r.event_stream));
-            }
-            // Delivered after the receipt before: an older message its new receipt now reads.
-            if read_to > StreamPos::ZERO {
-                for d in store.delivery_changes(room, Some(&r.user_id), PosRange::new(at, w.upto)).await? {
-                    if d.first <= read_to {
-                        spans.push((d.first, d.last.min(read_to)));
-                    }
-                }
-            }
-        }
         let mut candidates: BTreeMap<StreamPos, StoredEvent> = BTreeMap::new();
         let new = match w.own_new {
             Some(events) => events.iter().filter(|e| e.stream > since && mine(e)).cloned().collect(),
             None => store.events_by_sender(room, user, window, SYNC_MESSAGES).await?,
         };
         candidates.extend(new.into_iter().filter(|e| mine(e)).map(|e| (e.stream, e)));
-        for (lo, hi) in merge(spans) {
-            let found =
-                store.events_by_sender(room, user, PosRange::new(StreamPos(lo.0 - 1), hi), SYNC_MESSAGES).await?;
-            candidates.extend(found.into_iter().filter(|e| mine(e)).map(|e| (e.stream, e)));
+        let last =
+            if w.new_deliveries || w.new_receipts { store.last_message_by(room, user, w.upto).await? } else { None };
+        if let Some(last) = last {
+            // Which stretches of the log (up to the caller's latest message)
+            // may hold a message whose counts changed.
+            let mut spans = Vec::new();
+            if w.new_deliveries {
+                for d in store.delivery_changes(room, window, last).await? {
+                    if d.user_id != user {
+                        spans.push((d.first, d.last.min(last)));
+                    }
+                }
+            }
+            if w.new_receipts {
+                spans.extend(self.receipt_spans(room, user, window, last).await?);
+            }
+            for (lo, hi) in merge(spans) {
+                let found =
+                    store.events_by_sender(room, user, PosRange::new(StreamPos(lo.0 - 1), hi), SYNC_MESSAGES).await?;
+                candidates.extend(found.into_iter().filter(|e| mine(e)).map(|e| (e.stream, e)));
+            }
         }
         let own: Vec<StoredEvent> = candidates.into_values().rev().take(SYNC_MESSAGES).collect();
         self.counts(room, own, Some(since), w.upto).await
+    }
+
+    /// The stretches of the log (up to `last`) holding messages that read receipts logged in
+    /// `window` by others may have read: per device and thread, past where that device's
+    /// receipt before the window pointed, and what reached the device since that receipt
+    /// arrived. Three queries however many receipts.
+    async fn receipt_spans(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        window: PosRange,
+        last: StreamPos,
+    ) -> ServiceResult<Vec<(StreamPos, StreamPos)>> {
+        let store = self.store.as_ref();
+        // Per device and thread: the furthest event and the latest arrival in the window.
+        let mut groups: BTreeMap<ReceiptKey, (StreamPos, StreamPos)> = BTreeMap::new();
+        for r in store.read_receipt_log(room, window).await?.into_iter().filter(|r| r.user_id != user) {
+            let g = groups
+                .entry((r.user_id.clone(), r.device_id.clone(), r.thread_id.clone()))
+                .or_insert((r.event_stream, r.arrived));
+            *g = (g.0.max(r.event_stream), g.1.max(r.arrived));
+        }
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<ReceiptKey> = groups.keys().cloned().collect();
+        let before: HashMap<ReceiptKey, Receipt> = store
+            .latest_read_receipts(room, &keys, window.after)
+            .await?
+            .into_iter()
+            .map(|r| ((r.user_id.clone(), r.device_id.clone(), r.thread_id.clone()), r))
+            .collect();
+        let mut spans = Vec::new();
+        let mut late = Vec::new();
+        let mut read_to_of: HashMap<OwnedUserId, StreamPos> = HashMap::new();
+        for (key, (event, arrived)) in groups {
+            let (read_to, at) =
+                before.get(&key).map_or((StreamPos::ZERO, StreamPos::ZERO), |p| (p.event_stream, p.arrived));
+            if event > read_to && read_to < last {
+                spans.push((read_to.next(), event.min(last)));
+            }
+            // Delivered to the device after the receipt before arrived: older messages the new
+            // receipt may now read.
+            if read_to > StreamPos::ZERO && arrived > at {
+                let r = read_to_of.entry(key.0.clone()).or_insert(read_to);
+                *r = (*r).max(read_to);
+                late.push((key.0, key.1, PosRange::new(at, arrived)));
+            }
+        }
+        for d in store.device_delivery_changes(room, &late).await? {
+            let upto = read_to_of.get(&d.user_id).copied().unwrap_or(StreamPos::ZERO).min(last);
+            if d.first <= upto {
+                spans.push((d.first, d.last.min(upto)));
+            }
+        }
+        Ok(spans)
     }
 
     /// The counts of `messages` as of `upto`; with `since`, only of those new since or whose
@@ -249,7 +336,8 @@ impl StatusService {
             return Ok(Vec::new());
         }
         let members = self.members(room).await?;
-        let (memberships, facts) = load_facts(self.store.as_ref(), room, &messages, members, Reach::History).await?;
+        let recorded_after = self.recorded_after().await?;
+        let (memberships, facts) = load_facts(self.store.as_ref(), room, &messages, members, recorded_after).await?;
         let mut out: HashMap<OwnedEventId, Counts> = HashMap::new();
         for m in &messages {
             let now = status_of(m, &memberships, &facts, upto).counts();

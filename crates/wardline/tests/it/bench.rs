@@ -41,3 +41,40 @@ async fn counts_every_delivery_exactly() {
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["deliveries_lost"], 0);
 }
+
+/// The search scenario on a small fixture: the fixture is a data directory the real server
+/// serves, and every search of the scenario succeeds with the same count in either order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_search_fixture_is_served_and_searched() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let fixture = wardline_bench::seed::Fixture {
+        data_dir: data_dir.clone(),
+        messages: 3_000,
+        rooms: 8,
+        users: 6,
+        user_prefix: "bench".into(),
+        password: "bench password 1234".into(),
+        seed: 7,
+    };
+    let seeded = wardline_bench::seed::seed(&fixture).await.unwrap();
+    assert_eq!((seeded.messages, seeded.rooms, seeded.searcher_rooms), (3_000, 8, 4));
+    assert!(wardline_bench::seed::seed(&fixture).await.is_err(), "never over an existing database");
+    let s = Server::start_in(&data_dir, &[]);
+    let b = wardline_bench::search::SearchBench {
+        base: s.base.clone(),
+        user: "bench0".into(),
+        password: "bench password 1234".into(),
+        rounds: 1,
+    };
+    let r = wardline_bench::search::run(&b).await.unwrap();
+    assert_eq!(r.failed, 0, "{}", r.table());
+    let terms: usize = wardline_bench::search::TERMS.iter().map(|(_, t)| t.len()).sum();
+    let (recent, rank) = (&r.by_request[0], &r.by_request[1]);
+    assert_eq!((recent.searches, rank.searches), (terms, terms));
+    assert!(recent.mean_count > 10.0, "the searcher finds messages: {}", r.table());
+    assert_eq!(recent.mean_count, rank.mean_count, "the same count in either order");
+    // The searcher is in half the rooms: searching finds fewer messages than were written.
+    let common = &r.by_term[0];
+    assert!(common.mean_count < 3_000.0 * 0.75, "{}", r.table());
+}

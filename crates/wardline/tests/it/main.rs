@@ -18,6 +18,7 @@ mod messaging;
 mod mfa;
 mod relations;
 mod rooms;
+mod search;
 mod session;
 mod status;
 mod sync;

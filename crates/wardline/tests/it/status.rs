@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use wardline_types::Timestamp;
 
-use crate::harness::{Client, Server, cli, enc};
+use crate::harness::{Client, PASSWORD, Server, cli, enc};
 
 fn next(sync: &Value) -> String {
     sync["next_batch"].as_str().unwrap().to_owned()
@@ -56,7 +56,9 @@ fn rfc3339(ms: &Value) -> String {
 }
 
 /// The scripted ward: a late joiner, a leaver, a reader, a device that got the message without a
-/// receipt, and a receipt made before the message reached its sender's device.
+/// receipt, a receipt made before the message reached its sender's device, an invitee who never
+/// joins, a reader whose sync skipped the message and who scrolls back to it before reading,
+/// and a reader who opens the room but never scrolls down to it.
 #[tokio::test]
 async fn endpoint_sync_and_transcript_agree() {
     let mut s = Server::start();
@@ -68,25 +70,31 @@ async fn endpoint_sync_and_transcript_agree() {
     let eve = s.user("eve").await; // gets it, then leaves
     let fay = s.user("fay").await; // joins after it
     let gus = s.user("gus").await; // never in the room
-    let ids: Vec<&str> = [&ben, &cat, &dan, &eve].iter().map(|c| c.user_id.as_str()).collect();
+    let hal = s.user("hal").await; // his limited sync skips it; he scrolls back, then reads
+    let ivy = s.user("ivy").await; // opens the room, never scrolls down: a receipt for an earlier event
+    let kim = s.user("kim").await; // invited, never joins
+    let ids: Vec<&str> = [&ben, &cat, &dan, &eve, &hal, &ivy, &kim].iter().map(|c| c.user_id.as_str()).collect();
     let room = ada.create_room(json!({"name": "Ward 7 handover", "invite": ids})).await;
     let mut since = std::collections::HashMap::new();
-    for c in [&ben, &cat, &dan, &eve] {
+    for c in [&ben, &cat, &dan, &eve, &hal, &ivy] {
         c.join(&room).await;
     }
-    for c in [&ada, &ben, &cat, &dan, &eve, &fay] {
+    let (_, earlier) = ada.send_text(&room, "t0", "Handover starts 07:30").await;
+    let earlier = earlier["event_id"].as_str().unwrap().to_owned();
+    for c in [&ada, &ben, &cat, &dan, &eve, &fay, &hal, &ivy] {
         since.insert(c.user_id.clone(), next(&c.sync(None, 0, None).await));
     }
     let (_, sent) = ada.send_text(&room, "t1", "Bed 12: NEWS 7, please review").await;
     let m = sent["event_id"].as_str().unwrap().to_owned();
     let mut ada_since = next(&ada.sync(Some(&since[&ada.user_id]), 0, None).await);
     let (st, fresh) = ada.get(&status_path(&room, &m)).await;
-    assert_eq!((st, &fresh["counts"]), (200, &counts(4, 0, 0)), "{fresh}");
+    assert_eq!((st, &fresh["counts"]), (200, &counts(7, 0, 0)), "{fresh}");
+    assert_eq!(fresh["delivery_recorded"], true, "{fresh}");
 
     receipt(&dan, &room, &m).await;
     for (c, delivered) in [(&ben, 1), (&cat, 2), (&dan, 3), (&eve, 4)] {
         c.sync(Some(&since[&c.user_id]), 0, None).await;
-        ada_since = until_counts(&ada, &ada_since, &room, &m, &counts(4, delivered, 0)).await;
+        ada_since = until_counts(&ada, &ada_since, &room, &m, &counts(7, delivered, 0)).await;
     }
     let (st, _) = eve.post(&format!("/_matrix/client/v3/rooms/{}/leave", enc(&room)), json!({})).await;
     assert_eq!(st, 200);
@@ -95,31 +103,77 @@ async fn endpoint_sync_and_transcript_agree() {
     fay.sync(Some(&since[&fay.user_id]), 0, None).await;
     receipt(&fay, &room, &m).await;
     receipt(&ben, &room, &m).await;
-    until_counts(&ada, &ada_since, &room, &m, &counts(4, 4, 1)).await;
+    ada_since = until_counts(&ada, &ada_since, &room, &m, &counts(7, 4, 1)).await;
+
+    // Two more messages. Hal's phone syncs with room for one event: it skips the message, and
+    // his receipt for the latest reads nothing. He scrolls back (a page of history), and his
+    // client sends its receipt again: now he has read it.
+    let (_, b) = ada.send_text(&room, "t2", "Bed 14 for discharge").await;
+    let after = b["event_id"].as_str().unwrap().to_owned();
+    let (_, b) = ada.send_text(&room, "t3", "Pharmacy round at 10").await;
+    let latest = b["event_id"].as_str().unwrap().to_owned();
+    let hal_sync = hal.sync(Some(&since[&hal.user_id]), 0, Some(r#"{"room":{"timeline":{"limit":1}}}"#)).await;
+    assert_eq!(hal_sync["rooms"]["join"][&room]["timeline"]["limited"], true, "{hal_sync}");
+    receipt(&hal, &room, &latest).await;
+    ada_since = until_counts(&ada, &ada_since, &room, &latest, &counts(7, 1, 1)).await;
+    let (st, hal_status) = ada.get(&status_path(&room, &m)).await;
+    assert_eq!((st, &hal_status["counts"]), (200, &counts(7, 4, 1)), "Hal's phone never showed it: {hal_status}");
+    let (st, page) = hal.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=20", enc(&room))).await;
+    assert_eq!(st, 200, "{page}");
+    receipt(&hal, &room, &latest).await;
+    ada_since = until_counts(&ada, &ada_since, &room, &m, &counts(7, 5, 2)).await;
+    // Ivy opens the room (her device gets all of it) but her client only ever showed the top:
+    // its receipt names an earlier event. The message, and the two after it, stay unread.
+    ivy.sync(Some(&since[&ivy.user_id]), 0, None).await;
+    receipt(&ivy, &room, &earlier).await;
+    until_counts(&ada, &ada_since, &room, &m, &counts(7, 6, 2)).await;
+    for event in [&after, &latest] {
+        let (_, b) = ada.get(&status_path(&room, event)).await;
+        assert_eq!(b["counts"], counts(7, 2, 1), "Fay is a recipient of these, not Eve; Ivy read neither: {b}");
+    }
 
     // The endpoint: the same counts, and who and when.
     let (st, status) = ada.get(&status_path(&room, &m)).await;
     assert_eq!(st, 200, "{status}");
     assert_eq!((&status["event_id"], &status["sender"]), (&json!(m), &json!(ada.user_id)));
-    assert_eq!(status["counts"], counts(4, 4, 1), "{status}");
+    assert_eq!(status["counts"], counts(7, 6, 2), "{status}");
     let recipients = status["recipients"].as_array().unwrap();
     let who: Vec<&str> = recipients.iter().map(|r| r["user_id"].as_str().unwrap()).collect();
-    assert_eq!(who, ["@ben:localhost", "@cat:localhost", "@dan:localhost", "@eve:localhost"], "not Fay, not Ada");
-    assert!(recipients.iter().all(|r| r["delivered_ts"].is_u64()), "{status}");
-    let ben_status = &recipients[0];
-    assert!(ben_status["read_ts"].as_u64() >= ben_status["delivered_ts"].as_u64(), "{status}");
-    assert!(recipients[1..].iter().all(|r| r["read_ts"].is_null()), "no receipt, too early, left: {status}");
-    // Whoever may see the message is answered alike; anyone else as for no such event.
+    assert_eq!(
+        who,
+        [
+            "@ben:localhost",
+            "@cat:localhost",
+            "@dan:localhost",
+            "@eve:localhost",
+            "@hal:localhost",
+            "@ivy:localhost",
+            "@kim:localhost"
+        ],
+        "not Fay, not Ada; Kim though she never joined"
+    );
+    let by = |u: &str| recipients.iter().find(|r| r["user_id"] == format!("@{u}:localhost")).unwrap();
+    assert!(recipients.iter().all(|r| r["delivered_ts"].is_u64() == (r["user_id"] != "@kim:localhost")), "{status}");
+    for reader in ["ben", "hal"] {
+        assert!(by(reader)["read_ts"].as_u64() >= by(reader)["delivered_ts"].as_u64(), "{status}");
+    }
+    for unread in ["cat", "dan", "eve", "ivy", "kim"] {
+        assert!(by(unread)["read_ts"].is_null(), "{unread}: no receipt, too early, left, earlier event: {status}");
+    }
+    // A current member who may see the message is answered alike; anyone else (Eve, who left;
+    // Gus, never in the room) as for no such event.
     let (st, for_fay) = fay.get(&status_path(&room, &m)).await;
     assert_eq!((st, &for_fay), (200, &status));
     let (unknown_st, unknown) = ada.get(&status_path(&room, "$nosuchevent")).await;
-    let (st, body) = gus.get(&status_path(&room, &m)).await;
-    assert_eq!((st, &body["errcode"]), (unknown_st, &unknown["errcode"]));
-    assert_eq!((st, body["errcode"].as_str()), (404, Some("M_NOT_FOUND")));
+    for outsider in [&eve, &gus] {
+        let (st, body) = outsider.get(&status_path(&room, &m)).await;
+        assert_eq!((st, &body["errcode"]), (unknown_st, &unknown["errcode"]));
+        assert_eq!((st, body["errcode"].as_str()), (404, Some("M_NOT_FOUND")), "{}", outsider.user_id);
+    }
 
     // A first sync of Ada's lists the same counts.
     let first = ada.sync(None, 0, None).await;
-    assert_eq!(listed(&first, &room, &m), Some(counts(4, 4, 1)), "{first}");
+    assert_eq!(listed(&first, &room, &m), Some(counts(7, 6, 2)), "{first}");
     // Unless the ephemeral filter leaves it out, as it can receipts.
     for filter in
         [r#"{"room":{"ephemeral":{"not_types":["org.wardline.*"]}}}"#, r#"{"room":{"ephemeral":{"types":[]}}}"#]
@@ -142,13 +196,50 @@ async fn endpoint_sync_and_transcript_agree() {
         l.contains(&format!("{user}) at {ts}")) || l.contains(&format!("{user} at {ts}"))
     };
     let delivered = line("delivered to:");
-    for r in recipients {
+    for r in recipients.iter().filter(|r| r["delivered_ts"].is_u64()) {
         assert!(entry(delivered, r["user_id"].as_str().unwrap(), &r["delivered_ts"]), "{r}: {text}");
     }
     let read = line("read by:");
-    assert!(entry(read, "@ben:localhost", &ben_status["read_ts"]), "{text}");
-    assert!(["@cat", "@dan", "@eve", "@fay"].iter().all(|u| !read.contains(u)), "{text}");
-    assert!(!delivered.contains("@fay") && line("not delivered to:").is_empty(), "{text}");
+    for reader in ["ben", "hal"] {
+        assert!(entry(read, &format!("@{reader}:localhost"), &by(reader)["read_ts"]), "{text}");
+    }
+    assert!(["@cat", "@dan", "@eve", "@fay", "@ivy", "@kim"].iter().all(|u| !read.contains(u)), "{text}");
+    assert!(!delivered.contains("@fay") && !delivered.contains("@kim"), "{text}");
+    let undelivered = line("not delivered to:");
+    assert!(undelivered.contains("@kim:localhost") && !undelivered.contains("@fay"), "{text}");
+}
+
+/// Per device: Ben's ward PC gets the message; his phone's limited sync skips it, and the
+/// phone's receipt for a later message reads only what the phone showed. The PC's receipt
+/// reads it.
+#[tokio::test]
+async fn a_receipt_reads_only_what_its_own_device_was_sent() {
+    let s = Server::start();
+    let ada = s.user("ada").await;
+    let pc = s.user("ben").await;
+    let phone = s.login("ben", PASSWORD).await;
+    assert_ne!(pc.device_id, phone.device_id);
+    let room = ada.create_room(json!({"invite": [pc.user_id]})).await;
+    pc.join(&room).await;
+    let pc_since = next(&pc.sync(None, 0, None).await);
+    let phone_since = next(&phone.sync(None, 0, None).await);
+    let mut ada_since = next(&ada.sync(None, 0, None).await);
+    let mut sent = Vec::new();
+    for (i, body) in ["Bed 9: hold the 18:00 gentamicin", "Pharmacy aware", "Level back at 17:30"].iter().enumerate() {
+        let (_, b) = ada.send_text(&room, &format!("t{i}"), body).await;
+        sent.push(b["event_id"].as_str().unwrap().to_owned());
+    }
+    pc.sync(Some(&pc_since), 0, None).await;
+    let limited = phone.sync(Some(&phone_since), 0, Some(r#"{"room":{"timeline":{"limit":1}}}"#)).await;
+    assert_eq!(limited["rooms"]["join"][&room]["timeline"]["limited"], true, "{limited}");
+    receipt(&phone, &room, &sent[2]).await;
+    ada_since = until_counts(&ada, &ada_since, &room, &sent[2], &counts(1, 1, 1)).await;
+    for event in &sent[..2] {
+        let (_, b) = ada.get(&status_path(&room, event)).await;
+        assert_eq!(b["counts"], counts(1, 1, 0), "delivered to the PC, never shown on the phone: {b}");
+    }
+    receipt(&pc, &room, &sent[2]).await;
+    until_counts(&ada, &ada_since, &room, &sent[0], &counts(1, 1, 1)).await;
 }
 
 /// Whom a message was delivered to is stored: a restarted server still knows.
@@ -272,10 +363,15 @@ async fn only_what_a_response_carried_is_delivered() {
     ada_since = until_counts(&ada, &ada_since, &room, &sent[0], &counts(1, 1, 0)).await;
     assert!(delivered(sent[1].clone()).await && delivered(fifth).await);
 
-    // So does an event's context, even with nothing around it.
+    // So does an event's context, even with nothing around it; and nothing more: the next
+    // message, which the context looked at and left out, was not delivered.
     let (_, b) = ada.send_text(&room, "t6", "obs round 6").await;
     let sixth = b["event_id"].as_str().unwrap().to_owned();
+    let (_, b) = ada.send_text(&room, "t7", "obs round 7").await;
+    let seventh = b["event_id"].as_str().unwrap().to_owned();
     let (st, ctx) = ben.get(&format!("/_matrix/client/v3/rooms/{}/context/{}?limit=0", enc(&room), enc(&sixth))).await;
     assert_eq!(st, 200, "{ctx}");
+    assert_eq!(ctx["events_after"], json!([]), "{ctx}");
     until_counts(&ada, &ada_since, &room, &sixth, &counts(1, 1, 0)).await;
+    assert!(!delivered(seventh).await, "over-delivered by /context");
 }
