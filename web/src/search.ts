@@ -22,7 +22,15 @@ export interface Found {
 }
 
 interface Result {
-  result?: { room_id?: unknown; event_id?: unknown; sender?: unknown; origin_server_ts?: unknown; type?: unknown; content?: Record<string, unknown> };
+  result?: {
+    room_id?: unknown;
+    event_id?: unknown;
+    sender?: unknown;
+    origin_server_ts?: unknown;
+    type?: unknown;
+    content?: Record<string, unknown>;
+    unsigned?: { "m.relations"?: { "m.replace"?: { content?: { "m.new_content"?: { body?: unknown } } } } };
+  };
 }
 
 export async function searchMessages(term: string, nextBatch?: string): Promise<Found> {
@@ -40,12 +48,14 @@ export async function searchMessages(term: string, nextBatch?: string): Promise<
   const hits: Hit[] = [];
   for (const { result: e } of (events.results as Result[] | undefined) ?? []) {
     if (!e || e.type !== "m.room.message" || typeof e.content?.body !== "string") continue;
+    // An edited message is found by its new text, which comes bundled with it.
+    const edited = e.unsigned?.["m.relations"]?.["m.replace"]?.content?.["m.new_content"]?.body;
     hits.push({
       roomId: String(e.room_id),
       eventId: String(e.event_id),
       sender: String(e.sender),
       ts: Number(e.origin_server_ts) || 0,
-      body: e.content.body,
+      body: typeof edited === "string" ? edited : e.content.body,
     });
   }
   return {

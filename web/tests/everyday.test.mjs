@@ -484,7 +484,14 @@ test("message search: results with the matched words, More results, No messages 
   // More than the first sync and one page after the message found bring.
   for (let i = 1; i <= 80; i++) await sendText(server, people.ada.token, cardio, `Obs stable, round ${i}`);
   for (let i = 1; i <= 11; i++) await sendText(server, people.ben.token, cardio, `troponin repeat ${i} due`);
-  await sendText(server, people.cy.token, ward, "Troponin rising in bed 3");
+  // Cy corrects hers: it is found, and shown, with the new text.
+  const rising = await sendText(server, people.cy.token, ward, "Troponin rising in bed 8");
+  await sendContent(server, people.cy.token, ward, {
+    msgtype: "m.text",
+    body: "* Troponin rising in bed 3",
+    "m.new_content": { msgtype: "m.text", body: "Troponin rising in bed 3" },
+    "m.relates_to": { rel_type: "m.replace", event_id: rising },
+  });
   await sendText(server, people.ada.token, cardio, "Latest: all quiet");
   const api = await call(
     server.baseUrl,
