@@ -115,6 +115,8 @@ export interface State {
   readUpTo: string | null;
   /** Messages of others in the open conversation after the last one seen (for the ↓ button). */
   unseenBelow: number;
+  /** Messages between my receipt and what is loaded were never loaded: no receipt until they are. */
+  gapAbove: boolean;
   canLoadEarlier: boolean;
   loadingEarlier: boolean;
   typing: string[];
@@ -167,6 +169,7 @@ export const initialChatState: Omit<State, "screen"> = {
   unreadMarker: null,
   readUpTo: null,
   unseenBelow: 0,
+  gapAbove: false,
   canLoadEarlier: true,
   loadingEarlier: false,
   typing: [],

@@ -13,6 +13,8 @@ import { chromium } from "playwright-core";
 import { REPO_ROOT, WardlineServer } from "../../tests/clients/wardline-server.mjs";
 import {
   WAIT,
+  active,
+  reading,
   apiLogin,
   bodiesOf,
   bubble,
@@ -343,8 +345,8 @@ test("messages below the fold are not read until scrolled to", async () => {
     assert.ok(await inView(bubble(page, "Overnight entry 1")), "the first unread message in view");
     assert.ok(!(await inView(bubble(page, "Overnight entry 40"))), "the last one below the fold");
 
-    // A receipt for what is on screen, no further.
-    await until(() => receipts.length > 0, "a read receipt");
+    // A receipt for what is on screen, no further (Eli is reading: focus, mouse).
+    await reading(page, until(() => receipts.length > 0, "a read receipt"));
     const onScreen = await page.locator(".timeline .msg").evaluateAll((els) => {
       const view = document.querySelector(".timeline").getBoundingClientRect();
       return els
@@ -363,6 +365,7 @@ test("messages below the fold are not read until scrolled to", async () => {
     for (let step = 0; step < 40; step++) {
       if (await scroller.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 2)) break;
       const label = (await jump.count()) ? await jump.innerText() : "";
+      await active(page);
       await scroller.evaluate((el) => el.scrollBy(0, el.clientHeight * 0.6));
       await page.waitForFunction(
         (before) => {
@@ -374,7 +377,7 @@ test("messages below the fold are not read until scrolled to", async () => {
         WAIT,
       );
     }
-    await until(async () => (await readAt(ids[39])) !== null, "entry 40 read once scrolled to");
+    await reading(page, until(async () => (await readAt(ids[39])) !== null, "entry 40 read once scrolled to"));
     await jump.waitFor({ state: "detached", ...WAIT });
   } finally {
     await context.close();
