@@ -278,9 +278,14 @@ test("the view follows new messages (photos too), keeps its place scrolled up, o
       { msgtype: "m.image", body: "chart.png", url: photo, info: { mimetype: "image/png", w: 600, h: 800 } },
       people.ada.token,
     );
-    await sendText(server, people.ada.token, roomId, "After the photo");
+    const afterPhoto = await sendText(server, people.ada.token, roomId, "After the photo");
     await page.waitForFunction(() => document.querySelector(".timeline img[alt='chart.png']")?.complete, null, WAIT);
     await until(() => inView(bubble(page, "After the photo")), "the view following past the photo");
+    // Dan reads them (read tracking needs him at the screen, and a moment).
+    const readByDan = async () =>
+      (await status(server, people.ada.token, roomId, afterPhoto)).recipients.find((r) => r.user_id === people.dan.userId)
+        ?.read_ts ?? null;
+    await reading(page, until(async () => (await readByDan()) !== null, "Dan read up to the latest"));
 
     // Dan scrolls up to read something earlier: his place is kept while messages arrive.
     const scroller = page.locator(".timeline");
