@@ -26,9 +26,14 @@ import {
 } from "./view";
 
 
-/** Drawn as a message of its own: not an edit (shown on the message it changes). */
+/**
+ * Drawn as a message of its own: any message event (not a state change, reaction or deletion),
+ * not an edit (shown on the message it changes). Kinds this client cannot show (stickers,
+ * encrypted messages, types from other apps) are drawn as a placeholder: a receipt covers only
+ * what was on screen, so they must be seen too.
+ */
 export function drawn(e: MatrixEvent): boolean {
-  return isShown(e.getType()) && !e.isRelation("m.replace");
+  return !e.isState() && isShown(e.getType()) && !e.isRelation("m.replace");
 }
 
 function lastMessage(room: Room): MatrixEvent | undefined {

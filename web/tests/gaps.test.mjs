@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 
 import { WardlineServer } from "../../tests/clients/wardline-server.mjs";
-import { WAIT, active, apiLogin, reading, bubble, conversation, openConversation, sendText, signIn, status, until } from "./support.mjs";
+import { WAIT, active, apiLogin, reading, bubble, call, conversation, openConversation, sendText, signIn, status, until, upload } from "./support.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
@@ -118,6 +118,42 @@ test("a message arriving behind a dialog is not read until the dialog is closed"
     await page.keyboard.press("Escape");
     await page.getByRole("dialog").first().waitFor({ state: "detached", ...WAIT });
     await reading(page, until(async () => (await readAt(id)) !== null, "read once the dialog is closed"));
+  } finally {
+    await context.close();
+  }
+});
+
+test("a message this app cannot show is drawn as such, and read only once seen", async () => {
+  const roomId = await conversation(server, people.ada.token, [people.eli], { name: "Bay 4" });
+  const put = async (type, content) =>
+    (
+      await call(
+        server.baseUrl,
+        "PUT",
+        `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${type}/t${Date.now()}${Math.random()}`,
+        content,
+        people.ada.token,
+      )
+    ).event_id;
+  await sendText(server, people.ada.token, roomId, "Bay 4 first");
+  const file = await upload(server, people.ada.token, Buffer.from("sticker"), "application/octet-stream", "sticker.bin");
+  await put("m.sticker", { body: "thumbs up", url: file, info: {} });
+  await put("m.room.encrypted", { algorithm: "m.megolm.v1.aes-sha2", ciphertext: "xyz" });
+  const custom = await put("com.example.handover", { note: "from another app" });
+  const last = await sendText(server, people.ada.token, roomId, "Bay 4 last");
+  const readAt = async (eventId) =>
+    (await status(server, people.ada.token, roomId, eventId)).recipients.find((r) => r.user_id === people.eli.userId)
+      ?.read_ts ?? null;
+  const context = await browser.newContext(DESKTOP);
+  const page = await context.newPage();
+  try {
+    await signIn(page, server, "eli");
+    await openConversation(page, "Bay 4");
+    await bubble(page, "Bay 4 last").waitFor(WAIT);
+    const placeholders = page.locator(".timeline .msg", { hasText: "A message this app cannot show" });
+    await until(async () => (await placeholders.count()) === 3, "three placeholders");
+    assert.ok(await page.locator(`.timeline .msg[data-event="${custom}"]`).count(), "the other app's event drawn");
+    await reading(page, until(async () => (await readAt(last)) !== null, "all read once seen"));
   } finally {
     await context.close();
   }
