@@ -80,6 +80,10 @@ export interface OutboxEntry {
   state: "sending" | "failed" | "sent";
   reason?: NotSentReason;
   eventId?: string;
+  /** A file being made ready (measured, stored on this device): the messages after it wait. */
+  preparing?: boolean;
+  /** Who wrote it (user id): another person's entries left in this tab are never sent. */
+  author?: string;
 }
 
 /** Counts of a message of mine, from the server (`org.wardline.message_status`). */
