@@ -86,3 +86,51 @@ test("a photo that cannot be kept on the device says Not sent, and why", async (
     await context.close();
   }
 });
+
+test("files a closed session left in IndexedDB are deleted when the page loads, before anyone signs in", async () => {
+  const context = await browser.newContext(DESKTOP);
+  const page = await context.newPage();
+  const stored = () =>
+    page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const req = indexedDB.open("wardline-outbox", 1);
+          req.onupgradeneeded = () => req.result.createObjectStore("files", { keyPath: "txnId" });
+          req.onerror = () => reject(req.error);
+          req.onsuccess = () => {
+            const all = req.result.transaction("files").objectStore("files").getAll();
+            all.onsuccess = () => {
+              resolve(all.result.map((r) => r.txnId));
+              req.result.close();
+            };
+          };
+        }),
+    );
+  try {
+    await page.goto(server.baseUrl + "/");
+    await page.getByLabel("Username").waitFor(WAIT);
+    // A photo of a session whose tab crashed, still on the disk.
+    await page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const req = indexedDB.open("wardline-outbox", 1);
+          req.onupgradeneeded = () => req.result.createObjectStore("files", { keyPath: "txnId" });
+          req.onerror = () => reject(req.error);
+          req.onsuccess = () => {
+            const tx = req.result.transaction("files", "readwrite");
+            tx.objectStore("files").put({ txnId: "orphan1", owner: "CRASHEDDEVICE", blob: new Blob(["x"]) });
+            tx.oncomplete = () => {
+              req.result.close();
+              resolve();
+            };
+          };
+        }),
+    );
+    assert.deepEqual(await stored(), ["orphan1"]);
+    await page.reload();
+    await page.getByLabel("Username").waitFor(WAIT);
+    await until(async () => (await stored()).length === 0, "the orphaned file deleted at load");
+  } finally {
+    await context.close();
+  }
+});
