@@ -511,9 +511,17 @@ test("a photo taken offline is kept through a reload and sent once; a file too l
     await context.setOffline(true);
     await page.getByLabel("Attach a file").setInputFiles({ name: "rash.png", mimeType: "image/png", buffer: png });
     await page.locator(".timeline .msg", { has: page.locator("img[alt='rash.png']") }).getByText(/Not sent/).waitFor(WAIT);
-    assert.equal((await storedFiles(page)).length, 1);
+    await until(async () => (await storedFiles(page)).length === 1, "the photo kept in IndexedDB");
     await page.getByRole("button", { name: "Back to conversations" }).click();
+    // She is asked first: the photo has not been sent and will be lost.
+    const asked = [];
+    page.once("dialog", (d) => {
+      asked.push(d.message());
+      void d.accept();
+    });
     await page.getByRole("button", { name: "Sign out" }).click();
+    await until(() => asked.length > 0, "asked before signing out");
+    assert.match(asked[0], /1 message has not been sent and will be lost/);
     await page.getByLabel("Username").waitFor(WAIT);
     assert.equal(await page.evaluate(() => sessionStorage.length + localStorage.length), 0, "browser storage is empty");
     await until(async () => (await storedFiles(page)).length === 0, "no stored file after sign-out");
