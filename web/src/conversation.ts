@@ -106,7 +106,8 @@ function itemOf(room: Room, e: MatrixEvent): TimelineItem {
   const senderName = nameIn(room, e.getSender() ?? "");
   const content = e.getContent();
   const reactions = reactionsTo(room, e);
-  const edited = Boolean(e.replacingEventId());
+  const editId = e.replacingEventId() ?? undefined;
+  const edited = Boolean(editId);
   const old = items.get(e);
   if (
     old &&
@@ -115,6 +116,7 @@ function itemOf(room: Room, e: MatrixEvent): TimelineItem {
     old.senderName === senderName &&
     old.eventId === e.getId() &&
     old.edited === edited &&
+    old.editId === editId &&
     JSON.stringify(old.reactions) === JSON.stringify(reactions)
   ) {
     return old;
@@ -132,6 +134,7 @@ function itemOf(room: Room, e: MatrixEvent): TimelineItem {
     content,
     redacted: e.isRedacted(),
     edited,
+    editId,
     replyTo: e.isRedacted() ? undefined : e.replyEventId,
     reactions: e.isRedacted() ? undefined : reactions,
   };
@@ -259,9 +262,10 @@ const statusRequested = new Set<string>();
 /** Counts of my messages the sync has not told about yet (loaded history): asked once each. */
 function fetchMissingStatuses(room: Room, timeline: TimelineItem[]): void {
   const { statuses } = store.get();
-  const mine = timeline.filter((i) => i.mine && i.eventId && !statuses[i.eventId] && !statusRequested.has(i.eventId));
-  for (const item of mine.slice(-20)) {
-    const eventId = item.eventId as string;
+  // My messages, and the latest edit of each edited one ("edited · change read by 0 of 3").
+  const ids = timeline.flatMap((i) => (i.mine ? [i.eventId, i.editId] : [])).filter((id): id is string => Boolean(id));
+  const mine = ids.filter((id) => !statuses[id] && !statusRequested.has(id));
+  for (const eventId of mine.slice(-20)) {
     statusRequested.add(eventId);
     fetchStatus(token(), room.roomId, eventId)
       .then((d) => {

@@ -44,6 +44,8 @@ export interface TimelineItem {
   localFile?: Blob;
   /** Changed by its sender since it was sent (m.replace): the content shown is the latest. */
   edited?: boolean;
+  /** The latest edit's event id (its status is shown on my edited messages). */
+  editId?: string;
   /** The message this one answers (m.in_reply_to). */
   replyTo?: string;
   reactions?: Reaction[];
