@@ -1,6 +1,7 @@
 // The way in: password, second factor, a first password of one's own, setting up the
 // authenticator app the organisation requires; and the way out. Moves the store's screen.
 
+import { sweepOrphans } from "./blobstore";
 import { signOut as endChat, startChat } from "./chat";
 import {
   ApiError,
@@ -105,6 +106,8 @@ export async function signOut(): Promise<void> {
 
 export function boot(): void {
   const saved = savedSession();
+  // Files left by sessions that are gone go now, not only at the next sign-in (M7).
+  sweepOrphans(saved?.deviceId ?? null).catch(() => undefined);
   if (saved) open(saved);
   else store.update({ screen: { kind: "sign-in" } });
 }

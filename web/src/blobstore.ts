@@ -87,3 +87,13 @@ export async function openSessions(): Promise<Set<string>> {
   }
   return open;
 }
+
+/**
+ * At boot, before anyone signs in: files of tab sessions no longer open anywhere (signed out,
+ * tab closed, browser crashed) are deleted, except `keep` (this tab's own session, about to
+ * resume after a reload). Without the Locks API only `keep` is kept.
+ */
+export async function sweepOrphans(keep: string | null): Promise<void> {
+  const open = await openSessions();
+  await sweep((owner) => owner === keep || open.has(owner));
+}

@@ -181,8 +181,10 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
   });
   // The session was ended elsewhere (signed out from another device, deactivated, timed out).
   c.on(HttpApiEvent.SessionLoggedOut, (err) => {
+    // Said before the outbox is wiped: which conversations lose messages (names, never text).
+    const lost = unsentNote();
     void end();
-    signedOut(endedBecause(err));
+    signedOut([endedBecause(err), lost].filter(Boolean).join(" "));
   });
 
   const online = () => {
@@ -202,8 +204,9 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
     document.removeEventListener("visibilitychange", visibility);
   };
   c.startClient({ initialSyncLimit: 30 }).catch(() => {
+    const lost = unsentNote();
     void end();
-    signedOut();
+    signedOut(lost || undefined);
   });
 }
 
@@ -233,6 +236,23 @@ export async function signOut(): Promise<void> {
     // Signing out locally is what matters; the server ends the session on its own later.
   }
   await end();
+}
+
+/** Messages in the outbox the server does not have yet. */
+export function unsentCount(): number {
+  return store.get().outbox.filter((e) => e.state !== "sent").length;
+}
+
+/**
+ * "2 messages to Bay 2 and Ward 7 were not sent.": said when a session ends with messages in
+ * the outbox (conversation names only, never the text), or "" when there are none.
+ */
+export function unsentNote(): string {
+  const unsent = store.get().outbox.filter((e) => e.state !== "sent");
+  if (!unsent.length) return "";
+  const names = [...new Set(unsent.map((e) => (hasClient() ? matrix().getRoom(e.roomId)?.name : undefined) ?? "a conversation"))];
+  const to = names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names[0];
+  return `${unsent.length} message${unsent.length === 1 ? " to " + to + " was" : "s to " + to + " were"} not sent.`;
 }
 
 /** Why the server ended a session, for the sign-in screen. */

@@ -26,9 +26,14 @@ import {
 } from "./view";
 
 
-/** Drawn as a message of its own: not an edit (shown on the message it changes). */
+/**
+ * Drawn as a message of its own: any message event (not a state change, reaction or deletion),
+ * not an edit (shown on the message it changes). Kinds this client cannot show (stickers,
+ * encrypted messages, types from other apps) are drawn as a placeholder: a receipt covers only
+ * what was on screen, so they must be seen too.
+ */
 export function drawn(e: MatrixEvent): boolean {
-  return isShown(e.getType()) && !e.isRelation("m.replace");
+  return !e.isState() && isShown(e.getType()) && !e.isRelation("m.replace");
 }
 
 function lastMessage(room: Room): MatrixEvent | undefined {
@@ -101,7 +106,8 @@ function itemOf(room: Room, e: MatrixEvent): TimelineItem {
   const senderName = nameIn(room, e.getSender() ?? "");
   const content = e.getContent();
   const reactions = reactionsTo(room, e);
-  const edited = Boolean(e.replacingEventId());
+  const editId = e.replacingEventId() ?? undefined;
+  const edited = Boolean(editId);
   const old = items.get(e);
   if (
     old &&
@@ -110,6 +116,7 @@ function itemOf(room: Room, e: MatrixEvent): TimelineItem {
     old.senderName === senderName &&
     old.eventId === e.getId() &&
     old.edited === edited &&
+    old.editId === editId &&
     JSON.stringify(old.reactions) === JSON.stringify(reactions)
   ) {
     return old;
@@ -127,6 +134,7 @@ function itemOf(room: Room, e: MatrixEvent): TimelineItem {
     content,
     redacted: e.isRedacted(),
     edited,
+    editId,
     replyTo: e.isRedacted() ? undefined : e.replyEventId,
     reactions: e.isRedacted() ? undefined : reactions,
   };
@@ -183,7 +191,6 @@ function readingView(room: Room): { events: ReadingEvent[]; receiptIndex: number
 
 /** Ids of others' messages seen on screen in the open conversation (see reading.ts). */
 let seen = new Set<string>();
-let onScreen = new Set<string>();
 
 export function refreshTimeline(): void {
   const room = openRoomObject();
@@ -203,7 +210,10 @@ export function refreshTimeline(): void {
   // (Compared on the latest messages: where my receipt is matters there.)
   if (elsewhere && position(elsewhere) > position(store.get().readUpTo)) store.update({ readUpTo: elsewhere });
   const { events, receiptIndex } = readingView(room);
+  const gap = live && hasGap(room);
+  if (!gap && store.get().gapAbove && !store.get().unreadMarker) store.update({ unreadMarker: firstUnread(room) });
   store.update({
+    gapAbove: gap,
     timeline,
     typing,
     canLoadEarlier: canLoadBefore(room),
@@ -212,6 +222,39 @@ export function refreshTimeline(): void {
     unseenBelow: live ? unseenAfter(events, receiptIndex, (id) => seen.has(id)) : 0,
   });
   fetchMissingStatuses(room, timeline);
+  if (gap) closeGap();
+}
+
+/**
+ * Messages between my receipt and the loaded ones were never loaded (a limited sync after the
+ * laptop slept brings only the newest): the server counts everything up to a receipt as read,
+ * so none may be sent until the gap is loaded, or the loaded part reaches the start.
+ */
+function hasGap(room: Room): boolean {
+  if (!canLoadBefore(room)) return false;
+  const { events, receiptIndex } = readingView(room);
+  if (receiptIndex >= 0) return false;
+  if (store.get().readUpTo) return true;
+  // No receipt of mine at all: the server's unread count says how many of the last are new.
+  const others = events.filter((e) => e.shown && !e.mine).length;
+  return room.getUnreadNotificationCount(NotificationCountType.Total) > others;
+}
+
+/** Pages loaded back to close a gap on their own; then "Earlier unread messages — Load". */
+const GAP_PAGES = 5;
+let gapPages = 0;
+
+function closeGap(): void {
+  if (gapPages >= GAP_PAGES || store.get().loadingEarlier) return;
+  gapPages++;
+  // (loadEarlier redraws, which comes back here while the gap is open.)
+  void loadEarlier();
+}
+
+/** The reader asks for the earlier unread messages (after the pages loaded on their own). */
+export function loadGap(): void {
+  gapPages = 0;
+  void loadEarlier();
 }
 
 const statusRequested = new Set<string>();
@@ -219,9 +262,10 @@ const statusRequested = new Set<string>();
 /** Counts of my messages the sync has not told about yet (loaded history): asked once each. */
 function fetchMissingStatuses(room: Room, timeline: TimelineItem[]): void {
   const { statuses } = store.get();
-  const mine = timeline.filter((i) => i.mine && i.eventId && !statuses[i.eventId] && !statusRequested.has(i.eventId));
-  for (const item of mine.slice(-20)) {
-    const eventId = item.eventId as string;
+  // My messages, and the latest edit of each edited one ("edited · change read by 0 of 3").
+  const ids = timeline.flatMap((i) => (i.mine ? [i.eventId, i.editId] : [])).filter((id): id is string => Boolean(id));
+  const mine = ids.filter((id) => !statuses[id] && !statusRequested.has(id));
+  for (const eventId of mine.slice(-20)) {
     statusRequested.add(eventId);
     fetchStatus(token(), room.roomId, eventId)
       .then((d) => {
@@ -261,7 +305,8 @@ export function openRoom(roomId: string, at?: { eventId: string; seq: number }):
   const room = hasClient() ? matrix().getRoom(roomId) : null;
   if (!room) return;
   seen = new Set();
-  onScreen = new Set();
+  dwellSince.clear();
+  gapPages = 0;
   showLatest();
   const readUpTo = room.getEventReadUpTo(me(), true);
   store.update({
@@ -280,6 +325,7 @@ export function openRoom(roomId: string, at?: { eventId: string; seq: number }):
     jumpTo: null,
     live: true,
     canLoadLater: false,
+    gapAbove: false,
   });
   if (at) {
     void showAround(room, at.eventId)
@@ -384,17 +430,70 @@ export async function loadLater(): Promise<void> {
 
 let receiptTimer: ReturnType<typeof setTimeout> | undefined;
 
-/** The timeline reports which messages of others are on screen. */
-export function onScreenChanged(eventId: string, visible: boolean): void {
-  if (visible) onScreen.add(eventId);
-  else onScreen.delete(eventId);
-  noteSeen();
+/**
+ * Which messages of others are on screen now, as the timeline measures them (a message half
+ * shown; one taller than the view with its bottom edge in view). Set by the open timeline.
+ */
+let measure: (() => string[]) | null = null;
+
+export function setSeenMeasure(fn: (() => string[]) | null): void {
+  measure = fn;
+  dwellSince.clear();
 }
 
+/** Last pointer, key, wheel or touch activity of the person at the screen. */
+let lastActivity = 0;
+
+export function noteActivity(): void {
+  lastActivity = Date.now();
+}
+
+/** Without activity for this long the person may have walked away: nothing is seen. */
+const IDLE_MS = 60_000;
+/** How long a message stays on screen, with the person there, before it counts as seen. */
+const DWELL_MS = 1000;
+
+/**
+ * Is someone reading the open conversation? The page visible and focused, activity within the
+ * last minute, and no dialog over the timeline (photo, details, forward, readers).
+ */
+function attentive(): boolean {
+  const s = store.get();
+  return (
+    document.visibilityState === "visible" &&
+    document.hasFocus() &&
+    Date.now() - lastActivity < IDLE_MS &&
+    Boolean(s.current) &&
+    !s.photo &&
+    !s.details &&
+    !s.forwarding &&
+    !s.readersFor
+  );
+}
+
+/** Since when each message on screen has been there, with someone reading. */
+const dwellSince = new Map<string, number>();
+
+/** Called every moment the timeline is open: messages on screen long enough become seen. */
 export function noteSeen(): void {
-  if (document.visibilityState !== "visible" || !store.get().current) return;
-  for (const id of onScreen) seen.add(id);
-  if (receiptTimer === undefined) {
+  if (!measure || !attentive()) {
+    dwellSince.clear();
+    return;
+  }
+  const now = Date.now();
+  const visible = new Set(measure());
+  for (const id of [...dwellSince.keys()]) if (!visible.has(id)) dwellSince.delete(id);
+  let added = false;
+  for (const id of visible) {
+    if (seen.has(id)) continue;
+    const since = dwellSince.get(id);
+    if (since === undefined) dwellSince.set(id, now);
+    else if (now - since >= DWELL_MS) {
+      seen.add(id);
+      added = true;
+    }
+  }
+  if (added && receiptTimer === undefined) {
     receiptTimer = setTimeout(() => {
       receiptTimer = undefined;
       advanceReceipt();
@@ -410,7 +509,9 @@ function advanceReceipt(): void {
   const isSeen = (id: string) => seen.has(id);
   // My receipt is before the part shown, with messages not loaded in between: none of those
   // may be counted as read.
-  const target = receiptIndex < 0 && startsEarlier() ? null : receiptTarget(events, receiptIndex, isSeen);
+  // Nor may those of a gap after a limited sync (hasGap).
+  const target =
+    receiptIndex < 0 && (startsEarlier() || hasGap(room)) ? null : receiptTarget(events, receiptIndex, isSeen);
   if (target) {
     const event = all.find((e) => e.getId() === target);
     store.update({ readUpTo: target });
@@ -448,5 +549,5 @@ export function resetConversation(): void {
   receiptTimer = undefined;
   statusRequested.clear();
   seen = new Set();
-  onScreen = new Set();
+  dwellSince.clear();
 }

@@ -3,6 +3,8 @@
 
 import { useEffect, useState } from "preact/hooks";
 
+import { safeBlob } from "./mediatype";
+
 const MXC = /^mxc:\/\/([A-Za-z0-9.:\-[\]]+)\/([A-Za-z0-9_-]+)$/;
 
 class MediaCache {
@@ -25,7 +27,8 @@ class MediaCache {
         : `/_matrix/client/v1/media/download/${server}/${id}`;
       p = fetch(path, { headers: { Authorization: `Bearer ${this.token}` } }).then(async (r) => {
         if (!r.ok) throw new Error(`file unavailable (${r.status})`);
-        return URL.createObjectURL(await r.blob());
+        // (Only raster images, audio and video keep their type: mediatype.ts.)
+        return URL.createObjectURL(safeBlob(await r.blob()));
       });
       // A failure is not kept: the next look (after the network is back) tries again.
       p.catch(() => this.urls.delete(key));
@@ -36,7 +39,7 @@ class MediaCache {
 
   /** The file just uploaded as `mxc`: shown from this copy from now on. */
   remember(mxc: string, file: Blob): void {
-    this.urls.set(`${mxc}|local`, Promise.resolve(URL.createObjectURL(file)));
+    this.urls.set(`${mxc}|local`, Promise.resolve(URL.createObjectURL(safeBlob(file))));
   }
 
   clear(): void {
@@ -55,7 +58,7 @@ export function useMedia(mxc: unknown, thumbnail: boolean, local?: Blob): Loaded
   const [state, setState] = useState<Loaded>({});
   useEffect(() => {
     if (local) {
-      const url = URL.createObjectURL(local);
+      const url = URL.createObjectURL(safeBlob(local));
       setState({ url });
       return () => URL.revokeObjectURL(url);
     }

@@ -83,20 +83,33 @@ export class Outbox {
   }
 
   private set(entries: OutboxEntry[]): void {
+    // After sign-out nothing is written to the store (L1).
+    if (this.stopped) return;
     store.update({ outbox: entries });
     this.persist();
   }
 
   private patch(txnId: string, change: Partial<OutboxEntry>): void {
+    if (this.stopped) return;
     this.set(this.entries.map((e) => (e.txnId === txnId ? { ...e, ...change } : e)));
   }
 
   private persist(): void {
     if (this.stopped) return;
     const kept = this.entries.filter((e) => e.state !== "sent");
-    if (kept.length) sessionStorage.setItem(KEY, JSON.stringify(kept));
-    else sessionStorage.removeItem(KEY);
+    try {
+      if (kept.length) sessionStorage.setItem(KEY, JSON.stringify(kept));
+      else sessionStorage.removeItem(KEY);
+    } catch {
+      // Storage full: the messages are still sent from memory, but would not survive a reload.
+      if (!this.warnedFull) {
+        this.warnedFull = true;
+        store.update({ toast: "This tab's storage is full: messages waiting to be sent would be lost on reload" });
+      }
+    }
   }
+
+  private warnedFull = false;
 
   /** Loads what a previous page of this tab left unsent, and sends it. */
   async start(): Promise<void> {
@@ -106,13 +119,20 @@ export class Outbox {
     } catch {
       saved = [];
     }
-    const entries = saved.map((e) =>
-      e.state === "failed" && e.reason?.kind !== "network" ? e : { ...e, state: "sending" as const, reason: undefined },
-    );
+    const entries = saved
+      // Another person's messages, left by a session of theirs in this tab, are not theirs to send.
+      .filter((e) => !e.author || e.author === this.session.userId)
+      .map((e) =>
+        e.state === "failed" && e.reason?.kind !== "network"
+          ? e
+          : { ...e, state: "sending" as const, reason: undefined, preparing: undefined },
+      );
     for (const e of entries.filter((e) => e.file)) {
       const blob = await getFile(e.txnId).catch(() => undefined);
+      if (this.stopped) return; // Signed out meanwhile: nothing more is written to the store.
       if (blob) this.files.set(e.txnId, blob);
     }
+    if (this.stopped) return;
     store.update({ outbox: [...entries, ...this.entries.filter((e) => !entries.some((s) => s.txnId === e.txnId))] });
     this.persist();
     // Files of sessions no longer open in any tab (signed out, closed, expired) are deleted.
@@ -122,6 +142,7 @@ export class Outbox {
     } catch {
       // IndexedDB unavailable: nothing was stored there.
     }
+    if (this.stopped) return;
     this.loaded = true;
     for (const roomId of new Set(this.entries.map((e) => e.roomId))) this.pump(roomId);
   }
@@ -174,6 +195,10 @@ export class Outbox {
     });
   }
 
+  /**
+   * A file: listed at once, in its place in the order (a caption typed after it waits behind
+   * it), while it is measured and stored on this device for a reload.
+   */
   async sendFile(roomId: string, roomName: string, file: File, durationMs?: number): Promise<void> {
     const msgtype = msgtypeOf(file);
     const entry: OutboxEntry = {
@@ -185,21 +210,30 @@ export class Outbox {
       body: file.name,
       file: { type: file.type, size: file.size, durationMs },
       state: "sending",
+      preparing: true,
     };
+    this.files.set(entry.txnId, file);
+    this.add(entry);
+    const ready: Partial<OutboxEntry> = { preparing: undefined };
     if (msgtype === "m.image" && entry.file) {
       try {
         const bitmap = await createImageBitmap(file);
-        entry.file.w = bitmap.width;
-        entry.file.h = bitmap.height;
+        ready.file = { ...entry.file, w: bitmap.width, h: bitmap.height };
         bitmap.close();
       } catch {
         // Dimensions are optional.
       }
     }
-    this.files.set(entry.txnId, file);
-    // Stored before it is listed, so a reload finds the file of every listed message.
-    await putFile(this.owner, entry.txnId, file).catch(() => undefined);
-    this.add(entry);
+    try {
+      await putFile(this.owner, entry.txnId, file);
+    } catch (e) {
+      ready.state = "failed";
+      const why = e instanceof Error && e.message ? `: ${e.message}` : "";
+      ready.reason = { kind: "refused", text: `the file could not be kept on this device${why}` };
+    }
+    if (this.stopped || !this.entries.some((x) => x.txnId === entry.txnId)) return;
+    this.patch(entry.txnId, ready);
+    this.pump(roomId);
   }
 
   private add(entry: OutboxEntry): void {
@@ -208,7 +242,8 @@ export class Outbox {
     const waiting = this.timers.has(entry.roomId)
       ? this.entries.find((e) => e.roomId === entry.roomId && e.state === "failed" && e.reason?.kind === "network")
       : undefined;
-    this.set([...this.entries, waiting ? { ...entry, state: "failed", reason: waiting.reason } : entry]);
+    const mine = { ...entry, author: this.session.userId };
+    this.set([...this.entries, waiting ? { ...mine, state: "failed", reason: waiting.reason } : mine]);
     this.pump(entry.roomId);
   }
 
@@ -270,6 +305,8 @@ export class Outbox {
         this.attempts.delete(roomId);
         return;
       }
+      // A file still being made ready: it and those behind it wait (sendFile pumps again).
+      if (entry.preparing) return;
       // This one and those behind it are on their way again.
       this.set(
         this.entries.map((e) =>

@@ -44,6 +44,8 @@ export interface TimelineItem {
   localFile?: Blob;
   /** Changed by its sender since it was sent (m.replace): the content shown is the latest. */
   edited?: boolean;
+  /** The latest edit's event id (its status is shown on my edited messages). */
+  editId?: string;
   /** The message this one answers (m.in_reply_to). */
   replyTo?: string;
   reactions?: Reaction[];
@@ -80,6 +82,10 @@ export interface OutboxEntry {
   state: "sending" | "failed" | "sent";
   reason?: NotSentReason;
   eventId?: string;
+  /** A file being made ready (measured, stored on this device): the messages after it wait. */
+  preparing?: boolean;
+  /** Who wrote it (user id): another person's entries left in this tab are never sent. */
+  author?: string;
 }
 
 /** Counts of a message of mine, from the server (`org.wardline.message_status`). */
@@ -115,6 +121,8 @@ export interface State {
   readUpTo: string | null;
   /** Messages of others in the open conversation after the last one seen (for the ↓ button). */
   unseenBelow: number;
+  /** Messages between my receipt and what is loaded were never loaded: no receipt until they are. */
+  gapAbove: boolean;
   canLoadEarlier: boolean;
   loadingEarlier: boolean;
   typing: string[];
@@ -167,6 +175,7 @@ export const initialChatState: Omit<State, "screen"> = {
   unreadMarker: null,
   readUpTo: null,
   unseenBelow: 0,
+  gapAbove: false,
   canLoadEarlier: true,
   loadingEarlier: false,
   typing: [],

@@ -14,6 +14,7 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 
 import { REPO_ROOT, WardlineServer } from "../../tests/clients/wardline-server.mjs";
+import { reading } from "./support.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = path.join(REPO_ROOT, "web", "test-artifacts");
@@ -146,7 +147,8 @@ test("two clinicians chat, see each other's messages live and who has read them"
     await ada.getByRole("button", { name: /^Delivered to 1 of 1/ }).waitFor(WAIT);
     await convo.click();
     await ben.locator(".timeline").getByText("Bed 4 obs due at 14:00").waitFor(WAIT);
-    await ada.getByRole("button", { name: /^Read by 1 of 1/ }).waitFor(WAIT);
+    // (He is reading: the page in front, his hand on the mouse.)
+    await reading(ben, ada.getByRole("button", { name: /^Read by 1 of 1/ }).waitFor(WAIT));
 
     // An image: a preview on both sides.
     const png = await ada.evaluate(() => {
@@ -214,7 +216,7 @@ test("two clinicians chat, see each other's messages live and who has read them"
     await group.click();
     await ben.locator(".timeline").getByText("Handover at 19:30").waitFor(WAIT);
     const status = ada.getByRole("button", { name: /^Read by 1 of 2/ });
-    await status.waitFor(WAIT);
+    await reading(ben, status.waitFor(WAIT));
     await status.click();
     const dialog = ada.getByRole("dialog", { name: "Who has read this message" });
     await dialog.waitFor(WAIT);

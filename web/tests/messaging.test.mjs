@@ -13,6 +13,8 @@ import { chromium } from "playwright-core";
 import { REPO_ROOT, WardlineServer } from "../../tests/clients/wardline-server.mjs";
 import {
   WAIT,
+  active,
+  reading,
   apiLogin,
   bodiesOf,
   bubble,
@@ -276,9 +278,14 @@ test("the view follows new messages (photos too), keeps its place scrolled up, o
       { msgtype: "m.image", body: "chart.png", url: photo, info: { mimetype: "image/png", w: 600, h: 800 } },
       people.ada.token,
     );
-    await sendText(server, people.ada.token, roomId, "After the photo");
+    const afterPhoto = await sendText(server, people.ada.token, roomId, "After the photo");
     await page.waitForFunction(() => document.querySelector(".timeline img[alt='chart.png']")?.complete, null, WAIT);
     await until(() => inView(bubble(page, "After the photo")), "the view following past the photo");
+    // Dan reads them (read tracking needs him at the screen, and a moment).
+    const readByDan = async () =>
+      (await status(server, people.ada.token, roomId, afterPhoto)).recipients.find((r) => r.user_id === people.dan.userId)
+        ?.read_ts ?? null;
+    await reading(page, until(async () => (await readByDan()) !== null, "Dan read up to the latest"));
 
     // Dan scrolls up to read something earlier: his place is kept while messages arrive.
     const scroller = page.locator(".timeline");
@@ -343,8 +350,8 @@ test("messages below the fold are not read until scrolled to", async () => {
     assert.ok(await inView(bubble(page, "Overnight entry 1")), "the first unread message in view");
     assert.ok(!(await inView(bubble(page, "Overnight entry 40"))), "the last one below the fold");
 
-    // A receipt for what is on screen, no further.
-    await until(() => receipts.length > 0, "a read receipt");
+    // A receipt for what is on screen, no further (Eli is reading: focus, mouse).
+    await reading(page, until(() => receipts.length > 0, "a read receipt"));
     const onScreen = await page.locator(".timeline .msg").evaluateAll((els) => {
       const view = document.querySelector(".timeline").getBoundingClientRect();
       return els
@@ -363,6 +370,7 @@ test("messages below the fold are not read until scrolled to", async () => {
     for (let step = 0; step < 40; step++) {
       if (await scroller.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 2)) break;
       const label = (await jump.count()) ? await jump.innerText() : "";
+      await active(page);
       await scroller.evaluate((el) => el.scrollBy(0, el.clientHeight * 0.6));
       await page.waitForFunction(
         (before) => {
@@ -374,7 +382,7 @@ test("messages below the fold are not read until scrolled to", async () => {
         WAIT,
       );
     }
-    await until(async () => (await readAt(ids[39])) !== null, "entry 40 read once scrolled to");
+    await reading(page, until(async () => (await readAt(ids[39])) !== null, "entry 40 read once scrolled to"));
     await jump.waitFor({ state: "detached", ...WAIT });
   } finally {
     await context.close();
@@ -503,9 +511,17 @@ test("a photo taken offline is kept through a reload and sent once; a file too l
     await context.setOffline(true);
     await page.getByLabel("Attach a file").setInputFiles({ name: "rash.png", mimeType: "image/png", buffer: png });
     await page.locator(".timeline .msg", { has: page.locator("img[alt='rash.png']") }).getByText(/Not sent/).waitFor(WAIT);
-    assert.equal((await storedFiles(page)).length, 1);
+    await until(async () => (await storedFiles(page)).length === 1, "the photo kept in IndexedDB");
     await page.getByRole("button", { name: "Back to conversations" }).click();
+    // She is asked first: the photo has not been sent and will be lost.
+    const asked = [];
+    page.once("dialog", (d) => {
+      asked.push(d.message());
+      void d.accept();
+    });
     await page.getByRole("button", { name: "Sign out" }).click();
+    await until(() => asked.length > 0, "asked before signing out");
+    assert.match(asked[0], /1 message has not been sent and will be lost/);
     await page.getByLabel("Username").waitFor(WAIT);
     assert.equal(await page.evaluate(() => sessionStorage.length + localStorage.length), 0, "browser storage is empty");
     await until(async () => (await storedFiles(page)).length === 0, "no stored file after sign-out");

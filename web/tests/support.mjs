@@ -163,3 +163,26 @@ export async function eventsOf(server, token, roomId) {
   const r = await call(server.baseUrl, "GET", `/_matrix/client/v3/rooms/${room(roomId)}/messages?dir=b&limit=200`, undefined, token);
   return r.chunk.reverse();
 }
+
+/**
+ * The person is at the screen reading: the page in front and focused, and the mouse moving.
+ * (Read tracking needs all of these: a message on a screen nobody looks at is not read.)
+ */
+export async function active(page) {
+  await page.bringToFront();
+  await page.evaluate(() => window.focus());
+  await page.mouse.move(300 + Math.floor(Math.random() * 200), 300 + Math.floor(Math.random() * 200));
+}
+
+/** Keeps the person active at `page` until `promise` settles (read tracking needs activity). */
+export async function reading(page, promise) {
+  let done = false;
+  const p = Promise.resolve(promise).finally(() => (done = true));
+  (async () => {
+    while (!done) {
+      await active(page).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  return p;
+}

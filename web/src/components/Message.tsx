@@ -9,7 +9,7 @@ import type { TimelineItem } from "../state";
 import { clockTime } from "../time";
 import { memo } from "./memo";
 import { MessageActions, Reactions, ReplyQuote } from "./MessageExtras";
-import { MessageStatus } from "./MessageStatus";
+import { EditStatus, MessageStatus } from "./MessageStatus";
 import { Presence } from "./Presence";
 
 /** An edit of mine still in the outbox: shown in place of the text, with its own status. */
@@ -69,7 +69,7 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
       </div>
       <Reactions item={item} />
       <div class="meta">
-        {item.edited && !item.redacted && <span class="edited">edited</span>}
+        {item.edited && !item.redacted && (item.mine && item.editId ? <EditStatus editId={item.editId} /> : <span class="edited">edited</span>)}
         <time dateTime={new Date(item.ts).toISOString()}>{clockTime(item.ts)}</time>
         {item.mine && <MessageStatus item={item} />}
         {edit && <PendingEdit txnId={edit.txnId} />}

@@ -63,3 +63,19 @@ export function MessageStatus({ item }: { item: TimelineItem }) {
     </button>
   );
 }
+
+/** On my edited message: who has read the latest change ("edited · change read by 0 of 3"). */
+export function EditStatus({ editId }: { editId: string }) {
+  const counts = useStore((s) => s.statuses[editId]);
+  if (!counts || counts.recipients === 0) return <span class="edited">edited</span>;
+  return (
+    <button
+      type="button"
+      class="edited plain small"
+      aria-label={`Edited: the change read by ${counts.read} of ${counts.recipients}: show who has read it`}
+      onClick={() => store.update({ readersFor: editId })}
+    >
+      edited · change read by {counts.read} of {counts.recipients}
+    </button>
+  );
+}

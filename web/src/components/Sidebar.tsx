@@ -4,6 +4,15 @@
 import { useState } from "preact/hooks";
 
 import { signOut } from "../auth";
+import { unsentCount } from "../chat";
+
+/** Messages not sent yet are lost at sign-out: asked first. */
+function confirmSignOut(): void {
+  const n = unsentCount();
+  const lost = `${n} message${n === 1 ? " has" : "s have"} not been sent and will be lost. Sign out anyway?`;
+  if (n > 0 && !window.confirm(lost)) return;
+  void signOut();
+}
 import { showPanel } from "../conversation";
 import { setDnd } from "../presence";
 import { store, useStore } from "../state";
@@ -34,7 +43,7 @@ export function Sidebar() {
         <button class="plain" onClick={() => showPanel("devices")}>
           Devices
         </button>
-        <button class="plain" onClick={() => void signOut()}>
+        <button class="plain" onClick={confirmSignOut}>
           Sign out
         </button>
       </header>

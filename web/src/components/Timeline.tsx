@@ -6,7 +6,16 @@
 
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 
-import { goToLatest, loadEarlier, loadLater, onScreenChanged, outboxItem } from "../conversation";
+import {
+  goToLatest,
+  loadEarlier,
+  loadGap,
+  loadLater,
+  noteActivity,
+  noteSeen,
+  outboxItem,
+  setSeenMeasure,
+} from "../conversation";
 import { useStore } from "../state";
 import type { TimelineItem } from "../state";
 import { Message } from "./Message";
@@ -25,6 +34,8 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
   const marker = useStore((s) => s.unreadMarker);
   const unseen = useStore((s) => s.unseenBelow);
   const canLoadEarlier = useStore((s) => s.canLoadEarlier);
+  const gapAbove = useStore((s) => s.gapAbove);
+  const loadingEarlier = useStore((s) => s.loadingEarlier);
   const live = useStore((s) => s.live);
   const canLoadLater = useStore((s) => s.canLoadLater);
   const jumpTo = useStore((s) => s.jumpTo);
@@ -139,41 +150,36 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
     return () => ro.disconnect();
   }, []);
 
-  // Which messages of others are on screen (read tracking: reading.ts).
-  const observer = useRef<IntersectionObserver | null>(null);
+  // Which messages of others are on screen (read tracking: reading.ts): measured every moment
+  // while the conversation is open; conversation.ts decides whether someone is reading.
   useEffect(() => {
     const root = scroller.current;
     if (!root) return undefined;
-    const io = new IntersectionObserver(
-      (entries) => {
-        for (const entry of entries) {
-          const id = (entry.target as HTMLElement).dataset.seen;
-          if (!id) continue;
-          const rootHeight = entry.rootBounds?.height ?? root.clientHeight;
-          const visible =
-            entry.isIntersecting &&
-            (entry.intersectionRatio >= 0.5 || entry.intersectionRect.height >= rootHeight * 0.5);
-          onScreenChanged(id, visible);
-        }
-      },
-      { root, threshold: [0, 0.25, 0.5, 0.75, 1] },
-    );
-    observer.current = io;
+    setSeenMeasure(() => {
+      const view = root.getBoundingClientRect();
+      const out: string[] = [];
+      for (const el of content.current?.querySelectorAll<HTMLElement>("[data-seen]") ?? []) {
+        const box = el.getBoundingClientRect();
+        if (box.bottom <= view.top || box.top >= view.bottom) continue;
+        const shownHeight = Math.min(box.bottom, view.bottom) - Math.max(box.top, view.top);
+        const visible =
+          box.height <= view.height
+            ? shownHeight >= box.height * 0.5
+            : // Taller than the view: read to its end (its bottom edge in view).
+              box.bottom <= view.bottom + 1 && shownHeight >= view.height * 0.5;
+        if (visible && el.dataset.seen) out.push(el.dataset.seen);
+      }
+      return out;
+    });
+    const tick = setInterval(noteSeen, 250);
+    const events = ["pointermove", "pointerdown", "keydown", "wheel", "touchstart", "touchmove"];
+    for (const e of events) window.addEventListener(e, noteActivity, { capture: true, passive: true });
     return () => {
-      io.disconnect();
-      observer.current = null;
+      clearInterval(tick);
+      setSeenMeasure(null);
+      for (const e of events) window.removeEventListener(e, noteActivity, { capture: true });
     };
   }, []);
-  useEffect(() => {
-    const io = observer.current;
-    if (!io) return;
-    for (const el of content.current?.querySelectorAll<HTMLElement>("[data-seen]") ?? []) {
-      if (!el.dataset.observed) {
-        el.dataset.observed = "1";
-        io.observe(el);
-      }
-    }
-  });
 
   // The pointed-out message stays marked for a moment.
   useEffect(() => {
@@ -209,6 +215,14 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
         tabIndex={0}
       >
         <div class="timeline-content" ref={content}>
+          {gapAbove && (
+            <div class="gap" key="gap" data-key="gap" role="status">
+              <span>Earlier unread messages</span>{" "}
+              <button type="button" class="plain" onClick={loadGap} disabled={loadingEarlier} aria-label="Load earlier unread messages">
+                Load
+              </button>
+            </div>
+          )}
           {shown.flatMap((item) => {
             const message = <Message key={item.key} item={item} found={item.eventId === found} />;
             if (!marker || item.eventId !== marker) return [message];

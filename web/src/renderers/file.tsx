@@ -1,4 +1,5 @@
 import { media } from "../media";
+import { safeBlob } from "../mediatype";
 import type { Renderer, RendererProps } from "./types";
 import { text } from "./types";
 
@@ -7,7 +8,7 @@ function FileView({ item }: RendererProps) {
   const download = async (ev: Event) => {
     ev.preventDefault();
     const href = item.localFile
-      ? URL.createObjectURL(item.localFile)
+      ? URL.createObjectURL(safeBlob(item.localFile))
       : await media.url(text(item.content.url), false).catch(() => null);
     if (!href) return;
     // A separate, throw-away link carries the download.

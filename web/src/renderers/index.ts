@@ -4,7 +4,7 @@
 import { fileRenderer } from "./file";
 import { imageRenderer } from "./image";
 import { audioRenderer, videoRenderer } from "./player";
-import { deletedRenderer, emoteRenderer, noticeRenderer, textRenderer, unknownRenderer } from "./text";
+import { deletedRenderer, emoteRenderer, noticeRenderer, placeholderRenderer, textRenderer, unknownRenderer } from "./text";
 import type { Renderer } from "./types";
 
 export type { Renderer, RendererProps } from "./types";
@@ -20,11 +20,12 @@ const renderers: Record<string, Renderer> = {
   deleted: deletedRenderer,
 };
 
-/** Event types drawn in the timeline. */
-const TIMELINE_TYPES = new Set(["m.room.message"]);
+/** Message event types not drawn as messages of their own (shown on the message they are about). */
+const NOT_DRAWN = new Set(["m.reaction", "m.room.redaction"]);
 
+/** Is a (non-state) event of this type drawn in the timeline? Unknown kinds get a placeholder. */
 export function isShown(type: string): boolean {
-  return TIMELINE_TYPES.has(type);
+  return !NOT_DRAWN.has(type) && type !== "org.wardline.message_status" && !type.startsWith("m.call.");
 }
 
 export function kindOf(type: string, content: Record<string, unknown>, redacted: boolean): string {
@@ -38,7 +39,8 @@ export function kindOf(type: string, content: Record<string, unknown>, redacted:
 }
 
 export function rendererFor(type: string, content: Record<string, unknown>, redacted: boolean): Renderer {
-  return renderers[kindOf(type, content, redacted)] ?? unknownRenderer;
+  const kind = kindOf(type, content, redacted);
+  return renderers[kind] ?? (type === "m.room.message" ? unknownRenderer : placeholderRenderer);
 }
 
 export function previewOf(type: string, content: Record<string, unknown>, redacted: boolean): string {

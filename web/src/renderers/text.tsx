@@ -40,3 +40,9 @@ export const unknownRenderer: Renderer = {
   view: ({ item }) => <div class="text">{text(item.content.body, "Message this version of Wardline cannot show")}</div>,
   preview: (c) => text(c.body, "Message"),
 };
+
+/** An event of a kind this client cannot show (a sticker, an encrypted message, another app's). */
+export const placeholderRenderer: Renderer = {
+  view: () => <div class="text placeholder">A message this app cannot show</div>,
+  preview: () => "A message this app cannot show",
+};

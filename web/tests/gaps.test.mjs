@@ -1,0 +1,160 @@
+// Browser tests of read receipts around gaps: a receipt never covers messages the client never
+// loaded (a limited sync after the laptop slept brings only the newest ones). Real `wardline`
+// binary, Debian's Chromium. (Focus cannot be taken away here: Playwright keeps every page
+// focused; the dialog stands for "not looking at the timeline".)
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+import { WardlineServer } from "../../tests/clients/wardline-server.mjs";
+import { WAIT, active, apiLogin, reading, bubble, call, conversation, openConversation, sendText, signIn, status, until, upload } from "./support.mjs";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const DESKTOP = { viewport: { width: 1280, height: 800 } };
+
+let server;
+let browser;
+const people = {};
+
+before(async () => {
+  server = new WardlineServer();
+  await server.start();
+  for (const [user, name] of [
+    ["ada", "Ada Lovelace"],
+    ["eli", "Eli Moss"],
+  ]) {
+    server.addUser(user, name);
+    people[user] = { userId: `@${user}:localhost`, token: await apiLogin(server, user) };
+  }
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+
+test("after a limited sync, the messages never loaded are not read: the gap is loaded and read only when seen", async () => {
+  const roomId = await conversation(server, people.ada.token, [people.eli]);
+  const before = [];
+  for (let i = 1; i <= 3; i++) before.push(await sendText(server, people.ada.token, roomId, `Before sleep ${i}`));
+  const readAt = async (eventId) =>
+    (await status(server, people.ada.token, roomId, eventId)).recipients.find((r) => r.user_id === people.eli.userId)
+      ?.read_ts ?? null;
+  const context = await browser.newContext(DESKTOP);
+  const page = await context.newPage();
+  const receipts = [];
+  page.on("request", (r) => {
+    const m = /\/receipt\/m\.read\/([^/?]+)/.exec(r.url());
+    if (m) receipts.push(decodeURIComponent(m[1]));
+  });
+  try {
+    await signIn(page, server, "eli");
+    await openConversation(page, "Ada Lovelace");
+    await reading(page, until(async () => (await readAt(before[2])) !== null, "the messages before the sleep read"));
+
+    // The laptop sleeps; the ward group gets 40 messages; the sync brings only the 10 newest.
+    await context.setOffline(true);
+    await page.getByText(/offline|connection/i).first().waitFor(WAIT);
+    const night = [];
+    for (let i = 1; i <= 40; i++) night.push(await sendText(server, people.ada.token, roomId, `Night entry ${i}`));
+    await context.setOffline(false);
+    await bubble(page, "Night entry 40").waitFor(WAIT);
+    await active(page);
+    // The gap is closed (loaded back, or on asking), the newest are on screen meanwhile...
+    const load = page.getByRole("button", { name: /earlier unread messages/i });
+    await until(async () => {
+      if (await load.count()) await load.click().catch(() => undefined);
+      return (await bubble(page, "Night entry 1").count()) > 0;
+    }, "the gap loaded");
+    // Eli is there, reading (longer than a message takes to count as seen).
+    await reading(page, new Promise((r) => setTimeout(r, 2500)));
+    // ... but none of the 40 counts as read: the first of them were never on screen.
+    const nightReceipts = receipts.filter((r) => night.includes(r)).map((r) => `entry ${night.indexOf(r) + 1}`);
+    await page.screenshot({ path: "/tmp/x/gap.png" });
+    assert.deepEqual(nightReceipts, [], "no receipt for a night message");
+    assert.equal(await readAt(night[39]), null, "entry 40 not read");
+    assert.equal(await readAt(night[0]), null, "entry 1 not read");
+
+    // Eli reads from the first of the night to the last: all read.
+    await bubble(page, "Night entry 1").scrollIntoViewIfNeeded();
+    await reading(page, until(async () => (await readAt(night[0])) !== null, "entry 1 read once on screen"));
+    const scroller = page.locator(".timeline");
+    for (let step = 0; step < 60; step++) {
+      if (await scroller.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 2)) break;
+      await scroller.evaluate((el) => el.scrollBy(0, el.clientHeight * 0.5));
+      await reading(page, new Promise((r) => setTimeout(r, 1300)));
+    }
+    await reading(page, until(async () => (await readAt(night[39])) !== null, "entry 40 read once scrolled to"));
+  } finally {
+    await context.close();
+  }
+});
+
+test("a message arriving behind a dialog is not read until the dialog is closed", async () => {
+  const roomId = await conversation(server, people.ada.token, [people.eli], { name: "Bay 2" });
+  await sendText(server, people.ada.token, roomId, "Bay 2 first");
+  const readAt = async (eventId) =>
+    (await status(server, people.ada.token, roomId, eventId)).recipients.find((r) => r.user_id === people.eli.userId)
+      ?.read_ts ?? null;
+  const context = await browser.newContext(DESKTOP);
+  const page = await context.newPage();
+  try {
+    await signIn(page, server, "eli");
+    await openConversation(page, "Bay 2");
+    await bubble(page, "Bay 2 first").waitFor(WAIT);
+
+    // The details dialog is open over the timeline: what arrives behind it is not read.
+    await page.getByRole("button", { name: "Details" }).click();
+    await page.getByRole("dialog").first().waitFor(WAIT);
+    const id = await sendText(server, people.ada.token, roomId, "Bay 2 behind the dialog");
+    await bubble(page, "Bay 2 behind the dialog").waitFor(WAIT);
+    await reading(page, new Promise((r) => setTimeout(r, 2500)));
+    assert.equal(await readAt(id), null, "not read behind the dialog");
+
+    // Eli closes it and is back at the timeline: read.
+    await page.keyboard.press("Escape");
+    await page.getByRole("dialog").first().waitFor({ state: "detached", ...WAIT });
+    await reading(page, until(async () => (await readAt(id)) !== null, "read once the dialog is closed"));
+  } finally {
+    await context.close();
+  }
+});
+
+test("a message this app cannot show is drawn as such, and read only once seen", async () => {
+  const roomId = await conversation(server, people.ada.token, [people.eli], { name: "Bay 4" });
+  const put = async (type, content) =>
+    (
+      await call(
+        server.baseUrl,
+        "PUT",
+        `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${type}/t${Date.now()}${Math.random()}`,
+        content,
+        people.ada.token,
+      )
+    ).event_id;
+  await sendText(server, people.ada.token, roomId, "Bay 4 first");
+  const file = await upload(server, people.ada.token, Buffer.from("sticker"), "application/octet-stream", "sticker.bin");
+  await put("m.sticker", { body: "thumbs up", url: file, info: {} });
+  await put("m.room.encrypted", { algorithm: "m.megolm.v1.aes-sha2", ciphertext: "xyz" });
+  const custom = await put("com.example.handover", { note: "from another app" });
+  const last = await sendText(server, people.ada.token, roomId, "Bay 4 last");
+  const readAt = async (eventId) =>
+    (await status(server, people.ada.token, roomId, eventId)).recipients.find((r) => r.user_id === people.eli.userId)
+      ?.read_ts ?? null;
+  const context = await browser.newContext(DESKTOP);
+  const page = await context.newPage();
+  try {
+    await signIn(page, server, "eli");
+    await openConversation(page, "Bay 4");
+    await bubble(page, "Bay 4 last").waitFor(WAIT);
+    const placeholders = page.locator(".timeline .msg", { hasText: "A message this app cannot show" });
+    await until(async () => (await placeholders.count()) === 3, "three placeholders");
+    assert.ok(await page.locator(`.timeline .msg[data-event="${custom}"]`).count(), "the other app's event drawn");
+    await reading(page, until(async () => (await readAt(last)) !== null, "all read once seen"));
+  } finally {
+    await context.close();
+  }
+});
