@@ -456,3 +456,44 @@ mod tests {
         })
     }
 }
+
+#[cfg(test)]
+mod tokenizer_agreement {
+    use wardline_types::search::words;
+
+    /// Every character the index's tokenizer (`unicode61 remove_diacritics 2`) treats as a
+    /// separator is a separator for [`words`] too, so a search word never holds a character
+    /// the index drops (`ⒶⒶp` must not become the one-letter prefix `p*`).
+    #[test]
+    fn words_split_wherever_the_tokenizer_does() -> rusqlite::Result<()> {
+        let c = rusqlite::Connection::open_in_memory()?;
+        c.execute_batch(
+            "CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'unicode61 remove_diacritics 2');
+             CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance');",
+        )?;
+        // Every code point with a letter or digit: none lies above plane 3 (checked here).
+        assert!((0x3_4000u32..0x11_0000).filter_map(char::from_u32).all(|c| !c.is_alphanumeric()));
+        let chars: Vec<char> = (0x80u32..0x3_4000).filter_map(char::from_u32).collect();
+        {
+            let mut ins = c.prepare("INSERT INTO t (rowid, x) VALUES (?1, ?2)")?;
+            for ch in &chars {
+                ins.execute(rusqlite::params![i64::from(u32::from(*ch)), format!("a{ch}b")])?;
+            }
+        }
+        let mut joined = std::collections::HashSet::new();
+        let mut q = c.prepare("SELECT doc FROM v GROUP BY doc HAVING COUNT(*) = 1")?;
+        for doc in q.query_map([], |r| r.get::<_, i64>(0))? {
+            joined.insert(doc?);
+        }
+        let mut wrong = Vec::new();
+        for ch in chars {
+            let ours = words(&format!("a{ch}b")).count() == 1;
+            let theirs = joined.contains(&i64::from(u32::from(ch)));
+            if ours && !theirs {
+                wrong.push(format!("{:04X}", u32::from(ch)));
+            }
+        }
+        assert!(wrong.is_empty(), "{} chars kept by words() but split by the index: {:?}", wrong.len(), wrong);
+        Ok(())
+    }
+}
