@@ -12,6 +12,8 @@
 //! `"` inside doubled) and joined with `AND` by this file; the columns and room tokens are
 //! this file's own text.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use ruma::RoomId;
 use rusqlite::types::Value as SqlValue;
@@ -320,11 +322,103 @@ fn run<T>(
     rows.collect::<Result<Vec<T>, _>>().map_err(backend_err)
 }
 
+/// Most searches SQLite runs at once; more wait their turn. A search of common words over
+/// years of history reads much of the index, and the few read connections also serve every
+/// `/sync`: searches must never take all of them. A turn is held until SQLite has finished
+/// (it moves into the blocking task), not merely until the caller stops waiting.
+pub const MAX_CONCURRENT_SEARCHES: usize = 2;
+
+/// Longest a search may run once it has its turn; then SQLite is interrupted and the search
+/// ends with [`StoreError::Interrupted`](wardline_store::StoreError::Interrupted).
+pub const SEARCH_TIME_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Where a running search is, so it can be stopped: before it has a connection, while SQLite
+/// runs it (with the handle that interrupts it), or finished (the connection may then serve
+/// someone else and must never be interrupted).
+enum Stage {
+    Waiting,
+    Running(rusqlite::InterruptHandle),
+    Stopped,
+    Done,
+}
+
+/// Stops the search if it is still waiting or running.
+fn stop(stage: &std::sync::Mutex<Stage>) {
+    let Ok(mut s) = stage.lock() else { return };
+    match &*s {
+        Stage::Waiting => *s = Stage::Stopped,
+        Stage::Running(h) => {
+            h.interrupt();
+            *s = Stage::Stopped;
+        }
+        Stage::Stopped | Stage::Done => {}
+    }
+}
+
+/// Stops the search when dropped: when its caller stops waiting (the client went away).
+struct StopOnDrop(Arc<std::sync::Mutex<Stage>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        stop(&self.0);
+    }
+}
+
+/// Runs `query` on `c`, unless it was stopped meanwhile; a search stopped while SQLite ran it
+/// is [`StoreError::Interrupted`](wardline_store::StoreError::Interrupted).
+fn run_stoppable(
+    c: &rusqlite::Connection,
+    query: &SearchQuery,
+    stage: &std::sync::Mutex<Stage>,
+) -> StoreResult<SearchResults> {
+    let stopped = || wardline_store::StoreError::Interrupted("the search ran past its time budget".into());
+    {
+        let mut s = stage.lock().map_err(|_| stopped())?;
+        if !matches!(*s, Stage::Waiting) {
+            return Err(stopped());
+        }
+        *s = Stage::Running(c.get_interrupt_handle());
+    }
+    let result = search(c, query);
+    let mut s = stage.lock().map_err(|_| stopped())?;
+    let was_stopped = matches!(*s, Stage::Stopped);
+    // From here the connection is no longer this search's: nothing may interrupt it.
+    *s = Stage::Done;
+    // Stopped is stopped, even if SQLite got to the end first: the caller was told so.
+    if was_stopped { Err(stopped()) } else { result }
+}
+
 #[async_trait]
 impl SearchStore for SqliteStore {
     async fn search_events(&self, query: SearchQuery) -> StoreResult<SearchResults> {
-        // A search may read many index entries: off the request threads.
-        self.readers.read_blocking(move |c| search(c, &query)).await
+        self.search_within(query, SEARCH_TIME_BUDGET).await
+    }
+}
+
+impl SqliteStore {
+    /// A search that SQLite stops after `budget` (or as soon as the caller stops waiting).
+    async fn search_within(&self, query: SearchQuery, budget: std::time::Duration) -> StoreResult<SearchResults> {
+        let turn = Arc::clone(&self.searches)
+            .acquire_owned()
+            .await
+            .map_err(|_| wardline_store::StoreError::Backend("search turns closed".into()))?;
+        let stage = Arc::new(std::sync::Mutex::new(Stage::Waiting));
+        let _stop_if_dropped = StopOnDrop(Arc::clone(&stage));
+        let in_task = Arc::clone(&stage);
+        // A search may read many index entries: off the request threads. The turn is the
+        // task's, so it is given back only when SQLite has finished.
+        let work = self.readers.read_blocking(move |c| {
+            let _turn = turn;
+            run_stoppable(c, &query, &in_task)
+        });
+        tokio::pin!(work);
+        match tokio::time::timeout(budget, &mut work).await {
+            Ok(result) => result,
+            Err(_) => {
+                stop(&stage);
+                work.await
+            }
+        }
     }
 }
 
@@ -445,6 +539,36 @@ mod tests {
         redaction.redacts = Some(ruma::owned_event_id!("$e1"));
         wardline_store::RoomStore::append_events(&store, vec![redaction], Vec::new()).await?;
         assert_eq!(find("repeat").await?, [("$m1".to_owned(), 2)]);
+        Ok(())
+    }
+
+    /// A search stopped before SQLite started it (its time ran out while it waited, or its
+    /// client left) never runs, and says why; a finished one can no longer be stopped, so its
+    /// connection, back in the pool, is never interrupted by it.
+    #[test]
+    fn a_stopped_search_does_not_run() -> StoreResult<()> {
+        let c = rusqlite::Connection::open_in_memory().map_err(backend_err)?;
+        let q = SearchQuery {
+            words: vec!["lactate".into()],
+            prefix_last: false,
+            keys: SearchKey::ALL.to_vec(),
+            scopes: Vec::new(),
+            upto: StreamPos(8),
+            senders: None,
+            not_senders: Vec::new(),
+            order: SearchOrder::Recent { before: None },
+            limit: 10,
+            count: true,
+        };
+        let stage = std::sync::Mutex::new(Stage::Waiting);
+        stop(&stage);
+        assert!(matches!(run_stoppable(&c, &q, &stage), Err(wardline_store::StoreError::Interrupted(_))));
+        let stage = std::sync::Mutex::new(Stage::Waiting);
+        // (No scopes: it finds nothing, without touching the absent index.)
+        assert!(run_stoppable(&c, &q, &stage).is_ok_and(|r| r.hits.is_empty()));
+        assert!(matches!(*stage.lock().map_err(|_| backend_err("poisoned"))?, Stage::Done));
+        stop(&stage);
+        assert!(matches!(*stage.lock().map_err(|_| backend_err("poisoned"))?, Stage::Done), "finished: not stopped");
         Ok(())
     }
 

@@ -15,12 +15,12 @@
 mod cursor;
 mod terms;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use ruma::api::client::filter::RoomEventFilter;
 use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, UserId};
-use wardline_store::{SearchOrder, SearchQuery, SearchScope, Store};
+use wardline_store::{SearchOrder, SearchQuery, SearchScope, Store, StoreError};
 use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::search::SearchKey;
 use wardline_types::stream::PageToken;
@@ -37,16 +37,20 @@ use crate::timeline::{Bundles, TimelineService};
 use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
 
+/// What a searcher is told when their search ran past the store's time budget: a
+/// `400 M_INVALID_PARAM`, not `429`, so clients do not retry the same search unchanged.
+pub const TOO_COSTLY: &str = "this search reads too much of the history to finish in time: add words, use a longer last word, or search fewer rooms";
+
 /// Results per page when the filter sets no `limit`.
 pub const DEFAULT_LIMIT: usize = 10;
 
 /// Most results per page.
 pub const MAX_LIMIT: usize = 100;
 
-/// Most searches the store runs at once; more wait their turn. A search of common words over
-/// years of history reads much of the index, and the store's few read connections also serve
-/// every `/sync`: searches must never take all of them.
-pub const MAX_CONCURRENT_SEARCHES: usize = 2;
+/// How long a user whose previous search is still running is told to wait before the next.
+/// (The store runs few searches at once and gives each a time budget; a user runs one at a
+/// time, so one user cannot fill the store's turns.)
+pub const BUSY_RETRY_MS: u64 = 1_000;
 
 /// What to show around each result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +171,33 @@ pub struct SearchService {
     timeline: TimelineService,
     audit: AuditService,
     limiter: RateLimiter,
-    running: Arc<tokio::sync::Semaphore>,
+    /// Users with a search running.
+    running: Arc<std::sync::Mutex<HashSet<OwnedUserId>>>,
+}
+
+/// A user's running search: they may start another once it is dropped.
+struct Running {
+    users: Arc<std::sync::Mutex<HashSet<OwnedUserId>>>,
+    user: OwnedUserId,
+}
+
+impl Running {
+    /// The user's turn, or `M_LIMIT_EXCEEDED` if a search of theirs is still running.
+    fn start(users: &Arc<std::sync::Mutex<HashSet<OwnedUserId>>>, user: &UserId) -> ServiceResult<Self> {
+        let mut set = users.lock().map_err(|_| ServiceError::Internal("search users poisoned".into()))?;
+        if !set.insert(user.to_owned()) {
+            return Err(ServiceError::RateLimited { retry_after_ms: BUSY_RETRY_MS });
+        }
+        Ok(Self { users: Arc::clone(users), user: user.to_owned() })
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.users.lock() {
+            set.remove(&self.user);
+        }
+    }
 }
 
 impl std::fmt::Debug for SearchService {
@@ -191,7 +221,7 @@ impl SearchService {
             timeline,
             audit: core.audit.clone(),
             limiter: core.limiter.clone(),
-            running: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SEARCHES)),
+            running: Arc::new(std::sync::Mutex::new(HashSet::new())),
         }
     }
 
@@ -220,7 +250,7 @@ impl SearchService {
         let results = if terms.words.is_empty() || senders.as_ref().is_some_and(Vec::is_empty) {
             wardline_store::SearchResults::default()
         } else {
-            let _turn = self.running.acquire().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let _mine = Running::start(&self.running, user)?;
             self.store
                 .search_events(SearchQuery {
                     words: terms.words.clone(),
@@ -234,7 +264,11 @@ impl SearchService {
                     limit,
                     count: known_count.is_none(),
                 })
-                .await?
+                .await
+                .map_err(|e| match e {
+                    StoreError::Interrupted(_) => ServiceError::invalid(TOO_COSTLY),
+                    other => ServiceError::Store(other),
+                })?
         };
         // Once more, each result against the one rule (the store was told where to look).
         let shown_before = results.hits.len();
@@ -516,4 +550,25 @@ fn groups(
         g.next_batch = Some(c.encode());
     }
     out
+}
+
+#[cfg(test)]
+mod running_tests {
+    use super::*;
+
+    /// A user runs one search at a time; others, and the same user afterwards, are not held up.
+    #[test]
+    fn one_search_per_user_at_a_time() {
+        let users = Arc::new(std::sync::Mutex::new(HashSet::new()));
+        let ada = ruma::user_id!("@ada:localhost");
+        let first = Running::start(&users, ada);
+        assert!(first.is_ok());
+        assert!(matches!(
+            Running::start(&users, ada),
+            Err(ServiceError::RateLimited { retry_after_ms: BUSY_RETRY_MS })
+        ));
+        assert!(Running::start(&users, ruma::user_id!("@bea:localhost")).is_ok(), "another user may search");
+        drop(first);
+        assert!(Running::start(&users, ada).is_ok(), "free again once the first has ended");
+    }
 }
