@@ -194,8 +194,7 @@ fn parts(c: &rusqlite::Connection, query: &SearchQuery) -> StoreResult<Vec<Part>
         .map_err(backend_err)?;
         // A room with nothing ever indexed has no key: nothing to find there.
         let Some(key) = key else { continue };
-        for range in scope.ranges.iter().filter(|r| !r.is_empty()) {
-            let (after, upto) = (range.after.0, range.upto.0);
+        for (after, upto) in merged(&scope.ranges) {
             match by_range.iter_mut().find(|p| p.after == after && p.upto == upto) {
                 Some(p) => p.rooms.push(key),
                 None => by_range.push(Part { rooms: vec![key], after, upto }),
@@ -204,6 +203,28 @@ fn parts(c: &rusqlite::Connection, query: &SearchQuery) -> StoreResult<Vec<Part>
     }
     Ok(by_range)
 }
+
+/// A scope's ranges as `(after, upto]` pairs, in order, touching and overlapping ones merged:
+/// a room whose visibility changed back and forth is searched with as few ranges as it has
+/// separate stretches.
+fn merged(ranges: &[wardline_store::PosRange]) -> Vec<(i64, i64)> {
+    let mut sorted: Vec<(i64, i64)> = ranges.iter().filter(|r| !r.is_empty()).map(|r| (r.after.0, r.upto.0)).collect();
+    sorted.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(sorted.len());
+    for (after, upto) in sorted {
+        match out.last_mut() {
+            Some(last) if after <= last.1 => last.1 = last.1.max(upto),
+            _ => out.push((after, upto)),
+        }
+    }
+    out
+}
+
+/// Most parts in one SQL statement. Each part is one `SELECT` of a compound `UNION ALL`, which
+/// SQLite limits to 500, with 4 variables (the sender lists are one JSON variable each), far
+/// below the 32,766 variable limit; a search with more parts runs as several statements whose
+/// results are merged here.
+const PARTS_PER_STATEMENT: usize = 200;
 
 fn push(params: &mut Vec<SqlValue>, v: impl Into<SqlValue>) -> String {
     params.push(v.into());
@@ -234,14 +255,19 @@ fn part_sql(query: &SearchQuery, part: &Part, below: Option<i64>, scored: bool, 
     }
     let sender = "(SELECT sender FROM events WHERE events.stream = event_search.rowid)";
     if let Some(senders) = &query.senders {
-        let list: Vec<String> = senders.iter().map(|s| push(params, s.as_str().to_owned())).collect();
-        sql.push_str(&format!(" AND {sender} IN ({})", list.join(", ")));
+        let list = push(params, json_list(senders));
+        sql.push_str(&format!(" AND {sender} IN (SELECT value FROM json_each({list}))"));
     }
     if !query.not_senders.is_empty() {
-        let list: Vec<String> = query.not_senders.iter().map(|s| push(params, s.as_str().to_owned())).collect();
-        sql.push_str(&format!(" AND {sender} NOT IN ({})", list.join(", ")));
+        let list = push(params, json_list(&query.not_senders));
+        sql.push_str(&format!(" AND {sender} NOT IN (SELECT value FROM json_each({list}))"));
     }
     sql
+}
+
+/// User ids as one JSON array (one SQL variable however many there are).
+fn json_list(users: &[ruma::OwnedUserId]) -> String {
+    serde_json::Value::from(users.iter().map(|u| u.as_str()).collect::<Vec<_>>()).to_string()
 }
 
 /// Runs a search on a read connection.
@@ -255,45 +281,56 @@ fn search(c: &rusqlite::Connection, query: &SearchQuery) -> StoreResult<SearchRe
     if parts.is_empty() {
         return Ok(SearchResults::default());
     }
-    // How many matches in all.
-    let count: i64 = if query.count {
-        let mut params = Vec::new();
-        let all: Vec<String> = parts.iter().map(|p| part_sql(&query, p, None, false, &mut params)).collect();
-        let count_sql = format!("SELECT COUNT(*) FROM ({})", all.join(" UNION ALL "));
-        run(c, &count_sql, &params, |r| r.get(0))?.into_iter().next().unwrap_or(0)
-    } else {
-        0
-    };
-    // This page (one more than asked for, to know whether more follow).
+    // How many matches in all (the parts never overlap: their sum).
+    let mut count: i64 = 0;
+    if query.count {
+        for chunk in parts.chunks(PARTS_PER_STATEMENT) {
+            let mut params = Vec::new();
+            let all: Vec<String> = chunk.iter().map(|p| part_sql(&query, p, None, false, &mut params)).collect();
+            let count_sql = format!("SELECT COUNT(*) FROM ({})", all.join(" UNION ALL "));
+            count += run(c, &count_sql, &params, |r| r.get::<_, i64>(0))?.into_iter().next().unwrap_or(0);
+        }
+    }
+    // This page (one more than asked for, to know whether more follow): each statement's best,
+    // merged in the order asked for.
     let want = query.limit.saturating_add(1);
-    let mut params = Vec::new();
-    let page_sql = match query.order {
-        SearchOrder::Recent { before } => {
-            let n = push(&mut params, i64::try_from(want).unwrap_or(i64::MAX));
-            let each: Vec<String> = parts
-                .iter()
-                .map(|p| {
-                    let sql = part_sql(&query, p, before.map(|b| b.0), true, &mut params);
-                    format!("SELECT * FROM ({sql} ORDER BY rowid DESC LIMIT {n})")
-                })
-                .collect();
-            format!("{} ORDER BY pos DESC LIMIT {n}", each.join(" UNION ALL "))
-        }
+    let mut found: Vec<(i64, f64)> = Vec::new();
+    for chunk in parts.chunks(PARTS_PER_STATEMENT) {
+        let mut params = Vec::new();
+        let page_sql = match query.order {
+            SearchOrder::Recent { before } => {
+                let n = push(&mut params, i64::try_from(want).unwrap_or(i64::MAX));
+                let each: Vec<String> = chunk
+                    .iter()
+                    .map(|p| {
+                        let sql = part_sql(&query, p, before.map(|b| b.0), true, &mut params);
+                        format!("SELECT * FROM ({sql} ORDER BY rowid DESC LIMIT {n})")
+                    })
+                    .collect();
+                format!("{} ORDER BY pos DESC LIMIT {n}", each.join(" UNION ALL "))
+            }
+            SearchOrder::Rank { offset } => {
+                let top = push(&mut params, i64::try_from(want.saturating_add(offset)).unwrap_or(i64::MAX));
+                let each: Vec<String> = chunk
+                    .iter()
+                    .map(|p| {
+                        let sql = part_sql(&query, p, None, true, &mut params);
+                        format!("SELECT * FROM ({sql} ORDER BY score, pos DESC LIMIT {top})")
+                    })
+                    .collect();
+                format!("{} ORDER BY score, pos DESC LIMIT {top}", each.join(" UNION ALL "))
+            }
+        };
+        found.extend(run(c, &page_sql, &params, |r| Ok((r.get(0)?, r.get(1)?)))?);
+    }
+    match query.order {
+        SearchOrder::Recent { .. } => found.sort_by_key(|f| std::cmp::Reverse(f.0)),
         SearchOrder::Rank { offset } => {
-            let n = push(&mut params, i64::try_from(want).unwrap_or(i64::MAX));
-            let skip = push(&mut params, i64::try_from(offset).unwrap_or(i64::MAX));
-            let top = push(&mut params, i64::try_from(want.saturating_add(offset)).unwrap_or(i64::MAX));
-            let each: Vec<String> = parts
-                .iter()
-                .map(|p| {
-                    let sql = part_sql(&query, p, None, true, &mut params);
-                    format!("SELECT * FROM ({sql} ORDER BY score, pos DESC LIMIT {top})")
-                })
-                .collect();
-            format!("{} ORDER BY score, pos DESC LIMIT {n} OFFSET {skip}", each.join(" UNION ALL "))
+            found.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+            found.drain(..offset.min(found.len()));
         }
-    };
-    let mut found: Vec<(i64, f64)> = run(c, &page_sql, &params, |r| Ok((r.get(0)?, r.get(1)?)))?;
+    }
+    found.truncate(want);
     let more = found.len() > query.limit;
     found.truncate(query.limit);
     let mut hits = Vec::with_capacity(found.len());
