@@ -134,7 +134,10 @@ impl TimelineService {
         req: RelationsRequest,
     ) -> ServiceResult<RelationsPage> {
         let user: &UserId = &by.user_id;
-        let (_, vis) = self.visible_event_and_visibility(user, room, parent).await?;
+        let (parent_event, vis) = self.visible_event_and_visibility(user, room, parent).await?;
+        // A deleted message has no edits to show (its sender's went with it; anyone else's
+        // never applied).
+        let deleted = parent_event.redacted_because.is_some();
         let now = self.store.current_pos();
         let ceiling = vis.ended_at().unwrap_or(now).min(now);
         let dir = req.dir.unwrap_or(Direction::Backward);
@@ -162,7 +165,7 @@ impl TimelineService {
                 Direction::Backward => range.upto = StreamPos(last.0 - 1),
                 Direction::Forward => range.after = last,
             }
-            chunk.extend(batch.into_iter().filter(|e| vis.can_see(e.stream)));
+            chunk.extend(batch.into_iter().filter(|e| vis.can_see(e.stream) && !(deleted && edits(e, parent))));
             if exhausted {
                 break;
             }
@@ -305,4 +308,9 @@ impl TimelineService {
         }
         Ok((event, vis))
     }
+}
+
+/// Is `e` an edit (`m.replace`) of `parent`?
+fn edits(e: &StoredEvent, parent: &EventId) -> bool {
+    wardline_types::search::edit_of(&e.event.kind, &e.event.content).is_some_and(|edit| edit.target == parent.as_str())
 }
