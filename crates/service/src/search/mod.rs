@@ -9,8 +9,13 @@
 //! searcher cannot read; each result is checked against `can_see` once more before it is shown.
 //!
 //! Every search is audited as an access to clinical content: one `room.search` record (who,
-//! from where, how many results) and a `room.read` record (`via=search`) for each room whose
-//! events it showed, results and context alike.
+//! from where, how many results; the total count only when this request computed it, never
+//! one read back from the client's `next_batch`) and a `room.read` record (`via=search`) for
+//! each event it showed, results and context alike.
+//!
+//! A search that runs past the store's time budget ends with `400 M_INVALID_PARAM` asking for
+//! a narrower search ([`TOO_COSTLY`]); a second search by a user whose first is still running
+//! is `429 M_LIMIT_EXCEEDED`.
 
 mod cursor;
 mod terms;
@@ -330,7 +335,9 @@ impl SearchService {
             .iter()
             .map(|g| (*g, groups(&out.results, *g, req.order, upto, cursor.as_ref(), results.more)))
             .collect();
-        self.audit_search(by, &req, &terms, &out, scopes.scopes.len())?;
+        // Only a count the server computed is recorded: a later page's comes from the client.
+        let counted = known_count.is_none().then_some(out.count);
+        self.audit_search(by, &req, &terms, &out, counted, scopes.scopes.len())?;
         Ok(out)
     }
 
@@ -415,6 +422,7 @@ impl SearchService {
         req: &SearchRequest<'_>,
         terms: &Terms,
         out: &SearchOutcome,
+        counted: Option<u64>,
         rooms_searched: usize,
     ) -> ServiceResult<()> {
         let mut r = self.audit.entry(Some(by), AuditAction::RoomSearch, Outcome::Success);
@@ -426,7 +434,7 @@ impl SearchService {
             "order={order} page={} results={} count={} rooms_searched={rooms_searched} term_chars={} term_words={}",
             if req.next_batch.is_some() { "next" } else { "first" },
             out.results.len(),
-            out.count,
+            counted.map_or_else(|| "not_counted".to_owned(), |c| c.to_string()),
             req.term.chars().count(),
             terms.words.len(),
         ));
@@ -443,10 +451,14 @@ impl SearchService {
                 None => by_room.push((f.event.event.room_id.clone(), shown)),
             }
         }
+        // One record per event shown: results and their context are scattered through the
+        // room's history, so a first..last range would name events that were never shown.
         for (room, mut events) in by_room {
             events.sort_by_key(|e| e.stream);
             events.dedup_by_key(|e| e.stream);
-            self.timeline.audit_read(by, &room, &events, "search")?;
+            for e in &events {
+                self.timeline.audit_read(by, &room, std::slice::from_ref(e), "search")?;
+            }
         }
         Ok(())
     }
