@@ -326,8 +326,16 @@ impl SearchService {
         }
         if req.include_state {
             for room in rooms_of(&out.results) {
-                let state = self.timeline.readable_state(user, &room).await?;
-                out.state.insert(room, state);
+                // A room whose messages the user may read but whose state they may not (only
+                // ever invited, with history visible to invitees) has no state in the answer;
+                // the rest of the search stands.
+                match self.timeline.readable_state(user, &room).await {
+                    Ok(state) => {
+                        out.state.insert(room, state);
+                    }
+                    Err(ServiceError::Forbidden(_) | ServiceError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         out.groups = req

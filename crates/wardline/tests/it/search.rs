@@ -335,3 +335,24 @@ fn base64url(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// `include_state` leaves out the state of a room whose messages the searcher may read but
+/// whose state they may not (only invited, with history visible to invitees), instead of
+/// failing the whole search.
+#[tokio::test]
+async fn include_state_skips_rooms_whose_state_the_searcher_may_not_read() {
+    let s = Server::start();
+    let ada = s.user("ada").await;
+    let ben = s.user("ben").await;
+    let room = ada
+        .create_room(json!({
+            "name": "Ward 7",
+            "initial_state": [{"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "invited"}}],
+            "invite": [ben.user_id],
+        }))
+        .await;
+    let hit = send(&ada, &room, "1", "Bed 3 needs a phlebotomy review").await;
+    let found = search(&ben, "phlebotomy", json!({"filter": {"rooms": [room]}, "include_state": true})).await;
+    assert_eq!(ids(&found), std::slice::from_ref(&hit), "{found}");
+    assert!(found["state"].get(&room).is_none(), "no state of a room only invited to: {found}");
+}
