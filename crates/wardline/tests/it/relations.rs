@@ -514,3 +514,26 @@ async fn deleting_an_edited_message_deletes_its_edits_too() {
     assert_eq!(st, 200);
     assert!(!msgs.to_string().contains("bed 4"), "nothing of the message in /messages: {msgs}");
 }
+
+/// `/relations` is limited per user like the other costly reads (`rate_limits.relations`).
+#[tokio::test]
+async fn relations_are_rate_limited_per_user() {
+    let s = Server::start_with_env(&[
+        ("WARDLINE_RATE_LIMITS__ENABLED", "true"),
+        ("WARDLINE_RATE_LIMITS__RELATIONS__PER_SECOND", "0.001"),
+        ("WARDLINE_RATE_LIMITS__RELATIONS__BURST", "2"),
+    ]);
+    let a = s.user("ada").await;
+    let b = s.user("ben").await;
+    let room = room_with(&a, &[&b]).await;
+    let root = text(&a, &room, "root", "Start IV fluids").await;
+    for _ in 0..2 {
+        let (st, body) = a.get(&relations_path(&room, &root, "")).await;
+        assert_eq!(st, 200, "{body}");
+    }
+    let (st, body) = a.get(&relations_path(&room, &root, "?recurse=true")).await;
+    assert_eq!((st, body["errcode"].as_str()), (429, Some("M_LIMIT_EXCEEDED")), "{body}");
+    assert!(body["retry_after_ms"].is_u64(), "{body}");
+    let (st, body) = b.get(&relations_path(&room, &root, "")).await;
+    assert_eq!(st, 200, "another user is not held up: {body}");
+}
