@@ -325,7 +325,7 @@ impl TimelineService {
     }
 }
 
-/// Is `e` an edit (`m.replace`) of `parent`?
+/// Is `e` an edit (`m.replace`, of any event type, encrypted ones too) of `parent`?
 fn edits(e: &StoredEvent, parent: &EventId) -> bool {
-    wardline_types::search::edit_of(&e.event.kind, &e.event.content).is_some_and(|edit| edit.target == parent.as_str())
+    relation::relation(&e.event.content).is_some_and(|r| r.rel_type == rel_types::REPLACE && r.event_id == parent)
 }
