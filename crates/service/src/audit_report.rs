@@ -531,7 +531,8 @@ pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<Strin
             messaging::load_facts(store, room, &messages, members.clone(), recorded_after).await?;
         let edits = edits::of(store, &page, now).await?;
         for e in &page {
-            if edits::listed_under_original(store, e).await? {
+            let placement = edits::placement(store, e).await?;
+            if placement == edits::Placement::UnderOriginal {
                 continue;
             }
             let original = match &e.redacted_because {
@@ -540,6 +541,9 @@ pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<Strin
             };
             let Some(line) = describe(e, original.as_ref(), &names) else { continue };
             out.push_str(&format!("{}  {line}\n", e.event.origin_server_ts.to_rfc3339()));
+            if let edits::Placement::InvalidEdit(why) = placement {
+                out.push_str(&format!("    (not a valid edit of an earlier message, so it changed nothing: {why})\n"));
+            }
             out.push_str(&edits::lines(edits.get(&e.event.event_id), &names));
             if messaging::is_message(e) && e.redacted_because.is_none() {
                 let status = messaging::status_of(e, &memberships, &facts, now);

@@ -106,6 +106,9 @@ pub struct RateLimits {
     /// Message searches, per user: a search over a busy hospital's history costs far more than
     /// a message.
     pub searches: Bucket,
+    /// Asks for a message's relations (`/relations`), per user: a recursive one walks a whole
+    /// thread's tree.
+    pub relations: Bucket,
 }
 
 impl Default for RateLimits {
@@ -119,6 +122,7 @@ impl Default for RateLimits {
             unknown_tokens: Bucket { per_second: 0.1, burst: 20 },
             statuses: Bucket { per_second: 2.0, burst: 30 },
             searches: Bucket { per_second: 1.0, burst: 30 },
+            relations: Bucket { per_second: 5.0, burst: 60 },
         }
     }
 }

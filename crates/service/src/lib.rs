@@ -114,7 +114,8 @@ impl Services {
         let sessions = Arc::new(sessions::SessionService::new(&core, Arc::clone(&mfa), &config.data_dir)?);
         let settings = Arc::new(settings::SettingsService::new(Arc::clone(&store), audit.clone(), live));
         let deliveries = messaging::Deliveries::new(Arc::clone(&store), Arc::clone(&clock), notifier.clone());
-        let timeline = timeline::TimelineService::new(Arc::clone(&store), audit.clone(), deliveries.clone());
+        let timeline = timeline::TimelineService::new(Arc::clone(&store), audit.clone(), deliveries.clone())
+            .with_limiter(core.limiter.clone());
         let media = Arc::new(media::MediaService::new(&core, timeline.clone(), &config.data_dir));
         let rooms = Arc::new(rooms::RoomService::new(&core, Arc::clone(&media)));
         let search = Arc::new(search::SearchService::new(&core, timeline.clone()));

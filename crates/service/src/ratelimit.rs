@@ -29,6 +29,8 @@ pub enum LimitKind {
     Status,
     /// Message searches, per user.
     Search,
+    /// Asks for a message's relations (`/relations`, possibly recursive), per user.
+    Relations,
 }
 
 /// The key of limits that count everyone together.
@@ -75,6 +77,7 @@ impl RateLimiter {
             LimitKind::UnknownToken => limits.unknown_tokens,
             LimitKind::Status => limits.statuses,
             LimitKind::Search => limits.searches,
+            LimitKind::Relations => limits.relations,
         }
     }
 

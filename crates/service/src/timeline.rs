@@ -90,6 +90,8 @@ pub struct TimelineService {
     store: Arc<dyn Store>,
     audit: AuditService,
     deliveries: Deliveries,
+    /// Per-user limits on costly reads (`/relations`), when set.
+    limiter: Option<crate::ratelimit::RateLimiter>,
 }
 
 impl std::fmt::Debug for TimelineService {
@@ -138,7 +140,14 @@ pub(crate) fn end_token(range: PosRange, dir: Direction) -> PageToken {
 impl TimelineService {
     /// A timeline reader over `store`; what it shows a device is recorded as delivered there.
     pub fn new(store: Arc<dyn Store>, audit: AuditService, deliveries: Deliveries) -> Self {
-        Self { store, audit, deliveries }
+        Self { store, audit, deliveries, limiter: None }
+    }
+
+    /// The same reader, with per-user limits on its costly reads.
+    #[must_use]
+    pub fn with_limiter(mut self, limiter: crate::ratelimit::RateLimiter) -> Self {
+        self.limiter = Some(limiter);
+        self
     }
 
     /// Records that `by` was shown these events of `room`.

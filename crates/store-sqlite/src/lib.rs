@@ -54,6 +54,8 @@ pub struct SqliteStore {
     writer: Writer,
     readers: ReaderPool,
     pos: Arc<Positions>,
+    /// Turns to run a search (see [`search::MAX_CONCURRENT_SEARCHES`]).
+    searches: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -83,7 +85,8 @@ impl SqliteStore {
         let pos = Arc::new(Positions::new(StreamPos(max)));
         let writer = Writer::start(conn, Arc::clone(&pos))?;
         let readers = ReaderPool::open(path, durability, 4)?;
-        Ok(Self { writer, readers, pos })
+        let searches = Arc::new(tokio::sync::Semaphore::new(search::MAX_CONCURRENT_SEARCHES));
+        Ok(Self { writer, readers, pos, searches })
     }
 
     /// How many reads (each one query, or a few run together) the store has run: for tests

@@ -124,8 +124,9 @@ impl RelationStore for SqliteStore {
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let depth = i64::from(filter.depth.max(1));
+        // A recursive walk of a thread's tree can read much: off the request threads.
         self.readers
-            .read(move |c| {
+            .read_blocking(move |c| {
                 // Children level by level, following only children that pass the filter, so
                 // an event related through a child that does not is left out (as the spec says).
                 let sql = format!(
@@ -133,6 +134,9 @@ impl RelationStore for SqliteStore {
                         SELECT event_id, 1 FROM event_relations
                         WHERE parent_id = ?2 AND room_id = ?1
                           AND (?3 IS NULL OR rel_type = ?3) AND (?4 IS NULL OR type = ?4)
+                          -- A child comes after its parent, so one after the range has no
+                          -- descendant in it; without recursion, one before it is out too.
+                          AND stream <= ?7 AND (?5 > 1 OR stream > ?6)
                         UNION
                         SELECT r.event_id, tree.depth + 1 FROM event_relations r JOIN tree ON r.parent_id = tree.event_id
                         WHERE tree.depth < ?5 AND r.room_id = ?1

@@ -112,17 +112,28 @@ fn insert_event(w: &WriteTx<'_>, e: &NewEvent) -> StoreResult<StreamPos> {
 /// Prunes the content of `target` (if in the same room and not yet redacted), keeping the
 /// original for investigations.
 fn redact(w: &WriteTx<'_>, redaction: &NewEvent, pos: StreamPos, target: &EventId) -> StoreResult<()> {
-    let found: Option<(i64, String, String)> = query_one(
+    let found: Option<(i64, String, String, String)> = query_one(
         w.tx,
-        "SELECT stream, type, content FROM events WHERE event_id = ?1 AND room_id = ?2 AND redacted_because IS NULL",
+        "SELECT stream, type, content, sender FROM events WHERE event_id = ?1 AND room_id = ?2 AND redacted_because IS NULL",
         params![target.as_str(), redaction.room_id.as_str()],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )
     .optional()
     .map_err(backend_err)?;
-    let Some((target_pos, kind, content)) = found else {
+    let Some((target_pos, kind, content, sender)) = found else {
         return Ok(());
     };
+    // A deleted message's edits hold its text too: its sender's edits of it go with it, by
+    // the same redaction (their originals kept for investigations like the message's).
+    let edits: Vec<String> =
+        w.tx.prepare_cached(
+            "SELECT event_id FROM event_relations WHERE parent_id = ?1 AND room_id = ?2 AND rel_type = 'm.replace'
+               AND sender = ?3 ORDER BY stream",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map(params![target.as_str(), redaction.room_id.as_str(), sender], |r| r.get(0))?.collect()
+        })
+        .map_err(backend_err)?;
     // Its text leaves the search index with it.
     crate::search::unindex_redacted(w.tx, &redaction.room_id, target_pos)?;
     let original: serde_json::Value = serde_json::from_str(&content).map_err(|e| corrupt("event content", e))?;
@@ -137,6 +148,11 @@ fn redact(w: &WriteTx<'_>, redaction: &NewEvent, pos: StreamPos, target: &EventI
     .map_err(backend_err)?;
     // A redacted reaction, edit or reply in a thread no longer relates to anything.
     crate::relations::unindex(w, target)?;
+    for edit in edits {
+        if let Ok(edit) = ruma::OwnedEventId::try_from(edit) {
+            redact(w, redaction, pos, &edit)?;
+        }
+    }
     // Files the message carried go with it once nothing else refers to them.
     let media: Vec<String> =
         w.tx.prepare_cached("DELETE FROM media_refs WHERE event_id = ?1 RETURNING media_id")

@@ -12,6 +12,8 @@
 //! `"` inside doubled) and joined with `AND` by this file; the columns and room tokens are
 //! this file's own text.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use ruma::RoomId;
 use rusqlite::types::Value as SqlValue;
@@ -192,8 +194,7 @@ fn parts(c: &rusqlite::Connection, query: &SearchQuery) -> StoreResult<Vec<Part>
         .map_err(backend_err)?;
         // A room with nothing ever indexed has no key: nothing to find there.
         let Some(key) = key else { continue };
-        for range in scope.ranges.iter().filter(|r| !r.is_empty()) {
-            let (after, upto) = (range.after.0, range.upto.0);
+        for (after, upto) in merged(&scope.ranges) {
             match by_range.iter_mut().find(|p| p.after == after && p.upto == upto) {
                 Some(p) => p.rooms.push(key),
                 None => by_range.push(Part { rooms: vec![key], after, upto }),
@@ -202,6 +203,28 @@ fn parts(c: &rusqlite::Connection, query: &SearchQuery) -> StoreResult<Vec<Part>
     }
     Ok(by_range)
 }
+
+/// A scope's ranges as `(after, upto]` pairs, in order, touching and overlapping ones merged:
+/// a room whose visibility changed back and forth is searched with as few ranges as it has
+/// separate stretches.
+fn merged(ranges: &[wardline_store::PosRange]) -> Vec<(i64, i64)> {
+    let mut sorted: Vec<(i64, i64)> = ranges.iter().filter(|r| !r.is_empty()).map(|r| (r.after.0, r.upto.0)).collect();
+    sorted.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(sorted.len());
+    for (after, upto) in sorted {
+        match out.last_mut() {
+            Some(last) if after <= last.1 => last.1 = last.1.max(upto),
+            _ => out.push((after, upto)),
+        }
+    }
+    out
+}
+
+/// Most parts in one SQL statement. Each part is one `SELECT` of a compound `UNION ALL`, which
+/// SQLite limits to 500, with 4 variables (the sender lists are one JSON variable each), far
+/// below the 32,766 variable limit; a search with more parts runs as several statements whose
+/// results are merged here.
+const PARTS_PER_STATEMENT: usize = 200;
 
 fn push(params: &mut Vec<SqlValue>, v: impl Into<SqlValue>) -> String {
     params.push(v.into());
@@ -232,14 +255,19 @@ fn part_sql(query: &SearchQuery, part: &Part, below: Option<i64>, scored: bool, 
     }
     let sender = "(SELECT sender FROM events WHERE events.stream = event_search.rowid)";
     if let Some(senders) = &query.senders {
-        let list: Vec<String> = senders.iter().map(|s| push(params, s.as_str().to_owned())).collect();
-        sql.push_str(&format!(" AND {sender} IN ({})", list.join(", ")));
+        let list = push(params, json_list(senders));
+        sql.push_str(&format!(" AND {sender} IN (SELECT value FROM json_each({list}))"));
     }
     if !query.not_senders.is_empty() {
-        let list: Vec<String> = query.not_senders.iter().map(|s| push(params, s.as_str().to_owned())).collect();
-        sql.push_str(&format!(" AND {sender} NOT IN ({})", list.join(", ")));
+        let list = push(params, json_list(&query.not_senders));
+        sql.push_str(&format!(" AND {sender} NOT IN (SELECT value FROM json_each({list}))"));
     }
     sql
+}
+
+/// User ids as one JSON array (one SQL variable however many there are).
+fn json_list(users: &[ruma::OwnedUserId]) -> String {
+    serde_json::Value::from(users.iter().map(|u| u.as_str()).collect::<Vec<_>>()).to_string()
 }
 
 /// Runs a search on a read connection.
@@ -253,45 +281,56 @@ fn search(c: &rusqlite::Connection, query: &SearchQuery) -> StoreResult<SearchRe
     if parts.is_empty() {
         return Ok(SearchResults::default());
     }
-    // How many matches in all.
-    let count: i64 = if query.count {
-        let mut params = Vec::new();
-        let all: Vec<String> = parts.iter().map(|p| part_sql(&query, p, None, false, &mut params)).collect();
-        let count_sql = format!("SELECT COUNT(*) FROM ({})", all.join(" UNION ALL "));
-        run(c, &count_sql, &params, |r| r.get(0))?.into_iter().next().unwrap_or(0)
-    } else {
-        0
-    };
-    // This page (one more than asked for, to know whether more follow).
+    // How many matches in all (the parts never overlap: their sum).
+    let mut count: i64 = 0;
+    if query.count {
+        for chunk in parts.chunks(PARTS_PER_STATEMENT) {
+            let mut params = Vec::new();
+            let all: Vec<String> = chunk.iter().map(|p| part_sql(&query, p, None, false, &mut params)).collect();
+            let count_sql = format!("SELECT COUNT(*) FROM ({})", all.join(" UNION ALL "));
+            count += run(c, &count_sql, &params, |r| r.get::<_, i64>(0))?.into_iter().next().unwrap_or(0);
+        }
+    }
+    // This page (one more than asked for, to know whether more follow): each statement's best,
+    // merged in the order asked for.
     let want = query.limit.saturating_add(1);
-    let mut params = Vec::new();
-    let page_sql = match query.order {
-        SearchOrder::Recent { before } => {
-            let n = push(&mut params, i64::try_from(want).unwrap_or(i64::MAX));
-            let each: Vec<String> = parts
-                .iter()
-                .map(|p| {
-                    let sql = part_sql(&query, p, before.map(|b| b.0), true, &mut params);
-                    format!("SELECT * FROM ({sql} ORDER BY rowid DESC LIMIT {n})")
-                })
-                .collect();
-            format!("{} ORDER BY pos DESC LIMIT {n}", each.join(" UNION ALL "))
-        }
+    let mut found: Vec<(i64, f64)> = Vec::new();
+    for chunk in parts.chunks(PARTS_PER_STATEMENT) {
+        let mut params = Vec::new();
+        let page_sql = match query.order {
+            SearchOrder::Recent { before } => {
+                let n = push(&mut params, i64::try_from(want).unwrap_or(i64::MAX));
+                let each: Vec<String> = chunk
+                    .iter()
+                    .map(|p| {
+                        let sql = part_sql(&query, p, before.map(|b| b.0), true, &mut params);
+                        format!("SELECT * FROM ({sql} ORDER BY rowid DESC LIMIT {n})")
+                    })
+                    .collect();
+                format!("{} ORDER BY pos DESC LIMIT {n}", each.join(" UNION ALL "))
+            }
+            SearchOrder::Rank { offset } => {
+                let top = push(&mut params, i64::try_from(want.saturating_add(offset)).unwrap_or(i64::MAX));
+                let each: Vec<String> = chunk
+                    .iter()
+                    .map(|p| {
+                        let sql = part_sql(&query, p, None, true, &mut params);
+                        format!("SELECT * FROM ({sql} ORDER BY score, pos DESC LIMIT {top})")
+                    })
+                    .collect();
+                format!("{} ORDER BY score, pos DESC LIMIT {top}", each.join(" UNION ALL "))
+            }
+        };
+        found.extend(run(c, &page_sql, &params, |r| Ok((r.get(0)?, r.get(1)?)))?);
+    }
+    match query.order {
+        SearchOrder::Recent { .. } => found.sort_by_key(|f| std::cmp::Reverse(f.0)),
         SearchOrder::Rank { offset } => {
-            let n = push(&mut params, i64::try_from(want).unwrap_or(i64::MAX));
-            let skip = push(&mut params, i64::try_from(offset).unwrap_or(i64::MAX));
-            let top = push(&mut params, i64::try_from(want.saturating_add(offset)).unwrap_or(i64::MAX));
-            let each: Vec<String> = parts
-                .iter()
-                .map(|p| {
-                    let sql = part_sql(&query, p, None, true, &mut params);
-                    format!("SELECT * FROM ({sql} ORDER BY score, pos DESC LIMIT {top})")
-                })
-                .collect();
-            format!("{} ORDER BY score, pos DESC LIMIT {n} OFFSET {skip}", each.join(" UNION ALL "))
+            found.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+            found.drain(..offset.min(found.len()));
         }
-    };
-    let mut found: Vec<(i64, f64)> = run(c, &page_sql, &params, |r| Ok((r.get(0)?, r.get(1)?)))?;
+    }
+    found.truncate(want);
     let more = found.len() > query.limit;
     found.truncate(query.limit);
     let mut hits = Vec::with_capacity(found.len());
@@ -320,11 +359,103 @@ fn run<T>(
     rows.collect::<Result<Vec<T>, _>>().map_err(backend_err)
 }
 
+/// Most searches SQLite runs at once; more wait their turn. A search of common words over
+/// years of history reads much of the index, and the few read connections also serve every
+/// `/sync`: searches must never take all of them. A turn is held until SQLite has finished
+/// (it moves into the blocking task), not merely until the caller stops waiting.
+pub const MAX_CONCURRENT_SEARCHES: usize = 2;
+
+/// Longest a search may run once it has its turn; then SQLite is interrupted and the search
+/// ends with [`StoreError::Interrupted`](wardline_store::StoreError::Interrupted).
+pub const SEARCH_TIME_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Where a running search is, so it can be stopped: before it has a connection, while SQLite
+/// runs it (with the handle that interrupts it), or finished (the connection may then serve
+/// someone else and must never be interrupted).
+enum Stage {
+    Waiting,
+    Running(rusqlite::InterruptHandle),
+    Stopped,
+    Done,
+}
+
+/// Stops the search if it is still waiting or running.
+fn stop(stage: &std::sync::Mutex<Stage>) {
+    let Ok(mut s) = stage.lock() else { return };
+    match &*s {
+        Stage::Waiting => *s = Stage::Stopped,
+        Stage::Running(h) => {
+            h.interrupt();
+            *s = Stage::Stopped;
+        }
+        Stage::Stopped | Stage::Done => {}
+    }
+}
+
+/// Stops the search when dropped: when its caller stops waiting (the client went away).
+struct StopOnDrop(Arc<std::sync::Mutex<Stage>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        stop(&self.0);
+    }
+}
+
+/// Runs `query` on `c`, unless it was stopped meanwhile; a search stopped while SQLite ran it
+/// is [`StoreError::Interrupted`](wardline_store::StoreError::Interrupted).
+fn run_stoppable(
+    c: &rusqlite::Connection,
+    query: &SearchQuery,
+    stage: &std::sync::Mutex<Stage>,
+) -> StoreResult<SearchResults> {
+    let stopped = || wardline_store::StoreError::Interrupted("the search ran past its time budget".into());
+    {
+        let mut s = stage.lock().map_err(|_| stopped())?;
+        if !matches!(*s, Stage::Waiting) {
+            return Err(stopped());
+        }
+        *s = Stage::Running(c.get_interrupt_handle());
+    }
+    let result = search(c, query);
+    let mut s = stage.lock().map_err(|_| stopped())?;
+    let was_stopped = matches!(*s, Stage::Stopped);
+    // From here the connection is no longer this search's: nothing may interrupt it.
+    *s = Stage::Done;
+    // Stopped is stopped, even if SQLite got to the end first: the caller was told so.
+    if was_stopped { Err(stopped()) } else { result }
+}
+
 #[async_trait]
 impl SearchStore for SqliteStore {
     async fn search_events(&self, query: SearchQuery) -> StoreResult<SearchResults> {
-        // A search may read many index entries: off the request threads.
-        self.readers.read_blocking(move |c| search(c, &query)).await
+        self.search_within(query, SEARCH_TIME_BUDGET).await
+    }
+}
+
+impl SqliteStore {
+    /// A search that SQLite stops after `budget` (or as soon as the caller stops waiting).
+    async fn search_within(&self, query: SearchQuery, budget: std::time::Duration) -> StoreResult<SearchResults> {
+        let turn = Arc::clone(&self.searches)
+            .acquire_owned()
+            .await
+            .map_err(|_| wardline_store::StoreError::Backend("search turns closed".into()))?;
+        let stage = Arc::new(std::sync::Mutex::new(Stage::Waiting));
+        let _stop_if_dropped = StopOnDrop(Arc::clone(&stage));
+        let in_task = Arc::clone(&stage);
+        // A search may read many index entries: off the request threads. The turn is the
+        // task's, so it is given back only when SQLite has finished.
+        let work = self.readers.read_blocking(move |c| {
+            let _turn = turn;
+            run_stoppable(c, &query, &in_task)
+        });
+        tokio::pin!(work);
+        match tokio::time::timeout(budget, &mut work).await {
+            Ok(result) => result,
+            Err(_) => {
+                stop(&stage);
+                work.await
+            }
+        }
     }
 }
 
@@ -448,11 +579,82 @@ mod tests {
         Ok(())
     }
 
+    /// A search stopped before SQLite started it (its time ran out while it waited, or its
+    /// client left) never runs, and says why; a finished one can no longer be stopped, so its
+    /// connection, back in the pool, is never interrupted by it.
+    #[test]
+    fn a_stopped_search_does_not_run() -> StoreResult<()> {
+        let c = rusqlite::Connection::open_in_memory().map_err(backend_err)?;
+        let q = SearchQuery {
+            words: vec!["lactate".into()],
+            prefix_last: false,
+            keys: SearchKey::ALL.to_vec(),
+            scopes: Vec::new(),
+            upto: StreamPos(8),
+            senders: None,
+            not_senders: Vec::new(),
+            order: SearchOrder::Recent { before: None },
+            limit: 10,
+            count: true,
+        };
+        let stage = std::sync::Mutex::new(Stage::Waiting);
+        stop(&stage);
+        assert!(matches!(run_stoppable(&c, &q, &stage), Err(wardline_store::StoreError::Interrupted(_))));
+        let stage = std::sync::Mutex::new(Stage::Waiting);
+        // (No scopes: it finds nothing, without touching the absent index.)
+        assert!(run_stoppable(&c, &q, &stage).is_ok_and(|r| r.hits.is_empty()));
+        assert!(matches!(*stage.lock().map_err(|_| backend_err("poisoned"))?, Stage::Done));
+        stop(&stage);
+        assert!(matches!(*stage.lock().map_err(|_| backend_err("poisoned"))?, Stage::Done), "finished: not stopped");
+        Ok(())
+    }
+
     fn edit(target: &str, body: &str) -> serde_json::Value {
         serde_json::json!({
             "body": format!("* {body}"),
             "m.new_content": {"body": body},
             "m.relates_to": {"rel_type": "m.replace", "event_id": target},
         })
+    }
+}
+
+#[cfg(test)]
+mod tokenizer_agreement {
+    use wardline_types::search::words;
+
+    /// Every character the index's tokenizer (`unicode61 remove_diacritics 2`) treats as a
+    /// separator is a separator for [`words`] too, so a search word never holds a character
+    /// the index drops (`ⒶⒶp` must not become the one-letter prefix `p*`).
+    #[test]
+    fn words_split_wherever_the_tokenizer_does() -> rusqlite::Result<()> {
+        let c = rusqlite::Connection::open_in_memory()?;
+        c.execute_batch(
+            "CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'unicode61 remove_diacritics 2');
+             CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance');",
+        )?;
+        // Every code point with a letter or digit: none lies above plane 3 (checked here).
+        assert!((0x3_4000u32..0x11_0000).filter_map(char::from_u32).all(|c| !c.is_alphanumeric()));
+        let chars: Vec<char> = (0x80u32..0x3_4000).filter_map(char::from_u32).collect();
+        {
+            let mut ins = c.prepare("INSERT INTO t (rowid, x) VALUES (?1, ?2)")?;
+            for ch in &chars {
+                ins.execute(rusqlite::params![i64::from(u32::from(*ch)), format!("a{ch}b")])?;
+            }
+        }
+        let mut joined = std::collections::HashSet::new();
+        let mut q = c.prepare("SELECT doc FROM v GROUP BY doc HAVING COUNT(*) = 1")?;
+        for doc in q.query_map([], |r| r.get::<_, i64>(0))? {
+            joined.insert(doc?);
+        }
+        let mut wrong = Vec::new();
+        for ch in chars {
+            let ours = words(&format!("a{ch}b")).count() == 1;
+            let theirs = joined.contains(&i64::from(u32::from(ch)));
+            if ours && !theirs {
+                wrong.push(format!("{:04X}", u32::from(ch)));
+            }
+        }
+        assert!(wrong.is_empty(), "{} chars kept by words() but split by the index: {:?}", wrong.len(), wrong);
+        Ok(())
     }
 }

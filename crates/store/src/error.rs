@@ -23,6 +23,10 @@ pub enum StoreError {
         /// Newest version this build knows.
         known: i64,
     },
+    /// A query was stopped before it finished: it ran past its time budget, or whoever asked
+    /// for it has gone (a search whose client left).
+    #[error("query stopped: {0}")]
+    Interrupted(String),
     /// An audit record's stored values cannot be read back (changed outside Wardline).
     #[error("audit record {seq} cannot be read: {reason}")]
     UnreadableAuditRecord {

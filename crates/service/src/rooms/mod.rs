@@ -10,6 +10,7 @@ mod membership;
 pub mod power_levels;
 mod recent;
 mod relations;
+pub(crate) use relations::edit_refusal;
 mod send;
 pub mod state;
 

@@ -33,6 +33,27 @@ use crate::audit::Actor;
 use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
 
+/// Why `parent` cannot be edited by an event of `kind` from `sender` (a state event if
+/// `is_state`), if it cannot: an edit is its sender's own message, of the same type, of a
+/// message that is neither state nor itself an edit. Checked when an edit is sent, and applied
+/// to stored edits wherever they are shown (the transcript), so that one sent before the rule
+/// (or brought in from elsewhere) never passes for a valid one.
+pub(crate) fn edit_refusal(parent: &StoredEvent, sender: &UserId, kind: &str, is_state: bool) -> Option<&'static str> {
+    if parent.event.sender != sender {
+        return Some("you can only edit your own messages");
+    }
+    if parent.event.kind != kind {
+        return Some("an edit cannot change the event type");
+    }
+    if parent.is_state() || is_state {
+        return Some("state events cannot be edited");
+    }
+    if relation::relation(&parent.event.content).is_some_and(|r| r.rel_type == rel_types::REPLACE) {
+        return Some("edit the original message, not an edit of it");
+    }
+    None
+}
+
 fn invalid(msg: &str) -> ServiceError {
     ServiceError::invalid(msg)
 }
@@ -100,17 +121,8 @@ impl RoomService {
                 }
             }
             rel_types::REPLACE => {
-                if parent.event.sender != event.sender {
-                    return Err(invalid("you can only edit your own messages"));
-                }
-                if parent.event.kind != event.kind {
-                    return Err(invalid("an edit cannot change the event type"));
-                }
-                if parent.is_state() || event.state_key.is_some() {
-                    return Err(invalid("state events cannot be edited"));
-                }
-                if parent_rel.as_deref() == Some(rel_types::REPLACE) {
-                    return Err(invalid("edit the original message, not an edit of it"));
+                if let Some(why) = edit_refusal(&parent, &event.sender, &event.kind, event.state_key.is_some()) {
+                    return Err(invalid(why));
                 }
                 if parent.redacted_because.is_some() {
                     return Err(invalid("a deleted message cannot be edited"));

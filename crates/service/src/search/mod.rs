@@ -9,18 +9,23 @@
 //! searcher cannot read; each result is checked against `can_see` once more before it is shown.
 //!
 //! Every search is audited as an access to clinical content: one `room.search` record (who,
-//! from where, how many results) and a `room.read` record (`via=search`) for each room whose
-//! events it showed, results and context alike.
+//! from where, how many results; the total count only when this request computed it, never
+//! one read back from the client's `next_batch`) and a `room.read` record (`via=search`) for
+//! each event it showed, results and context alike.
+//!
+//! A search that runs past the store's time budget ends with `400 M_INVALID_PARAM` asking for
+//! a narrower search ([`TOO_COSTLY`]); a second search by a user whose first is still running
+//! is `429 M_LIMIT_EXCEEDED`.
 
 mod cursor;
 mod terms;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use ruma::api::client::filter::RoomEventFilter;
 use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, UserId};
-use wardline_store::{SearchOrder, SearchQuery, SearchScope, Store};
+use wardline_store::{SearchOrder, SearchQuery, SearchScope, Store, StoreError};
 use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::search::SearchKey;
 use wardline_types::stream::PageToken;
@@ -37,16 +42,20 @@ use crate::timeline::{Bundles, TimelineService};
 use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
 
+/// What a searcher is told when their search ran past the store's time budget: a
+/// `400 M_INVALID_PARAM`, not `429`, so clients do not retry the same search unchanged.
+pub const TOO_COSTLY: &str = "this search reads too much of the history to finish in time: add words, use a longer last word, or search fewer rooms";
+
 /// Results per page when the filter sets no `limit`.
 pub const DEFAULT_LIMIT: usize = 10;
 
 /// Most results per page.
 pub const MAX_LIMIT: usize = 100;
 
-/// Most searches the store runs at once; more wait their turn. A search of common words over
-/// years of history reads much of the index, and the store's few read connections also serve
-/// every `/sync`: searches must never take all of them.
-pub const MAX_CONCURRENT_SEARCHES: usize = 2;
+/// How long a user whose previous search is still running is told to wait before the next.
+/// (The store runs few searches at once and gives each a time budget; a user runs one at a
+/// time, so one user cannot fill the store's turns.)
+pub const BUSY_RETRY_MS: u64 = 1_000;
 
 /// What to show around each result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +176,33 @@ pub struct SearchService {
     timeline: TimelineService,
     audit: AuditService,
     limiter: RateLimiter,
-    running: Arc<tokio::sync::Semaphore>,
+    /// Users with a search running.
+    running: Arc<std::sync::Mutex<HashSet<OwnedUserId>>>,
+}
+
+/// A user's running search: they may start another once it is dropped.
+struct Running {
+    users: Arc<std::sync::Mutex<HashSet<OwnedUserId>>>,
+    user: OwnedUserId,
+}
+
+impl Running {
+    /// The user's turn, or `M_LIMIT_EXCEEDED` if a search of theirs is still running.
+    fn start(users: &Arc<std::sync::Mutex<HashSet<OwnedUserId>>>, user: &UserId) -> ServiceResult<Self> {
+        let mut set = users.lock().map_err(|_| ServiceError::Internal("search users poisoned".into()))?;
+        if !set.insert(user.to_owned()) {
+            return Err(ServiceError::RateLimited { retry_after_ms: BUSY_RETRY_MS });
+        }
+        Ok(Self { users: Arc::clone(users), user: user.to_owned() })
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.users.lock() {
+            set.remove(&self.user);
+        }
+    }
 }
 
 impl std::fmt::Debug for SearchService {
@@ -191,7 +226,7 @@ impl SearchService {
             timeline,
             audit: core.audit.clone(),
             limiter: core.limiter.clone(),
-            running: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SEARCHES)),
+            running: Arc::new(std::sync::Mutex::new(HashSet::new())),
         }
     }
 
@@ -220,7 +255,7 @@ impl SearchService {
         let results = if terms.words.is_empty() || senders.as_ref().is_some_and(Vec::is_empty) {
             wardline_store::SearchResults::default()
         } else {
-            let _turn = self.running.acquire().await.map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let _mine = Running::start(&self.running, user)?;
             self.store
                 .search_events(SearchQuery {
                     words: terms.words.clone(),
@@ -234,7 +269,11 @@ impl SearchService {
                     limit,
                     count: known_count.is_none(),
                 })
-                .await?
+                .await
+                .map_err(|e| match e {
+                    StoreError::Interrupted(_) => ServiceError::invalid(TOO_COSTLY),
+                    other => ServiceError::Store(other),
+                })?
         };
         // Once more, each result against the one rule (the store was told where to look).
         let shown_before = results.hits.len();
@@ -287,8 +326,16 @@ impl SearchService {
         }
         if req.include_state {
             for room in rooms_of(&out.results) {
-                let state = self.timeline.readable_state(user, &room).await?;
-                out.state.insert(room, state);
+                // A room whose messages the user may read but whose state they may not (only
+                // ever invited, with history visible to invitees) has no state in the answer;
+                // the rest of the search stands.
+                match self.timeline.readable_state(user, &room).await {
+                    Ok(state) => {
+                        out.state.insert(room, state);
+                    }
+                    Err(ServiceError::Forbidden(_) | ServiceError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         out.groups = req
@@ -296,7 +343,9 @@ impl SearchService {
             .iter()
             .map(|g| (*g, groups(&out.results, *g, req.order, upto, cursor.as_ref(), results.more)))
             .collect();
-        self.audit_search(by, &req, &terms, &out, scopes.scopes.len())?;
+        // Only a count the server computed is recorded: a later page's comes from the client.
+        let counted = known_count.is_none().then_some(out.count);
+        self.audit_search(by, &req, &terms, &out, counted, scopes.scopes.len())?;
         Ok(out)
     }
 
@@ -381,6 +430,7 @@ impl SearchService {
         req: &SearchRequest<'_>,
         terms: &Terms,
         out: &SearchOutcome,
+        counted: Option<u64>,
         rooms_searched: usize,
     ) -> ServiceResult<()> {
         let mut r = self.audit.entry(Some(by), AuditAction::RoomSearch, Outcome::Success);
@@ -392,7 +442,7 @@ impl SearchService {
             "order={order} page={} results={} count={} rooms_searched={rooms_searched} term_chars={} term_words={}",
             if req.next_batch.is_some() { "next" } else { "first" },
             out.results.len(),
-            out.count,
+            counted.map_or_else(|| "not_counted".to_owned(), |c| c.to_string()),
             req.term.chars().count(),
             terms.words.len(),
         ));
@@ -409,10 +459,14 @@ impl SearchService {
                 None => by_room.push((f.event.event.room_id.clone(), shown)),
             }
         }
+        // One record per event shown: results and their context are scattered through the
+        // room's history, so a first..last range would name events that were never shown.
         for (room, mut events) in by_room {
             events.sort_by_key(|e| e.stream);
             events.dedup_by_key(|e| e.stream);
-            self.timeline.audit_read(by, &room, &events, "search")?;
+            for e in &events {
+                self.timeline.audit_read(by, &room, std::slice::from_ref(e), "search")?;
+            }
         }
         Ok(())
     }
@@ -516,4 +570,25 @@ fn groups(
         g.next_batch = Some(c.encode());
     }
     out
+}
+
+#[cfg(test)]
+mod running_tests {
+    use super::*;
+
+    /// A user runs one search at a time; others, and the same user afterwards, are not held up.
+    #[test]
+    fn one_search_per_user_at_a_time() {
+        let users = Arc::new(std::sync::Mutex::new(HashSet::new()));
+        let ada = ruma::user_id!("@ada:localhost");
+        let first = Running::start(&users, ada);
+        assert!(first.is_ok());
+        assert!(matches!(
+            Running::start(&users, ada),
+            Err(ServiceError::RateLimited { retry_after_ms: BUSY_RETRY_MS })
+        ));
+        assert!(Running::start(&users, ruma::user_id!("@bea:localhost")).is_ok(), "another user may search");
+        drop(first);
+        assert!(Running::start(&users, ada).is_ok(), "free again once the first has ended");
+    }
 }

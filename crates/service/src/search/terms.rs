@@ -40,7 +40,16 @@ impl Terms {
         if term.len() > MAX_TERM_BYTES {
             return Err(ServiceError::invalid(format!("search_term may be at most {MAX_TERM_BYTES} bytes long")));
         }
-        let words: Vec<String> = words(term).map(ToOwned::to_owned).collect();
+        let all: Vec<&str> = words(term).collect();
+        // A word typed twice is looked for once (each would be another posting-list merge);
+        // the last one typed is kept in place, as it may match as a prefix.
+        let folded: Vec<String> = all.iter().map(|w| fold(w)).collect();
+        let words: Vec<String> = all
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !folded[i + 1..].contains(&folded[*i]))
+            .map(|(_, w)| (*w).to_owned())
+            .collect();
         if words.len() > MAX_WORDS {
             return Err(ServiceError::invalid(format!("search_term may have at most {MAX_WORDS} words")));
         }
@@ -90,8 +99,31 @@ mod tests {
         assert!(Terms::parse(r#"""#).is_ok_and(|t| t.words.is_empty()), "no words: finds nothing, not an error");
         assert!(matches!(Terms::parse("   "), Err(ServiceError::InvalidParam(_))));
         assert!(matches!(Terms::parse(""), Err(ServiceError::InvalidParam(_))));
-        assert!(matches!(Terms::parse(&"a ".repeat(MAX_WORDS + 1)), Err(ServiceError::InvalidParam(_))));
+        assert!(matches!(
+            Terms::parse(&(0..=MAX_WORDS).map(|i| format!("w{i} ")).collect::<String>()),
+            Err(ServiceError::InvalidParam(_))
+        ));
         assert!(matches!(Terms::parse(&"a".repeat(MAX_TERM_BYTES + 1)), Err(ServiceError::InvalidParam(_))));
+    }
+
+    #[test]
+    fn the_prefix_minimum_counts_only_what_the_index_keeps() {
+        let parse = |t: &str| Terms::parse(t).unwrap_or_else(|_| unreachable!());
+        assert_eq!(parse("ⒶⒶb"), Terms { words: vec!["b".into()], prefix_last: false }, "not `b*`");
+        assert_eq!(parse("🄰🄱🄲p"), Terms { words: vec!["p".into()], prefix_last: false });
+        assert_eq!(parse("ab\u{0345}\u{0345}"), Terms { words: vec!["ab".into()], prefix_last: false });
+        assert_eq!(parse("ⒶⒶ"), Terms { words: vec![], prefix_last: false }, "nothing the index keeps");
+        assert!(parse("Łuk").prefix_last, "real letters count");
+        assert!(parse("日本語").prefix_last);
+    }
+
+    #[test]
+    fn repeated_words_are_looked_for_once() {
+        let parse = |t: &str| Terms::parse(t).unwrap_or_else(|_| unreachable!());
+        assert_eq!(parse("lact lact LACT"), Terms { words: vec!["LACT".into()], prefix_last: true });
+        assert_eq!(parse("bed lact Bed 4 bed").words, ["lact", "4", "bed"]);
+        // Repeats do not count against the word limit either.
+        assert!(Terms::parse(&"a ".repeat(MAX_WORDS * 4)).is_ok_and(|t| t.words == ["a"]));
     }
 
     #[test]

@@ -72,6 +72,10 @@ pub const RECURSION_DEPTH: u32 = 3;
 /// server read them all.
 const MAX_SCAN: usize = 5_000;
 
+/// Fewest children asked of the store at a time, however few are still wanted: a page of a
+/// few visible children among many hidden ones takes a few reads, not one per child.
+const MIN_BATCH: usize = 100;
+
 /// What `/relations` asks for.
 #[derive(Debug, Clone, Default)]
 pub struct RelationsRequest {
@@ -134,7 +138,13 @@ impl TimelineService {
         req: RelationsRequest,
     ) -> ServiceResult<RelationsPage> {
         let user: &UserId = &by.user_id;
-        let (_, vis) = self.visible_event_and_visibility(user, room, parent).await?;
+        if let Some(limiter) = &self.limiter {
+            limiter.check(crate::ratelimit::LimitKind::Relations, user.as_str())?;
+        }
+        let (parent_event, vis) = self.visible_event_and_visibility(user, room, parent).await?;
+        // A deleted message has no edits to show (its sender's went with it; anyone else's
+        // never applied).
+        let deleted = parent_event.redacted_because.is_some();
         let now = self.store.current_pos();
         let ceiling = vis.ended_at().unwrap_or(now).min(now);
         let dir = req.dir.unwrap_or(Direction::Backward);
@@ -150,20 +160,28 @@ impl TimelineService {
                 exhausted = true;
                 break;
             }
-            let want = limit - chunk.len();
+            // At least MIN_BATCH at a time: few children visible means few round trips.
+            let want = (limit - chunk.len()).max(MIN_BATCH);
             let batch = self.store.relating_events(room, parent, filter.clone(), range, dir, want).await?;
-            scanned += batch.len();
-            exhausted = batch.len() < want;
-            let Some(last) = batch.last().map(|e| e.stream) else {
-                exhausted = true;
-                break;
-            };
-            match dir {
-                Direction::Backward => range.upto = StreamPos(last.0 - 1),
-                Direction::Forward => range.after = last,
+            let full = batch.len() >= want;
+            let mut stopped_early = false;
+            for e in batch {
+                if chunk.len() >= limit {
+                    stopped_early = true;
+                    break;
+                }
+                scanned += 1;
+                // The page continues after the last event looked at, shown or not.
+                match dir {
+                    Direction::Backward => range.upto = StreamPos(e.stream.0 - 1),
+                    Direction::Forward => range.after = e.stream,
+                }
+                if vis.can_see(e.stream) && !(deleted && edits(&e, parent)) {
+                    chunk.push(e);
+                }
             }
-            chunk.extend(batch.into_iter().filter(|e| vis.can_see(e.stream)));
-            if exhausted {
+            if !full && !stopped_early {
+                exhausted = true;
                 break;
             }
         }
@@ -305,4 +323,9 @@ impl TimelineService {
         }
         Ok((event, vis))
     }
+}
+
+/// Is `e` an edit (`m.replace`, of any event type, encrypted ones too) of `parent`?
+fn edits(e: &StoredEvent, parent: &EventId) -> bool {
+    relation::relation(&e.event.content).is_some_and(|r| r.rel_type == rel_types::REPLACE && r.event_id == parent)
 }

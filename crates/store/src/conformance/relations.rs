@@ -125,7 +125,8 @@ pub(super) async fn relations(s: &impl Store) -> StoreResult<()> {
     check!(!s.has_annotation(&root, &bea, "m.reaction", "👎").await?, "per key");
     let found = s.events_by_id(&[owned_event_id!("$t1"), owned_event_id!("$edit"), owned_event_id!("$nope")]).await?;
     check!(ids(&found) == vec!["$edit", "$t1"], "events by id, in stream order, unknown ones left out");
-    // Redacting the reaction removes it; redacting the parent keeps its children.
+    // Redacting the reaction removes it; redacting the parent keeps its children, except its
+    // sender's edits of it, which go with it.
     let mut undo = event(&room, "undo", &bea, kinds::REDACTION, None, json!({"redacts": "$react"}));
     undo.redacts = Some(owned_event_id!("$react"));
     let mut delete_root = event(&room, "del", &ada, kinds::REDACTION, None, json!({"redacts": "$root"}));
@@ -135,6 +136,14 @@ pub(super) async fn relations(s: &impl Store) -> StoreResult<()> {
     check!(s.relation_of(&owned_event_id!("$react")).await?.is_none(), "a redacted child is unindexed");
     let after =
         s.relating_events(&room, &root, all(1), PosRange::upto(s.current_pos()), Direction::Backward, 10).await?;
-    check!(ids(&after) == vec!["$ref", "$t1", "$edit"], "a redacted parent keeps its children");
+    check!(
+        ids(&after) == vec!["$ref", "$t1"],
+        "a redacted parent keeps its children, but not its sender's edits of it"
+    );
+    let edit = s.events_by_id(&[owned_event_id!("$edit")]).await?;
+    check!(
+        edit.iter().all(|e| e.redacted_because.is_some()) && edit.len() == 1,
+        "its sender's edit is redacted with it (its text is the message's text)"
+    );
     Ok(())
 }

@@ -202,7 +202,60 @@ pub(super) async fn search(s: &impl Store) -> StoreResult<()> {
     not_bea.not_senders = vec![bea.clone()];
     found!(s, not_bea, ["$s1"], "not_senders");
 
-    edits_and_redactions(s, &ward, &ada, &bea, s1).await
+    edits_and_redactions(s, &ward, &ada, &bea, s1).await?;
+    many_ranges(s).await
+}
+
+/// A searcher whose view is cut into many ranges (a room whose history visibility changed
+/// hundreds of times, many rooms each seen over a different stretch), with the longest sender
+/// lists a filter allows, is searched like any other: never an error, every hit and the count.
+async fn many_ranges(s: &impl Store) -> StoreResult<()> {
+    let room = owned_room_id!("!search-flips:localhost");
+    let ada = owned_user_id!("@ada:localhost");
+    let mut events = vec![event(&room, "fc", &ada, kinds::CREATE, Some(""), json!({"room_version": "11"}))];
+    for i in 0..1_200 {
+        events.push(message(&room, &format!("fm{i}"), &ada, &format!("obs {i} flipchart")));
+    }
+    s.append_events(events, vec![]).await?;
+    let now = s.current_pos();
+    let first = now.0 - 1_199;
+    // Every other message visible: 600 ranges in one room, as many in a second scope of it.
+    let ranges: Vec<PosRange> =
+        (0..600).map(|i| PosRange::new(StreamPos(first + 2 * i - 1), StreamPos(first + 2 * i))).collect();
+    let mut many = query(&["flipchart"], vec![SearchScope { room_id: room.clone(), ranges }], now);
+    many.senders = Some(
+        (0..99)
+            .map(|i| ruma::OwnedUserId::try_from(format!("@u{i}:localhost")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fail(&e.to_string()))?,
+    );
+    if let Some(senders) = many.senders.as_mut() {
+        senders.push(ada.clone());
+    }
+    many.not_senders = (0..100)
+        .map(|i| ruma::OwnedUserId::try_from(format!("@x{i}:localhost")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(&e.to_string()))?;
+    let r = s.search_events(many.clone()).await?;
+    let want: Vec<String> = (0..10).map(|i| format!("$fm{}", 1_198 - 2 * i)).collect();
+    if r.count != 600 || ids(&r) != want || !r.more {
+        return Err(fail(&format!("600 ranges: count {} of 600, found {:?}", r.count, ids(&r))));
+    }
+    many.order = SearchOrder::Rank { offset: 595 };
+    let r = s.search_events(many.clone()).await?;
+    if r.hits.len() != 5 || r.more {
+        return Err(fail(&format!("600 ranges by rank, last page: {} hits of 5", r.hits.len())));
+    }
+    // Touching ranges are one range: the whole room, cut into 1,200 pieces, finds all.
+    let pieces: Vec<PosRange> =
+        (0..1_200).map(|i| PosRange::new(StreamPos(first + i - 1), StreamPos(first + i))).collect();
+    let mut whole_room = query(&["flipchart"], vec![SearchScope { room_id: room.clone(), ranges: pieces }], now);
+    whole_room.limit = 1;
+    let r = s.search_events(whole_room).await?;
+    if r.count != 1_200 {
+        return Err(fail(&format!("1,200 touching ranges: count {} of 1,200", r.count)));
+    }
+    Ok(())
 }
 
 async fn edits_and_redactions(

@@ -484,3 +484,56 @@ async fn transcript_shows_each_edit_and_each_deletion_with_the_original() {
         "{text}"
     );
 }
+
+/// Deleting an edited message deletes its text everywhere: its sender's edits go with it (by
+/// the same redaction), so neither `/relations`, `/event` on an edit nor `/messages` shows
+/// what it said.
+#[tokio::test]
+async fn deleting_an_edited_message_deletes_its_edits_too() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let b = s.user("ben").await;
+    let room = room_with(&a, &[&b]).await;
+    let root = text(&a, &room, "root", "K+ 6.8 bed 4").await;
+    let first = sent(&a, &room, "m.room.message", "e1", edit(&root, "K+ 6.9 bed 4 recheck")).await;
+    let second = sent(&a, &room, "m.room.message", "e2", edit(&root, "K+ 7.1 bed 4 urgent")).await;
+    let reply = sent(&b, &room, "m.reaction", "r1", reaction(&root, "👀")).await;
+    redact(&a, &room, &root, "x1").await;
+    let (st, rel) = b.get(&relations_path(&room, &root, "/m.replace")).await;
+    assert_eq!(st, 200, "{rel}");
+    assert!(ids(&rel).is_empty(), "no edits of a deleted message: {rel}");
+    let (st, all) = b.get(&relations_path(&room, &root, "")).await;
+    assert_eq!(st, 200, "{all}");
+    assert_eq!(ids(&all), [reply], "other relations stay: {all}");
+    for edit_id in [&first, &second] {
+        let e = event(&b, &room, edit_id).await;
+        assert!(!e.to_string().contains("bed 4"), "the edit's text is gone: {e}");
+        assert!(e["unsigned"]["redacted_because"].is_object(), "deleted by the same redaction: {e}");
+    }
+    let (st, msgs) = b.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50", enc(&room))).await;
+    assert_eq!(st, 200);
+    assert!(!msgs.to_string().contains("bed 4"), "nothing of the message in /messages: {msgs}");
+}
+
+/// `/relations` is limited per user like the other costly reads (`rate_limits.relations`).
+#[tokio::test]
+async fn relations_are_rate_limited_per_user() {
+    let s = Server::start_with_env(&[
+        ("WARDLINE_RATE_LIMITS__ENABLED", "true"),
+        ("WARDLINE_RATE_LIMITS__RELATIONS__PER_SECOND", "0.001"),
+        ("WARDLINE_RATE_LIMITS__RELATIONS__BURST", "2"),
+    ]);
+    let a = s.user("ada").await;
+    let b = s.user("ben").await;
+    let room = room_with(&a, &[&b]).await;
+    let root = text(&a, &room, "root", "Start IV fluids").await;
+    for _ in 0..2 {
+        let (st, body) = a.get(&relations_path(&room, &root, "")).await;
+        assert_eq!(st, 200, "{body}");
+    }
+    let (st, body) = a.get(&relations_path(&room, &root, "?recurse=true")).await;
+    assert_eq!((st, body["errcode"].as_str()), (429, Some("M_LIMIT_EXCEEDED")), "{body}");
+    assert!(body["retry_after_ms"].is_u64(), "{body}");
+    let (st, body) = b.get(&relations_path(&room, &root, "")).await;
+    assert_eq!(st, 200, "another user is not held up: {body}");
+}

@@ -246,9 +246,9 @@ async fn context_state_groups_and_audit() {
     let ben = s.user("ben").await;
     let room = ada.create_room(json!({"name": "Ward 7", "topic": "Bay 3 handover", "invite": [ben.user_id]})).await;
     ben.join(&room).await;
-    send(&ada, &room, "1", "Mr Smithson in bed 2 is comfortable").await;
+    let before = send(&ada, &room, "1", "Mr Smithson in bed 2 is comfortable").await;
     let hit = send(&ben, &room, "2", "Mr Smithson needs a cannula").await;
-    send(&ada, &room, "3", "ok, on my way").await;
+    let after = send(&ada, &room, "3", "ok, on my way").await;
     let found = search(
         &ada,
         "smithson cannula",
@@ -284,22 +284,75 @@ async fn context_state_groups_and_audit() {
     assert_eq!(search(&ada, "smithson", json!({"filter": {"not_rooms": [room]}})).await["count"], 0);
     // A search that finds nothing is recorded too.
     search(&ben, "Smithsonian", json!({})).await;
+    // A later page whose token claims a count: the server does not record it as its own.
+    let forged = base64url(br#"{"v":1,"o":"k","u":1000000,"n":1,"c":987}"#);
+    let (status, b) = ada.post(&format!("{SEARCH}?next_batch={forged}"), body("smithson", json!({}))).await;
+    assert_eq!(status, 200, "{b}");
     assert!(s.terminate());
     let (ok, out, err) = cli(&s.data_dir, &["audit", "export"], None);
     assert!(ok, "{err}");
     let records: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let searches: Vec<&Value> = records.iter().filter(|r| r["action"] == "room.search").collect();
-    assert_eq!(searches.len(), 10, "one record per search");
+    assert_eq!(searches.len(), 11, "one record per search");
     assert!(searches.iter().all(|r| r["outcome"] == "success" && r["ip"] == "127.0.0.1"));
     assert!(searches.iter().any(|r| r["actor"] == ben.user_id.as_str()
         && r["detail"].as_str().unwrap().contains("results=0")
         && r["detail"].as_str().unwrap().contains("term_chars=11")));
-    let read = records
+    // The first search showed the result and one event either side: one record for each,
+    // naming it (not a first..last range, which would name events never shown).
+    let reads: Vec<&Value> = records
         .iter()
-        .find(|r| r["action"] == "room.read" && r["detail"].as_str().unwrap().contains("via=search count=3"))
-        .expect("the result and its context recorded as read");
+        .filter(|r| r["action"] == "room.read" && r["detail"].as_str().unwrap().starts_with("via=search"))
+        .collect();
+    let shown: Vec<&str> = reads.iter().take(3).map(|r| r["event_id"].as_str().unwrap()).collect();
+    assert_eq!(shown, [before.as_str(), hit.as_str(), after.as_str()], "{reads:?}");
+    assert!(reads.iter().all(|r| !r["event_id"].as_str().unwrap().contains("..")), "{reads:?}");
+    let read = reads[0];
     assert_eq!((read["actor"].as_str(), read["room_id"].as_str()), (Some(ada.user_id.as_str()), Some(room.as_str())));
+    // A count the client's token claimed is never recorded as the server's.
+    assert!(searches.iter().any(|r| r["detail"].as_str().unwrap().contains("page=next")
+        && r["detail"].as_str().unwrap().contains("count=not_counted")));
+    assert!(!all_details(&records).contains("count=987"), "the forged count is not in the audit trail");
     let all = serde_json::to_string(&records).unwrap().to_lowercase();
     assert!(!all.contains("smithson") && !all.contains("cannula"), "no search term in the audit trail");
     drop(keep);
+}
+
+/// Every audit record's detail, joined.
+fn all_details(records: &[Value]) -> String {
+    records.iter().filter_map(|r| r["detail"].as_str()).collect::<Vec<_>>().join("\n")
+}
+
+/// URL-safe base64 without padding (the search token's encoding), to forge a token.
+fn base64url(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// `include_state` leaves out the state of a room whose messages the searcher may read but
+/// whose state they may not (only invited, with history visible to invitees), instead of
+/// failing the whole search.
+#[tokio::test]
+async fn include_state_skips_rooms_whose_state_the_searcher_may_not_read() {
+    let s = Server::start();
+    let ada = s.user("ada").await;
+    let ben = s.user("ben").await;
+    let room = ada
+        .create_room(json!({
+            "name": "Ward 7",
+            "initial_state": [{"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "invited"}}],
+            "invite": [ben.user_id],
+        }))
+        .await;
+    let hit = send(&ada, &room, "1", "Bed 3 needs a phlebotomy review").await;
+    let found = search(&ben, "phlebotomy", json!({"filter": {"rooms": [room]}, "include_state": true})).await;
+    assert_eq!(ids(&found), std::slice::from_ref(&hit), "{found}");
+    assert!(found["state"].get(&room).is_none(), "no state of a room only invited to: {found}");
 }
