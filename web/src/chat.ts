@@ -244,15 +244,16 @@ export function unsentCount(): number {
 }
 
 /**
- * "2 messages to Bay 2 and Ward 7 were not sent.": said when a session ends with messages in
- * the outbox (conversation names only, never the text), or "" when there are none.
+ * "2 messages were not sent.": said when a session ends with messages in the outbox, or "" when
+ * there are none. Only the count, never conversation names (which often name patients) nor text:
+ * this screen stays on a shared ward PC after its user has walked away.
  */
 export function unsentNote(): string {
   const unsent = store.get().outbox.filter((e) => e.state !== "sent");
   if (!unsent.length) return "";
-  const names = [...new Set(unsent.map((e) => (hasClient() ? matrix().getRoom(e.roomId)?.name : undefined) ?? "a conversation"))];
-  const to = names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names[0];
-  return `${unsent.length} message${unsent.length === 1 ? " to " + to + " was" : "s to " + to + " were"} not sent.`;
+  const rooms = new Set(unsent.map((e) => e.roomId)).size;
+  const where = rooms > 1 ? ` in ${rooms} conversations` : "";
+  return `${unsent.length} message${unsent.length === 1 ? " was" : "s were"} not sent${where}.`;
 }
 
 /** Why the server ended a session, for the sign-in screen. */

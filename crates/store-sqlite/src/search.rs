@@ -374,7 +374,9 @@ pub const SEARCH_TIME_BUDGET: std::time::Duration = std::time::Duration::from_se
 /// someone else and must never be interrupted).
 enum Stage {
     Waiting,
-    Running(rusqlite::InterruptHandle),
+    /// Running on a connection since the instant (the budget counts from here, not from the
+    /// wait for a read connection).
+    Running(rusqlite::InterruptHandle, std::time::Instant),
     Stopped,
     Done,
 }
@@ -384,7 +386,7 @@ fn stop(stage: &std::sync::Mutex<Stage>) {
     let Ok(mut s) = stage.lock() else { return };
     match &*s {
         Stage::Waiting => *s = Stage::Stopped,
-        Stage::Running(h) => {
+        Stage::Running(h, _) => {
             h.interrupt();
             *s = Stage::Stopped;
         }
@@ -414,7 +416,7 @@ fn run_stoppable(
         if !matches!(*s, Stage::Waiting) {
             return Err(stopped());
         }
-        *s = Stage::Running(c.get_interrupt_handle());
+        *s = Stage::Running(c.get_interrupt_handle(), std::time::Instant::now());
     }
     let result = search(c, query);
     let mut s = stage.lock().map_err(|_| stopped())?;
@@ -449,11 +451,24 @@ impl SqliteStore {
             run_stoppable(c, &query, &in_task)
         });
         tokio::pin!(work);
-        match tokio::time::timeout(budget, &mut work).await {
-            Ok(result) => result,
-            Err(_) => {
-                stop(&stage);
-                work.await
+        let mut wait = budget;
+        loop {
+            if let Ok(result) = tokio::time::timeout(wait, &mut work).await {
+                return result;
+            }
+            // The budget is SQLite's time: a search still waiting for a read connection (a busy
+            // server) waits on; a running one gets what is left of its budget.
+            let ran = match stage.lock().as_deref() {
+                Ok(Stage::Waiting) => Some(std::time::Duration::ZERO),
+                Ok(Stage::Running(_, since)) => Some(since.elapsed()),
+                _ => None,
+            };
+            match ran {
+                Some(ran) if ran < budget => wait = budget - ran,
+                _ => {
+                    stop(&stage);
+                    return work.await;
+                }
             }
         }
     }

@@ -172,7 +172,10 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
       return out;
     });
     const tick = setInterval(noteSeen, 250);
-    const events = ["pointermove", "pointerdown", "keydown", "wheel", "touchstart", "touchmove"];
+    // Screen readers in browse mode send no keys or pointer events to the page: their reading
+    // shows as clicks and focus moving, which count as someone there too. (Not `scroll`: the
+    // view scrolls by itself to follow new messages.)
+    const events = ["pointermove", "pointerdown", "keydown", "wheel", "touchstart", "touchmove", "click", "focusin"];
     for (const e of events) window.addEventListener(e, noteActivity, { capture: true, passive: true });
     return () => {
       clearInterval(tick);
