@@ -3,35 +3,23 @@
 // binary, Debian's Chromium.
 
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
 
-import { WardlineServer } from "../../tests/clients/wardline-server.mjs";
-import { WAIT, apiLogin, bubble, call, conversation, openConversation, send, signIn } from "./support.mjs";
+import { WAIT, bubble, call, conversation, openConversation, send, signIn, startWard, stopWard } from "./support.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 let server;
 let browser;
 const people = {};
 
 before(async () => {
-  server = new WardlineServer();
-  await server.start();
-  for (const [user, name] of [
+  ({ server, browser } = await startWard(people, [
     ["ada", "Ada Lovelace"],
     ["ben", "Ben Carter"],
     ["cy", "Cy Okafor"],
-  ]) {
-    server.addUser(user, name);
-    people[user] = { userId: `@${user}:localhost`, token: await apiLogin(server, user) };
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+  ]));
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+after(() => stopWard({ server, browser }));
 
 test("my edited message shows who has read the change", async () => {
   const roomId = await conversation(server, people.ada.token, [people.ben, people.cy], { name: "Bay 5" });

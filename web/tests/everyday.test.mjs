@@ -8,12 +8,11 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
 
-import { REPO_ROOT, WardlineServer } from "../../tests/clients/wardline-server.mjs";
+import { REPO_ROOT } from "../../tests/clients/wardline-server.mjs";
 import {
   WAIT,
-  apiLogin,
+ 
   bubble,
   call,
   conversation,
@@ -28,9 +27,10 @@ import {
   signIn,
   until,
   upload,
+  startWard,
+  stopWard,
 } from "./support.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = path.join(REPO_ROOT, "web", "test-artifacts");
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
@@ -40,26 +40,17 @@ let browser;
 const people = {};
 
 before(async () => {
-  server = new WardlineServer();
-  await server.start();
-  for (const [user, name, job, department] of [
-    ["ada", "Ada Lovelace", "Medical Registrar", "Acute Medicine"],
-    ["ben", "Ben Carter", "Staff Nurse", "Ward 7"],
-    ["cy", "Cy Okafor", "Pharmacist", "Pharmacy"],
-    ["dan", "Dan Reyes", "Physiotherapist", "Therapies"],
-    ["eli", "Eli Moss", "Healthcare Assistant", "Ward 7"],
-  ]) {
-    server.addUser(user, name, ["--job-title", job, "--department", department]);
-    people[user] = { userId: `@${user}:localhost`, token: await apiLogin(server, user) };
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+  ({ server, browser } = await startWard(people, [
+    ["ada", "Ada Lovelace", ["--job-title", "Medical Registrar", "--department", "Acute Medicine"]],
+    ["ben", "Ben Carter", ["--job-title", "Staff Nurse", "--department", "Ward 7"]],
+    ["cy", "Cy Okafor", ["--job-title", "Pharmacist", "--department", "Pharmacy"]],
+    ["dan", "Dan Reyes", ["--job-title", "Physiotherapist", "--department", "Therapies"]],
+    ["eli", "Eli Moss", ["--job-title", "Healthcare Assistant", "--department", "Ward 7"]],
+  ]));
   mkdirSync(ARTIFACTS, { recursive: true });
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+after(() => stopWard({ server, browser }));
 
 const enc = encodeURIComponent;
 

@@ -5,12 +5,9 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 
-import { WardlineServer } from "../../tests/clients/wardline-server.mjs";
-import { WAIT, active, apiLogin, reading, bubble, call, conversation, openConversation, sendText, signIn, status, until, upload } from "./support.mjs";
+import { WAIT, active, reading, bubble, call, conversation, openConversation, sendText, signIn, status, until, upload, startWard, stopWard } from "./support.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
 
 let server;
@@ -18,22 +15,13 @@ let browser;
 const people = {};
 
 before(async () => {
-  server = new WardlineServer();
-  await server.start();
-  for (const [user, name] of [
+  ({ server, browser } = await startWard(people, [
     ["ada", "Ada Lovelace"],
     ["eli", "Eli Moss"],
-  ]) {
-    server.addUser(user, name);
-    people[user] = { userId: `@${user}:localhost`, token: await apiLogin(server, user) };
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+  ]));
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+after(() => stopWard({ server, browser }));
 
 
 test("after a limited sync, the messages never loaded are not read: the gap is loaded and read only when seen", async () => {

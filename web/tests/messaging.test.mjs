@@ -8,14 +8,13 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
 
-import { REPO_ROOT, WardlineServer } from "../../tests/clients/wardline-server.mjs";
+import { REPO_ROOT } from "../../tests/clients/wardline-server.mjs";
 import {
   WAIT,
   active,
   reading,
-  apiLogin,
+ 
   bodiesOf,
   bubble,
   call,
@@ -27,9 +26,10 @@ import {
   signIn,
   status,
   until,
+  startWard,
+  stopWard,
 } from "./support.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = path.join(REPO_ROOT, "web", "test-artifacts");
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
@@ -41,31 +41,22 @@ const people = {};
 before(async () => {
   // Files over 2 MB are refused here (the default is 50 MB), to show "file too large".
   process.env.WARDLINE_MEDIA__MAX_UPLOAD_BYTES = String(2 * 1024 * 1024);
-  server = new WardlineServer();
-  await server.start();
-  for (const [user, name] of [
-    ["ada", "Ada Lovelace"],
-    ["ben", "Ben Carter"],
-    ["cy", "Cy Okafor"],
-    ["dan", "Dan Reyes"],
-    ["eli", "Eli Moss"],
-    ["fay", "Fay Lin"],
-  ]) {
-    server.addUser(user, name);
-    people[user] = { userId: `@${user}:localhost`, token: await apiLogin(server, user) };
-  }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
-  });
+  ({ server, browser } = await startWard(
+    people,
+    [
+      ["ada", "Ada Lovelace"],
+      ["ben", "Ben Carter"],
+      ["cy", "Cy Okafor"],
+      ["dan", "Dan Reyes"],
+      ["eli", "Eli Moss"],
+      ["fay", "Fay Lin"],
+    ],
+    { chromiumArgs: ["--autoplay-policy=no-user-gesture-required"] },
+  ));
   mkdirSync(ARTIFACTS, { recursive: true });
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+after(() => stopWard({ server, browser }));
 
 test("an answer lost mid-send: the message is sent again with the same transaction id and stored once", async () => {
   const roomId = await conversation(server, people.ada.token, [people.ben]);

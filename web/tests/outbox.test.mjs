@@ -4,12 +4,9 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 
-import { WardlineServer } from "../../tests/clients/wardline-server.mjs";
-import { WAIT, apiLogin, bubble, conversation, eventsOf, openConversation, send, signIn, until } from "./support.mjs";
+import { WAIT, bubble, conversation, eventsOf, openConversation, send, signIn, until, startWard, stopWard } from "./support.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
 const PNG = Buffer.from(
   "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGM4YKkNRAwQCgAiUgSRh/00sAAAAABJRU5ErkJggg==",
@@ -21,22 +18,13 @@ let browser;
 const people = {};
 
 before(async () => {
-  server = new WardlineServer();
-  await server.start();
-  for (const [user, name] of [
+  ({ server, browser } = await startWard(people, [
     ["ada", "Ada Lovelace"],
     ["gus", "Gus Hale"],
-  ]) {
-    server.addUser(user, name);
-    people[user] = { userId: `@${user}:localhost`, token: await apiLogin(server, user) };
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+  ]));
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+after(() => stopWard({ server, browser }));
 
 test("a caption typed right after a photo is sent after it, even when the photo takes a moment to get ready", async () => {
   const roomId = await conversation(server, people.ada.token, [people.gus], { name: "Wound care" });

@@ -4,34 +4,22 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 
-import { WardlineServer } from "../../tests/clients/wardline-server.mjs";
-import { WAIT, apiLogin, bubble, call, conversation, openConversation, send, signIn } from "./support.mjs";
+import { WAIT, apiLogin, bubble, call, conversation, openConversation, send, signIn, startWard, stopWard } from "./support.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 let server;
 let browser;
 const people = {};
 
 before(async () => {
-  server = new WardlineServer();
-  await server.start();
-  for (const [user, name] of [
+  ({ server, browser } = await startWard(people, [
     ["ada", "Ada Lovelace"],
     ["eli", "Eli Moss"],
-  ]) {
-    server.addUser(user, name);
-    people[user] = { userId: `@${user}:localhost`, token: await apiLogin(server, user) };
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+  ]));
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+after(() => stopWard({ server, browser }));
 
 test("signing out with messages not sent asks first; a session ended by the server says what was not sent", async () => {
   await conversation(server, people.ada.token, [people.eli], { name: "Bay 3" });

@@ -2,6 +2,9 @@
 // and reading what the server says about a message.
 
 import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+import { WardlineServer } from "../../tests/clients/wardline-server.mjs";
 
 export const WAIT = { timeout: 30_000 };
 
@@ -185,4 +188,27 @@ export async function reading(page, promise) {
     }
   })();
   return p;
+}
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/**
+ * A test file's ward: the real server with these staff (`[user, display name, extra
+ * \`user add\` arguments?]`), each signed in through the API into `people`, and headless
+ * Chromium (with `chromiumArgs` added).
+ */
+export async function startWard(people, staff, { chromiumArgs = [] } = {}) {
+  const server = new WardlineServer();
+  await server.start();
+  for (const [user, name, extra = []] of staff) {
+    server.addUser(user, name, extra);
+    people[user] = { userId: `@${user}:localhost`, token: await apiLogin(server, user) };
+  }
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", ...chromiumArgs] });
+  return { server, browser };
+}
+
+export async function stopWard({ server, browser }) {
+  await browser?.close();
+  await server?.stop();
 }
