@@ -295,6 +295,16 @@ impl Client {
         b["room_id"].as_str().expect("room_id").to_owned()
     }
 
+    /// Creates "Ward 7" with `others` invited and joined; returns its id.
+    pub async fn room_with(&self, others: &[&Client]) -> String {
+        let invite: Vec<&str> = others.iter().map(|c| c.user_id.as_str()).collect();
+        let room = self.create_room(json!({"name": "Ward 7", "invite": invite})).await;
+        for c in others {
+            c.join(&room).await;
+        }
+        room
+    }
+
     pub async fn join(&self, room: &str) {
         let (s, b) = self.post(&format!("/_matrix/client/v3/rooms/{}/join", enc(room)), json!({})).await;
         assert_eq!(s, 200, "join: {b}");

@@ -7,20 +7,11 @@ use serde_json::{Value, json};
 
 use crate::harness::{Client, Server, cli, enc, timeline_bodies};
 
-async fn room_with(a: &Client, others: &[&Client]) -> String {
-    let invite: Vec<&str> = others.iter().map(|c| c.user_id.as_str()).collect();
-    let room = a.create_room(json!({"name": "Ward 7", "invite": invite})).await;
-    for c in others {
-        c.join(&room).await;
-    }
-    room
-}
-
 #[tokio::test]
 async fn send_is_idempotent_per_device_and_txn() {
     let s = Server::start();
     let a = s.user("ada").await;
-    let room = room_with(&a, &[]).await;
+    let room = a.room_with(&[]).await;
     let (_, first) = a.send_text(&room, "txn-1", "obs due bed 4").await;
     let (_, again) = a.send_text(&room, "txn-1", "obs due bed 4").await;
     assert_eq!(first["event_id"], again["event_id"]);
@@ -52,7 +43,7 @@ async fn concurrent_sends_arrive_exactly_once_in_one_order() {
     let a = s.user("ada").await;
     let b = s.user("ben").await;
     let c = s.user("cat").await;
-    let room = room_with(&a, &[&b, &c]).await;
+    let room = a.room_with(&[&b, &c]).await;
     let since_a = a.sync(None, 0, None).await["next_batch"].as_str().unwrap().to_owned();
     let since_b = b.sync(None, 0, None).await["next_batch"].as_str().unwrap().to_owned();
     let senders = [a.clone(), b.clone(), c.clone()];
@@ -97,7 +88,7 @@ async fn pagination_both_ways_and_history_after_leaving() {
     let s = Server::start();
     let a = s.user("ada").await;
     let b = s.user("ben").await;
-    let room = room_with(&a, &[&b]).await;
+    let room = a.room_with(&[&b]).await;
     for i in 0..25 {
         a.send_text(&room, &format!("t{i}"), &format!("msg {i}")).await;
     }
@@ -187,7 +178,7 @@ async fn event_context_and_redaction() {
     let s = Server::start();
     let a = s.user("ada").await;
     let b = s.user("ben").await;
-    let room = room_with(&a, &[&b]).await;
+    let room = a.room_with(&[&b]).await;
     let mut ids = Vec::new();
     for i in 0..5 {
         let (_, r) = a.send_text(&room, &format!("t{i}"), &format!("m{i}")).await;
@@ -228,7 +219,7 @@ async fn event_context_and_redaction() {
 async fn pathological_filter_patterns_through_messages() {
     let s = Server::start();
     let a = s.user("ada").await;
-    let room = room_with(&a, &[]).await;
+    let room = a.room_with(&[]).await;
     let long_type = "a".repeat(255);
     let (st, sent) =
         a.put(&format!("/_matrix/client/v3/rooms/{}/send/{long_type}/t1", enc(&room)), json!({"x": 1})).await;
@@ -361,7 +352,7 @@ async fn redactions_only_through_the_redaction_rule() {
     let _keep = s.keep_dir();
     let a = s.user("ada").await;
     let b = s.user("ben").await;
-    let room = room_with(&a, &[&b]).await;
+    let room = a.room_with(&[&b]).await;
     let (_, ada_msg) = a.send_text(&room, "t0", "Bed 12 for theatre").await;
     let (_, ben_msg) = b.send_text(&room, "t1", "Wrong bed").await;
     let target = |m: &Value| m["event_id"].as_str().unwrap().to_owned();

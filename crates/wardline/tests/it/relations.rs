@@ -8,15 +8,6 @@ use serde_json::{Value, json};
 
 use crate::harness::{Client, Server, cli, enc};
 
-async fn room_with(a: &Client, others: &[&Client]) -> String {
-    let invite: Vec<&str> = others.iter().map(|c| c.user_id.as_str()).collect();
-    let room = a.create_room(json!({"name": "Ward 7", "invite": invite})).await;
-    for c in others {
-        c.join(&room).await;
-    }
-    room
-}
-
 /// Sends an event of any type; returns (status, body).
 async fn send(c: &Client, room: &str, kind: &str, txn: &str, content: Value) -> (u16, Value) {
     c.put(&format!("/_matrix/client/v3/rooms/{}/send/{kind}/{}", enc(room), enc(txn)), content).await
@@ -75,7 +66,7 @@ async fn relations_are_paginated_and_filtered_as_the_spec_says() {
     let s = Server::start();
     let a = s.user("ada").await;
     let b = s.user("ben").await;
-    let room = room_with(&a, &[&b]).await;
+    let room = a.room_with(&[&b]).await;
     let root = text(&a, &room, "root", "Bed 4: BP 120/80").await;
     let mut children = vec![
         sent(&b, &room, "m.reaction", "r1", reaction(&root, "👍")).await,
@@ -203,7 +194,7 @@ async fn aggregations_are_bundled_on_every_endpoint() {
     let a = s.user("ada").await;
     let b = s.user("ben").await;
     let c = s.user("cat").await;
-    let room = room_with(&a, &[&b, &c]).await;
+    let room = a.room_with(&[&b, &c]).await;
     let root = text(&a, &room, "root", "Bed 4: BP 120/80").await;
     let first_edit = sent(&a, &room, "m.room.message", "e1", edit(&root, "Bed 4: BP 125/80")).await;
     let latest_edit = sent(&a, &room, "m.room.message", "e2", edit(&root, "Bed 4: BP 130/80")).await;
@@ -296,7 +287,7 @@ async fn the_same_reaction_twice_is_refused() {
     let s = Server::start();
     let a = s.user("ada").await;
     let b = s.user("ben").await;
-    let room = room_with(&a, &[&b]).await;
+    let room = a.room_with(&[&b]).await;
     let root = text(&a, &room, "root", "Bed 4 needs a porter").await;
     let first = sent(&b, &room, "m.reaction", "r1", reaction(&root, "👍")).await;
     // Retrying the same transaction is idempotent, not a duplicate.
@@ -327,7 +318,7 @@ async fn edits_follow_the_spec_rules() {
     let s = Server::start();
     let a = s.user("ada").await;
     let b = s.user("ben").await;
-    let room = room_with(&a, &[&b]).await;
+    let room = a.room_with(&[&b]).await;
     let root = text(&a, &room, "root", "Start IV fluids").await;
     let refused = |(st, body): (u16, Value), why: &str| {
         assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{why}: {body}");
@@ -401,7 +392,7 @@ async fn relations_across_rooms_or_to_unseen_events_are_refused() {
     let s = Server::start();
     let a = s.user("ada").await;
     let b = s.user("ben").await;
-    let ward = room_with(&a, &[&b]).await;
+    let ward = a.room_with(&[&b]).await;
     let private = a.create_room(json!({"name": "Consultants"})).await;
     let secret = text(&a, &private, "s1", "Discussing the audit").await;
     let unknown = "$doesnotexist";
@@ -477,7 +468,7 @@ async fn transcript_shows_each_edit_and_each_deletion_with_the_original() {
     let _keep = s.keep_dir();
     let a = s.user("ada").await;
     let b = s.user("ben").await;
-    let room = room_with(&a, &[&b]).await;
+    let room = a.room_with(&[&b]).await;
     let root = text(&a, &room, "root", "Give 5mg morphine").await;
     sent(&a, &room, "m.room.message", "e1", edit(&root, "Give 2.5mg morphine")).await;
     sent(&a, &room, "m.room.message", "e2", edit(&root, "Give 2.5mg morphine IV")).await;
@@ -514,7 +505,7 @@ async fn deleting_an_edited_message_deletes_its_edits_too() {
     let s = Server::start();
     let a = s.user("ada").await;
     let b = s.user("ben").await;
-    let room = room_with(&a, &[&b]).await;
+    let room = a.room_with(&[&b]).await;
     let root = text(&a, &room, "root", "K+ 6.8 bed 4").await;
     let first = sent(&a, &room, "m.room.message", "e1", edit(&root, "K+ 6.9 bed 4 recheck")).await;
     let second = sent(&a, &room, "m.room.message", "e2", edit(&root, "K+ 7.1 bed 4 urgent")).await;
@@ -546,7 +537,7 @@ async fn relations_are_rate_limited_per_user() {
     ]);
     let a = s.user("ada").await;
     let b = s.user("ben").await;
-    let room = room_with(&a, &[&b]).await;
+    let room = a.room_with(&[&b]).await;
     let root = text(&a, &room, "root", "Start IV fluids").await;
     for _ in 0..2 {
         let (st, body) = a.get(&relations_path(&room, &root, "")).await;
