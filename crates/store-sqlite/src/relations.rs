@@ -8,7 +8,7 @@ use wardline_store::{Direction, PosRange, Relation, RelationFilter, RelationStor
 use wardline_types::{NewEvent, StoredEvent, StreamPos, relation};
 
 use crate::pool::WriteTx;
-use crate::rows::{EVENT_COLUMNS, corrupt, exec, parse_event_id, parse_room, parse_user, query_events, sql_ts, ts};
+use crate::rows::{EVENT_COLUMNS, exec, json_list, parse_event_id, parse_room, parse_user, query_events, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
 
 /// Columns read by [`read_relation`], in order.
@@ -101,11 +101,6 @@ fn query_relations(
     Ok(out)
 }
 
-/// A JSON array of strings, for `IN (SELECT value FROM json_each(?))`.
-fn json_list<S: AsRef<str>>(items: &[S]) -> StoreResult<String> {
-    serde_json::to_string(&items.iter().map(AsRef::as_ref).collect::<Vec<&str>>()).map_err(|e| corrupt("id list", e))
-}
-
 #[async_trait]
 impl RelationStore for SqliteStore {
     async fn relating_events(
@@ -173,7 +168,7 @@ impl RelationStore for SqliteStore {
         if parents.is_empty() || rel_types.is_empty() {
             return Ok(Vec::new());
         }
-        let (parents, rel_types) = (json_list(parents)?, json_list(rel_types)?);
+        let (parents, rel_types) = (json_list(parents), json_list(rel_types));
         self.readers
             .read(move |c| {
                 let sql = format!(
@@ -219,7 +214,7 @@ impl RelationStore for SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = json_list(ids)?;
+        let ids = json_list(ids);
         self.readers
             .read(move |c| {
                 let sql = format!(

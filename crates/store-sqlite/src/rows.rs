@@ -204,3 +204,9 @@ pub(crate) fn query_one<T>(
 ) -> rusqlite::Result<T> {
     conn.prepare_cached(sql)?.query_row(params, f)
 }
+
+/// A list of ids as one JSON array: a single SQL parameter that `json_each` opens, whatever the
+/// number of ids (SQLite caps the number of parameters of a statement).
+pub(crate) fn json_list<S: AsRef<str>>(items: &[S]) -> String {
+    serde_json::Value::from(items.iter().map(AsRef::as_ref).collect::<Vec<&str>>()).to_string()
+}

@@ -22,7 +22,7 @@ use wardline_store::{SearchHit, SearchOrder, SearchQuery, SearchResults, SearchS
 use wardline_types::search::{SearchKey, edit_of, indexed_text, is_edit};
 use wardline_types::{NewEvent, StreamPos, kinds};
 
-use crate::rows::{EVENT_COLUMNS, corrupt, exec, query_events, query_one};
+use crate::rows::{EVENT_COLUMNS, corrupt, exec, json_list, query_events, query_one};
 use crate::{SqliteStore, backend_err};
 
 /// The index column holding the text of a key.
@@ -263,11 +263,6 @@ fn part_sql(query: &SearchQuery, part: &Part, below: Option<i64>, scored: bool, 
         sql.push_str(&format!(" AND {sender} NOT IN (SELECT value FROM json_each({list}))"));
     }
     sql
-}
-
-/// User ids as one JSON array (one SQL variable however many there are).
-fn json_list(users: &[ruma::OwnedUserId]) -> String {
-    serde_json::Value::from(users.iter().map(|u| u.as_str()).collect::<Vec<_>>()).to_string()
 }
 
 /// Runs a search on a read connection.
