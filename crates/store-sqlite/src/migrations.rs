@@ -18,6 +18,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_relations.sql"),
     include_str!("../migrations/0010_search.sql"),
     include_str!("../migrations/0011_status_devices.sql"),
+    include_str!("../migrations/0012_redact_orphaned_edits.sql"),
 ];
 
 /// The schema version this build writes.
@@ -123,8 +124,8 @@ mod tests {
         )
         .map_err(backend_err)?;
         let tx = conn.transaction().map_err(backend_err)?;
-        // Every migration before this one; v8 (delivery tracking) applied at second 2000.
-        for (i, sql) in MIGRATIONS.iter().take(MIGRATIONS.len() - 1).enumerate() {
+        // Every migration before v11; v8 (delivery tracking) applied at second 2000.
+        for (i, sql) in MIGRATIONS.iter().take(10).enumerate() {
             tx.execute_batch(sql).map_err(backend_err)?;
             let version = i64::try_from(i + 1).map_err(backend_err)?;
             let applied = if version == 8 { 2000 } else { 0 };
@@ -172,6 +173,86 @@ mod tests {
             .query_row("SELECT value FROM server_meta WHERE key = 'deliveries_recorded_after'", [], |r| r.get(0))
             .map_err(backend_err)?;
         assert_eq!(after, "0");
+        Ok(())
+    }
+
+    #[test]
+    fn version_12_deletes_the_edits_of_messages_deleted_before() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(backend_err)?;
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
+        )
+        .map_err(backend_err)?;
+        let tx = conn.transaction().map_err(backend_err)?;
+        for (i, sql) in MIGRATIONS.iter().take(11).enumerate() {
+            tx.execute_batch(sql).map_err(backend_err)?;
+            let version = i64::try_from(i + 1).map_err(backend_err)?;
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![version]).map_err(backend_err)?;
+        }
+        // $m (deleted) was edited by its sender ($e1, itself edited by $e2, carrying a file) and
+        // by someone else ($o); $n (not deleted) was edited too ($ne).
+        let edit = |of: &str, body: &str| {
+            format!(
+                r#"{{"msgtype":"m.text","body":"* {body}","m.new_content":{{"msgtype":"m.text","body":"{body}"}},"m.relates_to":{{"rel_type":"m.replace","event_id":"{of}"}}}}"#
+            )
+        };
+        tx.execute_batch("INSERT INTO rooms VALUES ('!r:x', 0);").map_err(backend_err)?;
+        for (pos, id, sender, content, because) in [
+            (1, "$m", "@a:x", r#"{}"#.to_owned(), Some(r#"{"event_id":"$red"}"#)),
+            (2, "$e1", "@a:x", edit("$m", "K+ 6.9 secret"), None),
+            (3, "$e2", "@a:x", edit("$e1", "K+ 7.1 secret"), None),
+            (4, "$o", "@b:x", edit("$m", "not theirs"), None),
+            (5, "$n", "@a:x", r#"{"msgtype":"m.text","body":"kept"}"#.to_owned(), None),
+            (6, "$ne", "@a:x", edit("$n", "kept too"), None),
+            (7, "$red", "@a:x", r#"{"redacts":"$m"}"#.to_owned(), None),
+        ] {
+            tx.execute(
+                "INSERT INTO events (stream, event_id, room_id, sender, type, content, origin_server_ts, redacted_because)
+                 VALUES (?1, ?2, '!r:x', ?3, 'm.room.message', ?4, 0, ?5)",
+                params![pos, id, sender, content, because],
+            )
+            .map_err(backend_err)?;
+        }
+        tx.execute_batch(
+            "INSERT INTO event_relations (event_id, room_id, rel_type, parent_id, sender, type, stream, origin_server_ts)
+                 VALUES ('$e1', '!r:x', 'm.replace', '$m', '@a:x', 'm.room.message', 2, 0),
+                        ('$e2', '!r:x', 'm.replace', '$e1', '@a:x', 'm.room.message', 3, 0),
+                        ('$o', '!r:x', 'm.replace', '$m', '@b:x', 'm.room.message', 4, 0),
+                        ('$ne', '!r:x', 'm.replace', '$n', '@a:x', 'm.room.message', 6, 0);
+             INSERT INTO media (media_id, uploader, created_ts, referenced) VALUES ('f1', '@a:x', 0, 1);
+             INSERT INTO media_refs VALUES ('f1', '$e2', '!r:x', 3);",
+        )
+        .map_err(backend_err)?;
+        tx.commit().map_err(backend_err)?;
+
+        assert_eq!(migrate(&mut conn)?, LATEST);
+        let row = |id: &str| -> Result<(String, Option<String>, Option<String>), StoreError> {
+            conn.query_row(
+                "SELECT content, redacted_because, original_content FROM events WHERE event_id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(backend_err)
+        };
+        for id in ["$e1", "$e2"] {
+            let (content, because, original) = row(id)?;
+            assert_eq!(content, "{}", "{id}: its text is gone");
+            assert_eq!(because.as_deref(), Some(r#"{"event_id":"$red"}"#), "{id}: by the message's deletion");
+            assert!(original.is_some_and(|o| o.contains("secret")), "{id}: original kept for investigations");
+        }
+        for id in ["$o", "$ne"] {
+            let (content, because, _) = row(id)?;
+            assert!(content.contains("m.new_content") && because.is_none(), "{id} untouched");
+        }
+        let related: Vec<String> = conn
+            .prepare("SELECT event_id FROM event_relations ORDER BY stream")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(backend_err)?;
+        assert_eq!(related, ["$o", "$ne"]);
+        let released: i64 = conn
+            .query_row("SELECT released FROM media WHERE media_id = 'f1'", [], |r| r.get(0))
+            .map_err(backend_err)?;
+        assert_eq!(released, 1, "the file only the deleted edit carried is freed");
         Ok(())
     }
 

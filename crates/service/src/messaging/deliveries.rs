@@ -94,6 +94,11 @@ const KEPT_WRITES: usize = 8;
 /// Longest a receipt waits for its device's deliveries already under way.
 const SETTLE_WAIT: Duration = Duration::from_secs(5);
 
+/// How long a sender's long-poll waits for more deliveries of their messages before it is woken:
+/// a message reaches the members of a ward one sync after the other, and each would otherwise
+/// wake the sender's client for one more count.
+pub const SENDER_WAKE_DELAY: Duration = Duration::from_millis(200);
+
 #[derive(Debug, Default)]
 struct Writes {
     started: u64,
@@ -232,7 +237,7 @@ async fn store_and_wake(
         })
         .filter(|s| *s != user)
         .collect();
-    notifier.wake(senders);
+    notifier.wake_soon(senders, SENDER_WAKE_DELAY);
     Ok(recorded.iter().map(|d| d.stream).max().unwrap_or(StreamPos::ZERO))
 }
 
