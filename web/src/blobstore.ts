@@ -89,11 +89,19 @@ export async function openSessions(): Promise<Set<string>> {
 }
 
 /**
- * At boot, before anyone signs in: files of tab sessions no longer open anywhere (signed out,
- * tab closed, browser crashed) are deleted, except `keep` (this tab's own session, about to
- * resume after a reload). Without the Locks API only `keep` is kept.
+ * Files of tab sessions no longer open anywhere (signed out, tab closed, browser crashed) are
+ * deleted, except `keep` (this tab's own session, about to resume after a reload). Without the
+ * Locks API only `keep` is kept. Run at boot and once the outbox is loaded, each time a moment
+ * later ({@link SWEEP_GRACE_MS}): tabs the browser restores together each take their session's
+ * lock as they start, and a sweep by the first must not take the files of one still starting.
+ * (A tab the browser restores only when it is clicked holds no lock until then: its files are
+ * swept, and its messages say the file is no longer on this device.)
  */
 export async function sweepOrphans(keep: string | null): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, SWEEP_GRACE_MS));
   const open = await openSessions();
   await sweep((owner) => owner === keep || open.has(owner));
 }
+
+/** How long after a tab starts its sweep of other sessions' files waits. */
+export const SWEEP_GRACE_MS = 3000;

@@ -8,7 +8,7 @@
 // Retry; a network failure, 429 or 5xx is tried again with a growing pause, and at once when the
 // browser says it is online again.
 
-import { deleteFile, getFile, holdSessionLock, openSessions, putFile, sweep } from "./blobstore";
+import { deleteFile, getFile, holdSessionLock, putFile, sweep, sweepOrphans } from "./blobstore";
 import { media } from "./media";
 import type { Session } from "./session";
 import { store } from "./state";
@@ -135,14 +135,9 @@ export class Outbox {
     if (this.stopped) return;
     store.update({ outbox: [...entries, ...this.entries.filter((e) => !entries.some((s) => s.txnId === e.txnId))] });
     this.persist();
-    // Files of sessions no longer open in any tab (signed out, closed, expired) are deleted.
-    try {
-      const open = await openSessions();
-      await sweep((owner) => owner === this.owner || open.has(owner));
-    } catch {
-      // IndexedDB unavailable: nothing was stored there.
-    }
-    if (this.stopped) return;
+    // Files of sessions no longer open in any tab (signed out, closed, expired) are deleted, a
+    // moment from now (sweepOrphans). IndexedDB unavailable: nothing was stored there.
+    sweepOrphans(this.owner).catch(() => undefined);
     this.loaded = true;
     for (const roomId of new Set(this.entries.map((e) => e.roomId))) this.pump(roomId);
   }
@@ -226,10 +221,10 @@ export class Outbox {
     }
     try {
       await putFile(this.owner, entry.txnId, file);
-    } catch (e) {
-      ready.state = "failed";
-      const why = e instanceof Error && e.message ? `: ${e.message}` : "";
-      ready.reason = { kind: "refused", text: `the file could not be kept on this device${why}` };
+    } catch {
+      // Storage full or refused: the file goes from memory (kept in `files`) rather than not at
+      // all; the message says a reload before it is sent would lose it.
+      ready.unkept = true;
     }
     if (this.stopped || !this.entries.some((x) => x.txnId === entry.txnId)) return;
     this.patch(entry.txnId, ready);

@@ -86,6 +86,11 @@ export interface OutboxEntry {
   preparing?: boolean;
   /** Who wrote it (user id): another person's entries left in this tab are never sent. */
   author?: string;
+  /**
+   * A file this device could not keep (storage full or refused): sent from the page's memory,
+   * so a reload before it is sent loses it, and the person is told so.
+   */
+  unkept?: boolean;
 }
 
 /** Counts of a message of mine, from the server (`org.wardline.message_status`). */

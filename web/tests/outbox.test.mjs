@@ -54,8 +54,8 @@ test("a caption typed right after a photo is sent after it, even when the photo 
   }
 });
 
-test("a photo that cannot be kept on the device says Not sent, and why", async () => {
-  await conversation(server, people.ada.token, [people.gus], { name: "Wound care 2" });
+test("a photo this device cannot keep is sent from memory, and the sender is told a reload would lose it", async () => {
+  const roomId = await conversation(server, people.ada.token, [people.gus], { name: "Wound care 2" });
   const context = await browser.newContext(DESKTOP);
   await context.addInitScript(() => {
     IDBObjectStore.prototype.put = function () {
@@ -63,13 +63,27 @@ test("a photo that cannot be kept on the device says Not sent, and why", async (
     };
   });
   const page = await context.newPage();
+  // The upload is held until the warning has been seen.
+  let release;
+  const held = new Promise((r) => (release = r));
+  await page.route("**/_matrix/media/*/upload**", async (route) => {
+    await held;
+    await route.continue();
+  });
   try {
     await signIn(page, server, "gus");
     await openConversation(page, "Wound care 2");
     await page.getByLabel("Attach a file").setInputFiles({ name: "wound2.png", mimeType: "image/png", buffer: PNG });
     const photo = page.locator(".timeline .msg", { has: page.locator("img[alt='wound2.png']") });
-    await photo.getByText(/Not sent: .*could not be kept on this device/).waitFor(WAIT);
-    await photo.getByRole("button", { name: "Retry" }).waitFor(WAIT);
+    await photo.getByText(/could not keep the file: stay on this page until it is sent/).waitFor(WAIT);
+    assert.equal(await photo.getByText(/Not sent/).count(), 0, "not marked Not sent");
+    release();
+    const sent = await until(async () => {
+      const msgs = (await eventsOf(server, people.ada.token, roomId)).filter((e) => e.type === "m.room.message");
+      return msgs.length ? msgs : null;
+    }, "the photo sent");
+    assert.deepEqual(sent.map((e) => e.content.body), ["wound2.png"], "sent once");
+    await photo.getByText(/could not keep the file/).waitFor({ state: "detached", ...WAIT });
   } finally {
     await context.close();
   }

@@ -28,6 +28,7 @@ export function MessageStatus({ item }: { item: TimelineItem }) {
         <span class="reason">
           <span aria-hidden="true">⚠ </span>
           {notSent(entry.reason)}
+          {entry.unkept && " This device could not keep the file: stay on this page until it is sent."}
         </span>
         <button type="button" class="plain small" onClick={() => retry(entry.txnId)}>
           Retry
@@ -42,6 +43,9 @@ export function MessageStatus({ item }: { item: TimelineItem }) {
     return (
       <span class="status sending">
         <span aria-hidden="true">◷ </span>Sending…
+        {entry?.unkept && (
+          <span class="reason"> This device could not keep the file: stay on this page until it is sent.</span>
+        )}
       </span>
     );
   }
