@@ -10,6 +10,7 @@
 
 mod accounts;
 mod audit;
+pub mod backup;
 mod deliveries;
 mod media;
 mod mfa;
@@ -35,6 +36,22 @@ use pool::{Positions, ReaderPool, Writer};
 /// Turns any displayable backend error into a [`StoreError::Backend`].
 pub(crate) fn backend_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
+}
+
+/// The server-wide stream position of the last change a database holds.
+pub(crate) fn stream_position(conn: &rusqlite::Connection) -> Result<i64, StoreError> {
+    conn.query_row(
+        "SELECT MAX(
+            (SELECT COALESCE(MAX(stream), 0) FROM events),
+            (SELECT COALESCE(MAX(stream), 0) FROM receipts),
+            (SELECT COALESCE(MAX(stream), 0) FROM account_data),
+            (SELECT COALESCE(MAX(stream), 0) FROM presence),
+            (SELECT COALESCE(MAX(stream), 0) FROM receipt_log),
+            (SELECT COALESCE(MAX(stream), 0) FROM deliveries))",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(backend_err)
 }
 
 /// How durable a commit is.
@@ -69,19 +86,7 @@ impl SqliteStore {
     pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
         let mut conn = pool::open_connection(path, durability, false)?;
         migrations::migrate(&mut conn)?;
-        let max: i64 = conn
-            .query_row(
-                "SELECT MAX(
-                    (SELECT COALESCE(MAX(stream), 0) FROM events),
-                    (SELECT COALESCE(MAX(stream), 0) FROM receipts),
-                    (SELECT COALESCE(MAX(stream), 0) FROM account_data),
-                    (SELECT COALESCE(MAX(stream), 0) FROM presence),
-                    (SELECT COALESCE(MAX(stream), 0) FROM receipt_log),
-                    (SELECT COALESCE(MAX(stream), 0) FROM deliveries))",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(backend_err)?;
+        let max = stream_position(&conn)?;
         let pos = Arc::new(Positions::new(StreamPos(max)));
         let writer = Writer::start(conn, Arc::clone(&pos))?;
         let readers = ReaderPool::open(path, durability, 4)?;

@@ -76,7 +76,7 @@ pub enum AuditAction {
     /// A file was uploaded.
     #[serde(rename = "media.upload")]
     MediaUpload,
-    /// Audit records or a transcript were exported.
+    /// Audit records, a transcript or a backup of the data directory were exported.
     #[serde(rename = "export")]
     Export,
     /// A request with an access token was refused (`401`, `403`, or `404` for what the caller

@@ -96,7 +96,7 @@ fn write_out(output: Option<&PathBuf>, text: &str) -> Result<(), Box<dyn std::er
 }
 
 /// Records who exported what, with the operating-system user who ran the command.
-async fn audit_export(
+pub(crate) async fn audit_export(
     services: &Services,
     what: String,
     room: Option<String>,

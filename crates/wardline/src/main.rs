@@ -3,9 +3,13 @@
 mod audit_cli;
 mod audit_files;
 mod audit_ship;
+mod backup;
 mod config;
 mod control;
+mod manifest;
+mod notify;
 mod private_file;
+mod restore;
 mod serve;
 mod tls;
 mod users;
@@ -49,6 +53,17 @@ enum Command {
     /// Conversations: transcripts for investigations.
     #[command(subcommand)]
     Room(audit_cli::RoomCommand),
+    /// Copy the data directory (database, files, audit keys and checkpoints) into DEST, a new or
+    /// empty directory, with a manifest of every file; works while the server runs.
+    Backup {
+        /// Where to write the backup.
+        dest: PathBuf,
+    },
+    /// Rebuild an empty data directory from a backup, after checking it against its manifest.
+    Restore {
+        /// The backup (a directory written by `wardline backup`).
+        src: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -90,6 +105,8 @@ fn main() -> ExitCode {
                 users::with_services(config, |s, data_dir| Box::pin(audit_cli::run_audit(s, data_dir, cmd))).await
             }
             Command::Room(cmd) => users::with_services(config, |s, _| Box::pin(audit_cli::run_room(s, cmd))).await,
+            Command::Backup { dest } => backup::run(config, &dest).await,
+            Command::Restore { src } => restore::run(&config, &src),
         }
     });
     match result {

@@ -1,8 +1,11 @@
 //! Files only their owner may read (0600): the open options that create them, and whole files
-//! written privately and replaced atomically (exports, the passwords of `user import`).
+//! written privately and replaced atomically (exports, the passwords of `user import`), and the
+//! files and directories of backups and restores (new files 0600, directories 0700).
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+use sha2::Digest;
 
 /// Makes a file created with `options` readable by its owner only (0600).
 pub fn owner_only(options: &mut std::fs::OpenOptions) {
@@ -51,6 +54,78 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     written
 }
 
+/// Copies `from` to a new file `to` (which must not exist) readable by its owner only, synced
+/// to disk; returns the size and SHA-256 of what was copied.
+pub fn copy_private(from: &Path, to: &Path) -> std::io::Result<(u64, String)> {
+    let mut src = std::fs::File::open(from)?;
+    write_private_new(to, |out| {
+        let mut hasher = sha2::Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = src.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])?;
+            size += n as u64;
+        }
+        Ok((size, hex::encode(hasher.finalize())))
+    })
+}
+
+/// Creates `to` (which must not exist) readable by its owner only, lets `fill` write it, and
+/// syncs it to disk.
+pub fn write_private_new<T>(
+    to: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    owner_only(&mut options);
+    let mut out = options.open(to)?;
+    let result = fill(&mut out)?;
+    out.sync_all()?;
+    Ok(result)
+}
+
+/// Creates `dir` and the directories above it up to `root` (which exists), each readable by its
+/// owner only (0700).
+pub fn create_private_dirs(root: &Path, dir: &Path) -> std::io::Result<()> {
+    let mut at = root.to_path_buf();
+    for part in dir.strip_prefix(root).map_err(std::io::Error::other)?.components() {
+        at.push(part);
+        match std::fs::create_dir(&at) {
+            Ok(()) => restrict_dir(&at)?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && at.is_dir() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Makes a directory readable by its owner only (0700).
+pub fn restrict_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Syncs a directory's entries to disk (a file created in it survives a power cut).
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +167,20 @@ mod tests {
         let names: Vec<String> =
             std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
         assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn copies_are_private_hashed_and_never_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("from");
+        std::fs::write(&from, b"ecg").unwrap();
+        let to = dir.path().join("a/b/to");
+        create_private_dirs(dir.path(), to.parent().unwrap()).unwrap();
+        let (size, hash) = copy_private(&from, &to).unwrap();
+        assert_eq!((size, hash.clone()), crate::manifest::hash_file(&from).unwrap());
+        assert_eq!(hash, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"ecg")));
+        assert_eq!((mode(&to), mode(&dir.path().join("a")), mode(&dir.path().join("a/b"))), (0o600, 0o700, 0o700));
+        assert!(copy_private(&from, &to).is_err(), "an existing file is not overwritten");
     }
 }

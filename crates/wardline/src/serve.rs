@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tower::ServiceExt;
 
 use wardline_service::{Config, Services};
-use wardline_store::MetaStore;
+use wardline_store::{MetaStore, StoreError};
 use wardline_store_sqlite::{Durability, SqliteStore};
 use wardline_types::SystemClock;
 
@@ -24,7 +24,15 @@ pub async fn open(config: Config) -> Result<Services, Box<dyn std::error::Error>
         .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
     restrict_permissions(&config.data_dir);
     let durability = if config.fsync { Durability::Full } else { Durability::Normal };
-    let store = SqliteStore::open(&config.data_dir.join("wardline.db"), durability)?;
+    let store = SqliteStore::open(&config.data_dir.join("wardline.db"), durability).map_err(|e| match e {
+        StoreError::SchemaTooNew { found, known } => format!(
+            "the database in {} was written by a newer Wardline (schema version {found}; this Wardline {} knows versions up to {known}): \
+             run that Wardline, or, to go back to this one, restore the backup taken before the upgrade into an empty data directory (`wardline restore`)",
+            config.data_dir.display(),
+            env!("CARGO_PKG_VERSION")
+        ),
+        e => e.to_string(),
+    })?;
     let bound = store.bind_server_name(&config.server_name).await?;
     if bound != config.server_name {
         return Err(format!(
@@ -109,6 +117,14 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     };
     let sink = crate::audit_files::checkpoint_sink(&data_dir, audit_copies.checkpoint_file.clone(), shipper);
     let signal = shutdown_signal()?;
+    let (tls, reload) = match tls {
+        Some(acceptor) => {
+            let (current, acceptor) = tokio::sync::watch::channel(acceptor);
+            let files = config_tls_files(&services.config).map(|(c, k)| (c, k, current));
+            (Some(acceptor), crate::tls::reload_on_hangup(files)?)
+        }
+        None => (None, crate::tls::reload_on_hangup(None)?),
+    };
     println!("wardline listening on {scheme}://{local}");
     let background = tokio::spawn(services.clone().run_background());
     let housekeeping = tokio::spawn(std::sync::Arc::clone(&services.media).run_housekeeping());
@@ -125,8 +141,10 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let control = crate::control::serve(&data_dir, services.clone())?;
     let app = wardline_api::router(services.clone());
     let on_shutdown = services.clone();
+    crate::notify::ready(&format!("listening on {scheme}://{local}"));
     let shutdown = async move {
         signal.await;
+        crate::notify::stopping();
         tracing::info!("shutting down: finishing in-flight requests");
         on_shutdown.begin_shutdown();
     };
@@ -141,6 +159,7 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     background.abort();
     housekeeping.abort();
+    reload.abort();
     control.abort();
     // The checkpoint task stops between checkpoints, never halfway through copying one.
     let _ = stop_checkpoints.send(());
@@ -165,6 +184,11 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     crate::control::remove(&data_dir);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The certificate and key files, when TLS is on.
+fn config_tls_files(config: &Config) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    config.tls.cert_file.clone().zip(config.tls.key_file.clone())
 }
 
 /// How long a finished connection keeps reading (and discarding) what the client still sends,

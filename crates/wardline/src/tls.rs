@@ -1,9 +1,15 @@
 //! HTTPS: a listener that completes the TLS handshake (1.2 or 1.3 only) before handing the
-//! connection to the HTTP server.
+//! connection to the HTTP server, and the certificate reloaded without a restart.
+//!
+//! On `SIGHUP` the certificate and key files are read again; new connections get the new pair,
+//! open ones keep theirs. A pair that cannot be used (unreadable, not PEM, a key that does not
+//! match the certificate) is logged and the server goes on serving the previous one.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+
+use std::path::PathBuf;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -29,6 +35,44 @@ pub fn acceptor(cert_file: &Path, key_file: &Path) -> Result<TlsAcceptor, Box<dy
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// The acceptor new connections use, replaced when the certificate is reloaded.
+pub type CurrentAcceptor = tokio::sync::watch::Receiver<TlsAcceptor>;
+
+/// Reloads the certificate and key from their files on every `SIGHUP` until the returned task
+/// is aborted; `None` (no TLS) only logs that there is nothing to reload. Installs the signal
+/// handler before returning, so a `SIGHUP` never ends the server.
+pub fn reload_on_hangup(
+    files: Option<(PathBuf, PathBuf, tokio::sync::watch::Sender<TlsAcceptor>)>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    #[cfg(unix)]
+    {
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        Ok(tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                let Some((cert, key, current)) = &files else {
+                    tracing::info!("SIGHUP: no TLS certificate to reload (tls.cert_file is not set)");
+                    continue;
+                };
+                match acceptor(cert, key) {
+                    Ok(new) => {
+                        current.send_replace(new);
+                        tracing::info!(cert = %cert.display(), "reloaded the TLS certificate and key; new connections use them");
+                    }
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        "TLS certificate NOT reloaded: the new certificate or key cannot be used; still serving the previous one"
+                    ),
+                }
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = files;
+        Ok(tokio::spawn(async {}))
+    }
+}
+
 /// A TCP listener whose connections are TLS. Handshakes run concurrently, each in its own
 /// task, so a slow client cannot hold up the others.
 pub struct TlsListener {
@@ -38,11 +82,11 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    /// Starts accepting on a bound listener; a handshake not finished within `handshake_timeout`
-    /// is abandoned.
+    /// Starts accepting on a bound listener, each connection with the acceptor current when it
+    /// arrives; a handshake not finished within `handshake_timeout` is abandoned.
     pub fn new(
         tcp: TcpListener,
-        acceptor: TlsAcceptor,
+        acceptor: CurrentAcceptor,
         handshake_timeout: std::time::Duration,
     ) -> std::io::Result<Self> {
         let local = tcp.local_addr()?;
@@ -57,7 +101,7 @@ impl TlsListener {
                         continue;
                     }
                 };
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                let (acceptor, tx) = (acceptor.borrow().clone(), tx.clone());
                 tokio::spawn(async move {
                     match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
