@@ -5,6 +5,7 @@ mod audit_files;
 mod audit_ship;
 mod config;
 mod control;
+mod logging;
 mod private_file;
 mod serve;
 mod tls;
@@ -53,13 +54,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WARDLINE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let listen = match &cli.command {
         Command::Serve { listen } => listen.clone(),
         _ => None,
@@ -72,9 +66,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    logging::init(config.log.format);
     for w in warnings {
-        eprintln!("wardline: warning: {w}");
+        tracing::warn!("{w}");
     }
+    let config_format = config.log.format;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -95,7 +91,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wardline: {e}");
+            logging::fatal(config_format, &e.to_string());
             ExitCode::FAILURE
         }
     }
