@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Server, enc};
+use crate::harness::{PASSWORD, Server, enc, totp_code};
 
 /// One sample of the Prometheus text exposition format.
 #[derive(Debug, Clone)]
@@ -134,6 +134,19 @@ async fn metrics_count_requests_sign_ins_long_polls_writes_and_files_without_nam
         assert_eq!(st, 403);
     }
 
+    // A sign-in with a second factor: a wrong code, then the right one. The password step that
+    // asks for the code is not an outcome yet.
+    let bob = s.user("bob").await;
+    let secret = bob.enrol_totp().await;
+    let (st, step1) = anon
+        .post("/_matrix/client/v3/login", json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "bob"}, "password": PASSWORD}))
+        .await;
+    assert_eq!(st, 401, "{step1}");
+    let session = step1["session"].as_str().unwrap().to_owned();
+    let code = |code: String| json!({"type": "org.wardline.login.totp", "session": session, "code": code});
+    assert_eq!(anon.post("/_matrix/client/v3/login", code("123456".into())).await.0, 403);
+    assert_eq!(anon.post("/_matrix/client/v3/login", code(totp_code(&secret, 1))).await.0, 200);
+
     // A long-poll, seen waiting in the metrics before the message that wakes it is sent.
     let first = alice.sync(None, 0, None).await;
     let since = first["next_batch"].as_str().unwrap().to_owned();
@@ -174,8 +187,9 @@ async fn metrics_count_requests_sign_ins_long_polls_writes_and_files_without_nam
         )
         .unwrap_or(0.0)
     };
-    assert_eq!(count("POST", "/_matrix/client/v3/login", "403"), 3.0);
-    assert!(count("POST", "/_matrix/client/v3/login", "200") >= 1.0);
+    assert_eq!(count("POST", "/_matrix/client/v3/login", "403"), 4.0);
+    assert_eq!(count("POST", "/_matrix/client/v3/login", "401"), 1.0);
+    assert_eq!(count("POST", "/_matrix/client/v3/login", "200"), 3.0);
     assert_eq!(count("PUT", "/_matrix/client/v3/rooms/{room_id}/send/{event_type}/{txn_id}", "200"), 1.0);
     assert!(count("GET", "/_matrix/client/v3/sync", "200") >= 2.0);
     assert_eq!(count("POST", "/_matrix/media/v3/upload", "200"), 1.0);
@@ -183,7 +197,12 @@ async fn metrics_count_requests_sign_ins_long_polls_writes_and_files_without_nam
     assert!(m.has("wardline_http_request_duration_seconds_bucket"));
 
     assert_eq!(m.value("wardline_signins_total", &[("outcome", "bad_password")]), Some(3.0));
-    assert!(m.value("wardline_signins_total", &[("outcome", "success")]).is_some_and(|v| v >= 1.0));
+    assert_eq!(m.value("wardline_signins_total", &[("outcome", "bad_second_factor")]), Some(1.0));
+    assert_eq!(
+        m.value("wardline_signins_total", &[("outcome", "success")]),
+        Some(3.0),
+        "alice, bob, bob's second factor"
+    );
     assert_eq!(m.value("wardline_account_lockouts_total", &[]), Some(1.0));
     assert_eq!(m.value("wardline_sync_waiting", &[]), Some(0.0), "the answered long-poll no longer counts");
     assert!(m.value("wardline_store_commit_duration_seconds_count", &[]).is_some_and(|v| v >= 1.0));
@@ -198,7 +217,9 @@ async fn metrics_count_requests_sign_ins_long_polls_writes_and_files_without_nam
     let media_id = media.rsplit('/').next().unwrap();
     for sample in &m.0 {
         for value in sample.labels.values() {
-            for secret in [alice.user_id.as_str(), room.as_str(), event_id, media_id, "mallory", "@", "!"] {
+            for secret in
+                [alice.user_id.as_str(), bob.user_id.as_str(), room.as_str(), event_id, media_id, "mallory", "@", "!"]
+            {
                 assert!(!value.contains(secret), "{sample:?} names {secret}");
             }
         }
