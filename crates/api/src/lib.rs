@@ -9,6 +9,7 @@ pub mod edge;
 pub mod error;
 mod guard;
 mod layers;
+pub mod metrics;
 pub mod routes;
 pub mod ruma_wrapper;
 pub mod staff;
@@ -25,6 +26,7 @@ use tower_http::trace::TraceLayer;
 use wardline_service::Services;
 
 use crate::error::ApiError;
+pub use crate::metrics::HttpMetrics;
 use crate::routes::{RouteInfo, Routes};
 
 /// Every API route (Matrix, Wardline's own, administration), each with its endpoint's rules.
@@ -41,13 +43,16 @@ pub fn route_table() -> Vec<RouteInfo> {
 
 pub use crate::guard::install_hook as install_panic_hook;
 
-/// The whole HTTP application.
-pub fn router(services: Services) -> Router {
+/// The whole HTTP application, counting requests into `http_metrics`.
+pub fn router(services: Services, http_metrics: HttpMetrics) -> Router {
     let tls = services.config.tls.enabled();
+    let routes = api_routes();
+    let templates = routes.table().iter().map(|r| r.path.as_str()).chain(web::PATHS);
+    let tracking = metrics::Tracking { metrics: http_metrics, endpoints: metrics::Endpoints::new(templates) };
     // The largest body axum's own extractors read (Wardline's and the administration endpoints;
     // `Ruma<T>` applies the same limit itself, and the upload limit to uploads).
     let body_limit = axum::extract::DefaultBodyLimit::max(services.config.max_request_bytes);
-    let mut app = api_routes()
+    let mut app = routes
         .into_router()
         .merge(web::routes())
         .fallback(|| async { ApiError::unrecognized().into_response() })
@@ -78,4 +83,5 @@ pub fn router(services: Services) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(120),
         ))
+        .layer(axum::middleware::from_fn_with_state(tracking, metrics::track))
 }

@@ -42,6 +42,9 @@ async fn app_css() -> Response {
     asset("text/css", APP_CSS, false)
 }
 
+/// The paths [`routes`] serves.
+pub const PATHS: [&str; 3] = ["/", "/app.js", "/app.css"];
+
 /// `/`, `/app.js`, `/app.css`.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new().route("/", get(index)).route("/app.js", get(app_js)).route("/app.css", get(app_css))

@@ -11,6 +11,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
@@ -154,6 +155,8 @@ pub struct AuditService {
     rx: Arc<std::sync::Mutex<Option<mpsc::Receiver<Msg>>>>,
     /// `Some(why)` while the writer cannot store its batch; every failed attempt notifies.
     failing: Arc<watch::Sender<Option<String>>>,
+    /// Records the writer has taken off the queue and not yet stored.
+    storing: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for AuditService {
@@ -191,6 +194,7 @@ impl AuditService {
             queue,
             rx: Arc::new(std::sync::Mutex::new(Some(rx))),
             failing: Arc::new(watch::channel(None).0),
+            storing: Arc::default(),
         }
     }
 
@@ -229,6 +233,14 @@ impl AuditService {
     pub fn record(&self, record: NewAuditRecord) -> ServiceResult<()> {
         self.reserve()?.record(record);
         Ok(())
+    }
+
+    /// Records waiting to be stored: queued (or places taken for them), and taken by the
+    /// writer but not yet stored (a batch the store refuses stays here until it is stored).
+    #[must_use]
+    pub fn backlog(&self) -> usize {
+        let queued = self.queue.max_capacity().saturating_sub(self.queue.capacity());
+        queued + self.storing.load(Ordering::Relaxed)
     }
 
     /// Stores a record before returning (for actions that must not happen unrecorded).
@@ -288,7 +300,9 @@ impl AuditService {
                 }
             }
             if !batch.is_empty() {
+                self.storing.store(batch.len(), Ordering::Relaxed);
                 self.store_batch(std::mem::take(&mut batch)).await;
+                self.storing.store(0, Ordering::Relaxed);
             }
             for done in waiting.drain(..) {
                 let _ = done.send(());

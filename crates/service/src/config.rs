@@ -46,6 +46,10 @@ pub struct Config {
     pub forwarded_header: ForwardedHeader,
     /// HTTP connections.
     pub http: HttpSettings,
+    /// The operational log (standard error).
+    pub log: LogSettings,
+    /// Prometheus metrics.
+    pub metrics: MetricsSettings,
 }
 
 impl Default for Config {
@@ -66,6 +70,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeader::default(),
             http: HttpSettings::default(),
+            log: LogSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -281,4 +287,35 @@ impl Default for HttpSettings {
     fn default() -> Self {
         Self { header_read_timeout_secs: 30 }
     }
+}
+
+/// The operational log, written to standard error. (Its filter is `WARDLINE_LOG`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// How each line is written.
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people: one line of text per event, coloured only when standard error is a terminal.
+    #[default]
+    Text,
+    /// For log shippers: one JSON object per line, never coloured.
+    Json,
+}
+
+/// Prometheus metrics, served on their own listener so they never share the address clients
+/// reach: the figures (sign-in failures, queue depths) are for the hospital's monitoring, not
+/// for the internet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Address to serve `GET /metrics` on (`"127.0.0.1:9464"`); unset (the default), no
+    /// metrics are served. It asks for no token: bind it to loopback or to a management
+    /// network that only the monitoring system reaches.
+    pub listen: Option<SocketAddr>,
 }

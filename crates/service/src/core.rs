@@ -7,6 +7,7 @@ use wardline_store::Store;
 use wardline_types::Clock;
 
 use crate::audit::AuditService;
+use crate::metrics::Metrics;
 use crate::notifier::Notifier;
 use crate::ratelimit::RateLimiter;
 use crate::settings::SettingsHandle;
@@ -28,4 +29,6 @@ pub struct Core {
     pub limiter: RateLimiter,
     /// Settings that change at run time.
     pub settings: SettingsHandle,
+    /// What monitoring scrapes.
+    pub metrics: Metrics,
 }

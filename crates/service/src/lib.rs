@@ -17,6 +17,7 @@ pub mod import;
 pub mod lockout;
 pub mod media;
 pub mod messaging;
+pub mod metrics;
 pub mod mfa;
 pub mod names;
 pub mod notifier;
@@ -83,14 +84,27 @@ pub struct Services {
     pub media: Arc<media::MediaService>,
     /// The audit recorder.
     pub audit: audit::AuditService,
+    /// What monitoring scrapes.
+    pub metrics: metrics::Metrics,
     notifier: notifier::Notifier,
     store: Arc<dyn Store>,
     deliveries: messaging::Deliveries,
 }
 
 impl Services {
-    /// Builds the services over a store.
+    /// Builds the services over a store, counting into metrics nobody reads.
     pub fn new(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> ServiceResult<Self> {
+        Self::with_metrics(config, store, clock, metrics::Metrics::default())
+    }
+
+    /// Builds the services over a store, counting into `metrics` (which the store may also
+    /// have been given as its [`wardline_store::WriteObserver`]).
+    pub fn with_metrics(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        metrics: metrics::Metrics,
+    ) -> ServiceResult<Self> {
         let server_name = OwnedServerName::try_from(config.server_name.as_str())
             .map_err(|e| ServiceError::invalid(format!("server_name {:?}: {e}", config.server_name)))?;
         let notifier = notifier::Notifier::default();
@@ -109,6 +123,7 @@ impl Services {
             audit: audit.clone(),
             limiter,
             settings: live.clone(),
+            metrics: metrics.clone(),
         };
         let mfa = Arc::new(mfa::MfaService::new(&core));
         let sessions = Arc::new(sessions::SessionService::new(&core, Arc::clone(&mfa), &config.data_dir)?);
@@ -156,6 +171,7 @@ impl Services {
             status,
             media,
             audit,
+            metrics,
             notifier,
             store,
             deliveries,
@@ -173,6 +189,11 @@ impl Services {
     #[must_use]
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Brings up to date the gauges read when metrics are scraped (the audit backlog).
+    pub fn refresh_gauges(&self) {
+        self.metrics.set_audit_backlog(self.audit.backlog());
     }
 
     /// Starts shutting down: every open long-poll answers at once.

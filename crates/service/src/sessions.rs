@@ -18,6 +18,7 @@ use crate::audit::{Actor, AuditService, AuditSlot};
 use crate::auth_cache::AuthCache;
 use crate::core::Core;
 use crate::lockout::Lockouts;
+use crate::metrics::Metrics;
 use crate::mfa::MfaService;
 use crate::names::NameDigester;
 use crate::notifier::Notifier;
@@ -109,6 +110,8 @@ pub struct SessionService {
     pub(crate) dummy_hash: String,
     last_touch: Mutex<HashMap<String, Timestamp>>,
     auth_cache: AuthCache,
+    /// Sign-ins and lockouts are counted for monitoring.
+    pub(crate) metrics: Metrics,
 }
 
 impl std::fmt::Debug for SessionService {
@@ -163,6 +166,7 @@ impl SessionService {
             dummy_hash,
             last_touch: Mutex::default(),
             auth_cache: AuthCache::default(),
+            metrics: core.metrics.clone(),
         })
     }
 

@@ -10,6 +10,7 @@ use wardline_types::audit::{AuditAction, Outcome};
 
 use crate::audit::{Actor, AuditSlot};
 use crate::lockout::Lockouts;
+use crate::metrics::SignInOutcome;
 use crate::password;
 use crate::ratelimit::{GLOBAL, LimitKind};
 use crate::sessions::{Caller, LoginOutcome, SessionService};
@@ -107,6 +108,7 @@ impl SessionService {
         let attempted = req.user.clone();
         let ip = req.ip;
         let result = self.login_inner(req).await;
+        self.count_sign_in(&result);
         match &result {
             Ok(o) => {
                 let actor = Actor { user_id: o.user_id.clone(), device_id: Some(o.device_id.clone()), ip };
@@ -122,6 +124,20 @@ impl SessionService {
             Err(_) => {}
         }
         result
+    }
+
+    /// Counts how a sign-in step ended, for monitoring. A password step that asks for the
+    /// second factor is counted when that step ends.
+    fn count_sign_in(&self, result: &ServiceResult<LoginOutcome>) {
+        let outcome = match result {
+            Ok(_) => SignInOutcome::Success,
+            Err(ServiceError::InvalidCredentials) => SignInOutcome::BadPassword,
+            Err(ServiceError::WrongSecondFactor) => SignInOutcome::BadSecondFactor,
+            Err(ServiceError::RateLimited { .. }) => SignInOutcome::Throttled,
+            Err(ServiceError::Deactivated) => SignInOutcome::Deactivated,
+            Err(_) => return,
+        };
+        self.metrics.sign_in(outcome);
     }
 
     async fn login_inner(&self, req: LoginRequest) -> ServiceResult<LoginOutcome> {
@@ -190,6 +206,18 @@ impl SessionService {
     /// per-address and per-account limits, the five codes per sign-in and the lockout do, and
     /// the lock check, the code check and the count are one step per account.
     pub async fn login_second_factor(
+        &self,
+        session: &str,
+        kind: SecondFactor,
+        code: &str,
+        ip: Option<IpAddr>,
+    ) -> ServiceResult<LoginOutcome> {
+        let result = self.second_factor_step(session, kind, code, ip).await;
+        self.count_sign_in(&result);
+        result
+    }
+
+    async fn second_factor_step(
         &self,
         session: &str,
         kind: SecondFactor,
@@ -337,6 +365,7 @@ impl SessionService {
         r.ip = ip.map(|i| i.to_string());
         r.detail = Some(format!("locked until {}", until.to_rfc3339()));
         self.audit.record(r)?;
+        self.metrics.lockout();
         tracing::warn!(target: "security", user = %subject, "account locked after repeated failed sign-ins");
         Ok(())
     }

@@ -18,6 +18,7 @@ use crate::config::SyncSettings;
 use crate::core::Core;
 use crate::filter::{event_passes, kind_passes, room_included, room_kind_passes};
 use crate::messaging::{Carried, Counts, Deliveries, STATUS_EVENT_TYPE, StatusService, SyncWindow, runs};
+use crate::metrics::Metrics;
 use crate::notifier::Notifier;
 use crate::rooms::RoomService;
 use crate::sessions::{Caller, SessionService};
@@ -161,6 +162,7 @@ pub struct SyncService {
     user_rooms: UserRooms,
     deliveries: Deliveries,
     statuses: Arc<StatusService>,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for SyncService {
@@ -215,6 +217,7 @@ impl SyncService {
             user_rooms: UserRooms::default(),
             deliveries,
             statuses,
+            metrics: core.metrics.clone(),
         }
     }
 
@@ -241,6 +244,7 @@ impl SyncService {
             if !wait.is_zero() {
                 tracing::debug!("sync long-poll waiting");
             }
+            let waiting = self.metrics.sync_waiting();
             tokio::select! {
                 woken = tokio::time::timeout_at(deadline, wake.changed()) => {
                     if woken.is_err() {
@@ -249,6 +253,7 @@ impl SyncService {
                 }
                 _ = closing.changed() => return Ok(result),
             }
+            drop(waiting);
             if !self.sessions.still_valid(caller).await? {
                 return Err(ServiceError::UnknownToken);
             }

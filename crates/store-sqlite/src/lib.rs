@@ -27,7 +27,7 @@ mod userdata;
 use std::path::Path;
 use std::sync::Arc;
 
-use wardline_store::{ChangeMark, ChangeTopic, Store, StoreError};
+use wardline_store::{ChangeMark, ChangeTopic, NoObserver, Store, StoreError, WriteObserver};
 use wardline_types::StreamPos;
 
 pub use migrations::LATEST as SCHEMA_VERSION;
@@ -84,11 +84,20 @@ impl std::fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies migrations.
     pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
+        Self::open_observed(path, durability, Arc::new(NoObserver))
+    }
+
+    /// Like [`SqliteStore::open`], reporting the writer's queue and group commits to `observer`.
+    pub fn open_observed(
+        path: &Path,
+        durability: Durability,
+        observer: Arc<dyn WriteObserver>,
+    ) -> Result<Self, StoreError> {
         let mut conn = pool::open_connection(path, durability, false)?;
         migrations::migrate(&mut conn)?;
         let max = stream_position(&conn)?;
         let pos = Arc::new(Positions::new(StreamPos(max)));
-        let writer = Writer::start(conn, Arc::clone(&pos))?;
+        let writer = Writer::start(conn, Arc::clone(&pos), observer)?;
         let readers = ReaderPool::open(path, durability, 4)?;
         let searches = Arc::new(tokio::sync::Semaphore::new(search::MAX_CONCURRENT_SEARCHES));
         Ok(Self { writer, readers, pos, searches })
@@ -125,5 +134,52 @@ mod tests {
         let dir = tempfile::tempdir().map_err(backend_err)?;
         let path = dir.path().join("test.db");
         wardline_store::conformance::run_all(|| SqliteStore::open(&path, Durability::Normal)).await
+    }
+
+    /// Counts what the writer reports.
+    #[derive(Debug, Default)]
+    struct Counting {
+        queued: std::sync::atomic::AtomicUsize,
+        taken: std::sync::atomic::AtomicUsize,
+        committed: std::sync::atomic::AtomicUsize,
+        groups: std::sync::atomic::AtomicUsize,
+    }
+
+    impl WriteObserver for Counting {
+        fn write_queued(&self) {
+            self.queued.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        fn writes_taken(&self, writes: usize) {
+            self.taken.fetch_add(writes, std::sync::atomic::Ordering::SeqCst);
+        }
+        fn group_committed(&self, writes: usize, _: std::time::Duration) {
+            self.committed.fetch_add(writes, std::sync::atomic::Ordering::SeqCst);
+            self.groups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_writer_reports_every_write_it_queues_and_commits() -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        use wardline_store::FilterStore;
+        let dir = tempfile::tempdir().map_err(backend_err)?;
+        let counting = Arc::new(Counting::default());
+        let observer: Arc<dyn WriteObserver> = Arc::clone(&counting) as Arc<dyn WriteObserver>;
+        let store = SqliteStore::open_observed(&dir.path().join("t.db"), Durability::Normal, observer)?;
+        let user = ruma::owned_user_id!("@a:localhost");
+        let writes: Vec<_> = (0..20)
+            .map(|i| {
+                let (store, user) = (store.clone(), user.clone());
+                tokio::spawn(async move { store.put_filter(&user, &format!("{{\"n\":{i}}}")).await })
+            })
+            .collect();
+        for write in writes {
+            write.await.map_err(backend_err)??;
+        }
+        assert_eq!(counting.queued.load(SeqCst), 20);
+        assert_eq!(counting.taken.load(SeqCst), 20, "the queue is empty once every write is answered");
+        assert_eq!(counting.committed.load(SeqCst), 20);
+        assert!((1..=20).contains(&counting.groups.load(SeqCst)));
+        Ok(())
     }
 }

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 use tokio::sync::{Semaphore, oneshot};
-use wardline_store::{ChangeMark, ChangeTopic, StoreError};
+use wardline_store::{ChangeMark, ChangeTopic, StoreError, WriteObserver};
 use wardline_types::StreamPos;
 
 use crate::{Durability, backend_err};
@@ -151,16 +151,18 @@ where
 #[derive(Clone)]
 pub(crate) struct Writer {
     jobs: std::sync::mpsc::Sender<Box<dyn Job>>,
+    observer: Arc<dyn WriteObserver>,
 }
 
 impl Writer {
-    pub fn start(conn: Connection, pos: Arc<Positions>) -> Result<Self, StoreError> {
+    pub fn start(conn: Connection, pos: Arc<Positions>, observer: Arc<dyn WriteObserver>) -> Result<Self, StoreError> {
         let (jobs, rx) = std::sync::mpsc::channel::<Box<dyn Job>>();
+        let watching = Arc::clone(&observer);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(conn, &rx, &pos))
+            .spawn(move || writer_loop(conn, &rx, &pos, &*watching))
             .map_err(backend_err)?;
-        Ok(Self { jobs })
+        Ok(Self { jobs, observer })
     }
 
     /// Runs `f` in the next group transaction; resolves once that transaction has committed.
@@ -171,14 +173,21 @@ impl Writer {
         F: FnOnce(&WriteTx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (done, wait) = oneshot::channel::<Result<T, StoreError>>();
-        self.jobs
-            .send(Box::new(TypedJob { f, done }))
-            .map_err(|_| StoreError::Backend("writer thread has stopped".into()))?;
+        self.observer.write_queued();
+        self.jobs.send(Box::new(TypedJob { f, done })).map_err(|_| {
+            self.observer.writes_taken(1);
+            StoreError::Backend("writer thread has stopped".into())
+        })?;
         wait.await.map_err(|_| StoreError::Backend("writer thread dropped a write".into()))?
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: &std::sync::mpsc::Receiver<Box<dyn Job>>, pos: &Positions) {
+fn writer_loop(
+    mut conn: Connection,
+    rx: &std::sync::mpsc::Receiver<Box<dyn Job>>,
+    pos: &Positions,
+    observer: &dyn WriteObserver,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -187,7 +196,10 @@ fn writer_loop(mut conn: Connection, rx: &std::sync::mpsc::Receiver<Box<dyn Job>
                 Err(_) => break,
             }
         }
+        let (writes, started) = (batch.len(), Instant::now());
+        observer.writes_taken(writes);
         run_batch(&mut conn, batch, pos);
+        observer.group_committed(writes, started.elapsed());
     }
 }
 

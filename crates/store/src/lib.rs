@@ -9,6 +9,7 @@
 
 pub mod conformance;
 mod error;
+mod observer;
 mod records;
 mod relations;
 mod search;
@@ -22,6 +23,7 @@ use wardline_types::{
 };
 
 pub use error::StoreError;
+pub use observer::{NoObserver, WriteObserver};
 pub use records::{
     AccountDataChange, ChangeMark, ChangeTopic, Delivery, Direction, ImportOutcome, Media, MediaContent, MediaRef,
     MembershipChange, NewMedia, NewSession, PosRange, Presence, Receipt, Session, Totp,

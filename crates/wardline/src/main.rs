@@ -6,6 +6,7 @@ mod audit_ship;
 mod backup;
 mod config;
 mod control;
+mod logging;
 mod manifest;
 mod notify;
 mod private_file;
@@ -68,13 +69,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WARDLINE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let listen = match &cli.command {
         Command::Serve { listen } => listen.clone(),
         _ => None,
@@ -87,9 +81,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    logging::init(config.log.format);
     for w in warnings {
-        eprintln!("wardline: warning: {w}");
+        tracing::warn!("{w}");
     }
+    let config_format = config.log.format;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -112,7 +108,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wardline: {e}");
+            logging::fatal(config_format, &e.to_string());
             ExitCode::FAILURE
         }
     }

@@ -12,19 +12,21 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tower::ServiceExt;
 
+use prometheus_client::registry::Registry;
+use wardline_service::metrics::Metrics;
 use wardline_service::{Config, Services};
 use wardline_store::{MetaStore, StoreError};
 use wardline_store_sqlite::{Durability, SqliteStore};
 use wardline_types::SystemClock;
 
-/// Opens the store and builds the services for a data directory. Refuses a server name other
-/// than the one the data was created with.
-pub async fn open(config: Config) -> Result<Services, Box<dyn std::error::Error>> {
+/// Opens the store and builds the services for a data directory, counting into `metrics`.
+/// Refuses a server name other than the one the data was created with.
+pub async fn open(config: Config, metrics: Metrics) -> Result<Services, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
     restrict_permissions(&config.data_dir);
     let durability = if config.fsync { Durability::Full } else { Durability::Normal };
-    let store = SqliteStore::open(&config.data_dir.join("wardline.db"), durability).map_err(|e| match e {
+    let store = SqliteStore::open_observed(&config.data_dir.join("wardline.db"), durability, Arc::new(metrics.clone())).map_err(|e| match e {
         StoreError::SchemaTooNew { found, known } => format!(
             "the database in {} was written by a newer Wardline (schema version {found}; this Wardline {} knows versions up to {known}): \
              run that Wardline, or, to go back to this one, restore the backup taken before the upgrade into an empty data directory (`wardline restore`)",
@@ -42,7 +44,7 @@ pub async fn open(config: Config) -> Result<Services, Box<dyn std::error::Error>
         )
         .into());
     }
-    let services = Services::new(config, Arc::new(store), Arc::new(SystemClock))?;
+    let services = Services::with_metrics(config, Arc::new(store), Arc::new(SystemClock), metrics)?;
     services.settings.load().await?;
     Ok(services)
 }
@@ -95,7 +97,14 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if config.public_base_url.is_none() {
         config.public_base_url = Some(format!("{scheme}://{local}"));
     }
-    let services = open(config).await?;
+    // One registry, owned here: each layer registers its own metrics in it.
+    let mut registry = Registry::default();
+    let services = open(config, Metrics::register(&mut registry)).await?;
+    let http_metrics = wardline_api::HttpMetrics::register(&mut registry);
+    let exporter = match services.config.metrics.listen {
+        Some(addr) => Some(serve_metrics(addr, services.clone(), registry).await?),
+        None => None,
+    };
     if let Some((user, password)) = services.accounts.ensure_first_admin().await? {
         println!("Created the administrator account {user}.");
         println!("One-time password (shown once; it must be changed at first sign-in): {password}");
@@ -139,7 +148,7 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
         },
     ));
     let control = crate::control::serve(&data_dir, services.clone())?;
-    let app = wardline_api::router(services.clone());
+    let app = wardline_api::router(services.clone(), http_metrics);
     let on_shutdown = services.clone();
     crate::notify::ready(&format!("listening on {scheme}://{local}"));
     let shutdown = async move {
@@ -160,6 +169,9 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     background.abort();
     housekeeping.abort();
     reload.abort();
+    if let Some(exporter) = exporter {
+        exporter.abort();
+    }
     control.abort();
     // The checkpoint task stops between checkpoints, never halfway through copying one.
     let _ = stop_checkpoints.send(());
@@ -189,6 +201,23 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
 /// The certificate and key files, when TLS is on.
 fn config_tls_files(config: &Config) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
     config.tls.cert_file.clone().zip(config.tls.key_file.clone())
+}
+
+/// Serves `GET /metrics` on its own listener (`metrics.listen`), never on the clients' one.
+async fn serve_metrics(
+    addr: SocketAddr,
+    services: Services,
+    registry: Registry,
+) -> Result<tokio::task::JoinHandle<()>, Box<dyn std::error::Error>> {
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen for metrics on {addr}: {e}"))?;
+    println!("wardline metrics on http://{}/metrics", listener.local_addr()?);
+    let app = wardline_api::metrics::exporter(services, Arc::new(registry));
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    }))
 }
 
 /// How long a finished connection keeps reading (and discarding) what the client still sends,

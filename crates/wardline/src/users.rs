@@ -8,6 +8,7 @@ use clap::Subcommand;
 use wardline_service::Config;
 use wardline_service::accounts::NewStaff;
 use wardline_service::import::{ImportError, import_csv};
+use wardline_service::metrics::Metrics;
 
 use crate::control::{self, ControlRequest};
 
@@ -89,7 +90,7 @@ where
     F: for<'a> FnOnce(&'a wardline_service::Services, &'a std::path::Path) -> CommandFuture<'a>,
 {
     let data_dir = config.data_dir.clone();
-    let services = crate::serve::open(config).await?;
+    let services = crate::serve::open(config, Metrics::default()).await?;
     let writer = tokio::spawn(services.audit.clone().run_writer());
     let result = f(&services, &data_dir).await;
     let flushed = services.audit.flush().await;

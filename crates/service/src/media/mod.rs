@@ -25,6 +25,7 @@ use wardline_types::{Clock, Timestamp};
 use crate::audit::{Actor, AuditService, AuditSlot};
 use crate::config::MediaSettings;
 use crate::core::Core;
+use crate::metrics::{Metrics, Served};
 use crate::settings::SettingsHandle;
 use crate::timeline::TimelineService;
 use crate::{ServiceError, ServiceResult};
@@ -65,6 +66,7 @@ pub struct MediaService {
     image_work: tokio::sync::Semaphore,
     /// Blob writes with their recording, and blob deletions, take turns.
     blob_lock: tokio::sync::Mutex<()>,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for MediaService {
@@ -98,6 +100,7 @@ impl MediaService {
             blobs: Blobs::new(data_dir),
             image_work: tokio::sync::Semaphore::new(cores),
             blob_lock: tokio::sync::Mutex::new(()),
+            metrics: core.metrics.clone(),
         }
     }
 
@@ -153,7 +156,10 @@ impl MediaService {
             .map_err(|e| ServiceError::Internal(e.to_string()))??;
         let content = MediaContent { hash, content_type, size, filename, dimensions, key_ref: None };
         match self.store.put_media_content(media_id, uploader, content.clone()).await {
-            Ok(()) => Ok(content),
+            Ok(()) => {
+                self.metrics.uploaded(size);
+                Ok(content)
+            }
             Err(StoreError::Conflict(_)) => Err(ServiceError::CannotOverwriteMedia),
             Err(e) => Err(e.into()),
         }
@@ -265,6 +271,7 @@ impl MediaService {
         let bytes = tokio::task::spawn_blocking(move || blobs.get(&hash))
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        self.metrics.served(Served::File, bytes.len() as u64);
         Ok(Download { bytes, content_type: content.content_type, filename: content.filename })
     }
 
@@ -297,6 +304,7 @@ impl MediaService {
         })
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))??;
+        self.metrics.served(Served::Thumbnail, bytes.len() as u64);
         Ok(Download { bytes, content_type, filename: None })
     }
 

@@ -17,6 +17,7 @@ mod edge;
 mod first_sign_in;
 mod media;
 mod messaging;
+mod metrics;
 mod mfa;
 mod relations;
 mod rooms;
