@@ -13,6 +13,7 @@ pub mod config;
 pub mod core;
 mod error;
 pub mod filter;
+pub mod health;
 pub mod import;
 pub mod lockout;
 pub mod media;
@@ -83,6 +84,8 @@ pub struct Services {
     pub media: Arc<media::MediaService>,
     /// The audit recorder.
     pub audit: audit::AuditService,
+    /// Liveness and readiness.
+    pub health: Arc<health::HealthService>,
     notifier: notifier::Notifier,
     store: Arc<dyn Store>,
     deliveries: messaging::Deliveries,
@@ -139,6 +142,7 @@ impl Services {
             (deliveries.clone(), Arc::clone(&status)),
             config.sync,
         ));
+        let health = Arc::new(health::HealthService::new(Arc::clone(&store), audit.clone()));
         Ok(Self {
             config: Arc::new(config),
             server_name,
@@ -156,6 +160,7 @@ impl Services {
             status,
             media,
             audit,
+            health,
             notifier,
             store,
             deliveries,
@@ -175,8 +180,9 @@ impl Services {
         &self.store
     }
 
-    /// Starts shutting down: every open long-poll answers at once.
+    /// Starts shutting down: every open long-poll answers at once, and readiness answers `503`.
     pub fn begin_shutdown(&self) {
+        self.health.begin_shutdown();
         self.notifier.close();
     }
 
