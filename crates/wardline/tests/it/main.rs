@@ -13,6 +13,7 @@ mod bodies;
 mod crash;
 mod edge;
 mod first_sign_in;
+mod health;
 mod media;
 mod messaging;
 mod mfa;
