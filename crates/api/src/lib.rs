@@ -8,6 +8,7 @@ pub mod client;
 pub mod edge;
 pub mod error;
 mod guard;
+pub mod health;
 mod layers;
 pub mod metrics;
 pub mod routes;
@@ -31,7 +32,7 @@ use crate::routes::{RouteInfo, Routes};
 
 /// Every API route (Matrix, Wardline's own, administration), each with its endpoint's rules.
 pub fn api_routes() -> Routes {
-    client::routes().merge(admin::routes()).merge(staff::routes())
+    client::routes().merge(admin::routes()).merge(staff::routes()).merge(health::routes())
 }
 
 /// The table of every API route and what its endpoint allows (the web client's static files,

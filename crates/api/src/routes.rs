@@ -209,6 +209,20 @@ impl Routes {
         self
     }
 
+    /// Routes a `GET` endpoint that takes no token and no body (the health checks): it reads
+    /// nothing from the request, so nothing in it is checked.
+    pub fn probe<H, X>(mut self, path: &str, name: &'static str, handler: H) -> Self
+    where
+        H: Handler<X, Services>,
+        X: 'static,
+    {
+        let endpoint =
+            Endpoint { name, first_sign_in: FirstSignIn::Refused, auth: Auth::None, body_limit: BodyLimit::Request };
+        self.table.push(RouteInfo { method: Method::GET, path: path.to_owned(), endpoint });
+        self.router = self.router.route(path, on(MethodFilter::GET, handler).layer(Extension(endpoint)));
+        self
+    }
+
     /// Adds another set of routes.
     pub fn merge(mut self, other: Self) -> Self {
         self.router = self.router.merge(other.router);

@@ -175,6 +175,17 @@ pub const QUEUE_CAPACITY: usize = 50_000;
 /// Longest wait between attempts to store a refused batch.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 
+/// Why the audit trail is not being written (see [`AuditService::health`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditTrouble {
+    /// The store refuses the writer's batch (it is being retried).
+    Refused,
+    /// The writer has stopped.
+    Stopped,
+    /// The queue is more than [`crate::health::AUDIT_BACKLOG_PERCENT`] full.
+    Backlog,
+}
+
 fn unavailable(reason: impl Into<String>) -> ServiceError {
     ServiceError::AuditUnavailable { reason: reason.into() }
 }
@@ -225,6 +236,23 @@ impl AuditService {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(unavailable("the audit writer has stopped")),
         }
+    }
+
+    /// Is the trail being written: the writer runs, the store takes its batches, and the queue
+    /// is not close to full (audited actions are refused once it is full)?
+    pub fn health(&self) -> Result<(), AuditTrouble> {
+        if self.failing.borrow().is_some() {
+            return Err(AuditTrouble::Refused);
+        }
+        if self.queue.is_closed() {
+            return Err(AuditTrouble::Stopped);
+        }
+        let max = self.queue.max_capacity();
+        let waiting = max - self.queue.capacity();
+        if waiting * 100 > max * crate::health::AUDIT_BACKLOG_PERCENT {
+            return Err(AuditTrouble::Backlog);
+        }
+        Ok(())
     }
 
     /// Queues a record; a background writer stores it with others. Fails, and the caller's

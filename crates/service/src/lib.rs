@@ -13,6 +13,7 @@ pub mod config;
 pub mod core;
 mod error;
 pub mod filter;
+pub mod health;
 pub mod import;
 pub mod lockout;
 pub mod media;
@@ -86,6 +87,8 @@ pub struct Services {
     pub audit: audit::AuditService,
     /// What monitoring scrapes.
     pub metrics: metrics::Metrics,
+    /// Liveness and readiness.
+    pub health: Arc<health::HealthService>,
     notifier: notifier::Notifier,
     store: Arc<dyn Store>,
     deliveries: messaging::Deliveries,
@@ -154,6 +157,7 @@ impl Services {
             (deliveries.clone(), Arc::clone(&status)),
             config.sync,
         ));
+        let health = Arc::new(health::HealthService::new(Arc::clone(&store), audit.clone()));
         Ok(Self {
             config: Arc::new(config),
             server_name,
@@ -172,6 +176,7 @@ impl Services {
             media,
             audit,
             metrics,
+            health,
             notifier,
             store,
             deliveries,
@@ -196,8 +201,9 @@ impl Services {
         self.metrics.set_audit_backlog(self.audit.backlog());
     }
 
-    /// Starts shutting down: every open long-poll answers at once.
+    /// Starts shutting down: every open long-poll answers at once, and readiness answers `503`.
     pub fn begin_shutdown(&self) {
+        self.health.begin_shutdown();
         self.notifier.close();
     }
 

@@ -27,7 +27,7 @@ mod userdata;
 use std::path::Path;
 use std::sync::Arc;
 
-use wardline_store::{ChangeMark, ChangeTopic, NoObserver, Store, StoreError, WriteObserver};
+use wardline_store::{ChangeMark, ChangeTopic, NoObserver, Store, StoreError, StoreHealth, StoreResult, WriteObserver};
 use wardline_types::StreamPos;
 
 pub use migrations::LATEST as SCHEMA_VERSION;
@@ -109,8 +109,17 @@ impl SqliteStore {
     pub fn reads(&self) -> u64 {
         self.readers.count()
     }
+
+    /// Makes the writer thread fail outside any one write, as a bug in the writer itself would,
+    /// so tests can see what follows: [`Store::health`] reports it, every write fails, and
+    /// [`Store::writer_stopped`] resolves. Only in tests (and builds with `test-hooks`).
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub fn break_writer_for_tests(&self) {
+        self.writer.break_for_tests();
+    }
 }
 
+#[async_trait::async_trait]
 impl Store for SqliteStore {
     fn current_pos(&self) -> StreamPos {
         self.pos.position()
@@ -122,6 +131,29 @@ impl Store for SqliteStore {
 
     fn commit_serial(&self) -> u64 {
         self.pos.serial()
+    }
+
+    fn health(&self) -> StoreHealth {
+        StoreHealth { writer_running: self.writer.running() }
+    }
+
+    async fn probe_write(&self) -> StoreResult<()> {
+        self.writer
+            .write(|w| {
+                // A counter, so that every probe really writes a page and syncs it.
+                w.tx.execute(
+                    "INSERT INTO server_meta (key, value) VALUES ('write_probes', '1')
+                     ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+                    [],
+                )
+                .map(|_| ())
+                .map_err(backend_err)
+            })
+            .await
+    }
+
+    async fn writer_stopped(&self) {
+        self.writer.stopped().await;
     }
 }
 

@@ -2,13 +2,14 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, oneshot, watch};
 use wardline_store::{ChangeMark, ChangeTopic, StoreError, WriteObserver};
 use wardline_types::StreamPos;
 
@@ -118,6 +119,11 @@ trait Job: Send {
     fn run(self: Box<Self>, wtx: &WriteTx<'_>) -> (bool, Completion);
     /// Reports that the write could not run at all.
     fn fail(self: Box<Self>, error: StoreError);
+    /// Does this job stand for a fault of the writer itself (tests only)?
+    #[cfg(any(test, feature = "test-hooks"))]
+    fn breaks_writer(&self) -> bool {
+        false
+    }
 }
 
 struct TypedJob<T, F> {
@@ -152,17 +158,71 @@ where
 pub(crate) struct Writer {
     jobs: std::sync::mpsc::Sender<Box<dyn Job>>,
     observer: Arc<dyn WriteObserver>,
+    /// `true` while the writer thread runs.
+    running: watch::Receiver<bool>,
+}
+
+/// Held by the writer thread: when the thread ends, however it ends (a panic outside any one
+/// write unwinds through it), the writer is marked stopped.
+struct RunningFlag(watch::Sender<bool>);
+
+impl Drop for RunningFlag {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(
+                "the database writer stopped after a panic: no write can succeed until the server restarts"
+            );
+        }
+        self.0.send_replace(false);
+    }
 }
 
 impl Writer {
     pub fn start(conn: Connection, pos: Arc<Positions>, observer: Arc<dyn WriteObserver>) -> Result<Self, StoreError> {
         let (jobs, rx) = std::sync::mpsc::channel::<Box<dyn Job>>();
+        let (flag, running) = watch::channel(true);
         let watching = Arc::clone(&observer);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(conn, &rx, &pos, &*watching))
+            .spawn(move || {
+                let _flag = RunningFlag(flag);
+                // Dropped before the flag: once the writer is marked stopped, no write is accepted.
+                let rx = rx;
+                writer_loop(conn, &rx, &pos, &*watching);
+            })
             .map_err(backend_err)?;
-        Ok(Self { jobs, observer })
+        Ok(Self { jobs, observer, running })
+    }
+
+    /// Is the writer thread running?
+    pub fn running(&self) -> bool {
+        *self.running.borrow()
+    }
+
+    /// Resolves once the writer thread has stopped.
+    pub fn stopped(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut running = self.running.clone();
+        async move {
+            // An error means the flag itself is gone, which happens only once the thread ended.
+            let _ = running.wait_for(|r| !*r).await;
+        }
+    }
+
+    /// Makes the writer thread fail outside any one write, as a bug in the writer itself would:
+    /// for tests of what follows the writer's death.
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub fn break_for_tests(&self) {
+        struct Breaks;
+        impl Job for Breaks {
+            fn run(self: Box<Self>, _: &WriteTx<'_>) -> (bool, Completion) {
+                (false, Box::new(|_| ()))
+            }
+            fn fail(self: Box<Self>, _: StoreError) {}
+            fn breaks_writer(&self) -> bool {
+                true
+            }
+        }
+        let _ = self.jobs.send(Box::new(Breaks));
     }
 
     /// Runs `f` in the next group transaction; resolves once that transaction has committed.
@@ -176,9 +236,12 @@ impl Writer {
         self.observer.write_queued();
         self.jobs.send(Box::new(TypedJob { f, done })).map_err(|_| {
             self.observer.writes_taken(1);
-            StoreError::Backend("writer thread has stopped".into())
+            StoreError::Backend("the database writer has stopped".into())
         })?;
-        wait.await.map_err(|_| StoreError::Backend("writer thread dropped a write".into()))?
+        // The job was dropped unanswered: it panicked (and was rolled back), or the writer died.
+        wait.await.map_err(|_| {
+            StoreError::Backend("the write failed inside the database writer and was rolled back".into())
+        })?
     }
 }
 
@@ -203,7 +266,19 @@ fn writer_loop(
     }
 }
 
+/// Runs one group of writes in one transaction and commits it.
+///
+/// **Invariant:** a write that fails or panics is rolled back to its savepoint and fails alone;
+/// the others of its group commit. A panic anywhere else (the group's own steps) is not caught:
+/// it could come between a commit and the publication of its positions, after which the writer
+/// could hand out positions twice. It ends the writer thread, which marks the writer stopped,
+/// and the server stops so its supervisor restarts it (SQLite rolls back what did not commit).
 fn run_batch(conn: &mut Connection, batch: Vec<Box<dyn Job>>, pos: &Positions) {
+    #[cfg(any(test, feature = "test-hooks"))]
+    #[allow(clippy::panic)]
+    if batch.iter().any(|j| j.breaks_writer()) {
+        panic!("the writer was broken on purpose (test hook)");
+    }
     let next = Cell::new(pos.position().0);
     let mut changed = Vec::new();
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
@@ -216,14 +291,25 @@ fn run_batch(conn: &mut Connection, batch: Vec<Box<dyn Job>>, pos: &Positions) {
         }
     };
     let mut completions = Vec::with_capacity(batch.len());
-    for job in batch {
+    let mut jobs = batch.into_iter();
+    while let Some(job) = jobs.next() {
         if let Err(e) = tx.execute_batch("SAVEPOINT job") {
             job.fail(backend_err(e));
             continue;
         }
         let job_changed = RefCell::new(Vec::new());
         let before = next.get();
-        let (ok, completion) = job.run(&WriteTx { tx: &tx, next: &next, changed: &job_changed });
+        let wtx = WriteTx { tx: &tx, next: &next, changed: &job_changed };
+        // A panicking write is contained to its own request: it unwinds out of its job (whose
+        // caller is answered with an error when the job is dropped), is rolled back to its
+        // savepoint like any failed write, and the group goes on.
+        let (ok, completion) = match catch_unwind(AssertUnwindSafe(|| job.run(&wtx))) {
+            Ok((ok, completion)) => (ok, Some(completion)),
+            Err(_) => {
+                tracing::error!("a write panicked in the database writer: it was rolled back and failed alone");
+                (false, None)
+            }
+        };
         if !ok {
             // A rolled-back job hands its positions back: the published position must never
             // exceed what the database holds, or a restart would hand them out a second time,
@@ -232,13 +318,25 @@ fn run_batch(conn: &mut Connection, batch: Vec<Box<dyn Job>>, pos: &Positions) {
         }
         let finish = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
         if let Err(e) = tx.execute_batch(finish) {
-            tracing::error!(error = %e, "savepoint failed");
+            // The transaction may hold a failed write's changes: none of the group may commit.
+            tracing::error!(error = %e, "savepoint failed: the whole group is rolled back");
+            drop(tx);
+            let error = || StoreError::Backend(format!("the group's transaction failed: {e}"));
+            for c in completions.into_iter().chain(completion) {
+                c(Err(error()));
+            }
+            for job in jobs {
+                job.fail(error());
+            }
+            return;
         }
-        if ok {
-            changed.extend(job_changed.into_inner());
-            completions.push(completion);
-        } else {
-            completion(Ok(()));
+        match completion {
+            Some(c) if ok => {
+                changed.extend(job_changed.into_inner());
+                completions.push(c);
+            }
+            Some(c) => c(Ok(())),
+            None => {}
         }
     }
     match tx.commit() {
@@ -332,3 +430,6 @@ impl ReaderPool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -26,6 +26,10 @@ fn insert_event(w: &WriteTx<'_>, e: &NewEvent) -> StoreResult<StreamPos> {
     }
     let pos = w.next_pos();
     w.changed(ChangeTopic::RoomEvents(e.room_id.clone()));
+    if e.state_key.is_some() || e.redacts.is_some() {
+        // A redaction may change a state event's content.
+        w.changed(ChangeTopic::RoomState(e.room_id.clone()));
+    }
     let content = serde_json::to_string(&e.content).map_err(|err| corrupt("event content", err))?;
     let result = exec(
         tx,

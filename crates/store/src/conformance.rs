@@ -42,6 +42,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     store.put_meta("k", "v1").await?;
     store.put_meta("k", "v2").await?;
     check!(store.meta("k").await?.as_deref() == Some("v2"), "setting replaced");
+    health(&store).await?;
     accounts(&store).await?;
     sessions(&store).await?;
     let room = room_log(&store).await?;
@@ -58,6 +59,19 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     let reopened = open()?;
     check!(reopened.current_pos() == before, "stream position survives reopening");
     check!(reopened.room_exists(&room).await?, "room survives reopening");
+    Ok(())
+}
+
+async fn health(s: &impl Store) -> StoreResult<()> {
+    check!(s.health().writer_running, "a store just opened takes writes");
+    let (pos, meta) = (s.current_pos(), s.meta("k").await?);
+    s.probe_write().await?;
+    s.probe_write().await?;
+    check!(s.current_pos() == pos, "a write probe takes no stream position");
+    check!(s.meta("k").await? == meta, "a write probe changes no setting");
+    let mut stopped = std::pin::pin!(s.writer_stopped());
+    let waiting = std::future::poll_fn(|cx| std::task::Poll::Ready(stopped.as_mut().poll(cx).is_pending())).await;
+    check!(waiting, "writer_stopped waits while the writer runs");
     Ok(())
 }
 
@@ -232,6 +246,8 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     check!(s.last_change(&ChangeTopic::Membership(bea.clone())).pos >= positions[3], "an invite marks membership");
     check!(s.last_change(&ChangeTopic::Presence).serial <= serial, "other topics untouched");
     check!(s.room_exists(&room).await?, "create event creates the room");
+    let state_mark = s.last_change(&ChangeTopic::RoomState(room.clone()));
+    check!(state_mark.pos >= positions[3], "state events mark the room's state");
     let mut msg = event(&room, "msg1", &ada, kinds::MESSAGE, None, json!({"msgtype": "m.text", "body": "obs due"}));
     msg.txn = Some(TxnRef { device_id: "D3".into(), txn_id: "t1".into() });
     let p_msg = s.append_events(vec![msg.clone()], vec![]).await?;
@@ -243,6 +259,7 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     check!(matches!(s.append_events(vec![dup], vec![note]).await, Err(StoreError::Conflict(_))), "txn is unique");
     check!(s.last_change(&ChangeTopic::RoomEvents(room.clone())) == before_dup, "a failed write marks nothing");
     check!(s.current_pos() == p_msg[0], "a failed write takes no stream position");
+    check!(s.last_change(&ChangeTopic::RoomState(room.clone())) == state_mark, "a message leaves the state's mark");
     check!(s.audit_head().await?.0 == audit_before, "a failed append writes no audit record");
     check!(
         s.event_for_txn(&ada, device_id!("D3"), "t1").await?.as_deref().map(ruma::EventId::as_str) == Some("$msg1"),
@@ -294,7 +311,11 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     // Redaction prunes content and records why.
     let mut redaction = event(&room, "r1", &ada, kinds::REDACTION, None, json!({"redacts": "$msg1"}));
     redaction.redacts = Some(owned_event_id!("$msg1"));
-    s.append_events(vec![redaction], vec![]).await?;
+    let redaction_pos = s.append_events(vec![redaction], vec![]).await?;
+    check!(
+        s.last_change(&ChangeTopic::RoomState(room.clone())).pos >= redaction_pos[0],
+        "a redaction marks the room's state (it may change a state event)"
+    );
     let redacted = s.event(&owned_event_id!("$msg1")).await?.ok_or_else(|| fail("redacted event kept"))?;
     check!(redacted.event.content == json!({}), "content pruned");
     check!(

@@ -396,7 +396,16 @@ pub trait MetaStore: Send + Sync {
     async fn put_meta(&self, key: &str, value: &str) -> StoreResult<()>;
 }
 
+/// Whether a store can take writes, as cheaply as it can tell without writing (for readiness).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreHealth {
+    /// Writes can run: `false` once the store's writer stopped for good (every write fails until
+    /// the process restarts, so the process should exit and let its supervisor restart it).
+    pub writer_running: bool,
+}
+
 /// Everything a Wardline server stores.
+#[async_trait]
 pub trait Store:
     std::fmt::Debug
     + AccountStore
@@ -429,4 +438,15 @@ pub trait Store:
     /// How many write groups have committed since the store opened. A cache that reads this
     /// before a query may keep the answer while `last_change(t).serial` stays at or below it.
     fn commit_serial(&self) -> u64;
+
+    /// What the store knows of its own health without writing.
+    fn health(&self) -> StoreHealth;
+
+    /// Runs a small durable write through the same path as every other write and returns once
+    /// it committed: proof that the store accepts writes now. It changes nothing any other call
+    /// reads, takes no stream position and publishes no change.
+    async fn probe_write(&self) -> StoreResult<()>;
+
+    /// Resolves once [`StoreHealth::writer_running`] turned `false` (never, while it stays `true`).
+    async fn writer_stopped(&self);
 }

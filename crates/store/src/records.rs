@@ -200,6 +200,8 @@ pub struct Totp {
 pub enum ChangeTopic {
     /// New events in a room.
     RoomEvents(OwnedRoomId),
+    /// A room's current state: a new state event in it, or a redaction (which may change one).
+    RoomState(OwnedRoomId),
     /// New receipts in a room.
     RoomReceipts(OwnedRoomId),
     /// A user's own receipts and read markers, in any room.

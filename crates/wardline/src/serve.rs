@@ -151,10 +151,22 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let app = wardline_api::router(services.clone(), http_metrics);
     let on_shutdown = services.clone();
     crate::notify::ready(&format!("listening on {scheme}://{local}"));
+    // A server whose database writer stopped would answer reads and fail every write: it stops
+    // instead, with an error, so that its supervisor (systemd) restarts it.
+    let writer_died = Arc::new(AtomicBool::new(false));
+    let died = Arc::clone(&writer_died);
     let shutdown = async move {
-        signal.await;
-        crate::notify::stopping();
-        tracing::info!("shutting down: finishing in-flight requests");
+        tokio::select! {
+            () = signal => {
+                crate::notify::stopping();
+                tracing::info!("shutting down: finishing in-flight requests");
+            }
+            () = on_shutdown.health.writer_stopped() => {
+                died.store(true, Ordering::Relaxed);
+                crate::notify::stopping();
+                tracing::error!("the database writer has stopped: shutting down, to be restarted");
+            }
+        }
         on_shutdown.begin_shutdown();
     };
     let header_read_timeout = Duration::from_secs(services.config.http.header_read_timeout_secs.max(1));
@@ -173,6 +185,13 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
         exporter.abort();
     }
     control.abort();
+    if writer_died.load(Ordering::Relaxed) {
+        // Nothing can be written: no final checkpoint (the last one stands; SQLite rolls back
+        // what did not commit when the server starts again).
+        audit_writer.abort();
+        crate::control::remove(&data_dir);
+        return Err("the database writer stopped, so nothing could be written any more (see the log); exiting so that the server is restarted".into());
+    }
     // The checkpoint task stops between checkpoints, never halfway through copying one.
     let _ = stop_checkpoints.send(());
     let last = match checkpoints.await {

@@ -1,8 +1,14 @@
 //! Rooms: creation, membership, sending events, all checked against the authorization rules.
 //!
-//! **Invariant:** every event of a room is appended while holding that room's lock, after
+//! **Invariant:** every event of a room is appended while holding that room's write lock, after
 //! [`auth_rules::authorize`] accepted it against the state the lock protects. The room's log is
-//! therefore a total order, and the in-memory state always equals the stored state.
+//! therefore a total order, and the writers' in-memory state always equals the stored state.
+//!
+//! **Invariant:** readers never take the write lock, so a read never waits for a write's commit.
+//! They take the room's last snapshot, an `Arc` of its state published after a commit (or read
+//! from the store), used only while the change log proves it current: no state change in the room
+//! ([`ChangeTopic::RoomState`]) after the position the snapshot was taken at. Otherwise the
+//! reader reads the state from the store. Memory caches only what the store proved.
 
 mod auth_rules;
 mod create;
@@ -21,9 +27,9 @@ use base64::Engine;
 use rand::RngCore;
 use ruma::{OwnedEventId, OwnedRoomId, OwnedServerName, OwnedUserId, RoomId, UserId};
 use tokio::sync::Mutex as AsyncMutex;
-use wardline_store::Store;
+use wardline_store::{ChangeTopic, Store};
 use wardline_types::audit::{AuditAction, NewAuditRecord, Outcome};
-use wardline_types::{Clock, Membership, NewEvent, StoredEvent, kinds};
+use wardline_types::{Clock, Membership, NewEvent, StoredEvent, StreamPos, kinds};
 
 pub use create::{CreateRoom, Preset, ROOM_VERSION};
 pub use send::SendEvent;
@@ -36,9 +42,39 @@ use crate::notifier::Notifier;
 use crate::ratelimit::RateLimiter;
 use crate::{ServiceError, ServiceResult};
 
+/// What the writers of a room hold, under its write lock.
 struct Slot {
+    /// `false` until the state is read from the store, and again while a write's outcome is
+    /// unknown (or after a redaction, which may change a state event): read it again then.
     loaded: bool,
-    state: RoomState,
+    state: Arc<RoomState>,
+    snapshot: Arc<Snapshot>,
+}
+
+/// A room's state for readers, and the stream position up to which the store proved it.
+#[derive(Default)]
+struct Snapshot(std::sync::Mutex<Option<(Arc<RoomState>, StreamPos)>>);
+
+impl Snapshot {
+    /// The last snapshot, if any, and the position it was taken at.
+    fn get(&self) -> Option<(Arc<RoomState>, StreamPos)> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Keeps `state`, proven at `at`, unless the snapshot is already proven later.
+    fn offer(&self, state: &Arc<RoomState>, at: StreamPos) {
+        let mut snapshot = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if snapshot.as_ref().is_none_or(|(_, kept)| *kept <= at) {
+            *snapshot = Some((Arc::clone(state), at));
+        }
+    }
+}
+
+/// A room in use: its writers' lock, and its snapshot for readers.
+#[derive(Clone)]
+struct Room {
+    write: Arc<AsyncMutex<Slot>>,
+    snapshot: Arc<Snapshot>,
 }
 
 /// The room service.
@@ -50,7 +86,7 @@ pub struct RoomService {
     limiter: RateLimiter,
     audit: AuditService,
     media: Arc<MediaService>,
-    rooms: Mutex<HashMap<OwnedRoomId, Arc<AsyncMutex<Slot>>>>,
+    rooms: Mutex<HashMap<OwnedRoomId, Room>>,
     recent: recent::RecentEvents,
 }
 
@@ -83,34 +119,56 @@ impl RoomService {
         }
     }
 
-    fn slot(&self, room_id: &RoomId) -> Arc<AsyncMutex<Slot>> {
+    fn room(&self, room_id: &RoomId) -> Room {
         let mut rooms = self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(rooms.entry(room_id.to_owned()).or_insert_with(|| {
-            Arc::new(AsyncMutex::new(Slot { loaded: false, state: RoomState::empty(room_id.to_owned()) }))
-        }))
+        rooms
+            .entry(room_id.to_owned())
+            .or_insert_with(|| {
+                let snapshot = Arc::new(Snapshot::default());
+                let state = Arc::new(RoomState::empty(room_id.to_owned()));
+                let slot = Slot { loaded: false, state, snapshot: Arc::clone(&snapshot) };
+                Room { write: Arc::new(AsyncMutex::new(slot)), snapshot }
+            })
+            .clone()
     }
 
     /// Locks a room for writing, loading its state on first use.
     async fn lock(&self, room_id: &RoomId) -> ServiceResult<tokio::sync::OwnedMutexGuard<Slot>> {
-        let mut slot = self.slot(room_id).lock_owned().await;
+        let mut slot = self.room(room_id).write.lock_owned().await;
         if !slot.loaded {
-            let events = self.store.state_at(room_id, self.store.current_pos()).await?;
-            slot.state = RoomState::from_events(room_id.to_owned(), events);
+            let at = self.store.current_pos();
+            let events = self.store.state_at(room_id, at).await?;
+            slot.state = Arc::new(RoomState::from_events(room_id.to_owned(), events));
             slot.loaded = true;
+            slot.snapshot.offer(&slot.state, at);
         }
         Ok(slot)
     }
 
-    /// Runs `f` on the room's current state.
-    pub async fn with_state<T>(&self, room_id: &RoomId, f: impl FnOnce(&RoomState) -> T) -> ServiceResult<T> {
-        let slot = self.lock(room_id).await?;
-        let out = f(&slot.state);
-        if !slot.state.exists() {
-            // Don't keep a slot for every room id anyone asks about.
-            drop(slot);
-            self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(room_id);
+    /// The room's current state for a reader, without waiting for any writer: its snapshot while
+    /// the change log proves it current, else the state read from the store (kept as the new
+    /// snapshot).
+    async fn snapshot(&self, room_id: &RoomId) -> ServiceResult<Arc<RoomState>> {
+        let changed = self.store.last_change(&ChangeTopic::RoomState(room_id.to_owned()));
+        let room = self.rooms.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(room_id).cloned();
+        if let Some((state, at)) = room.as_ref().and_then(|r| r.snapshot.get())
+            && changed.pos <= at
+        {
+            return Ok(state);
         }
-        Ok(out)
+        let at = self.store.current_pos();
+        let state = Arc::new(RoomState::from_events(room_id.to_owned(), self.store.state_at(room_id, at).await?));
+        // Don't keep an entry for every room id anyone asks about.
+        if state.exists() {
+            room.unwrap_or_else(|| self.room(room_id)).snapshot.offer(&state, at);
+        }
+        Ok(state)
+    }
+
+    /// Runs `f` on the room's current state (its last committed state: a read never waits for
+    /// a write under way).
+    pub async fn with_state<T>(&self, room_id: &RoomId, f: impl FnOnce(&RoomState) -> T) -> ServiceResult<T> {
+        Ok(f(&*self.snapshot(room_id).await?))
     }
 
     /// The newest `limit` events of a room in `range` from memory, and whether older ones in the
@@ -126,8 +184,8 @@ impl RoomService {
     }
 
     /// The current state of a room, or `NotFound`.
-    pub async fn state(&self, room_id: &RoomId) -> ServiceResult<RoomState> {
-        let state = self.with_state(room_id, Clone::clone).await?;
+    pub async fn state(&self, room_id: &RoomId) -> ServiceResult<Arc<RoomState>> {
+        let state = self.snapshot(room_id).await?;
         if !state.exists() {
             return Err(ServiceError::not_found("no such room"));
         }
@@ -138,7 +196,7 @@ impl RoomService {
     /// whoever should hear of them. A refusal is audited too.
     async fn append(&self, by: &Actor, slot: &mut Slot, events: Vec<NewEvent>) -> ServiceResult<Vec<StoredEvent>> {
         // Check each event against the state the previous ones leave behind.
-        let mut scratch = slot.state.clone();
+        let mut scratch = RoomState::clone(&slot.state);
         for e in &events {
             if let Err(err) = auth_rules::authorize(&scratch, e) {
                 let mut denied = self.audit_for(by, e, Outcome::Denied);
@@ -163,22 +221,37 @@ impl RoomService {
                 return Err(e.into());
             }
         };
-        let state = &mut slot.state;
-        let mut stored = Vec::with_capacity(events.len());
+        let stored: Vec<StoredEvent> = events
+            .into_iter()
+            .zip(positions)
+            .map(|(event, stream)| StoredEvent { stream, event, redacted_because: None })
+            .collect();
         let mut woken: Vec<OwnedUserId> = Vec::new();
-        for (event, stream) in events.into_iter().zip(positions) {
-            let s = StoredEvent { stream, event, redacted_because: None };
-            state.apply(&s);
+        for s in &stored {
             if let Some(target) = s.event.state_key.as_deref().filter(|_| s.event.kind == wardline_types::kinds::MEMBER)
                 && let Ok(u) = OwnedUserId::try_from(target)
             {
                 woken.push(u);
             }
-            stored.push(s);
         }
-        woken.extend(state.audience().cloned());
-        self.recent.appended(self.store.as_ref(), &state.room_id, &stored);
-        slot.loaded = true;
+        let last = stored.last().map_or(StreamPos::ZERO, |s| s.stream);
+        if stored.iter().any(|s| s.event.redacts.is_some()) {
+            // A redaction may change a state event's content: the next writer reads the state
+            // from the store, and so do readers (the change log shows the redaction).
+            slot.loaded = false;
+        } else {
+            if stored.iter().any(|s| s.event.state_key.is_some()) {
+                // Copies the state only if readers hold the old one (they keep it unchanged).
+                let state = Arc::make_mut(&mut slot.state);
+                for s in &stored {
+                    state.apply(s);
+                }
+                slot.snapshot.offer(&slot.state, last);
+            }
+            slot.loaded = true;
+        }
+        woken.extend(slot.state.audience().cloned());
+        self.recent.appended(self.store.as_ref(), &slot.state.room_id, &stored);
         self.notifier.wake(woken.iter().map(AsRef::as_ref));
         Ok(stored)
     }
@@ -253,3 +326,6 @@ impl RoomService {
 pub(crate) fn new_event_id() -> OwnedEventId {
     OwnedEventId::try_from(format!("${}", random_id())).unwrap_or_else(|_| ruma::owned_event_id!("$invalid"))
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,6 +15,7 @@ mod crash;
 mod deployment;
 mod edge;
 mod first_sign_in;
+mod health;
 mod media;
 mod messaging;
 mod metrics;
