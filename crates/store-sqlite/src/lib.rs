@@ -77,7 +77,8 @@ impl SqliteStore {
                     (SELECT COALESCE(MAX(stream), 0) FROM account_data),
                     (SELECT COALESCE(MAX(stream), 0) FROM presence),
                     (SELECT COALESCE(MAX(stream), 0) FROM receipt_log),
-                    (SELECT COALESCE(MAX(stream), 0) FROM deliveries))",
+                    (SELECT COALESCE(MAX(stream), 0) FROM deliveries),
+                    (SELECT COALESCE(MAX(stream), 0) FROM device_changes))",
                 [],
                 |r| r.get(0),
             )

@@ -18,6 +18,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_relations.sql"),
     include_str!("../migrations/0010_search.sql"),
     include_str!("../migrations/0011_status_devices.sql"),
+    // 0012 is another change's, arriving separately; until it does, this one is version 12.
+    include_str!("../migrations/0013_presence_expiry_device_changes.sql"),
 ];
 
 /// The schema version this build writes.
@@ -123,8 +125,8 @@ mod tests {
         )
         .map_err(backend_err)?;
         let tx = conn.transaction().map_err(backend_err)?;
-        // Every migration before this one; v8 (delivery tracking) applied at second 2000.
-        for (i, sql) in MIGRATIONS.iter().take(MIGRATIONS.len() - 1).enumerate() {
+        // Every migration before v11; v8 (delivery tracking) applied at second 2000.
+        for (i, sql) in MIGRATIONS.iter().take(10).enumerate() {
             tx.execute_batch(sql).map_err(backend_err)?;
             let version = i64::try_from(i + 1).map_err(backend_err)?;
             let applied = if version == 8 { 2000 } else { 0 };
@@ -172,6 +174,35 @@ mod tests {
             .query_row("SELECT value FROM server_meta WHERE key = 'deliveries_recorded_after'", [], |r| r.get(0))
             .map_err(backend_err)?;
         assert_eq!(after, "0");
+        Ok(())
+    }
+
+    #[test]
+    fn presence_from_before_expiry_has_no_sync_and_device_changes_start_empty() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(backend_err)?;
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
+        )
+        .map_err(backend_err)?;
+        let tx = conn.transaction().map_err(backend_err)?;
+        for (i, sql) in MIGRATIONS.iter().take(MIGRATIONS.len() - 1).enumerate() {
+            tx.execute_batch(sql).map_err(backend_err)?;
+            let version = i64::try_from(i + 1).map_err(backend_err)?;
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![version]).map_err(backend_err)?;
+        }
+        tx.execute(
+            "INSERT INTO presence (user_id, state, status_msg, last_active_ts, stream) VALUES ('@a:x', 'online', NULL, 5, 7)",
+            [],
+        )
+        .map_err(backend_err)?;
+        tx.commit().map_err(backend_err)?;
+        assert_eq!(migrate(&mut conn)?, LATEST);
+        let row: (String, Option<i64>, Option<String>) = conn
+            .query_row("SELECT state, last_sync_ts, away FROM presence", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(backend_err)?;
+        assert_eq!(row, ("online".to_owned(), None, None), "kept, with no sync known: it expires to offline");
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM device_changes", [], |r| r.get(0)).map_err(backend_err)?;
+        assert_eq!(n, 0);
         Ok(())
     }
 
