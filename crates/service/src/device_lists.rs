@@ -97,10 +97,9 @@ pub(crate) async fn device_lists(
             }
             let joined_or_left =
                 matches!(e.event.content.get("membership").and_then(|m| m.as_str()), Some("join" | "leave" | "ban"));
-            if let Some(u) = e.event.state_key.as_deref().and_then(|k| OwnedUserId::try_from(k).ok()) {
-                if joined_or_left {
-                    moved.insert(u);
-                }
+            if joined_or_left && let Some(u) = e.event.state_key.as_deref().and_then(|k| OwnedUserId::try_from(k).ok())
+            {
+                moved.insert(u);
             }
         }
         if own.contains(room) {

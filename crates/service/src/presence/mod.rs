@@ -100,10 +100,8 @@ impl PresenceService {
     /// The stored row: from memory while no presence change was committed since it was read.
     async fn stored(&self, user: &UserId, cached: bool) -> ServiceResult<Option<Presence>> {
         let serial = self.serial();
-        if cached {
-            if let Some(k) = self.known().get(user).filter(|k| k.serial == serial) {
-                return Ok(k.row.clone());
-            }
+        if cached && let Some(k) = self.known().get(user).filter(|k| k.serial == serial) {
+            return Ok(k.row.clone());
         }
         let row = self.store.presence(user).await?;
         self.known().insert(user.to_owned(), Known { row: row.clone(), serial });
@@ -150,11 +148,9 @@ impl PresenceService {
                 Write::Nothing => return Ok(()),
                 Write::Note { last_sync, last_active } => {
                     self.store.note_presence(user, last_sync, last_active).await?;
-                    if let Some(k) = self.known().get_mut(user) {
-                        if let Some(row) = &mut k.row {
-                            row.last_sync = row.last_sync.max(last_sync);
-                            row.last_active = row.last_active.max(last_active.unwrap_or(row.last_active));
-                        }
+                    if let Some(row) = self.known().get_mut(user).and_then(|k| k.row.as_mut()) {
+                        row.last_sync = row.last_sync.max(last_sync);
+                        row.last_active = row.last_active.max(last_active.unwrap_or(row.last_active));
                     }
                     return Ok(());
                 }

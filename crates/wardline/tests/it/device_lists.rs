@@ -29,7 +29,7 @@ async fn colleagues_devices_joins_and_leaves_reach_a_waiting_long_poll() {
         s.login("ada", PASSWORD).await;
     })
     .await;
-    assert_eq!(listed(&woken, "changed"), [ada.user_id.clone()], "{woken}");
+    assert_eq!(listed(&woken, "changed"), [ada.user_id.as_str()], "{woken}");
     assert!(listed(&woken, "left").is_empty());
 
     // Cat shares no room with Ben: her new device is none of his business.
@@ -46,7 +46,7 @@ async fn colleagues_devices_joins_and_leaves_reach_a_waiting_long_poll() {
         assert_eq!(st, 200);
     })
     .await;
-    assert_eq!(listed(&woken, "changed"), [ada.user_id.clone()], "{woken}");
+    assert_eq!(listed(&woken, "changed"), [ada.user_id.as_str()], "{woken}");
 
     // Cat joins the room: Ben now shares it with her.
     let (st, _) = ada.invite(&room, &cat.user_id).await;
@@ -56,7 +56,7 @@ async fn colleagues_devices_joins_and_leaves_reach_a_waiting_long_poll() {
         cat_again.join(&room).await;
     })
     .await;
-    assert_eq!(listed(&woken, "changed"), [cat.user_id.clone()], "{woken}");
+    assert_eq!(listed(&woken, "changed"), [cat.user_id.as_str()], "{woken}");
 
     // Ada leaves the only room she shared with Ben.
     let woken = long_poll_around(&log, &ben, &next(&woken), || async {
@@ -64,7 +64,7 @@ async fn colleagues_devices_joins_and_leaves_reach_a_waiting_long_poll() {
         assert_eq!(st, 200);
     })
     .await;
-    assert_eq!(listed(&woken, "left"), [ada.user_id.clone()], "{woken}");
+    assert_eq!(listed(&woken, "left"), [ada.user_id.as_str()], "{woken}");
     assert!(!listed(&woken, "changed").contains(&ada.user_id));
 
     // Ben's own new device is listed for him; Ada's, no longer.
@@ -72,5 +72,5 @@ async fn colleagues_devices_joins_and_leaves_reach_a_waiting_long_poll() {
     s.login("ada", PASSWORD).await;
     s.login("ben", PASSWORD).await;
     let mine = ben.sync(Some(&since), 0, None).await;
-    assert_eq!(listed(&mine, "changed"), [ben.user_id.clone()], "{mine}");
+    assert_eq!(listed(&mine, "changed"), [ben.user_id.as_str()], "{mine}");
 }
