@@ -41,7 +41,9 @@ function wardlineBinary() {
 }
 
 export class WardlineServer {
-    constructor() {
+    /** `env`: extra settings (`WARDLINE_*`) for the server and its commands. */
+    constructor(env = {}) {
+        this.extraEnv = env;
         this.bin = wardlineBinary();
         this.root = mkdtempSync(path.join(tmpdir(), "wardline-test-"));
         this.dataDir = path.join(this.root, "data");
@@ -52,7 +54,7 @@ export class WardlineServer {
     }
 
     env() {
-        return { ...process.env, WARDLINE_RATE_LIMITS__ENABLED: "false", RUST_BACKTRACE: "1" };
+        return { ...process.env, WARDLINE_RATE_LIMITS__ENABLED: "false", RUST_BACKTRACE: "1", ...this.extraEnv };
     }
 
     async start() {

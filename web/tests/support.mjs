@@ -195,10 +195,10 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /**
  * A test file's ward: the real server with these staff (`[user, display name, extra
  * \`user add\` arguments?]`), each signed in through the API into `people`, and headless
- * Chromium (with `chromiumArgs` added).
+ * Chromium (with `chromiumArgs` added); `env` adds server settings (`WARDLINE_*`).
  */
-export async function startWard(people, staff, { chromiumArgs = [] } = {}) {
-  const server = new WardlineServer();
+export async function startWard(people, staff, { chromiumArgs = [], env = {} } = {}) {
+  const server = new WardlineServer(env);
   await server.start();
   for (const [user, name, extra = []] of staff) {
     server.addUser(user, name, extra);

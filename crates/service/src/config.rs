@@ -29,6 +29,8 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Sync behaviour.
     pub sync: SyncSettings,
+    /// When presence expires.
+    pub presence: PresenceSettings,
     /// Sign-in protection and session lifetimes.
     pub security: Security,
     /// Serve HTTPS directly (otherwise plain HTTP, for use behind a reverse proxy).
@@ -63,6 +65,7 @@ impl Default for Config {
             fsync: true,
             rate_limits: RateLimits::default(),
             sync: SyncSettings::default(),
+            presence: PresenceSettings::default(),
             security: Security::default(),
             tls: Tls::default(),
             media: MediaSettings::default(),
@@ -148,6 +151,26 @@ pub struct SyncSettings {
 impl Default for SyncSettings {
     fn default() -> Self {
         Self { max_timeout_ms: 60_000, default_timeline_limit: 10, max_typing_ms: 30_000 }
+    }
+}
+
+/// When presence expires: online while a client syncs and its user is active, `unavailable`
+/// after `idle_after_secs` without activity, `offline` after `offline_after_secs` without a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PresenceSettings {
+    /// Seconds without activity (a message, a receipt, typing) after which an online user shows
+    /// as away (`unavailable`).
+    pub idle_after_secs: u64,
+    /// Seconds without a sync from any of the user's clients after which they show as
+    /// `offline`. Must be longer than the longest long-poll (`sync.max_timeout_ms`), which a
+    /// connected client may spend waiting.
+    pub offline_after_secs: u64,
+}
+
+impl Default for PresenceSettings {
+    fn default() -> Self {
+        Self { idle_after_secs: 300, offline_after_secs: 120 }
     }
 }
 

@@ -11,6 +11,7 @@ mod auth_cache;
 pub mod breached;
 pub mod config;
 pub mod core;
+pub mod device_lists;
 mod error;
 pub mod filter;
 pub mod health;
@@ -23,6 +24,7 @@ pub mod mfa;
 pub mod names;
 pub mod notifier;
 pub mod password;
+pub mod presence;
 pub mod ratelimit;
 pub mod rooms;
 pub mod search;
@@ -75,8 +77,10 @@ pub struct Services {
     pub search: Arc<search::SearchService>,
     /// Typing.
     pub typing: typing::TypingService,
-    /// Receipts, account data, presence, filters.
+    /// Receipts, account data, filters.
     pub userdata: Arc<userdata::UserDataService>,
+    /// Presence.
+    pub presence: Arc<presence::PresenceService>,
     /// Sync.
     pub sync: Arc<sync::SyncService>,
     /// Who got a message, who read it.
@@ -139,6 +143,8 @@ impl Services {
         let search = Arc::new(search::SearchService::new(&core, timeline.clone()));
         let accounts = Arc::new(accounts::AccountService::new(&core, Arc::clone(&sessions), Arc::clone(&rooms)));
         let typing = typing::TypingService::new(Arc::clone(&clock), notifier.clone());
+        let thresholds = presence::PresenceService::thresholds(&config.presence, &config.sync)?;
+        let presence = Arc::new(presence::PresenceService::new(&core, Arc::clone(&rooms), thresholds));
         let userdata =
             Arc::new(userdata::UserDataService::new(&core, Arc::clone(&rooms), timeline.clone(), deliveries.clone()));
         let status = Arc::new(messaging::StatusService::new(
@@ -153,7 +159,7 @@ impl Services {
             timeline.clone(),
             typing.clone(),
             Arc::clone(&sessions),
-            Arc::clone(&userdata),
+            Arc::clone(&presence),
             (deliveries.clone(), Arc::clone(&status)),
             config.sync,
         ));
@@ -171,6 +177,7 @@ impl Services {
             search,
             typing,
             userdata,
+            presence,
             sync,
             status,
             media,
@@ -207,8 +214,13 @@ impl Services {
         self.notifier.close();
     }
 
-    /// Background work: expiring typing notifications. Runs until the task is dropped.
+    /// Background work: expiring typing notifications and presence. Runs until the task is
+    /// dropped.
     pub async fn run_background(self) {
+        tokio::join!(Arc::clone(&self.presence).run_sweeper(), self.expire_typing());
+    }
+
+    async fn expire_typing(&self) {
         loop {
             let (changed, next) = self.typing.sweep();
             for room in changed {

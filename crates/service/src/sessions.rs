@@ -205,8 +205,9 @@ impl SessionService {
                 ip: req.ip.map(|i| i.to_string()),
             })
             .await?;
-        // A re-used device id ends that device's previous session, long-polls included.
-        self.notifier.wake([user_id.as_ref()]);
+        // A re-used device id ends that device's previous session, long-polls included; a new
+        // device is news to colleagues (`device_lists`).
+        self.device_list_changed(&user_id).await;
         Ok(LoginOutcome {
             user_id,
             device_id,
@@ -234,7 +235,7 @@ impl SessionService {
     /// Ends a session that ran out, and says so in the audit trail.
     async fn expire(&self, session: &wardline_store::Session) -> ServiceResult<()> {
         self.store.delete_devices(&session.user_id, std::slice::from_ref(&session.device_id)).await?;
-        self.notifier.wake([session.user_id.as_ref()]);
+        self.device_list_changed(&session.user_id).await;
         let mut r = self.audit.entry(None, AuditAction::SessionEnd, Outcome::Success);
         r.target_user = Some(session.user_id.to_string());
         r.device = Some(session.device_id.to_string());
@@ -387,7 +388,7 @@ impl SessionService {
     pub async fn logout(&self, caller: &Caller) -> ServiceResult<()> {
         let slot = self.audit.reserve()?;
         self.store.delete_devices(&caller.user_id, std::slice::from_ref(&caller.device_id)).await?;
-        self.notifier.wake([caller.user_id.as_ref()]);
+        self.device_list_changed(&caller.user_id).await;
         slot.record(self.audit.entry(Some(&caller.actor()), AuditAction::Logout, Outcome::Success));
         Ok(())
     }
@@ -408,7 +409,7 @@ impl SessionService {
     ) -> ServiceResult<()> {
         let ended = self.store.delete_all_devices(user, keep).await?;
         self.end_pending(user);
-        self.notifier.wake([user]);
+        self.device_list_changed(user).await;
         let mut r = self.audit.entry(by, AuditAction::SessionEnd, Outcome::Success);
         r.target_user = Some(user.to_string());
         r.detail = Some(format!("devices={}", ended.len()));
@@ -420,7 +421,7 @@ impl SessionService {
     pub async fn end_devices(&self, by: &Actor, user: &UserId, devices: &[OwnedDeviceId]) -> ServiceResult<()> {
         let slot = self.audit.reserve()?;
         let ended = self.store.delete_devices(user, devices).await?;
-        self.notifier.wake([user]);
+        self.device_list_changed(user).await;
         let mut r = self.audit.entry(Some(by), AuditAction::SessionEnd, Outcome::Success);
         r.target_user = Some(user.to_string());
         r.detail = Some(format!("devices={}", ended.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")));
@@ -438,7 +439,20 @@ impl SessionService {
         self.store.set_device_name(user, device, name).await.map_err(|e| match e {
             wardline_store::StoreError::NotFound => ServiceError::not_found("no such device"),
             other => other.into(),
-        })
+        })?;
+        self.device_list_changed(user).await;
+        Ok(())
+    }
+
+    /// Wakes the long-polls of `user` and of everyone who shares a joined room with them, after
+    /// their devices changed: their `/sync` lists `user` in `device_lists.changed`. A failure
+    /// to find them is logged; their next sync still finds the change in the stream.
+    async fn device_list_changed(&self, user: &UserId) {
+        self.notifier.wake([user]);
+        match crate::device_lists::colleagues(self.store.as_ref(), user).await {
+            Ok(colleagues) => self.notifier.wake(colleagues.iter().map(AsRef::as_ref)),
+            Err(e) => tracing::warn!(error = %e, "could not wake colleagues after a device change"),
+        }
     }
 
     /// User-interactive authentication by password, for sensitive actions. A user who must

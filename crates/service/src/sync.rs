@@ -16,22 +16,23 @@ use wardline_types::{Membership, StoredEvent, StreamPos, SyncToken, kinds};
 
 use crate::config::SyncSettings;
 use crate::core::Core;
+use crate::device_lists::{DeviceLists, device_lists};
 use crate::filter::{event_passes, kind_passes, room_included, room_kind_passes};
 use crate::messaging::{Carried, Counts, Deliveries, STATUS_EVENT_TYPE, StatusService, SyncWindow, runs};
 use crate::metrics::Metrics;
 use crate::notifier::Notifier;
+use crate::presence::{PresenceService, PresenceState};
 use crate::rooms::RoomService;
 use crate::sessions::{Caller, SessionService};
 use crate::timeline::{Bundles, TimelineService};
 use crate::typing::TypingService;
 use crate::unread::UnreadCounts;
 use crate::user_rooms::UserRooms;
-use crate::userdata::UserDataService;
 use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
 
 /// A `/sync` request.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SyncRequest {
     /// Where the client got to.
     pub since: Option<SyncToken>,
@@ -41,8 +42,20 @@ pub struct SyncRequest {
     pub full_state: bool,
     /// The filter.
     pub filter: FilterDefinition,
-    /// Presence to set (`None` means online).
-    pub set_presence: Option<String>,
+    /// Presence to set (`set_presence`; `Offline`: the sync does not change presence).
+    pub set_presence: PresenceState,
+}
+
+impl Default for SyncRequest {
+    fn default() -> Self {
+        Self {
+            since: None,
+            timeout: Duration::ZERO,
+            full_state: false,
+            filter: FilterDefinition::default(),
+            set_presence: PresenceState::Online,
+        }
+    }
 }
 
 /// A room's timeline slice.
@@ -134,6 +147,8 @@ pub struct SyncResult {
     pub account_data: Vec<AccountDataChange>,
     /// Presence that changed.
     pub presence: Vec<Presence>,
+    /// Whose devices to look up again, and whom to stop following (incremental syncs only).
+    pub device_lists: DeviceLists,
 }
 
 impl SyncResult {
@@ -144,7 +159,8 @@ impl SyncResult {
             && self.invited.is_empty()
             && self.left.is_empty()
             && self.account_data.is_empty()
-            && self.presence.is_empty())
+            && self.presence.is_empty()
+            && self.device_lists.is_empty())
     }
 }
 
@@ -156,7 +172,7 @@ pub struct SyncService {
     typing: TypingService,
     notifier: Notifier,
     sessions: Arc<SessionService>,
-    userdata: Arc<UserDataService>,
+    presence: Arc<PresenceService>,
     settings: SyncSettings,
     unread: UnreadCounts,
     user_rooms: UserRooms,
@@ -200,7 +216,7 @@ impl SyncService {
         timeline: TimelineService,
         typing: TypingService,
         sessions: Arc<SessionService>,
-        userdata: Arc<UserDataService>,
+        presence: Arc<PresenceService>,
         (deliveries, statuses): (Deliveries, Arc<StatusService>),
         settings: SyncSettings,
     ) -> Self {
@@ -211,7 +227,7 @@ impl SyncService {
             typing,
             notifier: core.notifier.clone(),
             sessions,
-            userdata,
+            presence,
             settings,
             unread: UnreadCounts::default(),
             user_rooms: UserRooms::default(),
@@ -224,8 +240,7 @@ impl SyncService {
     /// Answers a sync, waiting up to the timeout for something new.
     pub async fn sync(&self, caller: &Caller, req: SyncRequest) -> ServiceResult<SyncResult> {
         crate::filter::validate(&req.filter)?;
-        let presence = req.set_presence.as_deref().unwrap_or("online");
-        if let Err(e) = self.userdata.set_presence(&caller.user_id, presence, None, false).await {
+        if let Err(e) = self.presence.synced(&caller.user_id, req.set_presence).await {
             tracing::debug!(error = %e, "presence not updated");
         }
         let wait = req.timeout.min(Duration::from_millis(self.settings.max_timeout_ms));
@@ -360,6 +375,9 @@ impl SyncService {
             }
         }
         out.presence = self.presence(user, &w, &memberships, filter).await?;
+        if since.is_some() {
+            out.device_lists = device_lists(store, user, w.range(), &memberships, &changes).await?;
+        }
         Ok(out)
     }
 

@@ -1,13 +1,12 @@
-//! Receipts, read markers, account data, tags, presence and filters.
+//! Receipts, read markers, account data, tags and filters.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ruma::api::client::filter::FilterDefinition;
 use ruma::{EventId, OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
-use wardline_store::{Presence, Receipt, Store};
-use wardline_types::{Clock, MAX_EVENT_TYPE_BYTES, Membership, StreamPos};
+use wardline_store::{Receipt, Store};
+use wardline_types::{MAX_EVENT_TYPE_BYTES, Membership, StreamPos};
 
 use crate::audit::Actor;
 use crate::core::Core;
@@ -17,15 +16,13 @@ use crate::rooms::RoomService;
 use crate::timeline::TimelineService;
 use crate::{ServiceError, ServiceResult};
 
-/// Receipts, account data, presence, filters.
+/// Receipts, account data, filters.
 pub struct UserDataService {
     store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
     notifier: Notifier,
     rooms: Arc<RoomService>,
     timeline: TimelineService,
     deliveries: Deliveries,
-    presence_seen: Mutex<HashMap<OwnedUserId, String>>,
 }
 
 impl std::fmt::Debug for UserDataService {
@@ -40,15 +37,7 @@ pub const FULLY_READ: &str = "m.fully_read";
 impl UserDataService {
     /// A user data service.
     pub fn new(core: &Core, rooms: Arc<RoomService>, timeline: TimelineService, deliveries: Deliveries) -> Self {
-        Self {
-            store: Arc::clone(&core.store),
-            clock: Arc::clone(&core.clock),
-            deliveries,
-            notifier: core.notifier.clone(),
-            rooms,
-            timeline,
-            presence_seen: Mutex::default(),
-        }
+        Self { store: Arc::clone(&core.store), deliveries, notifier: core.notifier.clone(), rooms, timeline }
     }
 
     /// Records that `by`'s device has shown up to `event_id`, by a request that `arrived`: the
@@ -199,77 +188,6 @@ impl UserDataService {
             }
         }
         self.put_account_data(user, Some(room), "m.tag", content).await
-    }
-
-    /// Sets presence; writes only when it changes.
-    pub async fn set_presence(
-        &self,
-        user: &UserId,
-        state: &str,
-        status_msg: Option<String>,
-        force: bool,
-    ) -> ServiceResult<()> {
-        if !matches!(state, "online" | "offline" | "unavailable") {
-            return Err(ServiceError::invalid("presence must be online, offline or unavailable"));
-        }
-        {
-            let mut seen = self.presence_seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !force && seen.get(user).is_some_and(|s| s == state) {
-                return Ok(());
-            }
-            seen.insert(user.to_owned(), state.to_owned());
-        }
-        let status_msg = if force { status_msg } else { self.store.presence(user).await?.and_then(|p| p.status_msg) };
-        self.store
-            .put_presence(Presence {
-                user_id: user.to_owned(),
-                state: state.to_owned(),
-                status_msg,
-                last_active: self.clock.now(),
-                stream: StreamPos::ZERO,
-            })
-            .await?;
-        let mut audience = vec![user.to_owned()];
-        for room in self.rooms.joined_rooms(user).await? {
-            audience.extend(
-                self.rooms.with_state(&room, |s| s.members_with(Membership::Join).cloned().collect::<Vec<_>>()).await?,
-            );
-        }
-        audience.sort();
-        audience.dedup();
-        self.notifier.wake(audience.iter().map(AsRef::as_ref));
-        Ok(())
-    }
-
-    /// Do these two users share a conversation (both joined to one room)?
-    pub async fn share_a_room(&self, a: &UserId, b: &UserId) -> ServiceResult<bool> {
-        let joined = |rooms: Vec<wardline_store::MembershipChange>| -> Vec<ruma::OwnedRoomId> {
-            rooms.into_iter().filter(|m| m.membership == Membership::Join).map(|m| m.room_id).collect()
-        };
-        let mine = joined(self.store.rooms_of_user(a).await?);
-        let theirs = joined(self.store.rooms_of_user(b).await?);
-        Ok(mine.iter().any(|r| theirs.contains(r)))
-    }
-
-    /// A user's presence and status message, if `viewer` may see them: their own, a colleague's
-    /// with whom they share a conversation, or anyone's for an administrator. `/sync` applies
-    /// the same rule to presence changes. A deactivated account looks like an unknown one.
-    pub async fn presence(&self, viewer: &UserId, viewer_is_admin: bool, user: &UserId) -> ServiceResult<Presence> {
-        if self.store.account(user).await?.is_none_or(|a| a.deactivated) {
-            return Err(ServiceError::not_found("no such user"));
-        }
-        if viewer != user && !viewer_is_admin && !self.share_a_room(viewer, user).await? {
-            return Err(ServiceError::forbidden(
-                "you can only see the presence of people you share a conversation with",
-            ));
-        }
-        Ok(self.store.presence(user).await?.unwrap_or(Presence {
-            user_id: user.to_owned(),
-            state: "offline".into(),
-            status_msg: None,
-            last_active: wardline_types::Timestamp(0),
-            stream: StreamPos::ZERO,
-        }))
     }
 
     /// Stores a filter's JSON unchanged, once it is known to be a filter within the limits.

@@ -47,7 +47,8 @@ pub(crate) fn stream_position(conn: &rusqlite::Connection) -> Result<i64, StoreE
             (SELECT COALESCE(MAX(stream), 0) FROM account_data),
             (SELECT COALESCE(MAX(stream), 0) FROM presence),
             (SELECT COALESCE(MAX(stream), 0) FROM receipt_log),
-            (SELECT COALESCE(MAX(stream), 0) FROM deliveries))",
+            (SELECT COALESCE(MAX(stream), 0) FROM deliveries),
+            (SELECT COALESCE(MAX(stream), 0) FROM device_changes))",
         [],
         |r| r.get(0),
     )

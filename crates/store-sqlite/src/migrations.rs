@@ -19,6 +19,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_search.sql"),
     include_str!("../migrations/0011_status_devices.sql"),
     include_str!("../migrations/0012_redact_orphaned_edits.sql"),
+    include_str!("../migrations/0013_presence_expiry_device_changes.sql"),
 ];
 
 /// The schema version this build writes.
@@ -253,6 +254,35 @@ mod tests {
             .query_row("SELECT released FROM media WHERE media_id = 'f1'", [], |r| r.get(0))
             .map_err(backend_err)?;
         assert_eq!(released, 1, "the file only the deleted edit carried is freed");
+        Ok(())
+    }
+
+    #[test]
+    fn presence_from_before_expiry_has_no_sync_and_device_changes_start_empty() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(backend_err)?;
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
+        )
+        .map_err(backend_err)?;
+        let tx = conn.transaction().map_err(backend_err)?;
+        for (i, sql) in MIGRATIONS.iter().take(12).enumerate() {
+            tx.execute_batch(sql).map_err(backend_err)?;
+            let version = i64::try_from(i + 1).map_err(backend_err)?;
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![version]).map_err(backend_err)?;
+        }
+        tx.execute(
+            "INSERT INTO presence (user_id, state, status_msg, last_active_ts, stream) VALUES ('@a:x', 'online', NULL, 5, 7)",
+            [],
+        )
+        .map_err(backend_err)?;
+        tx.commit().map_err(backend_err)?;
+        assert_eq!(migrate(&mut conn)?, LATEST);
+        let row: (String, Option<i64>, Option<String>) = conn
+            .query_row("SELECT state, last_sync_ts, away FROM presence", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(backend_err)?;
+        assert_eq!(row, ("online".to_owned(), None, None), "kept, with no sync known: it expires to offline");
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM device_changes", [], |r| r.get(0)).map_err(backend_err)?;
+        assert_eq!(n, 0);
         Ok(())
     }
 

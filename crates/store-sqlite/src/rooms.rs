@@ -74,6 +74,7 @@ fn insert_event(w: &WriteTx<'_>, e: &NewEvent) -> StoreResult<StreamPos> {
             if let Ok(user) = parse_user(state_key) {
                 w.changed(ChangeTopic::Membership(user));
             }
+            w.changed(ChangeTopic::RoomMembers(e.room_id.clone()));
             exec(
                 tx,
                 "INSERT INTO memberships (room_id, user_id, membership, stream, forgotten) VALUES (?1, ?2, ?3, ?4, 0)

@@ -1,11 +1,12 @@
 //! [`SessionStore`] on SQLite.
 
 use async_trait::async_trait;
-use ruma::{DeviceId, OwnedDeviceId, UserId};
+use ruma::{DeviceId, OwnedDeviceId, OwnedUserId, UserId};
 use rusqlite::{OptionalExtension, params};
-use wardline_store::{ChangeTopic, NewSession, Session, SessionStore, StoreError, StoreResult};
+use wardline_store::{ChangeTopic, NewSession, PosRange, Session, SessionStore, StoreError, StoreResult};
 use wardline_types::{Device, Timestamp};
 
+use crate::pool::WriteTx;
 use crate::rows::{exec, parse_user, query_one, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
 
@@ -33,12 +34,33 @@ fn session_where(c: &rusqlite::Connection, cond: &str, value: &str) -> StoreResu
     .transpose()
 }
 
+/// Records, at a position of its own, that `user`'s device list changed.
+fn device_list_changed(w: &WriteTx<'_>, user: &UserId) -> StoreResult<()> {
+    let pos = w.next_pos();
+    w.changed(ChangeTopic::DeviceLists);
+    exec(w.tx, "INSERT INTO device_changes (stream, user_id) VALUES (?1, ?2)", params![pos.0, user.as_str()])
+        .map_err(backend_err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn create_session(&self, s: NewSession) -> StoreResult<()> {
         self.writer
             .write(move |w| {
                 w.changed(ChangeTopic::Account(s.user_id.clone()));
+                let known: Option<Option<String>> = query_one(
+                    w.tx,
+                    "SELECT display_name FROM devices WHERE user_id = ?1 AND device_id = ?2",
+                    params![s.user_id.as_str(), s.device_id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend_err)?;
+                let renamed = s.device_name.is_some() && known.as_ref().is_some_and(|n| *n != s.device_name);
+                if known.is_none() || renamed {
+                    device_list_changed(w, &s.user_id)?;
+                }
                 exec(
                     w.tx,
                     "INSERT INTO devices (user_id, device_id, display_name, created_ts, last_seen_ts, last_seen_ip)
@@ -144,7 +166,10 @@ impl SessionStore for SqliteStore {
                     params![user_id.as_str(), device_id.as_str(), name],
                 )
                 .map_err(backend_err)?;
-                if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                device_list_changed(w, &user_id)
             })
             .await
     }
@@ -171,6 +196,9 @@ impl SessionStore for SqliteStore {
                     if n > 0 {
                         deleted.push(d);
                     }
+                }
+                if !deleted.is_empty() {
+                    device_list_changed(w, &user_id)?;
                 }
                 Ok(deleted)
             })
@@ -199,7 +227,31 @@ impl SessionStore for SqliteStore {
                 .map_err(backend_err)?;
                 exec(w.tx, "DELETE FROM devices WHERE user_id = ?1 AND device_id != ?2", params![user.as_str(), keep])
                     .map_err(backend_err)?;
+                if !gone.is_empty() {
+                    device_list_changed(w, &user)?;
+                }
                 Ok(gone.into_iter().map(OwnedDeviceId::from).collect())
+            })
+            .await
+    }
+
+    async fn device_list_changes(&self, range: PosRange) -> StoreResult<Vec<OwnedUserId>> {
+        self.readers
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT user_id FROM device_changes WHERE stream > ?1 AND stream <= ?2
+                         GROUP BY user_id ORDER BY MIN(stream)",
+                    )
+                    .map_err(backend_err)?;
+                let rows = stmt
+                    .query_map(params![range.after.0, range.upto.0], |r| r.get::<_, String>(0))
+                    .map_err(backend_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    out.push(parse_user(&row.map_err(backend_err)?)?);
+                }
+                Ok(out)
             })
             .await
     }

@@ -5,10 +5,10 @@ use ruma::{RoomId, UserId};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use wardline_store::{
-    AccountDataChange, AccountDataStore, ChangeTopic, FilterStore, MetaStore, PosRange, Presence, PresenceStore,
+    AccountDataChange, AccountDataStore, Away, ChangeTopic, FilterStore, MetaStore, PosRange, Presence, PresenceStore,
     StoreResult,
 };
-use wardline_types::StreamPos;
+use wardline_types::{StreamPos, Timestamp};
 
 use crate::rows::{corrupt, exec, parse_room, parse_user, query_one, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
@@ -138,67 +138,156 @@ impl FilterStore for SqliteStore {
     }
 }
 
-fn presence_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, Option<String>, i64, i64)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+/// Columns read by [`presence_from_row`], in order.
+const PRESENCE_COLUMNS: &str = "user_id, state, status_msg, last_active_ts, last_sync_ts, away, stream";
+
+type PresenceRow = (String, String, Option<String>, i64, Option<i64>, Option<String>, i64);
+
+fn presence_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PresenceRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
-fn to_presence(row: (String, String, Option<String>, i64, i64)) -> StoreResult<Presence> {
-    let (user, state, status_msg, last, stream) = row;
-    Ok(Presence { user_id: parse_user(&user)?, state, status_msg, last_active: ts(last), stream: StreamPos(stream) })
+fn to_presence(row: PresenceRow) -> StoreResult<Presence> {
+    let (user, state, status_msg, last, sync, away, stream) = row;
+    let away = match away.as_deref() {
+        None => None,
+        Some("user") => Some(Away::User),
+        Some("client") => Some(Away::Client),
+        Some(other) => return Err(corrupt("presence away", other)),
+    };
+    Ok(Presence {
+        user_id: parse_user(&user)?,
+        state,
+        status_msg,
+        last_active: ts(last),
+        last_sync: sync.map(ts),
+        away,
+        stream: StreamPos(stream),
+    })
+}
+
+fn sql_away(a: Option<Away>) -> Option<&'static str> {
+    a.map(|a| match a {
+        Away::User => "user",
+        Away::Client => "client",
+    })
+}
+
+fn read_presence(c: &rusqlite::Connection, user_id: &str) -> StoreResult<Option<Presence>> {
+    let row = query_one(
+        c,
+        &format!("SELECT {PRESENCE_COLUMNS} FROM presence WHERE user_id = ?1"),
+        params![user_id],
+        presence_from_row,
+    )
+    .optional()
+    .map_err(backend_err)?;
+    row.map(to_presence).transpose()
+}
+
+fn read_presence_list(c: &rusqlite::Connection, sql: &str, args: impl rusqlite::Params) -> StoreResult<Vec<Presence>> {
+    let mut stmt = c.prepare_cached(sql).map_err(backend_err)?;
+    let rows = stmt.query_map(args, presence_from_row).map_err(backend_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(to_presence(row.map_err(backend_err)?)?);
+    }
+    Ok(out)
 }
 
 #[async_trait]
 impl PresenceStore for SqliteStore {
-    async fn put_presence(&self, p: Presence) -> StoreResult<StreamPos> {
+    async fn put_presence(&self, p: Presence, expected: Option<Presence>) -> StoreResult<Option<StreamPos>> {
         self.writer
             .write(move |w| {
+                // The single writer makes this read and the write below one step.
+                if read_presence(w.tx, p.user_id.as_str())? != expected {
+                    return Ok(None);
+                }
                 let pos = w.next_pos();
                 w.changed(ChangeTopic::Presence);
-                exec(w.tx,
-                    "INSERT INTO presence (user_id, state, status_msg, last_active_ts, stream) VALUES (?1, ?2, ?3, ?4, ?5)
+                exec(
+                    w.tx,
+                    "INSERT INTO presence (user_id, state, status_msg, last_active_ts, last_sync_ts, away, stream)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, status_msg = excluded.status_msg,
-                        last_active_ts = excluded.last_active_ts, stream = excluded.stream",
-                    params![p.user_id.as_str(), p.state, p.status_msg, sql_ts(p.last_active), pos.0],
+                        last_active_ts = excluded.last_active_ts, last_sync_ts = excluded.last_sync_ts,
+                        away = excluded.away, stream = excluded.stream",
+                    params![
+                        p.user_id.as_str(),
+                        p.state,
+                        p.status_msg,
+                        sql_ts(p.last_active),
+                        p.last_sync.map(sql_ts),
+                        sql_away(p.away),
+                        pos.0
+                    ],
                 )
                 .map_err(backend_err)?;
-                Ok(pos)
+                Ok(Some(pos))
+            })
+            .await
+    }
+
+    async fn note_presence(
+        &self,
+        user_id: &UserId,
+        last_sync: Option<Timestamp>,
+        last_active: Option<Timestamp>,
+    ) -> StoreResult<()> {
+        let user_id = user_id.to_owned();
+        self.writer
+            .write(move |w| {
+                exec(
+                    w.tx,
+                    "UPDATE presence SET
+                        last_sync_ts = CASE WHEN ?2 IS NULL THEN last_sync_ts
+                                            ELSE MAX(COALESCE(last_sync_ts, ?2), ?2) END,
+                        last_active_ts = MAX(last_active_ts, COALESCE(?3, last_active_ts))
+                     WHERE user_id = ?1",
+                    params![user_id.as_str(), last_sync.map(sql_ts), last_active.map(sql_ts)],
+                )
+                .map_err(backend_err)?;
+                Ok(())
             })
             .await
     }
 
     async fn presence(&self, user_id: &UserId) -> StoreResult<Option<Presence>> {
         let user_id = user_id.to_owned();
-        self.readers
-            .read(move |c| {
-                let row = query_one(
-                    c,
-                    "SELECT user_id, state, status_msg, last_active_ts, stream FROM presence WHERE user_id = ?1",
-                    params![user_id.as_str()],
-                    presence_from_row,
-                )
-                .optional()
-                .map_err(backend_err)?;
-                row.map(to_presence).transpose()
-            })
-            .await
+        self.readers.read(move |c| read_presence(c, user_id.as_str())).await
     }
 
     async fn presence_changes(&self, range: PosRange) -> StoreResult<Vec<Presence>> {
         self.readers
             .read(move |c| {
-                let mut stmt = c
-                    .prepare_cached(
-                        "SELECT user_id, state, status_msg, last_active_ts, stream FROM presence
-                         WHERE stream > ?1 AND stream <= ?2 ORDER BY stream",
-                    )
-                    .map_err(backend_err)?;
-                let rows =
-                    stmt.query_map(params![range.after.0, range.upto.0], presence_from_row).map_err(backend_err)?;
-                let mut out = Vec::new();
-                for row in rows {
-                    out.push(to_presence(row.map_err(backend_err)?)?);
-                }
-                Ok(out)
+                read_presence_list(
+                    c,
+                    &format!(
+                        "SELECT {PRESENCE_COLUMNS} FROM presence WHERE stream > ?1 AND stream <= ?2 ORDER BY stream"
+                    ),
+                    params![range.after.0, range.upto.0],
+                )
+            })
+            .await
+    }
+
+    async fn presence_expiring(
+        &self,
+        synced_before: Timestamp,
+        active_before: Timestamp,
+    ) -> StoreResult<Vec<Presence>> {
+        self.readers
+            .read(move |c| {
+                read_presence_list(
+                    c,
+                    &format!(
+                        "SELECT {PRESENCE_COLUMNS} FROM presence WHERE state != 'offline' AND (
+                            last_sync_ts IS NULL OR last_sync_ts < ?1
+                            OR (state = 'online' AND last_active_ts < ?2))"
+                    ),
+                    params![sql_ts(synced_before), sql_ts(active_before)],
+                )
             })
             .await
     }

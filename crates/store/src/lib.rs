@@ -25,8 +25,8 @@ use wardline_types::{
 pub use error::StoreError;
 pub use observer::{NoObserver, WriteObserver};
 pub use records::{
-    AccountDataChange, ChangeMark, ChangeTopic, Delivery, Direction, ImportOutcome, Media, MediaContent, MediaRef,
-    MembershipChange, NewMedia, NewSession, PosRange, Presence, Receipt, Session, Totp,
+    AccountDataChange, Away, ChangeMark, ChangeTopic, Delivery, Direction, ImportOutcome, Media, MediaContent,
+    MediaRef, MembershipChange, NewMedia, NewSession, PosRange, Presence, Receipt, Session, Totp,
 };
 pub use relations::{Relation, RelationFilter, RelationStore};
 pub use search::{SearchHit, SearchOrder, SearchQuery, SearchResults, SearchScope};
@@ -98,6 +98,11 @@ pub trait SessionStore: Send + Sync {
     async fn delete_devices(&self, user_id: &UserId, device_ids: &[OwnedDeviceId]) -> StoreResult<Vec<OwnedDeviceId>>;
     /// Deletes every device of the user except `keep`; returns the deleted ones.
     async fn delete_all_devices(&self, user_id: &UserId, keep: Option<&DeviceId>) -> StoreResult<Vec<OwnedDeviceId>>;
+    /// Users whose device list changed (a device added, removed or renamed) at positions in
+    /// `range`, each once. Creating a session, deleting devices and renaming one record such a
+    /// change, at a position of its own, in the transaction that makes it (a new session on a
+    /// device that exists, under the same name, changes nothing).
+    async fn device_list_changes(&self, range: PosRange) -> StoreResult<Vec<OwnedUserId>>;
     /// Remembers why each of the user's current access tokens is about to end (`reason`, at
     /// `at`), and forgets what was remembered before `forget_before`. Call before ending them.
     async fn remember_ending_tokens(
@@ -313,12 +318,27 @@ pub trait FilterStore: Send + Sync {
 /// Presence.
 #[async_trait]
 pub trait PresenceStore: Send + Sync {
-    /// Sets a user's presence; returns its position.
-    async fn put_presence(&self, presence: Presence) -> StoreResult<StreamPos>;
+    /// Replaces a user's presence, at a new position, if what is stored is still `expected`
+    /// (`None`: nothing stored yet), compared field by field, position included. Returns the new
+    /// position, or `None` (nothing written) when it had changed meanwhile: whoever decided from
+    /// `expected` reads again and decides again.
+    async fn put_presence(&self, presence: Presence, expected: Option<Presence>) -> StoreResult<Option<StreamPos>>;
+    /// Moves a user's stored last sync and last activity forward (never back), keeping the
+    /// position: facts nobody is told of until they make presence expire. No-op without a row.
+    async fn note_presence(
+        &self,
+        user_id: &UserId,
+        last_sync: Option<Timestamp>,
+        last_active: Option<Timestamp>,
+    ) -> StoreResult<()>;
     /// A user's presence.
     async fn presence(&self, user_id: &UserId) -> StoreResult<Option<Presence>>;
     /// Presence changes at positions in `range`.
     async fn presence_changes(&self, range: PosRange) -> StoreResult<Vec<Presence>>;
+    /// Presence that may have expired: not `offline`, with no sync recorded since
+    /// `synced_before` (or none at all); or `online`, with no activity since `active_before`.
+    async fn presence_expiring(&self, synced_before: Timestamp, active_before: Timestamp)
+    -> StoreResult<Vec<Presence>>;
 }
 
 /// The audit trail: an append-only hash chain with signed checkpoints.

@@ -168,10 +168,25 @@ pub struct Presence {
     pub state: String,
     /// Free text ("In theatre until 3").
     pub status_msg: Option<String>,
-    /// Last activity.
+    /// The user's last activity (a message, a receipt, typing, coming online).
     pub last_active: Timestamp,
+    /// The last time one of the user's clients synced (or set their presence); `None` once the
+    /// user chose to be offline, until a client syncs again.
+    pub last_sync: Option<Timestamp>,
+    /// Why the user shows as away whatever their activity, if they do.
+    pub away: Option<Away>,
     /// Position (ignored on put).
     pub stream: StreamPos,
+}
+
+/// Why a user shows as away (`unavailable`) however recently they were active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Away {
+    /// They chose it (`PUT /presence/{userId}/status`): it lasts until they choose otherwise.
+    User,
+    /// Their client said they are idle (`/sync?set_presence=unavailable`): it lasts until a
+    /// client says they are back, or they act.
+    Client,
 }
 
 /// What an import did.
@@ -214,6 +229,10 @@ pub enum ChangeTopic {
     AccountData(OwnedUserId),
     /// Anyone's presence.
     Presence,
+    /// Who is a member of a room (its `m.room.member` events).
+    RoomMembers(OwnedRoomId),
+    /// Anyone's devices (added, removed or renamed).
+    DeviceLists,
     /// A user's account, password, sessions or devices.
     Account(OwnedUserId),
 }

@@ -179,6 +179,7 @@ mod tests {
             ("WARDLINE_TRUSTED_PROXIES", r#"["10.0.0.0/8", "192.0.2.7/32"]"#),
             ("WARDLINE_FORWARDED_HEADER", "forwarded"),
             ("WARDLINE_HTTP__HEADER_READ_TIMEOUT_SECS", "5"),
+            ("WARDLINE_PRESENCE__IDLE_AFTER_SECS", "60"),
         ]);
         let (c, w) = load(None, vars, &Overrides::default())?;
         assert!(w.is_empty(), "{w:?}");
@@ -186,6 +187,11 @@ mod tests {
         assert_eq!(nets, ["10.0.0.0/8", "192.0.2.7/32"]);
         assert_eq!(c.forwarded_header, wardline_service::config::ForwardedHeader::Forwarded);
         assert_eq!(c.http.header_read_timeout_secs, 5);
+        assert_eq!(
+            (c.presence.idle_after_secs, c.presence.offline_after_secs),
+            (60, 120),
+            "one field, the other default"
+        );
         let bad = env(&[("WARDLINE_TRUSTED_PROXIES", r#"["not-a-network"]"#)]);
         assert!(matches!(load(None, bad, &Overrides::default()), Err(ConfigError::Invalid(_))));
         Ok(())

@@ -1,10 +1,10 @@
-// Someone's presence: a shape and a word (for screen readers, and on hover), not colour alone.
+// Someone's presence as the server said it: a shape and a word (for screen readers, and on
+// hover), not colour alone; nothing at all when the server has said nothing.
 
 import { useStore } from "../state";
 import type { PresenceView } from "../state";
 
-export function presenceWord(p: PresenceView | undefined): string {
-  if (!p) return "offline";
+export function presenceWord(p: PresenceView): string {
   if (p.dnd) return "do not disturb";
   return p.state === "online" ? "online" : p.state === "unavailable" ? "away" : "offline";
 }
@@ -13,6 +13,8 @@ const SHAPES: Record<string, string> = { online: "●", away: "◐", "do not dis
 
 export function Presence({ userId, withWord }: { userId: string; withWord?: boolean }) {
   const p = useStore((s) => s.presence[userId]);
+  // Nothing said by the server: nothing shown (not a guess of "offline").
+  if (!p) return null;
   const word = presenceWord(p);
   const cls = word === "do not disturb" ? "dnd" : word === "away" ? "unavailable" : word;
   return (

@@ -51,6 +51,7 @@ async fn send_in_transaction(
     let txn = TxnRef { device_id: caller.device_id.clone(), txn_id: txn_id.to_owned() };
     let req = SendEvent { room_id: room_id.to_owned(), kind, state_key: None, content, redacts, txn: Some(txn) };
     let id = s.rooms.send(&caller.actor(), req).await?;
+    s.presence.note_active(&caller.user_id);
     Ok(Json(json!({ "event_id": id })).into_response())
 }
 

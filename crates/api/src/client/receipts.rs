@@ -26,6 +26,7 @@ pub async fn receipt(s: Services, req: Ruma<create_receipt::v3::Request>) -> Res
         let thread = b.thread.as_str().map(ToOwned::to_owned);
         s.userdata.receipt(&by, &b.room_id, &kind, &b.event_id, thread, req.arrived).await?;
     }
+    s.presence.note_active(&caller.user_id);
     reply(create_receipt::v3::Response::new())
 }
 
@@ -43,6 +44,7 @@ pub async fn read_markers(s: Services, req: Ruma<set_read_marker::v3::Request>) 
             req.arrived,
         )
         .await?;
+    s.presence.note_active(&caller.user_id);
     reply(set_read_marker::v3::Response::new())
 }
 
@@ -60,13 +62,17 @@ pub async fn typing(s: Services, req: Ruma<create_typing_event::v3::Request>) ->
         _ => None,
     };
     s.typing.set(&b.room_id, &caller.user_id, timeout, &audience);
+    if timeout.is_some() {
+        s.presence.note_active(&caller.user_id);
+    }
     reply(create_typing_event::v3::Response::new())
 }
 
-/// `GET /presence/{userId}/status`
+/// `GET /presence/{userId}/status`: presence now; `currently_active` while online (active within
+/// `presence.idle_after_secs`).
 pub async fn get_presence(s: Services, req: Ruma<get_presence::v3::Request>) -> Result<Response, ApiError> {
     let caller = req.caller()?;
-    let p = s.userdata.presence(&caller.user_id, caller.is_admin, &req.body.user_id).await?;
+    let p = s.presence.get(&caller.user_id, caller.is_admin, &req.body.user_id).await?;
     let now = s.clock.now();
     let mut body = json!({ "presence": p.state, "currently_active": p.state == "online" });
     if p.last_active.0 > 0 {
@@ -84,6 +90,6 @@ pub async fn set_presence(s: Services, req: Ruma<set_presence::v3::Request>) -> 
     if req.body.user_id != caller.user_id {
         return Err(ApiError::forbidden("you can only set your own presence"));
     }
-    s.userdata.set_presence(&caller.user_id, req.body.presence.as_str(), req.body.status_msg.clone(), true).await?;
+    s.presence.choose(&caller.user_id, req.body.presence.as_str(), req.body.status_msg.clone()).await?;
     reply(set_presence::v3::Response::new())
 }

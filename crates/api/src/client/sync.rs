@@ -8,6 +8,7 @@ use ruma::api::client::filter::{FilterDefinition, create_filter, get_filter};
 use ruma::api::client::sync::sync_events;
 use serde_json::{Map, Value, json};
 use wardline_service::messaging::STATUS_EVENT_TYPE;
+use wardline_service::presence::PresenceState;
 use wardline_service::sync::{JoinedRoom, SyncRequest, SyncResult, TimelineSlice};
 use wardline_service::{Caller, Services};
 use wardline_store::{AccountDataChange, Receipt};
@@ -59,10 +60,8 @@ pub async fn sync(s: Services, req: Ruma<sync_events::v3::Request>) -> Result<Re
         None => None,
     };
     let filter = resolve_filter(&s, caller, req.body.filter.as_ref()).await?;
-    let set_presence = match req.body.set_presence.as_str() {
-        "offline" => None,
-        other => Some(other.to_owned()),
-    };
+    let set_presence = PresenceState::parse(req.body.set_presence.as_str())
+        .ok_or_else(|| ApiError::invalid_param("set_presence must be online, offline or unavailable"))?;
     let result = s
         .sync
         .sync(
@@ -181,11 +180,10 @@ pub fn render(r: &SyncResult, caller: &Caller, now: Timestamp) -> Value {
         .presence
         .iter()
         .map(|p| {
-            let mut content = json!({
-                "presence": p.state,
-                "last_active_ago": now.millis_since(p.last_active),
-                "currently_active": p.state == "online",
-            });
+            let mut content = json!({ "presence": p.state, "currently_active": p.state == "online" });
+            if p.last_active.0 > 0 {
+                content["last_active_ago"] = json!(now.millis_since(p.last_active));
+            }
             if let Some(m) = &p.status_msg {
                 content["status_msg"] = json!(m);
             }
@@ -198,7 +196,7 @@ pub fn render(r: &SyncResult, caller: &Caller, now: Timestamp) -> Value {
         "presence": { "events": presence },
         "account_data": account_data(&r.account_data),
         "to_device": { "events": [] },
-        "device_lists": { "changed": [], "left": [] },
+        "device_lists": { "changed": r.device_lists.changed, "left": r.device_lists.left },
         "device_one_time_keys_count": {},
     })
 }

@@ -337,6 +337,30 @@ impl Client {
     }
 }
 
+/// Starts `c`'s long-poll from `since`, waits until the server's log (a server started with
+/// `wardline_service::sync=debug`, writing to `log`) shows it waiting, runs `act`, and returns
+/// what the long-poll answered. Only this long-poll may wait meanwhile.
+pub async fn long_poll_around<F, Fut>(log: &Path, c: &Client, since: &str, act: F) -> Value
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let waits = || std::fs::read_to_string(log).unwrap_or_default().matches("sync long-poll waiting").count();
+    let before = waits();
+    let poller = c.clone();
+    let from = since.to_owned();
+    let poll = tokio::spawn(async move { poller.sync(Some(&from), 30_000, None).await });
+    let mut tries = 0;
+    while waits() == before {
+        tries += 1;
+        assert!(tries < 600 && !poll.is_finished(), "the long-poll never waited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!poll.is_finished(), "the long-poll answered before anything happened");
+    act().await;
+    poll.await.expect("long-poll")
+}
+
 /// Bodies of `m.room.message` events in a room's sync timeline.
 pub fn timeline_bodies(sync: &Value, room: &str) -> Vec<String> {
     sync["rooms"]["join"][room]["timeline"]["events"]
