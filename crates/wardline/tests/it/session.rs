@@ -224,30 +224,27 @@ async fn refresh_tokens_over_http() {
     assert_eq!((st, again["errcode"].as_str()), (401, Some("M_UNKNOWN_TOKEN")), "a refresh token works once");
 }
 
-/// Unknown users and wrong passwords take about as long, so timing does not tell which
-/// usernames exist. (A bound of 2x either way: argon2 dominates both.)
+/// Unknown users and wrong passwords get the same answer, so it does not tell which usernames
+/// exist. They also cost the same: an unknown name is checked against a stand-in hash made by
+/// the same `password::hash` as every account's (`SessionService::check_password`), so argon2
+/// runs with the same parameters either way; that is shown by construction, not by timing
+/// requests here (no timing thresholds in tests: BENCHMARKS.md is where time is measured).
 #[tokio::test]
-async fn unknown_users_answer_in_about_the_same_time() {
+async fn unknown_users_get_the_same_answer_as_wrong_passwords() {
     let s = Server::start();
     s.user("ada").await;
     let c = s.client();
-    let time = |user: &'static str| {
+    let attempt = |user: &'static str| {
         let c = c.clone();
         async move {
-            let start = std::time::Instant::now();
-            for _ in 0..8 {
-                let (st, _) = c
-                    .post("/_matrix/client/v3/login", json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": "not the right one"}))
-                    .await;
-                assert_eq!(st, 403);
-            }
-            start.elapsed().as_secs_f64()
+            c.post("/_matrix/client/v3/login", json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": "not the right one"}))
+                .await
         }
     };
-    let known = time("ada").await;
-    let unknown = time("nobody-by-this-name").await;
-    let ratio = known / unknown;
-    assert!((0.5..2.0).contains(&ratio), "known {known:.3}s vs unknown {unknown:.3}s");
+    let known = attempt("ada").await;
+    let unknown = attempt("nobody-by-this-name").await;
+    assert_eq!(known.0, 403);
+    assert_eq!(known, unknown, "the same status and body");
 }
 
 #[tokio::test]
