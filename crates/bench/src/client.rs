@@ -87,6 +87,49 @@ impl Session {
         json_or_error(resp).await.map(|_| ())
     }
 
+    /// Uploads a filter (`POST /user/{userId}/filter`); returns its id.
+    pub async fn upload_filter(&self, filter: &Value) -> Result<String, ClientError> {
+        let body = self.post(&format!("/_matrix/client/v3/user/{}/filter", enc(&self.user_id)), filter).await?;
+        Ok(body["filter_id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// A read receipt (`m.read`) for an event of the main timeline, as a client with threads
+    /// on sends it.
+    pub async fn read_receipt(&self, room: &str, event: &str) -> Result<(), ClientError> {
+        let path = format!("/_matrix/client/v3/rooms/{}/receipt/m.read/{}", enc(room), enc(event));
+        self.post(&path, &json!({"thread_id": "main"})).await.map(|_| ())
+    }
+
+    /// Starts (with how long it lasts) or stops a typing notification.
+    pub async fn typing(&self, room: &str, typing_for_ms: Option<u64>) -> Result<(), ClientError> {
+        let url = format!("{}/_matrix/client/v3/rooms/{}/typing/{}", self.base, enc(room), enc(&self.user_id));
+        let body = match typing_for_ms {
+            Some(ms) => json!({"typing": true, "timeout": ms}),
+            None => json!({"typing": false}),
+        };
+        let resp = self.http.put(url).bearer_auth(&self.token).json(&body).send().await?;
+        json_or_error(resp).await.map(|_| ())
+    }
+
+    /// One page of `/messages` backwards from `from`.
+    pub async fn messages_before(
+        &self,
+        room: &str,
+        from: &str,
+        limit: usize,
+        filter: &str,
+    ) -> Result<Value, ClientError> {
+        let url = format!(
+            "{}/_matrix/client/v3/rooms/{}/messages?dir=b&from={}&limit={limit}&filter={}",
+            self.base,
+            enc(room),
+            enc(from),
+            enc(filter)
+        );
+        let resp = self.http.get(url).bearer_auth(&self.token).send().await?;
+        json_or_error(resp).await
+    }
+
     /// One `POST /search`, continuing from `next_batch` if given.
     pub async fn search(&self, body: &Value, next_batch: Option<&str>) -> Result<Value, ClientError> {
         match next_batch {

@@ -7,7 +7,10 @@
 //! Wardline's store.
 
 pub mod client;
+pub mod ledger;
 pub mod procstat;
+pub mod profile;
+pub mod reader;
 pub mod search;
 pub mod seed;
 pub mod stats;

@@ -1,6 +1,7 @@
 //! `wardline-bench`: a load benchmark for any Matrix client-server API server, through the
 //! standard endpoints only, so the same run can measure Wardline or another server.
 
+use wardline_bench::profile::ClientKind;
 use wardline_bench::{search, seed, workload};
 
 use std::path::PathBuf;
@@ -52,6 +53,14 @@ struct Args {
     /// Memory workload: every user signs in and long-polls, nobody sends.
     #[arg(long)]
     idle: bool,
+    /// How the clients behave: `element` (Element Web's lazy-loading sync filter, any member
+    /// sends, read receipts, typing) or `legacy` (messages-only filter, one sender per room, no
+    /// receipts: the workload of the figures before 2026-11-30's realism change).
+    #[arg(long, value_enum, default_value_t = ClientKind::Element)]
+    workload: ClientKind,
+    /// Element clients: type before every Nth message of each sending task (0: never).
+    #[arg(long, default_value_t = 10)]
+    typing_every: u64,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
@@ -158,6 +167,9 @@ async fn main() -> ExitCode {
         drain: Duration::from_secs_f64(a.drain),
         pid: a.pid,
         idle: a.idle,
+        clients: a.workload,
+        typing_every: a.typing_every,
+        announce: true,
     };
     match workload::run(&w).await {
         Ok(report) => {

@@ -1,17 +1,28 @@
 //! The workload: sign in, make rooms, keep every user long-polling, send, and count what
 //! arrives where.
+//!
+//! The clients behave as [`ClientKind`] says: by default as Element Web does (its lazy-loading
+//! sync filter, any member of a room sending, readers sending read receipts, typing before some
+//! messages), or as the original workload did (`--workload legacy`). Either way every
+//! acknowledged message is owed to every other member of its room, and each member's
+//! [`Ledger`] checks it arrives exactly once and in order.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::json;
+use tokio::sync::mpsc;
 
 use crate::client::{self, ClientError, Session};
+use crate::ledger::Ledger;
 use crate::procstat;
+use crate::profile::{self, ClientKind, ELEMENT_TYPING_TIMEOUT_MS, LEGACY_FILTER};
+use crate::reader::{self, Activity, Reader};
 use crate::stats::{Percentiles, Report};
+use crate::texts::{self, Rng};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -40,6 +51,14 @@ pub struct Workload {
     pub pid: Option<u32>,
     /// Only sign in and long-poll (the memory workload).
     pub idle: bool,
+    /// How the clients behave.
+    pub clients: ClientKind,
+    /// Element clients: every how many messages of a sending task is preceded by a typing
+    /// notification (and followed by its end); 0 = never.
+    pub typing_every: u64,
+    /// Print `wardline-bench: sending for N s` to stderr when sending starts, and
+    /// `wardline-bench: sending done` when it ends (so a profiler can record just that phase).
+    pub announce: bool,
 }
 
 /// Why a run failed.
@@ -50,63 +69,135 @@ pub enum BenchError {
     Setup(&'static str, ClientError),
 }
 
-/// What one sync loop saw.
-#[derive(Debug, Default)]
-struct Seen {
-    ids: HashSet<String>,
-    latencies_us: Vec<u64>,
-    duplicates: u64,
-    limited: u64,
-}
-
-const FILTER: &str = r#"{"room":{"timeline":{"limit":200,"types":["m.room.message"]},"state":{"types":[]},"ephemeral":{"types":[]},"account_data":{"types":[]}},"presence":{"types":[]},"account_data":{"types":[]}}"#;
-
 fn micros_since(base: Instant) -> u64 {
     u64::try_from(base.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Follows one user's sync until stopped, recording bench messages from others.
-async fn sync_loop(
-    session: Session,
-    mut since: String,
+/// One acknowledged message.
+#[derive(Debug)]
+struct Acked {
+    id: String,
+    room: usize,
+    sender: usize,
+}
+
+/// What one sending task did.
+#[derive(Debug, Default)]
+struct SenderResult {
+    acked: Vec<Acked>,
+    latencies_us: Vec<u64>,
+    failed: u64,
+    typing: u64,
+}
+
+/// A sending task: round-robin over its rooms, each message from the room's creator (legacy)
+/// or from a member drawn at random (Element).
+struct Sender {
+    task: usize,
+    /// (room index, room id).
+    rooms: Vec<(usize, String)>,
+    members: Arc<Vec<Vec<usize>>>,
+    sessions: Arc<Vec<Session>>,
+    clients: ClientKind,
+    typing_every: u64,
+    interval: Option<Duration>,
+    deadline: Instant,
     base: Instant,
-    seen: Arc<Mutex<Seen>>,
-    counter: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-) {
-    while !stop.load(Ordering::Relaxed) {
-        let body = match session.sync(Some(&since), 30_000, FILTER).await {
-            Ok(b) => b,
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
+}
+
+impl Sender {
+    async fn run(self) -> SenderResult {
+        let mut out = SenderResult::default();
+        let mut ticker = self.interval.map(|i| {
+            let mut t = tokio::time::interval(i);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
+        let mut rng = Rng::new(self.task as u64 + 1);
+        let mut seq = 0u64;
+        while Instant::now() < self.deadline && !self.rooms.is_empty() {
+            if let Some(t) = ticker.as_mut() {
+                t.tick().await;
             }
-        };
-        let now = micros_since(base);
-        if let Some(next) = body["next_batch"].as_str() {
-            since = next.to_owned();
-        }
-        let Some(rooms) = body["rooms"]["join"].as_object() else { continue };
-        let mut s = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for room in rooms.values() {
-            if room["timeline"]["limited"] == true {
-                s.limited += 1;
+            let (room, room_id) = &self.rooms[(seq as usize) % self.rooms.len()];
+            let members = &self.members[*room];
+            let sender = if self.clients.any_member_sends() { members[rng.below(members.len())] } else { members[0] };
+            let session = &self.sessions[sender];
+            let id = format!("{}-{seq}", self.task);
+            let body = match self.clients {
+                ClientKind::Element => texts::message(&mut rng),
+                ClientKind::Legacy => format!("bench {id}"),
+            };
+            let typing =
+                self.clients == ClientKind::Element && self.typing_every > 0 && seq.is_multiple_of(self.typing_every);
+            if typing && session.typing(room_id, Some(ELEMENT_TYPING_TIMEOUT_MS)).await.is_ok() {
+                out.typing += 1;
             }
-            for e in room["timeline"]["events"].as_array().into_iter().flatten() {
-                if e["sender"] == session.user_id.as_str() {
-                    continue;
+            let t = micros_since(self.base);
+            let content = json!({"msgtype": "m.text", "body": body, "org.wardline.bench": {"id": id, "k": self.task, "seq": seq, "t": t}});
+            let start = Instant::now();
+            match session.send(room_id, &id, &content).await {
+                Ok(()) => {
+                    out.latencies_us.push(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX));
+                    out.acked.push(Acked { id, room: *room, sender });
                 }
-                let meta = &e["content"]["org.wardline.bench"];
-                let (Some(id), Some(t)) = (meta["id"].as_str(), meta["t"].as_u64()) else { continue };
-                if s.ids.insert(id.to_owned()) {
-                    s.latencies_us.push(now.saturating_sub(t));
-                    counter.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    s.duplicates += 1;
-                }
+                Err(_) => out.failed += 1,
             }
+            if typing && session.typing(room_id, None).await.is_ok() {
+                out.typing += 1;
+            }
+            seq += 1;
         }
+        out
     }
+}
+
+/// Signs everyone in, and for Element clients uploads each one's sync filter. Returns the
+/// sessions and the `filter` parameter of each one's syncs after the first.
+async fn sign_in(http: &reqwest::Client, w: &Workload) -> Result<(Vec<Session>, Vec<String>), BenchError> {
+    let names: Vec<String> = (0..w.users).map(|i| format!("{}{i}", w.user_prefix)).collect();
+    let sessions: Vec<Session> = stream::iter(names.iter())
+        .map(|n| client::login(http, &w.base, n, &w.password))
+        .buffered(32)
+        .try_collect()
+        .await
+        .map_err(|e| BenchError::Setup("login", e))?;
+    let filters = match w.clients {
+        ClientKind::Legacy => vec![LEGACY_FILTER.to_owned(); sessions.len()],
+        ClientKind::Element => {
+            let element = profile::element_filter();
+            stream::iter(sessions.iter())
+                .map(|s| s.upload_filter(&element))
+                .buffered(32)
+                .try_collect()
+                .await
+                .map_err(|e| BenchError::Setup("upload filter", e))?
+        }
+    };
+    Ok((sessions, filters))
+}
+
+/// Makes the rooms: room r has members (r*G + i) mod U, the first its creator.
+async fn make_rooms(w: &Workload, sessions: &[Session]) -> Result<(Vec<String>, Vec<Vec<usize>>), BenchError> {
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    let mut room_ids: Vec<String> = Vec::new();
+    for r in 0..w.rooms {
+        let mut m: Vec<usize> = (0..w.room_size).map(|i| (r * w.room_size + i) % w.users.max(1)).collect();
+        m.dedup();
+        let invite: Vec<String> =
+            m.iter().skip(1).filter_map(|i| sessions.get(*i).map(|s| s.user_id.clone())).collect();
+        let creator = &sessions[m[0]];
+        let room = creator.create_room(&invite).await.map_err(|e| BenchError::Setup("createRoom", e))?;
+        stream::iter(m.iter().skip(1))
+            .map(|i| sessions[*i].join(&room))
+            .buffer_unordered(16)
+            .try_collect::<Vec<()>>()
+            .await
+            .map_err(|e| BenchError::Setup("join", e))?;
+        room_ids.push(room);
+        members.push(m);
+    }
+    Ok((room_ids, members))
 }
 
 /// Runs the workload.
@@ -117,58 +208,51 @@ pub async fn run(w: &Workload) -> Result<Report, BenchError> {
         .build()
         .map_err(|e| BenchError::Setup("http client", e.into()))?;
     let baseline_rss = w.pid.and_then(procstat::memory).map(|(rss, _)| rss);
-    let names: Vec<String> = (0..w.users).map(|i| format!("{}{i}", w.user_prefix)).collect();
-    let sessions: Vec<Session> = stream::iter(names.iter())
-        .map(|n| client::login(&http, &w.base, n, &w.password))
-        .buffered(32)
-        .try_collect()
-        .await
-        .map_err(|e| BenchError::Setup("login", e))?;
+    let (sessions, filters) = sign_in(&http, w).await?;
+    let (room_ids, members) = if w.idle { (Vec::new(), Vec::new()) } else { make_rooms(w, &sessions).await? };
 
-    // Rooms: room r has members (r*G + i) mod U.
-    let mut members: Vec<Vec<usize>> = Vec::new();
-    let mut room_ids: Vec<String> = Vec::new();
-    if !w.idle {
-        for r in 0..w.rooms {
-            let mut m: Vec<usize> = (0..w.room_size).map(|i| (r * w.room_size + i) % w.users.max(1)).collect();
-            m.dedup();
-            let invite: Vec<String> =
-                m.iter().skip(1).filter_map(|i| sessions.get(*i).map(|s| s.user_id.clone())).collect();
-            let creator = &sessions[m[0]];
-            let room = creator.create_room(&invite).await.map_err(|e| BenchError::Setup("createRoom", e))?;
-            stream::iter(m.iter().skip(1))
-                .map(|i| sessions[*i].join(&room))
-                .buffer_unordered(16)
-                .try_collect::<Vec<()>>()
-                .await
-                .map_err(|e| BenchError::Setup("join", e))?;
-            room_ids.push(room);
-            members.push(m);
-        }
-    }
-
-    // Everyone long-polls from now on.
+    // Everyone long-polls from now on; the first sync as the client makes it.
     let base = Instant::now();
-    let counter = Arc::new(AtomicU64::new(0));
+    let activity = Arc::new(Activity::default());
     let stop = Arc::new(AtomicBool::new(false));
+    let first_filter = match w.clients {
+        ClientKind::Legacy => LEGACY_FILTER.to_owned(),
+        ClientKind::Element => profile::element_initial_filter().to_string(),
+    };
     let tokens: Vec<String> = stream::iter(sessions.iter())
-        .map(|s| async move {
-            s.sync(None, 0, FILTER).await.map(|b| b["next_batch"].as_str().unwrap_or_default().to_owned())
+        .map(|s| {
+            let f = &first_filter;
+            async move { s.sync(None, 0, f).await.map(|b| b["next_batch"].as_str().unwrap_or_default().to_owned()) }
         })
         .buffered(32)
         .try_collect()
         .await
         .map_err(|e| BenchError::Setup("initial sync", e))?;
-    let mut seen = Vec::new();
-    let mut loops = Vec::new();
-    for (s, since) in sessions.iter().zip(tokens) {
-        let cell = Arc::new(Mutex::new(Seen::default()));
-        seen.push(Arc::clone(&cell));
-        loops.push(tokio::spawn(sync_loop(s.clone(), since, base, cell, Arc::clone(&counter), Arc::clone(&stop))));
+    let mut ledgers = Vec::new();
+    let mut tasks = Vec::new();
+    for ((s, since), filter) in sessions.iter().zip(tokens).zip(filters) {
+        let ledger = Arc::new(Mutex::new(Ledger::default()));
+        ledgers.push(Arc::clone(&ledger));
+        let receipts = w.clients.sends_receipts().then(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tasks.push(tokio::spawn(reader::send_receipts(s.clone(), rx, Arc::clone(&activity))));
+            tx
+        });
+        let r = Reader {
+            session: s.clone(),
+            filter,
+            fill_gaps: w.clients.fills_gaps(),
+            base,
+            ledger,
+            activity: Arc::clone(&activity),
+            stop: Arc::clone(&stop),
+        };
+        tasks.push(tokio::spawn(r.run(since, receipts)));
     }
 
     let mut report = Report {
         server: w.base.clone(),
+        workload: w.clients.name().to_owned(),
         users: w.users,
         rooms: w.rooms,
         room_size: w.room_size,
@@ -187,101 +271,97 @@ pub async fn run(w: &Workload) -> Result<Report, BenchError> {
             report.server_rss_kib_per_user = Some(rss.saturating_sub(base_rss) as f64 / 1024.0 / w.users.max(1) as f64);
         }
         stop.store(true, Ordering::Relaxed);
-        for l in loops {
-            l.abort();
+        for t in tasks {
+            t.abort();
         }
         return Ok(report);
     }
 
     // Send.
-    let cpu_before = w.pid.and_then(procstat::cpu_seconds);
-    let deadline = Instant::now() + w.duration;
-    let per_sender_interval = (w.rate > 0.0).then(|| Duration::from_secs_f64(w.senders as f64 / w.rate));
-    let mut senders = Vec::new();
-    for k in 0..w.senders {
-        let my_rooms: Vec<(String, usize)> =
-            (0..room_ids.len()).filter(|r| r % w.senders == k).map(|r| (room_ids[r].clone(), members[r][0])).collect();
-        let sessions = sessions.clone();
-        senders.push(tokio::spawn(async move {
-            let mut acked: Vec<(String, usize)> = Vec::new();
-            let mut latencies = Vec::new();
-            let mut failed = 0u64;
-            let mut ticker = per_sender_interval.map(|i| {
-                let mut t = tokio::time::interval(i);
-                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                t
-            });
-            let mut seq = 0u64;
-            while Instant::now() < deadline && !my_rooms.is_empty() {
-                if let Some(t) = ticker.as_mut() {
-                    t.tick().await;
-                }
-                let (room, creator) = &my_rooms[(seq as usize) % my_rooms.len()];
-                let id = format!("{k}-{seq}");
-                let t = micros_since(base);
-                let content = json!({"msgtype": "m.text", "body": format!("bench {id}"), "org.wardline.bench": {"id": id, "t": t}});
-                let start = Instant::now();
-                match sessions[*creator].send(room, &id, &content).await {
-                    Ok(()) => {
-                        latencies.push(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX));
-                        acked.push((id, (seq as usize) % my_rooms.len()));
-                    }
-                    Err(_) => failed += 1,
-                }
-                seq += 1;
-            }
-            (k, my_rooms, acked, latencies, failed)
-        }));
+    if w.announce {
+        eprintln!("wardline-bench: sending for {} s", w.duration.as_secs_f64());
     }
+    let cpu_before = w.pid.and_then(procstat::cpu_seconds);
+    let receipts_before = activity.receipts_sent.load(Ordering::Relaxed);
+    let syncs_before = activity.syncs.load(Ordering::Relaxed);
+    let deadline = Instant::now() + w.duration;
+    let interval = (w.rate > 0.0).then(|| Duration::from_secs_f64(w.senders as f64 / w.rate));
+    let members = Arc::new(members);
+    let shared_sessions = Arc::new(sessions.clone());
+    let senders: Vec<_> = (0..w.senders)
+        .map(|task| {
+            let rooms =
+                (0..room_ids.len()).filter(|r| r % w.senders == task).map(|r| (r, room_ids[r].clone())).collect();
+            tokio::spawn(
+                Sender {
+                    task,
+                    rooms,
+                    members: Arc::clone(&members),
+                    sessions: Arc::clone(&shared_sessions),
+                    clients: w.clients,
+                    typing_every: w.typing_every,
+                    interval,
+                    deadline,
+                    base,
+                }
+                .run(),
+            )
+        })
+        .collect();
     let mut send_latencies = Vec::new();
-    let mut acked_msgs: Vec<(String, usize)> = Vec::new(); // (id, room index)
+    let mut acked: Vec<Acked> = Vec::new();
     for s in senders {
-        let Ok((_, my_rooms, acked, lat, failed)) = s.await else { continue };
-        report.sends_failed += failed;
-        send_latencies.extend(lat);
-        for (id, slot) in acked {
-            let room_index = room_ids.iter().position(|r| *r == my_rooms[slot].0).unwrap_or(0);
-            acked_msgs.push((id, room_index));
-        }
+        let Ok(out) = s.await else { continue };
+        report.sends_failed += out.failed;
+        report.typing_notices += out.typing;
+        send_latencies.extend(out.latencies_us);
+        acked.extend(out.acked);
     }
     let elapsed = w.duration.as_secs_f64();
     let cpu_after = w.pid.and_then(procstat::cpu_seconds);
-    report.sends_acked = acked_msgs.len() as u64;
+    if w.announce {
+        eprintln!("wardline-bench: sending done");
+    }
+    report.receipts_sent = activity.receipts_sent.load(Ordering::Relaxed) - receipts_before;
+    report.sync_responses = activity.syncs.load(Ordering::Relaxed) - syncs_before;
+    report.sends_acked = acked.len() as u64;
     report.sends_per_s = report.sends_acked as f64 / elapsed;
     report.send_latency_ms = Percentiles::of(send_latencies);
+    report.sending_users = acked.iter().map(|a| a.sender).collect::<HashSet<_>>().len();
     if let (Some(a), Some(b)) = (cpu_before, cpu_after)
         && report.sends_acked > 0
     {
         report.server_cpu_ms_per_message = Some((b - a) * 1000.0 / report.sends_acked as f64);
     }
 
-    // Who is owed what.
+    // Who is owed what: each message, by every member of its room but its sender.
     let mut owed: HashMap<usize, Vec<&str>> = HashMap::new(); // user index -> message ids
-    for (id, r) in &acked_msgs {
-        for (pos, user) in members[*r].iter().enumerate() {
-            if pos != 0 {
-                owed.entry(*user).or_default().push(id);
-            }
+    for a in &acked {
+        for user in members[a.room].iter().filter(|u| **u != a.sender) {
+            owed.entry(*user).or_default().push(&a.id);
         }
     }
     report.deliveries_expected = owed.values().map(|v| v.len() as u64).sum();
     let drain_until = Instant::now() + w.drain;
-    while counter.load(Ordering::Relaxed) < report.deliveries_expected && Instant::now() < drain_until {
+    while activity.delivered.load(Ordering::Relaxed) < report.deliveries_expected && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop.store(true, Ordering::Relaxed);
-    for l in loops {
-        l.abort();
+    for t in tasks {
+        t.abort();
     }
     let mut latencies = Vec::new();
-    for (user, cell) in seen.iter().enumerate() {
-        let s = cell.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        report.deliveries_duplicated += s.duplicates;
-        report.limited_timelines += s.limited;
+    for (user, cell) in ledgers.iter().enumerate() {
+        let l = cell.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        report.deliveries_duplicated += l.duplicates;
+        report.deliveries_out_of_order += l.out_of_order;
+        report.limited_timelines += l.limited;
+        report.gap_pages += l.gap_pages;
         let mine = owed.get(&user).map(Vec::as_slice).unwrap_or_default();
-        report.deliveries_seen += mine.iter().filter(|id| s.ids.contains(**id)).count() as u64;
-        latencies.extend_from_slice(&s.latencies_us);
+        report.deliveries_seen += mine.iter().filter(|id| l.has(id)).count() as u64;
+        latencies.extend_from_slice(&l.latencies_us);
     }
+    report.receipts_failed = activity.receipts_failed.load(Ordering::Relaxed);
     report.deliveries_lost = report.deliveries_expected - report.deliveries_seen;
     report.delivery_latency_ms = Percentiles::of(latencies);
     if let Some((rss, peak)) = w.pid.and_then(procstat::memory) {

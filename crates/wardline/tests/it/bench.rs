@@ -1,12 +1,21 @@
 //! The benchmark tool against a real server: its counts must be right (nothing lost, nothing
 //! duplicated, every delivery owed accounted for). No timing is asserted here.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use crate::harness::{Server, cli};
+use serde_json::json;
+use wardline_bench::ledger::Ledger;
+use wardline_bench::profile::{self, ClientKind};
+use wardline_bench::reader::{Activity, Reader};
+use wardline_bench::stats::Report;
+use wardline_bench::workload::Workload;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn counts_every_delivery_exactly() {
+use crate::harness::{PASSWORD, Server, cli, enc};
+
+/// Runs the messaging workload with 12 users in 4 rooms of 4, 2 sending tasks at 40/s for 2 s.
+async fn small_run(clients: ClientKind) -> Report {
     let s = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("bench.csv");
@@ -17,7 +26,7 @@ async fn counts_every_delivery_exactly() {
     std::fs::write(&csv, text).unwrap();
     let (ok, _, err) = cli(&s.data_dir, &["user", "import", csv.to_str().unwrap()], None);
     assert!(ok, "{err}");
-    let w = wardline_bench::workload::Workload {
+    let w = Workload {
         base: s.base.clone(),
         users: 12,
         user_prefix: "bench".into(),
@@ -30,16 +39,86 @@ async fn counts_every_delivery_exactly() {
         drain: Duration::from_secs(20),
         pid: Some(s.pid()),
         idle: false,
+        clients,
+        typing_every: 10,
+        announce: false,
     };
     let r = wardline_bench::workload::run(&w).await.unwrap();
     assert!(r.sends_acked > 10, "{}", r.table());
     assert_eq!(r.sends_failed, 0);
     assert_eq!(r.deliveries_expected, r.sends_acked * 3, "each message is owed to the 3 other members");
     assert_eq!(r.deliveries_seen, r.deliveries_expected, "{}", r.table());
-    assert_eq!((r.deliveries_lost, r.deliveries_duplicated), (0, 0));
+    assert_eq!((r.deliveries_lost, r.deliveries_duplicated, r.deliveries_out_of_order), (0, 0, 0));
     assert!(r.server_cpu_ms_per_message.is_some() && r.server_peak_rss_mib.is_some());
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["deliveries_lost"], 0);
+    assert_eq!(json["workload"], clients.name());
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn element_clients_every_delivery_counted_exactly_with_any_member_sending() {
+    let r = small_run(ClientKind::Element).await;
+    assert!(r.sending_users > r.rooms, "members other than the creators send: {}", r.table());
+    assert!(r.typing_notices >= 2, "each sending task types before its first message: {}", r.table());
+    assert_eq!(r.receipts_failed, 0, "{}", r.table());
+    assert!(r.receipts_sent > 0, "readers acknowledge what they receive: {}", r.table());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_clients_every_delivery_counted_exactly_from_one_sender_per_room() {
+    let r = small_run(ClientKind::Legacy).await;
+    // Only each room's creator sends: bench0, bench4, bench8 (rooms 0 and 3 both start with bench0).
+    assert_eq!(r.sending_users, 3, "{}", r.table());
+    assert_eq!((r.receipts_sent, r.typing_notices, r.gap_pages), (0, 0, 0));
+}
+
+/// A reader whose sync timeline is cut short (Element's filter leaves the server's default
+/// limit of 10) fills the gap from `/messages`, as a client showing the room does, and still
+/// receives every message once and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_fills_a_limited_timeline_from_messages() {
+    let s = Server::start();
+    let ada = s.user("ada").await;
+    let ben = s.user("ben").await;
+    let room = ada.room_with(&[&ben]).await;
+    let http = reqwest::Client::new();
+    let session = wardline_bench::client::login(&http, &s.base, "ben", PASSWORD).await.unwrap();
+    let filter = session.upload_filter(&profile::element_filter()).await.unwrap();
+    let first = session.sync(None, 0, &profile::element_initial_filter().to_string()).await.unwrap();
+    let since = first["next_batch"].as_str().unwrap().to_owned();
+    for seq in 0..25u64 {
+        let content = json!({"msgtype": "m.text", "body": "obs", "org.wardline.bench": {"id": format!("0-{seq}"), "k": 0, "seq": seq, "t": 0}});
+        let (status, body) =
+            ada.put(&format!("/_matrix/client/v3/rooms/{}/send/m.room.message/t{seq}", enc(&room)), content).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let activity = Arc::new(Activity::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = Reader {
+        session,
+        filter,
+        fill_gaps: true,
+        base: Instant::now(),
+        ledger: Arc::clone(&ledger),
+        activity: Arc::clone(&activity),
+        stop: Arc::clone(&stop),
+    };
+    let task = tokio::spawn(reader.run(since, None));
+    // Waits for the 25 deliveries (bounded, so a failure cannot hang the suite).
+    for _ in 0..600 {
+        if activity.delivered.load(Ordering::Relaxed) >= 25 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    task.abort();
+    let l = ledger.lock().unwrap();
+    assert!(l.limited >= 1 && l.gap_pages >= 1, "the timeline was cut short and filled: {l:?}");
+    assert!((0..25).all(|seq| l.has(&format!("0-{seq}"))), "{l:?}");
+    assert_eq!((l.duplicates, l.out_of_order, l.latencies_us.len()), (0, 0, 25));
 }
 
 /// The search scenario on a small fixture: the fixture is a data directory the real server
