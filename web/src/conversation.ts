@@ -219,7 +219,7 @@ export function refreshTimeline(): void {
     canLoadEarlier: canLoadBefore(room),
     live,
     canLoadLater: !live,
-    unseenBelow: live ? unseenAfter(events, readFrom(room, events, receiptIndex), (id) => seen.has(id)) : 0,
+    unseenBelow: live ? unseenAfter(events, receiptIndex, (id) => seen.has(id)) : 0,
   });
   fetchMissingStatuses(room, timeline);
   if (gap) closeGap();
@@ -228,28 +228,16 @@ export function refreshTimeline(): void {
 /**
  * Messages between my receipt and the loaded ones were never loaded (a limited sync after the
  * laptop slept brings only the newest): the server counts everything up to a receipt as read,
- * so none may be sent until the gap is loaded, or the loaded part reaches the start. My receipt
- * (or none) is before the loaded part: the server's unread count says how many of the latest
- * messages of others are new (counted after my receipt and my own latest message); when all of
- * them are loaded, the part not loaded holds none (only messages of mine, or ones already read).
+ * so none may be sent until the gap is loaded, or the loaded part reaches the start.
  */
 function hasGap(room: Room): boolean {
   if (!canLoadBefore(room)) return false;
   const { events, receiptIndex } = readingView(room);
   if (receiptIndex >= 0) return false;
+  if (store.get().readUpTo) return true;
+  // No receipt of mine at all: the server's unread count says how many of the last are new.
   const others = events.filter((e) => e.shown && !e.mine).length;
   return room.getUnreadNotificationCount(NotificationCountType.Total) > others;
-}
-
-/**
- * Where reading starts: my receipt, or, when it is before the loaded part (and no gap is open),
- * just before the first unread message by the server's count: those before it were read already.
- */
-function readFrom(room: Room, events: ReadingEvent[], receiptIndex: number): number {
-  if (receiptIndex >= 0) return receiptIndex;
-  const first = firstUnread(room);
-  if (first === null) return events.length - 1;
-  return events.findIndex((e) => e.id === first) - 1;
 }
 
 /** Pages loaded back to close a gap on their own; then "Earlier unread messages — Load". */
@@ -523,16 +511,14 @@ function advanceReceipt(): void {
   // may be counted as read.
   // Nor may those of a gap after a limited sync (hasGap).
   const target =
-    receiptIndex < 0 && (startsEarlier() || hasGap(room))
-      ? null
-      : receiptTarget(events, readFrom(room, events, receiptIndex), isSeen);
+    receiptIndex < 0 && (startsEarlier() || hasGap(room)) ? null : receiptTarget(events, receiptIndex, isSeen);
   if (target) {
     const event = all.find((e) => e.getId() === target);
     store.update({ readUpTo: target });
     if (event) matrix().sendReadReceipt(event, ReceiptType.Read).catch(() => undefined);
   }
   const after = readingView(room);
-  store.update({ unseenBelow: unseenAfter(after.events, readFrom(room, after.events, after.receiptIndex), isSeen) });
+  store.update({ unseenBelow: unseenAfter(after.events, after.receiptIndex, isSeen) });
 }
 
 /** A message of mine arriving now: its counts come with the sync as they change. */

@@ -125,7 +125,7 @@ export class Outbox {
       .map((e) =>
         e.state === "failed" && e.reason?.kind !== "network"
           ? e
-          : { ...e, state: "sending" as const, reason: undefined, preparing: undefined },
+          : { ...e, state: "sending" as const, reason: undefined, preparing: undefined, unkept: undefined },
       );
     for (const e of entries.filter((e) => e.file)) {
       const blob = await getFile(e.txnId).catch(() => undefined);
