@@ -75,7 +75,14 @@ test("after a limited sync, the messages never loaded are not read: the gap is l
       await scroller.evaluate((el) => el.scrollBy(0, el.clientHeight * 0.5));
       await reading(page, new Promise((r) => setTimeout(r, 1300)));
     }
-    await reading(page, until(async () => (await readAt(night[39])) !== null, "entry 40 read once scrolled to"));
+    // (At the bottom: the last entry on screen, however the scrolling above ended.)
+    await reading(
+      page,
+      until(async () => {
+        await bubble(page, "Night entry 40").scrollIntoViewIfNeeded();
+        return (await readAt(night[39])) !== null;
+      }, "entry 40 read once scrolled to"),
+    );
   } finally {
     await context.close();
   }
