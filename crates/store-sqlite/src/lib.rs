@@ -211,6 +211,13 @@ mod tests {
         }
         assert_eq!(counting.queued.load(SeqCst), 20);
         assert_eq!(counting.taken.load(SeqCst), 20, "the queue is empty once every write is answered");
+        // The writer answers a group's writes, then reports its commit: wait for the report.
+        for _ in 0..1000 {
+            if counting.committed.load(SeqCst) == 20 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         assert_eq!(counting.committed.load(SeqCst), 20);
         assert!((1..=20).contains(&counting.groups.load(SeqCst)));
         Ok(())
