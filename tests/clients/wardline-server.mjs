@@ -88,7 +88,7 @@ export class WardlineServer {
     }
 
     addUser(localpart, displayName, extraArgs = []) {
-        const password = `pw-${randomBytes(12).toString("hex")}`;
+        const password = generatedPassword(localpart);
         const res = spawnSync(
             this.bin,
             ["user", "add", localpart, "--data-dir", this.dataDir, "--display-name", displayName, ...extraArgs],
@@ -146,3 +146,14 @@ export class WardlineServer {
     }
 }
 
+
+/**
+ * A random test password the server's rules accept: it must not contain the
+ * username, which a random hex string sometimes does ("ada" is hex).
+ */
+export function generatedPassword(localpart) {
+    for (;;) {
+        const password = `pw-${randomBytes(12).toString("hex")}`;
+        if (!password.toLowerCase().includes(localpart.toLowerCase())) return password;
+    }
+}

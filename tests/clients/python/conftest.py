@@ -222,7 +222,7 @@ class WardlineServer:
         admin: bool = False,
     ) -> str:
         """Create a user with `wardline user add` (password on stdin)."""
-        password = password or ("pw-" + secrets.token_urlsafe(18))
+        password = password or generated_password(localpart)
         args = [str(self.binary), "user", "add", localpart, "--data-dir", str(self.data_dir)]
         if display_name:
             args += ["--display-name", display_name]
@@ -275,3 +275,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         server = getattr(item, "funcargs", {}).get("wardline")
         if isinstance(server, WardlineServer):
             report.sections.append(("wardline server log", server.log_tail()))
+
+
+def generated_password(localpart: str) -> str:
+    """A random test password the server accepts: it must not contain the username."""
+    while True:
+        password = "pw-" + secrets.token_urlsafe(18)
+        if localpart.lower() not in password.lower():
+            return password
