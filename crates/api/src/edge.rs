@@ -230,6 +230,8 @@ pub async fn edge(State(services): State<Services>, mut req: Request, next: Next
     let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| {
         effective_ip(c.0.ip(), req.headers(), &services.config.trusted_proxies, services.config.forwarded_header)
     });
+    let route = req.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |p| p.as_str());
+    tracing::Span::current().record("route", route);
     let slot = SeenSlot::default();
     let fallback_name = format!("{} (unregistered)", req.method());
     req.extensions_mut().insert(ClientIp(ip));

@@ -76,8 +76,10 @@ pub fn router(services: Services, http_metrics: HttpMetrics) -> Router {
                 .into_response()
         }))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            // The path only: query strings can carry access tokens.
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            // Neither the path nor its query: paths name users, rooms and files, queries can
+            // carry access tokens. The route's template is filled in once it is known
+            // (`edge::edge`).
+            tracing::info_span!("request", method = %req.method(), route = tracing::field::Empty)
         }))
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

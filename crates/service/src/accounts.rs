@@ -8,7 +8,7 @@ use wardline_store::{Store, StoreError};
 use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::{Account, AccountUpdate, Clock, NewAccount, Username};
 
-use crate::audit::{Actor, AuditService, AuditSlot};
+use crate::audit::{Actor, AuditService, AuditSlot, By};
 use crate::core::Core;
 use crate::rooms::RoomService;
 use crate::sessions::SessionService;
@@ -105,14 +105,14 @@ impl AccountService {
         Ok((account, one_time))
     }
 
-    /// Adds one member of staff from the command line.
+    /// Adds one member of staff on the server's own authority (the first administrator; test
+    /// and benchmark seeding).
     pub async fn create(&self, staff: NewStaff) -> ServiceResult<(Account, Option<String>)> {
-        self.create_by(None, staff).await
+        self.create_by(By::Server, staff).await
     }
 
     /// Adds one member of staff; returns the account and the one-time password, if generated.
-    /// `by` is the administrator (`None`: the command line).
-    pub async fn create_by(&self, by: Option<&Actor>, staff: NewStaff) -> ServiceResult<(Account, Option<String>)> {
+    pub async fn create_by(&self, by: By<'_>, staff: NewStaff) -> ServiceResult<(Account, Option<String>)> {
         let (account, one_time) = tokio::task::block_in_place(|| self.prepare(staff))?;
         let slot = self.audit.reserve()?;
         let created = self.store.create_account(account, self.clock.now()).await.map_err(|e| match e {
@@ -143,6 +143,7 @@ impl AccountService {
     /// Stores an import that was validated and hashed: all or nothing.
     pub async fn apply_import(
         &self,
+        by: By<'_>,
         creates: Vec<NewAccount>,
         updates: Vec<(OwnedUserId, AccountUpdate)>,
     ) -> ServiceResult<wardline_store::ImportOutcome> {
@@ -150,11 +151,11 @@ impl AccountService {
         let updated: Vec<OwnedUserId> = updates.iter().map(|(u, _)| u.clone()).collect();
         let outcome = self.store.import_accounts(creates, updates, self.clock.now()).await?;
         let mut records = Vec::with_capacity(created.len() + updated.len());
-        for (users, what) in [(created, "import create via=cli"), (updated, "import update via=cli")] {
+        for (users, what) in [(created, "import create"), (updated, "import update")] {
             for u in users {
-                let mut r = self.audit.entry(None, AuditAction::Admin, Outcome::Success);
+                let mut r = self.audit.entry_by(by, AuditAction::Admin, Outcome::Success);
                 r.target_user = Some(u.to_string());
-                r.detail = Some(what.to_owned());
+                r.detail = Some(by.detail(what));
                 records.push(r);
             }
         }
@@ -179,7 +180,7 @@ impl AccountService {
 
     /// Deactivates an account: it can no longer sign in, every session ends at once (open
     /// long-polls included) and it leaves every room.
-    pub async fn deactivate(&self, by: Option<&Actor>, user: &UserId) -> ServiceResult<()> {
+    pub async fn deactivate(&self, by: By<'_>, user: &UserId) -> ServiceResult<()> {
         self.get(user).await?;
         let slot = self.audit.reserve()?;
         self.store.set_deactivated(user, true).await?;
@@ -190,16 +191,25 @@ impl AccountService {
     }
 
     /// Records an administrator's action on an account, in the place taken for it before the
-    /// action ([`AuditService::reserve`]); `by` is `None` for the command line.
-    pub fn admin_audit(&self, slot: AuditSlot, by: Option<&Actor>, user: &UserId, what: &str) {
-        let mut r = self.audit.entry(by, AuditAction::Admin, Outcome::Success);
+    /// action ([`AuditService::reserve`]).
+    pub fn admin_audit(&self, slot: AuditSlot, by: By<'_>, user: &UserId, what: &str) {
+        let mut r = self.audit.entry_by(by, AuditAction::Admin, Outcome::Success);
         r.target_user = Some(user.to_string());
-        r.detail = Some(if by.is_some() { what.to_owned() } else { format!("{what} via=cli") });
+        r.detail = Some(by.detail(what));
         slot.record(r);
     }
 
+    /// Lifts the lockout that failed sign-ins put on an account; returns whether it was locked.
+    pub async fn unlock(&self, by: By<'_>, user: &UserId) -> ServiceResult<bool> {
+        self.get(user).await?;
+        let slot = self.audit.reserve()?;
+        let was_locked = self.sessions.unlock(user);
+        self.admin_audit(slot, by, user, if was_locked { "unlock" } else { "unlock not-locked" });
+        Ok(was_locked)
+    }
+
     /// Lets a deactivated account sign in again (its rooms are not given back).
-    pub async fn reactivate(&self, by: Option<&Actor>, user: &UserId) -> ServiceResult<()> {
+    pub async fn reactivate(&self, by: By<'_>, user: &UserId) -> ServiceResult<()> {
         self.get(user).await?;
         let slot = self.audit.reserve()?;
         self.store.set_deactivated(user, false).await?;
@@ -209,7 +219,7 @@ impl AccountService {
 
     /// Changes an account's directory entry or rights. A new display name also updates the
     /// user's member events.
-    pub async fn update(&self, by: Option<&Actor>, user: &UserId, update: AccountUpdate) -> ServiceResult<()> {
+    pub async fn update(&self, by: By<'_>, user: &UserId, update: AccountUpdate) -> ServiceResult<()> {
         if update.password.is_some() {
             return Err(ServiceError::invalid("use the password reset to change a password"));
         }
@@ -239,7 +249,7 @@ impl AccountService {
 
     /// Gives an account a new one-time password (to be changed at next sign-in) and ends its
     /// sessions; returns the password.
-    pub async fn reset_password(&self, by: Option<&Actor>, user: &UserId) -> ServiceResult<String> {
+    pub async fn reset_password(&self, by: By<'_>, user: &UserId) -> ServiceResult<String> {
         self.get(user).await?;
         let one_time = password::generate_one_time();
         let pw = one_time.clone();

@@ -42,6 +42,72 @@ impl Actor {
     }
 }
 
+/// Who did an administrative action: a signed-in member of staff, or an operator at the
+/// server's command line.
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    /// A signed-in member of staff (an administrator, or the user themself).
+    Staff(&'a Actor),
+    /// An operator at the server's command line.
+    Operator(&'a Operator),
+    /// The server itself (the first administrator, made at first start; test and benchmark
+    /// seeding).
+    Server,
+}
+
+impl By<'_> {
+    /// The staff member, if it was one.
+    #[must_use]
+    pub fn actor(&self) -> Option<&Actor> {
+        match self {
+            Self::Staff(a) => Some(a),
+            Self::Operator(_) | Self::Server => None,
+        }
+    }
+
+    /// `what` for a record's detail, followed by the operator when it was the command line.
+    #[must_use]
+    pub fn detail(&self, what: &str) -> String {
+        match self {
+            Self::Staff(_) => what.to_owned(),
+            Self::Operator(o) if what.is_empty() => o.describe(),
+            Self::Operator(o) => format!("{what} {}", o.describe()),
+            Self::Server if what.is_empty() => "via=server".to_owned(),
+            Self::Server => format!("{what} via=server"),
+        }
+    }
+}
+
+/// An operator at the server's command line: the operating-system account that ran a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    /// The login name the command was run under (`$SUDO_USER`, else `$USER`): as the
+    /// operating system reported it to the command, which could set it.
+    pub os_user: String,
+    /// The numeric user id the command ran as: as the kernel reported it (the control socket's
+    /// peer credentials, or the command's own), which the command cannot forge.
+    pub os_uid: Option<u32>,
+}
+
+impl Operator {
+    /// `via=cli os_user=NAME os_uid=N`, with the name reduced to characters that cannot break
+    /// the record's `key=value` detail.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let name: String = self
+            .os_user
+            .chars()
+            .take(64)
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@') { c } else { '?' })
+            .collect();
+        let name = if name.is_empty() { "unknown".to_owned() } else { name };
+        match self.os_uid {
+            Some(uid) => format!("via=cli os_user={name} os_uid={uid}"),
+            None => format!("via=cli os_user={name}"),
+        }
+    }
+}
+
 /// Signs and checks checkpoints with an Ed25519 key.
 #[derive(Clone)]
 pub struct CheckpointKey(SigningKey);
@@ -217,6 +283,17 @@ impl AuditService {
             r.actor = Some(a.user_id.to_string());
             r.device = a.device_id.as_ref().map(ToString::to_string);
             r.ip = a.ip.map(|i| i.to_string());
+        }
+        r
+    }
+
+    /// A record of an administrative `action` done by `by`, stamped now (an operator's record
+    /// names them in its detail, which callers extend with [`By::detail`]).
+    #[must_use]
+    pub fn entry_by(&self, by: By<'_>, action: AuditAction, outcome: Outcome) -> NewAuditRecord {
+        let mut r = self.entry(by.actor(), action, outcome);
+        if by.actor().is_none() {
+            r.detail = Some(by.detail(""));
         }
         r
     }
@@ -418,6 +495,16 @@ mod tests {
     use wardline_store::AuditStore;
     use wardline_store_sqlite::{Durability, SqliteStore};
     use wardline_types::{SystemClock, Timestamp};
+
+    #[test]
+    fn an_operator_cannot_break_the_detail_with_their_name() {
+        let o = Operator { os_user: "eve os_uid=0\nforged=1".into(), os_uid: Some(1000) };
+        assert_eq!(o.describe(), "via=cli os_user=eve?os_uid?0?forged?1 os_uid=1000");
+        let o = Operator { os_user: String::new(), os_uid: None };
+        assert_eq!(By::Operator(&o).detail("unlock"), "unlock via=cli os_user=unknown");
+        let staff = Actor::system(ruma::user_id!("@ada:ward.example").to_owned());
+        assert_eq!(By::Staff(&staff).detail("unlock"), "unlock");
+    }
 
     fn open(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
         Arc::new(SqliteStore::open(&dir.path().join("t.db"), Durability::Normal).unwrap())

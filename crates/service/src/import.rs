@@ -12,6 +12,7 @@ use ruma::OwnedUserId;
 use wardline_types::{AccountUpdate, NewAccount};
 
 use crate::accounts::{AccountService, NewStaff};
+use crate::audit::By;
 use crate::{ServiceError, ServiceResult, password};
 
 /// One bad row.
@@ -142,6 +143,7 @@ fn parse(data: &[u8], accounts: &AccountService) -> Result<Vec<Row>, ImportError
 /// Imports a CSV file. `progress(done, total)` is called as passwords are hashed.
 pub async fn import_csv(
     accounts: &AccountService,
+    by: By<'_>,
     data: &[u8],
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ImportReport, ImportError> {
@@ -181,7 +183,7 @@ pub async fn import_csv(
     if !failures.is_empty() {
         return Err(ImportError::BadRows(failures));
     }
-    let outcome = accounts.apply_import(creates, updates).await?;
+    let outcome = accounts.apply_import(by, creates, updates).await?;
     report.created = outcome.created;
     report.updated = outcome.updated;
     report.one_time_passwords.sort();

@@ -14,7 +14,7 @@ use wardline_store::{NewSession, Store};
 use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::{Clock, Device, Timestamp};
 
-use crate::audit::{Actor, AuditService, AuditSlot};
+use crate::audit::{Actor, AuditService, AuditSlot, By};
 use crate::auth_cache::AuthCache;
 use crate::core::Core;
 use crate::lockout::Lockouts;
@@ -330,7 +330,7 @@ impl SessionService {
 
     /// Ends every session of a deactivated account, remembering in the store (for 30 days) why
     /// its tokens ended, so that their holders are told.
-    pub async fn end_sessions_of_deactivated(&self, by: Option<&Actor>, user: &UserId) -> ServiceResult<()> {
+    pub async fn end_sessions_of_deactivated(&self, by: By<'_>, user: &UserId) -> ServiceResult<()> {
         let now = self.clock.now();
         let forget_before = Timestamp(now.0.saturating_sub(REMEMBER_DEACTIVATED.as_millis() as u64));
         self.store.remember_ending_tokens(user, ENDED_BY_DEACTIVATION, now, forget_before).await?;
@@ -393,26 +393,20 @@ impl SessionService {
         Ok(())
     }
 
-    /// Ends every session of a user, except on `keep`. `by` is who asked (`None`: the system).
-    pub async fn logout_all(&self, by: Option<&Actor>, user: &UserId, keep: Option<&DeviceId>) -> ServiceResult<()> {
+    /// Ends every session of a user, except on `keep`. `by` is who asked.
+    pub async fn logout_all(&self, by: By<'_>, user: &UserId, keep: Option<&DeviceId>) -> ServiceResult<()> {
         let slot = self.audit.reserve()?;
         self.end_all(slot, by, user, keep).await
     }
 
     /// [`SessionService::logout_all`] with the place for its record already taken.
-    async fn end_all(
-        &self,
-        slot: AuditSlot,
-        by: Option<&Actor>,
-        user: &UserId,
-        keep: Option<&DeviceId>,
-    ) -> ServiceResult<()> {
+    async fn end_all(&self, slot: AuditSlot, by: By<'_>, user: &UserId, keep: Option<&DeviceId>) -> ServiceResult<()> {
         let ended = self.store.delete_all_devices(user, keep).await?;
         self.end_pending(user);
         self.device_list_changed(user).await;
-        let mut r = self.audit.entry(by, AuditAction::SessionEnd, Outcome::Success);
+        let mut r = self.audit.entry_by(by, AuditAction::SessionEnd, Outcome::Success);
         r.target_user = Some(user.to_string());
-        r.detail = Some(format!("devices={}", ended.len()));
+        r.detail = Some(by.detail(&format!("devices={}", ended.len())));
         slot.record(r);
         Ok(())
     }
@@ -539,7 +533,7 @@ impl SessionService {
         self.end_pending(&caller.user_id);
         slot.record(self.audit.entry(Some(&caller.actor()), AuditAction::PasswordChange, Outcome::Success));
         if let Some(end_slot) = end_slot {
-            self.end_all(end_slot, Some(&caller.actor()), &caller.user_id, Some(&caller.device_id)).await?;
+            self.end_all(end_slot, By::Staff(&caller.actor()), &caller.user_id, Some(&caller.device_id)).await?;
         }
         Ok(())
     }

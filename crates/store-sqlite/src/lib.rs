@@ -82,6 +82,20 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// How a database is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Opening {
+    /// Create the database if it is missing and bring its schema up to date: only the server
+    /// does this, when it starts.
+    #[default]
+    CreateAndUpgrade,
+    /// An existing database whose schema is exactly this build's: the administration commands,
+    /// which may run beside a server and must never create or upgrade the database under it.
+    /// A missing database is [`StoreError::NotFound`]; another schema is
+    /// [`StoreError::SchemaTooNew`] or [`StoreError::SchemaTooOld`].
+    Existing,
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies migrations.
     pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
@@ -94,8 +108,32 @@ impl SqliteStore {
         durability: Durability,
         observer: Arc<dyn WriteObserver>,
     ) -> Result<Self, StoreError> {
-        let mut conn = pool::open_connection(path, durability, false)?;
-        migrations::migrate(&mut conn)?;
+        Self::open_as(path, durability, observer, Opening::CreateAndUpgrade)
+    }
+
+    /// Opens the database at `path` as `opening` says, reporting the writer's queue and group
+    /// commits to `observer`.
+    pub fn open_as(
+        path: &Path,
+        durability: Durability,
+        observer: Arc<dyn WriteObserver>,
+        opening: Opening,
+    ) -> Result<Self, StoreError> {
+        let conn = match opening {
+            Opening::CreateAndUpgrade => {
+                let mut conn = pool::open_connection(path, durability, pool::Access::Create)?;
+                migrations::migrate(&mut conn)?;
+                conn
+            }
+            Opening::Existing => {
+                if !path.is_file() {
+                    return Err(StoreError::NotFound);
+                }
+                let conn = pool::open_connection(path, durability, pool::Access::Write)?;
+                migrations::require_latest(&conn)?;
+                conn
+            }
+        };
         let max = stream_position(&conn)?;
         let pos = Arc::new(Positions::new(StreamPos(max)));
         let writer = Writer::start(conn, Arc::clone(&pos), observer)?;

@@ -20,10 +20,35 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_status_devices.sql"),
     include_str!("../migrations/0012_redact_orphaned_edits.sql"),
     include_str!("../migrations/0013_presence_expiry_device_changes.sql"),
+    include_str!("../migrations/0014_last_sign_in.sql"),
 ];
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// The schema version of a database (0: none yet).
+fn version(conn: &Connection) -> Result<i64, StoreError> {
+    let exists: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(backend_err)?;
+    if !exists {
+        return Ok(0);
+    }
+    conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0)).map_err(backend_err)
+}
+
+/// Checks, without changing anything, that the schema is exactly [`LATEST`].
+pub fn require_latest(conn: &Connection) -> Result<(), StoreError> {
+    match version(conn)? {
+        LATEST => Ok(()),
+        found if found > LATEST => Err(StoreError::SchemaTooNew { found, known: LATEST }),
+        found => Err(StoreError::SchemaTooOld { found, known: LATEST }),
+    }
+}
 
 /// Brings the schema up to [`LATEST`], one transaction per migration.
 pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
@@ -292,6 +317,63 @@ mod tests {
         migrate(&mut conn)?;
         conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![LATEST + 1]).map_err(backend_err)?;
         assert!(matches!(migrate(&mut conn), Err(StoreError::SchemaTooNew { .. })));
+        Ok(())
+    }
+
+    #[test]
+    fn version_14_takes_each_accounts_last_sign_in_from_the_audit_trail() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(backend_err)?;
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
+        )
+        .map_err(backend_err)?;
+        let tx = conn.transaction().map_err(backend_err)?;
+        for (i, sql) in MIGRATIONS.iter().take(13).enumerate() {
+            tx.execute_batch(sql).map_err(backend_err)?;
+            let version = i64::try_from(i + 1).map_err(backend_err)?;
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![version]).map_err(backend_err)?;
+        }
+        tx.execute_batch(
+            "INSERT INTO accounts (user_id, password_hash, created_ts) VALUES ('@a:x', 'h', 1), ('@b:x', 'h', 1);
+             INSERT INTO audit_log (seq, ts, actor, action, outcome, prev_hash, hash) VALUES
+                 (1, 100, '@a:x', 'login', 'success', '', 'h1'),
+                 (2, 300, '@a:x', 'login', 'success', 'h1', 'h2'),
+                 (3, 400, '@a:x', 'login_failed', 'denied', 'h2', 'h3'),
+                 (4, 500, '@b:x', 'login', 'denied', 'h3', 'h4'),
+                 (5, 600, '@a:x', 'logout', 'success', 'h4', 'h5');",
+        )
+        .map_err(backend_err)?;
+        tx.commit().map_err(backend_err)?;
+        assert_eq!(migrate(&mut conn)?, LATEST);
+        let last: Vec<(String, Option<i64>)> = conn
+            .prepare("SELECT user_id, last_sign_in_ts FROM accounts ORDER BY user_id")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .map_err(backend_err)?;
+        assert_eq!(last, [("@a:x".to_owned(), Some(300)), ("@b:x".to_owned(), None)]);
+        Ok(())
+    }
+
+    #[test]
+    fn commands_accept_only_this_builds_schema_and_change_nothing() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(backend_err)?;
+        assert!(matches!(require_latest(&conn), Err(StoreError::SchemaTooOld { found: 0, .. })));
+        let tables: i64 =
+            conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0)).map_err(backend_err)?;
+        assert_eq!(tables, 0, "checking created nothing");
+        let tx = conn.transaction().map_err(backend_err)?;
+        tx.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
+        )
+        .map_err(backend_err)?;
+        tx.execute_batch(MIGRATIONS[0]).map_err(backend_err)?;
+        tx.execute("INSERT INTO schema_migrations VALUES (1, 0)", []).map_err(backend_err)?;
+        tx.commit().map_err(backend_err)?;
+        assert!(matches!(require_latest(&conn), Err(StoreError::SchemaTooOld { found: 1, known: LATEST })));
+        assert_eq!(version(&conn)?, 1, "not upgraded");
+        migrate(&mut conn)?;
+        require_latest(&conn)?;
+        conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![LATEST + 1]).map_err(backend_err)?;
+        assert!(matches!(require_latest(&conn), Err(StoreError::SchemaTooNew { .. })));
         Ok(())
     }
 }

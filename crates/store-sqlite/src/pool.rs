@@ -22,12 +22,25 @@ const MAX_BATCH: usize = 512;
 const STATEMENT_CACHE: usize = 128;
 
 /// Opens a connection with Wardline's pragmas.
-pub(crate) fn open_connection(path: &Path, durability: Durability, read_only: bool) -> Result<Connection, StoreError> {
-    let flags = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
-    } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
-    };
+/// What a connection may do to the database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Read only.
+    Read,
+    /// Read and write an existing database.
+    Write,
+    /// Read and write, creating the database if it is missing.
+    Create,
+}
+
+pub(crate) fn open_connection(path: &Path, durability: Durability, access: Access) -> Result<Connection, StoreError> {
+    let read_only = access == Access::Read;
+    let flags = OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | match access {
+            Access::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            Access::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            Access::Create => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        };
     let conn = Connection::open_with_flags(path, flags).map_err(backend_err)?;
     conn.busy_timeout(Duration::from_secs(30)).map_err(backend_err)?;
     let sync = match durability {
@@ -368,7 +381,7 @@ impl ReaderPool {
     pub fn open(path: &Path, durability: Durability, size: usize) -> Result<Self, StoreError> {
         let mut conns = Vec::with_capacity(size);
         for _ in 0..size {
-            conns.push(open_connection(path, durability, true)?);
+            conns.push(open_connection(path, durability, Access::Read)?);
         }
         Ok(Self { conns: Arc::new(Mutex::new(conns)), permits: Arc::new(Semaphore::new(size)), reads: Arc::default() })
     }

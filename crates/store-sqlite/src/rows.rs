@@ -11,7 +11,7 @@ pub(crate) const EVENT_COLUMNS: &str = "stream, event_id, room_id, sender, type,
 
 /// Columns read by [`account_from_row`], in order.
 pub(crate) const ACCOUNT_COLUMNS: &str = "user_id, display_name, avatar_url, is_admin, \
-     must_change_password, deactivated, job_title, department, email, phone, created_ts";
+     must_change_password, deactivated, job_title, department, email, phone, created_ts, last_sign_in_ts";
 
 pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
@@ -139,6 +139,7 @@ pub(crate) struct AccountRow {
     email: Option<String>,
     phone: Option<String>,
     created_ts: i64,
+    last_sign_in_ts: Option<i64>,
 }
 
 impl AccountRow {
@@ -155,6 +156,7 @@ impl AccountRow {
             email: r.get(8)?,
             phone: r.get(9)?,
             created_ts: r.get(10)?,
+            last_sign_in_ts: r.get(11)?,
         })
     }
 
@@ -171,6 +173,7 @@ impl AccountRow {
             email: self.email,
             phone: self.phone,
             created_at: ts(self.created_ts),
+            last_sign_in: self.last_sign_in_ts.map(ts),
         })
     }
 }

@@ -73,6 +73,12 @@ impl SessionStore for SqliteStore {
                 .map_err(backend_err)?;
                 exec(
                     w.tx,
+                    "UPDATE accounts SET last_sign_in_ts = ?2 WHERE user_id = ?1",
+                    params![s.user_id.as_str(), sql_ts(s.created_at)],
+                )
+                .map_err(backend_err)?;
+                exec(
+                    w.tx,
                     "DELETE FROM access_tokens WHERE user_id = ?1 AND device_id = ?2",
                     params![s.user_id.as_str(), s.device_id.as_str()],
                 )

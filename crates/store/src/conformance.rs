@@ -129,6 +129,29 @@ async fn accounts(s: &impl Store) -> StoreResult<()> {
     s.set_deactivated(&ada.user_id, true).await?;
     check!(s.search_directory("ada", 10).await?.is_empty(), "deactivated accounts leave the directory");
     check!(s.count_accounts().await? == 2, "count");
+    check!(s.account(&ada.user_id).await?.is_some_and(|a| a.last_sign_in.is_none()), "never signed in");
+    for at in [Timestamp(40), Timestamp(41)] {
+        s.create_session(NewSession {
+            user_id: ada.user_id.clone(),
+            device_id: "ADA1".into(),
+            device_name: None,
+            token_hash: format!("ada-{}", at.0),
+            refresh_hash: None,
+            expires_at: None,
+            created_at: at,
+            ip: None,
+        })
+        .await?;
+    }
+    check!(
+        s.account(&ada.user_id).await?.is_some_and(|a| a.last_sign_in == Some(Timestamp(41))),
+        "a sign-in is the account's last"
+    );
+    s.delete_all_devices(&ada.user_id, None).await?;
+    check!(
+        s.list_accounts().await?.iter().any(|a| a.user_id == ada.user_id && a.last_sign_in == Some(Timestamp(41))),
+        "the last sign-in outlives its session"
+    );
     s.set_profile(&ada.user_id, Some(None), Some(Some("mxc://localhost/a".into()))).await?;
     let ada = s.account(&ada.user_id).await?.ok_or_else(|| fail("ada exists"))?;
     check!(ada.display_name.is_none() && ada.avatar_url.is_some(), "profile set and cleared");

@@ -23,6 +23,15 @@ pub enum StoreError {
         /// Newest version this build knows.
         known: i64,
     },
+    /// The database was written by an older Wardline and has not been upgraded yet (only the
+    /// server upgrades it, when it starts).
+    #[error("database schema version {found} is older than this Wardline's ({known}): start the server to upgrade it")]
+    SchemaTooOld {
+        /// Version in the database.
+        found: i64,
+        /// The version this build writes.
+        known: i64,
+    },
     /// A query was stopped before it finished: it ran past its time budget, or whoever asked
     /// for it has gone (a search whose client left).
     #[error("query stopped: {0}")]

@@ -90,6 +90,9 @@ pub struct Account {
     pub phone: Option<String>,
     /// When the account was created.
     pub created_at: Timestamp,
+    /// When it last signed in with its password (none: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sign_in: Option<Timestamp>,
 }
 
 /// An account to be created.

@@ -5,9 +5,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
-use ruma::OwnedRoomId;
 use wardline_service::Services;
-use wardline_service::audit::CheckpointKey;
+use wardline_service::audit::{By, CheckpointKey};
 use wardline_service::audit_report::{self, AuditQuery};
 use wardline_types::Timestamp;
 use wardline_types::audit::{AuditAction, Outcome};
@@ -55,20 +54,6 @@ pub enum AuditCommand {
     },
 }
 
-/// Room commands.
-#[derive(Debug, Subcommand)]
-pub enum RoomCommand {
-    /// Write a readable transcript of a conversation: who said what and when, whose devices each
-    /// message reached and when, who read it and when.
-    Transcript {
-        /// The room id.
-        room: String,
-        /// Write here instead of standard output.
-        #[arg(long)]
-        output: Option<PathBuf>,
-    },
-}
-
 /// Export formats.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ExportFormat {
@@ -83,7 +68,7 @@ fn parse_time(s: Option<String>) -> Result<Option<Timestamp>, Box<dyn std::error
         .transpose()
 }
 
-fn write_out(output: Option<&PathBuf>, text: &str) -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) fn write_out(output: Option<&PathBuf>, text: &str) -> Result<(), Box<dyn std::error::Error>> {
     match output {
         Some(p) => {
             crate::private_file::write_private(p, text.as_bytes()).map_err(|e| format!("{}: {e}", p.display()).into())
@@ -95,15 +80,16 @@ fn write_out(output: Option<&PathBuf>, text: &str) -> Result<(), Box<dyn std::er
     }
 }
 
-/// Records who exported what, with the operating-system user who ran the command.
+/// Records who exported what, with the operating-system account that ran the command.
 pub(crate) async fn audit_export(
     services: &Services,
     what: String,
     room: Option<String>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let mut r = services.audit.entry(None, AuditAction::Export, Outcome::Success);
-    let os_user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into());
-    r.detail = Some(format!("{what} via=cli os_user={os_user}"));
+    let operator = crate::control::this_operator();
+    let by = By::Operator(&operator);
+    let mut r = services.audit.entry_by(by, AuditAction::Export, Outcome::Success);
+    r.detail = Some(by.detail(&what));
     r.room_id = room;
     services.audit.record_now(r).await?;
     Ok(())
@@ -250,17 +236,4 @@ async fn verify(
         }
     }
     Err(format!("the audit trail has been tampered with ({} problem(s))", report.problems.len()).into())
-}
-
-/// Runs a room command.
-pub async fn run_room(services: &Services, cmd: RoomCommand) -> Result<(), Box<dyn std::error::Error>> {
-    match cmd {
-        RoomCommand::Transcript { room, output } => {
-            let room_id = OwnedRoomId::try_from(room.as_str()).map_err(|e| format!("{room}: {e}"))?;
-            let text = audit_report::transcript(services.store().as_ref(), &room_id).await?;
-            write_out(output.as_ref(), &text)?;
-            audit_export(services, "transcript".into(), Some(room_id.to_string())).await?;
-            Ok(())
-        }
-    }
 }

@@ -90,26 +90,52 @@ fn apply_env(config: &mut Value, vars: impl Iterator<Item = (String, String)>) -
     warnings
 }
 
+/// The configuration, with what loading it found.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Config,
+    /// Warnings to print.
+    pub warnings: Vec<String>,
+    /// Whether a server name was set (file, environment or flag) rather than left to its
+    /// default.
+    pub server_name_chosen: bool,
+}
+
 /// Loads the configuration. Returns it with any warnings to print.
+#[cfg(test)]
 pub fn load(
     file: Option<&Path>,
     env: impl Iterator<Item = (String, String)>,
     flags: &Overrides,
 ) -> Result<(Config, Vec<String>), ConfigError> {
+    load_layers(file, env, flags).map(|l| (l.config, l.warnings))
+}
+
+/// Loads the configuration, layer by layer.
+pub fn load_layers(
+    file: Option<&Path>,
+    env: impl Iterator<Item = (String, String)>,
+    flags: &Overrides,
+) -> Result<Loaded, ConfigError> {
     let mut value = serde_json::to_value(Config::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
     // `public_base_url` defaults to unset; make it addressable from the environment.
     if let Some(obj) = value.as_object_mut() {
         obj.entry("public_base_url").or_insert(Value::Null);
     }
+    let mut in_file = false;
     if let Some(path) = file {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let table: toml::Table =
             toml::from_str(&text).map_err(|source| ConfigError::Toml { path: path.to_owned(), source })?;
+        in_file = table.contains_key("server_name");
         let json = serde_json::to_value(table).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         merge(&mut value, json);
     }
-    let warnings = apply_env(&mut value, env);
+    let env: Vec<(String, String)> = env.collect();
+    let in_env = env.iter().any(|(k, _)| k == "WARDLINE_SERVER_NAME");
+    let warnings = apply_env(&mut value, env.into_iter());
     let mut flag_values = Map::new();
     if let Some(d) = &flags.data_dir {
         flag_values.insert("data_dir".into(), Value::String(d.display().to_string()));
@@ -122,7 +148,8 @@ pub fn load(
     }
     merge(&mut value, Value::Object(flag_values));
     let config: Config = serde_json::from_value(value).map_err(|e| ConfigError::Invalid(e.to_string()))?;
-    Ok((config, warnings))
+    let server_name_chosen = in_file || in_env || flags.server_name.is_some();
+    Ok(Loaded { config, warnings, server_name_chosen })
 }
 
 #[cfg(test)]
@@ -140,6 +167,25 @@ mod tests {
         assert!(w.is_empty());
         assert_eq!(c.listen.to_string(), "127.0.0.1:8008");
         assert_eq!(c.server_name, "localhost");
+        Ok(())
+    }
+
+    #[test]
+    fn a_server_name_is_chosen_in_any_layer_even_as_localhost() -> Result<(), Box<dyn std::error::Error>> {
+        let chosen = |file: Option<&Path>, vars: &[(&str, &str)], flag: Option<&str>| {
+            let flags = Overrides { server_name: flag.map(Into::into), ..Overrides::default() };
+            load_layers(file, env(vars), &flags).map(|l| l.server_name_chosen)
+        };
+        let dir = tempfile::tempdir()?;
+        let named = dir.path().join("named.toml");
+        std::fs::write(&named, "server_name = \"localhost\"\n")?;
+        let unnamed = dir.path().join("unnamed.toml");
+        std::fs::write(&unnamed, "listen = \"0.0.0.0:8008\"\n")?;
+        assert!(!chosen(None, &[], None)?);
+        assert!(!chosen(Some(&unnamed), &[("WARDLINE_LISTEN", "0.0.0.0:8008")], None)?);
+        assert!(chosen(Some(&named), &[], None)?, "localhost written in the file is a choice");
+        assert!(chosen(None, &[("WARDLINE_SERVER_NAME", "chat.example")], None)?);
+        assert!(chosen(None, &[], Some("localhost"))?);
         Ok(())
     }
 

@@ -11,6 +11,7 @@ mod manifest;
 mod notify;
 mod private_file;
 mod restore;
+mod room_cli;
 mod serve;
 mod tls;
 mod users;
@@ -51,9 +52,9 @@ enum Command {
     /// Verify and export the audit trail.
     #[command(subcommand)]
     Audit(audit_cli::AuditCommand),
-    /// Conversations: transcripts for investigations.
+    /// Conversations: lists, members, and transcripts for investigations.
     #[command(subcommand)]
-    Room(audit_cli::RoomCommand),
+    Room(room_cli::RoomCommand),
     /// Copy the data directory (database, files, audit keys and checkpoints) into DEST, a new or
     /// empty directory, with a manifest of every file; works while the server runs.
     Backup {
@@ -74,13 +75,14 @@ fn main() -> ExitCode {
         _ => None,
     };
     let flags = config::Overrides { data_dir: cli.data_dir.clone(), listen, server_name: cli.server_name.clone() };
-    let (config, warnings) = match config::load(cli.config.as_deref(), std::env::vars(), &flags) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("wardline: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let config::Loaded { config, warnings, server_name_chosen } =
+        match config::load_layers(cli.config.as_deref(), std::env::vars(), &flags) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("wardline: {e}");
+                return ExitCode::from(2);
+            }
+        };
     logging::init(config.log.format);
     for w in warnings {
         tracing::warn!("{w}");
@@ -95,12 +97,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve { .. } => serve::run(config).await,
+            Command::Serve { .. } => serve::run(config, server_name_chosen).await,
             Command::User(cmd) => users::run(config, cmd).await,
             Command::Audit(cmd) => {
                 users::with_services(config, |s, data_dir| Box::pin(audit_cli::run_audit(s, data_dir, cmd))).await
             }
-            Command::Room(cmd) => users::with_services(config, |s, _| Box::pin(audit_cli::run_room(s, cmd))).await,
+            Command::Room(cmd) => users::with_services(config, |s, _| Box::pin(room_cli::run(s, cmd))).await,
             Command::Backup { dest } => backup::run(config, &dest).await,
             Command::Restore { src } => restore::run(&config, &src),
         }

@@ -16,30 +16,87 @@ use prometheus_client::registry::Registry;
 use wardline_service::metrics::Metrics;
 use wardline_service::{Config, Services};
 use wardline_store::{MetaStore, StoreError};
-use wardline_store_sqlite::{Durability, SqliteStore};
+use wardline_store_sqlite::{Durability, Opening as StoreOpening, SqliteStore};
 use wardline_types::SystemClock;
+
+/// How a command opens the data directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// `wardline serve`: creates the data directory and database if missing, upgrades the
+    /// schema, and binds the server name to the data at first start.
+    Serve,
+    /// Every other command: an existing database of exactly this Wardline's schema, whose
+    /// server name is the configured one; nothing is created, upgraded or bound (a server may
+    /// be running on it).
+    Command,
+}
+
+/// The database's file in a data directory.
+pub fn database_path(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join(crate::backup::DATABASE)
+}
+
+/// Refuses a data directory without a Wardline database, naming where it looked: only `serve`
+/// creates one.
+pub fn require_database(data_dir: &std::path::Path) -> Result<(), String> {
+    let db = database_path(data_dir);
+    if db.is_file() {
+        return Ok(());
+    }
+    let shown = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned());
+    Err(format!(
+        "no Wardline database in {} (looked for {}): give the server's data directory with --data-dir or --config \
+         (as `wardline serve` was given it); only `wardline serve` creates a new one",
+        shown.display(),
+        database_path(&shown).display()
+    ))
+}
 
 /// Opens the store and builds the services for a data directory, counting into `metrics`.
 /// Refuses a server name other than the one the data was created with.
-pub async fn open(config: Config, metrics: Metrics) -> Result<Services, Box<dyn std::error::Error>> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
-    restrict_permissions(&config.data_dir);
+pub async fn open(config: Config, metrics: Metrics, opening: Opening) -> Result<Services, Box<dyn std::error::Error>> {
+    let dir = config.data_dir.clone();
+    match opening {
+        Opening::Serve => {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create data directory {}: {e}", dir.display()))?;
+            restrict_permissions(&dir);
+        }
+        Opening::Command => require_database(&dir)?,
+    }
     let durability = if config.fsync { Durability::Full } else { Durability::Normal };
-    let store = SqliteStore::open_observed(&config.data_dir.join("wardline.db"), durability, Arc::new(metrics.clone())).map_err(|e| match e {
-        StoreError::SchemaTooNew { found, known } => format!(
-            "the database in {} was written by a newer Wardline (schema version {found}; this Wardline {} knows versions up to {known}): \
-             run that Wardline, or, to go back to this one, restore the backup taken before the upgrade into an empty data directory (`wardline restore`)",
-            config.data_dir.display(),
-            env!("CARGO_PKG_VERSION")
-        ),
-        e => e.to_string(),
-    })?;
-    let bound = store.bind_server_name(&config.server_name).await?;
+    let store_opening = match opening {
+        Opening::Serve => StoreOpening::CreateAndUpgrade,
+        Opening::Command => StoreOpening::Existing,
+    };
+    let store = SqliteStore::open_as(&database_path(&dir), durability, Arc::new(metrics.clone()), store_opening)
+        .map_err(|e| match e {
+            StoreError::SchemaTooNew { found, known } => format!(
+                "the database in {} was written by a newer Wardline (schema version {found}; this Wardline {} knows versions up to {known}): \
+                 run that Wardline, or, to go back to this one, restore the backup taken before the upgrade into an empty data directory (`wardline restore`)",
+                dir.display(),
+                env!("CARGO_PKG_VERSION")
+            ),
+            StoreError::SchemaTooOld { found, known } => format!(
+                "the database in {} has schema version {found}, and this Wardline {} works on version {known}: \
+                 start `wardline serve` of this version once (it upgrades the database; back it up first), then run this command again",
+                dir.display(),
+                env!("CARGO_PKG_VERSION")
+            ),
+            StoreError::NotFound => require_database(&dir).err().unwrap_or_else(|| e.to_string()),
+            e => e.to_string(),
+        })?;
+    let bound = match opening {
+        Opening::Serve => store.bind_server_name(&config.server_name).await?,
+        Opening::Command => store.meta("server_name").await?.ok_or_else(|| {
+            format!("the database in {} has no server name yet: start `wardline serve` on it first", dir.display())
+        })?,
+    };
     if bound != config.server_name {
         return Err(format!(
-            "the data in {} belongs to server name {bound:?}, not {:?}: user and room ids contain it, so it cannot change",
-            config.data_dir.display(),
+            "the data in {} belongs to server name {bound:?}, not {:?}: user and room ids contain it, so it cannot change \
+             (give --server-name {bound} or set server_name = {bound:?} in the configuration)",
+            dir.display(),
             config.server_name
         )
         .into());
@@ -47,6 +104,23 @@ pub async fn open(config: Config, metrics: Metrics) -> Result<Services, Box<dyn 
     let services = Services::with_metrics(config, Arc::new(store), Arc::new(SystemClock), metrics)?;
     services.settings.load().await?;
     Ok(services)
+}
+
+/// The default server name, `localhost`, is refused for a server others reach (it would be in
+/// every user id for good) unless it was chosen on purpose: on a first start listening beyond
+/// the loopback interface, with no server name set in the configuration, the environment or
+/// the command line.
+fn check_server_name(config: &Config, listen: SocketAddr, chosen: bool) -> Result<(), String> {
+    let first_start = !database_path(&config.data_dir).exists();
+    if first_start && !chosen && config.server_name == "localhost" && !listen.ip().is_loopback() {
+        return Err(format!(
+            "listening on {listen}, beyond this machine, with the default server name \"localhost\": the server name is \
+             bound to the data at first start and is part of every user id (@nurse.jones:SERVER_NAME), so choose it now, \
+             e.g. --server-name chat.stmarys.nhs.example or server_name = \"chat.stmarys.nhs.example\" in the configuration \
+             (see DEPLOYMENT.md); to keep \"localhost\", set it explicitly"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -79,10 +153,14 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
 }
 
 /// Runs the server until SIGINT or SIGTERM; in-flight requests finish first.
-pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
+/// `server_name_chosen`: whether a server name was set (file, environment or flag) rather
+/// than left to its default.
+pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box<dyn std::error::Error>> {
     // Panics are logged without what the request held (see `wardline_api::install_panic_hook`).
     wardline_api::install_panic_hook();
     let listen = config.listen;
+    check_server_name(&config, listen, server_name_chosen)?;
+    let first_start = !database_path(&config.data_dir).exists();
     let data_dir = config.data_dir.clone();
     let audit_copies = config.audit.clone();
     let listener =
@@ -97,17 +175,35 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if config.public_base_url.is_none() {
         config.public_base_url = Some(format!("{scheme}://{local}"));
     }
+    // The signal handlers, before anything that takes time (migrations): a SIGHUP meanwhile
+    // would otherwise end the process.
+    let signal = shutdown_signal()?;
+    let (tls, reload) = match tls {
+        Some(acceptor) => {
+            let (current, acceptor) = tokio::sync::watch::channel(acceptor);
+            let files = config_tls_files(&config).map(|(c, k)| (c, k, current));
+            (Some(acceptor), crate::tls::reload_on_hangup(files)?)
+        }
+        None => (None, crate::tls::reload_on_hangup(None)?),
+    };
     // One registry, owned here: each layer registers its own metrics in it.
     let mut registry = Registry::default();
-    let services = open(config, Metrics::register(&mut registry)).await?;
+    let services = open(config, Metrics::register(&mut registry), Opening::Serve).await?;
+    if first_start {
+        println!(
+            "New data directory {} for server name {:?}: user ids are @username:{}, for good (see DEPLOYMENT.md to choose it).",
+            data_dir.display(),
+            services.config.server_name,
+            services.config.server_name
+        );
+    }
     let http_metrics = wardline_api::HttpMetrics::register(&mut registry);
     let exporter = match services.config.metrics.listen {
         Some(addr) => Some(serve_metrics(addr, services.clone(), registry).await?),
         None => None,
     };
     if let Some((user, password)) = services.accounts.ensure_first_admin().await? {
-        println!("Created the administrator account {user}.");
-        println!("One-time password (shown once; it must be changed at first sign-in): {password}");
+        first_admin_password(&data_dir, &user, &password)?;
     }
     let purged = services.media.purge(true).await?;
     if purged > 0 {
@@ -125,15 +221,6 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
         None => (None, None),
     };
     let sink = crate::audit_files::checkpoint_sink(&data_dir, audit_copies.checkpoint_file.clone(), shipper);
-    let signal = shutdown_signal()?;
-    let (tls, reload) = match tls {
-        Some(acceptor) => {
-            let (current, acceptor) = tokio::sync::watch::channel(acceptor);
-            let files = config_tls_files(&services.config).map(|(c, k)| (c, k, current));
-            (Some(acceptor), crate::tls::reload_on_hangup(files)?)
-        }
-        None => (None, crate::tls::reload_on_hangup(None)?),
-    };
     println!("wardline listening on {scheme}://{local}");
     let background = tokio::spawn(services.clone().run_background());
     let housekeeping = tokio::spawn(std::sync::Arc::clone(&services.media).run_housekeeping());
@@ -217,6 +304,35 @@ pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Hands the first administrator's one-time password to whoever started the server: on a
+/// terminal, printed; otherwise (a service, whose output goes to the journal and on to log
+/// collectors) written to a file only the server's account can read, and its path printed.
+fn first_admin_password(
+    data_dir: &std::path::Path,
+    user: &ruma::UserId,
+    password: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::IsTerminal;
+    println!("Created the administrator account {user}.");
+    if std::io::stdout().is_terminal() {
+        println!("One-time password (shown once; it must be changed at first sign-in): {password}");
+        return Ok(());
+    }
+    let file = data_dir.join(FIRST_ADMIN_PASSWORD);
+    crate::private_file::write_private(&file, format!("{user}\n{password}\n").as_bytes())
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    println!(
+        "Its one-time password (to be changed at first sign-in) is in {}, readable by this server's account only: \
+         read it, sign in, then delete the file.",
+        file.display()
+    );
+    Ok(())
+}
+
+/// The file holding the first administrator's one-time password, when there was no terminal
+/// to show it on.
+pub const FIRST_ADMIN_PASSWORD: &str = "first-admin-password";
+
 /// The certificate and key files, when TLS is on.
 fn config_tls_files(config: &Config) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
     config.tls.cert_file.clone().zip(config.tls.key_file.clone())
@@ -231,12 +347,17 @@ async fn serve_metrics(
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen for metrics on {addr}: {e}"))?;
     println!("wardline metrics on http://{}/metrics", listener.local_addr()?);
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            listen = %addr,
+            "metrics are served without a token beyond this machine: keep metrics.listen on a management network the firewall closes to everyone but the monitoring server"
+        );
+    }
+    let header_read_timeout = Duration::from_secs(services.config.http.header_read_timeout_secs.max(1));
     let app = wardline_api::metrics::exporter(services, Arc::new(registry));
-    Ok(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "the metrics listener stopped");
-        }
-    }))
+    // The same connection handling as the clients' listener: a scraper (or anyone) that
+    // trickles a request head is cut off.
+    Ok(tokio::spawn(serve_http(listener, app, header_read_timeout, std::future::pending())))
 }
 
 /// How long a finished connection keeps reading (and discarding) what the client still sends,

@@ -6,11 +6,9 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use wardline_service::Config;
-use wardline_service::accounts::NewStaff;
-use wardline_service::import::{ImportError, import_csv};
 use wardline_service::metrics::Metrics;
 
-use crate::control::{self, ControlRequest};
+use crate::control::{self, ControlOutcome, ControlRequest};
 
 /// Account commands.
 #[derive(Debug, Subcommand)]
@@ -60,8 +58,30 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Deactivate an account: it can no longer sign in and every session ends at once.
+    /// Deactivate an account: it can no longer sign in, every session ends at once and it
+    /// leaves every conversation.
     Deactivate {
+        /// Username or user id.
+        username: String,
+    },
+    /// Let a deactivated account sign in again (its conversations are not given back).
+    Reactivate {
+        /// Username or user id.
+        username: String,
+    },
+    /// Give an account a one-time password (printed once, to be changed at the next sign-in)
+    /// and end every session.
+    ResetPassword {
+        /// Username or user id.
+        username: String,
+    },
+    /// Lift the lockout that repeated failed sign-ins put on an account.
+    Unlock {
+        /// Username or user id.
+        username: String,
+    },
+    /// End every session of an account, on every device (open long-polls included).
+    Logout {
         /// Username or user id.
         username: String,
     },
@@ -80,36 +100,37 @@ fn first_line(mut reader: impl BufRead) -> Result<String, Box<dyn std::error::Er
 }
 
 /// A command's future, borrowing the services.
-pub type CommandFuture<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Box<dyn std::error::Error>>> + 'a>>;
+pub type CommandFuture<'a, T = ()> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, Box<dyn std::error::Error>>> + 'a>>;
 
-/// Runs a command-line operation with the services of the data directory, storing every audit
-/// record it makes before returning.
-pub async fn with_services<F>(config: Config, f: F) -> Result<(), Box<dyn std::error::Error>>
+/// Runs a command-line operation with the services of an existing data directory (never
+/// creating or upgrading its database: see [`crate::serve::Opening::Command`]), storing every
+/// audit record it makes before returning.
+pub async fn with_services<T, F>(config: Config, f: F) -> Result<T, Box<dyn std::error::Error>>
 where
-    F: for<'a> FnOnce(&'a wardline_service::Services, &'a std::path::Path) -> CommandFuture<'a>,
+    F: for<'a> FnOnce(&'a wardline_service::Services, &'a std::path::Path) -> CommandFuture<'a, T>,
 {
     let data_dir = config.data_dir.clone();
-    let services = crate::serve::open(config, Metrics::default()).await?;
+    let services = crate::serve::open(config, Metrics::default(), crate::serve::Opening::Command).await?;
     let writer = tokio::spawn(services.audit.clone().run_writer());
     let result = f(&services, &data_dir).await;
     let flushed = services.audit.flush().await;
     writer.abort();
-    result?;
-    Ok(flushed?)
+    let value = result?;
+    flushed?;
+    Ok(value)
 }
 
-/// Runs an account command.
+/// Runs an account command. Changes go to the running server through the control socket, so
+/// they take effect at once; without a server they are made here.
 pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::error::Error>> {
-    with_services(config, |s, data_dir| Box::pin(run_with(s, data_dir, cmd))).await
-}
-
-async fn run_with(
-    services: &wardline_service::Services,
-    data_dir: &std::path::Path,
-    cmd: UserCommand,
-) -> Result<(), Box<dyn std::error::Error>> {
-    match cmd {
+    let data_dir = config.data_dir.clone();
+    crate::serve::require_database(&data_dir)?;
+    let mut passwords_file = None;
+    let req = match cmd {
+        UserCommand::List { json } => {
+            return with_services(config, |s, _| Box::pin(list(s, json))).await;
+        }
         UserCommand::Add {
             username,
             display_name,
@@ -130,100 +151,139 @@ async fn run_with(
             } else {
                 Some(first_line(std::io::stdin().lock())?)
             };
-            let (account, one_time) = services
-                .accounts
-                .create(NewStaff {
-                    username,
-                    display_name,
-                    password,
-                    is_admin: admin,
-                    job_title,
-                    department,
-                    email,
-                    phone,
-                })
-                .await?;
-            println!("created {}", account.user_id);
-            if let Some(p) = one_time {
-                println!("one-time password (must be changed at first sign-in): {p}");
-            }
+            ControlRequest::Add { username, display_name, password, admin, job_title, department, email, phone }
         }
         UserCommand::Import { file, output } => {
             let data = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let progress = |done: usize, total: usize| {
-                eprint!("\rhashing passwords: {done}/{total}");
-                if done == total {
-                    eprintln!();
-                }
-            };
-            match import_csv(&services.accounts, &data, &progress).await {
-                Ok(report) => {
-                    println!("imported {}: {} created, {} updated", file.display(), report.created, report.updated);
-                    if !report.one_time_passwords.is_empty() {
-                        let out = output.unwrap_or_else(|| {
-                            let mut p = file.clone().into_os_string();
-                            p.push(".passwords.csv");
-                            PathBuf::from(p)
-                        });
-                        let mut text = String::from("username,one_time_password\n");
-                        for (u, p) in &report.one_time_passwords {
-                            text.push_str(&format!("{u},{p}\n"));
-                        }
-                        crate::private_file::write_private(&out, text.as_bytes())
-                            .map_err(|e| format!("{}: {e}", out.display()))?;
-                        println!(
-                            "{} one-time passwords written to {} (readable by you only; they must be changed at first sign-in)",
-                            report.one_time_passwords.len(),
-                            out.display()
-                        );
-                    }
-                }
-                Err(ImportError::BadRows(rows)) => {
-                    for r in &rows {
-                        eprintln!("line {}: {}", r.line, r.reason);
-                    }
-                    return Err(format!("{} bad row(s) in {}; nothing was imported", rows.len(), file.display()).into());
-                }
-                Err(e) => return Err(e.into()),
+            let csv = String::from_utf8(data)
+                .map_err(|_| format!("{} is not UTF-8 text: save the export as CSV UTF-8", file.display()))?;
+            passwords_file = Some(output.unwrap_or_else(|| {
+                let mut p = file.clone().into_os_string();
+                p.push(".passwords.csv");
+                PathBuf::from(p)
+            }));
+            eprintln!("importing {} (every password is hashed: this can take a while)", file.display());
+            ControlRequest::Import { csv }
+        }
+        UserCommand::Deactivate { username } => ControlRequest::Deactivate { user: username },
+        UserCommand::Reactivate { username } => ControlRequest::Reactivate { user: username },
+        UserCommand::ResetPassword { username } => ControlRequest::ResetPassword { user: username },
+        UserCommand::Unlock { username } => ControlRequest::Unlock { user: username },
+        UserCommand::Logout { username } => ControlRequest::Logout { user: username },
+    };
+    let user = subject(&req);
+    let (outcome, server_running) = match control::send(&data_dir, &req).await {
+        Some(result) => (result?, true),
+        None => {
+            let outcome = with_services(config, move |s, _| {
+                Box::pin(async move { Ok(control::execute(s, &control::this_operator(), req).await?) })
+            })
+            .await?;
+            (outcome, false)
+        }
+    };
+    report(&user, outcome, server_running, passwords_file.as_deref())
+}
+
+/// The account an operation is about, as the operator named it.
+fn subject(req: &ControlRequest) -> String {
+    match req {
+        ControlRequest::Add { username, .. } => username.clone(),
+        ControlRequest::Import { .. } => String::new(),
+        ControlRequest::Deactivate { user }
+        | ControlRequest::Reactivate { user }
+        | ControlRequest::ResetPassword { user }
+        | ControlRequest::Unlock { user }
+        | ControlRequest::Logout { user } => user.clone(),
+    }
+}
+
+/// Prints what an operation did.
+fn report(
+    user: &str,
+    outcome: ControlOutcome,
+    server_running: bool,
+    passwords_file: Option<&std::path::Path>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    match outcome {
+        ControlOutcome::Created { user_id, one_time_password } => {
+            println!("created {user_id}");
+            if let Some(p) = one_time_password {
+                println!("one-time password (must be changed at first sign-in): {p}");
             }
         }
-        UserCommand::List { json } => {
-            let accounts = services.accounts.list().await?;
-            let stdout = std::io::stdout();
-            let mut out = stdout.lock();
-            for a in &accounts {
-                if json {
-                    writeln!(out, "{}", serde_json::to_string(a)?)?;
-                } else {
-                    let status = if a.deactivated {
-                        "deactivated"
-                    } else if a.must_change_password {
-                        "must change password"
-                    } else {
-                        "active"
-                    };
-                    writeln!(
-                        out,
-                        "{}\t{}\t{}\t{}{}",
-                        a.user_id,
-                        a.display_name.as_deref().unwrap_or("-"),
-                        a.job_title.as_deref().unwrap_or("-"),
-                        status,
-                        if a.is_admin { "\tadmin" } else { "" }
-                    )?;
+        ControlOutcome::Imported { created, updated, one_time_passwords } => {
+            println!("imported: {created} created, {updated} updated");
+            if let (false, Some(out)) = (one_time_passwords.is_empty(), passwords_file) {
+                let mut text = String::from("username,one_time_password\n");
+                for (u, p) in &one_time_passwords {
+                    text.push_str(&format!("{u},{p}\n"));
                 }
+                crate::private_file::write_private(out, text.as_bytes())
+                    .map_err(|e| format!("{}: {e}", out.display()))?;
+                println!(
+                    "{} one-time passwords written to {} (readable by you only; they must be changed at first sign-in)",
+                    one_time_passwords.len(),
+                    out.display()
+                );
             }
         }
-        UserCommand::Deactivate { username } => {
-            let req = ControlRequest::Deactivate { user: username.clone() };
-            match control::send(data_dir, &req).await {
-                Some(result) => result?,
-                None => {
-                    control::execute(services, req).await?;
-                }
-            }
-            println!("deactivated {username}: every session has ended");
+        ControlOutcome::PasswordReset { one_time_password } => {
+            println!("{user} has a new one-time password (must be changed at the next sign-in): {one_time_password}");
+            println!("every session of {user} has ended");
         }
+        ControlOutcome::Unlocked { was_locked: true } => println!("{user} is no longer locked out"),
+        ControlOutcome::Unlocked { was_locked: false } if server_running => println!("{user} was not locked out"),
+        ControlOutcome::Unlocked { was_locked: false } => {
+            println!("{user} is not locked out (no server is running, and lockouts end when it stops)");
+        }
+        ControlOutcome::Done => println!("done: {user}"),
+    }
+    Ok(())
+}
+
+/// `user list`: a table with a header, or JSON lines.
+async fn list(services: &wardline_service::Services, json: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let accounts = services.accounts.list().await?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if !json {
+        writeln!(out, "USER\tNAME\tJOB TITLE\tDEPARTMENT\tSTATUS\tROLE\tSECOND FACTOR\tLAST SIGN-IN")?;
+    }
+    for a in &accounts {
+        let enrolled = services.mfa.enrolled(&a.user_id).await?;
+        if json {
+            let mut v = serde_json::to_value(a)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("second_factor".into(), enrolled.into());
+            }
+            writeln!(out, "{v}")?;
+            continue;
+        }
+        let status = if a.deactivated {
+            "deactivated"
+        } else if a.must_change_password {
+            "must change password"
+        } else {
+            "active"
+        };
+        let second_factor = match (enrolled, services.mfa.required(a.is_admin)) {
+            (true, _) => "set up",
+            (false, true) => "required, not set up",
+            (false, false) => "none",
+        };
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            a.user_id,
+            a.display_name.as_deref().unwrap_or("-"),
+            a.job_title.as_deref().unwrap_or("-"),
+            a.department.as_deref().unwrap_or("-"),
+            status,
+            if a.is_admin { "admin" } else { "staff" },
+            second_factor,
+            a.last_sign_in.map_or_else(|| "never".to_owned(), wardline_types::Timestamp::to_rfc3339),
+        )?;
     }
     Ok(())
 }

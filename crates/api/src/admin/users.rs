@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use wardline_service::Services;
 use wardline_service::accounts::NewStaff;
+use wardline_service::audit::By;
 use wardline_types::{Account, AccountUpdate};
 
 use super::Admin;
@@ -67,7 +68,7 @@ pub async fn create(
     let (account, one_time) = s
         .accounts
         .create_by(
-            Some(&by.actor()),
+            By::Staff(&by.actor()),
             NewStaff {
                 username: b.username,
                 display_name: b.display_name,
@@ -126,7 +127,7 @@ pub async fn update(
         password: None,
         is_admin: b.admin,
     };
-    s.accounts.update(Some(&by.actor()), &user, update).await?;
+    s.accounts.update(By::Staff(&by.actor()), &user, update).await?;
     Ok(Json(account_json(&s.accounts.get(&user).await?, &s)).into_response())
 }
 
@@ -140,7 +141,7 @@ pub async fn deactivate(
     if user == by.user_id {
         return Err(ApiError::forbidden("you cannot deactivate yourself"));
     }
-    s.accounts.deactivate(Some(&by.actor()), &user).await?;
+    s.accounts.deactivate(By::Staff(&by.actor()), &user).await?;
     Ok(Json(json!({})).into_response())
 }
 
@@ -150,7 +151,7 @@ pub async fn reactivate(
     Admin(by): Admin,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    s.accounts.reactivate(Some(&by.actor()), &user_id(&s, &raw)?).await?;
+    s.accounts.reactivate(By::Staff(&by.actor()), &user_id(&s, &raw)?).await?;
     Ok(Json(json!({})).into_response())
 }
 
@@ -160,7 +161,7 @@ pub async fn reset_password(
     Admin(by): Admin,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    let one_time = s.accounts.reset_password(Some(&by.actor()), &user_id(&s, &raw)?).await?;
+    let one_time = s.accounts.reset_password(By::Staff(&by.actor()), &user_id(&s, &raw)?).await?;
     Ok(Json(json!({ "one_time_password": one_time })).into_response())
 }
 
@@ -170,10 +171,7 @@ pub async fn unlock(
     Admin(by): Admin,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = user_id(&s, &raw)?;
-    let slot = s.audit.reserve()?;
-    let was_locked = s.sessions.unlock(&user);
-    s.accounts.admin_audit(slot, Some(&by.actor()), &user, "unlock");
+    let was_locked = s.accounts.unlock(By::Staff(&by.actor()), &user_id(&s, &raw)?).await?;
     Ok(Json(json!({ "was_locked": was_locked })).into_response())
 }
 
@@ -184,7 +182,7 @@ pub async fn logout_everywhere(
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
     let user = user_id(&s, &raw)?;
-    s.sessions.logout_all(Some(&by.actor()), &user, None).await?;
+    s.sessions.logout_all(By::Staff(&by.actor()), &user, None).await?;
     Ok(Json(json!({})).into_response())
 }
 
@@ -242,6 +240,6 @@ pub async fn remove_mfa(
         ));
     }
     s.mfa.remove(&by.actor(), &user).await?;
-    s.sessions.logout_all(Some(&by.actor()), &user, None).await?;
+    s.sessions.logout_all(By::Staff(&by.actor()), &user, None).await?;
     Ok(Json(json!({})).into_response())
 }

@@ -8,6 +8,7 @@ use ruma::api::client::session::{get_login_types, login, logout, logout_all, ref
 use ruma::api::client::uiaa::{AuthData, UserIdentifier};
 use serde_json::json;
 use wardline_service::Services;
+use wardline_service::audit::By;
 use wardline_service::sessions::{LoginOutcome, LoginRequest, SecondFactor};
 use wardline_service::uia::{PASSWORD_STAGE, RECOVERY_STAGE, TOTP_STAGE, UiaAuth, UiaOperation};
 
@@ -104,7 +105,7 @@ pub async fn logout(s: Services, req: Ruma<logout::v3::Request>) -> Result<Respo
 /// `POST /logout/all`
 pub async fn logout_all(s: Services, req: Ruma<logout_all::v3::Request>) -> Result<Response, ApiError> {
     let caller = req.caller()?;
-    s.sessions.logout_all(Some(&caller.actor()), &caller.user_id, None).await?;
+    s.sessions.logout_all(By::Staff(&caller.actor()), &caller.user_id, None).await?;
     reply(logout_all::v3::Response::new())
 }
 

@@ -271,13 +271,17 @@ struct Anchors {
 }
 
 impl Anchors {
-    /// A data directory `work/data` whose public key was stored off the machine at installation,
+    /// A data directory `work/data`, started once, whose public key was stored off the machine at installation,
     /// in `work/elsewhere` with the other anchors, and a collector taking its checkpoints:
     /// (the data directory, the anchors, the collector's URL).
     async fn install(work: &Path) -> (PathBuf, Self, String) {
         let data = work.join("data");
         let anchors = Self::new(&work.join("elsewhere"));
         let url = collector(anchors.collected.clone()).await;
+        // Installation: the first start (the only command that makes a data directory), with
+        // the anchors configured from the start, then the public key taken off the machine.
+        let mut first = anchors.start(&data, &url);
+        assert!(first.terminate());
         let (ok, key_hex, err) = cli(&data, &["audit", "public-key"], None);
         assert!(ok && key_hex.trim().len() == 64, "{key_hex}{err}");
         std::fs::write(&anchors.public_key, &key_hex).unwrap();

@@ -220,7 +220,7 @@ async fn sign_in_limits_count_per_client_behind_a_proxy() {
 
 /// Reads until the server closes the connection; false if it was still open after `tries`
 /// rounds in which the client kept trickling a header line.
-fn closed_while_trickling(stream: &mut TcpStream, tries: usize) -> bool {
+pub fn closed_while_trickling(stream: &mut TcpStream, tries: usize) -> bool {
     stream.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
     let mut buf = [0u8; 1024];
     for i in 0..tries {

@@ -15,6 +15,7 @@ mod crash;
 mod deployment;
 mod device_lists;
 mod edge;
+mod first_day;
 mod first_sign_in;
 mod health;
 mod media;
