@@ -75,12 +75,19 @@ pub fn router(services: Services, http_metrics: HttpMetrics) -> Router {
             ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "internal server error")
                 .into_response()
         }))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            // Neither the path nor its query: paths name users, rooms and files, queries can
-            // carry access tokens. The route's template is filled in once it is known
-            // (`edge::edge`).
-            tracing::info_span!("request", method = %req.method(), route = tracing::field::Empty)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    // Neither the path nor its query: paths name users, rooms and files, queries can
+                    // carry access tokens. The route's template is filled in once it is known
+                    // (`edge::edge`).
+                    tracing::info_span!("request", method = %req.method(), route = tracing::field::Empty)
+                })
+                // A failed answer is logged where its cause is known (`error.rs` logs storage and
+                // internal errors; a not-ready probe's `503` is the answer a load balancer asks for,
+                // once a second): here only at debug, so probes cannot flood the log with errors.
+                .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

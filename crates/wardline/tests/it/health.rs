@@ -49,7 +49,7 @@ async fn live_and_ready_answer_without_a_token_and_leave_no_audit_record() {
 
 #[tokio::test]
 async fn ready_fails_while_another_process_holds_the_database() {
-    let s = Server::start();
+    let (s, log) = Server::start_with_log(&[]);
     let c = s.client();
     assert_eq!(c.get(READY).await.0, 200);
     // Another process (a `sqlite3` shell left in a transaction, say) takes the write lock.
@@ -61,9 +61,17 @@ async fn ready_fails_while_another_process_holds_the_database() {
     assert_eq!(body["checks"]["store"], "a write did not commit in time");
     // The process is still up: only readiness says it cannot work.
     assert_eq!(c.get(LIVE).await.0, 200);
+    // A load balancer asks again and again: each 503 is its answer, not an error in the log
+    // (the change of readiness itself is logged once).
+    for _ in 0..3 {
+        assert_eq!(c.get(READY).await.0, 503);
+    }
     other.execute_batch("ROLLBACK").unwrap();
     let body = ready_until(&c, 200).await;
     assert_eq!(body["checks"]["store"], "ok");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("response failed"), "{text}");
+    assert_eq!(text.matches("the server is not ready").count(), 1, "{text}");
 }
 
 #[tokio::test]
