@@ -107,9 +107,11 @@ impl Lockouts {
         self.lock().remove(user);
     }
 
-    /// Unlocks an account.
+    /// Unlocks an account; returns whether it was locked (a lock that had already run out was
+    /// not).
     pub fn unlock(&self, user: &UserId) -> bool {
-        self.lock().remove(user).is_some_and(|s| s.locked_until.is_some())
+        let now = self.clock.now();
+        self.lock().remove(user).is_some_and(|s| s.locked_until.is_some_and(|t| t > now))
     }
 
     /// Accounts locked now.
@@ -165,6 +167,18 @@ mod tests {
         clock.advance(Duration::from_secs(901));
         assert_eq!(l.locked_until(u), None);
         assert_eq!(l.failure(u), None, "counting starts again");
+    }
+
+    #[test]
+    fn unlocking_says_whether_a_lock_was_still_running() {
+        let clock = Arc::new(ManualClock::new(Timestamp(0)));
+        let l = lockouts(1, Duration::from_secs(900), clock.clone());
+        let (a, b) = (user_id!("@a:x"), user_id!("@b:x"));
+        assert!(l.failure(a).is_some() && l.failure(b).is_some());
+        assert!(l.unlock(a), "locked now");
+        assert!(!l.unlock(a), "no longer");
+        clock.advance(Duration::from_secs(901));
+        assert!(!l.unlock(b), "its lock had run out");
     }
 
     #[test]

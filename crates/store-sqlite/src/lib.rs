@@ -94,6 +94,10 @@ pub enum Opening {
     /// A missing database is [`StoreError::NotFound`]; another schema is
     /// [`StoreError::SchemaTooNew`] or [`StoreError::SchemaTooOld`].
     Existing,
+    /// An existing database of this build's schema or an earlier one, left as it is: for
+    /// commands that only read it (and append audit records, whose table is the same in every
+    /// schema since version 6). Queries that need a later schema fail.
+    ExistingNotNewer,
 }
 
 impl SqliteStore {
@@ -125,12 +129,15 @@ impl SqliteStore {
                 migrations::migrate(&mut conn)?;
                 conn
             }
-            Opening::Existing => {
+            Opening::Existing | Opening::ExistingNotNewer => {
                 if !path.is_file() {
                     return Err(StoreError::NotFound);
                 }
                 let conn = pool::open_connection(path, durability, pool::Access::Write)?;
-                migrations::require_latest(&conn)?;
+                match (migrations::require_latest(&conn), opening) {
+                    (Err(StoreError::SchemaTooOld { .. }), Opening::ExistingNotNewer) | (Ok(()), _) => {}
+                    (Err(e), _) => return Err(e),
+                }
                 conn
             }
         };

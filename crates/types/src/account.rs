@@ -91,7 +91,7 @@ pub struct Account {
     /// When the account was created.
     pub created_at: Timestamp,
     /// When it last signed in with its password (none: never).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub last_sign_in: Option<Timestamp>,
 }
 

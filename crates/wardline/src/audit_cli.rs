@@ -125,8 +125,9 @@ pub async fn run_audit(
                     serde_json::to_string_pretty(&bundle)?
                 }
             };
-            write_out(output.as_ref(), &text)?;
+            // Recorded before it is written out: the export leaves only if its record is kept.
             audit_export(services, format!("audit export records={} format={format:?}", records.len()), room).await?;
+            write_out(output.as_ref(), &text)?;
             eprintln!("exported {} audit records", records.len());
             Ok(())
         }

@@ -92,11 +92,27 @@ impl std::fmt::Debug for ControlRequest {
     }
 }
 
+/// The version of the request and answer format. An answer always carries `error` (null on
+/// success), as the first format's answers did, so a command of an earlier Wardline never
+/// takes a refusal for success.
+const PROTOCOL: u32 = 2;
+
 /// A request as sent: the operation and the login name of whoever ran the command.
 #[derive(Serialize, Deserialize)]
 struct Envelope {
+    #[serde(default)]
+    version: u32,
     os_user: String,
     request: ControlRequest,
+}
+
+/// A request as received: this format, or the first one (the bare operation, from a command of
+/// an earlier Wardline, which did not say who ran it).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Incoming {
+    Enveloped(Envelope),
+    Bare(ControlRequest),
 }
 
 /// What an operation did.
@@ -133,10 +149,24 @@ pub enum ControlOutcome {
     },
 }
 
-/// The answer.
+/// The answer: `error` set on failure (what a command of the first format reads), `outcome`
+/// on success.
 #[derive(Debug, Serialize, Deserialize)]
 struct ControlReply {
-    result: Result<ControlOutcome, String>,
+    #[serde(default)]
+    version: u32,
+    error: Option<String>,
+    #[serde(default)]
+    outcome: Option<ControlOutcome>,
+}
+
+impl ControlReply {
+    fn new(result: Result<ControlOutcome, String>) -> Self {
+        match result {
+            Ok(outcome) => Self { version: PROTOCOL, error: None, outcome: Some(outcome) },
+            Err(e) => Self { version: PROTOCOL, error: Some(e), outcome: None },
+        }
+    }
 }
 
 /// The socket's path.
@@ -146,7 +176,48 @@ pub fn path(data_dir: &Path) -> PathBuf {
 
 /// The operator running this process: the login name it was started under and its user id.
 pub fn this_operator() -> Operator {
-    Operator { os_user: login_name(), os_uid: Some(rustix::process::geteuid().as_raw()) }
+    #[cfg(unix)]
+    let os_uid = Some(rustix::process::geteuid().as_raw());
+    #[cfg(not(unix))]
+    let os_uid = None;
+    Operator { os_user: login_name(), os_uid }
+}
+
+/// The lock a running server holds on its data directory, so that a second server refuses to
+/// start on it and commands know whether one runs.
+fn lock_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("serve.lock")
+}
+
+/// Takes the data directory's server lock, for as long as the returned file is open; refuses
+/// if another server holds it.
+pub fn lock_for_server(data_dir: &Path) -> Result<std::fs::File, String> {
+    let path = lock_path(data_dir);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another Wardline server is running on {} (it holds {}): stop it first",
+            data_dir.display(),
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Whether a server holds the data directory's lock now.
+fn server_holds_lock(data_dir: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(lock_path(data_dir)) else { return false };
+    match file.try_lock_shared() {
+        Ok(()) => false,
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(_)) => false,
+    }
 }
 
 /// The login name of whoever runs this command (under `sudo`, the one who ran `sudo`).
@@ -211,9 +282,15 @@ pub async fn execute(services: &Services, operator: &Operator, req: ControlReque
     }
 }
 
-/// Listens on the control socket.
+/// Listens on the control socket until `stop` resolves; then stops taking requests, removes the
+/// socket and finishes the operations under way (each with its audit record queued) before the
+/// returned task ends, so the server's last flush of the audit trail comes after them.
 #[cfg(unix)]
-pub fn serve(data_dir: &Path, services: Services) -> Result<tokio::task::JoinHandle<()>, Box<dyn std::error::Error>> {
+pub fn serve(
+    data_dir: &Path,
+    services: Services,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<tokio::task::JoinHandle<()>, Box<dyn std::error::Error>> {
     let path = path(data_dir);
     let _ = std::fs::remove_file(&path);
     let listener = tokio::net::UnixListener::bind(&path)?;
@@ -222,32 +299,54 @@ pub fn serve(data_dir: &Path, services: Services) -> Result<tokio::task::JoinHan
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     }
     Ok(tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let services = services.clone();
-            tokio::spawn(async move {
-                let os_uid = stream.peer_cred().ok().map(|c| c.uid());
-                let (read, mut write) = stream.into_split();
-                let mut line = String::new();
-                if BufReader::new(read.take(MAX_REQUEST)).read_line(&mut line).await.is_err() {
-                    return;
-                }
-                let result = match serde_json::from_str::<Envelope>(&line) {
-                    Ok(Envelope { os_user, request }) => {
-                        execute(&services, &Operator { os_user, os_uid }, request).await
-                    }
-                    Err(e) => Err(format!("bad request: {e}")),
-                };
-                if let Ok(mut text) = serde_json::to_string(&ControlReply { result }) {
-                    text.push('\n');
-                    let _ = write.write_all(text.as_bytes()).await;
-                }
-            });
+        let mut under_way = tokio::task::JoinSet::new();
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            let stream = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(_) => break,
+                },
+                () = &mut stop => break,
+            };
+            under_way.spawn(answer(stream, services.clone()));
         }
+        drop(listener);
+        let _ = std::fs::remove_file(&path);
+        while under_way.join_next().await.is_some() {}
     }))
 }
 
+/// Reads one request from a connection, carries it out and answers.
+#[cfg(unix)]
+async fn answer(stream: tokio::net::UnixStream, services: Services) {
+    let os_uid = stream.peer_cred().ok().map(|c| c.uid());
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    if BufReader::new(read.take(MAX_REQUEST)).read_line(&mut line).await.is_err() {
+        return;
+    }
+    let result = match serde_json::from_str::<Incoming>(&line) {
+        Ok(Incoming::Enveloped(Envelope { os_user, request, .. })) => {
+            execute(&services, &Operator { os_user, os_uid }, request).await
+        }
+        Ok(Incoming::Bare(request)) => {
+            execute(&services, &Operator { os_user: "unknown-older-command".into(), os_uid }, request).await
+        }
+        Err(e) => Err(format!("bad request: {e}")),
+    };
+    if let Ok(mut text) = serde_json::to_string(&ControlReply::new(result)) {
+        text.push('\n');
+        let _ = write.write_all(text.as_bytes()).await;
+    }
+}
+
 #[cfg(not(unix))]
-pub fn serve(_: &Path, _: Services) -> Result<tokio::task::JoinHandle<()>, Box<dyn std::error::Error>> {
+pub fn serve(
+    _: &Path,
+    _: Services,
+    _: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<tokio::task::JoinHandle<()>, Box<dyn std::error::Error>> {
     Ok(tokio::spawn(async {}))
 }
 
@@ -256,24 +355,52 @@ pub fn remove(data_dir: &Path) {
     let _ = std::fs::remove_file(path(data_dir));
 }
 
-/// Sends a request to a running server. `None` if no server is listening (the request was not
-/// sent: run it in this process).
+/// Sends a request to the server running on `data_dir`. `None` if none runs (the request was
+/// not sent: run it in this process). A server that runs but cannot be reached is an error, so
+/// an operation that must reach it (a lockout lives in its memory) is never made beside it.
 #[cfg(unix)]
 pub async fn send(data_dir: &Path, req: &ControlRequest) -> Option<Result<ControlOutcome, String>> {
-    let stream = tokio::net::UnixStream::connect(path(data_dir)).await.ok()?;
-    let (read, mut write) = stream.into_split();
-    let envelope = serde_json::json!({ "os_user": login_name(), "request": req });
+    let stream = match tokio::net::UnixStream::connect(path(data_dir)).await {
+        Ok(stream) => stream,
+        Err(_) if !server_holds_lock(data_dir) => return None,
+        Err(e) => {
+            return Some(Err(format!(
+                "a server is running on {} but its control socket {} cannot be used ({e}): run this command as the server's account",
+                data_dir.display(),
+                path(data_dir).display()
+            )));
+        }
+    };
+    let envelope = serde_json::json!({ "version": PROTOCOL, "os_user": login_name(), "request": req });
     let mut text = envelope.to_string();
+    if text.len() as u64 >= MAX_REQUEST {
+        return Some(Err(format!(
+            "the request is {} MiB, more than the server takes ({} MiB): split the file",
+            text.len() >> 20,
+            MAX_REQUEST >> 20
+        )));
+    }
     text.push('\n');
+    let (read, mut write) = stream.into_split();
     if let Err(e) = write.write_all(text.as_bytes()).await {
         return Some(Err(format!("the running server did not take the request: {e}")));
     }
     let mut line = String::new();
     if let Err(e) = BufReader::new(read).read_line(&mut line).await {
-        return Some(Err(format!("no answer from the running server: {e}")));
+        return Some(Err(format!("no answer from the running server (was it stopping?): {e}")));
     }
     Some(match serde_json::from_str::<ControlReply>(&line) {
-        Ok(ControlReply { result }) => result,
+        Ok(ControlReply { error: Some(e), version, .. }) if version < PROTOCOL => Err(format!(
+            "{e} (the running server is an earlier Wardline: restart it with this version, or use its own `wardline` command)"
+        )),
+        Ok(ControlReply { error: Some(e), .. }) => Err(e),
+        Ok(ControlReply { outcome: Some(outcome), .. }) => Ok(outcome),
+        Ok(ControlReply { .. }) => {
+            Err("the running server is another Wardline version and answered without saying what it did: check with `wardline user list` and the audit trail".into())
+        }
+        Err(_) if line.is_empty() => {
+            Err("the running server closed the connection without answering (was it stopping?): check whether the change was made".into())
+        }
         Err(e) => Err(format!("unreadable answer from the running server: {e}")),
     })
 }
@@ -281,4 +408,37 @@ pub async fn send(data_dir: &Path, req: &ControlRequest) -> Option<Result<Contro
 #[cfg(not(unix))]
 pub async fn send(_: &Path, _: &ControlRequest) -> Option<Result<ControlOutcome, String>> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_of_the_first_format_reads_a_refusal_as_a_refusal() {
+        // What a command of the first format sent, and how it read the answer.
+        #[derive(Deserialize)]
+        struct FirstReply {
+            error: Option<String>,
+        }
+        let old: Incoming = serde_json::from_str(r#"{"op":"deactivate","user":"ada"}"#).unwrap();
+        assert!(matches!(old, Incoming::Bare(ControlRequest::Deactivate { .. })), "still understood");
+        let refusal = serde_json::to_string(&ControlReply::new(Err("no such user".into()))).unwrap();
+        let read: FirstReply = serde_json::from_str(&refusal).unwrap();
+        assert_eq!(read.error.as_deref(), Some("no such user"));
+        let done = serde_json::to_string(&ControlReply::new(Ok(ControlOutcome::Done))).unwrap();
+        assert!(serde_json::from_str::<FirstReply>(&done).unwrap().error.is_none());
+    }
+
+    #[test]
+    fn a_second_server_cannot_take_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!server_holds_lock(dir.path()));
+        let held = lock_for_server(dir.path()).unwrap();
+        assert!(server_holds_lock(dir.path()));
+        let refused = lock_for_server(dir.path()).unwrap_err();
+        assert!(refused.contains("another Wardline server is running"), "{refused}");
+        drop(held);
+        assert!(!server_holds_lock(dir.path()));
+    }
 }

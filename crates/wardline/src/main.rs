@@ -99,8 +99,12 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { .. } => serve::run(config, server_name_chosen).await,
             Command::User(cmd) => users::run(config, cmd).await,
+            // The audit trail can be checked and exported from an older database as it is.
             Command::Audit(cmd) => {
-                users::with_services(config, |s, data_dir| Box::pin(audit_cli::run_audit(s, data_dir, cmd))).await
+                users::with_services_as(config, serve::Opening::Inspect, |s, data_dir| {
+                    Box::pin(audit_cli::run_audit(s, data_dir, cmd))
+                })
+                .await
             }
             Command::Room(cmd) => users::with_services(config, |s, _| Box::pin(room_cli::run(s, cmd))).await,
             Command::Backup { dest } => backup::run(config, &dest).await,

@@ -52,8 +52,9 @@ pub async fn run(services: &Services, cmd: RoomCommand) -> Result<(), Box<dyn st
         RoomCommand::Transcript { room, output } => {
             let room_id = room_id(&room)?;
             let text = audit_report::transcript(services.store().as_ref(), &room_id).await?;
-            write_out(output.as_ref(), &text)?;
+            // Recorded before it is written out: the transcript leaves only if its record is kept.
             audit_export(services, "transcript".into(), Some(room_id.to_string())).await?;
+            write_out(output.as_ref(), &text)?;
             Ok(())
         }
     }

@@ -29,6 +29,11 @@ pub enum Opening {
     /// server name is the configured one; nothing is created, upgraded or bound (a server may
     /// be running on it).
     Command,
+    /// Commands that only read the database and record that they did (`backup`, `audit verify`,
+    /// `audit export`): like [`Opening::Command`], but a database of an earlier schema is
+    /// accepted too, so the backup before an upgrade can be taken with the new binary already
+    /// installed, and an old backup can be checked without upgrading it.
+    Inspect,
 }
 
 /// The database's file in a data directory.
@@ -40,8 +45,15 @@ pub fn database_path(data_dir: &std::path::Path) -> std::path::PathBuf {
 /// creates one.
 pub fn require_database(data_dir: &std::path::Path) -> Result<(), String> {
     let db = database_path(data_dir);
-    if db.is_file() {
-        return Ok(());
+    match std::fs::metadata(&db) {
+        Ok(m) if m.is_file() => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(format!(
+                "cannot read {}: permission denied; run the command as the server's account (e.g. `sudo -u wardline wardline ...`)",
+                db.display()
+            ));
+        }
+        _ => {}
     }
     let shown = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned());
     Err(format!(
@@ -62,12 +74,13 @@ pub async fn open(config: Config, metrics: Metrics, opening: Opening) -> Result<
                 .map_err(|e| format!("cannot create data directory {}: {e}", dir.display()))?;
             restrict_permissions(&dir);
         }
-        Opening::Command => require_database(&dir)?,
+        Opening::Command | Opening::Inspect => require_database(&dir)?,
     }
     let durability = if config.fsync { Durability::Full } else { Durability::Normal };
     let store_opening = match opening {
         Opening::Serve => StoreOpening::CreateAndUpgrade,
         Opening::Command => StoreOpening::Existing,
+        Opening::Inspect => StoreOpening::ExistingNotNewer,
     };
     let store = SqliteStore::open_as(&database_path(&dir), durability, Arc::new(metrics.clone()), store_opening)
         .map_err(|e| match e {
@@ -88,7 +101,7 @@ pub async fn open(config: Config, metrics: Metrics, opening: Opening) -> Result<
         })?;
     let bound = match opening {
         Opening::Serve => store.bind_server_name(&config.server_name).await?,
-        Opening::Command => store.meta("server_name").await?.ok_or_else(|| {
+        Opening::Command | Opening::Inspect => store.meta("server_name").await?.ok_or_else(|| {
             format!("the database in {} has no server name yet: start `wardline serve` on it first", dir.display())
         })?,
     };
@@ -112,9 +125,10 @@ pub async fn open(config: Config, metrics: Metrics, opening: Opening) -> Result<
 /// the command line.
 fn check_server_name(config: &Config, listen: SocketAddr, chosen: bool) -> Result<(), String> {
     let first_start = !database_path(&config.data_dir).exists();
-    if first_start && !chosen && config.server_name == "localhost" && !listen.ip().is_loopback() {
+    if first_start && !chosen && config.server_name == "localhost" && served_beyond_this_machine(config, listen) {
         return Err(format!(
-            "listening on {listen}, beyond this machine, with the default server name \"localhost\": the server name is \
+            "serving beyond this machine (listening on {listen}, or behind a reverse proxy: public_base_url or trusted_proxies set) \
+             with the default server name \"localhost\": the server name is \
              bound to the data at first start and is part of every user id (@nurse.jones:SERVER_NAME), so choose it now, \
              e.g. --server-name chat.stmarys.nhs.example or server_name = \"chat.stmarys.nhs.example\" in the configuration \
              (see DEPLOYMENT.md); to keep \"localhost\", set it explicitly"
@@ -161,6 +175,11 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
     let listen = config.listen;
     check_server_name(&config, listen, server_name_chosen)?;
     let first_start = !database_path(&config.data_dir).exists();
+    // One server per data directory: a second one is refused before it touches anything.
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+    restrict_permissions(&config.data_dir);
+    let _server_lock = crate::control::lock_for_server(&config.data_dir)?;
     let data_dir = config.data_dir.clone();
     let audit_copies = config.audit.clone();
     let listener =
@@ -175,9 +194,9 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
     if config.public_base_url.is_none() {
         config.public_base_url = Some(format!("{scheme}://{local}"));
     }
-    // The signal handlers, before anything that takes time (migrations): a SIGHUP meanwhile
-    // would otherwise end the process.
-    let signal = shutdown_signal()?;
+    // The reload handler, before anything that takes time (migrations): a SIGHUP meanwhile would
+    // otherwise end the process. SIGTERM and SIGINT keep their default until the server is up,
+    // so a stop during a long migration stops at once (SQLite rolls back the one under way).
     let (tls, reload) = match tls {
         Some(acceptor) => {
             let (current, acceptor) = tokio::sync::watch::channel(acceptor);
@@ -189,6 +208,10 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
     // One registry, owned here: each layer registers its own metrics in it.
     let mut registry = Registry::default();
     let services = open(config, Metrics::register(&mut registry), Opening::Serve).await?;
+    let signal = shutdown_signal()?;
+    // The audit writer first: the records of what start-up does (the first administrator) are
+    // stored even if start-up then fails.
+    let audit_writer = tokio::spawn(services.audit.clone().run_writer());
     if first_start {
         println!(
             "New data directory {} for server name {:?}: user ids are @username:{}, for good (see DEPLOYMENT.md to choose it).",
@@ -203,7 +226,16 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
         None => None,
     };
     if let Some((user, password)) = services.accounts.ensure_first_admin().await? {
-        first_admin_password(&data_dir, &user, &password)?;
+        if let Err(e) = first_admin_password(&data_dir, &user, &password) {
+            let _ = services.audit.flush().await;
+            return Err(format!(
+                "{e}; the administrator {user} exists but its one-time password could not be handed over: \
+                 give it a new one with `wardline user reset-password {user}`"
+            )
+            .into());
+        }
+    } else {
+        forget_first_admin_password(&services, &data_dir).await;
     }
     let purged = services.media.purge(true).await?;
     if purged > 0 {
@@ -224,7 +256,6 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
     println!("wardline listening on {scheme}://{local}");
     let background = tokio::spawn(services.clone().run_background());
     let housekeeping = tokio::spawn(std::sync::Arc::clone(&services.media).run_housekeeping());
-    let audit_writer = tokio::spawn(services.audit.clone().run_writer());
     let (stop_checkpoints, checkpoints_stopped) = tokio::sync::oneshot::channel::<()>();
     let checkpoints = tokio::spawn(services.audit.clone().run_checkpoints(
         key.clone(),
@@ -234,7 +265,13 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
             let _ = checkpoints_stopped.await;
         },
     ));
-    let control = crate::control::serve(&data_dir, services.clone())?;
+    // The control socket stops taking requests when a stop begins, and finishes those under way
+    // before the last flush of the audit trail.
+    let (stop_control, control_stopped) = tokio::sync::watch::channel(false);
+    let control = crate::control::serve(&data_dir, services.clone(), async move {
+        let mut stopped = control_stopped;
+        let _ = stopped.wait_for(|s| *s).await;
+    })?;
     let app = wardline_api::router(services.clone(), http_metrics);
     let on_shutdown = services.clone();
     crate::notify::ready(&format!("listening on {scheme}://{local}"));
@@ -254,6 +291,7 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
                 tracing::error!("the database writer has stopped: shutting down, to be restarted");
             }
         }
+        let _ = stop_control.send(true);
         on_shutdown.begin_shutdown();
     };
     let header_read_timeout = Duration::from_secs(services.config.http.header_read_timeout_secs.max(1));
@@ -271,7 +309,7 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
     if let Some(exporter) = exporter {
         exporter.abort();
     }
-    control.abort();
+    let _ = control.await;
     if writer_died.load(Ordering::Relaxed) {
         // Nothing can be written: no final checkpoint (the last one stands; SQLite rolls back
         // what did not commit when the server starts again).
@@ -304,6 +342,21 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
     Ok(())
 }
 
+/// Whether clients on other machines reach the server: it listens beyond the loopback
+/// interface, or a reverse proxy forwards to it (a public address is configured, or proxies
+/// are trusted).
+fn served_beyond_this_machine(config: &Config, listen: SocketAddr) -> bool {
+    let public = config.public_base_url.as_deref().is_some_and(|url| match reqwest::Url::parse(url) {
+        Ok(url) => url.host_str().is_some_and(|host| {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            !host.eq_ignore_ascii_case("localhost")
+                && !host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }),
+        Err(_) => true,
+    });
+    !listen.ip().is_loopback() || public || !config.trusted_proxies.is_empty()
+}
+
 /// Hands the first administrator's one-time password to whoever started the server: on a
 /// terminal, printed; otherwise (a service, whose output goes to the journal and on to log
 /// collectors) written to a file only the server's account can read, and its path printed.
@@ -327,6 +380,32 @@ fn first_admin_password(
         file.display()
     );
     Ok(())
+}
+
+/// Deletes the first administrator's password file once it is no longer needed (the
+/// administrator has set their own password, or the account is gone).
+async fn forget_first_admin_password(services: &Services, data_dir: &std::path::Path) {
+    let file = data_dir.join(FIRST_ADMIN_PASSWORD);
+    if !file.exists() {
+        return;
+    }
+    let Some(user) = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| t.lines().next().and_then(|l| ruma::OwnedUserId::try_from(l.trim()).ok()))
+    else {
+        return;
+    };
+    let needed = matches!(services.accounts.get(&user).await, Ok(a) if a.must_change_password && !a.deactivated);
+    if !needed {
+        match std::fs::remove_file(&file) {
+            Ok(()) => {
+                tracing::info!(file = %file.display(), "deleted the first administrator's one-time password: it has been changed")
+            }
+            Err(e) => {
+                tracing::warn!(file = %file.display(), error = %e, "cannot delete the first administrator's spent one-time password")
+            }
+        }
+    }
 }
 
 /// The file holding the first administrator's one-time password, when there was no terminal
@@ -468,4 +547,48 @@ async fn linger<I: AsyncRead + AsyncWrite + Unpin>(mut io: I) {
         while matches!(io.read(&mut buf).await, Ok(n) if n > 0) {}
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_behind_a_proxy_or_on_a_public_address_is_served_beyond_this_machine() {
+        let local: SocketAddr = "127.0.0.1:8008".parse().unwrap();
+        let mut c = Config::default();
+        assert!(!served_beyond_this_machine(&c, local));
+        assert!(served_beyond_this_machine(&c, "0.0.0.0:8008".parse().unwrap()));
+        assert!(served_beyond_this_machine(&c, "[::]:8008".parse().unwrap()));
+        assert!(!served_beyond_this_machine(&c, "[::1]:8008".parse().unwrap()));
+        for (url, beyond) in [
+            ("https://chat.stmarys.nhs.example", true),
+            ("http://10.1.2.3:8008", true),
+            ("http://[2001:db8::1]:8008", true),
+            ("http://localhost:8008", false),
+            ("http://127.0.0.1:8008", false),
+            ("http://[::1]:8008", false),
+        ] {
+            c.public_base_url = Some(url.into());
+            assert_eq!(served_beyond_this_machine(&c, local), beyond, "{url}");
+        }
+        c.public_base_url = None;
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        assert!(served_beyond_this_machine(&c, local), "a reverse proxy forwards to it");
+    }
+
+    #[test]
+    fn the_default_name_is_refused_only_when_not_chosen_and_only_at_first_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Config { data_dir: dir.path().to_owned(), ..Config::default() };
+        let public: SocketAddr = "0.0.0.0:8008".parse().unwrap();
+        assert!(check_server_name(&c, public, false).unwrap_err().contains("--server-name"));
+        assert!(check_server_name(&c, public, true).is_ok(), "localhost set on purpose");
+        assert!(check_server_name(&c, "127.0.0.1:8008".parse().unwrap(), false).is_ok());
+        c.server_name = "chat.stmarys.nhs.example".into();
+        assert!(check_server_name(&c, public, false).is_ok());
+        c.server_name = "localhost".into();
+        std::fs::write(database_path(dir.path()), b"").unwrap();
+        assert!(check_server_name(&c, public, false).is_ok(), "already bound: not a first start");
+    }
 }

@@ -110,8 +110,20 @@ pub async fn with_services<T, F>(config: Config, f: F) -> Result<T, Box<dyn std:
 where
     F: for<'a> FnOnce(&'a wardline_service::Services, &'a std::path::Path) -> CommandFuture<'a, T>,
 {
+    with_services_as(config, crate::serve::Opening::Command, f).await
+}
+
+/// [`with_services`], opening the database as `opening` says.
+pub async fn with_services_as<T, F>(
+    config: Config,
+    opening: crate::serve::Opening,
+    f: F,
+) -> Result<T, Box<dyn std::error::Error>>
+where
+    F: for<'a> FnOnce(&'a wardline_service::Services, &'a std::path::Path) -> CommandFuture<'a, T>,
+{
     let data_dir = config.data_dir.clone();
-    let services = crate::serve::open(config, Metrics::default(), crate::serve::Opening::Command).await?;
+    let services = crate::serve::open(config, Metrics::default(), opening).await?;
     let writer = tokio::spawn(services.audit.clone().run_writer());
     let result = f(&services, &data_dir).await;
     let flushed = services.audit.flush().await;
@@ -155,13 +167,23 @@ pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::er
         }
         UserCommand::Import { file, output } => {
             let data = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let csv = String::from_utf8(data)
-                .map_err(|_| format!("{} is not UTF-8 text: save the export as CSV UTF-8", file.display()))?;
-            passwords_file = Some(output.unwrap_or_else(|| {
+            let csv = String::from_utf8(data).map_err(|e| {
+                let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count();
+                format!(
+                    "{}: line {line} is not UTF-8 text; nothing was imported (save the export as CSV UTF-8)",
+                    file.display()
+                )
+            })?;
+            let out = output.unwrap_or_else(|| {
                 let mut p = file.clone().into_os_string();
                 p.push(".passwords.csv");
                 PathBuf::from(p)
-            }));
+            });
+            // Made (empty, owner-only) before the import: generated passwords must have somewhere
+            // to go, or the accounts would exist with passwords nobody has.
+            crate::private_file::write_private(&out, b"")
+                .map_err(|e| format!("{}: {e}: nothing was imported (choose another --output)", out.display()))?;
+            passwords_file = Some(out);
             eprintln!("importing {} (every password is hashed: this can take a while)", file.display());
             ControlRequest::Import { csv }
         }
@@ -245,6 +267,8 @@ fn report(
 /// `user list`: a table with a header, or JSON lines.
 async fn list(services: &wardline_service::Services, json: bool) -> Result<(), Box<dyn std::error::Error>> {
     let accounts = services.accounts.list().await?;
+    // The list holds every colleague's contact details: on the record, like an export.
+    crate::audit_cli::audit_export(services, format!("user list accounts={}", accounts.len()), None).await?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if !json {

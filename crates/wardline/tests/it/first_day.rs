@@ -151,8 +151,15 @@ async fn account_commands_reach_the_running_server_at_once_and_name_who_ran_them
         .filter_map(|r| r["detail"].as_str().map(ToOwned::to_owned))
         .filter(|d| d.contains("via=cli"))
         .collect();
-    for what in ["unlock ", "unlock not-locked", "reset-password", "deactivate", "reactivate", "devices="] {
-        let found = whats.iter().find(|d| d.starts_with(what) || d.contains(what));
+    for what in [
+        "unlock via=cli",
+        "unlock not-locked via=cli",
+        "reset-password via=cli",
+        "deactivate via=cli",
+        "reactivate via=cli",
+        "devices=",
+    ] {
+        let found = whats.iter().find(|d| d.starts_with(what));
         let found = found.unwrap_or_else(|| panic!("no record of {what:?} in {whats:?}"));
         assert!(found.contains(&format!("os_uid={uid}")), "{found}");
         assert!(found.contains("os_user="), "{found}");
