@@ -465,8 +465,12 @@ impl AuditService {
         Ok(self.store.checkpoints().await?.iter().map(|c| c.seq).max().unwrap_or(0))
     }
 
-    /// Signs checkpoints every `every` until `stop` resolves (never in the middle of one);
-    /// returns the position of the last checkpoint.
+    /// Signs checkpoints at once, then every `every` until `stop` resolves (never in the middle
+    /// of one); returns the position of the last checkpoint.
+    ///
+    /// The first is signed as the server starts, so that records written while no server ran
+    /// (the record of a restore from a backup, those of the command line) are covered by a
+    /// checkpoint, and shipped off the machine, before anyone could change them unseen.
     pub async fn run_checkpoints(
         self,
         key: CheckpointKey,
@@ -477,13 +481,13 @@ impl AuditService {
         let mut last = self.last_checkpoint().await.unwrap_or(0);
         tokio::pin!(stop);
         loop {
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                () = &mut stop => return last,
-            }
             match self.checkpoint(&key, last, sink.as_ref()).await {
                 Ok(seq) => last = seq,
                 Err(e) => tracing::error!(target: "audit", error = %e, "audit checkpoint failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = &mut stop => return last,
             }
         }
     }
@@ -591,6 +595,33 @@ mod tests {
         assert_eq!(audit.checkpoint(&key, last, Some(&sink)).await.unwrap(), 1);
         assert_eq!(copies.lock().unwrap().len(), 1);
         assert_eq!(store.checkpoints().await.unwrap(), copies.lock().unwrap().clone());
+    }
+
+    #[tokio::test]
+    async fn records_written_while_no_server_ran_are_checkpointed_as_it_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        let audit = AuditService::new(store.clone(), Arc::new(SystemClock));
+        let (key, _) = CheckpointKey::generate();
+        audit.record_now(by("a")).await.unwrap();
+        audit.checkpoint(&key, 0, None).await.unwrap();
+        // A restore (or the command line) appended a record since the last checkpoint.
+        audit.record_now(by("restore")).await.unwrap();
+        let (copied, first_copy) = oneshot::channel();
+        let copied = Arc::new(std::sync::Mutex::new(Some(copied)));
+        let sink: CheckpointSink = Arc::new(move |cp: &Checkpoint| {
+            if let Some(tx) = copied.lock().unwrap().take() {
+                let _ = tx.send(cp.seq);
+            }
+        });
+        // Checkpoints an hour apart: the one covering it comes as the server starts, not after
+        // the first hour. The timeout only keeps a regression from hanging the test.
+        let run = audit.clone().run_checkpoints(key, Duration::from_secs(3600), Some(sink), async {
+            let _ = first_copy.await;
+        });
+        let last = tokio::time::timeout(Duration::from_secs(120), run).await.expect("no checkpoint at start");
+        assert_eq!(last, 2);
+        assert_eq!(audit.last_checkpoint().await.unwrap(), 2);
     }
 
     #[test]

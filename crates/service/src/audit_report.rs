@@ -15,6 +15,9 @@ use crate::messaging::{self, MessageStatus};
 use crate::{ServiceError, ServiceResult};
 
 mod edits;
+mod restores;
+
+pub use restores::RestoreLoss;
 
 /// Records read per page while verifying or exporting.
 const PAGE: usize = 10_000;
@@ -55,6 +58,12 @@ pub struct VerifyReport {
     /// trail. Records after it are checked only against the data directory, whose keeper could
     /// have changed them or cut them off unseen.
     pub anchored: Option<Checkpoint>,
+    /// Records of the original trail lost by a restore from a backup (the trail holds a
+    /// `restore` record, and checkpoints signed before it show records after the backup's
+    /// last): not tampering, but said plainly.
+    pub losses: Vec<RestoreLoss>,
+    /// Facts worth knowing that are neither tampering nor loss.
+    pub notes: Vec<String>,
 }
 
 impl VerifyReport {
@@ -102,14 +111,20 @@ impl Source {
     }
 }
 
+/// What a walk along the chain found.
+#[derive(Debug, Default)]
+struct Walked {
+    /// The hashes of the records at the positions asked for.
+    hashes_at: HashMap<u64, String>,
+    /// The `restore` records.
+    restores: Vec<AuditRecord>,
+}
+
 /// Walks the chain, reporting the first break and every record that cannot be read; returns
-/// the hashes of the records at the positions in `wanted`.
-async fn walk_chain(
-    store: &dyn Store,
-    wanted: &BTreeSet<u64>,
-    report: &mut VerifyReport,
-) -> ServiceResult<HashMap<u64, String>> {
+/// the hashes of the records at the positions in `wanted`, and the `restore` records.
+async fn walk_chain(store: &dyn Store, wanted: &BTreeSet<u64>, report: &mut VerifyReport) -> ServiceResult<Walked> {
     let mut hashes_at = HashMap::new();
+    let mut restores = Vec::new();
     let mut at = ChainPoint::default();
     let mut broken = false;
     let mut next = 1u64;
@@ -130,6 +145,9 @@ async fn walk_chain(
         for r in &page {
             if wanted.contains(&r.seq) {
                 hashes_at.insert(r.seq, r.hash.clone());
+            }
+            if r.record.action == AuditAction::Restore {
+                restores.push(r.clone());
             }
         }
         report.records += page.len() as u64;
@@ -153,7 +171,15 @@ async fn walk_chain(
             None => break,
         }
     }
-    Ok(hashes_at)
+    Ok(Walked { hashes_at, restores })
+}
+
+/// The copies of one signed checkpoint (a position and hash): where they are, and when the
+/// latest was signed.
+#[derive(Debug, Clone, Default)]
+struct Copies {
+    sources: BTreeSet<Source>,
+    signed: Timestamp,
 }
 
 /// Verifies the trail: the chain's links and hashes, the checkpoint signatures under `key`,
@@ -164,6 +190,10 @@ async fn walk_chain(
 /// Whoever can write the data directory can rewrite the records, the database's checkpoints,
 /// the checkpoint file and the key in it; only a `key` and `anchors` kept elsewhere make
 /// such a rewrite evident.
+///
+/// A trail restored from a backup holds a `restore` record after the backup's last record S
+/// (see `restores.rs`): checkpoints signed before the restore at positions after S name
+/// records the restore lost, which are reported in [`VerifyReport::losses`], not as problems.
 pub async fn verify(
     store: &dyn Store,
     key: &VerifyingKey,
@@ -178,13 +208,15 @@ pub async fn verify(
         ..VerifyReport::default()
     };
     // Only checkpoints signed with the key count; the others are tampering in themselves.
-    let mut valid: BTreeMap<u64, BTreeMap<String, BTreeSet<Source>>> = BTreeMap::new();
+    let mut valid: BTreeMap<u64, BTreeMap<String, Copies>> = BTreeMap::new();
     let mut bad_signatures: BTreeMap<(u64, Source), usize> = BTreeMap::new();
     let sources = [(Source::Database, stored.as_slice()), (Source::LocalFile, local), (Source::Anchor, anchors)];
     for (source, cps) in sources {
         for cp in cps {
             if verify_with(key, cp) {
-                valid.entry(cp.seq).or_default().entry(cp.hash.clone()).or_default().insert(source);
+                let copies = valid.entry(cp.seq).or_default().entry(cp.hash.clone()).or_default();
+                copies.sources.insert(source);
+                copies.signed = copies.signed.max(cp.ts);
             } else {
                 *bad_signatures.entry((cp.seq, source)).or_default() += 1;
             }
@@ -200,7 +232,7 @@ pub async fn verify(
         );
     }
     let wanted: BTreeSet<u64> = valid.keys().copied().collect();
-    let hashes_at = walk_chain(store, &wanted, &mut report).await?;
+    let Walked { hashes_at, restores: restore_records } = walk_chain(store, &wanted, &mut report).await?;
     let (head, _) = store.audit_head().await?;
     report.head = head;
     report.anchored = anchors
@@ -208,15 +240,32 @@ pub async fn verify(
         .filter(|cp| verify_with(key, cp) && hashes_at.get(&cp.seq) == Some(&cp.hash))
         .max_by_key(|cp| (cp.seq, cp.ts))
         .cloned();
+    let signed = valid.iter().flat_map(|(&seq, by_hash)| {
+        by_hash.iter().map(move |(hash, c)| restores::Signed { seq, hash: hash.as_str(), ts: c.signed })
+    });
+    let restores = restores::check(&restore_records, signed, &hashes_at, &mut report);
     let first_break = report.first_disagreement();
     let mut agrees_up_to = 0u64;
     let mut still_agreeing = true;
     for (&seq, by_hash) in &valid {
         let mut agrees = true;
-        for (hash, from) in by_hash {
-            let from = from.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ");
-            match hashes_at.get(&seq) {
-                Some(h) if h == hash => continue,
+        // Copies of checkpoints the restored trail no longer matches, signed before a restore
+        // from a backup that ended before them: records lost by the restore.
+        let mut lost = BTreeSet::new();
+        for (hash, copies) in by_hash {
+            let from = copies.sources.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ");
+            let found = hashes_at.get(&seq);
+            if found == Some(hash) {
+                continue;
+            }
+            // A record changed or cut off since (not one missing inside the trail).
+            let replaced = found.is_some() || seq > head;
+            if replaced && let Some(restore) = restores::lost_by(&restores, seq, copies.signed) {
+                restores::note_loss(&mut report, restore, seq, copies.signed);
+                lost.insert(hash);
+                continue;
+            }
+            match found {
                 None if seq > head => report.problem(
                     Some(head + 1),
                     format!(
@@ -237,26 +286,38 @@ pub async fn verify(
             agrees = false;
         }
         // Everything kept off the machine was in the database and the file first.
-        for (hash, from) in by_hash {
-            if !from.contains(&Source::Anchor) {
+        for (hash, copies) in by_hash {
+            if !copies.sources.contains(&Source::Anchor) || lost.contains(hash) {
                 continue;
             }
             for (copy, name) in [(Source::Database, "database"), (Source::LocalFile, "checkpoint file")] {
-                if !from.contains(&copy) {
-                    report.problem(
-                        Some(seq),
-                        format!(
-                            "checkpoint {seq} (hash {}…) kept off the machine is missing from the {name}: deleted or replaced",
-                            hash.get(..12).unwrap_or(hash)
-                        ),
-                    );
-                    agrees = false;
+                if copies.sources.contains(&copy) {
+                    continue;
                 }
+                // Signed after the snapshot of the backup a restore came from, of a record the
+                // backup holds: the restored copies may lack it, and it matches the trail.
+                if hashes_at.get(&seq) == Some(hash)
+                    && let Some(restore) = restores::kept_by(&restores, seq, copies.signed)
+                {
+                    report.notes.push(format!(
+                        "checkpoint {seq} kept off the machine is not in the restored {name}: it was signed after the snapshot of the backup restored by record {}, and it matches the trail",
+                        restore.seq
+                    ));
+                    continue;
+                }
+                report.problem(
+                    Some(seq),
+                    format!(
+                        "checkpoint {seq} (hash {}…) kept off the machine is missing from the {name}: deleted or replaced",
+                        hash.get(..12).unwrap_or(hash)
+                    ),
+                );
+                agrees = false;
             }
         }
         // The file copies the database.
-        for from in by_hash.values() {
-            if from.contains(&Source::LocalFile) && !from.contains(&Source::Database) {
+        for copies in by_hash.values() {
+            if copies.sources.contains(&Source::LocalFile) && !copies.sources.contains(&Source::Database) {
                 report.problem(
                     Some(seq),
                     format!(
@@ -267,7 +328,8 @@ pub async fn verify(
             }
         }
         still_agreeing = still_agreeing && agrees && first_break.is_none_or(|f| f > seq);
-        if still_agreeing {
+        // A position whose only checkpoints were lost by a restore pins nothing of this trail.
+        if still_agreeing && lost.len() < by_hash.len() {
             agrees_up_to = seq;
         }
     }
@@ -341,6 +403,7 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         // FHIR's action code for a query is E (execute).
         AuditAction::RoomSearch => (dicom("110110", "Patient Record"), "E"),
         AuditAction::RequestRefused => (dicom("110113", "Security Alert"), "E"),
+        AuditAction::Restore => (dicom("110107", "Import"), "C"),
         AuditAction::RoomCreate | AuditAction::MessageSend | AuditAction::MediaUpload => {
             (dicom("110110", "Patient Record"), "C")
         }
@@ -643,6 +706,122 @@ mod tests {
         let last = sign_head(&store, &key, 30).await;
         let report = verify(&store, &key.verifying_key(), &[], &[shipped, last]).await.unwrap();
         assert_eq!(report.unanchored(), None);
+    }
+
+    /// The record `wardline restore` appends after a backup whose trail ended at `seq`/`hash`.
+    fn restore_record(seq: u64, hash: &str, ts: u64) -> NewAuditRecord {
+        let mut r = NewAuditRecord::new(Timestamp(ts), AuditAction::Restore, Outcome::Success);
+        let from = wardline_types::audit::Restored {
+            backup_taken_at: "2026-11-30T02:00:00.000Z".into(),
+            audit_seq: seq,
+            audit_hash: hash.to_owned(),
+        };
+        r.detail = Some(format!("{} via=cli os_user=root", from.detail()));
+        r
+    }
+
+    fn later(from: u64, to: u64) -> Vec<NewAuditRecord> {
+        (from..=to).map(|i| NewAuditRecord::new(Timestamp(1000 + i), AuditAction::Login, Outcome::Success)).collect()
+    }
+
+    #[tokio::test]
+    async fn records_lost_by_a_restore_are_reported_as_lost_not_as_tampering() {
+        let (key, _) = CheckpointKey::generate();
+        // The original server: records 1 to 5, checkpoints of 3 (in the backup) and of 5 (shipped
+        // off the machine after the backup was taken).
+        let original_dir = tempfile::tempdir().unwrap();
+        let original = trail(&original_dir, 5).await;
+        let (_, hash3) = original.audit_records(3, 1).await.unwrap().pop().map(|r| (r.seq, r.hash)).unwrap();
+        let cp3 = key.sign(3, &hash3, Timestamp(10));
+        let cp5 = sign_head(&original, &key, 20).await;
+        // Restored from the backup taken at record 3, then the restored server wrote on and
+        // signed a checkpoint as it started.
+        let dir = tempfile::tempdir().unwrap();
+        let restored = trail(&dir, 3).await;
+        restored.put_checkpoint(cp3.clone()).await.unwrap();
+        restored.append_audit(vec![restore_record(3, &hash3, 100)]).await.unwrap();
+        let started = sign_head(&restored, &key, 150).await;
+        restored.put_checkpoint(started.clone()).await.unwrap();
+        restored.append_audit(later(5, 7)).await.unwrap();
+        let now = sign_head(&restored, &key, 200).await;
+        restored.put_checkpoint(now.clone()).await.unwrap();
+        let local = [cp3.clone(), started.clone(), now.clone()];
+        let anchors = [cp3.clone(), cp5.clone(), started.clone(), now.clone()];
+        let report = verify(&restored, &key.verifying_key(), &local, &anchors).await.unwrap();
+        assert!(report.intact(), "{:?}", report.problems);
+        assert_eq!(report.losses.len(), 1, "{report:?}");
+        let loss = &report.losses[0];
+        assert_eq!((loss.restore_seq, loss.backup_seq, loss.lost()), (4, 3, (4, 5)));
+        assert_eq!(loss.checkpoints, [(5, Timestamp(20))]);
+        assert!(loss.to_string().contains("records 4 to 5 of the original trail"), "{loss}");
+        assert_eq!(report.anchored.as_ref(), Some(&now));
+
+        // Without the restore record, the same trail is tampering.
+        let bare_dir = tempfile::tempdir().unwrap();
+        let bare = trail(&bare_dir, 3).await;
+        bare.put_checkpoint(cp3.clone()).await.unwrap();
+        bare.append_audit(later(4, 7)).await.unwrap();
+        let report = verify(&bare, &key.verifying_key(), &[], &[cp3.clone(), cp5.clone()]).await.unwrap();
+        assert!(!report.intact() && report.losses.is_empty(), "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn a_forged_restore_record_hides_no_change_to_the_records_it_claims_to_keep() {
+        let (key, _) = CheckpointKey::generate();
+        let original_dir = tempfile::tempdir().unwrap();
+        let original = trail(&original_dir, 5).await;
+        let cp3 = {
+            let r = original.audit_records(3, 1).await.unwrap().pop().unwrap();
+            key.sign(3, &r.hash, Timestamp(10))
+        };
+        let cp5 = sign_head(&original, &key, 20).await;
+        // Record 2 changed, the chain rebuilt, and a "restore" claiming a backup ending at 3.
+        let dir = tempfile::tempdir().unwrap();
+        let forged = SqliteStore::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+        let mut records: Vec<NewAuditRecord> = (1..=3)
+            .map(|i| {
+                let mut r = NewAuditRecord::new(Timestamp(i), AuditAction::Login, Outcome::Success);
+                r.actor = Some(format!("@u{i}:x"));
+                r
+            })
+            .collect();
+        records[1].actor = Some("@someone-else:x".into());
+        forged.append_audit(records).await.unwrap();
+        let (_, hash3) = forged.audit_head().await.unwrap();
+        forged.append_audit(vec![restore_record(3, &hash3, 100)]).await.unwrap();
+        forged.put_checkpoint(cp3.clone()).await.unwrap();
+        let report = verify(&forged, &key.verifying_key(), std::slice::from_ref(&cp3), &[cp3.clone(), cp5.clone()])
+            .await
+            .unwrap();
+        assert!(report.problems.iter().any(|p| p.message.contains("record 3 no longer matches")), "{report:?}");
+        assert!(!report.intact(), "{report:?}");
+        assert_eq!(report.first_disagreement(), Some(3), "{:?}", report.problems);
+
+        // A restore record that does not follow the record it names, one naming another hash,
+        // and one dated after a checkpoint that covers it: each is tampering.
+        type Forge = fn(&str) -> NewAuditRecord;
+        let cases: [(&str, Forge, Option<u64>); 3] = [
+            ("moved", |h| restore_record(2, h, 100), None),
+            ("other hash", |_| restore_record(3, &"e".repeat(64), 100), None),
+            ("redated", |h| restore_record(3, h, 100), Some(50)),
+        ];
+        for (name, record, covered_at) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let store = trail(&dir, 3).await;
+            let (_, hash3) = store.audit_head().await.unwrap();
+            store.append_audit(vec![record(&hash3)]).await.unwrap();
+            let mut anchors = vec![cp3.clone(), cp5.clone()];
+            if let Some(ts) = covered_at {
+                let cp = sign_head(&store, &key, ts).await;
+                store.put_checkpoint(cp.clone()).await.unwrap();
+                anchors.push(cp);
+            }
+            store.put_checkpoint(cp3.clone()).await.unwrap();
+            let local: Vec<Checkpoint> = anchors.iter().filter(|c| c.seq != 5).cloned().collect();
+            let report = verify(&store, &key.verifying_key(), &local, &anchors).await.unwrap();
+            assert!(!report.intact() && report.losses.is_empty(), "{name}: {report:?}");
+            assert_eq!(report.first_disagreement(), Some(4), "{name}: {:?}", report.problems);
+        }
     }
 
     #[tokio::test]

@@ -270,9 +270,10 @@ impl Default for MediaSettings {
 }
 
 /// Copies of the audit trail's signed checkpoints kept outside the data directory (besides the
-/// log, which carries each one as a `wardline-audit-checkpoint {json}` line). Whoever can write
-/// the data directory can rewrite the trail and its checkpoints there; these copies, with the
-/// public key kept elsewhere, let `wardline audit verify` see it.
+/// log, which carries each one as a `wardline-audit-checkpoint` line with the checkpoint in its
+/// `checkpoint` field). Whoever can write the data directory can rewrite the trail and its
+/// checkpoints there; these copies, with the public key kept elsewhere, let
+/// `wardline audit verify` see it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditSettings {

@@ -58,7 +58,7 @@ pub(crate) fn append(tx: &Transaction<'_>, records: Vec<NewAuditRecord>) -> Stor
 }
 
 /// Reads one row, refusing values Wardline never writes (they were changed outside it).
-fn record_from_row(r: &rusqlite::Row<'_>) -> Result<AuditRecord, String> {
+pub(crate) fn record_from_row(r: &rusqlite::Row<'_>) -> Result<AuditRecord, String> {
     let seq: i64 = r.get(0).map_err(|e| e.to_string())?;
     let seq = u64::try_from(seq).map_err(|_| format!("position {seq}"))?;
     let t: i64 = r.get(1).map_err(|e| e.to_string())?;

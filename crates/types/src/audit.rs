@@ -15,6 +15,10 @@ use sha2::{Digest, Sha256};
 
 use crate::Timestamp;
 
+mod restored;
+
+pub use restored::Restored;
+
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AuditAction {
@@ -83,11 +87,16 @@ pub enum AuditAction {
     /// may not see), recorded at the HTTP edge with the endpoint and the reason.
     #[serde(rename = "request.refused")]
     RequestRefused,
+    /// The data directory was rebuilt from a backup (`wardline restore`): the record says which
+    /// backup and where its trail ended ([`Restored`]). Records after that point in the trail
+    /// the backup was taken from were lost by the restore.
+    #[serde(rename = "restore")]
+    Restore,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 22] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -109,6 +118,7 @@ impl AuditAction {
         Self::MediaUpload,
         Self::Export,
         Self::RequestRefused,
+        Self::Restore,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -136,6 +146,7 @@ impl AuditAction {
             Self::MediaUpload => "media.upload",
             Self::Export => "export",
             Self::RequestRefused => "request.refused",
+            Self::Restore => "restore",
         }
     }
 

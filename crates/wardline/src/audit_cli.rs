@@ -24,7 +24,7 @@ pub enum AuditCommand {
         public_key: Option<String>,
         /// Checkpoints kept off the machine: JSON lines (the `audit.checkpoint_file` copy, what
         /// `audit.checkpoint_url` received) or a log holding `wardline-audit-checkpoint` lines
-        /// (syslog, journald). Repeat for several.
+        /// (the text or JSON log, syslog, journald, `journalctl -o json`). Repeat for several.
         #[arg(long)]
         checkpoints: Vec<PathBuf>,
     },
@@ -216,8 +216,19 @@ async fn verify(
             );
         }
     }
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    // Records lost by a restore from a backup: said plainly, and not tampering.
+    for loss in &report.losses {
+        println!("warning: {loss}");
+    }
     if report.intact() {
-        println!("audit trail intact");
+        if report.losses.is_empty() {
+            println!("audit trail intact");
+        } else {
+            println!("audit trail intact, apart from the records lost by the restore from a backup named above");
+        }
         return Ok(());
     }
     for p in report.problems.iter().take(SHOWN_PROBLEMS) {

@@ -12,9 +12,15 @@ use wardline_types::audit::Checkpoint;
 use crate::audit_ship::Shipper;
 use crate::private_file::owner_only;
 
-/// What starts a checkpoint's line in the log; the checkpoint's JSON follows on the same line.
-/// A syslog or journald copy of the log can be given to `audit verify --checkpoints` as it is.
-pub const LOG_MARKER: &str = "wardline-audit-checkpoint ";
+/// The message of a checkpoint's line in the log. The checkpoint's JSON is in the line's field
+/// [`LOG_FIELD`]: in the text log the line reads `wardline-audit-checkpoint checkpoint={json}`,
+/// in the JSON log (`log.format = json`) the object has `"message": "wardline-audit-checkpoint"`
+/// and `"checkpoint": "{json}"`. A syslog or journald copy of either (`journalctl -o cat`,
+/// `-o short`, `-o json`) can be given to `audit verify --checkpoints` as it is.
+pub const LOG_MARKER: &str = "wardline-audit-checkpoint";
+
+/// The log field that carries a checkpoint's JSON.
+pub const LOG_FIELD: &str = "checkpoint";
 
 /// The Ed25519 key that signs checkpoints (hex, readable by the owner only).
 pub fn key_path(data_dir: &Path) -> PathBuf {
@@ -108,9 +114,11 @@ pub fn check_appendable(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     append_file(path).map(drop).map_err(|e| format!("audit.checkpoint_file {}: {e}", path.display()).into())
 }
 
-/// The log line that carries a checkpoint: [`LOG_MARKER`] and its JSON.
-pub fn log_line(cp: &Checkpoint) -> String {
-    format!("{LOG_MARKER}{}", serde_json::to_string(cp).unwrap_or_default())
+/// Logs a checkpoint: the message [`LOG_MARKER`] with the checkpoint's JSON in the field
+/// [`LOG_FIELD`], a structured field that the JSON log keeps as such.
+pub fn log_checkpoint(cp: &Checkpoint) {
+    let json = serde_json::to_string(cp).unwrap_or_default();
+    tracing::info!(target: "audit", checkpoint = %json, "{LOG_MARKER}");
 }
 
 /// Copies each checkpoint, in this order, to the data directory's checkpoint file, to the extra
@@ -140,7 +148,7 @@ pub fn checkpoint_sink(data_dir: &Path, extra_file: Option<PathBuf>, shipper: Op
         {
             tracing::error!(target: "audit", error = %e, path = %extra.display(), "cannot append the audit.checkpoint_file copy");
         }
-        tracing::info!(target: "audit", "{}", log_line(cp));
+        log_checkpoint(cp);
         if let Some(s) = &shipper {
             s.ship(cp);
         }
@@ -158,30 +166,128 @@ pub struct Copies {
 }
 
 /// Reads checkpoints from text: JSON lines as Wardline writes them (the checkpoint files, the
-/// bodies posted to a collector), or log lines holding [`LOG_MARKER`] (syslog, journald); other
-/// lines are skipped. A line cut short is skipped and noted; any other line that is not a
-/// checkpoint is an error.
+/// bodies posted to a collector), and the log's checkpoint lines (see [`LOG_MARKER`]) as the
+/// text log, the JSON log, syslog or journald (`journalctl -o json`, whose `MESSAGE` holds the
+/// line) keep them; other lines are skipped. A line cut short is skipped and noted; a line
+/// that is meant to hold a checkpoint and does not is an error.
 pub fn parse_checkpoints(text: &str, origin: &str) -> Result<Copies, String> {
     let mut out = Copies::default();
     for (i, line) in text.lines().enumerate() {
-        let json = match line.find(LOG_MARKER) {
-            Some(at) => &line[at + LOG_MARKER.len()..],
-            None if line.trim_start().starts_with('{') => line.trim_start(),
-            None => continue,
-        };
-        // The JSON object, without whatever a log shipper appended after it.
-        let mut values = serde_json::Deserializer::from_str(json).into_iter::<Checkpoint>();
-        match values.next() {
-            Some(Ok(cp)) => out.checkpoints.push(cp),
-            Some(Err(e)) if e.is_eof() => out.cut_short.push(format!(
+        match checkpoint_line(line, 0) {
+            Line::Checkpoint(cp) => out.checkpoints.push(cp),
+            Line::CutShort => out.cut_short.push(format!(
                 "{origin} line {}: a checkpoint cut short (a write interrupted by a crash or a full disk), skipped",
                 i + 1
             )),
-            Some(Err(e)) => return Err(format!("{origin} line {}: not a checkpoint: {e}", i + 1)),
-            None => return Err(format!("{origin} line {}: no checkpoint after the marker", i + 1)),
+            Line::Other => {}
+            Line::Bad(why) => return Err(format!("{origin} line {}: {why}", i + 1)),
         }
     }
     Ok(out)
+}
+
+/// What one line holds.
+#[derive(Debug)]
+enum Line {
+    Checkpoint(Checkpoint),
+    /// A line that ends before its JSON does.
+    CutShort,
+    /// No checkpoint: another log line.
+    Other,
+    /// Meant to hold a checkpoint, and does not.
+    Bad(String),
+}
+
+/// Keys that make a JSON object a log line rather than a checkpoint: tracing's JSON format,
+/// journald's export.
+const LOG_KEYS: &[&str] = &["timestamp", "level", "target", "fields", "message", "MESSAGE", "__CURSOR"];
+
+/// The checkpoint in one line (a log line inside a journald object is read at `depth` 1).
+fn checkpoint_line(line: &str, depth: u8) -> Line {
+    let trimmed = line.trim_start();
+    if trimmed.starts_with('{') {
+        return json_line(trimmed, depth);
+    }
+    let Some(at) = line.find(LOG_MARKER) else { return Line::Other };
+    let rest = line[at + LOG_MARKER.len()..].trim_start();
+    let json = rest.strip_prefix(LOG_FIELD).and_then(|r| r.strip_prefix('=')).unwrap_or(rest);
+    if json.starts_with('{') {
+        // The JSON, without whatever a log shipper appended after it.
+        return match serde_json::Deserializer::from_str(json).into_iter::<Checkpoint>().next() {
+            Some(Ok(cp)) => Line::Checkpoint(cp),
+            Some(Err(e)) if e.is_eof() => Line::CutShort,
+            Some(Err(e)) => Line::Bad(format!("not a checkpoint: {e}")),
+            None => Line::Bad("no checkpoint after the marker".into()),
+        };
+    }
+    // A JSON log line behind a syslog prefix (`journalctl -o short` of the JSON log).
+    if let Some(open) = line[..at].find('{') {
+        match json_line(&line[open..], depth) {
+            Line::Other => {}
+            found => return found,
+        }
+    }
+    Line::Bad(format!("no checkpoint after {LOG_MARKER:?}"))
+}
+
+/// The checkpoint in a line holding a JSON object: a checkpoint itself, or a log line (tracing's
+/// JSON, journald's export) that carries one.
+fn json_line(text: &str, depth: u8) -> Line {
+    let object = match serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>().next() {
+        Some(Ok(serde_json::Value::Object(o))) => o,
+        Some(Ok(_)) | None => return Line::Bad("not a checkpoint".into()),
+        // A line cut short: a checkpoint's, or another log line's (which is no loss).
+        Some(Err(e)) if e.is_eof() => {
+            return if text.contains(LOG_MARKER) || text.contains("\"signature\"") || text.starts_with("{\"seq\"") {
+                Line::CutShort
+            } else {
+                Line::Other
+            };
+        }
+        Some(Err(e)) => return Line::Bad(format!("not a checkpoint: {e}")),
+    };
+    if !LOG_KEYS.iter().any(|k| object.contains_key(*k)) {
+        return match serde_json::from_value::<Checkpoint>(serde_json::Value::Object(object)) {
+            Ok(cp) => Line::Checkpoint(cp),
+            Err(e) => Line::Bad(format!("not a checkpoint: {e}")),
+        };
+    }
+    // tracing's JSON log: the field at the top level (`flatten_event`) or under `fields`.
+    let fields = object.get("fields").and_then(serde_json::Value::as_object);
+    let field = |name: &str| object.get(name).or_else(|| fields.and_then(|f| f.get(name)));
+    let is_checkpoint = field("message").and_then(serde_json::Value::as_str) == Some(LOG_MARKER);
+    match field(LOG_FIELD) {
+        Some(serde_json::Value::String(json)) if is_checkpoint => {
+            return match serde_json::from_str::<Checkpoint>(json) {
+                Ok(cp) => Line::Checkpoint(cp),
+                Err(e) if e.is_eof() => Line::CutShort,
+                Err(e) => Line::Bad(format!("not a checkpoint: {e}")),
+            };
+        }
+        Some(value) if is_checkpoint => {
+            return serde_json::from_value::<Checkpoint>(value.clone())
+                .map_or_else(|e| Line::Bad(format!("not a checkpoint: {e}")), Line::Checkpoint);
+        }
+        _ => {}
+    }
+    if depth > 0 {
+        return Line::Other;
+    }
+    // journald's export (`journalctl -o json`): the line as written is `MESSAGE`, text (or, if
+    // it was not UTF-8, an array of bytes). A JSON log's message that is an older text line.
+    let message = match object.get("MESSAGE") {
+        Some(serde_json::Value::String(m)) => Some(m.clone()),
+        Some(serde_json::Value::Array(bytes)) => {
+            let bytes: Vec<u8> =
+                bytes.iter().filter_map(serde_json::Value::as_u64).filter_map(|b| u8::try_from(b).ok()).collect();
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        _ => field("message").and_then(serde_json::Value::as_str).map(ToOwned::to_owned),
+    };
+    match message {
+        Some(m) if m.contains(LOG_MARKER) => checkpoint_line(&m, depth + 1),
+        _ => Line::Other,
+    }
 }
 
 /// Reads a file of checkpoints (see [`parse_checkpoints`]).
@@ -202,6 +308,7 @@ pub fn read_checkpoints(data_dir: &Path) -> Result<Copies, Box<dyn std::error::E
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wardline_service::config::LogFormat;
     use wardline_types::Timestamp;
 
     #[test]
@@ -225,25 +332,109 @@ mod tests {
         assert_eq!(shipped.try_recv().unwrap(), b);
     }
 
+    /// What the server's log in `format` holds after logging `cps` between other lines: the
+    /// lines as the log writes them.
+    fn logged(format: LogFormat, cps: &[Checkpoint]) -> Vec<String> {
+        let buffer = Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let out = Arc::clone(&buffer);
+        let writer = move || Buffer(Arc::clone(&out));
+        let log = crate::logging::subscriber(format, tracing_subscriber::EnvFilter::new("info"), writer, false);
+        tracing::subscriber::with_default(log, || {
+            tracing::info!("wardline listening on http://127.0.0.1:8008");
+            for cp in cps {
+                log_checkpoint(cp);
+                // A line about a checkpoint that carries none.
+                tracing::error!(target: "audit", seq = cp.seq, "AUDIT CHECKPOINT NOT KEPT: cannot append");
+            }
+        });
+        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+        text.lines().map(ToOwned::to_owned).collect()
+    }
+
+    struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// `journalctl -o json`: one object per line, the line as written in `MESSAGE`.
+    fn journal_json(lines: &[String]) -> String {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                serde_json::json!({"__CURSOR": format!("s=1;i={i}"), "_PID": "812", "SYSLOG_IDENTIFIER": "wardline", "MESSAGE": l})
+                    .to_string()
+                    + "\n"
+            })
+            .collect()
+    }
+
+    /// `journalctl -o short` and syslog files: a prefix before the line as written.
+    fn syslog(lines: &[String]) -> String {
+        lines.iter().map(|l| format!("Mar 01 10:00:02 ward7 wardline[812]: {l}\n")).collect()
+    }
+
     #[test]
     fn checkpoints_read_back_from_every_format_they_are_written_in() {
         let (key, _) = CheckpointKey::generate();
         let a = key.sign(3, &"a".repeat(64), Timestamp(1_700_000_000_000));
         let b = key.sign(9, &"b".repeat(64), Timestamp(1_700_000_001_000));
+        let both = [a.clone(), b.clone()];
         let jsonl = format!("{}\n{}\n", serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
-        assert_eq!(parse_checkpoints(&jsonl, "f").unwrap().checkpoints, [a.clone(), b.clone()]);
-        // As tracing writes it to standard error, then as journald and syslog keep it.
-        let log = format!(
-            "2026-03-01T10:00:00.000001Z  INFO wardline: wardline listening on http://127.0.0.1:8008\n\
-             2026-03-01T10:00:01.000001Z  INFO audit: {}\n\
-             Mar 01 10:00:02 ward7 wardline[812]: 2026-03-01T10:00:02.000001Z  INFO audit: {}\n\
-             <14>1 2026-03-01T10:00:03Z ward7 wardline 812 - - {} [extra]\n",
-            log_line(&a),
-            log_line(&b),
-            log_line(&a),
+        assert_eq!(parse_checkpoints(&jsonl, "f").unwrap().checkpoints, both);
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let lines = logged(format, &both);
+            assert_eq!(lines.len(), 5, "{lines:#?}");
+            if format == LogFormat::Json {
+                // The checkpoint is a field of its own, beside the message.
+                let line: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+                assert_eq!(
+                    (&line["message"], &line["target"]),
+                    (&serde_json::json!(LOG_MARKER), &serde_json::json!("audit"))
+                );
+                assert_eq!(serde_json::from_str::<Checkpoint>(line[LOG_FIELD].as_str().unwrap()).unwrap(), a);
+            }
+            // As written to standard error, as syslog and `journalctl -o short` keep it, and as
+            // `journalctl -o json` exports it.
+            for (shape, text) in [
+                ("as written", lines.join("\n") + "\n"),
+                ("syslog", syslog(&lines)),
+                ("journal json", journal_json(&lines)),
+            ] {
+                let copies = parse_checkpoints(&text, "log").unwrap_or_else(|e| panic!("{format:?} {shape}: {e}"));
+                assert_eq!(copies.checkpoints, both, "{format:?} {shape}: {text}");
+                assert!(copies.cut_short.is_empty(), "{format:?} {shape}: {:?}", copies.cut_short);
+            }
+        }
+        // The line Wardline wrote before the checkpoint became a field of its own: text, and as
+        // the message of a JSON log line.
+        let old = format!("{LOG_MARKER} {}", serde_json::to_string(&a).unwrap());
+        let old_lines = [
+            format!("2026-03-01T10:00:01.000001Z  INFO audit: {old}"),
+            serde_json::json!({"timestamp": "2026-03-01T10:00:01.000001Z", "level": "INFO", "message": old, "target": "audit"})
+                .to_string(),
+            format!("<14>1 2026-03-01T10:00:03Z ward7 wardline 812 - - {old} [extra]"),
+        ];
+        assert_eq!(
+            parse_checkpoints(&(old_lines.join("\n") + "\n"), "log").unwrap().checkpoints,
+            [a.clone(), a.clone(), a]
         );
-        assert_eq!(parse_checkpoints(&log, "log").unwrap().checkpoints, [a.clone(), b, a]);
-        assert!(parse_checkpoints("x wardline-audit-checkpoint {\"seq\":1}\n", "log").is_err());
+        // Lines meant to hold a checkpoint that do not are errors, not skipped.
+        for bad in [
+            "x wardline-audit-checkpoint {\"seq\":1}",
+            "{\"seq\":1}",
+            "{\"level\":\"INFO\",\"message\":\"wardline-audit-checkpoint\",\"checkpoint\":\"{\\\"seq\\\":1}\"}",
+        ] {
+            assert!(parse_checkpoints(bad, "log").is_err(), "{bad}");
+        }
     }
 
     #[test]

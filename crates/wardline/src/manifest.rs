@@ -21,7 +21,7 @@ pub struct Manifest {
     pub format: String,
     /// The Wardline version that took the backup.
     pub wardline_version: String,
-    /// When the backup was taken (RFC 3339).
+    /// When the backup was taken: its snapshot began (RFC 3339).
     pub created_at: String,
     /// The data directory it was taken from.
     pub data_dir: String,
@@ -97,9 +97,10 @@ pub fn relative(path: &str) -> Result<PathBuf, String> {
     Ok(p)
 }
 
-/// Size and SHA-256 of a file.
+/// Size and SHA-256 of a regular file (a symbolic link, FIFO or device is refused: see
+/// [`crate::private_file::regular::open`]).
 pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut f = std::fs::File::open(path)?;
+    let mut f = crate::private_file::regular::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut size = 0u64;

@@ -1,11 +1,15 @@
 //! Files only their owner may read (0600): the open options that create them, and whole files
 //! written privately and replaced atomically (exports, the passwords of `user import`), and the
-//! files and directories of backups and restores (new files 0600, directories 0700).
+//! files and directories of backups and restores (new files 0600, directories 0700, each
+//! synced to disk with the directory that names it), copied from regular files only
+//! ([`regular`]).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::Digest;
+
+pub mod regular;
 
 /// Makes a file created with `options` readable by its owner only (0600).
 pub fn owner_only(options: &mut std::fs::OpenOptions) {
@@ -54,25 +58,29 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     written
 }
 
-/// Copies `from` to a new file `to` (which must not exist) readable by its owner only, synced
-/// to disk; returns the size and SHA-256 of what was copied.
+/// Copies the regular file `from` (see [`regular::open`]) to a new file `to` (which must not
+/// exist) readable by its owner only, synced to disk; returns the size and SHA-256 of what was
+/// copied.
 pub fn copy_private(from: &Path, to: &Path) -> std::io::Result<(u64, String)> {
-    let mut src = std::fs::File::open(from)?;
-    write_private_new(to, |out| {
-        let mut hasher = sha2::Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut size = 0u64;
-        loop {
-            let n = src.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])?;
-            size += n as u64;
+    let mut src = regular::open(from)?;
+    write_private_new(to, |out| copy_hashed(&mut src, out))
+}
+
+/// Copies `src` into `out`; returns the size and SHA-256 of what was copied.
+pub fn copy_hashed(src: &mut impl Read, out: &mut impl Write) -> std::io::Result<(u64, String)> {
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            break;
         }
-        Ok((size, hex::encode(hasher.finalize())))
-    })
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])?;
+        size += n as u64;
+    }
+    Ok((size, hex::encode(hasher.finalize())))
 }
 
 /// Creates `to` (which must not exist) readable by its owner only, lets `fill` write it, and
@@ -91,18 +99,60 @@ pub fn write_private_new<T>(
 }
 
 /// Creates `dir` and the directories above it up to `root` (which exists), each readable by its
-/// owner only (0700).
+/// owner only (0700) and synced into the directory above it. A symbolic link on the way is
+/// refused, not followed.
 pub fn create_private_dirs(root: &Path, dir: &Path) -> std::io::Result<()> {
     let mut at = root.to_path_buf();
     for part in dir.strip_prefix(root).map_err(std::io::Error::other)?.components() {
+        let parent = at.clone();
         at.push(part);
         match std::fs::create_dir(&at) {
-            Ok(()) => restrict_dir(&at)?,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && at.is_dir() => {}
+            Ok(()) => {
+                restrict_dir(&at)?;
+                sync_dir(&parent)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && is_real_dir(&at) => {}
             Err(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// Is `path` a directory itself (not a symbolic link to one)?
+pub fn is_real_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_dir())
+}
+
+/// Creates the directory `dir` and whatever of the path above it is missing (as `mkdir -p`),
+/// syncing each new directory into the one above it; returns those it created, outermost first.
+/// `dir` itself is made readable by its owner only (0700) if it is created.
+pub fn create_dirs_synced(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(p) = at.filter(|p| !p.as_os_str().is_empty() && std::fs::symlink_metadata(p).is_err()) {
+        missing.push(p.to_path_buf());
+        at = p.parent();
+    }
+    missing.reverse();
+    let mut created = Vec::new();
+    for d in missing {
+        match std::fs::create_dir(&d) {
+            Ok(()) => {}
+            // Made meanwhile by someone else: not ours.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && is_real_dir(&d) => continue,
+            Err(e) => return Err(e),
+        }
+        if d == dir {
+            restrict_dir(&d)?;
+        }
+        let parent = match d.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        sync_dir(&parent)?;
+        created.push(d);
+    }
+    Ok(created)
 }
 
 /// Makes a directory readable by its owner only (0700).
@@ -182,5 +232,27 @@ mod tests {
         assert_eq!(hash, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"ecg")));
         assert_eq!((mode(&to), mode(&dir.path().join("a")), mode(&dir.path().join("a/b"))), (0o600, 0o700, 0o700));
         assert!(copy_private(&from, &to).is_err(), "an existing file is not overwritten");
+        // What a link points at is not copied.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&from, &link).unwrap();
+        let e = copy_private(&link, &dir.path().join("a/linked")).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(!dir.path().join("a/linked").exists());
+        // A directory made on the way through a link is refused.
+        std::os::unix::fs::symlink(dir.path().join("a"), dir.path().join("c")).unwrap();
+        assert!(create_private_dirs(dir.path(), &dir.path().join("c/d")).is_err());
+        assert!(!dir.path().join("a/d").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn directories_are_created_as_mkdir_p_and_say_which() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("srv")).unwrap();
+        let dest = dir.path().join("srv/backups/2026-11-30");
+        let created = create_dirs_synced(&dest).unwrap();
+        assert_eq!(created, [dir.path().join("srv/backups"), dest.clone()]);
+        assert_eq!(mode(&dest), 0o700);
+        assert!(create_dirs_synced(&dest).unwrap().is_empty(), "nothing new");
     }
 }

@@ -68,6 +68,8 @@ pub fn require_database(data_dir: &std::path::Path) -> Result<(), String> {
 /// Refuses a server name other than the one the data was created with.
 pub async fn open(config: Config, metrics: Metrics, opening: Opening) -> Result<Services, Box<dyn std::error::Error>> {
     let dir = config.data_dir.clone();
+    // A restore that did not finish left a directory nothing may start on.
+    crate::restore::refuse_incomplete(&dir)?;
     match opening {
         Opening::Serve => {
             std::fs::create_dir_all(&dir)
@@ -175,6 +177,7 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
     let listen = config.listen;
     check_server_name(&config, listen, server_name_chosen)?;
     let first_start = !database_path(&config.data_dir).exists();
+    crate::restore::refuse_incomplete(&config.data_dir)?;
     // One server per data directory: a second one is refused before it touches anything.
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;

@@ -783,3 +783,115 @@ async fn verify_names_what_no_anchor_covers_and_survives_a_checkpoint_cut_short(
     assert!(out.contains(&format!("cover records 1 to {head} ")), "{out}");
     assert!(!out.contains("no checkpoint kept off the machine covers"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_logged_as_json_or_kept_by_the_journal_anchor_the_trail() {
+    let work = tempfile::tempdir().unwrap();
+    let (data, anchors, _) = Anchors::install(work.path()).await;
+    let log = std::fs::File::create(&anchors.log).unwrap();
+    let mut s = Server::start_in_with_stderr(
+        &data,
+        &[("WARDLINE_LOG__FORMAT", "json"), ("WARDLINE_LOG", "warn,audit=info")],
+        Stdio::from(log),
+    );
+    let a = s.user("ada").await;
+    let room = a.create_room(json!({"name": "Ward 7"})).await;
+    a.send_text(&room, "t1", "handover at 8").await;
+    wait_for_checkpoint(&data);
+    assert!(s.terminate());
+    let last = *stored_checkpoints(&db(&data)).iter().map(|c| &c.seq).max().unwrap();
+    let text = std::fs::read_to_string(&anchors.log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.iter().all(|l| l.starts_with('{')), "a JSON log: {text}");
+    assert!(text.contains("\"checkpoint\":"), "the checkpoint is a field of its own: {text}");
+    // The log as the server wrote it, and as `journalctl -o json` exports it.
+    let journal = work.path().join("journal.json");
+    let exported: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| json!({"__CURSOR": format!("s=1;i={i}"), "_PID": "812", "MESSAGE": l}).to_string() + "\n")
+        .collect();
+    std::fs::write(&journal, exported).unwrap();
+    for copy in [&anchors.log, &journal] {
+        let (ok, out, _) = verify_anchored(&data, Some(&anchors.public_key), &[copy]);
+        assert!(ok && out.contains("audit trail intact"), "{}: {out}", copy.display());
+        assert!(out.contains(&format!("cover records 1 to {last} ")), "{}: {out}", copy.display());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_lost_by_a_restore_are_named_as_such_and_tampering_is_still_found() {
+    let work = tempfile::tempdir().unwrap();
+    let (data, anchors, url) = Anchors::install(work.path()).await;
+    let mut s = anchors.start(&data, &url);
+    let a = s.user("ada").await;
+    let room = a.create_room(json!({"name": "Ward 7"})).await;
+    a.send_text(&room, "t1", "before the backup").await;
+    let anchored_before = wait_for_checkpoint(&data);
+    let backup = work.path().join("backup");
+    let (ok, out, err) = cli(&data, &["backup", backup.to_str().unwrap()], None);
+    assert!(ok, "{out}{err}");
+    let manifest: Value = serde_json::from_slice(&std::fs::read(backup.join("manifest.json")).unwrap()).unwrap();
+    let in_backup = manifest["audit_seq"].as_u64().unwrap();
+    assert!(anchored_before < in_backup);
+    // Written after the backup, checkpointed and shipped off the machine: the restore loses them.
+    for i in 0..3 {
+        a.send_text(&room, &format!("after{i}"), "after the backup").await;
+    }
+    wait_for_checkpoint(&data);
+    assert!(s.terminate());
+    let lost_to = *Anchors::seqs(&anchors.file).iter().max().unwrap();
+    assert!(lost_to > in_backup + 1);
+
+    // The disk is lost: the backup is restored into a new data directory and the server started
+    // there, shipping its checkpoints to the same places.
+    let restored = work.path().join("restored");
+    let (ok, out, err) = cli(&restored, &["restore", backup.to_str().unwrap()], None);
+    let record = in_backup + 1;
+    assert!(ok && out.contains(&format!("audit record {record} says")), "{out}{err}");
+    let mut r = anchors.start(&restored, &url);
+    // The restore's record is covered by a checkpoint as the server starts.
+    assert!(wait_for_checkpoint(&restored) >= record);
+    let a = r.login("ada", PASSWORD).await;
+    a.send_text(&room, "t9", "after the restore").await;
+    wait_for_checkpoint(&restored);
+    assert!(r.terminate());
+    let restore_record = export(&restored, &[]).into_iter().find(|r| r["action"] == "restore").unwrap();
+    assert_eq!(restore_record["seq"], json!(record), "{restore_record}");
+
+    // Checkpoints signed before the restore past the backup's last record name what it lost:
+    // said plainly, and not tampering.
+    let (ok, out, first) = verify_anchored(&restored, Some(&anchors.public_key), &anchors.all());
+    assert!(ok && first.is_none() && !out.contains("TAMPERING"), "{out}");
+    let lost =
+        format!("warning: records {record} to {lost_to} of the original trail (at least) were lost by the restore of ");
+    assert!(out.contains(&lost), "{out}");
+    assert!(out.contains("audit trail intact, apart from the records lost by the restore"), "{out}");
+
+    // An insider edits a record the backup kept, rebuilds the chain, makes the restore record
+    // name the new hash, and re-signs every checkpoint with the key on the disk: the
+    // checkpoints kept off the machine still show it, at or before the backup's last record.
+    let dir = work.path().join("edited");
+    copy_dir(&restored, &dir);
+    let conn = db(&dir);
+    conn.execute("UPDATE audit_log SET actor = '@someone-else:localhost' WHERE seq = 2", []).unwrap();
+    let hashes = rechain(&conn);
+    let detail: String =
+        conn.query_row("SELECT detail FROM audit_log WHERE seq = ?1", [record as i64], |r| r.get(0)).unwrap();
+    let old = manifest["audit_hash"].as_str().unwrap();
+    conn.execute(
+        "UPDATE audit_log SET detail = ?1 WHERE seq = ?2",
+        rusqlite::params![detail.replace(old, &hashes[in_backup as usize]), record as i64],
+    )
+    .unwrap();
+    let hashes = rechain(&conn);
+    let key = disk_key(&dir);
+    let resigned: Vec<Checkpoint> =
+        stored_checkpoints(&conn).iter().map(|c| key.sign(c.seq, &hashes[c.seq as usize], c.ts)).collect();
+    replace_checkpoints(&dir, &conn, &resigned);
+    let (ok, out) = verify(&dir);
+    assert!(ok, "the data directory alone vouches for itself: {out}");
+    let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &anchors.all());
+    assert!(!ok && out.contains("TAMPERING"), "{out}");
+    assert!(first.is_some_and(|f| f <= in_backup), "{out}");
+}

@@ -172,7 +172,8 @@ async fn a_backup_taken_under_load_restores_to_the_same_conversations_files_and_
     assert!(restored.len() < live.len(), "the writes after the backup are not in it");
     assert_eq!(restored.len() as u64, m["counts"]["events"].as_u64().unwrap());
     assert_eq!(count(&target, "media"), m["counts"]["media"].as_u64().unwrap());
-    assert_eq!(count(&target, "audit_log"), m["audit_seq"].as_u64().unwrap());
+    // The backup's records, and the restore's own.
+    assert_eq!(count(&target, "audit_log"), m["audit_seq"].as_u64().unwrap() + 1);
     assert!(count(&target, "media") > files.len() as u64, "files uploaded during the backup are in it");
     // Every file the restored database names is there, with the content its name says.
     let hashes: BTreeSet<String> = {
@@ -209,10 +210,16 @@ async fn a_backup_taken_under_load_restores_to_the_same_conversations_files_and_
     // The restored audit trail verifies, with the checkpoints copied up to the snapshot.
     let (ok, out, err) = cli(&target, &["audit", "verify"], None);
     assert!(ok && out.contains("audit trail intact"), "{out} {err}");
-    // And the backup itself is in the trail, with who took it.
+    // And the backup itself is in the trail, with who took it, followed by the restore's record
+    // naming the backup's last record.
     let (ok, out, err) = cli(&target, &["audit", "export"], None);
     assert!(ok, "{err}");
     assert!(out.lines().any(|l| l.contains("\"export\"") && l.contains("backup to ")), "{out}");
+    let restore: Value =
+        out.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|r| r["action"] == "restore").unwrap();
+    let audit_seq = m["audit_seq"].as_u64().unwrap();
+    assert_eq!(restore["seq"], json!(audit_seq + 1), "{restore}");
+    assert!(restore["detail"].as_str().unwrap().contains(&format!("backup_audit_seq={audit_seq} ")), "{restore}");
 }
 
 #[tokio::test]
@@ -238,6 +245,20 @@ async fn restore_checks_the_backup_first_and_only_fills_an_empty_directory() {
     let (ok, _, err) = backup(&s.data_dir, &s.data_dir.join("media/backups/today"));
     assert!(!ok && err.contains("inside the data directory"), "{err}");
     assert!(!s.data_dir.join("media/backups").exists());
+    // However it is named: through `..` after a directory still to be made, or a link.
+    let home = s.data_dir.parent().unwrap();
+    std::os::unix::fs::symlink(&s.data_dir, dir.path().join("shortcut")).unwrap();
+    for sneaky in [
+        home.join("new/../data/backups"),
+        dir.path().join("shortcut/backups"),
+        dir.path().join("new/../shortcut/media/../backups"),
+    ] {
+        let (ok, _, err) = backup(&s.data_dir, &sneaky);
+        assert!(!ok && err.contains("inside the data directory"), "{}: {err}", sneaky.display());
+        for made in [s.data_dir.join("backups"), home.join("new"), dir.path().join("new")] {
+            assert!(!made.exists(), "{}: {}", sneaky.display(), made.display());
+        }
+    }
 
     // Restore refuses a data directory that is not empty, and leaves it as it was.
     let before = events(&s.data_dir);
@@ -357,4 +378,185 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(&path, to.join(entry.file_name())).unwrap();
         }
     }
+}
+
+/// Replaces `path` with a symbolic link to `to`.
+fn link_over(path: &Path, to: &Path) {
+    std::fs::remove_file(path).unwrap();
+    std::os::unix::fs::symlink(to, path).unwrap();
+}
+
+/// Replaces `path` with a FIFO (named pipe), which no one writes to: reading it would wait forever.
+fn fifo_over(path: &Path) {
+    std::fs::remove_file(path).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
+#[tokio::test]
+async fn a_link_or_a_fifo_where_a_file_should_be_is_refused_not_followed() {
+    let mut s = Server::start();
+    let ada = s.user("ada").await;
+    let room = ada.create_room(json!({"name": "Ward 7"})).await;
+    send_file(&ada, &room, 1).await;
+    s.terminate();
+    let dir = tempfile::tempdir().unwrap();
+    let blob = {
+        let h = sha256(&file_bytes(1));
+        format!("media/blobs/{}/{h}", &h[..2])
+    };
+    let key = s.data_dir.join("audit-signing.key");
+    let kept = dir.path().join("kept");
+    std::fs::create_dir(&kept).unwrap();
+    std::fs::copy(&key, kept.join("key")).unwrap();
+    std::fs::copy(s.data_dir.join(&blob), kept.join("blob")).unwrap();
+
+    // In the data directory: the key a link to a file elsewhere, then a file a FIFO.
+    let elsewhere = dir.path().join("elsewhere.key");
+    std::fs::write(&elsewhere, "ab".repeat(32)).unwrap();
+    link_over(&key, &elsewhere);
+    let (ok, _, err) = backup(&s.data_dir, &dir.path().join("b1"));
+    assert!(!ok && err.contains("audit-signing.key") && err.contains("symbolic link"), "{err}");
+    std::fs::remove_file(&key).unwrap();
+    std::fs::copy(kept.join("key"), &key).unwrap();
+    fifo_over(&s.data_dir.join(&blob));
+    let (ok, _, err) = backup(&s.data_dir, &dir.path().join("b2"));
+    assert!(!ok && err.contains(&blob) && err.contains("FIFO"), "{err}");
+    std::fs::remove_file(s.data_dir.join(&blob)).unwrap();
+    std::fs::copy(kept.join("blob"), s.data_dir.join(&blob)).unwrap();
+    let good = dir.path().join("good");
+    let (ok, out, err) = backup(&s.data_dir, &good);
+    assert!(ok, "{out} {err}");
+
+    // In a backup: a file replaced by a link to one with the same bytes (it would pass the
+    // manifest if it were followed), or by a FIFO. Nothing is restored.
+    for (name, damage) in [("linked", "link"), ("piped", "fifo")] {
+        let copy = dir.path().join(name);
+        copy_dir(&good, &copy);
+        let file = copy.join(&blob);
+        if damage == "link" {
+            link_over(&file, &kept.join("blob"));
+        } else {
+            fifo_over(&file);
+        }
+        let target = dir.path().join(format!("{name}-restored"));
+        let (ok, _, err) = restore(&copy, &target);
+        assert!(!ok && err.contains(&blob) && err.contains("does not match its manifest"), "{name}: {err}");
+        assert!(err.contains(if damage == "link" { "symbolic link" } else { "FIFO" }), "{name}: {err}");
+        assert!(!target.exists(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_restore_that_did_not_finish_is_named_and_refused() {
+    let mut s = Server::start();
+    s.user("ada").await;
+    s.terminate();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("backup");
+    let (ok, out, err) = backup(&s.data_dir, &dest);
+    assert!(ok, "{out} {err}");
+    // What a restore cut short by a power cut leaves: its marker, and a part of the backup.
+    let target = dir.path().join("half");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(target.join(".restore-incomplete"), "A restore began here").unwrap();
+    std::fs::copy(dest.join("audit-signing.key"), target.join("audit-signing.key")).unwrap();
+    let (ok, _, err) = restore(&dest, &target);
+    assert!(!ok && err.contains(".restore-incomplete") && err.contains("did not finish"), "{err}");
+    assert!(err.contains("Empty the directory"), "{err}");
+    // Emptied, it is restored into.
+    std::fs::remove_file(target.join(".restore-incomplete")).unwrap();
+    std::fs::remove_file(target.join("audit-signing.key")).unwrap();
+    let (ok, out, err) = restore(&dest, &target);
+    assert!(ok, "{out} {err}");
+    assert!(!target.join(".restore-incomplete").exists());
+}
+
+/// `serve` and every command refuse it (`serve::open` checks for the marker).
+#[tokio::test]
+async fn the_server_refuses_a_directory_a_restore_did_not_finish() {
+    let mut s = Server::start();
+    s.terminate();
+    std::fs::write(s.data_dir.join(".restore-incomplete"), "A restore began here").unwrap();
+    let out = std::process::Command::new(crate::harness::bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&s.data_dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(".restore-incomplete") && err.contains("did not finish"), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+}
+
+/// The effective user of this test, as the owner of a file it creates.
+fn my_uid(dir: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    let probe = dir.join("probe");
+    std::fs::write(&probe, b"").unwrap();
+    let uid = std::fs::metadata(&probe).unwrap().uid();
+    std::fs::remove_file(probe).unwrap();
+    uid
+}
+
+/// Every file and directory under `dir`, with its owner.
+fn owners(dir: &Path) -> Vec<(PathBuf, u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        out.push((path.clone(), meta.uid(), meta.gid()));
+        if meta.is_dir() {
+            out.extend(owners(&path));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_restore_as_root_gives_the_files_to_the_directorys_owner_and_another_user_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    if my_uid(dir.path()) != 0 {
+        eprintln!("skipped: only root can restore for another user");
+        return;
+    }
+    let mut s = Server::start();
+    s.user("ada").await;
+    s.terminate();
+    let dest = dir.path().join("backup");
+    let (ok, out, err) = backup(&s.data_dir, &dest);
+    assert!(ok, "{out} {err}");
+    // The service user's data directory, made as DEPLOYMENT.md says; the restore runs as root.
+    let (uid, gid) = (4242, 4243);
+    let target = dir.path().join("data");
+    std::fs::create_dir(&target).unwrap();
+    std::os::unix::fs::chown(&target, Some(uid), Some(gid)).unwrap();
+    let (ok, out, err) = restore(&dest, &target);
+    assert!(ok && out.contains("belongs to user 4242 and group 4243"), "{out} {err}");
+    let all = owners(&target);
+    assert!(all.len() > 3, "{all:?}");
+    for (path, u, g) in all {
+        assert_eq!((u, g), (uid, gid), "{}", path.display());
+    }
+    // Run as another user than the directory's owner, the restore is refused before anything
+    // is written.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let theirs = dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The binary where that user can run it (the build's may be in root's home).
+    let bin = dir.path().join("wardline");
+    std::fs::copy(crate::harness::bin(), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new(&bin)
+        .args(["restore", dest.to_str().unwrap(), "--data-dir"])
+        .arg(&theirs)
+        .uid(uid)
+        .gid(gid)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("belongs to user 0") && err.contains("runs as user 4242"), "{err}");
+    assert!(std::fs::read_dir(&theirs).unwrap().next().is_none(), "nothing written");
 }

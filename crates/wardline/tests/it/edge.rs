@@ -180,7 +180,11 @@ fn login_ips(s: &Server) -> Vec<String> {
 #[tokio::test]
 async fn forwarding_headers_are_believed_only_from_trusted_proxies() {
     // The test client is the proxy: its address is trusted.
-    let mut s = Server::start_with_env(&[("WARDLINE_TRUSTED_PROXIES", r#"["127.0.0.0/8"]"#)]);
+    let mut s = Server::start_with_env(&[
+        ("WARDLINE_TRUSTED_PROXIES", r#"["127.0.0.0/8"]"#),
+        // Behind a proxy the server name must be chosen, even the default.
+        ("WARDLINE_SERVER_NAME", "localhost"),
+    ]);
     s.user("ada").await;
     assert_eq!(login_from(&s, "ada", "198.51.100.4, 203.0.113.9").await, 200);
     assert!(s.terminate());
@@ -189,7 +193,10 @@ async fn forwarding_headers_are_believed_only_from_trusted_proxies() {
     assert!(!ips.contains(&"198.51.100.4".to_owned()), "{ips:?}");
 
     // Not a trusted proxy: the header is the client's word and is ignored.
-    let mut s = Server::start_with_env(&[("WARDLINE_TRUSTED_PROXIES", r#"["10.0.0.0/8"]"#)]);
+    let mut s = Server::start_with_env(&[
+        ("WARDLINE_TRUSTED_PROXIES", r#"["10.0.0.0/8"]"#),
+        ("WARDLINE_SERVER_NAME", "localhost"),
+    ]);
     s.user("ada").await;
     assert_eq!(login_from(&s, "ada", "203.0.113.9").await, 200);
     assert!(s.terminate());
@@ -201,6 +208,7 @@ async fn forwarding_headers_are_believed_only_from_trusted_proxies() {
 async fn sign_in_limits_count_per_client_behind_a_proxy() {
     let s = Server::start_with_env(&[
         ("WARDLINE_TRUSTED_PROXIES", r#"["127.0.0.0/8"]"#),
+        ("WARDLINE_SERVER_NAME", "localhost"),
         ("WARDLINE_RATE_LIMITS__ENABLED", "true"),
         ("WARDLINE_RATE_LIMITS__LOGIN__PER_SECOND", "0.001"),
         ("WARDLINE_RATE_LIMITS__LOGIN__BURST", "2"),

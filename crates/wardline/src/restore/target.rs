@@ -1,0 +1,303 @@
+//! The data directory a restore fills: every file and directory the restore creates is
+//! remembered (so a failed restore takes back exactly what it wrote, never what someone else
+//! put there meanwhile), given to the directory's owner when the restore runs as root, and
+//! synced to disk with the directory that names it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::private_file::{copy_hashed, is_real_dir, owner_only, regular, restrict_dir, sync_dir};
+
+/// The user and group that own what the restore writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+/// Who must own what a restore writes into `target`, decided before anything is written: the
+/// owner of `target` (or, if it is to be created, of the directory above it). Run as that owner,
+/// nothing needs doing (`None`); run as root, every file and directory is given to it; run as
+/// anyone else, the restore is refused, since the server could not use the files.
+pub fn owner_for(target: &Path) -> Result<Option<Owner>, String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let euid = rustix::process::geteuid().as_raw();
+        let existing = std::fs::metadata(target).ok().map(|m| Owner { uid: m.uid(), gid: m.gid() });
+        let above = target
+            .ancestors()
+            .skip(1)
+            .find_map(|p| std::fs::metadata(if p.as_os_str().is_empty() { Path::new(".") } else { p }).ok())
+            .map(|m| Owner { uid: m.uid(), gid: m.gid() });
+        decide(target, euid, existing, above)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = target;
+        Ok(None)
+    }
+}
+
+/// [`owner_for`]'s rule, given the effective user, the target's owner if it exists, and the
+/// owner of the nearest directory above it.
+pub fn decide(
+    target: &Path,
+    euid: u32,
+    existing: Option<Owner>,
+    above: Option<Owner>,
+) -> Result<Option<Owner>, String> {
+    match (euid, existing) {
+        (0, Some(o)) => Ok((o.uid != 0).then_some(o)),
+        (0, None) => Ok(above.filter(|o| o.uid != 0)),
+        (me, Some(o)) if o.uid != me => Err(format!(
+            "{} belongs to user {}, but this restore runs as user {me}: the restored files would be yours, and the server could not use them. Run the restore as the directory's owner (sudo -u wardline ...), or as root, which gives every restored file to the directory's owner",
+            target.display(),
+            o.uid
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// One thing a restore created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Made {
+    File(PathBuf),
+    Dir(PathBuf),
+}
+
+/// The data directory being restored, and what the restore has written into it.
+#[derive(Debug)]
+pub struct Target {
+    root: PathBuf,
+    owner: Option<Owner>,
+    made: Vec<Made>,
+    /// Directories with new entries not yet synced.
+    unsynced: Vec<PathBuf>,
+}
+
+impl Target {
+    /// Opens `root` (an empty directory, or none: then it is created with whatever is missing
+    /// above it), readable by its owner only.
+    pub fn open(root: &Path, owner: Option<Owner>) -> std::io::Result<Self> {
+        let mut t = Self { root: root.to_path_buf(), owner, made: Vec::new(), unsynced: Vec::new() };
+        let mut missing = Vec::new();
+        let mut at = Some(root);
+        while let Some(p) = at.filter(|p| !p.as_os_str().is_empty() && std::fs::symlink_metadata(p).is_err()) {
+            missing.push(p.to_path_buf());
+            at = p.parent();
+        }
+        for dir in missing.into_iter().rev() {
+            t.make_dir(&dir)?;
+        }
+        restrict_dir(root)?;
+        Ok(t)
+    }
+
+    /// The directory restored into.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn parent_of(path: &Path) -> PathBuf {
+        match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    fn make_dir(&mut self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir(dir)?;
+        self.made.push(Made::Dir(dir.to_path_buf()));
+        restrict_dir(dir)?;
+        self.give(dir, None)?;
+        sync_dir(&Self::parent_of(dir))
+    }
+
+    /// Gives `path` (or the open `file` at it) to the owner, if the restore runs as root.
+    fn give(&self, path: &Path, file: Option<&std::fs::File>) -> std::io::Result<()> {
+        #[cfg(unix)]
+        if let Some(o) = self.owner {
+            match file {
+                Some(f) => std::os::unix::fs::fchown(f, Some(o.uid), Some(o.gid))?,
+                None => std::os::unix::fs::lchown(path, Some(o.uid), Some(o.gid))?,
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = (path, file);
+        Ok(())
+    }
+
+    /// Creates the directories of `rel` (a directory path under the root) that are missing.
+    pub fn make_dirs(&mut self, rel: &Path) -> std::io::Result<()> {
+        let mut at = self.root.clone();
+        for part in rel.components() {
+            at.push(part);
+            if is_real_dir(&at) {
+                continue;
+            }
+            self.make_dir(&at)?;
+        }
+        Ok(())
+    }
+
+    /// Creates the new file `rel` (0600, given to the owner), lets `fill` write it, and syncs it.
+    pub fn create<T>(
+        &mut self,
+        rel: &Path,
+        fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<T>,
+    ) -> std::io::Result<T> {
+        let path = self.root.join(rel);
+        if let Some(dir) = rel.parent().filter(|d| !d.as_os_str().is_empty()) {
+            self.make_dirs(dir)?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        owner_only(&mut options);
+        let mut file = options.open(&path)?;
+        self.made.push(Made::File(path.clone()));
+        self.give(&path, Some(&file))?;
+        let result = fill(&mut file)?;
+        file.sync_all()?;
+        let dir = Self::parent_of(&path);
+        if !self.unsynced.contains(&dir) {
+            self.unsynced.push(dir);
+        }
+        Ok(result)
+    }
+
+    /// Writes the new file `rel` holding `bytes`, and syncs it and its directory at once.
+    pub fn write_now(&mut self, rel: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        self.create(rel, |f| f.write_all(bytes))?;
+        self.sync()
+    }
+
+    /// Copies the regular file `from` to the new file `rel`; returns the size and SHA-256 of
+    /// what was copied.
+    pub fn copy_in(&mut self, from: &Path, rel: &Path) -> std::io::Result<(u64, String)> {
+        let mut src = regular::open(from)?;
+        self.create(rel, |out| copy_hashed(&mut src, out))
+    }
+
+    /// Renames `from` to `to` (both under the root, `to` not there) and syncs the directory.
+    pub fn rename(&mut self, from: &Path, to: &Path) -> std::io::Result<()> {
+        let (from, to) = (self.root.join(from), self.root.join(to));
+        if std::fs::symlink_metadata(&to).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} appeared during the restore", to.display()),
+            ));
+        }
+        std::fs::rename(&from, &to)?;
+        for m in &mut self.made {
+            if *m == Made::File(from.clone()) {
+                *m = Made::File(to.clone());
+            }
+        }
+        sync_dir(&Self::parent_of(&to))
+    }
+
+    /// Removes the file `rel`, which this restore wrote, and syncs its directory.
+    pub fn remove(&mut self, rel: &Path) -> std::io::Result<()> {
+        let path = self.root.join(rel);
+        std::fs::remove_file(&path)?;
+        self.made.retain(|m| *m != Made::File(path.clone()));
+        sync_dir(&Self::parent_of(&path))
+    }
+
+    /// Syncs every directory that received a new file since the last sync.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        for dir in std::mem::take(&mut self.unsynced) {
+            sync_dir(&dir)?;
+        }
+        Ok(())
+    }
+
+    /// Takes back everything this restore wrote, newest first; a directory is removed only if
+    /// it is empty then (what someone else put there stays). `also` are files a tool of the
+    /// restore may have left beside one it wrote (SQLite's journal), removed first if there.
+    /// A file that cannot be removed stops it, so the files written before it (the marker
+    /// first of all) stay: the error names it.
+    pub fn undo(self, also: &[PathBuf]) -> Result<(), String> {
+        for path in also {
+            let _ = std::fs::remove_file(path);
+        }
+        let mut dirs = Vec::new();
+        let mut result = Ok(());
+        for m in self.made.iter().rev() {
+            match m {
+                Made::File(p) => match std::fs::remove_file(p) {
+                    Ok(()) => dirs.push(Self::parent_of(p)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        result = Err(format!("{}: {e}", p.display()));
+                        break;
+                    }
+                },
+                Made::Dir(p) => {
+                    if std::fs::remove_dir(p).is_ok() {
+                        dirs.push(Self::parent_of(p));
+                    }
+                }
+            }
+        }
+        dirs.sort();
+        dirs.dedup();
+        for d in dirs {
+            let _ = sync_dir(&d);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ME: u32 = 1000;
+
+    fn owner(uid: u32) -> Option<Owner> {
+        Some(Owner { uid, gid: uid })
+    }
+
+    #[test]
+    fn the_restored_files_belong_to_the_directorys_owner() {
+        let t = Path::new("/var/lib/wardline");
+        // As the owner: nothing to do.
+        assert_eq!(decide(t, ME, owner(ME), owner(0)), Ok(None));
+        // As root, into the service user's directory: every file is given to it.
+        assert_eq!(decide(t, 0, owner(998), owner(0)), Ok(owner(998)));
+        assert_eq!(decide(t, 0, owner(0), owner(998)), Ok(None));
+        // As root, into a directory to be created: its parent's owner.
+        assert_eq!(decide(t, 0, None, owner(998)), Ok(owner(998)));
+        assert_eq!(decide(t, 0, None, owner(0)), Ok(None));
+        // As someone else: refused, saying what to do.
+        let e = decide(t, ME, owner(998), owner(0)).unwrap_err();
+        assert!(e.contains("belongs to user 998") && e.contains("sudo -u wardline"), "{e}");
+        // A directory it creates is its own.
+        assert_eq!(decide(t, ME, None, owner(0)), Ok(None));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn undo_takes_back_only_what_the_restore_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("a/b/data");
+        let mut t = Target::open(&root, None).unwrap();
+        t.write_now(Path::new("x/y/one"), b"1").unwrap();
+        t.copy_in(&root.join("x/y/one"), Path::new("two")).unwrap();
+        // Meanwhile someone else writes into a directory the restore made.
+        std::fs::write(root.join("x/theirs"), b"keep").unwrap();
+        t.undo(&[]).unwrap();
+        assert_eq!(std::fs::read(root.join("x/theirs")).unwrap(), b"keep");
+        assert!(!root.join("two").exists() && !root.join("x/y").exists());
+        // The directories it made that are empty again are gone; the others stay.
+        let mut t = Target::open(&dir.path().join("c/d"), None).unwrap();
+        t.write_now(Path::new("f"), b"1").unwrap();
+        t.undo(&[]).unwrap();
+        assert!(!dir.path().join("c").exists());
+        assert!(dir.path().join("a/b/data/x").exists());
+    }
+}
