@@ -45,6 +45,22 @@ fn only_serve_creates_a_data_directory() {
 }
 
 #[test]
+fn a_second_server_on_the_same_data_directory_is_refused() {
+    let s = Server::start();
+    let out = std::process::Command::new(crate::harness::bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&s.data_dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another Wardline server is running"), "{err}");
+    // The first still has its control socket: commands reach it.
+    let (ok, out, err) = cli(&s.data_dir, &["user", "unlock", "admin"], None);
+    assert!(ok && out.contains("was not locked out"), "{out}{err}");
+}
+
+#[test]
 fn commands_refuse_a_database_of_another_schema_and_leave_it_as_it_is() {
     let mut s = Server::start();
     assert!(s.terminate());
@@ -213,6 +229,16 @@ async fn the_account_list_has_a_header_and_what_an_administrator_asks_first() {
         .unwrap();
     assert_eq!(jones["second_factor"], false);
     assert!(jones["last_sign_in"].is_u64(), "{jones}");
+    let admin: Value = json
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|a| a["user_id"] == "@admin:localhost")
+        .unwrap();
+    assert!(admin["last_sign_in"].is_null() && admin.get("last_sign_in").is_some(), "{admin}");
+    // Each listing (every colleague's contact details) is on the record.
+    let (_, trail, _) = cli(&s.data_dir, &["audit", "export"], None);
+    let listings = trail.lines().filter(|l| l.contains("user list accounts=") && l.contains("via=cli")).count();
+    assert_eq!(listings, 2, "{trail}");
 }
 
 #[tokio::test]

@@ -171,7 +171,13 @@ async fn first_admin_and_one_time_password_must_be_changed() {
     admin.enrol_totp().await;
     let (st, _) = admin.get("/_matrix/client/v3/joined_rooms").await;
     assert_eq!(st, 200);
-    // A restart does not create another administrator or print a password.
+    // A restart does not create another administrator or hand out a password, and deletes the
+    // spent one.
+    let mut s = s;
+    assert!(s.terminate());
+    let again = Server::start_in(&s.data_dir, &[]);
+    assert!(!again.stdout_lines.iter().any(|l| l.contains("administrator")), "{:?}", again.stdout_lines);
+    assert!(!file.exists(), "the changed one-time password is deleted");
     let (ok, out, _) = cli(&s.data_dir, &["user", "list"], None);
     assert!(ok);
     assert_eq!(out.lines().filter(|l| l.contains("admin")).count(), 1);
