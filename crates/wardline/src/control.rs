@@ -363,9 +363,16 @@ pub async fn send(data_dir: &Path, req: &ControlRequest) -> Option<Result<Contro
     let stream = match tokio::net::UnixStream::connect(path(data_dir)).await {
         Ok(stream) => stream,
         Err(_) if !server_holds_lock(data_dir) => return None,
-        Err(e) => {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             return Some(Err(format!(
                 "a server is running on {} but its control socket {} cannot be used ({e}): run this command as the server's account",
+                data_dir.display(),
+                path(data_dir).display()
+            )));
+        }
+        Err(e) => {
+            return Some(Err(format!(
+                "the server on {} is starting or stopping (its control socket {} is not open: {e}): try again in a moment",
                 data_dir.display(),
                 path(data_dir).display()
             )));

@@ -117,8 +117,15 @@ pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
 
 /// Whether `dir` is missing or an empty directory; an error names what is in the way.
 pub fn is_empty_dir(dir: &Path) -> Result<bool, String> {
+    // A freshly made file system's `lost+found`, itself empty, is no content: a backup disk or a
+    // data directory may be the root of one.
+    let ignorable = |e: &std::fs::DirEntry| {
+        e.file_name() == "lost+found"
+            && e.file_type().is_ok_and(|t| t.is_dir())
+            && std::fs::read_dir(e.path()).is_ok_and(|mut inner| inner.next().is_none())
+    };
     match std::fs::read_dir(dir) {
-        Ok(mut entries) => Ok(entries.next().is_none()),
+        Ok(mut entries) => Ok(entries.all(|e| e.is_ok_and(|e| ignorable(&e)))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
         Err(e) => Err(format!("{}: {e}", dir.display())),
     }
@@ -127,6 +134,20 @@ pub fn is_empty_dir(dir: &Path) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_lost_and_found_is_no_content() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(is_empty_dir(dir.path()).unwrap());
+        assert!(is_empty_dir(&dir.path().join("missing")).unwrap());
+        std::fs::create_dir(dir.path().join("lost+found")).unwrap();
+        assert!(is_empty_dir(dir.path()).unwrap(), "a new file system's root");
+        std::fs::write(dir.path().join("lost+found/#1234"), b"recovered").unwrap();
+        assert!(!is_empty_dir(dir.path()).unwrap(), "something was recovered into it");
+        std::fs::remove_file(dir.path().join("lost+found/#1234")).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), b"x").unwrap();
+        assert!(!is_empty_dir(dir.path()).unwrap());
+    }
 
     #[test]
     fn manifest_paths_stay_inside() {

@@ -256,6 +256,14 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
         None => (None, None),
     };
     let sink = crate::audit_files::checkpoint_sink(&data_dir, audit_copies.checkpoint_file.clone(), shipper);
+    // The control socket before the server says it listens, so a command run as soon as it
+    // does reaches it. It stops taking requests when a stop begins, and finishes those under way
+    // before the last flush of the audit trail.
+    let (stop_control, control_stopped) = tokio::sync::watch::channel(false);
+    let control = crate::control::serve(&data_dir, services.clone(), async move {
+        let mut stopped = control_stopped;
+        let _ = stopped.wait_for(|s| *s).await;
+    })?;
     println!("wardline listening on {scheme}://{local}");
     let background = tokio::spawn(services.clone().run_background());
     let housekeeping = tokio::spawn(std::sync::Arc::clone(&services.media).run_housekeeping());
@@ -268,13 +276,6 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
             let _ = checkpoints_stopped.await;
         },
     ));
-    // The control socket stops taking requests when a stop begins, and finishes those under way
-    // before the last flush of the audit trail.
-    let (stop_control, control_stopped) = tokio::sync::watch::channel(false);
-    let control = crate::control::serve(&data_dir, services.clone(), async move {
-        let mut stopped = control_stopped;
-        let _ = stopped.wait_for(|s| *s).await;
-    })?;
     let app = wardline_api::router(services.clone(), http_metrics);
     let on_shutdown = services.clone();
     crate::notify::ready(&format!("listening on {scheme}://{local}"));
