@@ -15,9 +15,9 @@ use super::Admin;
 use crate::error::ApiError;
 
 /// An account as administrators see it: with contact details and status.
-fn account_json(a: &Account, s: &Services) -> Value {
+async fn account_json(a: &Account, s: &Services) -> Result<Value, ApiError> {
     let locked = s.sessions.locked_accounts().into_iter().find(|l| l.user_id == a.user_id);
-    json!({
+    Ok(json!({
         "user_id": a.user_id,
         "display_name": a.display_name,
         "avatar_url": a.avatar_url,
@@ -29,8 +29,10 @@ fn account_json(a: &Account, s: &Services) -> Value {
         "email": a.email,
         "phone": a.phone,
         "created_ts": a.created_at.0,
+        "last_sign_in_ts": a.last_sign_in.map(|t| t.0),
+        "second_factor": s.mfa.enrolled(&a.user_id).await?,
         "locked_until_ts": locked.map(|l| l.until.0),
-    })
+    }))
 }
 
 fn user_id(s: &Services, raw: &str) -> Result<OwnedUserId, ApiError> {
@@ -40,7 +42,11 @@ fn user_id(s: &Services, raw: &str) -> Result<OwnedUserId, ApiError> {
 /// `GET /users`
 pub async fn list(State(s): State<Services>, _: Admin) -> Result<Response, ApiError> {
     let accounts = s.accounts.list().await?;
-    Ok(Json(json!({ "users": accounts.iter().map(|a| account_json(a, &s)).collect::<Vec<_>>() })).into_response())
+    let mut users = Vec::with_capacity(accounts.len());
+    for a in &accounts {
+        users.push(account_json(a, &s).await?);
+    }
+    Ok(Json(json!({ "users": users })).into_response())
 }
 
 /// The body of `POST /users`.
@@ -81,7 +87,7 @@ pub async fn create(
             },
         )
         .await?;
-    let mut out = account_json(&account, &s);
+    let mut out = account_json(&account, &s).await?;
     if let Some(p) = one_time {
         out["one_time_password"] = json!(p);
     }
@@ -91,7 +97,7 @@ pub async fn create(
 /// `GET /users/{userId}`
 pub async fn get(State(s): State<Services>, _: Admin, Path(raw): Path<String>) -> Result<Response, ApiError> {
     let account = s.accounts.get(&user_id(&s, &raw)?).await?;
-    Ok(Json(account_json(&account, &s)).into_response())
+    Ok(Json(account_json(&account, &s).await?).into_response())
 }
 
 /// The body of `PUT /users/{userId}`: fields to change.
@@ -128,7 +134,7 @@ pub async fn update(
         is_admin: b.admin,
     };
     s.accounts.update(By::Staff(&by.actor()), &user, update).await?;
-    Ok(Json(account_json(&s.accounts.get(&user).await?, &s)).into_response())
+    Ok(Json(account_json(&s.accounts.get(&user).await?, &s).await?).into_response())
 }
 
 /// `POST /users/{userId}/deactivate`: ends every session at once and leaves every room.

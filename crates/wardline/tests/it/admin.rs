@@ -99,6 +99,10 @@ async fn managing_accounts_sessions_and_lockouts() {
     assert_eq!(list["lockouts"][0]["user_id"], "@ada:localhost");
     let (_, u) = boss.get(&format!("{A}/users/@ada:localhost")).await;
     assert!(u["locked_until_ts"].is_u64());
+    assert!(u["last_sign_in_ts"].is_u64(), "she signed in before the lockout: {u}");
+    assert_eq!(u["second_factor"], false);
+    let (_, me) = boss.get(&format!("{A}/users/{}", boss.user_id)).await;
+    assert_eq!(me["second_factor"], true, "administrators have one: {me}");
     let (st, r) = boss.post(&format!("{A}/users/@ada:localhost/unlock"), json!({})).await;
     assert_eq!((st, r["was_locked"].as_bool()), (200, Some(true)));
     let ada = s.login("ada", PASSWORD).await;
