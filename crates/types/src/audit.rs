@@ -83,11 +83,15 @@ pub enum AuditAction {
     /// may not see), recorded at the HTTP edge with the endpoint and the reason.
     #[serde(rename = "request.refused")]
     RequestRefused,
+    /// A role changed hands: swipe in, swipe out, handover, or holders set by an administrator
+    /// (the role and the people in the detail; the person who gained or lost it as the target).
+    #[serde(rename = "role.holders")]
+    RoleHolders,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 22] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -109,6 +113,7 @@ impl AuditAction {
         Self::MediaUpload,
         Self::Export,
         Self::RequestRefused,
+        Self::RoleHolders,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -136,6 +141,7 @@ impl AuditAction {
             Self::MediaUpload => "media.upload",
             Self::Export => "export",
             Self::RequestRefused => "request.refused",
+            Self::RoleHolders => "role.holders",
         }
     }
 
