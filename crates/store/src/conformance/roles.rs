@@ -178,6 +178,43 @@ pub(super) async fn roles(s: &impl Store) -> StoreResult<()> {
     check!(history.iter().all(|c| c.by == Some(rhi.clone()) && c.role_id == id("med-reg")), "who made each change");
     check!(s.role_history(&id("med-reg"), 2).await?.len() == 2, "history limit");
 
+    // Two holders of a role that must not be empty leave at the same moment: one of them stays.
+    s.create_role(definition("night-nic", false), Timestamp(42)).await?;
+    let both = change("night-nic", 1, HolderOp::Set { holders: vec![rhi.clone(), sam.clone()] }, 43);
+    s.change_holders(both).await?.map_err(|r| fail(&format!("set refused: {r:?}")))?;
+    let (mut first_out, mut second_out) = (None, None);
+    {
+        let mut a =
+            std::pin::pin!(s.change_holders(change("night-nic", 1, HolderOp::SwipeOut { user: rhi.clone() }, 44)));
+        let mut b =
+            std::pin::pin!(s.change_holders(change("night-nic", 1, HolderOp::SwipeOut { user: sam.clone() }, 44)));
+        std::future::poll_fn(|cx| {
+            if first_out.is_none()
+                && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
+            {
+                first_out = Some(v);
+            }
+            if second_out.is_none()
+                && let std::task::Poll::Ready(v) = b.as_mut().poll(cx)
+            {
+                second_out = Some(v);
+            }
+            if first_out.is_some() && second_out.is_some() {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+    }
+    let outcomes = [first_out.ok_or_else(|| fail("first"))??, second_out.ok_or_else(|| fail("second"))??];
+    check!(
+        outcomes.iter().filter(|o| o.is_ok()).count() == 1 && outcomes.contains(&Err(HolderRefusal::WouldBeEmpty)),
+        "of two leaving at once, one is refused"
+    );
+    let nic = s.role(&id("night-nic")).await?.ok_or_else(|| fail("night-nic"))?;
+    check!(nic.holders.len() == 1, "someone still holds it");
+
     // Retiring ends every holding, in the history, and closes the role.
     let ended = s.retire_role(&id("med-reg"), None, Timestamp(50)).await?;
     check!(ended.len() == 1 && ended[0].from == Some(rhi.clone()) && ended[0].by.is_none(), "retiring ends holdings");
@@ -194,6 +231,6 @@ pub(super) async fn roles(s: &impl Store) -> StoreResult<()> {
     );
     let all = s.roles().await?;
     let ids: Vec<&str> = all.iter().map(|r| r.definition.id.as_str()).collect();
-    check!(ids == ["med-reg", "switchboard", "team-a", "team-b"], "every role, ordered by id");
+    check!(ids == ["med-reg", "night-nic", "switchboard", "team-a", "team-b"], "every role, ordered by id");
     Ok(())
 }
