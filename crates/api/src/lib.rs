@@ -11,6 +11,7 @@ mod guard;
 pub mod health;
 mod layers;
 pub mod metrics;
+pub mod roles;
 pub mod routes;
 pub mod ruma_wrapper;
 pub mod staff;
@@ -32,7 +33,7 @@ use crate::routes::{RouteInfo, Routes};
 
 /// Every API route (Matrix, Wardline's own, administration), each with its endpoint's rules.
 pub fn api_routes() -> Routes {
-    client::routes().merge(admin::routes()).merge(staff::routes()).merge(health::routes())
+    client::routes().merge(admin::routes()).merge(staff::routes()).merge(roles::routes()).merge(health::routes())
 }
 
 /// The table of every API route and what its endpoint allows (the web client's static files,

@@ -395,9 +395,11 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         AuditAction::Login | AuditAction::LoginFailed | AuditAction::LoginMfa | AuditAction::Logout => {
             (dicom("110114", "User Authentication"), "E")
         }
-        AuditAction::AccountLocked | AuditAction::SessionEnd | AuditAction::PasswordChange | AuditAction::Admin => {
-            (dicom("110136", "Security Roles Changed"), "U")
-        }
+        AuditAction::AccountLocked
+        | AuditAction::SessionEnd
+        | AuditAction::PasswordChange
+        | AuditAction::Admin
+        | AuditAction::RoleHolders => (dicom("110136", "Security Roles Changed"), "U"),
         AuditAction::RoomRead | AuditAction::MediaDownload => (dicom("110110", "Patient Record"), "R"),
         AuditAction::Export => (dicom("110106", "Export"), "R"),
         // FHIR's action code for a query is E (execute).

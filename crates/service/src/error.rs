@@ -90,6 +90,17 @@ pub enum ServiceError {
     /// The token's session ended because its account was deactivated.
     #[error("your account has been deactivated, so this session has ended: ask your administrator")]
     SessionEndedDeactivated,
+    /// The user may not hold this role (not named, and neither their job title nor their
+    /// department is among those the role admits).
+    #[error("{0}")]
+    NotEligible(String),
+    /// The role must not be left empty: leaving it needs a named eligible successor.
+    #[error("{0}")]
+    SuccessorRequired(String),
+    /// The role is not in the state the request assumes (already held by them, not held by
+    /// them, retired, its id taken).
+    #[error("{0}")]
+    RoleConflict(String),
     /// The storage layer failed.
     #[error("storage failure")]
     Store(#[from] StoreError),

@@ -26,6 +26,7 @@ pub mod notifier;
 pub mod password;
 pub mod presence;
 pub mod ratelimit;
+pub mod roles;
 pub mod rooms;
 pub mod search;
 pub mod sessions;
@@ -69,6 +70,8 @@ pub struct Services {
     pub settings: Arc<settings::SettingsService>,
     /// Accounts and directory.
     pub accounts: Arc<accounts::AccountService>,
+    /// Roles, their holders and handovers.
+    pub roles: Arc<roles::RoleService>,
     /// Rooms and sending.
     pub rooms: Arc<rooms::RoomService>,
     /// Reading history.
@@ -142,6 +145,7 @@ impl Services {
         let rooms = Arc::new(rooms::RoomService::new(&core, Arc::clone(&media)));
         let search = Arc::new(search::SearchService::new(&core, timeline.clone()));
         let accounts = Arc::new(accounts::AccountService::new(&core, Arc::clone(&sessions), Arc::clone(&rooms)));
+        let roles = Arc::new(roles::RoleService::new(&core, Arc::clone(&accounts)));
         let typing = typing::TypingService::new(Arc::clone(&clock), notifier.clone());
         let thresholds = presence::PresenceService::thresholds(&config.presence, &config.sync)?;
         let presence = Arc::new(presence::PresenceService::new(&core, Arc::clone(&rooms), thresholds));
@@ -172,6 +176,7 @@ impl Services {
             mfa,
             settings,
             accounts,
+            roles,
             rooms,
             timeline,
             search,

@@ -18,6 +18,7 @@ mod migrations;
 mod pool;
 mod receipts;
 mod relations;
+mod roles;
 mod rooms;
 mod rows;
 mod search;

@@ -21,6 +21,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0012_redact_orphaned_edits.sql"),
     include_str!("../migrations/0013_presence_expiry_device_changes.sql"),
     include_str!("../migrations/0014_last_sign_in.sql"),
+    include_str!("../migrations/0015_roles.sql"),
 ];
 
 /// The schema version this build writes.
@@ -350,6 +351,45 @@ mod tests {
             .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
             .map_err(backend_err)?;
         assert_eq!(last, [("@a:x".to_owned(), Some(300)), ("@b:x".to_owned(), None)]);
+        Ok(())
+    }
+
+    #[test]
+    fn version_15_adds_roles_to_a_database_with_accounts_and_keeps_their_history_append_only() -> Result<(), StoreError>
+    {
+        let mut conn = Connection::open_in_memory().map_err(backend_err)?;
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
+        )
+        .map_err(backend_err)?;
+        let tx = conn.transaction().map_err(backend_err)?;
+        for (i, sql) in MIGRATIONS.iter().take(14).enumerate() {
+            tx.execute_batch(sql).map_err(backend_err)?;
+            let version = i64::try_from(i + 1).map_err(backend_err)?;
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![version]).map_err(backend_err)?;
+        }
+        tx.execute_batch("INSERT INTO accounts (user_id, password_hash, created_ts) VALUES ('@a:x', 'h', 1);")
+            .map_err(backend_err)?;
+        tx.commit().map_err(backend_err)?;
+        assert_eq!(migrate(&mut conn)?, LATEST);
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM roles", [], |r| r.get(0)).map_err(backend_err)?;
+        assert_eq!(n, 0, "no roles until an administrator makes them");
+        conn.execute_batch(
+            "INSERT INTO roles (id, name, created_ts, updated_ts) VALUES ('r', 'R', 1, 1);
+             INSERT INTO role_holders (role_id, user_id, since_ts, reason) VALUES ('r', '@a:x', 2, 'swipe_in');
+             INSERT INTO role_history (role_id, ts, reason, to_user) VALUES ('r', 2, 'swipe_in', '@a:x');",
+        )
+        .map_err(backend_err)?;
+        assert!(conn.execute("UPDATE role_history SET to_user = '@b:x'", []).is_err(), "history is never changed");
+        assert!(conn.execute("DELETE FROM role_history", []).is_err(), "nor deleted");
+        assert!(
+            conn.execute(
+                "INSERT INTO role_holders (role_id, user_id, since_ts, reason) VALUES ('r', '@nobody:x', 2, 'admin')",
+                []
+            )
+            .is_err(),
+            "only accounts hold roles"
+        );
         Ok(())
     }
 

@@ -33,6 +33,7 @@ macro_rules! check {
 mod device_lists;
 mod presence;
 mod relations;
+mod roles;
 mod search;
 
 /// Runs every check against stores opened by `open`.
@@ -58,6 +59,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     search::search(&store).await?;
     presence::presence_store(&store).await?;
     device_lists::device_lists(&store).await?;
+    roles::roles(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

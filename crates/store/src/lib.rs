@@ -12,6 +12,7 @@ mod error;
 mod observer;
 mod records;
 mod relations;
+mod roles;
 mod search;
 
 use async_trait::async_trait;
@@ -29,6 +30,7 @@ pub use records::{
     MediaRef, MembershipChange, NewMedia, NewSession, PosRange, Presence, Receipt, Session, Totp,
 };
 pub use relations::{Relation, RelationFilter, RelationStore};
+pub use roles::{HolderChange, HolderOp, HolderRefusal, RoleNotice, RoleStore};
 pub use search::{SearchHit, SearchOrder, SearchQuery, SearchResults, SearchScope};
 
 /// Result of a storage call.
@@ -442,6 +444,7 @@ pub trait Store:
     + MfaStore
     + MediaStore
     + RelationStore
+    + RoleStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

@@ -235,6 +235,10 @@ pub enum ChangeTopic {
     DeviceLists,
     /// A user's account, password, sessions or devices.
     Account(OwnedUserId),
+    /// The set of roles or any role's definition.
+    Roles,
+    /// Who holds a role.
+    RoleHolders(wardline_types::RoleId),
 }
 
 /// When a [`ChangeTopic`] last changed.

@@ -24,10 +24,14 @@ pub enum InvalidUsername {
     /// A character outside `a-z 0-9 . _ = - /`.
     #[error("a username may contain only lowercase letters, digits and . _ = - /")]
     Character,
+    /// Starts with `role.`: those user ids belong to roles ([`crate::role::RoleId::localpart`]).
+    #[error("usernames starting \"role.\" are reserved for roles")]
+    Reserved,
 }
 
 impl Username {
-    /// Validates `s` as a username. Upper case is refused rather than folded, so that an import
+    /// Validates `s` as a username (the one check account creation and import use). Usernames
+    /// starting `role.` are reserved for roles' user ids. Upper case is refused rather than folded, so that an import
     /// file and the directory never disagree about who someone is.
     pub fn parse(s: &str) -> Result<Self, InvalidUsername> {
         if s.is_empty() || s.len() > 64 {
@@ -35,6 +39,9 @@ impl Username {
         }
         if !s.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/')) {
             return Err(InvalidUsername::Character);
+        }
+        if s.starts_with(crate::role::ROLE_USERNAME_PREFIX) {
+            return Err(InvalidUsername::Reserved);
         }
         Ok(Self(s.to_owned()))
     }
@@ -165,5 +172,8 @@ mod tests {
         assert_eq!(Username::parse("Alice"), Err(InvalidUsername::Character));
         assert_eq!(Username::parse("al ice"), Err(InvalidUsername::Character));
         assert_eq!(Username::parse("al@ice"), Err(InvalidUsername::Character));
+        assert_eq!(Username::parse("role.med-reg"), Err(InvalidUsername::Reserved));
+        assert_eq!(Username::parse("role."), Err(InvalidUsername::Reserved));
+        assert!(Username::parse("roles").is_ok() && Username::parse("rolex.y").is_ok());
     }
 }

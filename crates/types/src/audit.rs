@@ -92,11 +92,15 @@ pub enum AuditAction {
     /// the backup was taken from were lost by the restore.
     #[serde(rename = "restore")]
     Restore,
+    /// A role changed hands: swipe in, swipe out, handover, or holders set by an administrator
+    /// (the role and the people in the detail; the person who gained or lost it as the target).
+    #[serde(rename = "role.holders")]
+    RoleHolders,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 23] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -119,6 +123,7 @@ impl AuditAction {
         Self::Export,
         Self::RequestRefused,
         Self::Restore,
+        Self::RoleHolders,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -147,6 +152,7 @@ impl AuditAction {
             Self::Export => "export",
             Self::RequestRefused => "request.refused",
             Self::Restore => "restore",
+            Self::RoleHolders => "role.holders",
         }
     }
 

@@ -11,6 +11,7 @@ pub mod media;
 pub mod membership;
 pub mod redaction;
 pub mod relation;
+pub mod role;
 pub mod search;
 pub mod stream;
 
@@ -21,4 +22,5 @@ pub use event::{
     TxnRef, kinds,
 };
 pub use membership::Membership;
+pub use role::{Eligibility, HolderReason, Role, RoleChange, RoleDefinition, RoleHolder, RoleId};
 pub use stream::{StreamPos, SyncToken};

@@ -11,6 +11,7 @@ mod manifest;
 mod notify;
 mod private_file;
 mod restore;
+mod role_cli;
 mod room_cli;
 mod serve;
 mod tls;
@@ -55,6 +56,9 @@ enum Command {
     /// Conversations: lists, members, and transcripts for investigations.
     #[command(subcommand)]
     Room(room_cli::RoomCommand),
+    /// Roles (on call, in charge, teams): add, list, show, update, import, retire, holders.
+    #[command(subcommand)]
+    Role(role_cli::RoleCommand),
     /// Copy the data directory (database, files, audit keys and checkpoints) into DEST, a new or
     /// empty directory, with a manifest of every file; works while the server runs.
     Backup {
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
                 .await
             }
             Command::Room(cmd) => users::with_services(config, |s, _| Box::pin(room_cli::run(s, cmd))).await,
+            Command::Role(cmd) => users::with_services(config, |s, _| Box::pin(role_cli::run(s, cmd))).await,
             Command::Backup { dest } => backup::run(config, &dest).await,
             Command::Restore { src } => restore::run(&config, &src),
         }

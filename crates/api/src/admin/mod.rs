@@ -4,6 +4,7 @@
 //! These are Wardline's own endpoints, not Matrix ones, so they are routed here by path; they
 //! still answer errors in the Matrix shape, through the same error table.
 
+mod roles;
 mod settings;
 mod users;
 
@@ -96,6 +97,18 @@ pub fn routes() -> Routes {
         .wardline(Method::GET, &format!("{A}/lockouts"), "admin.lockouts", full, users::lockouts)
         .wardline(Method::GET, &format!("{A}/settings"), "admin.settings.get", full, settings::get)
         .wardline(Method::PUT, &format!("{A}/settings"), "admin.settings.update", full, settings::update)
+        .wardline(Method::GET, &format!("{A}/roles"), "admin.roles.list", full, roles::list)
+        .wardline(Method::POST, &format!("{A}/roles"), "admin.roles.create", full, roles::create)
+        .wardline(Method::GET, &format!("{A}/roles/{{role_id}}"), "admin.roles.get", full, roles::get)
+        .wardline(Method::PUT, &format!("{A}/roles/{{role_id}}"), "admin.roles.update", full, roles::update)
+        .wardline(Method::DELETE, &format!("{A}/roles/{{role_id}}"), "admin.roles.retire", full, roles::retire)
+        .wardline(
+            Method::PUT,
+            &format!("{A}/roles/{{role_id}}/holders"),
+            "admin.roles.set_holders",
+            full,
+            roles::set_holders,
+        )
         .wardline(
             Method::DELETE,
             &format!("{A}/users/{{user_id}}/mfa"),

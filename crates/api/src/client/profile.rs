@@ -6,6 +6,7 @@ use ruma::api::client::profile::{get_avatar_url, get_display_name, get_profile, 
 use ruma::api::client::user_directory::search_users;
 use serde_json::{Value, json};
 use wardline_service::Services;
+use wardline_service::roles::DirectoryEntry;
 use wardline_types::Account;
 
 use crate::error::ApiError;
@@ -70,30 +71,55 @@ pub async fn set_avatar(s: Services, req: Ruma<set_avatar_url::v3::Request>) -> 
     reply(set_avatar_url::v3::Response::new())
 }
 
-/// `POST /user_directory/search`: this organisation's staff, by name, job title or
-/// department. Phone numbers and e-mail addresses are shown to administrators only.
+/// `POST /user_directory/search`: this organisation's roles and staff. Roles come first, found
+/// by the words of their name, department and site ("med reg", "on call cardiology"), each as
+/// the Matrix user id reserved for it with the role's name and `org.wardline.role` (who holds it
+/// now and since when, its bleep); then people, by name, job title or department, each with
+/// `org.wardline.roles`, the roles they hold now. Phone numbers and e-mail addresses are shown
+/// to administrators only.
 pub async fn search(s: Services, req: Ruma<search_users::v3::Request>) -> Result<Response, ApiError> {
     let is_admin = req.caller()?.is_admin;
     let limit = usize::try_from(u64::from(req.body.limit)).unwrap_or(10).clamp(1, 100);
-    let mut found = s.accounts.search_directory(&req.body.search_term, limit + 1).await?;
-    let limited = found.len() > limit;
-    found.truncate(limit);
+    let (found, limited) = s.roles.search_directory(&req.body.search_term, limit).await?;
     let results: Vec<Value> = found
         .iter()
-        .map(|a| {
-            let mut v = json!({
-                "user_id": a.user_id,
-                "display_name": a.display_name,
-                "avatar_url": a.avatar_url,
-                "org.wardline.job_title": a.job_title,
-                "org.wardline.department": a.department,
-            });
-            if is_admin {
-                // Administrators see contact details; colleagues never do.
-                v["org.wardline.email"] = json!(a.email);
-                v["org.wardline.phone"] = json!(a.phone);
+        .map(|entry| match entry {
+            DirectoryEntry::Role(r) => {
+                let role = crate::roles::role_json(&s, r);
+                json!({
+                    "user_id": role["user_id"],
+                    "display_name": r.definition.name,
+                    "avatar_url": null,
+                    "org.wardline.role": role,
+                })
             }
-            v
+            DirectoryEntry::Person(a, held) => {
+                let roles: Vec<Value> = held
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "role_id": r.definition.id,
+                            "user_id": s.roles.user_id_of(&r.definition.id).ok(),
+                            "name": r.definition.name,
+                            "since_ts": r.holders.iter().find(|h| h.user_id == a.user_id).map(|h| h.since.0),
+                        })
+                    })
+                    .collect();
+                let mut v = json!({
+                    "user_id": a.user_id,
+                    "display_name": a.display_name,
+                    "avatar_url": a.avatar_url,
+                    "org.wardline.job_title": a.job_title,
+                    "org.wardline.department": a.department,
+                    "org.wardline.roles": roles,
+                });
+                if is_admin {
+                    // Administrators see contact details; colleagues never do.
+                    v["org.wardline.email"] = json!(a.email);
+                    v["org.wardline.phone"] = json!(a.phone);
+                }
+                v
+            }
         })
         .collect();
     Ok(Json(json!({ "results": results, "limited": limited })).into_response())

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::harness::{Client, PASSWORD, Server, admin_calls_on_ada, cli, enc};
 
-async fn admin(s: &Server) -> Client {
+pub async fn admin(s: &Server) -> Client {
     let (ok, out, err) = cli(
         &s.data_dir,
         &["user", "add", "boss", "--admin", "--display-name", "IT Admin"],

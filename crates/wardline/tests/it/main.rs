@@ -24,6 +24,7 @@ mod metrics;
 mod mfa;
 mod presence;
 mod relations;
+mod roles;
 mod rooms;
 mod search;
 mod session;

@@ -1,0 +1,130 @@
+//! Roles, who holds them, and the append-only history of their changes of hands.
+
+use async_trait::async_trait;
+use ruma::OwnedUserId;
+use wardline_types::{Role, RoleChange, RoleDefinition, RoleId, Timestamp};
+
+use crate::{ImportOutcome, StoreResult};
+
+/// A change of a role's holders, checked by the store inside its write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HolderOp {
+    /// `user` starts holding the role, beside anyone holding it already.
+    SwipeIn {
+        /// Who.
+        user: OwnedUserId,
+    },
+    /// `user` stops holding the role.
+    SwipeOut {
+        /// Who.
+        user: OwnedUserId,
+    },
+    /// `from` hands the role to `to`, who is told ([`RoleStore::pending_role_notices`]).
+    Handover {
+        /// The holder leaving.
+        from: OwnedUserId,
+        /// The successor.
+        to: OwnedUserId,
+    },
+    /// The holders become exactly these.
+    Set {
+        /// Who holds the role afterwards.
+        holders: Vec<OwnedUserId>,
+    },
+}
+
+/// A change of holders with what the caller decided it from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HolderChange {
+    /// The role.
+    pub role_id: RoleId,
+    /// The definition version ([`Role::version`]) the caller checked the rules against: the
+    /// change is refused with [`HolderRefusal::DefinitionChanged`] if it is no longer current.
+    pub expected_version: u64,
+    /// What changes.
+    pub op: HolderOp,
+    /// The member of staff making the change (`None`: an operator or the server).
+    pub by: Option<OwnedUserId>,
+    /// A short note kept with the change.
+    pub note: Option<String>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Why the store refused a change of holders (nothing was written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HolderRefusal {
+    /// There is no such role.
+    NoSuchRole,
+    /// The role is retired.
+    Retired,
+    /// The definition changed since the caller read it: read again and decide again.
+    DefinitionChanged,
+    /// The change names someone as leaving the role who does not hold it.
+    NotHolder(OwnedUserId),
+    /// The change names someone as taking the role who holds it already.
+    AlreadyHolder(OwnedUserId),
+    /// The change would leave nobody holding a role that must not be empty.
+    WouldBeEmpty,
+}
+
+/// A new holder to be told they now hold a role (written with the change that made them one;
+/// sent by the notification that a later change adds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleNotice {
+    /// The history entry ([`RoleChange::seq`]) that made them a holder.
+    pub seq: u64,
+    /// The role.
+    pub role_id: RoleId,
+    /// Who is to be told.
+    pub user_id: OwnedUserId,
+    /// Who handed it to them.
+    pub from: Option<OwnedUserId>,
+    /// When they became holder.
+    pub at: Timestamp,
+}
+
+/// Roles as organisation objects: definitions, current holders, the history of changes.
+///
+/// **Invariant:** a change of holders is checked and written in one write: a role that must not
+/// be empty is never left empty, only a holder can leave, and nobody holds a role twice, however
+/// changes interleave. Every change of holders appends to the history (never changed or deleted)
+/// and marks [`crate::ChangeTopic::RoleHolders`]; every change of definition marks
+/// [`crate::ChangeTopic::Roles`].
+#[async_trait]
+pub trait RoleStore: Send + Sync {
+    /// Creates a role (version 1, no holders); [`crate::StoreError::Conflict`] if the id was
+    /// ever used.
+    async fn create_role(&self, definition: RoleDefinition, now: Timestamp) -> StoreResult<Role>;
+    /// Replaces a role's definition and raises its version; [`crate::StoreError::NotFound`]
+    /// if there is no such role.
+    async fn update_role(&self, definition: RoleDefinition, now: Timestamp) -> StoreResult<Role>;
+    /// Creates and replaces many definitions in one transaction: all or nothing.
+    async fn import_roles(
+        &self,
+        creates: Vec<RoleDefinition>,
+        updates: Vec<RoleDefinition>,
+        now: Timestamp,
+    ) -> StoreResult<ImportOutcome>;
+    /// Retires a role: nobody holds it afterwards (each holder's leaving is in the history,
+    /// as an administrator's change by `by`) and it can no longer be held. Its id stays taken.
+    async fn retire_role(
+        &self,
+        role_id: &RoleId,
+        by: Option<OwnedUserId>,
+        now: Timestamp,
+    ) -> StoreResult<Vec<RoleChange>>;
+    /// One role with its holders.
+    async fn role(&self, role_id: &RoleId) -> StoreResult<Option<Role>>;
+    /// Every role (retired ones too) with its holders, ordered by id.
+    async fn roles(&self) -> StoreResult<Vec<Role>>;
+    /// Changes a role's holders if the rules above allow it; returns the history entries
+    /// written, in order (none if the holders were already as asked).
+    async fn change_holders(&self, change: HolderChange) -> StoreResult<Result<Vec<RoleChange>, HolderRefusal>>;
+    /// A role's history, newest first, at most `limit` entries.
+    async fn role_history(&self, role_id: &RoleId, limit: usize) -> StoreResult<Vec<RoleChange>>;
+    /// Notices to new holders not yet sent, oldest first.
+    async fn pending_role_notices(&self, limit: usize) -> StoreResult<Vec<RoleNotice>>;
+    /// Marks a notice sent.
+    async fn role_notice_sent(&self, seq: u64, at: Timestamp) -> StoreResult<()>;
+}
