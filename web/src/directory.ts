@@ -24,6 +24,9 @@ export async function searchPeople(term: string, limit = 20): Promise<Person[]> 
   const r = await matrix().searchUserDirectory({ term: term.trim(), limit });
   return r.results
     .filter((u) => u.user_id !== me())
+    // Roles ("Medical Registrar On-call") are in the directory too; this client cannot open a
+    // conversation with a role yet, so it offers people only rather than a choice that fails.
+    .filter((u) => !("org.wardline.role" in u))
     .map((u) => {
       watchPresence(u.user_id);
       return personFrom(u as typeof u & Record<string, unknown>);
