@@ -180,7 +180,8 @@ impl AccountService {
 
     /// Deactivates an account: it can no longer sign in, every session ends at once (open
     /// long-polls included) and it leaves every room.
-    pub async fn deactivate(&self, by: By<'_>, user: &UserId) -> ServiceResult<()> {
+    /// (Through [`crate::Services::deactivate_account`], which also ends the account's roles.)
+    pub(crate) async fn deactivate(&self, by: By<'_>, user: &UserId) -> ServiceResult<()> {
         self.get(user).await?;
         let slot = self.audit.reserve()?;
         self.store.set_deactivated(user, true).await?;

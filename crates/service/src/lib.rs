@@ -213,6 +213,19 @@ impl Services {
         self.metrics.set_audit_backlog(self.audit.backlog());
     }
 
+    /// Deactivates an account: it can no longer sign in, every session ends at once, it leaves
+    /// every room and stops holding every role (the one place deactivation is written, for the
+    /// admin API and the command line). Returns the roles that must not be empty and are now
+    /// held by nobody.
+    pub async fn deactivate_account(
+        &self,
+        by: audit::By<'_>,
+        user: &ruma::UserId,
+    ) -> ServiceResult<Vec<wardline_types::Role>> {
+        self.accounts.deactivate(by, user).await?;
+        self.roles.release_deactivated(by, user).await
+    }
+
     /// Starts shutting down: every open long-poll answers at once, and readiness answers `503`.
     pub fn begin_shutdown(&self) {
         self.health.begin_shutdown();

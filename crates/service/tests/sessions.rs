@@ -471,7 +471,7 @@ async fn a_deactivated_account_is_told_so_only_after_the_right_password() {
     let (s, _clock, _, _dir) = setup(Security::default()).await;
     let session = s.sessions.login(login("ada", PW, false)).await.unwrap();
     let ada: ruma::OwnedUserId = "@ada:localhost".try_into().unwrap();
-    s.accounts.deactivate(wardline_service::audit::By::Server, &ada).await.unwrap();
+    s.deactivate_account(wardline_service::audit::By::Server, &ada).await.unwrap();
     assert!(
         matches!(
             s.sessions.authenticate(&session.access_token, None).await,

@@ -38,7 +38,7 @@ CREATE TABLE role_history (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
     role_id   TEXT NOT NULL REFERENCES roles(id),
     ts        INTEGER NOT NULL,
-    reason    TEXT NOT NULL CHECK (reason IN ('swipe_in', 'swipe_out', 'handover', 'admin')),
+    reason    TEXT NOT NULL CHECK (reason IN ('swipe_in', 'swipe_out', 'handover', 'admin', 'deactivated')),
     actor     TEXT,
     from_user TEXT,
     to_user   TEXT,

@@ -15,7 +15,7 @@ use wardline_store::{
 use wardline_types::{Eligibility, HolderReason, Role, RoleChange, RoleDefinition, RoleHolder, RoleId, Timestamp};
 
 use crate::pool::WriteTx;
-use crate::rows::{corrupt, exec, parse_user, sql_ts, ts};
+use crate::rows::{corrupt, exec, parse_user, query_one, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
 
 const ROLE_COLUMNS: &str =
@@ -292,6 +292,13 @@ fn plan(role: &Role, op: &HolderOp) -> Result<Vec<Step>, HolderRefusal> {
             }
             vec![Step { reason: HolderReason::Handover, from: Some(from.clone()), to: Some(to.clone()) }]
         }
+        HolderOp::Release { user } => {
+            if !holds(user) {
+                return Err(HolderRefusal::NotHolder(user.clone()));
+            }
+            // Never refused for leaving the role empty: a deactivated account cannot act.
+            return Ok(vec![Step { reason: HolderReason::Deactivated, from: Some(user.clone()), to: None }]);
+        }
         HolderOp::Set { holders } => {
             let mut wanted = holders.clone();
             wanted.sort();
@@ -450,6 +457,23 @@ impl RoleStore for SqliteStore {
                     Ok(steps) => steps,
                     Err(refusal) => return Ok(Err(refusal)),
                 };
+                if steps.len() > change.max_changes {
+                    return Ok(Err(HolderRefusal::HoldersChanged));
+                }
+                // Checked in the write: an account deactivated while the change was decided
+                // never becomes a holder.
+                for joining in steps.iter().filter_map(|s| s.to.as_ref()) {
+                    let active: bool = query_one(
+                        w.tx,
+                        "SELECT EXISTS (SELECT 1 FROM accounts WHERE user_id = ?1 AND deactivated = 0)",
+                        params![joining.as_str()],
+                        |r| r.get(0),
+                    )
+                    .map_err(backend_err)?;
+                    if !active {
+                        return Ok(Err(HolderRefusal::NotActive(joining.clone())));
+                    }
+                }
                 let mut written = Vec::with_capacity(steps.len());
                 for step in &steps {
                     written.push(append(

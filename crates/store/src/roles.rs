@@ -26,6 +26,13 @@ pub enum HolderOp {
         /// The successor.
         to: OwnedUserId,
     },
+    /// `user`'s account was deactivated: they stop holding the role, even one that must not be
+    /// empty (nobody who cannot act holds a role; the caller raises the alarm for a role left
+    /// uncovered).
+    Release {
+        /// Who.
+        user: OwnedUserId,
+    },
     /// The holders become exactly these.
     Set {
         /// Who holds the role afterwards.
@@ -49,6 +56,10 @@ pub struct HolderChange {
     pub note: Option<String>,
     /// When.
     pub at: Timestamp,
+    /// The most changes of hands the caller has taken audit places for ([`RoleChange`]s): a
+    /// change that needs more, because the holders changed since they were read, is refused
+    /// with [`HolderRefusal::HoldersChanged`], so no change of hands goes unrecorded.
+    pub max_changes: usize,
 }
 
 /// Why the store refused a change of holders (nothing was written).
@@ -60,6 +71,11 @@ pub enum HolderRefusal {
     Retired,
     /// The definition changed since the caller read it: read again and decide again.
     DefinitionChanged,
+    /// The holders changed since the caller read them, so the change needs more changes of
+    /// hands than it allowed for ([`HolderChange::max_changes`]): read again and decide again.
+    HoldersChanged,
+    /// The change names someone as taking the role whose account is deactivated (or gone).
+    NotActive(OwnedUserId),
     /// The change names someone as leaving the role who does not hold it.
     NotHolder(OwnedUserId),
     /// The change names someone as taking the role who holds it already.

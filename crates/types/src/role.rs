@@ -158,6 +158,8 @@ pub enum HolderReason {
     Handover,
     /// An administrator (or an operator at the command line) set the holders.
     Admin,
+    /// The holder's account was deactivated: a role is never held by someone who cannot act.
+    Deactivated,
 }
 
 impl HolderReason {
@@ -169,13 +171,16 @@ impl HolderReason {
             Self::SwipeOut => "swipe_out",
             Self::Handover => "handover",
             Self::Admin => "admin",
+            Self::Deactivated => "deactivated",
         }
     }
 
     /// The reason with this name.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::SwipeIn, Self::SwipeOut, Self::Handover, Self::Admin].into_iter().find(|r| r.name() == name)
+        [Self::SwipeIn, Self::SwipeOut, Self::Handover, Self::Admin, Self::Deactivated]
+            .into_iter()
+            .find(|r| r.name() == name)
     }
 }
 

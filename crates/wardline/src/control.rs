@@ -142,6 +142,13 @@ pub enum ControlOutcome {
         /// The new one-time password.
         one_time_password: String,
     },
+    /// An account was deactivated.
+    Deactivated {
+        /// Roles that must not be empty and that nobody holds any more (its holder was the one
+        /// deactivated): someone must take them now.
+        #[serde(default)]
+        uncovered: Vec<String>,
+    },
     /// A lockout was lifted, or there was none.
     Unlocked {
         /// Whether the account was locked.
@@ -257,8 +264,8 @@ pub async fn execute(services: &Services, operator: &Operator, req: ControlReque
             Err(e) => Err(e.to_string()),
         },
         ControlRequest::Deactivate { user: u } => {
-            accounts.deactivate(by, &user(services, &u)?).await.map_err(|e| e.to_string())?;
-            Ok(ControlOutcome::Done)
+            let uncovered = services.deactivate_account(by, &user(services, &u)?).await.map_err(|e| e.to_string())?;
+            Ok(ControlOutcome::Deactivated { uncovered: uncovered.iter().map(|r| r.definition.name.clone()).collect() })
         }
         ControlRequest::Reactivate { user: u } => {
             accounts.reactivate(by, &user(services, &u)?).await.map_err(|e| e.to_string())?;

@@ -259,6 +259,12 @@ fn report(
         ControlOutcome::Unlocked { was_locked: false } => {
             println!("{user} is not locked out (no server is running, and lockouts end when it stops)");
         }
+        ControlOutcome::Deactivated { uncovered } => {
+            println!("deactivated {user}: every session has ended");
+            for role in uncovered {
+                println!("WARNING: nobody holds {role} now (it must not be empty): someone must take it at once");
+            }
+        }
         ControlOutcome::Done => println!("done: {user}"),
     }
     Ok(())

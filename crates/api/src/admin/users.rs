@@ -137,7 +137,9 @@ pub async fn update(
     Ok(Json(account_json(&s.accounts.get(&user).await?, &s).await?).into_response())
 }
 
-/// `POST /users/{userId}/deactivate`: ends every session at once and leaves every room.
+/// `POST /users/{userId}/deactivate`: ends every session at once, leaves every room and every
+/// role; answers the roles that must not be empty and are now held by nobody
+/// (`uncovered_roles`), which someone must take at once.
 pub async fn deactivate(
     State(s): State<Services>,
     Admin(by): Admin,
@@ -147,8 +149,10 @@ pub async fn deactivate(
     if user == by.user_id {
         return Err(ApiError::forbidden("you cannot deactivate yourself"));
     }
-    s.accounts.deactivate(By::Staff(&by.actor()), &user).await?;
-    Ok(Json(json!({})).into_response())
+    let uncovered = s.deactivate_account(By::Staff(&by.actor()), &user).await?;
+    let uncovered: Vec<Value> =
+        uncovered.iter().map(|r| json!({ "role_id": r.definition.id.as_str(), "name": r.definition.name })).collect();
+    Ok(Json(json!({ "uncovered_roles": uncovered })).into_response())
 }
 
 /// `POST /users/{userId}/reactivate`

@@ -79,21 +79,23 @@ pub(super) fn fallback_loops(start: &RoleId, defs: &HashMap<RoleId, Option<RoleI
 impl RoleService {
     /// What is wrong with `d` against the organisation as it is (plus `also`, roles about to be
     /// written with it): named people must be accounts of this server, the fallback a role that
-    /// is not retired, and fallbacks must not go round in a circle.
+    /// is not retired, and fallbacks must not go round in a circle. (The outer error: the store
+    /// failed.)
     pub(super) async fn check_against_store(
         &self,
         d: &RoleDefinition,
         existing: &[Role],
         also: &[RoleDefinition],
-    ) -> Result<(), String> {
+    ) -> ServiceResult<Result<(), String>> {
         for u in &d.eligibility.users {
             if u.server_name() != self.server_name {
-                return Err(format!("{u} is not a user of this server"));
+                return Ok(Err(format!("{u} is not a user of this server")));
             }
             match self.store.account(u).await {
                 Ok(Some(_)) => {}
-                Ok(None) => return Err(format!("{u} has no account")),
-                Err(e) => return Err(format!("cannot check {u}: {e}")),
+                Ok(None) => return Ok(Err(format!("{u} has no account"))),
+                // A store failure is the server's, not the request's: mapped once, as such.
+                Err(e) => return Err(e.into()),
             }
         }
         let mut fallbacks: HashMap<RoleId, Option<RoleId>> =
@@ -105,16 +107,16 @@ impl RoleService {
         if let Some(f) = &d.fallback {
             let known = existing.iter().find(|r| &r.definition.id == f);
             if known.is_some_and(|r| r.retired) {
-                return Err(format!("the fallback role {f} is retired"));
+                return Ok(Err(format!("the fallback role {f} is retired")));
             }
             if known.is_none() && !also.iter().any(|a| &a.id == f) {
-                return Err(format!("the fallback role {f} does not exist"));
+                return Ok(Err(format!("the fallback role {f} does not exist")));
             }
             if fallback_loops(&d.id, &fallbacks) {
-                return Err(format!("fallbacks would go round in a circle through {f}"));
+                return Ok(Err(format!("fallbacks would go round in a circle through {f}")));
             }
         }
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// Records an administrator's change of a role's definition in the place taken for it.
@@ -131,7 +133,7 @@ impl RoleService {
         if existing.iter().any(|r| r.definition.id == d.id) {
             return Err(ServiceError::RoleConflict(format!("the role id {} is taken", d.id)));
         }
-        self.check_against_store(&d, &existing, &[]).await.map_err(ServiceError::InvalidParam)?;
+        self.check_against_store(&d, &existing, &[]).await?.map_err(ServiceError::InvalidParam)?;
         let slot = self.audit.reserve()?;
         let id = d.id.clone();
         let role = self.store.create_role(d, self.clock.now()).await.map_err(|e| match e {
@@ -157,7 +159,7 @@ impl RoleService {
         if current.definition == d {
             return Ok(current.clone());
         }
-        self.check_against_store(&d, &existing, &[]).await.map_err(ServiceError::InvalidParam)?;
+        self.check_against_store(&d, &existing, &[]).await?.map_err(ServiceError::InvalidParam)?;
         let slot = self.audit.reserve()?;
         let id = d.id.clone();
         let role = self.store.update_role(d, self.clock.now()).await.map_err(|e| match e {

@@ -87,6 +87,7 @@ impl RoleService {
                 by: by.actor().map(|a| a.user_id.clone()),
                 note: note.clone(),
                 at: self.clock.now(),
+                max_changes: slots.len(),
             };
             match self.store.change_holders(change).await? {
                 Ok(changes) => {
@@ -95,11 +96,40 @@ impl RoleService {
                     }
                     return self.get(id).await;
                 }
-                Err(HolderRefusal::DefinitionChanged) => {}
+                Err(HolderRefusal::DefinitionChanged | HolderRefusal::HoldersChanged) => {}
                 Err(refusal) => return Err(refused(&role, &refusal, by)),
             }
         }
         Err(ServiceError::RoleConflict("the role kept changing while this was decided; try again".into()))
+    }
+
+    /// Ends every holding of `user`, whose account was deactivated: recorded in each role's
+    /// history and the audit trail. A role that must not be empty and is left with nobody is
+    /// reported as uncovered (returned, and logged as an error for the administrators).
+    pub(crate) async fn release_deactivated(&self, by: By<'_>, user: &UserId) -> ServiceResult<Vec<Role>> {
+        let held = self.held_by(&[user.to_owned()]).await?.into_iter().flat_map(|(_, roles)| roles);
+        let mut uncovered = Vec::new();
+        for role in held {
+            let op = HolderOp::Release { user: user.to_owned() };
+            let after = match self.change(by, &role.definition.id, op, &[], None).await {
+                Ok(after) => after,
+                // Gone meanwhile (it handed over, the role was retired): nothing to release.
+                Err(ServiceError::RoleConflict(_)) if !self.still_holds(&role.definition.id, user).await? => continue,
+                Err(e) => return Err(e),
+            };
+            if after.holders.is_empty() && !after.definition.may_be_empty {
+                tracing::error!(
+                    role = %after.definition.id,
+                    "a role that must not be empty has nobody holding it: its only holder's account was deactivated"
+                );
+                uncovered.push(after);
+            }
+        }
+        Ok(uncovered)
+    }
+
+    async fn still_holds(&self, id: &RoleId, user: &UserId) -> ServiceResult<bool> {
+        Ok(self.get(id).await?.holders.iter().any(|h| h.user_id == user))
     }
 
     /// `actor` takes the role (beside anyone holding it now), if it admits them.
@@ -169,7 +199,10 @@ fn refused(role: &Role, refusal: &HolderRefusal, by: By<'_>) -> ServiceError {
     match refusal {
         HolderRefusal::NoSuchRole => ServiceError::not_found(format!("there is no role {}", role.definition.id)),
         HolderRefusal::Retired => ServiceError::RoleConflict(format!("{name} is retired")),
-        HolderRefusal::DefinitionChanged => ServiceError::RoleConflict(format!("{name} changed; try again")),
+        HolderRefusal::DefinitionChanged | HolderRefusal::HoldersChanged => {
+            ServiceError::RoleConflict(format!("{name} changed; try again"))
+        }
+        HolderRefusal::NotActive(u) => ServiceError::NotEligible(format!("{u} is not an active member of staff")),
         HolderRefusal::NotHolder(u) if Some(u) == me.as_ref() => {
             ServiceError::forbidden(format!("you do not hold {name}"))
         }

@@ -164,7 +164,7 @@ impl RoleService {
         let all: Vec<RoleDefinition> = rows.iter().map(|(_, d)| d.clone()).collect();
         let (mut creates, mut updates, mut unchanged) = (Vec::new(), Vec::new(), 0);
         for (line, d) in rows {
-            if let Err(reason) = self.check_against_store(&d, &existing, &all).await {
+            if let Err(reason) = self.check_against_store(&d, &existing, &all).await? {
                 errors.push(RowError { line, reason });
                 continue;
             }

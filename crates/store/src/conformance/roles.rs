@@ -36,6 +36,7 @@ fn change(role: &str, version: u64, op: HolderOp, at: u64) -> HolderChange {
         by: Some(owned_user_id!("@rhi:localhost")),
         note: None,
         at: Timestamp(at),
+        max_changes: 100,
     }
 }
 
@@ -132,6 +133,19 @@ pub(super) async fn roles(s: &impl Store) -> StoreResult<()> {
             == Err(HolderRefusal::NoSuchRole),
         "no such role"
     );
+    // A change that needs more changes of hands than its caller took audit places for (the
+    // holders changed since it read them) is refused, never written partly unrecorded.
+    let mut tight = change("med-reg", v, HolderOp::Set { holders: vec![sam.clone()] }, 22);
+    tight.max_changes = 1;
+    check!(s.change_holders(tight).await? == Err(HolderRefusal::HoldersChanged), "more changes than allowed for");
+    // Someone deactivated meanwhile never becomes a holder.
+    s.set_deactivated(&sam, true).await?;
+    check!(
+        s.change_holders(change("med-reg", v, HolderOp::SwipeIn { user: sam.clone() }, 22)).await?
+            == Err(HolderRefusal::NotActive(sam.clone())),
+        "a deactivated account does not join"
+    );
+    s.set_deactivated(&sam, false).await?;
     let handed = s
         .change_holders(change("med-reg", v, HolderOp::Handover { from: rhi.clone(), to: sam.clone() }, 30))
         .await?

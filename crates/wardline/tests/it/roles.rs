@@ -235,3 +235,45 @@ async fn a_role_import_with_bad_rows_reports_their_lines_and_imports_nothing() {
     let (ok, out, err) = cli(&s.data_dir, &["role", "update", "med-reg", "--bleep", "4455"], None);
     assert!(ok && out.contains("version 2"), "{out}{err}");
 }
+
+#[tokio::test]
+async fn a_deactivated_holder_holds_no_role_and_an_uncovered_role_is_named() {
+    let s = Server::start();
+    let boss = admin(&s).await;
+    let reg = staff(&s, "reg", "Specialty Registrar").await;
+    staff(&s, "raj", "Specialty Registrar").await;
+    for (id, may_be_empty) in [("med-reg", false), ("teaching", true)] {
+        let (st, made) = boss
+            .post(
+                A,
+                json!({"role_id": id, "name": format!("Role {id}"), "eligibility": {"job_titles": ["Specialty Registrar"]}, "may_be_empty": may_be_empty}),
+            )
+            .await;
+        assert_eq!(st, 201, "{made}");
+        let (st, b) = reg.post(&format!("{R}/{id}/swipe_in"), json!({})).await;
+        assert_eq!(st, 200, "{b}");
+    }
+    // Deactivated by an administrator: he holds nothing any more, and the role that must not be
+    // empty is named as uncovered rather than shown as held by someone who cannot act.
+    let (st, b) = boss.post("/_wardline/admin/v1/users/@reg:localhost/deactivate", json!({})).await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["uncovered_roles"], json!([{"role_id": "med-reg", "name": "Role med-reg"}]));
+    for id in ["med-reg", "teaching"] {
+        let (st, role) = boss.get(&format!("{R}/{id}")).await;
+        assert_eq!(st, 200, "{role}");
+        assert!(holders(&role).is_empty(), "{role}");
+        assert_eq!(role["history"][0]["reason"], "deactivated", "{role}");
+    }
+    let released = audit_records(&s.data_dir)
+        .into_iter()
+        .filter(|r| r["action"] == "role.holders" && r["detail"].as_str().unwrap().contains("reason=deactivated"))
+        .count();
+    assert_eq!(released, 2, "each release is on the record");
+    // From the command line too: the sole holder's deactivation warns that the role is uncovered.
+    let raj = s.login("raj", PASSWORD).await;
+    let (st, b) = raj.post(&format!("{R}/med-reg/swipe_in"), json!({})).await;
+    assert_eq!(st, 200, "{b}");
+    let (ok, out, err) = cli(&s.data_dir, &["user", "deactivate", "raj"], None);
+    assert!(ok, "{err}");
+    assert!(out.contains("nobody holds Role med-reg"), "{out}");
+}
