@@ -14,9 +14,9 @@
 //! the marker is refused by the server ([`refuse_incomplete`]) and by another restore. A restore
 //! that fails takes back what it wrote, and only that.
 //!
-//! Run as root, the restore gives every file and directory it writes to the owner of the data
-//! directory (or, if it creates it, of the directory above); run as another user than that
-//! owner, it refuses (see [`target::owner_for`]).
+//! The restore runs as the owner of the data directory (or, if it creates it, of the directory
+//! above): as root for another user, or as another user than the owner, it refuses (see
+//! [`target::check_user`]).
 
 use std::path::{Path, PathBuf};
 
@@ -30,7 +30,7 @@ use crate::manifest::{self, Manifest};
 
 mod target;
 
-use target::{Owner, Target};
+use target::Target;
 
 /// The marker of a restore under way in a data directory: written first, removed last.
 pub const INCOMPLETE: &str = ".restore-incomplete";
@@ -68,11 +68,13 @@ pub fn run(config: &Config, src: &Path) -> Result<(), Box<dyn std::error::Error>
         )
         .into());
     }
-    let owner = target::owner_for(target)?;
+    if let Some(warning) = target::check_user(target)? {
+        eprintln!("warning: {warning}");
+    }
     let m = check(src)?;
     let os_user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into());
     let facts = format!("via=cli os_user={os_user} source={:?}", src.display().to_string());
-    let record = restore_into(&m, src, target, owner, &facts, &mut |_| Ok(()))?;
+    let record = restore_into(&m, src, target, &facts, &mut |_| Ok(()))?;
     println!(
         "restored {} files into {} from the backup of server {} taken at {} by Wardline {} (schema version {}, stream position {}, audit records 1 to {})",
         m.files.len(),
@@ -91,14 +93,6 @@ pub fn run(config: &Config, src: &Path) -> Result<(), Box<dyn std::error::Error>
         && *name != config.server_name
     {
         eprintln!("note: the data belongs to server name {name:?}: start the server with server_name = {name:?}");
-    }
-    if let Some(o) = owner {
-        println!(
-            "every restored file and directory belongs to user {} and group {}, as {} does",
-            o.uid,
-            o.gid,
-            target.display()
-        );
     }
     println!(
         "audit record {} says that the trail was restored from this backup, whose trail ended at record {}. \
@@ -192,11 +186,10 @@ fn restore_into(
     m: &Manifest,
     src: &Path,
     target: &Path,
-    owner: Option<Owner>,
     facts: &str,
     between: &mut dyn FnMut(&Step) -> Result<(), String>,
 ) -> Result<wardline_types::audit::AuditRecord, Box<dyn std::error::Error>> {
-    let mut t = Target::open(target, owner).map_err(|e| format!("{}: {e}", target.display()))?;
+    let mut t = Target::open(target).map_err(|e| format!("{}: {e}", target.display()))?;
     match fill(&mut t, m, src, facts, between) {
         Ok(record) => Ok(record),
         Err(e) => {
@@ -366,7 +359,7 @@ mod tests {
             let target = dir.path().join(format!("cut-{i}"));
             let mut seen = Vec::new();
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                restore_into(&m, &src, &target, None, "via=test", &mut |step| {
+                restore_into(&m, &src, &target, "via=test", &mut |step| {
                     seen.push((step.clone(), has(&target, INCOMPLETE), has(&target, DATABASE)));
                     assert!(step != cut, "the power went");
                     Ok(())
@@ -383,7 +376,7 @@ mod tests {
         // Not cut short: the marker is gone, and the trail ends with the restore's record.
         let target = dir.path().join("whole");
         let mut seen = Vec::new();
-        let record = restore_into(&m, &src, &target, None, "via=test", &mut |step| {
+        let record = restore_into(&m, &src, &target, "via=test", &mut |step| {
             seen.push(step.clone());
             Ok(())
         })
@@ -405,7 +398,7 @@ mod tests {
         for fail_at in [Step::Copied("audit-signing.key".into()), Step::Recorded, Step::DatabaseInPlace] {
             let target = dir.path().join("data-restored");
             std::fs::create_dir(&target).unwrap();
-            let result = restore_into(&m, &src, &target, None, "via=test", &mut |step| {
+            let result = restore_into(&m, &src, &target, "via=test", &mut |step| {
                 if *step == Step::Marked {
                     // Someone else writes into the directory meanwhile (a server started by its
                     // supervisor, an administrator).

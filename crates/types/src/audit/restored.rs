@@ -75,7 +75,9 @@ mod tests {
             format!("backup_taken_at=2026-11-30 backup_audit_seq=1 backup_audit_hash={hash}"),
             // A crafted time that carries words of its own.
             format!("backup_taken_at=backup_audit_seq=3 backup_audit_seq=1 backup_audit_hash={hash}"),
-            format!("backup_taken_at=2026-11-30T02:00:00Z backup_audit_seq=3 backup_audit_seq=1 backup_audit_hash={hash}"),
+            format!(
+                "backup_taken_at=2026-11-30T02:00:00Z backup_audit_seq=3 backup_audit_seq=1 backup_audit_hash={hash}"
+            ),
             // Out of order, or after other facts.
             format!("backup_audit_seq=1 backup_taken_at=2026-11-30T02:00:00Z backup_audit_hash={hash}"),
             format!("via=cli backup_taken_at=2026-11-30T02:00:00Z backup_audit_seq=1 backup_audit_hash={hash}"),
