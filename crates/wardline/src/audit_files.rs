@@ -22,14 +22,20 @@ pub const LOG_MARKER: &str = "wardline-audit-checkpoint";
 /// The log field that carries a checkpoint's JSON.
 pub const LOG_FIELD: &str = "checkpoint";
 
+/// The file name of the Ed25519 key that signs checkpoints in the data directory.
+pub const KEY_FILE: &str = "audit-signing.key";
+
+/// The file name of the data directory's checkpoint file.
+pub const CHECKPOINTS_FILE: &str = "audit-checkpoints.jsonl";
+
 /// The Ed25519 key that signs checkpoints (hex, readable by the owner only).
 pub fn key_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("audit-signing.key")
+    data_dir.join(KEY_FILE)
 }
 
 /// Every checkpoint, one JSON object per line, appended and synced as it is made.
 pub fn checkpoints_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("audit-checkpoints.jsonl")
+    data_dir.join(CHECKPOINTS_FILE)
 }
 
 fn append_file(path: &Path) -> std::io::Result<std::fs::File> {

@@ -47,7 +47,7 @@ pub fn refuse_incomplete(data_dir: &Path) -> Result<(), String> {
     match std::fs::symlink_metadata(&marker) {
         Ok(_) => Err(format!(
             "{} holds a restore from a backup that did not finish ({} is there): its files are only a part of the backup. \
-             Empty the directory (keep nothing of it), then run `wardline restore` again",
+             Empty the directory (keep nothing of it, {INCOMPLETE} and {DATABASE_RESTORING} included), then run `wardline restore` again",
             data_dir.display(),
             marker.display()
         )),
@@ -72,8 +72,10 @@ pub fn run(config: &Config, src: &Path) -> Result<(), Box<dyn std::error::Error>
         eprintln!("warning: {warning}");
     }
     let m = check(src)?;
-    let os_user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into());
-    let facts = format!("via=cli os_user={os_user} source={:?}", src.display().to_string());
+    // The operator as `describe` gives it (`via=cli os_user=NAME os_uid=N`, the name made safe
+    // for the record), and the backup's path as it resolves.
+    let source = std::fs::canonicalize(src).unwrap_or_else(|_| src.to_path_buf());
+    let facts = format!("{} source={:?}", crate::control::this_operator().describe(), source.display().to_string());
     let record = restore_into(&m, src, target, &facts, &mut |_| Ok(()))?;
     println!(
         "restored {} files into {} from the backup of server {} taken at {} by Wardline {} (schema version {}, stream position {}, audit records 1 to {})",
@@ -130,10 +132,23 @@ fn check(src: &Path) -> Result<Manifest, Box<dyn std::error::Error>> {
         )
         .into());
     }
+    if wardline_types::Timestamp::parse_rfc3339_strict(&m.created_at).is_none() {
+        return Err(format!(
+            "{}: created_at {:?} is not an RFC 3339 time, as `wardline backup` writes it: not a backup manifest",
+            path.display(),
+            m.created_at
+        )
+        .into());
+    }
     for f in &m.files {
         manifest::relative(&f.path)?;
-        if [INCOMPLETE, DATABASE_RESTORING, manifest::FILE].contains(&f.path.as_str()) {
-            return Err(format!("{}: the manifest names {:?}, which no backup holds", path.display(), f.path).into());
+        if !written_by_wardline(f) {
+            return Err(format!(
+                "{}: the manifest names {:?}, which is no file Wardline keeps (a database, a key, the checkpoint file, or a media blob named by its SHA-256): nothing was restored",
+                path.display(),
+                f.path
+            )
+            .into());
         }
     }
     if !m.files.iter().any(|f| f.path == DATABASE) {
@@ -160,6 +175,28 @@ fn check(src: &Path) -> Result<Manifest, Box<dyn std::error::Error>> {
         .into());
     }
     Ok(m)
+}
+
+/// Is `f` a file a backup holds: the database, a key, the checkpoint file, or a media blob
+/// named by its SHA-256 (the manifest's, which the file's content is checked against) under
+/// the directory of its first two digits? Anything else (SQLite's `wardline.db-wal`, which it
+/// would apply to the checked database; a restore's own temporary files) is refused.
+fn written_by_wardline(f: &manifest::FileEntry) -> bool {
+    let fixed = [
+        DATABASE,
+        crate::audit_files::CHECKPOINTS_FILE,
+        crate::audit_files::KEY_FILE,
+        wardline_service::names::KEY_FILE,
+    ];
+    if fixed.contains(&f.path.as_str()) {
+        return true;
+    }
+    let Some(rest) = f.path.strip_prefix("media/blobs/") else { return false };
+    let Some((fan, name)) = rest.split_once('/') else { return false };
+    name.len() == 64
+        && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && name.get(..2) == Some(fan)
+        && name == f.sha256
 }
 
 /// A point of a restore, for tests that look at the data directory, or fail the restore,
@@ -389,6 +426,40 @@ mod tests {
         assert_eq!((record.record.action, record.prev_hash.as_str()), (AuditAction::Restore, m.audit_hash.as_str()));
         let said = record.record.detail.as_deref().and_then(Restored::parse).unwrap();
         assert_eq!((said.audit_seq, said.backup_taken_at.as_str()), (m.audit_seq, m.created_at.as_str()));
+    }
+
+    #[test]
+    fn a_backup_holds_only_files_wardline_keeps() {
+        let hash = "ab".repeat(32);
+        let entry = |path: &str| FileEntry { path: path.to_owned(), size: 1, sha256: hash.clone() };
+        for kept in [
+            "wardline.db".to_owned(),
+            "audit-signing.key".into(),
+            "sign-in-names.key".into(),
+            "audit-checkpoints.jsonl".into(),
+            format!("media/blobs/ab/{hash}"),
+        ] {
+            assert!(written_by_wardline(&entry(&kept)), "{kept}");
+        }
+        let other = "cd".repeat(32);
+        for never in [
+            "wardline.db-wal".to_owned(),
+            "wardline.db-shm".into(),
+            ".wardline.db.restoring".into(),
+            ".wardline.db.restoring-wal".into(),
+            ".restore-incomplete".into(),
+            "manifest.json".into(),
+            "serve.lock".into(),
+            "media/thumbnails/x".into(),
+            // Not under the directory of its first two digits, not its content's hash, not a hash.
+            format!("media/blobs/cd/{hash}"),
+            format!("media/blobs/cd/{other}"),
+            format!("media/blobs/{hash}"),
+            format!("media/blobs/AB/{}", hash.to_uppercase()),
+            "media/blobs/ab/abab".into(),
+        ] {
+            assert!(!written_by_wardline(&entry(&never)), "{never}");
+        }
     }
 
     #[tokio::test]

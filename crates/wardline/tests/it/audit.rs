@@ -873,6 +873,11 @@ async fn records_lost_by_a_restore_are_named_as_such_and_tampering_is_still_foun
     assert!(r.terminate());
     let restore_record = export(&restored, &[]).into_iter().find(|r| r["action"] == "restore").unwrap();
     assert_eq!(restore_record["seq"], json!(record), "{restore_record}");
+    // Who restored it (the user id as the kernel gives it), and from where, the path resolved.
+    let detail = restore_record["detail"].as_str().unwrap();
+    let source = std::fs::canonicalize(&backup).unwrap();
+    assert!(detail.contains(" via=cli os_user=") && detail.contains(" os_uid="), "{detail}");
+    assert!(detail.contains(&format!("source={:?}", source.display().to_string())), "{detail}");
 
     // Checkpoints signed before the restore past the backup's last record name what it lost:
     // said plainly, and not tampering; but not "intact" either until the operator confirms

@@ -317,6 +317,25 @@ async fn restore_checks_the_backup_first_and_only_fills_an_empty_directory() {
     let (ok, _, err) = restore(&newer, &dir.path().join("t"));
     assert!(!ok && err.contains("knows schema versions up to"), "{err}");
     assert!(!dir.path().join("t").exists());
+    // A manifest naming a file Wardline never writes (SQLite would apply a `-wal` beside the
+    // database after every check), or a time that is not one, is refused.
+    let wal = copy("with-wal");
+    std::fs::write(wal.join("wardline.db-wal"), b"frames").unwrap();
+    let mut m4 = manifest(&wal);
+    m4["files"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"path": "wardline.db-wal", "size": 6, "sha256": sha256(b"frames")}));
+    std::fs::write(wal.join("manifest.json"), m4.to_string()).unwrap();
+    let (ok, _, err) = restore(&wal, &dir.path().join("t"));
+    assert!(!ok && err.contains("\"wardline.db-wal\", which is no file Wardline keeps"), "{err}");
+    let crafted = copy("crafted-time");
+    let mut m5 = manifest(&crafted);
+    m5["created_at"] = json!("2026-11-30T02:00:00Z backup_audit_seq=0");
+    std::fs::write(crafted.join("manifest.json"), m5.to_string()).unwrap();
+    let (ok, _, err) = restore(&crafted, &dir.path().join("t"));
+    assert!(!ok && err.contains("is not an RFC 3339 time"), "{err}");
+    assert!(!dir.path().join("t").exists());
 
     // The untouched backup restores into an empty directory that already exists.
     let target = dir.path().join("empty");
