@@ -181,19 +181,28 @@ async fn verify(
         return Err("no key to check checkpoints with".into());
     };
     let mut anchors = Vec::new();
-    let mut cut_short = Vec::new();
+    let mut notes = Vec::new();
     for f in checkpoint_files {
         let copies = crate::audit_files::read_checkpoints_file(f)?;
         anchors.extend(copies.checkpoints);
-        cut_short.extend(copies.cut_short);
+        notes.extend(copies.cut_short);
+        // A line of a log that looks like a checkpoint's and is not one: anyone whose words
+        // reach the log can write one, so it is skipped, and said.
+        notes.extend(copies.unreadable.into_iter().map(|u| format!("{u}: skipped")));
     }
     let local = crate::audit_files::read_checkpoints(data_dir)?;
-    cut_short.extend(local.cut_short);
-    for note in &cut_short {
-        println!("note: {note}");
+    notes.extend(local.cut_short);
+    for note in &notes {
+        println!("note: {}", printable(note));
     }
-    let local = local.checkpoints;
-    let mut report = audit_report::verify(services.store().as_ref(), &key, &local, &anchors).await?;
+    let mut report = audit_report::verify(services.store().as_ref(), &key, &local.checkpoints, &anchors).await?;
+    // The data directory's checkpoint file holds nothing but checkpoints Wardline wrote.
+    for line in local.unreadable {
+        report.problems.insert(
+            0,
+            audit_report::Problem { seq: None, message: format!("{line}: the checkpoint file was changed") },
+        );
+    }
     if anchored_key.is_some()
         && let Some(local_key) = &local_key
         && local_key.verifying_key() != key

@@ -139,6 +139,15 @@ async fn verify_catches_every_kind_of_tampering() {
         &format!("DELETE FROM audit_log WHERE seq > {}; DELETE FROM audit_checkpoints;", n - 5),
         "truncated",
     );
+    // A line of the checkpoint file that is no checkpoint is reported as such, and the rest
+    // of the trail is still checked.
+    let dir = work.path().join("checkpoint-file");
+    copy_dir(&s.data_dir, &dir);
+    let mut file = std::fs::OpenOptions::new().append(true).open(dir.join("audit-checkpoints.jsonl")).unwrap();
+    std::io::Write::write_all(&mut file, b"not a checkpoint\n").unwrap();
+    let (ok, out) = verify(&dir);
+    assert!(!ok && out.contains("TAMPERING: ") && out.contains("the checkpoint file was changed"), "{out}");
+    assert!(out.contains(&format!("checked {n} records")), "{out}");
     // A forger who rewrites the whole chain consistently still breaks the signed checkpoints.
     let dir = work.path().join("rechained");
     copy_dir(&s.data_dir, &dir);
