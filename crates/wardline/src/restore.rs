@@ -99,8 +99,9 @@ pub fn run(config: &Config, src: &Path) -> Result<(), Box<dyn std::error::Error>
     println!(
         "audit record {} says that the trail was restored from this backup, whose trail ended at record {}. \
          Records the server made after the backup was taken are not in it: `audit verify` with the checkpoints kept off the machine \
-         lists them as lost by this restore. Start the server now: it signs a checkpoint covering record {} as it starts",
-        record.seq, m.audit_seq, record.seq
+         lists them as lost by this restore, and asks you to confirm it with `--restore-confirmed {}` (keep a note of this restore: when, from which backup, by whom). \
+         Start the server now: it signs a checkpoint covering record {} as it starts",
+        record.seq, m.audit_seq, record.seq, record.seq
     );
     Ok(())
 }

@@ -253,3 +253,41 @@ pub(super) fn note_loss(report: &mut VerifyReport, restore: &Restore, seq: u64, 
         loss.checkpoints.sort_unstable();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(taken: &str, seq: u64) -> Restored {
+        Restored { backup_taken_at: taken.into(), audit_seq: seq, audit_hash: "ab".repeat(32) }
+    }
+
+    const HOUR: u64 = 3_600_000;
+
+    #[test]
+    fn a_restore_whose_times_do_not_fit_is_forged() {
+        let t = |h: u64| Timestamp(1_795_000_000_000 + h * HOUR);
+        let taken = t(2).to_rfc3339();
+        // Record S at 1, the backup at 2, the restore at 5; checkpoints kept off the machine:
+        // one of S signed before the backup, one after S signed after it.
+        let anchors = [(10, t(1)), (14, t(3))];
+        assert_eq!(dated_wrongly(11, t(5), Some(t(1)), &from(&taken, 10), &anchors), None);
+        // The backup has no record to follow (S = 0): no lower bound but the checkpoints.
+        assert_eq!(dated_wrongly(1, t(5), None, &from(&taken, 0), &[(14, t(3))]), None);
+        let wrong = [
+            // Taken before its last record, after the restore, or not at an RFC 3339 time.
+            (dated_wrongly(11, t(5), Some(t(3)), &from(&taken, 10), &[]), "before record 10"),
+            (dated_wrongly(11, t(1), Some(t(0)), &from(&taken, 10), &[]), "taken later"),
+            (dated_wrongly(11, t(5), Some(t(1)), &from("2026-11-30", 10), &[]), "no RFC 3339 time"),
+            // The restore dated before the backup's last record.
+            (dated_wrongly(11, t(1), Some(t(3)), &from(&taken, 10), &[]), "dated before record 10"),
+            // A checkpoint kept off the machine signed before the backup names a later record.
+            (dated_wrongly(11, t(5), Some(t(1)), &from(&taken, 10), &[(12, t(1))]), "covers record 12"),
+            (dated_wrongly(1, t(5), None, &from(&taken, 0), &[(3, t(1))]), "covers record 3"),
+        ];
+        for (problem, expect) in wrong {
+            let problem = problem.unwrap_or_default();
+            assert!(problem.contains(expect), "expected {expect:?} in {problem:?}");
+        }
+    }
+}

@@ -45,13 +45,26 @@ pub fn decide(
     name: &dyn Fn(u32) -> Option<String>,
 ) -> Result<Option<String>, String> {
     let sudo = |uid: u32| name(uid).unwrap_or_else(|| format!("'#{uid}'"));
-    match (euid, existing.or(above)) {
-        (0, Some(0)) => Ok(Some(format!(
-            "the restore runs as root into {}, which root owns: the restored files are root's (0600), and the server cannot read them unless it runs as root.              If it runs as a service user, empty the directory, give it to that user (install -d -m 0700 -o wardline -g wardline ...) and restore as that user",
+    if euid != 0 {
+        return match existing {
+            Some(owner) if owner != euid => Err(format!(
+                "{} belongs to user {owner}, but this restore runs as user {euid}: the restored files would be yours, and the server could not use them. \
+                 Run the restore as the directory's owner: `sudo -u {} wardline restore ...`",
+                target.display(),
+                sudo(owner)
+            )),
+            _ => Ok(None),
+        };
+    }
+    match existing.or(above) {
+        Some(0) => Ok(Some(format!(
+            "the restore runs as root into {}, which root owns: the restored files are root's (0600), and the server cannot read them unless it runs as root. \
+             If it runs as a service user, empty the directory, give it to that user (install -d -m 0700 -o wardline -g wardline ...) and restore as that user",
             target.display()
         ))),
-        (0, Some(owner)) => Err(format!(
-            "{} belongs to user {owner}: run the restore as that user, `sudo -u {} wardline restore ...`, not as root              (as root it would read the backup and write the data directory, both in that user's hands, with root's rights)",
+        Some(owner) => Err(format!(
+            "{} belongs to user {owner}: run the restore as that user, `sudo -u {} wardline restore ...`, not as root \
+             (as root it would read the backup and write the data directory, both in that user's hands, with root's rights)",
             if existing.is_some() {
                 target.display().to_string()
             } else {
@@ -59,13 +72,7 @@ pub fn decide(
             },
             sudo(owner)
         )),
-        (me, _) if me != 0 && existing.is_some_and(|o| o != me) => Err(format!(
-            "{} belongs to user {}, but this restore runs as user {me}: the restored files would be yours, and the server could not use them. Run the restore as the directory's owner: `sudo -u {} wardline restore ...`",
-            target.display(),
-            existing.unwrap_or_default(),
-            existing.map(sudo).unwrap_or_default()
-        )),
-        _ => Ok(None),
+        None => Ok(None),
     }
 }
 
