@@ -727,7 +727,9 @@ mod tests {
     fn restore_record(seq: u64, hash: &str, ts: u64) -> NewAuditRecord {
         let mut r = NewAuditRecord::new(Timestamp(ts), AuditAction::Restore, Outcome::Success);
         let from = wardline_types::audit::Restored {
-            backup_taken_at: "2026-11-30T02:00:00.000Z".into(),
+            // After the backup's last record (its time is its position) and before any
+            // checkpoint after it (signed at 20 and later).
+            backup_taken_at: Timestamp(5).to_rfc3339(),
             audit_seq: seq,
             audit_hash: hash.to_owned(),
         };
