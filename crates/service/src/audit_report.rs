@@ -82,6 +82,13 @@ impl VerifyReport {
         self.problems.is_empty()
     }
 
+    /// The restores whose losses the operator has not confirmed (given the positions of the
+    /// restore records they did confirm, having checked that those restores really were made).
+    #[must_use]
+    pub fn unconfirmed(&self, confirmed: &[u64]) -> Vec<&RestoreLoss> {
+        self.losses.iter().filter(|l| !confirmed.contains(&l.restore_seq)).collect()
+    }
+
     /// The first record where the trail is broken or disagrees with its checkpoints.
     #[must_use]
     pub fn first_disagreement(&self) -> Option<u64> {
@@ -116,8 +123,8 @@ impl Source {
 struct Walked {
     /// The hashes of the records at the positions asked for.
     hashes_at: HashMap<u64, String>,
-    /// The `restore` records.
-    restores: Vec<AuditRecord>,
+    /// The `restore` records, with the time of the record before each.
+    restores: Vec<restores::Found>,
 }
 
 /// Walks the chain, reporting the first break and every record that cannot be read; returns
@@ -128,6 +135,8 @@ async fn walk_chain(store: &dyn Store, wanted: &BTreeSet<u64>, report: &mut Veri
     let mut at = ChainPoint::default();
     let mut broken = false;
     let mut next = 1u64;
+    // The last record read: its position and time.
+    let mut last_read: Option<(u64, Timestamp)> = None;
     loop {
         let (page, unreadable) = match store.audit_records(next, PAGE).await {
             Ok(page) => (page, None),
@@ -147,8 +156,10 @@ async fn walk_chain(store: &dyn Store, wanted: &BTreeSet<u64>, report: &mut Veri
                 hashes_at.insert(r.seq, r.hash.clone());
             }
             if r.record.action == AuditAction::Restore {
-                restores.push(r.clone());
+                let before = last_read.filter(|(s, _)| s + 1 == r.seq).map(|(_, ts)| ts);
+                restores.push(restores::Found { record: r.clone(), before });
             }
+            last_read = Some((r.seq, r.record.ts));
         }
         report.records += page.len() as u64;
         if !broken && let Err(e) = verify_chain_from(&page, &mut at) {
@@ -194,6 +205,8 @@ struct Copies {
 /// A trail restored from a backup holds a `restore` record after the backup's last record S
 /// (see `restores.rs`): checkpoints signed before the restore at positions after S name
 /// records the restore lost, which are reported in [`VerifyReport::losses`], not as problems.
+/// Whoever holds the data directory can forge a restore record, so a loss is not "intact"
+/// until the operator confirms that restore ([`VerifyReport::unconfirmed`]).
 pub async fn verify(
     store: &dyn Store,
     key: &VerifyingKey,
@@ -243,7 +256,9 @@ pub async fn verify(
     let signed = valid.iter().flat_map(|(&seq, by_hash)| {
         by_hash.iter().map(move |(hash, c)| restores::Signed { seq, hash: hash.as_str(), ts: c.signed })
     });
-    let restores = restores::check(&restore_records, signed, &hashes_at, &mut report);
+    let anchor_times: Vec<(u64, Timestamp)> =
+        anchors.iter().filter(|cp| verify_with(key, cp)).map(|cp| (cp.seq, cp.ts)).collect();
+    let restores = restores::check(&restore_records, signed, &anchor_times, &hashes_at, &mut report);
     let first_break = report.first_disagreement();
     let mut agrees_up_to = 0u64;
     let mut still_agreeing = true;
@@ -714,7 +729,9 @@ mod tests {
     fn restore_record(seq: u64, hash: &str, ts: u64) -> NewAuditRecord {
         let mut r = NewAuditRecord::new(Timestamp(ts), AuditAction::Restore, Outcome::Success);
         let from = wardline_types::audit::Restored {
-            backup_taken_at: "2026-11-30T02:00:00.000Z".into(),
+            // After the backup's last record (its time is its position) and before any
+            // checkpoint after it (signed at 20 and later).
+            backup_taken_at: Timestamp(5).to_rfc3339(),
             audit_seq: seq,
             audit_hash: hash.to_owned(),
         };

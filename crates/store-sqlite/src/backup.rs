@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use wardline_store::StoreError;
+use wardline_types::Timestamp;
 use wardline_types::audit::{AuditRecord, Checkpoint, NewAuditRecord};
 
 use crate::backend_err;
@@ -33,6 +34,8 @@ pub struct Snapshot {
     pub server_name: Option<String>,
     /// The last audit record: its position in the chain (0 if none) and hash.
     pub audit_head: (u64, String),
+    /// That record's time (none if there is no record).
+    pub audit_head_ts: Option<Timestamp>,
     /// The position of its last audit checkpoint (0 if none).
     pub last_checkpoint: u64,
     /// The SHA-256 (hex) of every media blob it names, each once, in order.
@@ -200,11 +203,14 @@ fn describe(conn: &Connection) -> Result<Snapshot, StoreError> {
         .query_row("SELECT value FROM server_meta WHERE key = 'server_name'", [], |r| r.get(0))
         .optional()
         .map_err(backend_err)?;
-    let audit_head: (i64, String) = conn
-        .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+    let head: Option<(i64, String, i64)> = conn
+        .query_row("SELECT seq, hash, ts FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()
-        .map_err(backend_err)?
-        .unwrap_or((0, String::new()));
+        .map_err(backend_err)?;
+    let audit_head_ts = head.as_ref().map(|(_, _, ts)| Timestamp(u64::try_from(*ts).unwrap_or(0)));
+    let audit_head: (i64, String) = head.map_or((0, String::new()), |(seq, hash, _)| (seq, hash));
     let last_checkpoint: i64 =
         conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints", [], |r| r.get(0)).map_err(backend_err)?;
     let blobs: Vec<String> = conn
@@ -227,6 +233,7 @@ fn describe(conn: &Connection) -> Result<Snapshot, StoreError> {
         stream_position: crate::stream_position(conn)?,
         server_name,
         audit_head: (u64::try_from(audit_head.0).unwrap_or(0), audit_head.1),
+        audit_head_ts,
         last_checkpoint: u64::try_from(last_checkpoint).unwrap_or(0),
         blobs,
         counts,
@@ -280,6 +287,7 @@ mod tests {
         let copy = dir.path().join("copy.db");
         let snap = snapshot(&db, &copy)?;
         assert_eq!((snap.audit_head.0, snap.last_checkpoint), (3, 1));
+        assert_eq!(snap.audit_head_ts, Some(Timestamp(3)), "the last record's time");
         // The server had read the head (3) before the snapshot and stores its checkpoint after;
         // meanwhile records go on. Neither a checkpoint of a record the copy lacks (4) nor one
         // whose hash is not the copy's record's (2) is taken.

@@ -42,6 +42,13 @@ impl Timestamp {
         u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok().map(Self)
     }
 
+    /// Parses RFC 3339 only (`2026-11-25T12:00:00Z`, any offset): a time a file or record
+    /// states, where a bare date would be a loss of precision someone chose.
+    pub fn parse_rfc3339_strict(s: &str) -> Option<Self> {
+        let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+        u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok().map(Self)
+    }
+
     /// Milliseconds from `earlier` to `self`, zero if `earlier` is later.
     #[must_use]
     pub fn millis_since(self, earlier: Timestamp) -> u64 {
@@ -103,6 +110,8 @@ mod tests {
         assert_eq!(Timestamp::parse_rfc3339("2026-11-25T12:09:53.711Z"), Some(t));
         assert_eq!(Timestamp::parse_rfc3339("1970-01-02"), Some(Timestamp(86_400_000)));
         assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
+        assert_eq!(Timestamp::parse_rfc3339_strict("2026-11-25T12:09:53.711Z"), Some(t));
+        assert_eq!(Timestamp::parse_rfc3339_strict("1970-01-02"), None);
     }
 
     #[test]

@@ -27,6 +27,13 @@ pub enum AuditCommand {
         /// (the text or JSON log, syslog, journald, `journalctl -o json`). Repeat for several.
         #[arg(long)]
         checkpoints: Vec<PathBuf>,
+        /// The position of a `restore` record whose restore you have confirmed really happened
+        /// when the record says (from the backup it names). Records lost by a restore are
+        /// reported as such only once it is confirmed; until then `audit verify` exits with
+        /// status 2, since whoever holds the data directory can forge a restore record. Repeat
+        /// for several.
+        #[arg(long, value_name = "SEQ")]
+        restore_confirmed: Vec<u64>,
     },
     /// Print the public key that checks the checkpoints (creating the signing key if there is
     /// none yet), to keep off the machine for `audit verify --public-key`.
@@ -52,6 +59,21 @@ pub enum AuditCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+}
+
+/// The exit status of `audit verify` when checkpoints show records lost by a restore that the
+/// operator has not confirmed (`--restore-confirmed`): neither intact nor proven tampering.
+pub const EXIT_UNCONFIRMED_RESTORE: u8 = 2;
+
+/// `audit verify` found records lost by restores not confirmed with `--restore-confirmed`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "records were lost by the restore(s) of record(s) {}, not confirmed: a restore record can be forged by whoever holds the data directory",
+    restores.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+)]
+pub struct UnconfirmedRestore {
+    /// The positions of the restore records not confirmed.
+    pub restores: Vec<u64>,
 }
 
 /// Export formats.
@@ -102,7 +124,9 @@ pub async fn run_audit(
     cmd: AuditCommand,
 ) -> Result<(), Box<dyn std::error::Error>> {
     match cmd {
-        AuditCommand::Verify { public_key, checkpoints } => verify(services, data_dir, public_key, &checkpoints).await,
+        AuditCommand::Verify { public_key, checkpoints, restore_confirmed } => {
+            verify(services, data_dir, public_key, &checkpoints, &restore_confirmed).await
+        }
         AuditCommand::PublicKey => {
             println!("{}", crate::audit_files::load_or_create_key(data_dir)?.public_hex());
             Ok(())
@@ -142,6 +166,7 @@ async fn verify(
     data_dir: &std::path::Path,
     public_key: Option<String>,
     checkpoint_files: &[PathBuf],
+    restore_confirmed: &[u64],
 ) -> Result<(), Box<dyn std::error::Error>> {
     let local_key = match crate::audit_files::load_key(data_dir) {
         Ok(k) => Some(k),
@@ -156,19 +181,28 @@ async fn verify(
         return Err("no key to check checkpoints with".into());
     };
     let mut anchors = Vec::new();
-    let mut cut_short = Vec::new();
+    let mut notes = Vec::new();
     for f in checkpoint_files {
         let copies = crate::audit_files::read_checkpoints_file(f)?;
         anchors.extend(copies.checkpoints);
-        cut_short.extend(copies.cut_short);
+        notes.extend(copies.cut_short);
+        // A line of a log that looks like a checkpoint's and is not one: anyone whose words
+        // reach the log can write one, so it is skipped, and said.
+        notes.extend(copies.unreadable.into_iter().map(|u| format!("{u}: skipped")));
     }
     let local = crate::audit_files::read_checkpoints(data_dir)?;
-    cut_short.extend(local.cut_short);
-    for note in &cut_short {
-        println!("note: {note}");
+    notes.extend(local.cut_short);
+    for note in &notes {
+        println!("note: {}", printable(note));
     }
-    let local = local.checkpoints;
-    let mut report = audit_report::verify(services.store().as_ref(), &key, &local, &anchors).await?;
+    let mut report = audit_report::verify(services.store().as_ref(), &key, &local.checkpoints, &anchors).await?;
+    // The data directory's checkpoint file holds nothing but checkpoints Wardline wrote.
+    for line in local.unreadable {
+        report.problems.insert(
+            0,
+            audit_report::Problem { seq: None, message: format!("{line}: the checkpoint file was changed") },
+        );
+    }
     if anchored_key.is_some()
         && let Some(local_key) = &local_key
         && local_key.verifying_key() != key
@@ -217,22 +251,40 @@ async fn verify(
         }
     }
     for note in &report.notes {
-        println!("note: {note}");
+        println!("note: {}", printable(note));
     }
-    // Records lost by a restore from a backup: said plainly, and not tampering.
+    // Records lost by a restore from a backup: said plainly, and confirmed by the operator.
     for loss in &report.losses {
-        println!("warning: {loss}");
+        println!("warning: {}", printable(&loss.to_string()));
+    }
+    for n in restore_confirmed {
+        if !report.losses.iter().any(|l| l.restore_seq == *n) {
+            println!("note: --restore-confirmed {n}: no records lost by a restore at record {n} were found");
+        }
     }
     if report.intact() {
+        let unconfirmed: Vec<u64> = report.unconfirmed(restore_confirmed).iter().map(|l| l.restore_seq).collect();
         if report.losses.is_empty() {
             println!("audit trail intact");
-        } else {
-            println!("audit trail intact, apart from the records lost by the restore from a backup named above");
+            return Ok(());
         }
-        return Ok(());
+        if unconfirmed.is_empty() {
+            println!(
+                "audit trail intact, apart from the records lost by the restore from a backup named above (confirmed with --restore-confirmed)"
+            );
+            return Ok(());
+        }
+        for seq in &unconfirmed {
+            println!(
+                "NOT CONFIRMED: record {seq} says the server was restored from a backup, and whoever holds {} could have forged it to hide changes to the records after it. \
+                 Check that a restore from that backup really was made at that date (your change records, the operator who ran it); if it was, run this again with --restore-confirmed {seq}; if not, treat this as tampering",
+                data_dir.display()
+            );
+        }
+        return Err(UnconfirmedRestore { restores: unconfirmed }.into());
     }
     for p in report.problems.iter().take(SHOWN_PROBLEMS) {
-        println!("TAMPERING: {p}");
+        println!("TAMPERING: {}", printable(&p.message));
     }
     if report.problems.len() > SHOWN_PROBLEMS {
         println!("... and {} more", report.problems.len() - SHOWN_PROBLEMS);
@@ -248,4 +300,21 @@ async fn verify(
         }
     }
     Err(format!("the audit trail has been tampered with ({} problem(s))", report.problems.len()).into())
+}
+
+/// Text that may quote a record or a file, with control characters (a line break, a terminal
+/// escape) written as escapes: what verify prints cannot be made to pass for another line.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_verify_quotes_cannot_pass_for_a_line_of_its_own() {
+        assert_eq!(printable("record 3\naudit trail intact\u{1b}[2J"), "record 3\\naudit trail intact\\u{1b}[2J");
+        assert_eq!(printable("ward 7: ✓"), "ward 7: ✓");
+    }
 }

@@ -22,14 +22,20 @@ pub const LOG_MARKER: &str = "wardline-audit-checkpoint";
 /// The log field that carries a checkpoint's JSON.
 pub const LOG_FIELD: &str = "checkpoint";
 
+/// The file name of the Ed25519 key that signs checkpoints in the data directory.
+pub const KEY_FILE: &str = "audit-signing.key";
+
+/// The file name of the data directory's checkpoint file.
+pub const CHECKPOINTS_FILE: &str = "audit-checkpoints.jsonl";
+
 /// The Ed25519 key that signs checkpoints (hex, readable by the owner only).
 pub fn key_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("audit-signing.key")
+    data_dir.join(KEY_FILE)
 }
 
 /// Every checkpoint, one JSON object per line, appended and synced as it is made.
 pub fn checkpoints_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("audit-checkpoints.jsonl")
+    data_dir.join(CHECKPOINTS_FILE)
 }
 
 fn append_file(path: &Path) -> std::io::Result<std::fs::File> {
@@ -163,27 +169,50 @@ pub struct Copies {
     /// Notes on lines skipped because they end before their checkpoint does: a write cut short
     /// by a crash, a power cut or a full disk. The checkpoints around them still count.
     pub cut_short: Vec<String>,
+    /// Lines that look like a checkpoint (in a log: the checkpoint message, or a JSON object
+    /// with a checkpoint's keys; in the data directory's checkpoint file: every line) but are
+    /// not one, with why. The other lines still count.
+    pub unreadable: Vec<String>,
 }
 
 /// Reads checkpoints from text: JSON lines as Wardline writes them (the checkpoint files, the
 /// bodies posted to a collector), and the log's checkpoint lines (see [`LOG_MARKER`]) as the
 /// text log, the JSON log, syslog or journald (`journalctl -o json`, whose `MESSAGE` holds the
-/// line) keep them; other lines are skipped. A line cut short is skipped and noted; a line
-/// that is meant to hold a checkpoint and does not is an error.
-pub fn parse_checkpoints(text: &str, origin: &str) -> Result<Copies, String> {
+/// line) keep them; other lines are ordinary log lines, skipped. A log line is a checkpoint's
+/// only where the marker is the message: followed by `checkpoint={...}` (or, as older versions
+/// wrote it, by the JSON), or in a JSON log line whose message is the marker. Anyone whose
+/// words reach the log (a user name in a refused request) can put the marker in a field, so a
+/// line that looks like a checkpoint's and is not one is listed in [`Copies::unreadable`],
+/// not taken as the end of the copy.
+pub fn parse_checkpoints(text: &str, origin: &str) -> Copies {
+    parse(text, origin, false)
+}
+
+/// Reads the data directory's checkpoint file, which holds nothing but checkpoints as Wardline
+/// writes them: every line that is not one (but for one cut short) is in
+/// [`Copies::unreadable`].
+pub fn parse_checkpoint_file(text: &str, origin: &str) -> Copies {
+    parse(text, origin, true)
+}
+
+fn parse(text: &str, origin: &str, only_checkpoints: bool) -> Copies {
     let mut out = Copies::default();
     for (i, line) in text.lines().enumerate() {
+        let at = || format!("{origin} line {}", i + 1);
         match checkpoint_line(line, 0) {
             Line::Checkpoint(cp) => out.checkpoints.push(cp),
             Line::CutShort => out.cut_short.push(format!(
-                "{origin} line {}: a checkpoint cut short (a write interrupted by a crash or a full disk), skipped",
-                i + 1
+                "{}: a checkpoint cut short (a write interrupted by a crash or a full disk), skipped",
+                at()
             )),
+            Line::Other if only_checkpoints && !line.trim().is_empty() => {
+                out.unreadable.push(format!("{}: not a checkpoint", at()));
+            }
             Line::Other => {}
-            Line::Bad(why) => return Err(format!("{origin} line {}: {why}", i + 1)),
+            Line::Bad(why) => out.unreadable.push(format!("{}: {why}", at())),
         }
     }
-    Ok(out)
+    out
 }
 
 /// What one line holds.
@@ -194,7 +223,7 @@ enum Line {
     CutShort,
     /// No checkpoint: another log line.
     Other,
-    /// Meant to hold a checkpoint, and does not.
+    /// Looks like a checkpoint's line, and is not one.
     Bad(String),
 }
 
@@ -202,32 +231,56 @@ enum Line {
 /// journald's export.
 const LOG_KEYS: &[&str] = &["timestamp", "level", "target", "fields", "message", "MESSAGE", "__CURSOR"];
 
+/// Keys of a checkpoint: a JSON object with one of them and no log keys is meant to be one.
+const CHECKPOINT_KEYS: &[&str] = &["seq", "hash", "ts", "signature"];
+
+/// Where the marker is a text line's message, the JSON after it: the marker is the first
+/// word of the line or follows a space (a header, a syslog prefix; not `=` or a quote, as in a
+/// field), and is followed by `checkpoint={` (or, as older versions wrote it, by ` {`).
+fn marked_json(line: &str) -> Option<&str> {
+    let mut from = 0;
+    while let Some(found) = line[from..].find(LOG_MARKER) {
+        let at = from + found;
+        from = at + LOG_MARKER.len();
+        let at_message = line[..at].chars().next_back().is_none_or(char::is_whitespace);
+        let rest = &line[from..];
+        let json = rest
+            .strip_prefix(' ')
+            .map(str::trim_start)
+            .and_then(|r| r.strip_prefix(LOG_FIELD).and_then(|r| r.strip_prefix('=')).or(Some(r)))
+            .filter(|r| r.starts_with('{'));
+        if at_message && let Some(json) = json {
+            return Some(json);
+        }
+    }
+    None
+}
+
 /// The checkpoint in one line (a log line inside a journald object is read at `depth` 1).
 fn checkpoint_line(line: &str, depth: u8) -> Line {
     let trimmed = line.trim_start();
     if trimmed.starts_with('{') {
         return json_line(trimmed, depth);
     }
-    let Some(at) = line.find(LOG_MARKER) else { return Line::Other };
-    let rest = line[at + LOG_MARKER.len()..].trim_start();
-    let json = rest.strip_prefix(LOG_FIELD).and_then(|r| r.strip_prefix('=')).unwrap_or(rest);
-    if json.starts_with('{') {
+    if let Some(json) = marked_json(line) {
         // The JSON, without whatever a log shipper appended after it.
         return match serde_json::Deserializer::from_str(json).into_iter::<Checkpoint>().next() {
             Some(Ok(cp)) => Line::Checkpoint(cp),
             Some(Err(e)) if e.is_eof() => Line::CutShort,
-            Some(Err(e)) => Line::Bad(format!("not a checkpoint: {e}")),
-            None => Line::Bad("no checkpoint after the marker".into()),
+            Some(Err(e)) => Line::Bad(format!("a checkpoint line whose checkpoint cannot be read: {e}")),
+            None => Line::Bad("a checkpoint line without its checkpoint".into()),
         };
     }
     // A JSON log line behind a syslog prefix (`journalctl -o short` of the JSON log).
-    if let Some(open) = line[..at].find('{') {
-        match json_line(&line[open..], depth) {
-            Line::Other => {}
-            found => return found,
-        }
+    if line.contains(LOG_MARKER)
+        && let Some(open) = line.find('{')
+    {
+        return match json_line(&line[open..], depth) {
+            Line::Bad(_) => Line::Other,
+            found => found,
+        };
     }
-    Line::Bad(format!("no checkpoint after {LOG_MARKER:?}"))
+    Line::Other
 }
 
 /// The checkpoint in a line holding a JSON object: a checkpoint itself, or a log line (tracing's
@@ -235,7 +288,7 @@ fn checkpoint_line(line: &str, depth: u8) -> Line {
 fn json_line(text: &str, depth: u8) -> Line {
     let object = match serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>().next() {
         Some(Ok(serde_json::Value::Object(o))) => o,
-        Some(Ok(_)) | None => return Line::Bad("not a checkpoint".into()),
+        Some(Ok(_)) | None => return Line::Other,
         // A line cut short: a checkpoint's, or another log line's (which is no loss).
         Some(Err(e)) if e.is_eof() => {
             return if text.contains(LOG_MARKER) || text.contains("\"signature\"") || text.starts_with("{\"seq\"") {
@@ -244,9 +297,13 @@ fn json_line(text: &str, depth: u8) -> Line {
                 Line::Other
             };
         }
-        Some(Err(e)) => return Line::Bad(format!("not a checkpoint: {e}")),
+        Some(Err(e)) if text.starts_with("{\"seq\"") => return Line::Bad(format!("not a checkpoint: {e}")),
+        Some(Err(_)) => return Line::Other,
     };
     if !LOG_KEYS.iter().any(|k| object.contains_key(*k)) {
+        if !CHECKPOINT_KEYS.iter().any(|k| object.contains_key(*k)) {
+            return Line::Other;
+        }
         return match serde_json::from_value::<Checkpoint>(serde_json::Value::Object(object)) {
             Ok(cp) => Line::Checkpoint(cp),
             Err(e) => Line::Bad(format!("not a checkpoint: {e}")),
@@ -261,13 +318,16 @@ fn json_line(text: &str, depth: u8) -> Line {
             return match serde_json::from_str::<Checkpoint>(json) {
                 Ok(cp) => Line::Checkpoint(cp),
                 Err(e) if e.is_eof() => Line::CutShort,
-                Err(e) => Line::Bad(format!("not a checkpoint: {e}")),
+                Err(e) => Line::Bad(format!("a checkpoint line whose checkpoint cannot be read: {e}")),
             };
         }
         Some(value) if is_checkpoint => {
-            return serde_json::from_value::<Checkpoint>(value.clone())
-                .map_or_else(|e| Line::Bad(format!("not a checkpoint: {e}")), Line::Checkpoint);
+            return serde_json::from_value::<Checkpoint>(value.clone()).map_or_else(
+                |e| Line::Bad(format!("a checkpoint line whose checkpoint cannot be read: {e}")),
+                Line::Checkpoint,
+            );
         }
+        None if is_checkpoint => return Line::Bad("a checkpoint line without its checkpoint".into()),
         _ => {}
     }
     if depth > 0 {
@@ -290,18 +350,22 @@ fn json_line(text: &str, depth: u8) -> Line {
     }
 }
 
-/// Reads a file of checkpoints (see [`parse_checkpoints`]).
+/// Reads a copy of the checkpoints kept off the machine (see [`parse_checkpoints`]).
 pub fn read_checkpoints_file(path: &Path) -> Result<Copies, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(parse_checkpoints(&text, &path.display().to_string())?)
+    Ok(parse_checkpoints(&text, &path.display().to_string()))
 }
 
-/// Reads the data directory's checkpoint file (missing file: none).
+/// Reads the data directory's checkpoint file (missing file: none; see
+/// [`parse_checkpoint_file`]).
 pub fn read_checkpoints(data_dir: &Path) -> Result<Copies, Box<dyn std::error::Error>> {
     let path = checkpoints_path(data_dir);
     match std::fs::metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Copies::default()),
-        _ => read_checkpoints_file(&path),
+        _ => {
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(parse_checkpoint_file(&text, &path.display().to_string()))
+        }
     }
 }
 
@@ -389,7 +453,7 @@ mod tests {
         let b = key.sign(9, &"b".repeat(64), Timestamp(1_700_000_001_000));
         let both = [a.clone(), b.clone()];
         let jsonl = format!("{}\n{}\n", serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
-        assert_eq!(parse_checkpoints(&jsonl, "f").unwrap().checkpoints, both);
+        assert_eq!(parse_checkpoints(&jsonl, "f").checkpoints, both);
         for format in [LogFormat::Text, LogFormat::Json] {
             let lines = logged(format, &both);
             assert_eq!(lines.len(), 5, "{lines:#?}");
@@ -409,8 +473,9 @@ mod tests {
                 ("syslog", syslog(&lines)),
                 ("journal json", journal_json(&lines)),
             ] {
-                let copies = parse_checkpoints(&text, "log").unwrap_or_else(|e| panic!("{format:?} {shape}: {e}"));
+                let copies = parse_checkpoints(&text, "log");
                 assert_eq!(copies.checkpoints, both, "{format:?} {shape}: {text}");
+                assert!(copies.unreadable.is_empty(), "{format:?} {shape}: {:?}", copies.unreadable);
                 assert!(copies.cut_short.is_empty(), "{format:?} {shape}: {:?}", copies.cut_short);
             }
         }
@@ -423,18 +488,64 @@ mod tests {
                 .to_string(),
             format!("<14>1 2026-03-01T10:00:03Z ward7 wardline 812 - - {old} [extra]"),
         ];
-        assert_eq!(
-            parse_checkpoints(&(old_lines.join("\n") + "\n"), "log").unwrap().checkpoints,
-            [a.clone(), a.clone(), a]
-        );
-        // Lines meant to hold a checkpoint that do not are errors, not skipped.
+        assert_eq!(parse_checkpoints(&(old_lines.join("\n") + "\n"), "log").checkpoints, [a.clone(), a.clone(), a]);
+        // Lines that look like a checkpoint's and are not one are listed, and the rest still count.
         for bad in [
             "x wardline-audit-checkpoint {\"seq\":1}",
+            "x wardline-audit-checkpoint checkpoint={\"seq\":1,\"hash\":2}",
             "{\"seq\":1}",
             "{\"level\":\"INFO\",\"message\":\"wardline-audit-checkpoint\",\"checkpoint\":\"{\\\"seq\\\":1}\"}",
         ] {
-            assert!(parse_checkpoints(bad, "log").is_err(), "{bad}");
+            let text = format!("{bad}\n{}\n", serde_json::to_string(&b).unwrap());
+            let copies = parse_checkpoints(&text, "log");
+            assert_eq!(copies.checkpoints, std::slice::from_ref(&b), "{bad}");
+            assert_eq!(copies.unreadable.len(), 1, "{bad}: {:?}", copies.unreadable);
+            assert!(copies.unreadable[0].starts_with("log line 1: "), "{bad}: {:?}", copies.unreadable);
         }
+    }
+
+    #[test]
+    fn the_marker_in_a_logged_field_is_an_ordinary_line() {
+        let (key, _) = CheckpointKey::generate();
+        let a = key.sign(3, &"a".repeat(64), Timestamp(1_700_000_000_000));
+        // A member of staff asks for a user named after the marker: the refusal is logged with
+        // the name in a field, as the text log, the JSON log, and journald's export write it.
+        let name = LOG_MARKER;
+        let text_line = format!(
+            "2026-03-01T10:00:01.000001Z  WARN wardline_api::admin: refused target_user={name} path=/_wardline/admin/v1/users/{name}"
+        );
+        let quoted_line = format!(
+            "2026-03-01T10:00:01.000001Z  WARN wardline_api::admin: refused target_user=\"{name} checkpoint={{\\\"seq\\\":1}}\""
+        );
+        let json_line = serde_json::json!({"timestamp": "2026-03-01T10:00:01.000001Z", "level": "WARN", "message": "refused", "target_user": name, "checkpoint": "{}"}).to_string();
+        let lines = [text_line.clone(), quoted_line, json_line.clone()];
+        let cp = format!(
+            "2026-03-01T10:00:02.000001Z  INFO audit: {LOG_MARKER} checkpoint={}",
+            serde_json::to_string(&a).unwrap()
+        );
+        for text in [
+            lines.join("\n") + "\n" + &cp + "\n",
+            journal_json(&[text_line, json_line, cp.clone()]),
+            syslog(&[lines.join("\n"), cp.clone()]),
+        ] {
+            let copies = parse_checkpoints(&text, "log");
+            assert_eq!(copies.checkpoints, std::slice::from_ref(&a), "{text}");
+            assert!(copies.unreadable.is_empty() && copies.cut_short.is_empty(), "{text}: {copies:?}");
+        }
+    }
+
+    #[test]
+    fn a_line_of_the_checkpoint_file_that_is_no_checkpoint_is_listed() {
+        let (key, _) = CheckpointKey::generate();
+        let a = key.sign(3, &"a".repeat(64), Timestamp(1_700_000_000_000));
+        let text = format!(
+            "{}\nsomething else\n\n{}\n",
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&a).unwrap()
+        );
+        let copies = parse_checkpoint_file(&text, "f");
+        assert_eq!(copies.checkpoints, [a.clone(), a]);
+        assert_eq!(copies.unreadable, ["f line 2: not a checkpoint"]);
     }
 
     #[test]

@@ -170,7 +170,11 @@ pub async fn run(config: Config, dest: &Path) -> Result<(), Box<dyn std::error::
     let m = Manifest {
         format: manifest::FORMAT.into(),
         wardline_version: env!("CARGO_PKG_VERSION").into(),
-        created_at: taken_at.to_rfc3339(),
+        // When the snapshot began, or, if a record of the snapshot is dated later (made just
+        // before it, committed as it began), that record's time: so the backup's time is after
+        // every record it holds, and before every checkpoint of a record it lacks (a checkpoint
+        // signed before that record was made names an earlier one). `audit verify` checks both.
+        created_at: snap.audit_head_ts.map_or(taken_at, |head| head.max(taken_at)).to_rfc3339(),
         data_dir: data_dir.canonicalize().unwrap_or_else(|_| data_dir.clone()).display().to_string(),
         server_name: snap.server_name.clone(),
         schema_version: snap.schema_version,

@@ -118,6 +118,10 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<audit_cli::UnconfirmedRestore>() => {
+            logging::fatal(config_format, &e.to_string());
+            ExitCode::from(audit_cli::EXIT_UNCONFIRMED_RESTORE)
+        }
         Err(e) => {
             logging::fatal(config_format, &e.to_string());
             ExitCode::FAILURE

@@ -21,7 +21,8 @@ pub struct Manifest {
     pub format: String,
     /// The Wardline version that took the backup.
     pub wardline_version: String,
-    /// When the backup was taken: its snapshot began (RFC 3339).
+    /// When the backup was taken (RFC 3339): its snapshot began, or the time of the last audit
+    /// record it holds if that is later (a record made just before the snapshot).
     pub created_at: String,
     /// The data directory it was taken from.
     pub data_dir: String,

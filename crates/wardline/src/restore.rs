@@ -14,9 +14,9 @@
 //! the marker is refused by the server ([`refuse_incomplete`]) and by another restore. A restore
 //! that fails takes back what it wrote, and only that.
 //!
-//! Run as root, the restore gives every file and directory it writes to the owner of the data
-//! directory (or, if it creates it, of the directory above); run as another user than that
-//! owner, it refuses (see [`target::owner_for`]).
+//! The restore runs as the owner of the data directory (or, if it creates it, of the directory
+//! above): as root for another user, or as another user than the owner, it refuses (see
+//! [`target::check_user`]).
 
 use std::path::{Path, PathBuf};
 
@@ -30,7 +30,7 @@ use crate::manifest::{self, Manifest};
 
 mod target;
 
-use target::{Owner, Target};
+use target::Target;
 
 /// The marker of a restore under way in a data directory: written first, removed last.
 pub const INCOMPLETE: &str = ".restore-incomplete";
@@ -47,7 +47,7 @@ pub fn refuse_incomplete(data_dir: &Path) -> Result<(), String> {
     match std::fs::symlink_metadata(&marker) {
         Ok(_) => Err(format!(
             "{} holds a restore from a backup that did not finish ({} is there): its files are only a part of the backup. \
-             Empty the directory (keep nothing of it), then run `wardline restore` again",
+             Empty the directory (keep nothing of it, {INCOMPLETE} and {DATABASE_RESTORING} included), then run `wardline restore` again",
             data_dir.display(),
             marker.display()
         )),
@@ -68,11 +68,15 @@ pub fn run(config: &Config, src: &Path) -> Result<(), Box<dyn std::error::Error>
         )
         .into());
     }
-    let owner = target::owner_for(target)?;
+    if let Some(warning) = target::check_user(target)? {
+        eprintln!("warning: {warning}");
+    }
     let m = check(src)?;
-    let os_user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "unknown".into());
-    let facts = format!("via=cli os_user={os_user} source={:?}", src.display().to_string());
-    let record = restore_into(&m, src, target, owner, &facts, &mut |_| Ok(()))?;
+    // The operator as `describe` gives it (`via=cli os_user=NAME os_uid=N`, the name made safe
+    // for the record), and the backup's path as it resolves.
+    let source = std::fs::canonicalize(src).unwrap_or_else(|_| src.to_path_buf());
+    let facts = format!("{} source={:?}", crate::control::this_operator().describe(), source.display().to_string());
+    let record = restore_into(&m, src, target, &facts, &mut |_| Ok(()))?;
     println!(
         "restored {} files into {} from the backup of server {} taken at {} by Wardline {} (schema version {}, stream position {}, audit records 1 to {})",
         m.files.len(),
@@ -92,19 +96,12 @@ pub fn run(config: &Config, src: &Path) -> Result<(), Box<dyn std::error::Error>
     {
         eprintln!("note: the data belongs to server name {name:?}: start the server with server_name = {name:?}");
     }
-    if let Some(o) = owner {
-        println!(
-            "every restored file and directory belongs to user {} and group {}, as {} does",
-            o.uid,
-            o.gid,
-            target.display()
-        );
-    }
     println!(
         "audit record {} says that the trail was restored from this backup, whose trail ended at record {}. \
          Records the server made after the backup was taken are not in it: `audit verify` with the checkpoints kept off the machine \
-         lists them as lost by this restore. Start the server now: it signs a checkpoint covering record {} as it starts",
-        record.seq, m.audit_seq, record.seq
+         lists them as lost by this restore, and asks you to confirm it with `--restore-confirmed {}` (keep a note of this restore: when, from which backup, by whom). \
+         Start the server now: it signs a checkpoint covering record {} as it starts",
+        record.seq, m.audit_seq, record.seq, record.seq
     );
     Ok(())
 }
@@ -136,10 +133,23 @@ fn check(src: &Path) -> Result<Manifest, Box<dyn std::error::Error>> {
         )
         .into());
     }
+    if wardline_types::Timestamp::parse_rfc3339_strict(&m.created_at).is_none() {
+        return Err(format!(
+            "{}: created_at {:?} is not an RFC 3339 time, as `wardline backup` writes it: not a backup manifest",
+            path.display(),
+            m.created_at
+        )
+        .into());
+    }
     for f in &m.files {
         manifest::relative(&f.path)?;
-        if [INCOMPLETE, DATABASE_RESTORING, manifest::FILE].contains(&f.path.as_str()) {
-            return Err(format!("{}: the manifest names {:?}, which no backup holds", path.display(), f.path).into());
+        if !written_by_wardline(f) {
+            return Err(format!(
+                "{}: the manifest names {:?}, which is no file Wardline keeps (a database, a key, the checkpoint file, or a media blob named by its SHA-256): nothing was restored",
+                path.display(),
+                f.path
+            )
+            .into());
         }
     }
     if !m.files.iter().any(|f| f.path == DATABASE) {
@@ -168,6 +178,28 @@ fn check(src: &Path) -> Result<Manifest, Box<dyn std::error::Error>> {
     Ok(m)
 }
 
+/// Is `f` a file a backup holds: the database, a key, the checkpoint file, or a media blob
+/// named by its SHA-256 (the manifest's, which the file's content is checked against) under
+/// the directory of its first two digits? Anything else (SQLite's `wardline.db-wal`, which it
+/// would apply to the checked database; a restore's own temporary files) is refused.
+fn written_by_wardline(f: &manifest::FileEntry) -> bool {
+    let fixed = [
+        DATABASE,
+        crate::audit_files::CHECKPOINTS_FILE,
+        crate::audit_files::KEY_FILE,
+        wardline_service::names::KEY_FILE,
+    ];
+    if fixed.contains(&f.path.as_str()) {
+        return true;
+    }
+    let Some(rest) = f.path.strip_prefix("media/blobs/") else { return false };
+    let Some((fan, name)) = rest.split_once('/') else { return false };
+    name.len() == 64
+        && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && name.get(..2) == Some(fan)
+        && name == f.sha256
+}
+
 /// A point of a restore, for tests that look at the data directory, or fail the restore,
 /// between its steps.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,11 +224,10 @@ fn restore_into(
     m: &Manifest,
     src: &Path,
     target: &Path,
-    owner: Option<Owner>,
     facts: &str,
     between: &mut dyn FnMut(&Step) -> Result<(), String>,
 ) -> Result<wardline_types::audit::AuditRecord, Box<dyn std::error::Error>> {
-    let mut t = Target::open(target, owner).map_err(|e| format!("{}: {e}", target.display()))?;
+    let mut t = Target::open(target).map_err(|e| format!("{}: {e}", target.display()))?;
     match fill(&mut t, m, src, facts, between) {
         Ok(record) => Ok(record),
         Err(e) => {
@@ -366,7 +397,7 @@ mod tests {
             let target = dir.path().join(format!("cut-{i}"));
             let mut seen = Vec::new();
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                restore_into(&m, &src, &target, None, "via=test", &mut |step| {
+                restore_into(&m, &src, &target, "via=test", &mut |step| {
                     seen.push((step.clone(), has(&target, INCOMPLETE), has(&target, DATABASE)));
                     assert!(step != cut, "the power went");
                     Ok(())
@@ -383,7 +414,7 @@ mod tests {
         // Not cut short: the marker is gone, and the trail ends with the restore's record.
         let target = dir.path().join("whole");
         let mut seen = Vec::new();
-        let record = restore_into(&m, &src, &target, None, "via=test", &mut |step| {
+        let record = restore_into(&m, &src, &target, "via=test", &mut |step| {
             seen.push(step.clone());
             Ok(())
         })
@@ -398,6 +429,40 @@ mod tests {
         assert_eq!((said.audit_seq, said.backup_taken_at.as_str()), (m.audit_seq, m.created_at.as_str()));
     }
 
+    #[test]
+    fn a_backup_holds_only_files_wardline_keeps() {
+        let hash = "ab".repeat(32);
+        let entry = |path: &str| FileEntry { path: path.to_owned(), size: 1, sha256: hash.clone() };
+        for kept in [
+            "wardline.db".to_owned(),
+            "audit-signing.key".into(),
+            "sign-in-names.key".into(),
+            "audit-checkpoints.jsonl".into(),
+            format!("media/blobs/ab/{hash}"),
+        ] {
+            assert!(written_by_wardline(&entry(&kept)), "{kept}");
+        }
+        let other = "cd".repeat(32);
+        for never in [
+            "wardline.db-wal".to_owned(),
+            "wardline.db-shm".into(),
+            ".wardline.db.restoring".into(),
+            ".wardline.db.restoring-wal".into(),
+            ".restore-incomplete".into(),
+            "manifest.json".into(),
+            "serve.lock".into(),
+            "media/thumbnails/x".into(),
+            // Not under the directory of its first two digits, not its content's hash, not a hash.
+            format!("media/blobs/cd/{hash}"),
+            format!("media/blobs/cd/{other}"),
+            format!("media/blobs/{hash}"),
+            format!("media/blobs/AB/{}", hash.to_uppercase()),
+            "media/blobs/ab/abab".into(),
+        ] {
+            assert!(!written_by_wardline(&entry(&never)), "{never}");
+        }
+    }
+
     #[tokio::test]
     async fn a_failed_restore_takes_back_what_it_wrote_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
@@ -405,7 +470,7 @@ mod tests {
         for fail_at in [Step::Copied("audit-signing.key".into()), Step::Recorded, Step::DatabaseInPlace] {
             let target = dir.path().join("data-restored");
             std::fs::create_dir(&target).unwrap();
-            let result = restore_into(&m, &src, &target, None, "via=test", &mut |step| {
+            let result = restore_into(&m, &src, &target, "via=test", &mut |step| {
                 if *step == Step::Marked {
                     // Someone else writes into the directory meanwhile (a server started by its
                     // supervisor, an administrator).

@@ -29,15 +29,27 @@ impl Restored {
         format!("{TAKEN_AT}{} {SEQ}{} {HASH}{}", self.backup_taken_at, self.audit_seq, self.audit_hash)
     }
 
-    /// Reads a `restore` record's `detail` (the first occurrence of each word counts). `None`
-    /// if a word is missing or malformed.
+    /// Reads a `restore` record's `detail`: its first three words are these, in this order, and
+    /// other facts may follow them. `None` if a word is missing, out of order or malformed: the
+    /// backup's time must be RFC 3339 (so it holds no space or `=` that could pass for another
+    /// word), the position a number, the hash 64 hex digits.
     #[must_use]
     pub fn parse(detail: &str) -> Option<Self> {
-        let word = |key: &str| detail.split_whitespace().find_map(|w| w.strip_prefix(key));
-        let backup_taken_at = word(TAKEN_AT).filter(|t| !t.is_empty())?.to_owned();
-        let audit_seq = word(SEQ)?.parse().ok()?;
-        let audit_hash = word(HASH).filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))?.to_owned();
-        Some(Self { backup_taken_at, audit_seq, audit_hash })
+        let mut words = detail.split_whitespace();
+        let backup_taken_at = words.next()?.strip_prefix(TAKEN_AT)?;
+        if backup_taken_at.contains('=') || crate::Timestamp::parse_rfc3339_strict(backup_taken_at).is_none() {
+            return None;
+        }
+        let audit_seq = words.next()?.strip_prefix(SEQ)?;
+        if !audit_seq.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let audit_seq = audit_seq.parse().ok()?;
+        let audit_hash = words.next()?.strip_prefix(HASH)?;
+        if audit_hash.len() != 64 || !audit_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        Some(Self { backup_taken_at: backup_taken_at.to_owned(), audit_seq, audit_hash: audit_hash.to_owned() })
     }
 }
 
@@ -53,10 +65,25 @@ mod tests {
         // What follows cannot override it.
         let later = format!("{detail} backup_audit_seq=3");
         assert_eq!(Restored::parse(&later).map(|p| p.audit_seq), Some(41));
-        for bad in
-            ["", "backup_taken_at=x backup_audit_seq=1", "backup_taken_at=x backup_audit_seq=z backup_audit_hash=ab"]
-        {
-            assert_eq!(Restored::parse(bad), None, "{bad}");
+        let hash = "ab".repeat(32);
+        for bad in [
+            String::new(),
+            "backup_taken_at=x backup_audit_seq=1".into(),
+            "backup_taken_at=x backup_audit_seq=z backup_audit_hash=ab".into(),
+            // Not RFC 3339.
+            format!("backup_taken_at=x backup_audit_seq=1 backup_audit_hash={hash}"),
+            format!("backup_taken_at=2026-11-30 backup_audit_seq=1 backup_audit_hash={hash}"),
+            // A crafted time that carries words of its own.
+            format!("backup_taken_at=backup_audit_seq=3 backup_audit_seq=1 backup_audit_hash={hash}"),
+            format!(
+                "backup_taken_at=2026-11-30T02:00:00Z backup_audit_seq=3 backup_audit_seq=1 backup_audit_hash={hash}"
+            ),
+            // Out of order, or after other facts.
+            format!("backup_audit_seq=1 backup_taken_at=2026-11-30T02:00:00Z backup_audit_hash={hash}"),
+            format!("via=cli backup_taken_at=2026-11-30T02:00:00Z backup_audit_seq=1 backup_audit_hash={hash}"),
+            format!("backup_taken_at=2026-11-30T02:00:00Z backup_audit_seq=+1 backup_audit_hash={hash}"),
+        ] {
+            assert_eq!(Restored::parse(&bad), None, "{bad}");
         }
     }
 }

@@ -1,38 +1,32 @@
 //! The data directory a restore fills: every file and directory the restore creates is
 //! remembered (so a failed restore takes back exactly what it wrote, never what someone else
-//! put there meanwhile), given to the directory's owner when the restore runs as root, and
-//! synced to disk with the directory that names it.
+//! put there meanwhile), and synced to disk with the directory that names it.
+//!
+//! A restore runs as the data directory's owner ([`check_user`]): never as root for another
+//! user, since that user controls the backup directory and the data directory, and could swap a
+//! directory for a symbolic link between the checks and the copies to have root read or write
+//! any file. Run as the owner, nothing it can be led to read or write is beyond that owner's
+//! own reach, and no file needs giving to anyone.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::private_file::{copy_hashed, is_real_dir, owner_only, regular, restrict_dir, sync_dir};
 
-/// The user and group that own what the restore writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Owner {
-    /// User id.
-    pub uid: u32,
-    /// Group id.
-    pub gid: u32,
-}
-
-/// Who must own what a restore writes into `target`, decided before anything is written: the
-/// owner of `target` (or, if it is to be created, of the directory above it). Run as that owner,
-/// nothing needs doing (`None`); run as root, every file and directory is given to it; run as
-/// anyone else, the restore is refused, since the server could not use the files.
-pub fn owner_for(target: &Path) -> Result<Option<Owner>, String> {
+/// Checks, before anything is written, that this restore runs as the owner of `target` (or, if
+/// it is to be created, of the nearest directory above it). Returns a warning to print, if any.
+pub fn check_user(target: &Path) -> Result<Option<String>, String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
         let euid = rustix::process::geteuid().as_raw();
-        let existing = std::fs::metadata(target).ok().map(|m| Owner { uid: m.uid(), gid: m.gid() });
+        let existing = std::fs::metadata(target).ok().map(|m| m.uid());
         let above = target
             .ancestors()
             .skip(1)
             .find_map(|p| std::fs::metadata(if p.as_os_str().is_empty() { Path::new(".") } else { p }).ok())
-            .map(|m| Owner { uid: m.uid(), gid: m.gid() });
-        decide(target, euid, existing, above)
+            .map(|m| m.uid());
+        decide(target, euid, existing, above, &user_name)
     }
     #[cfg(not(unix))]
     {
@@ -41,24 +35,56 @@ pub fn owner_for(target: &Path) -> Result<Option<Owner>, String> {
     }
 }
 
-/// [`owner_for`]'s rule, given the effective user, the target's owner if it exists, and the
-/// owner of the nearest directory above it.
+/// [`check_user`]'s rule, given the effective user, the owner of the target if it exists, the
+/// owner of the nearest directory above it, and a way to name a user.
 pub fn decide(
     target: &Path,
     euid: u32,
-    existing: Option<Owner>,
-    above: Option<Owner>,
-) -> Result<Option<Owner>, String> {
-    match (euid, existing) {
-        (0, Some(o)) => Ok((o.uid != 0).then_some(o)),
-        (0, None) => Ok(above.filter(|o| o.uid != 0)),
-        (me, Some(o)) if o.uid != me => Err(format!(
-            "{} belongs to user {}, but this restore runs as user {me}: the restored files would be yours, and the server could not use them. Run the restore as the directory's owner (sudo -u wardline ...), or as root, which gives every restored file to the directory's owner",
-            target.display(),
-            o.uid
-        )),
-        _ => Ok(None),
+    existing: Option<u32>,
+    above: Option<u32>,
+    name: &dyn Fn(u32) -> Option<String>,
+) -> Result<Option<String>, String> {
+    let sudo = |uid: u32| name(uid).unwrap_or_else(|| format!("'#{uid}'"));
+    if euid != 0 {
+        return match existing {
+            Some(owner) if owner != euid => Err(format!(
+                "{} belongs to user {owner}, but this restore runs as user {euid}: the restored files would be yours, and the server could not use them. \
+                 Run the restore as the directory's owner: `sudo -u {} wardline restore ...`",
+                target.display(),
+                sudo(owner)
+            )),
+            _ => Ok(None),
+        };
     }
+    match existing.or(above) {
+        Some(0) => Ok(Some(format!(
+            "the restore runs as root into {}, which root owns: the restored files are root's (0600), and the server cannot read them unless it runs as root. \
+             If it runs as a service user, empty the directory, give it to that user (install -d -m 0700 -o wardline -g wardline ...) and restore as that user",
+            target.display()
+        ))),
+        Some(owner) => Err(format!(
+            "{} belongs to user {owner}: run the restore as that user, `sudo -u {} wardline restore ...`, not as root \
+             (as root it would read the backup and write the data directory, both in that user's hands, with root's rights)",
+            if existing.is_some() {
+                target.display().to_string()
+            } else {
+                format!("the directory that will hold {}", target.display())
+            },
+            sudo(owner)
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The name of the user `uid` in `/etc/passwd`, if it is there.
+#[cfg(unix)]
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid.to_string()).then(|| name.to_owned())
+    })
 }
 
 /// One thing a restore created.
@@ -72,7 +98,6 @@ enum Made {
 #[derive(Debug)]
 pub struct Target {
     root: PathBuf,
-    owner: Option<Owner>,
     made: Vec<Made>,
     /// Directories with new entries not yet synced.
     unsynced: Vec<PathBuf>,
@@ -81,8 +106,8 @@ pub struct Target {
 impl Target {
     /// Opens `root` (an empty directory, or none: then it is created with whatever is missing
     /// above it), readable by its owner only.
-    pub fn open(root: &Path, owner: Option<Owner>) -> std::io::Result<Self> {
-        let mut t = Self { root: root.to_path_buf(), owner, made: Vec::new(), unsynced: Vec::new() };
+    pub fn open(root: &Path) -> std::io::Result<Self> {
+        let mut t = Self { root: root.to_path_buf(), made: Vec::new(), unsynced: Vec::new() };
         let mut missing = Vec::new();
         let mut at = Some(root);
         while let Some(p) = at.filter(|p| !p.as_os_str().is_empty() && std::fs::symlink_metadata(p).is_err()) {
@@ -112,22 +137,7 @@ impl Target {
         std::fs::create_dir(dir)?;
         self.made.push(Made::Dir(dir.to_path_buf()));
         restrict_dir(dir)?;
-        self.give(dir, None)?;
         sync_dir(&Self::parent_of(dir))
-    }
-
-    /// Gives `path` (or the open `file` at it) to the owner, if the restore runs as root.
-    fn give(&self, path: &Path, file: Option<&std::fs::File>) -> std::io::Result<()> {
-        #[cfg(unix)]
-        if let Some(o) = self.owner {
-            match file {
-                Some(f) => std::os::unix::fs::fchown(f, Some(o.uid), Some(o.gid))?,
-                None => std::os::unix::fs::lchown(path, Some(o.uid), Some(o.gid))?,
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = (path, file);
-        Ok(())
     }
 
     /// Creates the directories of `rel` (a directory path under the root) that are missing.
@@ -143,7 +153,7 @@ impl Target {
         Ok(())
     }
 
-    /// Creates the new file `rel` (0600, given to the owner), lets `fill` write it, and syncs it.
+    /// Creates the new file `rel` (0600), lets `fill` write it, and syncs it.
     pub fn create<T>(
         &mut self,
         rel: &Path,
@@ -158,7 +168,6 @@ impl Target {
         owner_only(&mut options);
         let mut file = options.open(&path)?;
         self.made.push(Made::File(path.clone()));
-        self.give(&path, Some(&file))?;
         let result = fill(&mut file)?;
         file.sync_all()?;
         let dir = Self::parent_of(&path);
@@ -257,27 +266,37 @@ mod tests {
     use super::*;
 
     const ME: u32 = 1000;
+    const WARDLINE: u32 = 998;
 
-    fn owner(uid: u32) -> Option<Owner> {
-        Some(Owner { uid, gid: uid })
+    fn name(uid: u32) -> Option<String> {
+        (uid == WARDLINE).then(|| "wardline".to_owned())
     }
 
     #[test]
-    fn the_restored_files_belong_to_the_directorys_owner() {
+    fn a_restore_runs_as_the_data_directorys_owner() {
         let t = Path::new("/var/lib/wardline");
-        // As the owner: nothing to do.
-        assert_eq!(decide(t, ME, owner(ME), owner(0)), Ok(None));
-        // As root, into the service user's directory: every file is given to it.
-        assert_eq!(decide(t, 0, owner(998), owner(0)), Ok(owner(998)));
-        assert_eq!(decide(t, 0, owner(0), owner(998)), Ok(None));
-        // As root, into a directory to be created: its parent's owner.
-        assert_eq!(decide(t, 0, None, owner(998)), Ok(owner(998)));
-        assert_eq!(decide(t, 0, None, owner(0)), Ok(None));
-        // As someone else: refused, saying what to do.
-        let e = decide(t, ME, owner(998), owner(0)).unwrap_err();
-        assert!(e.contains("belongs to user 998") && e.contains("sudo -u wardline"), "{e}");
+        // As the owner: nothing to say.
+        assert_eq!(decide(t, WARDLINE, Some(WARDLINE), Some(0), &name), Ok(None));
         // A directory it creates is its own.
-        assert_eq!(decide(t, ME, None, owner(0)), Ok(None));
+        assert_eq!(decide(t, ME, None, Some(0), &name), Ok(None));
+        // As root, into the service user's directory, or one to be made in the service user's:
+        // refused, naming the command to run instead.
+        for (existing, above) in [(Some(WARDLINE), Some(0)), (None, Some(WARDLINE))] {
+            let e = decide(t, 0, existing, above, &name).unwrap_err();
+            assert!(e.contains("belongs to user 998") && e.contains("sudo -u wardline wardline restore"), "{e}");
+        }
+        // A user without a name is named by number.
+        let e = decide(t, 0, Some(4242), Some(0), &name).unwrap_err();
+        assert!(e.contains("sudo -u '#4242' wardline restore"), "{e}");
+        // As root into root's directory: allowed, with a warning that the server's account
+        // cannot read the files.
+        for (existing, above) in [(Some(0), Some(0)), (None, Some(0))] {
+            let w = decide(t, 0, existing, above, &name).unwrap().unwrap();
+            assert!(w.contains("cannot read them unless it runs as root"), "{w}");
+        }
+        // As someone else than the owner: refused, saying what to do.
+        let e = decide(t, ME, Some(WARDLINE), Some(0), &name).unwrap_err();
+        assert!(e.contains("belongs to user 998") && e.contains("sudo -u wardline wardline restore"), "{e}");
     }
 
     #[cfg(unix)]
@@ -285,7 +304,7 @@ mod tests {
     fn undo_takes_back_only_what_the_restore_wrote() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("a/b/data");
-        let mut t = Target::open(&root, None).unwrap();
+        let mut t = Target::open(&root).unwrap();
         t.write_now(Path::new("x/y/one"), b"1").unwrap();
         t.copy_in(&root.join("x/y/one"), Path::new("two")).unwrap();
         // Meanwhile someone else writes into a directory the restore made.
@@ -294,7 +313,7 @@ mod tests {
         assert_eq!(std::fs::read(root.join("x/theirs")).unwrap(), b"keep");
         assert!(!root.join("two").exists() && !root.join("x/y").exists());
         // The directories it made that are empty again are gone; the others stay.
-        let mut t = Target::open(&dir.path().join("c/d"), None).unwrap();
+        let mut t = Target::open(&dir.path().join("c/d")).unwrap();
         t.write_now(Path::new("f"), b"1").unwrap();
         t.undo(&[]).unwrap();
         assert!(!dir.path().join("c").exists());

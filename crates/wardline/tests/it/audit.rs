@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, Server, cli, enc};
+use crate::harness::{PASSWORD, Server, cli, cli_code, enc};
 
 const SECRET_BODY: &str = "Mrs Patel in bed 12 has a potassium of 6.9";
 
@@ -139,6 +139,15 @@ async fn verify_catches_every_kind_of_tampering() {
         &format!("DELETE FROM audit_log WHERE seq > {}; DELETE FROM audit_checkpoints;", n - 5),
         "truncated",
     );
+    // A line of the checkpoint file that is no checkpoint is reported as such, and the rest
+    // of the trail is still checked.
+    let dir = work.path().join("checkpoint-file");
+    copy_dir(&s.data_dir, &dir);
+    let mut file = std::fs::OpenOptions::new().append(true).open(dir.join("audit-checkpoints.jsonl")).unwrap();
+    std::io::Write::write_all(&mut file, b"not a checkpoint\n").unwrap();
+    let (ok, out) = verify(&dir);
+    assert!(!ok && out.contains("TAMPERING: ") && out.contains("the checkpoint file was changed"), "{out}");
+    assert!(out.contains(&format!("checked {n} records")), "{out}");
     // A forger who rewrites the whole chain consistently still breaks the signed checkpoints.
     let dir = work.path().join("rechained");
     copy_dir(&s.data_dir, &dir);
@@ -240,7 +249,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 
 use wardline_service::audit::CheckpointKey;
-use wardline_types::audit::{AuditAction, AuditRecord, Checkpoint, GENESIS, NewAuditRecord, Outcome};
+use wardline_types::audit::{AuditAction, AuditRecord, Checkpoint, GENESIS, NewAuditRecord, Outcome, Restored};
 
 /// A collector for `audit.checkpoint_url`: stores each body POSTed to it as one line, as an
 /// organisation's log host would. Returns its URL.
@@ -331,7 +340,22 @@ impl Anchors {
 
 /// `wardline audit verify` with the public key and the given checkpoint copies.
 fn verify_anchored(data_dir: &Path, public_key: Option<&Path>, checkpoints: &[&Path]) -> (bool, String, Option<u64>) {
+    let (code, out, first) = verify_confirming(data_dir, public_key, checkpoints, &[]);
+    (code == Some(0), out, first)
+}
+
+/// `wardline audit verify` as [`verify_anchored`], confirming the restores at `confirmed`;
+/// returns its exit status.
+fn verify_confirming(
+    data_dir: &Path,
+    public_key: Option<&Path>,
+    checkpoints: &[&Path],
+    confirmed: &[u64],
+) -> (Option<i32>, String, Option<u64>) {
     let mut args = vec!["audit".to_owned(), "verify".to_owned()];
+    for seq in confirmed {
+        args.extend(["--restore-confirmed".to_owned(), seq.to_string()]);
+    }
     if let Some(k) = public_key {
         args.extend(["--public-key".to_owned(), k.display().to_string()]);
     }
@@ -339,12 +363,12 @@ fn verify_anchored(data_dir: &Path, public_key: Option<&Path>, checkpoints: &[&P
         args.extend(["--checkpoints".to_owned(), c.display().to_string()]);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (ok, out, err) = cli(data_dir, &args, None);
+    let (code, out, err) = cli_code(data_dir, &args, None);
     let first = out
         .lines()
         .find_map(|l| l.strip_prefix("first record where the trail and its checkpoints disagree: "))
         .map(|n| n.trim().parse().unwrap());
-    (ok, format!("{out}{err}"), first)
+    (code, format!("{out}{err}"), first)
 }
 
 /// Waits until the server has signed a checkpoint of every record stored so far; returns it.
@@ -858,13 +882,23 @@ async fn records_lost_by_a_restore_are_named_as_such_and_tampering_is_still_foun
     assert!(r.terminate());
     let restore_record = export(&restored, &[]).into_iter().find(|r| r["action"] == "restore").unwrap();
     assert_eq!(restore_record["seq"], json!(record), "{restore_record}");
+    // Who restored it (the user id as the kernel gives it), and from where, the path resolved.
+    let detail = restore_record["detail"].as_str().unwrap();
+    let source = std::fs::canonicalize(&backup).unwrap();
+    assert!(detail.contains(" via=cli os_user=") && detail.contains(" os_uid="), "{detail}");
+    assert!(detail.contains(&format!("source={:?}", source.display().to_string())), "{detail}");
 
     // Checkpoints signed before the restore past the backup's last record name what it lost:
-    // said plainly, and not tampering.
-    let (ok, out, first) = verify_anchored(&restored, Some(&anchors.public_key), &anchors.all());
-    assert!(ok && first.is_none() && !out.contains("TAMPERING"), "{out}");
+    // said plainly, and not tampering; but not "intact" either until the operator confirms
+    // that the restore really was made (a restore record can be forged).
     let lost =
         format!("warning: records {record} to {lost_to} of the original trail (at least) were lost by the restore of ");
+    let (code, out, first) = verify_confirming(&restored, Some(&anchors.public_key), &anchors.all(), &[]);
+    assert!(code == Some(2) && first.is_none() && !out.contains("TAMPERING"), "{out}");
+    assert!(out.contains(&lost) && out.contains(&format!("--restore-confirmed {record}")), "{out}");
+    assert!(!out.contains("audit trail intact"), "{out}");
+    let (code, out, first) = verify_confirming(&restored, Some(&anchors.public_key), &anchors.all(), &[record]);
+    assert!(code == Some(0) && first.is_none() && !out.contains("TAMPERING"), "{out}");
     assert!(out.contains(&lost), "{out}");
     assert!(out.contains("audit trail intact, apart from the records lost by the restore"), "{out}");
 
@@ -894,4 +928,114 @@ async fn records_lost_by_a_restore_are_named_as_such_and_tampering_is_still_foun
     let (ok, out, first) = verify_anchored(&dir, Some(&anchors.public_key), &anchors.all());
     assert!(!ok && out.contains("TAMPERING"), "{out}");
     assert!(first.is_some_and(|f| f <= in_backup), "{out}");
+}
+
+/// An insider with the data directory (and so the signing key) forges a restore: keeps records
+/// 1 to `kept`, writes a restore record after them claiming a backup that ended there, taken
+/// at `taken_at`, writes a record of its own after it, and re-signs the checkpoints kept in the
+/// data directory. Returns the restore record's position.
+fn forge_restore(dir: &Path, kept: u64, taken_at: &str) -> u64 {
+    let conn = db(dir);
+    conn.execute("DELETE FROM audit_log WHERE seq > ?1", [kept as i64]).unwrap();
+    let kept_hash: String = if kept == 0 {
+        GENESIS.to_owned()
+    } else {
+        conn.query_row("SELECT hash FROM audit_log WHERE seq = ?1", [kept as i64], |r| r.get(0)).unwrap()
+    };
+    let now = now().0 as i64;
+    let restored = Restored { backup_taken_at: taken_at.to_owned(), audit_seq: kept, audit_hash: kept_hash };
+    for (seq, ts, action, detail) in [
+        (kept + 1, now, "restore", Some(format!("{} via=cli os_user=root", restored.detail()))),
+        (kept + 2, now + 1, "login", None),
+    ] {
+        conn.execute(
+            "INSERT INTO audit_log (seq, ts, action, outcome, detail, prev_hash, hash) VALUES (?1, ?2, ?3, 'success', ?4, '', '')",
+            rusqlite::params![seq as i64, ts, action, detail],
+        )
+        .unwrap();
+    }
+    let hashes = rechain(&conn);
+    let key = disk_key(dir);
+    let mut resigned: Vec<Checkpoint> = stored_checkpoints(&conn)
+        .iter()
+        .filter(|c| c.seq <= kept)
+        .map(|c| key.sign(c.seq, &hashes[c.seq as usize], c.ts))
+        .collect();
+    resigned.push(key.sign(kept + 2, &hashes[kept as usize + 2], wardline_types::Timestamp(now as u64 + 2)));
+    replace_checkpoints(dir, &conn, &resigned);
+    kept + 1
+}
+
+fn now() -> wardline_types::Timestamp {
+    use wardline_types::Clock;
+    wardline_types::SystemClock.now()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_restore_does_not_pass_verify() {
+    let work = tempfile::tempdir().unwrap();
+    let (data, anchors, url) = Anchors::install(work.path()).await;
+    let mut s = anchors.start(&data, &url);
+    let a = s.user("ada").await;
+    let room = a.create_room(json!({"name": "Ward 7"})).await;
+    a.send_text(&room, "t1", "first").await;
+    wait_for_checkpoint(&data);
+    a.send_text(&room, "t2", "second").await;
+    wait_for_checkpoint(&data);
+    assert!(s.terminate());
+    let (ok, out, _) = verify_anchored(&data, Some(&anchors.public_key), &anchors.all());
+    assert!(ok && out.contains("audit trail intact"), "{out}");
+    let shipped = Anchors::seqs(&anchors.file);
+    let first_shipped = *shipped.iter().min().unwrap();
+    assert!(shipped.iter().any(|s| *s > first_shipped + 1), "{shipped:?}");
+    let ts_of = |seq: u64| -> u64 {
+        db(&data).query_row("SELECT ts FROM audit_log WHERE seq = ?1", [seq as i64], |r| r.get::<_, i64>(0)).unwrap()
+            as u64
+    };
+
+    // Kept: nothing, or the records up to the first checkpoint shipped off the machine. The
+    // backup's time is chosen to fit: after the last record kept, before every checkpoint kept
+    // off the machine that names a record after it.
+    for kept in [0, first_shipped] {
+        let taken = wardline_types::Timestamp(if kept == 0 { ts_of(1) - 1 } else { ts_of(kept) }).to_rfc3339();
+        let dir = work.path().join(format!("forged-{kept}"));
+        copy_dir(&data, &dir);
+        let record = forge_restore(&dir, kept, &taken);
+        let (code, out, _) = verify_confirming(&dir, Some(&anchors.public_key), &anchors.all(), &[]);
+        assert_eq!(code, Some(2), "kept {kept}: a restore nobody confirmed is not intact: {out}");
+        assert!(!out.contains("audit trail intact"), "kept {kept}: {out}");
+        assert!(out.contains(&format!("NOT CONFIRMED: record {record} says")), "kept {kept}: {out}");
+        assert!(out.contains(&format!("--restore-confirmed {record}")), "kept {kept}: {out}");
+        // Confirming another restore confirms nothing.
+        let (code, _, _) = verify_confirming(&dir, Some(&anchors.public_key), &anchors.all(), &[record + 1]);
+        assert_eq!(code, Some(2), "kept {kept}");
+    }
+
+    // A forged restore whose times do not fit the trail or the checkpoints kept off the machine
+    // is tampering, confirmed or not.
+    let kept = first_shipped;
+    let last_signed = std::fs::read_to_string(&anchors.file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Checkpoint>(l).unwrap().ts.0)
+        .max()
+        .unwrap();
+    let cases = [
+        // Taken after checkpoints kept off the machine named records past the backup's last.
+        (wardline_types::Timestamp(last_signed + 1).to_rfc3339(), "covers record"),
+        // Taken before the last record it holds.
+        (wardline_types::Timestamp(ts_of(kept) - 60_000).to_rfc3339(), "before record"),
+        // Taken after the restore.
+        (wardline_types::Timestamp(now().0 + 3_600_000).to_rfc3339(), "taken later"),
+        // Not a time.
+        ("2026-11-30".to_owned(), "does not say which backup"),
+    ];
+    for (taken, expect) in cases {
+        let dir = work.path().join(format!("forged-at-{}", taken.replace(':', "-")));
+        copy_dir(&data, &dir);
+        let record = forge_restore(&dir, kept, &taken);
+        let (code, out, _) = verify_confirming(&dir, Some(&anchors.public_key), &anchors.all(), &[record]);
+        assert_eq!(code, Some(1), "{taken}: {out}");
+        assert!(out.contains("TAMPERING") && out.contains(expect), "{taken}: expected {expect:?} in {out}");
+    }
 }

@@ -317,6 +317,25 @@ async fn restore_checks_the_backup_first_and_only_fills_an_empty_directory() {
     let (ok, _, err) = restore(&newer, &dir.path().join("t"));
     assert!(!ok && err.contains("knows schema versions up to"), "{err}");
     assert!(!dir.path().join("t").exists());
+    // A manifest naming a file Wardline never writes (SQLite would apply a `-wal` beside the
+    // database after every check), or a time that is not one, is refused.
+    let wal = copy("with-wal");
+    std::fs::write(wal.join("wardline.db-wal"), b"frames").unwrap();
+    let mut m4 = manifest(&wal);
+    m4["files"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"path": "wardline.db-wal", "size": 6, "sha256": sha256(b"frames")}));
+    std::fs::write(wal.join("manifest.json"), m4.to_string()).unwrap();
+    let (ok, _, err) = restore(&wal, &dir.path().join("t"));
+    assert!(!ok && err.contains("\"wardline.db-wal\", which is no file Wardline keeps"), "{err}");
+    let crafted = copy("crafted-time");
+    let mut m5 = manifest(&crafted);
+    m5["created_at"] = json!("2026-11-30T02:00:00Z backup_audit_seq=0");
+    std::fs::write(crafted.join("manifest.json"), m5.to_string()).unwrap();
+    let (ok, _, err) = restore(&crafted, &dir.path().join("t"));
+    assert!(!ok && err.contains("is not an RFC 3339 time"), "{err}");
+    assert!(!dir.path().join("t").exists());
 
     // The untouched backup restores into an empty directory that already exists.
     let target = dir.path().join("empty");
@@ -512,13 +531,15 @@ fn owners(dir: &Path) -> Vec<(PathBuf, u32, u32)> {
     out
 }
 
+/// The rule itself, for every user, is tested in `restore::target`; this runs it for real where
+/// the tests run as root.
 #[tokio::test]
-async fn a_restore_as_root_gives_the_files_to_the_directorys_owner_and_another_user_is_refused() {
+async fn a_restore_runs_as_the_data_directorys_owner_and_root_does_not_restore_for_another_user() {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     if my_uid(dir.path()) != 0 {
-        eprintln!("skipped: only root can restore for another user");
+        eprintln!("skipped: only root can run a restore as root and as another user");
         return;
     }
     let mut s = Server::start();
@@ -527,18 +548,24 @@ async fn a_restore_as_root_gives_the_files_to_the_directorys_owner_and_another_u
     let dest = dir.path().join("backup");
     let (ok, out, err) = backup(&s.data_dir, &dest);
     assert!(ok, "{out} {err}");
-    // The service user's data directory, made as DEPLOYMENT.md says; the restore runs as root.
+    // The service user's data directory, made as DEPLOYMENT.md says: root does not restore into
+    // it (the service user controls it and the backup), and says what to run instead.
     let (uid, gid) = (4242, 4243);
     let target = dir.path().join("data");
     std::fs::create_dir(&target).unwrap();
     std::os::unix::fs::chown(&target, Some(uid), Some(gid)).unwrap();
     let (ok, out, err) = restore(&dest, &target);
-    assert!(ok && out.contains("belongs to user 4242 and group 4243"), "{out} {err}");
-    let all = owners(&target);
-    assert!(all.len() > 3, "{all:?}");
-    for (path, u, g) in all {
-        assert_eq!((u, g), (uid, gid), "{}", path.display());
-    }
+    assert!(!ok && err.contains("belongs to user 4242") && err.contains("sudo -u "), "{out} {err}");
+    assert!(std::fs::read_dir(&target).unwrap().next().is_none(), "nothing written");
+    // Nor into a directory to be made in that user's directory.
+    let (ok, out, err) = restore(&dest, &target.join("inner"));
+    assert!(!ok && err.contains("belongs to user 4242"), "{out} {err}");
+    assert!(!target.join("inner").exists(), "nothing written");
+    // Into root's own directory it restores, warning that the server's account cannot read it.
+    let roots = dir.path().join("roots");
+    let (ok, out, err) = restore(&dest, &roots);
+    assert!(ok && err.contains("cannot read them unless it runs as root"), "{out} {err}");
+    assert!(owners(&roots).iter().all(|(_, u, _)| *u == 0));
     // Run as another user than the directory's owner, the restore is refused before anything
     // is written.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -549,14 +576,28 @@ async fn a_restore_as_root_gives_the_files_to_the_directorys_owner_and_another_u
     let bin = dir.path().join("wardline");
     std::fs::copy(crate::harness::bin(), &bin).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = std::process::Command::new(&bin)
-        .args(["restore", dest.to_str().unwrap(), "--data-dir"])
-        .arg(&theirs)
-        .uid(uid)
-        .gid(gid)
-        .output()
-        .unwrap();
+    let run_as_service_user = |target: &Path| {
+        std::process::Command::new(&bin)
+            .args(["restore", dest.to_str().unwrap(), "--data-dir"])
+            .arg(target)
+            .uid(uid)
+            .gid(gid)
+            .output()
+            .unwrap()
+    };
+    let out = run_as_service_user(&theirs);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("belongs to user 0") && err.contains("runs as user 4242"), "{err}");
     assert!(std::fs::read_dir(&theirs).unwrap().next().is_none(), "nothing written");
+    // As the owner, with a backup it can read, it restores; every file is its own.
+    for (path, _, _) in owners(&dest).into_iter().chain([(dest.clone(), 0, 0)]) {
+        std::os::unix::fs::lchown(&path, Some(uid), Some(gid)).unwrap();
+    }
+    let out = run_as_service_user(&target);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let all = owners(&target);
+    assert!(all.len() > 3, "{all:?}");
+    for (path, u, g) in all {
+        assert_eq!((u, g), (uid, gid), "{}", path.display());
+    }
 }

@@ -25,6 +25,12 @@ pub fn bin() -> &'static str {
 
 /// Runs a `wardline` command against a data directory; returns (status ok, stdout, stderr).
 pub fn cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let (code, out, err) = cli_code(data_dir, args, stdin);
+    (code == Some(0), out, err)
+}
+
+/// Runs a command as [`cli`] does; returns its exit status (`None`: killed by a signal).
+pub fn cli_code(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
     let mut child = Command::new(bin())
         .args(args)
         .arg("--data-dir")
@@ -38,7 +44,7 @@ pub fn cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String
         input.write_all(text.as_bytes()).expect("write stdin");
     }
     let out = child.wait_with_output().expect("wait for wardline");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
 impl Server {
