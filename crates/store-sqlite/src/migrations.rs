@@ -22,6 +22,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0013_presence_expiry_device_changes.sql"),
     include_str!("../migrations/0014_last_sign_in.sql"),
     include_str!("../migrations/0015_roles.sql"),
+    include_str!("../migrations/0016_role_shifts.sql"),
 ];
 
 /// The schema version this build writes.

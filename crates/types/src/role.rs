@@ -158,6 +158,8 @@ pub enum HolderReason {
     Handover,
     /// An administrator (or an operator at the command line) set the holders.
     Admin,
+    /// A shift of the imported rota started or ended.
+    Rota,
 }
 
 impl HolderReason {
@@ -169,13 +171,14 @@ impl HolderReason {
             Self::SwipeOut => "swipe_out",
             Self::Handover => "handover",
             Self::Admin => "admin",
+            Self::Rota => "rota",
         }
     }
 
     /// The reason with this name.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::SwipeIn, Self::SwipeOut, Self::Handover, Self::Admin].into_iter().find(|r| r.name() == name)
+        [Self::SwipeIn, Self::SwipeOut, Self::Handover, Self::Admin, Self::Rota].into_iter().find(|r| r.name() == name)
     }
 }
 
@@ -247,7 +250,13 @@ mod tests {
 
     #[test]
     fn reasons_round_trip() {
-        for r in [HolderReason::SwipeIn, HolderReason::SwipeOut, HolderReason::Handover, HolderReason::Admin] {
+        for r in [
+            HolderReason::SwipeIn,
+            HolderReason::SwipeOut,
+            HolderReason::Handover,
+            HolderReason::Admin,
+            HolderReason::Rota,
+        ] {
             assert_eq!(HolderReason::from_name(r.name()), Some(r));
         }
     }
