@@ -99,6 +99,9 @@ pub enum RotaImportError {
     Service(#[from] ServiceError),
 }
 
+/// A shift's line, start and end.
+type ShiftSpan = (usize, Timestamp, Timestamp);
+
 /// A row as read, before it is checked against the roles and accounts.
 #[derive(Debug, Default)]
 struct RawShift {
@@ -368,7 +371,7 @@ impl RoleService {
             }
         }
         // One person's shifts in one role do not overlap.
-        let mut by_person: HashMap<(RoleId, OwnedUserId), Vec<(usize, Timestamp, Timestamp)>> = HashMap::new();
+        let mut by_person: HashMap<(RoleId, OwnedUserId), Vec<ShiftSpan>> = HashMap::new();
         for (line, s) in &good {
             by_person.entry((s.role_id.clone(), s.user_id.clone())).or_default().push((*line, s.starts_at, s.ends_at));
         }
