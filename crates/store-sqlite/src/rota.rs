@@ -169,7 +169,12 @@ pub(crate) fn apply(w: &WriteTx<'_>, now: Timestamp) -> StoreResult<RotaApplied>
         let role_id = parse_role_id(&role)?;
         let user: OwnedUserId = parse_user(&user)?;
         let Some(r) = load_role(w.tx, &role_id)? else { return Err(StoreError::NotFound) };
-        if !r.retired && !r.holders.iter().any(|h| h.user_id == user) {
+        let active: bool =
+            w.tx.query_row("SELECT deactivated = 0 FROM accounts WHERE user_id = ?1", params![user.as_str()], |row| {
+                row.get(0)
+            })
+            .map_err(backend_err)?;
+        if active && !r.retired && !r.holders.iter().any(|h| h.user_id == user) {
             let step = Step { reason: HolderReason::Rota, from: None, to: Some(user) };
             let note = shift_note(&source, note.as_deref());
             applied.changes.push(append(w, &role_id, &step, None, Some(&note), now)?);

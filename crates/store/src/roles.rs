@@ -183,7 +183,8 @@ pub trait RoleStore: Send + Sync {
     /// 1. every shift not yet started with start ≤ `now` < end starts: its person is added as a
     ///    holder with reason `rota` (a history entry, by nobody) unless they hold the role
     ///    already (then nothing changes, and the rota will not remove them: they took it
-    ///    themselves). Shifts of retired roles start without a change.
+    ///    themselves). Shifts of retired roles, and of people whose account is deactivated,
+    ///    start without a change.
     /// 2. then every started shift with end ≤ `now` ends: its person stops holding the role if
     ///    they hold it with reason `rota` (the rota added them; someone who swiped in or was
     ///    handed the role is never removed) and no other started shift of theirs in that role

@@ -278,6 +278,7 @@ impl RoleService {
             .into_iter()
             .map(|r| (r.definition.id.clone(), r))
             .collect();
+        let mut accounts: HashMap<OwnedUserId, Option<wardline_types::Account>> = HashMap::new();
         let mut errors = Vec::new();
         let mut good: Vec<(usize, NewShift)> = Vec::new();
         for row in raw {
@@ -313,7 +314,14 @@ impl RoleService {
                     self.accounts.user_id(&row.user).ok()
                 };
                 let account = match &resolved {
-                    Some(u) => self.store.account(u).await.map_err(ServiceError::from)?,
+                    Some(u) => match accounts.get(u) {
+                        Some(a) => a.clone(),
+                        None => {
+                            let a = self.store.account(u).await.map_err(ServiceError::from)?;
+                            accounts.insert(u.clone(), a.clone());
+                            a
+                        }
+                    },
                     None => None,
                 };
                 match (resolved, account) {

@@ -174,6 +174,12 @@ pub(super) async fn rota(s: &impl Store) -> StoreResult<()> {
     );
     check!(holders(s, "rota-reg").await? == [rhi.clone()], "and the one who swiped in holds it");
 
+    // Someone whose account was deactivated after the import is never made a holder.
+    s.import_shifts("csv".into(), vec![shift("rota-ward", &tom, 40, 44)], at(30)).await?;
+    s.set_deactivated(&tom, true).await?;
+    check!(s.apply_rota(at(40)).await?.changes.is_empty(), "a deactivated account does not start a shift");
+    s.set_deactivated(&tom, false).await?;
+
     // A shift whose end has passed is stored but never applied.
     let past = s.import_shifts("ical".into(), vec![shift("rota-ward", &rhi, 26, 28)], at(30)).await?;
     check!(past.created == 1, "a past shift is kept as the record");
