@@ -230,6 +230,8 @@ fn read_ical(data: &[u8]) -> Result<Vec<RawShift>, RotaImportError> {
     }
     let mut rows = Vec::new();
     let mut event: Option<RawShift> = None;
+    // Components inside an event (an alarm) are skipped whole.
+    let mut nested = 0usize;
     for (line, content) in lines {
         let Some((head, value)) = content.split_once(':') else {
             if let Some(e) = event.as_mut() {
@@ -240,6 +242,14 @@ fn read_ical(data: &[u8]) -> Result<Vec<RawShift>, RotaImportError> {
         let mut parts = head.split(';');
         let name = parts.next().unwrap_or("").to_ascii_uppercase();
         let params: Vec<&str> = parts.collect();
+        if event.is_some() && nested > 0 {
+            match name.as_str() {
+                "BEGIN" => nested += 1,
+                "END" => nested -= 1,
+                _ => {}
+            }
+            continue;
+        }
         match (name.as_str(), event.as_mut()) {
             ("BEGIN", None) if value.eq_ignore_ascii_case("VEVENT") => {
                 event = Some(RawShift { line, ..RawShift::default() });
@@ -255,9 +265,7 @@ fn read_ical(data: &[u8]) -> Result<Vec<RawShift>, RotaImportError> {
             ("RRULE" | "RDATE", Some(e)) => {
                 e.problems.push(format!("{name}: repeating events are not supported; export one event per shift"));
             }
-            ("BEGIN", Some(e)) if value.eq_ignore_ascii_case("VALARM") => {
-                e.problems.push("an event may not contain an alarm".into());
-            }
+            ("BEGIN", Some(_)) => nested += 1,
             _ => {}
         }
     }

@@ -168,7 +168,8 @@ async fn an_icalendar_rota_is_imported_and_times_it_cannot_place_are_refused_by_
     let good = format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Rostering//EN\r\n\
          BEGIN:VEVENT\r\nUID:1\r\nX-WARDLINE-ROLE:med-reg\r\nX-WARDLINE-USER:reg\r\n\
-         DTSTART:{}\r\nDTEND:{}\r\nSUMMARY:Night\r\n  shift\r\nEND:VEVENT\r\n\
+         DTSTART:{}\r\nDTEND:{}\r\nSUMMARY:Night\r\n  shift\r\n\
+         BEGIN:VALARM\r\nACTION:DISPLAY\r\nSUMMARY:Reminder\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\n\
          BEGIN:VEVENT\r\nUID:2\r\nX-WARDLINE-ROLE:med-reg\r\nX-WARDLINE-USER:@raj:localhost\r\n\
          DTSTART:{}\r\nDTEND:{}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
         ical_time(1),

@@ -2,7 +2,7 @@
 //! the server's own task applies a shift already under way within moments (a shift that has
 //! ended is never applied), staff see the holders and the next 24 hours of the rota, a bad rota
 //! is refused by line with nothing imported, the same rota again changes nothing, and the
-//! command line shows the rota. The real server's clock cannot be moved, so the shifts are
+//! command line imports an iCalendar rota (applying what is due at once) and shows the rota. The real server's clock cannot be moved, so the shifts are
 //! placed around the present.
 
 use std::time::Duration;
@@ -54,7 +54,8 @@ async fn an_imported_rota_is_applied_by_the_server_and_shown_to_staff() {
     let (st, made) = boss.post("/_wardline/admin/v1/roles", role).await;
     assert_eq!(st, 201, "{made}");
 
-    let now = SystemClock.now();
+    // Whole seconds, as iCalendar writes them.
+    let now = Timestamp(SystemClock.now().0 / 1000 * 1000);
     let at = |h: i64| hours_from_now(now, h);
     // A bad row: nothing is imported, and the answer names its line.
     let bad = format!("role,username,start,end\nmed-reg,reg,{},{}\nmed-reg,nia,{},{}\n", at(-1), at(8), at(8), at(16));
@@ -108,6 +109,32 @@ async fn an_imported_rota_is_applied_by_the_server_and_shown_to_staff() {
     // The same rota again: nothing changes.
     let (st, again) = post_rota(&boss, "csv", csv).await;
     assert_eq!((st, again["created"].as_u64(), again["unchanged"].as_u64()), (200, Some(0), Some(3)), "{again}");
+
+    // The command line imports an iCalendar file and applies what is due at once.
+    let (st, _) = boss
+        .post(
+            "/_wardline/admin/v1/roles",
+            json!({"role_id": "night-reg", "name": "Night Registrar", "eligibility": {"job_titles": ["Specialty Registrar"]}}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let ical_at = |h: i64| at(h).replace(['-', ':'], "").replace(".000", "");
+    let ics = s.data_dir.join("nights.ics");
+    let event = |user: &str, from: i64, to: i64| {
+        format!(
+            "BEGIN:VEVENT\nX-WARDLINE-ROLE:night-reg\nX-WARDLINE-USER:{user}\nDTSTART:{}\nDTEND:{}\nEND:VEVENT\n",
+            ical_at(from),
+            ical_at(to)
+        )
+    };
+    std::fs::write(&ics, format!("BEGIN:VCALENDAR\n{}END:VCALENDAR\n", event("nia", -1, 4))).unwrap();
+    let (ok, out, err) = cli(&s.data_dir, &["role", "rota", "import", ics.to_str().unwrap()], None);
+    assert!(!ok && err.contains("line 2") && err.contains("may not hold"), "{out}{err}");
+    std::fs::write(&ics, format!("BEGIN:VCALENDAR\n{}END:VCALENDAR\n", event("raj", -1, 4))).unwrap();
+    let (ok, out, err) = cli(&s.data_dir, &["role", "rota", "import", ics.to_str().unwrap()], None);
+    assert!(ok && out.contains("1 created") && out.contains("1 change(s)"), "{out}{err}");
+    let (_, night) = nia.get("/_wardline/client/v1/roles/night-reg").await;
+    assert_eq!(holders(&night), ["@raj:localhost"], "{night}");
 
     let (ok, out, err) = cli(&s.data_dir, &["role", "rota", "show", "med-reg"], None);
     assert!(ok && out.contains("@reg:localhost") && out.contains("on shift"), "{out}{err}");
