@@ -11,7 +11,7 @@ use ruma::OwnedUserId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wardline_service::Services;
-use wardline_service::roles::{MAX_HISTORY, RoleService};
+use wardline_service::roles::{MAX_HISTORY, MAX_ROTA_HOURS, RoleService};
 use wardline_types::{Role, RoleChange, RoleId};
 
 use crate::error::ApiError;
@@ -81,6 +81,7 @@ pub fn routes() -> Routes {
         .wardline(Method::POST, &format!("{R}/{{role_id}}/swipe_in"), "wardline.roles.swipe_in", full, swipe_in)
         .wardline(Method::POST, &format!("{R}/{{role_id}}/swipe_out"), "wardline.roles.swipe_out", full, swipe_out)
         .wardline(Method::POST, &format!("{R}/{{role_id}}/handover"), "wardline.roles.handover", full, handover)
+        .wardline(Method::GET, &format!("{R}/{{role_id}}/rota"), "wardline.roles.rota", full, rota)
 }
 
 /// The query of `GET /roles`.
@@ -203,4 +204,43 @@ async fn handover(
     let to = user_id(&s, to)?;
     let role = s.roles.handover(&c.actor(), &role_id(&raw)?, to, b.note).await?;
     Ok(Json(role_json(&s, &role)).into_response())
+}
+
+/// The query of `GET /roles/{roleId}/rota`.
+#[derive(Debug, Deserialize)]
+struct RotaQuery {
+    /// How many hours ahead (default 24).
+    hours: Option<u64>,
+}
+
+/// `GET /roles/{roleId}/rota?hours=24`: the role's rota shifts from now for the next hours
+/// (default 24, at most two weeks): who, from when, to when, and what of each has been applied.
+async fn rota(
+    State(s): State<Services>,
+    Staff(_): Staff,
+    Path(raw): Path<String>,
+    query: Result<Query<RotaQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::invalid_param(e.body_text()))?;
+    let hours = q.hours.unwrap_or(24);
+    if hours == 0 || hours > MAX_ROTA_HOURS {
+        return Err(ApiError::invalid_param(format!("hours is 1 to {MAX_ROTA_HOURS}")));
+    }
+    let id = role_id(&raw)?;
+    let shifts = s.roles.rota(&id, hours).await?;
+    let shifts: Vec<Value> = shifts
+        .iter()
+        .map(|x| {
+            json!({
+                "user_id": x.shift.user_id,
+                "start_ts": x.shift.starts_at.0,
+                "end_ts": x.shift.ends_at.0,
+                "note": x.shift.note,
+                "started": x.started_at.is_some(),
+                "ended": x.ended_at.is_some(),
+                "uncovered": x.uncovered_at.is_some(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "role_id": id, "hours": hours, "shifts": shifts })).into_response())
 }

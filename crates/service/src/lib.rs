@@ -235,7 +235,11 @@ impl Services {
     /// Background work: expiring typing notifications and presence. Runs until the task is
     /// dropped.
     pub async fn run_background(self) {
-        tokio::join!(Arc::clone(&self.presence).run_sweeper(), self.expire_typing());
+        tokio::join!(
+            Arc::clone(&self.presence).run_sweeper(),
+            self.expire_typing(),
+            Arc::clone(&self.roles).run_rota()
+        );
     }
 
     async fn expire_typing(&self) {

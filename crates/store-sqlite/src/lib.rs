@@ -20,6 +20,7 @@ mod receipts;
 mod relations;
 mod roles;
 mod rooms;
+mod rota;
 mod rows;
 mod search;
 mod sessions;

@@ -22,6 +22,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0013_presence_expiry_device_changes.sql"),
     include_str!("../migrations/0014_last_sign_in.sql"),
     include_str!("../migrations/0015_roles.sql"),
+    include_str!("../migrations/0016_role_shifts.sql"),
 ];
 
 /// The schema version this build writes.
@@ -414,6 +415,55 @@ mod tests {
         require_latest(&conn)?;
         conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![LATEST + 1]).map_err(backend_err)?;
         assert!(matches!(require_latest(&conn), Err(StoreError::SchemaTooNew { .. })));
+        Ok(())
+    }
+
+    #[test]
+    fn version_16_keeps_the_role_history_and_notices_and_admits_the_rota() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(backend_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(backend_err)?;
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
+        )
+        .map_err(backend_err)?;
+        let tx = conn.transaction().map_err(backend_err)?;
+        for (i, sql) in MIGRATIONS.iter().take(15).enumerate() {
+            tx.execute_batch(sql).map_err(backend_err)?;
+            let version = i64::try_from(i + 1).map_err(backend_err)?;
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![version]).map_err(backend_err)?;
+        }
+        tx.execute_batch(
+            "INSERT INTO accounts (user_id, password_hash, created_ts) VALUES ('@a:x', 'h', 0);
+             INSERT INTO roles (id, name, created_ts, updated_ts) VALUES ('reg', 'Registrar', 0, 0);
+             INSERT INTO role_history (role_id, ts, reason, from_user, to_user) VALUES ('reg', 5, 'handover', '@b:x', '@a:x');
+             INSERT INTO role_notices (seq, user_id) VALUES (1, '@a:x');",
+        )
+        .map_err(backend_err)?;
+        tx.commit().map_err(backend_err)?;
+        assert_eq!(migrate(&mut conn)?, LATEST);
+        let kept: (i64, String, String) = conn
+            .query_row(
+                "SELECT h.seq, h.reason, n.user_id FROM role_history h JOIN role_notices n ON n.seq = h.seq",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(backend_err)?;
+        assert_eq!(kept, (1, "handover".to_owned(), "@a:x".to_owned()));
+        conn.execute("INSERT INTO role_history (role_id, ts, reason, to_user) VALUES ('reg', 6, 'rota', '@a:x')", [])
+            .map_err(backend_err)?;
+        let next: i64 = conn.query_row("SELECT MAX(seq) FROM role_history", [], |r| r.get(0)).map_err(backend_err)?;
+        assert_eq!(next, 2, "sequence numbers continue");
+        assert!(conn.execute("UPDATE role_history SET note = 'x'", []).is_err(), "still append-only");
+        assert!(conn.execute("DELETE FROM role_history", []).is_err(), "still append-only");
+        assert!(
+            conn.execute("INSERT INTO role_notices (seq, user_id) VALUES (99, '@a:x')", []).is_err(),
+            "a notice still needs its history entry"
+        );
+        let fk: Vec<String> = conn
+            .prepare("SELECT \"table\" FROM pragma_foreign_key_list('role_notices')")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(backend_err)?;
+        assert_eq!(fk, ["role_history"]);
         Ok(())
     }
 }

@@ -10,9 +10,12 @@ use async_trait::async_trait;
 use ruma::OwnedUserId;
 use rusqlite::{Connection, OptionalExtension, params};
 use wardline_store::{
-    ChangeTopic, HolderChange, HolderOp, HolderRefusal, ImportOutcome, RoleNotice, RoleStore, StoreError, StoreResult,
+    ChangeTopic, HolderChange, HolderOp, HolderRefusal, ImportOutcome, RoleNotice, RoleStore, RotaApplied,
+    RotaImportOutcome, StoreError, StoreResult,
 };
-use wardline_types::{Eligibility, HolderReason, Role, RoleChange, RoleDefinition, RoleHolder, RoleId, Timestamp};
+use wardline_types::{
+    Eligibility, HolderReason, NewShift, Role, RoleChange, RoleDefinition, RoleHolder, RoleId, Shift, Timestamp,
+};
 
 use crate::pool::WriteTx;
 use crate::rows::{corrupt, exec, parse_user, query_one, sql_ts, ts};
@@ -22,7 +25,7 @@ const ROLE_COLUMNS: &str =
     "id, name, department, site, bleep, may_be_empty, fallback_id, retired, version, created_ts, updated_ts";
 const HISTORY_COLUMNS: &str = "seq, role_id, ts, reason, actor, from_user, to_user, note";
 
-fn parse_role_id(s: &str) -> StoreResult<RoleId> {
+pub(crate) fn parse_role_id(s: &str) -> StoreResult<RoleId> {
     RoleId::parse(s).map_err(|e| corrupt("role id", e))
 }
 
@@ -134,7 +137,7 @@ fn load_roles(c: &Connection, one: Option<&str>) -> StoreResult<Vec<Role>> {
         .collect()
 }
 
-fn load_role(c: &Connection, id: &RoleId) -> StoreResult<Option<Role>> {
+pub(crate) fn load_role(c: &Connection, id: &RoleId) -> StoreResult<Option<Role>> {
     Ok(load_roles(c, Some(id.as_str()))?.pop())
 }
 
@@ -200,13 +203,13 @@ fn set_fallback(w: &WriteTx<'_>, d: &RoleDefinition) -> StoreResult<()> {
 }
 
 /// One entry of the history, and the holder change it records.
-struct Step {
-    reason: HolderReason,
-    from: Option<OwnedUserId>,
-    to: Option<OwnedUserId>,
+pub(crate) struct Step {
+    pub(crate) reason: HolderReason,
+    pub(crate) from: Option<OwnedUserId>,
+    pub(crate) to: Option<OwnedUserId>,
 }
 
-fn append(
+pub(crate) fn append(
     w: &WriteTx<'_>,
     role: &RoleId,
     step: &Step,
@@ -557,5 +560,23 @@ impl RoleStore for SqliteStore {
                 Ok(())
             })
             .await
+    }
+
+    async fn import_shifts(
+        &self,
+        source: String,
+        shifts: Vec<NewShift>,
+        now: Timestamp,
+    ) -> StoreResult<RotaImportOutcome> {
+        self.writer.write(move |w| crate::rota::import(w, &source, shifts, now)).await
+    }
+
+    async fn shifts(&self, role_id: &RoleId, from: Timestamp, to: Timestamp) -> StoreResult<Vec<Shift>> {
+        let role_id = role_id.clone();
+        self.readers.read(move |c| crate::rota::shifts(c, &role_id, from, to)).await
+    }
+
+    async fn apply_rota(&self, now: Timestamp) -> StoreResult<RotaApplied> {
+        self.writer.write(move |w| crate::rota::apply(w, now)).await
     }
 }

@@ -34,6 +34,7 @@ mod device_lists;
 mod presence;
 mod relations;
 mod roles;
+mod rota;
 mod search;
 
 /// Runs every check against stores opened by `open`.
@@ -60,6 +61,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     presence::presence_store(&store).await?;
     device_lists::device_lists(&store).await?;
     roles::roles(&store).await?;
+    rota::rota(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

@@ -30,7 +30,9 @@ pub use records::{
     MediaRef, MembershipChange, NewMedia, NewSession, PosRange, Presence, Receipt, Session, Totp,
 };
 pub use relations::{Relation, RelationFilter, RelationStore};
-pub use roles::{HolderChange, HolderOp, HolderRefusal, RoleNotice, RoleStore};
+pub use roles::{
+    HolderChange, HolderOp, HolderRefusal, RoleNotice, RoleStore, RotaApplied, RotaImportOutcome, Uncovered,
+};
 pub use search::{SearchHit, SearchOrder, SearchQuery, SearchResults, SearchScope};
 
 /// Result of a storage call.

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use ruma::OwnedUserId;
-use wardline_types::{Role, RoleChange, RoleDefinition, RoleId, Timestamp};
+use wardline_types::{NewShift, Role, RoleChange, RoleDefinition, RoleId, Shift, Timestamp};
 
 use crate::{ImportOutcome, StoreResult};
 
@@ -100,6 +100,40 @@ pub struct RoleNotice {
     pub at: Timestamp,
 }
 
+/// What importing a rota did ([`RoleStore::import_shifts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RotaImportOutcome {
+    /// Shifts added.
+    pub created: usize,
+    /// Shifts that had not started and were replaced by the import.
+    pub removed: usize,
+    /// Shifts of the import that were stored already.
+    pub unchanged: usize,
+}
+
+/// A role the rota left with nobody scheduled: a shift ended, nobody else held the role, and it
+/// must not be empty, so the shift's holder was kept ([`RoleStore::apply_rota`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uncovered {
+    /// The role.
+    pub role_id: RoleId,
+    /// The holder kept past the end of their shift.
+    pub kept: OwnedUserId,
+    /// The shift that ended.
+    pub shift_id: u64,
+}
+
+/// What applying the rota's due boundaries did ([`RoleStore::apply_rota`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotaApplied {
+    /// The changes of hands written (reason [`wardline_types::HolderReason::Rota`]), in order.
+    pub changes: Vec<RoleChange>,
+    /// Roles newly left uncovered by this application (each reported once).
+    pub uncovered: Vec<Uncovered>,
+    /// The next boundary after `now` (a shift to start or to end), if any.
+    pub next_boundary: Option<Timestamp>,
+}
+
 /// Roles as organisation objects: definitions, current holders, the history of changes.
 ///
 /// **Invariant:** a change of holders is checked and written in one write: a role that must not
@@ -143,4 +177,38 @@ pub trait RoleStore: Send + Sync {
     async fn pending_role_notices(&self, limit: usize) -> StoreResult<Vec<RoleNotice>>;
     /// Marks a notice sent.
     async fn role_notice_sent(&self, seq: u64, at: Timestamp) -> StoreResult<()>;
+    /// Imports a rota from `source`, in one write. For each role the import names, its span is
+    /// [earliest start, latest end) of that role's shifts in the import; every stored shift of
+    /// that role that has not started (its start is after `now`) and starts within the span is
+    /// removed, unless the import has it too (same person, start and end: counted unchanged and
+    /// kept as it is). Shifts under way or past are never removed. The import's other shifts are
+    /// added, including ones under way (applied by the next [`RoleStore::apply_rota`]) and past
+    /// ones (kept as the record of the rota, never applied). Importing the same rota twice changes
+    /// nothing the second time. Roles the import does not name are untouched.
+    async fn import_shifts(
+        &self,
+        source: String,
+        shifts: Vec<NewShift>,
+        now: Timestamp,
+    ) -> StoreResult<RotaImportOutcome>;
+    /// A role's shifts that overlap [`from`, `to`), by start.
+    async fn shifts(&self, role_id: &RoleId, from: Timestamp, to: Timestamp) -> StoreResult<Vec<Shift>>;
+    /// Applies every boundary due at `now`, in one write, so that applying twice (or from two
+    /// nodes at once) changes nothing the second time:
+    ///
+    /// 1. every shift not yet started with start ≤ `now` < end starts: its person is added as a
+    ///    holder with reason `rota` (a history entry, by nobody) unless they hold the role
+    ///    already (then nothing changes, and the rota will not remove them: they took it
+    ///    themselves). Shifts of retired roles, and of people whose account is deactivated,
+    ///    start without a change.
+    /// 2. then every started shift with end ≤ `now` ends: its person stops holding the role if
+    ///    they hold it with reason `rota` (the rota added them; someone who swiped in or was
+    ///    handed the role is never removed) and no other started shift of theirs in that role
+    ///    is under way. If that would leave a role that must not be empty with nobody, they are
+    ///    kept and the role is reported [`Uncovered`] once; the end is tried again by every later
+    ///    application, and done as soon as someone else holds the role.
+    ///
+    /// Starts come before ends, so a handover at a boundary (one shift ends as the next starts)
+    /// never leaves the role empty.
+    async fn apply_rota(&self, now: Timestamp) -> StoreResult<RotaApplied>;
 }

@@ -13,6 +13,7 @@ pub mod redaction;
 pub mod relation;
 pub mod role;
 pub mod search;
+pub mod shift;
 pub mod stream;
 
 pub use account::{Account, AccountUpdate, Device, NewAccount, Username};
@@ -23,4 +24,5 @@ pub use event::{
 };
 pub use membership::Membership;
 pub use role::{Eligibility, HolderReason, Role, RoleChange, RoleDefinition, RoleHolder, RoleId};
+pub use shift::{NewShift, Shift};
 pub use stream::{StreamPos, SyncToken};

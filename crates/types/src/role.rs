@@ -160,6 +160,8 @@ pub enum HolderReason {
     Admin,
     /// The holder's account was deactivated: a role is never held by someone who cannot act.
     Deactivated,
+    /// A shift of the imported rota started or ended.
+    Rota,
 }
 
 impl HolderReason {
@@ -172,13 +174,14 @@ impl HolderReason {
             Self::Handover => "handover",
             Self::Admin => "admin",
             Self::Deactivated => "deactivated",
+            Self::Rota => "rota",
         }
     }
 
     /// The reason with this name.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::SwipeIn, Self::SwipeOut, Self::Handover, Self::Admin, Self::Deactivated]
+        [Self::SwipeIn, Self::SwipeOut, Self::Handover, Self::Admin, Self::Deactivated, Self::Rota]
             .into_iter()
             .find(|r| r.name() == name)
     }
@@ -252,7 +255,13 @@ mod tests {
 
     #[test]
     fn reasons_round_trip() {
-        for r in [HolderReason::SwipeIn, HolderReason::SwipeOut, HolderReason::Handover, HolderReason::Admin] {
+        for r in [
+            HolderReason::SwipeIn,
+            HolderReason::SwipeOut,
+            HolderReason::Handover,
+            HolderReason::Admin,
+            HolderReason::Rota,
+        ] {
             assert_eq!(HolderReason::from_name(r.name()), Some(r));
         }
     }

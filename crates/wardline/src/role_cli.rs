@@ -1,5 +1,5 @@
 //! `wardline role ...`: roles from the command line (add, list, show, update, import, retire,
-//! holders set), through the same service and rules as the administration API, audited with the
+//! holders set, rota import and show), through the same service and rules as the administration API, audited with the
 //! operating-system account that ran the command. Roles are read from the database on every
 //! request, so a change made here while the server runs takes effect at once.
 
@@ -11,6 +11,7 @@ use wardline_service::Services;
 use wardline_service::audit::By;
 use wardline_service::roles::RoleService;
 use wardline_service::roles::import::{RoleImportError, describe};
+use wardline_service::roles::rota::{RotaFormat, RotaImportError};
 use wardline_types::{Eligibility, Role, RoleDefinition, RoleId};
 
 use crate::control::this_operator;
@@ -70,6 +71,33 @@ pub enum RoleCommand {
     /// Who holds a role.
     #[command(subcommand)]
     Holders(HoldersCommand),
+    /// The rota: scheduled shifts that change holders at their boundaries.
+    #[command(subcommand)]
+    Rota(RotaCommand),
+}
+
+/// `wardline role rota ...`
+#[derive(Debug, Subcommand)]
+pub enum RotaCommand {
+    /// Import a rota, all or nothing: CSV with the header role,username,start,end[,note] and
+    /// RFC 3339 times with an offset, or iCalendar VEVENTs with X-WARDLINE-ROLE,
+    /// X-WARDLINE-USER and UTC DTSTART/DTEND. For each role it names, shifts not yet started
+    /// within the span of its rows are replaced; boundaries already due are applied at once.
+    Import {
+        /// The rota file.
+        file: PathBuf,
+        /// csv or ical (default: ical for .ics/.ical files, csv otherwise).
+        #[arg(long, value_parser = ["csv", "ical"])]
+        format: Option<String>,
+    },
+    /// A role's rota shifts for the hours ahead.
+    Show {
+        /// The role id.
+        id: String,
+        /// How many hours ahead.
+        #[arg(long, default_value_t = 24)]
+        hours: u64,
+    },
 }
 
 /// `wardline role holders ...`
@@ -260,6 +288,46 @@ pub async fn run(s: &Services, cmd: RoleCommand) -> CmdResult {
             let users = users.iter().map(|u| s.accounts.resolve(u)).collect::<Result<Vec<_>, _>>()?;
             let role = s.roles.set_holders(by, &id(&raw)?, users, note).await?;
             writeln!(out, "{} is held by {}", role.definition.id, holders_text(&role))?;
+        }
+        RoleCommand::Rota(RotaCommand::Import { file, format }) => {
+            let ical = file.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "ics" | "ical"));
+            let format = match format.as_deref() {
+                Some(f) => RotaFormat::parse(f).ok_or("--format is csv or ical")?,
+                None if ical => RotaFormat::Ical,
+                None => RotaFormat::Csv,
+            };
+            let data = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            match s.roles.import_rota(by, format, &data).await {
+                Ok(report) => writeln!(out, "{report}")?,
+                Err(RotaImportError::BadRows(rows)) => {
+                    return Err(format!("{}\n{} bad row(s); nothing was imported", describe(&rows), rows.len()).into());
+                }
+                Err(e) => return Err(e.to_string().into()),
+            }
+            // Applying is idempotent and safe beside a running server's own task.
+            let applied = s.roles.apply_rota().await?;
+            writeln!(out, "{} change(s) of holders due now applied", applied.changes.len())?;
+        }
+        RoleCommand::Rota(RotaCommand::Show { id: raw, hours }) => {
+            let shifts = s.roles.rota(&id(&raw)?, hours).await?;
+            writeln!(out, "USER\tSTART\tEND\tSTATE\tNOTE")?;
+            for x in shifts {
+                let state = match (x.started_at, x.ended_at, x.uncovered_at) {
+                    (_, _, Some(_)) => "uncovered",
+                    (_, Some(_), _) => "ended",
+                    (Some(_), None, _) => "on shift",
+                    (None, ..) => "not started",
+                };
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}",
+                    x.shift.user_id,
+                    x.shift.starts_at.to_rfc3339(),
+                    x.shift.ends_at.to_rfc3339(),
+                    state,
+                    x.shift.note.as_deref().unwrap_or("-")
+                )?;
+            }
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 //! still answer errors in the Matrix shape, through the same error table.
 
 mod roles;
+mod rota;
 mod settings;
 mod users;
 
@@ -98,6 +99,7 @@ pub fn routes() -> Routes {
         .wardline(Method::GET, &format!("{A}/settings"), "admin.settings.get", full, settings::get)
         .wardline(Method::PUT, &format!("{A}/settings"), "admin.settings.update", full, settings::update)
         .wardline(Method::GET, &format!("{A}/roles"), "admin.roles.list", full, roles::list)
+        .wardline(Method::POST, &format!("{A}/rota"), "admin.rota.import", full, rota::import)
         .wardline(Method::POST, &format!("{A}/roles"), "admin.roles.create", full, roles::create)
         .wardline(Method::GET, &format!("{A}/roles/{{role_id}}"), "admin.roles.get", full, roles::get)
         .wardline(Method::PUT, &format!("{A}/roles/{{role_id}}"), "admin.roles.update", full, roles::update)

@@ -12,7 +12,7 @@
 
 use ruma::{OwnedUserId, UserId};
 use wardline_store::{HolderChange, HolderOp, HolderRefusal};
-use wardline_types::audit::{AuditAction, Outcome};
+use wardline_types::audit::{AuditAction, NewAuditRecord, Outcome};
 use wardline_types::{Role, RoleChange, RoleId};
 
 use super::{RoleService, admits};
@@ -28,6 +28,11 @@ const MAX_NOTE: usize = 200;
 impl RoleService {
     /// Records one change of hands in the place taken for it.
     pub(super) fn holder_audit(&self, slot: AuditSlot, by: By<'_>, change: &RoleChange) {
+        slot.record(self.holder_record(by, change));
+    }
+
+    /// The `role.holders` audit record of one change of hands.
+    pub(super) fn holder_record(&self, by: By<'_>, change: &RoleChange) -> NewAuditRecord {
         let mut r = self.audit.entry_by(by, AuditAction::RoleHolders, Outcome::Success);
         r.target_user = change.to.as_ref().or(change.from.as_ref()).map(ToString::to_string);
         let mut what = format!("role={} reason={}", change.role_id, change.reason);
@@ -38,7 +43,7 @@ impl RoleService {
             what.push_str(&format!(" to={to}"));
         }
         r.detail = Some(by.detail(&what));
-        slot.record(r);
+        r
     }
 
     /// Checks that `user` has an active account the role admits.

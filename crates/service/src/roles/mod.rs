@@ -5,7 +5,9 @@
 //! - `eligibility.rs`: who may hold a role, the one rule;
 //! - `holders.rs`: swipe in, swipe out, handover and holders set by an administrator;
 //! - `import.rs`: roles from a CSV file, all or nothing;
-//! - `directory.rs`: finding roles by the words of their name, department and site.
+//! - `directory.rs`: finding roles by the words of their name, department and site;
+//! - `rota.rs`: importing a rota (CSV or iCalendar), all or nothing;
+//! - `shifts.rs`: applying the rota at its boundaries (a background task) and the hours ahead.
 //!
 //! **Invariant:** the rules that concern holders together (a role that must not be empty is
 //! never left empty, only a holder leaves, nobody holds a role twice) are checked by the store
@@ -19,6 +21,10 @@ mod directory;
 mod eligibility;
 mod holders;
 pub mod import;
+pub mod rota;
+#[cfg(test)]
+mod rota_tests;
+mod shifts;
 #[cfg(test)]
 mod tests;
 
@@ -35,6 +41,7 @@ use crate::{ServiceError, ServiceResult};
 
 pub use directory::{DirectoryEntry, matches as role_matches};
 pub use eligibility::admits;
+pub use shifts::{MAX_ROTA_HOURS, MAX_WAIT as MAX_ROTA_WAIT};
 
 /// Most history entries answered at once.
 pub const MAX_HISTORY: usize = 200;
@@ -46,6 +53,8 @@ pub struct RoleService {
     server_name: OwnedServerName,
     audit: AuditService,
     accounts: Arc<AccountService>,
+    /// Woken by an import, so the rota task looks at the new boundaries at once.
+    rota_changed: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for RoleService {
@@ -63,6 +72,7 @@ impl RoleService {
             server_name: core.server_name.clone(),
             audit: core.audit.clone(),
             accounts,
+            rota_changed: tokio::sync::Notify::new(),
         }
     }
 

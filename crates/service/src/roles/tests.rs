@@ -18,30 +18,30 @@ use super::import::RoleImportError;
 use crate::audit::{Actor, By, Operator};
 use crate::{Config, ServiceError, Services};
 
-const T0: Timestamp = Timestamp(1_800_000_000_000);
+pub(super) const T0: Timestamp = Timestamp(1_800_000_000_000);
 
-fn user(name: &str) -> OwnedUserId {
+pub(super) fn user(name: &str) -> OwnedUserId {
     OwnedUserId::try_from(format!("@{name}:localhost")).unwrap()
 }
 
-fn actor(name: &str) -> Actor {
+pub(super) fn actor(name: &str) -> Actor {
     Actor { user_id: user(name), device_id: Some(OwnedDeviceId::from("PC")), ip: None }
 }
 
-fn id(s: &str) -> RoleId {
+pub(super) fn id(s: &str) -> RoleId {
     RoleId::parse(s).unwrap()
 }
 
 /// A night on the medical wards: Reg and Raj are registrars, Nia a nurse, Ann the administrator.
-struct Night {
-    s: Services,
-    clock: Arc<ManualClock>,
-    store: Arc<dyn Store>,
+pub(super) struct Night {
+    pub(super) s: Services,
+    pub(super) clock: Arc<ManualClock>,
+    pub(super) store: Arc<dyn Store>,
     _dir: tempfile::TempDir,
 }
 
 impl Night {
-    async fn open() -> Self {
+    pub(super) async fn open() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db"), Durability::Normal).unwrap());
         let clock = Arc::new(ManualClock::new(T0));
@@ -70,7 +70,7 @@ impl Night {
         Self { s, clock, store, _dir: dir }
     }
 
-    fn definition(role: &str, may_be_empty: bool) -> RoleDefinition {
+    pub(super) fn definition(role: &str, may_be_empty: bool) -> RoleDefinition {
         RoleDefinition {
             id: id(role),
             name: "Medical Registrar On-call".into(),
@@ -83,7 +83,7 @@ impl Night {
         }
     }
 
-    async fn role_user_actions(&self) -> Vec<(String, Option<String>)> {
+    pub(super) async fn role_user_actions(&self) -> Vec<(String, Option<String>)> {
         self.s.audit.flush().await.unwrap();
         let records = self.store.audit_records(1, 1000).await.unwrap();
         records

@@ -26,6 +26,7 @@ mod presence;
 mod relations;
 mod roles;
 mod rooms;
+mod rota;
 mod search;
 mod session;
 mod status;
