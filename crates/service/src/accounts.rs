@@ -276,6 +276,17 @@ impl AccountService {
         {
             return Err(ServiceError::invalid("display name too long"));
         }
+        if let Some(Some(name)) = &display_name {
+            // Nobody passes for a role in the directory ("Medical Registrar On-call").
+            let wanted = name.trim().to_lowercase();
+            let roles = self.store.roles().await?;
+            if let Some(role) = roles.iter().find(|r| !r.retired && r.definition.name.trim().to_lowercase() == wanted) {
+                return Err(ServiceError::invalid(format!(
+                    "{:?} is the name of a role: choose your own name",
+                    role.definition.name
+                )));
+            }
+        }
         self.store.set_profile(&by.user_id, display_name, avatar_url).await?;
         self.rooms.refresh_profile(by).await
     }

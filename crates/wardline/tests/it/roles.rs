@@ -277,3 +277,17 @@ async fn a_deactivated_holder_holds_no_role_and_an_uncovered_role_is_named() {
     assert!(ok, "{err}");
     assert!(out.contains("nobody holds Role med-reg"), "{out}");
 }
+
+#[tokio::test]
+async fn nobody_takes_a_roles_name_as_their_own() {
+    let s = Server::start();
+    let boss = admin(&s).await;
+    let nia = staff(&s, "nia", "Staff Nurse").await;
+    let (st, made) = boss.post(A, json!({"role_id": "med-reg", "name": "Medical Registrar On-call"})).await;
+    assert_eq!(st, 201, "{made}");
+    let url = format!("/_matrix/client/v3/profile/{}/displayname", enc(&nia.user_id));
+    let (st, b) = nia.put(&url, json!({"displayname": "  medical registrar on-call "})).await;
+    assert_eq!((st, b["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{b}");
+    let (st, b) = nia.put(&url, json!({"displayname": "Nia, Staff Nurse"})).await;
+    assert_eq!(st, 200, "{b}");
+}
