@@ -13,6 +13,7 @@ use wardline_types::{AccountUpdate, NewAccount};
 
 use crate::accounts::{AccountService, NewStaff};
 use crate::audit::By;
+use crate::csv_table::Table;
 use crate::{ServiceError, ServiceResult, password};
 
 /// One bad row.
@@ -65,37 +66,20 @@ fn non_empty(s: Option<&str>) -> Option<String> {
 
 /// Parses and validates the whole file.
 fn parse(data: &[u8], accounts: &AccountService) -> Result<Vec<Row>, ImportError> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::Headers).from_reader(data);
-    let headers =
-        reader.headers().map_err(|e| ImportError::Format(format!("cannot read the header row: {e}")))?.clone();
-    let index: HashMap<String, usize> = headers.iter().enumerate().map(|(i, h)| (h.trim().to_lowercase(), i)).collect();
-    for h in REQUIRED {
-        if !index.contains_key(h) {
-            return Err(ImportError::Format(format!("the header row must have a {h:?} column")));
-        }
-    }
-    for h in index.keys() {
-        if !REQUIRED.contains(&h.as_str()) && !OPTIONAL.contains(&h.as_str()) {
-            return Err(ImportError::Format(format!("unknown column {h:?}")));
-        }
-    }
+    let reader = csv::ReaderBuilder::new().trim(csv::Trim::Headers).from_reader(data);
+    let table = Table::read(reader, &REQUIRED, &OPTIONAL).map_err(|e| ImportError::Format(e.to_string()))?;
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = record
-            .as_ref()
-            .ok()
-            .and_then(|r| r.position())
-            .map_or(i + 2, |p| usize::try_from(p.line()).unwrap_or(i + 2));
+    for (line, record) in table.rows() {
         let record = match record {
             Ok(r) => r,
-            Err(e) => {
-                errors.push(RowError { line, reason: format!("unreadable row: {e}") });
+            Err(reason) => {
+                errors.push(RowError { line, reason: reason.to_owned() });
                 continue;
             }
         };
-        let get = |h: &str| index.get(h).and_then(|i| record.get(*i));
+        let get = |h: &str| record.get(h);
         let username = get("username").unwrap_or("").trim().to_owned();
         let mut reasons = Vec::new();
         if let Err(e) = accounts.user_id(&username) {

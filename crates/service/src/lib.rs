@@ -11,6 +11,7 @@ mod auth_cache;
 pub mod breached;
 pub mod config;
 pub mod core;
+mod csv_table;
 pub mod device_lists;
 mod error;
 pub mod filter;

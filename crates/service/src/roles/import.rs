@@ -19,6 +19,7 @@ use super::RoleService;
 use super::definitions::{checked, tidy};
 use crate::ServiceError;
 use crate::audit::By;
+use crate::csv_table::Table;
 use crate::import::RowError;
 
 /// What an import did.
@@ -120,36 +121,20 @@ impl RoleService {
 
     /// Imports roles from CSV: all or nothing.
     pub async fn import_csv(&self, by: By<'_>, data: &[u8]) -> Result<RoleImportReport, RoleImportError> {
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::Headers).from_reader(data);
-        let headers =
-            reader.headers().map_err(|e| RoleImportError::Format(format!("cannot read the header row: {e}")))?.clone();
-        let index: HashMap<String, usize> =
-            headers.iter().enumerate().map(|(i, h)| (h.trim().to_lowercase(), i)).collect();
-        for h in REQUIRED {
-            if !index.contains_key(h) {
-                return Err(RoleImportError::Format(format!("the header row must have a {h:?} column")));
-            }
-        }
-        if let Some(h) = index.keys().find(|h| !REQUIRED.contains(&h.as_str()) && !OPTIONAL.contains(&h.as_str())) {
-            return Err(RoleImportError::Format(format!("unknown column {h:?}")));
-        }
+        let reader = csv::ReaderBuilder::new().trim(csv::Trim::Headers).from_reader(data);
+        let table = Table::read(reader, &REQUIRED, &OPTIONAL).map_err(|e| RoleImportError::Format(e.to_string()))?;
         let mut rows: Vec<(usize, RoleDefinition)> = Vec::new();
         let mut errors = Vec::new();
         let mut seen: HashMap<RoleId, usize> = HashMap::new();
-        for (i, record) in reader.records().enumerate() {
-            let line = record
-                .as_ref()
-                .ok()
-                .and_then(|r| r.position())
-                .map_or(i + 2, |p| usize::try_from(p.line()).unwrap_or(i + 2));
+        for (line, record) in table.rows() {
             let record = match record {
                 Ok(r) => r,
-                Err(e) => {
-                    errors.push(RowError { line, reason: format!("unreadable row: {e}") });
+                Err(reason) => {
+                    errors.push(RowError { line, reason: reason.to_owned() });
                     continue;
                 }
             };
-            let get = |h: &str| index.get(h).and_then(|i| record.get(*i)).map(str::to_owned);
+            let get = |h: &str| record.get(h).map(str::to_owned);
             match self.import_row(&get) {
                 Ok(d) => {
                     if let Some(first) = seen.insert(d.id.clone(), line) {

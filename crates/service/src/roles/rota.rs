@@ -31,6 +31,7 @@ use wardline_types::{NewShift, RoleId, Timestamp};
 use super::{RoleService, admits};
 use crate::ServiceError;
 use crate::audit::By;
+use crate::csv_table::{HeaderError, Table};
 use crate::import::RowError;
 
 /// Most shifts in one import.
@@ -126,35 +127,25 @@ fn rfc3339(what: &str, raw: &str) -> Result<Timestamp, String> {
 }
 
 fn read_csv(data: &[u8]) -> Result<Vec<RawShift>, RotaImportError> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(data);
-    let headers =
-        reader.headers().map_err(|e| RotaImportError::Format(format!("cannot read the header row: {e}")))?.clone();
-    let index: HashMap<String, usize> = headers.iter().enumerate().map(|(i, h)| (h.to_lowercase(), i)).collect();
-    for h in ["role", "username", "start", "end"] {
-        if !index.contains_key(h) {
-            return Err(RotaImportError::Format(format!(
-                "the header row must be role,username,start,end (and optionally note): no {h:?} column"
-            )));
-        }
-    }
-    if let Some(h) = index.keys().find(|h| !["role", "username", "start", "end", "note"].contains(&h.as_str())) {
-        return Err(RotaImportError::Format(format!("unknown column {h:?}")));
-    }
+    let reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(data);
+    let table = Table::read(reader, &["role", "username", "start", "end"], &["note"]).map_err(|e| {
+        RotaImportError::Format(match e {
+            HeaderError::Missing(h) => {
+                format!("the header row must be role,username,start,end (and optionally note): no {h:?} column")
+            }
+            e => e.to_string(),
+        })
+    })?;
     let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = record
-            .as_ref()
-            .ok()
-            .and_then(|r| r.position())
-            .map_or(i + 2, |p| usize::try_from(p.line()).unwrap_or(i + 2));
+    for (line, record) in table.rows() {
         let record = match record {
             Ok(r) => r,
-            Err(e) => {
-                rows.push(RawShift { line, problems: vec![format!("unreadable row: {e}")], ..RawShift::default() });
+            Err(reason) => {
+                rows.push(RawShift { line, problems: vec![reason.to_owned()], ..RawShift::default() });
                 continue;
             }
         };
-        let get = |h: &str| index.get(h).and_then(|i| record.get(*i)).unwrap_or("").to_owned();
+        let get = |h: &str| record.get(h).unwrap_or("").to_owned();
         let note = Some(get("note")).filter(|n| !n.is_empty());
         rows.push(RawShift {
             line,
