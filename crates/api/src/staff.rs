@@ -142,6 +142,7 @@ async fn message_status(
                 "user_id": r.user_id,
                 "delivered_ts": r.delivered.map(|t| t.0),
                 "read_ts": r.read.map(|t| t.0),
+                "as_role": r.as_role.as_ref().map(|(id, name)| json!({ "id": id, "name": name })),
             })
         })
         .collect();

@@ -421,7 +421,7 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         AuditAction::RoomSearch => (dicom("110110", "Patient Record"), "E"),
         AuditAction::RequestRefused => (dicom("110113", "Security Alert"), "E"),
         AuditAction::Restore => (dicom("110107", "Import"), "C"),
-        AuditAction::RoomCreate | AuditAction::MessageSend | AuditAction::MediaUpload => {
+        AuditAction::RoomCreate | AuditAction::MessageSend | AuditAction::MediaUpload | AuditAction::RoleUnheld => {
             (dicom("110110", "Patient Record"), "C")
         }
         AuditAction::Redact => (dicom("110110", "Patient Record"), "D"),

@@ -146,7 +146,7 @@ impl Services {
         let rooms = Arc::new(rooms::RoomService::new(&core, Arc::clone(&media)));
         let search = Arc::new(search::SearchService::new(&core, timeline.clone()));
         let accounts = Arc::new(accounts::AccountService::new(&core, Arc::clone(&sessions), Arc::clone(&rooms)));
-        let roles = Arc::new(roles::RoleService::new(&core, Arc::clone(&accounts)));
+        let roles = Arc::new(roles::RoleService::new(&core, Arc::clone(&accounts), rooms.role_seats_waker()));
         let typing = typing::TypingService::new(Arc::clone(&clock), notifier.clone());
         let thresholds = presence::PresenceService::thresholds(&config.presence, &config.sync)?;
         let presence = Arc::new(presence::PresenceService::new(&core, Arc::clone(&rooms), thresholds));
@@ -239,7 +239,8 @@ impl Services {
         tokio::join!(
             Arc::clone(&self.presence).run_sweeper(),
             self.expire_typing(),
-            Arc::clone(&self.roles).run_rota()
+            Arc::clone(&self.roles).run_rota(),
+            Arc::clone(&self.rooms).run_role_seats()
         );
     }
 

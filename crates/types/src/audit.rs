@@ -96,11 +96,15 @@ pub enum AuditAction {
     /// (the role and the people in the detail; the person who gained or lost it as the target).
     #[serde(rename = "role.holders")]
     RoleHolders,
+    /// A message went to a role nobody held: the role, the fallback it went to (if any) and
+    /// whether anyone received it, in the detail; the message's room and id.
+    #[serde(rename = "role.unheld")]
+    RoleUnheld,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 24] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -124,6 +128,7 @@ impl AuditAction {
         Self::RequestRefused,
         Self::Restore,
         Self::RoleHolders,
+        Self::RoleUnheld,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -153,6 +158,7 @@ impl AuditAction {
             Self::RequestRefused => "request.refused",
             Self::Restore => "restore",
             Self::RoleHolders => "role.holders",
+            Self::RoleUnheld => "role.unheld",
         }
     }
 

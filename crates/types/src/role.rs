@@ -51,6 +51,29 @@ impl RoleId {
     pub fn localpart(&self) -> String {
         format!("{ROLE_USERNAME_PREFIX}{}", self.0)
     }
+
+    /// The role whose reserved Matrix user id `user` is (`@role.<id>:…`), whatever the server.
+    #[must_use]
+    pub fn of_user(user: &ruma::UserId) -> Option<Self> {
+        user.localpart().strip_prefix(ROLE_USERNAME_PREFIX).and_then(|id| Self::parse(id).ok())
+    }
+}
+
+/// Keys of Wardline's fields in Matrix event content, for conversations with roles.
+pub mod fields {
+    /// In a role's own `m.room.member` content: `{"id", "name"}` of the role it is.
+    pub const ROLE: &str = "org.wardline.role";
+    /// In a role's own `m.room.member` content: the id of the role it stands in for, when it was
+    /// brought in as that role's fallback.
+    pub const FALLBACK_FOR: &str = "org.wardline.fallback_for";
+    /// In a person's `m.room.member` content: `{"role", "name"}` of the role that seated them in
+    /// the conversation (they are in it because they hold that role).
+    pub const SEAT: &str = "org.wardline.seat";
+    /// In a message's content, stamped by the server: `{"id", "name"}` of the role its sender
+    /// wrote as.
+    pub const AS_ROLE: &str = "org.wardline.as_role";
+    /// In a notice from a role's user: what happened (`{"kind": "unheld", "role", "fallback"}`).
+    pub const ROLE_NOTICE: &str = "org.wardline.role_notice";
 }
 
 impl TryFrom<String> for RoleId {
@@ -239,6 +262,10 @@ mod tests {
             assert!(RoleId::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(RoleId::parse("switchboard").unwrap().localpart(), "role.switchboard");
+        let user = ruma::owned_user_id!("@role.switchboard:h.example");
+        assert_eq!(RoleId::of_user(&user).unwrap().as_str(), "switchboard");
+        assert!(RoleId::of_user(&ruma::owned_user_id!("@ada:h.example")).is_none());
+        assert!(RoleId::of_user(&ruma::owned_user_id!("@role.Bad_id:h.example")).is_none());
     }
 
     #[test]

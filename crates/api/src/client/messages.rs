@@ -50,9 +50,26 @@ async fn send_in_transaction(
 ) -> Result<Response, ApiError> {
     let txn = TxnRef { device_id: caller.device_id.clone(), txn_id: txn_id.to_owned() };
     let req = SendEvent { room_id: room_id.to_owned(), kind, state_key: None, content, redacts, txn: Some(txn) };
-    let id = s.rooms.send(&caller.actor(), req).await?;
+    let (id, outcome) = s.rooms.send_message(&caller.actor(), req).await?;
     s.presence.note_active(&caller.user_id);
-    Ok(Json(json!({ "event_id": id })).into_response())
+    let mut answer = json!({ "event_id": id });
+    if !outcome.unheld.is_empty() {
+        // A message to a role nobody holds is never parked silently: the sender hears at once.
+        answer["org.wardline.unheld_roles"] = outcome
+            .unheld
+            .iter()
+            .map(|u| {
+                json!({
+                    "id": u.role,
+                    "name": u.name,
+                    "bleep": u.bleep,
+                    "fallback": u.fallback.as_ref().map(|(id, name)| json!({ "id": id, "name": name })),
+                    "reached": u.reached(),
+                })
+            })
+            .collect();
+    }
+    Ok(Json(answer).into_response())
 }
 
 /// `PUT /rooms/{roomId}/redact/{eventId}/{txnId}`

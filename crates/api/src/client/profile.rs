@@ -30,15 +30,35 @@ fn profile_json(a: &Account) -> Value {
     v
 }
 
+/// The profile of a role's own user id (`@role.<id>:<server>`): the role's name, and
+/// `org.wardline.role`; `None` if `user` is not a role's user id (retired roles keep theirs, so
+/// old conversations still show who they were with).
+async fn role_profile(s: &Services, user: &ruma::UserId) -> Result<Option<Value>, ApiError> {
+    let Some(id) = wardline_types::RoleId::of_user(user).filter(|_| user.server_name() == s.server_name) else {
+        return Ok(None);
+    };
+    let role = s.roles.get(&id).await.map_err(|_| ApiError::not_found("no such user"))?;
+    Ok(Some(json!({
+        "displayname": role.definition.name,
+        "org.wardline.role": crate::roles::role_json(s, &role),
+    })))
+}
+
 /// `GET /profile/{userId}`
 pub async fn get(s: Services, req: Ruma<get_profile::v3::Request>) -> Result<Response, ApiError> {
     req.caller()?;
+    if let Some(role) = role_profile(&s, &req.body.user_id).await? {
+        return Ok(Json(role).into_response());
+    }
     Ok(Json(profile_json(&active_account(&s, &req.body.user_id).await?)).into_response())
 }
 
 /// `GET /profile/{userId}/displayname`
 pub async fn get_name(s: Services, req: Ruma<get_display_name::v3::Request>) -> Result<Response, ApiError> {
     req.caller()?;
+    if let Some(role) = role_profile(&s, &req.body.user_id).await? {
+        return Ok(Json(json!({ "displayname": role["displayname"] })).into_response());
+    }
     let a = active_account(&s, &req.body.user_id).await?;
     Ok(Json(json!({ "displayname": a.display_name })).into_response())
 }
@@ -56,6 +76,9 @@ pub async fn set_name(s: Services, req: Ruma<set_display_name::v3::Request>) -> 
 /// `GET /profile/{userId}/avatar_url`
 pub async fn get_avatar(s: Services, req: Ruma<get_avatar_url::v3::Request>) -> Result<Response, ApiError> {
     req.caller()?;
+    if role_profile(&s, &req.body.user_id).await?.is_some() {
+        return Ok(Json(json!({})).into_response());
+    }
     let a = active_account(&s, &req.body.user_id).await?;
     Ok(Json(json!({ "avatar_url": a.avatar_url })).into_response())
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 
 use ruma::{EventId, OwnedDeviceId, OwnedEventId, OwnedUserId, RoomId, UserId};
 use wardline_store::{Direction, PosRange, Receipt, Store, StoreResult};
-use wardline_types::{Membership, StoredEvent, StreamPos};
+use wardline_types::{Membership, StoredEvent, StreamPos, kinds};
 
 pub use deliveries::{Arrival, Carried, Deliveries, runs};
 pub use status::{
@@ -210,7 +210,19 @@ impl StatusService {
             self.recorded_after().await?,
         )
         .await?;
-        Ok(status_of(&message, &memberships, &facts, StreamPos(i64::MAX)))
+        let mut status = status_of(&message, &memberships, &facts, StreamPos(i64::MAX));
+        // Who received it as a role's holder: their member event just before it says.
+        let with_roles = self.rooms.with_state(room, crate::rooms::role_seats::ever_had_roles).await?;
+        if with_roles && !status.recipients.is_empty() {
+            let before = self.store.state_at(room, StreamPos(message.stream.0 - 1)).await?;
+            for r in &mut status.recipients {
+                r.as_role = before
+                    .iter()
+                    .find(|e| e.event.kind == kinds::MEMBER && e.event.state_key.as_deref() == Some(r.user_id.as_str()))
+                    .and_then(|e| seat_label(&e.event.content));
+            }
+        }
+        Ok(status)
     }
 
     /// The counts of `user`'s own messages in `room` that may have changed in the window: new
@@ -350,4 +362,12 @@ impl StatusService {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
+}
+
+/// The role named by a member event's `org.wardline.seat`: `(id, name)`.
+fn seat_label(content: &serde_json::Value) -> Option<(wardline_types::RoleId, String)> {
+    let seat = content.get(wardline_types::role::fields::SEAT)?;
+    let id = wardline_types::RoleId::parse(seat.get("role")?.as_str()?).ok()?;
+    let name = seat.get("name").and_then(serde_json::Value::as_str).unwrap_or(id.as_str()).to_owned();
+    Some((id, name))
 }

@@ -2,7 +2,8 @@
 //! transcript all ask [`status_of`], over facts loaded by [`super::load_facts`].
 //!
 //! - The **recipients** of a message are the users whose membership just before its position
-//!   was `join` or `invite`, less its sender. Someone invited or joined later is not a
+//!   was `join` or `invite`, less its sender and roles' own user ids (a role's holders, seated
+//!   in the conversation, are its recipients). Someone invited or joined later is not a
 //!   recipient; someone who leaves later, or declines the invite, stays one, and leaving reads
 //!   nothing.
 //! - A message is **delivered** to a recipient once a response carried it to one of their
@@ -103,6 +104,8 @@ impl Memberships {
             .by_user
             .iter()
             .filter(|(user, _)| **user != message.event.sender)
+            // A role's own user id reads nothing: its holders are the recipients.
+            .filter(|(user, _)| wardline_types::RoleId::of_user(user).is_none())
             .filter(|(_, changes)| {
                 let before = changes.iter().take_while(|(p, _)| *p < message.stream).last().map(|(_, m)| *m);
                 matches!(before, Some(Membership::Join | Membership::Invite))
@@ -192,6 +195,9 @@ pub struct RecipientStatus {
     pub delivered: Option<Timestamp>,
     /// When they read it.
     pub read: Option<Timestamp>,
+    /// The role (id and name) that had seated them in the conversation when the message was
+    /// sent, if they received it as a role's holder ("Dr Shah, as Medical Registrar On-call").
+    pub as_role: Option<(wardline_types::RoleId, String)>,
 }
 
 /// Who a message was for, who got it and who read it.
@@ -247,7 +253,7 @@ pub fn status_of(message: &StoredEvent, memberships: &Memberships, facts: &Facts
             let read = facts.read(&user_id, message, thread.as_deref(), as_of);
             // Times come from the clock, which may have stepped back between the two.
             let read = read.map(|t| delivered.map_or(t, |d| t.max(d)));
-            RecipientStatus { user_id, delivered, read }
+            RecipientStatus { user_id, delivered, read, as_role: None }
         })
         .collect();
     MessageStatus {

@@ -99,6 +99,7 @@ impl RoleService {
                     for (c, slot) in changes.iter().zip(slots) {
                         self.holder_audit(slot, by, c);
                     }
+                    self.holders_changed.notify_one();
                     return self.get(id).await;
                 }
                 Err(HolderRefusal::DefinitionChanged | HolderRefusal::HoldersChanged) => {}

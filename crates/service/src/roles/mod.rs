@@ -21,6 +21,8 @@ mod directory;
 mod eligibility;
 mod holders;
 pub mod import;
+#[cfg(test)]
+mod messaging_tests;
 pub mod rota;
 #[cfg(test)]
 mod rota_tests;
@@ -55,6 +57,9 @@ pub struct RoleService {
     accounts: Arc<AccountService>,
     /// Woken by an import, so the rota task looks at the new boundaries at once.
     rota_changed: tokio::sync::Notify,
+    /// Woken when a role changes hands here, so its holders are seated in its conversations at
+    /// once ([`crate::rooms::RoomService::run_role_seats`]; it also polls, for other nodes).
+    holders_changed: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for RoleService {
@@ -65,7 +70,7 @@ impl std::fmt::Debug for RoleService {
 
 impl RoleService {
     /// A role service.
-    pub fn new(core: &Core, accounts: Arc<AccountService>) -> Self {
+    pub fn new(core: &Core, accounts: Arc<AccountService>, holders_changed: Arc<tokio::sync::Notify>) -> Self {
         Self {
             store: Arc::clone(&core.store),
             clock: Arc::clone(&core.clock),
@@ -73,6 +78,7 @@ impl RoleService {
             audit: core.audit.clone(),
             accounts,
             rota_changed: tokio::sync::Notify::new(),
+            holders_changed,
         }
     }
 

@@ -48,6 +48,9 @@ impl RoleService {
         if !records.is_empty() {
             self.audit.record_batch_now(records).await?;
         }
+        if !applied.changes.is_empty() {
+            self.holders_changed.notify_one();
+        }
         Ok(applied)
     }
 

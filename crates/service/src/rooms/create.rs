@@ -116,7 +116,10 @@ impl RoomService {
         if let Some(topic) = &req.topic {
             plan.push(state(kinds::TOPIC, json!({"topic": topic})));
         }
-        for user in &req.invite {
+        // Roles are brought in once the room exists (`role_seats.rs`): they join at once.
+        let (roles, people): (Vec<&OwnedUserId>, Vec<&OwnedUserId>) =
+            req.invite.iter().partition(|u| self.role_of(u).is_some());
+        for user in people {
             let mut content = json!({"membership": "invite"});
             if req.is_direct {
                 content["is_direct"] = json!(true);
@@ -132,6 +135,12 @@ impl RoomService {
             .collect();
         let mut slot = self.lock(&room_id).await?;
         self.append(by, &mut slot, events).await?;
+        drop(slot);
+        for user in roles {
+            if let Some(role) = self.role_of(user) {
+                self.invite_role(&room_id, by, &role).await?;
+            }
+        }
         Ok(room_id)
     }
 }

@@ -57,6 +57,10 @@ impl RoomService {
             return Err(e);
         }
         self.limiter.check(LimitKind::Invite, by.user_id.as_str())?;
+        if let Some(role) = self.role_of(target) {
+            // A role has no device to accept: it joins at once, and its holders are seated.
+            return self.invite_role(room_id, by, &role).await;
+        }
         self.change_membership(room_id, by, target, Membership::Invite, reason).await
     }
 

@@ -16,6 +16,8 @@ mod membership;
 pub mod power_levels;
 mod recent;
 mod relations;
+mod role_notices;
+pub mod role_seats;
 pub(crate) use relations::edit_refusal;
 mod send;
 pub mod state;
@@ -32,6 +34,7 @@ use wardline_types::audit::{AuditAction, NewAuditRecord, Outcome};
 use wardline_types::{Clock, Membership, NewEvent, StoredEvent, StreamPos, kinds};
 
 pub use create::{CreateRoom, Preset, ROOM_VERSION};
+pub use role_seats::{SendOutcome, UnheldRole};
 pub use send::SendEvent;
 pub use state::RoomState;
 
@@ -88,6 +91,8 @@ pub struct RoomService {
     media: Arc<MediaService>,
     rooms: Mutex<HashMap<OwnedRoomId, Room>>,
     recent: recent::RecentEvents,
+    /// Wakes the task that seats roles' holders ([`RoomService::run_role_seats`]).
+    roles_changed: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for RoomService {
@@ -116,6 +121,7 @@ impl RoomService {
             media,
             rooms: Mutex::default(),
             recent: recent::RecentEvents::default(),
+            roles_changed: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -307,13 +313,17 @@ impl RoomService {
         }
     }
 
-    /// Is this user id one of ours, with an active account? The closed user group.
+    /// Is this user id one of ours, with an active account, or a role in use? The closed user
+    /// group.
     async fn check_in_organisation(&self, user: &UserId) -> ServiceResult<()> {
         if user.server_name() != self.server_name {
             return Err(ServiceError::OutsideOrganisation(format!(
                 "{user} is not a member of this organisation: only users of {} can take part",
                 self.server_name
             )));
+        }
+        if let Some(role) = self.role_of(user) {
+            return self.invitable_role(&role).await.map(drop);
         }
         match self.store.account(user).await? {
             Some(a) if !a.deactivated => Ok(()),

@@ -3,9 +3,11 @@
 use ruma::{EventId, OwnedEventId, RoomId, UserId};
 use serde_json::Value;
 use wardline_store::StoreError;
+use wardline_types::role::fields;
 use wardline_types::{TxnRef, kinds};
 
 use super::RoomService;
+use super::role_seats::{SendOutcome, seat_of};
 use crate::audit::Actor;
 use crate::media::MediaService;
 use crate::ratelimit::LimitKind;
@@ -30,7 +32,14 @@ pub struct SendEvent {
 
 impl RoomService {
     /// Sends an event; returns its id. Repeating a transaction returns the first event's id.
-    pub async fn send(&self, by: &Actor, mut req: SendEvent) -> ServiceResult<OwnedEventId> {
+    pub async fn send(&self, by: &Actor, req: SendEvent) -> ServiceResult<OwnedEventId> {
+        Ok(self.send_message(by, req).await?.0)
+    }
+
+    /// Sends an event; returns its id and, for a message to roles nobody held, where it went
+    /// ([`SendOutcome`]; nothing more for a repeated transaction, whose notices are already in
+    /// the conversation).
+    pub async fn send_message(&self, by: &Actor, mut req: SendEvent) -> ServiceResult<(OwnedEventId, SendOutcome)> {
         let sender: &UserId = &by.user_id;
         if !req.content.is_object() {
             return Err(ServiceError::BadJson("event content must be a JSON object".into()));
@@ -59,7 +68,7 @@ impl RoomService {
         if let Some(txn) = &req.txn
             && let Some(id) = self.store.event_for_txn(sender, &txn.device_id, txn.txn_id.as_str()).await?
         {
-            return Ok(id);
+            return Ok((id, SendOutcome::default()));
         }
         self.limiter.check(LimitKind::Message, sender.as_str())?;
         if req.kind == kinds::MESSAGE {
@@ -72,6 +81,17 @@ impl RoomService {
         if let Some(target) = &req.redacts {
             self.check_redaction(&slot.state, sender, target).await?;
         }
+        // Conversations with roles: exactly the holders now are seated before a message, and a
+        // role nobody holds hands it to its fallback (`role_seats.rs`).
+        let mut outcome = SendOutcome::default();
+        // (A sender who is not a member is refused, and audited, by the authorization rules.)
+        if req.kind == kinds::MESSAGE
+            && req.state_key.is_none()
+            && slot.state.membership(sender) == Some(wardline_types::Membership::Join)
+        {
+            outcome.unheld = self.before_message(&mut slot, sender).await?;
+            stamp_role(&slot.state, sender, &mut req.content);
+        }
         let mut event = self.new_event(&req.room_id, sender, &req.kind, req.state_key, req.content);
         event.redacts = req.redacts;
         event.txn = req.txn.clone();
@@ -81,20 +101,28 @@ impl RoomService {
         let redaction = event.redacts.is_some();
         match self.append(by, &mut slot, vec![event]).await {
             Ok(_) => {
+                if !outcome.unheld.is_empty() {
+                    // The message is stored: a notice that cannot be written is logged, not an error.
+                    if let Err(e) = self.after_message(by, &mut slot, &id, &outcome.unheld).await {
+                        tracing::error!(error = %e, "could not tell the sender that a role nobody holds got the message");
+                    }
+                }
                 drop(slot);
                 // A file whose last message was just deleted goes with it.
                 if redaction && let Err(e) = self.media.purge(false).await {
                     tracing::warn!(error = %e, "could not delete released files");
                 }
-                Ok(id)
+                Ok((id, outcome))
             }
             // The same transaction raced in from another request and won: answer with its event.
             Err(ServiceError::Store(StoreError::Conflict(_))) if req.txn.is_some() => {
                 let txn = req.txn.as_ref().ok_or_else(|| ServiceError::Internal("txn vanished".into()))?;
-                self.store
+                let id = self
+                    .store
                     .event_for_txn(sender, &txn.device_id, txn.txn_id.as_str())
                     .await?
-                    .ok_or_else(|| ServiceError::Internal("transaction conflict without an event".into()))
+                    .ok_or_else(|| ServiceError::Internal("transaction conflict without an event".into()))?;
+                Ok((id, SendOutcome::default()))
             }
             Err(e) => Err(e),
         }
@@ -135,5 +163,19 @@ impl RoomService {
             },
         )
         .await
+    }
+}
+
+/// Stamps a message with the role its sender writes as: the one that seated them in the
+/// conversation. Whatever a client put there is replaced: nobody writes as a role they are not
+/// seated by.
+fn stamp_role(state: &super::RoomState, sender: &UserId, content: &mut Value) {
+    let Some(obj) = content.as_object_mut() else { return };
+    obj.remove(fields::AS_ROLE);
+    if let Some(role) = seat_of(state, sender)
+        && let Some(seat) = state.get(kinds::MEMBER, sender.as_str()).and_then(|m| m.event.content.get(fields::SEAT))
+    {
+        let name = seat.get("name").cloned().unwrap_or(Value::Null);
+        obj.insert(fields::AS_ROLE.to_owned(), serde_json::json!({ "id": role, "name": name }));
     }
 }
