@@ -96,11 +96,23 @@ pub enum AuditAction {
     /// (the role and the people in the detail; the person who gained or lost it as the target).
     #[serde(rename = "role.holders")]
     RoleHolders,
+    /// Someone set do-not-disturb (until when, and who covers, in the detail; the cover as the
+    /// target).
+    #[serde(rename = "dnd.set")]
+    DndSet,
+    /// A do-not-disturb ended: cleared by its owner, or run out (by the server).
+    #[serde(rename = "dnd.clear")]
+    DndClear,
+    /// A message to someone on do-not-disturb was copied to their cover (the original room and
+    /// event, the absent person, the cover as the target and where the copy went; never the
+    /// message's text).
+    #[serde(rename = "cover.forward")]
+    CoverForward,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 26] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -124,6 +136,9 @@ impl AuditAction {
         Self::RequestRefused,
         Self::Restore,
         Self::RoleHolders,
+        Self::DndSet,
+        Self::DndClear,
+        Self::CoverForward,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -153,6 +168,9 @@ impl AuditAction {
             Self::RequestRefused => "request.refused",
             Self::Restore => "restore",
             Self::RoleHolders => "role.holders",
+            Self::DndSet => "dnd.set",
+            Self::DndClear => "dnd.clear",
+            Self::CoverForward => "cover.forward",
         }
     }
 
