@@ -8,9 +8,7 @@
 use async_trait::async_trait;
 use ruma::{OwnedUserId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
-use wardline_store::{
-    ChangeTopic, CursorStore, DndRefusal, DndStore, NewDnd, PosRange, StoreError, StoreResult,
-};
+use wardline_store::{ChangeTopic, CursorStore, DndRefusal, DndStore, NewDnd, PosRange, StoreError, StoreResult};
 use wardline_types::{DndPeriod, DoNotDisturb, StoredEvent, StreamPos, Timestamp};
 
 use crate::pool::WriteTx;
@@ -44,10 +42,8 @@ fn read_dnd(c: &Connection, user: &str) -> StoreResult<Option<DoNotDisturb>> {
 }
 
 fn read_dnds(c: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreResult<Vec<DoNotDisturb>> {
-    let rows: Vec<DndRow> = c
-        .prepare_cached(sql)
-        .and_then(|mut s| s.query_map(args, dnd_row)?.collect())
-        .map_err(backend_err)?;
+    let rows: Vec<DndRow> =
+        c.prepare_cached(sql).and_then(|mut s| s.query_map(args, dnd_row)?.collect()).map_err(backend_err)?;
     rows.into_iter().map(to_dnd).collect()
 }
 
@@ -84,14 +80,12 @@ fn set(w: &WriteTx<'_>, d: &NewDnd) -> StoreResult<Result<DoNotDisturb, DndRefus
         return Err(StoreError::Backend("do-not-disturb must end after it is set".into()));
     }
     if let Some(cover) = &d.cover {
-        let active: Option<bool> = query_one(
-            w.tx,
-            "SELECT deactivated = 0 FROM accounts WHERE user_id = ?1",
-            params![cover.as_str()],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(backend_err)?;
+        let active: Option<bool> =
+            query_one(w.tx, "SELECT deactivated = 0 FROM accounts WHERE user_id = ?1", params![cover.as_str()], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(backend_err)?;
         if active != Some(true) {
             return Ok(Err(DndRefusal::CoverNotActive(cover.clone())));
         }

@@ -495,8 +495,9 @@ mod tests {
              INSERT INTO background_cursors (name, pos) VALUES ('cover.forward', 7);",
         )
         .map_err(backend_err)?;
-        let presence: String =
-            conn.query_row("SELECT state FROM presence WHERE user_id = '@a:x'", [], |r| r.get(0)).map_err(backend_err)?;
+        let presence: String = conn
+            .query_row("SELECT state FROM presence WHERE user_id = '@a:x'", [], |r| r.get(0))
+            .map_err(backend_err)?;
         assert_eq!(presence, "online", "presence is kept");
         assert!(
             conn.execute("INSERT INTO do_not_disturb_log (user_id, from_ts, until_ts) VALUES ('@nobody:x', 1, 2)", [])
@@ -504,7 +505,8 @@ mod tests {
             "only accounts go on do-not-disturb"
         );
         assert!(
-            conn.execute("INSERT INTO do_not_disturb_log (user_id, from_ts, until_ts) VALUES ('@a:x', 5, 5)", []).is_err(),
+            conn.execute("INSERT INTO do_not_disturb_log (user_id, from_ts, until_ts) VALUES ('@a:x', 5, 5)", [])
+                .is_err(),
             "a period ends after it starts"
         );
         assert!(

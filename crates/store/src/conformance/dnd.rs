@@ -68,7 +68,10 @@ pub(super) async fn dnd(s: &impl Store) -> StoreResult<()> {
         "a do-not-disturb round-trips"
     );
     check!(s.dnd(&user("dia")).await?.as_ref() == Some(&set), "stored");
-    check!(set.set_at == Timestamp(1_000) && set.set_by_device.as_deref() == Some(device_id!("PHONE")), "when and whence");
+    check!(
+        set.set_at == Timestamp(1_000) && set.set_by_device.as_deref() == Some(device_id!("PHONE")),
+        "when and whence"
+    );
     let p = s.presence(&user("dia")).await?.ok_or_else(|| fail("presence made for someone never seen"))?;
     check!(p.state == "offline" && p.stream > before && p.last_sync.is_none(), "a never-seen presence row");
     check!(s.last_change(&ChangeTopic::Presence).serial > serial, "setting marks presence");
@@ -99,21 +102,25 @@ pub(super) async fn dnd(s: &impl Store) -> StoreResult<()> {
     check!(s.clear_dnd(&user("dob"), Timestamp(5_500)).await?.is_some(), "cleared");
 
     // Two people naming each other at the same moment: one of them is refused.
-    let (a, b) = both(
-        s.set_dnd(new("dee", Some("dov"), 10_000, 20_000)),
-        s.set_dnd(new("dov", Some("dee"), 10_000, 20_000))
-    )
-    .await;
+    let (a, b) =
+        both(s.set_dnd(new("dee", Some("dov"), 10_000, 20_000)), s.set_dnd(new("dov", Some("dee"), 10_000, 20_000)))
+            .await;
     check!(a?.is_ok() != b?.is_ok(), "exactly one of two people naming each other succeeds");
 
     // Replacing ends the earlier period in the record; clearing ends the current one.
     s.set_dnd(new("dia", None, 2_000, 8_000)).await?.map_err(|r| fail(&format!("replace refused: {r:?}")))?;
     check!(s.dnd(&user("dia")).await?.is_some_and(|d| d.cover.is_none() && d.until == Timestamp(8_000)), "replaced");
-    let record: Vec<_> =
-        s.dnd_periods(Timestamp(0), Timestamp(100_000)).await?.into_iter().filter(|p| p.user_id == user("dia")).collect();
+    let record: Vec<_> = s
+        .dnd_periods(Timestamp(0), Timestamp(100_000))
+        .await?
+        .into_iter()
+        .filter(|p| p.user_id == user("dia"))
+        .collect();
     check!(record.len() == 2, "both periods are in the record");
     check!(
-        record[0].cover == Some(user("dob")) && record[0].ended == Some(Timestamp(2_000)) && record[0].end() == Timestamp(2_000),
+        record[0].cover == Some(user("dob"))
+            && record[0].ended == Some(Timestamp(2_000))
+            && record[0].end() == Timestamp(2_000),
         "the replaced period ended when it was replaced"
     );
     check!(record[1].from == Timestamp(2_000) && record[1].ended.is_none(), "the new period is open");
