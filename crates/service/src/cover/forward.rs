@@ -5,7 +5,7 @@
 //! A message is addressed to a person when it is in a direct conversation with them (a room
 //! whose joined people, role users not counted, were exactly the sender and them when it was
 //! sent) or its `m.mentions.user_ids` names them. Notices, edits, messages of the absent person
-//! themself, copies already made and redacted messages are not copied.
+//! themself, copies made for a cover and redacted messages are not copied.
 //!
 //! The copy goes into a conversation between the sender and the cover that the server makes on
 //! first use and finds again by its `org.wardline.cover` state (`{absent, sender, cover}`), with
@@ -60,7 +60,8 @@ fn copyable(e: &StoredEvent) -> bool {
     let c = &e.event.content;
     e.redacted_because.is_none()
         && c.get("msgtype").and_then(Value::as_str).is_some_and(|t| t != "m.notice")
-        && c.get(FORWARDED_FIELD).is_none()
+        // A copy made for a cover (a message someone forwarded by hand is copied like any other).
+        && c.get(FORWARDED_FIELD).and_then(|f| f.get("cover")).is_none()
         && relation(c).is_none_or(|r| r.rel_type != rel_types::REPLACE)
 }
 
