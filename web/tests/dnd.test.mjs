@@ -6,6 +6,10 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+
+import { REPO_ROOT } from "../../tests/clients/wardline-server.mjs";
 
 import { WAIT, call, openConversation, send, signIn, startWard, stopWard } from "./support.mjs";
 
@@ -29,6 +33,8 @@ before(async () => {
 
 after(() => stopWard({ server, browser }));
 
+const ARTIFACTS = path.join(REPO_ROOT, "web", "test-artifacts");
+
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
 
@@ -51,7 +57,9 @@ async function context(size) {
   return c;
 }
 
-async function scenario({ doctor, cover, nurse, doctorSize, othersSize }) {
+async function scenario({ doctor, cover, nurse, doctorSize, othersSize, shots }) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const shot = (page, name) => page.screenshot({ path: path.join(ARTIFACTS, `dnd-${shots}-${name}.png`) });
   const [d, n, c] = [await context(doctorSize), await context(othersSize), await context(othersSize)];
   const [doc, nia, cal] = [await d.newPage(), await n.newPage(), await c.newPage()];
   try {
@@ -74,6 +82,7 @@ async function scenario({ doctor, cover, nurse, doctorSize, othersSize }) {
     const mine = doc.locator(".my-dnd");
     await mine.getByText(new RegExp(`Do not disturb until \\d\\d:\\d\\d · cover ${cover.name}`)).waitFor(WAIT);
     assert.equal(await mine.locator(".dnd-mark").textContent(), "⊖", "a shape as well as words");
+    await shot(doc, "doctor");
 
     // The nurse opens a chat with him and sees it before she writes.
     await nia.getByRole("button", { name: "New chat" }).click();
@@ -85,6 +94,7 @@ async function scenario({ doctor, cover, nurse, doctorSize, othersSize }) {
     await notice
       .getByText(new RegExp(`on do-not-disturb until \\d\\d:\\d\\d — messages also go to ${cover.name} \\(cover\\)`))
       .waitFor(WAIT);
+    await shot(nia, "nurse");
     await send(nia, "Bed 4 obs due, please review");
 
     // The cover has a labelled copy, in a conversation with the nurse.
@@ -95,6 +105,7 @@ async function scenario({ doctor, cover, nurse, doctorSize, othersSize }) {
     await copy.waitFor(WAIT);
     await copy.getByText(`Forwarded (covering for ${doctor.name})`).waitFor(WAIT);
     assert.ok(!(await copy.innerText()).includes("[Forwarded:"), "the label is shown once");
+    await shot(cal, "cover");
     await send(cal, "I'll review bed 4");
     // The nurse has that conversation too, with the cover's answer.
     await nia
@@ -125,6 +136,7 @@ test("do not disturb with cover: the doctor on a phone, the nurse and cover at d
     nurse: { user: "nia1", name: "Nurse Nia Obi" },
     doctorSize: PHONE,
     othersSize: DESKTOP,
+    shots: "a",
   });
 });
 
@@ -135,5 +147,6 @@ test("do not disturb with cover: the doctor at a desktop, the nurse and cover on
     nurse: { user: "nia2", name: "Nurse Noor Ali" },
     doctorSize: DESKTOP,
     othersSize: PHONE,
+    shots: "b",
   });
 });

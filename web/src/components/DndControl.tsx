@@ -28,10 +28,10 @@ export function DndControl() {
   }
   return (
     <div class="my-dnd" role="status">
-      <span class="dnd-mark" aria-hidden="true">
-        ⊖
-      </span>
-      <span>
+      <span class="my-dnd-text">
+        <span class="dnd-mark" aria-hidden="true">
+          ⊖
+        </span>{" "}
         Do not disturb until {untilText(mine.until)}
         {mine.cover ? ` · cover ${mine.cover.name}` : " · no cover"}
       </span>
