@@ -6,8 +6,8 @@
 import { savedDrafts } from "./compose";
 import { closeRoom, countsComeWithSync, drawn, later, noteSeen, resetConversation, summaries } from "./conversation";
 import { forgetDirectory } from "./directory";
-import { DND_KIND, forgetDnd, loadMyDnd, noteMyDnd } from "./dnd";
 import { media } from "./media";
+import { DND_KIND, forgetDnd, loadMyDnd, noteMyDnd } from "./dnd";
 import { mentionsMe } from "./mentions";
 import {
   ClientEvent,
@@ -221,9 +221,9 @@ async function end(): Promise<void> {
   clearTimeout(restoredTimer);
   resetConversation();
   forgetDirectory();
-  forgetDnd();
   c?.stopClient();
   c?.removeAllListeners();
+  forgetDnd();
   media.clear();
   const wiped = o?.wipe();
   forgetEverything();
