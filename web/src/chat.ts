@@ -7,6 +7,7 @@ import { savedDrafts } from "./compose";
 import { closeRoom, countsComeWithSync, drawn, later, noteSeen, resetConversation, summaries } from "./conversation";
 import { forgetDirectory } from "./directory";
 import { media } from "./media";
+import { DND_KIND, forgetDnd, loadMyDnd, noteMyDnd } from "./dnd";
 import { mentionsMe } from "./mentions";
 import {
   ClientEvent,
@@ -16,7 +17,6 @@ import {
   MemoryStore,
   RoomEvent,
   RoomMemberEvent,
-  SetPresence,
   SyncState,
   UserEvent,
 } from "./mx";
@@ -155,6 +155,10 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
       store.update({ toast: `You are no longer in ${room.name}` });
     }
   });
+  // My do-not-disturb, set or ended here, on another device, or by the clock (the server's).
+  c.on(ClientEvent.AccountData, (e) => {
+    if (e.getType() === DND_KIND) noteMyDnd(e.getContent());
+  });
   c.on(ClientEvent.Event, (e) => {
     if (e.getType() !== STATUS_EVENT) return;
     const counts = countsFromEphemeral(e.getContent());
@@ -165,10 +169,7 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
     if (state === SyncState.Prepared) {
       store.update({ ready: true, rooms: summaries() });
       // Do-not-disturb set before a reload (or on another device) stays on.
-      if (c.getUser(me())?.presenceStatusMsg === "Do not disturb") {
-        store.update({ dnd: true });
-        void c.setSyncPresence(SetPresence.Unavailable);
-      }
+      loadMyDnd();
       for (const room of c.getRooms()) {
         if (room.getMyMembership() === KnownMembership.Invite) c.joinRoom(room.roomId).catch(() => undefined);
         // Messages whose "accepted" answer was lost before a reload, but which the server has.
@@ -222,6 +223,7 @@ async function end(): Promise<void> {
   forgetDirectory();
   c?.stopClient();
   c?.removeAllListeners();
+  forgetDnd();
   media.clear();
   const wiped = o?.wipe();
   forgetEverything();

@@ -1,6 +1,6 @@
-// Presence beside names (online, away, do not disturb, offline), and my do-not-disturb.
+// Presence beside names (online, away, do not disturb, offline).
 
-import { SetPresence } from "./mx";
+import { DND_KIND, noteDndFromPresence } from "./dnd";
 import { hasClient, matrix } from "./signedin";
 import { store } from "./state";
 import type { PresenceView } from "./state";
@@ -18,10 +18,15 @@ function presenceOf(userId: string): PresenceView | undefined {
   if (!user || !event) return undefined;
   const said = event.getContent().presence;
   if (said !== "online" && said !== "unavailable" && said !== "offline") return undefined;
-  return { state: said, dnd: said === "unavailable" && user.presenceStatusMsg === "Do not disturb" };
+  // The server's do-not-disturb (with its status message "Do not disturb until …"), or one a
+  // client chose with the plain status message.
+  const dnd = said === "unavailable" && (DND_KIND in event.getContent() || (user.presenceStatusMsg ?? "").startsWith("Do not disturb"));
+  return { state: said, dnd };
 }
 
 export function refreshPresence(userId: string): void {
+  const event = hasClient() ? matrix().getUser(userId)?.events.presence : undefined;
+  if (event) noteDndFromPresence(userId, event.getContent());
   const next = presenceOf(userId);
   if (!next) return;
   const old = store.get().presence[userId];
@@ -32,12 +37,4 @@ export function refreshPresence(userId: string): void {
 /** Presence of someone found elsewhere (e.g. in the directory), if the server has said it. */
 export function watchPresence(userId: string): void {
   if (!store.get().presence[userId]) refreshPresence(userId);
-}
-
-export async function setDnd(on: boolean): Promise<void> {
-  store.update({ dnd: on });
-  const c = matrix();
-  // Syncs would otherwise mark me online again.
-  void c.setSyncPresence(on ? SetPresence.Unavailable : SetPresence.Online);
-  await c.setPresence({ presence: on ? "unavailable" : "online", status_msg: on ? "Do not disturb" : "" }).catch(() => undefined);
 }

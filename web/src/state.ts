@@ -4,6 +4,7 @@
 
 import type { Enrolment, Session } from "./session";
 import { createStore, useSelector } from "./store";
+import type { DndInfo } from "./dnd";
 
 export type Screen =
   | { kind: "loading" }
@@ -134,7 +135,12 @@ export interface State {
   outbox: OutboxEntry[];
   statuses: Record<string, Counts>;
   presence: Record<string, PresenceView>;
+  /** My do-not-disturb is in force: no notification (dnd.ts). */
   dnd: boolean;
+  /** My do-not-disturb: until when, who covers. */
+  myDnd: DndInfo | null;
+  /** Colleagues' do-not-disturb as last heard (null: none), by user id. */
+  dndOf: Record<string, DndInfo | null>;
   readersFor: string | null;
   drafts: Record<string, string>;
   recording: string | null;
@@ -188,6 +194,8 @@ export const initialChatState: Omit<State, "screen"> = {
   statuses: {},
   presence: {},
   dnd: false,
+  myDnd: null,
+  dndOf: {},
   readersFor: null,
   drafts: {},
   recording: null,

@@ -191,6 +191,7 @@ test("two clinicians chat, see each other's messages live and who has read them"
     // Ben turns on do-not-disturb: Ada sees it beside his name.
     await ben.getByRole("button", { name: "Back to conversations" }).click();
     await ben.getByRole("button", { name: "Do not disturb: off" }).click();
+    await ben.getByRole("button", { name: "Turn on do not disturb" }).click();
     await ada.locator('.rooms [aria-label="do not disturb"]').first().waitFor(WAIT);
 
     await ada.screenshot({ path: path.join(ARTIFACTS, "desktop-conversation.png") });

@@ -145,6 +145,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotEligible(_) => Self::new(S::FORBIDDEN, "ORG.WARDLINE.NOT_ELIGIBLE", msg),
             ServiceError::SuccessorRequired(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.SUCCESSOR_REQUIRED", msg),
             ServiceError::RoleConflict(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.ROLE_CONFLICT", msg),
+            ServiceError::CoverOnDnd(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.COVER_ON_DND", msg),
             ServiceError::TooLarge(_) => Self::new(S::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", msg),
             ServiceError::NotYetUploaded => Self::new(S::GATEWAY_TIMEOUT, "M_NOT_YET_UPLOADED", msg),
             ServiceError::CannotOverwriteMedia => Self::new(S::CONFLICT, "M_CANNOT_OVERWRITE_MEDIA", msg),

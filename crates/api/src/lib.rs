@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod dnd;
 pub mod edge;
 pub mod error;
 mod guard;
@@ -33,7 +34,12 @@ use crate::routes::{RouteInfo, Routes};
 
 /// Every API route (Matrix, Wardline's own, administration), each with its endpoint's rules.
 pub fn api_routes() -> Routes {
-    client::routes().merge(admin::routes()).merge(staff::routes()).merge(roles::routes()).merge(health::routes())
+    client::routes()
+        .merge(admin::routes())
+        .merge(staff::routes())
+        .merge(roles::routes())
+        .merge(dnd::routes())
+        .merge(health::routes())
 }
 
 /// The table of every API route and what its endpoint allows (the web client's static files,

@@ -425,6 +425,9 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
             (dicom("110110", "Patient Record"), "C")
         }
         AuditAction::Redact => (dicom("110110", "Patient Record"), "D"),
+        // Someone's availability and who stands in for them: a change to who is reached.
+        AuditAction::DndSet | AuditAction::DndClear => (dicom("110136", "Security Roles Changed"), "U"),
+        AuditAction::CoverForward => (dicom("110110", "Patient Record"), "C"),
         AuditAction::RoomInvite | AuditAction::RoomJoin | AuditAction::RoomLeave | AuditAction::RoomState => {
             (dicom("110110", "Patient Record"), "U")
         }

@@ -101,6 +101,9 @@ pub enum ServiceError {
     /// them, retired, its id taken).
     #[error("{0}")]
     RoleConflict(String),
+    /// The colleague named as cover is on do-not-disturb themself.
+    #[error("{0}")]
+    CoverOnDnd(String),
     /// The storage layer failed.
     #[error("storage failure")]
     Store(#[from] StoreError),

@@ -11,6 +11,7 @@ mod auth_cache;
 pub mod breached;
 pub mod config;
 pub mod core;
+pub mod cover;
 mod csv_table;
 pub mod device_lists;
 mod error;
@@ -85,6 +86,8 @@ pub struct Services {
     pub userdata: Arc<userdata::UserDataService>,
     /// Presence.
     pub presence: Arc<presence::PresenceService>,
+    /// Do not disturb, and copies of messages to the cover.
+    pub cover: Arc<cover::CoverService>,
     /// Sync.
     pub sync: Arc<sync::SyncService>,
     /// Who got a message, who read it.
@@ -150,6 +153,7 @@ impl Services {
         let typing = typing::TypingService::new(Arc::clone(&clock), notifier.clone());
         let thresholds = presence::PresenceService::thresholds(&config.presence, &config.sync)?;
         let presence = Arc::new(presence::PresenceService::new(&core, Arc::clone(&rooms), thresholds));
+        let cover = Arc::new(cover::CoverService::new(&core, Arc::clone(&rooms), Arc::clone(&presence)));
         let userdata =
             Arc::new(userdata::UserDataService::new(&core, Arc::clone(&rooms), timeline.clone(), deliveries.clone()));
         let status = Arc::new(messaging::StatusService::new(
@@ -184,6 +188,7 @@ impl Services {
             typing,
             userdata,
             presence,
+            cover,
             sync,
             status,
             media,
@@ -233,14 +238,15 @@ impl Services {
         self.notifier.close();
     }
 
-    /// Background work: expiring typing notifications and presence. Runs until the task is
-    /// dropped.
+    /// Background work: expiring typing notifications and presence, applying the rota, ending
+    /// do-not-disturb and copying messages to covers. Runs until the task is dropped.
     pub async fn run_background(self) {
         tokio::join!(
             Arc::clone(&self.presence).run_sweeper(),
             self.expire_typing(),
             Arc::clone(&self.roles).run_rota(),
-            Arc::clone(&self.rooms).run_role_seats()
+            Arc::clone(&self.rooms).run_role_seats(),
+            Arc::clone(&self.cover).run_cover()
         );
     }
 

@@ -145,8 +145,12 @@ pub struct SyncResult {
     pub left: Vec<LeftRoom>,
     /// Global account data that changed.
     pub account_data: Vec<AccountDataChange>,
-    /// Presence that changed.
+    /// Presence that changed (showing a do-not-disturb in force as `unavailable`, with its
+    /// status message).
     pub presence: Vec<Presence>,
+    /// The do-not-disturb in force of users in `presence`, which their presence carries as
+    /// `org.wardline.dnd`.
+    pub dnd: Vec<crate::cover::DndView>,
     /// Whose devices to look up again, and whom to stop following (incremental syncs only).
     pub device_lists: DeviceLists,
 }
@@ -167,6 +171,7 @@ impl SyncResult {
 /// The sync service.
 pub struct SyncService {
     store: Arc<dyn Store>,
+    clock: Arc<dyn wardline_types::Clock>,
     rooms: Arc<RoomService>,
     timeline: TimelineService,
     typing: TypingService,
@@ -222,6 +227,7 @@ impl SyncService {
     ) -> Self {
         Self {
             store: Arc::clone(&core.store),
+            clock: Arc::clone(&core.clock),
             rooms,
             timeline,
             typing,
@@ -374,7 +380,7 @@ impl SyncService {
                 _ => {}
             }
         }
-        out.presence = self.presence(user, &w, &memberships, filter).await?;
+        (out.presence, out.dnd) = self.presence(user, &w, &memberships, filter).await?;
         if since.is_some() {
             out.device_lists = device_lists(store, user, w.range(), &memberships, &changes).await?;
         }
@@ -670,16 +676,16 @@ impl SyncService {
         w: &Window,
         memberships: &[MembershipChange],
         filter: &FilterDefinition,
-    ) -> ServiceResult<Vec<Presence>> {
+    ) -> ServiceResult<(Vec<Presence>, Vec<crate::cover::DndView>)> {
         if crate::filter::excludes_all(&filter.presence) {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         if !may_have_changed(self.store.as_ref(), w, &ChangeTopic::Presence) {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let changes = self.store.presence_changes(w.range()).await?;
         if changes.is_empty() {
-            return Ok(changes);
+            return Ok((changes, Vec::new()));
         }
         let mut colleagues: HashSet<OwnedUserId> = HashSet::from([user.to_owned()]);
         for m in memberships.iter().filter(|m| m.membership == Membership::Join) {
@@ -692,11 +698,23 @@ impl SyncService {
                     .map(|(u, _)| u),
             );
         }
-        Ok(changes
+        let mut shown: Vec<Presence> = changes
             .into_iter()
             .filter(|p| {
                 colleagues.contains(&p.user_id) && kind_passes(&filter.presence, "m.presence", Some(&p.user_id))
             })
-            .collect())
+            .collect();
+        // Do-not-disturb in force shows, whatever the stored presence says.
+        let now = self.clock.now();
+        let users: Vec<OwnedUserId> = shown.iter().map(|p| p.user_id.clone()).collect();
+        let mut dnd = crate::cover::views(self.store.as_ref(), now, &users).await?;
+        let mut views = Vec::with_capacity(dnd.len());
+        for p in &mut shown {
+            if let Some(d) = dnd.remove(&p.user_id) {
+                crate::cover::presence_overlay(p, &d, now);
+                views.push(d);
+            }
+        }
+        Ok((shown, views))
     }
 }

@@ -145,7 +145,7 @@ impl UserDataService {
                 "an account data type may be at most {MAX_EVENT_TYPE_BYTES} bytes long"
             )));
         }
-        if kind == "m.push_rules" || kind == "m.fully_read" && room.is_none() {
+        if kind == "m.push_rules" || kind == "m.fully_read" && room.is_none() || kind == wardline_types::dnd::DND_KIND {
             return Err(ServiceError::BadJson(format!("{kind} cannot be set here")));
         }
         if let Some(r) = room

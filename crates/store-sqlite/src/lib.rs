@@ -12,6 +12,7 @@ mod accounts;
 mod audit;
 pub mod backup;
 mod deliveries;
+mod dnd;
 mod media;
 mod mfa;
 mod migrations;

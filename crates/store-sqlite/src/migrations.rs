@@ -23,6 +23,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0014_last_sign_in.sql"),
     include_str!("../migrations/0015_roles.sql"),
     include_str!("../migrations/0016_role_shifts.sql"),
+    include_str!("../migrations/0017_do_not_disturb.sql"),
 ];
 
 /// The schema version this build writes.
@@ -464,6 +465,62 @@ mod tests {
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .map_err(backend_err)?;
         assert_eq!(fk, ["role_history"]);
+        Ok(())
+    }
+
+    #[test]
+    fn version_17_adds_do_not_disturb_beside_existing_presence() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(backend_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(backend_err)?;
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
+        )
+        .map_err(backend_err)?;
+        let tx = conn.transaction().map_err(backend_err)?;
+        for (i, sql) in MIGRATIONS.iter().take(16).enumerate() {
+            tx.execute_batch(sql).map_err(backend_err)?;
+            let version = i64::try_from(i + 1).map_err(backend_err)?;
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![version]).map_err(backend_err)?;
+        }
+        tx.execute_batch(
+            "INSERT INTO accounts (user_id, password_hash, created_ts) VALUES ('@a:x', 'h', 0), ('@c:x', 'h', 0);
+             INSERT INTO presence (user_id, state, last_active_ts, stream) VALUES ('@a:x', 'online', 5, 7);",
+        )
+        .map_err(backend_err)?;
+        tx.commit().map_err(backend_err)?;
+        assert_eq!(migrate(&mut conn)?, LATEST);
+        conn.execute_batch(
+            "INSERT INTO do_not_disturb_log (user_id, cover_user_id, from_ts, until_ts) VALUES ('@a:x', '@c:x', 10, 20);
+             INSERT INTO do_not_disturb (user_id, until_ts, cover_user_id, set_ts, period) VALUES ('@a:x', 20, '@c:x', 10, 1);
+             INSERT INTO background_cursors (name, pos) VALUES ('cover.forward', 7);",
+        )
+        .map_err(backend_err)?;
+        let presence: String = conn
+            .query_row("SELECT state FROM presence WHERE user_id = '@a:x'", [], |r| r.get(0))
+            .map_err(backend_err)?;
+        assert_eq!(presence, "online", "presence is kept");
+        assert!(
+            conn.execute("INSERT INTO do_not_disturb_log (user_id, from_ts, until_ts) VALUES ('@nobody:x', 1, 2)", [])
+                .is_err(),
+            "only accounts go on do-not-disturb"
+        );
+        assert!(
+            conn.execute("INSERT INTO do_not_disturb_log (user_id, from_ts, until_ts) VALUES ('@a:x', 5, 5)", [])
+                .is_err(),
+            "a period ends after it starts"
+        );
+        assert!(
+            conn.execute(
+                "INSERT INTO do_not_disturb (user_id, until_ts, cover_user_id, set_ts, period) VALUES ('@c:x', 20, '@c:x', 10, 1)",
+                []
+            )
+            .is_err(),
+            "nobody covers for themself"
+        );
+        conn.execute("UPDATE do_not_disturb_log SET ended_ts = 15 WHERE id = 1", []).map_err(backend_err)?;
+        assert!(conn.execute("UPDATE do_not_disturb_log SET ended_ts = 16", []).is_err(), "an end is set once");
+        assert!(conn.execute("UPDATE do_not_disturb_log SET until_ts = 30", []).is_err(), "nothing else changes");
+        assert!(conn.execute("DELETE FROM do_not_disturb_log", []).is_err(), "the log keeps every period");
         Ok(())
     }
 }

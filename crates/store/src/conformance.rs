@@ -31,6 +31,7 @@ macro_rules! check {
 }
 
 mod device_lists;
+mod dnd;
 mod presence;
 mod relations;
 mod roles;
@@ -62,6 +63,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     device_lists::device_lists(&store).await?;
     roles::roles(&store).await?;
     rota::rota(&store).await?;
+    dnd::dnd(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

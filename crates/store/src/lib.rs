@@ -8,6 +8,7 @@
 //! readable, and no later change will take a position `<= p`.
 
 pub mod conformance;
+mod dnd;
 mod error;
 mod observer;
 mod records;
@@ -23,6 +24,7 @@ use wardline_types::{
     Account, AccountUpdate, Device, Membership, NewAccount, NewEvent, StoredEvent, StreamPos, Timestamp,
 };
 
+pub use dnd::{CursorStore, DndRefusal, DndStore, NewDnd};
 pub use error::StoreError;
 pub use observer::{NoObserver, WriteObserver};
 pub use records::{
@@ -447,6 +449,8 @@ pub trait Store:
     + MediaStore
     + RelationStore
     + RoleStore
+    + DndStore
+    + CursorStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

@@ -100,11 +100,23 @@ pub enum AuditAction {
     /// whether anyone received it, in the detail; the message's room and id.
     #[serde(rename = "role.unheld")]
     RoleUnheld,
+    /// Someone set do-not-disturb (until when, and who covers, in the detail; the cover as the
+    /// target).
+    #[serde(rename = "dnd.set")]
+    DndSet,
+    /// A do-not-disturb ended: cleared by its owner, or run out (by the server).
+    #[serde(rename = "dnd.clear")]
+    DndClear,
+    /// A message to someone on do-not-disturb was copied to their cover (the original room and
+    /// event, the absent person, the cover as the target and where the copy went; never the
+    /// message's text).
+    #[serde(rename = "cover.forward")]
+    CoverForward,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 27] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -129,6 +141,9 @@ impl AuditAction {
         Self::Restore,
         Self::RoleHolders,
         Self::RoleUnheld,
+        Self::DndSet,
+        Self::DndClear,
+        Self::CoverForward,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -159,6 +174,9 @@ impl AuditAction {
             Self::Restore => "restore",
             Self::RoleHolders => "role.holders",
             Self::RoleUnheld => "role.unheld",
+            Self::DndSet => "dnd.set",
+            Self::DndClear => "dnd.clear",
+            Self::CoverForward => "cover.forward",
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod audit;
 pub mod clock;
+pub mod dnd;
 pub mod event;
 pub mod media;
 pub mod membership;
@@ -18,6 +19,7 @@ pub mod stream;
 
 pub use account::{Account, AccountUpdate, Device, NewAccount, Username};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use dnd::{DndPeriod, DoNotDisturb};
 pub use event::{
     EventKind, EventLimitError, MAX_EVENT_BYTES, MAX_EVENT_TYPE_BYTES, MAX_STATE_KEY_BYTES, NewEvent, StoredEvent,
     TxnRef, kinds,

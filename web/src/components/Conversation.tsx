@@ -6,6 +6,7 @@ import { matrix } from "../signedin";
 import { store, useStore } from "../state";
 import { Composer } from "./Composer";
 import { DetailsDialog } from "./DetailsDialog";
+import { DndNotice } from "./DndNotice";
 import { ForwardDialog } from "./ForwardDialog";
 import { Presence } from "./Presence";
 import { ReadersDialog } from "./ReadersDialog";
@@ -44,6 +45,7 @@ export function Conversation({ roomId }: { roomId: string }) {
           Details
         </button>
       </header>
+      {person && <DndNotice key={person} userId={person} />}
       {opening ? (
         <p class="loading timeline-wrap">Loading messages…</p>
       ) : (

@@ -7,6 +7,7 @@ import { rendererFor } from "../renderers";
 import { useStore } from "../state";
 import type { TimelineItem } from "../state";
 import { clockTime } from "../time";
+import { CoverLabel, isCoverCopy, withoutCoverLabel } from "./CoverLabel";
 import { memo } from "./memo";
 import { MessageActions, Reactions, ReplyQuote } from "./MessageExtras";
 import { EditStatus, MessageStatus } from "./MessageStatus";
@@ -35,9 +36,9 @@ function PendingEdit({ txnId }: { txnId: string }) {
 export const Message = memo(function Message({ item, found }: { item: TimelineItem; found?: boolean }) {
   const edit = useStore((s) => (item.eventId ? s.outbox.find((e) => e.replaces === item.eventId) : undefined));
   const newContent = edit?.extra?.["m.new_content"] as Record<string, unknown> | undefined;
-  const shown = edit && newContent ? { ...item, content: newContent } : item;
+  const shown = withoutCoverLabel(edit && newContent ? { ...item, content: newContent } : item);
   const View = rendererFor(shown.type, shown.content, shown.redacted).view;
-  const forwarded = !shown.redacted && typeof shown.content[FORWARDED] === "object";
+  const forwarded = !shown.redacted && typeof shown.content[FORWARDED] === "object" && !isCoverCopy(shown);
   const forMe = !item.mine && !shown.redacted && mentionsMe(shown.content);
   return (
     <article
@@ -63,6 +64,7 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
           <span aria-hidden="true">↪ </span>Forwarded
         </div>
       )}
+      <CoverLabel item={item} />
       {item.replyTo && <ReplyQuote eventId={item.replyTo} />}
       <div class="body">
         <View item={shown} />

@@ -14,9 +14,9 @@ function confirmSignOut(): void {
   void signOut();
 }
 import { showPanel } from "../conversation";
-import { setDnd } from "../presence";
 import { store, useStore } from "../state";
 import { ConversationList } from "./ConversationList";
+import { DndControl } from "./DndControl";
 import { MessageResults } from "./MessageResults";
 import { Waiting } from "./Waiting";
 
@@ -31,7 +31,6 @@ function NotificationsButton() {
 }
 
 export function Sidebar() {
-  const dnd = useStore((s) => s.dnd);
   const filter = useStore((s) => s.filter);
   return (
     <section class="sidebar" aria-label="Conversations">
@@ -48,9 +47,7 @@ export function Sidebar() {
         </button>
       </header>
       <div class="toolbar">
-        <button class="plain" aria-pressed={dnd ? "true" : "false"} onClick={() => void setDnd(!dnd)}>
-          Do not disturb: {dnd ? "on" : "off"}
-        </button>
+        <DndControl />
         <NotificationsButton />
       </div>
       <div class="search">

@@ -72,7 +72,7 @@ pub async fn typing(s: Services, req: Ruma<create_typing_event::v3::Request>) ->
 /// `presence.idle_after_secs`).
 pub async fn get_presence(s: Services, req: Ruma<get_presence::v3::Request>) -> Result<Response, ApiError> {
     let caller = req.caller()?;
-    let p = s.presence.get(&caller.user_id, caller.is_admin, &req.body.user_id).await?;
+    let (p, dnd) = s.presence.get_with_dnd(&caller.user_id, caller.is_admin, &req.body.user_id).await?;
     let now = s.clock.now();
     let mut body = json!({ "presence": p.state, "currently_active": p.state == "online" });
     if p.last_active.0 > 0 {
@@ -80,6 +80,9 @@ pub async fn get_presence(s: Services, req: Ruma<get_presence::v3::Request>) -> 
     }
     if let Some(m) = p.status_msg {
         body["status_msg"] = json!(m);
+    }
+    if let Some(d) = dnd {
+        body[wardline_types::dnd::DND_KIND] = d.presence_field();
     }
     Ok(Json(body).into_response())
 }

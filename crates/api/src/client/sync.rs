@@ -12,6 +12,7 @@ use wardline_service::presence::PresenceState;
 use wardline_service::sync::{JoinedRoom, SyncRequest, SyncResult, TimelineSlice};
 use wardline_service::{Caller, Services};
 use wardline_store::{AccountDataChange, Receipt};
+use wardline_types::dnd::DND_KIND;
 use wardline_types::{StoredEvent, SyncToken, Timestamp};
 
 use crate::client::format::{bundled, sync_event};
@@ -186,6 +187,9 @@ pub fn render(r: &SyncResult, caller: &Caller, now: Timestamp) -> Value {
             }
             if let Some(m) = &p.status_msg {
                 content["status_msg"] = json!(m);
+            }
+            if let Some(d) = r.dnd.iter().find(|d| d.user_id == p.user_id) {
+                content[DND_KIND] = d.presence_field();
             }
             json!({ "type": "m.presence", "sender": p.user_id, "content": content })
         })

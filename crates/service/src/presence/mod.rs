@@ -24,6 +24,7 @@ use wardline_types::{Clock, Membership, Timestamp};
 
 use crate::config::{PresenceSettings, SyncSettings};
 use crate::core::Core;
+use crate::cover::{DndView, presence_overlay};
 use crate::notifier::Notifier;
 use crate::rooms::RoomService;
 use crate::{ServiceError, ServiceResult};
@@ -177,6 +178,15 @@ impl PresenceService {
         Ok(true)
     }
 
+    /// Wakes whoever may see `user`'s presence after a write elsewhere gave it a new position
+    /// (do-not-disturb set or ended: [`crate::cover`]).
+    pub(crate) async fn announce(&self, user: &UserId) -> ServiceResult<()> {
+        self.known().remove(user);
+        let audience = self.audience(user).await?;
+        self.notifier.wake(audience.iter().map(AsRef::as_ref));
+        Ok(())
+    }
+
     /// The user and everyone joined to a room they are joined to.
     async fn audience(&self, user: &UserId) -> ServiceResult<Vec<OwnedUserId>> {
         let mut audience = vec![user.to_owned()];
@@ -234,6 +244,17 @@ impl PresenceService {
     /// `/sync` applies the same rule to presence changes. A deactivated account looks like an
     /// unknown one.
     pub async fn get(&self, viewer: &UserId, viewer_is_admin: bool, user: &UserId) -> ServiceResult<Presence> {
+        Ok(self.get_with_dnd(viewer, viewer_is_admin, user).await?.0)
+    }
+
+    /// [`PresenceService::get`], with the do-not-disturb in force that it shows (`unavailable`
+    /// with its status message, whatever the user's activity), if any.
+    pub async fn get_with_dnd(
+        &self,
+        viewer: &UserId,
+        viewer_is_admin: bool,
+        user: &UserId,
+    ) -> ServiceResult<(Presence, Option<DndView>)> {
         if self.store.account(user).await?.is_none_or(|a| a.deactivated) {
             return Err(ServiceError::not_found("no such user"));
         }
@@ -243,8 +264,14 @@ impl PresenceService {
             ));
         }
         let row = self.store.presence(user).await?.unwrap_or_else(|| rules::never_seen(user));
-        let state = rules::derive(&row, self.clock.now(), &self.thresholds);
-        Ok(Presence { state: state.as_str().to_owned(), ..row })
+        let now = self.clock.now();
+        let state = rules::derive(&row, now, &self.thresholds);
+        let mut p = Presence { state: state.as_str().to_owned(), ..row };
+        let dnd = crate::cover::views(self.store.as_ref(), now, &[user.to_owned()]).await?.remove(user);
+        if let Some(d) = &dnd {
+            presence_overlay(&mut p, d, now);
+        }
+        Ok((p, dnd))
     }
 }
 

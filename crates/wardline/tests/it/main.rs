@@ -14,6 +14,7 @@ mod bodies;
 mod crash;
 mod deployment;
 mod device_lists;
+mod dnd;
 mod edge;
 mod first_day;
 mod first_sign_in;
