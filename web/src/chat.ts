@@ -6,6 +6,7 @@
 import { savedDrafts } from "./compose";
 import { closeRoom, countsComeWithSync, drawn, later, noteSeen, resetConversation, summaries } from "./conversation";
 import { forgetDirectory } from "./directory";
+import { forgetRoles } from "./roles";
 import { media } from "./media";
 import { mentionsMe } from "./mentions";
 import {
@@ -220,6 +221,7 @@ async function end(): Promise<void> {
   clearTimeout(restoredTimer);
   resetConversation();
   forgetDirectory();
+  forgetRoles();
   c?.stopClient();
   c?.removeAllListeners();
   media.clear();

@@ -11,6 +11,7 @@ import { memo } from "./memo";
 import { MessageActions, Reactions, ReplyQuote } from "./MessageExtras";
 import { EditStatus, MessageStatus } from "./MessageStatus";
 import { Presence } from "./Presence";
+import { UnheldNote } from "./UnheldNote";
 
 /** An edit of mine still in the outbox: shown in place of the text, with its own status. */
 function PendingEdit({ txnId }: { txnId: string }) {
@@ -51,8 +52,10 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
         <div class="who">
           <Presence userId={item.sender} />
           {item.senderName}
+          {item.asRole && <span class="as-role"> · as {item.asRole}</span>}
         </div>
       )}
+      {item.mine && item.asRole && <div class="who as-role">You · as {item.asRole}</div>}
       {forMe && (
         <div class="mentions-me-label">
           <span aria-hidden="true">@ </span>Mentions you
@@ -73,6 +76,7 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
         <time dateTime={new Date(item.ts).toISOString()}>{clockTime(item.ts)}</time>
         {item.mine && <MessageStatus item={item} />}
         {edit && <PendingEdit txnId={edit.txnId} />}
+        {item.mine && item.eventId && <UnheldNote eventId={item.eventId} />}
         <MessageActions item={item} />
       </div>
     </article>
