@@ -11,6 +11,8 @@ export interface Person {
   name: string;
   /** "Staff Nurse, Ward 7": job title and department, as far as the directory has them. */
   role: string;
+  /** The roles they hold now ("Medical Registrar On-call"). */
+  holds?: string[];
 }
 
 function personFrom(u: { user_id: string; display_name?: string } & Record<string, unknown>): Person {
@@ -18,6 +20,9 @@ function personFrom(u: { user_id: string; display_name?: string } & Record<strin
     userId: u.user_id,
     name: u.display_name ?? u.user_id,
     role: [u["org.wardline.job_title"], u["org.wardline.department"]].filter((v) => typeof v === "string" && v).join(", "),
+    holds: Array.isArray(u["org.wardline.roles"])
+      ? (u["org.wardline.roles"] as { name?: unknown }[]).map((r) => r.name).filter((n): n is string => typeof n === "string")
+      : undefined,
   };
 }
 

@@ -98,7 +98,7 @@ function people(room: Room): string[] {
 /**
  * A conversation's name: its own when it has one; with a role, the role's ("Medical Registrar
  * On-call"), or for whoever holds the role, who wrote to it ("Nora Quinn · for Medical
- * Registrar On-call").
+ * Registrar On-call"; "…, via Switchboard" for the holder of its fallback).
  */
 export function conversationName(room: Room): string {
   const role = roleOfRoom(room);
@@ -106,7 +106,9 @@ export function conversationName(room: Room): string {
   const mine = seatOf(room, me());
   if (!mine) return role.name;
   const others = people(room);
-  return others.length ? `${others.join(", ")} · for ${role.name}` : role.name;
+  // Seated as the role's fallback (switchboard for a role nobody holds): said too.
+  const via = mine.id === role.id ? "" : `, via ${mine.name}`;
+  return others.length ? `${others.join(", ")} · for ${role.name}${via}` : `${role.name}${via}`;
 }
 
 /** My conversation with this role alone (me, the role, who holds it), if there is one. */

@@ -68,6 +68,9 @@ export async function wardline<T>(method: string, path: string, body?: unknown):
 /** Why something failed, in words for the person. */
 export function failure(e: unknown, what: string): string {
   if (e instanceof Refused) return e.message;
+  // matrix-js-sdk's errors carry the server's words in `data`.
+  const said = (e as { data?: { error?: unknown } } | undefined)?.data?.error;
+  if (typeof said === "string" && said) return `${what}: ${said}`;
   return `${what}: no connection to Wardline. Try again.`;
 }
 
@@ -179,11 +182,6 @@ export function personName(userId: string, fallback?: string): string {
 export function forgetRoles(): void {
   asked.clear();
   named.clear();
-}
-
-/** "Dr Priya Shah, Dr Ben Carter": the people holding a role now. */
-export function holderNames(role: RoleView): string {
-  return role.holders.map((h) => personName(h.user_id)).join(", ");
 }
 
 /** How someone came to hold a role, in words. */

@@ -104,7 +104,10 @@ export function NewChat() {
                   onChange={(ev) => toggle(p, (ev.currentTarget as HTMLInputElement).checked)}
                 />
                 <Presence userId={p.userId} />
-                {`${p.name}${p.role ? ` — ${p.role}` : ""}`}
+                <span>
+                  {`${p.name}${p.role ? ` — ${p.role}` : ""}`}
+                  {p.holds?.length ? <span class="muted"> · on shift as {p.holds.join(", ")}</span> : null}
+                </span>
               </label>
             </li>
           ))}

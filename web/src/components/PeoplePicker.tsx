@@ -46,6 +46,7 @@ export function PeoplePicker(props: { label: string; onPick: (p: Person) => void
               <Presence userId={p.userId} />
               {p.name}
               {p.role && <span class="muted"> — {p.role}</span>}
+              {p.holds?.length ? <span class="muted"> · on shift as {p.holds.join(", ")}</span> : null}
             </button>
           </li>
         ))}

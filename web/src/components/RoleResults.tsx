@@ -23,7 +23,8 @@ export function RoleResults({ roles }: { roles: RoleView[] }) {
     try {
       await messageRole(role.user_id);
     } catch (e) {
-      setError(`${role.name} cannot be messaged now: ${e instanceof Error ? e.message : "no connection"}`);
+      const said = (e as { data?: { error?: unknown } }).data?.error;
+      setError(`${role.name} cannot be messaged now: ${typeof said === "string" && said ? said : "no connection to Wardline"}`);
       setBusy(false);
     }
   };
