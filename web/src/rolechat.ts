@@ -41,9 +41,11 @@ export function roleOfRoom(room: Room): (RoleRef & { userId: string }) | null {
     const id = roleIdOfUser(m.userId);
     if (!id || !present(m.membership)) continue;
     const content = memberContent(room, m.userId);
-    if (typeof content[FALLBACK_FOR] === "string") continue;
+    // Brought in as a role (its user also writes the notices of handovers, elsewhere), and
+    // not as another role's fallback.
     const said = ref(content[ROLE]);
-    return { id, name: said?.name ?? m.name, userId: m.userId };
+    if (!said || typeof content[FALLBACK_FOR] === "string") continue;
+    return { id, name: said.name, userId: m.userId };
   }
   return null;
 }

@@ -43,6 +43,8 @@ export interface UnheldRole {
   fallback: { id: string; name: string } | null;
   /** Did the fallback (someone holding it) receive the message? */
   reached: boolean;
+  /** The role's bleep, to use instead. */
+  bleep: string | null;
 }
 
 export interface OnCall {

@@ -15,7 +15,13 @@ function parse(v: unknown): UnheldRole | null {
   if (!r || typeof r !== "object" || typeof r.id !== "string") return null;
   const f = r.fallback as Record<string, unknown> | null | undefined;
   const fallback = f && typeof f.id === "string" ? { id: f.id, name: typeof f.name === "string" ? f.name : f.id } : null;
-  return { id: r.id, name: typeof r.name === "string" ? r.name : r.id, fallback, reached: r.reached === true };
+  return {
+    id: r.id,
+    name: typeof r.name === "string" ? r.name : r.id,
+    fallback,
+    reached: r.reached === true,
+    bleep: typeof r.bleep === "string" && r.bleep ? r.bleep : null,
+  };
 }
 
 /** What the server answered to a message of mine being sent (outbox.ts). */
@@ -52,8 +58,8 @@ export function unheldText(r: UnheldRole, bleep: string | null): string {
   return `${head} — nobody has received it${fallbackToo}${bleep ? `: bleep ${bleep}` : ". Phone the ward or switchboard."}`;
 }
 
-/** The bleep to use instead: the role's own, else its fallback's, as far as the store knows. */
+/** The bleep to use instead: the role's own (from the answer, else the store), else its fallback's. */
 export function bleepFor(r: UnheldRole): string | null {
   const roles = store.get().oncall.roles;
-  return roles[r.id]?.bleep ?? (r.fallback ? (roles[r.fallback.id]?.bleep ?? null) : null);
+  return r.bleep ?? roles[r.id]?.bleep ?? (r.fallback ? (roles[r.fallback.id]?.bleep ?? null) : null);
 }

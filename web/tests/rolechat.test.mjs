@@ -226,7 +226,7 @@ test("a message to a role nobody holds: the sender is told at once where it went
     await n.getByRole("alert").getByText("Nobody is on Cardiology Registrar now — sent to Switchboard").waitFor(WAIT);
     await bubble(n, text).getByText(/sent to Switchboard/).waitFor(WAIT);
     // The role's notice in the conversation, for everyone in it.
-    await n.locator(".timeline .role-notice").getByText(/Nobody is on Cardiology Registrar now/).waitFor(WAIT);
+    await n.locator(".timeline .role-notice").getByText("Nobody on shift — Cardiology Registrar").waitFor(WAIT);
     await n.screenshot({ path: path.join(ARTIFACTS, "desktop-unheld-fallback.png") });
     // Switchboard (Sam) has it.
     const room = await openRoomId(n);
