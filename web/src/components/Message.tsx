@@ -71,12 +71,12 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
         <View item={shown} />
       </div>
       <Reactions item={item} />
+      {item.mine && item.eventId && <UnheldNote eventId={item.eventId} />}
       <div class="meta">
         {item.edited && !item.redacted && (item.mine && item.editId ? <EditStatus editId={item.editId} /> : <span class="edited">edited</span>)}
         <time dateTime={new Date(item.ts).toISOString()}>{clockTime(item.ts)}</time>
         {item.mine && <MessageStatus item={item} />}
         {edit && <PendingEdit txnId={edit.txnId} />}
-        {item.mine && item.eventId && <UnheldNote eventId={item.eventId} />}
         <MessageActions item={item} />
       </div>
     </article>
