@@ -24,6 +24,8 @@ function recipientName(roomId: string, r: Recipient): string {
 
 export function ReadersDialog({ roomId, eventId }: { roomId: string; eventId: string }) {
   const counts = useStore((s) => s.statuses[eventId]);
+  // Redrawn as people's own names arrive (those seated for a role).
+  useStore((s) => s.oncall.names);
   const [detail, setDetail] = useState<StatusDetail | null>(null);
   const [failed, setFailed] = useState(false);
   const box = useRef<HTMLDivElement>(null);
