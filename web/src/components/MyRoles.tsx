@@ -27,7 +27,7 @@ export function MyRoles({ onChanged }: { onChanged: () => void }) {
                     on shift since {shiftTime(h.since_ts)} ({howWords(h.how)})
                   </span>
                 )}
-                <RoleActions role={r} onChanged={onChanged} />
+                <RoleActions role={r} message={false} onChanged={onChanged} />
               </li>
             );
           })}
