@@ -6,6 +6,7 @@
 import { savedDrafts } from "./compose";
 import { closeRoom, countsComeWithSync, drawn, later, noteSeen, resetConversation, summaries } from "./conversation";
 import { forgetDirectory } from "./directory";
+import { forgetRoles } from "./roles";
 import { media } from "./media";
 import { DND_KIND, forgetDnd, loadMyDnd, noteMyDnd } from "./dnd";
 import { mentionsMe } from "./mentions";
@@ -221,6 +222,7 @@ async function end(): Promise<void> {
   clearTimeout(restoredTimer);
   resetConversation();
   forgetDirectory();
+  forgetRoles();
   c?.stopClient();
   c?.removeAllListeners();
   forgetDnd();

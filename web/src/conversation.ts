@@ -9,9 +9,10 @@ import { contentOf } from "./outbox";
 import { receiptTarget, unseenAfter } from "./reading";
 import type { ReadingEvent } from "./reading";
 import { isShown, previewOf } from "./renderers";
+import { conversationName, nameIn as ownNameIn, roleOfRoom, senderOf } from "./rolechat";
 import { hasClient, matrix, me, outbox, token } from "./signedin";
 import { store } from "./state";
-import type { OutboxEntry, Reaction, RoomSummary, TimelineItem } from "./state";
+import type { OutboxEntry, Panel, Reaction, RoomSummary, TimelineItem } from "./state";
 import { fetchStatus, StatusRefused } from "./statuses";
 import {
   canLoadBefore,
@@ -64,11 +65,12 @@ export function summaries(): RoomSummary[] {
       const last = lastMessage(r);
       const next: RoomSummary = {
         id: r.roomId,
-        name: r.name,
+        name: conversationName(r),
         lastTs: last?.getTs() ?? 0,
         preview: last ? previewOf(last.getType(), last.getContent(), last.isRedacted()) : "",
         unread: r.getUnreadNotificationCount(NotificationCountType.Total),
         other: otherPerson(r),
+        role: roleOfRoom(r)?.id ?? null,
       };
       const old = previous.get(r.roomId);
       // Unchanged conversations keep their object: their list items are not redrawn.
@@ -81,7 +83,7 @@ export function summaries(): RoomSummary[] {
 const items = new WeakMap<MatrixEvent, TimelineItem>();
 
 function nameIn(room: Room, userId: string): string {
-  return room.getMember(userId)?.name ?? userId;
+  return ownNameIn(room, userId);
 }
 
 /** Reactions to `e`, by key, in the order they were first made. */
@@ -103,7 +105,7 @@ function reactionsTo(room: Room, e: MatrixEvent): Reaction[] | undefined {
 }
 
 function itemOf(room: Room, e: MatrixEvent): TimelineItem {
-  const senderName = nameIn(room, e.getSender() ?? "");
+  const { name: senderName, asRole } = senderOf(room, e);
   const content = e.getContent();
   const reactions = reactionsTo(room, e);
   const editId = e.replacingEventId() ?? undefined;
@@ -114,6 +116,7 @@ function itemOf(room: Room, e: MatrixEvent): TimelineItem {
     old.content === content &&
     old.redacted === e.isRedacted() &&
     old.senderName === senderName &&
+    old.asRole === asRole &&
     old.eventId === e.getId() &&
     old.edited === edited &&
     old.editId === editId &&
@@ -128,6 +131,7 @@ function itemOf(room: Room, e: MatrixEvent): TimelineItem {
     txnId,
     sender: e.getSender() ?? "",
     senderName,
+    asRole,
     mine: e.getSender() === me(),
     ts: e.getTs(),
     type: e.getType(),
@@ -391,7 +395,7 @@ export function closeRoom(): void {
   store.update({ current: null, panel: "none", readersFor: null, timeline: [], unreadMarker: null, opening: false, ...noDialogs });
 }
 
-export function showPanel(panel: "new-chat" | "devices"): void {
+export function showPanel(panel: Exclude<Panel, "none" | "room">): void {
   store.update({ current: null, panel, readersFor: null, timeline: [], ...noDialogs });
 }
 

@@ -12,6 +12,7 @@ import { deleteFile, getFile, holdSessionLock, putFile, sweep, sweepOrphans } fr
 import { media } from "./media";
 import type { Session } from "./session";
 import { store } from "./state";
+import { noteSendAnswer } from "./unheld";
 import type { NotSentReason, OutboxEntry } from "./state";
 
 const KEY = "wardline.outbox";
@@ -399,8 +400,11 @@ export class Outbox {
         30_000,
       );
       if (!r.ok) return await this.refusal(r);
-      const eventId = ((await r.json()) as Record<string, unknown>).event_id;
+      const answer = (await r.json()) as Record<string, unknown>;
+      const eventId = answer.event_id;
       if (typeof eventId !== "string") return { ok: false, retry: true };
+      // A role nobody holds: the sender is told at once (unheld.ts).
+      noteSendAnswer(entry.roomId, eventId, answer);
       return { ok: true, eventId };
     } catch {
       const text = navigator.onLine ? "no connection to Wardline" : "no network";

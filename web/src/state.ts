@@ -2,6 +2,8 @@
 // screens draw (conversations, the open timeline, the outbox, message statuses, presence…).
 // Written by the session and chat modules; read by components through `useStore`.
 
+import { initialOnCall } from "./rolestate";
+import type { OnCall } from "./rolestate";
 import type { Enrolment, Session } from "./session";
 import { createStore, useSelector } from "./store";
 import type { DndInfo } from "./dnd";
@@ -26,6 +28,8 @@ export interface RoomSummary {
   unread: number;
   /** The other person of a two-person conversation. */
   other: string | null;
+  /** The role (id) a conversation with a role is with (rolechat.ts). */
+  role: string | null;
 }
 
 /** One message in the open conversation, from the server or from the outbox. */
@@ -36,6 +40,8 @@ export interface TimelineItem {
   txnId?: string;
   sender: string;
   senderName: string;
+  /** The role it was sent as (org.wardline.as_role): shown beside the person's name. */
+  asRole?: string;
   mine: boolean;
   ts: number;
   type: string;
@@ -106,7 +112,7 @@ export interface PresenceView {
   dnd: boolean;
 }
 
-export type Panel = "none" | "room" | "new-chat" | "devices";
+export type Panel = "none" | "room" | "new-chat" | "devices" | "on-call" | "role" | "role-admin";
 
 export interface State {
   screen: Screen;
@@ -165,6 +171,8 @@ export interface State {
   canLoadLater: boolean;
   /** A short confirmation shown for a moment ("Forwarded to Ward 7"). */
   toast: string;
+  /** Roles and on-call (rolestate.ts). */
+  oncall: OnCall;
 }
 
 /** A photo in the viewer: the server's file, or this device's copy before it was sent. */
@@ -210,6 +218,7 @@ export const initialChatState: Omit<State, "screen"> = {
   live: true,
   canLoadLater: false,
   toast: "",
+  oncall: initialOnCall,
 };
 
 export const store = createStore<State>({ screen: { kind: "loading" }, ...initialChatState });

@@ -11,6 +11,8 @@ export interface Recipient {
   user_id: string;
   delivered_ts: number | null;
   read_ts: number | null;
+  /** The role this recipient holds the message for, when the role seated them. */
+  as_role?: { id: string; name: string };
 }
 
 export interface StatusDetail {

@@ -10,11 +10,14 @@ import { DndNotice } from "./DndNotice";
 import { ForwardDialog } from "./ForwardDialog";
 import { Presence } from "./Presence";
 import { ReadersDialog } from "./ReadersDialog";
+import { RoleLine } from "./RoleLine";
 import { Timeline } from "./Timeline";
+import { UnheldWarning } from "./UnheldWarning";
 
 export function Conversation({ roomId }: { roomId: string }) {
   const name = useStore((s) => s.rooms.find((r) => r.id === roomId)?.name ?? matrix().getRoom(roomId)?.name ?? "");
   const other = useStore((s) => s.rooms.find((r) => r.id === roomId)?.other ?? null);
+  const role = useStore((s) => s.rooms.find((r) => r.id === roomId)?.role ?? null);
   const typing = useStore((s) => s.typing);
   const readersFor = useStore((s) => s.readersFor);
   const canLoadEarlier = useStore((s) => s.canLoadEarlier);
@@ -37,6 +40,7 @@ export function Conversation({ roomId }: { roomId: string }) {
               <Presence userId={person} withWord />
             </span>
           )}
+          {role && <RoleLine key={role} roleId={role} roomId={roomId} link />}
         </h2>
         <button class="plain" onClick={() => void loadEarlier()} disabled={loading || !canLoadEarlier}>
           Earlier
@@ -52,6 +56,7 @@ export function Conversation({ roomId }: { roomId: string }) {
         <Timeline key={roomId} roomId={roomId} roomName={name} />
       )}
       <div class="typing">{typing.length ? `${typing.join(", ")} typing…` : ""}</div>
+      <UnheldWarning roomId={roomId} />
       <Composer key={roomId} roomId={roomId} />
       {readersFor && <ReadersDialog key={readersFor} roomId={roomId} eventId={readersFor} />}
       {forwarding && <ForwardDialog key={forwarding} eventId={forwarding} />}

@@ -7,6 +7,7 @@ import { useStore } from "../state";
 import type { RoomSummary } from "../state";
 import { clockTime } from "../time";
 import { Presence } from "./Presence";
+import { RoleLine } from "./RoleLine";
 
 const Item = memo(function Item({ room, current, notSent }: { room: RoomSummary; current: boolean; notSent: number }) {
   return (
@@ -31,6 +32,7 @@ const Item = memo(function Item({ room, current, notSent }: { room: RoomSummary;
         )}
         {room.preview}
       </span>
+      {room.role && <RoleLine roleId={room.role} roomId={room.id} />}
       {room.unread > 0 && (
         <span class="badge" aria-label={`${room.unread} unread`}>
           {room.unread}

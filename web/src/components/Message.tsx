@@ -12,6 +12,7 @@ import { memo } from "./memo";
 import { MessageActions, Reactions, ReplyQuote } from "./MessageExtras";
 import { EditStatus, MessageStatus } from "./MessageStatus";
 import { Presence } from "./Presence";
+import { UnheldNote } from "./UnheldNote";
 
 /** An edit of mine still in the outbox: shown in place of the text, with its own status. */
 function PendingEdit({ txnId }: { txnId: string }) {
@@ -52,8 +53,10 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
         <div class="who">
           <Presence userId={item.sender} />
           {item.senderName}
+          {item.asRole && <span class="as-role"> · as {item.asRole}</span>}
         </div>
       )}
+      {item.mine && item.asRole && <div class="who as-role">You · as {item.asRole}</div>}
       {forMe && (
         <div class="mentions-me-label">
           <span aria-hidden="true">@ </span>Mentions you
@@ -70,6 +73,7 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
         <View item={shown} />
       </div>
       <Reactions item={item} />
+      {item.mine && item.eventId && <UnheldNote eventId={item.eventId} />}
       <div class="meta">
         {item.edited && !item.redacted && (item.mine && item.editId ? <EditStatus editId={item.editId} /> : <span class="edited">edited</span>)}
         <time dateTime={new Date(item.ts).toISOString()}>{clockTime(item.ts)}</time>

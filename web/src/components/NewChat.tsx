@@ -1,17 +1,20 @@
 // Starting a conversation: find colleagues in the directory (name, job title, department),
-// choose one or more, name the group.
+// choose one or more, name the group; or find a role ("on-call registrar") and message it.
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import { closeRoom, openRoom } from "../conversation";
-import { searchPeople } from "../directory";
+import { searchDirectory } from "../directory";
 import type { Person } from "../directory";
+import type { RoleView } from "../roles";
 import { matrix } from "../signedin";
 import { ClientEvent } from "../mx";
 import { Presence } from "./Presence";
+import { RoleResults } from "./RoleResults";
 
 export function NewChat() {
   const [results, setResults] = useState<Person[]>([]);
+  const [roles, setRoles] = useState<RoleView[]>([]);
   const [chosen, setChosen] = useState<Map<string, string>>(new Map());
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
@@ -21,13 +24,17 @@ export function NewChat() {
 
   const search = async (q: string) => {
     const mine = ++seq.current;
-    if (!q.trim()) return setResults([]);
+    if (!q.trim()) {
+      setRoles([]);
+      return setResults([]);
+    }
     // Search once typing pauses, not on every keystroke (each search scans the directory).
     await new Promise((resolve) => setTimeout(resolve, 200));
     if (mine !== seq.current) return;
-    const found = await searchPeople(q).catch(() => null);
+    const found = await searchDirectory(q).catch(() => null);
     if (mine !== seq.current || !found) return;
-    setResults(found);
+    setResults(found.people);
+    setRoles(found.roles);
   };
 
   const toggle = (p: Person, on: boolean) => {
@@ -77,14 +84,16 @@ export function NewChat() {
         <h2>New chat</h2>
       </header>
       <form class="newchat" aria-label="New chat" onSubmit={submit}>
-        <label for="people-search">Find people</label>
+        <label for="people-search">Find people or roles</label>
         <input
           ref={term}
           type="search"
           id="people-search"
-          placeholder="Name, job title or department"
+          placeholder="Name, job title, department or role"
           onInput={(ev) => void search((ev.currentTarget as HTMLInputElement).value)}
         />
+        <RoleResults roles={roles} />
+        {roles.length > 0 && results.length > 0 && <h3 class="found-kind">People</h3>}
         <ul aria-label="People">
           {results.map((p) => (
             <li key={p.userId}>
@@ -95,7 +104,10 @@ export function NewChat() {
                   onChange={(ev) => toggle(p, (ev.currentTarget as HTMLInputElement).checked)}
                 />
                 <Presence userId={p.userId} />
-                {`${p.name}${p.role ? ` — ${p.role}` : ""}`}
+                <span>
+                  {`${p.name}${p.role ? ` — ${p.role}` : ""}`}
+                  {p.holds?.length ? <span class="muted"> · on shift as {p.holds.join(", ")}</span> : null}
+                </span>
               </label>
             </li>
           ))}

@@ -3,6 +3,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
+import { nameIn as ownName } from "../rolechat";
 import { matrix, token } from "../signedin";
 import { store, useStore } from "../state";
 import { fetchStatus } from "../statuses";
@@ -11,11 +12,20 @@ import { clockTime } from "../time";
 
 function nameOf(roomId: string, userId: string): string {
   const c = matrix();
-  return c.getRoom(roomId)?.getMember(userId)?.name ?? c.getUser(userId)?.displayName ?? userId;
+  const room = c.getRoom(roomId);
+  return (room ? ownName(room, userId) : undefined) ?? c.getUser(userId)?.displayName ?? userId;
+}
+
+/** "Dr Priya Shah, as Medical Registrar On-call": who received it, and for which role. */
+function recipientName(roomId: string, r: Recipient): string {
+  const name = nameOf(roomId, r.user_id);
+  return r.as_role ? `${name}, as ${r.as_role.name}` : name;
 }
 
 export function ReadersDialog({ roomId, eventId }: { roomId: string; eventId: string }) {
   const counts = useStore((s) => s.statuses[eventId]);
+  // Redrawn as people's own names arrive (those seated for a role).
+  useStore((s) => s.oncall.names);
   const [detail, setDetail] = useState<StatusDetail | null>(null);
   const [failed, setFailed] = useState(false);
   const box = useRef<HTMLDivElement>(null);
@@ -49,7 +59,7 @@ export function ReadersDialog({ roomId, eventId }: { roomId: string; eventId: st
     <ul class={cls}>
       {people.map((r) => {
         const ts = when?.(r);
-        return <li key={r.user_id}>{`${nameOf(roomId, r.user_id)}${ts ? ` at ${clockTime(ts)}` : ""}`}</li>;
+        return <li key={r.user_id}>{`${recipientName(roomId, r)}${ts ? ` at ${clockTime(ts)}` : ""}`}</li>;
       })}
     </ul>
   );

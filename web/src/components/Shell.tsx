@@ -7,6 +7,7 @@ import { Conversation } from "./Conversation";
 import { Devices } from "./Devices";
 import { NewChat } from "./NewChat";
 import { PhotoViewer } from "./PhotoViewer";
+import { rolePanel } from "./RolePanels";
 import { Sidebar } from "./Sidebar";
 import { Toast } from "./Toast";
 
@@ -16,6 +17,8 @@ function Main() {
   if (panel === "room" && current) return <Conversation roomId={current} />;
   if (panel === "new-chat") return <NewChat />;
   if (panel === "devices") return <Devices />;
+  const roles = rolePanel(panel);
+  if (roles) return roles;
   return <p class="loading">Choose a conversation.</p>;
 }
 

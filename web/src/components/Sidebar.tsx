@@ -18,6 +18,7 @@ import { store, useStore } from "../state";
 import { ConversationList } from "./ConversationList";
 import { DndControl } from "./DndControl";
 import { MessageResults } from "./MessageResults";
+import { RolesNav } from "./RolesNav";
 import { Waiting } from "./Waiting";
 
 function NotificationsButton() {
@@ -39,6 +40,7 @@ export function Sidebar() {
         <button class="plain" onClick={() => showPanel("new-chat")}>
           New chat
         </button>
+        <RolesNav />
         <button class="plain" onClick={() => showPanel("devices")}>
           Devices
         </button>

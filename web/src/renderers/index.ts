@@ -4,6 +4,7 @@
 import { fileRenderer } from "./file";
 import { imageRenderer } from "./image";
 import { audioRenderer, videoRenderer } from "./player";
+import { ROLE_NOTICE, roleNoticeRenderer } from "./rolenotice";
 import { deletedRenderer, emoteRenderer, noticeRenderer, placeholderRenderer, textRenderer, unknownRenderer } from "./text";
 import type { Renderer } from "./types";
 
@@ -18,6 +19,7 @@ const renderers: Record<string, Renderer> = {
   "m.audio": audioRenderer,
   "m.video": videoRenderer,
   deleted: deletedRenderer,
+  [ROLE_NOTICE]: roleNoticeRenderer,
 };
 
 /** Message event types not drawn as messages of their own (shown on the message they are about). */
@@ -31,6 +33,8 @@ export function isShown(type: string): boolean {
 export function kindOf(type: string, content: Record<string, unknown>, redacted: boolean): string {
   if (redacted) return "deleted";
   if (type === "m.room.message") {
+    // A role's notice (nobody on shift): a kind of its own, whatever its msgtype.
+    if (typeof content[ROLE_NOTICE] === "object" && content[ROLE_NOTICE] !== null) return ROLE_NOTICE;
     const msgtype = typeof content.msgtype === "string" ? content.msgtype : "";
     if (renderers[msgtype]) return msgtype;
     return typeof content.url === "string" ? "m.file" : "m.text";

@@ -109,10 +109,17 @@ pub async fn logout_all(s: Services, req: Ruma<logout_all::v3::Request>) -> Resu
     reply(logout_all::v3::Response::new())
 }
 
-/// `GET /account/whoami`
+/// `GET /account/whoami`, with `org.wardline.admin`: whether the caller is an administrator (so
+/// a client offers the administration screens; every administration call is checked anyway).
 pub async fn whoami(_: Services, req: Ruma<whoami::v3::Request>) -> Result<Response, ApiError> {
     let c = req.caller()?;
-    Ok(Json(json!({ "user_id": c.user_id, "device_id": c.device_id, "is_guest": false })).into_response())
+    Ok(Json(json!({
+        "user_id": c.user_id,
+        "device_id": c.device_id,
+        "is_guest": false,
+        "org.wardline.admin": c.is_admin,
+    }))
+    .into_response())
 }
 
 /// `POST /register`: accounts are created by the organisation, never by self-registration.

@@ -43,9 +43,13 @@ async fn only_administrators_may_use_it() {
         let r = send(&nobody).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 401, "{method} {path} without a token");
     }
-    // Still signed in: the refusals changed nothing.
-    let (st, _) = staff.get("/_matrix/client/v3/account/whoami").await;
-    assert_eq!(st, 200);
+    // Still signed in: the refusals changed nothing. Whoami says who is an administrator (for
+    // clients to offer the administration screens).
+    let (st, who) = staff.get("/_matrix/client/v3/account/whoami").await;
+    assert_eq!((st, who["org.wardline.admin"].as_bool()), (200, Some(false)), "{who}");
+    let boss = admin(&s).await;
+    let (st, who) = boss.get("/_matrix/client/v3/account/whoami").await;
+    assert_eq!((st, who["org.wardline.admin"].as_bool()), (200, Some(true)), "{who}");
 }
 
 #[tokio::test]
