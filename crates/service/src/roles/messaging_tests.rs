@@ -258,3 +258,60 @@ async fn the_successor_named_at_a_handover_is_told_once() {
     assert_eq!(n.s.rooms.send_role_notices().await.unwrap(), 2);
     assert_eq!(n.store.rooms_of_user(&user("raj")).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_holder_cannot_redact_the_seat_that_would_remove_them() {
+    let n = Night::open().await.with_messaging_roles().await;
+    n.s.roles.swipe_in(&actor("reg"), &id("med-reg"), None).await.unwrap();
+    let room = n.conversation_with("med-reg").await;
+    let seat =
+        n.s.rooms
+            .with_state(&room, |s| s.get(kinds::MEMBER, user("reg").as_str()).unwrap().event.event_id.clone())
+            .await
+            .unwrap();
+    let req = SendEvent {
+        room_id: room.clone(),
+        kind: kinds::REDACTION.into(),
+        state_key: None,
+        content: json!({}),
+        redacts: Some(seat),
+        txn: None,
+    };
+    let refused = n.s.rooms.send(&actor("reg"), req).await;
+    assert!(matches!(refused, Err(ServiceError::Forbidden(_))), "{refused:?}");
+    n.s.roles.handover(&actor("reg"), &id("med-reg"), user("raj"), None).await.unwrap();
+    n.say("nia", &room, "still there?").await;
+    assert_eq!(n.membership(&room, "reg").await, Some(Membership::Leave));
+}
+
+#[tokio::test]
+async fn a_holder_writing_to_another_role_nobody_holds_is_told_too() {
+    let n = Night::open().await.with_messaging_roles().await;
+    n.s.roles.swipe_in(&actor("ann"), &id("switchboard"), None).await.unwrap();
+    // Switchboard (Ann, seated by her role) writes to the registrar, whom nobody holds.
+    let room = n.conversation_with("switchboard").await;
+    n.s.rooms.invite(&room, &actor("nia"), &role_user("med-reg"), None).await.unwrap();
+    let (_, outcome) = n.say("ann", &room, "Registrar please call ED").await;
+    assert_eq!(outcome.unheld.iter().map(|u| u.role.as_str()).collect::<Vec<_>>(), ["med-reg"]);
+}
+
+#[tokio::test]
+async fn a_look_alike_notices_room_does_not_capture_a_handover_notice() {
+    let n = Night::open().await.with_messaging_roles().await;
+    n.s.roles.swipe_in(&actor("reg"), &id("med-reg"), None).await.unwrap();
+    let marker = (crate::rooms::HANDOVER_NOTICES.to_owned(), "med-reg".to_owned(), json!({"role": "med-reg"}));
+    let req = CreateRoom {
+        invite: vec![user("raj"), role_user("med-reg")],
+        initial_state: vec![marker],
+        ..CreateRoom::default()
+    };
+    let trap = n.s.rooms.create_room(&actor("nia"), req).await.unwrap();
+    n.s.roles.handover(&actor("reg"), &id("med-reg"), user("raj"), None).await.unwrap();
+    assert_eq!(n.s.rooms.send_role_notices().await.unwrap(), 1);
+    let all = wardline_store::PosRange::new(wardline_types::StreamPos::ZERO, n.store.current_pos());
+    let events = n.store.room_events(&trap, all, wardline_store::Direction::Backward, 50).await.unwrap();
+    assert!(
+        !events.iter().any(|e| e.event.kind == kinds::MESSAGE && e.event.sender == role_user("med-reg")),
+        "the notice went to the role's own conversation, not the look-alike"
+    );
+}

@@ -167,7 +167,15 @@ impl RoomService {
                 && let Value::Object(obj) = &mut content
             {
                 {
-                    obj.insert("displayname".into(), json!(a.display_name));
+                    // Seated by a role: the per-room name keeps the role beside the person's.
+                    let seat =
+                        obj.get(wardline_types::role::fields::SEAT).and_then(|s| s.get("name")).and_then(Value::as_str);
+                    let name = match (seat, &a.display_name) {
+                        (Some(role), Some(n)) => Some(format!("{n} ({role})")),
+                        (Some(role), None) => Some(format!("{} ({role})", user.localpart())),
+                        (None, n) => n.clone(),
+                    };
+                    obj.insert("displayname".into(), json!(name));
                     match a.avatar_url {
                         Some(url) => obj.insert("avatar_url".into(), json!(url)),
                         None => obj.remove("avatar_url"),

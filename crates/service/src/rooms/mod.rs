@@ -34,6 +34,7 @@ use wardline_types::audit::{AuditAction, NewAuditRecord, Outcome};
 use wardline_types::{Clock, Membership, NewEvent, StoredEvent, StreamPos, kinds};
 
 pub use create::{CreateRoom, Preset, ROOM_VERSION};
+pub use role_notices::HANDOVER_NOTICES;
 pub use role_seats::{SendOutcome, UnheldRole};
 pub use send::SendEvent;
 pub use state::RoomState;

@@ -26,45 +26,54 @@ impl RoomService {
     pub async fn send_role_notices(&self) -> ServiceResult<usize> {
         let mut sent = 0;
         for notice in self.store.pending_role_notices(BATCH).await? {
-            let Some(role) = self.store.role(&notice.role_id).await? else { continue };
-            let role_user = self.role_user(&notice.role_id)?;
-            let actor = Actor { user_id: role_user.clone(), device_id: Some(OwnedDeviceId::from("ROLE")), ip: None };
-            let txn = TxnRef {
-                device_id: OwnedDeviceId::from("ROLE"),
-                txn_id: ruma::OwnedTransactionId::from(format!("handover-{}", notice.seq)),
-            };
-            if self.store.event_for_txn(&role_user, &txn.device_id, txn.txn_id.as_str()).await?.is_none() {
-                let room = self.notices_room(&actor, &role, &notice.user_id).await?;
-                let from = match &notice.from {
-                    Some(from) => self.person(from).await?,
-                    None => "An administrator".into(),
-                };
-                let body = format!(
-                    "{from} handed {} to you at {} UTC. You now receive its conversations, with their history.",
-                    role.definition.name,
-                    notice.at.to_rfc3339().get(11..16).unwrap_or_default()
-                );
-                let content = json!({
-                    "msgtype": "m.notice",
-                    "body": body,
-                    wardline_types::role::fields::ROLE_NOTICE: {
-                        "kind": "handover", "role": role.definition.id, "from": notice.from, "ts": notice.at.0,
-                    },
-                });
-                let req = SendEvent {
-                    room_id: room,
-                    kind: kinds::MESSAGE.into(),
-                    state_key: None,
-                    content,
-                    redacts: None,
-                    txn: Some(txn),
-                };
-                self.send(&actor, req).await?;
+            match self.send_role_notice(&notice).await {
+                Ok(()) => sent += 1,
+                // One that cannot be sent now (its holder deactivated meanwhile…) waits, logged.
+                Err(e) => tracing::error!(error = %e, seq = notice.seq, "could not tell a new holder of a role"),
             }
-            self.store.role_notice_sent(notice.seq, self.clock.now()).await?;
-            sent += 1;
         }
         Ok(sent)
+    }
+
+    /// Sends one notice (unless it was sent before a crash) and marks it sent.
+    async fn send_role_notice(&self, notice: &wardline_store::RoleNotice) -> ServiceResult<()> {
+        let Some(role) = self.store.role(&notice.role_id).await? else { return Ok(()) };
+        let role_user = self.role_user(&notice.role_id)?;
+        let actor = Actor { user_id: role_user.clone(), device_id: Some(OwnedDeviceId::from("ROLE")), ip: None };
+        let txn = TxnRef {
+            device_id: OwnedDeviceId::from("ROLE"),
+            txn_id: ruma::OwnedTransactionId::from(format!("handover-{}", notice.seq)),
+        };
+        if self.store.event_for_txn(&role_user, &txn.device_id, txn.txn_id.as_str()).await?.is_none() {
+            let room = self.notices_room(&actor, &role, &notice.user_id).await?;
+            let from = match &notice.from {
+                Some(from) => self.person(from).await?,
+                None => "An administrator".into(),
+            };
+            let body = format!(
+                "{from} handed {} to you at {} UTC. You now receive its conversations, with their history.",
+                role.definition.name,
+                notice.at.to_rfc3339().get(11..16).unwrap_or_default()
+            );
+            let content = json!({
+                "msgtype": "m.notice",
+                "body": body,
+                wardline_types::role::fields::ROLE_NOTICE: {
+                    "kind": "handover", "role": role.definition.id, "from": notice.from, "ts": notice.at.0,
+                },
+            });
+            let req = SendEvent {
+                room_id: room,
+                kind: kinds::MESSAGE.into(),
+                state_key: None,
+                content,
+                redacts: None,
+                txn: Some(txn),
+            };
+            self.send(&actor, req).await?;
+        }
+        self.store.role_notice_sent(notice.seq, self.clock.now()).await?;
+        Ok(())
     }
 
     /// A person's display name, or their username.
@@ -83,7 +92,10 @@ impl RoomService {
             }
             let ours = self
                 .with_state(&m.room_id, |s| {
-                    s.get(HANDOVER_NOTICES, id).is_some() && s.membership(&role_actor.user_id) == Some(Membership::Join)
+                    // Only the room the role's user made itself: anyone could copy the marker.
+                    s.get(HANDOVER_NOTICES, id).is_some_and(|e| e.event.sender == role_actor.user_id)
+                        && s.creator() == Some(role_actor.user_id.as_ref())
+                        && s.membership(&role_actor.user_id) == Some(Membership::Join)
                 })
                 .await?;
             if ours {

@@ -428,8 +428,8 @@ impl RoomService {
             return Ok(Vec::new());
         }
         self.settle_locked(slot).await?;
-        // Someone answering for a role is not told about the conversation's other roles.
-        if seat_of(&slot.state, sender).is_some() || RoleId::of_user(sender).is_some() {
+        // A role's own notices are not messages to the others.
+        if RoleId::of_user(sender).is_some() {
             return Ok(Vec::new());
         }
         let roles = self.roles_of(&slot.state).await?;
@@ -510,12 +510,22 @@ impl RoomService {
                 continue;
             }
             let user = self.role_user(&id)?;
+            let mut all_settled = true;
             for m in self.store.rooms_of_user(&user).await? {
                 if m.membership == Membership::Join {
-                    made += self.settle_role_seats(&m.room_id).await?;
+                    // One conversation whose rules refuse a seat does not hold up the others.
+                    match self.settle_role_seats(&m.room_id).await {
+                        Ok(n) => made += n,
+                        Err(e) => {
+                            all_settled = false;
+                            tracing::error!(error = %e, room = %m.room_id, role = %id, "could not seat a role's holders");
+                        }
+                    }
                 }
             }
-            seen.insert(id, mark);
+            if all_settled {
+                seen.insert(id, mark);
+            }
         }
         Ok(made)
     }

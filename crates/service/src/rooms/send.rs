@@ -89,7 +89,13 @@ impl RoomService {
             && req.state_key.is_none()
             && slot.state.membership(sender) == Some(wardline_types::Membership::Join)
         {
-            outcome.unheld = self.before_message(&mut slot, sender).await?;
+            // The message goes whatever: a seating the room's rules refuse is logged, not fatal.
+            match self.before_message(&mut slot, sender).await {
+                Ok(unheld) => outcome.unheld = unheld,
+                Err(e) => {
+                    tracing::error!(error = %e, room = %req.room_id, "could not seat roles' holders before a message")
+                }
+            }
             stamp_role(&slot.state, sender, &mut req.content);
         }
         let mut event = self.new_event(&req.room_id, sender, &req.kind, req.state_key, req.content);
@@ -135,6 +141,14 @@ impl RoomService {
         if original.event.room_id != state.room_id {
             return Err(ServiceError::not_found("no such event"));
         }
+        // A seat or a role's membership is the server's record of why someone is in the
+        // conversation: redacting it would strip that (and let a former holder stay).
+        if original.event.kind == kinds::MEMBER
+            && (original.event.content.get(fields::SEAT).is_some()
+                || original.event.content.get(fields::ROLE).is_some())
+        {
+            return Err(ServiceError::forbidden("a role's or a role holder's membership cannot be redacted"));
+        }
         let power = state.power();
         if original.event.sender != sender && power.user(sender) < power.redact {
             return Err(ServiceError::forbidden("you may only redact your own messages"));
@@ -172,6 +186,9 @@ impl RoomService {
 fn stamp_role(state: &super::RoomState, sender: &UserId, content: &mut Value) {
     let Some(obj) = content.as_object_mut() else { return };
     obj.remove(fields::AS_ROLE);
+    if let Some(Value::Object(new)) = obj.get_mut("m.new_content") {
+        new.remove(fields::AS_ROLE);
+    }
     if let Some(role) = seat_of(state, sender)
         && let Some(seat) = state.get(kinds::MEMBER, sender.as_str()).and_then(|m| m.event.content.get(fields::SEAT))
     {
