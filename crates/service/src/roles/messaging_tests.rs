@@ -315,3 +315,14 @@ async fn a_look_alike_notices_room_does_not_capture_a_handover_notice() {
         "the notice went to the role's own conversation, not the look-alike"
     );
 }
+
+#[tokio::test]
+async fn a_role_whose_only_holder_is_banned_from_the_conversation_counts_as_unheld() {
+    let n = Night::open().await.with_messaging_roles().await;
+    n.s.roles.swipe_in(&actor("reg"), &id("med-reg"), None).await.unwrap();
+    let room = n.conversation_with("med-reg").await;
+    n.s.rooms.ban(&room, &actor("nia"), &user("reg"), None).await.unwrap();
+    let (_, outcome) = n.say("nia", &room, "who is there?").await;
+    assert_eq!(outcome.unheld.len(), 1, "the only holder cannot read it: the sender is told");
+    assert!(!outcome.unheld[0].reached());
+}

@@ -436,7 +436,9 @@ impl RoomService {
         let mut unheld = Vec::new();
         for r in roles_in_room(&slot.state).into_iter().filter(|r| r.fallback_for.is_none()) {
             let Some(role) = roles.get(&r.role) else { continue };
-            if !role.retired && !role.holders.is_empty() {
+            // Held in this conversation: a holder is in it (one banned from it is no reader).
+            let reached = role.holders.iter().any(|h| slot.state.membership(&h.user_id) == Some(Membership::Join));
+            if !role.retired && reached {
                 continue;
             }
             let fallback = fallback_with_holders(role, &roles);
