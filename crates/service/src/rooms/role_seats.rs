@@ -371,11 +371,16 @@ impl RoomService {
             return Ok(0);
         }
         let roles = self.roles_of(&slot.state).await?;
-        let changes = plan(&slot.state, &roles);
+        self.settle_with(slot, &roles).await
+    }
+
+    /// Applies the seating rule with the roles as already read (with their fallback chains).
+    async fn settle_with(&self, slot: &mut Slot, roles: &HashMap<RoleId, Role>) -> ServiceResult<usize> {
+        let changes = plan(&slot.state, roles);
         if changes.is_empty() {
             return Ok(0);
         }
-        let events = self.seat_events(&slot.state, &roles, &changes).await?;
+        let events = self.seat_events(&slot.state, roles, &changes).await?;
         let actor = self.rule_actor(&changes)?;
         self.append(&actor, slot, events).await?;
         Ok(changes.len())
@@ -427,12 +432,13 @@ impl RoomService {
         if !has_roles(&slot.state) {
             return Ok(Vec::new());
         }
-        self.settle_locked(slot).await?;
+        // Read once: the roles of the conversation with their fallback chains.
+        let roles = self.roles_of(&slot.state).await?;
+        self.settle_with(slot, &roles).await?;
         // A role's own notices are not messages to the others.
         if RoleId::of_user(sender).is_some() {
             return Ok(Vec::new());
         }
-        let roles = self.roles_of(&slot.state).await?;
         let mut unheld = Vec::new();
         for r in roles_in_room(&slot.state).into_iter().filter(|r| r.fallback_for.is_none()) {
             let Some(role) = roles.get(&r.role) else { continue };
@@ -456,7 +462,7 @@ impl RoomService {
             });
         }
         if !unheld.is_empty() {
-            self.settle_locked(slot).await?;
+            self.settle_with(slot, &roles).await?;
         }
         Ok(unheld)
     }
