@@ -2,6 +2,7 @@
 //! `/relations` and bundled aggregations), each limited to what the reader may see.
 
 mod relations;
+mod threads;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
 
 pub use relations::{Aggregation, Bundles, RECURSION_DEPTH, RelationsPage, RelationsRequest, ThreadSummary};
+pub use threads::{ThreadsInclude, ThreadsPage, ThreadsToken};
 
 /// A page of `/messages`.
 #[derive(Debug, Clone)]

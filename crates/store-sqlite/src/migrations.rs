@@ -24,6 +24,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0015_roles.sql"),
     include_str!("../migrations/0016_role_shifts.sql"),
     include_str!("../migrations/0017_do_not_disturb.sql"),
+    include_str!("../migrations/0018_thread_list.sql"),
 ];
 
 /// The schema version this build writes.

@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use ruma::{EventId, OwnedEventId, RoomId, UserId};
 use rusqlite::{OptionalExtension, params};
-use wardline_store::{Direction, PosRange, Relation, RelationFilter, RelationStore, StoreResult};
+use wardline_store::{
+    Direction, PosRange, Relation, RelationFilter, RelationStore, StoreResult, ThreadActivity, ThreadQuery,
+};
 use wardline_types::{NewEvent, StoredEvent, StreamPos, relation};
 
 use crate::pool::WriteTx;
@@ -222,6 +224,51 @@ impl RelationStore for SqliteStore {
                      ORDER BY stream"
                 );
                 query_events(c, &sql, params![ids])
+            })
+            .await
+    }
+
+    async fn thread_roots(&self, room: &RoomId, query: ThreadQuery) -> StoreResult<Vec<ThreadActivity>> {
+        if query.ranges.is_empty() || query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let room = room.to_owned();
+        let ranges = serde_json::Value::from(
+            query.ranges.iter().map(|r| serde_json::json!([r.after.0, r.upto.0])).collect::<Vec<_>>(),
+        )
+        .to_string();
+        let participant = query.participant.map(|u| u.to_string());
+        let before = query.before.map(|p| p.0);
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        self.readers
+            .read(move |c| {
+                // `ranges` as a table of (after, upto]; a position counts if one range holds it.
+                let sql = "WITH ranges(after, upto) AS (
+                        SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?2)
+                     )
+                     SELECT r.parent_id, MAX(r.stream) AS latest
+                     FROM event_relations r INDEXED BY event_relations_threads
+                     JOIN ranges g ON r.stream > g.after AND r.stream <= g.upto
+                     WHERE r.room_id = ?1 AND r.rel_type = 'm.thread'
+                       AND EXISTS (SELECT 1 FROM events e JOIN ranges h ON e.stream > h.after AND e.stream <= h.upto
+                                   WHERE e.event_id = r.parent_id)
+                     GROUP BY r.parent_id
+                     HAVING (?4 IS NULL OR latest < ?4)
+                        AND (?3 IS NULL OR SUM(r.sender = ?3) > 0
+                             OR EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.parent_id AND e.sender = ?3))
+                     ORDER BY latest DESC LIMIT ?5";
+                let mut stmt = c.prepare_cached(sql).map_err(backend_err)?;
+                let rows = stmt
+                    .query_map(params![room.as_str(), ranges, participant, before, limit], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                    })
+                    .map_err(backend_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (root, latest) = row.map_err(backend_err)?;
+                    out.push(ThreadActivity { root: parse_event_id(&root)?, latest: StreamPos(latest) });
+                }
+                Ok(out)
             })
             .await
     }

@@ -58,6 +58,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     mfa(&store).await?;
     media(&store, &room).await?;
     relations::relations(&store).await?;
+    relations::thread_list(&store).await?;
     search::search(&store).await?;
     presence::presence_store(&store).await?;
     device_lists::device_lists(&store).await?;

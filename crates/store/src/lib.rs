@@ -31,7 +31,7 @@ pub use records::{
     AccountDataChange, Away, ChangeMark, ChangeTopic, Delivery, Direction, ImportOutcome, Media, MediaContent,
     MediaRef, MembershipChange, NewMedia, NewSession, PosRange, Presence, Receipt, Session, Totp,
 };
-pub use relations::{Relation, RelationFilter, RelationStore};
+pub use relations::{Relation, RelationFilter, RelationStore, ThreadActivity, ThreadQuery};
 pub use roles::{
     HolderChange, HolderOp, HolderRefusal, RoleNotice, RoleStore, RotaApplied, RotaImportOutcome, Uncovered,
 };

@@ -77,4 +77,31 @@ pub trait RelationStore: Send + Sync {
     async fn has_annotation(&self, parent: &EventId, sender: &UserId, kind: &str, key: &str) -> StoreResult<bool>;
     /// The events with these ids that exist, in stream order.
     async fn events_by_id(&self, ids: &[OwnedEventId]) -> StoreResult<Vec<StoredEvent>>;
+    /// The threads of `room`, most recently active first ([`ThreadQuery`]).
+    async fn thread_roots(&self, room: &RoomId, query: ThreadQuery) -> StoreResult<Vec<ThreadActivity>>;
+}
+
+/// Which threads [`RelationStore::thread_roots`] lists. Only a root at a position in `ranges`,
+/// and only events of the thread at positions in `ranges`, count: a thread is listed by its
+/// latest such event, so a reader's list holds what they may see, ordered by it, never by
+/// activity they may not see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadQuery {
+    /// The stretches of the room's log that count (a reader's visible ranges).
+    pub ranges: Vec<PosRange>,
+    /// Only threads this user started (sent the root) or wrote in, within `ranges`.
+    pub participant: Option<OwnedUserId>,
+    /// Only threads whose latest counted event is below this position (the next page).
+    pub before: Option<StreamPos>,
+    /// Most threads listed.
+    pub limit: usize,
+}
+
+/// A thread's root and the position of its latest counted event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadActivity {
+    /// The root message.
+    pub root: OwnedEventId,
+    /// The latest event of the thread in the query's ranges.
+    pub latest: StreamPos,
 }

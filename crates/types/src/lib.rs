@@ -9,6 +9,7 @@ pub mod clock;
 pub mod dnd;
 pub mod event;
 pub mod media;
+pub mod priority;
 pub mod membership;
 pub mod redaction;
 pub mod relation;

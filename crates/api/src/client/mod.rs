@@ -14,6 +14,7 @@ pub mod search;
 pub mod session;
 pub mod state;
 pub mod sync;
+pub mod threads;
 
 use ruma::api::client::relations as rel;
 use ruma::api::client::{
@@ -76,6 +77,7 @@ pub fn routes() -> Routes {
         .ruma::<rel::get_relating_events_with_rel_type_and_event_type::v1::Request, _, _>(
             relations::by_rel_and_event_type,
         )
+        .ruma::<ruma::api::client::threads::get_threads::v1::Request, _, _>(threads::threads)
         .ruma::<ruma::api::client::search::search_events::v3::Request, _, _>(search::search)
         .ruma::<receipt::create_receipt::v3::Request, _, _>(receipts::receipt)
         .ruma::<read_marker::set_read_marker::v3::Request, _, _>(receipts::read_markers)

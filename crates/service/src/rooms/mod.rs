@@ -13,6 +13,7 @@
 mod auth_rules;
 mod create;
 mod membership;
+mod priority;
 pub mod power_levels;
 mod recent;
 mod relations;

@@ -25,6 +25,7 @@
 use ruma::{EventId, UserId};
 use serde_json::Value;
 use wardline_types::audit::Outcome;
+use wardline_types::priority;
 use wardline_types::relation::{self, MAX_ANNOTATION_KEY_BYTES, Relates, rel_types};
 use wardline_types::{Membership, NewEvent, StoredEvent, kinds};
 
@@ -84,6 +85,8 @@ impl RoomService {
 
     async fn relation_rules(&self, state: &RoomState, event: &NewEvent) -> ServiceResult<()> {
         let content = &event.content;
+        // An answer to a priority message or a question (`priority.rs`).
+        let answer = priority::answer_of(&event.kind, content).map_err(|e| invalid(&e.to_string()))?;
         let relates = relation::relates(content);
         let reply = relation::reply_to(content);
         if relates.is_none() && reply.is_none() {
@@ -103,6 +106,9 @@ impl RoomService {
             Some(Relates::To(rel)) => rel,
         };
         let parent = self.parent(state, &vis, &rel.event_id).await?;
+        if let Some((_, given)) = &answer {
+            Self::check_answer(&parent, &event.sender, given)?;
+        }
         let parent_rel = relation::relation(&parent.event.content).map(|r| r.rel_type);
         match rel.rel_type.as_str() {
             rel_types::ANNOTATION => {

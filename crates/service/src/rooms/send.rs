@@ -97,6 +97,8 @@ impl RoomService {
                 }
             }
             stamp_role(&slot.state, sender, &mut req.content);
+            // Urgent, emergency and questions: completed as `priority.rs` says.
+            self.complete_request(&slot.state, sender, &mut req.content)?;
         }
         let mut event = self.new_event(&req.room_id, sender, &req.kind, req.state_key, req.content);
         event.redacts = req.redacts;

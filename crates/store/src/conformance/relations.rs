@@ -147,3 +147,66 @@ pub(super) async fn relations(s: &impl Store) -> StoreResult<()> {
     );
     Ok(())
 }
+
+/// The list of a room's threads: most recently active first, only what lies in the ranges,
+/// participation, pages.
+pub(super) async fn thread_list(s: &impl Store) -> StoreResult<()> {
+    let room: OwnedRoomId = owned_room_id!("!ward11:localhost");
+    let other: OwnedRoomId = owned_room_id!("!ward12:localhost");
+    let ada = owned_user_id!("@ada:localhost");
+    let bea = owned_user_id!("@bea:localhost");
+    let cal = owned_user_id!("@cal:localhost");
+    let thread = |parent: &str| json!({"body": "in thread", "m.relates_to": {"rel_type": "m.thread", "event_id": format!("${parent}")}});
+    let msg = |body: &str| json!({"msgtype": "m.text", "body": body});
+    let p = s
+        .append_events(
+            vec![
+                event(&room, "tl_create", &ada, kinds::CREATE, Some(""), json!({"room_version": "11"})),
+                event(&other, "tl_ocreate", &ada, kinds::CREATE, Some(""), json!({"room_version": "11"})),
+                event(&room, "tl_ra", &ada, kinds::MESSAGE, None, msg("bed 4")),
+                event(&room, "tl_rb", &bea, kinds::MESSAGE, None, msg("bed 5")),
+                event(&room, "tl_rc", &cal, kinds::MESSAGE, None, msg("bed 6")),
+                event(&room, "tl_a1", &bea, kinds::MESSAGE, None, thread("tl_ra")),
+                event(&room, "tl_b1", &cal, kinds::MESSAGE, None, thread("tl_rb")),
+                event(&room, "tl_a2", &cal, kinds::MESSAGE, None, thread("tl_ra")),
+                event(&other, "tl_oroot", &ada, kinds::MESSAGE, None, msg("elsewhere")),
+                event(&other, "tl_o1", &ada, kinds::MESSAGE, None, thread("tl_oroot")),
+                event(&room, "tl_c1", &cal, kinds::MESSAGE, None, thread("tl_rc")),
+            ],
+            vec![],
+        )
+        .await?;
+    let all = vec![PosRange::upto(s.current_pos())];
+    let q = |ranges: Vec<PosRange>, participant: Option<&ruma::UserId>, before, limit| crate::ThreadQuery {
+        ranges,
+        participant: participant.map(ToOwned::to_owned),
+        before,
+        limit,
+    };
+    let roots = |list: Vec<crate::ThreadActivity>| list.into_iter().map(|t| t.root.to_string()).collect::<Vec<_>>();
+    let listed = s.thread_roots(&room, q(all.clone(), None, None, 10)).await?;
+    check!(roots(listed.clone()) == vec!["$tl_rc", "$tl_ra", "$tl_rb"], "most recently active first, own room only");
+    check!(listed.first().map(|t| t.latest) == Some(p[10]), "a thread's latest event is given");
+    let first = s.thread_roots(&room, q(all.clone(), None, None, 2)).await?;
+    check!(roots(first.clone()) == vec!["$tl_rc", "$tl_ra"], "limited");
+    let next = s.thread_roots(&room, q(all.clone(), None, first.last().map(|t| t.latest), 2)).await?;
+    check!(roots(next) == vec!["$tl_rb"], "the next page starts below the last thread's latest event");
+    check!(
+        roots(s.thread_roots(&room, q(all.clone(), Some(&*ada), None, 10)).await?) == vec!["$tl_ra"],
+        "participated: the root's sender"
+    );
+    check!(
+        roots(s.thread_roots(&room, q(all.clone(), Some(&*bea), None, 10)).await?) == vec!["$tl_ra", "$tl_rb"],
+        "participated: a writer in the thread or the root's sender"
+    );
+    // A reader who may see up to b1 only: a2 and c1 do not count, so ra's latest is a1.
+    let early = vec![PosRange::upto(p[6])];
+    let seen = s.thread_roots(&room, q(early, None, None, 10)).await?;
+    check!(roots(seen.clone()) == vec!["$tl_rb", "$tl_ra"], "ordered by what the ranges hold");
+    check!(seen.get(1).map(|t| t.latest) == Some(p[5]), "activity outside the ranges is not counted");
+    // A reader who may see from after the roots on: no root visible, no thread listed.
+    let late = vec![PosRange::new(p[4], s.current_pos())];
+    check!(s.thread_roots(&room, q(late, None, None, 10)).await?.is_empty(), "a root outside the ranges is not listed");
+    check!(s.thread_roots(&room, q(vec![], None, None, 10)).await?.is_empty(), "no ranges, no threads");
+    Ok(())
+}

@@ -549,3 +549,79 @@ async fn relations_are_rate_limited_per_user() {
     let (st, body) = b.get(&relations_path(&room, &root, "")).await;
     assert_eq!(st, 200, "another user is not held up: {body}");
 }
+
+fn threads_path(room: &str, query: &str) -> String {
+    format!("/_matrix/client/v1/rooms/{}/threads{query}", enc(room))
+}
+
+#[tokio::test]
+async fn threads_are_listed_most_recently_active_first_by_what_the_reader_may_see() {
+    let s = Server::start();
+    let a = s.user("ada").await;
+    let b = s.user("ben").await;
+    let c = s.user("cat").await;
+    let room = a.room_with(&[&b, &c]).await;
+    let bed4 = text(&a, &room, "bed4", "Bed 4: review").await;
+    let bed5 = text(&b, &room, "bed5", "Bed 5: review").await;
+    let bed6 = text(&c, &room, "bed6", "Bed 6: review").await;
+    text(&a, &room, "plain", "no thread here").await;
+    sent(&b, &room, "m.room.message", "t4a", in_thread(&bed4, "seen")).await;
+    sent(&c, &room, "m.room.message", "t5a", in_thread(&bed5, "on my way")).await;
+    sent(&c, &room, "m.room.message", "t6a", in_thread(&bed6, "done")).await;
+
+    let (st, all) = a.get(&threads_path(&room, "")).await;
+    assert_eq!(st, 200, "{all}");
+    assert_eq!(ids(&all), vec![bed6.clone(), bed5.clone(), bed4.clone()], "most recently active first");
+    assert!(all.get("next_batch").is_none(), "one page holds them all: {all}");
+    let summary = &all["chunk"][0]["unsigned"]["m.relations"]["m.thread"];
+    assert_eq!(summary["count"], 1, "{all}");
+    assert_eq!(summary["latest_event"]["content"]["body"], "done", "{all}");
+    assert_eq!(summary["current_user_participated"], false, "{all}");
+
+    // Pages: two, then the rest from next_batch.
+    let (_, first) = a.get(&threads_path(&room, "?limit=2")).await;
+    assert_eq!(ids(&first), vec![bed6.clone(), bed5.clone()]);
+    let next = first["next_batch"].as_str().expect("a next page").to_owned();
+    let (_, rest) = a.get(&threads_path(&room, &format!("?limit=2&from={next}"))).await;
+    assert_eq!(ids(&rest), vec![bed4.clone()]);
+    assert!(rest.get("next_batch").is_none(), "{rest}");
+
+    // Participated: Ada started bed 4 only; Ben started bed 5 and wrote in bed 4.
+    let (_, mine) = a.get(&threads_path(&room, "?include=participated")).await;
+    assert_eq!(ids(&mine), vec![bed4.clone()]);
+    let (_, bens) = b.get(&threads_path(&room, "?include=participated")).await;
+    assert_eq!(ids(&bens), vec![bed5.clone(), bed4.clone()]);
+
+    // Ben leaves; later activity in bed 4 moves it up for Ada, not for Ben, and its summary
+    // for Ben still ends at what he saw.
+    let (st, _) = b.post(&format!("/_matrix/client/v3/rooms/{}/leave", enc(&room)), json!({})).await;
+    assert_eq!(st, 200);
+    sent(&a, &room, "m.room.message", "t4b", in_thread(&bed4, "after ben left")).await;
+    let (_, for_ada) = a.get(&threads_path(&room, "")).await;
+    assert_eq!(ids(&for_ada), vec![bed4.clone(), bed6.clone(), bed5.clone()]);
+    let (st, for_ben) = b.get(&threads_path(&room, "")).await;
+    assert_eq!(st, 200, "{for_ben}");
+    assert_eq!(ids(&for_ben), vec![bed6.clone(), bed5.clone(), bed4.clone()], "ordered by what Ben saw");
+    let ben_bed4 = &for_ben["chunk"][2]["unsigned"]["m.relations"]["m.thread"];
+    assert_eq!(ben_bed4["count"], 1, "{for_ben}");
+    assert_eq!(ben_bed4["latest_event"]["content"]["body"], "seen", "{for_ben}");
+
+    // Never a member: forbidden. A bad token or include: a clear error.
+    let d = s.user("dan").await;
+    let (st, body) = d.get(&threads_path(&room, "")).await;
+    assert_eq!((st, body["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{body}");
+    let (st, body) = a.get(&threads_path(&room, "?from=nonsense")).await;
+    assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{body}");
+    let (st, body) = a.get(&threads_path(&room, "?include=everything")).await;
+    assert_eq!(st, 400, "{body}");
+
+    // Each root shown is a read of clinical content, in the audit trail.
+    let named = |r: &Value| {
+        r["action"] == "room.read"
+            && r["actor"] == a.user_id.as_str()
+            && r["detail"] == "via=threads count=1"
+            && r["event_id"] == bed4.as_str()
+    };
+    let reads = audit_records(&s, named);
+    assert!(reads.iter().any(named), "each root shown is audited by its id");
+}
