@@ -152,6 +152,35 @@ test("matrix-js-sdk: a reply, a reaction, an edit and deletions, read back throu
         assert.equal(synced.replacingEventId(), edit);
         await waitFor(() => synced.getContent().body === "Bed 4: NEWS2 score 6", "the SDK applying the edit");
 
+        // Threads: a message in a thread makes its root a thread, which the SDK's thread list
+        // request (GET /threads, with its dir and filter parameters) finds, with its summary;
+        // "participated" lists it for Bob, who wrote in it, and not for a thread he did not.
+        const { event_id: other } = await alice.sendMessage(roomId, { msgtype: "m.text", body: "Bed 5: fluids?" });
+        await alice.sendMessage(roomId, {
+            msgtype: "m.text",
+            body: "Bed 5: 1 L given",
+            "m.relates_to": { rel_type: "m.thread", event_id: other },
+        });
+        const { event_id: threadRoot } = await alice.sendMessage(roomId, { msgtype: "m.text", body: "Bed 6: bloods" });
+        await bob.sendMessage(roomId, {
+            msgtype: "m.text",
+            body: "Taken",
+            "m.relates_to": { rel_type: "m.thread", event_id: threadRoot },
+        });
+        const listed = await bob.createThreadListMessagesRequest(roomId, null, 30, "b", sdk.ThreadFilterType.All);
+        // The server answers most recently active first; the SDK reverses the chunk.
+        assert.deepEqual(listed.chunk.map((e) => e.event_id), [other, threadRoot], "most recently active last, as the SDK reverses");
+        const summary = listed.chunk[1].unsigned["m.relations"]["m.thread"];
+        assert.equal(summary.count, 1);
+        assert.equal(summary.latest_event.content.body, "Taken");
+        assert.equal(summary.current_user_participated, true);
+        const mine = await bob.createThreadListMessagesRequest(roomId, null, 30, "b", sdk.ThreadFilterType.My);
+        assert.deepEqual(mine.chunk.map((e) => e.event_id), [threadRoot], "participated");
+        const paged = await bob.createThreadListMessagesRequest(roomId, null, 1, "b", sdk.ThreadFilterType.All);
+        assert.deepEqual(paged.chunk.map((e) => e.event_id), [threadRoot]);
+        const rest = await bob.createThreadListMessagesRequest(roomId, paged.end, 1, "b", sdk.ThreadFilterType.All);
+        assert.deepEqual(rest.chunk.map((e) => e.event_id), [other], "the next page from the SDK's end token");
+
         // Deleting the reaction takes it out of /relations; deleting the original drops its edit
         // from the bundle and empties its content.
         await bob.redactEvent(roomId, reaction);
