@@ -120,11 +120,25 @@ async fn remove(
     Ok(Json(json!({})).into_response())
 }
 
+/// A person's answer to a message that asks.
+fn answer_json(a: &wardline_service::messaging::Answered) -> serde_json::Value {
+    json!({
+        "option": a.option,
+        "label": a.label,
+        "means": a.means,
+        "reason": a.reason,
+        "ts": a.ts.0,
+        "event_id": a.event_id,
+    })
+}
+
 /// `GET /rooms/{roomId}/status/{eventId}`: who a message was for, when it reached each of
 /// their devices and when each read it ("Delivered to 2 of 3", "Read by 1 of 3"), and whether
 /// its deliveries were recorded at all (not for a message from before they were). Answered to
 /// a current member of the room who may see the message, or its sender; anyone else is told
-/// there is no such event. Under the caller's `rate_limits.statuses`.
+/// there is no such event. Under the caller's `rate_limits.statuses`. For a message that asks
+/// (priority, quick responses): its `priority`, the `ask`, each recipient's `answer`, the
+/// `other_answers` of people who were not recipients, and `counts.accepted` / `declined`.
 async fn message_status(
     State(s): State<Services>,
     Staff(c): Staff,
@@ -143,15 +157,32 @@ async fn message_status(
                 "delivered_ts": r.delivered.map(|t| t.0),
                 "read_ts": r.read.map(|t| t.0),
                 "as_role": r.as_role.as_ref().map(|(id, name)| json!({ "id": id, "name": name })),
+                "answer": r.answer.as_ref().map(answer_json),
             })
         })
         .collect();
-    Ok(Json(json!({
+    let mut body = json!({
         "event_id": status.event_id,
         "sender": status.sender,
         "recipients": recipients,
         "delivery_recorded": status.delivery_recorded,
         "counts": { "recipients": counts.recipients, "delivered": counts.delivered, "read": counts.read },
-    }))
-    .into_response())
+    });
+    if let Some(request) = &status.request {
+        let (accepted, declined) = status.answer_counts();
+        body["priority"] = json!(request.level.as_str());
+        body["ask"] = serde_json::to_value(&request.ask).unwrap_or_default();
+        body["counts"]["accepted"] = json!(accepted);
+        body["counts"]["declined"] = json!(declined);
+        body["other_answers"] = status
+            .other_answers
+            .iter()
+            .map(|(user, a)| {
+                let mut v = answer_json(a);
+                v["user_id"] = json!(user);
+                v
+            })
+            .collect();
+    }
+    Ok(Json(body).into_response())
 }

@@ -575,9 +575,29 @@ fn describe_status(status: &MessageStatus, names: &HashMap<String, String>) -> S
         .collect();
     let unknown = if status.delivery_recorded { "not delivered to" } else { "delivery not recorded" };
     let mut out = String::new();
+    if let Some(request) = &status.request {
+        out.push_str(&format!("    priority: {}\n", request.level.as_str()));
+    }
     for (label, items) in [("delivered to", delivered), ("read by", read), (unknown, neither)] {
         if !items.is_empty() {
             out.push_str(&format!("    {label}: {}\n", list(items)));
+        }
+    }
+    if status.request.is_some() {
+        // Each answer (recipients', then others'), and who has not answered.
+        let answered = status
+            .recipients
+            .iter()
+            .filter_map(|r| Some((r.user_id.as_ref(), r.answer.as_ref()?)))
+            .chain(status.other_answers.iter().map(|(u, a)| (u.as_ref(), a)));
+        for (user, a) in answered {
+            let reason = a.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+            out.push_str(&format!("    answered \"{}\"{reason}: {}\n", a.label, at(user, a.ts)));
+        }
+        let silent: Vec<String> =
+            status.recipients.iter().filter(|r| r.answer.is_none()).map(|r| name_of(names, r.user_id.as_str())).collect();
+        if !silent.is_empty() {
+            out.push_str(&format!("    not answered by: {}\n", list(silent)));
         }
     }
     out

@@ -18,11 +18,14 @@ use std::sync::{Arc, OnceLock};
 
 use ruma::{EventId, OwnedDeviceId, OwnedEventId, OwnedUserId, RoomId, UserId};
 use wardline_store::{Direction, PosRange, Receipt, Store, StoreResult};
+use wardline_types::priority;
+use wardline_types::relation::{REACTION, rel_types};
 use wardline_types::{Membership, StoredEvent, StreamPos, kinds};
 
 pub use deliveries::{Arrival, Carried, Deliveries, runs};
 pub use status::{
-    Counts, Facts, Memberships, MessageStatus, RECORDED_AFTER_KEY, RecipientStatus, STATUS_EVENT_TYPE, is_message,
+    Answered, Counts, Facts, GivenAnswer, Memberships, MessageStatus, RECORDED_AFTER_KEY, RecipientStatus,
+    STATUS_EVENT_TYPE, is_message,
     status_of, thread_of,
 };
 
@@ -118,7 +121,53 @@ pub async fn load_facts(
     let receipts = store.read_receipts_since(room, &since, lo).await?;
     facts.add_deliveries(deliveries);
     facts.add_read_receipts(receipts);
+    facts.add_answers(answers_to(store, messages).await?);
     Ok((memberships, facts))
+}
+
+/// The answers stored to those of `messages` that ask for answers: responses and reactions
+/// that answer ([`wardline_types::priority`]), read through the relations index (a deleted
+/// answer has left it).
+async fn answers_to(store: &dyn Store, messages: &[StoredEvent]) -> StoreResult<Vec<GivenAnswer>> {
+    let asking: Vec<OwnedEventId> = messages
+        .iter()
+        .filter(|m| priority::request_of(&m.event.content).ok().flatten().is_some())
+        .map(|m| m.event.event_id.clone())
+        .collect();
+    if asking.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rels = store.relations_to(&asking, &[rel_types::REFERENCE, rel_types::ANNOTATION], store.current_pos()).await?;
+    let responses: Vec<OwnedEventId> = rels
+        .iter()
+        .filter(|r| r.rel_type == rel_types::REFERENCE && r.kind == kinds::MESSAGE)
+        .map(|r| r.event_id.clone())
+        .collect();
+    let contents: HashMap<OwnedEventId, StoredEvent> =
+        store.events_by_id(&responses).await?.into_iter().map(|e| (e.event.event_id.clone(), e)).collect();
+    let mut out = Vec::new();
+    for r in rels {
+        let given = if r.rel_type == rel_types::ANNOTATION {
+            r.key.as_deref().filter(|_| r.kind == REACTION).and_then(priority::reaction_answer)
+        } else {
+            contents
+                .get(&r.event_id)
+                .and_then(|e| priority::answer_of(&e.event.kind, &e.event.content).ok().flatten())
+                .filter(|(target, _)| target == r.parent_id.as_str())
+                .map(|(_, given)| given)
+        };
+        if let Some(given) = given {
+            out.push(GivenAnswer {
+                user_id: r.sender,
+                message: r.parent_id,
+                given,
+                event_id: r.event_id,
+                stream: r.stream,
+                ts: r.origin_server_ts,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// What changed in a room over one `/sync` window, for the counts of the caller's messages.

@@ -37,6 +37,7 @@ use std::collections::HashMap;
 
 use ruma::{EventId, OwnedEventId, OwnedUserId, UserId};
 use wardline_store::{Delivery, Receipt};
+use wardline_types::priority::{Ask, Given, Means, Request, request_of};
 use wardline_types::relation::{rel_types, relation};
 use wardline_types::{Membership, StoredEvent, StreamPos, Timestamp, kinds};
 
@@ -122,7 +123,43 @@ impl Memberships {
 pub struct Facts {
     deliveries: HashMap<OwnedUserId, Vec<Delivery>>,
     receipts: HashMap<OwnedUserId, Vec<Receipt>>,
+    answers: HashMap<OwnedEventId, Vec<GivenAnswer>>,
     recorded_after: StreamPos,
+}
+
+/// An answer as stored: an event (a response, or a reaction that answers) referring to a
+/// message that asks ([`wardline_types::priority`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenAnswer {
+    /// Who answered.
+    pub user_id: OwnedUserId,
+    /// The message answered.
+    pub message: OwnedEventId,
+    /// What the event gives.
+    pub given: Given,
+    /// The answering event.
+    pub event_id: OwnedEventId,
+    /// Its position.
+    pub stream: StreamPos,
+    /// When it was sent.
+    pub ts: Timestamp,
+}
+
+/// A person's answer to a message, as the message's options read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    /// The option chosen.
+    pub option: String,
+    /// Its label.
+    pub label: String,
+    /// What it means.
+    pub means: Means,
+    /// The reason given, if any.
+    pub reason: Option<String>,
+    /// When.
+    pub ts: Timestamp,
+    /// The answering event.
+    pub event_id: OwnedEventId,
 }
 
 impl Facts {
@@ -151,6 +188,37 @@ impl Facts {
         for r in receipts.into_iter().filter(|r| r.receipt_type == "m.read") {
             self.receipts.entry(r.user_id.clone()).or_default().push(r);
         }
+    }
+
+    /// Adds answers (only those to messages that ask count; see [`status_of`]).
+    pub fn add_answers(&mut self, answers: impl IntoIterator<Item = GivenAnswer>) {
+        for a in answers {
+            self.answers.entry(a.message.clone()).or_default().push(a);
+        }
+    }
+
+    /// Each person's latest answer to `message` that chooses one of `ask`'s options, as stored
+    /// at positions `<= as_of`, by user id. A later answer replaces an earlier one (a decline
+    /// after an acknowledgement is a decline); one that was deleted no longer counts.
+    #[must_use]
+    pub fn answers(&self, message: &EventId, ask: &Ask, as_of: StreamPos) -> HashMap<OwnedUserId, Answered> {
+        let mut out: HashMap<OwnedUserId, (StreamPos, Answered)> = HashMap::new();
+        for a in self.answers.get(message).into_iter().flatten().filter(|a| a.stream <= as_of) {
+            let Some(choice) = a.given.choice(ask) else { continue };
+            if out.get(&a.user_id).is_some_and(|(p, _)| *p > a.stream) {
+                continue;
+            }
+            let answered = Answered {
+                option: choice.id.clone(),
+                label: choice.label.clone(),
+                means: choice.means,
+                reason: a.given.reason().map(ToOwned::to_owned),
+                ts: a.ts,
+                event_id: a.event_id.clone(),
+            };
+            out.insert(a.user_id.clone(), (a.stream, answered));
+        }
+        out.into_iter().map(|(u, (_, a))| (u, a)).collect()
     }
 
     /// When the event at `pos` was first delivered to one of `user`'s devices, as stored at
@@ -198,6 +266,8 @@ pub struct RecipientStatus {
     /// The role (id and name) that had seated them in the conversation when the message was
     /// sent, if they received it as a role's holder ("Dr Shah, as Medical Registrar On-call").
     pub as_role: Option<(wardline_types::RoleId, String)>,
+    /// Their answer, for a message that asks (their latest that chooses one of its options).
+    pub answer: Option<Answered>,
 }
 
 /// Who a message was for, who got it and who read it.
@@ -214,6 +284,11 @@ pub struct MessageStatus {
     pub delivery_recorded: bool,
     /// Its recipients, by user id.
     pub recipients: Vec<RecipientStatus>,
+    /// What it asks (its priority and the answers it offers), if it asks anything.
+    pub request: Option<Request>,
+    /// Answers from people who were not its recipients (brought into the conversation later,
+    /// by escalation or an invitation), by user id.
+    pub other_answers: Vec<(OwnedUserId, Answered)>,
 }
 
 /// How many recipients a message has, how many it was delivered to (readers included) and how
@@ -229,6 +304,18 @@ pub struct Counts {
 }
 
 impl MessageStatus {
+    /// How many people (recipients and others) answered with an option that accepts, and how
+    /// many with one that declines.
+    #[must_use]
+    pub fn answer_counts(&self) -> (u64, u64) {
+        let answers = self.recipients.iter().filter_map(|r| r.answer.as_ref()).chain(self.other_answers.iter().map(|(_, a)| a));
+        answers.fold((0, 0), |(acc, dec), a| match a.means {
+            Means::Accept => (acc + 1, dec),
+            Means::Decline => (acc, dec + 1),
+            Means::Info => (acc, dec),
+        })
+    }
+
     /// The counts.
     #[must_use]
     pub fn counts(&self) -> Counts {
@@ -245,7 +332,13 @@ impl MessageStatus {
 #[must_use]
 pub fn status_of(message: &StoredEvent, memberships: &Memberships, facts: &Facts, as_of: StreamPos) -> MessageStatus {
     let thread = thread_of(message);
-    let recipients = memberships
+    // What it asks: nothing once it was deleted.
+    let request = request_of(&message.event.content).ok().flatten().filter(|_| message.redacted_because.is_none());
+    let mut answers =
+        request.as_ref().map(|r| facts.answers(&message.event.event_id, &r.ask, as_of)).unwrap_or_default();
+    // Its sender's own answers count for nothing.
+    answers.remove(&message.event.sender);
+    let recipients: Vec<RecipientStatus> = memberships
         .recipients(message)
         .into_iter()
         .map(|user_id| {
@@ -253,15 +346,20 @@ pub fn status_of(message: &StoredEvent, memberships: &Memberships, facts: &Facts
             let read = facts.read(&user_id, message, thread.as_deref(), as_of);
             // Times come from the clock, which may have stepped back between the two.
             let read = read.map(|t| delivered.map_or(t, |d| t.max(d)));
-            RecipientStatus { user_id, delivered, read, as_role: None }
+            let answer = answers.remove(&user_id);
+            RecipientStatus { user_id, delivered, read, as_role: None, answer }
         })
         .collect();
+    let mut other_answers: Vec<(OwnedUserId, Answered)> = answers.into_iter().collect();
+    other_answers.sort_by(|a, b| a.0.cmp(&b.0));
     MessageStatus {
         event_id: message.event.event_id.clone(),
         sender: message.event.sender.clone(),
         stream: message.stream,
         delivery_recorded: message.stream > facts.recorded_after,
         recipients,
+        request,
+        other_answers,
     }
 }
 

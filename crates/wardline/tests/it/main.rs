@@ -24,6 +24,7 @@ mod messaging;
 mod metrics;
 mod mfa;
 mod presence;
+mod priority;
 mod relations;
 mod roles;
 mod rooms;

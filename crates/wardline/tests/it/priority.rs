@@ -1,0 +1,162 @@
+//! Priority messages and quick responses over real HTTP (issue 14, first part): what the server
+//! completes on an urgent message (the body a stock client shows, the mentions, the question),
+//! which answers it refuses, and how answers (responses and reactions) reach the status
+//! endpoint and the transcript.
+
+use serde_json::{Value, json};
+
+use crate::harness::{Client, Server, cli, enc};
+
+async fn send(c: &Client, room: &str, kind: &str, txn: &str, content: Value) -> (u16, Value) {
+    c.put(&format!("/_matrix/client/v3/rooms/{}/send/{kind}/{}", enc(room), enc(txn)), content).await
+}
+
+async fn sent(c: &Client, room: &str, kind: &str, txn: &str, content: Value) -> String {
+    let (st, body) = send(c, room, kind, txn, content).await;
+    assert_eq!(st, 200, "{kind}: {body}");
+    body["event_id"].as_str().unwrap().to_owned()
+}
+
+async fn refused(c: &Client, room: &str, kind: &str, txn: &str, content: Value) -> String {
+    let (st, body) = send(c, room, kind, txn, content).await;
+    assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{body}");
+    body["error"].as_str().unwrap().to_owned()
+}
+
+async fn event(c: &Client, room: &str, id: &str) -> Value {
+    let (st, body) = c.get(&format!("/_matrix/client/v3/rooms/{}/event/{}", enc(room), enc(id))).await;
+    assert_eq!(st, 200, "{body}");
+    body
+}
+
+async fn status(c: &Client, room: &str, id: &str) -> Value {
+    let (st, body) = c.get(&format!("/_wardline/client/v1/rooms/{}/status/{}", enc(room), enc(id))).await;
+    assert_eq!(st, 200, "{body}");
+    body
+}
+
+fn answer_of<'a>(status: &'a Value, user: &Client) -> &'a Value {
+    let r = status["recipients"].as_array().unwrap().iter().find(|r| r["user_id"] == user.user_id.as_str());
+    &r.unwrap_or_else(|| panic!("{} is a recipient: {status}", user.user_id))["answer"]
+}
+
+fn reaction(target: &str, key: &str) -> Value {
+    json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": key}})
+}
+
+fn response(target: &str, option: &str, reason: Option<&str>) -> Value {
+    let mut block = json!({"option": option});
+    if let Some(r) = reason {
+        block["reason"] = json!(r);
+    }
+    json!({"msgtype": "m.text", "body": option, "m.relates_to": {"rel_type": "m.reference", "event_id": target},
+        "org.wardline.response": block})
+}
+
+#[tokio::test]
+async fn an_urgent_message_asks_and_every_answer_is_counted_once_by_the_one_rule() {
+    let s = Server::start();
+    let ada = s.user("ada").await;
+    let ben = s.user("ben").await;
+    let cat = s.user("cat").await;
+    let room = ada.room_with(&[&ben, &cat]).await;
+
+    // Malformed blocks are refused, and nothing is stored.
+    refused(&ada, &room, "m.room.message", "bad1", json!({"msgtype": "m.text", "body": "x", "org.wardline.priority": {"level": "loud"}})).await;
+    let seven: Vec<Value> = (0..7).map(|i| json!({"id": format!("o{i}"), "label": "x", "means": "accept"})).collect();
+    refused(&ada, &room, "m.room.message", "bad2", json!({"msgtype": "m.text", "body": "x", "org.wardline.ask": {"options": seven}})).await;
+
+    // An urgent message: the server completes the body, the mentions and the question.
+    let urgent = sent(&ada, &room, "m.room.message", "k1", json!({"msgtype": "m.text", "body": "K+ 6.9 bed 4",
+        "org.wardline.priority": {"level": "urgent"}})).await;
+    let stored = event(&ben, &room, &urgent).await;
+    let content = &stored["content"];
+    assert_eq!(content["body"], "[URGENT] K+ 6.9 bed 4\n\nReact 1️⃣ Acknowledge · 2️⃣ Decline", "{content}");
+    let mentioned: Vec<&str> = content["m.mentions"]["user_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(mentioned, vec![ben.user_id.as_str(), cat.user_id.as_str()], "every recipient is mentioned, not the sender");
+    assert_eq!(content["org.wardline.ask"]["options"][0]["id"], "acknowledge", "{content}");
+    assert_eq!(content["org.wardline.ask"]["options"][1]["means"], "decline", "{content}");
+
+    // Before any answer: nobody has answered.
+    let st = status(&ada, &room, &urgent).await;
+    assert_eq!(st["priority"], "urgent");
+    assert_eq!((st["counts"]["accepted"].as_u64(), st["counts"]["declined"].as_u64()), (Some(0), Some(0)));
+    assert!(answer_of(&st, &ben).is_null());
+
+    // Answers that are refused: an option not offered, the sender's own, one that refers to
+    // nothing, one to a message that asks nothing.
+    let plain = sent(&ada, &room, "m.room.message", "plain", json!({"msgtype": "m.text", "body": "Bed 5 free"})).await;
+    let e = refused(&ben, &room, "m.room.message", "r0", response(&urgent, "maybe", None)).await;
+    assert!(e.contains("no such option"), "{e}");
+    let e = refused(&ada, &room, "m.room.message", "r1", response(&urgent, "acknowledge", None)).await;
+    assert!(e.contains("your own message"), "{e}");
+    let e = refused(&ben, &room, "m.room.message", "r2", response(&plain, "acknowledge", None)).await;
+    assert!(e.contains("asks for no answer"), "{e}");
+    let mut loose = response(&urgent, "acknowledge", None);
+    loose.as_object_mut().unwrap().remove("m.relates_to");
+    refused(&ben, &room, "m.room.message", "r3", loose).await;
+
+    // Ben declines with a reason; Cat acknowledges with a stock client's reaction.
+    let declined = sent(&ben, &room, "m.room.message", "r4", response(&urgent, "decline", Some("in theatre"))).await;
+    let thumbs = sent(&cat, &room, "m.reaction", "r5", reaction(&urgent, "👍")).await;
+    // A reaction that answers nothing is just a reaction.
+    sent(&ben, &room, "m.reaction", "r6", reaction(&urgent, "😮")).await;
+    let st = status(&ada, &room, &urgent).await;
+    let b = answer_of(&st, &ben);
+    assert_eq!((b["option"].as_str(), b["means"].as_str(), b["reason"].as_str()), (Some("decline"), Some("decline"), Some("in theatre")), "{st}");
+    assert_eq!(b["event_id"], json!(declined));
+    let c = answer_of(&st, &cat);
+    assert_eq!((c["option"].as_str(), c["label"].as_str(), c["event_id"].as_str()), (Some("acknowledge"), Some("Acknowledge"), Some(thumbs.as_str())));
+    assert_eq!((st["counts"]["accepted"].as_u64(), st["counts"]["declined"].as_u64()), (Some(1), Some(1)));
+
+    // Ben changes his mind (his latest answer counts); Cat takes hers back (deleted: gone).
+    sent(&ben, &room, "m.reaction", "r7", reaction(&urgent, "✅")).await;
+    let (st_code, _) = cat.put(&format!("/_matrix/client/v3/rooms/{}/redact/{}/undo", enc(&room), enc(&thumbs)), json!({})).await;
+    assert_eq!(st_code, 200);
+    let st = status(&ben, &room, &urgent).await;
+    assert_eq!(answer_of(&st, &ben)["option"], "acknowledge", "{st}");
+    assert!(answer_of(&st, &cat).is_null(), "a deleted answer no longer counts: {st}");
+    assert_eq!((st["counts"]["accepted"].as_u64(), st["counts"]["declined"].as_u64()), (Some(1), Some(0)));
+
+    // A later member's answer is listed apart from the recipients'.
+    let dan = s.user("dan").await;
+    let (code, _) = ada.invite(&room, dan.user_id.as_str()).await;
+    assert_eq!(code, 200);
+    dan.join(&room).await;
+    sent(&dan, &room, "m.room.message", "r8", response(&urgent, "acknowledge", Some("covering"))).await;
+    let st = status(&ada, &room, &urgent).await;
+    assert_eq!(st["other_answers"][0]["user_id"], dan.user_id.as_str(), "{st}");
+    assert_eq!(st["counts"]["accepted"], 2);
+    assert!(st["recipients"].as_array().unwrap().iter().all(|r| r["user_id"] != dan.user_id.as_str()));
+
+    // The transcript tells the same.
+    let (ok, text, err) = cli(&s.data_dir, &["room", "transcript", &room], None);
+    assert!(ok, "{err}");
+    assert!(text.contains("priority: urgent"), "{text}");
+    assert!(text.contains("answered \"Acknowledge\": Dr ben"), "{text}");
+    assert!(text.contains("answered \"Acknowledge\" (covering): Dr dan"), "{text}");
+    assert!(text.contains("not answered by: Dr cat"), "{text}");
+}
+
+#[tokio::test]
+async fn quick_responses_are_numbered_for_stock_clients_and_chosen_by_number() {
+    let s = Server::start();
+    let ada = s.user("ada").await;
+    let ben = s.user("ben").await;
+    let room = ada.room_with(&[&ben]).await;
+    let ask = json!({"options": [
+        {"id": "accept", "label": "Accept patient", "means": "accept"},
+        {"id": "eta5", "label": "On my way 5 min", "means": "accept"},
+        {"id": "no", "label": "Decline", "means": "decline"},
+    ], "first_accept": true, "deadline_ms": 600000});
+    let msg = sent(&ada, &room, "m.room.message", "q1", json!({"msgtype": "m.text", "body": "Bed 12 for review?", "org.wardline.ask": ask})).await;
+    let content = event(&ben, &room, &msg).await["content"].clone();
+    assert_eq!(content["body"], "Bed 12 for review?\n\nReact 1️⃣ Accept patient · 2️⃣ On my way 5 min · 3️⃣ Decline");
+    assert!(content.get("org.wardline.priority").is_none(), "a routine question has no priority block");
+    assert_eq!(content["org.wardline.ask"]["first_accept"], true);
+    sent(&ben, &room, "m.reaction", "q2", reaction(&msg, "2️⃣")).await;
+    let st = status(&ada, &room, &msg).await;
+    assert_eq!(st["priority"], "routine");
+    assert_eq!(answer_of(&st, &ben)["label"], "On my way 5 min", "{st}");
+    assert_eq!(st["counts"]["accepted"], 1);
+}
