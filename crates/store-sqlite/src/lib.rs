@@ -13,6 +13,7 @@ mod audit;
 pub mod backup;
 mod deliveries;
 mod dnd;
+mod escalation;
 mod media;
 mod mfa;
 mod migrations;

@@ -25,6 +25,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0016_role_shifts.sql"),
     include_str!("../migrations/0017_do_not_disturb.sql"),
     include_str!("../migrations/0018_thread_list.sql"),
+    include_str!("../migrations/0019_escalations.sql"),
 ];
 
 /// The schema version this build writes.

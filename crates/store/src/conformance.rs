@@ -32,6 +32,7 @@ macro_rules! check {
 
 mod device_lists;
 mod dnd;
+mod escalation;
 mod presence;
 mod relations;
 mod roles;
@@ -59,6 +60,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     media(&store, &room).await?;
     relations::relations(&store).await?;
     relations::thread_list(&store).await?;
+    escalation::escalations(&store).await?;
     search::search(&store).await?;
     presence::presence_store(&store).await?;
     device_lists::device_lists(&store).await?;

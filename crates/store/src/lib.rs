@@ -10,6 +10,7 @@
 pub mod conformance;
 mod dnd;
 mod error;
+mod escalation;
 mod observer;
 mod records;
 mod relations;
@@ -26,6 +27,7 @@ use wardline_types::{
 
 pub use dnd::{CursorStore, DndRefusal, DndStore, NewDnd};
 pub use error::StoreError;
+pub use escalation::{Escalation, EscalationEnd, EscalationStore, NewEscalation, StepRecord};
 pub use observer::{NoObserver, WriteObserver};
 pub use records::{
     AccountDataChange, Away, ChangeMark, ChangeTopic, Delivery, Direction, ImportOutcome, Media, MediaContent,
@@ -451,6 +453,7 @@ pub trait Store:
     + RoleStore
     + DndStore
     + CursorStore
+    + EscalationStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

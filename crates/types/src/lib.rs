@@ -7,6 +7,7 @@ pub mod account;
 pub mod audit;
 pub mod clock;
 pub mod dnd;
+pub mod escalation;
 pub mod event;
 pub mod media;
 pub mod priority;

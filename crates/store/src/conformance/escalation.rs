@@ -1,0 +1,92 @@
+//! Conformance of escalations and their policies ([`crate::EscalationStore`]).
+
+use ruma::{owned_event_id, owned_room_id, owned_user_id};
+use wardline_types::Timestamp;
+use wardline_types::escalation::{Action, Policy, Step, Target};
+use wardline_types::priority::Level;
+
+use super::fail;
+use crate::{EscalationEnd, NewEscalation, StepRecord, Store, StoreResult};
+
+fn policy() -> Policy {
+    let sb = Target::User { user_id: owned_user_id!("@switchboard:localhost") };
+    Policy {
+        steps: vec![
+            Step { after_ms: 120_000, action: Action::Renotify },
+            Step { after_ms: 600_000, action: Action::Failsafe { targets: vec![sb] } },
+        ],
+    }
+}
+
+fn record(step: usize, ts: u64, summary: &str) -> StepRecord {
+    StepRecord { step, ts: Timestamp(ts), summary: summary.into() }
+}
+
+/// Opening once, due steps, claims with a lease, finishing steps in order, ending, policies.
+pub(super) async fn escalations(s: &impl Store) -> StoreResult<()> {
+    let id = owned_event_id!("$urgent1");
+    let new = NewEscalation {
+        event_id: id.clone(),
+        room_id: owned_room_id!("!esc:localhost"),
+        sender: owned_user_id!("@nurse:localhost"),
+        level: Level::Urgent,
+        policy: policy(),
+        sent: Timestamp(1_000_000),
+    };
+    check!(s.open_escalation(new.clone()).await?, "opened");
+    check!(!s.open_escalation(new.clone()).await?, "a message escalates once");
+    let e = s.escalation(&id).await?.ok_or_else(|| fail("stored"))?;
+    check!(e.step == 0 && e.due == Some(Timestamp(1_120_000)) && e.ended.is_none(), "due at the first delay");
+    check!(e.policy == policy() && e.level == Level::Urgent && e.log.is_empty(), "policy copied");
+    check!(s.next_escalation_due().await? == Some(Timestamp(1_120_000)), "next due");
+    check!(s.due_escalations(Timestamp(1_119_999), Timestamp(0), 10).await?.is_empty(), "not due yet");
+    let due = s.due_escalations(Timestamp(1_120_000), Timestamp(0), 10).await?;
+    check!(due.len() == 1, "due");
+    // A claim holds the step; another runner can take it over only once the lease ran out.
+    check!(s.claim_step(&id, 0, Timestamp(1_120_000), Timestamp(1_060_000)).await?, "claimed");
+    check!(!s.claim_step(&id, 0, Timestamp(1_120_001), Timestamp(1_060_001)).await?, "held by its runner");
+    check!(s.due_escalations(Timestamp(1_120_001), Timestamp(1_060_001), 10).await?.is_empty(), "claimed: not listed");
+    check!(s.due_escalations(Timestamp(1_190_000), Timestamp(1_130_000), 10).await?.len() == 1, "lease ran out: listed");
+    check!(s.claim_step(&id, 0, Timestamp(1_190_000), Timestamp(1_130_000)).await?, "taken over after the lease");
+    check!(!s.claim_step(&id, 1, Timestamp(1_190_000), Timestamp(0)).await?, "only the current step");
+    // Finishing moves on once.
+    check!(
+        s.finish_step(&id, record(0, 1_190_001, "Re-notified"), Some(Timestamp(1_600_000)), EscalationEnd::Failsafe)
+            .await?,
+        "step done"
+    );
+    check!(
+        !s.finish_step(&id, record(0, 1_190_002, "again"), Some(Timestamp(1_600_000)), EscalationEnd::Failsafe).await?,
+        "a step finishes once"
+    );
+    let e = s.escalation(&id).await?.ok_or_else(|| fail("stored"))?;
+    check!(e.step == 1 && e.claimed.is_none() && e.due == Some(Timestamp(1_600_000)), "next step due");
+    check!(e.log == vec![record(0, 1_190_001, "Re-notified")], "the log");
+    // A decline makes it due now; never later.
+    check!(s.hasten_escalation(&id, Timestamp(1_200_000)).await?, "hastened");
+    check!(!s.hasten_escalation(&id, Timestamp(1_300_000)).await?, "never later");
+    check!(s.next_escalation_due().await? == Some(Timestamp(1_200_000)), "due now");
+    // The last step ends it.
+    check!(s.claim_step(&id, 1, Timestamp(1_200_000), Timestamp(0)).await?, "claimed");
+    check!(s.finish_step(&id, record(1, 1_200_001, "Failsafe"), None, EscalationEnd::Failsafe).await?, "ended");
+    let e = s.escalation(&id).await?.ok_or_else(|| fail("stored"))?;
+    check!(e.ended == Some((EscalationEnd::Failsafe, Timestamp(1_200_001))) && e.due.is_none(), "ended at the failsafe");
+    check!(!s.end_escalation(&id, EscalationEnd::Accepted, Timestamp(1_300_000)).await?, "ends once");
+    check!(s.next_escalation_due().await?.is_none(), "nothing due");
+    // Accepted before any step.
+    let other = owned_event_id!("$urgent2");
+    check!(s.open_escalation(NewEscalation { event_id: other.clone(), ..new }).await?, "opened");
+    check!(s.end_escalation(&other, EscalationEnd::Accepted, Timestamp(1_050_000)).await?, "accepted");
+    check!(!s.claim_step(&other, 0, Timestamp(2_000_000), Timestamp(0)).await?, "an ended escalation runs no step");
+    // Policies.
+    let by = owned_user_id!("@admin:localhost");
+    check!(s.escalation_policy("org", Level::Urgent).await?.is_none(), "no policy yet");
+    s.set_escalation_policy("org", Level::Urgent, &policy(), &by, Timestamp(5)).await?;
+    s.set_escalation_policy("role:med-reg", Level::Emergency, &policy(), &by, Timestamp(6)).await?;
+    check!(s.escalation_policy("org", Level::Urgent).await? == Some(policy()), "set");
+    check!(s.escalation_policy("org", Level::Emergency).await?.is_none(), "per level");
+    check!(s.escalation_policies().await?.len() == 2, "listed");
+    check!(s.remove_escalation_policy("org", Level::Urgent).await?, "removed");
+    check!(!s.remove_escalation_policy("org", Level::Urgent).await?, "removed once");
+    Ok(())
+}
