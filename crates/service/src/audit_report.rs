@@ -428,6 +428,9 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         // Someone's availability and who stands in for them: a change to who is reached.
         AuditAction::DndSet | AuditAction::DndClear => (dicom("110136", "Security Roles Changed"), "U"),
         AuditAction::CoverForward => (dicom("110110", "Patient Record"), "C"),
+        // A step of an escalation changes who is in the conversation and who is told.
+        AuditAction::Escalation => (dicom("110110", "Patient Record"), "U"),
+        AuditAction::EscalationPolicy => (dicom("110136", "Security Roles Changed"), "U"),
         AuditAction::RoomInvite | AuditAction::RoomJoin | AuditAction::RoomLeave | AuditAction::RoomState => {
             (dicom("110110", "Patient Record"), "U")
         }
@@ -594,8 +597,12 @@ fn describe_status(status: &MessageStatus, names: &HashMap<String, String>) -> S
             let reason = a.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
             out.push_str(&format!("    answered \"{}\"{reason}: {}\n", a.label, at(user, a.ts)));
         }
-        let silent: Vec<String> =
-            status.recipients.iter().filter(|r| r.answer.is_none()).map(|r| name_of(names, r.user_id.as_str())).collect();
+        let silent: Vec<String> = status
+            .recipients
+            .iter()
+            .filter(|r| r.answer.is_none())
+            .map(|r| name_of(names, r.user_id.as_str()))
+            .collect();
         if !silent.is_empty() {
             out.push_str(&format!("    not answered by: {}\n", list(silent)));
         }

@@ -15,6 +15,7 @@ pub mod cover;
 mod csv_table;
 pub mod device_lists;
 mod error;
+pub mod escalation;
 pub mod filter;
 pub mod health;
 pub mod import;
@@ -92,6 +93,8 @@ pub struct Services {
     pub sync: Arc<sync::SyncService>,
     /// Who got a message, who read it.
     pub status: Arc<messaging::StatusService>,
+    /// Escalation of urgent and emergency messages.
+    pub escalation: Arc<escalation::EscalationService>,
     /// Files.
     pub media: Arc<media::MediaService>,
     /// The audit recorder.
@@ -162,6 +165,7 @@ impl Services {
             timeline.clone(),
             core.limiter.clone(),
         ));
+        let escalation = Arc::new(escalation::EscalationService::new(&core, Arc::clone(&rooms), Arc::clone(&status)));
         let sync = Arc::new(sync::SyncService::new(
             &core,
             Arc::clone(&rooms),
@@ -191,6 +195,7 @@ impl Services {
             cover,
             sync,
             status,
+            escalation,
             media,
             audit,
             metrics,
@@ -246,7 +251,8 @@ impl Services {
             self.expire_typing(),
             Arc::clone(&self.roles).run_rota(),
             Arc::clone(&self.rooms).run_role_seats(),
-            Arc::clone(&self.cover).run_cover()
+            Arc::clone(&self.cover).run_cover(),
+            Arc::clone(&self.escalation).run_escalations()
         );
     }
 

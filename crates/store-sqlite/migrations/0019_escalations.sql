@@ -40,3 +40,7 @@ CREATE TABLE escalation_policies (
     updated_ts INTEGER NOT NULL,
     PRIMARY KEY (scope, level)
 ) STRICT;
+
+-- The escalation engine follows the stream from here: every message stored from now on is
+-- looked at (none before could ask to escalate).
+INSERT OR IGNORE INTO background_cursors (name, pos) SELECT 'escalation', COALESCE(MAX(stream), 0) FROM events;

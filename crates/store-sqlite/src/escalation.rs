@@ -13,8 +13,7 @@ use wardline_types::priority::Level;
 use crate::rows::{exec, parse_event_id, parse_room, parse_user, query_one, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
 
-const COLUMNS: &str =
-    "event_id, room_id, sender, level, policy, sent_ts, step, due_ts, claimed_ts, outcome, ended_ts";
+const COLUMNS: &str = "event_id, room_id, sender, level, policy, sent_ts, step, due_ts, claimed_ts, outcome, ended_ts";
 
 type Row = (String, String, String, String, String, i64, i64, Option<i64>, Option<i64>, Option<String>, Option<i64>);
 
@@ -120,9 +119,14 @@ impl EscalationStore for SqliteStore {
         let id = event_id.to_owned();
         self.readers
             .read(move |c| {
-                let r = query_one(c, &format!("SELECT {COLUMNS} FROM escalations WHERE event_id = ?1"), params![id.as_str()], row)
-                    .optional()
-                    .map_err(backend_err)?;
+                let r = query_one(
+                    c,
+                    &format!("SELECT {COLUMNS} FROM escalations WHERE event_id = ?1"),
+                    params![id.as_str()],
+                    row,
+                )
+                .optional()
+                .map_err(backend_err)?;
                 r.map(|r| to_escalation(c, r)).transpose()
             })
             .await

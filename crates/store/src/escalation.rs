@@ -113,14 +113,23 @@ pub trait EscalationStore: Send + Sync {
     async fn escalation(&self, event_id: &EventId) -> StoreResult<Option<Escalation>>;
     /// Open escalations whose next step is due at `now` (and not claimed, or claimed before
     /// `lease_from`), earliest first, at most `limit`.
-    async fn due_escalations(&self, now: Timestamp, lease_from: Timestamp, limit: usize)
-    -> StoreResult<Vec<Escalation>>;
+    async fn due_escalations(
+        &self,
+        now: Timestamp,
+        lease_from: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<Escalation>>;
     /// When the earliest open escalation is due.
     async fn next_escalation_due(&self) -> StoreResult<Option<Timestamp>>;
     /// Claims step `step` at `now` if the escalation is open, at that step, and not claimed
     /// since `lease_from`.
-    async fn claim_step(&self, event_id: &EventId, step: usize, now: Timestamp, lease_from: Timestamp)
-    -> StoreResult<bool>;
+    async fn claim_step(
+        &self,
+        event_id: &EventId,
+        step: usize,
+        now: Timestamp,
+        lease_from: Timestamp,
+    ) -> StoreResult<bool>;
     /// Records step `record.step` done and moves to the next, due at `next_due` (`None`: the
     /// escalation ends as `end`, at `record.ts`); only if the escalation is open at that step.
     async fn finish_step(

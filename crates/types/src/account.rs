@@ -24,9 +24,21 @@ pub enum InvalidUsername {
     /// A character outside `a-z 0-9 . _ = - /`.
     #[error("a username may contain only lowercase letters, digits and . _ = - /")]
     Character,
-    /// Starts with `role.`: those user ids belong to roles ([`crate::role::RoleId::localpart`]).
-    #[error("usernames starting \"role.\" are reserved for roles")]
+    /// Starts with `role.` (those user ids belong to roles, [`crate::role::RoleId::localpart`]),
+    /// or is [`SERVER_USERNAME`].
+    #[error("usernames starting \"role.\" are reserved for roles, and \"wardline\" for the server")]
     Reserved,
+}
+
+/// The username of the server's own member of conversations, `@wardline:<server>`, who posts
+/// what the server does there (escalation steps). Nobody may take it.
+pub const SERVER_USERNAME: &str = "wardline";
+
+/// Is this user id one that reads nothing for itself: a role's (its holders read) or the
+/// server's own? Such ids are never a message's recipients.
+#[must_use]
+pub fn is_service_user(user: &ruma::UserId) -> bool {
+    user.localpart() == SERVER_USERNAME || crate::RoleId::of_user(user).is_some()
 }
 
 impl Username {
@@ -40,7 +52,7 @@ impl Username {
         if !s.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/')) {
             return Err(InvalidUsername::Character);
         }
-        if s.starts_with(crate::role::ROLE_USERNAME_PREFIX) {
+        if s.starts_with(crate::role::ROLE_USERNAME_PREFIX) || s == SERVER_USERNAME {
             return Err(InvalidUsername::Reserved);
         }
         Ok(Self(s.to_owned()))
@@ -174,6 +186,8 @@ mod tests {
         assert_eq!(Username::parse("al@ice"), Err(InvalidUsername::Character));
         assert_eq!(Username::parse("role.med-reg"), Err(InvalidUsername::Reserved));
         assert_eq!(Username::parse("role."), Err(InvalidUsername::Reserved));
+        assert_eq!(Username::parse("wardline"), Err(InvalidUsername::Reserved));
+        assert!(Username::parse("wardline.admin").is_ok());
         assert!(Username::parse("roles").is_ok() && Username::parse("rolex.y").is_ok());
     }
 }

@@ -112,11 +112,19 @@ pub enum AuditAction {
     /// message's text).
     #[serde(rename = "cover.forward")]
     CoverForward,
+    /// An urgent or emergency message began to escalate, a step of its escalation ran, or it
+    /// ended (accepted, at its failsafe, cancelled): the message's room and id, the step and
+    /// what it did in the detail (never the message's text).
+    #[serde(rename = "escalation")]
+    Escalation,
+    /// An escalation policy was set or removed (scope, level and steps in the detail).
+    #[serde(rename = "escalation.policy")]
+    EscalationPolicy,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 29] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -144,6 +152,8 @@ impl AuditAction {
         Self::DndSet,
         Self::DndClear,
         Self::CoverForward,
+        Self::Escalation,
+        Self::EscalationPolicy,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -177,6 +187,8 @@ impl AuditAction {
             Self::DndSet => "dnd.set",
             Self::DndClear => "dnd.clear",
             Self::CoverForward => "cover.forward",
+            Self::Escalation => "escalation",
+            Self::EscalationPolicy => "escalation.policy",
         }
     }
 

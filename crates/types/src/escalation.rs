@@ -258,7 +258,10 @@ mod tests {
         ]}))
         .unwrap();
         assert_eq!(p.check(), Ok(()));
-        assert_eq!(Scope::parse(&Scope::Role(RoleId::parse("consultant").unwrap()).key()), Some(Scope::Role(RoleId::parse("consultant").unwrap())));
+        assert_eq!(
+            Scope::parse(&Scope::Role(RoleId::parse("consultant").unwrap()).key()),
+            Some(Scope::Role(RoleId::parse("consultant").unwrap()))
+        );
         assert_eq!(Scope::parse("org"), Some(Scope::Organisation));
         assert_eq!(Scope::parse("elsewhere"), None);
     }

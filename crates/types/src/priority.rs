@@ -175,7 +175,9 @@ pub enum PriorityError {
 }
 
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    !id.is_empty()
+        && id.len() <= 32
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 /// What the message with this content asks: `None` for an ordinary message.
@@ -185,7 +187,9 @@ fn valid_id(id: &str) -> bool {
 pub fn request_of(content: &Value) -> Result<Option<Request>, PriorityError> {
     let level = match content.get(PRIORITY) {
         None | Some(Value::Null) => Level::Routine,
-        Some(block) => block.get("level").and_then(Value::as_str).and_then(Level::parse).ok_or(PriorityError::BadLevel)?,
+        Some(block) => {
+            block.get("level").and_then(Value::as_str).and_then(Level::parse).ok_or(PriorityError::BadLevel)?
+        }
     };
     let ask = match content.get(ASK) {
         None | Some(Value::Null) => None,
@@ -327,7 +331,9 @@ pub fn answer_of(kind: &str, content: &Value) -> Result<Option<(String, Given)>,
     let id = block.get("option").and_then(Value::as_str).ok_or_else(|| bad("option is required"))?;
     let reason = match block.get("reason") {
         None | Some(Value::Null) => None,
-        Some(Value::String(r)) if r.chars().count() <= MAX_REASON_CHARS => Some(r.trim().to_owned()).filter(|r| !r.is_empty()),
+        Some(Value::String(r)) if r.chars().count() <= MAX_REASON_CHARS => {
+            Some(r.trim().to_owned()).filter(|r| !r.is_empty())
+        }
         Some(_) => return Err(bad("reason is a text of at most 500 characters")),
     };
     Ok(Some((target.to_owned(), Given::Option { id: id.to_owned(), reason })))
@@ -371,7 +377,8 @@ mod tests {
     fn questions_are_checked() {
         let opt = |id: &str, label: &str, means: &str| json!({"id": id, "label": label, "means": means});
         let ask = |options: Value| request_of(&json!({ASK: {"options": options}}));
-        let ok = ask(json!([opt("accept", "Accept patient", "accept"), opt("no", "Decline", "decline")])).unwrap().unwrap();
+        let ok =
+            ask(json!([opt("accept", "Accept patient", "accept"), opt("no", "Decline", "decline")])).unwrap().unwrap();
         assert_eq!(ok.level, Level::Routine, "a routine message may ask");
         assert_eq!(ok.ask.options.len(), 2);
         assert!(ask(json!([opt("x", "Call me", "info")])).is_err(), "nothing accepts");
@@ -400,9 +407,12 @@ mod tests {
     fn answers_are_read_from_responses_and_reactions() {
         let ask = Ask::acknowledge_or_decline();
         let react = |key: &str| {
-            answer_of("m.reaction", &json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": "$m", "key": key}}))
-                .unwrap()
-                .map(|(t, g)| (t, g.choice(&ask).map(|c| c.id.clone())))
+            answer_of(
+                "m.reaction",
+                &json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": "$m", "key": key}}),
+            )
+            .unwrap()
+            .map(|(t, g)| (t, g.choice(&ask).map(|c| c.id.clone())))
         };
         assert_eq!(react("👍"), Some(("$m".into(), Some(ACKNOWLEDGE.into()))));
         assert_eq!(react("❌"), Some(("$m".into(), Some(DECLINE.into()))));

@@ -52,6 +52,8 @@ async fn send_in_transaction(
     let req = SendEvent { room_id: room_id.to_owned(), kind, state_key: None, content, redacts, txn: Some(txn) };
     let (id, outcome) = s.rooms.send_message(&caller.actor(), req).await?;
     s.presence.note_active(&caller.user_id);
+    // An urgent message, an answer or a deletion: the escalation engine looks at once.
+    s.escalation.poke();
     let mut answer = json!({ "event_id": id });
     if !outcome.unheld.is_empty() {
         // A message to a role nobody holds is never parked silently: the sender hears at once.

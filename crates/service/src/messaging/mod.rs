@@ -25,8 +25,7 @@ use wardline_types::{Membership, StoredEvent, StreamPos, kinds};
 pub use deliveries::{Arrival, Carried, Deliveries, runs};
 pub use status::{
     Answered, Counts, Facts, GivenAnswer, Memberships, MessageStatus, RECORDED_AFTER_KEY, RecipientStatus,
-    STATUS_EVENT_TYPE, is_message,
-    status_of, thread_of,
+    STATUS_EVENT_TYPE, is_message, status_of, thread_of,
 };
 
 use crate::ratelimit::{LimitKind, RateLimiter};
@@ -272,6 +271,17 @@ impl StatusService {
             }
         }
         Ok(status)
+    }
+
+    /// The status of one message as the server itself needs it (the escalation engine): no
+    /// caller to check, no rate limit, no role labels.
+    pub async fn status_for_server(&self, message: &StoredEvent) -> ServiceResult<MessageStatus> {
+        let room = &message.event.room_id;
+        let members = self.members(room).await?;
+        let (memberships, facts) =
+            load_facts(self.store.as_ref(), room, std::slice::from_ref(message), members, self.recorded_after().await?)
+                .await?;
+        Ok(status_of(message, &memberships, &facts, StreamPos(i64::MAX)))
     }
 
     /// The counts of `user`'s own messages in `room` that may have changed in the window: new

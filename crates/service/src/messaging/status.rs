@@ -2,8 +2,8 @@
 //! transcript all ask [`status_of`], over facts loaded by [`super::load_facts`].
 //!
 //! - The **recipients** of a message are the users whose membership just before its position
-//!   was `join` or `invite`, less its sender and roles' own user ids (a role's holders, seated
-//!   in the conversation, are its recipients). Someone invited or joined later is not a
+//!   was `join` or `invite`, less its sender, roles' own user ids (a role's holders, seated
+//!   in the conversation, are its recipients) and the server's own member (`@wardline`). Someone invited or joined later is not a
 //!   recipient; someone who leaves later, or declines the invite, stays one, and leaving reads
 //!   nothing.
 //! - A message is **delivered** to a recipient once a response carried it to one of their
@@ -105,8 +105,9 @@ impl Memberships {
             .by_user
             .iter()
             .filter(|(user, _)| **user != message.event.sender)
-            // A role's own user id reads nothing: its holders are the recipients.
-            .filter(|(user, _)| wardline_types::RoleId::of_user(user).is_none())
+            // A role's own user id reads nothing (its holders are the recipients), nor does the
+            // server's own member.
+            .filter(|(user, _)| !wardline_types::account::is_service_user(user))
             .filter(|(_, changes)| {
                 let before = changes.iter().take_while(|(p, _)| *p < message.stream).last().map(|(_, m)| *m);
                 matches!(before, Some(Membership::Join | Membership::Invite))
@@ -308,7 +309,8 @@ impl MessageStatus {
     /// many with one that declines.
     #[must_use]
     pub fn answer_counts(&self) -> (u64, u64) {
-        let answers = self.recipients.iter().filter_map(|r| r.answer.as_ref()).chain(self.other_answers.iter().map(|(_, a)| a));
+        let answers =
+            self.recipients.iter().filter_map(|r| r.answer.as_ref()).chain(self.other_answers.iter().map(|(_, a)| a));
         answers.fold((0, 0), |(acc, dec), a| match a.means {
             Means::Accept => (acc + 1, dec),
             Means::Decline => (acc, dec + 1),

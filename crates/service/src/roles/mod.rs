@@ -28,7 +28,7 @@ pub mod rota;
 mod rota_tests;
 mod shifts;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::Arc;
 

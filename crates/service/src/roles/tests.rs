@@ -18,30 +18,30 @@ use super::import::RoleImportError;
 use crate::audit::{Actor, By, Operator};
 use crate::{Config, ServiceError, Services};
 
-pub(super) const T0: Timestamp = Timestamp(1_800_000_000_000);
+pub(crate) const T0: Timestamp = Timestamp(1_800_000_000_000);
 
-pub(super) fn user(name: &str) -> OwnedUserId {
+pub(crate) fn user(name: &str) -> OwnedUserId {
     OwnedUserId::try_from(format!("@{name}:localhost")).unwrap()
 }
 
-pub(super) fn actor(name: &str) -> Actor {
+pub(crate) fn actor(name: &str) -> Actor {
     Actor { user_id: user(name), device_id: Some(OwnedDeviceId::from("PC")), ip: None }
 }
 
-pub(super) fn id(s: &str) -> RoleId {
+pub(crate) fn id(s: &str) -> RoleId {
     RoleId::parse(s).unwrap()
 }
 
 /// A night on the medical wards: Reg and Raj are registrars, Nia a nurse, Ann the administrator.
-pub(super) struct Night {
-    pub(super) s: Services,
-    pub(super) clock: Arc<ManualClock>,
-    pub(super) store: Arc<dyn Store>,
+pub(crate) struct Night {
+    pub(crate) s: Services,
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) store: Arc<dyn Store>,
     _dir: tempfile::TempDir,
 }
 
 impl Night {
-    pub(super) async fn open() -> Self {
+    pub(crate) async fn open() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db"), Durability::Normal).unwrap());
         let clock = Arc::new(ManualClock::new(T0));
@@ -70,7 +70,7 @@ impl Night {
         Self { s, clock, store, _dir: dir }
     }
 
-    pub(super) fn definition(role: &str, may_be_empty: bool) -> RoleDefinition {
+    pub(crate) fn definition(role: &str, may_be_empty: bool) -> RoleDefinition {
         RoleDefinition {
             id: id(role),
             name: "Medical Registrar On-call".into(),

@@ -13,14 +13,15 @@
 mod auth_rules;
 mod create;
 mod membership;
-mod priority;
 pub mod power_levels;
+mod priority;
 mod recent;
 mod relations;
 mod role_notices;
 pub mod role_seats;
 pub(crate) use relations::edit_refusal;
 mod send;
+mod server_member;
 pub mod state;
 
 use std::collections::HashMap;

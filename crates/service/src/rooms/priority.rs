@@ -15,9 +15,10 @@ use std::collections::BTreeSet;
 
 use ruma::UserId;
 use serde_json::{Value, json};
+use wardline_types::account::is_service_user;
 use wardline_types::priority::{self, ASK, Given, Level, PRIORITY};
 use wardline_types::relation::{self, rel_types};
-use wardline_types::{Membership, RoleId, StoredEvent};
+use wardline_types::{Membership, StoredEvent};
 
 use super::{RoomService, RoomState};
 use crate::{ServiceError, ServiceResult};
@@ -32,14 +33,19 @@ fn recipients(state: &RoomState, sender: &UserId) -> BTreeSet<String> {
     state
         .members_with(Membership::Join)
         .chain(state.members_with(Membership::Invite))
-        .filter(|u| u.as_str() != sender.as_str() && RoleId::of_user(u).is_none())
+        .filter(|u| u.as_str() != sender.as_str() && !is_service_user(u))
         .map(ToString::to_string)
         .collect()
 }
 
 impl RoomService {
     /// Completes a priority message or a question before it is stored (module documentation).
-    pub(super) fn complete_request(&self, state: &RoomState, sender: &UserId, content: &mut Value) -> ServiceResult<()> {
+    pub(super) fn complete_request(
+        &self,
+        state: &RoomState,
+        sender: &UserId,
+        content: &mut Value,
+    ) -> ServiceResult<()> {
         // An edit carries no question of its own: the original's stands.
         if relation::relation(content).is_some_and(|r| r.rel_type == rel_types::REPLACE) {
             return Ok(());

@@ -292,6 +292,11 @@ impl RoomService {
         Ok(events)
     }
 
+    /// The Matrix user id of a role on this server, `@role.<id>:<server>`.
+    pub fn role_user_id(&self, role: &RoleId) -> ServiceResult<OwnedUserId> {
+        self.role_user(role)
+    }
+
     /// The Matrix user id of a role on this server.
     pub(super) fn role_user(&self, role: &RoleId) -> ServiceResult<OwnedUserId> {
         OwnedUserId::try_from(format!("@{}:{}", role.localpart(), self.server_name))

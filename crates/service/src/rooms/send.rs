@@ -70,7 +70,11 @@ impl RoomService {
         {
             return Ok((id, SendOutcome::default()));
         }
-        self.limiter.check(LimitKind::Message, sender.as_str())?;
+        // The server's own notices and roles' notices are not a person typing: never limited
+        // (an escalation step must not wait for a rate limit).
+        if !wardline_types::account::is_service_user(sender) {
+            self.limiter.check(LimitKind::Message, sender.as_str())?;
+        }
         if req.kind == kinds::MESSAGE {
             MediaService::validate_message(&req.content)?;
         }

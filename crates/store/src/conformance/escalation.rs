@@ -46,7 +46,10 @@ pub(super) async fn escalations(s: &impl Store) -> StoreResult<()> {
     check!(s.claim_step(&id, 0, Timestamp(1_120_000), Timestamp(1_060_000)).await?, "claimed");
     check!(!s.claim_step(&id, 0, Timestamp(1_120_001), Timestamp(1_060_001)).await?, "held by its runner");
     check!(s.due_escalations(Timestamp(1_120_001), Timestamp(1_060_001), 10).await?.is_empty(), "claimed: not listed");
-    check!(s.due_escalations(Timestamp(1_190_000), Timestamp(1_130_000), 10).await?.len() == 1, "lease ran out: listed");
+    check!(
+        s.due_escalations(Timestamp(1_190_000), Timestamp(1_130_000), 10).await?.len() == 1,
+        "lease ran out: listed"
+    );
     check!(s.claim_step(&id, 0, Timestamp(1_190_000), Timestamp(1_130_000)).await?, "taken over after the lease");
     check!(!s.claim_step(&id, 1, Timestamp(1_190_000), Timestamp(0)).await?, "only the current step");
     // Finishing moves on once.
@@ -70,7 +73,10 @@ pub(super) async fn escalations(s: &impl Store) -> StoreResult<()> {
     check!(s.claim_step(&id, 1, Timestamp(1_200_000), Timestamp(0)).await?, "claimed");
     check!(s.finish_step(&id, record(1, 1_200_001, "Failsafe"), None, EscalationEnd::Failsafe).await?, "ended");
     let e = s.escalation(&id).await?.ok_or_else(|| fail("stored"))?;
-    check!(e.ended == Some((EscalationEnd::Failsafe, Timestamp(1_200_001))) && e.due.is_none(), "ended at the failsafe");
+    check!(
+        e.ended == Some((EscalationEnd::Failsafe, Timestamp(1_200_001))) && e.due.is_none(),
+        "ended at the failsafe"
+    );
     check!(!s.end_escalation(&id, EscalationEnd::Accepted, Timestamp(1_300_000)).await?, "ends once");
     check!(s.next_escalation_due().await?.is_none(), "nothing due");
     // Accepted before any step.

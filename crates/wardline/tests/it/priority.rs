@@ -62,18 +62,44 @@ async fn an_urgent_message_asks_and_every_answer_is_counted_once_by_the_one_rule
     let room = ada.room_with(&[&ben, &cat]).await;
 
     // Malformed blocks are refused, and nothing is stored.
-    refused(&ada, &room, "m.room.message", "bad1", json!({"msgtype": "m.text", "body": "x", "org.wardline.priority": {"level": "loud"}})).await;
+    refused(
+        &ada,
+        &room,
+        "m.room.message",
+        "bad1",
+        json!({"msgtype": "m.text", "body": "x", "org.wardline.priority": {"level": "loud"}}),
+    )
+    .await;
     let seven: Vec<Value> = (0..7).map(|i| json!({"id": format!("o{i}"), "label": "x", "means": "accept"})).collect();
-    refused(&ada, &room, "m.room.message", "bad2", json!({"msgtype": "m.text", "body": "x", "org.wardline.ask": {"options": seven}})).await;
+    refused(
+        &ada,
+        &room,
+        "m.room.message",
+        "bad2",
+        json!({"msgtype": "m.text", "body": "x", "org.wardline.ask": {"options": seven}}),
+    )
+    .await;
 
     // An urgent message: the server completes the body, the mentions and the question.
-    let urgent = sent(&ada, &room, "m.room.message", "k1", json!({"msgtype": "m.text", "body": "K+ 6.9 bed 4",
-        "org.wardline.priority": {"level": "urgent"}})).await;
+    let urgent = sent(
+        &ada,
+        &room,
+        "m.room.message",
+        "k1",
+        json!({"msgtype": "m.text", "body": "K+ 6.9 bed 4",
+        "org.wardline.priority": {"level": "urgent"}}),
+    )
+    .await;
     let stored = event(&ben, &room, &urgent).await;
     let content = &stored["content"];
     assert_eq!(content["body"], "[URGENT] K+ 6.9 bed 4\n\nReact 1️⃣ Acknowledge · 2️⃣ Decline", "{content}");
-    let mentioned: Vec<&str> = content["m.mentions"]["user_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert_eq!(mentioned, vec![ben.user_id.as_str(), cat.user_id.as_str()], "every recipient is mentioned, not the sender");
+    let mentioned: Vec<&str> =
+        content["m.mentions"]["user_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(
+        mentioned,
+        vec![ben.user_id.as_str(), cat.user_id.as_str()],
+        "every recipient is mentioned, not the sender"
+    );
     assert_eq!(content["org.wardline.ask"]["options"][0]["id"], "acknowledge", "{content}");
     assert_eq!(content["org.wardline.ask"]["options"][1]["means"], "decline", "{content}");
 
@@ -103,15 +129,23 @@ async fn an_urgent_message_asks_and_every_answer_is_counted_once_by_the_one_rule
     sent(&ben, &room, "m.reaction", "r6", reaction(&urgent, "😮")).await;
     let st = status(&ada, &room, &urgent).await;
     let b = answer_of(&st, &ben);
-    assert_eq!((b["option"].as_str(), b["means"].as_str(), b["reason"].as_str()), (Some("decline"), Some("decline"), Some("in theatre")), "{st}");
+    assert_eq!(
+        (b["option"].as_str(), b["means"].as_str(), b["reason"].as_str()),
+        (Some("decline"), Some("decline"), Some("in theatre")),
+        "{st}"
+    );
     assert_eq!(b["event_id"], json!(declined));
     let c = answer_of(&st, &cat);
-    assert_eq!((c["option"].as_str(), c["label"].as_str(), c["event_id"].as_str()), (Some("acknowledge"), Some("Acknowledge"), Some(thumbs.as_str())));
+    assert_eq!(
+        (c["option"].as_str(), c["label"].as_str(), c["event_id"].as_str()),
+        (Some("acknowledge"), Some("Acknowledge"), Some(thumbs.as_str()))
+    );
     assert_eq!((st["counts"]["accepted"].as_u64(), st["counts"]["declined"].as_u64()), (Some(1), Some(1)));
 
     // Ben changes his mind (his latest answer counts); Cat takes hers back (deleted: gone).
     sent(&ben, &room, "m.reaction", "r7", reaction(&urgent, "✅")).await;
-    let (st_code, _) = cat.put(&format!("/_matrix/client/v3/rooms/{}/redact/{}/undo", enc(&room), enc(&thumbs)), json!({})).await;
+    let (st_code, _) =
+        cat.put(&format!("/_matrix/client/v3/rooms/{}/redact/{}/undo", enc(&room), enc(&thumbs)), json!({})).await;
     assert_eq!(st_code, 200);
     let st = status(&ben, &room, &urgent).await;
     assert_eq!(answer_of(&st, &ben)["option"], "acknowledge", "{st}");
@@ -149,7 +183,14 @@ async fn quick_responses_are_numbered_for_stock_clients_and_chosen_by_number() {
         {"id": "eta5", "label": "On my way 5 min", "means": "accept"},
         {"id": "no", "label": "Decline", "means": "decline"},
     ], "first_accept": true, "deadline_ms": 600000});
-    let msg = sent(&ada, &room, "m.room.message", "q1", json!({"msgtype": "m.text", "body": "Bed 12 for review?", "org.wardline.ask": ask})).await;
+    let msg = sent(
+        &ada,
+        &room,
+        "m.room.message",
+        "q1",
+        json!({"msgtype": "m.text", "body": "Bed 12 for review?", "org.wardline.ask": ask}),
+    )
+    .await;
     let content = event(&ben, &room, &msg).await["content"].clone();
     assert_eq!(content["body"], "Bed 12 for review?\n\nReact 1️⃣ Accept patient · 2️⃣ On my way 5 min · 3️⃣ Decline");
     assert!(content.get("org.wardline.priority").is_none(), "a routine question has no priority block");

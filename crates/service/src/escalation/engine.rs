@@ -1,0 +1,277 @@
+//! The escalation engine: follows the stream from a stored cursor (opening escalations, reading
+//! answers and deletions), and runs the steps that are due.
+
+use std::time::Duration;
+
+use ruma::{EventId, OwnedEventId};
+use serde_json::json;
+use wardline_store::{EscalationEnd, NewEscalation, PosRange, StepRecord};
+use wardline_types::account::is_service_user;
+use wardline_types::audit::{AuditAction, Outcome};
+use wardline_types::escalation::Action;
+use wardline_types::priority::{self, Given, Level, Means};
+use wardline_types::relation::{REACTION, rel_types};
+use wardline_types::{StoredEvent, StreamPos, Timestamp, kinds};
+
+use super::{EscalationService, LEASE_MS};
+use crate::ServiceResult;
+use crate::audit::Actor;
+
+/// The name of the engine's cursor in the store (set by migration 0019 to the stream's end
+/// when escalations began).
+pub const CURSOR: &str = "escalation";
+
+/// Most events of one kind read at a time.
+const BATCH: usize = 500;
+/// Most due escalations run in one pass.
+const DUE_BATCH: usize = 50;
+/// The longest the engine sleeps: other nodes' messages are seen within this.
+const POLL: Duration = Duration::from_millis(500);
+/// The shortest: a step that keeps failing is retried after its lease, not in a tight loop.
+const MIN_WAIT: Duration = Duration::from_millis(50);
+
+impl EscalationService {
+    /// The background task: a pass ([`Self::tick`]) whenever something is sent, a step falls
+    /// due, or [`POLL`] passes.
+    pub async fn run_escalations(self: std::sync::Arc<Self>) {
+        loop {
+            let wait = match self.tick().await {
+                Ok(wait) => wait,
+                Err(e) => {
+                    tracing::error!(error = %e, "escalation pass failed; retrying");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// One pass: everything stored since the cursor is looked at, then every step due by the
+    /// clock runs. Returns how long until the next step is due (at most [`POLL`]).
+    ///
+    /// # Errors
+    /// A store that cannot be read or written; what was done stays done.
+    pub async fn tick(&self) -> ServiceResult<Duration> {
+        while self.follow().await? {}
+        self.run_due().await?;
+        let now = self.clock.now();
+        let wait = match self.store.next_escalation_due().await? {
+            Some(due) => Duration::from_millis(due.0.saturating_sub(now.0)).min(POLL),
+            None => POLL,
+        };
+        Ok(wait.max(MIN_WAIT))
+    }
+
+    /// Looks at the events stored since the cursor, up to a batch; moves the cursor past them.
+    /// Returns whether more may follow.
+    async fn follow(&self) -> ServiceResult<bool> {
+        let cached = *self.cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let after = match cached {
+            Some(p) => p,
+            None => self.store.cursor(CURSOR).await?.unwrap_or(StreamPos::ZERO),
+        };
+        let now = self.store.current_pos();
+        if now <= after {
+            return Ok(false);
+        }
+        let range = PosRange::new(after, now);
+        let mut upto = now;
+        let mut more = false;
+        let mut events: Vec<StoredEvent> = Vec::new();
+        for kind in [kinds::MESSAGE, REACTION, kinds::REDACTION] {
+            let batch = self.store.events_of_kind(kind, range, BATCH).await?;
+            if batch.len() >= BATCH
+                && let Some(last) = batch.last()
+            {
+                upto = upto.min(last.stream);
+                more = true;
+            }
+            events.extend(batch);
+        }
+        events.retain(|e| e.stream <= upto);
+        events.sort_by_key(|e| e.stream);
+        for e in &events {
+            self.look_at(e).await?;
+        }
+        self.store.put_cursor(CURSOR, upto).await?;
+        *self.cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(upto);
+        Ok(more)
+    }
+
+    /// What one event means for escalations.
+    async fn look_at(&self, e: &StoredEvent) -> ServiceResult<()> {
+        if e.event.kind == kinds::REDACTION {
+            if let Some(target) = &e.event.redacts {
+                self.cancel(target, e).await?;
+            }
+            return Ok(());
+        }
+        let content = &e.event.content;
+        if e.event.kind == kinds::MESSAGE
+            && !is_service_user(&e.event.sender)
+            && e.redacted_because.is_none()
+            && !wardline_types::relation::relation(content).is_some_and(|r| r.rel_type == rel_types::REPLACE)
+            && let Ok(Some(request)) = priority::request_of(content)
+            && request.level != Level::Routine
+        {
+            self.open(e, request.level).await?;
+        }
+        if let Ok(Some((target, given))) = priority::answer_of(&e.event.kind, content)
+            && let Ok(target) = OwnedEventId::try_from(target)
+        {
+            self.answered(e, &target, &given).await?;
+        }
+        Ok(())
+    }
+
+    /// Opens the escalation of an urgent or emergency message, by the policy that applies now.
+    async fn open(&self, message: &StoredEvent, level: Level) -> ServiceResult<()> {
+        let policy = self.policy_for(&message.event.room_id, level).await?;
+        let steps = policy.steps.len();
+        let opened = self
+            .store
+            .open_escalation(NewEscalation {
+                event_id: message.event.event_id.clone(),
+                room_id: message.event.room_id.clone(),
+                sender: message.event.sender.clone(),
+                level,
+                policy,
+                sent: message.event.origin_server_ts,
+            })
+            .await?;
+        if opened {
+            let actor = Actor::system(message.event.sender.clone());
+            self.record(&actor, message, format!("opened level={} steps={steps}", level.as_str()), Outcome::Success)?;
+        }
+        Ok(())
+    }
+
+    /// An answer to a message that may be escalating: an acceptance ends its escalation (and,
+    /// for "first to accept", tells the others it is taken); a decline runs the next step now.
+    async fn answered(&self, answer: &StoredEvent, target: &EventId, given: &Given) -> ServiceResult<()> {
+        let Some(esc) = self.store.escalation(target).await? else { return Ok(()) };
+        if esc.ended.is_some() || answer.event.sender == esc.sender || answer.redacted_because.is_some() {
+            return Ok(());
+        }
+        let Some(message) = self.store.event(target).await? else { return Ok(()) };
+        let Ok(Some(request)) = priority::request_of(&message.event.content) else { return Ok(()) };
+        let Some(choice) = given.choice(&request.ask) else { return Ok(()) };
+        let by = &answer.event.sender;
+        match choice.means {
+            Means::Accept => {
+                if !self.store.end_escalation(target, EscalationEnd::Accepted, answer.event.origin_server_ts).await? {
+                    return Ok(());
+                }
+                let name = self.name_of(by).await?;
+                let status = self.status.status_for_server(&message).await?;
+                let others: Vec<String> = status
+                    .recipients
+                    .iter()
+                    .filter(|r| &r.user_id != by && r.answer.is_none())
+                    .map(|r| r.user_id.to_string())
+                    .collect();
+                let body = if request.ask.first_accept {
+                    format!(
+                        "✓ {name} has taken this ({}): nobody else needs to answer. Escalation stopped.",
+                        choice.label
+                    )
+                } else {
+                    format!("✓ {name} accepted ({}). Escalation stopped.", choice.label)
+                };
+                let mentions = if request.ask.first_accept { others } else { Vec::new() };
+                let content = json!({
+                    "msgtype": "m.notice",
+                    "body": body,
+                    "m.mentions": { "user_ids": mentions },
+                    super::steps::NOTICE: {
+                        "message": target, "kind": "accepted", "by": by, "option": choice.id,
+                        "first_accept": request.ask.first_accept,
+                    },
+                });
+                self.rooms
+                    .post_server_notice(&esc.room_id, &esc.sender, &format!("esc-{target}-accepted"), content)
+                    .await?;
+                let actor = Actor::system(by.clone());
+                self.record(&actor, &message, format!("accepted option={}", choice.id), Outcome::Success)?;
+            }
+            Means::Decline => {
+                if self.store.hasten_escalation(target, self.clock.now()).await? {
+                    let actor = Actor::system(by.clone());
+                    self.record(
+                        &actor,
+                        &message,
+                        format!("declined option={}: next step now", choice.id),
+                        Outcome::Success,
+                    )?;
+                }
+            }
+            Means::Info => {}
+        }
+        Ok(())
+    }
+
+    /// A deleted message stops escalating.
+    async fn cancel(&self, target: &EventId, redaction: &StoredEvent) -> ServiceResult<()> {
+        if self.store.end_escalation(target, EscalationEnd::Cancelled, redaction.event.origin_server_ts).await?
+            && let Some(message) = self.store.event(target).await?
+        {
+            let actor = Actor::system(redaction.event.sender.clone());
+            self.record(&actor, &message, "cancelled: the message was deleted".into(), Outcome::Success)?;
+        }
+        Ok(())
+    }
+
+    /// Runs every step due by the clock, each claimed first and recorded done after.
+    async fn run_due(&self) -> ServiceResult<()> {
+        let now = self.clock.now();
+        let lease_from = Timestamp(now.0.saturating_sub(LEASE_MS));
+        for esc in self.store.due_escalations(now, lease_from, DUE_BATCH).await? {
+            if !self.store.claim_step(&esc.event_id, esc.step, now, lease_from).await? {
+                continue;
+            }
+            let Some(step) = esc.policy.steps.get(esc.step) else {
+                // A policy shorter than its step: end it at the failsafe rather than loop.
+                self.store.end_escalation(&esc.event_id, EscalationEnd::Failsafe, now).await?;
+                continue;
+            };
+            let done = match self.run_step(&esc, now).await {
+                Ok(done) => done,
+                Err(e) => {
+                    // The claim stays; the step runs again once its lease runs out.
+                    tracing::error!(error = %e, message = %esc.event_id, step = esc.step, "an escalation step failed");
+                    continue;
+                }
+            };
+            let last = matches!(step.action, Action::Failsafe { .. }) || esc.step + 1 >= esc.policy.steps.len();
+            let next_due = if last {
+                None
+            } else if done.nobody {
+                // Nobody to reach at this step: the next one runs at once.
+                Some(now)
+            } else {
+                esc.policy.steps.get(esc.step + 1).map(|s| Timestamp(esc.sent.0.saturating_add(s.after_ms)))
+            };
+            let record = StepRecord { step: esc.step, ts: now, summary: done.summary.clone() };
+            if self.store.finish_step(&esc.event_id, record, next_due, EscalationEnd::Failsafe).await?
+                && let Some(message) = self.store.event(&esc.event_id).await?
+            {
+                let outcome = if done.unreachable { Outcome::Failure } else { Outcome::Success };
+                let actor = Actor::system(self.rooms.server_member()?);
+                self.record(&actor, &message, format!("step={} {}", esc.step + 1, done.summary), outcome)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An audit record about the escalation of `message` (never its text).
+    fn record(&self, actor: &Actor, message: &StoredEvent, detail: String, outcome: Outcome) -> ServiceResult<()> {
+        let mut r = self.audit.entry(Some(actor), AuditAction::Escalation, outcome);
+        r.room_id = Some(message.event.room_id.to_string());
+        r.event_id = Some(message.event.event_id.to_string());
+        r.detail = Some(detail);
+        self.audit.record(r)
+    }
+}

@@ -1,0 +1,379 @@
+//! Escalation over the real store with the manual clock: steps on time, answers that end or
+//! hasten it, steps that reach nobody, do-not-disturb, the failsafe (reached, and not
+//! reachable), a restart and a crash mid-step, and the checks on saving a policy.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use ruma::{OwnedEventId, OwnedRoomId};
+use serde_json::{Value, json};
+use wardline_store::{Direction, EscalationEnd, PosRange};
+use wardline_types::audit::{AuditAction, Outcome};
+use wardline_types::escalation::{Action, Policy, Scope, Step, Target};
+use wardline_types::priority::Level;
+use wardline_types::{Membership, NewAccount, Timestamp, kinds};
+
+use crate::audit::{By, Operator};
+use crate::roles::tests::{Night, T0, actor, id, user};
+use crate::rooms::{CreateRoom, SendEvent};
+use crate::{Config, ServiceError, Services};
+
+const MIN: u64 = 60_000;
+
+fn op() -> Operator {
+    Operator { os_user: "root".into(), os_uid: None }
+}
+
+fn person(name: &str) -> Target {
+    Target::User { user_id: user(name) }
+}
+
+fn step(after_min: u64, action: Action) -> Step {
+    Step { after_ms: after_min * MIN, action }
+}
+
+impl Night {
+    /// Adds Con, a consultant.
+    async fn with_consultant(self) -> Self {
+        let account = NewAccount {
+            user_id: user("con"),
+            password_hash: "not a password".into(),
+            display_name: Some("Dr con".into()),
+            is_admin: false,
+            must_change_password: false,
+            job_title: Some("Consultant".into()),
+            department: Some("Acute Medicine".into()),
+            email: None,
+            phone: None,
+        };
+        self.store.create_account(account, T0).await.unwrap();
+        self
+    }
+
+    async fn set_org_policy(&self, level: Level, steps: Vec<Step>) {
+        self.s
+            .escalation
+            .set_policy(By::Operator(&op()), &Scope::Organisation, level, &Policy { steps })
+            .await
+            .unwrap();
+    }
+
+    /// Nia's conversation with `others`, all joined.
+    async fn ward(&self, others: &[&str]) -> OwnedRoomId {
+        let req = CreateRoom { invite: others.iter().map(|o| user(o)).collect(), ..CreateRoom::default() };
+        let room = self.s.rooms.create_room(&actor("nia"), req).await.unwrap();
+        for o in others {
+            self.s.rooms.join(&room, &actor(o)).await.unwrap();
+        }
+        room
+    }
+
+    async fn send(&self, who: &str, room: &OwnedRoomId, kind: &str, content: Value) -> OwnedEventId {
+        let req =
+            SendEvent { room_id: room.clone(), kind: kind.into(), state_key: None, content, redacts: None, txn: None };
+        self.s.rooms.send(&actor(who), req).await.unwrap()
+    }
+
+    async fn urgent(&self, room: &OwnedRoomId, level: &str, extra: Value) -> OwnedEventId {
+        let mut content =
+            json!({"msgtype": "m.text", "body": "K+ 6.9 bed 4", "org.wardline.priority": {"level": level}});
+        if let (Some(c), Some(e)) = (content.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
+        self.send("nia", room, kinds::MESSAGE, content).await
+    }
+
+    async fn react(&self, who: &str, room: &OwnedRoomId, target: &OwnedEventId, key: &str) {
+        let content = json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": key}});
+        self.send(who, room, "m.reaction", content).await;
+    }
+
+    async fn after(&self, minutes: u64) {
+        self.clock.advance(Duration::from_millis(minutes * MIN));
+        self.s.escalation.tick().await.unwrap();
+    }
+
+    /// The server's notices in the conversation: (body, mentioned user ids).
+    async fn notices(&self, room: &OwnedRoomId) -> Vec<(String, Vec<String>)> {
+        let events = self
+            .store
+            .room_events(room, PosRange::upto(self.store.current_pos()), Direction::Forward, 1000)
+            .await
+            .unwrap();
+        events
+            .into_iter()
+            .filter(|e| e.event.sender == user("wardline") && e.event.kind == kinds::MESSAGE)
+            .map(|e| {
+                let mentions = e.event.content["m.mentions"]["user_ids"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(|u| u.trim_start_matches('@').split(':').next().unwrap_or("").to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (e.event.content["body"].as_str().unwrap_or_default().to_owned(), mentions)
+            })
+            .collect()
+    }
+
+    async fn membership_of(&self, room: &OwnedRoomId, who: &str) -> Option<Membership> {
+        self.s.rooms.with_state(room, |s| s.membership(&user(who))).await.unwrap()
+    }
+
+    async fn escalation_records(&self) -> Vec<(String, Outcome)> {
+        self.s.audit.flush().await.unwrap();
+        let records = self.store.audit_records(1, 10_000).await.unwrap();
+        records
+            .into_iter()
+            .filter(|r| r.record.action == AuditAction::Escalation)
+            .map(|r| (r.record.detail.unwrap_or_default(), r.record.outcome))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn nobody_answers_it_renotifies_brings_in_and_ends_at_the_failsafe_on_time() {
+    let n = Night::open().await.with_consultant().await;
+    n.set_org_policy(
+        Level::Urgent,
+        vec![
+            step(2, Action::Renotify),
+            step(4, Action::Add { targets: vec![person("con")] }),
+            step(6, Action::Failsafe { targets: vec![person("ann")] }),
+        ],
+    )
+    .await;
+    let room = n.ward(&["reg"]).await;
+    let msg = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    let esc = n.store.escalation(&msg).await.unwrap().expect("opened");
+    assert_eq!(esc.due, Some(Timestamp(T0.0 + 2 * MIN)));
+
+    n.after(1).await;
+    assert!(n.notices(&room).await.is_empty(), "nothing before the first step is due");
+    n.after(1).await;
+    let notices = n.notices(&room).await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0].0, "No answer after 2 min — notifying again: Dr reg");
+    assert_eq!(notices[0].1, vec!["reg"]);
+    assert_eq!(
+        n.membership_of(&room, "wardline").await,
+        Some(Membership::Join),
+        "the server's member joined to say so"
+    );
+
+    n.after(2).await;
+    assert_eq!(n.membership_of(&room, "con").await, Some(Membership::Invite), "the consultant is brought in");
+    assert_eq!(n.notices(&room).await[1].0, "No answer after 4 min — brought in: Dr con");
+
+    n.after(2).await;
+    assert_eq!(n.membership_of(&room, "ann").await, Some(Membership::Invite), "the failsafe is brought in");
+    let last = n.notices(&room).await.pop().unwrap();
+    assert_eq!(last.0, "FAILSAFE: nobody accepted in 6 min — brought in: Dr ann");
+    assert_eq!(last.1, vec!["ann", "nia"], "the failsafe and the sender are told");
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert_eq!(esc.ended, Some((EscalationEnd::Failsafe, Timestamp(T0.0 + 6 * MIN))));
+    assert_eq!(esc.log.len(), 3);
+
+    n.after(30).await;
+    assert_eq!(n.notices(&room).await.len(), 3, "nothing after the failsafe");
+    let records = n.escalation_records().await;
+    assert!(records.iter().any(|(d, _)| d.starts_with("opened level=urgent steps=3")), "{records:?}");
+    assert_eq!(records.iter().filter(|(d, _)| d.starts_with("step=")).count(), 3, "{records:?}");
+}
+
+#[tokio::test]
+async fn a_decline_runs_the_next_step_at_once_and_the_first_acceptance_ends_it_for_everyone() {
+    let n = Night::open().await;
+    n.set_org_policy(
+        Level::Urgent,
+        vec![
+            step(2, Action::Renotify),
+            step(4, Action::Renotify),
+            step(10, Action::Failsafe { targets: vec![person("ann")] }),
+        ],
+    )
+    .await;
+    let room = n.ward(&["reg", "raj"]).await;
+    let msg = n.urgent(&room, "urgent", json!({"org.wardline.ask": {"options": [], "first_accept": true}})).await;
+    n.s.escalation.tick().await.unwrap();
+
+    // Raj declines at once: the first step runs now, and re-notifies only Reg.
+    let decline = json!({"msgtype": "m.text", "body": "Decline — in theatre",
+        "m.relates_to": {"rel_type": "m.reference", "event_id": msg},
+        "org.wardline.response": {"option": "decline", "reason": "in theatre"}});
+    n.send("raj", &room, kinds::MESSAGE, decline).await;
+    n.s.escalation.tick().await.unwrap();
+    let notices = n.notices(&room).await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0].0, "No answer after 0 min — notifying again: Dr reg");
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert_eq!((esc.step, esc.due), (1, Some(Timestamp(T0.0 + 4 * MIN))), "the next step keeps its time");
+
+    // Reg accepts with a stock client's reaction: the escalation ends, the others are told.
+    n.clock.advance(Duration::from_secs(30));
+    n.react("reg", &room, &msg, "👍").await;
+    n.s.escalation.tick().await.unwrap();
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert_eq!(esc.ended.map(|(e, _)| e), Some(EscalationEnd::Accepted));
+    let notices = n.notices(&room).await;
+    assert_eq!(notices[1].0, "✓ Dr reg has taken this (Acknowledge): nobody else needs to answer. Escalation stopped.");
+    n.after(20).await;
+    assert_eq!(n.notices(&room).await.len(), 2, "no step after the acceptance");
+
+    // The sender's own acknowledgement never ends an escalation.
+    let own = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    n.react("nia", &room, &own, "👍").await;
+    n.s.escalation.tick().await.unwrap();
+    assert!(n.store.escalation(&own).await.unwrap().unwrap().ended.is_none());
+}
+
+#[tokio::test]
+async fn a_step_that_reaches_nobody_moves_on_at_once_and_urgent_spares_do_not_disturb() {
+    let n = Night::open().await;
+    n.s.roles.create(By::Operator(&op()), Night::definition("cons", true)).await.unwrap();
+    n.set_org_policy(
+        Level::Urgent,
+        vec![
+            step(2, Action::Renotify),
+            step(3, Action::Add { targets: vec![Target::Role { role: id("cons") }] }),
+            step(10, Action::Failsafe { targets: vec![person("ann")] }),
+        ],
+    )
+    .await;
+    let room = n.ward(&["reg"]).await;
+    // Reg is on do-not-disturb (without cover): an urgent message does not re-notify him.
+    n.s.cover.set(&actor("reg"), Timestamp(T0.0 + 60 * MIN), None).await.unwrap();
+    let msg = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    n.after(2).await;
+    // Re-notify reached nobody, so the role step ran at once; nobody holds it, so the failsafe
+    // ran at once too: all at 2 min, not at 3 and 10.
+    n.s.escalation.tick().await.unwrap();
+    n.s.escalation.tick().await.unwrap();
+    let notices: Vec<String> = n.notices(&room).await.into_iter().map(|(b, _)| b).collect();
+    assert_eq!(
+        notices,
+        vec![
+            "Nobody left to notify again: next step.".to_owned(),
+            "Nobody could be brought in at this step (not held, unavailable): next step.".to_owned(),
+            "FAILSAFE: nobody accepted in 2 min — brought in: Dr ann".to_owned(),
+        ]
+    );
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert_eq!(esc.ended, Some((EscalationEnd::Failsafe, Timestamp(T0.0 + 2 * MIN))));
+
+    // An emergency breaks through do-not-disturb.
+    n.set_org_policy(
+        Level::Emergency,
+        vec![step(1, Action::Renotify), step(5, Action::Failsafe { targets: vec![person("ann")] })],
+    )
+    .await;
+    let resus = n.ward(&["reg"]).await;
+    n.urgent(&resus, "emergency", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    n.after(1).await;
+    let last = n.notices(&resus).await.pop().unwrap();
+    assert_eq!(last, ("No answer after 1 min — notifying again: Dr reg".to_owned(), vec!["reg".to_owned()]));
+}
+
+#[tokio::test]
+async fn a_failsafe_that_cannot_be_reached_says_so_to_everyone_and_is_audited_as_a_failure() {
+    let n = Night::open().await.with_consultant().await;
+    n.set_org_policy(Level::Urgent, vec![step(2, Action::Failsafe { targets: vec![person("con")] })]).await;
+    let room = n.ward(&["reg"]).await;
+    let msg = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    // The failsafe is deactivated after the policy was saved.
+    n.s.deactivate_account(By::Operator(&op()), &user("con")).await.unwrap();
+    n.after(2).await;
+    let (body, mentions) = n.notices(&room).await.pop().unwrap();
+    assert!(body.starts_with("FAILSAFE UNREACHABLE: nobody accepted in 2 min"), "{body}");
+    assert_eq!(mentions, vec!["nia"], "the sender is told");
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert_eq!(esc.ended.map(|(e, _)| e), Some(EscalationEnd::Failsafe));
+    let records = n.escalation_records().await;
+    assert!(records.iter().any(|(d, o)| d.starts_with("step=1") && *o == Outcome::Failure), "{records:?}");
+}
+
+#[tokio::test]
+async fn after_a_restart_steps_run_on_time_and_a_crash_mid_step_neither_skips_nor_doubles_it() {
+    let n = Night::open().await;
+    n.set_org_policy(
+        Level::Urgent,
+        vec![
+            step(2, Action::Renotify),
+            step(4, Action::Renotify),
+            step(6, Action::Failsafe { targets: vec![person("ann")] }),
+        ],
+    )
+    .await;
+    let room = n.ward(&["reg"]).await;
+    let msg = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+
+    // The server stops; a second one starts on the same store, knowing nothing in memory.
+    let config = Config { data_dir: std::env::temp_dir(), ..Config::default() };
+    let second = Services::new(config, std::sync::Arc::clone(&n.store), n.clock.clone()).unwrap();
+    tokio::spawn(second.audit.clone().run_writer());
+    n.clock.advance(Duration::from_millis(2 * MIN));
+    second.escalation.tick().await.unwrap();
+    assert_eq!(n.notices(&room).await.len(), 1, "the step ran on time after the restart");
+
+    // Step 2: a runner claims it, posts its notice, and dies before recording it done.
+    n.clock.advance(Duration::from_millis(2 * MIN));
+    let now = Timestamp(T0.0 + 4 * MIN);
+    assert!(n.store.claim_step(&msg, 1, now, Timestamp(0)).await.unwrap());
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    second.escalation.run_step(&esc, now).await.unwrap();
+    assert_eq!(n.notices(&room).await.len(), 2);
+    // Within the lease nobody takes it over; after it, the step runs again, once.
+    second.escalation.tick().await.unwrap();
+    assert_eq!(n.store.escalation(&msg).await.unwrap().unwrap().step, 1, "held by the dead runner's claim");
+    n.clock.advance(Duration::from_millis(super::LEASE_MS + 1));
+    second.escalation.tick().await.unwrap();
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert_eq!(esc.step, 2, "taken over and recorded done");
+    assert_eq!(n.notices(&room).await.len(), 2, "its notice was not posted twice");
+    assert_eq!(esc.log.iter().map(|r| r.step).collect::<Vec<_>>(), vec![0, 1], "no step skipped or doubled");
+}
+
+#[tokio::test]
+async fn a_policy_is_saved_only_with_a_failsafe_that_can_be_reached() {
+    let n = Night::open().await;
+    let by = By::Staff(&actor("ann"));
+    let policy = |steps| Policy { steps };
+    let org = Scope::Organisation;
+    let none = policy(vec![step(2, Action::Renotify)]);
+    let e = n.s.escalation.set_policy(by, &org, Level::Urgent, &none).await.unwrap_err();
+    assert!(matches!(e, ServiceError::InvalidParam(ref m) if m.contains("failsafe")), "{e:?}");
+    // A role that may be left empty is no failsafe on its own.
+    n.s.roles.create(By::Operator(&op()), Night::definition("switchboard", true)).await.unwrap();
+    let empty_role =
+        policy(vec![step(2, Action::Failsafe { targets: vec![Target::Role { role: id("switchboard") }] })]);
+    let e = n.s.escalation.set_policy(by, &org, Level::Urgent, &empty_role).await.unwrap_err();
+    assert!(matches!(e, ServiceError::InvalidParam(ref m) if m.contains("cannot be reached")), "{e:?}");
+    let unknown = policy(vec![step(2, Action::Failsafe { targets: vec![person("nobody")] })]);
+    assert!(n.s.escalation.set_policy(by, &org, Level::Urgent, &unknown).await.is_err());
+    let routine = policy(vec![step(2, Action::Failsafe { targets: vec![person("ann")] })]);
+    assert!(n.s.escalation.set_policy(by, &org, Level::Routine, &routine).await.is_err(), "routine never escalates");
+    // A role that must never be empty is.
+    n.s.roles.create(By::Operator(&op()), Night::definition("site-mgr", false)).await.unwrap();
+    let ok = policy(vec![step(2, Action::Failsafe { targets: vec![Target::Role { role: id("site-mgr") }] })]);
+    n.s.escalation.set_policy(by, &org, Level::Urgent, &ok).await.unwrap();
+    let listed = n.s.escalation.policies().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].policy, ok);
+
+    // The conversation's own policy wins over the organisation's.
+    let room = n.ward(&["reg"]).await;
+    let own = policy(vec![step(1, Action::Failsafe { targets: vec![person("ann")] })]);
+    n.s.escalation.set_policy(by, &Scope::Room(room.clone()), Level::Urgent, &own).await.unwrap();
+    let msg = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    assert_eq!(n.store.escalation(&msg).await.unwrap().unwrap().policy, own);
+}
