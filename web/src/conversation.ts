@@ -16,12 +16,13 @@ import type { OutboxEntry, Panel, Reaction, RoomSummary, TimelineItem } from "./
 import { fetchStatus, StatusRefused } from "./statuses";
 import {
   canLoadBefore,
+  fillGap,
   isShownEvent,
   loadAfter,
   loadBefore,
   showAround,
   showLatest,
-  shownEvents,
+  shownRuns,
   showsLatest,
   startsEarlier,
 } from "./view";
@@ -184,13 +185,29 @@ export function openRoomObject(): Room | null {
   return id && hasClient() ? matrix().getRoom(id) : null;
 }
 
+/**
+ * A gap between two runs of loaded messages (after a limited sync), as read tracking sees it:
+ * a message never seen, so no receipt ever covers what is not loaded there.
+ */
+const GAP: ReadingEvent = { id: "", mine: false, shown: true };
+
 /** Events of the open conversation as read tracking sees them, and where my receipt is. */
-function readingView(room: Room): { events: ReadingEvent[]; receiptIndex: number; all: MatrixEvent[] } {
-  const all = shownEvents(room);
-  const events = all.map((e) => ({ id: e.getId() ?? "", mine: e.getSender() === me(), shown: drawn(e) }));
+function readingView(room: Room): { events: ReadingEvent[]; receiptIndex: number; all: (MatrixEvent | null)[] } {
+  const all = shownRuns(room).flatMap((run, i) => (i ? [null, ...run] : run));
+  const events = all.map((e) => (e ? { id: e.getId() ?? "", mine: e.getSender() === me(), shown: drawn(e) } : GAP));
   const readUpTo = store.get().readUpTo;
-  const receiptIndex = readUpTo ? all.findIndex((e) => e.getId() === readUpTo) : -1;
+  const receiptIndex = readUpTo ? all.findIndex((e) => e?.getId() === readUpTo) : -1;
   return { events, receiptIndex, all };
+}
+
+/** Where the gaps are: before each, the key of the first message drawn after it ("": none). */
+function gapsIn(runs: MatrixEvent[][], room: Room): string[] {
+  const out: string[] = [];
+  for (let i = 1; i < runs.length; i++) {
+    const next = runs.slice(i).flat().find(drawn);
+    out.push(next ? itemOf(room, next).key : "");
+  }
+  return out;
 }
 
 /** Ids of others' messages seen on screen in the open conversation (see reading.ts). */
@@ -200,9 +217,12 @@ export function refreshTimeline(): void {
   const room = openRoomObject();
   if (!room) return;
   const live = showsLatest(room);
-  const timeline = shownEvents(room)
+  const runs = shownRuns(room);
+  const timeline = runs
+    .flat()
     .filter(drawn)
     .map((e) => itemOf(room, e));
+  const gaps = gapsIn(runs, room);
   const typing = room
     .getMembers()
     .filter((m) => m.typing && m.userId !== me())
@@ -219,6 +239,7 @@ export function refreshTimeline(): void {
   store.update({
     gapAbove: gap,
     timeline,
+    gaps: gaps.length === store.get().gaps.length && gaps.every((g, i) => g === store.get().gaps[i]) ? store.get().gaps : gaps,
     typing,
     canLoadEarlier: canLoadBefore(room),
     live,
@@ -240,7 +261,7 @@ function hasGap(room: Room): boolean {
   if (receiptIndex >= 0) return false;
   if (store.get().readUpTo) return true;
   // No receipt of mine at all: the server's unread count says how many of the last are new.
-  const others = events.filter((e) => e.shown && !e.mine).length;
+  const others = events.filter((e) => e.shown && !e.mine && e !== GAP).length;
   return room.getUnreadNotificationCount(NotificationCountType.Total) > others;
 }
 
@@ -259,6 +280,25 @@ function closeGap(): void {
 export function loadGap(): void {
   gapPages = 0;
   void loadEarlier();
+}
+
+let fillingGap = false;
+
+/** The reader asks for the messages of the `index`th gap after a limited sync, in reading order. */
+export async function loadGapAt(index: number): Promise<void> {
+  const room = openRoomObject();
+  if (!room || fillingGap) return;
+  fillingGap = true;
+  store.update({ fillingGap: true });
+  try {
+    await fillGap(room, index, 30);
+  } catch {
+    // Offline: the button stays, to try again.
+  } finally {
+    fillingGap = false;
+    store.update({ fillingGap: false });
+    refreshTimeline();
+  }
 }
 
 const statusRequested = new Set<string>();
@@ -289,7 +329,7 @@ function firstUnread(room: Room): string | null {
   events.forEach((e, i) => e.shown && e.mine && (lastMine = i));
   if (receiptIndex >= 0 || lastMine >= 0) {
     for (let i = Math.max(receiptIndex, lastMine) + 1; i < events.length; i++) {
-      if (events[i].shown && !events[i].mine) return events[i].id;
+      if (events[i].shown && !events[i].mine && events[i] !== GAP) return events[i].id;
     }
     return null;
   }
@@ -297,7 +337,7 @@ function firstUnread(room: Room): string | null {
   // how many of the last messages are new.
   const unread = room.getUnreadNotificationCount(NotificationCountType.Total);
   if (unread <= 0) return null;
-  const others = events.filter((e) => e.shown && !e.mine);
+  const others = events.filter((e) => e.shown && !e.mine && e !== GAP);
   return others[Math.max(0, others.length - unread)]?.id ?? null;
 }
 
@@ -330,6 +370,7 @@ export function openRoom(roomId: string, at?: { eventId: string; seq: number }):
     live: true,
     canLoadLater: false,
     gapAbove: false,
+    gaps: [],
   });
   if (at) {
     void showAround(room, at.eventId)
@@ -517,7 +558,7 @@ function advanceReceipt(): void {
   const target =
     receiptIndex < 0 && (startsEarlier() || hasGap(room)) ? null : receiptTarget(events, receiptIndex, isSeen);
   if (target) {
-    const event = all.find((e) => e.getId() === target);
+    const event = all.find((e) => e?.getId() === target);
     store.update({ readUpTo: target });
     if (event) matrix().sendReadReceipt(event, ReceiptType.Read).catch(() => undefined);
   }
