@@ -14,6 +14,7 @@ import { hasClient, matrix, me, outbox, token } from "./signedin";
 import { store } from "./state";
 import type { OutboxEntry, Panel, Reaction, RoomSummary, TimelineItem } from "./state";
 import { fetchStatus, StatusRefused } from "./statuses";
+import { typists } from "./typists";
 import {
   canLoadBefore,
   fillGap,
@@ -210,6 +211,8 @@ function gapsIn(runs: MatrixEvent[][], room: Room): string[] {
   return out;
 }
 
+let typingTimer: ReturnType<typeof setTimeout> | undefined;
+
 /** Ids of others' messages seen on screen in the open conversation (see reading.ts). */
 let seen = new Set<string>();
 
@@ -223,10 +226,10 @@ export function refreshTimeline(): void {
     .filter(drawn)
     .map((e) => itemOf(room, e));
   const gaps = gapsIn(runs, room);
-  const typing = room
-    .getMembers()
-    .filter((m) => m.typing && m.userId !== me())
-    .map((m) => m.name);
+  const { names: typing, until: typingEnds } = typists(room, me());
+  // A typing line runs out on its own, without a word from the sync (typists.ts).
+  clearTimeout(typingTimer);
+  if (typingEnds !== null) typingTimer = setTimeout(() => later("timeline"), Math.max(0, typingEnds - Date.now()) + 50);
   // My receipt moves on when I read on another device too.
   const elsewhere = room.getEventReadUpTo(me(), true);
   const all = room.getLiveTimeline().getEvents();
@@ -591,6 +594,7 @@ export function later(what: "rooms" | "timeline"): void {
 export function resetConversation(): void {
   showLatest();
   clearTimeout(receiptTimer);
+  clearTimeout(typingTimer);
   receiptTimer = undefined;
   statusRequested.clear();
   seen = new Set();

@@ -1,12 +1,13 @@
 // Browser tests of what the reader of a conversation is looking at: a limited sync (more
 // arrived while the sync was held up than one sync brings) keeps what is shown and leaves a gap
-// loaded on demand; "N new messages ↓" counts only what arrived below; typing lines go away.
+// loaded on demand; "N new messages ↓" counts only what arrived below; a typing line goes when
+// the message comes, the typist leaves, or the server's timeout passes without a word.
 // Real `wardline` binary, Debian's Chromium.
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 
-import { WAIT, active, bubble, conversation, openConversation, reading, sendText, signIn, startWard, status, stopWard, until } from "./support.mjs";
+import { WAIT, active, bubble, call, conversation, openConversation, reading, sendText, signIn, startWard, status, stopWard, until } from "./support.mjs";
 
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
 
@@ -18,7 +19,7 @@ before(async () => {
   ({ server, browser } = await startWard(people, [
     ["ada", "Ada Lovelace"],
     ["eli", "Eli Moss"],
-  ]));
+  ], { env: { WARDLINE_SYNC__MAX_TYPING_MS: "600000" } }));
 });
 
 after(() => stopWard({ server, browser }));
@@ -110,6 +111,55 @@ test("a limited sync keeps what the reader is looking at; the gap is loaded on a
     // Eli reads down to the newest: now they are read.
     await readDown(page);
     await reading(page, until(async () => (await readAt(night[23])) !== null, "the newest read once all were seen"));
+  } finally {
+    await context.close();
+  }
+});
+
+test("a typing line goes when the typist's message arrives, when they leave, and after the server's timeout without a word", async () => {
+  const roomId = await conversation(server, people.ada.token, [people.eli], { name: "Bay 11" });
+  // (The server here keeps a typing notice up to 10 minutes, as long as the typist's app asks.)
+  const typing = (on) =>
+    call(
+      server.baseUrl,
+      "PUT",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/typing/${encodeURIComponent(people.ada.userId)}`,
+      on ? { typing: true, timeout: 600_000 } : { typing: false },
+      people.ada.token,
+    );
+  const context = await browser.newContext(DESKTOP);
+  await context.clock.install();
+  const page = await context.newPage();
+  const line = page.locator(".typing");
+  let step = 0;
+  const shows = (what) => until(async () => (await line.innerText()).trim() === what, `the typing line says "${what}" (step ${++step})`);
+  try {
+    await signIn(page, server, "eli");
+    await openConversation(page, "Bay 11");
+    await typing(true);
+    await shows("Ada Lovelace typing…");
+
+    // Her message arrives: she is no longer typing it (her app never said it stopped).
+    await sendText(server, people.ada.token, roomId, "Bay 11 obs done");
+    await bubble(page, "Bay 11 obs done").waitFor(WAIT);
+    await shows("");
+    // She types again: shown again; she says she stopped: gone.
+    await typing(true);
+    await shows("Ada Lovelace typing…");
+    await typing(false);
+    await shows("");
+
+    // Typing, then not a word for longer than the server's timeout (her app gone): gone.
+    await typing(true);
+    await shows("Ada Lovelace typing…");
+    await page.clock.fastForward("00:31");
+    await shows("");
+
+    // Typing, then she leaves the conversation: gone.
+    await typing(true);
+    await shows("Ada Lovelace typing…");
+    await call(server.baseUrl, "POST", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/leave`, {}, people.ada.token);
+    await shows("");
   } finally {
     await context.close();
   }
