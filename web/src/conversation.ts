@@ -6,7 +6,7 @@
 import { KnownMembership, NotificationCountType, ReceiptType } from "./mx";
 import type { MatrixEvent, Room } from "./mx";
 import { contentOf } from "./outbox";
-import { receiptTarget, unseenAfter } from "./reading";
+import { receiptTarget } from "./reading";
 import type { ReadingEvent } from "./reading";
 import { isShown, previewOf } from "./renderers";
 import { conversationName, nameIn as ownNameIn, roleOfRoom, senderOf } from "./rolechat";
@@ -236,7 +236,6 @@ export function refreshTimeline(): void {
   const position = (id: string | null) => (id ? all.findIndex((e) => e.getId() === id) : -1);
   // (Compared on the latest messages: where my receipt is matters there.)
   if (elsewhere && position(elsewhere) > position(store.get().readUpTo)) store.update({ readUpTo: elsewhere });
-  const { events, receiptIndex } = readingView(room);
   const gap = live && hasGap(room);
   if (!gap && store.get().gapAbove && !store.get().unreadMarker) store.update({ unreadMarker: firstUnread(room) });
   store.update({
@@ -247,7 +246,7 @@ export function refreshTimeline(): void {
     canLoadEarlier: canLoadBefore(room),
     live,
     canLoadLater: !live,
-    unseenBelow: live ? unseenAfter(events, receiptIndex, (id) => seen.has(id)) : 0,
+    unseenBelow: live ? unseenBelowCount() : 0,
   });
   fetchMissingStatuses(room, timeline);
   if (gap) closeGap();
@@ -354,6 +353,8 @@ export function openRoom(roomId: string, at?: { eventId: string; seq: number }):
   seen = new Set();
   dwellSince.clear();
   gapPages = 0;
+  leftBottomAfter = null;
+  lastInView = null;
   showLatest();
   const readUpTo = room.getEventReadUpTo(me(), true);
   store.update({
@@ -565,8 +566,40 @@ function advanceReceipt(): void {
     store.update({ readUpTo: target });
     if (event) matrix().sendReadReceipt(event, ReceiptType.Read).catch(() => undefined);
   }
-  const after = readingView(room);
-  store.update({ unseenBelow: unseenAfter(after.events, after.receiptIndex, isSeen) });
+  store.update({ unseenBelow: unseenBelowCount() });
+}
+
+/** The last message there was when the reader left the bottom (key; "": none); null: at the bottom. */
+let leftBottomAfter: string | null = null;
+/** The last message on screen (key), as the timeline measured it. */
+let lastInView: string | null = null;
+
+/** Where the reader is: at the bottom or not, and the last message on screen (the timeline says). */
+export function noteView(atBottom: boolean, lastKey: string | null): void {
+  if (atBottom) leftBottomAfter = null;
+  else if (leftBottomAfter === null) leftBottomAfter = store.get().timeline.at(-1)?.key ?? "";
+  lastInView = lastKey;
+  const n = store.get().live ? unseenBelowCount() : 0;
+  if (n !== store.get().unseenBelow) store.update({ unseenBelow: n });
+}
+
+/**
+ * The "N new messages ↓" count: messages of others that arrived since the reader left the
+ * bottom, below what is on screen, not seen yet. Never those above the view (skipped, or before
+ * the reader scrolled up).
+ */
+function unseenBelowCount(): number {
+  if (leftBottomAfter === null) return 0;
+  const { timeline } = store.get();
+  const mark = leftBottomAfter ? timeline.findIndex((i) => i.key === leftBottomAfter) : -1;
+  if (leftBottomAfter && mark < 0) return 0;
+  const from = Math.max(mark, lastInView ? timeline.findIndex((i) => i.key === lastInView) : -1);
+  let n = 0;
+  for (let i = from + 1; i < timeline.length; i++) {
+    const t = timeline[i];
+    if (!t.mine && t.eventId && !seen.has(t.eventId)) n++;
+  }
+  return n;
 }
 
 /** A message of mine arriving now: its counts come with the sync as they change. */

@@ -116,6 +116,42 @@ test("a limited sync keeps what the reader is looking at; the gap is loaded on a
   }
 });
 
+test('"N new messages ↓" counts only what arrived below the view since the reader scrolled up', async () => {
+  const roomId = await conversation(server, people.ada.token, [people.eli], { name: "Bay 12" });
+  for (let i = 1; i <= 30; i++) await sendText(server, people.ada.token, roomId, `Bay 12 note ${i}`);
+  const context = await browser.newContext(DESKTOP);
+  const page = await context.newPage();
+  const jump = page.locator(".jump");
+  try {
+    await signIn(page, server, "eli");
+    await openConversation(page, "Bay 12");
+    await bubble(page, "Bay 12 note 30").waitFor({ state: "attached", ...WAIT });
+    // Landed on the first unread: nothing new has arrived since.
+    await reading(page, new Promise((r) => setTimeout(r, 1500)));
+    assert.equal(await jump.count(), 0, "no new messages button on landing");
+
+    // Eli jumps to the bottom (skipping the middle, never seen), reads, and scrolls up a little.
+    const scroller = page.locator(".timeline");
+    await scroller.evaluate((el) => (el.scrollTop = el.scrollHeight));
+    await reading(page, new Promise((r) => setTimeout(r, 2500)));
+    await scroller.evaluate((el) => el.scrollBy(0, -300));
+    await reading(page, new Promise((r) => setTimeout(r, 500)));
+    assert.equal(await jump.count(), 0, "the skipped messages above are not new below");
+
+    // Two arrive below: two new messages.
+    await sendText(server, people.ada.token, roomId, "Bay 12 later 1");
+    await sendText(server, people.ada.token, roomId, "Bay 12 later 2");
+    await bubble(page, "Bay 12 later 2").waitFor({ state: "attached", ...WAIT });
+    await until(async () => (await jump.count()) && (await jump.innerText()) === "2 new messages ↓", "2 new messages");
+
+    // Going down to them: the button goes.
+    await jump.click();
+    await reading(page, until(async () => (await jump.count()) === 0, "the button gone at the bottom"));
+  } finally {
+    await context.close();
+  }
+});
+
 test("a typing line goes when the typist's message arrives, when they leave, and after the server's timeout without a word", async () => {
   const roomId = await conversation(server, people.ada.token, [people.eli], { name: "Bay 11" });
   // (The server here keeps a typing notice up to 10 minutes, as long as the typist's app asks.)

@@ -1,6 +1,6 @@
 // The open conversation's messages. Opening lands on the first unread message under a "New
 // messages" line; at the bottom the view follows new messages; scrolled up, a "N new messages ↓"
-// button. What the reader is looking at never moves: earlier messages, a photo finishing
+// button (only what arrived below the view since the reader scrolled up). What the reader is looking at never moves: earlier messages, a photo finishing
 // loading, a typing line, the newest messages after a limited sync (below a gap loaded on
 // asking) all keep the message at the top of the view where it was. Messages
 // are keyed, so a playing voice note keeps playing while the timeline changes around it.
@@ -15,6 +15,7 @@ import {
   loadLater,
   noteActivity,
   noteSeen,
+  noteView,
   outboxItem,
   setSeenMeasure,
 } from "../conversation";
@@ -78,6 +79,13 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
     follow.current = atBottom(el);
     setBottom(follow.current);
     const top = el.scrollTop;
+    // The last message on screen: "N new messages ↓" counts only what is below it.
+    let last: string | null = null;
+    for (const m of content.current?.querySelectorAll<HTMLElement>(".msg[data-key]") ?? []) {
+      if (m.offsetTop >= top + el.clientHeight) break;
+      last = m.dataset.key ?? null;
+    }
+    noteView(follow.current, last);
     for (const child of content.current?.children ?? []) {
       let c = child as HTMLElement;
       // A gap at the top: what is loaded into it goes below the message before it, which stays.
