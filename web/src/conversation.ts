@@ -353,7 +353,7 @@ export function openRoom(roomId: string, at?: { eventId: string; seq: number }):
   seen = new Set();
   dwellSince.clear();
   gapPages = 0;
-  leftBottomAfter = null;
+  atBottom = true;
   lastInView = null;
   showLatest();
   const readUpTo = room.getEventReadUpTo(me(), true);
@@ -569,31 +569,28 @@ function advanceReceipt(): void {
   store.update({ unseenBelow: unseenBelowCount() });
 }
 
-/** The last message there was when the reader left the bottom (key; "": none); null: at the bottom. */
-let leftBottomAfter: string | null = null;
+/** The reader is at the bottom of the open conversation (following new messages). */
+let atBottom = true;
 /** The last message on screen (key), as the timeline measured it. */
 let lastInView: string | null = null;
 
 /** Where the reader is: at the bottom or not, and the last message on screen (the timeline says). */
-export function noteView(atBottom: boolean, lastKey: string | null): void {
-  if (atBottom) leftBottomAfter = null;
-  else if (leftBottomAfter === null) leftBottomAfter = store.get().timeline.at(-1)?.key ?? "";
+export function noteView(bottom: boolean, lastKey: string | null): void {
+  atBottom = bottom;
   lastInView = lastKey;
   const n = store.get().live ? unseenBelowCount() : 0;
   if (n !== store.get().unseenBelow) store.update({ unseenBelow: n });
 }
 
 /**
- * The "N new messages ↓" count: messages of others that arrived since the reader left the
- * bottom, below what is on screen, not seen yet. Never those above the view (skipped, or before
- * the reader scrolled up).
+ * The "N new messages ↓" count: messages of others below what is on screen, not seen yet (those
+ * that arrived since the reader scrolled up, or were unread below when the conversation opened).
+ * Never those above the view (skipped on the way down, or read past).
  */
 function unseenBelowCount(): number {
-  if (leftBottomAfter === null) return 0;
+  if (atBottom) return 0;
   const { timeline } = store.get();
-  const mark = leftBottomAfter ? timeline.findIndex((i) => i.key === leftBottomAfter) : -1;
-  if (leftBottomAfter && mark < 0) return 0;
-  const from = Math.max(mark, lastInView ? timeline.findIndex((i) => i.key === lastInView) : -1);
+  const from = lastInView ? timeline.findIndex((i) => i.key === lastInView) : -1;
   let n = 0;
   for (let i = from + 1; i < timeline.length; i++) {
     const t = timeline[i];

@@ -1,6 +1,6 @@
 // Browser tests of what the reader of a conversation is looking at: a limited sync (more
 // arrived while the sync was held up than one sync brings) keeps what is shown and leaves a gap
-// loaded on demand; "N new messages ↓" counts only what arrived below; a typing line goes when
+// loaded on demand; "N new messages ↓" counts only unseen messages below the view; a typing line goes when
 // the message comes, the typist leaves, or the server's timeout passes without a word.
 // Real `wardline` binary, Debian's Chromium.
 
@@ -116,7 +116,7 @@ test("a limited sync keeps what the reader is looking at; the gap is loaded on a
   }
 });
 
-test('"N new messages ↓" counts only what arrived below the view since the reader scrolled up', async () => {
+test('"N new messages ↓" counts only unseen messages below the view, never those above it', async () => {
   const roomId = await conversation(server, people.ada.token, [people.eli], { name: "Bay 12" });
   for (let i = 1; i <= 30; i++) await sendText(server, people.ada.token, roomId, `Bay 12 note ${i}`);
   const context = await browser.newContext(DESKTOP);
@@ -126,10 +126,6 @@ test('"N new messages ↓" counts only what arrived below the view since the rea
     await signIn(page, server, "eli");
     await openConversation(page, "Bay 12");
     await bubble(page, "Bay 12 note 30").waitFor({ state: "attached", ...WAIT });
-    // Landed on the first unread: nothing new has arrived since.
-    await reading(page, new Promise((r) => setTimeout(r, 1500)));
-    assert.equal(await jump.count(), 0, "no new messages button on landing");
-
     // Eli jumps to the bottom (skipping the middle, never seen), reads, and scrolls up a little.
     const scroller = page.locator(".timeline");
     await scroller.evaluate((el) => (el.scrollTop = el.scrollHeight));

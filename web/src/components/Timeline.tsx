@@ -1,6 +1,6 @@
 // The open conversation's messages. Opening lands on the first unread message under a "New
 // messages" line; at the bottom the view follows new messages; scrolled up, a "N new messages ↓"
-// button (only what arrived below the view since the reader scrolled up). What the reader is looking at never moves: earlier messages, a photo finishing
+// button (counting only unseen messages below the view, never skipped ones above it). What the reader is looking at never moves: earlier messages, a photo finishing
 // loading, a typing line, the newest messages after a limited sync (below a gap loaded on
 // asking) all keep the message at the top of the view where it was. Messages
 // are keyed, so a playing voice note keeps playing while the timeline changes around it.
