@@ -31,6 +31,7 @@ import { hasClient, matrix, me, outbox, signedIn, signedOut as forgetSignedIn } 
 import { initialChatState, store } from "./state";
 import type { Connection } from "./state";
 import { countsFromEphemeral, STATUS_EVENT } from "./statuses";
+import { forgetTypists, noteMessage, noteSync, noteTyping } from "./typists";
 
 let unbind: (() => void) | null = null;
 
@@ -124,6 +125,8 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
     if (arriving) {
       notify(e, room);
       announce(e, room);
+      // Their message is here: they are not typing it any more.
+      if (drawn(e) || e.isRelation("m.replace")) noteMessage(room.roomId, e.getSender() ?? "");
     }
     later("rooms");
     if (room.roomId === store.get().current) later("timeline");
@@ -161,11 +164,17 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
     if (e.getType() === DND_KIND) noteMyDnd(e.getContent());
   });
   c.on(ClientEvent.Event, (e) => {
+    if (e.getType() === "m.typing") {
+      // (A typing notice names no room: the open conversation's line is worked out again.)
+      noteTyping(e.getContent().user_ids);
+      later("timeline");
+    }
     if (e.getType() !== STATUS_EVENT) return;
     const counts = countsFromEphemeral(e.getContent());
     if (Object.keys(counts).length) store.update((st) => ({ statuses: { ...st.statuses, ...counts } }));
   });
   c.on(ClientEvent.Sync, (state) => {
+    noteSync();
     connectionFromSync(state);
     if (state === SyncState.Prepared) {
       store.update({ ready: true, rooms: summaries() });
@@ -223,6 +232,7 @@ async function end(): Promise<void> {
   resetConversation();
   forgetDirectory();
   forgetRoles();
+  forgetTypists();
   c?.stopClient();
   c?.removeAllListeners();
   forgetDnd();

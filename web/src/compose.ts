@@ -4,6 +4,8 @@
 import { findItem, later, openRoomObject } from "./conversation";
 import { mentionContent } from "./mentions";
 import type { Mentioned } from "./mentions";
+import { KnownMembership } from "./mx";
+import { conversationName } from "./rolechat";
 import { hasClient, matrix, outbox } from "./signedin";
 import { store } from "./state";
 
@@ -103,6 +105,19 @@ export function forwardedContent(content: Record<string, unknown>, roomId: strin
   }
   // Whoever the original mentioned is not notified again.
   return { ...kept, "m.mentions": {}, [FORWARDED]: { room_id: roomId, event_id: eventId } };
+}
+
+/**
+ * Where a forwarded message came from, as this person knows it: the conversation's name as
+ * they see it, if they are or were in it; null if they cannot know (never the room id).
+ */
+export function forwardedFrom(content: Record<string, unknown>): string | null {
+  const from = content[FORWARDED] as { room_id?: unknown } | undefined;
+  const id = typeof from?.room_id === "string" ? from.room_id : null;
+  const room = id && hasClient() ? matrix().getRoom(id) : null;
+  const membership = room?.getMyMembership();
+  if (!room || (membership !== KnownMembership.Join && membership !== KnownMembership.Leave)) return null;
+  return conversationName(room) || null;
 }
 
 /** Forwards the open conversation's message `eventId` to `toRoomId`, through the outbox. */

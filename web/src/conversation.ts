@@ -6,7 +6,7 @@
 import { KnownMembership, NotificationCountType, ReceiptType } from "./mx";
 import type { MatrixEvent, Room } from "./mx";
 import { contentOf } from "./outbox";
-import { receiptTarget, unseenAfter } from "./reading";
+import { receiptTarget } from "./reading";
 import type { ReadingEvent } from "./reading";
 import { isShown, previewOf } from "./renderers";
 import { conversationName, nameIn as ownNameIn, roleOfRoom, senderOf } from "./rolechat";
@@ -14,14 +14,16 @@ import { hasClient, matrix, me, outbox, token } from "./signedin";
 import { store } from "./state";
 import type { OutboxEntry, Panel, Reaction, RoomSummary, TimelineItem } from "./state";
 import { fetchStatus, StatusRefused } from "./statuses";
+import { typists } from "./typists";
 import {
   canLoadBefore,
+  fillGap,
   isShownEvent,
   loadAfter,
   loadBefore,
   showAround,
   showLatest,
-  shownEvents,
+  shownRuns,
   showsLatest,
   startsEarlier,
 } from "./view";
@@ -184,14 +186,32 @@ export function openRoomObject(): Room | null {
   return id && hasClient() ? matrix().getRoom(id) : null;
 }
 
+/**
+ * A gap between two runs of loaded messages (after a limited sync), as read tracking sees it:
+ * a message never seen, so no receipt ever covers what is not loaded there.
+ */
+const GAP: ReadingEvent = { id: "", mine: false, shown: true };
+
 /** Events of the open conversation as read tracking sees them, and where my receipt is. */
-function readingView(room: Room): { events: ReadingEvent[]; receiptIndex: number; all: MatrixEvent[] } {
-  const all = shownEvents(room);
-  const events = all.map((e) => ({ id: e.getId() ?? "", mine: e.getSender() === me(), shown: drawn(e) }));
+function readingView(room: Room): { events: ReadingEvent[]; receiptIndex: number; all: (MatrixEvent | null)[] } {
+  const all = shownRuns(room).flatMap((run, i) => (i ? [null, ...run] : run));
+  const events = all.map((e) => (e ? { id: e.getId() ?? "", mine: e.getSender() === me(), shown: drawn(e) } : GAP));
   const readUpTo = store.get().readUpTo;
-  const receiptIndex = readUpTo ? all.findIndex((e) => e.getId() === readUpTo) : -1;
+  const receiptIndex = readUpTo ? all.findIndex((e) => e?.getId() === readUpTo) : -1;
   return { events, receiptIndex, all };
 }
+
+/** Where the gaps are: before each, the key of the first message drawn after it ("": none). */
+function gapsIn(runs: MatrixEvent[][], room: Room): string[] {
+  const out: string[] = [];
+  for (let i = 1; i < runs.length; i++) {
+    const next = runs.slice(i).flat().find(drawn);
+    out.push(next ? itemOf(room, next).key : "");
+  }
+  return out;
+}
+
+let typingTimer: ReturnType<typeof setTimeout> | undefined;
 
 /** Ids of others' messages seen on screen in the open conversation (see reading.ts). */
 let seen = new Set<string>();
@@ -200,30 +220,33 @@ export function refreshTimeline(): void {
   const room = openRoomObject();
   if (!room) return;
   const live = showsLatest(room);
-  const timeline = shownEvents(room)
+  const runs = shownRuns(room);
+  const timeline = runs
+    .flat()
     .filter(drawn)
     .map((e) => itemOf(room, e));
-  const typing = room
-    .getMembers()
-    .filter((m) => m.typing && m.userId !== me())
-    .map((m) => m.name);
+  const gaps = gapsIn(runs, room);
+  const { names: typing, until: typingEnds } = typists(room, me());
+  // A typing line runs out on its own, without a word from the sync (typists.ts).
+  clearTimeout(typingTimer);
+  if (typingEnds !== null) typingTimer = setTimeout(() => later("timeline"), Math.max(0, typingEnds - Date.now()) + 50);
   // My receipt moves on when I read on another device too.
   const elsewhere = room.getEventReadUpTo(me(), true);
   const all = room.getLiveTimeline().getEvents();
   const position = (id: string | null) => (id ? all.findIndex((e) => e.getId() === id) : -1);
   // (Compared on the latest messages: where my receipt is matters there.)
   if (elsewhere && position(elsewhere) > position(store.get().readUpTo)) store.update({ readUpTo: elsewhere });
-  const { events, receiptIndex } = readingView(room);
   const gap = live && hasGap(room);
   if (!gap && store.get().gapAbove && !store.get().unreadMarker) store.update({ unreadMarker: firstUnread(room) });
   store.update({
     gapAbove: gap,
     timeline,
+    gaps: gaps.length === store.get().gaps.length && gaps.every((g, i) => g === store.get().gaps[i]) ? store.get().gaps : gaps,
     typing,
     canLoadEarlier: canLoadBefore(room),
     live,
     canLoadLater: !live,
-    unseenBelow: live ? unseenAfter(events, receiptIndex, (id) => seen.has(id)) : 0,
+    unseenBelow: live ? unseenBelowCount() : 0,
   });
   fetchMissingStatuses(room, timeline);
   if (gap) closeGap();
@@ -240,7 +263,7 @@ function hasGap(room: Room): boolean {
   if (receiptIndex >= 0) return false;
   if (store.get().readUpTo) return true;
   // No receipt of mine at all: the server's unread count says how many of the last are new.
-  const others = events.filter((e) => e.shown && !e.mine).length;
+  const others = events.filter((e) => e.shown && !e.mine && e !== GAP).length;
   return room.getUnreadNotificationCount(NotificationCountType.Total) > others;
 }
 
@@ -259,6 +282,25 @@ function closeGap(): void {
 export function loadGap(): void {
   gapPages = 0;
   void loadEarlier();
+}
+
+let fillingGap = false;
+
+/** The reader asks for the messages of the `index`th gap after a limited sync, in reading order. */
+export async function loadGapAt(index: number): Promise<void> {
+  const room = openRoomObject();
+  if (!room || fillingGap) return;
+  fillingGap = true;
+  store.update({ fillingGap: true });
+  try {
+    await fillGap(room, index, 30);
+  } catch {
+    // Offline: the button stays, to try again.
+  } finally {
+    fillingGap = false;
+    store.update({ fillingGap: false });
+    refreshTimeline();
+  }
 }
 
 const statusRequested = new Set<string>();
@@ -289,7 +331,7 @@ function firstUnread(room: Room): string | null {
   events.forEach((e, i) => e.shown && e.mine && (lastMine = i));
   if (receiptIndex >= 0 || lastMine >= 0) {
     for (let i = Math.max(receiptIndex, lastMine) + 1; i < events.length; i++) {
-      if (events[i].shown && !events[i].mine) return events[i].id;
+      if (events[i].shown && !events[i].mine && events[i] !== GAP) return events[i].id;
     }
     return null;
   }
@@ -297,7 +339,7 @@ function firstUnread(room: Room): string | null {
   // how many of the last messages are new.
   const unread = room.getUnreadNotificationCount(NotificationCountType.Total);
   if (unread <= 0) return null;
-  const others = events.filter((e) => e.shown && !e.mine);
+  const others = events.filter((e) => e.shown && !e.mine && e !== GAP);
   return others[Math.max(0, others.length - unread)]?.id ?? null;
 }
 
@@ -311,6 +353,8 @@ export function openRoom(roomId: string, at?: { eventId: string; seq: number }):
   seen = new Set();
   dwellSince.clear();
   gapPages = 0;
+  atBottom = true;
+  lastInView = null;
   showLatest();
   const readUpTo = room.getEventReadUpTo(me(), true);
   store.update({
@@ -330,6 +374,7 @@ export function openRoom(roomId: string, at?: { eventId: string; seq: number }):
     live: true,
     canLoadLater: false,
     gapAbove: false,
+    gaps: [],
   });
   if (at) {
     void showAround(room, at.eventId)
@@ -517,12 +562,41 @@ function advanceReceipt(): void {
   const target =
     receiptIndex < 0 && (startsEarlier() || hasGap(room)) ? null : receiptTarget(events, receiptIndex, isSeen);
   if (target) {
-    const event = all.find((e) => e.getId() === target);
+    const event = all.find((e) => e?.getId() === target);
     store.update({ readUpTo: target });
     if (event) matrix().sendReadReceipt(event, ReceiptType.Read).catch(() => undefined);
   }
-  const after = readingView(room);
-  store.update({ unseenBelow: unseenAfter(after.events, after.receiptIndex, isSeen) });
+  store.update({ unseenBelow: unseenBelowCount() });
+}
+
+/** The reader is at the bottom of the open conversation (following new messages). */
+let atBottom = true;
+/** The last message on screen (key), as the timeline measured it. */
+let lastInView: string | null = null;
+
+/** Where the reader is: at the bottom or not, and the last message on screen (the timeline says). */
+export function noteView(bottom: boolean, lastKey: string | null): void {
+  atBottom = bottom;
+  lastInView = lastKey;
+  const n = store.get().live ? unseenBelowCount() : 0;
+  if (n !== store.get().unseenBelow) store.update({ unseenBelow: n });
+}
+
+/**
+ * The "N new messages ↓" count: messages of others below what is on screen, not seen yet (those
+ * that arrived since the reader scrolled up, or were unread below when the conversation opened).
+ * Never those above the view (skipped on the way down, or read past).
+ */
+function unseenBelowCount(): number {
+  if (atBottom) return 0;
+  const { timeline } = store.get();
+  const from = lastInView ? timeline.findIndex((i) => i.key === lastInView) : -1;
+  let n = 0;
+  for (let i = from + 1; i < timeline.length; i++) {
+    const t = timeline[i];
+    if (!t.mine && t.eventId && !seen.has(t.eventId)) n++;
+  }
+  return n;
 }
 
 /** A message of mine arriving now: its counts come with the sync as they change. */
@@ -550,6 +624,7 @@ export function later(what: "rooms" | "timeline"): void {
 export function resetConversation(): void {
   showLatest();
   clearTimeout(receiptTimer);
+  clearTimeout(typingTimer);
   receiptTimer = undefined;
   statusRequested.clear();
   seen = new Set();

@@ -1,6 +1,7 @@
 // Message search (POST /_matrix/client/v3/search): the server searches the messages of every
 // conversation the person may read, newest first, and says which words matched (`highlights`).
 
+import { messageText } from "./messagetext";
 import { token } from "./signedin";
 
 export interface Hit {
@@ -29,7 +30,7 @@ interface Result {
     origin_server_ts?: unknown;
     type?: unknown;
     content?: Record<string, unknown>;
-    unsigned?: { "m.relations"?: { "m.replace"?: { content?: { "m.new_content"?: { body?: unknown } } } } };
+    unsigned?: { "m.relations"?: { "m.replace"?: { content?: Record<string, unknown> } } };
   };
 }
 
@@ -48,14 +49,16 @@ export async function searchMessages(term: string, nextBatch?: string): Promise<
   const hits: Hit[] = [];
   for (const { result: e } of (events.results as Result[] | undefined) ?? []) {
     if (!e || e.type !== "m.room.message" || typeof e.content?.body !== "string") continue;
-    // An edited message is found by its new text, which comes bundled with it.
-    const edited = e.unsigned?.["m.relations"]?.["m.replace"]?.content?.["m.new_content"]?.body;
+    // An edited message is found by its new text, which comes bundled with it (the edit's
+    // content; its text as the timeline shows it, messagetext.ts).
+    const edit = e.unsigned?.["m.relations"]?.["m.replace"]?.content;
+    const edited = typeof edit?.["m.new_content"] === "object" ? edit : undefined;
     hits.push({
       roomId: String(e.room_id),
       eventId: String(e.event_id),
       sender: String(e.sender),
       ts: Number(e.origin_server_ts) || 0,
-      body: typeof edited === "string" ? edited : e.content.body,
+      body: messageText(edited ?? e.content).text,
     });
   }
   return {

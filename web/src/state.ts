@@ -135,6 +135,13 @@ export interface State {
   unseenBelow: number;
   /** Messages between my receipt and what is loaded were never loaded: no receipt until they are. */
   gapAbove: boolean;
+  /**
+   * Gaps in the open conversation after a limited sync (what was shown stays, the newest follow
+   * after a gap): the key of the first message after each ("": at the end).
+   */
+  gaps: string[];
+  /** A gap is being filled. */
+  fillingGap: boolean;
   canLoadEarlier: boolean;
   loadingEarlier: boolean;
   typing: string[];
@@ -195,6 +202,8 @@ export const initialChatState: Omit<State, "screen"> = {
   readUpTo: null,
   unseenBelow: 0,
   gapAbove: false,
+  gaps: [],
+  fillingGap: false,
   canLoadEarlier: true,
   loadingEarlier: false,
   typing: [],

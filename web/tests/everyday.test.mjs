@@ -65,7 +65,7 @@ function hasFocus(locator) {
   return locator.evaluate((el) => el.contains(document.activeElement));
 }
 
-test("forward a text and a photo to another conversation: marked Forwarded, and the photo readable there", async () => {
+test("forward a text and a photo to another conversation, once confirmed: marked Forwarded (from where, for those who know it), and the photo readable there", async () => {
   const ward = await conversation(server, people.cy.token, [people.ada], { name: "Ward 7 pharmacy" });
   const dm = await conversation(server, people.ada.token, [people.ben]);
   const text = "Bed 4: warfarin held tonight";
@@ -98,14 +98,30 @@ test("forward a text and a photo to another conversation: marked Forwarded, and 
     await picker.waitFor({ state: "detached", ...WAIT });
     await act(ada, bubble(ada, text), "Cy Okafor", "Forward");
     await picker.getByRole("button", { name: "Ben Carter" }).click();
+    // Nothing is sent before Ada confirms: the step names where it goes and shows what.
+    await picker.getByRole("heading", { name: "Forward to Ben Carter?" }).waitFor(WAIT);
+    assert.equal(await picker.locator(".forward-preview").innerText(), text);
+    assert.ok(await picker.getByRole("button", { name: "Forward", exact: true }).evaluate((b) => b === document.activeElement));
+    // Back to the list, and choosing again.
+    await picker.getByRole("button", { name: "Back" }).click();
+    await picker.getByRole("button", { name: "Ben Carter" }).click();
+    assert.equal(
+      (await eventsOf(server, people.ada.token, dm)).filter((e) => e.content?.["org.wardline.forwarded"]).length,
+      0,
+      "not sent before it is confirmed",
+    );
+    await picker.getByRole("button", { name: "Forward", exact: true }).click();
     await ada.getByText("Forwarded to Ben Carter").waitFor(WAIT);
     await picker.waitFor({ state: "detached", ...WAIT });
 
-    // The photo: found with the picker's filter, by keyboard.
+    // The photo: found with the picker's filter, by keyboard, and confirmed by keyboard.
     const photo = ada.locator(".timeline .msg", { has: ada.locator("img[alt='drug-chart.png']") });
     await act(ada, photo, "Cy Okafor", "Forward");
     await picker.getByLabel("Find a conversation").fill("ben");
     await picker.getByRole("button", { name: "Ben Carter" }).focus();
+    await ada.keyboard.press("Enter");
+    await picker.getByRole("heading", { name: "Forward to Ben Carter?" }).waitFor(WAIT);
+    await picker.locator(".forward-preview img[alt='drug-chart.png']").waitFor(WAIT);
     await ada.keyboard.press("Enter");
     await picker.waitFor({ state: "detached", ...WAIT });
 
@@ -123,12 +139,19 @@ test("forward a text and a photo to another conversation: marked Forwarded, and 
     assert.deepEqual(forwarded[1].content["m.mentions"], {}, "a forward mentions no one");
     assert.equal(await downloadStatus(server, people.ben.token, mxc), 200, "Ben can open the forwarded photo");
 
-    // Ben, on his phone, sees both marked "Forwarded", and the photo.
+    // Ada, who is in the conversation it came from, sees its name on the copy.
+    await openConversation(ada, "Ben Carter");
+    await bubble(ada, text).locator(".forwarded").waitFor(WAIT);
+    assert.equal(await bubble(ada, text).locator(".forwarded").innerText(), "↪ Forwarded from Ward 7 pharmacy");
+
+    // Ben, on his phone, sees both marked "Forwarded" (he is not in Ward 7 pharmacy: not its
+    // name, nor anything else about it), and the photo.
     await signIn(ben, server, "ben");
     await openConversation(ben, "Ada Lovelace");
-    await bubble(ben, text).getByText("Forwarded").waitFor(WAIT);
+    await bubble(ben, text).locator(".forwarded").waitFor(WAIT);
+    assert.equal(await bubble(ben, text).locator(".forwarded").innerText(), "↪ Forwarded");
     const benPhoto = ben.locator(".timeline .msg", { has: ben.locator("img[alt='drug-chart.png']") });
-    await benPhoto.getByText("Forwarded").waitFor(WAIT);
+    assert.equal(await benPhoto.locator(".forwarded").innerText(), "↪ Forwarded");
     await ben.waitForFunction(
       () => [...document.querySelectorAll(".timeline img[alt='drug-chart.png']")].some((i) => i.complete && i.naturalWidth > 0),
       null,

@@ -52,16 +52,16 @@ test("after a limited sync, the messages never loaded are not read: the gap is l
     await bubble(page, "Night entry 40").waitFor(WAIT);
     await active(page);
     // The gap is closed (loaded back, or on asking), the newest are on screen meanwhile...
-    const load = page.getByRole("button", { name: /earlier unread messages/i });
+    // (The conversation was open: what was shown stays, the gap between is loaded on asking.)
+    const load = page.getByRole("button", { name: /earlier unread messages|messages not shown yet/i });
     await until(async () => {
-      if (await load.count()) await load.click().catch(() => undefined);
+      if (await load.count()) await load.first().click().catch(() => undefined);
       return (await bubble(page, "Night entry 1").count()) > 0;
     }, "the gap loaded");
     // Eli is there, reading (longer than a message takes to count as seen).
     await reading(page, new Promise((r) => setTimeout(r, 2500)));
     // ... but none of the 40 counts as read: the first of them were never on screen.
     const nightReceipts = receipts.filter((r) => night.includes(r)).map((r) => `entry ${night.indexOf(r) + 1}`);
-    await page.screenshot({ path: "/tmp/x/gap.png" });
     assert.deepEqual(nightReceipts, [], "no receipt for a night message");
     assert.equal(await readAt(night[39]), null, "entry 40 not read");
     assert.equal(await readAt(night[0]), null, "entry 1 not read");

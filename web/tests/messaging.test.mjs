@@ -363,6 +363,7 @@ test("messages below the fold are not read until scrolled to", async () => {
       const label = (await jump.count()) ? await jump.innerText() : "";
       await active(page);
       await scroller.evaluate((el) => el.scrollBy(0, el.clientHeight * 0.6));
+      // The count goes down as the messages below come into view (and are read there).
       await page.waitForFunction(
         (before) => {
           const b = [...document.querySelectorAll("button.jump")][0];
@@ -372,6 +373,7 @@ test("messages below the fold are not read until scrolled to", async () => {
         label,
         WAIT,
       );
+      await reading(page, new Promise((r) => setTimeout(r, 1300)));
     }
     await reading(page, until(async () => (await readAt(ids[39])) !== null, "entry 40 read once scrolled to"));
     await jump.waitFor({ state: "detached", ...WAIT });

@@ -1,7 +1,7 @@
 // One message: who, whether it mentions me or was forwarded, what it answers, the content (drawn by its kind's renderer), reactions,
 // when, and for my own messages what happened to it; its actions behind "⋯".
 
-import { discard, FORWARDED, retry } from "../compose";
+import { discard, FORWARDED, forwardedFrom, retry } from "../compose";
 import { mentionsMe } from "../mentions";
 import { rendererFor } from "../renderers";
 import { useStore } from "../state";
@@ -34,6 +34,14 @@ function PendingEdit({ txnId }: { txnId: string }) {
   );
 }
 
+/** "Forwarded from Ward 7" (the name as I see it), or only "Forwarded" when I cannot know it. */
+function ForwardedFrom({ content }: { content: Record<string, unknown> }) {
+  // Redrawn with the conversation list: a name known or changed later shows.
+  useStore((s) => s.rooms);
+  const from = forwardedFrom(content);
+  return <>{from ? `Forwarded from ${from}` : "Forwarded"}</>;
+}
+
 export const Message = memo(function Message({ item, found }: { item: TimelineItem; found?: boolean }) {
   const edit = useStore((s) => (item.eventId ? s.outbox.find((e) => e.replaces === item.eventId) : undefined));
   const newContent = edit?.extra?.["m.new_content"] as Record<string, unknown> | undefined;
@@ -64,7 +72,8 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
       )}
       {forwarded && (
         <div class="forwarded">
-          <span aria-hidden="true">↪ </span>Forwarded
+          <span aria-hidden="true">↪ </span>
+          <ForwardedFrom content={shown.content} />
         </div>
       )}
       <CoverLabel item={item} />

@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 
 import { deleteMessage, showActions, startEdit, startForward, startReply, toggleReaction } from "../compose";
 import { findItem } from "../conversation";
+import { messageText } from "../messagetext";
 import { previewOf } from "../renderers";
 import { useStore } from "../state";
 import type { TimelineItem } from "../state";
@@ -65,7 +66,7 @@ export function MessageActions({ item }: { item: TimelineItem }) {
   }, [open]);
   if (!item.eventId || item.redacted) return null;
   const eventId = item.eventId;
-  const text = item.content.msgtype === "m.text" && typeof item.content.body === "string" ? item.content.body : null;
+  const text = item.content.msgtype === "m.text" && typeof item.content.body === "string" ? messageText(item.content).text : null;
   const remove = async () => {
     if (!window.confirm("Delete this message for everyone in the conversation?")) return;
     setError((await deleteMessage(eventId)) ?? "");

@@ -1,7 +1,8 @@
 // The open conversation's messages. Opening lands on the first unread message under a "New
 // messages" line; at the bottom the view follows new messages; scrolled up, a "N new messages ↓"
-// button. What the reader is looking at never moves: earlier messages, a photo finishing
-// loading, a typing line all keep the message at the top of the view where it was. Messages
+// button (counting only unseen messages below the view, never skipped ones above it). What the reader is looking at never moves: earlier messages, a photo finishing
+// loading, a typing line, the newest messages after a limited sync (below a gap loaded on
+// asking) all keep the message at the top of the view where it was. Messages
 // are keyed, so a playing voice note keeps playing while the timeline changes around it.
 
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
@@ -10,9 +11,11 @@ import {
   goToLatest,
   loadEarlier,
   loadGap,
+  loadGapAt,
   loadLater,
   noteActivity,
   noteSeen,
+  noteView,
   outboxItem,
   setSeenMeasure,
 } from "../conversation";
@@ -35,6 +38,8 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
   const unseen = useStore((s) => s.unseenBelow);
   const canLoadEarlier = useStore((s) => s.canLoadEarlier);
   const gapAbove = useStore((s) => s.gapAbove);
+  const gaps = useStore((s) => s.gaps);
+  const fillingGap = useStore((s) => s.fillingGap);
   const loadingEarlier = useStore((s) => s.loadingEarlier);
   const live = useStore((s) => s.live);
   const canLoadLater = useStore((s) => s.canLoadLater);
@@ -74,8 +79,19 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
     follow.current = atBottom(el);
     setBottom(follow.current);
     const top = el.scrollTop;
+    // The last message on screen: "N new messages ↓" counts only what is below it.
+    let last: string | null = null;
+    for (const m of content.current?.querySelectorAll<HTMLElement>(".msg[data-key]") ?? []) {
+      if (m.offsetTop >= top + el.clientHeight) break;
+      last = m.dataset.key ?? null;
+    }
+    noteView(follow.current, last);
     for (const child of content.current?.children ?? []) {
-      const c = child as HTMLElement;
+      let c = child as HTMLElement;
+      // A gap at the top: what is loaded into it goes below the message before it, which stays.
+      if (c.offsetTop + c.offsetHeight > top && c.dataset.gap !== undefined && c.previousElementSibling) {
+        c = c.previousElementSibling as HTMLElement;
+      }
       if (c.offsetTop + c.offsetHeight > top && c.dataset.key) {
         anchor.current = { key: c.dataset.key, offset: c.offsetTop - top };
         return;
@@ -228,14 +244,18 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
           )}
           {shown.flatMap((item) => {
             const message = <Message key={item.key} item={item} found={item.eventId === found} />;
-            if (!marker || item.eventId !== marker) return [message];
+            const gap = gaps.indexOf(item.key);
+            const before = gap >= 0 ? [<Gap key={`gap-${item.key}`} index={gap} busy={fillingGap} />] : [];
+            if (!marker || item.eventId !== marker) return [...before, message];
             return [
+              ...before,
               <div class="unread-line" key="unread-line" data-key="unread-line" role="separator">
                 <span>New messages</span>
               </div>,
               message,
             ];
           })}
+          {gaps.indexOf("") >= 0 && <Gap key="gap-end" index={gaps.indexOf("")} busy={fillingGap} />}
         </div>
       </div>
       {!live ? (
@@ -250,6 +270,18 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
           </button>
         )
       )}
+    </div>
+  );
+}
+
+/** Messages not loaded between two that are (after a limited sync): loaded when asked. */
+function Gap({ index, busy }: { index: number; busy: boolean }) {
+  return (
+    <div class="gap" data-gap={index} role="status">
+      <span>More messages here, not shown yet</span>{" "}
+      <button type="button" class="plain" onClick={() => void loadGapAt(index)} disabled={busy} aria-label="Load the messages not shown yet">
+        Load
+      </button>
     </div>
   );
 }
