@@ -1,7 +1,7 @@
-// Around a message: the message it replies to, its reactions, and its actions (reply, react,
-// forward, edit and delete my own).
+// Around a message: the message it replies to, and its actions (reply, react, forward, edit and
+// delete my own). Its reactions: Reactions.tsx. Its reactions: Reactions.tsx.
 
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 
 import { deleteMessage, showActions, startEdit, startForward, startReply, toggleReaction } from "../compose";
 import { findItem } from "../conversation";
@@ -29,32 +29,9 @@ export function ReplyQuote({ eventId }: { eventId: string }) {
   );
 }
 
-export function Reactions({ item }: { item: TimelineItem }) {
-  if (!item.reactions?.length || !item.eventId) return null;
-  const eventId = item.eventId;
-  return (
-    <div class="reactions" role="group" aria-label="Reactions">
-      {item.reactions.map((r) => (
-        <button
-          type="button"
-          key={r.key}
-          class={`reaction${r.mine ? " mine" : ""}`}
-          aria-pressed={r.mine ? "true" : "false"}
-          aria-label={`${r.key} ${r.who.join(", ")}${r.mine ? " (tap to take yours back)" : ""}`}
-          title={r.who.join(", ")}
-          onClick={() => void toggleReaction(eventId, r.key)}
-        >
-          {r.key} {r.who.length}
-        </button>
-      ))}
-    </div>
-  );
-}
-
 /** The "⋯" button and, when open, the message's actions. */
 export function MessageActions({ item }: { item: TimelineItem }) {
   const open = useStore((s) => s.actionsFor === item.eventId);
-  const [error, setError] = useState("");
   const bar = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!open) return undefined;
@@ -66,9 +43,8 @@ export function MessageActions({ item }: { item: TimelineItem }) {
   if (!item.eventId || item.redacted) return null;
   const eventId = item.eventId;
   const text = item.content.msgtype === "m.text" && typeof item.content.body === "string" ? item.content.body : null;
-  const remove = async () => {
-    if (!window.confirm("Delete this message for everyone in the conversation?")) return;
-    setError((await deleteMessage(eventId)) ?? "");
+  const remove = () => {
+    if (window.confirm("Delete this message for everyone in the conversation?")) deleteMessage(eventId);
   };
   return (
     <>
@@ -87,7 +63,7 @@ export function MessageActions({ item }: { item: TimelineItem }) {
             Reply
           </button>
           {QUICK_REACTIONS.map((key) => (
-            <button type="button" class="plain" key={key} aria-label={`React ${key}`} onClick={() => void toggleReaction(eventId, key)}>
+            <button type="button" class="plain" key={key} aria-label={`React ${key}`} onClick={() => toggleReaction(eventId, key)}>
               {key}
             </button>
           ))}
@@ -100,16 +76,11 @@ export function MessageActions({ item }: { item: TimelineItem }) {
             </button>
           )}
           {item.mine && (
-            <button type="button" class="plain" onClick={() => void remove()}>
+            <button type="button" class="plain" onClick={remove}>
               Delete for everyone
             </button>
           )}
         </div>
-      )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
       )}
     </>
   );
