@@ -32,3 +32,4 @@ mod search;
 mod session;
 mod status;
 mod sync;
+mod web;
