@@ -6,7 +6,7 @@
 import { KnownMembership, NotificationCountType, ReceiptType } from "./mx";
 import type { MatrixEvent, Room } from "./mx";
 import { contentOf } from "./outbox";
-import { receiptTarget, unseenAfter } from "./reading";
+import { Attention, receiptTarget, unseenAfter } from "./reading";
 import type { ReadingEvent } from "./reading";
 import { isShown, previewOf } from "./renderers";
 import { conversationName, nameIn as ownNameIn, roleOfRoom, senderOf } from "./rolechat";
@@ -309,7 +309,7 @@ export function openRoom(roomId: string, at?: { eventId: string; seq: number }):
   const room = hasClient() ? matrix().getRoom(roomId) : null;
   if (!room) return;
   seen = new Set();
-  dwellSince.clear();
+  attention.restart();
   gapPages = 0;
   showLatest();
   const readUpTo = room.getEventReadUpTo(me(), true);
@@ -434,6 +434,9 @@ export async function loadLater(): Promise<void> {
 
 let receiptTimer: ReturnType<typeof setTimeout> | undefined;
 
+/** Someone at the screen: the page visible and focused, and activity in the last minute. */
+const attention = new Attention();
+
 /**
  * Which messages of others are on screen now, as the timeline measures them (a message half
  * shown; one taller than the view with its bottom edge in view). Set by the open timeline.
@@ -442,62 +445,24 @@ let measure: (() => string[]) | null = null;
 
 export function setSeenMeasure(fn: (() => string[]) | null): void {
   measure = fn;
-  dwellSince.clear();
+  attention.restart();
 }
-
-/** Last pointer, key, wheel or touch activity of the person at the screen. */
-let lastActivity = 0;
 
 export function noteActivity(): void {
-  lastActivity = Date.now();
+  attention.noteActivity();
 }
 
-/** Without activity for this long the person may have walked away: nothing is seen. */
-const IDLE_MS = 60_000;
-/** How long a message stays on screen, with the person there, before it counts as seen. */
-const DWELL_MS = 1000;
-
-/**
- * Is someone reading the open conversation? The page visible and focused, activity within the
- * last minute, and no dialog over the timeline (photo, details, forward, readers).
- */
-function attentive(): boolean {
+/** Nothing over the timeline (photo, details, forward, readers): it can be read. */
+function timelineInView(): boolean {
   const s = store.get();
-  return (
-    document.visibilityState === "visible" &&
-    document.hasFocus() &&
-    Date.now() - lastActivity < IDLE_MS &&
-    Boolean(s.current) &&
-    !s.photo &&
-    !s.details &&
-    !s.forwarding &&
-    !s.readersFor
-  );
+  return Boolean(s.current) && !s.photo && !s.details && !s.forwarding && !s.readersFor;
 }
-
-/** Since when each message on screen has been there, with someone reading. */
-const dwellSince = new Map<string, number>();
 
 /** Called every moment the timeline is open: messages on screen long enough become seen. */
 export function noteSeen(): void {
-  if (!measure || !attentive()) {
-    dwellSince.clear();
-    return;
-  }
-  const now = Date.now();
-  const visible = new Set(measure());
-  for (const id of [...dwellSince.keys()]) if (!visible.has(id)) dwellSince.delete(id);
-  let added = false;
-  for (const id of visible) {
-    if (seen.has(id)) continue;
-    const since = dwellSince.get(id);
-    if (since === undefined) dwellSince.set(id, now);
-    else if (now - since >= DWELL_MS) {
-      seen.add(id);
-      added = true;
-    }
-  }
-  if (added && receiptTimer === undefined) {
+  const added = measure ? attention.seenNow(measure(), seen, timelineInView()) : [];
+  for (const id of added) seen.add(id);
+  if (added.length && receiptTimer === undefined) {
     receiptTimer = setTimeout(() => {
       receiptTimer = undefined;
       advanceReceipt();
@@ -553,5 +518,5 @@ export function resetConversation(): void {
   receiptTimer = undefined;
   statusRequested.clear();
   seen = new Set();
-  dwellSince.clear();
+  attention.restart();
 }
