@@ -6,7 +6,7 @@
 import { KnownMembership, NotificationCountType, ReceiptType } from "./mx";
 import type { MatrixEvent, Room } from "./mx";
 import { contentOf } from "./outbox";
-import { Attention, receiptTarget, unseenAfter } from "./reading";
+import { Attention, markReadUpTo, receiptTarget, unseenAfter } from "./reading";
 import type { ReadingEvent } from "./reading";
 import { isShown, previewOf } from "./renderers";
 import { conversationName, nameIn as ownNameIn, roleOfRoom, senderOf } from "./rolechat";
@@ -488,6 +488,31 @@ function advanceReceipt(): void {
   }
   const after = readingView(room);
   store.update({ unseenBelow: unseenAfter(after.events, after.receiptIndex, isSeen) });
+}
+
+/**
+ * "Mark as read up to here" on the open conversation's message `eventId` (for keyboard and
+ * screen-reader users: the explicit form of reading): the receipt moves to it, never across
+ * messages not loaded (reading.ts). What happened, in words.
+ */
+export function markRead(eventId: string): string {
+  const room = openRoomObject();
+  if (!room) return "";
+  const { events, receiptIndex, all } = readingView(room);
+  const index = events.findIndex((e) => e.id === eventId);
+  const readUpTo = store.get().readUpTo;
+  // My receipt outside the part shown: at or after this message (an earlier part, found by
+  // search, of messages read already), or before it with messages not loaded in between.
+  const receipt = receiptIndex < 0 && readUpTo ? room.findEventById(readUpTo) : undefined;
+  const target = all[index];
+  if (receipt && target && receipt.getTs() >= target.getTs()) return "Already read up to here.";
+  const mark = markReadUpTo(events, receiptIndex, index, startsEarlier() || hasGap(room) || (receiptIndex < 0 && Boolean(readUpTo)));
+  if (mark.kind === "already") return "Already read up to here.";
+  if (mark.kind === "gap") return "Earlier unread messages are not loaded yet: load them first, then mark as read.";
+  for (const e of events.slice(0, index + 1)) if (e.shown && !e.mine) seen.add(e.id);
+  store.update({ readUpTo: mark.id, unseenBelow: unseenAfter(events, index, (id) => seen.has(id)) });
+  matrix().sendReadReceipt(target, ReceiptType.Read).catch(() => undefined);
+  return "Marked as read up to this message.";
 }
 
 /** A message of mine arriving now: its counts come with the sync as they change. */

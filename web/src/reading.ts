@@ -114,3 +114,25 @@ export class Attention {
   }
 }
 
+// ---- read up to here ----------------------------------------------------------------------
+
+/** What "Mark as read up to here" on a message does. */
+export type MarkRead =
+  /** The receipt moves to this message. */
+  | { kind: "read"; id: string }
+  /** The receipt is at or after it already. */
+  | { kind: "already" }
+  /** Messages between my receipt and it are not loaded: none may be counted as read. */
+  | { kind: "gap" };
+
+/**
+ * "Mark as read up to here" on `events[index]` (keyboard and screen-reader users' explicit
+ * reading): read up to it only if every message between my receipt (`receiptIndex`, -1: not in
+ * `events`) and it is loaded. `gapBefore`: with the receipt not in `events`, messages before the
+ * first of `events` were never loaded after it (the same rule as reading's: never across a gap).
+ */
+export function markReadUpTo(events: ReadingEvent[], receiptIndex: number, index: number, gapBefore: boolean): MarkRead {
+  if (index < 0) return { kind: "gap" };
+  if (receiptIndex >= 0) return index > receiptIndex ? { kind: "read", id: events[index].id } : { kind: "already" };
+  return gapBefore ? { kind: "gap" } : { kind: "read", id: events[index].id };
+}

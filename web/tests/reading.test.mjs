@@ -17,7 +17,7 @@ const bundled = await build({
   write: false,
   platform: "neutral",
 });
-const { Attention, DWELL_MS, IDLE_MS, receiptTarget, unseenAfter } = await import(
+const { Attention, DWELL_MS, IDLE_MS, markReadUpTo, receiptTarget, unseenAfter } = await import(
   `data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString("base64")}`
 );
 
@@ -104,4 +104,18 @@ test("without activity for a minute nobody is reading; activity brings it back",
   a.seenNow(["m1"], new Set());
   t.now += DWELL_MS;
   assert.deepEqual(a.seenNow(["m1"], new Set()), ["m1"]);
+});
+
+test("mark as read up to here: forward only, and never across messages not loaded", () => {
+  const events = [theirs("a"), theirs("b"), mine("m"), theirs("c")];
+  assert.deepEqual(markReadUpTo(events, 0, 3, false), { kind: "read", id: "c" });
+  assert.deepEqual(markReadUpTo(events, 1, 1, false), { kind: "already" });
+  assert.deepEqual(markReadUpTo(events, 1, 0, false), { kind: "already" });
+  // The receipt in the loaded part: whatever came before the loaded part does not matter.
+  assert.deepEqual(markReadUpTo(events, 0, 1, true), { kind: "read", id: "b" });
+  // The receipt before the loaded part, with messages not loaded after it: refused.
+  assert.deepEqual(markReadUpTo(events, -1, 3, true), { kind: "gap" });
+  // No receipt, and everything from the start loaded.
+  assert.deepEqual(markReadUpTo(events, -1, 3, false), { kind: "read", id: "c" });
+  assert.deepEqual(markReadUpTo(events, 0, -1, false), { kind: "gap" }, "a message not shown");
 });

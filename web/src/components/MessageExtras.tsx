@@ -1,12 +1,12 @@
-// Around a message: the message it replies to, and its actions (reply, react, forward, edit and
-// delete my own). Its reactions: Reactions.tsx. Its reactions: Reactions.tsx.
+// Around a message: the message it replies to, and its actions (reply, react, forward, mark as
+// read up to it, edit and delete my own). Its reactions: Reactions.tsx.
 
 import { useEffect, useRef } from "preact/hooks";
 
 import { deleteMessage, showActions, startEdit, startForward, startReply, toggleReaction } from "../compose";
-import { findItem } from "../conversation";
+import { findItem, markRead } from "../conversation";
 import { previewOf } from "../renderers";
-import { useStore } from "../state";
+import { store, useStore } from "../state";
 import type { TimelineItem } from "../state";
 
 export const QUICK_REACTIONS = ["👍", "✅", "👀", "🙏"];
@@ -26,6 +26,15 @@ export function ReplyQuote({ eventId }: { eventId: string }) {
       <span class="quote-who">{target ? target.senderName : "Earlier message"}</span>
       <span class="quote-text">{target ? previewOf(target.type, target.content, target.redacted) : ""}</span>
     </button>
+  );
+}
+
+/** "Mark as read up to here": the menu closes, focus back on its button, and what happened is said. */
+function markAsRead(eventId: string): void {
+  showActions(null);
+  store.update({ toast: markRead(eventId) });
+  requestAnimationFrame(() =>
+    document.querySelector<HTMLElement>(`.timeline [data-event="${CSS.escape(eventId)}"] .more`)?.focus(),
   );
 }
 
@@ -70,6 +79,11 @@ export function MessageActions({ item }: { item: TimelineItem }) {
           <button type="button" class="plain" onClick={() => startForward(eventId)}>
             Forward
           </button>
+          {!item.mine && (
+            <button type="button" class="plain" onClick={() => markAsRead(eventId)}>
+              Mark as read up to here
+            </button>
+          )}
           {item.mine && text !== null && (
             <button type="button" class="plain" onClick={() => startEdit(eventId, text)}>
               Edit
