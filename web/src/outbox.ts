@@ -261,7 +261,8 @@ export class Outbox {
 
   /** My reaction `key` to the message `eventId`. */
   react(roomId: string, roomName: string, eventId: string, key: string): void {
-    this.add({ txnId: newTxnId(), roomId, roomName, ts: Date.now(), kind: "reaction", target: eventId, key, msgtype: "", body: key, state: "sending" });
+    const ts = Date.now();
+    this.add({ txnId: newTxnId(), roomId, roomName, ts, kind: "reaction", target: eventId, key, msgtype: "", body: key, state: "sending" });
   }
 
   /**
@@ -269,7 +270,8 @@ export class Outbox {
    * still in this outbox (deleted once the server has accepted it).
    */
   redact(roomId: string, roomName: string, target: { eventId: string } | { txnId: string }): void {
-    const entry: OutboxEntry = { txnId: newTxnId(), roomId, roomName, ts: Date.now(), kind: "redaction", msgtype: "", body: "", state: "sending" };
+    const ts = Date.now();
+    const entry: OutboxEntry = { txnId: newTxnId(), roomId, roomName, ts, kind: "redaction", msgtype: "", body: "", state: "sending" };
     if ("eventId" in target) entry.target = target.eventId;
     else {
       const reaction = this.entries.find((e) => e.txnId === target.txnId);
@@ -287,7 +289,9 @@ export class Outbox {
   withdraw(txnId: string): boolean {
     const entry = this.entries.find((e) => e.txnId === txnId);
     if (!entry) return true;
-    if (entry.tried || entry.state === "sent" || this.delivering.has(txnId)) return false;
+    // Refused by the server: it is not there.
+    const refused = entry.state === "failed" && entry.reason?.kind !== "network";
+    if (!refused && (entry.tried || entry.state === "sent" || this.delivering.has(txnId))) return false;
     this.forget(txnId);
     return true;
   }
