@@ -41,11 +41,23 @@ await build({
   logLevel: "warning",
   define: { "process.env.NODE_ENV": '"production"', global: "globalThis" },
 });
+// The service worker (src/sw/): its own bundle, served at /sw.js so its scope is the whole app.
+await build({
+  entryPoints: [join(root, "src/sw/main.ts")],
+  bundle: true,
+  minify: true,
+  format: "iife",
+  target: ["es2022"],
+  platform: "browser",
+  outfile: join(out, "sw.js"),
+  legalComments: "none",
+  logLevel: "warning",
+});
 for (const file of ["index.html", "app.css"]) copyFileSync(join(root, "src", file), join(out, file));
 // Served to browsers that accept gzip (all of them): a third of the size on the wire.
 writeFileSync(join(out, "app.js.gz"), gzipSync(readFileSync(join(out, "app.js")), { level: 9 }));
 
-const files = ["index.html", "app.css", "app.js", "app.js.gz"];
+const files = ["index.html", "app.css", "app.js", "app.js.gz", "sw.js"];
 if (check) {
   const stale = files.filter((f) => {
     try {

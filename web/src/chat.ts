@@ -22,7 +22,7 @@ import {
   UserEvent,
 } from "./mx";
 import type { MatrixEvent, Room } from "./mx";
-import { Outbox } from "./outbox";
+import { Outbox, waitingInWords } from "./outbox";
 import { refreshPresence } from "./presence";
 import { previewOf } from "./renderers";
 import { forgetEverything } from "./session";
@@ -117,7 +117,7 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
   c.on(RoomEvent.Timeline, (e, room, toStartOfTimeline, _removed, data) => {
     if (!room) return;
     const txnId = e.getSender() === me() ? e.getUnsigned().transaction_id : undefined;
-    if (txnId) outbox()?.echoed(txnId);
+    if (txnId) outbox()?.echoed(txnId, e.getId() ?? undefined);
     // Arriving now (not an earlier part of a conversation loaded for a search result).
     const arriving = !toStartOfTimeline && data.liveEvent !== false;
     // A message of mine arriving now has no counts to fetch: the sync brings them as they change.
@@ -185,7 +185,7 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
         // Messages whose "accepted" answer was lost before a reload, but which the server has.
         for (const e of room.getLiveTimeline().getEvents()) {
           const txnId = e.getSender() === me() ? e.getUnsigned().transaction_id : undefined;
-          if (txnId) outbox()?.echoed(txnId);
+          if (txnId) outbox()?.echoed(txnId, e.getId() ?? undefined);
         }
       }
     }
@@ -252,9 +252,9 @@ export async function signOut(): Promise<void> {
   await end();
 }
 
-/** Messages in the outbox the server does not have yet. */
-export function unsentCount(): number {
-  return store.get().outbox.filter((e) => e.state !== "sent").length;
+/** Messages, reactions and deletions in the outbox the server does not have yet. */
+export function unsent(): { words: string; n: number } {
+  return waitingInWords(store.get().outbox);
 }
 
 /**
@@ -263,11 +263,11 @@ export function unsentCount(): number {
  * this screen stays on a shared ward PC after its user has walked away.
  */
 export function unsentNote(): string {
-  const unsent = store.get().outbox.filter((e) => e.state !== "sent");
-  if (!unsent.length) return "";
-  const rooms = new Set(unsent.map((e) => e.roomId)).size;
+  const { words, n } = unsent();
+  if (!n) return "";
+  const rooms = new Set(store.get().outbox.filter((e) => e.state !== "sent").map((e) => e.roomId)).size;
   const where = rooms > 1 ? ` in ${rooms} conversations` : "";
-  return `${unsent.length} message${unsent.length === 1 ? " was" : "s were"} not sent${where}.`;
+  return `${words} ${n === 1 ? "was" : "were"} not sent${where}.`;
 }
 
 /** Why the server ended a session, for the sign-in screen. */

@@ -1,10 +1,12 @@
 // What the person sends and does to messages: text (new, a reply, an edit), files, Retry and
-// Delete of a message not sent, reactions, deleting a message for everyone, typing, drafts.
+// Delete of a message not sent, reactions, deleting a message for everyone (the last two through
+// the outbox too), typing, drafts.
 
-import { findItem, later, openRoomObject } from "./conversation";
+import { findItem, openRoomObject } from "./conversation";
 import { mentionContent } from "./mentions";
 import type { Mentioned } from "./mentions";
 import { KnownMembership } from "./mx";
+import { shownReactions, toggleOf } from "./reactions";
 import { conversationName } from "./rolechat";
 import { hasClient, matrix, outbox } from "./signedin";
 import { store } from "./state";
@@ -61,37 +63,32 @@ export function cancelCompose(): void {
   store.update({ editing: null, replyingTo: null });
 }
 
-/** Adds my reaction `key` to a message, or takes it back. */
-export async function toggleReaction(eventId: string, key: string): Promise<void> {
+/**
+ * Adds my reaction `key` to a message, or takes it back (the server's, or one still in the
+ * outbox): through the outbox, so it is kept across a network drop and a reload.
+ */
+export function toggleReaction(eventId: string, key: string): void {
   const room = openRoomObject();
-  if (!room) return;
+  const box = outbox();
+  const item = findItem(eventId);
+  if (!room || !box || !item) return;
   store.update({ actionsFor: null });
-  const mine = findItem(eventId)?.reactions?.find((r) => r.key === key)?.mine;
-  try {
-    if (mine) await matrix().redactEvent(room.roomId, mine);
-    else {
-      await matrix().sendEvent(room.roomId, "m.reaction" as never, {
-        "m.relates_to": { rel_type: "m.annotation", event_id: eventId, key },
-      } as never);
-    }
-  } catch {
-    store.update({ announcement: "The reaction could not be sent." });
+  const name = roomName(room.roomId);
+  const toggle = toggleOf(shownReactions(item, store.get().outbox), key);
+  if (toggle.kind === "react") box.react(room.roomId, name, eventId, key);
+  else if (toggle.kind === "redact") box.redact(room.roomId, name, { eventId: toggle.eventId });
+  else if (!box.withdraw(toggle.entry.txnId)) {
+    // It may have reached the server already: undone there, after it.
+    if (toggle.entry.kind === "reaction") box.redact(room.roomId, name, { txnId: toggle.entry.txnId });
+    else box.react(room.roomId, name, eventId, key);
   }
 }
 
-/** Deletes a message of mine for everyone (a redaction). */
-export async function deleteMessage(eventId: string): Promise<string | null> {
+/** Deletes a message of mine for everyone (a redaction), through the outbox. */
+export function deleteMessage(eventId: string): void {
   const room = openRoomObject();
-  if (!room) return null;
   store.update({ actionsFor: null });
-  try {
-    await matrix().redactEvent(room.roomId, eventId);
-    return null;
-  } catch (e) {
-    return (e as { data?: { error?: string } }).data?.error ?? "The message could not be deleted.";
-  } finally {
-    later("timeline");
-  }
+  if (room) outbox()?.redact(room.roomId, roomName(room.roomId), { eventId });
 }
 
 /** The content key marking a forwarded message, with where it was forwarded from. */

@@ -6,7 +6,7 @@
 import { KnownMembership, NotificationCountType, ReceiptType } from "./mx";
 import type { MatrixEvent, Room } from "./mx";
 import { contentOf } from "./outbox";
-import { receiptTarget } from "./reading";
+import { Attention, markReadUpTo, receiptTarget, unseenAfter } from "./reading";
 import type { ReadingEvent } from "./reading";
 import { isShown, previewOf } from "./renderers";
 import { conversationName, nameIn as ownNameIn, roleOfRoom, senderOf } from "./rolechat";
@@ -351,7 +351,7 @@ export function openRoom(roomId: string, at?: { eventId: string; seq: number }):
   const room = hasClient() ? matrix().getRoom(roomId) : null;
   if (!room) return;
   seen = new Set();
-  dwellSince.clear();
+  attention.restart();
   gapPages = 0;
   atBottom = true;
   lastInView = null;
@@ -479,6 +479,9 @@ export async function loadLater(): Promise<void> {
 
 let receiptTimer: ReturnType<typeof setTimeout> | undefined;
 
+/** Someone at the screen: the page visible and focused, and activity in the last minute. */
+const attention = new Attention();
+
 /**
  * Which messages of others are on screen now, as the timeline measures them (a message half
  * shown; one taller than the view with its bottom edge in view). Set by the open timeline.
@@ -487,62 +490,24 @@ let measure: (() => string[]) | null = null;
 
 export function setSeenMeasure(fn: (() => string[]) | null): void {
   measure = fn;
-  dwellSince.clear();
+  attention.restart();
 }
-
-/** Last pointer, key, wheel or touch activity of the person at the screen. */
-let lastActivity = 0;
 
 export function noteActivity(): void {
-  lastActivity = Date.now();
+  attention.noteActivity();
 }
 
-/** Without activity for this long the person may have walked away: nothing is seen. */
-const IDLE_MS = 60_000;
-/** How long a message stays on screen, with the person there, before it counts as seen. */
-const DWELL_MS = 1000;
-
-/**
- * Is someone reading the open conversation? The page visible and focused, activity within the
- * last minute, and no dialog over the timeline (photo, details, forward, readers).
- */
-function attentive(): boolean {
+/** Nothing over the timeline (photo, details, forward, readers): it can be read. */
+function timelineInView(): boolean {
   const s = store.get();
-  return (
-    document.visibilityState === "visible" &&
-    document.hasFocus() &&
-    Date.now() - lastActivity < IDLE_MS &&
-    Boolean(s.current) &&
-    !s.photo &&
-    !s.details &&
-    !s.forwarding &&
-    !s.readersFor
-  );
+  return Boolean(s.current) && !s.photo && !s.details && !s.forwarding && !s.readersFor;
 }
-
-/** Since when each message on screen has been there, with someone reading. */
-const dwellSince = new Map<string, number>();
 
 /** Called every moment the timeline is open: messages on screen long enough become seen. */
 export function noteSeen(): void {
-  if (!measure || !attentive()) {
-    dwellSince.clear();
-    return;
-  }
-  const now = Date.now();
-  const visible = new Set(measure());
-  for (const id of [...dwellSince.keys()]) if (!visible.has(id)) dwellSince.delete(id);
-  let added = false;
-  for (const id of visible) {
-    if (seen.has(id)) continue;
-    const since = dwellSince.get(id);
-    if (since === undefined) dwellSince.set(id, now);
-    else if (now - since >= DWELL_MS) {
-      seen.add(id);
-      added = true;
-    }
-  }
-  if (added && receiptTimer === undefined) {
+  const added = measure ? attention.seenNow(measure(), seen, timelineInView()) : [];
+  for (const id of added) seen.add(id);
+  if (added.length && receiptTimer === undefined) {
     receiptTimer = setTimeout(() => {
       receiptTimer = undefined;
       advanceReceipt();
@@ -599,6 +564,31 @@ function unseenBelowCount(): number {
   return n;
 }
 
+/**
+ * "Mark as read up to here" on the open conversation's message `eventId` (for keyboard and
+ * screen-reader users: the explicit form of reading): the receipt moves to it, never across
+ * messages not loaded (reading.ts). What happened, in words.
+ */
+export function markRead(eventId: string): string {
+  const room = openRoomObject();
+  if (!room) return "";
+  const { events, receiptIndex, all } = readingView(room);
+  const index = events.findIndex((e) => e.id === eventId);
+  const readUpTo = store.get().readUpTo;
+  // My receipt outside the part shown: at or after this message (an earlier part, found by
+  // search, of messages read already), or before it with messages not loaded in between.
+  const receipt = receiptIndex < 0 && readUpTo ? room.findEventById(readUpTo) : undefined;
+  const target = all[index];
+  if (receipt && target && receipt.getTs() >= target.getTs()) return "Already read up to here.";
+  const mark = markReadUpTo(events, receiptIndex, index, startsEarlier() || hasGap(room) || (receiptIndex < 0 && Boolean(readUpTo)));
+  if (mark.kind === "already") return "Already read up to here.";
+  if (mark.kind === "gap") return "Earlier unread messages are not loaded yet: load them first, then mark as read.";
+  for (const e of events.slice(0, index + 1)) if (e.shown && !e.mine) seen.add(e.id);
+  store.update({ readUpTo: mark.id, unseenBelow: unseenAfter(events, index, (id) => seen.has(id)) });
+  matrix().sendReadReceipt(target, ReceiptType.Read).catch(() => undefined);
+  return "Marked as read up to this message.";
+}
+
 /** A message of mine arriving now: its counts come with the sync as they change. */
 export function countsComeWithSync(eventId: string): void {
   statusRequested.add(eventId);
@@ -628,5 +618,5 @@ export function resetConversation(): void {
   receiptTimer = undefined;
   statusRequested.clear();
   seen = new Set();
-  dwellSince.clear();
+  attention.restart();
 }

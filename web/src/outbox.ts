@@ -1,7 +1,8 @@
-// The outbox: a message is kept until the server has accepted it (200 with an event id), through
-// a Wi-Fi drop and a reload of the tab. Each message has our own transaction id, used for every
-// try, so the server stores it once however often it is sent. One conversation's messages go
-// out one at a time, in the order they were written.
+// The outbox: a message, a reaction or a deletion (redaction) is kept until the server has
+// accepted it (200 with an event id), through a Wi-Fi drop and a reload of the tab. Each has our
+// own transaction id, used for every try, so the server stores it once however often it is
+// sent. One conversation's entries go out one at a time, in the order they were made (a
+// deletion never overtakes the message it deletes, nor a reaction the message it answers).
 //
 // Text is kept in sessionStorage (the tab's own, wiped at sign-out); files in IndexedDB
 // (blobstore.ts). A refusal by the server (4xx other than 429) is final until the person taps
@@ -17,6 +18,30 @@ import type { NotSentReason, OutboxEntry } from "./state";
 
 const KEY = "wardline.outbox";
 const MAX_PAUSE_MS = 30_000;
+
+/** A message (not a reaction or a deletion). */
+export function isMessage(e: OutboxEntry): boolean {
+  return !e.kind;
+}
+
+/**
+ * What is waiting, in words, and how many: "2 messages", "1 message and 1 deletion". Never the
+ * text nor the conversation (this is said on a shared ward PC's sign-in screen too).
+ */
+export function waitingInWords(entries: OutboxEntry[]): { words: string; n: number } {
+  const unsent = entries.filter((e) => e.state !== "sent");
+  const of = (kind: OutboxEntry["kind"], one: string, many: string) => {
+    const k = unsent.filter((e) => e.kind === kind).length;
+    return k ? [`${k} ${k === 1 ? one : many}`] : [];
+  };
+  const parts = [
+    ...of(undefined, "message", "messages"),
+    ...of("reaction", "reaction", "reactions"),
+    ...of("redaction", "deletion", "deletions"),
+  ];
+  const words = parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts[parts.length - 1]}` : (parts[0] ?? "");
+  return { words, n: unsent.length };
+}
 
 type Outcome =
   | { ok: true; eventId: string }
@@ -63,6 +88,8 @@ export class Outbox {
   /** Files of entries, for sending and for showing before the server has them. */
   readonly files = new Map<string, Blob>();
   private running = new Set<string>();
+  /** Entries being sent right now (they may reach the server whatever happens next). */
+  private delivering = new Set<string>();
   private timers = new Map<string, ReturnType<typeof setTimeout>>();
   private attempts = new Map<string, number>();
   private stopped = false;
@@ -232,6 +259,43 @@ export class Outbox {
     this.pump(roomId);
   }
 
+  /** My reaction `key` to the message `eventId`. */
+  react(roomId: string, roomName: string, eventId: string, key: string): void {
+    const ts = Date.now();
+    this.add({ txnId: newTxnId(), roomId, roomName, ts, kind: "reaction", target: eventId, key, msgtype: "", body: key, state: "sending" });
+  }
+
+  /**
+   * Deletes an event for everyone: a message of mine, or my reaction; `targetTxn`: my reaction
+   * still in this outbox (deleted once the server has accepted it).
+   */
+  redact(roomId: string, roomName: string, target: { eventId: string } | { txnId: string }): void {
+    const ts = Date.now();
+    const entry: OutboxEntry = { txnId: newTxnId(), roomId, roomName, ts, kind: "redaction", msgtype: "", body: "", state: "sending" };
+    if ("eventId" in target) entry.target = target.eventId;
+    else {
+      const reaction = this.entries.find((e) => e.txnId === target.txnId);
+      if (!reaction) return;
+      entry.target = reaction.eventId;
+      entry.targetTxn = target.txnId;
+    }
+    this.add(entry);
+  }
+
+  /**
+   * Takes back an entry not done yet (a reaction or deletion tapped again): forgotten if it has
+   * never gone out; false if it may have reached the server (the caller undoes it there).
+   */
+  withdraw(txnId: string): boolean {
+    const entry = this.entries.find((e) => e.txnId === txnId);
+    if (!entry) return true;
+    // Refused by the server: it is not there.
+    const refused = entry.state === "failed" && entry.reason?.kind !== "network";
+    if (!refused && (entry.tried || entry.state === "sent" || this.delivering.has(txnId))) return false;
+    this.forget(txnId);
+    return true;
+  }
+
   private add(entry: OutboxEntry): void {
     if (this.stopped) return;
     // Behind a message waiting for the network, a new one waits too, and says so.
@@ -252,8 +316,9 @@ export class Outbox {
     this.now(entry.roomId);
   }
 
-  /** The person gave up on the message. */
+  /** The person gave up on the entry (and on deleting it, if it is a reaction). */
   delete(txnId: string): void {
+    for (const e of this.entries.filter((x) => x.targetTxn === txnId && !x.target)) this.forget(e.txnId);
     this.forget(txnId);
   }
 
@@ -264,9 +329,18 @@ export class Outbox {
     }
   }
 
-  /** The message came back from the server in the timeline: the outbox is done with it. */
-  echoed(txnId: string): void {
-    if (this.entries.some((e) => e.txnId === txnId)) this.forget(txnId);
+  /** The event came back from the server in the timeline: the outbox is done with it. */
+  echoed(txnId: string, eventId?: string): void {
+    if (!this.entries.some((e) => e.txnId === txnId)) return;
+    if (eventId) this.targetFound(txnId, eventId);
+    this.forget(txnId);
+  }
+
+  /** A reaction of mine has its event id: deletions of it waiting for that can go. */
+  private targetFound(txnId: string, eventId: string): void {
+    if (this.entries.some((e) => e.targetTxn === txnId && !e.target)) {
+      this.set(this.entries.map((e) => (e.targetTxn === txnId && !e.target ? { ...e, target: eventId } : e)));
+    }
   }
 
   private forget(txnId: string): void {
@@ -303,6 +377,11 @@ export class Outbox {
       }
       // A file still being made ready: it and those behind it wait (sendFile pumps again).
       if (entry.preparing) return;
+      // Deleting my reaction that the server refused or I gave up on: nothing to delete.
+      if (entry.kind === "redaction" && !entry.target) {
+        this.forget(entry.txnId);
+        continue;
+      }
       // This one and those behind it are on their way again.
       this.set(
         this.entries.map((e) =>
@@ -311,7 +390,9 @@ export class Outbox {
             : e,
         ),
       );
-      const outcome = await this.deliver(entry);
+      if (!entry.tried) this.patch(entry.txnId, { tried: true });
+      this.delivering.add(entry.txnId);
+      const outcome = await this.deliver(entry).finally(() => this.delivering.delete(entry.txnId));
       if (this.stopped) return;
       if (outcome.ok) {
         this.attempts.delete(roomId);
@@ -346,6 +427,7 @@ export class Outbox {
 
   private accepted(txnId: string, eventId: string): void {
     const entry = this.entries.find((e) => e.txnId === txnId);
+    this.targetFound(txnId, eventId);
     if (!entry) return; // Already echoed by the sync.
     this.patch(txnId, { state: "sent", eventId, reason: undefined });
     deleteFile(txnId).catch(() => undefined);
@@ -366,8 +448,32 @@ export class Outbox {
     return this.uploadLimit;
   }
 
+  /** PUTs one event; its event id once accepted. */
+  private async put(path: string, content: Record<string, unknown>): Promise<Outcome & { answer?: Record<string, unknown> }> {
+    const r = await fetchWithin(
+      path,
+      { method: "PUT", headers: { ...this.auth(), "Content-Type": "application/json" }, body: JSON.stringify(content) },
+      30_000,
+    );
+    if (!r.ok) return await this.refusal(r);
+    const answer = (await r.json()) as Record<string, unknown>;
+    const eventId = answer.event_id;
+    if (typeof eventId !== "string") return { ok: false, retry: true };
+    return { ok: true, eventId, answer };
+  }
+
   private async deliver(entry: OutboxEntry): Promise<Outcome> {
+    const room = `/_matrix/client/v3/rooms/${encodeURIComponent(entry.roomId)}`;
+    const txn = encodeURIComponent(entry.txnId);
     try {
+      if (entry.kind === "reaction") {
+        return await this.put(`${room}/send/m.reaction/${txn}`, {
+          "m.relates_to": { rel_type: "m.annotation", event_id: entry.target, key: entry.key },
+        });
+      }
+      if (entry.kind === "redaction") {
+        return await this.put(`${room}/redact/${encodeURIComponent(entry.target ?? "")}/${txn}`, {});
+      }
       let url = entry.url;
       if (entry.file && !url) {
         const blob = this.files.get(entry.txnId) ?? (await getFile(entry.txnId).catch(() => undefined));
@@ -390,22 +496,10 @@ export class Outbox {
         media.remember(url, blob);
         this.patch(entry.txnId, { url });
       }
-      const r = await fetchWithin(
-        `/_matrix/client/v3/rooms/${encodeURIComponent(entry.roomId)}/send/m.room.message/${encodeURIComponent(entry.txnId)}`,
-        {
-          method: "PUT",
-          headers: { ...this.auth(), "Content-Type": "application/json" },
-          body: JSON.stringify(contentOf({ ...entry, url })),
-        },
-        30_000,
-      );
-      if (!r.ok) return await this.refusal(r);
-      const answer = (await r.json()) as Record<string, unknown>;
-      const eventId = answer.event_id;
-      if (typeof eventId !== "string") return { ok: false, retry: true };
+      const sent = await this.put(`${room}/send/m.room.message/${txn}`, contentOf({ ...entry, url }));
       // A role nobody holds: the sender is told at once (unheld.ts).
-      noteSendAnswer(entry.roomId, eventId, answer);
-      return { ok: true, eventId };
+      if (sent.ok && sent.answer) noteSendAnswer(entry.roomId, sent.eventId, sent.answer);
+      return sent;
     } catch {
       const text = navigator.onLine ? "no connection to Wardline" : "no network";
       return { ok: false, retry: true, reason: { kind: "network", text } };

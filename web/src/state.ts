@@ -69,9 +69,21 @@ export interface Reaction {
 
 export type NotSentReason = { kind: "network" | "refused" | "too-large"; text: string };
 
-/** A message kept until the server accepted it (see outbox.ts). */
+/**
+ * A message, a reaction or a deletion (redaction) kept until the server accepted it (see
+ * outbox.ts). Entries saved before reactions and deletions went through the outbox have no
+ * `kind`: they are messages.
+ */
 export interface OutboxEntry {
   txnId: string;
+  /** Not a message: my reaction to a message, or deleting an event (a message, my reaction). */
+  kind?: "reaction" | "redaction";
+  /** The event reacted to or deleted (a deletion of a reaction not yet accepted: set on acceptance). */
+  target?: string;
+  /** A deletion of my reaction still in the outbox: that reaction's transaction id. */
+  targetTxn?: string;
+  /** A reaction's key (👍). */
+  key?: string;
   roomId: string;
   /** The conversation's name when it was written (shown before the first sync). */
   roomName: string;
@@ -91,6 +103,8 @@ export interface OutboxEntry {
   eventId?: string;
   /** A file being made ready (measured, stored on this device): the messages after it wait. */
   preparing?: boolean;
+  /** Has gone out at least once: it may be on the server, whatever answer came back. */
+  tried?: boolean;
   /** Who wrote it (user id): another person's entries left in this tab are never sent. */
   author?: string;
   /**

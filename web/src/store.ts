@@ -55,7 +55,15 @@ export function useSelector<S, T>(store: Store<S>, select: (s: S) => T): T {
   });
   useEffect(() => {
     const check = () => {
-      const next = latest.current.select(store.get());
+      let next: T;
+      try {
+        next = latest.current.select(store.get());
+      } catch {
+        // A component about to go (its conversation closed at sign-out, say) selecting what is
+        // gone: redrawn (and so removed, or its error shown), never breaking the update itself.
+        rerender(0);
+        return;
+      }
       if (!shallowEqual(next, latest.current.selected)) rerender(0);
     };
     check();

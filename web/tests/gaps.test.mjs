@@ -1,7 +1,7 @@
 // Browser tests of read receipts around gaps: a receipt never covers messages the client never
 // loaded (a limited sync after the laptop slept brings only the newest ones). Real `wardline`
-// binary, Debian's Chromium. (Focus cannot be taken away here: Playwright keeps every page
-// focused; the dialog stands for "not looking at the timeline".)
+// binary, Debian's Chromium. (Focus, visibility and a minute without activity:
+// attention.test.mjs.)
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";

@@ -12,6 +12,7 @@ const INDEX: &[u8] = include_bytes!("../../../web/dist/index.html");
 const APP_JS: &[u8] = include_bytes!("../../../web/dist/app.js");
 const APP_JS_GZ: &[u8] = include_bytes!("../../../web/dist/app.js.gz");
 const APP_CSS: &[u8] = include_bytes!("../../../web/dist/app.css");
+const SERVICE_WORKER: &[u8] = include_bytes!("../../../web/dist/sw.js");
 
 fn asset(content_type: &'static str, body: &'static [u8], gzipped: bool) -> Response {
     let mut response = body.into_response();
@@ -42,10 +43,24 @@ async fn app_css() -> Response {
     asset("text/css", APP_CSS, false)
 }
 
-/// The paths [`routes`] serves.
-pub const PATHS: [&str; 3] = ["/", "/app.js", "/app.css"];
+/// The service worker (`web/src/sw/`): keeps the app shell (`/`, `/app.js`, `/app.css`, public
+/// and the same for everyone) so the client opens offline; never the API or media. Served from
+/// the root, so its scope is the whole client; `no-cache` like the rest, so a new version of it
+/// is picked up at the next load.
+async fn service_worker() -> Response {
+    let mut response = asset("text/javascript", SERVICE_WORKER, false);
+    response.headers_mut().insert("service-worker-allowed", HeaderValue::from_static("/"));
+    response
+}
 
-/// `/`, `/app.js`, `/app.css`.
+/// The paths [`routes`] serves.
+pub const PATHS: [&str; 4] = ["/", "/app.js", "/app.css", "/sw.js"];
+
+/// `/`, `/app.js`, `/app.css`, `/sw.js`.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().route("/", get(index)).route("/app.js", get(app_js)).route("/app.css", get(app_css))
+    Router::new()
+        .route("/", get(index))
+        .route("/app.js", get(app_js))
+        .route("/app.css", get(app_css))
+        .route("/sw.js", get(service_worker))
 }

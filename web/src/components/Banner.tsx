@@ -1,12 +1,13 @@
 // The connection, when it matters: offline, reconnecting, and "Back online" for a moment.
 
+import { waitingInWords } from "../outbox";
 import { useStore } from "../state";
 
 export function Banner() {
   const connection = useStore((s) => s.connection);
-  const waiting = useStore((s) => s.outbox.filter((e) => e.state !== "sent").length);
+  const { words, n } = waitingInWords(useStore((s) => s.outbox));
   if (connection === "online") return null;
-  const queued = waiting ? ` ${waiting === 1 ? "1 message is" : `${waiting} messages are`} waiting to be sent.` : "";
+  const queued = n ? ` ${words} ${n === 1 ? "is" : "are"} waiting to be sent.` : "";
   const text =
     connection === "offline"
       ? `Offline: no network.${queued || " Messages you write are sent when the connection returns."}`

@@ -3,13 +3,14 @@
 import { memo } from "./memo";
 
 import { openRoom } from "../conversation";
+import { waitingInWords } from "../outbox";
 import { useStore } from "../state";
 import type { RoomSummary } from "../state";
 import { clockTime } from "../time";
 import { Presence } from "./Presence";
 import { RoleLine } from "./RoleLine";
 
-const Item = memo(function Item({ room, current, notSent }: { room: RoomSummary; current: boolean; notSent: number }) {
+const Item = memo(function Item({ room, current, notSent }: { room: RoomSummary; current: boolean; notSent: string }) {
   return (
     <li
       tabIndex={0}
@@ -24,10 +25,10 @@ const Item = memo(function Item({ room, current, notSent }: { room: RoomSummary;
       </span>
       <span class="time">{room.lastTs ? clockTime(room.lastTs) : ""}</span>
       <span class="last">
-        {notSent > 0 && (
+        {notSent && (
           <strong class="not-sent-count">
             <span aria-hidden="true">⚠ </span>
-            {notSent === 1 ? "1 message not sent" : `${notSent} messages not sent`} ·{" "}
+            {notSent} not sent ·{" "}
           </strong>
         )}
         {room.preview}
@@ -46,13 +47,14 @@ export function ConversationList() {
   const rooms = useStore((s) => s.rooms);
   const filter = useStore((s) => s.filter);
   const current = useStore((s) => s.current);
-  // Messages waiting in the outbox, by conversation: seen without opening each one.
-  const failed = useStore((s) => s.outbox.filter((e) => e.state === "failed").map((e) => e.roomId).join(" "));
+  // Messages (reactions, deletions) not sent, by conversation: seen without opening each one.
+  const failed = useStore((s) => s.outbox.filter((e) => e.state === "failed"));
+  const notSent = (roomId: string) => waitingInWords(failed.filter((e) => e.roomId === roomId)).words;
   const shown = filter ? rooms.filter((r) => r.name.toLowerCase().includes(filter)) : rooms;
   return (
     <ul class="rooms" aria-label="Conversations">
       {shown.map((r) => (
-        <Item key={r.id} room={r} current={r.id === current} notSent={failed ? failed.split(" ").filter((id) => id === r.id).length : 0} />
+        <Item key={r.id} room={r} current={r.id === current} notSent={notSent(r.id)} />
       ))}
     </ul>
   );

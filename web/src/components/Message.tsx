@@ -9,9 +9,11 @@ import type { TimelineItem } from "../state";
 import { clockTime } from "../time";
 import { CoverLabel, isCoverCopy, withoutCoverLabel } from "./CoverLabel";
 import { memo } from "./memo";
-import { MessageActions, Reactions, ReplyQuote } from "./MessageExtras";
+import { MessageActions, ReplyQuote } from "./MessageExtras";
 import { EditStatus, MessageStatus } from "./MessageStatus";
+import { PendingDelete } from "./PendingDelete";
 import { Presence } from "./Presence";
+import { Reactions } from "./Reactions";
 import { UnheldNote } from "./UnheldNote";
 
 /** An edit of mine still in the outbox: shown in place of the text, with its own status. */
@@ -88,6 +90,7 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
         <time dateTime={new Date(item.ts).toISOString()}>{clockTime(item.ts)}</time>
         {item.mine && <MessageStatus item={item} />}
         {edit && <PendingEdit txnId={edit.txnId} />}
+        {item.mine && item.eventId && <PendingDelete eventId={item.eventId} />}
         <MessageActions item={item} />
       </div>
     </article>

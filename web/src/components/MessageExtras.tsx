@@ -1,13 +1,13 @@
-// Around a message: the message it replies to, its reactions, and its actions (reply, react,
-// forward, edit and delete my own).
+// Around a message: the message it replies to, and its actions (reply, react, forward, mark as
+// read up to it, edit and delete my own). Its reactions: Reactions.tsx.
 
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 
 import { deleteMessage, showActions, startEdit, startForward, startReply, toggleReaction } from "../compose";
-import { findItem } from "../conversation";
+import { findItem, markRead } from "../conversation";
 import { messageText } from "../messagetext";
 import { previewOf } from "../renderers";
-import { useStore } from "../state";
+import { store, useStore } from "../state";
 import type { TimelineItem } from "../state";
 
 export const QUICK_REACTIONS = ["👍", "✅", "👀", "🙏"];
@@ -30,32 +30,18 @@ export function ReplyQuote({ eventId }: { eventId: string }) {
   );
 }
 
-export function Reactions({ item }: { item: TimelineItem }) {
-  if (!item.reactions?.length || !item.eventId) return null;
-  const eventId = item.eventId;
-  return (
-    <div class="reactions" role="group" aria-label="Reactions">
-      {item.reactions.map((r) => (
-        <button
-          type="button"
-          key={r.key}
-          class={`reaction${r.mine ? " mine" : ""}`}
-          aria-pressed={r.mine ? "true" : "false"}
-          aria-label={`${r.key} ${r.who.join(", ")}${r.mine ? " (tap to take yours back)" : ""}`}
-          title={r.who.join(", ")}
-          onClick={() => void toggleReaction(eventId, r.key)}
-        >
-          {r.key} {r.who.length}
-        </button>
-      ))}
-    </div>
+/** "Mark as read up to here": the menu closes, focus back on its button, and what happened is said. */
+function markAsRead(eventId: string): void {
+  showActions(null);
+  store.update({ toast: markRead(eventId) });
+  requestAnimationFrame(() =>
+    document.querySelector<HTMLElement>(`.timeline [data-event="${CSS.escape(eventId)}"] .more`)?.focus(),
   );
 }
 
 /** The "⋯" button and, when open, the message's actions. */
 export function MessageActions({ item }: { item: TimelineItem }) {
   const open = useStore((s) => s.actionsFor === item.eventId);
-  const [error, setError] = useState("");
   const bar = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!open) return undefined;
@@ -67,9 +53,8 @@ export function MessageActions({ item }: { item: TimelineItem }) {
   if (!item.eventId || item.redacted) return null;
   const eventId = item.eventId;
   const text = item.content.msgtype === "m.text" && typeof item.content.body === "string" ? messageText(item.content).text : null;
-  const remove = async () => {
-    if (!window.confirm("Delete this message for everyone in the conversation?")) return;
-    setError((await deleteMessage(eventId)) ?? "");
+  const remove = () => {
+    if (window.confirm("Delete this message for everyone in the conversation?")) deleteMessage(eventId);
   };
   return (
     <>
@@ -88,29 +73,29 @@ export function MessageActions({ item }: { item: TimelineItem }) {
             Reply
           </button>
           {QUICK_REACTIONS.map((key) => (
-            <button type="button" class="plain" key={key} aria-label={`React ${key}`} onClick={() => void toggleReaction(eventId, key)}>
+            <button type="button" class="plain" key={key} aria-label={`React ${key}`} onClick={() => toggleReaction(eventId, key)}>
               {key}
             </button>
           ))}
           <button type="button" class="plain" onClick={() => startForward(eventId)}>
             Forward
           </button>
+          {!item.mine && (
+            <button type="button" class="plain" onClick={() => markAsRead(eventId)}>
+              Mark as read up to here
+            </button>
+          )}
           {item.mine && text !== null && (
             <button type="button" class="plain" onClick={() => startEdit(eventId, text)}>
               Edit
             </button>
           )}
           {item.mine && (
-            <button type="button" class="plain" onClick={() => void remove()}>
+            <button type="button" class="plain" onClick={remove}>
               Delete for everyone
             </button>
           )}
         </div>
-      )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
       )}
     </>
   );

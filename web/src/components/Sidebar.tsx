@@ -4,12 +4,12 @@
 import { useState } from "preact/hooks";
 
 import { signOut } from "../auth";
-import { unsentCount } from "../chat";
+import { unsent } from "../chat";
 
-/** Messages not sent yet are lost at sign-out: asked first. */
+/** Messages (reactions, deletions) not sent yet are lost at sign-out: asked first. */
 function confirmSignOut(): void {
-  const n = unsentCount();
-  const lost = `${n} message${n === 1 ? " has" : "s have"} not been sent and will be lost. Sign out anyway?`;
+  const { words, n } = unsent();
+  const lost = `${words} ${n === 1 ? "has" : "have"} not been sent and will be lost. Sign out anyway?`;
   if (n > 0 && !window.confirm(lost)) return;
   void signOut();
 }

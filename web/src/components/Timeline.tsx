@@ -19,6 +19,7 @@ import {
   outboxItem,
   setSeenMeasure,
 } from "../conversation";
+import { isMessage } from "../outbox";
 import { useStore } from "../state";
 import type { TimelineItem } from "../state";
 import { Message } from "./Message";
@@ -68,7 +69,7 @@ export function Timeline({ roomId, roomName }: { roomId: string; roomName: strin
     ? [
         ...items,
         ...pending
-          .filter((e) => !e.replaces && !inTimeline.has(e.txnId) && !(e.eventId && inTimeline.has(e.eventId)))
+          .filter((e) => isMessage(e) && !e.replaces && !inTimeline.has(e.txnId) && !(e.eventId && inTimeline.has(e.eventId)))
           .map(outboxItem),
       ]
     : items;

@@ -33,3 +33,4 @@ mod search;
 mod session;
 mod status;
 mod sync;
+mod web;
