@@ -138,7 +138,9 @@ fn answer_json(a: &wardline_service::messaging::Answered) -> serde_json::Value {
 /// a current member of the room who may see the message, or its sender; anyone else is told
 /// there is no such event. Under the caller's `rate_limits.statuses`. For a message that asks
 /// (priority, quick responses): its `priority`, the `ask`, each recipient's `answer`, the
-/// `other_answers` of people who were not recipients, and `counts.accepted` / `declined`.
+/// `other_answers` of people who were not recipients, and `counts.accepted` / `declined`; for
+/// an urgent or emergency message, its `escalation`: `state` (`open`, `accepted`, `failsafe`,
+/// `cancelled`), the next step and when it is due, and each step that ran, with what it did.
 async fn message_status(
     State(s): State<Services>,
     Staff(c): Staff,
@@ -183,6 +185,16 @@ async fn message_status(
                 v
             })
             .collect();
+    }
+    if let Some(esc) = s.escalation.of_message(&event).await? {
+        body["escalation"] = json!({
+            "state": esc.ended.map_or("open", |(end, _)| end.as_str()),
+            "ended_ts": esc.ended.map(|(_, t)| t.0),
+            "next_step": (esc.ended.is_none() && esc.step < esc.policy.steps.len()).then_some(esc.step + 1),
+            "next_due_ts": esc.due.map(|t| t.0),
+            "steps": esc.log.iter().map(|r| json!({ "step": r.step + 1, "ts": r.ts.0, "summary": r.summary })).collect::<Vec<_>>(),
+            "policy": esc.policy,
+        });
     }
     Ok(Json(body).into_response())
 }

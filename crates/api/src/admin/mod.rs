@@ -4,6 +4,7 @@
 //! These are Wardline's own endpoints, not Matrix ones, so they are routed here by path; they
 //! still answer errors in the Matrix shape, through the same error table.
 
+mod escalation;
 mod roles;
 mod rota;
 mod settings;
@@ -98,6 +99,21 @@ pub fn routes() -> Routes {
         .wardline(Method::GET, &format!("{A}/lockouts"), "admin.lockouts", full, users::lockouts)
         .wardline(Method::GET, &format!("{A}/settings"), "admin.settings.get", full, settings::get)
         .wardline(Method::PUT, &format!("{A}/settings"), "admin.settings.update", full, settings::update)
+        .wardline(Method::GET, &format!("{A}/escalation_policies"), "admin.escalation.list", full, escalation::list)
+        .wardline(
+            Method::PUT,
+            &format!("{A}/escalation_policies/{{scope}}/{{level}}"),
+            "admin.escalation.set",
+            full,
+            escalation::set,
+        )
+        .wardline(
+            Method::DELETE,
+            &format!("{A}/escalation_policies/{{scope}}/{{level}}"),
+            "admin.escalation.remove",
+            full,
+            escalation::remove,
+        )
         .wardline(Method::GET, &format!("{A}/roles"), "admin.roles.list", full, roles::list)
         .wardline(Method::POST, &format!("{A}/rota"), "admin.rota.import", full, rota::import)
         .wardline(Method::POST, &format!("{A}/roles"), "admin.roles.create", full, roles::create)

@@ -81,6 +81,15 @@ impl EscalationService {
         self.wake.notify_one();
     }
 
+    /// The escalation of a message, if it has one (for its status; the caller checked that the
+    /// reader may see the message).
+    pub async fn of_message(
+        &self,
+        event_id: &ruma::EventId,
+    ) -> crate::ServiceResult<Option<wardline_store::Escalation>> {
+        Ok(self.store.escalation(event_id).await?)
+    }
+
     /// A person's name as colleagues see it: their display name, else their username.
     async fn name_of(&self, user: &ruma::UserId) -> crate::ServiceResult<String> {
         let account = self.store.account(user).await?;

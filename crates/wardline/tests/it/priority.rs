@@ -201,3 +201,97 @@ async fn quick_responses_are_numbered_for_stock_clients_and_chosen_by_number() {
     assert_eq!(answer_of(&st, &ben)["label"], "On my way 5 min", "{st}");
     assert_eq!(st["counts"]["accepted"], 1);
 }
+
+/// Reads the conversation until the server's member has posted a notice whose body starts with
+/// `starts`; returns it. (Waits for the engine, asserting only what arrives.)
+async fn server_notice(c: &Client, room: &str, starts: &str) -> Value {
+    for _ in 0..200 {
+        let (st, page) = c.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50", enc(room))).await;
+        assert_eq!(st, 200, "{page}");
+        let found = page["chunk"].as_array().unwrap().iter().find(|e| {
+            e["sender"].as_str().is_some_and(|s| s.starts_with("@wardline:"))
+                && e["content"]["body"].as_str().is_some_and(|b| b.starts_with(starts))
+        });
+        if let Some(e) = found {
+            return e.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the server never posted a notice starting {starts:?} in {room}");
+}
+
+#[tokio::test]
+async fn an_urgent_message_escalates_by_the_policy_a_decline_hastens_it_and_an_acceptance_ends_it() {
+    let s = Server::start();
+    let boss = crate::admin::admin(&s).await;
+    let nia = s.user("nia").await;
+    let reg = s.user("reg").await;
+    let raj = s.user("raj").await;
+    let ann = s.user("ann").await;
+    let policies = "/_wardline/admin/v1/escalation_policies";
+
+    // A policy without a failsafe, or with one that is not a person of the organisation, is refused.
+    let renotify = json!({"after_ms": 1_800_000, "action": "renotify"});
+    let (st, body) = boss.put(&format!("{policies}/org/urgent"), json!({"steps": [renotify]})).await;
+    assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{body}");
+    assert!(body["error"].as_str().unwrap().contains("failsafe"), "{body}");
+    let stranger = json!({"after_ms": 3_600_000, "action": "failsafe", "targets": [{"kind": "user", "user_id": "@nobody:localhost"}]});
+    let (st, body) = boss.put(&format!("{policies}/org/urgent"), json!({"steps": [renotify, stranger]})).await;
+    assert_eq!(st, 400, "{body}");
+    let (st, body) = nia.put(&format!("{policies}/org/urgent"), json!({"steps": []})).await;
+    assert_eq!(st, 403, "only administrators set policies: {body}");
+    // Re-notify at 30 min, the failsafe (Ann) at an hour: nothing is due during the test unless
+    // a decline hastens it.
+    let failsafe =
+        json!({"after_ms": 3_600_000, "action": "failsafe", "targets": [{"kind": "user", "user_id": ann.user_id}]});
+    let (st, body) = boss.put(&format!("{policies}/org/urgent"), json!({"steps": [renotify, failsafe]})).await;
+    assert_eq!(st, 200, "{body}");
+    let (_, listed) = boss.get(policies).await;
+    assert_eq!(listed["policies"][0]["scope"], "org", "{listed}");
+
+    let room = nia.room_with(&[&reg, &raj]).await;
+    let msg = sent(
+        &nia,
+        &room,
+        "m.room.message",
+        "u1",
+        json!({"msgtype": "m.text", "body": "K+ 6.9 bed 4",
+        "org.wardline.priority": {"level": "urgent"}}),
+    )
+    .await;
+    let mut esc = Value::Null;
+    for _ in 0..200 {
+        esc = status(&nia, &room, &msg).await["escalation"].clone();
+        if !esc.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(esc["state"], "open", "{esc}");
+    assert_eq!(esc["next_step"], 1);
+    assert!(esc["steps"].as_array().unwrap().is_empty());
+
+    // Raj declines: the next step (re-notify) runs at once and names Reg, who has not answered.
+    sent(&raj, &room, "m.room.message", "d1", response(&msg, "decline", Some("in theatre"))).await;
+    let notice = server_notice(&nia, &room, "No answer after").await;
+    assert_eq!(notice["content"]["body"], "No answer after 0 min — notifying again: Dr reg");
+    assert_eq!(notice["content"]["m.mentions"]["user_ids"], json!([reg.user_id.as_str()]));
+    assert_eq!(notice["content"]["msgtype"], "m.notice");
+
+    // Reg acknowledges: the escalation ends, and everyone sees it.
+    sent(&reg, &room, "m.room.message", "a1", response(&msg, "acknowledge", None)).await;
+    server_notice(&nia, &room, "✓ Dr reg accepted (Acknowledge)").await;
+    let st = status(&nia, &room, &msg).await;
+    assert_eq!(st["escalation"]["state"], "accepted", "{st}");
+    assert_eq!(st["escalation"]["steps"][0]["step"], 1, "{st}");
+    assert!(
+        st["recipients"].as_array().unwrap().iter().all(|r| !r["user_id"].as_str().unwrap().starts_with("@wardline:")),
+        "the server's member is never a recipient"
+    );
+
+    // The server's member cannot be invited by anyone, nor its name taken.
+    let (code, _) = nia.invite(&room, "@wardline:localhost").await;
+    assert_ne!(code, 200);
+    let (ok, _, _) = cli(&s.data_dir, &["user", "add", "wardline"], Some("correct horse battery staple\n"));
+    assert!(!ok, "the server's username is reserved");
+}
