@@ -148,11 +148,10 @@ impl Policy {
             previous = step.after_ms;
             let last = i + 1 == self.steps.len();
             match &step.action {
-                Action::Failsafe { targets } if last => {
-                    if targets.is_empty() {
-                        return Err(PolicyError::NoTargets(i + 1));
-                    }
+                Action::Failsafe { targets } if last && targets.is_empty() => {
+                    return Err(PolicyError::NoTargets(i + 1));
                 }
+                Action::Failsafe { .. } if last => {}
                 Action::Failsafe { .. } => return Err(PolicyError::Failsafe),
                 _ if last => return Err(PolicyError::Failsafe),
                 Action::Add { targets } if targets.is_empty() => return Err(PolicyError::NoTargets(i + 1)),

@@ -113,7 +113,7 @@ impl EscalationService {
         if e.event.kind == kinds::MESSAGE
             && !is_service_user(&e.event.sender)
             && e.redacted_because.is_none()
-            && !wardline_types::relation::relation(content).is_some_and(|r| r.rel_type == rel_types::REPLACE)
+            && wardline_types::relation::relation(content).is_none_or(|r| r.rel_type != rel_types::REPLACE)
             && let Ok(Some(request)) = priority::request_of(content)
             && request.level != Level::Routine
         {
