@@ -377,3 +377,28 @@ async fn a_policy_is_saved_only_with_a_failsafe_that_can_be_reached() {
     n.s.escalation.tick().await.unwrap();
     assert_eq!(n.store.escalation(&msg).await.unwrap().unwrap().policy, own);
 }
+
+#[tokio::test]
+async fn the_sender_leaving_does_not_stop_the_escalation() {
+    let n = Night::open().await.with_consultant().await;
+    n.set_org_policy(
+        Level::Urgent,
+        vec![
+            step(2, Action::Add { targets: vec![person("con")] }),
+            step(4, Action::Failsafe { targets: vec![person("ann")] }),
+        ],
+    )
+    .await;
+    let room = n.ward(&["reg"]).await;
+    let msg = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    // The nurse goes off shift and leaves the conversation before anyone answers.
+    n.s.rooms.leave(&room, &actor("nia"), None).await.unwrap();
+    n.after(2).await;
+    assert_eq!(n.membership_of(&room, "con").await, Some(Membership::Invite), "brought in by who is still there");
+    assert_eq!(n.notices(&room).await.len(), 1);
+    n.after(2).await;
+    assert_eq!(n.membership_of(&room, "ann").await, Some(Membership::Invite));
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert_eq!(esc.ended.map(|(e, _)| e), Some(EscalationEnd::Failsafe));
+}

@@ -54,8 +54,13 @@ impl RoomService {
     /// Invites someone on behalf of `by` because the server must (an escalation step brings
     /// them in): the same rules and audit as [`Self::invite`], without `by`'s rate limit, which
     /// must never hold an escalation back.
+    /// `by` is who the invitation is made for (the message's sender); if they can no longer
+    /// invite there (they left), the joined person with the most power who can makes it.
     pub async fn invite_for_escalation(&self, room_id: &RoomId, by: &Actor, target: &UserId) -> ServiceResult<()> {
-        self.invite_as(room_id, by, target, Some("escalation".into()), false).await
+        let inviter = self.with_state(room_id, |s| super::server_member::inviter(s, &by.user_id)).await?;
+        let inviter = inviter.ok_or_else(|| ServiceError::forbidden("nobody left in the conversation can invite"))?;
+        let by = Actor::system(inviter);
+        self.invite_as(room_id, &by, target, Some("escalation".into()), false).await
     }
 
     async fn invite_as(

@@ -20,6 +20,22 @@ use crate::{ServiceError, ServiceResult};
 /// The device the server's notices are sent from.
 const DEVICE: &str = "WARDLINE";
 
+/// Who invites on the server's behalf in a conversation: `preferred` if they are in it and may
+/// invite, else the joined person (never a role's user or the server's own member) with the
+/// highest power who may, so a step still runs after the sender has left.
+pub(crate) fn inviter(state: &super::RoomState, preferred: &UserId) -> Option<OwnedUserId> {
+    let power = state.power();
+    let may = |u: &UserId| state.membership(u) == Some(Membership::Join) && power.user(u) >= power.invite;
+    if may(preferred) {
+        return Some(preferred.to_owned());
+    }
+    state
+        .members_with(Membership::Join)
+        .filter(|u| !wardline_types::account::is_service_user(u) && may(u))
+        .max_by_key(|u| (power.user(u), std::cmp::Reverse((*u).clone())))
+        .cloned()
+}
+
 impl RoomService {
     /// `@wardline:<server>`.
     pub fn server_member(&self) -> ServiceResult<OwnedUserId> {
@@ -48,14 +64,16 @@ impl RoomService {
                 return Err(ServiceError::not_found("no such room"));
             }
             if slot.state.membership(&me) != Some(Membership::Join) {
+                let inviter = inviter(&slot.state, brought_by)
+                    .ok_or_else(|| ServiceError::forbidden("nobody left in the conversation can bring Wardline in"))?;
                 let mut events = Vec::new();
                 if slot.state.membership(&me) != Some(Membership::Invite) {
                     let invite = json!({ "membership": "invite", "displayname": "Wardline" });
-                    events.push(self.new_event(room, brought_by, kinds::MEMBER, Some(me.to_string()), invite));
+                    events.push(self.new_event(room, &inviter, kinds::MEMBER, Some(me.to_string()), invite));
                 }
                 let join = json!({ "membership": "join", "displayname": "Wardline" });
                 events.push(self.new_event(room, &me, kinds::MEMBER, Some(me.to_string()), join));
-                self.append(&Actor::system(brought_by.to_owned()), &mut slot, events).await?;
+                self.append(&Actor::system(inviter), &mut slot, events).await?;
             }
         }
         let actor = Actor { user_id: me, device_id: Some(txn.device_id.clone()), ip: None };
