@@ -402,3 +402,67 @@ async fn the_sender_leaving_does_not_stop_the_escalation() {
     let esc = n.store.escalation(&msg).await.unwrap().unwrap();
     assert_eq!(esc.ended.map(|(e, _)| e), Some(EscalationEnd::Failsafe));
 }
+
+/// A small simulation: forty urgent messages at pseudo-random times in four wards, whose
+/// recipients accept late, decline, or never answer. Every message ends accepted or at its
+/// failsafe, and none later than its policy's failsafe.
+#[tokio::test]
+async fn simulation_every_message_ends_accepted_or_at_the_failsafe_within_its_policy() {
+    let n = Night::open().await;
+    n.set_org_policy(
+        Level::Urgent,
+        vec![
+            step(2, Action::Renotify),
+            step(4, Action::Renotify),
+            step(6, Action::Failsafe { targets: vec![person("ann")] }),
+        ],
+    )
+    .await;
+    let wards =
+        [n.ward(&["reg", "raj"]).await, n.ward(&["reg"]).await, n.ward(&["raj"]).await, n.ward(&["reg", "raj"]).await];
+    // A fixed linear congruential sequence: the same run every time.
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |m: u64| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % m
+    };
+    // (message, ward, minute it is answered and how: 0 accept, 1 decline then accept later, 2 never)
+    let mut plan = Vec::new();
+    let mut sent = Vec::new();
+    for minute in 0..70u64 {
+        if minute < 40 {
+            let ward = &wards[usize::try_from(next(4)).unwrap()];
+            let msg = n.urgent(ward, "urgent", json!({})).await;
+            sent.push((msg.clone(), Timestamp(T0.0 + minute * MIN)));
+            plan.push((msg, ward.clone(), minute + next(9), next(3)));
+        }
+        for (msg, ward, at, how) in &plan {
+            if *at != minute {
+                continue;
+            }
+            let answerer = if n.membership_of(ward, "reg").await == Some(Membership::Join) { "reg" } else { "raj" };
+            match how {
+                0 => n.react(answerer, ward, msg, "👍").await,
+                1 => n.react(answerer, ward, msg, "👎").await,
+                _ => {}
+            }
+        }
+        n.after(1).await;
+    }
+    let mut accepted = 0;
+    let mut failsafe = 0;
+    for (msg, sent_at) in &sent {
+        let esc = n.store.escalation(msg).await.unwrap().unwrap();
+        let (end, at) = esc.ended.unwrap_or_else(|| panic!("{msg} never ended: {esc:?}"));
+        match end {
+            EscalationEnd::Accepted => accepted += 1,
+            EscalationEnd::Failsafe => failsafe += 1,
+            EscalationEnd::Cancelled => panic!("nothing was deleted"),
+        }
+        assert!(at.0 <= sent_at.0 + 6 * MIN + MIN, "{msg} ended {} ms after it was sent", at.0 - sent_at.0);
+        let steps: Vec<usize> = esc.log.iter().map(|r| r.step).collect();
+        assert_eq!(steps, (0..steps.len()).collect::<Vec<_>>(), "each step once, in order");
+    }
+    assert_eq!(accepted + failsafe, 40);
+    assert!(failsafe > 0 && accepted > 0, "accepted {accepted}, failsafe {failsafe}: both happen");
+}
