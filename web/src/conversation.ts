@@ -6,7 +6,7 @@
 import { KnownMembership, NotificationCountType, ReceiptType } from "./mx";
 import type { MatrixEvent, Room } from "./mx";
 import { contentOf } from "./outbox";
-import { Attention, markReadUpTo, receiptTarget, unseenAfter } from "./reading";
+import { Attention, GAP, markReadUpTo, receiptTarget } from "./reading";
 import type { ReadingEvent } from "./reading";
 import { isShown, previewOf } from "./renderers";
 import { conversationName, nameIn as ownNameIn, roleOfRoom, senderOf } from "./rolechat";
@@ -187,12 +187,10 @@ export function openRoomObject(): Room | null {
 }
 
 /**
- * A gap between two runs of loaded messages (after a limited sync), as read tracking sees it:
- * a message never seen, so no receipt ever covers what is not loaded there.
+ * Events of the open conversation as read tracking sees them, and where my receipt is. Between
+ * two runs of loaded messages (after a limited sync), a `GAP`: no receipt ever covers what is
+ * not loaded there (reading.ts).
  */
-const GAP: ReadingEvent = { id: "", mine: false, shown: true };
-
-/** Events of the open conversation as read tracking sees them, and where my receipt is. */
 function readingView(room: Room): { events: ReadingEvent[]; receiptIndex: number; all: (MatrixEvent | null)[] } {
   const all = shownRuns(room).flatMap((run, i) => (i ? [null, ...run] : run));
   const events = all.map((e) => (e ? { id: e.getId() ?? "", mine: e.getSender() === me(), shown: drawn(e) } : GAP));
@@ -263,7 +261,7 @@ function hasGap(room: Room): boolean {
   if (receiptIndex >= 0) return false;
   if (store.get().readUpTo) return true;
   // No receipt of mine at all: the server's unread count says how many of the last are new.
-  const others = events.filter((e) => e.shown && !e.mine && e !== GAP).length;
+  const others = events.filter((e) => e.shown && !e.mine && !e.gap).length;
   return room.getUnreadNotificationCount(NotificationCountType.Total) > others;
 }
 
@@ -331,7 +329,7 @@ function firstUnread(room: Room): string | null {
   events.forEach((e, i) => e.shown && e.mine && (lastMine = i));
   if (receiptIndex >= 0 || lastMine >= 0) {
     for (let i = Math.max(receiptIndex, lastMine) + 1; i < events.length; i++) {
-      if (events[i].shown && !events[i].mine && events[i] !== GAP) return events[i].id;
+      if (events[i].shown && !events[i].mine && !events[i].gap) return events[i].id;
     }
     return null;
   }
@@ -339,7 +337,7 @@ function firstUnread(room: Room): string | null {
   // how many of the last messages are new.
   const unread = room.getUnreadNotificationCount(NotificationCountType.Total);
   if (unread <= 0) return null;
-  const others = events.filter((e) => e.shown && !e.mine && e !== GAP);
+  const others = events.filter((e) => e.shown && !e.mine && !e.gap);
   return others[Math.max(0, others.length - unread)]?.id ?? null;
 }
 
@@ -583,8 +581,10 @@ export function markRead(eventId: string): string {
   const mark = markReadUpTo(events, receiptIndex, index, startsEarlier() || hasGap(room) || (receiptIndex < 0 && Boolean(readUpTo)));
   if (mark.kind === "already") return "Already read up to here.";
   if (mark.kind === "gap") return "Earlier unread messages are not loaded yet: load them first, then mark as read.";
-  for (const e of events.slice(0, index + 1)) if (e.shown && !e.mine) seen.add(e.id);
-  store.update({ readUpTo: mark.id, unseenBelow: unseenAfter(events, index, (id) => seen.has(id)) });
+  // (Only the messages it reads: never a gap's stand-in, which no rule may count as seen.)
+  for (const e of events.slice(receiptIndex + 1, index + 1)) if (e.shown && !e.mine && !e.gap) seen.add(e.id);
+  store.update({ readUpTo: mark.id });
+  store.update({ unseenBelow: store.get().live ? unseenBelowCount() : 0 });
   matrix().sendReadReceipt(target, ReceiptType.Read).catch(() => undefined);
   return "Marked as read up to this message.";
 }

@@ -1,7 +1,8 @@
 // Read only when seen: a message counts as read once it was on screen for a second, in the open
 // conversation, while someone was there (the page visible and focused, and activity within the
 // last minute: Attention). The read receipt moves to the last message of the unbroken run of
-// seen messages after it, so jumping to the bottom does not mark the skipped middle as read.
+// seen messages after it, so jumping to the bottom does not mark the skipped middle as read,
+// and never past a gap (messages not loaded, after a limited sync): no rule here crosses one.
 
 export interface ReadingEvent {
   id: string;
@@ -9,7 +10,15 @@ export interface ReadingEvent {
   mine: boolean;
   /** Drawn in the timeline (a message); other events (membership, names) do not stop the run. */
   shown: boolean;
+  /**
+   * Messages not loaded here (a gap between two loaded runs, after a limited sync): never seen,
+   * never read, so no receipt reaches past it (until it is loaded and is messages instead).
+   */
+  gap?: boolean;
 }
+
+/** Messages not loaded between two loaded runs, as the reading rules see them. */
+export const GAP: ReadingEvent = { id: "", mine: false, shown: true, gap: true };
 
 /**
  * Where the receipt should move to: the last event of the run of seen (or mine) messages that
@@ -21,6 +30,7 @@ export function receiptTarget(events: ReadingEvent[], receiptIndex: number, seen
   let read = 0;
   for (let i = receiptIndex + 1; i < events.length; i++) {
     const e = events[i];
+    if (e.gap) break;
     if (!e.shown) continue;
     if (e.mine) {
       target = e.id;
@@ -38,7 +48,7 @@ export function unseenAfter(events: ReadingEvent[], receiptIndex: number, seen: 
   let n = 0;
   for (let i = receiptIndex + 1; i < events.length; i++) {
     const e = events[i];
-    if (e.shown && !e.mine && !seen(e.id)) n++;
+    if (e.shown && !e.mine && !e.gap && !seen(e.id)) n++;
   }
   return n;
 }
@@ -128,11 +138,13 @@ export type MarkRead =
 /**
  * "Mark as read up to here" on `events[index]` (keyboard and screen-reader users' explicit
  * reading): read up to it only if every message between my receipt (`receiptIndex`, -1: not in
- * `events`) and it is loaded. `gapBefore`: with the receipt not in `events`, messages before the
- * first of `events` were never loaded after it (the same rule as reading's: never across a gap).
+ * `events`) and it is loaded: no gap between them (`GAP` entries). `gapBefore`: with the receipt
+ * not in `events`, messages before the first of `events` were never loaded after it (the same
+ * rule as reading's: never across a gap).
  */
 export function markReadUpTo(events: ReadingEvent[], receiptIndex: number, index: number, gapBefore: boolean): MarkRead {
-  if (index < 0) return { kind: "gap" };
-  if (receiptIndex >= 0) return index > receiptIndex ? { kind: "read", id: events[index].id } : { kind: "already" };
-  return gapBefore ? { kind: "gap" } : { kind: "read", id: events[index].id };
+  if (index < 0 || events[index].gap) return { kind: "gap" };
+  if (receiptIndex >= 0 && index <= receiptIndex) return { kind: "already" };
+  if (receiptIndex < 0 && gapBefore) return { kind: "gap" };
+  return events.slice(receiptIndex + 1, index).some((e) => e.gap) ? { kind: "gap" } : { kind: "read", id: events[index].id };
 }

@@ -6,7 +6,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 
-import { WAIT, active, reading, bubble, call, conversation, openConversation, sendText, signIn, status, until, upload, startWard, stopWard } from "./support.mjs";
+import { WAIT, reading, bubble, call, conversation, inView, openConversation, sendText, signIn, status, until, upload, startWard, stopWard } from "./support.mjs";
 
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
 
@@ -43,26 +43,41 @@ test("after a limited sync, the messages never loaded are not read: the gap is l
     await openConversation(page, "Ada Lovelace");
     await reading(page, until(async () => (await readAt(before[2])) !== null, "the messages before the sleep read"));
 
-    // The laptop sleeps; the ward group gets 40 messages; the sync brings only the 10 newest.
+    // The laptop sleeps (asleep once a sync has failed: one under way as the network went may
+    // still have brought what came meanwhile); the ward group gets 40 messages; the sync brings
+    // only the newest.
+    const asleep = page.waitForEvent("requestfailed", { predicate: (r) => r.url().includes("/sync"), timeout: 60_000 });
     await context.setOffline(true);
     await page.getByText(/offline|connection/i).first().waitFor(WAIT);
+    await asleep;
     const night = [];
     for (let i = 1; i <= 40; i++) night.push(await sendText(server, people.ada.token, roomId, `Night entry ${i}`));
     await context.setOffline(false);
     await bubble(page, "Night entry 40").waitFor(WAIT);
-    await active(page);
-    // The gap is closed (loaded back, or on asking), the newest are on screen meanwhile...
-    // (The conversation was open: what was shown stays, the gap between is loaded on asking.)
-    const load = page.getByRole("button", { name: /earlier unread messages|messages not shown yet/i });
+    // The conversation was open: what was shown stays, the newest follow after a gap line.
+    const gap = page.locator(".timeline .gap");
+    await gap.getByText("More messages here, not shown yet").waitFor(WAIT);
+    assert.equal(await bubble(page, "Night entry 1").count(), 0, "the first of the night not loaded");
+    const nightReceipts = () => receipts.filter((r) => night.includes(r)).map((r) => `entry ${night.indexOf(r) + 1}`);
+    // Eli is there, reading the newest (longer than a message takes to count as seen)...
+    await reading(page, new Promise((r) => setTimeout(r, 2500)));
+    // ... but none of the 40 counts as read: the receipt would cover the gap's, never loaded.
+    assert.deepEqual(nightReceipts(), [], "no receipt for a night message");
+    assert.equal(await readAt(night[39]), null, "entry 40 not read");
+
+    // The gap is loaded, the newest stay on screen meanwhile (the button pressed where it is,
+    // without scrolling to it, as by a screen reader's command)...
+    const load = gap.getByRole("button", { name: "Load the messages not shown yet" });
     await until(async () => {
-      if (await load.count()) await load.first().click().catch(() => undefined);
-      return (await bubble(page, "Night entry 1").count()) > 0;
+      if (await load.count()) await load.first().evaluate((b) => b.click()).catch(() => undefined);
+      return (await gap.count()) === 0 && (await bubble(page, "Night entry 1").count()) > 0;
     }, "the gap loaded");
+    assert.ok(await inView(bubble(page, "Night entry 40")), "the newest on screen");
+    assert.ok(!(await inView(bubble(page, "Night entry 1"))), "the first of the night not on screen");
     // Eli is there, reading (longer than a message takes to count as seen).
     await reading(page, new Promise((r) => setTimeout(r, 2500)));
-    // ... but none of the 40 counts as read: the first of them were never on screen.
-    const nightReceipts = receipts.filter((r) => night.includes(r)).map((r) => `entry ${night.indexOf(r) + 1}`);
-    assert.deepEqual(nightReceipts, [], "no receipt for a night message");
+    // ... and still none of the 40 counts as read: the first of them were never on screen.
+    assert.deepEqual(nightReceipts(), [], "no receipt for a night message");
     assert.equal(await readAt(night[39]), null, "entry 40 not read");
     assert.equal(await readAt(night[0]), null, "entry 1 not read");
 

@@ -74,27 +74,39 @@ test("Mark as read up to here: read up to that message only, by keyboard, never 
     await toast.getByText("Already read up to here.").waitFor(WAIT);
     assert.deepEqual(receipts, [ids[1]], "no receipt sent");
 
-    // A limited sync after the laptop slept: the newest messages only, the earlier ones not
-    // loaded (and cannot be loaded for now).
+    // A limited sync after the laptop slept (asleep once a sync has failed: one under way as the
+    // network went may still have brought what came meanwhile): what was shown stays, the newest
+    // messages follow after a gap line, the ones between not loaded (and cannot be for now).
     await page.route("**/rooms/*/messages**", (route) => route.abort("internetdisconnected"));
+    const asleep = page.waitForEvent("requestfailed", { predicate: (r) => r.url().includes("/sync"), timeout: 60_000 });
     await context.setOffline(true);
     await page.getByRole("status").getByText(/Offline/).waitFor(WAIT);
+    await asleep;
     const night = [];
     for (let i = 1; i <= 40; i++) night.push(await sendText(server, people.ada.token, roomId, `Night entry ${i}`));
     await context.setOffline(false);
     await bubble(page, "Night entry 40").waitFor(WAIT);
-    await page.getByRole("button", { name: "Load earlier unread messages" }).waitFor(WAIT);
+    const gap = page.locator(".timeline .gap");
+    await gap.getByText("More messages here, not shown yet").waitFor(WAIT);
+    assert.equal(await bubble(page, "Night entry 1").count(), 0, "the first of the night not loaded");
     await markByKeyboard(page, "Night entry 40");
     await toast.getByText(/Earlier unread messages are not loaded yet/).waitFor(WAIT);
     assert.deepEqual(receipts, [ids[1]], "no receipt across the gap");
     assert.equal(await readAt(night[39]), null, "entry 40 not read");
+    // Nor on the first message after the gap.
+    await toast.getByText(/Earlier unread messages are not loaded yet/).waitFor({ state: "detached", ...WAIT });
+    const firstAfter = await page.locator(".timeline .gap + .msg").getAttribute("data-event");
+    await markByKeyboard(page, `Night entry ${night.indexOf(firstAfter) + 1}`);
+    await toast.getByText(/Earlier unread messages are not loaded yet/).waitFor(WAIT);
+    assert.deepEqual(receipts, [ids[1]], "no receipt across the gap");
+    assert.equal(await readAt(firstAfter), null, "the first after the gap not read");
 
     // The gap loaded: now it may be marked.
     await page.unroute("**/rooms/*/messages**");
-    const load = page.getByRole("button", { name: "Load earlier unread messages" });
+    const load = gap.getByRole("button", { name: "Load the messages not shown yet" });
     await until(async () => {
       if (await load.count()) await load.click().catch(() => undefined);
-      return (await bubble(page, "Night entry 1").count()) > 0 && (await load.count()) === 0;
+      return (await bubble(page, "Night entry 1").count()) > 0 && (await gap.count()) === 0;
     }, "the gap loaded");
     await markByKeyboard(page, "Night entry 40");
     await toast.getByText("Marked as read up to this message.").waitFor(WAIT);

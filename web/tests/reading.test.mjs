@@ -17,7 +17,7 @@ const bundled = await build({
   write: false,
   platform: "neutral",
 });
-const { Attention, DWELL_MS, IDLE_MS, markReadUpTo, receiptTarget, unseenAfter } = await import(
+const { Attention, DWELL_MS, GAP, IDLE_MS, markReadUpTo, receiptTarget, unseenAfter } = await import(
   `data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString("base64")}`
 );
 
@@ -118,4 +118,20 @@ test("mark as read up to here: forward only, and never across messages not loade
   // No receipt, and everything from the start loaded.
   assert.deepEqual(markReadUpTo(events, -1, 3, false), { kind: "read", id: "c" });
   assert.deepEqual(markReadUpTo(events, 0, -1, false), { kind: "gap" }, "a message not shown");
+});
+
+test("no rule crosses a gap of messages not loaded (after a limited sync), whatever counts as seen", () => {
+  // Read up to a; then a gap; then the newest, b and c, seen on screen.
+  const events = [theirs("a"), GAP, theirs("b"), theirs("c")];
+  const everything = () => true;
+  assert.equal(receiptTarget(events, 0, everything), null, "the receipt stays before the gap");
+  assert.equal(receiptTarget([theirs("x"), mine("m"), GAP, theirs("b")], -1, everything), "m", "up to the gap only");
+  assert.equal(unseenAfter(events, 0, seenOf()), 2, "the gap is not a message");
+  assert.deepEqual(markReadUpTo(events, 0, 3, false), { kind: "gap" }, "mark as read after the gap: refused");
+  assert.deepEqual(markReadUpTo(events, 0, 2, false), { kind: "gap" });
+  assert.deepEqual(markReadUpTo(events, -1, 3, false), { kind: "gap" }, "no receipt, a gap before the message");
+  assert.deepEqual(markReadUpTo(events, -1, 0, false), { kind: "read", id: "a" }, "before the gap: allowed");
+  // The receipt after the gap: the gap is read past already.
+  assert.deepEqual(markReadUpTo(events, 2, 3, false), { kind: "read", id: "c" });
+  assert.equal(receiptTarget(events, 2, everything), "c");
 });
