@@ -32,7 +32,7 @@ function EscalationState({ esc, detail }: { esc: Escalation; detail: AskDetail }
   if (esc.state === "open") {
     return (
       <p class="escalation-state open">
-        <span aria-hidden="true">⏫ </span>
+        <span aria-hidden="true">↑ </span>
         {esc.next_step && esc.next_due_ts
           ? `Escalating — step ${esc.next_step} at ${clockTime(esc.next_due_ts)}`
           : "Escalating"}
@@ -53,7 +53,7 @@ function EscalationState({ esc, detail }: { esc: Escalation; detail: AskDetail }
     const last = esc.steps[esc.steps.length - 1];
     return (
       <p class="escalation-state failsafe">
-        <span aria-hidden="true">🚨 </span>
+        <span aria-hidden="true">‼ </span>
         <strong>FAILSAFE reached</strong>
         {esc.ended_ts ? ` at ${clockTime(esc.ended_ts)}` : ""}
         {last ? `: ${last.summary}` : ""}

@@ -9,7 +9,7 @@ import type { Level } from "../priority";
 const CHOICES: { level: Level; sign: string; word: string }[] = [
   { level: "routine", sign: "", word: "Routine" },
   { level: "urgent", sign: "⚠", word: "Urgent" },
-  { level: "emergency", sign: "🚨", word: "Emergency" },
+  { level: "emergency", sign: "‼", word: "Emergency" },
 ];
 
 export function PriorityPicker(props: {

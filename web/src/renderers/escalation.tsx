@@ -7,7 +7,8 @@ import { escalationOf, unreachable } from "../priority";
 import type { Renderer } from "./types";
 import { text } from "./types";
 
-const SIGN: Record<string, string> = { renotify: "🔔", add_cover: "➕", add: "➕", failsafe: "🚨", accepted: "✓" };
+// (Text signs, not emoji: a ward PC may have no emoji font. The server's "accepted" text starts with its own ✓.)
+const SIGN: Record<string, string> = { renotify: "↻", add_cover: "+", add: "+", failsafe: "‼", accepted: "" };
 
 export const escalationRenderer: Renderer = {
   view: ({ item, preview }) => {
@@ -17,7 +18,7 @@ export const escalationRenderer: Renderer = {
     const kind = n?.kind ?? "";
     return (
       <div class={`escalation-line ${kind}${nobody ? " unreachable" : ""}`} role="note">
-        <span aria-hidden="true">{SIGN[kind] ?? "⏫"} </span>
+        {SIGN[kind] !== "" && <span aria-hidden="true">{SIGN[kind] ?? "↑"} </span>}
         {kind === "failsafe" ? <strong>{body}</strong> : <span>{body}</span>}
         {n && !preview && <ToMessage eventId={n.message} label="Show the message" />}
       </div>
