@@ -118,6 +118,8 @@ export function Composer({ roomId }: { roomId: string }) {
   const [responses, setResponses] = useState<AskOption[]>([]);
   const [firstAccept, setFirstAccept] = useState(false);
   const problem = asking ? askProblem(responses) : "";
+  // On a phone the priority row opens from a button beside Attach, keeping the composer short.
+  const [showPriority, setShowPriority] = useState(false);
   useEffect(() => {
     input.current?.focus();
   }, [replyingTo, editing?.eventId]);
@@ -177,6 +179,7 @@ export function Composer({ roomId }: { roomId: string }) {
       setAsking(false);
       setResponses([]);
       setFirstAccept(false);
+      setShowPriority(false);
     }
     setQuery(null);
     if (wasEditing) {
@@ -214,6 +217,7 @@ export function Composer({ roomId }: { roomId: string }) {
     <form class={`composer ${level}`} aria-label="Send a message" onSubmit={submit}>
       <Context onCancel={cancel} />
       <PriorityPicker
+        open={showPriority || level !== "routine" || asking}
         level={editing ? "routine" : level}
         onLevel={setLevel}
         responses={asking}
@@ -242,6 +246,16 @@ export function Composer({ roomId }: { roomId: string }) {
         }}
       />
       <VoiceButton roomId={roomId} />
+      <button
+        type="button"
+        class="plain priority-toggle"
+        aria-expanded={showPriority ? "true" : "false"}
+        aria-label="Priority and quick responses"
+        disabled={Boolean(editing)}
+        onClick={() => setShowPriority(!showPriority)}
+      >
+        <span aria-hidden="true">{level === "emergency" ? "‼" : "⚠"}</span>
+      </button>
       <textarea
         ref={input}
         rows={1}

@@ -13,6 +13,8 @@ const CHOICES: { level: Level; sign: string; word: string }[] = [
 ];
 
 export function PriorityPicker(props: {
+  /** Shown on a phone too (always shown on a larger screen). */
+  open: boolean;
   level: Level;
   onLevel: (level: Level) => void;
   responses: boolean;
@@ -21,7 +23,7 @@ export function PriorityPicker(props: {
 }) {
   const [confirming, setConfirming] = useState(false);
   return (
-    <div class="priority-row">
+    <div class={`priority-row${props.open ? " open" : ""}`}>
       <fieldset class="priority-picker" disabled={props.disabled}>
         <legend class="sr-only">Priority</legend>
         {CHOICES.map((c) => (
