@@ -3,6 +3,8 @@
 // notifies, and ends it all at sign-out, leaving nothing behind. Components read the store and
 // call the functions of conversation.ts, compose.ts and presence.ts.
 
+import { playAlert, primeAlerts } from "./alert";
+import { forgetAnswers, noteAnswerEvent } from "./answers";
 import { savedDrafts } from "./compose";
 import { closeRoom, countsComeWithSync, drawn, later, noteSeen, resetConversation, summaries } from "./conversation";
 import { forgetDirectory } from "./directory";
@@ -24,6 +26,8 @@ import {
 import type { MatrixEvent, Room } from "./mx";
 import { Outbox, waitingInWords } from "./outbox";
 import { refreshPresence } from "./presence";
+import { escalationOf, levelOf, serverMember } from "./priority";
+import type { Level } from "./priority";
 import { previewOf } from "./renderers";
 import { forgetEverything } from "./session";
 import type { Session } from "./session";
@@ -62,15 +66,41 @@ function connectionFromSync(state: SyncState | null): void {
 // ---- notifications -------------------------------------------------------------------------
 
 /**
+ * How loudly a message asks for me: its priority, or for the server's escalation notice that
+ * names me, the priority of the message it is about.
+ */
+function levelFor(e: MatrixEvent, room: Room): Level {
+  const content = e.getContent();
+  const escalation = e.getSender() === serverMember(me()) ? escalationOf(content) : null;
+  if (!escalation) return levelOf(content);
+  if (!mentionsMe(content)) return "routine";
+  const message = room.findEventById(escalation.message);
+  return message ? levelOf(message.getContent()) : "urgent";
+}
+
+/**
  * "New message in Ward 7", or "Ben Carter mentioned you in Ward 7": never the text, which a lock
- * screen would show (NHS guidance).
+ * screen would show (NHS guidance). Urgent and emergency messages say so, stay until dismissed
+ * (emergency) and sound (alert.ts); do-not-disturb silences everything but an emergency.
  */
 function notify(e: MatrixEvent, room: Room): void {
   const s = store.get();
-  if (!s.ready || s.dnd || e.getSender() === me() || !drawn(e)) return;
+  if (!s.ready || e.getSender() === me() || !drawn(e)) return;
+  const level = levelFor(e, room);
+  if (s.dnd && level !== "emergency") return;
   if (document.visibilityState === "visible" && room.roomId === s.current) return;
+  if (level !== "routine" && document.visibilityState !== "visible") playAlert(level);
   if (!("Notification" in window) || Notification.permission !== "granted") return;
   const who = room.getMember(e.getSender() ?? "")?.name ?? e.getSender();
+  if (level !== "routine") {
+    const what = level === "emergency" ? "EMERGENCY" : "Urgent message";
+    new Notification(`Wardline — ${level === "emergency" ? "EMERGENCY" : "URGENT"}`, {
+      body: `${what} from ${who} in ${room.name}`,
+      tag: `${room.roomId}:${level}`,
+      requireInteraction: level === "emergency",
+    });
+    return;
+  }
   const body = mentionsMe(e.getContent()) ? `${who} mentioned you in ${room.name}` : `New message in ${room.name}`;
   new Notification("Wardline", { body, tag: room.roomId });
 }
@@ -124,6 +154,8 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
     if (store.get().ready && arriving && e.getSender() === me() && e.getId()) countsComeWithSync(e.getId() as string);
     if (arriving) {
       notify(e, room);
+      // An answer or an escalation notice: the answers shown of its message are asked again.
+      noteAnswerEvent(e.getType(), e.getContent());
       announce(e, room);
       // Their message is here: they are not typing it any more.
       if (drawn(e) || e.isRelation("m.replace")) noteMessage(room.roomId, e.getSender() ?? "");
@@ -206,6 +238,7 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
   };
   const offline = () => setConnection("offline");
   const visibility = () => noteSeen();
+  const unprime = primeAlerts();
   window.addEventListener("online", online);
   window.addEventListener("offline", offline);
   document.addEventListener("visibilitychange", visibility);
@@ -213,6 +246,7 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
     window.removeEventListener("online", online);
     window.removeEventListener("offline", offline);
     document.removeEventListener("visibilitychange", visibility);
+    unprime();
   };
   c.startClient({ initialSyncLimit: 30 }).catch(() => {
     const lost = unsentNote();
@@ -233,6 +267,7 @@ async function end(): Promise<void> {
   forgetDirectory();
   forgetRoles();
   forgetTypists();
+  forgetAnswers();
   c?.stopClient();
   c?.removeAllListeners();
   forgetDnd();

@@ -17,9 +17,10 @@ function roomName(roomId: string): string {
 
 /**
  * Sends what the composer holds: a new message, a reply, or an edit of one of mine; `picked`
- * are the people chosen from the "@" completion (mentioned if their name is still in the text).
+ * are the people chosen from the "@" completion (mentioned if their name is still in the text);
+ * `blocks` make a new message urgent or emergency, or ask for quick responses (priority.ts).
  */
-export function sendText(roomId: string, text: string, picked: Mentioned[] = []): void {
+export function sendText(roomId: string, text: string, picked: Mentioned[] = [], blocks: Record<string, unknown> = {}): void {
   const { replyingTo, editing } = store.get();
   const mentions = mentionContent(text, picked);
   if (editing) {
@@ -38,10 +39,11 @@ export function sendText(roomId: string, text: string, picked: Mentioned[] = [])
   } else if (replyingTo) {
     outbox()?.sendText(roomId, roomName(roomId), text, {
       ...mentions,
+      ...blocks,
       "m.relates_to": { "m.in_reply_to": { event_id: replyingTo } },
     });
   } else {
-    outbox()?.sendText(roomId, roomName(roomId), text, mentions);
+    outbox()?.sendText(roomId, roomName(roomId), text, { ...mentions, ...blocks });
   }
   store.update({ replyingTo: null, editing: null });
   matrix().sendTyping(roomId, false, 0).catch(() => undefined);

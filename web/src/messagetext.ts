@@ -3,7 +3,10 @@
 // announce. Plain text from `body`, never `formatted_body` (another client may have written its
 // HTML to say something else than its text): an edit's newest text, without the quoted lines
 // other clients put at the top of a reply, and the people it mentions (the names its HTML links
-// to them, as the spec's mentions do) marked where they are in the text.
+// to them, as the spec's mentions do) marked where they are in the text. A priority message's
+// text is without the server's "[URGENT]" and "React 1️⃣ …" (priority.ts).
+
+import { asks, withoutFallback } from "./priority";
 
 /** A run of the text: plain, or a mention of someone (their user id, the name as written). */
 export type TextPart = string | { mention: string; text: string };
@@ -56,7 +59,10 @@ function mentionedNames(content: Record<string, unknown>): { userId: string; nam
 /** The text a message shows, and the same cut into plain runs and mentions. */
 export function messageText(original: Record<string, unknown>): { text: string; parts: TextPart[] } {
   const content = latest(original);
-  const text = withoutReplyFallback(original, str(content.body));
+  const said = withoutReplyFallback(original, str(content.body));
+  // A priority message's tag and list of reactions, added by the server for stock clients:
+  // the badge and the buttons say them here.
+  const text = asks(original) ? withoutFallback(said) : said;
   // Longest names first, so "Ben Carter" wins over "Ben".
   const names = mentionedNames(content).sort((a, b) => b.name.length - a.name.length);
   if (!names.length) return { text, parts: [text] };

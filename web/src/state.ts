@@ -7,6 +7,7 @@ import type { OnCall } from "./rolestate";
 import type { Enrolment, Session } from "./session";
 import { createStore, useSelector } from "./store";
 import type { DndInfo } from "./dnd";
+import type { AskView } from "./answers";
 
 export type Screen =
   | { kind: "loading" }
@@ -161,6 +162,8 @@ export interface State {
   typing: string[];
   outbox: OutboxEntry[];
   statuses: Record<string, Counts>;
+  /** Answers to messages that ask (priority, quick responses) and their escalation, by event id (answers.ts). */
+  asks: Record<string, AskView>;
   presence: Record<string, PresenceView>;
   /** My do-not-disturb is in force: no notification (dnd.ts). */
   dnd: boolean;
@@ -223,6 +226,7 @@ export const initialChatState: Omit<State, "screen"> = {
   typing: [],
   outbox: [],
   statuses: {},
+  asks: {},
   presence: {},
   dnd: false,
   myDnd: null,

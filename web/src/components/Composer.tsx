@@ -6,6 +6,8 @@ import { useEffect, useRef, useState } from "preact/hooks";
 
 import { cancelCompose, saveDraft, sendFile, sendText, typing } from "../compose";
 import { findItem, goToLatest } from "../conversation";
+import { askProblem, priorityContent } from "../priority";
+import type { AskOption, Level } from "../priority";
 import { mentionedIn, mentionOptions, mentionQuery } from "../mentions";
 import type { Mentioned } from "../mentions";
 import { previewOf } from "../renderers";
@@ -13,6 +15,8 @@ import { store, useStore } from "../state";
 import { startRecording } from "../voice";
 import { Microphone, Paperclip, Stop } from "./Icons";
 import { Presence } from "./Presence";
+import { PriorityPicker } from "./PriorityPicker";
+import { QuickResponses } from "./QuickResponses";
 import type { VoiceNote } from "../voice";
 
 /** The voice note being recorded; outlives the composer (which is redrawn per conversation). */
@@ -108,6 +112,14 @@ export function Composer({ roomId }: { roomId: string }) {
   const [query, setQuery] = useState<{ start: number; text: string } | null>(null);
   const [active, setActive] = useState(0);
   const options = query ? mentionOptions(roomId, query.text) : [];
+  // Priority and quick responses of the message being written (a new one, not an edit).
+  const [level, setLevel] = useState<Level>("routine");
+  const [asking, setAsking] = useState(false);
+  const [responses, setResponses] = useState<AskOption[]>([]);
+  const [firstAccept, setFirstAccept] = useState(false);
+  const problem = asking ? askProblem(responses) : "";
+  // On a phone the priority row opens from a button beside Attach, keeping the composer short.
+  const [showPriority, setShowPriority] = useState(false);
   useEffect(() => {
     input.current?.focus();
   }, [replyingTo, editing?.eventId]);
@@ -158,8 +170,17 @@ export function Composer({ roomId }: { roomId: string }) {
     // Reading an earlier part of the conversation (a search result): back to the latest, where
     // the message goes.
     if (!wasEditing && !store.get().live) goToLatest();
-    sendText(roomId, body, picked.current);
+    if (!wasEditing && problem) return;
+    const blocks = wasEditing ? {} : priorityContent(level, asking ? responses : [], firstAccept);
+    sendText(roomId, body, picked.current, blocks);
     picked.current = [];
+    if (!wasEditing) {
+      setLevel("routine");
+      setAsking(false);
+      setResponses([]);
+      setFirstAccept(false);
+      setShowPriority(false);
+    }
     setQuery(null);
     if (wasEditing) {
       setText(before.current);
@@ -193,8 +214,19 @@ export function Composer({ roomId }: { roomId: string }) {
   };
   const listed = options.length > 0;
   return (
-    <form class="composer" aria-label="Send a message" onSubmit={submit}>
+    <form class={`composer ${level}`} aria-label="Send a message" onSubmit={submit}>
       <Context onCancel={cancel} />
+      <PriorityPicker
+        open={showPriority || level !== "routine" || asking}
+        level={editing ? "routine" : level}
+        onLevel={setLevel}
+        responses={asking}
+        onResponses={() => setAsking(!asking)}
+        disabled={Boolean(editing)}
+      />
+      {asking && !editing && (
+        <QuickResponses options={responses} onOptions={setResponses} firstAccept={firstAccept} onFirstAccept={setFirstAccept} />
+      )}
       {listed && <MentionOptions options={options} active={Math.min(active, options.length - 1)} onPick={pick} />}
       <button type="button" class="plain" aria-label="Attach" onClick={() => file.current?.click()}>
         <Paperclip />
@@ -214,6 +246,16 @@ export function Composer({ roomId }: { roomId: string }) {
         }}
       />
       <VoiceButton roomId={roomId} />
+      <button
+        type="button"
+        class="plain priority-toggle"
+        aria-expanded={showPriority ? "true" : "false"}
+        aria-label="Priority and quick responses"
+        disabled={Boolean(editing)}
+        onClick={() => setShowPriority(!showPriority)}
+      >
+        <span aria-hidden="true">{level === "emergency" ? "‼" : "⚠"}</span>
+      </button>
       <textarea
         ref={input}
         rows={1}
@@ -243,7 +285,9 @@ export function Composer({ roomId }: { roomId: string }) {
         }}
         onKeyDown={keydown}
       />
-      <button type="submit">Send</button>
+      <button type="submit" class={level !== "routine" && !editing ? `send-${level}` : undefined} disabled={Boolean(problem) && !editing}>
+        {editing || level === "routine" ? "Send" : level === "urgent" ? "Send urgent" : "Send emergency"}
+      </button>
     </form>
   );
 }

@@ -18,7 +18,7 @@ function Preview({ item }: { item: TimelineItem }) {
   const View = rendererFor(item.type, item.content, item.redacted).view;
   return (
     <div class="forward-preview" inert>
-      <View item={item} />
+      <View item={item} preview />
     </div>
   );
 }

@@ -3,7 +3,8 @@
 
 import { discard, FORWARDED, forwardedFrom, retry } from "../compose";
 import { mentionsMe } from "../mentions";
-import { rendererFor } from "../renderers";
+import { kindOf, rendererFor } from "../renderers";
+import { ESCALATION, PRIORITY } from "../priority";
 import { useStore } from "../state";
 import type { TimelineItem } from "../state";
 import { clockTime } from "../time";
@@ -48,12 +49,15 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
   const edit = useStore((s) => (item.eventId ? s.outbox.find((e) => e.replaces === item.eventId) : undefined));
   const newContent = edit?.extra?.["m.new_content"] as Record<string, unknown> | undefined;
   const shown = withoutCoverLabel(edit && newContent ? { ...item, content: newContent } : item);
-  const View = rendererFor(shown.type, shown.content, shown.redacted).view;
+  const View = rendererFor(shown.type, shown.content, shown.redacted, shown.sender).view;
+  const kind = kindOf(shown.type, shown.content, shown.redacted, shown.sender);
   const forwarded = !shown.redacted && typeof shown.content[FORWARDED] === "object" && !isCoverCopy(shown);
-  const forMe = !item.mine && !shown.redacted && mentionsMe(shown.content);
+  // (A priority message names all its recipients, and its badge says more than "Mentions you".)
+  const forMe = !item.mine && !shown.redacted && kind !== PRIORITY && kind !== ESCALATION && mentionsMe(shown.content);
+  const system = kind === ESCALATION ? " system" : "";
   return (
     <article
-      class={`msg${item.mine ? " mine" : ""}${forMe ? " mentions-me" : ""}${found ? " found" : ""}`}
+      class={`msg${item.mine ? " mine" : ""}${forMe ? " mentions-me" : ""}${found ? " found" : ""}${system}`}
       data-event={item.eventId ?? ""}
       data-key={item.key}
       data-seen={!item.mine && item.eventId ? item.eventId : undefined}

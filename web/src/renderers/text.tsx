@@ -5,7 +5,7 @@ import { me } from "../signedin";
 import type { Renderer } from "./types";
 
 /** The message's text (messagetext.ts) with its mentions marked and web links to follow. Line breaks show. */
-function Text({ content }: { content: Record<string, unknown> }) {
+export function Text({ content }: { content: Record<string, unknown> }) {
   const out: ComponentChildren[] = [];
   messageText(content).parts.forEach((p, i) => {
     if (typeof p !== "string") {

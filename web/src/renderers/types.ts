@@ -8,6 +8,8 @@ import type { TimelineItem } from "../state";
 
 export interface RendererProps {
   item: TimelineItem;
+  /** Drawn to show what it is (the forward dialog), not to be acted on: no buttons, no asking the server. */
+  preview?: boolean;
 }
 
 export interface Renderer {
