@@ -238,6 +238,22 @@ impl EscalationStore for SqliteStore {
             .await
     }
 
+    async fn reopen_escalation(&self, event_id: &EventId, now: Timestamp) -> StoreResult<bool> {
+        let id = event_id.to_owned();
+        self.writer
+            .write(move |w| {
+                let n = exec(
+                    w.tx,
+                    "UPDATE escalations SET outcome = NULL, ended_ts = NULL, due_ts = ?2, claimed_ts = NULL
+                     WHERE event_id = ?1 AND outcome = 'accepted' AND step < json_array_length(policy, '$.steps')",
+                    params![id.as_str(), sql_ts(now)],
+                )
+                .map_err(backend_err)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
     async fn end_escalation(&self, event_id: &EventId, end: EscalationEnd, now: Timestamp) -> StoreResult<bool> {
         let id = event_id.to_owned();
         self.writer

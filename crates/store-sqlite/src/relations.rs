@@ -251,7 +251,7 @@ impl RelationStore for SqliteStore {
                      JOIN ranges g ON r.stream > g.after AND r.stream <= g.upto
                      WHERE r.room_id = ?1 AND r.rel_type = 'm.thread'
                        AND EXISTS (SELECT 1 FROM events e JOIN ranges h ON e.stream > h.after AND e.stream <= h.upto
-                                   WHERE e.event_id = r.parent_id)
+                                   WHERE e.event_id = r.parent_id AND e.room_id = ?1)
                      GROUP BY r.parent_id
                      HAVING (?4 IS NULL OR latest < ?4)
                         AND (?3 IS NULL OR SUM(r.sender = ?3) > 0

@@ -141,6 +141,9 @@ pub trait EscalationStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Makes an open escalation's next step due at `now`, if it is due later (a decline).
     async fn hasten_escalation(&self, event_id: &EventId, now: Timestamp) -> StoreResult<bool>;
+    /// Opens again, due at `now`, an escalation that ended as accepted (the acceptance was
+    /// withdrawn); `false` if it had not ended so.
+    async fn reopen_escalation(&self, event_id: &EventId, now: Timestamp) -> StoreResult<bool>;
     /// Ends an open escalation as `end` at `now`; `false` if it was not open.
     async fn end_escalation(&self, event_id: &EventId, end: EscalationEnd, now: Timestamp) -> StoreResult<bool>;
 

@@ -297,12 +297,16 @@ impl Given {
 /// The answer a reaction with this key gives, if it gives one.
 #[must_use]
 pub fn reaction_answer(key: &str) -> Option<Given> {
-    if ACK_KEYS.contains(&key) {
+    // The same sign however a keyboard spells it: without skin tones and presentation selectors.
+    let bare: String =
+        key.chars().filter(|c| !matches!(*c, '\u{FE0F}' | '\u{FE0E}' | '\u{1F3FB}'..='\u{1F3FF}')).collect();
+    let bare_of = |k: &&str| k.chars().filter(|c| !matches!(*c, '\u{FE0F}' | '\u{FE0E}')).collect::<String>() == bare;
+    if ACK_KEYS.iter().any(&bare_of) {
         Some(Given::AckReaction)
-    } else if DECLINE_KEYS.contains(&key) {
+    } else if DECLINE_KEYS.iter().any(&bare_of) {
         Some(Given::DeclineReaction)
     } else {
-        NUMBER_KEYS.iter().position(|k| *k == key).map(Given::NumberReaction)
+        NUMBER_KEYS.iter().position(bare_of).map(Given::NumberReaction)
     }
 }
 
@@ -419,6 +423,8 @@ mod tests {
         assert_eq!(react("2️⃣"), Some(("$m".into(), Some(DECLINE.into()))));
         assert_eq!(react("5️⃣"), Some(("$m".into(), None)), "no fifth option");
         assert_eq!(react("😀"), None, "an ordinary reaction answers nothing");
+        assert_eq!(react("👍🏽"), Some(("$m".into(), Some(ACKNOWLEDGE.into()))), "whatever the skin tone");
+        assert_eq!(react("1\u{20E3}"), Some(("$m".into(), Some(ACKNOWLEDGE.into()))), "a keycap without its selector");
         let choice = &ask.options[1];
         let content = answer_content("$m", choice, Some("bed full"));
         assert_eq!(content["body"], "Decline — bed full");

@@ -55,8 +55,14 @@ impl EscalationService {
     /// # Errors
     /// A store that cannot be read or written; what was done stays done.
     pub async fn tick(&self) -> ServiceResult<Duration> {
-        while self.follow().await? {}
+        // Due steps run whatever happened while reading the stream.
+        let followed = async {
+            while self.follow().await? {}
+            Ok::<(), crate::ServiceError>(())
+        }
+        .await;
         self.run_due().await?;
+        followed?;
         let now = self.clock.now();
         let wait = match self.store.next_escalation_due().await? {
             Some(due) => Duration::from_millis(due.0.saturating_sub(now.0)).min(POLL),
@@ -111,6 +117,7 @@ impl EscalationService {
         }
         let content = &e.event.content;
         if e.event.kind == kinds::MESSAGE
+            && e.event.state_key.is_none()
             && !is_service_user(&e.event.sender)
             && e.redacted_because.is_none()
             && wardline_types::relation::relation(content).is_none_or(|r| r.rel_type != rel_types::REPLACE)
@@ -153,13 +160,42 @@ impl EscalationService {
     /// for "first to accept", tells the others it is taken); a decline runs the next step now.
     async fn answered(&self, answer: &StoredEvent, target: &EventId, given: &Given) -> ServiceResult<()> {
         let Some(esc) = self.store.escalation(target).await? else { return Ok(()) };
-        if esc.ended.is_some() || answer.event.sender == esc.sender || answer.redacted_because.is_some() {
+        if answer.event.sender == esc.sender || answer.redacted_because.is_some() {
             return Ok(());
         }
         let Some(message) = self.store.event(target).await? else { return Ok(()) };
         let Ok(Some(request)) = priority::request_of(&message.event.content) else { return Ok(()) };
         let Some(choice) = given.choice(&request.ask) else { return Ok(()) };
         let by = &answer.event.sender;
+        match esc.ended {
+            None => {}
+            // A decline after the acceptance was taken back: if nobody's latest answer accepts
+            // any more, it escalates again, at once.
+            Some((EscalationEnd::Accepted, _)) if choice.means == Means::Decline => {
+                let status = self.status.status_for_server(&message).await?;
+                let accepting = status
+                    .recipients
+                    .iter()
+                    .filter_map(|r| r.answer.as_ref())
+                    .chain(status.other_answers.iter().map(|(_, a)| a))
+                    .any(|a| a.means == Means::Accept);
+                if !accepting && self.store.reopen_escalation(target, self.clock.now()).await? {
+                    let name = self.name_of(by).await?;
+                    let content = json!({
+                        "msgtype": "m.text",
+                        "body": format!("Nobody has accepted any more ({name} declined): escalation resumes."),
+                        "m.mentions": { "user_ids": [esc.sender] },
+                        super::steps::NOTICE: { "message": target, "kind": "resumed", "by": by },
+                    });
+                    let txn = format!("esc-{target}-resumed-{}", answer.event.event_id);
+                    self.rooms.post_server_notice(&esc.room_id, &esc.sender, &txn, content).await?;
+                    let actor = Actor::system(by.clone());
+                    self.record(&actor, &message, format!("resumed: declined option={}", choice.id), Outcome::Success)?;
+                }
+                return Ok(());
+            }
+            Some(_) => return Ok(()),
+        }
         match choice.means {
             Means::Accept => {
                 if !self.store.end_escalation(target, EscalationEnd::Accepted, answer.event.origin_server_ts).await? {
@@ -198,7 +234,17 @@ impl EscalationService {
                 self.record(&actor, &message, format!("accepted option={}", choice.id), Outcome::Success)?;
             }
             Means::Decline => {
-                if self.store.hasten_escalation(target, self.clock.now()).await? {
+                // Only a person's first decline moves the escalation on: declining again (👎,
+                // then ❌) is the same refusal, not one more step.
+                let earlier = crate::messaging::answers_to(self.store.as_ref(), std::slice::from_ref(&message))
+                    .await?
+                    .into_iter()
+                    .any(|a| {
+                        &a.user_id == by
+                            && a.stream < answer.stream
+                            && a.given.choice(&request.ask).is_some_and(|c| c.means == Means::Decline)
+                    });
+                if !earlier && self.store.hasten_escalation(target, self.clock.now()).await? {
                     let actor = Actor::system(by.clone());
                     self.record(
                         &actor,
@@ -214,14 +260,36 @@ impl EscalationService {
     }
 
     /// A deleted message stops escalating.
+    /// A message deleted by its sender stops escalating; deleted by anyone else, it goes on
+    /// (to its failsafe, as nobody can answer it any more), and everyone is told who deleted it.
     async fn cancel(&self, target: &EventId, redaction: &StoredEvent) -> ServiceResult<()> {
-        if self.store.end_escalation(target, EscalationEnd::Cancelled, redaction.event.origin_server_ts).await?
-            && let Some(message) = self.store.event(target).await?
-        {
-            let actor = Actor::system(redaction.event.sender.clone());
-            self.record(&actor, &message, "cancelled: the message was deleted".into(), Outcome::Success)?;
+        let Some(esc) = self.store.escalation(target).await? else { return Ok(()) };
+        if esc.ended.is_some() {
+            return Ok(());
         }
-        Ok(())
+        let Some(message) = self.store.event(target).await? else { return Ok(()) };
+        let by = &redaction.event.sender;
+        let actor = Actor::system(by.clone());
+        if *by == esc.sender {
+            if self.store.end_escalation(target, EscalationEnd::Cancelled, redaction.event.origin_server_ts).await? {
+                self.record(
+                    &actor,
+                    &message,
+                    "cancelled: the message was deleted by its sender".into(),
+                    Outcome::Success,
+                )?;
+            }
+            return Ok(());
+        }
+        let name = self.name_of(by).await?;
+        let content = json!({
+            "msgtype": "m.text",
+            "body": format!("{name} deleted an urgent message before anyone accepted it: its escalation goes on."),
+            "m.mentions": { "user_ids": [esc.sender] },
+            super::steps::NOTICE: { "message": target, "kind": "deleted", "by": by },
+        });
+        self.rooms.post_server_notice(&esc.room_id, &esc.sender, &format!("esc-{target}-deleted"), content).await?;
+        self.record(&actor, &message, "deleted by someone else: escalation goes on".into(), Outcome::Success)
     }
 
     /// Runs every step due by the clock, each claimed first and recorded done after.
@@ -239,6 +307,18 @@ impl EscalationService {
             };
             let done = match self.run_step(&esc, now).await {
                 Ok(done) => done,
+                // A step taken over from a runner that failed or died fails again: it is
+                // recorded as failed and the next runs at once, rather than holding the
+                // escalation (and its failsafe) back for ever.
+                Err(e) if esc.claimed.is_some() => {
+                    tracing::error!(error = %e, message = %esc.event_id, step = esc.step, "an escalation step failed twice; moving on");
+                    super::steps::StepDone {
+                        summary: "step could not run (see the server log): next step".to_owned(),
+                        nobody: true,
+                        unreachable: matches!(step.action, Action::Failsafe { .. }),
+                        failed: true,
+                    }
+                }
                 Err(e) => {
                     // The claim stays; the step runs again once its lease runs out.
                     tracing::error!(error = %e, message = %esc.event_id, step = esc.step, "an escalation step failed");
@@ -258,7 +338,7 @@ impl EscalationService {
             if self.store.finish_step(&esc.event_id, record, next_due, EscalationEnd::Failsafe).await?
                 && let Some(message) = self.store.event(&esc.event_id).await?
             {
-                let outcome = if done.unreachable { Outcome::Failure } else { Outcome::Success };
+                let outcome = if done.unreachable || done.failed { Outcome::Failure } else { Outcome::Success };
                 let actor = Actor::system(self.rooms.server_member()?);
                 self.record(&actor, &message, format!("step={} {}", esc.step + 1, done.summary), outcome)?;
             }

@@ -31,13 +31,15 @@ pub const NOTICE: &str = "org.wardline.escalation";
 
 /// What a step did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct StepDone {
+pub(crate) struct StepDone {
     /// In words, for the log and the audit trail.
     pub summary: String,
     /// It reached nobody: the next step runs at once.
     pub nobody: bool,
     /// It was the failsafe and reached nobody.
     pub unreachable: bool,
+    /// It could not run (recorded so after a second attempt).
+    pub failed: bool,
 }
 
 impl EscalationService {
@@ -50,8 +52,19 @@ impl EscalationService {
             .await?
             .ok_or_else(|| ServiceError::Internal("escalated message missing".into()))?;
         let status = self.status.status_for_server(&message).await?;
-        let waiting: Vec<OwnedUserId> =
+        // Those who have not answered and are still in the conversation (a former role
+        // holder who left is not waiting).
+        let unanswered: Vec<OwnedUserId> =
             status.recipients.iter().filter(|r| r.answer.is_none()).map(|r| r.user_id.clone()).collect();
+        let waiting: Vec<OwnedUserId> = self
+            .rooms
+            .with_state(&esc.room_id, |s| {
+                unanswered
+                    .into_iter()
+                    .filter(|u| matches!(s.membership(u), Some(Membership::Join | Membership::Invite)))
+                    .collect()
+            })
+            .await?;
         let dnd: HashMap<OwnedUserId, DoNotDisturb> = self
             .store
             .dnds(&waiting)
@@ -114,8 +127,10 @@ impl EscalationService {
         if failsafe {
             mentions.push(esc.sender.to_string());
         }
+        // `m.text`, not `m.notice`: the spec's default push rules silence notices, and a
+        // re-notification must ring.
         let content = json!({
-            "msgtype": "m.notice",
+            "msgtype": "m.text",
             "body": body,
             "m.mentions": { "user_ids": mentions, "room": failsafe && reached.is_empty() },
             NOTICE: {
@@ -126,7 +141,7 @@ impl EscalationService {
         if failsafe && reached.is_empty() {
             tracing::error!(message = %esc.event_id, room = %esc.room_id, "escalation failsafe reached nobody");
         }
-        Ok(StepDone { summary, nobody: reached.is_empty(), unreachable: failsafe && reached.is_empty() })
+        Ok(StepDone { summary, nobody: reached.is_empty(), unreachable: failsafe && reached.is_empty(), failed: false })
     }
 
     /// Posts a notice about `esc` as the server's member (once per `txn`).
@@ -173,7 +188,11 @@ impl EscalationService {
                     let there = self.rooms.with_state(&esc.room_id, |s| s.membership(&role_user)).await?;
                     if there != Some(Membership::Join) {
                         let by = Actor::system(esc.sender.clone());
-                        self.rooms.invite_for_escalation(&esc.room_id, &by, &role_user).await?;
+                        if let Err(e) = self.rooms.invite_for_escalation(&esc.room_id, &by, &role_user).await {
+                            // Banned, or nobody left who may invite: not reached by this step.
+                            tracing::warn!(error = %e, role = %role, "an escalation could not bring a role in");
+                            continue;
+                        }
                     }
                     for h in available {
                         if !reached.contains(&h) {
@@ -200,7 +219,11 @@ impl EscalationService {
         let there = self.rooms.with_state(&esc.room_id, |s| s.membership(user)).await?;
         if !matches!(there, Some(Membership::Join | Membership::Invite)) {
             let by = Actor::system(esc.sender.clone());
-            self.rooms.invite_for_escalation(&esc.room_id, &by, user).await?;
+            if let Err(e) = self.rooms.invite_for_escalation(&esc.room_id, &by, user).await {
+                // Banned, or nobody left who may invite: not reached by this step.
+                tracing::warn!(error = %e, user = %user, "an escalation could not bring someone in");
+                return Ok(false);
+            }
         }
         Ok(true)
     }

@@ -466,3 +466,161 @@ async fn simulation_every_message_ends_accepted_or_at_the_failsafe_within_its_po
     assert_eq!(accepted + failsafe, 40);
     assert!(failsafe > 0 && accepted > 0, "accepted {accepted}, failsafe {failsafe}: both happen");
 }
+
+#[tokio::test]
+async fn a_target_that_cannot_be_brought_in_or_a_step_that_keeps_failing_never_holds_the_failsafe_back() {
+    let n = Night::open().await.with_consultant().await;
+    n.set_org_policy(
+        Level::Urgent,
+        vec![
+            step(2, Action::Add { targets: vec![person("con")] }),
+            step(30, Action::Failsafe { targets: vec![person("ann")] }),
+        ],
+    )
+    .await;
+    let room = n.ward(&["reg"]).await;
+    // The consultant is banned from this conversation: the step cannot reach him and moves on.
+    n.s.rooms.ban(&room, &actor("nia"), &user("con"), None).await.unwrap();
+    let msg = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    n.after(2).await;
+    n.s.escalation.tick().await.unwrap();
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert_eq!(esc.ended.map(|(e, _)| e), Some(EscalationEnd::Failsafe), "{esc:?}");
+    assert_eq!(n.membership_of(&room, "ann").await, Some(Membership::Invite));
+
+    // Only moderators may post here: the server's member cannot post a step's notice. The step
+    // is tried again once its lease runs out, then recorded as failed, and the next runs.
+    let quiet = n.ward(&["reg"]).await;
+    let levels = json!({"users": {user("nia").as_str(): 100}, "events_default": 50, "invite": 0});
+    n.s.rooms.set_state(&quiet, &actor("nia"), kinds::POWER_LEVELS, "", levels).await.unwrap();
+    n.set_org_policy(
+        Level::Urgent,
+        vec![step(2, Action::Renotify), step(30, Action::Failsafe { targets: vec![person("ann")] })],
+    )
+    .await;
+    let stuck = n.urgent(&quiet, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    n.after(2).await;
+    assert_eq!(n.store.escalation(&stuck).await.unwrap().unwrap().step, 0, "the first attempt failed");
+    n.after(2).await;
+    let esc = n.store.escalation(&stuck).await.unwrap().unwrap();
+    assert_eq!(esc.log[0].summary, "step could not run (see the server log): next step");
+    // The failsafe's notice cannot be posted either; it is tried twice as well, and ends.
+    n.s.escalation.tick().await.unwrap();
+    n.after(2).await;
+    let esc = n.store.escalation(&stuck).await.unwrap().unwrap();
+    assert_eq!(esc.ended.map(|(e, _)| e), Some(EscalationEnd::Failsafe), "the failsafe still ran: {esc:?}");
+    assert_eq!(n.membership_of(&quiet, "ann").await, Some(Membership::Invite), "and brought the failsafe in");
+    let records = n.escalation_records().await;
+    assert!(records.iter().any(|(d, o)| d.contains("could not run") && *o == Outcome::Failure), "{records:?}");
+}
+
+#[tokio::test]
+async fn declining_again_is_one_refusal_and_a_withdrawn_acceptance_resumes_the_escalation() {
+    let n = Night::open().await;
+    n.set_org_policy(
+        Level::Urgent,
+        vec![
+            step(2, Action::Renotify),
+            step(4, Action::Renotify),
+            step(30, Action::Failsafe { targets: vec![person("ann")] }),
+        ],
+    )
+    .await;
+    let room = n.ward(&["reg", "raj"]).await;
+    let msg = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    // Raj declines three ways: one step runs, not three.
+    for key in ["👎", "❌", "2️⃣"] {
+        n.react("raj", &room, &msg, key).await;
+        n.s.escalation.tick().await.unwrap();
+    }
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert_eq!(esc.step, 1, "one decline, one step: {esc:?}");
+
+    // Reg accepts, takes it back, and declines: the escalation resumes at once.
+    n.react("reg", &room, &msg, "👍").await;
+    n.s.escalation.tick().await.unwrap();
+    assert_eq!(n.store.escalation(&msg).await.unwrap().unwrap().ended.map(|(e, _)| e), Some(EscalationEnd::Accepted));
+    let thumbs = n
+        .store
+        .room_events(&room, PosRange::upto(n.store.current_pos()), Direction::Backward, 5)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.event.kind == "m.reaction" && e.event.sender == user("reg"))
+        .unwrap();
+    let undo = SendEvent {
+        room_id: room.clone(),
+        kind: kinds::REDACTION.into(),
+        state_key: None,
+        content: json!({}),
+        redacts: Some(thumbs.event.event_id.clone()),
+        txn: None,
+    };
+    n.s.rooms.send(&actor("reg"), undo).await.unwrap();
+    n.react("reg", &room, &msg, "👎").await;
+    n.s.escalation.tick().await.unwrap();
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert!(esc.ended.is_none(), "escalating again: {esc:?}");
+    let notices = n.notices(&room).await;
+    assert!(
+        notices.iter().any(|(b, _)| b.starts_with("Nobody has accepted any more (Dr reg declined)")),
+        "{notices:?}"
+    );
+}
+
+#[tokio::test]
+async fn only_its_sender_deleting_it_stops_an_escalation_and_nobody_forges_a_notice() {
+    let n = Night::open().await;
+    n.set_org_policy(
+        Level::Urgent,
+        vec![step(2, Action::Renotify), step(30, Action::Failsafe { targets: vec![person("ann")] })],
+    )
+    .await;
+    let room = n.ward(&["reg"]).await;
+    let msg = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    // The recipient (with power here) deletes it: it goes on, and everyone is told.
+    let levels = json!({"users": {user("nia").as_str(): 100, user("reg").as_str(): 100}});
+    n.s.rooms.set_state(&room, &actor("nia"), kinds::POWER_LEVELS, "", levels).await.unwrap();
+    let delete = SendEvent {
+        room_id: room.clone(),
+        kind: kinds::REDACTION.into(),
+        state_key: None,
+        content: json!({}),
+        redacts: Some(msg.clone()),
+        txn: None,
+    };
+    n.s.rooms.send(&actor("reg"), delete).await.unwrap();
+    n.s.escalation.tick().await.unwrap();
+    assert!(n.store.escalation(&msg).await.unwrap().unwrap().ended.is_none());
+    assert!(n.notices(&room).await.iter().any(|(b, _)| b.starts_with("Dr reg deleted an urgent message")));
+    // Its sender deleting the next one cancels it.
+    let own = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    let delete = SendEvent {
+        room_id: room.clone(),
+        kind: kinds::REDACTION.into(),
+        state_key: None,
+        content: json!({}),
+        redacts: Some(own.clone()),
+        txn: None,
+    };
+    n.s.rooms.send(&actor("nia"), delete).await.unwrap();
+    n.s.escalation.tick().await.unwrap();
+    assert_eq!(n.store.escalation(&own).await.unwrap().unwrap().ended.map(|(e, _)| e), Some(EscalationEnd::Cancelled));
+
+    // A client cannot dress a message up as the server's notice.
+    let forged = n
+        .send(
+            "reg",
+            &room,
+            kinds::MESSAGE,
+            json!({"msgtype": "m.text", "body": "✓ accepted", "org.wardline.escalation": {"kind": "accepted"}}),
+        )
+        .await;
+    let stored = n.store.event(&forged).await.unwrap().unwrap();
+    assert!(stored.event.content.get("org.wardline.escalation").is_none());
+}

@@ -127,7 +127,7 @@ pub async fn load_facts(
 /// The answers stored to those of `messages` that ask for answers: responses and reactions
 /// that answer ([`wardline_types::priority`]), read through the relations index (a deleted
 /// answer has left it).
-async fn answers_to(store: &dyn Store, messages: &[StoredEvent]) -> StoreResult<Vec<GivenAnswer>> {
+pub(crate) async fn answers_to(store: &dyn Store, messages: &[StoredEvent]) -> StoreResult<Vec<GivenAnswer>> {
     let asking: Vec<OwnedEventId> = messages
         .iter()
         .filter(|m| priority::request_of(&m.event.content).ok().flatten().is_some())

@@ -30,6 +30,9 @@ pub struct SendEvent {
     pub txn: Option<TxnRef>,
 }
 
+/// The block of the server's escalation notices (see `escalation/steps.rs`).
+const ESCALATION_NOTICE: &str = "org.wardline.escalation";
+
 impl RoomService {
     /// Sends an event; returns its id. Repeating a transaction returns the first event's id.
     pub async fn send(&self, by: &Actor, req: SendEvent) -> ServiceResult<OwnedEventId> {
@@ -103,6 +106,12 @@ impl RoomService {
             stamp_role(&slot.state, sender, &mut req.content);
             // Urgent, emergency and questions: completed as `priority.rs` says.
             self.complete_request(&slot.state, sender, &mut req.content)?;
+        }
+        // Only the server's own member writes escalation notices.
+        if !wardline_types::account::is_service_user(sender)
+            && let Some(map) = req.content.as_object_mut()
+        {
+            map.remove(ESCALATION_NOTICE);
         }
         let mut event = self.new_event(&req.room_id, sender, &req.kind, req.state_key, req.content);
         event.redacts = req.redacts;

@@ -84,6 +84,12 @@ pub(super) async fn escalations(s: &impl Store) -> StoreResult<()> {
     check!(s.open_escalation(NewEscalation { event_id: other.clone(), ..new }).await?, "opened");
     check!(s.end_escalation(&other, EscalationEnd::Accepted, Timestamp(1_050_000)).await?, "accepted");
     check!(!s.claim_step(&other, 0, Timestamp(2_000_000), Timestamp(0)).await?, "an ended escalation runs no step");
+    // The acceptance withdrawn: open again, due now; only an accepted one.
+    check!(s.reopen_escalation(&other, Timestamp(1_060_000)).await?, "reopened");
+    let e = s.escalation(&other).await?.ok_or_else(|| fail("stored"))?;
+    check!(e.ended.is_none() && e.due == Some(Timestamp(1_060_000)) && e.step == 0, "due now at its step");
+    check!(!s.reopen_escalation(&other, Timestamp(1_070_000)).await?, "only an ended one");
+    check!(!s.reopen_escalation(&id, Timestamp(1_070_000)).await?, "never one that reached its failsafe");
     // Policies.
     let by = owned_user_id!("@admin:localhost");
     check!(s.escalation_policy("org", Level::Urgent).await?.is_none(), "no policy yet");
