@@ -277,8 +277,16 @@ impl AccountService {
             return Err(ServiceError::invalid("display name too long"));
         }
         if let Some(Some(name)) = &display_name {
-            // Nobody passes for a role in the directory ("Medical Registrar On-call").
+            // One line: a name is quoted in the server's own notices ("✓ {name} accepted").
+            if name.chars().any(char::is_control) {
+                return Err(ServiceError::invalid("a display name is one line of text"));
+            }
+            // Nobody passes for a role in the directory ("Medical Registrar On-call"), nor for
+            // the server's own member.
             let wanted = name.trim().to_lowercase();
+            if wanted == wardline_types::account::SERVER_USERNAME {
+                return Err(ServiceError::invalid("\"Wardline\" is the server's own name: choose your own name"));
+            }
             let roles = self.store.roles().await?;
             if let Some(role) = roles.iter().find(|r| !r.retired && r.definition.name.trim().to_lowercase() == wanted) {
                 return Err(ServiceError::invalid(format!(

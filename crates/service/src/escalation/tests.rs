@@ -51,6 +51,26 @@ impl Night {
         self
     }
 
+    /// The organisation's urgent policy: re-notify at these minutes, then the failsafe (Ann).
+    async fn renotifying_policy(&self, renotify_at: &[u64], failsafe_at: u64) {
+        let mut steps: Vec<Step> = renotify_at.iter().map(|m| step(*m, Action::Renotify)).collect();
+        steps.push(step(failsafe_at, Action::Failsafe { targets: vec![person("ann")] }));
+        self.set_org_policy(Level::Urgent, steps).await;
+    }
+
+    /// `who` deletes (redacts) `target`.
+    async fn delete(&self, who: &str, room: &OwnedRoomId, target: &OwnedEventId) {
+        let req = SendEvent {
+            room_id: room.clone(),
+            kind: kinds::REDACTION.into(),
+            state_key: None,
+            content: json!({}),
+            redacts: Some(target.clone()),
+            txn: None,
+        };
+        self.s.rooms.send(&actor(who), req).await.unwrap();
+    }
+
     async fn set_org_policy(&self, level: Level, steps: Vec<Step>) {
         self.s
             .escalation
@@ -188,15 +208,7 @@ async fn nobody_answers_it_renotifies_brings_in_and_ends_at_the_failsafe_on_time
 #[tokio::test]
 async fn a_decline_runs_the_next_step_at_once_and_the_first_acceptance_ends_it_for_everyone() {
     let n = Night::open().await;
-    n.set_org_policy(
-        Level::Urgent,
-        vec![
-            step(2, Action::Renotify),
-            step(4, Action::Renotify),
-            step(10, Action::Failsafe { targets: vec![person("ann")] }),
-        ],
-    )
-    .await;
+    n.renotifying_policy(&[2, 4], 10).await;
     let room = n.ward(&["reg", "raj"]).await;
     let msg = n.urgent(&room, "urgent", json!({"org.wardline.ask": {"options": [], "first_accept": true}})).await;
     n.s.escalation.tick().await.unwrap();
@@ -303,15 +315,7 @@ async fn a_failsafe_that_cannot_be_reached_says_so_to_everyone_and_is_audited_as
 #[tokio::test]
 async fn after_a_restart_steps_run_on_time_and_a_crash_mid_step_neither_skips_nor_doubles_it() {
     let n = Night::open().await;
-    n.set_org_policy(
-        Level::Urgent,
-        vec![
-            step(2, Action::Renotify),
-            step(4, Action::Renotify),
-            step(6, Action::Failsafe { targets: vec![person("ann")] }),
-        ],
-    )
-    .await;
+    n.renotifying_policy(&[2, 4], 6).await;
     let room = n.ward(&["reg"]).await;
     let msg = n.urgent(&room, "urgent", json!({})).await;
     n.s.escalation.tick().await.unwrap();
@@ -409,15 +413,7 @@ async fn the_sender_leaving_does_not_stop_the_escalation() {
 #[tokio::test]
 async fn simulation_every_message_ends_accepted_or_at_the_failsafe_within_its_policy() {
     let n = Night::open().await;
-    n.set_org_policy(
-        Level::Urgent,
-        vec![
-            step(2, Action::Renotify),
-            step(4, Action::Renotify),
-            step(6, Action::Failsafe { targets: vec![person("ann")] }),
-        ],
-    )
-    .await;
+    n.renotifying_policy(&[2, 4], 6).await;
     let wards =
         [n.ward(&["reg", "raj"]).await, n.ward(&["reg"]).await, n.ward(&["raj"]).await, n.ward(&["reg", "raj"]).await];
     // A fixed linear congruential sequence: the same run every time.
@@ -494,11 +490,7 @@ async fn a_target_that_cannot_be_brought_in_or_a_step_that_keeps_failing_never_h
     let quiet = n.ward(&["reg"]).await;
     let levels = json!({"users": {user("nia").as_str(): 100}, "events_default": 50, "invite": 0});
     n.s.rooms.set_state(&quiet, &actor("nia"), kinds::POWER_LEVELS, "", levels).await.unwrap();
-    n.set_org_policy(
-        Level::Urgent,
-        vec![step(2, Action::Renotify), step(30, Action::Failsafe { targets: vec![person("ann")] })],
-    )
-    .await;
+    n.renotifying_policy(&[2], 30).await;
     let stuck = n.urgent(&quiet, "urgent", json!({})).await;
     n.s.escalation.tick().await.unwrap();
     n.after(2).await;
@@ -519,15 +511,7 @@ async fn a_target_that_cannot_be_brought_in_or_a_step_that_keeps_failing_never_h
 #[tokio::test]
 async fn declining_again_is_one_refusal_and_a_withdrawn_acceptance_resumes_the_escalation() {
     let n = Night::open().await;
-    n.set_org_policy(
-        Level::Urgent,
-        vec![
-            step(2, Action::Renotify),
-            step(4, Action::Renotify),
-            step(30, Action::Failsafe { targets: vec![person("ann")] }),
-        ],
-    )
-    .await;
+    n.renotifying_policy(&[2, 4], 30).await;
     let room = n.ward(&["reg", "raj"]).await;
     let msg = n.urgent(&room, "urgent", json!({})).await;
     n.s.escalation.tick().await.unwrap();
@@ -551,15 +535,7 @@ async fn declining_again_is_one_refusal_and_a_withdrawn_acceptance_resumes_the_e
         .into_iter()
         .find(|e| e.event.kind == "m.reaction" && e.event.sender == user("reg"))
         .unwrap();
-    let undo = SendEvent {
-        room_id: room.clone(),
-        kind: kinds::REDACTION.into(),
-        state_key: None,
-        content: json!({}),
-        redacts: Some(thumbs.event.event_id.clone()),
-        txn: None,
-    };
-    n.s.rooms.send(&actor("reg"), undo).await.unwrap();
+    n.delete("reg", &room, &thumbs.event.event_id).await;
     n.react("reg", &room, &msg, "👎").await;
     n.s.escalation.tick().await.unwrap();
     let esc = n.store.escalation(&msg).await.unwrap().unwrap();
@@ -574,41 +550,21 @@ async fn declining_again_is_one_refusal_and_a_withdrawn_acceptance_resumes_the_e
 #[tokio::test]
 async fn only_its_sender_deleting_it_stops_an_escalation_and_nobody_forges_a_notice() {
     let n = Night::open().await;
-    n.set_org_policy(
-        Level::Urgent,
-        vec![step(2, Action::Renotify), step(30, Action::Failsafe { targets: vec![person("ann")] })],
-    )
-    .await;
+    n.renotifying_policy(&[2], 30).await;
     let room = n.ward(&["reg"]).await;
     let msg = n.urgent(&room, "urgent", json!({})).await;
     n.s.escalation.tick().await.unwrap();
     // The recipient (with power here) deletes it: it goes on, and everyone is told.
     let levels = json!({"users": {user("nia").as_str(): 100, user("reg").as_str(): 100}});
     n.s.rooms.set_state(&room, &actor("nia"), kinds::POWER_LEVELS, "", levels).await.unwrap();
-    let delete = SendEvent {
-        room_id: room.clone(),
-        kind: kinds::REDACTION.into(),
-        state_key: None,
-        content: json!({}),
-        redacts: Some(msg.clone()),
-        txn: None,
-    };
-    n.s.rooms.send(&actor("reg"), delete).await.unwrap();
+    n.delete("reg", &room, &msg).await;
     n.s.escalation.tick().await.unwrap();
     assert!(n.store.escalation(&msg).await.unwrap().unwrap().ended.is_none());
     assert!(n.notices(&room).await.iter().any(|(b, _)| b.starts_with("Dr reg deleted an urgent message")));
     // Its sender deleting the next one cancels it.
     let own = n.urgent(&room, "urgent", json!({})).await;
     n.s.escalation.tick().await.unwrap();
-    let delete = SendEvent {
-        room_id: room.clone(),
-        kind: kinds::REDACTION.into(),
-        state_key: None,
-        content: json!({}),
-        redacts: Some(own.clone()),
-        txn: None,
-    };
-    n.s.rooms.send(&actor("nia"), delete).await.unwrap();
+    n.delete("nia", &room, &own).await;
     n.s.escalation.tick().await.unwrap();
     assert_eq!(n.store.escalation(&own).await.unwrap().unwrap().ended.map(|(e, _)| e), Some(EscalationEnd::Cancelled));
 

@@ -320,6 +320,18 @@ impl Client {
         self.post(&format!("/_matrix/client/v3/rooms/{}/invite", enc(room)), json!({"user_id": user})).await
     }
 
+    /// Sends an event of any type in transaction `txn`; returns (status, body).
+    pub async fn send_event(&self, room: &str, kind: &str, txn: &str, content: Value) -> (u16, Value) {
+        self.put(&format!("/_matrix/client/v3/rooms/{}/send/{kind}/{}", enc(room), enc(txn)), content).await
+    }
+
+    /// Sends an event that must be accepted; returns its id.
+    pub async fn sent_event(&self, room: &str, kind: &str, txn: &str, content: Value) -> String {
+        let (st, body) = self.send_event(room, kind, txn, content).await;
+        assert_eq!(st, 200, "{kind}: {body}");
+        body["event_id"].as_str().unwrap().to_owned()
+    }
+
     /// Sends a text message; returns (status, body).
     pub async fn send_text(&self, room: &str, txn: &str, body: &str) -> (u16, Value) {
         self.put(

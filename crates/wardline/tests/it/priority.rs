@@ -7,18 +7,8 @@ use serde_json::{Value, json};
 
 use crate::harness::{Client, Server, cli, enc};
 
-async fn send(c: &Client, room: &str, kind: &str, txn: &str, content: Value) -> (u16, Value) {
-    c.put(&format!("/_matrix/client/v3/rooms/{}/send/{kind}/{}", enc(room), enc(txn)), content).await
-}
-
-async fn sent(c: &Client, room: &str, kind: &str, txn: &str, content: Value) -> String {
-    let (st, body) = send(c, room, kind, txn, content).await;
-    assert_eq!(st, 200, "{kind}: {body}");
-    body["event_id"].as_str().unwrap().to_owned()
-}
-
 async fn refused(c: &Client, room: &str, kind: &str, txn: &str, content: Value) -> String {
-    let (st, body) = send(c, room, kind, txn, content).await;
+    let (st, body) = c.send_event(room, kind, txn, content).await;
     assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{body}");
     body["error"].as_str().unwrap().to_owned()
 }
@@ -81,15 +71,15 @@ async fn an_urgent_message_asks_and_every_answer_is_counted_once_by_the_one_rule
     .await;
 
     // An urgent message: the server completes the body, the mentions and the question.
-    let urgent = sent(
-        &ada,
-        &room,
-        "m.room.message",
-        "k1",
-        json!({"msgtype": "m.text", "body": "K+ 6.9 bed 4",
+    let urgent = ada
+        .sent_event(
+            &room,
+            "m.room.message",
+            "k1",
+            json!({"msgtype": "m.text", "body": "K+ 6.9 bed 4",
         "org.wardline.priority": {"level": "urgent"}}),
-    )
-    .await;
+        )
+        .await;
     let stored = event(&ben, &room, &urgent).await;
     let content = &stored["content"];
     assert_eq!(content["body"], "[URGENT] K+ 6.9 bed 4\n\nReact 1️⃣ Acknowledge · 2️⃣ Decline", "{content}");
@@ -111,7 +101,8 @@ async fn an_urgent_message_asks_and_every_answer_is_counted_once_by_the_one_rule
 
     // Answers that are refused: an option not offered, the sender's own, one that refers to
     // nothing, one to a message that asks nothing.
-    let plain = sent(&ada, &room, "m.room.message", "plain", json!({"msgtype": "m.text", "body": "Bed 5 free"})).await;
+    let plain =
+        ada.sent_event(&room, "m.room.message", "plain", json!({"msgtype": "m.text", "body": "Bed 5 free"})).await;
     let e = refused(&ben, &room, "m.room.message", "r0", response(&urgent, "maybe", None)).await;
     assert!(e.contains("no such option"), "{e}");
     let e = refused(&ada, &room, "m.room.message", "r1", response(&urgent, "acknowledge", None)).await;
@@ -123,10 +114,11 @@ async fn an_urgent_message_asks_and_every_answer_is_counted_once_by_the_one_rule
     refused(&ben, &room, "m.room.message", "r3", loose).await;
 
     // Ben declines with a reason; Cat acknowledges with a stock client's reaction.
-    let declined = sent(&ben, &room, "m.room.message", "r4", response(&urgent, "decline", Some("in theatre"))).await;
-    let thumbs = sent(&cat, &room, "m.reaction", "r5", reaction(&urgent, "👍")).await;
+    let declined =
+        ben.sent_event(&room, "m.room.message", "r4", response(&urgent, "decline", Some("in theatre"))).await;
+    let thumbs = cat.sent_event(&room, "m.reaction", "r5", reaction(&urgent, "👍")).await;
     // A reaction that answers nothing is just a reaction.
-    sent(&ben, &room, "m.reaction", "r6", reaction(&urgent, "😮")).await;
+    ben.sent_event(&room, "m.reaction", "r6", reaction(&urgent, "😮")).await;
     let st = status(&ada, &room, &urgent).await;
     let b = answer_of(&st, &ben);
     assert_eq!(
@@ -143,7 +135,7 @@ async fn an_urgent_message_asks_and_every_answer_is_counted_once_by_the_one_rule
     assert_eq!((st["counts"]["accepted"].as_u64(), st["counts"]["declined"].as_u64()), (Some(1), Some(1)));
 
     // Ben changes his mind (his latest answer counts); Cat takes hers back (deleted: gone).
-    sent(&ben, &room, "m.reaction", "r7", reaction(&urgent, "✅")).await;
+    ben.sent_event(&room, "m.reaction", "r7", reaction(&urgent, "✅")).await;
     let (st_code, _) =
         cat.put(&format!("/_matrix/client/v3/rooms/{}/redact/{}/undo", enc(&room), enc(&thumbs)), json!({})).await;
     assert_eq!(st_code, 200);
@@ -157,7 +149,7 @@ async fn an_urgent_message_asks_and_every_answer_is_counted_once_by_the_one_rule
     let (code, _) = ada.invite(&room, dan.user_id.as_str()).await;
     assert_eq!(code, 200);
     dan.join(&room).await;
-    sent(&dan, &room, "m.room.message", "r8", response(&urgent, "acknowledge", Some("covering"))).await;
+    dan.sent_event(&room, "m.room.message", "r8", response(&urgent, "acknowledge", Some("covering"))).await;
     let st = status(&ada, &room, &urgent).await;
     assert_eq!(st["other_answers"][0]["user_id"], dan.user_id.as_str(), "{st}");
     assert_eq!(st["counts"]["accepted"], 2);
@@ -183,19 +175,19 @@ async fn quick_responses_are_numbered_for_stock_clients_and_chosen_by_number() {
         {"id": "eta5", "label": "On my way 5 min", "means": "accept"},
         {"id": "no", "label": "Decline", "means": "decline"},
     ], "first_accept": true, "deadline_ms": 600000});
-    let msg = sent(
-        &ada,
-        &room,
-        "m.room.message",
-        "q1",
-        json!({"msgtype": "m.text", "body": "Bed 12 for review?", "org.wardline.ask": ask}),
-    )
-    .await;
+    let msg = ada
+        .sent_event(
+            &room,
+            "m.room.message",
+            "q1",
+            json!({"msgtype": "m.text", "body": "Bed 12 for review?", "org.wardline.ask": ask}),
+        )
+        .await;
     let content = event(&ben, &room, &msg).await["content"].clone();
     assert_eq!(content["body"], "Bed 12 for review?\n\nReact 1️⃣ Accept patient · 2️⃣ On my way 5 min · 3️⃣ Decline");
     assert!(content.get("org.wardline.priority").is_none(), "a routine question has no priority block");
     assert_eq!(content["org.wardline.ask"]["first_accept"], true);
-    sent(&ben, &room, "m.reaction", "q2", reaction(&msg, "2️⃣")).await;
+    ben.sent_event(&room, "m.reaction", "q2", reaction(&msg, "2️⃣")).await;
     let st = status(&ada, &room, &msg).await;
     assert_eq!(st["priority"], "routine");
     assert_eq!(answer_of(&st, &ben)["label"], "On my way 5 min", "{st}");
@@ -250,15 +242,15 @@ async fn an_urgent_message_escalates_by_the_policy_a_decline_hastens_it_and_an_a
     assert_eq!(listed["policies"][0]["scope"], "org", "{listed}");
 
     let room = nia.room_with(&[&reg, &raj]).await;
-    let msg = sent(
-        &nia,
-        &room,
-        "m.room.message",
-        "u1",
-        json!({"msgtype": "m.text", "body": "K+ 6.9 bed 4",
+    let msg = nia
+        .sent_event(
+            &room,
+            "m.room.message",
+            "u1",
+            json!({"msgtype": "m.text", "body": "K+ 6.9 bed 4",
         "org.wardline.priority": {"level": "urgent"}}),
-    )
-    .await;
+        )
+        .await;
     let mut esc = Value::Null;
     for _ in 0..200 {
         esc = status(&nia, &room, &msg).await["escalation"].clone();
@@ -272,7 +264,7 @@ async fn an_urgent_message_escalates_by_the_policy_a_decline_hastens_it_and_an_a
     assert!(esc["steps"].as_array().unwrap().is_empty());
 
     // Raj declines: the next step (re-notify) runs at once and names Reg, who has not answered.
-    sent(&raj, &room, "m.room.message", "d1", response(&msg, "decline", Some("in theatre"))).await;
+    raj.sent_event(&room, "m.room.message", "d1", response(&msg, "decline", Some("in theatre"))).await;
     let notice = server_notice(&nia, &room, "No answer after").await;
     assert_eq!(notice["content"]["body"], "No answer after 0 min — notifying again: Dr reg");
     assert_eq!(notice["content"]["m.mentions"]["user_ids"], json!([reg.user_id.as_str()]));
@@ -282,7 +274,7 @@ async fn an_urgent_message_escalates_by_the_policy_a_decline_hastens_it_and_an_a
     );
 
     // Reg acknowledges: the escalation ends, and everyone sees it.
-    sent(&reg, &room, "m.room.message", "a1", response(&msg, "acknowledge", None)).await;
+    reg.sent_event(&room, "m.room.message", "a1", response(&msg, "acknowledge", None)).await;
     server_notice(&nia, &room, "✓ Dr reg accepted (Acknowledge)").await;
     let st = status(&nia, &room, &msg).await;
     assert_eq!(st["escalation"]["state"], "accepted", "{st}");
@@ -297,4 +289,10 @@ async fn an_urgent_message_escalates_by_the_policy_a_decline_hastens_it_and_an_a
     assert_ne!(code, 200);
     let (ok, _, _) = cli(&s.data_dir, &["user", "add", "wardline"], Some("correct horse battery staple\n"));
     assert!(!ok, "the server's username is reserved");
+    // Nor its name, nor a name of several lines (names are quoted in the server's notices).
+    let path = format!("/_matrix/client/v3/profile/{}/displayname", enc(nia.user_id.as_str()));
+    for name in ["Wardline", "wardline ", "Dr Reg\n✓ accepted"] {
+        let (code, body) = nia.put(&path, json!({"displayname": name})).await;
+        assert_eq!((code, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{name:?}: {body}");
+    }
 }

@@ -8,20 +8,8 @@ use serde_json::{Value, json};
 
 use crate::harness::{Client, Server, cli, enc};
 
-/// Sends an event of any type; returns (status, body).
-async fn send(c: &Client, room: &str, kind: &str, txn: &str, content: Value) -> (u16, Value) {
-    c.put(&format!("/_matrix/client/v3/rooms/{}/send/{kind}/{}", enc(room), enc(txn)), content).await
-}
-
-/// Sends an event that must be accepted; returns its id.
-async fn sent(c: &Client, room: &str, kind: &str, txn: &str, content: Value) -> String {
-    let (st, body) = send(c, room, kind, txn, content).await;
-    assert_eq!(st, 200, "{kind}: {body}");
-    body["event_id"].as_str().unwrap().to_owned()
-}
-
 async fn text(c: &Client, room: &str, txn: &str, body: &str) -> String {
-    sent(c, room, "m.room.message", txn, json!({"msgtype": "m.text", "body": body})).await
+    c.sent_event(room, "m.room.message", txn, json!({"msgtype": "m.text", "body": body})).await
 }
 
 fn reaction(parent: &str, key: &str) -> Value {
@@ -69,17 +57,18 @@ async fn relations_are_paginated_and_filtered_as_the_spec_says() {
     let room = a.room_with(&[&b]).await;
     let root = text(&a, &room, "root", "Bed 4: BP 120/80").await;
     let mut children = vec![
-        sent(&b, &room, "m.reaction", "r1", reaction(&root, "👍")).await,
-        sent(&a, &room, "m.reaction", "r2", reaction(&root, "👀")).await,
+        b.sent_event(&room, "m.reaction", "r1", reaction(&root, "👍")).await,
+        a.sent_event(&room, "m.reaction", "r2", reaction(&root, "👀")).await,
     ];
     for i in 0..5 {
-        children
-            .push(sent(&b, &room, "m.room.message", &format!("th{i}"), in_thread(&root, &format!("obs {i}"))).await);
+        children.push(
+            b.sent_event(&room, "m.room.message", &format!("th{i}"), in_thread(&root, &format!("obs {i}"))).await,
+        );
     }
-    children.push(sent(&a, &room, "m.room.message", "e1", edit(&root, "Bed 4: BP 125/80")).await);
+    children.push(a.sent_event(&room, "m.room.message", "e1", edit(&root, "Bed 4: BP 125/80")).await);
     text(&a, &room, "unrelated", "Bed 5 is free").await;
     // A reaction to a thread message: a child of a child.
-    let grandchild = sent(&a, &room, "m.reaction", "r3", reaction(&children[2], "✅")).await;
+    let grandchild = a.sent_event(&room, "m.reaction", "r3", reaction(&children[2], "✅")).await;
 
     // Backwards (the default), newest first, three at a time, until next_batch is absent.
     let mut pages = Vec::new();
@@ -196,21 +185,21 @@ async fn aggregations_are_bundled_on_every_endpoint() {
     let c = s.user("cat").await;
     let room = a.room_with(&[&b, &c]).await;
     let root = text(&a, &room, "root", "Bed 4: BP 120/80").await;
-    let first_edit = sent(&a, &room, "m.room.message", "e1", edit(&root, "Bed 4: BP 125/80")).await;
-    let latest_edit = sent(&a, &room, "m.room.message", "e2", edit(&root, "Bed 4: BP 130/80")).await;
-    sent(&b, &room, "m.reaction", "r1", reaction(&root, "👍")).await;
-    let t1 = sent(&b, &room, "m.room.message", "t1", in_thread(&root, "repeat in 1h")).await;
-    let t2 = sent(&b, &room, "m.room.message", "t2", in_thread(&root, "done, 128/82")).await;
+    let first_edit = a.sent_event(&room, "m.room.message", "e1", edit(&root, "Bed 4: BP 125/80")).await;
+    let latest_edit = a.sent_event(&room, "m.room.message", "e2", edit(&root, "Bed 4: BP 130/80")).await;
+    b.sent_event(&room, "m.reaction", "r1", reaction(&root, "👍")).await;
+    let t1 = b.sent_event(&room, "m.room.message", "t1", in_thread(&root, "repeat in 1h")).await;
+    let t2 = b.sent_event(&room, "m.room.message", "t2", in_thread(&root, "done, 128/82")).await;
     // The thread's latest message is edited too: its own bundle.
-    let t2_edit = sent(&b, &room, "m.room.message", "t2e", edit(&t2, "done, 128/84")).await;
-    let reference = sent(
-        &a,
-        &room,
-        "org.wardline.task",
-        "ref",
-        json!({"m.relates_to": {"rel_type": "m.reference", "event_id": root}}),
-    )
-    .await;
+    let t2_edit = b.sent_event(&room, "m.room.message", "t2e", edit(&t2, "done, 128/84")).await;
+    let reference = a
+        .sent_event(
+            &room,
+            "org.wardline.task",
+            "ref",
+            json!({"m.relates_to": {"rel_type": "m.reference", "event_id": root}}),
+        )
+        .await;
     for i in 0..6 {
         text(&c, &room, &format!("later{i}"), &format!("later {i}")).await;
     }
@@ -289,27 +278,27 @@ async fn the_same_reaction_twice_is_refused() {
     let b = s.user("ben").await;
     let room = a.room_with(&[&b]).await;
     let root = text(&a, &room, "root", "Bed 4 needs a porter").await;
-    let first = sent(&b, &room, "m.reaction", "r1", reaction(&root, "👍")).await;
+    let first = b.sent_event(&room, "m.reaction", "r1", reaction(&root, "👍")).await;
     // Retrying the same transaction is idempotent, not a duplicate.
-    let (st, again) = send(&b, &room, "m.reaction", "r1", reaction(&root, "👍")).await;
+    let (st, again) = b.send_event(&room, "m.reaction", "r1", reaction(&root, "👍")).await;
     assert_eq!((st, again["event_id"].as_str()), (200, Some(first.as_str())));
-    let (st, dup) = send(&b, &room, "m.reaction", "r2", reaction(&root, "👍")).await;
+    let (st, dup) = b.send_event(&room, "m.reaction", "r2", reaction(&root, "👍")).await;
     assert_eq!((st, dup["errcode"].as_str()), (400, Some("M_DUPLICATE_ANNOTATION")), "{dup}");
     // Another key, another sender, another event type are all fine.
-    let tick = sent(&b, &room, "m.reaction", "r3", reaction(&root, "✅")).await;
-    sent(&a, &room, "m.reaction", "r4", reaction(&root, "👍")).await;
-    sent(&b, &room, "org.example.vote", "r5", reaction(&root, "👍")).await;
+    let tick = b.sent_event(&room, "m.reaction", "r3", reaction(&root, "✅")).await;
+    a.sent_event(&room, "m.reaction", "r4", reaction(&root, "👍")).await;
+    b.sent_event(&room, "org.example.vote", "r5", reaction(&root, "👍")).await;
     // Once the first is redacted, the reaction may be given again.
     redact(&b, &room, &first, "x1").await;
-    sent(&b, &room, "m.reaction", "r6", reaction(&root, "👍")).await;
+    b.sent_event(&room, "m.reaction", "r6", reaction(&root, "👍")).await;
     let (_, reactions) = b.get(&relations_path(&room, &root, "/m.annotation/m.reaction")).await;
     assert_eq!(ids(&reactions).len(), 3, "{reactions}");
     // A reaction needs a key, and goes on the original, not on a reaction.
-    let (st, nokey) =
-        send(&b, &room, "m.reaction", "r7", json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": root}}))
-            .await;
+    let (st, nokey) = b
+        .send_event(&room, "m.reaction", "r7", json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": root}}))
+        .await;
     assert_eq!((st, nokey["errcode"].as_str()), (400, Some("M_INVALID_PARAM")));
-    let (st, meta) = send(&a, &room, "m.reaction", "r8", reaction(&tick, "🙂")).await;
+    let (st, meta) = a.send_event(&room, "m.reaction", "r8", reaction(&tick, "🙂")).await;
     assert_eq!((st, meta["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "a reaction to a reaction: {meta}");
 }
 
@@ -323,20 +312,23 @@ async fn edits_follow_the_spec_rules() {
     let refused = |(st, body): (u16, Value), why: &str| {
         assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{why}: {body}");
     };
-    refused(send(&b, &room, "m.room.message", "b1", edit(&root, "Stop IV fluids")).await, "edit by another");
-    refused(send(&a, &room, "org.wardline.note", "a1", edit(&root, "x")).await, "an edit that changes the event type");
+    refused(b.send_event(&room, "m.room.message", "b1", edit(&root, "Stop IV fluids")).await, "edit by another");
+    refused(
+        a.send_event(&room, "org.wardline.note", "a1", edit(&root, "x")).await,
+        "an edit that changes the event type",
+    );
     let mut no_new = edit(&root, "x");
     no_new.as_object_mut().unwrap().remove("m.new_content");
-    refused(send(&a, &room, "m.room.message", "a2", no_new).await, "an edit without m.new_content");
-    let ok = sent(&a, &room, "m.room.message", "a3", edit(&root, "Start IV fluids 1L")).await;
-    refused(send(&a, &room, "m.room.message", "a4", edit(&ok, "again")).await, "an edit of an edit");
+    refused(a.send_event(&room, "m.room.message", "a2", no_new).await, "an edit without m.new_content");
+    let ok = a.sent_event(&room, "m.room.message", "a3", edit(&root, "Start IV fluids 1L")).await;
+    refused(a.send_event(&room, "m.room.message", "a4", edit(&ok, "again")).await, "an edit of an edit");
     // State: neither the edited event nor the edit may be one.
     let (st, topic) = a
         .put(&format!("/_matrix/client/v3/rooms/{}/state/m.room.topic", enc(&room)), json!({"topic": "Sepsis bay"}))
         .await;
     assert_eq!(st, 200);
     let topic_id = topic["event_id"].as_str().unwrap();
-    refused(send(&a, &room, "m.room.topic", "a5", json!({"topic": "x", "m.new_content": {"topic": "x"}, "m.relates_to": {"rel_type": "m.replace", "event_id": topic_id}})).await, "an edit of a state event");
+    refused(a.send_event(&room, "m.room.topic", "a5", json!({"topic": "x", "m.new_content": {"topic": "x"}, "m.relates_to": {"rel_type": "m.replace", "event_id": topic_id}})).await, "an edit of a state event");
     let (st, body) = a
         .put(
             &format!("/_matrix/client/v3/rooms/{}/state/m.room.topic", enc(&room)),
@@ -345,21 +337,21 @@ async fn edits_follow_the_spec_rules() {
         .await;
     refused((st, body), "an edit sent as state");
     // A thread cannot start from an event that relates to another: 400 M_UNKNOWN, as the spec says.
-    let (st, body) = send(&b, &room, "m.room.message", "b2", in_thread(&ok, "hm")).await;
+    let (st, body) = b.send_event(&room, "m.room.message", "b2", in_thread(&ok, "hm")).await;
     assert_eq!((st, body["errcode"].as_str()), (400, Some("M_UNKNOWN")), "{body}");
     // A malformed relation.
-    let (st, body) = send(
-        &a,
-        &room,
-        "m.room.message",
-        "a6",
-        json!({"msgtype": "m.text", "body": "x", "m.relates_to": {"rel_type": "m.thread"}}),
-    )
-    .await;
+    let (st, body) = a
+        .send_event(
+            &room,
+            "m.room.message",
+            "a6",
+            json!({"msgtype": "m.text", "body": "x", "m.relates_to": {"rel_type": "m.thread"}}),
+        )
+        .await;
     assert_eq!((st, body["errcode"].as_str()), (400, Some("M_BAD_JSON")), "{body}");
     // A deleted message cannot be edited.
     redact(&a, &room, &root, "x1").await;
-    refused(send(&a, &room, "m.room.message", "a7", edit(&root, "z")).await, "an edit of a deleted message");
+    refused(a.send_event(&room, "m.room.message", "a7", edit(&root, "z")).await, "an edit of a deleted message");
     // The refusals are in the audit trail, with their reason.
     let records = audit_records(&s, |r| r["outcome"] == "denied" && r["action"] == "message.send");
     let denied: Vec<&Value> = records
@@ -401,12 +393,12 @@ async fn relations_across_rooms_or_to_unseen_events_are_refused() {
         body["error"].as_str().unwrap().to_owned()
     };
     // Ada can see the other room's message, but a relation stays within its room.
-    let cross = refused(send(&a, &ward, "m.reaction", "a1", reaction(&secret, "👍")).await);
+    let cross = refused(a.send_event(&ward, "m.reaction", "a1", reaction(&secret, "👍")).await);
     let reply = json!({"msgtype": "m.text", "body": "re", "m.relates_to": {"m.in_reply_to": {"event_id": secret}}});
-    refused(send(&a, &ward, "m.room.message", "a2", reply).await);
+    refused(a.send_event(&ward, "m.room.message", "a2", reply).await);
     // Ben gets the same answer for an event in a room he is not in as for no event at all.
-    let hidden = refused(send(&b, &ward, "m.room.message", "b1", in_thread(&secret, "?")).await);
-    let missing = refused(send(&b, &ward, "m.room.message", "b2", in_thread(unknown, "?")).await);
+    let hidden = refused(b.send_event(&ward, "m.room.message", "b1", in_thread(&secret, "?")).await);
+    let missing = refused(b.send_event(&ward, "m.room.message", "b2", in_thread(unknown, "?")).await);
     assert_eq!(hidden, missing);
     assert_eq!(cross, missing);
     // Nothing was stored.
@@ -434,7 +426,7 @@ async fn relations_follow_history_visibility() {
         .await;
     b.join(&room).await;
     let root = text(&a, &room, "root", "Bed 4: chest pain").await;
-    let early = sent(&b, &room, "m.room.message", "t1", in_thread(&root, "ECG done")).await;
+    let early = b.sent_event(&room, "m.room.message", "t1", in_thread(&root, "ECG done")).await;
     // A non-member: the same 404 as for an event that does not exist.
     let (st, body) = c.get(&relations_path(&room, &root, "")).await;
     assert_eq!((st, body["errcode"].as_str()), (404, Some("M_NOT_FOUND")), "{body}");
@@ -449,7 +441,7 @@ async fn relations_follow_history_visibility() {
     // Ben leaves; what is said in the thread afterwards is neither listed nor counted for him.
     let (st, _) = b.post(&format!("/_matrix/client/v3/rooms/{}/leave", enc(&room)), json!({})).await;
     assert_eq!(st, 200);
-    let late = sent(&a, &room, "m.room.message", "t2", in_thread(&root, "troponin raised")).await;
+    let late = a.sent_event(&room, "m.room.message", "t2", in_thread(&root, "troponin raised")).await;
     let (st, seen) = b.get(&relations_path(&room, &root, "")).await;
     assert_eq!(st, 200, "{seen}");
     assert_eq!(ids(&seen), vec![early.clone()]);
@@ -470,9 +462,9 @@ async fn transcript_shows_each_edit_and_each_deletion_with_the_original() {
     let b = s.user("ben").await;
     let room = a.room_with(&[&b]).await;
     let root = text(&a, &room, "root", "Give 5mg morphine").await;
-    sent(&a, &room, "m.room.message", "e1", edit(&root, "Give 2.5mg morphine")).await;
-    sent(&a, &room, "m.room.message", "e2", edit(&root, "Give 2.5mg morphine IV")).await;
-    sent(&b, &room, "m.reaction", "r1", reaction(&root, "👍")).await;
+    a.sent_event(&room, "m.room.message", "e1", edit(&root, "Give 2.5mg morphine")).await;
+    a.sent_event(&room, "m.room.message", "e2", edit(&root, "Give 2.5mg morphine IV")).await;
+    b.sent_event(&room, "m.reaction", "r1", reaction(&root, "👍")).await;
     let wrong = text(&b, &room, "w", "Bed 9 discharged").await;
     redact(&b, &room, &wrong, "x1").await;
     assert!(s.terminate());
@@ -507,9 +499,9 @@ async fn deleting_an_edited_message_deletes_its_edits_too() {
     let b = s.user("ben").await;
     let room = a.room_with(&[&b]).await;
     let root = text(&a, &room, "root", "K+ 6.8 bed 4").await;
-    let first = sent(&a, &room, "m.room.message", "e1", edit(&root, "K+ 6.9 bed 4 recheck")).await;
-    let second = sent(&a, &room, "m.room.message", "e2", edit(&root, "K+ 7.1 bed 4 urgent")).await;
-    let reply = sent(&b, &room, "m.reaction", "r1", reaction(&root, "👀")).await;
+    let first = a.sent_event(&room, "m.room.message", "e1", edit(&root, "K+ 6.9 bed 4 recheck")).await;
+    let second = a.sent_event(&room, "m.room.message", "e2", edit(&root, "K+ 7.1 bed 4 urgent")).await;
+    let reply = b.sent_event(&room, "m.reaction", "r1", reaction(&root, "👀")).await;
     redact(&a, &room, &root, "x1").await;
     let (st, rel) = b.get(&relations_path(&room, &root, "/m.replace")).await;
     assert_eq!(st, 200, "{rel}");
@@ -565,9 +557,9 @@ async fn threads_are_listed_most_recently_active_first_by_what_the_reader_may_se
     let bed5 = text(&b, &room, "bed5", "Bed 5: review").await;
     let bed6 = text(&c, &room, "bed6", "Bed 6: review").await;
     text(&a, &room, "plain", "no thread here").await;
-    sent(&b, &room, "m.room.message", "t4a", in_thread(&bed4, "seen")).await;
-    sent(&c, &room, "m.room.message", "t5a", in_thread(&bed5, "on my way")).await;
-    sent(&c, &room, "m.room.message", "t6a", in_thread(&bed6, "done")).await;
+    b.sent_event(&room, "m.room.message", "t4a", in_thread(&bed4, "seen")).await;
+    c.sent_event(&room, "m.room.message", "t5a", in_thread(&bed5, "on my way")).await;
+    c.sent_event(&room, "m.room.message", "t6a", in_thread(&bed6, "done")).await;
 
     let (st, all) = a.get(&threads_path(&room, "")).await;
     assert_eq!(st, 200, "{all}");
@@ -596,7 +588,7 @@ async fn threads_are_listed_most_recently_active_first_by_what_the_reader_may_se
     // for Ben still ends at what he saw.
     let (st, _) = b.post(&format!("/_matrix/client/v3/rooms/{}/leave", enc(&room)), json!({})).await;
     assert_eq!(st, 200);
-    sent(&a, &room, "m.room.message", "t4b", in_thread(&bed4, "after ben left")).await;
+    a.sent_event(&room, "m.room.message", "t4b", in_thread(&bed4, "after ben left")).await;
     let (_, for_ada) = a.get(&threads_path(&room, "")).await;
     assert_eq!(ids(&for_ada), vec![bed4.clone(), bed6.clone(), bed5.clone()]);
     let (st, for_ben) = b.get(&threads_path(&room, "")).await;
