@@ -247,6 +247,18 @@ class WardlineServer:
         self.passwords[localpart] = password
         return password
 
+    # -- clients ---------------------------------------------------------
+    async def nio_login(self, name: str, device_name: str, **config):
+        """A matrix-nio client signed in as `name` (created by `add_user`) on a new device."""
+        from nio import AsyncClient, AsyncClientConfig, LoginResponse
+
+        c = AsyncClient(
+            self.base_url, name, config=AsyncClientConfig(max_timeouts=2, request_timeout=30, **config)
+        )
+        resp = await c.login(self.passwords[name], device_name=device_name)
+        assert isinstance(resp, LoginResponse), resp
+        return c
+
 
 @pytest.fixture(scope="module")
 def wardline(tmp_path_factory: pytest.TempPathFactory):

@@ -13,10 +13,8 @@ import uuid
 
 from nio import (
     AsyncClient,
-    AsyncClientConfig,
     DownloadError,
     JoinResponse,
-    LoginResponse,
     MemoryDownloadResponse,
     ResizingMethod,
     RoomCreateResponse,
@@ -45,10 +43,7 @@ def photo_with_gps() -> bytes:
 
 
 async def client(wardline, name: str) -> AsyncClient:
-    c = AsyncClient(wardline.base_url, name, config=AsyncClientConfig(max_timeouts=2, request_timeout=30))
-    resp = await c.login(wardline.passwords[name], device_name=f"nio-{name}")
-    assert isinstance(resp, LoginResponse), resp
-    return c
+    return await wardline.nio_login(name, f"nio-{name}")
 
 
 def test_photo_shared_in_a_room(wardline):

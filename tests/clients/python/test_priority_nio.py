@@ -15,8 +15,6 @@ import uuid
 
 from nio import (
     AsyncClient,
-    AsyncClientConfig,
-    LoginResponse,
     RoomCreateResponse,
     RoomMessageText,
     RoomSendResponse,
@@ -27,10 +25,7 @@ TIMEOUT_S = 60
 
 
 async def client(wardline, name: str) -> AsyncClient:
-    c = AsyncClient(wardline.base_url, name, config=AsyncClientConfig(max_timeouts=2, request_timeout=30))
-    resp = await c.login(wardline.passwords[name], device_name=f"nio-priority-{name}")
-    assert isinstance(resp, LoginResponse), resp
-    return c
+    return await wardline.nio_login(name, f"nio-priority-{name}")
 
 
 async def wait_for(c: AsyncClient, room_id: str, starts: str) -> RoomMessageText:

@@ -14,9 +14,7 @@ import uuid
 
 from nio import (
     AsyncClient,
-    AsyncClientConfig,
     JoinResponse,
-    LoginResponse,
     RoomCreateResponse,
     RoomGetEventResponse,
     RoomRedactResponse,
@@ -29,14 +27,7 @@ TIMEOUT_S = 120
 
 
 async def client(wardline, name: str) -> AsyncClient:
-    c = AsyncClient(
-        wardline.base_url,
-        name,
-        config=AsyncClientConfig(max_timeouts=2, request_timeout=30, encryption_enabled=False),
-    )
-    resp = await c.login(wardline.passwords[name], device_name=f"nio-{name}")
-    assert isinstance(resp, LoginResponse), resp
-    return c
+    return await wardline.nio_login(name, f"nio-{name}", encryption_enabled=False)
 
 
 async def send(c: AsyncClient, room_id: str, kind: str, content: dict) -> str:

@@ -19,9 +19,7 @@ import uuid
 
 from nio import (
     AsyncClient,
-    AsyncClientConfig,
     JoinedMembersResponse,
-    LoginResponse,
     RoomCreateResponse,
     RoomMessageNotice,
     RoomMessageText,
@@ -47,10 +45,7 @@ def cli(wardline, *args: str) -> str:
 
 
 async def client(wardline, name: str) -> AsyncClient:
-    c = AsyncClient(wardline.base_url, name, config=AsyncClientConfig(max_timeouts=2, request_timeout=30))
-    resp = await c.login(wardline.passwords[name], device_name=f"nio-roles-{name}")
-    assert isinstance(resp, LoginResponse), resp
-    return c
+    return await wardline.nio_login(name, f"nio-roles-{name}")
 
 
 async def wait_for_text(c: AsyncClient, room_id: str, body: str) -> RoomMessageText:

@@ -16,10 +16,8 @@ import uuid
 
 from nio import (
     AsyncClient,
-    AsyncClientConfig,
     Event,
     JoinResponse,
-    LoginResponse,
     RoomCreateResponse,
     RoomMessageText,
     RoomRedactResponse,
@@ -31,10 +29,7 @@ TIMEOUT_S = 60
 
 
 async def client(wardline, name: str) -> AsyncClient:
-    c = AsyncClient(wardline.base_url, name, config=AsyncClientConfig(max_timeouts=2, request_timeout=30))
-    resp = await c.login(wardline.passwords[name], device_name=f"nio-search-{name}")
-    assert isinstance(resp, LoginResponse), resp
-    return c
+    return await wardline.nio_login(name, f"nio-search-{name}")
 
 
 async def search(c: AsyncClient, term: str, next_batch: str | None = None, **criteria) -> tuple[int, dict]:
