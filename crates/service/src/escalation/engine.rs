@@ -100,7 +100,16 @@ impl EscalationService {
         events.retain(|e| e.stream <= upto);
         events.sort_by_key(|e| e.stream);
         for e in &events {
-            self.look_at(e).await?;
+            match self.look_at(e).await {
+                Ok(()) => {}
+                // The store failed: this pass stops here and the next reads the event again.
+                Err(err @ crate::ServiceError::Store(_)) => return Err(err),
+                // Anything else (a notice the room refuses…) is this event's alone: logged, and
+                // the cursor moves on, so one room never holds back every other escalation.
+                Err(err) => {
+                    tracing::error!(error = %err, event = %e.event.event_id, "escalation could not act on an event");
+                }
+            }
         }
         self.store.put_cursor(CURSOR, upto).await?;
         *self.cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(upto);

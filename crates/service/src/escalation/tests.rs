@@ -580,3 +580,24 @@ async fn only_its_sender_deleting_it_stops_an_escalation_and_nobody_forges_a_not
     let stored = n.store.event(&forged).await.unwrap().unwrap();
     assert!(stored.event.content.get("org.wardline.escalation").is_none());
 }
+
+#[tokio::test]
+async fn a_room_that_refuses_the_servers_notice_never_holds_back_other_escalations() {
+    let n = Night::open().await;
+    n.renotifying_policy(&[2], 30).await;
+    // In this room only moderators post, and Reg (a moderator) deletes Nia's urgent message:
+    // the notice saying so cannot be posted there.
+    let quiet = n.ward(&["reg"]).await;
+    let levels = json!({"users": {user("nia").as_str(): 100, user("reg").as_str(): 50}, "events_default": 50, "invite": 0, "redact": 50});
+    n.s.rooms.set_state(&quiet, &actor("nia"), kinds::POWER_LEVELS, "", levels).await.unwrap();
+    let first = n.urgent(&quiet, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    n.delete("reg", &quiet, &first).await;
+    // An urgent message elsewhere, after that, still escalates.
+    let ward = n.ward(&["raj"]).await;
+    let later = n.urgent(&ward, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    assert!(n.store.escalation(&later).await.unwrap().is_some(), "opened despite the other room");
+    n.after(2).await;
+    assert_eq!(n.notices(&ward).await.len(), 1, "and ran its step");
+}
