@@ -99,6 +99,33 @@ impl Clock for ManualClock {
     }
 }
 
+/// The real clock moved forward by an offset that only grows: for tests that drive a whole
+/// server (its escalations, rotas, expiries) through time without waiting. The binary uses it
+/// only when started with `WARDLINE_TEST_CLOCK_FILE` (see `crates/wardline/src/test_clock.rs`).
+#[derive(Debug, Default)]
+pub struct ShiftedClock {
+    offset_ms: AtomicU64,
+}
+
+impl ShiftedClock {
+    /// Moves the clock forward to `offset_ms` ahead of the real one; never back (time that went
+    /// backwards would undo what was stored as due).
+    pub fn shift_to(&self, offset_ms: u64) {
+        self.offset_ms.fetch_max(offset_ms, Ordering::SeqCst);
+    }
+
+    /// How far ahead of the real clock this one is.
+    pub fn offset_ms(&self) -> u64 {
+        self.offset_ms.load(Ordering::SeqCst)
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> Timestamp {
+        SystemClock.now().plus(Duration::from_millis(self.offset_ms()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +149,15 @@ mod tests {
         assert_eq!(clock.now(), Timestamp(1_250));
         assert_eq!(clock.now().millis_since(Timestamp(1_000)), 250);
         assert_eq!(Timestamp(5).millis_since(Timestamp(9)), 0);
+    }
+
+    #[test]
+    fn a_shifted_clock_runs_ahead_and_never_back() {
+        let clock = ShiftedClock::default();
+        let before = SystemClock.now();
+        clock.shift_to(3_600_000);
+        assert!(clock.now().millis_since(before) >= 3_600_000);
+        clock.shift_to(60_000);
+        assert_eq!(clock.offset_ms(), 3_600_000, "an earlier offset is ignored");
     }
 }

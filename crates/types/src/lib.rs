@@ -20,7 +20,7 @@ pub mod shift;
 pub mod stream;
 
 pub use account::{Account, AccountUpdate, Device, NewAccount, Username};
-pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use clock::{Clock, ManualClock, ShiftedClock, SystemClock, Timestamp};
 pub use dnd::{DndPeriod, DoNotDisturb};
 pub use event::{
     EventKind, EventLimitError, MAX_EVENT_BYTES, MAX_EVENT_TYPE_BYTES, MAX_STATE_KEY_BYTES, NewEvent, StoredEvent,

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use wardline_service::Config;
 
 /// Environment variables that are not settings.
-const NOT_SETTINGS: &[&str] = &["WARDLINE_CONFIG", "WARDLINE_LOG", "WARDLINE_BIN"];
+const NOT_SETTINGS: &[&str] = &["WARDLINE_CONFIG", "WARDLINE_LOG", "WARDLINE_BIN", crate::test_clock::VARIABLE];
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]

@@ -14,6 +14,7 @@ mod restore;
 mod role_cli;
 mod room_cli;
 mod serve;
+mod test_clock;
 mod tls;
 mod users;
 

@@ -296,3 +296,42 @@ async fn an_urgent_message_escalates_by_the_policy_a_decline_hastens_it_and_an_a
         assert_eq!((code, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{name:?}: {body}");
     }
 }
+
+#[tokio::test]
+async fn on_a_test_clock_a_whole_server_escalates_to_its_failsafe_without_waiting() {
+    // The clock file is written before the server starts, so nothing is due yet; then the test
+    // moves the server an hour and a half on and the failsafe step runs.
+    let dir = tempfile::tempdir().unwrap();
+    let clock = dir.path().join("clock");
+    std::fs::write(&clock, "0").unwrap();
+    let s = Server::start_with_env(&[("WARDLINE_TEST_CLOCK_FILE", clock.to_str().unwrap())]);
+    let boss = crate::admin::admin(&s).await;
+    let nia = s.user("nia").await;
+    let reg = s.user("reg").await;
+    let ann = s.user("ann").await;
+    let renotify = json!({"after_ms": 1_800_000, "action": "renotify"});
+    let failsafe =
+        json!({"after_ms": 3_600_000, "action": "failsafe", "targets": [{"kind": "user", "user_id": ann.user_id}]});
+    let (st, body) =
+        boss.put("/_wardline/admin/v1/escalation_policies/org/urgent", json!({"steps": [renotify, failsafe]})).await;
+    assert_eq!(st, 200, "{body}");
+    let room = nia.room_with(&[&reg]).await;
+    let msg = nia
+        .sent_event(
+            &room,
+            "m.room.message",
+            "u1",
+            json!({"msgtype": "m.text", "body": "K+ 6.9 bed 4", "org.wardline.priority": {"level": "urgent"}}),
+        )
+        .await;
+    let sent_ts = event(&nia, &room, &msg).await["origin_server_ts"].as_u64().unwrap();
+    std::fs::write(&clock, "5400000").unwrap();
+    let notice = server_notice(&nia, &room, "FAILSAFE: nobody accepted in 90 min — brought in: ").await;
+    assert!(
+        notice["origin_server_ts"].as_u64().unwrap() >= sent_ts + 5_400_000,
+        "the notice is stamped by the moved clock: {notice}"
+    );
+    let esc = status(&nia, &room, &msg).await["escalation"].clone();
+    assert_eq!(esc["state"], "failsafe", "{esc}");
+    assert_eq!(esc["steps"].as_array().unwrap().len(), 2, "both steps ran, once each: {esc}");
+}
