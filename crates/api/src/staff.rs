@@ -140,7 +140,9 @@ fn answer_json(a: &wardline_service::messaging::Answered) -> serde_json::Value {
 /// (priority, quick responses): its `priority`, the `ask`, each recipient's `answer`, the
 /// `other_answers` of people who were not recipients, and `counts.accepted` / `declined`; for
 /// an urgent or emergency message, its `escalation`: `state` (`open`, `accepted`, `failsafe`,
-/// `cancelled`), the next step and when it is due, and each step that ran, with what it did.
+/// `cancelled`), the next step and when it is due, and each step that ran, with what it did;
+/// for a question with a deadline, its `deadline`: `due_ts`, `state` (`waiting`, `accepted`,
+/// `not_accepted` (the sender was told), `cancelled`, `failed`) and `ended_ts`.
 async fn message_status(
     State(s): State<Services>,
     Staff(c): Staff,
@@ -194,6 +196,13 @@ async fn message_status(
             "next_due_ts": esc.due.map(|t| t.0),
             "steps": esc.log.iter().map(|r| json!({ "step": r.step + 1, "ts": r.ts.0, "summary": r.summary })).collect::<Vec<_>>(),
             "policy": esc.policy,
+        });
+    }
+    if let Some(d) = s.escalation.deadline_of(&event).await? {
+        body["deadline"] = json!({
+            "due_ts": d.due.0,
+            "state": d.ended.map_or("waiting", |(end, _)| end.as_str()),
+            "ended_ts": d.ended.map(|(_, t)| t.0),
         });
     }
     Ok(Json(body).into_response())

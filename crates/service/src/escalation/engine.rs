@@ -62,9 +62,11 @@ impl EscalationService {
         }
         .await;
         self.run_due().await?;
+        self.run_due_deadlines().await?;
         followed?;
         let now = self.clock.now();
-        let wait = match self.store.next_escalation_due().await? {
+        let next = [self.store.next_escalation_due().await?, self.store.next_deadline_due().await?];
+        let wait = match next.into_iter().flatten().min() {
             Some(due) => Duration::from_millis(due.0.saturating_sub(now.0)).min(POLL),
             None => POLL,
         };
@@ -131,9 +133,11 @@ impl EscalationService {
             && e.redacted_because.is_none()
             && wardline_types::relation::relation(content).is_none_or(|r| r.rel_type != rel_types::REPLACE)
             && let Ok(Some(request)) = priority::request_of(content)
-            && request.level != Level::Routine
         {
-            self.open(e, request.level).await?;
+            if request.level != Level::Routine {
+                self.open(e, request.level).await?;
+            }
+            self.open_deadline(e, &request).await?;
         }
         if let Ok(Some((target, given))) = priority::answer_of(&e.event.kind, content)
             && let Ok(target) = OwnedEventId::try_from(target)
@@ -272,6 +276,7 @@ impl EscalationService {
     /// A message deleted by its sender stops escalating; deleted by anyone else, it goes on
     /// (to its failsafe, as nobody can answer it any more), and everyone is told who deleted it.
     async fn cancel(&self, target: &EventId, redaction: &StoredEvent) -> ServiceResult<()> {
+        self.cancel_deadline(target, redaction.event.origin_server_ts).await?;
         let Some(esc) = self.store.escalation(target).await? else { return Ok(()) };
         if esc.ended.is_some() {
             return Ok(());
@@ -356,7 +361,7 @@ impl EscalationService {
     }
 
     /// An audit record about the escalation of `message` (never its text).
-    fn record(&self, actor: &Actor, message: &StoredEvent, detail: String, outcome: Outcome) -> ServiceResult<()> {
+    pub(super) fn record(&self, actor: &Actor, message: &StoredEvent, detail: String, outcome: Outcome) -> ServiceResult<()> {
         let mut r = self.audit.entry(Some(actor), AuditAction::Escalation, outcome);
         r.room_id = Some(message.event.room_id.to_string());
         r.event_id = Some(message.event.event_id.to_string());

@@ -19,6 +19,8 @@ use crate::roles::tests::{Night, T0, actor, id, user};
 use crate::rooms::{CreateRoom, SendEvent};
 use crate::{Config, ServiceError, Services};
 
+mod deadlines;
+
 const MIN: u64 = 60_000;
 
 fn op() -> Operator {
