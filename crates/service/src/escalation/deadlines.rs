@@ -6,9 +6,9 @@
 use ruma::{EventId, OwnedUserId};
 use serde_json::json;
 use wardline_store::{AnswerDeadline, DeadlineEnd};
-use wardline_types::{StoredEvent, Timestamp};
 use wardline_types::audit::Outcome;
 use wardline_types::priority::{Means, Request};
+use wardline_types::{StoredEvent, Timestamp};
 
 use super::EscalationService;
 use crate::ServiceResult;
@@ -65,7 +65,12 @@ impl EscalationService {
                 && let Some(message) = self.store.event(&d.event_id).await?
             {
                 let outcome = if end == DeadlineEnd::Failed { Outcome::Failure } else { Outcome::Success };
-                self.record(&Actor::system(d.sender.clone()), &message, format!("answer deadline: {}", end.as_str()), outcome)?;
+                self.record(
+                    &Actor::system(d.sender.clone()),
+                    &message,
+                    format!("answer deadline: {}", end.as_str()),
+                    outcome,
+                )?;
             }
         }
         Ok(())

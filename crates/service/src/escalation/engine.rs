@@ -361,7 +361,13 @@ impl EscalationService {
     }
 
     /// An audit record about the escalation of `message` (never its text).
-    pub(super) fn record(&self, actor: &Actor, message: &StoredEvent, detail: String, outcome: Outcome) -> ServiceResult<()> {
+    pub(super) fn record(
+        &self,
+        actor: &Actor,
+        message: &StoredEvent,
+        detail: String,
+        outcome: Outcome,
+    ) -> ServiceResult<()> {
         let mut r = self.audit.entry(Some(actor), AuditAction::Escalation, outcome);
         r.room_id = Some(message.event.room_id.to_string());
         r.event_id = Some(message.event.event_id.to_string());

@@ -326,9 +326,15 @@ async fn on_a_test_clock_a_whole_server_escalates_to_its_failsafe_and_tells_of_a
         .await;
     let sent_ts = event(&nia, &room, &msg).await["origin_server_ts"].as_u64().unwrap();
     // A routine question that wants an answer within ten minutes.
-    let ask = json!({"options": [{"id": "accept", "label": "Accept patient", "means": "accept"}], "deadline_ms": 600_000});
+    let ask =
+        json!({"options": [{"id": "accept", "label": "Accept patient", "means": "accept"}], "deadline_ms": 600_000});
     let question = nia
-        .sent_event(&room, "m.room.message", "q1", json!({"msgtype": "m.text", "body": "Bed 12?", "org.wardline.ask": ask}))
+        .sent_event(
+            &room,
+            "m.room.message",
+            "q1",
+            json!({"msgtype": "m.text", "body": "Bed 12?", "org.wardline.ask": ask}),
+        )
         .await;
     // The engine sets the deadline once it has read the question.
     let mut waiting = Value::Null;

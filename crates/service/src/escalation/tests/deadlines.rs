@@ -39,7 +39,10 @@ async fn nobody_accepting_by_the_deadline_tells_the_sender_who_declined_and_who_
     n.after(1).await;
     let notices = n.notices(&room).await;
     assert_eq!(notices.len(), 1, "{notices:?}");
-    assert_eq!(notices[0].0, "Nobody has accepted in 10 min. Declined: Dr raj (in theatre all night). Not answered: Dr reg.");
+    assert_eq!(
+        notices[0].0,
+        "Nobody has accepted in 10 min. Declined: Dr raj (in theatre all night). Not answered: Dr reg."
+    );
     assert_eq!(notices[0].1, vec!["nia"], "only the sender is called");
     let d = n.store.deadline(&msg).await.unwrap().unwrap();
     assert_eq!(d.ended, Some((DeadlineEnd::NotAccepted, Timestamp(T0.0 + 10 * MIN))));
