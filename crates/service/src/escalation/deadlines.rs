@@ -83,13 +83,7 @@ impl EscalationService {
             return Ok(DeadlineEnd::Cancelled);
         }
         let status = self.status.status_for_server(&message).await?;
-        let accepted = status
-            .recipients
-            .iter()
-            .filter_map(|r| r.answer.as_ref())
-            .chain(status.other_answers.iter().map(|(_, a)| a))
-            .any(|a| a.means == Means::Accept);
-        if accepted {
+        if status.answer_counts().0 > 0 {
             return Ok(DeadlineEnd::Accepted);
         }
         let mut declined = Vec::new();
