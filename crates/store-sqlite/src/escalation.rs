@@ -223,14 +223,14 @@ impl EscalationStore for SqliteStore {
             .await
     }
 
-    async fn hasten_escalation(&self, event_id: &EventId, now: Timestamp) -> StoreResult<bool> {
+    async fn hasten_escalation(&self, event_id: &EventId, step: usize, now: Timestamp) -> StoreResult<bool> {
         let id = event_id.to_owned();
         self.writer
             .write(move |w| {
                 let n = exec(
                     w.tx,
-                    "UPDATE escalations SET due_ts = ?2 WHERE event_id = ?1 AND outcome IS NULL AND due_ts > ?2",
-                    params![id.as_str(), sql_ts(now)],
+                    "UPDATE escalations SET due_ts = ?2 WHERE event_id = ?1 AND outcome IS NULL AND due_ts > ?2 AND step = ?3",
+                    params![id.as_str(), sql_ts(now), step_i64(step)],
                 )
                 .map_err(backend_err)?;
                 Ok(n == 1)

@@ -139,8 +139,10 @@ pub trait EscalationStore: Send + Sync {
         next_due: Option<Timestamp>,
         end: EscalationEnd,
     ) -> StoreResult<bool>;
-    /// Makes an open escalation's next step due at `now`, if it is due later (a decline).
-    async fn hasten_escalation(&self, event_id: &EventId, now: Timestamp) -> StoreResult<bool>;
+    /// Makes an open escalation's next step due at `now`, if it is still at `step` (the step the
+    /// decline was read against: one that another runner finished meanwhile was the decline's
+    /// step, so the next keeps its time) and due later.
+    async fn hasten_escalation(&self, event_id: &EventId, step: usize, now: Timestamp) -> StoreResult<bool>;
     /// Opens again, due at `now`, an escalation that ended as accepted (the acceptance was
     /// withdrawn); `false` if it had not ended so.
     async fn reopen_escalation(&self, event_id: &EventId, now: Timestamp) -> StoreResult<bool>;

@@ -254,7 +254,7 @@ impl EscalationService {
                             && a.stream < answer.stream
                             && a.given.choice(&request.ask).is_some_and(|c| c.means == Means::Decline)
                     });
-                if !earlier && self.store.hasten_escalation(target, self.clock.now()).await? {
+                if !earlier && self.store.hasten_escalation(target, esc.step, self.clock.now()).await? {
                     let actor = Actor::system(by.clone());
                     self.record(
                         &actor,

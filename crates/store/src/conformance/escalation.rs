@@ -66,8 +66,9 @@ pub(super) async fn escalations(s: &impl Store) -> StoreResult<()> {
     check!(e.step == 1 && e.claimed.is_none() && e.due == Some(Timestamp(1_600_000)), "next step due");
     check!(e.log == vec![record(0, 1_190_001, "Re-notified")], "the log");
     // A decline makes it due now; never later.
-    check!(s.hasten_escalation(&id, Timestamp(1_200_000)).await?, "hastened");
-    check!(!s.hasten_escalation(&id, Timestamp(1_300_000)).await?, "never later");
+    check!(!s.hasten_escalation(&id, 0, Timestamp(1_200_000)).await?, "not if its step ran meanwhile");
+    check!(s.hasten_escalation(&id, 1, Timestamp(1_200_000)).await?, "hastened");
+    check!(!s.hasten_escalation(&id, 1, Timestamp(1_300_000)).await?, "never later");
     check!(s.next_escalation_due().await? == Some(Timestamp(1_200_000)), "due now");
     // The last step ends it.
     check!(s.claim_step(&id, 1, Timestamp(1_200_000), Timestamp(0)).await?, "claimed");
