@@ -19,7 +19,7 @@ async fn event(c: &Client, room: &str, id: &str) -> Value {
     body
 }
 
-async fn status(c: &Client, room: &str, id: &str) -> Value {
+pub(crate) async fn status(c: &Client, room: &str, id: &str) -> Value {
     let (st, body) = c.get(&format!("/_wardline/client/v1/rooms/{}/status/{}", enc(room), enc(id))).await;
     assert_eq!(st, 200, "{body}");
     body
@@ -196,7 +196,7 @@ async fn quick_responses_are_numbered_for_stock_clients_and_chosen_by_number() {
 
 /// Reads the conversation until the server's member has posted a notice whose body starts with
 /// `starts`; returns it. (Waits for the engine, asserting only what arrives.)
-async fn server_notice(c: &Client, room: &str, starts: &str) -> Value {
+pub(crate) async fn server_notice(c: &Client, room: &str, starts: &str) -> Value {
     for _ in 0..200 {
         let (st, page) = c.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50", enc(room))).await;
         assert_eq!(st, 200, "{page}");
