@@ -68,6 +68,34 @@ pub fn routes() -> Routes {
             FirstSignIn::Refused,
             message_status,
         )
+        .wardline(
+            Method::GET,
+            &format!("{V1}/escalations/waiting"),
+            "wardline.escalations.waiting",
+            FirstSignIn::Refused,
+            waiting,
+        )
+}
+
+/// `GET /escalations/waiting`: the urgent and emergency messages still escalating that wait for
+/// the caller's answer (in a conversation they are in, or invited into by a step; not sent by
+/// them; not answered by them), oldest first, at most 100: `{"waiting": [{"room_id",
+/// "event_id", "level", "sender", "sent_ts", "joined"}]}`. No content: the client shows the
+/// message itself from the conversation. (The web client's emergency banner.)
+async fn waiting(State(s): State<Services>, Staff(c): Staff) -> Result<Response, ApiError> {
+    let waiting: Vec<serde_json::Value> = s
+        .escalation
+        .waiting_for(&c.user_id)
+        .await?
+        .into_iter()
+        .map(|w| {
+            json!({
+                "room_id": w.room_id, "event_id": w.event_id, "level": w.level.as_str(),
+                "sender": w.sender, "sent_ts": w.sent.0, "joined": w.joined,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "waiting": waiting })).into_response())
 }
 
 /// `GET /mfa`: is a second factor set up, and is one required?

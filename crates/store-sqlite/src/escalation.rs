@@ -3,7 +3,7 @@
 //! the single writer, so two runners can never both move a step on.
 
 use async_trait::async_trait;
-use ruma::{EventId, UserId};
+use ruma::{EventId, OwnedRoomId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 use wardline_store::{Escalation, EscalationEnd, EscalationStore, NewEscalation, StepRecord, StoreError, StoreResult};
 use wardline_types::Timestamp;
@@ -128,6 +128,24 @@ impl EscalationStore for SqliteStore {
                 .optional()
                 .map_err(backend_err)?;
                 r.map(|r| to_escalation(c, r)).transpose()
+            })
+            .await
+    }
+
+    async fn open_escalations_in(&self, rooms: &[OwnedRoomId], limit: usize) -> StoreResult<Vec<Escalation>> {
+        let rooms = serde_json::to_string(&rooms).map_err(|_| corrupt("room list"))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.readers
+            .read(move |c| {
+                read_many(
+                    c,
+                    &format!(
+                        "SELECT {COLUMNS} FROM escalations
+                         WHERE outcome IS NULL AND room_id IN (SELECT value FROM json_each(?1))
+                         ORDER BY sent_ts, event_id LIMIT ?2"
+                    ),
+                    params![rooms, limit],
+                )
             })
             .await
     }

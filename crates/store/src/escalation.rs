@@ -119,6 +119,8 @@ pub trait EscalationStore: Send + Sync {
         lease_from: Timestamp,
         limit: usize,
     ) -> StoreResult<Vec<Escalation>>;
+    /// Open escalations of messages in `rooms`, oldest message first, at most `limit`.
+    async fn open_escalations_in(&self, rooms: &[OwnedRoomId], limit: usize) -> StoreResult<Vec<Escalation>>;
     /// When the earliest open escalation is due.
     async fn next_escalation_due(&self) -> StoreResult<Option<Timestamp>>;
     /// Claims step `step` at `now` if the escalation is open, at that step, and not claimed

@@ -10,6 +10,8 @@
 //!   cancels it); and it runs the steps that are due by the injected clock;
 //! - `deadlines.rs`: answer deadlines ("tell me if nobody has answered in N minutes"), stored
 //!   timers the same pass runs;
+//! - `waiting.rs`: the messages still escalating that wait for someone's answer (the client's
+//!   emergency banner);
 //! - `steps.rs`: what a step does (re-notify who has not answered, bring in covers, roles,
 //!   people, the failsafe) and the notice the server's own member posts for it in the
 //!   conversation.
@@ -29,6 +31,7 @@ mod policies;
 mod steps;
 #[cfg(test)]
 mod tests;
+mod waiting;
 
 use std::sync::{Arc, Mutex};
 
@@ -42,6 +45,7 @@ use crate::rooms::RoomService;
 
 pub use engine::CURSOR;
 pub use policies::PolicyScope;
+pub use waiting::Waiting;
 
 /// How long a claimed step is held by its runner before another may take it over.
 pub const LEASE_MS: u64 = 60_000;

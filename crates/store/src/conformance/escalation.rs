@@ -65,6 +65,10 @@ pub(super) async fn escalations(s: &impl Store) -> StoreResult<()> {
     let e = s.escalation(&id).await?.ok_or_else(|| fail("stored"))?;
     check!(e.step == 1 && e.claimed.is_none() && e.due == Some(Timestamp(1_600_000)), "next step due");
     check!(e.log == vec![record(0, 1_190_001, "Re-notified")], "the log");
+    let elsewhere = owned_room_id!("!elsewhere:localhost");
+    let open = s.open_escalations_in(&[owned_room_id!("!esc:localhost"), elsewhere.clone()], 10).await?;
+    check!(open.len() == 1 && open[0].event_id == id, "open escalations of the rooms asked about");
+    check!(s.open_escalations_in(&[elsewhere], 10).await?.is_empty(), "only those rooms");
     // A decline makes it due now; never later.
     check!(!s.hasten_escalation(&id, 0, Timestamp(1_200_000)).await?, "not if its step ran meanwhile");
     check!(s.hasten_escalation(&id, 1, Timestamp(1_200_000)).await?, "hastened");
@@ -73,6 +77,10 @@ pub(super) async fn escalations(s: &impl Store) -> StoreResult<()> {
     // The last step ends it.
     check!(s.claim_step(&id, 1, Timestamp(1_200_000), Timestamp(0)).await?, "claimed");
     check!(s.finish_step(&id, record(1, 1_200_001, "Failsafe"), None, EscalationEnd::Failsafe).await?, "ended");
+    check!(
+        s.open_escalations_in(&[owned_room_id!("!esc:localhost")], 10).await?.is_empty(),
+        "an ended one is not open"
+    );
     let e = s.escalation(&id).await?.ok_or_else(|| fail("stored"))?;
     check!(
         e.ended == Some((EscalationEnd::Failsafe, Timestamp(1_200_001))) && e.due.is_none(),

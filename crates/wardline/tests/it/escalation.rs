@@ -112,3 +112,74 @@ async fn nobody_available_reaches_the_failsafe_at_once_and_a_restart_mid_escalat
     assert_eq!(renotified, 1, "the step that ran before the stop is not run again");
     server_notice(&nia, &ward, "FAILSAFE: nobody accepted in 10 min — brought in: Dr ann").await;
 }
+
+async fn waiting(c: &Client) -> Vec<String> {
+    let (st, body) = c.get("/_wardline/client/v1/escalations/waiting").await;
+    assert_eq!(st, 200, "{body}");
+    body["waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| format!("{} {} {}", w["event_id"].as_str().unwrap(), w["level"].as_str().unwrap(), w["joined"]))
+        .collect()
+}
+
+#[tokio::test]
+async fn what_waits_for_my_answer_is_listed_until_i_answer_or_the_escalation_ends() {
+    let s = Server::start();
+    let boss = crate::admin::admin(&s).await;
+    let (nia, reg, raj, con, ann) =
+        (s.user("nia").await, s.user("reg").await, s.user("raj").await, s.user("con").await, s.user("ann").await);
+    let policy = json!({"steps": [
+        {"after_ms": 2 * MIN, "action": "add", "targets": [{"kind": "user", "user_id": con.user_id}]},
+        {"after_ms": 10 * MIN, "action": "failsafe", "targets": [{"kind": "user", "user_id": ann.user_id}]},
+    ]});
+    let (st, body) = boss.put("/_wardline/admin/v1/escalation_policies/org/emergency", policy).await;
+    assert_eq!(st, 200, "{body}");
+    let room = nia.room_with(&[&reg, &raj]).await;
+    let msg = nia
+        .sent_event(
+            &room,
+            "m.room.message",
+            "e1",
+            json!({"msgtype": "m.text", "body": "Arrest bed 3",
+            "org.wardline.priority": {"level": "emergency"}}),
+        )
+        .await;
+    escalation(&nia, &room, &msg).await;
+    let mine = format!("{msg} emergency true");
+    assert_eq!(waiting(&reg).await, [mine.clone()]);
+    assert_eq!(waiting(&raj).await, [mine.clone()]);
+    assert!(waiting(&nia).await.is_empty(), "not what one sent oneself");
+    assert!(waiting(&con).await.is_empty(), "not for someone outside the conversation");
+
+    // Raj declines: answered, so no longer waiting for him; still for Reg.
+    raj.sent_event(
+        &room,
+        "m.room.message",
+        "d1",
+        json!({"msgtype": "m.text", "body": "Decline",
+        "m.relates_to": {"rel_type": "m.reference", "event_id": msg}, "org.wardline.response": {"option": "decline"}}),
+    )
+    .await;
+    assert!(waiting(&raj).await.is_empty());
+    assert_eq!(waiting(&reg).await, [mine.clone()]);
+
+    // His decline ran the next step at once: the consultant is brought in, and it waits for him
+    // before he has even joined.
+    server_notice(&nia, &room, "No answer after 0 min — brought in: Dr con").await;
+    assert_eq!(waiting(&con).await, [format!("{msg} emergency false")]);
+
+    // Reg acknowledges: the escalation ends, and nothing waits for anyone.
+    reg.sent_event(
+        &room,
+        "m.reaction",
+        "a1",
+        json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": msg, "key": "👍"}}),
+    )
+    .await;
+    server_notice(&nia, &room, "✓ Dr reg accepted").await;
+    for c in [&reg, &raj, &con] {
+        assert!(waiting(c).await.is_empty(), "{}", c.user_id);
+    }
+}
