@@ -9,3 +9,7 @@ CREATE TABLE answer_deadlines (
     ended_ts INTEGER
 ) STRICT;
 CREATE INDEX answer_deadlines_due ON answer_deadlines (due_ts) WHERE outcome IS NULL;
+
+-- The answer that ended an escalation as accepted, so an acceptance read again after a crash
+-- (between ending it and saying so) is known to be that one, and told once.
+ALTER TABLE escalations ADD COLUMN accepted_by TEXT;

@@ -13,9 +13,23 @@ use wardline_types::priority::Level;
 use crate::rows::{exec, parse_event_id, parse_room, parse_user, query_one, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
 
-const COLUMNS: &str = "event_id, room_id, sender, level, policy, sent_ts, step, due_ts, claimed_ts, outcome, ended_ts";
+const COLUMNS: &str =
+    "event_id, room_id, sender, level, policy, sent_ts, step, due_ts, claimed_ts, outcome, ended_ts, accepted_by";
 
-type Row = (String, String, String, String, String, i64, i64, Option<i64>, Option<i64>, Option<String>, Option<i64>);
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok((
@@ -30,6 +44,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         r.get(8)?,
         r.get(9)?,
         r.get(10)?,
+        r.get(11)?,
     ))
 }
 
@@ -46,7 +61,7 @@ fn policy(s: &str) -> StoreResult<Policy> {
 }
 
 fn to_escalation(c: &Connection, r: Row) -> StoreResult<Escalation> {
-    let (event_id, room, sender, lvl, pol, sent, step, due, claimed, outcome, ended) = r;
+    let (event_id, room, sender, lvl, pol, sent, step, due, claimed, outcome, ended, accepted_by) = r;
     let ended = match (outcome, ended) {
         (Some(o), Some(t)) => Some((EscalationEnd::parse(&o).ok_or_else(|| corrupt("outcome"))?, ts(t))),
         _ => None,
@@ -73,6 +88,7 @@ fn to_escalation(c: &Connection, r: Row) -> StoreResult<Escalation> {
         due: due.map(ts),
         claimed: claimed.map(ts),
         ended,
+        accepted_by: accepted_by.as_deref().map(parse_event_id).transpose()?,
         log,
     })
 }
@@ -265,6 +281,22 @@ impl EscalationStore for SqliteStore {
                     "UPDATE escalations SET outcome = NULL, ended_ts = NULL, due_ts = ?2, claimed_ts = NULL
                      WHERE event_id = ?1 AND outcome = 'accepted' AND step < json_array_length(policy, '$.steps')",
                     params![id.as_str(), sql_ts(now)],
+                )
+                .map_err(backend_err)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn accept_escalation(&self, event_id: &EventId, answer: &EventId, now: Timestamp) -> StoreResult<bool> {
+        let (id, answer) = (event_id.to_owned(), answer.to_owned());
+        self.writer
+            .write(move |w| {
+                let n = exec(
+                    w.tx,
+                    "UPDATE escalations SET outcome = 'accepted', ended_ts = ?3, accepted_by = ?2, due_ts = NULL, claimed_ts = NULL
+                     WHERE event_id = ?1 AND outcome IS NULL",
+                    params![id.as_str(), answer.as_str(), sql_ts(now)],
                 )
                 .map_err(backend_err)?;
                 Ok(n == 1)

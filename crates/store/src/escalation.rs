@@ -93,6 +93,8 @@ pub struct Escalation {
     pub claimed: Option<Timestamp>,
     /// How it ended, and when; `None` while open.
     pub ended: Option<(EscalationEnd, Timestamp)>,
+    /// The answer that ended it as accepted (the latest, if it was reopened and accepted again).
+    pub accepted_by: Option<OwnedEventId>,
     /// The steps that ran, in order.
     pub log: Vec<StepRecord>,
 }
@@ -148,6 +150,9 @@ pub trait EscalationStore: Send + Sync {
     /// Opens again, due at `now`, an escalation that ended as accepted (the acceptance was
     /// withdrawn); `false` if it had not ended so.
     async fn reopen_escalation(&self, event_id: &EventId, now: Timestamp) -> StoreResult<bool>;
+    /// Ends an open escalation as accepted by the answer `answer`, at `now`; `false` if it was
+    /// not open.
+    async fn accept_escalation(&self, event_id: &EventId, answer: &EventId, now: Timestamp) -> StoreResult<bool>;
     /// Ends an open escalation as `end` at `now`; `false` if it was not open.
     async fn end_escalation(&self, event_id: &EventId, end: EscalationEnd, now: Timestamp) -> StoreResult<bool>;
 

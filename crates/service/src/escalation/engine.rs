@@ -180,8 +180,9 @@ impl EscalationService {
         let Ok(Some(request)) = priority::request_of(&message.event.content) else { return Ok(()) };
         let Some(choice) = given.choice(&request.ask) else { return Ok(()) };
         let by = &answer.event.sender;
-        // `replay`: the acceptance that ended it is read again after a crash between ending it
-        // and telling everyone: the notice (by its transaction id) and record are made now.
+        // `replay`: the acceptance that ended it (as the store says) is read again after a crash
+        // between ending it and telling everyone: the record and the notice (by its
+        // transaction id) are made now.
         let mut replay = false;
         match esc.ended {
             None => {}
@@ -194,8 +195,8 @@ impl EscalationService {
                 let detail = format!("resumed: declined option={}", choice.id);
                 return self.resume_if_nobody_accepts(&esc, &message, by, why, txn, detail).await;
             }
-            Some((EscalationEnd::Accepted, at))
-                if choice.means == Means::Accept && at == answer.event.origin_server_ts =>
+            Some((EscalationEnd::Accepted, _))
+                if choice.means == Means::Accept && esc.accepted_by.as_ref() == Some(&answer.event.event_id) =>
             {
                 replay = true;
             }
@@ -206,11 +207,15 @@ impl EscalationService {
                 if !replay
                     && !self
                         .store
-                        .end_escalation(target, EscalationEnd::Accepted, answer.event.origin_server_ts)
+                        .accept_escalation(target, &answer.event.event_id, answer.event.origin_server_ts)
                         .await?
                 {
                     return Ok(());
                 }
+                // Recorded before the notice is tried: who accepted is in the trail even if the
+                // conversation cannot be told.
+                let actor = Actor::system(by.clone());
+                self.record(&actor, &message, format!("accepted option={}", choice.id), Outcome::Success)?;
                 let name = self.name_of(by).await?;
                 let status = self.status.status_for_server(&message).await?;
                 let others: Vec<String> = status
@@ -218,6 +223,7 @@ impl EscalationService {
                     .iter()
                     .filter(|r| &r.user_id != by && r.answer.is_none())
                     .map(|r| r.user_id.to_string())
+                    .take(super::steps::MOST_MENTIONS)
                     .collect();
                 let body = if request.ask.first_accept {
                     format!(
@@ -237,11 +243,9 @@ impl EscalationService {
                         "first_accept": request.ask.first_accept,
                     },
                 });
-                self.rooms
-                    .post_server_notice(&esc.room_id, &esc.sender, &format!("esc-{target}-accepted"), content)
-                    .await?;
-                let actor = Actor::system(by.clone());
-                self.record(&actor, &message, format!("accepted option={}", choice.id), Outcome::Success)?;
+                // One notice per acceptance: a later one, after the escalation resumed, is told too.
+                let txn = format!("esc-{target}-accepted-{}", answer.event.event_id);
+                self.rooms.post_server_notice(&esc.room_id, &esc.sender, &txn, content).await?;
             }
             Means::Decline => {
                 // Only a person's first decline moves the escalation on: declining again (👎,
@@ -254,22 +258,22 @@ impl EscalationService {
                             && a.stream < answer.stream
                             && a.given.choice(&request.ask).is_some_and(|c| c.means == Means::Decline)
                     });
-                if !earlier && self.store.hasten_escalation(target, esc.step, self.clock.now()).await? {
-                    let actor = Actor::system(by.clone());
-                    self.record(
-                        &actor,
-                        &message,
-                        format!("declined option={}: next step now", choice.id),
-                        Outcome::Success,
-                    )?;
-                }
+                // Every decline is recorded, with what it did.
+                let what = if earlier {
+                    "declined again: no further step"
+                } else if self.store.hasten_escalation(target, esc.step, self.clock.now()).await? {
+                    "next step now"
+                } else {
+                    "its step was already running or due"
+                };
+                let actor = Actor::system(by.clone());
+                self.record(&actor, &message, format!("declined option={}: {what}", choice.id), Outcome::Success)?;
             }
             Means::Info => {}
         }
         Ok(())
     }
 
-    /// A deleted message stops escalating.
     /// A message deleted by its sender stops escalating; deleted by anyone else, it goes on
     /// (to its failsafe, as nobody can answer it any more), and everyone is told who deleted it.
     async fn cancel(&self, target: &EventId, redaction: &StoredEvent) -> ServiceResult<()> {
@@ -321,15 +325,30 @@ impl EscalationService {
         if given.choice(&request.ask).is_none_or(|c| c.means != Means::Accept) {
             return Ok(());
         }
-        let by = &answer.event.sender;
-        let name = self.name_of(by).await?;
-        let why = format!("Nobody has accepted any more ({name} withdrew their answer): escalation resumes.");
+        // Named as who deleted it: a moderator deleting someone's acceptance is not that person
+        // withdrawing it.
+        let (accepter, deleter) = (&answer.event.sender, &redaction.event.sender);
+        let name = self.name_of(accepter).await?;
+        let (why, detail) = if deleter == accepter {
+            (
+                format!("Nobody has accepted any more ({name} withdrew their answer): escalation resumes."),
+                "resumed: acceptance withdrawn".to_owned(),
+            )
+        } else {
+            let who = self.name_of(deleter).await?;
+            (
+                format!("Nobody has accepted any more ({who} deleted {name}'s acceptance): escalation resumes."),
+                format!("resumed: acceptance by {accepter} deleted"),
+            )
+        };
         let txn = format!("esc-{target}-resumed-{}", redaction.event.event_id);
-        self.resume_if_nobody_accepts(&esc, &message, by, why, txn, "resumed: acceptance withdrawn".into()).await
+        self.resume_if_nobody_accepts(&esc, &message, deleter, why, txn, detail).await
     }
 
     /// Nobody's latest answer accepts the message any more (an acceptance declined after, or
     /// deleted): its escalation, ended as accepted, opens again due now, and everyone is told.
+    /// Told and recorded before it reopens, so a crash in between tells once (the transaction
+    /// id) and the next reading reopens it.
     async fn resume_if_nobody_accepts(
         &self,
         esc: &wardline_store::Escalation,
@@ -340,9 +359,10 @@ impl EscalationService {
         detail: String,
     ) -> ServiceResult<()> {
         let status = self.status.status_for_server(message).await?;
-        if status.answer_counts().0 > 0 || !self.store.reopen_escalation(&esc.event_id, self.clock.now()).await? {
+        if status.answer_counts().0 > 0 {
             return Ok(());
         }
+        self.record(&Actor::system(by.to_owned()), message, detail, Outcome::Success)?;
         let content = json!({
             "msgtype": "m.text",
             "body": why,
@@ -350,7 +370,8 @@ impl EscalationService {
             super::steps::NOTICE: { "message": esc.event_id, "kind": "resumed", "by": by },
         });
         self.rooms.post_server_notice(&esc.room_id, &esc.sender, &txn, content).await?;
-        self.record(&Actor::system(by.to_owned()), message, detail, Outcome::Success)
+        self.store.reopen_escalation(&esc.event_id, self.clock.now()).await?;
+        Ok(())
     }
 
     /// Runs every step due by the clock, each claimed first and recorded done after.

@@ -91,7 +91,14 @@ pub(super) async fn escalations(s: &impl Store) -> StoreResult<()> {
     // Accepted before any step.
     let other = owned_event_id!("$urgent2");
     check!(s.open_escalation(NewEscalation { event_id: other.clone(), ..new }).await?, "opened");
-    check!(s.end_escalation(&other, EscalationEnd::Accepted, Timestamp(1_050_000)).await?, "accepted");
+    let answer = owned_event_id!("$thumbs");
+    check!(s.accept_escalation(&other, &answer, Timestamp(1_050_000)).await?, "accepted");
+    check!(!s.accept_escalation(&other, &owned_event_id!("$late"), Timestamp(1_050_001)).await?, "accepted once");
+    let e = s.escalation(&other).await?.ok_or_else(|| fail("stored"))?;
+    check!(
+        e.ended == Some((EscalationEnd::Accepted, Timestamp(1_050_000))) && e.accepted_by == Some(answer),
+        "accepted by that answer"
+    );
     check!(!s.claim_step(&other, 0, Timestamp(2_000_000), Timestamp(0)).await?, "an ended escalation runs no step");
     // The acceptance withdrawn: open again, due now; only an accepted one.
     check!(s.reopen_escalation(&other, Timestamp(1_060_000)).await?, "reopened");

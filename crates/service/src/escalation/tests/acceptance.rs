@@ -50,6 +50,44 @@ async fn an_acceptance_deleted_leaving_nobody_accepting_resumes_the_escalation_a
     n.delete("raj", &room, &chat).await;
     n.s.escalation.tick().await.unwrap();
     assert_eq!(n.notices(&room).await.len(), before);
+
+    // Raj accepts now: this acceptance is told too (its own notice, not the first one's).
+    n.react("raj", &room, &msg, "👍").await;
+    n.s.escalation.tick().await.unwrap();
+    let last = n.notices(&room).await.pop().unwrap().0;
+    assert_eq!(last, "✓ Dr raj accepted (Acknowledge). Escalation stopped.");
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert_eq!(esc.ended.map(|(e, _)| e), Some(EscalationEnd::Accepted));
+}
+
+#[tokio::test]
+async fn an_acceptance_deleted_by_someone_else_is_told_as_theirs_not_the_accepters() {
+    let n = Night::open().await;
+    n.renotifying_policy(&[2], 30).await;
+    let room = n.ward(&["reg"]).await;
+    let msg = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    let thumbs = n
+        .send(
+            "reg",
+            &room,
+            "m.reaction",
+            json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": msg, "key": "👍"}}),
+        )
+        .await;
+    n.s.escalation.tick().await.unwrap();
+    // Nia created the conversation (power 100) and deletes Reg's 👍.
+    n.delete("nia", &room, &thumbs).await;
+    n.s.escalation.tick().await.unwrap();
+    let notices: Vec<String> = n.notices(&room).await.into_iter().map(|(b, _)| b).collect();
+    assert!(
+        notices.contains(
+            &"Nobody has accepted any more (Dr nia deleted Dr reg's acceptance): escalation resumes.".to_owned()
+        ),
+        "{notices:?}"
+    );
+    let records = n.escalation_records().await;
+    assert!(records.iter().any(|(d, _)| d == "resumed: acceptance by @reg:localhost deleted"), "{records:?}");
 }
 
 #[tokio::test]
@@ -71,7 +109,7 @@ async fn a_crash_between_ending_an_escalation_and_telling_everyone_still_tells_t
     let thumbs = n.s.rooms.send(&actor("reg"), req).await.unwrap();
     // A runner read the 👍, ended the escalation, and died before posting or moving its cursor.
     let at = n.store.event(&thumbs).await.unwrap().unwrap().event.origin_server_ts;
-    assert!(n.store.end_escalation(&msg, EscalationEnd::Accepted, at).await.unwrap());
+    assert!(n.store.accept_escalation(&msg, &thumbs, at).await.unwrap());
     assert!(n.notices(&room).await.is_empty());
     assert_eq!(n.store.cursor(super::super::CURSOR).await.unwrap(), Some(cursor));
 
