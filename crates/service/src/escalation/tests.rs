@@ -613,14 +613,40 @@ async fn no_rooms_settings_can_silence_an_escalation_and_nobody_can_remove_the_s
     let notices = n.notices(&room).await;
     assert_eq!(notices.len(), 1, "the step's notice is posted whatever the power levels: {notices:?}");
     assert_eq!(n.store.escalation(&msg).await.unwrap().unwrap().step, 1);
-    // Nobody, not even the room's creator at 100, may kick or ban it.
-    for (membership, what) in [("leave", "kick"), ("ban", "ban")] {
-        let content = json!({"membership": membership});
-        let refused =
-            n.s.rooms.set_state(&room, &actor("nia"), kinds::MEMBER, user("wardline").as_str(), content).await;
-        assert!(matches!(refused, Err(ServiceError::Forbidden(_))), "{what}: {refused:?}");
-    }
+    // Nobody, not even the room's creator at 100, may kick or ban it, or delete its notices.
+    let kicked = n.s.rooms.kick(&room, &actor("nia"), &user("wardline"), None).await;
+    assert!(
+        matches!(&kicked, Err(ServiceError::Forbidden(m)) if m.contains("Wardline's own member cannot be removed")),
+        "{kicked:?}"
+    );
+    let banned = n.s.rooms.ban(&room, &actor("nia"), &user("wardline"), None).await;
+    assert!(banned.is_err(), "{banned:?}");
     assert_eq!(n.membership_of(&room, "wardline").await, Some(Membership::Join));
+    let notice = n
+        .store
+        .room_events(&room, PosRange::upto(n.store.current_pos()), Direction::Backward, 5)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.event.sender == user("wardline") && e.event.kind == kinds::MESSAGE)
+        .unwrap();
+    let req = SendEvent {
+        room_id: room.clone(),
+        kind: kinds::REDACTION.into(),
+        state_key: None,
+        content: json!({}),
+        redacts: Some(notice.event.event_id.clone()),
+        txn: None,
+    };
+    let deleted = n.s.rooms.send(&actor("nia"), req).await;
+    assert!(matches!(&deleted, Err(ServiceError::Forbidden(m)) if m.contains("cannot be deleted")), "{deleted:?}");
+    n.s.audit.flush().await.unwrap();
+    let denied = n.store.audit_records(1, 10_000).await.unwrap().into_iter().any(|r| {
+        r.record.action == AuditAction::Redact
+            && r.record.outcome == Outcome::Denied
+            && r.record.detail.as_deref().is_some_and(|d| d.contains("cannot be deleted"))
+    });
+    assert!(denied, "the attempt is in the audit trail");
     // Its rule is its own: nobody else joins uninvited or posts beyond their level for it.
     let posted =
         n.s.rooms
