@@ -157,6 +157,7 @@ fn answer_json(a: &wardline_service::messaging::Answered) -> serde_json::Value {
         "reason": a.reason,
         "ts": a.ts.0,
         "event_id": a.event_id,
+        "stands": a.stands,
     })
 }
 

@@ -86,19 +86,29 @@ impl EscalationService {
         if status.answer_counts().0 > 0 {
             return Ok(DeadlineEnd::Accepted);
         }
+        // Recipients and anyone else who answered (brought in later): who declines, who
+        // answered something else ("Call me"), who has not answered.
         let mut declined = Vec::new();
+        let mut other = Vec::new();
         let mut waiting: Vec<OwnedUserId> = Vec::new();
-        for r in &status.recipients {
-            match &r.answer {
-                Some(a) if a.means == Means::Decline => {
-                    let name = self.name_of(&r.user_id).await?;
-                    declined.push(match &a.reason {
-                        Some(reason) => format!("{name} ({})", one_line(reason)),
-                        None => name,
-                    });
-                }
-                Some(_) => {}
-                None => waiting.push(r.user_id.clone()),
+        let answers = status
+            .recipients
+            .iter()
+            .map(|r| (&r.user_id, r.answer.as_ref()))
+            .chain(status.other_answers.iter().map(|(u, a)| (u, Some(a))));
+        for (user, answer) in answers {
+            let Some(a) = answer else {
+                waiting.push(user.clone());
+                continue;
+            };
+            let name = self.name_of(user).await?;
+            if a.stands == Some(Means::Decline) {
+                declined.push(match &a.reason {
+                    Some(reason) => format!("{name} ({})", one_line(reason)),
+                    None => name,
+                });
+            } else {
+                other.push(format!("{name} ({})", one_line(&a.label)));
             }
         }
         let mut names = Vec::new();
@@ -109,6 +119,9 @@ impl EscalationService {
         let mut body = format!("Nobody has accepted in {minutes} min.");
         if !declined.is_empty() {
             body.push_str(&format!(" Declined: {}.", declined.join(", ")));
+        }
+        if !other.is_empty() {
+            body.push_str(&format!(" Other answers: {}.", other.join(", ")));
         }
         if !names.is_empty() {
             body.push_str(&format!(" Not answered: {}.", names.join(", ")));
@@ -126,8 +139,28 @@ impl EscalationService {
     }
 }
 
-/// A reason on one line, shortened: it is quoted in a notice.
+/// What someone wrote, on one line, shortened and without invisible formatting characters
+/// (bidirectional overrides, zero-width marks): it is quoted inside the server's notice.
 fn one_line(reason: &str) -> String {
-    let line: String = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+    let visible: String = reason.chars().filter(|c| !is_format_char(*c)).collect();
+    let line: String = visible.split_whitespace().collect::<Vec<_>>().join(" ");
     if line.chars().count() > 80 { format!("{}…", line.chars().take(79).collect::<String>()) } else { line }
+}
+
+/// Unicode "format" characters that change how text around them reads without showing
+/// themselves: bidirectional embeddings, overrides and isolates, zero-width joiners and marks.
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+#[cfg(test)]
+mod unit {
+    use super::one_line;
+
+    #[test]
+    fn a_quoted_reason_is_one_visible_line() {
+        assert_eq!(one_line("in theatre\n  all night"), "in theatre all night");
+        assert_eq!(one_line("ok\u{202E}detpecca\u{202C} \u{200B}x"), "okdetpecca x");
+        assert_eq!(one_line(&"a".repeat(100)).chars().count(), 80);
+    }
 }

@@ -125,3 +125,32 @@ async fn a_crash_between_ending_an_escalation_and_telling_everyone_still_tells_t
         ["✓ Dr reg accepted (Acknowledge). Escalation stopped."]
     );
 }
+
+#[tokio::test]
+async fn an_answer_that_neither_accepts_nor_declines_after_an_acceptance_leaves_it_accepted() {
+    let n = Night::open().await;
+    n.renotifying_policy(&[2], 30).await;
+    let room = n.ward(&["reg", "raj"]).await;
+    let ask = json!({"org.wardline.ask": {"options": [
+        {"id": "ack", "label": "Acknowledge", "means": "accept"},
+        {"id": "call", "label": "Call me", "means": "info"},
+        {"id": "no", "label": "Decline", "means": "decline"},
+    ]}});
+    let msg = n.urgent(&room, "urgent", ask).await;
+    n.s.escalation.tick().await.unwrap();
+    n.react("reg", &room, &msg, "1️⃣").await;
+    n.s.escalation.tick().await.unwrap();
+    // Reg then asks to be called; Raj declines: Reg still stands accepting.
+    n.react("reg", &room, &msg, "2️⃣").await;
+    n.react("raj", &room, &msg, "3️⃣").await;
+    n.s.escalation.tick().await.unwrap();
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert_eq!(esc.ended.map(|(e, _)| e), Some(EscalationEnd::Accepted), "{esc:?}");
+    let message = n.store.event(&msg).await.unwrap().unwrap();
+    let status = n.s.status.status_for_server(&message).await.unwrap();
+    assert_eq!(status.answer_counts(), (1, 1));
+    let reg = status.recipients.iter().find(|r| r.user_id == crate::roles::tests::user("reg")).unwrap();
+    let answer = reg.answer.as_ref().unwrap();
+    assert_eq!((answer.label.as_str(), answer.stands), ("Call me", Some(wardline_types::priority::Means::Accept)));
+    assert!(!n.notices(&room).await.iter().any(|(b, _)| b.contains("resumes")));
+}
