@@ -41,9 +41,34 @@ impl EscalationService {
         Ok(())
     }
 
-    /// The question was deleted (by anyone): its deadline has nothing left to tell.
-    pub(super) async fn cancel_deadline(&self, target: &EventId, at: Timestamp) -> ServiceResult<()> {
-        self.store.end_deadline(target, DeadlineEnd::Cancelled, at).await?;
+    /// The question was deleted: its deadline has nothing left to tell. Deleted by someone
+    /// other than its sender (a moderator), the sender is told at once, and who did it is
+    /// recorded.
+    pub(super) async fn cancel_deadline(&self, target: &EventId, redaction: &StoredEvent) -> ServiceResult<()> {
+        let Some(d) = self.store.deadline(target).await? else { return Ok(()) };
+        if d.ended.is_some() {
+            return Ok(());
+        }
+        let deleter = &redaction.event.sender;
+        if *deleter != d.sender {
+            let Some(message) = self.store.event(target).await? else { return Ok(()) };
+            self.record(
+                &Actor::system(deleter.clone()),
+                &message,
+                "answer deadline: question deleted".into(),
+                Outcome::Success,
+            )?;
+            let name = self.name_of(deleter).await?;
+            let content = json!({
+                "msgtype": "m.text",
+                "body": format!("{name} deleted your question: nobody can answer it now."),
+                "m.mentions": { "user_ids": [d.sender] },
+                super::steps::NOTICE: { "message": target, "kind": KIND, "deleted_by": deleter },
+            });
+            let txn = format!("deadline-{target}-deleted");
+            self.rooms.post_server_notice(&d.room_id, &d.sender, &txn, content).await?;
+        }
+        self.store.end_deadline(target, DeadlineEnd::Cancelled, redaction.event.origin_server_ts).await?;
         Ok(())
     }
 

@@ -277,7 +277,7 @@ impl EscalationService {
     /// A message deleted by its sender stops escalating; deleted by anyone else, it goes on
     /// (to its failsafe, as nobody can answer it any more), and everyone is told who deleted it.
     async fn cancel(&self, target: &EventId, redaction: &StoredEvent) -> ServiceResult<()> {
-        self.cancel_deadline(target, redaction.event.origin_server_ts).await?;
+        self.cancel_deadline(target, redaction).await?;
         let Some(esc) = self.store.escalation(target).await? else {
             return self.withdrawn(target, redaction).await;
         };

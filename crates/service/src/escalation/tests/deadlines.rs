@@ -90,3 +90,28 @@ async fn a_deadline_survives_a_restart_and_a_crash_after_telling_tells_once() {
     assert_eq!(n.notices(&room).await.len(), 1, "the repeat is the same notice");
     assert_eq!(n.store.deadline(&msg).await.unwrap().unwrap().ended.map(|(e, _)| e), Some(DeadlineEnd::NotAccepted));
 }
+
+#[tokio::test]
+async fn a_question_deleted_by_a_moderator_tells_its_sender_at_once() {
+    let n = Night::open().await;
+    let room = n.ward(&["reg"]).await;
+    let levels = json!({"users": {crate::roles::tests::user("nia").as_str(): 100, crate::roles::tests::user("reg").as_str(): 50}, "redact": 50});
+    n.s.rooms
+        .set_state(&room, &crate::roles::tests::actor("nia"), wardline_types::kinds::POWER_LEVELS, "", levels)
+        .await
+        .unwrap();
+    let msg = n.send("nia", &room, "m.room.message", question(10)).await;
+    n.s.escalation.tick().await.unwrap();
+    n.delete("reg", &room, &msg).await;
+    n.s.escalation.tick().await.unwrap();
+    let notices = n.notices(&room).await;
+    assert_eq!(
+        notices,
+        [("Dr reg deleted your question: nobody can answer it now.".to_owned(), vec!["nia".to_owned()])]
+    );
+    assert_eq!(n.store.deadline(&msg).await.unwrap().unwrap().ended.map(|(e, _)| e), Some(DeadlineEnd::Cancelled));
+    let records = n.escalation_records().await;
+    assert!(records.iter().any(|(r, _)| r == "answer deadline: question deleted"), "{records:?}");
+    n.after(20).await;
+    assert_eq!(n.notices(&room).await.len(), 1, "nothing more at the deadline");
+}
