@@ -260,7 +260,7 @@ impl SessionService {
             return Err(ServiceError::UnknownToken);
         }
         let account = self.store.account(&session.user_id).await?.ok_or(ServiceError::UnknownToken)?;
-        if account.deactivated {
+        if account.deactivated || wardline_types::account::is_service_user(&session.user_id) {
             return Err(ServiceError::UnknownToken);
         }
         Ok(LoginOutcome {

@@ -590,7 +590,7 @@ async fn an_old_account_with_the_servers_own_name_can_neither_sign_in_nor_act() 
             device_id: "OLD".into(),
             device_name: None,
             token_hash: wardline_service::sessions::hash_token("old-token"),
-            refresh_hash: None,
+            refresh_hash: Some(wardline_service::sessions::hash_token("old-refresh")),
             expires_at: None,
             created_at: clock.now(),
             ip: None,
@@ -599,6 +599,8 @@ async fn an_old_account_with_the_servers_own_name_can_neither_sign_in_nor_act() 
         .unwrap();
     let refused = s.sessions.authenticate("old-token", None).await;
     assert!(matches!(refused, Err(ServiceError::UnknownToken)), "{refused:?}");
+    let refused = s.sessions.refresh("old-refresh").await;
+    assert!(matches!(refused, Err(ServiceError::UnknownToken)), "nor refreshed: {refused:?}");
     // (The same password still signs Ada in: the refusal is the name's.)
     assert!(s.sessions.login(login("ada", PW, false)).await.is_ok());
 }

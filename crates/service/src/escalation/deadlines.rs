@@ -140,6 +140,11 @@ impl EscalationService {
         for u in &waiting {
             names.push(self.name_of(u).await?);
         }
+        // A sender who left cannot read a notice there: recorded as failed, not told.
+        let present = self.rooms.with_state(&d.room_id, |s| s.membership(&d.sender)).await?;
+        if present != Some(wardline_types::Membership::Join) {
+            return Err(crate::ServiceError::forbidden("the sender has left the conversation"));
+        }
         let minutes = d.due.millis_since(message.event.origin_server_ts) / 60_000;
         let mut body = format!("Nobody has accepted in {minutes} min.");
         if !declined.is_empty() {

@@ -115,3 +115,20 @@ async fn a_question_deleted_by_a_moderator_tells_its_sender_at_once() {
     n.after(20).await;
     assert_eq!(n.notices(&room).await.len(), 1, "nothing more at the deadline");
 }
+
+#[tokio::test]
+async fn a_sender_who_left_is_not_told_where_they_cannot_read_and_it_is_recorded_as_failed() {
+    let n = Night::open().await;
+    let room = n.ward(&["reg"]).await;
+    let msg = n.send("nia", &room, "m.room.message", question(5)).await;
+    n.s.escalation.tick().await.unwrap();
+    n.s.rooms.leave(&room, &crate::roles::tests::actor("nia"), None).await.unwrap();
+    n.after(5).await;
+    assert!(n.notices(&room).await.is_empty(), "{:?}", n.notices(&room).await);
+    assert_eq!(n.store.deadline(&msg).await.unwrap().unwrap().ended.map(|(e, _)| e), Some(DeadlineEnd::Failed));
+    let records = n.escalation_records().await;
+    assert!(
+        records.iter().any(|(r, o)| r == "answer deadline: failed" && *o == wardline_types::audit::Outcome::Failure),
+        "{records:?}"
+    );
+}
