@@ -139,6 +139,11 @@ async function scenario({ size, label }) {
     assert.ok(!note.body.includes("K+"), "never the text");
     assert.ok((await tones(priya)).length >= 3, "the urgent alert sounds");
 
+    // Wherever she is, the amber banner says it waits for her answer (not on the nurse's screen).
+    const banner = priya.getByRole("alert", { name: "Waiting for your answer" });
+    await banner.getByText(new RegExp(`URGENT from Nora Quinn in ${name} at \\d\\d:\\d\\d: waiting for your answer`)).waitFor(WAIT);
+    assert.match(await banner.getAttribute("class"), /urgent/);
+    assert.equal(await nora.getByRole("alert", { name: "Waiting for your answer" }).count(), 0, "not for its sender");
     // She opens it: the badge, the text alone, and the answers.
     await priya.evaluate(() => (window.__hidden = false));
     await openConversation(priya, name);
@@ -152,6 +157,8 @@ async function scenario({ size, label }) {
     await hers.getByLabel("Reason (optional)").fill("In theatre");
     await hers.getByRole("button", { name: "Send: Decline" }).click();
     await hers.getByText(/You declined at \d\d:\d\d: In theatre/).waitFor(WAIT);
+    // Answered: the banner goes (it is the server's list, asked again as her answer arrives).
+    await banner.waitFor({ ...WAIT, state: "detached" });
     await hers.getByRole("button", { name: "Change answer" }).waitFor(WAIT);
 
     // The nurse sees the decline with its reason, and the escalation's next step, run at once.
@@ -164,11 +171,13 @@ async function scenario({ size, label }) {
     await mine.getByText(/Escalating — step 2 at \d\d:\d\d/).waitFor(WAIT);
     await shot(nora, "3-declined");
 
-    // The second registrar acknowledges.
-    await openConversation(omar, name);
+    // The second registrar acknowledges, from the banner's button.
+    const hisBanner = omar.getByRole("alert", { name: "Waiting for your answer" });
+    await hisBanner.getByRole("button", { name: "Open" }).click();
     const his = message(omar, text);
     await his.getByRole("button", { name: "Acknowledge" }).click();
     await his.getByText(/You acknowledged at \d\d:\d\d/).waitFor(WAIT);
+    await hisBanner.waitFor({ ...WAIT, state: "detached" });
 
     // The nurse: acknowledged, the escalation accepted, and the server's notice of it.
     await mine.getByText("Acknowledged by 1 of 2").waitFor(WAIT);

@@ -126,6 +126,32 @@ impl EscalationService {
             }
             return Ok(());
         }
+        self.follow_request(e).await?;
+        let content = &e.event.content;
+        if let Ok(Some((target, given))) = priority::answer_of(&e.event.kind, content)
+            && let Ok(target) = OwnedEventId::try_from(target)
+        {
+            self.answered(e, &target, &given).await?;
+        }
+        Ok(())
+    }
+
+    /// Opens at once the escalation and answer deadline of a message just sent (the sending
+    /// endpoint calls this), so its status and what waits for its recipients are true by the
+    /// time its sender is answered. The engine's next pass would open them anyway (opening is
+    /// once, whoever comes first): this only saves the wait.
+    ///
+    /// # Errors
+    /// A store that cannot be read or written.
+    pub async fn open_now(&self, event_id: &EventId) -> ServiceResult<()> {
+        match self.store.event(event_id).await? {
+            Some(e) => self.follow_request(&e).await,
+            None => Ok(()),
+        }
+    }
+
+    /// A message that asks: its escalation (urgent, emergency) and its answer deadline opened.
+    async fn follow_request(&self, e: &StoredEvent) -> ServiceResult<()> {
         let content = &e.event.content;
         if e.event.kind == kinds::MESSAGE
             && e.event.state_key.is_none()
@@ -138,11 +164,6 @@ impl EscalationService {
                 self.open(e, request.level).await?;
             }
             self.open_deadline(e, &request).await?;
-        }
-        if let Ok(Some((target, given))) = priority::answer_of(&e.event.kind, content)
-            && let Ok(target) = OwnedEventId::try_from(target)
-        {
-            self.answered(e, &target, &given).await?;
         }
         Ok(())
     }
