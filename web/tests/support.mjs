@@ -2,6 +2,9 @@
 // and reading what the server says about a message.
 
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { chromium } from "playwright-core";
 
 import { WardlineServer } from "../../tests/clients/wardline-server.mjs";
@@ -240,6 +243,29 @@ export async function startWard(people, staff, { chromiumArgs = [], env = {} } =
   }
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", ...chromiumArgs] });
   return { server, browser };
+}
+
+/**
+ * A test clock for a whole server (`WARDLINE_TEST_CLOCK_FILE`): pass `env` to `startWard`, then
+ * `advance(ms)` moves the server's clock that much further ahead of real time (it only moves
+ * forward; the server reads the file every 100 ms). `done()` removes the file.
+ */
+export function testClock() {
+  const dir = mkdtempSync(path.join(tmpdir(), "wardline-clock-"));
+  const file = path.join(dir, "clock");
+  let ahead = 0;
+  writeFileSync(file, "0");
+  return {
+    env: { WARDLINE_TEST_CLOCK_FILE: file },
+    /** How far ahead of real time the server is now (ms). */
+    ahead: () => ahead,
+    advance(ms) {
+      assert.ok(ms > 0, "the test clock only moves forward");
+      ahead += ms;
+      writeFileSync(file, String(ahead));
+    },
+    done: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 export async function stopWard({ server, browser }) {
