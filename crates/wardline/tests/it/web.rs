@@ -50,7 +50,10 @@ async fn the_web_client_and_its_service_worker_are_served_with_their_headers() {
             assert!(h.get("service-worker-allowed").is_none(), "{path}");
         }
         if path == "/" {
-            assert!(body.contains(r#"<link rel="manifest" href="/manifest.webmanifest">"#), "the page links its manifest");
+            assert!(
+                body.contains(r#"<link rel="manifest" href="/manifest.webmanifest">"#),
+                "the page links its manifest"
+            );
         }
     }
 }
