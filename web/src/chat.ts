@@ -29,7 +29,7 @@ import { refreshPresence } from "./presence";
 import { escalationOf, levelOf, serverMember } from "./priority";
 import type { Level } from "./priority";
 import { forgetRoomNotify, pushRulesChanged, roomNotify } from "./roomnotify";
-import { checkPush, followDeepLink, forgetPush, listenToWorker, pushIsOn, soundOnce } from "./webpush";
+import { checkPush, followDeepLink, forgetPush, listenToWorker, pushIsOn, soundArrival } from "./webpush";
 import { previewOf } from "./renderers";
 import { forgetEverything } from "./session";
 import type { Session } from "./session";
@@ -94,9 +94,7 @@ function notify(e: MatrixEvent, room: Room): void {
   // The conversation's choice (my push rules): urgent and emergency ring whatever it is.
   const choice = roomNotify(room.roomId);
   if (level === "routine" && (choice === "off" || (choice === "mentions" && !mentionsMe(e.getContent())))) return;
-  // Urgent and emergency sound when the page is not in front (in front, it shows them); routine
-  // ones when this device wants their sound. Once, though a push tells of the same message.
-  if (level === "routine" || document.visibilityState !== "visible") soundOnce(e.getId() ?? null, level);
+  soundArrival(e.getId() ?? null, room.roomId, level);
   // With pushes on, the service worker shows the notification (push.ts), not the page.
   if (pushIsOn()) return;
   if (!("Notification" in window) || Notification.permission !== "granted") return;
@@ -287,11 +285,14 @@ async function end(): Promise<void> {
   c?.removeAllListeners();
   forgetDnd();
   forgetRoomNotify();
+  // Ended elsewhere: the server has removed the pusher with the session; the subscription goes too.
+  const unpushed = forgetPush();
   media.clear();
   const wiped = o?.wipe();
   forgetEverything();
   store.update({ ...initialChatState });
   await wiped;
+  await unpushed;
 }
 
 export async function signOut(): Promise<void> {

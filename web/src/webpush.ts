@@ -135,13 +135,27 @@ export function setRoutineSound(on: boolean): void {
 const sounded = new Set<string>();
 
 /** Sounds a message's arrival once: urgent and emergency always, routine if the device wants it. */
-export function soundOnce(eventId: string | null, level: PushLevel): void {
+function soundOnce(eventId: string | null, level: PushLevel): void {
   if (eventId) {
     if (sounded.has(eventId)) return;
     sounded.add(eventId);
     if (sounded.size > 200) sounded.delete(sounded.values().next().value as string);
   }
   if (level !== "routine" || routineSound()) playAlert(level);
+}
+
+/**
+ * A message arriving now, from the sync or told by a push: sounds here, once, unless the person
+ * is looking at its conversation or is on do-not-disturb (all but an emergency); urgent and
+ * emergency only while the page is not in front (in front, it shows them), routine if wanted.
+ */
+export function soundArrival(eventId: string | null, roomId: string, level: PushLevel): void {
+  const s = store.get();
+  const inFront = document.visibilityState === "visible";
+  if (s.dnd && level !== "emergency") return;
+  if (inFront && s.current === roomId) return;
+  if (level !== "routine" && inFront) return;
+  soundOnce(eventId, level);
 }
 
 // ---- the service worker's messages, and deep links ------------------------------------------
@@ -176,13 +190,7 @@ export function listenToWorker(): () => void {
     const m = event.data as { type?: string; roomId?: string; eventId?: string | null; level?: PushLevel } | null;
     if (!m || typeof m.roomId !== "string") return;
     if (m.type === OPEN_MESSAGE) openMessage(m.roomId, m.eventId ?? null);
-    if (m.type === PUSH_MESSAGE && m.eventId && m.level) {
-      const s = store.get();
-      // The conversation is in front of the person: nothing to sound.
-      if (document.visibilityState === "visible" && s.current === m.roomId && m.level === "routine") return;
-      if (s.dnd && m.level !== "emergency") return;
-      soundOnce(m.eventId, m.level);
-    }
+    if (m.type === PUSH_MESSAGE && m.eventId && m.level) soundArrival(m.eventId, m.roomId, m.level);
   };
   navigator.serviceWorker.addEventListener("message", onMessage);
   return () => navigator.serviceWorker.removeEventListener("message", onMessage);

@@ -102,6 +102,24 @@ for (const [size, viewport] of [
       assert.deepEqual(n.vibrate, [300, 150, 300, 150, 300]);
       assert.ok(!JSON.stringify(n).includes("deteriorating") && !JSON.stringify(n).includes(name), "no text, no conversation name");
 
+      // A routine message after it in the same conversation does not replace it.
+      await page.goto("about:blank");
+      await push({ room_id: roomId, event_id: "$later-routine", prio: "low", unread: 2, level: "routine" });
+      // (An emergency in another conversation after it: both shown, so the routine push was handled.)
+      const other = await conversation(server, people.ada.token, [people.ben], { name: `${name} side room` });
+      await push({ room_id: other, event_id: "$other-emergency", prio: "high", unread: 1, level: "emergency" });
+      await page.goto(`${server.baseUrl}/_matrix/client/versions`);
+      const both = await until(async () => {
+        const list = await shown(page);
+        return list.length === 2 ? list : null;
+      }, "the emergency of the other conversation");
+      const here = both.find((x) => x.tag === `room:${roomId}`);
+      assert.equal(here.title, "Urgent message", "the urgent one stays");
+      assert.equal(here.data.eventId, eventId, "and leads to the urgent message");
+      await page.evaluate(async (tag) => {
+        for (const n of await (await navigator.serviceWorker.ready).getNotifications({ tag })) n.close();
+      }, `room:${other}`);
+
       // Tapped with no window open: a new one opens at the message's link.
       await page.goto("about:blank");
       const sw = await worker(context);
@@ -143,6 +161,15 @@ test("with a Wardline window in front, a routine push is not shown but told to t
     "org.wardline.priority": { level: "emergency" },
   });
   const { context, page, push } = await pushable(DESKTOP);
+  // The tones the page plays (Web Audio oscillators started).
+  await context.addInitScript(() => {
+    window.__tones = [];
+    const start = OscillatorNode.prototype.start;
+    OscillatorNode.prototype.start = function (...args) {
+      window.__tones.push(this.type);
+      return start.apply(this, args);
+    };
+  });
   try {
     await signIn(page, server, "ben");
     await until(() => page.evaluate(() => Boolean(navigator.serviceWorker.controller)), "the service worker in control");
@@ -156,6 +183,9 @@ test("with a Wardline window in front, a routine push is not shown but told to t
     const told = await until(() => page.evaluate(() => window.__fromWorker.find((m) => m.type === "wardline.push")), "the window told");
     assert.deepEqual({ roomId: told.roomId, eventId: told.eventId, level: told.level }, { roomId, eventId: routine, level: "routine" });
     assert.deepEqual(await shown(page), [], "no notification over the window in front");
+    // The window sounds it: the routine tone, once.
+    await until(() => page.evaluate(() => window.__tones.length > 0), "the routine tone");
+    assert.deepEqual(await page.evaluate(() => window.__tones), ["sine"]);
 
     await push({ room_id: roomId, event_id: emergency, prio: "high", unread: 2, level: "emergency" });
     const [n] = await until(async () => {

@@ -6,12 +6,16 @@
 //   else: "Urgent message" / "Emergency" / "New message", "Open Wardline to read it". Urgent and
 //   emergency stay until dismissed and vibrate in their own pattern; each new one alerts again
 //   (renotify). With a Wardline window open and in front, a routine message is not shown: the
-//   window is told (postMessage) and plays its own sound. A push without a message (the count
+//   window is told (postMessage) and plays its own sound; nor does a less urgent message replace
+//   an urgent one still shown for the conversation. A push without a message (the count
 //   went down: read elsewhere) takes the conversation's notification away.
 // - `notificationclick`: the message opens: in an open window (focused, told which message), or
 //   in a new one at the client's deep link `/#/room/{roomId}/{eventId}`.
 
 import { OPEN_MESSAGE, PUSH_MESSAGE, deepLink, pushNotice } from "./pushnotice";
+import type { PushLevel } from "./pushnotice";
+
+const RANK: Record<PushLevel, number> = { routine: 0, urgent: 1, emergency: 2 };
 
 async function windows(sw: ServiceWorkerGlobalScope): Promise<readonly WindowClient[]> {
   return sw.clients.matchAll({ type: "window", includeUncontrolled: true });
@@ -29,6 +33,10 @@ async function onPush(sw: ServiceWorkerGlobalScope, data: unknown): Promise<void
   }
   // Someone is looking at Wardline: the window sounds a routine message (the push told it).
   if (notice.level === "routine" && open.some((w) => w.visibilityState === "visible" && w.focused)) return;
+  // An urgent or emergency notification of the conversation still up is not replaced by a
+  // less urgent one (it would lose its place and its stay-until-dismissed): it stays.
+  const up = await sw.registration.getNotifications({ tag });
+  if (up.some((n) => RANK[(n.data as { level?: PushLevel } | null)?.level ?? "routine"] > RANK[notice.level])) return;
   await sw.registration.showNotification(notice.title, {
     body: "Open Wardline to read it",
     tag,
