@@ -68,6 +68,28 @@ async function worker(context) {
   return context.serviceWorkers()[0] ?? context.waitForEvent("serviceworker", WAIT);
 }
 
+test("the client is an installable app: Chromium reads its manifest and finds nothing stopping an install", async () => {
+  const context = await browser.newContext(PHONE);
+  const page = await context.newPage();
+  try {
+    await page.goto(server.baseUrl + "/");
+    await page.getByLabel("Username").waitFor(WAIT);
+    await until(() => page.evaluate(() => Boolean(navigator.serviceWorker.controller)), "the service worker in control");
+    const cdp = await context.newCDPSession(page);
+    const { url, errors, data } = await cdp.send("Page.getAppManifest");
+    assert.equal(new URL(url).pathname, "/manifest.webmanifest");
+    assert.deepEqual(errors, [], "the manifest parses");
+    assert.equal(JSON.parse(data).display, "standalone");
+    // (A test browser's context is incognito-like, which Chromium lists too: that is the
+    // browser's, not the app's.)
+    const theApps = async () =>
+      (await cdp.send("Page.getInstallabilityErrors")).installabilityErrors.map((e) => e.errorId).filter((id) => id !== "in-incognito");
+    await until(async () => (await theApps()).length === 0, "no installability errors of the app's");
+  } finally {
+    await context.close();
+  }
+});
+
 for (const [size, viewport] of [
   ["phone", PHONE],
   ["desktop", DESKTOP],
