@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 
+import { appIcons } from "./icons.mjs";
+
 const root = dirname(fileURLToPath(import.meta.url));
 const check = process.argv.includes("--check");
 const out = check ? mkdtempSync(join(tmpdir(), "wardline-web-")) : join(root, "dist");
@@ -53,11 +55,14 @@ await build({
   legalComments: "none",
   logLevel: "warning",
 });
-for (const file of ["index.html", "app.css"]) copyFileSync(join(root, "src", file), join(out, file));
+for (const file of ["index.html", "app.css", "manifest.webmanifest"]) copyFileSync(join(root, "src", file), join(out, file));
+// The installed app's icons (icons.mjs draws them).
+const icons = appIcons();
+for (const [file, bytes] of Object.entries(icons)) writeFileSync(join(out, file), bytes);
 // Served to browsers that accept gzip (all of them): a third of the size on the wire.
 writeFileSync(join(out, "app.js.gz"), gzipSync(readFileSync(join(out, "app.js")), { level: 9 }));
 
-const files = ["index.html", "app.css", "app.js", "app.js.gz", "sw.js"];
+const files = ["index.html", "app.css", "app.js", "app.js.gz", "sw.js", "manifest.webmanifest", ...Object.keys(icons)];
 if (check) {
   const stale = files.filter((f) => {
     try {

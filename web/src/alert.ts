@@ -1,6 +1,6 @@
-// The sound of an urgent or emergency message arriving while the tab is in the background:
-// louder and longer than anything else the client plays (urgent: three rising tones; emergency:
-// a two-tone siren, twice as long), made by the browser (Web Audio), so no file is fetched.
+// The sound of a message arriving: urgent and emergency louder and longer than anything else
+// the client plays (urgent: three rising tones; emergency: a two-tone siren, twice as long); a
+// routine message one soft tone (if this device wants it). Made by the browser (Web Audio), so no file is fetched.
 // Browsers let a page play sound only after the person has used it: the first key or tap after
 // sign-in makes the sound ready (`primeAlerts`).
 
@@ -20,14 +20,15 @@ function audio(): AudioContext | null {
   return context;
 }
 
-const PATTERN: Record<Exclude<Level, "routine">, { hz: number[]; gain: number; beep: number }> = {
+const PATTERN: Record<Level, { hz: number[]; gain: number; beep: number }> = {
+  // A routine message (if this device wants its sound): one soft tone.
+  routine: { hz: [880], gain: 0.2, beep: 0.12 },
   urgent: { hz: [660, 880, 1100], gain: 0.6, beep: 0.18 },
   emergency: { hz: [988, 740, 988, 740, 988, 740], gain: 1, beep: 0.3 },
 };
 
-/** Plays the level's alert (nothing for routine, or where the browser has no sound). */
+/** Plays the level's alert (nothing where the browser has no sound). */
 export function playAlert(level: Level): void {
-  if (level === "routine") return;
   const ctx = audio();
   if (!ctx) return;
   void ctx.resume().catch(() => undefined);
@@ -36,7 +37,7 @@ export function playAlert(level: Level): void {
   hz.forEach((f, i) => {
     const osc = ctx.createOscillator();
     const vol = ctx.createGain();
-    osc.type = level === "emergency" ? "square" : "triangle";
+    osc.type = level === "emergency" ? "square" : level === "urgent" ? "triangle" : "sine";
     osc.frequency.value = f;
     vol.gain.value = gain;
     osc.connect(vol).connect(ctx.destination);

@@ -64,11 +64,43 @@ const again = new Set<string>();
 /** The conversation of each message asked about (to ask again). */
 const roomOf = new Map<string, string>();
 
+/**
+ * What the server's notices have told of each message's escalation: how many steps have run,
+ * and whether it ended (accepted). The server opens an escalation a moment after the message is
+ * stored, and posts a step's notice just before it records the step, so a status asked at once
+ * can be from before either: such a status is asked again, a few times, a little later.
+ */
+const told = new Map<string, { steps: number; ended: boolean }>();
+/** How often a status behind what was told has been asked again, by message. */
+const behindTries = new Map<string, number>();
+const BEHIND_TRIES = 6;
+
+function isBehind(eventId: string, detail: AskDetail): boolean {
+  const esc = detail.escalation;
+  if (!esc) return detail.priority === "urgent" || detail.priority === "emergency";
+  const t = told.get(eventId);
+  return t !== undefined && esc.state === "open" && (t.ended || esc.steps.length < t.steps);
+}
+
+function askAgainIfBehind(roomId: string, eventId: string, detail: AskDetail): void {
+  if (!isBehind(eventId, detail)) {
+    behindTries.delete(eventId);
+    return;
+  }
+  const tries = behindTries.get(eventId) ?? 0;
+  if (tries >= BEHIND_TRIES) return;
+  behindTries.set(eventId, tries + 1);
+  setTimeout(() => {
+    if (roomOf.has(eventId)) askAbout(roomId, eventId);
+  }, 250 * 2 ** tries);
+}
+
 async function ask(roomId: string, eventId: string): Promise<void> {
   try {
     const detail = (await fetchStatus(token(), roomId, eventId)) as AskDetail;
     if (!roomOf.has(eventId)) return; // Signed out meanwhile.
     store.update((s) => ({ asks: { ...s.asks, [eventId]: { detail, failed: false } } }));
+    askAgainIfBehind(roomId, eventId, detail);
   } catch (err) {
     if (!roomOf.has(eventId)) return;
     const had = store.get().asks[eventId]?.detail ?? null;
@@ -106,7 +138,15 @@ export function noteAnswerEvent(type: string, content: Record<string, unknown>):
   const response = responseOf(content);
   if (response) return refreshAsk(response.to);
   const escalation = escalationOf(content);
-  if (escalation) return refreshAsk(escalation.message);
+  if (escalation) {
+    const t = told.get(escalation.message) ?? { steps: 0, ended: false };
+    told.set(escalation.message, {
+      steps: Math.max(t.steps, escalation.step ?? 0),
+      ended: t.ended || escalation.kind === "accepted",
+    });
+    behindTries.delete(escalation.message);
+    return refreshAsk(escalation.message);
+  }
   const rel = content["m.relates_to"] as { rel_type?: unknown; event_id?: unknown } | undefined;
   if (type === "m.reaction" && typeof rel?.event_id === "string") refreshAsk(rel.event_id);
 }
@@ -119,6 +159,8 @@ export function answer(roomId: string, eventId: string, option: AskOption, reaso
 
 /** Forgets everything (sign-out). */
 export function forgetAnswers(): void {
+  told.clear();
+  behindTries.clear();
   asking.clear();
   again.clear();
   roomOf.clear();

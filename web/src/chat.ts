@@ -3,7 +3,7 @@
 // notifies, and ends it all at sign-out, leaving nothing behind. Components read the store and
 // call the functions of conversation.ts, compose.ts and presence.ts.
 
-import { playAlert, primeAlerts } from "./alert";
+import { primeAlerts } from "./alert";
 import { forgetAnswers, noteAnswerEvent } from "./answers";
 import { forgetWaiting, noteWaitingEvent, refreshWaiting } from "./waiting";
 import { savedDrafts } from "./compose";
@@ -29,6 +29,8 @@ import { Outbox, waitingInWords } from "./outbox";
 import { refreshPresence } from "./presence";
 import { escalationOf, levelOf, serverMember } from "./priority";
 import type { Level } from "./priority";
+import { forgetRoomNotify, pushRulesChanged, roomNotify } from "./roomnotify";
+import { checkPush, followDeepLink, forgetPush, listenToWorker, pushIsOn, soundArrival } from "./webpush";
 import { previewOf } from "./renderers";
 import { forgetEverything } from "./session";
 import type { Session } from "./session";
@@ -90,7 +92,12 @@ function notify(e: MatrixEvent, room: Room): void {
   const level = levelFor(e, room);
   if (s.dnd && level !== "emergency") return;
   if (document.visibilityState === "visible" && room.roomId === s.current) return;
-  if (level !== "routine" && document.visibilityState !== "visible") playAlert(level);
+  // The conversation's choice (my push rules): urgent and emergency ring whatever it is.
+  const choice = roomNotify(room.roomId);
+  if (level === "routine" && (choice === "off" || (choice === "mentions" && !mentionsMe(e.getContent())))) return;
+  soundArrival(e.getId() ?? null, room.roomId, level);
+  // With pushes on, the service worker shows the notification (push.ts), not the page.
+  if (pushIsOn()) return;
   if (!("Notification" in window) || Notification.permission !== "granted") return;
   const who = room.getMember(e.getSender() ?? "")?.name ?? e.getSender();
   if (level !== "routine") {
@@ -196,6 +203,7 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
   // My do-not-disturb, set or ended here, on another device, or by the clock (the server's).
   c.on(ClientEvent.AccountData, (e) => {
     if (e.getType() === DND_KIND) noteMyDnd(e.getContent());
+    if (e.getType() === "m.push_rules") pushRulesChanged();
   });
   c.on(ClientEvent.Event, (e) => {
     if (e.getType() === "m.typing") {
@@ -212,6 +220,8 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
     connectionFromSync(state);
     if (state === SyncState.Prepared) {
       store.update({ ready: true, rooms: summaries() });
+      // Opened at a message's link (a tapped notification): that message opens.
+      followDeepLink();
       // Do-not-disturb set before a reload (or on another device) stays on.
       loadMyDnd();
       refreshWaiting();
@@ -242,6 +252,8 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
   const offline = () => setConnection("offline");
   const visibility = () => noteSeen();
   const unprime = primeAlerts();
+  const unlisten = listenToWorker();
+  checkPush();
   window.addEventListener("online", online);
   window.addEventListener("offline", offline);
   document.addEventListener("visibilitychange", visibility);
@@ -250,6 +262,7 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
     window.removeEventListener("offline", offline);
     document.removeEventListener("visibilitychange", visibility);
     unprime();
+    unlisten();
   };
   c.startClient({ initialSyncLimit: 30 }).catch(() => {
     const lost = unsentNote();
@@ -275,14 +288,20 @@ async function end(): Promise<void> {
   c?.stopClient();
   c?.removeAllListeners();
   forgetDnd();
+  forgetRoomNotify();
+  // Ended elsewhere: the server has removed the pusher with the session; the subscription goes too.
+  const unpushed = forgetPush();
   media.clear();
   const wiped = o?.wipe();
   forgetEverything();
   store.update({ ...initialChatState });
   await wiped;
+  await unpushed;
 }
 
 export async function signOut(): Promise<void> {
+  // Nothing more is pushed to this device for the person leaving (before the token goes).
+  await forgetPush();
   try {
     if (hasClient()) await matrix().logout(true);
   } catch {

@@ -128,7 +128,7 @@ export interface PresenceView {
   dnd: boolean;
 }
 
-export type Panel = "none" | "room" | "new-chat" | "devices" | "on-call" | "role" | "role-admin";
+export type Panel = "none" | "room" | "new-chat" | "devices" | "notifications" | "on-call" | "role" | "role-admin";
 
 export interface State {
   screen: Screen;

@@ -14,7 +14,7 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 
 import { REPO_ROOT, WardlineServer } from "../../tests/clients/wardline-server.mjs";
-import { reading } from "./support.mjs";
+import { reading, until } from "./support.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = path.join(REPO_ROOT, "web", "test-artifacts");
@@ -305,9 +305,12 @@ test("a new colleague replaces the one-time password, then ends a session on ano
     await page.keyboard.press("Enter");
     await page.locator(".timeline").getByText("Entry 40", { exact: true }).waitFor(WAIT);
     const first = page.locator(".timeline").getByText("Entry 1", { exact: true });
+    const shown = () => page.locator(".timeline .msg").count();
     for (let i = 0; i < 5 && !(await first.count()); i++) {
+      const before = await shown();
       await page.getByRole("button", { name: "Earlier" }).click();
-      await page.waitForTimeout(300);
+      // The earlier page has come (more messages shown), or the first entry is there.
+      await until(async () => (await shown()) > before || (await first.count()) > 0, "an earlier page loaded");
     }
     await first.waitFor(WAIT);
     await page.getByRole("button", { name: "Back to conversations" }).click();

@@ -6,7 +6,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 
-import { WAIT, reading, bubble, call, conversation, inView, openConversation, sendText, signIn, status, until, upload, startWard, stopWard } from "./support.mjs";
+import { WAIT, reading, readDown, bubble, call, conversation, inView, openConversation, sendText, signIn, status, until, upload, startWard, stopWard } from "./support.mjs";
 
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
 
@@ -84,12 +84,7 @@ test("after a limited sync, the messages never loaded are not read: the gap is l
     // Eli reads from the first of the night to the last: all read.
     await bubble(page, "Night entry 1").scrollIntoViewIfNeeded();
     await reading(page, until(async () => (await readAt(night[0])) !== null, "entry 1 read once on screen"));
-    const scroller = page.locator(".timeline");
-    for (let step = 0; step < 60; step++) {
-      if (await scroller.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 2)) break;
-      await scroller.evaluate((el) => el.scrollBy(0, el.clientHeight * 0.5));
-      await reading(page, new Promise((r) => setTimeout(r, 1300)));
-    }
+    await readDown(page, readAt, "the night read down");
     // (At the bottom: the last entry on screen, however the scrolling above ended.)
     await reading(
       page,

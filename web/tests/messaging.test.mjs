@@ -13,8 +13,8 @@ import { REPO_ROOT } from "../../tests/clients/wardline-server.mjs";
 import {
   WAIT,
   active,
+  readScreen,
   reading,
- 
   bodiesOf,
   bubble,
   call,
@@ -373,7 +373,7 @@ test("messages below the fold are not read until scrolled to", async () => {
         label,
         WAIT,
       );
-      await reading(page, new Promise((r) => setTimeout(r, 1300)));
+      await readScreen(page, readAt, `screen ${step + 1} read`);
     }
     await reading(page, until(async () => (await readAt(ids[39])) !== null, "entry 40 read once scrolled to"));
     await jump.waitFor({ state: "detached", ...WAIT });

@@ -16,8 +16,9 @@ export const STAFF = [
 export const DESKTOP = { viewport: { width: 1280, height: 800 } };
 export const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 
-export async function startRoleWard(people) {
-  return startWard(people, STAFF, { env: { WARDLINE_SECURITY__MFA_REQUIRED: "off" } });
+/** The ward's server and browser; `staff` added to STAFF, `env` added to its settings (a test clock). */
+export async function startRoleWard(people, { staff = [], env = {} } = {}) {
+  return startWard(people, [...STAFF, ...staff], { env: { WARDLINE_SECURITY__MFA_REQUIRED: "off", ...env } });
 }
 
 /** Creates a role as the administrator (`fields` as the administration API takes them). */

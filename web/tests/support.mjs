@@ -2,6 +2,9 @@
 // and reading what the server says about a message.
 
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { chromium } from "playwright-core";
 
 import { WardlineServer } from "../../tests/clients/wardline-server.mjs";
@@ -190,6 +193,40 @@ export async function reading(page, promise) {
   return p;
 }
 
+/** The event id of the last message of others wholly on screen in the timeline, or null. */
+export async function lastOnScreen(page) {
+  return page.locator(".timeline").evaluate((root) => {
+    const view = root.getBoundingClientRect();
+    let last = null;
+    for (const el of root.querySelectorAll("[data-seen]")) {
+      const box = el.getBoundingClientRect();
+      if (box.top >= view.top - 1 && box.bottom <= view.bottom + 1) last = el.dataset.seen;
+    }
+    return last;
+  });
+}
+
+/**
+ * The reader reads what is on screen: active at `page` until the last message wholly on screen
+ * is read at the server (`readAt(eventId)` not null). Waits on the receipt, not on a time, so a
+ * loaded machine is slower but never wrong.
+ */
+export async function readScreen(page, readAt, what = "the screen read") {
+  const last = await lastOnScreen(page);
+  if (last) await reading(page, until(async () => (await readAt(last)) !== null, `${what} (${last})`));
+}
+
+/** The reader scrolls down to the bottom, half a screen at a time, each screen read before the next. */
+export async function readDown(page, readAt, what = "read down") {
+  const scroller = page.locator(".timeline");
+  for (let step = 0; step < 60; step++) {
+    await readScreen(page, readAt, `${what}, screen ${step + 1}`);
+    if (await scroller.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 2)) return;
+    await scroller.evaluate((el) => el.scrollBy(0, el.clientHeight * 0.5));
+  }
+  assert.fail(`${what}: not at the bottom after 60 screens`);
+}
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /**
@@ -206,6 +243,29 @@ export async function startWard(people, staff, { chromiumArgs = [], env = {} } =
   }
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", ...chromiumArgs] });
   return { server, browser };
+}
+
+/**
+ * A test clock for a whole server (`WARDLINE_TEST_CLOCK_FILE`): pass `env` to `startWard`, then
+ * `advance(ms)` moves the server's clock that much further ahead of real time (it only moves
+ * forward; the server reads the file every 100 ms). `done()` removes the file.
+ */
+export function testClock() {
+  const dir = mkdtempSync(path.join(tmpdir(), "wardline-clock-"));
+  const file = path.join(dir, "clock");
+  let ahead = 0;
+  writeFileSync(file, "0");
+  return {
+    env: { WARDLINE_TEST_CLOCK_FILE: file },
+    /** How far ahead of real time the server is now (ms). */
+    ahead: () => ahead,
+    advance(ms) {
+      assert.ok(ms > 0, "the test clock only moves forward");
+      ahead += ms;
+      writeFileSync(file, String(ahead));
+    },
+    done: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 export async function stopWard({ server, browser }) {

@@ -7,7 +7,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 
-import { WAIT, active, bubble, call, conversation, openConversation, reading, sendText, signIn, startWard, status, stopWard, until } from "./support.mjs";
+import { WAIT, active, bubble, call, conversation, openConversation, readDown, reading, sendText, signIn, startWard, status, stopWard, until } from "./support.mjs";
 
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
 
@@ -47,16 +47,6 @@ async function holdSync(page) {
   };
 }
 
-/** The reader scrolls down to the bottom, half a screen at a time, reading each. */
-async function readDown(page) {
-  const scroller = page.locator(".timeline");
-  for (let step = 0; step < 60; step++) {
-    await reading(page, new Promise((r) => setTimeout(r, 1300)));
-    if (await scroller.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 2)) break;
-    await scroller.evaluate((el) => el.scrollBy(0, el.clientHeight * 0.5));
-  }
-}
-
 test("a limited sync keeps what the reader is looking at; the gap is loaded on asking and never read unseen", async () => {
   const roomId = await conversation(server, people.ada.token, [people.eli], { name: "Bay 9" });
   for (let i = 1; i <= 40; i++) await sendText(server, people.ada.token, roomId, `Bay 9 earlier ${i}`);
@@ -71,7 +61,7 @@ test("a limited sync keeps what the reader is looking at; the gap is loaded on a
     await bubble(page, "Bay 9 earlier 40").waitFor(WAIT);
     const earlier = await sendText(server, people.ada.token, roomId, "Bay 9 earlier 41");
     await bubble(page, "Bay 9 earlier 41").waitFor(WAIT);
-    await readDown(page);
+    await readDown(page, readAt, "all read before");
     await reading(page, until(async () => (await readAt(earlier)) !== null, "all read before"));
     // Eli reads back up the conversation.
     await bubble(page, "Bay 9 earlier 25").evaluate((el) => el.scrollIntoView({ block: "start" }));
@@ -109,7 +99,7 @@ test("a limited sync keeps what the reader is looking at; the gap is loaded on a
     for (const [i, id] of night.entries()) assert.equal(await readAt(id), null, `night ${i + 1} not read before it was seen`);
 
     // Eli reads down to the newest: now they are read.
-    await readDown(page);
+    await readDown(page, readAt, "the night read");
     await reading(page, until(async () => (await readAt(night[23])) !== null, "the newest read once all were seen"));
   } finally {
     await context.close();

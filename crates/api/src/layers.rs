@@ -30,7 +30,7 @@ pub fn security_headers() -> Vec<SetResponseHeaderLayer<HeaderValue>> {
         (
             "content-security-policy",
             "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; \
-             media-src 'self' blob:; connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; \
+             media-src 'self' blob:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; \
              frame-ancestors 'none'",
         ),
         ("permissions-policy", "geolocation=(), camera=(self), microphone=(self)"),

@@ -13,6 +13,10 @@ const APP_JS: &[u8] = include_bytes!("../../../web/dist/app.js");
 const APP_JS_GZ: &[u8] = include_bytes!("../../../web/dist/app.js.gz");
 const APP_CSS: &[u8] = include_bytes!("../../../web/dist/app.css");
 const SERVICE_WORKER: &[u8] = include_bytes!("../../../web/dist/sw.js");
+const MANIFEST: &[u8] = include_bytes!("../../../web/dist/manifest.webmanifest");
+const ICON_192: &[u8] = include_bytes!("../../../web/dist/icon-192.png");
+const ICON_512: &[u8] = include_bytes!("../../../web/dist/icon-512.png");
+const ICON_MASKABLE_512: &[u8] = include_bytes!("../../../web/dist/icon-maskable-512.png");
 
 fn asset(content_type: &'static str, body: &'static [u8], gzipped: bool) -> Response {
     let mut response = body.into_response();
@@ -53,14 +57,45 @@ async fn service_worker() -> Response {
     response
 }
 
-/// The paths [`routes`] serves.
-pub const PATHS: [&str; 4] = ["/", "/app.js", "/app.css", "/sw.js"];
+/// The web app manifest: what makes the client an installable app (name, icons, standalone,
+/// start URL and scope `/`), linked from the page.
+async fn manifest() -> Response {
+    asset("application/manifest+json", MANIFEST, false)
+}
 
-/// `/`, `/app.js`, `/app.css`, `/sw.js`.
+async fn icon_192() -> Response {
+    asset("image/png", ICON_192, false)
+}
+
+async fn icon_512() -> Response {
+    asset("image/png", ICON_512, false)
+}
+
+async fn icon_maskable_512() -> Response {
+    asset("image/png", ICON_MASKABLE_512, false)
+}
+
+/// The paths [`routes`] serves.
+pub const PATHS: [&str; 8] = [
+    "/",
+    "/app.js",
+    "/app.css",
+    "/sw.js",
+    "/manifest.webmanifest",
+    "/icon-192.png",
+    "/icon-512.png",
+    "/icon-maskable-512.png",
+];
+
+/// `/`, `/app.js`, `/app.css`, `/sw.js`, the manifest and its icons.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(index))
         .route("/app.js", get(app_js))
         .route("/app.css", get(app_css))
         .route("/sw.js", get(service_worker))
+        .route("/manifest.webmanifest", get(manifest))
+        .route("/icon-192.png", get(icon_192))
+        .route("/icon-512.png", get(icon_512))
+        .route("/icon-maskable-512.png", get(icon_maskable_512))
 }

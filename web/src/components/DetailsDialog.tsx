@@ -14,6 +14,7 @@ import { matrix, me } from "../signedin";
 import { store } from "../state";
 import { Dialog } from "./Dialog";
 import { Presence } from "./Presence";
+import { RoomNotifications } from "./RoomNotifications";
 
 function failure(e: unknown, fallback: string): string {
   const data = (e as { data?: { error?: unknown } } | undefined)?.data;
@@ -233,6 +234,7 @@ export function DetailsDialog({ roomId }: { roomId: string }) {
         allowed={state.maySendStateEvent("m.room.topic", me())}
         save={(v) => c.setRoomTopic(roomId, v)}
       />
+      <RoomNotifications roomId={roomId} />
       <h3>Members ({members.length})</h3>
       <ul class="people" aria-label="Members">
         {members.map((m) => (

@@ -6,6 +6,7 @@ import { Banner } from "./Banner";
 import { Conversation } from "./Conversation";
 import { Devices } from "./Devices";
 import { NewChat } from "./NewChat";
+import { NotificationSettings } from "./NotificationSettings";
 import { PhotoViewer } from "./PhotoViewer";
 import { rolePanel } from "./RolePanels";
 import { Sidebar } from "./Sidebar";
@@ -18,6 +19,7 @@ function Main() {
   if (panel === "room" && current) return <Conversation roomId={current} />;
   if (panel === "new-chat") return <NewChat />;
   if (panel === "devices") return <Devices />;
+  if (panel === "notifications") return <NotificationSettings />;
   const roles = rolePanel(panel);
   if (roles) return roles;
   return <p class="loading">Choose a conversation.</p>;

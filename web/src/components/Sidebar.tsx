@@ -1,8 +1,6 @@
 // The left column (the whole screen on a phone): actions, do-not-disturb, search (conversations
 // by name, and messages), conversations.
 
-import { useState } from "preact/hooks";
-
 import { signOut } from "../auth";
 import { unsent } from "../chat";
 
@@ -20,16 +18,6 @@ import { DndControl } from "./DndControl";
 import { MessageResults } from "./MessageResults";
 import { RolesNav } from "./RolesNav";
 import { Waiting } from "./Waiting";
-
-function NotificationsButton() {
-  const [asked, setAsked] = useState(!("Notification" in window) || Notification.permission !== "default");
-  if (asked) return null;
-  return (
-    <button class="plain" onClick={() => Notification.requestPermission().finally(() => setAsked(true))}>
-      Turn on notifications
-    </button>
-  );
-}
 
 export function Sidebar() {
   const filter = useStore((s) => s.filter);
@@ -50,7 +38,9 @@ export function Sidebar() {
       </header>
       <div class="toolbar">
         <DndControl />
-        <NotificationsButton />
+        <button class="plain" onClick={() => showPanel("notifications")}>
+          Notifications
+        </button>
       </div>
       <div class="search">
         <input
