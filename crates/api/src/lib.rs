@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod client;
+mod broadcasts;
 pub mod dnd;
 pub mod edge;
 pub mod error;
@@ -39,6 +40,7 @@ pub fn api_routes() -> Routes {
         .merge(staff::routes())
         .merge(roles::routes())
         .merge(dnd::routes())
+        .merge(broadcasts::routes())
         .merge(health::routes())
 }
 

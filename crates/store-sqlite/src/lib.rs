@@ -10,6 +10,7 @@
 
 mod accounts;
 mod audit;
+mod broadcast;
 pub mod backup;
 mod deliveries;
 mod dnd;

@@ -7,6 +7,7 @@
 //! [`Store::current_pos`] returns `p`, every change at a position `<= p` is committed and
 //! readable, and no later change will take a position `<= p`.
 
+mod broadcast;
 pub mod conformance;
 mod dnd;
 mod error;
@@ -25,6 +26,7 @@ use wardline_types::{
     Account, AccountUpdate, Device, Membership, NewAccount, NewEvent, StoredEvent, StreamPos, Timestamp,
 };
 
+pub use broadcast::{Broadcast, BroadcastStore};
 pub use dnd::{CursorStore, DndRefusal, DndStore, NewDnd};
 pub use error::StoreError;
 pub use escalation::{Escalation, EscalationEnd, EscalationStore, NewEscalation, StepRecord};
@@ -454,6 +456,7 @@ pub trait Store:
     + DndStore
     + CursorStore
     + EscalationStore
+    + BroadcastStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;
