@@ -423,3 +423,7 @@ pub fn broadcast_json(b: &Broadcast) -> Value {
     })
 }
 
+
+#[cfg(test)]
+#[path = "broadcast_tests.rs"]
+mod tests;
