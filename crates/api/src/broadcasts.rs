@@ -6,7 +6,8 @@
 //!   "routine"|"urgent"|"emergency", "acknowledge": bool, "txn_id"}` → `200` the broadcast
 //!   (`"repeated": true` when the transaction id had already sent it);
 //! - `POST /broadcasts/audience {"audience"}` → `200 {"recipients": n}`: how many it would reach;
-//! - `GET /broadcasts` → `200 {"may_broadcast": bool, "broadcasts": [broadcast…]}` (newest first);
+//! - `GET /broadcasts` → `200 {"may_broadcast": bool, "broadcasts": [broadcast…] (newest first),
+//!   "departments": [name…] (the active accounts' departments, for those who may send)}`;
 //! - `GET /broadcasts/{roomId}` → `200` the report: the broadcast and `{"recipients",
 //!   "delivered", "read", "acknowledged", "not_read": [person…], "not_read_total",
 //!   "not_acknowledged": [person…], "not_acknowledged_total", "next_reminder_ts"}` (lists capped
@@ -106,7 +107,9 @@ async fn audience(State(s): State<Services>, Staff(c): Staff, b: Bytes) -> Resul
 async fn list(State(s): State<Services>, Staff(c): Staff) -> Result<Response, ApiError> {
     let may = s.broadcasts.permitted(&c.user_id).await.is_ok();
     let mine: Vec<Value> = s.broadcasts.mine(&c.user_id).await?.iter().map(broadcast_json).collect();
-    Ok(Json(json!({ "may_broadcast": may, "broadcasts": mine })).into_response())
+    // The composer's departments, for those who may send.
+    let departments = if may { s.broadcasts.departments().await? } else { Vec::new() };
+    Ok(Json(json!({ "may_broadcast": may, "broadcasts": mine, "departments": departments })).into_response())
 }
 
 fn person(p: &Person) -> Value {

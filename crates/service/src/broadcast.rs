@@ -175,6 +175,20 @@ impl BroadcastService {
         Ok(chosen)
     }
 
+    /// The departments of active accounts, as the directory names them, sorted (the
+    /// composer's choices).
+    pub async fn departments(&self) -> ServiceResult<Vec<String>> {
+        // One entry per department as the audience matches them (without case), in the
+        // spelling of the first account.
+        let mut all: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+        for a in self.store.list_accounts().await?.iter().filter(|a| active(a)) {
+            if let Some(d) = a.department.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+                all.entry(d.to_lowercase()).or_insert_with(|| d.to_owned());
+            }
+        }
+        Ok(all.into_values().collect())
+    }
+
     /// How many people a broadcast from `sender` to `audience` would reach now.
     pub async fn audience_size(&self, sender: &UserId, audience: &Audience) -> ServiceResult<u64> {
         self.permitted(sender).await?;

@@ -87,6 +87,7 @@ async fn a_permitted_sender_broadcasts_to_a_department_and_the_report_and_remind
     grant(&boss, &ada, true).await;
     let (_, listed) = ada.get(B).await;
     assert_eq!(listed["may_broadcast"], true, "{listed}");
+    assert_eq!(listed["departments"], json!(["Cardiology", "Radiology"]), "{listed}");
 
     // Malformed requests are refused with Matrix errors.
     let (st, b) = ada.post(B, json!({"audience": {"kind": "everyone"}, "title": "x", "body": "x", "txn_id": "z"})).await;
