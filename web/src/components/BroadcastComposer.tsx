@@ -109,7 +109,7 @@ export function BroadcastComposer({ departments }: { departments: string[] }) {
       {kind === "department" && (
         <label>
           Department
-          <select value={department} onChange={(ev) => setDepartment((ev.currentTarget as HTMLSelectElement).value)}>
+          <select aria-label="Department" value={department} onChange={(ev) => setDepartment((ev.currentTarget as HTMLSelectElement).value)}>
             {departments.map((d) => (
               <option key={d} value={d}>
                 {d}
@@ -121,7 +121,7 @@ export function BroadcastComposer({ departments }: { departments: string[] }) {
       {kind === "role" && (
         <label>
           Role
-          <select value={role} onChange={(ev) => setRole((ev.currentTarget as HTMLSelectElement).value)}>
+          <select aria-label="Role" value={role} onChange={(ev) => setRole((ev.currentTarget as HTMLSelectElement).value)}>
             {roles.map((r) => (
               <option key={r.role_id} value={r.role_id}>
                 {r.name}
@@ -140,7 +140,7 @@ export function BroadcastComposer({ departments }: { departments: string[] }) {
       </label>
       <label>
         Priority
-        <select value={level} onChange={(ev) => setLevel((ev.currentTarget as HTMLSelectElement).value as Level)}>
+        <select aria-label="Priority" value={level} onChange={(ev) => setLevel((ev.currentTarget as HTMLSelectElement).value as Level)}>
           <option value="routine">Routine</option>
           <option value="urgent">Urgent</option>
           <option value="emergency">Emergency</option>
