@@ -12,6 +12,7 @@ mod accounts;
 mod audit;
 mod broadcast;
 pub mod backup;
+mod deadlines;
 mod deliveries;
 mod dnd;
 mod escalation;

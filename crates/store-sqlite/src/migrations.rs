@@ -26,9 +26,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0017_do_not_disturb.sql"),
     include_str!("../migrations/0018_thread_list.sql"),
     include_str!("../migrations/0019_escalations.sql"),
-    // 0020 and 0021 belong to other branches; these placeholders keep 0022 at version 22
-    // until they are merged (each is replaced by its file then).
-    "-- 0020: reserved",
+    include_str!("../migrations/0020_answer_deadlines.sql"),
+    // 0021 belongs to another branch; this placeholder keeps 0022 at version 22 until it is
+    // merged (replaced by its file then).
     "-- 0021: reserved",
     include_str!("../migrations/0022_broadcasts.sql"),
 ];

@@ -9,6 +9,7 @@
 
 mod broadcast;
 pub mod conformance;
+mod deadlines;
 mod dnd;
 mod error;
 mod escalation;
@@ -27,6 +28,7 @@ use wardline_types::{
 };
 
 pub use broadcast::{Broadcast, BroadcastStore};
+pub use deadlines::{AnswerDeadline, DeadlineEnd, DeadlineStore};
 pub use dnd::{CursorStore, DndRefusal, DndStore, NewDnd};
 pub use error::StoreError;
 pub use escalation::{Escalation, EscalationEnd, EscalationStore, NewEscalation, StepRecord};
@@ -456,6 +458,7 @@ pub trait Store:
     + DndStore
     + CursorStore
     + EscalationStore
+    + DeadlineStore
     + BroadcastStore
 {
     /// The latest committed stream position.
