@@ -52,7 +52,8 @@ fn body<T: for<'de> Deserialize<'de>>(b: &Bytes) -> Result<T, ApiError> {
 }
 
 fn room(raw: &str) -> Result<OwnedRoomId, ApiError> {
-    OwnedRoomId::try_from(raw).map_err(|_| ApiError::from(wardline_service::ServiceError::not_found("no such broadcast")))
+    OwnedRoomId::try_from(raw)
+        .map_err(|_| ApiError::from(wardline_service::ServiceError::not_found("no such broadcast")))
 }
 
 /// The body of `POST /broadcasts`.

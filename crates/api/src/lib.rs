@@ -4,8 +4,8 @@
 //! metadata through [`ruma_wrapper::Ruma`]; every error leaves through [`error::ApiError`].
 
 pub mod admin;
-pub mod client;
 mod broadcasts;
+pub mod client;
 pub mod dnd;
 pub mod edge;
 pub mod error;

@@ -227,7 +227,11 @@ impl BroadcastService {
             .rooms
             .create_broadcast_room(
                 by,
-                NewBroadcastRoom { name: format!("Broadcast: {title}"), state: block.clone(), recipients: recipients.clone() },
+                NewBroadcastRoom {
+                    name: format!("Broadcast: {title}"),
+                    state: block.clone(),
+                    recipients: recipients.clone(),
+                },
             )
             .await?;
         let mut content = json!({ "msgtype": "m.text", "body": body, BROADCAST: block });
@@ -303,7 +307,8 @@ impl BroadcastService {
         let b = self.own(&by.user_id, room).await?;
         let status = self.status(&b).await?;
         let counts = status.counts();
-        let accepts = |r: &crate::messaging::RecipientStatus| r.answer.as_ref().is_some_and(|a| a.means == Means::Accept);
+        let accepts =
+            |r: &crate::messaging::RecipientStatus| r.answer.as_ref().is_some_and(|a| a.means == Means::Accept);
         let acknowledged = status.recipients.iter().filter(|r| accepts(r)).count() as u64;
         let not_read: Vec<&OwnedUserId> =
             status.recipients.iter().filter(|r| r.read.is_none()).map(|r| &r.user_id).collect();
@@ -436,7 +441,6 @@ pub fn broadcast_json(b: &Broadcast) -> Value {
         "reminded_ts": b.reminded.map(|t| t.0),
     })
 }
-
 
 #[cfg(test)]
 #[path = "broadcast_tests.rs"]

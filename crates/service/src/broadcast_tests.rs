@@ -106,8 +106,14 @@ async fn a_thousand_recipients_report_exactly_and_reminders_name_exactly_who_has
             json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": b.event_id, "key": "👍"}})
         };
         let kind = if i % 2 == 0 { "m.room.message" } else { "m.reaction" };
-        let req =
-            SendEvent { room_id: b.room_id.clone(), kind: kind.into(), state_key: None, content, redacts: None, txn: None };
+        let req = SendEvent {
+            room_id: b.room_id.clone(),
+            kind: kind.into(),
+            state_key: None,
+            content,
+            redacts: None,
+            txn: None,
+        };
         s.rooms.send(&actor(&staff(i)), req).await.unwrap();
     }
 
@@ -130,7 +136,9 @@ async fn a_thousand_recipients_report_exactly_and_reminders_name_exactly_who_has
         let notice = store.event(id).await.unwrap().unwrap();
         assert_eq!(notice.event.sender, user("wardline"));
         let ids = notice.event.content["m.mentions"]["user_ids"].as_array().unwrap().clone();
-        mentioned.extend(ids.into_iter().map(|v| user(v.as_str().unwrap().trim_start_matches('@').split(':').next().unwrap())));
+        mentioned.extend(
+            ids.into_iter().map(|v| user(v.as_str().unwrap().trim_start_matches('@').split(':').next().unwrap())),
+        );
     }
     assert_eq!(mentioned, expected);
     match s.broadcasts.remind(&actor("ada"), &b.room_id).await {

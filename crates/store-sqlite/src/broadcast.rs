@@ -123,7 +123,12 @@ impl BroadcastStore for SqliteStore {
             .await
     }
 
-    async fn claim_reminder(&self, room: &RoomId, now: Timestamp, not_after: Timestamp) -> StoreResult<Option<Timestamp>> {
+    async fn claim_reminder(
+        &self,
+        room: &RoomId,
+        now: Timestamp,
+        not_after: Timestamp,
+    ) -> StoreResult<Option<Timestamp>> {
         let room = room.to_owned();
         self.writer
             .write(move |w| {
@@ -137,12 +142,14 @@ impl BroadcastStore for SqliteStore {
                 if n == 1 {
                     return Ok(None);
                 }
-                let last: Option<Option<i64>> =
-                    query_one(w.tx, "SELECT reminded_ts FROM broadcasts WHERE room_id = ?1", params![room.as_str()], |r| {
-                        r.get(0)
-                    })
-                    .optional()
-                    .map_err(backend_err)?;
+                let last: Option<Option<i64>> = query_one(
+                    w.tx,
+                    "SELECT reminded_ts FROM broadcasts WHERE room_id = ?1",
+                    params![room.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend_err)?;
                 match last {
                     Some(Some(t)) => Ok(Some(ts(t))),
                     _ => Err(StoreError::NotFound),

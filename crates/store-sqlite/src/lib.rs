@@ -10,8 +10,8 @@
 
 mod accounts;
 mod audit;
-mod broadcast;
 pub mod backup;
+mod broadcast;
 mod deadlines;
 mod deliveries;
 mod dnd;

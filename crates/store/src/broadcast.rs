@@ -51,5 +51,10 @@ pub trait BroadcastStore: Send + Sync {
     /// Claims a reminder at `now` if none was sent after `not_after`: `Ok(None)` when claimed
     /// (the reminder time is written), `Ok(Some(last))` with the last reminder's time when
     /// refused. Decided inside the write, so two claims never both succeed.
-    async fn claim_reminder(&self, room: &RoomId, now: Timestamp, not_after: Timestamp) -> StoreResult<Option<Timestamp>>;
+    async fn claim_reminder(
+        &self,
+        room: &RoomId,
+        now: Timestamp,
+        not_after: Timestamp,
+    ) -> StoreResult<Option<Timestamp>>;
 }

@@ -63,7 +63,9 @@ impl Audience {
                 Err(BroadcastError::BadAudience("name a department".into()))
             }
             Self::Department { .. } => Ok(()),
-            Self::Role { roles } if roles.is_empty() => Err(BroadcastError::BadAudience("name at least one role".into())),
+            Self::Role { roles } if roles.is_empty() => {
+                Err(BroadcastError::BadAudience("name at least one role".into()))
+            }
             Self::Role { roles } if roles.len() > MAX_ROLES => {
                 Err(BroadcastError::BadAudience(format!("at most {MAX_ROLES} roles")))
             }

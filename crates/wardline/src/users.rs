@@ -201,7 +201,9 @@ pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::er
         UserCommand::ResetPassword { username } => ControlRequest::ResetPassword { user: username },
         UserCommand::Unlock { username } => ControlRequest::Unlock { user: username },
         UserCommand::Logout { username } => ControlRequest::Logout { user: username },
-        UserCommand::Broadcast { username, withdraw } => ControlRequest::MayBroadcast { user: username, allow: !withdraw },
+        UserCommand::Broadcast { username, withdraw } => {
+            ControlRequest::MayBroadcast { user: username, allow: !withdraw }
+        }
     };
     let user = subject(&req);
     let (outcome, server_running) = match control::send(&data_dir, &req).await {

@@ -65,7 +65,8 @@ impl RoomService {
             "events": { kinds::MESSAGE: 0, "m.reaction": 0, kinds::REDACTION: 0 },
             "notifications": { "room": 100 }
         });
-        let state_event = |kind: &str, content: Value| self.new_event(&room_id, sender, kind, Some(String::new()), content);
+        let state_event =
+            |kind: &str, content: Value| self.new_event(&room_id, sender, kind, Some(String::new()), content);
         let create = json!({ "room_version": ROOM_VERSION, "creator": sender, "m.federate": false });
         let mut events: Vec<NewEvent> = vec![
             state_event(kinds::CREATE, create),

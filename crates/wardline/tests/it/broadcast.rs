@@ -90,7 +90,8 @@ async fn a_permitted_sender_broadcasts_to_a_department_and_the_report_and_remind
     assert_eq!(listed["departments"], json!(["Cardiology", "Radiology"]), "{listed}");
 
     // Malformed requests are refused with Matrix errors.
-    let (st, b) = ada.post(B, json!({"audience": {"kind": "everyone"}, "title": "x", "body": "x", "txn_id": "z"})).await;
+    let (st, b) =
+        ada.post(B, json!({"audience": {"kind": "everyone"}, "title": "x", "body": "x", "txn_id": "z"})).await;
     assert_eq!((st, b["errcode"].as_str()), (400, Some("M_BAD_JSON")), "{b}");
     let (st, b) = ada.post(B, broadcast(dept("Nowhere"), "z", false)).await;
     assert_eq!((st, b["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{b}");
@@ -107,7 +108,10 @@ async fn a_permitted_sender_broadcasts_to_a_department_and_the_report_and_remind
     // A retry with the same transaction id sends nothing more.
     let (st, again) = ada.post(B, broadcast(dept("Cardiology"), "t1", true)).await;
     assert_eq!((st, again["repeated"].as_bool()), (200, Some(true)), "{again}");
-    assert_eq!((again["broadcast_id"].as_str(), again["event_id"].as_str()), (Some(room.as_str()), Some(message.as_str())));
+    assert_eq!(
+        (again["broadcast_id"].as_str(), again["event_id"].as_str()),
+        (Some(room.as_str()), Some(message.as_str()))
+    );
     let (_, listed) = ada.get(B).await;
     assert_eq!(listed["broadcasts"].as_array().unwrap().len(), 1, "{listed}");
 
@@ -124,7 +128,8 @@ async fn a_permitted_sender_broadcasts_to_a_department_and_the_report_and_remind
     // Recipients post nothing but answers: no message, no name change, no invitation.
     let (st, b) = ben.send_text(&room, "chat1", "Can I swap my slot?").await;
     assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{b}");
-    let (st, _) = ben.put(&format!("/_matrix/client/v3/rooms/{}/state/m.room.name/", enc(&room)), json!({"name": "x"})).await;
+    let (st, _) =
+        ben.put(&format!("/_matrix/client/v3/rooms/{}/state/m.room.name/", enc(&room)), json!({"name": "x"})).await;
     assert_eq!(st, 403);
     let (st, _) = ben.invite(&room, &dan.user_id).await;
     assert_eq!(st, 403);
@@ -134,7 +139,12 @@ async fn a_permitted_sender_broadcasts_to_a_department_and_the_report_and_remind
     // Nor can anyone mark an ordinary message as a broadcast.
     let own = ben.room_with(&[&dan]).await;
     let forged = ben
-        .sent_event(&own, "m.room.message", "forge", json!({"msgtype": "m.text", "body": "x", "org.wardline.broadcast": {"title": "All staff"}}))
+        .sent_event(
+            &own,
+            "m.room.message",
+            "forge",
+            json!({"msgtype": "m.text", "body": "x", "org.wardline.broadcast": {"title": "All staff"}}),
+        )
         .await;
     let (_, e) = ben.get(&format!("/_matrix/client/v3/rooms/{}/event/{}", enc(&own), enc(&forged))).await;
     assert!(e["content"].get("org.wardline.broadcast").is_none(), "{e}");
@@ -148,7 +158,11 @@ async fn a_permitted_sender_broadcasts_to_a_department_and_the_report_and_remind
 
     // Nobody has read it yet.
     let r = report(&ada, &room).await;
-    assert_eq!((r["recipients"].as_u64(), r["read"].as_u64(), r["acknowledged"].as_u64()), (Some(2), Some(0), Some(0)), "{r}");
+    assert_eq!(
+        (r["recipients"].as_u64(), r["read"].as_u64(), r["acknowledged"].as_u64()),
+        (Some(2), Some(0), Some(0)),
+        "{r}"
+    );
     assert_eq!(ids(&r["not_read"]), [ben.user_id.as_str(), eve.user_id.as_str()], "{r}");
 
     // Ben reads and acknowledges with a response; Eve reads only.
@@ -201,12 +215,19 @@ async fn a_permitted_sender_broadcasts_to_a_department_and_the_report_and_remind
     assert!(ok, "{err}");
     let records: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let details = |action: &str| -> Vec<String> {
-        records.iter().filter(|r| r["action"] == action).filter_map(|r| r["detail"].as_str().map(ToOwned::to_owned)).collect()
+        records
+            .iter()
+            .filter(|r| r["action"] == action)
+            .filter_map(|r| r["detail"].as_str().map(ToOwned::to_owned))
+            .collect()
     };
     assert!(details("admin").iter().any(|d| d.contains("grant-broadcast")), "{:?}", details("admin"));
     assert!(details("admin").iter().any(|d| d.contains("revoke-broadcast")));
     let b = details("broadcast");
-    assert!(b.iter().any(|d| d == "sent audience=department:Cardiology recipients=2 level=routine acknowledge=true"), "{b:?}");
+    assert!(
+        b.iter().any(|d| d == "sent audience=department:Cardiology recipients=2 level=routine acknowledge=true"),
+        "{b:?}"
+    );
     assert!(b.iter().any(|d| d.starts_with("report ")), "{b:?}");
     assert!(b.iter().any(|d| d == "remind users=1 acknowledge=true"), "{b:?}");
     assert!(!out.contains("car park B"), "no message text in the trail");
@@ -227,7 +248,8 @@ async fn role_and_organisation_audiences_and_urgent_broadcasts() {
     let (st, b) = boss.put("/_wardline/admin/v1/roles/site-lead/holders", json!({"holders": ["ben", "eve"]})).await;
     assert_eq!(st, 200, "{b}");
 
-    let (_, n) = ada.post(&format!("{B}/audience"), json!({"audience": {"kind": "role", "roles": ["site-lead"]}})).await;
+    let (_, n) =
+        ada.post(&format!("{B}/audience"), json!({"audience": {"kind": "role", "roles": ["site-lead"]}})).await;
     assert_eq!(n["recipients"], 2, "{n}");
     let (st, b) = ada.post(&format!("{B}/audience"), json!({"audience": {"kind": "role", "roles": ["nobody"]}})).await;
     assert_eq!(st, 404, "{b}");

@@ -148,8 +148,8 @@ async fn what_waits_for_my_answer_is_listed_until_i_answer_or_the_escalation_end
         .await;
     escalation(&nia, &room, &msg).await;
     let mine = format!("{msg} emergency true");
-    assert_eq!(waiting(&reg).await, [mine.clone()]);
-    assert_eq!(waiting(&raj).await, [mine.clone()]);
+    assert_eq!(waiting(&reg).await, std::slice::from_ref(&mine));
+    assert_eq!(waiting(&raj).await, std::slice::from_ref(&mine));
     assert!(waiting(&nia).await.is_empty(), "not what one sent oneself");
     assert!(waiting(&con).await.is_empty(), "not for someone outside the conversation");
 
@@ -163,7 +163,7 @@ async fn what_waits_for_my_answer_is_listed_until_i_answer_or_the_escalation_end
     )
     .await;
     assert!(waiting(&raj).await.is_empty());
-    assert_eq!(waiting(&reg).await, [mine.clone()]);
+    assert_eq!(waiting(&reg).await, std::slice::from_ref(&mine));
 
     // His decline ran the next step at once: the consultant is brought in, and it waits for him
     // before he has even joined.
