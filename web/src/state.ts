@@ -128,7 +128,16 @@ export interface PresenceView {
   dnd: boolean;
 }
 
-export type Panel = "none" | "room" | "new-chat" | "devices" | "notifications" | "on-call" | "role" | "role-admin";
+export type Panel =
+  | "none"
+  | "room"
+  | "new-chat"
+  | "devices"
+  | "notifications"
+  | "on-call"
+  | "role"
+  | "role-admin"
+  | "broadcasts";
 
 export interface State {
   screen: Screen;
@@ -200,6 +209,10 @@ export interface State {
   toast: string;
   /** Roles and on-call (rolestate.ts). */
   oncall: OnCall;
+  /** I may send broadcasts (broadcasts.ts; the server decides). */
+  broadcaster: boolean;
+  /** The broadcasts panel shows my list (null), the composer (""), or a report (its id). */
+  broadcastView: string | null;
 }
 
 /** A photo in the viewer: the server's file, or this device's copy before it was sent. */
@@ -250,6 +263,8 @@ export const initialChatState: Omit<State, "screen"> = {
   canLoadLater: false,
   toast: "",
   oncall: initialOnCall,
+  broadcaster: false,
+  broadcastView: null,
 };
 
 export const store = createStore<State>({ screen: { kind: "loading" }, ...initialChatState });

@@ -4,6 +4,7 @@
 //! metadata through [`ruma_wrapper::Ruma`]; every error leaves through [`error::ApiError`].
 
 pub mod admin;
+mod broadcasts;
 pub mod client;
 pub mod dnd;
 pub mod edge;
@@ -39,6 +40,7 @@ pub fn api_routes() -> Routes {
         .merge(staff::routes())
         .merge(roles::routes())
         .merge(dnd::routes())
+        .merge(broadcasts::routes())
         .merge(health::routes())
 }
 

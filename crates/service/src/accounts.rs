@@ -236,6 +236,11 @@ impl AccountService {
             },
             if renamed { " display-name" } else { "" }
         );
+        let what = match update.may_broadcast {
+            Some(true) => format!("{what} grant-broadcast"),
+            Some(false) => format!("{what} revoke-broadcast"),
+            None => what,
+        };
         let slot = self.audit.reserve()?;
         self.store.update_account(user, update).await.map_err(|e| match e {
             StoreError::NotFound => ServiceError::not_found("no such user"),

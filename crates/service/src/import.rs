@@ -191,6 +191,7 @@ fn prepare_row(
             phone: row.staff.phone,
             password,
             is_admin: None,
+            may_broadcast: None,
         })
     } else {
         let username = row.staff.username.clone();

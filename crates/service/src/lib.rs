@@ -9,6 +9,7 @@ pub mod audit;
 pub mod audit_report;
 mod auth_cache;
 pub mod breached;
+pub mod broadcast;
 pub mod config;
 pub mod core;
 pub mod cover;
@@ -95,6 +96,8 @@ pub struct Services {
     pub status: Arc<messaging::StatusService>,
     /// Escalation of urgent and emergency messages.
     pub escalation: Arc<escalation::EscalationService>,
+    /// Broadcasts, their reports and reminders.
+    pub broadcasts: Arc<broadcast::BroadcastService>,
     /// Files.
     pub media: Arc<media::MediaService>,
     /// The audit recorder.
@@ -166,6 +169,7 @@ impl Services {
             core.limiter.clone(),
         ));
         let escalation = Arc::new(escalation::EscalationService::new(&core, Arc::clone(&rooms), Arc::clone(&status)));
+        let broadcasts = Arc::new(broadcast::BroadcastService::new(&core, Arc::clone(&rooms), Arc::clone(&status)));
         let sync = Arc::new(sync::SyncService::new(
             &core,
             Arc::clone(&rooms),
@@ -196,6 +200,7 @@ impl Services {
             sync,
             status,
             escalation,
+            broadcasts,
             media,
             audit,
             metrics,

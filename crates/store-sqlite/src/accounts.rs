@@ -55,6 +55,10 @@ fn update_account(tx: &rusqlite::Transaction<'_>, user_id: &UserId, u: &AccountU
         exec(tx, "UPDATE accounts SET is_admin = ?2 WHERE user_id = ?1", params![user_id.as_str(), admin])
             .map_err(backend_err)?;
     }
+    if let Some(may) = u.may_broadcast {
+        exec(tx, "UPDATE accounts SET may_broadcast = ?2 WHERE user_id = ?1", params![user_id.as_str(), may])
+            .map_err(backend_err)?;
+    }
     if let Some((hash, must_change)) = &u.password {
         exec(
             tx,

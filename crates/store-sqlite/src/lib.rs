@@ -11,6 +11,7 @@
 mod accounts;
 mod audit;
 pub mod backup;
+mod broadcast;
 mod deadlines;
 mod deliveries;
 mod dnd;

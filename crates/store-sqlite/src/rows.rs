@@ -11,7 +11,7 @@ pub(crate) const EVENT_COLUMNS: &str = "stream, event_id, room_id, sender, type,
 
 /// Columns read by [`account_from_row`], in order.
 pub(crate) const ACCOUNT_COLUMNS: &str = "user_id, display_name, avatar_url, is_admin, \
-     must_change_password, deactivated, job_title, department, email, phone, created_ts, last_sign_in_ts";
+     must_change_password, deactivated, job_title, department, email, phone, created_ts, last_sign_in_ts, may_broadcast";
 
 pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
@@ -140,6 +140,7 @@ pub(crate) struct AccountRow {
     phone: Option<String>,
     created_ts: i64,
     last_sign_in_ts: Option<i64>,
+    may_broadcast: bool,
 }
 
 impl AccountRow {
@@ -157,6 +158,7 @@ impl AccountRow {
             phone: r.get(9)?,
             created_ts: r.get(10)?,
             last_sign_in_ts: r.get(11)?,
+            may_broadcast: r.get(12)?,
         })
     }
 
@@ -174,6 +176,7 @@ impl AccountRow {
             phone: self.phone,
             created_at: ts(self.created_ts),
             last_sign_in: self.last_sign_in_ts.map(ts),
+            may_broadcast: self.may_broadcast,
         })
     }
 }

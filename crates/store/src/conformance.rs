@@ -30,6 +30,7 @@ macro_rules! check {
     };
 }
 
+mod broadcast;
 mod device_lists;
 mod dnd;
 mod escalation;
@@ -62,6 +63,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     relations::thread_list(&store).await?;
     escalation::escalations(&store).await?;
     escalation::deadlines(&store).await?;
+    broadcast::broadcasts(&store).await?;
     search::search(&store).await?;
     presence::presence_store(&store).await?;
     device_lists::device_lists(&store).await?;
@@ -124,6 +126,9 @@ async fn accounts(s: &impl Store) -> StoreResult<()> {
     check!(ada.department.as_deref() == Some("Cardiology"), "import keeps unspecified fields");
     s.update_account(&ada.user_id, AccountUpdate { is_admin: Some(true), ..AccountUpdate::default() }).await?;
     check!(s.account(&ada.user_id).await?.is_some_and(|a| a.is_admin), "admin rights granted");
+    check!(!ada.may_broadcast, "no permission to broadcast by default");
+    s.update_account(&ada.user_id, AccountUpdate { may_broadcast: Some(true), ..AccountUpdate::default() }).await?;
+    check!(s.account(&ada.user_id).await?.is_some_and(|a| a.may_broadcast && a.is_admin), "broadcast granted alone");
     check!(
         matches!(
             s.update_account(&owned_user_id!("@ghost:localhost"), AccountUpdate::default()).await,

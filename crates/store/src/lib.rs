@@ -7,6 +7,7 @@
 //! [`Store::current_pos`] returns `p`, every change at a position `<= p` is committed and
 //! readable, and no later change will take a position `<= p`.
 
+mod broadcast;
 pub mod conformance;
 mod deadlines;
 mod dnd;
@@ -26,6 +27,7 @@ use wardline_types::{
     Account, AccountUpdate, Device, Membership, NewAccount, NewEvent, StoredEvent, StreamPos, Timestamp,
 };
 
+pub use broadcast::{Broadcast, BroadcastStore};
 pub use deadlines::{AnswerDeadline, DeadlineEnd, DeadlineStore};
 pub use dnd::{CursorStore, DndRefusal, DndStore, NewDnd};
 pub use error::StoreError;
@@ -457,6 +459,7 @@ pub trait Store:
     + CursorStore
     + EscalationStore
     + DeadlineStore
+    + BroadcastStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

@@ -112,6 +112,10 @@ pub struct Account {
     /// When it last signed in with its password (none: never).
     #[serde(default)]
     pub last_sign_in: Option<Timestamp>,
+    /// May send broadcasts to a department, a role group or the whole organisation: a
+    /// permission an administrator grants (administrators do not have it by being one).
+    #[serde(default)]
+    pub may_broadcast: bool,
 }
 
 /// An account to be created.
@@ -154,6 +158,8 @@ pub struct AccountUpdate {
     pub password: Option<(String, bool)>,
     /// Grant or withdraw administration rights.
     pub is_admin: Option<bool>,
+    /// Grant or withdraw the permission to broadcast.
+    pub may_broadcast: Option<bool>,
 }
 
 /// A signed-in device (one per session).

@@ -120,11 +120,16 @@ pub enum AuditAction {
     /// An escalation policy was set or removed (scope, level and steps in the detail).
     #[serde(rename = "escalation.policy")]
     EscalationPolicy,
+    /// A broadcast was sent (audience and how many recipients), its report read, or its
+    /// recipients reminded (how many), in the detail; the broadcast's room and message. Never
+    /// the message's text.
+    #[serde(rename = "broadcast")]
+    Broadcast,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 30] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -154,6 +159,7 @@ impl AuditAction {
         Self::CoverForward,
         Self::Escalation,
         Self::EscalationPolicy,
+        Self::Broadcast,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -189,6 +195,7 @@ impl AuditAction {
             Self::CoverForward => "cover.forward",
             Self::Escalation => "escalation",
             Self::EscalationPolicy => "escalation.policy",
+            Self::Broadcast => "broadcast",
         }
     }
 

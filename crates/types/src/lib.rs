@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod broadcast;
 pub mod clock;
 pub mod dnd;
 pub mod escalation;

@@ -74,6 +74,13 @@ pub enum ControlRequest {
         /// Username or user id.
         user: String,
     },
+    /// Grant (or withdraw) the permission to send broadcasts.
+    MayBroadcast {
+        /// Username or user id.
+        user: String,
+        /// Grant (`true`) or withdraw.
+        allow: bool,
+    },
 }
 
 impl std::fmt::Debug for ControlRequest {
@@ -87,6 +94,7 @@ impl std::fmt::Debug for ControlRequest {
             Self::ResetPassword { .. } => "reset_password",
             Self::Unlock { .. } => "unlock",
             Self::Logout { .. } => "logout",
+            Self::MayBroadcast { .. } => "may_broadcast",
         };
         f.debug_struct("ControlRequest").field("op", &op).finish_non_exhaustive()
     }
@@ -279,6 +287,11 @@ pub async fn execute(services: &Services, operator: &Operator, req: ControlReque
         ControlRequest::Unlock { user: u } => {
             let was_locked = accounts.unlock(by, &user(services, &u)?).await.map_err(|e| e.to_string())?;
             Ok(ControlOutcome::Unlocked { was_locked })
+        }
+        ControlRequest::MayBroadcast { user: u, allow } => {
+            let update = wardline_types::AccountUpdate { may_broadcast: Some(allow), ..Default::default() };
+            accounts.update(by, &user(services, &u)?, update).await.map_err(|e| e.to_string())?;
+            Ok(ControlOutcome::Done)
         }
         ControlRequest::Logout { user: u } => {
             let user_id = user(services, &u)?;

@@ -85,6 +85,15 @@ pub enum UserCommand {
         /// Username or user id.
         username: String,
     },
+    /// Allow an account to send broadcasts (to a department, roles' holders or everyone), or
+    /// with `--withdraw` take the permission back.
+    Broadcast {
+        /// Username or user id.
+        username: String,
+        /// Withdraw the permission instead of granting it.
+        #[arg(long)]
+        withdraw: bool,
+    },
 }
 
 fn first_line(mut reader: impl BufRead) -> Result<String, Box<dyn std::error::Error>> {
@@ -192,6 +201,9 @@ pub async fn run(config: Config, cmd: UserCommand) -> Result<(), Box<dyn std::er
         UserCommand::ResetPassword { username } => ControlRequest::ResetPassword { user: username },
         UserCommand::Unlock { username } => ControlRequest::Unlock { user: username },
         UserCommand::Logout { username } => ControlRequest::Logout { user: username },
+        UserCommand::Broadcast { username, withdraw } => {
+            ControlRequest::MayBroadcast { user: username, allow: !withdraw }
+        }
     };
     let user = subject(&req);
     let (outcome, server_running) = match control::send(&data_dir, &req).await {
@@ -216,7 +228,8 @@ fn subject(req: &ControlRequest) -> String {
         | ControlRequest::Reactivate { user }
         | ControlRequest::ResetPassword { user }
         | ControlRequest::Unlock { user }
-        | ControlRequest::Logout { user } => user.clone(),
+        | ControlRequest::Logout { user }
+        | ControlRequest::MayBroadcast { user, .. } => user.clone(),
     }
 }
 

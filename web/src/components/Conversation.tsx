@@ -1,6 +1,7 @@
 // The open conversation: its header, timeline, who is typing, the composer, and its dialogs:
 // the readers of one of my messages, forwarding a message, the conversation's details.
 
+import { mayWrite } from "../broadcasts";
 import { closeRoom, loadEarlier, otherPerson } from "../conversation";
 import { matrix } from "../signedin";
 import { store, useStore } from "../state";
@@ -57,7 +58,11 @@ export function Conversation({ roomId }: { roomId: string }) {
       )}
       <div class="typing">{typing.length ? `${typing.join(", ")} typing…` : ""}</div>
       <UnheldWarning roomId={roomId} />
-      <Composer key={roomId} roomId={roomId} />
+      {mayWrite(room) ? (
+        <Composer key={roomId} roomId={roomId} />
+      ) : (
+        <p class="muted broadcast-note">A broadcast: answer it with the buttons on the message.</p>
+      )}
       {readersFor && <ReadersDialog key={readersFor} roomId={roomId} eventId={readersFor} />}
       {forwarding && <ForwardDialog key={forwarding} eventId={forwarding} />}
       {details && <DetailsDialog key={roomId} roomId={roomId} />}

@@ -3,6 +3,7 @@
 
 import { useStore } from "../state";
 import { Banner } from "./Banner";
+import { Broadcasts } from "./Broadcasts";
 import { Conversation } from "./Conversation";
 import { Devices } from "./Devices";
 import { NewChat } from "./NewChat";
@@ -20,6 +21,7 @@ function Main() {
   if (panel === "new-chat") return <NewChat />;
   if (panel === "devices") return <Devices />;
   if (panel === "notifications") return <NotificationSettings />;
+  if (panel === "broadcasts") return <Broadcasts />;
   const roles = rolePanel(panel);
   if (roles) return roles;
   return <p class="loading">Choose a conversation.</p>;

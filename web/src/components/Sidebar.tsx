@@ -13,6 +13,7 @@ function confirmSignOut(): void {
 }
 import { showPanel } from "../conversation";
 import { store, useStore } from "../state";
+import { BroadcastNav } from "./BroadcastNav";
 import { ConversationList } from "./ConversationList";
 import { DndControl } from "./DndControl";
 import { MessageResults } from "./MessageResults";
@@ -29,6 +30,7 @@ export function Sidebar() {
           New chat
         </button>
         <RolesNav />
+        <BroadcastNav />
         <button class="plain" onClick={() => showPanel("devices")}>
           Devices
         </button>

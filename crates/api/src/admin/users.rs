@@ -22,6 +22,7 @@ async fn account_json(a: &Account, s: &Services) -> Result<Value, ApiError> {
         "display_name": a.display_name,
         "avatar_url": a.avatar_url,
         "admin": a.is_admin,
+        "may_broadcast": a.may_broadcast,
         "deactivated": a.deactivated,
         "must_change_password": a.must_change_password,
         "job_title": a.job_title,
@@ -106,6 +107,7 @@ pub async fn get(State(s): State<Services>, _: Admin, Path(raw): Path<String>) -
 pub struct UpdateBody {
     display_name: Option<String>,
     admin: Option<bool>,
+    may_broadcast: Option<bool>,
     job_title: Option<String>,
     department: Option<String>,
     email: Option<String>,
@@ -132,6 +134,7 @@ pub async fn update(
         phone: b.phone,
         password: None,
         is_admin: b.admin,
+        may_broadcast: b.may_broadcast,
     };
     s.accounts.update(By::Staff(&by.actor()), &user, update).await?;
     Ok(Json(account_json(&s.accounts.get(&user).await?, &s).await?).into_response())

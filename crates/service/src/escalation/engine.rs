@@ -160,7 +160,9 @@ impl EscalationService {
             && wardline_types::relation::relation(content).is_none_or(|r| r.rel_type != rel_types::REPLACE)
             && let Ok(Some(request)) = priority::request_of(content)
         {
-            if request.level != Level::Routine {
+            // Broadcasts do not escalate: their report and reminders follow them up (a
+            // policy's steps are for one conversation's few recipients, not hundreds).
+            if request.level != Level::Routine && content.get(wardline_types::broadcast::BROADCAST).is_none() {
                 self.open(e, request.level).await?;
             }
             self.open_deadline(e, &request).await?;

@@ -39,6 +39,7 @@ mod tests {
             phone: None,
             created_at: Timestamp(0),
             last_sign_in: None,
+            may_broadcast: false,
         }
     }
 

@@ -58,6 +58,14 @@ pub fn authorize(room: &RoomState, ev: &NewEvent) -> ServiceResult<()> {
     if ev.kind == kinds::POWER_LEVELS {
         return authorize_power_levels(power, &ev.sender, &ev.content);
     }
+    // A broadcast conversation: recipients post nothing but answers, whatever the power levels.
+    if ev.kind == kinds::MESSAGE
+        && ev.state_key.is_none()
+        && let Some(sender) = super::broadcast_room::broadcaster(room)
+        && !super::broadcast_room::may_post(sender, ev)
+    {
+        return deny("only the sender posts in a broadcast; you can acknowledge it");
+    }
     Ok(())
 }
 

@@ -11,6 +11,7 @@
 //! reader reads the state from the store. Memory caches only what the store proved.
 
 mod auth_rules;
+pub mod broadcast_room;
 mod create;
 mod membership;
 pub mod power_levels;
@@ -35,6 +36,7 @@ use wardline_store::{ChangeTopic, Store};
 use wardline_types::audit::{AuditAction, NewAuditRecord, Outcome};
 use wardline_types::{Clock, Membership, NewEvent, StoredEvent, StreamPos, kinds};
 
+pub use broadcast_room::NewBroadcastRoom;
 pub use create::{CreateRoom, Preset, ROOM_VERSION};
 pub use role_notices::HANDOVER_NOTICES;
 pub use role_seats::{SendOutcome, UnheldRole};

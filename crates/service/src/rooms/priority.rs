@@ -75,7 +75,11 @@ impl RoomService {
             .and_then(Value::as_array)
             .map(|ids| ids.iter().filter_map(Value::as_str).map(ToOwned::to_owned).collect())
             .unwrap_or_default();
-        mentioned.extend(recipients(state, sender));
+        // A broadcast reaches hundreds: its conversation is the mention (the message itself
+        // would outgrow the event size limit naming each of them).
+        if super::broadcast_room::broadcaster(state).is_none() {
+            mentioned.extend(recipients(state, sender));
+        }
         if !content.get("m.mentions").is_some_and(Value::is_object) {
             content["m.mentions"] = json!({});
         }

@@ -123,6 +123,12 @@ impl RoomService {
         {
             map.remove(ESCALATION_NOTICE);
         }
+        // Only a broadcast's sender, in its own conversation, marks a message as a broadcast.
+        if super::broadcast_room::broadcaster(&slot.state) != Some(sender.as_str())
+            && let Some(map) = req.content.as_object_mut()
+        {
+            map.remove(wardline_types::broadcast::BROADCAST);
+        }
         let mut event = self.new_event(&req.room_id, sender, &req.kind, req.state_key, req.content);
         event.redacts = req.redacts;
         event.txn = req.txn.clone();

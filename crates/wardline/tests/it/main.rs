@@ -11,6 +11,7 @@ mod audit;
 mod backup;
 mod bench;
 mod bodies;
+mod broadcast;
 mod crash;
 mod deployment;
 mod device_lists;
