@@ -120,11 +120,15 @@ pub enum AuditAction {
     /// An escalation policy was set or removed (scope, level and steps in the detail).
     #[serde(rename = "escalation.policy")]
     EscalationPolicy,
+    /// Someone changed their push rules, or was refused changing a protected one (the kind and
+    /// id of the rule and what changed in the detail; never a keyword).
+    #[serde(rename = "push_rules")]
+    PushRules,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 30] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -154,6 +158,7 @@ impl AuditAction {
         Self::CoverForward,
         Self::Escalation,
         Self::EscalationPolicy,
+        Self::PushRules,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -189,6 +194,7 @@ impl AuditAction {
             Self::CoverForward => "cover.forward",
             Self::Escalation => "escalation",
             Self::EscalationPolicy => "escalation.policy",
+            Self::PushRules => "push_rules",
         }
     }
 

@@ -25,6 +25,7 @@ mod metrics;
 mod mfa;
 mod presence;
 mod priority;
+mod push_rules;
 mod relations;
 mod roles;
 mod rooms;
