@@ -220,6 +220,7 @@ test("quick responses, emergency confirmation and do-not-disturb", async () => {
     await nora.getByRole("button", { name: "+ On my way 5 min" }).click();
     await nora.getByRole("button", { name: "+ Decline" }).click();
     await nora.getByLabel("First to accept takes it").check();
+    await nora.getByLabel("Tell me if nobody accepts in").selectOption("10");
     await nora.getByLabel("Message", { exact: true }).fill("Referral: chest pain bed 9");
     await nora.screenshot({ path: path.join(ARTIFACTS, "priority-quick-composing.png") });
     await nora.getByRole("button", { name: "Send", exact: true }).click();
@@ -237,7 +238,10 @@ test("quick responses, emergency confirmation and do-not-disturb", async () => {
       ],
     );
     assert.equal(ask.first_accept, true);
+    assert.equal(ask.deadline_ms, 600_000, "told if nobody accepts in 10 minutes");
     assert.equal(sent.content["org.wardline.priority"], undefined, "routine");
+    // Until someone accepts, the nurse sees when she will be told.
+    await message(nora, "Referral: chest pain bed 9").getByText(/You will be told if nobody has accepted by \d\d:\d\d/).waitFor(WAIT);
 
     // The registrar's buttons are the nurse's options; she is on her way.
     const hers = message(priya, "Referral: chest pain bed 9");
@@ -253,6 +257,7 @@ test("quick responses, emergency confirmation and do-not-disturb", async () => {
     await mine.locator(".ask-recipients li", { hasText: "Dr Priya Shah" }).getByText(/On my way 5 min at \d\d:\d\d/).waitFor(WAIT);
     await mine.getByText("On my way 5 min: 1").waitFor(WAIT);
     await mine.getByText("Accepted by 1 of 1").waitFor(WAIT);
+    assert.equal(await mine.getByText(/You will be told/).count(), 0, "nothing to be told once accepted");
 
     // On do-not-disturb, a routine message makes no notification, an emergency does (and sounds).
     await call(server.baseUrl, "PUT", "/_wardline/client/v1/dnd", { until_ts: Date.now() + 3_600_000 }, people.priya.token);

@@ -3,7 +3,7 @@
 //! the single writer, so two runners can never both move a step on.
 
 use async_trait::async_trait;
-use ruma::{EventId, UserId};
+use ruma::{EventId, OwnedRoomId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 use wardline_store::{Escalation, EscalationEnd, EscalationStore, NewEscalation, StepRecord, StoreError, StoreResult};
 use wardline_types::Timestamp;
@@ -132,6 +132,24 @@ impl EscalationStore for SqliteStore {
             .await
     }
 
+    async fn open_escalations_in(&self, rooms: &[OwnedRoomId], limit: usize) -> StoreResult<Vec<Escalation>> {
+        let rooms = serde_json::to_string(&rooms).map_err(|_| corrupt("room list"))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.readers
+            .read(move |c| {
+                read_many(
+                    c,
+                    &format!(
+                        "SELECT {COLUMNS} FROM escalations
+                         WHERE outcome IS NULL AND room_id IN (SELECT value FROM json_each(?1))
+                         ORDER BY sent_ts, event_id LIMIT ?2"
+                    ),
+                    params![rooms, limit],
+                )
+            })
+            .await
+    }
+
     async fn due_escalations(
         &self,
         now: Timestamp,
@@ -223,14 +241,14 @@ impl EscalationStore for SqliteStore {
             .await
     }
 
-    async fn hasten_escalation(&self, event_id: &EventId, now: Timestamp) -> StoreResult<bool> {
+    async fn hasten_escalation(&self, event_id: &EventId, step: usize, now: Timestamp) -> StoreResult<bool> {
         let id = event_id.to_owned();
         self.writer
             .write(move |w| {
                 let n = exec(
                     w.tx,
-                    "UPDATE escalations SET due_ts = ?2 WHERE event_id = ?1 AND outcome IS NULL AND due_ts > ?2",
-                    params![id.as_str(), sql_ts(now)],
+                    "UPDATE escalations SET due_ts = ?2 WHERE event_id = ?1 AND outcome IS NULL AND due_ts > ?2 AND step = ?3",
+                    params![id.as_str(), sql_ts(now), step_i64(step)],
                 )
                 .map_err(backend_err)?;
                 Ok(n == 1)

@@ -119,6 +119,8 @@ pub trait EscalationStore: Send + Sync {
         lease_from: Timestamp,
         limit: usize,
     ) -> StoreResult<Vec<Escalation>>;
+    /// Open escalations of messages in `rooms`, oldest message first, at most `limit`.
+    async fn open_escalations_in(&self, rooms: &[OwnedRoomId], limit: usize) -> StoreResult<Vec<Escalation>>;
     /// When the earliest open escalation is due.
     async fn next_escalation_due(&self) -> StoreResult<Option<Timestamp>>;
     /// Claims step `step` at `now` if the escalation is open, at that step, and not claimed
@@ -139,8 +141,10 @@ pub trait EscalationStore: Send + Sync {
         next_due: Option<Timestamp>,
         end: EscalationEnd,
     ) -> StoreResult<bool>;
-    /// Makes an open escalation's next step due at `now`, if it is due later (a decline).
-    async fn hasten_escalation(&self, event_id: &EventId, now: Timestamp) -> StoreResult<bool>;
+    /// Makes an open escalation's next step due at `now`, if it is still at `step` (the step the
+    /// decline was read against: one that another runner finished meanwhile was the decline's
+    /// step, so the next keeps its time) and due later.
+    async fn hasten_escalation(&self, event_id: &EventId, step: usize, now: Timestamp) -> StoreResult<bool>;
     /// Opens again, due at `now`, an escalation that ended as accepted (the acceptance was
     /// withdrawn); `false` if it had not ended so.
     async fn reopen_escalation(&self, event_id: &EventId, now: Timestamp) -> StoreResult<bool>;
