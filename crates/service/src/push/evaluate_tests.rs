@@ -155,6 +155,7 @@ fn protected_rules_cannot_be_changed_and_are_shown_first() {
         assert!(rules::remove(&mut rules, &RuleKind::Override, id).is_err());
     }
     let stored = rules::to_stored(&ben, &rules);
+    assert_eq!(stored["global"]["sender"], json!([]), "every kind is listed, empty or not");
     let overrides = stored["global"]["override"].as_array().unwrap();
     assert_eq!(overrides[0]["rule_id"], protected::EMERGENCY);
     assert_eq!(overrides[4]["rule_id"], ".m.rule.master");

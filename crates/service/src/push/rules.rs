@@ -36,10 +36,17 @@ pub fn from_stored(user: &UserId, stored: Option<&Value>) -> Ruleset {
 }
 
 /// What is stored, and served as `GET /pushrules/` and in sync's `m.push_rules`: the ruleset as
-/// clients are shown it.
+/// clients are shown it. Every kind is present, an empty list when it has no rules (as clients
+/// expect).
 #[must_use]
 pub fn to_stored(user: &UserId, rules: &Ruleset) -> Value {
-    json!({ "global": protected::shown(user, rules) })
+    let mut global = serde_json::to_value(protected::shown(user, rules)).unwrap_or_else(|_| json!({}));
+    if let Some(obj) = global.as_object_mut() {
+        for kind in ["override", "content", "room", "sender", "underride"] {
+            obj.entry(kind).or_insert_with(|| json!([]));
+        }
+    }
+    json!({ "global": global })
 }
 
 fn refuse_protected(rule_id: &str) -> ServiceResult<()> {
