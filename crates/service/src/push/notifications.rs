@@ -120,7 +120,7 @@ impl PushRuleService {
                 }
             }
         }
-        found.sort_by(|a, b| b.event.stream.cmp(&a.event.stream));
+        found.sort_by_key(|n| std::cmp::Reverse(n.event.stream));
         found.retain(|n| n.event.stream >= floor);
         found.truncate(limit);
         let next_token = if found.len() == limit {
