@@ -122,6 +122,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::BadJson(_) => Self::new(S::BAD_REQUEST, "M_BAD_JSON", msg),
             ServiceError::DuplicateAnnotation(_) => Self::new(S::BAD_REQUEST, "M_DUPLICATE_ANNOTATION", msg),
             ServiceError::InvalidThreadRoot(_) => Self::new(S::BAD_REQUEST, "M_UNKNOWN", msg),
+            ServiceError::PushRule(_) => Self::new(S::BAD_REQUEST, "M_UNKNOWN", msg),
+            ServiceError::ProtectedPushRule(_) => Self::new(S::BAD_REQUEST, "ORG.WARDLINE.PROTECTED_RULE", msg),
             ServiceError::RateLimited { retry_after_ms } => {
                 Self::new(S::TOO_MANY_REQUESTS, "M_LIMIT_EXCEEDED", msg).with("retry_after_ms", json!(retry_after_ms))
             }

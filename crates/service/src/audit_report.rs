@@ -433,6 +433,7 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         AuditAction::EscalationPolicy => (dicom("110136", "Security Roles Changed"), "U"),
         // Sending (C), reading its report (R: it names who has not read) or reminding (C).
         AuditAction::Broadcast => (dicom("110110", "Patient Record"), "C"),
+        AuditAction::PushRules => (dicom("110136", "Security Roles Changed"), "U"),
         AuditAction::RoomInvite | AuditAction::RoomJoin | AuditAction::RoomLeave | AuditAction::RoomState => {
             (dicom("110110", "Patient Record"), "U")
         }

@@ -105,6 +105,13 @@ pub enum ServiceError {
     #[error("{0}")]
     CoverOnDnd(String),
     /// The storage layer failed.
+    /// A push rule edit the spec refuses (placed relative to a server default, deleting one).
+    #[error("{0}")]
+    PushRule(String),
+    /// An attempt to change one of Wardline's protected push rules (urgent, emergency,
+    /// escalation), which nobody may mute.
+    #[error("{0}")]
+    ProtectedPushRule(String),
     #[error("storage failure")]
     Store(#[from] StoreError),
     /// Something that should not happen did.

@@ -29,6 +29,7 @@ pub mod names;
 pub mod notifier;
 pub mod password;
 pub mod presence;
+pub mod push;
 pub mod ratelimit;
 pub mod roles;
 pub mod rooms;
@@ -41,7 +42,6 @@ pub mod timeline;
 pub mod totp;
 pub mod typing;
 pub mod uia;
-mod unread;
 mod user_rooms;
 pub mod userdata;
 pub mod visibility;
@@ -88,6 +88,8 @@ pub struct Services {
     pub userdata: Arc<userdata::UserDataService>,
     /// Presence.
     pub presence: Arc<presence::PresenceService>,
+    /// Push rules, their verdict on events, notification counts and `/notifications`.
+    pub push: Arc<push::PushRuleService>,
     /// Do not disturb, and copies of messages to the cover.
     pub cover: Arc<cover::CoverService>,
     /// Sync.
@@ -170,9 +172,10 @@ impl Services {
         ));
         let escalation = Arc::new(escalation::EscalationService::new(&core, Arc::clone(&rooms), Arc::clone(&status)));
         let broadcasts = Arc::new(broadcast::BroadcastService::new(&core, Arc::clone(&rooms), Arc::clone(&status)));
+        let push = Arc::new(push::PushRuleService::new(&core, Arc::clone(&rooms), timeline.clone()));
         let sync = Arc::new(sync::SyncService::new(
             &core,
-            Arc::clone(&rooms),
+            (Arc::clone(&rooms), Arc::clone(&push)),
             timeline.clone(),
             typing.clone(),
             Arc::clone(&sessions),
@@ -196,6 +199,7 @@ impl Services {
             typing,
             userdata,
             presence,
+            push,
             cover,
             sync,
             status,

@@ -22,11 +22,12 @@ use crate::messaging::{Carried, Counts, Deliveries, STATUS_EVENT_TYPE, StatusSer
 use crate::metrics::Metrics;
 use crate::notifier::Notifier;
 use crate::presence::{PresenceService, PresenceState};
+use crate::push::PushRuleService;
+use crate::push::rules::PUSH_RULES;
 use crate::rooms::RoomService;
 use crate::sessions::{Caller, SessionService};
 use crate::timeline::{Bundles, TimelineService};
 use crate::typing::TypingService;
-use crate::unread::UnreadCounts;
 use crate::user_rooms::UserRooms;
 use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
@@ -104,8 +105,10 @@ pub struct JoinedRoom {
     pub typing: Option<Vec<OwnedUserId>>,
     /// Room account data that changed.
     pub account_data: Vec<AccountDataChange>,
-    /// Unread messages.
+    /// Unread messages that notify the user (by their push rules).
     pub notification_count: u64,
+    /// Unread messages that highlight (mentions, urgent and emergency messages, keywords).
+    pub highlight_count: u64,
     /// Summary, when membership changed or on a full sync.
     pub summary: Option<Summary>,
     /// Counts of the user's own messages that may have changed (`org.wardline.message_status`).
@@ -179,7 +182,7 @@ pub struct SyncService {
     sessions: Arc<SessionService>,
     presence: Arc<PresenceService>,
     settings: SyncSettings,
-    unread: UnreadCounts,
+    push: Arc<PushRuleService>,
     user_rooms: UserRooms,
     deliveries: Deliveries,
     statuses: Arc<StatusService>,
@@ -198,6 +201,8 @@ struct Window {
     upto: StreamPos,
     typing_since: Option<u64>,
     full_state: bool,
+    /// The user's push rules changed in the window: every joined room's counts are sent.
+    rules_changed: bool,
 }
 
 impl Window {
@@ -217,7 +222,7 @@ impl SyncService {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         core: &Core,
-        rooms: Arc<RoomService>,
+        (rooms, push): (Arc<RoomService>, Arc<PushRuleService>),
         timeline: TimelineService,
         typing: TypingService,
         sessions: Arc<SessionService>,
@@ -235,7 +240,7 @@ impl SyncService {
             sessions,
             presence,
             settings,
-            unread: UnreadCounts::default(),
+            push,
             user_rooms: UserRooms::default(),
             deliveries,
             statuses,
@@ -311,6 +316,7 @@ impl SyncService {
             upto,
             typing_since: since.map(|s| if s.typing > typing_serial { 0 } else { s.typing }),
             full_state: req.full_state,
+            rules_changed: false,
         };
         let filter = &req.filter;
         let mut out =
@@ -334,8 +340,19 @@ impl SyncService {
             Vec::new()
         };
         let (global_data, room_data): (Vec<_>, Vec<_>) = all_data.into_iter().partition(|c| c.room_id.is_none());
+        let rules_changed = global_data.iter().any(|c| c.kind == PUSH_RULES);
+        let w = Window { rules_changed: since.is_some() && rules_changed, ..w };
         out.account_data =
             global_data.into_iter().filter(|c| kind_passes(&filter.account_data, &c.kind, None)).collect();
+        // A first sync always carries the push rules, the defaults if the user never changed them.
+        if since.is_none() && !rules_changed && kind_passes(&filter.account_data, PUSH_RULES, None) {
+            out.account_data.push(AccountDataChange {
+                room_id: None,
+                kind: PUSH_RULES.to_owned(),
+                content: self.push.ruleset_json(user).await?,
+                stream: StreamPos::ZERO,
+            });
+        }
 
         for m in &memberships {
             if !room_included(&filter.room, &m.room_id) {
@@ -549,7 +566,13 @@ impl SyncService {
         let first_picture = w.since.is_none() || newly_joined;
         let new_deliveries =
             !first_picture && may_have_changed(store, w, &ChangeTopic::RoomDeliveries(room.to_owned()));
-        if !new_events && !new_receipts && !new_deliveries && typing.is_none() && account_data.is_empty() {
+        if !new_events
+            && !new_receipts
+            && !new_deliveries
+            && typing.is_none()
+            && account_data.is_empty()
+            && !w.rules_changed
+        {
             return Ok(None);
         }
         let ephemeral = &filter.room.ephemeral;
@@ -597,6 +620,7 @@ impl SyncService {
             && typing.is_none()
             && account_data.is_empty()
             && statuses.is_empty()
+            && !w.rules_changed
         {
             // Only deliveries (or receipts only logged) changed, none of them to a message of
             // this user's.
@@ -607,7 +631,7 @@ impl SyncService {
             .filter(|r| r.receipt_type != "m.read.private" || r.user_id == user)
             .filter(|r| vis.as_ref().is_none_or(|v| v.can_see(r.event_stream)))
             .collect();
-        let notification_count = self.unread.count(self.store.as_ref(), room, user, w.upto).await?;
+        let counts = self.push.counts(room, user, w.upto).await?;
         let member_changed = timeline.events.iter().any(|e| e.event.kind == kinds::MEMBER);
         let summary = if full || member_changed { Some(self.summary(user, room).await?) } else { None };
         let typing = if filter.room.ephemeral.types.as_ref().is_some_and(Vec::is_empty) { None } else { typing };
@@ -618,7 +642,8 @@ impl SyncService {
             receipts,
             typing,
             account_data,
-            notification_count,
+            notification_count: counts.notify,
+            highlight_count: counts.highlight,
             summary,
             statuses,
         }))

@@ -485,6 +485,28 @@ impl RoomStore for SqliteStore {
             .await
     }
 
+    async fn read_point(&self, room_id: &RoomId, user_id: &UserId, upto: StreamPos) -> StoreResult<StreamPos> {
+        let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
+        self.readers
+            .read(move |c| {
+                let n: i64 = c
+                    .prepare_cached(
+                        "SELECT MAX(
+                               COALESCE((SELECT MAX(event_stream) FROM receipts WHERE room_id = ?1 AND user_id = ?2
+                                   AND receipt_type IN ('m.read', 'm.read.private', 'm.fully_read')
+                                   AND event_stream <= ?3), 0),
+                               COALESCE((SELECT MAX(stream) FROM events WHERE room_id = ?1 AND sender = ?2
+                                   AND stream <= ?3), 0))",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.query_row(params![room_id.as_str(), user_id.as_str(), upto.0], |r| r.get(0))
+                    })
+                    .map_err(backend_err)?;
+                Ok(StreamPos(n))
+            })
+            .await
+    }
+
     async fn unread_gained(&self, room_id: &RoomId, user_id: &UserId, range: PosRange) -> StoreResult<Option<u64>> {
         let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
         self.readers

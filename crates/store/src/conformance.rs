@@ -347,6 +347,8 @@ async fn room_log(s: &impl Store) -> StoreResult<OwnedRoomId> {
     check!(s.unread_count(&room, &cy, s.current_pos()).await? == 1, "one unread message for someone who never read");
     check!(s.unread_count(&room, &bea, s.current_pos()).await? == 0, "nothing unread before one's own latest event");
     check!(s.unread_count(&room, &ada, s.current_pos()).await? == 0, "own messages are not unread");
+    check!(s.read_point(&room, &cy, s.current_pos()).await? < p_msg[0], "unread begins before the unread message");
+    check!(s.read_point(&room, &ada, s.current_pos()).await? >= p_msg[0], "one's own message is read");
     check!(s.unread_gained(&room, &cy, PosRange::new(start, p_msg[0])).await? == Some(1), "unread gained in a range");
     check!(s.unread_count(&room, &cy, start).await? == 0, "nothing unread up to an earlier position");
     check!(s.unread_gained(&room, &ada, PosRange::new(start, p_msg[0])).await?.is_none(), "own event: count afresh");

@@ -204,6 +204,9 @@ pub trait RoomStore: Send + Sync {
     /// Unread messages for `user_id` in the room up to `upto`: messages (not redacted) from others
     /// after both the user's newest read receipt or read marker and the user's own newest event.
     async fn unread_count(&self, room_id: &RoomId, user_id: &UserId, upto: StreamPos) -> StoreResult<u64>;
+    /// Where the user's unread messages in the room begin as of `upto`: the later of their newest
+    /// read receipt or read marker and their own newest event (`ZERO`: neither).
+    async fn read_point(&self, room_id: &RoomId, user_id: &UserId, upto: StreamPos) -> StoreResult<StreamPos>;
     /// What [`RoomStore::unread_count`] gained over `range`: messages from others in it, or `None`
     /// when the range holds the user's own event or a redaction (the count must be taken afresh).
     /// Receipts are not looked at: the caller knows from [`ChangeTopic::ReceiptsBy`].

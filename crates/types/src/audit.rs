@@ -125,11 +125,15 @@ pub enum AuditAction {
     /// the message's text.
     #[serde(rename = "broadcast")]
     Broadcast,
+    /// Someone changed their push rules, or was refused changing a protected one (the kind and
+    /// id of the rule and what changed in the detail; never a keyword).
+    #[serde(rename = "push_rules")]
+    PushRules,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 30] = [
+    pub const ALL: [Self; 31] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -160,6 +164,7 @@ impl AuditAction {
         Self::Escalation,
         Self::EscalationPolicy,
         Self::Broadcast,
+        Self::PushRules,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -196,6 +201,7 @@ impl AuditAction {
             Self::Escalation => "escalation",
             Self::EscalationPolicy => "escalation.policy",
             Self::Broadcast => "broadcast",
+            Self::PushRules => "push_rules",
         }
     }
 

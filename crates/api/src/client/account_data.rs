@@ -1,4 +1,4 @@
-//! Account data, room tags and push rules.
+//! Account data and room tags (push rules, stored as account data, are `push_rules.rs`).
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -6,9 +6,8 @@ use ruma::UserId;
 use ruma::api::client::config::{
     get_global_account_data, get_room_account_data, set_global_account_data, set_room_account_data,
 };
-use ruma::api::client::push::get_pushrules_all;
 use ruma::api::client::tag::{create_tag, delete_tag, get_tags};
-use serde_json::{Value, json};
+use serde_json::Value;
 use wardline_service::{Caller, Services};
 
 use crate::error::ApiError;
@@ -72,11 +71,4 @@ pub async fn delete_tag(s: Services, req: Ruma<delete_tag::v3::Request>) -> Resu
     let user = own(req.caller()?, &req.body.user_id)?;
     s.userdata.set_tag(user, &req.body.room_id, &req.body.tag, None).await?;
     reply(delete_tag::v3::Response::new())
-}
-
-/// `GET /pushrules/`: the spec's default rule set.
-pub async fn push_rules(_: Services, req: Ruma<get_pushrules_all::v3::Request>) -> Result<Response, ApiError> {
-    let caller = req.caller()?;
-    let rules = ruma::push::Ruleset::server_default(&caller.user_id);
-    Ok(Json(json!({ "global": rules })).into_response())
 }

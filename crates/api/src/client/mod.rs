@@ -7,6 +7,7 @@ pub mod format;
 pub mod media;
 pub mod messages;
 pub mod profile;
+pub mod push_rules;
 pub mod receipts;
 pub mod relations;
 pub mod rooms;
@@ -97,7 +98,16 @@ pub fn routes() -> Routes {
         .ruma::<tag::get_tags::v3::Request, _, _>(account_data::tags)
         .ruma::<tag::create_tag::v3::Request, _, _>(account_data::put_tag)
         .ruma::<tag::delete_tag::v3::Request, _, _>(account_data::delete_tag)
-        .ruma::<push::get_pushrules_all::v3::Request, _, _>(account_data::push_rules)
+        .ruma::<push::get_pushrules_all::v3::Request, _, _>(push_rules::all)
+        .ruma::<push::get_pushrules_global_scope::v3::Request, _, _>(push_rules::global)
+        .ruma::<push::get_pushrule::v3::Request, _, _>(push_rules::get)
+        .ruma::<push::set_pushrule::v3::Request, _, _>(push_rules::put)
+        .ruma::<push::delete_pushrule::v3::Request, _, _>(push_rules::delete)
+        .ruma::<push::get_pushrule_enabled::v3::Request, _, _>(push_rules::get_enabled)
+        .ruma::<push::set_pushrule_enabled::v3::Request, _, _>(push_rules::set_enabled)
+        .ruma::<push::get_pushrule_actions::v3::Request, _, _>(push_rules::get_actions)
+        .ruma::<push::set_pushrule_actions::v3::Request, _, _>(push_rules::set_actions)
+        .ruma::<push::get_notifications::v3::Request, _, _>(push_rules::notifications)
         .ruma::<legacy_media::create_content::v3::Request, _, _>(media::upload)
         .ruma::<legacy_media::create_mxc_uri::v1::Request, _, _>(media::create)
         .ruma::<legacy_media::create_content_async::v3::Request, _, _>(media::upload_to)

@@ -138,7 +138,7 @@ fn joined_room(r: &JoinedRoom, caller: &Caller, now: Timestamp) -> Value {
         "state": { "events": events(&r.state, caller, now) },
         "ephemeral": { "events": ephemeral },
         "account_data": account_data(&r.account_data),
-        "unread_notifications": { "notification_count": r.notification_count, "highlight_count": 0 },
+        "unread_notifications": { "notification_count": r.notification_count, "highlight_count": r.highlight_count },
     });
     if let Some(summary) = &r.summary {
         room["summary"] = json!({

@@ -27,6 +27,7 @@ mod metrics;
 mod mfa;
 mod presence;
 mod priority;
+mod push_rules;
 mod relations;
 mod roles;
 mod rooms;
