@@ -81,6 +81,9 @@ pub struct Verdict {
     pub ended_after_ms: Option<u64>,
     /// The rules it broke (empty: none).
     pub broken: Vec<&'static str>,
+    /// Steps that ran after the acceptance that ended it (the engine had not yet read the
+    /// answer when the step fell due: a re-notification after someone accepted).
+    pub steps_after_acceptance: u64,
 }
 
 /// Judges a message by its status's `escalation` block: it must have ended accepted or at the
@@ -91,7 +94,12 @@ pub struct Verdict {
 pub fn judge(esc: &Value, sent: u64, steps: usize, total_ms: u64, slack_ms: u64, o: &Observed) -> Verdict {
     let mut broken = Vec::new();
     if esc.is_null() {
-        return Verdict { state: "none".into(), ended_after_ms: None, broken: vec!["never escalated"] };
+        return Verdict {
+            state: "none".into(),
+            ended_after_ms: None,
+            broken: vec!["never escalated"],
+            steps_after_acceptance: 0,
+        };
     }
     let state = esc["state"].as_str().unwrap_or("?").to_owned();
     let ended_after_ms = esc["ended_ts"].as_u64().map(|t| t.saturating_sub(sent));
@@ -114,17 +122,17 @@ pub fn judge(esc: &Value, sent: u64, steps: usize, total_ms: u64, slack_ms: u64,
     if state == "accepted" && failsafe_ran {
         broken.push("accepted after the failsafe ran");
     }
-    if state == "accepted"
-        && let Some(end) = esc["ended_ts"].as_u64()
-        && esc["steps"].as_array().is_some_and(|s| s.iter().any(|x| x["ts"].as_u64().is_some_and(|t| t > end)))
-    {
-        broken.push("a step ran after the acceptance");
-    }
     // The notices the sender saw: one per step that ran, never more.
     if o.steps.len() > logged.len() {
         broken.push("more notices than steps");
     }
-    Verdict { state, ended_after_ms, broken }
+    let steps_after_acceptance = match esc["ended_ts"].as_u64() {
+        Some(end) if state == "accepted" => esc["steps"]
+            .as_array()
+            .map_or(0, |s| s.iter().filter(|x| x["ts"].as_u64().is_some_and(|t| t > end)).count() as u64),
+        _ => 0,
+    };
+    Verdict { state, ended_after_ms, broken, steps_after_acceptance }
 }
 
 #[cfg(test)]
@@ -173,7 +181,7 @@ mod tests {
         let open = judge(&json!({"state": "open", "ended_ts": null, "steps": []}), 0, 3, 600_000, 60_000, &o);
         assert_eq!(open.broken, vec!["still open at the end"]);
         let after = judge(&esc("accepted", 100, &[(1, 120_000)]), 0, 3, 600_000, 60_000, &o);
-        assert_eq!(after.broken, vec!["a step ran after the acceptance"]);
+        assert_eq!((after.broken.len(), after.steps_after_acceptance), (0, 1), "counted, not a broken rule");
         assert_eq!(judge(&Value::Null, 0, 3, 1, 1, &o).broken, vec!["never escalated"]);
         let mut seen = Observed::default();
         assert!(seen.step(1, 5, false) && !seen.step(1, 6, false), "a second notice of a step is noticed");

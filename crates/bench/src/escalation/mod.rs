@@ -385,6 +385,7 @@ fn judge_all(world: &World, statuses: &[Value], r: &mut EscalationReport) {
         if let Some(end) = esc["ended_ts"].as_u64() {
             r.answers_after_end += o.answers.iter().filter(|a| a.2 > end).count() as u64;
         }
+        r.steps_after_acceptance += v.steps_after_acceptance;
         lags.extend(checks::step_lags(sent, &t.delays(), &o));
         for rule in v.broken {
             let b = broken.entry(rule).or_insert_with(|| Broken { rule: rule.to_owned(), messages: 0, examples: Vec::new() });

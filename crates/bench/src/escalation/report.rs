@@ -76,6 +76,9 @@ pub struct EscalationReport {
     pub broken: Vec<Broken>,
     /// Steps run, all messages together (from the statuses).
     pub steps_run: u64,
+    /// Steps that ran after the acceptance that ended their message (the engine had not read
+    /// the answer yet when the step fell due).
+    pub steps_after_acceptance: u64,
     /// Step notices its sender saw twice.
     pub duplicate_notices: u64,
     /// Step due → its notice stored, server time.
@@ -155,7 +158,7 @@ impl EscalationReport {
              to failsafe s       {}\n\
              past policy         max {:.1} s (slack {:.0} s)\n\
              rules broken        {}\n\
-             steps               {} run, {} notices seen twice\n\
+             steps               {} run, {} notices seen twice, {} after an acceptance\n\
              engine lag s        {} (server time)\n\
              engine lag ms real  p50 {:.0}  p90 {:.0}  p99 {:.0}  max {:.0}\n\
              answers             {} ({} failed, {} after the end), {} joins ({} failed)\n\
@@ -173,6 +176,7 @@ impl EscalationReport {
             },
             self.steps_run,
             self.duplicate_notices,
+            self.steps_after_acceptance,
             seconds(&self.engine_lag_ms),
             self.engine_lag_real_ms.p50,
             self.engine_lag_real_ms.p90,
