@@ -183,7 +183,9 @@ async fn main() -> ExitCode {
     }
     if a.workload == ClientKind::Escalation {
         let Some(clock_file) = a.clock_file else {
-            eprintln!("wardline-bench: --workload escalation needs --clock-file (the server's WARDLINE_TEST_CLOCK_FILE)");
+            eprintln!(
+                "wardline-bench: --workload escalation needs --clock-file (the server's WARDLINE_TEST_CLOCK_FILE)"
+            );
             return ExitCode::FAILURE;
         };
         let sim = escalation::Simulation {

@@ -111,7 +111,8 @@ pub fn judge(esc: &Value, sent: u64, steps: usize, total_ms: u64, slack_ms: u64,
     if ended_after_ms.is_some_and(|after| after > total_ms + slack_ms) {
         broken.push("ended after its policy's time");
     }
-    let logged: Vec<u64> = esc["steps"].as_array().map(|s| s.iter().filter_map(|x| x["step"].as_u64()).collect()).unwrap_or_default();
+    let logged: Vec<u64> =
+        esc["steps"].as_array().map(|s| s.iter().filter_map(|x| x["step"].as_u64()).collect()).unwrap_or_default();
     if logged.windows(2).any(|w| w[0] >= w[1]) || logged.iter().any(|s| *s == 0 || *s > steps as u64) {
         broken.push("a step ran twice (or out of order)");
     }
@@ -145,7 +146,8 @@ mod tests {
 
     #[test]
     fn a_step_on_time_has_the_lag_of_its_notice() {
-        let o = Observed { steps: vec![(1, 1_000 + 120_500, false), (2, 1_000 + 302_000, false)], ..Observed::default() };
+        let o =
+            Observed { steps: vec![(1, 1_000 + 120_500, false), (2, 1_000 + 302_000, false)], ..Observed::default() };
         assert_eq!(step_lags(1_000, &DELAYS, &o), vec![500, 2_000]);
     }
 

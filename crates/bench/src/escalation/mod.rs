@@ -176,7 +176,9 @@ fn say(s: &Simulation, what: &str) {
 /// Setting up failed (sign-ins, the policies, the rooms, the clock file).
 pub async fn run(s: &Simulation) -> Result<EscalationReport, SimulationError> {
     if s.users < 6 || s.rooms == 0 {
-        return Err(SimulationError::Shape("at least 6 users (4 staff, the person brought in, the failsafe) and a room"));
+        return Err(SimulationError::Shape(
+            "at least 6 users (4 staff, the person brought in, the failsafe) and a room",
+        ));
     }
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::MAX)
@@ -238,7 +240,15 @@ pub async fn run(s: &Simulation) -> Result<EscalationReport, SimulationError> {
     let started = Instant::now();
     let cpu_before = s.pid.and_then(procstat::cpu_seconds);
     let opened = clock.server_now_ms();
-    say(s, &format!("sending {} urgent messages over {:.0} server minutes at {}x", s.messages, s.window_ms as f64 / 60_000.0, s.speed));
+    say(
+        s,
+        &format!(
+            "sending {} urgent messages over {:.0} server minutes at {}x",
+            s.messages,
+            s.window_ms as f64 / 60_000.0,
+            s.speed
+        ),
+    );
     let mut rng = Rng::new(s.seed ^ 0x5EED);
     let mut sends = Vec::with_capacity(world.plans.len());
     let mut report_at = Instant::now();
@@ -388,7 +398,11 @@ fn judge_all(world: &World, statuses: &[Value], r: &mut EscalationReport) {
         r.steps_after_acceptance += v.steps_after_acceptance;
         lags.extend(checks::step_lags(sent, &t.delays(), &o));
         for rule in v.broken {
-            let b = broken.entry(rule).or_insert_with(|| Broken { rule: rule.to_owned(), messages: 0, examples: Vec::new() });
+            let b = broken.entry(rule).or_insert_with(|| Broken {
+                rule: rule.to_owned(),
+                messages: 0,
+                examples: Vec::new(),
+            });
             b.messages += 1;
             if b.examples.len() < 3 {
                 b.examples.push(id.clone());

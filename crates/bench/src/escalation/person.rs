@@ -227,8 +227,11 @@ impl Person {
                 return;
             };
             let kind = block.get("kind").and_then(Value::as_str).unwrap_or_default();
-            let reached: Vec<&str> =
-                block.get("reached").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let reached: Vec<&str> = block
+                .get("reached")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             if w.plans[i].sender == self.index {
                 if let Some(step) = block.get("step").and_then(Value::as_u64)
                     && !w.observed(i).step(step, ts, reached.is_empty())

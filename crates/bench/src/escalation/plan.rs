@@ -35,8 +35,14 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub const ALL: [Self; 6] =
-        [Self::Prompt, Self::AfterRenotify, Self::DeclineThenAccept, Self::BroughtInAccepts, Self::Never, Self::AllDecline];
+    pub const ALL: [Self; 6] = [
+        Self::Prompt,
+        Self::AfterRenotify,
+        Self::DeclineThenAccept,
+        Self::BroughtInAccepts,
+        Self::Never,
+        Self::AllDecline,
+    ];
 
     /// Its name in reports.
     #[must_use]
@@ -176,7 +182,12 @@ pub fn draw(seed: u64, n: usize, window_ms: u64, rooms: &[Vec<usize>], brought_i
                 vec![ack(pick(first), Cue::Notice("renotify"), frac(&mut r, t.add_ms - t.renotify_ms, 5, 90))]
             }
             Scenario::DeclineThenAccept => vec![
-                Act { who: pick(first), on: Cue::Message, option: "decline", after_ms: frac(&mut r, t.renotify_ms, 10, 50) },
+                Act {
+                    who: pick(first),
+                    on: Cue::Message,
+                    option: "decline",
+                    after_ms: frac(&mut r, t.renotify_ms, 10, 50),
+                },
                 ack(pick(first + 1), Cue::Notice("renotify"), frac(&mut r, t.renotify_ms, 10, 120)),
             ],
             // About one in ten answers after the failsafe.
@@ -186,7 +197,12 @@ pub fn draw(seed: u64, n: usize, window_ms: u64, rooms: &[Vec<usize>], brought_i
             Scenario::Never => Vec::new(),
             Scenario::AllDecline => others
                 .iter()
-                .map(|o| Act { who: *o, on: Cue::Message, option: "decline", after_ms: frac(&mut r, t.renotify_ms, 5, 80) })
+                .map(|o| Act {
+                    who: *o,
+                    on: Cue::Message,
+                    option: "decline",
+                    after_ms: frac(&mut r, t.renotify_ms, 5, 80),
+                })
                 .collect(),
         };
         plans.push(Plan { at_ms, room, sender, level, scenario: s, acts });

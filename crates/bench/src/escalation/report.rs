@@ -112,7 +112,13 @@ pub struct EscalationReport {
 }
 
 fn seconds(p: &Percentiles) -> String {
-    format!("p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}", p.p50 / 1000.0, p.p90 / 1000.0, p.p99 / 1000.0, p.max / 1000.0)
+    format!(
+        "p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
+        p.p50 / 1000.0,
+        p.p90 / 1000.0,
+        p.p99 / 1000.0,
+        p.max / 1000.0
+    )
 }
 
 impl EscalationReport {
@@ -172,7 +178,11 @@ impl EscalationReport {
             if self.broken.is_empty() {
                 "none".to_owned()
             } else {
-                self.broken.iter().map(|b| format!("{}: {} (e.g. {:?})", b.rule, b.messages, b.examples)).collect::<Vec<_>>().join("; ")
+                self.broken
+                    .iter()
+                    .map(|b| format!("{}: {} (e.g. {:?})", b.rule, b.messages, b.examples))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             },
             self.steps_run,
             self.duplicate_notices,
