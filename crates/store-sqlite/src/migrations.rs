@@ -26,6 +26,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0017_do_not_disturb.sql"),
     include_str!("../migrations/0018_thread_list.sql"),
     include_str!("../migrations/0019_escalations.sql"),
+    include_str!("../migrations/0020_answer_deadlines.sql"),
 ];
 
 /// The schema version this build writes.
