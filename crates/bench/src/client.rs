@@ -28,7 +28,9 @@ pub struct Session {
     pub user_id: String,
 }
 
-fn enc(s: &str) -> String {
+/// Percent-encodes a path segment.
+#[must_use]
+pub fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
@@ -63,9 +65,29 @@ pub async fn login(http: &reqwest::Client, base: &str, user: &str, password: &st
 }
 
 impl Session {
-    async fn post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+    /// `POST {path}` with a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
         let resp = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send().await?;
         json_or_error(resp).await
+    }
+
+    /// `PUT {path}` with a JSON body.
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        let resp = self.http.put(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send().await?;
+        json_or_error(resp).await
+    }
+
+    /// `GET {path}`.
+    pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
+        let resp = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await?;
+        json_or_error(resp).await
+    }
+
+    /// Sends a message event; returns its event id.
+    pub async fn send_message(&self, room: &str, txn: &str, content: &Value) -> Result<String, ClientError> {
+        let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{}", enc(room), enc(txn));
+        let body = self.put(&path, content).await?;
+        Ok(body["event_id"].as_str().unwrap_or_default().to_owned())
     }
 
     /// Creates a private room inviting `invite`; returns its id.

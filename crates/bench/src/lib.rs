@@ -7,6 +7,7 @@
 //! Wardline's store.
 
 pub mod client;
+pub mod escalation;
 pub mod ledger;
 pub mod procstat;
 pub mod profile;

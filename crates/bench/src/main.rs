@@ -2,7 +2,7 @@
 //! standard endpoints only, so the same run can measure Wardline or another server.
 
 use wardline_bench::profile::ClientKind;
-use wardline_bench::{search, seed, workload};
+use wardline_bench::{escalation, search, seed, workload};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,18 +20,19 @@ struct Args {
     /// Server base URL.
     #[arg(long, global = true, default_value = "http://127.0.0.1:8008")]
     server: String,
-    /// Users (they must exist: {prefix}0, {prefix}1, ...).
-    #[arg(long, default_value_t = 200)]
-    users: usize,
+    /// Users (they must exist: {prefix}0, {prefix}1, ...) [default: 200; escalation: 1000, of
+    /// which the last two are the on-call person and the failsafe].
+    #[arg(long)]
+    users: Option<usize>,
     /// Username prefix.
     #[arg(long, global = true, default_value = "bench")]
     user_prefix: String,
     /// The users' password.
     #[arg(long, global = true, env = "BENCH_PASSWORD", default_value = "bench password 1234")]
     password: String,
-    /// Rooms.
-    #[arg(long, default_value_t = 40)]
-    rooms: usize,
+    /// Rooms [default: 40; escalation: 500, of 4 to 6 people].
+    #[arg(long)]
+    rooms: Option<usize>,
     /// Members per room.
     #[arg(long, default_value_t = 10)]
     room_size: usize,
@@ -55,12 +56,38 @@ struct Args {
     idle: bool,
     /// How the clients behave: `element` (Element Web's lazy-loading sync filter, any member
     /// sends, read receipts, typing) or `legacy` (messages-only filter, one sender per room, no
-    /// receipts: the workload of the figures before 2026-11-30's realism change).
+    /// receipts: the workload of the figures before 2026-11-30's realism change); or
+    /// `escalation`: the escalation simulation (urgent messages answered late, declined or
+    /// never, on the server's test clock; see BENCHMARKS.md).
     #[arg(long, value_enum, default_value_t = ClientKind::Element)]
     workload: ClientKind,
     /// Element clients: type before every Nth message of each sending task (0: never).
     #[arg(long, default_value_t = 10)]
     typing_every: u64,
+    /// Escalation: urgent and emergency messages.
+    #[arg(long, default_value_t = 10_000)]
+    messages: usize,
+    /// Escalation: server minutes over which they are sent.
+    #[arg(long, default_value_t = 1440.0)]
+    window_min: f64,
+    /// Escalation: server time per real time (the server's test clock is moved this fast).
+    #[arg(long, default_value_t = 100.0)]
+    speed: f64,
+    /// Escalation: the server's `WARDLINE_TEST_CLOCK_FILE`.
+    #[arg(long)]
+    clock_file: Option<PathBuf>,
+    /// Escalation: seed of the simulation.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Escalation: seconds (server time) a message may stay open past its policy's total time.
+    #[arg(long, default_value_t = 120.0)]
+    slack_s: f64,
+    /// Escalation: an administrator, to set the policies (a second factor is enrolled if needed).
+    #[arg(long, default_value = "benchadmin")]
+    admin_user: String,
+    /// Escalation: the administrator's password.
+    #[arg(long, env = "BENCH_ADMIN_PASSWORD", default_value = "bench password 1234")]
+    admin_password: String,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
@@ -154,12 +181,48 @@ async fn main() -> ExitCode {
         }
         None => {}
     }
+    if a.workload == ClientKind::Escalation {
+        let Some(clock_file) = a.clock_file else {
+            eprintln!(
+                "wardline-bench: --workload escalation needs --clock-file (the server's WARDLINE_TEST_CLOCK_FILE)"
+            );
+            return ExitCode::FAILURE;
+        };
+        let sim = escalation::Simulation {
+            base: a.server.trim_end_matches('/').to_owned(),
+            users: a.users.unwrap_or(1000),
+            user_prefix: a.user_prefix,
+            password: a.password,
+            admin_user: a.admin_user,
+            admin_password: a.admin_password,
+            rooms: a.rooms.unwrap_or(500),
+            messages: a.messages,
+            window_ms: (a.window_min * 60_000.0) as u64,
+            speed: a.speed,
+            clock_file,
+            seed: a.seed,
+            slack_ms: (a.slack_s * 1000.0) as u64,
+            pid: a.pid,
+            announce: true,
+        };
+        return match escalation::run(&sim).await {
+            Ok(report) => {
+                let good = report.all_good();
+                let code = print(a.json, &report, escalation::report::EscalationReport::table);
+                if good { code } else { ExitCode::FAILURE }
+            }
+            Err(e) => {
+                eprintln!("wardline-bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let w = workload::Workload {
         base: a.server.trim_end_matches('/').to_owned(),
-        users: a.users,
+        users: a.users.unwrap_or(200),
         user_prefix: a.user_prefix,
         password: a.password,
-        rooms: a.rooms,
+        rooms: a.rooms.unwrap_or(40),
         room_size: a.room_size,
         senders: a.senders,
         rate: a.rate,

@@ -33,6 +33,9 @@ pub enum ClientKind {
     /// The original workload: a filter that asks for messages only (no state, receipts, typing,
     /// presence or account data), one fixed sender per room (its creator), no receipts.
     Legacy,
+    /// The escalation simulation (its own run, [`crate::escalation`]): Element's clients
+    /// sending urgent messages and answering them late, declining or never.
+    Escalation,
 }
 
 /// Element's sync filter, as uploaded (and used, by id, for every sync after the first).
@@ -75,26 +78,27 @@ impl ClientKind {
         match self {
             Self::Element => "element",
             Self::Legacy => "legacy",
+            Self::Escalation => "escalation",
         }
     }
 
     /// Do readers send read receipts?
     #[must_use]
     pub fn sends_receipts(self) -> bool {
-        self == Self::Element
+        matches!(self, Self::Element | Self::Escalation)
     }
 
     /// Does any member of a room send (rather than always its creator)?
     #[must_use]
     pub fn any_member_sends(self) -> bool {
-        self == Self::Element
+        matches!(self, Self::Element | Self::Escalation)
     }
 
     /// Does a sync loop fill a limited timeline's gap from `/messages`? (Legacy syncs ask for
     /// 200 events per room, so their timelines are not cut short under this workload.)
     #[must_use]
     pub fn fills_gaps(self) -> bool {
-        self == Self::Element
+        matches!(self, Self::Element | Self::Escalation)
     }
 }
 

@@ -125,7 +125,7 @@ impl Sender {
             let session = &self.sessions[sender];
             let id = format!("{}-{seq}", self.task);
             let body = match self.clients {
-                ClientKind::Element => texts::message(&mut rng),
+                ClientKind::Element | ClientKind::Escalation => texts::message(&mut rng),
                 ClientKind::Legacy => format!("bench {id}"),
             };
             let typing =
@@ -164,7 +164,7 @@ async fn sign_in(http: &reqwest::Client, w: &Workload) -> Result<(Vec<Session>, 
         .map_err(|e| BenchError::Setup("login", e))?;
     let filters = match w.clients {
         ClientKind::Legacy => vec![LEGACY_FILTER.to_owned(); sessions.len()],
-        ClientKind::Element => {
+        ClientKind::Element | ClientKind::Escalation => {
             let element = profile::element_filter();
             stream::iter(sessions.iter())
                 .map(|s| s.upload_filter(&element))
@@ -217,7 +217,7 @@ pub async fn run(w: &Workload) -> Result<Report, BenchError> {
     let stop = Arc::new(AtomicBool::new(false));
     let first_filter = match w.clients {
         ClientKind::Legacy => LEGACY_FILTER.to_owned(),
-        ClientKind::Element => profile::element_initial_filter().to_string(),
+        ClientKind::Element | ClientKind::Escalation => profile::element_initial_filter().to_string(),
     };
     let tokens: Vec<String> = stream::iter(sessions.iter())
         .map(|s| {

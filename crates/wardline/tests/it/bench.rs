@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use wardline_bench::escalation::Simulation;
 use wardline_bench::ledger::Ledger;
 use wardline_bench::profile::{self, ClientKind};
 use wardline_bench::reader::{Activity, Reader};
@@ -14,18 +15,23 @@ use wardline_bench::workload::Workload;
 
 use crate::harness::{PASSWORD, Server, cli, enc};
 
-/// Runs the messaging workload with 12 users in 4 rooms of 4, 2 sending tasks at 40/s for 2 s.
-async fn small_run(clients: ClientKind) -> Report {
-    let s = Server::start();
+/// Imports `bench0..bench{n}` (password `bench password 1234`) into the server.
+fn import_bench_users(s: &Server, n: usize) {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("bench.csv");
     let mut text = String::from("username,display_name,password\n");
-    for i in 0..12 {
+    for i in 0..n {
         text.push_str(&format!("bench{i},Bench {i},bench password 1234\n"));
     }
     std::fs::write(&csv, text).unwrap();
     let (ok, _, err) = cli(&s.data_dir, &["user", "import", csv.to_str().unwrap()], None);
     assert!(ok, "{err}");
+}
+
+/// Runs the messaging workload with 12 users in 4 rooms of 4, 2 sending tasks at 40/s for 2 s.
+async fn small_run(clients: ClientKind) -> Report {
+    let s = Server::start();
+    import_bench_users(&s, 12);
     let w = Workload {
         base: s.base.clone(),
         users: 12,
@@ -156,4 +162,57 @@ async fn the_search_fixture_is_served_and_searched() {
     // The searcher is in half the rooms: searching finds fewer messages than were written.
     let common = &r.by_term[0];
     assert!(common.mean_count < 3_000.0 * 0.75, "{}", r.table());
+}
+
+/// The escalation simulation, small (the benchmark runs 10,000 messages): 30 urgent and
+/// emergency messages over 15 server minutes, the server's test clock moved 50 times faster
+/// than real time, recipients who answer at once, late, decline or never. Every message ends
+/// accepted or at its failsafe within its policy's time (plus 3 minutes), each step once; the
+/// counts add up. No timing is asserted beyond what the policy promises.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_escalation_simulation_ends_every_message_accepted_or_at_its_failsafe_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = dir.path().join("clock");
+    std::fs::write(&clock, "0").unwrap();
+    let s = Server::start_with_env(&[("WARDLINE_TEST_CLOCK_FILE", clock.to_str().unwrap())]);
+    import_bench_users(&s, 14);
+    let (ok, out, err) = cli(&s.data_dir, &["user", "add", "benchadmin", "--admin"], Some(&format!("{PASSWORD}\n")));
+    assert!(ok, "{out}{err}");
+    let sim = Simulation {
+        base: s.base.clone(),
+        users: 14,
+        user_prefix: "bench".into(),
+        password: "bench password 1234".into(),
+        admin_user: "benchadmin".into(),
+        admin_password: PASSWORD.into(),
+        rooms: 6,
+        messages: 30,
+        window_ms: 15 * 60_000,
+        speed: 50.0,
+        clock_file: clock.clone(),
+        seed: 5,
+        slack_ms: 180_000,
+        pid: Some(s.pid()),
+        announce: false,
+    };
+    let r = wardline_bench::escalation::run(&sim).await.unwrap();
+    let table = r.table();
+    assert_eq!((r.messages, r.sent, r.sends_failed), (30, 30, 0), "{table}");
+    assert!(r.broken.is_empty(), "{table}");
+    assert_eq!(r.accepted + r.failsafe, 30, "every message ended accepted or at its failsafe: {table}");
+    assert!(r.accepted > 0 && r.failsafe > 0, "{table}");
+    assert_eq!(r.duplicate_notices, 0, "{table}");
+    assert!(r.all_good(), "{table}");
+    // Every step that ran was seen by the message's sender, and measured.
+    assert!(r.steps_run > 0 && r.engine_lag_ms.max >= r.engine_lag_ms.p50, "{table}");
+    assert!(r.answers > 0 && r.answers_failed == 0, "{table}");
+    assert!(r.joins > 0, "the people brought in joined: {table}");
+    let by: u64 = r.by_scenario.iter().map(|x| x.messages).sum();
+    assert_eq!(by, 30, "{table}");
+    // A prompt answer always beats the first step: those messages end accepted.
+    let prompt = r.by_scenario.iter().find(|x| x.scenario == "prompt").unwrap();
+    assert_eq!(prompt.accepted, prompt.messages, "{table}");
+    let never = r.by_scenario.iter().find(|x| x.scenario == "never").unwrap();
+    assert_eq!(never.failsafe, never.messages, "{table}");
+    assert!(r.server_cpu_ms_per_message.is_some() && r.server_peak_rss_mib.is_some());
 }
