@@ -397,11 +397,36 @@ impl EscalationService {
         Ok(())
     }
 
+    /// Whether someone stands accepting `esc`'s message by an answer stored after the engine's
+    /// cursor (so not read yet). An acceptance already read never holds a step back.
+    async fn acceptance_unread(&self, esc: &wardline_store::Escalation) -> ServiceResult<bool> {
+        let Some(message) = self.store.event(&esc.event_id).await? else { return Ok(false) };
+        let status = self.status.status_for_server(&message).await?;
+        let read_to = self.cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner).unwrap_or(StreamPos::ZERO);
+        let accepting = status
+            .recipients
+            .iter()
+            .filter_map(|r| r.answer.as_ref())
+            .chain(status.other_answers.iter().map(|(_, a)| a))
+            .filter(|a| a.stands == Some(Means::Accept));
+        for a in accepting {
+            if self.store.event(&a.event_id).await?.is_some_and(|e| e.stream > read_to) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Runs every step due by the clock, each claimed first and recorded done after.
-    async fn run_due(&self) -> ServiceResult<()> {
+    pub(super) async fn run_due(&self) -> ServiceResult<()> {
         let now = self.clock.now();
         let lease_from = Timestamp(now.0.saturating_sub(LEASE_MS));
         for esc in self.store.due_escalations(now, lease_from, DUE_BATCH).await? {
+            // Someone accepted, and the engine has not read it yet (it is behind the stream):
+            // no step for an accepted message; the next reading of the stream ends it.
+            if self.acceptance_unread(&esc).await? {
+                continue;
+            }
             if !self.store.claim_step(&esc.event_id, esc.step, now, lease_from).await? {
                 continue;
             }

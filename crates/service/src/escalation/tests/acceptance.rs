@@ -154,3 +154,23 @@ async fn an_answer_that_neither_accepts_nor_declines_after_an_acceptance_leaves_
     assert_eq!((answer.label.as_str(), answer.stands), ("Call me", Some(wardline_types::priority::Means::Accept)));
     assert!(!n.notices(&room).await.iter().any(|(b, _)| b.contains("resumes")));
 }
+
+#[tokio::test]
+async fn a_step_falling_due_while_the_engine_is_behind_an_acceptance_does_not_run() {
+    let n = Night::open().await;
+    n.renotifying_policy(&[2], 30).await;
+    let room = n.ward(&["reg"]).await;
+    let msg = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    // Reg accepts; before the engine reads it, the first step falls due.
+    n.react("reg", &room, &msg, "👍").await;
+    n.clock.advance(std::time::Duration::from_millis(2 * super::MIN));
+    n.s.escalation.run_due().await.unwrap();
+    assert!(n.notices(&room).await.is_empty(), "no re-notification of an accepted message");
+    // The next pass reads the acceptance and ends it; the step never runs.
+    n.s.escalation.tick().await.unwrap();
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert_eq!((esc.ended.map(|(e, _)| e), esc.log.len()), (Some(EscalationEnd::Accepted), 0));
+    let notices: Vec<String> = n.notices(&room).await.into_iter().map(|(b, _)| b).collect();
+    assert_eq!(notices, ["✓ Dr reg accepted (Acknowledge). Escalation stopped."]);
+}
