@@ -68,6 +68,13 @@ pub fn routes() -> Routes {
             FirstSignIn::Refused,
             message_status,
         )
+        .wardline(
+            Method::GET,
+            &format!("{V1}/push/vapid"),
+            "wardline.push.vapid",
+            FirstSignIn::Refused,
+            crate::client::pushers::vapid,
+        )
 }
 
 /// `GET /mfa`: is a second factor set up, and is one required?

@@ -431,6 +431,8 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         // A step of an escalation changes who is in the conversation and who is told.
         AuditAction::Escalation => (dicom("110110", "Patient Record"), "U"),
         AuditAction::EscalationPolicy => (dicom("110136", "Security Roles Changed"), "U"),
+        // Where a person's notifications go: an attribute of their account's security.
+        AuditAction::Pusher => (dicom("110137", "User Security Attributes Changed"), "U"),
         AuditAction::RoomInvite | AuditAction::RoomJoin | AuditAction::RoomLeave | AuditAction::RoomState => {
             (dicom("110110", "Patient Record"), "U")
         }

@@ -28,6 +28,7 @@ pub mod names;
 pub mod notifier;
 pub mod password;
 pub mod presence;
+pub mod push;
 pub mod ratelimit;
 pub mod roles;
 pub mod rooms;
@@ -95,6 +96,8 @@ pub struct Services {
     pub status: Arc<messaging::StatusService>,
     /// Escalation of urgent and emergency messages.
     pub escalation: Arc<escalation::EscalationService>,
+    /// Pushers and push notifications.
+    pub push: Arc<push::PushService>,
     /// Files.
     pub media: Arc<media::MediaService>,
     /// The audit recorder.
@@ -166,6 +169,7 @@ impl Services {
             core.limiter.clone(),
         ));
         let escalation = Arc::new(escalation::EscalationService::new(&core, Arc::clone(&rooms), Arc::clone(&status)));
+        let push = Arc::new(push::PushService::new(&core, &config.push, Arc::clone(&rooms), Arc::clone(&escalation))?);
         let sync = Arc::new(sync::SyncService::new(
             &core,
             Arc::clone(&rooms),
@@ -196,6 +200,7 @@ impl Services {
             sync,
             status,
             escalation,
+            push,
             media,
             audit,
             metrics,
@@ -244,7 +249,7 @@ impl Services {
     }
 
     /// Background work: expiring typing notifications and presence, applying the rota, ending
-    /// do-not-disturb and copying messages to covers. Runs until the task is dropped.
+    /// do-not-disturb and copying messages to covers, escalating, pushing. Runs until the task is dropped.
     pub async fn run_background(self) {
         tokio::join!(
             Arc::clone(&self.presence).run_sweeper(),
@@ -252,7 +257,8 @@ impl Services {
             Arc::clone(&self.roles).run_rota(),
             Arc::clone(&self.rooms).run_role_seats(),
             Arc::clone(&self.cover).run_cover(),
-            Arc::clone(&self.escalation).run_escalations()
+            Arc::clone(&self.escalation).run_escalations(),
+            Arc::clone(&self.push).run_push()
         );
     }
 

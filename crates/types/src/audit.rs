@@ -120,11 +120,16 @@ pub enum AuditAction {
     /// An escalation policy was set or removed (scope, level and steps in the detail).
     #[serde(rename = "escalation.policy")]
     EscalationPolicy,
+    /// A pusher was set or deleted by its owner, or removed by the server (its gateway rejected
+    /// it, its Web Push subscription is gone): the app id and kind in the detail, never the
+    /// push key or the endpoint.
+    #[serde(rename = "pusher")]
+    Pusher,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 30] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -154,6 +159,7 @@ impl AuditAction {
         Self::CoverForward,
         Self::Escalation,
         Self::EscalationPolicy,
+        Self::Pusher,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -189,6 +195,7 @@ impl AuditAction {
             Self::CoverForward => "cover.forward",
             Self::Escalation => "escalation",
             Self::EscalationPolicy => "escalation.policy",
+            Self::Pusher => "pusher",
         }
     }
 

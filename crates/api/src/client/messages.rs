@@ -54,6 +54,7 @@ async fn send_in_transaction(
     s.presence.note_active(&caller.user_id);
     // An urgent message, an answer or a deletion: the escalation engine looks at once.
     s.escalation.poke();
+    s.push.poke();
     let mut answer = json!({ "event_id": id });
     if !outcome.unheld.is_empty() {
         // A message to a role nobody holds is never parked silently: the sender hears at once.

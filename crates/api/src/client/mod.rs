@@ -7,6 +7,7 @@ pub mod format;
 pub mod media;
 pub mod messages;
 pub mod profile;
+pub mod pushers;
 pub mod receipts;
 pub mod relations;
 pub mod rooms;
@@ -98,6 +99,8 @@ pub fn routes() -> Routes {
         .ruma::<tag::create_tag::v3::Request, _, _>(account_data::put_tag)
         .ruma::<tag::delete_tag::v3::Request, _, _>(account_data::delete_tag)
         .ruma::<push::get_pushrules_all::v3::Request, _, _>(account_data::push_rules)
+        .ruma::<push::get_pushers::v3::Request, _, _>(pushers::list)
+        .ruma::<push::set_pusher::v3::Request, _, _>(pushers::set)
         .ruma::<legacy_media::create_content::v3::Request, _, _>(media::upload)
         .ruma::<legacy_media::create_mxc_uri::v1::Request, _, _>(media::create)
         .ruma::<legacy_media::create_content_async::v3::Request, _, _>(media::upload_to)

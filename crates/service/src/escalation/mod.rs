@@ -39,6 +39,7 @@ use crate::rooms::RoomService;
 
 pub use engine::CURSOR;
 pub use policies::PolicyScope;
+pub use steps::NOTICE;
 
 /// How long a claimed step is held by its runner before another may take it over.
 pub const LEASE_MS: u64 = 60_000;
