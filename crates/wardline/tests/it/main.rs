@@ -25,6 +25,7 @@ mod metrics;
 mod mfa;
 mod presence;
 mod priority;
+mod push;
 mod relations;
 mod roles;
 mod rooms;
