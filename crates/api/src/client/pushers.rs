@@ -46,8 +46,13 @@ pub async fn list(s: Services, req: Ruma<get_pushers::v3::Request>) -> Result<Re
 /// again as a whole so that the kind `webpush` and its data keep every field.
 pub async fn set(s: Services, req: Ruma<set_pusher::v3::Request>) -> Result<Response, ApiError> {
     let caller = req.caller()?;
-    let body: SetPusher =
-        serde_json::from_slice(&req.raw_body).map_err(|e| ApiError::from(ServiceError::BadJson(e.to_string())))?;
+    let bad = |e: String| ApiError::from(ServiceError::BadJson(e));
+    let raw: Value = serde_json::from_slice(&req.raw_body).map_err(|e| bad(e.to_string()))?;
+    // The spec requires `kind`: `null` deletes, and a missing one is a mistake, not a deletion.
+    if raw.get("kind").is_none() {
+        return Err(bad("kind is required (null to delete the pusher)".into()));
+    }
+    let body: SetPusher = serde_json::from_value(raw).map_err(|e| bad(e.to_string()))?;
     s.push.set_pusher(caller, body).await?;
     reply(set_pusher::v3::Response::new())
 }

@@ -52,9 +52,8 @@ impl PushTransport for Fake {
         match self.mode.lock().unwrap().clone() {
             Mode::Accept => Ok(Answer { status: 200, body: br#"{"rejected":[]}"#.to_vec() }),
             Mode::Reject => {
-                let key = serde_json::from_slice::<Value>(&body).map_or(Value::Null, |v| {
-                    v["notification"]["devices"][0]["pushkey"].clone()
-                });
+                let key = serde_json::from_slice::<Value>(&body)
+                    .map_or(Value::Null, |v| v["notification"]["devices"][0]["pushkey"].clone());
                 Ok(Answer { status: 200, body: json!({ "rejected": [key] }).to_string().into_bytes() })
             }
             Mode::Down => Err("could not connect".into()),
