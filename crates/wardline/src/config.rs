@@ -250,8 +250,8 @@ mod tests {
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(c.push.gateway_urls, [url]);
         let list = format!(r#"["{url}", "https://other.example/_matrix/push/v1/notify"]"#);
-        let vars = env(&[("WARDLINE_PUSH__GATEWAY_URLS", list.as_str()), ("WARDLINE_PUSH__MAX_ATTEMPTS", "2")]);
-        let (c, _) = load(None, vars, &Overrides::default())?;
+        let pairs = [("WARDLINE_PUSH__GATEWAY_URLS", list.as_str()), ("WARDLINE_PUSH__MAX_ATTEMPTS", "2")];
+        let (c, _) = load(None, env(&pairs), &Overrides::default())?;
         assert_eq!(c.push.gateway_urls.len(), 2);
         assert_eq!(c.push.max_attempts, 2);
         assert!(c.push.webpush_hosts.iter().any(|h| h == "fcm.googleapis.com"), "the default push services");

@@ -39,10 +39,13 @@ enum Mode {
     Status(u16),
 }
 
+/// One request the fake received: URL, headers, body.
+type Sent = (String, Vec<(&'static str, String)>, Vec<u8>);
+
 #[derive(Debug)]
 struct Fake {
     mode: Mutex<Mode>,
-    sent: Mutex<Vec<(String, Vec<(&'static str, String)>, Vec<u8>)>>,
+    sent: Mutex<Vec<Sent>>,
 }
 
 #[async_trait]
@@ -136,7 +139,7 @@ impl Ward {
         *self.fake.mode.lock().unwrap() = m;
     }
 
-    fn sent(&self) -> Vec<(String, Vec<(&'static str, String)>, Vec<u8>)> {
+    fn sent(&self) -> Vec<Sent> {
         std::mem::take(&mut *self.fake.sent.lock().unwrap())
     }
 
