@@ -34,6 +34,7 @@ mod device_lists;
 mod dnd;
 mod escalation;
 mod presence;
+mod push;
 mod relations;
 mod roles;
 mod rota;
@@ -67,6 +68,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     roles::roles(&store).await?;
     rota::rota(&store).await?;
     dnd::dnd(&store).await?;
+    push::pushers(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;
