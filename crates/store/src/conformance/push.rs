@@ -8,7 +8,7 @@ use wardline_types::priority::Level;
 use wardline_types::{StreamPos, Timestamp};
 
 use super::{account, fail};
-use crate::{NewPush, NewSession, PushOutcome, PushStore, Pusher, PusherKind, Store, StoreResult};
+use crate::{NewPush, NewSession, PushOutcome, Pusher, PusherKind, Store, StoreResult};
 
 fn user(name: &str) -> OwnedUserId {
     OwnedUserId::try_from(format!("@{name}:localhost")).unwrap_or_else(|_| ruma::owned_user_id!("@x:localhost"))
