@@ -36,6 +36,13 @@ export interface Escalation {
   steps: EscalationStep[];
 }
 
+/** "Tell me if nobody has accepted in N minutes": when, and what came of it. */
+export interface Deadline {
+  due_ts: number;
+  state: "waiting" | "accepted" | "not_accepted" | "cancelled" | "failed";
+  ended_ts: number | null;
+}
+
 export interface AskDetail extends StatusDetail {
   recipients: (Recipient & { answer?: Answer | null })[];
   other_answers?: (Answer & { user_id: string })[];
@@ -43,6 +50,7 @@ export interface AskDetail extends StatusDetail {
   priority?: Level;
   ask?: Ask;
   escalation?: Escalation;
+  deadline?: Deadline;
 }
 
 /** What the client knows of a message's answers: the server's status, or that it could not ask. */

@@ -5,6 +5,7 @@
 
 import { playAlert, primeAlerts } from "./alert";
 import { forgetAnswers, noteAnswerEvent } from "./answers";
+import { forgetWaiting, noteWaitingEvent, refreshWaiting } from "./waiting";
 import { savedDrafts } from "./compose";
 import { closeRoom, countsComeWithSync, drawn, later, noteSeen, resetConversation, summaries } from "./conversation";
 import { forgetDirectory } from "./directory";
@@ -156,6 +157,7 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
       notify(e, room);
       // An answer or an escalation notice: the answers shown of its message are asked again.
       noteAnswerEvent(e.getType(), e.getContent());
+      noteWaitingEvent(e.getType(), e.getContent());
       announce(e, room);
       // Their message is here: they are not typing it any more.
       if (drawn(e) || e.isRelation("m.replace")) noteMessage(room.roomId, e.getSender() ?? "");
@@ -212,6 +214,7 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
       store.update({ ready: true, rooms: summaries() });
       // Do-not-disturb set before a reload (or on another device) stays on.
       loadMyDnd();
+      refreshWaiting();
       for (const room of c.getRooms()) {
         if (room.getMyMembership() === KnownMembership.Invite) c.joinRoom(room.roomId).catch(() => undefined);
         // Messages whose "accepted" answer was lost before a reload, but which the server has.
@@ -268,6 +271,7 @@ async function end(): Promise<void> {
   forgetRoles();
   forgetTypists();
   forgetAnswers();
+  forgetWaiting();
   c?.stopClient();
   c?.removeAllListeners();
   forgetDnd();

@@ -185,8 +185,16 @@ export function askProblem(options: AskOption[]): string {
   return "";
 }
 
+/** The deadlines the composer offers, in minutes ("Tell me if nobody accepts in …"). */
+export const DEADLINES = [5, 10, 15, 30, 60] as const;
+
 /** The blocks a new message carries for this level and these quick responses. */
-export function priorityContent(level: Level, options: AskOption[], firstAccept: boolean): Record<string, unknown> {
+export function priorityContent(
+  level: Level,
+  options: AskOption[],
+  firstAccept: boolean,
+  deadlineMin = 0,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (level !== "routine") out[PRIORITY] = { level };
   if (options.length) {
@@ -196,7 +204,7 @@ export function priorityContent(level: Level, options: AskOption[], firstAccept:
       ids.push(id);
       return { id, label: o.label.trim(), means: o.means };
     });
-    out[ASK] = { options: named, first_accept: firstAccept };
+    out[ASK] = { options: named, first_accept: firstAccept, ...(deadlineMin > 0 ? { deadline_ms: deadlineMin * 60_000 } : {}) };
   } else if (firstAccept && level !== "routine") {
     out[ASK] = { options: ACK_OR_DECLINE, first_accept: true };
   }

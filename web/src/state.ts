@@ -8,6 +8,7 @@ import type { Enrolment, Session } from "./session";
 import { createStore, useSelector } from "./store";
 import type { DndInfo } from "./dnd";
 import type { AskView } from "./answers";
+import type { WaitingItem } from "./waiting";
 
 export type Screen =
   | { kind: "loading" }
@@ -164,6 +165,8 @@ export interface State {
   statuses: Record<string, Counts>;
   /** Answers to messages that ask (priority, quick responses) and their escalation, by event id (answers.ts). */
   asks: Record<string, AskView>;
+  /** Urgent and emergency messages waiting for my answer, as the server says (waiting.ts). */
+  waiting: WaitingItem[];
   presence: Record<string, PresenceView>;
   /** My do-not-disturb is in force: no notification (dnd.ts). */
   dnd: boolean;
@@ -227,6 +230,7 @@ export const initialChatState: Omit<State, "screen"> = {
   outbox: [],
   statuses: {},
   asks: {},
+  waiting: [],
   presence: {},
   dnd: false,
   myDnd: null,

@@ -139,6 +139,11 @@ async function scenario({ size, label }) {
     assert.ok(!note.body.includes("K+"), "never the text");
     assert.ok((await tones(priya)).length >= 3, "the urgent alert sounds");
 
+    // Wherever she is, the amber banner says it waits for her answer (not on the nurse's screen).
+    const banner = priya.getByRole("alert", { name: "Waiting for your answer" });
+    await banner.getByText(new RegExp(`URGENT from Nora Quinn in ${name} at \\d\\d:\\d\\d: waiting for your answer`)).waitFor(WAIT);
+    assert.match(await banner.getAttribute("class"), /urgent/);
+    assert.equal(await nora.getByRole("alert", { name: "Waiting for your answer" }).count(), 0, "not for its sender");
     // She opens it: the badge, the text alone, and the answers.
     await priya.evaluate(() => (window.__hidden = false));
     await openConversation(priya, name);
@@ -152,6 +157,8 @@ async function scenario({ size, label }) {
     await hers.getByLabel("Reason (optional)").fill("In theatre");
     await hers.getByRole("button", { name: "Send: Decline" }).click();
     await hers.getByText(/You declined at \d\d:\d\d: In theatre/).waitFor(WAIT);
+    // Answered: the banner goes (it is the server's list, asked again as her answer arrives).
+    await banner.waitFor({ ...WAIT, state: "detached" });
     await hers.getByRole("button", { name: "Change answer" }).waitFor(WAIT);
 
     // The nurse sees the decline with its reason, and the escalation's next step, run at once.
@@ -164,11 +171,13 @@ async function scenario({ size, label }) {
     await mine.getByText(/Escalating — step 2 at \d\d:\d\d/).waitFor(WAIT);
     await shot(nora, "3-declined");
 
-    // The second registrar acknowledges.
-    await openConversation(omar, name);
+    // The second registrar acknowledges, from the banner's button.
+    const hisBanner = omar.getByRole("alert", { name: "Waiting for your answer" });
+    await hisBanner.getByRole("button", { name: "Open" }).click();
     const his = message(omar, text);
     await his.getByRole("button", { name: "Acknowledge" }).click();
     await his.getByText(/You acknowledged at \d\d:\d\d/).waitFor(WAIT);
+    await hisBanner.waitFor({ ...WAIT, state: "detached" });
 
     // The nurse: acknowledged, the escalation accepted, and the server's notice of it.
     await mine.getByText("Acknowledged by 1 of 2").waitFor(WAIT);
@@ -220,6 +229,7 @@ test("quick responses, emergency confirmation and do-not-disturb", async () => {
     await nora.getByRole("button", { name: "+ On my way 5 min" }).click();
     await nora.getByRole("button", { name: "+ Decline" }).click();
     await nora.getByLabel("First to accept takes it").check();
+    await nora.getByLabel("Tell me if nobody accepts in").selectOption("10");
     await nora.getByLabel("Message", { exact: true }).fill("Referral: chest pain bed 9");
     await nora.screenshot({ path: path.join(ARTIFACTS, "priority-quick-composing.png") });
     await nora.getByRole("button", { name: "Send", exact: true }).click();
@@ -237,7 +247,10 @@ test("quick responses, emergency confirmation and do-not-disturb", async () => {
       ],
     );
     assert.equal(ask.first_accept, true);
+    assert.equal(ask.deadline_ms, 600_000, "told if nobody accepts in 10 minutes");
     assert.equal(sent.content["org.wardline.priority"], undefined, "routine");
+    // Until someone accepts, the nurse sees when she will be told.
+    await message(nora, "Referral: chest pain bed 9").getByText(/You will be told if nobody has accepted by \d\d:\d\d/).waitFor(WAIT);
 
     // The registrar's buttons are the nurse's options; she is on her way.
     const hers = message(priya, "Referral: chest pain bed 9");
@@ -253,6 +266,7 @@ test("quick responses, emergency confirmation and do-not-disturb", async () => {
     await mine.locator(".ask-recipients li", { hasText: "Dr Priya Shah" }).getByText(/On my way 5 min at \d\d:\d\d/).waitFor(WAIT);
     await mine.getByText("On my way 5 min: 1").waitFor(WAIT);
     await mine.getByText("Accepted by 1 of 1").waitFor(WAIT);
+    assert.equal(await mine.getByText(/You will be told/).count(), 0, "nothing to be told once accepted");
 
     // On do-not-disturb, a routine message makes no notification, an emergency does (and sounds).
     await call(server.baseUrl, "PUT", "/_wardline/client/v1/dnd", { until_ts: Date.now() + 3_600_000 }, people.priya.token);

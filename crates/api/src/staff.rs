@@ -75,6 +75,34 @@ pub fn routes() -> Routes {
             FirstSignIn::Refused,
             crate::client::pushers::vapid,
         )
+        .wardline(
+            Method::GET,
+            &format!("{V1}/escalations/waiting"),
+            "wardline.escalations.waiting",
+            FirstSignIn::Refused,
+            waiting,
+        )
+}
+
+/// `GET /escalations/waiting`: the urgent and emergency messages still escalating that wait for
+/// the caller's answer (in a conversation they are in, or invited into by a step; not sent by
+/// them; not answered by them), oldest first, at most 100: `{"waiting": [{"room_id",
+/// "event_id", "level", "sender", "sent_ts", "joined"}]}`. No content: the client shows the
+/// message itself from the conversation. (The web client's emergency banner.)
+async fn waiting(State(s): State<Services>, Staff(c): Staff) -> Result<Response, ApiError> {
+    let waiting: Vec<serde_json::Value> = s
+        .escalation
+        .waiting_for(&c.user_id)
+        .await?
+        .into_iter()
+        .map(|w| {
+            json!({
+                "room_id": w.room_id, "event_id": w.event_id, "level": w.level.as_str(),
+                "sender": w.sender, "sent_ts": w.sent.0, "joined": w.joined,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "waiting": waiting })).into_response())
 }
 
 /// `GET /mfa`: is a second factor set up, and is one required?
@@ -136,6 +164,7 @@ fn answer_json(a: &wardline_service::messaging::Answered) -> serde_json::Value {
         "reason": a.reason,
         "ts": a.ts.0,
         "event_id": a.event_id,
+        "stands": a.stands,
     })
 }
 
@@ -147,7 +176,9 @@ fn answer_json(a: &wardline_service::messaging::Answered) -> serde_json::Value {
 /// (priority, quick responses): its `priority`, the `ask`, each recipient's `answer`, the
 /// `other_answers` of people who were not recipients, and `counts.accepted` / `declined`; for
 /// an urgent or emergency message, its `escalation`: `state` (`open`, `accepted`, `failsafe`,
-/// `cancelled`), the next step and when it is due, and each step that ran, with what it did.
+/// `cancelled`), the next step and when it is due, and each step that ran, with what it did;
+/// for a question with a deadline, its `deadline`: `due_ts`, `state` (`waiting`, `accepted`,
+/// `not_accepted` (the sender was told), `cancelled`, `failed`) and `ended_ts`.
 async fn message_status(
     State(s): State<Services>,
     Staff(c): Staff,
@@ -201,6 +232,13 @@ async fn message_status(
             "next_due_ts": esc.due.map(|t| t.0),
             "steps": esc.log.iter().map(|r| json!({ "step": r.step + 1, "ts": r.ts.0, "summary": r.summary })).collect::<Vec<_>>(),
             "policy": esc.policy,
+        });
+    }
+    if let Some(d) = s.escalation.deadline_of(&event).await? {
+        body["deadline"] = json!({
+            "due_ts": d.due.0,
+            "state": d.ended.map_or("waiting", |(end, _)| end.as_str()),
+            "ended_ts": d.ended.map(|(_, t)| t.0),
         });
     }
     Ok(Json(body).into_response())

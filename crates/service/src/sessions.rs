@@ -260,7 +260,7 @@ impl SessionService {
             return Err(ServiceError::UnknownToken);
         }
         let account = self.store.account(&session.user_id).await?.ok_or(ServiceError::UnknownToken)?;
-        if account.deactivated {
+        if account.deactivated || wardline_types::account::is_service_user(&session.user_id) {
             return Err(ServiceError::UnknownToken);
         }
         Ok(LoginOutcome {
@@ -288,6 +288,11 @@ impl SessionService {
         }
         if account.deactivated {
             return Err(ServiceError::SessionEndedDeactivated);
+        }
+        // Nobody acts as the server's own member (whose rule lets it into any conversation), even
+        // with a session of an account of that name from before the name was reserved.
+        if wardline_types::account::is_service_user(&session.user_id) {
+            return Err(ServiceError::UnknownToken);
         }
         self.touch(&session.user_id, &session.device_id, ip).await;
         let must_enrol_mfa = self.mfa.required(account.is_admin) && !self.mfa.enrolled(&session.user_id).await?;

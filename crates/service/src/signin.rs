@@ -144,7 +144,9 @@ impl SessionService {
         if let Some(ip) = req.ip {
             self.limiter.check(LimitKind::Login, &ip.to_string())?;
         }
-        let user_id = self.parse_user(&req.user);
+        // The server's own member's name (reserved; an account of that name can only date from
+        // before it was) signs nobody in: it is answered as an unknown user is.
+        let user_id = self.parse_user(&req.user).filter(|u| !wardline_types::account::is_service_user(u));
         let account = match &user_id {
             Some(u) => self.store.account(u).await?,
             None => None,

@@ -562,3 +562,45 @@ async fn only_a_fresh_sign_in_sets_up_a_second_factor() {
     let caller = s.sessions.authenticate(&fresh.access_token, None).await.unwrap();
     assert!(s.mfa.begin(&caller.actor(), caller.signed_in_at).await.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_old_account_with_the_servers_own_name_can_neither_sign_in_nor_act() {
+    let (s, clock, store, _dir) = setup(Security::default()).await;
+    // A database from before `wardline` was reserved may hold such an account, with a session.
+    let ada: ruma::OwnedUserId = "@ada:localhost".try_into().unwrap();
+    let hash = store.password_hash(&ada).await.unwrap().unwrap();
+    let me: ruma::OwnedUserId = "@wardline:localhost".try_into().unwrap();
+    let account = wardline_types::NewAccount {
+        user_id: me.clone(),
+        password_hash: hash,
+        display_name: None,
+        is_admin: false,
+        must_change_password: false,
+        job_title: None,
+        department: None,
+        email: None,
+        phone: None,
+    };
+    store.create_account(account, clock.now()).await.unwrap();
+    let refused = s.sessions.login(login("wardline", PW, false)).await;
+    assert!(matches!(refused, Err(ServiceError::InvalidCredentials)), "{refused:?}");
+    store
+        .create_session(wardline_store::NewSession {
+            user_id: me,
+            device_id: "OLD".into(),
+            device_name: None,
+            token_hash: wardline_service::sessions::hash_token("old-token"),
+            refresh_hash: Some(wardline_service::sessions::hash_token("old-refresh")),
+            expires_at: None,
+            created_at: clock.now(),
+            ip: None,
+        })
+        .await
+        .unwrap();
+    let refused = s.sessions.authenticate("old-token", None).await;
+    assert!(matches!(refused, Err(ServiceError::UnknownToken)), "{refused:?}");
+    let refused = s.sessions.refresh("old-refresh").await;
+    assert!(matches!(refused, Err(ServiceError::UnknownToken)), "nor refreshed: {refused:?}");
+    // (The same password still signs Ada in: the refusal is the name's.)
+    assert!(s.sessions.login(login("ada", PW, false)).await.is_ok());
+}

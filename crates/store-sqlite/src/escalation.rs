@@ -3,7 +3,7 @@
 //! the single writer, so two runners can never both move a step on.
 
 use async_trait::async_trait;
-use ruma::{EventId, UserId};
+use ruma::{EventId, OwnedRoomId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 use wardline_store::{Escalation, EscalationEnd, EscalationStore, NewEscalation, StepRecord, StoreError, StoreResult};
 use wardline_types::Timestamp;
@@ -13,9 +13,23 @@ use wardline_types::priority::Level;
 use crate::rows::{exec, parse_event_id, parse_room, parse_user, query_one, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
 
-const COLUMNS: &str = "event_id, room_id, sender, level, policy, sent_ts, step, due_ts, claimed_ts, outcome, ended_ts";
+const COLUMNS: &str =
+    "event_id, room_id, sender, level, policy, sent_ts, step, due_ts, claimed_ts, outcome, ended_ts, accepted_by";
 
-type Row = (String, String, String, String, String, i64, i64, Option<i64>, Option<i64>, Option<String>, Option<i64>);
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok((
@@ -30,6 +44,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         r.get(8)?,
         r.get(9)?,
         r.get(10)?,
+        r.get(11)?,
     ))
 }
 
@@ -46,7 +61,7 @@ fn policy(s: &str) -> StoreResult<Policy> {
 }
 
 fn to_escalation(c: &Connection, r: Row) -> StoreResult<Escalation> {
-    let (event_id, room, sender, lvl, pol, sent, step, due, claimed, outcome, ended) = r;
+    let (event_id, room, sender, lvl, pol, sent, step, due, claimed, outcome, ended, accepted_by) = r;
     let ended = match (outcome, ended) {
         (Some(o), Some(t)) => Some((EscalationEnd::parse(&o).ok_or_else(|| corrupt("outcome"))?, ts(t))),
         _ => None,
@@ -73,6 +88,7 @@ fn to_escalation(c: &Connection, r: Row) -> StoreResult<Escalation> {
         due: due.map(ts),
         claimed: claimed.map(ts),
         ended,
+        accepted_by: accepted_by.as_deref().map(parse_event_id).transpose()?,
         log,
     })
 }
@@ -128,6 +144,24 @@ impl EscalationStore for SqliteStore {
                 .optional()
                 .map_err(backend_err)?;
                 r.map(|r| to_escalation(c, r)).transpose()
+            })
+            .await
+    }
+
+    async fn open_escalations_in(&self, rooms: &[OwnedRoomId], limit: usize) -> StoreResult<Vec<Escalation>> {
+        let rooms = serde_json::to_string(&rooms).map_err(|_| corrupt("room list"))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.readers
+            .read(move |c| {
+                read_many(
+                    c,
+                    &format!(
+                        "SELECT {COLUMNS} FROM escalations
+                         WHERE outcome IS NULL AND room_id IN (SELECT value FROM json_each(?1))
+                         ORDER BY sent_ts, event_id LIMIT ?2"
+                    ),
+                    params![rooms, limit],
+                )
             })
             .await
     }
@@ -223,14 +257,14 @@ impl EscalationStore for SqliteStore {
             .await
     }
 
-    async fn hasten_escalation(&self, event_id: &EventId, now: Timestamp) -> StoreResult<bool> {
+    async fn hasten_escalation(&self, event_id: &EventId, step: usize, now: Timestamp) -> StoreResult<bool> {
         let id = event_id.to_owned();
         self.writer
             .write(move |w| {
                 let n = exec(
                     w.tx,
-                    "UPDATE escalations SET due_ts = ?2 WHERE event_id = ?1 AND outcome IS NULL AND due_ts > ?2",
-                    params![id.as_str(), sql_ts(now)],
+                    "UPDATE escalations SET due_ts = ?2 WHERE event_id = ?1 AND outcome IS NULL AND due_ts > ?2 AND step = ?3",
+                    params![id.as_str(), sql_ts(now), step_i64(step)],
                 )
                 .map_err(backend_err)?;
                 Ok(n == 1)
@@ -247,6 +281,22 @@ impl EscalationStore for SqliteStore {
                     "UPDATE escalations SET outcome = NULL, ended_ts = NULL, due_ts = ?2, claimed_ts = NULL
                      WHERE event_id = ?1 AND outcome = 'accepted' AND step < json_array_length(policy, '$.steps')",
                     params![id.as_str(), sql_ts(now)],
+                )
+                .map_err(backend_err)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn accept_escalation(&self, event_id: &EventId, answer: &EventId, now: Timestamp) -> StoreResult<bool> {
+        let (id, answer) = (event_id.to_owned(), answer.to_owned());
+        self.writer
+            .write(move |w| {
+                let n = exec(
+                    w.tx,
+                    "UPDATE escalations SET outcome = 'accepted', ended_ts = ?3, accepted_by = ?2, due_ts = NULL, claimed_ts = NULL
+                     WHERE event_id = ?1 AND outcome IS NULL",
+                    params![id.as_str(), answer.as_str(), sql_ts(now)],
                 )
                 .map_err(backend_err)?;
                 Ok(n == 1)

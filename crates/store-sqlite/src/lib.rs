@@ -11,6 +11,7 @@
 mod accounts;
 mod audit;
 pub mod backup;
+mod deadlines;
 mod deliveries;
 mod dnd;
 mod escalation;

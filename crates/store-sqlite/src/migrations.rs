@@ -26,8 +26,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0017_do_not_disturb.sql"),
     include_str!("../migrations/0018_thread_list.sql"),
     include_str!("../migrations/0019_escalations.sql"),
-    // 0020 is another branch's (push rules); this stands in for it until the branches merge.
-    "",
+    include_str!("../migrations/0020_answer_deadlines.sql"),
     include_str!("../migrations/0021_pushers.sql"),
 ];
 

@@ -62,6 +62,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     relations::relations(&store).await?;
     relations::thread_list(&store).await?;
     escalation::escalations(&store).await?;
+    escalation::deadlines(&store).await?;
     search::search(&store).await?;
     presence::presence_store(&store).await?;
     device_lists::device_lists(&store).await?;

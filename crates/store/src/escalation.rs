@@ -93,6 +93,8 @@ pub struct Escalation {
     pub claimed: Option<Timestamp>,
     /// How it ended, and when; `None` while open.
     pub ended: Option<(EscalationEnd, Timestamp)>,
+    /// The answer that ended it as accepted (the latest, if it was reopened and accepted again).
+    pub accepted_by: Option<OwnedEventId>,
     /// The steps that ran, in order.
     pub log: Vec<StepRecord>,
 }
@@ -119,6 +121,8 @@ pub trait EscalationStore: Send + Sync {
         lease_from: Timestamp,
         limit: usize,
     ) -> StoreResult<Vec<Escalation>>;
+    /// Open escalations of messages in `rooms`, oldest message first, at most `limit`.
+    async fn open_escalations_in(&self, rooms: &[OwnedRoomId], limit: usize) -> StoreResult<Vec<Escalation>>;
     /// When the earliest open escalation is due.
     async fn next_escalation_due(&self) -> StoreResult<Option<Timestamp>>;
     /// Claims step `step` at `now` if the escalation is open, at that step, and not claimed
@@ -139,11 +143,16 @@ pub trait EscalationStore: Send + Sync {
         next_due: Option<Timestamp>,
         end: EscalationEnd,
     ) -> StoreResult<bool>;
-    /// Makes an open escalation's next step due at `now`, if it is due later (a decline).
-    async fn hasten_escalation(&self, event_id: &EventId, now: Timestamp) -> StoreResult<bool>;
+    /// Makes an open escalation's next step due at `now`, if it is still at `step` (the step the
+    /// decline was read against: one that another runner finished meanwhile was the decline's
+    /// step, so the next keeps its time) and due later.
+    async fn hasten_escalation(&self, event_id: &EventId, step: usize, now: Timestamp) -> StoreResult<bool>;
     /// Opens again, due at `now`, an escalation that ended as accepted (the acceptance was
     /// withdrawn); `false` if it had not ended so.
     async fn reopen_escalation(&self, event_id: &EventId, now: Timestamp) -> StoreResult<bool>;
+    /// Ends an open escalation as accepted by the answer `answer`, at `now`; `false` if it was
+    /// not open.
+    async fn accept_escalation(&self, event_id: &EventId, answer: &EventId, now: Timestamp) -> StoreResult<bool>;
     /// Ends an open escalation as `end` at `now`; `false` if it was not open.
     async fn end_escalation(&self, event_id: &EventId, end: EscalationEnd, now: Timestamp) -> StoreResult<bool>;
 

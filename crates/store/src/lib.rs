@@ -8,6 +8,7 @@
 //! readable, and no later change will take a position `<= p`.
 
 pub mod conformance;
+mod deadlines;
 mod dnd;
 mod error;
 mod escalation;
@@ -26,6 +27,7 @@ use wardline_types::{
     Account, AccountUpdate, Device, Membership, NewAccount, NewEvent, StoredEvent, StreamPos, Timestamp,
 };
 
+pub use deadlines::{AnswerDeadline, DeadlineEnd, DeadlineStore};
 pub use dnd::{CursorStore, DndRefusal, DndStore, NewDnd};
 pub use error::StoreError;
 pub use escalation::{Escalation, EscalationEnd, EscalationStore, NewEscalation, StepRecord};
@@ -456,6 +458,7 @@ pub trait Store:
     + DndStore
     + CursorStore
     + EscalationStore
+    + DeadlineStore
     + PushStore
 {
     /// The latest committed stream position.

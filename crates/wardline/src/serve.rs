@@ -118,7 +118,7 @@ pub async fn open(config: Config, metrics: Metrics, opening: Opening) -> Result<
     }
     // Only the server's own clock can be a test clock; commands read the real time.
     let clock = match opening {
-        Opening::Serve => crate::test_clock::for_serve(),
+        Opening::Serve => crate::test_clock::for_serve()?,
         Opening::Command | Opening::Inspect => Arc::new(SystemClock),
     };
     let services = Services::with_metrics(config, Arc::new(store), clock, metrics)?;

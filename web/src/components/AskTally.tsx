@@ -4,7 +4,7 @@
 // answers of people it was not sent to; the escalation's steps. From the server's status,
 // asked again when an answer, a reaction or an escalation notice about it arrives.
 
-import type { AskDetail, Escalation } from "../answers";
+import type { AskDetail, Deadline, Escalation } from "../answers";
 import { ACK_OR_DECLINE, answerWords } from "../priority";
 import type { Ask } from "../priority";
 import type { TimelineItem } from "../state";
@@ -63,6 +63,22 @@ function EscalationState({ esc, detail }: { esc: Escalation; detail: AskDetail }
   return <p class="escalation-state cancelled">Escalation cancelled</p>;
 }
 
+/** The question's deadline, as its sender sees it. */
+function DeadlineState({ d, accepted }: { d: Deadline; accepted: boolean }) {
+  // (Once someone accepted there is nothing to be told; the server ends it quietly when due.)
+  if (d.state === "waiting" && !accepted) return <p class="deadline-state">You will be told if nobody has accepted by {clockTime(d.due_ts)}</p>;
+  if (d.state === "not_accepted") {
+    return (
+      <p class="deadline-state missed">
+        <span aria-hidden="true">! </span>
+        <strong>Nobody accepted by {clockTime(d.due_ts)}</strong>
+      </p>
+    );
+  }
+  if (d.state === "failed") return <p class="deadline-state missed">The deadline at {clockTime(d.due_ts)} could not be told</p>;
+  return null;
+}
+
 export function AskTally({ item, ask }: { item: TimelineItem; ask: Ask }) {
   const { detail, failed } = useAsk(item);
   if (!item.eventId) return null;
@@ -91,6 +107,7 @@ export function AskTally({ item, ask }: { item: TimelineItem; ask: Ask }) {
       </p>
       {chosen.length > 0 && <p class="ask-chosen">{chosen.map((o) => `${o.label}: ${o.n}`).join(" · ")}</p>}
       {esc && <EscalationState esc={esc} detail={detail} />}
+      {detail.deadline && <DeadlineState d={detail.deadline} accepted={accepted > 0} />}
       <ul class="ask-recipients">
         {detail.recipients.map((r) => {
           const s = recipientState(r);

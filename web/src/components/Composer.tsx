@@ -117,6 +117,7 @@ export function Composer({ roomId }: { roomId: string }) {
   const [asking, setAsking] = useState(false);
   const [responses, setResponses] = useState<AskOption[]>([]);
   const [firstAccept, setFirstAccept] = useState(false);
+  const [deadlineMin, setDeadlineMin] = useState(0);
   const problem = asking ? askProblem(responses) : "";
   // On a phone the priority row opens from a button beside Attach, keeping the composer short.
   const [showPriority, setShowPriority] = useState(false);
@@ -171,7 +172,7 @@ export function Composer({ roomId }: { roomId: string }) {
     // the message goes.
     if (!wasEditing && !store.get().live) goToLatest();
     if (!wasEditing && problem) return;
-    const blocks = wasEditing ? {} : priorityContent(level, asking ? responses : [], firstAccept);
+    const blocks = wasEditing ? {} : priorityContent(level, asking ? responses : [], firstAccept, deadlineMin);
     sendText(roomId, body, picked.current, blocks);
     picked.current = [];
     if (!wasEditing) {
@@ -179,6 +180,7 @@ export function Composer({ roomId }: { roomId: string }) {
       setAsking(false);
       setResponses([]);
       setFirstAccept(false);
+      setDeadlineMin(0);
       setShowPriority(false);
     }
     setQuery(null);
@@ -225,7 +227,14 @@ export function Composer({ roomId }: { roomId: string }) {
         disabled={Boolean(editing)}
       />
       {asking && !editing && (
-        <QuickResponses options={responses} onOptions={setResponses} firstAccept={firstAccept} onFirstAccept={setFirstAccept} />
+        <QuickResponses
+          options={responses}
+          onOptions={setResponses}
+          firstAccept={firstAccept}
+          onFirstAccept={setFirstAccept}
+          deadlineMin={deadlineMin}
+          onDeadline={setDeadlineMin}
+        />
       )}
       {listed && <MentionOptions options={options} active={Math.min(active, options.length - 1)} onPick={pick} />}
       <button type="button" class="plain" aria-label="Attach" onClick={() => file.current?.click()}>

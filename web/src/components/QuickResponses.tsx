@@ -2,7 +2,7 @@
 // decline escalates at once, info changes nothing); ready-made ones to add with a tap; and
 // "first to accept takes it" for a group or a role.
 
-import { MAX_LABEL, MAX_OPTIONS, PRESETS, askProblem, optionId } from "../priority";
+import { DEADLINES, MAX_LABEL, MAX_OPTIONS, PRESETS, askProblem, optionId } from "../priority";
 import type { AskOption, Means } from "../priority";
 
 const MEANINGS: { means: Means; word: string }[] = [
@@ -16,6 +16,9 @@ export function QuickResponses(props: {
   onOptions: (options: AskOption[]) => void;
   firstAccept: boolean;
   onFirstAccept: (on: boolean) => void;
+  /** Minutes after which the sender is told nobody has accepted; 0: never. */
+  deadlineMin: number;
+  onDeadline: (minutes: number) => void;
 }) {
   const { options, onOptions } = props;
   const ids = options.map((o) => o.id);
@@ -89,6 +92,20 @@ export function QuickResponses(props: {
           onChange={(ev) => props.onFirstAccept((ev.currentTarget as HTMLInputElement).checked)}
         />{" "}
         First to accept takes it
+      </label>
+      <label class="deadline-choice">
+        Tell me if nobody accepts in{" "}
+        <select
+          value={String(props.deadlineMin)}
+          onChange={(ev) => props.onDeadline(Number((ev.currentTarget as HTMLSelectElement).value))}
+        >
+          <option value="0">— (don't)</option>
+          {DEADLINES.map((m) => (
+            <option key={m} value={String(m)}>
+              {m} min
+            </option>
+          ))}
+        </select>
       </label>
       {problem && (
         <p class="error" role="status">

@@ -10,6 +10,7 @@ import { PhotoViewer } from "./PhotoViewer";
 import { rolePanel } from "./RolePanels";
 import { Sidebar } from "./Sidebar";
 import { Toast } from "./Toast";
+import { WaitingBanner } from "./WaitingBanner";
 
 function Main() {
   const panel = useStore((s) => s.panel);
@@ -28,6 +29,7 @@ export function Shell() {
   return (
     <div class="app">
       <Banner />
+      <WaitingBanner />
       <div class={`shell${open ? " open" : ""}`}>
         <Sidebar />
         <section class="conversation" aria-label="Conversation">

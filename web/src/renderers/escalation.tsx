@@ -8,7 +8,7 @@ import type { Renderer } from "./types";
 import { text } from "./types";
 
 // (Text signs, not emoji: a ward PC may have no emoji font. The server's "accepted" text starts with its own ✓.)
-const SIGN: Record<string, string> = { renotify: "↻", add_cover: "+", add: "+", failsafe: "‼", accepted: "" };
+const SIGN: Record<string, string> = { renotify: "↻", add_cover: "+", add: "+", failsafe: "‼", accepted: "", deadline: "!" };
 
 export const escalationRenderer: Renderer = {
   view: ({ item, preview }) => {

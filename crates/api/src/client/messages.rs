@@ -52,7 +52,12 @@ async fn send_in_transaction(
     let req = SendEvent { room_id: room_id.to_owned(), kind, state_key: None, content, redacts, txn: Some(txn) };
     let (id, outcome) = s.rooms.send_message(&caller.actor(), req).await?;
     s.presence.note_active(&caller.user_id);
-    // An urgent message, an answer or a deletion: the escalation engine looks at once.
+    // An urgent message is escalating (and a question's deadline set) before its sender is
+    // answered; the engine looks at answers and deletions at once.
+    if let Err(e) = s.escalation.open_now(&id).await {
+        // The engine's next pass opens it: logged, not fatal to a message already stored.
+        tracing::error!(error = %e, "could not open an escalation at once");
+    }
     s.escalation.poke();
     s.push.poke();
     let mut answer = json!({ "event_id": id });

@@ -62,9 +62,11 @@ impl EscalationService {
         }
         .await;
         self.run_due().await?;
+        self.run_due_deadlines().await?;
         followed?;
         let now = self.clock.now();
-        let wait = match self.store.next_escalation_due().await? {
+        let next = [self.store.next_escalation_due().await?, self.store.next_deadline_due().await?];
+        let wait = match next.into_iter().flatten().min() {
             Some(due) => Duration::from_millis(due.0.saturating_sub(now.0)).min(POLL),
             None => POLL,
         };
@@ -124,6 +126,32 @@ impl EscalationService {
             }
             return Ok(());
         }
+        self.follow_request(e).await?;
+        let content = &e.event.content;
+        if let Ok(Some((target, given))) = priority::answer_of(&e.event.kind, content)
+            && let Ok(target) = OwnedEventId::try_from(target)
+        {
+            self.answered(e, &target, &given).await?;
+        }
+        Ok(())
+    }
+
+    /// Opens at once the escalation and answer deadline of a message just sent (the sending
+    /// endpoint calls this), so its status and what waits for its recipients are true by the
+    /// time its sender is answered. The engine's next pass would open them anyway (opening is
+    /// once, whoever comes first): this only saves the wait.
+    ///
+    /// # Errors
+    /// A store that cannot be read or written.
+    pub async fn open_now(&self, event_id: &EventId) -> ServiceResult<()> {
+        match self.store.event(event_id).await? {
+            Some(e) => self.follow_request(&e).await,
+            None => Ok(()),
+        }
+    }
+
+    /// A message that asks: its escalation (urgent, emergency) and its answer deadline opened.
+    async fn follow_request(&self, e: &StoredEvent) -> ServiceResult<()> {
         let content = &e.event.content;
         if e.event.kind == kinds::MESSAGE
             && e.event.state_key.is_none()
@@ -131,14 +159,11 @@ impl EscalationService {
             && e.redacted_because.is_none()
             && wardline_types::relation::relation(content).is_none_or(|r| r.rel_type != rel_types::REPLACE)
             && let Ok(Some(request)) = priority::request_of(content)
-            && request.level != Level::Routine
         {
-            self.open(e, request.level).await?;
-        }
-        if let Ok(Some((target, given))) = priority::answer_of(&e.event.kind, content)
-            && let Ok(target) = OwnedEventId::try_from(target)
-        {
-            self.answered(e, &target, &given).await?;
+            if request.level != Level::Routine {
+                self.open(e, request.level).await?;
+            }
+            self.open_deadline(e, &request).await?;
         }
         Ok(())
     }
@@ -176,40 +201,42 @@ impl EscalationService {
         let Ok(Some(request)) = priority::request_of(&message.event.content) else { return Ok(()) };
         let Some(choice) = given.choice(&request.ask) else { return Ok(()) };
         let by = &answer.event.sender;
+        // `replay`: the acceptance that ended it (as the store says) is read again after a crash
+        // between ending it and telling everyone: the record and the notice (by its
+        // transaction id) are made now.
+        let mut replay = false;
         match esc.ended {
             None => {}
             // A decline after the acceptance was taken back: if nobody's latest answer accepts
             // any more, it escalates again, at once.
             Some((EscalationEnd::Accepted, _)) if choice.means == Means::Decline => {
-                let status = self.status.status_for_server(&message).await?;
-                let accepting = status
-                    .recipients
-                    .iter()
-                    .filter_map(|r| r.answer.as_ref())
-                    .chain(status.other_answers.iter().map(|(_, a)| a))
-                    .any(|a| a.means == Means::Accept);
-                if !accepting && self.store.reopen_escalation(target, self.clock.now()).await? {
-                    let name = self.name_of(by).await?;
-                    let content = json!({
-                        "msgtype": "m.text",
-                        "body": format!("Nobody has accepted any more ({name} declined): escalation resumes."),
-                        "m.mentions": { "user_ids": [esc.sender] },
-                        super::steps::NOTICE: { "message": target, "kind": "resumed", "by": by },
-                    });
-                    let txn = format!("esc-{target}-resumed-{}", answer.event.event_id);
-                    self.rooms.post_server_notice(&esc.room_id, &esc.sender, &txn, content).await?;
-                    let actor = Actor::system(by.clone());
-                    self.record(&actor, &message, format!("resumed: declined option={}", choice.id), Outcome::Success)?;
-                }
-                return Ok(());
+                let name = self.name_of(by).await?;
+                let why = format!("Nobody has accepted any more ({name} declined): escalation resumes.");
+                let txn = format!("esc-{target}-resumed-{}", answer.event.event_id);
+                let detail = format!("resumed: declined option={}", choice.id);
+                return self.resume_if_nobody_accepts(&esc, &message, by, why, txn, detail).await;
+            }
+            Some((EscalationEnd::Accepted, _))
+                if choice.means == Means::Accept && esc.accepted_by.as_ref() == Some(&answer.event.event_id) =>
+            {
+                replay = true;
             }
             Some(_) => return Ok(()),
         }
         match choice.means {
             Means::Accept => {
-                if !self.store.end_escalation(target, EscalationEnd::Accepted, answer.event.origin_server_ts).await? {
+                if !replay
+                    && !self
+                        .store
+                        .accept_escalation(target, &answer.event.event_id, answer.event.origin_server_ts)
+                        .await?
+                {
                     return Ok(());
                 }
+                // Recorded before the notice is tried: who accepted is in the trail even if the
+                // conversation cannot be told.
+                let actor = Actor::system(by.clone());
+                self.record(&actor, &message, format!("accepted option={}", choice.id), Outcome::Success)?;
                 let name = self.name_of(by).await?;
                 let status = self.status.status_for_server(&message).await?;
                 let others: Vec<String> = status
@@ -217,6 +244,7 @@ impl EscalationService {
                     .iter()
                     .filter(|r| &r.user_id != by && r.answer.is_none())
                     .map(|r| r.user_id.to_string())
+                    .take(super::steps::MOST_MENTIONS)
                     .collect();
                 let body = if request.ask.first_accept {
                     format!(
@@ -236,11 +264,9 @@ impl EscalationService {
                         "first_accept": request.ask.first_accept,
                     },
                 });
-                self.rooms
-                    .post_server_notice(&esc.room_id, &esc.sender, &format!("esc-{target}-accepted"), content)
-                    .await?;
-                let actor = Actor::system(by.clone());
-                self.record(&actor, &message, format!("accepted option={}", choice.id), Outcome::Success)?;
+                // One notice per acceptance: a later one, after the escalation resumed, is told too.
+                let txn = format!("esc-{target}-accepted-{}", answer.event.event_id);
+                self.rooms.post_server_notice(&esc.room_id, &esc.sender, &txn, content).await?;
             }
             Means::Decline => {
                 // Only a person's first decline moves the escalation on: declining again (👎,
@@ -253,26 +279,29 @@ impl EscalationService {
                             && a.stream < answer.stream
                             && a.given.choice(&request.ask).is_some_and(|c| c.means == Means::Decline)
                     });
-                if !earlier && self.store.hasten_escalation(target, self.clock.now()).await? {
-                    let actor = Actor::system(by.clone());
-                    self.record(
-                        &actor,
-                        &message,
-                        format!("declined option={}: next step now", choice.id),
-                        Outcome::Success,
-                    )?;
-                }
+                // Every decline is recorded, with what it did.
+                let what = if earlier {
+                    "declined again: no further step"
+                } else if self.store.hasten_escalation(target, esc.step, self.clock.now()).await? {
+                    "next step now"
+                } else {
+                    "its step was already running or due"
+                };
+                let actor = Actor::system(by.clone());
+                self.record(&actor, &message, format!("declined option={}: {what}", choice.id), Outcome::Success)?;
             }
             Means::Info => {}
         }
         Ok(())
     }
 
-    /// A deleted message stops escalating.
     /// A message deleted by its sender stops escalating; deleted by anyone else, it goes on
     /// (to its failsafe, as nobody can answer it any more), and everyone is told who deleted it.
     async fn cancel(&self, target: &EventId, redaction: &StoredEvent) -> ServiceResult<()> {
-        let Some(esc) = self.store.escalation(target).await? else { return Ok(()) };
+        self.cancel_deadline(target, redaction).await?;
+        let Some(esc) = self.store.escalation(target).await? else {
+            return self.withdrawn(target, redaction).await;
+        };
         if esc.ended.is_some() {
             return Ok(());
         }
@@ -299,6 +328,71 @@ impl EscalationService {
         });
         self.rooms.post_server_notice(&esc.room_id, &esc.sender, &format!("esc-{target}-deleted"), content).await?;
         self.record(&actor, &message, "deleted by someone else: escalation goes on".into(), Outcome::Success)
+    }
+
+    /// A deleted event that was an acceptance: if nobody accepts the message any more, its
+    /// escalation resumes.
+    async fn withdrawn(&self, deleted: &EventId, redaction: &StoredEvent) -> ServiceResult<()> {
+        let Some(answer) = self.store.event(deleted).await? else { return Ok(()) };
+        let Some(original) = self.store.original_content(deleted).await? else { return Ok(()) };
+        let Ok(Some((target, given))) = priority::answer_of(&answer.event.kind, &original) else { return Ok(()) };
+        let Ok(target) = OwnedEventId::try_from(target) else { return Ok(()) };
+        let Some(esc) = self.store.escalation(&target).await? else { return Ok(()) };
+        if !matches!(esc.ended, Some((EscalationEnd::Accepted, _))) {
+            return Ok(());
+        }
+        let Some(message) = self.store.event(&target).await? else { return Ok(()) };
+        let Ok(Some(request)) = priority::request_of(&message.event.content) else { return Ok(()) };
+        if given.choice(&request.ask).is_none_or(|c| c.means != Means::Accept) {
+            return Ok(());
+        }
+        // Named as who deleted it: a moderator deleting someone's acceptance is not that person
+        // withdrawing it.
+        let (accepter, deleter) = (&answer.event.sender, &redaction.event.sender);
+        let name = self.name_of(accepter).await?;
+        let (why, detail) = if deleter == accepter {
+            (
+                format!("Nobody has accepted any more ({name} withdrew their answer): escalation resumes."),
+                "resumed: acceptance withdrawn".to_owned(),
+            )
+        } else {
+            let who = self.name_of(deleter).await?;
+            (
+                format!("Nobody has accepted any more ({who} deleted {name}'s acceptance): escalation resumes."),
+                format!("resumed: acceptance by {accepter} deleted"),
+            )
+        };
+        let txn = format!("esc-{target}-resumed-{}", redaction.event.event_id);
+        self.resume_if_nobody_accepts(&esc, &message, deleter, why, txn, detail).await
+    }
+
+    /// Nobody's latest answer accepts the message any more (an acceptance declined after, or
+    /// deleted): its escalation, ended as accepted, opens again due now, and everyone is told.
+    /// Told and recorded before it reopens, so a crash in between tells once (the transaction
+    /// id) and the next reading reopens it.
+    async fn resume_if_nobody_accepts(
+        &self,
+        esc: &wardline_store::Escalation,
+        message: &StoredEvent,
+        by: &ruma::UserId,
+        why: String,
+        txn: String,
+        detail: String,
+    ) -> ServiceResult<()> {
+        let status = self.status.status_for_server(message).await?;
+        if status.answer_counts().0 > 0 {
+            return Ok(());
+        }
+        self.record(&Actor::system(by.to_owned()), message, detail, Outcome::Success)?;
+        let content = json!({
+            "msgtype": "m.text",
+            "body": why,
+            "m.mentions": { "user_ids": [esc.sender] },
+            super::steps::NOTICE: { "message": esc.event_id, "kind": "resumed", "by": by },
+        });
+        self.rooms.post_server_notice(&esc.room_id, &esc.sender, &txn, content).await?;
+        self.store.reopen_escalation(&esc.event_id, self.clock.now()).await?;
+        Ok(())
     }
 
     /// Runs every step due by the clock, each claimed first and recorded done after.
@@ -356,7 +450,13 @@ impl EscalationService {
     }
 
     /// An audit record about the escalation of `message` (never its text).
-    fn record(&self, actor: &Actor, message: &StoredEvent, detail: String, outcome: Outcome) -> ServiceResult<()> {
+    pub(super) fn record(
+        &self,
+        actor: &Actor,
+        message: &StoredEvent,
+        detail: String,
+        outcome: Outcome,
+    ) -> ServiceResult<()> {
         let mut r = self.audit.entry(Some(actor), AuditAction::Escalation, outcome);
         r.room_id = Some(message.event.room_id.to_string());
         r.event_id = Some(message.event.event_id.to_string());

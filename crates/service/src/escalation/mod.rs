@@ -8,6 +8,10 @@
 //!   a stored cursor, opening an escalation for each urgent or emergency message and reading
 //!   the answers (an acceptance ends it, a decline runs the next step at once, a deleted message
 //!   cancels it); and it runs the steps that are due by the injected clock;
+//! - `deadlines.rs`: answer deadlines ("tell me if nobody has answered in N minutes"), stored
+//!   timers the same pass runs;
+//! - `waiting.rs`: the messages still escalating that wait for someone's answer (the client's
+//!   emergency banner);
 //! - `steps.rs`: what a step does (re-notify who has not answered, bring in covers, roles,
 //!   people, the failsafe) and the notice the server's own member posts for it in the
 //!   conversation.
@@ -21,11 +25,13 @@
 //! changes nothing), so a crash neither skips nor doubles a step. Every opening, step and end
 //! is in the audit trail.
 
+mod deadlines;
 mod engine;
 mod policies;
 mod steps;
 #[cfg(test)]
 mod tests;
+mod waiting;
 
 use std::sync::{Arc, Mutex};
 
@@ -40,6 +46,7 @@ use crate::rooms::RoomService;
 pub use engine::CURSOR;
 pub use policies::PolicyScope;
 pub use steps::NOTICE;
+pub use waiting::Waiting;
 
 /// How long a claimed step is held by its runner before another may take it over.
 pub const LEASE_MS: u64 = 60_000;
@@ -89,6 +96,15 @@ impl EscalationService {
         event_id: &ruma::EventId,
     ) -> crate::ServiceResult<Option<wardline_store::Escalation>> {
         Ok(self.store.escalation(event_id).await?)
+    }
+
+    /// The answer deadline of a message, if it has one (for its status; the caller checked that
+    /// the reader may see the message).
+    pub async fn deadline_of(
+        &self,
+        event_id: &ruma::EventId,
+    ) -> crate::ServiceResult<Option<wardline_store::AnswerDeadline>> {
+        Ok(self.store.deadline(event_id).await?)
     }
 
     /// A person's name as colleagues see it: their display name, else their username.

@@ -29,6 +29,10 @@ use crate::{ServiceError, ServiceResult};
 /// The block of the server's notices about an escalation.
 pub const NOTICE: &str = "org.wardline.escalation";
 
+/// Most people a notice mentions: a notice is one event, and an event has a size limit (a
+/// "taken" notice in a conversation of thousands names who still need telling up to this).
+pub const MOST_MENTIONS: usize = 200;
+
 /// What a step did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StepDone {

@@ -19,6 +19,9 @@ use crate::roles::tests::{Night, T0, actor, id, user};
 use crate::rooms::{CreateRoom, SendEvent};
 use crate::{Config, ServiceError, Services};
 
+mod acceptance;
+mod deadlines;
+
 const MIN: u64 = 60_000;
 
 fn op() -> Operator {
@@ -485,11 +488,10 @@ async fn a_target_that_cannot_be_brought_in_or_a_step_that_keeps_failing_never_h
     assert_eq!(esc.ended.map(|(e, _)| e), Some(EscalationEnd::Failsafe), "{esc:?}");
     assert_eq!(n.membership_of(&room, "ann").await, Some(Membership::Invite));
 
-    // Only moderators may post here: the server's member cannot post a step's notice. The step
-    // is tried again once its lease runs out, then recorded as failed, and the next runs.
+    // The server's notices fail here (no room's settings can refuse them; a fault could). The
+    // step is tried again once its lease runs out, then recorded as failed, and the next runs.
     let quiet = n.ward(&["reg"]).await;
-    let levels = json!({"users": {user("nia").as_str(): 100}, "events_default": 50, "invite": 0});
-    n.s.rooms.set_state(&quiet, &actor("nia"), kinds::POWER_LEVELS, "", levels).await.unwrap();
+    n.s.rooms.refuse_notices.lock().unwrap().insert(quiet.clone());
     n.renotifying_policy(&[2], 30).await;
     let stuck = n.urgent(&quiet, "urgent", json!({})).await;
     n.s.escalation.tick().await.unwrap();
@@ -523,19 +525,12 @@ async fn declining_again_is_one_refusal_and_a_withdrawn_acceptance_resumes_the_e
     let esc = n.store.escalation(&msg).await.unwrap().unwrap();
     assert_eq!(esc.step, 1, "one decline, one step: {esc:?}");
 
-    // Reg accepts, takes it back, and declines: the escalation resumes at once.
+    // Reg accepts, then changes his answer to a decline (his latest answer counts): nobody
+    // accepts any more, and the escalation resumes at once. (A deleted acceptance: see
+    // `tests/acceptance.rs`.)
     n.react("reg", &room, &msg, "👍").await;
     n.s.escalation.tick().await.unwrap();
     assert_eq!(n.store.escalation(&msg).await.unwrap().unwrap().ended.map(|(e, _)| e), Some(EscalationEnd::Accepted));
-    let thumbs = n
-        .store
-        .room_events(&room, PosRange::upto(n.store.current_pos()), Direction::Backward, 5)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|e| e.event.kind == "m.reaction" && e.event.sender == user("reg"))
-        .unwrap();
-    n.delete("reg", &room, &thumbs.event.event_id).await;
     n.react("reg", &room, &msg, "👎").await;
     n.s.escalation.tick().await.unwrap();
     let esc = n.store.escalation(&msg).await.unwrap().unwrap();
@@ -585,11 +580,12 @@ async fn only_its_sender_deleting_it_stops_an_escalation_and_nobody_forges_a_not
 async fn a_room_that_refuses_the_servers_notice_never_holds_back_other_escalations() {
     let n = Night::open().await;
     n.renotifying_policy(&[2], 30).await;
-    // In this room only moderators post, and Reg (a moderator) deletes Nia's urgent message:
+    // Reg (a moderator) deletes Nia's urgent message in a room where the server's notices fail:
     // the notice saying so cannot be posted there.
     let quiet = n.ward(&["reg"]).await;
-    let levels = json!({"users": {user("nia").as_str(): 100, user("reg").as_str(): 50}, "events_default": 50, "invite": 0, "redact": 50});
+    let levels = json!({"users": {user("nia").as_str(): 100, user("reg").as_str(): 50}, "redact": 50});
     n.s.rooms.set_state(&quiet, &actor("nia"), kinds::POWER_LEVELS, "", levels).await.unwrap();
+    n.s.rooms.refuse_notices.lock().unwrap().insert(quiet.clone());
     let first = n.urgent(&quiet, "urgent", json!({})).await;
     n.s.escalation.tick().await.unwrap();
     n.delete("reg", &quiet, &first).await;
@@ -600,4 +596,71 @@ async fn a_room_that_refuses_the_servers_notice_never_holds_back_other_escalatio
     assert!(n.store.escalation(&later).await.unwrap().is_some(), "opened despite the other room");
     n.after(2).await;
     assert_eq!(n.notices(&ward).await.len(), 1, "and ran its step");
+}
+
+#[tokio::test]
+async fn no_rooms_settings_can_silence_an_escalation_and_nobody_can_remove_the_servers_member() {
+    let n = Night::open().await;
+    n.renotifying_policy(&[2], 30).await;
+    // Only Nia (100) may post or invite here; everyone else is at 0, the server's member too.
+    let room = n.ward(&["reg"]).await;
+    let levels =
+        json!({"users": {user("nia").as_str(): 100}, "events_default": 50, "invite": 100, "kick": 50, "ban": 50});
+    n.s.rooms.set_state(&room, &actor("nia"), kinds::POWER_LEVELS, "", levels).await.unwrap();
+    let msg = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    n.after(2).await;
+    let notices = n.notices(&room).await;
+    assert_eq!(notices.len(), 1, "the step's notice is posted whatever the power levels: {notices:?}");
+    assert_eq!(n.store.escalation(&msg).await.unwrap().unwrap().step, 1);
+    // Nobody, not even the room's creator at 100, may kick or ban it, or delete its notices.
+    let kicked = n.s.rooms.kick(&room, &actor("nia"), &user("wardline"), None).await;
+    assert!(
+        matches!(&kicked, Err(ServiceError::Forbidden(m)) if m.contains("Wardline's own member cannot be removed")),
+        "{kicked:?}"
+    );
+    let banned = n.s.rooms.ban(&room, &actor("nia"), &user("wardline"), None).await;
+    assert!(banned.is_err(), "{banned:?}");
+    assert_eq!(n.membership_of(&room, "wardline").await, Some(Membership::Join));
+    let notice = n
+        .store
+        .room_events(&room, PosRange::upto(n.store.current_pos()), Direction::Backward, 5)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.event.sender == user("wardline") && e.event.kind == kinds::MESSAGE)
+        .unwrap();
+    let req = SendEvent {
+        room_id: room.clone(),
+        kind: kinds::REDACTION.into(),
+        state_key: None,
+        content: json!({}),
+        redacts: Some(notice.event.event_id.clone()),
+        txn: None,
+    };
+    let deleted = n.s.rooms.send(&actor("nia"), req).await;
+    assert!(matches!(&deleted, Err(ServiceError::Forbidden(m)) if m.contains("cannot be deleted")), "{deleted:?}");
+    n.s.audit.flush().await.unwrap();
+    let denied = n.store.audit_records(1, 10_000).await.unwrap().into_iter().any(|r| {
+        r.record.action == AuditAction::Redact
+            && r.record.outcome == Outcome::Denied
+            && r.record.detail.as_deref().is_some_and(|d| d.contains("cannot be deleted"))
+    });
+    assert!(denied, "the attempt is in the audit trail");
+    // Its rule is its own: nobody else joins uninvited or posts beyond their level for it.
+    let posted =
+        n.s.rooms
+            .send(
+                &actor("reg"),
+                crate::rooms::SendEvent {
+                    room_id: room.clone(),
+                    kind: kinds::MESSAGE.into(),
+                    state_key: None,
+                    content: json!({"msgtype": "m.text", "body": "hi"}),
+                    redacts: None,
+                    txn: None,
+                },
+            )
+            .await;
+    assert!(matches!(posted, Err(ServiceError::Forbidden(_))), "{posted:?}");
 }

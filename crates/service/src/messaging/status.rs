@@ -161,6 +161,10 @@ pub struct Answered {
     pub ts: Timestamp,
     /// The answering event.
     pub event_id: OwnedEventId,
+    /// Where the person stands: their latest answer that accepts or declines. An answer that
+    /// is neither ("Call me") shows as their answer but changes nothing: someone who accepted
+    /// and then asked to be called has still accepted.
+    pub stands: Option<Means>,
 }
 
 impl Facts {
@@ -204,8 +208,12 @@ impl Facts {
     #[must_use]
     pub fn answers(&self, message: &EventId, ask: &Ask, as_of: StreamPos) -> HashMap<OwnedUserId, Answered> {
         let mut out: HashMap<OwnedUserId, (StreamPos, Answered)> = HashMap::new();
+        let mut stands: HashMap<OwnedUserId, (StreamPos, Means)> = HashMap::new();
         for a in self.answers.get(message).into_iter().flatten().filter(|a| a.stream <= as_of) {
             let Some(choice) = a.given.choice(ask) else { continue };
+            if choice.means != Means::Info && stands.get(&a.user_id).is_none_or(|(p, _)| *p < a.stream) {
+                stands.insert(a.user_id.clone(), (a.stream, choice.means));
+            }
             if out.get(&a.user_id).is_some_and(|(p, _)| *p > a.stream) {
                 continue;
             }
@@ -216,10 +224,16 @@ impl Facts {
                 reason: a.given.reason().map(ToOwned::to_owned),
                 ts: a.ts,
                 event_id: a.event_id.clone(),
+                stands: None,
             };
             out.insert(a.user_id.clone(), (a.stream, answered));
         }
-        out.into_iter().map(|(u, (_, a))| (u, a)).collect()
+        out.into_iter()
+            .map(|(u, (_, mut a))| {
+                a.stands = stands.get(&u).map(|(_, m)| *m);
+                (u, a)
+            })
+            .collect()
     }
 
     /// When the event at `pos` was first delivered to one of `user`'s devices, as stored at
@@ -305,16 +319,16 @@ pub struct Counts {
 }
 
 impl MessageStatus {
-    /// How many people (recipients and others) answered with an option that accepts, and how
-    /// many with one that declines.
+    /// How many people (recipients and others) stand accepting, and how many declining: each
+    /// by their latest answer that accepts or declines ([`Answered::stands`]).
     #[must_use]
     pub fn answer_counts(&self) -> (u64, u64) {
         let answers =
             self.recipients.iter().filter_map(|r| r.answer.as_ref()).chain(self.other_answers.iter().map(|(_, a)| a));
-        answers.fold((0, 0), |(acc, dec), a| match a.means {
-            Means::Accept => (acc + 1, dec),
-            Means::Decline => (acc, dec + 1),
-            Means::Info => (acc, dec),
+        answers.fold((0, 0), |(acc, dec), a| match a.stands {
+            Some(Means::Accept) => (acc + 1, dec),
+            Some(Means::Decline) => (acc, dec + 1),
+            _ => (acc, dec),
         })
     }
 

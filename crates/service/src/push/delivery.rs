@@ -372,7 +372,7 @@ impl PushService {
     async fn every_push_failed(&self, q: &QueuedPush, reason: &str) -> ServiceResult<()> {
         let Some(message) = &q.push.escalation else { return Ok(()) };
         let Some(esc) = self.store.escalation(message).await? else { return Ok(()) };
-        if esc.ended.is_some() || !self.store.hasten_escalation(message, self.clock.now()).await? {
+        if esc.ended.is_some() || !self.store.hasten_escalation(message, esc.step, self.clock.now()).await? {
             return Ok(());
         }
         let actor = Actor::system(self.rooms.server_member()?);

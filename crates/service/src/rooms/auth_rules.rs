@@ -3,6 +3,7 @@
 
 use ruma::UserId;
 use serde_json::Value;
+use wardline_types::account::SERVER_USERNAME;
 use wardline_types::{Membership, NewEvent, kinds};
 
 use super::power_levels::PowerLevels;
@@ -32,6 +33,9 @@ pub fn authorize(room: &RoomState, ev: &NewEvent) -> ServiceResult<()> {
     }
     if !room.exists() {
         return Err(ServiceError::not_found("no such room"));
+    }
+    if let Some(decided) = server_member_rule(room, ev) {
+        return decided;
     }
     if ev.kind == kinds::MEMBER {
         return authorize_membership(room, ev);
@@ -71,6 +75,34 @@ fn check_closed_organisation(ev: &NewEvent) -> ServiceResult<()> {
         return deny("history cannot be world-readable in a closed organisation: use shared, invited or joined");
     }
     Ok(())
+}
+
+/// The server's own member (`@wardline`) follows the server's rule, not the room's: it may join
+/// any conversation (invited or not, whatever the power levels, even if banned before this rule)
+/// and post messages there, and nobody may remove or ban it. What it posts (escalation steps,
+/// answer deadlines) must reach everyone: a conversation's moderators must not be able to
+/// silence an escalation by their room's settings. It has no account and nobody signs in as it;
+/// only the server's own code sends as it (`rooms/server_member.rs`), and anything else it might
+/// send follows the room's rules. `None`: the room's rules decide.
+fn server_member_rule(room: &RoomState, ev: &NewEvent) -> Option<ServiceResult<()>> {
+    let is_server = |u: &UserId| u.localpart() == SERVER_USERNAME;
+    let membership = ev.content.get("membership").and_then(Value::as_str);
+    let target = ev.state_key.as_deref().filter(|_| ev.kind == kinds::MEMBER);
+    if is_server(&ev.sender) {
+        if target == Some(ev.sender.as_str()) && membership == Some("join") {
+            return Some(Ok(()));
+        }
+        if ev.kind == kinds::MESSAGE && ev.state_key.is_none() && room.membership(&ev.sender) == Some(Membership::Join)
+        {
+            return Some(Ok(()));
+        }
+        return None;
+    }
+    let target = target.and_then(|t| <&UserId>::try_from(t).ok())?;
+    if is_server(target) && matches!(membership, Some("leave" | "ban")) {
+        return Some(deny("Wardline's own member cannot be removed: it posts the escalation steps everyone must see"));
+    }
+    None
 }
 
 fn authorize_membership(room: &RoomState, ev: &NewEvent) -> ServiceResult<()> {

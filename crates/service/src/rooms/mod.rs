@@ -96,6 +96,10 @@ pub struct RoomService {
     recent: recent::RecentEvents,
     /// Wakes the task that seats roles' holders ([`RoomService::run_role_seats`]).
     roles_changed: Arc<tokio::sync::Notify>,
+    /// Tests only: conversations where the server's notices fail, to prove a failing step never
+    /// holds an escalation back (no room's own settings can refuse them).
+    #[cfg(test)]
+    pub(crate) refuse_notices: std::sync::Mutex<std::collections::HashSet<OwnedRoomId>>,
 }
 
 impl std::fmt::Debug for RoomService {
@@ -125,6 +129,8 @@ impl RoomService {
             rooms: Mutex::default(),
             recent: recent::RecentEvents::default(),
             roles_changed: Arc::new(tokio::sync::Notify::new()),
+            #[cfg(test)]
+            refuse_notices: std::sync::Mutex::default(),
         }
     }
 

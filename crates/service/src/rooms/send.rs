@@ -3,6 +3,7 @@
 use ruma::{EventId, OwnedEventId, RoomId, UserId};
 use serde_json::Value;
 use wardline_store::StoreError;
+use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::role::fields;
 use wardline_types::{TxnRef, kinds};
 
@@ -85,8 +86,17 @@ impl RoomService {
         if !slot.state.exists() {
             return Err(ServiceError::forbidden("you are not a member of this room"));
         }
-        if let Some(target) = &req.redacts {
-            self.check_redaction(&slot.state, sender, target).await?;
+        if let Some(target) = &req.redacts
+            && let Err(refused) = self.check_redaction(&slot.state, sender, target).await
+        {
+            // A refused deletion is an attempt on the record: audited as denied.
+            if matches!(refused, ServiceError::Forbidden(_)) {
+                let mut r = self.audit.entry(Some(by), AuditAction::Redact, Outcome::Denied);
+                r.room_id = Some(req.room_id.to_string());
+                r.detail = Some(format!("redacts={target}; {refused}"));
+                self.audit.record(r)?;
+            }
+            return Err(refused);
         }
         // Conversations with roles: exactly the holders now are seated before a message, and a
         // role nobody holds hands it to its fallback (`role_seats.rs`).
@@ -163,6 +173,13 @@ impl RoomService {
                 || original.event.content.get(fields::ROLE).is_some())
         {
             return Err(ServiceError::forbidden("a role's or a role holder's membership cannot be redacted"));
+        }
+        // The server's own member's notices (escalation steps, deadlines) are the record of
+        // what escalation did: no room's moderators may take them back.
+        if original.event.sender.localpart() == wardline_types::account::SERVER_USERNAME {
+            return Err(ServiceError::forbidden(
+                "Wardline's notices cannot be deleted: they record what escalation did",
+            ));
         }
         let power = state.power();
         if original.event.sender != sender && power.user(sender) < power.redact {

@@ -3,9 +3,10 @@
 //! conversation, and its transcript, sees what happened and when.
 //!
 //! It has no account and reads nothing ([`wardline_types::account::is_service_user`]: never a
-//! recipient); nobody can invite it (the organisation check finds no account). It is brought
-//! in by the person whose action needs it (the sender of an urgent message), as a role's user
-//! is, the first time it has something to say. Each notice has a transaction id the caller
+//! recipient); nobody can invite it (the organisation check finds no account). It joins a
+//! conversation the first time it has something to say there, by the server's rule rather
+//! than the room's (`auth_rules::server_member_rule`: it may join and post whatever the room's
+//! power levels, and nobody may remove it), so no room's settings can silence an escalation. Each notice has a transaction id the caller
 //! derives from what it reports, so a notice repeated after a crash is stored once.
 
 use ruma::{OwnedDeviceId, OwnedEventId, OwnedTransactionId, OwnedUserId, RoomId, UserId};
@@ -43,9 +44,9 @@ impl RoomService {
             .map_err(|e| ServiceError::Internal(format!("server member id: {e}")))
     }
 
-    /// Posts `content` in `room` as the server, bringing it in (invited by `brought_by`, who
-    /// must be able to invite) if it is not there; once per `txn`: a repeat returns the first
-    /// notice's id.
+    /// Posts `content` in `room` as the server, joining it first if it is not there (recorded as
+    /// done on behalf of `brought_by`, whose action needs the notice); once per `txn`: a repeat
+    /// returns the first notice's id.
     pub async fn post_server_notice(
         &self,
         room: &RoomId,
@@ -53,6 +54,10 @@ impl RoomService {
         txn: &str,
         content: Value,
     ) -> ServiceResult<OwnedEventId> {
+        #[cfg(test)]
+        if self.refuse_notices.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(room) {
+            return Err(ServiceError::forbidden("(test) this conversation refuses the server's notices"));
+        }
         let me = self.server_member()?;
         let txn = TxnRef { device_id: OwnedDeviceId::from(DEVICE), txn_id: OwnedTransactionId::from(txn) };
         if let Some(id) = self.store.event_for_txn(&me, &txn.device_id, txn.txn_id.as_str()).await? {
@@ -64,16 +69,11 @@ impl RoomService {
                 return Err(ServiceError::not_found("no such room"));
             }
             if slot.state.membership(&me) != Some(Membership::Join) {
-                let inviter = inviter(&slot.state, brought_by)
-                    .ok_or_else(|| ServiceError::forbidden("nobody left in the conversation can bring Wardline in"))?;
-                let mut events = Vec::new();
-                if slot.state.membership(&me) != Some(Membership::Invite) {
-                    let invite = json!({ "membership": "invite", "displayname": "Wardline" });
-                    events.push(self.new_event(room, &inviter, kinds::MEMBER, Some(me.to_string()), invite));
-                }
+                // It joins by the server's rule (`auth_rules::server_member_rule`): no invite,
+                // whatever the room's settings. Recorded as done on behalf of `brought_by`.
                 let join = json!({ "membership": "join", "displayname": "Wardline" });
-                events.push(self.new_event(room, &me, kinds::MEMBER, Some(me.to_string()), join));
-                self.append(&Actor::system(inviter), &mut slot, events).await?;
+                let events = vec![self.new_event(room, &me, kinds::MEMBER, Some(me.to_string()), join)];
+                self.append(&Actor::system(brought_by.to_owned()), &mut slot, events).await?;
             }
         }
         let actor = Actor { user_id: me, device_id: Some(txn.device_id.clone()), ip: None };

@@ -6,7 +6,7 @@ use wardline_types::escalation::{Action, Policy, Step, Target};
 use wardline_types::priority::Level;
 
 use super::fail;
-use crate::{EscalationEnd, NewEscalation, StepRecord, Store, StoreResult};
+use crate::{AnswerDeadline, DeadlineEnd, EscalationEnd, NewEscalation, StepRecord, Store, StoreResult};
 
 fn policy() -> Policy {
     let sb = Target::User { user_id: owned_user_id!("@switchboard:localhost") };
@@ -65,13 +65,22 @@ pub(super) async fn escalations(s: &impl Store) -> StoreResult<()> {
     let e = s.escalation(&id).await?.ok_or_else(|| fail("stored"))?;
     check!(e.step == 1 && e.claimed.is_none() && e.due == Some(Timestamp(1_600_000)), "next step due");
     check!(e.log == vec![record(0, 1_190_001, "Re-notified")], "the log");
+    let elsewhere = owned_room_id!("!elsewhere:localhost");
+    let open = s.open_escalations_in(&[owned_room_id!("!esc:localhost"), elsewhere.clone()], 10).await?;
+    check!(open.len() == 1 && open[0].event_id == id, "open escalations of the rooms asked about");
+    check!(s.open_escalations_in(&[elsewhere], 10).await?.is_empty(), "only those rooms");
     // A decline makes it due now; never later.
-    check!(s.hasten_escalation(&id, Timestamp(1_200_000)).await?, "hastened");
-    check!(!s.hasten_escalation(&id, Timestamp(1_300_000)).await?, "never later");
+    check!(!s.hasten_escalation(&id, 0, Timestamp(1_200_000)).await?, "not if its step ran meanwhile");
+    check!(s.hasten_escalation(&id, 1, Timestamp(1_200_000)).await?, "hastened");
+    check!(!s.hasten_escalation(&id, 1, Timestamp(1_300_000)).await?, "never later");
     check!(s.next_escalation_due().await? == Some(Timestamp(1_200_000)), "due now");
     // The last step ends it.
     check!(s.claim_step(&id, 1, Timestamp(1_200_000), Timestamp(0)).await?, "claimed");
     check!(s.finish_step(&id, record(1, 1_200_001, "Failsafe"), None, EscalationEnd::Failsafe).await?, "ended");
+    check!(
+        s.open_escalations_in(&[owned_room_id!("!esc:localhost")], 10).await?.is_empty(),
+        "an ended one is not open"
+    );
     let e = s.escalation(&id).await?.ok_or_else(|| fail("stored"))?;
     check!(
         e.ended == Some((EscalationEnd::Failsafe, Timestamp(1_200_001))) && e.due.is_none(),
@@ -82,7 +91,14 @@ pub(super) async fn escalations(s: &impl Store) -> StoreResult<()> {
     // Accepted before any step.
     let other = owned_event_id!("$urgent2");
     check!(s.open_escalation(NewEscalation { event_id: other.clone(), ..new }).await?, "opened");
-    check!(s.end_escalation(&other, EscalationEnd::Accepted, Timestamp(1_050_000)).await?, "accepted");
+    let answer = owned_event_id!("$thumbs");
+    check!(s.accept_escalation(&other, &answer, Timestamp(1_050_000)).await?, "accepted");
+    check!(!s.accept_escalation(&other, &owned_event_id!("$late"), Timestamp(1_050_001)).await?, "accepted once");
+    let e = s.escalation(&other).await?.ok_or_else(|| fail("stored"))?;
+    check!(
+        e.ended == Some((EscalationEnd::Accepted, Timestamp(1_050_000))) && e.accepted_by == Some(answer),
+        "accepted by that answer"
+    );
     check!(!s.claim_step(&other, 0, Timestamp(2_000_000), Timestamp(0)).await?, "an ended escalation runs no step");
     // The acceptance withdrawn: open again, due now; only an accepted one.
     check!(s.reopen_escalation(&other, Timestamp(1_060_000)).await?, "reopened");
@@ -100,5 +116,34 @@ pub(super) async fn escalations(s: &impl Store) -> StoreResult<()> {
     check!(s.escalation_policies().await?.len() == 2, "listed");
     check!(s.remove_escalation_policy("org", Level::Urgent).await?, "removed");
     check!(!s.remove_escalation_policy("org", Level::Urgent).await?, "removed once");
+    Ok(())
+}
+
+/// Answer deadlines: set once, due in order, ended once.
+pub(super) async fn deadlines(s: &impl Store) -> StoreResult<()> {
+    let d = |id: &str, due: u64| AnswerDeadline {
+        event_id: ruma::OwnedEventId::try_from(id).unwrap_or_else(|_| owned_event_id!("$bad")),
+        room_id: owned_room_id!("!ask:localhost"),
+        sender: owned_user_id!("@nurse:localhost"),
+        due: Timestamp(due),
+        ended: None,
+    };
+    check!(s.next_deadline_due().await?.is_none(), "none yet");
+    check!(s.open_deadline(d("$q1", 2_000)).await?, "set");
+    check!(!s.open_deadline(d("$q1", 9_000)).await?, "a question has one deadline");
+    check!(s.open_deadline(d("$q2", 1_000)).await?, "another");
+    check!(s.open_deadline(d("$q3", 5_000)).await?, "a third");
+    check!(s.next_deadline_due().await? == Some(Timestamp(1_000)), "the earliest");
+    let due = s.due_deadlines(Timestamp(2_000), 10).await?;
+    check!(due == vec![d("$q2", 1_000), d("$q1", 2_000)], "due ones, earliest first, unchanged by the second set");
+    check!(s.due_deadlines(Timestamp(2_000), 1).await?.len() == 1, "limited");
+    let q2 = owned_event_id!("$q2");
+    check!(s.end_deadline(&q2, DeadlineEnd::NotAccepted, Timestamp(1_100)).await?, "ended");
+    check!(!s.end_deadline(&q2, DeadlineEnd::Accepted, Timestamp(1_200)).await?, "ended once");
+    let ended = s.deadline(&q2).await?.ok_or_else(|| fail("stored"))?;
+    check!(ended.ended == Some((DeadlineEnd::NotAccepted, Timestamp(1_100))), "how and when it ended");
+    check!(s.due_deadlines(Timestamp(10_000), 10).await?.len() == 2, "an ended one is never due again");
+    check!(s.next_deadline_due().await? == Some(Timestamp(2_000)), "the next waiting one");
+    check!(s.deadline(&owned_event_id!("$none")).await?.is_none(), "no deadline");
     Ok(())
 }

@@ -16,6 +16,7 @@ mod deployment;
 mod device_lists;
 mod dnd;
 mod edge;
+mod escalation;
 mod first_day;
 mod first_sign_in;
 mod health;

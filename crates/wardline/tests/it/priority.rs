@@ -19,7 +19,7 @@ async fn event(c: &Client, room: &str, id: &str) -> Value {
     body
 }
 
-async fn status(c: &Client, room: &str, id: &str) -> Value {
+pub(crate) async fn status(c: &Client, room: &str, id: &str) -> Value {
     let (st, body) = c.get(&format!("/_wardline/client/v1/rooms/{}/status/{}", enc(room), enc(id))).await;
     assert_eq!(st, 200, "{body}");
     body
@@ -196,7 +196,7 @@ async fn quick_responses_are_numbered_for_stock_clients_and_chosen_by_number() {
 
 /// Reads the conversation until the server's member has posted a notice whose body starts with
 /// `starts`; returns it. (Waits for the engine, asserting only what arrives.)
-async fn server_notice(c: &Client, room: &str, starts: &str) -> Value {
+pub(crate) async fn server_notice(c: &Client, room: &str, starts: &str) -> Value {
     for _ in 0..200 {
         let (st, page) = c.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50", enc(room))).await;
         assert_eq!(st, 200, "{page}");
@@ -298,7 +298,7 @@ async fn an_urgent_message_escalates_by_the_policy_a_decline_hastens_it_and_an_a
 }
 
 #[tokio::test]
-async fn on_a_test_clock_a_whole_server_escalates_to_its_failsafe_without_waiting() {
+async fn on_a_test_clock_a_whole_server_escalates_to_its_failsafe_and_tells_of_a_deadline_without_waiting() {
     // The clock file is written before the server starts, so nothing is due yet; then the test
     // moves the server an hour and a half on and the failsafe step runs.
     let dir = tempfile::tempdir().unwrap();
@@ -325,7 +325,33 @@ async fn on_a_test_clock_a_whole_server_escalates_to_its_failsafe_without_waitin
         )
         .await;
     let sent_ts = event(&nia, &room, &msg).await["origin_server_ts"].as_u64().unwrap();
+    // A routine question that wants an answer within ten minutes.
+    let ask =
+        json!({"options": [{"id": "accept", "label": "Accept patient", "means": "accept"}], "deadline_ms": 600_000});
+    let question = nia
+        .sent_event(
+            &room,
+            "m.room.message",
+            "q1",
+            json!({"msgtype": "m.text", "body": "Bed 12?", "org.wardline.ask": ask}),
+        )
+        .await;
+    // The engine sets the deadline once it has read the question.
+    let mut waiting = Value::Null;
+    for _ in 0..200 {
+        waiting = status(&nia, &room, &question).await["deadline"].clone();
+        if !waiting.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(waiting["state"], "waiting", "{waiting}");
     std::fs::write(&clock, "5400000").unwrap();
+    let told = server_notice(&nia, &room, "Nobody has accepted in 10 min.").await;
+    assert_eq!(told["content"]["body"], "Nobody has accepted in 10 min. Not answered: Dr reg.");
+    assert_eq!(told["content"]["m.mentions"]["user_ids"], json!([nia.user_id.as_str()]));
+    let deadline = status(&nia, &room, &question).await["deadline"].clone();
+    assert_eq!(deadline["state"], "not_accepted", "{deadline}");
     let notice = server_notice(&nia, &room, "FAILSAFE: nobody accepted in 90 min — brought in: ").await;
     assert!(
         notice["origin_server_ts"].as_u64().unwrap() >= sent_ts + 5_400_000,
