@@ -70,6 +70,13 @@ pub fn routes() -> Routes {
         )
         .wardline(
             Method::GET,
+            &format!("{V1}/push/vapid"),
+            "wardline.push.vapid",
+            FirstSignIn::Refused,
+            crate::client::pushers::vapid,
+        )
+        .wardline(
+            Method::GET,
             &format!("{V1}/escalations/waiting"),
             "wardline.escalations.waiting",
             FirstSignIn::Refused,

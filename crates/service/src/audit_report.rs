@@ -434,6 +434,8 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         // Sending (C), reading its report (R: it names who has not read) or reminding (C).
         AuditAction::Broadcast => (dicom("110110", "Patient Record"), "C"),
         AuditAction::PushRules => (dicom("110136", "Security Roles Changed"), "U"),
+        // Where a person's notifications go: an attribute of their account's security.
+        AuditAction::Pusher => (dicom("110137", "User Security Attributes Changed"), "U"),
         AuditAction::RoomInvite | AuditAction::RoomJoin | AuditAction::RoomLeave | AuditAction::RoomState => {
             (dicom("110110", "Patient Record"), "U")
         }

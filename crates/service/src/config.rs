@@ -52,6 +52,8 @@ pub struct Config {
     pub log: LogSettings,
     /// Prometheus metrics.
     pub metrics: MetricsSettings,
+    /// Push notifications to phones (push gateways) and browsers (Web Push).
+    pub push: PushSettings,
 }
 
 impl Default for Config {
@@ -75,6 +77,7 @@ impl Default for Config {
             http: HttpSettings::default(),
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
+            push: PushSettings::default(),
         }
     }
 }
@@ -342,4 +345,69 @@ pub struct MetricsSettings {
     /// metrics are served. It asks for no token: bind it to loopback or to a management
     /// network that only the monitoring system reaches.
     pub listen: Option<SocketAddr>,
+}
+
+/// Push notifications. The server posts only to addresses listed here, so a member of staff
+/// cannot make it send requests into the hospital's network (a pusher's URL is theirs to
+/// choose). What is pushed carries ids and counts, never a message's text or a name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushSettings {
+    /// The Matrix push gateways pushers may use, as full URLs ending in
+    /// `/_matrix/push/v1/notify` (`["https://push.example.nhs.uk/_matrix/push/v1/notify"]`); a
+    /// pusher of kind `http` must name one of them exactly. Empty (the default): `http` pushers
+    /// are refused. In the environment, a TOML array or one URL.
+    #[serde(deserialize_with = "one_or_many")]
+    pub gateway_urls: Vec<String>,
+    /// The hosts Web Push subscriptions may point at (`https://` only): the browsers' push
+    /// services. `*.example.com` stands for any host under `example.com`. In the environment, a
+    /// TOML array or one host.
+    #[serde(deserialize_with = "one_or_many")]
+    pub webpush_hosts: Vec<String>,
+    /// For tests only: also allow `http://` Web Push endpoints and gateways on a loopback address
+    /// (`127.0.0.1`, `::1`), still only if listed above.
+    pub allow_loopback_http: bool,
+    /// The contact put in the VAPID claims (`sub`): a `mailto:` or `https:` URL push services can
+    /// reach the operator at. Unset: `mailto:postmaster@` the server name.
+    pub vapid_subject: Option<String>,
+    /// Attempts to deliver one notification before it has failed for good (a failed push to
+    /// someone an urgent message is escalating to moves its escalation on at once).
+    pub max_attempts: u32,
+    /// Seconds before the first retry; each later retry waits twice as long as the one before.
+    pub first_retry_secs: u64,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self {
+            gateway_urls: Vec::new(),
+            webpush_hosts: [
+                "fcm.googleapis.com",
+                "updates.push.services.mozilla.com",
+                "*.notify.windows.com",
+                "web.push.apple.com",
+            ]
+            .map(String::from)
+            .to_vec(),
+            allow_loopback_http: false,
+            vapid_subject: None,
+            max_attempts: 5,
+            first_retry_secs: 10,
+        }
+    }
+}
+
+/// A list given as a list, or as one string (an environment variable holding one URL).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) if s.trim().is_empty() => Vec::new(),
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
 }

@@ -100,6 +100,8 @@ pub struct Services {
     pub escalation: Arc<escalation::EscalationService>,
     /// Broadcasts, their reports and reminders.
     pub broadcasts: Arc<broadcast::BroadcastService>,
+    /// Pushers and push notifications.
+    pub pushers: Arc<push::PushService>,
     /// Files.
     pub media: Arc<media::MediaService>,
     /// The audit recorder.
@@ -173,6 +175,13 @@ impl Services {
         let escalation = Arc::new(escalation::EscalationService::new(&core, Arc::clone(&rooms), Arc::clone(&status)));
         let broadcasts = Arc::new(broadcast::BroadcastService::new(&core, Arc::clone(&rooms), Arc::clone(&status)));
         let push = Arc::new(push::PushRuleService::new(&core, Arc::clone(&rooms), timeline.clone()));
+        let pushers = Arc::new(push::PushService::new(
+            &core,
+            &config.push,
+            Arc::clone(&rooms),
+            Arc::clone(&escalation),
+            Arc::clone(&push),
+        )?);
         let sync = Arc::new(sync::SyncService::new(
             &core,
             (Arc::clone(&rooms), Arc::clone(&push)),
@@ -205,6 +214,7 @@ impl Services {
             status,
             escalation,
             broadcasts,
+            pushers,
             media,
             audit,
             metrics,
@@ -253,7 +263,7 @@ impl Services {
     }
 
     /// Background work: expiring typing notifications and presence, applying the rota, ending
-    /// do-not-disturb and copying messages to covers. Runs until the task is dropped.
+    /// do-not-disturb and copying messages to covers, escalating, pushing. Runs until the task is dropped.
     pub async fn run_background(self) {
         tokio::join!(
             Arc::clone(&self.presence).run_sweeper(),
@@ -261,7 +271,8 @@ impl Services {
             Arc::clone(&self.roles).run_rota(),
             Arc::clone(&self.rooms).run_role_seats(),
             Arc::clone(&self.cover).run_cover(),
-            Arc::clone(&self.escalation).run_escalations()
+            Arc::clone(&self.escalation).run_escalations(),
+            Arc::clone(&self.pushers).run_push()
         );
     }
 

@@ -20,6 +20,7 @@ mod media;
 mod mfa;
 mod migrations;
 mod pool;
+mod push;
 mod receipts;
 mod relations;
 mod roles;

@@ -27,9 +27,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0018_thread_list.sql"),
     include_str!("../migrations/0019_escalations.sql"),
     include_str!("../migrations/0020_answer_deadlines.sql"),
-    // 0021 belongs to another branch; this placeholder keeps 0022 at version 22 until it is
-    // merged (replaced by its file then).
-    "-- 0021: reserved",
+    include_str!("../migrations/0021_pushers.sql"),
     include_str!("../migrations/0022_broadcasts.sql"),
 ];
 

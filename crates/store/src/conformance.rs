@@ -35,6 +35,7 @@ mod device_lists;
 mod dnd;
 mod escalation;
 mod presence;
+mod push;
 mod relations;
 mod roles;
 mod rota;
@@ -70,6 +71,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     roles::roles(&store).await?;
     rota::rota(&store).await?;
     dnd::dnd(&store).await?;
+    push::pushers(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

@@ -14,6 +14,7 @@ mod dnd;
 mod error;
 mod escalation;
 mod observer;
+mod push;
 mod records;
 mod relations;
 mod roles;
@@ -33,6 +34,7 @@ pub use dnd::{CursorStore, DndRefusal, DndStore, NewDnd};
 pub use error::StoreError;
 pub use escalation::{Escalation, EscalationEnd, EscalationStore, NewEscalation, StepRecord};
 pub use observer::{NoObserver, WriteObserver};
+pub use push::{NewPush, PushOutcome, PushStore, PushTally, Pusher, PusherKind, QueuedPush};
 pub use records::{
     AccountDataChange, Away, ChangeMark, ChangeTopic, Delivery, Direction, ImportOutcome, Media, MediaContent,
     MediaRef, MembershipChange, NewMedia, NewSession, PosRange, Presence, Receipt, Session, Totp,
@@ -463,6 +465,7 @@ pub trait Store:
     + EscalationStore
     + DeadlineStore
     + BroadcastStore
+    + PushStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

@@ -129,11 +129,16 @@ pub enum AuditAction {
     /// id of the rule and what changed in the detail; never a keyword).
     #[serde(rename = "push_rules")]
     PushRules,
+    /// A pusher was set or deleted by its owner, or removed by the server (its gateway rejected
+    /// it, its Web Push subscription is gone): the app id and kind in the detail, never the
+    /// push key or the endpoint.
+    #[serde(rename = "pusher")]
+    Pusher,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 32] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -165,6 +170,7 @@ impl AuditAction {
         Self::EscalationPolicy,
         Self::Broadcast,
         Self::PushRules,
+        Self::Pusher,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -202,6 +208,7 @@ impl AuditAction {
             Self::EscalationPolicy => "escalation.policy",
             Self::Broadcast => "broadcast",
             Self::PushRules => "push_rules",
+            Self::Pusher => "pusher",
         }
     }
 

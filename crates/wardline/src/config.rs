@@ -244,6 +244,21 @@ mod tests {
     }
 
     #[test]
+    fn push_gateways_come_from_the_environment_as_one_url_or_a_list() -> Result<(), ConfigError> {
+        let url = "https://push.example.nhs.uk/_matrix/push/v1/notify";
+        let (c, w) = load(None, env(&[("WARDLINE_PUSH__GATEWAY_URLS", url)]), &Overrides::default())?;
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.push.gateway_urls, [url]);
+        let list = format!(r#"["{url}", "https://other.example/_matrix/push/v1/notify"]"#);
+        let pairs = [("WARDLINE_PUSH__GATEWAY_URLS", list.as_str()), ("WARDLINE_PUSH__MAX_ATTEMPTS", "2")];
+        let (c, _) = load(None, env(&pairs), &Overrides::default())?;
+        assert_eq!(c.push.gateway_urls.len(), 2);
+        assert_eq!(c.push.max_attempts, 2);
+        assert!(c.push.webpush_hosts.iter().any(|h| h == "fcm.googleapis.com"), "the default push services");
+        Ok(())
+    }
+
+    #[test]
     fn unknown_keys_in_the_file_are_refused() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let file = dir.path().join("wardline.toml");

@@ -92,6 +92,8 @@ class WardlineServer:
     log_path: Path
     base_url: str = ""
     passwords: dict[str, str] = field(default_factory=dict)
+    # Extra environment for the server (settings such as WARDLINE_PUSH__WEBPUSH_HOSTS).
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     _reader: threading.Thread | None = None
     _lines: "queue.Queue[str | None]" = field(default_factory=queue.Queue)
@@ -102,6 +104,7 @@ class WardlineServer:
         env = dict(os.environ)
         env["WARDLINE_RATE_LIMITS__ENABLED"] = "false"
         env.setdefault("RUST_BACKTRACE", "1")
+        env.update(self.env)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "a", encoding="utf-8", errors="replace")
         self.proc = subprocess.Popen(

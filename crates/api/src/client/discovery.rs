@@ -34,8 +34,13 @@ pub async fn well_known(s: Services, _: Ruma<discover_homeserver::Request>) -> R
 }
 
 /// `GET /_matrix/client/v3/capabilities`
-pub async fn capabilities(_: Services, _: Ruma<get_capabilities::v3::Request>) -> Result<Response, ApiError> {
+pub async fn capabilities(s: Services, _: Ruma<get_capabilities::v3::Request>) -> Result<Response, ApiError> {
     let version = wardline_service::rooms::ROOM_VERSION;
+    // MSC4174: Web Push, with the key browsers subscribe with.
+    let webpush = match s.pushers.vapid_public_key().await? {
+        Some(key) => json!({ "enabled": true, "vapid": key }),
+        None => json!({ "enabled": false }),
+    };
     Ok(Json(json!({
         "capabilities": {
             "m.change_password": { "enabled": true },
@@ -43,7 +48,8 @@ pub async fn capabilities(_: Services, _: Ruma<get_capabilities::v3::Request>) -
             "m.set_displayname": { "enabled": true },
             "m.set_avatar_url": { "enabled": true },
             "m.3pid_changes": { "enabled": false },
-            "m.get_login_token": { "enabled": false }
+            "m.get_login_token": { "enabled": false },
+            "m.webpush": webpush
         }
     }))
     .into_response())

@@ -59,6 +59,7 @@ async fn send_in_transaction(
         tracing::error!(error = %e, "could not open an escalation at once");
     }
     s.escalation.poke();
+    s.pushers.poke();
     let mut answer = json!({ "event_id": id });
     if !outcome.unheld.is_empty() {
         // A message to a role nobody holds is never parked silently: the sender hears at once.

@@ -8,6 +8,7 @@ pub mod media;
 pub mod messages;
 pub mod profile;
 pub mod push_rules;
+pub mod pushers;
 pub mod receipts;
 pub mod relations;
 pub mod rooms;
@@ -108,6 +109,8 @@ pub fn routes() -> Routes {
         .ruma::<push::get_pushrule_actions::v3::Request, _, _>(push_rules::get_actions)
         .ruma::<push::set_pushrule_actions::v3::Request, _, _>(push_rules::set_actions)
         .ruma::<push::get_notifications::v3::Request, _, _>(push_rules::notifications)
+        .ruma::<push::get_pushers::v3::Request, _, _>(pushers::list)
+        .ruma::<push::set_pusher::v3::Request, _, _>(pushers::set)
         .ruma::<legacy_media::create_content::v3::Request, _, _>(media::upload)
         .ruma::<legacy_media::create_mxc_uri::v1::Request, _, _>(media::create)
         .ruma::<legacy_media::create_content_async::v3::Request, _, _>(media::upload_to)

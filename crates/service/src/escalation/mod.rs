@@ -45,6 +45,7 @@ use crate::rooms::RoomService;
 
 pub use engine::CURSOR;
 pub use policies::PolicyScope;
+pub use steps::NOTICE;
 pub use waiting::Waiting;
 
 /// How long a claimed step is held by its runner before another may take it over.

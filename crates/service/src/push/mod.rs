@@ -9,12 +9,40 @@
 //! this user": sync's `notification_count` and `highlight_count` ([`counts`]), `/notifications`
 //! ([`notifications`]) and push delivery all ask it (or [`PushRuleService::verdicts`], the same
 //! for many events of one room).
+//!
+//! Delivery to phones and browsers:
+//!
+//! - `pushers.rs`: [`PushService`], setting and listing pushers; `address.rs` the one check of
+//!   where the server may send (SSRF), at setting and before each send;
+//! - `delivery.rs`: the background task `run_push`, following the stream from a stored cursor,
+//!   queueing a notification per pusher (for whom [`PushRuleService::verdict`] says notify) in
+//!   the same write that moves the cursor, sending what is due with retries, and hastening an
+//!   escalation when every push to a recipient failed;
+//! - `gateway.rs` the Push Gateway API's request and answer; `webpush.rs` RFC 8291 encryption;
+//!   `vapid.rs` the server's VAPID key (RFC 8292); `transport.rs` the HTTP client.
+//!
+//! **Invariant:** a push carries ids, counts and the priority, never a message's text, a name
+//! or the conversation's name.
 
+mod address;
 pub mod counts;
+mod delivery;
 mod evaluate;
+mod gateway;
 pub mod notifications;
 pub mod protected;
+mod pushers;
 pub mod rules;
+#[cfg(test)]
+mod tests;
+mod transport;
+mod vapid;
+mod webpush;
+
+pub use address::NOTIFY_PATH;
+pub use delivery::CURSOR;
+pub use pushers::{MAX_PUSHERS, PushService, SetPusher};
+pub use transport::{Answer, PushTransport};
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};

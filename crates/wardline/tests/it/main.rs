@@ -27,6 +27,7 @@ mod metrics;
 mod mfa;
 mod presence;
 mod priority;
+mod push;
 mod push_rules;
 mod relations;
 mod roles;
