@@ -58,6 +58,14 @@ pub fn authorize(room: &RoomState, ev: &NewEvent) -> ServiceResult<()> {
     if ev.kind == kinds::POWER_LEVELS {
         return authorize_power_levels(power, &ev.sender, &ev.content);
     }
+    // A conversation is a broadcast only if Wardline created it as one, and its broadcast state
+    // is set once, at creation: no room admin can turn a ward's conversation into one (silencing
+    // it), nor a broadcaster turn theirs back into an open room.
+    if ev.kind == wardline_types::broadcast::BROADCAST
+        && (!super::broadcast_room::created_as_broadcast(room) || room.get(&ev.kind, "").is_some())
+    {
+        return deny("a conversation's broadcast state is set by Wardline when it creates it, and never changes");
+    }
     // A broadcast conversation: recipients post nothing but answers, whatever the power levels.
     if ev.kind == kinds::MESSAGE
         && ev.state_key.is_none()

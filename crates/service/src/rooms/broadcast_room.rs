@@ -16,9 +16,19 @@ use super::{RoomService, RoomState, random_id};
 use crate::audit::Actor;
 use crate::{ServiceError, ServiceResult};
 
+/// Was the conversation created by Wardline as a broadcast? Marked in its create event, which
+/// never changes (and which clients' `creation_content` cannot mark).
+#[must_use]
+pub fn created_as_broadcast(state: &RoomState) -> bool {
+    state.get(kinds::CREATE, "").is_some_and(|e| e.event.content.get(BROADCAST) == Some(&Value::Bool(true)))
+}
+
 /// The sender of the broadcast conversation in `state`, if it is one.
 #[must_use]
 pub fn broadcaster(state: &RoomState) -> Option<&str> {
+    if !created_as_broadcast(state) {
+        return None;
+    }
     state.get(BROADCAST, "").and_then(|e| sender_of(&e.event.content))
 }
 
@@ -67,7 +77,7 @@ impl RoomService {
         });
         let state_event =
             |kind: &str, content: Value| self.new_event(&room_id, sender, kind, Some(String::new()), content);
-        let create = json!({ "room_version": ROOM_VERSION, "creator": sender, "m.federate": false });
+        let create = json!({ "room_version": ROOM_VERSION, "creator": sender, "m.federate": false, BROADCAST: true });
         let mut events: Vec<NewEvent> = vec![
             state_event(kinds::CREATE, create),
             self.new_event(

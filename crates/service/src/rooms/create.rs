@@ -61,6 +61,8 @@ impl RoomService {
         let room_id = OwnedRoomId::try_from(format!("!{}:{}", &random_id()[..18], self.server_name))
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let mut create = req.creation_content.clone().unwrap_or_default();
+        // Only Wardline creates a broadcast conversation (`rooms/broadcast_room.rs`).
+        create.remove(wardline_types::broadcast::BROADCAST);
         create.insert("room_version".into(), json!(ROOM_VERSION));
         create.insert("creator".into(), json!(creator));
         create.insert("m.federate".into(), json!(false));

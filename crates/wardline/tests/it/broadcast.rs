@@ -277,3 +277,36 @@ async fn role_and_organisation_audiences_and_urgent_broadcasts() {
     let r = report(&ada, room).await;
     assert_eq!((r["recipients"].as_u64(), r["not_acknowledged_total"].as_u64()), (Some(2), Some(2)), "{r}");
 }
+
+#[tokio::test]
+async fn no_room_admin_can_turn_a_conversation_into_a_broadcast_nor_a_broadcast_back() {
+    let s = Server::start();
+    let boss = admin(&s).await;
+    let ada = staff(&s, "ada", "Cardiology").await;
+    let ben = staff(&s, "ben", "Cardiology").await;
+    let state = |room: &str| format!("/_matrix/client/v3/rooms/{}/state/org.wardline.broadcast/", enc(room));
+    // Ada owns a ward conversation (power 100) and tries to make it a "broadcast" in her name,
+    // which would leave Ben able to post nothing but answers.
+    let ward = ada.room_with(&[&ben]).await;
+    let (st, b) = ada.put(&state(&ward), json!({"sender": ada.user_id, "audience": {"kind": "organisation"}})).await;
+    assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{b}");
+    let (st, b) =
+        ben.send_event(&ward, "m.room.message", "m1", json!({"msgtype": "m.text", "body": "still here"})).await;
+    assert_eq!(st, 200, "{b}");
+    // Nor can a room be created marked as one.
+    let (st, b) =
+        ada.post("/_matrix/client/v3/createRoom", json!({"creation_content": {"org.wardline.broadcast": true}})).await;
+    assert_eq!(st, 200, "{b}");
+    let own = b["room_id"].as_str().unwrap().to_owned();
+    let (st, _) = ada.put(&state(&own), json!({"sender": ada.user_id})).await;
+    assert_eq!(st, 403, "a client's creation_content does not make a broadcast");
+    // And a real broadcast's state cannot be changed or removed by its sender.
+    grant(&boss, &ada, true).await;
+    let (st, sent) = ada.post(B, broadcast(dept("Cardiology"), "t1", false)).await;
+    assert_eq!(st, 200, "{sent}");
+    let room = sent["broadcast_id"].as_str().unwrap();
+    let (st, b) = ada.put(&state(room), json!({})).await;
+    assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{b}");
+    let (st, b) = ben.send_event(room, "m.room.message", "m2", json!({"msgtype": "m.text", "body": "chat"})).await;
+    assert_eq!(st, 403, "recipients still only answer: {b}");
+}
