@@ -146,7 +146,8 @@ impl PushService {
     }
 
     /// The notifications one event calls for: one per pusher of each joined member the verdict
-    /// notifies.
+    /// notifies, and of each invitee for an escalating message or a notice about one (someone an
+    /// escalation step brings in is invited, and their phone must ring before they join).
     async fn pushes_for(&self, e: &StoredEvent) -> ServiceResult<Vec<NewPush>> {
         let content = &e.event.content;
         let is_edit = wardline_types::relation::relation(content).is_some_and(|r| r.rel_type == rel_types::REPLACE);
@@ -154,15 +155,23 @@ impl PushService {
             return Ok(Vec::new());
         }
         let room = &e.event.room_id;
-        let members: Vec<OwnedUserId> = self
+        let (members, invited): (Vec<OwnedUserId>, Vec<OwnedUserId>) = self
             .rooms
-            .with_state(room, |s| s.members_with(Membership::Join).filter(|u| **u != e.event.sender).cloned().collect())
+            .with_state(room, |s| {
+                let others = |m| s.members_with(m).filter(|u| **u != e.event.sender).cloned().collect::<Vec<_>>();
+                let mut members = others(Membership::Join);
+                let invited = others(Membership::Invite);
+                members.extend(invited.iter().cloned());
+                (members, invited)
+            })
             .await?;
         let pushers = self.store.pushers_of(&members).await?;
         if pushers.is_empty() {
             return Ok(Vec::new());
         }
         let (level, escalation) = self.escalation_of(e).await?;
+        let pushers: Vec<&Pusher> =
+            pushers.iter().filter(|p| escalation.is_some() || !invited.contains(&p.user_id)).collect();
         let now = self.clock.now();
         let mut out = Vec::new();
         let mut last: Option<(&UserId, Verdict, u64)> = None;

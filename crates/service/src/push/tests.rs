@@ -422,3 +422,25 @@ async fn the_vapid_key_is_made_once_and_kept() {
     let v = super::vapid::Vapid::from_pkcs8(&again, "mailto:x@y".into()).unwrap();
     assert_eq!(v.public_key(), a, "the stored key is kept, not replaced");
 }
+
+#[tokio::test]
+async fn someone_invited_is_pushed_an_escalating_message_before_joining_but_not_routine_ones() {
+    let w = Ward::open().await;
+    w.s.pushers.set_pusher(&caller("reg"), http_pusher("reg-phone")).await.unwrap();
+    // Reg is invited (as an escalation step brings people in) and has not joined yet.
+    let req = CreateRoom { invite: vec![user("reg")], ..CreateRoom::default() };
+    let room = w.s.rooms.create_room(&actor("nia"), req).await.unwrap();
+    w.send("nia", &room, json!({"msgtype": "m.text", "body": TEXT})).await;
+    w.s.pushers.tick().await.unwrap();
+    assert!(w.sent().is_empty(), "a routine message waits until they join");
+    let urgent = w.urgent(&room).await;
+    w.s.escalation.tick().await.unwrap();
+    w.s.pushers.tick().await.unwrap();
+    let sent = w.sent();
+    assert_eq!(sent.len(), 1, "the urgent one rings their phone");
+    let v: Value = serde_json::from_slice(&sent[0].2).unwrap();
+    assert_eq!(
+        (v["notification"]["event_id"].clone(), v["notification"]["prio"].clone()),
+        (json!(urgent), json!("high"))
+    );
+}
