@@ -59,13 +59,35 @@ pub fn verdict(answer: &Answer, pushkey: &str) -> Verdict {
             let rejected = serde_json::from_slice::<Value>(&answer.body).ok().and_then(|v| {
                 v.get("rejected").and_then(Value::as_array).map(|r| r.iter().any(|k| k.as_str() == Some(pushkey)))
             });
+            // A success without the `rejected` list the spec asks for was still taken by the
+            // gateway: trying again would ring the phone again and count the push as failing.
             match rejected {
                 Some(true) => Verdict::Rejected,
-                Some(false) => Verdict::Sent,
-                None => Verdict::Retry(format!("gateway answered {} without a `rejected` list", answer.status)),
+                Some(false) | None => Verdict::Sent,
             }
         }
         408 | 429 | 500..=599 => Verdict::Retry(format!("gateway answered {}", answer.status)),
         s => Verdict::Failed(format!("gateway answered {s}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer { status, body: body.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn a_gateways_answer_is_read_by_the_spec_and_a_success_is_never_retried() {
+        assert_eq!(verdict(&answer(200, r#"{"rejected": []}"#), "k"), Verdict::Sent);
+        assert_eq!(verdict(&answer(200, r#"{"rejected": ["k"]}"#), "k"), Verdict::Rejected);
+        assert_eq!(verdict(&answer(200, r#"{"rejected": ["other"]}"#), "k"), Verdict::Sent);
+        assert_eq!(verdict(&answer(202, ""), "k"), Verdict::Sent, "taken, though not as the spec says");
+        assert!(matches!(verdict(&answer(503, ""), "k"), Verdict::Retry(_)));
+        assert!(matches!(verdict(&answer(400, ""), "k"), Verdict::Failed(_)));
     }
 }
