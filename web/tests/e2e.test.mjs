@@ -308,7 +308,10 @@ test("a new colleague replaces the one-time password, then ends a session on ano
     const shown = () => page.locator(".timeline .msg").count();
     for (let i = 0; i < 5 && !(await first.count()); i++) {
       const before = await shown();
-      await page.getByRole("button", { name: "Earlier" }).click();
+      // (The button moves while the timeline settles; a loaded machine may never see it still.)
+      const earlier = page.getByRole("button", { name: "Earlier" });
+      await earlier.waitFor(WAIT);
+      await earlier.dispatchEvent("click");
       // The earlier page has come (more messages shown), or the first entry is there.
       await until(async () => (await shown()) > before || (await first.count()) > 0, "an earlier page loaded");
     }

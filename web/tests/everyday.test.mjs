@@ -122,6 +122,11 @@ test("forward a text and a photo to another conversation, once confirmed: marked
     await ada.keyboard.press("Enter");
     await picker.getByRole("heading", { name: "Forward to Ben Carter?" }).waitFor(WAIT);
     await picker.locator(".forward-preview img[alt='drug-chart.png']").waitFor(WAIT);
+    // (Enter confirms once the confirmation has focus: on a loaded machine that takes a moment.)
+    await until(
+      () => ada.evaluate(() => document.activeElement?.textContent?.trim() === "Forward"),
+      "the confirmation has focus",
+    );
     await ada.keyboard.press("Enter");
     await picker.waitFor({ state: "detached", ...WAIT });
 
