@@ -25,10 +25,29 @@ pub const CURSOR: &str = "escalation";
 const BATCH: usize = 500;
 /// Most due escalations run in one pass.
 const DUE_BATCH: usize = 50;
+/// Most conversations whose events or steps are handled at once.
+const AT_ONCE: usize = 16;
 /// The longest the engine sleeps: other nodes' messages are seen within this.
 const POLL: Duration = Duration::from_millis(500);
 /// The shortest: a step that keeps failing is retried after its lease, not in a tight loop.
 const MIN_WAIT: Duration = Duration::from_millis(50);
+
+/// `items` grouped by conversation, each group in the order given, the groups in the order of
+/// their first item.
+fn by_room<T>(items: Vec<T>, room: impl Fn(&T) -> &ruma::RoomId) -> Vec<Vec<T>> {
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    let mut index: std::collections::HashMap<ruma::OwnedRoomId, usize> = std::collections::HashMap::new();
+    for item in items {
+        let at = *index.entry(room(&item).to_owned()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        if let Some(group) = groups.get_mut(at) {
+            group.push(item);
+        }
+    }
+    groups
+}
 
 impl EscalationService {
     /// The background task: a pass ([`Self::tick`]) whenever something is sent, a step falls
@@ -76,6 +95,7 @@ impl EscalationService {
     /// Looks at the events stored since the cursor, up to a batch; moves the cursor past them.
     /// Returns whether more may follow.
     async fn follow(&self) -> ServiceResult<bool> {
+        use futures::StreamExt as _;
         let cached = *self.cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let after = match cached {
             Some(p) => p,
@@ -101,18 +121,32 @@ impl EscalationService {
         }
         events.retain(|e| e.stream <= upto);
         events.sort_by_key(|e| e.stream);
-        for e in &events {
-            match self.look_at(e).await {
-                Ok(()) => {}
-                // The store failed: this pass stops here and the next reads the event again.
-                Err(err @ crate::ServiceError::Store(_)) => return Err(err),
-                // Anything else (a notice the room refuses…) is this event's alone: logged, and
-                // the cursor moves on, so one room never holds back every other escalation.
-                Err(err) => {
-                    tracing::error!(error = %err, event = %e.event.event_id, "escalation could not act on an event");
+        // A message, its answers and its deletion are in one conversation (the relation rules
+        // see to it): each conversation's events are read in the order they were stored, and
+        // conversations side by side.
+        let results: Vec<ServiceResult<()>> = futures::stream::iter(by_room(events, |e| &e.event.room_id))
+            .map(|events| async move {
+                for e in &events {
+                    match self.look_at(e).await {
+                        Ok(()) => {}
+                        // The store failed: the cursor stays and the next pass reads these
+                        // events again (what was done is done once: ends, claims and notices
+                        // are idempotent).
+                        Err(err @ crate::ServiceError::Store(_)) => return Err(err),
+                        // Anything else (a notice the room refuses…) is this event's alone:
+                        // logged, and the cursor moves on, so one room never holds back every
+                        // other escalation.
+                        Err(err) => {
+                            tracing::error!(error = %err, event = %e.event.event_id, "escalation could not act on an event");
+                        }
+                    }
                 }
-            }
-        }
+                Ok(())
+            })
+            .buffer_unordered(AT_ONCE)
+            .collect()
+            .await;
+        results.into_iter().collect::<ServiceResult<()>>()?;
         self.store.put_cursor(CURSOR, upto).await?;
         *self.cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(upto);
         Ok(more)
@@ -417,61 +451,90 @@ impl EscalationService {
         Ok(false)
     }
 
-    /// Runs every step due by the clock, each claimed first and recorded done after.
+    /// Runs every step due by the clock, each claimed first and recorded done after. Steps in
+    /// different conversations run side by side (up to [`AT_ONCE`]): each is claimed on its
+    /// own row, so no two runners ever hold the same step, and their writes share the store's
+    /// commits instead of queueing one step behind another.
+    ///
+    /// # Errors
+    /// The first store failure; every other step of the pass still ran (or stays claimed until
+    /// its lease runs out).
     pub(super) async fn run_due(&self) -> ServiceResult<()> {
+        use futures::StreamExt as _;
         let now = self.clock.now();
         let lease_from = Timestamp(now.0.saturating_sub(LEASE_MS));
-        for esc in self.store.due_escalations(now, lease_from, DUE_BATCH).await? {
-            // Someone accepted, and the engine has not read it yet (it is behind the stream):
-            // no step for an accepted message; the next reading of the stream ends it.
-            if self.acceptance_unread(&esc).await? {
-                continue;
-            }
-            if !self.store.claim_step(&esc.event_id, esc.step, now, lease_from).await? {
-                continue;
-            }
-            let Some(step) = esc.policy.steps.get(esc.step) else {
-                // A policy shorter than its step: end it at the failsafe rather than loop.
-                self.store.end_escalation(&esc.event_id, EscalationEnd::Failsafe, now).await?;
-                continue;
-            };
-            let done = match self.run_step(&esc, now).await {
-                Ok(done) => done,
-                // A step taken over from a runner that failed or died fails again: it is
-                // recorded as failed and the next runs at once, rather than holding the
-                // escalation (and its failsafe) back for ever.
-                Err(e) if esc.claimed.is_some() => {
-                    tracing::error!(error = %e, message = %esc.event_id, step = esc.step, "an escalation step failed twice; moving on");
-                    super::steps::StepDone {
-                        summary: "step could not run (see the server log): next step".to_owned(),
-                        nobody: true,
-                        unreachable: matches!(step.action, Action::Failsafe { .. }),
-                        failed: true,
-                    }
+        let due = self.store.due_escalations(now, lease_from, DUE_BATCH).await?;
+        let results: Vec<ServiceResult<()>> = futures::stream::iter(by_room(due, |esc| &esc.room_id))
+            .map(|steps| async move {
+                // One conversation's steps one after another, in the order they fell due (its
+                // notices read in that order).
+                for esc in steps {
+                    self.run_due_step(esc, now, lease_from).await?;
                 }
-                Err(e) => {
-                    // The claim stays; the step runs again once its lease runs out.
-                    tracing::error!(error = %e, message = %esc.event_id, step = esc.step, "an escalation step failed");
-                    continue;
+                Ok(())
+            })
+            .buffer_unordered(AT_ONCE)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    /// Runs the due step of one escalation, if it is still due and this runner claims it.
+    async fn run_due_step(
+        &self,
+        esc: wardline_store::Escalation,
+        now: Timestamp,
+        lease_from: Timestamp,
+    ) -> ServiceResult<()> {
+        // Someone accepted, and the engine has not read it yet (it is behind the stream):
+        // no step for an accepted message; the next reading of the stream ends it.
+        if self.acceptance_unread(&esc).await? {
+            return Ok(());
+        }
+        if !self.store.claim_step(&esc.event_id, esc.step, now, lease_from).await? {
+            return Ok(());
+        }
+        let Some(step) = esc.policy.steps.get(esc.step) else {
+            // A policy shorter than its step: end it at the failsafe rather than loop.
+            self.store.end_escalation(&esc.event_id, EscalationEnd::Failsafe, now).await?;
+            return Ok(());
+        };
+        let done = match self.run_step(&esc, now).await {
+            Ok(done) => done,
+            // A step taken over from a runner that failed or died fails again: it is
+            // recorded as failed and the next runs at once, rather than holding the
+            // escalation (and its failsafe) back for ever.
+            Err(e) if esc.claimed.is_some() => {
+                tracing::error!(error = %e, message = %esc.event_id, step = esc.step, "an escalation step failed twice; moving on");
+                super::steps::StepDone {
+                    summary: "step could not run (see the server log): next step".to_owned(),
+                    nobody: true,
+                    unreachable: matches!(step.action, Action::Failsafe { .. }),
+                    failed: true,
                 }
-            };
-            let last = matches!(step.action, Action::Failsafe { .. }) || esc.step + 1 >= esc.policy.steps.len();
-            let next_due = if last {
-                None
-            } else if done.nobody {
-                // Nobody to reach at this step: the next one runs at once.
-                Some(now)
-            } else {
-                esc.policy.steps.get(esc.step + 1).map(|s| Timestamp(esc.sent.0.saturating_add(s.after_ms)))
-            };
-            let record = StepRecord { step: esc.step, ts: now, summary: done.summary.clone() };
-            if self.store.finish_step(&esc.event_id, record, next_due, EscalationEnd::Failsafe).await?
-                && let Some(message) = self.store.event(&esc.event_id).await?
-            {
-                let outcome = if done.unreachable || done.failed { Outcome::Failure } else { Outcome::Success };
-                let actor = Actor::system(self.rooms.server_member()?);
-                self.record(&actor, &message, format!("step={} {}", esc.step + 1, done.summary), outcome)?;
             }
+            Err(e) => {
+                // The claim stays; the step runs again once its lease runs out.
+                tracing::error!(error = %e, message = %esc.event_id, step = esc.step, "an escalation step failed");
+                return Ok(());
+            }
+        };
+        let last = matches!(step.action, Action::Failsafe { .. }) || esc.step + 1 >= esc.policy.steps.len();
+        let next_due = if last {
+            None
+        } else if done.nobody {
+            // Nobody to reach at this step: the next one runs at once.
+            Some(now)
+        } else {
+            esc.policy.steps.get(esc.step + 1).map(|s| Timestamp(esc.sent.0.saturating_add(s.after_ms)))
+        };
+        let record = StepRecord { step: esc.step, ts: now, summary: done.summary.clone() };
+        if self.store.finish_step(&esc.event_id, record, next_due, EscalationEnd::Failsafe).await?
+            && let Some(message) = self.store.event(&esc.event_id).await?
+        {
+            let outcome = if done.unreachable || done.failed { Outcome::Failure } else { Outcome::Success };
+            let actor = Actor::system(self.rooms.server_member()?);
+            self.record(&actor, &message, format!("step={} {}", esc.step + 1, done.summary), outcome)?;
         }
         Ok(())
     }
@@ -489,5 +552,21 @@ impl EscalationService {
         r.event_id = Some(message.event.event_id.to_string());
         r.detail = Some(detail);
         self.audit.record(r)
+    }
+}
+
+#[cfg(test)]
+mod by_room_tests {
+    use ruma::{OwnedRoomId, room_id};
+
+    #[test]
+    fn keeps_each_conversations_order_and_the_order_conversations_first_appear() {
+        let (a, b, c) = (room_id!("!a:h").to_owned(), room_id!("!b:h").to_owned(), room_id!("!c:h").to_owned());
+        let items: Vec<(OwnedRoomId, u8)> =
+            vec![(b.clone(), 1), (a.clone(), 2), (b.clone(), 3), (c.clone(), 4), (a.clone(), 5), (b.clone(), 6)];
+        let groups = super::by_room(items, |(room, _)| room);
+        let numbers: Vec<Vec<u8>> = groups.iter().map(|g| g.iter().map(|(_, n)| *n).collect()).collect();
+        assert_eq!(numbers, vec![vec![1, 3, 6], vec![2, 5], vec![4]]);
+        assert!(groups.iter().all(|g| g.iter().all(|(room, _)| room == &g[0].0)));
     }
 }

@@ -24,6 +24,11 @@
 //! a transaction id derived from the message and the step; bringing in someone already there
 //! changes nothing), so a crash neither skips nor doubles a step. Every opening, step and end
 //! is in the audit trail.
+//!
+//! **Order.** A message, its answers and its deletion are in one conversation, so the engine
+//! handles conversations side by side and each conversation's events, then its due steps, one
+//! at a time in order: an acceptance is never read after a later decline of the same message,
+//! and a conversation's notices come in the order their steps fell due.
 
 mod deadlines;
 mod engine;

@@ -467,6 +467,47 @@ async fn simulation_every_message_ends_accepted_or_at_the_failsafe_within_its_po
 }
 
 #[tokio::test]
+async fn many_steps_due_at_once_each_run_once_in_one_pass_and_each_brings_the_same_person_in() {
+    let n = Night::open().await.with_consultant().await;
+    n.set_org_policy(
+        Level::Urgent,
+        vec![
+            step(2, Action::Add { targets: vec![person("con")] }),
+            step(10, Action::Failsafe { targets: vec![person("ann")] }),
+        ],
+    )
+    .await;
+    // 20 conversations (more than run side by side), two urgent messages in each: at minute 2
+    // every one of the 40 brings the consultant in, the two of a conversation into the same one.
+    let mut sent = Vec::new();
+    for _ in 0..20 {
+        let room = n.ward(&["reg"]).await;
+        let first = n.urgent(&room, "urgent", json!({})).await;
+        let second = n.urgent(&room, "urgent", json!({})).await;
+        sent.push((room, [first, second]));
+    }
+    n.s.escalation.tick().await.unwrap();
+    n.after(2).await;
+    for (room, msgs) in &sent {
+        for msg in msgs {
+            let esc = n.store.escalation(msg).await.unwrap().unwrap();
+            assert_eq!((esc.step, esc.log.len()), (1, 1), "{msg}: its step ran once, in one pass: {esc:?}");
+            assert_eq!(esc.due, Some(Timestamp(T0.0 + 10 * MIN)), "{msg}: the failsafe keeps its time");
+        }
+        let notices = n.notices(room).await;
+        assert_eq!(
+            notices.iter().map(|(body, _)| body.as_str()).collect::<Vec<_>>(),
+            ["No answer after 2 min — brought in: Dr con"; 2],
+            "both messages reached the consultant (not 'nobody could be brought in')"
+        );
+        assert_eq!(n.membership_of(room, "con").await, Some(Membership::Invite));
+    }
+    let records = n.escalation_records().await;
+    assert_eq!(records.iter().filter(|(d, _)| d.starts_with("step=1 ")).count(), 40, "{records:?}");
+    assert!(records.iter().all(|(_, outcome)| *outcome == Outcome::Success), "{records:?}");
+}
+
+#[tokio::test]
 async fn a_target_that_cannot_be_brought_in_or_a_step_that_keeps_failing_never_holds_the_failsafe_back() {
     let n = Night::open().await.with_consultant().await;
     n.set_org_policy(
