@@ -129,17 +129,21 @@ fn tally(c: &Connection, event: &str, user: &str) -> StoreResult<PushTally> {
 
 #[async_trait]
 impl PushStore for SqliteStore {
-    async fn set_pusher(&self, p: Pusher, append: bool) -> StoreResult<()> {
+    async fn set_pusher(&self, p: Pusher, append: bool) -> StoreResult<Vec<OwnedUserId>> {
         let data = serde_json::Value::Object(p.data.clone()).to_string();
         self.writer
             .write(move |w| {
+                let mut removed: Vec<String> = Vec::new();
                 if !append {
-                    exec(
-                        w.tx,
-                        "DELETE FROM pushers WHERE app_id = ?1 AND pushkey = ?2 AND user_id != ?3",
-                        params![p.app_id, p.pushkey, p.user_id.as_str()],
-                    )
-                    .map_err(backend_err)?;
+                    removed =
+                        w.tx.prepare_cached(
+                            "DELETE FROM pushers WHERE app_id = ?1 AND pushkey = ?2 AND user_id != ?3
+                             RETURNING user_id",
+                        )
+                        .and_then(|mut s| {
+                            s.query_map(params![p.app_id, p.pushkey, p.user_id.as_str()], |r| r.get(0))?.collect()
+                        })
+                        .map_err(backend_err)?;
                 }
                 exec(
                     w.tx,
@@ -166,7 +170,8 @@ impl PushStore for SqliteStore {
                     ],
                 )
                 .map_err(backend_err)?;
-                Ok(())
+                removed.sort();
+                removed.iter().map(|u| parse_user(u)).collect()
             })
             .await
     }

@@ -221,8 +221,19 @@ impl PushService {
             created: self.clock.now(),
         };
         let detail = format!("set kind={} app_id={}", kind.as_str(), pusher.app_id);
-        self.store.set_pusher(pusher, req.append).await?;
-        self.record(caller, detail)
+        let app_id = pusher.app_id.clone();
+        let removed = self.store.set_pusher(pusher, req.append).await?;
+        self.record(caller, detail)?;
+        // The spec's rule (a shared ward phone signs in as the next person): the same push key
+        // set without `append` takes the device from whoever had it. Audited, naming them, so
+        // nobody loses their pushes unseen.
+        for owner in removed {
+            let mut r = self.audit.entry(Some(&caller.actor()), AuditAction::Pusher, Outcome::Success);
+            r.target_user = Some(owner.to_string());
+            r.detail = Some(format!("removed app_id={app_id}: its push key was set by {}", caller.user_id));
+            self.audit.record(r)?;
+        }
+        Ok(())
     }
 
     /// Is this pusher's address one the server may send to? Checked when it is set and again

@@ -385,10 +385,29 @@ async fn setting_pushers_is_checked_and_audited() {
     long.app_id = "a".into();
     assert!(matches!(w.s.pushers.set_pusher(&reg, long).await, Err(ServiceError::InvalidParam(_))));
 
-    // The same key set by another account replaces theirs unless appended.
+    // The same key set by another account replaces theirs unless appended, audited as such.
     w.s.pushers.set_pusher(&reg, http_pusher("shared")).await.unwrap();
     w.s.pushers.set_pusher(&caller("raj"), http_pusher("shared")).await.unwrap();
     assert!(w.s.pushers.pushers(&reg).await.unwrap().is_empty());
+    w.s.audit.flush().await.unwrap();
+    let taken: Vec<_> = w
+        .store
+        .audit_records(1, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.record)
+        .filter(|r| r.action == AuditAction::Pusher && r.detail.as_deref().is_some_and(|d| d.starts_with("removed")))
+        .collect();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(
+        (taken[0].actor.as_deref(), taken[0].target_user.as_deref(), taken[0].detail.as_deref()),
+        (
+            Some("@raj:localhost"),
+            Some("@reg:localhost"),
+            Some("removed app_id=org.wardline.ios: its push key was set by @raj:localhost")
+        )
+    );
     let mut appended = http_pusher("shared");
     appended.append = true;
     w.s.pushers.set_pusher(&reg, appended).await.unwrap();

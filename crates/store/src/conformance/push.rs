@@ -51,13 +51,14 @@ pub(super) async fn pushers(s: &impl Store) -> StoreResult<()> {
     for name in ["pia", "pete"] {
         s.create_account(account(name), Timestamp(1)).await?;
     }
-    s.set_pusher(pusher("pia", "k1", "PHONE"), false).await?;
-    s.set_pusher(pusher("pia", "k1", "PHONE"), false).await?;
+    check!(s.set_pusher(pusher("pia", "k1", "PHONE"), false).await?.is_empty(), "nobody else's to remove");
+    check!(s.set_pusher(pusher("pia", "k1", "PHONE"), false).await?.is_empty(), "her own is replaced, not removed");
     check!(s.pushers(&user("pia")).await?.len() == 1, "setting again replaces");
     check!(s.pushers(&user("pia")).await?.first() == Some(&pusher("pia", "k1", "PHONE")), "kept as set");
-    s.set_pusher(pusher("pete", "k1", "TABLET"), false).await?;
+    let removed = s.set_pusher(pusher("pete", "k1", "TABLET"), false).await?;
+    check!(removed == [user("pia")], "says whose pusher it removed");
     check!(s.pushers(&user("pia")).await?.is_empty(), "a key moves to its new account unless appended");
-    s.set_pusher(pusher("pia", "k1", "PHONE"), true).await?;
+    check!(s.set_pusher(pusher("pia", "k1", "PHONE"), true).await?.is_empty(), "appended: nothing removed");
     check!(s.pushers_of(&[user("pia"), user("pete")]).await?.len() == 2, "appended: both");
     check!(s.delete_pusher(&user("pete"), "org.wardline.ios", "k1").await?, "deleted");
     check!(!s.delete_pusher(&user("pete"), "org.wardline.ios", "k1").await?, "deleted once");
