@@ -121,6 +121,9 @@ pub struct RateLimits {
     /// Asks for a message's relations (`/relations`), per user: a recursive one walks a whole
     /// thread's tree.
     pub relations: Bucket,
+    /// Pages of `/notifications`, per user: each reads up to a few thousand messages and
+    /// evaluates the user's push rules over them.
+    pub notifications: Bucket,
 }
 
 impl Default for RateLimits {
@@ -135,6 +138,7 @@ impl Default for RateLimits {
             statuses: Bucket { per_second: 2.0, burst: 30 },
             searches: Bucket { per_second: 1.0, burst: 30 },
             relations: Bucket { per_second: 5.0, burst: 60 },
+            notifications: Bucket { per_second: 1.0, burst: 20 },
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::audit::{By, Operator};
 use crate::config::PushSettings;
 use crate::roles::tests::{T0, actor, user};
 use crate::rooms::{CreateRoom, SendEvent};
-use crate::{Caller, Config, ServiceError, Services};
+use crate::{Caller, Config, ServiceError, ServiceResult, Services};
 
 const GATEWAY: &str = "https://push.example.org/_matrix/push/v1/notify";
 const MIN: u64 = 60_000;
@@ -104,6 +104,10 @@ fn http_pusher(key: &str) -> SetPusher {
 
 impl Ward {
     async fn open() -> Self {
+        Self::open_with(crate::config::RateLimits::default()).await
+    }
+
+    async fn open_with(rate_limits: crate::config::RateLimits) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db"), Durability::Normal).unwrap());
         let clock = Arc::new(ManualClock::new(T0));
@@ -113,7 +117,7 @@ impl Ward {
             first_retry_secs: 10,
             ..PushSettings::default()
         };
-        let config = Config { data_dir: dir.path().to_owned(), push, ..Config::default() };
+        let config = Config { data_dir: dir.path().to_owned(), push, rate_limits, ..Config::default() };
         let s = Services::new(config, Arc::clone(&store), clock.clone()).unwrap();
         tokio::spawn(s.audit.clone().run_writer());
         for name in ["nia", "reg", "raj", "ann"] {
@@ -462,4 +466,98 @@ async fn someone_invited_is_pushed_an_escalating_message_before_joining_but_not_
         (v["notification"]["event_id"].clone(), v["notification"]["prio"].clone()),
         (json!(urgent), json!("high"))
     );
+}
+
+/// A room rule for room number `i` that mutes it.
+fn mute(i: usize) -> ruma::push::NewPushRule {
+    let room = OwnedRoomId::try_from(format!("!r{i}:localhost")).unwrap();
+    ruma::push::NewPushRule::Room(ruma::push::NewSimplePushRule::new(room, vec![]))
+}
+
+#[tokio::test]
+async fn a_persons_own_push_rules_are_limited_in_number_and_size() {
+    use ruma::push::{NewConditionalPushRule, NewPatternedPushRule, NewPushRule, PushCondition, RuleKind};
+    let w = Ward::open().await;
+    let reg = actor("reg");
+    for i in 0..super::rules::MAX_OWN_RULES {
+        w.s.push.put_rule(&reg, mute(i), None, None).await.unwrap();
+    }
+    let one_more = w.s.push.put_rule(&reg, mute(1000), None, None).await;
+    assert!(matches!(one_more, Err(ServiceError::LimitExceeded(_))), "{one_more:?}");
+    w.s.push.put_rule(&reg, mute(7), None, None).await.expect("replacing one of them is not one more");
+    w.s.push.delete_rule(&reg, &RuleKind::Room, "!r7:localhost").await.unwrap();
+    w.s.push.put_rule(&reg, mute(1000), None, None).await.expect("room for one after deleting one");
+
+    let nia = actor("nia");
+    let keyword = |pattern: String| NewPushRule::Content(NewPatternedPushRule::new("kw".into(), pattern, vec![]));
+    let invalid = |r: ServiceResult<()>| matches!(r, Err(ServiceError::InvalidParam(_)));
+    assert!(invalid(w.s.push.put_rule(&nia, keyword("x".repeat(257)), None, None).await), "pattern");
+    w.s.push.put_rule(&nia, keyword("x".repeat(256)), None, None).await.unwrap();
+    let cond = |pattern: &str| {
+        PushCondition::EventMatch(ruma::push::EventMatchConditionData::new("content.body".into(), pattern.into()))
+    };
+    let conditional = |conditions: Vec<PushCondition>, actions: Vec<ruma::push::Action>| {
+        NewPushRule::Override(NewConditionalPushRule::new("c".into(), conditions, actions))
+    };
+    assert!(invalid(w.s.push.put_rule(&nia, conditional(vec![cond("a"); 21], vec![]), None, None).await), "conditions");
+    assert!(invalid(w.s.push.put_rule(&nia, conditional(vec![cond(&"a".repeat(300))], vec![]), None, None).await));
+    let notify = vec![ruma::push::Action::Notify; 11];
+    assert!(
+        invalid(w.s.push.put_rule(&nia, conditional(vec![cond("a")], notify.clone()), None, None).await),
+        "actions"
+    );
+    w.s.push.put_rule(&nia, conditional(vec![cond("a"); 20], vec![]), None, None).await.unwrap();
+    assert!(invalid(w.s.push.set_actions(&nia, &RuleKind::Override, "c", notify).await), "actions set later");
+    let long_id = NewPushRule::Override(NewConditionalPushRule::new("i".repeat(300), vec![], vec![]));
+    assert!(invalid(w.s.push.put_rule(&nia, long_id, None, None).await), "rule id");
+}
+
+#[tokio::test]
+async fn a_page_of_notifications_reads_within_its_budget_and_the_next_goes_on_from_there() {
+    let w = Ward::open().await;
+    let rooms = [w.ward(&["reg"]).await, w.ward(&["reg"]).await, w.ward(&["reg"]).await];
+    // Messages that notify Reg, spread over three rooms, with Reg's own (which notify nobody)
+    // among them.
+    let mut notified = Vec::new();
+    for i in 0..30 {
+        let room = &rooms[i % 3];
+        notified.push(w.send("nia", room, json!({"msgtype": "m.text", "body": format!("obs {i}")})).await);
+        if i % 4 == 0 {
+            w.send("reg", room, json!({"msgtype": "m.text", "body": "seen"})).await;
+        }
+    }
+    notified.reverse();
+    let reg = actor("reg");
+    let mut listed = Vec::new();
+    let mut from: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let q =
+            super::notifications::NotificationQuery { from: from.as_deref(), limit: Some(7), only_highlight: false };
+        let page = w.s.push.notifications_within(&reg, q, 10).await.unwrap();
+        assert!(page.scanned <= 10, "read {} events for one page", page.scanned);
+        listed.extend(page.notifications.iter().map(|n| n.event.event.event_id.clone()));
+        pages += 1;
+        match page.next_token {
+            Some(t) => from = Some(t),
+            None => break,
+        }
+        assert!(pages < 100, "every page goes on");
+    }
+    assert_eq!(listed, notified, "each once, newest first, across the rooms");
+
+    // The endpoint reads within the default budget, and is rate limited.
+    let page = w.s.push.notifications(&reg, super::notifications::NotificationQuery::default()).await.unwrap();
+    assert_eq!(page.notifications.len(), 20);
+    assert!(page.scanned <= super::notifications::SCAN_BUDGET);
+    let limits = crate::config::RateLimits {
+        notifications: crate::config::Bucket { per_second: 0.01, burst: 2 },
+        ..crate::config::RateLimits::default()
+    };
+    let w = Ward::open_with(limits).await;
+    for _ in 0..2 {
+        w.s.push.notifications(&reg, super::notifications::NotificationQuery::default()).await.unwrap();
+    }
+    let third = w.s.push.notifications(&reg, super::notifications::NotificationQuery::default()).await;
+    assert!(matches!(third, Err(ServiceError::RateLimited { .. })), "{third:?}");
 }
