@@ -363,13 +363,13 @@ pub struct PushSettings {
     /// are refused. In the environment, a TOML array or one URL.
     #[serde(deserialize_with = "one_or_many")]
     pub gateway_urls: Vec<String>,
-    /// The hosts Web Push subscriptions may point at (`https://` only): the browsers' push
-    /// services. `*.example.com` stands for any host under `example.com`. In the environment, a
+    /// The hosts Web Push subscriptions may point at (`https://` on port 443 only): the
+    /// browsers' push services. `*.example.com` stands for any host under `example.com`. In the environment, a
     /// TOML array or one host.
     #[serde(deserialize_with = "one_or_many")]
     pub webpush_hosts: Vec<String>,
-    /// For tests only: also allow `http://` Web Push endpoints and gateways on a loopback address
-    /// (`127.0.0.1`, `::1`), still only if listed above.
+    /// For tests only: also allow `http://` Web Push endpoints, on any port, and gateways on a
+    /// loopback address (`127.0.0.1`, `::1`), still only if listed above.
     pub allow_loopback_http: bool,
     /// The contact put in the VAPID claims (`sub`): a `mailto:` or `https:` URL push services can
     /// reach the operator at. Unset: `mailto:postmaster@` the server name.
