@@ -142,7 +142,8 @@ pub trait PushStore: Send + Sync {
     /// notification already queued is not queued again).
     async fn queue_pushes(&self, pushes: Vec<NewPush>, cursor: &str, upto: StreamPos) -> StoreResult<()>;
     /// Claims up to `limit` pending notifications due by `now` that nobody claimed since
-    /// `lease_from`, counting an attempt for each.
+    /// `lease_from`, counting an attempt for each: emergency ones first, then urgent, then
+    /// routine, each oldest due first (and so returned).
     async fn claim_due_pushes(
         &self,
         now: Timestamp,

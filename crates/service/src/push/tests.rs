@@ -37,6 +37,8 @@ enum Mode {
     Reject,
     Down,
     Status(u16),
+    /// Accepts the connection and never answers.
+    Hang,
 }
 
 /// One request the fake received: URL, headers, body.
@@ -52,7 +54,9 @@ struct Fake {
 impl PushTransport for Fake {
     async fn post(&self, url: &str, headers: Vec<(&'static str, String)>, body: Vec<u8>) -> Result<Answer, String> {
         self.sent.lock().unwrap().push((url.to_owned(), headers, body.clone()));
-        match self.mode.lock().unwrap().clone() {
+        let mode = self.mode.lock().unwrap().clone();
+        match mode {
+            Mode::Hang => std::future::pending().await,
             Mode::Accept => Ok(Answer { status: 200, body: br#"{"rejected":[]}"#.to_vec() }),
             Mode::Reject => {
                 let key = serde_json::from_slice::<Value>(&body)
@@ -199,8 +203,10 @@ async fn the_gateway_gets_ids_counts_and_priority_never_the_text() {
     let urgent = w.urgent(&room).await;
     w.s.pushers.tick().await.unwrap();
 
-    let sent = w.sent();
+    let mut sent = w.sent();
     assert_eq!(sent.len(), 2, "one push per message to Reg, none to Nia for her own");
+    // (Claimed urgent first; sent at once, so in no set order.)
+    sent.sort_by_key(|s| serde_json::from_slice::<Value>(&s.2).unwrap()["notification"]["event_id"] != json!(routine));
     for (i, (url, headers, body)) in sent.iter().enumerate() {
         assert_eq!(url, GATEWAY);
         assert!(headers.contains(&("content-type", "application/json".into())));
@@ -560,4 +566,52 @@ async fn a_page_of_notifications_reads_within_its_budget_and_the_next_goes_on_fr
     }
     let third = w.s.push.notifications(&reg, super::notifications::NotificationQuery::default()).await;
     assert!(matches!(third, Err(ServiceError::RateLimited { .. })), "{third:?}");
+}
+
+#[tokio::test]
+async fn a_gateway_that_never_answers_is_cut_off_and_retried_before_the_lease_runs_out() {
+    let w = Ward::open().await;
+    w.s.pushers.set_pusher(&caller("reg"), http_pusher("reg-phone")).await.unwrap();
+    let room = w.ward(&["reg"]).await;
+    w.mode(Mode::Hang);
+    w.s.pushers.set_attempt_timeout(Duration::from_millis(200));
+    w.send("nia", &room, json!({"msgtype": "m.text", "body": TEXT})).await;
+    let pass = tokio::time::timeout(Duration::from_secs(10), w.s.pushers.tick()).await;
+    assert!(pass.is_ok(), "the pass ends: the attempt was cut off");
+    assert_eq!(w.sent().len(), 1);
+    // Settled as a retry (10 s on), not left claimed for another node to send again.
+    w.mode(Mode::Accept);
+    w.after(9_000).await;
+    assert!(w.sent().is_empty(), "not before the retry");
+    w.after(1_000).await;
+    assert_eq!(w.sent().len(), 1, "retried at 10 s, long before the 60 s lease would end");
+}
+
+#[tokio::test]
+async fn urgent_pushes_go_before_a_backlog_of_routine_ones() {
+    let w = Ward::open().await;
+    w.s.pushers.set_pusher(&caller("reg"), http_pusher("reg-phone")).await.unwrap();
+    let room = w.ward(&["reg"]).await;
+    // The gateway is down while routine messages pile up, then an urgent one comes.
+    w.mode(Mode::Down);
+    for i in 0..40 {
+        w.send("nia", &room, json!({"msgtype": "m.text", "body": format!("obs {i}")})).await;
+    }
+    w.s.pushers.tick().await.unwrap();
+    assert_eq!(w.sent().len(), 40, "each tried once");
+    let urgent = w.urgent(&room).await;
+    w.s.pushers.tick().await.unwrap();
+    assert_eq!(w.sent().len(), 1, "the urgent one at once");
+    // At the retry all are due together, more than one claim holds: the urgent one is claimed first.
+    w.mode(Mode::Hang);
+    w.s.pushers.set_attempt_timeout(Duration::from_millis(50));
+    w.clock.advance(Duration::from_secs(3600));
+    w.s.pushers.tick().await.unwrap();
+    let sent = w.sent();
+    assert_eq!(sent.len(), 41);
+    let at = sent
+        .iter()
+        .position(|(_, _, b)| serde_json::from_slice::<Value>(b).unwrap()["notification"]["event_id"] == json!(urgent))
+        .unwrap();
+    assert!(at < super::delivery::SEND_BATCH, "the urgent one is in the first claim, not behind the backlog: {at}");
 }
