@@ -287,7 +287,17 @@ async fn a_sender_whose_permission_is_withdrawn_posts_nothing_more_in_the_broadc
     // Recipients still answer.
     let ack = json!({"msgtype": "m.text", "body": "Acknowledge", "org.wardline.response": {"option": "acknowledge"},
         "m.relates_to": {"rel_type": "m.reference", "event_id": t.b.event_id}});
-    t.post("ben", "m.room.message", None, ack).await.unwrap();
+    let answer = t.post("ben", "m.room.message", None, ack).await.unwrap();
+    // Nor may she delete their answers any more (her own events only).
+    let theirs = SendEvent {
+        room_id: t.b.room_id.clone(),
+        kind: "m.room.redaction".into(),
+        state_key: None,
+        content: json!({}),
+        redacts: Some(answer),
+        txn: None,
+    };
+    assert!(matches!(t.s.rooms.send(&actor("ada"), theirs).await, Err(ServiceError::Forbidden(_))));
 
     // Audited as denied, naming the conversation.
     let denied = t.records(AuditAction::MessageSend, Outcome::Denied).await;

@@ -6,6 +6,7 @@ use serde_json::Value;
 use wardline_types::account::SERVER_USERNAME;
 use wardline_types::{Membership, NewEvent, kinds};
 
+use super::broadcast_room::SenderFacts;
 use super::power_levels::PowerLevels;
 use super::state::RoomState;
 use crate::{ServiceError, ServiceResult};
@@ -17,10 +18,11 @@ fn deny(msg: impl Into<String>) -> ServiceResult<()> {
 /// Checks that `ev` may be appended to the room in state `room`. Every event of every room
 /// passes through here, whichever endpoint made it.
 ///
-/// `may_broadcast`: whether the sender's account, as stored now, may broadcast. The caller reads
-/// it for the events [`super::broadcast_room::needs_permission`] names (a broadcast's sender
-/// posting in it); for others it is not read, and not looked at.
-pub fn authorize(room: &RoomState, ev: &NewEvent, may_broadcast: bool) -> ServiceResult<()> {
+/// `facts`: what the store says of a broadcast's sender and their event in it (whether they may
+/// broadcast now, whether a redaction takes back someone else's event), read by the room service
+/// ([`super::RoomService::sender_facts`]); all `false` for anyone else's events, where they are
+/// not looked at.
+pub fn authorize(room: &RoomState, ev: &NewEvent, facts: SenderFacts) -> ServiceResult<()> {
     ev.check_limits().map_err(|e| ServiceError::invalid(e.to_string()))?;
     check_closed_organisation(ev)?;
     if ev.kind == kinds::REDACTION && (ev.state_key.is_some() || ev.redacts.is_none()) {
@@ -43,7 +45,7 @@ pub fn authorize(room: &RoomState, ev: &NewEvent, may_broadcast: bool) -> Servic
     }
     // A broadcast's sender keeps power 100 in its conversation, but posts there only while an
     // administrator lets them broadcast.
-    if !may_broadcast && super::broadcast_room::needs_permission(room, ev) {
+    if !facts.may_broadcast && super::broadcast_room::needs_permission(room, ev, facts.redacts_others) {
         return deny(
             "you may no longer broadcast (an administrator has withdrawn the permission), so you cannot post \
              in this broadcast",

@@ -10,7 +10,8 @@
 //! while their account, as stored now, may broadcast (`may_broadcast`, not deactivated): an
 //! administrator who withdraws the permission silences every broadcast they already made.
 //! [`needs_permission`] names the events that need it; the room service reads the account for
-//! those ([`RoomService::may_broadcast_now`]) and the authorization rules refuse them without it.
+//! those, and whose event a redaction takes back ([`RoomService::sender_facts`]), and the
+//! authorization rules refuse them without it.
 
 use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
@@ -41,17 +42,30 @@ pub fn broadcaster(state: &RoomState) -> Option<&str> {
     state.get(BROADCAST, "").and_then(|e| sender_of(&e.event.content))
 }
 
+/// What the authorization rules are told of a broadcast's sender and their event, beyond the
+/// room's state: read from the store by the room service ([`RoomService::sender_facts`]) for
+/// the broadcast's sender's events in it (all `false` for anyone else's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SenderFacts {
+    /// Their account, as stored now, may broadcast (`may_broadcast`, not deactivated).
+    pub may_broadcast: bool,
+    /// The event is a redaction of someone else's event (a recipient's answer).
+    pub redacts_others: bool,
+}
+
 /// Does `ev` need its sender's permission to broadcast, as stored now? Everything a broadcast's
-/// sender does in its conversation but react, redact, answer or change their own membership
-/// (leaving it): posting, editing, changing its state, inviting or removing people.
+/// sender does in its conversation but react, answer, take back their own events or change
+/// their own membership (leaving it): posting, editing, changing its state, inviting or
+/// removing people, deleting others' answers. `redacts_others`: [`SenderFacts::redacts_others`].
 #[must_use]
-pub fn needs_permission(state: &RoomState, ev: &NewEvent) -> bool {
+pub fn needs_permission(state: &RoomState, ev: &NewEvent, redacts_others: bool) -> bool {
     if broadcaster(state) != Some(ev.sender.as_str()) {
         return false;
     }
     let own_membership = ev.kind == kinds::MEMBER && ev.state_key.as_deref() == Some(ev.sender.as_str());
     let answers = matches!(priority::answer_of(&ev.kind, &ev.content), Ok(Some((_, Given::Option { .. }))));
-    !(own_membership || answers || ev.kind == REACTION || ev.kind == kinds::REDACTION)
+    let own_redaction = ev.kind == kinds::REDACTION && !redacts_others;
+    !(own_membership || answers || ev.kind == REACTION || own_redaction)
 }
 
 /// Longest reaction key a recipient may use (the answering keys are a few characters, a skin
@@ -181,10 +195,36 @@ impl RoomService {
         Ok(room_id)
     }
 
-    /// May `user` broadcast now: their account, as stored, has `may_broadcast` and is active?
-    /// Read for the events [`needs_permission`] names, before the authorization rules see them.
-    pub(super) async fn may_broadcast_now(&self, user: &UserId) -> ServiceResult<bool> {
-        Ok(self.store.account(user).await?.is_some_and(|a| a.may_broadcast && !a.deactivated))
+    /// The [`SenderFacts`] of `ev` in the room in state `state`: for a broadcast's sender, whose
+    /// event a redaction takes back and, if the event needs it ([`needs_permission`]), whether
+    /// their account may broadcast now (`known`: what an earlier event of the same write read).
+    pub(super) async fn sender_facts(
+        &self,
+        state: &RoomState,
+        ev: &NewEvent,
+        known: &mut Option<(OwnedUserId, bool)>,
+    ) -> ServiceResult<SenderFacts> {
+        let mut facts = SenderFacts::default();
+        if broadcaster(state) != Some(ev.sender.as_str()) {
+            return Ok(facts);
+        }
+        if ev.kind == kinds::REDACTION
+            && let Some(target) = &ev.redacts
+        {
+            facts.redacts_others = self.store.event(target).await?.is_some_and(|t| t.event.sender != ev.sender);
+        }
+        if needs_permission(state, ev, facts.redacts_others) {
+            facts.may_broadcast = match known {
+                Some((u, may)) if *u == ev.sender => *may,
+                _ => {
+                    let account = self.store.account(&ev.sender).await?;
+                    let may = account.is_some_and(|a| a.may_broadcast && !a.deactivated);
+                    *known = Some((ev.sender.clone(), may));
+                    may
+                }
+            };
+        }
+        Ok(facts)
     }
 
     /// What a broadcast's recipient sends, rebuilt by the server: in a conversation of hundreds,

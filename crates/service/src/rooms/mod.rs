@@ -217,19 +217,8 @@ impl RoomService {
         // A broadcast's sender's permission, read once per write when an event needs it.
         let mut may_broadcast: Option<(OwnedUserId, bool)> = None;
         for e in &events {
-            let permitted = if broadcast_room::needs_permission(&scratch, e) {
-                match &may_broadcast {
-                    Some((u, may)) if *u == e.sender => *may,
-                    _ => {
-                        let may = self.may_broadcast_now(&e.sender).await?;
-                        may_broadcast = Some((e.sender.clone(), may));
-                        may
-                    }
-                }
-            } else {
-                false
-            };
-            if let Err(err) = auth_rules::authorize(&scratch, e, permitted) {
+            let facts = self.sender_facts(&scratch, e, &mut may_broadcast).await?;
+            if let Err(err) = auth_rules::authorize(&scratch, e, facts) {
                 let mut denied = self.audit_for(by, e, Outcome::Denied);
                 denied.event_id = None;
                 denied.detail = Some(format!("{}; {err}", denied.detail.unwrap_or_default()));
