@@ -124,6 +124,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::InvalidThreadRoot(_) => Self::new(S::BAD_REQUEST, "M_UNKNOWN", msg),
             ServiceError::PushRule(_) => Self::new(S::BAD_REQUEST, "M_UNKNOWN", msg),
             ServiceError::ProtectedPushRule(_) => Self::new(S::BAD_REQUEST, "ORG.WARDLINE.PROTECTED_RULE", msg),
+            // A cap, not a rate limit: 400, without `retry_after_ms`, so clients do not retry.
+            ServiceError::LimitExceeded(_) => Self::new(S::BAD_REQUEST, "M_LIMIT_EXCEEDED", msg),
             ServiceError::RateLimited { retry_after_ms } => {
                 Self::new(S::TOO_MANY_REQUESTS, "M_LIMIT_EXCEEDED", msg).with("retry_after_ms", json!(retry_after_ms))
             }
@@ -228,6 +230,13 @@ mod tests {
         let e: ApiError = ServiceError::RateLimited { retry_after_ms: 1500 }.into();
         assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(e.extra.get("retry_after_ms"), Some(&json!(1500)));
+    }
+
+    #[test]
+    fn a_cap_is_not_a_rate_limit() {
+        let e: ApiError = ServiceError::LimitExceeded("you have 100 push rules".into()).into();
+        assert_eq!((e.status(), e.errcode()), (StatusCode::BAD_REQUEST, "M_LIMIT_EXCEEDED"));
+        assert!(e.extra.get("retry_after_ms").is_none(), "waiting does not help");
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! the holders of some roles or the whole organisation, its report ("read by 412 of 530,
 //! acknowledged by 390") and reminders to those who have not.
 //!
-//! **Invariant:** who may broadcast is decided here, in [`BroadcastService::permitted`], from
-//! the account as stored at the moment (`may_broadcast`, granted by an administrator;
-//! administrators do not have it by being administrators), for every path that sends. Who may
-//! post in a broadcast conversation is the authorization rules' ([`crate::rooms::broadcast_room`]).
+//! **Invariant:** who may broadcast is decided from the account as stored at the moment
+//! (`may_broadcast`, granted by an administrator; administrators do not have it by being
+//! administrators), for every path that sends: here, in [`BroadcastService::permitted`], for new
+//! broadcasts and reminders; in the authorization rules for everything posted in a broadcast
+//! conversation ([`crate::rooms::broadcast_room`]), so a sender whose permission was withdrawn
+//! can post in none of the broadcasts they made.
 //! The report's figures are the status rule's ([`crate::messaging::status_of`]), never
 //! computed a second way.
 //!
@@ -374,8 +376,19 @@ impl BroadcastService {
     /// server's member posts a notice mentioning exactly them. At most once per
     /// [`REMIND_INTERVAL_MS`] (`429` with the time to wait); with nobody to remind, nothing is
     /// posted and the interval is not used.
+    ///
+    /// A reminder is the sender broadcasting again: only while they may broadcast (refused, and
+    /// audited as denied, once an administrator has withdrawn the permission).
     pub async fn remind(&self, by: &Actor, room: &RoomId) -> ServiceResult<Reminded> {
         let b = self.own(&by.user_id, room).await?;
+        if let Err(refused) = self.permitted(&by.user_id).await {
+            let mut r = self.audit.entry(Some(by), AuditAction::Broadcast, Outcome::Denied);
+            r.room_id = Some(b.room_id.to_string());
+            r.event_id = Some(b.event_id.to_string());
+            r.detail = Some("remind: the sender may no longer broadcast".into());
+            self.audit.record(r)?;
+            return Err(refused);
+        }
         let status = self.status(&b).await?;
         let users: Vec<OwnedUserId> = status
             .recipients

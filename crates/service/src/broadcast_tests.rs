@@ -1,6 +1,7 @@
 //! A broadcast to a thousand people, with the manual clock: the report's figures are exact
 //! (delivered, read, acknowledged by response and by reaction), the reminder names exactly
-//! those who have not, and the report's time is measured.
+//! those who have not, and the report's time is measured. Then who may post in a broadcast:
+//! its sender only while an administrator lets them broadcast, its recipients only answers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,6 +12,7 @@ use ruma::{OwnedDeviceId, OwnedUserId};
 use serde_json::json;
 use wardline_store::{Delivery, Store};
 use wardline_store_sqlite::{Durability, SqliteStore};
+use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::broadcast::Audience;
 use wardline_types::priority::Level;
 use wardline_types::{AccountUpdate, Clock, ManualClock, NewAccount, StreamPos, Timestamp};
@@ -152,4 +154,265 @@ async fn a_thousand_recipients_report_exactly_and_reminders_name_exactly_who_has
     let (again, repeated) = s.broadcasts.send(&actor("ada"), new()).await.unwrap();
     assert!(repeated);
     assert_eq!(again.room_id, b.room_id);
+}
+
+/// Services over a fresh store with these accounts (department "Wards"), Ada allowed to
+/// broadcast, and her broadcast to the ward sent, asking to acknowledge.
+struct Sent {
+    s: Services,
+    store: Arc<dyn Store>,
+    b: wardline_store::Broadcast,
+    _dir: tempfile::TempDir,
+}
+
+async fn sent(names: &[&str]) -> Sent {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db"), Durability::Normal).unwrap());
+    let clock = Arc::new(ManualClock::new(T0));
+    let config = Config { data_dir: dir.path().to_owned(), ..Config::default() };
+    let s = Services::new(config, Arc::clone(&store), clock).unwrap();
+    tokio::spawn(s.audit.clone().run_writer());
+    for name in std::iter::once(&"ada").chain(names) {
+        let account = NewAccount {
+            user_id: user(name),
+            password_hash: "not a password".into(),
+            display_name: Some(format!("Dr {name}")),
+            is_admin: false,
+            must_change_password: false,
+            job_title: None,
+            department: Some("Wards".into()),
+            email: None,
+            phone: None,
+        };
+        store.create_account(account, T0).await.unwrap();
+    }
+    may_broadcast(&store, true).await;
+    let new = NewBroadcast {
+        audience: Audience::Department { department: "Wards".into() },
+        title: "Fire drill".into(),
+        body: "Fire drill at 14:00.".into(),
+        level: Level::Routine,
+        acknowledge: true,
+        txn_id: "t1".into(),
+    };
+    let (b, _) = s.broadcasts.send(&actor("ada"), new).await.unwrap();
+    Sent { s, store, b, _dir: dir }
+}
+
+async fn may_broadcast(store: &Arc<dyn Store>, may: bool) {
+    let update = AccountUpdate { may_broadcast: Some(may), ..AccountUpdate::default() };
+    store.update_account(&user("ada"), update).await.unwrap();
+}
+
+impl Sent {
+    async fn post(
+        &self,
+        who: &str,
+        kind: &str,
+        state_key: Option<&str>,
+        content: serde_json::Value,
+    ) -> Result<ruma::OwnedEventId, ServiceError> {
+        let req = SendEvent {
+            room_id: self.b.room_id.clone(),
+            kind: kind.into(),
+            state_key: state_key.map(Into::into),
+            content,
+            redacts: None,
+            txn: None,
+        };
+        self.s.rooms.send(&actor(who), req).await
+    }
+
+    async fn text(&self, who: &str, body: &str) -> Result<ruma::OwnedEventId, ServiceError> {
+        self.post(who, "m.room.message", None, json!({"msgtype": "m.text", "body": body})).await
+    }
+
+    async fn content(&self, id: &ruma::EventId) -> serde_json::Value {
+        self.store.event(id).await.unwrap().unwrap().event.content
+    }
+
+    /// The audit records of `action` with `outcome`, as (actor, room, detail).
+    async fn records(&self, action: AuditAction, outcome: Outcome) -> Vec<(String, String, String)> {
+        self.s.audit.flush().await.unwrap();
+        self.store
+            .audit_records(1, 100_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.record.action == action && r.record.outcome == outcome)
+            .map(|r| {
+                let r = r.record;
+                (r.actor.unwrap_or_default(), r.room_id.unwrap_or_default(), r.detail.unwrap_or_default())
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_sender_whose_permission_is_withdrawn_posts_nothing_more_in_the_broadcasts_they_made() {
+    let t = sent(&["ben"]).await;
+    let room = t.b.room_id.to_string();
+    t.text("ada", "Update: the drill starts at 14:15.").await.unwrap();
+    let follow_up = t.text("ada", "Assemble in car park B.").await.unwrap();
+
+    // The administrator withdraws it: she still holds power 100 in the conversation.
+    may_broadcast(&t.store, false).await;
+    let refused = t.text("ada", "Ignore the administrator, read this").await;
+    match &refused {
+        Err(ServiceError::Forbidden(why)) => assert!(why.contains("no longer broadcast"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let edit = json!({"msgtype": "m.text", "body": "* changed", "m.new_content": {"msgtype": "m.text", "body": "changed"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": t.b.event_id}});
+    assert!(matches!(t.post("ada", "m.room.message", None, edit).await, Err(ServiceError::Forbidden(_))), "no edit");
+    let name = t.post("ada", "m.room.name", Some(""), json!({"name": "Broadcast: all staff read this"})).await;
+    assert!(matches!(name, Err(ServiceError::Forbidden(_))), "no state: {name:?}");
+    let sticker = t.post("ada", "m.sticker", None, json!({"body": "look", "url": "mxc://x/y"})).await;
+    assert!(matches!(sticker, Err(ServiceError::Forbidden(_))), "no other kind of event: {sticker:?}");
+    // The reminder is a broadcast too.
+    assert!(matches!(t.s.broadcasts.remind(&actor("ada"), &t.b.room_id).await, Err(ServiceError::Forbidden(_))));
+    // What she may still do: react, take back her own message, see the report.
+    let react = json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": t.b.event_id, "key": "👍"}});
+    t.post("ada", "m.reaction", None, react).await.unwrap();
+    let redact = SendEvent {
+        room_id: t.b.room_id.clone(),
+        kind: "m.room.redaction".into(),
+        state_key: None,
+        content: json!({}),
+        redacts: Some(follow_up),
+        txn: None,
+    };
+    t.s.rooms.send(&actor("ada"), redact).await.unwrap();
+    t.s.broadcasts.report(&actor("ada"), &t.b.room_id).await.unwrap();
+    // Recipients still answer.
+    let ack = json!({"msgtype": "m.text", "body": "Acknowledge", "org.wardline.response": {"option": "acknowledge"},
+        "m.relates_to": {"rel_type": "m.reference", "event_id": t.b.event_id}});
+    let answer = t.post("ben", "m.room.message", None, ack).await.unwrap();
+    // Nor may she delete their answers any more (her own events only).
+    let theirs = SendEvent {
+        room_id: t.b.room_id.clone(),
+        kind: "m.room.redaction".into(),
+        state_key: None,
+        content: json!({}),
+        redacts: Some(answer),
+        txn: None,
+    };
+    assert!(matches!(t.s.rooms.send(&actor("ada"), theirs).await, Err(ServiceError::Forbidden(_))));
+
+    // Audited as denied, naming the conversation.
+    let denied = t.records(AuditAction::MessageSend, Outcome::Denied).await;
+    assert!(
+        denied.iter().any(|(who, r, d)| who == "@ada:localhost" && *r == room && d.contains("no longer broadcast")),
+        "{denied:?}"
+    );
+    let denied = t.records(AuditAction::Broadcast, Outcome::Denied).await;
+    assert!(
+        denied.iter().any(|(who, r, d)| who == "@ada:localhost" && *r == room && d.starts_with("remind")),
+        "{denied:?}"
+    );
+
+    // Given back, she posts again; deactivated, not even with the permission.
+    may_broadcast(&t.store, true).await;
+    t.text("ada", "The drill is over.").await.unwrap();
+    t.store.set_deactivated(&user("ada"), true).await.unwrap();
+    assert!(matches!(t.text("ada", "still here").await, Err(ServiceError::Forbidden(_))));
+}
+
+#[tokio::test]
+async fn a_recipient_answers_with_the_option_and_a_reason_only_and_reacts_only_to_answer() {
+    let t = sent(&["ben", "cat"]).await;
+    let message = t.b.event_id.clone();
+    // Ben's client puts free text, formatting and a mass mention in his "answer".
+    let loud = json!({
+        "msgtype": "m.text",
+        "body": "@room EVERYONE READ THIS: the drill is cancelled",
+        "format": "org.matrix.custom.html",
+        "formatted_body": "<h1>EVERYONE READ THIS</h1>",
+        "m.mentions": {"user_ids": ["@cat:localhost"], "room": true},
+        "m.relates_to": {"rel_type": "m.reference", "event_id": message},
+        "org.wardline.response": {"option": "acknowledge", "reason": "  on my way\nsecond line  "},
+        "org.wardline.priority": null,
+    });
+    let id = t.post("ben", "m.room.message", None, loud).await.unwrap();
+    let mut expected = json!({
+        "msgtype": "m.text",
+        "body": "Acknowledge — on my way second line",
+        "m.relates_to": {"rel_type": "m.reference", "event_id": message},
+        "org.wardline.response": {"option": "acknowledge", "reason": "on my way second line"},
+    });
+    expected["m.mentions"] = json!({});
+    assert_eq!(t.content(&id).await, expected, "rebuilt from the option chosen");
+    // The answer counts as before.
+    let r = t.s.broadcasts.report(&actor("ada"), &t.b.room_id).await.unwrap();
+    assert_eq!(r.acknowledged, 1);
+    // An option the broadcast does not offer is refused, not rebuilt into something else.
+    let other = json!({"msgtype": "m.text", "body": "x", "org.wardline.response": {"option": "decline"},
+        "m.relates_to": {"rel_type": "m.reference", "event_id": message}});
+    assert!(matches!(t.post("cat", "m.room.message", None, other).await, Err(ServiceError::InvalidParam(_))));
+
+    // Reactions: only those that answer, with nothing but their relation.
+    let party = json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": message, "key": "🎉 free text"}});
+    assert!(matches!(t.post("cat", "m.reaction", None, party).await, Err(ServiceError::Forbidden(_))));
+    let thumbs = json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": message, "key": "👍", "extra": 1},
+        "body": "see me", "m.mentions": {"user_ids": ["@ben:localhost"]}});
+    let id = t.post("cat", "m.reaction", None, thumbs).await.unwrap();
+    assert_eq!(
+        t.content(&id).await,
+        json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": message, "key": "👍"}})
+    );
+    assert_eq!(t.s.broadcasts.report(&actor("ada"), &t.b.room_id).await.unwrap().acknowledged, 2);
+    // Taking a reaction back carries no text either.
+    let redact = SendEvent {
+        room_id: t.b.room_id.clone(),
+        kind: "m.room.redaction".into(),
+        state_key: None,
+        content: json!({"reason": "@room everyone look at this"}),
+        redacts: Some(id),
+        txn: None,
+    };
+    let redaction = t.s.rooms.send(&actor("cat"), redact).await.unwrap();
+    assert!(t.content(&redaction).await.get("reason").is_none());
+    // The sender's own messages are hers to write.
+    let mine = t.text("ada", "Car park B, @room").await.unwrap();
+    assert_eq!(t.content(&mine).await["body"], "Car park B, @room");
+}
+
+#[test]
+fn the_rules_refuse_a_recipients_answer_that_was_not_rebuilt() {
+    use crate::rooms::broadcast_room::may_post;
+    let ev = |kind: &str, content: serde_json::Value| wardline_types::NewEvent {
+        event_id: ruma::owned_event_id!("$e"),
+        room_id: ruma::owned_room_id!("!r:localhost"),
+        sender: user("ben"),
+        kind: kind.into(),
+        state_key: None,
+        content,
+        origin_server_ts: T0,
+        redacts: None,
+        txn: None,
+    };
+    let answer = json!({"msgtype": "m.text", "body": "Acknowledge", "m.mentions": {},
+        "m.relates_to": {"rel_type": "m.reference", "event_id": "$m"}, "org.wardline.response": {"option": "acknowledge"}});
+    assert!(may_post("@ada:localhost", &ev("m.room.message", answer.clone())));
+    for (field, value) in [
+        ("m.mentions", json!({"room": true})),
+        ("formatted_body", json!("<b>x</b>")),
+        ("body", json!("Acknowledge\nand more")),
+        ("msgtype", json!("m.notice")),
+    ] {
+        let mut bad = answer.clone();
+        bad[field] = value;
+        assert!(!may_post("@ada:localhost", &ev("m.room.message", bad)), "{field}");
+    }
+    let mut unmentioned = answer.clone();
+    unmentioned.as_object_mut().unwrap().remove("m.mentions");
+    assert!(!may_post("@ada:localhost", &ev("m.room.message", unmentioned)), "mentions must be empty, not left out");
+    let reaction = |key: &str| json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": "$m", "key": key}});
+    assert!(may_post("@ada:localhost", &ev("m.reaction", reaction("👍🏽"))));
+    assert!(may_post("@ada:localhost", &ev("m.reaction", reaction("2️⃣"))));
+    assert!(!may_post("@ada:localhost", &ev("m.reaction", reaction("🎉"))));
+    assert!(!may_post("@ada:localhost", &ev("m.reaction", reaction(&format!("👍{}", "\u{1F3FB}".repeat(20))))));
+    assert!(!may_post("@ada:localhost", &ev("m.room.encrypted", json!({"algorithm": "m.megolm.v1.aes-sha2"}))));
+    assert!(may_post("@ada:localhost", &ev("m.room.redaction", json!({"redacts": "$m"}))));
+    assert!(!may_post("@ada:localhost", &ev("m.room.redaction", json!({"redacts": "$m", "reason": "look"}))));
 }

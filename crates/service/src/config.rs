@@ -121,6 +121,9 @@ pub struct RateLimits {
     /// Asks for a message's relations (`/relations`), per user: a recursive one walks a whole
     /// thread's tree.
     pub relations: Bucket,
+    /// Pages of `/notifications`, per user: each reads up to a few thousand messages and
+    /// evaluates the user's push rules over them.
+    pub notifications: Bucket,
 }
 
 impl Default for RateLimits {
@@ -135,6 +138,7 @@ impl Default for RateLimits {
             statuses: Bucket { per_second: 2.0, burst: 30 },
             searches: Bucket { per_second: 1.0, burst: 30 },
             relations: Bucket { per_second: 5.0, burst: 60 },
+            notifications: Bucket { per_second: 1.0, burst: 20 },
         }
     }
 }
@@ -359,13 +363,13 @@ pub struct PushSettings {
     /// are refused. In the environment, a TOML array or one URL.
     #[serde(deserialize_with = "one_or_many")]
     pub gateway_urls: Vec<String>,
-    /// The hosts Web Push subscriptions may point at (`https://` only): the browsers' push
-    /// services. `*.example.com` stands for any host under `example.com`. In the environment, a
+    /// The hosts Web Push subscriptions may point at (`https://` on port 443 only): the
+    /// browsers' push services. `*.example.com` stands for any host under `example.com`. In the environment, a
     /// TOML array or one host.
     #[serde(deserialize_with = "one_or_many")]
     pub webpush_hosts: Vec<String>,
-    /// For tests only: also allow `http://` Web Push endpoints and gateways on a loopback address
-    /// (`127.0.0.1`, `::1`), still only if listed above.
+    /// For tests only: also allow `http://` Web Push endpoints, on any port, and gateways on a
+    /// loopback address (`127.0.0.1`, `::1`), still only if listed above.
     pub allow_loopback_http: bool,
     /// The contact put in the VAPID claims (`sub`): a `mailto:` or `https:` URL push services can
     /// reach the operator at. Unset: `mailto:postmaster@` the server name.

@@ -112,6 +112,10 @@ pub enum ServiceError {
     /// escalation), which nobody may mute.
     #[error("{0}")]
     ProtectedPushRule(String),
+    /// One more of something the server caps per person (their own push rules): waiting does
+    /// not help, removing one does. Not a rate limit: it carries no time to wait.
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("storage failure")]
     Store(#[from] StoreError),
     /// Something that should not happen did.

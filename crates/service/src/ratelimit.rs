@@ -31,6 +31,8 @@ pub enum LimitKind {
     Search,
     /// Asks for a message's relations (`/relations`, possibly recursive), per user.
     Relations,
+    /// Pages of `/notifications`, per user (each evaluates the push rules over many messages).
+    Notifications,
 }
 
 /// The key of limits that count everyone together.
@@ -78,6 +80,7 @@ impl RateLimiter {
             LimitKind::Status => limits.statuses,
             LimitKind::Search => limits.searches,
             LimitKind::Relations => limits.relations,
+            LimitKind::Notifications => limits.notifications,
         }
     }
 

@@ -21,6 +21,18 @@ const PUSHER_COLUMNS: &str = "user_id, app_id, pushkey, kind, app_display_name, 
 const QUEUE_COLUMNS: &str =
     "id, user_id, app_id, pushkey, event_id, room_id, level, highlight, unread, escalation, attempts, due_ts";
 
+/// The queue's order: emergency, then urgent, then routine (each oldest first).
+const LEVEL_RANK: &str = "CASE level WHEN 'emergency' THEN 0 WHEN 'urgent' THEN 1 ELSE 2 END";
+
+/// [`LEVEL_RANK`] of a level.
+fn rank(level: Level) -> u8 {
+    match level {
+        Level::Emergency => 0,
+        Level::Urgent => 1,
+        Level::Routine => 2,
+    }
+}
+
 fn corrupt(what: &str) -> StoreError {
     StoreError::Backend(format!("push: bad {what}"))
 }
@@ -129,17 +141,21 @@ fn tally(c: &Connection, event: &str, user: &str) -> StoreResult<PushTally> {
 
 #[async_trait]
 impl PushStore for SqliteStore {
-    async fn set_pusher(&self, p: Pusher, append: bool) -> StoreResult<()> {
+    async fn set_pusher(&self, p: Pusher, append: bool) -> StoreResult<Vec<OwnedUserId>> {
         let data = serde_json::Value::Object(p.data.clone()).to_string();
         self.writer
             .write(move |w| {
+                let mut removed: Vec<String> = Vec::new();
                 if !append {
-                    exec(
-                        w.tx,
-                        "DELETE FROM pushers WHERE app_id = ?1 AND pushkey = ?2 AND user_id != ?3",
-                        params![p.app_id, p.pushkey, p.user_id.as_str()],
-                    )
-                    .map_err(backend_err)?;
+                    removed =
+                        w.tx.prepare_cached(
+                            "DELETE FROM pushers WHERE app_id = ?1 AND pushkey = ?2 AND user_id != ?3
+                             RETURNING user_id",
+                        )
+                        .and_then(|mut s| {
+                            s.query_map(params![p.app_id, p.pushkey, p.user_id.as_str()], |r| r.get(0))?.collect()
+                        })
+                        .map_err(backend_err)?;
                 }
                 exec(
                     w.tx,
@@ -166,7 +182,8 @@ impl PushStore for SqliteStore {
                     ],
                 )
                 .map_err(backend_err)?;
-                Ok(())
+                removed.sort();
+                removed.iter().map(|u| parse_user(u)).collect()
             })
             .await
     }
@@ -292,7 +309,7 @@ impl PushStore for SqliteStore {
                          WHERE id IN (SELECT id FROM push_queue
                                       WHERE outcome IS NULL AND due_ts <= ?1
                                         AND (claimed_ts IS NULL OR claimed_ts < ?2)
-                                      ORDER BY due_ts, id LIMIT ?3)
+                                      ORDER BY {LEVEL_RANK}, due_ts, id LIMIT ?3)
                          RETURNING {QUEUE_COLUMNS}"
                     ))
                     .and_then(|mut s| {
@@ -300,7 +317,7 @@ impl PushStore for SqliteStore {
                     })
                     .map_err(backend_err)?;
                 let mut claimed = rows.into_iter().map(to_queued).collect::<StoreResult<Vec<_>>>()?;
-                claimed.sort_by_key(|q| (q.push.due, q.id));
+                claimed.sort_by_key(|q| (rank(q.push.level), q.push.due, q.id));
                 Ok(claimed)
             })
             .await

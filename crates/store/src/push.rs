@@ -127,8 +127,9 @@ pub struct PushTally {
 pub trait PushStore: Send + Sync {
     /// Creates or replaces the user's pusher with the same `app_id` and `pushkey`; unless
     /// `append`, other users' pushers with that `app_id` and `pushkey` are removed (the spec's
-    /// rule: a push key belongs to one account unless appended).
-    async fn set_pusher(&self, pusher: Pusher, append: bool) -> StoreResult<()>;
+    /// rule: a push key belongs to one account unless appended). Returns the users whose pusher
+    /// was removed so, sorted.
+    async fn set_pusher(&self, pusher: Pusher, append: bool) -> StoreResult<Vec<OwnedUserId>>;
     /// Removes the user's pusher; whether there was one.
     async fn delete_pusher(&self, user_id: &UserId, app_id: &str, pushkey: &str) -> StoreResult<bool>;
     /// The user's pushers.
@@ -141,7 +142,8 @@ pub trait PushStore: Send + Sync {
     /// notification already queued is not queued again).
     async fn queue_pushes(&self, pushes: Vec<NewPush>, cursor: &str, upto: StreamPos) -> StoreResult<()>;
     /// Claims up to `limit` pending notifications due by `now` that nobody claimed since
-    /// `lease_from`, counting an attempt for each.
+    /// `lease_from`, counting an attempt for each: emergency ones first, then urgent, then
+    /// routine, each oldest due first (and so returned).
     async fn claim_due_pushes(
         &self,
         now: Timestamp,

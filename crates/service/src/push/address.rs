@@ -3,9 +3,11 @@
 //!
 //! A pusher's URL is chosen by whoever signs in, so without this a member of staff could make
 //! the server post to any address it can reach (server-side request forgery into the hospital's
-//! network). Gateways must be listed exactly in `push.gateway_urls`; Web Push endpoints must be
-//! `https://` on a host of `push.webpush_hosts`. Redirects are never followed (see
-//! `transport.rs`), so a listed host cannot bounce a push elsewhere.
+//! network). Gateways must be listed exactly in `push.gateway_urls` (port included: an odd port
+//! on a listed host is allowed only if the listed URL names it); Web Push endpoints must be
+//! `https://` on port 443 of a host of `push.webpush_hosts` (with `push.allow_loopback_http`,
+//! for tests, also `http://` or another port on a loopback address). Redirects are never
+//! followed (see `transport.rs`), so a listed host cannot bounce a push elsewhere.
 
 use std::net::IpAddr;
 
@@ -82,13 +84,18 @@ impl Allowed {
             return Err(ServiceError::invalid("data.url has no host"));
         };
         let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback_test = self.loopback_http && bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
         let scheme_ok = match url.scheme() {
             "https" => true,
-            "http" => self.loopback_http && bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()),
+            "http" => loopback_test,
             _ => false,
         };
         if !scheme_ok {
             return Err(ServiceError::forbidden("a Web Push endpoint must be an https:// URL"));
+        }
+        // Push services listen on 443; another port on their host is not the push service.
+        if url.port_or_known_default() != Some(443) && !loopback_test {
+            return Err(ServiceError::forbidden("a Web Push endpoint must be on port 443 (https://host/..., no port)"));
         }
         if !self.webpush_hosts.iter().any(|h| host_matches(h, &host)) {
             return Err(ServiceError::forbidden(
@@ -160,15 +167,42 @@ mod tests {
             "https://user:pw@fcm.googleapis.com/x",
             "https://10.0.0.5/x",
             "http://127.0.0.1:9000/x",
+            "https://fcm.googleapis.com:8443/fcm/send/abc",
+            "https://fcm.googleapis.com:80/fcm/send/abc",
+            "https://fcm.googleapis.com:22/fcm/send/abc",
+            "https://a.notify.windows.com:6379/w",
             "file:///etc/passwd",
             "not a url",
         ] {
             assert!(a.webpush_endpoint(bad).is_err(), "{bad}");
         }
+        assert!(a.webpush_endpoint("https://fcm.googleapis.com:443/fcm/send/abc").is_ok(), "443 named is 443");
         let mut push = PushSettings { allow_loopback_http: true, ..PushSettings::default() };
         push.webpush_hosts.push("127.0.0.1".into());
         let test = Allowed::new(&push).unwrap();
         assert!(test.webpush_endpoint("http://127.0.0.1:9000/x").is_ok());
+        assert!(test.webpush_endpoint("https://127.0.0.1:9443/x").is_ok(), "any port on loopback, for tests");
         assert!(test.webpush_endpoint("http://10.0.0.5/x").is_err(), "http only on loopback");
+        assert!(
+            test.webpush_endpoint("https://fcm.googleapis.com:8443/x").is_err(),
+            "the test setting opens no other port elsewhere"
+        );
+    }
+
+    #[test]
+    fn a_gateways_port_is_the_one_listed() {
+        let listed = allowed(&["https://push.example/_matrix/push/v1/notify"], false);
+        for odd in [
+            "https://push.example:8443/_matrix/push/v1/notify",
+            "https://push.example:443/_matrix/push/v1/notify",
+            "http://push.example/_matrix/push/v1/notify",
+            "https://PUSH.example/_matrix/push/v1/notify",
+        ] {
+            assert!(listed.gateway(odd).is_err(), "{odd}");
+        }
+        let with_port = allowed(&["https://push.example:8443/_matrix/push/v1/notify"], false);
+        assert!(with_port.gateway("https://push.example:8443/_matrix/push/v1/notify").is_ok(), "named: allowed");
+        assert!(with_port.gateway("https://push.example/_matrix/push/v1/notify").is_err());
+        assert!(with_port.gateway("https://push.example:9443/_matrix/push/v1/notify").is_err());
     }
 }

@@ -6,6 +6,12 @@
 //! restart neither loses nor queues twice a message's notifications. A notification is claimed
 //! (a lease, [`LEASE_MS`]) before it is sent and marked sent or failed after; a crash between
 //! the send and the mark sends it again once the lease has run out: at most one duplicate.
+//! Every attempt ends within [`ATTEMPT_TIMEOUT`] (a slow gateway is cut off and retried), and a
+//! pass claims no more than it can finish well inside the lease, so no other node takes a
+//! notification over while it is being sent.
+//!
+//! **Order.** Emergency notifications go first, then urgent ones, then routine ones, each
+//! oldest first: a backlog of routine pushes never holds back a phone that must ring.
 //!
 //! **A failed push is a reason to escalate.** When every notification to one person about a
 //! message has failed for good (rejected, gone, out of attempts, or the pusher was removed)
@@ -36,12 +42,23 @@ pub const CURSOR: &str = "push";
 
 /// How long a claimed notification is its sender's before another may take it over.
 const LEASE_MS: u64 = 60_000;
+/// The longest one attempt may take, reading the pusher and signing included: the HTTP
+/// client's own limits are shorter still (`transport.rs`).
+pub(super) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most messages read at a time.
 const BATCH: usize = 500;
-/// Most notifications claimed in one pass.
-const SEND_BATCH: usize = 100;
 /// Notifications sent at once.
 const CONCURRENCY: usize = 16;
+/// Most notifications claimed at a time: two rounds of [`CONCURRENCY`].
+pub(super) const SEND_BATCH: usize = 2 * CONCURRENCY;
+/// Most claims in one pass (more wait for the next pass, after the stream is followed again).
+const CLAIMS_PER_PASS: usize = 8;
+// The last of a claim starts after the rounds before it, each at most ATTEMPT_TIMEOUT: all of
+// them end in less than half the lease.
+const _: () = assert!(
+    (SEND_BATCH.div_ceil(CONCURRENCY) as u128) * ATTEMPT_TIMEOUT.as_millis() * 2 <= LEASE_MS as u128,
+    "a claim must be sent well inside its lease"
+);
 /// The longest the task sleeps: other nodes' messages are seen within this.
 const POLL: Duration = Duration::from_millis(500);
 /// The shortest.
@@ -226,20 +243,32 @@ impl PushService {
         Ok((level, Some(about)))
     }
 
-    /// Sends the notifications due now, some at once.
+    /// Sends the notifications due now, some at once, most pressing first (the store claims
+    /// them in that order), a claim of [`SEND_BATCH`] at a time.
     async fn send_due(&self) -> ServiceResult<()> {
-        let now = self.clock.now();
-        let lease_from = Timestamp(now.0.saturating_sub(LEASE_MS));
-        let claimed = self.store.claim_due_pushes(now, lease_from, SEND_BATCH).await?;
-        let results: Vec<ServiceResult<()>> = futures::stream::iter(claimed)
-            .map(|q| async move {
-                let attempt = self.attempt(&q).await;
-                self.settle(q, attempt).await
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
-        results.into_iter().collect()
+        for _ in 0..CLAIMS_PER_PASS {
+            let now = self.clock.now();
+            let lease_from = Timestamp(now.0.saturating_sub(LEASE_MS));
+            let claimed = self.store.claim_due_pushes(now, lease_from, SEND_BATCH).await?;
+            let full = claimed.len() == SEND_BATCH;
+            let limit = self.attempt_timeout();
+            let results: Vec<ServiceResult<()>> = futures::stream::iter(claimed)
+                .map(|q| async move {
+                    let attempt = match tokio::time::timeout(limit, self.attempt(&q)).await {
+                        Ok(attempt) => attempt,
+                        Err(_) => Attempt::Retry(format!("no answer within {} ms", limit.as_millis())),
+                    };
+                    self.settle(q, attempt).await
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+            results.into_iter().collect::<ServiceResult<()>>()?;
+            if !full {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Tries to send one notification.

@@ -2,7 +2,9 @@
 //! (`/pushers`, `/pushers/set`), each address checked by [`Allowed`], and the server's VAPID
 //! public key for browsers.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -81,6 +83,9 @@ pub struct PushService {
     pub(super) wake: tokio::sync::Notify,
     /// The follower's position as last stored (`None`: not read yet).
     pub(super) cursor: Mutex<Option<StreamPos>>,
+    /// The longest one attempt may take, in milliseconds ([`super::delivery::ATTEMPT_TIMEOUT`];
+    /// tests shorten it).
+    attempt_timeout_ms: AtomicU64,
     /// When finished notifications were last forgotten.
     pub(super) forgotten: Mutex<Option<Timestamp>>,
 }
@@ -119,8 +124,22 @@ impl PushService {
             vapid: tokio::sync::OnceCell::new(),
             wake: tokio::sync::Notify::new(),
             cursor: Mutex::new(None),
+            attempt_timeout_ms: AtomicU64::new(
+                u64::try_from(super::delivery::ATTEMPT_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
+            ),
             forgotten: Mutex::new(None),
         })
+    }
+
+    /// The longest one attempt may take.
+    pub(super) fn attempt_timeout(&self) -> Duration {
+        Duration::from_millis(self.attempt_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// Tests: attempts end after `limit`.
+    #[cfg(test)]
+    pub(super) fn set_attempt_timeout(&self, limit: Duration) {
+        self.attempt_timeout_ms.store(u64::try_from(limit.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// Sends through `transport` from now on (tests).
@@ -221,8 +240,19 @@ impl PushService {
             created: self.clock.now(),
         };
         let detail = format!("set kind={} app_id={}", kind.as_str(), pusher.app_id);
-        self.store.set_pusher(pusher, req.append).await?;
-        self.record(caller, detail)
+        let app_id = pusher.app_id.clone();
+        let removed = self.store.set_pusher(pusher, req.append).await?;
+        self.record(caller, detail)?;
+        // The spec's rule (a shared ward phone signs in as the next person): the same push key
+        // set without `append` takes the device from whoever had it. Audited, naming them, so
+        // nobody loses their pushes unseen.
+        for owner in removed {
+            let mut r = self.audit.entry(Some(&caller.actor()), AuditAction::Pusher, Outcome::Success);
+            r.target_user = Some(owner.to_string());
+            r.detail = Some(format!("removed app_id={app_id}: its push key was set by {}", caller.user_id));
+            self.audit.record(r)?;
+        }
+        Ok(())
     }
 
     /// Is this pusher's address one the server may send to? Checked when it is set and again

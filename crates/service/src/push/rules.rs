@@ -15,6 +15,20 @@ use crate::{ServiceError, ServiceResult};
 /// The account data type the ruleset is stored as.
 pub const PUSH_RULES: &str = "m.push_rules";
 
+/// Most rules of a person's own (the server's defaults not counted): every message they may be
+/// told of is evaluated against each of them, and the ruleset travels in every first sync.
+pub const MAX_OWN_RULES: usize = 100;
+/// Most conditions in one rule.
+pub const MAX_CONDITIONS: usize = 20;
+/// Most actions in one rule.
+pub const MAX_ACTIONS: usize = 10;
+/// Longest glob pattern (a keyword rule's, or an `event_match` condition's), in bytes.
+pub const MAX_PATTERN_BYTES: usize = 256;
+/// Longest rule id, in bytes.
+pub const MAX_RULE_ID_BYTES: usize = 256;
+/// Largest condition, and largest list of actions, as JSON.
+const MAX_PART_BYTES: usize = 1024;
+
 /// The user's ruleset from its stored account data (`None`: never changed): the server's
 /// current defaults, with the enabled flags and actions the user gave them, and the user's own
 /// rules. Stored JSON that cannot be read gives the defaults (and a warning in the log).
@@ -85,12 +99,76 @@ pub fn rule_json(user: &UserId, rules: &Ruleset, kind: &RuleKind, rule_id: &str)
     value.map_err(|e| ServiceError::Internal(format!("push rule to JSON: {e}")))
 }
 
-/// Adds or replaces a user-defined rule, placed by `before` / `after` (user rules only).
+fn too_big(msg: String) -> ServiceError {
+    ServiceError::invalid(msg)
+}
+
+/// Refuses actions beyond [`MAX_ACTIONS`] or too large (a tweak's value is anything).
+fn check_actions(actions: &[Action]) -> ServiceResult<()> {
+    if actions.len() > MAX_ACTIONS {
+        return Err(too_big(format!("a push rule has at most {MAX_ACTIONS} actions")));
+    }
+    if serde_json::to_string(actions).map_or(true, |j| j.len() > MAX_PART_BYTES) {
+        return Err(too_big(format!("a push rule's actions are at most {MAX_PART_BYTES} bytes of JSON")));
+    }
+    Ok(())
+}
+
+/// Refuses a rule beyond the limits on its id, conditions, actions and patterns.
+fn check_size(rule: &NewPushRule) -> ServiceResult<()> {
+    if rule.rule_id().len() > MAX_RULE_ID_BYTES {
+        return Err(too_big(format!("a push rule id is at most {MAX_RULE_ID_BYTES} bytes")));
+    }
+    let (conditions, actions, pattern) = match rule {
+        NewPushRule::Override(r) | NewPushRule::Underride(r) => (r.conditions.as_slice(), &r.actions, None),
+        NewPushRule::Content(r) => (&[][..], &r.actions, Some(r.pattern.as_str())),
+        NewPushRule::Room(r) => (&[][..], &r.actions, None),
+        NewPushRule::Sender(r) => (&[][..], &r.actions, None),
+        _ => return Err(ServiceError::invalid(format!("unknown push rule kind {}", rule.kind()))),
+    };
+    check_actions(actions)?;
+    if conditions.len() > MAX_CONDITIONS {
+        return Err(too_big(format!("a push rule has at most {MAX_CONDITIONS} conditions")));
+    }
+    let pattern_too_long = |p: Option<&str>| p.is_some_and(|p| p.len() > MAX_PATTERN_BYTES);
+    if pattern_too_long(pattern) {
+        return Err(too_big(format!("a push rule's pattern is at most {MAX_PATTERN_BYTES} bytes")));
+    }
+    for c in conditions {
+        let json = serde_json::to_value(c).map_err(|e| ServiceError::invalid(e.to_string()))?;
+        if pattern_too_long(json.get("pattern").and_then(Value::as_str)) {
+            return Err(too_big(format!("a push rule's pattern is at most {MAX_PATTERN_BYTES} bytes")));
+        }
+        if json.to_string().len() > MAX_PART_BYTES {
+            return Err(too_big(format!("a push rule's condition is at most {MAX_PART_BYTES} bytes of JSON")));
+        }
+    }
+    Ok(())
+}
+
+/// How many rules of the person's own the ruleset holds (the server's defaults not counted).
+fn own_rules(rules: &Ruleset) -> usize {
+    rules.override_.iter().filter(|r| !r.default).count()
+        + rules.content.iter().filter(|r| !r.default).count()
+        + rules.room.iter().filter(|r| !r.default).count()
+        + rules.sender.iter().filter(|r| !r.default).count()
+        + rules.underride.iter().filter(|r| !r.default).count()
+}
+
+/// Adds or replaces a user-defined rule, placed by `before` / `after` (user rules only). A new
+/// rule beyond [`MAX_OWN_RULES`] is refused ([`ServiceError::LimitExceeded`]), as is one beyond
+/// the limits on its size ([`ServiceError::InvalidParam`]).
 pub fn insert(rules: &mut Ruleset, rule: NewPushRule, before: Option<&str>, after: Option<&str>) -> ServiceResult<()> {
     known_kind(&rule.kind())?;
     refuse_protected(rule.rule_id())?;
     for id in before.iter().chain(after.iter()) {
         refuse_protected(id)?;
+    }
+    check_size(&rule)?;
+    if rules.get(rule.kind(), rule.rule_id()).is_none() && own_rules(rules) >= MAX_OWN_RULES {
+        return Err(ServiceError::LimitExceeded(format!(
+            "you have {MAX_OWN_RULES} push rules of your own already: delete one you no longer need first"
+        )));
     }
     rules.insert(rule, after, before).map_err(|e| match e {
         InsertPushRuleError::ServerDefaultRuleId => {
@@ -133,5 +211,6 @@ pub fn set_enabled(rules: &mut Ruleset, kind: &RuleKind, rule_id: &str, enabled:
 pub fn set_actions(rules: &mut Ruleset, kind: &RuleKind, rule_id: &str, actions: Vec<Action>) -> ServiceResult<()> {
     known_kind(kind)?;
     refuse_protected(rule_id)?;
+    check_actions(&actions)?;
     rules.set_actions(kind.clone(), rule_id, actions).map_err(|_| not_found(kind, rule_id))
 }

@@ -24,7 +24,7 @@ use crate::audit::{By, Operator};
 use crate::config::PushSettings;
 use crate::roles::tests::{T0, actor, user};
 use crate::rooms::{CreateRoom, SendEvent};
-use crate::{Caller, Config, ServiceError, Services};
+use crate::{Caller, Config, ServiceError, ServiceResult, Services};
 
 const GATEWAY: &str = "https://push.example.org/_matrix/push/v1/notify";
 const MIN: u64 = 60_000;
@@ -37,6 +37,8 @@ enum Mode {
     Reject,
     Down,
     Status(u16),
+    /// Accepts the connection and never answers.
+    Hang,
 }
 
 /// One request the fake received: URL, headers, body.
@@ -52,7 +54,9 @@ struct Fake {
 impl PushTransport for Fake {
     async fn post(&self, url: &str, headers: Vec<(&'static str, String)>, body: Vec<u8>) -> Result<Answer, String> {
         self.sent.lock().unwrap().push((url.to_owned(), headers, body.clone()));
-        match self.mode.lock().unwrap().clone() {
+        let mode = self.mode.lock().unwrap().clone();
+        match mode {
+            Mode::Hang => std::future::pending().await,
             Mode::Accept => Ok(Answer { status: 200, body: br#"{"rejected":[]}"#.to_vec() }),
             Mode::Reject => {
                 let key = serde_json::from_slice::<Value>(&body)
@@ -104,6 +108,10 @@ fn http_pusher(key: &str) -> SetPusher {
 
 impl Ward {
     async fn open() -> Self {
+        Self::open_with(crate::config::RateLimits::default()).await
+    }
+
+    async fn open_with(rate_limits: crate::config::RateLimits) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db"), Durability::Normal).unwrap());
         let clock = Arc::new(ManualClock::new(T0));
@@ -113,7 +121,7 @@ impl Ward {
             first_retry_secs: 10,
             ..PushSettings::default()
         };
-        let config = Config { data_dir: dir.path().to_owned(), push, ..Config::default() };
+        let config = Config { data_dir: dir.path().to_owned(), push, rate_limits, ..Config::default() };
         let s = Services::new(config, Arc::clone(&store), clock.clone()).unwrap();
         tokio::spawn(s.audit.clone().run_writer());
         for name in ["nia", "reg", "raj", "ann"] {
@@ -195,8 +203,10 @@ async fn the_gateway_gets_ids_counts_and_priority_never_the_text() {
     let urgent = w.urgent(&room).await;
     w.s.pushers.tick().await.unwrap();
 
-    let sent = w.sent();
+    let mut sent = w.sent();
     assert_eq!(sent.len(), 2, "one push per message to Reg, none to Nia for her own");
+    // (Claimed urgent first; sent at once, so in no set order.)
+    sent.sort_by_key(|s| serde_json::from_slice::<Value>(&s.2).unwrap()["notification"]["event_id"] != json!(routine));
     for (i, (url, headers, body)) in sent.iter().enumerate() {
         assert_eq!(url, GATEWAY);
         assert!(headers.contains(&("content-type", "application/json".into())));
@@ -385,10 +395,29 @@ async fn setting_pushers_is_checked_and_audited() {
     long.app_id = "a".into();
     assert!(matches!(w.s.pushers.set_pusher(&reg, long).await, Err(ServiceError::InvalidParam(_))));
 
-    // The same key set by another account replaces theirs unless appended.
+    // The same key set by another account replaces theirs unless appended, audited as such.
     w.s.pushers.set_pusher(&reg, http_pusher("shared")).await.unwrap();
     w.s.pushers.set_pusher(&caller("raj"), http_pusher("shared")).await.unwrap();
     assert!(w.s.pushers.pushers(&reg).await.unwrap().is_empty());
+    w.s.audit.flush().await.unwrap();
+    let taken: Vec<_> = w
+        .store
+        .audit_records(1, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.record)
+        .filter(|r| r.action == AuditAction::Pusher && r.detail.as_deref().is_some_and(|d| d.starts_with("removed")))
+        .collect();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(
+        (taken[0].actor.as_deref(), taken[0].target_user.as_deref(), taken[0].detail.as_deref()),
+        (
+            Some("@raj:localhost"),
+            Some("@reg:localhost"),
+            Some("removed app_id=org.wardline.ios: its push key was set by @raj:localhost")
+        )
+    );
     let mut appended = http_pusher("shared");
     appended.append = true;
     w.s.pushers.set_pusher(&reg, appended).await.unwrap();
@@ -443,4 +472,146 @@ async fn someone_invited_is_pushed_an_escalating_message_before_joining_but_not_
         (v["notification"]["event_id"].clone(), v["notification"]["prio"].clone()),
         (json!(urgent), json!("high"))
     );
+}
+
+/// A room rule for room number `i` that mutes it.
+fn mute(i: usize) -> ruma::push::NewPushRule {
+    let room = OwnedRoomId::try_from(format!("!r{i}:localhost")).unwrap();
+    ruma::push::NewPushRule::Room(ruma::push::NewSimplePushRule::new(room, vec![]))
+}
+
+#[tokio::test]
+async fn a_persons_own_push_rules_are_limited_in_number_and_size() {
+    use ruma::push::{NewConditionalPushRule, NewPatternedPushRule, NewPushRule, PushCondition, RuleKind};
+    let w = Ward::open().await;
+    let reg = actor("reg");
+    for i in 0..super::rules::MAX_OWN_RULES {
+        w.s.push.put_rule(&reg, mute(i), None, None).await.unwrap();
+    }
+    let one_more = w.s.push.put_rule(&reg, mute(1000), None, None).await;
+    assert!(matches!(one_more, Err(ServiceError::LimitExceeded(_))), "{one_more:?}");
+    w.s.push.put_rule(&reg, mute(7), None, None).await.expect("replacing one of them is not one more");
+    w.s.push.delete_rule(&reg, &RuleKind::Room, "!r7:localhost").await.unwrap();
+    w.s.push.put_rule(&reg, mute(1000), None, None).await.expect("room for one after deleting one");
+
+    let nia = actor("nia");
+    let keyword = |pattern: String| NewPushRule::Content(NewPatternedPushRule::new("kw".into(), pattern, vec![]));
+    let invalid = |r: ServiceResult<()>| matches!(r, Err(ServiceError::InvalidParam(_)));
+    assert!(invalid(w.s.push.put_rule(&nia, keyword("x".repeat(257)), None, None).await), "pattern");
+    w.s.push.put_rule(&nia, keyword("x".repeat(256)), None, None).await.unwrap();
+    let cond = |pattern: &str| {
+        PushCondition::EventMatch(ruma::push::EventMatchConditionData::new("content.body".into(), pattern.into()))
+    };
+    let conditional = |conditions: Vec<PushCondition>, actions: Vec<ruma::push::Action>| {
+        NewPushRule::Override(NewConditionalPushRule::new("c".into(), conditions, actions))
+    };
+    assert!(invalid(w.s.push.put_rule(&nia, conditional(vec![cond("a"); 21], vec![]), None, None).await), "conditions");
+    assert!(invalid(w.s.push.put_rule(&nia, conditional(vec![cond(&"a".repeat(300))], vec![]), None, None).await));
+    let notify = vec![ruma::push::Action::Notify; 11];
+    assert!(
+        invalid(w.s.push.put_rule(&nia, conditional(vec![cond("a")], notify.clone()), None, None).await),
+        "actions"
+    );
+    w.s.push.put_rule(&nia, conditional(vec![cond("a"); 20], vec![]), None, None).await.unwrap();
+    assert!(invalid(w.s.push.set_actions(&nia, &RuleKind::Override, "c", notify).await), "actions set later");
+    let long_id = NewPushRule::Override(NewConditionalPushRule::new("i".repeat(300), vec![], vec![]));
+    assert!(invalid(w.s.push.put_rule(&nia, long_id, None, None).await), "rule id");
+}
+
+#[tokio::test]
+async fn a_page_of_notifications_reads_within_its_budget_and_the_next_goes_on_from_there() {
+    let w = Ward::open().await;
+    let rooms = [w.ward(&["reg"]).await, w.ward(&["reg"]).await, w.ward(&["reg"]).await];
+    // Messages that notify Reg, spread over three rooms, with Reg's own (which notify nobody)
+    // among them.
+    let mut notified = Vec::new();
+    for i in 0..30 {
+        let room = &rooms[i % 3];
+        notified.push(w.send("nia", room, json!({"msgtype": "m.text", "body": format!("obs {i}")})).await);
+        if i % 4 == 0 {
+            w.send("reg", room, json!({"msgtype": "m.text", "body": "seen"})).await;
+        }
+    }
+    notified.reverse();
+    let reg = actor("reg");
+    let mut listed = Vec::new();
+    let mut from: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let q =
+            super::notifications::NotificationQuery { from: from.as_deref(), limit: Some(7), only_highlight: false };
+        let page = w.s.push.notifications_within(&reg, q, 10).await.unwrap();
+        assert!(page.scanned <= 10, "read {} events for one page", page.scanned);
+        listed.extend(page.notifications.iter().map(|n| n.event.event.event_id.clone()));
+        pages += 1;
+        match page.next_token {
+            Some(t) => from = Some(t),
+            None => break,
+        }
+        assert!(pages < 100, "every page goes on");
+    }
+    assert_eq!(listed, notified, "each once, newest first, across the rooms");
+
+    // The endpoint reads within the default budget, and is rate limited.
+    let page = w.s.push.notifications(&reg, super::notifications::NotificationQuery::default()).await.unwrap();
+    assert_eq!(page.notifications.len(), 20);
+    assert!(page.scanned <= super::notifications::SCAN_BUDGET);
+    let limits = crate::config::RateLimits {
+        notifications: crate::config::Bucket { per_second: 0.01, burst: 2 },
+        ..crate::config::RateLimits::default()
+    };
+    let w = Ward::open_with(limits).await;
+    for _ in 0..2 {
+        w.s.push.notifications(&reg, super::notifications::NotificationQuery::default()).await.unwrap();
+    }
+    let third = w.s.push.notifications(&reg, super::notifications::NotificationQuery::default()).await;
+    assert!(matches!(third, Err(ServiceError::RateLimited { .. })), "{third:?}");
+}
+
+#[tokio::test]
+async fn a_gateway_that_never_answers_is_cut_off_and_retried_before_the_lease_runs_out() {
+    let w = Ward::open().await;
+    w.s.pushers.set_pusher(&caller("reg"), http_pusher("reg-phone")).await.unwrap();
+    let room = w.ward(&["reg"]).await;
+    w.mode(Mode::Hang);
+    w.s.pushers.set_attempt_timeout(Duration::from_millis(200));
+    w.send("nia", &room, json!({"msgtype": "m.text", "body": TEXT})).await;
+    let pass = tokio::time::timeout(Duration::from_secs(10), w.s.pushers.tick()).await;
+    assert!(pass.is_ok(), "the pass ends: the attempt was cut off");
+    assert_eq!(w.sent().len(), 1);
+    // Settled as a retry (10 s on), not left claimed for another node to send again.
+    w.mode(Mode::Accept);
+    w.after(9_000).await;
+    assert!(w.sent().is_empty(), "not before the retry");
+    w.after(1_000).await;
+    assert_eq!(w.sent().len(), 1, "retried at 10 s, long before the 60 s lease would end");
+}
+
+#[tokio::test]
+async fn urgent_pushes_go_before_a_backlog_of_routine_ones() {
+    let w = Ward::open().await;
+    w.s.pushers.set_pusher(&caller("reg"), http_pusher("reg-phone")).await.unwrap();
+    let room = w.ward(&["reg"]).await;
+    // The gateway is down while routine messages pile up, then an urgent one comes.
+    w.mode(Mode::Down);
+    for i in 0..40 {
+        w.send("nia", &room, json!({"msgtype": "m.text", "body": format!("obs {i}")})).await;
+    }
+    w.s.pushers.tick().await.unwrap();
+    assert_eq!(w.sent().len(), 40, "each tried once");
+    let urgent = w.urgent(&room).await;
+    w.s.pushers.tick().await.unwrap();
+    assert_eq!(w.sent().len(), 1, "the urgent one at once");
+    // At the retry all are due together, more than one claim holds: the urgent one is claimed first.
+    w.mode(Mode::Hang);
+    w.s.pushers.set_attempt_timeout(Duration::from_millis(50));
+    w.clock.advance(Duration::from_secs(3600));
+    w.s.pushers.tick().await.unwrap();
+    let sent = w.sent();
+    assert_eq!(sent.len(), 41);
+    let at = sent
+        .iter()
+        .position(|(_, _, b)| serde_json::from_slice::<Value>(b).unwrap()["notification"]["event_id"] == json!(urgent))
+        .unwrap();
+    assert!(at < super::delivery::SEND_BATCH, "the urgent one is in the first claim, not behind the backlog: {at}");
 }

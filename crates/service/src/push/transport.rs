@@ -8,6 +8,12 @@ use async_trait::async_trait;
 
 /// The most of an answer read (a gateway's `{"rejected": [...]}`).
 const MAX_ANSWER: usize = 64 * 1024;
+/// The longest wait to connect to a gateway or push service.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
+/// The longest one request may take, connecting and reading the answer included: inside the
+/// delivery's limit on an attempt, itself well inside a claim's lease.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
+const _: () = assert!(REQUEST_TIMEOUT.as_millis() < super::delivery::ATTEMPT_TIMEOUT.as_millis());
 
 /// A push service's or gateway's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,15 +39,16 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    /// A client with a 5 s connect and 15 s overall timeout, following no redirects.
+    /// A client with a [`CONNECT_TIMEOUT`] and a [`REQUEST_TIMEOUT`] overall, following no
+    /// redirects.
     ///
     /// # Errors
     /// The TLS configuration could not be built.
     pub fn new() -> Result<Self, crate::ServiceError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("Wardline/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| crate::ServiceError::Internal(format!("push client: {e}")))?;

@@ -6,6 +6,7 @@ use serde_json::Value;
 use wardline_types::account::SERVER_USERNAME;
 use wardline_types::{Membership, NewEvent, kinds};
 
+use super::broadcast_room::SenderFacts;
 use super::power_levels::PowerLevels;
 use super::state::RoomState;
 use crate::{ServiceError, ServiceResult};
@@ -16,7 +17,12 @@ fn deny(msg: impl Into<String>) -> ServiceResult<()> {
 
 /// Checks that `ev` may be appended to the room in state `room`. Every event of every room
 /// passes through here, whichever endpoint made it.
-pub fn authorize(room: &RoomState, ev: &NewEvent) -> ServiceResult<()> {
+///
+/// `facts`: what the store says of a broadcast's sender and their event in it (whether they may
+/// broadcast now, whether a redaction takes back someone else's event), read by the room service
+/// ([`super::RoomService::sender_facts`]); all `false` for anyone else's events, where they are
+/// not looked at.
+pub fn authorize(room: &RoomState, ev: &NewEvent, facts: SenderFacts) -> ServiceResult<()> {
     ev.check_limits().map_err(|e| ServiceError::invalid(e.to_string()))?;
     check_closed_organisation(ev)?;
     if ev.kind == kinds::REDACTION && (ev.state_key.is_some() || ev.redacts.is_none()) {
@@ -36,6 +42,14 @@ pub fn authorize(room: &RoomState, ev: &NewEvent) -> ServiceResult<()> {
     }
     if let Some(decided) = server_member_rule(room, ev) {
         return decided;
+    }
+    // A broadcast's sender keeps power 100 in its conversation, but posts there only while an
+    // administrator lets them broadcast.
+    if !facts.may_broadcast && super::broadcast_room::needs_permission(room, ev, facts.redacts_others) {
+        return deny(
+            "you may no longer broadcast (an administrator has withdrawn the permission), so you cannot post \
+             in this broadcast",
+        );
     }
     if ev.kind == kinds::MEMBER {
         return authorize_membership(room, ev);
@@ -67,12 +81,11 @@ pub fn authorize(room: &RoomState, ev: &NewEvent) -> ServiceResult<()> {
         return deny("a conversation's broadcast state is set by Wardline when it creates it, and never changes");
     }
     // A broadcast conversation: recipients post nothing but answers, whatever the power levels.
-    if ev.kind == kinds::MESSAGE
-        && ev.state_key.is_none()
+    if ev.state_key.is_none()
         && let Some(sender) = super::broadcast_room::broadcaster(room)
         && !super::broadcast_room::may_post(sender, ev)
     {
-        return deny("only the sender posts in a broadcast; you can acknowledge it");
+        return deny("only the sender posts in a broadcast; you can acknowledge it or choose one of its answers");
     }
     Ok(())
 }

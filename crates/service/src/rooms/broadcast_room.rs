@@ -1,14 +1,24 @@
 //! Broadcast conversations ([`wardline_types::broadcast`]): created with every recipient seated
 //! at once (an invitation and its acceptance in one write, as role seats are), the server's own
 //! member in, and power levels under which only the sender and the server post; recipients
-//! may react. Whether a recipient's message is an answer the conversation admits is decided by
-//! the authorization rules ([`super::auth_rules`]), which every event passes.
+//! answer and acknowledge. What a recipient sends is rebuilt by the server from what they chose
+//! ([`RoomService::recipient_content`]: no free text, formatting or mentions in a conversation
+//! of hundreds), and whether it is something the conversation admits is decided by the
+//! authorization rules ([`super::auth_rules`], [`may_post`]), which every event passes.
+//!
+//! The sender holds power 100 in their conversations for good, but may go on broadcasting only
+//! while their account, as stored now, may broadcast (`may_broadcast`, not deactivated): an
+//! administrator who withdraws the permission silences every broadcast they already made.
+//! [`needs_permission`] names the events that need it; the room service reads the account for
+//! those, and whose event a redaction takes back ([`RoomService::sender_facts`]), and the
+//! authorization rules refuse them without it.
 
 use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
 use wardline_types::account::SERVER_USERNAME;
 use wardline_types::broadcast::{BROADCAST, sender_of};
 use wardline_types::priority::{self, Given};
+use wardline_types::relation::REACTION;
 use wardline_types::{Account, NewEvent, kinds};
 
 use super::create::ROOM_VERSION;
@@ -32,15 +42,91 @@ pub fn broadcaster(state: &RoomState) -> Option<&str> {
     state.get(BROADCAST, "").and_then(|e| sender_of(&e.event.content))
 }
 
-/// May `ev` (a message) be posted in the broadcast conversation whose sender is `sender`? Its
-/// sender and the server's own member post anything; a recipient only an answer
-/// (`org.wardline.response` referring to a message; reactions are not messages).
+/// What the authorization rules are told of a broadcast's sender and their event, beyond the
+/// room's state: read from the store by the room service ([`RoomService::sender_facts`]) for
+/// the broadcast's sender's events in it (all `false` for anyone else's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SenderFacts {
+    /// Their account, as stored now, may broadcast (`may_broadcast`, not deactivated).
+    pub may_broadcast: bool,
+    /// The event is a redaction of someone else's event (a recipient's answer).
+    pub redacts_others: bool,
+}
+
+/// Does `ev` need its sender's permission to broadcast, as stored now? Everything a broadcast's
+/// sender does in its conversation but react, answer, take back their own events or change
+/// their own membership (leaving it): posting, editing, changing its state, inviting or
+/// removing people, deleting others' answers. `redacts_others`: [`SenderFacts::redacts_others`].
+#[must_use]
+pub fn needs_permission(state: &RoomState, ev: &NewEvent, redacts_others: bool) -> bool {
+    if broadcaster(state) != Some(ev.sender.as_str()) {
+        return false;
+    }
+    let own_membership = ev.kind == kinds::MEMBER && ev.state_key.as_deref() == Some(ev.sender.as_str());
+    let answers = matches!(priority::answer_of(&ev.kind, &ev.content), Ok(Some((_, Given::Option { .. }))));
+    let own_redaction = ev.kind == kinds::REDACTION && !redacts_others;
+    !(own_membership || answers || ev.kind == REACTION || own_redaction)
+}
+
+/// Longest reaction key a recipient may use (the answering keys are a few characters, a skin
+/// tone and a presentation selector at most).
+const MAX_RECIPIENT_KEY_BYTES: usize = 16;
+
+/// May `ev` (an event that is not state) be posted in the broadcast conversation whose sender
+/// is `sender`, whatever the power levels? Its sender and the server's own member post anything
+/// (the sender while they may broadcast: [`needs_permission`]). A recipient answers and
+/// acknowledges, nothing more, in the form [`RoomService::recipient_content`] gives it: an
+/// answer with only its reference, option and reason, mentioning nobody; a reaction that answers
+/// (👍, 👎, 1️⃣ …: [`priority::reaction_answer`]) with only its relation; a redaction without a
+/// reason.
 #[must_use]
 pub fn may_post(sender: &str, ev: &NewEvent) -> bool {
     if ev.sender.as_str() == sender || ev.sender.localpart() == SERVER_USERNAME {
         return true;
     }
-    matches!(priority::answer_of(&ev.kind, &ev.content), Ok(Some((_, Given::Option { .. }))))
+    match ev.kind.as_str() {
+        kinds::MESSAGE => is_recipient_answer(&ev.content),
+        REACTION => is_recipient_reaction(&ev.content),
+        kinds::REDACTION => ev.content.as_object().is_some_and(|m| m.keys().all(|k| k == "redacts")),
+        _ => false,
+    }
+}
+
+/// Is `content` an answer as the server rebuilds a recipient's: the answer's own fields and
+/// nothing else, no mention, one line?
+fn is_recipient_answer(content: &Value) -> bool {
+    let Ok(Some((target, Given::Option { id, reason }))) = priority::answer_of(kinds::MESSAGE, content) else {
+        return false;
+    };
+    let Some(map) = content.as_object() else { return false };
+    let body = map.get("body").and_then(Value::as_str).unwrap_or_default();
+    let one_line = |s: &str| !s.chars().any(char::is_control);
+    let mut block = json!({ "option": id });
+    if let Some(r) = &reason {
+        block["reason"] = json!(r);
+    }
+    map.keys().all(|k| ["msgtype", "body", "m.relates_to", "m.mentions", priority::RESPONSE].contains(&k.as_str()))
+        && map.get("msgtype").and_then(Value::as_str) == Some("m.text")
+        && map.get("m.mentions") == Some(&json!({}))
+        && map.get("m.relates_to") == Some(&json!({ "rel_type": "m.reference", "event_id": target }))
+        && map.get(priority::RESPONSE) == Some(&block)
+        && !body.is_empty()
+        && one_line(body)
+        && reason.as_deref().is_none_or(|r| one_line(r) && body.ends_with(r))
+        && body.chars().count() <= priority::MAX_LABEL_CHARS + 3 + priority::MAX_REASON_CHARS
+}
+
+/// Is `content` a reaction that answers, with nothing but its relation?
+fn is_recipient_reaction(content: &Value) -> bool {
+    let Some(map) = content.as_object() else { return false };
+    let Some(rel) = map.get("m.relates_to").and_then(Value::as_object) else { return false };
+    let key = rel.get("key").and_then(Value::as_str).unwrap_or_default();
+    map.len() == 1
+        && rel.len() == 3
+        && rel.get("rel_type").and_then(Value::as_str) == Some("m.annotation")
+        && rel.get("event_id").is_some_and(Value::is_string)
+        && key.len() <= MAX_RECIPIENT_KEY_BYTES
+        && priority::reaction_answer(key).is_some()
 }
 
 /// A broadcast conversation to create.
@@ -107,6 +193,83 @@ impl RoomService {
         let mut slot = self.lock(&room_id).await?;
         self.append(by, &mut slot, events).await?;
         Ok(room_id)
+    }
+
+    /// The [`SenderFacts`] of `ev` in the room in state `state`: for a broadcast's sender, whose
+    /// event a redaction takes back and, if the event needs it ([`needs_permission`]), whether
+    /// their account may broadcast now (`known`: what an earlier event of the same write read).
+    pub(super) async fn sender_facts(
+        &self,
+        state: &RoomState,
+        ev: &NewEvent,
+        known: &mut Option<(OwnedUserId, bool)>,
+    ) -> ServiceResult<SenderFacts> {
+        let mut facts = SenderFacts::default();
+        if broadcaster(state) != Some(ev.sender.as_str()) {
+            return Ok(facts);
+        }
+        if ev.kind == kinds::REDACTION
+            && let Some(target) = &ev.redacts
+        {
+            facts.redacts_others = self.store.event(target).await?.is_some_and(|t| t.event.sender != ev.sender);
+        }
+        if needs_permission(state, ev, facts.redacts_others) {
+            facts.may_broadcast = match known {
+                Some((u, may)) if *u == ev.sender => *may,
+                _ => {
+                    let account = self.store.account(&ev.sender).await?;
+                    let may = account.is_some_and(|a| a.may_broadcast && !a.deactivated);
+                    *known = Some((ev.sender.clone(), may));
+                    may
+                }
+            };
+        }
+        Ok(facts)
+    }
+
+    /// What a broadcast's recipient sends, rebuilt by the server: in a conversation of hundreds,
+    /// a recipient answers and acknowledges and nothing more, so no free text, formatting or
+    /// mention rides along. An answer becomes [`priority::answer_content`] of the option they
+    /// chose (its label as the body) with their reason on one line, mentioning nobody; a
+    /// reaction keeps only its relation; a redaction only its target. Anything else, or what
+    /// cannot be read (an option the message does not offer, a message elsewhere), is left as
+    /// it came, for the relation and authorization rules to refuse.
+    pub(super) async fn recipient_content(
+        &self,
+        state: &RoomState,
+        kind: &str,
+        content: Value,
+    ) -> ServiceResult<Value> {
+        match kind {
+            kinds::MESSAGE => {
+                let Ok(Some((target, Given::Option { id, reason }))) = priority::answer_of(kind, &content) else {
+                    return Ok(content);
+                };
+                let Ok(target_id) = ruma::OwnedEventId::try_from(target.as_str()) else { return Ok(content) };
+                let message = self.store.event(&target_id).await?.filter(|m| m.event.room_id == state.room_id);
+                let ask = message.and_then(|m| priority::request_of(&m.event.content).ok().flatten()).map(|r| r.ask);
+                let Some(choice) = ask.as_ref().and_then(|a| a.option(&id)) else { return Ok(content) };
+                let reason = reason.map(|r| {
+                    r.split(char::is_control).map(str::trim).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
+                });
+                let mut rebuilt =
+                    priority::answer_content(&target, choice, reason.as_deref().filter(|r| !r.is_empty()));
+                rebuilt["m.mentions"] = json!({});
+                Ok(rebuilt)
+            }
+            REACTION => {
+                let rel = content.get("m.relates_to");
+                let field = |k: &str| rel.and_then(|r| r.get(k)).cloned().unwrap_or(Value::Null);
+                let relation =
+                    json!({ "rel_type": field("rel_type"), "event_id": field("event_id"), "key": field("key") });
+                Ok(json!({ "m.relates_to": relation }))
+            }
+            kinds::REDACTION => Ok(match content.get("redacts") {
+                Some(target) => json!({ "redacts": target }),
+                None => json!({}),
+            }),
+            _ => Ok(content),
+        }
     }
 
     /// The sender of the broadcast conversation `room`, if it is one.

@@ -214,8 +214,11 @@ impl RoomService {
     async fn append(&self, by: &Actor, slot: &mut Slot, events: Vec<NewEvent>) -> ServiceResult<Vec<StoredEvent>> {
         // Check each event against the state the previous ones leave behind.
         let mut scratch = RoomState::clone(&slot.state);
+        // A broadcast's sender's permission, read once per write when an event needs it.
+        let mut may_broadcast: Option<(OwnedUserId, bool)> = None;
         for e in &events {
-            if let Err(err) = auth_rules::authorize(&scratch, e) {
+            let facts = self.sender_facts(&scratch, e, &mut may_broadcast).await?;
+            if let Err(err) = auth_rules::authorize(&scratch, e, facts) {
                 let mut denied = self.audit_for(by, e, Outcome::Denied);
                 denied.event_id = None;
                 denied.detail = Some(format!("{}; {err}", denied.detail.unwrap_or_default()));

@@ -129,6 +129,15 @@ impl RoomService {
         {
             map.remove(wardline_types::broadcast::BROADCAST);
         }
+        // A broadcast's recipients answer and acknowledge, nothing more: what they send is
+        // rebuilt from what they chose (`broadcast_room.rs`).
+        if req.state_key.is_none()
+            && let Some(broadcaster) = super::broadcast_room::broadcaster(&slot.state)
+            && broadcaster != sender.as_str()
+            && !wardline_types::account::is_service_user(sender)
+        {
+            req.content = self.recipient_content(&slot.state, &req.kind, req.content).await?;
+        }
         let mut event = self.new_event(&req.room_id, sender, &req.kind, req.state_key, req.content);
         event.redacts = req.redacts;
         event.txn = req.txn.clone();

@@ -51,13 +51,14 @@ pub(super) async fn pushers(s: &impl Store) -> StoreResult<()> {
     for name in ["pia", "pete"] {
         s.create_account(account(name), Timestamp(1)).await?;
     }
-    s.set_pusher(pusher("pia", "k1", "PHONE"), false).await?;
-    s.set_pusher(pusher("pia", "k1", "PHONE"), false).await?;
+    check!(s.set_pusher(pusher("pia", "k1", "PHONE"), false).await?.is_empty(), "nobody else's to remove");
+    check!(s.set_pusher(pusher("pia", "k1", "PHONE"), false).await?.is_empty(), "her own is replaced, not removed");
     check!(s.pushers(&user("pia")).await?.len() == 1, "setting again replaces");
     check!(s.pushers(&user("pia")).await?.first() == Some(&pusher("pia", "k1", "PHONE")), "kept as set");
-    s.set_pusher(pusher("pete", "k1", "TABLET"), false).await?;
+    let removed = s.set_pusher(pusher("pete", "k1", "TABLET"), false).await?;
+    check!(removed == [user("pia")], "says whose pusher it removed");
     check!(s.pushers(&user("pia")).await?.is_empty(), "a key moves to its new account unless appended");
-    s.set_pusher(pusher("pia", "k1", "PHONE"), true).await?;
+    check!(s.set_pusher(pusher("pia", "k1", "PHONE"), true).await?.is_empty(), "appended: nothing removed");
     check!(s.pushers_of(&[user("pia"), user("pete")]).await?.len() == 2, "appended: both");
     check!(s.delete_pusher(&user("pete"), "org.wardline.ios", "k1").await?, "deleted");
     check!(!s.delete_pusher(&user("pete"), "org.wardline.ios", "k1").await?, "deleted once");
@@ -106,6 +107,27 @@ pub(super) async fn pushers(s: &impl Store) -> StoreResult<()> {
     check!(t == crate::PushTally::default(), "finished once");
     check!(s.next_push_due().await?.is_none(), "nothing pending");
     check!(s.forget_pushes(Timestamp(70_002)).await? == 1, "forgets only what finished before");
+
+    // Emergency, then urgent, then routine, whatever was due first.
+    let at = |level: Level, event: &str, due: u64| NewPush { level, due: Timestamp(due), ..push("pia", "k1", event) };
+    let queued = vec![
+        at(Level::Routine, "$r1", 100_000),
+        at(Level::Urgent, "$u1", 100_200),
+        at(Level::Emergency, "$e1", 100_300),
+    ];
+    let routine_later = at(Level::Routine, "$r2", 100_100);
+    s.queue_pushes(queued, "push-test", StreamPos(9)).await?;
+    s.queue_pushes(vec![routine_later], "push-test", StreamPos(10)).await?;
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        let one = s.claim_due_pushes(Timestamp(200_000), Timestamp(0), 1).await?;
+        order.extend(one.into_iter().map(|q| q.push.event_id.to_string()));
+    }
+    check!(order == ["$e1", "$u1", "$r1", "$r2"], "most pressing first, then oldest");
+    s.queue_pushes(vec![at(Level::Routine, "$r3", 1), at(Level::Urgent, "$u3", 2)], "push-test", StreamPos(11)).await?;
+    let both = s.claim_due_pushes(Timestamp(200_000), Timestamp(0), 10).await?;
+    let order: Vec<String> = both.into_iter().map(|q| q.push.event_id.to_string()).collect();
+    check!(order == ["$u3", "$r3"], "returned in that order");
 
     // The VAPID key: the first one stays.
     let first = s.vapid_key(b"first".to_vec(), Timestamp(1)).await?;

@@ -1,8 +1,9 @@
 //! Broadcasts over real HTTP (issue 14, "Broadcasts"): the permission an administrator grants,
 //! audiences (department, roles, organisation; inactive accounts left out), recipients seated
-//! without an invitation and unable to post anything but an answer, acknowledgement by response
-//! and by 👍, the report's exact figures, reminders to exactly those who have not, their rate
-//! limit, idempotent retries and the audit trail.
+//! without an invitation and unable to post anything but an answer (rebuilt by the server from
+//! the option chosen), acknowledgement by response and by 👍, the report's exact figures,
+//! reminders to exactly those who have not, their rate limit, idempotent retries, a withdrawn
+//! permission silencing the broadcasts already sent, and the audit trail.
 
 use serde_json::{Value, json};
 
@@ -165,12 +166,24 @@ async fn a_permitted_sender_broadcasts_to_a_department_and_the_report_and_remind
     );
     assert_eq!(ids(&r["not_read"]), [ben.user_id.as_str(), eve.user_id.as_str()], "{r}");
 
-    // Ben reads and acknowledges with a response; Eve reads only.
+    // Ben reads and acknowledges with a response (his client's extras are not sent on: the
+    // answer is rebuilt from the option he chose); Eve reads only.
     read(&ben, &room, &message).await;
-    let ack = json!({"msgtype": "m.text", "body": "Acknowledge", "m.relates_to": {"rel_type": "m.reference", "event_id": message},
-        "org.wardline.response": {"option": "acknowledge"}});
+    let ack = json!({"msgtype": "m.text", "body": "@room all of you look", "m.relates_to": {"rel_type": "m.reference", "event_id": message},
+        "org.wardline.response": {"option": "acknowledge"}, "m.mentions": {"room": true}, "formatted_body": "<h1>x</h1>"});
     let (st, b) = ben.send_event(&room, "m.room.message", "ack", ack).await;
     assert_eq!(st, 200, "{b}");
+    let ack_id = b["event_id"].as_str().unwrap();
+    let (_, e) = ada.get(&format!("/_matrix/client/v3/rooms/{}/event/{}", enc(&room), enc(ack_id))).await;
+    assert_eq!(
+        e["content"],
+        json!({"msgtype": "m.text", "body": "Acknowledge", "m.mentions": {}, "org.wardline.response": {"option": "acknowledge"},
+            "m.relates_to": {"rel_type": "m.reference", "event_id": message}}),
+        "{e}"
+    );
+    let party = json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": message, "key": "🎉"}});
+    let (st, b) = eve.send_event(&room, "m.reaction", "party", party).await;
+    assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "only reactions that answer: {b}");
     read(&eve, &room, &message).await;
     let r = report(&ada, &room).await;
     assert_eq!(
@@ -204,10 +217,16 @@ async fn a_permitted_sender_broadcasts_to_a_department_and_the_report_and_remind
     assert_eq!(r["acknowledged"].as_u64(), Some(2), "{r}");
     assert_eq!((r["not_acknowledged_total"].as_u64(), r["not_read_total"].as_u64()), (Some(0), Some(0)), "{r}");
 
-    // Withdrawn: no more broadcasts, the report of the one sent stays hers.
+    // Withdrawn: no more broadcasts, nor posts or reminders in the one sent (where she still
+    // holds power 100); its report stays hers.
     grant(&boss, &ada, false).await;
     let (st, _) = ada.post(B, broadcast(dept("Cardiology"), "t2", true)).await;
     assert_eq!(st, 403);
+    let (st, b) = ada.send_text(&room, "after", "Everyone: ignore the administrator").await;
+    assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{b}");
+    assert!(b["error"].as_str().unwrap().contains("no longer broadcast"), "{b}");
+    let (st, b) = ada.post(&format!("{B}/{}/remind", enc(&room)), json!({})).await;
+    assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{b}");
     report(&ada, &room).await;
 
     // The trail: the grant, the sending (audience and count, never the text), reports, reminder.

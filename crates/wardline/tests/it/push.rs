@@ -162,6 +162,54 @@ async fn a_push_gateway_gets_well_formed_notifications_without_text_and_rejected
 }
 
 #[tokio::test]
+async fn a_shared_ward_phone_moves_its_pusher_to_the_next_person_and_says_whose_it_was() {
+    let gw = Gateway::default();
+    let url = gw.serve(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+    let s = Server::start_with_env(&[("WARDLINE_PUSH__GATEWAY_URLS", url.as_str())]);
+    let nia = s.user("nia").await;
+    let reg = s.user("reg").await;
+    let raj = s.user("raj").await;
+    // The night nurse's session on the ward phone registered it; the day nurse signs in on the
+    // same phone, whose app sets the same push key.
+    let (st, body) = nia.post("/_matrix/client/v3/pushers/set", pusher(&url, "ward-phone-7")).await;
+    assert_eq!(st, 200, "{body}");
+    let (st, body) = reg.post("/_matrix/client/v3/pushers/set", pusher(&url, "ward-phone-7")).await;
+    assert_eq!(st, 200, "{body}");
+    assert!(pushers(&nia).await.is_empty(), "no longer listed as Nia's: the phone is Reg's now");
+    let listed = pushers(&reg).await;
+    assert_eq!((listed.len(), listed[0]["pushkey"].as_str()), (1, Some("ward-phone-7")));
+    // With `append`, both keep it.
+    let mut appended = pusher(&url, "ward-phone-7");
+    appended["append"] = json!(true);
+    let (st, body) = raj.post("/_matrix/client/v3/pushers/set", appended).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!((pushers(&reg).await.len(), pushers(&raj).await.len()), (1, 1));
+
+    // A message to both now rings the phone once, as Reg's (Raj sent it).
+    let room = raj.room_with(&[&nia, &reg]).await;
+    raj.sent_event(&room, "m.room.message", "r1", json!({"msgtype": "m.text", "body": TEXT})).await;
+    gw.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = gw.received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "to Reg only (Raj sent it, Nia's pusher is gone): {got:?}");
+
+    // The trail names whose pusher went, and who set the key.
+    let (ok, out, err) = crate::harness::cli(&s.data_dir, &["audit", "export"], None);
+    assert!(ok, "{err}");
+    let records: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let removed: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["action"] == "pusher" && r["detail"].as_str().is_some_and(|d| d.starts_with("removed")))
+        .collect();
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(
+        (removed[0]["actor"].as_str(), removed[0]["target_user"].as_str()),
+        (Some("@reg:localhost"), Some("@nia:localhost"))
+    );
+    assert!(!out.contains("ward-phone-7"), "never the push key");
+}
+
+#[tokio::test]
 async fn without_gateways_configured_http_pushers_are_refused_and_web_push_is_offered() {
     let s = Server::start();
     let reg = s.user("reg").await;

@@ -283,3 +283,38 @@ async fn notifications_lists_what_notified_with_paging_highlights_and_read() {
     let (st, body) = b.get("/_matrix/client/v3/notifications?only=everything").await;
     assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")));
 }
+
+#[tokio::test]
+async fn own_rules_are_capped_and_notifications_are_rate_limited() {
+    let s = Server::start_with_env(&[
+        ("WARDLINE_RATE_LIMITS__ENABLED", "true"),
+        ("WARDLINE_RATE_LIMITS__NOTIFICATIONS__PER_SECOND", "0.001"),
+        ("WARDLINE_RATE_LIMITS__NOTIFICATIONS__BURST", "2"),
+    ]);
+    let b = s.user("ben").await;
+    // A hundred rules of one's own, then no more (a cap, not a wait: no retry_after_ms).
+    for i in 0..100 {
+        let (st, body) =
+            b.put(&format!("{RULES}/room/{}", enc(&format!("!r{i}:localhost"))), json!({"actions": []})).await;
+        assert_eq!(st, 200, "{i}: {body}");
+    }
+    let (st, body) = b.put(&format!("{RULES}/room/{}", enc("!one-more:localhost")), json!({"actions": []})).await;
+    assert_eq!((st, body["errcode"].as_str()), (400, Some("M_LIMIT_EXCEEDED")), "{body}");
+    assert!(body.get("retry_after_ms").is_none(), "{body}");
+    // Rules too large are malformed.
+    let c = s.user("cat").await;
+    let (st, body) = c.put(&format!("{RULES}/content/kw"), json!({"pattern": "x".repeat(300), "actions": []})).await;
+    assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{body}");
+    let conditions: Vec<Value> =
+        (0..21).map(|i| json!({"kind": "event_match", "key": "content.body", "pattern": format!("p{i}")})).collect();
+    let (st, body) = c.put(&format!("{RULES}/override/many"), json!({"conditions": conditions, "actions": []})).await;
+    assert_eq!((st, body["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{body}");
+
+    // /notifications: the burst (here 2 pages), then a wait.
+    for _ in 0..2 {
+        let (st, body) = c.get("/_matrix/client/v3/notifications").await;
+        assert_eq!(st, 200, "{body}");
+    }
+    let (st, body) = c.get("/_matrix/client/v3/notifications").await;
+    assert_eq!((st, body["errcode"].as_str()), (429, Some("M_LIMIT_EXCEEDED")), "{body}");
+}

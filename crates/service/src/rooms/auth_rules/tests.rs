@@ -2,7 +2,7 @@ use ruma::{OwnedUserId, owned_event_id, owned_room_id, owned_user_id};
 use serde_json::{Value, json};
 use wardline_types::{NewEvent, StoredEvent, StreamPos, Timestamp, kinds};
 
-use super::authorize;
+use super::{SenderFacts, authorize};
 use crate::ServiceError;
 use crate::rooms::state::RoomState;
 
@@ -43,7 +43,7 @@ impl Room {
     }
 
     fn try_push(&mut self, e: NewEvent) -> Result<(), ServiceError> {
-        authorize(&self.0, &e)?;
+        authorize(&self.0, &e, SenderFacts::default())?;
         self.push(e);
         Ok(())
     }
