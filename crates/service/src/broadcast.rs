@@ -114,6 +114,9 @@ pub struct BroadcastService {
     status: Arc<StatusService>,
     /// One broadcast is created at a time, so a retried request waits for the first and finds it.
     sending: Mutex<()>,
+    /// Tests only: the next send stops after its message, before it is recorded (a crash).
+    #[cfg(test)]
+    pub(crate) crash_before_recording: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for BroadcastService {
@@ -136,6 +139,8 @@ impl BroadcastService {
             rooms,
             status,
             sending: Mutex::new(()),
+            #[cfg(test)]
+            crash_before_recording: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -230,6 +235,7 @@ impl BroadcastService {
             .create_broadcast_room(
                 by,
                 NewBroadcastRoom {
+                    key: new.txn_id.clone(),
                     name: format!("Broadcast: {title}"),
                     state: block.clone(),
                     recipients: recipients.clone(),
@@ -243,8 +249,12 @@ impl BroadcastService {
         if acknowledge {
             content[ASK] = json!({ "options": [{ "id": ACKNOWLEDGE, "label": "Acknowledge", "means": "accept" }] });
         }
-        let device = by.device_id.clone().unwrap_or_else(|| OwnedDeviceId::from("BROADCAST"));
-        let txn = TxnRef { device_id: device, txn_id: OwnedTransactionId::from(format!("broadcast.{}", new.txn_id)) };
+        // The broadcast's own transaction (per sender, whichever device retries it): a retry
+        // after a crash finds the message already sent instead of sending it twice.
+        let txn = TxnRef {
+            device_id: OwnedDeviceId::from("BROADCAST"),
+            txn_id: OwnedTransactionId::from(format!("broadcast.{}", new.txn_id)),
+        };
         let req = SendEvent {
             room_id: room_id.clone(),
             kind: kinds::MESSAGE.into(),
@@ -254,6 +264,11 @@ impl BroadcastService {
             txn: Some(txn),
         };
         let event_id = self.rooms.send(by, req).await?;
+        #[cfg(test)]
+        if self.crash_before_recording.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Err(ServiceError::Internal("crashed (test)".into()));
+        }
+        let sent = self.store.event(&event_id).await?.map_or_else(|| self.clock.now(), |e| e.event.origin_server_ts);
         let record = Broadcast {
             room_id,
             event_id,
@@ -263,7 +278,7 @@ impl BroadcastService {
             title,
             level: new.level,
             acknowledge,
-            sent: self.clock.now(),
+            sent,
             recipients: recipients.len() as u64,
             reminded: None,
         };

@@ -416,3 +416,57 @@ fn the_rules_refuse_a_recipients_answer_that_was_not_rebuilt() {
     assert!(may_post("@ada:localhost", &ev("m.room.redaction", json!({"redacts": "$m"}))));
     assert!(!may_post("@ada:localhost", &ev("m.room.redaction", json!({"redacts": "$m", "reason": "look"}))));
 }
+
+#[tokio::test]
+async fn a_retry_after_a_crash_between_sending_and_recording_sends_nothing_twice() {
+    let t = sent(&["ben", "cat"]).await;
+    let new = |txn: &str| NewBroadcast {
+        audience: Audience::Department { department: "Wards".into() },
+        title: "Lift out of order".into(),
+        body: "Lift B is out of order until Friday.".into(),
+        level: Level::Urgent,
+        acknowledge: true,
+        txn_id: txn.into(),
+    };
+    // The first attempt creates the conversation and sends the message, then dies before the
+    // broadcast is recorded.
+    t.s.broadcasts.crash_before_recording.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(t.s.broadcasts.send(&actor("ada"), new("t2")).await.is_err());
+    let rooms_after_crash = t.store.rooms_of_user(&user("ben")).await.unwrap().len();
+
+    // The client retries the same transaction, from another device.
+    let other = Actor { device_id: Some(OwnedDeviceId::from("PHONE")), ..actor("ada") };
+    let (b, repeated) = t.s.broadcasts.send(&other, new("t2")).await.unwrap();
+    assert!(!repeated, "it was never recorded: this attempt records it");
+    assert_eq!(t.store.rooms_of_user(&user("ben")).await.unwrap().len(), rooms_after_crash, "no second conversation");
+    let messages: Vec<_> = t
+        .store
+        .room_events(
+            &b.room_id,
+            wardline_store::PosRange::upto(t.store.current_pos()),
+            wardline_store::Direction::Forward,
+            100,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.kind == "m.room.message" && e.event.sender == user("ada"))
+        .collect();
+    assert_eq!(messages.len(), 1, "the message once: {messages:?}");
+    assert_eq!(messages[0].event.event_id, b.event_id);
+    assert_eq!(b.sent, messages[0].event.origin_server_ts, "sent when it was sent, not when it was recorded");
+    let mine = t.s.broadcasts.mine(&user("ada")).await.unwrap();
+    assert_eq!(mine.iter().filter(|m| m.txn_id == "t2").count(), 1);
+    let sent_records = t.records(AuditAction::Broadcast, Outcome::Success).await;
+    assert_eq!(
+        sent_records
+            .iter()
+            .filter(|(_, room, d)| room.as_str() == b.room_id.as_str() && d.starts_with("sent "))
+            .count(),
+        1
+    );
+
+    // A different transaction is a different broadcast, in its own conversation.
+    let (other_b, _) = t.s.broadcasts.send(&actor("ada"), new("t3")).await.unwrap();
+    assert_ne!(other_b.room_id, b.room_id);
+}

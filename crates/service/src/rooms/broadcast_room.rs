@@ -22,7 +22,7 @@ use wardline_types::relation::REACTION;
 use wardline_types::{Account, NewEvent, kinds};
 
 use super::create::ROOM_VERSION;
-use super::{RoomService, RoomState, random_id};
+use super::{RoomService, RoomState};
 use crate::audit::Actor;
 use crate::{ServiceError, ServiceResult};
 
@@ -129,9 +129,29 @@ fn is_recipient_reaction(content: &Value) -> bool {
         && priority::reaction_answer(key).is_some()
 }
 
+/// The id of `sender`'s broadcast conversation for `key`: the same for a retry, unguessable
+/// without the key, and never one a client can choose (created conversations get random ids).
+fn broadcast_room_id(sender: &UserId, key: &str, server_name: &ruma::ServerName) -> ServiceResult<OwnedRoomId> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::new()
+        .chain_update(b"wardline broadcast room\0")
+        .chain_update(sender.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(key.as_bytes())
+        .finalize();
+    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+    OwnedRoomId::try_from(format!("!{}:{server_name}", id.get(..18).unwrap_or(&id)))
+        .map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
 /// A broadcast conversation to create.
 #[derive(Debug, Clone)]
 pub struct NewBroadcastRoom {
+    /// What makes a retry the same broadcast (its sender's transaction id): the conversation's
+    /// id is derived from it and the sender, so a retry after a crash finds the conversation the
+    /// first attempt created instead of seating everyone in a second one.
+    pub key: String,
     /// The name shown ("Broadcast: Fire drill").
     pub name: String,
     /// The content of its [`BROADCAST`] state event.
@@ -142,12 +162,12 @@ pub struct NewBroadcastRoom {
 
 impl RoomService {
     /// Creates a broadcast conversation: the sender (`by`) and the server's member at power
-    /// 100, every recipient joined at once, in one write. Returns its id.
+    /// 100, every recipient joined at once, in one write. Returns its id. Created once per
+    /// sender and [`NewBroadcastRoom::key`]: asked again, it returns the conversation already made.
     pub async fn create_broadcast_room(&self, by: &Actor, new: NewBroadcastRoom) -> ServiceResult<OwnedRoomId> {
         let sender: &UserId = &by.user_id;
         let server = self.server_member()?;
-        let room_id = OwnedRoomId::try_from(format!("!{}:{}", &random_id()[..18], self.server_name))
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let room_id = broadcast_room_id(sender, &new.key, &self.server_name)?;
         let me = self.store.account(sender).await?;
         let name_of = |a: Option<&Account>, u: &UserId| {
             a.and_then(|a| a.display_name.clone()).unwrap_or_else(|| u.localpart().to_owned())
@@ -191,6 +211,13 @@ impl RoomService {
             seat(&a.user_id, name_of(Some(a), &a.user_id));
         }
         let mut slot = self.lock(&room_id).await?;
+        if slot.state.get(kinds::CREATE, "").is_some() {
+            // Made by an earlier attempt that did not get to finish the broadcast.
+            return match broadcaster(&slot.state) {
+                Some(s) if s == sender.as_str() => Ok(room_id),
+                _ => Err(ServiceError::Internal("a broadcast's conversation id is taken".into())),
+            };
+        }
         self.append(by, &mut slot, events).await?;
         Ok(room_id)
     }
