@@ -131,7 +131,7 @@ impl EscalationService {
                         Ok(()) => {}
                         // The store failed: the cursor stays and the next pass reads these
                         // events again (what was done is done once: ends, claims and notices
-                        // are idempotent).
+                        // are idempotent, and a decline read again brings nothing forward).
                         Err(err @ crate::ServiceError::Store(_)) => return Err(err),
                         // Anything else (a notice the room refuses…) is this event's alone:
                         // logged, and the cursor moves on, so one room never holds back every
@@ -315,9 +315,22 @@ impl EscalationService {
                             && a.stream < answer.stream
                             && a.given.choice(&request.ask).is_some_and(|c| c.means == Means::Decline)
                     });
+                // The step that was next when they declined: once it has run (brought forward
+                // by this decline, or due anyway), the decline has done its part. Reading the
+                // same decline again (after a pass that failed part-way) never brings a second
+                // step forward.
+                let next_then = esc
+                    .log
+                    .iter()
+                    .filter(|r| r.ts <= answer.event.origin_server_ts)
+                    .map(|r| r.step + 1)
+                    .max()
+                    .unwrap_or(0);
                 // Every decline is recorded, with what it did.
                 let what = if earlier {
                     "declined again: no further step"
+                } else if esc.step != next_then {
+                    "the step it brought forward has run"
                 } else if self.store.hasten_escalation(target, esc.step, self.clock.now()).await? {
                     "next step now"
                 } else {

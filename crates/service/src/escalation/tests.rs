@@ -350,6 +350,41 @@ async fn after_a_restart_steps_run_on_time_and_a_crash_mid_step_neither_skips_no
 }
 
 #[tokio::test]
+async fn a_decline_read_again_after_a_pass_that_failed_part_way_brings_no_second_step_forward() {
+    let n = Night::open().await.with_consultant().await;
+    n.set_org_policy(
+        Level::Urgent,
+        vec![
+            step(2, Action::Add { targets: vec![person("con")] }),
+            step(10, Action::Failsafe { targets: vec![person("ann")] }),
+        ],
+    )
+    .await;
+    let room = n.ward(&["reg", "raj"]).await;
+    let msg = n.urgent(&room, "urgent", json!({})).await;
+    n.s.escalation.tick().await.unwrap();
+    let before_decline = n.store.cursor(super::CURSOR).await.unwrap().expect("stored");
+
+    n.clock.advance(Duration::from_secs(30));
+    n.react("raj", &room, &msg, "👎").await;
+    n.s.escalation.tick().await.unwrap();
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert_eq!((esc.step, esc.due), (1, Some(Timestamp(T0.0 + 10 * MIN))), "the decline brought the consultant in");
+
+    // A pass read the decline and then failed elsewhere: its cursor was not stored, and the
+    // next (here, after a restart) reads the same decline again.
+    n.store.put_cursor(super::CURSOR, before_decline).await.unwrap();
+    let config = Config { data_dir: std::env::temp_dir(), ..Config::default() };
+    let second = Services::new(config, std::sync::Arc::clone(&n.store), n.clock.clone()).unwrap();
+    tokio::spawn(second.audit.clone().run_writer());
+    second.escalation.tick().await.unwrap();
+    let esc = n.store.escalation(&msg).await.unwrap().unwrap();
+    assert_eq!((esc.step, esc.due), (1, Some(Timestamp(T0.0 + 10 * MIN))), "the failsafe keeps its time");
+    assert!(esc.ended.is_none(), "not at the failsafe 8 minutes early: {esc:?}");
+    assert_eq!(n.notices(&room).await.len(), 1, "one step, one notice");
+}
+
+#[tokio::test]
 async fn a_policy_is_saved_only_with_a_failsafe_that_can_be_reached() {
     let n = Night::open().await;
     let by = By::Staff(&actor("ann"));
