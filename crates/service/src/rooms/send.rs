@@ -72,6 +72,14 @@ impl RoomService {
         if let Some(txn) = &req.txn
             && let Some(id) = self.store.event_for_txn(sender, &txn.device_id, txn.txn_id.as_str()).await?
         {
+            // A transaction is one request to one conversation: the same id for another
+            // conversation is a different message, refused (never answered with the first one's
+            // id, which would leave this one unsent without a word).
+            if self.store.event(&id).await?.is_some_and(|e| e.event.room_id != req.room_id) {
+                return Err(ServiceError::invalid(
+                    "this transaction id was already used in another conversation: use a new one",
+                ));
+            }
             return Ok((id, SendOutcome::default()));
         }
         // The server's own notices and roles' notices are not a person typing: never limited

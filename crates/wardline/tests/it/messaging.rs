@@ -33,6 +33,15 @@ async fn send_is_idempotent_per_device_and_txn() {
     let (st, _) =
         a.put(&format!("/_matrix/client/v3/rooms/{}/send/m.room.message/t9", enc(&room)), json!([1, 2])).await;
     assert_eq!(st, 400);
+    // The same txn id in another conversation is another request: refused with a reason, never
+    // answered with the first conversation's event (which would leave this one unsent unseen).
+    let second_room = a.room_with(&[]).await;
+    let (st, body) = a.send_text(&second_room, "txn-1", "obs due bed 9").await;
+    assert_eq!(st, 400, "{body}");
+    assert_eq!(body["errcode"], "M_INVALID_PARAM", "{body}");
+    assert_ne!(body["event_id"], first["event_id"]);
+    let sync = a.sync(None, 0, None).await;
+    assert!(timeline_bodies(&sync, &second_room).is_empty(), "nothing was sent there");
 }
 
 /// Many senders at once: every member's sync sees every acknowledged message exactly once, and
