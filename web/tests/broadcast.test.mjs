@@ -83,6 +83,16 @@ for (const [label, size] of [
       await msg.waitFor(WAIT);
       assert.equal(await priya.getByLabel("Message", { exact: true }).count(), 0, "recipients have no composer");
       await priya.getByText("A broadcast: answer it with the buttons on the message.").waitFor(WAIT);
+      // Its actions offer only what the server takes from a recipient: no reply, only the
+      // reactions that acknowledge.
+      await msg.getByRole("button", { name: /^Actions for the message from/ }).click();
+      const actions = priya.getByRole("toolbar", { name: "Message actions" });
+      await actions.waitFor(WAIT);
+      const reactions = await actions.getByRole("button", { name: /^React / }).evaluateAll((bs) => bs.map((b) => b.textContent));
+      assert.deepEqual(reactions, ["👍", "✅"]);
+      assert.equal(await actions.getByRole("button", { name: "Reply" }).count(), 0, "recipients cannot reply");
+      await priya.keyboard.press("Escape");
+      await actions.waitFor({ state: "detached", timeout: 10_000 });
       await reading(priya, msg.getByRole("button", { name: "Acknowledge" }).click());
       await msg.getByText(/You acknowledged at \d\d:\d\d/).waitFor(WAIT);
 

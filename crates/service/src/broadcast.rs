@@ -125,6 +125,19 @@ impl std::fmt::Debug for BroadcastService {
     }
 }
 
+/// What makes a retry the same broadcast: its transaction id and everything it says (audience,
+/// title, level, acknowledgement, text). A retry finds the conversation and message of the
+/// attempt it repeats; a changed broadcast under an old transaction id gets a conversation of its
+/// own, and its message's transaction, already used in the first one's, is refused: it never
+/// goes to the earlier attempt's audience.
+fn retry_key(txn_id: &str, block: &Value, body: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let said = json!({ "block": block, "body": body }).to_string();
+    let digest = sha2::Sha256::digest(said.as_bytes());
+    format!("{txn_id}\0{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest))
+}
+
 fn active(a: &Account) -> bool {
     !a.deactivated && !wardline_types::account::is_service_user(&a.user_id)
 }
@@ -230,12 +243,29 @@ impl BroadcastService {
             "sender": sender, "audience": new.audience, "title": title,
             "level": new.level.as_str(), "acknowledge": acknowledge,
         });
+        // The broadcast's own transaction (per sender, whichever device retries it): a retry
+        // after a crash finds the message already sent instead of sending it twice.
+        let txn = TxnRef {
+            device_id: OwnedDeviceId::from("BROADCAST"),
+            txn_id: OwnedTransactionId::from(format!("broadcast.{}", new.txn_id)),
+        };
+        let key = retry_key(&new.txn_id, &block, body);
+        // Sent before under this transaction id, but not this broadcast (another audience or
+        // text): refused before anyone is seated anywhere.
+        let its_room = self.rooms.broadcast_room_id(sender, &key)?;
+        if let Some(earlier) = self.store.event_for_txn(sender, &txn.device_id, txn.txn_id.as_str()).await?
+            && self.store.event(&earlier).await?.is_some_and(|e| e.event.room_id != its_room)
+        {
+            return Err(ServiceError::invalid(
+                "this transaction id was used for a different broadcast: send it as a new one",
+            ));
+        }
         let room_id = self
             .rooms
             .create_broadcast_room(
                 by,
                 NewBroadcastRoom {
-                    key: new.txn_id.clone(),
+                    key,
                     name: format!("Broadcast: {title}"),
                     state: block.clone(),
                     recipients: recipients.clone(),
@@ -249,12 +279,6 @@ impl BroadcastService {
         if acknowledge {
             content[ASK] = json!({ "options": [{ "id": ACKNOWLEDGE, "label": "Acknowledge", "means": "accept" }] });
         }
-        // The broadcast's own transaction (per sender, whichever device retries it): a retry
-        // after a crash finds the message already sent instead of sending it twice.
-        let txn = TxnRef {
-            device_id: OwnedDeviceId::from("BROADCAST"),
-            txn_id: OwnedTransactionId::from(format!("broadcast.{}", new.txn_id)),
-        };
         let req = SendEvent {
             room_id: room_id.clone(),
             kind: kinds::MESSAGE.into(),

@@ -470,3 +470,42 @@ async fn a_retry_after_a_crash_between_sending_and_recording_sends_nothing_twice
     let (other_b, _) = t.s.broadcasts.send(&actor("ada"), new("t3")).await.unwrap();
     assert_ne!(other_b.room_id, b.room_id);
 }
+
+#[tokio::test]
+async fn a_transaction_id_used_for_one_broadcast_never_sends_a_different_one_to_its_audience() {
+    let t = sent(&["ben"]).await;
+    let new = |title: &str, body: &str, audience: Audience| NewBroadcast {
+        audience,
+        title: title.into(),
+        body: body.into(),
+        level: Level::Routine,
+        acknowledge: true,
+        txn_id: "t4".into(),
+    };
+    let wards = || Audience::Department { department: "Wards".into() };
+    // The first attempt dies after creating its conversation, before the message.
+    t.s.broadcasts.crash_before_recording.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(t.s.broadcasts.send(&actor("ada"), new("Parking", "Car park A closed.", wards())).await.is_err());
+    let rooms_of_ben = t.store.rooms_of_user(&user("ben")).await.unwrap().len();
+    // The sender changes the broadcast and the client (wrongly) keeps the transaction id.
+    for changed in [
+        new("Parking", "Car park A closed.", Audience::Organisation),
+        new("Parking today", "Car park A closed.", wards()),
+    ] {
+        let refused = t.s.broadcasts.send(&actor("ada"), changed).await;
+        assert!(matches!(refused, Err(ServiceError::InvalidParam(_))), "{refused:?}");
+        assert_eq!(
+            t.store.rooms_of_user(&user("ben")).await.unwrap().len(),
+            rooms_of_ben,
+            "nobody seated anywhere new"
+        );
+    }
+    // The same broadcast again goes out; then a different text under the same id is refused.
+    let (b, _) = t.s.broadcasts.send(&actor("ada"), new("Parking", "Car park A closed.", wards())).await.unwrap();
+    assert_eq!(b.audience, wards());
+    let other_text = NewBroadcast { txn_id: "t5".into(), ..new("Lifts", "Lift B is fine.", wards()) };
+    t.s.broadcasts.crash_before_recording.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(t.s.broadcasts.send(&actor("ada"), other_text.clone()).await.is_err());
+    let changed_text = NewBroadcast { body: "Lift B is out of order.".into(), ..other_text };
+    assert!(matches!(t.s.broadcasts.send(&actor("ada"), changed_text).await, Err(ServiceError::InvalidParam(_))));
+}

@@ -1,9 +1,9 @@
 // Writing a broadcast: who it goes to (the organisation, a department, a role's holders), its
 // title (the conversation's name: no patient details), the message, its priority and whether
 // to ask for acknowledgement; then a confirmation that says how many people it reaches. One
-// transaction id per broadcast written, so sending again after a lost answer sends it once.
+// transaction id per broadcast reviewed, so sending again after a lost answer sends it once.
 
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 
 import { audienceSize, openBroadcasts, sendBroadcast } from "../broadcasts";
 import type { Audience, Level } from "../broadcasts";
@@ -13,8 +13,12 @@ import { showToast } from "./Toast";
 
 type Kind = Audience["kind"];
 
+const newTxnId = (): string => `b${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
+
 export function BroadcastComposer({ departments }: { departments: string[] }) {
-  const txnId = useMemo(() => `b${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`, []);
+  // One per broadcast reviewed: "Send" again after a lost answer reuses it (the server sends
+  // once); "Change" and a new review make a new one (a different broadcast, never the old id).
+  const [txnId, setTxnId] = useState(newTxnId);
   const [kind, setKind] = useState<Kind>("department");
   const [department, setDepartment] = useState(departments[0] ?? "");
   const [roles, setRoles] = useState<RoleView[]>([]);
@@ -46,6 +50,7 @@ export function BroadcastComposer({ departments }: { departments: string[] }) {
     }
     setBusy(true);
     try {
+      setTxnId(newTxnId());
       setConfirming(await audienceSize(audience()));
     } catch (e) {
       setError(failure(e, "The audience cannot be counted"));

@@ -3,14 +3,18 @@
 
 import { useEffect, useRef } from "preact/hooks";
 
+import { mayWrite } from "../broadcasts";
 import { deleteMessage, showActions, startEdit, startForward, startReply, toggleReaction } from "../compose";
 import { findItem, markRead } from "../conversation";
 import { messageText } from "../messagetext";
 import { previewOf } from "../renderers";
+import { hasClient, matrix } from "../signedin";
 import { store, useStore } from "../state";
 import type { TimelineItem } from "../state";
 
 export const QUICK_REACTIONS = ["👍", "✅", "👀", "🙏"];
+/** In a broadcast a recipient only answers: the reactions the server takes as acknowledging. */
+export const ANSWER_REACTIONS = ["👍", "✅"];
 
 /** The message this one answers, quoted (tap: go to it). */
 export function ReplyQuote({ eventId }: { eventId: string }) {
@@ -42,6 +46,10 @@ function markAsRead(eventId: string): void {
 /** The "⋯" button and, when open, the message's actions. */
 export function MessageActions({ item }: { item: TimelineItem }) {
   const open = useStore((s) => s.actionsFor === item.eventId);
+  const current = useStore((s) => s.current);
+  // A broadcast's recipient: no reply, no edit, and only the reactions that answer it (the
+  // server refuses anything else there).
+  const writer = mayWrite(current && hasClient() ? matrix().getRoom(current) : null);
   const bar = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!open) return undefined;
@@ -69,10 +77,12 @@ export function MessageActions({ item }: { item: TimelineItem }) {
       </button>
       {open && (
         <div class="actions" role="toolbar" aria-label="Message actions" ref={bar}>
-          <button type="button" class="plain" onClick={() => startReply(eventId)}>
-            Reply
-          </button>
-          {QUICK_REACTIONS.map((key) => (
+          {writer && (
+            <button type="button" class="plain" onClick={() => startReply(eventId)}>
+              Reply
+            </button>
+          )}
+          {(writer ? QUICK_REACTIONS : ANSWER_REACTIONS).map((key) => (
             <button type="button" class="plain" key={key} aria-label={`React ${key}`} onClick={() => toggleReaction(eventId, key)}>
               {key}
             </button>
@@ -85,7 +95,7 @@ export function MessageActions({ item }: { item: TimelineItem }) {
               Mark as read up to here
             </button>
           )}
-          {item.mine && text !== null && (
+          {writer && item.mine && text !== null && (
             <button type="button" class="plain" onClick={() => startEdit(eventId, text)}>
               Edit
             </button>

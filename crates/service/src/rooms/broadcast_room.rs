@@ -148,9 +148,9 @@ fn broadcast_room_id(sender: &UserId, key: &str, server_name: &ruma::ServerName)
 /// A broadcast conversation to create.
 #[derive(Debug, Clone)]
 pub struct NewBroadcastRoom {
-    /// What makes a retry the same broadcast (its sender's transaction id): the conversation's
-    /// id is derived from it and the sender, so a retry after a crash finds the conversation the
-    /// first attempt created instead of seating everyone in a second one.
+    /// What makes a retry the same broadcast (its transaction id and what it says): the
+    /// conversation's id is derived from it and the sender, so a retry after a crash finds the
+    /// conversation the first attempt created instead of seating everyone in a second one.
     pub key: String,
     /// The name shown ("Broadcast: Fire drill").
     pub name: String,
@@ -212,7 +212,7 @@ impl RoomService {
         }
         let mut slot = self.lock(&room_id).await?;
         if slot.state.get(kinds::CREATE, "").is_some() {
-            // Made by an earlier attempt that did not get to finish the broadcast.
+            // Made by an earlier attempt of the same broadcast that did not get to finish.
             return match broadcaster(&slot.state) {
                 Some(s) if s == sender.as_str() => Ok(room_id),
                 _ => Err(ServiceError::Internal("a broadcast's conversation id is taken".into())),
@@ -297,6 +297,14 @@ impl RoomService {
             }),
             _ => Ok(content),
         }
+    }
+
+    /// The id `sender`'s broadcast conversation for `key` has (or will have).
+    ///
+    /// # Errors
+    /// Never in practice (the id is always valid).
+    pub fn broadcast_room_id(&self, sender: &UserId, key: &str) -> ServiceResult<OwnedRoomId> {
+        broadcast_room_id(sender, key, &self.server_name)
     }
 
     /// The sender of the broadcast conversation `room`, if it is one.
