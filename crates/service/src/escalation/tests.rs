@@ -61,6 +61,16 @@ impl Night {
         self.set_org_policy(Level::Urgent, steps).await;
     }
 
+    /// The organisation's urgent policy: bring in Con (the consultant) at `add_at` minutes, then
+    /// the failsafe (Ann) at `failsafe_at`.
+    async fn consultant_then_failsafe(&self, add_at: u64, failsafe_at: u64) {
+        let steps = vec![
+            step(add_at, Action::Add { targets: vec![person("con")] }),
+            step(failsafe_at, Action::Failsafe { targets: vec![person("ann")] }),
+        ];
+        self.set_org_policy(Level::Urgent, steps).await;
+    }
+
     /// `who` deletes (redacts) `target`.
     async fn delete(&self, who: &str, room: &OwnedRoomId, target: &OwnedEventId) {
         let req = SendEvent {
@@ -352,14 +362,7 @@ async fn after_a_restart_steps_run_on_time_and_a_crash_mid_step_neither_skips_no
 #[tokio::test]
 async fn a_decline_read_again_after_a_pass_that_failed_part_way_brings_no_second_step_forward() {
     let n = Night::open().await.with_consultant().await;
-    n.set_org_policy(
-        Level::Urgent,
-        vec![
-            step(2, Action::Add { targets: vec![person("con")] }),
-            step(10, Action::Failsafe { targets: vec![person("ann")] }),
-        ],
-    )
-    .await;
+    n.consultant_then_failsafe(2, 10).await;
     let room = n.ward(&["reg", "raj"]).await;
     let msg = n.urgent(&room, "urgent", json!({})).await;
     n.s.escalation.tick().await.unwrap();
@@ -423,14 +426,7 @@ async fn a_policy_is_saved_only_with_a_failsafe_that_can_be_reached() {
 #[tokio::test]
 async fn the_sender_leaving_does_not_stop_the_escalation() {
     let n = Night::open().await.with_consultant().await;
-    n.set_org_policy(
-        Level::Urgent,
-        vec![
-            step(2, Action::Add { targets: vec![person("con")] }),
-            step(4, Action::Failsafe { targets: vec![person("ann")] }),
-        ],
-    )
-    .await;
+    n.consultant_then_failsafe(2, 4).await;
     let room = n.ward(&["reg"]).await;
     let msg = n.urgent(&room, "urgent", json!({})).await;
     n.s.escalation.tick().await.unwrap();
@@ -504,14 +500,7 @@ async fn simulation_every_message_ends_accepted_or_at_the_failsafe_within_its_po
 #[tokio::test]
 async fn many_steps_due_at_once_each_run_once_in_one_pass_and_each_brings_the_same_person_in() {
     let n = Night::open().await.with_consultant().await;
-    n.set_org_policy(
-        Level::Urgent,
-        vec![
-            step(2, Action::Add { targets: vec![person("con")] }),
-            step(10, Action::Failsafe { targets: vec![person("ann")] }),
-        ],
-    )
-    .await;
+    n.consultant_then_failsafe(2, 10).await;
     // 20 conversations (more than run side by side), two urgent messages in each: at minute 2
     // every one of the 40 brings the consultant in, the two of a conversation into the same one.
     let mut sent = Vec::new();
@@ -545,14 +534,7 @@ async fn many_steps_due_at_once_each_run_once_in_one_pass_and_each_brings_the_sa
 #[tokio::test]
 async fn a_target_that_cannot_be_brought_in_or_a_step_that_keeps_failing_never_holds_the_failsafe_back() {
     let n = Night::open().await.with_consultant().await;
-    n.set_org_policy(
-        Level::Urgent,
-        vec![
-            step(2, Action::Add { targets: vec![person("con")] }),
-            step(30, Action::Failsafe { targets: vec![person("ann")] }),
-        ],
-    )
-    .await;
+    n.consultant_then_failsafe(2, 30).await;
     let room = n.ward(&["reg"]).await;
     // The consultant is banned from this conversation: the step cannot reach him and moves on.
     n.s.rooms.ban(&room, &actor("nia"), &user("con"), None).await.unwrap();
