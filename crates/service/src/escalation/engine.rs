@@ -49,6 +49,22 @@ fn by_room<T>(items: Vec<T>, room: impl Fn(&T) -> &ruma::RoomId) -> Vec<Vec<T>> 
     groups
 }
 
+/// Runs `work` on each conversation's `items` (grouped by [`by_room`]), up to [`AT_ONCE`]
+/// conversations side by side. Every group runs; the first error is returned.
+async fn each_room<T, Fut>(
+    items: Vec<T>,
+    room: impl Fn(&T) -> &ruma::RoomId,
+    work: impl Fn(Vec<T>) -> Fut,
+) -> ServiceResult<()>
+where
+    Fut: std::future::Future<Output = ServiceResult<()>>,
+{
+    use futures::StreamExt as _;
+    let results: Vec<ServiceResult<()>> =
+        futures::stream::iter(by_room(items, room)).map(work).buffer_unordered(AT_ONCE).collect().await;
+    results.into_iter().collect()
+}
+
 impl EscalationService {
     /// The background task: a pass ([`Self::tick`]) whenever something is sent, a step falls
     /// due, or [`POLL`] passes.
@@ -95,7 +111,6 @@ impl EscalationService {
     /// Looks at the events stored since the cursor, up to a batch; moves the cursor past them.
     /// Returns whether more may follow.
     async fn follow(&self) -> ServiceResult<bool> {
-        use futures::StreamExt as _;
         let cached = *self.cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let after = match cached {
             Some(p) => p,
@@ -124,8 +139,7 @@ impl EscalationService {
         // A message, its answers and its deletion are in one conversation (the relation rules
         // see to it): each conversation's events are read in the order they were stored, and
         // conversations side by side.
-        let results: Vec<ServiceResult<()>> = futures::stream::iter(by_room(events, |e| &e.event.room_id))
-            .map(|events| async move {
+        each_room(events, |e| &e.event.room_id, |events| async move {
                 for e in &events {
                     match self.look_at(e).await {
                         Ok(()) => {}
@@ -143,10 +157,7 @@ impl EscalationService {
                 }
                 Ok(())
             })
-            .buffer_unordered(AT_ONCE)
-            .collect()
-            .await;
-        results.into_iter().collect::<ServiceResult<()>>()?;
+            .await?;
         self.store.put_cursor(CURSOR, upto).await?;
         *self.cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(upto);
         Ok(more)
@@ -473,23 +484,22 @@ impl EscalationService {
     /// The first store failure; every other step of the pass still ran (or stays claimed until
     /// its lease runs out).
     pub(super) async fn run_due(&self) -> ServiceResult<()> {
-        use futures::StreamExt as _;
         let now = self.clock.now();
         let lease_from = Timestamp(now.0.saturating_sub(LEASE_MS));
         let due = self.store.due_escalations(now, lease_from, DUE_BATCH).await?;
-        let results: Vec<ServiceResult<()>> = futures::stream::iter(by_room(due, |esc| &esc.room_id))
-            .map(|steps| async move {
+        each_room(
+            due,
+            |esc| &esc.room_id,
+            |steps| async move {
                 // One conversation's steps one after another, in the order they fell due (its
                 // notices read in that order).
                 for esc in steps {
                     self.run_due_step(esc, now, lease_from).await?;
                 }
                 Ok(())
-            })
-            .buffer_unordered(AT_ONCE)
-            .collect()
-            .await;
-        results.into_iter().collect()
+            },
+        )
+        .await
     }
 
     /// Runs the due step of one escalation, if it is still due and this runner claims it.
