@@ -1,4 +1,4 @@
-//! The server's CPU time and memory, read from `/proc` (Linux).
+//! The server's CPU time and memory, and the machine's, read from `/proc` (Linux).
 
 /// CPU seconds (user + system) used so far by a process and its threads.
 #[must_use]
@@ -15,6 +15,19 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
 /// Kernel clock ticks per second (`USER_HZ`, 100 on Linux).
 fn clock_ticks() -> f64 {
     100.0
+}
+
+/// CPU seconds the whole machine has spent (busy, not idle or waiting for the disk), and
+/// seconds spent waiting for the disk (`iowait`), summed over its cores, from `/proc/stat`.
+#[must_use]
+pub fn machine_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<f64> = cpu.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal …
+    let (idle, iowait) = (*ticks.get(3)?, *ticks.get(4)?);
+    let busy: f64 = ticks.iter().take(8).sum::<f64>() - idle - iowait;
+    Some((busy / clock_ticks(), iowait / clock_ticks()))
 }
 
 /// (current resident set, peak resident set) in bytes.
@@ -35,6 +48,7 @@ mod tests {
     fn reads_this_process() {
         let pid = std::process::id();
         assert!(cpu_seconds(pid).is_some_and(|s| s >= 0.0));
+        assert!(machine_seconds().is_some_and(|(busy, wait)| busy > 0.0 && wait >= 0.0));
         let (rss, peak) = memory(pid).unwrap_or_default();
         assert!(rss > 0 && peak >= rss);
     }

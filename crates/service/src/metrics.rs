@@ -94,6 +94,46 @@ fn group_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(1.0, 2.0, 10)
 }
 
+/// A phase of an escalation step, as the engine times it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepPhase {
+    /// Checking that nobody has accepted since the engine last read the stream.
+    Check,
+    /// Claiming the step in the store.
+    Claim,
+    /// Running it: bringing people in and posting its notice.
+    Run,
+    /// Recording it done (and when the next is due).
+    Finish,
+}
+
+impl EncodeLabelValue for StepPhase {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let name = match self {
+            Self::Check => "check",
+            Self::Claim => "claim",
+            Self::Run => "run",
+            Self::Finish => "finish",
+        };
+        EncodeLabelValue::encode(&name, encoder)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct StepPhaseLabels {
+    phase: StepPhase,
+}
+
+/// Escalation timings: 1 ms to about 65 s, doubling.
+fn engine_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.001, 2.0, 17)
+}
+
+/// How late an escalation step ran: 0.1 s to about 55 min, doubling.
+fn lateness_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.1, 2.0, 16)
+}
+
 /// The service layer's metrics. Cloning shares them.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -106,6 +146,9 @@ pub struct Metrics {
     audit_backlog: Gauge,
     uploaded_bytes: Counter,
     served_bytes: Family<ServedLabels, Counter>,
+    escalation_pass: Histogram,
+    escalation_phase: Family<StepPhaseLabels, Histogram>,
+    escalation_late: Histogram,
 }
 
 impl Default for Metrics {
@@ -128,6 +171,9 @@ impl Metrics {
             audit_backlog: Gauge::default(),
             uploaded_bytes: Counter::default(),
             served_bytes: Family::default(),
+            escalation_pass: Histogram::new(engine_buckets()),
+            escalation_phase: Family::new_with_constructor(|| Histogram::new(engine_buckets())),
+            escalation_late: Histogram::new(lateness_buckets()),
         };
         registry.register(
             "wardline_signins",
@@ -173,7 +219,40 @@ impl Metrics {
             Unit::Bytes,
             m.served_bytes.clone(),
         );
+        registry.register_with_unit(
+            "wardline_escalation_pass_duration",
+            "Time of one pass of the escalation engine: reading what was sent since its cursor, then running the steps due",
+            Unit::Seconds,
+            m.escalation_pass.clone(),
+        );
+        registry.register_with_unit(
+            "wardline_escalation_step_phase_duration",
+            "Time of each phase of an escalation step (check, claim, run, finish)",
+            Unit::Seconds,
+            m.escalation_phase.clone(),
+        );
+        registry.register_with_unit(
+            "wardline_escalation_step_lateness",
+            "How long after it fell due an escalation step was claimed, by the server's clock",
+            Unit::Seconds,
+            m.escalation_late.clone(),
+        );
         m
+    }
+
+    /// Times one pass of the escalation engine.
+    pub fn escalation_pass(&self, took: Duration) {
+        self.escalation_pass.observe(took.as_secs_f64());
+    }
+
+    /// Times one phase of an escalation step.
+    pub fn escalation_phase(&self, phase: StepPhase, took: Duration) {
+        self.escalation_phase.get_or_create(&StepPhaseLabels { phase }).observe(took.as_secs_f64());
+    }
+
+    /// How late (server clock) an escalation step was claimed.
+    pub fn escalation_late(&self, late: Duration) {
+        self.escalation_late.observe(late.as_secs_f64());
     }
 
     /// Counts a sign-in attempt.
@@ -258,6 +337,11 @@ mod tests {
         m.write_queued();
         m.writes_taken(1);
         m.group_committed(1, Duration::from_micros(300));
+        m.escalation_pass(Duration::from_millis(20));
+        m.escalation_phase(StepPhase::Claim, Duration::from_millis(2));
+        m.escalation_phase(StepPhase::Run, Duration::from_millis(10));
+        m.escalation_phase(StepPhase::Run, Duration::from_millis(12));
+        m.escalation_late(Duration::from_secs(90));
         let waiting = m.sync_waiting();
         let text = scrape(&registry);
         for line in [
@@ -268,6 +352,11 @@ mod tests {
             "wardline_store_write_queue 1",
             "wardline_store_commit_duration_seconds_count 1",
             "wardline_sync_waiting 1",
+            "wardline_escalation_pass_duration_seconds_count 1",
+            "wardline_escalation_step_phase_duration_seconds_count{phase=\"claim\"} 1",
+            "wardline_escalation_step_phase_duration_seconds_count{phase=\"run\"} 2",
+            "wardline_escalation_step_lateness_seconds_count 1",
+            "wardline_escalation_step_lateness_seconds_sum 90.0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing from:\n{text}");
         }

@@ -239,6 +239,8 @@ pub async fn run(s: &Simulation) -> Result<EscalationReport, SimulationError> {
     let ticking = clock.start()?;
     let started = Instant::now();
     let cpu_before = s.pid.and_then(procstat::cpu_seconds);
+    let own_before = procstat::cpu_seconds(std::process::id());
+    let machine_before = procstat::machine_seconds();
     let opened = clock.server_now_ms();
     say(
         s,
@@ -260,7 +262,13 @@ pub async fn run(s: &Simulation) -> Result<EscalationReport, SimulationError> {
         let room = world.rooms[p.room].clone();
         let w = Arc::clone(&world);
         sends.push(tokio::spawn(async move {
-            let id = session.send_message(&room, &format!("esc-{i}"), &content).await.ok()?;
+            let id = match session.send_message(&room, &format!("esc-{i}"), &content).await {
+                Ok(id) => id,
+                Err(e) => {
+                    eprintln!("wardline-bench: message {i} was not sent: {e}");
+                    return None;
+                }
+            };
             w.by_event.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.clone(), i);
             w.observed(i).event_id.get_or_insert(id);
             Some(())
@@ -285,6 +293,8 @@ pub async fn run(s: &Simulation) -> Result<EscalationReport, SimulationError> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let cpu_after = s.pid.and_then(procstat::cpu_seconds);
+    let own_after = procstat::cpu_seconds(std::process::id());
+    let machine_after = procstat::machine_seconds();
     let cpu_real = started.elapsed().as_secs_f64();
     say(s, "reading every message's status");
     let statuses: Vec<Value> = stream::iter(0..world.plans.len())
@@ -349,6 +359,13 @@ pub async fn run(s: &Simulation) -> Result<EscalationReport, SimulationError> {
     {
         r.server_cpu_ms_per_message = Some((b - a) * 1000.0 / r.sent as f64);
         r.server_cpu_cores = Some((b - a) / cpu_real.max(0.001));
+    }
+    if let (Some(a), Some(b)) = (own_before, own_after) {
+        r.bench_cpu_cores = Some((b - a) / cpu_real.max(0.001));
+    }
+    if let (Some((busy_a, wait_a)), Some((busy_b, wait_b))) = (machine_before, machine_after) {
+        r.machine_busy_cores = Some((busy_b - busy_a) / cpu_real.max(0.001));
+        r.machine_iowait_cores = Some((wait_b - wait_a) / cpu_real.max(0.001));
     }
     r.server_peak_rss_mib = s.pid.and_then(procstat::memory).map(|(_, peak)| peak as f64 / 1048576.0);
     Ok(r)

@@ -137,7 +137,11 @@ impl Person {
             // Invited (brought in by an escalation): they join, to see what it is about.
             if let Some(invites) = body["rooms"]["invite"].as_object() {
                 for room in invites.keys() {
-                    let ok = self.session.join(room).await.is_ok();
+                    let joined = self.session.join(room).await;
+                    if let Err(e) = &joined {
+                        eprintln!("wardline-bench: {} could not join {room}: {e}", self.session.user_id);
+                    }
+                    let ok = joined.is_ok();
                     let c = if ok { &self.world.counts.joins } else { &self.world.counts.joins_failed };
                     c.fetch_add(1, Ordering::Relaxed);
                 }
@@ -283,7 +287,10 @@ impl Person {
                 let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{}", enc(&room), enc(&txn));
                 let c = match session.put(&path, &content).await {
                     Ok(_) => &world.counts.answers,
-                    Err(_) => &world.counts.answers_failed,
+                    Err(e) => {
+                        eprintln!("wardline-bench: an answer to message {i} was not sent: {e}");
+                        &world.counts.answers_failed
+                    }
                 };
                 c.fetch_add(1, Ordering::Relaxed);
             });

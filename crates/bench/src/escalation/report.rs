@@ -107,6 +107,12 @@ pub struct EscalationReport {
     pub server_cpu_ms_per_message: Option<f64>,
     /// Server CPU over the same time, share of one core.
     pub server_cpu_cores: Option<f64>,
+    /// The bench's own CPU over the same time (its 1,000 clients), share of one core.
+    pub bench_cpu_cores: Option<f64>,
+    /// The whole machine's busy CPU over the same time (server, bench and anything else), cores.
+    pub machine_busy_cores: Option<f64>,
+    /// The whole machine's time waiting for the disk over the same time, cores.
+    pub machine_iowait_cores: Option<f64>,
     /// Server peak resident memory, MiB.
     pub server_peak_rss_mib: Option<f64>,
 }
@@ -170,6 +176,7 @@ impl EscalationReport {
              answers             {} ({} failed, {} after the end), {} joins ({} failed)\n\
              syncs               {} ({} failed), {} limited, {} gap pages\n\
              server CPU          {} per message, {} cores\n\
+             machine CPU         {} cores busy (bench {}), {} cores waiting for the disk\n\
              server memory       peak {}\n",
             seconds(&self.time_to_acceptance_ms),
             seconds(&self.time_to_failsafe_ms),
@@ -203,6 +210,9 @@ impl EscalationReport {
             self.gap_pages,
             opt(self.server_cpu_ms_per_message, "ms"),
             opt(self.server_cpu_cores, ""),
+            opt(self.machine_busy_cores, ""),
+            opt(self.bench_cpu_cores, ""),
+            opt(self.machine_iowait_cores, ""),
             opt(self.server_peak_rss_mib, "MiB"),
         ));
         out

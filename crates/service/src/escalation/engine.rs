@@ -1,7 +1,7 @@
 //! The escalation engine: follows the stream from a stored cursor (opening escalations, reading
 //! answers and deletions), and runs the steps that are due.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ruma::{EventId, OwnedEventId};
 use serde_json::json;
@@ -16,6 +16,7 @@ use wardline_types::{StoredEvent, StreamPos, Timestamp, kinds};
 use super::{EscalationService, LEASE_MS};
 use crate::ServiceResult;
 use crate::audit::Actor;
+use crate::metrics::StepPhase;
 
 /// The name of the engine's cursor in the store (set by migration 0019 to the stream's end
 /// when escalations began).
@@ -90,6 +91,7 @@ impl EscalationService {
     /// # Errors
     /// A store that cannot be read or written; what was done stays done.
     pub async fn tick(&self) -> ServiceResult<Duration> {
+        let started = Instant::now();
         // Due steps run whatever happened while reading the stream.
         let followed = async {
             while self.follow().await? {}
@@ -99,6 +101,7 @@ impl EscalationService {
         self.run_due().await?;
         self.run_due_deadlines().await?;
         followed?;
+        self.metrics.escalation_pass(started.elapsed());
         let now = self.clock.now();
         let next = [self.store.next_escalation_due().await?, self.store.next_deadline_due().await?];
         let wait = match next.into_iter().flatten().min() {
@@ -509,20 +512,33 @@ impl EscalationService {
         now: Timestamp,
         lease_from: Timestamp,
     ) -> ServiceResult<()> {
+        let timed = |phase, from: Instant| self.metrics.escalation_phase(phase, from.elapsed());
         // Someone accepted, and the engine has not read it yet (it is behind the stream):
         // no step for an accepted message; the next reading of the stream ends it.
-        if self.acceptance_unread(&esc).await? {
+        let from = Instant::now();
+        let accepted = self.acceptance_unread(&esc).await?;
+        timed(StepPhase::Check, from);
+        if accepted {
             return Ok(());
         }
-        if !self.store.claim_step(&esc.event_id, esc.step, now, lease_from).await? {
+        let from = Instant::now();
+        let claimed = self.store.claim_step(&esc.event_id, esc.step, now, lease_from).await?;
+        timed(StepPhase::Claim, from);
+        if !claimed {
             return Ok(());
+        }
+        if let Some(due) = esc.due {
+            self.metrics.escalation_late(Duration::from_millis(now.0.saturating_sub(due.0)));
         }
         let Some(step) = esc.policy.steps.get(esc.step) else {
             // A policy shorter than its step: end it at the failsafe rather than loop.
             self.store.end_escalation(&esc.event_id, EscalationEnd::Failsafe, now).await?;
             return Ok(());
         };
-        let done = match self.run_step(&esc, now).await {
+        let from = Instant::now();
+        let ran = self.run_step(&esc, now).await;
+        timed(StepPhase::Run, from);
+        let done = match ran {
             Ok(done) => done,
             // A step taken over from a runner that failed or died fails again: it is
             // recorded as failed and the next runs at once, rather than holding the
@@ -552,9 +568,10 @@ impl EscalationService {
             esc.policy.steps.get(esc.step + 1).map(|s| Timestamp(esc.sent.0.saturating_add(s.after_ms)))
         };
         let record = StepRecord { step: esc.step, ts: now, summary: done.summary.clone() };
-        if self.store.finish_step(&esc.event_id, record, next_due, EscalationEnd::Failsafe).await?
-            && let Some(message) = self.store.event(&esc.event_id).await?
-        {
+        let from = Instant::now();
+        let finished = self.store.finish_step(&esc.event_id, record, next_due, EscalationEnd::Failsafe).await?;
+        timed(StepPhase::Finish, from);
+        if finished && let Some(message) = self.store.event(&esc.event_id).await? {
             let outcome = if done.unreachable || done.failed { Outcome::Failure } else { Outcome::Success };
             let actor = Actor::system(self.rooms.server_member()?);
             self.record(&actor, &message, format!("step={} {}", esc.step + 1, done.summary), outcome)?;

@@ -67,6 +67,8 @@ pub struct EscalationService {
     wake: tokio::sync::Notify,
     /// The engine's position as last stored (`None`: not read yet).
     cursor: Mutex<Option<StreamPos>>,
+    /// Where the engine's timings are counted.
+    metrics: crate::metrics::Metrics,
 }
 
 impl std::fmt::Debug for EscalationService {
@@ -86,6 +88,7 @@ impl EscalationService {
             status,
             wake: tokio::sync::Notify::new(),
             cursor: Mutex::new(None),
+            metrics: core.metrics.clone(),
         }
     }
 
