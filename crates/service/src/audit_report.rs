@@ -436,6 +436,10 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         AuditAction::PushRules => (dicom("110136", "Security Roles Changed"), "U"),
         // Where a person's notifications go: an attribute of their account's security.
         AuditAction::Pusher => (dicom("110137", "User Security Attributes Changed"), "U"),
+        // A system's sign-in with its key, as a person's sign-in is.
+        AuditAction::IntegrationUse => (dicom("110114", "User Authentication"), "E"),
+        // An alarm about a patient or a place, created in Wardline's record.
+        AuditAction::Alarm => (dicom("110110", "Patient Record"), "C"),
         AuditAction::RoomInvite | AuditAction::RoomJoin | AuditAction::RoomLeave | AuditAction::RoomState => {
             (dicom("110110", "Patient Record"), "U")
         }

@@ -9,6 +9,7 @@
 //! `synchronous=FULL`, so an acknowledged event survives `kill -9` and power loss.
 
 mod accounts;
+mod alarms;
 mod audit;
 pub mod backup;
 mod broadcast;
@@ -16,6 +17,7 @@ mod deadlines;
 mod deliveries;
 mod dnd;
 mod escalation;
+mod integrations;
 mod media;
 mod mfa;
 mod migrations;

@@ -30,10 +30,12 @@ macro_rules! check {
     };
 }
 
+mod alarms;
 mod broadcast;
 mod device_lists;
 mod dnd;
 mod escalation;
+mod integrations;
 mod presence;
 mod push;
 mod relations;
@@ -72,6 +74,8 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     rota::rota(&store).await?;
     dnd::dnd(&store).await?;
     push::pushers(&store).await?;
+    integrations::integrations(&store).await?;
+    alarms::alarms(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

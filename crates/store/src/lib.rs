@@ -7,12 +7,14 @@
 //! [`Store::current_pos`] returns `p`, every change at a position `<= p` is committed and
 //! readable, and no later change will take a position `<= p`.
 
+mod alarms;
 mod broadcast;
 pub mod conformance;
 mod deadlines;
 mod dnd;
 mod error;
 mod escalation;
+mod integrations;
 mod observer;
 mod push;
 mod records;
@@ -28,11 +30,13 @@ use wardline_types::{
     Account, AccountUpdate, Device, Membership, NewAccount, NewEvent, StoredEvent, StreamPos, Timestamp,
 };
 
+pub use alarms::{Alarm, AlarmChange, AlarmEvent, AlarmQuery, AlarmStore, Intake, IntakeOutcome, NewAlarm};
 pub use broadcast::{Broadcast, BroadcastStore};
 pub use deadlines::{AnswerDeadline, DeadlineEnd, DeadlineStore};
 pub use dnd::{CursorStore, DndRefusal, DndStore, NewDnd};
 pub use error::StoreError;
 pub use escalation::{Escalation, EscalationEnd, EscalationStore, NewEscalation, StepRecord};
+pub use integrations::{Integration, IntegrationKey, IntegrationStore, KEY_TOUCH_INTERVAL_MS, NewIntegration};
 pub use observer::{NoObserver, WriteObserver};
 pub use push::{NewPush, PushOutcome, PushStore, PushTally, Pusher, PusherKind, QueuedPush};
 pub use records::{
@@ -466,6 +470,8 @@ pub trait Store:
     + DeadlineStore
     + BroadcastStore
     + PushStore
+    + IntegrationStore
+    + AlarmStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

@@ -24,9 +24,12 @@ pub enum InvalidUsername {
     /// A character outside `a-z 0-9 . _ = - /`.
     #[error("a username may contain only lowercase letters, digits and . _ = - /")]
     Character,
-    /// Starts with `role.` (those user ids belong to roles, [`crate::role::RoleId::localpart`]),
+    /// Starts with `role.` (those user ids belong to roles, [`crate::role::RoleId::localpart`])
+    /// or `integration.` (hospital systems' user ids, [`crate::integration::IntegrationId::localpart`]),
     /// or is [`SERVER_USERNAME`].
-    #[error("usernames starting \"role.\" are reserved for roles, and \"wardline\" for the server")]
+    #[error(
+        "usernames starting \"role.\" are reserved for roles, \"integration.\" for hospital systems, and \"wardline\" for the server"
+    )]
     Reserved,
 }
 
@@ -34,11 +37,14 @@ pub enum InvalidUsername {
 /// what the server does there (escalation steps). Nobody may take it.
 pub const SERVER_USERNAME: &str = "wardline";
 
-/// Is this user id one that reads nothing for itself: a role's (its holders read) or the
-/// server's own? Such ids are never a message's recipients.
+/// Is this user id one that reads nothing for itself: a role's (its holders read), an
+/// integration's (a hospital system that raises alarms) or the server's own? Such ids are never
+/// a message's recipients.
 #[must_use]
 pub fn is_service_user(user: &ruma::UserId) -> bool {
-    user.localpart() == SERVER_USERNAME || crate::RoleId::of_user(user).is_some()
+    user.localpart() == SERVER_USERNAME
+        || crate::RoleId::of_user(user).is_some()
+        || crate::integration::is_integration_user(user)
 }
 
 impl Username {
@@ -52,7 +58,10 @@ impl Username {
         if !s.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/')) {
             return Err(InvalidUsername::Character);
         }
-        if s.starts_with(crate::role::ROLE_USERNAME_PREFIX) || s == SERVER_USERNAME {
+        if s.starts_with(crate::role::ROLE_USERNAME_PREFIX)
+            || s.starts_with(crate::integration::INTEGRATION_USERNAME_PREFIX)
+            || s == SERVER_USERNAME
+        {
             return Err(InvalidUsername::Reserved);
         }
         Ok(Self(s.to_owned()))
@@ -193,6 +202,9 @@ mod tests {
         assert_eq!(Username::parse("role.med-reg"), Err(InvalidUsername::Reserved));
         assert_eq!(Username::parse("role."), Err(InvalidUsername::Reserved));
         assert_eq!(Username::parse("wardline"), Err(InvalidUsername::Reserved));
+        assert_eq!(Username::parse("integration.nursecall"), Err(InvalidUsername::Reserved));
+        assert_eq!(Username::parse("integration."), Err(InvalidUsername::Reserved));
+        assert!(Username::parse("integrations").is_ok(), "only the prefix with its dot is reserved");
         assert!(Username::parse("wardline.admin").is_ok());
         assert!(Username::parse("roles").is_ok() && Username::parse("rolex.y").is_ok());
     }

@@ -134,11 +134,21 @@ pub enum AuditAction {
     /// push key or the endpoint.
     #[serde(rename = "pusher")]
     Pusher,
+    /// A hospital system used its integration account (its API key): the endpoint, the key and
+    /// the scope in the detail, the integration's user id as the actor; or was refused (a
+    /// revoked key or integration, a missing scope, an unknown key), with the reason.
+    #[serde(rename = "integration.use")]
+    IntegrationUse,
+    /// An alarm was received from a hospital system and stored (its id, kind, priority, how it
+    /// came and whether it repeated one already stored, in the detail; never its text or the
+    /// patient).
+    #[serde(rename = "alarm")]
+    Alarm,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 34] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -171,6 +181,8 @@ impl AuditAction {
         Self::Broadcast,
         Self::PushRules,
         Self::Pusher,
+        Self::IntegrationUse,
+        Self::Alarm,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -209,6 +221,8 @@ impl AuditAction {
             Self::Broadcast => "broadcast",
             Self::PushRules => "push_rules",
             Self::Pusher => "pusher",
+            Self::IntegrationUse => "integration.use",
+            Self::Alarm => "alarm",
         }
     }
 

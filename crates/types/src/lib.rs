@@ -4,12 +4,14 @@
 //! expiry and retention rules are testable without sleeping.
 
 pub mod account;
+pub mod alarm;
 pub mod audit;
 pub mod broadcast;
 pub mod clock;
 pub mod dnd;
 pub mod escalation;
 pub mod event;
+pub mod integration;
 pub mod media;
 pub mod membership;
 pub mod priority;

@@ -1,0 +1,267 @@
+//! [`AlarmStore`] on SQLite: `alarms`, `alarm_events` and `alarm_intake` (migration 0025). The
+//! intake's dedup key, the alarm and its first timeline entry are written in one savepoint of the
+//! single writer, so a repeat racing the first is answered from what the first stored.
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use wardline_store::{
+    Alarm, AlarmChange, AlarmEvent, AlarmQuery, AlarmStore, Intake, IntakeOutcome, NewAlarm, StoreError, StoreResult,
+};
+use wardline_types::alarm::{
+    AlarmId, AlarmKind, AlarmOutcome, AlarmState, IntakeProtocol, Location, PatientRef, SourcePriority,
+};
+use wardline_types::integration::IntegrationId;
+
+use crate::rows::{exec, query_one, sql_ts, ts};
+use crate::{SqliteStore, backend_err};
+
+const COLUMNS: &str = "seq, id, integration_id, source_id, kind, source_priority, text, site, ward, room, bed, \
+     patient, occurred_ts, state, outcome, revision, protocol, received_ts, updated_ts";
+
+/// The raw columns of an alarm row.
+struct Row {
+    seq: i64,
+    id: String,
+    integration: String,
+    source_id: String,
+    kind: String,
+    priority: String,
+    text: String,
+    site: Option<String>,
+    ward: Option<String>,
+    room: Option<String>,
+    bed: Option<String>,
+    patient: Option<String>,
+    occurred: Option<i64>,
+    state: String,
+    outcome: String,
+    revision: i64,
+    protocol: String,
+    received: i64,
+    updated: i64,
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        integration: r.get(2)?,
+        source_id: r.get(3)?,
+        kind: r.get(4)?,
+        priority: r.get(5)?,
+        text: r.get(6)?,
+        site: r.get(7)?,
+        ward: r.get(8)?,
+        room: r.get(9)?,
+        bed: r.get(10)?,
+        patient: r.get(11)?,
+        occurred: r.get(12)?,
+        state: r.get(13)?,
+        outcome: r.get(14)?,
+        revision: r.get(15)?,
+        protocol: r.get(16)?,
+        received: r.get(17)?,
+        updated: r.get(18)?,
+    })
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("alarm: bad {what}"))
+}
+
+fn to_alarm(r: Row) -> StoreResult<Alarm> {
+    let patient =
+        r.patient.map(|p| serde_json::from_str::<PatientRef>(&p).map_err(|_| corrupt("patient"))).transpose()?;
+    Ok(Alarm {
+        seq: u64::try_from(r.seq).map_err(|_| corrupt("seq"))?,
+        id: AlarmId::parse(&r.id).map_err(|_| corrupt("id"))?,
+        integration: IntegrationId::parse(&r.integration).map_err(|_| corrupt("integration"))?,
+        source_id: r.source_id,
+        kind: AlarmKind::parse(&r.kind).ok_or_else(|| corrupt("kind"))?,
+        priority: SourcePriority::parse(&r.priority).ok_or_else(|| corrupt("priority"))?,
+        text: r.text,
+        location: Location { site: r.site, ward: r.ward, room: r.room, bed: r.bed },
+        patient,
+        occurred: r.occurred.map(ts),
+        state: AlarmState::parse(&r.state).ok_or_else(|| corrupt("state"))?,
+        outcome: AlarmOutcome::parse(&r.outcome).ok_or_else(|| corrupt("outcome"))?,
+        revision: u64::try_from(r.revision).map_err(|_| corrupt("revision"))?,
+        protocol: IntakeProtocol::parse(&r.protocol).ok_or_else(|| corrupt("protocol"))?,
+        received: ts(r.received),
+        updated: ts(r.updated),
+    })
+}
+
+fn read_one(c: &Connection, filter: &str, p: impl rusqlite::Params) -> StoreResult<Option<Alarm>> {
+    let r = query_one(c, &format!("SELECT {COLUMNS} FROM alarms WHERE {filter}"), p, row)
+        .optional()
+        .map_err(backend_err)?;
+    r.map(to_alarm).transpose()
+}
+
+/// Stores a new alarm and its first timeline entry.
+fn insert_alarm(c: &Connection, intake: &Intake, a: &NewAlarm) -> StoreResult<()> {
+    let patient = a.patient.as_ref().map(serde_json::to_string).transpose().map_err(|_| corrupt("patient"))?;
+    let at = sql_ts(intake.received);
+    exec(
+        c,
+        "INSERT INTO alarms (id, integration_id, source_id, kind, source_priority, text, site, ward, room, bed,
+                             patient, occurred_ts, protocol, state, outcome, revision, due_ts, received_ts,
+                             updated_ts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, ?16, ?16, ?16)",
+        params![
+            a.id.as_str(),
+            intake.integration.as_str(),
+            a.source_id,
+            a.kind.as_str(),
+            a.priority.as_str(),
+            a.text,
+            a.location.site,
+            a.location.ward,
+            a.location.room,
+            a.location.bed,
+            patient,
+            a.occurred.map(sql_ts),
+            intake.protocol.as_str(),
+            AlarmState::Active.as_str(),
+            AlarmOutcome::Pending.as_str(),
+            at,
+        ],
+    )
+    .map_err(backend_err)?;
+    let detail = serde_json::json!({ "protocol": intake.protocol.as_str() }).to_string();
+    exec(
+        c,
+        "INSERT INTO alarm_events (alarm_id, revision, ts, kind, detail) VALUES (?1, 1, ?2, 'received', ?3)",
+        params![a.id.as_str(), at, detail],
+    )
+    .map_err(backend_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl AlarmStore for SqliteStore {
+    async fn record_intake(&self, intake: Intake) -> StoreResult<IntakeOutcome> {
+        self.writer
+            .write(move |w| {
+                let seen: Option<(Option<String>, String)> = query_one(
+                    w.tx,
+                    "SELECT alarm_id, answer FROM alarm_intake
+                     WHERE integration_id = ?1 AND protocol = ?2 AND intake_key = ?3",
+                    params![intake.integration.as_str(), intake.protocol.as_str(), intake.intake_key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(backend_err)?;
+                if let Some((alarm_id, answer)) = seen {
+                    let alarm_id = alarm_id.ok_or_else(|| corrupt("intake's alarm"))?;
+                    let alarm =
+                        read_one(w.tx, "id = ?1", params![alarm_id])?.ok_or_else(|| corrupt("intake's alarm"))?;
+                    return Ok(IntakeOutcome::Duplicate { alarm, answer: Some(answer) });
+                }
+                let AlarmChange::Open(new) = &intake.change;
+                let raised = read_one(
+                    w.tx,
+                    "integration_id = ?1 AND source_id = ?2",
+                    params![intake.integration.as_str(), new.source_id],
+                )?;
+                if let Some(alarm) = raised {
+                    return Ok(IntakeOutcome::Duplicate { alarm, answer: None });
+                }
+                insert_alarm(w.tx, &intake, new)?;
+                exec(
+                    w.tx,
+                    "INSERT INTO alarm_intake (integration_id, protocol, intake_key, alarm_id, answer, raw, received_ts)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        intake.integration.as_str(),
+                        intake.protocol.as_str(),
+                        intake.intake_key,
+                        new.id.as_str(),
+                        intake.answer,
+                        intake.raw,
+                        sql_ts(intake.received),
+                    ],
+                )
+                .map_err(backend_err)?;
+                let alarm = read_one(w.tx, "id = ?1", params![new.id.as_str()])?.ok_or(StoreError::NotFound)?;
+                Ok(IntakeOutcome::New { alarm })
+            })
+            .await
+    }
+
+    async fn alarm(&self, id: &AlarmId) -> StoreResult<Option<Alarm>> {
+        let id = id.clone();
+        self.readers.read(move |c| read_one(c, "id = ?1", params![id.as_str()])).await
+    }
+
+    async fn alarm_by_source(&self, integration: &IntegrationId, source_id: &str) -> StoreResult<Option<Alarm>> {
+        let (integration, source_id) = (integration.clone(), source_id.to_owned());
+        self.readers
+            .read(move |c| {
+                read_one(c, "integration_id = ?1 AND source_id = ?2", params![integration.as_str(), source_id])
+            })
+            .await
+    }
+
+    async fn alarms(&self, q: AlarmQuery) -> StoreResult<Vec<Alarm>> {
+        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        let after = q.after_seq.map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX));
+        self.readers
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM alarms
+                         WHERE seq > ?1 AND (?2 IS NULL OR integration_id = ?2) AND (?3 IS NULL OR state = ?3)
+                           AND (?4 IS NULL OR outcome = ?4)
+                         ORDER BY seq LIMIT ?5"
+                    ))
+                    .map_err(backend_err)?;
+                let rows: Vec<Row> = stmt
+                    .query_map(
+                        params![
+                            after,
+                            q.integration.as_ref().map(IntegrationId::as_str),
+                            q.state.map(AlarmState::as_str),
+                            q.outcome.map(AlarmOutcome::as_str),
+                            limit,
+                        ],
+                        row,
+                    )
+                    .map_err(backend_err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(backend_err)?;
+                rows.into_iter().map(to_alarm).collect()
+            })
+            .await
+    }
+
+    async fn alarm_events(&self, id: &AlarmId) -> StoreResult<Vec<AlarmEvent>> {
+        let id = id.clone();
+        self.readers
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT seq, revision, ts, kind, detail FROM alarm_events WHERE alarm_id = ?1 ORDER BY seq",
+                    )
+                    .map_err(backend_err)?;
+                let rows: Vec<(i64, i64, i64, String, String)> = stmt
+                    .query_map(params![id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+                    .map_err(backend_err)?
+                    .collect::<Result<_, _>>()
+                    .map_err(backend_err)?;
+                rows.into_iter()
+                    .map(|(seq, revision, at, kind, detail)| {
+                        Ok(AlarmEvent {
+                            seq: u64::try_from(seq).map_err(|_| corrupt("event seq"))?,
+                            revision: u64::try_from(revision).map_err(|_| corrupt("event revision"))?,
+                            ts: ts(at),
+                            kind,
+                            detail,
+                        })
+                    })
+                    .collect()
+            })
+            .await
+    }
+}
