@@ -150,6 +150,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::SuccessorRequired(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.SUCCESSOR_REQUIRED", msg),
             ServiceError::RoleConflict(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.ROLE_CONFLICT", msg),
             ServiceError::CoverOnDnd(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.COVER_ON_DND", msg),
+            ServiceError::IntegrationConflict(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.INTEGRATION_CONFLICT", msg),
             ServiceError::TooLarge(_) => Self::new(S::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", msg),
             ServiceError::NotYetUploaded => Self::new(S::GATEWAY_TIMEOUT, "M_NOT_YET_UPLOADED", msg),
             ServiceError::CannotOverwriteMedia => Self::new(S::CONFLICT, "M_CANNOT_OVERWRITE_MEDIA", msg),

@@ -124,6 +124,10 @@ pub struct RateLimits {
     /// Pages of `/notifications`, per user: each reads up to a few thousand messages and
     /// evaluates the user's push rules over them.
     pub notifications: Bucket,
+    /// Calls of the integration API (alarms from hospital systems), per integration: generous,
+    /// since an alarm storm must get through, but bounded, so a faulty system cannot swamp the
+    /// server.
+    pub integrations: Bucket,
 }
 
 impl Default for RateLimits {
@@ -139,6 +143,7 @@ impl Default for RateLimits {
             searches: Bucket { per_second: 1.0, burst: 30 },
             relations: Bucket { per_second: 5.0, burst: 60 },
             notifications: Bucket { per_second: 1.0, burst: 20 },
+            integrations: Bucket { per_second: 50.0, burst: 500 },
         }
     }
 }

@@ -104,7 +104,6 @@ pub enum ServiceError {
     /// The colleague named as cover is on do-not-disturb themself.
     #[error("{0}")]
     CoverOnDnd(String),
-    /// The storage layer failed.
     /// A push rule edit the spec refuses (placed relative to a server default, deleting one).
     #[error("{0}")]
     PushRule(String),
@@ -116,6 +115,10 @@ pub enum ServiceError {
     /// not help, removing one does. Not a rate limit: it carries no time to wait.
     #[error("{0}")]
     LimitExceeded(String),
+    /// An integration account is not in the state the request assumes (its id taken, revoked).
+    #[error("{0}")]
+    IntegrationConflict(String),
+    /// The storage layer failed.
     #[error("storage failure")]
     Store(#[from] StoreError),
     /// Something that should not happen did.

@@ -5,6 +5,7 @@
 //! waiting clients.
 
 pub mod accounts;
+pub mod alarms;
 pub mod audit;
 pub mod audit_report;
 mod auth_cache;
@@ -20,6 +21,7 @@ pub mod escalation;
 pub mod filter;
 pub mod health;
 pub mod import;
+pub mod integrations;
 pub mod lockout;
 pub mod media;
 pub mod messaging;
@@ -102,6 +104,10 @@ pub struct Services {
     pub broadcasts: Arc<broadcast::BroadcastService>,
     /// Pushers and push notifications.
     pub pushers: Arc<push::PushService>,
+    /// Integration accounts (hospital systems) and their keys.
+    pub integrations: Arc<integrations::IntegrationService>,
+    /// Alarms from hospital systems.
+    pub alarms: Arc<alarms::AlarmService>,
     /// Files.
     pub media: Arc<media::MediaService>,
     /// The audit recorder.
@@ -192,6 +198,8 @@ impl Services {
             (deliveries.clone(), Arc::clone(&status)),
             config.sync,
         ));
+        let integrations = Arc::new(integrations::IntegrationService::new(&core));
+        let alarms = Arc::new(alarms::AlarmService::new(&core));
         let health = Arc::new(health::HealthService::new(Arc::clone(&store), audit.clone()));
         Ok(Self {
             config: Arc::new(config),
@@ -215,6 +223,8 @@ impl Services {
             escalation,
             broadcasts,
             pushers,
+            integrations,
+            alarms,
             media,
             audit,
             metrics,

@@ -33,6 +33,8 @@ pub enum LimitKind {
     Relations,
     /// Pages of `/notifications`, per user (each evaluates the push rules over many messages).
     Notifications,
+    /// Calls of the integration API, per integration.
+    Integration,
 }
 
 /// The key of limits that count everyone together.
@@ -81,6 +83,7 @@ impl RateLimiter {
             LimitKind::Search => limits.searches,
             LimitKind::Relations => limits.relations,
             LimitKind::Notifications => limits.notifications,
+            LimitKind::Integration => limits.integrations,
         }
     }
 

@@ -1,0 +1,138 @@
+//! The intake: one entry for every protocol. What the source sent is checked, turned into an
+//! [`Intake`] with the answer it will be given, and stored in one write before that answer is
+//! returned.
+
+use rand::RngCore;
+use serde_json::json;
+use wardline_store::{Alarm, AlarmChange, Intake, IntakeOutcome, NewAlarm};
+use wardline_types::Timestamp;
+use wardline_types::alarm::{
+    ALARM_ID_BYTES, AlarmId, AlarmKind, AlarmState, IntakeProtocol, Location, PatientRef, SourcePriority,
+    check_source_id, check_text,
+};
+use wardline_types::audit::{AuditAction, Outcome};
+use wardline_types::integration::IntegrationScope;
+
+use super::AlarmService;
+use crate::integrations::IntegrationCaller;
+use crate::{ServiceError, ServiceResult};
+
+/// An alarm as a source raises it (the HTTP API's body; later, what HL7 and WCTP carry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmInput {
+    /// The source's own id for it: the same id again is the same alarm.
+    pub source_id: String,
+    /// What kind.
+    pub kind: AlarmKind,
+    /// How urgent the source says it is.
+    pub priority: SourcePriority,
+    /// Where (a ward at least).
+    pub location: Location,
+    /// About whom, if the source says.
+    pub patient: Option<PatientRef>,
+    /// Its text.
+    pub text: String,
+    /// When the source says it happened.
+    pub occurred_at: Option<Timestamp>,
+}
+
+/// What became of an intake.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The alarm (as stored by this intake, or by the first one it repeats).
+    pub alarm: Alarm,
+    /// It repeated an alarm already stored: nothing new was stored.
+    pub duplicate: bool,
+    /// The answer for the source: the one stored with the first intake, for a repeat.
+    pub answer: serde_json::Value,
+}
+
+fn new_alarm_id() -> AlarmId {
+    let mut bytes = [0u8; ALARM_ID_BYTES];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    AlarmId::from_bytes(&bytes)
+}
+
+/// The answer an alarm's intake gives.
+fn answer_for(id: &AlarmId, state: AlarmState) -> serde_json::Value {
+    json!({ "alarm_id": id, "state": state.as_str() })
+}
+
+impl AlarmService {
+    /// Checks `input` for `caller`: the scope to raise alarms, the kind among those it may
+    /// raise, then each field (the error names the one refused).
+    fn check(caller: &IntegrationCaller, input: &AlarmInput) -> ServiceResult<()> {
+        if !caller.has(IntegrationScope::AlarmsWrite) {
+            return Err(ServiceError::forbidden(
+                "the integration may not raise alarms: it needs the scope alarms.write",
+            ));
+        }
+        let kinds = &caller.integration.allowed_kinds;
+        if !kinds.is_empty() && !kinds.contains(&input.kind) {
+            return Err(ServiceError::forbidden(format!(
+                "the integration may not raise {} alarms (it may raise: {})",
+                input.kind,
+                kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let invalid = |e: wardline_types::alarm::AlarmError| ServiceError::invalid(e.to_string());
+        check_source_id(&input.source_id).map_err(invalid)?;
+        check_text(&input.text).map_err(invalid)?;
+        input.location.check().map_err(invalid)?;
+        if let Some(p) = &input.patient {
+            p.check().map_err(invalid)?;
+        }
+        Ok(())
+    }
+
+    /// Receives an alarm over the HTTP API: checked, stored (with its answer) in one write, and
+    /// only then answered. The same source id again is the same alarm (`duplicate`), stored
+    /// once. Recorded in the audit trail (its id, kind and priority; never its text or patient).
+    pub async fn intake(&self, caller: &IntegrationCaller, input: AlarmInput) -> ServiceResult<Received> {
+        Self::check(caller, &input)?;
+        let id = new_alarm_id();
+        let answer = answer_for(&id, AlarmState::Active);
+        let intake = Intake {
+            integration: caller.integration.id.clone(),
+            protocol: IntakeProtocol::Http,
+            intake_key: format!("create:{}", input.source_id),
+            raw: None,
+            received: self.clock.now(),
+            change: AlarmChange::Open(NewAlarm {
+                id,
+                source_id: input.source_id,
+                kind: input.kind,
+                priority: input.priority,
+                text: input.text,
+                location: input.location,
+                patient: input.patient,
+                occurred: input.occurred_at,
+            }),
+            answer: answer.to_string(),
+        };
+        // The record's place is taken first: an alarm is not stored that the trail could not
+        // record.
+        let slot = self.audit.reserve()?;
+        let received = match self.store.record_intake(intake).await? {
+            IntakeOutcome::New { alarm } => Received { alarm, duplicate: false, answer },
+            IntakeOutcome::Duplicate { alarm, answer: stored } => {
+                let answer = stored
+                    .and_then(|a| serde_json::from_str(&a).ok())
+                    .unwrap_or_else(|| answer_for(&alarm.id, alarm.state));
+                Received { alarm, duplicate: true, answer }
+            }
+        };
+        let a = &received.alarm;
+        let mut r = self.audit.entry(Some(&caller.actor()), AuditAction::Alarm, Outcome::Success);
+        r.detail = Some(format!(
+            "received alarm={} kind={} priority={} protocol={} duplicate={}",
+            a.id,
+            a.kind,
+            a.priority,
+            IntakeProtocol::Http,
+            received.duplicate
+        ));
+        slot.record(r);
+        Ok(received)
+    }
+}

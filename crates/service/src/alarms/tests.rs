@@ -1,0 +1,135 @@
+//! The intake with the manual clock: stored before answered, a repeat is the same alarm, input
+//! is checked field by field, an integration sees only its own alarms, the trail never holds the
+//! text or the patient.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use wardline_store::NewIntegration;
+use wardline_types::alarm::{AlarmKind, AlarmOutcome, AlarmState, Location, PatientRef, SourcePriority};
+use wardline_types::audit::AuditAction;
+use wardline_types::integration::{IntegrationId, IntegrationScope};
+
+use super::AlarmInput;
+use crate::ServiceError;
+use crate::audit::By;
+use crate::integrations::IntegrationCaller;
+use crate::integrations::tests::{Fixture, fixture, nurse_call, records};
+
+fn call(source_id: &str) -> AlarmInput {
+    AlarmInput {
+        source_id: source_id.into(),
+        kind: AlarmKind::NurseCall,
+        priority: SourcePriority::High,
+        location: Location { ward: Some("Ward 7".into()), bed: Some("12".into()), ..Location::default() },
+        patient: Some(PatientRef { id: "H123".into(), system: None, name: Some("Jane Doe".into()), birth_date: None }),
+        text: "Patient call: SECRET-TEXT".into(),
+        occurred_at: None,
+    }
+}
+
+async fn caller(f: &Fixture, new: NewIntegration) -> IntegrationCaller {
+    let id = new.id.clone();
+    f.s.integrations.create(By::Server, new).await.unwrap();
+    let k = f.s.integrations.add_key(By::Server, &id, None, None).await.unwrap();
+    let scope = IntegrationScope::AlarmsWrite;
+    f.s.integrations.authenticate(&k.secret_key, Some(scope), None, "alarms.create").await.unwrap()
+}
+
+#[tokio::test]
+async fn an_alarm_is_stored_once_and_a_repeat_is_answered_as_the_first() {
+    let f = fixture();
+    let nc = caller(&f, nurse_call()).await;
+    let first = f.s.alarms.intake(&nc, call("bed-12-call-1")).await.unwrap();
+    assert!(!first.duplicate);
+    let a = &first.alarm;
+    assert_eq!((a.state, a.outcome, a.revision), (AlarmState::Active, AlarmOutcome::Pending, 1));
+    assert_eq!(first.answer["alarm_id"], a.id.as_str());
+    assert_eq!(first.answer["state"], "active");
+    // Stored when answered: read straight from the store.
+    let stored = f.store.alarm(&a.id).await.unwrap().unwrap();
+    assert_eq!(&stored, a);
+    let again = f.s.alarms.intake(&nc, AlarmInput { text: "changed".into(), ..call("bed-12-call-1") }).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.alarm.id, a.id);
+    assert_eq!(again.answer, first.answer, "the stored answer");
+    assert_eq!(again.alarm.text, "Patient call: SECRET-TEXT", "a repeat changes nothing");
+    let other = f.s.alarms.intake(&nc, call("bed-14-call-1")).await.unwrap();
+    assert!(!other.duplicate && other.alarm.id != a.id);
+
+    let (got, events) = f.s.alarms.get(&nc, &a.id).await.unwrap();
+    assert_eq!(got.id, a.id);
+    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["received"]);
+    assert_eq!(f.s.alarms.by_source(&nc, "bed-12-call-1").await.unwrap().id, a.id);
+
+    // Another integration neither sees it nor collides with its source id.
+    let fire = NewIntegration { id: IntegrationId::parse("fire").unwrap(), ..nurse_call() };
+    let fire = caller(&f, fire).await;
+    assert!(matches!(f.s.alarms.get(&fire, &a.id).await, Err(ServiceError::NotFound(_))));
+    assert!(matches!(f.s.alarms.by_source(&fire, "bed-12-call-1").await, Err(ServiceError::NotFound(_))));
+    let theirs = f.s.alarms.intake(&fire, call("bed-12-call-1")).await.unwrap();
+    assert!(!theirs.duplicate && theirs.alarm.id != a.id);
+
+    let all = records(&f).await;
+    let alarms: Vec<String> =
+        all.iter().filter(|r| r.record.action == AuditAction::Alarm).filter_map(|r| r.record.detail.clone()).collect();
+    assert_eq!(alarms.len(), 4, "{alarms:?}");
+    assert_eq!(
+        alarms.first().unwrap(),
+        &format!("received alarm={} kind=nurse_call priority=high protocol=http duplicate=false", a.id)
+    );
+    assert!(alarms.get(1).unwrap().ends_with("duplicate=true"));
+    let text = format!("{all:?}");
+    assert!(!text.contains("SECRET-TEXT") && !text.contains("Jane Doe") && !text.contains("H123"), "no content");
+}
+
+#[tokio::test]
+async fn what_a_source_sends_is_checked_and_the_refusal_names_the_field() {
+    let f = fixture();
+    let limited = NewIntegration { allowed_kinds: vec![AlarmKind::NurseCall, AlarmKind::StaffAssist], ..nurse_call() };
+    let nc = caller(&f, limited).await;
+    let e = f.s.alarms.intake(&nc, AlarmInput { kind: AlarmKind::Fire, ..call("a") }).await;
+    assert!(
+        matches!(e, Err(ServiceError::Forbidden(ref m)) if m.contains("fire") && m.contains("nurse_call")),
+        "{e:?}"
+    );
+    for (input, field) in [
+        (AlarmInput { source_id: String::new(), ..call("a") }, "source_id"),
+        (AlarmInput { source_id: "x".repeat(201), ..call("a") }, "source_id"),
+        (AlarmInput { text: " ".into(), ..call("a") }, "text"),
+        (AlarmInput { text: "x".repeat(1001), ..call("a") }, "text"),
+        (AlarmInput { location: Location::default(), ..call("a") }, "location.ward"),
+        (
+            AlarmInput {
+                location: Location { ward: Some("7".into()), bed: Some("b".repeat(65)), ..Location::default() },
+                ..call("a")
+            },
+            "location.bed",
+        ),
+        (
+            AlarmInput {
+                patient: Some(PatientRef { id: String::new(), system: None, name: None, birth_date: None }),
+                ..call("a")
+            },
+            "patient.id",
+        ),
+    ] {
+        let e = f.s.alarms.intake(&nc, input).await;
+        assert!(matches!(e, Err(ServiceError::InvalidParam(ref m)) if m.contains(field)), "{field}: {e:?}");
+    }
+    assert!(f.s.alarms.list(wardline_store::AlarmQuery::default()).await.unwrap().is_empty(), "nothing stored");
+    // Without the scope to raise alarms (read only).
+    let reader = NewIntegration {
+        id: IntegrationId::parse("reader").unwrap(),
+        scopes: vec![IntegrationScope::AlarmsRead],
+        ..nurse_call()
+    };
+    f.s.integrations.create(By::Server, reader.clone()).await.unwrap();
+    let k = f.s.integrations.add_key(By::Server, &reader.id, None, None).await.unwrap();
+    let r =
+        f.s.integrations
+            .authenticate(&k.secret_key, Some(IntegrationScope::AlarmsRead), None, "alarms.get")
+            .await
+            .unwrap();
+    let e = f.s.alarms.intake(&r, call("b")).await;
+    assert!(matches!(e, Err(ServiceError::Forbidden(ref m)) if m.contains("alarms.write")), "{e:?}");
+}
