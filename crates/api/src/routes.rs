@@ -20,6 +20,7 @@ use ruma::api::client::{account, discovery, media, session};
 use ruma::api::path_builder::PathBuilder;
 use ruma::api::{IncomingRequest, Metadata};
 use wardline_service::{Caller, ServiceError, Services};
+use wardline_types::integration::IntegrationScope;
 
 use crate::error::ApiError;
 use crate::ruma_wrapper::{Auth, AuthRequirement, Ruma};
@@ -97,6 +98,9 @@ pub struct Endpoint {
     pub auth: Auth,
     /// How large its body may be; [`BodyLimit::Upload`] marks a body of raw file bytes, not JSON.
     pub body_limit: BodyLimit,
+    /// For an endpoint of the integration API ([`Auth::Integration`]), the scope a hospital
+    /// system's key needs (`None`: any key that works).
+    pub scope: Option<IntegrationScope>,
 }
 
 /// The name of a ruma endpoint: its request type's path without the crate and `Request`
@@ -148,6 +152,7 @@ impl Routes {
             first_sign_in: first_sign_in_of::<T>(),
             auth: <T::Authentication as AuthRequirement>::AUTH,
             body_limit: body_limit_of::<T>(),
+            scope: None,
         };
         self.table.push(RouteInfo { method: T::METHOD, path: path.to_owned(), endpoint });
         let route = on(method_filter::<T>(), move |State(s): State<Services>, req: Ruma<T>| handler(s, req));
@@ -199,10 +204,42 @@ impl Routes {
         H: Handler<X, Services>,
         X: 'static,
     {
-        let endpoint = Endpoint { name, first_sign_in: first, auth: Auth::Required, body_limit: BodyLimit::Request };
+        let endpoint =
+            Endpoint { name, first_sign_in: first, auth: Auth::Required, body_limit: BodyLimit::Request, scope: None };
         let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
         self.table.push(RouteInfo { method, path: path.to_owned(), endpoint });
         // Every body is checked as JSON before the endpoint runs, whether or not it reads one.
+        let route: axum::routing::MethodRouter<Services> =
+            on(filter, handler).layer(axum::middleware::from_fn(crate::guard::json_body));
+        self.router = self.router.route(path, route.layer(Extension(endpoint)));
+        self
+    }
+
+    /// Routes an endpoint of the integration API: authenticated by a hospital system's API key
+    /// (the extractor [`crate::integration::IntegrationAuth`]), never an access token, which
+    /// must carry `scope` (`None`: any key that works). Staff sign-ins have no say in it (it
+    /// takes no access token), and its JSON body is checked as Wardline's other endpoints' are.
+    pub fn integration<H, X>(
+        mut self,
+        method: Method,
+        path: &str,
+        name: &'static str,
+        scope: Option<IntegrationScope>,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<X, Services>,
+        X: 'static,
+    {
+        let endpoint = Endpoint {
+            name,
+            first_sign_in: FirstSignIn::Refused,
+            auth: Auth::Integration,
+            body_limit: BodyLimit::Request,
+            scope,
+        };
+        let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+        self.table.push(RouteInfo { method, path: path.to_owned(), endpoint });
         let route: axum::routing::MethodRouter<Services> =
             on(filter, handler).layer(axum::middleware::from_fn(crate::guard::json_body));
         self.router = self.router.route(path, route.layer(Extension(endpoint)));
@@ -216,8 +253,13 @@ impl Routes {
         H: Handler<X, Services>,
         X: 'static,
     {
-        let endpoint =
-            Endpoint { name, first_sign_in: FirstSignIn::Refused, auth: Auth::None, body_limit: BodyLimit::Request };
+        let endpoint = Endpoint {
+            name,
+            first_sign_in: FirstSignIn::Refused,
+            auth: Auth::None,
+            body_limit: BodyLimit::Request,
+            scope: None,
+        };
         self.table.push(RouteInfo { method: Method::GET, path: path.to_owned(), endpoint });
         self.router = self.router.route(path, on(MethodFilter::GET, handler).layer(Extension(endpoint)));
         self

@@ -31,6 +31,9 @@ pub enum Auth {
     Optional,
     /// No token is looked at.
     None,
+    /// A hospital system's API key (`Authorization: Bearer wlk_…`), never an access token: the
+    /// integration API ([`crate::integration`]). No Matrix endpoint takes one.
+    Integration,
 }
 
 /// Maps ruma's authentication schemes to [`Auth`].
@@ -123,7 +126,7 @@ where
         }
         let mut token_error = false;
         let caller = match (auth, token) {
-            (Auth::None, _) | (Auth::Optional, None) => None,
+            (Auth::None | Auth::Integration, _) | (Auth::Optional, None) => None,
             (Auth::Required, None) => return Err(ServiceError::MissingToken.into()),
             (Auth::Required, Some(t)) => Some(services.sessions.authenticate(&t, ip).await?),
             (Auth::Optional, Some(t)) => match services.sessions.authenticate(&t, ip).await {

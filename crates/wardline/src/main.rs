@@ -6,6 +6,7 @@ mod audit_ship;
 mod backup;
 mod config;
 mod control;
+mod integration_cli;
 mod logging;
 mod manifest;
 mod notify;
@@ -60,6 +61,9 @@ enum Command {
     /// Roles (on call, in charge, teams): add, list, show, update, import, retire, holders.
     #[command(subcommand)]
     Role(role_cli::RoleCommand),
+    /// Integration accounts (hospital systems that raise alarms): add, list, revoke, keys.
+    #[command(subcommand)]
+    Integration(integration_cli::IntegrationCommand),
     /// Copy the data directory (database, files, audit keys and checkpoints) into DEST, a new or
     /// empty directory, with a manifest of every file; works while the server runs.
     Backup {
@@ -113,6 +117,9 @@ fn main() -> ExitCode {
             }
             Command::Room(cmd) => users::with_services(config, |s, _| Box::pin(room_cli::run(s, cmd))).await,
             Command::Role(cmd) => users::with_services(config, |s, _| Box::pin(role_cli::run(s, cmd))).await,
+            Command::Integration(cmd) => {
+                users::with_services(config, |s, _| Box::pin(integration_cli::run(s, cmd))).await
+            }
             Command::Backup { dest } => backup::run(config, &dest).await,
             Command::Restore { src } => restore::run(&config, &src),
         }

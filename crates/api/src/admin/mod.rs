@@ -5,6 +5,7 @@
 //! still answer errors in the Matrix shape, through the same error table.
 
 mod escalation;
+mod integrations;
 mod roles;
 mod rota;
 mod settings;
@@ -133,5 +134,35 @@ pub fn routes() -> Routes {
             "admin.users.remove_mfa",
             full,
             users::remove_mfa,
+        )
+        .wardline(Method::GET, &format!("{A}/integrations"), "admin.integrations.list", full, integrations::list)
+        .wardline(Method::POST, &format!("{A}/integrations"), "admin.integrations.create", full, integrations::create)
+        .wardline(
+            Method::GET,
+            &format!("{A}/integrations/{{integration_id}}"),
+            "admin.integrations.get",
+            full,
+            integrations::get,
+        )
+        .wardline(
+            Method::DELETE,
+            &format!("{A}/integrations/{{integration_id}}"),
+            "admin.integrations.revoke",
+            full,
+            integrations::revoke,
+        )
+        .wardline(
+            Method::POST,
+            &format!("{A}/integrations/{{integration_id}}/keys"),
+            "admin.integrations.add_key",
+            full,
+            integrations::add_key,
+        )
+        .wardline(
+            Method::DELETE,
+            &format!("{A}/integrations/{{integration_id}}/keys/{{key_id}}"),
+            "admin.integrations.revoke_key",
+            full,
+            integrations::revoke_key,
         )
 }

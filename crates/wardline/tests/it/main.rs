@@ -21,6 +21,7 @@ mod escalation;
 mod first_day;
 mod first_sign_in;
 mod health;
+mod integrations;
 mod media;
 mod messaging;
 mod metrics;

@@ -1,0 +1,138 @@
+//! `wardline integration ...`: integration accounts (hospital systems) from the command line
+//! (add, list, revoke, key add, key revoke), through the same service and rules as the
+//! administration API, audited with the operating-system account that ran the command. Keys
+//! are read from the database on every call, so a change made here while the server runs takes
+//! effect at once.
+
+use std::io::Write;
+
+use clap::Subcommand;
+use wardline_service::Services;
+use wardline_service::audit::By;
+use wardline_store::NewIntegration;
+use wardline_types::alarm::AlarmKind;
+use wardline_types::integration::{IntegrationId, IntegrationScope};
+
+use crate::control::this_operator;
+
+type CmdResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Integration commands.
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCommand {
+    /// Create an integration account (then give it a key with `integration key add`).
+    Add {
+        /// Its id: lowercase letters, digits and -, such as nursecall-main.
+        id: String,
+        /// Its name, for people.
+        #[arg(long)]
+        name: String,
+        /// What kind of system it is ("nurse call", "fire panel").
+        #[arg(long)]
+        kind: String,
+        /// What it may do, once per scope: alarms.write, alarms.read, webhook.manage, hl7.alarms,
+        /// hl7.adt, hl7.observations, wctp.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// The kinds of alarm it may raise, once per kind (none: any kind): nurse_call,
+        /// staff_assist, cardiac_arrest, fire, monitor, clinical_alert, other.
+        #[arg(long = "allowed-kind")]
+        allowed_kinds: Vec<String>,
+    },
+    /// List integration accounts.
+    List {
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an integration account and every key of it.
+    Revoke {
+        /// The integration id.
+        id: String,
+    },
+    /// API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+/// `wardline integration key ...`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Make a key: printed this once (only its hash is kept).
+    Add {
+        /// The integration id.
+        id: String,
+        /// What to call the key ("primary", "standby server").
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Revoke one key.
+    Revoke {
+        /// The integration id.
+        id: String,
+        /// The key's id.
+        key_id: String,
+    },
+}
+
+fn integration_id(raw: &str) -> Result<IntegrationId, Box<dyn std::error::Error>> {
+    Ok(IntegrationId::parse(raw)?)
+}
+
+/// Runs an integration command.
+pub async fn run(s: &Services, cmd: IntegrationCommand) -> CmdResult {
+    let operator = this_operator();
+    let by = By::Operator(&operator);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cmd {
+        IntegrationCommand::Add { id, name, kind, scopes, allowed_kinds } => {
+            let scopes = scopes
+                .iter()
+                .map(|n| IntegrationScope::parse(n).ok_or_else(|| format!("unknown scope {n:?}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let allowed_kinds = allowed_kinds
+                .iter()
+                .map(|n| AlarmKind::parse(n).ok_or_else(|| format!("unknown kind of alarm {n:?}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let new = NewIntegration { id: integration_id(&id)?, name, kind, scopes, allowed_kinds };
+            let made = s.integrations.create(by, new).await?;
+            writeln!(out, "created integration {} ({})", made.id, s.integrations.user_id(&made.id)?)?;
+        }
+        IntegrationCommand::List { json } => {
+            if !json {
+                writeln!(out, "INTEGRATION\tNAME\tKIND\tSCOPES\tALLOWED_KINDS\tACTIVE")?;
+            }
+            for i in s.integrations.list().await? {
+                let scopes = i.scopes.iter().map(|x| x.name()).collect::<Vec<_>>().join(",");
+                let kinds = i.allowed_kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
+                if json {
+                    let line = serde_json::json!({
+                        "integration_id": i.id, "name": i.name, "kind": i.kind, "scopes": i.scopes,
+                        "allowed_kinds": i.allowed_kinds, "active": i.active,
+                    });
+                    writeln!(out, "{line}")?;
+                } else {
+                    let kinds = if kinds.is_empty() { "any".to_owned() } else { kinds };
+                    let active = if i.active { "yes" } else { "revoked" };
+                    writeln!(out, "{}\t{}\t{}\t{scopes}\t{kinds}\t{active}", i.id, i.name, i.kind)?;
+                }
+            }
+        }
+        IntegrationCommand::Revoke { id } => {
+            let i = s.integrations.revoke(by, &integration_id(&id)?).await?;
+            writeln!(out, "revoked integration {} and its keys", i.id)?;
+        }
+        IntegrationCommand::Key(KeyCommand::Add { id, label }) => {
+            let made = s.integrations.add_key(by, &integration_id(&id)?, label, None).await?;
+            writeln!(out, "key id: {}", made.key.key_id)?;
+            writeln!(out, "key:    {}", made.secret_key)?;
+            writeln!(out, "(shown this once: only its hash is kept)")?;
+        }
+        IntegrationCommand::Key(KeyCommand::Revoke { id, key_id }) => {
+            s.integrations.revoke_key(by, &integration_id(&id)?, &key_id).await?;
+            writeln!(out, "revoked key {key_id}")?;
+        }
+    }
+    Ok(())
+}
