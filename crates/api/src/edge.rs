@@ -75,6 +75,19 @@ pub fn note_caller(extensions: &axum::http::Extensions, caller: &Caller) {
     with_seen(extensions, |s| s.actor = Some(caller.actor()));
 }
 
+/// Notes that the request presented a hospital system's key, accepted for its endpoint, and
+/// who it is: a refusal by the endpoint itself (a kind it may not raise, another system's
+/// alarm) is then recorded with the integration as the actor. (A refused key is recorded by the
+/// key check itself, before this.)
+pub fn note_integration(extensions: &axum::http::Extensions, actor: Actor) {
+    let endpoint = extensions.get::<Endpoint>().map(|e| e.name);
+    with_seen(extensions, |s| {
+        s.token = true;
+        s.endpoint = s.endpoint.or(endpoint);
+        s.actor = Some(actor);
+    });
+}
+
 /// Notes an administration call by an administrator, with the place taken for its record, which
 /// the edge writes once the call is answered (success, refusal or failure).
 pub fn note_admin_call(extensions: &axum::http::Extensions, endpoint: &'static str, slot: AuditSlot) {

@@ -118,6 +118,9 @@ pub enum ServiceError {
     /// An integration account is not in the state the request assumes (its id taken, revoked).
     #[error("{0}")]
     IntegrationConflict(String),
+    /// A source raised an alarm under an id it already used for a different alarm.
+    #[error("{0}")]
+    SourceIdReused(String),
     /// The storage layer failed.
     #[error("storage failure")]
     Store(#[from] StoreError),

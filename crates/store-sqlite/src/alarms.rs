@@ -1,4 +1,4 @@
-//! [`AlarmStore`] on SQLite: `alarms`, `alarm_events` and `alarm_intake` (migration 0025). The
+//! [`AlarmStore`] on SQLite: `alarms`, `alarm_events` and `alarm_intake` (migration 0024). The
 //! intake's dedup key, the alarm and its first timeline entry are written in one savepoint of the
 //! single writer, so a repeat racing the first is answered from what the first stored.
 

@@ -1,4 +1,4 @@
-//! [`IntegrationStore`] on SQLite: `integrations` and `integration_keys` (migration 0024).
+//! [`IntegrationStore`] on SQLite: `integrations` and `integration_keys` (migration 0023).
 //! Revoking an integration revokes its keys in the same write; a key's last use is written by a
 //! conditional update, at most once a minute.
 

@@ -47,6 +47,14 @@ pub fn is_service_user(user: &ruma::UserId) -> bool {
         || crate::integration::is_integration_user(user)
 }
 
+/// Is this the server's own user id or a role's: the ids whose messages are the server's own
+/// doing (escalation notices, roles' notices)? An integration's is not: a hospital system's
+/// messages are alarms it raised, to be escalated and never taken for the server's notices.
+#[must_use]
+pub fn is_server_or_role(user: &ruma::UserId) -> bool {
+    user.localpart() == SERVER_USERNAME || crate::RoleId::of_user(user).is_some()
+}
+
 impl Username {
     /// Validates `s` as a username (the one check account creation and import use). Usernames
     /// starting `role.` are reserved for roles' user ids. Upper case is refused rather than folded, so that an import
@@ -206,6 +214,10 @@ mod tests {
         assert_eq!(Username::parse("integration."), Err(InvalidUsername::Reserved));
         assert!(Username::parse("integrations").is_ok(), "only the prefix with its dot is reserved");
         assert!(Username::parse("wardline.admin").is_ok());
+        let system = ruma::user_id!("@integration.nursecall:h");
+        assert!(is_service_user(system) && !is_server_or_role(system), "a system reads nothing, but is no server");
+        assert!(is_server_or_role(ruma::user_id!("@wardline:h")) && is_server_or_role(ruma::user_id!("@role.reg:h")));
+        assert!(!is_service_user(ruma::user_id!("@ann:h")) && !is_server_or_role(ruma::user_id!("@ann:h")));
         assert!(Username::parse("roles").is_ok() && Username::parse("rolex.y").is_ok());
     }
 }

@@ -214,10 +214,10 @@ named! {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AlarmError {
     /// The source id is empty, too long or has control characters.
-    #[error("source_id is 1 to 200 characters without control characters")]
+    #[error("source_id is 1 to 200 characters, without surrounding spaces or control characters")]
     BadSourceId,
     /// The text is empty or too long.
-    #[error("text is 1 to 1000 characters")]
+    #[error("text is 1 to 1000 characters, without control characters other than line breaks and tabs")]
     BadText,
     /// A part of the location is empty, too long or has control characters (the field named).
     #[error("location.{0} is 1 to 64 characters without control characters")]
@@ -226,7 +226,7 @@ pub enum AlarmError {
     #[error("location.ward is required: say where the alarm is")]
     NoWard,
     /// A part of the patient reference is empty, too long or has control characters.
-    #[error("patient.{0} is 1 to 64 characters without control characters")]
+    #[error("patient.{0} is 1 to 64 characters without control characters (birth_date: YYYY-MM-DD)")]
     BadPatient(&'static str),
 }
 
@@ -248,9 +248,38 @@ pub struct Location {
     pub bed: Option<String>,
 }
 
+/// A character no part of an alarm may hold: a control character, or one that reorders or
+/// hides text on screen (bidirectional overrides and isolates, zero-width marks), with which a
+/// source could make "bed 12" read as another bed.
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}')
+}
+
+/// 1 to [`MAX_PART_CHARS`] characters as given (surrounding spaces count: they are trimmed
+/// when stored, but nothing unbounded is taken in), not blank, nothing [`hidden`].
 fn part_ok(s: &str) -> bool {
-    let n = s.trim().chars().count();
-    n > 0 && n <= MAX_PART_CHARS && !s.chars().any(char::is_control)
+    let n = s.chars().count();
+    n <= MAX_PART_CHARS && !s.trim().is_empty() && !s.chars().any(hidden)
+}
+
+fn trimmed(part: Option<String>) -> Option<String> {
+    part.map(|p| p.trim().to_owned())
+}
+
+/// A date `YYYY-MM-DD` (month 01–12, day 01–31).
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let number = |r: std::ops::Range<usize>| s.get(r).and_then(|d| d.parse::<u8>().ok()).unwrap_or(0);
+    b.len() == 10
+        && digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10)
+        && (1..=12).contains(&number(5..7))
+        && (1..=31).contains(&number(8..10))
 }
 
 impl Location {
@@ -268,6 +297,12 @@ impl Location {
             return Err(AlarmError::NoWard);
         }
         Ok(())
+    }
+
+    /// The same place with each part's surrounding spaces removed (as it is stored and compared).
+    #[must_use]
+    pub fn trimmed(self) -> Self {
+        Self { site: trimmed(self.site), ward: trimmed(self.ward), room: trimmed(self.room), bed: trimmed(self.bed) }
     }
 
     /// For people: "Ward 7, room 3, bed 12" (the site first when given).
@@ -321,7 +356,21 @@ impl PatientRef {
                 return Err(AlarmError::BadPatient(name));
             }
         }
+        if self.birth_date.as_deref().is_some_and(|d| !is_date(d.trim())) {
+            return Err(AlarmError::BadPatient("birth_date"));
+        }
         Ok(())
+    }
+
+    /// The same reference with each part's surrounding spaces removed.
+    #[must_use]
+    pub fn trimmed(self) -> Self {
+        Self {
+            id: self.id.trim().to_owned(),
+            system: trimmed(self.system),
+            name: trimmed(self.name),
+            birth_date: trimmed(self.birth_date),
+        }
     }
 }
 
@@ -331,19 +380,20 @@ impl PatientRef {
 /// [`AlarmError::BadSourceId`].
 pub fn check_source_id(s: &str) -> Result<(), AlarmError> {
     let n = s.chars().count();
-    if n == 0 || n > MAX_SOURCE_ID_CHARS || s.trim().is_empty() || s.chars().any(char::is_control) {
+    if n == 0 || n > MAX_SOURCE_ID_CHARS || s.trim() != s || s.chars().any(hidden) {
         return Err(AlarmError::BadSourceId);
     }
     Ok(())
 }
 
-/// Checks an alarm's text (line breaks allowed).
+/// Checks an alarm's text: not blank, at most [`MAX_TEXT_CHARS`], line breaks and tabs allowed
+/// but no other control character, nothing that reorders or hides text.
 ///
 /// # Errors
 /// [`AlarmError::BadText`].
 pub fn check_text(s: &str) -> Result<(), AlarmError> {
     let n = s.trim().chars().count();
-    if n == 0 || s.chars().count() > MAX_TEXT_CHARS {
+    if n == 0 || s.chars().count() > MAX_TEXT_CHARS || s.chars().any(|c| c != '\n' && c != '\t' && hidden(c)) {
         return Err(AlarmError::BadText);
     }
     Ok(())
@@ -400,5 +450,20 @@ mod tests {
         assert!(check_source_id(&"x".repeat(201)).is_err());
         assert!(check_text("Patient call\nbay 3").is_ok());
         assert!(check_text("  ").is_err() && check_text(&"x".repeat(1001)).is_err());
+        // Nothing unbounded behind spaces, nothing hidden, no control characters but line breaks.
+        let padded = Location { ward: Some(format!("Ward 7{}", " ".repeat(100))), ..Location::default() };
+        assert_eq!(padded.check(), Err(AlarmError::BadLocation("ward")));
+        let spoofed = Location { ward: Some("7".into()), bed: Some("1\u{202E}2".into()), ..Location::default() };
+        assert_eq!(spoofed.check(), Err(AlarmError::BadLocation("bed")));
+        assert!(check_text("Call\u{0}").is_err() && check_text("Call\u{1b}[2J").is_err() && check_text("a\u{2066}b").is_err());
+        assert!(check_source_id(" bed-12").is_err() && check_source_id("bed\u{200B}12").is_err());
+        // Stored trimmed, so "Ward 7 " and "Ward 7" are one place.
+        let spaced = Location { ward: Some(" Ward 7 ".into()), bed: Some("12 ".into()), ..Location::default() };
+        assert_eq!(spaced.trimmed(), Location { ward: Some("Ward 7".into()), bed: Some("12".into()), ..Location::default() });
+        let born = |d: &str| PatientRef { id: "1".into(), system: None, name: None, birth_date: Some(d.into()) }.check();
+        assert!(born("1950-02-28").is_ok());
+        for bad in ["28/02/1950", "1950-13-01", "1950-00-10", "1950-02-32", "19500228", "1950-2-28"] {
+            assert_eq!(born(bad), Err(AlarmError::BadPatient("birth_date")), "{bad}");
+        }
     }
 }

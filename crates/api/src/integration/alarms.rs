@@ -97,8 +97,15 @@ pub async fn create(
         occurred_at,
     };
     let received = s.alarms.intake(&c, input).await?;
-    let mut answer = received.answer;
-    answer["duplicate"] = json!(received.duplicate);
+    // The stored answer is an object (the intake made it); anything else is answered afresh.
+    let mut answer = match received.answer {
+        serde_json::Value::Object(o) => o,
+        _ => serde_json::Map::from_iter([
+            ("alarm_id".to_owned(), json!(received.alarm.id)),
+            ("state".to_owned(), json!(received.alarm.state.as_str())),
+        ]),
+    };
+    answer.insert("duplicate".to_owned(), json!(received.duplicate));
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }
 
@@ -111,8 +118,10 @@ fn alarm_id(raw: &str) -> Result<AlarmId, ApiError> {
 pub async fn get(
     State(s): State<Services>,
     IntegrationAuth(c): IntegrationAuth,
-    Path(raw): Path<String>,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
+    // A path that does not decode (`%FF`) names no alarm either.
+    let Ok(Path(raw)) = path else { return Err(ApiError::not_found("no such alarm")) };
     let (alarm, events) = s.alarms.get(&c, &alarm_id(&raw)?).await?;
     let mut v = alarm_json(&alarm);
     v["timeline"] = timeline_json(&events);

@@ -57,6 +57,7 @@ impl FromRequestParts<Services> for IntegrationAuth {
         let key = presented_key(parts)?;
         let ip = edge::client_ip(&parts.extensions);
         let caller = services.integrations.authenticate(key, endpoint.scope, ip, endpoint.name).await?;
+        edge::note_integration(&parts.extensions, caller.actor());
         Ok(Self(caller))
     }
 }

@@ -47,6 +47,41 @@ pub struct Received {
     pub answer: serde_json::Value,
 }
 
+/// What a source says about an alarm, as compared between an intake and its repeat.
+#[derive(Debug, PartialEq, Eq)]
+struct Sent<'a> {
+    kind: AlarmKind,
+    priority: SourcePriority,
+    text: &'a str,
+    location: &'a Location,
+    patient: Option<&'a PatientRef>,
+    occurred_at: Option<Timestamp>,
+}
+
+impl<'a> Sent<'a> {
+    fn of(i: &'a AlarmInput) -> Self {
+        Self {
+            kind: i.kind,
+            priority: i.priority,
+            text: &i.text,
+            location: &i.location,
+            patient: i.patient.as_ref(),
+            occurred_at: i.occurred_at,
+        }
+    }
+
+    fn of_alarm(a: &'a Alarm) -> Self {
+        Self {
+            kind: a.kind,
+            priority: a.priority,
+            text: &a.text,
+            location: &a.location,
+            patient: a.patient.as_ref(),
+            occurred_at: a.occurred,
+        }
+    }
+}
+
 fn new_alarm_id() -> AlarmId {
     let mut bytes = [0u8; ALARM_ID_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -88,8 +123,12 @@ impl AlarmService {
     /// Receives an alarm over the HTTP API: checked, stored (with its answer) in one write, and
     /// only then answered. The same source id again is the same alarm (`duplicate`), stored
     /// once. Recorded in the audit trail (its id, kind and priority; never its text or patient).
-    pub async fn intake(&self, caller: &IntegrationCaller, input: AlarmInput) -> ServiceResult<Received> {
+    pub async fn intake(&self, caller: &IntegrationCaller, mut input: AlarmInput) -> ServiceResult<Received> {
         Self::check(caller, &input)?;
+        // Stored as compared: "Ward 7 " is "Ward 7".
+        input.location = input.location.trimmed();
+        input.patient = input.patient.map(PatientRef::trimmed);
+        let sent = Sent::of(&input);
         let id = new_alarm_id();
         let answer = answer_for(&id, AlarmState::Active);
         let intake = Intake {
@@ -115,6 +154,21 @@ impl AlarmService {
         let slot = self.audit.reserve()?;
         let received = match self.store.record_intake(intake).await? {
             IntakeOutcome::New { alarm } => Received { alarm, duplicate: false, answer },
+            IntakeOutcome::Duplicate { alarm, .. } if Sent::of_alarm(&alarm) != sent => {
+                // The same source id for another alarm (a source that reuses its ids): never
+                // answered as the first, which would drop this one without a word.
+                let mut r = self.audit.entry(Some(&caller.actor()), AuditAction::Alarm, Outcome::Denied);
+                r.detail = Some(format!(
+                    "refused: source_id already names alarm={} (kind={} priority={}), sent as kind={} priority={}",
+                    alarm.id, alarm.kind, alarm.priority, sent.kind, sent.priority
+                ));
+                slot.record(r);
+                return Err(ServiceError::SourceIdReused(format!(
+                    "source_id already names another alarm ({}, {} {}): a repeat must be identical; \
+                     give a new alarm its own source_id",
+                    alarm.id, alarm.kind, alarm.priority
+                )));
+            }
             IntakeOutcome::Duplicate { alarm, answer: stored } => {
                 let answer = stored
                     .and_then(|a| serde_json::from_str(&a).ok())

@@ -48,11 +48,28 @@ async fn an_alarm_is_stored_once_and_a_repeat_is_answered_as_the_first() {
     // Stored when answered: read straight from the store.
     let stored = f.store.alarm(&a.id).await.unwrap().unwrap();
     assert_eq!(&stored, a);
-    let again = f.s.alarms.intake(&nc, AlarmInput { text: "changed".into(), ..call("bed-12-call-1") }).await.unwrap();
+    // A repeat (the source resending, its location spaced differently) is the same alarm.
+    let mut resent = call("bed-12-call-1");
+    resent.location.ward = Some(" Ward 7 ".into());
+    let again = f.s.alarms.intake(&nc, resent).await.unwrap();
     assert!(again.duplicate);
     assert_eq!(again.alarm.id, a.id);
     assert_eq!(again.answer, first.answer, "the stored answer");
-    assert_eq!(again.alarm.text, "Patient call: SECRET-TEXT", "a repeat changes nothing");
+    // The same source id for a different alarm is refused, never answered as the first: a
+    // source that reuses its ids would otherwise lose every alarm after the first.
+    for changed in [
+        AlarmInput { kind: AlarmKind::CardiacArrest, priority: SourcePriority::Emergency, ..call("bed-12-call-1") },
+        AlarmInput { text: "changed".into(), ..call("bed-12-call-1") },
+        AlarmInput {
+            location: Location { ward: Some("Ward 9".into()), ..Location::default() },
+            ..call("bed-12-call-1")
+        },
+    ] {
+        let e = f.s.alarms.intake(&nc, changed).await;
+        assert!(matches!(e, Err(ServiceError::SourceIdReused(ref m)) if m.contains(a.id.as_str())), "{e:?}");
+    }
+    let stored = f.store.alarm(&a.id).await.unwrap().unwrap();
+    assert_eq!((stored.kind, stored.text.as_str()), (AlarmKind::NurseCall, "Patient call: SECRET-TEXT"));
     let other = f.s.alarms.intake(&nc, call("bed-14-call-1")).await.unwrap();
     assert!(!other.duplicate && other.alarm.id != a.id);
 
@@ -72,12 +89,18 @@ async fn an_alarm_is_stored_once_and_a_repeat_is_answered_as_the_first() {
     let all = records(&f).await;
     let alarms: Vec<String> =
         all.iter().filter(|r| r.record.action == AuditAction::Alarm).filter_map(|r| r.record.detail.clone()).collect();
-    assert_eq!(alarms.len(), 4, "{alarms:?}");
+    assert_eq!(alarms.len(), 7, "{alarms:?}");
     assert_eq!(
         alarms.first().unwrap(),
         &format!("received alarm={} kind=nurse_call priority=high protocol=http duplicate=false", a.id)
     );
     assert!(alarms.get(1).unwrap().ends_with("duplicate=true"));
+    let refused: Vec<_> = all
+        .iter()
+        .filter(|r| r.record.action == AuditAction::Alarm && r.record.outcome == wardline_types::audit::Outcome::Denied)
+        .collect();
+    assert_eq!(refused.len(), 3, "each reuse of a source id is recorded as refused");
+    assert!(refused.iter().all(|r| r.record.detail.as_deref().is_some_and(|d| d.contains("source_id already names"))));
     let text = format!("{all:?}");
     assert!(!text.contains("SECRET-TEXT") && !text.contains("Jane Doe") && !text.contains("H123"), "no content");
 }
@@ -97,6 +120,8 @@ async fn what_a_source_sends_is_checked_and_the_refusal_names_the_field() {
         (AlarmInput { source_id: "x".repeat(201), ..call("a") }, "source_id"),
         (AlarmInput { text: " ".into(), ..call("a") }, "text"),
         (AlarmInput { text: "x".repeat(1001), ..call("a") }, "text"),
+        (AlarmInput { text: "call\u{1b}[2J".into(), ..call("a") }, "text"),
+        (AlarmInput { source_id: "bed-12 ".into(), ..call("a") }, "source_id"),
         (AlarmInput { location: Location::default(), ..call("a") }, "location.ward"),
         (
             AlarmInput {

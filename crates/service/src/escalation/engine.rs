@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use ruma::{EventId, OwnedEventId};
 use serde_json::json;
 use wardline_store::{EscalationEnd, NewEscalation, PosRange, StepRecord};
-use wardline_types::account::is_service_user;
+use wardline_types::account::is_server_or_role;
 use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::escalation::Action;
 use wardline_types::priority::{self, Given, Level, Means};
@@ -203,7 +203,7 @@ impl EscalationService {
         let content = &e.event.content;
         if e.event.kind == kinds::MESSAGE
             && e.event.state_key.is_none()
-            && !is_service_user(&e.event.sender)
+            && !is_server_or_role(&e.event.sender)
             && e.redacted_because.is_none()
             && wardline_types::relation::relation(content).is_none_or(|r| r.rel_type != rel_types::REPLACE)
             && let Ok(Some(request)) = priority::request_of(content)

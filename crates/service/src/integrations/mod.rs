@@ -8,8 +8,12 @@
 //! - Every use of a key is in the audit trail ([`IntegrationService::authenticate`]): a call
 //!   that is let through is recorded before it runs (`integration.use`, with the endpoint, the
 //!   key and the scope); a refusal of a known key (revoked, expired, its integration revoked, a
-//!   scope it lacks) is recorded with the reason; a refusal of an unknown key is recorded as a
-//!   refused request, at most `rate_limits.unknown_tokens` times per address.
+//!   scope it lacks) is recorded with the reason, at most `rate_limits.unknown_tokens` times per
+//!   integration (a revoked system retrying for ever cannot fill the trail); a refusal of an
+//!   unknown key, or of a known key id with the wrong secret (naming that key as the target), is
+//!   recorded as a refused request, at most `rate_limits.unknown_tokens` times per address.
+//!   Refusals by the endpoint itself after the key was accepted (a kind it may not raise,
+//!   another system's alarm) are recorded at the HTTP edge with the integration as the actor.
 //! - A revoked integration, a revoked or expired key, and a key of an integration without the
 //!   endpoint's scope, let nothing through.
 
@@ -92,8 +96,11 @@ fn text_ok(s: &str, max: usize) -> bool {
 
 /// Why a presented key was refused, for the record and the answer.
 enum Refusal {
-    /// Not a key this server made, or its secret is wrong: nobody is identified.
+    /// Not a key this server made: nobody is identified.
     Unknown(&'static str),
+    /// One of this server's key ids with the wrong secret: nobody is identified, but the key
+    /// (and its integration) someone tried is named as the target.
+    WrongSecret { key_id: String, integration: IntegrationId },
     /// A known key, refused (`401`): revoked or expired.
     KeyEnded(&'static str),
     /// A known key, refused (`403`): its integration is revoked, or lacks the scope.
@@ -147,6 +154,14 @@ impl IntegrationService {
     /// Creates an integration account (no key yet: [`IntegrationService::add_key`]).
     pub async fn create(&self, by: By<'_>, new: NewIntegration) -> ServiceResult<Integration> {
         let new = Self::checked(new)?;
+        // An account made before `integration.` names were reserved would share the
+        // integration's identity: refused, for an administrator to rename one of them.
+        let user_id = self.user_id(&new.id)?;
+        if self.store.account(&user_id).await?.is_some() {
+            return Err(ServiceError::IntegrationConflict(format!(
+                "{user_id} is already a person's account: choose another id for the integration"
+            )));
+        }
         let slot = self.audit.reserve()?;
         let id = new.id.clone();
         let scopes = new.scopes.iter().map(|s| s.name()).collect::<Vec<_>>().join(",");
@@ -267,7 +282,8 @@ impl IntegrationService {
             return Err(self.refuse(None, ip, endpoint, Refusal::Unknown("unknown key")));
         };
         if !keys::secret_matches(&key.secret_sha256, &api_key.secret) {
-            return Err(self.refuse(None, ip, endpoint, Refusal::Unknown("wrong secret")));
+            let why = Refusal::WrongSecret { key_id: key.key_id.clone(), integration: integration.id.clone() };
+            return Err(self.refuse(None, ip, endpoint, why));
         }
         let caller =
             IntegrationCaller { user_id: self.user_id(&integration.id)?, integration, key_id: key.key_id.clone(), ip };
@@ -289,8 +305,10 @@ impl IntegrationService {
             return Err(self.refuse(Some(&caller), ip, endpoint, why));
         }
         // Beyond its limit a system is refused without a record: the limit is what keeps a
-        // faulty one from filling the trail.
-        self.limiter.check(LimitKind::Integration, caller.integration.id.as_str())?;
+        // faulty one from filling the trail. Each scope has its own allowance, so a system
+        // polling for status cannot use up what it needs to raise alarms in a storm.
+        let bucket = format!("{}:{}", caller.integration.id, scope.map_or("any", IntegrationScope::name));
+        self.limiter.check(LimitKind::Integration, &bucket)?;
         let mut r = self.audit.entry(Some(&caller.actor()), AuditAction::IntegrationUse, Outcome::Success);
         let scope = scope.map_or("-", IntegrationScope::name);
         r.detail = Some(format!("endpoint={endpoint} scope={scope}"));
@@ -309,27 +327,40 @@ impl IntegrationService {
         endpoint: &str,
         why: Refusal,
     ) -> ServiceError {
+        let mut target = None;
         let (error, reason) = match why {
             Refusal::Unknown(reason) => (ServiceError::UnknownToken, reason.to_owned()),
+            Refusal::WrongSecret { key_id, integration } => {
+                target = self.user_id(&integration).ok();
+                (ServiceError::UnknownToken, format!("wrong secret for key={key_id} integration={integration}"))
+            }
             Refusal::KeyEnded(reason) => (ServiceError::UnknownToken, reason.to_owned()),
             Refusal::Forbidden(reason) => (ServiceError::forbidden(reason.clone()), reason),
         };
-        let record = match who {
+        // Refusals are recorded within the same small allowance as unknown access tokens (per
+        // integration, or per address when nobody is identified): a revoked or misconfigured
+        // system retrying for ever cannot fill the trail.
+        let allowance = match who {
+            Some(caller) => format!("integration:{}", caller.integration.id),
+            None => ip.map_or_else(|| "unknown".to_owned(), |i| i.to_string()),
+        };
+        let record = self.limiter.check(LimitKind::UnknownToken, &allowance).is_ok().then(|| match who {
             Some(caller) => {
                 let mut r = self.audit.entry(Some(&caller.actor()), AuditAction::IntegrationUse, Outcome::Denied);
                 r.detail = Some(format!("endpoint={endpoint} reason={reason}"));
-                Some(r)
+                r
             }
             None => {
-                let key = ip.map_or_else(|| "unknown".to_owned(), |i| i.to_string());
-                self.limiter.check(LimitKind::UnknownToken, &key).is_ok().then(|| {
-                    let mut r = self.audit.entry(None, AuditAction::RequestRefused, Outcome::Denied);
-                    r.ip = ip.map(|i| i.to_string());
-                    r.detail = Some(format!("endpoint={endpoint} status=401 errcode=M_UNKNOWN_TOKEN reason={reason}"));
-                    r
-                })
+                let mut r = self.audit.entry(None, AuditAction::RequestRefused, Outcome::Denied);
+                r.ip = ip.map(|i| i.to_string());
+                r.target_user = target.map(|u| u.to_string());
+                r.detail = Some(format!("endpoint={endpoint} status=401 errcode=M_UNKNOWN_TOKEN reason={reason}"));
+                r
             }
-        };
+        });
+        if record.is_none() {
+            tracing::debug!(endpoint, "a refused integration key: over the audit allowance, not recorded");
+        }
         if let Some(r) = record
             && let Err(e) = self.audit.record(r)
         {

@@ -137,8 +137,13 @@ async fn a_key_works_as_made_for_its_scopes_until_revoked_and_every_use_is_recor
     assert_eq!(first.record.actor.as_deref(), Some("@integration.nursecall:localhost"));
     assert_eq!(first.record.device.as_deref(), Some(k.key.key_id.as_str()));
     assert_eq!(first.record.ip.as_deref(), Some("10.1.2.3"));
-    let refused = all.iter().filter(|r| r.record.action == AuditAction::RequestRefused).count();
-    assert_eq!(refused, 3, "each unknown key once (within the per-address limit)");
+    let refused: Vec<_> = all.iter().filter(|r| r.record.action == AuditAction::RequestRefused).collect();
+    assert_eq!(refused.len(), 3, "each unknown key once (within the per-address limit)");
+    // A real key id with a wrong secret names the key it tried, as the target.
+    let tried = refused.first().unwrap();
+    assert_eq!(tried.record.target_user.as_deref(), Some("@integration.nursecall:localhost"));
+    assert!(tried.record.detail.as_deref().unwrap().contains(&format!("key={}", k.key.key_id)), "{tried:?}");
+    assert!(tried.record.actor.is_none(), "nobody is identified by a wrong secret");
     assert!(!all.iter().any(|r| format!("{r:?}").contains(&k.secret_key)), "never a key in the trail");
     let admin: Vec<String> =
         all.iter().filter(|r| r.record.action == AuditAction::Admin).filter_map(|r| r.record.detail.clone()).collect();
@@ -174,4 +179,68 @@ async fn new_integrations_are_checked() {
     assert!(matches!(e, Err(ServiceError::InvalidParam(_))), "an expiry in the past: {e:?}");
     let e = f.s.integrations.revoke_key(By::Server, &id, "zzzzzzzzzzzz").await;
     assert!(matches!(e, Err(ServiceError::NotFound(_))), "{e:?}");
+}
+
+#[tokio::test]
+async fn a_refused_system_retrying_for_ever_cannot_fill_the_trail() {
+    let f = fixture();
+    f.s.integrations.create(By::Server, nurse_call()).await.unwrap();
+    let id = nurse_call().id;
+    let k = f.s.integrations.add_key(By::Server, &id, None, None).await.unwrap();
+    f.s.integrations.revoke(By::Server, &id).await.unwrap();
+    for _ in 0..200 {
+        let e = f.s.integrations.authenticate(&k.secret_key, Some(IntegrationScope::AlarmsWrite), None, "x").await;
+        assert!(matches!(e, Err(ServiceError::Forbidden(_))), "refused every time: {e:?}");
+    }
+    let denied = |all: &[AuditRecord]| {
+        all.iter().filter(|r| r.record.action == AuditAction::IntegrationUse && r.record.outcome == Outcome::Denied).count()
+    };
+    let burst = usize::try_from(f.s.config.rate_limits.unknown_tokens.burst).unwrap();
+    assert_eq!(denied(&records(&f).await), burst, "recorded up to the allowance, then not");
+    // The allowance comes back with time: a system still failing an hour later is recorded again.
+    f.clock.advance(Duration::from_secs(3600));
+    let e = f.s.integrations.authenticate(&k.secret_key, Some(IntegrationScope::AlarmsWrite), None, "x").await;
+    assert!(e.is_err());
+    assert_eq!(denied(&records(&f).await), burst + 1);
+}
+
+#[tokio::test]
+async fn an_integration_never_takes_the_identity_of_an_existing_account() {
+    let f = fixture();
+    let account = wardline_types::NewAccount {
+        user_id: ruma::user_id!("@integration.nursecall:localhost").to_owned(),
+        password_hash: "not a password".into(),
+        display_name: None,
+        is_admin: false,
+        must_change_password: false,
+        job_title: None,
+        department: None,
+        email: None,
+        phone: None,
+    };
+    f.store.create_account(account, T0).await.unwrap();
+    let e = f.s.integrations.create(By::Server, nurse_call()).await;
+    assert!(matches!(e, Err(ServiceError::IntegrationConflict(ref m)) if m.contains("@integration.nursecall")), "{e:?}");
+    assert!(f.s.integrations.list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn reading_alarms_back_never_uses_up_what_raising_them_needs() {
+    let f = fixture();
+    let both = NewIntegration { scopes: vec![IntegrationScope::AlarmsWrite, IntegrationScope::AlarmsRead], ..nurse_call() };
+    f.s.integrations.create(By::Server, both).await.unwrap();
+    let k = f.s.integrations.add_key(By::Server, &nurse_call().id, None, None).await.unwrap();
+    let read = Some(IntegrationScope::AlarmsRead);
+    let mut limited = false;
+    for _ in 0..=f.s.config.rate_limits.integrations.burst {
+        if let Err(e) = f.s.integrations.authenticate(&k.secret_key, read, None, "alarms.get").await {
+            assert!(matches!(e, ServiceError::RateLimited { .. }), "{e:?}");
+            limited = true;
+        }
+    }
+    assert!(limited, "reads are limited");
+    f.s.integrations
+        .authenticate(&k.secret_key, Some(IntegrationScope::AlarmsWrite), None, "alarms.create")
+        .await
+        .unwrap();
 }

@@ -24,7 +24,6 @@ use futures::StreamExt;
 use ruma::{OwnedEventId, OwnedUserId, UserId};
 use serde_json::{Value, json};
 use wardline_store::{NewPush, PosRange, PushOutcome, Pusher, PusherKind, QueuedPush};
-use wardline_types::account::is_service_user;
 use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::priority::{self, Level};
 use wardline_types::relation::rel_types;
@@ -230,7 +229,7 @@ impl PushService {
         {
             return Ok((r.level, Some(e.event.event_id.clone())));
         }
-        if !is_service_user(&e.event.sender) {
+        if !wardline_types::account::is_server_or_role(&e.event.sender) {
             return Ok((Level::Routine, None));
         }
         let about = content

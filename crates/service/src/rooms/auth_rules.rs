@@ -80,6 +80,11 @@ pub fn authorize(room: &RoomState, ev: &NewEvent, facts: SenderFacts) -> Service
     {
         return deny("a conversation's broadcast state is set by Wardline when it creates it, and never changes");
     }
+    // An incident conversation's state is the alarm's: only a hospital system (the integration
+    // that raised it) writes it, whatever the power levels, so nobody can forge or close one.
+    if ev.kind == wardline_types::alarm::INCIDENT && !wardline_types::integration::is_integration_user(&ev.sender) {
+        return deny("an incident's state is written only by the hospital system that raised its alarm");
+    }
     // A broadcast conversation: recipients post nothing but answers, whatever the power levels.
     if ev.state_key.is_none()
         && let Some(sender) = super::broadcast_room::broadcaster(room)

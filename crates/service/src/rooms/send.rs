@@ -125,11 +125,18 @@ impl RoomService {
             // Urgent, emergency and questions: completed as `priority.rs` says.
             self.complete_request(&slot.state, sender, &mut req.content)?;
         }
-        // Only the server's own member writes escalation notices.
-        if !wardline_types::account::is_service_user(sender)
+        // Only the server's own member (or a role) writes escalation notices; never a person, nor
+        // a hospital system.
+        if !wardline_types::account::is_server_or_role(sender)
             && let Some(map) = req.content.as_object_mut()
         {
             map.remove(ESCALATION_NOTICE);
+        }
+        // Only a hospital system raises alarms: a person's message never carries an alarm's block.
+        if !wardline_types::integration::is_integration_user(sender)
+            && let Some(map) = req.content.as_object_mut()
+        {
+            map.remove(wardline_types::alarm::ALARM);
         }
         // Only a broadcast's sender, in its own conversation, marks a message as a broadcast.
         if super::broadcast_room::broadcaster(&slot.state) != Some(sender.as_str())

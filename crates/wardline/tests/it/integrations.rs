@@ -124,6 +124,11 @@ async fn keys_are_shown_once_stored_hashed_scoped_revocable_and_every_use_is_aud
     let (st, second) = nc.post(&format!("{I}/alarms"), arrest("bed-12-call-1")).await;
     assert_eq!(st, 202, "{second}");
     assert_eq!((second["alarm_id"].as_str(), second["duplicate"].as_bool()), (Some(alarm_id.as_str()), Some(true)));
+    // The same source id for a different alarm: refused (409), never answered as the first.
+    let mut changed = arrest("bed-12-call-1");
+    changed["location"]["bed"] = json!("14");
+    let (st, reused) = nc.post(&format!("{I}/alarms"), changed).await;
+    assert_eq!((st, reused["errcode"].as_str()), (409, Some("ORG.WARDLINE.SOURCE_ID_REUSED")), "{reused}");
     let (st, other) = nc.post(&format!("{I}/alarms"), arrest("bed-14-call-1")).await;
     assert_eq!(st, 202);
     assert_ne!(other["alarm_id"], first["alarm_id"]);
@@ -224,9 +229,19 @@ async fn keys_are_shown_once_stored_hashed_scoped_revocable_and_every_use_is_aud
     let uses = details(&trail, "integration.use");
     let ok_uses = trail.iter().filter(|r| r["action"] == "integration.use" && r["outcome"] == "success").count();
     let denied = trail.iter().filter(|r| r["action"] == "integration.use" && r["outcome"] == "denied").count();
-    // Let through: whoami, 3 alarms, 7 bad bodies (refused after the key was accepted), whoami
-    // with the second key. Refused: the unscoped read, the revoked key, the revoked system.
-    assert_eq!((ok_uses, denied), (12, 3), "{uses:#?}");
+    // Let through: whoami, 4 alarms (one a reused source id), 7 bad bodies (refused after the
+    // key was accepted), whoami with the second key. Refused: the unscoped read, the revoked
+    // key, the revoked system.
+    assert_eq!((ok_uses, denied), (13, 3), "{uses:#?}");
+    // A refusal by the endpoint after the key was accepted (a kind it may not raise) is in the
+    // trail as a refusal, by the system, not only as a use that was let through.
+    let refused_kind = trail.iter().find(|r| {
+        r["action"] == "request.refused"
+            && r["detail"].as_str().is_some_and(|d| d.contains("endpoint=integration.alarms.create status=403"))
+    });
+    let refused_kind = refused_kind.unwrap_or_else(|| panic!("no refusal recorded: {trail:#?}"));
+    assert_eq!(refused_kind["actor"], "@integration.nursecall:localhost", "{refused_kind}");
+    assert_eq!(refused_kind["outcome"], "denied");
     assert!(uses.contains(&"endpoint=integration.alarms.create scope=alarms.write"), "{uses:#?}");
     assert!(uses.contains(&"endpoint=integration.whoami scope=-"), "{uses:#?}");
     assert!(uses.iter().any(|d| d.contains("reason=the key has been revoked")), "{uses:#?}");
@@ -240,6 +255,11 @@ async fn keys_are_shown_once_stored_hashed_scoped_revocable_and_every_use_is_aud
         [
             format!("received alarm={alarm_id} kind=nurse_call priority=high protocol=http duplicate=false").as_str(),
             format!("received alarm={alarm_id} kind=nurse_call priority=high protocol=http duplicate=true").as_str(),
+            format!(
+                "refused: source_id already names alarm={alarm_id} (kind=nurse_call priority=high), \
+                 sent as kind=nurse_call priority=high"
+            )
+            .as_str(),
             format!(
                 "received alarm={} kind=nurse_call priority=high protocol=http duplicate=false",
                 other["alarm_id"].as_str().unwrap()

@@ -1,7 +1,4 @@
 -- Wardline schema: integration accounts (issue 15, "Integration accounts").
---
--- Numbered 0024: 0023 is kept for other work landing beside this one. The version a migration
--- gets is its place in `MIGRATIONS`, not the number in its file name.
 
 -- One row per hospital system (nurse call, fire panel, monitoring gateway, EPR). Never
 -- deleted: a revoked integration keeps its id (`active = 0`), so its alarms and audit records
