@@ -455,12 +455,20 @@ mod tests {
         assert_eq!(padded.check(), Err(AlarmError::BadLocation("ward")));
         let spoofed = Location { ward: Some("7".into()), bed: Some("1\u{202E}2".into()), ..Location::default() };
         assert_eq!(spoofed.check(), Err(AlarmError::BadLocation("bed")));
-        assert!(check_text("Call\u{0}").is_err() && check_text("Call\u{1b}[2J").is_err() && check_text("a\u{2066}b").is_err());
+        assert!(
+            check_text("Call\u{0}").is_err()
+                && check_text("Call\u{1b}[2J").is_err()
+                && check_text("a\u{2066}b").is_err()
+        );
         assert!(check_source_id(" bed-12").is_err() && check_source_id("bed\u{200B}12").is_err());
         // Stored trimmed, so "Ward 7 " and "Ward 7" are one place.
         let spaced = Location { ward: Some(" Ward 7 ".into()), bed: Some("12 ".into()), ..Location::default() };
-        assert_eq!(spaced.trimmed(), Location { ward: Some("Ward 7".into()), bed: Some("12".into()), ..Location::default() });
-        let born = |d: &str| PatientRef { id: "1".into(), system: None, name: None, birth_date: Some(d.into()) }.check();
+        assert_eq!(
+            spaced.trimmed(),
+            Location { ward: Some("Ward 7".into()), bed: Some("12".into()), ..Location::default() }
+        );
+        let born =
+            |d: &str| PatientRef { id: "1".into(), system: None, name: None, birth_date: Some(d.into()) }.check();
         assert!(born("1950-02-28").is_ok());
         for bad in ["28/02/1950", "1950-13-01", "1950-00-10", "1950-02-32", "19500228", "1950-2-28"] {
             assert_eq!(born(bad), Err(AlarmError::BadPatient("birth_date")), "{bad}");

@@ -128,7 +128,9 @@ impl AlarmService {
         // Stored as compared: "Ward 7 " is "Ward 7".
         input.location = input.location.trimmed();
         input.patient = input.patient.map(PatientRef::trimmed);
-        let sent = Sent::of(&input);
+        // What was sent, kept to compare with what a repeat finds stored.
+        let copy = input.clone();
+        let sent = Sent::of(&copy);
         let id = new_alarm_id();
         let answer = answer_for(&id, AlarmState::Active);
         let intake = Intake {

@@ -193,7 +193,9 @@ async fn a_refused_system_retrying_for_ever_cannot_fill_the_trail() {
         assert!(matches!(e, Err(ServiceError::Forbidden(_))), "refused every time: {e:?}");
     }
     let denied = |all: &[AuditRecord]| {
-        all.iter().filter(|r| r.record.action == AuditAction::IntegrationUse && r.record.outcome == Outcome::Denied).count()
+        all.iter()
+            .filter(|r| r.record.action == AuditAction::IntegrationUse && r.record.outcome == Outcome::Denied)
+            .count()
     };
     let burst = usize::try_from(f.s.config.rate_limits.unknown_tokens.burst).unwrap();
     assert_eq!(denied(&records(&f).await), burst, "recorded up to the allowance, then not");
@@ -220,14 +222,18 @@ async fn an_integration_never_takes_the_identity_of_an_existing_account() {
     };
     f.store.create_account(account, T0).await.unwrap();
     let e = f.s.integrations.create(By::Server, nurse_call()).await;
-    assert!(matches!(e, Err(ServiceError::IntegrationConflict(ref m)) if m.contains("@integration.nursecall")), "{e:?}");
+    assert!(
+        matches!(e, Err(ServiceError::IntegrationConflict(ref m)) if m.contains("@integration.nursecall")),
+        "{e:?}"
+    );
     assert!(f.s.integrations.list().await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn reading_alarms_back_never_uses_up_what_raising_them_needs() {
     let f = fixture();
-    let both = NewIntegration { scopes: vec![IntegrationScope::AlarmsWrite, IntegrationScope::AlarmsRead], ..nurse_call() };
+    let both =
+        NewIntegration { scopes: vec![IntegrationScope::AlarmsWrite, IntegrationScope::AlarmsRead], ..nurse_call() };
     f.s.integrations.create(By::Server, both).await.unwrap();
     let k = f.s.integrations.add_key(By::Server, &nurse_call().id, None, None).await.unwrap();
     let read = Some(IntegrationScope::AlarmsRead);

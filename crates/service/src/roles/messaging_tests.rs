@@ -112,8 +112,9 @@ async fn the_holder_receives_and_answers_as_the_role_and_a_handover_moves_the_co
     assert!(stored.event.content.get(fields::AS_ROLE).is_none(), "{}", stored.event.content);
     // Nor can anyone dress a message up as a hospital system's alarm.
     let alarm = wardline_types::alarm::ALARM;
-    let (faked, _) =
-        n.say_with("nia", &room, json!({"msgtype": "m.text", "body": "ARREST", alarm: {"kind": "cardiac_arrest"}})).await;
+    let (faked, _) = n
+        .say_with("nia", &room, json!({"msgtype": "m.text", "body": "ARREST", alarm: {"kind": "cardiac_arrest"}}))
+        .await;
     let stored = n.s.timeline.visible_event(&user("nia"), &room, &faked).await.unwrap();
     assert!(stored.event.content.get(alarm).is_none(), "{}", stored.event.content);
 

@@ -185,8 +185,10 @@ async fn keys_are_shown_once_stored_hashed_scoped_revocable_and_every_use_is_aud
         assert_eq!((st, e["errcode"].as_str()), (status, Some(errcode)), "{body}: {e}");
         assert!(e["error"].as_str().unwrap().contains(names), "{body}: {e}");
     }
-    // A scope it was not given: reading alarms back.
+    // A scope it was not given: reading alarms back, by id or by its own source id.
     let (st, e) = nc.get(&format!("{I}/alarms/{alarm_id}")).await;
+    assert_eq!((st, e["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{e}");
+    let (st, e) = nc.get(&format!("{I}/alarms?source_id=bed-12-call-1")).await;
     assert_eq!((st, e["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{e}");
     assert!(e["error"].as_str().unwrap().contains("alarms.read"), "{e}");
 
@@ -224,15 +226,15 @@ async fn keys_are_shown_once_stored_hashed_scoped_revocable_and_every_use_is_aud
     let (st, e) = boss.post(&format!("{A}/integrations/nursecall/keys"), json!({})).await;
     assert_eq!((st, e["errcode"].as_str()), (409, Some("ORG.WARDLINE.INTEGRATION_CONFLICT")), "{e}");
 
-    // Every use in the trail: 1 whoami + 3 alarms + 7 bad + 1 unscoped read + 2 from nc after..
-    let trail = trail_with(&s.data_dir, "integration.use", 15);
+    // Every use in the trail (13 let through, 4 refused: counted below).
+    let trail = trail_with(&s.data_dir, "integration.use", 17);
     let uses = details(&trail, "integration.use");
     let ok_uses = trail.iter().filter(|r| r["action"] == "integration.use" && r["outcome"] == "success").count();
     let denied = trail.iter().filter(|r| r["action"] == "integration.use" && r["outcome"] == "denied").count();
     // Let through: whoami, 4 alarms (one a reused source id), 7 bad bodies (refused after the
-    // key was accepted), whoami with the second key. Refused: the unscoped read, the revoked
-    // key, the revoked system.
-    assert_eq!((ok_uses, denied), (13, 3), "{uses:#?}");
+    // key was accepted), whoami with the second key. Refused: the two unscoped reads, the
+    // revoked key, the revoked system.
+    assert_eq!((ok_uses, denied), (13, 4), "{uses:#?}");
     // A refusal by the endpoint after the key was accepted (a kind it may not raise) is in the
     // trail as a refusal, by the system, not only as a use that was let through.
     let refused_kind = trail.iter().find(|r| {
@@ -347,9 +349,13 @@ async fn alarms_are_read_back_only_by_their_own_system_and_the_command_line_does
     assert_eq!((st, e["errcode"].as_str()), (404, Some("M_NOT_FOUND")), "{e}");
     let (st, e) = mon.get(&format!("{I}/alarms/not-an-id")).await;
     assert_eq!((st, e["errcode"].as_str()), (404, Some("M_NOT_FOUND")), "{e}");
+    let (st, e) = mon.get(&format!("{I}/alarms/%FF")).await;
+    assert_eq!((st, e["errcode"].as_str()), (404, Some("M_NOT_FOUND")), "a path that does not decode: {e}");
     // Another system cannot read it, nor raise alarms without the scope.
     let fire = system(&s, &fire_key);
     let (st, e) = fire.get(&format!("{I}/alarms/{id}")).await;
+    assert_eq!((st, e["errcode"].as_str()), (404, Some("M_NOT_FOUND")), "{e}");
+    let (st, e) = fire.get(&format!("{I}/alarms?source_id=spo2-bed-3")).await;
     assert_eq!((st, e["errcode"].as_str()), (404, Some("M_NOT_FOUND")), "{e}");
     let (st, e) = fire
         .post(
@@ -365,6 +371,16 @@ async fn alarms_are_read_back_only_by_their_own_system_and_the_command_line_does
     let (st, _) = mon.get(&format!("{I}/whoami")).await;
     assert_eq!(st, 403);
     let trail = trail_with(&s.data_dir, "admin", 5);
+    // The fire panel's probes of the monitors' alarm are in the trail as refusals, by the fire panel.
+    let probes = trail
+        .iter()
+        .filter(|r| {
+            r["action"] == "request.refused"
+                && r["actor"] == "@integration.fire:localhost"
+                && r["detail"].as_str().is_some_and(|d| d.contains("status=404"))
+        })
+        .count();
+    assert_eq!(probes, 2, "{trail:#?}");
     let by_cli: Vec<&str> = details(&trail, "admin").into_iter().filter(|d| d.contains("via=cli")).collect();
     assert!(by_cli.iter().any(|d| d.starts_with("integration-create integration=monitors")), "{by_cli:#?}");
     assert!(by_cli.iter().any(|d| d.starts_with("integration-revoke integration=monitors")), "{by_cli:#?}");

@@ -187,13 +187,17 @@ fn size_limits() {
 #[test]
 fn only_a_hospital_system_writes_an_incidents_state() {
     let (mut r, admin) = Room::new();
-    let incident = |sender: &OwnedUserId| {
-        ev(sender, wardline_types::alarm::INCIDENT, Some(""), json!({"state": "closed"}))
-    };
+    let incident =
+        |sender: &OwnedUserId| ev(sender, wardline_types::alarm::INCIDENT, Some(""), json!({"state": "closed"}));
     assert!(forbidden(r.try_push(incident(&admin))), "not even the room's administrator");
     let system = owned_user_id!("@integration.arrest:x");
     r.member(&admin, "@integration.arrest:x", "invite").unwrap();
     r.member(&system, "@integration.arrest:x", "join").unwrap();
-    r.push(ev(&admin, kinds::POWER_LEVELS, Some(""), json!({"users": {"@admin:x": 100, "@integration.arrest:x": 100}})));
+    r.push(ev(
+        &admin,
+        kinds::POWER_LEVELS,
+        Some(""),
+        json!({"users": {"@admin:x": 100, "@integration.arrest:x": 100}}),
+    ));
     r.try_push(incident(&system)).unwrap();
 }
