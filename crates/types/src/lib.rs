@@ -11,6 +11,7 @@ pub mod clock;
 pub mod dnd;
 pub mod escalation;
 pub mod event;
+pub mod hl7;
 pub mod integration;
 pub mod media;
 pub mod membership;
