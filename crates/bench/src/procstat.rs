@@ -24,9 +24,9 @@ pub fn machine_seconds() -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let cpu = stat.lines().find(|l| l.starts_with("cpu "))?;
     let ticks: Vec<f64> = cpu.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
-    // user nice system idle iowait irq softirq steal …
+    // user nice system idle iowait irq softirq (then steal, which is the hypervisor's, not ours)
     let (idle, iowait) = (*ticks.get(3)?, *ticks.get(4)?);
-    let busy: f64 = ticks.iter().take(8).sum::<f64>() - idle - iowait;
+    let busy: f64 = ticks.iter().take(7).sum::<f64>() - idle - iowait;
     Some((busy / clock_ticks(), iowait / clock_ticks()))
 }
 

@@ -252,8 +252,22 @@ pub struct Location {
 /// hides text on screen (bidirectional overrides and isolates, zero-width marks), with which a
 /// source could make "bed 12" read as another bed.
 fn hidden(c: char) -> bool {
+    // Controls, then the invisible format characters (soft hyphen, Mongolian vowel separator,
+    // zero-width and joiners, bidirectional marks, embeddings, overrides and isolates, invisible
+    // operators, line and paragraph separators, interlinear annotation, byte order mark, tags).
     c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}')
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
 }
 
 /// 1 to [`MAX_PART_CHARS`] characters as given (surrounding spaces count: they are trimmed
@@ -267,19 +281,10 @@ fn trimmed(part: Option<String>) -> Option<String> {
     part.map(|p| p.trim().to_owned())
 }
 
-/// A date `YYYY-MM-DD` (month 01–12, day 01–31).
+/// A calendar date `YYYY-MM-DD` that exists.
 fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
-    let number = |r: std::ops::Range<usize>| s.get(r).and_then(|d| d.parse::<u8>().ok()).unwrap_or(0);
-    b.len() == 10
-        && digits(0..4)
-        && b.get(4) == Some(&b'-')
-        && digits(5..7)
-        && b.get(7) == Some(&b'-')
-        && digits(8..10)
-        && (1..=12).contains(&number(5..7))
-        && (1..=31).contains(&number(8..10))
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    s.len() == 10 && time::Date::parse(s, &format).is_ok()
 }
 
 impl Location {
@@ -393,7 +398,8 @@ pub fn check_source_id(s: &str) -> Result<(), AlarmError> {
 /// [`AlarmError::BadText`].
 pub fn check_text(s: &str) -> Result<(), AlarmError> {
     let n = s.trim().chars().count();
-    if n == 0 || s.chars().count() > MAX_TEXT_CHARS || s.chars().any(|c| c != '\n' && c != '\t' && hidden(c)) {
+    if n == 0 || s.chars().count() > MAX_TEXT_CHARS || s.chars().any(|c| !matches!(c, '\n' | '\r' | '\t') && hidden(c))
+    {
         return Err(AlarmError::BadText);
     }
     Ok(())
@@ -470,7 +476,20 @@ mod tests {
         let born =
             |d: &str| PatientRef { id: "1".into(), system: None, name: None, birth_date: Some(d.into()) }.check();
         assert!(born("1950-02-28").is_ok());
-        for bad in ["28/02/1950", "1950-13-01", "1950-00-10", "1950-02-32", "19500228", "1950-2-28"] {
+        assert!(check_text("line one\r\nline two").is_ok(), "a line break as Windows writes it");
+        assert!(
+            check_text("a\u{2028}b").is_err() && check_text("a\u{E0041}b").is_err() && check_text("a\u{AD}b").is_err()
+        );
+        for bad in [
+            "28/02/1950",
+            "1950-13-01",
+            "1950-00-10",
+            "1950-02-32",
+            "1950-02-29",
+            "1950-04-31",
+            "19500228",
+            "1950-2-28",
+        ] {
             assert_eq!(born(bad), Err(AlarmError::BadPatient("birth_date")), "{bad}");
         }
     }

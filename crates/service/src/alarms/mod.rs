@@ -6,7 +6,8 @@
 //! ([`wardline_store::AlarmStore::record_intake`]); only once that has committed does it return
 //! the answer the source is given. A crash before the commit leaves no trace, and the source,
 //! unanswered, sends again; a crash after it loses nothing. A repeat of an alarm (its source id
-//! again) is the same alarm, answered as the first was.
+//! again, with the same content) is the same alarm, answered as the first was; a different alarm
+//! under a source id already used is refused, never taken for a repeat.
 //!
 //! Alarms wait `pending` here: routing them to the people who must act (rules, conversations,
 //! escalation) is later work.

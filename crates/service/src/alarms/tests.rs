@@ -64,6 +64,11 @@ async fn an_alarm_is_stored_once_and_a_repeat_is_answered_as_the_first() {
             location: Location { ward: Some("Ward 9".into()), ..Location::default() },
             ..call("bed-12-call-1")
         },
+        AlarmInput {
+            patient: Some(PatientRef { id: "H999".into(), system: None, name: None, birth_date: None }),
+            ..call("bed-12-call-1")
+        },
+        AlarmInput { occurred_at: Some(wardline_types::Timestamp(1)), ..call("bed-12-call-1") },
     ] {
         let e = f.s.alarms.intake(&nc, changed).await;
         assert!(matches!(e, Err(ServiceError::SourceIdReused(ref m)) if m.contains(a.id.as_str())), "{e:?}");
@@ -89,7 +94,7 @@ async fn an_alarm_is_stored_once_and_a_repeat_is_answered_as_the_first() {
     let all = records(&f).await;
     let alarms: Vec<String> =
         all.iter().filter(|r| r.record.action == AuditAction::Alarm).filter_map(|r| r.record.detail.clone()).collect();
-    assert_eq!(alarms.len(), 7, "{alarms:?}");
+    assert_eq!(alarms.len(), 9, "{alarms:?}");
     assert_eq!(
         alarms.first().unwrap(),
         &format!("received alarm={} kind=nurse_call priority=high protocol=http duplicate=false", a.id)
@@ -99,7 +104,7 @@ async fn an_alarm_is_stored_once_and_a_repeat_is_answered_as_the_first() {
         .iter()
         .filter(|r| r.record.action == AuditAction::Alarm && r.record.outcome == wardline_types::audit::Outcome::Denied)
         .collect();
-    assert_eq!(refused.len(), 3, "each reuse of a source id is recorded as refused");
+    assert_eq!(refused.len(), 5, "each reuse of a source id is recorded as refused");
     assert!(refused.iter().all(|r| r.record.detail.as_deref().is_some_and(|d| d.contains("source_id already names"))));
     let text = format!("{all:?}");
     assert!(!text.contains("SECRET-TEXT") && !text.contains("Jane Doe") && !text.contains("H123"), "no content");

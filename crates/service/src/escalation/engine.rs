@@ -98,10 +98,15 @@ impl EscalationService {
             Ok::<(), crate::ServiceError>(())
         }
         .await;
-        self.run_due().await?;
-        self.run_due_deadlines().await?;
-        followed?;
+        let ran = async {
+            self.run_due().await?;
+            self.run_due_deadlines().await
+        }
+        .await;
+        // Every pass is timed, a failed one too: a monitor sees passes stop or slow down.
         self.metrics.escalation_pass(started.elapsed());
+        ran?;
+        followed?;
         let now = self.clock.now();
         let next = [self.store.next_escalation_due().await?, self.store.next_deadline_due().await?];
         let wait = match next.into_iter().flatten().min() {
@@ -527,8 +532,9 @@ impl EscalationService {
         if !claimed {
             return Ok(());
         }
+        // How late, by the clock at the claim (a step may have waited behind others of its pass).
         if let Some(due) = esc.due {
-            self.metrics.escalation_late(Duration::from_millis(now.0.saturating_sub(due.0)));
+            self.metrics.escalation_late(Duration::from_millis(self.clock.now().0.saturating_sub(due.0)));
         }
         let Some(step) = esc.policy.steps.get(esc.step) else {
             // A policy shorter than its step: end it at the failsafe rather than loop.

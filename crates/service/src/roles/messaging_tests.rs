@@ -117,6 +117,14 @@ async fn the_holder_receives_and_answers_as_the_role_and_a_handover_moves_the_co
         .await;
     let stored = n.s.timeline.visible_event(&user("nia"), &room, &faked).await.unwrap();
     assert!(stored.event.content.get(alarm).is_none(), "{}", stored.event.content);
+    // Nor by an edit, whose new content clients show in place of the original.
+    let edit = json!({"msgtype": "m.text", "body": "* ARREST",
+        "m.new_content": {"msgtype": "m.text", "body": "ARREST", alarm: {"kind": "cardiac_arrest"}},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": faked}});
+    let (edited, _) = n.say_with("nia", &room, edit).await;
+    let stored = n.s.timeline.visible_event(&user("nia"), &room, &edited).await.unwrap();
+    assert!(stored.event.content["m.new_content"].get(alarm).is_none(), "{}", stored.event.content);
+    assert_eq!(stored.event.content["m.new_content"]["body"], "ARREST");
 
     // Reg hands over to Raj at the end of the shift; the background task moves the conversation.
     n.clock.advance(Duration::from_secs(12 * 3600));

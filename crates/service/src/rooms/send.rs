@@ -127,22 +127,16 @@ impl RoomService {
         }
         // Only the server's own member (or a role) writes escalation notices; never a person, nor
         // a hospital system.
-        if !wardline_types::account::is_server_or_role(sender)
-            && let Some(map) = req.content.as_object_mut()
-        {
-            map.remove(ESCALATION_NOTICE);
+        if !wardline_types::account::is_server_or_role(sender) {
+            strip(&mut req.content, ESCALATION_NOTICE);
         }
         // Only a hospital system raises alarms: a person's message never carries an alarm's block.
-        if !wardline_types::integration::is_integration_user(sender)
-            && let Some(map) = req.content.as_object_mut()
-        {
-            map.remove(wardline_types::alarm::ALARM);
+        if !wardline_types::integration::is_integration_user(sender) {
+            strip(&mut req.content, wardline_types::alarm::ALARM);
         }
         // Only a broadcast's sender, in its own conversation, marks a message as a broadcast.
-        if super::broadcast_room::broadcaster(&slot.state) != Some(sender.as_str())
-            && let Some(map) = req.content.as_object_mut()
-        {
-            map.remove(wardline_types::broadcast::BROADCAST);
+        if super::broadcast_room::broadcaster(&slot.state) != Some(sender.as_str()) {
+            strip(&mut req.content, wardline_types::broadcast::BROADCAST);
         }
         // A broadcast's recipients answer and acknowledge, nothing more: what they send is
         // rebuilt from what they chose (`broadcast_room.rs`).
@@ -211,6 +205,11 @@ impl RoomService {
                 "Wardline's notices cannot be deleted: they record what escalation did",
             ));
         }
+        // Nor what a hospital system wrote (its alarms, an incident's state): the record of
+        // what the alarm was and what became of it.
+        if wardline_types::integration::is_integration_user(&original.event.sender) {
+            return Err(ServiceError::forbidden("a hospital system's alarms and incident records cannot be deleted"));
+        }
         let power = state.power();
         if original.event.sender != sender && power.user(sender) < power.redact {
             return Err(ServiceError::forbidden("you may only redact your own messages"));
@@ -245,6 +244,16 @@ impl RoomService {
 /// Stamps a message with the role its sender writes as: the one that seated them in the
 /// conversation. Whatever a client put there is replaced: nobody writes as a role they are not
 /// seated by.
+/// Removes a block only Wardline (or a hospital system) writes from what a sender sent: at the
+/// top, and in an edit's new content (which clients show in place of the original).
+fn strip(content: &mut Value, block: &str) {
+    let Some(obj) = content.as_object_mut() else { return };
+    obj.remove(block);
+    if let Some(Value::Object(new)) = obj.get_mut("m.new_content") {
+        new.remove(block);
+    }
+}
+
 fn stamp_role(state: &super::RoomState, sender: &UserId, content: &mut Value) {
     let Some(obj) = content.as_object_mut() else { return };
     obj.remove(fields::AS_ROLE);
