@@ -12,6 +12,7 @@
 //! Alarms wait `pending` here: routing them to the people who must act (rules, conversations,
 //! escalation) is later work.
 
+pub mod hl7;
 mod intake;
 
 use std::sync::Arc;
