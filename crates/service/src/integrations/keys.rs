@@ -51,7 +51,12 @@ mod tests {
         assert_eq!(ApiKey::parse(&text), Some(a.clone()), "a made key parses back: {}", a.key_id);
         let stored = secret_hash(&a.secret);
         assert_eq!(stored.len(), 32);
-        assert_ne!(stored.as_slice(), a.secret.as_bytes(), "the secret itself is not what is stored");
+        use sha2::Digest as _;
+        assert_eq!(
+            stored.as_slice(),
+            sha2::Sha256::digest(a.secret.as_bytes()).as_slice(),
+            "the SHA-256 of the secret"
+        );
         assert!(secret_matches(&stored, &a.secret));
         assert!(!secret_matches(&stored, &b.secret));
         assert!(!secret_matches(&stored[..31], &a.secret), "a short hash never matches");

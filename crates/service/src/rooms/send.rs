@@ -255,11 +255,8 @@ fn strip(content: &mut Value, block: &str) {
 }
 
 fn stamp_role(state: &super::RoomState, sender: &UserId, content: &mut Value) {
+    strip(content, fields::AS_ROLE);
     let Some(obj) = content.as_object_mut() else { return };
-    obj.remove(fields::AS_ROLE);
-    if let Some(Value::Object(new)) = obj.get_mut("m.new_content") {
-        new.remove(fields::AS_ROLE);
-    }
     if let Some(role) = seat_of(state, sender)
         && let Some(seat) = state.get(kinds::MEMBER, sender.as_str()).and_then(|m| m.event.content.get(fields::SEAT))
     {
