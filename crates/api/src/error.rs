@@ -151,6 +151,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::RoleConflict(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.ROLE_CONFLICT", msg),
             ServiceError::CoverOnDnd(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.COVER_ON_DND", msg),
             ServiceError::IntegrationConflict(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.INTEGRATION_CONFLICT", msg),
+            ServiceError::AlarmEnded(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.ALARM_ENDED", msg),
+            ServiceError::RuleConflict(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.RULE_CONFLICT", msg),
             ServiceError::SourceIdReused(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.SOURCE_ID_REUSED", msg),
             ServiceError::TooLarge(_) => Self::new(S::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", msg),
             ServiceError::NotYetUploaded => Self::new(S::GATEWAY_TIMEOUT, "M_NOT_YET_UPLOADED", msg),

@@ -121,6 +121,13 @@ pub enum ServiceError {
     /// A source raised an alarm under an id it already used for a different alarm.
     #[error("{0}")]
     SourceIdReused(String),
+    /// A source changed an alarm that had already ended otherwise (cancelling a reset one).
+    #[error("{0}")]
+    AlarmEnded(String),
+    /// An alarm rule is not in the state the request assumes (it exists, or changed since it
+    /// was read).
+    #[error("{0}")]
+    RuleConflict(String),
     /// The storage layer failed.
     #[error("storage failure")]
     Store(#[from] StoreError),

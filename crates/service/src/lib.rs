@@ -199,7 +199,12 @@ impl Services {
             config.sync,
         ));
         let integrations = Arc::new(integrations::IntegrationService::new(&core));
-        let alarms = Arc::new(alarms::AlarmService::new(&core));
+        let alarms = Arc::new(alarms::AlarmService::new(
+            &core,
+            Arc::clone(&rooms),
+            Arc::clone(&escalation),
+            Arc::clone(&status),
+        ));
         let health = Arc::new(health::HealthService::new(Arc::clone(&store), audit.clone()));
         Ok(Self {
             config: Arc::new(config),
@@ -282,6 +287,7 @@ impl Services {
             Arc::clone(&self.rooms).run_role_seats(),
             Arc::clone(&self.cover).run_cover(),
             Arc::clone(&self.escalation).run_escalations(),
+            Arc::clone(&self.alarms).run_alarms(),
             Arc::clone(&self.pushers).run_push()
         );
     }

@@ -5,21 +5,28 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use wardline_store::{
-    Alarm, AlarmChange, AlarmEvent, AlarmQuery, AlarmStore, Intake, IntakeOutcome, NewAlarm, StoreError, StoreResult,
+    Alarm, AlarmChange, AlarmEvent, AlarmQuery, AlarmStore, Dispatched, Intake, IntakeOutcome, NewAlarm, Routing,
+    StatusFact, StoreError, StoreResult, StoredRule,
 };
+use wardline_types::Timestamp;
 use wardline_types::alarm::{
     AlarmId, AlarmKind, AlarmOutcome, AlarmState, IntakeProtocol, Location, PatientRef, SourcePriority,
 };
+use wardline_types::alarm_rule::{AlarmRule, RuleId};
+use wardline_types::escalation::Policy;
 use wardline_types::integration::IntegrationId;
+use wardline_types::priority::Level;
 
-use crate::rows::{exec, query_one, sql_ts, ts};
+use crate::alarm_dispatch as dispatch;
+use crate::rows::{exec, parse_event_id, parse_room, query_one, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
 
-const COLUMNS: &str = "seq, id, integration_id, source_id, kind, source_priority, text, site, ward, room, bed, \
-     patient, occurred_ts, state, outcome, revision, protocol, received_ts, updated_ts";
+pub(crate) const COLUMNS: &str = "seq, id, integration_id, source_id, kind, source_priority, text, site, ward, room, \
+     bed, patient, occurred_ts, state, outcome, revision, protocol, received_ts, updated_ts, dispatched_revision, \
+     due_ts, rule_id, level, policy, room_id, event_id, ended_ts";
 
 /// The raw columns of an alarm row.
-struct Row {
+pub(crate) struct Row {
     seq: i64,
     id: String,
     integration: String,
@@ -39,9 +46,17 @@ struct Row {
     protocol: String,
     received: i64,
     updated: i64,
+    dispatched: i64,
+    due: Option<i64>,
+    rule: Option<String>,
+    level: Option<String>,
+    policy: Option<String>,
+    room_id: Option<String>,
+    event_id: Option<String>,
+    ended: Option<i64>,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+pub(crate) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok(Row {
         seq: r.get(0)?,
         id: r.get(1)?,
@@ -62,16 +77,34 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         protocol: r.get(16)?,
         received: r.get(17)?,
         updated: r.get(18)?,
+        dispatched: r.get(19)?,
+        due: r.get(20)?,
+        rule: r.get(21)?,
+        level: r.get(22)?,
+        policy: r.get(23)?,
+        room_id: r.get(24)?,
+        event_id: r.get(25)?,
+        ended: r.get(26)?,
     })
 }
 
-fn corrupt(what: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("alarm: bad {what}"))
 }
 
-fn to_alarm(r: Row) -> StoreResult<Alarm> {
+pub(crate) fn to_alarm(r: Row) -> StoreResult<Alarm> {
     let patient =
         r.patient.map(|p| serde_json::from_str::<PatientRef>(&p).map_err(|_| corrupt("patient"))).transpose()?;
+    let routing = match (r.rule, r.level) {
+        (Some(rule), Some(level)) => Some(Routing {
+            rule: RuleId::parse(&rule).map_err(|_| corrupt("rule"))?,
+            level: Level::parse(&level).ok_or_else(|| corrupt("level"))?,
+            policy: r.policy.map(|p| serde_json::from_str::<Policy>(&p).map_err(|_| corrupt("policy"))).transpose()?,
+            room: r.room_id.as_deref().map(parse_room).transpose()?,
+            event: r.event_id.as_deref().map(parse_event_id).transpose()?,
+        }),
+        _ => None,
+    };
     Ok(Alarm {
         seq: u64::try_from(r.seq).map_err(|_| corrupt("seq"))?,
         id: AlarmId::parse(&r.id).map_err(|_| corrupt("id"))?,
@@ -89,10 +122,14 @@ fn to_alarm(r: Row) -> StoreResult<Alarm> {
         protocol: IntakeProtocol::parse(&r.protocol).ok_or_else(|| corrupt("protocol"))?,
         received: ts(r.received),
         updated: ts(r.updated),
+        dispatched_revision: u64::try_from(r.dispatched).map_err(|_| corrupt("dispatched revision"))?,
+        due: r.due.map(ts),
+        routing,
+        ended: r.ended.map(ts),
     })
 }
 
-fn read_one(c: &Connection, filter: &str, p: impl rusqlite::Params) -> StoreResult<Option<Alarm>> {
+pub(crate) fn read_one(c: &Connection, filter: &str, p: impl rusqlite::Params) -> StoreResult<Option<Alarm>> {
     let r = query_one(c, &format!("SELECT {COLUMNS} FROM alarms WHERE {filter}"), p, row)
         .optional()
         .map_err(backend_err)?;
@@ -159,7 +196,12 @@ impl AlarmStore for SqliteStore {
                         read_one(w.tx, "id = ?1", params![alarm_id])?.ok_or_else(|| corrupt("intake's alarm"))?;
                     return Ok(IntakeOutcome::Duplicate { alarm, answer: Some(answer) });
                 }
-                let AlarmChange::Open(new) = &intake.change;
+                let new = match &intake.change {
+                    AlarmChange::Open(new) => new,
+                    AlarmChange::End { alarm, state, reason } => {
+                        return dispatch::end_by_source(w.tx, &intake, alarm, *state, reason.as_deref());
+                    }
+                };
                 let raised = read_one(
                     w.tx,
                     "integration_id = ?1 AND source_id = ?2",
@@ -263,5 +305,111 @@ impl AlarmStore for SqliteStore {
                     .collect()
             })
             .await
+    }
+
+    async fn alarm_for_event(&self, event: &ruma::EventId) -> StoreResult<Option<Alarm>> {
+        let event = event.to_owned();
+        self.readers.read(move |c| read_one(c, "event_id = ?1", params![event.as_str()])).await
+    }
+
+    async fn due_alarms(&self, now: Timestamp, lease_from: Timestamp, limit: usize) -> StoreResult<Vec<Alarm>> {
+        self.readers.read(move |c| dispatch::due_alarms(c, now, lease_from, limit)).await
+    }
+
+    async fn claim_alarm(
+        &self,
+        id: &AlarmId,
+        revision: u64,
+        now: Timestamp,
+        lease_from: Timestamp,
+    ) -> StoreResult<bool> {
+        let id = id.clone();
+        self.writer.write(move |w| dispatch::claim_alarm(w.tx, &id, revision, now, lease_from)).await
+    }
+
+    async fn finish_dispatch(
+        &self,
+        id: &AlarmId,
+        revision: u64,
+        done: Dispatched,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let id = id.clone();
+        self.writer.write(move |w| dispatch::finish_dispatch(w.tx, &id, revision, &done, now)).await
+    }
+
+    async fn set_alarm_routing(&self, id: &AlarmId, routing: &Routing) -> StoreResult<()> {
+        let (id, routing) = (id.clone(), routing.clone());
+        self.writer.write(move |w| dispatch::set_routing(w.tx, &id, &routing)).await
+    }
+
+    async fn retry_dispatch(&self, id: &AlarmId, due: Timestamp) -> StoreResult<()> {
+        let id = id.clone();
+        self.writer
+            .write(move |w| {
+                exec(
+                    w.tx,
+                    "UPDATE alarms SET claimed_ts = NULL, due_ts = ?2 WHERE id = ?1 AND due_ts IS NOT NULL",
+                    params![id.as_str(), sql_ts(due)],
+                )
+                .map_err(backend_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn next_alarm_due(&self) -> StoreResult<Option<Timestamp>> {
+        self.readers
+            .read(|c| {
+                let next: Option<i64> =
+                    query_one(c, "SELECT MIN(due_ts) FROM alarms", [], |r| r.get(0)).map_err(backend_err)?;
+                Ok(next.map(ts))
+            })
+            .await
+    }
+
+    async fn notified_alarms(&self, after_seq: u64, limit: usize) -> StoreResult<Vec<Alarm>> {
+        let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.readers
+            .read(move |c| {
+                dispatch::read_many(c, "outcome = 'notified' AND seq > ?1 ORDER BY seq LIMIT ?2", params![after, limit])
+            })
+            .await
+    }
+
+    async fn record_status(
+        &self,
+        id: &AlarmId,
+        facts: Vec<StatusFact>,
+        outcome: Option<AlarmOutcome>,
+    ) -> StoreResult<Vec<StatusFact>> {
+        let id = id.clone();
+        self.writer.write(move |w| dispatch::record_status(w.tx, &id, &facts, outcome)).await
+    }
+
+    async fn alarm_status(&self, id: &AlarmId) -> StoreResult<Vec<StatusFact>> {
+        let id = id.clone();
+        self.readers.read(move |c| dispatch::alarm_status(c, &id)).await
+    }
+
+    async fn alarm_rules(&self) -> StoreResult<Vec<StoredRule>> {
+        self.readers.read(dispatch::alarm_rules).await
+    }
+
+    async fn set_alarm_rule(
+        &self,
+        rule: &AlarmRule,
+        expected_version: Option<u64>,
+        by: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let (rule, by) = (rule.clone(), by.to_owned());
+        self.writer.write(move |w| dispatch::set_alarm_rule(w.tx, &rule, expected_version, &by, at)).await
+    }
+
+    async fn remove_alarm_rule(&self, id: &RuleId) -> StoreResult<bool> {
+        let id = id.clone();
+        self.writer.write(move |w| dispatch::remove_alarm_rule(w.tx, &id)).await
     }
 }

@@ -9,6 +9,7 @@
 //! `synchronous=FULL`, so an acknowledged event survives `kill -9` and power loss.
 
 mod accounts;
+mod alarm_dispatch;
 mod alarms;
 mod audit;
 pub mod backup;

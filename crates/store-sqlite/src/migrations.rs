@@ -31,6 +31,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0022_broadcasts.sql"),
     include_str!("../migrations/0023_integrations.sql"),
     include_str!("../migrations/0024_alarms.sql"),
+    include_str!("../migrations/0025_alarm_routing.sql"),
 ];
 
 /// The schema version this build writes.

@@ -7,11 +7,15 @@
 //! repeat of an intake (the same key) is answered with the stored answer, never stored twice.
 
 use async_trait::async_trait;
+use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
 use wardline_types::Timestamp;
 use wardline_types::alarm::{
     AlarmId, AlarmKind, AlarmOutcome, AlarmState, IntakeProtocol, Location, PatientRef, SourcePriority,
 };
+use wardline_types::alarm_rule::{AlarmRule, RuleId};
+use wardline_types::escalation::Policy;
 use wardline_types::integration::IntegrationId;
+use wardline_types::priority::Level;
 
 use crate::StoreResult;
 
@@ -51,6 +55,29 @@ pub struct Alarm {
     pub received: Timestamp,
     /// When it last changed.
     pub updated: Timestamp,
+    /// The revision dispatch has acted on (0: none yet).
+    pub dispatched_revision: u64,
+    /// When dispatch is due to act on it (a change it has not acted on yet).
+    pub due: Option<Timestamp>,
+    /// What dispatch decided, once it has.
+    pub routing: Option<Routing>,
+    /// When it ended: the source reset or cancelled it, or it was closed, and dispatch acted.
+    pub ended: Option<Timestamp>,
+}
+
+/// What dispatch decided for an alarm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routing {
+    /// The rule that applied (the failsafe rule when none matched).
+    pub rule: RuleId,
+    /// The priority it was sent at.
+    pub level: Level,
+    /// The rule's escalation policy, if it has one (else the conversation's applies).
+    pub policy: Option<Policy>,
+    /// The conversation it was posted in (`None`: recorded only).
+    pub room: Option<OwnedRoomId>,
+    /// The message it was posted as.
+    pub event: Option<OwnedEventId>,
 }
 
 /// An alarm to open.
@@ -78,7 +105,17 @@ pub struct NewAlarm {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AlarmChange {
     /// Opens a new alarm (or finds the one the integration already raised under its source id).
-    Open(NewAlarm),
+    Open(Box<NewAlarm>),
+    /// The source ends one of its alarms: the condition has gone (`reset`) or it was raised in
+    /// error (`cancelled`).
+    End {
+        /// Which alarm (the integration's own).
+        alarm: AlarmId,
+        /// [`AlarmState::Reset`] or [`AlarmState::Cancelled`].
+        state: AlarmState,
+        /// Why, as the source says.
+        reason: Option<String>,
+    },
 }
 
 /// One message received from a source, to store before it is answered.
@@ -117,6 +154,19 @@ pub enum IntakeOutcome {
         /// same source id by another intake, whose answer this one's is not).
         answer: Option<String>,
     },
+    /// The change was stored (the alarm's revision is bumped and dispatch is due to act on it).
+    Changed {
+        /// The alarm as changed.
+        alarm: Alarm,
+    },
+    /// The change was to an alarm that had already ended otherwise (reset, then cancelled):
+    /// nothing was written.
+    Ended {
+        /// The alarm.
+        alarm: Alarm,
+    },
+    /// The change named an alarm the integration does not have: nothing was written.
+    UnknownAlarm,
 }
 
 /// An entry of an alarm's timeline (append-only).
@@ -149,6 +199,45 @@ pub struct AlarmQuery {
     pub limit: usize,
 }
 
+/// An alarm rule as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRule {
+    /// The rule.
+    pub rule: AlarmRule,
+    /// Bumped by each change.
+    pub version: u64,
+    /// Who changed it last.
+    pub updated_by: String,
+    /// When.
+    pub updated: Timestamp,
+}
+
+/// What dispatch did with one revision of an alarm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispatched {
+    /// What it decided (kept from an earlier revision when `None`).
+    pub routing: Option<Routing>,
+    /// The alarm's outcome now.
+    pub outcome: AlarmOutcome,
+    /// The alarm has ended (reset, cancelled or closed, and acted on).
+    pub ended: bool,
+    /// What to add to its timeline (kind, detail as JSON).
+    pub event: (String, String),
+}
+
+/// A status fact about an alarm, recorded once per alarm, kind and person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusFact {
+    /// `delivered`, `read`, `accepted`, `declined`, `escalated`, `failsafe`, `undeliverable`...
+    pub kind: String,
+    /// Whom it is about, if anyone.
+    pub user: Option<OwnedUserId>,
+    /// Facts about it, as JSON (never the alarm's text).
+    pub detail: String,
+    /// When.
+    pub at: Timestamp,
+}
+
 /// Alarms.
 #[async_trait]
 pub trait AlarmStore: Send + Sync {
@@ -166,4 +255,60 @@ pub trait AlarmStore: Send + Sync {
     async fn alarms(&self, query: AlarmQuery) -> StoreResult<Vec<Alarm>>;
     /// An alarm's timeline, oldest first.
     async fn alarm_events(&self, id: &AlarmId) -> StoreResult<Vec<AlarmEvent>>;
+    /// The alarm posted as this message.
+    async fn alarm_for_event(&self, event: &ruma::EventId) -> StoreResult<Option<Alarm>>;
+
+    /// Alarms due for dispatch at `now` and not claimed since `lease_from`, oldest first.
+    async fn due_alarms(&self, now: Timestamp, lease_from: Timestamp, limit: usize) -> StoreResult<Vec<Alarm>>;
+    /// Claims an alarm for dispatch at `now`: `false` if it is not at `revision` any more, not
+    /// due, or claimed since `lease_from` by another runner.
+    async fn claim_alarm(
+        &self,
+        id: &AlarmId,
+        revision: u64,
+        now: Timestamp,
+        lease_from: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Records what dispatch decided, before it acts on it (the conversation's id before the
+    /// conversation is created, the rule's policy before the message's escalation opens), so a
+    /// dispatch taken over after a crash acts the same way.
+    async fn set_alarm_routing(&self, id: &AlarmId, routing: &Routing) -> StoreResult<()>;
+    /// Records what dispatch did with `revision` (claimed): the routing, outcome (only while
+    /// the alarm is `pending` or `notified`: what became of it stands) and timeline entry, `dispatched_revision`, and releases the claim (due again at once if a newer
+    /// revision arrived meanwhile). `false` if the alarm's dispatched revision is already at
+    /// least `revision` (another runner finished it).
+    async fn finish_dispatch(&self, id: &AlarmId, revision: u64, done: Dispatched, now: Timestamp)
+    -> StoreResult<bool>;
+    /// Releases a claim without acting, due again at `due` (a dispatch that failed).
+    async fn retry_dispatch(&self, id: &AlarmId, due: Timestamp) -> StoreResult<()>;
+    /// When the next alarm falls due for dispatch, if any does.
+    async fn next_alarm_due(&self) -> StoreResult<Option<Timestamp>>;
+    /// Alarms delivered and waiting for an acceptance, oldest first, after `after_seq`.
+    async fn notified_alarms(&self, after_seq: u64, limit: usize) -> StoreResult<Vec<Alarm>>;
+    /// Records status facts, each once (those already recorded are skipped), with a timeline
+    /// entry for each new one, and sets the outcome if given (only while the alarm is
+    /// `notified` or `pending`). Returns the facts that were new.
+    async fn record_status(
+        &self,
+        id: &AlarmId,
+        facts: Vec<StatusFact>,
+        outcome: Option<AlarmOutcome>,
+    ) -> StoreResult<Vec<StatusFact>>;
+    /// An alarm's status facts, in the order recorded.
+    async fn alarm_status(&self, id: &AlarmId) -> StoreResult<Vec<StatusFact>>;
+
+    /// Every rule, in the order they are tried (position, then id).
+    async fn alarm_rules(&self) -> StoreResult<Vec<StoredRule>>;
+    /// Saves a rule: `expected_version` `None` creates it ([`crate::StoreError::Conflict`] if it
+    /// exists), `Some(v)` replaces version `v` (`Conflict` if it is not at `v`). Returns the
+    /// new version.
+    async fn set_alarm_rule(
+        &self,
+        rule: &AlarmRule,
+        expected_version: Option<u64>,
+        by: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
+    /// Removes a rule; `false` if there was none.
+    async fn remove_alarm_rule(&self, id: &RuleId) -> StoreResult<bool>;
 }

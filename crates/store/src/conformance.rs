@@ -30,6 +30,7 @@ macro_rules! check {
     };
 }
 
+mod alarm_routing;
 mod alarms;
 mod broadcast;
 mod device_lists;
@@ -76,6 +77,9 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     push::pushers(&store).await?;
     integrations::integrations(&store).await?;
     alarms::alarms(&store).await?;
+    alarm_routing::dispatch(&store).await?;
+    alarm_routing::status(&store).await?;
+    alarm_routing::rules(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

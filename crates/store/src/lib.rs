@@ -30,7 +30,10 @@ use wardline_types::{
     Account, AccountUpdate, Device, Membership, NewAccount, NewEvent, StoredEvent, StreamPos, Timestamp,
 };
 
-pub use alarms::{Alarm, AlarmChange, AlarmEvent, AlarmQuery, AlarmStore, Intake, IntakeOutcome, NewAlarm};
+pub use alarms::{
+    Alarm, AlarmChange, AlarmEvent, AlarmQuery, AlarmStore, Dispatched, Intake, IntakeOutcome, NewAlarm, Routing,
+    StatusFact, StoredRule,
+};
 pub use broadcast::{Broadcast, BroadcastStore};
 pub use deadlines::{AnswerDeadline, DeadlineEnd, DeadlineStore};
 pub use dnd::{CursorStore, DndRefusal, DndStore, NewDnd};

@@ -144,11 +144,14 @@ pub enum AuditAction {
     /// patient).
     #[serde(rename = "alarm")]
     Alarm,
+    /// An alarm rule was saved or removed by an administrator (the rule, in the detail).
+    #[serde(rename = "alarm.rule")]
+    AlarmRule,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 34] = [
+    pub const ALL: [Self; 35] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -183,6 +186,7 @@ impl AuditAction {
         Self::Pusher,
         Self::IntegrationUse,
         Self::Alarm,
+        Self::AlarmRule,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -223,6 +227,7 @@ impl AuditAction {
             Self::Pusher => "pusher",
             Self::IntegrationUse => "integration.use",
             Self::Alarm => "alarm",
+            Self::AlarmRule => "alarm.rule",
         }
     }
 

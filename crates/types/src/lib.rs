@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod alarm;
+pub mod alarm_rule;
 pub mod audit;
 pub mod broadcast;
 pub mod clock;

@@ -4,6 +4,7 @@
 //! These are Wardline's own endpoints, not Matrix ones, so they are routed here by path; they
 //! still answer errors in the Matrix shape, through the same error table.
 
+mod alarms;
 mod escalation;
 mod integrations;
 mod roles;
@@ -135,6 +136,17 @@ pub fn routes() -> Routes {
             full,
             users::remove_mfa,
         )
+        .wardline(Method::GET, &format!("{A}/alarm_rules"), "admin.alarm_rules.list", full, alarms::list_rules)
+        .wardline(Method::PUT, &format!("{A}/alarm_rules/{{rule_id}}"), "admin.alarm_rules.set", full, alarms::set_rule)
+        .wardline(
+            Method::DELETE,
+            &format!("{A}/alarm_rules/{{rule_id}}"),
+            "admin.alarm_rules.remove",
+            full,
+            alarms::remove_rule,
+        )
+        .wardline(Method::GET, &format!("{A}/alarms"), "admin.alarms.log", full, alarms::log)
+        .wardline(Method::GET, &format!("{A}/alarms/{{alarm_id}}"), "admin.alarms.get", full, alarms::get)
         .wardline(Method::GET, &format!("{A}/integrations"), "admin.integrations.list", full, integrations::list)
         .wardline(Method::POST, &format!("{A}/integrations"), "admin.integrations.create", full, integrations::create)
         .wardline(

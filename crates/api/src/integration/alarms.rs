@@ -1,5 +1,6 @@
-//! `POST /alarms` (raise an alarm), `GET /alarms/{alarmId}` and `GET /alarms?source_id=` (read
-//! one of the integration's own alarms back, with its timeline).
+//! `POST /alarms` (raise an alarm), `POST /alarms/{alarmId}/reset` and `/cancel` (end it),
+//! `GET /alarms/{alarmId}` and `GET /alarms?source_id=` (read one of the integration's own
+//! alarms back, with its timeline and status facts).
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -9,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wardline_service::Services;
-use wardline_service::alarms::AlarmInput;
-use wardline_store::{Alarm, AlarmEvent};
+use wardline_service::alarms::{AlarmInput, AlarmView};
+use wardline_store::{Alarm, AlarmEvent, StatusFact};
 use wardline_types::Timestamp;
-use wardline_types::alarm::{AlarmId, AlarmKind, Location, PatientRef, SourcePriority};
+use wardline_types::alarm::{AlarmId, AlarmKind, AlarmState, Location, PatientRef, SourcePriority};
 
 use super::IntegrationAuth;
 use crate::error::ApiError;
@@ -71,6 +72,42 @@ fn timeline_json(events: &[AlarmEvent]) -> Value {
     Value::Array(list)
 }
 
+fn status_json(facts: &[StatusFact]) -> Value {
+    let list: Vec<Value> = facts
+        .iter()
+        .map(|f| {
+            let detail: Value = serde_json::from_str(&f.detail).unwrap_or(Value::Null);
+            let mut v = json!({ "status": f.kind, "ts": f.at.0, "detail": detail });
+            if let Some(u) = &f.user {
+                v["user_id"] = json!(u);
+            }
+            v
+        })
+        .collect();
+    Value::Array(list)
+}
+
+/// An alarm with its timeline and status facts.
+pub fn view_json(v: &AlarmView) -> Value {
+    let mut out = alarm_json(&v.alarm);
+    out["timeline"] = timeline_json(&v.events);
+    out["status"] = status_json(&v.status);
+    if let Some(r) = &v.alarm.routing {
+        out["rule_id"] = json!(r.rule);
+        out["level"] = json!(r.level);
+        if let Some(room) = &r.room {
+            out["room_id"] = json!(room);
+        }
+        if let Some(e) = &r.event {
+            out["event_id"] = json!(e);
+        }
+    }
+    if let Some(t) = v.alarm.ended {
+        out["ended_ts"] = json!(t.0);
+    }
+    out
+}
+
 /// `POST /alarms`: `202 {"alarm_id", "state", "duplicate"}` once the alarm is stored. The same
 /// `source_id` again answers the same alarm with `duplicate: true`.
 pub async fn create(
@@ -122,10 +159,8 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     // A path that does not decode (`%FF`) names no alarm either.
     let Ok(Path(raw)) = path else { return Err(ApiError::not_found("no such alarm")) };
-    let (alarm, events) = s.alarms.get(&c, &alarm_id(&raw)?).await?;
-    let mut v = alarm_json(&alarm);
-    v["timeline"] = timeline_json(&events);
-    Ok(Json(v).into_response())
+    let view = s.alarms.get(&c, &alarm_id(&raw)?).await?;
+    Ok(Json(view_json(&view)).into_response())
 }
 
 /// The query of `GET /alarms`.
@@ -143,8 +178,61 @@ pub async fn by_source(
     let Query(q) = query.map_err(|e| ApiError::invalid_param(e.body_text()))?;
     let source_id = q.source_id.ok_or_else(|| ApiError::invalid_param("give source_id"))?;
     let alarm = s.alarms.by_source(&c, &source_id).await?;
-    let (alarm, events) = s.alarms.get(&c, &alarm.id).await?;
-    let mut v = alarm_json(&alarm);
-    v["timeline"] = timeline_json(&events);
-    Ok(Json(v).into_response())
+    let view = s.alarms.get(&c, &alarm.id).await?;
+    Ok(Json(view_json(&view)).into_response())
+}
+
+/// The body of `POST /alarms/{alarmId}/reset` and `/cancel` (may be empty).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn end(
+    s: Services,
+    c: wardline_service::integrations::IntegrationCaller,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    body: axum::body::Bytes,
+    state: AlarmState,
+) -> Result<Response, ApiError> {
+    let Ok(Path(raw)) = path else { return Err(ApiError::not_found("no such alarm")) };
+    let id = alarm_id(&raw)?;
+    let b: EndBody = if body.iter().all(u8::is_ascii_whitespace) {
+        EndBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_json(e.to_string()))?
+    };
+    let received = s.alarms.end_alarm(&c, &id, state, b.reason).await?;
+    let mut answer = match received.answer {
+        Value::Object(o) => o,
+        _ => serde_json::Map::from_iter([
+            ("alarm_id".to_owned(), json!(received.alarm.id)),
+            ("state".to_owned(), json!(state.as_str())),
+        ]),
+    };
+    answer.insert("duplicate".to_owned(), json!(received.duplicate));
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+/// `POST /alarms/{alarmId}/reset` `{"reason"?}`: the condition has gone. `202` once stored; the
+/// same again is `202` with `duplicate: true`; `409 ORG.WARDLINE.ALARM_ENDED` once cancelled.
+pub async fn reset(
+    State(s): State<Services>,
+    IntegrationAuth(c): IntegrationAuth,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    end(s, c, path, body, AlarmState::Reset).await
+}
+
+/// `POST /alarms/{alarmId}/cancel` `{"reason"?}`: raised in error. As `reset`.
+pub async fn cancel(
+    State(s): State<Services>,
+    IntegrationAuth(c): IntegrationAuth,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    end(s, c, path, body, AlarmState::Cancelled).await
 }

@@ -8,7 +8,7 @@
 //! use in the audit trail and applies the per-integration rate limit. Errors leave through the
 //! same table as every other endpoint's, in the Matrix shape.
 
-mod alarms;
+pub(crate) mod alarms;
 
 use axum::Json;
 use axum::extract::FromRequestParts;
@@ -72,6 +72,20 @@ pub fn routes() -> Routes {
         .integration(Method::POST, &format!("{I}/alarms"), "integration.alarms.create", write, alarms::create)
         .integration(Method::GET, &format!("{I}/alarms"), "integration.alarms.by_source", read, alarms::by_source)
         .integration(Method::GET, &format!("{I}/alarms/{{alarm_id}}"), "integration.alarms.get", read, alarms::get)
+        .integration(
+            Method::POST,
+            &format!("{I}/alarms/{{alarm_id}}/reset"),
+            "integration.alarms.reset",
+            write,
+            alarms::reset,
+        )
+        .integration(
+            Method::POST,
+            &format!("{I}/alarms/{{alarm_id}}/cancel"),
+            "integration.alarms.cancel",
+            write,
+            alarms::cancel,
+        )
 }
 
 /// `GET /whoami`: which integration the key belongs to, its user id, the key, and what it may do.

@@ -88,6 +88,9 @@ fn new_alarm_id() -> AlarmId {
     AlarmId::from_bytes(&bytes)
 }
 
+/// Longest reason a source gives for ending an alarm.
+pub const MAX_REASON_CHARS: usize = 500;
+
 /// The answer an alarm's intake gives.
 fn answer_for(id: &AlarmId, state: AlarmState) -> serde_json::Value {
     json!({ "alarm_id": id, "state": state.as_str() })
@@ -139,7 +142,7 @@ impl AlarmService {
             intake_key: format!("create:{}", input.source_id),
             raw: None,
             received: self.clock.now(),
-            change: AlarmChange::Open(NewAlarm {
+            change: AlarmChange::Open(Box::new(NewAlarm {
                 id,
                 source_id: input.source_id,
                 kind: input.kind,
@@ -148,7 +151,7 @@ impl AlarmService {
                 location: input.location,
                 patient: input.patient,
                 occurred: input.occurred_at,
-            }),
+            })),
             answer: answer.to_string(),
         };
         // The record's place is taken first: an alarm is not stored that the trail could not
@@ -177,7 +180,11 @@ impl AlarmService {
                     .unwrap_or_else(|| answer_for(&alarm.id, alarm.state));
                 Received { alarm, duplicate: true, answer }
             }
+            IntakeOutcome::Changed { .. } | IntakeOutcome::Ended { .. } | IntakeOutcome::UnknownAlarm => {
+                return Err(ServiceError::Internal("an alarm's opening was stored as a change".into()));
+            }
         };
+        self.poke();
         let a = &received.alarm;
         let mut r = self.audit.entry(Some(&caller.actor()), AuditAction::Alarm, Outcome::Success);
         r.detail = Some(format!(
@@ -190,5 +197,65 @@ impl AlarmService {
         ));
         slot.record(r);
         Ok(received)
+    }
+
+    /// The source ends one of its alarms (`state`: reset or cancelled), over the HTTP API:
+    /// stored (with its answer) in one write, then answered; dispatch then ends its escalation,
+    /// tells the conversation and closes an incident. The same request again is answered as the
+    /// first; ending it the other way once ended is refused. Audited.
+    ///
+    /// # Errors
+    /// `404` for an alarm the caller did not raise; `409` ([`ServiceError::AlarmEnded`]) once
+    /// ended the other way; `400` for a reason too long or on several lines.
+    pub async fn end_alarm(
+        &self,
+        caller: &IntegrationCaller,
+        id: &AlarmId,
+        state: AlarmState,
+        reason: Option<String>,
+    ) -> ServiceResult<Received> {
+        if !caller.has(IntegrationScope::AlarmsWrite) {
+            return Err(ServiceError::forbidden(
+                "the integration may not change alarms: it needs the scope alarms.write",
+            ));
+        }
+        let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+        if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS || r.chars().any(char::is_control)) {
+            return Err(ServiceError::invalid(format!("reason: at most {MAX_REASON_CHARS} characters on one line")));
+        }
+        let answer = answer_for(id, state);
+        let intake = Intake {
+            integration: caller.integration.id.clone(),
+            protocol: IntakeProtocol::Http,
+            intake_key: format!("{}:{id}", state.as_str()),
+            raw: None,
+            received: self.clock.now(),
+            change: AlarmChange::End { alarm: id.clone(), state, reason },
+            answer: answer.to_string(),
+        };
+        let slot = self.audit.reserve()?;
+        let (alarm, duplicate, answer) = match self.store.record_intake(intake).await? {
+            IntakeOutcome::Changed { alarm } => (alarm, false, answer),
+            IntakeOutcome::Duplicate { alarm, answer: stored } => {
+                let answer = stored.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or(answer);
+                (alarm, true, answer)
+            }
+            IntakeOutcome::Ended { alarm } => {
+                return Err(ServiceError::AlarmEnded(format!(
+                    "alarm {} has already ended ({}): it cannot be {} now",
+                    alarm.id,
+                    alarm.state,
+                    state.as_str()
+                )));
+            }
+            IntakeOutcome::UnknownAlarm | IntakeOutcome::New { .. } => {
+                return Err(ServiceError::not_found(format!("no alarm {id}")));
+            }
+        };
+        self.poke();
+        let mut r = self.audit.entry(Some(&caller.actor()), AuditAction::Alarm, Outcome::Success);
+        r.detail = Some(format!("{} alarm={} duplicate={duplicate}", state.as_str(), alarm.id));
+        slot.record(r);
+        Ok(Received { alarm, duplicate, answer })
     }
 }

@@ -9,21 +9,43 @@
 //! again, with the same content) is the same alarm, answered as the first was; a different alarm
 //! under a source id already used is refused, never taken for a repeat.
 //!
-//! Alarms wait `pending` here: routing them to the people who must act (rules, conversations,
-//! escalation) is later work.
+//! **Invariant:** an alarm is never silently dropped. Once stored it is due for dispatch
+//! (`dispatch.rs`), which claims it under a lease and routes it by the rules (`rules.rs`): the
+//! first enabled rule that covers it, else the failsafe rule, which always exists and always
+//! reaches someone (and the source is told the alarm was `undeliverable` by its own rules). A
+//! rule posts it into a conversation (the rule's standing one, or an incident's own), where it
+//! escalates by the rule's policy like any urgent message (`escalation/`), or records it only
+//! (an administrator's explicit choice, reported to the source as `recorded`). What becomes of
+//! it (delivered, read, accepted, declined, escalated, failsafe) is followed from the message's
+//! status and escalation (`follow.rs`) and recorded once per fact. Every effect of dispatch is
+//! idempotent (the conversation's id derives from the rule or alarm, the message has a
+//! transaction id per revision), so a dispatch taken over after a crash repeats nothing.
+//!
+//! - `intake.rs`: the one entry every protocol's alarms come through;
+//! - `rules.rs`: rules, checked when saved, and routing;
+//! - `content.rs`: what the alarm's message and incident say;
+//! - `dispatch.rs`: the background task that delivers alarms and acts on the source's changes;
+//! - `follow.rs`: status facts from the message's status and escalation.
 
+mod content;
+mod dispatch;
+mod follow;
 pub mod hl7;
 mod intake;
+mod rules;
 
 use std::sync::Arc;
 
-use wardline_store::{Alarm, AlarmEvent, AlarmQuery, Store};
+use wardline_store::{Alarm, AlarmEvent, AlarmQuery, StatusFact, Store};
 use wardline_types::Clock;
 use wardline_types::alarm::AlarmId;
 
 use crate::audit::AuditService;
 use crate::core::Core;
+use crate::escalation::EscalationService;
 use crate::integrations::IntegrationCaller;
+use crate::messaging::StatusService;
+use crate::rooms::RoomService;
 use crate::{ServiceError, ServiceResult};
 
 pub use intake::{AlarmInput, Received};
@@ -31,11 +53,28 @@ pub use intake::{AlarmInput, Received};
 /// Most alarms listed at once.
 pub const MAX_LIST: usize = 500;
 
+/// An alarm with what happened to it.
+#[derive(Debug, Clone)]
+pub struct AlarmView {
+    /// The alarm.
+    pub alarm: Alarm,
+    /// Its timeline.
+    pub events: Vec<AlarmEvent>,
+    /// Its status facts.
+    pub status: Vec<StatusFact>,
+}
+
 /// Receives alarms and reads them back.
 pub struct AlarmService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     audit: AuditService,
+    rooms: Arc<RoomService>,
+    escalation: Arc<EscalationService>,
+    status: Arc<StatusService>,
+    server_name: ruma::OwnedServerName,
+    /// Woken when an alarm is stored or changed, so dispatch acts at once.
+    wake: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for AlarmService {
@@ -47,19 +86,50 @@ impl std::fmt::Debug for AlarmService {
 impl AlarmService {
     /// The service.
     #[must_use]
-    pub fn new(core: &Core) -> Self {
-        Self { store: Arc::clone(&core.store), clock: Arc::clone(&core.clock), audit: core.audit.clone() }
+    pub fn new(
+        core: &Core,
+        rooms: Arc<RoomService>,
+        escalation: Arc<EscalationService>,
+        status: Arc<StatusService>,
+    ) -> Self {
+        Self {
+            store: Arc::clone(&core.store),
+            clock: Arc::clone(&core.clock),
+            audit: core.audit.clone(),
+            rooms,
+            escalation,
+            status,
+            server_name: core.server_name.clone(),
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Wakes dispatch: an alarm was stored or changed.
+    pub fn poke(&self) {
+        self.wake.notify_one();
     }
 
     /// One of the caller's alarms with its timeline (another integration's is not found, as an
     /// unknown one).
-    pub async fn get(&self, caller: &IntegrationCaller, id: &AlarmId) -> ServiceResult<(Alarm, Vec<AlarmEvent>)> {
+    pub async fn get(&self, caller: &IntegrationCaller, id: &AlarmId) -> ServiceResult<AlarmView> {
         match self.store.alarm(id).await? {
-            Some(a) if a.integration == caller.integration.id => {
-                let events = self.store.alarm_events(id).await?;
-                Ok((a, events))
-            }
+            Some(a) if a.integration == caller.integration.id => self.view(a).await,
             _ => Err(ServiceError::not_found(format!("no alarm {id}"))),
+        }
+    }
+
+    /// An alarm with its timeline and status facts (the caller checked who may see it).
+    pub async fn view(&self, alarm: Alarm) -> ServiceResult<AlarmView> {
+        let events = self.store.alarm_events(&alarm.id).await?;
+        let status = self.store.alarm_status(&alarm.id).await?;
+        Ok(AlarmView { alarm, events, status })
+    }
+
+    /// One alarm, for an administrator.
+    pub async fn for_admin(&self, id: &AlarmId) -> ServiceResult<AlarmView> {
+        match self.store.alarm(id).await? {
+            Some(a) => self.view(a).await,
+            None => Err(ServiceError::not_found(format!("no alarm {id}"))),
         }
     }
 

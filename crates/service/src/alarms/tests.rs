@@ -78,9 +78,9 @@ async fn an_alarm_is_stored_once_and_a_repeat_is_answered_as_the_first() {
     let other = f.s.alarms.intake(&nc, call("bed-14-call-1")).await.unwrap();
     assert!(!other.duplicate && other.alarm.id != a.id);
 
-    let (got, events) = f.s.alarms.get(&nc, &a.id).await.unwrap();
-    assert_eq!(got.id, a.id);
-    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["received"]);
+    let got = f.s.alarms.get(&nc, &a.id).await.unwrap();
+    assert_eq!(got.alarm.id, a.id);
+    assert_eq!(got.events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["received"]);
     assert_eq!(f.s.alarms.by_source(&nc, "bed-12-call-1").await.unwrap().id, a.id);
 
     // Another integration neither sees it nor collides with its source id.

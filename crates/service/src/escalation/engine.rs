@@ -225,7 +225,10 @@ impl EscalationService {
 
     /// Opens the escalation of an urgent or emergency message, by the policy that applies now.
     async fn open(&self, message: &StoredEvent, level: Level) -> ServiceResult<()> {
-        let policy = self.policy_for(&message.event.room_id, level).await?;
+        let policy = match self.alarm_policy(message).await? {
+            Some(p) => p,
+            None => self.policy_for(&message.event.room_id, level).await?,
+        };
         let steps = policy.steps.len();
         let opened = self
             .store

@@ -10,6 +10,8 @@
 //!   cancels it); and it runs the steps that are due by the injected clock;
 //! - `deadlines.rs`: answer deadlines ("tell me if nobody has answered in N minutes"), stored
 //!   timers the same pass runs;
+//! - `by_source.rs`: alarms from hospital systems escalate by their rule's policy and end when
+//!   their source ends them;
 //! - `waiting.rs`: the messages still escalating that wait for someone's answer (the client's
 //!   emergency banner);
 //! - `steps.rs`: what a step does (re-notify who has not answered, bring in covers, roles,
@@ -30,6 +32,7 @@
 //! at a time in order: an acceptance is never read after a later decline of the same message,
 //! and a conversation's notices come in the order their steps fell due.
 
+mod by_source;
 mod deadlines;
 mod engine;
 mod policies;

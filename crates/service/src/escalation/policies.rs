@@ -72,6 +72,25 @@ impl EscalationService {
         }
         policy.check().map_err(|e| ServiceError::invalid(e.to_string()))?;
         self.check_scope(scope).await?;
+        self.check_policy(policy).await?;
+        let actor = match by.actor() {
+            Some(a) => a.user_id.clone(),
+            None => self.rooms.server_member()?,
+        };
+        self.store.set_escalation_policy(&scope.key(), level, policy, &actor, self.clock.now()).await?;
+        let mut r = self.audit.entry_by(by, AuditAction::EscalationPolicy, Outcome::Success);
+        let steps = serde_json::to_string(policy).unwrap_or_default();
+        r.detail = Some(by.detail(&format!("set {} {}: {steps}", scope.key(), level.as_str())));
+        self.audit.record(r)
+    }
+
+    /// Checks a policy before it is saved (for a scope, or in an alarm rule): its shape, that
+    /// each target exists, and that its failsafe can be reached.
+    ///
+    /// # Errors
+    /// `400` naming the rule it breaks.
+    pub async fn check_policy(&self, policy: &Policy) -> ServiceResult<()> {
+        policy.check().map_err(|e| ServiceError::invalid(e.to_string()))?;
         let mut reachable = false;
         for step in &policy.steps {
             let targets = match &step.action {
@@ -91,15 +110,7 @@ impl EscalationService {
                 "the failsafe cannot be reached: name a person, or a role that may never be left empty",
             ));
         }
-        let actor = match by.actor() {
-            Some(a) => a.user_id.clone(),
-            None => self.rooms.server_member()?,
-        };
-        self.store.set_escalation_policy(&scope.key(), level, policy, &actor, self.clock.now()).await?;
-        let mut r = self.audit.entry_by(by, AuditAction::EscalationPolicy, Outcome::Success);
-        let steps = serde_json::to_string(policy).unwrap_or_default();
-        r.detail = Some(by.detail(&format!("set {} {}: {steps}", scope.key(), level.as_str())));
-        self.audit.record(r)
+        Ok(())
     }
 
     /// Removes the policy of `scope` for `level`; `false` if none was set. Audited.
@@ -136,9 +147,9 @@ impl EscalationService {
         }
     }
 
-    /// Checks that a target exists; returns whether it can always be reached (a person, or a
+    /// Checks that a target exists (`400` naming it if not); returns whether it can always be reached (a person, or a
     /// role that may never be left empty).
-    async fn check_target(&self, t: &Target) -> ServiceResult<bool> {
+    pub async fn check_target(&self, t: &Target) -> ServiceResult<bool> {
         match t {
             Target::User { user_id } => match self.store.account(user_id).await? {
                 Some(a) if !a.deactivated => Ok(true),

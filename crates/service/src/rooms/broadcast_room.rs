@@ -132,17 +132,7 @@ fn is_recipient_reaction(content: &Value) -> bool {
 /// The id of `sender`'s broadcast conversation for `key`: the same for a retry, unguessable
 /// without the key, and never one a client can choose (created conversations get random ids).
 fn broadcast_room_id(sender: &UserId, key: &str, server_name: &ruma::ServerName) -> ServiceResult<OwnedRoomId> {
-    use base64::Engine as _;
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::new()
-        .chain_update(b"wardline broadcast room\0")
-        .chain_update(sender.as_bytes())
-        .chain_update(b"\0")
-        .chain_update(key.as_bytes())
-        .finalize();
-    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
-    OwnedRoomId::try_from(format!("!{}:{server_name}", id.get(..18).unwrap_or(&id)))
-        .map_err(|e| ServiceError::Internal(e.to_string()))
+    super::derived_room_id(b"wardline broadcast room", sender, key, server_name)
 }
 
 /// A broadcast conversation to create.

@@ -10,6 +10,7 @@
 //! ([`ChangeTopic::RoomState`]) after the position the snapshot was taken at. Otherwise the
 //! reader reads the state from the store. Memory caches only what the store proved.
 
+pub mod alarm_room;
 mod auth_rules;
 pub mod broadcast_room;
 mod create;
@@ -344,6 +345,30 @@ impl RoomService {
             _ => Err(ServiceError::not_found(format!("{user} is not a user of this organisation"))),
         }
     }
+}
+
+/// The id of a conversation Wardline creates for `sender` and `key`, for `purpose` (a
+/// broadcast, an alarm): the same for a retry, and never one a client can choose (created
+/// conversations get random ids), so nobody can create it first. Not a secret: an alarm's key
+/// is made of ids its integration knows.
+fn derived_room_id(
+    purpose: &[u8],
+    sender: &UserId,
+    key: &str,
+    server_name: &ruma::ServerName,
+) -> ServiceResult<OwnedRoomId> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::new()
+        .chain_update(purpose)
+        .chain_update(b"\0")
+        .chain_update(sender.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(key.as_bytes())
+        .finalize();
+    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+    OwnedRoomId::try_from(format!("!{}:{server_name}", id.get(..18).unwrap_or(&id)))
+        .map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
 /// A fresh event id.

@@ -265,7 +265,7 @@ impl RoomService {
     }
 
     /// A role's user brought into a conversation: invited by `by`, then joined.
-    fn bring_in(
+    pub(super) fn bring_in(
         &self,
         state: &RoomState,
         by: &UserId,

@@ -7,6 +7,7 @@ mod harness;
 
 mod accounts;
 mod admin;
+mod alarms;
 mod audit;
 mod backup;
 mod bench;

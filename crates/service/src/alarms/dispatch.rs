@@ -1,0 +1,339 @@
+//! Dispatch: the background task that delivers each stored alarm by its rule and acts on the
+//! source's changes (reset, cancel), claiming each alarm's revision under a lease so that, on
+//! several nodes, one runner acts on it; and, in the same pass, following delivered alarms'
+//! status (`follow.rs`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ruma::{OwnedDeviceId, OwnedTransactionId};
+use serde_json::json;
+use wardline_store::{Alarm, Dispatched, Routing, StatusFact};
+use wardline_types::TxnRef;
+use wardline_types::alarm::{AlarmOutcome, AlarmState};
+use wardline_types::alarm_rule::Mode;
+use wardline_types::audit::{AuditAction, Outcome};
+use wardline_types::escalation::Target;
+use wardline_types::kinds;
+
+use super::AlarmService;
+use super::content;
+use crate::audit::Actor;
+use crate::rooms::SendEvent;
+use crate::rooms::alarm_room::NewAlarmRoom;
+use crate::{ServiceError, ServiceResult};
+
+/// How long a claimed alarm is held by its runner before another may take it over.
+pub const LEASE_MS: u64 = 60_000;
+/// How long after a failed dispatch it is tried again.
+const RETRY_MS: u64 = 5_000;
+/// Most alarms dispatched in one pass.
+const BATCH: usize = 50;
+/// The longest dispatch sleeps: other nodes' alarms are seen within this.
+const POLL: Duration = Duration::from_millis(500);
+/// The device alarms are posted from (their transaction ids are per device).
+const DEVICE: &str = "ALARMS";
+/// How long an alarm may wait undelivered (its dispatch failing) before it goes to the failsafe
+/// rule instead of its own.
+const DEADLINE_MS: u64 = 30_000;
+
+/// The transaction of an alarm's message (`post`) or of its end notice (`end`): one each, so a
+/// retried dispatch repeats neither.
+fn txn(alarm: &Alarm, what: &str) -> TxnRef {
+    TxnRef {
+        device_id: OwnedDeviceId::from(DEVICE),
+        txn_id: OwnedTransactionId::from(format!("alarm-{}-{what}", alarm.id)),
+    }
+}
+
+impl AlarmService {
+    /// Dispatches alarms until the task is dropped: woken when one is stored, and at least
+    /// every [`POLL`].
+    pub async fn run_alarms(self: Arc<Self>) {
+        let dispatch = async {
+            loop {
+                if let Err(e) = self.dispatch_due().await {
+                    tracing::warn!(error = %e, "alarm dispatch pass failed; retrying");
+                }
+                let _ = tokio::time::timeout(POLL, self.wake.notified()).await;
+            }
+        };
+        // Its own loop: a long status pass never holds a new alarm back.
+        let follow = async {
+            loop {
+                if let Err(e) = self.follow_status().await {
+                    tracing::warn!(error = %e, "alarm status pass failed; retrying");
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        };
+        tokio::join!(dispatch, follow);
+    }
+
+    /// One pass: every alarm due now is claimed and dispatched. Returns how many were.
+    ///
+    /// # Errors
+    /// A store that cannot be read.
+    pub async fn dispatch_due(&self) -> ServiceResult<usize> {
+        let now = self.clock.now();
+        let lease_from = wardline_types::Timestamp(now.0.saturating_sub(LEASE_MS));
+        let mut done = 0;
+        for alarm in self.store.due_alarms(now, lease_from, BATCH).await? {
+            if !self.store.claim_alarm(&alarm.id, alarm.revision, now, lease_from).await? {
+                continue;
+            }
+            match self.dispatch(&alarm).await {
+                Ok(result) => {
+                    self.store.finish_dispatch(&alarm.id, alarm.revision, result, self.clock.now()).await?;
+                    done += 1;
+                }
+                Err(e) => {
+                    // Tried again shortly; the alarm stays due, never dropped (and past
+                    // [`DEADLINE_MS`] it goes to the failsafe rule).
+                    tracing::error!(alarm = %alarm.id, error = %e, "alarm dispatch failed; retrying");
+                    let due = wardline_types::Timestamp(self.clock.now().0 + RETRY_MS);
+                    self.store.retry_dispatch(&alarm.id, due).await?;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Acts on one claimed revision of an alarm.
+    async fn dispatch(&self, alarm: &Alarm) -> ServiceResult<Dispatched> {
+        let posted = alarm.routing.as_ref().is_some_and(|r| r.room.is_some());
+        match (alarm.dispatched_revision, alarm.state) {
+            (0, AlarmState::Active) => self.deliver(alarm).await,
+            // Ended while a delivery that got as far as the conversation had not finished: its
+            // message may be out and escalating, so it is ended as a delivered one is.
+            (0, _) if posted => self.end(alarm).await,
+            (0, _) => {
+                // Ended by its source before anyone was told: nobody is told now.
+                Ok(Dispatched {
+                    routing: None,
+                    outcome: AlarmOutcome::Closed,
+                    ended: true,
+                    event: ("closed".into(), json!({ "before_delivery": true }).to_string()),
+                })
+            }
+            (_, AlarmState::Active) => Ok(Dispatched {
+                routing: None,
+                outcome: alarm.outcome,
+                ended: false,
+                event: ("dispatched".into(), json!({ "unchanged": true }).to_string()),
+            }),
+            (_, _) => self.end(alarm).await,
+        }
+    }
+
+    /// The integration's user, as the actor of what it posts.
+    fn integration_actor(&self, alarm: &Alarm) -> ServiceResult<Actor> {
+        let user = alarm
+            .integration
+            .user_id(&self.server_name)
+            .ok_or_else(|| ServiceError::Internal(format!("integration {} has no user id", alarm.integration)))?;
+        Ok(Actor::system(user))
+    }
+
+    /// Delivers a new alarm by its rule.
+    async fn deliver(&self, alarm: &Alarm) -> ServiceResult<Dispatched> {
+        let now = self.clock.now();
+        // Undelivered past the deadline (its dispatch kept failing): the failsafe rule, unless
+        // a conversation was already chosen (the message may be out: it goes there).
+        let stale = now.0.saturating_sub(alarm.received.0) > DEADLINE_MS && alarm.routing.is_none();
+        let route = if stale {
+            tracing::error!(alarm = %alarm.id, "alarm undelivered past its deadline: sent to the failsafe rule");
+            super::rules::Route { rule: self.failsafe_rule().await?, no_rule: true }
+        } else {
+            self.route(alarm).await?
+        };
+        let rule = &route.rule;
+        let mut facts = Vec::new();
+        if route.no_rule {
+            let reason = if stale { "dispatch_failed" } else { "no_rule" };
+            let detail = json!({ "reason": reason, "failsafe_rule": true }).to_string();
+            facts.push(StatusFact { kind: "undeliverable".into(), user: None, detail, at: now });
+        }
+        let mut routing = Routing {
+            rule: rule.id.clone(),
+            level: rule.action.level,
+            policy: rule.action.policy.clone(),
+            room: None,
+            event: None,
+        };
+        if rule.action.mode == Mode::Record {
+            facts.push(StatusFact { kind: "recorded".into(), user: None, detail: "{}".into(), at: now });
+            self.store.record_status(&alarm.id, facts, None).await?;
+            let mut r = self.audit.entry(None, AuditAction::Alarm, Outcome::Success);
+            r.detail = Some(format!("recorded only alarm={} rule={}", alarm.id, rule.id));
+            self.audit.record(r)?;
+            return Ok(Dispatched {
+                routing: Some(routing),
+                outcome: AlarmOutcome::Recorded,
+                ended: false,
+                event: ("recorded".into(), json!({ "rule": rule.id }).to_string()),
+            });
+        }
+        let actor = self.integration_actor(alarm)?;
+        let key = match rule.action.mode {
+            Mode::Incident => format!("incident:{}", alarm.id),
+            _ => format!("rule:{}", rule.id),
+        };
+        // A retry goes where the first attempt went, whatever the rules say now.
+        let room = match alarm.routing.as_ref().and_then(|r| r.room.clone()) {
+            Some(room) => room,
+            None => self.rooms.alarm_room_id(&actor.user_id, &key)?,
+        };
+        // Recorded before acting: a dispatch taken over after a crash finds the same
+        // conversation, and the message's escalation finds the rule's policy.
+        routing.room = Some(room.clone());
+        self.store.set_alarm_routing(&alarm.id, &routing).await?;
+        let (mut people, mut roles) = (Vec::new(), Vec::new());
+        for t in &rule.action.targets {
+            match t {
+                Target::User { user_id } => people.push(user_id.clone()),
+                Target::Role { role } => roles.push(role.clone()),
+            }
+        }
+        let integration = self.store.integration(&alarm.integration).await?;
+        let (name, incident) = match rule.action.mode {
+            Mode::Incident => (content::incident_title(alarm, rule), Some(content::incident_open(alarm, rule, now))),
+            _ => (rule.name.clone(), None),
+        };
+        let new = NewAlarmRoom {
+            creator_name: integration.map_or_else(|| alarm.integration.to_string(), |i| i.name),
+            name,
+            incident,
+            people,
+            roles,
+        };
+        self.rooms.open_alarm_room(&actor, &room, new).await?;
+        let send = SendEvent {
+            room_id: room.clone(),
+            kind: kinds::MESSAGE.into(),
+            state_key: None,
+            content: content::message(alarm, rule),
+            redacts: None,
+            txn: Some(txn(alarm, "post")),
+        };
+        let (event, _) = self.rooms.send_message(&actor, send).await?;
+        routing.event = Some(event.clone());
+        self.store.set_alarm_routing(&alarm.id, &routing).await?;
+        // Its escalation (by the rule's policy) is open before the alarm counts as delivered.
+        self.escalation.open_now(&event).await?;
+        if !facts.is_empty() {
+            self.store.record_status(&alarm.id, facts, None).await?;
+        }
+        let mut r = self.audit.entry(Some(&actor), AuditAction::Alarm, Outcome::Success);
+        r.room_id = Some(room.to_string());
+        r.event_id = Some(event.to_string());
+        r.detail = Some(format!(
+            "dispatched alarm={} rule={} mode={} level={} no_rule={}",
+            alarm.id,
+            rule.id,
+            rule.action.mode.as_str(),
+            rule.action.level.as_str(),
+            route.no_rule
+        ));
+        self.audit.record(r)?;
+        self.escalation.poke();
+        Ok(Dispatched {
+            routing: Some(routing),
+            outcome: AlarmOutcome::Notified,
+            ended: false,
+            event: (
+                "dispatched".into(),
+                json!({ "rule": rule.id, "mode": rule.action.mode.as_str(), "room_id": room, "event_id": event })
+                    .to_string(),
+            ),
+        })
+    }
+
+    /// Acts on the source ending a delivered alarm: its escalation ends, the conversation is
+    /// told, and an incident is closed. What became of it stands (an accepted alarm stays
+    /// accepted); one still waiting is closed.
+    async fn end(&self, alarm: &Alarm) -> ServiceResult<Dispatched> {
+        let how = alarm.state.as_str();
+        let reason = self
+            .store
+            .alarm_events(&alarm.id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == how)
+            .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok())
+            .and_then(|d| d.get("reason").and_then(|r| r.as_str()).map(str::to_owned));
+        let actor = self.integration_actor(alarm)?;
+        // What happened before the source ended it is recorded first (an acceptance a moment
+        // before the reset is an acceptance).
+        self.follow(alarm).await?;
+        let outcome_now = self.store.alarm(&alarm.id).await?.map_or(alarm.outcome, |a| a.outcome);
+        let routing = alarm.routing.clone();
+        if let Some(Routing { room: Some(room), event, .. }) = &routing {
+            // The message, even if the delivery that posted it did not get to record it.
+            let event = match event {
+                Some(e) => Some(e.clone()),
+                None => {
+                    let t = txn(alarm, "post");
+                    self.store.event_for_txn(&actor.user_id, &t.device_id, t.txn_id.as_str()).await?
+                }
+            };
+            if let Some(event) = &event {
+                let why = format!("{} {how} by the source", content::kind_name(alarm.kind));
+                self.escalation.end_by_source(event, &why).await?;
+            }
+            let send = SendEvent {
+                room_id: room.clone(),
+                kind: kinds::MESSAGE.into(),
+                state_key: None,
+                content: content::ended_notice(alarm, event.as_deref(), reason.as_deref()),
+                redacts: None,
+                txn: Some(txn(alarm, "end")),
+            };
+            self.rooms.send_message(&actor, send).await?;
+            self.close_incident(&actor, room, actor.user_id.as_str(), reason.as_deref()).await?;
+        }
+        let facts = vec![StatusFact {
+            kind: how.into(),
+            user: None,
+            detail: json!({ "reason": reason }).to_string(),
+            at: self.clock.now(),
+        }];
+        self.store.record_status(&alarm.id, facts, None).await?;
+        let outcome = match outcome_now {
+            AlarmOutcome::Notified | AlarmOutcome::Pending => AlarmOutcome::Closed,
+            other => other,
+        };
+        let mut r = self.audit.entry(Some(&actor), AuditAction::Alarm, Outcome::Success);
+        r.room_id = routing.as_ref().and_then(|r| r.room.as_ref()).map(ToString::to_string);
+        r.detail = Some(format!("ended alarm={} state={how} outcome={outcome}", alarm.id));
+        self.audit.record(r)?;
+        Ok(Dispatched {
+            routing: None,
+            outcome,
+            ended: true,
+            event: ("ended".into(), json!({ "state": how, "outcome": outcome }).to_string()),
+        })
+    }
+
+    /// Closes an incident conversation's [`wardline_types::alarm::INCIDENT`] state, if it is an
+    /// open incident (`by`: who closed it).
+    pub(super) async fn close_incident(
+        &self,
+        actor: &Actor,
+        room: &ruma::RoomId,
+        by: &str,
+        reason: Option<&str>,
+    ) -> ServiceResult<bool> {
+        let open = self
+            .rooms
+            .with_state(room, |s| s.get(wardline_types::alarm::INCIDENT, "").map(|e| e.event.content.clone()))
+            .await?;
+        let Some(open) = open.filter(|c| c.get("state").and_then(|s| s.as_str()) == Some("open")) else {
+            return Ok(false);
+        };
+        let closed = content::incident_closed(&open, self.clock.now(), by, reason);
+        self.rooms.set_incident_state(actor, room, closed).await?;
+        Ok(true)
+    }
+}

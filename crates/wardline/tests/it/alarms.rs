@@ -1,0 +1,315 @@
+//! Alarms routed to the people who must act, through the whole server on the test clock
+//! (`WARDLINE_TEST_CLOCK_FILE`): rules checked when saved; a nurse call escalating by its rule
+//! to the nurse in charge, accepted, then reset by its source; a cardiac arrest opening an
+//! incident with the arrest team, then cancelled; an alarm no rule covers reaching the failsafe
+//! and reported undeliverable.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::admin::admin;
+use crate::harness::{Client, Server, enc};
+use crate::priority::status;
+
+const A: &str = "/_wardline/admin/v1";
+const I: &str = "/_wardline/integration/v1";
+const MIN: u64 = 60_000;
+
+/// A client that presents `key` as its bearer token.
+fn system(s: &Server, key: &str) -> Client {
+    let mut c = s.client();
+    c.token = Some(key.to_owned());
+    c
+}
+
+/// Makes an integration with the scopes to raise and read alarms; returns its key.
+async fn integration(boss: &Client, id: &str) -> String {
+    let (st, made) = boss
+        .post(
+            &format!("{A}/integrations"),
+            json!({"integration_id": id, "name": format!("{id} system"), "kind": "nurse call",
+                   "scopes": ["alarms.write", "alarms.read"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{made}");
+    let (st, k) = boss.post(&format!("{A}/integrations/{id}/keys"), json!({"label": "primary"})).await;
+    assert_eq!(st, 201, "{k}");
+    k["key"].as_str().unwrap().to_owned()
+}
+
+/// Makes a role held by `holders`.
+async fn role(boss: &Client, id: &str, name: &str, holders: &[&Client]) {
+    let users: Vec<&str> = holders.iter().map(|c| c.user_id.as_str()).collect();
+    let (st, b) =
+        boss.post(&format!("{A}/roles"), json!({"role_id": id, "name": name, "eligibility": {"users": users}})).await;
+    assert_eq!(st, 201, "{b}");
+    let names: Vec<&str> = holders.iter().map(|c| c.user_id[1..].split(':').next().unwrap()).collect();
+    let (st, b) = boss.put(&format!("{A}/roles/{id}/holders"), json!({"holders": names})).await;
+    assert_eq!(st, 200, "{b}");
+}
+
+fn alarm(source_id: &str, kind: &str, priority: &str) -> Value {
+    json!({
+        "source_id": source_id,
+        "kind": kind,
+        "priority": priority,
+        "location": {"site": "Main", "ward": "Ward 7", "room": "3", "bed": "12"},
+        "patient": {"id": "H123456", "system": "mrn"},
+        "text": "Bed 12 calling",
+    })
+}
+
+/// The alarm as its integration reads it, once `done` says it is as expected.
+async fn alarm_until(sys: &Client, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        let (st, a) = sys.get(&format!("{I}/alarms/{id}")).await;
+        assert_eq!(st, 200, "{a}");
+        if done(&a) {
+            return a;
+        }
+        last = a;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("alarm {id} never {what}: {last}");
+}
+
+fn statuses(a: &Value) -> Vec<(String, String)> {
+    a["status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["status"].as_str().unwrap().to_owned(), f["user_id"].as_str().unwrap_or("").to_owned()))
+        .collect()
+}
+
+fn has(a: &Value, status: &str, user: &str) -> bool {
+    statuses(a).iter().any(|(s, u)| s == status && u == user)
+}
+
+async fn messages(c: &Client, room: &str) -> Vec<Value> {
+    let (st, page) = c.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=f&limit=100", enc(room))).await;
+    assert_eq!(st, 200, "{page}");
+    page["chunk"].as_array().unwrap().clone()
+}
+
+async fn state(c: &Client, room: &str, kind: &str) -> (u16, Value) {
+    c.get(&format!("/_matrix/client/v3/rooms/{}/state/{kind}/", enc(room))).await
+}
+
+#[tokio::test]
+async fn a_nurse_call_escalates_by_its_rule_to_the_nurse_in_charge_is_accepted_then_reset_by_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = dir.path().join("clock");
+    std::fs::write(&clock, "0").unwrap();
+    let env = [("WARDLINE_TEST_CLOCK_FILE", clock.to_str().unwrap())];
+    let s = Server::start_with_env(&env);
+    let boss = admin(&s).await;
+    let (nia, nic, ann) = (s.user("nia").await, s.user("nic").await, s.user("ann").await);
+    role(&boss, "w7-bay-nurse", "Ward 7 bay nurse", &[&nia]).await;
+    role(&boss, "w7-nic", "Ward 7 nurse in charge", &[&nic]).await;
+    let key = integration(&boss, "nursecall").await;
+    let sys = system(&s, &key);
+
+    // Rules are checked when saved.
+    let policy = json!({"steps": [
+        {"after_ms": 2 * MIN, "action": "renotify"},
+        {"after_ms": 4 * MIN, "action": "add", "targets": [{"kind": "role", "role": "w7-nic"}]},
+        {"after_ms": 8 * MIN, "action": "failsafe", "targets": [{"kind": "user", "user_id": ann.user_id}]},
+    ]});
+    let rule = json!({
+        "name": "Ward 7 nurse calls",
+        "match": {"kinds": ["nurse_call"], "location": {"ward": "ward 7"}},
+        "action": {"mode": "conversation", "targets": [{"kind": "role", "role": "w7-bay-nurse"}],
+                   "level": "urgent", "policy": policy},
+    });
+    let path = format!("{A}/alarm_rules/w7-nurse-calls");
+    let mut bad = rule.clone();
+    bad["action"]["targets"] = json!([{"kind": "role", "role": "nobody"}]);
+    let (st, b) = boss.put(&path, bad).await;
+    assert_eq!((st, b["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{b}");
+    assert!(b["error"].as_str().unwrap().contains("w7-nurse-calls"), "names the rule: {b}");
+    let mut bad = rule.clone();
+    bad["action"]["level"] = json!("routine");
+    let (st, b) = boss.put(&path, bad).await;
+    assert_eq!(st, 400, "{b}");
+    let (st, b) = nia.put(&path, rule.clone()).await;
+    assert_eq!(st, 403, "only administrators: {b}");
+    let (st, b) = boss.put(&path, rule.clone()).await;
+    assert_eq!((st, b["version"].as_u64()), (200, Some(1)), "{b}");
+    let (st, b) = boss.put(&path, rule.clone()).await;
+    assert_eq!((st, b["errcode"].as_str()), (409, Some("ORG.WARDLINE.RULE_CONFLICT")), "created once: {b}");
+    let mut stale = rule.clone();
+    stale["version"] = json!(7);
+    let (st, b) = boss.put(&path, stale).await;
+    assert_eq!((st, b["errcode"].as_str()), (409, Some("ORG.WARDLINE.RULE_CONFLICT")), "{b}");
+    let (st, rules) = boss.get(&format!("{A}/alarm_rules")).await;
+    assert_eq!(st, 200);
+    assert_eq!(rules["rules"][0]["rule"]["id"], "w7-nurse-calls", "{rules}");
+    let failsafe = rules["failsafe"]["action"]["targets"].as_array().unwrap();
+    assert!(failsafe.iter().any(|t| t["user_id"] == boss.user_id.as_str()), "built in, the administrators: {rules}");
+
+    // The call arrives: stored, answered, then posted to the bay nurse by the integration.
+    let (st, made) = sys.post(&format!("{I}/alarms"), alarm("call-1", "nurse_call", "high")).await;
+    assert_eq!(st, 202, "{made}");
+    let id = made["alarm_id"].as_str().unwrap().to_owned();
+    let a = alarm_until(&sys, &id, "was delivered", |a| a["outcome"] == "notified").await;
+    assert_eq!((a["rule_id"].as_str(), a["level"].as_str()), (Some("w7-nurse-calls"), Some("urgent")), "{a}");
+    let room = a["room_id"].as_str().unwrap().to_owned();
+    let event = a["event_id"].as_str().unwrap().to_owned();
+    let msgs = messages(&nia, &room).await;
+    let posted = msgs.iter().find(|e| e["event_id"] == event.as_str()).expect("the bay nurse sees the call");
+    assert_eq!(posted["sender"], "@integration.nursecall:localhost");
+    assert!(
+        posted["content"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("Nurse call — Main, Ward 7, room 3, bed 12: Bed 12 calling"),
+        "{posted}"
+    );
+    assert_eq!(posted["content"]["org.wardline.alarm"]["alarm_id"], id.as_str());
+    assert_eq!(posted["content"]["org.wardline.priority"]["level"], "urgent");
+    let (_, name) = state(&nia, &room, "m.room.name").await;
+    assert_eq!(name["name"], "Ward 7 nurse calls");
+    // Nobody else: the nurse in charge is not in it yet.
+    let (st, _) = nic.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b", enc(&room))).await;
+    assert_eq!(st, 403);
+    let esc = status(&nia, &room, &event).await["escalation"].clone();
+    assert_eq!(esc["state"], "open", "{esc}");
+    // The rule's policy, not the built-in one: its first step re-notifies at 2 minutes.
+    assert_eq!(esc["next_step"], 1, "{esc}");
+
+    // Four and a half minutes without an answer: the nurse in charge is brought in.
+    std::fs::write(&clock, (4 * MIN + 30_000).to_string()).unwrap();
+    let a = alarm_until(&sys, &id, "escalated twice", |a| has(a, "escalated.2", "")).await;
+    assert!(has(&a, "escalated.1", ""), "{a}");
+    assert!(has(&a, "delivered", nia.user_id.as_str()) || a["outcome"] == "notified", "{a}");
+    let mut joined = false;
+    for _ in 0..200 {
+        let (st, _) = nic.post(&format!("/_matrix/client/v3/join/{}", enc(&room)), json!({})).await;
+        if st == 200 {
+            joined = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(joined, "the nurse in charge was brought in");
+    let answer = json!({"msgtype": "m.text", "body": "Accept",
+        "m.relates_to": {"rel_type": "m.reference", "event_id": event},
+        "org.wardline.response": {"option": "accept"}});
+    nic.sent_event(&room, "m.room.message", "acc1", answer).await;
+    let a = alarm_until(&sys, &id, "was accepted", |a| a["outcome"] == "accepted").await;
+    assert!(has(&a, "accepted", nic.user_id.as_str()), "{a}");
+    assert!(!has(&a, "accepted", nia.user_id.as_str()), "{a}");
+
+    // The source resets it: the conversation is told; the outcome stands.
+    let (st, r) = sys.post(&format!("{I}/alarms/{id}/reset"), json!({"reason": "answered at the bedside"})).await;
+    assert_eq!((st, r["duplicate"].as_bool()), (202, Some(false)), "{r}");
+    let a = alarm_until(&sys, &id, "ended", |a| a["ended_ts"].is_u64()).await;
+    assert_eq!((a["state"].as_str(), a["outcome"].as_str()), (Some("reset"), Some("accepted")), "{a}");
+    assert!(has(&a, "reset", ""), "{a}");
+    let msgs = messages(&nia, &room).await;
+    let notice = msgs
+        .iter()
+        .find(|e| e["content"]["body"].as_str().is_some_and(|b| b.contains("reset by the source")))
+        .expect("the conversation is told");
+    assert_eq!(notice["sender"], "@integration.nursecall:localhost");
+    assert!(notice["content"]["body"].as_str().unwrap().ends_with(": answered at the bedside"), "{notice}");
+    let (st, r) = sys.post(&format!("{I}/alarms/{id}/reset"), json!({})).await;
+    assert_eq!((st, r["duplicate"].as_bool()), (202, Some(true)), "{r}");
+    let (st, r) = sys.post(&format!("{I}/alarms/{id}/cancel"), json!({})).await;
+    assert_eq!((st, r["errcode"].as_str()), (409, Some("ORG.WARDLINE.ALARM_ENDED")), "{r}");
+    let (st, r) = sys.post(&format!("{I}/alarms/al_aaaaaaaaaaaaaaaaaaaa/reset"), json!({})).await;
+    assert_eq!(st, 404, "{r}");
+
+    // The administrators' log shows it, with its timeline.
+    let (st, log) = boss.get(&format!("{A}/alarms?integration=nursecall")).await;
+    assert_eq!(st, 200, "{log}");
+    assert_eq!(log["alarms"][0]["alarm_id"], id.as_str());
+    let (st, one) = boss.get(&format!("{A}/alarms/{id}")).await;
+    assert_eq!(st, 200, "{one}");
+    let kinds: Vec<&str> = one["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"received"), "{kinds:?}");
+    assert!(kinds.contains(&"dispatched") && kinds.contains(&"reset") && kinds.contains(&"ended"), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn an_arrest_opens_an_incident_with_its_team_and_an_alarm_no_rule_covers_reaches_the_failsafe() {
+    let s = Server::start();
+    let boss = admin(&s).await;
+    let (ada, bo, eve) = (s.user("ada").await, s.user("bo").await, s.user("eve").await);
+    role(&boss, "arrest-team", "Arrest team", &[&ada, &bo]).await;
+    let key = integration(&boss, "arrests").await;
+    let sys = system(&s, &key);
+    let rule = json!({
+        "name": "Cardiac arrests",
+        "match": {"kinds": ["cardiac_arrest"]},
+        "action": {"mode": "incident", "targets": [{"kind": "role", "role": "arrest-team"}], "level": "emergency"},
+    });
+    let (st, b) = boss.put(&format!("{A}/alarm_rules/arrests"), rule).await;
+    assert_eq!(st, 200, "{b}");
+
+    let (st, made) = sys.post(&format!("{I}/alarms"), alarm("arrest-1", "cardiac_arrest", "emergency")).await;
+    assert_eq!(st, 202, "{made}");
+    let id = made["alarm_id"].as_str().unwrap().to_owned();
+    let a = alarm_until(&sys, &id, "was delivered", |a| a["outcome"] == "notified").await;
+    let room = a["room_id"].as_str().unwrap().to_owned();
+    let event = a["event_id"].as_str().unwrap().to_owned();
+    for responder in [&ada, &bo] {
+        let msgs = messages(responder, &room).await;
+        let posted = msgs.iter().find(|e| e["event_id"] == event.as_str()).expect("each responder has it");
+        assert_eq!(posted["content"]["org.wardline.priority"]["level"], "emergency");
+        assert_eq!(posted["content"]["org.wardline.ask"]["options"][0]["label"], "Coming", "{posted}");
+    }
+    let (st, incident) = state(&ada, &room, "org.wardline.incident").await;
+    assert_eq!(st, 200, "{incident}");
+    assert_eq!(incident["title"], "Cardiac arrest — Main, Ward 7, room 3, bed 12", "{incident}");
+    assert_eq!((incident["state"].as_str(), incident["alarm_id"].as_str()), (Some("open"), Some(id.as_str())));
+    assert_eq!(incident["patient"]["id"], "H123456");
+    let (_, name) = state(&ada, &room, "m.room.name").await;
+    assert_eq!(name["name"], "Cardiac arrest — Main, Ward 7, room 3, bed 12");
+    // A responder cannot close it by writing its state, nor anyone outside read it.
+    let (st, b) = ada
+        .put(
+            &format!("/_matrix/client/v3/rooms/{}/state/org.wardline.incident/", enc(&room)),
+            json!({"state": "closed"}),
+        )
+        .await;
+    assert_eq!(st, 403, "{b}");
+    let (st, _) = state(&eve, &room, "org.wardline.incident").await;
+    assert_eq!(st, 403);
+    // A second arrest opens an incident of its own.
+    let (st, second) = sys.post(&format!("{I}/alarms"), alarm("arrest-2", "cardiac_arrest", "emergency")).await;
+    assert_eq!(st, 202, "{second}");
+    let b =
+        alarm_until(&sys, second["alarm_id"].as_str().unwrap(), "was delivered", |a| a["outcome"] == "notified").await;
+    assert_ne!(b["room_id"], a["room_id"]);
+
+    // Cancelled by the source before anyone came: the escalation ends, the incident closes.
+    let (st, r) = sys.post(&format!("{I}/alarms/{id}/cancel"), json!({"reason": "false alarm"})).await;
+    assert_eq!(st, 202, "{r}");
+    let a = alarm_until(&sys, &id, "ended", |a| a["ended_ts"].is_u64()).await;
+    assert_eq!((a["state"].as_str(), a["outcome"].as_str()), (Some("cancelled"), Some("closed")), "{a}");
+    let (_, incident) = state(&ada, &room, "org.wardline.incident").await;
+    assert_eq!((incident["state"].as_str(), incident["reason"].as_str()), (Some("closed"), Some("false alarm")));
+    assert_eq!(incident["closed_by"], "@integration.arrests:localhost");
+    let esc = status(&ada, &room, &event).await["escalation"].clone();
+    assert_eq!(esc["state"], "cancelled", "{esc}");
+
+    // A fire alarm: no rule covers it. The failsafe (the administrators) gets it, and the
+    // source is told it was undeliverable by its rules.
+    let (st, fire) = sys.post(&format!("{I}/alarms"), alarm("fire-1", "fire", "emergency")).await;
+    assert_eq!(st, 202, "{fire}");
+    let f =
+        alarm_until(&sys, fire["alarm_id"].as_str().unwrap(), "was delivered", |a| a["outcome"] == "notified").await;
+    assert_eq!(f["rule_id"], "failsafe", "{f}");
+    assert!(has(&f, "undeliverable", ""), "{f}");
+    let detail = f["status"].as_array().unwrap().iter().find(|x| x["status"] == "undeliverable").unwrap().clone();
+    assert_eq!(detail["detail"]["reason"], "no_rule", "{detail}");
+    let msgs = messages(&boss, f["room_id"].as_str().unwrap()).await;
+    assert!(
+        msgs.iter().any(|e| e["content"]["body"].as_str().is_some_and(|b| b.contains("Fire alarm — Main, Ward 7"))),
+        "the administrator has it"
+    );
+}
