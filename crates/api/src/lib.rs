@@ -11,6 +11,7 @@ pub mod edge;
 pub mod error;
 mod guard;
 pub mod health;
+mod incidents;
 pub mod integration;
 mod layers;
 pub mod metrics;
@@ -41,6 +42,7 @@ pub fn api_routes() -> Routes {
         .merge(staff::routes())
         .merge(roles::routes())
         .merge(dnd::routes())
+        .merge(incidents::routes())
         .merge(broadcasts::routes())
         .merge(integration::routes())
         .merge(health::routes())

@@ -10,11 +10,12 @@ use ruma::{OwnedDeviceId, OwnedTransactionId};
 use serde_json::json;
 use wardline_store::{Alarm, Dispatched, Routing, StatusFact};
 use wardline_types::TxnRef;
+use wardline_types::account::is_service_user;
 use wardline_types::alarm::{AlarmOutcome, AlarmState};
-use wardline_types::alarm_rule::Mode;
+use wardline_types::alarm_rule::{AlarmRule, Mode};
 use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::escalation::Target;
-use wardline_types::kinds;
+use wardline_types::{Membership, kinds};
 
 use super::AlarmService;
 use super::content;
@@ -44,6 +45,27 @@ fn txn(alarm: &Alarm, what: &str) -> TxnRef {
         device_id: OwnedDeviceId::from(DEVICE),
         txn_id: OwnedTransactionId::from(format!("alarm-{}-{what}", alarm.id)),
     }
+}
+
+/// What a rule's conversation for an alarm is keyed by: an incident's own alarm; a standing
+/// conversation's rule and its targets now, so that once the targets change the alarms go to a
+/// new conversation and those no longer targeted stop receiving them.
+fn conversation_key(alarm: &Alarm, rule: &AlarmRule) -> String {
+    if rule.action.mode == Mode::Incident {
+        return format!("incident:{}", alarm.id);
+    }
+    let mut targets: Vec<String> = rule
+        .action
+        .targets
+        .iter()
+        .map(|t| match t {
+            Target::Role { role } => format!("role:{role}"),
+            Target::User { user_id } => format!("user:{user_id}"),
+        })
+        .collect();
+    targets.sort();
+    targets.dedup();
+    format!("rule:{}:{}", rule.id, targets.join(","))
 }
 
 impl AlarmService {
@@ -175,52 +197,31 @@ impl AlarmService {
             });
         }
         let actor = self.integration_actor(alarm)?;
-        let key = match rule.action.mode {
-            Mode::Incident => format!("incident:{}", alarm.id),
-            _ => format!("rule:{}", rule.id),
-        };
         // A retry goes where the first attempt went, whatever the rules say now.
         let room = match alarm.routing.as_ref().and_then(|r| r.room.clone()) {
             Some(room) => room,
-            None => self.rooms.alarm_room_id(&actor.user_id, &key)?,
+            None => self.rooms.alarm_room_id(&actor.user_id, &conversation_key(alarm, rule))?,
         };
         // Recorded before acting: a dispatch taken over after a crash finds the same
         // conversation, and the message's escalation finds the rule's policy.
         routing.room = Some(room.clone());
         self.store.set_alarm_routing(&alarm.id, &routing).await?;
-        let (mut people, mut roles) = (Vec::new(), Vec::new());
-        for t in &rule.action.targets {
-            match t {
-                Target::User { user_id } => people.push(user_id.clone()),
-                Target::Role { role } => roles.push(role.clone()),
-            }
-        }
-        let integration = self.store.integration(&alarm.integration).await?;
-        let (name, incident) = match rule.action.mode {
-            Mode::Incident => (content::incident_title(alarm, rule), Some(content::incident_open(alarm, rule, now))),
-            _ => (rule.name.clone(), None),
-        };
-        let new = NewAlarmRoom {
-            creator_name: integration.map_or_else(|| alarm.integration.to_string(), |i| i.name),
-            name,
-            incident,
-            people,
-            roles,
-        };
-        self.rooms.open_alarm_room(&actor, &room, new).await?;
-        let send = SendEvent {
-            room_id: room.clone(),
-            kind: kinds::MESSAGE.into(),
-            state_key: None,
-            content: content::message(alarm, rule),
-            redacts: None,
-            txn: Some(txn(alarm, "post")),
-        };
-        let (event, _) = self.rooms.send_message(&actor, send).await?;
+        let event = self.post(alarm, rule, &actor, &room, "post").await?;
         routing.event = Some(event.clone());
         self.store.set_alarm_routing(&alarm.id, &routing).await?;
         // Its escalation (by the rule's policy) is open before the alarm counts as delivered.
         self.escalation.open_now(&event).await?;
+        // Nobody there to act (every target gone since the rule was saved, a role nobody
+        // holds and no fallback): the failsafe rule gets it now, not after the first step.
+        if !rule.id.is_failsafe() && !self.anyone_in(&room).await? {
+            let failsafe = self.failsafe_rule().await?;
+            let room = self.rooms.alarm_room_id(&actor.user_id, &conversation_key(alarm, &failsafe))?;
+            let event = self.post(alarm, &failsafe, &actor, &room, "failsafe").await?;
+            self.escalation.open_now(&event).await?;
+            tracing::error!(alarm = %alarm.id, rule = %rule.id, "alarm reached nobody: sent to the failsafe rule");
+            let detail = json!({ "reason": "nobody_reached", "rule": rule.id, "failsafe_room_id": room }).to_string();
+            facts.push(StatusFact { kind: "undeliverable".into(), user: None, detail, at: now });
+        }
         if !facts.is_empty() {
             self.store.record_status(&alarm.id, facts, None).await?;
         }
@@ -247,6 +248,55 @@ impl AlarmService {
                     .to_string(),
             ),
         })
+    }
+
+    /// Opens (or completes) `rule`'s conversation for `alarm` and posts the alarm in it, once
+    /// per `what` (`post`, `failsafe`) however often it is retried.
+    async fn post(
+        &self,
+        alarm: &Alarm,
+        rule: &AlarmRule,
+        actor: &Actor,
+        room: &ruma::RoomId,
+        what: &str,
+    ) -> ServiceResult<ruma::OwnedEventId> {
+        let (mut people, mut roles) = (Vec::new(), Vec::new());
+        for t in &rule.action.targets {
+            match t {
+                Target::User { user_id } => people.push(user_id.clone()),
+                Target::Role { role } => roles.push(role.clone()),
+            }
+        }
+        let integration = self.store.integration(&alarm.integration).await?;
+        let (name, incident) = match rule.action.mode {
+            Mode::Incident => {
+                (content::incident_title(alarm, rule), Some(content::incident_open(alarm, rule, self.clock.now())))
+            }
+            _ => (rule.name.clone(), None),
+        };
+        let new = NewAlarmRoom {
+            creator_name: integration.map_or_else(|| alarm.integration.to_string(), |i| i.name),
+            name,
+            incident,
+            people,
+            roles,
+        };
+        self.rooms.open_alarm_room(actor, room, new).await?;
+        let send = SendEvent {
+            room_id: room.to_owned(),
+            kind: kinds::MESSAGE.into(),
+            state_key: None,
+            content: content::message(alarm, rule),
+            redacts: None,
+            txn: Some(txn(alarm, what)),
+        };
+        let (event, _) = self.rooms.send_message(actor, send).await?;
+        Ok(event)
+    }
+
+    /// Is anyone (a person, not a system, role or the server) in the conversation?
+    async fn anyone_in(&self, room: &ruma::RoomId) -> ServiceResult<bool> {
+        self.rooms.with_state(room, |s| s.members_with(Membership::Join).any(|u| !is_service_user(u))).await
     }
 
     /// Acts on the source ending a delivered alarm: its escalation ends, the conversation is
@@ -280,7 +330,7 @@ impl AlarmService {
             };
             if let Some(event) = &event {
                 let why = format!("{} {how} by the source", content::kind_name(alarm.kind));
-                self.escalation.end_by_source(event, &why).await?;
+                self.escalation.end_for_alarm(event, &why).await?;
             }
             let send = SendEvent {
                 room_id: room.clone(),

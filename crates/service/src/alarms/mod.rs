@@ -25,12 +25,14 @@
 //! - `rules.rs`: rules, checked when saved, and routing;
 //! - `content.rs`: what the alarm's message and incident say;
 //! - `dispatch.rs`: the background task that delivers alarms and acts on the source's changes;
-//! - `follow.rs`: status facts from the message's status and escalation.
+//! - `follow.rs`: status facts from the message's status and escalation;
+//! - `incidents.rs`: incidents as their members see them, and closing one.
 
 mod content;
 mod dispatch;
 mod follow;
 pub mod hl7;
+mod incidents;
 mod intake;
 mod rules;
 
@@ -48,6 +50,7 @@ use crate::messaging::StatusService;
 use crate::rooms::RoomService;
 use crate::{ServiceError, ServiceResult};
 
+pub use incidents::{Incident, Responder};
 pub use intake::{AlarmInput, Received};
 
 /// Most alarms listed at once.

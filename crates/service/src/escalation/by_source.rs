@@ -28,10 +28,11 @@ impl EscalationService {
             .and_then(|r| r.policy))
     }
 
-    /// The source ended the alarm posted as `message` (`why`: "Nurse call reset by the
-    /// source"): its escalation, if still running, ends as cancelled, and the end is audited
-    /// (the conversation is told by the integration's own notice). Idempotent.
-    pub async fn end_by_source(&self, message: &EventId, why: &str) -> ServiceResult<()> {
+    /// The alarm posted as `message` ended (`why`: "Nurse call reset by the source",
+    /// "Incident closed by Dr Shah"): its escalation, if still running, ends as cancelled, and
+    /// the end is audited (the conversation is told by the alarm's own notice or state).
+    /// Idempotent.
+    pub async fn end_for_alarm(&self, message: &EventId, why: &str) -> ServiceResult<()> {
         let Some(esc) = self.store.escalation(message).await? else { return Ok(()) };
         if esc.ended.is_some() {
             return Ok(());
@@ -39,7 +40,7 @@ impl EscalationService {
         let Some(stored) = self.store.event(message).await? else { return Ok(()) };
         if self.store.end_escalation(message, EscalationEnd::Cancelled, self.clock.now()).await? {
             let actor = Actor::system(esc.sender.clone());
-            self.record(&actor, &stored, format!("cancelled by the source: {why}"), Outcome::Success)?;
+            self.record(&actor, &stored, format!("cancelled: {why}"), Outcome::Success)?;
         }
         Ok(())
     }

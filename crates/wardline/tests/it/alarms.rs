@@ -313,3 +313,113 @@ async fn an_arrest_opens_an_incident_with_its_team_and_an_alarm_no_rule_covers_r
         "the administrator has it"
     );
 }
+
+async fn answer(c: &Client, room: &str, event: &str, option: &str, txn: &str) {
+    let content = json!({"msgtype": "m.text", "body": option,
+        "m.relates_to": {"rel_type": "m.reference", "event_id": event},
+        "org.wardline.response": {"option": option}});
+    c.sent_event(room, "m.room.message", txn, content).await;
+}
+
+async fn incidents(c: &Client) -> Vec<Value> {
+    let (st, b) = c.get("/_wardline/client/v1/incidents").await;
+    assert_eq!(st, 200, "{b}");
+    b["incidents"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_responder_closes_an_incident_and_alarms_reach_only_a_rules_targets_or_else_the_failsafe() {
+    let s = Server::start();
+    let boss = admin(&s).await;
+    let (ada, bo, eve, nia, ann) =
+        (s.user("ada").await, s.user("bo").await, s.user("eve").await, s.user("nia").await, s.user("ann").await);
+    role(&boss, "arrest-team", "Arrest team", &[&ada, &bo]).await;
+    let (st, b) = boss
+        .post(&format!("{A}/roles"), json!({"role_id": "night-porter", "name": "Night porter", "may_be_empty": true}))
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let key = integration(&boss, "wards").await;
+    let sys = system(&s, &key);
+    let arrests = json!({"name": "Arrests", "match": {"kinds": ["cardiac_arrest"]},
+        "action": {"mode": "incident", "targets": [{"kind": "role", "role": "arrest-team"}], "level": "emergency"}});
+    assert_eq!(boss.put(&format!("{A}/alarm_rules/arrests"), arrests).await.0, 200);
+
+    // The arrest team answers; the incident list shows who is coming.
+    let (_, made) = sys.post(&format!("{I}/alarms"), alarm("arrest-9", "cardiac_arrest", "emergency")).await;
+    let id = made["alarm_id"].as_str().unwrap().to_owned();
+    let a = alarm_until(&sys, &id, "was delivered", |a| a["outcome"] == "notified").await;
+    let (room, event) = (a["room_id"].as_str().unwrap().to_owned(), a["event_id"].as_str().unwrap().to_owned());
+    let list = incidents(&ada).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!((list[0]["room_id"].as_str(), list[0]["state"].as_str()), (Some(room.as_str()), Some("open")));
+    assert_eq!(list[0]["alerted"], 2, "{list:?}");
+    assert!(incidents(&eve).await.is_empty(), "not hers");
+    answer(&ada, &room, &event, "accept", "a1").await;
+    answer(&bo, &room, &event, "decline", "b1").await;
+    let list = incidents(&bo).await;
+    let coming: Vec<&str> =
+        list[0]["coming"].as_array().unwrap().iter().map(|c| c["user_id"].as_str().unwrap()).collect();
+    let not: Vec<&str> =
+        list[0]["not_coming"].as_array().unwrap().iter().map(|c| c["user_id"].as_str().unwrap()).collect();
+    assert_eq!((coming, not), (vec![ada.user_id.as_str()], vec![bo.user_id.as_str()]), "{list:?}");
+
+    // Someone outside cannot close it; a responder can, once.
+    let close = format!("/_wardline/client/v1/incidents/{}/close", enc(&room));
+    let (st, b) = eve.post(&close, json!({"reason": "x"})).await;
+    assert_eq!(st, 404, "{b}");
+    let (st, b) = bo.post(&close, json!({"reason": "ROSC achieved"})).await;
+    assert_eq!(st, 200, "{b}");
+    let (st, b) = ada.post(&close, json!({})).await;
+    assert_eq!((st, b["errcode"].as_str()), (409, Some("ORG.WARDLINE.ALARM_ENDED")), "{b}");
+    let (_, incident) = state(&ada, &room, "org.wardline.incident").await;
+    assert_eq!(
+        (incident["state"].as_str(), incident["closed_by"].as_str()),
+        (Some("closed"), Some(bo.user_id.as_str()))
+    );
+    assert_eq!(incident["reason"], "ROSC achieved");
+    assert_eq!(incidents(&ada).await[0]["state"], "closed");
+    let a = alarm_until(&sys, &id, "was closed", |a| has(a, "closed", bo.user_id.as_str())).await;
+    assert_eq!(a["outcome"], "accepted", "Ada accepted before it was closed: {a}");
+    assert!(has(&a, "declined", bo.user_id.as_str()), "{a}");
+
+    // A rule's standing conversation holds its targets now: once they change, the alarms go to
+    // a conversation of the new targets, and the nurse no longer targeted does not get them.
+    let calls = |who: &Client| {
+        json!({"name": "Ward 7 calls", "match": {"kinds": ["nurse_call"]},
+            "action": {"mode": "conversation", "targets": [{"kind": "user", "user_id": who.user_id}], "level": "urgent"}})
+    };
+    assert_eq!(boss.put(&format!("{A}/alarm_rules/calls"), calls(&nia)).await.0, 200);
+    let (_, first) = sys.post(&format!("{I}/alarms"), alarm("call-a", "nurse_call", "high")).await;
+    let first =
+        alarm_until(&sys, first["alarm_id"].as_str().unwrap(), "was delivered", |a| a["outcome"] == "notified").await;
+    let mut changed = calls(&ann);
+    changed["version"] = json!(1);
+    let (st, b) = boss.put(&format!("{A}/alarm_rules/calls"), changed).await;
+    assert_eq!(st, 200, "{b}");
+    let (_, second) = sys.post(&format!("{I}/alarms"), alarm("call-b", "nurse_call", "high")).await;
+    let second =
+        alarm_until(&sys, second["alarm_id"].as_str().unwrap(), "was delivered", |a| a["outcome"] == "notified").await;
+    assert_ne!(first["room_id"], second["room_id"]);
+    let (st, _) =
+        nia.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b", enc(second["room_id"].as_str().unwrap()))).await;
+    assert_eq!(st, 403, "the nurse no longer targeted does not get it");
+    let msgs = messages(&ann, second["room_id"].as_str().unwrap()).await;
+    assert!(msgs.iter().any(|e| e["event_id"] == second["event_id"]), "the new target does");
+
+    // A rule whose targets reach nobody now (a role nobody holds): the failsafe gets it at once.
+    let porters = json!({"name": "Porters", "match": {"kinds": ["staff_assist"]},
+        "action": {"mode": "conversation", "targets": [{"kind": "role", "role": "night-porter"}], "level": "urgent"}});
+    assert_eq!(boss.put(&format!("{A}/alarm_rules/porters"), porters).await.0, 200);
+    let (_, assist) = sys.post(&format!("{I}/alarms"), alarm("assist-1", "staff_assist", "medium")).await;
+    let assist_id = assist["alarm_id"].as_str().unwrap().to_owned();
+    let a = alarm_until(&sys, &assist_id, "reached the failsafe", |a| has(a, "undeliverable", "")).await;
+    let fact = a["status"].as_array().unwrap().iter().find(|f| f["status"] == "undeliverable").unwrap().clone();
+    assert_eq!(fact["detail"]["reason"], "nobody_reached", "{fact}");
+    assert_eq!(a["rule_id"], "porters", "{a}");
+    let failsafe_room = fact["detail"]["failsafe_room_id"].as_str().unwrap();
+    let msgs = messages(&boss, failsafe_room).await;
+    assert!(
+        msgs.iter().any(|e| e["content"]["org.wardline.alarm"]["alarm_id"] == assist_id.as_str()),
+        "the administrators have it"
+    );
+}
