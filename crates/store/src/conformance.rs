@@ -36,6 +36,7 @@ mod device_lists;
 mod dnd;
 mod escalation;
 mod integrations;
+mod outbox;
 mod presence;
 mod push;
 mod relations;
@@ -76,6 +77,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     push::pushers(&store).await?;
     integrations::integrations(&store).await?;
     alarms::alarms(&store).await?;
+    outbox::outbox(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

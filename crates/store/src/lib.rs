@@ -16,6 +16,7 @@ mod error;
 mod escalation;
 mod integrations;
 mod observer;
+mod outbox;
 mod push;
 mod records;
 mod relations;
@@ -38,6 +39,7 @@ pub use error::StoreError;
 pub use escalation::{Escalation, EscalationEnd, EscalationStore, NewEscalation, StepRecord};
 pub use integrations::{Integration, IntegrationKey, IntegrationStore, KEY_TOUCH_INTERVAL_MS, NewIntegration};
 pub use observer::{NoObserver, WriteObserver};
+pub use outbox::{IntegrationOutboxStore, NewReport, Report, ReportChannel, ReportOutcome, ReportQuery, Webhook};
 pub use push::{NewPush, PushOutcome, PushStore, PushTally, Pusher, PusherKind, QueuedPush};
 pub use records::{
     AccountDataChange, Away, ChangeMark, ChangeTopic, Delivery, Direction, ImportOutcome, Media, MediaContent,
@@ -472,6 +474,7 @@ pub trait Store:
     + PushStore
     + IntegrationStore
     + AlarmStore
+    + IntegrationOutboxStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;
