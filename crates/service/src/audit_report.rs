@@ -440,6 +440,8 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         AuditAction::IntegrationUse => (dicom("110114", "User Authentication"), "E"),
         // An alarm about a patient or a place, created in Wardline's record.
         AuditAction::Alarm => (dicom("110110", "Patient Record"), "C"),
+        // What leaves for a hospital system, and where it may go.
+        AuditAction::IntegrationReport => (dicom("110106", "Export"), "E"),
         AuditAction::RoomInvite | AuditAction::RoomJoin | AuditAction::RoomLeave | AuditAction::RoomState => {
             (dicom("110110", "Patient Record"), "U")
         }

@@ -121,6 +121,10 @@ pub enum ServiceError {
     /// A source raised an alarm under an id it already used for a different alarm.
     #[error("{0}")]
     SourceIdReused(String),
+    /// An address the server may not send to (a webhook on a host the configuration does not
+    /// list).
+    #[error("{0}")]
+    HostNotAllowed(String),
     /// The storage layer failed.
     #[error("storage failure")]
     Store(#[from] StoreError),

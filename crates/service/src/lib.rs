@@ -108,6 +108,8 @@ pub struct Services {
     pub integrations: Arc<integrations::IntegrationService>,
     /// Alarms from hospital systems.
     pub alarms: Arc<alarms::AlarmService>,
+    /// Reports to hospital systems (their webhooks, the durable outbox and its sender).
+    pub outbox: Arc<integrations::IntegrationOutbox>,
     /// Files.
     pub media: Arc<media::MediaService>,
     /// The audit recorder.
@@ -200,6 +202,7 @@ impl Services {
         ));
         let integrations = Arc::new(integrations::IntegrationService::new(&core));
         let alarms = Arc::new(alarms::AlarmService::new(&core));
+        let outbox = Arc::new(integrations::IntegrationOutbox::new(&core, &config.integrations)?);
         let health = Arc::new(health::HealthService::new(Arc::clone(&store), audit.clone()));
         Ok(Self {
             config: Arc::new(config),
@@ -225,6 +228,7 @@ impl Services {
             pushers,
             integrations,
             alarms,
+            outbox,
             media,
             audit,
             metrics,
@@ -273,7 +277,8 @@ impl Services {
     }
 
     /// Background work: expiring typing notifications and presence, applying the rota, ending
-    /// do-not-disturb and copying messages to covers, escalating, pushing. Runs until the task is dropped.
+    /// do-not-disturb and copying messages to covers, escalating, pushing, reporting to hospital
+    /// systems. Runs until the task is dropped.
     pub async fn run_background(self) {
         tokio::join!(
             Arc::clone(&self.presence).run_sweeper(),
@@ -282,7 +287,8 @@ impl Services {
             Arc::clone(&self.rooms).run_role_seats(),
             Arc::clone(&self.cover).run_cover(),
             Arc::clone(&self.escalation).run_escalations(),
-            Arc::clone(&self.pushers).run_push()
+            Arc::clone(&self.pushers).run_push(),
+            Arc::clone(&self.outbox).run_integration_outbox()
         );
     }
 

@@ -144,11 +144,16 @@ pub enum AuditAction {
     /// patient).
     #[serde(rename = "alarm")]
     Alarm,
+    /// Reporting back to a hospital system: its webhook set or removed (the host in the detail,
+    /// never the secret or the whole URL), a test report queued by an administrator, or a report
+    /// that failed for good (its id, alarm, channel and the reason; never its payload).
+    #[serde(rename = "integration.report")]
+    IntegrationReport,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 34] = [
+    pub const ALL: [Self; 35] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -183,6 +188,7 @@ impl AuditAction {
         Self::Pusher,
         Self::IntegrationUse,
         Self::Alarm,
+        Self::IntegrationReport,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -223,6 +229,7 @@ impl AuditAction {
             Self::Pusher => "pusher",
             Self::IntegrationUse => "integration.use",
             Self::Alarm => "alarm",
+            Self::IntegrationReport => "integration.report",
         }
     }
 
