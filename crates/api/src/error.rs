@@ -152,6 +152,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::CoverOnDnd(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.COVER_ON_DND", msg),
             ServiceError::IntegrationConflict(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.INTEGRATION_CONFLICT", msg),
             ServiceError::SourceIdReused(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.SOURCE_ID_REUSED", msg),
+            ServiceError::HostNotAllowed(_) => Self::new(S::BAD_REQUEST, "ORG.WARDLINE.HOST_NOT_ALLOWED", msg),
             ServiceError::TooLarge(_) => Self::new(S::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", msg),
             ServiceError::NotYetUploaded => Self::new(S::GATEWAY_TIMEOUT, "M_NOT_YET_UPLOADED", msg),
             ServiceError::CannotOverwriteMedia => Self::new(S::CONFLICT, "M_CANNOT_OVERWRITE_MEDIA", msg),

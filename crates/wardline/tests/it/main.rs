@@ -39,3 +39,4 @@ mod session;
 mod status;
 mod sync;
 mod web;
+mod webhooks;
