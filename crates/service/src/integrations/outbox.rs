@@ -249,6 +249,9 @@ impl IntegrationOutbox {
         };
         let alarm = r.alarm.as_ref().map_or("-", |a| a.as_str());
         tracing::warn!(integration = %r.integration, report = %r.id, alarm, %reason, "report to a hospital system failed for good");
+        // The record's place is taken first: a failure is never recorded in the store alone (if
+        // the trail cannot be written, the report stays claimed and is tried again later).
+        let slot = self.audit.reserve()?;
         if !self.store.finish_report(&r.id, ReportOutcome::Failed, &reason, now).await? {
             return Ok(());
         }
@@ -261,7 +264,8 @@ impl IntegrationOutbox {
             r.channel.as_str(),
             r.attempts
         )));
-        self.audit.record(record)
+        slot.record(record);
+        Ok(())
     }
 
     /// Forgets reports that ended more than [`KEEP_FINISHED_MS`] ago, once an hour.
