@@ -154,6 +154,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::AlarmEnded(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.ALARM_ENDED", msg),
             ServiceError::RuleConflict(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.RULE_CONFLICT", msg),
             ServiceError::SourceIdReused(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.SOURCE_ID_REUSED", msg),
+            ServiceError::HostNotAllowed(_) => Self::new(S::BAD_REQUEST, "ORG.WARDLINE.HOST_NOT_ALLOWED", msg),
             ServiceError::TooLarge(_) => Self::new(S::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", msg),
             ServiceError::NotYetUploaded => Self::new(S::GATEWAY_TIMEOUT, "M_NOT_YET_UPLOADED", msg),
             ServiceError::CannotOverwriteMedia => Self::new(S::CONFLICT, "M_CANNOT_OVERWRITE_MEDIA", msg),

@@ -54,6 +54,8 @@ pub struct Config {
     pub metrics: MetricsSettings,
     /// Push notifications to phones (push gateways) and browsers (Web Push).
     pub push: PushSettings,
+    /// Hospital systems: where their reports (webhooks) may go, and how they are retried.
+    pub integrations: IntegrationSettings,
 }
 
 impl Default for Config {
@@ -78,6 +80,7 @@ impl Default for Config {
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
             push: PushSettings::default(),
+            integrations: IntegrationSettings::default(),
         }
     }
 }
@@ -402,6 +405,43 @@ impl Default for PushSettings {
             vapid_subject: None,
             max_attempts: 5,
             first_retry_secs: 10,
+        }
+    }
+}
+
+/// Hospital systems (integrations). Wardline reports alarms' statuses back to a system's webhook
+/// only on a host listed here, so a system's key cannot aim the server into the hospital's
+/// network. Reports are retried, doubling the wait, until acknowledged or too old.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntegrationSettings {
+    /// The hosts webhooks may point at (`https://`, any port): exact names
+    /// (`"nursecall.stmarys.nhs.example"`) or `*.domain` for any host under a domain
+    /// (`"*.trust.nhs.example"`). Empty (the default): no webhook can be set. In the
+    /// environment, a TOML array or one host.
+    #[serde(deserialize_with = "one_or_many")]
+    pub webhook_hosts: Vec<String>,
+    /// For tests only: also allow `http://` webhooks on a loopback address (`127.0.0.1`,
+    /// `::1`), still only if listed above.
+    pub allow_loopback_http: bool,
+    /// Seconds before a report that failed is tried again; each later retry waits twice as long
+    /// as the one before, up to `max_retry_secs`.
+    pub first_retry_secs: u64,
+    /// The longest wait between two attempts, in seconds.
+    pub max_retry_secs: u64,
+    /// A report still not acknowledged this many hours after it was queued has failed for good
+    /// (recorded in the audit trail and shown to administrators).
+    pub give_up_hours: u64,
+}
+
+impl Default for IntegrationSettings {
+    fn default() -> Self {
+        Self {
+            webhook_hosts: Vec::new(),
+            allow_loopback_http: false,
+            first_retry_secs: 5,
+            max_retry_secs: 300,
+            give_up_hours: 24,
         }
     }
 }

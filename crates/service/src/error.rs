@@ -128,6 +128,10 @@ pub enum ServiceError {
     /// was read).
     #[error("{0}")]
     RuleConflict(String),
+    /// An address the server may not send to (a webhook on a host the configuration does not
+    /// list).
+    #[error("{0}")]
+    HostNotAllowed(String),
     /// The storage layer failed.
     #[error("storage failure")]
     Store(#[from] StoreError),

@@ -108,6 +108,8 @@ pub struct Services {
     pub integrations: Arc<integrations::IntegrationService>,
     /// Alarms from hospital systems.
     pub alarms: Arc<alarms::AlarmService>,
+    /// Reports to hospital systems (their webhooks, the durable outbox and its sender).
+    pub outbox: Arc<integrations::IntegrationOutbox>,
     /// Files.
     pub media: Arc<media::MediaService>,
     /// The audit recorder.
@@ -199,11 +201,13 @@ impl Services {
             config.sync,
         ));
         let integrations = Arc::new(integrations::IntegrationService::new(&core));
+        let outbox = Arc::new(integrations::IntegrationOutbox::new(&core, &config.integrations)?);
         let alarms = Arc::new(alarms::AlarmService::new(
             &core,
             Arc::clone(&rooms),
             Arc::clone(&escalation),
             Arc::clone(&status),
+            Arc::clone(&outbox),
         ));
         let health = Arc::new(health::HealthService::new(Arc::clone(&store), audit.clone()));
         Ok(Self {
@@ -230,6 +234,7 @@ impl Services {
             pushers,
             integrations,
             alarms,
+            outbox,
             media,
             audit,
             metrics,
@@ -278,7 +283,8 @@ impl Services {
     }
 
     /// Background work: expiring typing notifications and presence, applying the rota, ending
-    /// do-not-disturb and copying messages to covers, escalating, pushing. Runs until the task is dropped.
+    /// do-not-disturb and copying messages to covers, escalating, pushing, reporting to hospital
+    /// systems. Runs until the task is dropped.
     pub async fn run_background(self) {
         tokio::join!(
             Arc::clone(&self.presence).run_sweeper(),
@@ -288,7 +294,8 @@ impl Services {
             Arc::clone(&self.cover).run_cover(),
             Arc::clone(&self.escalation).run_escalations(),
             Arc::clone(&self.alarms).run_alarms(),
-            Arc::clone(&self.pushers).run_push()
+            Arc::clone(&self.pushers).run_push(),
+            Arc::clone(&self.outbox).run_integration_outbox()
         );
     }
 

@@ -149,6 +149,7 @@ pub struct Metrics {
     escalation_pass: Histogram,
     escalation_phase: Family<StepPhaseLabels, Histogram>,
     escalation_late: Histogram,
+    outbox_pending: Gauge,
 }
 
 impl Default for Metrics {
@@ -174,6 +175,7 @@ impl Metrics {
             escalation_pass: Histogram::new(engine_buckets()),
             escalation_phase: Family::new_with_constructor(|| Histogram::new(engine_buckets())),
             escalation_late: Histogram::new(lateness_buckets()),
+            outbox_pending: Gauge::default(),
         };
         registry.register(
             "wardline_signins",
@@ -237,7 +239,17 @@ impl Metrics {
             Unit::Seconds,
             m.escalation_late.clone(),
         );
+        registry.register(
+            "wardline_integration_outbox_pending",
+            "Reports to hospital systems (webhooks) queued and not yet sent or given up, as of the outbox's last pass",
+            m.outbox_pending.clone(),
+        );
         m
+    }
+
+    /// Sets the number of reports to hospital systems still pending.
+    pub fn set_integration_outbox_pending(&self, reports: u64) {
+        self.outbox_pending.set(i64::try_from(reports).unwrap_or(i64::MAX));
     }
 
     /// Times one pass of the escalation engine.

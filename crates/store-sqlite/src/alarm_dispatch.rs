@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use wardline_store::{
-    Alarm, Dispatched, Intake, IntakeOutcome, Routing, StatusFact, StoreError, StoreResult, StoredRule,
+    Alarm, Dispatched, FactToRecord, Intake, IntakeOutcome, Routing, StatusFact, StoreError, StoreResult, StoredRule,
 };
 use wardline_types::Timestamp;
 use wardline_types::alarm::{AlarmId, AlarmOutcome, AlarmState};
@@ -171,12 +171,12 @@ pub(crate) fn set_routing(c: &Connection, id: &AlarmId, r: &Routing) -> StoreRes
 pub(crate) fn record_status(
     c: &Connection,
     id: &AlarmId,
-    facts: &[StatusFact],
+    facts: &[FactToRecord],
     outcome: Option<AlarmOutcome>,
 ) -> StoreResult<Vec<StatusFact>> {
     let Some(alarm) = read_one(c, "id = ?1", params![id.as_str()])? else { return Err(StoreError::NotFound) };
     let mut new = Vec::new();
-    for f in facts {
+    for FactToRecord { fact: f, report } in facts {
         let user = f.user.as_ref().map_or("", |u| u.as_str());
         let n = exec(
             c,
@@ -192,6 +192,9 @@ pub(crate) fn record_status(
                 obj.insert("user_id".into(), serde_json::json!(u));
             }
             add_event(c, id, i64_of(alarm.revision), sql_ts(f.at), &f.kind, &detail.to_string())?;
+            if let Some(r) = report {
+                crate::outbox::insert_reports(c, std::slice::from_ref(r)).map_err(backend_err)?;
+            }
             new.push(f.clone());
         }
     }

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use wardline_store::{
-    Alarm, AlarmChange, AlarmEvent, AlarmQuery, AlarmStore, Dispatched, Intake, IntakeOutcome, NewAlarm, Routing,
-    StatusFact, StoreError, StoreResult, StoredRule,
+    Alarm, AlarmChange, AlarmEvent, AlarmQuery, AlarmStore, Dispatched, FactToRecord, Intake, IntakeOutcome, NewAlarm,
+    Routing, StatusFact, StoreError, StoreResult, StoredRule,
 };
 use wardline_types::Timestamp;
 use wardline_types::alarm::{
@@ -381,7 +381,7 @@ impl AlarmStore for SqliteStore {
     async fn record_status(
         &self,
         id: &AlarmId,
-        facts: Vec<StatusFact>,
+        facts: Vec<FactToRecord>,
         outcome: Option<AlarmOutcome>,
     ) -> StoreResult<Vec<StatusFact>> {
         let id = id.clone();

@@ -22,6 +22,7 @@ mod integrations;
 mod media;
 mod mfa;
 mod migrations;
+mod outbox;
 mod pool;
 mod push;
 mod receipts;

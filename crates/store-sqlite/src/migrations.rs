@@ -32,6 +32,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0023_integrations.sql"),
     include_str!("../migrations/0024_alarms.sql"),
     include_str!("../migrations/0025_alarm_routing.sql"),
+    include_str!("../migrations/0026_integration_outbox.sql"),
 ];
 
 /// The schema version this build writes.
@@ -541,7 +542,7 @@ mod tests {
             "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
         )
         .map_err(backend_err)?;
-        let before = MIGRATIONS.len() - 2;
+        let before = position_of(include_str!("../migrations/0023_integrations.sql"));
         let tx = conn.transaction().map_err(backend_err)?;
         for (i, sql) in MIGRATIONS.iter().take(before).enumerate() {
             tx.execute_batch(sql).map_err(backend_err)?;
@@ -586,6 +587,60 @@ mod tests {
         );
         assert!(conn.execute("UPDATE alarm_events SET kind = 'x'", []).is_err(), "the timeline is not rewritten");
         assert!(conn.execute("DELETE FROM alarm_events", []).is_err(), "nor cut");
+        Ok(())
+    }
+
+    /// How many migrations come before `migration` (one of [`MIGRATIONS`]).
+    fn position_of(migration: &str) -> usize {
+        MIGRATIONS.iter().position(|m| *m == migration).unwrap_or(MIGRATIONS.len())
+    }
+
+    #[test]
+    fn the_outbox_joins_a_database_with_integrations_and_queues_only_to_those_with_a_webhook() -> Result<(), StoreError>
+    {
+        let mut conn = Connection::open_in_memory().map_err(backend_err)?;
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
+        )
+        .map_err(backend_err)?;
+        let before = position_of(include_str!("../migrations/0026_integration_outbox.sql"));
+        assert!(before < MIGRATIONS.len(), "the outbox's migration is listed");
+        let tx = conn.transaction().map_err(backend_err)?;
+        for (i, sql) in MIGRATIONS.iter().take(before).enumerate() {
+            tx.execute_batch(sql).map_err(backend_err)?;
+            let version = i64::try_from(i + 1).map_err(backend_err)?;
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![version]).map_err(backend_err)?;
+        }
+        tx.execute_batch(
+            "INSERT INTO integrations (id, name, kind, scopes, created_by, created_ts, webhook_url, webhook_secret)
+             VALUES ('lab', 'Lab', 'lab', '[]', 'x', 0, 'https://lab.example/hook', 'whsec_AAAA');
+             INSERT INTO integrations (id, name, kind, scopes, created_by, created_ts)
+             VALUES ('nurse', 'Nurse call', 'nurse call', '[]', 'x', 0);",
+        )
+        .map_err(backend_err)?;
+        tx.commit().map_err(backend_err)?;
+        assert_eq!(migrate(&mut conn)?, LATEST);
+        let parse = |to: &str| wardline_types::integration::IntegrationId::parse(to).map_err(backend_err);
+        let report = |to| wardline_store::NewReport {
+            integration: to,
+            alarm: None,
+            channel: wardline_store::ReportChannel::Webhook,
+            payload: "{}".into(),
+            created: wardline_types::Timestamp(5),
+        };
+        let queued = crate::outbox::insert_reports(&conn, &[report(parse("lab")?), report(parse("nurse")?)])
+            .map_err(backend_err)?;
+        assert_eq!(queued, 1, "only the integration with a webhook set before the upgrade");
+        let (id, due): (String, i64) = conn
+            .query_row("SELECT id, due_ts FROM integration_outbox", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend_err)?;
+        assert!(id.starts_with("msg_") && id.len() == 36, "{id}");
+        assert_eq!(due, 5, "due at once");
+        assert!(
+            conn.execute("UPDATE integration_outbox SET channel = 'carrier pigeon'", []).is_err(),
+            "channels are the known ones"
+        );
+        assert!(conn.execute("UPDATE integration_outbox SET outcome = 'lost'", []).is_err(), "and outcomes");
         Ok(())
     }
 }

@@ -238,6 +238,16 @@ pub struct StatusFact {
     pub at: Timestamp,
 }
 
+/// A status fact to record, with the report its source is sent if the fact is new.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactToRecord {
+    /// The fact.
+    pub fact: StatusFact,
+    /// The report to queue in the same write if the fact is new (queued only if the
+    /// integration has somewhere to send it).
+    pub report: Option<crate::NewReport>,
+}
+
 /// Alarms.
 #[async_trait]
 pub trait AlarmStore: Send + Sync {
@@ -286,12 +296,13 @@ pub trait AlarmStore: Send + Sync {
     /// Alarms delivered and waiting for an acceptance, oldest first, after `after_seq`.
     async fn notified_alarms(&self, after_seq: u64, limit: usize) -> StoreResult<Vec<Alarm>>;
     /// Records status facts, each once (those already recorded are skipped), with a timeline
-    /// entry for each new one, and sets the outcome if given (only while the alarm is
-    /// `notified` or `pending`). Returns the facts that were new.
+    /// entry and its report (queued in the same write) for each new one, and sets the outcome
+    /// if given (only while the alarm is `notified` or `pending`). Returns the facts that were
+    /// new.
     async fn record_status(
         &self,
         id: &AlarmId,
-        facts: Vec<StatusFact>,
+        facts: Vec<FactToRecord>,
         outcome: Option<AlarmOutcome>,
     ) -> StoreResult<Vec<StatusFact>>;
     /// An alarm's status facts, in the order recorded.

@@ -37,6 +37,7 @@ mod device_lists;
 mod dnd;
 mod escalation;
 mod integrations;
+mod outbox;
 mod presence;
 mod push;
 mod relations;
@@ -77,6 +78,8 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     push::pushers(&store).await?;
     integrations::integrations(&store).await?;
     alarms::alarms(&store).await?;
+    // The outbox's suite counts every report in the store: it runs before others queue any.
+    outbox::outbox(&store).await?;
     alarm_routing::dispatch(&store).await?;
     alarm_routing::status(&store).await?;
     alarm_routing::rules(&store).await?;

@@ -16,6 +16,7 @@ mod error;
 mod escalation;
 mod integrations;
 mod observer;
+mod outbox;
 mod push;
 mod records;
 mod relations;
@@ -31,8 +32,8 @@ use wardline_types::{
 };
 
 pub use alarms::{
-    Alarm, AlarmChange, AlarmEvent, AlarmQuery, AlarmStore, Dispatched, Intake, IntakeOutcome, NewAlarm, Routing,
-    StatusFact, StoredRule,
+    Alarm, AlarmChange, AlarmEvent, AlarmQuery, AlarmStore, Dispatched, FactToRecord, Intake, IntakeOutcome, NewAlarm,
+    Routing, StatusFact, StoredRule,
 };
 pub use broadcast::{Broadcast, BroadcastStore};
 pub use deadlines::{AnswerDeadline, DeadlineEnd, DeadlineStore};
@@ -41,6 +42,7 @@ pub use error::StoreError;
 pub use escalation::{Escalation, EscalationEnd, EscalationStore, NewEscalation, StepRecord};
 pub use integrations::{Integration, IntegrationKey, IntegrationStore, KEY_TOUCH_INTERVAL_MS, NewIntegration};
 pub use observer::{NoObserver, WriteObserver};
+pub use outbox::{IntegrationOutboxStore, NewReport, Report, ReportChannel, ReportOutcome, ReportQuery, Webhook};
 pub use push::{NewPush, PushOutcome, PushStore, PushTally, Pusher, PusherKind, QueuedPush};
 pub use records::{
     AccountDataChange, Away, ChangeMark, ChangeTopic, Delivery, Direction, ImportOutcome, Media, MediaContent,
@@ -475,6 +477,7 @@ pub trait Store:
     + PushStore
     + IntegrationStore
     + AlarmStore
+    + IntegrationOutboxStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

@@ -147,11 +147,16 @@ pub enum AuditAction {
     /// An alarm rule was saved or removed by an administrator (the rule, in the detail).
     #[serde(rename = "alarm.rule")]
     AlarmRule,
+    /// Reporting back to a hospital system: its webhook set or removed (the host in the detail,
+    /// never the secret or the whole URL), a test report queued by an administrator, or a report
+    /// that failed for good (its id, alarm, channel and the reason; never its payload).
+    #[serde(rename = "integration.report")]
+    IntegrationReport,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 36] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -187,6 +192,7 @@ impl AuditAction {
         Self::IntegrationUse,
         Self::Alarm,
         Self::AlarmRule,
+        Self::IntegrationReport,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -228,6 +234,7 @@ impl AuditAction {
             Self::IntegrationUse => "integration.use",
             Self::Alarm => "alarm",
             Self::AlarmRule => "alarm.rule",
+            Self::IntegrationReport => "integration.report",
         }
     }
 

@@ -7,6 +7,7 @@
 mod alarms;
 mod escalation;
 mod integrations;
+mod outbox;
 mod roles;
 mod rota;
 mod settings;
@@ -177,4 +178,12 @@ pub fn routes() -> Routes {
             full,
             integrations::revoke_key,
         )
+        .wardline(
+            Method::POST,
+            &format!("{A}/integrations/{{integration_id}}/test_webhook"),
+            "admin.integrations.test_webhook",
+            full,
+            outbox::test_webhook,
+        )
+        .wardline(Method::GET, &format!("{A}/integration_outbox"), "admin.integration_outbox", full, outbox::list)
 }

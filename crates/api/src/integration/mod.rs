@@ -9,6 +9,7 @@
 //! same table as every other endpoint's, in the Matrix shape.
 
 pub(crate) mod alarms;
+mod webhook;
 
 use axum::Json;
 use axum::extract::FromRequestParts;
@@ -67,6 +68,7 @@ pub fn routes() -> Routes {
     const I: &str = "/_wardline/integration/v1";
     let write = Some(IntegrationScope::AlarmsWrite);
     let read = Some(IntegrationScope::AlarmsRead);
+    let hook = Some(IntegrationScope::WebhookManage);
     Routes::new()
         .integration(Method::GET, &format!("{I}/whoami"), "integration.whoami", None, whoami)
         .integration(Method::POST, &format!("{I}/alarms"), "integration.alarms.create", write, alarms::create)
@@ -86,6 +88,9 @@ pub fn routes() -> Routes {
             write,
             alarms::cancel,
         )
+        .integration(Method::PUT, &format!("{I}/webhook"), "integration.webhook.set", hook, webhook::set)
+        .integration(Method::GET, &format!("{I}/webhook"), "integration.webhook.get", hook, webhook::get)
+        .integration(Method::DELETE, &format!("{I}/webhook"), "integration.webhook.remove", hook, webhook::remove)
 }
 
 /// `GET /whoami`: which integration the key belongs to, its user id, the key, and what it may do.

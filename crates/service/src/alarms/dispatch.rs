@@ -185,7 +185,7 @@ impl AlarmService {
         };
         if rule.action.mode == Mode::Record {
             facts.push(StatusFact { kind: "recorded".into(), user: None, detail: "{}".into(), at: now });
-            self.store.record_status(&alarm.id, facts, None).await?;
+            self.record(alarm, facts, None).await?;
             let mut r = self.audit.entry(None, AuditAction::Alarm, Outcome::Success);
             r.detail = Some(format!("recorded only alarm={} rule={}", alarm.id, rule.id));
             self.audit.record(r)?;
@@ -223,7 +223,7 @@ impl AlarmService {
             facts.push(StatusFact { kind: "undeliverable".into(), user: None, detail, at: now });
         }
         if !facts.is_empty() {
-            self.store.record_status(&alarm.id, facts, None).await?;
+            self.record(alarm, facts, None).await?;
         }
         let mut r = self.audit.entry(Some(&actor), AuditAction::Alarm, Outcome::Success);
         r.room_id = Some(room.to_string());
@@ -349,7 +349,7 @@ impl AlarmService {
             detail: json!({ "reason": reason }).to_string(),
             at: self.clock.now(),
         }];
-        self.store.record_status(&alarm.id, facts, None).await?;
+        self.record(alarm, facts, None).await?;
         let outcome = match outcome_now {
             AlarmOutcome::Notified | AlarmOutcome::Pending => AlarmOutcome::Closed,
             other => other,

@@ -93,7 +93,7 @@ impl AlarmService {
         if facts.is_empty() && outcome.is_none_or(|o| o == alarm.outcome) {
             return Ok(false);
         }
-        let new = self.store.record_status(&alarm.id, facts, outcome).await?;
+        let new = self.record(alarm, facts, outcome).await?;
         Ok(!new.is_empty())
     }
 }

@@ -154,7 +154,7 @@ impl AlarmService {
                 detail: json!({ "reason": reason }).to_string(),
                 at: self.clock.now(),
             };
-            self.store.record_status(&alarm.id, vec![fact], Some(AlarmOutcome::Closed)).await?;
+            self.record(alarm, vec![fact], Some(AlarmOutcome::Closed)).await?;
         }
         let mut r = self.audit.entry(Some(by), AuditAction::Alarm, Outcome::Success);
         r.room_id = Some(room.to_string());

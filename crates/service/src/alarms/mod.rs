@@ -26,7 +26,8 @@
 //! - `content.rs`: what the alarm's message and incident say;
 //! - `dispatch.rs`: the background task that delivers alarms and acts on the source's changes;
 //! - `follow.rs`: status facts from the message's status and escalation;
-//! - `incidents.rs`: incidents as their members see them, and closing one.
+//! - `incidents.rs`: incidents as their members see them, and closing one;
+//! - `report.rs`: each new fact's report to its source, queued with it.
 
 mod content;
 mod dispatch;
@@ -34,6 +35,7 @@ mod follow;
 pub mod hl7;
 mod incidents;
 mod intake;
+mod report;
 mod rules;
 
 use std::sync::Arc;
@@ -45,7 +47,7 @@ use wardline_types::alarm::AlarmId;
 use crate::audit::AuditService;
 use crate::core::Core;
 use crate::escalation::EscalationService;
-use crate::integrations::IntegrationCaller;
+use crate::integrations::{IntegrationCaller, IntegrationOutbox};
 use crate::messaging::StatusService;
 use crate::rooms::RoomService;
 use crate::{ServiceError, ServiceResult};
@@ -75,6 +77,7 @@ pub struct AlarmService {
     rooms: Arc<RoomService>,
     escalation: Arc<EscalationService>,
     status: Arc<StatusService>,
+    outbox: Arc<IntegrationOutbox>,
     server_name: ruma::OwnedServerName,
     /// Woken when an alarm is stored or changed, so dispatch acts at once.
     wake: tokio::sync::Notify,
@@ -94,6 +97,7 @@ impl AlarmService {
         rooms: Arc<RoomService>,
         escalation: Arc<EscalationService>,
         status: Arc<StatusService>,
+        outbox: Arc<IntegrationOutbox>,
     ) -> Self {
         Self {
             store: Arc::clone(&core.store),
@@ -102,6 +106,7 @@ impl AlarmService {
             rooms,
             escalation,
             status,
+            outbox,
             server_name: core.server_name.clone(),
             wake: tokio::sync::Notify::new(),
         }

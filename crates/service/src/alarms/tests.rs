@@ -163,3 +163,31 @@ async fn what_a_source_sends_is_checked_and_the_refusal_names_the_field() {
     let e = f.s.alarms.intake(&r, call("b")).await;
     assert!(matches!(e, Err(ServiceError::Forbidden(ref m)) if m.contains("alarms.write")), "{e:?}");
 }
+
+/// An alarm as stored, for tests of what is made from one.
+pub(super) fn sample_alarm() -> wardline_store::Alarm {
+    use wardline_types::Timestamp;
+    use wardline_types::alarm::{AlarmId, IntakeProtocol};
+    wardline_store::Alarm {
+        seq: 1,
+        id: AlarmId::from_bytes(&[7; wardline_types::alarm::ALARM_ID_BYTES]),
+        integration: IntegrationId::parse("nursecall").unwrap(),
+        source_id: "bed-12-call-1".into(),
+        kind: AlarmKind::NurseCall,
+        priority: SourcePriority::High,
+        text: "Patient call: SECRET-TEXT".into(),
+        location: Location { ward: Some("Ward 7".into()), bed: Some("12".into()), ..Location::default() },
+        patient: Some(PatientRef { id: "H123".into(), system: None, name: None, birth_date: None }),
+        occurred: None,
+        state: AlarmState::Active,
+        outcome: AlarmOutcome::Notified,
+        revision: 1,
+        protocol: IntakeProtocol::Http,
+        received: Timestamp(1),
+        updated: Timestamp(1),
+        dispatched_revision: 1,
+        due: None,
+        routing: None,
+        ended: None,
+    }
+}

@@ -16,8 +16,22 @@
 //!   another system's alarm) are recorded at the HTTP edge with the integration as the actor.
 //! - A revoked integration, a revoked or expired key, and a key of an integration without the
 //!   endpoint's scope, let nothing through.
+//!
+//! Reporting back to the systems: `address.rs` the one check of where a webhook may point
+//! (`integrations.webhook_hosts`), `webhook.rs` Standard Webhooks signing, `webhooks.rs` a system
+//! setting its webhook and administrators' tests and view, `outbox.rs` the background task
+//! `run_integration_outbox` that sends the durable outbox's reports.
 
+pub mod address;
 pub mod keys;
+pub mod outbox;
+#[cfg(test)]
+mod outbox_tests;
+pub mod webhook;
+mod webhooks;
+
+pub use outbox::IntegrationOutbox;
+pub use webhooks::{MAX_REPORTS, NewWebhook, TEST_TYPE};
 
 use std::net::IpAddr;
 use std::sync::Arc;

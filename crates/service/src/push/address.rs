@@ -113,7 +113,9 @@ impl Allowed {
 }
 
 /// `pattern` is a host, or `*.domain` for any host under the domain (not the domain itself).
-fn host_matches(pattern: &str, host: &str) -> bool {
+/// The one rule for every list of outbound hosts (push services here, webhooks in
+/// `integrations/address.rs`).
+pub(crate) fn host_matches(pattern: &str, host: &str) -> bool {
     match pattern.strip_prefix("*.") {
         Some(domain) => host.strip_suffix(domain).is_some_and(|rest| rest.len() > 1 && rest.ends_with('.')),
         None => pattern == host,

@@ -24,7 +24,7 @@
 //! **Invariant:** a push carries ids, counts and the priority, never a message's text, a name
 //! or the conversation's name.
 
-mod address;
+pub(crate) mod address;
 pub mod counts;
 mod delivery;
 mod evaluate;
@@ -42,7 +42,7 @@ mod webpush;
 pub use address::NOTIFY_PATH;
 pub use delivery::CURSOR;
 pub use pushers::{MAX_PUSHERS, PushService, SetPusher};
-pub use transport::{Answer, PushTransport};
+pub use transport::{Answer, HttpTransport, PushTransport};
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};

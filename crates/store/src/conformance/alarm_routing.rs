@@ -9,7 +9,11 @@ use wardline_types::priority::Level;
 
 use super::alarms::{id, intake};
 use super::fail;
-use crate::{AlarmChange, Dispatched, Intake, IntakeOutcome, Routing, StatusFact, Store, StoreError, StoreResult};
+use crate::{
+    AlarmChange, Dispatched, FactToRecord, Intake, IntakeOutcome, NewIntegration, NewReport, ReportChannel,
+    ReportOutcome, ReportQuery, Routing, StatusFact, Store, StoreError, StoreResult, Webhook,
+};
+use wardline_types::integration::IntegrationScope;
 
 fn end(integration: &IntegrationId, n: u8, state: AlarmState, key: &str, at: u64) -> Intake {
     Intake {
@@ -135,11 +139,30 @@ pub(super) async fn status(s: &impl Store) -> StoreResult<()> {
     );
     check!(s.notified_alarms(0, 100).await?.iter().any(|a| a.id == id(50)), "followed while notified");
     let nurse = ruma::owned_user_id!("@nurse:example.org");
-    let fact = |kind: &str, user: Option<&ruma::OwnedUserId>, at: u64| StatusFact {
-        kind: kind.into(),
-        user: user.cloned(),
-        detail: "{}".into(),
-        at: Timestamp(at),
+    // The integration has a webhook: each new fact's report is queued with it, once.
+    s.create_integration(
+        NewIntegration {
+            id: nc.clone(),
+            name: "Nurse call".into(),
+            kind: "nurse call".into(),
+            scopes: vec![IntegrationScope::AlarmsWrite],
+            allowed_kinds: vec![],
+        },
+        "@boss:example.org",
+        Timestamp(1),
+    )
+    .await?;
+    let hook = Webhook { url: "https://nc.example.org/hook".into(), secret: "whsec_AAAA".into() };
+    s.set_integration_webhook(&nc, Some(hook)).await?;
+    let fact = |kind: &str, user: Option<&ruma::OwnedUserId>, at: u64| FactToRecord {
+        fact: StatusFact { kind: kind.into(), user: user.cloned(), detail: "{}".into(), at: Timestamp(at) },
+        report: Some(NewReport {
+            integration: nc.clone(),
+            alarm: Some(id(50)),
+            channel: ReportChannel::Webhook,
+            payload: format!("{{\"status\":\"{kind}\"}}"),
+            created: Timestamp(at),
+        }),
     };
     let new = s
         .record_status(
@@ -172,6 +195,28 @@ pub(super) async fn status(s: &impl Store) -> StoreResult<()> {
     );
     let a = s.alarm(&id(50)).await?.ok_or_else(|| fail("alarm"))?;
     check!(a.outcome == AlarmOutcome::Accepted && a.ended == Some(Timestamp(200_700)), "accepted stands, ended");
+    let reports =
+        s.reports(ReportQuery { integration: Some(nc.clone()), outcome: None, pending_only: true, limit: 10 }).await?;
+    let mut payloads: Vec<&str> = reports.iter().map(|r| r.payload.as_str()).collect();
+    payloads.sort_unstable();
+    check!(
+        payloads == ["{\"status\":\"accepted\"}", "{\"status\":\"delivered\"}", "{\"status\":\"escalated.1\"}"],
+        "one report per new fact, queued with it"
+    );
+    // Claimed one at a time, in the order recorded.
+    let mut sent = Vec::new();
+    loop {
+        let due = s.claim_due_reports(Timestamp(300_000), Timestamp(0), 10).await?;
+        let ours: Vec<_> = due.into_iter().filter(|r| r.integration == nc).collect();
+        if ours.is_empty() {
+            break;
+        }
+        for r in ours {
+            check!(s.finish_report(&r.id, ReportOutcome::Sent, "", Timestamp(300_000)).await?, "sent");
+            sent.push(r.payload);
+        }
+    }
+    check!(sent.len() == 3 && sent.first().is_some_and(|p| p.contains("delivered")), "in the order recorded");
     let facts = s.alarm_status(&id(50)).await?;
     let kinds: Vec<_> = facts.iter().map(|f| (f.kind.as_str(), f.user.is_some(), f.at)).collect();
     check!(

@@ -23,13 +23,14 @@ fn system(s: &Server, key: &str) -> Client {
     c
 }
 
-/// Makes an integration with the scopes to raise and read alarms; returns its key.
+/// Makes an integration with the scopes to raise and read alarms and set its webhook; returns
+/// its key.
 async fn integration(boss: &Client, id: &str) -> String {
     let (st, made) = boss
         .post(
             &format!("{A}/integrations"),
             json!({"integration_id": id, "name": format!("{id} system"), "kind": "nurse call",
-                   "scopes": ["alarms.write", "alarms.read"]}),
+                   "scopes": ["alarms.write", "alarms.read", "webhook.manage"]}),
         )
         .await;
     assert_eq!(st, 201, "{made}");
@@ -103,7 +104,11 @@ async fn a_nurse_call_escalates_by_its_rule_to_the_nurse_in_charge_is_accepted_t
     let dir = tempfile::tempdir().unwrap();
     let clock = dir.path().join("clock");
     std::fs::write(&clock, "0").unwrap();
-    let env = [("WARDLINE_TEST_CLOCK_FILE", clock.to_str().unwrap())];
+    let env = [
+        ("WARDLINE_TEST_CLOCK_FILE", clock.to_str().unwrap()),
+        ("WARDLINE_INTEGRATIONS__WEBHOOK_HOSTS", "127.0.0.1"),
+        ("WARDLINE_INTEGRATIONS__ALLOW_LOOPBACK_HTTP", "true"),
+    ];
     let s = Server::start_with_env(&env);
     let boss = admin(&s).await;
     let (nia, nic, ann) = (s.user("nia").await, s.user("nic").await, s.user("ann").await);
@@ -111,6 +116,11 @@ async fn a_nurse_call_escalates_by_its_rule_to_the_nurse_in_charge_is_accepted_t
     role(&boss, "w7-nic", "Ward 7 nurse in charge", &[&nic]).await;
     let key = integration(&boss, "nursecall").await;
     let sys = system(&s, &key);
+    // The nurse-call system hears back through its webhook.
+    let receiver = crate::webhooks::Receiver::default();
+    let url = receiver.serve().await;
+    let (st, hook) = sys.put(&format!("{I}/webhook"), json!({"url": url})).await;
+    assert_eq!(st, 200, "{hook}");
 
     // Rules are checked when saved.
     let policy = json!({"steps": [
@@ -222,6 +232,50 @@ async fn a_nurse_call_escalates_by_its_rule_to_the_nurse_in_charge_is_accepted_t
     assert_eq!((st, r["errcode"].as_str()), (409, Some("ORG.WARDLINE.ALARM_ENDED")), "{r}");
     let (st, r) = sys.post(&format!("{I}/alarms/al_aaaaaaaaaaaaaaaaaaaa/reset"), json!({})).await;
     assert_eq!(st, 404, "{r}");
+
+    // The source heard each status, in order, as its own timeline has it: the two steps, the
+    // acceptance by the nurse in charge, the reset.
+    let mut got = Vec::new();
+    for _ in 0..400 {
+        got = receiver
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|d| serde_json::from_str::<Value>(&d.body).unwrap())
+            .collect::<Vec<_>>();
+        if got.iter().any(|r| r["status"] == "reset") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mine: Vec<&Value> = got.iter().filter(|r| r["alarm_id"] == id.as_str()).collect();
+    let seen: Vec<(String, Option<u64>, String)> = mine
+        .iter()
+        .filter(|r| r["status"] != "delivered" && r["status"] != "read")
+        .map(|r| {
+            (
+                r["status"].as_str().unwrap().to_owned(),
+                r["escalation_step"].as_u64(),
+                r["user"]["user_id"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("escalated".to_owned(), Some(1), String::new()),
+            ("escalated".to_owned(), Some(2), String::new()),
+            ("accepted".to_owned(), None, nic.user_id.clone()),
+            ("reset".to_owned(), None, String::new()),
+        ],
+        "{got:#?}"
+    );
+    assert!(mine.iter().all(|r| r["source_id"] == "call-1" && r["type"] == "alarm.status"));
+    assert!(
+        !format!("{got:?}").contains("Bed 12 calling") && !format!("{got:?}").contains("H123456"),
+        "no text, no patient"
+    );
 
     // The administrators' log shows it, with its timeline.
     let (st, log) = boss.get(&format!("{A}/alarms?integration=nursecall")).await;

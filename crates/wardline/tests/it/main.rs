@@ -40,3 +40,4 @@ mod session;
 mod status;
 mod sync;
 mod web;
+mod webhooks;

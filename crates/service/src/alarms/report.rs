@@ -1,0 +1,103 @@
+//! What a source is told: each new status fact about its alarm becomes a report, queued in the
+//! same write as the fact (`AlarmStore::record_status`), and sent by the integration outbox
+//! (`integrations/outbox.rs`) to the system's webhook, signed, in order, retried until taken.
+//!
+//! A report: `{"type": "alarm.status", "alarm_id", "source_id", "status", "at", "user":
+//! {"user_id", "display_name"}?, "escalation_step"?, "reason"?}`, where `status` is
+//! `delivered`, `read`, `accepted`, `declined`, `escalated`, `failsafe`, `undeliverable`,
+//! `recorded`, `reset`, `cancelled` or `closed`. Never the alarm's text or the patient.
+
+use serde_json::{Value, json};
+use wardline_store::{Alarm, FactToRecord, NewReport, ReportChannel, StatusFact};
+use wardline_types::alarm::AlarmOutcome;
+
+use super::AlarmService;
+use crate::ServiceResult;
+
+/// The report of one fact.
+fn payload(alarm: &Alarm, fact: &StatusFact, display_name: Option<String>) -> String {
+    let (status, step) = match fact.kind.split_once('.') {
+        Some((s, n)) => (s, n.parse::<u64>().ok()),
+        None => (fact.kind.as_str(), None),
+    };
+    let mut p = json!({
+        "type": "alarm.status",
+        "alarm_id": alarm.id,
+        "source_id": alarm.source_id,
+        "status": status,
+        "at": fact.at.0,
+    });
+    if let Some(u) = &fact.user {
+        p["user"] = json!({ "user_id": u, "display_name": display_name });
+    }
+    if let Some(n) = step {
+        p["escalation_step"] = json!(n);
+    }
+    let detail: Value = serde_json::from_str(&fact.detail).unwrap_or(Value::Null);
+    if let Some(r) = detail.get("reason").filter(|r| !r.is_null()) {
+        p["reason"] = r.clone();
+    }
+    p.to_string()
+}
+
+impl AlarmService {
+    /// Records `facts` about `alarm` (each once) with their reports in one write, and the
+    /// outcome if given; wakes the outbox if any was new. Returns the new facts.
+    pub(super) async fn record(
+        &self,
+        alarm: &Alarm,
+        facts: Vec<StatusFact>,
+        outcome: Option<AlarmOutcome>,
+    ) -> ServiceResult<Vec<StatusFact>> {
+        let mut to_record = Vec::with_capacity(facts.len());
+        for fact in facts {
+            let name = match &fact.user {
+                Some(u) => self.store.account(u).await?.and_then(|a| a.display_name),
+                None => None,
+            };
+            let report = NewReport {
+                integration: alarm.integration.clone(),
+                alarm: Some(alarm.id.clone()),
+                channel: ReportChannel::Webhook,
+                payload: payload(alarm, &fact, name),
+                created: self.clock.now(),
+            };
+            to_record.push(FactToRecord { fact, report: Some(report) });
+        }
+        let new = self.store.record_status(&alarm.id, to_record, outcome).await?;
+        if !new.is_empty() {
+            self.outbox.poke();
+        }
+        Ok(new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_names_the_status_step_and_person_never_the_text() {
+        let alarm = crate::alarms::tests::sample_alarm();
+        let fact = StatusFact {
+            kind: "escalated.2".into(),
+            user: None,
+            detail: "{\"step\":2}".into(),
+            at: wardline_types::Timestamp(5),
+        };
+        let p: Value = serde_json::from_str(&payload(&alarm, &fact, None)).unwrap();
+        assert_eq!((p["status"].as_str(), p["escalation_step"].as_u64()), (Some("escalated"), Some(2)));
+        assert_eq!(p["source_id"], alarm.source_id.as_str());
+        let accepted = StatusFact {
+            kind: "accepted".into(),
+            user: Some(ruma::owned_user_id!("@nia:h")),
+            detail: "{\"option\":\"accept\",\"reason\":null}".into(),
+            at: wardline_types::Timestamp(6),
+        };
+        let p: Value = serde_json::from_str(&payload(&alarm, &accepted, Some("Nia".into()))).unwrap();
+        assert_eq!(p["user"], json!({ "user_id": "@nia:h", "display_name": "Nia" }));
+        assert!(p.get("reason").is_none(), "{p}");
+        assert!(!p.to_string().contains(&alarm.text), "never the text");
+        assert!(!p.to_string().contains("H123"), "never the patient");
+    }
+}

@@ -1,0 +1,284 @@
+//! The integration outbox: the background task `run_integration_outbox` that sends what
+//! Wardline reports to hospital systems (alarms' statuses, administrators' tests) to their
+//! webhooks, signed (`webhook.rs`), retrying with backoff until each is acknowledged or too old.
+//!
+//! **Durability.** A report is in the store before anything is sent (queued in the same write as
+//! the status it reports). It is claimed (a lease, [`LEASE_MS`]) before it is sent and marked
+//! sent or failed after; a crash between the send and the mark sends it again once the lease has
+//! run out, under the same `webhook-id`, so a receiver that deduplicates sees it once. Every
+//! attempt ends within [`ATTEMPT_TIMEOUT`], and a pass claims no more than it can finish well
+//! inside the lease, so no other node takes a report over while it is being sent.
+//!
+//! **Order.** The store hands out only the first pending report of each alarm (per system and
+//! channel): a source hears "delivered" before "read" before "accepted", retries included.
+//!
+//! **Where.** Before each send the integration is read again (revoked: failed), its webhook too
+//! (removed: failed), and the URL checked again against `integrations.webhook_hosts`: a host
+//! struck from the list gets nothing more. Redirects are never followed.
+//!
+//! **What is logged.** The report's id, alarm and integration, and why it failed: never the
+//! payload, the secret or the URL (which may carry a token of the receiver's).
+
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use ruma::OwnedServerName;
+use wardline_store::{Report, ReportOutcome, Store};
+use wardline_types::audit::{AuditAction, Outcome};
+use wardline_types::{Clock, Timestamp};
+
+use super::address::WebhookHosts;
+use super::webhook;
+use crate::ServiceResult;
+use crate::audit::{AuditService, By};
+use crate::config::IntegrationSettings;
+use crate::core::Core;
+use crate::push::{HttpTransport, PushTransport};
+
+/// How long a claimed report is its sender's before another may take it over.
+const LEASE_MS: u64 = 60_000;
+/// The longest one attempt may take (the HTTP client's own limit is shorter still).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Reports sent at once.
+const CONCURRENCY: usize = 8;
+/// Most reports claimed at a time: two rounds of [`CONCURRENCY`].
+const SEND_BATCH: usize = 2 * CONCURRENCY;
+/// Most claims in one pass.
+const CLAIMS_PER_PASS: usize = 8;
+// The last of a claim starts after the rounds before it, each at most ATTEMPT_TIMEOUT: all of
+// them end in less than half the lease.
+const _: () = assert!(
+    (SEND_BATCH.div_ceil(CONCURRENCY) as u128) * ATTEMPT_TIMEOUT.as_millis() * 2 <= LEASE_MS as u128,
+    "a claim must be sent well inside its lease"
+);
+/// The longest the task sleeps: other nodes' reports, and retries by a clock that jumps (tests),
+/// are seen within this.
+const POLL: Duration = Duration::from_millis(500);
+/// The shortest.
+const MIN_WAIT: Duration = Duration::from_millis(50);
+/// How long reports that ended are kept for the administrators' view.
+const KEEP_FINISHED_MS: u64 = 30 * 24 * 3600 * 1000;
+/// How often they are forgotten.
+const FORGET_EVERY_MS: u64 = 3600 * 1000;
+
+/// How one attempt went.
+#[derive(Debug, PartialEq, Eq)]
+enum Attempt {
+    Sent,
+    Retry(String),
+    Failed(String),
+}
+
+/// Reports to hospital systems: their webhooks (`webhooks.rs`) and the task that sends.
+pub struct IntegrationOutbox {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) audit: AuditService,
+    pub(super) server_name: OwnedServerName,
+    pub(super) hosts: WebhookHosts,
+    metrics: crate::metrics::Metrics,
+    settings: IntegrationSettings,
+    transport: RwLock<Arc<dyn PushTransport>>,
+    /// Woken when a report is queued.
+    wake: tokio::sync::Notify,
+    /// When reports that ended were last forgotten.
+    forgotten: Mutex<Option<Timestamp>>,
+}
+
+impl std::fmt::Debug for IntegrationOutbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntegrationOutbox").field("hosts", &self.hosts).finish_non_exhaustive()
+    }
+}
+
+/// How long to wait before the next attempt after `attempts` failed ones: `first_retry_secs`,
+/// doubling each time, never more than `max_retry_secs` (milliseconds).
+#[must_use]
+pub fn retry_wait_ms(settings: &IntegrationSettings, attempts: u32) -> u64 {
+    let doublings = attempts.saturating_sub(1).min(32);
+    let secs = settings.first_retry_secs.max(1).saturating_mul(1u64 << doublings);
+    secs.min(settings.max_retry_secs.max(1)).saturating_mul(1000)
+}
+
+impl IntegrationOutbox {
+    /// The outbox, sending through the real HTTP client (no redirects, timeouts).
+    ///
+    /// # Errors
+    /// No TLS client could be built.
+    pub fn new(core: &Core, settings: &IntegrationSettings) -> ServiceResult<Self> {
+        Ok(Self {
+            store: Arc::clone(&core.store),
+            clock: Arc::clone(&core.clock),
+            audit: core.audit.clone(),
+            server_name: core.server_name.clone(),
+            hosts: WebhookHosts::new(settings),
+            metrics: core.metrics.clone(),
+            settings: settings.clone(),
+            transport: RwLock::new(Arc::new(HttpTransport::new()?)),
+            wake: tokio::sync::Notify::new(),
+            forgotten: Mutex::new(None),
+        })
+    }
+
+    /// Wakes the task: a report was queued (call after the write that queued it).
+    pub fn poke(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Sends through `transport` from now on (tests).
+    pub fn use_transport(&self, transport: Arc<dyn PushTransport>) {
+        *self.transport.write().unwrap_or_else(PoisonError::into_inner) = transport;
+    }
+
+    fn transport(&self) -> Arc<dyn PushTransport> {
+        Arc::clone(&self.transport.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The background task: a pass ([`Self::tick`]) whenever a report is queued, one falls due,
+    /// or [`POLL`] passes.
+    pub async fn run_integration_outbox(self: Arc<Self>) {
+        loop {
+            let wait = match self.tick().await {
+                Ok(wait) => wait,
+                Err(e) => {
+                    tracing::error!(error = %e, "integration outbox pass failed; retrying");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// One pass: sends the reports due by the clock, forgets old ones, counts what is pending.
+    /// Returns how long until the next is due (at most [`POLL`]).
+    ///
+    /// # Errors
+    /// A store that cannot be read or written; what was done stays done.
+    pub async fn tick(&self) -> ServiceResult<Duration> {
+        self.send_due().await?;
+        self.forget_finished().await?;
+        self.metrics.set_integration_outbox_pending(self.store.pending_reports().await?);
+        let now = self.clock.now();
+        let wait = match self.store.next_report_due().await? {
+            Some(due) => Duration::from_millis(due.0.saturating_sub(now.0)).min(POLL),
+            None => POLL,
+        };
+        Ok(wait.max(MIN_WAIT))
+    }
+
+    /// Sends the reports due now, some at once, a claim of [`SEND_BATCH`] at a time.
+    async fn send_due(&self) -> ServiceResult<()> {
+        for _ in 0..CLAIMS_PER_PASS {
+            let now = self.clock.now();
+            let lease_from = Timestamp(now.0.saturating_sub(LEASE_MS));
+            let claimed = self.store.claim_due_reports(now, lease_from, SEND_BATCH).await?;
+            let full = claimed.len() == SEND_BATCH;
+            let results: Vec<ServiceResult<()>> = futures::stream::iter(claimed)
+                .map(|r| async move {
+                    let attempt = match tokio::time::timeout(ATTEMPT_TIMEOUT, self.attempt(&r)).await {
+                        Ok(attempt) => attempt,
+                        Err(_) => Attempt::Retry(format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs())),
+                    };
+                    self.settle(&r, attempt).await
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+            results.into_iter().collect::<ServiceResult<()>>()?;
+            if !full {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Tries to send one report to its integration's webhook, as things stand now.
+    async fn attempt(&self, r: &Report) -> Attempt {
+        match self.store.integration(&r.integration).await {
+            Ok(Some(i)) if i.active => {}
+            Ok(Some(_)) => return Attempt::Failed("the integration has been revoked".into()),
+            Ok(None) => return Attempt::Failed("no such integration".into()),
+            Err(e) => return Attempt::Retry(format!("store: {e}")),
+        }
+        let hook = match self.store.integration_webhook(&r.integration).await {
+            Ok(Some(hook)) => hook,
+            Ok(None) => return Attempt::Failed("the integration has no webhook".into()),
+            Err(e) => return Attempt::Retry(format!("store: {e}")),
+        };
+        // The configuration may have changed since the webhook was set.
+        if let Err(e) = self.hosts.check(&hook.url) {
+            return Attempt::Failed(format!("webhook no longer allowed: {e}"));
+        }
+        let body = r.payload.clone().into_bytes();
+        let signed_at = self.clock.now().0 / 1000;
+        let headers = match webhook::headers(&hook.secret, &r.id, signed_at, &body) {
+            Ok(h) => h,
+            Err(e) => return Attempt::Failed(e.to_string()),
+        };
+        match self.transport().post(&hook.url, headers, body).await {
+            Err(e) => Attempt::Retry(e),
+            Ok(answer) if (200..300).contains(&answer.status) => Attempt::Sent,
+            Ok(answer) => Attempt::Retry(format!("the webhook answered {}", answer.status)),
+        }
+    }
+
+    /// Records how an attempt went: sent, to be tried again later, or failed for good (too old,
+    /// or nowhere to send it), which the audit trail records.
+    async fn settle(&self, r: &Report, attempt: Attempt) -> ServiceResult<()> {
+        let now = self.clock.now();
+        let give_up_at = r.created.0.saturating_add(self.settings.give_up_hours.saturating_mul(3600 * 1000));
+        let reason = match attempt {
+            Attempt::Sent => {
+                self.store.finish_report(&r.id, ReportOutcome::Sent, "", now).await?;
+                return Ok(());
+            }
+            Attempt::Retry(why) if now.0 < give_up_at => {
+                let due = Timestamp(now.0.saturating_add(retry_wait_ms(&self.settings, r.attempts)));
+                tracing::info!(integration = %r.integration, report = %r.id, attempt = r.attempts, reason = %why, "report to a hospital system failed; will retry");
+                self.store.retry_report(&r.id, due).await?;
+                return Ok(());
+            }
+            Attempt::Retry(why) => {
+                format!("gave up after {} attempts over {} hours: {why}", r.attempts, self.settings.give_up_hours)
+            }
+            Attempt::Failed(why) => why,
+        };
+        let alarm = r.alarm.as_ref().map_or("-", |a| a.as_str());
+        tracing::warn!(integration = %r.integration, report = %r.id, alarm, %reason, "report to a hospital system failed for good");
+        // The record's place is taken first: a failure is never recorded in the store alone (if
+        // the trail cannot be written, the report stays claimed and is tried again later).
+        let slot = self.audit.reserve()?;
+        if !self.store.finish_report(&r.id, ReportOutcome::Failed, &reason, now).await? {
+            return Ok(());
+        }
+        let mut record = self.audit.entry_by(By::Server, AuditAction::IntegrationReport, Outcome::Failure);
+        record.target_user = r.integration.user_id(&self.server_name).map(|u| u.to_string());
+        record.detail = Some(By::Server.detail(&format!(
+            "report-failed report={} integration={} alarm={alarm} channel={} attempts={} reason={reason}",
+            r.id,
+            r.integration,
+            r.channel.as_str(),
+            r.attempts
+        )));
+        slot.record(record);
+        Ok(())
+    }
+
+    /// Forgets reports that ended more than [`KEEP_FINISHED_MS`] ago, once an hour.
+    async fn forget_finished(&self) -> ServiceResult<()> {
+        let now = self.clock.now();
+        {
+            let mut last = self.forgotten.lock().unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|t| now.0 < t.0.saturating_add(FORGET_EVERY_MS)) {
+                return Ok(());
+            }
+            *last = Some(now);
+        }
+        self.store.forget_reports(Timestamp(now.0.saturating_sub(KEEP_FINISHED_MS))).await?;
+        Ok(())
+    }
+}
