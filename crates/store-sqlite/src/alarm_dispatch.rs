@@ -7,7 +7,7 @@ use wardline_store::{
     Alarm, Dispatched, FactToRecord, Intake, IntakeOutcome, Routing, StatusFact, StoreError, StoreResult, StoredRule,
 };
 use wardline_types::Timestamp;
-use wardline_types::alarm::{AlarmId, AlarmOutcome, AlarmState};
+use wardline_types::alarm::{AlarmId, AlarmOutcome, AlarmState, Location, SourcePriority};
 use wardline_types::alarm_rule::{AlarmRule, RuleId};
 
 use crate::alarms::{COLUMNS, corrupt, read_one, row, to_alarm};
@@ -78,6 +78,64 @@ pub(crate) fn end_by_source(
         ],
     )
     .map_err(backend_err)?;
+    let alarm = read_one(c, "id = ?1", params![id.as_str()])?.ok_or(StoreError::NotFound)?;
+    Ok(IntakeOutcome::Changed { alarm })
+}
+
+/// A source changes what its active alarm says, inside the intake write: the fields given are
+/// replaced, the revision bumped and dispatch is due to act; a change to nothing new is a
+/// repeat.
+pub(crate) fn update_by_source(
+    c: &Connection,
+    intake: &Intake,
+    id: &AlarmId,
+    priority: Option<SourcePriority>,
+    text: Option<&str>,
+    location: Option<&Location>,
+) -> StoreResult<IntakeOutcome> {
+    let Some(alarm) = read_one(c, "id = ?1", params![id.as_str()])? else {
+        return Ok(IntakeOutcome::UnknownAlarm);
+    };
+    if alarm.integration != intake.integration {
+        return Ok(IntakeOutcome::UnknownAlarm);
+    }
+    if alarm.state != AlarmState::Active {
+        return Ok(IntakeOutcome::Ended { alarm });
+    }
+    let mut changed = Vec::new();
+    if priority.is_some_and(|p| p != alarm.priority) {
+        changed.push("priority");
+    }
+    if text.is_some_and(|t| t != alarm.text) {
+        changed.push("text");
+    }
+    if location.is_some_and(|l| *l != alarm.location) {
+        changed.push("location");
+    }
+    if changed.is_empty() {
+        return Ok(IntakeOutcome::Duplicate { alarm, answer: None });
+    }
+    let at = sql_ts(intake.received);
+    let l = location.unwrap_or(&alarm.location);
+    exec(
+        c,
+        "UPDATE alarms SET source_priority = ?2, text = ?3, site = ?4, ward = ?5, room = ?6, bed = ?7,
+                           revision = revision + 1, due_ts = ?8, updated_ts = ?8
+         WHERE id = ?1",
+        params![
+            id.as_str(),
+            priority.unwrap_or(alarm.priority).as_str(),
+            text.unwrap_or(&alarm.text),
+            l.site,
+            l.ward,
+            l.room,
+            l.bed,
+            at
+        ],
+    )
+    .map_err(backend_err)?;
+    let detail = serde_json::json!({ "protocol": intake.protocol.as_str(), "changed": changed }).to_string();
+    add_event(c, id, i64_of(alarm.revision + 1), at, "updated", &detail)?;
     let alarm = read_one(c, "id = ?1", params![id.as_str()])?.ok_or(StoreError::NotFound)?;
     Ok(IntakeOutcome::Changed { alarm })
 }

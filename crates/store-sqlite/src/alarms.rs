@@ -198,6 +198,16 @@ impl AlarmStore for SqliteStore {
                 }
                 let new = match &intake.change {
                     AlarmChange::Open(new) => new,
+                    AlarmChange::Update { alarm, priority, text, location } => {
+                        return dispatch::update_by_source(
+                            w.tx,
+                            &intake,
+                            alarm,
+                            *priority,
+                            text.as_deref(),
+                            location.as_ref(),
+                        );
+                    }
                     AlarmChange::End { alarm, state, reason } => {
                         return dispatch::end_by_source(w.tx, &intake, alarm, *state, reason.as_deref());
                     }

@@ -106,6 +106,19 @@ pub struct NewAlarm {
 pub enum AlarmChange {
     /// Opens a new alarm (or finds the one the integration already raised under its source id).
     Open(Box<NewAlarm>),
+    /// The source changes what one of its active alarms says: its priority, text or place (each
+    /// given replaces the stored one). A change to nothing new is a repeat, written nowhere; the
+    /// intake's key is not kept (a repeat is known by the alarm's state).
+    Update {
+        /// Which alarm (the integration's own).
+        alarm: AlarmId,
+        /// The new priority.
+        priority: Option<SourcePriority>,
+        /// The new text.
+        text: Option<String>,
+        /// The new place.
+        location: Option<Location>,
+    },
     /// The source ends one of its alarms: the condition has gone (`reset`) or it was raised in
     /// error (`cancelled`).
     End {

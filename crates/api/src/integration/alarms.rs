@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wardline_service::Services;
-use wardline_service::alarms::{AlarmInput, AlarmView};
+use wardline_service::alarms::{AlarmInput, AlarmPatch, AlarmView};
 use wardline_store::{Alarm, AlarmEvent, StatusFact};
 use wardline_types::Timestamp;
 use wardline_types::alarm::{AlarmId, AlarmKind, AlarmState, Location, PatientRef, SourcePriority};
@@ -180,6 +180,41 @@ pub async fn by_source(
     let alarm = s.alarms.by_source(&c, &source_id).await?;
     let view = s.alarms.get(&c, &alarm.id).await?;
     Ok(Json(view_json(&view)).into_response())
+}
+
+/// The body of `PATCH /alarms/{alarmId}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    #[serde(default)]
+    priority: Option<SourcePriority>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    location: Option<Location>,
+}
+
+/// `PATCH /alarms/{alarmId}` `{"priority"?, "text"?, "location"?}`: the source changes what its
+/// active alarm says. `202` once stored (`duplicate: true` if it said that already); its message
+/// is then edited. `409 ORG.WARDLINE.ALARM_ENDED` once reset or cancelled.
+pub async fn update(
+    State(s): State<Services>,
+    IntegrationAuth(c): IntegrationAuth,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    body: Result<Json<PatchBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Ok(Path(raw)) = path else { return Err(ApiError::not_found("no such alarm")) };
+    let id = alarm_id(&raw)?;
+    let Json(b) = body.map_err(|e| ApiError::bad_json(e.body_text()))?;
+    let patch = AlarmPatch { priority: b.priority, text: b.text, location: b.location };
+    let received = s.alarms.update_alarm(&c, &id, patch).await?;
+    let answer = json!({
+        "alarm_id": received.alarm.id,
+        "state": received.alarm.state,
+        "revision": received.alarm.revision,
+        "duplicate": received.duplicate,
+    });
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }
 
 /// The body of `POST /alarms/{alarmId}/reset` and `/cancel` (may be empty).

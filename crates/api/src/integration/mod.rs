@@ -75,6 +75,13 @@ pub fn routes() -> Routes {
         .integration(Method::GET, &format!("{I}/alarms"), "integration.alarms.by_source", read, alarms::by_source)
         .integration(Method::GET, &format!("{I}/alarms/{{alarm_id}}"), "integration.alarms.get", read, alarms::get)
         .integration(
+            Method::PATCH,
+            &format!("{I}/alarms/{{alarm_id}}"),
+            "integration.alarms.update",
+            write,
+            alarms::update,
+        )
+        .integration(
             Method::POST,
             &format!("{I}/alarms/{{alarm_id}}/reset"),
             "integration.alarms.reset",

@@ -7,7 +7,7 @@ use wardline_store::Alarm;
 use wardline_types::Timestamp;
 use wardline_types::alarm::{ALARM, AlarmKind, AlarmState};
 use wardline_types::alarm_rule::{AlarmRule, Mode};
-use wardline_types::priority::{ASK, Ask, Choice, Means, PRIORITY};
+use wardline_types::priority::{ASK, Ask, Choice, Level, Means, PRIORITY};
 
 /// The option that accepts an alarm.
 pub const ACCEPT: &str = "accept";
@@ -66,17 +66,46 @@ fn block(alarm: &Alarm) -> Value {
     b
 }
 
-/// The message an alarm is posted as, by `rule`.
+/// The message an alarm is posted as, at `level`, in a conversation of `mode`.
 #[must_use]
-pub fn message(alarm: &Alarm, rule: &AlarmRule) -> Value {
+pub fn message(alarm: &Alarm, level: Level, mode: Mode) -> Value {
     let body = format!("{} — {}: {}", kind_name(alarm.kind), alarm.location.describe(), alarm.text);
     json!({
         "msgtype": "m.text",
         "body": body,
-        PRIORITY: { "level": rule.action.level },
-        ASK: ask(rule.action.mode),
+        PRIORITY: { "level": level },
+        ASK: ask(mode),
         ALARM: block(alarm),
     })
+}
+
+/// The edit of an alarm's message `original` after its source changed what it says: the whole
+/// message anew, as `m.new_content` of an `m.replace`.
+#[must_use]
+pub fn edit(alarm: &Alarm, level: Level, mode: Mode, original: &ruma::EventId) -> Value {
+    let new = message(alarm, level, mode);
+    let body = format!("* {}", new.get("body").and_then(Value::as_str).unwrap_or_default());
+    json!({
+        "msgtype": "m.text",
+        "body": body,
+        "m.new_content": new,
+        "m.relates_to": { "rel_type": "m.replace", "event_id": original },
+    })
+}
+
+/// An open incident's state with its title and place brought up to date.
+#[must_use]
+pub fn incident_updated(open: &Value, alarm: &Alarm) -> Value {
+    let mut s = open.clone();
+    let what = open
+        .get("title")
+        .and_then(Value::as_str)
+        .and_then(|t| t.split(" — ").next())
+        .unwrap_or_else(|| kind_name(alarm.kind))
+        .to_owned();
+    s["title"] = json!(format!("{what} — {}", alarm.location.describe()));
+    s["location"] = json!(alarm.location);
+    s
 }
 
 /// An incident's [`wardline_types::alarm::INCIDENT`] state while open.

@@ -138,12 +138,7 @@ impl AlarmService {
                     event: ("closed".into(), json!({ "before_delivery": true }).to_string()),
                 })
             }
-            (_, AlarmState::Active) => Ok(Dispatched {
-                routing: None,
-                outcome: alarm.outcome,
-                ended: false,
-                event: ("dispatched".into(), json!({ "unchanged": true }).to_string()),
-            }),
+            (_, AlarmState::Active) => self.update(alarm).await,
             (_, _) => self.end(alarm).await,
         }
     }
@@ -286,7 +281,7 @@ impl AlarmService {
             room_id: room.to_owned(),
             kind: kinds::MESSAGE.into(),
             state_key: None,
-            content: content::message(alarm, rule),
+            content: content::message(alarm, rule.action.level, rule.action.mode),
             redacts: None,
             txn: Some(txn(alarm, what)),
         };
@@ -297,6 +292,38 @@ impl AlarmService {
     /// Is anyone (a person, not a system, role or the server) in the conversation?
     async fn anyone_in(&self, room: &ruma::RoomId) -> ServiceResult<bool> {
         self.rooms.with_state(room, |s| s.members_with(Membership::Join).any(|u| !is_service_user(u))).await
+    }
+
+    /// Acts on the source changing what a delivered alarm says: its message is edited (the
+    /// whole message anew) and an open incident's title and place follow. Who gets it and its
+    /// escalation are unchanged.
+    async fn update(&self, alarm: &Alarm) -> ServiceResult<Dispatched> {
+        let actor = self.integration_actor(alarm)?;
+        if let Some(Routing { room: Some(room), event: Some(event), level, .. }) = &alarm.routing {
+            let incident = self
+                .rooms
+                .with_state(room, |s| s.get(wardline_types::alarm::INCIDENT, "").map(|e| e.event.content.clone()))
+                .await?;
+            let mode = if incident.is_some() { Mode::Incident } else { Mode::Conversation };
+            let send = SendEvent {
+                room_id: room.clone(),
+                kind: kinds::MESSAGE.into(),
+                state_key: None,
+                content: content::edit(alarm, *level, mode, event),
+                redacts: None,
+                txn: Some(txn(alarm, &format!("r{}", alarm.revision))),
+            };
+            self.rooms.send_message(&actor, send).await?;
+            if let Some(open) = incident.filter(|s| s.get("state").and_then(|v| v.as_str()) == Some("open")) {
+                self.rooms.set_incident_state(&actor, room, content::incident_updated(&open, alarm)).await?;
+            }
+        }
+        Ok(Dispatched {
+            routing: None,
+            outcome: alarm.outcome,
+            ended: false,
+            event: ("edited".into(), json!({ "revision": alarm.revision }).to_string()),
+        })
     }
 
     /// Acts on the source ending a delivered alarm: its escalation ends, the conversation is

@@ -258,4 +258,83 @@ impl AlarmService {
         slot.record(r);
         Ok(Received { alarm, duplicate, answer })
     }
+
+    /// The source changes what one of its active alarms says (its priority, text or place),
+    /// over the HTTP API: checked, stored in one write, then answered; dispatch then edits its
+    /// message (and an incident's title). A change to nothing new is answered as a repeat.
+    /// Audited (which fields changed; never the text or the place).
+    ///
+    /// # Errors
+    /// `404` for an alarm the caller did not raise; `409` ([`ServiceError::AlarmEnded`]) once
+    /// ended; `400` naming a field refused, or for a change of nothing.
+    pub async fn update_alarm(
+        &self,
+        caller: &IntegrationCaller,
+        id: &AlarmId,
+        patch: AlarmPatch,
+    ) -> ServiceResult<Received> {
+        if !caller.has(IntegrationScope::AlarmsWrite) {
+            return Err(ServiceError::forbidden(
+                "the integration may not change alarms: it needs the scope alarms.write",
+            ));
+        }
+        if patch.priority.is_none() && patch.text.is_none() && patch.location.is_none() {
+            return Err(ServiceError::invalid("give priority, text or location to change"));
+        }
+        let invalid = |e: wardline_types::alarm::AlarmError| ServiceError::invalid(e.to_string());
+        if let Some(t) = &patch.text {
+            check_text(t).map_err(invalid)?;
+        }
+        if let Some(l) = &patch.location {
+            l.check().map_err(invalid)?;
+        }
+        let answer = answer_for(id, AlarmState::Active);
+        let mut key = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        let intake = Intake {
+            integration: caller.integration.id.clone(),
+            protocol: IntakeProtocol::Http,
+            // Never kept: a repeat of an update is known by the alarm already saying it.
+            intake_key: format!("update:{id}:{}", hex::encode(key)),
+            raw: None,
+            received: self.clock.now(),
+            change: AlarmChange::Update {
+                alarm: id.clone(),
+                priority: patch.priority,
+                text: patch.text,
+                location: patch.location.map(Location::trimmed),
+            },
+            answer: answer.to_string(),
+        };
+        let slot = self.audit.reserve()?;
+        let (alarm, duplicate) = match self.store.record_intake(intake).await? {
+            IntakeOutcome::Changed { alarm } => (alarm, false),
+            IntakeOutcome::Duplicate { alarm, .. } => (alarm, true),
+            IntakeOutcome::Ended { alarm } => {
+                return Err(ServiceError::AlarmEnded(format!(
+                    "alarm {} has ended ({}): it cannot be changed",
+                    alarm.id, alarm.state
+                )));
+            }
+            IntakeOutcome::UnknownAlarm | IntakeOutcome::New { .. } => {
+                return Err(ServiceError::not_found(format!("no alarm {id}")));
+            }
+        };
+        self.poke();
+        let mut r = self.audit.entry(Some(&caller.actor()), AuditAction::Alarm, Outcome::Success);
+        r.detail = Some(format!("updated alarm={} revision={} duplicate={duplicate}", alarm.id, alarm.revision));
+        slot.record(r);
+        Ok(Received { alarm, duplicate, answer })
+    }
+}
+
+/// What a source changes in an alarm: each part given replaces the stored one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlarmPatch {
+    /// The new priority.
+    pub priority: Option<SourcePriority>,
+    /// The new text.
+    pub text: Option<String>,
+    /// The new place.
+    pub location: Option<Location>,
 }

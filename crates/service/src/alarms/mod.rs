@@ -53,7 +53,7 @@ use crate::rooms::RoomService;
 use crate::{ServiceError, ServiceResult};
 
 pub use incidents::{Incident, Responder};
-pub use intake::{AlarmInput, Received};
+pub use intake::{AlarmInput, AlarmPatch, Received};
 
 /// Most alarms listed at once.
 pub const MAX_LIST: usize = 500;

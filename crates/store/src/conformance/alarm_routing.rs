@@ -2,7 +2,7 @@
 //! claims and results, status facts once each, and rules with their versions.
 
 use wardline_types::Timestamp;
-use wardline_types::alarm::{AlarmOutcome, AlarmState, IntakeProtocol};
+use wardline_types::alarm::{AlarmOutcome, AlarmState, IntakeProtocol, SourcePriority};
 use wardline_types::alarm_rule::{AlarmRule, Mode, RuleAction, RuleId, RuleMatch};
 use wardline_types::integration::IntegrationId;
 use wardline_types::priority::Level;
@@ -124,6 +124,35 @@ pub(super) async fn dispatch(s: &impl Store) -> StoreResult<()> {
     let a = s.alarm(&id(42)).await?.ok_or_else(|| fail("alarm"))?;
     check!(a.due == Some(Timestamp(135_000)), "due again later");
     check!(s.claim_alarm(&id(42), 1, Timestamp(135_000), Timestamp(75_000)).await?, "claimed again when due");
+
+    // The source changes what an active alarm says: stored with a new revision, due again.
+    let update = |n: u8, text: &str, at: u64| Intake {
+        integration: nc.clone(),
+        protocol: IntakeProtocol::Http,
+        intake_key: format!("update:{n}:{at}"),
+        raw: None,
+        received: Timestamp(at),
+        change: AlarmChange::Update { alarm: id(n), priority: None, text: Some(text.into()), location: None },
+        answer: "{}".into(),
+    };
+    let IntakeOutcome::Changed { alarm: a } = s.record_intake(update(42, "Bed 14 now", 140_000)).await? else {
+        return Err(fail("an update is stored"));
+    };
+    check!(a.text == "Bed 14 now" && a.revision == 2 && a.due == Some(Timestamp(140_000)), "changed, due");
+    check!(a.location.bed.as_deref() == Some("12") && a.priority == SourcePriority::High, "the rest kept");
+    check!(
+        matches!(
+            s.record_intake(update(42, "Bed 14 now", 141_000)).await?,
+            IntakeOutcome::Duplicate { answer: None, .. }
+        ),
+        "saying it again is a repeat"
+    );
+    check!(s.alarm(&id(42)).await?.is_some_and(|a| a.revision == 2), "nothing written");
+    check!(matches!(s.record_intake(update(40, "x", 142_000)).await?, IntakeOutcome::Ended { .. }), "not once ended");
+    let theirs = Intake { integration: other.clone(), ..update(42, "y", 143_000) };
+    check!(matches!(s.record_intake(theirs).await?, IntakeOutcome::UnknownAlarm), "not another's");
+    let kinds: Vec<String> = s.alarm_events(&id(42)).await?.into_iter().map(|e| e.kind).collect();
+    check!(kinds == ["received", "updated"], "its timeline");
     Ok(())
 }
 

@@ -340,6 +340,36 @@ async fn an_arrest_opens_an_incident_with_its_team_and_an_alarm_no_rule_covers_r
         alarm_until(&sys, second["alarm_id"].as_str().unwrap(), "was delivered", |a| a["outcome"] == "notified").await;
     assert_ne!(b["room_id"], a["room_id"]);
 
+    // The source corrects the bed: the message is edited and the incident's title follows.
+    let moved = json!({"location": {"site": "Main", "ward": "Ward 7", "room": "3", "bed": "14"}, "text": "Bed 14"});
+    let (st, r) = sys.send_json(reqwest::Method::PATCH, &format!("{I}/alarms/{id}"), moved.clone()).await;
+    assert_eq!((st, r["duplicate"].as_bool(), r["revision"].as_u64()), (202, Some(false), Some(2)), "{r}");
+    let (st, r) = sys.send_json(reqwest::Method::PATCH, &format!("{I}/alarms/{id}"), moved).await;
+    assert_eq!((st, r["duplicate"].as_bool()), (202, Some(true)), "saying it again changes nothing: {r}");
+    let (st, r) = sys.send_json(reqwest::Method::PATCH, &format!("{I}/alarms/{id}"), json!({})).await;
+    assert_eq!((st, r["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{r}");
+    let _ = alarm_until(&sys, &id, "was edited", |a| {
+        a["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "edited")
+    })
+    .await;
+    let msgs = messages(&bo, &room).await;
+    let edit = msgs
+        .iter()
+        .find(|e| e["content"]["m.relates_to"]["rel_type"] == "m.replace")
+        .expect("the alarm's message is edited");
+    assert_eq!(edit["content"]["m.relates_to"]["event_id"], event.as_str());
+    assert!(
+        edit["content"]["m.new_content"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("Cardiac arrest — Main, Ward 7, room 3, bed 14: Bed 14"),
+        "{edit}"
+    );
+    assert_eq!(edit["content"]["m.new_content"]["org.wardline.alarm"]["location"]["bed"], "14");
+    let (_, incident) = state(&ada, &room, "org.wardline.incident").await;
+    assert_eq!(incident["title"], "Cardiac arrest — Main, Ward 7, room 3, bed 14", "{incident}");
+    assert_eq!(incident["state"], "open");
+
     // Cancelled by the source before anyone came: the escalation ends, the incident closes.
     let (st, r) = sys.post(&format!("{I}/alarms/{id}/cancel"), json!({"reason": "false alarm"})).await;
     assert_eq!(st, 202, "{r}");
@@ -350,6 +380,8 @@ async fn an_arrest_opens_an_incident_with_its_team_and_an_alarm_no_rule_covers_r
     assert_eq!(incident["closed_by"], "@integration.arrests:localhost");
     let esc = status(&ada, &room, &event).await["escalation"].clone();
     assert_eq!(esc["state"], "cancelled", "{esc}");
+    let (st, r) = sys.send_json(reqwest::Method::PATCH, &format!("{I}/alarms/{id}"), json!({"text": "x"})).await;
+    assert_eq!((st, r["errcode"].as_str()), (409, Some("ORG.WARDLINE.ALARM_ENDED")), "{r}");
 
     // A fire alarm: no rule covers it. The failsafe (the administrators) gets it, and the
     // source is told it was undeliverable by its rules.
