@@ -12,7 +12,7 @@ use wardline_types::alarm_rule::{AlarmRule, RuleId};
 
 use crate::alarms::{COLUMNS, corrupt, read_one, row, to_alarm};
 use crate::backend_err;
-use crate::rows::{exec, parse_user, query_one, sql_ts, ts};
+use crate::rows::{exec, parse_event_id, parse_user, query_one, sql_ts, ts};
 
 fn u64_of(v: i64, what: &str) -> StoreResult<u64> {
     u64::try_from(v).map_err(|_| corrupt(what))
@@ -236,11 +236,12 @@ pub(crate) fn record_status(
     let mut new = Vec::new();
     for FactToRecord { fact: f, report } in facts {
         let user = f.user.as_ref().map_or("", |u| u.as_str());
+        let answer = f.answer.as_ref().map_or("", |a| a.as_str());
         let n = exec(
             c,
-            "INSERT INTO alarm_status (alarm_id, kind, user_id, detail, ts) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO alarm_status (alarm_id, kind, user_id, answer, detail, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT DO NOTHING",
-            params![id.as_str(), f.kind, user, f.detail, sql_ts(f.at)],
+            params![id.as_str(), f.kind, user, answer, f.detail, sql_ts(f.at)],
         )
         .map_err(backend_err)?;
         if n == 1 {
@@ -259,7 +260,8 @@ pub(crate) fn record_status(
     if let Some(o) = outcome {
         exec(
             c,
-            "UPDATE alarms SET outcome = ?2 WHERE id = ?1 AND outcome IN ('pending', 'notified')",
+            "UPDATE alarms SET outcome = ?2
+             WHERE id = ?1 AND outcome NOT IN ('closed', 'recorded') AND ended_ts IS NULL",
             params![id.as_str(), o.as_str()],
         )
         .map_err(backend_err)?;
@@ -269,17 +271,18 @@ pub(crate) fn record_status(
 
 pub(crate) fn alarm_status(c: &Connection, id: &AlarmId) -> StoreResult<Vec<StatusFact>> {
     let mut stmt = c
-        .prepare_cached("SELECT kind, user_id, detail, ts FROM alarm_status WHERE alarm_id = ?1 ORDER BY rowid")
+        .prepare_cached("SELECT kind, user_id, answer, detail, ts FROM alarm_status WHERE alarm_id = ?1 ORDER BY rowid")
         .map_err(backend_err)?;
-    let rows: Vec<(String, String, String, i64)> = stmt
-        .query_map(params![id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+    let rows: Vec<(String, String, String, String, i64)> = stmt
+        .query_map(params![id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .map_err(backend_err)?
         .collect::<Result<_, _>>()
         .map_err(backend_err)?;
     rows.into_iter()
-        .map(|(kind, user, detail, at)| {
+        .map(|(kind, user, answer, detail, at)| {
             let user = if user.is_empty() { None } else { Some(parse_user(&user)?) };
-            Ok(StatusFact { kind, user, detail, at: ts(at) })
+            let answer = if answer.is_empty() { None } else { Some(parse_event_id(&answer)?) };
+            Ok(StatusFact { kind, user, answer, detail, at: ts(at) })
         })
         .collect()
 }

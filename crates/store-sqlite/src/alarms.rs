@@ -353,14 +353,16 @@ impl AlarmStore for SqliteStore {
         self.writer.write(move |w| dispatch::set_routing(w.tx, &id, &routing)).await
     }
 
-    async fn retry_dispatch(&self, id: &AlarmId, due: Timestamp) -> StoreResult<()> {
+    async fn retry_dispatch(&self, id: &AlarmId, revision: u64, due: Timestamp) -> StoreResult<()> {
         let id = id.clone();
+        let revision = i64::try_from(revision).unwrap_or(i64::MAX);
         self.writer
             .write(move |w| {
                 exec(
                     w.tx,
-                    "UPDATE alarms SET claimed_ts = NULL, due_ts = ?2 WHERE id = ?1 AND due_ts IS NOT NULL",
-                    params![id.as_str(), sql_ts(due)],
+                    "UPDATE alarms SET claimed_ts = NULL, due_ts = CASE WHEN revision = ?3 THEN ?2 ELSE due_ts END
+                     WHERE id = ?1 AND due_ts IS NOT NULL",
+                    params![id.as_str(), sql_ts(due), revision],
                 )
                 .map_err(backend_err)?;
                 Ok(())
@@ -378,12 +380,18 @@ impl AlarmStore for SqliteStore {
             .await
     }
 
-    async fn notified_alarms(&self, after_seq: u64, limit: usize) -> StoreResult<Vec<Alarm>> {
+    async fn followed_alarms(&self, after_seq: u64, settled_since: Timestamp, limit: usize) -> StoreResult<Vec<Alarm>> {
         let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.readers
             .read(move |c| {
-                dispatch::read_many(c, "outcome = 'notified' AND seq > ?1 ORDER BY seq LIMIT ?2", params![after, limit])
+                dispatch::read_many(
+                    c,
+                    "seq > ?1 AND (outcome = 'notified'
+                        OR (outcome IN ('accepted', 'failsafe') AND ended_ts IS NULL AND received_ts >= ?2))
+                     ORDER BY seq LIMIT ?3",
+                    params![after, sql_ts(settled_since), limit],
+                )
             })
             .await
     }

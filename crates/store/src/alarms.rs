@@ -238,13 +238,16 @@ pub struct Dispatched {
     pub event: (String, String),
 }
 
-/// A status fact about an alarm, recorded once per alarm, kind and person.
+/// A status fact about an alarm, recorded once per alarm, kind, person and answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusFact {
     /// `delivered`, `read`, `accepted`, `declined`, `escalated`, `failsafe`, `undeliverable`...
     pub kind: String,
     /// Whom it is about, if anyone.
     pub user: Option<OwnedUserId>,
+    /// The answer it is about (an acceptance, a decline, one taken back), if any: each answer
+    /// is a fact of its own.
+    pub answer: Option<OwnedEventId>,
     /// Facts about it, as JSON (never the alarm's text).
     pub detail: String,
     /// When.
@@ -302,16 +305,19 @@ pub trait AlarmStore: Send + Sync {
     /// least `revision` (another runner finished it).
     async fn finish_dispatch(&self, id: &AlarmId, revision: u64, done: Dispatched, now: Timestamp)
     -> StoreResult<bool>;
-    /// Releases a claim without acting, due again at `due` (a dispatch that failed).
-    async fn retry_dispatch(&self, id: &AlarmId, due: Timestamp) -> StoreResult<()>;
+    /// Releases the claim of `revision` without acting, due again at `due` (a dispatch that
+    /// failed); if a newer revision arrived meanwhile, it stays due when that one made it.
+    async fn retry_dispatch(&self, id: &AlarmId, revision: u64, due: Timestamp) -> StoreResult<()>;
     /// When the next alarm falls due for dispatch, if any does.
     async fn next_alarm_due(&self) -> StoreResult<Option<Timestamp>>;
-    /// Alarms delivered and waiting for an acceptance, oldest first, after `after_seq`.
-    async fn notified_alarms(&self, after_seq: u64, limit: usize) -> StoreResult<Vec<Alarm>>;
+    /// Alarms whose status is followed, oldest first, after `after_seq`: those delivered and
+    /// waiting for an acceptance, and those accepted or at the failsafe, not ended, received
+    /// since `settled_since` (an acceptance may be taken back, or come after the failsafe).
+    async fn followed_alarms(&self, after_seq: u64, settled_since: Timestamp, limit: usize) -> StoreResult<Vec<Alarm>>;
     /// Records status facts, each once (those already recorded are skipped), with a timeline
     /// entry and its report (queued in the same write) for each new one, and sets the outcome
-    /// if given (only while the alarm is `notified` or `pending`). Returns the facts that were
-    /// new.
+    /// if given (never once the alarm has ended, been closed or recorded only). Returns the
+    /// facts that were new.
     async fn record_status(
         &self,
         id: &AlarmId,

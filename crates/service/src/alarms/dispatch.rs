@@ -114,7 +114,7 @@ impl AlarmService {
                     // [`DEADLINE_MS`] it goes to the failsafe rule).
                     tracing::error!(alarm = %alarm.id, error = %e, "alarm dispatch failed; retrying");
                     let due = wardline_types::Timestamp(self.clock.now().0 + RETRY_MS);
-                    self.store.retry_dispatch(&alarm.id, due).await?;
+                    self.store.retry_dispatch(&alarm.id, alarm.revision, due).await?;
                 }
             }
         }
@@ -169,7 +169,7 @@ impl AlarmService {
         if route.no_rule {
             let reason = if stale { "dispatch_failed" } else { "no_rule" };
             let detail = json!({ "reason": reason, "failsafe_rule": true }).to_string();
-            facts.push(StatusFact { kind: "undeliverable".into(), user: None, detail, at: now });
+            facts.push(StatusFact { kind: "undeliverable".into(), user: None, answer: None, detail, at: now });
         }
         let mut routing = Routing {
             rule: rule.id.clone(),
@@ -179,7 +179,7 @@ impl AlarmService {
             event: None,
         };
         if rule.action.mode == Mode::Record {
-            facts.push(StatusFact { kind: "recorded".into(), user: None, detail: "{}".into(), at: now });
+            facts.push(StatusFact { kind: "recorded".into(), user: None, answer: None, detail: "{}".into(), at: now });
             self.record(alarm, facts, None).await?;
             let mut r = self.audit.entry(None, AuditAction::Alarm, Outcome::Success);
             r.detail = Some(format!("recorded only alarm={} rule={}", alarm.id, rule.id));
@@ -215,7 +215,7 @@ impl AlarmService {
             self.escalation.open_now(&event).await?;
             tracing::error!(alarm = %alarm.id, rule = %rule.id, "alarm reached nobody: sent to the failsafe rule");
             let detail = json!({ "reason": "nobody_reached", "rule": rule.id, "failsafe_room_id": room }).to_string();
-            facts.push(StatusFact { kind: "undeliverable".into(), user: None, detail, at: now });
+            facts.push(StatusFact { kind: "undeliverable".into(), user: None, answer: None, detail, at: now });
         }
         if !facts.is_empty() {
             self.record(alarm, facts, None).await?;
@@ -373,6 +373,7 @@ impl AlarmService {
         let facts = vec![StatusFact {
             kind: how.into(),
             user: None,
+            answer: None,
             detail: json!({ "reason": reason }).to_string(),
             at: self.clock.now(),
         }];

@@ -3,42 +3,94 @@
 //! server computes it (the message's status and its escalation) and recorded once per fact,
 //! so the source, the timeline and the audit trail agree with what the conversation shows.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::json;
-use wardline_store::{Alarm, EscalationEnd, StatusFact};
-use wardline_types::alarm::AlarmOutcome;
+use wardline_store::{Alarm, ChangeTopic, EscalationEnd, StatusFact};
+use wardline_types::alarm::{AlarmId, AlarmOutcome};
 use wardline_types::priority::Means;
+use wardline_types::{StreamPos, Timestamp};
 
 use super::AlarmService;
 use crate::ServiceResult;
 
-/// Most delivered alarms looked at in one pass.
+/// Most delivered alarms read at a time.
 const BATCH: usize = 200;
+/// How long an accepted alarm (or one at the failsafe) is still followed: its acceptance may be
+/// taken back, or come after the failsafe, for this long after it was received.
+const SETTLED_FOR_MS: u64 = 24 * 3_600_000;
+/// Every this many passes, every followed alarm is looked at, changed or not (another node's
+/// changes are not in this node's change log).
+const FULL_EVERY: u64 = 10;
+
+/// What the status passes remember (a cache: the store proves everything): where the stream
+/// was when each alarm was last followed, and how many passes ran.
+#[derive(Debug, Default)]
+pub(super) struct FollowCache {
+    seen: HashMap<AlarmId, StreamPos>,
+    passes: u64,
+}
 
 impl AlarmService {
-    /// One pass over the alarms delivered and waiting for an acceptance: their new facts
-    /// recorded, and their outcome once someone accepted or the failsafe was reached.
-    /// Returns how many alarms had new facts.
+    /// One pass over the followed alarms (delivered and waiting, or accepted or at the
+    /// failsafe for a while): the new facts of each whose conversation changed since it was
+    /// last followed (of every one, each [`FULL_EVERY`] passes) recorded, with the outcome they
+    /// make. Returns how many alarms had new facts.
     ///
     /// # Errors
     /// A store that cannot be read or written.
     pub async fn follow_status(&self) -> ServiceResult<usize> {
+        let full = {
+            let mut cache = self.follow_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            cache.passes += 1;
+            cache.passes % FULL_EVERY == 1
+        };
+        let since = Timestamp(self.clock.now().0.saturating_sub(SETTLED_FOR_MS));
         let mut after = 0;
         let mut changed = 0;
+        let mut followed = HashSet::new();
         loop {
-            let batch = self.store.notified_alarms(after, BATCH).await?;
+            let batch = self.store.followed_alarms(after, since, BATCH).await?;
             let Some(last) = batch.last() else { break };
             after = last.seq;
-            let full = batch.len() == BATCH;
+            let more = batch.len() == BATCH;
             for alarm in batch {
+                followed.insert(alarm.id.clone());
+                let at = self.store.current_pos();
+                if !full && !self.changed_since_followed(&alarm) {
+                    continue;
+                }
                 if self.follow(&alarm).await? {
                     changed += 1;
                 }
+                let mut cache = self.follow_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                cache.seen.insert(alarm.id.clone(), at);
             }
-            if !full {
+            if !more {
                 break;
             }
         }
+        if full {
+            let mut cache = self.follow_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            cache.seen.retain(|id, _| followed.contains(id));
+        }
         Ok(changed)
+    }
+
+    /// Has the alarm's conversation had new events, receipts or deliveries since it was last
+    /// followed on this node? (Not followed yet: yes.)
+    fn changed_since_followed(&self, alarm: &Alarm) -> bool {
+        let Some(room) = alarm.routing.as_ref().and_then(|r| r.room.clone()) else { return false };
+        let seen =
+            self.follow_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).seen.get(&alarm.id).copied();
+        let Some(seen) = seen else { return true };
+        [
+            ChangeTopic::RoomEvents(room.clone()),
+            ChangeTopic::RoomReceipts(room.clone()),
+            ChangeTopic::RoomDeliveries(room),
+        ]
+        .iter()
+        .any(|t| self.store.last_change(t).pos > seen)
     }
 
     /// The facts of one delivered alarm; `true` if any was new.
@@ -47,49 +99,77 @@ impl AlarmService {
         let Some(message) = self.store.event(&event).await? else { return Ok(false) };
         let status = self.status.status_for_server(&message).await?;
         let mut facts = Vec::new();
-        let fact = |kind: &str, user: Option<&ruma::UserId>, detail: serde_json::Value, at| StatusFact {
-            kind: kind.into(),
-            user: user.map(ToOwned::to_owned),
-            detail: detail.to_string(),
-            at,
-        };
+        let fact =
+            |kind: &str, user: Option<&ruma::UserId>, answer: Option<&ruma::EventId>, detail: serde_json::Value, at| {
+                StatusFact {
+                    kind: kind.into(),
+                    user: user.map(ToOwned::to_owned),
+                    answer: answer.map(ToOwned::to_owned),
+                    detail: detail.to_string(),
+                    at,
+                }
+            };
         for r in &status.recipients {
             let role = r.as_role.as_ref().map(|(id, _)| id.to_string());
             if let Some(at) = r.delivered.or(r.read) {
-                facts.push(fact("delivered", Some(&r.user_id), json!({ "as_role": role }), at));
+                facts.push(fact("delivered", Some(&r.user_id), None, json!({ "as_role": role }), at));
             }
             if let Some(at) = r.read {
-                facts.push(fact("read", Some(&r.user_id), json!({ "as_role": role }), at));
+                facts.push(fact("read", Some(&r.user_id), None, json!({ "as_role": role }), at));
             }
         }
-        let answers = status.recipients.iter().filter_map(|r| r.answer.as_ref().map(|a| (&r.user_id, a)));
-        for (user, a) in answers.chain(status.other_answers.iter().map(|(u, a)| (u, a))) {
+        let answers: Vec<_> = status
+            .recipients
+            .iter()
+            .filter_map(|r| r.answer.as_ref().map(|a| (&r.user_id, a)))
+            .chain(status.other_answers.iter().map(|(u, a)| (u, a)))
+            .collect();
+        let someone_accepts = answers.iter().any(|(_, a)| a.stands == Some(Means::Accept));
+        let current: HashSet<ruma::OwnedEventId> = answers.iter().map(|(_, a)| a.event_id.clone()).collect();
+        for (user, a) in answers {
             let kind = match a.means {
                 Means::Accept => "accepted",
                 Means::Decline => "declined",
                 Means::Info => continue,
             };
-            facts.push(fact(kind, Some(user), json!({ "option": a.option, "reason": a.reason }), a.ts));
+            let detail = json!({ "option": a.option, "reason": a.reason });
+            facts.push(fact(kind, Some(user), Some(&a.event_id), detail, a.ts));
         }
+        // An acceptance taken back (its answer deleted): a fact of its own, so the source hears
+        // that the alarm is no longer accepted by them.
+        let known = self.store.alarm_status(&alarm.id).await?;
+        for k in known.iter().filter(|k| k.kind == "accepted") {
+            let (Some(user), Some(answer)) = (&k.user, &k.answer) else { continue };
+            if current.contains(answer) {
+                continue;
+            }
+            let gone = self.store.event(answer).await?.is_none_or(|e| e.redacted_because.is_some());
+            if gone {
+                facts.push(fact("withdrawn", Some(user), Some(answer), json!({}), self.clock.now()));
+            }
+        }
+        // The outcome as the answers and the escalation have it now: accepted while someone's
+        // latest answer accepts (even after the failsafe); waiting again if the acceptance was
+        // taken back and the escalation resumed.
         let mut outcome = None;
         if let Some(esc) = self.store.escalation(&event).await? {
             for done in &esc.log {
                 let step = done.step + 1;
-                facts.push(fact(&format!("escalated.{step}"), None, json!({ "step": step }), done.ts));
+                facts.push(fact(&format!("escalated.{step}"), None, None, json!({ "step": step }), done.ts));
             }
-            match esc.ended {
-                Some((EscalationEnd::Accepted, _)) => outcome = Some(AlarmOutcome::Accepted),
-                Some((EscalationEnd::Failsafe, at)) => {
-                    facts.push(fact("failsafe", None, json!({}), at));
-                    facts.push(fact("undeliverable", None, json!({ "reason": "failsafe" }), at));
-                    outcome = Some(AlarmOutcome::Failsafe);
-                }
-                _ => {}
+            if let Some((EscalationEnd::Failsafe, at)) = esc.ended {
+                facts.push(fact("failsafe", None, None, json!({}), at));
+                facts.push(fact("undeliverable", None, None, json!({ "reason": "failsafe" }), at));
             }
+            outcome = match (someone_accepts, esc.ended) {
+                (true, _) | (false, Some((EscalationEnd::Accepted, _))) => Some(AlarmOutcome::Accepted),
+                (false, Some((EscalationEnd::Failsafe, _))) => Some(AlarmOutcome::Failsafe),
+                (false, None) => Some(AlarmOutcome::Notified),
+                (false, Some((EscalationEnd::Cancelled, _))) => None,
+            };
         }
         // Written only if something is new: most passes find nothing, and read only.
-        let known = self.store.alarm_status(&alarm.id).await?;
-        facts.retain(|f| !known.iter().any(|k| k.kind == f.kind && k.user == f.user));
+        facts.retain(|f| !known.iter().any(|k| k.kind == f.kind && k.user == f.user && k.answer == f.answer));
         if facts.is_empty() && outcome.is_none_or(|o| o == alarm.outcome) {
             return Ok(false);
         }

@@ -147,14 +147,19 @@ impl AlarmService {
                     .unwrap_or_else(|| by.user_id.localpart().to_owned());
                 self.escalation.end_for_alarm(event, &format!("Incident closed by {name}")).await?;
             }
+            // What happened before it was closed is recorded first; an alarm someone accepted
+            // stays accepted, one still waiting is closed.
             self.follow(alarm).await?;
+            let now = self.store.alarm(&alarm.id).await?.map_or(alarm.outcome, |a| a.outcome);
+            let outcome = matches!(now, AlarmOutcome::Notified | AlarmOutcome::Pending).then_some(AlarmOutcome::Closed);
             let fact = StatusFact {
                 kind: "closed".into(),
                 user: Some(by.user_id.clone()),
+                answer: None,
                 detail: json!({ "reason": reason }).to_string(),
                 at: self.clock.now(),
             };
-            self.record(alarm, vec![fact], Some(AlarmOutcome::Closed)).await?;
+            self.record(alarm, vec![fact], outcome).await?;
         }
         let mut r = self.audit.entry(Some(by), AuditAction::Alarm, Outcome::Success);
         r.room_id = Some(room.to_string());

@@ -81,6 +81,8 @@ pub struct AlarmService {
     server_name: ruma::OwnedServerName,
     /// Woken when an alarm is stored or changed, so dispatch acts at once.
     wake: tokio::sync::Notify,
+    /// What the status passes remember.
+    follow_cache: std::sync::Mutex<follow::FollowCache>,
 }
 
 impl std::fmt::Debug for AlarmService {
@@ -109,6 +111,7 @@ impl AlarmService {
             outbox,
             server_name: core.server_name.clone(),
             wake: tokio::sync::Notify::new(),
+            follow_cache: std::sync::Mutex::default(),
         }
     }
 

@@ -82,6 +82,7 @@ mod tests {
         let fact = StatusFact {
             kind: "escalated.2".into(),
             user: None,
+            answer: None,
             detail: "{\"step\":2}".into(),
             at: wardline_types::Timestamp(5),
         };
@@ -91,6 +92,7 @@ mod tests {
         let accepted = StatusFact {
             kind: "accepted".into(),
             user: Some(ruma::owned_user_id!("@nia:h")),
+            answer: None,
             detail: "{\"option\":\"accept\",\"reason\":null}".into(),
             at: wardline_types::Timestamp(6),
         };

@@ -120,7 +120,7 @@ pub(super) async fn dispatch(s: &impl Store) -> StoreResult<()> {
     let failed = intake(&nc, "r-2", id(42), 130_000);
     s.record_intake(failed).await?;
     check!(s.claim_alarm(&id(42), 1, Timestamp(130_000), Timestamp(70_000)).await?, "claimed");
-    s.retry_dispatch(&id(42), Timestamp(135_000)).await?;
+    s.retry_dispatch(&id(42), 1, Timestamp(135_000)).await?;
     let a = s.alarm(&id(42)).await?.ok_or_else(|| fail("alarm"))?;
     check!(a.due == Some(Timestamp(135_000)), "due again later");
     check!(s.claim_alarm(&id(42), 1, Timestamp(135_000), Timestamp(75_000)).await?, "claimed again when due");
@@ -153,6 +153,18 @@ pub(super) async fn dispatch(s: &impl Store) -> StoreResult<()> {
     check!(matches!(s.record_intake(theirs).await?, IntakeOutcome::UnknownAlarm), "not another's");
     let kinds: Vec<String> = s.alarm_events(&id(42)).await?.into_iter().map(|e| e.kind).collect();
     check!(kinds == ["received", "updated"], "its timeline");
+    // A dispatch of revision 2 fails while revision 3 arrives: 3 stays due when it came.
+    // (The claim of revision 1 at 135 s is held until its lease runs out.)
+    check!(!s.claim_alarm(&id(42), 2, Timestamp(144_000), Timestamp(84_000)).await?, "held by its lease");
+    check!(s.claim_alarm(&id(42), 2, Timestamp(200_000), Timestamp(140_000)).await?, "revision 2 claimed");
+    check!(
+        matches!(s.record_intake(update(42, "Bed 15", 201_000)).await?, IntakeOutcome::Changed { .. }),
+        "revision 3"
+    );
+    s.retry_dispatch(&id(42), 2, Timestamp(210_000)).await?;
+    let a = s.alarm(&id(42)).await?.ok_or_else(|| fail("alarm"))?;
+    check!(a.revision == 3 && a.due == Some(Timestamp(201_000)), "the newer change is not held back");
+    check!(s.claim_alarm(&id(42), 3, Timestamp(201_001), Timestamp(141_001)).await?, "claimed at once");
     Ok(())
 }
 
@@ -166,7 +178,7 @@ pub(super) async fn status(s: &impl Store) -> StoreResult<()> {
         s.finish_dispatch(&id(50), 1, dispatched(AlarmOutcome::Notified, false, None), Timestamp(200_001)).await?,
         "finished"
     );
-    check!(s.notified_alarms(0, 100).await?.iter().any(|a| a.id == id(50)), "followed while notified");
+    check!(s.followed_alarms(0, Timestamp(0), 100).await?.iter().any(|a| a.id == id(50)), "followed while notified");
     let nurse = ruma::owned_user_id!("@nurse:example.org");
     // The integration has a webhook: each new fact's report is queued with it, once.
     s.create_integration(
@@ -184,7 +196,13 @@ pub(super) async fn status(s: &impl Store) -> StoreResult<()> {
     let hook = Webhook { url: "https://nc.example.org/hook".into(), secret: "whsec_AAAA".into() };
     s.set_integration_webhook(&nc, Some(hook)).await?;
     let fact = |kind: &str, user: Option<&ruma::OwnedUserId>, at: u64| FactToRecord {
-        fact: StatusFact { kind: kind.into(), user: user.cloned(), detail: "{}".into(), at: Timestamp(at) },
+        fact: StatusFact {
+            kind: kind.into(),
+            user: user.cloned(),
+            answer: None,
+            detail: "{}".into(),
+            at: Timestamp(at),
+        },
         report: Some(NewReport {
             integration: nc.clone(),
             alarm: Some(id(50)),
@@ -211,9 +229,15 @@ pub(super) async fn status(s: &impl Store) -> StoreResult<()> {
     check!(new.len() == 1 && new.first().is_some_and(|f| f.kind == "accepted"), "only the new fact");
     let a = s.alarm(&id(50)).await?.ok_or_else(|| fail("alarm"))?;
     check!(a.outcome == AlarmOutcome::Accepted, "accepted");
-    check!(s.notified_alarms(0, 100).await?.iter().all(|a| a.id != id(50)), "no longer followed");
-    s.record_status(&id(50), vec![], Some(AlarmOutcome::Failsafe)).await?;
-    check!(s.alarm(&id(50)).await?.is_some_and(|a| a.outcome == AlarmOutcome::Accepted), "an outcome stands");
+    let followed = |since: u64| async move {
+        Ok::<_, StoreError>(s.followed_alarms(0, Timestamp(since), 100).await?.iter().any(|a| a.id == id(50)))
+    };
+    check!(followed(200_000).await?, "an accepted alarm is still followed for a while");
+    check!(!followed(200_001).await?, "and not after");
+    // The acceptance taken back: waiting again; then accepted again.
+    s.record_status(&id(50), vec![], Some(AlarmOutcome::Notified)).await?;
+    check!(s.alarm(&id(50)).await?.is_some_and(|a| a.outcome == AlarmOutcome::Notified), "notified again");
+    s.record_status(&id(50), vec![], Some(AlarmOutcome::Accepted)).await?;
     // Ended by its source afterwards: dispatch's result does not overwrite what became of it.
     let reset = end(&nc, 50, AlarmState::Reset, "reset:50", 200_500);
     check!(matches!(s.record_intake(reset).await?, IntakeOutcome::Changed { .. }), "reset");
@@ -224,6 +248,9 @@ pub(super) async fn status(s: &impl Store) -> StoreResult<()> {
     );
     let a = s.alarm(&id(50)).await?.ok_or_else(|| fail("alarm"))?;
     check!(a.outcome == AlarmOutcome::Accepted && a.ended == Some(Timestamp(200_700)), "accepted stands, ended");
+    s.record_status(&id(50), vec![], Some(AlarmOutcome::Notified)).await?;
+    check!(s.alarm(&id(50)).await?.is_some_and(|a| a.outcome == AlarmOutcome::Accepted), "once ended, it stands");
+    check!(!followed(0).await?, "an ended alarm is not followed");
     let reports =
         s.reports(ReportQuery { integration: Some(nc.clone()), outcome: None, pending_only: true, limit: 10 }).await?;
     let mut payloads: Vec<&str> = reports.iter().map(|r| r.payload.as_str()).collect();
@@ -262,6 +289,20 @@ pub(super) async fn status(s: &impl Store) -> StoreResult<()> {
         timeline == ["received", "dispatched", "delivered", "escalated.1", "accepted", "reset", "dispatched"],
         "timeline"
     );
+    // Each answer is a fact of its own: the same person accepting again after taking it back.
+    let answered = |n: &str| FactToRecord {
+        fact: StatusFact {
+            kind: "accepted".into(),
+            user: Some(nurse.clone()),
+            answer: Some(ruma::OwnedEventId::try_from(format!("${n}:example.org")).unwrap_or_else(|_| unreachable!())),
+            detail: "{}".into(),
+            at: Timestamp(200_800),
+        },
+        report: None,
+    };
+    check!(s.record_status(&id(51), vec![], None).await.is_err(), "no such alarm");
+    let two = s.record_status(&id(50), vec![answered("a1"), answered("a2"), answered("a1")], None).await?;
+    check!(two.len() == 2, "two answers, two facts; the same answer once");
     Ok(())
 }
 

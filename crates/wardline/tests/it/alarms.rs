@@ -208,10 +208,19 @@ async fn a_nurse_call_escalates_by_its_rule_to_the_nurse_in_charge_is_accepted_t
     let answer = json!({"msgtype": "m.text", "body": "Accept",
         "m.relates_to": {"rel_type": "m.reference", "event_id": event},
         "org.wardline.response": {"option": "accept"}});
-    nic.sent_event(&room, "m.room.message", "acc1", answer).await;
+    let accepted = nic.sent_event(&room, "m.room.message", "acc1", answer.clone()).await;
     let a = alarm_until(&sys, &id, "was accepted", |a| a["outcome"] == "accepted").await;
     assert!(has(&a, "accepted", nic.user_id.as_str()), "{a}");
     assert!(!has(&a, "accepted", nia.user_id.as_str()), "{a}");
+    // She takes her acceptance back: the escalation resumes at once with its next step, the
+    // failsafe, and the alarm shows that, not "accepted"; she accepts again.
+    let (st, b) =
+        nic.put(&format!("/_matrix/client/v3/rooms/{}/redact/{}/undo1", enc(&room), enc(&accepted)), json!({})).await;
+    assert_eq!(st, 200, "{b}");
+    let a = alarm_until(&sys, &id, "reached the failsafe", |a| a["outcome"] == "failsafe").await;
+    assert!(has(&a, "withdrawn", nic.user_id.as_str()) && has(&a, "escalated.3", ""), "{a}");
+    nic.sent_event(&room, "m.room.message", "acc2", answer).await;
+    alarm_until(&sys, &id, "was accepted again", |a| a["outcome"] == "accepted").await;
 
     // The source resets it: the conversation is told; the outcome stands.
     let (st, r) = sys.post(&format!("{I}/alarms/{id}/reset"), json!({"reason": "answered at the bedside"})).await;
@@ -266,6 +275,11 @@ async fn a_nurse_call_escalates_by_its_rule_to_the_nurse_in_charge_is_accepted_t
         [
             ("escalated".to_owned(), Some(1), String::new()),
             ("escalated".to_owned(), Some(2), String::new()),
+            ("accepted".to_owned(), None, nic.user_id.clone()),
+            ("withdrawn".to_owned(), None, nic.user_id.clone()),
+            ("escalated".to_owned(), Some(3), String::new()),
+            ("failsafe".to_owned(), None, String::new()),
+            ("undeliverable".to_owned(), None, String::new()),
             ("accepted".to_owned(), None, nic.user_id.clone()),
             ("reset".to_owned(), None, String::new()),
         ],
