@@ -8,6 +8,8 @@
 import { messageText } from "./messagetext";
 
 export const ALARM = "org.wardline.alarm";
+/** The state event of an incident's own conversation (incidents.ts). */
+export const INCIDENT = "org.wardline.incident";
 
 export type AlarmKind = "nurse_call" | "staff_assist" | "cardiac_arrest" | "fire" | "monitor" | "clinical_alert" | "other";
 export type AlarmState = "active" | "reset" | "cancelled";

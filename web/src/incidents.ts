@@ -8,13 +8,14 @@
 
 import type { MatrixEvent, Room } from "./mx";
 import { RESPONSE } from "./priority";
-import { ALARM } from "./alarms";
+import { ALARM, INCIDENT } from "./alarms";
 import type { AlarmKind, Location, Patient } from "./alarms";
+import { nameIn } from "./rolechat";
 import { wardline } from "./roles";
 import { hasClient, matrix } from "./signedin";
 import { store } from "./state";
 
-export const INCIDENT = "org.wardline.incident";
+export { INCIDENT };
 const BASE = "/_wardline/client/v1/incidents";
 
 export interface Responder {
@@ -107,21 +108,24 @@ export function incidentOf(incidents: Incident[] | null, roomId: string | null):
   return roomId ? incidents?.find((i) => i.room_id === roomId) : undefined;
 }
 
-/** "2 coming · 1 can't come" (and how many were alerted while nobody has answered). */
+/** "2 coming · 1 can't come · 3 alerted", or "Nobody coming yet · 3 alerted" while it is open. */
 export function answersLine(i: Incident): string {
   const parts: string[] = [];
-  parts.push(`${i.coming.length} coming`);
+  parts.push(!i.coming.length && i.state === "open" ? "Nobody coming yet" : `${i.coming.length} coming`);
   if (i.not_coming.length) parts.push(`${i.not_coming.length} can't come`);
   if (i.alerted) parts.push(`${i.alerted} alerted`);
   return parts.join(" · ");
 }
 
-/** Who closed it, by name as this conversation knows them. */
+/** Who closed it: a responder by the name the server gave, else as this conversation knows them (never the role they are seated for). */
 export function closedByName(i: Incident): string {
-  if (!i.closed_by) return "";
-  if (!hasClient()) return i.closed_by;
-  const c = matrix();
-  return c.getRoom(i.room_id)?.getMember(i.closed_by)?.name ?? c.getUser(i.closed_by)?.displayName ?? i.closed_by;
+  const by = i.closed_by;
+  if (!by) return "";
+  const answered = [...i.coming, ...i.not_coming].find((r) => r.user_id === by);
+  if (answered) return answered.display_name;
+  if (!hasClient()) return by;
+  const room = matrix().getRoom(i.room_id);
+  return room ? nameIn(room, by) : (matrix().getUser(by)?.displayName ?? by);
 }
 
 /** The title's first part ("Cardiac arrest", or the rule's own title), without the place. */

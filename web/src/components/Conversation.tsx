@@ -10,7 +10,7 @@ import { Composer } from "./Composer";
 import { DetailsDialog } from "./DetailsDialog";
 import { DndNotice } from "./DndNotice";
 import { ForwardDialog } from "./ForwardDialog";
-import { IncidentHeader } from "./IncidentHeader";
+import { IncidentHeader, IncidentTitle } from "./IncidentHeader";
 import { Presence } from "./Presence";
 import { ReadersDialog } from "./ReadersDialog";
 import { RoleLine } from "./RoleLine";
@@ -38,7 +38,7 @@ export function Conversation({ roomId }: { roomId: string }) {
           Back
         </button>
         <h2>
-          {name}
+          {incident ? <IncidentTitle roomId={roomId} name={name} /> : name}
           {person && (
             <span class="header-presence">
               <Presence userId={person} withWord />

@@ -21,9 +21,13 @@ function People({ people }: { people: Responder[] }) {
 
 /** "2 coming · 1 can't come · 3 alerted", then each list with names and times. */
 export function IncidentAnswers({ incident }: { incident: Incident }) {
+  const nobody = !incident.coming.length && incident.state === "open";
   return (
     <div class="incident-answers">
-      <p class="incident-count">{answersLine(incident)}</p>
+      <p class={`incident-count${nobody ? " nobody" : ""}`}>
+        {nobody && <span aria-hidden="true">! </span>}
+        {answersLine(incident)}
+      </p>
       {incident.coming.length > 0 && (
         <p class="incident-coming">
           <span aria-hidden="true">✓ </span>
@@ -38,7 +42,6 @@ export function IncidentAnswers({ incident }: { incident: Incident }) {
           <People people={incident.not_coming} />
         </p>
       )}
-      {!incident.coming.length && incident.state === "open" && <p class="incident-nobody">Nobody has said they are coming yet</p>}
     </div>
   );
 }
