@@ -115,7 +115,7 @@ test("an arrest opens an incident: responders see it, one is coming, one can't, 
     const alarm = alarmMsg(priya);
     await alarm.waitFor(WAIT);
     const card = alarm.locator(".alarm-msg");
-    assert.ok(await card.evaluate((el) => el.classList.contains("red")), "a cardiac arrest is red");
+    assert.ok(await card.evaluate((el) => el.classList.contains("tone-red")), "a cardiac arrest is red");
     assert.equal(await card.locator(".alarm-kind").innerText(), "CARDIAC ARREST");
     assert.equal(await card.locator(".priority-badge").innerText(), "‼ EMERGENCY");
     assert.equal(await card.locator(".alarm-location").innerText(), PLACE);
@@ -203,6 +203,12 @@ test("an arrest opens an incident: responders see it, one is coming, one can't, 
     }
     await desk.getByRole("button", { name: "Incidents", exact: true }).waitFor(WAIT);
     await shot(desk, "desktop-2-closed");
+    // Night shift: the same in dark mode.
+    await desk.emulateMedia({ colorScheme: "dark" });
+    await shot(desk, "desktop-3-closed-dark");
+    await desk.getByRole("button", { name: "Incidents", exact: true }).click();
+    await desk.locator(".incident-card.closed", { hasText: PLACE }).waitFor(WAIT);
+    await shot(desk, "desktop-4-list-dark");
     await shot(priya, "phone-7-closed");
     await priya.getByRole("button", { name: "Back to conversations" }).click();
     await priya.getByRole("button", { name: "Incidents", exact: true }).click();
@@ -246,7 +252,7 @@ test("a nurse call to a conversation, amber, then reset by its source: the alarm
     await banner.getByRole("button", { name: "Open" }).click();
     const card = alarmMsg(nora).locator(".alarm-msg");
     await card.waitFor(WAIT);
-    assert.ok(await card.evaluate((el) => el.classList.contains("amber")), "a nurse call is amber");
+    assert.ok(await card.evaluate((el) => el.classList.contains("tone-amber")), "a nurse call is amber");
     assert.equal(await card.locator(".alarm-kind").innerText(), "NURSE CALL");
     assert.equal(await card.locator(".priority-badge").innerText(), "⚠ URGENT");
     assert.equal(await card.locator(".alarm-location").innerText(), "Ward 7, bed 4");

@@ -41,7 +41,7 @@ export function IncidentTitle({ roomId, name }: { roomId: string; name: string }
   if (!incident) return <>{name}</>;
   const kind = kindOf(incident);
   return (
-    <span class={`incident-title ${KINDS[kind].tone}`}>
+    <span class={`incident-title tone-${KINDS[kind].tone}`}>
       <AlarmIcon kind={kind} />
       {titleWhat(incident)}
     </span>
@@ -54,7 +54,7 @@ export function IncidentHeader({ roomId }: { roomId: string }) {
   if (!incident) return null;
   const where = describeLocation(incident.location ?? {});
   return (
-    <section class={`incident-header ${KINDS[kindOf(incident)].tone} ${incident.state}`} aria-label="Incident">
+    <section class={`incident-header tone-${KINDS[kindOf(incident)].tone} ${incident.state}`} aria-label="Incident">
       <div class="incident-top">
         <IncidentState incident={incident} />
         {incident.state === "open" && (

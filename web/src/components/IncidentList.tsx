@@ -19,7 +19,7 @@ const Card = memo(function Card({ incident }: { incident: Incident }) {
   const tone = KINDS[incident.kind]?.tone ?? "grey";
   const where = describeLocation(incident.location ?? {});
   return (
-    <li class={`incident-card ${tone} ${incident.state}`} data-room={incident.room_id}>
+    <li class={`incident-card tone-${tone} ${incident.state}`} data-room={incident.room_id}>
       <button type="button" class="incident-open" onClick={() => openRoom(incident.room_id)}>
         <span class="incident-what">
           <AlarmIcon kind={incident.kind in KINDS ? incident.kind : "other"} />

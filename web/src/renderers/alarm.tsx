@@ -62,7 +62,7 @@ function AlarmCard({ item, preview }: { item: TimelineItem; preview?: boolean })
   const level = levelOf(item.content);
   const where = describeLocation(alarm.location);
   return (
-    <div class={`alarm-msg ${tone}`} role="group" aria-label={`${word} alarm${where ? `, ${where}` : ""}`}>
+    <div class={`alarm-msg tone-${tone}`} role="group" aria-label={`${word} alarm${where ? `, ${where}` : ""}`}>
       <div class="alarm-head">
         <span class="alarm-kind">
           <AlarmIcon kind={alarm.kind} />
