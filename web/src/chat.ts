@@ -6,6 +6,7 @@
 import { primeAlerts } from "./alert";
 import { forgetAnswers, noteAnswerEvent } from "./answers";
 import { forgetWaiting, noteWaitingEvent, refreshWaiting } from "./waiting";
+import { forgetIncidents, noteIncidentEvent, noteIncidentRoom, refreshIncidents } from "./incidents";
 import { savedDrafts } from "./compose";
 import { closeRoom, countsComeWithSync, drawn, later, noteSeen, resetConversation, summaries } from "./conversation";
 import { forgetDirectory } from "./directory";
@@ -165,6 +166,7 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
       // An answer or an escalation notice: the answers shown of its message are asked again.
       noteAnswerEvent(e.getType(), e.getContent());
       noteWaitingEvent(e.getType(), e.getContent());
+      noteIncidentEvent(e, room);
       announce(e, room);
       // Their message is here: they are not typing it any more.
       if (drawn(e) || e.isRelation("m.replace")) noteMessage(room.roomId, e.getSender() ?? "");
@@ -194,6 +196,7 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
   c.on(RoomEvent.Name, () => later("rooms"));
   c.on(RoomEvent.MyMembership, (room, membership) => {
     later("rooms");
+    noteIncidentRoom(room);
     // Removed from the open conversation (by someone with the power to): it closes, saying so.
     if (room.roomId === store.get().current && membership !== KnownMembership.Join && membership !== KnownMembership.Invite) {
       closeRoom();
@@ -225,6 +228,7 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
       // Do-not-disturb set before a reload (or on another device) stays on.
       loadMyDnd();
       refreshWaiting();
+      refreshIncidents();
       for (const room of c.getRooms()) {
         if (room.getMyMembership() === KnownMembership.Invite) c.joinRoom(room.roomId).catch(() => undefined);
         // Messages whose "accepted" answer was lost before a reload, but which the server has.
@@ -285,6 +289,7 @@ async function end(): Promise<void> {
   forgetTypists();
   forgetAnswers();
   forgetWaiting();
+  forgetIncidents();
   c?.stopClient();
   c?.removeAllListeners();
   forgetDnd();

@@ -211,9 +211,9 @@ export function priorityContent(
   return out;
 }
 
-/** "Acknowledged", "Declined", or the option's own label ("On my way 5 min"). */
+/** "Acknowledged", "Declined", or the option's own label ("On my way 5 min", an alarm's "Can't come"). */
 export function answerWords(option: string, label: string): string {
   if (option === "acknowledge") return "Acknowledged";
-  if (option === "decline") return "Declined";
+  if (option === "decline" && (label === "Decline" || !label)) return "Declined";
   return label;
 }

@@ -9,6 +9,7 @@ import { createStore, useSelector } from "./store";
 import type { DndInfo } from "./dnd";
 import type { AskView } from "./answers";
 import type { WaitingItem } from "./waiting";
+import type { Incident } from "./incidents";
 
 export type Screen =
   | { kind: "loading" }
@@ -137,7 +138,8 @@ export type Panel =
   | "on-call"
   | "role"
   | "role-admin"
-  | "broadcasts";
+  | "broadcasts"
+  | "incidents";
 
 export interface State {
   screen: Screen;
@@ -213,6 +215,8 @@ export interface State {
   broadcaster: boolean;
   /** The broadcasts panel shows my list (null), the composer (""), or a report (its id). */
   broadcastView: string | null;
+  /** The incident conversations I am in, open first, as the server last said (null: not asked yet; incidents.ts). */
+  incidents: Incident[] | null;
 }
 
 /** A photo in the viewer: the server's file, or this device's copy before it was sent. */
@@ -265,6 +269,7 @@ export const initialChatState: Omit<State, "screen"> = {
   oncall: initialOnCall,
   broadcaster: false,
   broadcastView: null,
+  incidents: null,
 };
 
 export const store = createStore<State>({ screen: { kind: "loading" }, ...initialChatState });

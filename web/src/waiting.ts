@@ -3,9 +3,11 @@
 // (`GET /_wardline/client/v1/escalations/waiting`, the same rule as the message's status). The
 // red (emergency) or amber (urgent) banner shows them until each is answered or its escalation
 // ends. Asked again whenever something that may change it arrives (a priority message, an
-// answer, a reaction, a deletion, an escalation notice) and at start; a failed ask keeps what
-// was known (never silently clears it).
+// answer, a reaction, a deletion, an escalation notice, a hospital system's notice that its alarm
+// ended, an incident closed) and at start; a failed ask keeps what was known (never silently
+// clears it).
 
+import { ALARM, INCIDENT } from "./alarms";
 import { ESCALATION, PRIORITY, RESPONSE } from "./priority";
 import { token } from "./signedin";
 import { store } from "./state";
@@ -62,7 +64,9 @@ export function noteWaitingEvent(type: string, content: Record<string, unknown>)
     type === "m.room.redaction" ||
     PRIORITY in content ||
     RESPONSE in content ||
-    ESCALATION in content
+    ESCALATION in content ||
+    ALARM in content ||
+    type === INCIDENT
   ) {
     refreshWaiting();
   }

@@ -1,5 +1,6 @@
 //! `wardline`: the server and its administration commands.
 
+mod alarm_cli;
 mod audit_cli;
 mod audit_files;
 mod audit_ship;
@@ -64,6 +65,9 @@ enum Command {
     /// Integration accounts (hospital systems that raise alarms): add, list, revoke, keys.
     #[command(subcommand)]
     Integration(integration_cli::IntegrationCommand),
+    /// The rules that route alarms to people: list, set (from a JSON file), remove.
+    #[command(subcommand)]
+    AlarmRule(alarm_cli::AlarmRuleCommand),
     /// Copy the data directory (database, files, audit keys and checkpoints) into DEST, a new or
     /// empty directory, with a manifest of every file; works while the server runs.
     Backup {
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
             Command::Integration(cmd) => {
                 users::with_services(config, |s, _| Box::pin(integration_cli::run(s, cmd))).await
             }
+            Command::AlarmRule(cmd) => users::with_services(config, |s, _| Box::pin(alarm_cli::run(s, cmd))).await,
             Command::Backup { dest } => backup::run(config, &dest).await,
             Command::Restore { src } => restore::run(&config, &src),
         }

@@ -3,12 +3,14 @@
 
 import { mayWrite } from "../broadcasts";
 import { closeRoom, loadEarlier, otherPerson } from "../conversation";
+import { incidentOf, isIncidentRoom } from "../incidents";
 import { matrix } from "../signedin";
 import { store, useStore } from "../state";
 import { Composer } from "./Composer";
 import { DetailsDialog } from "./DetailsDialog";
 import { DndNotice } from "./DndNotice";
 import { ForwardDialog } from "./ForwardDialog";
+import { IncidentHeader, IncidentTitle } from "./IncidentHeader";
 import { Presence } from "./Presence";
 import { ReadersDialog } from "./ReadersDialog";
 import { RoleLine } from "./RoleLine";
@@ -27,6 +29,7 @@ export function Conversation({ roomId }: { roomId: string }) {
   const forwarding = useStore((s) => s.forwarding);
   const details = useStore((s) => s.details);
   const room = matrix().getRoom(roomId);
+  const incident = useStore((s) => incidentOf(s.incidents, roomId) !== undefined) || isIncidentRoom(room);
   const person = other ?? (room ? otherPerson(room) : null);
   return (
     <>
@@ -35,7 +38,7 @@ export function Conversation({ roomId }: { roomId: string }) {
           Back
         </button>
         <h2>
-          {name}
+          {incident ? <IncidentTitle roomId={roomId} name={name} /> : name}
           {person && (
             <span class="header-presence">
               <Presence userId={person} withWord />
@@ -51,6 +54,7 @@ export function Conversation({ roomId }: { roomId: string }) {
         </button>
       </header>
       {person && <DndNotice key={person} userId={person} />}
+      {incident && <IncidentHeader key={roomId} roomId={roomId} />}
       {opening ? (
         <p class="loading timeline-wrap">Loading messages…</p>
       ) : (

@@ -1,6 +1,7 @@
 // One message: who, whether it mentions me or was forwarded, what it answers, the content (drawn by its kind's renderer), reactions,
 // when, and for my own messages what happened to it; its actions behind "⋯".
 
+import { ALARM, alarmOf } from "../alarms";
 import { discard, FORWARDED, forwardedFrom, retry } from "../compose";
 import { mentionsMe } from "../mentions";
 import { kindOf, rendererFor } from "../renderers";
@@ -53,8 +54,10 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
   const kind = kindOf(shown.type, shown.content, shown.redacted, shown.sender);
   const forwarded = !shown.redacted && typeof shown.content[FORWARDED] === "object" && !isCoverCopy(shown);
   // (A priority message names all its recipients, and its badge says more than "Mentions you".)
-  const forMe = !item.mine && !shown.redacted && kind !== PRIORITY && kind !== ESCALATION && mentionsMe(shown.content);
-  const system = kind === ESCALATION ? " system" : "";
+  const alarm = kind === ALARM;
+  const forMe = !item.mine && !shown.redacted && kind !== PRIORITY && kind !== ESCALATION && !alarm && mentionsMe(shown.content);
+  // (An alarm names its source system itself; the source's notice that it ended is a line of its own.)
+  const system = kind === ESCALATION || (alarm && alarmOf(shown.content)?.state !== "active") ? " system" : "";
   return (
     <article
       class={`msg${item.mine ? " mine" : ""}${forMe ? " mentions-me" : ""}${found ? " found" : ""}${system}`}
@@ -63,7 +66,7 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
       data-seen={!item.mine && item.eventId ? item.eventId : undefined}
       tabIndex={-1}
     >
-      {!item.mine && (
+      {!item.mine && !alarm && (
         <div class="who">
           <Presence userId={item.sender} />
           {item.senderName}
@@ -83,7 +86,7 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
         </div>
       )}
       <CoverLabel item={item} />
-      {item.replyTo && <ReplyQuote eventId={item.replyTo} />}
+      {item.replyTo && !alarm && <ReplyQuote eventId={item.replyTo} />}
       <div class="body">
         <View item={shown} />
       </div>

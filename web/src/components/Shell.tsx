@@ -6,6 +6,7 @@ import { Banner } from "./Banner";
 import { Broadcasts } from "./Broadcasts";
 import { Conversation } from "./Conversation";
 import { Devices } from "./Devices";
+import { IncidentList } from "./IncidentList";
 import { NewChat } from "./NewChat";
 import { NotificationSettings } from "./NotificationSettings";
 import { PhotoViewer } from "./PhotoViewer";
@@ -22,6 +23,7 @@ function Main() {
   if (panel === "devices") return <Devices />;
   if (panel === "notifications") return <NotificationSettings />;
   if (panel === "broadcasts") return <Broadcasts />;
+  if (panel === "incidents") return <IncidentList />;
   const roles = rolePanel(panel);
   if (roles) return roles;
   return <p class="loading">Choose a conversation.</p>;

@@ -16,6 +16,7 @@ import { store, useStore } from "../state";
 import { BroadcastNav } from "./BroadcastNav";
 import { ConversationList } from "./ConversationList";
 import { DndControl } from "./DndControl";
+import { IncidentsNav } from "./IncidentsNav";
 import { MessageResults } from "./MessageResults";
 import { RolesNav } from "./RolesNav";
 import { Waiting } from "./Waiting";
@@ -29,6 +30,7 @@ export function Sidebar() {
         <button class="plain" onClick={() => showPanel("new-chat")}>
           New chat
         </button>
+        <IncidentsNav />
         <RolesNav />
         <BroadcastNav />
         <button class="plain" onClick={() => showPanel("devices")}>

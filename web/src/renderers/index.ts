@@ -1,9 +1,12 @@
 // The table of message renderers, by kind. A kind is the msgtype of an m.room.message, or
 // "deleted"; content that makes a message something else (a role's notice, a priority message
-// or quick responses, an answer to one, the server's escalation notice) gets its own kind here.
+// or quick responses, an answer to one, the server's escalation notice, a hospital system's
+// alarm) gets its own kind here.
 
+import { ALARM, fromIntegration } from "../alarms";
 import { ESCALATION, PRIORITY, RESPONSE, asks, serverMember } from "../priority";
 import { me } from "../signedin";
+import { alarmRenderer } from "./alarm";
 import { escalationRenderer } from "./escalation";
 import { fileRenderer } from "./file";
 import { imageRenderer } from "./image";
@@ -29,6 +32,7 @@ const renderers: Record<string, Renderer> = {
   [PRIORITY]: priorityRenderer,
   [RESPONSE]: responseRenderer,
   [ESCALATION]: escalationRenderer,
+  [ALARM]: alarmRenderer,
 };
 
 /** Message event types not drawn as messages of their own (shown on the message they are about). */
@@ -53,6 +57,8 @@ export function kindOf(type: string, content: Record<string, unknown>, redacted:
     // A role's notice (nobody on shift): a kind of its own, whatever its msgtype.
     if (block(content, ROLE_NOTICE)) return ROLE_NOTICE;
     if (block(content, ESCALATION) && sender !== undefined && sender === serverMember(me())) return ESCALATION;
+    // A hospital system's alarm (or its notice that the alarm ended): from its integration's user only.
+    if (block(content, ALARM) && fromIntegration(sender)) return ALARM;
     if (block(content, RESPONSE)) return RESPONSE;
     const msgtype = typeof content.msgtype === "string" ? content.msgtype : "";
     // A priority message or quick responses: its text, badge and answers (not a file's).

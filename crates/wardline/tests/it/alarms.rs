@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::admin::admin;
-use crate::harness::{Client, Server, enc};
+use crate::harness::{Client, Server, cli, enc};
 use crate::priority::status;
 
 const A: &str = "/_wardline/admin/v1";
@@ -522,4 +522,41 @@ async fn a_responder_closes_an_incident_and_alarms_reach_only_a_rules_targets_or
         msgs.iter().any(|e| e["content"]["org.wardline.alarm"]["alarm_id"] == assist_id.as_str()),
         "the administrators have it"
     );
+}
+
+#[tokio::test]
+async fn the_command_line_sets_lists_and_removes_rules_with_the_same_checks_audited() {
+    let s = Server::start();
+    let boss = admin(&s).await;
+    let nia = s.user("nia").await;
+    let rule = json!({"id": "w7-calls", "name": "Ward 7 calls", "match": {"kinds": ["nurse_call"]},
+        "action": {"mode": "conversation", "targets": [{"kind": "user", "user_id": nia.user_id}], "level": "urgent"}});
+    let (ok, out, err) = cli(&s.data_dir, &["alarm-rule", "set", "-"], Some(&rule.to_string()));
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("saved rule w7-calls (version 1)"), "{out}");
+    // The same checks as the API: a routine level is refused, naming the rule.
+    let mut bad = rule.clone();
+    bad["action"]["level"] = json!("routine");
+    bad["version"] = json!(1);
+    let (ok, out, err) = cli(&s.data_dir, &["alarm-rule", "set", "-"], Some(&bad.to_string()));
+    assert!(!ok && err.contains("w7-calls"), "{out}{err}");
+    let (ok, out, err) = cli(&s.data_dir, &["alarm-rule", "list"], None);
+    assert!(ok, "{err}");
+    assert!(out.contains("w7-calls\tWard 7 calls\tconversation\turgent\t1\tyes\t1"), "{out}");
+    assert!(out.contains("(built in: the administrators)"), "{out}");
+    let (_, listed) = boss.get(&format!("{A}/alarm_rules")).await;
+    assert_eq!(listed["rules"][0]["rule"]["id"], "w7-calls", "the API sees what the command line saved");
+    let (ok, out, err) = cli(&s.data_dir, &["alarm-rule", "remove", "w7-calls"], None);
+    assert!(ok && out.contains("removed rule w7-calls"), "{out}{err}");
+    let (ok, _, err) = cli(&s.data_dir, &["alarm-rule", "remove", "w7-calls"], None);
+    assert!(!ok && err.contains("no rule w7-calls"), "{err}");
+    let (ok, out, err) = cli(&s.data_dir, &["audit", "export"], None);
+    assert!(ok, "{err}");
+    let rules: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["action"] == "alarm.rule")
+        .collect();
+    assert_eq!(rules.len(), 2, "saved and removed: {rules:?}");
+    assert!(rules.iter().all(|r| r["detail"].as_str().unwrap().contains("via=cli")), "{rules:?}");
 }

@@ -1,0 +1,69 @@
+// The alarm block of a hospital system's message (src/alarms.ts): what it says, its place and
+// patient in words, and the source's own text without the server's prefix and the answer list
+// it adds for stock clients.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const bundled = await build({
+  entryPoints: [path.join(here, "..", "src", "alarms.ts")],
+  bundle: true,
+  format: "esm",
+  write: false,
+  platform: "neutral",
+});
+const { alarmOf, alarmText, describeLocation, describePatient, fromIntegration, KINDS } = await import(
+  `data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString("base64")}`
+);
+
+const block = {
+  alarm_id: "al_aaaaaaaaaaaaaaaaaaaa",
+  kind: "cardiac_arrest",
+  source_priority: "emergency",
+  location: { site: "Main", ward: "Ward 7", room: "3", bed: "12" },
+  integration: "arrests",
+  state: "active",
+  patient: { id: "H123456", system: "mrn" },
+};
+const content = {
+  msgtype: "m.text",
+  body: "[EMERGENCY] Cardiac arrest — Main, Ward 7, room 3, bed 12: Adult arrest: crash team\n\nReact 1️⃣ Coming · 2️⃣ Can't come",
+  "org.wardline.priority": { level: "emergency" },
+  "org.wardline.ask": { options: [{ id: "accept", label: "Coming", means: "accept" }, { id: "decline", label: "Can't come", means: "decline" }] },
+  "org.wardline.alarm": block,
+};
+
+test("an alarm's block: kind, place, patient, state", () => {
+  const a = alarmOf(content);
+  assert.equal(a.kind, "cardiac_arrest");
+  assert.equal(KINDS[a.kind].tone, "red");
+  assert.equal(KINDS.nurse_call.tone, "amber");
+  assert.equal(describeLocation(a.location), "Main, Ward 7, room 3, bed 12");
+  assert.equal(describeLocation({ ward: "Ward 7", bed: "4" }), "Ward 7, bed 4");
+  assert.equal(describePatient(a.patient), "H123456 (mrn)");
+  assert.equal(describePatient({ id: "943 476 5919", name: "Jo Bloggs", birth_date: "1950-02-01" }), "Jo Bloggs · 943 476 5919 · born 1950-02-01");
+  assert.equal(a.state, "active");
+  assert.equal(alarmOf({ ...content, "org.wardline.alarm": { ...block, state: "reset" } }).state, "reset");
+  // A kind this client does not know yet is an alarm all the same; no block, no alarm.
+  assert.equal(alarmOf({ ...content, "org.wardline.alarm": { ...block, kind: "gas_leak" } }).kind, "other");
+  assert.equal(alarmOf({ msgtype: "m.text", body: "x" }), null);
+  assert.equal(alarmOf({ "org.wardline.alarm": { kind: "fire" } }), null, "an alarm has an id");
+  assert.equal(alarmOf({ "org.wardline.alarm": { ...block, patient: { system: "mrn" } } }).patient, null);
+});
+
+test("the source's text, without the server's prefix and answer list; any other text as it is", () => {
+  const a = alarmOf(content);
+  assert.equal(alarmText(content, a), "Adult arrest: crash team");
+  const plain = { ...content, body: "Something else entirely" };
+  assert.equal(alarmText(plain, a), "Something else entirely");
+});
+
+test("only an integration's user raises alarms", () => {
+  assert.ok(fromIntegration("@integration.arrests:localhost"));
+  assert.ok(!fromIntegration("@priya:localhost"));
+  assert.ok(!fromIntegration(undefined));
+});
