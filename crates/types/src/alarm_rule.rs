@@ -150,6 +150,10 @@ pub struct RuleAction {
     /// An incident's title ("Cardiac arrest"); left out, the alarm's kind names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// For an incident: how many responders must be coming before its escalation stops (1 to
+    /// 20; one if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needed: Option<u8>,
 }
 
 /// An alarm rule.
@@ -189,6 +193,9 @@ pub enum RuleError {
     /// A title on a rule that opens no incident.
     #[error("action.title is only for incidents")]
     TitleNotIncident,
+    /// `needed` on a rule that opens no incident, or out of bounds.
+    #[error("action.needed is only for incidents, 1 to 20")]
+    Needed,
     /// No targets, or too many.
     #[error("action.targets: 1 to 20 targets (none only for a record-only rule)")]
     Targets,
@@ -244,6 +251,9 @@ impl AlarmRule {
             (Some(_), Mode::Conversation | Mode::Record) => return Err(RuleError::TitleNotIncident),
             (Some(t), Mode::Incident) if !line_ok(t) => return Err(RuleError::Title),
             _ => {}
+        }
+        if a.needed.is_some_and(|n| a.mode != Mode::Incident || !(1..=crate::priority::MAX_NEEDED).contains(&n)) {
+            return Err(RuleError::Needed);
         }
         if a.mode == Mode::Record && self.id.is_failsafe() {
             return Err(RuleError::FailsafeRecord);
@@ -321,6 +331,7 @@ mod tests {
                 level: Level::Urgent,
                 policy: None,
                 title: None,
+                needed: None,
             },
         }
     }
@@ -403,6 +414,14 @@ mod tests {
         assert_eq!(r.check(), Ok(()));
         r.action.title = Some("a\nb".into());
         assert_eq!(r.check(), Err(RuleError::Title));
+        r.action.title = None;
+        r.action.needed = Some(3);
+        assert_eq!(r.check(), Ok(()));
+        r.action.needed = Some(21);
+        assert_eq!(r.check(), Err(RuleError::Needed));
+        r.action.mode = Mode::Conversation;
+        r.action.needed = Some(2);
+        assert_eq!(r.check(), Err(RuleError::Needed), "only for incidents");
         let mut r = ok.clone();
         r.action.targets = (0..21).map(|i| role(&format!("r{i}"))).collect();
         assert_eq!(r.check(), Err(RuleError::Targets));

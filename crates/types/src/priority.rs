@@ -5,7 +5,8 @@
 //! - `org.wardline.priority`: `{"level": "urgent" | "emergency"}` (routine is the absence of the
 //!   block);
 //! - `org.wardline.ask`: the answers it asks for, `{"options": [{"id", "label", "means"}],
-//!   "first_accept": bool, "deadline_ms": n}`. An urgent or emergency message always asks; one
+//!   "first_accept": bool, "deadline_ms": n, "needed": n}` (`needed`: how many must accept before
+//!   its escalation stops, 1 to 20, one if absent). An urgent or emergency message always asks; one
 //!   that names no options asks for *Acknowledge* or *Decline*. A routine message may ask too
 //!   (quick responses: "Accept patient", "On my way 5 min", "Decline").
 //!
@@ -33,6 +34,8 @@ pub const ACKNOWLEDGE: &str = "acknowledge";
 /// The option id of a plain refusal.
 pub const DECLINE: &str = "decline";
 
+/// Most people a message may need to accept it before its escalation stops.
+pub const MAX_NEEDED: u8 = 20;
 /// Most options a message may offer (the keycaps 1️⃣ … 6️⃣ name them for stock clients).
 pub const MAX_OPTIONS: usize = 6;
 /// Longest option label, in characters.
@@ -128,6 +131,10 @@ pub struct Ask {
     /// Tell the sender if nobody has accepted within this many milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
+    /// How many people must stand accepting before its escalation stops (an incident's team):
+    /// one if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needed: Option<u8>,
 }
 
 impl Ask {
@@ -141,7 +148,14 @@ impl Ask {
             ],
             first_accept: false,
             deadline_ms: None,
+            needed: None,
         }
+    }
+
+    /// How many must stand accepting before the escalation stops (at least one).
+    #[must_use]
+    pub fn needed(&self) -> u64 {
+        self.needed.map_or(1, u64::from).max(1)
     }
 
     /// The option with this id.
@@ -228,6 +242,9 @@ fn parse_ask(block: &Value) -> Result<Ask, PriorityError> {
     }
     if ask.deadline_ms.is_some_and(|d| !DEADLINE_MS.contains(&d)) {
         return Err(bad("deadline_ms is between one minute and one day"));
+    }
+    if ask.needed.is_some_and(|n| !(1..=MAX_NEEDED).contains(&n)) {
+        return Err(bad("needed is 1 to 20"));
     }
     Ok(ask)
 }
@@ -395,6 +412,11 @@ mod tests {
         assert!(ask(json!([opt("a", "x", "maybe")])).is_err(), "unknown meaning");
         let late = request_of(&json!({ASK: {"options": [opt("a", "x", "accept")], "deadline_ms": 10}}));
         assert!(late.is_err(), "deadline under a minute");
+        let team = request_of(&json!({ASK: {"options": [opt("a", "x", "accept")], "needed": 3}})).unwrap().unwrap();
+        assert_eq!(team.ask.needed(), 3);
+        assert_eq!(ok.ask.needed(), 1, "one if absent");
+        assert!(request_of(&json!({ASK: {"options": [opt("a", "x", "accept")], "needed": 0}})).is_err());
+        assert!(request_of(&json!({ASK: {"options": [opt("a", "x", "accept")], "needed": 21}})).is_err());
         let empty = request_of(&json!({ASK: {"options": []}, PRIORITY: {"level": "emergency"}})).unwrap().unwrap();
         assert_eq!(empty.ask.options, Ask::acknowledge_or_decline().options, "no options: acknowledge or decline");
     }

@@ -35,9 +35,10 @@ pub fn incident_title(alarm: &Alarm, rule: &AlarmRule) -> String {
     format!("{what} — {}", alarm.location.describe())
 }
 
-/// The answers an alarm asks for: an incident's responders say whether they are coming; a
-/// conversation's recipients accept or decline, the first acceptance taking it.
-fn ask(mode: Mode) -> Ask {
+/// The answers an alarm asks for: an incident's responders say whether they are coming (its
+/// escalation stops once `needed` are); a conversation's recipients accept or decline, the first
+/// acceptance taking it.
+fn ask(mode: Mode, needed: Option<u8>) -> Ask {
     let (yes, no) = if mode == Mode::Incident { ("Coming", "Can't come") } else { ("Accept", "Decline") };
     Ask {
         options: vec![
@@ -46,6 +47,7 @@ fn ask(mode: Mode) -> Ask {
         ],
         first_accept: mode == Mode::Conversation,
         deadline_ms: None,
+        needed: needed.filter(|n| *n > 1 && mode == Mode::Incident),
     }
 }
 
@@ -66,15 +68,16 @@ fn block(alarm: &Alarm) -> Value {
     b
 }
 
-/// The message an alarm is posted as, at `level`, in a conversation of `mode`.
+/// The message an alarm is posted as, at `level`, in a conversation of `mode`, needing
+/// `needed` responders (an incident).
 #[must_use]
-pub fn message(alarm: &Alarm, level: Level, mode: Mode) -> Value {
+pub fn message(alarm: &Alarm, level: Level, mode: Mode, needed: Option<u8>) -> Value {
     let body = format!("{} — {}: {}", kind_name(alarm.kind), alarm.location.describe(), alarm.text);
     json!({
         "msgtype": "m.text",
         "body": body,
         PRIORITY: { "level": level },
-        ASK: ask(mode),
+        ASK: ask(mode, needed),
         ALARM: block(alarm),
     })
 }
@@ -82,8 +85,8 @@ pub fn message(alarm: &Alarm, level: Level, mode: Mode) -> Value {
 /// The edit of an alarm's message `original` after its source changed what it says: the whole
 /// message anew, as `m.new_content` of an `m.replace`.
 #[must_use]
-pub fn edit(alarm: &Alarm, level: Level, mode: Mode, original: &ruma::EventId) -> Value {
-    let new = message(alarm, level, mode);
+pub fn edit(alarm: &Alarm, level: Level, mode: Mode, needed: Option<u8>, original: &ruma::EventId) -> Value {
+    let new = message(alarm, level, mode, needed);
     let body = format!("* {}", new.get("body").and_then(Value::as_str).unwrap_or_default());
     json!({
         "msgtype": "m.text",
@@ -118,6 +121,7 @@ pub fn incident_open(alarm: &Alarm, rule: &AlarmRule, opened: Timestamp) -> Valu
         "location": alarm.location,
         "state": "open",
         "opened_ts": opened.0,
+        "needed": rule.action.needed.unwrap_or(1).max(1),
     });
     if let Some(p) = &alarm.patient {
         s["patient"] = json!(p);
@@ -166,7 +170,8 @@ mod tests {
     #[test]
     fn ask_offers_accept_and_decline() {
         for mode in [Mode::Conversation, Mode::Incident] {
-            let a = ask(mode);
+            let a = ask(mode, Some(3));
+            assert_eq!(a.needed(), if mode == Mode::Incident { 3 } else { 1 });
             let content = json!({ PRIORITY: { "level": "emergency" }, ASK: a });
             let request = request_of(&content).ok().flatten().expect("a request");
             assert_eq!(request.ask.option(ACCEPT).map(|c| c.means), Some(Means::Accept));

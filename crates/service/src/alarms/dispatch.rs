@@ -281,7 +281,7 @@ impl AlarmService {
             room_id: room.to_owned(),
             kind: kinds::MESSAGE.into(),
             state_key: None,
-            content: content::message(alarm, rule.action.level, rule.action.mode),
+            content: content::message(alarm, rule.action.level, rule.action.mode, rule.action.needed),
             redacts: None,
             txn: Some(txn(alarm, what)),
         };
@@ -305,11 +305,16 @@ impl AlarmService {
                 .with_state(room, |s| s.get(wardline_types::alarm::INCIDENT, "").map(|e| e.event.content.clone()))
                 .await?;
             let mode = if incident.is_some() { Mode::Incident } else { Mode::Conversation };
+            let needed = incident
+                .as_ref()
+                .and_then(|s| s.get("needed"))
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|n| u8::try_from(n).ok());
             let send = SendEvent {
                 room_id: room.clone(),
                 kind: kinds::MESSAGE.into(),
                 state_key: None,
-                content: content::edit(alarm, *level, mode, event),
+                content: content::edit(alarm, *level, mode, needed, event),
                 redacts: None,
                 txn: Some(txn(alarm, &format!("r{}", alarm.revision))),
             };

@@ -148,9 +148,10 @@ impl AlarmService {
                 facts.push(fact("withdrawn", Some(user), Some(answer), json!({}), self.clock.now()));
             }
         }
-        // The outcome as the answers and the escalation have it now: accepted while someone's
-        // latest answer accepts (even after the failsafe); waiting again if the acceptance was
-        // taken back and the escalation resumed.
+        // The outcome as the escalation and the answers have it now: accepted once the
+        // escalation stopped for an acceptance (one, or the several an incident needs) or,
+        // after the failsafe, while someone's latest answer accepts; waiting (again, if an
+        // acceptance was taken back) while it escalates.
         let mut outcome = None;
         if let Some(esc) = self.store.escalation(&event).await? {
             for done in &esc.log {
@@ -161,11 +162,13 @@ impl AlarmService {
                 facts.push(fact("failsafe", None, None, json!({}), at));
                 facts.push(fact("undeliverable", None, None, json!({ "reason": "failsafe" }), at));
             }
-            outcome = match (someone_accepts, esc.ended) {
-                (true, _) | (false, Some((EscalationEnd::Accepted, _))) => Some(AlarmOutcome::Accepted),
-                (false, Some((EscalationEnd::Failsafe, _))) => Some(AlarmOutcome::Failsafe),
-                (false, None) => Some(AlarmOutcome::Notified),
-                (false, Some((EscalationEnd::Cancelled, _))) => None,
+            outcome = match (esc.ended, someone_accepts) {
+                (Some((EscalationEnd::Accepted, _)), _) | (Some((EscalationEnd::Failsafe, _)), true) => {
+                    Some(AlarmOutcome::Accepted)
+                }
+                (Some((EscalationEnd::Failsafe, _)), false) => Some(AlarmOutcome::Failsafe),
+                (None, _) => Some(AlarmOutcome::Notified),
+                (Some((EscalationEnd::Cancelled, _)), _) => None,
             };
         }
         // Written only if something is new: most passes find nothing, and read only.

@@ -54,6 +54,7 @@ impl AlarmService {
                 level: Level::Urgent,
                 policy: None,
                 title: None,
+                needed: None,
             },
         })
     }

@@ -283,6 +283,15 @@ impl EscalationService {
         }
         match choice.means {
             Means::Accept => {
+                // A message that needs several (an incident's team): until that many stand
+                // accepting, each acceptance is told and the escalation goes on.
+                let needed = request.ask.needed();
+                if needed > 1 && !replay {
+                    let coming = self.status.status_for_server(&message).await?.answer_counts().0;
+                    if coming < needed {
+                        return self.accepted_not_enough(&esc, &message, answer, choice, coming, needed).await;
+                    }
+                }
                 if !replay
                     && !self
                         .store
@@ -441,6 +450,36 @@ impl EscalationService {
     /// deleted): its escalation, ended as accepted, opens again due now, and everyone is told.
     /// Told and recorded before it reopens, so a crash in between tells once (the transaction
     /// id) and the next reading reopens it.
+    /// One more of the several a message needs accepted (`coming` of `needed` now): recorded
+    /// and told, and the escalation goes on.
+    async fn accepted_not_enough(
+        &self,
+        esc: &wardline_store::Escalation,
+        message: &StoredEvent,
+        answer: &StoredEvent,
+        choice: &wardline_types::priority::Choice,
+        coming: u64,
+        needed: u64,
+    ) -> ServiceResult<()> {
+        let by = &answer.event.sender;
+        let actor = Actor::system(by.clone());
+        let detail = format!("accepted option={}: {coming} of {needed} needed, escalation goes on", choice.id);
+        self.record(&actor, message, detail, Outcome::Success)?;
+        let name = self.name_of(by).await?;
+        let content = json!({
+            "msgtype": "m.notice",
+            "body": format!("✓ {name} ({}): {coming} of {needed} needed. Escalation goes on.", choice.label),
+            "m.mentions": {},
+            super::steps::NOTICE: {
+                "message": esc.event_id, "kind": "accepted_some", "by": by, "option": choice.id,
+                "coming": coming, "needed": needed,
+            },
+        });
+        let txn = format!("esc-{}-accepted-{}", esc.event_id, answer.event.event_id);
+        self.rooms.post_server_notice(&esc.room_id, &esc.sender, &txn, content).await?;
+        Ok(())
+    }
+
     async fn resume_if_nobody_accepts(
         &self,
         esc: &wardline_store::Escalation,
@@ -451,7 +490,9 @@ impl EscalationService {
         detail: String,
     ) -> ServiceResult<()> {
         let status = self.status.status_for_server(message).await?;
-        if status.answer_counts().0 > 0 {
+        // Enough still stand accepting (one, or the several the message needs).
+        let needed = priority::request_of(&message.event.content).ok().flatten().map_or(1, |r| r.ask.needed());
+        if status.answer_counts().0 >= needed {
             return Ok(());
         }
         self.record(&Actor::system(by.to_owned()), message, detail, Outcome::Success)?;

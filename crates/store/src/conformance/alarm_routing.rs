@@ -313,7 +313,14 @@ fn rule(id: &str, position: i64, name: &str) -> StoreResult<AlarmRule> {
         enabled: true,
         position,
         matches: RuleMatch::default(),
-        action: RuleAction { mode: Mode::Record, targets: vec![], level: Level::Urgent, policy: None, title: None },
+        action: RuleAction {
+            mode: Mode::Record,
+            targets: vec![],
+            level: Level::Urgent,
+            policy: None,
+            title: None,
+            needed: None,
+        },
     })
 }
 

@@ -560,3 +560,45 @@ async fn the_command_line_sets_lists_and_removes_rules_with_the_same_checks_audi
     assert_eq!(rules.len(), 2, "saved and removed: {rules:?}");
     assert!(rules.iter().all(|r| r["detail"].as_str().unwrap().contains("via=cli")), "{rules:?}");
 }
+
+#[tokio::test]
+async fn an_incident_that_needs_three_responders_escalates_until_three_are_coming() {
+    let s = Server::start();
+    let boss = admin(&s).await;
+    let (ada, bo, cy) = (s.user("ada").await, s.user("bo").await, s.user("cy").await);
+    role(&boss, "arrest-team", "Arrest team", &[&ada, &bo, &cy]).await;
+    let key = integration(&boss, "arrests").await;
+    let sys = system(&s, &key);
+    let mut rule = json!({"name": "Arrests", "match": {"kinds": ["cardiac_arrest"]},
+        "action": {"mode": "conversation", "targets": [{"kind": "role", "role": "arrest-team"}],
+                   "level": "emergency", "needed": 3}});
+    let (st, b) = boss.put(&format!("{A}/alarm_rules/arrests"), rule.clone()).await;
+    assert_eq!((st, b["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "needed is for incidents: {b}");
+    rule["action"]["mode"] = json!("incident");
+    assert_eq!(boss.put(&format!("{A}/alarm_rules/arrests"), rule).await.0, 200);
+
+    let (_, made) = sys.post(&format!("{I}/alarms"), alarm("arrest-3", "cardiac_arrest", "emergency")).await;
+    let id = made["alarm_id"].as_str().unwrap().to_owned();
+    let a = alarm_until(&sys, &id, "was delivered", |a| a["outcome"] == "notified").await;
+    let (room, event) = (a["room_id"].as_str().unwrap().to_owned(), a["event_id"].as_str().unwrap().to_owned());
+    let msgs = messages(&ada, &room).await;
+    let posted = msgs.iter().find(|e| e["event_id"] == event.as_str()).unwrap();
+    assert_eq!(posted["content"]["org.wardline.ask"]["needed"], 3, "{posted}");
+    let (_, incident) = state(&ada, &room, "org.wardline.incident").await;
+    assert_eq!(incident["needed"], 3, "{incident}");
+
+    // Two coming: each is told, the escalation goes on, and the alarm is still waiting.
+    answer(&ada, &room, &event, "accept", "a1").await;
+    answer(&bo, &room, &event, "accept", "b1").await;
+    crate::priority::server_notice(&ada, &room, "✓ Dr bo (Coming): 2 of 3 needed. Escalation goes on.").await;
+    assert_eq!(status(&ada, &room, &event).await["escalation"]["state"], "open");
+    let a = alarm_until(&sys, &id, "had two acceptances", |a| has(a, "accepted", bo.user_id.as_str())).await;
+    assert_eq!(a["outcome"], "notified", "two of three is not enough: {a}");
+    let list = incidents(&cy).await;
+    assert_eq!(list[0]["coming"].as_array().unwrap().len(), 2, "{list:?}");
+    // The third: the escalation stops, the alarm is accepted.
+    answer(&cy, &room, &event, "accept", "c1").await;
+    let a = alarm_until(&sys, &id, "was accepted", |a| a["outcome"] == "accepted").await;
+    assert!(has(&a, "accepted", cy.user_id.as_str()), "{a}");
+    assert_eq!(status(&ada, &room, &event).await["escalation"]["state"], "accepted");
+}

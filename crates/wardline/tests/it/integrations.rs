@@ -132,7 +132,7 @@ async fn keys_are_shown_once_stored_hashed_scoped_revocable_and_every_use_is_aud
     let (st, other) = nc.post(&format!("{I}/alarms"), arrest("bed-14-call-1")).await;
     assert_eq!(st, 202);
     assert_ne!(other["alarm_id"], first["alarm_id"]);
-    // Stored once: the database has two alarms, pending.
+    // Stored once: the database has two alarms (pending, or already dispatched).
     let db = rusqlite::Connection::open(s.data_dir.join("wardline.db")).unwrap();
     let rows: Vec<(String, String)> = db
         .prepare("SELECT id, outcome FROM alarms ORDER BY seq")
@@ -142,7 +142,8 @@ async fn keys_are_shown_once_stored_hashed_scoped_revocable_and_every_use_is_aud
         .map(Result::unwrap)
         .collect();
     assert_eq!(rows.len(), 2, "{rows:?}");
-    assert_eq!(rows[0], (alarm_id.clone(), "pending".to_owned()));
+    assert_eq!(rows[0].0, alarm_id, "{rows:?}");
+    assert!(matches!(rows[0].1.as_str(), "pending" | "notified"), "{rows:?}");
     drop(db);
 
     // Bad input: a clear error code naming what is wrong; nothing stored.
@@ -336,10 +337,8 @@ async fn alarms_are_read_back_only_by_their_own_system_and_the_command_line_does
     let id = raised["alarm_id"].as_str().unwrap();
     let (st, got) = mon.get(&format!("{I}/alarms/{id}")).await;
     assert_eq!(st, 200, "{got}");
-    assert_eq!(
-        (got["kind"].as_str(), got["priority"].as_str(), got["outcome"].as_str()),
-        (Some("monitor"), Some("medium"), Some("pending"))
-    );
+    assert_eq!((got["kind"].as_str(), got["priority"].as_str()), (Some("monitor"), Some("medium")), "{got}");
+    assert!(matches!(got["outcome"].as_str(), Some("pending" | "notified")), "stored, then dispatched: {got}");
     assert_eq!(got["location"], json!({"ward": "ICU", "bed": "3"}));
     assert_eq!(got["occurred_ts"].as_u64(), Some(1_796_119_200_000));
     assert_eq!(got["timeline"][0]["kind"], "received");
