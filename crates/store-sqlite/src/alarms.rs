@@ -269,14 +269,9 @@ impl AlarmStore for SqliteStore {
                 }
                 let outcome = match &intake.change {
                     AlarmChange::Open(new) => open(w.tx, &intake, new)?,
-                    AlarmChange::Update { alarm, priority, text, location } => dispatch::update_by_source(
-                        w.tx,
-                        &intake,
-                        alarm,
-                        *priority,
-                        text.as_deref(),
-                        location.as_ref(),
-                    )?,
+                    AlarmChange::Update { alarm, priority, text, location } => {
+                        dispatch::update_by_source(w.tx, &intake, alarm, *priority, text.as_deref(), location.as_ref())?
+                    }
                     AlarmChange::End { alarm, state, reason } => {
                         dispatch::end_by_source(w.tx, &intake, alarm, *state, reason.as_deref())?
                     }

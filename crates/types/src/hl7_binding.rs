@@ -51,7 +51,9 @@ impl R40Ack {
 pub struct Hl7Binding {
     /// `MSH-3` (its first component, the namespace id) of what it sends.
     pub sending_application: String,
-    /// `MSH-4` (its first component) of what it sends.
+    /// `MSH-4` (its first component) of what it sends; empty for a sender that leaves MSH-4
+    /// empty (as IHE PCD's examples do).
+    #[serde(default)]
     pub sending_facility: String,
     /// The addresses it may connect from (`"10.20.0.0/16"`, `"192.0.2.7/32"`); empty: any.
     #[serde(default)]
@@ -75,8 +77,8 @@ fn default_kind() -> AlarmKind {
 /// Why a binding was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BindingError {
-    /// `sending_application` or `sending_facility` is blank, too long, or holds a character
-    /// HL7 uses as a separator or a control character.
+    /// `sending_application` is blank, or it or `sending_facility` is too long, has spaces
+    /// around it, or holds a character HL7 uses as a separator or a control character.
     #[error(
         "{0} is 1 to {MAX_SENDER_CHARS} characters, without spaces around it, control characters or HL7 separators (| ^ ~ \\ &)"
     )]
@@ -103,7 +105,7 @@ impl Hl7Binding {
         if !sender_ok(&self.sending_application) {
             return Err(BindingError::BadSender("sending_application"));
         }
-        if !sender_ok(&self.sending_facility) {
+        if !self.sending_facility.is_empty() && !sender_ok(&self.sending_facility) {
             return Err(BindingError::BadSender("sending_facility"));
         }
         if self.allowed_addresses.len() > MAX_ADDRESSES {
@@ -166,6 +168,8 @@ mod tests {
         .unwrap();
         assert_eq!(b.r40_ack, R40Ack::OraR41);
         assert_eq!(R40Ack::parse("ora_r41"), Some(R40Ack::OraR41));
-        assert!(serde_json::from_str::<Hl7Binding>(r#"{"sending_application":"a","sending_facility":"b","x":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<Hl7Binding>(r#"{"sending_application":"a","sending_facility":"b","x":1}"#).is_err()
+        );
     }
 }

@@ -61,7 +61,10 @@ pub(super) async fn patients(s: &impl Store) -> StoreResult<()> {
     );
     check!(s.patient_in_bed(&bed("Ward 9", "1", "4")).await?.is_none(), "nobody in the bed after discharge");
     let after = s.apply_adt(update(AdtEvent::Update, 4_500, Some(bed("Ward 9", "1", "4")))).await?;
-    check!(matches!(&after, AdtApplied::Applied(q) if q.location == Location::default()), "an update places nobody discharged");
+    check!(
+        matches!(&after, AdtApplied::Applied(q) if q.location == Location::default()),
+        "an update places nobody discharged"
+    );
     check!(s.patient("HOSP|nobody").await?.is_none(), "unknown patient");
     hl7_intake(s).await?;
     bindings(s).await
@@ -85,9 +88,13 @@ fn hl7(nc: &IntegrationId, key: &str, change: AlarmChange, at: u64) -> Intake {
 async fn hl7_intake(s: &impl Store) -> StoreResult<()> {
     let nc = IntegrationId::parse("nursecall").map_err(|_| fail("id"))?;
     let hl7 = |key: &str, change, at| hl7(&nc, key, change, at);
-    let adt = AlarmChange::Adt(Box::new(PatientUpdate { key: "HOSP|H2".into(), ..update(AdtEvent::Admit, 9_000, None) }));
+    let adt =
+        AlarmChange::Adt(Box::new(PatientUpdate { key: "HOSP|H2".into(), ..update(AdtEvent::Admit, 9_000, None) }));
     check!(
-        matches!(s.record_intake(hl7("EPR|HOSP|A1", adt.clone(), 9_001)).await?, IntakeOutcome::Patient(AdtApplied::Applied(_))),
+        matches!(
+            s.record_intake(hl7("EPR|HOSP|A1", adt.clone(), 9_001)).await?,
+            IntakeOutcome::Patient(AdtApplied::Applied(_))
+        ),
         "an ADT message is applied in the intake write"
     );
     check!(s.patient("HOSP|H2").await?.is_some(), "and stored");
@@ -96,7 +103,10 @@ async fn hl7_intake(s: &impl Store) -> StoreResult<()> {
         "its resend is answered as the first"
     );
     let end = AlarmChange::End { alarm: id(90), state: AlarmState::Reset, reason: None };
-    check!(matches!(s.record_intake(hl7("NC|W7|E1", end.clone(), 9_003)).await?, IntakeOutcome::UnknownAlarm), "unknown");
+    check!(
+        matches!(s.record_intake(hl7("NC|W7|E1", end.clone(), 9_003)).await?, IntakeOutcome::UnknownAlarm),
+        "unknown"
+    );
     check!(
         matches!(s.record_intake(hl7("NC|W7|E1", end, 9_004)).await?, IntakeOutcome::Repeated { .. }),
         "a report of an unknown alarm is kept too"

@@ -76,7 +76,7 @@ mod tests {
             "MSH|^~\\&|EPR|HOSP|WARDLINE|HOSP|20261201080000||ADT^{trigger}^ADT_A01|C{trigger}|P|2.5\r\
 EVN|{trigger}|{evn}\r\
 PID|1||H123456^^^HOSP^MR~9434765919^^^NHS^NH||Doe^Jane^Q||19800314|F\r\
-PV1|1|I|{pv1}||||||MED\r"
+PV1|1|I|{pv1}|||||||MED\r"
         )
     }
 

@@ -20,7 +20,10 @@ fn part(value: Option<String>, seg: &Segment<'_>, field: usize, component: usize
             seg.occurrence,
             field,
             component,
-            format!("{}-{field}.{component} is longer than {MAX_PART_CHARS} characters or holds a control character", seg.id),
+            format!(
+                "{}-{field}.{component} is longer than {MAX_PART_CHARS} characters or holds a control character",
+                seg.id
+            ),
         )),
         other => Ok(other),
     }

@@ -24,5 +24,7 @@ pub mod adt;
 pub mod fields;
 pub mod pcd04;
 mod receive;
+#[cfg(test)]
+mod receive_tests;
 
 pub use ack::{Mode, Outcome, answer, check_header, mode};

@@ -116,9 +116,9 @@ fn unit(m: &Message<'_>, obx: &Segment<'_>) -> Option<String> {
 /// A content error (`AE`/`CE`) at its place: no `OBR` (101), no alert id in `OBR-29`/`OBR-3`
 /// (101) or one too long (102), no event `OBX` (101).
 pub fn read(m: &Message<'_>) -> Result<AlertReport, Hl7Error> {
-    let obr = m
-        .segment("OBR")
-        .ok_or_else(|| Hl7Error::at(ErrorCode::RequiredFieldMissing, "OBR", 1, 0, 0, "an alert report needs its OBR segment"))?;
+    let obr = m.segment("OBR").ok_or_else(|| {
+        Hl7Error::at(ErrorCode::RequiredFieldMissing, "OBR", 1, 0, 0, "an alert report needs its OBR segment")
+    })?;
     let source_id = present(m.text(obr, 29, 2))
         .or_else(|| present(m.text(obr, 29, 1)))
         .or_else(|| present(m.text(obr, 3, 1)))
@@ -139,13 +139,18 @@ pub fn read(m: &Message<'_>) -> Result<AlertReport, Hl7Error> {
     let event = observations
         .iter()
         .find(|o| facet(m, o) == Some(1))
-        .or_else(|| observations.iter().find(|o| facet(m, o).is_none_or(|f| !(3..=7).contains(&f)) && m.text(o, 2, 1) != "NM"))
+        .or_else(|| {
+            observations.iter().find(|o| facet(m, o).is_none_or(|f| !(3..=7).contains(&f)) && m.text(o, 2, 1) != "NM")
+        })
         .copied()
         .ok_or_else(|| {
             Hl7Error::at(ErrorCode::RequiredFieldMissing, "OBX", 1, 3, 0, "an alert report needs the OBX of its event")
         })?;
     let value = |f: u8| {
-        observations.iter().find(|o| facet(m, o) == Some(f) && !std::ptr::eq(**o, event)).and_then(|o| present(m.text(o, 5, 1)))
+        observations
+            .iter()
+            .find(|o| facet(m, o) == Some(f) && !std::ptr::eq(**o, event))
+            .and_then(|o| present(m.text(o, 5, 1)))
     };
     // The event's text: a CWE's text (its second part), else the value as written.
     let mut text = if m.text(event, 2, 1).trim() == "CWE" || m.text(event, 2, 1).trim() == "CE" {
@@ -155,7 +160,8 @@ pub fn read(m: &Message<'_>) -> Result<AlertReport, Hl7Error> {
     }
     .or_else(|| present(m.text(event, 3, 2)))
     .unwrap_or_else(|| "Alarm".to_owned());
-    let measured = observations.iter().find(|o| m.text(o, 2, 1).trim() == "NM" && !FACETS.contains(&code(m, o).as_str()));
+    let measured =
+        observations.iter().find(|o| m.text(o, 2, 1).trim() == "NM" && !FACETS.contains(&code(m, o).as_str()));
     if let Some(o) = measured
         && let Some(v) = present(m.text(o, 5, 1))
     {
@@ -174,12 +180,16 @@ pub fn read(m: &Message<'_>) -> Result<AlertReport, Hl7Error> {
         .or_else(|| flags.iter().find_map(|f| priority(f)))
         .unwrap_or(SourcePriority::Medium);
     let alert_type = value(7).or_else(|| flags.iter().find(|f| matches!(f.as_str(), "SP" | "ST" | "SA")).cloned());
-    let phase = match (value(3).as_deref().map(str::to_ascii_lowercase), value(4).as_deref().map(str::to_ascii_lowercase)) {
-        (Some(p), _) if matches!(p.as_str(), "end" | "reset" | "stop" | "inactivate" | "acknowledged") => Phase::Over(p),
-        (_, Some(s)) if matches!(s.as_str(), "inactive" | "off") => Phase::Over(format!("state {s}")),
-        _ => Phase::Present,
-    };
-    let occurred = present(m.text(event, 14, 1)).and_then(|t| dtm::parse(&t)).or_else(|| dtm::parse(&m.text(obr, 7, 1)));
+    let phase =
+        match (value(3).as_deref().map(str::to_ascii_lowercase), value(4).as_deref().map(str::to_ascii_lowercase)) {
+            (Some(p), _) if matches!(p.as_str(), "end" | "reset" | "stop" | "inactivate" | "acknowledged") => {
+                Phase::Over(p)
+            }
+            (_, Some(s)) if matches!(s.as_str(), "inactive" | "off") => Phase::Over(format!("state {s}")),
+            _ => Phase::Present,
+        };
+    let occurred =
+        present(m.text(event, 14, 1)).and_then(|t| dtm::parse(&t)).or_else(|| dtm::parse(&m.text(obr, 7, 1)));
     Ok(AlertReport {
         source_id,
         phase,

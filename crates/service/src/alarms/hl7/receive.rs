@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use wardline_store::{AlarmChange, Integration, Intake, IntakeOutcome, NewAlarm};
+use wardline_store::{AlarmChange, Intake, IntakeOutcome, Integration, NewAlarm};
 use wardline_types::alarm::{AlarmState, IntakeProtocol, Location};
 use wardline_types::audit::{AuditAction, Outcome as AuditOutcome};
 use wardline_types::hl7::write::{AckCode, Answerer, ack};
@@ -282,11 +282,9 @@ impl AlarmService {
         let refused = |e: Hl7Error| Box::new(Handled::refused(e, "content refused"));
         let report = pcd04::read(m).map_err(refused)?;
         if let Phase::Over(reason) = &report.phase {
-            let known = self
-                .store
-                .alarm_by_source(&integration.id, &report.source_id)
-                .await
-                .map_err(|_| Box::new(Handled::refused(internal("could not read the alarm: send it again"), "store failed")))?;
+            let known = self.store.alarm_by_source(&integration.id, &report.source_id).await.map_err(|_| {
+                Box::new(Handled::refused(internal("could not read the alarm: send it again"), "store failed"))
+            })?;
             // An end of an alarm never raised changes nothing, but is kept and acknowledged.
             let alarm = known.map_or_else(super::super::intake::new_alarm_id, |a| a.id);
             return Ok(AlarmChange::End { alarm, state: AlarmState::Reset, reason: Some(reason.clone()) });
@@ -326,10 +324,24 @@ impl AlarmService {
         }
         .trimmed();
         if location.check().is_err() {
-            return Err(refused(Hl7Error::at(ErrorCode::DataType, "PV1", 1, 3, 0, "PV1-3 is not a place Wardline can show")));
+            return Err(refused(Hl7Error::at(
+                ErrorCode::DataType,
+                "PV1",
+                1,
+                3,
+                0,
+                "PV1-3 is not a place Wardline can show",
+            )));
         }
         if patient.as_ref().is_some_and(|p| p.check().is_err()) {
-            return Err(refused(Hl7Error::at(ErrorCode::DataType, "PID", 1, 3, 0, "PID does not name a patient Wardline can show")));
+            return Err(refused(Hl7Error::at(
+                ErrorCode::DataType,
+                "PID",
+                1,
+                3,
+                0,
+                "PID does not name a patient Wardline can show",
+            )));
         }
         Ok(AlarmChange::Open(Box::new(NewAlarm {
             id: super::super::intake::new_alarm_id(),
@@ -399,4 +411,3 @@ impl OwnedAnswerer {
         }
     }
 }
-

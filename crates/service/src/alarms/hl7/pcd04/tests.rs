@@ -19,8 +19,8 @@ OBX|6|ST|68485^MDC_ATTR_ALERT_TYPE^MDC|1.3.1.150456.6|SP||||||R\r";
 /// (`OBX-8` of the event) and as facets of their own; its end, a later report with `OBR-29`.
 const TECHNICAL_END: &str = "MSH|^~\\&|MONITOR|ICU|||20261201100000||ORU^R40^ORU_R40|MSG-T2|P|2.6|||AL|NE\r\
 PID|||HO2009001^^^HOSP^MR\r\
-OBR|1||CD12399^MONITOR|196616^MDC_EVT_ALARM^MDC|||20261201100000|||||||||||||||||||||CD12345&MONITOR^CD12345&MONITOR\r\
-OBX|1|CWE|196614^MDC_EVT_LEAD_DISCONN^MDC|1.1.1.1.1|196614^ECG lead off^MDC||||PL~ST||F\r\
+OBR|1||CD12399^MONITOR|196616^MDC_EVT_ALARM^MDC|||20261201100000||||||||||||||||||||||CD12345&MONITOR^CD12345&MONITOR\r\
+OBX|1|CWE|196614^MDC_EVT_LEAD_DISCONN^MDC|1.1.1.1.1|196614^ECG lead off^MDC|||PL~ST||F\r\
 OBX|2|ST|68481^MDC_ATTR_EVENT_PHASE^MDC|1.1.1.1.3|end||||||F\r\
 OBX|3|ST|68484^MDC_ATTR_ALARM_PRIORITY^MDC|1.1.1.1.6|PH||||||F\r\
 NTE|1||Check electrodes\r";
@@ -57,10 +57,11 @@ fn a_technical_alarm_ends_its_alert_by_its_parent_id_and_a_facet_wins_over_obx_8
     assert_eq!(r.alert_type.as_deref(), Some("ST"), "OBX-8's type when there is no facet");
     assert!(r.location.is_none(), "no PV1");
     // Without the facet, OBX-8 gives the priority; an inactive state ends the alert too.
-    let deprecated = TECHNICAL_END.replace("OBX|3|ST|68484^MDC_ATTR_ALARM_PRIORITY^MDC|1.1.1.1.6|PH||||||F\r", "").replace(
-        "OBX|2|ST|68481^MDC_ATTR_EVENT_PHASE^MDC|1.1.1.1.3|end",
-        "OBX|2|ST|68482^MDC_ATTR_ALARM_STATE^MDC|1.1.1.1.4|inactive",
-    );
+    let deprecated =
+        TECHNICAL_END.replace("OBX|3|ST|68484^MDC_ATTR_ALARM_PRIORITY^MDC|1.1.1.1.6|PH||||||F\r", "").replace(
+            "OBX|2|ST|68481^MDC_ATTR_EVENT_PHASE^MDC|1.1.1.1.3|end",
+            "OBX|2|ST|68482^MDC_ATTR_ALARM_STATE^MDC|1.1.1.1.4|inactive",
+        );
     let r = read(&Message::parse(&deprecated).unwrap()).unwrap();
     assert_eq!((r.priority, r.phase), (SourcePriority::Low, Phase::Over("state inactive".into())));
 }
