@@ -194,7 +194,7 @@ async fn connection(
                 }
                 Frame::TooLarge(head) => {
                     tracing::warn!(peer = %peer.ip(), "an hl7 message larger than hl7.max_message_bytes was refused");
-                    let reply = services.alarms.hl7_too_large(&head, &settings.application);
+                    let reply = services.alarms.hl7_too_large(peer.ip(), &head, &settings.application);
                     send(&mut stream, &reply, idle).await;
                     return;
                 }

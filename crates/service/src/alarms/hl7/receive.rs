@@ -44,11 +44,13 @@ struct Handled {
     replay: Option<AckCode>,
     /// For the record: what it did (`alarm=… new`, `patient applied`, `duplicate`...).
     note: String,
+    /// Answered `ORA^R41^ORA_R41` rather than `ACK^R40^ACK` (the sender's binding asks).
+    ora_r41: bool,
 }
 
 impl Handled {
     fn refused(e: Hl7Error, note: &str) -> Self {
-        Self { outcome: Outcome::Refused(e), replay: None, note: note.to_owned() }
+        Self { outcome: Outcome::Refused(e), replay: None, note: note.to_owned(), ora_r41: false }
     }
 }
 
@@ -101,18 +103,18 @@ impl AlarmService {
             (_, None) => return None,
         };
         let mut reply = ack(&message, code, &self.answerer(application).as_ref(), error.as_ref());
-        if handled.note.contains("r40=ora_r41") {
+        if handled.ora_r41 {
             reply = reply.replacen("|ACK^R40^ACK|", "|ORA^R41^ORA_R41|", 1);
         }
         tracing::debug!(code = code.as_str(), what = %handled.note, "hl7 message answered");
         Some(reply.into_bytes())
     }
 
-    /// The answer to a frame too large to take: `AR` (or `CR` when its header asks for enhanced
-    /// mode), 207 "message too large". `head` is the start of the frame (its MSH, if it got that
-    /// far).
+    /// The answer to a frame too large to take, from a connection from `peer`: `AR` (or `CR`
+    /// when its header asks for enhanced mode), 207 "message too large". `head` is the start of
+    /// the frame (its MSH, if it got that far).
     #[must_use]
-    pub fn hl7_too_large(&self, head: &[u8], application: &str) -> Vec<u8> {
+    pub fn hl7_too_large(&self, peer: IpAddr, head: &[u8], application: &str) -> Vec<u8> {
         let text = text_of(head);
         let first = text.split(['\r', '\n']).next().unwrap_or_default();
         let e = internal("message too large");
@@ -121,7 +123,7 @@ impl AlarmService {
             Mode::Original => AckCode::AR,
             Mode::Enhanced { .. } => AckCode::CR,
         };
-        self.audit_refused(None, &message, "too large");
+        self.audit_refused(peer, &message, "too large");
         ack(&message, code, &self.answerer(application).as_ref(), Some(&e)).into_bytes()
     }
 
@@ -155,7 +157,7 @@ impl AlarmService {
             Ok(Some((i, b))) if b.allows(peer) => (i, b),
             Ok(found) => {
                 let why = if found.is_some() { "address not allowed" } else { "unknown sender" };
-                self.audit_refused(Some(peer), m, why);
+                self.audit_refused(peer, m, why);
                 let e = Hl7Error::at(
                     ErrorCode::ApplicationError,
                     "MSH",
@@ -179,8 +181,18 @@ impl AlarmService {
             device_id: None,
             ip: Some(peer),
         };
+        // The record's place is taken first: nothing is stored that the trail could not record.
+        let Ok(slot) = self.audit.reserve() else {
+            return Handled::refused(internal("the audit trail cannot record the message: send it again"), "no audit");
+        };
         let handled = self.handle_from(&integration, &binding, m, bytes, mode).await;
-        self.audit_handled(&actor, m, &handled);
+        let (outcome, result) = match &handled.outcome {
+            Outcome::Stored => (AuditOutcome::Success, "stored".to_owned()),
+            Outcome::Refused(e) => (AuditOutcome::Denied, format!("refused code={}", e.code.code())),
+        };
+        let mut r = self.audit.entry(Some(&actor), AuditAction::IntegrationUse, outcome);
+        r.detail = Some(format!("hl7 {} {result} {}", describe(m), handled.note));
+        slot.record(r);
         handled
     }
 
@@ -214,15 +226,19 @@ impl AlarmService {
             return Handled::refused(e, "scope missing");
         }
         let received = self.clock.now();
-        let (change, r40) = if code == "ADT" {
+        let ora_r41 = code == "ORU" && binding.r40_ack == R40Ack::OraR41;
+        let change = if code == "ADT" {
             match adt::read(m, received) {
-                Ok(u) => (AlarmChange::Adt(Box::new(u)), ""),
+                Ok(u) => AlarmChange::Adt(Box::new(u)),
                 Err(e) => return Handled::refused(e, "content refused"),
             }
         } else {
             match self.alarm_change(integration, binding, m).await {
-                Ok(change) => (change, if binding.r40_ack == R40Ack::OraR41 { " r40=ora_r41" } else { "" }),
-                Err(handled) => return *handled,
+                Ok(change) => change,
+                Err(mut handled) => {
+                    handled.ora_r41 = ora_r41;
+                    return *handled;
+                }
             }
         };
         let stored_code = match mode {
@@ -269,7 +285,7 @@ impl AlarmService {
             }
         };
         self.poke();
-        Handled { outcome: Outcome::Stored, replay, note: format!("{note}{r40}") }
+        Handled { outcome: Outcome::Stored, replay, note, ora_r41 }
     }
 
     /// What an `ORU^R40` does: opens (or updates) its alarm, or ends it.
@@ -358,30 +374,15 @@ impl AlarmService {
     /// Records a message from a sender not taken (unknown, or from another address), within the
     /// small allowance per address that unknown tokens have: a misconfigured system resending
     /// for ever cannot fill the trail.
-    fn audit_refused(&self, peer: Option<IpAddr>, m: &Message<'_>, why: &str) {
-        let allowance = peer.map_or_else(|| "hl7".to_owned(), |p| p.to_string());
-        if self.limiter.check(LimitKind::UnknownToken, &allowance).is_err() {
+    fn audit_refused(&self, peer: IpAddr, m: &Message<'_>, why: &str) {
+        if self.limiter.check(LimitKind::UnknownToken, &peer.to_string()).is_err() {
             return;
         }
         let mut r = self.audit.entry(None, AuditAction::RequestRefused, AuditOutcome::Denied);
-        r.ip = peer.map(|p| p.to_string());
+        r.ip = Some(peer.to_string());
         r.detail = Some(format!("hl7 {} reason={why}", describe(m)));
         if let Err(e) = self.audit.record(r) {
             tracing::warn!(target: "audit", error = %e, "a refused hl7 message could not be recorded");
-        }
-    }
-
-    /// Records a message from a known sender: its control id, type and what became of it (never
-    /// its content).
-    fn audit_handled(&self, actor: &Actor, m: &Message<'_>, h: &Handled) {
-        let (outcome, result) = match &h.outcome {
-            Outcome::Stored => (AuditOutcome::Success, "stored".to_owned()),
-            Outcome::Refused(e) => (AuditOutcome::Denied, format!("refused code={}", e.code.code())),
-        };
-        let mut r = self.audit.entry(Some(actor), AuditAction::IntegrationUse, outcome);
-        r.detail = Some(format!("hl7 {} {result} {}", describe(m), h.note.trim()));
-        if let Err(e) = self.audit.record(r) {
-            tracing::warn!(target: "audit", error = %e, "an hl7 message could not be recorded");
         }
     }
 }
