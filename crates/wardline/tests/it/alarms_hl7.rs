@@ -2,8 +2,8 @@
 //! start byte, a message split over writes, two messages in one write, a frame too large, noise
 //! on one connection while another works), original and enhanced acknowledgement modes,
 //! duplicates answered from what was stored, an unknown sender refused, a PCD-04 cardiac arrest
-//! opening an incident by its rule (with the patient's name from ADT), and a `kill -9` between
-//! storing a message and acknowledging it.
+//! opening an incident by its rule (with the patient's name from ADT), the connection cap and idle
+//! timeout, and a `kill -9` between storing a message and acknowledging it.
 
 use std::time::Duration;
 
@@ -273,7 +273,7 @@ async fn killed_between_storing_and_acknowledging_the_resend_is_answered_from_th
     let (boss, ada) = arrest_setup(&s).await;
     let mut c = connect(&hl7_addr(&s)).await;
     c.write_all(&framed(&arrest("K1"))).await.unwrap();
-    // Stored (the log shows it) but not answered: the server is killed now.
+    // Stored (the alarm log shows it) but not answered (held): the server is killed now.
     for _ in 0..600 {
         if !alarms_of(&boss, "arrests").await.is_empty() {
             break;
@@ -301,4 +301,39 @@ async fn killed_between_storing_and_acknowledging_the_resend_is_answered_from_th
     let posted: Vec<Value> =
         messages(&ada, &room).await.into_iter().filter(|e| e["content"]["org.wardline.alarm"].is_object()).collect();
     assert_eq!(posted.len(), 1, "dispatched once: {posted:?}");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed_and_an_idle_one_makes_room() {
+    let s = Server::start_with_env(&hl7_env(&[
+        ("WARDLINE_HL7__MAX_CONNECTIONS", "1"),
+        ("WARDLINE_HL7__IDLE_TIMEOUT_SECS", "1"),
+    ]));
+    let addr = hl7_addr(&s);
+    let boss = admin(&s).await;
+    bound(&boss, "monitors", "MON", &["hl7.alarms"], "monitor").await;
+    let mut first = connect(&addr).await;
+    put(&mut first, r40("L1", "E1", "start", "")).await;
+    assert_eq!(answer(&mut first).await.map(|x| x.0), Some("AA".into()));
+    // A second connection while the first is open: closed unanswered.
+    let mut second = connect(&addr).await;
+    // (The server may have closed it already: a failed write is as good as no answer.)
+    let _ = second.write_all(&framed(&r40("L2", "E2", "start", ""))).await;
+    assert_eq!(answer(&mut second).await, None, "over hl7.max_connections");
+    // The first, left idle, is closed; then there is room again.
+    assert_eq!(answer(&mut first).await, None, "closed once idle");
+    let mut third = None;
+    for _ in 0..600 {
+        let mut c = connect(&addr).await;
+        let sent = c.write_all(&framed(&r40("L3", "E3", "start", ""))).await.is_ok();
+        if let Some(a) = answer(&mut c).await.filter(|_| sent) {
+            third = Some(a.0);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(third.as_deref(), Some("AA"));
+    let sources: Vec<String> =
+        alarms_of(&boss, "monitors").await.iter().map(|a| a["source_id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(sources, ["E1", "E3"], "what was refused at the door was not stored");
 }
