@@ -56,6 +56,8 @@ pub struct Config {
     pub push: PushSettings,
     /// Hospital systems: where their reports (webhooks) may go, and how they are retried.
     pub integrations: IntegrationSettings,
+    /// HL7 v2 over MLLP: alarm reports and ADT from hospital systems.
+    pub hl7: Hl7Settings,
 }
 
 impl Default for Config {
@@ -81,6 +83,7 @@ impl Default for Config {
             metrics: MetricsSettings::default(),
             push: PushSettings::default(),
             integrations: IntegrationSettings::default(),
+            hl7: Hl7Settings::default(),
         }
     }
 }
@@ -442,6 +445,39 @@ impl Default for IntegrationSettings {
             first_retry_secs: 5,
             max_retry_secs: 300,
             give_up_hours: 24,
+        }
+    }
+}
+
+/// HL7 v2 over MLLP (a TCP listener of its own): IHE PCD-04 alarm reports and ADT from the
+/// systems bound to an integration (`PUT /_wardline/admin/v1/integrations/{id}/hl7`). A
+/// message is stored before it is acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Hl7Settings {
+    /// Address and port of the MLLP listener (`"0.0.0.0:2575"`); unset (the default), none.
+    /// Plain TCP: keep it on the hospital's network (TLS is not offered yet).
+    pub listen: Option<SocketAddr>,
+    /// The largest message taken, in bytes: a larger one is answered `AR` (`CR`), 207 "message
+    /// too large", and its connection closed.
+    pub max_message_bytes: usize,
+    /// Connections open at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// A connection that sends nothing for this many seconds is closed.
+    pub idle_timeout_secs: u64,
+    /// What Wardline calls itself in its acknowledgements (their `MSH-3`; `MSH-4` is the
+    /// server name).
+    pub application: String,
+}
+
+impl Default for Hl7Settings {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            max_message_bytes: 1024 * 1024,
+            max_connections: 64,
+            idle_timeout_secs: 300,
+            application: "WARDLINE".into(),
         }
     }
 }

@@ -176,6 +176,77 @@ fn insert_alarm(c: &Connection, intake: &Intake, a: &NewAlarm) -> StoreResult<()
     Ok(())
 }
 
+/// Opens an alarm in the intake write. Its source id already used: over HTTP a repeat
+/// (`Duplicate`, the key not kept); over HL7, where a report of the same alarm again is how a
+/// source says it continues, an update of what it says while it is active (else `Ended`).
+fn open(c: &Connection, intake: &Intake, new: &NewAlarm) -> StoreResult<IntakeOutcome> {
+    let raised =
+        read_one(c, "integration_id = ?1 AND source_id = ?2", params![intake.integration.as_str(), new.source_id])?;
+    if let Some(alarm) = raised {
+        if intake.protocol != IntakeProtocol::Hl7 {
+            return Ok(IntakeOutcome::Duplicate { alarm, answer: None });
+        }
+        if alarm.state != AlarmState::Active {
+            return Ok(IntakeOutcome::Ended { alarm });
+        }
+        return dispatch::update_by_source(
+            c,
+            intake,
+            &alarm.id,
+            Some(new.priority),
+            Some(&new.text),
+            Some(&new.location),
+        );
+    }
+    insert_alarm(c, intake, new)?;
+    exec(
+        c,
+        "INSERT INTO alarm_intake (integration_id, protocol, intake_key, alarm_id, answer, raw, received_ts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            intake.integration.as_str(),
+            intake.protocol.as_str(),
+            intake.intake_key,
+            new.id.as_str(),
+            intake.answer,
+            intake.raw,
+            sql_ts(intake.received),
+        ],
+    )
+    .map_err(backend_err)?;
+    let alarm = read_one(c, "id = ?1", params![new.id.as_str()])?.ok_or(StoreError::NotFound)?;
+    Ok(IntakeOutcome::New { alarm })
+}
+
+/// Keeps an HL7 message's key with its answer and the message, whatever it did (a resend of
+/// its control id is then answered as it was, never acted on again); the alarm it was about,
+/// if any.
+fn keep_key(c: &Connection, intake: &Intake, outcome: &IntakeOutcome) -> StoreResult<()> {
+    let alarm = match outcome {
+        IntakeOutcome::New { alarm }
+        | IntakeOutcome::Changed { alarm }
+        | IntakeOutcome::Duplicate { alarm, .. }
+        | IntakeOutcome::Ended { alarm } => Some(alarm.id.as_str()),
+        IntakeOutcome::UnknownAlarm | IntakeOutcome::Patient(_) | IntakeOutcome::Repeated { .. } => None,
+    };
+    exec(
+        c,
+        "INSERT INTO alarm_intake (integration_id, protocol, intake_key, alarm_id, answer, raw, received_ts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+        params![
+            intake.integration.as_str(),
+            intake.protocol.as_str(),
+            intake.intake_key,
+            alarm,
+            intake.answer,
+            intake.raw,
+            sql_ts(intake.received),
+        ],
+    )
+    .map_err(backend_err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl AlarmStore for SqliteStore {
     async fn record_intake(&self, intake: Intake) -> StoreResult<IntakeOutcome> {
@@ -191,53 +262,25 @@ impl AlarmStore for SqliteStore {
                 .optional()
                 .map_err(backend_err)?;
                 if let Some((alarm_id, answer)) = seen {
-                    let alarm_id = alarm_id.ok_or_else(|| corrupt("intake's alarm"))?;
+                    let Some(alarm_id) = alarm_id else { return Ok(IntakeOutcome::Repeated { answer }) };
                     let alarm =
                         read_one(w.tx, "id = ?1", params![alarm_id])?.ok_or_else(|| corrupt("intake's alarm"))?;
                     return Ok(IntakeOutcome::Duplicate { alarm, answer: Some(answer) });
                 }
-                let new = match &intake.change {
-                    AlarmChange::Open(new) => new,
+                let outcome = match &intake.change {
+                    AlarmChange::Open(new) => open(w.tx, &intake, new)?,
                     AlarmChange::Update { alarm, priority, text, location } => {
-                        return dispatch::update_by_source(
-                            w.tx,
-                            &intake,
-                            alarm,
-                            *priority,
-                            text.as_deref(),
-                            location.as_ref(),
-                        );
+                        dispatch::update_by_source(w.tx, &intake, alarm, *priority, text.as_deref(), location.as_ref())?
                     }
                     AlarmChange::End { alarm, state, reason } => {
-                        return dispatch::end_by_source(w.tx, &intake, alarm, *state, reason.as_deref());
+                        dispatch::end_by_source(w.tx, &intake, alarm, *state, reason.as_deref())?
                     }
+                    AlarmChange::Adt(update) => IntakeOutcome::Patient(crate::patients::apply(w.tx, update)?),
                 };
-                let raised = read_one(
-                    w.tx,
-                    "integration_id = ?1 AND source_id = ?2",
-                    params![intake.integration.as_str(), new.source_id],
-                )?;
-                if let Some(alarm) = raised {
-                    return Ok(IntakeOutcome::Duplicate { alarm, answer: None });
+                if intake.protocol == IntakeProtocol::Hl7 {
+                    keep_key(w.tx, &intake, &outcome)?;
                 }
-                insert_alarm(w.tx, &intake, new)?;
-                exec(
-                    w.tx,
-                    "INSERT INTO alarm_intake (integration_id, protocol, intake_key, alarm_id, answer, raw, received_ts)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        intake.integration.as_str(),
-                        intake.protocol.as_str(),
-                        intake.intake_key,
-                        new.id.as_str(),
-                        intake.answer,
-                        intake.raw,
-                        sql_ts(intake.received),
-                    ],
-                )
-                .map_err(backend_err)?;
-                let alarm = read_one(w.tx, "id = ?1", params![new.id.as_str()])?.ok_or(StoreError::NotFound)?;
-                Ok(IntakeOutcome::New { alarm })
+                Ok(outcome)
             })
             .await
     }

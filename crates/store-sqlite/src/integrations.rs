@@ -1,6 +1,7 @@
 //! [`IntegrationStore`] on SQLite: `integrations` and `integration_keys` (migration 0023).
 //! Revoking an integration revokes its keys in the same write; a key's last use is written by a
-//! conditional update, at most once a minute.
+//! conditional update, at most once a minute. An HL7 binding is kept in `hl7_application`,
+//! `hl7_facility` (unique among active integrations) and the rest as JSON in `hl7`.
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -9,6 +10,7 @@ use wardline_store::{
 };
 use wardline_types::Timestamp;
 use wardline_types::alarm::AlarmKind;
+use wardline_types::hl7_binding::Hl7Binding;
 use wardline_types::integration::{IntegrationId, IntegrationScope};
 
 use crate::rows::{exec, query_one, sql_ts, ts};
@@ -263,6 +265,88 @@ impl IntegrationStore for SqliteStore {
                 .optional()
                 .map_err(backend_err)?;
                 if exists.is_some() { Ok(false) } else { Err(StoreError::NotFound) }
+            })
+            .await
+    }
+
+    async fn set_integration_hl7(&self, id: &IntegrationId, binding: Option<&Hl7Binding>) -> StoreResult<()> {
+        let id = id.clone();
+        let json = binding.map(serde_json::to_string).transpose().map_err(|_| corrupt("hl7 binding"))?;
+        let (app, facility) = match binding {
+            Some(b) => (Some(b.sending_application.clone()), Some(b.sending_facility.clone())),
+            None => (None, None),
+        };
+        self.writer
+            .write(move |w| {
+                match read_one(w.tx, id.as_str())? {
+                    None => return Err(StoreError::NotFound),
+                    Some(i) if !i.active => {
+                        return Err(StoreError::Conflict(format!("the integration {} is revoked", i.id)));
+                    }
+                    Some(_) => {}
+                }
+                let taken: Option<String> = query_one(
+                    w.tx,
+                    "SELECT id FROM integrations
+                     WHERE hl7_application = ?1 AND hl7_facility = ?2 AND active = 1 AND id <> ?3",
+                    params![app, facility, id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend_err)?;
+                if let Some(other) = taken {
+                    return Err(StoreError::Conflict(format!(
+                        "the integration {other} is already bound to that sending application and facility"
+                    )));
+                }
+                exec(
+                    w.tx,
+                    "UPDATE integrations SET hl7_application = ?2, hl7_facility = ?3, hl7 = ?4, version = version + 1
+                     WHERE id = ?1",
+                    params![id.as_str(), app, facility, json],
+                )
+                .map_err(backend_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn integration_hl7(&self, id: &IntegrationId) -> StoreResult<Option<Hl7Binding>> {
+        let id = id.clone();
+        self.readers
+            .read(move |c| {
+                let json: Option<Option<String>> =
+                    query_one(c, "SELECT hl7 FROM integrations WHERE id = ?1", params![id.as_str()], |r| r.get(0))
+                        .optional()
+                        .map_err(backend_err)?;
+                json.flatten()
+                    .map(|j| serde_json::from_str::<Hl7Binding>(&j).map_err(|_| corrupt("hl7 binding")))
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn integration_by_hl7_sender(
+        &self,
+        application: &str,
+        facility: &str,
+    ) -> StoreResult<Option<(Integration, Hl7Binding)>> {
+        let (application, facility) = (application.to_owned(), facility.to_owned());
+        self.readers
+            .read(move |c| {
+                let found: Option<(String, String)> = query_one(
+                    c,
+                    "SELECT id, hl7 FROM integrations
+                     WHERE hl7_application = ?1 AND hl7_facility = ?2 AND active = 1 AND hl7 IS NOT NULL",
+                    params![application, facility],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(backend_err)?;
+                let Some((id, json)) = found else { return Ok(None) };
+                let binding = serde_json::from_str::<Hl7Binding>(&json).map_err(|_| corrupt("hl7 binding"))?;
+                let integration = read_one(c, &id)?.ok_or_else(|| corrupt("hl7 binding's integration"))?;
+                Ok(Some((integration, binding)))
             })
             .await
     }

@@ -129,6 +129,10 @@ pub enum AlarmChange {
         /// Why, as the source says.
         reason: Option<String>,
     },
+    /// A message that changes no alarm but a patient's record (HL7 ADT): applied in the intake
+    /// write (only if not older than the record, [`crate::PatientStore`]), so a message is
+    /// acknowledged only once both its key and its effect are stored.
+    Adt(Box<crate::PatientUpdate>),
 }
 
 /// One message received from a source, to store before it is answered.
@@ -139,7 +143,9 @@ pub struct Intake {
     /// How.
     pub protocol: IntakeProtocol,
     /// What makes a repeat of it the same message (per integration and protocol): for the HTTP
-    /// API `create:<source id>`.
+    /// API `create:<source id>`; for HL7 `<MSH-3>|<MSH-4>|<MSH-10>`, kept for every HL7 message
+    /// stored whatever it did, so a resent control id is answered as the first and never acted
+    /// on twice.
     pub intake_key: String,
     /// The message as received, when the protocol keeps it (HL7, WCTP).
     pub raw: Option<Vec<u8>>,
@@ -178,8 +184,17 @@ pub enum IntakeOutcome {
         /// The alarm.
         alarm: Alarm,
     },
-    /// The change named an alarm the integration does not have: nothing was written.
+    /// The change named an alarm the integration does not have: nothing was written (for HL7,
+    /// only the message's key, so a resend is answered as the first).
     UnknownAlarm,
+    /// An [`AlarmChange::Adt`] was stored: what it did to the patient's record.
+    Patient(crate::AdtApplied),
+    /// The intake repeats one already stored that was about no alarm (an ADT message, an HL7
+    /// report about an alarm the source never raised): nothing was written.
+    Repeated {
+        /// The answer stored with the first intake.
+        answer: String,
+    },
 }
 
 /// An entry of an alarm's timeline (append-only).

@@ -38,6 +38,7 @@ mod dnd;
 mod escalation;
 mod integrations;
 mod outbox;
+mod patients;
 mod presence;
 mod push;
 mod relations;
@@ -83,6 +84,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     alarm_routing::dispatch(&store).await?;
     alarm_routing::status(&store).await?;
     alarm_routing::rules(&store).await?;
+    patients::patients(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use wardline_types::Timestamp;
 use wardline_types::alarm::AlarmKind;
+use wardline_types::hl7_binding::Hl7Binding;
 use wardline_types::integration::{IntegrationId, IntegrationScope};
 
 use crate::StoreResult;
@@ -99,4 +100,18 @@ pub trait IntegrationStore: Send + Sync {
     /// Records a use of a key at `at`: written only when the last one recorded is at least
     /// [`KEY_TOUCH_INTERVAL_MS`] older, so a busy system does not write on every request.
     async fn touch_integration_key(&self, key_id: &str, at: Timestamp) -> StoreResult<()>;
+    /// Sets (or with `None` removes) an integration's HL7 binding, bumping its version;
+    /// [`crate::StoreError::NotFound`] if there is no such integration,
+    /// [`crate::StoreError::Conflict`] if it is revoked or another active integration is bound to
+    /// the same sending application and facility.
+    async fn set_integration_hl7(&self, id: &IntegrationId, binding: Option<&Hl7Binding>) -> StoreResult<()>;
+    /// An integration's HL7 binding, if it has one.
+    async fn integration_hl7(&self, id: &IntegrationId) -> StoreResult<Option<Hl7Binding>>;
+    /// The active integration bound to this sending application (`MSH-3`) and facility
+    /// (`MSH-4`), with its binding.
+    async fn integration_by_hl7_sender(
+        &self,
+        application: &str,
+        facility: &str,
+    ) -> StoreResult<Option<(Integration, Hl7Binding)>>;
 }

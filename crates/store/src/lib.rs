@@ -17,6 +17,7 @@ mod escalation;
 mod integrations;
 mod observer;
 mod outbox;
+mod patients;
 mod push;
 mod records;
 mod relations;
@@ -43,6 +44,7 @@ pub use escalation::{Escalation, EscalationEnd, EscalationStore, NewEscalation, 
 pub use integrations::{Integration, IntegrationKey, IntegrationStore, KEY_TOUCH_INTERVAL_MS, NewIntegration};
 pub use observer::{NoObserver, WriteObserver};
 pub use outbox::{IntegrationOutboxStore, NewReport, Report, ReportChannel, ReportOutcome, ReportQuery, Webhook};
+pub use patients::{AdtApplied, AdtEvent, Patient, PatientStore, PatientUpdate};
 pub use push::{NewPush, PushOutcome, PushStore, PushTally, Pusher, PusherKind, QueuedPush};
 pub use records::{
     AccountDataChange, Away, ChangeMark, ChangeTopic, Delivery, Direction, ImportOutcome, Media, MediaContent,
@@ -477,6 +479,7 @@ pub trait Store:
     + PushStore
     + IntegrationStore
     + AlarmStore
+    + PatientStore
     + IntegrationOutboxStore
 {
     /// The latest committed stream position.

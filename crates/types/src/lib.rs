@@ -13,6 +13,7 @@ pub mod dnd;
 pub mod escalation;
 pub mod event;
 pub mod hl7;
+pub mod hl7_binding;
 pub mod integration;
 pub mod media;
 pub mod membership;

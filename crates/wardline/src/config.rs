@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use wardline_service::Config;
 
 /// Environment variables that are not settings.
-const NOT_SETTINGS: &[&str] = &["WARDLINE_CONFIG", "WARDLINE_LOG", "WARDLINE_BIN", crate::test_clock::VARIABLE];
+const NOT_SETTINGS: &[&str] =
+    &["WARDLINE_CONFIG", "WARDLINE_LOG", "WARDLINE_BIN", crate::test_clock::VARIABLE, crate::test_hooks::VARIABLE];
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]

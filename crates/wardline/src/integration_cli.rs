@@ -1,5 +1,5 @@
 //! `wardline integration ...`: integration accounts (hospital systems) from the command line
-//! (add, list, revoke, key add, key revoke), through the same service and rules as the
+//! (add, list, revoke, key add, key revoke, hl7 set|show|remove), through the same service and rules as the
 //! administration API, audited with the operating-system account that ran the command. Keys
 //! are read from the database on every call, so a change made here while the server runs takes
 //! effect at once.
@@ -11,6 +11,7 @@ use wardline_service::Services;
 use wardline_service::audit::By;
 use wardline_store::NewIntegration;
 use wardline_types::alarm::AlarmKind;
+use wardline_types::hl7_binding::{Hl7Binding, R40Ack};
 use wardline_types::integration::{IntegrationId, IntegrationScope};
 
 use crate::control::this_operator;
@@ -53,6 +54,48 @@ pub enum IntegrationCommand {
     /// API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// The HL7 v2 sender it is (MLLP).
+    #[command(subcommand)]
+    Hl7(Hl7Command),
+}
+
+/// `wardline integration hl7 ...`
+#[derive(Debug, Subcommand)]
+pub enum Hl7Command {
+    /// Bind it to the sender named in its messages' MSH-3 and MSH-4 (replacing any binding).
+    Set {
+        /// The integration id.
+        id: String,
+        /// MSH-3, the sending application (its first component).
+        #[arg(long)]
+        application: String,
+        /// MSH-4, the sending facility (its first component; leave out if the sender leaves
+        /// MSH-4 empty).
+        #[arg(long, default_value = "")]
+        facility: String,
+        /// An address range it may connect from (`10.20.0.0/16`), once per range; none: any.
+        #[arg(long = "allow")]
+        allowed_addresses: Vec<String>,
+        /// A test system: processing ids T and D are taken from it.
+        #[arg(long)]
+        test: bool,
+        /// The kind of alarm its reports raise (nurse_call, cardiac_arrest, monitor...).
+        #[arg(long, default_value = "monitor")]
+        default_kind: String,
+        /// What its ORU^R40 reports are answered with: ack (ACK^R40^ACK) or ora_r41.
+        #[arg(long, default_value = "ack")]
+        r40_ack: String,
+    },
+    /// Show its binding.
+    Show {
+        /// The integration id.
+        id: String,
+    },
+    /// Remove its binding (its messages are then refused).
+    Remove {
+        /// The integration id.
+        id: String,
+    },
 }
 
 /// `wardline integration key ...`
@@ -132,6 +175,41 @@ pub async fn run(s: &Services, cmd: IntegrationCommand) -> CmdResult {
         IntegrationCommand::Key(KeyCommand::Revoke { id, key_id }) => {
             s.integrations.revoke_key(by, &integration_id(&id)?, &key_id).await?;
             writeln!(out, "revoked key {key_id}")?;
+        }
+        IntegrationCommand::Hl7(Hl7Command::Set {
+            id,
+            application,
+            facility,
+            allowed_addresses,
+            test,
+            default_kind,
+            r40_ack,
+        }) => {
+            let binding = Hl7Binding {
+                sending_application: application,
+                sending_facility: facility,
+                allowed_addresses: allowed_addresses
+                    .iter()
+                    .map(|a| a.parse().map_err(|_| format!("not an address range (such as 10.20.0.0/16): {a:?}")))
+                    .collect::<Result<_, _>>()?,
+                test,
+                default_kind: AlarmKind::parse(&default_kind)
+                    .ok_or_else(|| format!("unknown kind of alarm {default_kind:?}"))?,
+                r40_ack: R40Ack::parse(&r40_ack)
+                    .ok_or_else(|| format!("r40-ack is ack or ora_r41, not {r40_ack:?}"))?,
+            };
+            let id = integration_id(&id)?;
+            s.integrations.set_hl7(by, &id, Some(binding)).await?;
+            writeln!(out, "bound integration {id} to its HL7 sender")?;
+        }
+        IntegrationCommand::Hl7(Hl7Command::Show { id }) => {
+            let binding = s.integrations.hl7(&integration_id(&id)?).await?;
+            writeln!(out, "{}", serde_json::json!({ "hl7": binding }))?;
+        }
+        IntegrationCommand::Hl7(Hl7Command::Remove { id }) => {
+            let id = integration_id(&id)?;
+            s.integrations.set_hl7(by, &id, None).await?;
+            writeln!(out, "removed the HL7 binding of integration {id}")?;
         }
     }
     Ok(())

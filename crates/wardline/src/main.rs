@@ -10,6 +10,7 @@ mod control;
 mod integration_cli;
 mod logging;
 mod manifest;
+mod mllp;
 mod notify;
 mod private_file;
 mod restore;
@@ -17,6 +18,7 @@ mod role_cli;
 mod room_cli;
 mod serve;
 mod test_clock;
+mod test_hooks;
 mod tls;
 mod users;
 

@@ -269,6 +269,17 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
         let mut stopped = control_stopped;
         let _ = stopped.wait_for(|s| *s).await;
     })?;
+    // The MLLP listener, if configured, says where it listens before the HTTP one does.
+    let (stop_hl7, hl7_stopped) = tokio::sync::watch::channel(false);
+    let mllp = match services.config.hl7.listen {
+        Some(addr) => {
+            let hold = crate::test_hooks::Hold::for_serve()?;
+            let listener = crate::mllp::bind(addr).await?;
+            println!("wardline hl7 listening on {}", listener.local_addr()?);
+            Some(tokio::spawn(crate::mllp::serve(listener, services.clone(), hold, hl7_stopped)))
+        }
+        None => None,
+    };
     println!("wardline listening on {scheme}://{local}");
     let background = tokio::spawn(services.clone().run_background());
     let housekeeping = tokio::spawn(std::sync::Arc::clone(&services.media).run_housekeeping());
@@ -301,6 +312,7 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
             }
         }
         let _ = stop_control.send(true);
+        let _ = stop_hl7.send(true);
         on_shutdown.begin_shutdown();
     };
     let header_read_timeout = Duration::from_secs(services.config.http.header_read_timeout_secs.max(1));
@@ -311,6 +323,10 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
             serve_http(listener, app, header_read_timeout, shutdown).await;
         }
         None => serve_http(listener, app, header_read_timeout, shutdown).await,
+    }
+    // HL7 connections answer the message they are on before the last flush of the audit trail.
+    if let Some(mllp) = mllp {
+        let _ = mllp.await;
     }
     background.abort();
     housekeeping.abort();

@@ -7,6 +7,7 @@
 mod alarms;
 mod escalation;
 mod integrations;
+mod integrations_hl7;
 mod outbox;
 mod roles;
 mod rota;
@@ -186,4 +187,25 @@ pub fn routes() -> Routes {
             outbox::test_webhook,
         )
         .wardline(Method::GET, &format!("{A}/integration_outbox"), "admin.integration_outbox", full, outbox::list)
+        .wardline(
+            Method::GET,
+            &format!("{A}/integrations/{{integration_id}}/hl7"),
+            "admin.integrations.hl7.get",
+            full,
+            integrations_hl7::get,
+        )
+        .wardline(
+            Method::PUT,
+            &format!("{A}/integrations/{{integration_id}}/hl7"),
+            "admin.integrations.hl7.set",
+            full,
+            integrations_hl7::set,
+        )
+        .wardline(
+            Method::DELETE,
+            &format!("{A}/integrations/{{integration_id}}/hl7"),
+            "admin.integrations.hl7.remove",
+            full,
+            integrations_hl7::remove,
+        )
 }

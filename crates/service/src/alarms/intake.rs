@@ -82,7 +82,7 @@ impl<'a> Sent<'a> {
     }
 }
 
-fn new_alarm_id() -> AlarmId {
+pub(super) fn new_alarm_id() -> AlarmId {
     let mut bytes = [0u8; ALARM_ID_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     AlarmId::from_bytes(&bytes)
@@ -180,7 +180,11 @@ impl AlarmService {
                     .unwrap_or_else(|| answer_for(&alarm.id, alarm.state));
                 Received { alarm, duplicate: true, answer }
             }
-            IntakeOutcome::Changed { .. } | IntakeOutcome::Ended { .. } | IntakeOutcome::UnknownAlarm => {
+            IntakeOutcome::Changed { .. }
+            | IntakeOutcome::Ended { .. }
+            | IntakeOutcome::UnknownAlarm
+            | IntakeOutcome::Patient(_)
+            | IntakeOutcome::Repeated { .. } => {
                 return Err(ServiceError::Internal("an alarm's opening was stored as a change".into()));
             }
         };
@@ -248,7 +252,10 @@ impl AlarmService {
                     state.as_str()
                 )));
             }
-            IntakeOutcome::UnknownAlarm | IntakeOutcome::New { .. } => {
+            IntakeOutcome::UnknownAlarm
+            | IntakeOutcome::New { .. }
+            | IntakeOutcome::Patient(_)
+            | IntakeOutcome::Repeated { .. } => {
                 return Err(ServiceError::not_found(format!("no alarm {id}")));
             }
         };
@@ -316,7 +323,10 @@ impl AlarmService {
                     alarm.id, alarm.state
                 )));
             }
-            IntakeOutcome::UnknownAlarm | IntakeOutcome::New { .. } => {
+            IntakeOutcome::UnknownAlarm
+            | IntakeOutcome::New { .. }
+            | IntakeOutcome::Patient(_)
+            | IntakeOutcome::Repeated { .. } => {
                 return Err(ServiceError::not_found(format!("no alarm {id}")));
             }
         };

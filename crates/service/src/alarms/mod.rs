@@ -78,6 +78,7 @@ pub struct AlarmService {
     escalation: Arc<EscalationService>,
     status: Arc<StatusService>,
     outbox: Arc<IntegrationOutbox>,
+    limiter: crate::ratelimit::RateLimiter,
     server_name: ruma::OwnedServerName,
     /// Woken when an alarm is stored or changed, so dispatch acts at once.
     wake: tokio::sync::Notify,
@@ -109,6 +110,7 @@ impl AlarmService {
             escalation,
             status,
             outbox,
+            limiter: core.limiter.clone(),
             server_name: core.server_name.clone(),
             wake: tokio::sync::Notify::new(),
             follow_cache: std::sync::Mutex::default(),

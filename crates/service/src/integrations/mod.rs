@@ -23,6 +23,7 @@
 //! `run_integration_outbox` that sends the durable outbox's reports.
 
 pub mod address;
+mod hl7;
 pub mod keys;
 pub mod outbox;
 #[cfg(test)]

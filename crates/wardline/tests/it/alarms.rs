@@ -40,7 +40,7 @@ async fn integration(boss: &Client, id: &str) -> String {
 }
 
 /// Makes a role held by `holders`.
-async fn role(boss: &Client, id: &str, name: &str, holders: &[&Client]) {
+pub(crate) async fn role(boss: &Client, id: &str, name: &str, holders: &[&Client]) {
     let users: Vec<&str> = holders.iter().map(|c| c.user_id.as_str()).collect();
     let (st, b) =
         boss.post(&format!("{A}/roles"), json!({"role_id": id, "name": name, "eligibility": {"users": users}})).await;
@@ -89,13 +89,13 @@ fn has(a: &Value, status: &str, user: &str) -> bool {
     statuses(a).iter().any(|(s, u)| s == status && u == user)
 }
 
-async fn messages(c: &Client, room: &str) -> Vec<Value> {
+pub(crate) async fn messages(c: &Client, room: &str) -> Vec<Value> {
     let (st, page) = c.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=f&limit=100", enc(room))).await;
     assert_eq!(st, 200, "{page}");
     page["chunk"].as_array().unwrap().clone()
 }
 
-async fn state(c: &Client, room: &str, kind: &str) -> (u16, Value) {
+pub(crate) async fn state(c: &Client, room: &str, kind: &str) -> (u16, Value) {
     c.get(&format!("/_matrix/client/v3/rooms/{}/state/{kind}/", enc(room))).await
 }
 

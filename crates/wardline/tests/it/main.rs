@@ -8,6 +8,7 @@ mod harness;
 mod accounts;
 mod admin;
 mod alarms;
+mod alarms_hl7;
 mod audit;
 mod backup;
 mod bench;

@@ -1,7 +1,10 @@
 //! HL7 v2's rules for receiving a message (chapter 2, "Acknowledgment messages"): which
 //! messages Wardline takes, and what each is answered with. The syntax is
-//! [`wardline_types::hl7`]; the MLLP listener and what a message means for alarms and patients
-//! come with the rest of issue 15's phase 3.
+//! [`wardline_types::hl7`]; the MLLP listener is the binary's (`wardline/src/mllp.rs`), which
+//! hands each message to [`crate::alarms::AlarmService::receive_hl7`] (`receive.rs`): what a
+//! message means is read by `pcd04.rs` (IHE PCD-04 alarm reports, `ORU^R40`) and `adt.rs`
+//! (`ADT^A01/A02/A03/A08`), from the parts they share (`fields.rs`). `ORU^R01` observations
+//! are not taken yet (refused `AR`/`CR` 201, so the sender knows).
 //!
 //! - **Original mode** (MSH-15 and MSH-16 both empty): the answer is an application
 //!   acknowledgement on the same connection: `AA` stored, `AE` an error in the content (the
@@ -17,5 +20,11 @@
 //! never a silence it would wait on (except what MSH-15 itself asks not to be answered).
 
 mod ack;
+pub mod adt;
+pub mod fields;
+pub mod pcd04;
+mod receive;
+#[cfg(test)]
+mod receive_tests;
 
 pub use ack::{Mode, Outcome, answer, check_header, mode};

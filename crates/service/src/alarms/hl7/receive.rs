@@ -1,0 +1,414 @@
+//! Receiving one HL7 v2 message from the MLLP listener and answering it: the whole path from
+//! bytes to acknowledgement, total (every failure becomes an answer, never a panic or silence
+//! the sender would wait on, except what MSH-15 asks not to be answered).
+//!
+//! parse → mode (MSH-15/16) → sender (MSH-3/MSH-4 → the integration bound to them, and the
+//! connection's address among its allowed ones) → header (control id, version, processing id,
+//! type) → scope → meaning (PCD-04 or ADT) → **one intake write**, keyed
+//! `<MSH-3>|<MSH-4>|<MSH-10>` and holding the message and the code it will be answered with →
+//! the acknowledgement. A control id already stored is answered with the stored code and acted
+//! on no further, whatever the message holds now (a different content is logged). A store that
+//! cannot write is answered `AR`/`CR` 207: the sender keeps the message and sends it again.
+
+use std::net::IpAddr;
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use wardline_store::{AlarmChange, Intake, IntakeOutcome, Integration, NewAlarm};
+use wardline_types::alarm::{AlarmState, IntakeProtocol, Location};
+use wardline_types::audit::{AuditAction, Outcome as AuditOutcome};
+use wardline_types::hl7::write::{AckCode, Answerer, ack};
+use wardline_types::hl7::{ErrorCode, Hl7Error, Message, dtm};
+use wardline_types::hl7_binding::{Hl7Binding, R40Ack};
+use wardline_types::integration::IntegrationScope;
+
+use super::ack::{Mode, Outcome, answer, check_header, mode};
+use super::pcd04::Phase;
+use super::{adt, pcd04};
+use crate::alarms::AlarmService;
+use crate::audit::Actor;
+use crate::ratelimit::LimitKind;
+
+/// Every message type Wardline takes over HL7 (what else is sent is refused, 200/201).
+const TAKEN: [(&str, &str); 5] = [("ORU", "R40"), ("ADT", "A01"), ("ADT", "A02"), ("ADT", "A03"), ("ADT", "A08")];
+
+/// The scope a message type needs.
+fn scope_for(code: &str) -> IntegrationScope {
+    if code == "ADT" { IntegrationScope::Hl7Adt } else { IntegrationScope::Hl7Alarms }
+}
+
+/// What became of a message, for its answer and its audit record.
+struct Handled {
+    outcome: Outcome,
+    /// The stored code to send instead (a repeat of a control id).
+    replay: Option<AckCode>,
+    /// For the record: what it did (`alarm=… new`, `patient applied`, `duplicate`...).
+    note: String,
+    /// Answered `ORA^R41^ORA_R41` rather than `ACK^R40^ACK` (the sender's binding asks).
+    ora_r41: bool,
+}
+
+impl Handled {
+    fn refused(e: Hl7Error, note: &str) -> Self {
+        Self { outcome: Outcome::Refused(e), replay: None, note: note.to_owned(), ora_r41: false }
+    }
+}
+
+/// The message's text: UTF-8, or else each byte as ISO 8859-1 (HL7's default character set),
+/// so any bytes can be read and answered.
+fn text_of(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => bytes.iter().map(|b| char::from(*b)).collect(),
+    }
+}
+
+/// A value a sender chose, fit for the audit trail and the log: at most 40 characters,
+/// letters, digits and `-_.:` only (anything else as `?`).
+fn quoted(s: &str) -> String {
+    s.chars().take(40).map(|c| if c.is_ascii_alphanumeric() || "-_.:^".contains(c) { c } else { '?' }).collect()
+}
+
+/// A short fingerprint of a message's bytes, kept with its answer so a resent control id with
+/// other content is noticed.
+fn fingerprint(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes).get(..8).unwrap_or_default())
+}
+
+fn code_of(stored: &str) -> Option<AckCode> {
+    [AckCode::AA, AckCode::AE, AckCode::AR, AckCode::CA, AckCode::CE, AckCode::CR]
+        .into_iter()
+        .find(|c| stored.split(' ').next() == Some(c.as_str()))
+}
+
+fn internal(why: &str) -> Hl7Error {
+    Hl7Error::new(ErrorCode::ApplicationError, why)
+}
+
+impl AlarmService {
+    /// Receives one HL7 message (`bytes`, the MLLP frame's content) from a connection from
+    /// `peer`, and returns the acknowledgement to send on it (`None`: MSH-15 asked for none).
+    /// `application` is what Wardline calls itself in the answer's MSH-3.
+    pub async fn receive_hl7(&self, peer: IpAddr, bytes: &[u8], application: &str) -> Option<Vec<u8>> {
+        let text = text_of(bytes);
+        let message = match Message::parse(&text) {
+            Ok(m) => m,
+            Err(e) => return Some(self.unreadable(&e, application)),
+        };
+        let mode = mode(&message);
+        let handled = self.handle(peer, &message, bytes, mode).await;
+        let (code, error) = match (&handled.replay, answer(mode, &handled.outcome)) {
+            (Some(code), Some(_)) => (*code, None),
+            (_, Some((code, error))) => (code, error.cloned()),
+            (_, None) => return None,
+        };
+        let mut reply = ack(&message, code, &self.answerer(application).as_ref(), error.as_ref());
+        if handled.ora_r41 {
+            reply = reply.replacen("|ACK^R40^ACK|", "|ORA^R41^ORA_R41|", 1);
+        }
+        tracing::debug!(code = code.as_str(), what = %handled.note, "hl7 message answered");
+        Some(reply.into_bytes())
+    }
+
+    /// The answer to a frame too large to take, from a connection from `peer`: `AR` (or `CR`
+    /// when its header asks for enhanced mode), 207 "message too large". `head` is the start of
+    /// the frame (its MSH, if it got that far).
+    #[must_use]
+    pub fn hl7_too_large(&self, peer: IpAddr, head: &[u8], application: &str) -> Vec<u8> {
+        let text = text_of(head);
+        let first = text.split(['\r', '\n']).next().unwrap_or_default();
+        let e = internal("message too large");
+        let Ok(message) = Message::parse(first) else { return self.unreadable(&e, application) };
+        let code = match mode(&message) {
+            Mode::Original => AckCode::AR,
+            Mode::Enhanced { .. } => AckCode::CR,
+        };
+        self.audit_refused(peer, &message, "too large");
+        ack(&message, code, &self.answerer(application).as_ref(), Some(&e)).into_bytes()
+    }
+
+    /// The answer to what is not a message at all: `AR` with the reason, with an MSH of our own.
+    fn unreadable(&self, e: &Hl7Error, application: &str) -> Vec<u8> {
+        let blank = Message::parse("MSH|^~\\&").ok();
+        let code = if e.code == ErrorCode::ApplicationError { AckCode::AR } else { AckCode::AE };
+        tracing::debug!(error = %e, "an unreadable hl7 message refused");
+        match blank {
+            Some(m) => ack(&m, code, &self.answerer(application).as_ref(), Some(e)).into_bytes(),
+            None => Vec::new(),
+        }
+    }
+
+    fn answerer(&self, application: &str) -> OwnedAnswerer {
+        let mut id = [0u8; 8];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        OwnedAnswerer {
+            application: application.to_owned(),
+            facility: self.server_name.to_string(),
+            now: dtm::format(self.clock.now()),
+            control_id: format!("WL{}", hex::encode(id)),
+        }
+    }
+
+    /// Everything between reading a message and answering it.
+    async fn handle(&self, peer: IpAddr, m: &Message<'_>, bytes: &[u8], mode: Mode) -> Handled {
+        let Some(msh) = m.msh() else { return Handled::refused(internal("no MSH"), "unreadable") };
+        let (app, facility) = (m.text(msh, 3, 1).trim().to_owned(), m.text(msh, 4, 1).trim().to_owned());
+        let (integration, binding) = match self.store.integration_by_hl7_sender(&app, &facility).await {
+            Ok(Some((i, b))) if b.allows(peer) => (i, b),
+            Ok(found) => {
+                let why = if found.is_some() { "address not allowed" } else { "unknown sender" };
+                self.audit_refused(peer, m, why);
+                let e = Hl7Error::at(
+                    ErrorCode::ApplicationError,
+                    "MSH",
+                    1,
+                    3,
+                    0,
+                    "sender not authorised: MSH-3 and MSH-4 name no system bound here, or not from this address",
+                );
+                return Handled::refused(e, why);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "an hl7 message could not be checked: the store failed");
+                return Handled::refused(internal("could not check the sender: send it again"), "store failed");
+            }
+        };
+        let actor = Actor {
+            user_id: match self.integration_user(&integration) {
+                Some(u) => u,
+                None => return Handled::refused(internal("no user id for the integration"), "no user id"),
+            },
+            device_id: None,
+            ip: Some(peer),
+        };
+        // The record's place is taken first: nothing is stored that the trail could not record.
+        let Ok(slot) = self.audit.reserve() else {
+            return Handled::refused(internal("the audit trail cannot record the message: send it again"), "no audit");
+        };
+        let handled = self.handle_from(&integration, &binding, m, bytes, mode).await;
+        let (outcome, result) = match &handled.outcome {
+            Outcome::Stored => (AuditOutcome::Success, "stored".to_owned()),
+            Outcome::Refused(e) => (AuditOutcome::Denied, format!("refused code={}", e.code.code())),
+        };
+        let mut r = self.audit.entry(Some(&actor), AuditAction::IntegrationUse, outcome);
+        r.detail = Some(format!("hl7 {} {result} {}", describe(m), handled.note));
+        slot.record(r);
+        handled
+    }
+
+    fn integration_user(&self, i: &Integration) -> Option<ruma::OwnedUserId> {
+        i.id.user_id(&self.server_name)
+    }
+
+    /// The message from a known sender.
+    async fn handle_from(
+        &self,
+        integration: &Integration,
+        binding: &Hl7Binding,
+        m: &Message<'_>,
+        bytes: &[u8],
+        mode: Mode,
+    ) -> Handled {
+        if let Err(e) = check_header(m, &TAKEN, binding.test) {
+            return Handled::refused(e, "header refused");
+        }
+        let (code, trigger, _) = m.message_type();
+        let scope = scope_for(&code);
+        if !integration.scopes.contains(&scope) {
+            let e = Hl7Error::at(
+                ErrorCode::UnsupportedMessageType,
+                "MSH",
+                1,
+                9,
+                0,
+                format!("this system may not send {code} messages: it needs the scope {scope}"),
+            );
+            return Handled::refused(e, "scope missing");
+        }
+        let received = self.clock.now();
+        let ora_r41 = code == "ORU" && binding.r40_ack == R40Ack::OraR41;
+        let change = if code == "ADT" {
+            match adt::read(m, received) {
+                Ok(u) => AlarmChange::Adt(Box::new(u)),
+                Err(e) => return Handled::refused(e, "content refused"),
+            }
+        } else {
+            match self.alarm_change(integration, binding, m).await {
+                Ok(change) => change,
+                Err(mut handled) => {
+                    handled.ora_r41 = ora_r41;
+                    return *handled;
+                }
+            }
+        };
+        let stored_code = match mode {
+            Mode::Original => AckCode::AA,
+            Mode::Enhanced { .. } => AckCode::CA,
+        };
+        let Some(msh) = m.msh() else { return Handled::refused(internal("no MSH"), "unreadable") };
+        let key = format!("{}|{}|{}", m.text(msh, 3, 1).trim(), m.text(msh, 4, 1).trim(), m.text(msh, 10, 0).trim());
+        let print = fingerprint(bytes);
+        let intake = Intake {
+            integration: integration.id.clone(),
+            protocol: IntakeProtocol::Hl7,
+            intake_key: key,
+            raw: Some(bytes.to_vec()),
+            received,
+            change,
+            answer: format!("{} {print}", stored_code.as_str()),
+        };
+        let stored = match self.store.record_intake(intake).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(error = %e, "an hl7 message could not be stored: refused, for its sender to send again");
+                return Handled::refused(internal("could not store the message: send it again"), "store failed");
+            }
+        };
+        let mut replay = None;
+        let note = match stored {
+            IntakeOutcome::New { alarm } => format!("alarm={} new", alarm.id),
+            IntakeOutcome::Changed { alarm } => format!("alarm={} revision={}", alarm.id, alarm.revision),
+            IntakeOutcome::Ended { alarm } => format!("alarm={} already ended", alarm.id),
+            IntakeOutcome::UnknownAlarm => "no such alarm".to_owned(),
+            IntakeOutcome::Patient(wardline_store::AdtApplied::Applied(_)) => format!("adt {trigger} applied"),
+            IntakeOutcome::Patient(wardline_store::AdtApplied::Stale(_)) => format!("adt {trigger} stale"),
+            IntakeOutcome::Duplicate { alarm, answer: None } => format!("alarm={} unchanged", alarm.id),
+            IntakeOutcome::Duplicate { answer: Some(a), .. } | IntakeOutcome::Repeated { answer: a } => {
+                if a.split(' ').nth(1).is_some_and(|p| p != print) {
+                    tracing::warn!(
+                        integration = %integration.id,
+                        "an hl7 control id was sent again with other content: answered as the first, not acted on"
+                    );
+                }
+                replay = code_of(&a);
+                "duplicate control id: answered as the first".to_owned()
+            }
+        };
+        self.poke();
+        Handled { outcome: Outcome::Stored, replay, note, ora_r41 }
+    }
+
+    /// What an `ORU^R40` does: opens (or updates) its alarm, or ends it.
+    async fn alarm_change(
+        &self,
+        integration: &Integration,
+        binding: &Hl7Binding,
+        m: &Message<'_>,
+    ) -> Result<AlarmChange, Box<Handled>> {
+        let refused = |e: Hl7Error| Box::new(Handled::refused(e, "content refused"));
+        let report = pcd04::read(m).map_err(refused)?;
+        if let Phase::Over(reason) = &report.phase {
+            let known = self.store.alarm_by_source(&integration.id, &report.source_id).await.map_err(|_| {
+                Box::new(Handled::refused(internal("could not read the alarm: send it again"), "store failed"))
+            })?;
+            // An end of an alarm never raised changes nothing, but is kept and acknowledged.
+            let alarm = known.map_or_else(super::super::intake::new_alarm_id, |a| a.id);
+            return Ok(AlarmChange::End { alarm, state: AlarmState::Reset, reason: Some(reason.clone()) });
+        }
+        let kinds = &integration.allowed_kinds;
+        if !kinds.is_empty() && !kinds.contains(&binding.default_kind) {
+            return Err(Box::new(Handled::refused(
+                internal(&format!("this system may not raise {} alarms", binding.default_kind)),
+                "kind not allowed",
+            )));
+        }
+        // The patient as the ADT feed knows them: their bed when the report gives none, their
+        // name when it gives none.
+        let mut patient = report.patient.as_ref().map(|p| p.patient.clone());
+        let known = match &report.patient {
+            Some(p) => self.store.patient(&p.key).await.ok().flatten(),
+            None => None,
+        };
+        if let (Some(p), Some(k)) = (patient.as_mut(), &known)
+            && p.name.is_none()
+        {
+            p.name.clone_from(&k.name);
+        }
+        let location: Location = match (&report.location, &known) {
+            (Some(l), _) => l.clone(),
+            (None, Some(k)) if k.location.ward.is_some() && k.discharged.is_none() => k.location.clone(),
+            _ => {
+                return Err(refused(Hl7Error::at(
+                    ErrorCode::RequiredFieldMissing,
+                    "PV1",
+                    1,
+                    3,
+                    1,
+                    "PV1-3 must say where the alarm is (the patient's bed is not known from ADT)",
+                )));
+            }
+        }
+        .trimmed();
+        if location.check().is_err() {
+            return Err(refused(Hl7Error::at(
+                ErrorCode::DataType,
+                "PV1",
+                1,
+                3,
+                0,
+                "PV1-3 is not a place Wardline can show",
+            )));
+        }
+        if patient.as_ref().is_some_and(|p| p.check().is_err()) {
+            return Err(refused(Hl7Error::at(
+                ErrorCode::DataType,
+                "PID",
+                1,
+                3,
+                0,
+                "PID does not name a patient Wardline can show",
+            )));
+        }
+        Ok(AlarmChange::Open(Box::new(NewAlarm {
+            id: super::super::intake::new_alarm_id(),
+            source_id: report.source_id,
+            kind: binding.default_kind,
+            priority: report.priority,
+            text: report.text,
+            location,
+            patient,
+            occurred: report.occurred,
+        })))
+    }
+
+    /// Records a message from a sender not taken (unknown, or from another address), within the
+    /// small allowance per address that unknown tokens have: a misconfigured system resending
+    /// for ever cannot fill the trail.
+    fn audit_refused(&self, peer: IpAddr, m: &Message<'_>, why: &str) {
+        if self.limiter.check(LimitKind::UnknownToken, &peer.to_string()).is_err() {
+            return;
+        }
+        let mut r = self.audit.entry(None, AuditAction::RequestRefused, AuditOutcome::Denied);
+        r.ip = Some(peer.to_string());
+        r.detail = Some(format!("hl7 {} reason={why}", describe(m)));
+        if let Err(e) = self.audit.record(r) {
+            tracing::warn!(target: "audit", error = %e, "a refused hl7 message could not be recorded");
+        }
+    }
+}
+
+/// `type=ORU^R40 control_id=…`, quoted safely.
+fn describe(m: &Message<'_>) -> String {
+    let (code, event, _) = m.message_type();
+    let control = m.msh().map(|h| m.text(h, 10, 0)).unwrap_or_default();
+    format!("type={}^{} control_id={}", quoted(&code), quoted(&event), quoted(&control))
+}
+
+/// An [`Answerer`] that owns its values.
+struct OwnedAnswerer {
+    application: String,
+    facility: String,
+    now: String,
+    control_id: String,
+}
+
+impl OwnedAnswerer {
+    fn as_ref(&self) -> Answerer<'_> {
+        Answerer {
+            application: &self.application,
+            facility: &self.facility,
+            now: &self.now,
+            control_id: &self.control_id,
+        }
+    }
+}

@@ -1,0 +1,193 @@
+"""HL7 v2 over MLLP, sent by the Python ``hl7`` library's ``MLLPClient`` (nobody here wrote it).
+
+A patient-monitoring gateway, bound to its HL7 sender with the command line as an operator would
+do it, sends HL7 v2.6 messages built as text and checked by ``hl7.parse`` before sending:
+
+- IHE PCD-04 ``ORU^R40`` alarm reports in enhanced mode (``MSH-15 AL``, ``MSH-16 NE``, as IHE
+  specifies) answered ``ACK^R40^ACK`` with ``MSA|CA``; in original mode with ``MSA|AA``;
+- a report without its OBR: ``CE`` (or ``AE``) with ``ERR-3`` 101;
+- a type Wardline does not take (``ORM^O01``): ``CR``/``AR`` with ``ERR-3`` 200;
+- ``ADT^A01``, ``A02``, ``A03`` answered ``AA``, and a later alarm without PV1 placed in the bed
+  ADT gave the patient;
+- a repeated control id answered as the first, and nothing done twice.
+
+Do not relax an assertion to make a run green; fix the server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import urllib.request
+
+import hl7
+import hl7.client
+import pytest
+from conftest import WardlineServer, wardline_binary
+
+HL7_RE = re.compile(r"wardline hl7 listening on 127\.0\.0\.1:(\d+)")
+WAIT_S = 30
+
+
+@pytest.fixture(scope="module")
+def wardline(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("wardline-hl7")
+    server = WardlineServer(
+        binary=wardline_binary(),
+        data_dir=root / "data",
+        log_path=root / "wardline.log",
+        env={
+            "WARDLINE_HL7__LISTEN": "127.0.0.1:0",
+            "WARDLINE_SECURITY__MFA_REQUIRED": "off",
+        },
+    )
+    server.data_dir.mkdir()
+    server.start()
+    try:
+        server.add_user("boss", admin=True)
+        cli(server, "integration", "add", "monitors", "--name", "ICU monitors", "--kind", "monitoring",
+            "--scope", "hl7.alarms", "--scope", "hl7.adt")
+        cli(server, "integration", "hl7", "set", "monitors", "--application", "PYMON", "--facility", "ICU",
+            "--allow", "127.0.0.0/8", "--default-kind", "monitor")
+        yield server
+    finally:
+        server.stop()
+
+
+def cli(wardline: WardlineServer, *args: str) -> str:
+    proc = subprocess.run(
+        [str(wardline.binary), *args, "--data-dir", str(wardline.data_dir)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, f"wardline {' '.join(args)}: {proc.stdout}{proc.stderr}"
+    return proc.stdout
+
+
+def hl7_port(wardline: WardlineServer) -> int:
+    match = HL7_RE.search(wardline.log_path.read_text(errors="replace"))
+    assert match, "the server printed where it listens for HL7:\n" + wardline.log_tail()
+    return int(match.group(1))
+
+
+def admin_get(wardline: WardlineServer, path: str) -> dict:
+    body = json.dumps({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "boss"},
+                       "password": wardline.passwords["boss"]}).encode()
+    req = urllib.request.Request(wardline.base_url + "/_matrix/client/v3/login", data=body, method="POST")
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        token = json.loads(resp.read())["access_token"]
+    req = urllib.request.Request(wardline.base_url + path)
+    req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def r40(control: str, source: str, phase: str = "start", *, mode: str = "|||AL|NE", pv1: bool = True,
+        obr: bool = True, msg_type: str = "ORU^R40^ORU_R40") -> str:
+    """A PCD-04 report shaped as IHE PCD TF-2 E.3.1 (a physiological alarm)."""
+    segments = [
+        f"MSH|^~\\&|PYMON|ICU|WARDLINE|HOSP|20261201101500+0000||{msg_type}|{control}|P|2.6{mode}"
+        + ("||UNICODE UTF-8|||IHE_PCD_ACM_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.4.1^ISO" if mode else ""),
+        "PID|||HO2009001^^^HOSP^MR||Hon^Albert||19610101|M",
+    ]
+    if pv1:
+        segments.append("PV1||I|ICU^Bay 2^1^Main")
+    if obr:
+        segments.append(f"OBR|1|{source}^PYMON|{source}^PYMON|196616^MDC_EVT_ALARM^MDC|||20261201101500+0000")
+    segments += [
+        "OBX|1|ST|196670^MDC_EVT_HI^MDC|1.3.1.150456.1|SpO2 above high limit||||||R|||20261201101459+0000",
+        "OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.3.1.150456.2|99|262688^MDC_DIM_PERCENT^MDC|50-95|H|||R",
+        f"OBX|3|ST|68481^MDC_ATTR_EVENT_PHASE^MDC|1.3.1.150456.3|{phase}||||||R",
+        "OBX|4|ST|68484^MDC_ATTR_ALARM_PRIORITY^MDC|1.3.1.150456.5|PH||||||R",
+        "OBX|5|ST|68485^MDC_ATTR_ALERT_TYPE^MDC|1.3.1.150456.6|SP||||||R",
+    ]
+    return "\r".join(segments) + "\r"
+
+
+def adt(control: str, event: str, time_: str, bed: str) -> str:
+    return "\r".join([
+        f"MSH|^~\\&|PYMON|ICU|WARDLINE|HOSP|{time_}||ADT^{event}^ADT_A01|{control}|P|2.6",
+        f"EVN|{event}|{time_}",
+        "PID|1||H777^^^HOSP^MR||Smith^John||19450101|M",
+        f"PV1|1|I|Ward 7^3^{bed}^Main",
+    ]) + "\r"
+
+
+def send(port: int, text: str) -> hl7.Message:
+    """Sends one message with MLLPClient (after checking hl7 reads it) and parses the answer."""
+    sent = hl7.parse(text)
+    assert str(sent.segment("MSH")[10]) != "", "the library reads what is sent"
+    with hl7.client.MLLPClient("127.0.0.1", port) as client:
+        raw = client.send_message(text)
+    return hl7.parse(raw.strip(b"\x0b\x1c\r").decode())
+
+
+def msa(answer: hl7.Message) -> tuple[str, str]:
+    seg = answer.segment("MSA")
+    return str(seg[1]), str(seg[2])
+
+
+def err3(answer: hl7.Message) -> str:
+    return str(answer.segment("ERR")[3][0][0])
+
+
+def alarms(wardline: WardlineServer) -> list[dict]:
+    return admin_get(wardline, "/_wardline/admin/v1/alarms?integration=monitors")["alarms"]
+
+
+def test_an_alarm_report_is_acknowledged_once_stored(wardline):
+    port = hl7_port(wardline)
+    answer = send(port, r40("PY-1", "ALARM-1"))
+    assert str(answer.segment("MSH")[9]) == "ACK^R40^ACK"
+    assert msa(answer) == ("CA", "PY-1")
+    stored = [a for a in alarms(wardline) if a["source_id"] == "ALARM-1"]
+    assert len(stored) == 1 and stored[0]["priority"] == "high", stored
+    assert stored[0]["location"] == {"site": "Main", "ward": "ICU", "room": "Bay 2", "bed": "1"}
+    # Original mode (MSH-15 and MSH-16 empty): AA.
+    assert msa(send(port, r40("PY-2", "ALARM-2", mode=""))) == ("AA", "PY-2")
+
+
+def test_content_errors_and_unsupported_types_are_refused_with_their_codes(wardline):
+    port = hl7_port(wardline)
+    no_obr = send(port, r40("PY-3", "ALARM-3", obr=False))
+    assert msa(no_obr) == ("CE", "PY-3") and err3(no_obr) == "101"
+    no_obr = send(port, r40("PY-4", "ALARM-4", obr=False, mode=""))
+    assert msa(no_obr) == ("AE", "PY-4") and err3(no_obr) == "101"
+    orm = send(port, r40("PY-5", "ALARM-5", msg_type="ORM^O01^ORM_O01"))
+    assert msa(orm) == ("CR", "PY-5") and err3(orm) == "200"
+    orm = send(port, r40("PY-6", "ALARM-6", msg_type="ORM^O01^ORM_O01", mode=""))
+    assert msa(orm) == ("AR", "PY-6") and err3(orm) == "200"
+    assert not [a for a in alarms(wardline) if a["source_id"] in ("ALARM-3", "ALARM-4", "ALARM-5", "ALARM-6")]
+
+
+def test_a_repeated_control_id_is_answered_as_the_first_and_done_once(wardline):
+    port = hl7_port(wardline)
+    assert msa(send(port, r40("PY-7", "ALARM-7"))) == ("CA", "PY-7")
+    # The same control id again, now saying the alarm ended: answered as the first, not acted on.
+    assert msa(send(port, r40("PY-7", "ALARM-7", phase="end"))) == ("CA", "PY-7")
+    stored = [a for a in alarms(wardline) if a["source_id"] == "ALARM-7"]
+    assert len(stored) == 1 and stored[0]["state"] == "active", stored
+    assert msa(send(port, r40("PY-8", "ALARM-7", phase="end"))) == ("CA", "PY-8")
+    stored = [a for a in alarms(wardline) if a["source_id"] == "ALARM-7"]
+    assert stored[0]["state"] == "reset", stored
+
+
+def test_adt_places_the_patient_and_an_alarm_without_a_bed_takes_it(wardline):
+    port = hl7_port(wardline)
+    for control, event, at, bed in [
+        ("ADT-1", "A01", "20261201080000", "12"),
+        ("ADT-2", "A02", "20261201090000", "14"),
+    ]:
+        answer = send(port, adt(control, event, at, bed))
+        assert str(answer.segment("MSH")[9]) == f"ACK^{event}^ACK"
+        assert msa(answer) == ("AA", control)
+    # The alarm names the patient admitted above and gives no PV1: the bed comes from ADT.
+    text = r40("PY-9", "ALARM-9", mode="", pv1=False).replace("HO2009001^^^HOSP^MR||Hon^Albert", "H777^^^HOSP^MR||")
+    assert msa(send(port, text)) == ("AA", "PY-9")
+    stored = [a for a in alarms(wardline) if a["source_id"] == "ALARM-9"]
+    assert stored and stored[0]["location"]["bed"] == "14", stored
+    # Discharged: an alarm with no bed of its own is refused (AE 101), never placed wrongly.
+    assert msa(send(port, adt("ADT-3", "A03", "20261201100000", "14"))) == ("AA", "ADT-3")
+    refused = send(port, text.replace("PY-9", "PY-10").replace("ALARM-9", "ALARM-10"))
+    assert msa(refused) == ("AE", "PY-10") and err3(refused) == "101"
