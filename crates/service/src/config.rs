@@ -463,7 +463,10 @@ pub struct Hl7Settings {
     pub max_message_bytes: usize,
     /// Connections open at once; more are closed as soon as they are accepted.
     pub max_connections: usize,
-    /// A connection that sends nothing for this many seconds is closed.
+    /// Connections open at once from one address: one host cannot take every slot.
+    pub max_connections_per_address: usize,
+    /// A connection that completes no message for this many seconds is closed (however many
+    /// bytes it trickles meanwhile).
     pub idle_timeout_secs: u64,
     /// What Wardline calls itself in its acknowledgements (their `MSH-3`; `MSH-4` is the
     /// server name).
@@ -476,6 +479,7 @@ impl Default for Hl7Settings {
             listen: None,
             max_message_bytes: 1024 * 1024,
             max_connections: 64,
+            max_connections_per_address: 8,
             idle_timeout_secs: 300,
             application: "WARDLINE".into(),
         }

@@ -86,6 +86,12 @@ pub enum BindingError {
     /// Too many address ranges.
     #[error("allowed_addresses lists at most {MAX_ADDRESSES} ranges")]
     TooManyAddresses,
+    /// No address ranges: a header is only the sender's claim, so where it may connect from
+    /// must be said.
+    #[error(
+        "allowed_addresses: list the address ranges (CIDR) the system sends from; 0.0.0.0/0 and ::/0 allow any host, knowingly"
+    )]
+    NoAddresses,
 }
 
 fn sender_ok(s: &str) -> bool {
@@ -111,6 +117,9 @@ impl Hl7Binding {
         if self.allowed_addresses.len() > MAX_ADDRESSES {
             return Err(BindingError::TooManyAddresses);
         }
+        if self.allowed_addresses.is_empty() {
+            return Err(BindingError::NoAddresses);
+        }
         Ok(())
     }
 
@@ -121,7 +130,7 @@ impl Hl7Binding {
             std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
             v4 @ std::net::IpAddr::V4(_) => v4,
         };
-        self.allowed_addresses.is_empty() || self.allowed_addresses.iter().any(|n| n.contains(&ip))
+        self.allowed_addresses.iter().any(|n| n.contains(&ip))
     }
 }
 
@@ -142,8 +151,8 @@ mod tests {
 
     #[test]
     fn a_binding_allows_its_addresses_only() {
-        let any = binding(&[]);
-        assert!(any.allows("203.0.113.9".parse().unwrap()));
+        assert!(!binding(&[]).allows("203.0.113.9".parse().unwrap()), "none listed: nobody");
+        assert!(binding(&["0.0.0.0/0"]).allows("203.0.113.9".parse().unwrap()), "any, said so");
         let b = binding(&["10.20.0.0/16", "::1/128"]);
         assert!(b.allows("10.20.3.4".parse().unwrap()));
         assert!(b.allows("::ffff:10.20.3.4".parse().unwrap()), "an IPv4-mapped address is its IPv4 one");
@@ -154,9 +163,10 @@ mod tests {
 
     #[test]
     fn a_binding_is_checked_and_read_with_its_defaults() {
-        binding(&[]).check().unwrap();
+        binding(&["10.0.0.0/8"]).check().unwrap();
+        assert_eq!(binding(&[]).check(), Err(BindingError::NoAddresses));
         for bad in ["", " NC", "NC|X", "NC^1", &"x".repeat(65), "a\rb"] {
-            let mut b = binding(&[]);
+            let mut b = binding(&["10.0.0.0/8"]);
             b.sending_application = bad.to_owned();
             assert_eq!(b.check(), Err(BindingError::BadSender("sending_application")), "{bad:?}");
         }

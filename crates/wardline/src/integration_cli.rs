@@ -73,8 +73,9 @@ pub enum Hl7Command {
         /// MSH-4 empty).
         #[arg(long, default_value = "")]
         facility: String,
-        /// An address range it may connect from (`10.20.0.0/16`), once per range; none: any.
-        #[arg(long = "allow")]
+        /// An address range it may connect from (`10.20.0.0/16`), once per range, at least one
+        /// (`0.0.0.0/0` and `::/0` allow any host, knowingly).
+        #[arg(long = "allow", required = true)]
         allowed_addresses: Vec<String>,
         /// A test system: processing ids T and D are taken from it.
         #[arg(long)]

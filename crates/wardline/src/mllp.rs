@@ -7,14 +7,16 @@
 //! - A frame larger than `hl7.max_message_bytes` is answered `AR`/`CR` 207 "message too large"
 //!   and its connection closed (what follows cannot be told from the rest of it).
 //! - One message at a time per connection, answered in order; at most `hl7.max_connections`
-//!   connections (more are closed at once); a connection idle for `hl7.idle_timeout_secs` is
-//!   closed.
+//!   connections, `hl7.max_connections_per_address` from one address (more are closed at once);
+//!   a connection that completes no message for `hl7.idle_timeout_secs` is closed, however many
+//!   bytes it trickles (so a few slow connections cannot hold every slot).
 //! - On shutdown, no new connection is taken and each connection closes once its current
 //!   message is answered.
 //! - Nothing here panics on input: the framer only counts bytes, and the service answers every
 //!   message, readable or not.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,6 +126,7 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
 pub async fn serve(listener: TcpListener, services: Services, hold: Hold, mut stop: watch::Receiver<bool>) {
     let settings = services.config.hl7.clone();
     let slots = Arc::new(Semaphore::new(settings.max_connections.max(1)));
+    let per_address = Arc::new(std::sync::Mutex::new(HashMap::<IpAddr, usize>::new()));
     let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -145,9 +148,15 @@ pub async fn serve(listener: TcpListener, services: Services, hold: Hold, mut st
             drop(stream);
             continue;
         };
+        let Some(from) = AddressSlot::take(&per_address, peer.ip(), settings.max_connections_per_address.max(1)) else {
+            tracing::warn!(peer = %peer.ip(), "an hl7 connection was closed: hl7.max_connections_per_address are open");
+            drop(stream);
+            continue;
+        };
         let (services, stop, hold) = (services.clone(), stop.clone(), hold.clone());
         connections.spawn(async move {
             connection(stream, peer, &services, &hold, stop).await;
+            drop(from);
             drop(permit);
         });
     }
@@ -158,6 +167,37 @@ pub async fn serve(listener: TcpListener, services: Services, hold: Hold, mut st
     }
 }
 
+/// One connection's place in its address's count, given back when it closes.
+struct AddressSlot {
+    counts: Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl AddressSlot {
+    /// A place for one more connection from `ip`, if it has fewer than `most` open.
+    fn take(counts: &Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr, most: usize) -> Option<Self> {
+        let mut c = counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = c.entry(ip).or_insert(0);
+        if *n >= most {
+            return None;
+        }
+        *n += 1;
+        Some(Self { counts: Arc::clone(counts), ip })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut c = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = c.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                c.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// Writes one framed answer.
 async fn send(stream: &mut TcpStream, reply: &[u8], timeout: Duration) -> bool {
     let mut framed = Vec::with_capacity(reply.len() + 3);
@@ -165,6 +205,16 @@ async fn send(stream: &mut TcpStream, reply: &[u8], timeout: Duration) -> bool {
     framed.extend_from_slice(reply);
     framed.extend_from_slice(&[FS, CR]);
     matches!(tokio::time::timeout(timeout, stream.write_all(&framed)).await, Ok(Ok(())))
+}
+
+/// Closes a connection whose answer was just written without losing it: the write side is
+/// shut (the answer goes first), and what the sender still sends is read and dropped for a
+/// moment, so the close does not reset the connection before the answer is read.
+async fn close_after_answer(stream: &mut TcpStream) {
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 16 * 1024];
+    let drain = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
 }
 
 /// One connection: each message answered in turn, until the sender closes it, it idles, a
@@ -180,6 +230,8 @@ async fn connection(
     let idle = Duration::from_secs(settings.idle_timeout_secs.max(1));
     let mut framer = Framer::new(settings.max_message_bytes);
     let mut buf = vec![0u8; 16 * 1024];
+    // Closed if no message is completed by then: trickled bytes do not keep it open.
+    let mut deadline = tokio::time::Instant::now() + idle;
     loop {
         while let Some(frame) = framer.next_frame() {
             match frame {
@@ -191,11 +243,14 @@ async fn connection(
                     {
                         return;
                     }
+                    deadline = tokio::time::Instant::now() + idle;
                 }
                 Frame::TooLarge(head) => {
                     tracing::warn!(peer = %peer.ip(), "an hl7 message larger than hl7.max_message_bytes was refused");
                     let reply = services.alarms.hl7_too_large(peer.ip(), &head, &settings.application);
-                    send(&mut stream, &reply, idle).await;
+                    if send(&mut stream, &reply, idle).await {
+                        close_after_answer(&mut stream).await;
+                    }
                     return;
                 }
             }
@@ -205,7 +260,7 @@ async fn connection(
         }
         let read = tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
-            r = tokio::time::timeout(idle, stream.read(&mut buf)) => r,
+            r = tokio::time::timeout_at(deadline, stream.read(&mut buf)) => r,
         };
         match read {
             Ok(Ok(n)) if n > 0 => framer.feed(buf.get(..n).unwrap_or_default()),

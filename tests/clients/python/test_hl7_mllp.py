@@ -161,11 +161,16 @@ def test_content_errors_and_unsupported_types_are_refused_with_their_codes(wardl
     assert not [a for a in alarms(wardline) if a["source_id"] in ("ALARM-3", "ALARM-4", "ALARM-5", "ALARM-6")]
 
 
-def test_a_repeated_control_id_is_answered_as_the_first_and_done_once(wardline):
+def test_a_resent_message_is_answered_as_the_first_and_a_reused_control_id_refused(wardline):
     port = hl7_port(wardline)
     assert msa(send(port, r40("PY-7", "ALARM-7"))) == ("CA", "PY-7")
-    # The same control id again, now saying the alarm ended: answered as the first, not acted on.
-    assert msa(send(port, r40("PY-7", "ALARM-7", phase="end"))) == ("CA", "PY-7")
+    # The same message again (stamped anew): answered as the first, done once.
+    resent = r40("PY-7", "ALARM-7").replace("|20261201101500+0000||ORU", "|20261201101600+0000||ORU", 1)
+    assert msa(send(port, resent)) == ("CA", "PY-7")
+    # The same control id for another message (now saying the alarm ended): refused (CR 207),
+    # never taken for the first and dropped unseen.
+    reused = send(port, r40("PY-7", "ALARM-7", phase="end"))
+    assert msa(reused) == ("CR", "PY-7") and err3(reused) == "207"
     stored = [a for a in alarms(wardline) if a["source_id"] == "ALARM-7"]
     assert len(stored) == 1 and stored[0]["state"] == "active", stored
     assert msa(send(port, r40("PY-8", "ALARM-7", phase="end"))) == ("CA", "PY-8")
@@ -187,7 +192,10 @@ def test_adt_places_the_patient_and_an_alarm_without_a_bed_takes_it(wardline):
     assert msa(send(port, text)) == ("AA", "PY-9")
     stored = [a for a in alarms(wardline) if a["source_id"] == "ALARM-9"]
     assert stored and stored[0]["location"]["bed"] == "14", stored
-    # Discharged: an alarm with no bed of its own is refused (AE 101), never placed wrongly.
+    # Discharged: an alarm with no bed of its own is still raised, at an unknown place (never
+    # placed wrongly, never refused and lost: no rule names the place, so the failsafe gets it).
     assert msa(send(port, adt("ADT-3", "A03", "20261201100000", "14"))) == ("AA", "ADT-3")
-    refused = send(port, text.replace("PY-9", "PY-10").replace("ALARM-9", "ALARM-10"))
-    assert msa(refused) == ("AE", "PY-10") and err3(refused) == "101"
+    unplaced = send(port, text.replace("PY-9", "PY-10").replace("ALARM-9", "ALARM-10"))
+    assert msa(unplaced) == ("AA", "PY-10")
+    stored = [a for a in alarms(wardline) if a["source_id"] == "ALARM-10"]
+    assert stored and stored[0]["location"] == {"ward": "Unknown location"}, stored

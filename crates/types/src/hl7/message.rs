@@ -159,6 +159,9 @@ impl<'a> Message<'a> {
         }
         let seps = Separators::read(text)?;
         let mut segments: Vec<Segment<'a>> = Vec::new();
+        // How many of each id so far (a count per id, not a scan per segment: thousands of
+        // segments stay linear).
+        let mut seen: std::collections::HashMap<&'a str, usize> = std::collections::HashMap::new();
         for line in text.split(['\r', '\n']).filter(|l| !l.trim().is_empty()) {
             if segments.len() >= MAX_SEGMENTS {
                 return Err(Hl7Error::new(ErrorCode::ApplicationError, "the message has too many segments"));
@@ -172,7 +175,11 @@ impl<'a> Message<'a> {
                     format!("segment {n} does not start with a segment id (three capital letters or digits)"),
                 ));
             }
-            let occurrence = segments.iter().filter(|s| s.id == id).count() + 1;
+            let occurrence = {
+                let n = seen.entry(id).or_insert(0);
+                *n += 1;
+                *n
+            };
             let separator = if id == "MSH" { line.get(3..3 + seps.field.len_utf8()).unwrap_or("") } else { "" };
             segments.push(Segment { id, fields: parts.collect(), occurrence, separator });
         }

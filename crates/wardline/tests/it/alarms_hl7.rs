@@ -191,11 +191,13 @@ async fn each_mode_is_answered_as_msh_15_asks_duplicates_are_replayed_and_strang
     assert_eq!(ask(no_obr).await, ("AE".into(), "O2".into(), "101".into()));
     let orm = r40("O3", "C3", "start", "").replace("ORU^R40^ORU_R40", "ORM^O01^ORM_O01");
     assert_eq!(ask(orm).await, ("AR".into(), "O3".into(), "200".into()));
-    // A duplicate control id: the stored answer, nothing acted on (here an end that would
-    // reset C1).
-    assert_eq!(ask(r40("O1", "C1", "end", "")).await.0, "AA");
+    // The same message again: the stored answer, nothing acted on twice.
+    assert_eq!(ask(r40("O1", "C1", "start", "")).await.0, "AA");
+    // A control id already used, for another message (here an end that would reset C1):
+    // refused (AR 207), never taken for the first and dropped unseen.
+    assert_eq!(ask(r40("O1", "C1", "end", "")).await, ("AR".into(), "O1".into(), "207".into()));
     let c1 = alarms_of(&boss, "monitors").await.into_iter().find(|a| a["source_id"] == "C1").unwrap();
-    assert_eq!(c1["state"], "active", "the duplicate was not acted on");
+    assert_eq!(c1["state"], "active", "the reused control id was not acted on");
     assert_eq!(ask(r40("O4", "C1", "end", "")).await.0, "AA");
     let c1 = alarms_of(&boss, "monitors").await.into_iter().find(|a| a["source_id"] == "C1").unwrap();
     assert_eq!(c1["state"], "reset", "a new control id is");
@@ -336,4 +338,39 @@ async fn connections_beyond_the_cap_are_closed_and_an_idle_one_makes_room() {
     let sources: Vec<String> =
         alarms_of(&boss, "monitors").await.iter().map(|a| a["source_id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(sources, ["E1", "E3"], "what was refused at the door was not stored");
+}
+
+#[tokio::test]
+async fn a_trickling_connection_is_closed_and_one_address_cannot_take_every_slot() {
+    let s = Server::start_with_env(&hl7_env(&[
+        ("WARDLINE_HL7__MAX_CONNECTIONS", "8"),
+        ("WARDLINE_HL7__MAX_CONNECTIONS_PER_ADDRESS", "1"),
+        ("WARDLINE_HL7__IDLE_TIMEOUT_SECS", "1"),
+    ]));
+    let addr = hl7_addr(&s);
+    let boss = admin(&s).await;
+    bound(&boss, "monitors", "MON", &["hl7.alarms"], "monitor").await;
+    // One byte of a frame every fifth of a second, never finishing it: closed after the idle
+    // time since it opened, however busy it keeps the line.
+    let mut slow = connect(&addr).await;
+    let _ = slow.write_all(&[0x0b]).await;
+    let mut closed_while_trickling = false;
+    for _ in 0..50 {
+        if slow.write_all(b"M").await.is_err() {
+            closed_while_trickling = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(closed_while_trickling || answer(&mut slow).await.is_none(), "a trickle keeps no slot");
+    // One connection per address: a second from the same host is closed unanswered while the
+    // first is open, and the first still works.
+    let mut first = connect(&addr).await;
+    put(&mut first, r40("P1", "F1", "start", "")).await;
+    assert_eq!(answer(&mut first).await.map(|x| x.0), Some("AA".into()));
+    let mut second = connect(&addr).await;
+    let _ = second.write_all(&framed(&r40("P2", "F2", "start", ""))).await;
+    assert_eq!(answer(&mut second).await, None, "over hl7.max_connections_per_address");
+    put(&mut first, r40("P3", "F3", "start", "")).await;
+    assert_eq!(answer(&mut first).await.map(|x| x.0), Some("AA".into()));
 }

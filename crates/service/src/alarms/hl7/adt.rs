@@ -20,6 +20,9 @@ pub const EVENTS: [(&str, AdtEvent); 4] =
 ///
 /// # Errors
 /// A content error at its place: no patient identifier in `PID-3` (101), no message time in
+/// How far ahead of the server's clock an ADT message's time may be (clock drift).
+const MAX_AHEAD_MS: u64 = 5 * 60_000;
+
 /// `EVN-2` or `MSH-7` (101, or 102 when not a date and time), a part too long (102).
 pub fn read(m: &Message<'_>, received: Timestamp) -> Result<PatientUpdate, Hl7Error> {
     let (_, trigger, _) = m.message_type();
@@ -47,6 +50,18 @@ pub fn read(m: &Message<'_>, received: Timestamp) -> Result<PatientUpdate, Hl7Er
             ));
         }
     };
+    // A time ahead of the server's (beyond clock drift) would make every true update after it
+    // look stale: refused.
+    if message_time.0 > received.0.saturating_add(MAX_AHEAD_MS) {
+        return Err(Hl7Error::at(
+            ErrorCode::DataType,
+            "EVN",
+            1,
+            2,
+            1,
+            "the message's time (EVN-2 or MSH-7) is ahead of the server's clock",
+        ));
+    }
     let location = if event == AdtEvent::Discharge { None } else { bed(m)? };
     let specialty = m
         .segment("PV1")
@@ -82,7 +97,8 @@ PV1|1|I|{pv1}|||||||MED\r"
 
     #[test]
     fn admissions_transfers_and_discharges_are_read_in_the_feeds_time() {
-        let at = Timestamp(5);
+        // Received the next day (a message's time may not be ahead of the server's).
+        let at = Timestamp(1_796_169_600_000);
         let a01 = read(&Message::parse(&adt("A01", "20261201081500", "Ward 7^3^12^Main")).unwrap(), at).unwrap();
         assert_eq!((a01.key.as_str(), a01.event), ("HOSP|H123456", AdtEvent::Admit), "the first identifier");
         assert_eq!(a01.name.as_deref(), Some("Jane Q Doe"));
@@ -97,6 +113,10 @@ PV1|1|I|{pv1}|||||||MED\r"
         let a03 = read(&Message::parse(&adt("A03", "20261201090000", "Ward 9^1^4")).unwrap(), at).unwrap();
         assert_eq!((a03.event, a03.location), (AdtEvent::Discharge, None), "a discharge places nobody");
         assert_eq!(read(&Message::parse(&adt("A08", "", "")).unwrap(), at).unwrap().location, None);
+        // A time ahead of the server's clock would make every true update after it stale.
+        let ahead = read(&Message::parse(&adt("A08", "20261202001000", "")).unwrap(), at).unwrap_err();
+        assert_eq!((ahead.code, ahead.place.unwrap().segment.as_str()), (ErrorCode::DataType, "EVN"));
+        assert!(read(&Message::parse(&adt("A08", "20261202000400", "")).unwrap(), at).is_ok(), "clock drift");
     }
 
     #[test]

@@ -64,12 +64,7 @@ pub(super) fn patient(m: &Message<'_>) -> Result<Option<PidPatient>, Hl7Error> {
     let authority = part(present(m.decode(m.pick(rep, 4))), pid, 3, 4)?;
     let name_parts: Vec<String> = [2, 3, 1].iter().filter_map(|c| present(m.text(pid, 5, *c))).collect();
     let name = part((!name_parts.is_empty()).then(|| name_parts.join(" ")), pid, 5, 1)?;
-    let birth_date = present(m.text(pid, 7, 1)).and_then(|d| {
-        let digits = d.get(..8)?;
-        let (y, rest) = digits.split_at(4);
-        let (mo, da) = rest.split_at(2);
-        digits.bytes().all(|b| b.is_ascii_digit()).then(|| format!("{y}-{mo}-{da}"))
-    });
+    let birth_date = present(m.text(pid, 7, 1)).and_then(|d| birth_date(&d));
     let patient = PatientRef { id: id.clone(), system: authority.clone(), name, birth_date };
     if patient.check().is_err() {
         // An impossible date of birth is not a reason to refuse an alarm: it is left out.
@@ -82,6 +77,17 @@ pub(super) fn patient(m: &Message<'_>) -> Result<Option<PidPatient>, Hl7Error> {
     }
     let key = format!("{}|{id}", authority.unwrap_or_default());
     Ok(Some(PidPatient { patient, key, sex: sex(m, pid) }))
+}
+
+/// `YYYY-MM-DD` from a DTM's first eight characters, if they are digits (checked before any
+/// split: a multi-byte character there is no date, never a panic).
+fn birth_date(dtm: &str) -> Option<String> {
+    let digits = dtm.as_bytes().get(..8)?;
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let d = std::str::from_utf8(digits).ok()?;
+    Some(format!("{}-{}-{}", d.get(..4)?, d.get(4..6)?, d.get(6..8)?))
 }
 
 fn sex(m: &Message<'_>, pid: &Segment<'_>) -> Option<String> {
@@ -103,4 +109,18 @@ pub(super) fn clean_text(text: &str, max: usize) -> String {
 fn is_format(c: char) -> bool {
     matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
         | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::birth_date;
+
+    #[test]
+    fn a_birth_date_is_eight_digits_and_anything_else_is_none_never_a_panic() {
+        assert_eq!(birth_date("19800314").as_deref(), Some("1980-03-14"));
+        assert_eq!(birth_date("198003141230").as_deref(), Some("1980-03-14"));
+        for bad in ["198é0314", "1980é314", "é", "1980031", "", "19800a14", "\u{10FFFF}1234567"] {
+            assert_eq!(birth_date(bad), None, "{bad:?}");
+        }
+    }
 }

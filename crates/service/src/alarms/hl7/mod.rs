@@ -23,7 +23,7 @@ mod ack;
 pub mod adt;
 pub mod fields;
 pub mod pcd04;
-mod receive;
+pub(crate) mod receive;
 #[cfg(test)]
 mod receive_tests;
 

@@ -169,9 +169,15 @@ pub fn read(m: &Message<'_>) -> Result<AlertReport, Hl7Error> {
         let unit = unit(m, o).map(|u| format!(" {u}")).unwrap_or_default();
         text = format!("{text} ({what} {v}{unit})").replace("( ", "(");
     }
+    // Notes appended in place, and no more than an alarm's text can hold: a message of
+    // thousands of notes costs what its length does, no more.
     for nte in m.all("NTE") {
+        if text.len() > 4 * wardline_types::alarm::MAX_TEXT_CHARS {
+            break;
+        }
         if let Some(note) = present(m.text(nte, 3, 0)) {
-            text = format!("{text}\n{note}");
+            text.push('\n');
+            text.push_str(&note);
         }
     }
     let flags: Vec<String> = m.repetitions(event, 8).map(|r| m.decode(r).trim().to_owned()).collect();

@@ -30,6 +30,9 @@ use crate::audit::Actor;
 use crate::ratelimit::LimitKind;
 
 /// Every message type Wardline takes over HL7 (what else is sent is refused, 200/201).
+/// The ward of an alarm whose place neither the report nor the ADT feed gives.
+pub const UNKNOWN_PLACE: &str = "Unknown location";
+
 const TAKEN: [(&str, &str); 5] = [("ORU", "R40"), ("ADT", "A01"), ("ADT", "A02"), ("ADT", "A03"), ("ADT", "A08")];
 
 /// The scope a message type needs.
@@ -72,7 +75,20 @@ fn quoted(s: &str) -> String {
 /// A short fingerprint of a message's bytes, kept with its answer so a resent control id with
 /// other content is noticed.
 fn fingerprint(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes).get(..8).unwrap_or_default())
+    // The message time (MSH-7) is left out: an engine may stamp a resend anew, and a resend
+    // is the same message.
+    let end = bytes.iter().position(|b| *b == b'\r' || *b == b'\n').unwrap_or(bytes.len());
+    let (msh, rest) = bytes.split_at(end);
+    let sep = msh.get(3).copied().unwrap_or(b'|');
+    let mut hash = Sha256::new();
+    for (i, field) in msh.split(|b| *b == sep).enumerate() {
+        hash.update([sep]);
+        if i != 6 {
+            hash.update(field);
+        }
+    }
+    hash.update(rest);
+    hex::encode(hash.finalize().get(..8).unwrap_or_default())
 }
 
 fn code_of(stored: &str) -> Option<AckCode> {
@@ -275,10 +291,21 @@ impl AlarmService {
             IntakeOutcome::Duplicate { alarm, answer: None } => format!("alarm={} unchanged", alarm.id),
             IntakeOutcome::Duplicate { answer: Some(a), .. } | IntakeOutcome::Repeated { answer: a } => {
                 if a.split(' ').nth(1).is_some_and(|p| p != print) {
-                    tracing::warn!(
+                    // Another message under a control id already used (a sender whose counter
+                    // was reset): never answered as the first, which would drop it unseen.
+                    tracing::error!(
                         integration = %integration.id,
-                        "an hl7 control id was sent again with other content: answered as the first, not acted on"
+                        "an hl7 control id was sent again with other content: refused, for the sender to number it anew"
                     );
+                    let e = Hl7Error::at(
+                        ErrorCode::ApplicationError,
+                        "MSH",
+                        1,
+                        10,
+                        0,
+                        "this control id (MSH-10) was already used for a different message: give each message its own",
+                    );
+                    return Handled::refused(e, "control id reused for another message");
                 }
                 replay = code_of(&a);
                 "duplicate control id: answered as the first".to_owned()
@@ -316,7 +343,9 @@ impl AlarmService {
         // name when it gives none.
         let mut patient = report.patient.as_ref().map(|p| p.patient.clone());
         let known = match &report.patient {
-            Some(p) => self.store.patient(&p.key).await.ok().flatten(),
+            Some(p) => self.store.patient(&p.key).await.map_err(|_| {
+                Box::new(Handled::refused(internal("could not read the patient: send it again"), "store failed"))
+            })?,
             None => None,
         };
         if let (Some(p), Some(k)) = (patient.as_mut(), &known)
@@ -327,16 +356,10 @@ impl AlarmService {
         let location: Location = match (&report.location, &known) {
             (Some(l), _) => l.clone(),
             (None, Some(k)) if k.location.ward.is_some() && k.discharged.is_none() => k.location.clone(),
-            _ => {
-                return Err(refused(Hl7Error::at(
-                    ErrorCode::RequiredFieldMissing,
-                    "PV1",
-                    1,
-                    3,
-                    1,
-                    "PV1-3 must say where the alarm is (the patient's bed is not known from ADT)",
-                )));
-            }
+            // Where is not known (no PV1-3, and no bed from ADT): the alarm is still raised, at
+            // an unknown place no rule names, so the failsafe gets it; never refused and lost
+            // (a sender does not resend what was answered AE).
+            _ => Location { ward: Some(UNKNOWN_PLACE.to_owned()), ..Location::default() },
         }
         .trimmed();
         if location.check().is_err() {
@@ -410,5 +433,22 @@ impl OwnedAnswerer {
             now: &self.now,
             control_id: &self.control_id,
         }
+    }
+}
+
+#[cfg(test)]
+mod fingerprint_tests {
+    use super::fingerprint;
+
+    #[test]
+    fn a_resend_stamped_anew_is_the_same_message_and_any_other_change_is_not() {
+        let first = b"MSH|^~\\&|MON|ICU|W|H|20261201101500||ORU^R40^ORU_R40|C1|P|2.6\rOBR|1|A1\r";
+        let restamped = b"MSH|^~\\&|MON|ICU|W|H|20261201101600||ORU^R40^ORU_R40|C1|P|2.6\rOBR|1|A1\r";
+        let other = b"MSH|^~\\&|MON|ICU|W|H|20261201101500||ORU^R40^ORU_R40|C1|P|2.6\rOBR|1|A2\r";
+        let other_header = b"MSH|^~\\&|MON|ICU|W|H|20261201101500||ORU^R40^ORU_R40|C1|T|2.6\rOBR|1|A1\r";
+        assert_eq!(fingerprint(first), fingerprint(restamped));
+        assert_ne!(fingerprint(first), fingerprint(other));
+        assert_ne!(fingerprint(first), fingerprint(other_header));
+        assert_ne!(fingerprint(b""), fingerprint(first), "never a panic on nothing");
     }
 }

@@ -70,11 +70,14 @@ async fn a_report_is_stored_once_and_a_repeated_control_id_is_answered_from_what
     let alarm = f.store.alarm_by_source(&id, "A1").await.unwrap().unwrap();
     assert_eq!((alarm.text.as_str(), alarm.kind), ("SECRET alarm text", AlarmKind::Monitor));
     assert_eq!(alarm.location.bed.as_deref(), Some("4"));
-    // The same control id again, even saying something else: the first answer, nothing done.
-    let resent = send(&f, LOCAL, &r40("C1", "A1", "end", PV1, "|||AL|NE")).await.unwrap();
+    // The same message again: the first answer, nothing done twice.
+    let resent = send(&f, LOCAL, &r40("C1", "A1", "start", PV1, "|||AL|NE")).await.unwrap();
     assert_eq!(resent.0, "CA");
+    // The same control id for something else: refused (CR 207), not taken for the first.
+    let other = send(&f, LOCAL, &r40("C1", "A1", "end", PV1, "|||AL|NE")).await.unwrap();
+    assert_eq!((other.0.as_str(), other.2.as_str()), ("CR", "207"));
     let same = f.store.alarm_by_source(&id, "A1").await.unwrap().unwrap();
-    assert_eq!((same.state, same.revision), (AlarmState::Active, 1), "not acted on twice");
+    assert_eq!((same.state, same.revision), (AlarmState::Active, 1), "not acted on");
     // Original mode (MSH-15/16 empty): AA; NE asks for no answer at all, yet stores.
     assert_eq!(send(&f, LOCAL, &r40("C2", "A2", "start", PV1, "")).await.unwrap().0, "AA");
     assert!(send(&f, LOCAL, &r40("C3", "A3", "start", PV1, "|||NE|NE")).await.is_none());
@@ -115,7 +118,8 @@ async fn an_unknown_sender_another_address_an_unsupported_type_or_a_missing_scop
 #[tokio::test]
 async fn an_alarm_without_a_bed_takes_its_patients_bed_from_adt_which_applies_in_time_order() {
     let f = fixture();
-    let id = bound(&f, vec![IntegrationScope::Hl7Alarms, IntegrationScope::Hl7Adt], &[], R40Ack::Ack).await;
+    let id =
+        bound(&f, vec![IntegrationScope::Hl7Alarms, IntegrationScope::Hl7Adt], &["127.0.0.0/8"], R40Ack::Ack).await;
     let adt = |control: &str, event: &str, time: &str, bed: &str| {
         format!(
             "MSH|^~\\&|MON|ICU|||{time}||ADT^{event}|{control}|P|2.5\rEVN|{event}|{time}\r\
@@ -133,8 +137,14 @@ PID|||H1^^^HOSP^MR||Doe^Jane\rPV1||I|Ward 7^3^{bed}^Main\r"
     let a = f.store.alarm_by_source(&id, "A1").await.unwrap().unwrap();
     assert_eq!((a.location.ward.as_deref(), a.location.bed.as_deref()), (Some("Ward 7"), Some("14")));
     assert_eq!(a.patient.unwrap().name.as_deref(), Some("Jane Doe"), "the name from ADT");
-    // Discharged: an alarm naming the patient and no bed is refused (AE 101 at PV1-3).
+    // Discharged: an alarm naming the patient and no bed is still raised, at an unknown place
+    // (no rule names it: the failsafe gets it), never refused and lost.
     assert_eq!(send(&f, LOCAL, &adt("D4", "A03", "20261201100000", "14")).await.unwrap().0, "AA");
-    let refused = send(&f, LOCAL, &r40("C2", "A2", "start", "", "")).await.unwrap();
-    assert_eq!((refused.0.as_str(), refused.2.as_str()), ("AE", "101"));
+    assert_eq!(send(&f, LOCAL, &r40("C2", "A2", "start", "", "")).await.unwrap().0, "AA");
+    let a = f.store.alarm_by_source(&id, "A2").await.unwrap().unwrap();
+    assert_eq!((a.location.ward.as_deref(), a.location.bed.as_deref()), (Some(super::receive::UNKNOWN_PLACE), None));
+    // The same control id for another message: refused (AR 207), not answered as the first.
+    let reused = send(&f, LOCAL, &r40("C2", "A3", "start", "", "")).await.unwrap();
+    assert_eq!((reused.0.as_str(), reused.2.as_str()), ("AR", "207"));
+    assert!(f.store.alarm_by_source(&id, "A3").await.unwrap().is_none(), "nothing of it stored");
 }
