@@ -63,21 +63,7 @@ pub(crate) fn end_by_source(
     let revision = i64_of(alarm.revision + 1);
     let detail = serde_json::json!({ "protocol": intake.protocol.as_str(), "reason": reason }).to_string();
     add_event(c, id, revision, at, state.as_str(), &detail)?;
-    exec(
-        c,
-        "INSERT INTO alarm_intake (integration_id, protocol, intake_key, alarm_id, answer, raw, received_ts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            intake.integration.as_str(),
-            intake.protocol.as_str(),
-            intake.intake_key,
-            id.as_str(),
-            intake.answer,
-            intake.raw,
-            at
-        ],
-    )
-    .map_err(backend_err)?;
+    crate::alarms::insert_intake(c, intake, Some(id.as_str()))?;
     let alarm = read_one(c, "id = ?1", params![id.as_str()])?.ok_or(StoreError::NotFound)?;
     Ok(IntakeOutcome::Changed { alarm })
 }

@@ -199,21 +199,7 @@ fn open(c: &Connection, intake: &Intake, new: &NewAlarm) -> StoreResult<IntakeOu
         );
     }
     insert_alarm(c, intake, new)?;
-    exec(
-        c,
-        "INSERT INTO alarm_intake (integration_id, protocol, intake_key, alarm_id, answer, raw, received_ts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            intake.integration.as_str(),
-            intake.protocol.as_str(),
-            intake.intake_key,
-            new.id.as_str(),
-            intake.answer,
-            intake.raw,
-            sql_ts(intake.received),
-        ],
-    )
-    .map_err(backend_err)?;
+    insert_intake(c, intake, Some(new.id.as_str()))?;
     let alarm = read_one(c, "id = ?1", params![new.id.as_str()])?.ok_or(StoreError::NotFound)?;
     Ok(IntakeOutcome::New { alarm })
 }
@@ -229,6 +215,12 @@ fn keep_key(c: &Connection, intake: &Intake, outcome: &IntakeOutcome) -> StoreRe
         | IntakeOutcome::Ended { alarm } => Some(alarm.id.as_str()),
         IntakeOutcome::UnknownAlarm | IntakeOutcome::Patient(_) | IntakeOutcome::Repeated { .. } => None,
     };
+    insert_intake(c, intake, alarm)
+}
+
+/// Stores an intake's dedup key with its answer and message, and the alarm it was about (a key
+/// already stored is kept as it was).
+pub(crate) fn insert_intake(c: &Connection, intake: &Intake, alarm: Option<&str>) -> StoreResult<()> {
     exec(
         c,
         "INSERT INTO alarm_intake (integration_id, protocol, intake_key, alarm_id, answer, raw, received_ts)

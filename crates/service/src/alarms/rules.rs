@@ -5,7 +5,6 @@
 use wardline_store::{Alarm, StoreError, StoredRule};
 use wardline_types::alarm_rule::{AlarmFacts, AlarmRule, Mode, RuleAction, RuleId, RuleMatch, first_match};
 use wardline_types::audit::{AuditAction, Outcome};
-use wardline_types::escalation::Target;
 use wardline_types::priority::Level;
 
 use super::AlarmService;
@@ -34,14 +33,7 @@ impl AlarmService {
         if let Some(r) = rules.into_iter().find(|r| r.rule.id.is_failsafe()) {
             return Ok(r.rule);
         }
-        let admins = self
-            .store
-            .list_accounts()
-            .await?
-            .into_iter()
-            .filter(|a| a.is_admin && !a.deactivated)
-            .map(|a| Target::User { user_id: a.user_id })
-            .collect();
+        let admins = self.escalation.administrators().await?;
         Ok(AlarmRule {
             id: RuleId::failsafe(),
             name: "Alarms no rule covers".into(),

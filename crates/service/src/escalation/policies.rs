@@ -47,8 +47,9 @@ impl EscalationService {
         Ok(Policy::default_for(level, self.administrators().await?))
     }
 
-    /// The organisation's active administrators, as failsafe targets.
-    async fn administrators(&self) -> ServiceResult<Vec<Target>> {
+    /// The organisation's active administrators, as failsafe targets (the built-in policy's,
+    /// and the built-in failsafe rule's for alarms).
+    pub(crate) async fn administrators(&self) -> ServiceResult<Vec<Target>> {
         let mut admins: Vec<Target> = self
             .store
             .list_accounts()

@@ -16,11 +16,8 @@ const A: &str = "/_wardline/admin/v1";
 const I: &str = "/_wardline/integration/v1";
 const MIN: u64 = 60_000;
 
-/// A client that presents `key` as its bearer token.
 fn system(s: &Server, key: &str) -> Client {
-    let mut c = s.client();
-    c.token = Some(key.to_owned());
-    c
+    s.system(key)
 }
 
 /// Makes an integration with the scopes to raise and read alarms and set its webhook; returns
@@ -63,17 +60,7 @@ fn alarm(source_id: &str, kind: &str, priority: &str) -> Value {
 
 /// The alarm as its integration reads it, once `done` says it is as expected.
 async fn alarm_until(sys: &Client, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..300 {
-        let (st, a) = sys.get(&format!("{I}/alarms/{id}")).await;
-        assert_eq!(st, 200, "{a}");
-        if done(&a) {
-            return a;
-        }
-        last = a;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("alarm {id} never {what}: {last}");
+    crate::harness::get_until(sys, &format!("{I}/alarms/{id}"), what, done).await
 }
 
 fn statuses(a: &Value) -> Vec<(String, String)> {

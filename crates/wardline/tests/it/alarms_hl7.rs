@@ -232,17 +232,7 @@ fn arrest(control: &str) -> String {
 }
 
 async fn alarm_view(boss: &Client, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..600 {
-        let (st, a) = boss.get(&format!("{A}/alarms/{id}")).await;
-        assert_eq!(st, 200, "{a}");
-        if done(&a) {
-            return a;
-        }
-        last = a;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("alarm {id} never {what}: {last}");
+    crate::harness::get_until(boss, &format!("{A}/alarms/{id}"), what, done).await
 }
 
 #[tokio::test]

@@ -159,6 +159,13 @@ impl Server {
         self.login(name, &password).await
     }
 
+    /// A client that presents a hospital system's API key as its bearer token.
+    pub fn system(&self, key: &str) -> Client {
+        let mut c = self.client();
+        c.token = Some(key.to_owned());
+        c
+    }
+
     pub fn client(&self) -> Client {
         Client {
             http: reqwest::Client::new(),
@@ -466,4 +473,20 @@ pub fn fill_path(path: &str, values: &[String]) -> String {
 pub fn plausible_path(path: &str, values: &PathValues) -> String {
     let filled: Vec<String> = path_params(path).iter().map(|n| values.plausible(n)).collect();
     fill_path(path, &filled)
+}
+
+/// `GET path` until `done` says the answer is as expected (at most 30 s); panics naming `what`
+/// with the last answer otherwise.
+pub async fn get_until(c: &Client, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        let (st, v) = c.get(path).await;
+        assert_eq!(st, 200, "{v}");
+        if done(&v) {
+            return v;
+        }
+        last = v;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{path} never {what}: {last}");
 }

@@ -13,11 +13,8 @@ use crate::harness::{Client, Server, cli};
 const A: &str = "/_wardline/admin/v1";
 const I: &str = "/_wardline/integration/v1";
 
-/// A client that presents `key` as its bearer token.
 fn system(s: &Server, key: &str) -> Client {
-    let mut c = s.client();
-    c.token = Some(key.to_owned());
-    c
+    s.system(key)
 }
 
 fn arrest(source_id: &str) -> Value {

@@ -84,11 +84,8 @@ impl Receiver {
     }
 }
 
-/// A client that presents `key` as its bearer token.
 fn system(s: &Server, key: &str) -> Client {
-    let mut c = s.client();
-    c.token = Some(key.to_owned());
-    c
+    s.system(key)
 }
 
 /// Creates an integration with `scopes` and a key for it; returns the key.
