@@ -5,7 +5,8 @@
 //! A report: `{"type": "alarm.status", "alarm_id", "source_id", "status", "at", "user":
 //! {"user_id", "display_name"}?, "escalation_step"?, "reason"?}`, where `status` is
 //! `delivered`, `read`, `accepted`, `declined`, `escalated`, `failsafe`, `undeliverable`,
-//! `recorded`, `reset`, `cancelled` or `closed`. Never the alarm's text or the patient.
+//! `recorded`, `reset`, `cancelled` or `closed`. Never the alarm's text or the patient, nor what
+//! staff wrote (a reason goes back only for `undeliverable`, `reset` and `cancelled`).
 
 use serde_json::{Value, json};
 use wardline_store::{Alarm, FactToRecord, NewReport, ReportChannel, StatusFact};
@@ -33,9 +34,14 @@ fn payload(alarm: &Alarm, fact: &StatusFact, display_name: Option<String>) -> St
     if let Some(n) = step {
         p["escalation_step"] = json!(n);
     }
+    // A reason goes back only when it is the server's own code (`failsafe`, `no_rule`...) or
+    // the source's own words (its reset or cancel): never what staff wrote (a decline's or an
+    // incident's close reason), which may name a patient.
     let detail: Value = serde_json::from_str(&fact.detail).unwrap_or(Value::Null);
-    if let Some(r) = detail.get("reason").filter(|r| !r.is_null()) {
-        p["reason"] = r.clone();
+    let reason = detail.get("reason").and_then(Value::as_str);
+    let ours = matches!(status, "undeliverable" | "reset" | "cancelled");
+    if let Some(r) = reason.filter(|_| ours) {
+        p["reason"] = json!(r);
     }
     p.to_string()
 }
@@ -99,6 +105,27 @@ mod tests {
         let p: Value = serde_json::from_str(&payload(&alarm, &accepted, Some("Nia".into()))).unwrap();
         assert_eq!(p["user"], json!({ "user_id": "@nia:h", "display_name": "Nia" }));
         assert!(p.get("reason").is_none(), "{p}");
+        // What staff wrote stays in Wardline: a decline's or a close's reason is not sent.
+        for kind in ["declined", "closed"] {
+            let staff = StatusFact {
+                kind: kind.into(),
+                user: Some(ruma::owned_user_id!("@nia:h")),
+                answer: None,
+                detail: "{\"reason\":\"with Mr X in bay 4\"}".into(),
+                at: wardline_types::Timestamp(7),
+            };
+            let p: Value = serde_json::from_str(&payload(&alarm, &staff, None)).unwrap();
+            assert!(p.get("reason").is_none(), "{kind}: {p}");
+        }
+        let failsafe = StatusFact {
+            kind: "undeliverable".into(),
+            user: None,
+            answer: None,
+            detail: "{\"reason\":\"no_rule\"}".into(),
+            at: wardline_types::Timestamp(8),
+        };
+        let p: Value = serde_json::from_str(&payload(&alarm, &failsafe, None)).unwrap();
+        assert_eq!(p["reason"], "no_rule");
         assert!(!p.to_string().contains(&alarm.text), "never the text");
         assert!(!p.to_string().contains("H123"), "never the patient");
     }
