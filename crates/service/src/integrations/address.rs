@@ -4,9 +4,10 @@
 //! A webhook's URL is chosen by whoever holds the system's key, so without this a leaked key
 //! could make the server post into any address it can reach (server-side request forgery into
 //! the hospital's network). A webhook must be `https://` on a host of
-//! `integrations.webhook_hosts` (exactly, or under a `*.domain`; any port), with no user name or
-//! password in it; with `integrations.allow_loopback_http`, for tests, also `http://` on a listed
-//! loopback address. Hosts are matched by the rule push services are (`push/address.rs`), and
+//! `integrations.webhook_hosts` (exactly, or under a `*.domain`), on port 443 unless the entry
+//! names another (`host:8443`), with no user name or password in it; with
+//! `integrations.allow_loopback_http`, for tests, also `http://` on a listed loopback address,
+//! any port. Hosts are matched by the rule push services are (`push/address.rs`), and
 //! redirects are never followed (`push/transport.rs`), so a listed host cannot bounce a report
 //! elsewhere.
 
@@ -24,8 +25,22 @@ pub const MAX_URL_BYTES: usize = 2048;
 /// The webhook hosts allowed by the configuration.
 #[derive(Debug, Clone)]
 pub struct WebhookHosts {
-    hosts: Vec<String>,
+    /// Each entry's host pattern, and the port it names (`None`: 443 only).
+    hosts: Vec<(String, Option<u16>)>,
     loopback_http: bool,
+}
+
+/// An entry of `integrations.webhook_hosts`: `host`, `*.domain`, `1.2.3.4`, `[::1]`, each
+/// optionally with `:port`.
+fn entry(raw: &str) -> (String, Option<u16>) {
+    let e = raw.trim().to_ascii_lowercase();
+    if let Some((host, port)) = e.rsplit_once(':')
+        && (!host.contains(':') || host.ends_with(']'))
+        && let Ok(p) = port.parse::<u16>()
+    {
+        return (host.to_owned(), Some(p));
+    }
+    (e, None)
 }
 
 impl WebhookHosts {
@@ -33,7 +48,7 @@ impl WebhookHosts {
     #[must_use]
     pub fn new(settings: &IntegrationSettings) -> Self {
         Self {
-            hosts: settings.webhook_hosts.iter().map(|h| h.trim().to_ascii_lowercase()).collect(),
+            hosts: settings.webhook_hosts.iter().map(|h| entry(h)).collect(),
             loopback_http: settings.allow_loopback_http,
         }
     }
@@ -70,10 +85,20 @@ impl WebhookHosts {
                     .into(),
             ));
         }
-        if !self.hosts.iter().any(|h| host_matches(h, &host) || host_matches(h, bare)) {
+        let port = parsed.port_or_known_default().unwrap_or(443);
+        let listed = |(h, p): &(String, Option<u16>)| {
+            let h = h.trim_start_matches('[').trim_end_matches(']');
+            (host_matches(h, &host) || host_matches(h, bare))
+                && match p {
+                    Some(p) => *p == port,
+                    // (Tests' loopback receivers listen on any port.)
+                    None => port == 443 || loopback_test,
+                }
+        };
+        if !self.hosts.iter().any(listed) {
             return Err(ServiceError::HostNotAllowed(format!(
-                "this server sends no webhooks to {host} (the setting integrations.webhook_hosts lists the hosts it \
-                 does)"
+                "this server sends no webhooks to {host} on port {port} (the setting integrations.webhook_hosts \
+                 lists the hosts it does, on port 443 unless an entry names another)"
             )));
         }
         Ok(parsed)
@@ -101,7 +126,13 @@ mod tests {
     fn only_https_to_listed_hosts_any_port() {
         let h = hosts(&["nursecall.stmarys.example", "*.trust.example"], false);
         assert!(h.check("https://nursecall.stmarys.example/hooks/wardline").is_ok());
-        assert!(h.check("https://NurseCall.StMarys.example:8443/hooks?tenant=7").is_ok(), "case, port, query");
+        assert!(h.check("https://NurseCall.StMarys.example:443/hooks?tenant=7").is_ok(), "case, port, query");
+        assert!(refused(&h, "https://nursecall.stmarys.example:8443/hooks"), "another port only if listed");
+        assert!(refused(&h, "https://admin.ward7.trust.example:8080/"), "not any port under the domain");
+        let ported = hosts(&["pager.example:8443", "[::1]:9443"], false);
+        assert!(ported.check("https://pager.example:8443/in").is_ok());
+        assert!(refused(&ported, "https://pager.example/in"), "the port it names only");
+        assert!(ported.check("https://[::1]:9443/in").is_ok());
         assert!(h.check("https://pager.ward7.trust.example/in").is_ok(), "under the domain");
         for bad in [
             "https://trust.example/in",
@@ -141,6 +172,7 @@ mod tests {
         assert!(refused(&test, "http://10.0.0.5/hooks"), "http only on loopback");
         let listed_but_no_setting = hosts(&["127.0.0.1"], false);
         assert!(refused(&listed_but_no_setting, "http://127.0.0.1:9000/hooks"));
-        assert!(listed_but_no_setting.check("https://127.0.0.1:9443/hooks").is_ok(), "https to a listed address");
+        assert!(listed_but_no_setting.check("https://127.0.0.1/hooks").is_ok(), "https to a listed address");
+        assert!(refused(&listed_but_no_setting, "https://127.0.0.1:9443/hooks"), "on 443 unless listed");
     }
 }
