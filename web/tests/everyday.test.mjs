@@ -60,7 +60,8 @@ async function act(page, message, who, action) {
   await page.getByRole("toolbar", { name: "Message actions" }).getByRole("button", { name: action, exact: true }).click();
 }
 
-/** Is the focus inside this element? */
+/** Is the focus inside this element? (A dialog takes the focus as it appears, after its first
+ * paint on a busy machine: the tests wait for it to arrive, within WAIT.) */
 function hasFocus(locator) {
   return locator.evaluate((el) => el.contains(document.activeElement));
 }
@@ -91,7 +92,7 @@ test("forward a text and a photo to another conversation, once confirmed: marked
     await act(ada, bubble(ada, text), "Cy Okafor", "Forward");
     const picker = ada.getByRole("dialog", { name: "Forward to" });
     await picker.waitFor(WAIT);
-    assert.ok(await hasFocus(picker), "the picker took the focus");
+    await until(() => hasFocus(picker), "the picker took the focus", WAIT.timeout);
     assert.equal(await picker.getByRole("button", { name: "Ward 7 pharmacy" }).count(), 0, "not to the same conversation");
     // Escape closes it without sending; a second try sends.
     await ada.keyboard.press("Escape");
@@ -373,7 +374,7 @@ test("a photo opens at full size: from the server's file, focus kept in the view
     // Pinching is left to the browser ("manipulation" is panning and pinch-zoom).
     assert.match(await full.evaluate((i) => getComputedStyle(i).touchAction), /^(auto|manipulation|.*pinch-zoom.*)$/);
     // The focus stays in the viewer.
-    assert.ok(await hasFocus(viewer), "the viewer took the focus");
+    await until(() => hasFocus(viewer), "the viewer took the focus", WAIT.timeout);
     for (let i = 0; i < 5; i++) {
       await eli.keyboard.press("Tab");
       assert.ok(await hasFocus(viewer), "Tab stays in the viewer");
@@ -425,7 +426,7 @@ test("conversation details: rename, topic, members with job titles, add, remove 
     await ada.getByRole("button", { name: "Details" }).click();
     const details = ada.getByRole("dialog", { name: "Conversation details" });
     await details.waitFor(WAIT);
-    assert.ok(await hasFocus(details), "the dialog took the focus");
+    await until(() => hasFocus(details), "the dialog took the focus", WAIT.timeout);
     const members = details.getByRole("list", { name: "Members" });
     await members.getByText("Ben Carter · Staff Nurse, Ward 7").waitFor(WAIT);
     await members.getByText("Cy Okafor · Pharmacist, Pharmacy").waitFor(WAIT);
@@ -453,7 +454,7 @@ test("conversation details: rename, topic, members with job titles, add, remove 
     await details.getByRole("button", { name: "Remove Cy Okafor" }).click();
     const confirm = details.getByRole("group", { name: "Remove Cy Okafor from this conversation?" });
     await confirm.waitFor(WAIT);
-    assert.ok(await hasFocus(confirm), "the confirmation has the focus");
+    await until(() => hasFocus(confirm), "the confirmation has the focus", WAIT.timeout);
     await confirm.getByRole("button", { name: "Cancel" }).click();
     await confirm.waitFor({ state: "detached", ...WAIT });
     assert.equal(await membership(people.ada.token, roomId, people.cy.userId), "join", "nothing happened on Cancel");
