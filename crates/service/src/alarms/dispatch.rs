@@ -158,7 +158,16 @@ impl AlarmService {
         // Undelivered past the deadline (its dispatch kept failing): the failsafe rule, unless
         // a conversation was already chosen (the message may be out: it goes there).
         let stale = now.0.saturating_sub(alarm.received.0) > DEADLINE_MS && alarm.routing.is_none();
-        let route = if stale {
+        // A retry keeps the rule its first attempt chose (its conversation may hold the
+        // message already), unless that rule has gone since.
+        let chosen = match alarm.routing.as_ref().filter(|r| r.room.is_some()) {
+            Some(r) => self.rule_by_id(&r.rule).await?,
+            None => None,
+        };
+        let route = if let Some(rule) = chosen {
+            let no_rule = rule.id.is_failsafe();
+            super::rules::Route { rule, no_rule }
+        } else if stale {
             tracing::error!(alarm = %alarm.id, "alarm undelivered past its deadline: sent to the failsafe rule");
             super::rules::Route { rule: self.failsafe_rule().await?, no_rule: true }
         } else {

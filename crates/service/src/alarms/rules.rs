@@ -113,6 +113,14 @@ impl AlarmService {
         Ok(removed)
     }
 
+    /// The rule with this id as it stands now (the failsafe rule in force for its id), if any.
+    pub(super) async fn rule_by_id(&self, id: &RuleId) -> ServiceResult<Option<AlarmRule>> {
+        if id.is_failsafe() {
+            return Ok(Some(self.failsafe_rule().await?));
+        }
+        Ok(self.store.alarm_rules().await?.into_iter().map(|r| r.rule).find(|r| r.id == *id))
+    }
+
     /// The rule `alarm` is routed by now.
     pub(super) async fn route(&self, alarm: &Alarm) -> ServiceResult<Route> {
         let rules: Vec<AlarmRule> = self.store.alarm_rules().await?.into_iter().map(|r| r.rule).collect();
