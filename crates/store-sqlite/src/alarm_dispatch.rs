@@ -220,7 +220,7 @@ pub(crate) fn record_status(
 ) -> StoreResult<Vec<StatusFact>> {
     let Some(alarm) = read_one(c, "id = ?1", params![id.as_str()])? else { return Err(StoreError::NotFound) };
     let mut new = Vec::new();
-    for FactToRecord { fact: f, report } in facts {
+    for FactToRecord { fact: f, reports } in facts {
         let user = f.user.as_ref().map_or("", |u| u.as_str());
         let answer = f.answer.as_ref().map_or("", |a| a.as_str());
         let n = exec(
@@ -237,9 +237,7 @@ pub(crate) fn record_status(
                 obj.insert("user_id".into(), serde_json::json!(u));
             }
             add_event(c, id, i64_of(alarm.revision), sql_ts(f.at), &f.kind, &detail.to_string())?;
-            if let Some(r) = report {
-                crate::outbox::insert_reports(c, std::slice::from_ref(r)).map_err(backend_err)?;
-            }
+            crate::outbox::insert_reports(c, reports).map_err(backend_err)?;
             new.push(f.clone());
         }
     }

@@ -34,6 +34,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0025_alarm_routing.sql"),
     include_str!("../migrations/0026_integration_outbox.sql"),
     include_str!("../migrations/0027_patients.sql"),
+    include_str!("../migrations/0028_outbox_channels.sql"),
 ];
 
 /// The schema version this build writes.

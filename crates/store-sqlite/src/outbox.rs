@@ -91,6 +91,8 @@ pub(crate) fn insert_reports(conn: &Connection, reports: &[NewReport]) -> rusqli
     for r in reports {
         let reachable = match r.channel {
             ReportChannel::Webhook => "webhook_url IS NOT NULL AND webhook_secret IS NOT NULL",
+            // Not sent yet: their senders come with PCD-05 and WCTP (issue 15, phases 3 and 4).
+            ReportChannel::Hl7 | ReportChannel::Wctp => "0",
         };
         queued += exec(
             conn,

@@ -269,14 +269,14 @@ pub struct StatusFact {
     pub at: Timestamp,
 }
 
-/// A status fact to record, with the report its source is sent if the fact is new.
+/// A status fact to record, with the reports its source is sent if the fact is new.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FactToRecord {
     /// The fact.
     pub fact: StatusFact,
-    /// The report to queue in the same write if the fact is new (queued only if the
-    /// integration has somewhere to send it).
-    pub report: Option<crate::NewReport>,
+    /// The reports to queue in the same write if the fact is new, one per channel the source
+    /// hears over (each queued only if the integration has somewhere to send it).
+    pub reports: Vec<crate::NewReport>,
 }
 
 /// Alarms.

@@ -38,14 +38,20 @@ impl std::fmt::Debug for Webhook {
 pub enum ReportChannel {
     /// A signed `POST` to the integration's webhook.
     Webhook,
+    /// An HL7 v2 message (PCD-05 Report Alert Status) over MLLP to the integration's listener.
+    Hl7,
+    /// A WCTP 1.3 operation (`wctp-StatusInfo`, `wctp-MessageReply`) to the paging system.
+    Wctp,
 }
 
 impl ReportChannel {
-    /// `webhook`.
+    /// `webhook`, `hl7`, `wctp`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Webhook => "webhook",
+            Self::Hl7 => "hl7",
+            Self::Wctp => "wctp",
         }
     }
 
@@ -54,6 +60,8 @@ impl ReportChannel {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "webhook" => Some(Self::Webhook),
+            "hl7" => Some(Self::Hl7),
+            "wctp" => Some(Self::Wctp),
             _ => None,
         }
     }

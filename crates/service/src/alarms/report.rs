@@ -68,7 +68,7 @@ impl AlarmService {
                 payload: payload(alarm, &fact, name),
                 created: self.clock.now(),
             };
-            to_record.push(FactToRecord { fact, report: Some(report) });
+            to_record.push(FactToRecord { fact, reports: vec![report] });
         }
         let new = self.store.record_status(&alarm.id, to_record, outcome).await?;
         if !new.is_empty() {

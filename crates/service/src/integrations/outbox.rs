@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use ruma::OwnedServerName;
-use wardline_store::{Report, ReportOutcome, Store};
+use wardline_store::{Report, ReportChannel, ReportOutcome, Store};
 use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::{Clock, Timestamp};
 
@@ -196,7 +196,7 @@ impl IntegrationOutbox {
         Ok(())
     }
 
-    /// Tries to send one report to its integration's webhook, as things stand now.
+    /// Tries to send one report to its integration over its channel, as things stand now.
     async fn attempt(&self, r: &Report) -> Attempt {
         match self.store.integration(&r.integration).await {
             Ok(Some(i)) if i.active => {}
@@ -204,6 +204,16 @@ impl IntegrationOutbox {
             Ok(None) => return Attempt::Failed("no such integration".into()),
             Err(e) => return Attempt::Retry(format!("store: {e}")),
         }
+        match r.channel {
+            ReportChannel::Webhook => self.attempt_webhook(r).await,
+            ReportChannel::Hl7 | ReportChannel::Wctp => {
+                Attempt::Failed("this server cannot send over this channel".into())
+            }
+        }
+    }
+
+    /// Tries to send one report to its integration's webhook.
+    async fn attempt_webhook(&self, r: &Report) -> Attempt {
         let hook = match self.store.integration_webhook(&r.integration).await {
             Ok(Some(hook)) => hook,
             Ok(None) => return Attempt::Failed("the integration has no webhook".into()),

@@ -203,13 +203,13 @@ pub(super) async fn status(s: &impl Store) -> StoreResult<()> {
             detail: "{}".into(),
             at: Timestamp(at),
         },
-        report: Some(NewReport {
+        reports: vec![NewReport {
             integration: nc.clone(),
             alarm: Some(id(50)),
             channel: ReportChannel::Webhook,
             payload: format!("{{\"status\":\"{kind}\"}}"),
             created: Timestamp(at),
-        }),
+        }],
     };
     let new = s
         .record_status(
@@ -298,7 +298,7 @@ pub(super) async fn status(s: &impl Store) -> StoreResult<()> {
             detail: "{}".into(),
             at: Timestamp(200_800),
         },
-        report: None,
+        reports: vec![],
     };
     check!(s.record_status(&id(51), vec![], None).await.is_err(), "no such alarm");
     let two = s.record_status(&id(50), vec![answered("a1"), answered("a2"), answered("a1")], None).await?;
