@@ -64,7 +64,37 @@ pub async fn login(http: &reqwest::Client, base: &str, user: &str, password: &st
     })
 }
 
+/// Signs an administrator in, enrolling a second factor (TOTP) if the server asks for one
+/// before letting them use the admin API (the clock must still be real time).
+///
+/// # Errors
+/// The sign-in or the enrolment failed.
+pub async fn admin_login(
+    http: &reqwest::Client,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> Result<Session, ClientError> {
+    let admin = login(http, base, user, password).await?;
+    if let Err(ClientError::Status { status: 403, body }) = admin.get("/_wardline/admin/v1/escalation_policies").await
+        && body.contains("mfa_enrolment_required")
+    {
+        let e = admin.post("/_wardline/client/v1/mfa/totp", &json!({})).await?;
+        let secret = e["secret"].as_str().and_then(wardline_service::totp::base32_decode).unwrap_or_default();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let code = wardline_service::totp::code(&secret, now / wardline_service::totp::STEP_SECONDS);
+        admin.post("/_wardline/client/v1/mfa/totp/confirm", &json!({"code": code})).await?;
+    }
+    Ok(admin)
+}
+
 impl Session {
+    /// A session for a bearer token issued some other way (a hospital system's API key).
+    #[must_use]
+    pub fn with_token(http: &reqwest::Client, base: &str, token: &str, user_id: &str) -> Self {
+        Self { http: http.clone(), base: base.to_owned(), token: token.to_owned(), user_id: user_id.to_owned() }
+    }
+
     /// `POST {path}` with a JSON body.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
         let resp = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send().await?;

@@ -6,6 +6,7 @@
 //! ([`seed`]), a data directory of a million messages, is Wardline's own and is written through
 //! Wardline's store.
 
+pub mod alarms;
 pub mod client;
 pub mod escalation;
 pub mod ledger;

@@ -2,7 +2,7 @@
 //! standard endpoints only, so the same run can measure Wardline or another server.
 
 use wardline_bench::profile::ClientKind;
-use wardline_bench::{escalation, search, seed, workload};
+use wardline_bench::{alarms, escalation, search, seed, workload};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,6 +88,21 @@ struct Args {
     /// Escalation: the administrator's password.
     #[arg(long, env = "BENCH_ADMIN_PASSWORD", default_value = "bench password 1234")]
     admin_password: String,
+    /// Alarms: the server's MLLP listener (`host:port`, its `[hl7] listen`).
+    #[arg(long)]
+    hl7: Option<String>,
+    /// Alarms: how many.
+    #[arg(long, default_value_t = 1000)]
+    alarms: usize,
+    /// Alarms: seconds over which they are raised.
+    #[arg(long, default_value_t = 60.0)]
+    window_s: f64,
+    /// Alarms: wards, each with two responders (users {prefix}0.. ; the next is the failsafe).
+    #[arg(long, default_value_t = 20)]
+    wards: usize,
+    /// Alarms: monitor gateways (MLLP connections, each one message at a time).
+    #[arg(long, default_value_t = 4)]
+    gateways: usize,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
@@ -180,6 +195,38 @@ async fn main() -> ExitCode {
             };
         }
         None => {}
+    }
+    if a.workload == ClientKind::Alarms {
+        let Some(hl7) = a.hl7 else {
+            eprintln!("wardline-bench: --workload alarms needs --hl7 (the server's MLLP listener)");
+            return ExitCode::FAILURE;
+        };
+        let storm = alarms::Storm {
+            base: a.server.trim_end_matches('/').to_owned(),
+            hl7,
+            wards: a.wards,
+            user_prefix: a.user_prefix,
+            password: a.password,
+            admin_user: a.admin_user,
+            admin_password: a.admin_password,
+            alarms: a.alarms,
+            window_ms: (a.window_s * 1000.0) as u64,
+            gateways: a.gateways,
+            slack_ms: (a.slack_s * 1000.0) as u64,
+            seed: a.seed,
+            pid: a.pid,
+        };
+        return match alarms::run(&storm).await {
+            Ok(report) => {
+                let good = report.all_good();
+                let code = print(a.json, &report, alarms::report::StormReport::table);
+                if good { code } else { ExitCode::FAILURE }
+            }
+            Err(e) => {
+                eprintln!("wardline-bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     if a.workload == ClientKind::Escalation {
         let Some(clock_file) = a.clock_file else {

@@ -36,6 +36,9 @@ pub enum ClientKind {
     /// The escalation simulation (its own run, [`crate::escalation`]): Element's clients
     /// sending urgent messages and answering them late, declining or never.
     Escalation,
+    /// The alarm storm (its own run, [`crate::alarms`]): alarms over HTTP and HL7 to
+    /// responders' phones that accept, decline or leave them to the failsafe.
+    Alarms,
 }
 
 /// Element's sync filter, as uploaded (and used, by id, for every sync after the first).
@@ -79,26 +82,27 @@ impl ClientKind {
             Self::Element => "element",
             Self::Legacy => "legacy",
             Self::Escalation => "escalation",
+            Self::Alarms => "alarms",
         }
     }
 
     /// Do readers send read receipts?
     #[must_use]
     pub fn sends_receipts(self) -> bool {
-        matches!(self, Self::Element | Self::Escalation)
+        matches!(self, Self::Element | Self::Escalation | Self::Alarms)
     }
 
     /// Does any member of a room send (rather than always its creator)?
     #[must_use]
     pub fn any_member_sends(self) -> bool {
-        matches!(self, Self::Element | Self::Escalation)
+        matches!(self, Self::Element | Self::Escalation | Self::Alarms)
     }
 
     /// Does a sync loop fill a limited timeline's gap from `/messages`? (Legacy syncs ask for
     /// 200 events per room, so their timelines are not cut short under this workload.)
     #[must_use]
     pub fn fills_gaps(self) -> bool {
-        matches!(self, Self::Element | Self::Escalation)
+        matches!(self, Self::Element | Self::Escalation | Self::Alarms)
     }
 }
 

@@ -125,7 +125,7 @@ impl Sender {
             let session = &self.sessions[sender];
             let id = format!("{}-{seq}", self.task);
             let body = match self.clients {
-                ClientKind::Element | ClientKind::Escalation => texts::message(&mut rng),
+                ClientKind::Element | ClientKind::Escalation | ClientKind::Alarms => texts::message(&mut rng),
                 ClientKind::Legacy => format!("bench {id}"),
             };
             let typing =
@@ -164,7 +164,7 @@ async fn sign_in(http: &reqwest::Client, w: &Workload) -> Result<(Vec<Session>, 
         .map_err(|e| BenchError::Setup("login", e))?;
     let filters = match w.clients {
         ClientKind::Legacy => vec![LEGACY_FILTER.to_owned(); sessions.len()],
-        ClientKind::Element | ClientKind::Escalation => {
+        ClientKind::Element | ClientKind::Escalation | ClientKind::Alarms => {
             let element = profile::element_filter();
             stream::iter(sessions.iter())
                 .map(|s| s.upload_filter(&element))
@@ -217,7 +217,9 @@ pub async fn run(w: &Workload) -> Result<Report, BenchError> {
     let stop = Arc::new(AtomicBool::new(false));
     let first_filter = match w.clients {
         ClientKind::Legacy => LEGACY_FILTER.to_owned(),
-        ClientKind::Element | ClientKind::Escalation => profile::element_initial_filter().to_string(),
+        ClientKind::Element | ClientKind::Escalation | ClientKind::Alarms => {
+            profile::element_initial_filter().to_string()
+        }
     };
     let tokens: Vec<String> = stream::iter(sessions.iter())
         .map(|s| {

@@ -128,17 +128,9 @@ async fn set_policies(
     brought_in: &str,
     failsafe: &str,
 ) -> Result<(), SimulationError> {
-    let admin = client::login(http, &s.base, &s.admin_user, &s.admin_password).await.map_err(setup("admin login"))?;
+    let admin =
+        client::admin_login(http, &s.base, &s.admin_user, &s.admin_password).await.map_err(setup("admin login"))?;
     const POLICIES: &str = "/_wardline/admin/v1/escalation_policies";
-    if let Err(ClientError::Status { status: 403, body }) = admin.get(POLICIES).await
-        && body.contains("mfa_enrolment_required")
-    {
-        let e = admin.post("/_wardline/client/v1/mfa/totp", &json!({})).await.map_err(setup("mfa"))?;
-        let secret = e["secret"].as_str().and_then(wardline_service::totp::base32_decode).unwrap_or_default();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let code = wardline_service::totp::code(&secret, now / wardline_service::totp::STEP_SECONDS);
-        admin.post("/_wardline/client/v1/mfa/totp/confirm", &json!({"code": code})).await.map_err(setup("mfa"))?;
-    }
     for (level, t) in [("urgent", URGENT), ("emergency", EMERGENCY)] {
         admin
             .put(&format!("{POLICIES}/org/{level}"), &policy(t, brought_in, failsafe))
