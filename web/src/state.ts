@@ -10,6 +10,8 @@ import type { DndInfo } from "./dnd";
 import type { AskView } from "./answers";
 import type { WaitingItem } from "./waiting";
 import type { Incident } from "./incidents";
+import { initialAlarmAdmin } from "./alarmadminstate";
+import type { AlarmAdmin } from "./alarmadminstate";
 
 export type Screen =
   | { kind: "loading" }
@@ -139,7 +141,8 @@ export type Panel =
   | "role"
   | "role-admin"
   | "broadcasts"
-  | "incidents";
+  | "incidents"
+  | "alarm-admin";
 
 export interface State {
   screen: Screen;
@@ -217,6 +220,8 @@ export interface State {
   broadcastView: string | null;
   /** The incident conversations I am in, open first, as the server last said (null: not asked yet; incidents.ts). */
   incidents: Incident[] | null;
+  /** The administrators' alarm screens: integrations, rules, the live log, the outbox (alarmadminstate.ts). */
+  alarmAdmin: AlarmAdmin;
 }
 
 /** A photo in the viewer: the server's file, or this device's copy before it was sent. */
@@ -270,6 +275,7 @@ export const initialChatState: Omit<State, "screen"> = {
   broadcaster: false,
   broadcastView: null,
   incidents: null,
+  alarmAdmin: initialAlarmAdmin,
 };
 
 export const store = createStore<State>({ screen: { kind: "loading" }, ...initialChatState });

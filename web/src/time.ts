@@ -8,3 +8,12 @@ export function clockTime(ts: number): string {
     ? d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" })
     : d.toLocaleDateString("en-GB", { day: "numeric", month: "short" });
 }
+
+/** "14:05:09" today, "3 Dec 14:05" before: when something happened, for a log. */
+export function logTime(ts: number): string {
+  const d = new Date(ts);
+  const sameDay = d.toDateString() === new Date().toDateString();
+  return sameDay
+    ? d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit" })
+    : `${d.toLocaleDateString("en-GB", { day: "numeric", month: "short" })} ${d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" })}`;
+}

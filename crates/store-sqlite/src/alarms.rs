@@ -294,14 +294,18 @@ impl AlarmStore for SqliteStore {
     async fn alarms(&self, q: AlarmQuery) -> StoreResult<Vec<Alarm>> {
         let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
         let after = q.after_seq.map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX));
+        let before = q.before_seq.map(|s| i64::try_from(s).unwrap_or(i64::MAX));
+        // Two fixed statements (the order is not a parameter), each cached.
+        let order = if q.newest_first { "DESC" } else { "ASC" };
         self.readers
             .read(move |c| {
                 let mut stmt = c
                     .prepare_cached(&format!(
                         "SELECT {COLUMNS} FROM alarms
-                         WHERE seq > ?1 AND (?2 IS NULL OR integration_id = ?2) AND (?3 IS NULL OR state = ?3)
-                           AND (?4 IS NULL OR outcome = ?4)
-                         ORDER BY seq LIMIT ?5"
+                         WHERE seq > ?1 AND (?6 IS NULL OR seq < ?6)
+                           AND (?2 IS NULL OR integration_id = ?2) AND (?3 IS NULL OR state = ?3)
+                           AND (?4 IS NULL OR outcome = ?4) AND (?7 IS NULL OR kind = ?7)
+                         ORDER BY seq {order} LIMIT ?5"
                     ))
                     .map_err(backend_err)?;
                 let rows: Vec<Row> = stmt
@@ -312,6 +316,8 @@ impl AlarmStore for SqliteStore {
                             q.state.map(AlarmState::as_str),
                             q.outcome.map(AlarmOutcome::as_str),
                             limit,
+                            before,
+                            q.kind.map(AlarmKind::as_str),
                         ],
                         row,
                     )

@@ -199,14 +199,15 @@ impl IntegrationOutboxStore for SqliteStore {
             .await
     }
 
-    async fn retry_report(&self, id: &str, due: Timestamp) -> StoreResult<()> {
-        let id = id.to_owned();
+    async fn retry_report(&self, id: &str, due: Timestamp, reason: &str) -> StoreResult<()> {
+        let (id, reason) = (id.to_owned(), reason.to_owned());
         self.writer
             .write(move |w| {
                 exec(
                     w.tx,
-                    "UPDATE integration_outbox SET due_ts = ?2, claimed_ts = NULL WHERE id = ?1 AND outcome IS NULL",
-                    params![id, sql_ts(due)],
+                    "UPDATE integration_outbox SET due_ts = ?2, claimed_ts = NULL, reason = NULLIF(?3, '')
+                     WHERE id = ?1 AND outcome IS NULL",
+                    params![id, sql_ts(due), reason],
                 )
                 .map(|_| ())
                 .map_err(backend_err)

@@ -221,9 +221,15 @@ pub struct AlarmQuery {
     pub state: Option<AlarmState>,
     /// Only with this outcome.
     pub outcome: Option<AlarmOutcome>,
+    /// Only of this kind.
+    pub kind: Option<AlarmKind>,
     /// Only those stored after this one (its `seq`).
     pub after_seq: Option<u64>,
-    /// At most this many, oldest first.
+    /// Only those stored before this one (its `seq`): paging back through the log.
+    pub before_seq: Option<u64>,
+    /// The newest first (the latest `limit` of those asked for), not the oldest.
+    pub newest_first: bool,
+    /// At most this many, oldest first unless `newest_first`.
     pub limit: usize,
 }
 

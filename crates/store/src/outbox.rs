@@ -137,7 +137,8 @@ pub struct Report {
     pub claimed: Option<Timestamp>,
     /// How it ended; `None` while pending.
     pub outcome: Option<ReportOutcome>,
-    /// Why it failed (or, while it is retried, nothing): never the payload.
+    /// Why it failed (or, while it waits for a retry, why the last attempt failed): never the
+    /// payload.
     pub reason: Option<String>,
     /// When it was queued.
     pub created: Timestamp,
@@ -176,8 +177,9 @@ pub trait IntegrationOutboxStore: Send + Sync {
     /// one channel only the first pending one is ever claimable (the next waits until it has
     /// ended); reports without an alarm are each their own.
     async fn claim_due_reports(&self, now: Timestamp, lease_from: Timestamp, limit: usize) -> StoreResult<Vec<Report>>;
-    /// A claimed report is to be tried again at `due` (its claim ends).
-    async fn retry_report(&self, id: &str, due: Timestamp) -> StoreResult<()>;
+    /// A claimed report is to be tried again at `due` (its claim ends); `reason` says why the
+    /// attempt failed, kept (for administrators) until the next attempt ends.
+    async fn retry_report(&self, id: &str, due: Timestamp, reason: &str) -> StoreResult<()>;
     /// A report ended (`reason` says why it failed); `false` if it had already ended.
     async fn finish_report(&self, id: &str, outcome: ReportOutcome, reason: &str, now: Timestamp) -> StoreResult<bool>;
     /// When the next pending report is due.

@@ -2,6 +2,7 @@
 // conversation or panel, under the connection banner.
 
 import { useStore } from "../state";
+import { AlarmAdmin } from "./AlarmAdmin";
 import { Banner } from "./Banner";
 import { Broadcasts } from "./Broadcasts";
 import { Conversation } from "./Conversation";
@@ -24,6 +25,7 @@ function Main() {
   if (panel === "notifications") return <NotificationSettings />;
   if (panel === "broadcasts") return <Broadcasts />;
   if (panel === "incidents") return <IncidentList />;
+  if (panel === "alarm-admin") return <AlarmAdmin />;
   const roles = rolePanel(panel);
   if (roles) return roles;
   return <p class="loading">Choose a conversation.</p>;

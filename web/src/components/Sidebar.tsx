@@ -13,6 +13,7 @@ function confirmSignOut(): void {
 }
 import { showPanel } from "../conversation";
 import { store, useStore } from "../state";
+import { AlarmAdminNav } from "./AlarmAdminNav";
 import { BroadcastNav } from "./BroadcastNav";
 import { ConversationList } from "./ConversationList";
 import { DndControl } from "./DndControl";
@@ -32,6 +33,7 @@ export function Sidebar() {
         </button>
         <IncidentsNav />
         <RolesNav />
+        <AlarmAdminNav />
         <BroadcastNav />
         <button class="plain" onClick={() => showPanel("devices")}>
           Devices

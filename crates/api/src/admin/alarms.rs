@@ -4,9 +4,11 @@
 //! force; `PUT /alarm_rules/{ruleId}` saves one (the rule's JSON, with `"version"` the version
 //! read to replace it, absent to create it; a rule that breaks a check is `400
 //! M_INVALID_PARAM` naming it, a stale version `409 ORG.WARDLINE.RULE_CONFLICT`);
-//! `DELETE /alarm_rules/{ruleId}` removes one. `GET /alarms?after=&integration=&state=&outcome=&limit=`
-//! is the live log (poll with `after` = the last `seq`); `GET /alarms/{alarmId}` one alarm with
-//! its timeline and status.
+//! `DELETE /alarm_rules/{ruleId}` removes one.
+//! `GET /alarms?after=&before=&dir=&integration=&state=&outcome=&kind=&limit=` is the live log:
+//! oldest first (poll with `after` = the last `seq`), or with `dir=b` newest first (the latest
+//! page, and `before` = the oldest `seq` shown for the page before it); `GET /alarms/{alarmId}`
+//! one alarm with its timeline and status.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -17,7 +19,7 @@ use serde_json::{Value, json};
 use wardline_service::Services;
 use wardline_service::audit::By;
 use wardline_store::AlarmQuery;
-use wardline_types::alarm::{AlarmId, AlarmOutcome, AlarmState};
+use wardline_types::alarm::{AlarmId, AlarmKind, AlarmOutcome, AlarmState};
 use wardline_types::alarm_rule::{AlarmRule, RuleId};
 use wardline_types::integration::IntegrationId;
 
@@ -83,13 +85,17 @@ pub async fn remove_rule(
 #[derive(Debug, Deserialize)]
 pub struct LogQuery {
     after: Option<u64>,
+    before: Option<u64>,
+    /// `f` (oldest first, the default) or `b` (newest first).
+    dir: Option<String>,
     integration: Option<String>,
     state: Option<String>,
     outcome: Option<String>,
+    kind: Option<String>,
     limit: Option<usize>,
 }
 
-/// `GET /alarms`: the live log, oldest first.
+/// `GET /alarms`: the live log, oldest first (newest first with `dir=b`).
 pub async fn log(
     State(s): State<Services>,
     _: Admin,
@@ -108,9 +114,27 @@ pub async fn log(
         .outcome
         .map(|v| AlarmOutcome::parse(&v).ok_or_else(|| ApiError::invalid_param("outcome is not one of the outcomes")))
         .transpose()?;
+    let kind = q
+        .kind
+        .map(|v| AlarmKind::parse(&v).ok_or_else(|| ApiError::invalid_param("kind is not one of the alarm kinds")))
+        .transpose()?;
+    let newest_first = match q.dir.as_deref() {
+        None | Some("f") => false,
+        Some("b") => true,
+        Some(_) => return Err(ApiError::invalid_param("dir is f (oldest first) or b (newest first)")),
+    };
     let alarms = s
         .alarms
-        .list(AlarmQuery { integration, state, outcome, after_seq: q.after, limit: q.limit.unwrap_or(100) })
+        .list(AlarmQuery {
+            integration,
+            state,
+            outcome,
+            kind,
+            after_seq: q.after,
+            before_seq: q.before,
+            newest_first,
+            limit: q.limit.unwrap_or(100),
+        })
         .await?;
     let list: Vec<Value> = alarms
         .iter()

@@ -105,10 +105,14 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(integration_json(&s, &made, Some(&[])))).into_response())
 }
 
-/// `GET /integrations/{integrationId}`: the account and its keys.
+/// `GET /integrations/{integrationId}`: the account, its keys, and where its webhook reports go
+/// (`"webhook": {"origin"}`, the URL's scheme, host and port only; `null` when it set none).
 pub async fn get(State(s): State<Services>, _: Admin, Path(raw): Path<String>) -> Result<Response, ApiError> {
-    let (i, keys) = s.integrations.get(&integration_id(&raw)?).await?;
-    Ok(Json(integration_json(&s, &i, Some(&keys))).into_response())
+    let id = integration_id(&raw)?;
+    let (i, keys) = s.integrations.get(&id).await?;
+    let mut v = integration_json(&s, &i, Some(&keys));
+    v["webhook"] = s.outbox.webhook_origin(&id).await?.map_or(Value::Null, |origin| json!({ "origin": origin }));
+    Ok(Json(v).into_response())
 }
 
 /// `DELETE /integrations/{integrationId}`: revokes the account and every key of it (it is kept,

@@ -249,7 +249,7 @@ impl IntegrationOutbox {
             Attempt::Retry(why) if now.0 < give_up_at => {
                 let due = Timestamp(now.0.saturating_add(retry_wait_ms(&self.settings, r.attempts)));
                 tracing::info!(integration = %r.integration, report = %r.id, attempt = r.attempts, reason = %why, "report to a hospital system failed; will retry");
-                self.store.retry_report(&r.id, due).await?;
+                self.store.retry_report(&r.id, due, &why).await?;
                 return Ok(());
             }
             Attempt::Retry(why) => {

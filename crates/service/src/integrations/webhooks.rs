@@ -76,6 +76,17 @@ impl IntegrationOutbox {
         Ok(self.store.integration_webhook(&caller.integration.id).await?.map(|h| h.url))
     }
 
+    /// Where an integration's webhook reports go, for administrators: the URL's origin
+    /// (`https://host:port`) only, never its path or query (which may carry the receiver's
+    /// token) nor the secret; `None` if the system set none.
+    ///
+    /// # Errors
+    /// Only the store's.
+    pub async fn webhook_origin(&self, id: &IntegrationId) -> ServiceResult<Option<String>> {
+        let Some(hook) = self.store.integration_webhook(id).await? else { return Ok(None) };
+        Ok(Some(Url::parse(&hook.url).map_or_else(|_| "(not a URL)".to_owned(), |u| u.origin().ascii_serialization())))
+    }
+
     /// Removes the calling system's webhook; whether it had one. Reports still queued for it
     /// fail when their turn comes.
     pub async fn remove_webhook(&self, caller: &IntegrationCaller) -> ServiceResult<bool> {

@@ -122,5 +122,29 @@ pub(super) async fn alarms(s: &impl Store) -> StoreResult<()> {
     let accepted =
         s.alarms(AlarmQuery { outcome: Some(AlarmOutcome::Accepted), limit: 10, ..AlarmQuery::default() }).await?;
     check!(accepted.is_empty(), "none accepted");
+
+    // The live log's newest page, paging back from it, and one kind.
+    let mut fire = intake(&other, "zone-4-fire", id(6), 15_000);
+    if let AlarmChange::Open(new) = &mut fire.change {
+        new.kind = AlarmKind::Fire;
+    }
+    s.record_intake(fire).await?;
+    let ids =
+        |q: AlarmQuery| async move { s.alarms(q).await.map(|list| list.into_iter().map(|a| a.id).collect::<Vec<_>>()) };
+    let newest = ids(AlarmQuery { newest_first: true, limit: 2, ..AlarmQuery::default() }).await?;
+    check!(newest == [id(6), id(5)], "the newest first, limited");
+    let earlier =
+        ids(AlarmQuery { newest_first: true, before_seq: Some(third.seq), limit: 10, ..AlarmQuery::default() }).await?;
+    check!(earlier == [id(4), id(1)], "before a seq, newest first");
+    let between =
+        ids(AlarmQuery { after_seq: Some(alarm.seq), before_seq: Some(third.seq), limit: 10, ..AlarmQuery::default() })
+            .await?;
+    check!(between == [id(4)], "between two seqs");
+    let fires = ids(AlarmQuery { kind: Some(AlarmKind::Fire), limit: 10, ..AlarmQuery::default() }).await?;
+    check!(fires == [id(6)], "one kind");
+    let calls =
+        ids(AlarmQuery { kind: Some(AlarmKind::NurseCall), newest_first: true, limit: 10, ..AlarmQuery::default() })
+            .await?;
+    check!(calls == [id(5), id(4), id(1)], "another kind, newest first");
     Ok(())
 }

@@ -127,7 +127,10 @@ pub(super) async fn outbox(s: &impl Store) -> StoreResult<()> {
     let a1_delivered = by_payload("a1-delivered")?;
 
     // A retry keeps the alarm's order: what follows waits for it.
-    s.retry_report(&a1_delivered, Timestamp(5_000)).await?;
+    s.retry_report(&a1_delivered, Timestamp(5_000), "the webhook answered 500").await?;
+    let waiting = s.reports(ReportQuery { pending_only: true, limit: 100, ..ReportQuery::default() }).await?;
+    let retried = waiting.iter().find(|r| r.id == a1_delivered).ok_or_else(|| fail("a1-delivered pending"))?;
+    check!(retried.reason.as_deref() == Some("the webhook answered 500"), "why it waits for a retry");
     check!(claim(s, 4_000, 0, 10).await?.is_empty(), "not due yet, and a1-read waits behind it");
     let again = s.claim_due_reports(Timestamp(5_000), Timestamp(0), 10).await?;
     check!(again.len() == 1 && again.first().is_some_and(|r| r.id == a1_delivered), "retried when due");

@@ -7,6 +7,7 @@ mod harness;
 
 mod accounts;
 mod admin;
+mod alarm_log;
 mod alarms;
 mod alarms_hl7;
 mod audit;
