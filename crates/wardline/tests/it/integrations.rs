@@ -410,6 +410,7 @@ fn the_integration_api_takes_keys_only_and_each_endpoint_names_its_scope() {
             ("integration.webhook.get", Some(IntegrationScope::WebhookManage)),
             ("integration.webhook.remove", Some(IntegrationScope::WebhookManage)),
             ("integration.webhook.set", Some(IntegrationScope::WebhookManage)),
+            ("integration.wctp", Some(IntegrationScope::Wctp)),
             ("integration.whoami", None),
         ]
     );

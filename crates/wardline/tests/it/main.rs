@@ -40,5 +40,6 @@ mod search;
 mod session;
 mod status;
 mod sync;
+mod wctp;
 mod web;
 mod webhooks;
