@@ -157,12 +157,13 @@ def wardline(tmp_path_factory: pytest.TempPathFactory):
 
 
 def cli(wardline: WardlineServer, *args: str) -> str:
+    """Runs a command as the operator would, with the server's settings (its allowed hosts)."""
     proc = subprocess.run(
         [str(wardline.binary), *args, "--data-dir", str(wardline.data_dir)],
         capture_output=True,
         text=True,
         timeout=60,
-        env=dict(os.environ),
+        env={**os.environ, **wardline.env},
     )
     assert proc.returncode == 0, f"wardline {' '.join(args)}: {proc.stdout}{proc.stderr}"
     return proc.stdout
