@@ -32,9 +32,7 @@ pub fn parse(bytes: &[u8]) -> Result<Operation, WctpError> {
     if text.contains("<!ENTITY") {
         return Err(WctpError::new(UNPARSABLE, "entity declarations are not accepted"));
     }
-    let mut options = ParsingOptions::default();
-    options.allow_dtd = true;
-    options.nodes_limit = MAX_NODES;
+    let options = ParsingOptions { allow_dtd: true, nodes_limit: MAX_NODES, ..ParsingOptions::default() };
     let doc = Document::parse_with_options(text, options)
         .map_err(|e| WctpError::new(UNPARSABLE, format!("the document is not well-formed XML: {e}")))?;
     let root = doc.root_element();

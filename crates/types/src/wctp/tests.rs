@@ -117,12 +117,8 @@ fn what_is_written_reads_back() {
         message_reply(&header, "Busy & <late>", true),
         version_response("wardline", "nursecall", "2026-12-01T10:16:00"),
     ] {
-        let tree = roxmltree::Document::parse_with_options(&doc, {
-            let mut o = roxmltree::ParsingOptions::default();
-            o.allow_dtd = true;
-            o
-        })
-        .unwrap_or_else(|e| panic!("{e}: {doc}"));
+        let options = roxmltree::ParsingOptions { allow_dtd: true, ..roxmltree::ParsingOptions::default() };
+        let tree = roxmltree::Document::parse_with_options(&doc, options).unwrap_or_else(|e| panic!("{e}: {doc}"));
         assert_eq!(tree.root_element().attribute("wctpVersion"), Some(VERSION));
     }
     let reply = message_reply(&header, "Busy & <late>", true);
