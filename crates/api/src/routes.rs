@@ -77,6 +77,8 @@ pub enum BodyLimit {
     Request,
     /// A file: `media.max_upload_bytes`.
     Upload,
+    /// An XML document (WCTP), not JSON: at most 64 KiB, answered in XML.
+    Xml,
 }
 
 /// The body limit of a Matrix endpoint, from its request type.
@@ -242,6 +244,33 @@ impl Routes {
         self.table.push(RouteInfo { method, path: path.to_owned(), endpoint });
         let route: axum::routing::MethodRouter<Services> =
             on(filter, handler).layer(axum::middleware::from_fn(crate::guard::json_body));
+        self.router = self.router.route(path, route.layer(Extension(endpoint)));
+        self
+    }
+
+    /// Routes an endpoint of the integration API whose body is an XML document, not JSON (WCTP):
+    /// no JSON check; the handler reads the body and authenticates the caller itself (the key
+    /// may be in the document), for `scope`.
+    pub fn integration_xml<H, X>(
+        mut self,
+        path: &str,
+        name: &'static str,
+        scope: Option<IntegrationScope>,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<X, Services>,
+        X: 'static,
+    {
+        let endpoint = Endpoint {
+            name,
+            first_sign_in: FirstSignIn::Refused,
+            auth: Auth::Integration,
+            body_limit: BodyLimit::Xml,
+            scope,
+        };
+        self.table.push(RouteInfo { method: Method::POST, path: path.to_owned(), endpoint });
+        let route: axum::routing::MethodRouter<Services> = axum::routing::post(handler);
         self.router = self.router.route(path, route.layer(Extension(endpoint)));
         self
     }

@@ -23,7 +23,7 @@ use crate::{SqliteStore, backend_err};
 
 pub(crate) const COLUMNS: &str = "seq, id, integration_id, source_id, kind, source_priority, text, site, ward, room, \
      bed, patient, occurred_ts, state, outcome, revision, protocol, received_ts, updated_ts, dispatched_revision, \
-     due_ts, rule_id, level, policy, room_id, event_id, ended_ts";
+     due_ts, rule_id, level, policy, room_id, event_id, ended_ts, details";
 
 /// The raw columns of an alarm row.
 pub(crate) struct Row {
@@ -54,6 +54,7 @@ pub(crate) struct Row {
     room_id: Option<String>,
     event_id: Option<String>,
     ended: Option<i64>,
+    details: Option<String>,
 }
 
 pub(crate) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -85,6 +86,7 @@ pub(crate) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         room_id: r.get(24)?,
         event_id: r.get(25)?,
         ended: r.get(26)?,
+        details: r.get(27)?,
     })
 }
 
@@ -126,6 +128,7 @@ pub(crate) fn to_alarm(r: Row) -> StoreResult<Alarm> {
         due: r.due.map(ts),
         routing,
         ended: r.ended.map(ts),
+        details: r.details,
     })
 }
 
@@ -144,8 +147,8 @@ fn insert_alarm(c: &Connection, intake: &Intake, a: &NewAlarm) -> StoreResult<()
         c,
         "INSERT INTO alarms (id, integration_id, source_id, kind, source_priority, text, site, ward, room, bed,
                              patient, occurred_ts, protocol, state, outcome, revision, due_ts, received_ts,
-                             updated_ts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, ?16, ?16, ?16)",
+                             updated_ts, details)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, ?16, ?16, ?16, ?17)",
         params![
             a.id.as_str(),
             intake.integration.as_str(),
@@ -163,6 +166,7 @@ fn insert_alarm(c: &Connection, intake: &Intake, a: &NewAlarm) -> StoreResult<()
             AlarmState::Active.as_str(),
             AlarmOutcome::Pending.as_str(),
             at,
+            a.details,
         ],
     )
     .map_err(backend_err)?;

@@ -93,7 +93,7 @@ fn to_key(r: KeyRow) -> StoreResult<IntegrationKey> {
     })
 }
 
-fn read_one(c: &Connection, id: &str) -> StoreResult<Option<Integration>> {
+pub(crate) fn read_one(c: &Connection, id: &str) -> StoreResult<Option<Integration>> {
     let r = query_one(c, &format!("SELECT {COLUMNS} FROM integrations WHERE id = ?1"), params![id], row)
         .optional()
         .map_err(backend_err)?;

@@ -35,6 +35,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0026_integration_outbox.sql"),
     include_str!("../migrations/0027_patients.sql"),
     include_str!("../migrations/0028_outbox_channels.sql"),
+    include_str!("../migrations/0029_wctp.sql"),
 ];
 
 /// The schema version this build writes.

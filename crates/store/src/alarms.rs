@@ -63,6 +63,9 @@ pub struct Alarm {
     pub routing: Option<Routing>,
     /// When it ended: the source reset or cancelled it, or it was closed, and dispatch acted.
     pub ended: Option<Timestamp>,
+    /// What its protocol carried beyond the common fields, as JSON, for dispatch and reports (a
+    /// WCTP page's recipient, priority and choices); never shown to the source.
+    pub details: Option<String>,
 }
 
 /// What dispatch decided for an alarm.
@@ -99,6 +102,8 @@ pub struct NewAlarm {
     pub patient: Option<PatientRef>,
     /// When the source says it happened.
     pub occurred: Option<Timestamp>,
+    /// What its protocol carried beyond the common fields, as JSON ([`Alarm::details`]).
+    pub details: Option<String>,
 }
 
 /// What an intake does to alarms.

@@ -45,6 +45,7 @@ mod relations;
 mod roles;
 mod rota;
 mod search;
+mod wctp;
 
 /// Runs every check against stores opened by `open`.
 pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResult<()> {
@@ -85,6 +86,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     alarm_routing::status(&store).await?;
     alarm_routing::rules(&store).await?;
     patients::patients(&store).await?;
+    wctp::wctp(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

@@ -23,6 +23,7 @@ mod records;
 mod relations;
 mod roles;
 mod search;
+mod wctp;
 
 use async_trait::async_trait;
 use ruma::{DeviceId, EventId, OwnedDeviceId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
@@ -55,6 +56,7 @@ pub use roles::{
     HolderChange, HolderOp, HolderRefusal, RoleNotice, RoleStore, RotaApplied, RotaImportOutcome, Uncovered,
 };
 pub use search::{SearchHit, SearchOrder, SearchQuery, SearchResults, SearchScope};
+pub use wctp::WctpStore;
 
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -481,6 +483,7 @@ pub trait Store:
     + AlarmStore
     + PatientStore
     + IntegrationOutboxStore
+    + WctpStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

@@ -24,6 +24,8 @@ pub mod role;
 pub mod search;
 pub mod shift;
 pub mod stream;
+pub mod wctp;
+pub mod wctp_binding;
 
 pub use account::{Account, AccountUpdate, Device, NewAccount, Username};
 pub use clock::{Clock, ManualClock, ShiftedClock, SystemClock, Timestamp};

@@ -1,6 +1,6 @@
 //! `wardline integration ...`: integration accounts (hospital systems) from the command line
-//! (add, list, revoke, key add, key revoke, hl7 set|show|remove), through the same service and rules as the
-//! administration API, audited with the operating-system account that ran the command. Keys
+//! (add, list, revoke, key add, key revoke, hl7 set|show|remove, wctp set|show|remove, wctp
+//! recipient set|remove|list), through the same service and rules as the administration API, audited with the operating-system account that ran the command. Keys
 //! are read from the database on every call, so a change made here while the server runs takes
 //! effect at once.
 
@@ -11,8 +11,11 @@ use wardline_service::Services;
 use wardline_service::audit::By;
 use wardline_store::NewIntegration;
 use wardline_types::alarm::AlarmKind;
+use wardline_types::escalation::Target;
 use wardline_types::hl7_binding::{Hl7Binding, R40Ack};
 use wardline_types::integration::{IntegrationId, IntegrationScope};
+use wardline_types::priority::Level;
+use wardline_types::wctp_binding::{PriorityLevels, WctpBinding};
 
 use crate::control::this_operator;
 
@@ -57,6 +60,82 @@ pub enum IntegrationCommand {
     /// The HL7 v2 sender it is (MLLP).
     #[command(subcommand)]
     Hl7(Hl7Command),
+    /// The WCTP 1.3 sender it is (paging over HTTP/XML).
+    #[command(subcommand)]
+    Wctp(WctpCommand),
+}
+
+/// `wardline integration wctp ...`
+#[derive(Debug, Subcommand)]
+pub enum WctpCommand {
+    /// Bind it to the WCTP sender id its pages carry (replacing any binding).
+    Set {
+        /// The integration id.
+        id: String,
+        /// The wctp-Originator senderID of its pages.
+        #[arg(long)]
+        sender_id: String,
+        /// Where its wctp-StatusInfo and wctp-MessageReply reports are posted (https://, a host
+        /// of integrations.webhook_hosts); none: no reports.
+        #[arg(long)]
+        reply_url: Option<String>,
+        /// The priority of deliveryPriority HIGH, NORMAL and LOW, such as urgent,urgent,routine.
+        #[arg(long, default_value = "urgent,urgent,routine")]
+        levels: String,
+        /// A multiple-choice answer that accepts the page, once per answer (none given: Accept,
+        /// Yes, OK, Coming, On my way).
+        #[arg(long = "accept")]
+        accept_choices: Vec<String>,
+        /// An answer that declines it, once per answer (none given: Reject, Decline, No, Busy).
+        #[arg(long = "decline")]
+        decline_choices: Vec<String>,
+        /// The kind of alarm its pages are (nurse_call, staff_assist, other...).
+        #[arg(long, default_value = "nurse_call")]
+        default_kind: String,
+    },
+    /// Show its binding and recipient mappings.
+    Show {
+        /// The integration id.
+        id: String,
+    },
+    /// Remove its binding (its pages are then refused).
+    Remove {
+        /// The integration id.
+        id: String,
+    },
+    /// Whom the recipient ids of its pages reach.
+    #[command(subcommand)]
+    Recipient(RecipientCommand),
+}
+
+/// `wardline integration wctp recipient ...`
+#[derive(Debug, Subcommand)]
+pub enum RecipientCommand {
+    /// Map a recipient id to a person (`--user @nia:server`) or a role (`--role w7-nurse`).
+    Set {
+        /// The integration id.
+        id: String,
+        /// The recipient id its pages name.
+        recipient_id: String,
+        /// A person's user id.
+        #[arg(long, conflicts_with = "role", required_unless_present = "role")]
+        user: Option<String>,
+        /// A role's id.
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Remove a mapping.
+    Remove {
+        /// The integration id.
+        id: String,
+        /// The recipient id.
+        recipient_id: String,
+    },
+    /// List the mappings, as JSON lines.
+    List {
+        /// The integration id.
+        id: String,
+    },
 }
 
 /// `wardline integration hl7 ...`
@@ -207,10 +286,75 @@ pub async fn run(s: &Services, cmd: IntegrationCommand) -> CmdResult {
             let binding = s.integrations.hl7(&integration_id(&id)?).await?;
             writeln!(out, "{}", serde_json::json!({ "hl7": binding }))?;
         }
+        IntegrationCommand::Wctp(cmd) => wctp(s, by, cmd, &mut out).await?,
         IntegrationCommand::Hl7(Hl7Command::Remove { id }) => {
             let id = integration_id(&id)?;
             s.integrations.set_hl7(by, &id, None).await?;
             writeln!(out, "removed the HL7 binding of integration {id}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a `wctp` command.
+async fn wctp(s: &Services, by: By<'_>, cmd: WctpCommand, out: &mut impl Write) -> CmdResult {
+    match cmd {
+        WctpCommand::Set { id, sender_id, reply_url, levels, accept_choices, decline_choices, default_kind } => {
+            let parsed: Vec<Level> = levels
+                .split(',')
+                .map(|l| {
+                    Level::parse(l.trim()).ok_or_else(|| format!("unknown priority {l:?} (routine, urgent, emergency)"))
+                })
+                .collect::<Result<_, _>>()?;
+            let [high, normal, low] = parsed[..] else {
+                return Err("levels: three priorities, for HIGH, NORMAL and LOW (urgent,urgent,routine)".into());
+            };
+            let mut binding: WctpBinding = serde_json::from_value(serde_json::json!({ "sender_id": sender_id }))?;
+            binding.reply_url = reply_url;
+            binding.levels = PriorityLevels { high, normal, low };
+            if !accept_choices.is_empty() {
+                binding.accept_choices = accept_choices;
+            }
+            if !decline_choices.is_empty() {
+                binding.decline_choices = decline_choices;
+            }
+            binding.default_kind =
+                AlarmKind::parse(&default_kind).ok_or_else(|| format!("unknown kind of alarm {default_kind:?}"))?;
+            let id = integration_id(&id)?;
+            s.outbox.set_wctp(by, &id, Some(binding)).await?;
+            writeln!(out, "bound integration {id} to its WCTP sender id")?;
+        }
+        WctpCommand::Show { id } => {
+            let id = integration_id(&id)?;
+            let binding = s.outbox.wctp(&id).await?;
+            let recipients = s.outbox.wctp_recipients(&id).await?;
+            writeln!(out, "{}", serde_json::json!({ "wctp": binding, "recipients": recipients }))?;
+        }
+        WctpCommand::Remove { id } => {
+            let id = integration_id(&id)?;
+            s.outbox.set_wctp(by, &id, None).await?;
+            writeln!(out, "removed the WCTP binding of integration {id}")?;
+        }
+        WctpCommand::Recipient(RecipientCommand::Set { id, recipient_id, user, role }) => {
+            let target = match (user, role) {
+                (Some(u), None) => Target::User { user_id: ruma::OwnedUserId::try_from(u.as_str())? },
+                (None, Some(r)) => Target::Role { role: wardline_types::RoleId::parse(&r)? },
+                _ => return Err("give --user or --role".into()),
+            };
+            let id = integration_id(&id)?;
+            s.outbox.set_wctp_recipient(by, &id, &recipient_id, Some(target)).await?;
+            writeln!(out, "mapped recipient {recipient_id:?} of integration {id}")?;
+        }
+        WctpCommand::Recipient(RecipientCommand::Remove { id, recipient_id }) => {
+            let id = integration_id(&id)?;
+            let removed = s.outbox.set_wctp_recipient(by, &id, &recipient_id, None).await?;
+            let what = if removed { "removed" } else { "was not mapped:" };
+            writeln!(out, "{what} recipient {recipient_id:?} of integration {id}")?;
+        }
+        WctpCommand::Recipient(RecipientCommand::List { id }) => {
+            for r in s.outbox.wctp_recipients(&integration_id(&id)?).await? {
+                writeln!(out, "{}", serde_json::json!(r))?;
+            }
         }
     }
     Ok(())

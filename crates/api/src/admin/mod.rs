@@ -8,6 +8,7 @@ mod alarms;
 mod escalation;
 mod integrations;
 mod integrations_hl7;
+mod integrations_wctp;
 mod outbox;
 mod roles;
 mod rota;
@@ -207,5 +208,47 @@ pub fn routes() -> Routes {
             "admin.integrations.hl7.remove",
             full,
             integrations_hl7::remove,
+        )
+        .wardline(
+            Method::GET,
+            &format!("{A}/integrations/{{integration_id}}/wctp"),
+            "admin.integrations.wctp.get",
+            full,
+            integrations_wctp::get,
+        )
+        .wardline(
+            Method::PUT,
+            &format!("{A}/integrations/{{integration_id}}/wctp"),
+            "admin.integrations.wctp.set",
+            full,
+            integrations_wctp::set,
+        )
+        .wardline(
+            Method::DELETE,
+            &format!("{A}/integrations/{{integration_id}}/wctp"),
+            "admin.integrations.wctp.remove",
+            full,
+            integrations_wctp::remove,
+        )
+        .wardline(
+            Method::GET,
+            &format!("{A}/integrations/{{integration_id}}/wctp/recipients"),
+            "admin.integrations.wctp.recipients",
+            full,
+            integrations_wctp::recipients,
+        )
+        .wardline(
+            Method::PUT,
+            &format!("{A}/integrations/{{integration_id}}/wctp/recipients/{{recipient_id}}"),
+            "admin.integrations.wctp.recipients.set",
+            full,
+            integrations_wctp::set_recipient,
+        )
+        .wardline(
+            Method::DELETE,
+            &format!("{A}/integrations/{{integration_id}}/wctp/recipients/{{recipient_id}}"),
+            "admin.integrations.wctp.recipients.remove",
+            full,
+            integrations_wctp::remove_recipient,
         )
 }

@@ -9,6 +9,7 @@
 //! same table as every other endpoint's, in the Matrix shape.
 
 pub(crate) mod alarms;
+mod wctp;
 mod webhook;
 
 use axum::Json;
@@ -98,6 +99,7 @@ pub fn routes() -> Routes {
         .integration(Method::PUT, &format!("{I}/webhook"), "integration.webhook.set", hook, webhook::set)
         .integration(Method::GET, &format!("{I}/webhook"), "integration.webhook.get", hook, webhook::get)
         .integration(Method::DELETE, &format!("{I}/webhook"), "integration.webhook.remove", hook, webhook::remove)
+        .integration_xml(&format!("{I}/wctp"), "integration.wctp", Some(IntegrationScope::Wctp), wctp::post)
 }
 
 /// `GET /whoami`: which integration the key belongs to, its user id, the key, and what it may do.

@@ -69,15 +69,21 @@ fn block(alarm: &Alarm) -> Value {
 }
 
 /// The message an alarm is posted as, at `level`, in a conversation of `mode`, needing
-/// `needed` responders (an incident).
+/// `needed` responders (an incident), asking `asks` if given (a page's own choices) else to
+/// accept or decline. An alarm without a place (a page) is said without one.
 #[must_use]
-pub fn message(alarm: &Alarm, level: Level, mode: Mode, needed: Option<u8>) -> Value {
-    let body = format!("{} — {}: {}", kind_name(alarm.kind), alarm.location.describe(), alarm.text);
+pub fn message(alarm: &Alarm, level: Level, mode: Mode, needed: Option<u8>, asks: Option<Ask>) -> Value {
+    let place = alarm.location.describe();
+    let body = if place.is_empty() {
+        format!("{}: {}", kind_name(alarm.kind), alarm.text)
+    } else {
+        format!("{} — {place}: {}", kind_name(alarm.kind), alarm.text)
+    };
     json!({
         "msgtype": "m.text",
         "body": body,
         PRIORITY: { "level": level },
-        ASK: ask(mode, needed),
+        ASK: asks.unwrap_or_else(|| ask(mode, needed)),
         ALARM: block(alarm),
     })
 }
@@ -85,8 +91,15 @@ pub fn message(alarm: &Alarm, level: Level, mode: Mode, needed: Option<u8>) -> V
 /// The edit of an alarm's message `original` after its source changed what it says: the whole
 /// message anew, as `m.new_content` of an `m.replace`.
 #[must_use]
-pub fn edit(alarm: &Alarm, level: Level, mode: Mode, needed: Option<u8>, original: &ruma::EventId) -> Value {
-    let new = message(alarm, level, mode, needed);
+pub fn edit(
+    alarm: &Alarm,
+    level: Level,
+    mode: Mode,
+    needed: Option<u8>,
+    asks: Option<Ask>,
+    original: &ruma::EventId,
+) -> Value {
+    let new = message(alarm, level, mode, needed, asks);
     let body = format!("* {}", new.get("body").and_then(Value::as_str).unwrap_or_default());
     json!({
         "msgtype": "m.text",

@@ -160,7 +160,11 @@ impl AlarmService {
         let stale = now.0.saturating_sub(alarm.received.0) > DEADLINE_MS && alarm.routing.is_none();
         // A retry keeps the rule its first attempt chose (its conversation may hold the
         // message already), unless that rule has gone since.
+        // A page is delivered by the rule made from it (to the recipient it names), never by
+        // one of the administrators' rules.
+        let page = super::wctp::page::Page::of(alarm).and_then(|p| p.rule());
         let chosen = match alarm.routing.as_ref().filter(|r| r.room.is_some()) {
+            Some(_) if page.is_some() => page,
             Some(r) => self.rule_by_id(&r.rule).await?,
             None => None,
         };
@@ -290,7 +294,13 @@ impl AlarmService {
             room_id: room.to_owned(),
             kind: kinds::MESSAGE.into(),
             state_key: None,
-            content: content::message(alarm, rule.action.level, rule.action.mode, rule.action.needed),
+            content: content::message(
+                alarm,
+                rule.action.level,
+                rule.action.mode,
+                rule.action.needed,
+                super::wctp::page::Page::of(alarm).map(|p| p.ask()),
+            ),
             redacts: None,
             txn: Some(txn(alarm, what)),
         };
@@ -323,7 +333,14 @@ impl AlarmService {
                 room_id: room.clone(),
                 kind: kinds::MESSAGE.into(),
                 state_key: None,
-                content: content::edit(alarm, *level, mode, needed, event),
+                content: content::edit(
+                    alarm,
+                    *level,
+                    mode,
+                    needed,
+                    super::wctp::page::Page::of(alarm).map(|p| p.ask()),
+                    event,
+                ),
                 redacts: None,
                 txn: Some(txn(alarm, &format!("r{}", alarm.revision))),
             };

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 use wardline_store::{Alarm, ChangeTopic, EscalationEnd, StatusFact};
-use wardline_types::alarm::{AlarmId, AlarmOutcome};
+use wardline_types::alarm::{AlarmId, AlarmOutcome, IntakeProtocol};
 use wardline_types::priority::Means;
 use wardline_types::{StreamPos, Timestamp};
 
@@ -130,6 +130,8 @@ impl AlarmService {
             let kind = match a.means {
                 Means::Accept => "accepted",
                 Means::Decline => "declined",
+                // An answer that is neither matters to a page's sender, who hears each answer.
+                Means::Info if alarm.protocol == IntakeProtocol::Wctp => "answered",
                 Means::Info => continue,
             };
             let detail = json!({ "option": a.option, "reason": a.reason });

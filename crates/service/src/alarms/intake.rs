@@ -151,6 +151,7 @@ impl AlarmService {
                 location: input.location,
                 patient: input.patient,
                 occurred: input.occurred_at,
+                details: None,
             })),
             answer: answer.to_string(),
         };

@@ -27,7 +27,8 @@
 //! - `dispatch.rs`: the background task that delivers alarms and acts on the source's changes;
 //! - `follow.rs`: status facts from the message's status and escalation;
 //! - `incidents.rs`: incidents as their members see them, and closing one;
-//! - `report.rs`: each new fact's report to its source, queued with it.
+//! - `report.rs`: each new fact's report to its source, queued with it;
+//! - `wctp/`: pages over WCTP 1.3, delivered to the recipient they name, reported in WCTP.
 
 mod content;
 mod dispatch;
@@ -37,6 +38,7 @@ mod incidents;
 mod intake;
 mod report;
 mod rules;
+pub mod wctp;
 
 use std::sync::Arc;
 

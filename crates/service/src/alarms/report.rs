@@ -1,6 +1,7 @@
 //! What a source is told: each new status fact about its alarm becomes a report, queued in the
 //! same write as the fact (`AlarmStore::record_status`), and sent by the integration outbox
-//! (`integrations/outbox.rs`) to the system's webhook, signed, in order, retried until taken.
+//! (`integrations/outbox.rs`) to the system's webhook, signed, in order, retried until taken; a
+//! page that came over WCTP is also reported in WCTP (`wctp/reports.rs`).
 //!
 //! A report: `{"type": "alarm.status", "alarm_id", "source_id", "status", "at", "user":
 //! {"user_id", "display_name"}?, "escalation_step"?, "reason"?}`, where `status` is
@@ -56,6 +57,16 @@ impl AlarmService {
         outcome: Option<AlarmOutcome>,
     ) -> ServiceResult<Vec<StatusFact>> {
         let mut to_record = Vec::with_capacity(facts.len());
+        // A page that came over WCTP is also reported in WCTP, to the paging system.
+        let mut wctp = match super::wctp::page::Page::of(alarm) {
+            Some(page) => {
+                let known = self.store.alarm_status(&alarm.id).await?;
+                let sender = self.server_name.to_string();
+                super::wctp::wctp_reports(alarm, &page, &facts, &known, &sender, self.clock.now())
+            }
+            None => Vec::new(),
+        }
+        .into_iter();
         for fact in facts {
             let name = match &fact.user {
                 Some(u) => self.store.account(u).await?.and_then(|a| a.display_name),
@@ -68,7 +79,9 @@ impl AlarmService {
                 payload: payload(alarm, &fact, name),
                 created: self.clock.now(),
             };
-            to_record.push(FactToRecord { fact, reports: vec![report] });
+            let mut reports = vec![report];
+            reports.extend(wctp.next().flatten());
+            to_record.push(FactToRecord { fact, reports });
         }
         let new = self.store.record_status(&alarm.id, to_record, outcome).await?;
         if !new.is_empty() {

@@ -121,8 +121,12 @@ impl AlarmService {
         Ok(self.store.alarm_rules().await?.into_iter().map(|r| r.rule).find(|r| r.id == *id))
     }
 
-    /// The rule `alarm` is routed by now.
+    /// The rule `alarm` is routed by now: a page's own (to the recipient it names), else the
+    /// first rule that covers it, else the failsafe rule.
     pub(super) async fn route(&self, alarm: &Alarm) -> ServiceResult<Route> {
+        if let Some(rule) = super::wctp::page::Page::of(alarm).and_then(|p| p.rule()) {
+            return Ok(Route { rule, no_rule: false });
+        }
         let rules: Vec<AlarmRule> = self.store.alarm_rules().await?.into_iter().map(|r| r.rule).collect();
         let facts = AlarmFacts {
             kind: alarm.kind,

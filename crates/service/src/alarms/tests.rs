@@ -179,6 +179,7 @@ pub(super) fn sample_alarm() -> wardline_store::Alarm {
         location: Location { ward: Some("Ward 7".into()), bed: Some("12".into()), ..Location::default() },
         patient: Some(PatientRef { id: "H123".into(), system: None, name: None, birth_date: None }),
         occurred: None,
+        details: None,
         state: AlarmState::Active,
         outcome: AlarmOutcome::Notified,
         revision: 1,

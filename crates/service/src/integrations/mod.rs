@@ -28,6 +28,7 @@ pub mod keys;
 pub mod outbox;
 #[cfg(test)]
 mod outbox_tests;
+pub mod wctp;
 pub mod webhook;
 mod webhooks;
 
@@ -332,6 +333,13 @@ impl IntegrationService {
             self.store.touch_integration_key(&key.key_id, now).await?;
         }
         Ok(caller)
+    }
+
+    /// Records a call refused before any key was presented that names no integration (a WCTP
+    /// page from an unknown sender id, or one without a security code), within the same
+    /// allowance per address as unknown keys; the error the caller gets.
+    pub fn refuse_unidentified(&self, ip: Option<IpAddr>, endpoint: &str, reason: &'static str) -> ServiceError {
+        self.refuse(None, ip, endpoint, Refusal::Unknown(reason))
     }
 
     /// Records a refused key and answers the error the caller gets.

@@ -1,6 +1,7 @@
 //! The integration outbox: the background task `run_integration_outbox` that sends what
 //! Wardline reports to hospital systems (alarms' statuses, administrators' tests) to their
-//! webhooks, signed (`webhook.rs`), retrying with backoff until each is acknowledged or too old.
+//! webhooks, signed (`webhook.rs`), or as WCTP operations to paging systems' reply URLs
+//! (`wctp.rs` sets them), retrying with backoff until each is acknowledged or too old.
 //!
 //! **Durability.** A report is in the store before anything is sent (queued in the same write as
 //! the status it reports). It is claimed (a lease, [`LEASE_MS`]) before it is sent and marked
@@ -206,9 +207,40 @@ impl IntegrationOutbox {
         }
         match r.channel {
             ReportChannel::Webhook => self.attempt_webhook(r).await,
-            ReportChannel::Hl7 | ReportChannel::Wctp => {
-                Attempt::Failed("this server cannot send over this channel".into())
+            ReportChannel::Wctp => self.attempt_wctp(r).await,
+            ReportChannel::Hl7 => Attempt::Failed("this server cannot send over this channel".into()),
+        }
+    }
+
+    /// Tries to post one WCTP operation (`wctp-StatusInfo`, `wctp-MessageReply`) to the paging
+    /// system's reply URL: sent once it answers `wctp-Confirmation/wctp-Success`; a
+    /// `wctp-Failure`, an answer that is not a confirmation, or none, is tried again.
+    async fn attempt_wctp(&self, r: &Report) -> Attempt {
+        let url = match self.store.integration_wctp(&r.integration).await {
+            Ok(Some(b)) => match b.reply_url {
+                Some(url) => url,
+                None => return Attempt::Failed("the integration has no WCTP reply URL".into()),
+            },
+            Ok(None) => return Attempt::Failed("the integration has no WCTP binding".into()),
+            Err(e) => return Attempt::Retry(format!("store: {e}")),
+        };
+        if let Err(e) = self.hosts.check(&url) {
+            return Attempt::Failed(format!("WCTP reply URL no longer allowed: {e}"));
+        }
+        let headers = vec![("content-type", "text/xml; charset=utf-8".to_owned())];
+        match self.transport().post(&url, headers, r.payload.clone().into_bytes()).await {
+            Err(e) => Attempt::Retry(e),
+            Ok(answer) if !(200..300).contains(&answer.status) => {
+                Attempt::Retry(format!("the paging system answered HTTP {}", answer.status))
             }
+            Ok(answer) => match wardline_types::wctp::parse(&answer.body) {
+                Ok(wardline_types::wctp::Operation::Confirmation(c)) if c.success => Attempt::Sent,
+                Ok(wardline_types::wctp::Operation::Confirmation(c)) => {
+                    Attempt::Retry(format!("the paging system answered wctp-Failure {}", quoted(&c.code)))
+                }
+                Ok(_) => Attempt::Retry("the paging system answered with another operation".into()),
+                Err(e) => Attempt::Retry(format!("the paging system's answer was not WCTP ({})", e.code)),
+            },
         }
     }
 
@@ -291,4 +323,9 @@ impl IntegrationOutbox {
         self.store.forget_reports(Timestamp(now.0.saturating_sub(KEEP_FINISHED_MS))).await?;
         Ok(())
     }
+}
+
+/// A value a peer chose, fit for the log: at most 16 characters, letters and digits only.
+fn quoted(s: &str) -> String {
+    s.chars().take(16).map(|c| if c.is_ascii_alphanumeric() { c } else { '?' }).collect()
 }

@@ -34,6 +34,7 @@ pub(super) fn intake(integration: &IntegrationId, source_id: &str, alarm: AlarmI
             },
             patient: Some(PatientRef { id: "H123".into(), system: Some("mrn".into()), name: None, birth_date: None }),
             occurred: Some(Timestamp(at - 5)),
+            details: None,
         })),
         answer: format!("{{\"alarm_id\":\"{alarm}\"}}"),
     }

@@ -407,6 +407,7 @@ fn the_integration_api_takes_keys_only_and_each_endpoint_names_its_scope() {
             ("integration.alarms.get", Some(IntegrationScope::AlarmsRead)),
             ("integration.alarms.reset", Some(IntegrationScope::AlarmsWrite)),
             ("integration.alarms.update", Some(IntegrationScope::AlarmsWrite)),
+            ("integration.wctp", Some(IntegrationScope::Wctp)),
             ("integration.webhook.get", Some(IntegrationScope::WebhookManage)),
             ("integration.webhook.remove", Some(IntegrationScope::WebhookManage)),
             ("integration.webhook.set", Some(IntegrationScope::WebhookManage)),

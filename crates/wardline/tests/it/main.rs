@@ -41,5 +41,6 @@ mod search;
 mod session;
 mod status;
 mod sync;
+mod wctp;
 mod web;
 mod webhooks;

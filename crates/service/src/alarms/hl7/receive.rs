@@ -391,6 +391,7 @@ impl AlarmService {
             location,
             patient,
             occurred: report.occurred,
+            details: None,
         })))
     }
 
