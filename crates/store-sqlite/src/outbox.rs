@@ -83,7 +83,7 @@ fn read_reports(c: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreRes
 }
 
 /// Queues `reports` inside the caller's transaction: each only if its integration is active and
-/// can receive it over its channel (a webhook set) at that moment, due at its creation, under a
+/// can receive it over its channel (a webhook set; an HL7 binding asking for status) at that moment, due at its creation, under a
 /// new `msg_` id (128 random bits). Returns how many were queued. The alarm-status write calls
 /// this, so a status fact and its reports are stored together or not at all.
 pub(crate) fn insert_reports(conn: &Connection, reports: &[NewReport]) -> rusqlite::Result<usize> {
@@ -91,8 +91,10 @@ pub(crate) fn insert_reports(conn: &Connection, reports: &[NewReport]) -> rusqli
     for r in reports {
         let reachable = match r.channel {
             ReportChannel::Webhook => "webhook_url IS NOT NULL AND webhook_secret IS NOT NULL",
-            // Not sent yet: their senders come with PCD-05 and WCTP (issue 15, phases 3 and 4).
-            ReportChannel::Hl7 | ReportChannel::Wctp => "0",
+            // Its HL7 binding asks for status and says where (migration 0030).
+            ReportChannel::Hl7 => "hl7 IS NOT NULL AND hl7_reports = 1",
+            // Not sent yet: its sender comes with WCTP (issue 15, phase 4).
+            ReportChannel::Wctp => "0",
         };
         queued += exec(
             conn,

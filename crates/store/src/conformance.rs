@@ -85,6 +85,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     alarm_routing::status(&store).await?;
     alarm_routing::rules(&store).await?;
     patients::patients(&store).await?;
+    outbox::hl7_reports(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

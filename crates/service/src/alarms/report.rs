@@ -7,12 +7,18 @@
 //! `delivered`, `read`, `accepted`, `declined`, `escalated`, `failsafe`, `undeliverable`,
 //! `recorded`, `reset`, `cancelled` or `closed`. Never the alarm's text or the patient, nor what
 //! staff wrote (a reason goes back only for `undeliverable`, `reset` and `cancelled`).
+//!
+//! An alarm that came in over HL7 is also reported over HL7, as IHE PCD-05 Report Alert Status
+//! (`hl7/pcd05.rs`), for each fact PCD-05 has a word for; the store queues it only if the
+//! integration's binding asks for status (`report_status` with a `status_address`). The
+//! outbox keeps the status ([`Pcd05Status`]); the message is built when it is sent.
 
 use serde_json::{Value, json};
 use wardline_store::{Alarm, FactToRecord, NewReport, ReportChannel, StatusFact};
-use wardline_types::alarm::AlarmOutcome;
+use wardline_types::alarm::{AlarmOutcome, IntakeProtocol};
 
 use super::AlarmService;
+use super::hl7::pcd05::{self, Pcd05Status};
 use crate::ServiceResult;
 
 /// The report of one fact.
@@ -46,6 +52,26 @@ fn payload(alarm: &Alarm, fact: &StatusFact, display_name: Option<String>) -> St
     p.to_string()
 }
 
+/// A fact's status without its step (`escalated.2` → `escalated`).
+fn fact_status(kind: &str) -> &str {
+    kind.split_once('.').map_or(kind, |(s, _)| s)
+}
+
+/// The PCD-05 report of one fact, if PCD-05 has a word for it.
+fn pcd05_status(alarm: &Alarm, fact: &StatusFact, display_name: Option<String>, later: bool) -> Option<Pcd05Status> {
+    let kind = fact_status(&fact.kind);
+    let status = pcd05::status_of(kind)?;
+    Some(Pcd05Status {
+        kind: "alarm.pcd05".into(),
+        alarm_id: alarm.id.as_str().to_owned(),
+        status: status.to_owned(),
+        fact: kind.to_owned(),
+        action: if later { pcd05::Action::Update } else { pcd05::Action::Add },
+        person: fact.user.as_ref().map(|u| pcd05::Person { user_id: u.to_string(), display_name }),
+        at: fact.at.0,
+    })
+}
+
 impl AlarmService {
     /// Records `facts` about `alarm` (each once) with their reports in one write, and the
     /// outcome if given; wakes the outbox if any was new. Returns the new facts.
@@ -56,19 +82,39 @@ impl AlarmService {
         outcome: Option<AlarmOutcome>,
     ) -> ServiceResult<Vec<StatusFact>> {
         let mut to_record = Vec::with_capacity(facts.len());
+        // PCD-05: the first status of the alarm PCD-05 reports is added (`AD`), later ones
+        // update it (`UP`).
+        let mut reported_before = if alarm.protocol == IntakeProtocol::Hl7 {
+            self.store.alarm_status(&alarm.id).await?.iter().any(|f| pcd05::status_of(fact_status(&f.kind)).is_some())
+        } else {
+            false
+        };
         for fact in facts {
             let name = match &fact.user {
                 Some(u) => self.store.account(u).await?.and_then(|a| a.display_name),
                 None => None,
             };
-            let report = NewReport {
+            let mut reports = Vec::with_capacity(2);
+            if alarm.protocol == IntakeProtocol::Hl7
+                && let Some(status) = pcd05_status(alarm, &fact, name.clone(), reported_before)
+            {
+                reported_before = true;
+                reports.push(NewReport {
+                    integration: alarm.integration.clone(),
+                    alarm: Some(alarm.id.clone()),
+                    channel: ReportChannel::Hl7,
+                    payload: serde_json::to_string(&status).unwrap_or_default(),
+                    created: self.clock.now(),
+                });
+            }
+            reports.push(NewReport {
                 integration: alarm.integration.clone(),
                 alarm: Some(alarm.id.clone()),
                 channel: ReportChannel::Webhook,
                 payload: payload(alarm, &fact, name),
                 created: self.clock.now(),
-            };
-            to_record.push(FactToRecord { fact, reports: vec![report] });
+            });
+            to_record.push(FactToRecord { fact, reports });
         }
         let new = self.store.record_status(&alarm.id, to_record, outcome).await?;
         if !new.is_empty() {
@@ -128,5 +174,25 @@ mod tests {
         assert_eq!(p["reason"], "no_rule");
         assert!(!p.to_string().contains(&alarm.text), "never the text");
         assert!(!p.to_string().contains("H123"), "never the patient");
+    }
+
+    #[test]
+    fn a_pcd05_report_keeps_the_status_and_person_and_is_added_first() {
+        let alarm = crate::alarms::tests::sample_alarm();
+        let fact = |kind: &str| StatusFact {
+            kind: kind.into(),
+            user: Some(ruma::owned_user_id!("@nia:h")),
+            answer: None,
+            detail: "{\"reason\":\"with Mr X in bay 4\"}".into(),
+            at: wardline_types::Timestamp(9),
+        };
+        let first = pcd05_status(&alarm, &fact("delivered"), Some("Nia".into()), false).unwrap();
+        assert_eq!((first.status.as_str(), first.action), ("Delivered", pcd05::Action::Add));
+        assert_eq!(first.person.as_ref().map(|p| p.user_id.as_str()), Some("@nia:h"));
+        let later = pcd05_status(&alarm, &fact("declined"), None, true).unwrap();
+        assert_eq!((later.status.as_str(), later.action), ("Rejected", pcd05::Action::Update));
+        assert!(pcd05_status(&alarm, &fact("escalated.2"), None, true).is_none(), "PCD-05 has no word for it");
+        let json = serde_json::to_string(&later).unwrap();
+        assert!(!json.contains("Mr X") && !json.contains("H123") && !json.contains(&alarm.text), "{json}");
     }
 }
