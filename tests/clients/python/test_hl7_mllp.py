@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import subprocess
 import threading
@@ -65,9 +66,10 @@ def wardline(tmp_path_factory: pytest.TempPathFactory):
 
 
 def cli(wardline: WardlineServer, *args: str) -> str:
+    # The command line reads the server's settings too (hl7.status_addresses).
     proc = subprocess.run(
         [str(wardline.binary), *args, "--data-dir", str(wardline.data_dir)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, env={**os.environ, **wardline.env},
     )
     assert proc.returncode == 0, f"wardline {' '.join(args)}: {proc.stdout}{proc.stderr}"
     return proc.stdout

@@ -217,7 +217,15 @@ async fn a_reporter_hears_each_status_of_its_alarm_in_order_and_a_refusal_fails_
     let before = reporter.got.lock().unwrap().len();
     c.write_all(&framed(&arrest("R2", "ARREST-2"))).await.unwrap();
     assert_eq!(answer(&mut c).await.map(|x| x.0), Some("CA".into()));
-    reporter.wait_for(before + 1).await;
+    let second = alarms_of(&boss, "arrests").await.iter().find(|a| a["source_id"] == "ARREST-2").unwrap()["alarm_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = alarm_view(&boss, &second, "was delivered", |a| a["outcome"] == "notified").await;
+    let (room, event) = (a["room_id"].as_str().unwrap().to_owned(), a["event_id"].as_str().unwrap().to_owned());
+    crate::alarms::answer(&ada, &room, &event, "decline", "d2").await;
+    let got = reporter.wait_for(before + 1).await;
+    assert_eq!(component(&field(&got[before], "PRT", 3), 2), "Rejected", "a decline: {got:?}");
     let mut failed = Vec::new();
     for _ in 0..600 {
         failed = outbox(&boss, "arrests").await.into_iter().filter(|r| r["outcome"] == "failed").collect();
