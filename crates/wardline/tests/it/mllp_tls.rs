@@ -228,9 +228,8 @@ async fn only_the_pinned_client_certificate_is_taken_and_a_client_without_one_is
     plain.write_all(&framed(&r40("T5", "A5", "start", "|||AL|NE"))).await.unwrap();
     assert_eq!(answer(&mut plain).await.map(|x| (x.0, x.2)), Some(("CR".into(), "207".into())));
 
-    let stored: Vec<String> =
+    let mut stored: Vec<String> =
         alarms_of(&boss, "monitors").await.iter().map(|a| a["source_id"].as_str().unwrap().to_owned()).collect();
-    let mut stored = stored;
     stored.sort();
     assert_eq!(stored, ["A1", "A2"], "only what the pinned certificate sent");
     // The refusals are in the audit trail (written a moment after).
