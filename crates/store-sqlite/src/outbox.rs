@@ -201,6 +201,23 @@ impl IntegrationOutboxStore for SqliteStore {
             .await
     }
 
+    async fn sent_before(&self, report: &Report) -> StoreResult<bool> {
+        let Some(alarm) = report.alarm.clone() else { return Ok(false) };
+        let (integration, channel, seq) = (report.integration.clone(), report.channel, report.seq);
+        self.readers
+            .read(move |c| {
+                query_one(
+                    c,
+                    "SELECT EXISTS (SELECT 1 FROM integration_outbox
+                       WHERE integration_id = ?1 AND alarm_id = ?2 AND channel = ?3 AND seq < ?4 AND outcome = ?5)",
+                    params![integration.as_str(), alarm.as_str(), channel.as_str(), seq, ReportOutcome::Sent.as_str()],
+                    |r| r.get::<_, bool>(0),
+                )
+                .map_err(backend_err)
+            })
+            .await
+    }
+
     async fn retry_report(&self, id: &str, due: Timestamp) -> StoreResult<()> {
         let id = id.to_owned();
         self.writer

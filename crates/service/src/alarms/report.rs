@@ -11,7 +11,9 @@
 //! An alarm that came in over HL7 is also reported over HL7, as IHE PCD-05 Report Alert Status
 //! (`hl7/pcd05.rs`), for each fact PCD-05 has a word for; the store queues it only if the
 //! integration's binding asks for status (`report_status` with a `status_address`). The
-//! outbox keeps the status ([`Pcd05Status`]); the message is built when it is sent.
+//! outbox keeps the status ([`Pcd05Status`]); the message is built when it is sent, and whether
+//! it adds the dissemination (`AD`) or updates it (`UP`) is decided then too, from what the
+//! reporter has been sent (`integrations/outbox.rs`).
 
 use serde_json::{Value, json};
 use wardline_store::{Alarm, FactToRecord, NewReport, ReportChannel, StatusFact};
@@ -58,7 +60,7 @@ fn fact_status(kind: &str) -> &str {
 }
 
 /// The PCD-05 report of one fact, if PCD-05 has a word for it.
-fn pcd05_status(alarm: &Alarm, fact: &StatusFact, display_name: Option<String>, later: bool) -> Option<Pcd05Status> {
+fn pcd05_status(alarm: &Alarm, fact: &StatusFact, display_name: Option<String>) -> Option<Pcd05Status> {
     let kind = fact_status(&fact.kind);
     let status = pcd05::status_of(kind)?;
     Some(Pcd05Status {
@@ -66,7 +68,6 @@ fn pcd05_status(alarm: &Alarm, fact: &StatusFact, display_name: Option<String>, 
         alarm_id: alarm.id.as_str().to_owned(),
         status: status.to_owned(),
         fact: kind.to_owned(),
-        action: if later { pcd05::Action::Update } else { pcd05::Action::Add },
         person: fact.user.as_ref().map(|u| pcd05::Person { user_id: u.to_string(), display_name }),
         at: fact.at.0,
     })
@@ -82,13 +83,6 @@ impl AlarmService {
         outcome: Option<AlarmOutcome>,
     ) -> ServiceResult<Vec<StatusFact>> {
         let mut to_record = Vec::with_capacity(facts.len());
-        // PCD-05: the first status of the alarm PCD-05 reports is added (`AD`), later ones
-        // update it (`UP`).
-        let mut reported_before = if alarm.protocol == IntakeProtocol::Hl7 {
-            self.store.alarm_status(&alarm.id).await?.iter().any(|f| pcd05::status_of(fact_status(&f.kind)).is_some())
-        } else {
-            false
-        };
         for fact in facts {
             let name = match &fact.user {
                 Some(u) => self.store.account(u).await?.and_then(|a| a.display_name),
@@ -96,9 +90,8 @@ impl AlarmService {
             };
             let mut reports = Vec::with_capacity(2);
             if alarm.protocol == IntakeProtocol::Hl7
-                && let Some(status) = pcd05_status(alarm, &fact, name.clone(), reported_before)
+                && let Some(status) = pcd05_status(alarm, &fact, name.clone())
             {
-                reported_before = true;
                 reports.push(NewReport {
                     integration: alarm.integration.clone(),
                     alarm: Some(alarm.id.clone()),
@@ -177,7 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pcd05_report_keeps_the_status_and_person_and_is_added_first() {
+    fn a_pcd05_report_keeps_the_status_and_person() {
         let alarm = crate::alarms::tests::sample_alarm();
         let fact = |kind: &str| StatusFact {
             kind: kind.into(),
@@ -186,12 +179,12 @@ mod tests {
             detail: "{\"reason\":\"with Mr X in bay 4\"}".into(),
             at: wardline_types::Timestamp(9),
         };
-        let first = pcd05_status(&alarm, &fact("delivered"), Some("Nia".into()), false).unwrap();
-        assert_eq!((first.status.as_str(), first.action), ("Delivered", pcd05::Action::Add));
+        let first = pcd05_status(&alarm, &fact("delivered"), Some("Nia".into())).unwrap();
+        assert_eq!(first.status, "Delivered");
         assert_eq!(first.person.as_ref().map(|p| p.user_id.as_str()), Some("@nia:h"));
-        let later = pcd05_status(&alarm, &fact("declined"), None, true).unwrap();
-        assert_eq!((later.status.as_str(), later.action), ("Rejected", pcd05::Action::Update));
-        assert!(pcd05_status(&alarm, &fact("escalated.2"), None, true).is_none(), "PCD-05 has no word for it");
+        let later = pcd05_status(&alarm, &fact("declined"), None).unwrap();
+        assert_eq!(later.status, "Rejected");
+        assert!(pcd05_status(&alarm, &fact("escalated.2"), None).is_none(), "PCD-05 has no word for it");
         let json = serde_json::to_string(&later).unwrap();
         assert!(!json.contains("Mr X") && !json.contains("H123") && !json.contains(&alarm.text), "{json}");
     }

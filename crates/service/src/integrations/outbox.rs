@@ -17,8 +17,12 @@
 //! struck from the list gets nothing more. Redirects are never followed. An HL7 report (IHE
 //! PCD-05 `ORA^R41`, built by `alarms/hl7/pcd05.rs` from the alarm as stored) goes over a fresh
 //! MLLP connection (`mllp_client.rs`) to the binding's `status_address`, checked again against
-//! `hl7.status_addresses`; `CA`/`AA` is sent, `CR`/`AR`/`CE`/`AE` failed for good (the reporter
-//! refused it: sending it again would not change that), no answer tried again.
+//! `hl7.status_addresses`; `CA`/`AA` is sent; `CE`/`AE`, and `CR`/`AR` with `ERR-3` 200–204,
+//! failed for good (the reporter refused it: sending it again would not change that); any other
+//! `CR`/`AR` (`207`, or no `ERR`), or no answer, tried again (see `hl7_outcome`). The message
+//! says `AD` (PCD-05's first status of the dissemination) unless an earlier HL7 report of the
+//! alarm to the integration was sent, then `UP`: decided here, as it is sent, so a first report
+//! that failed leaves the next to add it.
 //!
 //! **What is logged.** The report's id, alarm and integration, and why it failed: never the
 //! payload, the secret or the URL (which may carry a token of the receiver's).
@@ -119,6 +123,14 @@ fn quoted(s: &str) -> String {
 }
 
 /// What an HL7 reporter's answer (`answer`, unframed) to the message `control_id` means.
+///
+/// `CA`/`AA`: sent. `CE`/`AE` (the reporter could not take this message, HL7 v2.6 §2.9.2), and
+/// `CR`/`AR` whose `ERR-3` is 200–204 (unsupported message type, event, processing id, version;
+/// unknown key, Table 0357): failed for good, as sending it again would not change that. Any
+/// other `CR`/`AR` (`207` application internal error, another code, or no `ERR` at all:
+/// Wardline's own receiver answers a store failure so) means "send it again": tried again
+/// until the give-up time, like no answer. Only `ERR-3`'s code is kept (for the log and the
+/// audit trail), never the reporter's free text (`ERR-8`).
 fn hl7_outcome(answer: &[u8], control_id: &str) -> Attempt {
     let text = String::from_utf8_lossy(answer);
     let Ok(m) = wardline_types::hl7::Message::parse(&text) else {
@@ -129,14 +141,18 @@ fn hl7_outcome(answer: &[u8], control_id: &str) -> Attempt {
         return Attempt::Retry("the reporter answered another message (MSA-2)".into());
     }
     let code = m.text(msa, 1, 0);
+    let err = m.segment("ERR").map(|e| m.text(e, 3, 1)).filter(|c| !c.trim().is_empty());
+    let why = err.as_deref().map(|c| format!(" (ERR-3 {})", quoted(c.trim()))).unwrap_or_default();
     match code.trim() {
         "CA" | "AA" => Attempt::Sent,
-        c @ ("CR" | "AR" | "CE" | "AE") => {
-            let why = m
-                .segment("ERR")
-                .map(|e| format!(" (ERR {}: {})", quoted(&m.text(e, 3, 1)), quoted(&m.text(e, 8, 0))))
-                .unwrap_or_default();
-            Attempt::Failed(format!("the reporter refused it: {c}{why}"))
+        c @ ("CE" | "AE") => Attempt::Failed(format!("the reporter refused it: {c}{why}")),
+        c @ ("CR" | "AR") => {
+            let for_good = err.as_deref().and_then(|e| e.trim().parse::<u16>().ok()).is_some_and(|n| (200..=204).contains(&n));
+            if for_good {
+                Attempt::Failed(format!("the reporter refused it: {c}{why}"))
+            } else {
+                Attempt::Retry(format!("the reporter asked for it again: {c}{why}"))
+            }
         }
         other => Attempt::Retry(format!("the reporter answered {}", quoted(other))),
     }
@@ -288,6 +304,13 @@ impl IntegrationOutbox {
             Ok(None) => return Attempt::Failed("no such alarm".into()),
             Err(e) => return Attempt::Retry(format!("store: {e}")),
         };
+        // AD until the reporter has been sent one of this alarm's statuses, UP after. The store
+        // hands out one alarm's reports one at a time, in order: every earlier one has ended.
+        let action = match self.store.sent_before(r).await {
+            Ok(false) => pcd05::Action::Add,
+            Ok(true) => pcd05::Action::Update,
+            Err(e) => return Attempt::Retry(format!("store: {e}")),
+        };
         let control_id = hl7_control_id(&r.id);
         let facility = self.server_name.to_string();
         let header = pcd05::Header {
@@ -297,9 +320,9 @@ impl IntegrationOutbox {
             receiving_facility: &binding.sending_facility,
             now: self.clock.now(),
             control_id: &control_id,
-            processing_id: "P",
+            processing_id: if binding.test { "T" } else { "P" },
         };
-        let message = pcd05::ora_r41(&alarm, &status, &header);
+        let message = pcd05::ora_r41(&alarm, &status, action, &header);
         match mllp_client::exchange(&host, port, message.as_bytes(), MLLP_TIMEOUT).await {
             Err(e) => Attempt::Retry(e.to_string()),
             Ok(answer) => hl7_outcome(&answer, &control_id),
@@ -402,11 +425,33 @@ mod hl7_answer_tests {
         assert_eq!(id.len(), 20);
         assert_eq!(hl7_outcome(&answer(&format!("MSA|CA|{id}\r")), &id), Attempt::Sent);
         assert_eq!(hl7_outcome(&answer(&format!("MSA|AA|{id}\r")), &id), Attempt::Sent);
-        let refused =
-            hl7_outcome(&answer(&format!("MSA|CR|{id}\rERR||MSH^1^10|207^Application error|E||||Who\\F\\?\r")), &id);
-        assert_eq!(refused, Attempt::Failed("the reporter refused it: CR (ERR 207: Who??)".into()));
-        for code in ["AR", "CE", "AE"] {
-            assert!(matches!(hl7_outcome(&answer(&format!("MSA|{code}|{id}\r")), &id), Attempt::Failed(_)), "{code}");
+        // Refused for good: CE/AE whatever ERR says; CR/AR naming what can never be taken.
+        let refused = hl7_outcome(
+            &answer(&format!("MSA|CR|{id}\rERR||OBR^1^29|204^Unknown key identifier|E||||Who is Mr X?\r")),
+            &id,
+        );
+        assert_eq!(refused, Attempt::Failed("the reporter refused it: CR (ERR-3 204)".into()), "ERR-8 not kept");
+        for code in ["CE", "AE"] {
+            for err in ["", "ERR||MSH^1^10|207^Application internal error|E\r"] {
+                let got = hl7_outcome(&answer(&format!("MSA|{code}|{id}\r{err}")), &id);
+                assert!(matches!(got, Attempt::Failed(_)), "{code} {err}: {got:?}");
+            }
+        }
+        for n in 200..=204 {
+            for code in ["AR", "CR"] {
+                let got = hl7_outcome(&answer(&format!("MSA|{code}|{id}\rERR||MSH^1^9|{n}^x^HL70357|E\r")), &id);
+                assert!(matches!(got, Attempt::Failed(_)), "{code} {n}: {got:?}");
+            }
+        }
+        // CR/AR with 207 (the reporter could not store it now), another code or no ERR: again.
+        let again = hl7_outcome(
+            &answer(&format!("MSA|AR|{id}\rERR||MSH^1^10|207^Application internal error|E||||disk full at bed 4\r")),
+            &id,
+        );
+        assert_eq!(again, Attempt::Retry("the reporter asked for it again: AR (ERR-3 207)".into()), "ERR-8 not kept");
+        for msa in [format!("MSA|CR|{id}\r"), format!("MSA|AR|{id}\rERR||MSH^1^10|206^x|E\r")] {
+            let got = hl7_outcome(&answer(&msa), &id);
+            assert!(matches!(got, Attempt::Retry(_)), "{msa}: {got:?}");
         }
         for retry in
             [answer(&format!("MSA|XX|{id}\r")), answer("MSA|CA|another\r"), answer(""), b"not hl7".to_vec(), Vec::new()]

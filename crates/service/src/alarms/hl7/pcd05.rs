@@ -8,12 +8,14 @@
 //! no name or birth date is sent back); `PV1-3` the place the alarm is at; `OBR-3` Wardline's id
 //! of the alarm, `OBR-4` `MDC_EVT_ALARM`, `OBR-29` the reporter's own id of it (as its PCD-04
 //! gave it); `PRT-1` the dissemination (one per alarm: every status of it shares the id),
-//! `PRT-2` `AD` for its first status and `UP` for the rest, `PRT-3` `^<status>^IHE_PCD_ACM`,
+//! `PRT-2` `AD` for the first status the reporter gets and `UP` for the rest (decided when it is
+//! sent: `AD` until one of the alarm's reports to the reporter has been sent), `PRT-3` `^<status>^IHE_PCD_ACM`,
 //! `PRT-4` responsible observer, `PRT-5` the person it is about, `PRT-11` when.
 //!
 //! The outbox stores the status (a small JSON payload, [`Pcd05Status`], never the patient)
 //! and this message is built from the alarm as stored when it is sent, under the report's
-//! own control id, so a retry is the same message to the reporter.
+//! own control id (`MSH-11` `T` when the binding is a test one, else `P`), so a retry is the
+//! same message to the reporter (but for `MSH-7`).
 
 use serde::{Deserialize, Serialize};
 use wardline_store::Alarm;
@@ -90,8 +92,6 @@ pub struct Pcd05Status {
     pub status: String,
     /// Wardline's status fact it reports (`delivered`, `accepted`...).
     pub fact: String,
-    /// `AD` or `UP`.
-    pub action: Action,
     /// Whom it is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub person: Option<Person>,
@@ -120,7 +120,7 @@ pub struct Header<'a> {
 
 /// The `ORA^R41^ORA_R41` reporting `status` of `alarm`.
 #[must_use]
-pub fn ora_r41(alarm: &Alarm, status: &Pcd05Status, h: &Header<'_>) -> String {
+pub fn ora_r41(alarm: &Alarm, status: &Pcd05Status, action: Action, h: &Header<'_>) -> String {
     let msh = vec![
         h.application.into(),
         h.facility.into(),
@@ -155,7 +155,7 @@ pub fn ora_r41(alarm: &Alarm, status: &Pcd05Status, h: &Header<'_>) -> String {
     };
     let mut prt: Vec<Field> = vec![
         Field::components([alarm.id.as_str(), "WARDLINE"]),
-        status.action.as_str().into(),
+        action.as_str().into(),
         Field::components(["", status.status.as_str(), STATUS_SYSTEM]),
         Field::components(["RO", "Responsible Observer", "HL70912"]),
         person,
@@ -207,7 +207,6 @@ mod tests {
             alarm_id: "al_x".into(),
             status: "Accepted".into(),
             fact: "accepted".into(),
-            action: Action::Update,
             person: Some(Person { user_id: "@nia:hosp.example".into(), display_name: Some("Nia O'Neil^RN".into()) }),
             at: 1_796_119_260_000,
         }
@@ -216,7 +215,7 @@ mod tests {
     #[test]
     fn the_message_is_an_ora_r41_with_the_alarm_its_source_id_and_the_status() {
         let alarm = crate::alarms::tests::sample_alarm();
-        let text = ora_r41(&alarm, &accepted(), &header());
+        let text = ora_r41(&alarm, &accepted(), Action::Update, &header());
         let m = Message::parse(&text).unwrap();
         let msh = m.msh().unwrap();
         assert_eq!(m.message_type(), ("ORA".into(), "R41".into(), "ORA_R41".into()));
@@ -251,8 +250,8 @@ mod tests {
     #[test]
     fn the_first_status_is_added_and_one_without_a_person_leaves_prt_5_empty() {
         let alarm = crate::alarms::tests::sample_alarm();
-        let status = Pcd05Status { action: Action::Add, person: None, status: "Undeliverable".into(), ..accepted() };
-        let text = ora_r41(&alarm, &status, &header());
+        let status = Pcd05Status { person: None, status: "Undeliverable".into(), ..accepted() };
+        let text = ora_r41(&alarm, &status, Action::Add, &header());
         let m = Message::parse(&text).unwrap();
         let prt = m.segment("PRT").unwrap();
         assert_eq!(
@@ -260,7 +259,7 @@ mod tests {
             ("AD".into(), "Undeliverable".into(), String::new())
         );
         let json = serde_json::to_value(&status).unwrap();
-        assert_eq!(json["action"], "AD");
+        assert!(json.get("action").is_none(), "AD/UP is decided when it is sent: {json}");
         assert_eq!(serde_json::from_value::<Pcd05Status>(json).unwrap(), status);
     }
 
