@@ -28,6 +28,8 @@ pub mod keys;
 pub mod mllp_client;
 pub mod outbox;
 #[cfg(test)]
+mod outbox_hl7_tests;
+#[cfg(test)]
 mod outbox_tests;
 pub mod status_address;
 pub mod webhook;
