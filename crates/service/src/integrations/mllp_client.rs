@@ -1,7 +1,9 @@
 //! The MLLP client the outbox sends HL7 v2 with (PCD-05 Report Alert Status): one message over
-//! a fresh TCP connection, framed (`0x0B` message `0x1C 0x0D`), and the one framed answer read
-//! back, each step within a time limit, the answer at most [`MAX_ANSWER_BYTES`]. The caller
-//! has checked the address against `hl7.status_addresses` first.
+//! a fresh plain-TCP connection (no TLS), framed (`0x0B` message `0x1C 0x0D`), and the one
+//! framed answer read back, at most [`MAX_ANSWER_BYTES`]. The whole exchange (name lookup,
+//! connecting, writing, reading) ends by one deadline, `timeout` from the call; connecting
+//! alone may take at most [`CONNECT_TIMEOUT`] of it. The caller has checked the address against
+//! `hl7.status_addresses` first.
 
 use std::time::Duration;
 
@@ -13,6 +15,8 @@ const VT: u8 = 0x0B;
 /// Ends a frame, followed by [`CR`].
 const FS: u8 = 0x1C;
 const CR: u8 = 0x0D;
+/// The longest connecting (name lookup included) may take, within the exchange's deadline.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The largest answer read (an acknowledgement is a few hundred bytes).
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
@@ -30,15 +34,27 @@ pub enum MllpError {
 /// Sends `message` to `host:port` and returns the answer (without its framing).
 ///
 /// # Errors
-/// [`MllpError`]: no connection, or no whole answer within `timeout` (the whole exchange).
+/// [`MllpError`]: no connection within [`CONNECT_TIMEOUT`] (or the deadline, if sooner), or no
+/// whole answer by the deadline (`timeout` from the call, for the whole exchange).
 pub async fn exchange(host: &str, port: u16, message: &[u8], timeout: Duration) -> Result<Vec<u8>, MllpError> {
-    let mut stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+    exchange_over(TcpStream::connect((host, port)), message, timeout).await
+}
+
+/// [`exchange`] over the stream `connect` makes.
+async fn exchange_over<S, C>(connect: C, message: &[u8], timeout: Duration) -> Result<Vec<u8>, MllpError>
+where
+    C: std::future::Future<Output = std::io::Result<S>>,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    let connect_by = deadline.min(tokio::time::Instant::now() + CONNECT_TIMEOUT);
+    let mut stream = tokio::time::timeout_at(connect_by, connect)
         .await
         .map_err(|_| MllpError::Connect("timed out".into()))?
         .map_err(|e| MllpError::Connect(e.kind().to_string()))?;
-    match tokio::time::timeout(timeout, talk(&mut stream, message)).await {
+    match tokio::time::timeout_at(deadline, talk(&mut stream, message)).await {
         Ok(answer) => answer,
-        Err(_) => Err(MllpError::NoAnswer(format!("none within {} s", timeout.as_secs()))),
+        Err(_) => Err(MllpError::NoAnswer(format!("none within {} ms", timeout.as_millis()))),
     }
 }
 
@@ -110,6 +126,47 @@ mod tests {
         let answer = exchange("127.0.0.1", port, b"MSH|y\r", Duration::from_secs(30)).await.unwrap();
         assert_eq!(answer, b"MSH|x\rMSA|CA|1\r");
         assert_eq!(server.await.unwrap(), b"MSH|y\r");
+    }
+
+    /// A connection made after `after`, to a reporter that takes the message and never
+    /// answers (kept open while the test runs).
+    async fn slow_connect(
+        after: Duration,
+        peer: &mut Option<tokio::io::DuplexStream>,
+    ) -> std::io::Result<tokio::io::DuplexStream> {
+        let (ours, theirs) = tokio::io::duplex(1024);
+        *peer = Some(theirs);
+        tokio::time::sleep(after).await;
+        Ok(ours)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_whole_exchange_ends_by_one_deadline_and_connecting_by_three_seconds() {
+        // (tokio's paused clock: it moves only when every task waits, so these times are exact.)
+        // Connecting took 2 s of the 8: no answer 6 s later ends it, not 8 s later.
+        let mut peer = None;
+        let started = tokio::time::Instant::now();
+        let e = exchange_over(slow_connect(Duration::from_secs(2), &mut peer), b"MSH|y\r", Duration::from_secs(8))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, MllpError::NoAnswer(_)), "{e:?}");
+        assert_eq!(started.elapsed(), Duration::from_secs(8), "one deadline for the whole exchange");
+        // Connecting longer than CONNECT_TIMEOUT: given up then.
+        let mut peer = None;
+        let started = tokio::time::Instant::now();
+        let e = exchange_over(slow_connect(Duration::from_secs(5), &mut peer), b"MSH|y\r", Duration::from_secs(8))
+            .await
+            .unwrap_err();
+        assert_eq!(e, MllpError::Connect("timed out".into()));
+        assert_eq!(started.elapsed(), CONNECT_TIMEOUT);
+        // A deadline shorter than CONNECT_TIMEOUT bounds connecting too.
+        let mut peer = None;
+        let started = tokio::time::Instant::now();
+        let e = exchange_over(slow_connect(Duration::from_secs(5), &mut peer), b"MSH|y\r", Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert_eq!(e, MllpError::Connect("timed out".into()));
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
     }
 
     #[tokio::test]

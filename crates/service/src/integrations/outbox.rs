@@ -106,7 +106,7 @@ impl std::fmt::Debug for IntegrationOutbox {
     }
 }
 
-/// The longest an MLLP exchange may take (inside [`ATTEMPT_TIMEOUT`]).
+/// The one deadline for a whole MLLP exchange, connecting included (inside [`ATTEMPT_TIMEOUT`]).
 const MLLP_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// The `MSH-10` of an HL7 report: the same for every attempt of it, 20 characters (the limit
