@@ -1,11 +1,12 @@
 //! IHE PCD-05 Report Alert Status through the whole server: a reporter that raised an alarm
 //! over HL7 (PCD-04) and whose binding asks for status gets one `ORA^R41^ORA_R41` per status of
 //! it at its own MLLP listener (an in-test one on 127.0.0.1), in order, the first added (`AD`)
-//! and the rest updates (`UP`), `Accepted` naming the responder; a refusal (`CR`) fails the
-//! report for good with the reason; a reporter not listening is tried again (on the test clock)
-//! until it is. Where status may go is the configuration's to say (`hl7.status_addresses`).
+//! and the rest updates (`UP`), `Accepted` naming the responder; a refusal (`CR` 204) fails the
+//! report for good with the reason; a reporter that closes without answering, then asks for it
+//! again (`AR` 207), is tried again (on the test clock) until it takes it. Where status may go is the configuration's to say (`hl7.status_addresses`).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,11 +22,13 @@ use crate::harness::{Client, Server};
 const A: &str = "/_wardline/admin/v1";
 
 /// A reporter's MLLP listener: the one message of each connection recorded and answered with
-/// the next code queued (`CA` when none is).
+/// the next `(MSA-1, ERR-3)` queued (`CA` when none is); while `silent`, each connection is
+/// closed as soon as it is taken, unread and unanswered.
 #[derive(Clone, Default)]
 struct Reporter {
     got: Arc<Mutex<Vec<String>>>,
-    codes: Arc<Mutex<VecDeque<&'static str>>>,
+    codes: Arc<Mutex<VecDeque<(&'static str, &'static str)>>>,
+    silent: Arc<AtomicBool>,
 }
 
 impl Reporter {
@@ -34,6 +37,10 @@ impl Reporter {
         tokio::spawn(async move {
             loop {
                 let Ok((mut c, _)) = listener.accept().await else { return };
+                if me.silent.load(Ordering::SeqCst) {
+                    drop(c);
+                    continue;
+                }
                 let me = me.clone();
                 tokio::spawn(async move {
                     let mut bytes = Vec::new();
@@ -47,9 +54,12 @@ impl Reporter {
                     let text = String::from_utf8(bytes).unwrap();
                     let text = text.trim_start_matches('\u{b}').trim_end_matches(['\u{1c}', '\r']).to_owned();
                     let control = field(&text, "MSH", 10);
-                    let code = me.codes.lock().unwrap().pop_front().unwrap_or("CA");
-                    let err =
-                        if code == "CA" { "" } else { "ERR||OBR^1^29|204^Unknown key identifier|E||||No such alert\r" };
+                    let (code, err_3) = me.codes.lock().unwrap().pop_front().unwrap_or(("CA", ""));
+                    let err = if code == "CA" {
+                        String::new()
+                    } else {
+                        format!("ERR||OBR^1^29|{err_3}^Refused^HL70357|E||||No such alert for Mr X\r")
+                    };
                     let ack = format!(
                         "MSH|^~\\&|MON|ICU|WARDLINE|x|20261201101500||ACK^R41^ACK|R{control}|P|2.6\rMSA|{code}|{control}\r{err}"
                     );
@@ -213,7 +223,7 @@ async fn a_reporter_hears_each_status_of_its_alarm_in_order_and_a_refusal_fails_
     assert!(!json!(hl7).to_string().contains("H1"), "the outbox keeps no patient: {hl7:?}");
 
     // The reporter refuses the next alarm's first status (CR): failed for good, with the reason.
-    reporter.codes.lock().unwrap().push_back("CR");
+    reporter.codes.lock().unwrap().push_back(("CR", "204"));
     let before = reporter.got.lock().unwrap().len();
     c.write_all(&framed(&arrest("R2", "ARREST-2"))).await.unwrap();
     assert_eq!(answer(&mut c).await.map(|x| x.0), Some("CA".into()));
@@ -238,18 +248,21 @@ async fn a_reporter_hears_each_status_of_its_alarm_in_order_and_a_refusal_fails_
     assert_eq!((failed[0]["channel"].as_str(), failed[0]["attempts"].as_u64()), (Some("hl7"), Some(1)));
     let reason = failed[0]["reason"].as_str().unwrap();
     assert!(reason.contains("CR") && reason.contains("204"), "{reason}");
+    assert!(!reason.contains("Mr X"), "never the reporter's free text (ERR-8): {reason}");
 }
 
 #[tokio::test]
-async fn a_reporter_not_listening_is_tried_again_until_it_answers() {
-    // A port nobody listens on (yet).
-    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let at = reserved.local_addr().unwrap();
-    drop(reserved);
+async fn a_reporter_not_answering_or_asking_again_is_tried_again_until_it_takes_it() {
+    // The reporter's listener stays bound throughout; at first it closes each connection
+    // unanswered.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at_text = listener.local_addr().unwrap().to_string();
+    let reporter = Reporter::default();
+    reporter.silent.store(true, Ordering::SeqCst);
+    reporter.serve(listener);
     let dir = tempfile::tempdir().unwrap();
     let clock = dir.path().join("clock");
     std::fs::write(&clock, "0").unwrap();
-    let at_text = at.to_string();
     let s = Server::start_with_env(&[
         ("WARDLINE_HL7__LISTEN", "127.0.0.1:0"),
         ("WARDLINE_HL7__STATUS_ADDRESSES", &at_text),
@@ -261,25 +274,48 @@ async fn a_reporter_not_listening_is_tried_again_until_it_answers() {
     let mut c = connect(&hl7_addr(&s)).await;
     c.write_all(&framed(&r40("N1", "A1", "start", "|||AL|NE"))).await.unwrap();
     assert_eq!(answer(&mut c).await.map(|x| x.0), Some("CA".into()));
-    let mut tried = Vec::new();
-    for _ in 0..600 {
-        tried = outbox(&boss, "monitors").await.into_iter().filter(|r| r["channel"] == "hl7").collect();
-        if tried.first().is_some_and(|r| r["attempts"] == 1 && r["claimed_ts"].is_null()) {
-            break;
+    let retried = |attempts: u64| {
+        move |r: &Value| r["attempts"] == attempts && r["claimed_ts"].is_null() && r["outcome"] == "pending"
+    };
+    let first_hl7 = |want: Box<dyn Fn(&Value) -> bool>| {
+        let boss = &boss;
+        async move {
+            let mut tried = Vec::new();
+            for _ in 0..600 {
+                tried = outbox(boss, "monitors").await.into_iter().filter(|r| r["channel"] == "hl7").collect();
+                if tried.first().is_some_and(&want) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            tried
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
+    let tried = first_hl7(Box::new(retried(1))).await;
     let first = tried.first().cloned().unwrap_or_default();
     assert_eq!((first["attempts"].as_u64(), first["outcome"].as_str()), (Some(1), Some("pending")), "{tried:?}");
-    assert!(first["due_ts"].as_u64().unwrap() >= 5_000, "due again after integrations.first_retry_secs: {first}");
+    let wait = first["due_ts"].as_u64().unwrap() - first["created_ts"].as_u64().unwrap();
+    assert!(wait >= 5_000, "due again after integrations.first_retry_secs: {first}");
+    assert!(reporter.got.lock().unwrap().is_empty(), "closed unanswered: nothing taken");
 
-    // The reporter comes up; on the clock the retry is due, and every status goes, in order.
-    let reporter = Reporter::default();
-    reporter.serve(TcpListener::bind(at).await.unwrap());
+    // It answers now, first asking for it again (AR, ERR-3 207: it could not store it).
+    reporter.codes.lock().unwrap().push_back(("AR", "207"));
+    reporter.silent.store(false, Ordering::SeqCst);
     std::fs::write(&clock, "6000").unwrap();
-    let got = reporter.wait_for(tried.len()).await;
-    assert_eq!(field(&got[0], "PRT", 2), "AD");
-    assert_eq!(component(&field(&got[0], "PRT", 3), 2), "Undeliverable", "{got:?}");
+    reporter.wait_for(1).await;
+    let tried = first_hl7(Box::new(retried(2))).await;
+    let first = tried.first().cloned().unwrap_or_default();
+    assert_eq!((first["attempts"].as_u64(), first["outcome"].as_str()), (Some(2), Some("pending")), "{tried:?}");
+    assert!(first["due_ts"].as_u64().unwrap() > 6_000, "tried again later, not failed: {first}");
+
+    // On the clock the retry is due: taken, and every status goes, in order.
+    std::fs::write(&clock, "60000").unwrap();
+    let got = reporter.wait_for(2).await;
+    assert_eq!(field(&got[1], "MSH", 10), field(&got[0], "MSH", 10), "the same report again");
+    for m in &got[..2] {
+        assert_eq!(field(m, "PRT", 2), "AD", "nothing was taken before: still the first");
+        assert_eq!(component(&field(m, "PRT", 3), 2), "Undeliverable", "{got:?}");
+    }
     let mut sent = Vec::new();
     for _ in 0..600 {
         sent = outbox(&boss, "monitors").await.into_iter().filter(|r| r["channel"] == "hl7").collect();
@@ -289,5 +325,7 @@ async fn a_reporter_not_listening_is_tried_again_until_it_answers() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(sent.iter().all(|r| r["outcome"] == "sent"), "{sent:?}");
-    assert_eq!(sent[0]["attempts"], 2, "the first after one retry: {sent:?}");
+    assert_eq!(sent[0]["attempts"], 3, "the first after two retries: {sent:?}");
+    let got = reporter.wait_for(sent.len() + 1).await;
+    assert!(got[2..].iter().all(|m| field(m, "PRT", 2) == "UP"), "the rest update it: {got:?}");
 }
