@@ -261,6 +261,7 @@ async fn a_pcd04_arrest_opens_an_incident_by_its_rule_naming_the_patient_from_ad
 async fn killed_between_storing_and_acknowledging_the_resend_is_answered_from_the_store_and_dispatched_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    let clock = dir.path().join("clock");
     let mut s = Server::start_in(&data, &hl7_env(&[("WARDLINE_TEST_HL7_HOLD", "before_ack:600000")]));
     let (boss, ada) = arrest_setup(&s).await;
     let mut c = connect(&hl7_addr(&s)).await;
@@ -277,7 +278,16 @@ async fn killed_between_storing_and_acknowledging_the_resend_is_answered_from_th
     assert_eq!(answer(&mut c).await, None, "no answer came before the kill");
     drop(c);
 
-    let s = Server::start_in(&data, &hl7_env(&[]));
+    // The kill may have landed while the alarm was claimed for dispatch (after `claim_alarm`,
+    // before `finish_dispatch`): its claim holds for the dispatch lease (60 s) from the first
+    // server's clock. The restarted server runs that far ahead (the test clock, an offset on the
+    // real one), so a dispatch cut short is taken over at once rather than a minute later; one
+    // that finished is not done again.
+    std::fs::write(&clock, "61000").unwrap(); // service/src/alarms/dispatch.rs LEASE_MS, and a second
+    let s = Server::start_in(
+        &data,
+        &[("WARDLINE_HL7__LISTEN", "127.0.0.1:0"), ("WARDLINE_TEST_CLOCK_FILE", clock.to_str().unwrap())],
+    );
     // The same sessions, on the restarted server.
     let (mut boss, mut ada) = (boss, ada);
     boss.base.clone_from(&s.base);
