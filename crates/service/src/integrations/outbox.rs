@@ -147,7 +147,8 @@ fn hl7_outcome(answer: &[u8], control_id: &str) -> Attempt {
         "CA" | "AA" => Attempt::Sent,
         c @ ("CE" | "AE") => Attempt::Failed(format!("the reporter refused it: {c}{why}")),
         c @ ("CR" | "AR") => {
-            let for_good = err.as_deref().and_then(|e| e.trim().parse::<u16>().ok()).is_some_and(|n| (200..=204).contains(&n));
+            let for_good =
+                err.as_deref().and_then(|e| e.trim().parse::<u16>().ok()).is_some_and(|n| (200..=204).contains(&n));
             if for_good {
                 Attempt::Failed(format!("the reporter refused it: {c}{why}"))
             } else {

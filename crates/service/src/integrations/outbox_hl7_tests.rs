@@ -56,7 +56,9 @@ impl Reporter {
                 let m = Message::parse(&text).unwrap();
                 let control = m.text(m.msh().unwrap(), 10, 0);
                 let (code, err) = me.answers.lock().unwrap().pop_front().unwrap_or(("CA", ""));
-                let ack = format!("MSH|^~\\&|MON|ICU|WARDLINE|x|20261201101500||ACK^R41^ACK|R1|P|2.6\rMSA|{code}|{control}\r{err}");
+                let ack = format!(
+                    "MSH|^~\\&|MON|ICU|WARDLINE|x|20261201101500||ACK^R41^ACK|R1|P|2.6\rMSA|{code}|{control}\r{err}"
+                );
                 me.got.lock().unwrap().push(text);
                 let _ = c.write_all(&[&[0x0b][..], ack.as_bytes(), &[0x1c, 0x0d]].concat()).await;
             }
@@ -80,7 +82,8 @@ impl Reporter {
 }
 
 fn services(store: &Arc<dyn Store>, clock: &Arc<ManualClock>, dir: &std::path::Path, allowed: &[&str]) -> Services {
-    let hl7 = Hl7Settings { status_addresses: allowed.iter().map(|a| (*a).to_owned()).collect(), ..Hl7Settings::default() };
+    let hl7 =
+        Hl7Settings { status_addresses: allowed.iter().map(|a| (*a).to_owned()).collect(), ..Hl7Settings::default() };
     let config = Config { data_dir: dir.to_owned(), hl7, ..Config::default() };
     let s = Services::new(config, Arc::clone(store), clock.clone()).unwrap();
     tokio::spawn(s.audit.clone().run_writer());

@@ -90,10 +90,7 @@ pub(super) async fn hl7_reports(s: &impl Store) -> StoreResult<()> {
         let claimed = s.claim_due_reports(Timestamp(t), Timestamp(0), 10).await?;
         let mine: Vec<_> = claimed.iter().filter(|r| r.integration == mon).collect();
         let Some(r) = mine.first() else { return Err(fail("one claimed")) };
-        check!(
-            mine.len() == 1 && r.channel == ReportChannel::Hl7,
-            "one alarm's HL7 reports one at a time, in order"
-        );
+        check!(mine.len() == 1 && r.channel == ReportChannel::Hl7, "one alarm's HL7 reports one at a time, in order");
         sent_before.push((r.payload.clone(), s.sent_before(r).await?));
         s.finish_report(&r.id, outcome, "", Timestamp(t + 1)).await?;
     }
@@ -104,7 +101,8 @@ pub(super) async fn hl7_reports(s: &impl Store) -> StoreResult<()> {
     let claimed = s.claim_due_reports(Timestamp(1_030), Timestamp(0), 10).await?;
     let Some(r) = claimed.iter().find(|r| r.integration == mon) else { return Err(fail("other claimed")) };
     check!(!s.sent_before(r).await?, "another alarm's reports do not count");
-    let webhook_twin = crate::Report { channel: ReportChannel::Webhook, seq: r.seq + 1_000, alarm: Some(a.clone()), ..r.clone() };
+    let webhook_twin =
+        crate::Report { channel: ReportChannel::Webhook, seq: r.seq + 1_000, alarm: Some(a.clone()), ..r.clone() };
     check!(!s.sent_before(&webhook_twin).await?, "nor another channel's");
     s.finish_report(&r.id, ReportOutcome::Sent, "", Timestamp(1_031)).await?;
     s.set_integration_hl7(&mon, None).await?;
