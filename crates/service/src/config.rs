@@ -455,9 +455,25 @@ impl Default for IntegrationSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Hl7Settings {
-    /// Address and port of the MLLP listener (`"0.0.0.0:2575"`); unset (the default), none.
-    /// Plain TCP: keep it on the hospital's network (TLS is not offered yet).
+    /// Address and port of the plain-TCP MLLP listener (`"0.0.0.0:2575"`); unset (the
+    /// default), none. Keep it on the hospital's network, or use [`Self::tls_listen`].
     pub listen: Option<SocketAddr>,
+    /// Address and port of the MLLP listener over TLS (`"0.0.0.0:2576"`; needs
+    /// [`Self::tls_cert`] and [`Self::tls_key`]); unset (the default), none.
+    pub tls_listen: Option<SocketAddr>,
+    /// The TLS listener's certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS listener's private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Set: clients of the TLS listener must present a certificate issued by one of these CAs
+    /// (PEM), or the handshake fails (mutual TLS); an integration's binding may also pin its
+    /// certificate (`client_cert_sha256`).
+    pub tls_client_ca: Option<PathBuf>,
+    /// Where PCD-05 alarm status (`ORA^R41`) may be sent: `host:port` entries (`*.domain:port`
+    /// for the hosts under a domain). An integration's `status_address` must be one of them;
+    /// checked when it is set and again before each send. Empty (the default): none.
+    #[serde(deserialize_with = "one_or_many")]
+    pub status_addresses: Vec<String>,
     /// The largest message taken, in bytes: a larger one is answered `AR` (`CR`), 207 "message
     /// too large", and its connection closed.
     pub max_message_bytes: usize,
@@ -477,6 +493,11 @@ impl Default for Hl7Settings {
     fn default() -> Self {
         Self {
             listen: None,
+            tls_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            status_addresses: Vec::new(),
             max_message_bytes: 1024 * 1024,
             max_connections: 64,
             max_connections_per_address: 8,

@@ -200,8 +200,8 @@ impl Services {
             (deliveries.clone(), Arc::clone(&status)),
             config.sync,
         ));
-        let integrations = Arc::new(integrations::IntegrationService::new(&core));
-        let outbox = Arc::new(integrations::IntegrationOutbox::new(&core, &config.integrations)?);
+        let integrations = Arc::new(integrations::IntegrationService::new(&core, &config.hl7));
+        let outbox = Arc::new(integrations::IntegrationOutbox::new(&core, &config.integrations, &config.hl7)?);
         let alarms = Arc::new(alarms::AlarmService::new(
             &core,
             Arc::clone(&rooms),

@@ -276,6 +276,7 @@ impl IntegrationStore for SqliteStore {
             Some(b) => (Some(b.sending_application.clone()), Some(b.sending_facility.clone())),
             None => (None, None),
         };
+        let reports = binding.is_some_and(|b| b.report_status && b.status_address.is_some());
         self.writer
             .write(move |w| {
                 match read_one(w.tx, id.as_str())? {
@@ -301,9 +302,10 @@ impl IntegrationStore for SqliteStore {
                 }
                 exec(
                     w.tx,
-                    "UPDATE integrations SET hl7_application = ?2, hl7_facility = ?3, hl7 = ?4, version = version + 1
+                    "UPDATE integrations SET hl7_application = ?2, hl7_facility = ?3, hl7 = ?4, hl7_reports = ?5,
+                     version = version + 1
                      WHERE id = ?1",
-                    params![id.as_str(), app, facility, json],
+                    params![id.as_str(), app, facility, json, reports],
                 )
                 .map_err(backend_err)?;
                 Ok(())

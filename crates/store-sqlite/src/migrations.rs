@@ -36,6 +36,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0027_patients.sql"),
     include_str!("../migrations/0028_outbox_channels.sql"),
     include_str!("../migrations/0029_wctp.sql"),
+    include_str!("../migrations/0030_hl7_status.sql"),
 ];
 
 /// The schema version this build writes.
@@ -644,6 +645,47 @@ mod tests {
             "channels are the known ones"
         );
         assert!(conn.execute("UPDATE integration_outbox SET outcome = 'lost'", []).is_err(), "and outcomes");
+        Ok(())
+    }
+
+    #[test]
+    fn hl7_status_joins_a_database_with_bindings_and_asks_for_none_until_set() -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(backend_err)?;
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ts INTEGER NOT NULL) STRICT;",
+        )
+        .map_err(backend_err)?;
+        let before = position_of(include_str!("../migrations/0030_hl7_status.sql"));
+        assert!(before < MIGRATIONS.len(), "the migration is listed");
+        let tx = conn.transaction().map_err(backend_err)?;
+        for (i, sql) in MIGRATIONS.iter().take(before).enumerate() {
+            tx.execute_batch(sql).map_err(backend_err)?;
+            let version = i64::try_from(i + 1).map_err(backend_err)?;
+            tx.execute("INSERT INTO schema_migrations VALUES (?1, 0)", params![version]).map_err(backend_err)?;
+        }
+        tx.execute_batch(
+            r#"INSERT INTO integrations (id, name, kind, scopes, created_by, created_ts, hl7_application, hl7_facility, hl7)
+             VALUES ('mon', 'Monitors', 'monitoring', '[]', 'x', 0, 'MON', 'ICU',
+                     '{"sending_application":"MON","sending_facility":"ICU","allowed_addresses":["10.0.0.0/8"]}');"#,
+        )
+        .map_err(backend_err)?;
+        tx.commit().map_err(backend_err)?;
+        assert_eq!(migrate(&mut conn)?, LATEST);
+        let asks: i64 = conn
+            .query_row("SELECT hl7_reports FROM integrations WHERE id = 'mon'", [], |r| r.get(0))
+            .map_err(backend_err)?;
+        assert_eq!(asks, 0, "a binding made before asks for no status");
+        let report = wardline_store::NewReport {
+            integration: wardline_types::integration::IntegrationId::parse("mon").map_err(backend_err)?,
+            alarm: None,
+            channel: wardline_store::ReportChannel::Hl7,
+            payload: "{}".into(),
+            created: wardline_types::Timestamp(5),
+        };
+        assert_eq!(crate::outbox::insert_reports(&conn, std::slice::from_ref(&report)).map_err(backend_err)?, 0);
+        conn.execute("UPDATE integrations SET hl7_reports = 1 WHERE id = 'mon'", []).map_err(backend_err)?;
+        assert_eq!(crate::outbox::insert_reports(&conn, &[report]).map_err(backend_err)?, 1, "asked: queued");
+        assert!(conn.execute("UPDATE integrations SET hl7_reports = 2", []).is_err(), "a yes or a no");
         Ok(())
     }
 }

@@ -83,7 +83,7 @@ fn read_reports(c: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreRes
 }
 
 /// Queues `reports` inside the caller's transaction: each only if its integration is active and
-/// can receive it over its channel (a webhook set, a WCTP reply URL) at that moment, due at its creation, under a
+/// can receive it over its channel (a webhook set, a WCTP reply URL, an HL7 binding asking for status) at that moment, due at its creation, under a
 /// new `msg_` id (128 random bits). Returns how many were queued. The alarm-status write calls
 /// this, so a status fact and its reports are stored together or not at all.
 pub(crate) fn insert_reports(conn: &Connection, reports: &[NewReport]) -> rusqlite::Result<usize> {
@@ -93,8 +93,8 @@ pub(crate) fn insert_reports(conn: &Connection, reports: &[NewReport]) -> rusqli
             ReportChannel::Webhook => "webhook_url IS NOT NULL AND webhook_secret IS NOT NULL",
             // A paging system bound to WCTP with somewhere to post its reports (migration 0029).
             ReportChannel::Wctp => "wctp IS NOT NULL AND wctp_reply_url IS NOT NULL",
-            // Not sent yet: its sender comes with PCD-05 (issue 15, phase 3).
-            ReportChannel::Hl7 => "0",
+            // Its HL7 binding asks for status and says where (migration 0030).
+            ReportChannel::Hl7 => "hl7 IS NOT NULL AND hl7_reports = 1",
         };
         queued += exec(
             conn,
@@ -197,6 +197,23 @@ impl IntegrationOutboxStore for SqliteStore {
                 )?;
                 claimed.sort_by_key(|r| (r.due, r.seq));
                 Ok(claimed)
+            })
+            .await
+    }
+
+    async fn sent_before(&self, report: &Report) -> StoreResult<bool> {
+        let Some(alarm) = report.alarm.clone() else { return Ok(false) };
+        let (integration, channel, seq) = (report.integration.clone(), report.channel, report.seq);
+        self.readers
+            .read(move |c| {
+                query_one(
+                    c,
+                    "SELECT EXISTS (SELECT 1 FROM integration_outbox
+                       WHERE integration_id = ?1 AND alarm_id = ?2 AND channel = ?3 AND seq < ?4 AND outcome = ?5)",
+                    params![integration.as_str(), alarm.as_str(), channel.as_str(), seq, ReportOutcome::Sent.as_str()],
+                    |r| r.get::<_, bool>(0),
+                )
+                .map_err(backend_err)
             })
             .await
     }

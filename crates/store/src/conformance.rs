@@ -87,6 +87,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     alarm_routing::rules(&store).await?;
     patients::patients(&store).await?;
     wctp::wctp(&store).await?;
+    outbox::hl7_reports(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

@@ -177,6 +177,10 @@ pub trait IntegrationOutboxStore: Send + Sync {
     /// one channel only the first pending one is ever claimable (the next waits until it has
     /// ended); reports without an alarm are each their own.
     async fn claim_due_reports(&self, now: Timestamp, lease_from: Timestamp, limit: usize) -> StoreResult<Vec<Report>>;
+    /// Whether a report of `report`'s alarm to its integration over its channel, queued before
+    /// it, was sent (PCD-05's `AD`/`UP`: is this the first status the reporter has had?).
+    /// `false` for a report without an alarm.
+    async fn sent_before(&self, report: &Report) -> StoreResult<bool>;
     /// A claimed report is to be tried again at `due` (its claim ends); `reason` says why the
     /// attempt failed, kept (for administrators) until the next attempt ends.
     async fn retry_report(&self, id: &str, due: Timestamp, reason: &str) -> StoreResult<()>;

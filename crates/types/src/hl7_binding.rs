@@ -68,6 +68,42 @@ pub struct Hl7Binding {
     /// What its `ORU^R40` reports are answered with.
     #[serde(default)]
     pub r40_ack: R40Ack,
+    /// Where its MLLP listener takes PCD-05 Report Alert Status (`ORA^R41^ORA_R41`):
+    /// `host:port`, which must be listed in `hl7.status_addresses`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_address: Option<String>,
+    /// Send it the status of the alarms it raised over HL7 (to [`Self::status_address`]).
+    #[serde(default)]
+    pub report_status: bool,
+    /// The SHA-256 of the client certificate it must present over MLLP with TLS (64 hex
+    /// digits): set, its messages are taken only over a TLS connection with exactly that
+    /// certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_sha256: Option<String>,
+}
+
+/// Longest [`Hl7Binding::status_address`].
+pub const MAX_STATUS_ADDRESS_CHARS: usize = 255;
+
+/// A `host:port` address: its host (a name, an IPv4 address, or `[v6]`) and port, lowercased.
+/// `None` for what is not one.
+#[must_use]
+pub fn host_port(address: &str) -> Option<(String, u16)> {
+    if address.is_empty() || address.len() > MAX_STATUS_ADDRESS_CHARS {
+        return None;
+    }
+    let (host, port) = address.rsplit_once(':')?;
+    let port = port.parse::<u16>().ok().filter(|p| *p != 0)?;
+    let host = host.to_ascii_lowercase();
+    let bracketed = host.starts_with('[') && host.ends_with(']');
+    let ok = if bracketed {
+        host.get(1..host.len() - 1).is_some_and(|h| h.parse::<std::net::Ipv6Addr>().is_ok())
+    } else {
+        !host.is_empty()
+            && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+            && !host.starts_with(['.', '-'])
+    };
+    ok.then_some((host, port))
 }
 
 fn default_kind() -> AlarmKind {
@@ -86,6 +122,15 @@ pub enum BindingError {
     /// Too many address ranges.
     #[error("allowed_addresses lists at most {MAX_ADDRESSES} ranges")]
     TooManyAddresses,
+    /// `status_address` is not `host:port`.
+    #[error("status_address is host:port (a name, an IPv4 address or [IPv6], and a port)")]
+    BadStatusAddress,
+    /// `report_status` without a `status_address`.
+    #[error("report_status needs a status_address to send to")]
+    NoStatusAddress,
+    /// `client_cert_sha256` is not 64 hex digits.
+    #[error("client_cert_sha256 is the certificate's SHA-256 as 64 hex digits")]
+    BadCertPin,
     /// No address ranges: a header is only the sender's claim, so where it may connect from
     /// must be said.
     #[error(
@@ -120,7 +165,45 @@ impl Hl7Binding {
         if self.allowed_addresses.is_empty() {
             return Err(BindingError::NoAddresses);
         }
+        if self.status_address.as_deref().is_some_and(|a| host_port(a).is_none()) {
+            return Err(BindingError::BadStatusAddress);
+        }
+        if self.report_status && self.status_address.is_none() {
+            return Err(BindingError::NoStatusAddress);
+        }
+        if self
+            .client_cert_sha256
+            .as_deref()
+            .is_some_and(|p| p.len() != 64 || !p.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(BindingError::BadCertPin);
+        }
         Ok(())
+    }
+
+    /// The binding as kept: its certificate pin in lower case, without `:` separators.
+    #[must_use]
+    pub fn normalised(mut self) -> Self {
+        if let Some(p) = &mut self.client_cert_sha256 {
+            *p = p.replace(':', "").to_ascii_lowercase();
+        }
+        self
+    }
+
+    /// Does a connection that presented a certificate with this SHA-256 (`None`: no TLS client
+    /// certificate) meet the binding's pin? Without a pin, any connection does.
+    #[must_use]
+    pub fn cert_matches(&self, presented: Option<&[u8; 32]>) -> bool {
+        match (&self.client_cert_sha256, presented) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(pin), Some(hash)) => {
+                let want = pin.to_ascii_lowercase();
+                let got: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+                // Not secret (a certificate is public): a plain comparison is fine.
+                want == got
+            }
+        }
     }
 
     /// May a connection from `ip` send as this integration?
@@ -146,6 +229,9 @@ mod tests {
             test: false,
             default_kind: AlarmKind::NurseCall,
             r40_ack: R40Ack::Ack,
+            status_address: None,
+            report_status: false,
+            client_cert_sha256: None,
         }
     }
 
@@ -159,6 +245,54 @@ mod tests {
         assert!(b.allows("::1".parse().unwrap()));
         assert!(!b.allows("10.21.0.1".parse().unwrap()));
         assert!(!b.allows("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_status_address_is_host_and_port_and_reporting_needs_one() {
+        assert_eq!(host_port("Reporter.Ward7.example:2576"), Some(("reporter.ward7.example".into(), 2576)));
+        assert_eq!(host_port("10.0.0.5:2575"), Some(("10.0.0.5".into(), 2575)));
+        assert_eq!(host_port("[::1]:2575"), Some(("[::1]".into(), 2575)));
+        for bad in [
+            "",
+            "host",
+            "host:",
+            "host:0",
+            "host:70000",
+            ":2575",
+            "ho st:1",
+            "a/b:1",
+            "[zz]:1",
+            "::1:2575",
+            "user@host:1",
+            ".x:1",
+        ] {
+            assert_eq!(host_port(bad), None, "{bad:?}");
+        }
+        let mut b = binding(&["10.0.0.0/8"]);
+        b.report_status = true;
+        assert_eq!(b.check(), Err(BindingError::NoStatusAddress));
+        b.status_address = Some("no port".into());
+        assert_eq!(b.check(), Err(BindingError::BadStatusAddress));
+        b.status_address = Some("reporter.example:2576".into());
+        b.check().unwrap();
+    }
+
+    #[test]
+    fn a_pinned_binding_takes_only_the_certificate_it_names() {
+        let hash = [0xabu8; 32];
+        let mut b = binding(&["10.0.0.0/8"]);
+        assert!(b.cert_matches(None) && b.cert_matches(Some(&hash)), "no pin: any connection");
+        b.client_cert_sha256 = Some("AB:".repeat(32).trim_end_matches(':').to_owned());
+        let b = b.normalised();
+        b.check().unwrap();
+        assert!(b.cert_matches(Some(&hash)));
+        assert!(!b.cert_matches(Some(&[0xacu8; 32])), "another certificate");
+        assert!(!b.cert_matches(None), "plain TCP, or TLS without a certificate");
+        for bad in ["ab", &"g".repeat(64), &"a".repeat(65)] {
+            let mut p = binding(&["10.0.0.0/8"]);
+            p.client_cert_sha256 = Some(bad.to_owned());
+            assert_eq!(p.check(), Err(BindingError::BadCertPin), "{bad}");
+        }
     }
 
     #[test]

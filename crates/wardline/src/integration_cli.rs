@@ -165,6 +165,17 @@ pub enum Hl7Command {
         /// What its ORU^R40 reports are answered with: ack (ACK^R40^ACK) or ora_r41.
         #[arg(long, default_value = "ack")]
         r40_ack: String,
+        /// host:port of its MLLP listener for alarm status (PCD-05 ORA^R41); must be listed in
+        /// hl7.status_addresses.
+        #[arg(long)]
+        status_address: Option<String>,
+        /// Send it the status of the alarms it raises over HL7 (needs --status-address).
+        #[arg(long)]
+        report_status: bool,
+        /// The SHA-256 of the client certificate it must present over MLLP with TLS (64 hex
+        /// digits, colons allowed).
+        #[arg(long)]
+        client_cert_sha256: Option<String>,
     },
     /// Show its binding.
     Show {
@@ -264,6 +275,9 @@ pub async fn run(s: &Services, cmd: IntegrationCommand) -> CmdResult {
             test,
             default_kind,
             r40_ack,
+            status_address,
+            report_status,
+            client_cert_sha256,
         }) => {
             let binding = Hl7Binding {
                 sending_application: application,
@@ -277,6 +291,9 @@ pub async fn run(s: &Services, cmd: IntegrationCommand) -> CmdResult {
                     .ok_or_else(|| format!("unknown kind of alarm {default_kind:?}"))?,
                 r40_ack: R40Ack::parse(&r40_ack)
                     .ok_or_else(|| format!("r40-ack is ack or ora_r41, not {r40_ack:?}"))?,
+                status_address,
+                report_status,
+                client_cert_sha256,
             };
             let id = integration_id(&id)?;
             s.integrations.set_hl7(by, &id, Some(binding)).await?;

@@ -11,6 +11,7 @@ mod integration_cli;
 mod logging;
 mod manifest;
 mod mllp;
+mod mllp_tls;
 mod notify;
 mod private_file;
 mod restore;

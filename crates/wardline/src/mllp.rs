@@ -1,7 +1,13 @@
-//! The MLLP listener (`[hl7] listen`): HL7 v2 messages from hospital systems over TCP, framed
-//! as HL7's Minimal Lower Layer Protocol (`0x0B` message `0x1C 0x0D`). Each message is handed
-//! to [`wardline_service::alarms::AlarmService::receive_hl7`], which stores it before it answers;
-//! the answer goes back on the same connection before the next message is read.
+//! The MLLP listeners (`[hl7] listen`, and `tls_listen` over TLS, `mllp_tls.rs`): HL7 v2
+//! messages from hospital systems over TCP, framed as HL7's Minimal Lower Layer Protocol
+//! (`0x0B` message `0x1C 0x0D`). Each message is handed to
+//! [`wardline_service::alarms::AlarmService::receive_hl7`] with the connection's address and,
+//! over TLS, the SHA-256 of the client's certificate; it stores the message before it answers,
+//! and the answer goes back on the same connection before the next message is read.
+//!
+//! - Both listeners share the connection limits below. A TLS handshake must finish within
+//!   [`HANDSHAKE_TIMEOUT`] (or the idle time, if shorter); one that fails (under mutual TLS: no
+//!   certificate, or one no listed CA issued) closes the connection before anything is read.
 //!
 //! - Bytes before a frame's `0x0B` are discarded; a `0x0B` inside a frame starts it again.
 //! - A frame larger than `hl7.max_message_bytes` is answered `AR`/`CR` 207 "message too large"
@@ -20,11 +26,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use wardline_service::Services;
+use wardline_service::config::Hl7Settings;
 
 use crate::test_hooks::Hold;
 
@@ -37,6 +45,8 @@ const CR: u8 = 0x0D;
 const HEAD_BYTES: usize = 4096;
 /// How long a stop waits for connections to answer the message they are on.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+/// The longest a TLS handshake may take.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the framer found.
 #[derive(Debug, PartialEq, Eq)]
@@ -121,12 +131,36 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
     TcpListener::bind(addr).await.map_err(|e| format!("cannot listen for HL7 (hl7.listen) on {addr}: {e}"))
 }
 
-/// Serves MLLP on `listener` until `stop` turns `true`, then waits for connections to finish
-/// the message they are on.
-pub async fn serve(listener: TcpListener, services: Services, hold: Hold, mut stop: watch::Receiver<bool>) {
+/// The connection limits the listeners share: `hl7.max_connections` in all,
+/// `hl7.max_connections_per_address` from one address.
+#[derive(Clone)]
+pub struct Limits {
+    slots: Arc<Semaphore>,
+    per_address: Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Limits {
+    /// The limits `settings` set.
+    pub fn new(settings: &Hl7Settings) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(settings.max_connections.max(1))),
+            per_address: Arc::new(std::sync::Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+/// Serves MLLP on `listener` (over TLS with `tls`) until `stop` turns `true`, then waits for
+/// connections to finish the message they are on.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    limits: Limits,
+    services: Services,
+    hold: Hold,
+    mut stop: watch::Receiver<bool>,
+) {
     let settings = services.config.hl7.clone();
-    let slots = Arc::new(Semaphore::new(settings.max_connections.max(1)));
-    let per_address = Arc::new(std::sync::Mutex::new(HashMap::<IpAddr, usize>::new()));
+    let Limits { slots, per_address } = limits;
     let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -153,9 +187,24 @@ pub async fn serve(listener: TcpListener, services: Services, hold: Hold, mut st
             drop(stream);
             continue;
         };
-        let (services, stop, hold) = (services.clone(), stop.clone(), hold.clone());
+        let (services, stop, hold, tls) = (services.clone(), stop.clone(), hold.clone(), tls.clone());
         connections.spawn(async move {
-            connection(stream, peer, &services, &hold, stop).await;
+            match tls {
+                None => connection(stream, peer, None, &services, &hold, stop).await,
+                Some(acceptor) => {
+                    let idle = Duration::from_secs(services.config.hl7.idle_timeout_secs.max(1));
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT.min(idle), acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            let cert = crate::mllp_tls::client_cert_sha256(tls.get_ref().1);
+                            connection(tls, peer, cert, &services, &hold, stop).await;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::info!(peer = %peer.ip(), error = %e, "an hl7 TLS handshake failed");
+                        }
+                        Err(_) => tracing::info!(peer = %peer.ip(), "an hl7 TLS handshake timed out"),
+                    }
+                }
+            }
             drop(from);
             drop(permit);
         });
@@ -199,18 +248,22 @@ impl Drop for AddressSlot {
 }
 
 /// Writes one framed answer.
-async fn send(stream: &mut TcpStream, reply: &[u8], timeout: Duration) -> bool {
+async fn send<S: AsyncWrite + Unpin>(stream: &mut S, reply: &[u8], timeout: Duration) -> bool {
     let mut framed = Vec::with_capacity(reply.len() + 3);
     framed.push(VT);
     framed.extend_from_slice(reply);
     framed.extend_from_slice(&[FS, CR]);
-    matches!(tokio::time::timeout(timeout, stream.write_all(&framed)).await, Ok(Ok(())))
+    let write = async {
+        stream.write_all(&framed).await?;
+        stream.flush().await
+    };
+    matches!(tokio::time::timeout(timeout, write).await, Ok(Ok(())))
 }
 
 /// Closes a connection whose answer was just written without losing it: the write side is
 /// shut (the answer goes first), and what the sender still sends is read and dropped for a
 /// moment, so the close does not reset the connection before the answer is read.
-async fn close_after_answer(stream: &mut TcpStream) {
+async fn close_after_answer<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
     let _ = stream.shutdown().await;
     let mut sink = [0u8; 16 * 1024];
     let drain = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
@@ -219,9 +272,10 @@ async fn close_after_answer(stream: &mut TcpStream) {
 
 /// One connection: each message answered in turn, until the sender closes it, it idles, a
 /// frame is too large, or the server stops.
-async fn connection(
-    mut stream: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     peer: SocketAddr,
+    client_cert: Option<[u8; 32]>,
     services: &Services,
     hold: &Hold,
     mut stop: watch::Receiver<bool>,
@@ -236,7 +290,10 @@ async fn connection(
         while let Some(frame) = framer.next_frame() {
             match frame {
                 Frame::Message(bytes) => {
-                    let reply = services.alarms.receive_hl7(peer.ip(), &bytes, &settings.application).await;
+                    let reply = services
+                        .alarms
+                        .receive_hl7(peer.ip(), client_cert.as_ref(), &bytes, &settings.application)
+                        .await;
                     hold.before_ack().await;
                     if let Some(reply) = reply
                         && !send(&mut stream, &reply, idle).await

@@ -271,15 +271,31 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
     })?;
     // The MLLP listener, if configured, says where it listens before the HTTP one does.
     let (stop_hl7, hl7_stopped) = tokio::sync::watch::channel(false);
-    let mllp = match services.config.hl7.listen {
-        Some(addr) => {
-            let hold = crate::test_hooks::Hold::for_serve()?;
-            let listener = crate::mllp::bind(addr).await?;
-            println!("wardline hl7 listening on {}", listener.local_addr()?);
-            Some(tokio::spawn(crate::mllp::serve(listener, services.clone(), hold, hl7_stopped)))
-        }
-        None => None,
-    };
+    let mut mllp = Vec::new();
+    let hl7 = &services.config.hl7;
+    let limits = crate::mllp::Limits::new(hl7);
+    if let Some(addr) = hl7.listen {
+        let hold = crate::test_hooks::Hold::for_serve()?;
+        let listener = crate::mllp::bind(addr).await?;
+        println!("wardline hl7 listening on {}", listener.local_addr()?);
+        let stopped = hl7_stopped.clone();
+        mllp.push(tokio::spawn(crate::mllp::serve(listener, None, limits.clone(), services.clone(), hold, stopped)));
+    }
+    if let Some(addr) = hl7.tls_listen {
+        let (Some(cert), Some(key)) = (&hl7.tls_cert, &hl7.tls_key) else {
+            return Err("hl7.tls_listen needs hl7.tls_cert and hl7.tls_key (PEM files)".into());
+        };
+        let acceptor = crate::mllp_tls::acceptor(cert, key, hl7.tls_client_ca.as_deref())?;
+        let hold = crate::test_hooks::Hold::for_serve()?;
+        let listener = crate::mllp::bind(addr).await?;
+        let mutual = if hl7.tls_client_ca.is_some() { " (client certificates required)" } else { "" };
+        println!("wardline hl7 tls listening on {}{mutual}", listener.local_addr()?);
+        let stopped = hl7_stopped.clone();
+        mllp.push(tokio::spawn(crate::mllp::serve(listener, Some(acceptor), limits, services.clone(), hold, stopped)));
+    } else if hl7.tls_cert.is_some() || hl7.tls_key.is_some() || hl7.tls_client_ca.is_some() {
+        return Err("hl7.tls_cert, hl7.tls_key and hl7.tls_client_ca are for hl7.tls_listen, which is not set".into());
+    }
+    drop(hl7_stopped);
     println!("wardline listening on {scheme}://{local}");
     let background = tokio::spawn(services.clone().run_background());
     let housekeeping = tokio::spawn(std::sync::Arc::clone(&services.media).run_housekeeping());
@@ -325,8 +341,8 @@ pub async fn run(mut config: Config, server_name_chosen: bool) -> Result<(), Box
         None => serve_http(listener, app, header_read_timeout, shutdown).await,
     }
     // HL7 connections answer the message they are on before the last flush of the audit trail.
-    if let Some(mllp) = mllp {
-        let _ = mllp.await;
+    for listener in mllp {
+        let _ = listener.await;
     }
     background.abort();
     housekeeping.abort();

@@ -9,20 +9,30 @@ do it, sends HL7 v2.6 messages built as text and checked by ``hl7.parse`` before
 - a type Wardline does not take (``ORM^O01``): ``CR``/``AR`` with ``ERR-3`` 200;
 - ``ADT^A01``, ``A02``, ``A03`` answered ``AA``, and a later alarm without PV1 placed in the bed
   ADT gave the patient;
-- a repeated control id answered as the first, and nothing done twice.
+- a repeated control id answered as the first, and nothing done twice;
+- IHE PCD-05: an arrest reporter whose binding asks for status (``--status-address``,
+  ``--report-status``) runs its own MLLP listener (the library's asyncio
+  ``hl7.mllp.start_hl7_server``); when a responder accepts the arrest, an ``ORA^R41^ORA_R41``
+  with ``PRT-3`` ``Accepted`` reaches it, read with ``hl7.parse`` and answered ``CA``.
 
 Do not relax an assertion to make a run green; fix the server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
 import subprocess
+import threading
+import time
+import urllib.parse
 import urllib.request
 
 import hl7
 import hl7.client
+import hl7.mllp
 import pytest
 from conftest import WardlineServer, wardline_binary
 
@@ -56,9 +66,10 @@ def wardline(tmp_path_factory: pytest.TempPathFactory):
 
 
 def cli(wardline: WardlineServer, *args: str) -> str:
+    # The command line reads the server's settings too (hl7.status_addresses).
     proc = subprocess.run(
         [str(wardline.binary), *args, "--data-dir", str(wardline.data_dir)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, env={**os.environ, **wardline.env},
     )
     assert proc.returncode == 0, f"wardline {' '.join(args)}: {proc.stdout}{proc.stderr}"
     return proc.stdout
@@ -199,3 +210,148 @@ def test_adt_places_the_patient_and_an_alarm_without_a_bed_takes_it(wardline):
     assert msa(unplaced) == ("AA", "PY-10")
     stored = [a for a in alarms(wardline) if a["source_id"] == "ALARM-10"]
     assert stored and stored[0]["location"] == {"ward": "Unknown location"}, stored
+
+
+class Reporter:
+    """A reporter's MLLP listener: the ``hl7`` library's asyncio server, on its own loop in a
+    thread. Each block is read with ``readblock``, parsed with ``hl7.parse``, kept, and answered
+    ``CA`` (``create_ack``)."""
+
+    def __init__(self) -> None:
+        self.received: list[hl7.Message] = []
+        self.lock = threading.Lock()
+        self.loop = asyncio.new_event_loop()
+        self.server = self.loop.run_until_complete(self._start())
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    async def _start(self):
+        return await hl7.mllp.start_hl7_server(self._connected, "127.0.0.1", 0)
+
+    async def _connected(self, reader, writer) -> None:
+        try:
+            while True:
+                block = await reader.readblock()
+                message = hl7.parse(block.decode("utf-8"))
+                with self.lock:
+                    self.received.append(message)
+                writer.writemessage(message.create_ack(ack_code="CA"))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def statuses(self) -> list[str]:
+        with self.lock:
+            return [str(m.segment("PRT")[3][0][1]) for m in self.received]
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+def login(wardline: WardlineServer, user: str) -> str:
+    body = json.dumps({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
+                       "password": wardline.passwords[user]}).encode()
+    req = urllib.request.Request(wardline.base_url + "/_matrix/client/v3/login", data=body, method="POST")
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())["access_token"]
+
+
+def call(wardline: WardlineServer, token: str, method: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(wardline.base_url + path, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def test_a_reporter_hears_pcd05_accepted_at_its_own_listener_when_a_responder_accepts(tmp_path):
+    reporter = Reporter()
+    server = WardlineServer(
+        binary=wardline_binary(),
+        data_dir=tmp_path / "data",
+        log_path=tmp_path / "wardline.log",
+        env={
+            "WARDLINE_HL7__LISTEN": "127.0.0.1:0",
+            "WARDLINE_HL7__STATUS_ADDRESSES": f"127.0.0.1:{reporter.port}",
+            "WARDLINE_SECURITY__MFA_REQUIRED": "off",
+        },
+    )
+    server.data_dir.mkdir()
+    server.start()
+    try:
+        server.add_user("boss", admin=True)
+        server.add_user("nia", display_name="Nia Okafor")
+        cli(server, "integration", "add", "arrests", "--name", "Arrest buttons", "--kind", "monitoring",
+            "--scope", "hl7.alarms")
+        cli(server, "integration", "hl7", "set", "arrests", "--application", "PYARREST", "--facility", "ICU",
+            "--allow", "127.0.0.0/8", "--default-kind", "cardiac_arrest",
+            "--status-address", f"127.0.0.1:{reporter.port}", "--report-status")
+        boss = login(server, "boss")
+        admin = "/_wardline/admin/v1"
+        call(server, boss, "POST", f"{admin}/roles",
+             {"role_id": "arrest-team", "name": "Arrest team", "eligibility": {"users": ["@nia:localhost"]}})
+        call(server, boss, "PUT", f"{admin}/roles/arrest-team/holders", {"holders": ["nia"]})
+        call(server, boss, "PUT", f"{admin}/alarm_rules/arrests",
+             {"name": "Arrests", "match": {"kinds": ["cardiac_arrest"]},
+              "action": {"mode": "incident", "targets": [{"kind": "role", "role": "arrest-team"}],
+                         "level": "emergency"}})
+
+        text = r40("PYA-1", "ARREST-1").replace("|PYMON|ICU|", "|PYARREST|ICU|", 1)
+        assert msa(send(hl7_port(server), text)) == ("CA", "PYA-1")
+        alarm_id = None
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            listed = call(server, boss, "GET", f"{admin}/alarms?integration=arrests")["alarms"]
+            if listed:
+                alarm = call(server, boss, "GET", f"{admin}/alarms/{listed[0]['alarm_id']}")
+                if alarm.get("outcome") == "notified":
+                    alarm_id = alarm["alarm_id"]
+                    break
+            time.sleep(0.1)
+        assert alarm_id, "the arrest was delivered:\n" + server.log_tail()
+
+        # Nia accepts it (an answer to the alarm's message).
+        nia = login(server, "nia")
+        room = urllib.parse.quote(alarm["room_id"], safe="")
+        call(server, nia, "PUT", f"/_matrix/client/v3/rooms/{room}/send/m.room.message/accept-1",
+             {"msgtype": "m.text", "body": "accept",
+              "m.relates_to": {"rel_type": "m.reference", "event_id": alarm["event_id"]},
+              "org.wardline.response": {"option": "accept"}})
+
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline and "Accepted" not in reporter.statuses():
+            time.sleep(0.1)
+        assert "Accepted" in reporter.statuses(), f"{reporter.statuses()}\n" + server.log_tail()
+        with reporter.lock:
+            received = list(reporter.received)
+        for message in received:
+            assert str(message.segment("MSH")[9]) == "ORA^R41^ORA_R41"
+            assert str(message.segment("MSH")[15]) == "AL" and str(message.segment("MSH")[16]) == "NE"
+            assert str(message.segment("OBR")[29][0][1]) == "ARREST-1", "OBR-29: the reporter's own id"
+            assert str(message.segment("PID")[3][0][0]) == "HO2009001"
+        assert str(received[0].segment("PRT")[2]) == "AD"
+        assert all(str(m.segment("PRT")[2]) == "UP" for m in received[1:])
+        accepted = next(m for m in received if str(m.segment("PRT")[3][0][1]) == "Accepted")
+        assert str(accepted.segment("PRT")[3][0][2]) == "IHE_PCD_ACM"
+        assert str(accepted.segment("PRT")[5][0][0]) == "@nia:localhost"
+        assert str(accepted.segment("PRT")[5][0][1]) == "Nia Okafor"
+        # The outbox saw each one taken (CA).
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            reports = call(server, boss, "GET", f"{admin}/integration_outbox?integration=arrests")["reports"]
+            hl7_reports = [r for r in reports if r["channel"] == "hl7"]
+            if len(hl7_reports) >= len(received) and all(r["outcome"] == "sent" for r in hl7_reports):
+                break
+            time.sleep(0.1)
+        assert hl7_reports and all(r["outcome"] == "sent" for r in hl7_reports), hl7_reports
+    finally:
+        server.stop()
+        reporter.stop()

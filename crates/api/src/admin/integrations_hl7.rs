@@ -1,7 +1,9 @@
 //! An integration's HL7 v2 binding: `GET|PUT|DELETE /integrations/{integrationId}/hl7`. The
 //! binding names the sender the integration is in every message's header (`MSH-3`, `MSH-4`),
 //! the addresses it may connect from, whether it is a test system, the kind of alarm its reports
-//! raise and how its `ORU^R40` reports are answered.
+//! raise, how its `ORU^R40` reports are answered, where and whether it hears its alarms' status
+//! (PCD-05, `status_address` allowed by `hl7.status_addresses`, `report_status`) and the client
+//! certificate it must present over MLLP with TLS (`client_cert_sha256`).
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -27,7 +29,9 @@ pub async fn get(State(s): State<Services>, _: Admin, Path(raw): Path<String>) -
 }
 
 /// `PUT /integrations/{integrationId}/hl7 {sending_application, sending_facility?,
-/// allowed_addresses?, test?, default_kind?, r40_ack?}`: `{"hl7": {...}}` as saved.
+/// allowed_addresses?, test?, default_kind?, r40_ack?, status_address?, report_status?,
+/// client_cert_sha256?}`: `{"hl7": {...}}` as saved (`400 ORG.WARDLINE.HOST_NOT_ALLOWED` for a
+/// status address the configuration does not list).
 pub async fn set(
     State(s): State<Services>,
     Admin(by): Admin,

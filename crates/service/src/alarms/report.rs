@@ -8,12 +8,20 @@
 //! `delivered`, `read`, `accepted`, `declined`, `escalated`, `failsafe`, `undeliverable`,
 //! `recorded`, `reset`, `cancelled` or `closed`. Never the alarm's text or the patient, nor what
 //! staff wrote (a reason goes back only for `undeliverable`, `reset` and `cancelled`).
+//!
+//! An alarm that came in over HL7 is also reported over HL7, as IHE PCD-05 Report Alert Status
+//! (`hl7/pcd05.rs`), for each fact PCD-05 has a word for; the store queues it only if the
+//! integration's binding asks for status (`report_status` with a `status_address`). The
+//! outbox keeps the status ([`Pcd05Status`]); the message is built when it is sent, and whether
+//! it adds the dissemination (`AD`) or updates it (`UP`) is decided then too, from what the
+//! reporter has been sent (`integrations/outbox.rs`).
 
 use serde_json::{Value, json};
 use wardline_store::{Alarm, FactToRecord, NewReport, ReportChannel, StatusFact};
-use wardline_types::alarm::AlarmOutcome;
+use wardline_types::alarm::{AlarmOutcome, IntakeProtocol};
 
 use super::AlarmService;
+use super::hl7::pcd05::{self, Pcd05Status};
 use crate::ServiceResult;
 
 /// The report of one fact.
@@ -47,6 +55,25 @@ fn payload(alarm: &Alarm, fact: &StatusFact, display_name: Option<String>) -> St
     p.to_string()
 }
 
+/// A fact's status without its step (`escalated.2` → `escalated`).
+fn fact_status(kind: &str) -> &str {
+    kind.split_once('.').map_or(kind, |(s, _)| s)
+}
+
+/// The PCD-05 report of one fact, if PCD-05 has a word for it.
+fn pcd05_status(alarm: &Alarm, fact: &StatusFact, display_name: Option<String>) -> Option<Pcd05Status> {
+    let kind = fact_status(&fact.kind);
+    let status = pcd05::status_of(kind)?;
+    Some(Pcd05Status {
+        kind: "alarm.pcd05".into(),
+        alarm_id: alarm.id.as_str().to_owned(),
+        status: status.to_owned(),
+        fact: kind.to_owned(),
+        person: fact.user.as_ref().map(|u| pcd05::Person { user_id: u.to_string(), display_name }),
+        at: fact.at.0,
+    })
+}
+
 impl AlarmService {
     /// Records `facts` about `alarm` (each once) with their reports in one write, and the
     /// outcome if given; wakes the outbox if any was new. Returns the new facts.
@@ -72,14 +99,25 @@ impl AlarmService {
                 Some(u) => self.store.account(u).await?.and_then(|a| a.display_name),
                 None => None,
             };
-            let report = NewReport {
+            let mut reports = Vec::with_capacity(2);
+            if alarm.protocol == IntakeProtocol::Hl7
+                && let Some(status) = pcd05_status(alarm, &fact, name.clone())
+            {
+                reports.push(NewReport {
+                    integration: alarm.integration.clone(),
+                    alarm: Some(alarm.id.clone()),
+                    channel: ReportChannel::Hl7,
+                    payload: serde_json::to_string(&status).unwrap_or_default(),
+                    created: self.clock.now(),
+                });
+            }
+            reports.push(NewReport {
                 integration: alarm.integration.clone(),
                 alarm: Some(alarm.id.clone()),
                 channel: ReportChannel::Webhook,
                 payload: payload(alarm, &fact, name),
                 created: self.clock.now(),
-            };
-            let mut reports = vec![report];
+            });
             reports.extend(wctp.next().flatten());
             to_record.push(FactToRecord { fact, reports });
         }
@@ -141,5 +179,25 @@ mod tests {
         assert_eq!(p["reason"], "no_rule");
         assert!(!p.to_string().contains(&alarm.text), "never the text");
         assert!(!p.to_string().contains("H123"), "never the patient");
+    }
+
+    #[test]
+    fn a_pcd05_report_keeps_the_status_and_person() {
+        let alarm = crate::alarms::tests::sample_alarm();
+        let fact = |kind: &str| StatusFact {
+            kind: kind.into(),
+            user: Some(ruma::owned_user_id!("@nia:h")),
+            answer: None,
+            detail: "{\"reason\":\"with Mr X in bay 4\"}".into(),
+            at: wardline_types::Timestamp(9),
+        };
+        let first = pcd05_status(&alarm, &fact("delivered"), Some("Nia".into())).unwrap();
+        assert_eq!(first.status, "Delivered");
+        assert_eq!(first.person.as_ref().map(|p| p.user_id.as_str()), Some("@nia:h"));
+        let later = pcd05_status(&alarm, &fact("declined"), None).unwrap();
+        assert_eq!(later.status, "Rejected");
+        assert!(pcd05_status(&alarm, &fact("escalated.2"), None).is_none(), "PCD-05 has no word for it");
+        let json = serde_json::to_string(&later).unwrap();
+        assert!(!json.contains("Mr X") && !json.contains("H123") && !json.contains(&alarm.text), "{json}");
     }
 }

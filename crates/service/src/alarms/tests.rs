@@ -165,7 +165,7 @@ async fn what_a_source_sends_is_checked_and_the_refusal_names_the_field() {
 }
 
 /// An alarm as stored, for tests of what is made from one.
-pub(super) fn sample_alarm() -> wardline_store::Alarm {
+pub(crate) fn sample_alarm() -> wardline_store::Alarm {
     use wardline_types::Timestamp;
     use wardline_types::alarm::{AlarmId, IntakeProtocol};
     wardline_store::Alarm {

@@ -27,8 +27,13 @@ impl IntegrationService {
     /// `400` for a binding of the wrong shape; `404` for no such integration; `409` when it is
     /// revoked or another integration is bound to the same sending application and facility.
     pub async fn set_hl7(&self, by: By<'_>, id: &IntegrationId, binding: Option<Hl7Binding>) -> ServiceResult<()> {
+        let binding = binding.map(Hl7Binding::normalised);
         if let Some(b) = &binding {
             b.check().map_err(|e| ServiceError::invalid(e.to_string()))?;
+            // Where the server may connect is the operator's to say (hl7.status_addresses).
+            if let Some(address) = &b.status_address {
+                self.status_addresses.check(address)?;
+            }
         }
         let slot = self.audit.reserve()?;
         self.store.set_integration_hl7(id, binding.as_ref()).await.map_err(|e| match e {
@@ -38,11 +43,15 @@ impl IntegrationService {
         })?;
         let what = match &binding {
             Some(b) => format!(
-                "integration-hl7-set integration={id} addresses={} test={} kind={} r40_ack={}",
+                "integration-hl7-set integration={id} addresses={} test={} kind={} r40_ack={} report_status={} \
+                 status_address={} cert_pinned={}",
                 b.allowed_addresses.len(),
                 b.test,
                 b.default_kind,
-                b.r40_ack.as_str()
+                b.r40_ack.as_str(),
+                b.report_status,
+                b.status_address.as_deref().unwrap_or("-"),
+                b.client_cert_sha256.is_some()
             ),
             None => format!("integration-hl7-remove integration={id}"),
         };

@@ -25,9 +25,13 @@
 pub mod address;
 mod hl7;
 pub mod keys;
+pub mod mllp_client;
 pub mod outbox;
 #[cfg(test)]
+mod outbox_hl7_tests;
+#[cfg(test)]
 mod outbox_tests;
+pub mod status_address;
 pub mod wctp;
 pub mod webhook;
 mod webhooks;
@@ -48,6 +52,7 @@ use crate::audit::{Actor, AuditService, By};
 use crate::core::Core;
 use crate::ratelimit::{LimitKind, RateLimiter};
 use crate::{ServiceError, ServiceResult};
+use status_address::StatusAddresses;
 
 /// Longest name of an integration, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -97,6 +102,7 @@ pub struct IntegrationService {
     audit: AuditService,
     limiter: RateLimiter,
     server_name: OwnedServerName,
+    status_addresses: StatusAddresses,
 }
 
 impl std::fmt::Debug for IntegrationService {
@@ -126,13 +132,14 @@ enum Refusal {
 impl IntegrationService {
     /// The service.
     #[must_use]
-    pub fn new(core: &Core) -> Self {
+    pub fn new(core: &Core, hl7: &crate::config::Hl7Settings) -> Self {
         Self {
             store: Arc::clone(&core.store),
             clock: Arc::clone(&core.clock),
             audit: core.audit.clone(),
             limiter: core.limiter.clone(),
             server_name: core.server_name.clone(),
+            status_addresses: StatusAddresses::new(hl7),
         }
     }
 

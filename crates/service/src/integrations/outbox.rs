@@ -15,7 +15,15 @@
 //!
 //! **Where.** Before each send the integration is read again (revoked: failed), its webhook too
 //! (removed: failed), and the URL checked again against `integrations.webhook_hosts`: a host
-//! struck from the list gets nothing more. Redirects are never followed.
+//! struck from the list gets nothing more. Redirects are never followed. An HL7 report (IHE
+//! PCD-05 `ORA^R41`, built by `alarms/hl7/pcd05.rs` from the alarm as stored) goes over a fresh
+//! MLLP connection (`mllp_client.rs`) to the binding's `status_address`, checked again against
+//! `hl7.status_addresses`; `CA`/`AA` is sent; `CE`/`AE`, and `CR`/`AR` with `ERR-3` 200–204,
+//! failed for good (the reporter refused it: sending it again would not change that); any other
+//! `CR`/`AR` (`207`, or no `ERR`), or no answer, tried again (see `hl7_outcome`). The message
+//! says `AD` (PCD-05's first status of the dissemination) unless an earlier HL7 report of the
+//! alarm to the integration was sent, then `UP`: decided here, as it is sent, so a first report
+//! that failed leaves the next to add it.
 //!
 //! **What is logged.** The report's id, alarm and integration, and why it failed: never the
 //! payload, the secret or the URL (which may carry a token of the receiver's).
@@ -30,10 +38,13 @@ use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::{Clock, Timestamp};
 
 use super::address::WebhookHosts;
+use super::mllp_client;
+use super::status_address::StatusAddresses;
 use super::webhook;
 use crate::ServiceResult;
+use crate::alarms::hl7::pcd05::{self, Pcd05Status};
 use crate::audit::{AuditService, By};
-use crate::config::IntegrationSettings;
+use crate::config::{Hl7Settings, IntegrationSettings};
 use crate::core::Core;
 use crate::push::{HttpTransport, PushTransport};
 
@@ -78,6 +89,9 @@ pub struct IntegrationOutbox {
     pub(super) audit: AuditService,
     pub(super) server_name: OwnedServerName,
     pub(super) hosts: WebhookHosts,
+    status_addresses: StatusAddresses,
+    /// What Wardline calls itself in what it sends over HL7 (`hl7.application`).
+    application: String,
     metrics: crate::metrics::Metrics,
     settings: IntegrationSettings,
     transport: RwLock<Arc<dyn PushTransport>>,
@@ -90,6 +104,59 @@ pub struct IntegrationOutbox {
 impl std::fmt::Debug for IntegrationOutbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IntegrationOutbox").field("hosts", &self.hosts).finish_non_exhaustive()
+    }
+}
+
+/// The one deadline for a whole MLLP exchange, connecting included (inside [`ATTEMPT_TIMEOUT`]).
+const MLLP_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// The `MSH-10` of an HL7 report: the same for every attempt of it, 20 characters (the limit
+/// older HL7 versions set).
+fn hl7_control_id(report_id: &str) -> String {
+    let hex: String = report_id.trim_start_matches("msg_").chars().take(18).collect();
+    format!("WL{hex}")
+}
+
+/// A value a peer (an HL7 reporter, a paging system) chose, fit for the audit trail and the log: at most 80 characters,
+/// letters, digits, spaces and `-_.:,()` (anything else as `?`).
+fn quoted(s: &str) -> String {
+    s.chars().take(80).map(|c| if c.is_ascii_alphanumeric() || " -_.:,()".contains(c) { c } else { '?' }).collect()
+}
+
+/// What an HL7 reporter's answer (`answer`, unframed) to the message `control_id` means.
+///
+/// `CA`/`AA`: sent. `CE`/`AE` (the reporter could not take this message, HL7 v2.6 §2.9.2), and
+/// `CR`/`AR` whose `ERR-3` is 200–204 (unsupported message type, event, processing id, version;
+/// unknown key, Table 0357): failed for good, as sending it again would not change that. Any
+/// other `CR`/`AR` (`207` application internal error, another code, or no `ERR` at all:
+/// Wardline's own receiver answers a store failure so) means "send it again": tried again
+/// until the give-up time, like no answer. Only `ERR-3`'s code is kept (for the log and the
+/// audit trail), never the reporter's free text (`ERR-8`).
+fn hl7_outcome(answer: &[u8], control_id: &str) -> Attempt {
+    let text = String::from_utf8_lossy(answer);
+    let Ok(m) = wardline_types::hl7::Message::parse(&text) else {
+        return Attempt::Retry("the reporter's answer is not HL7".into());
+    };
+    let Some(msa) = m.segment("MSA") else { return Attempt::Retry("the reporter's answer has no MSA".into()) };
+    if m.text(msa, 2, 0).trim() != control_id {
+        return Attempt::Retry("the reporter answered another message (MSA-2)".into());
+    }
+    let code = m.text(msa, 1, 0);
+    let err = m.segment("ERR").map(|e| m.text(e, 3, 1)).filter(|c| !c.trim().is_empty());
+    let why = err.as_deref().map(|c| format!(" (ERR-3 {})", quoted(c.trim()))).unwrap_or_default();
+    match code.trim() {
+        "CA" | "AA" => Attempt::Sent,
+        c @ ("CE" | "AE") => Attempt::Failed(format!("the reporter refused it: {c}{why}")),
+        c @ ("CR" | "AR") => {
+            let for_good =
+                err.as_deref().and_then(|e| e.trim().parse::<u16>().ok()).is_some_and(|n| (200..=204).contains(&n));
+            if for_good {
+                Attempt::Failed(format!("the reporter refused it: {c}{why}"))
+            } else {
+                Attempt::Retry(format!("the reporter asked for it again: {c}{why}"))
+            }
+        }
+        other => Attempt::Retry(format!("the reporter answered {}", quoted(other))),
     }
 }
 
@@ -107,13 +174,15 @@ impl IntegrationOutbox {
     ///
     /// # Errors
     /// No TLS client could be built.
-    pub fn new(core: &Core, settings: &IntegrationSettings) -> ServiceResult<Self> {
+    pub fn new(core: &Core, settings: &IntegrationSettings, hl7: &Hl7Settings) -> ServiceResult<Self> {
         Ok(Self {
             store: Arc::clone(&core.store),
             clock: Arc::clone(&core.clock),
             audit: core.audit.clone(),
             server_name: core.server_name.clone(),
             hosts: WebhookHosts::new(settings),
+            status_addresses: StatusAddresses::new(hl7),
+            application: hl7.application.clone(),
             metrics: core.metrics.clone(),
             settings: settings.clone(),
             transport: RwLock::new(Arc::new(HttpTransport::new()?)),
@@ -208,7 +277,7 @@ impl IntegrationOutbox {
         match r.channel {
             ReportChannel::Webhook => self.attempt_webhook(r).await,
             ReportChannel::Wctp => self.attempt_wctp(r).await,
-            ReportChannel::Hl7 => Attempt::Failed("this server cannot send over this channel".into()),
+            ReportChannel::Hl7 => self.attempt_hl7(r).await,
         }
     }
 
@@ -241,6 +310,56 @@ impl IntegrationOutbox {
                 Ok(_) => Attempt::Retry("the paging system answered with another operation".into()),
                 Err(e) => Attempt::Retry(format!("the paging system's answer was not WCTP ({})", e.code)),
             },
+        }
+    }
+
+    /// Tries to send one PCD-05 report to its integration's HL7 listener.
+    async fn attempt_hl7(&self, r: &Report) -> Attempt {
+        let binding = match self.store.integration_hl7(&r.integration).await {
+            Ok(Some(b)) => b,
+            Ok(None) => return Attempt::Failed("the integration has no HL7 binding".into()),
+            Err(e) => return Attempt::Retry(format!("store: {e}")),
+        };
+        let address = match (&binding.status_address, binding.report_status) {
+            (Some(a), true) => a,
+            _ => return Attempt::Failed("the integration's HL7 binding no longer asks for status".into()),
+        };
+        // The configuration may have changed since the address was set.
+        let (host, port) = match self.status_addresses.check(address) {
+            Ok(hp) => hp,
+            Err(e) => return Attempt::Failed(format!("status address no longer allowed: {e}")),
+        };
+        let Ok(status) = serde_json::from_str::<Pcd05Status>(&r.payload) else {
+            return Attempt::Failed("the report cannot be read".into());
+        };
+        let Some(alarm_id) = &r.alarm else { return Attempt::Failed("the report names no alarm".into()) };
+        let alarm = match self.store.alarm(alarm_id).await {
+            Ok(Some(a)) => a,
+            Ok(None) => return Attempt::Failed("no such alarm".into()),
+            Err(e) => return Attempt::Retry(format!("store: {e}")),
+        };
+        // AD until the reporter has been sent one of this alarm's statuses, UP after. The store
+        // hands out one alarm's reports one at a time, in order: every earlier one has ended.
+        let action = match self.store.sent_before(r).await {
+            Ok(false) => pcd05::Action::Add,
+            Ok(true) => pcd05::Action::Update,
+            Err(e) => return Attempt::Retry(format!("store: {e}")),
+        };
+        let control_id = hl7_control_id(&r.id);
+        let facility = self.server_name.to_string();
+        let header = pcd05::Header {
+            application: &self.application,
+            facility: &facility,
+            receiving_application: &binding.sending_application,
+            receiving_facility: &binding.sending_facility,
+            now: self.clock.now(),
+            control_id: &control_id,
+            processing_id: if binding.test { "T" } else { "P" },
+        };
+        let message = pcd05::ora_r41(&alarm, &status, action, &header);
+        match mllp_client::exchange(&host, port, message.as_bytes(), MLLP_TIMEOUT).await {
+            Err(e) => Attempt::Retry(e.to_string()),
+            Ok(answer) => hl7_outcome(&answer, &control_id),
         }
     }
 
@@ -325,7 +444,53 @@ impl IntegrationOutbox {
     }
 }
 
-/// A value a peer chose, fit for the log: at most 16 characters, letters and digits only.
-fn quoted(s: &str) -> String {
-    s.chars().take(16).map(|c| if c.is_ascii_alphanumeric() { c } else { '?' }).collect()
+#[cfg(test)]
+mod hl7_answer_tests {
+    use super::*;
+
+    fn answer(msa: &str) -> Vec<u8> {
+        format!("MSH|^~\\&|MON|ICU|WARDLINE|h|20261201101500||ACK^R41^ACK|A1|P|2.6\r{msa}").into_bytes()
+    }
+
+    #[test]
+    fn a_reporters_answer_is_sent_refused_for_good_or_tried_again() {
+        let id = hl7_control_id("msg_0123456789abcdef0123456789abcdef");
+        assert_eq!(id, "WL0123456789abcdef01");
+        assert_eq!(id.len(), 20);
+        assert_eq!(hl7_outcome(&answer(&format!("MSA|CA|{id}\r")), &id), Attempt::Sent);
+        assert_eq!(hl7_outcome(&answer(&format!("MSA|AA|{id}\r")), &id), Attempt::Sent);
+        // Refused for good: CE/AE whatever ERR says; CR/AR naming what can never be taken.
+        let refused = hl7_outcome(
+            &answer(&format!("MSA|CR|{id}\rERR||OBR^1^29|204^Unknown key identifier|E||||Who is Mr X?\r")),
+            &id,
+        );
+        assert_eq!(refused, Attempt::Failed("the reporter refused it: CR (ERR-3 204)".into()), "ERR-8 not kept");
+        for code in ["CE", "AE"] {
+            for err in ["", "ERR||MSH^1^10|207^Application internal error|E\r"] {
+                let got = hl7_outcome(&answer(&format!("MSA|{code}|{id}\r{err}")), &id);
+                assert!(matches!(got, Attempt::Failed(_)), "{code} {err}: {got:?}");
+            }
+        }
+        for n in 200..=204 {
+            for code in ["AR", "CR"] {
+                let got = hl7_outcome(&answer(&format!("MSA|{code}|{id}\rERR||MSH^1^9|{n}^x^HL70357|E\r")), &id);
+                assert!(matches!(got, Attempt::Failed(_)), "{code} {n}: {got:?}");
+            }
+        }
+        // CR/AR with 207 (the reporter could not store it now), another code or no ERR: again.
+        let again = hl7_outcome(
+            &answer(&format!("MSA|AR|{id}\rERR||MSH^1^10|207^Application internal error|E||||disk full at bed 4\r")),
+            &id,
+        );
+        assert_eq!(again, Attempt::Retry("the reporter asked for it again: AR (ERR-3 207)".into()), "ERR-8 not kept");
+        for msa in [format!("MSA|CR|{id}\r"), format!("MSA|AR|{id}\rERR||MSH^1^10|206^x|E\r")] {
+            let got = hl7_outcome(&answer(&msa), &id);
+            assert!(matches!(got, Attempt::Retry(_)), "{msa}: {got:?}");
+        }
+        for retry in
+            [answer(&format!("MSA|XX|{id}\r")), answer("MSA|CA|another\r"), answer(""), b"not hl7".to_vec(), Vec::new()]
+        {
+            assert!(matches!(hl7_outcome(&retry, &id), Attempt::Retry(_)), "{:?}", String::from_utf8_lossy(&retry));
+        }
+    }
 }

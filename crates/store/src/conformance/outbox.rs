@@ -56,6 +56,63 @@ async fn claim(s: &impl Store, now: u64, lease_from: u64, limit: usize) -> Store
         .collect())
 }
 
+/// HL7 reports (PCD-05) are queued only to an integration whose HL7 binding asks for status
+/// and says where, at that moment; a webhook has nothing to do with it.
+pub(super) async fn hl7_reports(s: &impl Store) -> StoreResult<()> {
+    use wardline_types::alarm::AlarmKind;
+    use wardline_types::hl7_binding::{Hl7Binding, R40Ack};
+    let mon = id("hl7-reporter")?;
+    create(s, &mon).await?;
+    let a = alarm(9);
+    let hl7 = |payload: &str| NewReport { channel: ReportChannel::Hl7, ..report(&mon, Some(&a), payload, 900) };
+    check!(s.queue_reports(vec![hl7("unbound")]).await? == 0, "no binding: not queued");
+    let mut binding = Hl7Binding {
+        sending_application: "REPORTER".into(),
+        sending_facility: "ICU".into(),
+        allowed_addresses: vec!["10.0.0.0/8".parse().map_err(|_| fail("net"))?],
+        test: false,
+        default_kind: AlarmKind::Monitor,
+        r40_ack: R40Ack::Ack,
+        status_address: Some("reporter.example:2576".into()),
+        report_status: false,
+        client_cert_sha256: None,
+    };
+    s.set_integration_hl7(&mon, Some(&binding)).await?;
+    check!(s.queue_reports(vec![hl7("not asked")]).await? == 0, "the binding does not ask for status: not queued");
+    binding.report_status = true;
+    s.set_integration_hl7(&mon, Some(&binding)).await?;
+    check!(s.integration_hl7(&mon).await?.as_ref() == Some(&binding), "read back with where and whether");
+    check!(s.queue_reports(vec![hl7("s0"), hl7("s1"), hl7("s2")]).await? == 3, "asked for: queued");
+    check!(s.queue_reports(vec![report(&mon, Some(&a), "w1", 900)]).await? == 0, "no webhook: no webhook report");
+    // Whether an earlier one was sent (PCD-05's AD/UP): one that failed does not count.
+    let mut sent_before = Vec::new();
+    for (t, outcome) in [(1_000, ReportOutcome::Failed), (1_010, ReportOutcome::Sent), (1_020, ReportOutcome::Sent)] {
+        let claimed = s.claim_due_reports(Timestamp(t), Timestamp(0), 10).await?;
+        let mine: Vec<_> = claimed.iter().filter(|r| r.integration == mon).collect();
+        let Some(r) = mine.first() else { return Err(fail("one claimed")) };
+        check!(mine.len() == 1 && r.channel == ReportChannel::Hl7, "one alarm's HL7 reports one at a time, in order");
+        sent_before.push((r.payload.clone(), s.sent_before(r).await?));
+        s.finish_report(&r.id, outcome, "", Timestamp(t + 1)).await?;
+    }
+    let expected = [("s0".to_owned(), false), ("s1".to_owned(), false), ("s2".to_owned(), true)];
+    check!(sent_before == expected, "in order; sent before only once one earlier was sent, not one that failed");
+    let other = NewReport { alarm: Some(alarm(10)), ..hl7("other alarm") };
+    check!(s.queue_reports(vec![other]).await? == 1, "another alarm's");
+    let claimed = s.claim_due_reports(Timestamp(1_030), Timestamp(0), 10).await?;
+    let Some(r) = claimed.iter().find(|r| r.integration == mon) else { return Err(fail("other claimed")) };
+    check!(!s.sent_before(r).await?, "another alarm's reports do not count");
+    let webhook_twin =
+        crate::Report { channel: ReportChannel::Webhook, seq: r.seq + 1_000, alarm: Some(a.clone()), ..r.clone() };
+    check!(!s.sent_before(&webhook_twin).await?, "nor another channel's");
+    s.finish_report(&r.id, ReportOutcome::Sent, "", Timestamp(1_031)).await?;
+    s.set_integration_hl7(&mon, None).await?;
+    check!(s.queue_reports(vec![hl7("unbound again")]).await? == 0, "unbound: not queued");
+    s.set_integration_hl7(&mon, Some(&binding)).await?;
+    s.revoke_integration(&mon, "@boss:localhost", Timestamp(1_100)).await?;
+    check!(s.queue_reports(vec![hl7("revoked")]).await? == 0, "revoked: not queued");
+    Ok(())
+}
+
 pub(super) async fn outbox(s: &impl Store) -> StoreResult<()> {
     let lab = id("lab")?;
     let pager = id("pager")?;

@@ -151,6 +151,9 @@ async fn bindings(s: &impl Store) -> StoreResult<()> {
         test: true,
         default_kind: AlarmKind::Monitor,
         r40_ack: R40Ack::OraR41,
+        status_address: None,
+        report_status: false,
+        client_cert_sha256: Some("ab".repeat(32)),
     };
     check!(s.integration_by_hl7_sender("MON", "ICU").await?.is_none(), "nobody bound yet");
     s.set_integration_hl7(&mon, Some(&binding)).await?;

@@ -401,7 +401,7 @@ async fn an_arrest_opens_an_incident_with_its_team_and_an_alarm_no_rule_covers_r
     );
 }
 
-async fn answer(c: &Client, room: &str, event: &str, option: &str, txn: &str) {
+pub(crate) async fn answer(c: &Client, room: &str, event: &str, option: &str, txn: &str) {
     let content = json!({"msgtype": "m.text", "body": option,
         "m.relates_to": {"rel_type": "m.reference", "event_id": event},
         "org.wardline.response": {"option": option}});

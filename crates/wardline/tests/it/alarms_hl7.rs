@@ -18,7 +18,7 @@ use crate::harness::{Client, Server};
 const A: &str = "/_wardline/admin/v1";
 
 /// The MLLP address the server printed.
-fn hl7_addr(s: &Server) -> String {
+pub(crate) fn hl7_addr(s: &Server) -> String {
     s.stdout_lines
         .iter()
         .find_map(|l| l.strip_prefix("wardline hl7 listening on "))
@@ -50,7 +50,7 @@ async fn bound(boss: &Client, id: &str, app: &str, scopes: &[&str], kind: &str) 
     assert_eq!((st, &b["hl7"]["r40_ack"]), (200, &json!("ack")), "{b}");
 }
 
-fn r40(control: &str, source: &str, phase: &str, msh_15_16: &str) -> String {
+pub(crate) fn r40(control: &str, source: &str, phase: &str, msh_15_16: &str) -> String {
     format!(
         "MSH|^~\\&|MON|ICU|WARDLINE|HOSP|20261201101500||ORU^R40^ORU_R40|{control}|P|2.6{msh_15_16}\r\
 PID|||H1^^^HOSP^MR\r\
@@ -62,12 +62,12 @@ OBX|3|ST|68484^MDC_ATTR_ALARM_PRIORITY^MDC|1.0.0.0.6|PH||||||F\r"
     )
 }
 
-fn framed(message: &str) -> Vec<u8> {
+pub(crate) fn framed(message: &str) -> Vec<u8> {
     [&[0x0b][..], message.as_bytes(), &[0x1c, 0x0d]].concat()
 }
 
 /// Reads one framed answer: `(MSA-1, MSA-2, ERR-3)`; `None` if the connection closed first.
-async fn answer(c: &mut TcpStream) -> Option<(String, String, String)> {
+pub(crate) async fn answer(c: &mut TcpStream) -> Option<(String, String, String)> {
     let mut got = Vec::new();
     let mut byte = [0u8; 1];
     loop {
@@ -97,11 +97,11 @@ async fn put(c: &mut TcpStream, message: String) {
     c.write_all(&framed(&message)).await.unwrap();
 }
 
-async fn connect(addr: &str) -> TcpStream {
+pub(crate) async fn connect(addr: &str) -> TcpStream {
     TcpStream::connect(addr).await.expect("connect to the MLLP listener")
 }
 
-async fn alarms_of(boss: &Client, integration: &str) -> Vec<Value> {
+pub(crate) async fn alarms_of(boss: &Client, integration: &str) -> Vec<Value> {
     let (st, b) = boss.get(&format!("{A}/alarms?integration={integration}")).await;
     assert_eq!(st, 200, "{b}");
     b["alarms"].as_array().unwrap().clone()
@@ -231,7 +231,7 @@ fn arrest(control: &str) -> String {
     r40(control, "ARREST-1", "start", "|||AL|NE").replace("|MON|ICU|", "|ARREST|ICU|")
 }
 
-async fn alarm_view(boss: &Client, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn alarm_view(boss: &Client, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     crate::harness::get_until(boss, &format!("{A}/alarms/{id}"), what, done).await
 }
 
@@ -261,6 +261,7 @@ async fn a_pcd04_arrest_opens_an_incident_by_its_rule_naming_the_patient_from_ad
 async fn killed_between_storing_and_acknowledging_the_resend_is_answered_from_the_store_and_dispatched_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    let clock = dir.path().join("clock");
     let mut s = Server::start_in(&data, &hl7_env(&[("WARDLINE_TEST_HL7_HOLD", "before_ack:600000")]));
     let (boss, ada) = arrest_setup(&s).await;
     let mut c = connect(&hl7_addr(&s)).await;
@@ -277,7 +278,16 @@ async fn killed_between_storing_and_acknowledging_the_resend_is_answered_from_th
     assert_eq!(answer(&mut c).await, None, "no answer came before the kill");
     drop(c);
 
-    let s = Server::start_in(&data, &hl7_env(&[]));
+    // The kill may have landed while the alarm was claimed for dispatch (after `claim_alarm`,
+    // before `finish_dispatch`): its claim holds for the dispatch lease (60 s) from the first
+    // server's clock. The restarted server runs that far ahead (the test clock, an offset on the
+    // real one), so a dispatch cut short is taken over at once rather than a minute later; one
+    // that finished is not done again.
+    std::fs::write(&clock, "61000").unwrap(); // service/src/alarms/dispatch.rs LEASE_MS, and a second
+    let s = Server::start_in(
+        &data,
+        &[("WARDLINE_HL7__LISTEN", "127.0.0.1:0"), ("WARDLINE_TEST_CLOCK_FILE", clock.to_str().unwrap())],
+    );
     // The same sessions, on the restarted server.
     let (mut boss, mut ada) = (boss, ada);
     boss.base.clone_from(&s.base);

@@ -23,6 +23,7 @@ mod ack;
 pub mod adt;
 pub mod fields;
 pub mod pcd04;
+pub mod pcd05;
 pub(crate) mod receive;
 #[cfg(test)]
 mod receive_tests;

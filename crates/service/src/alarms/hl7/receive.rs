@@ -2,8 +2,9 @@
 //! bytes to acknowledgement, total (every failure becomes an answer, never a panic or silence
 //! the sender would wait on, except what MSH-15 asks not to be answered).
 //!
-//! parse → mode (MSH-15/16) → sender (MSH-3/MSH-4 → the integration bound to them, and the
-//! connection's address among its allowed ones) → header (control id, version, processing id,
+//! parse → mode (MSH-15/16) → sender (MSH-3/MSH-4 → the integration bound to them, the
+//! connection's address among its allowed ones, and — when the binding pins one — the client
+//! certificate the connection's TLS handshake presented) → header (control id, version, processing id,
 //! type) → scope → meaning (PCD-04 or ADT) → **one intake write**, keyed
 //! `<MSH-3>|<MSH-4>|<MSH-10>` and holding the message and the code it will be answered with →
 //! the acknowledgement. A control id already stored is answered with the stored code and acted
@@ -104,15 +105,23 @@ fn internal(why: &str) -> Hl7Error {
 impl AlarmService {
     /// Receives one HL7 message (`bytes`, the MLLP frame's content) from a connection from
     /// `peer`, and returns the acknowledgement to send on it (`None`: MSH-15 asked for none).
-    /// `application` is what Wardline calls itself in the answer's MSH-3.
-    pub async fn receive_hl7(&self, peer: IpAddr, bytes: &[u8], application: &str) -> Option<Vec<u8>> {
+    /// `client_cert` is the SHA-256 of the certificate the connection's client presented (TLS
+    /// with client certificates), if any. `application` is what Wardline calls itself in the
+    /// answer's MSH-3.
+    pub async fn receive_hl7(
+        &self,
+        peer: IpAddr,
+        client_cert: Option<&[u8; 32]>,
+        bytes: &[u8],
+        application: &str,
+    ) -> Option<Vec<u8>> {
         let text = text_of(bytes);
         let message = match Message::parse(&text) {
             Ok(m) => m,
             Err(e) => return Some(self.unreadable(&e, application)),
         };
         let mode = mode(&message);
-        let handled = self.handle(peer, &message, bytes, mode).await;
+        let handled = self.handle(peer, client_cert, &message, bytes, mode).await;
         let (code, error) = match (&handled.replay, answer(mode, &handled.outcome)) {
             (Some(code), Some(_)) => (*code, None),
             (_, Some((code, error))) => (code, error.cloned()),
@@ -166,13 +175,25 @@ impl AlarmService {
     }
 
     /// Everything between reading a message and answering it.
-    async fn handle(&self, peer: IpAddr, m: &Message<'_>, bytes: &[u8], mode: Mode) -> Handled {
+    async fn handle(
+        &self,
+        peer: IpAddr,
+        client_cert: Option<&[u8; 32]>,
+        m: &Message<'_>,
+        bytes: &[u8],
+        mode: Mode,
+    ) -> Handled {
         let Some(msh) = m.msh() else { return Handled::refused(internal("no MSH"), "unreadable") };
         let (app, facility) = (m.text(msh, 3, 1).trim().to_owned(), m.text(msh, 4, 1).trim().to_owned());
         let (integration, binding) = match self.store.integration_by_hl7_sender(&app, &facility).await {
-            Ok(Some((i, b))) if b.allows(peer) => (i, b),
+            Ok(Some((i, b))) if b.allows(peer) && b.cert_matches(client_cert) => (i, b),
             Ok(found) => {
-                let why = if found.is_some() { "address not allowed" } else { "unknown sender" };
+                let why = match &found {
+                    None => "unknown sender",
+                    Some((_, b)) if !b.allows(peer) => "address not allowed",
+                    Some(_) if client_cert.is_none() => "no client certificate",
+                    Some(_) => "client certificate not the one pinned",
+                };
                 self.audit_refused(peer, m, why);
                 let e = Hl7Error::at(
                     ErrorCode::ApplicationError,
@@ -180,7 +201,8 @@ impl AlarmService {
                     1,
                     3,
                     0,
-                    "sender not authorised: MSH-3 and MSH-4 name no system bound here, or not from this address",
+                    "sender not authorised: MSH-3 and MSH-4 name no system bound here, or not from this address, \
+                     or not with its certificate",
                 );
                 return Handled::refused(e, why);
             }

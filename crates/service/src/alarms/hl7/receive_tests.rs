@@ -44,6 +44,9 @@ async fn bound(f: &Fixture, scopes: Vec<IntegrationScope>, allowed: &[&str], r40
         test: false,
         default_kind: AlarmKind::Monitor,
         r40_ack,
+        status_address: None,
+        report_status: false,
+        client_cert_sha256: None,
     };
     f.s.integrations.set_hl7(By::Server, &id, Some(binding)).await.unwrap();
     id
@@ -51,7 +54,11 @@ async fn bound(f: &Fixture, scopes: Vec<IntegrationScope>, allowed: &[&str], r40
 
 async fn send(f: &Fixture, from: &str, text: &str) -> Option<(String, String, String)> {
     let ip: IpAddr = from.parse().unwrap();
-    let reply = f.s.alarms.receive_hl7(ip, text.as_bytes(), "WARDLINE").await?;
+    send_with(f, ip, None, text).await
+}
+
+async fn send_with(f: &Fixture, ip: IpAddr, cert: Option<&[u8; 32]>, text: &str) -> Option<(String, String, String)> {
+    let reply = f.s.alarms.receive_hl7(ip, cert, text.as_bytes(), "WARDLINE").await?;
     let reply = String::from_utf8(reply).unwrap();
     let m = Message::parse(&reply).unwrap();
     let msa = m.segment("MSA").unwrap();
@@ -111,7 +118,7 @@ async fn an_unknown_sender_another_address_an_unsupported_type_or_a_missing_scop
     let refused = send(&f, "10.1.2.3", adt).await.unwrap();
     assert_eq!((refused.0.as_str(), refused.2.as_str()), ("AR", "200"), "no hl7.adt scope");
     assert!(f.store.patient("HOSP|H1").await.unwrap().is_none());
-    let junk = f.s.alarms.receive_hl7(LOCAL.parse().unwrap(), b"\xff\xfe not hl7", "WARDLINE").await.unwrap();
+    let junk = f.s.alarms.receive_hl7(LOCAL.parse().unwrap(), None, b"\xff\xfe not hl7", "WARDLINE").await.unwrap();
     assert!(String::from_utf8_lossy(&junk).contains("MSA|AE"), "what is not a message is answered too");
 }
 
@@ -147,4 +154,33 @@ PID|||H1^^^HOSP^MR||Doe^Jane\rPV1||I|Ward 7^3^{bed}^Main\r"
     let reused = send(&f, LOCAL, &r40("C2", "A3", "start", "", "")).await.unwrap();
     assert_eq!((reused.0.as_str(), reused.2.as_str()), ("AR", "207"));
     assert!(f.store.alarm_by_source(&id, "A3").await.unwrap().is_none(), "nothing of it stored");
+}
+
+#[tokio::test]
+async fn a_binding_that_pins_a_certificate_takes_messages_only_over_a_connection_that_presented_it() {
+    let f = fixture();
+    let id = bound(&f, vec![IntegrationScope::Hl7Alarms], &["127.0.0.0/8"], R40Ack::Ack).await;
+    let mut binding = f.s.integrations.hl7(&id).await.unwrap().unwrap();
+    let pinned = [0x5au8; 32];
+    binding.client_cert_sha256 = Some("5A".repeat(32));
+    f.s.integrations.set_hl7(By::Server, &id, Some(binding)).await.unwrap();
+    let stored = f.s.integrations.hl7(&id).await.unwrap().unwrap();
+    assert_eq!(stored.client_cert_sha256, Some("5a".repeat(32)), "kept in lower case");
+    let ip: IpAddr = LOCAL.parse().unwrap();
+    let msg = r40("C1", "A1", "start", PV1, "|||AL|NE");
+    for (cert, what) in [(None, "no certificate (plain TCP)"), (Some(&[0x5bu8; 32]), "another certificate")] {
+        let refused = send_with(&f, ip, cert, &msg).await.unwrap();
+        assert_eq!((refused.0.as_str(), refused.2.as_str()), ("CR", "207"), "{what}");
+    }
+    assert!(f.store.alarm_by_source(&id, "A1").await.unwrap().is_none(), "nothing stored");
+    let trail = records(&f).await;
+    assert!(
+        trail
+            .iter()
+            .filter_map(|r| r.record.detail.as_deref())
+            .any(|d| d.contains("client certificate not the one pinned")),
+        "the refusal is audited"
+    );
+    assert_eq!(send_with(&f, ip, Some(&pinned), &msg).await.unwrap().0, "CA");
+    assert!(f.store.alarm_by_source(&id, "A1").await.unwrap().is_some());
 }
