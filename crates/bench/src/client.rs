@@ -182,6 +182,43 @@ impl Session {
         json_or_error(resp).await
     }
 
+    /// The events missing before a limited timeline, oldest first, as Element fills the gap: pages
+    /// of `/messages` back from `from` (at most `max_pages`) until an event `had` says this client
+    /// already had. Returns them and the pages fetched.
+    pub async fn gap_before(
+        &self,
+        room: &str,
+        from: &str,
+        max_pages: usize,
+        mut had: impl FnMut(&Value) -> bool,
+    ) -> (Vec<Value>, u64) {
+        let (mut missing, mut pages) = (Vec::new(), 0);
+        let mut from = from.to_owned();
+        for _ in 0..max_pages {
+            let page = crate::profile::ELEMENT_PAGE;
+            let Ok(page) = self.messages_before(room, &from, page, crate::profile::ELEMENT_MESSAGES_FILTER).await
+            else {
+                break;
+            };
+            pages += 1;
+            let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
+            let mut closed = chunk.is_empty();
+            for e in chunk {
+                if had(&e) {
+                    closed = true;
+                    break;
+                }
+                missing.push(e);
+            }
+            match page["end"].as_str() {
+                Some(end) if !closed => end.clone_into(&mut from),
+                _ => break,
+            }
+        }
+        missing.reverse();
+        (missing, pages)
+    }
+
     /// One `POST /search`, continuing from `next_batch` if given.
     pub async fn search(&self, body: &Value, next_batch: Option<&str>) -> Result<Value, ClientError> {
         match next_batch {

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::client::Session;
 use crate::ledger::Ledger;
-use crate::profile::{ELEMENT_MESSAGES_FILTER, ELEMENT_PAGE, ELEMENT_RECEIPT_INTERVAL};
+use crate::profile::ELEMENT_RECEIPT_INTERVAL;
 
 /// Most `/messages` pages fetched to fill one gap.
 const MAX_GAP_PAGES: usize = 50;
@@ -101,32 +101,14 @@ impl Reader {
     /// The events missing before a limited timeline, oldest first: pages back from `from`
     /// until an event this client already had.
     async fn gap(&self, room: &str, from: &str) -> Vec<Value> {
-        let mut missing = Vec::new();
-        let mut from = from.to_owned();
-        for _ in 0..MAX_GAP_PAGES {
-            let Ok(page) = self.session.messages_before(room, &from, ELEMENT_PAGE, ELEMENT_MESSAGES_FILTER).await
-            else {
-                break;
-            };
-            self.ledger().gap_pages += 1;
-            let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
-            let mut closed = chunk.is_empty();
-            {
-                let ledger = self.ledger();
-                for e in chunk {
-                    if ledger.already_had(room, &e) {
-                        closed = true;
-                        break;
-                    }
-                    missing.push(e);
-                }
-            }
-            match page["end"].as_str() {
-                Some(end) if !closed => end.clone_into(&mut from),
-                _ => break,
-            }
-        }
-        missing.reverse();
+        let ledger = &self.ledger;
+        let (missing, pages) = self
+            .session
+            .gap_before(room, from, MAX_GAP_PAGES, |e| {
+                ledger.lock().unwrap_or_else(PoisonError::into_inner).already_had(room, e)
+            })
+            .await;
+        self.ledger().gap_pages += pages;
         missing
     }
 }

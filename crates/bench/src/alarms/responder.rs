@@ -13,7 +13,6 @@ use super::plan::Alarm;
 use super::sources::storm_index;
 use crate::client::{Session, enc};
 use crate::escalation::person::response;
-use crate::profile::{ELEMENT_MESSAGES_FILTER, ELEMENT_PAGE};
 
 /// Most `/messages` pages fetched to fill one gap.
 const MAX_GAP_PAGES: usize = 20;
@@ -130,29 +129,11 @@ impl Responder {
 
     /// The events missing before a limited timeline, oldest first.
     async fn gap(&self, room: &str, from: &str) -> Vec<Value> {
-        let mut missing = Vec::new();
-        let mut from = from.to_owned();
-        for _ in 0..MAX_GAP_PAGES {
-            let Ok(page) = self.session.messages_before(room, &from, ELEMENT_PAGE, ELEMENT_MESSAGES_FILTER).await
-            else {
-                break;
-            };
-            let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
-            let mut closed = chunk.is_empty();
-            for e in chunk {
-                if e["event_id"].as_str().is_some_and(|id| self.seen.contains(id)) {
-                    closed = true;
-                    break;
-                }
-                missing.push(e);
-            }
-            match page["end"].as_str() {
-                Some(end) if !closed => end.clone_into(&mut from),
-                _ => break,
-            }
-        }
-        missing.reverse();
-        missing
+        let seen = &self.seen;
+        self.session
+            .gap_before(room, from, MAX_GAP_PAGES, |e| e["event_id"].as_str().is_some_and(|id| seen.contains(id)))
+            .await
+            .0
     }
 
     /// An alarm of the storm, seen for the first time on this phone: noted, and answered if

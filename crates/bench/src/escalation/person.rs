@@ -16,7 +16,6 @@ use super::checks::Observed;
 use super::clock::SimClock;
 use super::plan::{Cue, Plan};
 use crate::client::{Session, enc};
-use crate::profile::{ELEMENT_MESSAGES_FILTER, ELEMENT_PAGE};
 
 /// The block of the server's notices about an escalation.
 const NOTICE: &str = "org.wardline.escalation";
@@ -172,29 +171,12 @@ impl Person {
     /// The events missing before a limited timeline, oldest first: pages back from `from`
     /// until an event already seen.
     async fn gap(&self, room: &str, from: &str) -> Vec<Value> {
-        let mut missing = Vec::new();
-        let mut from = from.to_owned();
-        for _ in 0..MAX_GAP_PAGES {
-            let Ok(page) = self.session.messages_before(room, &from, ELEMENT_PAGE, ELEMENT_MESSAGES_FILTER).await
-            else {
-                break;
-            };
-            self.world.counts.gap_pages.fetch_add(1, Ordering::Relaxed);
-            let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
-            let mut closed = chunk.is_empty();
-            for e in chunk {
-                if e["event_id"].as_str().is_some_and(|id| self.seen.contains(id)) {
-                    closed = true;
-                    break;
-                }
-                missing.push(e);
-            }
-            match page["end"].as_str() {
-                Some(end) if !closed => end.clone_into(&mut from),
-                _ => break,
-            }
-        }
-        missing.reverse();
+        let seen = &self.seen;
+        let (missing, pages) = self
+            .session
+            .gap_before(room, from, MAX_GAP_PAGES, |e| e["event_id"].as_str().is_some_and(|id| seen.contains(id)))
+            .await;
+        self.world.counts.gap_pages.fetch_add(pages, Ordering::Relaxed);
         missing
     }
 
