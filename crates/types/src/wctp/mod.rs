@@ -11,7 +11,10 @@
 //! **Safety.** The text must be UTF-8 and at most [`MAX_BYTES`]; a document declaring entities
 //! is refused before it is parsed (no entity expansion at all, so no "billion laughs"), external
 //! entities are never fetched (no resolver is given to `roxmltree`), and the tree may hold at most
-//! [`MAX_NODES`] nodes. Parsing never panics.
+//! [`MAX_NODES`] nodes. WCTP has no namespaces: a document holding `xmlns` is refused before it
+//! is parsed (resolving thousands of nested prefix declarations costs seconds), and so is one
+//! nesting elements deeper than [`MAX_DEPTH`], found by a cheap scan. Parsing never panics;
+//! callers on an async runtime run it off the workers (`spawn_blocking`).
 
 mod parse;
 pub mod write;
@@ -26,6 +29,9 @@ pub const VERSION: &str = "wctp-dtd-v1r3";
 pub const MAX_BYTES: usize = 64 * 1024;
 /// The most nodes (elements, attributes' owners, text) one document may have.
 pub const MAX_NODES: u32 = 2_000;
+/// The deepest elements may nest (a page nests six deep: operation, request, payload, MCR,
+/// pair, choice).
+pub const MAX_DEPTH: usize = 12;
 /// The most choices a multiple-choice page may offer (a message's answers, 1️⃣ … 6️⃣).
 pub const MAX_CHOICES: usize = 6;
 
@@ -136,6 +142,9 @@ pub struct SubmitRequest {
     pub sender_id: String,
     /// `wctp-Originator@securityCode`.
     pub security_code: Option<String>,
+    /// Where the security code's value stands in the document read (bytes), for
+    /// [`SubmitRequest::redacted`].
+    pub security_code_at: Option<std::ops::Range<usize>>,
     /// `wctp-MessageControl@messageID`: the sender's id of this page.
     pub message_id: String,
     /// `@transactionID`.
@@ -154,6 +163,25 @@ pub struct SubmitRequest {
     pub recipient_id: String,
     /// What it says.
     pub payload: Payload,
+}
+
+impl SubmitRequest {
+    /// The document this request was read from (`bytes`, as given to [`parse()`]) with the
+    /// security code's value replaced by `redacted`: what may be kept, since the code is an API
+    /// key.
+    #[must_use]
+    pub fn redacted(&self, bytes: &[u8]) -> Vec<u8> {
+        match &self.security_code_at {
+            Some(at) if at.start <= at.end && at.end <= bytes.len() => {
+                let mut out = Vec::with_capacity(bytes.len());
+                out.extend_from_slice(bytes.get(..at.start).unwrap_or_default());
+                out.extend_from_slice(b"redacted");
+                out.extend_from_slice(bytes.get(at.end..).unwrap_or_default());
+                out
+            }
+            _ => bytes.to_vec(),
+        }
+    }
 }
 
 impl std::fmt::Debug for SubmitRequest {

@@ -6,7 +6,7 @@
 use roxmltree::{Document, Node, ParsingOptions};
 
 use super::{
-    Confirmation, DeliveryPriority, MAX_BYTES, MAX_NODES, McrChoice, NOT_VALID, Operation, Payload, SubmitRequest,
+    Confirmation, DeliveryPriority, MAX_BYTES, MAX_DEPTH, MAX_NODES, McrChoice, NOT_VALID, Operation, Payload, SubmitRequest,
     UNPARSABLE, VERSION_ERROR, WctpError,
 };
 
@@ -31,6 +31,14 @@ pub fn parse(bytes: &[u8]) -> Result<Operation, WctpError> {
     // No entity is ever expanded: a document that declares one is not read at all.
     if text.contains("<!ENTITY") {
         return Err(WctpError::new(UNPARSABLE, "entity declarations are not accepted"));
+    }
+    // WCTP has no namespaces: a document declaring one is not read (resolving many nested
+    // declarations costs far more than the document's size).
+    if text.contains("xmlns") {
+        return Err(WctpError::new(UNPARSABLE, "namespace declarations (xmlns) are not accepted"));
+    }
+    if depth(text) > MAX_DEPTH {
+        return Err(WctpError::new(UNPARSABLE, format!("elements are nested more than {MAX_DEPTH} deep")));
     }
     let options = ParsingOptions { allow_dtd: true, nodes_limit: MAX_NODES, ..ParsingOptions::default() };
     let doc = Document::parse_with_options(text, options)
@@ -57,6 +65,64 @@ pub fn parse(bytes: &[u8]) -> Result<Operation, WctpError> {
         "wctp-Confirmation" => confirmation(op).map(Operation::Confirmation),
         other => Ok(Operation::Other(other.to_owned())),
     }
+}
+
+/// How deep elements nest in `text`, found by one cheap pass before any parsing: start tags
+/// (outside comments, CDATA, processing instructions and declarations, with their attributes'
+/// quoted values skipped) count one deeper until their end tag. It can only over-count for
+/// text the parser would refuse anyway.
+fn depth(text: &str) -> usize {
+    let b = text.as_bytes();
+    let skip_to = |from: usize, end: &[u8]| -> usize {
+        b.get(from..)
+            .and_then(|rest| rest.windows(end.len()).position(|w| w == end))
+            .map_or(b.len(), |at| from + at + end.len())
+    };
+    let (mut i, mut depth, mut deepest) = (0, 0usize, 0usize);
+    while i < b.len() {
+        if b.get(i) != Some(&b'<') {
+            i += 1;
+            continue;
+        }
+        let rest = b.get(i..).unwrap_or_default();
+        if rest.starts_with(b"<!--") {
+            i = skip_to(i + 4, b"-->");
+        } else if rest.starts_with(b"<![CDATA[") {
+            i = skip_to(i + 9, b"]]>");
+        } else if rest.starts_with(b"<?") {
+            i = skip_to(i + 2, b"?>");
+        } else if rest.starts_with(b"<!") {
+            i = skip_to(i + 2, b">");
+        } else if rest.starts_with(b"</") {
+            depth = depth.saturating_sub(1);
+            i = skip_to(i + 2, b">");
+        } else {
+            depth += 1;
+            deepest = deepest.max(depth);
+            // To the tag's end, over quoted values (which may hold `>` and `/`).
+            let mut j = i + 1;
+            let mut quote = None;
+            let mut last = 0u8;
+            while let Some(&c) = b.get(j) {
+                match quote {
+                    Some(q) if c == q => quote = None,
+                    Some(_) => {}
+                    None if c == b'"' || c == b'\'' => quote = Some(c),
+                    None if c == b'>' => break,
+                    None => {}
+                }
+                if quote.is_none() && !c.is_ascii_whitespace() {
+                    last = c;
+                }
+                j += 1;
+            }
+            if last == b'/' {
+                depth = depth.saturating_sub(1);
+            }
+            i = j + 1;
+        }
+    }
+    deepest
 }
 
 fn name<'a>(n: Node<'a, '_>) -> &'a str {
@@ -149,6 +215,7 @@ fn submit(op: Node<'_, '_>) -> Result<SubmitRequest, WctpError> {
         submit_timestamp: header.attribute("submitTimestamp").map(str::to_owned),
         sender_id: required(originator, "senderID")?.to_owned(),
         security_code: originator.attribute("securityCode").map(str::to_owned),
+        security_code_at: originator.attribute_node("securityCode").map(|a| a.range_value()),
         message_id: required(control, "messageID")?.to_owned(),
         transaction_id: control.attribute("transactionID").map(str::to_owned),
         allow_response: flag(control, "allowResponse", true)?,

@@ -128,3 +128,54 @@ fn what_is_written_reads_back() {
     assert_eq!(write::escape("a\u{1}b\nc"), "ab&#10;c");
     assert_eq!(timestamp(Timestamp(1_764_584_100_123)), "2025-12-01T10:15:00");
 }
+
+#[test]
+fn the_security_code_is_redacted_from_what_is_kept() {
+    let s = submit(MCR);
+    let kept = String::from_utf8(s.redacted(MCR.as_bytes())).unwrap();
+    assert!(!kept.contains("wlk_secret"), "{kept}");
+    assert!(kept.contains("securityCode=\"redacted\""), "{kept}");
+    assert_eq!(kept, MCR.replace("wlk_secret", "redacted"), "nothing else changes");
+    // Written with single quotes, escaped, or without one at all.
+    let quoted = MCR.replace("securityCode=\"wlk_secret\"", "securityCode = 'wlk&#95;secret'");
+    let kept = String::from_utf8(submit(&quoted).redacted(quoted.as_bytes())).unwrap();
+    assert!(!kept.contains("wlk&#95;secret") && kept.contains("securityCode = 'redacted'"), "{kept}");
+    let none = MCR.replace(" securityCode=\"wlk_secret\"", "");
+    assert_eq!(submit(&none).redacted(none.as_bytes()), none.as_bytes());
+}
+
+#[test]
+fn namespaces_and_deep_nesting_are_refused_before_parsing() {
+    let code = |xml: &str| parse(xml.as_bytes()).err().map(|e| e.code);
+    // The hostile document: many prefixes declared on the root, and elements nested deep, each
+    // declaring one more (cubic to resolve).
+    let mut hostile = String::from("<wctp-Operation wctpVersion=\"wctp-dtd-v1r3\"");
+    for i in 0..1_700 {
+        hostile.push_str(&format!(" xmlns:p{i}=\"u\""));
+    }
+    hostile.push('>');
+    for i in 0..2_000 {
+        hostile.push_str(&format!("<q{i}:e xmlns:q{i}=\"u\">"));
+    }
+    let hostile = hostile.get(..MAX_BYTES.min(hostile.len())).unwrap_or_default().to_owned();
+    assert_eq!(code(&hostile), Some(UNPARSABLE));
+    assert_eq!(code(&MCR.replace("<wctp-Operation ", "<wctp-Operation xmlns=\"urn:x\" ")), Some(UNPARSABLE));
+    // Nesting beyond the depth, with no namespace at all.
+    let deep = |n: usize| {
+        format!(
+            "<wctp-Operation wctpVersion=\"wctp-dtd-v1r3\"><wctp-VersionQuery inquirer=\"x\"/>{}{}</wctp-Operation>",
+            "<a>".repeat(n),
+            "</a>".repeat(n)
+        )
+    };
+    assert_eq!(code(&deep(MAX_DEPTH)), Some(UNPARSABLE));
+    assert_eq!(code(&deep(MAX_DEPTH - 2)), Some(NOT_VALID), "read, then refused for its structure");
+    // Quoted `>` and `/>` in values, comments and empty elements do not hide depth.
+    let hidden = format!(
+        "<wctp-Operation wctpVersion=\"wctp-dtd-v1r3\">{}</wctp-Operation>",
+        "<a v=\"/>\" w='>'><!-- <b> --><c/>".repeat(MAX_DEPTH)
+    );
+    assert_eq!(code(&hidden), Some(UNPARSABLE));
+    // A real page is not that deep.
+    assert!(parse(MCR.as_bytes()).is_ok());
+}
