@@ -82,6 +82,20 @@ enum Attempt {
     Failed(String),
 }
 
+/// What a paging system's `wctp-Confirmation` to a report means: success is sent; a `5xx`
+/// failure (the WCTP "send again" series) is tried again; any other failure (`3xx` the report
+/// itself, `4xx` its addressing) would fail the same way again, so it fails for good.
+fn wctp_confirmation(c: &wardline_types::wctp::Confirmation) -> Attempt {
+    if c.success {
+        return Attempt::Sent;
+    }
+    let said = format!("the paging system answered wctp-Failure {}", quoted(&c.code));
+    match c.code.trim().parse::<u16>() {
+        Ok(500..=599) => Attempt::Retry(said),
+        _ => Attempt::Failed(said),
+    }
+}
+
 /// Reports to hospital systems: their webhooks (`webhooks.rs`) and the task that sends.
 pub struct IntegrationOutbox {
     pub(super) store: Arc<dyn Store>,
@@ -302,11 +316,8 @@ impl IntegrationOutbox {
             Ok(answer) if !(200..300).contains(&answer.status) => {
                 Attempt::Retry(format!("the paging system answered HTTP {}", answer.status))
             }
-            Ok(answer) => match wardline_types::wctp::parse(&answer.body) {
-                Ok(wardline_types::wctp::Operation::Confirmation(c)) if c.success => Attempt::Sent,
-                Ok(wardline_types::wctp::Operation::Confirmation(c)) => {
-                    Attempt::Retry(format!("the paging system answered wctp-Failure {}", quoted(&c.code)))
-                }
+            Ok(answer) => match crate::alarms::wctp::parse_off_worker(answer.body).await {
+                Ok(wardline_types::wctp::Operation::Confirmation(c)) => wctp_confirmation(&c),
                 Ok(_) => Attempt::Retry("the paging system answered with another operation".into()),
                 Err(e) => Attempt::Retry(format!("the paging system's answer was not WCTP ({})", e.code)),
             },
@@ -491,6 +502,27 @@ mod hl7_answer_tests {
             [answer(&format!("MSA|XX|{id}\r")), answer("MSA|CA|another\r"), answer(""), b"not hl7".to_vec(), Vec::new()]
         {
             assert!(matches!(hl7_outcome(&retry, &id), Attempt::Retry(_)), "{:?}", String::from_utf8_lossy(&retry));
+        }
+    }
+}
+
+#[cfg(test)]
+mod wctp_answers {
+    use wardline_types::wctp::Confirmation;
+
+    use super::{Attempt, wctp_confirmation};
+
+    fn answer(success: bool, code: &str) -> Attempt {
+        wctp_confirmation(&Confirmation { success, code: code.into(), text: None })
+    }
+
+    #[test]
+    fn only_a_send_again_failure_is_retried() {
+        assert_eq!(answer(true, "200"), Attempt::Sent);
+        assert!(matches!(answer(false, "500"), Attempt::Retry(_)));
+        assert!(matches!(answer(false, " 504 "), Attempt::Retry(_)));
+        for code in ["300", "302", "401", "402", "403", "600", "x"] {
+            assert!(matches!(answer(false, code), Attempt::Failed(_)), "{code}");
         }
     }
 }

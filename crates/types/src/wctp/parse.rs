@@ -6,8 +6,8 @@
 use roxmltree::{Document, Node, ParsingOptions};
 
 use super::{
-    Confirmation, DeliveryPriority, MAX_BYTES, MAX_DEPTH, MAX_NODES, McrChoice, NOT_VALID, Operation, Payload, SubmitRequest,
-    UNPARSABLE, VERSION_ERROR, WctpError,
+    Confirmation, DeliveryPriority, MAX_BYTES, MAX_DEPTH, MAX_NODES, McrChoice, NOT_VALID, Operation, Payload,
+    SubmitRequest, UNPARSABLE, VERSION_ERROR, WctpError,
 };
 
 /// The `wctpVersion`s taken: 1.3 and the earlier 1.x revisions, whose `SubmitRequest` has the

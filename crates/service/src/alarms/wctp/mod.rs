@@ -153,7 +153,7 @@ impl AlarmService {
         body: &[u8],
         endpoint: &str,
     ) -> WctpAnswer {
-        let op = match wctp::parse(body) {
+        let op = match parse_off_worker(body.to_vec()).await {
             Ok(op) => op,
             Err(e) => return WctpAnswer::refused(&e, None),
         };
@@ -212,16 +212,10 @@ impl AlarmService {
                 None,
             ));
         };
-        let caller = integrations.authenticate(key, scope, ip, endpoint).await.map_err(|e| {
-            let code = match e {
-                crate::ServiceError::Forbidden(_) => INVALID_SENDER,
-                _ => INVALID_SECURITY_CODE,
-            };
-            WctpAnswer::refused(
-                &err(code, "the key is not valid for this sender: it is unknown, revoked or lacks the scope wctp"),
-                None,
-            )
-        })?;
+        let caller = integrations
+            .authenticate(key, scope, ip, endpoint)
+            .await
+            .map_err(|e| WctpAnswer::refused(&auth_refusal(&e), None))?;
         if caller.integration.id != integration.id {
             // Another integration's good key: refused, and recorded against the key's owner.
             let mut rec = self.audit.entry(Some(&caller.actor()), AuditAction::IntegrationUse, Outcome::Denied);
@@ -329,7 +323,8 @@ impl AlarmService {
             integration: caller.integration.id.clone(),
             protocol: IntakeProtocol::Wctp,
             intake_key: r.message_id.clone(),
-            raw: Some(body.to_vec()),
+            // The security code is an API key: never kept.
+            raw: Some(r.redacted(body)),
             received: self.clock.now(),
             change: AlarmChange::Open(Box::new(NewAlarm {
                 id: super::intake::new_alarm_id(),
@@ -393,6 +388,33 @@ impl AlarmService {
         slot.record(rec);
         WctpAnswer { xml: write::success("Accepted"), actor: Some(actor) }
     }
+}
+
+/// What a failed check of a key is answered with: a bad key `402`, a key without the scope or
+/// of a revoked integration `401`; anything else (the rate limit, the store, the audit trail)
+/// is this server's trouble, `500`, for the sender to send the page again.
+fn auth_refusal(e: &crate::ServiceError) -> WctpError {
+    match e {
+        crate::ServiceError::Forbidden(_) => err(
+            INVALID_SENDER,
+            "the key is not valid for this sender: its integration is revoked or lacks the scope wctp",
+        ),
+        crate::ServiceError::UnknownToken => {
+            err(INVALID_SECURITY_CODE, "the key is not valid for this sender: it is unknown, revoked or expired")
+        }
+        _ => err(PROCESSING_ERROR, "the page could not be taken now: send it again"),
+    }
+}
+
+/// Parses a WCTP document off the async workers (a document is small and bounded, but its
+/// parse is CPU work a hostile sender chooses).
+///
+/// # Errors
+/// As [`wctp::parse`]; `500` if the blocking task could not run.
+pub(crate) async fn parse_off_worker(bytes: Vec<u8>) -> Result<Operation, WctpError> {
+    tokio::task::spawn_blocking(move || wctp::parse(&bytes))
+        .await
+        .unwrap_or_else(|_| Err(err(PROCESSING_ERROR, "the document could not be read now: send it again")))
 }
 
 /// An element name a sender chose, fit for an answer and the log.

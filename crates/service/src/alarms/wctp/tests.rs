@@ -129,3 +129,28 @@ async fn the_sender_is_checked_by_its_key_either_way() {
     let q = r#"<wctp-Operation wctpVersion="wctp-dtd-v1r3"><wctp-VersionQuery inquirer="nc"/></wctp-Operation>"#;
     assert!(post(&f, None, q).await.contains("dtdName=\"wctp-dtd-v1r3\""));
 }
+
+#[test]
+fn only_a_bad_key_is_answered_as_one() {
+    use crate::ServiceError;
+    assert_eq!(super::auth_refusal(&ServiceError::UnknownToken).code, wctp::INVALID_SECURITY_CODE);
+    assert_eq!(super::auth_refusal(&ServiceError::forbidden("no scope")).code, wctp::INVALID_SENDER);
+    // The server's own trouble is for the sender to send again, not a bad key.
+    for e in [ServiceError::RateLimited { retry_after_ms: 1000 }, ServiceError::Internal("store".into())] {
+        assert_eq!(super::auth_refusal(&e).code, wctp::PROCESSING_ERROR, "{e:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_hostile_document_is_refused_off_the_workers() {
+    let mut hostile = String::from("<wctp-Operation wctpVersion=\"wctp-dtd-v1r3\"");
+    for i in 0..1_700 {
+        hostile.push_str(&format!(" xmlns:p{i}=\"u\""));
+    }
+    hostile.push('>');
+    for i in 0..2_000 {
+        hostile.push_str(&format!("<q{i}:e xmlns:q{i}=\"u\">"));
+    }
+    let e = super::parse_off_worker(hostile.into_bytes()).await.unwrap_err();
+    assert_eq!(e.code, wctp::UNPARSABLE);
+}
