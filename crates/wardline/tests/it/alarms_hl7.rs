@@ -300,8 +300,12 @@ async fn killed_between_storing_and_acknowledging_the_resend_is_answered_from_th
     let id = listed[0]["alarm_id"].as_str().unwrap().to_owned();
     let a = alarm_view(&boss, &id, "was delivered", |a| a["outcome"] == "notified").await;
     let room = a["room_id"].as_str().unwrap().to_owned();
+    // Not delivered before the kill, it is more than 30 s old on the restarted server's clock,
+    // so it goes to the failsafe rule (the administrators) rather than the arrest team: either
+    // way it is posted once, where its rule says.
+    let reader = if a["rule_id"] == "failsafe" { &boss } else { &ada };
     let posted: Vec<Value> =
-        messages(&ada, &room).await.into_iter().filter(|e| e["content"]["org.wardline.alarm"].is_object()).collect();
+        messages(reader, &room).await.into_iter().filter(|e| e["content"]["org.wardline.alarm"].is_object()).collect();
     assert_eq!(posted.len(), 1, "dispatched once: {posted:?}");
 }
 
