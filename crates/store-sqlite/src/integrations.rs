@@ -93,6 +93,16 @@ fn to_key(r: KeyRow) -> StoreResult<IntegrationKey> {
     })
 }
 
+/// The integration `id`, which must exist (else `NotFound`) and be active (else `Conflict`):
+/// what a change to its bindings needs first.
+pub(crate) fn active_one(c: &Connection, id: &str) -> StoreResult<Integration> {
+    match read_one(c, id)? {
+        None => Err(StoreError::NotFound),
+        Some(i) if !i.active => Err(StoreError::Conflict(format!("the integration {} is revoked", i.id))),
+        Some(i) => Ok(i),
+    }
+}
+
 pub(crate) fn read_one(c: &Connection, id: &str) -> StoreResult<Option<Integration>> {
     let r = query_one(c, &format!("SELECT {COLUMNS} FROM integrations WHERE id = ?1"), params![id], row)
         .optional()
@@ -172,13 +182,7 @@ impl IntegrationStore for SqliteStore {
     async fn add_integration_key(&self, key: IntegrationKey) -> StoreResult<()> {
         self.writer
             .write(move |w| {
-                match read_one(w.tx, key.integration.as_str())? {
-                    None => return Err(StoreError::NotFound),
-                    Some(i) if !i.active => {
-                        return Err(StoreError::Conflict(format!("the integration {} is revoked", i.id)));
-                    }
-                    Some(_) => {}
-                }
+                active_one(w.tx, key.integration.as_str())?;
                 let n = exec(
                     w.tx,
                     "INSERT INTO integration_keys (key_id, integration_id, secret_sha256, label, created_ts, expires_ts,
@@ -279,13 +283,7 @@ impl IntegrationStore for SqliteStore {
         let reports = binding.is_some_and(|b| b.report_status && b.status_address.is_some());
         self.writer
             .write(move |w| {
-                match read_one(w.tx, id.as_str())? {
-                    None => return Err(StoreError::NotFound),
-                    Some(i) if !i.active => {
-                        return Err(StoreError::Conflict(format!("the integration {} is revoked", i.id)));
-                    }
-                    Some(_) => {}
-                }
+                active_one(w.tx, id.as_str())?;
                 let taken: Option<String> = query_one(
                     w.tx,
                     "SELECT id FROM integrations

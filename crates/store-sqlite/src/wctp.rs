@@ -11,7 +11,7 @@ use wardline_types::escalation::Target;
 use wardline_types::integration::IntegrationId;
 use wardline_types::wctp_binding::{WctpBinding, WctpRecipient};
 
-use crate::integrations::read_one;
+use crate::integrations::{active_one, read_one};
 use crate::rows::{exec, query_one, sql_ts, ts};
 use crate::{SqliteStore, backend_err};
 
@@ -46,13 +46,7 @@ impl WctpStore for SqliteStore {
         let reply_url = binding.and_then(|b| b.reply_url.clone());
         self.writer
             .write(move |w| {
-                match read_one(w.tx, id.as_str())? {
-                    None => return Err(StoreError::NotFound),
-                    Some(i) if !i.active => {
-                        return Err(StoreError::Conflict(format!("the integration {} is revoked", i.id)));
-                    }
-                    Some(_) => {}
-                }
+                active_one(w.tx, id.as_str())?;
                 let taken: Option<String> = query_one(
                     w.tx,
                     "SELECT id FROM integrations WHERE wctp_sender_id = ?1 AND id <> ?2",
