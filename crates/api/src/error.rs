@@ -31,6 +31,11 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "M_BAD_JSON", message)
     }
 
+    /// 400 `M_NOT_JSON`: the body is not JSON at all.
+    pub fn not_json(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "M_NOT_JSON", message)
+    }
+
     /// 400 `M_INVALID_PARAM`.
     pub fn invalid_param(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "M_INVALID_PARAM", message)
@@ -182,7 +187,7 @@ impl From<FromHttpRequestError> for ApiError {
             }
             FromHttpRequestError::Deserialization(d) => match d {
                 DeserializationError::Json(j) if j.is_syntax() || j.is_eof() => {
-                    Self::new(StatusCode::BAD_REQUEST, "M_NOT_JSON", format!("request body is not valid JSON: {j}"))
+                    Self::not_json(format!("request body is not valid JSON: {j}"))
                 }
                 DeserializationError::Json(j) => Self::bad_json(format!("invalid request body: {j}")),
                 DeserializationError::Query(q) => Self::invalid_param(format!("invalid query parameter: {q}")),

@@ -2,10 +2,11 @@
 //! and subscribing by ward, specialty or for all.
 //!
 //! - `GET /alert_topics` → `200 {"topics": [{"id", "name", "description", "may_subscribe",
-//!   "scopes": ["all" | "ward:<ward>" | "specialty:<specialty>"]}]}`;
+//!   "allowed_scopes": null (any) | [...], "scopes": ["all" | "ward:<ward>" |
+//!   "specialty:<specialty>"]}]}`;
 //! - `PUT /alert_topics/{topicId}/subscription {"scopes": [...]}` → `200 {"scopes": [...]}`
-//!   (`[]` unsubscribes): `403` a topic not open to the caller, `404` no such topic, `400` a
-//!   scope that is not one (the error says which);
+//!   (`[]` unsubscribes): `403` a topic (or a scope of it) not open to the caller, `404` no such
+//!   topic, `400` a scope that is not one (the error says which);
 //! - `DELETE /alert_topics/{topicId}/subscription` → `200 {}`.
 
 use axum::Json;
@@ -50,6 +51,7 @@ async fn list(State(s): State<Services>, Staff(c): Staff) -> Result<Response, Ap
                 "name": t.topic.name,
                 "description": t.topic.description,
                 "may_subscribe": t.may_subscribe,
+                "allowed_scopes": t.allowed_scopes,
                 "scopes": t.scopes,
             })
         })
@@ -72,7 +74,10 @@ async fn subscribe(
     b: Bytes,
 ) -> Result<Response, ApiError> {
     let id = topic_id(&raw)?;
-    let body: SubscriptionBody = serde_json::from_slice(&b).map_err(|e| ApiError::bad_json(e.to_string()))?;
+    let body: SubscriptionBody = match serde_json::from_slice::<Value>(&b) {
+        Err(e) => return Err(ApiError::not_json(e.to_string())),
+        Ok(v) => serde_json::from_value(v).map_err(|e| ApiError::bad_json(e.to_string()))?,
+    };
     let scopes = body
         .scopes
         .iter()

@@ -208,20 +208,36 @@ fn open(c: &Connection, intake: &Intake, new: &NewAlarm) -> StoreResult<IntakeOu
     Ok(IntakeOutcome::New { alarm })
 }
 
-/// Opens each alert of a result that its integration has not raised yet.
+/// Opens each alert of a result that its integration has not raised yet, and brings those it
+/// has (still active) up to date.
 fn results(c: &Connection, intake: &Intake, alerts: &[NewAlarm]) -> StoreResult<IntakeOutcome> {
-    let (mut raised, mut known) = (Vec::new(), 0);
+    let (mut raised, mut changed, mut known) = (Vec::new(), Vec::new(), 0);
     for new in alerts {
-        if read_one(c, "integration_id = ?1 AND source_id = ?2", params![intake.integration.as_str(), new.source_id])?
-            .is_some()
-        {
-            known += 1;
+        let found =
+            read_one(c, "integration_id = ?1 AND source_id = ?2", params![intake.integration.as_str(), new.source_id])?;
+        let Some(alarm) = found else {
+            insert_alarm(c, intake, new)?;
+            raised.push(read_one(c, "id = ?1", params![new.id.as_str()])?.ok_or(StoreError::NotFound)?);
             continue;
+        };
+        let outcome = dispatch::update_by_source(
+            c,
+            intake,
+            &alarm.id,
+            Some(new.priority),
+            Some(&new.text),
+            Some(&new.location),
+        )?;
+        match outcome {
+            IntakeOutcome::Changed { alarm } => {
+                exec(c, "UPDATE alarms SET details = ?2 WHERE id = ?1", params![alarm.id.as_str(), new.details])
+                    .map_err(backend_err)?;
+                changed.push(read_one(c, "id = ?1", params![alarm.id.as_str()])?.ok_or(StoreError::NotFound)?);
+            }
+            _ => known += 1,
         }
-        insert_alarm(c, intake, new)?;
-        raised.push(read_one(c, "id = ?1", params![new.id.as_str()])?.ok_or(StoreError::NotFound)?);
     }
-    Ok(IntakeOutcome::Results { raised, known })
+    Ok(IntakeOutcome::Results { raised, changed, known })
 }
 
 /// Keeps an HL7 message's key with its answer and the message, whatever it did (a resend of

@@ -139,8 +139,8 @@ pub enum AlarmChange {
     /// acknowledged only once both its key and its effect are stored.
     Adt(Box<crate::PatientUpdate>),
     /// A result (HL7 `ORU^R01`) raising a clinical alert per observation that a rule wants:
-    /// each opened unless the integration already raised one under its source id, all in the
-    /// intake write (none: the message is only kept).
+    /// each opened, or, when the integration raised one under its source id already and it is
+    /// active, brought up to date; all in the intake write (none: the message is only kept).
     Results(Vec<NewAlarm>),
 }
 
@@ -203,7 +203,11 @@ pub enum IntakeOutcome {
     Results {
         /// The new alerts.
         raised: Vec<Alarm>,
-        /// Those already raised under their source ids, left as they were.
+        /// Alerts raised already under their source ids (an earlier result of the same
+        /// order) and still active, brought up to date: their text, priority, place and
+        /// details; dispatch edits their message.
+        changed: Vec<Alarm>,
+        /// Those raised already that this result changes nothing of, or that have ended.
         known: usize,
     },
     /// The intake repeats one already stored that was about no alarm (an ADT message, an HL7

@@ -284,6 +284,12 @@ impl AlarmRule {
         }
         if let Some(o) = &self.matches.observation {
             o.check().map_err(RuleError::Observation)?;
+            let kinds = &self.matches.kinds;
+            if !kinds.is_empty() && !kinds.contains(&AlarmKind::ClinicalAlert) {
+                return Err(RuleError::Observation(
+                    "observation: only clinical alerts carry one: kinds must include clinical_alert or be left out",
+                ));
+            }
         }
         // A topic rule's recipients are its subscribers; its targets are whom it adds.
         let empty_ok = matches!(a.mode, Mode::Record | Mode::Topic);
@@ -521,6 +527,8 @@ mod tests {
         assert!(!r.matches(&facts));
         facts.observation = None;
         assert!(!r.matches(&facts), "an alarm without an observation is no result");
+        r.matches.kinds = vec![AlarmKind::Monitor];
+        assert!(matches!(r.check(), Err(RuleError::Observation(_))), "a match no alarm could fit");
     }
 
     #[test]

@@ -85,9 +85,35 @@ pub struct AlertTopic {
     /// What it is for, for those choosing it.
     #[serde(default)]
     pub description: String,
-    /// Who may subscribe: the holders of these roles and these people (checked again for
-    /// every alert: someone who has left the role stops receiving it).
-    pub open_to: Vec<Target>,
+    /// Who may subscribe, and to which scopes: the holders of these roles and these people
+    /// (checked again for every alert: someone who has left the role stops receiving it).
+    pub open_to: Vec<OpenTo>,
+}
+
+/// One entry of who may subscribe to a topic: a role or a person, with the scopes they may
+/// subscribe to (left out: any, `all` included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenTo {
+    /// The role or person.
+    #[serde(flatten)]
+    pub target: Target,
+    /// The scopes they may choose (a Ward 7 nurse: `ward:Ward 7`); left out, any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<TopicScope>>,
+}
+
+impl OpenTo {
+    /// Anyone this names, for any scope.
+    #[must_use]
+    pub fn any_scope(target: Target) -> Self {
+        Self { target, scopes: None }
+    }
+
+    /// Does it let its holders choose `scope`? (Ward and specialty names compare ignoring case.)
+    #[must_use]
+    pub fn allows(&self, scope: &TopicScope) -> bool {
+        self.scopes.as_ref().is_none_or(|allowed| allowed.iter().any(|a| a.same_as(scope)))
+    }
 }
 
 /// Why a topic is refused.
@@ -100,7 +126,7 @@ pub enum TopicError {
     #[error("description is at most 500 characters, without control characters other than line breaks")]
     Description,
     /// Nobody, or too many.
-    #[error("open_to names 1 to 20 roles or people: who may subscribe")]
+    #[error("open_to names 1 to 20 roles or people (who may subscribe), each with 1 to 20 scopes if it limits them")]
     OpenTo,
 }
 
@@ -123,7 +149,10 @@ impl AlertTopic {
         {
             return Err(TopicError::Description);
         }
-        if self.open_to.is_empty() || self.open_to.len() > MAX_OPEN_TO {
+        if self.open_to.is_empty()
+            || self.open_to.len() > MAX_OPEN_TO
+            || self.open_to.iter().any(|o| o.scopes.as_ref().is_some_and(|s| s.is_empty() || s.len() > MAX_SCOPES))
+        {
             return Err(TopicError::OpenTo);
         }
         Ok(())
@@ -170,14 +199,25 @@ impl TopicScope {
         }
     }
 
-    /// Does it cover an alert on `ward` under `specialty`?
+    /// Does it cover an alert on `ward` under a specialty known by any of `specialty` (its
+    /// code and its name)?
     #[must_use]
-    pub fn covers(&self, ward: Option<&str>, specialty: Option<&str>) -> bool {
-        let same = |want: &str, have: Option<&str>| have.is_some_and(|h| h.trim().eq_ignore_ascii_case(want.trim()));
+    pub fn covers(&self, ward: Option<&str>, specialty: &[&str]) -> bool {
+        let same = |want: &str, have: &str| have.trim().eq_ignore_ascii_case(want.trim());
         match self {
             Self::All => true,
-            Self::Ward(w) => same(w, ward),
-            Self::Specialty(s) => same(s, specialty),
+            Self::Ward(w) => ward.is_some_and(|h| same(w, h)),
+            Self::Specialty(s) => specialty.iter().any(|h| same(s, h)),
+        }
+    }
+
+    /// The same scope, ignoring case in names.
+    #[must_use]
+    pub fn same_as(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::All, Self::All) => true,
+            (Self::Ward(a), Self::Ward(b)) | (Self::Specialty(a), Self::Specialty(b)) => a.eq_ignore_ascii_case(b),
+            _ => false,
         }
     }
 }
@@ -250,8 +290,11 @@ impl Reading {
         .into_iter()
         .find_map(|(p, c)| v.strip_prefix(p).map(|r| (c, r.trim())))
         .unwrap_or((Comparison::Eq, v));
-        let plain = rest.strip_prefix('+').unwrap_or(rest);
-        let digits = plain.strip_prefix('-').unwrap_or(plain);
+        let (plain, digits) = match (rest.strip_prefix('+'), rest.strip_prefix('-')) {
+            (Some(p), _) => (p, p),
+            (None, Some(d)) => (rest, d),
+            (None, None) => (rest, rest),
+        };
         let ok = !digits.is_empty()
             && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
             && digits.bytes().filter(|b| *b == b'.').count() <= 1
@@ -328,8 +371,8 @@ impl ObservationMatch {
         if !one_line(&self.code, MAX_OBSERVATION_PART) || self.code.trim() != self.code {
             return Err("observation.code is 1 to 64 characters, without surrounding spaces");
         }
-        if self.system.as_deref().is_some_and(|s| !one_line(s, MAX_OBSERVATION_PART)) {
-            return Err("observation.system is 1 to 64 characters");
+        if self.system.as_deref().is_some_and(|s| !one_line(s, MAX_OBSERVATION_PART) || s.trim() != s) {
+            return Err("observation.system is 1 to 64 characters, without surrounding spaces");
         }
         Ok(())
     }
@@ -345,6 +388,31 @@ impl ObservationMatch {
     #[must_use]
     pub fn fits(&self, o: &Observation) -> bool {
         self.wants(o) && Reading::parse(&o.value).is_some_and(|r| proves(r, self.op, self.value.0))
+    }
+
+    /// Might it cover this observation, though the value does not prove it? Its code is wanted
+    /// and its value is no number, or a bound that leaves the threshold possible (`>6` for
+    /// `≥ 7`). Such an observation must reach a person, who can tell.
+    #[must_use]
+    pub fn may_fit(&self, o: &Observation) -> bool {
+        self.wants(o) && Reading::parse(&o.value).is_none_or(|r| possible(r, self.op, self.value.0))
+    }
+}
+
+/// Might a value `r` allows stand `op` to `t`?
+fn possible(r: Reading, op: Comparison, t: f64) -> bool {
+    use Comparison::{Eq, Ge, Gt, Le, Lt};
+    let x = r.number;
+    // The values `r` allows: below x, at most x, x, at least x, above x.
+    match (r.comparator, op) {
+        (Eq, _) => proves(r, op, t),
+        (Gt | Ge, Ge | Gt) | (Lt | Le, Le | Lt) => true,
+        (Gt, Le | Eq) => x < t,
+        (Ge, Le | Eq) => x <= t,
+        (Gt | Ge, Lt) => x < t,
+        (Lt, Ge | Eq) => x > t,
+        (Le, Ge | Eq) => x >= t,
+        (Lt | Le, Gt) => x > t,
     }
 }
 
@@ -384,7 +452,7 @@ mod tests {
         assert_eq!(Reading::parse(".5").map(|r| r.number), Some(0.5));
         let bound = Reading::parse(">= 90").unwrap();
         assert_eq!((bound.comparator, bound.number), (Comparison::Ge, 90.0));
-        for bad in ["7,5", "", "high", "1e3", "inf", "NaN", "7.5.1", ".", "-", "7 mmol", "0x10", ">"] {
+        for bad in ["7,5", "", "high", "1e3", "inf", "NaN", "7.5.1", ".", "-", "7 mmol", "0x10", ">", "+-5", "-+5", "--5"] {
             assert!(Reading::parse(bad).is_none(), "{bad:?}");
         }
     }
@@ -415,6 +483,21 @@ mod tests {
     }
 
     #[test]
+    fn a_bound_that_leaves_the_threshold_possible_may_fit_and_one_that_rules_it_out_does_not() {
+        let ge7 = rule(Comparison::Ge, 7.0);
+        assert!(ge7.may_fit(&obs("NEWS2", ">6")) && !ge7.fits(&obs("NEWS2", ">6")));
+        assert!(ge7.may_fit(&obs("NEWS2", "high")), "no number: a person must look");
+        assert!(!ge7.may_fit(&obs("NEWS2", "<7")), "below 7 for certain");
+        assert!(ge7.may_fit(&obs("NEWS2", "<=7")));
+        assert!(!ge7.may_fit(&obs("NEWS2", "5")));
+        assert!(!ge7.may_fit(&obs("HR", "high")), "a code no rule wants");
+        let le3 = rule(Comparison::Le, 3.0);
+        assert!(le3.may_fit(&obs("NEWS2", "<5")) && !le3.may_fit(&obs("NEWS2", ">3")) && le3.may_fit(&obs("NEWS2", ">=3")));
+        let eq3 = rule(Comparison::Eq, 3.0);
+        assert!(eq3.may_fit(&obs("NEWS2", ">2")) && !eq3.may_fit(&obs("NEWS2", ">3")));
+    }
+
+    #[test]
     fn a_system_given_must_match_and_one_left_out_matches_any() {
         let mut m = rule(Comparison::Ge, 7.0);
         m.system = Some("l".into());
@@ -435,19 +518,34 @@ mod tests {
             assert!(TopicScope::parse(bad).is_err(), "{bad:?}");
         }
         let w7 = TopicScope::Ward("Ward 7".into());
-        assert!(w7.covers(Some(" ward 7"), None));
-        assert!(!w7.covers(Some("Ward 8"), Some("Ward 7")));
-        assert!(!w7.covers(None, None));
-        assert!(TopicScope::Specialty("Renal".into()).covers(None, Some("RENAL")));
-        assert!(TopicScope::All.covers(None, None));
+        assert!(w7.covers(Some(" ward 7"), &[]));
+        assert!(!w7.covers(Some("Ward 8"), &["Ward 7"]));
+        assert!(!w7.covers(None, &[]));
+        let renal = TopicScope::Specialty("ren".into());
+        assert!(renal.covers(None, &["REN", "Renal medicine"]), "by its code");
+        assert!(TopicScope::Specialty("renal medicine".into()).covers(None, &["REN", "Renal medicine"]), "or its name");
+        assert!(!renal.covers(None, &["MED", "General medicine"]));
+        assert!(TopicScope::All.covers(None, &[]));
     }
 
     #[test]
     fn a_topic_needs_a_name_and_someone_it_is_open_to() {
         let role = Target::Role { role: crate::role::RoleId::parse("med-reg").unwrap() };
-        let mut t =
-            AlertTopic { id: TopicId::parse("news2").unwrap(), name: "NEWS2 ≥ 7".into(), description: String::new(), open_to: vec![role] };
+        let mut t = AlertTopic {
+            id: TopicId::parse("news2").unwrap(),
+            name: "NEWS2 ≥ 7".into(),
+            description: String::new(),
+            open_to: vec![OpenTo::any_scope(role.clone())],
+        };
         assert_eq!(t.check(), Ok(()));
+        t.open_to[0].scopes = Some(vec![]);
+        assert_eq!(t.check(), Err(TopicError::OpenTo), "a limit that allows nothing");
+        let w7 = OpenTo { target: role, scopes: Some(vec![TopicScope::Ward("Ward 7".into())]) };
+        assert!(w7.allows(&TopicScope::Ward("WARD 7".into())));
+        assert!(!w7.allows(&TopicScope::All), "a ward's nurse may not take every ward's");
+        let json = serde_json::to_value(&w7).unwrap();
+        assert_eq!(json, serde_json::json!({"kind": "role", "role": "med-reg", "scopes": ["ward:Ward 7"]}));
+        assert_eq!(serde_json::from_value::<OpenTo>(serde_json::json!({"kind": "role", "role": "med-reg"})).unwrap().scopes, None);
         t.open_to.clear();
         assert_eq!(t.check(), Err(TopicError::OpenTo));
         t.name = "a\nb".into();

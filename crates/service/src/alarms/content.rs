@@ -75,8 +75,10 @@ fn block(alarm: &Alarm) -> Value {
         b["patient"] = json!(p);
     }
     if let Some(r) = super::results::ResultDetails::of(alarm) {
-        b["observation"] = json!(r.observation);
-        if let Some(s) = r.specialty {
+        if let Some(o) = r.observation {
+            b["observation"] = json!(o);
+        }
+        if let Some(s) = r.specialty_name.or(r.specialty) {
             b["specialty"] = json!(s);
         }
     }

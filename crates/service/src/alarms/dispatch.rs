@@ -286,8 +286,9 @@ impl AlarmService {
             Mode::Topic => {
                 // The topic's subscribers whose scope covers the alert, as they stand now.
                 let id = rule.action.topic.as_ref().ok_or_else(|| ServiceError::Internal("a topic rule without its topic".into()))?;
-                let specialty = super::results::ResultDetails::of(alarm).and_then(|r| r.specialty);
-                for u in self.alert_recipients(id, alarm.location.ward.as_deref(), specialty.as_deref()).await? {
+                let result = super::results::ResultDetails::of(alarm);
+                let specialties = result.as_ref().map(super::results::ResultDetails::specialties).unwrap_or_default();
+                for u in self.alert_recipients(id, alarm.location.ward.as_deref(), &specialties).await? {
                     if !people.contains(&u) {
                         people.push(u);
                     }
@@ -305,6 +306,7 @@ impl AlarmService {
             incident,
             people,
             roles,
+            closed: rule.action.mode == Mode::Topic,
         };
         self.rooms.open_alarm_room(actor, room, new).await?;
         let mut message = content::message(

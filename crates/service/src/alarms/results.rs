@@ -11,11 +11,16 @@ use wardline_types::alert_topic::Observation;
 /// What a result carried beyond an alarm's common fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResultDetails {
-    /// The observation.
-    pub observation: Observation,
-    /// The patient's specialty (`PV1-10`), if given.
+    /// The observation (none: the alert says a result wanted more alerts than one result
+    /// raises).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observation: Option<Observation>,
+    /// The patient's specialty (`PV1-10`'s code, else as the ADT feed knows it), if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub specialty: Option<String>,
+    /// The specialty's name (`PV1-10.2`), if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specialty_name: Option<String>,
 }
 
 impl ResultDetails {
@@ -33,5 +38,11 @@ impl ResultDetails {
     #[must_use]
     pub fn to_json(&self) -> String {
         json!({ "result": self }).to_string()
+    }
+
+    /// The specialty's code and name, as subscriptions by specialty compare them.
+    #[must_use]
+    pub fn specialties(&self) -> Vec<&str> {
+        self.specialty.iter().chain(self.specialty_name.iter()).map(String::as_str).collect()
     }
 }

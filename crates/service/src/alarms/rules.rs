@@ -140,7 +140,7 @@ impl AlarmService {
             integration: &alarm.integration,
             location: &alarm.location,
             priority: alarm.priority,
-            observation: result.as_ref().map(|r| &r.observation),
+            observation: result.as_ref().and_then(|r| r.observation.as_ref()),
         };
         if let Some(rule) = first_match(&rules, &facts) {
             return Ok(Route { rule: rule.clone(), no_rule: false });

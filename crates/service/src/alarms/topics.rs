@@ -8,12 +8,15 @@
 //! conversation of its own with them, so a later subscriber never reads an earlier alert (its
 //! patient's name and result), and removing a topic or a subscription leaves no one seated in
 //! a standing room to keep receiving. Who may subscribe is checked when subscribing and again
-//! for every alert, in [`AlarmService::may_subscribe`] alone.
+//! for every alert, in `open_entries` alone: a topic says who may subscribe and, per entry, to
+//! which scopes (a ward's nurses to their ward, the registrar to all). An alert's conversation
+//! takes no invitations from its members (only the system seats people), so it stays with
+//! those it was meant for.
 
 use ruma::{OwnedUserId, UserId};
 use wardline_store::{StoreError, StoredTopic};
 use wardline_types::account::is_service_user;
-use wardline_types::alert_topic::{AlertTopic, MAX_SCOPES, MAX_TOPICS, TopicId, TopicScope};
+use wardline_types::alert_topic::{AlertTopic, MAX_SCOPES, MAX_TOPICS, OpenTo, TopicId, TopicScope};
 use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::escalation::Target;
 
@@ -28,6 +31,8 @@ pub struct TopicChoice {
     pub topic: AlertTopic,
     /// Whether they may subscribe to it.
     pub may_subscribe: bool,
+    /// The scopes they may choose (`None`: any).
+    pub allowed_scopes: Option<Vec<TopicScope>>,
     /// Their scopes (none: not subscribed).
     pub scopes: Vec<TopicScope>,
 }
@@ -53,7 +58,7 @@ impl AlarmService {
         let refuse = |e: String| ServiceError::invalid(format!("topic {}: {e}", topic.id));
         topic.check().map_err(|e| refuse(e.to_string()))?;
         for t in &topic.open_to {
-            self.escalation.check_target(t).await.map_err(|e| refuse(format!("open_to: {e}")))?;
+            self.escalation.check_target(&t.target).await.map_err(|e| refuse(format!("open_to: {e}")))?;
         }
         if expected_version.is_none() && self.store.alert_topics().await?.len() >= MAX_TOPICS {
             return Err(refuse(format!("there are already {MAX_TOPICS} topics")));
@@ -85,7 +90,7 @@ impl AlarmService {
     }
 
     /// Removes a topic and its subscriptions; `false` if there was none. A rule that names it
-    /// keeps it from being removed (`400`): its alerts would have nowhere to go. Audited.
+    /// keeps it from being removed (`409`): its alerts would have nowhere to go. Audited.
     pub async fn remove_alert_topic(&self, by: By<'_>, id: &TopicId) -> ServiceResult<bool> {
         let users: Vec<String> = self
             .store
@@ -96,7 +101,7 @@ impl AlarmService {
             .map(|r| r.rule.id.to_string())
             .collect();
         if !users.is_empty() {
-            return Err(ServiceError::invalid(format!(
+            return Err(ServiceError::RuleConflict(format!(
                 "topic {id} is named by the rules {}: change them first",
                 users.join(", ")
             )));
@@ -110,38 +115,53 @@ impl AlarmService {
         Ok(removed)
     }
 
-    /// Whether `user` may subscribe to `topic` now: an active staff member named by it, or
-    /// holding one of its roles. The one place this is decided.
-    pub async fn may_subscribe(&self, user: &UserId, topic: &AlertTopic) -> ServiceResult<bool> {
+    /// The entries of `topic` that let `user` subscribe now: those naming them, or a role they
+    /// hold, while their account is active. None: they may not subscribe. The one place this
+    /// is decided, when subscribing and for every alert.
+    async fn open_entries<'t>(&self, user: &UserId, topic: &'t AlertTopic) -> ServiceResult<Vec<&'t OpenTo>> {
         if is_service_user(user) || !self.store.account(user).await?.is_some_and(|a| !a.deactivated) {
-            return Ok(false);
+            return Ok(Vec::new());
         }
-        for t in &topic.open_to {
-            match t {
-                Target::User { user_id } if user_id == user => return Ok(true),
-                Target::User { .. } => {}
-                Target::Role { role } => {
-                    if let Some(r) = self.store.role(role).await?
-                        && !r.retired
-                        && r.holders.iter().any(|h| h.user_id == user)
-                    {
-                        return Ok(true);
-                    }
-                }
+        let mut out = Vec::new();
+        for entry in &topic.open_to {
+            let names = match &entry.target {
+                Target::User { user_id } => user_id == user,
+                Target::Role { role } => self
+                    .store
+                    .role(role)
+                    .await?
+                    .is_some_and(|r| !r.retired && r.holders.iter().any(|h| h.user_id == user)),
+            };
+            if names {
+                out.push(entry);
             }
         }
-        Ok(false)
+        Ok(out)
     }
 
-    /// Every topic as `user` sees it when choosing: whether they may subscribe, and their
-    /// scopes.
+    /// Whether `user` may subscribe to `topic` now with `scope`.
+    pub async fn may_subscribe(&self, user: &UserId, topic: &AlertTopic, scope: &TopicScope) -> ServiceResult<bool> {
+        Ok(self.open_entries(user, topic).await?.iter().any(|e| e.allows(scope)))
+    }
+
+    /// Every topic as `user` sees it when choosing: whether they may subscribe (and to which
+    /// scopes), and their scopes.
     pub async fn topic_choices(&self, user: &UserId) -> ServiceResult<Vec<TopicChoice>> {
         let mine = self.store.topic_subscriptions_of(user).await?;
         let mut out = Vec::new();
         for t in self.store.alert_topics().await? {
             let scopes = mine.iter().find(|(id, _)| *id == t.topic.id).map(|(_, s)| s.clone()).unwrap_or_default();
-            let may_subscribe = self.may_subscribe(user, &t.topic).await?;
-            out.push(TopicChoice { topic: t.topic, may_subscribe, scopes });
+            let entries = self.open_entries(user, &t.topic).await?;
+            let may_subscribe = !entries.is_empty();
+            let allowed_scopes = if entries.iter().any(|e| e.scopes.is_none()) {
+                None
+            } else {
+                let mut all: Vec<TopicScope> = entries.iter().flat_map(|e| e.scopes.clone().unwrap_or_default()).collect();
+                all.sort();
+                all.dedup();
+                Some(all)
+            };
+            out.push(TopicChoice { topic: t.topic, may_subscribe, allowed_scopes, scopes });
         }
         Ok(out)
     }
@@ -164,11 +184,17 @@ impl AlarmService {
         if scopes.len() > MAX_SCOPES {
             return Err(ServiceError::invalid(format!("at most {MAX_SCOPES} scopes per topic")));
         }
-        if !scopes.is_empty() && !self.may_subscribe(&actor.user_id, &topic).await? {
+        let entries = self.open_entries(&actor.user_id, &topic).await?;
+        if let Some(refused) = scopes.iter().find(|s| !entries.iter().any(|e| e.allows(s))) {
+            let why = if entries.is_empty() {
+                format!("the topic {} is not open to you", topic.name)
+            } else {
+                format!("the topic {} is not open to you for {refused}", topic.name)
+            };
             let mut r = self.audit.entry(Some(actor), AuditAction::AlertTopic, Outcome::Denied);
-            r.detail = Some(format!("subscribe {id}: not open to them"));
+            r.detail = Some(format!("subscribe {id}: not open to them for {refused}"));
             self.audit.record(r)?;
-            return Err(ServiceError::forbidden(format!("the topic {} is not open to you", topic.name)));
+            return Err(ServiceError::forbidden(why));
         }
         match self.store.set_topic_subscription(&actor.user_id, id, &scopes, self.clock.now()).await {
             Err(StoreError::NotFound) => return Err(ServiceError::not_found(format!("there is no topic {id}"))),
@@ -181,27 +207,26 @@ impl AlarmService {
         Ok(scopes)
     }
 
-    /// Who a topic's alert on `ward` under `specialty` reaches: each subscriber one of whose
-    /// scopes covers it and who may still subscribe, once, by user id.
+    /// Who a topic's alert on `ward` under a specialty known by any of `specialty` reaches:
+    /// each subscriber with a scope that covers it and that they may still choose, once, by
+    /// user id.
     pub(super) async fn alert_recipients(
         &self,
         id: &TopicId,
         ward: Option<&str>,
-        specialty: Option<&str>,
+        specialty: &[&str],
     ) -> ServiceResult<Vec<OwnedUserId>> {
         let Some(topic) = self.store.alert_topic(id).await? else { return Ok(Vec::new()) };
-        let mut covered: Vec<OwnedUserId> = self
+        let covered: Vec<(OwnedUserId, TopicScope)> = self
             .store
             .topic_subscribers(id)
             .await?
             .into_iter()
             .filter(|(_, scope)| scope.covers(ward, specialty))
-            .map(|(u, _)| u)
             .collect();
-        covered.dedup();
-        let mut out = Vec::new();
-        for u in covered {
-            if self.may_subscribe(&u, &topic.topic).await? {
+        let mut out: Vec<OwnedUserId> = Vec::new();
+        for (u, scope) in covered {
+            if !out.contains(&u) && self.may_subscribe(&u, &topic.topic, &scope).await? {
                 out.push(u);
             }
         }

@@ -5,7 +5,8 @@
 //! at power 100; the people a rule names are seated at once (invited and joined in one write,
 //! as a broadcast's recipients: an alarm must not wait for someone to accept an invitation),
 //! and its roles brought in with their holders. Only Wardline changes the conversation's state;
-//! responders write, answer and bring in colleagues. The id is derived from the integration
+//! responders write, answer and bring in colleagues (except in a clinical alert's conversation,
+//! which is closed to invitations: its people are those the topic is open to). The id is derived from the integration
 //! and a key (the rule, or the alarm), so a dispatch retried after a crash finds the
 //! conversation the first attempt made.
 
@@ -34,6 +35,9 @@ pub struct NewAlarmRoom {
     pub people: Vec<OwnedUserId>,
     /// Roles to bring in.
     pub roles: Vec<RoleId>,
+    /// Members may not invite anyone (a clinical alert's conversation: it holds a patient's
+    /// result for those a topic is open to; only Wardline seats people).
+    pub closed: bool,
 }
 
 /// A person's name as colleagues see it, for their member event.
@@ -71,7 +75,7 @@ impl RoomService {
             let power = json!({
                 "users": { creator.as_str(): 100, server.as_str(): 100 },
                 "users_default": 0, "events_default": 0, "state_default": 100,
-                "ban": 100, "kick": 100, "redact": 100, "invite": 0,
+                "ban": 100, "kick": 100, "redact": 100, "invite": if new.closed { 100 } else { 0 },
                 "notifications": { "room": 100 }
             });
             let state =

@@ -4,7 +4,7 @@
 use ruma::OwnedUserId;
 use wardline_types::Timestamp;
 use wardline_types::alarm::{AlarmKind, IntakeProtocol, Location, SourcePriority};
-use wardline_types::alert_topic::{AlertTopic, TopicId, TopicScope};
+use wardline_types::alert_topic::{AlertTopic, OpenTo, TopicId, TopicScope};
 use wardline_types::escalation::Target;
 use wardline_types::integration::{IntegrationId, IntegrationScope};
 
@@ -31,7 +31,7 @@ pub(super) async fn topics(s: &impl Store) -> StoreResult<()> {
         id: id.clone(),
         name: name.into(),
         description: String::new(),
-        open_to: vec![Target::User { user_id: ann.clone() }],
+        open_to: vec![OpenTo::any_scope(Target::User { user_id: ann.clone() })],
     };
     check!(s.set_alert_topic(&topic(&news2, "NEWS2 ≥ 7"), None, "@admin:localhost", Timestamp(1)).await? == 1, "v1");
     check!(
@@ -114,25 +114,36 @@ async fn results(s: &impl Store) -> StoreResult<()> {
         answer: "CA f00d".into(),
     };
     let first = message("EPR|H|R1", vec![alert(201, "r01:R1:1.1"), alert(202, "r01:R1:2.1")]);
-    let IntakeOutcome::Results { raised, known } = s.record_intake(first.clone()).await? else {
+    let IntakeOutcome::Results { raised, changed, known } = s.record_intake(first.clone()).await? else {
         return Err(fail("a result's alerts are stored"));
     };
-    check!(raised.len() == 2 && known == 0, "both raised");
+    check!(raised.len() == 2 && changed.is_empty() && known == 0, "both raised");
     check!(raised[0].id == id(201) && raised[1].source_id == "r01:R1:2.1", "in order, as given");
     check!(raised.iter().all(|a| a.due.is_some() && a.kind == AlarmKind::ClinicalAlert), "each due for dispatch");
     check!(
         matches!(s.record_intake(first).await?, IntakeOutcome::Repeated { answer } if answer == "CA f00d"),
         "a resend is a repeat, answered as the first"
     );
-    let overlap = message("EPR|H|R2", vec![alert(203, "r01:R1:1.1"), alert(204, "r01:R2:1.1")]);
-    let IntakeOutcome::Results { raised, known } = s.record_intake(overlap).await? else {
+    // A later result of the same orders: the first alert unchanged, the second corrected
+    // (brought up to date, due for dispatch to edit its message), a third new.
+    let mut corrected = alert(205, "r01:R1:2.1");
+    corrected.text = "NEWS2 score 11".into();
+    corrected.details = Some(r#"{"result":{"observation":{"code":"NEWS2","value":"11"}}}"#.into());
+    let overlap = message("EPR|H|R2", vec![alert(203, "r01:R1:1.1"), corrected, alert(204, "r01:R2:1.1")]);
+    let IntakeOutcome::Results { raised, changed, known } = s.record_intake(overlap).await? else {
         return Err(fail("a second result is stored"));
     };
-    check!(raised.len() == 1 && raised[0].id == id(204) && known == 1, "an alert raised already is not raised again");
-    check!(s.alarm(&id(203)).await?.is_none(), "nothing stored for it");
+    check!(raised.len() == 1 && raised[0].id == id(204), "only the new one raised");
+    check!(known == 1 && s.alarm(&id(203)).await?.is_none(), "the same one again is not raised again");
+    check!(changed.len() == 1 && changed[0].id == id(202), "the corrected one is the alert raised first");
+    check!(
+        changed[0].text == "NEWS2 score 11" && changed[0].revision == 2 && changed[0].due.is_some(),
+        "brought up to date and due"
+    );
+    check!(changed[0].details.as_deref().is_some_and(|d| d.contains("\"11\"")), "with its new value");
     let empty = message("EPR|H|R3", Vec::new());
     check!(
-        matches!(s.record_intake(empty.clone()).await?, IntakeOutcome::Results { ref raised, known: 0 } if raised.is_empty()),
+        matches!(s.record_intake(empty.clone()).await?, IntakeOutcome::Results { ref raised, known: 0, .. } if raised.is_empty()),
         "a result raising nothing is kept"
     );
     check!(matches!(s.record_intake(empty).await?, IntakeOutcome::Repeated { .. }), "and known when resent");

@@ -1,8 +1,10 @@
 //! Clinical alert topics through the whole server: an `ORU^R01` result over MLLP whose NEWS2
 //! fits a topic rule reaches, in a conversation of its own, the subscribers whose ward or "all"
-//! covers it and who may still subscribe; what no rule wants raises nothing; the first Take
-//! takes it; someone who subscribes later, or was never open to the topic, never reads it; and
-//! a topic alert nobody subscribes to reaches the failsafe.
+//! (or specialty, by its code) covers it and who may still subscribe to that scope; what no rule
+//! wants raises nothing; the first Take takes it; nobody can invite others in; someone who
+//! subscribes later, or was never open to the topic, never reads it; a value that leaves the
+//! threshold possible reaches a person through the failsafe; and a topic alert nobody
+//! subscribes to reaches the failsafe.
 
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -20,7 +22,7 @@ fn result(control: &str, first: &str, second: &str) -> String {
     format!(
         "MSH|^~\\&|EPR|ICU|WARDLINE|HOSP|20261201101500||ORU^R01^ORU_R01|{control}|P|2.6\r\
 PID|||H1^^^HOSP^MR||Doe^Jane||19500203|F\r\
-PV1||I|Ward 7^3^12^Main|||||||MED^General medicine\r\
+PV1||I|Ward 7^3^12^Main|||||||REN^Renal medicine\r\
 OBR|1||F1|OBS^Observations\r\
 OBX|1|NM|NEWS2^NEWS2 score^L||{first}|score||HH|||F\r\
 OBX|2|NM|HR^Heart rate^L||131|/min||H|||F\r\
@@ -58,11 +60,20 @@ async fn can_read(c: &Client, room: &str) -> bool {
 async fn a_news2_result_reaches_the_topics_subscribers_alone_in_its_own_conversation_and_is_taken_once() {
     let s = Server::start_with_env(&hl7_env(&[]));
     let boss = admin(&s).await;
-    let (ann, bob, cat, dan, eve) =
-        (s.user("ann").await, s.user("bob").await, s.user("cat").await, s.user("dan").await, s.user("eve").await);
+    let (ann, bob, cat, dan, eve, rob) = (
+        s.user("ann").await,
+        s.user("bob").await,
+        s.user("cat").await,
+        s.user("dan").await,
+        s.user("eve").await,
+        s.user("rob").await,
+    );
     role(&boss, "w7-nurses", "Ward 7 nurses", &[&ann, &dan, &eve]).await;
-    role(&boss, "med-reg", "Medical registrar", &[&bob]).await;
-    topic_rule(&boss, json!([{"kind": "role", "role": "w7-nurses"}, {"kind": "role", "role": "med-reg"}])).await;
+    role(&boss, "med-reg", "Medical registrar", &[&bob, &rob]).await;
+    // The ward's nurses may subscribe to their ward alone; the registrars to any scope.
+    let open_to = json!([{"kind": "role", "role": "w7-nurses", "scopes": ["ward:Ward 7", "ward:Ward 8"]},
+        {"kind": "role", "role": "med-reg"}]);
+    topic_rule(&boss, open_to).await;
     bound(&boss, "epr", "EPR", &["hl7.observations"], "clinical_alert").await;
 
     // Who may subscribe is the topic's to say; scopes are checked.
@@ -73,14 +84,20 @@ async fn a_news2_result_reaches_the_topics_subscribers_alone_in_its_own_conversa
     assert_eq!(subscribe(&ann, "nope", &["all"]).await.0, 404);
     let (st, b) = subscribe(&ann, "news2-high", &["ward:Ward 7", "ward:Ward 7"]).await;
     assert_eq!((st, &b["scopes"]), (200, &json!(["ward:Ward 7"])), "{b}");
+    let (st, b) = subscribe(&ann, "news2-high", &["all"]).await;
+    assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "a ward's nurse may not take every ward's: {b}");
     assert_eq!(subscribe(&bob, "news2-high", &["all"]).await.0, 200);
-    assert_eq!(subscribe(&dan, "news2-high", &["all"]).await.0, 200);
+    assert_eq!(subscribe(&rob, "news2-high", &["specialty:REN"]).await.0, 200, "by the specialty's code");
+    assert_eq!(subscribe(&dan, "news2-high", &["ward:Ward 7"]).await.0, 200);
     assert_eq!(subscribe(&eve, "news2-high", &["ward:Ward 8"]).await.0, 200);
     let (st, b) = cat.get(T).await;
     assert_eq!(st, 200, "{b}");
     assert_eq!((b["topics"][0]["may_subscribe"].as_bool(), &b["topics"][0]["scopes"]), (Some(false), &json!([])));
     let (_, b) = ann.get(T).await;
     assert_eq!((b["topics"][0]["may_subscribe"].as_bool(), &b["topics"][0]["scopes"]), (Some(true), &json!(["ward:Ward 7"])));
+    assert_eq!(b["topics"][0]["allowed_scopes"], json!(["ward:Ward 7", "ward:Ward 8"]), "{b}");
+    let (_, b) = bob.get(T).await;
+    assert_eq!(b["topics"][0]["allowed_scopes"], Value::Null, "any scope: {b}");
     // Dan leaves the ward's nurses: his subscription stays, but he is no longer sent alerts.
     let (st, b) = boss.put(&format!("{A}/roles/w7-nurses/holders"), json!({"holders": ["ann", "eve"]})).await;
     assert_eq!(st, 200, "{b}");
@@ -98,7 +115,7 @@ async fn a_news2_result_reaches_the_topics_subscribers_alone_in_its_own_conversa
     let block = &alert["content"]["org.wardline.alarm"];
     assert_eq!(block["topic"], json!({"id": "news2-high", "name": "NEWS2 ≥ 7"}), "{alert}");
     assert_eq!((block["observation"]["code"].as_str(), block["observation"]["value"].as_str()), (Some("NEWS2"), Some("9")));
-    assert_eq!(block["specialty"], "General medicine");
+    assert_eq!(block["specialty"], "Renal medicine");
     assert_eq!(block["patient"]["name"], "Jane Doe");
     let options: Vec<&str> = alert["content"]["org.wardline.ask"]["options"]
         .as_array()
@@ -109,6 +126,10 @@ async fn a_news2_result_reaches_the_topics_subscribers_alone_in_its_own_conversa
     assert_eq!(options, ["Take"], "{alert}");
     assert_eq!(alert["content"]["org.wardline.ask"]["first_accept"], true);
     assert!(can_read(&bob, &room).await, "the registrar subscribed to all");
+    assert!(can_read(&rob, &room).await, "the renal registrar, by the patient's specialty");
+    // Nobody brings anyone else in: the alert is for those the topic is open to.
+    let (st, b) = bob.invite(&room, cat.user_id.as_str()).await;
+    assert_eq!(st, 403, "{b}");
     assert!(!can_read(&dan, &room).await, "no longer open to him");
     assert!(!can_read(&eve, &room).await, "her ward is not this one");
     assert!(!can_read(&cat, &room).await, "never open to her");
@@ -139,7 +160,7 @@ async fn a_news2_result_reaches_the_topics_subscribers_alone_in_its_own_conversa
 
     // A topic a rule names cannot be removed; unsubscribing is always allowed.
     let (st, b) = boss.delete_path(&format!("{A}/alert_topics/news2-high")).await;
-    assert_eq!(st, 400, "{b}");
+    assert_eq!(st, 409, "{b}");
     let (st, b) = cat.delete_path(&format!("{T}/news2-high/subscription")).await;
     assert_eq!(st, 200, "{b}");
 }
@@ -158,7 +179,8 @@ async fn a_topic_alert_nobody_subscribes_to_reaches_the_failsafe_and_the_source_
     assert_eq!(send(&s, &result("R1", "7", "3")).await, "AA");
     let listed = alarms_of(&boss, "epr").await;
     assert_eq!(listed.len(), 1, "{listed:?}");
-    let id = listed[0]["alarm_id"].as_str().unwrap();
+    let id = listed[0]["alarm_id"].as_str().unwrap().to_owned();
+    let id = id.as_str();
     let a = alarm_view(&boss, id, "reached the failsafe", |a| {
         a["status"].as_array().is_some_and(|f| f.iter().any(|f| f["status"] == "undeliverable"))
     })
@@ -170,4 +192,26 @@ async fn a_topic_alert_nobody_subscribes_to_reaches_the_failsafe_and_the_source_
         messages(&boss, failsafe).await.iter().any(|e| e["content"]["org.wardline.alarm"]["alarm_id"] == id),
         "the administrators have it"
     );
+}
+
+#[tokio::test]
+async fn a_value_that_leaves_the_threshold_possible_reaches_a_person_through_the_failsafe() {
+    let s = Server::start_with_env(&hl7_env(&[]));
+    let boss = admin(&s).await;
+    let ann = s.user("ann").await;
+    topic_rule(&boss, json!([{"kind": "user", "user_id": ann.user_id}])).await;
+    assert_eq!(subscribe(&ann, "news2-high", &["all"]).await.0, 200);
+    bound(&boss, "epr", "EPR", &["hl7.observations"], "clinical_alert").await;
+    // ">6" may be 7 or may be 6.5; "<7" is below for certain.
+    assert_eq!(send(&s, &result("R1", ">6", "<7").replace("|NM|NEWS2", "|SN|NEWS2")).await, "AA");
+    let listed = alarms_of(&boss, "epr").await;
+    assert_eq!(listed.len(), 1, "only the one that may be 7 or more: {listed:?}");
+    let id = listed[0]["alarm_id"].as_str().unwrap();
+    let a = alarm_view(&boss, id, "was delivered", |a| a["outcome"] == "notified").await;
+    assert_eq!(a["rule_id"], "failsafe", "the topic's rule does not fit it for certain: a person must look: {a}");
+    let room = a["room_id"].as_str().unwrap();
+    let posted = messages(&boss, room).await;
+    let alert = posted.iter().find(|e| e["content"]["org.wardline.alarm"]["alarm_id"] == id).expect("the failsafe has it");
+    assert_eq!(alert["content"]["org.wardline.alarm"]["observation"]["value"], ">6");
+    assert!(!can_read(&ann, room).await, "not to the topic's subscriber, whom the rule's threshold is for");
 }

@@ -10,7 +10,7 @@ use wardline_store::{AdtEvent, PatientUpdate};
 use wardline_types::Timestamp;
 use wardline_types::hl7::{ErrorCode, Hl7Error, Message, dtm};
 
-use super::fields::{bed, patient, present};
+use super::fields::{bed, patient, present, specialty_at};
 
 /// The events read, with what each is.
 pub const EVENTS: [(&str, AdtEvent); 4] =
@@ -63,10 +63,8 @@ pub fn read(m: &Message<'_>, received: Timestamp) -> Result<PatientUpdate, Hl7Er
         ));
     }
     let location = if event == AdtEvent::Discharge { None } else { bed(m)? };
-    let specialty = m
-        .segment("PV1")
-        .and_then(|p| present(m.text(p, 10, 1)))
-        .filter(|s| s.chars().count() <= 64 && !s.chars().any(char::is_control));
+    // Its code (the record keeps one value; a result's alert knows the name as well).
+    let specialty = m.segment("PV1").and_then(|p| specialty_at(m, p)).map(|(code, _)| code);
     Ok(PatientUpdate {
         key: who.key,
         event,

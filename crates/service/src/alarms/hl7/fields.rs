@@ -32,7 +32,14 @@ fn part(value: Option<String>, seg: &Segment<'_>, field: usize, component: usize
 /// `PV1-3` (assigned patient location, `PL`): point of care (the ward) ^ room ^ bed ^ facility
 /// (the site). `None` without a point of care.
 pub(super) fn bed(m: &Message<'_>) -> Result<Option<Location>, Hl7Error> {
-    let Some(pv1) = m.segment("PV1") else { return Ok(None) };
+    match m.segment("PV1") {
+        Some(pv1) => bed_at(m, pv1),
+        None => Ok(None),
+    }
+}
+
+/// The bed of this `PV1`.
+pub(super) fn bed_at(m: &Message<'_>, pv1: &Segment<'_>) -> Result<Option<Location>, Hl7Error> {
     let at = |c| part(present(m.text(pv1, 3, c)), pv1, 3, c);
     let ward = at(1)?;
     if ward.is_none() {
@@ -56,7 +63,14 @@ pub struct PidPatient {
 
 /// The patient `PID` names, if it names one.
 pub(super) fn patient(m: &Message<'_>) -> Result<Option<PidPatient>, Hl7Error> {
-    let Some(pid) = m.segment("PID") else { return Ok(None) };
+    match m.segment("PID") {
+        Some(pid) => patient_at(m, pid),
+        None => Ok(None),
+    }
+}
+
+/// The patient this `PID` names, if it names one.
+pub(super) fn patient_at(m: &Message<'_>, pid: &Segment<'_>) -> Result<Option<PidPatient>, Hl7Error> {
     let Some(rep) = m.repetitions(pid, 3).find(|r| present(m.decode(m.pick(r, 1))).is_some()) else {
         return Ok(None);
     };
@@ -77,6 +91,18 @@ pub(super) fn patient(m: &Message<'_>) -> Result<Option<PidPatient>, Hl7Error> {
     }
     let key = format!("{}|{id}", authority.unwrap_or_default());
     Ok(Some(PidPatient { patient, key, sex: sex(m, pid) }))
+}
+
+/// The patient's specialty (hospital service, `PV1-10`, `CWE`): its code, and its name when
+/// given. ADT and results read it here alike, so a subscription by either matches both.
+pub(super) fn specialty_at(m: &Message<'_>, pv1: &Segment<'_>) -> Option<(String, Option<String>)> {
+    let fit = |v: String| present(v).filter(|v| v.chars().count() <= MAX_PART_CHARS && !v.chars().any(char::is_control));
+    let (code, name) = (fit(m.text(pv1, 10, 1)), fit(m.text(pv1, 10, 2)));
+    match (code, name) {
+        (Some(c), n) => Some((c, n)),
+        (None, Some(n)) => Some((n, None)),
+        (None, None) => None,
+    }
 }
 
 /// `YYYY-MM-DD` from a DTM's first eight characters, if they are digits (checked before any

@@ -1,41 +1,50 @@
 //! Observation results (`ORU^R01^ORU_R01`, HL7 v2 chapter 7): a NEWS2 score, a potassium, an
 //! AKI stage, read into the clinical alerts the rules want. Pure.
 //!
-//! `MSH PID [PV1] {[ORC] OBR {OBX [NTE]}}`: any number of orders (`OBR`), each with its
-//! observations (`OBX`). Only the observations a rule wants are read (its code, `OBX-3.1`, and
-//! system, `OBX-3.3`): whatever else a result carries (a long lab name, a value of a type
-//! Wardline does not read) is never a reason to refuse the ones that matter. Each wanted
-//! observation is known by its place (`<MSH-10>`, the `OBR`'s and the `OBX`'s positions), so
-//! two orders with the same `OBX-1` never collide. An observation struck out (`OBX-11` `D`, `W`
-//! or `X`) raises nothing.
+//! `MSH {PID [PV1] {[ORC] OBR {OBX [NTE]}}}`: one or more patients, each with their orders
+//! (`OBR`) and each order's observations (`OBX`). Each alert carries its own patient group's
+//! patient, place and specialty, never another's. Only the observations a rule wants are read
+//! closely (`wanted`: its code, `OBX-3.1`, and system, `OBX-3.3`): whatever else a result
+//! carries (a long lab name, a value of a type Wardline does not read) is never a reason to
+//! refuse the ones that matter. An observation with no value yet, or struck out (`OBX-11` `I`,
+//! `D`, `W`, `X`), raises nothing.
 //!
+//! - **which alert**: the order's filler number (`OBR-3`) with the observation's code and
+//!   sub-id (`OBX-3.1`, `OBX-4`), so a preliminary result and its final or corrected one are the
+//!   same alert (brought up to date, never raised twice); without a filler number, its place in
+//!   the message (`<MSH-10>`, the `OBR`'s and the `OBX`'s positions);
 //! - **the value**: `OBX-5` as written; an `SN` (`>^90`) as comparator then number (`>90`);
 //! - **what**: `OBX-3.2` (else its code), with `OBX-6` units and `OBX-8` flags;
 //! - **priority**: `OBX-8` `HH`/`LL`/`AA`/`>`/`<` high, `H`/`L`/`A` medium, else none;
 //! - **when**: `OBX-14`, else `OBR-7`;
-//! - **where and who**: `PV1-3`, `PID` ([`super::fields`]); the specialty `PV1-10` (hospital
-//!   service: its text, else its code).
+//! - **where and who**: the group's `PV1-3` and `PID` ([`super::fields`]); its specialty `PV1-10`.
+//!
+//! At most [`MAX_ALERTS`] alerts are raised from one result; any more are counted, and the
+//! caller raises one more alert saying so (never dropped without a word, never a flood).
+
+use std::collections::HashSet;
 
 use sha2::{Digest, Sha256};
 use wardline_types::Timestamp;
-use wardline_types::alarm::{MAX_TEXT_CHARS, SourcePriority};
+use wardline_types::alarm::{Location, MAX_TEXT_CHARS, SourcePriority};
 use wardline_types::alert_topic::{MAX_OBSERVATION_PART, Observation};
 use wardline_types::hl7::{ErrorCode, Hl7Error, Message, Segment, dtm};
 
-use super::fields::{PidPatient, bed, clean_text, patient, present};
+use super::fields::{PidPatient, bed_at, clean_text, patient_at, present, specialty_at};
 
-/// Most alerts one result may raise: more is refused (`AE` 207), for a person to look at,
-/// rather than flooding the wards or holding back the alarms behind it.
+/// Most alerts one result raises.
 pub const MAX_ALERTS: usize = 20;
 
 /// One observation a rule wants.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultAlert {
-    /// Its source id: `r01:<control id>:<OBR position>.<OBX position>`.
+    /// Its source id (`r01:…`).
     pub source_id: String,
+    /// Its patient group (an index into [`ResultReport::groups`]).
+    pub group: usize,
     /// What was measured and its value.
     pub observation: Observation,
-    /// Its text, for people: "NEWS2 score 9 (HH)".
+    /// Its text, for people: "NEWS2 score 9 score (HH)".
     pub text: String,
     /// From its flags.
     pub priority: SourcePriority,
@@ -43,17 +52,26 @@ pub struct ResultAlert {
     pub occurred: Option<Timestamp>,
 }
 
-/// A result: its patient, place and specialty, and the observations rules want.
-#[derive(Debug, Clone)]
-pub struct ResultReport {
+/// One patient of a result: their `PID` and `PV1`.
+#[derive(Debug, Clone, Default)]
+pub struct PatientGroup {
     /// The bed of `PV1-3`, if given.
-    pub location: Option<wardline_types::alarm::Location>,
+    pub location: Option<Location>,
     /// The patient of `PID`, if given.
     pub patient: Option<PidPatient>,
-    /// `PV1-10`, if given.
-    pub specialty: Option<String>,
-    /// The wanted observations, in the message's order.
+    /// `PV1-10`: its code and name, if given.
+    pub specialty: Option<(String, Option<String>)>,
+}
+
+/// A result: its patients and the observations rules want.
+#[derive(Debug, Clone, Default)]
+pub struct ResultReport {
+    /// Its patient groups, in order.
+    pub groups: Vec<PatientGroup>,
+    /// The wanted observations, in the message's order, at most [`MAX_ALERTS`].
     pub alerts: Vec<ResultAlert>,
+    /// Wanted observations beyond [`MAX_ALERTS`]: how many, and the group of the first.
+    pub more: Option<(usize, usize)>,
 }
 
 /// A part kept: trimmed, cleaned, at most [`MAX_OBSERVATION_PART`] characters (cut, never
@@ -62,13 +80,24 @@ fn kept(value: String) -> Option<String> {
     present(value).map(|v| clean_text(&v, MAX_OBSERVATION_PART)).filter(|v| !v.is_empty())
 }
 
-/// The control id as a source id's part: itself when plain and short, else a hash of it.
-fn control_part(control: &str) -> String {
-    let plain = control.len() <= 64 && control.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if plain && !control.is_empty() {
-        control.to_owned()
+/// A value kept: as [`kept`], but one too long to keep whole is marked cut (`…`), so that it
+/// never reads as the number it starts with.
+fn kept_value(value: String) -> Option<String> {
+    let v = present(value)?;
+    if v.chars().count() <= MAX_OBSERVATION_PART {
+        return kept(v);
+    }
+    let cut: String = clean_text(&v, MAX_OBSERVATION_PART - 1);
+    Some(format!("{cut}…"))
+}
+
+/// An id's part: itself when plain and short, else a hash of it.
+fn id_part(raw: &str) -> String {
+    let plain = raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    if plain && !raw.is_empty() {
+        raw.to_owned()
     } else {
-        hex::encode(Sha256::digest(control.as_bytes()).get(..12).unwrap_or_default())
+        hex::encode(Sha256::digest(raw.as_bytes()).get(..12).unwrap_or_default())
     }
 }
 
@@ -85,7 +114,7 @@ fn observation(m: &Message<'_>, obx: &Segment<'_>) -> Option<Observation> {
         code,
         system: kept(m.text(obx, 3, 3)),
         text: kept(m.text(obx, 3, 2)),
-        value: kept(value).unwrap_or_default(),
+        value: kept_value(value)?,
         units: kept(m.text(obx, 6, 1)).or_else(|| kept(m.text(obx, 6, 2))),
     })
 }
@@ -103,53 +132,93 @@ fn priority(flags: &[String]) -> SourcePriority {
 /// Reads an `ORU^R01`, keeping the observations `wanted` says a rule wants.
 ///
 /// # Errors
-/// A content error (`AE`/`CE`) at its place: no `OBR` (101); a patient or place Wardline cannot
-/// show (102); more than [`MAX_ALERTS`] wanted observations (207).
+/// A content error (`AE`/`CE`) at its place: no `OBR` (101); an `OBX` before its patient's
+/// first `OBR` (100); a patient or place Wardline cannot show (102).
 pub fn read(m: &Message<'_>, wanted: impl Fn(&Observation) -> bool) -> Result<ResultReport, Hl7Error> {
     if m.segment("OBR").is_none() {
         return Err(Hl7Error::at(ErrorCode::RequiredFieldMissing, "OBR", 1, 0, 0, "a result needs its OBR segment"));
     }
-    let control = control_part(m.msh().map(|h| m.text(h, 10, 0)).unwrap_or_default().trim());
-    let (mut obr, mut at_obr, mut in_obr) = (0usize, None::<&Segment<'_>>, 0usize);
-    let mut alerts = Vec::new();
+    let control = id_part(m.msh().map(|h| m.text(h, 10, 0)).unwrap_or_default().trim());
+    let mut report = ResultReport::default();
+    // The current order (its position and segment), orders so far, and observations in the
+    // current order so far.
+    let (mut current, mut orders, mut in_order) = (None, 0usize, 0usize);
+    let mut ids = HashSet::new();
     for seg in m.segments() {
         match seg.id {
-            "OBR" => {
-                obr += 1;
-                at_obr = Some(seg);
-                in_obr = 0;
+            "PID" => {
+                report.groups.push(PatientGroup { patient: patient_at(m, seg)?, ..PatientGroup::default() });
+                current = None;
             }
-            "OBX" if obr > 0 => {
-                in_obr += 1;
-                if matches!(m.text(seg, 11, 1).trim(), "D" | "W" | "X") {
+            "PV1" => {
+                if report.groups.is_empty() {
+                    report.groups.push(PatientGroup::default());
+                }
+                if let Some(g) = report.groups.last_mut()
+                    && g.location.is_none()
+                {
+                    g.location = bed_at(m, seg)?;
+                    g.specialty = specialty_at(m, seg);
+                }
+            }
+            "OBR" => {
+                if report.groups.is_empty() {
+                    report.groups.push(PatientGroup::default());
+                }
+                orders += 1;
+                current = Some((orders, seg));
+                in_order = 0;
+            }
+            "OBX" => {
+                let Some((order, obr)) = current else {
+                    return Err(Hl7Error::at(
+                        ErrorCode::SegmentSequence,
+                        "OBX",
+                        seg.occurrence,
+                        0,
+                        0,
+                        "an OBX comes after its patient's OBR",
+                    ));
+                };
+                in_order += 1;
+                if matches!(m.text(seg, 11, 1).trim(), "D" | "W" | "X" | "I") {
                     continue;
                 }
                 let Some(o) = observation(m, seg) else { continue };
                 if !wanted(&o) {
                     continue;
                 }
-                if alerts.len() == MAX_ALERTS {
-                    return Err(Hl7Error::at(
-                        ErrorCode::ApplicationError,
-                        "OBX",
-                        seg.occurrence,
-                        3,
-                        0,
-                        format!("a result may raise at most {MAX_ALERTS} alerts: send fewer observations at once"),
-                    ));
+                let group = report.groups.len().saturating_sub(1);
+                if report.alerts.len() == MAX_ALERTS {
+                    let (n, first) = report.more.unwrap_or((0, group));
+                    report.more = Some((n + 1, first));
+                    continue;
+                }
+                let filler = m.text(obr, 3, 1);
+                let mut source_id = if filler.trim().is_empty() {
+                    format!("r01:{control}:{order}.{}", in_order)
+                } else {
+                    let sub = m.text(seg, 4, 0);
+                    let sub = if sub.trim().is_empty() { String::new() } else { format!(":{}", sub.trim()) };
+                    format!("r01:{}", id_part(&format!("{}:{}{sub}", filler.trim(), o.code)))
+                };
+                if !ids.insert(source_id.clone()) {
+                    // The same observation twice in one order (a history): each its own alert.
+                    source_id = format!("{source_id}:{order}.{}", in_order);
+                    ids.insert(source_id.clone());
                 }
                 let flags: Vec<String> = m.repetitions(seg, 8).map(|r| m.decode(r).trim().to_owned()).collect();
                 let what = o.text.clone().unwrap_or_else(|| o.code.clone());
                 let units = o.units.as_ref().map(|u| format!(" {u}")).unwrap_or_default();
                 let shown: Vec<&str> = flags.iter().map(String::as_str).filter(|f| !f.is_empty() && *f != "N").collect();
                 let flagged = if shown.is_empty() { String::new() } else { format!(" ({})", shown.join(", ")) };
-                let value = if o.value.is_empty() { "(no value)" } else { o.value.as_str() };
                 let occurred = present(m.text(seg, 14, 1))
                     .and_then(|t| dtm::parse(&t))
-                    .or_else(|| at_obr.and_then(|r| dtm::parse(&m.text(r, 7, 1))));
-                alerts.push(ResultAlert {
-                    source_id: format!("r01:{control}:{obr}.{in_obr}"),
-                    text: clean_text(&format!("{what} {value}{units}{flagged}"), MAX_TEXT_CHARS),
+                    .or_else(|| dtm::parse(&m.text(obr, 7, 1)));
+                report.alerts.push(ResultAlert {
+                    source_id,
+                    group,
+                    text: clean_text(&format!("{what} {}{units}{flagged}", o.value), MAX_TEXT_CHARS),
                     priority: priority(&flags),
                     occurred,
                     observation: o,
@@ -158,8 +227,7 @@ pub fn read(m: &Message<'_>, wanted: impl Fn(&Observation) -> bool) -> Result<Re
             _ => {}
         }
     }
-    let specialty = m.segment("PV1").and_then(|pv1| kept(m.text(pv1, 10, 2)).or_else(|| kept(m.text(pv1, 10, 1))));
-    Ok(ResultReport { location: bed(m)?, patient: patient(m)?, specialty, alerts })
+    Ok(report)
 }
 
 #[cfg(test)]
@@ -172,35 +240,60 @@ mod tests {
 
     const HEAD: &str = "MSH|^~\\&|EPR|HOSP|WARDLINE|H|20261201101500||ORU^R01^ORU_R01|R1|P|2.6\r\
         PID|1||MRN1^^^HOSP^MR||Stone^Eve||19800314|F\r\
-        PV1|1|I|Ward 7^3^12^Main|||||||MED^General medicine\r";
+        PV1|1|I|Ward 7^3^12^Main|||||||REN^Renal medicine\r";
 
     fn news2(o: &Observation) -> bool {
         o.code == "NEWS2"
     }
 
     #[test]
-    fn each_wanted_observation_of_each_order_is_its_own_alert_known_by_its_place() {
+    fn each_wanted_observation_is_its_own_alert_known_by_its_order_and_code() {
         let text = format!(
             "{HEAD}OBR|1||F1|OBS^Observations|||20261201101000\r\
              OBX|1|NM|NEWS2^NEWS2 score^L||9|score|0-4|HH|||F|||20261201101200\r\
              OBX|2|NM|HR^Heart rate^L||128|/min||H|||F\r\
              OBR|2||F2|OBS^Observations\r\
-             OBX|1|NM|NEWS2^NEWS2 score^L||7|score||H|||F\r"
+             OBX|1|NM|NEWS2^NEWS2 score^L||7|score||H|||F\r\
+             OBR|3|||OBS^Observations\r\
+             OBX|1|NM|NEWS2^NEWS2 score^L||8\r\
+             OBX|2|NM|NEWS2^NEWS2 score^L||8\r"
         );
         let r = read(&parse(&text), news2).unwrap();
-        assert_eq!(r.alerts.len(), 2, "the heart rate no rule wants raises nothing");
-        assert_eq!(r.alerts[0].source_id, "r01:R1:1.1");
-        assert_eq!(r.alerts[1].source_id, "r01:R1:2.1", "the same OBX-1 in another order is another alert");
+        let ids: Vec<&str> = r.alerts.iter().map(|a| a.source_id.as_str()).collect();
+        assert_eq!(ids, ["r01:F1:NEWS2", "r01:F2:NEWS2", "r01:R1:3.1", "r01:R1:3.2"], "the heart rate raises nothing");
         assert_eq!(r.alerts[0].text, "NEWS2 score 9 score (HH)");
         assert_eq!(r.alerts[0].priority, SourcePriority::High);
         assert_eq!(r.alerts[1].priority, SourcePriority::Medium);
-        assert_eq!(r.alerts[0].observation.value, "9");
         assert_eq!(r.alerts[0].observation.system.as_deref(), Some("L"));
         assert_eq!(r.alerts[0].occurred, dtm::parse("20261201101200"));
         assert_eq!(r.alerts[1].occurred, None);
-        assert_eq!(r.specialty.as_deref(), Some("General medicine"));
-        assert_eq!(r.location.unwrap().bed.as_deref(), Some("12"));
-        assert_eq!(r.patient.unwrap().patient.id, "MRN1");
+        let g = &r.groups[0];
+        assert_eq!(g.specialty, Some(("REN".into(), Some("Renal medicine".into()))));
+        assert_eq!(g.location.as_ref().unwrap().bed.as_deref(), Some("12"));
+        assert_eq!(g.patient.as_ref().unwrap().patient.id, "MRN1");
+        // The same order again (its final result after a preliminary one): the same ids.
+        let again = text.replace("|R1|P|", "|R9|P|");
+        let ids2: Vec<String> = read(&parse(&again), news2).unwrap().alerts.into_iter().map(|a| a.source_id).collect();
+        assert_eq!(&ids2[..2], &ids[..2]);
+    }
+
+    #[test]
+    fn each_patient_of_a_result_keeps_their_own_alerts() {
+        let text = "MSH|^~\\&|EPR|HOSP|WARDLINE|H|20261201101500||ORU^R01^ORU_R01|R2|P|2.6\r\
+            PID|1||A1^^^HOSP^MR||Ash^Ann\rPV1|1|I|Ward 7^3^1^Main\r\
+            OBR|1||FA|OBS\rOBX|1|NM|NEWS2^NEWS2^L||3\r\
+            PID|2||B2^^^HOSP^MR||Birch^Bo\rPV1|1|I|Ward 9^1^4^Main\r\
+            OBR|1||FB|OBS\rOBX|1|NM|NEWS2^NEWS2^L||9\r";
+        let r = read(&parse(text), |o| o.value == "9").unwrap();
+        assert_eq!(r.alerts.len(), 1);
+        let g = &r.groups[r.alerts[0].group];
+        assert_eq!(g.patient.as_ref().unwrap().patient.id, "B2", "never the first patient's");
+        assert_eq!(g.location.as_ref().unwrap().ward.as_deref(), Some("Ward 9"));
+        // An OBX of the second patient before their OBR: refused, never filed under the first.
+        let bad = text.replace("PV1|1|I|Ward 9^1^4^Main\rOBR|1||FB|OBS\r", "PV1|1|I|Ward 9^1^4^Main\r");
+        assert_eq!(read(&parse(&bad), news2).unwrap_err().code, ErrorCode::SegmentSequence);
+        let first = "MSH|^~\\&|EPR|HOSP|W|H|1||ORU^R01^ORU_R01|R3|P|2.6\rPID|1||A1\rOBX|1|NM|NEWS2||9\rOBR|1\r";
+        assert_eq!(read(&parse(first), news2).unwrap_err().code, ErrorCode::SegmentSequence);
     }
 
     #[test]
@@ -214,21 +307,26 @@ mod tests {
         );
         let r = read(&parse(&text), news2).unwrap();
         assert_eq!(r.alerts.len(), 1);
-        assert_eq!(r.alerts[0].source_id, "r01:R1:1.3");
-        // A wanted one with long parts is cut, not refused.
-        let text = format!("{HEAD}OBR|1||F1|OBS\rOBX|1|NM|NEWS2^{long}^L||8|{long}\r");
+        // A wanted one with long parts is cut, not refused; a long value never reads as the
+        // number it starts with.
+        let spaces = " ".repeat(70);
+        let text = format!("{HEAD}OBR|1||F1|OBS\rOBX|1|NM|NEWS2^{long}^L||9{spaces}junk|{long}\r");
         let r = read(&parse(&text), news2).unwrap();
         assert_eq!(r.alerts[0].observation.text.as_ref().map(|t| t.chars().count()), Some(MAX_OBSERVATION_PART));
+        assert!(r.alerts[0].observation.value.ends_with('…'), "{:?}", r.alerts[0].observation.value);
+        assert!(wardline_types::alert_topic::Reading::parse(&r.alerts[0].observation.value).is_none());
     }
 
     #[test]
-    fn struck_out_observations_raise_nothing_and_sn_values_keep_their_comparator() {
+    fn pending_and_struck_out_observations_raise_nothing_and_sn_values_keep_their_comparator() {
         let text = format!(
             "{HEAD}OBR|1||F1|OBS\r\
              OBX|1|NM|NEWS2^NEWS2 score^L||9||||||D\r\
              OBX|2|NM|NEWS2^NEWS2 score^L||9||||||X\r\
-             OBX|3|SN|NEWS2^NEWS2 score^L||>^7\r\
-             OBX|4|SN|NEWS2^NEWS2 score^L||^7^-^9\r"
+             OBX|3|NM|NEWS2^NEWS2 score^L||||||||I\r\
+             OBX|4|NM|NEWS2^NEWS2 score^L||||||||F\r\
+             OBX|5|SN|NEWS2^NEWS2 score^L|a|>^7\r\
+             OBX|6|SN|NEWS2^NEWS2 score^L|b|^7^-^9\r"
         );
         let r = read(&parse(&text), news2).unwrap();
         let values: Vec<&str> = r.alerts.iter().map(|a| a.observation.value.as_str()).collect();
@@ -236,18 +334,18 @@ mod tests {
     }
 
     #[test]
-    fn too_many_alerts_in_one_result_are_refused_whole_and_a_long_control_id_is_hashed() {
-        let mut text = format!("{HEAD}OBR|1||F1|OBS\r");
-        for i in 0..=MAX_ALERTS {
+    fn past_the_most_alerts_of_one_result_the_rest_are_counted_and_a_long_control_id_is_hashed() {
+        let mut text = format!("{HEAD}OBR|1|||OBS\r");
+        for i in 0..MAX_ALERTS + 3 {
             text.push_str(&format!("OBX|{i}|NM|NEWS2^NEWS2^L||9\r"));
         }
-        let e = read(&parse(&text), news2).unwrap_err();
-        assert_eq!(e.code, ErrorCode::ApplicationError);
+        let r = read(&parse(&text), news2).unwrap();
+        assert_eq!((r.alerts.len(), r.more), (MAX_ALERTS, Some((3, 0))));
         let odd = HEAD.replace("|R1|", "|R 1/é|");
-        let text = format!("{odd}OBR|1||F1|OBS\rOBX|1|NM|NEWS2^NEWS2^L||9\r");
+        let text = format!("{odd}OBR|1|||OBS\rOBX|1|NM|NEWS2^NEWS2^L||9\r");
         let r = read(&parse(&text), news2).unwrap();
         let id = &r.alerts[0].source_id;
         assert!(id.starts_with("r01:") && id.ends_with(":1.1") && id.len() == "r01::1.1".len() + 24, "{id}");
-        assert!(read(&parse(&HEAD.to_owned()), news2).is_err(), "no OBR");
+        assert!(read(&parse(HEAD), news2).is_err(), "no OBR");
     }
 }

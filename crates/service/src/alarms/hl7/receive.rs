@@ -16,8 +16,8 @@ use std::net::IpAddr;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use wardline_store::{AlarmChange, Intake, IntakeOutcome, Integration, NewAlarm};
-use wardline_types::alarm::{AlarmKind, AlarmState, IntakeProtocol, Location};
-use wardline_types::alert_topic::{Observation, ObservationMatch, Reading};
+use wardline_types::alarm::{AlarmKind, AlarmState, IntakeProtocol, Location, SourcePriority};
+use wardline_types::alert_topic::{Observation, ObservationMatch};
 use wardline_types::audit::{AuditAction, Outcome as AuditOutcome};
 use wardline_types::hl7::write::{AckCode, Answerer, ack};
 use wardline_types::hl7::{ErrorCode, Hl7Error, Message, dtm};
@@ -323,9 +323,10 @@ impl AlarmService {
             IntakeOutcome::Patient(wardline_store::AdtApplied::Applied(_)) => format!("adt {trigger} applied"),
             IntakeOutcome::Patient(wardline_store::AdtApplied::Stale(_)) => format!("adt {trigger} stale"),
             IntakeOutcome::Duplicate { alarm, answer: None } => format!("alarm={} unchanged", alarm.id),
-            IntakeOutcome::Results { raised, known } => {
+            IntakeOutcome::Results { raised, changed, known } => {
                 let ids: Vec<&str> = raised.iter().map(|a| a.id.as_str()).collect();
-                format!("alerts=[{}] already_raised={known}", ids.join(","))
+                let updated: Vec<&str> = changed.iter().map(|a| a.id.as_str()).collect();
+                format!("alerts=[{}] updated=[{}] unchanged={known}", ids.join(","), updated.join(","))
             }
             IntakeOutcome::Duplicate { answer: Some(a), .. } | IntakeOutcome::Repeated { answer: a } => {
                 if a.split(' ').nth(1).is_some_and(|p| p != print) {
@@ -446,10 +447,12 @@ impl AlarmService {
         Ok((location, patient, specialty))
     }
 
-    /// What an `ORU^R01` does: raises a clinical alert for each observation a rule wants (one
-    /// whose value fits an enabled rule's observation match, or whose value cannot be read as
-    /// a number where a rule wants its code: a person must see that one, so it is raised and
-    /// routed as the rules say, the failsafe when none fits).
+    /// What an `ORU^R01` does: raises a clinical alert for each observation a rule may want:
+    /// one whose value fits an enabled rule's observation match, or whose code a rule names
+    /// and whose value cannot rule the match out (no number, or a bound such as `>6` for
+    /// `≥ 7`): a person must see that one, so it is raised and routed as the rules say (the
+    /// failsafe when no rule fits it). Past [`oru_r01::MAX_ALERTS`], one more alert says how
+    /// many were not raised.
     async fn result_change(&self, integration: &Integration, m: &Message<'_>) -> Result<AlarmChange, Box<Handled>> {
         let refused = |e: Hl7Error| Box::new(Handled::refused(e, "content refused"));
         let kinds = &integration.allowed_kinds;
@@ -468,32 +471,47 @@ impl AlarmService {
             .filter(|r| r.rule.matches.integrations.is_empty() || r.rule.matches.integrations.contains(&integration.id))
             .filter_map(|r| r.rule.matches.observation)
             .collect();
-        let wanted = |o: &Observation| {
-            matches.iter().any(|w| w.fits(o))
-                || (Reading::parse(&o.value).is_none() && matches.iter().any(|w| w.wants(o)))
-        };
-        let report = oru_r01::read(m, wanted).map_err(refused)?;
-        if report.alerts.is_empty() {
-            return Ok(AlarmChange::Results(Vec::new()));
+        let report = oru_r01::read(m, |o: &Observation| matches.iter().any(|w| w.may_fit(o))).map_err(refused)?;
+        let mut places = Vec::with_capacity(report.groups.len());
+        for g in &report.groups {
+            let (location, patient, known) = self.place_and_patient(g.location.as_ref(), g.patient.as_ref()).await?;
+            let (specialty, specialty_name) = match &g.specialty {
+                Some((code, name)) => (Some(code.clone()), name.clone()),
+                None => (known, None),
+            };
+            places.push((location, patient, specialty, specialty_name));
         }
-        let (location, patient, known_specialty) =
-            self.place_and_patient(report.location.as_ref(), report.patient.as_ref()).await?;
-        let specialty = report.specialty.or(known_specialty);
-        let alerts = report
+        let alert = |group: usize, source_id: String, text: String, priority, occurred, observation| {
+            let (location, patient, specialty, specialty_name) = places.get(group).cloned().unwrap_or_else(|| {
+                (Location { ward: Some(UNKNOWN_PLACE.to_owned()), ..Location::default() }, None, None, None)
+            });
+            NewAlarm {
+                id: super::super::intake::new_alarm_id(),
+                source_id,
+                kind: AlarmKind::ClinicalAlert,
+                priority,
+                text,
+                location,
+                patient,
+                occurred,
+                details: Some(ResultDetails { observation, specialty, specialty_name }.to_json()),
+            }
+        };
+        let mut alerts: Vec<NewAlarm> = report
             .alerts
             .into_iter()
-            .map(|a| NewAlarm {
-                id: super::super::intake::new_alarm_id(),
-                source_id: a.source_id,
-                kind: AlarmKind::ClinicalAlert,
-                priority: a.priority,
-                text: a.text,
-                location: location.clone(),
-                patient: patient.clone(),
-                occurred: a.occurred,
-                details: Some(ResultDetails { observation: a.observation, specialty: specialty.clone() }.to_json()),
-            })
+            .map(|a| alert(a.group, a.source_id, a.text, a.priority, a.occurred, Some(a.observation)))
             .collect();
+        if let Some((n, group)) = report.more {
+            let control = m.msh().map(|h| m.text(h, 10, 0)).unwrap_or_default();
+            let text = format!(
+                "{n} more observations in this result wanted an alert, but one result raises at most {}: \
+                 see the patient's record",
+                oru_r01::MAX_ALERTS
+            );
+            let id = format!("r01:{}:more", hex::encode(Sha256::digest(control.trim().as_bytes()).get(..12).unwrap_or_default()));
+            alerts.push(alert(group, id, text, SourcePriority::High, None, None));
+        }
         Ok(AlarmChange::Results(alerts))
     }
 
