@@ -59,6 +59,14 @@ pub struct WctpBinding {
     /// The kind of alarm its pages are.
     #[serde(default = "default_kind")]
     pub default_kind: AlarmKind,
+    /// A recipient id no mapping names may be a role's bleep number (off unless set: any
+    /// system holding the key could otherwise page whoever holds any role).
+    #[serde(default)]
+    pub by_bleep: bool,
+    /// A recipient id no mapping names may be a username (off unless set: any system holding
+    /// the key could otherwise page any member of staff, and find out who exists).
+    #[serde(default)]
+    pub by_username: bool,
 }
 
 fn default_accept() -> Vec<String> {

@@ -92,6 +92,12 @@ pub enum WctpCommand {
         /// The kind of alarm its pages are (nurse_call, staff_assist, other...).
         #[arg(long, default_value = "nurse_call")]
         default_kind: String,
+        /// A recipient id no mapping names may be a role's bleep number.
+        #[arg(long)]
+        by_bleep: bool,
+        /// A recipient id no mapping names may be a username.
+        #[arg(long)]
+        by_username: bool,
     },
     /// Show its binding and recipient mappings.
     Show {
@@ -316,7 +322,17 @@ pub async fn run(s: &Services, cmd: IntegrationCommand) -> CmdResult {
 /// Runs a `wctp` command.
 async fn wctp(s: &Services, by: By<'_>, cmd: WctpCommand, out: &mut impl Write) -> CmdResult {
     match cmd {
-        WctpCommand::Set { id, sender_id, reply_url, levels, accept_choices, decline_choices, default_kind } => {
+        WctpCommand::Set {
+            id,
+            sender_id,
+            reply_url,
+            levels,
+            accept_choices,
+            decline_choices,
+            default_kind,
+            by_bleep,
+            by_username,
+        } => {
             let parsed: Vec<Level> = levels
                 .split(',')
                 .map(|l| {
@@ -329,6 +345,8 @@ async fn wctp(s: &Services, by: By<'_>, cmd: WctpCommand, out: &mut impl Write) 
             let mut binding: WctpBinding = serde_json::from_value(serde_json::json!({ "sender_id": sender_id }))?;
             binding.reply_url = reply_url;
             binding.levels = PriorityLevels { high, normal, low };
+            binding.by_bleep = by_bleep;
+            binding.by_username = by_username;
             if !accept_choices.is_empty() {
                 binding.accept_choices = accept_choices;
             }

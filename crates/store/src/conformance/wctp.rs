@@ -28,6 +28,8 @@ fn binding(sender: &str, reply: Option<&str>) -> WctpBinding {
         accept_choices: vec!["Accept".into()],
         decline_choices: vec!["Busy".into()],
         default_kind: AlarmKind::NurseCall,
+        by_bleep: false,
+        by_username: true,
     }
 }
 

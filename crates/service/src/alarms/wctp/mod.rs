@@ -5,7 +5,9 @@
 //! parse (`wardline_types::wctp`) → the sender (a bearer key, or `wctp-Originator@senderID` =
 //! the integration's WCTP sender id with `@securityCode` = one of its API keys, checked by the
 //! one check of keys) → the page (text, at most six choices, one of which accepts) → its
-//! recipient (the integration's mapping, else a role whose bleep is the id, else a username) →
+//! recipient (a page already stored under its messageID: whom it went to; else the
+//! integration's mapping, else — where the binding allows — a role whose bleep is the id or a
+//! username) →
 //! **one intake write**, keyed by the `messageID`, holding the page as the alarm's details and
 //! the answer's code with a fingerprint of what was sent → `wctp-Success 200` only after it has
 //! committed. A `messageID` already stored is answered as the first was, and never stored again;
@@ -232,12 +234,20 @@ impl AlarmService {
         Ok((caller, binding))
     }
 
-    /// Whom a recipient id reaches: the integration's mapping, else the one role whose bleep is
-    /// the id, else the active user with that username.
-    async fn wctp_target(&self, integration: &Integration, recipient_id: &str) -> Result<Option<Target>, WctpError> {
+    /// Whom a recipient id reaches: the integration's mapping, else (when its binding allows)
+    /// the one role whose bleep is the id, else (likewise) the active user with that username.
+    async fn wctp_target(
+        &self,
+        integration: &Integration,
+        binding: &WctpBinding,
+        recipient_id: &str,
+    ) -> Result<Option<Target>, WctpError> {
         let store_failed = |_| err(PROCESSING_ERROR, "could not look the recipient up: send it again");
         if let Some(m) = self.store.wctp_recipient(&integration.id, recipient_id).await.map_err(store_failed)? {
             return Ok(Some(m.target));
+        }
+        if !binding.by_bleep {
+            return self.wctp_user(binding, recipient_id).await;
         }
         let roles = self.store.roles().await.map_err(store_failed)?;
         let bleeps: Vec<_> = roles
@@ -253,6 +263,15 @@ impl AlarmService {
                 ));
             }
             [] => {}
+        }
+        self.wctp_user(binding, recipient_id).await
+    }
+
+    /// The active member of staff whose username a recipient id is, when the binding allows.
+    async fn wctp_user(&self, binding: &WctpBinding, recipient_id: &str) -> Result<Option<Target>, WctpError> {
+        let store_failed = |_| err(PROCESSING_ERROR, "could not look the recipient up: send it again");
+        if !binding.by_username {
+            return Ok(None);
         }
         let Ok(username) = wardline_types::Username::parse(&recipient_id.to_lowercase()) else { return Ok(None) };
         let Ok(user) = ruma::UserId::parse(format!("@{}:{}", username.as_str(), self.server_name)) else {
@@ -295,12 +314,24 @@ impl AlarmService {
             Ok(c) => c,
             Err(e) => return refuse(e),
         };
-        let target = match self.wctp_target(&caller.integration, &r.recipient_id).await {
+        // A page already stored under this messageID goes to whom it went to then, whatever
+        // the mappings say now: a resend is answered as the first (or refused as another page
+        // under a used id), never refused for a mapping changed since, and a reused messageID
+        // tells nothing about which recipient ids exist.
+        let stored = match self.store.alarm_by_source(&caller.integration.id, &r.message_id).await {
+            Ok(a) => a.as_ref().and_then(Page::of).map(|p| p.target),
+            Err(_) => return refuse(err(PROCESSING_ERROR, "could not look the page up: send it again")),
+        };
+        let found = match stored {
+            Some(t) => Ok(Some(t)),
+            None => self.wctp_target(&caller.integration, &binding, &r.recipient_id).await,
+        };
+        let target = match found {
             Ok(Some(t)) => t,
             Ok(None) => {
                 return refuse(err(
                     INVALID_RECIPIENT,
-                    "the recipientID names nobody here: no recipient mapping, role bleep or username",
+                    "the recipientID names nobody here: no recipient mapping (or role bleep or username, where allowed)",
                 ));
             }
             Err(e) => return refuse(e),

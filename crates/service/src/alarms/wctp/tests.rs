@@ -47,7 +47,7 @@ fn code(xml: &str) -> String {
 async fn setup(f: &Fixture) -> String {
     let id = pager().id;
     f.s.integrations.create(By::Server, pager()).await.unwrap();
-    let binding: WctpBinding = serde_json::from_str(r#"{"sender_id":"nc-gw"}"#).unwrap();
+    let binding: WctpBinding = serde_json::from_str(r#"{"sender_id":"nc-gw","by_username":true}"#).unwrap();
     f.s.outbox.set_wctp(By::Server, &id, Some(binding)).await.unwrap();
     f.s.integrations.add_key(By::Server, &id, None, None).await.unwrap().secret_key
 }
@@ -100,6 +100,29 @@ async fn a_page_is_stored_once_for_the_recipient_it_names() {
     let role = Target::User { user_id: ruma::owned_user_id!("@nia:localhost") };
     f.s.outbox.set_wctp_recipient(By::Server, &pager().id, "4711", Some(role)).await.unwrap();
     assert_eq!(code(&post(&f, None, &page(&key, "M-2", "4711", "x")).await), "200");
+    // Unmapped again, a resend of M-2 is still the page it was: answered as the first.
+    f.s.outbox.set_wctp_recipient(By::Server, &pager().id, "4711", None).await.unwrap();
+    assert_eq!(code(&post(&f, None, &page(&key, "M-2", "4711", "x")).await), "200");
+    // A used messageID names no recipient: another page under it is refused the same way
+    // whether its recipient exists or not.
+    let reuse_known = code(&post(&f, None, &page(&key, "M-2", "nia", "y")).await);
+    let reuse_unknown = code(&post(&f, None, &page(&key, "M-2", "nobody-here", "y")).await);
+    assert_eq!(reuse_known, reuse_unknown);
+    assert_ne!(reuse_known, "200");
+}
+
+#[tokio::test]
+async fn usernames_and_bleeps_reach_someone_only_where_the_binding_allows() {
+    let f = fixture();
+    let key = setup(&f).await;
+    make_user(&f, "nia").await;
+    let strict: WctpBinding = serde_json::from_str(r#"{"sender_id":"nc-gw"}"#).unwrap();
+    f.s.outbox.set_wctp(By::Server, &pager().id, Some(strict)).await.unwrap();
+    assert_eq!(code(&post(&f, None, &page(&key, "M-9", "nia", "x")).await), "403", "no username unless allowed");
+    assert!(f.store.alarm_by_source(&pager().id, "M-9").await.unwrap().is_none(), "nothing stored");
+    let open: WctpBinding = serde_json::from_str(r#"{"sender_id":"nc-gw","by_username":true}"#).unwrap();
+    f.s.outbox.set_wctp(By::Server, &pager().id, Some(open)).await.unwrap();
+    assert_eq!(code(&post(&f, None, &page(&key, "M-9", "nia", "x")).await), "200");
 }
 
 #[tokio::test]
