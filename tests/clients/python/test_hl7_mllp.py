@@ -361,21 +361,23 @@ def test_a_reporter_hears_pcd05_accepted_at_its_own_listener_when_a_responder_ac
         reporter.stop()
 
 
-def oru_r01(control: str, first: str, second: str, *, obr: bool = True) -> str:
-    """An observation result as an EPR sends one: two orders, each with a NEWS2 (a local code)."""
+def oru_r01(control: str, first: str, second: str, *, obr: bool = True, order: str = "") -> str:
+    """An observation result as an EPR sends one: two orders (filler numbers ``OBS-<order>-1``
+    and ``-2``, by default the control id's), each with a NEWS2 (a local code)."""
+    order = order or control
     segments = [
         f"MSH|^~\\&|PYMON|ICU|WARDLINE|HOSP|20261201110000+0000||ORU^R01^ORU_R01|{control}|P|2.6",
         "PID|1||H888^^^HOSP^MR||Jones^Mary||19400512|F",
         "PV1|1|I|Ward 7^2^8^Main|||||||MED^General medicine",
     ]
     if obr:
-        segments.append("OBR|1||OBS-1|OBS^Observations|||20261201105500+0000")
+        segments.append(f"OBR|1||OBS-{order}-1|OBS^Observations|||20261201105500+0000")
     segments += [
         f"OBX|1|NM|NEWS2^NEWS2 score^L||{first}|score|0-4|HH|||F|||20261201105900+0000",
         "OBX|2|NM|8867-4^Heart rate^LN||128|/min|60-100|H|||F",
     ]
     if obr:
-        segments.append("OBR|2||OBS-2|OBS^Observations")
+        segments.append(f"OBR|2||OBS-{order}-2|OBS^Observations")
     segments.append(f"OBX|1|NM|NEWS2^NEWS2 score^L||{second}|score|0-4|N|||F")
     return "\r".join(segments) + "\r"
 
@@ -395,8 +397,8 @@ def test_an_observation_result_raises_the_alert_a_topic_rule_wants_for_its_subsc
     answer = send(port, oru_r01("PY-R1", "9", "3"))
     assert str(answer.segment("MSH")[9]) == "ACK^R01^ACK"
     assert msa(answer) == ("AA", "PY-R1")
-    raised = [a for a in alarms(wardline) if a["source_id"].startswith("r01:PY-R1:")]
-    assert [a["source_id"] for a in raised] == ["r01:PY-R1:1.1"], raised
+    raised = [a for a in alarms(wardline) if a["source_id"].startswith("r01:OBS-PY-R1-")]
+    assert [a["source_id"] for a in raised] == ["r01:OBS-PY-R1-1:NEWS2"], raised
     assert raised[0]["kind"] == "clinical_alert" and raised[0]["priority"] == "high", raised
     assert raised[0]["location"] == {"site": "Main", "ward": "Ward 7", "room": "2", "bed": "8"}
 
@@ -416,8 +418,16 @@ def test_an_observation_result_raises_the_alert_a_topic_rule_wants_for_its_subsc
     assert [o["label"] for o in alert[0]["content"]["org.wardline.ask"]["options"]] == ["Take"]
     assert alert[0]["content"]["org.wardline.alarm"]["observation"]["value"] == "9"
 
+    # The final result of the same orders (a new message): the same alert brought up to date,
+    # never a second one.
+    assert msa(send(port, oru_r01("PY-R1F", "11", "3", order="PY-R1"))) == ("AA", "PY-R1F")
+    same = [a for a in alarms(wardline) if a["source_id"].startswith("r01:OBS-PY-R1-")]
+    assert len(same) == 1 and same[0]["alarm_id"] == raised[0]["alarm_id"], same
+    assert same[0]["text"].startswith("NEWS2 score 11"), same
+
     # A NEWS2 of 5 and of 3 raise nothing; a result without OBR is a content error.
+    before = len(alarms(wardline))
     assert msa(send(port, oru_r01("PY-R2", "5", "3"))) == ("AA", "PY-R2")
-    assert not [a for a in alarms(wardline) if a["source_id"].startswith("r01:PY-R2:")]
+    assert len(alarms(wardline)) == before
     no_obr = send(port, oru_r01("PY-R3", "9", "9", obr=False))
     assert msa(no_obr) == ("AE", "PY-R3") and err3(no_obr) == "101"

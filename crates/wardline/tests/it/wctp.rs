@@ -245,6 +245,11 @@ async fn a_bearer_key_pages_too_a_username_is_a_recipient_and_mappings_are_check
     let anyone = s.client();
     let plain = page("", "B-1", "nia", "By username").replace(" securityCode=\"\"", "");
     let (_, _, op) = post(&anyone, &plain, Some(&key)).await;
+    assert_eq!(code(&op), (false, "403".to_owned()), "a username reaches nobody unless the binding allows: {op:?}");
+    let binding = json!({"sender_id": "nc-gw", "reply_url": "http://127.0.0.1:9/wctp", "by_username": true});
+    let (st, b) = boss.put(&format!("{A}/integrations/paging/wctp"), binding).await;
+    assert_eq!((st, b["wctp"]["by_username"].as_bool()), (200, Some(true)), "{b}");
+    let (_, _, op) = post(&anyone, &plain, Some(&key)).await;
     assert_eq!(code(&op), (true, "200".to_owned()), "{op:?}");
     let (_, _, op) = post(&anyone, &plain.replace("B-1", "B-2"), None).await;
     assert_eq!(code(&op), (false, "402".to_owned()), "no key at all: {op:?}");
