@@ -1,11 +1,11 @@
 // The part of the one store about the administrators' alarm screens (issue 15): integration
-// accounts, alarm rules, the live alarm log and the reports to hospital systems that failed or
-// wait for a retry, each as the server last said (null: not asked yet). Types only and the
-// initial value: alarmadmin.ts and alarmlog.ts write it.
+// accounts, alarm rules, clinical alert topics, the live alarm log and the reports to hospital
+// systems that failed or wait for a retry, each as the server last said (null: not asked yet).
+// Types only and the initial value: alarmadmin.ts, topics.ts and alarmlog.ts write it.
 
 import type { AlarmKind, AlarmState, Location, Patient } from "./alarms";
 
-export type AdminTab = "integrations" | "rules" | "log" | "outbox";
+export type AdminTab = "integrations" | "rules" | "topics" | "log" | "outbox";
 
 export type Scope = "alarms.write" | "alarms.read" | "webhook.manage" | "hl7.alarms" | "hl7.adt" | "hl7.observations" | "wctp";
 
@@ -94,6 +94,19 @@ export interface Rules {
   failsafe: AlarmRule;
 }
 
+/**
+ * A clinical alert topic as administrators see it (`GET /alert_topics`): who may subscribe
+ * (`open_to`, as rule targets), how many have.
+ */
+export interface AdminTopic {
+  id: string;
+  name: string;
+  description?: string | null;
+  open_to: Target[];
+  version: number;
+  subscribers: number;
+}
+
 /** One alarm of the live log (`GET /alarms`). */
 export interface LogAlarm {
   seq: number;
@@ -170,6 +183,10 @@ export interface AlarmAdmin {
   rules: Rules | null;
   /** The rule being edited ("" a new one), or null: the list. */
   editingRule: string | null;
+  /** Clinical alert topics, by name. */
+  topics: AdminTopic[] | null;
+  /** The topic being edited ("" a new one), or null: the list. */
+  editingTopic: string | null;
   log: AlarmLog;
   /** Failed and pending reports, newest first. */
   outbox: Report[] | null;
@@ -194,6 +211,8 @@ export const initialAlarmAdmin: AlarmAdmin = {
   creating: false,
   rules: null,
   editingRule: null,
+  topics: null,
+  editingTopic: null,
   log: initialLog,
   outbox: null,
   errors: {},
