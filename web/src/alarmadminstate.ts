@@ -57,7 +57,18 @@ export type StepAction =
 export type PolicyStep = { after_ms: number } & StepAction;
 
 export type SourcePriority = "none" | "low" | "medium" | "high" | "emergency";
-export type RuleMode = "conversation" | "incident" | "record";
+export type RuleMode = "conversation" | "incident" | "topic" | "record";
+
+/** How an observation's value is compared with the rule's ("ge": at least). */
+export type ObservationOp = "ge" | "gt" | "le" | "lt" | "eq";
+
+/** A result an observation rule matches: its code (and coding system), compared with a value. */
+export interface ObservationMatch {
+  code: string;
+  system?: string;
+  op: ObservationOp;
+  value: number;
+}
 
 export interface AlarmRule {
   id: string;
@@ -69,6 +80,7 @@ export interface AlarmRule {
     integrations?: string[];
     location?: Location;
     min_priority?: SourcePriority;
+    observation?: ObservationMatch;
   };
   action: {
     mode: RuleMode;
@@ -77,6 +89,8 @@ export interface AlarmRule {
     policy?: { steps: PolicyStep[] };
     title?: string;
     needed?: number;
+    /** A topic rule's topic: its subscribers get each alert, in a conversation of its own. */
+    topic?: string;
   };
 }
 
