@@ -3,8 +3,8 @@
 // posts an `m.room.message` with the `org.wardline.alarm` block {alarm_id, kind,
 // source_priority, location {site, ward, room, bed}, integration, state, patient?}; when the
 // source resets or cancels it, a notice replying to it carries the block again with its new
-// state. A clinical alert adds its topic {id, name} and the observation that raised it {code,
-// text, value, units}. Pure rules only: what a content is, its kind in words, its place, its text.
+// state. A clinical alert adds its topic {id, name}, the observation that raised it {code,
+// text, value, units} and the patient's specialty when the result named one. Pure rules only: what a content is, its kind in words, its place, its text.
 
 import { messageText } from "./messagetext";
 
@@ -49,6 +49,8 @@ export interface Alarm {
   /** The clinical alert topic it went to. */
   topic: { id: string; name: string } | null;
   observation: Observation | null;
+  /** The patient's specialty (hospital service), which subscriptions may be by. */
+  specialty?: string;
 }
 
 /** Each kind's word (the server's names) and tone; the sign is drawn by AlarmIcon. */
@@ -101,6 +103,7 @@ export function alarmOf(content: Record<string, unknown>): Alarm | null {
         : null,
     topic: t && str(t.id) && str(t.name) ? { id: t.id as string, name: t.name as string } : null,
     observation: o && str(o.code) && value !== undefined ? { code: o.code as string, text: str(o.text), value, units: str(o.units) } : null,
+    specialty: str(b.specialty),
   };
 }
 

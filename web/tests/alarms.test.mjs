@@ -74,12 +74,14 @@ test("a clinical alert's topic and observation, when its block has them", () => 
     kind: "clinical_alert",
     topic: { id: "news2-high", name: "NEWS2 ≥ 7" },
     observation: { code: "NEWS2", text: "NEWS2 score", value: "9", units: "score" },
+    specialty: "Respiratory medicine",
   };
   const a = alarmOf({ ...content, "org.wardline.alarm": alert });
   assert.equal(a.kind, "clinical_alert");
   assert.equal(KINDS[a.kind].tone, "blue");
   assert.deepEqual(a.topic, { id: "news2-high", name: "NEWS2 ≥ 7" });
   assert.equal(describeObservation(a.observation), "NEWS2 score 9 score");
+  assert.equal(a.specialty, "Respiratory medicine");
   // Without a text, its code; a number value as it is; without units, none.
   assert.equal(describeObservation(alarmOf({ ...content, "org.wardline.alarm": { ...alert, observation: { code: "K", value: 6.5 } } }).observation), "K 6.5");
   // Neither is there on other alarms; a topic without a name or an observation without a value is not shown.

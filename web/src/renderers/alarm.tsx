@@ -96,6 +96,12 @@ function AlarmCard({ item, preview }: { item: TimelineItem; preview?: boolean })
           {alarm.topic.name}
         </p>
       )}
+      {alarm.specialty && (
+        <p class="alarm-specialty">
+          <span class="alarm-label">Specialty </span>
+          {alarm.specialty}
+        </p>
+      )}
       {where && <p class="alarm-location">{where}</p>}
       {alarm.patient && (
         <p class="alarm-patient">
