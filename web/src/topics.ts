@@ -95,7 +95,6 @@ export async function unsubscribe(id: string): Promise<void> {
 
 /** Why a subscription was not saved, in words for the person. */
 export function subscriptionRefusal(e: unknown): string {
-  if (e instanceof Refused && e.status === 403) return `Not saved: this topic is not open to you (${e.message})`;
   if (e instanceof Refused) return `Not saved: ${e.message}`;
   return failure(e, "Not saved");
 }
