@@ -18,14 +18,6 @@ export interface DndInfo {
   cover: { userId: string; name: string } | null;
 }
 
-/** "14:00", or "Tue 6 Jan 14:00" when not today (local time). */
-export function untilText(ts: number): string {
-  const d = new Date(ts);
-  const time = d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
-  if (d.toDateString() === new Date().toDateString()) return time;
-  return `${d.toLocaleDateString("en-GB", { weekday: "short", day: "numeric", month: "short" })} ${time}`;
-}
-
 /** A name for a user id: their name in a conversation I share with them, else the id. */
 function nameOf(userId: string): string {
   if (!hasClient()) return userId;

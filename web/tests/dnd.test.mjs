@@ -11,7 +11,7 @@ import path from "node:path";
 
 import { REPO_ROOT } from "../../tests/clients/wardline-server.mjs";
 
-import { WAIT, call, openConversation, send, signIn, startWard, stopWard } from "./support.mjs";
+import { COMING_TIME, WAIT, call, openConversation, send, signIn, startWard, stopWard } from "./support.mjs";
 
 let server;
 let browser;
@@ -73,14 +73,14 @@ async function scenario({ doctor, cover, nurse, doctorSize, othersSize, shots })
     await dialog.getByLabel("1 hour").check();
     await dialog.getByLabel("Cover (optional)").fill("Eve");
     const eve = dialog.getByRole("button", { name: /Dr Eve Stone/ });
-    await eve.getByText(/on do-not-disturb until \d\d:\d\d: cannot cover/).waitFor(WAIT);
+    await eve.getByText(new RegExp(`on do-not-disturb until ${COMING_TIME}: cannot cover`)).waitFor(WAIT);
     assert.ok(await eve.isDisabled(), "someone on do-not-disturb cannot be chosen");
     await dialog.getByLabel("Cover (optional)").fill(cover.name.split(" ")[1]);
     await dialog.getByRole("button", { name: new RegExp(cover.name) }).click();
     await dialog.getByText(`Cover: ${cover.name}`).waitFor(WAIT);
     await dialog.getByRole("button", { name: "Turn on do not disturb" }).click();
     const mine = doc.locator(".my-dnd");
-    await mine.getByText(new RegExp(`Do not disturb until \\d\\d:\\d\\d · cover ${cover.name}`)).waitFor(WAIT);
+    await mine.getByText(new RegExp(`Do not disturb until ${COMING_TIME} · cover ${cover.name}`)).waitFor(WAIT);
     assert.equal(await mine.locator(".dnd-mark").textContent(), "⊖", "a shape as well as words");
     await shot(doc, "doctor");
 
@@ -92,7 +92,7 @@ async function scenario({ doctor, cover, nurse, doctorSize, othersSize, shots })
     await nia.getByLabel("Message", { exact: true }).waitFor(WAIT);
     const notice = nia.locator(".dnd-notice");
     await notice
-      .getByText(new RegExp(`on do-not-disturb until \\d\\d:\\d\\d — messages also go to ${cover.name} \\(cover\\)`))
+      .getByText(new RegExp(`on do-not-disturb until ${COMING_TIME} — messages also go to ${cover.name} \\(cover\\)`))
       .waitFor(WAIT);
     await shot(nia, "nurse");
     await send(nia, "Bed 4 obs due, please review");

@@ -11,7 +11,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 
 import { REPO_ROOT } from "../../tests/clients/wardline-server.mjs";
-import { WAIT, call, signIn, status, stopWard, testClock, until } from "./support.mjs";
+import { COMING_TIME, WAIT, call, signIn, status, stopWard, testClock, until } from "./support.mjs";
 import { DESKTOP, PHONE, addRole, setHolders, startRoleWard } from "./roleward.mjs";
 
 const ARTIFACTS = path.join(REPO_ROOT, "web", "test-artifacts");
@@ -97,14 +97,14 @@ async function scenario({ size, label, roleId, role }) {
     );
     const eventId = await until(async () => (await mine.getAttribute("data-event")) || null, "the message at the server");
     // Escalating, its first step due 2 minutes after it was sent.
-    await mine.getByText(/Escalating — step 1 at \d\d:\d\d/).waitFor(WAIT);
+    await mine.getByText(new RegExp(`Escalating — step 1 at ${COMING_TIME}`)).waitFor(WAIT);
 
     // Nobody answers. Two minutes pass (on the server's clock): notified again.
     clock.advance(2 * MIN);
     const again = n.locator(".timeline .escalation-line", { hasText: "notifying again" });
     await again.waitFor(WAIT);
     assert.match(await again.innerText(), /No answer after 2 min — notifying again: Dr Priya Shah/);
-    await mine.getByText(/Escalating — step 2 at \d\d:\d\d/).waitFor(WAIT);
+    await mine.getByText(new RegExp(`Escalating — step 2 at ${COMING_TIME}`)).waitFor(WAIT);
     await shot(n, "1-renotified");
 
     // Five minutes: the consultant is brought in.
@@ -112,7 +112,7 @@ async function scenario({ size, label, roleId, role }) {
     const brought = n.locator(".timeline .escalation-line", { hasText: "brought in" });
     await brought.waitFor(WAIT);
     assert.match(await brought.innerText(), /No answer after 5 min — brought in: Dr Cora Hale/);
-    await mine.getByText(/Escalating — step 3 at \d\d:\d\d/).waitFor(WAIT);
+    await mine.getByText(new RegExp(`Escalating — step 3 at ${COMING_TIME}`)).waitFor(WAIT);
     // Every step so far, in the message's status.
     await mine.getByText("Escalation steps (2)").click();
     const steps = mine.locator(".escalation-steps li");

@@ -11,6 +11,9 @@ import { WardlineServer } from "../../tests/clients/wardline-server.mjs";
 
 export const WAIT = { timeout: 30_000 };
 
+/** A time still to come as the client shows it: "14:05", or "Wed 2 Dec 01:30" when not today. */
+export const COMING_TIME = String.raw`(?:[A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2} )?\d\d:\d\d`;
+
 export async function call(base, method, path, body, token) {
   const headers = { "content-type": "application/json" };
   if (token) headers.authorization = `Bearer ${token}`;

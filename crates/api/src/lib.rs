@@ -19,6 +19,7 @@ pub mod roles;
 pub mod routes;
 pub mod ruma_wrapper;
 pub mod staff;
+mod topics;
 pub mod web;
 
 use std::time::Duration;
@@ -43,6 +44,7 @@ pub fn api_routes() -> Routes {
         .merge(roles::routes())
         .merge(dnd::routes())
         .merge(incidents::routes())
+        .merge(topics::routes())
         .merge(broadcasts::routes())
         .merge(integration::routes())
         .merge(health::routes())

@@ -442,6 +442,8 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         AuditAction::Alarm => (dicom("110110", "Patient Record"), "C"),
         // Who alarms reach: a change to who is told, as an escalation policy is.
         AuditAction::AlarmRule => (dicom("110136", "Security Roles Changed"), "U"),
+        // Who clinical alerts reach (a topic, or someone's subscription to it).
+        AuditAction::AlertTopic => (dicom("110136", "Security Roles Changed"), "U"),
         // What leaves for a hospital system, and where it may go.
         AuditAction::IntegrationReport => (dicom("110106", "Export"), "E"),
         AuditAction::RoomInvite | AuditAction::RoomJoin | AuditAction::RoomLeave | AuditAction::RoomState => {

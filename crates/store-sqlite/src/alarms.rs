@@ -208,6 +208,22 @@ fn open(c: &Connection, intake: &Intake, new: &NewAlarm) -> StoreResult<IntakeOu
     Ok(IntakeOutcome::New { alarm })
 }
 
+/// Opens each alert of a result that its integration has not raised yet.
+fn results(c: &Connection, intake: &Intake, alerts: &[NewAlarm]) -> StoreResult<IntakeOutcome> {
+    let (mut raised, mut known) = (Vec::new(), 0);
+    for new in alerts {
+        if read_one(c, "integration_id = ?1 AND source_id = ?2", params![intake.integration.as_str(), new.source_id])?
+            .is_some()
+        {
+            known += 1;
+            continue;
+        }
+        insert_alarm(c, intake, new)?;
+        raised.push(read_one(c, "id = ?1", params![new.id.as_str()])?.ok_or(StoreError::NotFound)?);
+    }
+    Ok(IntakeOutcome::Results { raised, known })
+}
+
 /// Keeps an HL7 message's key with its answer and the message, whatever it did (a resend of
 /// its control id is then answered as it was, never acted on again); the alarm it was about,
 /// if any.
@@ -217,7 +233,10 @@ fn keep_key(c: &Connection, intake: &Intake, outcome: &IntakeOutcome) -> StoreRe
         | IntakeOutcome::Changed { alarm }
         | IntakeOutcome::Duplicate { alarm, .. }
         | IntakeOutcome::Ended { alarm } => Some(alarm.id.as_str()),
-        IntakeOutcome::UnknownAlarm | IntakeOutcome::Patient(_) | IntakeOutcome::Repeated { .. } => None,
+        IntakeOutcome::UnknownAlarm
+        | IntakeOutcome::Patient(_)
+        | IntakeOutcome::Repeated { .. }
+        | IntakeOutcome::Results { .. } => None,
     };
     insert_intake(c, intake, alarm)
 }
@@ -272,6 +291,7 @@ impl AlarmStore for SqliteStore {
                         dispatch::end_by_source(w.tx, &intake, alarm, *state, reason.as_deref())?
                     }
                     AlarmChange::Adt(update) => IntakeOutcome::Patient(crate::patients::apply(w.tx, update)?),
+                    AlarmChange::Results(alerts) => results(w.tx, &intake, alerts)?,
                 };
                 if intake.protocol == IntakeProtocol::Hl7 {
                     keep_key(w.tx, &intake, &outcome)?;

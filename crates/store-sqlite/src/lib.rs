@@ -35,6 +35,7 @@ mod rows;
 mod search;
 mod sessions;
 mod userdata;
+mod topics;
 mod wctp;
 
 use std::path::Path;

@@ -37,6 +37,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0028_outbox_channels.sql"),
     include_str!("../migrations/0029_wctp.sql"),
     include_str!("../migrations/0030_hl7_status.sql"),
+    include_str!("../migrations/0031_alert_topics.sql"),
 ];
 
 /// The schema version this build writes.

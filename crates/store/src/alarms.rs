@@ -138,6 +138,10 @@ pub enum AlarmChange {
     /// write (only if not older than the record, [`crate::PatientStore`]), so a message is
     /// acknowledged only once both its key and its effect are stored.
     Adt(Box<crate::PatientUpdate>),
+    /// A result (HL7 `ORU^R01`) raising a clinical alert per observation that a rule wants:
+    /// each opened unless the integration already raised one under its source id, all in the
+    /// intake write (none: the message is only kept).
+    Results(Vec<NewAlarm>),
 }
 
 /// One message received from a source, to store before it is answered.
@@ -194,6 +198,14 @@ pub enum IntakeOutcome {
     UnknownAlarm,
     /// An [`AlarmChange::Adt`] was stored: what it did to the patient's record.
     Patient(crate::AdtApplied),
+    /// An [`AlarmChange::Results`] was stored: the alerts it raised, and how many of its
+    /// alerts had been raised already.
+    Results {
+        /// The new alerts.
+        raised: Vec<Alarm>,
+        /// Those already raised under their source ids, left as they were.
+        known: usize,
+    },
     /// The intake repeats one already stored that was about no alarm (an ADT message, an HL7
     /// report about an alarm the source never raised): nothing was written.
     Repeated {

@@ -45,6 +45,7 @@ mod relations;
 mod roles;
 mod rota;
 mod search;
+mod topics;
 mod wctp;
 
 /// Runs every check against stores opened by `open`.
@@ -88,6 +89,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     patients::patients(&store).await?;
     wctp::wctp(&store).await?;
     outbox::hl7_reports(&store).await?;
+    topics::topics(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

@@ -23,6 +23,7 @@ mod records;
 mod relations;
 mod roles;
 mod search;
+mod topics;
 mod wctp;
 
 use async_trait::async_trait;
@@ -56,6 +57,7 @@ pub use roles::{
     HolderChange, HolderOp, HolderRefusal, RoleNotice, RoleStore, RotaApplied, RotaImportOutcome, Uncovered,
 };
 pub use search::{SearchHit, SearchOrder, SearchQuery, SearchResults, SearchScope};
+pub use topics::{StoredTopic, TopicStore};
 pub use wctp::WctpStore;
 
 /// Result of a storage call.
@@ -484,6 +486,7 @@ pub trait Store:
     + PatientStore
     + IntegrationOutboxStore
     + WctpStore
+    + TopicStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

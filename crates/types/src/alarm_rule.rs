@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::alarm::{AlarmKind, Location, SourcePriority};
+use crate::alert_topic::{Observation, ObservationMatch, TopicId};
 use crate::escalation::{Policy, PolicyError, Target};
 use crate::integration::IntegrationId;
 use crate::priority::Level;
@@ -103,6 +104,10 @@ pub struct RuleMatch {
     /// At least this priority, as the source gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_priority: Option<SourcePriority>,
+    /// A result whose observation fits this (a clinical alert from `ORU^R01`); left out, any
+    /// alarm, with or without an observation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observation: Option<ObservationMatch>,
 }
 
 /// What an alarm a rule covers becomes.
@@ -118,16 +123,21 @@ pub enum Mode {
     /// Recorded only: nobody is told (an administrator's explicit choice against alarm fatigue,
     /// reported back to the source as `recorded`, never a silent drop).
     Record,
+    /// A clinical alert for a topic's subscribers: a conversation of its own ("NEWS2 ≥ 7 —
+    /// Ward 7, bed 12") with those whose subscription covers it and the rule's targets, where
+    /// the first to take it has it.
+    Topic,
 }
 
 impl Mode {
-    /// `conversation`, `incident`, `record`.
+    /// `conversation`, `incident`, `record`, `topic`.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Conversation => "conversation",
             Self::Incident => "incident",
             Self::Record => "record",
+            Self::Topic => "topic",
         }
     }
 }
@@ -154,6 +164,9 @@ pub struct RuleAction {
     /// 20; one if left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needed: Option<u8>,
+    /// For a topic rule: the topic whose subscribers get the alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<TopicId>,
 }
 
 /// An alarm rule.
@@ -193,6 +206,12 @@ pub enum RuleError {
     /// A title on a rule that opens no incident.
     #[error("action.title is only for incidents")]
     TitleNotIncident,
+    /// A topic rule without its topic, or a topic on another rule.
+    #[error("action.topic is needed by a topic rule, and only there")]
+    Topic,
+    /// The observation match's shape.
+    #[error("match.{0}")]
+    Observation(&'static str),
     /// `needed` on a rule that opens no incident, or out of bounds.
     #[error("action.needed is only for incidents, 1 to 20")]
     Needed,
@@ -234,6 +253,8 @@ pub struct AlarmFacts<'a> {
     pub location: &'a Location,
     /// How urgent the source says it is.
     pub priority: SourcePriority,
+    /// What a result measured, for a clinical alert.
+    pub observation: Option<&'a Observation>,
 }
 
 impl AlarmRule {
@@ -248,7 +269,7 @@ impl AlarmRule {
         }
         let a = &self.action;
         match (&a.title, a.mode) {
-            (Some(_), Mode::Conversation | Mode::Record) => return Err(RuleError::TitleNotIncident),
+            (Some(_), Mode::Conversation | Mode::Record | Mode::Topic) => return Err(RuleError::TitleNotIncident),
             (Some(t), Mode::Incident) if !line_ok(t) => return Err(RuleError::Title),
             _ => {}
         }
@@ -258,7 +279,14 @@ impl AlarmRule {
         if a.mode == Mode::Record && self.id.is_failsafe() {
             return Err(RuleError::FailsafeRecord);
         }
-        let empty_ok = a.mode == Mode::Record;
+        if (a.mode == Mode::Topic) != a.topic.is_some() || (a.mode == Mode::Topic && self.id.is_failsafe()) {
+            return Err(RuleError::Topic);
+        }
+        if let Some(o) = &self.matches.observation {
+            o.check().map_err(RuleError::Observation)?;
+        }
+        // A topic rule's recipients are its subscribers; its targets are whom it adds.
+        let empty_ok = matches!(a.mode, Mode::Record | Mode::Topic);
         if a.targets.len() > MAX_TARGETS || (a.targets.is_empty() && !empty_ok) {
             return Err(RuleError::Targets);
         }
@@ -292,6 +320,7 @@ impl AlarmRule {
             && part(&m.location.room, &alarm.location.room)
             && part(&m.location.bed, &alarm.location.bed)
             && m.min_priority.is_none_or(|p| alarm.priority >= p)
+            && m.observation.as_ref().is_none_or(|o| alarm.observation.is_some_and(|have| o.fits(have)))
     }
 }
 
@@ -332,6 +361,7 @@ mod tests {
                 policy: None,
                 title: None,
                 needed: None,
+                topic: None,
             },
         }
     }
@@ -345,7 +375,13 @@ mod tests {
         let nc = IntegrationId::parse("nursecall").unwrap();
         let loc = at(" ward 7 ");
         let facts =
-            AlarmFacts { kind: AlarmKind::NurseCall, integration: &nc, location: &loc, priority: SourcePriority::High };
+            AlarmFacts {
+            kind: AlarmKind::NurseCall,
+            integration: &nc,
+            location: &loc,
+            priority: SourcePriority::High,
+            observation: None,
+        };
         let mut rules = vec![
             rule("b-any-ward7", 2, vec![], Some("Ward 7")),
             rule("a-arrests", 1, vec![AlarmKind::CardiacArrest], None),
@@ -371,6 +407,7 @@ mod tests {
             integration: &nc,
             location: &loc,
             priority: SourcePriority::Medium,
+            observation: None,
         };
         let mut r = rule("r", 0, vec![AlarmKind::NurseCall], Some("WARD 7"));
         assert!(r.matches(&facts));
@@ -450,5 +487,56 @@ mod tests {
             .is_err()
         );
         assert!(RuleId::parse("Bad Id").is_err());
+    }
+
+    #[test]
+    fn an_observation_rule_covers_only_results_whose_value_fits() {
+        use crate::alert_topic::{Comparison, Threshold};
+        let epr = IntegrationId::parse("epr").unwrap();
+        let loc = at("Ward 7");
+        let mut r = rule("news2", 0, vec![], None);
+        r.matches.observation = Some(ObservationMatch {
+            code: "NEWS2".into(),
+            system: None,
+            op: Comparison::Ge,
+            value: Threshold::try_from(7.0).unwrap(),
+        });
+        let seen = |value: &str| Observation {
+            code: "NEWS2".into(),
+            system: None,
+            text: None,
+            value: value.into(),
+            units: None,
+        };
+        let (high, low) = (seen("9"), seen("5"));
+        let mut facts = AlarmFacts {
+            kind: AlarmKind::ClinicalAlert,
+            integration: &epr,
+            location: &loc,
+            priority: SourcePriority::None,
+            observation: Some(&high),
+        };
+        assert!(r.matches(&facts));
+        facts.observation = Some(&low);
+        assert!(!r.matches(&facts));
+        facts.observation = None;
+        assert!(!r.matches(&facts), "an alarm without an observation is no result");
+    }
+
+    #[test]
+    fn a_topic_rule_names_its_topic_and_only_it_may() {
+        let mut r = rule("news2", 0, vec![], None);
+        r.action.mode = Mode::Topic;
+        r.action.targets.clear();
+        assert_eq!(r.check(), Err(RuleError::Topic), "a topic rule needs its topic");
+        r.action.topic = Some(TopicId::parse("news2-high").unwrap());
+        assert_eq!(r.check(), Ok(()), "its subscribers are its recipients: no targets needed");
+        r.action.mode = Mode::Conversation;
+        r.action.targets = vec![role("w7-nurse")];
+        assert_eq!(r.check(), Err(RuleError::Topic), "a topic on another rule");
+        let mut f = rule(FAILSAFE_RULE, 0, vec![], None);
+        f.action.mode = Mode::Topic;
+        f.action.topic = Some(TopicId::parse("news2-high").unwrap());
+        assert_eq!(f.check(), Err(RuleError::Topic), "the failsafe must not rest on subscriptions");
     }
 }

@@ -152,11 +152,16 @@ pub enum AuditAction {
     /// that failed for good (its id, alarm, channel and the reason; never its payload).
     #[serde(rename = "integration.report")]
     IntegrationReport,
+    /// A clinical alert topic was saved or removed by an administrator (the topic in the
+    /// detail), or someone subscribed to one, changed their scopes or unsubscribed (the topic
+    /// and scopes), or was refused (not open to them).
+    #[serde(rename = "alert.topic")]
+    AlertTopic,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 36] = [
+    pub const ALL: [Self; 37] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -193,6 +198,7 @@ impl AuditAction {
         Self::Alarm,
         Self::AlarmRule,
         Self::IntegrationReport,
+        Self::AlertTopic,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -235,6 +241,7 @@ impl AuditAction {
             Self::Alarm => "alarm",
             Self::AlarmRule => "alarm.rule",
             Self::IntegrationReport => "integration.report",
+            Self::AlertTopic => "alert.topic",
         }
     }
 

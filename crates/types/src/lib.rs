@@ -6,6 +6,7 @@
 pub mod account;
 pub mod alarm;
 pub mod alarm_rule;
+pub mod alert_topic;
 pub mod audit;
 pub mod broadcast;
 pub mod clock;

@@ -10,6 +10,10 @@ do it, sends HL7 v2.6 messages built as text and checked by ``hl7.parse`` before
 - ``ADT^A01``, ``A02``, ``A03`` answered ``AA``, and a later alarm without PV1 placed in the bed
   ADT gave the patient;
 - a repeated control id answered as the first, and nothing done twice;
+- ``ORU^R01`` observation results (two orders, a NEWS2 each and a heart rate): answered
+  ``ACK^R01^ACK`` ``AA``; the NEWS2 a topic rule wants (≥ 7) raises one clinical alert, routed
+  to the topic's subscriber, whom the alert's conversation reaches with a "Take" button; a
+  result without OBR ``AE`` 101;
 - IHE PCD-05: an arrest reporter whose binding asks for status (``--status-address``,
   ``--report-status``) runs its own MLLP listener (the library's asyncio
   ``hl7.mllp.start_hl7_server``); when a responder accepts the arrest, an ``ORA^R41^ORA_R41``
@@ -57,7 +61,7 @@ def wardline(tmp_path_factory: pytest.TempPathFactory):
     try:
         server.add_user("boss", admin=True)
         cli(server, "integration", "add", "monitors", "--name", "ICU monitors", "--kind", "monitoring",
-            "--scope", "hl7.alarms", "--scope", "hl7.adt")
+            "--scope", "hl7.alarms", "--scope", "hl7.adt", "--scope", "hl7.observations")
         cli(server, "integration", "hl7", "set", "monitors", "--application", "PYMON", "--facility", "ICU",
             "--allow", "127.0.0.0/8", "--default-kind", "monitor")
         yield server
@@ -355,3 +359,65 @@ def test_a_reporter_hears_pcd05_accepted_at_its_own_listener_when_a_responder_ac
     finally:
         server.stop()
         reporter.stop()
+
+
+def oru_r01(control: str, first: str, second: str, *, obr: bool = True) -> str:
+    """An observation result as an EPR sends one: two orders, each with a NEWS2 (a local code)."""
+    segments = [
+        f"MSH|^~\\&|PYMON|ICU|WARDLINE|HOSP|20261201110000+0000||ORU^R01^ORU_R01|{control}|P|2.6",
+        "PID|1||H888^^^HOSP^MR||Jones^Mary||19400512|F",
+        "PV1|1|I|Ward 7^2^8^Main|||||||MED^General medicine",
+    ]
+    if obr:
+        segments.append("OBR|1||OBS-1|OBS^Observations|||20261201105500+0000")
+    segments += [
+        f"OBX|1|NM|NEWS2^NEWS2 score^L||{first}|score|0-4|HH|||F|||20261201105900+0000",
+        "OBX|2|NM|8867-4^Heart rate^LN||128|/min|60-100|H|||F",
+    ]
+    if obr:
+        segments.append("OBR|2||OBS-2|OBS^Observations")
+    segments.append(f"OBX|1|NM|NEWS2^NEWS2 score^L||{second}|score|0-4|N|||F")
+    return "\r".join(segments) + "\r"
+
+
+def test_an_observation_result_raises_the_alert_a_topic_rule_wants_for_its_subscriber(wardline):
+    port = hl7_port(wardline)
+    wardline.add_user("reg")
+    boss, reg = login(wardline, "boss"), login(wardline, "reg")
+    reg_id = call(wardline, reg, "GET", "/_matrix/client/v3/account/whoami")["user_id"]
+    call(wardline, boss, "PUT", "/_wardline/admin/v1/alert_topics/news2-py",
+         {"name": "NEWS2 ≥ 7 (py)", "open_to": [{"kind": "user", "user_id": reg_id}]})
+    call(wardline, boss, "PUT", "/_wardline/admin/v1/alarm_rules/news2-py",
+         {"name": "NEWS2 of 7 or more", "match": {"observation": {"code": "NEWS2", "op": "ge", "value": 7}},
+          "action": {"mode": "topic", "topic": "news2-py", "level": "urgent"}})
+    call(wardline, reg, "PUT", "/_wardline/client/v1/alert_topics/news2-py/subscription", {"scopes": ["ward:Ward 7"]})
+
+    answer = send(port, oru_r01("PY-R1", "9", "3"))
+    assert str(answer.segment("MSH")[9]) == "ACK^R01^ACK"
+    assert msa(answer) == ("AA", "PY-R1")
+    raised = [a for a in alarms(wardline) if a["source_id"].startswith("r01:PY-R1:")]
+    assert [a["source_id"] for a in raised] == ["r01:PY-R1:1.1"], raised
+    assert raised[0]["kind"] == "clinical_alert" and raised[0]["priority"] == "high", raised
+    assert raised[0]["location"] == {"site": "Main", "ward": "Ward 7", "room": "2", "bed": "8"}
+
+    # The subscriber's conversation has the alert, asking to be taken.
+    deadline = time.time() + WAIT_S
+    view = {}
+    while time.time() < deadline:
+        view = admin_get(wardline, f"/_wardline/admin/v1/alarms/{raised[0]['alarm_id']}")
+        if view.get("room_id"):
+            break
+        time.sleep(0.2)
+    assert view.get("room_id"), view
+    room = urllib.parse.quote(view["room_id"], safe="")
+    chunk = call(wardline, reg, "GET", f"/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=20")["chunk"]
+    alert = [e for e in chunk if e["content"].get("org.wardline.alarm", {}).get("alarm_id") == raised[0]["alarm_id"]]
+    assert alert, chunk
+    assert [o["label"] for o in alert[0]["content"]["org.wardline.ask"]["options"]] == ["Take"]
+    assert alert[0]["content"]["org.wardline.alarm"]["observation"]["value"] == "9"
+
+    # A NEWS2 of 5 and of 3 raise nothing; a result without OBR is a content error.
+    assert msa(send(port, oru_r01("PY-R2", "5", "3"))) == ("AA", "PY-R2")
+    assert not [a for a in alarms(wardline) if a["source_id"].startswith("r01:PY-R2:")]
+    no_obr = send(port, oru_r01("PY-R3", "9", "9", obr=False))
+    assert msa(no_obr) == ("AE", "PY-R3") and err3(no_obr) == "101"

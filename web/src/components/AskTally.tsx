@@ -8,7 +8,7 @@ import type { AskDetail, Deadline, Escalation } from "../answers";
 import { ACK_OR_DECLINE, answerWords } from "../priority";
 import type { Ask } from "../priority";
 import type { TimelineItem } from "../state";
-import { clockTime } from "../time";
+import { clockTime, comingTime } from "../time";
 import { allAnswers, nameOf, useAsk } from "./useAsk";
 
 const SIGN = { accept: "✓", decline: "✗", info: "ℹ" } as const;
@@ -34,7 +34,7 @@ function EscalationState({ esc, detail }: { esc: Escalation; detail: AskDetail }
       <p class="escalation-state open">
         <span aria-hidden="true">↑ </span>
         {esc.next_step && esc.next_due_ts
-          ? `Escalating — step ${esc.next_step} at ${clockTime(esc.next_due_ts)}`
+          ? `Escalating — step ${esc.next_step} at ${comingTime(esc.next_due_ts)}`
           : "Escalating"}
       </p>
     );
@@ -66,7 +66,7 @@ function EscalationState({ esc, detail }: { esc: Escalation; detail: AskDetail }
 /** The question's deadline, as its sender sees it. */
 function DeadlineState({ d, accepted }: { d: Deadline; accepted: boolean }) {
   // (Once someone accepted there is nothing to be told; the server ends it quietly when due.)
-  if (d.state === "waiting" && !accepted) return <p class="deadline-state">You will be told if nobody has accepted by {clockTime(d.due_ts)}</p>;
+  if (d.state === "waiting" && !accepted) return <p class="deadline-state">You will be told if nobody has accepted by {comingTime(d.due_ts)}</p>;
   if (d.state === "not_accepted") {
     return (
       <p class="deadline-state missed">

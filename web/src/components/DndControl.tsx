@@ -4,7 +4,8 @@
 
 import { useState } from "preact/hooks";
 
-import { endDnd, untilText } from "../dnd";
+import { endDnd } from "../dnd";
+import { comingTime } from "../time";
 import { useStore } from "../state";
 import { DndDialog } from "./DndDialog";
 
@@ -32,7 +33,7 @@ export function DndControl() {
         <span class="dnd-mark" aria-hidden="true">
           ⊖
         </span>{" "}
-        Do not disturb until {untilText(mine.until)}
+        Do not disturb until {comingTime(mine.until)}
         {mine.cover ? ` · cover ${mine.cover.name}` : " · no cover"}
       </span>
       <button class="plain" onClick={() => void end()}>

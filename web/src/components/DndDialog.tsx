@@ -6,7 +6,8 @@ import { useEffect, useRef, useState } from "preact/hooks";
 
 import { searchPeople } from "../directory";
 import type { Person } from "../directory";
-import { lookUpDnd, nextEight, startDnd, untilText } from "../dnd";
+import { lookUpDnd, nextEight, startDnd } from "../dnd";
+import { comingTime } from "../time";
 import type { DndInfo } from "../dnd";
 import { Dialog } from "./Dialog";
 import { Presence } from "./Presence";
@@ -70,7 +71,7 @@ function CoverPicker(props: { chosen: Person | null; onChoose: (p: Person | null
                 <Presence userId={p.userId} />
                 {p.name}
                 {p.role && <span class="muted"> — {p.role}</span>}
-                {d && <span class="muted"> · on do-not-disturb until {untilText(d.until)}: cannot cover</span>}
+                {d && <span class="muted"> · on do-not-disturb until {comingTime(d.until)}: cannot cover</span>}
               </button>
             </li>
           );

@@ -4,7 +4,8 @@
 
 import { useEffect } from "preact/hooks";
 
-import { lookUpDnd, untilText } from "../dnd";
+import { lookUpDnd } from "../dnd";
+import { comingTime } from "../time";
 import { useStore } from "../state";
 
 export function DndNotice({ userId }: { userId: string }) {
@@ -19,7 +20,7 @@ export function DndNotice({ userId }: { userId: string }) {
       <span class="dnd-mark" aria-hidden="true">
         ⊖{" "}
       </span>
-      {name ? `${name} is on` : "On"} do-not-disturb until {untilText(d.until)}
+      {name ? `${name} is on` : "On"} do-not-disturb until {comingTime(d.until)}
       {d.cover ? ` — messages also go to ${d.cover.name} (cover)` : " — no cover named"}
     </p>
   );

@@ -13,6 +13,7 @@ mod outbox;
 mod roles;
 mod rota;
 mod settings;
+mod topics;
 mod users;
 
 use axum::extract::{FromRequestParts, RawPathParams};
@@ -147,6 +148,15 @@ pub fn routes() -> Routes {
             "admin.alarm_rules.remove",
             full,
             alarms::remove_rule,
+        )
+        .wardline(Method::GET, &format!("{A}/alert_topics"), "admin.alert_topics.list", full, topics::list)
+        .wardline(Method::PUT, &format!("{A}/alert_topics/{{topic_id}}"), "admin.alert_topics.set", full, topics::set)
+        .wardline(
+            Method::DELETE,
+            &format!("{A}/alert_topics/{{topic_id}}"),
+            "admin.alert_topics.remove",
+            full,
+            topics::remove,
         )
         .wardline(Method::GET, &format!("{A}/alarms"), "admin.alarms.log", full, alarms::log)
         .wardline(Method::GET, &format!("{A}/alarms/{{alarm_id}}"), "admin.alarms.get", full, alarms::get)

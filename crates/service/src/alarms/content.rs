@@ -39,13 +39,22 @@ pub fn incident_title(alarm: &Alarm, rule: &AlarmRule) -> String {
 /// escalation stops once `needed` are); a conversation's recipients accept or decline, the first
 /// acceptance taking it.
 fn ask(mode: Mode, needed: Option<u8>) -> Ask {
+    if mode == Mode::Topic {
+        // A clinical alert is taken by one of those who got it; "seen by" is its read status.
+        return Ask {
+            options: vec![Choice { id: ACCEPT.into(), label: "Take".into(), means: Means::Accept }],
+            first_accept: true,
+            deadline_ms: None,
+            needed: None,
+        };
+    }
     let (yes, no) = if mode == Mode::Incident { ("Coming", "Can't come") } else { ("Accept", "Decline") };
     Ask {
         options: vec![
             Choice { id: ACCEPT.into(), label: yes.into(), means: Means::Accept },
             Choice { id: DECLINE.into(), label: no.into(), means: Means::Decline },
         ],
-        first_accept: mode == Mode::Conversation,
+        first_accept: mode != Mode::Incident,
         deadline_ms: None,
         needed: needed.filter(|n| *n > 1 && mode == Mode::Incident),
     }
@@ -64,6 +73,12 @@ fn block(alarm: &Alarm) -> Value {
     });
     if let Some(p) = &alarm.patient {
         b["patient"] = json!(p);
+    }
+    if let Some(r) = super::results::ResultDetails::of(alarm) {
+        b["observation"] = json!(r.observation);
+        if let Some(s) = r.specialty {
+            b["specialty"] = json!(s);
+        }
     }
     b
 }

@@ -51,8 +51,10 @@ fn txn(alarm: &Alarm, what: &str) -> TxnRef {
 /// conversation's rule and its targets now, so that once the targets change the alarms go to a
 /// new conversation and those no longer targeted stop receiving them.
 fn conversation_key(alarm: &Alarm, rule: &AlarmRule) -> String {
-    if rule.action.mode == Mode::Incident {
-        return format!("incident:{}", alarm.id);
+    match rule.action.mode {
+        Mode::Incident => return format!("incident:{}", alarm.id),
+        Mode::Topic => return format!("alert:{}", alarm.id),
+        Mode::Conversation | Mode::Record => {}
     }
     let mut targets: Vec<String> = rule
         .action
@@ -276,11 +278,26 @@ impl AlarmService {
             }
         }
         let integration = self.store.integration(&alarm.integration).await?;
+        let mut topic = None;
         let (name, incident) = match rule.action.mode {
             Mode::Incident => {
                 (content::incident_title(alarm, rule), Some(content::incident_open(alarm, rule, self.clock.now())))
             }
-            _ => (rule.name.clone(), None),
+            Mode::Topic => {
+                // The topic's subscribers whose scope covers the alert, as they stand now.
+                let id = rule.action.topic.as_ref().ok_or_else(|| ServiceError::Internal("a topic rule without its topic".into()))?;
+                let specialty = super::results::ResultDetails::of(alarm).and_then(|r| r.specialty);
+                for u in self.alert_recipients(id, alarm.location.ward.as_deref(), specialty.as_deref()).await? {
+                    if !people.contains(&u) {
+                        people.push(u);
+                    }
+                }
+                let found = self.store.alert_topic(id).await?;
+                let name = found.as_ref().map_or_else(|| id.to_string(), |t| t.topic.name.clone());
+                topic = Some(serde_json::json!({ "id": id, "name": name }));
+                (format!("{name} — {}", alarm.location.describe()), None)
+            }
+            Mode::Conversation | Mode::Record => (rule.name.clone(), None),
         };
         let new = NewAlarmRoom {
             creator_name: integration.map_or_else(|| alarm.integration.to_string(), |i| i.name),
@@ -290,17 +307,21 @@ impl AlarmService {
             roles,
         };
         self.rooms.open_alarm_room(actor, room, new).await?;
+        let mut message = content::message(
+            alarm,
+            rule.action.level,
+            rule.action.mode,
+            rule.action.needed,
+            super::wctp::page::Page::of(alarm).map(|p| p.ask()),
+        );
+        if let Some(t) = topic {
+            message[wardline_types::alarm::ALARM]["topic"] = t;
+        }
         let send = SendEvent {
             room_id: room.to_owned(),
             kind: kinds::MESSAGE.into(),
             state_key: None,
-            content: content::message(
-                alarm,
-                rule.action.level,
-                rule.action.mode,
-                rule.action.needed,
-                super::wctp::page::Page::of(alarm).map(|p| p.ask()),
-            ),
+            content: message,
             redacts: None,
             txn: Some(txn(alarm, what)),
         };
@@ -318,12 +339,17 @@ impl AlarmService {
     /// escalation are unchanged.
     async fn update(&self, alarm: &Alarm) -> ServiceResult<Dispatched> {
         let actor = self.integration_actor(alarm)?;
-        if let Some(Routing { room: Some(room), event: Some(event), level, .. }) = &alarm.routing {
+        if let Some(Routing { room: Some(room), event: Some(event), level, rule, .. }) = &alarm.routing {
             let incident = self
                 .rooms
                 .with_state(room, |s| s.get(wardline_types::alarm::INCIDENT, "").map(|e| e.event.content.clone()))
                 .await?;
-            let mode = if incident.is_some() { Mode::Incident } else { Mode::Conversation };
+            let topic = self.rule_by_id(rule).await?.filter(|r| r.action.mode == Mode::Topic).is_some();
+            let mode = match (incident.is_some(), topic) {
+                (true, _) => Mode::Incident,
+                (false, true) => Mode::Topic,
+                (false, false) => Mode::Conversation,
+            };
             let needed = incident
                 .as_ref()
                 .and_then(|s| s.get("needed"))

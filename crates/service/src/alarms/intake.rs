@@ -185,7 +185,8 @@ impl AlarmService {
             | IntakeOutcome::Ended { .. }
             | IntakeOutcome::UnknownAlarm
             | IntakeOutcome::Patient(_)
-            | IntakeOutcome::Repeated { .. } => {
+            | IntakeOutcome::Repeated { .. }
+            | IntakeOutcome::Results { .. } => {
                 return Err(ServiceError::Internal("an alarm's opening was stored as a change".into()));
             }
         };
@@ -256,7 +257,8 @@ impl AlarmService {
             IntakeOutcome::UnknownAlarm
             | IntakeOutcome::New { .. }
             | IntakeOutcome::Patient(_)
-            | IntakeOutcome::Repeated { .. } => {
+            | IntakeOutcome::Repeated { .. }
+            | IntakeOutcome::Results { .. } => {
                 return Err(ServiceError::not_found(format!("no alarm {id}")));
             }
         };
@@ -327,7 +329,8 @@ impl AlarmService {
             IntakeOutcome::UnknownAlarm
             | IntakeOutcome::New { .. }
             | IntakeOutcome::Patient(_)
-            | IntakeOutcome::Repeated { .. } => {
+            | IntakeOutcome::Repeated { .. }
+            | IntakeOutcome::Results { .. } => {
                 return Err(ServiceError::not_found(format!("no alarm {id}")));
             }
         };

@@ -13,7 +13,8 @@
 //! (`dispatch.rs`), which claims it under a lease and routes it by the rules (`rules.rs`): the
 //! first enabled rule that covers it, else the failsafe rule, which always exists and always
 //! reaches someone (and the source is told the alarm was `undeliverable` by its own rules). A
-//! rule posts it into a conversation (the rule's standing one, or an incident's own), where it
+//! rule posts it into a conversation (the rule's standing one, an incident's own, or a clinical
+//! alert's own with the topic's subscribers whose scope covers it), where it
 //! escalates by the rule's policy like any urgent message (`escalation/`), or records it only
 //! (an administrator's explicit choice, reported to the source as `recorded`). What becomes of
 //! it (delivered, read, accepted, declined, escalated, failsafe) is followed from the message's
@@ -28,6 +29,8 @@
 //! - `follow.rs`: status facts from the message's status and escalation;
 //! - `incidents.rs`: incidents as their members see them, and closing one;
 //! - `report.rs`: each new fact's report to its source, queued with it;
+//! - `results.rs`: the observation a clinical alert (from `ORU^R01`) was raised by;
+//! - `topics.rs`: clinical alert topics, subscriptions, and who a topic's alert reaches;
 //! - `wctp/`: pages over WCTP 1.3, delivered to the recipient they name, reported in WCTP.
 
 mod content;
@@ -37,7 +40,9 @@ pub mod hl7;
 mod incidents;
 mod intake;
 mod report;
+pub(crate) mod results;
 mod rules;
+mod topics;
 pub mod wctp;
 
 use std::sync::Arc;
@@ -56,6 +61,7 @@ use crate::{ServiceError, ServiceResult};
 
 pub use incidents::{Incident, Responder};
 pub use intake::{AlarmInput, AlarmPatch, Received};
+pub use topics::TopicChoice;
 
 /// Most alarms listed at once.
 pub const MAX_LIST: usize = 500;

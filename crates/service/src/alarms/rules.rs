@@ -47,6 +47,7 @@ impl AlarmService {
                 policy: None,
                 title: None,
                 needed: None,
+                topic: None,
             },
         })
     }
@@ -69,6 +70,11 @@ impl AlarmService {
         }
         if let Some(p) = &rule.action.policy {
             self.escalation.check_policy(p).await.map_err(|e| refuse(format!("action.policy: {e}")))?;
+        }
+        if let Some(t) = &rule.action.topic
+            && self.store.alert_topic(t).await?.is_none()
+        {
+            return Err(refuse(format!("action.topic: there is no topic {t}")));
         }
         for i in &rule.matches.integrations {
             if self.store.integration(i).await?.is_none() {
@@ -128,11 +134,13 @@ impl AlarmService {
             return Ok(Route { rule, no_rule: false });
         }
         let rules: Vec<AlarmRule> = self.store.alarm_rules().await?.into_iter().map(|r| r.rule).collect();
+        let result = super::results::ResultDetails::of(alarm);
         let facts = AlarmFacts {
             kind: alarm.kind,
             integration: &alarm.integration,
             location: &alarm.location,
             priority: alarm.priority,
+            observation: result.as_ref().map(|r| &r.observation),
         };
         if let Some(rule) = first_match(&rules, &facts) {
             return Ok(Route { rule: rule.clone(), no_rule: false });

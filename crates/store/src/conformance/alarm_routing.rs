@@ -320,6 +320,7 @@ fn rule(id: &str, position: i64, name: &str) -> StoreResult<AlarmRule> {
             policy: None,
             title: None,
             needed: None,
+            topic: None,
         },
     })
 }

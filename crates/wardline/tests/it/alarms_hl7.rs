@@ -26,14 +26,14 @@ pub(crate) fn hl7_addr(s: &Server) -> String {
         .to_owned()
 }
 
-fn hl7_env(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn hl7_env(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
     let mut env = vec![("WARDLINE_HL7__LISTEN", "127.0.0.1:0")];
     env.extend_from_slice(extra);
     env
 }
 
 /// An integration bound to `MON|ICU` from loopback, with the given scopes and alarm kind.
-async fn bound(boss: &Client, id: &str, app: &str, scopes: &[&str], kind: &str) {
+pub(crate) async fn bound(boss: &Client, id: &str, app: &str, scopes: &[&str], kind: &str) {
     let (st, b) = boss
         .post(
             &format!("{A}/integrations"),

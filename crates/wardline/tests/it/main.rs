@@ -42,6 +42,7 @@ mod rota;
 mod search;
 mod session;
 mod status;
+mod topics;
 mod sync;
 mod wctp;
 mod web;

@@ -2,9 +2,9 @@
 //! messages Wardline takes, and what each is answered with. The syntax is
 //! [`wardline_types::hl7`]; the MLLP listener is the binary's (`wardline/src/mllp.rs`), which
 //! hands each message to [`crate::alarms::AlarmService::receive_hl7`] (`receive.rs`): what a
-//! message means is read by `pcd04.rs` (IHE PCD-04 alarm reports, `ORU^R40`) and `adt.rs`
-//! (`ADT^A01/A02/A03/A08`), from the parts they share (`fields.rs`). `ORU^R01` observations
-//! are not taken yet (refused `AR`/`CR` 201, so the sender knows).
+//! message means is read by `pcd04.rs` (IHE PCD-04 alarm reports, `ORU^R40`), `oru_r01.rs`
+//! (observation results, `ORU^R01`, raising the clinical alerts rules want) and `adt.rs`
+//! (`ADT^A01/A02/A03/A08`), from the parts they share (`fields.rs`).
 //!
 //! - **Original mode** (MSH-15 and MSH-16 both empty): the answer is an application
 //!   acknowledgement on the same connection: `AA` stored, `AE` an error in the content (the
@@ -22,6 +22,7 @@
 mod ack;
 pub mod adt;
 pub mod fields;
+pub mod oru_r01;
 pub mod pcd04;
 pub mod pcd05;
 pub(crate) mod receive;

@@ -16,7 +16,8 @@ use std::net::IpAddr;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use wardline_store::{AlarmChange, Intake, IntakeOutcome, Integration, NewAlarm};
-use wardline_types::alarm::{AlarmState, IntakeProtocol, Location};
+use wardline_types::alarm::{AlarmKind, AlarmState, IntakeProtocol, Location};
+use wardline_types::alert_topic::{Observation, ObservationMatch, Reading};
 use wardline_types::audit::{AuditAction, Outcome as AuditOutcome};
 use wardline_types::hl7::write::{AckCode, Answerer, ack};
 use wardline_types::hl7::{ErrorCode, Hl7Error, Message, dtm};
@@ -25,7 +26,8 @@ use wardline_types::integration::IntegrationScope;
 
 use super::ack::{Mode, Outcome, answer, check_header, mode};
 use super::pcd04::Phase;
-use super::{adt, pcd04};
+use super::{adt, oru_r01, pcd04};
+use crate::alarms::results::ResultDetails;
 use crate::alarms::AlarmService;
 use crate::audit::Actor;
 use crate::ratelimit::LimitKind;
@@ -34,11 +36,16 @@ use crate::ratelimit::LimitKind;
 /// The ward of an alarm whose place neither the report nor the ADT feed gives.
 pub const UNKNOWN_PLACE: &str = "Unknown location";
 
-const TAKEN: [(&str, &str); 5] = [("ORU", "R40"), ("ADT", "A01"), ("ADT", "A02"), ("ADT", "A03"), ("ADT", "A08")];
+const TAKEN: [(&str, &str); 6] =
+    [("ORU", "R40"), ("ORU", "R01"), ("ADT", "A01"), ("ADT", "A02"), ("ADT", "A03"), ("ADT", "A08")];
 
 /// The scope a message type needs.
-fn scope_for(code: &str) -> IntegrationScope {
-    if code == "ADT" { IntegrationScope::Hl7Adt } else { IntegrationScope::Hl7Alarms }
+fn scope_for(code: &str, trigger: &str) -> IntegrationScope {
+    match (code, trigger) {
+        ("ADT", _) => IntegrationScope::Hl7Adt,
+        (_, "R01") => IntegrationScope::Hl7Observations,
+        _ => IntegrationScope::Hl7Alarms,
+    }
 }
 
 /// What became of a message, for its answer and its audit record.
@@ -251,7 +258,7 @@ impl AlarmService {
             return Handled::refused(e, "header refused");
         }
         let (code, trigger, _) = m.message_type();
-        let scope = scope_for(&code);
+        let scope = scope_for(&code, &trigger);
         if !integration.scopes.contains(&scope) {
             let e = Hl7Error::at(
                 ErrorCode::UnsupportedMessageType,
@@ -264,11 +271,16 @@ impl AlarmService {
             return Handled::refused(e, "scope missing");
         }
         let received = self.clock.now();
-        let ora_r41 = code == "ORU" && binding.r40_ack == R40Ack::OraR41;
+        let ora_r41 = code == "ORU" && trigger == "R40" && binding.r40_ack == R40Ack::OraR41;
         let change = if code == "ADT" {
             match adt::read(m, received) {
                 Ok(u) => AlarmChange::Adt(Box::new(u)),
                 Err(e) => return Handled::refused(e, "content refused"),
+            }
+        } else if trigger == "R01" {
+            match self.result_change(integration, m).await {
+                Ok(change) => change,
+                Err(handled) => return *handled,
             }
         } else {
             match self.alarm_change(integration, binding, m).await {
@@ -311,6 +323,10 @@ impl AlarmService {
             IntakeOutcome::Patient(wardline_store::AdtApplied::Applied(_)) => format!("adt {trigger} applied"),
             IntakeOutcome::Patient(wardline_store::AdtApplied::Stale(_)) => format!("adt {trigger} stale"),
             IntakeOutcome::Duplicate { alarm, answer: None } => format!("alarm={} unchanged", alarm.id),
+            IntakeOutcome::Results { raised, known } => {
+                let ids: Vec<&str> = raised.iter().map(|a| a.id.as_str()).collect();
+                format!("alerts=[{}] already_raised={known}", ids.join(","))
+            }
             IntakeOutcome::Duplicate { answer: Some(a), .. } | IntakeOutcome::Repeated { answer: a } => {
                 if a.split(' ').nth(1).is_some_and(|p| p != print) {
                     // Another message under a control id already used (a sender whose counter
@@ -361,10 +377,32 @@ impl AlarmService {
                 "kind not allowed",
             )));
         }
-        // The patient as the ADT feed knows them: their bed when the report gives none, their
-        // name when it gives none.
-        let mut patient = report.patient.as_ref().map(|p| p.patient.clone());
-        let known = match &report.patient {
+        let (location, patient, _) =
+            self.place_and_patient(report.location.as_ref(), report.patient.as_ref()).await?;
+        Ok(AlarmChange::Open(Box::new(NewAlarm {
+            id: super::super::intake::new_alarm_id(),
+            source_id: report.source_id,
+            kind: binding.default_kind,
+            priority: report.priority,
+            text: report.text,
+            location,
+            patient,
+            occurred: report.occurred,
+            details: None,
+        })))
+    }
+
+    /// Where and about whom an alarm or alert is: as the message says, else as the ADT feed
+    /// knows the patient (their bed when the message gives none, their name when it gives
+    /// none), else at [`UNKNOWN_PLACE`]; with the specialty the ADT feed knows them under.
+    async fn place_and_patient(
+        &self,
+        location: Option<&Location>,
+        pid: Option<&super::fields::PidPatient>,
+    ) -> Result<(Location, Option<wardline_types::alarm::PatientRef>, Option<String>), Box<Handled>> {
+        let refused = |e: Hl7Error| Box::new(Handled::refused(e, "content refused"));
+        let mut patient = pid.map(|p| p.patient.clone());
+        let known = match pid {
             Some(p) => self.store.patient(&p.key).await.map_err(|_| {
                 Box::new(Handled::refused(internal("could not read the patient: send it again"), "store failed"))
             })?,
@@ -375,7 +413,7 @@ impl AlarmService {
         {
             p.name.clone_from(&k.name);
         }
-        let location: Location = match (&report.location, &known) {
+        let location: Location = match (location, &known) {
             (Some(l), _) => l.clone(),
             (None, Some(k)) if k.location.ward.is_some() && k.discharged.is_none() => k.location.clone(),
             // Where is not known (no PV1-3, and no bed from ADT): the alarm is still raised, at
@@ -404,17 +442,59 @@ impl AlarmService {
                 "PID does not name a patient Wardline can show",
             )));
         }
-        Ok(AlarmChange::Open(Box::new(NewAlarm {
-            id: super::super::intake::new_alarm_id(),
-            source_id: report.source_id,
-            kind: binding.default_kind,
-            priority: report.priority,
-            text: report.text,
-            location,
-            patient,
-            occurred: report.occurred,
-            details: None,
-        })))
+        let specialty = known.filter(|k| k.discharged.is_none()).and_then(|k| k.specialty);
+        Ok((location, patient, specialty))
+    }
+
+    /// What an `ORU^R01` does: raises a clinical alert for each observation a rule wants (one
+    /// whose value fits an enabled rule's observation match, or whose value cannot be read as
+    /// a number where a rule wants its code: a person must see that one, so it is raised and
+    /// routed as the rules say, the failsafe when none fits).
+    async fn result_change(&self, integration: &Integration, m: &Message<'_>) -> Result<AlarmChange, Box<Handled>> {
+        let refused = |e: Hl7Error| Box::new(Handled::refused(e, "content refused"));
+        let kinds = &integration.allowed_kinds;
+        if !kinds.is_empty() && !kinds.contains(&AlarmKind::ClinicalAlert) {
+            return Err(Box::new(Handled::refused(
+                internal("this system may not raise clinical alerts"),
+                "kind not allowed",
+            )));
+        }
+        let rules = self.store.alarm_rules().await.map_err(|_| {
+            Box::new(Handled::refused(internal("could not read the rules: send it again"), "store failed"))
+        })?;
+        let matches: Vec<ObservationMatch> = rules
+            .into_iter()
+            .filter(|r| r.rule.enabled && !r.rule.id.is_failsafe())
+            .filter(|r| r.rule.matches.integrations.is_empty() || r.rule.matches.integrations.contains(&integration.id))
+            .filter_map(|r| r.rule.matches.observation)
+            .collect();
+        let wanted = |o: &Observation| {
+            matches.iter().any(|w| w.fits(o))
+                || (Reading::parse(&o.value).is_none() && matches.iter().any(|w| w.wants(o)))
+        };
+        let report = oru_r01::read(m, wanted).map_err(refused)?;
+        if report.alerts.is_empty() {
+            return Ok(AlarmChange::Results(Vec::new()));
+        }
+        let (location, patient, known_specialty) =
+            self.place_and_patient(report.location.as_ref(), report.patient.as_ref()).await?;
+        let specialty = report.specialty.or(known_specialty);
+        let alerts = report
+            .alerts
+            .into_iter()
+            .map(|a| NewAlarm {
+                id: super::super::intake::new_alarm_id(),
+                source_id: a.source_id,
+                kind: AlarmKind::ClinicalAlert,
+                priority: a.priority,
+                text: a.text,
+                location: location.clone(),
+                patient: patient.clone(),
+                occurred: a.occurred,
+                details: Some(ResultDetails { observation: a.observation, specialty: specialty.clone() }.to_json()),
+            })
+            .collect();
+        Ok(AlarmChange::Results(alerts))
     }
 
     /// Records a message from a sender not taken (unknown, or from another address), within the

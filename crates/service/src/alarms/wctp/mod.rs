@@ -372,7 +372,8 @@ impl AlarmService {
             | IntakeOutcome::Ended { .. }
             | IntakeOutcome::UnknownAlarm
             | IntakeOutcome::Patient(_)
-            | IntakeOutcome::Repeated { .. } => {
+            | IntakeOutcome::Repeated { .. }
+            | IntakeOutcome::Results { .. } => {
                 return refuse(err(PROCESSING_ERROR, "the page could not be stored as a new alarm"));
             }
         };

@@ -140,6 +140,7 @@ impl Page {
                 policy: None,
                 title: None,
                 needed: None,
+                topic: None,
             },
         })
     }

@@ -1,0 +1,76 @@
+//! Administering clinical alert topics.
+//!
+//! `GET /alert_topics` → `{"topics": [{"id", "name", "description", "open_to", "version",
+//! "subscribers"}]}`; `PUT /alert_topics/{topicId}` saves one (`{"name", "description"?,
+//! "open_to": [targets], "version"?}`: `version` the version read to replace it, absent to
+//! create it; `400 M_INVALID_PARAM` naming what it breaks, `409 ORG.WARDLINE.RULE_CONFLICT` a
+//! stale version); `DELETE /alert_topics/{topicId}` removes it and its subscriptions (`400`
+//! while a rule names it).
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use wardline_service::Services;
+use wardline_service::audit::By;
+use wardline_types::alert_topic::{AlertTopic, TopicId};
+
+use super::Admin;
+use crate::error::ApiError;
+
+fn topic_id(raw: &str) -> Result<TopicId, ApiError> {
+    TopicId::parse(raw).map_err(|e| ApiError::invalid_param(e.to_string()))
+}
+
+/// `GET /alert_topics`
+pub async fn list(State(s): State<Services>, _: Admin) -> Result<Response, ApiError> {
+    let topics: Vec<Value> = s
+        .alarms
+        .alert_topics()
+        .await?
+        .into_iter()
+        .map(|t| {
+            let mut v = json!(t.topic);
+            v["version"] = json!(t.version);
+            v["subscribers"] = json!(t.subscribers);
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "topics": topics })).into_response())
+}
+
+/// `PUT /alert_topics/{topicId}`
+pub async fn set(
+    State(s): State<Services>,
+    Admin(by): Admin,
+    Path(raw): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let id = topic_id(&raw)?;
+    let Json(mut body) = body.map_err(|e| ApiError::bad_json(e.body_text()))?;
+    let obj = body.as_object_mut().ok_or_else(|| ApiError::bad_json("a topic is a JSON object"))?;
+    let version = match obj.remove("version") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64().ok_or_else(|| ApiError::invalid_param("version is the version read"))?),
+    };
+    // What the list gives back, so that what was read can be sent again.
+    obj.remove("subscribers");
+    match obj.get("id") {
+        Some(given) if given != &json!(id) => return Err(ApiError::invalid_param("the topic's id is its path's")),
+        _ => {}
+    }
+    obj.insert("id".into(), json!(id));
+    let topic: AlertTopic = serde_json::from_value(body).map_err(|e| ApiError::bad_json(e.to_string()))?;
+    let version = s.alarms.set_alert_topic(By::Staff(&by.actor()), &topic, version).await?;
+    Ok(Json(json!({ "version": version })).into_response())
+}
+
+/// `DELETE /alert_topics/{topicId}`
+pub async fn remove(State(s): State<Services>, Admin(by): Admin, Path(raw): Path<String>) -> Result<Response, ApiError> {
+    let id = topic_id(&raw)?;
+    if !s.alarms.remove_alert_topic(By::Staff(&by.actor()), &id).await? {
+        return Err(ApiError::not_found(format!("there is no topic {id}")));
+    }
+    Ok(Json(json!({})).into_response())
+}

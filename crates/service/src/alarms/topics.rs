@@ -1,0 +1,210 @@
+//! Clinical alert topics: administrators make them and say who may subscribe; clinicians
+//! subscribe by ward, specialty or for all; and a topic rule's alert reaches the subscribers
+//! whose scope covers it and who may still subscribe (someone who has left the role, or whose
+//! account was deactivated, stops receiving alerts without anyone having to remember to remove
+//! them).
+//!
+//! **Invariant:** an alert reaches only those it was meant for when it was raised: it opens a
+//! conversation of its own with them, so a later subscriber never reads an earlier alert (its
+//! patient's name and result), and removing a topic or a subscription leaves no one seated in
+//! a standing room to keep receiving. Who may subscribe is checked when subscribing and again
+//! for every alert, in [`AlarmService::may_subscribe`] alone.
+
+use ruma::{OwnedUserId, UserId};
+use wardline_store::{StoreError, StoredTopic};
+use wardline_types::account::is_service_user;
+use wardline_types::alert_topic::{AlertTopic, MAX_SCOPES, MAX_TOPICS, TopicId, TopicScope};
+use wardline_types::audit::{AuditAction, Outcome};
+use wardline_types::escalation::Target;
+
+use super::AlarmService;
+use crate::audit::{Actor, By};
+use crate::{ServiceError, ServiceResult};
+
+/// A topic as someone choosing their subscriptions sees it.
+#[derive(Debug, Clone)]
+pub struct TopicChoice {
+    /// The topic.
+    pub topic: AlertTopic,
+    /// Whether they may subscribe to it.
+    pub may_subscribe: bool,
+    /// Their scopes (none: not subscribed).
+    pub scopes: Vec<TopicScope>,
+}
+
+impl AlarmService {
+    /// Every topic, for administrators.
+    pub async fn alert_topics(&self) -> ServiceResult<Vec<StoredTopic>> {
+        Ok(self.store.alert_topics().await?)
+    }
+
+    /// Saves a topic after checking it (its shape, and that everyone it is open to exists):
+    /// `expected_version` `None` creates it. Returns its new version. Audited.
+    ///
+    /// # Errors
+    /// `400` naming what it breaks; `409` if it exists (creating) or changed since; `404`
+    /// replacing one that does not exist.
+    pub async fn set_alert_topic(
+        &self,
+        by: By<'_>,
+        topic: &AlertTopic,
+        expected_version: Option<u64>,
+    ) -> ServiceResult<u64> {
+        let refuse = |e: String| ServiceError::invalid(format!("topic {}: {e}", topic.id));
+        topic.check().map_err(|e| refuse(e.to_string()))?;
+        for t in &topic.open_to {
+            self.escalation.check_target(t).await.map_err(|e| refuse(format!("open_to: {e}")))?;
+        }
+        if expected_version.is_none() && self.store.alert_topics().await?.len() >= MAX_TOPICS {
+            return Err(refuse(format!("there are already {MAX_TOPICS} topics")));
+        }
+        let who = match by.actor() {
+            Some(a) => a.user_id.to_string(),
+            None => by.detail("").trim().to_owned(),
+        };
+        let version = match self.store.set_alert_topic(topic, expected_version, &who, self.clock.now()).await {
+            Ok(v) => v,
+            Err(StoreError::Conflict(_)) if expected_version.is_none() => {
+                return Err(ServiceError::RuleConflict(format!("topic {} exists: replace it at its version", topic.id)));
+            }
+            Err(StoreError::Conflict(_)) => {
+                return Err(ServiceError::RuleConflict(format!(
+                    "topic {} has changed since version {}: read it again",
+                    topic.id,
+                    expected_version.unwrap_or_default()
+                )));
+            }
+            Err(StoreError::NotFound) => return Err(ServiceError::not_found(format!("there is no topic {}", topic.id))),
+            Err(e) => return Err(e.into()),
+        };
+        let mut r = self.audit.entry_by(by, AuditAction::AlertTopic, Outcome::Success);
+        let json = serde_json::to_string(topic).unwrap_or_default();
+        r.detail = Some(by.detail(&format!("set {} version={version}: {json}", topic.id)));
+        self.audit.record(r)?;
+        Ok(version)
+    }
+
+    /// Removes a topic and its subscriptions; `false` if there was none. A rule that names it
+    /// keeps it from being removed (`400`): its alerts would have nowhere to go. Audited.
+    pub async fn remove_alert_topic(&self, by: By<'_>, id: &TopicId) -> ServiceResult<bool> {
+        let users: Vec<String> = self
+            .store
+            .alarm_rules()
+            .await?
+            .into_iter()
+            .filter(|r| r.rule.action.topic.as_ref() == Some(id))
+            .map(|r| r.rule.id.to_string())
+            .collect();
+        if !users.is_empty() {
+            return Err(ServiceError::invalid(format!(
+                "topic {id} is named by the rules {}: change them first",
+                users.join(", ")
+            )));
+        }
+        let removed = self.store.remove_alert_topic(id).await?;
+        if removed {
+            let mut r = self.audit.entry_by(by, AuditAction::AlertTopic, Outcome::Success);
+            r.detail = Some(by.detail(&format!("removed {id}")));
+            self.audit.record(r)?;
+        }
+        Ok(removed)
+    }
+
+    /// Whether `user` may subscribe to `topic` now: an active staff member named by it, or
+    /// holding one of its roles. The one place this is decided.
+    pub async fn may_subscribe(&self, user: &UserId, topic: &AlertTopic) -> ServiceResult<bool> {
+        if is_service_user(user) || !self.store.account(user).await?.is_some_and(|a| !a.deactivated) {
+            return Ok(false);
+        }
+        for t in &topic.open_to {
+            match t {
+                Target::User { user_id } if user_id == user => return Ok(true),
+                Target::User { .. } => {}
+                Target::Role { role } => {
+                    if let Some(r) = self.store.role(role).await?
+                        && !r.retired
+                        && r.holders.iter().any(|h| h.user_id == user)
+                    {
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Every topic as `user` sees it when choosing: whether they may subscribe, and their
+    /// scopes.
+    pub async fn topic_choices(&self, user: &UserId) -> ServiceResult<Vec<TopicChoice>> {
+        let mine = self.store.topic_subscriptions_of(user).await?;
+        let mut out = Vec::new();
+        for t in self.store.alert_topics().await? {
+            let scopes = mine.iter().find(|(id, _)| *id == t.topic.id).map(|(_, s)| s.clone()).unwrap_or_default();
+            let may_subscribe = self.may_subscribe(user, &t.topic).await?;
+            out.push(TopicChoice { topic: t.topic, may_subscribe, scopes });
+        }
+        Ok(out)
+    }
+
+    /// Sets `actor`'s scopes for a topic (none: unsubscribes). Audited, refusals too.
+    ///
+    /// # Errors
+    /// `404` no such topic; `403` not open to them (unsubscribing is always allowed); `400` more
+    /// than [`MAX_SCOPES`] scopes.
+    pub async fn subscribe(&self, actor: &Actor, id: &TopicId, scopes: &[TopicScope]) -> ServiceResult<Vec<TopicScope>> {
+        let topic = self
+            .store
+            .alert_topic(id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("there is no topic {id}")))?
+            .topic;
+        let mut scopes = scopes.to_vec();
+        scopes.sort();
+        scopes.dedup();
+        if scopes.len() > MAX_SCOPES {
+            return Err(ServiceError::invalid(format!("at most {MAX_SCOPES} scopes per topic")));
+        }
+        if !scopes.is_empty() && !self.may_subscribe(&actor.user_id, &topic).await? {
+            let mut r = self.audit.entry(Some(actor), AuditAction::AlertTopic, Outcome::Denied);
+            r.detail = Some(format!("subscribe {id}: not open to them"));
+            self.audit.record(r)?;
+            return Err(ServiceError::forbidden(format!("the topic {} is not open to you", topic.name)));
+        }
+        match self.store.set_topic_subscription(&actor.user_id, id, &scopes, self.clock.now()).await {
+            Err(StoreError::NotFound) => return Err(ServiceError::not_found(format!("there is no topic {id}"))),
+            other => other?,
+        }
+        let mut r = self.audit.entry(Some(actor), AuditAction::AlertTopic, Outcome::Success);
+        let list: Vec<String> = scopes.iter().map(ToString::to_string).collect();
+        r.detail = Some(format!("subscription {id}: [{}]", list.join(", ")));
+        self.audit.record(r)?;
+        Ok(scopes)
+    }
+
+    /// Who a topic's alert on `ward` under `specialty` reaches: each subscriber one of whose
+    /// scopes covers it and who may still subscribe, once, by user id.
+    pub(super) async fn alert_recipients(
+        &self,
+        id: &TopicId,
+        ward: Option<&str>,
+        specialty: Option<&str>,
+    ) -> ServiceResult<Vec<OwnedUserId>> {
+        let Some(topic) = self.store.alert_topic(id).await? else { return Ok(Vec::new()) };
+        let mut covered: Vec<OwnedUserId> = self
+            .store
+            .topic_subscribers(id)
+            .await?
+            .into_iter()
+            .filter(|(_, scope)| scope.covers(ward, specialty))
+            .map(|(u, _)| u)
+            .collect();
+        covered.dedup();
+        let mut out = Vec::new();
+        for u in covered {
+            if self.may_subscribe(&u, &topic.topic).await? {
+                out.push(u);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,173 @@
+//! Clinical alert topics through the whole server: an `ORU^R01` result over MLLP whose NEWS2
+//! fits a topic rule reaches, in a conversation of its own, the subscribers whose ward or "all"
+//! covers it and who may still subscribe; what no rule wants raises nothing; the first Take
+//! takes it; someone who subscribes later, or was never open to the topic, never reads it; and
+//! a topic alert nobody subscribes to reaches the failsafe.
+
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+use crate::admin::admin;
+use crate::alarms::{answer, messages, role};
+use crate::alarms_hl7::{alarm_view, alarms_of, answer as ack, bound, connect, framed, hl7_addr, hl7_env};
+use crate::harness::{Client, Server, enc};
+
+const A: &str = "/_wardline/admin/v1";
+const T: &str = "/_wardline/client/v1/alert_topics";
+
+/// A result for Jane Doe on Ward 7 (bed 12): two orders, with a NEWS2 each and a heart rate.
+fn result(control: &str, first: &str, second: &str) -> String {
+    format!(
+        "MSH|^~\\&|EPR|ICU|WARDLINE|HOSP|20261201101500||ORU^R01^ORU_R01|{control}|P|2.6\r\
+PID|||H1^^^HOSP^MR||Doe^Jane||19500203|F\r\
+PV1||I|Ward 7^3^12^Main|||||||MED^General medicine\r\
+OBR|1||F1|OBS^Observations\r\
+OBX|1|NM|NEWS2^NEWS2 score^L||{first}|score||HH|||F\r\
+OBX|2|NM|HR^Heart rate^L||131|/min||H|||F\r\
+OBR|2||F2|OBS^Observations\r\
+OBX|1|NM|NEWS2^NEWS2 score^L||{second}|score||N|||F\r"
+    )
+}
+
+async fn subscribe(c: &Client, topic: &str, scopes: &[&str]) -> (u16, Value) {
+    c.put(&format!("{T}/{topic}/subscription"), json!({ "scopes": scopes })).await
+}
+
+async fn topic_rule(boss: &Client, open_to: Value) {
+    let topic = json!({"name": "NEWS2 ≥ 7", "description": "Deteriorating patients", "open_to": open_to});
+    let (st, b) = boss.put(&format!("{A}/alert_topics/news2-high"), topic).await;
+    assert_eq!((st, b["version"].as_u64()), (200, Some(1)), "{b}");
+    let rule = json!({"name": "NEWS2 of 7 or more", "match": {"observation": {"code": "NEWS2", "op": "ge", "value": 7}},
+        "action": {"mode": "topic", "topic": "news2-high", "level": "urgent"}});
+    let (st, b) = boss.put(&format!("{A}/alarm_rules/news2"), rule).await;
+    assert_eq!(st, 200, "{b}");
+}
+
+async fn send(s: &Server, message: &str) -> String {
+    let mut c = connect(&hl7_addr(s)).await;
+    c.write_all(&framed(message)).await.unwrap();
+    ack(&mut c).await.expect("an answer").0
+}
+
+async fn can_read(c: &Client, room: &str) -> bool {
+    let (st, _) = c.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=b", enc(room))).await;
+    st == 200
+}
+
+#[tokio::test]
+async fn a_news2_result_reaches_the_topics_subscribers_alone_in_its_own_conversation_and_is_taken_once() {
+    let s = Server::start_with_env(&hl7_env(&[]));
+    let boss = admin(&s).await;
+    let (ann, bob, cat, dan, eve) =
+        (s.user("ann").await, s.user("bob").await, s.user("cat").await, s.user("dan").await, s.user("eve").await);
+    role(&boss, "w7-nurses", "Ward 7 nurses", &[&ann, &dan, &eve]).await;
+    role(&boss, "med-reg", "Medical registrar", &[&bob]).await;
+    topic_rule(&boss, json!([{"kind": "role", "role": "w7-nurses"}, {"kind": "role", "role": "med-reg"}])).await;
+    bound(&boss, "epr", "EPR", &["hl7.observations"], "clinical_alert").await;
+
+    // Who may subscribe is the topic's to say; scopes are checked.
+    let (st, b) = subscribe(&cat, "news2-high", &["all"]).await;
+    assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "not open to her: {b}");
+    let (st, b) = subscribe(&ann, "news2-high", &["bed:12"]).await;
+    assert_eq!((st, b["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "{b}");
+    assert_eq!(subscribe(&ann, "nope", &["all"]).await.0, 404);
+    let (st, b) = subscribe(&ann, "news2-high", &["ward:Ward 7", "ward:Ward 7"]).await;
+    assert_eq!((st, &b["scopes"]), (200, &json!(["ward:Ward 7"])), "{b}");
+    assert_eq!(subscribe(&bob, "news2-high", &["all"]).await.0, 200);
+    assert_eq!(subscribe(&dan, "news2-high", &["all"]).await.0, 200);
+    assert_eq!(subscribe(&eve, "news2-high", &["ward:Ward 8"]).await.0, 200);
+    let (st, b) = cat.get(T).await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!((b["topics"][0]["may_subscribe"].as_bool(), &b["topics"][0]["scopes"]), (Some(false), &json!([])));
+    let (_, b) = ann.get(T).await;
+    assert_eq!((b["topics"][0]["may_subscribe"].as_bool(), &b["topics"][0]["scopes"]), (Some(true), &json!(["ward:Ward 7"])));
+    // Dan leaves the ward's nurses: his subscription stays, but he is no longer sent alerts.
+    let (st, b) = boss.put(&format!("{A}/roles/w7-nurses/holders"), json!({"holders": ["ann", "eve"]})).await;
+    assert_eq!(st, 200, "{b}");
+
+    // One NEWS2 of 9 and one of 5: one alert; the heart rate no rule wants raises nothing.
+    assert_eq!(send(&s, &result("R1", "9", "5")).await, "AA");
+    let listed = alarms_of(&boss, "epr").await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let id = listed[0]["alarm_id"].as_str().unwrap().to_owned();
+    let a = alarm_view(&boss, &id, "was delivered", |a| a["outcome"] == "notified").await;
+    assert_eq!((a["kind"].as_str(), a["rule_id"].as_str()), (Some("clinical_alert"), Some("news2")), "{a}");
+    let (room, event) = (a["room_id"].as_str().unwrap().to_owned(), a["event_id"].as_str().unwrap().to_owned());
+    let posted = messages(&ann, &room).await;
+    let alert = posted.iter().find(|e| e["event_id"] == event.as_str()).expect("the nurse has the alert").clone();
+    let block = &alert["content"]["org.wardline.alarm"];
+    assert_eq!(block["topic"], json!({"id": "news2-high", "name": "NEWS2 ≥ 7"}), "{alert}");
+    assert_eq!((block["observation"]["code"].as_str(), block["observation"]["value"].as_str()), (Some("NEWS2"), Some("9")));
+    assert_eq!(block["specialty"], "General medicine");
+    assert_eq!(block["patient"]["name"], "Jane Doe");
+    let options: Vec<&str> = alert["content"]["org.wardline.ask"]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(options, ["Take"], "{alert}");
+    assert_eq!(alert["content"]["org.wardline.ask"]["first_accept"], true);
+    assert!(can_read(&bob, &room).await, "the registrar subscribed to all");
+    assert!(!can_read(&dan, &room).await, "no longer open to him");
+    assert!(!can_read(&eve, &room).await, "her ward is not this one");
+    assert!(!can_read(&cat, &room).await, "never open to her");
+
+    // The registrar takes it: the alert is accepted, by him.
+    answer(&bob, &room, &event, "accept", "t1").await;
+    let a = alarm_view(&boss, &id, "was taken", |a| a["outcome"] == "accepted").await;
+    assert!(
+        a["status"].as_array().unwrap().iter().any(|f| f["status"] == "accepted" && f["user_id"] == bob.user_id.as_str()),
+        "{a}"
+    );
+
+    // Eve subscribes to Ward 7 now: the next alert reaches her, the earlier one never does.
+    assert_eq!(subscribe(&eve, "news2-high", &["ward:Ward 7"]).await.0, 200);
+    assert_eq!(send(&s, &result("R2", "5", "8")).await, "AA");
+    let listed = alarms_of(&boss, "epr").await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let second = listed.iter().find(|x| x["alarm_id"] != id.as_str()).unwrap()["alarm_id"].as_str().unwrap().to_owned();
+    let b2 = alarm_view(&boss, &second, "was delivered", |a| a["outcome"] == "notified").await;
+    let room2 = b2["room_id"].as_str().unwrap();
+    assert_ne!(room2, room, "each alert has its own conversation");
+    assert!(can_read(&eve, room2).await, "the new subscriber has the new alert");
+    assert!(!can_read(&eve, &room).await, "and never the earlier one");
+
+    // The same result again is the same message: nothing new.
+    assert_eq!(send(&s, &result("R2", "5", "8")).await, "AA");
+    assert_eq!(alarms_of(&boss, "epr").await.len(), 2);
+
+    // A topic a rule names cannot be removed; unsubscribing is always allowed.
+    let (st, b) = boss.delete_path(&format!("{A}/alert_topics/news2-high")).await;
+    assert_eq!(st, 400, "{b}");
+    let (st, b) = cat.delete_path(&format!("{T}/news2-high/subscription")).await;
+    assert_eq!(st, 200, "{b}");
+}
+
+#[tokio::test]
+async fn a_topic_alert_nobody_subscribes_to_reaches_the_failsafe_and_the_source_is_told() {
+    let s = Server::start_with_env(&hl7_env(&[]));
+    let boss = admin(&s).await;
+    let ann = s.user("ann").await;
+    topic_rule(&boss, json!([{"kind": "user", "user_id": ann.user_id}])).await;
+    bound(&boss, "epr", "EPR", &["hl7.observations"], "clinical_alert").await;
+    // A system without the scope is refused the result.
+    bound(&boss, "monitors", "MON", &["hl7.alarms"], "monitor").await;
+    assert_eq!(send(&s, &result("M1", "9", "9").replace("|EPR|ICU|", "|MON|ICU|")).await, "AR");
+
+    assert_eq!(send(&s, &result("R1", "7", "3")).await, "AA");
+    let listed = alarms_of(&boss, "epr").await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let id = listed[0]["alarm_id"].as_str().unwrap();
+    let a = alarm_view(&boss, id, "reached the failsafe", |a| {
+        a["status"].as_array().is_some_and(|f| f.iter().any(|f| f["status"] == "undeliverable"))
+    })
+    .await;
+    let fact = a["status"].as_array().unwrap().iter().find(|f| f["status"] == "undeliverable").unwrap().clone();
+    assert_eq!(fact["detail"]["reason"], "nobody_reached", "{fact}");
+    let failsafe = fact["detail"]["failsafe_room_id"].as_str().unwrap();
+    assert!(
+        messages(&boss, failsafe).await.iter().any(|e| e["content"]["org.wardline.alarm"]["alarm_id"] == id),
+        "the administrators have it"
+    );
+}
