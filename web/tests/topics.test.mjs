@@ -279,6 +279,7 @@ test("staff subscribe in their settings; a result raises an alert both phones sh
       assert.equal(await card.locator(".alarm-topic").innerText(), `Topic ${TOPIC}`);
       assert.equal(await card.locator(".alarm-location").innerText(), PLACE);
       assert.equal(await card.locator(".alarm-observation").innerText(), "NEWS2 score 9 score");
+      assert.equal(await card.getByText("NEWS2 score 9 score", { exact: true }).count(), 1, "the result said once");
       assert.match(await card.locator(".alarm-patient").innerText(), /H123456/);
       const take = card.getByRole("button", { name: "Take", exact: true });
       await take.waitFor(WAIT);

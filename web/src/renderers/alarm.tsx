@@ -81,6 +81,8 @@ function AlarmCard({ item, preview }: { item: TimelineItem; preview?: boolean })
   const { word, tone } = KINDS[alarm.kind];
   const level = levelOf(item.content);
   const where = describeLocation(alarm.location);
+  const observed = alarm.observation ? describeObservation(alarm.observation) : "";
+  const text = alarmText(item.content, alarm);
   return (
     <div class={`alarm-msg tone-${tone}`} role="group" aria-label={`${word} alarm${where ? `, ${where}` : ""}`}>
       <div class="alarm-head">
@@ -109,8 +111,9 @@ function AlarmCard({ item, preview }: { item: TimelineItem; preview?: boolean })
           {describePatient(alarm.patient)}
         </p>
       )}
-      {alarm.observation && <p class="alarm-observation">{describeObservation(alarm.observation)}</p>}
-      <p class="alarm-text">{alarmText(item.content, alarm)}</p>
+      {observed && <p class="alarm-observation">{observed}</p>}
+      {/* (A result's own text is its observation again: said once.) */}
+      {text !== observed && <p class="alarm-text">{text}</p>}
       <p class="alarm-source">From {item.senderName}</p>
       {alarm.topic && !preview && <SeenBy item={item} />}
       <Outcome item={item} alarm={alarm} preview={preview} />
