@@ -1,11 +1,11 @@
 // The part of the one store about the administrators' alarm screens (issue 15): integration
-// accounts, alarm rules, the live alarm log and the reports to hospital systems that failed or
-// wait for a retry, each as the server last said (null: not asked yet). Types only and the
-// initial value: alarmadmin.ts and alarmlog.ts write it.
+// accounts, alarm rules, clinical alert topics, the live alarm log and the reports to hospital
+// systems that failed or wait for a retry, each as the server last said (null: not asked yet).
+// Types only and the initial value: alarmadmin.ts, topics.ts and alarmlog.ts write it.
 
 import type { AlarmKind, AlarmState, Location, Patient } from "./alarms";
 
-export type AdminTab = "integrations" | "rules" | "log" | "outbox";
+export type AdminTab = "integrations" | "rules" | "topics" | "log" | "outbox";
 
 export type Scope = "alarms.write" | "alarms.read" | "webhook.manage" | "hl7.alarms" | "hl7.adt" | "hl7.observations" | "wctp";
 
@@ -57,7 +57,18 @@ export type StepAction =
 export type PolicyStep = { after_ms: number } & StepAction;
 
 export type SourcePriority = "none" | "low" | "medium" | "high" | "emergency";
-export type RuleMode = "conversation" | "incident" | "record";
+export type RuleMode = "conversation" | "incident" | "topic" | "record";
+
+/** How an observation's value is compared with the rule's ("ge": at least). */
+export type ObservationOp = "ge" | "gt" | "le" | "lt" | "eq";
+
+/** A result an observation rule matches: its code (and coding system), compared with a value. */
+export interface ObservationMatch {
+  code: string;
+  system?: string;
+  op: ObservationOp;
+  value: number;
+}
 
 export interface AlarmRule {
   id: string;
@@ -69,6 +80,7 @@ export interface AlarmRule {
     integrations?: string[];
     location?: Location;
     min_priority?: SourcePriority;
+    observation?: ObservationMatch;
   };
   action: {
     mode: RuleMode;
@@ -77,6 +89,8 @@ export interface AlarmRule {
     policy?: { steps: PolicyStep[] };
     title?: string;
     needed?: number;
+    /** A topic rule's topic: its subscribers get each alert, in a conversation of its own. */
+    topic?: string;
   };
 }
 
@@ -92,6 +106,19 @@ export interface Rules {
   rules: StoredRule[];
   /** The failsafe rule in force (set, or built in). */
   failsafe: AlarmRule;
+}
+
+/**
+ * A clinical alert topic as administrators see it (`GET /alert_topics`): who may subscribe
+ * (`open_to`, as rule targets), how many have.
+ */
+export interface AdminTopic {
+  id: string;
+  name: string;
+  description?: string | null;
+  open_to: Target[];
+  version: number;
+  subscribers: number;
 }
 
 /** One alarm of the live log (`GET /alarms`). */
@@ -170,6 +197,10 @@ export interface AlarmAdmin {
   rules: Rules | null;
   /** The rule being edited ("" a new one), or null: the list. */
   editingRule: string | null;
+  /** Clinical alert topics, by name. */
+  topics: AdminTopic[] | null;
+  /** The topic being edited ("" a new one), or null: the list. */
+  editingTopic: string | null;
   log: AlarmLog;
   /** Failed and pending reports, newest first. */
   outbox: Report[] | null;
@@ -194,6 +225,8 @@ export const initialAlarmAdmin: AlarmAdmin = {
   creating: false,
   rules: null,
   editingRule: null,
+  topics: null,
+  editingTopic: null,
   log: initialLog,
   outbox: null,
   errors: {},

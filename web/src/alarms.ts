@@ -3,7 +3,8 @@
 // posts an `m.room.message` with the `org.wardline.alarm` block {alarm_id, kind,
 // source_priority, location {site, ward, room, bed}, integration, state, patient?}; when the
 // source resets or cancels it, a notice replying to it carries the block again with its new
-// state. Pure rules only: what a content is, its kind in words, its place, its text.
+// state. A clinical alert adds its topic {id, name}, the observation that raised it {code,
+// text, value, units} and the patient's specialty when the result named one. Pure rules only: what a content is, its kind in words, its place, its text.
 
 import { messageText } from "./messagetext";
 
@@ -30,6 +31,14 @@ export interface Patient {
   birth_date?: string;
 }
 
+/** The result a clinical alert was raised by: "NEWS2 score 9 score". */
+export interface Observation {
+  code: string;
+  text?: string;
+  value: string;
+  units?: string;
+}
+
 export interface Alarm {
   alarmId: string;
   kind: AlarmKind;
@@ -37,6 +46,11 @@ export interface Alarm {
   integration: string;
   state: AlarmState;
   patient: Patient | null;
+  /** The clinical alert topic it went to. */
+  topic: { id: string; name: string } | null;
+  observation: Observation | null;
+  /** The patient's specialty (hospital service), which subscriptions may be by. */
+  specialty?: string;
 }
 
 /** Each kind's word (the server's names) and tone; the sign is drawn by AlarmIcon. */
@@ -73,6 +87,9 @@ export function alarmOf(content: Record<string, unknown>): Alarm | null {
   if (!b || typeof b.alarm_id !== "string") return null;
   const loc = obj(b.location) ?? {};
   const p = obj(b.patient);
+  const t = obj(b.topic);
+  const o = obj(b.observation);
+  const value = typeof o?.value === "number" ? String(o.value) : str(o?.value);
   const state = b.state === "reset" || b.state === "cancelled" ? b.state : "active";
   return {
     alarmId: b.alarm_id,
@@ -84,7 +101,15 @@ export function alarmOf(content: Record<string, unknown>): Alarm | null {
       p && str(p.id)
         ? { id: p.id as string, system: str(p.system), name: str(p.name), birth_date: str(p.birth_date) }
         : null,
+    topic: t && str(t.id) && str(t.name) ? { id: t.id as string, name: t.name as string } : null,
+    observation: o && str(o.code) && value !== undefined ? { code: o.code as string, text: str(o.text), value, units: str(o.units) } : null,
+    specialty: str(b.specialty),
   };
+}
+
+/** "NEWS2 score 9 score": what was measured (its text, else its code), the value and its units. */
+export function describeObservation(o: Observation): string {
+  return [o.text ?? o.code, o.value, o.units].filter(Boolean).join(" ");
 }
 
 /** "Main, Ward 7, room 3, bed 12": the place as the server writes it. */

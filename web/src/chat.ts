@@ -4,7 +4,7 @@
 // call the functions of conversation.ts, compose.ts and presence.ts.
 
 import { primeAlerts } from "./alert";
-import { forgetAnswers, noteAnswerEvent } from "./answers";
+import { forgetAnswers, noteAnswerEvent, refreshAsk } from "./answers";
 import { forgetWaiting, noteWaitingEvent, refreshWaiting } from "./waiting";
 import { forgetIncidents, noteIncidentEvent, noteIncidentRoom, refreshIncidents } from "./incidents";
 import { savedDrafts } from "./compose";
@@ -186,9 +186,12 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
     if (room?.roomId === store.get().current) later("timeline");
   });
   c.on(UserEvent.Presence, (_e, user) => refreshPresence(user.userId));
-  c.on(RoomEvent.Receipt, (_e, room) => {
+  c.on(RoomEvent.Receipt, (e, room) => {
     later("rooms");
-    if (room.roomId === store.get().current) later("timeline");
+    if (room.roomId !== store.get().current) return;
+    later("timeline");
+    // Someone read up to a message whose answers are shown (who has seen an alert): asked again.
+    for (const eventId of Object.keys(e.getContent())) refreshAsk(eventId);
   });
   c.on(RoomMemberEvent.Typing, (_e, member) => {
     if (member.roomId === store.get().current) later("timeline");

@@ -12,6 +12,7 @@ import type { WaitingItem } from "./waiting";
 import type { Incident } from "./incidents";
 import { initialAlarmAdmin } from "./alarmadminstate";
 import type { AlarmAdmin } from "./alarmadminstate";
+import type { Subscriptions } from "./topics";
 
 export type Screen =
   | { kind: "loading" }
@@ -142,6 +143,7 @@ export type Panel =
   | "role-admin"
   | "broadcasts"
   | "incidents"
+  | "topics"
   | "alarm-admin";
 
 export interface State {
@@ -222,6 +224,8 @@ export interface State {
   incidents: Incident[] | null;
   /** The administrators' alarm screens: integrations, rules, the live log, the outbox (alarmadminstate.ts). */
   alarmAdmin: AlarmAdmin;
+  /** Clinical alert topics and my subscriptions to them, as the server last said (topics.ts). */
+  subscriptions: Subscriptions;
 }
 
 /** A photo in the viewer: the server's file, or this device's copy before it was sent. */
@@ -276,6 +280,7 @@ export const initialChatState: Omit<State, "screen"> = {
   broadcastView: null,
   incidents: null,
   alarmAdmin: initialAlarmAdmin,
+  subscriptions: { topics: null, error: "" },
 };
 
 export const store = createStore<State>({ screen: { kind: "loading" }, ...initialChatState });

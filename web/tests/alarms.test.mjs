@@ -1,6 +1,6 @@
 // The alarm block of a hospital system's message (src/alarms.ts): what it says, its place and
 // patient in words, and the source's own text without the server's prefix and the answer list
-// it adds for stock clients.
+// it adds for stock clients; a clinical alert's topic and the observation that raised it.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,7 +16,7 @@ const bundled = await build({
   write: false,
   platform: "neutral",
 });
-const { alarmOf, alarmText, describeLocation, describePatient, fromIntegration, KINDS } = await import(
+const { alarmOf, alarmText, describeLocation, describeObservation, describePatient, fromIntegration, KINDS } = await import(
   `data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString("base64")}`
 );
 
@@ -66,4 +66,27 @@ test("only an integration's user raises alarms", () => {
   assert.ok(fromIntegration("@integration.arrests:localhost"));
   assert.ok(!fromIntegration("@priya:localhost"));
   assert.ok(!fromIntegration(undefined));
+});
+
+test("a clinical alert's topic and observation, when its block has them", () => {
+  const alert = {
+    ...block,
+    kind: "clinical_alert",
+    topic: { id: "news2-high", name: "NEWS2 ≥ 7" },
+    observation: { code: "NEWS2", text: "NEWS2 score", value: "9", units: "score" },
+    specialty: "Respiratory medicine",
+  };
+  const a = alarmOf({ ...content, "org.wardline.alarm": alert });
+  assert.equal(a.kind, "clinical_alert");
+  assert.equal(KINDS[a.kind].tone, "blue");
+  assert.deepEqual(a.topic, { id: "news2-high", name: "NEWS2 ≥ 7" });
+  assert.equal(describeObservation(a.observation), "NEWS2 score 9 score");
+  assert.equal(a.specialty, "Respiratory medicine");
+  // Without a text, its code; a number value as it is; without units, none.
+  assert.equal(describeObservation(alarmOf({ ...content, "org.wardline.alarm": { ...alert, observation: { code: "K", value: 6.5 } } }).observation), "K 6.5");
+  // Neither is there on other alarms; a topic without a name or an observation without a value is not shown.
+  assert.equal(alarmOf(content).topic, null);
+  assert.equal(alarmOf(content).observation, null);
+  assert.equal(alarmOf({ ...content, "org.wardline.alarm": { ...alert, topic: { id: "x" } } }).topic, null);
+  assert.equal(alarmOf({ ...content, "org.wardline.alarm": { ...alert, observation: { code: "NEWS2" } } }).observation, null);
 });

@@ -1,6 +1,6 @@
 // The administrators' alarm screens, as tabs: integration accounts (hospital systems and their
-// keys), alarm rules, the live alarm log, and reports to systems that failed or wait for a
-// retry. Shown to administrators only (whoami says so); the server checks every call, and a
+// keys), alarm rules, clinical alert topics, the live alarm log, and reports to systems that
+// failed or wait for a retry. Shown to administrators only (whoami says so); the server checks every call, and a
 // refusal is shown in its words, never hidden.
 
 import { useRef } from "preact/hooks";
@@ -11,12 +11,14 @@ import { closeRoom } from "../conversation";
 import { useStore } from "../state";
 import { AlarmLog } from "./AlarmLog";
 import { AlarmRules } from "./AlarmRules";
+import { AlertTopics } from "./AlertTopics";
 import { IntegrationList } from "./IntegrationList";
 import { OutboxFailures } from "./OutboxFailures";
 
 const TABS: [AdminTab, string][] = [
   ["integrations", "Integrations"],
   ["rules", "Alarm rules"],
+  ["topics", "Alert topics"],
   ["log", "Live log"],
   ["outbox", "Reports"],
 ];
@@ -69,6 +71,7 @@ export function AlarmAdmin() {
           <div role="tabpanel" id={`admin-panel-${tab}`} aria-labelledby={`admin-tab-${tab}`} class="admin-panel">
             {tab === "integrations" && <IntegrationList />}
             {tab === "rules" && <AlarmRules />}
+            {tab === "topics" && <AlertTopics />}
             {tab === "log" && <AlarmLog />}
             {tab === "outbox" && <OutboxFailures />}
           </div>

@@ -1,5 +1,6 @@
-// The sidebar's way to the administrators' alarm screens (integrations, rules, the live log,
-// failed reports): for administrators only, as whoami says (RolesNav asks it once signed in).
+// The sidebar's way to the administrators' alarm screens (integrations, rules, alert topics,
+// the live log, failed reports): for administrators only, as whoami says (RolesNav asks it
+// once signed in).
 
 import { openAlarmAdmin } from "../alarmadmin";
 import { useStore } from "../state";

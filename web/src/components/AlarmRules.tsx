@@ -1,5 +1,5 @@
 // The alarm rules in the order they are tried, each with what it matches and what it does (and
-// how it escalates), to edit or delete (asked first); a new rule; and the failsafe rule, drawn
+// how it escalates; a topic rule names its topic), to edit or delete (asked first); a new rule; and the failsafe rule, drawn
 // apart: what no rule covers, and what reaches nobody, goes there.
 
 import { useEffect, useState } from "preact/hooks";
@@ -8,6 +8,7 @@ import { adminRoles } from "../admin";
 import { loadIntegrations, loadRules, removeRule, updateAlarmAdmin } from "../alarmadmin";
 import type { AlarmRule, StoredRule, Target } from "../alarmadminstate";
 import { failure, personName } from "../roles";
+import { loadTopics } from "../topics";
 import type { RoleView } from "../roles";
 import { actionWords, matchWords, policyWords, targetWord } from "../rulewords";
 import { useStore } from "../state";
@@ -21,6 +22,7 @@ function RuleCard(props: {
   order: number | null;
   target: (t: Target) => string;
   integrationName: (id: string) => string;
+  topicName: (id: string) => string;
   onError: (e: string) => void;
 }) {
   const { rule, stored } = props;
@@ -53,7 +55,7 @@ function RuleCard(props: {
       </p>
       <p>
         <span class="alarm-label">Does: </span>
-        {actionWords(rule, props.target)}
+        {actionWords(rule, props.target, props.topicName)}
       </p>
       {rule.action.mode !== "record" && <p class="muted">{policyWords(rule, props.target)}</p>}
       {stored ? (
@@ -82,6 +84,7 @@ export function AlarmRules() {
   const rules = useStore((s) => s.alarmAdmin.rules);
   const editing = useStore((s) => s.alarmAdmin.editingRule);
   const integrations = useStore((s) => s.alarmAdmin.integrations);
+  const topics = useStore((s) => s.alarmAdmin.topics);
   const error = useStore((s) => s.alarmAdmin.errors.rules ?? "");
   const [roles, setRoles] = useState<RoleView[]>([]);
   const [local, setLocal] = useState("");
@@ -90,6 +93,7 @@ export function AlarmRules() {
   useEffect(() => {
     void loadRules();
     if (integrations === null) void loadIntegrations();
+    if (topics === null) void loadTopics();
     adminRoles()
       .then(setRoles)
       .catch((e) => setLocal(failure(e, "The roles cannot be listed")));
@@ -97,6 +101,7 @@ export function AlarmRules() {
   const roleName = (id: string) => roles.find((r) => r.role_id === id)?.name ?? id;
   const target = (t: Target) => targetWord(t, roleName, (u) => personName(u));
   const integrationName = (id: string) => integrations?.find((i) => i.integration_id === id)?.name ?? id;
+  const topicName = (id: string) => topics?.find((t) => t.id === id)?.name ?? id;
   const ordinary = rules?.rules.filter((r) => r.rule.id !== "failsafe") ?? [];
   const storedFailsafe = rules?.rules.find((r) => r.rule.id === "failsafe") ?? null;
   if (editing !== null && rules) {
@@ -120,6 +125,7 @@ export function AlarmRules() {
           failsafe={builtIn}
           roles={roles}
           integrations={integrations ?? []}
+          topics={topics ?? []}
           onSaved={(id) => {
             showToast(`Saved the rule ${id}`);
             updateAlarmAdmin({ editingRule: null });
@@ -150,7 +156,7 @@ export function AlarmRules() {
           {ordinary.length ? (
             <ol class="rule-list" aria-label="Rules">
               {ordinary.map((r, i) => (
-                <RuleCard key={r.rule.id} rule={r.rule} stored={r} order={i + 1} target={target} integrationName={integrationName} onError={setLocal} />
+                <RuleCard key={r.rule.id} rule={r.rule} stored={r} order={i + 1} target={target} integrationName={integrationName} topicName={topicName} onError={setLocal} />
               ))}
             </ol>
           ) : (
@@ -158,7 +164,7 @@ export function AlarmRules() {
           )}
           <h3 class="failsafe-heading">When no rule covers an alarm</h3>
           <ul class="rule-list" aria-label="Failsafe rule">
-            <RuleCard rule={storedFailsafe?.rule ?? rules.failsafe} stored={storedFailsafe} order={null} target={target} integrationName={integrationName} onError={setLocal} />
+            <RuleCard rule={storedFailsafe?.rule ?? rules.failsafe} stored={storedFailsafe} order={null} target={target} integrationName={integrationName} topicName={topicName} onError={setLocal} />
           </ul>
         </>
       )}

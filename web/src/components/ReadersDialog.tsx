@@ -1,5 +1,6 @@
-// Who has a message of mine: read (and when), delivered but not read yet, not delivered yet.
-// From the server's status of the message; refreshed when its counts change.
+// Who has a message of mine (or a clinical alert sent to me and others: who has seen it): read
+// (and when), delivered but not read yet, not delivered yet. From the server's status of the
+// message; refreshed when its counts change.
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
@@ -45,7 +46,8 @@ export function ReadersDialog({ roomId, eventId }: { roomId: string; eventId: st
   }, [roomId, eventId, counts?.delivered, counts?.read, counts?.recipients]);
   const close = () => {
     store.update({ readersFor: null });
-    document.querySelector<HTMLElement>(`[data-event="${CSS.escape(eventId)}"] button.status`)?.focus();
+    const at = `[data-event="${CSS.escape(eventId)}"]`;
+    document.querySelector<HTMLElement>(`${at} button.status, ${at} .alarm-seen button`)?.focus();
   };
   useEffect(() => {
     box.current?.focus();

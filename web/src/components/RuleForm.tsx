@@ -1,20 +1,20 @@
 // An administrator's form for one alarm rule: its id (new rules only), name, whether it is on,
-// its place in the order; which alarms it covers (kinds, systems, place, least priority); what
-// it does (a conversation, an incident or a record only; who; at what level; an incident's
-// title and how many must come) and how it escalates (the conversation's policy, or steps of
-// its own). The server checks it when saved: its refusal is shown beside the buttons, and a
+// its place in the order; which alarms it covers (kinds, systems, place, least priority, a
+// result's observation compared with a value); what it does (a conversation, an incident, a
+// clinical alert topic or a record only; who; at what level; an incident's title and how many
+// must come; the topic) and how it escalates (the conversation's policy, or steps of its own). The server checks it when saved: its refusal is shown beside the buttons, and a
 // change by someone else since the form was opened is explained, with a way to reload.
 
 import { useState } from "preact/hooks";
 
 import { RULE_CONFLICT, ruleRefusal, saveRule } from "../alarmadmin";
-import type { AlarmRule, Integration, PolicyStep, RuleMode, SourcePriority, StoredRule, Target } from "../alarmadminstate";
+import type { AdminTopic, AlarmRule, Integration, ObservationOp, PolicyStep, RuleMode, SourcePriority, StoredRule, Target } from "../alarmadminstate";
 import type { AlarmKind } from "../alarms";
 import { KINDS } from "../alarms";
 import { Refused } from "../roles";
 import type { RoleView } from "../roles";
 import { KIND_LIST } from "./IntegrationForm";
-import { PRIORITIES } from "../rulewords";
+import { OPS, PRIORITIES } from "../rulewords";
 import { TargetPicker } from "./TargetPicker";
 
 type StepKind = PolicyStep["action"];
@@ -37,11 +37,16 @@ interface Draft {
   room: string;
   bed: string;
   min_priority: SourcePriority | "";
+  obsCode: string;
+  obsSystem: string;
+  obsOp: ObservationOp;
+  obsValue: string;
   mode: RuleMode;
   level: "urgent" | "emergency";
   targets: Target[];
   title: string;
   needed: string;
+  topic: string;
   ownPolicy: boolean;
   steps: StepDraft[];
 }
@@ -62,11 +67,16 @@ function draftOf(stored: StoredRule | null, failsafe: AlarmRule | null): Draft {
     room: m.location?.room ?? "",
     bed: m.location?.bed ?? "",
     min_priority: m.min_priority ?? "",
+    obsCode: m.observation?.code ?? "",
+    obsSystem: m.observation?.system ?? "",
+    obsOp: m.observation?.op ?? "ge",
+    obsValue: m.observation ? String(m.observation.value) : "",
     mode: a?.mode ?? "conversation",
     level: a?.level ?? "urgent",
     targets: a?.targets ?? [],
     title: a?.title ?? "",
     needed: a?.needed ? String(a.needed) : "1",
+    topic: a?.topic ?? "",
     ownPolicy: !!a?.policy?.steps?.length,
     steps: (a?.policy?.steps ?? []).map((s) => ({
       minutes: String(s.after_ms / 60_000),
@@ -90,6 +100,10 @@ function ruleOf(d: Draft): AlarmRule {
       ...(d.integrations.length ? { integrations: d.integrations } : {}),
       location,
       ...(d.min_priority ? { min_priority: d.min_priority } : {}),
+      // (Without a code there is no observation to compare: the rest is dropped.)
+      ...(d.obsCode.trim()
+        ? { observation: { code: d.obsCode.trim(), ...(d.obsSystem.trim() ? { system: d.obsSystem.trim() } : {}), op: d.obsOp, value: Number.parseFloat(d.obsValue) } }
+        : {}),
     },
     // (A record-only rule tells nobody: targets chosen before switching to it are dropped.)
     action: { mode: d.mode, targets: d.mode === "record" ? [] : d.targets, level: d.level },
@@ -98,6 +112,7 @@ function ruleOf(d: Draft): AlarmRule {
     if (d.title.trim()) rule.action.title = d.title.trim();
     rule.action.needed = Number.parseInt(d.needed, 10) || 1;
   }
+  if (d.mode === "topic") rule.action.topic = d.topic;
   if (d.ownPolicy && d.mode !== "record") {
     rule.action.policy = {
       steps: d.steps.map((s): PolicyStep => {
@@ -122,6 +137,8 @@ export function RuleForm(props: {
   failsafe: AlarmRule | null;
   roles: RoleView[];
   integrations: Integration[];
+  /** The alert topics a topic rule may send to. */
+  topics: AdminTopic[];
   onSaved: (id: string) => void;
   onCancel: () => void;
   onReload: () => void;
@@ -134,7 +151,7 @@ export function RuleForm(props: {
   const [conflict, setConflict] = useState(false);
   const [busy, setBusy] = useState(false);
   const set = <K extends keyof Draft>(key: K, value: Draft[K]) => setDraft((old) => ({ ...old, [key]: value }));
-  const text = (key: "id" | "name" | "position" | "site" | "ward" | "room" | "bed" | "title" | "needed", label: string, opts: { type?: "text" | "number"; hint?: string; required?: boolean } = {}) => (
+  const text = (key: "id" | "name" | "position" | "site" | "ward" | "room" | "bed" | "title" | "needed" | "obsCode" | "obsSystem", label: string, opts: { type?: "text" | "number"; hint?: string; required?: boolean } = {}) => (
     <div class="field">
       <label for={`rule-${key}`}>{label}</label>
       {opts.type === "number" ? (
@@ -237,6 +254,32 @@ export function RuleForm(props: {
                 </option>
               ))}
             </select>
+            <p class="legend-sub">A result (an HL7 ORU^R01 observation) compared with a value</p>
+            <div class="place-grid">
+              {text("obsCode", "Observation code", { hint: "As the sending system codes it, such as NEWS2. Left empty: no result is compared." })}
+              {text("obsSystem", "Coding system (optional)")}
+              <div class="field">
+                <label for="rule-obs-op">Comparison</label>
+                <select id="rule-obs-op" value={d.obsOp} onChange={(ev) => set("obsOp", (ev.currentTarget as HTMLSelectElement).value as ObservationOp)}>
+                  {OPS.map(([op, , w]) => (
+                    <option key={op} value={op}>
+                      {w}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              <div class="field">
+                <label for="rule-obs-value">Value</label>
+                <input
+                  id="rule-obs-value"
+                  type="number"
+                  step="any"
+                  required={!!d.obsCode.trim()}
+                  value={d.obsValue}
+                  onInput={(ev) => set("obsValue", (ev.currentTarget as HTMLInputElement).value)}
+                />
+              </div>
+            </div>
           </fieldset>
         </>
       )}
@@ -247,7 +290,12 @@ export function RuleForm(props: {
             [
               ["conversation", "A message in the rule's conversation"],
               ["incident", "An incident of its own (code calls, fire)"],
-              ...(editingFailsafe ? [] : [["record", "Record only: nobody is told"]]),
+              ...(editingFailsafe
+                ? []
+                : [
+                    ["topic", "Clinical alert topic: its subscribers, each alert a conversation of its own"],
+                    ["record", "Record only: nobody is told"],
+                  ]),
             ] as [RuleMode, string][]
           ).map(([m, w]) => (
             <label class="check" key={m}>
@@ -269,7 +317,28 @@ export function RuleForm(props: {
             ))}
           </div>
         )}
-        {d.mode !== "record" && <TargetPicker label="Who gets it" targets={d.targets} roles={props.roles} onChange={(t) => set("targets", t)} />}
+        {d.mode === "topic" && (
+          <div class="field">
+            <label for="rule-topic">Topic</label>
+            <select id="rule-topic" required value={d.topic} aria-describedby="rule-topic-hint" onChange={(ev) => set("topic", (ev.currentTarget as HTMLSelectElement).value)}>
+              <option value="">Choose a topic…</option>
+              {props.topics.map((t) => (
+                <option key={t.id} value={t.id}>
+                  {t.name}
+                </option>
+              ))}
+              {d.topic && !props.topics.some((t) => t.id === d.topic) && <option value={d.topic}>{d.topic} (not found)</option>}
+            </select>
+            <p class="muted" id="rule-topic-hint">
+              {props.topics.length
+                ? "Its subscribers whose ward or specialty fits the alert get it; nobody subscribed: the failsafe rule."
+                : "No topics yet: make one under Alert topics first."}
+            </p>
+          </div>
+        )}
+        {d.mode !== "record" && (
+          <TargetPicker label={d.mode === "topic" ? "Also these, every time (optional)" : "Who gets it"} targets={d.targets} roles={props.roles} onChange={(t) => set("targets", t)} />
+        )}
         {d.mode === "incident" && (
           <div class="place-grid">
             {text("title", "Incident title (optional)", { hint: "Left empty, the alarm's kind names it." })}

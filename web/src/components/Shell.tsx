@@ -14,6 +14,7 @@ import { PhotoViewer } from "./PhotoViewer";
 import { rolePanel } from "./RolePanels";
 import { Sidebar } from "./Sidebar";
 import { Toast } from "./Toast";
+import { TopicSubscriptions } from "./TopicSubscriptions";
 import { WaitingBanner } from "./WaitingBanner";
 
 function Main() {
@@ -23,6 +24,7 @@ function Main() {
   if (panel === "new-chat") return <NewChat />;
   if (panel === "devices") return <Devices />;
   if (panel === "notifications") return <NotificationSettings />;
+  if (panel === "topics") return <TopicSubscriptions />;
   if (panel === "broadcasts") return <Broadcasts />;
   if (panel === "incidents") return <IncidentList />;
   if (panel === "alarm-admin") return <AlarmAdmin />;

@@ -47,6 +47,9 @@ export function Sidebar() {
         <button class="plain" onClick={() => showPanel("notifications")}>
           Notifications
         </button>
+        <button class="plain" onClick={() => showPanel("topics")}>
+          Alert topics
+        </button>
       </div>
       <div class="search">
         <input
