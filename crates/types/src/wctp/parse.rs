@@ -157,7 +157,29 @@ fn text(n: Node<'_, '_>) -> Result<String, WctpError> {
 }
 
 fn required<'a>(n: Node<'a, '_>, attr: &str) -> Result<&'a str, WctpError> {
-    n.attribute(attr).ok_or_else(|| invalid(format!("{} needs the attribute {attr}", name(n))))
+    let v = n.attribute(attr).ok_or_else(|| invalid(format!("{} needs the attribute {attr}", name(n))))?;
+    id_checked(n, attr, v)
+}
+
+/// Longest id (senderID, recipientID, messageID, transactionID) or timestamp taken: they are
+/// echoed in reports and kept with the page.
+pub const MAX_ID_CHARS: usize = 128;
+
+/// An id as taken: not blank, at most [`MAX_ID_CHARS`], no control or invisible characters.
+fn id_checked<'a>(n: Node<'a, '_>, attr: &str, v: &'a str) -> Result<&'a str, WctpError> {
+    let hidden = |c: char| c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}');
+    if v.trim().is_empty() || v.chars().count() > MAX_ID_CHARS || v.chars().any(hidden) {
+        return Err(invalid(format!(
+            "{}@{attr} is 1 to {MAX_ID_CHARS} characters without control or invisible characters",
+            name(n)
+        )));
+    }
+    Ok(v)
+}
+
+/// An optional id, checked as [`id_checked`] when given.
+fn optional<'a>(n: Node<'a, '_>, attr: &str) -> Result<Option<&'a str>, WctpError> {
+    n.attribute(attr).map(|v| id_checked(n, attr, v)).transpose()
 }
 
 /// A `( true | false )` attribute with its default.
@@ -212,12 +234,12 @@ fn submit(op: Node<'_, '_>) -> Result<SubmitRequest, WctpError> {
         flag(control, f, false)?;
     }
     Ok(SubmitRequest {
-        submit_timestamp: header.attribute("submitTimestamp").map(str::to_owned),
+        submit_timestamp: optional(header, "submitTimestamp")?.map(str::to_owned),
         sender_id: required(originator, "senderID")?.to_owned(),
         security_code: originator.attribute("securityCode").map(str::to_owned),
         security_code_at: originator.attribute_node("securityCode").map(|a| a.range_value()),
         message_id: required(control, "messageID")?.to_owned(),
-        transaction_id: control.attribute("transactionID").map(str::to_owned),
+        transaction_id: optional(control, "transactionID")?.map(str::to_owned),
         allow_response: flag(control, "allowResponse", true)?,
         notify_queued: flag(control, "notifyWhenQueued", false)?,
         notify_delivered: flag(control, "notifyWhenDelivered", false)?,

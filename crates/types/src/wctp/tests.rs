@@ -179,3 +179,18 @@ fn namespaces_and_deep_nesting_are_refused_before_parsing() {
     // A real page is not that deep.
     assert!(parse(MCR.as_bytes()).is_ok());
 }
+
+#[test]
+fn ids_are_short_and_visible_or_the_page_is_refused() {
+    let code_of = |xml: String| match parse(xml.as_bytes()) {
+        Err(e) => Some(e.code),
+        Ok(_) => None,
+    };
+    assert_eq!(code_of(MCR.to_owned()), None);
+    let long = "9".repeat(parse::MAX_ID_CHARS + 1);
+    assert_eq!(code_of(MCR.replace("recipientID=\"4711\"", &format!("recipientID=\"{long}\""))), Some(NOT_VALID));
+    assert_eq!(code_of(MCR.replace("recipientID=\"4711\"", "recipientID=\" \"")), Some(NOT_VALID));
+    assert_eq!(code_of(MCR.replace("senderID=\"nursecall\"", "senderID=\"nurse&#x202E;call\"")), Some(NOT_VALID));
+    assert_eq!(code_of(MCR.replace("transactionID=\"T-9\"", "transactionID=\"T&#x9;9\"")), Some(NOT_VALID));
+    assert_eq!(code_of(MCR.replace("M-1", &"M".repeat(parse::MAX_ID_CHARS))), None, "at the limit");
+}
