@@ -88,7 +88,11 @@ async fn subscribe(
 }
 
 /// `DELETE /alert_topics/{topicId}/subscription`
-async fn unsubscribe(State(s): State<Services>, Staff(c): Staff, Path(raw): Path<String>) -> Result<Response, ApiError> {
+async fn unsubscribe(
+    State(s): State<Services>,
+    Staff(c): Staff,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
     let id = topic_id(&raw)?;
     s.alarms.subscribe(&c.actor(), &id, &[]).await?;
     Ok(Json(json!({})).into_response())

@@ -220,14 +220,8 @@ fn results(c: &Connection, intake: &Intake, alerts: &[NewAlarm]) -> StoreResult<
             raised.push(read_one(c, "id = ?1", params![new.id.as_str()])?.ok_or(StoreError::NotFound)?);
             continue;
         };
-        let outcome = dispatch::update_by_source(
-            c,
-            intake,
-            &alarm.id,
-            Some(new.priority),
-            Some(&new.text),
-            Some(&new.location),
-        )?;
+        let outcome =
+            dispatch::update_by_source(c, intake, &alarm.id, Some(new.priority), Some(&new.text), Some(&new.location))?;
         match outcome {
             IntakeOutcome::Changed { alarm } => {
                 exec(c, "UPDATE alarms SET details = ?2 WHERE id = ?1", params![alarm.id.as_str(), new.details])

@@ -34,8 +34,8 @@ mod rota;
 mod rows;
 mod search;
 mod sessions;
-mod userdata;
 mod topics;
+mod userdata;
 mod wctp;
 
 use std::path::Path;

@@ -1,8 +1,8 @@
 //! [`TopicStore`] on SQLite: `alert_topics` and `topic_subscriptions` (migration 0031).
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, params};
 use ruma::{OwnedUserId, UserId};
+use rusqlite::{Connection, OptionalExtension, params};
 use wardline_store::{StoreError, StoreResult, StoredTopic, TopicStore};
 use wardline_types::Timestamp;
 use wardline_types::alert_topic::{AlertTopic, TopicId, TopicScope};
@@ -125,11 +125,10 @@ impl TopicStore for SqliteStore {
         let scopes: Vec<String> = scopes.iter().map(ToString::to_string).collect();
         self.writer
             .write(move |w| {
-                let exists = query_one(w.tx, "SELECT 1 FROM alert_topics WHERE id = ?1", params![topic.as_str()], |_| {
-                    Ok(())
-                })
-                .optional()
-                .map_err(backend_err)?;
+                let exists =
+                    query_one(w.tx, "SELECT 1 FROM alert_topics WHERE id = ?1", params![topic.as_str()], |_| Ok(()))
+                        .optional()
+                        .map_err(backend_err)?;
                 if exists.is_none() {
                     return Err(StoreError::NotFound);
                 }

@@ -380,8 +380,7 @@ mod tests {
     fn first_enabled_rule_by_position_applies() {
         let nc = IntegrationId::parse("nursecall").unwrap();
         let loc = at(" ward 7 ");
-        let facts =
-            AlarmFacts {
+        let facts = AlarmFacts {
             kind: AlarmKind::NurseCall,
             integration: &nc,
             location: &loc,

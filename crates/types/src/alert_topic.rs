@@ -381,7 +381,10 @@ impl ObservationMatch {
     #[must_use]
     pub fn wants(&self, o: &Observation) -> bool {
         o.code.trim() == self.code
-            && self.system.as_deref().is_none_or(|s| o.system.as_deref().is_some_and(|h| h.trim().eq_ignore_ascii_case(s)))
+            && self
+                .system
+                .as_deref()
+                .is_none_or(|s| o.system.as_deref().is_some_and(|h| h.trim().eq_ignore_ascii_case(s)))
     }
 
     /// Does it cover this observation?
@@ -452,7 +455,9 @@ mod tests {
         assert_eq!(Reading::parse(".5").map(|r| r.number), Some(0.5));
         let bound = Reading::parse(">= 90").unwrap();
         assert_eq!((bound.comparator, bound.number), (Comparison::Ge, 90.0));
-        for bad in ["7,5", "", "high", "1e3", "inf", "NaN", "7.5.1", ".", "-", "7 mmol", "0x10", ">", "+-5", "-+5", "--5"] {
+        for bad in
+            ["7,5", "", "high", "1e3", "inf", "NaN", "7.5.1", ".", "-", "7 mmol", "0x10", ">", "+-5", "-+5", "--5"]
+        {
             assert!(Reading::parse(bad).is_none(), "{bad:?}");
         }
     }
@@ -492,7 +497,9 @@ mod tests {
         assert!(!ge7.may_fit(&obs("NEWS2", "5")));
         assert!(!ge7.may_fit(&obs("HR", "high")), "a code no rule wants");
         let le3 = rule(Comparison::Le, 3.0);
-        assert!(le3.may_fit(&obs("NEWS2", "<5")) && !le3.may_fit(&obs("NEWS2", ">3")) && le3.may_fit(&obs("NEWS2", ">=3")));
+        assert!(
+            le3.may_fit(&obs("NEWS2", "<5")) && !le3.may_fit(&obs("NEWS2", ">3")) && le3.may_fit(&obs("NEWS2", ">=3"))
+        );
         let eq3 = rule(Comparison::Eq, 3.0);
         assert!(eq3.may_fit(&obs("NEWS2", ">2")) && !eq3.may_fit(&obs("NEWS2", ">3")));
     }
@@ -545,7 +552,10 @@ mod tests {
         assert!(!w7.allows(&TopicScope::All), "a ward's nurse may not take every ward's");
         let json = serde_json::to_value(&w7).unwrap();
         assert_eq!(json, serde_json::json!({"kind": "role", "role": "med-reg", "scopes": ["ward:Ward 7"]}));
-        assert_eq!(serde_json::from_value::<OpenTo>(serde_json::json!({"kind": "role", "role": "med-reg"})).unwrap().scopes, None);
+        assert_eq!(
+            serde_json::from_value::<OpenTo>(serde_json::json!({"kind": "role", "role": "med-reg"})).unwrap().scopes,
+            None
+        );
         t.open_to.clear();
         assert_eq!(t.check(), Err(TopicError::OpenTo));
         t.name = "a\nb".into();

@@ -67,7 +67,11 @@ pub async fn set(
 }
 
 /// `DELETE /alert_topics/{topicId}`
-pub async fn remove(State(s): State<Services>, Admin(by): Admin, Path(raw): Path<String>) -> Result<Response, ApiError> {
+pub async fn remove(
+    State(s): State<Services>,
+    Admin(by): Admin,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
     let id = topic_id(&raw)?;
     if !s.alarms.remove_alert_topic(By::Staff(&by.actor()), &id).await? {
         return Err(ApiError::not_found(format!("there is no topic {id}")));

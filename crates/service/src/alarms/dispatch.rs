@@ -285,7 +285,11 @@ impl AlarmService {
             }
             Mode::Topic => {
                 // The topic's subscribers whose scope covers the alert, as they stand now.
-                let id = rule.action.topic.as_ref().ok_or_else(|| ServiceError::Internal("a topic rule without its topic".into()))?;
+                let id = rule
+                    .action
+                    .topic
+                    .as_ref()
+                    .ok_or_else(|| ServiceError::Internal("a topic rule without its topic".into()))?;
                 let result = super::results::ResultDetails::of(alarm);
                 let specialties = result.as_ref().map(super::results::ResultDetails::specialties).unwrap_or_default();
                 for u in self.alert_recipients(id, alarm.location.ward.as_deref(), &specialties).await? {

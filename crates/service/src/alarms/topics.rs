@@ -70,7 +70,10 @@ impl AlarmService {
         let version = match self.store.set_alert_topic(topic, expected_version, &who, self.clock.now()).await {
             Ok(v) => v,
             Err(StoreError::Conflict(_)) if expected_version.is_none() => {
-                return Err(ServiceError::RuleConflict(format!("topic {} exists: replace it at its version", topic.id)));
+                return Err(ServiceError::RuleConflict(format!(
+                    "topic {} exists: replace it at its version",
+                    topic.id
+                )));
             }
             Err(StoreError::Conflict(_)) => {
                 return Err(ServiceError::RuleConflict(format!(
@@ -79,7 +82,9 @@ impl AlarmService {
                     expected_version.unwrap_or_default()
                 )));
             }
-            Err(StoreError::NotFound) => return Err(ServiceError::not_found(format!("there is no topic {}", topic.id))),
+            Err(StoreError::NotFound) => {
+                return Err(ServiceError::not_found(format!("there is no topic {}", topic.id)));
+            }
             Err(e) => return Err(e.into()),
         };
         let mut r = self.audit.entry_by(by, AuditAction::AlertTopic, Outcome::Success);
@@ -156,7 +161,8 @@ impl AlarmService {
             let allowed_scopes = if entries.iter().any(|e| e.scopes.is_none()) {
                 None
             } else {
-                let mut all: Vec<TopicScope> = entries.iter().flat_map(|e| e.scopes.clone().unwrap_or_default()).collect();
+                let mut all: Vec<TopicScope> =
+                    entries.iter().flat_map(|e| e.scopes.clone().unwrap_or_default()).collect();
                 all.sort();
                 all.dedup();
                 Some(all)
@@ -171,7 +177,12 @@ impl AlarmService {
     /// # Errors
     /// `404` no such topic; `403` not open to them (unsubscribing is always allowed); `400` more
     /// than [`MAX_SCOPES`] scopes.
-    pub async fn subscribe(&self, actor: &Actor, id: &TopicId, scopes: &[TopicScope]) -> ServiceResult<Vec<TopicScope>> {
+    pub async fn subscribe(
+        &self,
+        actor: &Actor,
+        id: &TopicId,
+        scopes: &[TopicScope],
+    ) -> ServiceResult<Vec<TopicScope>> {
         let topic = self
             .store
             .alert_topic(id)

@@ -35,11 +35,17 @@ pub(super) async fn topics(s: &impl Store) -> StoreResult<()> {
     };
     check!(s.set_alert_topic(&topic(&news2, "NEWS2 ≥ 7"), None, "@admin:localhost", Timestamp(1)).await? == 1, "v1");
     check!(
-        matches!(s.set_alert_topic(&topic(&news2, "again"), None, "x", Timestamp(2)).await, Err(StoreError::Conflict(_))),
+        matches!(
+            s.set_alert_topic(&topic(&news2, "again"), None, "x", Timestamp(2)).await,
+            Err(StoreError::Conflict(_))
+        ),
         "created once"
     );
     check!(
-        matches!(s.set_alert_topic(&topic(&news2, "stale"), Some(7), "x", Timestamp(2)).await, Err(StoreError::Conflict(_))),
+        matches!(
+            s.set_alert_topic(&topic(&news2, "stale"), Some(7), "x", Timestamp(2)).await,
+            Err(StoreError::Conflict(_))
+        ),
         "replaced only at its version"
     );
     check!(

@@ -167,7 +167,10 @@ pub const MAX_ID_CHARS: usize = 128;
 
 /// An id as taken: not blank, at most [`MAX_ID_CHARS`], no control or invisible characters.
 fn id_checked<'a>(n: Node<'a, '_>, attr: &str, v: &'a str) -> Result<&'a str, WctpError> {
-    let hidden = |c: char| c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}');
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+    };
     if v.trim().is_empty() || v.chars().count() > MAX_ID_CHARS || v.chars().any(hidden) {
         return Err(invalid(format!(
             "{}@{attr} is 1 to {MAX_ID_CHARS} characters without control or invisible characters",

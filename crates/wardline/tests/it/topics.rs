@@ -85,7 +85,11 @@ async fn a_news2_result_reaches_the_topics_subscribers_alone_in_its_own_conversa
     let (st, b) = subscribe(&ann, "news2-high", &["ward:Ward 7", "ward:Ward 7"]).await;
     assert_eq!((st, &b["scopes"]), (200, &json!(["ward:Ward 7"])), "{b}");
     let (st, b) = subscribe(&ann, "news2-high", &["all"]).await;
-    assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "a ward's nurse may not take every ward's: {b}");
+    assert_eq!(
+        (st, b["errcode"].as_str()),
+        (403, Some("M_FORBIDDEN")),
+        "a ward's nurse may not take every ward's: {b}"
+    );
     assert_eq!(subscribe(&bob, "news2-high", &["all"]).await.0, 200);
     assert_eq!(subscribe(&rob, "news2-high", &["specialty:REN"]).await.0, 200, "by the specialty's code");
     assert_eq!(subscribe(&dan, "news2-high", &["ward:Ward 7"]).await.0, 200);
@@ -94,7 +98,10 @@ async fn a_news2_result_reaches_the_topics_subscribers_alone_in_its_own_conversa
     assert_eq!(st, 200, "{b}");
     assert_eq!((b["topics"][0]["may_subscribe"].as_bool(), &b["topics"][0]["scopes"]), (Some(false), &json!([])));
     let (_, b) = ann.get(T).await;
-    assert_eq!((b["topics"][0]["may_subscribe"].as_bool(), &b["topics"][0]["scopes"]), (Some(true), &json!(["ward:Ward 7"])));
+    assert_eq!(
+        (b["topics"][0]["may_subscribe"].as_bool(), &b["topics"][0]["scopes"]),
+        (Some(true), &json!(["ward:Ward 7"]))
+    );
     assert_eq!(b["topics"][0]["allowed_scopes"], json!(["ward:Ward 7", "ward:Ward 8"]), "{b}");
     let (_, b) = bob.get(T).await;
     assert_eq!(b["topics"][0]["allowed_scopes"], Value::Null, "any scope: {b}");
@@ -114,7 +121,10 @@ async fn a_news2_result_reaches_the_topics_subscribers_alone_in_its_own_conversa
     let alert = posted.iter().find(|e| e["event_id"] == event.as_str()).expect("the nurse has the alert").clone();
     let block = &alert["content"]["org.wardline.alarm"];
     assert_eq!(block["topic"], json!({"id": "news2-high", "name": "NEWS2 ≥ 7"}), "{alert}");
-    assert_eq!((block["observation"]["code"].as_str(), block["observation"]["value"].as_str()), (Some("NEWS2"), Some("9")));
+    assert_eq!(
+        (block["observation"]["code"].as_str(), block["observation"]["value"].as_str()),
+        (Some("NEWS2"), Some("9"))
+    );
     assert_eq!(block["specialty"], "Renal medicine");
     assert_eq!(block["patient"]["name"], "Jane Doe");
     let options: Vec<&str> = alert["content"]["org.wardline.ask"]["options"]
@@ -138,7 +148,11 @@ async fn a_news2_result_reaches_the_topics_subscribers_alone_in_its_own_conversa
     answer(&bob, &room, &event, "accept", "t1").await;
     let a = alarm_view(&boss, &id, "was taken", |a| a["outcome"] == "accepted").await;
     assert!(
-        a["status"].as_array().unwrap().iter().any(|f| f["status"] == "accepted" && f["user_id"] == bob.user_id.as_str()),
+        a["status"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["status"] == "accepted" && f["user_id"] == bob.user_id.as_str()),
         "{a}"
     );
 
@@ -211,7 +225,8 @@ async fn a_value_that_leaves_the_threshold_possible_reaches_a_person_through_the
     assert_eq!(a["rule_id"], "failsafe", "the topic's rule does not fit it for certain: a person must look: {a}");
     let room = a["room_id"].as_str().unwrap();
     let posted = messages(&boss, room).await;
-    let alert = posted.iter().find(|e| e["content"]["org.wardline.alarm"]["alarm_id"] == id).expect("the failsafe has it");
+    let alert =
+        posted.iter().find(|e| e["content"]["org.wardline.alarm"]["alarm_id"] == id).expect("the failsafe has it");
     assert_eq!(alert["content"]["org.wardline.alarm"]["observation"]["value"], ">6");
     assert!(!can_read(&ann, room).await, "not to the topic's subscriber, whom the rule's threshold is for");
 }

@@ -96,7 +96,8 @@ pub(super) fn patient_at(m: &Message<'_>, pid: &Segment<'_>) -> Result<Option<Pi
 /// The patient's specialty (hospital service, `PV1-10`, `CWE`): its code, and its name when
 /// given. ADT and results read it here alike, so a subscription by either matches both.
 pub(super) fn specialty_at(m: &Message<'_>, pv1: &Segment<'_>) -> Option<(String, Option<String>)> {
-    let fit = |v: String| present(v).filter(|v| v.chars().count() <= MAX_PART_CHARS && !v.chars().any(char::is_control));
+    let fit =
+        |v: String| present(v).filter(|v| v.chars().count() <= MAX_PART_CHARS && !v.chars().any(char::is_control));
     let (code, name) = (fit(m.text(pv1, 10, 1)), fit(m.text(pv1, 10, 2)));
     match (code, name) {
         (Some(c), n) => Some((c, n)),

@@ -210,11 +210,11 @@ pub fn read(m: &Message<'_>, wanted: impl Fn(&Observation) -> bool) -> Result<Re
                 let flags: Vec<String> = m.repetitions(seg, 8).map(|r| m.decode(r).trim().to_owned()).collect();
                 let what = o.text.clone().unwrap_or_else(|| o.code.clone());
                 let units = o.units.as_ref().map(|u| format!(" {u}")).unwrap_or_default();
-                let shown: Vec<&str> = flags.iter().map(String::as_str).filter(|f| !f.is_empty() && *f != "N").collect();
+                let shown: Vec<&str> =
+                    flags.iter().map(String::as_str).filter(|f| !f.is_empty() && *f != "N").collect();
                 let flagged = if shown.is_empty() { String::new() } else { format!(" ({})", shown.join(", ")) };
-                let occurred = present(m.text(seg, 14, 1))
-                    .and_then(|t| dtm::parse(&t))
-                    .or_else(|| dtm::parse(&m.text(obr, 7, 1)));
+                let occurred =
+                    present(m.text(seg, 14, 1)).and_then(|t| dtm::parse(&t)).or_else(|| dtm::parse(&m.text(obr, 7, 1)));
                 report.alerts.push(ResultAlert {
                     source_id,
                     group,

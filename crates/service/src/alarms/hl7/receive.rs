@@ -27,8 +27,8 @@ use wardline_types::integration::IntegrationScope;
 use super::ack::{Mode, Outcome, answer, check_header, mode};
 use super::pcd04::Phase;
 use super::{adt, oru_r01, pcd04};
-use crate::alarms::results::ResultDetails;
 use crate::alarms::AlarmService;
+use crate::alarms::results::ResultDetails;
 use crate::audit::Actor;
 use crate::ratelimit::LimitKind;
 
@@ -378,8 +378,7 @@ impl AlarmService {
                 "kind not allowed",
             )));
         }
-        let (location, patient, _) =
-            self.place_and_patient(report.location.as_ref(), report.patient.as_ref()).await?;
+        let (location, patient, _) = self.place_and_patient(report.location.as_ref(), report.patient.as_ref()).await?;
         Ok(AlarmChange::Open(Box::new(NewAlarm {
             id: super::super::intake::new_alarm_id(),
             source_id: report.source_id,
@@ -509,7 +508,10 @@ impl AlarmService {
                  see the patient's record",
                 oru_r01::MAX_ALERTS
             );
-            let id = format!("r01:{}:more", hex::encode(Sha256::digest(control.trim().as_bytes()).get(..12).unwrap_or_default()));
+            let id = format!(
+                "r01:{}:more",
+                hex::encode(Sha256::digest(control.trim().as_bytes()).get(..12).unwrap_or_default())
+            );
             alerts.push(alert(group, id, text, SourcePriority::High, None, None));
         }
         Ok(AlarmChange::Results(alerts))
