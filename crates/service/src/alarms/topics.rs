@@ -124,7 +124,7 @@ impl AlarmService {
     /// hold, while their account is active. None: they may not subscribe. The one place this
     /// is decided, when subscribing and for every alert.
     async fn open_entries<'t>(&self, user: &UserId, topic: &'t AlertTopic) -> ServiceResult<Vec<&'t OpenTo>> {
-        if is_service_user(user) || !self.store.account(user).await?.is_some_and(|a| !a.deactivated) {
+        if is_service_user(user) || self.store.account(user).await?.is_none_or(|a| a.deactivated) {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();

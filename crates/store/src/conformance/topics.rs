@@ -60,8 +60,8 @@ pub(super) async fn topics(s: &impl Store) -> StoreResult<()> {
     let (w7, all) = (scope("ward:Ward 7")?, scope("all")?);
     s.set_topic_subscription(&ann, &news2, &[w7.clone(), scope("specialty:Renal")?], Timestamp(4)).await?;
     s.set_topic_subscription(&ann, &news2, &[w7.clone(), all.clone()], Timestamp(5)).await?;
-    s.set_topic_subscription(&ann, &aki, &[all.clone()], Timestamp(5)).await?;
-    s.set_topic_subscription(&bob, &news2, &[w7.clone()], Timestamp(5)).await?;
+    s.set_topic_subscription(&ann, &aki, std::slice::from_ref(&all), Timestamp(5)).await?;
+    s.set_topic_subscription(&bob, &news2, std::slice::from_ref(&w7), Timestamp(5)).await?;
     let mine = s.topic_subscriptions_of(&ann).await?;
     check!(
         mine == vec![(aki.clone(), vec![all.clone()]), (news2.clone(), vec![all.clone(), w7.clone()])],
@@ -74,7 +74,10 @@ pub(super) async fn topics(s: &impl Store) -> StoreResult<()> {
     check!(s.topic_subscriptions_of(&bob).await?.is_empty(), "none: unsubscribed");
     let gone = TopicId::parse("gone").map_err(|_| fail("topic id"))?;
     check!(
-        matches!(s.set_topic_subscription(&bob, &gone, &[all.clone()], Timestamp(6)).await, Err(StoreError::NotFound)),
+        matches!(
+            s.set_topic_subscription(&bob, &gone, std::slice::from_ref(&all), Timestamp(6)).await,
+            Err(StoreError::NotFound)
+        ),
         "no subscription to a topic that does not exist"
     );
     check!(s.remove_alert_topic(&news2).await?, "removed");
