@@ -52,17 +52,7 @@ pub async fn set_rule(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let id = rule_id(&raw)?;
-    let Json(mut body) = body.map_err(|e| ApiError::bad_json(e.body_text()))?;
-    let obj = body.as_object_mut().ok_or_else(|| ApiError::bad_json("a rule is a JSON object"))?;
-    let version = match obj.remove("version") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().ok_or_else(|| ApiError::invalid_param("version is the version read"))?),
-    };
-    match obj.get("id") {
-        Some(given) if given != &json!(id) => return Err(ApiError::invalid_param("the rule's id is its path's")),
-        _ => {}
-    }
-    obj.insert("id".into(), json!(id));
+    let (body, version) = super::versioned_body(body, id.as_str(), "rule", &[])?;
     let rule: AlarmRule = serde_json::from_value(body).map_err(|e| ApiError::bad_json(e.to_string()))?;
     let version = s.alarms.set_rule(By::Staff(&by.actor()), &rule, version).await?;
     Ok(Json(json!({ "rule": rule, "version": version })).into_response())

@@ -262,3 +262,34 @@ pub fn routes() -> Routes {
             integrations_wctp::remove_recipient,
         )
 }
+
+/// A versioned object an administrator saves at its path (an alarm rule, an alert topic): the
+/// body as a JSON object with `"id"` the path's (refused if it names another) and without
+/// `"version"`, which is returned apart (the version read, to replace it; absent, to create it).
+/// `ignored` are fields the list gives back that are not the object's, dropped so that what
+/// was read can be sent again.
+pub(crate) fn versioned_body(
+    body: Result<axum::Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+    id: &str,
+    what: &str,
+    ignored: &[&str],
+) -> Result<(serde_json::Value, Option<u64>), ApiError> {
+    use serde_json::{Value, json};
+    let axum::Json(mut body) = body.map_err(|e| ApiError::bad_json(e.body_text()))?;
+    let obj = body.as_object_mut().ok_or_else(|| ApiError::bad_json(format!("a {what} is a JSON object")))?;
+    let version = match obj.remove("version") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64().ok_or_else(|| ApiError::invalid_param("version is the version read"))?),
+    };
+    for field in ignored {
+        obj.remove(*field);
+    }
+    match obj.get("id") {
+        Some(given) if given != &json!(id) => {
+            return Err(ApiError::invalid_param(format!("the {what}'s id is its path's")));
+        }
+        _ => {}
+    }
+    obj.insert("id".into(), json!(id));
+    Ok((body, version))
+}

@@ -48,19 +48,7 @@ pub async fn set(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let id = topic_id(&raw)?;
-    let Json(mut body) = body.map_err(|e| ApiError::bad_json(e.body_text()))?;
-    let obj = body.as_object_mut().ok_or_else(|| ApiError::bad_json("a topic is a JSON object"))?;
-    let version = match obj.remove("version") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().ok_or_else(|| ApiError::invalid_param("version is the version read"))?),
-    };
-    // What the list gives back, so that what was read can be sent again.
-    obj.remove("subscribers");
-    match obj.get("id") {
-        Some(given) if given != &json!(id) => return Err(ApiError::invalid_param("the topic's id is its path's")),
-        _ => {}
-    }
-    obj.insert("id".into(), json!(id));
+    let (body, version) = super::versioned_body(body, id.as_str(), "topic", &["subscribers"])?;
     let topic: AlertTopic = serde_json::from_value(body).map_err(|e| ApiError::bad_json(e.to_string()))?;
     let version = s.alarms.set_alert_topic(By::Staff(&by.actor()), &topic, version).await?;
     Ok(Json(json!({ "version": version })).into_response())

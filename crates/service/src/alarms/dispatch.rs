@@ -350,8 +350,9 @@ impl AlarmService {
                 .rooms
                 .with_state(room, |s| s.get(wardline_types::alarm::INCIDENT, "").map(|e| e.event.content.clone()))
                 .await?;
-            let topic = self.rule_by_id(rule).await?.filter(|r| r.action.mode == Mode::Topic).is_some();
-            let mode = match (incident.is_some(), topic) {
+            let topic =
+                self.rule_by_id(rule).await?.filter(|r| r.action.mode == Mode::Topic).and_then(|r| r.action.topic);
+            let mode = match (incident.is_some(), topic.is_some()) {
                 (true, _) => Mode::Incident,
                 (false, true) => Mode::Topic,
                 (false, false) => Mode::Conversation,
@@ -361,7 +362,7 @@ impl AlarmService {
                 .and_then(|s| s.get("needed"))
                 .and_then(serde_json::Value::as_u64)
                 .and_then(|n| u8::try_from(n).ok());
-            let send = SendEvent {
+            let mut send = SendEvent {
                 room_id: room.clone(),
                 kind: kinds::MESSAGE.into(),
                 state_key: None,
@@ -376,6 +377,12 @@ impl AlarmService {
                 redacts: None,
                 txn: Some(txn(alarm, &format!("r{}", alarm.revision))),
             };
+            // A clinical alert's edit (a corrected result) still names its topic.
+            if let Some(id) = topic {
+                let name = self.store.alert_topic(&id).await?.map_or_else(|| id.to_string(), |t| t.topic.name);
+                send.content["m.new_content"][wardline_types::alarm::ALARM]["topic"] =
+                    json!({ "id": id, "name": name });
+            }
             self.rooms.send_message(&actor, send).await?;
             if let Some(open) = incident.filter(|s| s.get("state").and_then(|v| v.as_str()) == Some("open")) {
                 self.rooms.set_incident_state(&actor, room, content::incident_updated(&open, alarm)).await?;

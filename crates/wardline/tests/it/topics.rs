@@ -172,6 +172,27 @@ async fn a_news2_result_reaches_the_topics_subscribers_alone_in_its_own_conversa
     assert_eq!(send(&s, &result("R2", "5", "8")).await, "AA");
     assert_eq!(alarms_of(&boss, "epr").await.len(), 2);
 
+    // A corrected result of the first order (its filler F1), NEWS2 now 10: the same alert, its
+    // message edited, still naming its topic.
+    assert_eq!(send(&s, &result("R3", "10", "5")).await, "AA");
+    assert_eq!(alarms_of(&boss, "epr").await.len(), 2, "no new alert for the same order");
+    let path = format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50", enc(&room));
+    let page = crate::harness::get_until(&ann, &path, "the alert edited", |p| {
+        p["chunk"].as_array().is_some_and(|c| c.iter().any(|e| e["content"]["m.relates_to"]["rel_type"] == "m.replace"))
+    })
+    .await;
+    let edit = page["chunk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["content"]["m.relates_to"]["rel_type"] == "m.replace")
+        .unwrap()
+        .clone();
+    assert_eq!(edit["content"]["m.relates_to"]["event_id"], event.as_str());
+    let new = &edit["content"]["m.new_content"];
+    assert_eq!(new["org.wardline.alarm"]["topic"]["name"], "NEWS2 ≥ 7", "{edit}");
+    assert_eq!(new["org.wardline.alarm"]["observation"]["value"], "10", "{edit}");
+
     // A topic a rule names cannot be removed; unsubscribing is always allowed.
     let (st, b) = boss.delete_path(&format!("{A}/alert_topics/news2-high")).await;
     assert_eq!(st, 409, "{b}");
