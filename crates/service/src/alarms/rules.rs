@@ -60,6 +60,10 @@ impl AlarmService {
     /// version; `404` replacing a rule that does not exist.
     pub async fn set_rule(&self, by: By<'_>, rule: &AlarmRule, expected_version: Option<u64>) -> ServiceResult<u64> {
         let refuse = |e: String| ServiceError::invalid(format!("rule {}: {e}", rule.id));
+        if rule.id.as_str() == super::wctp::page::PAGE_RULE {
+            // The rule a WCTP page is delivered by: Wardline's, made from each page.
+            return Err(refuse("this id is Wardline's own (the rule pages are delivered by): choose another".into()));
+        }
         rule.check().map_err(|e| refuse(e.to_string()))?;
         let mut always = false;
         for t in &rule.action.targets {

@@ -133,6 +133,8 @@ async fn a_nurse_call_escalates_by_its_rule_to_the_nurse_in_charge_is_accepted_t
     assert_eq!(st, 400, "{b}");
     let (st, b) = nia.put(&path, rule.clone()).await;
     assert_eq!(st, 403, "only administrators: {b}");
+    let (st, b) = boss.put(&format!("{A}/alarm_rules/wctp-page"), rule.clone()).await;
+    assert_eq!((st, b["errcode"].as_str()), (400, Some("M_INVALID_PARAM")), "the pages' own rule id: {b}");
     let (st, b) = boss.put(&path, rule.clone()).await;
     assert_eq!((st, b["version"].as_u64()), (200, Some(1)), "{b}");
     let (st, b) = boss.put(&path, rule.clone()).await;
