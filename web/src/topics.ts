@@ -22,6 +22,8 @@ export interface MyTopic {
   description?: string | null;
   /** Not open to me: shown, never with controls. */
   may_subscribe: boolean;
+  /** The scopes I may choose (null: any, wards and specialties by name). */
+  allowed_scopes?: string[] | null;
   scopes: string[];
 }
 

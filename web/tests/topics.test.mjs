@@ -255,6 +255,24 @@ test("staff subscribe in their settings; a result raises an alert both phones sh
     await sepsis.getByText("You do not get its alerts.").waitFor(WAIT);
     await shot(omar, "desktop-1-refused");
 
+    // A topic open to him for two wards only: those to tick, nothing else to choose.
+    await admin("PUT", "/alert_topics/aki", {
+      name: "AKI stage 3",
+      open_to: [{ kind: "user", user_id: people.omar.userId, scopes: ["ward:Ward 7", "ward:Ward 8"] }],
+    });
+    await omar.reload();
+    await omar.getByRole("button", { name: "New chat" }).waitFor(WAIT);
+    await openTopics(omar);
+    const aki = topicCard(omar, "AKI stage 3");
+    await aki.getByRole("group", { name: "Where it is open to you" }).waitFor(WAIT);
+    assert.equal(await aki.getByLabel("All wards").count(), 0, "not all wards");
+    assert.equal(await aki.getByRole("textbox").count(), 0, "no ward by name");
+    await aki.getByLabel("Ward 8").check();
+    await aki.getByRole("button", { name: "Save", exact: true }).click();
+    await aki.getByText("You get its alerts for: Ward 8").waitFor(WAIT);
+    const akiMine = (await call(server.baseUrl, "GET", `${C}/alert_topics`, undefined, people.omar.token)).topics.find((t) => t.id === "aki");
+    assert.deepEqual([akiMine.scopes, akiMine.allowed_scopes], [["ward:Ward 8"], ["ward:Ward 7", "ward:Ward 8"]]);
+
     // The patient record sends a NEWS2 of 9 for a Ward 7 patient (original mode: AA once stored).
     const { msa, answer } = await sendHl7([
       "MSH|^~\\&|EPR|MAIN|WARDLINE|HOSP|20261201101500||ORU^R01^ORU_R01|news2-0001|P|2.5",

@@ -1,6 +1,7 @@
 // My clinical alert topics (topics.ts): every topic, each open one with where I want its alerts
-// (all wards, or wards and specialties by name, added and removed here) and Save; the server's
-// refusal is shown beside Save. A topic not open to me is listed as such, without controls.
+// (all wards, or wards and specialties by name, added and removed here; or, when the topic opens
+// only some scopes to me, those to tick) and Save; the server's refusal is shown beside Save. A
+// topic not open to me is listed as such, without controls.
 // Each topic's card keeps what is being changed across updates of the list.
 
 import { useEffect, useState } from "preact/hooks";
@@ -24,6 +25,65 @@ function Subscribed({ scopes }: { scopes: string[] }) {
         "You do not get its alerts."
       )}
     </p>
+  );
+}
+
+/** The scopes of a topic open to me for any: all wards, or wards and specialties by name. */
+function AnyScope(p: {
+  t: MyTopic;
+  draft: string[];
+  places: string[];
+  change: (next: string[]) => void;
+  kind: "ward" | "specialty";
+  setKind: (k: "ward" | "specialty") => void;
+  name: string;
+  setName: (n: string) => void;
+  add: () => void;
+  id: string;
+}) {
+  const { t, draft, places, change, kind, setKind, name, setName, add, id } = p;
+  return (
+    <>
+      <label class="choice">
+        <input type="checkbox" checked={draft.includes(ALL)} onChange={(ev) => change((ev.currentTarget as HTMLInputElement).checked ? [ALL, ...places] : places)} />
+        All wards
+      </label>
+      {places.length > 0 && (
+        <ul class="topic-scopes" aria-label={`${t.name}: wards and specialties`}>
+          {places.map((s) => (
+            <li key={s}>
+              <span>{scopeWords(s)}</span>
+              <button type="button" class="plain" aria-label={`Remove ${scopeWords(s)}`} onClick={() => change(draft.filter((x) => x !== s))}>
+                Remove
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <label for={`${id}-name`}>Add a ward or specialty by its name</label>
+      <div class="add-key-row">
+        <select aria-label="Ward or specialty" value={kind} onChange={(ev) => setKind((ev.currentTarget as HTMLSelectElement).value as "ward" | "specialty")}>
+          <option value="ward">Ward</option>
+          <option value="specialty">Specialty</option>
+        </select>
+        <input
+          id={`${id}-name`}
+          type="text"
+          maxLength={64}
+          value={name}
+          onInput={(ev) => setName((ev.currentTarget as HTMLInputElement).value)}
+          // Enter adds it (the form is saved by its own button).
+          onKeyDown={(ev) => {
+            if (ev.key !== "Enter") return;
+            ev.preventDefault();
+            add();
+          }}
+        />
+        <button type="button" disabled={!name.trim()} onClick={add}>
+          Add
+        </button>
+      </div>
+    </>
   );
 }
 
@@ -77,45 +137,23 @@ const OpenTopic = memo(function OpenTopic({ topic: t }: { topic: MyTopic }) {
       {t.description && <p class="muted">{t.description}</p>}
       <Subscribed scopes={t.scopes} />
       <form class="topic-form" aria-label={`Where you get ${t.name}`} onSubmit={save}>
-        <label class="choice">
-          <input type="checkbox" checked={draft.includes(ALL)} onChange={(ev) => change((ev.currentTarget as HTMLInputElement).checked ? [ALL, ...places] : places)} />
-          All wards
-        </label>
-        {places.length > 0 && (
-          <ul class="topic-scopes" aria-label={`${t.name}: wards and specialties`}>
-            {places.map((s) => (
-              <li key={s}>
-                <span>{scopeWords(s)}</span>
-                <button type="button" class="plain" aria-label={`Remove ${scopeWords(s)}`} onClick={() => change(draft.filter((x) => x !== s))}>
-                  Remove
-                </button>
-              </li>
+        {t.allowed_scopes ? (
+          <fieldset class="topic-allowed">
+            <legend>Where it is open to you</legend>
+            {t.allowed_scopes.map((s) => (
+              <label class="choice" key={s}>
+                <input
+                  type="checkbox"
+                  checked={draft.includes(s)}
+                  onChange={(ev) => change((ev.currentTarget as HTMLInputElement).checked ? [...draft, s] : draft.filter((x) => x !== s))}
+                />
+                {scopeWords(s)}
+              </label>
             ))}
-          </ul>
+          </fieldset>
+        ) : (
+          <AnyScope t={t} draft={draft} places={places} change={change} kind={kind} setKind={setKind} name={name} setName={setName} add={add} id={id} />
         )}
-        <label for={`${id}-name`}>Add a ward or specialty by its name</label>
-        <div class="add-key-row">
-          <select aria-label="Ward or specialty" value={kind} onChange={(ev) => setKind((ev.currentTarget as HTMLSelectElement).value as "ward" | "specialty")}>
-            <option value="ward">Ward</option>
-            <option value="specialty">Specialty</option>
-          </select>
-          <input
-            id={`${id}-name`}
-            type="text"
-            maxLength={64}
-            value={name}
-            onInput={(ev) => setName((ev.currentTarget as HTMLInputElement).value)}
-            // Enter adds it (the form is saved by its own button).
-            onKeyDown={(ev) => {
-              if (ev.key !== "Enter") return;
-              ev.preventDefault();
-              add();
-            }}
-          />
-          <button type="button" disabled={!name.trim()} onClick={add}>
-            Add
-          </button>
-        </div>
         <div class="topic-save">
           <button type="submit" disabled={busy}>
             Save
