@@ -112,11 +112,14 @@ export interface Rules {
  * A clinical alert topic as administrators see it (`GET /alert_topics`): who may subscribe
  * (`open_to`, as rule targets), how many have.
  */
+/** Who may subscribe to a topic: a role or person, and the scopes they may choose (none: any). */
+export type OpenTo = Target & { scopes?: string[] };
+
 export interface AdminTopic {
   id: string;
   name: string;
   description?: string | null;
-  open_to: Target[];
+  open_to: OpenTo[];
   version: number;
   subscribers: number;
 }

@@ -7,7 +7,7 @@
 // refusal is shown in the server's words.
 
 import { updateAlarmAdmin } from "./alarmadmin";
-import type { AdminTopic, Target } from "./alarmadminstate";
+import type { AdminTopic, OpenTo, Target } from "./alarmadminstate";
 import { Refused, failure, wardline } from "./roles";
 import { store } from "./state";
 
@@ -116,7 +116,30 @@ export interface TopicFields {
   id: string;
   name: string;
   description: string;
-  open_to: Target[];
+  open_to: OpenTo[];
+}
+
+/** A target's key, to keep its scope limit beside it while the picker changes the list. */
+export function targetKey(t: Target): string {
+  return t.kind === "role" ? `role:${t.role}` : `user:${t.user_id}`;
+}
+
+/**
+ * A limit as an administrator writes it, "Ward 7, Ward 8, specialty:Renal, all", as scopes
+ * (a name alone is a ward); blank: none (any scope).
+ */
+export function limitScopes(text: string): string[] | undefined {
+  const parts = text
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (!parts.length) return undefined;
+  return parts.map((p) => (p.toLowerCase() === "all" || p.toLowerCase() === "all wards" ? ALL : /^(ward|specialty):/.test(p) ? p : `ward:${p}`));
+}
+
+/** A limit in words for the form: "Ward 7, Renal (specialty)". */
+export function limitText(scopes: string[] | undefined): string {
+  return (scopes ?? []).map((s) => (s.startsWith("ward:") ? s.slice(5) : s === ALL ? "all" : s)).join(", ");
 }
 
 /**

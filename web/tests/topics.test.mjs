@@ -1,7 +1,8 @@
 // Browser test of clinical alert topics (issue 15): an administrator makes the topic "NEWS2 ≥ 7"
 // on the alert topics screen (first refused by the server: open to nobody; its words shown
-// beside the form) and a rule sending NEWS2 ≥ 7 results to it; a nurse subscribes to it for
-// "Ward 7" in her settings, and finds it so after a reload; a registrar subscribes for all
+// beside the form), limits the nurse in charge to Ward 7 (kept when saved again), and a rule
+// sending NEWS2 ≥ 7 results to it; the nurse ticks "Ward 7", the one scope open to her, in her
+// settings, and finds it so after a reload; a registrar subscribes for all
 // wards; the switchboard operator sees it is not open to him, without controls; a registrar
 // whose topic was closed to him meanwhile is told the server's refusal beside Save. The
 // electronic patient record sends a NEWS2 of 9 for a Ward 7 patient as HL7 ORU^R01 over MLLP:
@@ -129,6 +130,26 @@ test("an administrator makes the topic and the rule that sends NEWS2 ≥ 7 resul
     ]);
     await shot("2-topic");
 
+    // Editing it: the nurse in charge limited to Ward 7 (a ward's nurse to her ward); the limit
+    // is kept when the topic is saved again for its description alone.
+    await card.getByRole("button", { name: `Edit ${TOPIC}` }).click();
+    const editing = page.getByRole("form", { name: `Edit ${TOPIC}` });
+    await editing.getByLabel("Ward 7 nurse in charge: only").fill("Ward 7");
+    await editing.getByRole("button", { name: "Save topic" }).click();
+    await editing.waitFor({ state: "detached", ...WAIT });
+    const limited = (await admin("GET", "/alert_topics")).topics.find((t) => t.id === "news2-high");
+    assert.deepEqual(limited.open_to, [
+      { kind: "role", role: "ward7-nic", scopes: ["ward:Ward 7"] },
+      { kind: "role", role: "med-reg" },
+    ]);
+    await card.getByRole("button", { name: `Edit ${TOPIC}` }).click();
+    assert.equal(await editing.getByLabel("Ward 7 nurse in charge: only").inputValue(), "Ward 7", "shown as saved");
+    await editing.getByLabel("Description (optional)").fill("A NEWS2 score of 7 or more: urgent review.");
+    await editing.getByRole("button", { name: "Save topic" }).click();
+    await editing.waitFor({ state: "detached", ...WAIT });
+    const kept = (await admin("GET", "/alert_topics")).topics.find((t) => t.id === "news2-high");
+    assert.deepEqual(kept.open_to, limited.open_to, "never dropped by saving something else");
+
     // The rule: a NEWS2 of 7 or more from the patient record, to the topic.
     await page.getByRole("tab", { name: "Alarm rules" }).click();
     await page.getByRole("button", { name: "New rule" }).click();
@@ -202,10 +223,11 @@ test("staff subscribe in their settings; a result raises an alert both phones sh
     await openTopics(nora);
     const hers = topicCard(nora, TOPIC);
     await hers.getByText("You do not get its alerts.").waitFor(WAIT);
-    assert.ok(!(await hers.getByLabel("All wards").isChecked()));
-    await hers.getByLabel("Add a ward or specialty by its name").fill("Ward 7");
-    await hers.getByRole("button", { name: "Add", exact: true }).click();
-    await hers.getByRole("list", { name: `${TOPIC}: wards and specialties` }).getByText("Ward 7").waitFor(WAIT);
+    // The topic is open to her for her ward alone: that is what she may tick.
+    await hers.getByRole("group", { name: "Where it is open to you" }).waitFor(WAIT);
+    assert.equal(await hers.getByLabel("All wards").count(), 0, "not every ward's");
+    assert.equal(await hers.getByRole("textbox").count(), 0, "no other ward by name");
+    await hers.getByLabel("Ward 7").check();
     await hers.getByText("Not saved yet.").waitFor(WAIT);
     await hers.getByRole("button", { name: "Save", exact: true }).click();
     await hers.getByText("You get its alerts for: Ward 7").waitFor(WAIT);
@@ -219,8 +241,7 @@ test("staff subscribe in their settings; a result raises an alert both phones sh
     await openTopics(nora);
     const again = topicCard(nora, TOPIC);
     await again.getByText("You get its alerts for: Ward 7").waitFor(WAIT);
-    await again.getByRole("list", { name: `${TOPIC}: wards and specialties` }).getByText("Ward 7").waitFor(WAIT);
-    assert.ok(!(await again.getByLabel("All wards").isChecked()), "not all wards");
+    assert.ok(await again.getByLabel("Ward 7").isChecked(), "as saved");
 
     // Priya (phone) takes it for all wards.
     await openTopics(priya);

@@ -1,5 +1,7 @@
 // An administrator's form for one clinical alert topic: its id (new topics only), name,
-// description and who may subscribe (roles and people, the TargetPicker's). The server checks it
+// description and who may subscribe (roles and people, the TargetPicker's), each with the scopes
+// it may choose if limited ("Ward 7, Ward 8": a ward's nurses to their wards; kept across
+// edits, never dropped by saving the name). The server checks it
 // when saved: its refusal is shown beside the buttons, and a change by someone else since the
 // form was opened is explained, with a way to reload.
 
@@ -7,7 +9,7 @@ import { useState } from "preact/hooks";
 
 import type { AdminTopic, Target } from "../alarmadminstate";
 import type { RoleView } from "../roles";
-import { isTopicConflict, saveTopic, topicRefusal } from "../topics";
+import { isTopicConflict, limitScopes, limitText, saveTopic, targetKey, topicRefusal } from "../topics";
 import { TargetPicker } from "./TargetPicker";
 
 export function TopicForm(props: { stored: AdminTopic | null; roles: RoleView[]; onSaved: (name: string) => void; onCancel: () => void; onReload: () => void }) {
@@ -16,6 +18,10 @@ export function TopicForm(props: { stored: AdminTopic | null; roles: RoleView[];
   const [name, setName] = useState(stored?.name ?? "");
   const [description, setDescription] = useState(stored?.description ?? "");
   const [openTo, setOpenTo] = useState<Target[]>(stored?.open_to ?? []);
+  // Each target's scope limit as typed, by its key (blank: any scope).
+  const [limits, setLimits] = useState<Record<string, string>>(() =>
+    Object.fromEntries((stored?.open_to ?? []).map((o) => [targetKey(o), limitText(o.scopes)])),
+  );
   const [error, setError] = useState("");
   const [conflict, setConflict] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -25,7 +31,11 @@ export function TopicForm(props: { stored: AdminTopic | null; roles: RoleView[];
     setError("");
     setConflict(false);
     try {
-      await saveTopic({ id: id.trim(), name: name.trim(), description: description.trim(), open_to: openTo }, stored ? stored.version : null);
+      const open_to = openTo.map((t) => {
+        const scopes = limitScopes(limits[targetKey(t)] ?? "");
+        return scopes ? { ...t, scopes } : t;
+      });
+      await saveTopic({ id: id.trim(), name: name.trim(), description: description.trim(), open_to }, stored ? stored.version : null);
       props.onSaved(name.trim());
     } catch (e) {
       setConflict(!!stored && isTopicConflict(e));
@@ -61,6 +71,30 @@ export function TopicForm(props: { stored: AdminTopic | null; roles: RoleView[];
         <input id="topic-description" type="text" value={description} onInput={(ev) => setDescription((ev.currentTarget as HTMLInputElement).value)} />
       </div>
       <TargetPicker label="Who may subscribe" targets={openTo} roles={props.roles} onChange={setOpenTo} />
+      {openTo.length > 0 && (
+        <fieldset class="topic-limits">
+          <legend>Where each may subscribe (blank: any ward, specialty or all)</legend>
+          {openTo.map((t) => {
+            const key = targetKey(t);
+            const who = t.kind === "role" ? (props.roles.find((r) => r.role_id === t.role)?.name ?? t.role) : t.user_id;
+            return (
+              <div class="field" key={key}>
+                <label for={`limit-${key}`}>{who}: only</label>
+                <input
+                  id={`limit-${key}`}
+                  type="text"
+                  placeholder="Ward 7, Ward 8, specialty:Renal"
+                  value={limits[key] ?? ""}
+                  onInput={(ev) => {
+                    const v = (ev.currentTarget as HTMLInputElement).value;
+                    setLimits((l) => ({ ...l, [key]: v }));
+                  }}
+                />
+              </div>
+            );
+          })}
+        </fieldset>
+      )}
       <div class="rule-refusal" role="alert">
         {error && <p class="error">{error}</p>}
         {conflict && (
