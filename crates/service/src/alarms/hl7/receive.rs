@@ -471,8 +471,14 @@ impl AlarmService {
             .filter_map(|r| r.rule.matches.observation)
             .collect();
         let report = oru_r01::read(m, |o: &Observation| matches.iter().any(|w| w.may_fit(o))).map_err(refused)?;
+        // Only the patients with alerts are read (another patient's odd bed refuses nothing).
+        let used = |i: usize| report.alerts.iter().any(|a| a.group == i) || report.more.is_some_and(|(_, g)| g == i);
         let mut places = Vec::with_capacity(report.groups.len());
-        for g in &report.groups {
+        for (i, g) in report.groups.iter().enumerate() {
+            if !used(i) {
+                places.push((Location::default(), None, None, None));
+                continue;
+            }
             let (location, patient, known) = self.place_and_patient(g.location.as_ref(), g.patient.as_ref()).await?;
             let (specialty, specialty_name) = match &g.specialty {
                 Some((code, name)) => (Some(code.clone()), name.clone()),
