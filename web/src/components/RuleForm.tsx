@@ -15,6 +15,7 @@ import { Refused } from "../roles";
 import type { RoleView } from "../roles";
 import { KIND_LIST } from "./IntegrationForm";
 import { OPS, PRIORITIES } from "../rulewords";
+import { FormFoot } from "./FormFoot";
 import { TargetPicker } from "./TargetPicker";
 
 type StepKind = PolicyStep["action"];
@@ -398,22 +399,15 @@ export function RuleForm(props: {
           )}
         </fieldset>
       )}
-      <div class="rule-refusal" role="alert">
-        {error && <p class="error">{error}</p>}
-        {conflict && (
-          <button type="button" onClick={props.onReload}>
-            Reload the rule
-          </button>
-        )}
-      </div>
-      <div class="dialog-actions">
-        <button type="button" class="plain" onClick={props.onCancel}>
-          Cancel
-        </button>
-        <button type="submit" disabled={busy}>
-          {isNew && !editingFailsafe ? "Create rule" : "Save rule"}
-        </button>
-      </div>
+      <FormFoot
+        error={error}
+        conflict={conflict}
+        reloadLabel="Reload the rule"
+        onReload={props.onReload}
+        onCancel={props.onCancel}
+        busy={busy}
+        saveLabel={isNew && !editingFailsafe ? "Create rule" : "Save rule"}
+      />
     </form>
   );
 }

@@ -10,6 +10,7 @@ import { useState } from "preact/hooks";
 import type { AdminTopic, Target } from "../alarmadminstate";
 import type { RoleView } from "../roles";
 import { isTopicConflict, limitScopes, limitText, saveTopic, targetKey, topicRefusal } from "../topics";
+import { FormFoot } from "./FormFoot";
 import { TargetPicker } from "./TargetPicker";
 
 export function TopicForm(props: { stored: AdminTopic | null; roles: RoleView[]; onSaved: (name: string) => void; onCancel: () => void; onReload: () => void }) {
@@ -95,22 +96,15 @@ export function TopicForm(props: { stored: AdminTopic | null; roles: RoleView[];
           })}
         </fieldset>
       )}
-      <div class="rule-refusal" role="alert">
-        {error && <p class="error">{error}</p>}
-        {conflict && (
-          <button type="button" onClick={props.onReload}>
-            Reload the topic
-          </button>
-        )}
-      </div>
-      <div class="dialog-actions">
-        <button type="button" class="plain" onClick={props.onCancel}>
-          Cancel
-        </button>
-        <button type="submit" disabled={busy}>
-          {stored ? "Save topic" : "Create topic"}
-        </button>
-      </div>
+      <FormFoot
+        error={error}
+        conflict={conflict}
+        reloadLabel="Reload the topic"
+        onReload={props.onReload}
+        onCancel={props.onCancel}
+        busy={busy}
+        saveLabel={stored ? "Save topic" : "Create topic"}
+      />
     </form>
   );
 }
