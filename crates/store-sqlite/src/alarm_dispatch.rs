@@ -300,6 +300,16 @@ pub(crate) fn set_alarm_rule(
     at: Timestamp,
 ) -> StoreResult<u64> {
     let json = serde_json::to_string(rule).map_err(|_| corrupt("rule"))?;
+    // Its topic is checked in the same write that saves it: a topic removed a moment before
+    // is never named by a rule (its alerts would have nowhere to go).
+    if let Some(topic) = &rule.action.topic {
+        let exists = query_one(c, "SELECT 1 FROM alert_topics WHERE id = ?1", params![topic.as_str()], |_| Ok(()))
+            .optional()
+            .map_err(backend_err)?;
+        if exists.is_none() {
+            return Err(StoreError::Conflict(format!("{} {topic}", wardline_store::TOPIC_MISSING)));
+        }
+    }
     let current: Option<i64> =
         query_one(c, "SELECT version FROM alarm_rules WHERE id = ?1", params![rule.id.as_str()], |r| r.get(0))
             .optional()

@@ -208,9 +208,14 @@ fn open(c: &Connection, intake: &Intake, new: &NewAlarm) -> StoreResult<IntakeOu
     Ok(IntakeOutcome::New { alarm })
 }
 
-/// Opens each alert of a result that its integration has not raised yet, and brings those it
-/// has (still active) up to date.
-fn results(c: &Connection, intake: &Intake, alerts: &[NewAlarm]) -> StoreResult<IntakeOutcome> {
+/// Opens each alert of a result that its integration has not raised yet, brings those it has
+/// (still active) up to date, and cancels the active ones the result withdraws.
+fn results(
+    c: &Connection,
+    intake: &Intake,
+    alerts: &[NewAlarm],
+    withdrawals: &[(String, String)],
+) -> StoreResult<IntakeOutcome> {
     let (mut raised, mut changed, mut known) = (Vec::new(), Vec::new(), 0);
     for new in alerts {
         let found =
@@ -231,7 +236,18 @@ fn results(c: &Connection, intake: &Intake, alerts: &[NewAlarm]) -> StoreResult<
             _ => known += 1,
         }
     }
-    Ok(IntakeOutcome::Results { raised, changed, known })
+    let mut withdrawn = Vec::new();
+    for (source_id, reason) in withdrawals {
+        let found =
+            read_one(c, "integration_id = ?1 AND source_id = ?2", params![intake.integration.as_str(), source_id])?;
+        let Some(alarm) = found.filter(|a| a.state == AlarmState::Active) else { continue };
+        if let IntakeOutcome::Changed { alarm } =
+            dispatch::end_by_source(c, intake, &alarm.id, AlarmState::Cancelled, Some(reason))?
+        {
+            withdrawn.push(alarm);
+        }
+    }
+    Ok(IntakeOutcome::Results { raised, changed, known, withdrawn })
 }
 
 /// Keeps an HL7 message's key with its answer and the message, whatever it did (a resend of
@@ -301,7 +317,7 @@ impl AlarmStore for SqliteStore {
                         dispatch::end_by_source(w.tx, &intake, alarm, *state, reason.as_deref())?
                     }
                     AlarmChange::Adt(update) => IntakeOutcome::Patient(crate::patients::apply(w.tx, update)?),
-                    AlarmChange::Results(alerts) => results(w.tx, &intake, alerts)?,
+                    AlarmChange::Results { alerts, withdrawn } => results(w.tx, &intake, alerts, withdrawn)?,
                 };
                 if intake.protocol == IntakeProtocol::Hl7 {
                     keep_key(w.tx, &intake, &outcome)?;

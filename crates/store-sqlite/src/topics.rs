@@ -106,6 +106,24 @@ impl TopicStore for SqliteStore {
         let id = id.clone();
         self.writer
             .write(move |w| {
+                // Checked in the same write that removes it: a rule saved a moment before that
+                // names it keeps it.
+                let mut stmt =
+                    w.tx.prepare_cached(
+                        "SELECT id FROM alarm_rules WHERE json_extract(rule, '$.action.topic') = ?1 ORDER BY id",
+                    )
+                    .map_err(backend_err)?;
+                let users = stmt
+                    .query_map(params![id.as_str()], |r| r.get::<_, String>(0))
+                    .map_err(backend_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(backend_err)?;
+                if !users.is_empty() {
+                    return Err(StoreError::Conflict(format!(
+                        "topic {id} is named by the rules {}: change them first",
+                        users.join(", ")
+                    )));
+                }
                 exec(w.tx, "DELETE FROM topic_subscriptions WHERE topic_id = ?1", params![id.as_str()])
                     .map_err(backend_err)?;
                 Ok(exec(w.tx, "DELETE FROM alert_topics WHERE id = ?1", params![id.as_str()]).map_err(backend_err)?

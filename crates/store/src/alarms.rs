@@ -140,8 +140,15 @@ pub enum AlarmChange {
     Adt(Box<crate::PatientUpdate>),
     /// A result (HL7 `ORU^R01`) raising a clinical alert per observation that a rule wants:
     /// each opened, or, when the integration raised one under its source id already and it is
-    /// active, brought up to date; all in the intake write (none: the message is only kept).
-    Results(Vec<NewAlarm>),
+    /// active, brought up to date; and ending (cancelled, with the reason) each active alert
+    /// whose observation it strikes out or corrects to a value no rule wants. All in the intake
+    /// write (none: the message is only kept).
+    Results {
+        /// The alerts to raise or bring up to date.
+        alerts: Vec<NewAlarm>,
+        /// The source ids of alerts to end, if the integration raised them, and why.
+        withdrawn: Vec<(String, String)>,
+    },
 }
 
 /// One message received from a source, to store before it is answered.
@@ -209,6 +216,8 @@ pub enum IntakeOutcome {
         changed: Vec<Alarm>,
         /// Those raised already that this result changes nothing of, or that have ended.
         known: usize,
+        /// Active alerts it ended (struck out, or corrected to a value no rule wants).
+        withdrawn: Vec<Alarm>,
     },
     /// The intake repeats one already stored that was about no alarm (an ADT message, an HL7
     /// report about an alarm the source never raised): nothing was written.
@@ -373,7 +382,8 @@ pub trait AlarmStore: Send + Sync {
     async fn alarm_rules(&self) -> StoreResult<Vec<StoredRule>>;
     /// Saves a rule: `expected_version` `None` creates it ([`crate::StoreError::Conflict`] if it
     /// exists), `Some(v)` replaces version `v` (`Conflict` if it is not at `v`). Returns the
-    /// new version.
+    /// new version. A rule naming a topic that does not exist is refused in the same write
+    /// (`Conflict` beginning [`crate::TOPIC_MISSING`]).
     async fn set_alarm_rule(
         &self,
         rule: &AlarmRule,

@@ -57,7 +57,7 @@ pub use roles::{
     HolderChange, HolderOp, HolderRefusal, RoleNotice, RoleStore, RotaApplied, RotaImportOutcome, Uncovered,
 };
 pub use search::{SearchHit, SearchOrder, SearchQuery, SearchResults, SearchScope};
-pub use topics::{StoredTopic, TopicStore};
+pub use topics::{StoredTopic, TOPIC_MISSING, TopicStore};
 pub use wctp::WctpStore;
 
 /// Result of a storage call.

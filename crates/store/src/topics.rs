@@ -8,6 +8,10 @@ use wardline_types::alert_topic::{AlertTopic, TopicId, TopicScope};
 
 use crate::StoreResult;
 
+/// How [`crate::AlarmStore::set_alarm_rule`]'s [`crate::StoreError::Conflict`] begins when the
+/// rule names a topic that does not exist (removed since the rule was checked).
+pub const TOPIC_MISSING: &str = "there is no topic";
+
 /// A topic as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredTopic {
@@ -37,6 +41,9 @@ pub trait TopicStore: Send + Sync {
         at: Timestamp,
     ) -> StoreResult<u64>;
     /// Removes a topic and every subscription to it, in one write; `false` if there was none.
+    /// [`crate::StoreError::Conflict`] (naming them) if an alarm rule names it: checked in the
+    /// same write, as saving a rule checks that its topic exists
+    /// ([`crate::AlarmStore::set_alarm_rule`]).
     async fn remove_alert_topic(&self, id: &TopicId) -> StoreResult<bool>;
     /// Replaces someone's subscription to a topic by these scopes (none: unsubscribes), in one
     /// write; [`crate::StoreError::NotFound`] if there is no such topic.

@@ -314,6 +314,17 @@ impl AlarmRule {
     /// Does the rule cover this alarm? (Whether it is enabled is the caller's concern.)
     #[must_use]
     pub fn matches(&self, alarm: &AlarmFacts<'_>) -> bool {
+        self.matches_with(alarm, ObservationMatch::fits)
+    }
+
+    /// Might the rule cover this alarm, though its observation's value does not prove it
+    /// ([`ObservationMatch::may_fit`])? Everything else must match as [`Self::matches`] says.
+    #[must_use]
+    pub fn may_cover(&self, alarm: &AlarmFacts<'_>) -> bool {
+        self.matches_with(alarm, ObservationMatch::may_fit)
+    }
+
+    fn matches_with(&self, alarm: &AlarmFacts<'_>, fit: fn(&ObservationMatch, &Observation) -> bool) -> bool {
         let m = &self.matches;
         let part = |want: &Option<String>, have: &Option<String>| match want {
             None => true,
@@ -326,7 +337,7 @@ impl AlarmRule {
             && part(&m.location.room, &alarm.location.room)
             && part(&m.location.bed, &alarm.location.bed)
             && m.min_priority.is_none_or(|p| alarm.priority >= p)
-            && m.observation.as_ref().is_none_or(|o| alarm.observation.is_some_and(|have| o.fits(have)))
+            && m.observation.as_ref().is_none_or(|o| alarm.observation.is_some_and(|have| fit(o, have)))
     }
 }
 

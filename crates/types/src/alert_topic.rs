@@ -220,6 +220,45 @@ impl TopicScope {
             _ => false,
         }
     }
+
+    /// Is every alert it covers covered by `other` too?
+    #[must_use]
+    pub fn within(&self, other: &Self) -> bool {
+        *other == Self::All || self.same_as(other)
+    }
+}
+
+/// What someone's subscription covers now: each scope they chose, narrowed to the scopes they
+/// may still choose (`allowed`, `None`: any): "all" where only Ward 7 is open to them is Ward 7.
+/// A scope that no allowed scope overlaps covers nothing (a ward and a specialty are not
+/// narrowed to their overlap: that would be neither). Sorted, without repeats.
+#[must_use]
+pub fn effective_scopes(chosen: &[TopicScope], allowed: Option<&[TopicScope]>) -> Vec<TopicScope> {
+    let mut out: Vec<TopicScope> = match allowed {
+        None => chosen.to_vec(),
+        Some(allowed) => chosen
+            .iter()
+            .flat_map(|c| {
+                allowed.iter().filter_map(move |a| {
+                    if a.within(c) {
+                        Some(a.clone())
+                    } else if c.within(a) {
+                        Some(c.clone())
+                    } else {
+                        None
+                    }
+                })
+            })
+            .collect(),
+    };
+    out.sort();
+    let mut kept: Vec<TopicScope> = Vec::with_capacity(out.len());
+    for s in out {
+        if !kept.iter().any(|k| k.same_as(&s)) {
+            kept.push(s);
+        }
+    }
+    kept
 }
 
 impl TryFrom<String> for TopicScope {
@@ -561,5 +600,22 @@ mod tests {
         t.name = "a\nb".into();
         assert_eq!(t.check(), Err(TopicError::Name));
         assert!(TopicId::parse("NEWS").is_err() && TopicId::parse("news_2").is_err() && TopicId::parse("").is_err());
+    }
+
+    #[test]
+    fn a_subscription_narrows_to_what_is_still_open() {
+        let p = |s: &str| TopicScope::parse(s).unwrap_or_else(|_| panic!("{s}"));
+        let e = |chosen: &[&str], allowed: Option<&[&str]>| {
+            let chosen: Vec<TopicScope> = chosen.iter().map(|s| p(s)).collect();
+            let allowed: Option<Vec<TopicScope>> = allowed.map(|a| a.iter().map(|s| p(s)).collect());
+            effective_scopes(&chosen, allowed.as_deref()).iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        assert_eq!(e(&["all"], None), ["all"]);
+        assert_eq!(e(&["all"], Some(&["ward:Ward 8", "ward:Ward 7"])), ["ward:Ward 7", "ward:Ward 8"]);
+        assert_eq!(e(&["ward:Ward 7", "ward:Ward 9"], Some(&["all"])), ["ward:Ward 7", "ward:Ward 9"]);
+        assert!(e(&["ward:Ward 9"], Some(&["ward:Ward 7"])).is_empty());
+        assert!(e(&["specialty:REN"], Some(&["ward:Ward 7"])).is_empty(), "a specialty is not narrowed to a ward");
+        assert_eq!(e(&["ward:WARD 7"], Some(&["ward:Ward 7"])).len(), 1, "names ignore case");
+        assert_eq!(e(&["all", "specialty:REN"], Some(&["specialty:REN"])), ["specialty:REN"]);
     }
 }

@@ -216,22 +216,38 @@ impl AlarmService {
         // conversation, and the message's escalation finds the rule's policy.
         routing.room = Some(room.clone());
         self.store.set_alarm_routing(&alarm.id, &routing).await?;
-        let event = self.post(alarm, rule, &actor, &room, "post").await?;
+        let mut message = self.open(alarm, rule, &actor, &room).await?;
+        let mut room = room;
+        let mut rule_id = rule.id.clone();
+        // Nobody there to act (every target gone since the rule was saved, a role nobody holds
+        // and no fallback, a topic nobody subscribes to for this ward): the failsafe rule gets it
+        // now, not after the first step. The alarm is then the failsafe conversation's: the
+        // message goes only there, and its routing says so (so an acceptance there is followed,
+        // an update edits it there, and no escalation runs in the empty conversation).
+        if !rule.id.is_failsafe() && !self.anyone_in(&room).await? {
+            let failsafe = self.failsafe_rule().await?;
+            let failsafe_room = self.rooms.alarm_room_id(&actor.user_id, &conversation_key(alarm, &failsafe))?;
+            tracing::error!(alarm = %alarm.id, rule = %rule.id, "alarm reached nobody: sent to the failsafe rule");
+            let detail =
+                json!({ "reason": "nobody_reached", "rule": rule.id, "failsafe_room_id": failsafe_room }).to_string();
+            facts.push(StatusFact { kind: "undeliverable".into(), user: None, answer: None, detail, at: now });
+            routing = Routing {
+                rule: failsafe.id.clone(),
+                level: failsafe.action.level,
+                policy: failsafe.action.policy.clone(),
+                room: Some(failsafe_room.clone()),
+                event: None,
+            };
+            self.store.set_alarm_routing(&alarm.id, &routing).await?;
+            message = self.open(alarm, &failsafe, &actor, &failsafe_room).await?;
+            room = failsafe_room;
+            rule_id = failsafe.id.clone();
+        }
+        let event = self.send_alarm(alarm, &actor, &room, message, "post").await?;
         routing.event = Some(event.clone());
         self.store.set_alarm_routing(&alarm.id, &routing).await?;
         // Its escalation (by the rule's policy) is open before the alarm counts as delivered.
         self.escalation.open_now(&event).await?;
-        // Nobody there to act (every target gone since the rule was saved, a role nobody
-        // holds and no fallback): the failsafe rule gets it now, not after the first step.
-        if !rule.id.is_failsafe() && !self.anyone_in(&room).await? {
-            let failsafe = self.failsafe_rule().await?;
-            let room = self.rooms.alarm_room_id(&actor.user_id, &conversation_key(alarm, &failsafe))?;
-            let event = self.post(alarm, &failsafe, &actor, &room, "failsafe").await?;
-            self.escalation.open_now(&event).await?;
-            tracing::error!(alarm = %alarm.id, rule = %rule.id, "alarm reached nobody: sent to the failsafe rule");
-            let detail = json!({ "reason": "nobody_reached", "rule": rule.id, "failsafe_room_id": room }).to_string();
-            facts.push(StatusFact { kind: "undeliverable".into(), user: None, answer: None, detail, at: now });
-        }
         if !facts.is_empty() {
             self.record(alarm, facts, None).await?;
         }
@@ -241,7 +257,7 @@ impl AlarmService {
         r.detail = Some(format!(
             "dispatched alarm={} rule={} mode={} level={} no_rule={}",
             alarm.id,
-            rule.id,
+            rule_id,
             rule.action.mode.as_str(),
             rule.action.level.as_str(),
             route.no_rule
@@ -254,22 +270,20 @@ impl AlarmService {
             ended: false,
             event: (
                 "dispatched".into(),
-                json!({ "rule": rule.id, "mode": rule.action.mode.as_str(), "room_id": room, "event_id": event })
+                json!({ "rule": rule_id, "mode": rule.action.mode.as_str(), "room_id": room, "event_id": event })
                     .to_string(),
             ),
         })
     }
 
-    /// Opens (or completes) `rule`'s conversation for `alarm` and posts the alarm in it, once
-    /// per `what` (`post`, `failsafe`) however often it is retried.
-    async fn post(
+    /// Opens (or completes) `rule`'s conversation for `alarm`: the alarm's message for it.
+    async fn open(
         &self,
         alarm: &Alarm,
         rule: &AlarmRule,
         actor: &Actor,
         room: &ruma::RoomId,
-        what: &str,
-    ) -> ServiceResult<ruma::OwnedEventId> {
+    ) -> ServiceResult<serde_json::Value> {
         let (mut people, mut roles) = (Vec::new(), Vec::new());
         for t in &rule.action.targets {
             match t {
@@ -323,6 +337,19 @@ impl AlarmService {
         if let Some(t) = topic {
             message[wardline_types::alarm::ALARM]["topic"] = t;
         }
+        Ok(message)
+    }
+
+    /// Posts the alarm's message in its conversation, once per `what` however often it is
+    /// retried.
+    async fn send_alarm(
+        &self,
+        alarm: &Alarm,
+        actor: &Actor,
+        room: &ruma::RoomId,
+        message: serde_json::Value,
+        what: &str,
+    ) -> ServiceResult<ruma::OwnedEventId> {
         let send = SendEvent {
             room_id: room.to_owned(),
             kind: kinds::MESSAGE.into(),
@@ -342,8 +369,74 @@ impl AlarmService {
 
     /// Acts on the source changing what a delivered alarm says: its message is edited (the
     /// whole message anew) and an open incident's title and place follow. Who gets it and its
-    /// escalation are unchanged.
+    /// escalation are unchanged, but for a clinical alert the failsafe had because its value
+    /// left a rule's threshold possible (a preliminary `>6`) and that now proves it (the final
+    /// 9): the rule's people get it as well ([`Self::reroute`]).
     async fn update(&self, alarm: &Alarm) -> ServiceResult<Dispatched> {
+        if alarm.kind == wardline_types::alarm::AlarmKind::ClinicalAlert
+            && let Some(Routing { rule, event: Some(first), .. }) = &alarm.routing
+            && rule.is_failsafe()
+        {
+            let route = self.route(alarm).await?;
+            if !route.no_rule
+                && let Some(moved) = self.reroute(alarm, &route.rule, first).await?
+            {
+                // The failsafe's message says the new value too (`alarm` still names it).
+                self.edit(alarm).await?;
+                return Ok(moved);
+            }
+        }
+        self.edit(alarm).await
+    }
+
+    /// Delivers an alarm the failsafe has to `rule`'s people too, once per revision; its
+    /// escalation there starts, the failsafe's ends, and the alarm is the rule's from now on
+    /// (an acceptance there is followed). `None` if the rule's conversation has nobody in it
+    /// (the failsafe keeps it).
+    async fn reroute(
+        &self,
+        alarm: &Alarm,
+        rule: &AlarmRule,
+        first: &ruma::EventId,
+    ) -> ServiceResult<Option<Dispatched>> {
+        let actor = self.integration_actor(alarm)?;
+        let room = self.rooms.alarm_room_id(&actor.user_id, &conversation_key(alarm, rule))?;
+        let message = self.open(alarm, rule, &actor, &room).await?;
+        if !self.anyone_in(&room).await? {
+            return Ok(None);
+        }
+        // Sent, then recorded as the alarm's (a retry after a crash between the two sends the
+        // same message again: the same transaction), then its escalation opened by the rule's
+        // policy, which the routing now names.
+        let what = format!("reroute-{}-r{}", rule.id, alarm.revision);
+        let event = self.send_alarm(alarm, &actor, &room, message, &what).await?;
+        let routing = Routing {
+            rule: rule.id.clone(),
+            level: rule.action.level,
+            policy: rule.action.policy.clone(),
+            room: Some(room.clone()),
+            event: Some(event.clone()),
+        };
+        self.store.set_alarm_routing(&alarm.id, &routing).await?;
+        self.escalation.open_now(&event).await?;
+        self.escalation.end_for_alarm(first, "now with the people its rule names").await?;
+        let mut r = self.audit.entry(Some(&actor), AuditAction::Alarm, Outcome::Success);
+        r.room_id = Some(room.to_string());
+        r.event_id = Some(event.to_string());
+        r.detail = Some(format!("rerouted alarm={} from=failsafe rule={}", alarm.id, rule.id));
+        self.audit.record(r)?;
+        self.escalation.poke();
+        Ok(Some(Dispatched {
+            routing: Some(routing),
+            outcome: alarm.outcome,
+            ended: false,
+            event: ("rerouted".into(), json!({ "rule": rule.id, "room_id": room, "event_id": event }).to_string()),
+        }))
+    }
+
+    /// Edits a delivered alarm's message (and an open incident's title and place) to say what
+    /// the source says now.
+    async fn edit(&self, alarm: &Alarm) -> ServiceResult<Dispatched> {
         let actor = self.integration_actor(alarm)?;
         if let Some(Routing { room: Some(room), event: Some(event), level, rule, .. }) = &alarm.routing {
             let incident = self

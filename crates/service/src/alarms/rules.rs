@@ -91,6 +91,9 @@ impl AlarmService {
         };
         let version = match self.store.set_alarm_rule(rule, expected_version, &who, self.clock.now()).await {
             Ok(v) => v,
+            Err(StoreError::Conflict(m)) if m.starts_with(wardline_store::TOPIC_MISSING) => {
+                return Err(refuse(format!("action.topic: {m}")));
+            }
             Err(StoreError::Conflict(_)) if expected_version.is_none() => {
                 return Err(ServiceError::RuleConflict(format!("rule {} exists: replace it at its version", rule.id)));
             }

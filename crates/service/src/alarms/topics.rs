@@ -16,7 +16,7 @@
 use ruma::{OwnedUserId, UserId};
 use wardline_store::{StoreError, StoredTopic};
 use wardline_types::account::is_service_user;
-use wardline_types::alert_topic::{AlertTopic, MAX_SCOPES, MAX_TOPICS, OpenTo, TopicId, TopicScope};
+use wardline_types::alert_topic::{AlertTopic, MAX_SCOPES, MAX_TOPICS, OpenTo, TopicId, TopicScope, effective_scopes};
 use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::escalation::Target;
 
@@ -67,6 +67,8 @@ impl AlarmService {
             Some(a) => a.user_id.to_string(),
             None => by.detail("").trim().to_owned(),
         };
+        // Its record's place is taken first: a change saved is never one the trail missed.
+        let slot = self.audit.reserve()?;
         let version = match self.store.set_alert_topic(topic, expected_version, &who, self.clock.now()).await {
             Ok(v) => v,
             Err(StoreError::Conflict(_)) if expected_version.is_none() => {
@@ -90,7 +92,7 @@ impl AlarmService {
         let mut r = self.audit.entry_by(by, AuditAction::AlertTopic, Outcome::Success);
         let json = serde_json::to_string(topic).unwrap_or_default();
         r.detail = Some(by.detail(&format!("set {} version={version}: {json}", topic.id)));
-        self.audit.record(r)?;
+        slot.record(r);
         Ok(version)
     }
 
@@ -111,11 +113,15 @@ impl AlarmService {
                 users.join(", ")
             )));
         }
-        let removed = self.store.remove_alert_topic(id).await?;
+        let slot = self.audit.reserve()?;
+        let removed = match self.store.remove_alert_topic(id).await {
+            Err(StoreError::Conflict(m)) => return Err(ServiceError::RuleConflict(m)),
+            other => other?,
+        };
         if removed {
             let mut r = self.audit.entry_by(by, AuditAction::AlertTopic, Outcome::Success);
             r.detail = Some(by.detail(&format!("removed {id}")));
-            self.audit.record(r)?;
+            slot.record(r);
         }
         Ok(removed)
     }
@@ -144,29 +150,30 @@ impl AlarmService {
         Ok(out)
     }
 
-    /// Whether `user` may subscribe to `topic` now with `scope`.
-    pub async fn may_subscribe(&self, user: &UserId, topic: &AlertTopic, scope: &TopicScope) -> ServiceResult<bool> {
-        Ok(self.open_entries(user, topic).await?.iter().any(|e| e.allows(scope)))
+    /// The scopes `user` may choose on `topic` now: `Some([])` none (not open to them), `None`
+    /// any.
+    async fn allowed_scopes(&self, user: &UserId, topic: &AlertTopic) -> ServiceResult<Option<Vec<TopicScope>>> {
+        let entries = self.open_entries(user, topic).await?;
+        if !entries.is_empty() && entries.iter().any(|e| e.scopes.is_none()) {
+            return Ok(None);
+        }
+        let mut all: Vec<TopicScope> = entries.iter().flat_map(|e| e.scopes.clone().unwrap_or_default()).collect();
+        all.sort();
+        all.dedup();
+        Ok(Some(all))
     }
 
     /// Every topic as `user` sees it when choosing: whether they may subscribe (and to which
-    /// scopes), and their scopes.
+    /// scopes), and their scopes as they stand now: what they chose, narrowed to what is still
+    /// open to them ([`effective_scopes`]), so the screen shows what they receive.
     pub async fn topic_choices(&self, user: &UserId) -> ServiceResult<Vec<TopicChoice>> {
         let mine = self.store.topic_subscriptions_of(user).await?;
         let mut out = Vec::new();
         for t in self.store.alert_topics().await? {
-            let scopes = mine.iter().find(|(id, _)| *id == t.topic.id).map(|(_, s)| s.clone()).unwrap_or_default();
-            let entries = self.open_entries(user, &t.topic).await?;
-            let may_subscribe = !entries.is_empty();
-            let allowed_scopes = if entries.iter().any(|e| e.scopes.is_none()) {
-                None
-            } else {
-                let mut all: Vec<TopicScope> =
-                    entries.iter().flat_map(|e| e.scopes.clone().unwrap_or_default()).collect();
-                all.sort();
-                all.dedup();
-                Some(all)
-            };
+            let chosen = mine.iter().find(|(id, _)| *id == t.topic.id).map(|(_, s)| s.clone()).unwrap_or_default();
+            let allowed_scopes = self.allowed_scopes(user, &t.topic).await?;
+            let may_subscribe = allowed_scopes.as_ref().is_none_or(|a| !a.is_empty());
+            let scopes = effective_scopes(&chosen, allowed_scopes.as_deref());
             out.push(TopicChoice { topic: t.topic, may_subscribe, allowed_scopes, scopes });
         }
         Ok(out)
@@ -207,6 +214,7 @@ impl AlarmService {
             self.audit.record(r)?;
             return Err(ServiceError::forbidden(why));
         }
+        let slot = self.audit.reserve()?;
         match self.store.set_topic_subscription(&actor.user_id, id, &scopes, self.clock.now()).await {
             Err(StoreError::NotFound) => return Err(ServiceError::not_found(format!("there is no topic {id}"))),
             other => other?,
@@ -214,13 +222,13 @@ impl AlarmService {
         let mut r = self.audit.entry(Some(actor), AuditAction::AlertTopic, Outcome::Success);
         let list: Vec<String> = scopes.iter().map(ToString::to_string).collect();
         r.detail = Some(format!("subscription {id}: [{}]", list.join(", ")));
-        self.audit.record(r)?;
+        slot.record(r);
         Ok(scopes)
     }
 
     /// Who a topic's alert on `ward` under a specialty known by any of `specialty` reaches:
-    /// each subscriber with a scope that covers it and that they may still choose, once, by
-    /// user id.
+    /// each subscriber whose scopes, narrowed to what they may still choose
+    /// ([`effective_scopes`]: what their screen shows), cover it; once, by user id.
     pub(super) async fn alert_recipients(
         &self,
         id: &TopicId,
@@ -228,16 +236,21 @@ impl AlarmService {
         specialty: &[&str],
     ) -> ServiceResult<Vec<OwnedUserId>> {
         let Some(topic) = self.store.alert_topic(id).await? else { return Ok(Vec::new()) };
-        let covered: Vec<(OwnedUserId, TopicScope)> = self
-            .store
-            .topic_subscribers(id)
-            .await?
-            .into_iter()
-            .filter(|(_, scope)| scope.covers(ward, specialty))
-            .collect();
+        let mut chosen: Vec<(OwnedUserId, Vec<TopicScope>)> = Vec::new();
+        for (u, scope) in self.store.topic_subscribers(id).await? {
+            match chosen.iter_mut().find(|(c, _)| *c == u) {
+                Some((_, scopes)) => scopes.push(scope),
+                None => chosen.push((u, vec![scope])),
+            }
+        }
         let mut out: Vec<OwnedUserId> = Vec::new();
-        for (u, scope) in covered {
-            if !out.contains(&u) && self.may_subscribe(&u, &topic.topic, &scope).await? {
+        for (u, scopes) in chosen {
+            // Only those whose choice covers it are asked what is open to them.
+            if !scopes.iter().any(|s| s.covers(ward, specialty)) {
+                continue;
+            }
+            let allowed = self.allowed_scopes(&u, &topic.topic).await?;
+            if effective_scopes(&scopes, allowed.as_deref()).iter().any(|s| s.covers(ward, specialty)) {
                 out.push(u);
             }
         }

@@ -3,10 +3,12 @@
 
 use ruma::OwnedUserId;
 use wardline_types::Timestamp;
-use wardline_types::alarm::{AlarmKind, IntakeProtocol, Location, SourcePriority};
+use wardline_types::alarm::{AlarmKind, AlarmState, IntakeProtocol, Location, SourcePriority};
+use wardline_types::alarm_rule::{AlarmRule, Mode, RuleAction, RuleId, RuleMatch};
 use wardline_types::alert_topic::{AlertTopic, OpenTo, TopicId, TopicScope};
 use wardline_types::escalation::Target;
 use wardline_types::integration::{IntegrationId, IntegrationScope};
+use wardline_types::priority::Level;
 
 use super::alarms::id;
 use super::fail;
@@ -80,6 +82,39 @@ pub(super) async fn topics(s: &impl Store) -> StoreResult<()> {
         ),
         "no subscription to a topic that does not exist"
     );
+    // A rule naming a topic keeps it; a rule cannot name one that does not exist: both checked
+    // in the write itself.
+    let topic_rule = |id: &str, topic: &TopicId| -> StoreResult<AlarmRule> {
+        Ok(AlarmRule {
+            id: RuleId::parse(id).map_err(|_| fail("rule id"))?,
+            name: id.into(),
+            enabled: true,
+            position: 1,
+            matches: RuleMatch::default(),
+            action: RuleAction {
+                mode: Mode::Topic,
+                targets: vec![],
+                level: Level::Urgent,
+                policy: None,
+                title: None,
+                needed: None,
+                topic: Some(topic.clone()),
+            },
+        })
+    };
+    s.set_alarm_rule(&topic_rule("news2-rule", &news2)?, None, "x", Timestamp(7)).await?;
+    check!(
+        matches!(s.remove_alert_topic(&news2).await, Err(StoreError::Conflict(m)) if m.contains("news2-rule")),
+        "a topic a rule names is kept, and the refusal names the rule"
+    );
+    check!(
+        matches!(
+            s.set_alarm_rule(&topic_rule("gone-rule", &gone)?, None, "x", Timestamp(7)).await,
+            Err(StoreError::Conflict(m)) if m.starts_with(crate::TOPIC_MISSING)
+        ),
+        "a rule cannot name a topic that does not exist"
+    );
+    check!(s.remove_alarm_rule(&RuleId::parse("news2-rule").map_err(|_| fail("rule id"))?).await?, "rule removed");
     check!(s.remove_alert_topic(&news2).await?, "removed");
     check!(!s.remove_alert_topic(&news2).await?, "removed once");
     check!(s.topic_subscribers(&news2).await?.is_empty(), "its subscriptions went with it");
@@ -113,17 +148,18 @@ async fn results(s: &impl Store) -> StoreResult<()> {
         allowed_kinds: vec![],
     };
     let epr = s.create_integration(new, "x", Timestamp(1)).await?.id;
-    let message = |key: &str, alerts: Vec<NewAlarm>| Intake {
+    let message_ending = |key: &str, alerts: Vec<NewAlarm>, withdrawn: Vec<(String, String)>| Intake {
         integration: epr.clone(),
         protocol: IntakeProtocol::Hl7,
         intake_key: key.into(),
         raw: Some(b"MSH|...".to_vec()),
         received: Timestamp(50_000),
-        change: AlarmChange::Results(alerts),
+        change: AlarmChange::Results { alerts, withdrawn },
         answer: "CA f00d".into(),
     };
+    let message = |key: &str, alerts: Vec<NewAlarm>| message_ending(key, alerts, Vec::new());
     let first = message("EPR|H|R1", vec![alert(201, "r01:R1:1.1"), alert(202, "r01:R1:2.1")]);
-    let IntakeOutcome::Results { raised, changed, known } = s.record_intake(first.clone()).await? else {
+    let IntakeOutcome::Results { raised, changed, known, .. } = s.record_intake(first.clone()).await? else {
         return Err(fail("a result's alerts are stored"));
     };
     check!(raised.len() == 2 && changed.is_empty() && known == 0, "both raised");
@@ -139,7 +175,7 @@ async fn results(s: &impl Store) -> StoreResult<()> {
     corrected.text = "NEWS2 score 11".into();
     corrected.details = Some(r#"{"result":{"observation":{"code":"NEWS2","value":"11"}}}"#.into());
     let overlap = message("EPR|H|R2", vec![alert(203, "r01:R1:1.1"), corrected, alert(204, "r01:R2:1.1")]);
-    let IntakeOutcome::Results { raised, changed, known } = s.record_intake(overlap).await? else {
+    let IntakeOutcome::Results { raised, changed, known, .. } = s.record_intake(overlap).await? else {
         return Err(fail("a second result is stored"));
     };
     check!(raised.len() == 1 && raised[0].id == id(204), "only the new one raised");
@@ -156,5 +192,33 @@ async fn results(s: &impl Store) -> StoreResult<()> {
         "a result raising nothing is kept"
     );
     check!(matches!(s.record_intake(empty).await?, IntakeOutcome::Repeated { .. }), "and known when resent");
+    // A result striking one out: the alert raised under it is cancelled with the reason; one
+    // never raised, or one ended already, is nothing to end.
+    let struck = message_ending(
+        "EPR|H|R4",
+        Vec::new(),
+        vec![
+            ("r01:R1:1.1".into(), "withdrawn by the sender".into()),
+            ("r01:never".into(), "deleted by the sender".into()),
+        ],
+    );
+    let IntakeOutcome::Results { raised, withdrawn, .. } = s.record_intake(struck).await? else {
+        return Err(fail("a result withdrawing an alert is stored"));
+    };
+    check!(raised.is_empty() && withdrawn.len() == 1 && withdrawn[0].id == id(201), "the one raised is ended");
+    check!(
+        withdrawn[0].state == AlarmState::Cancelled && withdrawn[0].due.is_some(),
+        "cancelled, and due for dispatch to tell its conversation"
+    );
+    let events = s.alarm_events(&id(201)).await?;
+    check!(
+        events.last().is_some_and(|e| e.kind == "cancelled" && e.detail.contains("withdrawn by the sender")),
+        "why, in its history"
+    );
+    let again = message_ending("EPR|H|R5", Vec::new(), vec![("r01:R1:1.1".into(), "withdrawn".into())]);
+    check!(
+        matches!(s.record_intake(again).await?, IntakeOutcome::Results { ref withdrawn, .. } if withdrawn.is_empty()),
+        "an alert ended already is not ended again"
+    );
     Ok(())
 }

@@ -504,8 +504,10 @@ async fn a_responder_closes_an_incident_and_alarms_reach_only_a_rules_targets_or
     let a = alarm_until(&sys, &assist_id, "reached the failsafe", |a| has(a, "undeliverable", "")).await;
     let fact = a["status"].as_array().unwrap().iter().find(|f| f["status"] == "undeliverable").unwrap().clone();
     assert_eq!(fact["detail"]["reason"], "nobody_reached", "{fact}");
-    assert_eq!(a["rule_id"], "porters", "{a}");
+    assert_eq!(fact["detail"]["rule"], "porters", "the rule that reached nobody: {fact}");
     let failsafe_room = fact["detail"]["failsafe_room_id"].as_str().unwrap();
+    // The alarm is the failsafe conversation's now: an acceptance there is the one followed.
+    assert_eq!((a["rule_id"].as_str(), a["room_id"].as_str()), (Some("failsafe"), Some(failsafe_room)), "{a}");
     let msgs = messages(&boss, failsafe_room).await;
     assert!(
         msgs.iter().any(|e| e["content"]["org.wardline.alarm"]["alarm_id"] == assist_id.as_str()),

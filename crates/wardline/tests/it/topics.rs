@@ -158,7 +158,7 @@ async fn a_news2_result_reaches_the_topics_subscribers_alone_in_its_own_conversa
 
     // Eve subscribes to Ward 7 now: the next alert reaches her, the earlier one never does.
     assert_eq!(subscribe(&eve, "news2-high", &["ward:Ward 7"]).await.0, 200);
-    assert_eq!(send(&s, &result("R2", "5", "8")).await, "AA");
+    assert_eq!(send(&s, &result("R2", "9", "8")).await, "AA");
     let listed = alarms_of(&boss, "epr").await;
     assert_eq!(listed.len(), 2, "{listed:?}");
     let second = listed.iter().find(|x| x["alarm_id"] != id.as_str()).unwrap()["alarm_id"].as_str().unwrap().to_owned();
@@ -169,13 +169,15 @@ async fn a_news2_result_reaches_the_topics_subscribers_alone_in_its_own_conversa
     assert!(!can_read(&eve, &room).await, "and never the earlier one");
 
     // The same result again is the same message: nothing new.
-    assert_eq!(send(&s, &result("R2", "5", "8")).await, "AA");
+    assert_eq!(send(&s, &result("R2", "9", "8")).await, "AA");
     assert_eq!(alarms_of(&boss, "epr").await.len(), 2);
 
     // A corrected result of the first order (its filler F1), NEWS2 now 10: the same alert, its
     // message edited, still naming its topic.
     assert_eq!(send(&s, &result("R3", "10", "5")).await, "AA");
     assert_eq!(alarms_of(&boss, "epr").await.len(), 2, "no new alert for the same order");
+    // Its second order's NEWS2 is 5 now, which no rule wants: that alert ends.
+    alarm_view(&boss, &second, "ended by the lower value", |a| a["state"] == "cancelled").await;
     let path = format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50", enc(&room));
     let page = crate::harness::get_until(&ann, &path, "the alert edited", |p| {
         p["chunk"].as_array().is_some_and(|c| c.iter().any(|e| e["content"]["m.relates_to"]["rel_type"] == "m.replace"))
@@ -227,6 +229,13 @@ async fn a_topic_alert_nobody_subscribes_to_reaches_the_failsafe_and_the_source_
         messages(&boss, failsafe).await.iter().any(|e| e["content"]["org.wardline.alarm"]["alarm_id"] == id),
         "the administrators have it"
     );
+    // The alert is the failsafe conversation's now: its record names it, and an administrator's
+    // Take there is followed (the empty topic conversation holds no message of it).
+    let a = alarm_view(&boss, id, "routed to the failsafe", |a| a["room_id"] == failsafe).await;
+    assert_eq!(a["rule_id"], "failsafe", "{a}");
+    let event = a["event_id"].as_str().unwrap().to_owned();
+    answer(&boss, failsafe, &event, "accept", "t1").await;
+    alarm_view(&boss, id, "was taken at the failsafe", |a| a["outcome"] == "accepted").await;
 }
 
 #[tokio::test]
@@ -250,4 +259,116 @@ async fn a_value_that_leaves_the_threshold_possible_reaches_a_person_through_the
         posted.iter().find(|e| e["content"]["org.wardline.alarm"]["alarm_id"] == id).expect("the failsafe has it");
     assert_eq!(alert["content"]["org.wardline.alarm"]["observation"]["value"], ">6");
     assert!(!can_read(&ann, room).await, "not to the topic's subscriber, whom the rule's threshold is for");
+
+    // The final result of the same order says 9: the rule fits it now, so its subscriber gets
+    // it in a conversation of its own; the alert is that conversation's from now on.
+    assert_eq!(
+        send(&s, &result("R2", "9", "<7").replace("|NM|NEWS2^NEWS2 score^L||<7", "|SN|NEWS2^NEWS2 score^L||<7")).await,
+        "AA"
+    );
+    assert_eq!(alarms_of(&boss, "epr").await.len(), 1, "the same alert, not a new one");
+    let moved = alarm_view(&boss, id, "moved to the rule", |a| a["rule_id"] == "news2").await;
+    let to = moved["room_id"].as_str().unwrap().to_owned();
+    assert_ne!(to, room);
+    assert!(can_read(&ann, &to).await, "the subscriber has it now");
+    let posted = messages(&ann, &to).await;
+    let alert = posted.iter().find(|e| e["event_id"] == moved["event_id"]).expect("the alert").clone();
+    assert_eq!(alert["content"]["org.wardline.alarm"]["observation"]["value"], "9", "{alert}");
+    assert_eq!(alert["content"]["org.wardline.alarm"]["topic"]["id"], "news2-high");
+    answer(&ann, &to, moved["event_id"].as_str().unwrap(), "accept", "t1").await;
+    alarm_view(&boss, id, "taken by the subscriber", |a| a["outcome"] == "accepted").await;
+}
+
+/// A result for `patient` on `ward` whose one NEWS2 (order `filler`) has `value` and status.
+fn one_news2(control: &str, patient: &str, ward: &str, filler: &str, value: &str, status: &str) -> String {
+    format!(
+        "MSH|^~\\&|EPR|ICU|WARDLINE|HOSP|20261201101500||ORU^R01^ORU_R01|{control}|P|2.6\r\
+PID|||{patient}^^^HOSP^MR||Doe^Jane||19500203|F\r\
+PV1||I|{ward}^3^12^Main\r\
+OBR|1||{filler}|OBS^Observations|||20261201100000\r\
+OBX|1|NM|NEWS2^NEWS2 score^L||{value}|score||HH|||{status}\r"
+    )
+}
+
+#[tokio::test]
+async fn results_struck_out_or_corrected_end_their_alerts_and_a_rule_keeps_to_its_ward_and_scopes_narrow() {
+    let s = Server::start_with_env(&hl7_env(&[]));
+    let boss = admin(&s).await;
+    let ann = s.user("ann").await;
+    let topic = json!({"name": "NEWS2 ≥ 7", "description": "", "open_to": [{"kind": "user", "user_id": ann.user_id}]});
+    assert_eq!(boss.put(&format!("{A}/alert_topics/news2-high"), topic).await.0, 200);
+    let rule = json!({"name": "Ward 7 NEWS2", "match": {"location": {"ward": "Ward 7"},
+            "observation": {"code": "NEWS2", "op": "ge", "value": 7}},
+        "action": {"mode": "topic", "topic": "news2-high", "level": "urgent"}});
+    let (st, b) = boss.put(&format!("{A}/alarm_rules/news2"), rule).await;
+    assert_eq!(st, 200, "{b}");
+    bound(&boss, "epr", "EPR", &["hl7.observations"], "clinical_alert").await;
+    assert_eq!(subscribe(&ann, "news2-high", &["all"]).await.0, 200);
+
+    // Another ward's NEWS2: the rule is Ward 7's, so nothing is raised (not the failsafe's either).
+    assert_eq!(send(&s, &one_news2("R1", "H1", "Ward 9", "F1", "9", "F")).await, "AA");
+    assert!(alarms_of(&boss, "epr").await.is_empty(), "nothing for Ward 9");
+
+    // The topic is narrowed to Ward 7 for Ann, who chose "all": she is shown Ward 7, and gets it.
+    let narrowed = json!({"name": "NEWS2 ≥ 7", "description": "",
+        "open_to": [{"kind": "user", "user_id": ann.user_id, "scopes": ["ward:Ward 7"]}], "version": 1});
+    let (st, b) = boss.put(&format!("{A}/alert_topics/news2-high"), narrowed).await;
+    assert_eq!(st, 200, "{b}");
+    let (_, b) = ann.get(T).await;
+    assert_eq!(b["topics"][0]["scopes"], json!(["ward:Ward 7"]), "what she receives: {b}");
+
+    // Ward 7: raised, to Ann.
+    assert_eq!(send(&s, &one_news2("R2", "H2", "Ward 7", "F2", "9", "F")).await, "AA");
+    let listed = alarms_of(&boss, "epr").await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let id = listed[0]["alarm_id"].as_str().unwrap().to_owned();
+    let a = alarm_view(&boss, &id, "was delivered", |a| a["outcome"] == "notified").await;
+    let room = a["room_id"].as_str().unwrap().to_owned();
+    assert!(can_read(&ann, &room).await);
+
+    // The lab withdraws it (it was another patient's): the alert ends, and its conversation says why.
+    assert_eq!(send(&s, &one_news2("R3", "H2", "Ward 7", "F2", "9", "W")).await, "AA");
+    let a = alarm_view(&boss, &id, "was withdrawn", |a| a["state"] == "cancelled").await;
+    assert_eq!(alarms_of(&boss, "epr").await.len(), 1, "nothing raised by the withdrawal");
+    let why = a["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "cancelled").expect("cancelled")["detail"]
+        ["reason"]
+        .clone();
+    assert_eq!(why, "withdrawn by the sender: the result was for the wrong patient", "{a}");
+    let path = format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50", enc(&room));
+    crate::harness::get_until(&ann, &path, "the withdrawal told", |p| {
+        p["chunk"].as_array().is_some_and(|c| {
+            c.iter().any(|e| e["content"]["body"].as_str().is_some_and(|b| b.contains("wrong patient")))
+        })
+    })
+    .await;
+
+    // Another order: 9, then corrected to 3 (no rule wants 3): that alert ends too.
+    assert_eq!(send(&s, &one_news2("R4", "H3", "Ward 7", "F3", "9", "F")).await, "AA");
+    let listed = alarms_of(&boss, "epr").await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let second = listed.iter().find(|x| x["alarm_id"] != id.as_str()).unwrap()["alarm_id"].as_str().unwrap().to_owned();
+    alarm_view(&boss, &second, "was delivered", |a| a["outcome"] == "notified").await;
+    assert_eq!(send(&s, &one_news2("R5", "H3", "Ward 7", "F3", "3", "C")).await, "AA");
+    alarm_view(&boss, &second, "was corrected away", |a| a["state"] == "cancelled").await;
+
+    // The same order number a day later is another observation: a new alert, not a repeat.
+    let later = one_news2("R6", "H3", "Ward 7", "F3", "8", "F").replace("|||20261201100000", "|||20261202100000");
+    assert_eq!(send(&s, &later).await, "AA");
+    assert_eq!(alarms_of(&boss, "epr").await.len(), 3);
+
+    // One result for two patients: the first one's details Wardline could not show whole (a
+    // very long name, an invisible character in the ward) refuse nothing; the second's alert is raised.
+    let long = "Featherstonehaugh-Cholmondeley".repeat(4);
+    let zw = '\u{200b}';
+    let two = format!(
+        "MSH|^~\\&|EPR|ICU|WARDLINE|HOSP|20261201101500||ORU^R01^ORU_R01|R7|P|2.6\r\
+PID|||H4^^^HOSP^MR||{long}^Alexandra\rPV1||I|Ward{zw} 7^1^1^Main\r\
+OBR|1||F4|OBS|||20261201100000\rOBX|1|NM|HR^Heart rate^L||80|/min|||||F\r\
+PID|||H5^^^HOSP^MR||Roe^Rick\rPV1||I|Ward 7^2^2^Main\r\
+OBR|1||F5|OBS|||20261201100000\rOBX|1|NM|NEWS2^NEWS2 score^L||10|score||HH|||F\r"
+    );
+    assert_eq!(send(&s, &two).await, "AA");
+    let listed = alarms_of(&boss, "epr").await;
+    assert_eq!(listed.len(), 4, "{listed:?}");
+    assert!(listed.iter().any(|a| a["patient"]["id"] == "H5"), "{listed:?}");
 }

@@ -93,6 +93,42 @@ pub(super) fn patient_at(m: &Message<'_>, pid: &Segment<'_>) -> Result<Option<Pi
     Ok(Some(PidPatient { patient, key, sex: sex(m, pid) }))
 }
 
+/// A result's bed: as [`bed_at`], but a part too long or holding characters a place may not
+/// is cleaned and cut, never refused (a result is raised whatever its bed looks like).
+pub(super) fn bed_lenient(m: &Message<'_>, pv1: &Segment<'_>) -> Option<Location> {
+    let at = |c| present(m.text(pv1, 3, c)).map(|v| clean_part(&v)).filter(|v| !v.is_empty());
+    let ward = at(1)?;
+    Some(Location { site: at(4), ward: Some(ward), room: at(2), bed: at(3) })
+}
+
+/// A result's patient: as [`patient_at`], but parts too long or holding characters an alarm's
+/// patient may not are cleaned and cut, never refused. `None` only if `PID-3` names nobody.
+pub(super) fn patient_lenient(m: &Message<'_>, pid: &Segment<'_>) -> Option<PidPatient> {
+    if let Ok(p) = patient_at(m, pid) {
+        return p;
+    }
+    let rep = m.repetitions(pid, 3).find(|r| present(m.decode(m.pick(r, 1))).is_some())?;
+    let clean = |v: Option<String>| v.map(|v| clean_part(&v)).filter(|v| !v.is_empty());
+    let id = clean(present(m.decode(m.pick(rep, 1))))?;
+    let authority = clean(present(m.decode(m.pick(rep, 4))));
+    let name_parts: Vec<String> = [2, 3, 1].iter().filter_map(|c| present(m.text(pid, 5, *c))).collect();
+    let name = clean((!name_parts.is_empty()).then(|| name_parts.join(" ")));
+    let birth_date = present(m.text(pid, 7, 1)).and_then(|d| birth_date(&d));
+    let mut patient = PatientRef { id: id.clone(), system: authority.clone(), name, birth_date };
+    if patient.check().is_err() {
+        patient.birth_date = None;
+    }
+    patient.check().ok()?;
+    let key = format!("{}|{id}", authority.unwrap_or_default());
+    Some(PidPatient { patient, key, sex: sex(m, pid) })
+}
+
+/// A part of a place or patient made fit to store: one line, visible characters, at most
+/// [`MAX_PART_CHARS`].
+fn clean_part(v: &str) -> String {
+    clean_text(&v.replace(['\n', '\r'], " "), MAX_PART_CHARS)
+}
+
 /// The patient's specialty (hospital service, `PV1-10`, `CWE`): its code, and its name when
 /// given. ADT and results read it here alike, so a subscription by either matches both.
 pub(super) fn specialty_at(m: &Message<'_>, pv1: &Segment<'_>) -> Option<(String, Option<String>)> {

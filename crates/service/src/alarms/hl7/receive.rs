@@ -17,6 +17,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use wardline_store::{AlarmChange, Intake, IntakeOutcome, Integration, NewAlarm};
 use wardline_types::alarm::{AlarmKind, AlarmState, IntakeProtocol, Location, SourcePriority};
+use wardline_types::alarm_rule::{AlarmFacts, AlarmRule};
 use wardline_types::alert_topic::{Observation, ObservationMatch};
 use wardline_types::audit::{AuditAction, Outcome as AuditOutcome};
 use wardline_types::hl7::write::{AckCode, Answerer, ack};
@@ -323,10 +324,14 @@ impl AlarmService {
             IntakeOutcome::Patient(wardline_store::AdtApplied::Applied(_)) => format!("adt {trigger} applied"),
             IntakeOutcome::Patient(wardline_store::AdtApplied::Stale(_)) => format!("adt {trigger} stale"),
             IntakeOutcome::Duplicate { alarm, answer: None } => format!("alarm={} unchanged", alarm.id),
-            IntakeOutcome::Results { raised, changed, known } => {
-                let ids: Vec<&str> = raised.iter().map(|a| a.id.as_str()).collect();
-                let updated: Vec<&str> = changed.iter().map(|a| a.id.as_str()).collect();
-                format!("alerts=[{}] updated=[{}] unchanged={known}", ids.join(","), updated.join(","))
+            IntakeOutcome::Results { raised, changed, known, withdrawn } => {
+                let ids = |v: &[wardline_store::Alarm]| v.iter().map(|a| a.id.to_string()).collect::<Vec<_>>();
+                format!(
+                    "alerts=[{}] updated=[{}] withdrawn=[{}] unchanged={known}",
+                    ids(&raised).join(","),
+                    ids(&changed).join(","),
+                    ids(&withdrawn).join(",")
+                )
             }
             IntakeOutcome::Duplicate { answer: Some(a), .. } | IntakeOutcome::Repeated { answer: a } => {
                 if a.split(' ').nth(1).is_some_and(|p| p != print) {
@@ -378,7 +383,8 @@ impl AlarmService {
                 "kind not allowed",
             )));
         }
-        let (location, patient, _) = self.place_and_patient(report.location.as_ref(), report.patient.as_ref()).await?;
+        let (location, patient, _) =
+            self.place_and_patient(report.location.as_ref(), report.patient.as_ref(), false).await?;
         Ok(AlarmChange::Open(Box::new(NewAlarm {
             id: super::super::intake::new_alarm_id(),
             source_id: report.source_id,
@@ -395,10 +401,13 @@ impl AlarmService {
     /// Where and about whom an alarm or alert is: as the message says, else as the ADT feed
     /// knows the patient (their bed when the message gives none, their name when it gives
     /// none), else at [`UNKNOWN_PLACE`]; with the specialty the ADT feed knows them under.
+    /// `lenient` (a result's): a place or patient Wardline cannot show is never a reason to
+    /// refuse: the place is then unknown, and the patient left out.
     async fn place_and_patient(
         &self,
         location: Option<&Location>,
         pid: Option<&super::fields::PidPatient>,
+        lenient: bool,
     ) -> Result<(Location, Option<wardline_types::alarm::PatientRef>, Option<String>), Box<Handled>> {
         let refused = |e: Hl7Error| Box::new(Handled::refused(e, "content refused"));
         let mut patient = pid.map(|p| p.patient.clone());
@@ -422,6 +431,11 @@ impl AlarmService {
             _ => Location { ward: Some(UNKNOWN_PLACE.to_owned()), ..Location::default() },
         }
         .trimmed();
+        let unknown = || Location { ward: Some(UNKNOWN_PLACE.to_owned()), ..Location::default() };
+        let location = if lenient && location.check().is_err() { unknown() } else { location };
+        if lenient && patient.as_ref().is_some_and(|p| p.check().is_err()) {
+            patient = None;
+        }
         if location.check().is_err() {
             return Err(refused(Hl7Error::at(
                 ErrorCode::DataType,
@@ -446,12 +460,14 @@ impl AlarmService {
         Ok((location, patient, specialty))
     }
 
-    /// What an `ORU^R01` does: raises a clinical alert for each observation a rule may want:
-    /// one whose value fits an enabled rule's observation match, or whose code a rule names
-    /// and whose value cannot rule the match out (no number, or a bound such as `>6` for
-    /// `≥ 7`): a person must see that one, so it is raised and routed as the rules say (the
-    /// failsafe when no rule fits it). Past [`oru_r01::MAX_ALERTS`], one more alert says how
-    /// many were not raised.
+    /// What an `ORU^R01` does: raises a clinical alert for each observation a rule may cover:
+    /// one whose value fits an enabled rule's observation match (and whose place and priority
+    /// the rule's other conditions take), or whose code a rule names and whose value cannot rule
+    /// the match out (no number, or a bound such as `>6` for `≥ 7`): a person must see that one,
+    /// so it is raised and routed as the rules say (the failsafe when no rule fits it). Past
+    /// [`oru_r01::MAX_ALERTS`] for one patient, one more alert says how many were not raised.
+    /// An observation struck out, or corrected to a value no rule wants, ends the alert it
+    /// raised. A result is never refused for a patient's or a place's details.
     async fn result_change(&self, integration: &Integration, m: &Message<'_>) -> Result<AlarmChange, Box<Handled>> {
         let refused = |e: Hl7Error| Box::new(Handled::refused(e, "content refused"));
         let kinds = &integration.allowed_kinds;
@@ -461,25 +477,36 @@ impl AlarmService {
                 "kind not allowed",
             )));
         }
-        let rules = self.store.alarm_rules().await.map_err(|_| {
-            Box::new(Handled::refused(internal("could not read the rules: send it again"), "store failed"))
-        })?;
-        let matches: Vec<ObservationMatch> = rules
+        let rules: Vec<AlarmRule> = self
+            .store
+            .alarm_rules()
+            .await
+            .map_err(|_| {
+                Box::new(Handled::refused(internal("could not read the rules: send it again"), "store failed"))
+            })?
             .into_iter()
-            .filter(|r| r.rule.enabled && !r.rule.id.is_failsafe())
-            .filter(|r| r.rule.matches.integrations.is_empty() || r.rule.matches.integrations.contains(&integration.id))
-            .filter_map(|r| r.rule.matches.observation)
+            .map(|r| r.rule)
+            .filter(|r| r.enabled && !r.id.is_failsafe())
+            .filter(|r| r.matches.integrations.is_empty() || r.matches.integrations.contains(&integration.id))
+            .filter(|r| r.matches.observation.is_some())
             .collect();
-        let report = oru_r01::read(m, |o: &Observation| matches.iter().any(|w| w.may_fit(o))).map_err(refused)?;
-        // Only the patients with alerts are read (another patient's odd bed refuses nothing).
-        let used = |i: usize| report.alerts.iter().any(|a| a.group == i) || report.more.is_some_and(|(_, g)| g == i);
+        let matches: Vec<&ObservationMatch> = rules.iter().filter_map(|r| r.matches.observation.as_ref()).collect();
+        let report = oru_r01::read(
+            m,
+            |o: &Observation| matches.iter().any(|w| w.may_fit(o)),
+            |o: &Observation| matches.iter().any(|w| w.wants(o)),
+        )
+        .map_err(refused)?;
+        // Only the patients with alerts are read.
+        let used = |i: usize| report.alerts.iter().any(|a| a.group == i) || report.more.iter().any(|(g, ..)| *g == i);
         let mut places = Vec::with_capacity(report.groups.len());
         for (i, g) in report.groups.iter().enumerate() {
             if !used(i) {
                 places.push((Location::default(), None, None, None));
                 continue;
             }
-            let (location, patient, known) = self.place_and_patient(g.location.as_ref(), g.patient.as_ref()).await?;
+            let (location, patient, known) =
+                self.place_and_patient(g.location.as_ref(), g.patient.as_ref(), true).await?;
             let (specialty, specialty_name) = match &g.specialty {
                 Some((code, name)) => (Some(code.clone()), name.clone()),
                 None => (known, None),
@@ -502,25 +529,34 @@ impl AlarmService {
                 details: Some(ResultDetails { observation, specialty, specialty_name }.to_json()),
             }
         };
-        let mut alerts: Vec<NewAlarm> = report
-            .alerts
-            .into_iter()
-            .map(|a| alert(a.group, a.source_id, a.text, a.priority, a.occurred, Some(a.observation)))
-            .collect();
-        if let Some((n, group)) = report.more {
-            let control = m.msh().map(|h| m.text(h, 10, 0)).unwrap_or_default();
+        // A rule that names the code but not this ward (or priority) does not raise it: the
+        // failsafe is for what a rule may want, not for every ward's results.
+        let covered = |a: &NewAlarm, o: &Observation| {
+            let facts = AlarmFacts {
+                kind: AlarmKind::ClinicalAlert,
+                integration: &integration.id,
+                location: &a.location,
+                priority: a.priority,
+                observation: Some(o),
+            };
+            rules.iter().any(|r| r.may_cover(&facts))
+        };
+        let mut alerts = Vec::with_capacity(report.alerts.len() + report.more.len());
+        for a in report.alerts {
+            let new = alert(a.group, a.source_id, a.text, a.priority, a.occurred, Some(a.observation.clone()));
+            if covered(&new, &a.observation) {
+                alerts.push(new);
+            }
+        }
+        for (group, n, id) in report.more {
             let text = format!(
-                "{n} more observations in this result wanted an alert, but one result raises at most {}: \
-                 see the patient's record",
+                "{n} more observations of this patient in this result wanted an alert, but one result raises at \
+                 most {} per patient: see the patient's record",
                 oru_r01::MAX_ALERTS
-            );
-            let id = format!(
-                "r01:{}:more",
-                hex::encode(Sha256::digest(control.trim().as_bytes()).get(..12).unwrap_or_default())
             );
             alerts.push(alert(group, id, text, SourcePriority::High, None, None));
         }
-        Ok(AlarmChange::Results(alerts))
+        Ok(AlarmChange::Results { alerts, withdrawn: report.withdrawn })
     }
 
     /// Records a message from a sender not taken (unknown, or from another address), within the
