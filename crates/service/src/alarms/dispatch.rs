@@ -38,9 +38,16 @@ const DEVICE: &str = "ALARMS";
 /// rule instead of its own.
 const DEADLINE_MS: u64 = 30_000;
 
-/// The transaction of an alarm's message (`post`) or of its end notice (`end`): one each, so a
-/// retried dispatch repeats neither.
-fn txn(alarm: &Alarm, what: &str) -> TxnRef {
+/// What a message of `rule`'s is sent as (see [`txn`]).
+fn post_what(rule: &AlarmRule) -> &'static str {
+    if rule.id.is_failsafe() { "failsafe" } else { "post" }
+}
+
+/// The transaction of an alarm's message or of its end notice (`end`): one each, so a retried
+/// dispatch repeats neither. Its message in its rule's conversation is `post`, in the failsafe's
+/// `failsafe`, in the conversation of the rule it moved to `moved` ([`super::moves`]): a
+/// transaction is never used in two conversations (the server refuses that).
+pub(super) fn txn(alarm: &Alarm, what: &str) -> TxnRef {
     TxnRef {
         device_id: OwnedDeviceId::from(DEVICE),
         txn_id: OwnedTransactionId::from(format!("alarm-{}-{what}", alarm.id)),
@@ -50,7 +57,7 @@ fn txn(alarm: &Alarm, what: &str) -> TxnRef {
 /// What a rule's conversation for an alarm is keyed by: an incident's own alarm; a standing
 /// conversation's rule and its targets now, so that once the targets change the alarms go to a
 /// new conversation and those no longer targeted stop receiving them.
-fn conversation_key(alarm: &Alarm, rule: &AlarmRule) -> String {
+pub(super) fn conversation_key(alarm: &Alarm, rule: &AlarmRule) -> String {
     match rule.action.mode {
         Mode::Incident => return format!("incident:{}", alarm.id),
         Mode::Topic => return format!("alert:{}", alarm.id),
@@ -146,7 +153,7 @@ impl AlarmService {
     }
 
     /// The integration's user, as the actor of what it posts.
-    fn integration_actor(&self, alarm: &Alarm) -> ServiceResult<Actor> {
+    pub(super) fn integration_actor(&self, alarm: &Alarm) -> ServiceResult<Actor> {
         let user = alarm
             .integration
             .user_id(&self.server_name)
@@ -219,18 +226,26 @@ impl AlarmService {
         let mut message = self.open(alarm, rule, &actor, &room).await?;
         let mut room = room;
         let mut rule_id = rule.id.clone();
+        let mut what = post_what(rule);
+        // A message already out (a retry after it was sent) stays where it went: its own
+        // escalation runs there, to the failsafe if need be.
+        let t = txn(alarm, what);
+        let sent = self.store.event_for_txn(&actor.user_id, &t.device_id, t.txn_id.as_str()).await?;
         // Nobody there to act (every target gone since the rule was saved, a role nobody holds
         // and no fallback, a topic nobody subscribes to for this ward): the failsafe rule gets it
         // now, not after the first step. The alarm is then the failsafe conversation's: the
         // message goes only there, and its routing says so (so an acceptance there is followed,
         // an update edits it there, and no escalation runs in the empty conversation).
-        if !rule.id.is_failsafe() && !self.anyone_in(&room).await? {
+        if !rule.id.is_failsafe() && sent.is_none() && !self.anyone_in(&room).await? {
             let failsafe = self.failsafe_rule().await?;
             let failsafe_room = self.rooms.alarm_room_id(&actor.user_id, &conversation_key(alarm, &failsafe))?;
             tracing::error!(alarm = %alarm.id, rule = %rule.id, "alarm reached nobody: sent to the failsafe rule");
             let detail =
                 json!({ "reason": "nobody_reached", "rule": rule.id, "failsafe_room_id": failsafe_room }).to_string();
-            facts.push(StatusFact { kind: "undeliverable".into(), user: None, answer: None, detail, at: now });
+            // Recorded now: a retry finds the failsafe's rule in the routing, not why.
+            let fact = StatusFact { kind: "undeliverable".into(), user: None, answer: None, detail, at: now };
+            self.record(alarm, vec![fact], None).await?;
+            what = post_what(&failsafe);
             routing = Routing {
                 rule: failsafe.id.clone(),
                 level: failsafe.action.level,
@@ -243,7 +258,7 @@ impl AlarmService {
             room = failsafe_room;
             rule_id = failsafe.id.clone();
         }
-        let event = self.send_alarm(alarm, &actor, &room, message, "post").await?;
+        let event = self.send_alarm(alarm, &actor, &room, message, what).await?;
         routing.event = Some(event.clone());
         self.store.set_alarm_routing(&alarm.id, &routing).await?;
         // Its escalation (by the rule's policy) is open before the alarm counts as delivered.
@@ -277,7 +292,7 @@ impl AlarmService {
     }
 
     /// Opens (or completes) `rule`'s conversation for `alarm`: the alarm's message for it.
-    async fn open(
+    pub(super) async fn open(
         &self,
         alarm: &Alarm,
         rule: &AlarmRule,
@@ -342,7 +357,7 @@ impl AlarmService {
 
     /// Posts the alarm's message in its conversation, once per `what` however often it is
     /// retried.
-    async fn send_alarm(
+    pub(super) async fn send_alarm(
         &self,
         alarm: &Alarm,
         actor: &Actor,
@@ -363,123 +378,45 @@ impl AlarmService {
     }
 
     /// Is anyone (a person, not a system, role or the server) in the conversation?
-    async fn anyone_in(&self, room: &ruma::RoomId) -> ServiceResult<bool> {
+    pub(super) async fn anyone_in(&self, room: &ruma::RoomId) -> ServiceResult<bool> {
         self.rooms.with_state(room, |s| s.members_with(Membership::Join).any(|u| !is_service_user(u))).await
     }
 
     /// Acts on the source changing what a delivered alarm says: its message is edited (the
     /// whole message anew) and an open incident's title and place follow. Who gets it and its
-    /// escalation are unchanged, but for a clinical alert the failsafe had because its value
-    /// left a rule's threshold possible (a preliminary `>6`) and that now proves it (the final
-    /// 9): the rule's people get it as well ([`Self::reroute`]).
+    /// escalation are unchanged, but for a clinical alert the failsafe has, still waiting,
+    /// because its value left a rule's threshold possible (a preliminary `>6`) and that the
+    /// update proves (the final 9): it moves to the rule's people ([`super::moves`]).
     async fn update(&self, alarm: &Alarm) -> ServiceResult<Dispatched> {
+        if let Some(Routing { rule, room: Some(room), event: None, .. }) = &alarm.routing {
+            // A move that did not finish (a crash, a failed step): finished now.
+            let rule = match self.rule_by_id(rule).await? {
+                Some(r) => r,
+                None => self.failsafe_rule().await?,
+            };
+            return self.finish_move(alarm, &rule, room).await;
+        }
+        let waiting = matches!(alarm.outcome, AlarmOutcome::Pending | AlarmOutcome::Notified | AlarmOutcome::Failsafe);
         if alarm.kind == wardline_types::alarm::AlarmKind::ClinicalAlert
-            && let Some(Routing { rule, event: Some(first), .. }) = &alarm.routing
+            && waiting
+            && let Some(Routing { rule, room: Some(room), event: Some(first), .. }) = &alarm.routing
             && rule.is_failsafe()
         {
             let route = self.route(alarm).await?;
             if !route.no_rule
-                && let Some(moved) = self.reroute(alarm, &route.rule, first).await?
+                && let Some(moved) = self.move_to(alarm, &route.rule, room, first).await?
             {
-                // The failsafe's message says the new value too (`alarm` still names it).
-                self.edit(alarm).await?;
                 return Ok(moved);
             }
         }
         self.edit(alarm).await
     }
 
-    /// Delivers an alarm the failsafe has to `rule`'s people too, once per revision; its
-    /// escalation there starts, the failsafe's ends, and the alarm is the rule's from now on
-    /// (an acceptance there is followed). `None` if the rule's conversation has nobody in it
-    /// (the failsafe keeps it).
-    async fn reroute(
-        &self,
-        alarm: &Alarm,
-        rule: &AlarmRule,
-        first: &ruma::EventId,
-    ) -> ServiceResult<Option<Dispatched>> {
-        let actor = self.integration_actor(alarm)?;
-        let room = self.rooms.alarm_room_id(&actor.user_id, &conversation_key(alarm, rule))?;
-        let message = self.open(alarm, rule, &actor, &room).await?;
-        if !self.anyone_in(&room).await? {
-            return Ok(None);
-        }
-        // Sent, then recorded as the alarm's (a retry after a crash between the two sends the
-        // same message again: the same transaction), then its escalation opened by the rule's
-        // policy, which the routing now names.
-        let what = format!("reroute-{}-r{}", rule.id, alarm.revision);
-        let event = self.send_alarm(alarm, &actor, &room, message, &what).await?;
-        let routing = Routing {
-            rule: rule.id.clone(),
-            level: rule.action.level,
-            policy: rule.action.policy.clone(),
-            room: Some(room.clone()),
-            event: Some(event.clone()),
-        };
-        self.store.set_alarm_routing(&alarm.id, &routing).await?;
-        self.escalation.open_now(&event).await?;
-        self.escalation.end_for_alarm(first, "now with the people its rule names").await?;
-        let mut r = self.audit.entry(Some(&actor), AuditAction::Alarm, Outcome::Success);
-        r.room_id = Some(room.to_string());
-        r.event_id = Some(event.to_string());
-        r.detail = Some(format!("rerouted alarm={} from=failsafe rule={}", alarm.id, rule.id));
-        self.audit.record(r)?;
-        self.escalation.poke();
-        Ok(Some(Dispatched {
-            routing: Some(routing),
-            outcome: alarm.outcome,
-            ended: false,
-            event: ("rerouted".into(), json!({ "rule": rule.id, "room_id": room, "event_id": event }).to_string()),
-        }))
-    }
-
     /// Edits a delivered alarm's message (and an open incident's title and place) to say what
     /// the source says now.
     async fn edit(&self, alarm: &Alarm) -> ServiceResult<Dispatched> {
-        let actor = self.integration_actor(alarm)?;
         if let Some(Routing { room: Some(room), event: Some(event), level, rule, .. }) = &alarm.routing {
-            let incident = self
-                .rooms
-                .with_state(room, |s| s.get(wardline_types::alarm::INCIDENT, "").map(|e| e.event.content.clone()))
-                .await?;
-            let topic =
-                self.rule_by_id(rule).await?.filter(|r| r.action.mode == Mode::Topic).and_then(|r| r.action.topic);
-            let mode = match (incident.is_some(), topic.is_some()) {
-                (true, _) => Mode::Incident,
-                (false, true) => Mode::Topic,
-                (false, false) => Mode::Conversation,
-            };
-            let needed = incident
-                .as_ref()
-                .and_then(|s| s.get("needed"))
-                .and_then(serde_json::Value::as_u64)
-                .and_then(|n| u8::try_from(n).ok());
-            let mut send = SendEvent {
-                room_id: room.clone(),
-                kind: kinds::MESSAGE.into(),
-                state_key: None,
-                content: content::edit(
-                    alarm,
-                    *level,
-                    mode,
-                    needed,
-                    super::wctp::page::Page::of(alarm).map(|p| p.ask()),
-                    event,
-                ),
-                redacts: None,
-                txn: Some(txn(alarm, &format!("r{}", alarm.revision))),
-            };
-            // A clinical alert's edit (a corrected result) still names its topic.
-            if let Some(id) = topic {
-                let name = self.store.alert_topic(&id).await?.map_or_else(|| id.to_string(), |t| t.topic.name);
-                send.content["m.new_content"][wardline_types::alarm::ALARM]["topic"] =
-                    json!({ "id": id, "name": name });
-            }
-            self.rooms.send_message(&actor, send).await?;
-            if let Some(open) = incident.filter(|s| s.get("state").and_then(|v| v.as_str()) == Some("open")) {
-                self.rooms.set_incident_state(&actor, room, content::incident_updated(&open, alarm)).await?;
-            }
+            self.edit_in(alarm, room, event, *level, rule).await?;
         }
         Ok(Dispatched {
             routing: None,
@@ -487,6 +424,60 @@ impl AlarmService {
             ended: false,
             event: ("edited".into(), json!({ "revision": alarm.revision }).to_string()),
         })
+    }
+
+    /// Edits the alarm's message `event` in `room` (posted by `rule` at `level`), once per
+    /// revision and conversation.
+    pub(super) async fn edit_in(
+        &self,
+        alarm: &Alarm,
+        room: &ruma::RoomId,
+        event: &ruma::EventId,
+        level: wardline_types::priority::Level,
+        rule: &wardline_types::alarm_rule::RuleId,
+    ) -> ServiceResult<()> {
+        let actor = self.integration_actor(alarm)?;
+        let incident = self
+            .rooms
+            .with_state(room, |s| s.get(wardline_types::alarm::INCIDENT, "").map(|e| e.event.content.clone()))
+            .await?;
+        let topic = self.rule_by_id(rule).await?.filter(|r| r.action.mode == Mode::Topic).and_then(|r| r.action.topic);
+        let mode = match (incident.is_some(), topic.is_some()) {
+            (true, _) => Mode::Incident,
+            (false, true) => Mode::Topic,
+            (false, false) => Mode::Conversation,
+        };
+        let needed = incident
+            .as_ref()
+            .and_then(|s| s.get("needed"))
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|n| u8::try_from(n).ok());
+        let mut send = SendEvent {
+            room_id: room.to_owned(),
+            kind: kinds::MESSAGE.into(),
+            state_key: None,
+            content: content::edit(
+                alarm,
+                level,
+                mode,
+                needed,
+                super::wctp::page::Page::of(alarm).map(|p| p.ask()),
+                event,
+            ),
+            redacts: None,
+            // Per conversation: the failsafe's message and the moved one are edited apart.
+            txn: Some(txn(alarm, &format!("r{}-{room}", alarm.revision))),
+        };
+        // A clinical alert's edit (a corrected result) still names its topic.
+        if let Some(id) = topic {
+            let name = self.store.alert_topic(&id).await?.map_or_else(|| id.to_string(), |t| t.topic.name);
+            send.content["m.new_content"][wardline_types::alarm::ALARM]["topic"] = json!({ "id": id, "name": name });
+        }
+        self.rooms.send_message(&actor, send).await?;
+        if let Some(open) = incident.filter(|s| s.get("state").and_then(|v| v.as_str()) == Some("open")) {
+            self.rooms.set_incident_state(&actor, room, content::incident_updated(&open, alarm)).await?;
+        }
+        Ok(())
     }
 
     /// Acts on the source ending a delivered alarm: its escalation ends, the conversation is
@@ -514,8 +505,20 @@ impl AlarmService {
             let event = match event {
                 Some(e) => Some(e.clone()),
                 None => {
-                    let t = txn(alarm, "post");
-                    self.store.event_for_txn(&actor.user_id, &t.device_id, t.txn_id.as_str()).await?
+                    // The message this room has, by whichever of the alarm's transactions it
+                    // was sent (see [`txn`]).
+                    let mut found = None;
+                    for what in ["post", "failsafe", "moved"] {
+                        let t = txn(alarm, what);
+                        if let Some(e) =
+                            self.store.event_for_txn(&actor.user_id, &t.device_id, t.txn_id.as_str()).await?
+                            && self.store.event(&e).await?.is_some_and(|e| e.event.room_id == *room)
+                        {
+                            found = Some(e);
+                            break;
+                        }
+                    }
+                    found
                 }
             };
             if let Some(event) = &event {

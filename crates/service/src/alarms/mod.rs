@@ -39,6 +39,7 @@ mod follow;
 pub mod hl7;
 mod incidents;
 mod intake;
+mod moves;
 mod report;
 pub(crate) mod results;
 mod rules;

@@ -275,8 +275,65 @@ async fn a_value_that_leaves_the_threshold_possible_reaches_a_person_through_the
     let alert = posted.iter().find(|e| e["event_id"] == moved["event_id"]).expect("the alert").clone();
     assert_eq!(alert["content"]["org.wardline.alarm"]["observation"]["value"], "9", "{alert}");
     assert_eq!(alert["content"]["org.wardline.alarm"]["topic"]["id"], "news2-high");
+    // The failsafe's people are told, their message says 9, and their escalation has ended.
+    let posted = messages(&boss, room).await;
+    assert!(
+        posted.iter().any(|e| e["content"]["body"].as_str().is_some_and(|b| b.contains("now fits the rule"))),
+        "the failsafe conversation is told"
+    );
+    assert!(
+        posted.iter().any(|e| e["content"]["m.new_content"]["org.wardline.alarm"]["observation"]["value"] == "9"),
+        "the failsafe's message says the new value"
+    );
+    let first = alert_event(&posted, id);
+    let (st, status) = boss.get(&format!("/_wardline/client/v1/rooms/{}/status/{}", enc(room), enc(&first))).await;
+    assert_eq!(st, 200, "{status}");
+    assert_eq!(status["escalation"]["state"], "cancelled", "the failsafe's escalation ended: {status}");
     answer(&ann, &to, moved["event_id"].as_str().unwrap(), "accept", "t1").await;
     alarm_view(&boss, id, "taken by the subscriber", |a| a["outcome"] == "accepted").await;
+
+    // Another order: `>6` at the failsafe, accepted there by an administrator; its final 9 stays
+    // with the administrator who is seeing to it (nobody else is paged), its message says 9.
+    let second = result("R3", ">6", "<7").replace("OBR|1||F1|", "OBR|1||F9|");
+    assert_eq!(send(&s, &second.replace("|NM|NEWS2", "|SN|NEWS2")).await, "AA");
+    let listed = alarms_of(&boss, "epr").await;
+    let other =
+        listed.iter().find(|x| x["alarm_id"] != id).expect("a second alert")["alarm_id"].as_str().unwrap().to_owned();
+    let at = alarm_view(&boss, &other, "at the failsafe", |a| a["outcome"] == "notified").await;
+    let (fs_room, fs_event) = (at["room_id"].as_str().unwrap().to_owned(), at["event_id"].as_str().unwrap().to_owned());
+    answer(&boss, &fs_room, &fs_event, "accept", "t2").await;
+    alarm_view(&boss, &other, "taken at the failsafe", |a| a["outcome"] == "accepted").await;
+    let final9 = result("R4", "9", "<7")
+        .replace("OBR|1||F1|", "OBR|1||F9|")
+        .replace("|NM|NEWS2^NEWS2 score^L||<7", "|SN|NEWS2^NEWS2 score^L||<7");
+    assert_eq!(send(&s, &final9).await, "AA");
+    let path = format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=50", enc(&fs_room));
+    crate::harness::get_until(&boss, &path, "the accepted alert edited", |p| {
+        p["chunk"].as_array().is_some_and(|c| {
+            c.iter().any(|e| {
+                e["content"]["m.relates_to"]["event_id"] == fs_event.as_str()
+                    && e["content"]["m.new_content"]["org.wardline.alarm"]["observation"]["value"] == "9"
+            })
+        })
+    })
+    .await;
+    let stays = alarm_view(&boss, &other, "still the failsafe's", |a| a["revision"].as_u64() >= Some(2)).await;
+    assert_eq!(
+        (stays["rule_id"].as_str(), stays["room_id"].as_str()),
+        (Some("failsafe"), Some(fs_room.as_str())),
+        "{stays}"
+    );
+    assert_eq!(stays["outcome"], "accepted");
+}
+
+/// The event id of `alarm`'s message among `posted`.
+fn alert_event(posted: &[Value], alarm: &str) -> String {
+    posted
+        .iter()
+        .find(|e| e["content"]["org.wardline.alarm"]["alarm_id"] == alarm && e["content"]["m.relates_to"].is_null())
+        .and_then(|e| e["event_id"].as_str())
+        .expect("the alarm's message")
+        .to_owned()
 }
 
 /// A result for `patient` on `ward` whose one NEWS2 (order `filler`) has `value` and status.
@@ -363,12 +420,41 @@ async fn results_struck_out_or_corrected_end_their_alerts_and_a_rule_keeps_to_it
     let two = format!(
         "MSH|^~\\&|EPR|ICU|WARDLINE|HOSP|20261201101500||ORU^R01^ORU_R01|R7|P|2.6\r\
 PID|||H4^^^HOSP^MR||{long}^Alexandra\rPV1||I|Ward{zw} 7^1^1^Main\r\
-OBR|1||F4|OBS|||20261201100000\rOBX|1|NM|HR^Heart rate^L||80|/min|||||F\r\
+OBR|1||F4|OBS|||20261201100000\rOBX|1|NM|NEWS2^NEWS2 score^L||11|score||HH|||F\r\
 PID|||H5^^^HOSP^MR||Roe^Rick\rPV1||I|Ward 7^2^2^Main\r\
 OBR|1||F5|OBS|||20261201100000\rOBX|1|NM|NEWS2^NEWS2 score^L||10|score||HH|||F\r"
     );
     assert_eq!(send(&s, &two).await, "AA");
     let listed = alarms_of(&boss, "epr").await;
-    assert_eq!(listed.len(), 4, "{listed:?}");
+    assert_eq!(listed.len(), 5, "{listed:?}");
     assert!(listed.iter().any(|a| a["patient"]["id"] == "H5"), "{listed:?}");
+    // The first patient's ward, once its invisible character is gone, is the rule's Ward 7: Ann has it.
+    let h4 = listed.iter().find(|a| a["patient"]["id"] == "H4").expect("H4's alert");
+    assert_eq!(h4["location"]["ward"], "Ward 7", "{h4}");
+    let name = h4["patient"]["name"].as_str().unwrap();
+    assert!(name.starts_with("Alexandra Feather") && name.chars().count() <= 64, "{name}");
+    let a = alarm_view(&boss, h4["alarm_id"].as_str().unwrap(), "was delivered", |a| a["outcome"] == "notified").await;
+    assert_eq!(a["rule_id"], "news2", "{a}");
+
+    // A patient the result places nowhere (no PV1, and ADT has no bed for them): raised, and the
+    // failsafe has it (no ward rule fits an unknown place).
+    let nowhere = one_news2("R8", "H6", "Ward 7", "F6", "12", "F").replace("PV1||I|Ward 7^3^12^Main\r", "");
+    assert_eq!(send(&s, &nowhere).await, "AA");
+    let listed = alarms_of(&boss, "epr").await;
+    let h6 = listed.iter().find(|a| a["patient"]["id"] == "H6").expect("H6's alert");
+    let a =
+        alarm_view(&boss, h6["alarm_id"].as_str().unwrap(), "at the failsafe", |a| a["outcome"] == "notified").await;
+    assert_eq!(a["rule_id"], "failsafe", "{a}");
+
+    // One patient with 22 NEWS2 observations: 20 alerts and one more saying 2 were not raised.
+    let mut many = one_news2("R9", "H7", "Ward 7", "F7", "9", "F");
+    for i in 2..=22 {
+        many.push_str(&format!("OBX|{i}|NM|NEWS2^NEWS2 score^L|{i}|9|score||HH|||F\r"));
+    }
+    let before = alarms_of(&boss, "epr").await.len();
+    assert_eq!(send(&s, &many).await, "AA");
+    let listed = alarms_of(&boss, "epr").await;
+    let h7: Vec<&Value> = listed.iter().filter(|a| a["patient"]["id"] == "H7").collect();
+    assert_eq!((listed.len() - before, h7.len()), (21, 21));
+    assert!(h7.iter().any(|a| a["text"].as_str().is_some_and(|t| t.starts_with("2 more observations"))), "{h7:?}");
 }

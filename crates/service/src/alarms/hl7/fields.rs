@@ -123,10 +123,12 @@ pub(super) fn patient_lenient(m: &Message<'_>, pid: &Segment<'_>) -> Option<PidP
     Some(PidPatient { patient, key, sex: sex(m, pid) })
 }
 
-/// A part of a place or patient made fit to store: one line, visible characters, at most
-/// [`MAX_PART_CHARS`].
+/// A part of a place or patient made fit to store: invisible characters removed (so
+/// `Ward\u{200B} 7` is `Ward 7`, as a rule names it), controls as spaces, spaces collapsed, at
+/// most [`MAX_PART_CHARS`].
 fn clean_part(v: &str) -> String {
-    clean_text(&v.replace(['\n', '\r'], " "), MAX_PART_CHARS)
+    let visible: String = v.chars().filter(|c| !is_format(*c)).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    visible.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(MAX_PART_CHARS).collect()
 }
 
 /// The patient's specialty (hospital service, `PV1-10`, `CWE`): its code, and its name when

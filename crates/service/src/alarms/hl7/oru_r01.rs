@@ -16,9 +16,10 @@
 //!   another patient or a later observation is a new one, and a resend renumbered by an
 //!   interface engine is the same. Only with neither a filler number nor a patient and time, its
 //!   place in the message (`<MSH-10>`, the `OBR`'s and the `OBX`'s positions);
-//! - **ended**: an observation of a code a rule names that is struck out (`OBX-11` `D`, `W`,
-//!   `X`), or whose new value no rule wants any more (corrected to 3), ends the alert it raised,
-//!   if it raised one ([`ResultReport::withdrawn`]);
+//! - **ended**: an observation struck out (`OBX-11` `D`, `W`, `X`) ends the alert it raised, if
+//!   it raised one ([`ResultReport::withdrawn`]); one of a code a rule names whose value no rule
+//!   may want any more (corrected to 3) too (the caller also ends those no rule covers where the
+//!   patient is);
 //! - **the value**: `OBX-5` as written; an `SN` (`>^90`) as comparator then number (`>90`);
 //! - **what**: `OBX-3.2` (else its code), with `OBX-6` units and `OBX-8` flags;
 //! - **priority**: `OBX-8` `HH`/`LL`/`AA`/`>`/`<` high, `H`/`L`/`A` medium, else none;
@@ -26,9 +27,10 @@
 //! - **where and who**: the group's `PV1-3` and `PID` ([`super::fields`], cleaned and cut rather
 //!   than refused: a result is never refused for its patient's details); its specialty `PV1-10`.
 //!
-//! At most [`MAX_ALERTS`] alerts are raised for one patient of a result; any more are counted,
-//! and the caller raises one more alert for that patient saying so (never dropped without a
-//! word, never a flood, and every patient with a wanted result is named).
+//! Every observation a rule may want is returned: the caller keeps those a rule covers where the
+//! patient is, at most [`MAX_ALERTS`] per patient, and raises one more alert for a patient past
+//! that (never dropped without a word, never a flood, and every patient with a wanted result is
+//! named).
 
 use std::collections::HashSet;
 
@@ -58,6 +60,11 @@ pub struct ResultAlert {
     pub priority: SourcePriority,
     /// When it was observed.
     pub occurred: Option<Timestamp>,
+    /// Whether the sender marks it corrected (`OBX-11` `C`).
+    pub corrected: bool,
+    /// Its order's filler number with namespace (empty without one): what a patient's "more"
+    /// alert is known by.
+    pub order: String,
 }
 
 /// One patient of a result: their `PID` and `PV1`.
@@ -76,11 +83,8 @@ pub struct PatientGroup {
 pub struct ResultReport {
     /// Its patient groups, in order.
     pub groups: Vec<PatientGroup>,
-    /// The wanted observations, in the message's order, at most [`MAX_ALERTS`] per group.
+    /// The observations a rule may want, in the message's order.
     pub alerts: Vec<ResultAlert>,
-    /// Per group with wanted observations beyond [`MAX_ALERTS`]: the group, how many, and an id
-    /// for the alert that says so (from theirs: the same however the message is numbered).
-    pub more: Vec<(usize, usize, String)>,
     /// Alerts the result ends, if they were raised: their ids and why.
     pub withdrawn: Vec<(String, String)>,
 }
@@ -103,7 +107,7 @@ fn kept_value(value: String) -> Option<String> {
 }
 
 /// An id made of the hash of `parts`.
-fn hashed(parts: &str) -> String {
+pub(super) fn hashed(parts: &str) -> String {
     hex::encode(Sha256::digest(parts.as_bytes()).get(..12).unwrap_or_default())
 }
 
@@ -171,9 +175,6 @@ pub fn read(
     // current order so far.
     let (mut current, mut orders, mut in_order) = (None, 0usize, 0usize);
     let mut ids = HashSet::new();
-    // Per group: alerts kept, and the ids of those past the most.
-    let mut kept_in: Vec<usize> = Vec::new();
-    let mut past: Vec<Vec<String>> = Vec::new();
     for seg in m.segments() {
         match seg.id {
             "PID" => {
@@ -216,6 +217,10 @@ pub fn read(
                 let status = m.text(seg, 11, 1);
                 let status = status.trim();
                 let time = present(m.text(seg, 14, 1)).or_else(|| present(m.text(obr, 7, 1)));
+                // The time as an instant when it reads as one (`202612011012` and
+                // `20261201101200+0000` are one time), else as written.
+                let instant = time.as_deref().and_then(dtm::parse);
+                let time_key = instant.map(|t| t.0.to_string()).or_else(|| time.clone());
                 let patient = report.groups.get(group).and_then(|g| g.patient.as_ref()).map(|p| p.key.clone());
                 let filler = (m.text(obr, 3, 1).trim().to_owned(), m.text(obr, 3, 2).trim().to_owned());
                 let system = kept(m.text(seg, 3, 3)).unwrap_or_default();
@@ -223,12 +228,12 @@ pub fn read(
                 let mut source_id = if !filler.0.is_empty() || (patient.is_some() && time.is_some()) {
                     let parts = [
                         patient.unwrap_or_default(),
-                        filler.0,
-                        filler.1,
+                        filler.0.clone(),
+                        filler.1.clone(),
                         code.clone(),
                         system.to_ascii_uppercase(),
                         sub,
-                        time.clone().unwrap_or_default(),
+                        time_key.unwrap_or_default(),
                     ];
                     // Each part's length first: no two different lists hash alike.
                     let joined: String = parts.iter().map(|p| format!("{}:{p}", p.len())).collect();
@@ -241,17 +246,9 @@ pub fn read(
                     source_id = format!("{source_id}:{order}.{in_order}");
                     ids.insert(source_id.clone());
                 }
-                let bare = Observation {
-                    code: code.clone(),
-                    system: (!system.is_empty()).then(|| system.clone()),
-                    text: None,
-                    value: String::new(),
-                    units: None,
-                };
                 if let Some(why) = struck_out(status) {
-                    if named(&bare) {
-                        report.withdrawn.push((source_id, why.to_owned()));
-                    }
+                    // Whatever the rules say now: the alert may have been raised under others.
+                    report.withdrawn.push((source_id, why.to_owned()));
                     continue;
                 }
                 if status == "I" {
@@ -266,37 +263,25 @@ pub fn read(
                     }
                     continue;
                 }
-                if kept_in.len() <= group {
-                    kept_in.resize(group + 1, 0);
-                    past.resize(group + 1, Vec::new());
-                }
-                if kept_in[group] == MAX_ALERTS {
-                    past[group].push(source_id);
-                    continue;
-                }
-                kept_in[group] += 1;
                 let flags: Vec<String> = m.repetitions(seg, 8).map(|r| m.decode(r).trim().to_owned()).collect();
                 let what = o.text.clone().unwrap_or_else(|| o.code.clone());
                 let units = o.units.as_ref().map(|u| format!(" {u}")).unwrap_or_default();
                 let shown: Vec<&str> =
                     flags.iter().map(String::as_str).filter(|f| !f.is_empty() && *f != "N").collect();
                 let flagged = if shown.is_empty() { String::new() } else { format!(" ({})", shown.join(", ")) };
-                let occurred = time.and_then(|t| dtm::parse(&t));
                 report.alerts.push(ResultAlert {
                     source_id,
                     group,
                     text: clean_text(&format!("{what} {}{units}{flagged}", o.value), MAX_TEXT_CHARS),
                     priority: priority(&flags),
-                    occurred,
+                    occurred: instant,
+                    corrected: status == "C",
+                    order: format!("{}^{}", filler.0, filler.1),
                     observation: o,
                 });
             }
             _ => {}
         }
-    }
-    for (group, ids) in past.into_iter().enumerate().filter(|(_, ids)| !ids.is_empty()) {
-        let id = format!("r01:{}:more", hashed(&ids.join(",")));
-        report.more.push((group, ids.len(), id));
     }
     Ok(report)
 }
@@ -456,28 +441,25 @@ mod tests {
         let g = &r.groups[0];
         let name = g.patient.as_ref().and_then(|p| p.patient.name.clone()).unwrap_or_default();
         assert!(name.starts_with("Alexandra Feather") && name.chars().count() <= 64, "{name}");
-        assert_eq!(g.location.as_ref().and_then(|l| l.ward.clone()).as_deref(), Some("Ward  7"));
+        assert_eq!(g.location.as_ref().and_then(|l| l.ward.clone()).as_deref(), Some("Ward 7"), "as a rule names it");
         assert!(g.location.as_ref().is_some_and(|l| l.check().is_ok()));
     }
 
     #[test]
-    fn past_the_most_alerts_of_one_result_the_rest_are_counted_and_a_long_control_id_is_hashed() {
+    fn every_wanted_observation_is_returned_for_the_caller_to_cap_and_a_long_control_id_is_hashed() {
         let mut text = format!("{HEAD}OBR|1|||OBS\r");
         for i in 0..MAX_ALERTS + 3 {
             text.push_str(&format!("OBX|{i}|NM|NEWS2^NEWS2^L||9\r"));
         }
         let r = read(&parse(&text), news2, news2).unwrap();
-        assert_eq!(r.alerts.len(), MAX_ALERTS);
-        assert_eq!(r.more.iter().map(|(g, n, _)| (*g, *n)).collect::<Vec<_>>(), [(0, 3)]);
-        // Each patient has their own most: a second patient's alerts are all raised.
-        let mut two = text.clone();
-        two.push_str("PID|2||B2^^^HOSP^MR||Birch^Bo\rPV1|1|I|Ward 9^1^4^Main\rOBR|1|||OBS\r");
-        for i in 0..5 {
-            two.push_str(&format!("OBX|{i}|NM|NEWS2^NEWS2^L||9\r"));
-        }
-        let r = read(&parse(&two), news2, news2).unwrap();
-        assert_eq!(r.alerts.iter().filter(|a| a.group == 1).count(), 5);
-        assert_eq!(r.more.len(), 1, "only the first patient has more than the most");
+        assert_eq!(r.alerts.len(), MAX_ALERTS + 3);
+        let ids: HashSet<&str> = r.alerts.iter().map(|a| a.source_id.as_str()).collect();
+        assert_eq!(ids.len(), MAX_ALERTS + 3, "each its own id");
+        // An observation time written to the minute or to the second with its zone is one time.
+        let to_minute = format!("{HEAD}OBR|1||F1|OBS|||202612011012\rOBX|1|NM|NEWS2^NEWS2^L||9\r");
+        let to_second = format!("{HEAD}OBR|1||F1|OBS|||20261201101200+0000\rOBX|1|NM|NEWS2^NEWS2^L||9\r");
+        let id = |t: &str| read(&parse(t), news2, news2).unwrap().alerts[0].source_id.clone();
+        assert_eq!(id(&to_minute), id(&to_second));
         let odd = HEAD.replace("|R1|", "|R 1/é|");
         let text = format!("{odd}OBR|1|||OBS\rOBX|1|NM|NEWS2^NEWS2^L||9\r");
         let r = read(&parse(&text), news2, news2).unwrap();

@@ -498,7 +498,7 @@ impl AlarmService {
         )
         .map_err(refused)?;
         // Only the patients with alerts are read.
-        let used = |i: usize| report.alerts.iter().any(|a| a.group == i) || report.more.iter().any(|(g, ..)| *g == i);
+        let used = |i: usize| report.alerts.iter().any(|a| a.group == i);
         let mut places = Vec::with_capacity(report.groups.len());
         for (i, g) in report.groups.iter().enumerate() {
             if !used(i) {
@@ -530,33 +530,64 @@ impl AlarmService {
             }
         };
         // A rule that names the code but not this ward (or priority) does not raise it: the
-        // failsafe is for what a rule may want, not for every ward's results.
+        // failsafe is for what a rule may want, not for every ward's results. Where the patient
+        // is not known, any rule's place may be theirs: raised, for the rules (the failsafe, as
+        // no ward rule fits an unknown place) to route.
         let covered = |a: &NewAlarm, o: &Observation| {
-            let facts = AlarmFacts {
-                kind: AlarmKind::ClinicalAlert,
-                integration: &integration.id,
-                location: &a.location,
-                priority: a.priority,
-                observation: Some(o),
-            };
-            rules.iter().any(|r| r.may_cover(&facts))
+            let unknown = a.location.ward.as_deref() == Some(UNKNOWN_PLACE);
+            rules.iter().any(|r| {
+                let facts = AlarmFacts {
+                    kind: AlarmKind::ClinicalAlert,
+                    integration: &integration.id,
+                    location: if unknown { &r.matches.location } else { &a.location },
+                    priority: a.priority,
+                    observation: Some(o),
+                };
+                r.may_cover(&facts)
+            })
         };
-        let mut alerts = Vec::with_capacity(report.alerts.len() + report.more.len());
+        let mut withdrawn = report.withdrawn;
+        let mut alerts: Vec<NewAlarm> = Vec::new();
+        // Per patient: how many kept, and the orders of those past the most.
+        let mut kept: Vec<usize> = vec![0; report.groups.len().max(1)];
+        let mut past: Vec<(usize, Vec<String>)> = Vec::new();
         for a in report.alerts {
             let new = alert(a.group, a.source_id, a.text, a.priority, a.occurred, Some(a.observation.clone()));
-            if covered(&new, &a.observation) {
-                alerts.push(new);
+            if !covered(&new, &a.observation) {
+                // Raised earlier under another value or rule, it ends: no rule wants it here now.
+                let how = if a.corrected { "corrected to" } else { "now" };
+                let why = format!("{how} {}: no rule wants this value here", a.observation.value);
+                withdrawn.push((new.source_id, why.chars().take(200).collect()));
+                continue;
             }
+            let Some(n) = kept.get_mut(a.group) else { continue };
+            if *n == oru_r01::MAX_ALERTS {
+                match past.iter_mut().find(|(g, _)| *g == a.group) {
+                    Some((_, orders)) => orders.push(a.order),
+                    None => past.push((a.group, vec![a.order])),
+                }
+                continue;
+            }
+            *n += 1;
+            alerts.push(new);
         }
-        for (group, n, id) in report.more {
+        for (group, mut orders) in past {
+            let n = orders.len();
             let text = format!(
                 "{n} more observations of this patient in this result wanted an alert, but one result raises at \
                  most {} per patient: see the patient's record",
                 oru_r01::MAX_ALERTS
             );
+            // Known by the patient and their orders, so a later result of the same orders is the
+            // same alert (its count brought up to date), however the message is numbered.
+            orders.sort();
+            orders.dedup();
+            let patient = report.groups.get(group).and_then(|g| g.patient.as_ref()).map(|p| p.key.clone());
+            let key = format!("{}|{}", patient.unwrap_or_default(), orders.join(","));
+            let id = format!("r01:more:{}", oru_r01::hashed(&key));
             alerts.push(alert(group, id, text, SourcePriority::High, None, None));
         }
-        Ok(AlarmChange::Results { alerts, withdrawn: report.withdrawn })
+        Ok(AlarmChange::Results { alerts, withdrawn })
     }
 
     /// Records a message from a sender not taken (unknown, or from another address), within the
