@@ -160,6 +160,17 @@ impl From<ServiceError> for ApiError {
             ServiceError::RuleConflict(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.RULE_CONFLICT", msg),
             ServiceError::SourceIdReused(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.SOURCE_ID_REUSED", msg),
             ServiceError::HostNotAllowed(_) => Self::new(S::BAD_REQUEST, "ORG.WARDLINE.HOST_NOT_ALLOWED", msg),
+            ServiceError::Epr(e) => {
+                use wardline_service::patients::EprError as E;
+                match e {
+                    E::NotConfigured => Self::new(S::NOT_FOUND, "ORG.WARDLINE.NO_EPR", msg),
+                    E::Unavailable(_) | E::BadAnswer(_) => {
+                        Self::new(S::BAD_GATEWAY, "ORG.WARDLINE.EPR_UNAVAILABLE", msg)
+                    }
+                    E::Credentials(_) => Self::new(S::BAD_GATEWAY, "ORG.WARDLINE.EPR_CREDENTIALS", msg),
+                    E::Refused { .. } => Self::new(S::BAD_GATEWAY, "ORG.WARDLINE.EPR_REFUSED", msg),
+                }
+            }
             ServiceError::TooLarge(_) => Self::new(S::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", msg),
             ServiceError::NotYetUploaded => Self::new(S::GATEWAY_TIMEOUT, "M_NOT_YET_UPLOADED", msg),
             ServiceError::CannotOverwriteMedia => Self::new(S::CONFLICT, "M_CANNOT_OVERWRITE_MEDIA", msg),

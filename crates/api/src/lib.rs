@@ -15,6 +15,7 @@ mod incidents;
 pub mod integration;
 mod layers;
 pub mod metrics;
+mod patients;
 pub mod roles;
 pub mod routes;
 pub mod ruma_wrapper;
@@ -45,6 +46,7 @@ pub fn api_routes() -> Routes {
         .merge(dnd::routes())
         .merge(incidents::routes())
         .merge(topics::routes())
+        .merge(patients::routes())
         .merge(broadcasts::routes())
         .merge(integration::routes())
         .merge(health::routes())

@@ -444,6 +444,10 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         AuditAction::AlarmRule => (dicom("110136", "Security Roles Changed"), "U"),
         // Who clinical alerts reach (a topic, or someone's subscription to it).
         AuditAction::AlertTopic => (dicom("110136", "Security Roles Changed"), "U"),
+        // A query of the patient record (FHIR's action code for a query is E).
+        AuditAction::PatientLookup => (dicom("110110", "Patient Record"), "E"),
+        // Whom a conversation is about: tied or changed (U), or read (R: the detail says which).
+        AuditAction::PatientContext => (dicom("110110", "Patient Record"), "U"),
         // What leaves for a hospital system, and where it may go.
         AuditAction::IntegrationReport => (dicom("110106", "Export"), "E"),
         AuditAction::RoomInvite | AuditAction::RoomJoin | AuditAction::RoomLeave | AuditAction::RoomState => {

@@ -58,6 +58,8 @@ pub struct Config {
     pub integrations: IntegrationSettings,
     /// HL7 v2 over MLLP: alarm reports and ADT from hospital systems.
     pub hl7: Hl7Settings,
+    /// The electronic patient record (FHIR R4): finding patients, and filing conversations.
+    pub epr: EprSettings,
 }
 
 impl Default for Config {
@@ -84,6 +86,7 @@ impl Default for Config {
             push: PushSettings::default(),
             integrations: IntegrationSettings::default(),
             hl7: Hl7Settings::default(),
+            epr: EprSettings::default(),
         }
     }
 }
@@ -504,6 +507,96 @@ impl Default for Hl7Settings {
             idle_timeout_secs: 300,
             application: "WARDLINE".into(),
         }
+    }
+}
+
+/// The electronic patient record: any EPR that speaks FHIR R4. Unset `base_url` (the default):
+/// no EPR, and patient search answers that none is configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EprSettings {
+    /// The FHIR R4 base URL (`https://epr.trust.nhs.example/fhir/R4`).
+    pub base_url: Option<String>,
+    /// How Wardline authenticates to it.
+    pub auth: EprAuth,
+    /// Seconds one call to the EPR may take, connection included, before it counts as failed.
+    pub timeout_secs: u64,
+    /// A CA certificate (PEM) to trust for the EPR beside the public roots (a hospital's own CA).
+    pub ca_file: Option<PathBuf>,
+    /// The FHIR identifier system of the hospital number (MRN):
+    /// `https://fhir.trust.nhs.example/Id/mrn`. Unset: search by hospital number is off.
+    pub mrn_system: Option<String>,
+    /// The assigning authority (`PID-3.4`) under which the ADT feed names patients by the same
+    /// hospital number, so a patient found in the EPR is placed in the bed ADT last put them in.
+    /// Unset: ward and bed come from the EPR's current encounter only.
+    pub adt_authority: Option<String>,
+    /// "Open in the EPR": the URL a patient's record opens at, with `{patient}` (the EPR's
+    /// Patient id), `{nhs_number}`, `{mrn}` and `{encounter}` filled in (percent-encoded; an
+    /// unknown one empty). A SMART launch URL or the EPR's own deep link. Unset: no link.
+    pub launch_url: Option<String>,
+}
+
+impl Default for EprSettings {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            auth: EprAuth::default(),
+            timeout_secs: 10,
+            ca_file: None,
+            mrn_system: None,
+            adt_authority: None,
+            launch_url: None,
+        }
+    }
+}
+
+/// How Wardline proves itself to the EPR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EprAuthMethod {
+    /// No credentials (a test server).
+    #[default]
+    None,
+    /// A fixed bearer token (`bearer_token`): for test systems.
+    Bearer,
+    /// SMART Backend Services: client credentials, proved by a JWT signed with
+    /// `private_key_file`; the token is kept until it expires.
+    Smart,
+}
+
+/// The EPR's credentials.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EprAuth {
+    /// `none`, `bearer` or `smart`.
+    pub method: EprAuthMethod,
+    /// `bearer`: the token (better in `WARDLINE_EPR__AUTH__BEARER_TOKEN` than in the file).
+    pub bearer_token: Option<String>,
+    /// `smart`: the client id the EPR registered Wardline under.
+    pub client_id: Option<String>,
+    /// `smart`: the private key (PEM, PKCS#8): RSA (signs `RS384`) or EC P-384 (`ES384`). Its
+    /// public half is what the EPR is given (`wardline epr jwks` prints it).
+    pub private_key_file: Option<PathBuf>,
+    /// `smart`: the key's id (`kid`), as in the JWK set the EPR holds.
+    pub key_id: Option<String>,
+    /// `smart`: the token endpoint; unset, read from the EPR's
+    /// `.well-known/smart-configuration`.
+    pub token_url: Option<String>,
+    /// `smart`: the scopes asked for.
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for EprAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EprAuth")
+            .field("method", &self.method)
+            .field("bearer_token", &self.bearer_token.as_ref().map(|_| "<hidden>"))
+            .field("client_id", &self.client_id)
+            .field("private_key_file", &self.private_key_file)
+            .field("key_id", &self.key_id)
+            .field("token_url", &self.token_url)
+            .field("scope", &self.scope)
+            .finish()
     }
 }
 

@@ -132,6 +132,10 @@ pub enum ServiceError {
     /// list).
     #[error("{0}")]
     HostNotAllowed(String),
+    /// The electronic patient record did not give what was asked (not configured, down,
+    /// refused the credentials or the request).
+    #[error("{0}")]
+    Epr(#[from] crate::patients::EprError),
     /// The storage layer failed.
     #[error("storage failure")]
     Store(#[from] StoreError),

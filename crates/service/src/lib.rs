@@ -30,6 +30,7 @@ pub mod mfa;
 pub mod names;
 pub mod notifier;
 pub mod password;
+pub mod patients;
 pub mod presence;
 pub mod push;
 pub mod ratelimit;
@@ -110,6 +111,8 @@ pub struct Services {
     pub alarms: Arc<alarms::AlarmService>,
     /// Reports to hospital systems (their webhooks, the durable outbox and its sender).
     pub outbox: Arc<integrations::IntegrationOutbox>,
+    /// Patients in the electronic patient record, and conversations about them.
+    pub patients: Arc<patients::PatientService>,
     /// Files.
     pub media: Arc<media::MediaService>,
     /// The audit recorder.
@@ -209,6 +212,7 @@ impl Services {
             Arc::clone(&status),
             Arc::clone(&outbox),
         ));
+        let patients = Arc::new(patients::PatientService::new(&core, Arc::clone(&rooms), &config.epr)?);
         let health = Arc::new(health::HealthService::new(Arc::clone(&store), audit.clone()));
         Ok(Self {
             config: Arc::new(config),
@@ -235,6 +239,7 @@ impl Services {
             integrations,
             alarms,
             outbox,
+            patients,
             media,
             audit,
             metrics,

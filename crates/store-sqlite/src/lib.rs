@@ -23,6 +23,7 @@ mod media;
 mod mfa;
 mod migrations;
 mod outbox;
+mod patient_context;
 mod patients;
 mod pool;
 mod push;

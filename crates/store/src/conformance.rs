@@ -38,6 +38,7 @@ mod dnd;
 mod escalation;
 mod integrations;
 mod outbox;
+mod patient_context;
 mod patients;
 mod presence;
 mod push;
@@ -90,6 +91,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     wctp::wctp(&store).await?;
     outbox::hl7_reports(&store).await?;
     topics::topics(&store).await?;
+    patient_context::patient_context(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

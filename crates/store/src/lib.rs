@@ -17,6 +17,7 @@ mod escalation;
 mod integrations;
 mod observer;
 mod outbox;
+mod patient_context;
 mod patients;
 mod push;
 mod records;
@@ -46,6 +47,7 @@ pub use escalation::{Escalation, EscalationEnd, EscalationStore, NewEscalation, 
 pub use integrations::{Integration, IntegrationKey, IntegrationStore, KEY_TOUCH_INTERVAL_MS, NewIntegration};
 pub use observer::{NoObserver, WriteObserver};
 pub use outbox::{IntegrationOutboxStore, NewReport, Report, ReportChannel, ReportOutcome, ReportQuery, Webhook};
+pub use patient_context::{PatientContextStore, PatientTie};
 pub use patients::{AdtApplied, AdtEvent, Patient, PatientStore, PatientUpdate};
 pub use push::{NewPush, PushOutcome, PushStore, PushTally, Pusher, PusherKind, QueuedPush};
 pub use records::{
@@ -487,6 +489,7 @@ pub trait Store:
     + IntegrationOutboxStore
     + WctpStore
     + TopicStore
+    + PatientContextStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

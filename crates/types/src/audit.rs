@@ -157,11 +157,22 @@ pub enum AuditAction {
     /// and scopes), or was refused (not open to them).
     #[serde(rename = "alert.topic")]
     AlertTopic,
+    /// Someone looked a patient up in the electronic patient record: what they asked (the NHS
+    /// number, hospital number, or name and date of birth), why (the conversation it was for,
+    /// or the reason they gave), and the EPR ids of the patients found; or the EPR failed.
+    /// The question is kept because an investigation must be able to ask who looked whom up.
+    #[serde(rename = "patient.lookup")]
+    PatientLookup,
+    /// A conversation was tied to a patient, changed to another, or untied (the EPR's patient
+    /// id and the tie's version in the detail), or someone read whom it is about (the banner,
+    /// the conversations about a patient), or was refused that.
+    #[serde(rename = "patient.context")]
+    PatientContext,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 37] = [
+    pub const ALL: [Self; 39] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -199,6 +210,8 @@ impl AuditAction {
         Self::AlarmRule,
         Self::IntegrationReport,
         Self::AlertTopic,
+        Self::PatientLookup,
+        Self::PatientContext,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -242,6 +255,8 @@ impl AuditAction {
             Self::AlarmRule => "alarm.rule",
             Self::IntegrationReport => "integration.report",
             Self::AlertTopic => "alert.topic",
+            Self::PatientLookup => "patient.lookup",
+            Self::PatientContext => "patient.context",
         }
     }
 

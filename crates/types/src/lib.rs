@@ -18,6 +18,7 @@ pub mod hl7_binding;
 pub mod integration;
 pub mod media;
 pub mod membership;
+pub mod patient;
 pub mod priority;
 pub mod redaction;
 pub mod relation;

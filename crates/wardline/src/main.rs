@@ -7,6 +7,7 @@ mod audit_ship;
 mod backup;
 mod config;
 mod control;
+mod epr_cli;
 mod integration_cli;
 mod logging;
 mod manifest;
@@ -71,6 +72,10 @@ enum Command {
     /// The rules that route alarms to people: list, set (from a JSON file), remove.
     #[command(subcommand)]
     AlarmRule(alarm_cli::AlarmRuleCommand),
+    /// The electronic patient record (FHIR R4): check the connection, print the SMART key's
+    /// JWK set.
+    #[command(subcommand)]
+    Epr(epr_cli::EprCommand),
     /// Copy the data directory (database, files, audit keys and checkpoints) into DEST, a new or
     /// empty directory, with a manifest of every file; works while the server runs.
     Backup {
@@ -128,6 +133,7 @@ fn main() -> ExitCode {
                 users::with_services(config, |s, _| Box::pin(integration_cli::run(s, cmd))).await
             }
             Command::AlarmRule(cmd) => users::with_services(config, |s, _| Box::pin(alarm_cli::run(s, cmd))).await,
+            Command::Epr(cmd) => epr_cli::run(&config, cmd).await,
             Command::Backup { dest } => backup::run(config, &dest).await,
             Command::Restore { src } => restore::run(&config, &src),
         }

@@ -31,6 +31,7 @@ mod messaging;
 mod metrics;
 mod mfa;
 mod mllp_tls;
+mod patients;
 mod presence;
 mod priority;
 mod push;

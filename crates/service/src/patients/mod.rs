@@ -1,0 +1,121 @@
+//! Patients in the electronic patient record (FHIR R4), and conversations about them.
+//!
+//! - `epr/`: the EPR as a FHIR server Wardline calls ([`EprClient`], [`EprError`]);
+//! - `record.rs`: what the EPR answers, read into what Wardline shows;
+//! - `search.rs`: looking a patient up (by NHS number, hospital number, or name and date of
+//!   birth), for a conversation or for a reason given, with where they are now;
+//! - `context.rs`: tying a conversation to a patient, untying it, its banner, and the
+//!   conversations about a patient;
+//! - `access.rs`: the one check of who may see a conversation's patient;
+//! - `launch.rs`: "Open in the EPR", the configured link with the patient's ids filled in.
+//!
+//! **Invariant:** every read of a patient, from the EPR or from a conversation's tie, is in the
+//! audit trail (`patient.lookup`, `patient.context`), and so is every refusal of one. A record
+//! that cannot be written stops the read: the place in the trail is taken before the EPR is
+//! asked or the tie is read.
+//!
+//! **Invariant:** a conversation's patient is shown only to those joined to it now
+//! ([`access::may_see_patient`]). Nothing about the patient goes into the conversation's events
+//! or state: the server's notice of a tie says who tied it, never whom.
+
+mod access;
+mod context;
+pub mod epr;
+mod launch;
+pub mod record;
+mod search;
+
+use std::sync::Arc;
+
+use wardline_store::Store;
+use wardline_types::Clock;
+use wardline_types::audit::{AuditAction, NewAuditRecord, Outcome};
+
+pub use access::may_see_patient;
+pub use context::{RoomAbout, RoomPatient};
+pub use epr::{EprClient, EprError};
+pub use launch::fill_launch_url;
+pub use search::{PatientSearch, SearchPurpose};
+
+use crate::audit::{Actor, AuditService};
+use crate::config::EprSettings;
+use crate::core::Core;
+use crate::ratelimit::RateLimiter;
+use crate::rooms::RoomService;
+use crate::{ServiceError, ServiceResult};
+
+/// Patients: finding them in the EPR, and the conversations about them.
+pub struct PatientService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    audit: AuditService,
+    limiter: RateLimiter,
+    rooms: Arc<RoomService>,
+    epr: Option<EprClient>,
+    /// The FHIR identifier system of hospital numbers, if search by them is set up.
+    mrn_system: Option<String>,
+    /// The ADT feed's assigning authority for the same hospital numbers, if any.
+    adt_authority: Option<String>,
+    /// The "Open in the EPR" template, if any.
+    launch_url: Option<String>,
+}
+
+impl std::fmt::Debug for PatientService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PatientService").field("epr", &self.epr.as_ref().map(EprClient::base)).finish_non_exhaustive()
+    }
+}
+
+impl PatientService {
+    /// The patient service for the `[epr]` settings.
+    ///
+    /// # Errors
+    /// Settings that cannot work (see [`EprClient::from_settings`]), as an invalid parameter
+    /// naming the setting, so the server refuses to start with them.
+    pub fn new(core: &Core, rooms: Arc<RoomService>, settings: &EprSettings) -> ServiceResult<Self> {
+        let epr = EprClient::from_settings(settings, Arc::clone(&core.clock)).map_err(ServiceError::invalid)?;
+        let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        Ok(Self {
+            store: Arc::clone(&core.store),
+            clock: Arc::clone(&core.clock),
+            audit: core.audit.clone(),
+            limiter: core.limiter.clone(),
+            rooms,
+            epr,
+            mrn_system: set(&settings.mrn_system),
+            adt_authority: set(&settings.adt_authority),
+            launch_url: set(&settings.launch_url),
+        })
+    }
+
+    /// Whether an EPR is configured.
+    #[must_use]
+    pub fn configured(&self) -> bool {
+        self.epr.is_some()
+    }
+
+    /// The EPR, or [`EprError::NotConfigured`].
+    fn epr(&self) -> Result<&EprClient, EprError> {
+        self.epr.as_ref().ok_or(EprError::NotConfigured)
+    }
+
+    /// "Open in the EPR" for this patient: the configured template with their ids filled in,
+    /// or `None` when no template is configured.
+    #[must_use]
+    pub fn launch_url(&self, patient: &wardline_types::patient::PatientSummary) -> Option<String> {
+        self.launch_url.as_deref().map(|t| fill_launch_url(t, patient))
+    }
+
+    /// A record of `action` by `actor` now, about `room` if given.
+    fn entry(
+        &self,
+        actor: &Actor,
+        action: AuditAction,
+        outcome: Outcome,
+        room: Option<&ruma::RoomId>,
+    ) -> NewAuditRecord {
+        let mut r = self.audit.entry(Some(actor), action, outcome);
+        r.room_id = room.map(ToString::to_string);
+        r
+    }
+}
