@@ -446,8 +446,9 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         AuditAction::AlertTopic => (dicom("110136", "Security Roles Changed"), "U"),
         // A query of the patient record (FHIR's action code for a query is E).
         AuditAction::PatientLookup => (dicom("110110", "Patient Record"), "E"),
-        // Whom a conversation is about: tied or changed (U), or read (R: the detail says which).
+        // Whom a conversation is about: tied, changed or untied (U); read (R).
         AuditAction::PatientContext => (dicom("110110", "Patient Record"), "U"),
+        AuditAction::PatientRead => (dicom("110110", "Patient Record"), "R"),
         // What leaves for a hospital system, and where it may go.
         AuditAction::IntegrationReport => (dicom("110106", "Export"), "E"),
         AuditAction::RoomInvite | AuditAction::RoomJoin | AuditAction::RoomLeave | AuditAction::RoomState => {

@@ -251,7 +251,7 @@ pub struct Location {
 /// A character no part of an alarm may hold: a control character, or one that reorders or
 /// hides text on screen (bidirectional overrides and isolates, zero-width marks), with which a
 /// source could make "bed 12" read as another bed.
-pub(crate) fn hidden(c: char) -> bool {
+pub fn hidden(c: char) -> bool {
     // Controls, then the invisible format characters (soft hyphen, Mongolian vowel separator,
     // zero-width and joiners, bidirectional marks, embeddings, overrides and isolates, invisible
     // operators, line and paragraph separators, interlinear annotation, byte order mark, tags).

@@ -164,15 +164,19 @@ pub enum AuditAction {
     #[serde(rename = "patient.lookup")]
     PatientLookup,
     /// A conversation was tied to a patient, changed to another, or untied (the EPR's patient
-    /// id and the tie's version in the detail), or someone read whom it is about (the banner,
-    /// the conversations about a patient), or was refused that.
+    /// id and the tie's version in the detail), or someone was refused seeing or changing whom
+    /// it is about.
     #[serde(rename = "patient.context")]
     PatientContext,
+    /// Someone read whom a conversation is about (its banner), or the conversations about a
+    /// patient (the EPR's patient id and where they read it, in the detail).
+    #[serde(rename = "patient.read")]
+    PatientRead,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 39] = [
+    pub const ALL: [Self; 40] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -212,6 +216,7 @@ impl AuditAction {
         Self::AlertTopic,
         Self::PatientLookup,
         Self::PatientContext,
+        Self::PatientRead,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -257,6 +262,7 @@ impl AuditAction {
             Self::AlertTopic => "alert.topic",
             Self::PatientLookup => "patient.lookup",
             Self::PatientContext => "patient.context",
+            Self::PatientRead => "patient.read",
         }
     }
 

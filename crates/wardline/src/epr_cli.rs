@@ -69,11 +69,25 @@ async fn check(client: &EprClient, out: &mut impl Write) -> CmdResult {
         }
     };
     for line in summary(&caps) {
+        // What the EPR says is printed without control characters (no escape sequences reach
+        // the operator's terminal).
+        let line: String = line.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
         writeln!(out, "{line}")?;
     }
+    if caps.get("fhirVersion").and_then(Value::as_str).is_some_and(|v| !v.starts_with("4.0")) {
+        writeln!(out, "version: FAILED: Wardline speaks FHIR R4 (4.0.x)")?;
+        return Err("the EPR does not speak FHIR R4".into());
+    }
     match client.get("Patient", &[("_id", CONNECTION_TEST_ID.to_owned()), ("_count", "1".to_owned())]).await {
-        Ok(_) => {
-            writeln!(out, "credentials: OK (a patient search was answered)")?;
+        Ok(bundle) => {
+            let found = bundle.get("entry").and_then(Value::as_array).map_or(0, Vec::len);
+            if found > 0 {
+                // A search for an id nobody has found someone: the EPR ignores search
+                // parameters, and would answer any search with the wrong patients.
+                writeln!(out, "search: FAILED: a search for nobody found {found} patient(s)")?;
+                return Err("the EPR ignores search parameters: Wardline cannot search it safely".into());
+            }
+            writeln!(out, "credentials: OK (a patient search was answered, finding nobody, as it should)")?;
             Ok(())
         }
         Err(e) => {

@@ -27,7 +27,38 @@ pub fn may_see_patient(state: &RoomState, user: &UserId) -> bool {
     !is_service_user(user) && state.exists() && state.membership(user) == Some(Membership::Join)
 }
 
+/// Whether `user` may tie the conversation whose state this is to a patient, or untie it: they
+/// may see its patient, and may post in it (a tie is told to everyone there: someone who may
+/// only read, as a broadcast's recipients, may not), and it is not a broadcast (its recipients
+/// must never be shown a patient through it).
+#[must_use]
+pub fn may_change_patient(state: &RoomState, user: &UserId) -> bool {
+    let power = state.power();
+    may_see_patient(state, user)
+        && power.user(user) >= power.for_event(wardline_types::kinds::MESSAGE, false)
+        && !crate::rooms::broadcast_room::created_as_broadcast(state)
+}
+
+/// What a caller who may see a conversation's patient but not change it is told.
+const MAY_NOT_CHANGE: &str =
+    "you cannot tie this conversation to a patient: you may not post in it, or it is a broadcast";
+
 impl PatientService {
+    /// Passes if `actor` may tie or untie `room` ([`may_change_patient`]); otherwise records the
+    /// refusal and refuses with `403` (the same words as [`Self::require_member`] for someone
+    /// not in it).
+    pub(super) async fn require_changer(&self, actor: &Actor, room: &RoomId, what: &str) -> ServiceResult<()> {
+        self.require_member(actor, room, what).await?;
+        let user = &actor.user_id;
+        if self.rooms.with_state(room, |s| may_change_patient(s, user)).await? {
+            return Ok(());
+        }
+        let mut r = self.entry(actor, AuditAction::PatientContext, Outcome::Denied, Some(room));
+        r.detail = Some(format!("refused {what}: may not post, or a broadcast"));
+        self.audit.record(r)?;
+        Err(ServiceError::forbidden(MAY_NOT_CHANGE))
+    }
+
     /// Passes if `actor` may see `room`'s patient ([`may_see_patient`]); otherwise records the
     /// refusal (`patient.context`, denied, saying what was asked: `what`) and refuses with
     /// `403`.

@@ -9,21 +9,24 @@
 use futures::future::join_all;
 use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
-use wardline_store::PatientTie;
+use std::sync::Arc;
+
+use wardline_store::{PatientTie, Store};
 use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::patient::PatientSummary;
 use wardline_types::{Timestamp, kinds};
 
 use super::epr::EprError;
 use super::{PatientService, may_see_patient, record};
-use crate::audit::Actor;
+use crate::audit::{Actor, AuditService};
+use crate::ratelimit::LimitKind;
 use crate::rooms::RoomService;
 use crate::{ServiceError, ServiceResult};
 
 /// The most conversations about one patient read.
 const MAX_ROOMS_ABOUT: usize = 200;
 /// Where the server's notice of a change says what changed.
-pub const NOTICE_FIELD: &str = "org.wardline.patient_context";
+pub use wardline_types::patient::PATIENT_CONTEXT as NOTICE_FIELD;
 
 /// A conversation's patient, as its banner shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +104,9 @@ impl PatientService {
         patient_id: &str,
         encounter: Option<&str>,
     ) -> ServiceResult<RoomPatient> {
-        self.require_member(actor, room, "tie").await?;
+        // A tie reads a patient's record: as limited as a search.
+        self.limiter.check(LimitKind::Search, actor.user_id.as_str())?;
+        self.require_changer(actor, room, "tie").await?;
         if !record::is_fhir_id(patient_id) {
             return Err(ServiceError::invalid("patient must be the EPR's id of the patient"));
         }
@@ -126,9 +131,16 @@ impl PatientService {
                 .ok_or_else(|| EprError::BadAnswer("the patient's record has no usable id".into())),
             Err(e) => Err(e),
         };
+        let read = read.and_then(|p| {
+            if p.id == patient_id {
+                Ok(p)
+            } else {
+                Err(EprError::BadAnswer("the record read is not the patient asked for".into()))
+            }
+        });
         let mut patient = match read {
             Ok(p) => {
-                lookup.detail = Some(format!("{asked}; found=1; ids={}", p.id));
+                lookup.detail = Some(format!("{asked}; found=1; ids={}; restricted={}", p.id, p.restricted));
                 slot.record(lookup);
                 p
             }
@@ -146,23 +158,50 @@ impl PatientService {
         };
         let (place, current_encounter) = self.place_of(epr, &patient).await;
         patient.place = place;
-        patient.encounter = encounter.map(str::to_owned).or(current_encounter);
-
-        let slot = self.audit.reserve()?;
-        let now = self.clock.now();
-        let tie = self.store.tie_patient(room, &patient, &actor.user_id, now).await?;
-        let (change, detail) = match &before {
-            Some(old) => {
-                (Change::Changed, format!("changed from={} to={} version={}", old.patient.id, patient.id, tie.version))
-            }
-            None => (Change::Tied, format!("tied patient={} version={}", patient.id, tie.version)),
+        patient.encounter = match encounter {
+            // An encounter named by the client must be this patient's: read and checked.
+            Some(e) => Some(self.checked_encounter(epr, &patient, e).await?),
+            None => current_encounter,
         };
-        let mut r = self.entry(actor, AuditAction::PatientContext, Outcome::Success, Some(room));
-        r.detail = Some(detail);
-        slot.record(r);
-        self.tell(actor, room, change, tie.version).await;
+        // Still allowed now that the EPR has answered (they may have left meanwhile).
+        self.require_changer(actor, room, "tie").await?;
+        let commit = Commit {
+            store: Arc::clone(&self.store),
+            audit: self.audit.clone(),
+            rooms: Arc::clone(&self.rooms),
+            actor: actor.clone(),
+            room: room.to_owned(),
+            now: self.clock.now(),
+        };
+        // The write, its audit record and the notice go together even if the request is
+        // dropped (the clinician's connection closed): a change is never stored untold.
+        let tie = tokio::spawn(commit.tie(patient))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("tying a patient stopped: {e}")))??;
         let launch_url = self.launch_url(&tie.patient);
         Ok(RoomPatient { tie, launch_url })
+    }
+
+    /// The encounter `id`, read from the EPR and checked to be `patient`'s.
+    async fn checked_encounter(
+        &self,
+        epr: &super::EprClient,
+        patient: &PatientSummary,
+        id: &str,
+    ) -> ServiceResult<String> {
+        let found = match epr.read("Encounter", id).await {
+            Ok(e) => e,
+            Err(EprError::Refused { status: 404 | 410, .. }) => {
+                return Err(ServiceError::not_found("the patient record has no encounter with this id"));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if found.get("resourceType").and_then(Value::as_str) != Some("Encounter")
+            || !record::is_encounter_of(&found, &patient.id)
+        {
+            return Err(ServiceError::invalid("this encounter is not this patient's"));
+        }
+        Ok(id.to_owned())
     }
 
     /// Unties `room` from its patient; the conversation is told by the server's notice.
@@ -171,16 +210,18 @@ impl PatientService {
     /// Not joined (`403`, audited); not about a patient (`404`); the audit trail cannot be
     /// written.
     pub async fn untie(&self, actor: &Actor, room: &RoomId) -> ServiceResult<()> {
-        self.require_member(actor, room, "untie").await?;
-        let slot = self.audit.reserve()?;
-        let Some(ended) = self.store.untie_patient(room, &actor.user_id, self.clock.now()).await? else {
-            return Err(not_about_a_patient());
+        self.require_changer(actor, room, "untie").await?;
+        let commit = Commit {
+            store: Arc::clone(&self.store),
+            audit: self.audit.clone(),
+            rooms: Arc::clone(&self.rooms),
+            actor: actor.clone(),
+            room: room.to_owned(),
+            now: self.clock.now(),
         };
-        let mut r = self.entry(actor, AuditAction::PatientContext, Outcome::Success, Some(room));
-        r.detail = Some(format!("untied patient={} version={}", ended.patient.id, ended.version));
-        slot.record(r);
-        self.tell(actor, room, Change::Removed, ended.version).await;
-        Ok(())
+        tokio::spawn(commit.untie())
+            .await
+            .map_err(|e| ServiceError::Internal(format!("untying a patient stopped: {e}")))?
     }
 
     /// Whom `room` is about now (its banner), with their place brought up to date from the ADT
@@ -222,7 +263,7 @@ impl PatientService {
                 found.push(RoomAbout { room_id: t.room_id, name, tied_at: t.tied_at, tied_by: t.tied_by });
             }
         }
-        let mut r = self.entry(actor, AuditAction::PatientContext, Outcome::Success, None);
+        let mut r = self.entry(actor, AuditAction::PatientRead, Outcome::Success, None);
         r.detail = Some(format!("read patient={patient_id} via=conversations found={}", found.len()));
         slot.record(r);
         Ok(found)
@@ -234,28 +275,85 @@ impl PatientService {
         let slot = self.audit.reserve()?;
         let adt = self.adt_place(&tie.patient).await;
         refresh_place(&mut tie.patient, adt);
-        let mut r = self.entry(actor, AuditAction::PatientContext, Outcome::Success, Some(&tie.room_id));
+        let mut r = self.entry(actor, AuditAction::PatientRead, Outcome::Success, Some(&tie.room_id));
         r.detail = Some(format!("read patient={} via={via}", tie.patient.id));
         slot.record(r);
         let launch_url = self.launch_url(&tie.patient);
         Ok(RoomPatient { tie, launch_url })
     }
+}
+
+/// A change to a conversation's patient, made apart from the request that asked for it: its
+/// write, its audit record (its place taken first) and the server's notice go together.
+struct Commit {
+    store: Arc<dyn Store>,
+    audit: AuditService,
+    rooms: Arc<RoomService>,
+    actor: Actor,
+    room: OwnedRoomId,
+    now: Timestamp,
+}
+
+impl Commit {
+    /// Ties the conversation to `patient`. What it replaced is what the store ended in the same
+    /// write (the tie before it, ended now by this caller), so two ties at once are each told
+    /// as what they did.
+    async fn tie(self, patient: PatientSummary) -> ServiceResult<PatientTie> {
+        let slot = self.audit.reserve()?;
+        let tie = self.store.tie_patient(&self.room, &patient, &self.actor.user_id, self.now).await?;
+        let replaced = if tie.version > 1 {
+            self.store
+                .room_patient_history(&self.room)
+                .await?
+                .into_iter()
+                .find(|t| t.version == tie.version - 1 && t.ended.as_ref().is_some_and(|(_, at)| *at == self.now))
+        } else {
+            None
+        };
+        let (change, detail) = match &replaced {
+            Some(old) => {
+                (Change::Changed, format!("changed from={} to={} version={}", old.patient.id, patient.id, tie.version))
+            }
+            None => (Change::Tied, format!("tied patient={} version={}", patient.id, tie.version)),
+        };
+        let mut r = self.audit.entry(Some(&self.actor), AuditAction::PatientContext, Outcome::Success);
+        r.room_id = Some(self.room.to_string());
+        r.detail = Some(format!("{detail} restricted={}", patient.restricted));
+        slot.record(r);
+        self.tell(change, tie.version).await;
+        Ok(tie)
+    }
+
+    /// Unties the conversation from its patient.
+    async fn untie(self) -> ServiceResult<()> {
+        let slot = self.audit.reserve()?;
+        let Some(ended) = self.store.untie_patient(&self.room, &self.actor.user_id, self.now).await? else {
+            return Err(not_about_a_patient());
+        };
+        let mut r = self.audit.entry(Some(&self.actor), AuditAction::PatientContext, Outcome::Success);
+        r.room_id = Some(self.room.to_string());
+        r.detail = Some(format!("untied patient={} version={}", ended.patient.id, ended.version));
+        slot.record(r);
+        self.tell(Change::Removed, ended.version).await;
+        Ok(())
+    }
 
     /// Posts the server's notice of `change` in `room`, once per change (its transaction id is
     /// the conversation, the tie's version and, for an untie, `removed`). The change is stored
     /// and audited whether or not the notice could be posted; a failure is logged.
-    async fn tell(&self, actor: &Actor, room: &RoomId, change: Change, version: u64) {
-        let name = match self.store.account(&actor.user_id).await {
+    async fn tell(&self, change: Change, version: u64) {
+        let name = match self.store.account(&self.actor.user_id).await {
             Ok(account) => account.and_then(|a| a.display_name),
             Err(_) => None,
         };
-        let name = name.unwrap_or_else(|| actor.user_id.localpart().to_owned());
+        let name = name.unwrap_or_else(|| self.actor.user_id.localpart().to_owned());
+        let room = &self.room;
         let txn = match change {
             Change::Removed => format!("patient-context:{room}:{version}:removed"),
             Change::Tied | Change::Changed => format!("patient-context:{room}:{version}"),
         };
         let content = notice(&name, change, version);
-        if let Err(e) = self.rooms.post_server_notice(room, &actor.user_id, &txn, content).await {
+        if let Err(e) = self.rooms.post_server_notice(room, &self.actor.user_id, &txn, content).await {
             tracing::warn!(room = %room, error = %e, "the notice of a change to a conversation's patient could not be posted");
         }
     }
@@ -304,6 +402,7 @@ mod tests {
             hospital_number: None,
             place: Some(record.clone()),
             encounter: None,
+            restricted: false,
         };
         refresh_place(&mut p, None);
         assert_eq!(p.place, Some(record), "the feed does not know them: as tied");

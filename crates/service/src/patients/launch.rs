@@ -38,8 +38,29 @@ pub fn fill_launch_url(template: &str, patient: &PatientSummary) -> String {
     out
 }
 
-/// Percent-encodes all but RFC 3986's unreserved characters.
+/// Checks a template when the server starts: an `https://` (or `http://`) URL whose ids are
+/// filled in only after its host, so no patient's id can change where the link goes.
+///
+/// # Errors
+/// What is wrong with it.
+pub fn check_launch_template(template: &str) -> Result<(), String> {
+    let rest = template
+        .strip_prefix("https://")
+        .or_else(|| template.strip_prefix("http://"))
+        .ok_or("epr.launch_url must start with https:// (or http:// for a test system)")?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains('{') || host.contains('@') {
+        return Err("epr.launch_url must name its host itself: ids are filled in only in its path or query".into());
+    }
+    Ok(())
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters; a value of dots alone (`..`, which
+/// a path would read as "up") is left out.
 fn encode(value: &str) -> String {
+    if value.bytes().all(|b| b == b'.') {
+        return String::new();
+    }
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -67,7 +88,26 @@ mod tests {
             hospital_number: Some("H1/2&x=y #3 é".into()),
             place: None,
             encounter: None,
+            restricted: false,
         }
+    }
+
+    #[test]
+    fn a_template_must_name_its_host_and_dots_never_climb_the_path() {
+        assert!(check_launch_template("https://epr.example/patient/{patient}?enc={encounter}").is_ok());
+        assert!(check_launch_template("http://127.0.0.1:9/launch?p={patient}").is_ok());
+        for bad in [
+            "javascript:alert(1)//{patient}",
+            "https://{patient}.epr.example/",
+            "https://x@{mrn}/",
+            "epr.example/{patient}",
+            "https:///p",
+        ] {
+            assert!(check_launch_template(bad).is_err(), "{bad}");
+        }
+        let mut p = patient();
+        p.hospital_number = Some("..".into());
+        assert_eq!(fill_launch_url("https://e/x/{mrn}/y", &p), "https://e/x//y");
     }
 
     #[test]

@@ -75,6 +75,9 @@ impl PatientService {
     pub fn new(core: &Core, rooms: Arc<RoomService>, settings: &EprSettings) -> ServiceResult<Self> {
         let epr = EprClient::from_settings(settings, Arc::clone(&core.clock)).map_err(ServiceError::invalid)?;
         let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        if let Some(t) = set(&settings.launch_url) {
+            launch::check_launch_template(&t).map_err(ServiceError::invalid)?;
+        }
         Ok(Self {
             store: Arc::clone(&core.store),
             clock: Arc::clone(&core.clock),

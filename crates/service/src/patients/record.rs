@@ -13,12 +13,31 @@ const MAX_TEXT: usize = 200;
 /// URL path.
 #[must_use]
 pub fn is_fhir_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !id.bytes().all(|b| b == b'.')
 }
 
+/// Text from the record fit to show: without controls or the invisible characters that reorder
+/// or hide text (so a name cannot be made to read as another), at most [`MAX_TEXT`] characters.
 fn text(v: Option<&Value>) -> Option<String> {
-    let t = v?.as_str()?.trim();
-    (!t.is_empty()).then(|| t.chars().filter(|c| !c.is_control()).take(MAX_TEXT).collect())
+    let t: String = v?.as_str()?.chars().filter(|c| !wardline_types::alarm::hidden(*c)).take(MAX_TEXT).collect();
+    let t = t.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+/// Whether the record is restricted: a `meta.security` confidentiality code `R` (restricted) or
+/// `V` (very restricted).
+fn restricted(p: &Value) -> bool {
+    p.pointer("/meta/security").and_then(Value::as_array).is_some_and(|codes| {
+        codes.iter().any(|c| {
+            let system = c.get("system").and_then(Value::as_str);
+            let code = c.get("code").and_then(Value::as_str);
+            system.is_none_or(|s| s.ends_with("v3-Confidentiality") || s.ends_with("Confidentiality"))
+                && matches!(code, Some("R" | "V"))
+        })
+    })
 }
 
 /// A `Patient` resource as a summary (without its place), or `None` if it is not a Patient
@@ -48,6 +67,7 @@ pub fn patient_summary(p: &Value, mrn_system: Option<&str>) -> Option<PatientSum
         hospital_number,
         place: None,
         encounter: None,
+        restricted: restricted(p),
     })
 }
 
@@ -83,14 +103,26 @@ fn entries(bundle: &Value) -> impl Iterator<Item = &Value> {
     bundle.get("entry").and_then(Value::as_array).into_iter().flatten()
 }
 
-/// The current encounter's id and place, from a search set of in-progress `Encounter`s with
-/// their `Location`s included: the latest encounter; its active locations, a ward (physical type
-/// `wa`) and a bed (`bd`, else a room `ro`), each by the Location's name or the reference's
+/// Whether `encounter` is `patient_id`'s (its `subject` is `Patient/<id>`, absolute or not).
+#[must_use]
+pub fn is_encounter_of(encounter: &Value, patient_id: &str) -> bool {
+    encounter
+        .pointer("/subject/reference")
+        .and_then(Value::as_str)
+        .is_some_and(|r| r == format!("Patient/{patient_id}") || r.ends_with(&format!("/Patient/{patient_id}")))
+}
+
+/// The current encounter's id and place, from a search set of `Encounter`s with their
+/// `Location`s included: the latest in-progress encounter of `patient_id` (an EPR that ignored
+/// a search parameter may answer others': never taken); its active locations, a ward (physical
+/// type `wa`) and a bed (`bd`, else a room `ro`), each by the Location's name or the reference's
 /// display.
 #[must_use]
-pub fn encounter_place(bundle: &Value) -> Option<(String, Option<PatientPlace>)> {
+pub fn encounter_place(bundle: &Value, patient_id: &str) -> Option<(String, Option<PatientPlace>)> {
     let encounter = matches(bundle, "Encounter")
         .filter(|e| e.get("id").and_then(Value::as_str).is_some_and(is_fhir_id))
+        .filter(|e| is_encounter_of(e, patient_id))
+        .filter(|e| e.get("status").and_then(Value::as_str) == Some("in-progress"))
         .max_by(|a, b| period_start(a).cmp(&period_start(b)))?;
     let id = encounter.get("id").and_then(Value::as_str)?.to_owned();
     let included: Vec<&Value> = entries(bundle)
@@ -196,11 +228,32 @@ mod tests {
     }
 
     #[test]
+    fn a_restricted_record_is_marked_and_hidden_characters_never_reach_the_screen() {
+        let p = json!({"resourceType": "Patient", "id": "p9",
+            "meta": {"security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}]},
+            "name": [{"family": "Doe\u{202e}eoR", "given": ["Jane"]}]});
+        let s = patient_summary(&p, None).unwrap_or_else(|| panic!("no summary"));
+        assert!(s.restricted);
+        assert_eq!(s.name, "DOEEOR, Jane");
+        let normal = json!({"resourceType": "Patient", "id": "p8", "meta": {"security": [{"code": "N"}]}});
+        assert!(!patient_summary(&normal, None).is_some_and(|s| s.restricted));
+        assert!(!is_fhir_id("..") && !is_fhir_id(".") && is_fhir_id("a.b"));
+    }
+
+    #[test]
     fn the_latest_encounter_gives_ward_and_bed() {
         let bundle = json!({"resourceType": "Bundle", "type": "searchset", "entry": [
             {"resource": {"resourceType": "Encounter", "id": "old", "period": {"start": "2026-01-01"},
+                "status": "in-progress", "subject": {"reference": "Patient/p1"},
                 "location": [{"location": {"display": "Ward 1"}}]}, "search": {"mode": "match"}},
+            {"resource": {"resourceType": "Encounter", "id": "other", "period": {"start": "2026-12-01"},
+                "status": "in-progress", "subject": {"reference": "Patient/p2"},
+                "location": [{"location": {"display": "Ward 9"}}]}, "search": {"mode": "match"}},
+            {"resource": {"resourceType": "Encounter", "id": "done", "period": {"start": "2026-12-01"},
+                "status": "finished", "subject": {"reference": "Patient/p1"},
+                "location": [{"location": {"display": "Ward 9"}}]}, "search": {"mode": "match"}},
             {"resource": {"resourceType": "Encounter", "id": "e2", "period": {"start": "2026-11-30T10:00:00Z"},
+                "status": "in-progress", "subject": {"reference": "https://epr.example/fhir/Patient/p1"},
                 "location": [
                     {"location": {"reference": "Location/w7"}, "status": "active"},
                     {"location": {"reference": "Location/b12", "display": "Bed (display)"}, "status": "active"},
@@ -211,8 +264,8 @@ mod tests {
             {"resource": {"resourceType": "Location", "id": "b12", "name": "Bay 2 bed 12",
                 "physicalType": {"coding": [{"code": "bd"}]}}, "search": {"mode": "include"}}
         ]});
-        let (id, place) = encounter_place(&bundle).unwrap_or_else(|| panic!("no encounter"));
-        assert_eq!(id, "e2");
+        let (id, place) = encounter_place(&bundle, "p1").unwrap_or_else(|| panic!("no encounter"));
+        assert_eq!(id, "e2", "the latest in progress of this patient: never another's, never a finished one");
         assert_eq!(
             place,
             Some(PatientPlace {
@@ -221,7 +274,8 @@ mod tests {
                 source: PlaceSource::Record
             })
         );
-        assert!(encounter_place(&json!({"resourceType": "Bundle", "type": "searchset"})).is_none());
+        assert!(encounter_place(&json!({"resourceType": "Bundle", "type": "searchset"}), "p1").is_none());
+        assert!(encounter_place(&bundle, "p3").is_none(), "nobody else's encounter is ever taken");
         assert!(locations_not_included(&bundle).is_empty(), "both are included");
     }
 

@@ -122,6 +122,16 @@ fn escape(value: &str) -> String {
     out
 }
 
+/// Whether `p` answers `query`: the NHS number or hospital number asked, or the date of birth
+/// asked (the name is the EPR's to match, as FHIR's string search does).
+fn answers(p: &PatientSummary, query: &PatientQuery) -> bool {
+    match query {
+        PatientQuery::NhsNumber(n) => p.nhs_number.as_ref() == Some(n),
+        PatientQuery::HospitalNumber(m) => p.hospital_number.as_deref() == Some(m.as_str()),
+        PatientQuery::NameAndBirthDate { birth_date, .. } => p.birth_date.as_deref() == Some(birth_date.as_str()),
+    }
+}
+
 impl PatientService {
     /// Looks patients up in the EPR for `purpose`, each with where they are now; audited.
     ///
@@ -148,7 +158,7 @@ impl PatientService {
         let slot = self.audit.reserve()?;
         let mut r = self.entry(actor, AuditAction::PatientLookup, Outcome::Success, room);
         let asked = format!("query={}; for={}", query.describe(), purpose.describe());
-        match self.find(epr, &params).await {
+        match self.find(epr, &params, query).await {
             Ok(found) => {
                 let ids: Vec<&str> = found.patients.iter().map(|p| p.id.as_str()).collect();
                 r.detail = Some(format!("{asked}; found={}; ids={}", ids.len(), ids.join(",")));
@@ -164,12 +174,23 @@ impl PatientService {
         }
     }
 
-    /// Runs the search and places each patient found.
-    async fn find(&self, epr: &EprClient, params: &[(&str, String)]) -> Result<PatientSearch, EprError> {
+    /// Runs the search and places each patient found. Only patients that answer the question
+    /// are kept (an EPR that ignored a search parameter may answer others: they are never
+    /// shown as the patient with this NHS number).
+    async fn find(
+        &self,
+        epr: &EprClient,
+        params: &[(&str, String)],
+        query: &PatientQuery,
+    ) -> Result<PatientSearch, EprError> {
         let bundle = epr.get("Patient", params).await?;
+        if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+            return Err(EprError::BadAnswer("a search answered with something other than a Bundle".into()));
+        }
         let mrn_system = self.mrn_system.as_deref();
         let mut patients: Vec<PatientSummary> = record::matches(&bundle, "Patient")
             .filter_map(|p| record::patient_summary(p, mrn_system))
+            .filter(|p| answers(p, query))
             .take(MAX_SHOWN + 1)
             .collect();
         let total = bundle.get("total").and_then(Value::as_u64).unwrap_or(0);
@@ -191,6 +212,10 @@ impl PatientService {
         epr: &EprClient,
         patient: &PatientSummary,
     ) -> (Option<PatientPlace>, Option<String>) {
+        if patient.restricted {
+            // A restricted record's place is never shown, wherever it would come from.
+            return (None, None);
+        }
         if let Some(Some(place)) = self.adt_place(patient).await {
             return (Some(place), None);
         }
@@ -213,6 +238,15 @@ impl PatientService {
                 return None;
             }
         };
+        // The feed's record is this patient's only if nothing it says disagrees: a hospital
+        // number reused or mapped wrongly never puts someone else's bed on them.
+        if known.birth_date.is_some() && patient.birth_date.is_some() && known.birth_date != patient.birth_date {
+            tracing::warn!("the ADT feed's patient with this hospital number has another date of birth: not used");
+            return None;
+        }
+        if patient.restricted {
+            return Some(None);
+        }
         if known.discharged.is_some() {
             return Some(None);
         }
@@ -250,7 +284,7 @@ impl PatientService {
                 return None;
             }
         };
-        record::encounter_place(&bundle)
+        record::encounter_place(&bundle, patient_id)
     }
 
     /// Reads the Locations `bundle`'s encounters name but it lacks, and adds them to it.
@@ -310,6 +344,33 @@ mod tests {
         let no_given =
             PatientQuery::NameAndBirthDate { family: "Smith".into(), given: None, birth_date: "1970-01-31".into() };
         assert!(!search_params(&no_given, None).unwrap_or_default().iter().any(|(k, _)| *k == "given"));
+    }
+
+    #[test]
+    fn only_patients_who_answer_the_question_are_kept() {
+        let john = PatientSummary {
+            id: "p1".into(),
+            name: "SMITH, John".into(),
+            birth_date: Some("1970-01-31".into()),
+            gender: None,
+            nhs_number: NhsNumber::parse("9434765919").ok(),
+            hospital_number: Some("H1".into()),
+            place: None,
+            encounter: None,
+            restricted: false,
+        };
+        assert!(answers(&john, &nhs()));
+        let other_nhs = PatientQuery::NhsNumber(NhsNumber::parse("4010232137").unwrap_or_else(|e| panic!("{e}")));
+        assert!(!answers(&john, &other_nhs), "an EPR that ignored the identifier answers anyone: never shown");
+        assert!(answers(&john, &PatientQuery::HospitalNumber("H1".into())));
+        assert!(!answers(&john, &PatientQuery::HospitalNumber("H2".into())));
+        let born =
+            |d: &str| PatientQuery::NameAndBirthDate { family: "Smith".into(), given: None, birth_date: d.into() };
+        assert!(answers(&john, &born("1970-01-31")));
+        assert!(!answers(&john, &born("1970-01-30")));
+        let mut nobody = john.clone();
+        nobody.nhs_number = None;
+        assert!(!answers(&nobody, &nhs()));
     }
 
     #[test]

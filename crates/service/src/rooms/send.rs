@@ -130,6 +130,10 @@ impl RoomService {
         if !wardline_types::account::is_server_or_role(sender) {
             strip(&mut req.content, ESCALATION_NOTICE);
         }
+        // Only the server tells a conversation that its patient changed: nobody forges that.
+        if sender.localpart() != wardline_types::account::SERVER_USERNAME {
+            strip(&mut req.content, wardline_types::patient::PATIENT_CONTEXT);
+        }
         // Only a hospital system raises alarms: a person's message never carries an alarm's block.
         if !wardline_types::integration::is_integration_user(sender) {
             strip(&mut req.content, wardline_types::alarm::ALARM);

@@ -13,6 +13,11 @@ pub use nhs_number::{NHS_NUMBER_SYSTEM, NhsNumber, NhsNumberError};
 
 use crate::alarm::{hidden, is_date};
 
+/// The block of the server's notice that a conversation's patient changed
+/// (`{"action": "tied" | "changed" | "removed", "version": n}`): only the server's own member
+/// writes it, and it never names the patient.
+pub const PATIENT_CONTEXT: &str = "org.wardline.patient_context";
+
 /// The longest hospital number, name part or EPR id taken.
 pub const MAX_PART_CHARS: usize = 64;
 /// The longest reason given for a search made for no conversation.
@@ -102,16 +107,18 @@ impl PatientQuery {
         }
     }
 
-    /// What was asked, for the audit trail: `nhs_number 9434765919`, `hospital_number H123`,
-    /// `name SMITH, JOHN born 1970-01-01`.
+    /// What was asked, for the audit trail: `nhs_number 9434765919`, `hospital_number "H123"`,
+    /// `name "Smith" "John" born 1970-01-01`.
     #[must_use]
     pub fn describe(&self) -> String {
+        // What the clinician typed is quoted, so it cannot pass for another part of the record.
+        let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
         match self {
             Self::NhsNumber(n) => format!("nhs_number {}", n.digits()),
-            Self::HospitalNumber(m) => format!("hospital_number {m}"),
+            Self::HospitalNumber(m) => format!("hospital_number {}", q(m)),
             Self::NameAndBirthDate { family, given, birth_date } => match given {
-                Some(g) => format!("name {family}, {g} born {birth_date}"),
-                None => format!("name {family} born {birth_date}"),
+                Some(g) => format!("name {} {} born {birth_date}", q(family), q(g)),
+                None => format!("name {} born {birth_date}", q(family)),
             },
         }
     }
@@ -178,6 +185,10 @@ pub struct PatientSummary {
     /// The EPR's id of their current encounter (the admission), if it has one in progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encounter: Option<String>,
+    /// The record is restricted (confidentiality `R` or `V`: a protected address, a VIP):
+    /// Wardline never shows where they are, only that the record is restricted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restricted: bool,
 }
 
 #[cfg(test)]
@@ -197,7 +208,9 @@ mod tests {
             Ok(PatientQuery::HospitalNumber("H123".into()))
         );
         let by_name = PatientQuery::from_parts(None, None, Some("Smith"), Some("John"), Some("1970-01-31"));
-        assert_eq!(by_name.map(|q| q.describe()), Ok("name Smith, John born 1970-01-31".into()));
+        assert_eq!(by_name.map(|q| q.describe()), Ok(r#"name "Smith" "John" born 1970-01-31"#.into()));
+        let forged = PatientQuery::from_parts(None, Some("H1; found=0"), None, None, None);
+        assert_eq!(forged.map(|q| q.describe()), Ok(r#"hospital_number "H1; found=0""#.into()));
         // A name alone, a name with a date that is not one, two ways at once, nothing.
         for (n, m, f, g, b) in [
             (None, None, Some("Smith"), None, None),

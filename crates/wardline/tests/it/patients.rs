@@ -337,10 +337,15 @@ PID|||H2^^^HOSP^MR||Jones^Mary||19800505|F\rPV1||I|Ward 9^Bay 1^3^Main\r";
     assert_eq!(detail(by_nhs), "query=nhs_number 9434765919; for=reason: \"ward round\"; found=1; ids=pat-1");
     assert_eq!((by_nhs["actor"].as_str(), by_nhs["outcome"].as_str()), (Some(ann.user_id.as_str()), Some("success")));
     let by_name = lookups.iter().find(|r| detail(r).starts_with("query=name")).expect("the name lookup");
-    assert_eq!(detail(by_name), format!("query=name smith, john born 1970-01-31; for={room}; found=1; ids=pat-1"));
+    assert_eq!(
+        detail(by_name),
+        format!("query=name \"smith\" \"john\" born 1970-01-31; for={room}; found=1; ids=pat-1")
+    );
     assert_eq!(by_name["room_id"], room.as_str());
     assert!(
-        lookups.iter().any(|r| detail(r) == "query=hospital_number H2; for=reason: \"bed state\"; found=1; ids=pat-2")
+        lookups
+            .iter()
+            .any(|r| detail(r) == "query=hospital_number \"H2\"; for=reason: \"bed state\"; found=1; ids=pat-2")
     );
     let refused = of(&trail, "patient.context");
     assert_eq!(
@@ -503,17 +508,21 @@ async fn only_a_conversations_members_tie_it_to_a_patient_or_see_whom_and_its_ti
 
     // The trail: every tie, change, read and refusal.
     let trail = trail_until(&s, "the untie", |r| detail(r).starts_with("untied"));
+    // Changes and refusals are `patient.context`; reads of whom it is about are `patient.read`.
     let context: Vec<(&str, &str, &str)> = of(&trail, "patient.context")
-        .iter()
+        .into_iter()
+        .chain(of(&trail, "patient.read"))
         .filter(|r| r["room_id"] == room.as_str())
         .map(|r| (r["actor"].as_str().unwrap(), r["outcome"].as_str().unwrap(), detail(r)))
         .collect();
+    let reads: Vec<&str> = of(&trail, "patient.read").iter().map(|r| detail(r)).collect();
+    assert!(reads.contains(&"read patient=pat-1 via=banner"), "banner reads are reads: {reads:?}");
     let (a, b_) = (ann.user_id.as_str(), bob.user_id.as_str());
     for want in [
-        (a, "success", "tied patient=pat-1 version=1"),
+        (a, "success", "tied patient=pat-1 version=1 restricted=false"),
         (b_, "success", "read patient=pat-1 via=banner"),
         (a, "success", "read patient=pat-1 via=tie"),
-        (b_, "success", "changed from=pat-1 to=pat-2 version=2"),
+        (b_, "success", "changed from=pat-1 to=pat-2 version=2 restricted=false"),
         (a, "success", "untied patient=pat-2 version=2"),
     ] {
         assert!(context.contains(&want), "{want:?} not in {context:?}");
@@ -522,11 +531,13 @@ async fn only_a_conversations_members_tie_it_to_a_patient_or_see_whom_and_its_ti
         let denied = context.iter().filter(|(u, o, _)| *u == who.user_id.as_str() && *o == "denied").count();
         assert_eq!(denied, 3, "{}'s refusals (read, tie, untie): {context:?}", who.user_id);
     }
-    let about = of(&trail, "patient.context").into_iter().filter(|r| detail(r).contains("via=conversations")).count();
+    let about = of(&trail, "patient.read").into_iter().filter(|r| detail(r).contains("via=conversations")).count();
     assert_eq!(about, 4);
     let lookups = of(&trail, "patient.lookup");
     assert!(
-        lookups.iter().any(|r| detail(r) == format!("query=patient pat-1; for={room}; found=1; ids=pat-1")),
+        lookups
+            .iter()
+            .any(|r| detail(r) == format!("query=patient pat-1; for={room}; found=1; ids=pat-1; restricted=false")),
         "{lookups:?}"
     );
     assert!(
@@ -718,4 +729,77 @@ async fn smart_backend_services_take_one_token_for_many_calls_and_a_new_one_when
     let (code_, out, err) = cli_code(&data, &["epr", "check", "--config", config.to_str().unwrap()], None);
     assert_eq!(code_, Some(1), "{out}{err}");
     assert!(out.contains("FAILED") && err.contains("not answering"), "{out}{err}");
+}
+
+#[tokio::test]
+async fn a_tie_needs_the_right_to_post_a_checked_encounter_and_a_restricted_record_hides_its_place() {
+    let fhir = Fhir::start(&[]);
+    seed_smith_and_jones(&fhir).await;
+    let restricted = json!({"resourceType": "Patient", "id": "pat-3",
+        "meta": {"security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}]},
+        "identifier": [{"system": NHS_SYSTEM, "value": "9990000026"}],
+        "name": [{"use": "official", "family": "Hidden", "given": ["Harriet"]}], "birthDate": "1990-01-01"});
+    let her_stay = json!({"resourceType": "Encounter", "id": "enc-3", "status": "in-progress",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+        "subject": {"reference": "Patient/pat-3"}, "period": {"start": "2026-11-30T10:00:00Z"},
+        "location": [{"location": {"display": "Ward 9"}, "status": "active"}]});
+    fhir.seed(json!([restricted, her_stay])).await;
+    let s = start(&epr_env(&fhir, &[]));
+    let ann = s.user("ann").await;
+    let bob = s.user("bob").await;
+
+    // A conversation where Bob may read but not post: he may see nothing he may not, and may
+    // not tie it (the notice would go to everyone in it).
+    let room = ann
+        .create_room(json!({"name": "Announcements", "invite": [bob.user_id],
+            "power_level_content_override": {"events_default": 50, "users": {ann.user_id.as_str(): 100}}}))
+        .await;
+    bob.join(&room).await;
+    let (st, b) =
+        bob.put(&format!("/_wardline/client/v1/rooms/{}/patient", enc(&room)), json!({"patient": "pat-1"})).await;
+    assert_eq!((st, code(&b)), (403, Some("M_FORBIDDEN")), "{b}");
+    assert!(urls(&fhir.requests().await).iter().all(|u| !u.contains("Patient/pat-1")), "the EPR was not asked");
+
+    // An encounter that is another patient's is refused; his own is kept.
+    let tie = format!("/_wardline/client/v1/rooms/{}/patient", enc(&room));
+    let (st, b) = ann.put(&tie, json!({"patient": "pat-1", "encounter": "enc-2"})).await;
+    assert_eq!((st, code(&b)), (400, Some("M_INVALID_PARAM")), "Mary's stay is not John's: {b}");
+    assert_eq!(ann.get(&tie).await.0, 404, "nothing tied");
+    let (st, b) = ann.put(&tie, json!({"patient": "pat-1", "encounter": "enc-1"})).await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["patient"]["encounter"], "enc-1");
+
+    // Nobody forges the server's notice that the patient changed.
+    let (st, b) = bob
+        .put(
+            &format!("/_matrix/client/v3/rooms/{}/send/m.room.message/forged", enc(&room)),
+            json!({"msgtype": "m.notice", "body": "Ann removed the patient",
+                "org.wardline.patient_context": {"action": "removed", "version": 9}}),
+        )
+        .await;
+    // Bob may not post here at all; Ann may, and her block is taken off.
+    assert_eq!(st, 403, "{b}");
+    let (st, b) = ann
+        .put(
+            &format!("/_matrix/client/v3/rooms/{}/send/m.room.message/forged", enc(&room)),
+            json!({"msgtype": "m.notice", "body": "removed", "org.wardline.patient_context": {"action": "removed", "version": 9}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (_, e) = ann
+        .get(&format!("/_matrix/client/v3/rooms/{}/event/{}", enc(&room), enc(b["event_id"].as_str().unwrap())))
+        .await;
+    assert!(e["content"].get("org.wardline.patient_context").is_none(), "{e}");
+
+    // A restricted record: found, marked, and never placed.
+    let (st, b) = search(&ann, &format!("nhs_number=9990000026&room_id={}", enc(&room))).await;
+    assert_eq!(st, 200, "{b}");
+    let harriet = &b["patients"][0];
+    assert_eq!((harriet["id"].as_str(), harriet["restricted"].as_bool()), (Some("pat-3"), Some(true)), "{b}");
+    assert!(harriet.get("place").is_none(), "her ward is never shown: {harriet}");
+    let (st, b) = ann.put(&tie, json!({"patient": "pat-3"})).await;
+    assert_eq!(st, 200, "{b}");
+    let (_, banner) = ann.get(&tie).await;
+    assert_eq!(banner["patient"]["restricted"], true);
+    assert!(banner["patient"].get("place").is_none(), "{banner}");
 }

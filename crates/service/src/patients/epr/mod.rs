@@ -198,7 +198,9 @@ impl EprClient {
             let url = if path.is_empty() { self.base.clone() } else { format!("{}/{path}", self.base) };
             let mut req = self.http.request(method.clone(), url).header("accept", FHIR_JSON);
             if !query.is_empty() {
-                req = req.query(query);
+                // A parameter the EPR does not understand is an error, never silently ignored
+                // (which would answer other patients); Wardline also checks what comes back.
+                req = req.query(query).header("prefer", "handling=strict");
             }
             if let Some(t) = &token {
                 req = req.bearer_auth(t);

@@ -20,6 +20,8 @@ pub const DEFAULT_SCOPE: &str = "system/Patient.read system/Encounter.read syste
 const RENEW_BEFORE_MS: u64 = 30_000;
 /// How long a token is kept when the EPR does not say (`expires_in` absent).
 const DEFAULT_LIFETIME_SECS: u64 = 300;
+/// The longest a token is kept, whatever the EPR says.
+const MAX_LIFETIME_SECS: u64 = 24 * 3600;
 
 /// SMART Backend Services credentials and the token they last obtained.
 #[derive(Debug)]
@@ -105,8 +107,11 @@ impl SmartAuth {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| EprError::BadAnswer("the token endpoint gave no access_token".into()))?
             .to_owned();
-        let lifetime_ms = json.get("expires_in").and_then(Value::as_u64).unwrap_or(DEFAULT_LIFETIME_SECS) * 1000;
-        let until = Timestamp(now.0 + lifetime_ms.saturating_sub(RENEW_BEFORE_MS).max(lifetime_ms / 2));
+        // However long the EPR says (an absurd `expires_in` is held to a day).
+        let secs =
+            json.get("expires_in").and_then(Value::as_u64).unwrap_or(DEFAULT_LIFETIME_SECS).min(MAX_LIFETIME_SECS);
+        let lifetime_ms = secs * 1000;
+        let until = Timestamp(now.0.saturating_add(lifetime_ms.saturating_sub(RENEW_BEFORE_MS).max(lifetime_ms / 2)));
         state.token = Some((token.clone(), until));
         Ok(token)
     }
@@ -125,9 +130,16 @@ async fn discover(http: &reqwest::Client, base: &str) -> Result<String, EprError
     let req = http.get(format!("{base}/.well-known/smart-configuration")).header("accept", "application/json");
     let (status, body) = super::send(req).await?;
     let json = super::answer_of(status, &body)?;
-    json.get("token_endpoint")
+    let url = json
+        .get("token_endpoint")
         .and_then(Value::as_str)
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-        .map(str::to_owned)
-        .ok_or_else(|| EprError::BadAnswer("smart-configuration names no token_endpoint".into()))
+        .ok_or_else(|| EprError::BadAnswer("smart-configuration names no token_endpoint".into()))?;
+    // The signed assertion goes there: over TLS whenever the EPR itself is reached over TLS.
+    let tls = base.starts_with("https://");
+    if !(url.starts_with("https://") || (!tls && url.starts_with("http://"))) {
+        return Err(EprError::BadAnswer(
+            "smart-configuration's token_endpoint is not https: set epr.auth.token_url if it is right".into(),
+        ));
+    }
+    Ok(url.to_owned())
 }
