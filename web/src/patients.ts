@@ -74,7 +74,11 @@ export interface RoomPatientView {
 }
 
 export interface Patients {
-  /** false: the server said it has no patient record (NO_EPR); the patient features are hidden. */
+  /**
+   * false: the server said it has no patient record (NO_EPR); the patient features are hidden.
+   * (Nothing says so before a search or a tie is asked: a conversation's banner answers 404
+   * "not about a patient" either way. Until then "Patient…" is offered.)
+   */
   epr: boolean;
   /** By conversation (room id). */
   rooms: Record<string, RoomPatientView>;

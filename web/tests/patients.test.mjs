@@ -354,3 +354,28 @@ test("by name and date of birth, by hospital number, and a record that is not an
     }
   }
 });
+
+test("a Wardline without a patient record: the search says so, and Patient… goes (ward PC)", async () => {
+  // (The server has no way to say so before it is asked: see patients.ts.)
+  const plain = {};
+  const ward = await startRoleWard(plain);
+  const context = await ward.browser.newContext(DESKTOP);
+  const page = await context.newPage();
+  try {
+    await conversation(ward.server, plain.nora.token, [plain.priya], { name: "Ward 7", is_direct: false });
+    await signIn(page, ward.server, "nora");
+    await openConversation(page, "Ward 7");
+    const dialog = await findPatient(page, false);
+    await dialog.getByRole("textbox", { name: "NHS number", exact: true }).fill("9434765919");
+    await dialog.getByRole("button", { name: "Search" }).click();
+    await dialog.getByRole("alert").filter({ hasText: "Patients are not available: this Wardline is not connected to a patient record." }).waitFor(WAIT);
+    await page.screenshot({ path: path.join(ARTIFACTS, "patients-desktop-no-epr.png"), fullPage: true });
+    await dialog.getByRole("button", { name: "Close" }).click();
+    await dialog.waitFor({ state: "detached", ...WAIT });
+    await page.locator(".conversation header").getByRole("button", { name: "Details" }).waitFor(WAIT);
+    assert.equal(await page.locator(".conversation header").getByRole("button", { name: "Patient…" }).count(), 0, "no way to a feature that is not there");
+  } finally {
+    await context.close();
+    await stopWard(ward);
+  }
+});
