@@ -10,6 +10,7 @@ import { forgetIncidents, noteIncidentEvent, noteIncidentRoom, refreshIncidents 
 import { savedDrafts } from "./compose";
 import { closeRoom, countsComeWithSync, drawn, later, noteSeen, resetConversation, summaries } from "./conversation";
 import { forgetDirectory } from "./directory";
+import { forgetPatients, notePatientEvent } from "./patients";
 import { forgetRoles } from "./roles";
 import { media } from "./media";
 import { DND_KIND, forgetDnd, loadMyDnd, noteMyDnd } from "./dnd";
@@ -167,6 +168,8 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
       noteAnswerEvent(e.getType(), e.getContent());
       noteWaitingEvent(e.getType(), e.getContent());
       noteIncidentEvent(e, room);
+      // The server's notice that the conversation's patient changed: its banner is asked again.
+      notePatientEvent(e, room);
       announce(e, room);
       // Their message is here: they are not typing it any more.
       if (drawn(e) || e.isRelation("m.replace")) noteMessage(room.roomId, e.getSender() ?? "");
@@ -293,6 +296,7 @@ async function end(): Promise<void> {
   forgetAnswers();
   forgetWaiting();
   forgetIncidents();
+  forgetPatients();
   c?.stopClient();
   c?.removeAllListeners();
   forgetDnd();

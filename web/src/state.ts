@@ -13,6 +13,7 @@ import type { Incident } from "./incidents";
 import { initialAlarmAdmin } from "./alarmadminstate";
 import type { AlarmAdmin } from "./alarmadminstate";
 import type { Subscriptions } from "./topics";
+import type { Patients } from "./patients";
 
 export type Screen =
   | { kind: "loading" }
@@ -226,6 +227,8 @@ export interface State {
   alarmAdmin: AlarmAdmin;
   /** Clinical alert topics and my subscriptions to them, as the server last said (topics.ts). */
   subscriptions: Subscriptions;
+  /** Whom conversations are about, from the patient record (patients.ts): memory only, never stored. */
+  patients: Patients;
 }
 
 /** A photo in the viewer: the server's file, or this device's copy before it was sent. */
@@ -281,6 +284,7 @@ export const initialChatState: Omit<State, "screen"> = {
   incidents: null,
   alarmAdmin: initialAlarmAdmin,
   subscriptions: { topics: null, error: "" },
+  patients: { epr: true, rooms: {}, dialog: null },
 };
 
 export const store = createStore<State>({ screen: { kind: "loading" }, ...initialChatState });

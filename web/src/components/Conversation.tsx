@@ -1,9 +1,11 @@
 // The open conversation: its header, timeline, who is typing, the composer, and its dialogs:
-// the readers of one of my messages, forwarding a message, the conversation's details.
+// the readers of one of my messages, forwarding a message, the conversation's details; and whom
+// it is about (the patient's banner, finding a patient, the conversations about them).
 
 import { mayWrite } from "../broadcasts";
 import { closeRoom, loadEarlier, otherPerson } from "../conversation";
 import { incidentOf, isIncidentRoom } from "../incidents";
+import { showPatientDialog } from "../patients";
 import { matrix } from "../signedin";
 import { store, useStore } from "../state";
 import { Composer } from "./Composer";
@@ -11,6 +13,8 @@ import { DetailsDialog } from "./DetailsDialog";
 import { DndNotice } from "./DndNotice";
 import { ForwardDialog } from "./ForwardDialog";
 import { IncidentHeader, IncidentTitle } from "./IncidentHeader";
+import { PatientBanner, PatientRooms } from "./PatientBanner";
+import { PatientSearch } from "./PatientSearch";
 import { Presence } from "./Presence";
 import { ReadersDialog } from "./ReadersDialog";
 import { RoleLine } from "./RoleLine";
@@ -28,6 +32,12 @@ export function Conversation({ roomId }: { roomId: string }) {
   const opening = useStore((s) => s.opening);
   const forwarding = useStore((s) => s.forwarding);
   const details = useStore((s) => s.details);
+  // Patients: the header's "Patient…" while the conversation is about nobody (its banner has
+  // Change), unless the server has said it has no patient record; on a phone, in Details.
+  const epr = useStore((s) => s.patients.epr);
+  // (Not until the server has said whether it is about a patient: no button that then goes.)
+  const untied = useStore((s) => s.patients.rooms[roomId]?.known === true && !s.patients.rooms[roomId]?.tie);
+  const patientDialog = useStore((s) => (s.patients.dialog?.roomId === roomId ? s.patients.dialog.kind : null));
   const room = matrix().getRoom(roomId);
   const incident = useStore((s) => incidentOf(s.incidents, roomId) !== undefined) || isIncidentRoom(room);
   const person = other ?? (room ? otherPerson(room) : null);
@@ -49,10 +59,17 @@ export function Conversation({ roomId }: { roomId: string }) {
         <button class="plain" onClick={() => void loadEarlier()} disabled={loading || !canLoadEarlier}>
           Earlier
         </button>
+        {epr && untied && (
+          // (On a phone the header has no room for it: it is in Details.)
+          <button class="plain wide-only" aria-haspopup="dialog" onClick={() => showPatientDialog(roomId, "search")}>
+            Patient…
+          </button>
+        )}
         <button class="plain" aria-haspopup="dialog" onClick={() => store.update({ details: true })}>
           Details
         </button>
       </header>
+      <PatientBanner key={roomId} roomId={roomId} />
       {person && <DndNotice key={person} userId={person} />}
       {incident && <IncidentHeader key={roomId} roomId={roomId} />}
       {opening ? (
@@ -70,6 +87,8 @@ export function Conversation({ roomId }: { roomId: string }) {
       {readersFor && <ReadersDialog key={readersFor} roomId={roomId} eventId={readersFor} />}
       {forwarding && <ForwardDialog key={forwarding} eventId={forwarding} />}
       {details && <DetailsDialog key={roomId} roomId={roomId} />}
+      {patientDialog === "search" && <PatientSearch key={roomId} roomId={roomId} roomName={name} />}
+      {patientDialog === "rooms" && <PatientRooms key={roomId} roomId={roomId} />}
     </>
   );
 }

@@ -1,6 +1,7 @@
 // The open conversation's details: its name and topic (changed by those the room's power levels
 // allow; read-only for others), its members with their job titles (from the directory), adding
-// colleagues (an invitation, accepted by their client at once), removing a member (for those
+// colleagues (an invitation, accepted by their client at once), whom it is about (a patient: finding
+// one from here on a phone), removing a member (for those
 // with the power to, after a confirmation) and leaving (after a confirmation).
 
 import { useEffect, useReducer, useRef, useState } from "preact/hooks";
@@ -13,6 +14,7 @@ import type { Room, RoomState } from "../mx";
 import { matrix, me } from "../signedin";
 import { store } from "../state";
 import { Dialog } from "./Dialog";
+import { PatientDetail } from "./PatientBanner";
 import { Presence } from "./Presence";
 import { RoomNotifications } from "./RoomNotifications";
 
@@ -234,6 +236,7 @@ export function DetailsDialog({ roomId }: { roomId: string }) {
         allowed={state.maySendStateEvent("m.room.topic", me())}
         save={(v) => c.setRoomTopic(roomId, v)}
       />
+      <PatientDetail roomId={roomId} />
       <RoomNotifications roomId={roomId} />
       <h3>Members ({members.length})</h3>
       <ul class="people" aria-label="Members">

@@ -5,6 +5,7 @@ import { ALARM, alarmOf } from "../alarms";
 import { discard, FORWARDED, forwardedFrom, retry } from "../compose";
 import { mentionsMe } from "../mentions";
 import { kindOf, rendererFor } from "../renderers";
+import { PATIENT_CONTEXT } from "../patients";
 import { ESCALATION, PRIORITY } from "../priority";
 import { useStore } from "../state";
 import type { TimelineItem } from "../state";
@@ -55,9 +56,10 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
   const forwarded = !shown.redacted && typeof shown.content[FORWARDED] === "object" && !isCoverCopy(shown);
   // (A priority message names all its recipients, and its badge says more than "Mentions you".)
   const alarm = kind === ALARM;
-  const forMe = !item.mine && !shown.redacted && kind !== PRIORITY && kind !== ESCALATION && !alarm && mentionsMe(shown.content);
+  const serverLine = kind === ESCALATION || kind === PATIENT_CONTEXT;
+  const forMe = !item.mine && !shown.redacted && kind !== PRIORITY && !serverLine && !alarm && mentionsMe(shown.content);
   // (An alarm names its source system itself; the source's notice that it ended is a line of its own.)
-  const system = kind === ESCALATION || (alarm && alarmOf(shown.content)?.state !== "active") ? " system" : "";
+  const system = serverLine || (alarm && alarmOf(shown.content)?.state !== "active") ? " system" : "";
   return (
     <article
       class={`msg${item.mine ? " mine" : ""}${forMe ? " mentions-me" : ""}${found ? " found" : ""}${system}`}

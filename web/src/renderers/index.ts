@@ -1,7 +1,7 @@
 // The table of message renderers, by kind. A kind is the msgtype of an m.room.message, or
 // "deleted"; content that makes a message something else (a role's notice, a priority message
 // or quick responses, an answer to one, the server's escalation notice, a hospital system's
-// alarm) gets its own kind here.
+// alarm, the server's notice of the conversation's patient) gets its own kind here.
 
 import { ALARM, fromIntegration } from "../alarms";
 import { ESCALATION, PRIORITY, RESPONSE, asks, serverMember } from "../priority";
@@ -10,6 +10,7 @@ import { alarmRenderer } from "./alarm";
 import { escalationRenderer } from "./escalation";
 import { fileRenderer } from "./file";
 import { imageRenderer } from "./image";
+import { PATIENT_CONTEXT, patientRenderer } from "./patient";
 import { audioRenderer, videoRenderer } from "./player";
 import { priorityRenderer } from "./priority";
 import { responseRenderer } from "./response";
@@ -33,6 +34,7 @@ const renderers: Record<string, Renderer> = {
   [RESPONSE]: responseRenderer,
   [ESCALATION]: escalationRenderer,
   [ALARM]: alarmRenderer,
+  [PATIENT_CONTEXT]: patientRenderer,
 };
 
 /** Message event types not drawn as messages of their own (shown on the message they are about). */
@@ -57,6 +59,8 @@ export function kindOf(type: string, content: Record<string, unknown>, redacted:
     // A role's notice (nobody on shift): a kind of its own, whatever its msgtype.
     if (block(content, ROLE_NOTICE)) return ROLE_NOTICE;
     if (block(content, ESCALATION) && sender !== undefined && sender === serverMember(me())) return ESCALATION;
+    // The server's notice that the conversation's patient changed: its own member's only.
+    if (block(content, PATIENT_CONTEXT) && sender !== undefined && sender === serverMember(me())) return PATIENT_CONTEXT;
     // A hospital system's alarm (or its notice that the alarm ended): from its integration's user only.
     if (block(content, ALARM) && fromIntegration(sender)) return ALARM;
     if (block(content, RESPONSE)) return RESPONSE;
