@@ -75,9 +75,8 @@ export interface RoomPatientView {
 
 export interface Patients {
   /**
-   * false: the server said it has no patient record (NO_EPR); the patient features are hidden.
-   * (Nothing says so before a search or a tie is asked: a conversation's banner answers 404
-   * "not about a patient" either way. Until then "Patient…" is offered.)
+   * false: the server said it has no patient record (NO_EPR: a conversation's banner, a
+   * search or a tie answers so); the patient features are hidden.
    */
   epr: boolean;
   /** By conversation (room id). */
@@ -246,8 +245,10 @@ export async function loadRoomPatient(roomId: string): Promise<void> {
     setRoom(roomId, { tie: tie?.patient?.id ? tie : null, loading: false, known: true, error: "" });
   } catch (e) {
     if (asking.get(roomId) !== mine || !hasClient()) return;
-    // Not about a patient (404), or not mine to see (403: invited, not joined): no banner.
-    if (e instanceof Refused && (e.status === 404 || e.status === 403) && e.errcode !== NO_EPR) {
+    // Not about a patient (404), not mine to see (403: invited, not joined), or no patient
+    // record at all (NO_EPR: the patient features go): no banner, and nothing wrong to say.
+    if (e instanceof Refused && (e.status === 404 || e.status === 403)) {
+      noted(e);
       setRoom(roomId, { tie: null, loading: false, known: true, error: "" });
       return;
     }

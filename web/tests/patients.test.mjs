@@ -355,8 +355,7 @@ test("by name and date of birth, by hospital number, and a record that is not an
   }
 });
 
-test("a Wardline without a patient record: the search says so, and Patient… goes (ward PC)", async () => {
-  // (The server has no way to say so before it is asked: see patients.ts.)
+test("a Wardline without a patient record: opening a conversation says so, and Patient… is not offered (ward PC)", async () => {
   const plain = {};
   const ward = await startRoleWard(plain);
   const context = await ward.browser.newContext(DESKTOP);
@@ -364,15 +363,15 @@ test("a Wardline without a patient record: the search says so, and Patient… go
   try {
     await conversation(ward.server, plain.nora.token, [plain.priya], { name: "Ward 7", is_direct: false });
     await signIn(page, ward.server, "nora");
+    // The banner's question is answered "no patient record here" (not "not about a patient").
+    const asked = page.waitForResponse((r) => r.request().method() === "GET" && /\/rooms\/[^/]+\/patient$/.test(new URL(r.url()).pathname), WAIT);
     await openConversation(page, "Ward 7");
-    const dialog = await findPatient(page, false);
-    await dialog.getByRole("textbox", { name: "NHS number", exact: true }).fill("9434765919");
-    await dialog.getByRole("button", { name: "Search" }).click();
-    await dialog.getByRole("alert").filter({ hasText: "Patients are not available: this Wardline is not connected to a patient record." }).waitFor(WAIT);
-    await page.screenshot({ path: path.join(ARTIFACTS, "patients-desktop-no-epr.png"), fullPage: true });
-    await dialog.getByRole("button", { name: "Close" }).click();
-    await dialog.waitFor({ state: "detached", ...WAIT });
+    const answer = await asked;
+    assert.equal(answer.status(), 404);
+    assert.equal((await answer.json()).errcode, "ORG.WARDLINE.NO_EPR");
     await page.locator(".conversation header").getByRole("button", { name: "Details" }).waitFor(WAIT);
+    await page.locator(".conversation header").getByRole("button", { name: "Patient…" }).waitFor({ state: "detached", ...WAIT });
+    await page.screenshot({ path: path.join(ARTIFACTS, "patients-desktop-no-epr.png"), fullPage: true });
     assert.equal(await page.locator(".conversation header").getByRole("button", { name: "Patient…" }).count(), 0, "no way to a feature that is not there");
   } finally {
     await context.close();

@@ -228,10 +228,12 @@ impl PatientService {
     /// feed; audited.
     ///
     /// # Errors
-    /// Not joined (`403`, audited); not about a patient (`404`); the audit trail cannot be
-    /// written.
+    /// Not joined (`403`, audited); no EPR configured ([`EprError::NotConfigured`]); not about
+    /// a patient (`404`); the audit trail cannot be written.
     pub async fn room_patient(&self, actor: &Actor, room: &RoomId) -> ServiceResult<RoomPatient> {
         self.require_member(actor, room, "banner").await?;
+        // Without an EPR there are no patient features: said at once, so a client hides them.
+        self.epr()?;
         let Some(tie) = self.store.room_patient(room).await? else {
             return Err(not_about_a_patient());
         };
