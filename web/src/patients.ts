@@ -43,6 +43,8 @@ export interface Patient {
   place?: PatientPlace;
   encounter?: string;
   launch_url?: string | null;
+  /** A restricted record (a protected address, a VIP): where they are is never given. */
+  restricted?: boolean;
 }
 
 /** Whom a conversation is about: its banner. */

@@ -56,7 +56,8 @@ export class Refused extends Error {
 export async function wardline<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Authorization: `Bearer ${token()}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  // Never from or into the browser's cache: answers name patients.
+  const r = await fetch(path, { method, headers, cache: "no-store", body: body === undefined ? undefined : JSON.stringify(body) });
   const json = (await r.json().catch(() => ({}))) as Record<string, unknown>;
   if (!r.ok) {
     const error = typeof json.error === "string" && json.error ? json.error : `HTTP ${r.status}`;

@@ -21,7 +21,8 @@ pub fn cors() -> CorsLayer {
         .max_age(Duration::from_secs(86_400))
 }
 
-/// Security headers set on every response unless a handler set them.
+/// Security headers (and `Cache-Control: no-store`) set on every response unless a handler set
+/// them.
 pub fn security_headers() -> Vec<SetResponseHeaderLayer<HeaderValue>> {
     [
         ("x-content-type-options", "nosniff"),
@@ -34,6 +35,10 @@ pub fn security_headers() -> Vec<SetResponseHeaderLayer<HeaderValue>> {
              frame-ancestors 'none'",
         ),
         ("permissions-policy", "geolocation=(), camera=(self), microphone=(self)"),
+        // Answers name patients and hold messages: never kept in a browser's or a proxy's cache
+        // (a shared ward PC keeps nothing after sign-out). The web client's files and media
+        // say otherwise for themselves.
+        ("cache-control", "no-store"),
     ]
     .into_iter()
     .map(|(name, value)| {

@@ -34,9 +34,27 @@ export function PatientBanner({ roomId }: { roomId: string }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
   const confirmRef = useRef<HTMLDivElement>(null);
-  // Opening the conversation asks whom it is about now.
+  // Opening the conversation asks whom it is about now; so do coming back to the screen,
+  // the connection coming back, and every two minutes while it is open (a move to another bed
+  // sends no notice: the server brings the place up to date on each read).
   useEffect(() => {
     void loadRoomPatient(roomId);
+    const again = () => {
+      if (document.visibilityState === "visible") void loadRoomPatient(roomId);
+    };
+    const every = setInterval(again, 120_000);
+    document.addEventListener("visibilitychange", again);
+    let connection = store.get().connection;
+    const unsubscribe = store.subscribe(() => {
+      const now = store.get().connection;
+      if (now !== connection && now !== "offline") again();
+      connection = now;
+    });
+    return () => {
+      clearInterval(every);
+      document.removeEventListener("visibilitychange", again);
+      unsubscribe();
+    };
   }, [roomId]);
   useEffect(() => {
     if (confirming) confirmRef.current?.querySelector<HTMLElement>("button")?.focus();
@@ -55,7 +73,9 @@ export function PatientBanner({ roomId }: { roomId: string }) {
   }
   const p = tie.patient;
   const link = launchUrl(tie.launch_url);
-  const where = placeWords(p.place);
+  // When the last read failed, what was known may be out of date: where they are is not shown.
+  const stale = Boolean(view.error);
+  const where = stale ? "" : placeWords(p.place);
   const remove = async () => {
     setBusy(true);
     setError("");
@@ -77,6 +97,8 @@ export function PatientBanner({ roomId }: { roomId: string }) {
           <span class="sr-only"> — conversations about this patient</span>
         </button>
         <span class="patient-facts">
+          {p.restricted && <span class="patient-restricted">Restricted record: where they are is not shown</span>}
+          {stale && <span class="patient-stale">May be out of date</span>}
           {p.birth_date && <span>Born {bornWords(p.birth_date)}</span>}
           {p.nhs_number ? <span>NHS {groupedNhs(p.nhs_number)}</span> : p.hospital_number && <span>Hospital no. {p.hospital_number}</span>}
           {where && (
@@ -124,8 +146,28 @@ export function PatientBanner({ roomId }: { roomId: string }) {
  */
 export function PatientDetail({ roomId }: { roomId: string }) {
   const epr = useStore((s) => s.patients.epr);
-  const name = useStore((s) => s.patients.rooms[roomId]?.tie?.patient.name ?? null);
+  const view = useStore((s) => s.patients.rooms[roomId]);
+  const name = view?.tie?.patient.name ?? null;
   if (!epr) return null;
+  // Until the server has answered, nothing is said (never "not about a patient" by default).
+  if (!view?.known || (view.loading && !view.tie)) {
+    return (
+      <div class="detail">
+        <h3>Patient</h3>
+        <p class="muted">Checking…</p>
+      </div>
+    );
+  }
+  if (view.error && !view.tie) {
+    return (
+      <div class="detail">
+        <h3>Patient</h3>
+        <p class="error" role="alert">
+          {view.error}
+        </p>
+      </div>
+    );
+  }
   const find = () => {
     store.update({ details: false });
     showPatientDialog(roomId, "search");

@@ -52,6 +52,7 @@ export function PatientLines({ p }: { p: Patient }) {
     <>
       <strong class="patient-name-text">{p.name}</strong>
       <span class="patient-facts">
+        {p.restricted && <span class="patient-restricted">Restricted record: where they are is not shown</span>}
         {p.birth_date && <span>Born {bornWords(p.birth_date)}</span>}
         {p.nhs_number && <span>NHS {groupedNhs(p.nhs_number)}</span>}
         {p.hospital_number && <span>Hospital no. {p.hospital_number}</span>}
@@ -67,6 +68,8 @@ export function PatientLines({ p }: { p: Patient }) {
 
 export function PatientSearch({ roomId, roomName }: { roomId: string; roomName: string }) {
   const tiedTo = useStore((s) => s.patients.rooms[roomId]?.tie?.patient.id ?? null);
+  const tiedName = useStore((s) => s.patients.rooms[roomId]?.tie?.patient.name ?? null);
+  const [replacing, setReplacing] = useState<string | null>(null);
   const [way, setWay] = useState<Way>("nhs");
   const [nhs, setNhs] = useState("");
   const [number, setNumber] = useState("");
@@ -82,10 +85,19 @@ export function PatientSearch({ roomId, roomName }: { roomId: string; roomName: 
   const tabs = useRef<HTMLDivElement>(null);
   const close = () => showPatientDialog(null);
 
+  // Results are for what was typed when they were asked: choosing another way, or changing
+  // what is typed, takes them away (and a search still running is forgotten), so "Tie" is
+  // never offered beside another patient's number.
+  const forget = () => {
+    seq.current++;
+    setBusy(false);
+    setFound(null);
+    setTieError(null);
+  };
   const choose = (w: Way) => {
     setWay(w);
     setError("");
-    setFound(null);
+    forget();
   };
   // Arrow keys move along the ways (and choose), as a tab list does.
   const keydown = (ev: KeyboardEvent) => {
@@ -134,6 +146,12 @@ export function PatientSearch({ roomId, roomName }: { roomId: string; roomName: 
   };
 
   const tie = async (p: Patient) => {
+    // Replacing the patient a conversation is about is asked twice, as removing one is.
+    if (tiedTo && replacing !== p.id) {
+      setReplacing(p.id);
+      return;
+    }
+    setReplacing(null);
     setTying(p.id);
     setTieError(null);
     try {
@@ -155,7 +173,10 @@ export function PatientSearch({ roomId, roomName }: { roomId: string; roomName: 
         value={value}
         autoComplete="off"
         spellcheck={false}
-        onInput={(ev) => set((ev.currentTarget as HTMLInputElement).value)}
+        onInput={(ev) => {
+          set((ev.currentTarget as HTMLInputElement).value);
+          forget();
+        }}
         {...extra}
       />
     </>
@@ -172,6 +193,7 @@ export function PatientSearch({ roomId, roomName }: { roomId: string; roomName: 
       <p class="muted">
         For {roomName || "this conversation"}: everyone in it will see whom it is about.
       </p>
+      {tiedName && <p class="patient-current">Currently about {tiedName}: tying another patient replaces them for everyone.</p>}
       <div class="admin-tabs ways" role="tablist" aria-label="Find by" ref={tabs} onKeyDown={keydown}>
         {WAYS.map(([w, label]) => (
           <button
@@ -199,7 +221,11 @@ export function PatientSearch({ roomId, roomName }: { roomId: string; roomName: 
               <div>{field("patient-given", "Given name (optional)", given, setGiven, { maxLength: 100 })}</div>
               <div>
                 <label for="patient-born">Date of birth</label>
-                <input id="patient-born" type="date" value={born} max={today()} autoComplete="off" onInput={(ev) => setBorn((ev.currentTarget as HTMLInputElement).value)} />
+                <input id="patient-born" type="date" value={born} max={today()} autoComplete="off" onInput={(ev) => {
+                    setBorn((ev.currentTarget as HTMLInputElement).value);
+                    forget();
+                  }}
+                />
               </div>
             </div>
           )}
@@ -213,8 +239,11 @@ export function PatientSearch({ roomId, roomName }: { roomId: string; roomName: 
           </div>
         </form>
       </div>
+      <p class="sr-only" role="status" aria-live="polite">
+        {found ? (found.patients.length === 0 ? "No patient found" : `${found.patients.length} patient${found.patients.length === 1 ? "" : "s"} found`) : ""}
+      </p>
       {found && (
-        <div class="patient-found" aria-live="polite">
+        <div class="patient-found">
           {found.patients.length === 0 ? (
             <p>No patient found. Check what you typed, or try another way.</p>
           ) : (
@@ -227,8 +256,14 @@ export function PatientSearch({ roomId, roomName }: { roomId: string; roomName: 
                   {p.id === tiedTo ? (
                     <span class="muted">This conversation is about this patient</span>
                   ) : (
-                    <button type="button" disabled={tying !== null} onClick={() => void tie(p)}>
-                      {tying === p.id ? "Tying…" : "Tie to this conversation"}
+                    <button type="button" class={replacing === p.id ? "danger" : undefined} disabled={tying !== null} onClick={() => void tie(p)}>
+                      {tying === p.id
+                        ? "Tying…"
+                        : replacing === p.id
+                          ? `Replace ${tiedName ?? "the patient"} with ${p.name}`
+                          : tiedTo
+                            ? "Replace with this patient"
+                            : "Tie to this conversation"}
                     </button>
                   )}
                   {tieError?.id === p.id && (

@@ -55,6 +55,9 @@ async fn security_headers_and_cors_on_every_response() {
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
         assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"), "{path}");
         assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        if path.starts_with("/_") {
+            assert_eq!(h["cache-control"], "no-store", "an answer is never cached: {path}");
+        }
         assert_eq!(h["access-control-allow-origin"], "*", "{path}");
         assert!(h.get("strict-transport-security").is_none(), "no HSTS over plain HTTP");
     }
