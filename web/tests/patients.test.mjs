@@ -242,6 +242,8 @@ test("a nurse ties the ward conversation to a patient found by NHS number; the r
     await noticeLine(doctor, "Nora Quinn tied this conversation to a patient").waitFor(WAIT);
 
     // The same block in a person's message is only their message: no system line, no change.
+    // (The server takes the block off a person's message, so this proves the whole path, not the
+    // client's own sender check, which is there in case a server did not.)
     await sendContent(server, people.nora.token, rooms.ward, {
       msgtype: "m.notice",
       body: "Nora Quinn removed the patient from this conversation: it is no longer about a patient.",
