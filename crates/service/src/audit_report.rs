@@ -448,6 +448,9 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         AuditAction::PatientLookup => (dicom("110110", "Patient Record"), "E"),
         // Whom a conversation is about: tied or changed (U), or read (R: the detail says which).
         AuditAction::PatientContext => (dicom("110110", "Patient Record"), "U"),
+        // Messages written to the patient's record: an export of clinical content (C: the
+        // record gains or updates its copies).
+        AuditAction::RecordFiling => (dicom("110106", "Export"), "C"),
         // What leaves for a hospital system, and where it may go.
         AuditAction::IntegrationReport => (dicom("110106", "Export"), "E"),
         AuditAction::RoomInvite | AuditAction::RoomJoin | AuditAction::RoomLeave | AuditAction::RoomState => {

@@ -168,11 +168,16 @@ pub enum AuditAction {
     /// the conversations about a patient), or was refused that.
     #[serde(rename = "patient.context")]
     PatientContext,
+    /// Writing a conversation back to the patient's record: a filing asked for (its id and how
+    /// many messages), filed (the record's resource ids), refused by the record (its reason),
+    /// given up on, or refused to someone not in the conversation. Never the messages' text.
+    #[serde(rename = "record.filing")]
+    RecordFiling,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 39] = [
+    pub const ALL: [Self; 40] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -212,6 +217,7 @@ impl AuditAction {
         Self::AlertTopic,
         Self::PatientLookup,
         Self::PatientContext,
+        Self::RecordFiling,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -257,6 +263,7 @@ impl AuditAction {
             Self::AlertTopic => "alert.topic",
             Self::PatientLookup => "patient.lookup",
             Self::PatientContext => "patient.context",
+            Self::RecordFiling => "record.filing",
         }
     }
 
