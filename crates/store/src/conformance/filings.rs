@@ -30,7 +30,7 @@ fn new(n: u8, room: &OwnedRoomId, at: u64, events: Vec<OwnedEventId>) -> StoreRe
             encounter: Some("enc-1".into()),
         },
         events,
-        transcript: n % 2 == 0,
+        transcript: n.is_multiple_of(2),
     })
 }
 
@@ -115,7 +115,7 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     );
     let held = s.filed_events(&room).await?;
     check!(held.len() == 2, "one row per message");
-    check!(held.iter().any(|e| *e == row), "replaced by the later filing");
+    check!(held.contains(&row), "replaced by the later filing");
     check!(held.iter().any(|e| e.event_id == b && e.content_hash == "h2"), "the other kept");
 
     // Refused.

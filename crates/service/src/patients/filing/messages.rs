@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use wardline_store::Filing;
 use wardline_types::account::is_service_user;
 use wardline_types::media::{FILE_MSGTYPES, MxcRef};
-use wardline_types::priority::{Level, request_of};
+use wardline_types::priority::{Level, NUMBER_KEYS, Request, request_of};
 use wardline_types::relation;
 use wardline_types::{Membership, StoredEvent, kinds};
 
@@ -61,6 +61,21 @@ fn shown<'a>(e: &'a StoredEvent, edit: Option<&'a StoredEvent>) -> &'a Value {
 
 fn text(content: &Value, field: &str) -> Option<String> {
     content.get(field).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+}
+
+/// A message's text without what the server adds for stock clients to an urgent or emergency
+/// message ([`wardline_types::priority::fallback_body`]: the level's tag before it, the
+/// reactions that answer after it): the record has the priority in its own element.
+fn clinical_text(body: &str, request: Option<&Request>) -> String {
+    let Some(request) = request else { return body.to_owned() };
+    let mut text = body;
+    if let Some(tag) = request.level.tag() {
+        text = text.strip_prefix(tag).map_or(text, str::trim_start);
+    }
+    let listed: Vec<String> =
+        request.ask.options.iter().zip(NUMBER_KEYS).map(|(c, key)| format!("{key} {}", c.label)).collect();
+    let suffix = format!("\n\nReact {}", listed.join(" · "));
+    text.strip_suffix(suffix.as_str()).unwrap_or(text).to_owned()
 }
 
 impl PatientService {
@@ -113,9 +128,16 @@ impl PatientService {
                 .find(|p| p.user_id == e.event.sender.as_str())
                 .cloned()
                 .unwrap_or(Person { user_id: e.event.sender.to_string(), display: None });
-            let payload =
-                if e.redacted_because.is_some() { Payload::Deleted } else { self.payload(by, shown(e, edit)).await? };
-            let level = request_of(&e.event.content).ok().flatten().map_or(Level::Routine, |r| r.level);
+            let request = request_of(&e.event.content).ok().flatten();
+            let payload = if e.redacted_because.is_some() {
+                Payload::Deleted
+            } else {
+                match self.payload(by, shown(e, edit)).await? {
+                    Payload::Text(t) => Payload::Text(clinical_text(&t, request.as_ref())),
+                    other => other,
+                }
+            };
+            let level = request.map_or(Level::Routine, |r| r.level);
             out.push(Read {
                 message: Message {
                     event_id: e.event.event_id.to_string(),
@@ -207,6 +229,18 @@ mod tests {
             },
             redacted_because: None,
         }
+    }
+
+    #[test]
+    fn the_record_gets_the_clinicians_text_without_what_stock_clients_are_shown() {
+        use wardline_types::priority::fallback_body;
+        let content = json!({"msgtype": "m.text", "body": "K+ 6.8", "org.wardline.priority": {"level": "urgent"}});
+        let Ok(Some(request)) = request_of(&content) else { panic!("an urgent message") };
+        let shown = fallback_body("K+ 6.8", &request);
+        assert_ne!(shown, "K+ 6.8");
+        assert_eq!(clinical_text(&shown, Some(&request)), "K+ 6.8");
+        assert_eq!(clinical_text("K+ 6.8\n\nReact now", Some(&request)), "K+ 6.8\n\nReact now", "their own words");
+        assert_eq!(clinical_text("[URGENT] K+ 6.8", None), "[URGENT] K+ 6.8", "routine: as written");
     }
 
     #[test]
