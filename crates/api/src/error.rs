@@ -158,6 +158,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::IntegrationConflict(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.INTEGRATION_CONFLICT", msg),
             ServiceError::AlarmEnded(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.ALARM_ENDED", msg),
             ServiceError::RuleConflict(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.RULE_CONFLICT", msg),
+            ServiceError::NoPatient(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.NO_PATIENT", msg),
             ServiceError::SourceIdReused(_) => Self::new(S::CONFLICT, "ORG.WARDLINE.SOURCE_ID_REUSED", msg),
             ServiceError::HostNotAllowed(_) => Self::new(S::BAD_REQUEST, "ORG.WARDLINE.HOST_NOT_ALLOWED", msg),
             ServiceError::Epr(e) => {

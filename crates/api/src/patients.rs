@@ -14,7 +14,15 @@
 //!   "launch_url"}`, `404` not about a patient;
 //! - `PUT /rooms/{roomId}/patient {"patient": "<EPR id>", "encounter"?: "<EPR id>"}` → the
 //!   same, for the patient now tied;
-//! - `DELETE /rooms/{roomId}/patient` → `200 {}`.
+//! - `DELETE /rooms/{roomId}/patient` → `200 {}`;
+//! - `POST /rooms/{roomId}/filings {"event_ids": [...]} | {"all": true}, "transcript"?: bool`
+//!   → `202 {"filing_id"}`: the messages (at most 200) written back to the patient's record by
+//!   the background task; `409 ORG.WARDLINE.NO_PATIENT` a conversation about nobody, `404` an
+//!   event that is not a message of it the caller may see;
+//! - `GET /rooms/{roomId}/filings` → `200 {"filings": [{"filing_id", "state", "requested_by",
+//!   "requested_ts", "event_count", "transcript", "attempts", "last_error", "resources",
+//!   "finished_ts"}], "events": {"<event id>": {"state": "filed" | "changed" |
+//!   "entered_in_error", "resource", "filed_ts"}}}`.
 //!
 //! Every conversation's patient endpoint answers `403` "you are not in this conversation" to
 //! anyone not joined to it, whether it exists or not.
@@ -23,13 +31,14 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ruma::OwnedRoomId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wardline_service::Services;
 use wardline_service::patients::{RoomPatient, SearchPurpose};
+use wardline_types::patient::filing::{FilingRequest, FilingScope};
 use wardline_types::patient::{PatientQuery, PatientSummary};
 
 use crate::error::ApiError;
@@ -41,12 +50,15 @@ pub fn routes() -> Routes {
     const V1: &str = "/_wardline/client/v1";
     let full = FirstSignIn::Refused;
     let room = format!("{V1}/rooms/{{room_id}}/patient");
+    let filings_path = format!("{V1}/rooms/{{room_id}}/filings");
     Routes::new()
         .wardline(Method::GET, &format!("{V1}/patients"), "wardline.patients.search", full, search)
         .wardline(Method::GET, &format!("{V1}/patients/{{patient_id}}/rooms"), "wardline.patients.rooms", full, rooms)
         .wardline(Method::GET, &room, "wardline.rooms.patient.get", full, get_patient)
         .wardline(Method::PUT, &room, "wardline.rooms.patient.set", full, tie)
         .wardline(Method::DELETE, &room, "wardline.rooms.patient.remove", full, untie)
+        .wardline(Method::POST, &filings_path, "wardline.rooms.filings.create", full, file)
+        .wardline(Method::GET, &filings_path, "wardline.rooms.filings.list", full, filings)
 }
 
 /// The query of `GET /patients`.
@@ -161,4 +173,73 @@ async fn untie(State(s): State<Services>, Staff(c): Staff, Path(raw): Path<Strin
     let room = room_id(raw)?;
     s.patients.untie(&c.actor(), &room).await?;
     Ok(Json(json!({})).into_response())
+}
+
+/// The body of `POST /rooms/{roomId}/filings`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileBody {
+    /// These messages.
+    #[serde(default)]
+    event_ids: Option<Vec<String>>,
+    /// Or every message the caller may see.
+    #[serde(default)]
+    all: bool,
+    /// And the conversation's transcript.
+    #[serde(default)]
+    transcript: bool,
+}
+
+/// `POST /rooms/{roomId}/filings`
+async fn file(
+    State(s): State<Services>,
+    Staff(c): Staff,
+    Path(raw): Path<String>,
+    b: Bytes,
+) -> Result<Response, ApiError> {
+    let room = room_id(raw)?;
+    let body: FileBody = match serde_json::from_slice::<Value>(&b) {
+        Err(e) => return Err(ApiError::not_json(e.to_string())),
+        Ok(v) => serde_json::from_value(v).map_err(|e| ApiError::bad_json(e.to_string()))?,
+    };
+    let scope = match (body.event_ids, body.all) {
+        (Some(ids), false) => FilingScope::Events(ids),
+        (None, true) => FilingScope::All,
+        _ => return Err(ApiError::bad_json("give either event_ids or \"all\": true")),
+    };
+    let id = s.patients.file(&c.actor(), &room, FilingRequest { scope, transcript: body.transcript }).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "filing_id": id }))).into_response())
+}
+
+/// `GET /rooms/{roomId}/filings`
+async fn filings(State(s): State<Services>, Staff(c): Staff, Path(raw): Path<String>) -> Result<Response, ApiError> {
+    let room = room_id(raw)?;
+    let status = s.patients.filings(&c.actor(), &room).await?;
+    let filings: Vec<Value> = status
+        .filings
+        .iter()
+        .map(|f| {
+            json!({
+                "filing_id": f.request.id,
+                "state": f.state.as_str(),
+                "requested_by": f.request.requested_by,
+                "requested_ts": f.request.requested.0,
+                "event_count": f.request.events.len(),
+                "transcript": f.request.transcript,
+                "attempts": f.attempts,
+                "last_error": f.last_error,
+                "resources": f.resources,
+                "finished_ts": f.finished.map(|t| t.0),
+            })
+        })
+        .collect();
+    let events: serde_json::Map<String, Value> = status
+        .events
+        .iter()
+        .map(|(id, e)| {
+            let state = serde_json::to_value(e.state).unwrap_or(Value::Null);
+            (id.to_string(), json!({ "state": state, "resource": e.resource, "filed_ts": e.filed.0 }))
+        })
+        .collect();
+    Ok(Json(json!({ "filings": filings, "events": events })).into_response())
 }

@@ -449,6 +449,9 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         // Whom a conversation is about: tied, changed or untied (U); read (R).
         AuditAction::PatientContext => (dicom("110110", "Patient Record"), "U"),
         AuditAction::PatientRead => (dicom("110110", "Patient Record"), "R"),
+        // Messages written to the patient's record: an export of clinical content (C: the
+        // record gains or updates its copies).
+        AuditAction::RecordFiling => (dicom("110106", "Export"), "C"),
         // What leaves for a hospital system, and where it may go.
         AuditAction::IntegrationReport => (dicom("110106", "Export"), "E"),
         AuditAction::RoomInvite | AuditAction::RoomJoin | AuditAction::RoomLeave | AuditAction::RoomState => {
@@ -630,7 +633,27 @@ fn describe_status(status: &MessageStatus, names: &HashMap<String, String>) -> S
     out
 }
 
-/// A readable transcript of a conversation: who said what and when, and for each message who it
+/// The patients a conversation was about, one line per tie, oldest first: "About: SMITH, John
+/// — NHS 943 476 5919 — from <time> (tied by <name>) until <time>" ("until now" while current).
+fn about_lines(ties: &[wardline_store::PatientTie], names: &HashMap<String, String>) -> String {
+    let mut out = String::new();
+    for t in ties {
+        let nhs = t.patient.nhs_number.as_ref().map(|n| format!(" — NHS {}", n.grouped())).unwrap_or_default();
+        let until = match &t.ended {
+            Some((_, at)) => at.to_rfc3339(),
+            None => "now".into(),
+        };
+        out.push_str(&format!(
+            "About: {}{nhs} — from {} (tied by {}) until {until}\n",
+            t.patient.name,
+            t.tied_at.to_rfc3339(),
+            name_of(names, t.tied_by.as_str()),
+        ));
+    }
+    out
+}
+
+/// A readable transcript of a conversation (with the patients it was about): who said what and when, and for each message who it
 /// was delivered to and when, who read it and when, and who has neither.
 pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<String> {
     if !store.room_exists(room).await? {
@@ -650,7 +673,9 @@ pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<Strin
         .unwrap_or_else(|| room.to_string());
     let members = messaging::current_members(&state);
     let recorded_after = messaging::recorded_after(store).await?;
-    let mut out = format!("Transcript of \"{title}\" ({room})\nAll times UTC.\n\n");
+    let mut out = format!("Transcript of \"{title}\" ({room})\n");
+    out.push_str(&about_lines(&store.room_patient_history(room).await?, &names));
+    out.push_str("All times UTC.\n\n");
     let mut after = wardline_types::StreamPos::ZERO;
     loop {
         let page = store.room_events(room, PosRange::new(after, now), Direction::Forward, 1000).await?;
@@ -904,5 +929,55 @@ mod tests {
         assert_eq!(report.first_disagreement(), Some(3), "{:?}", report.problems);
         assert!(report.problems[0].message.contains("record 3 cannot be read"), "{:?}", report.problems);
         assert_eq!(report.records, 5);
+    }
+}
+
+#[cfg(test)]
+mod about_tests {
+    use ruma::{owned_room_id, owned_user_id};
+    use wardline_types::patient::{NhsNumber, PatientSummary};
+
+    use super::*;
+
+    #[test]
+    fn the_header_names_each_patient_with_the_part_of_the_conversation_about_them() {
+        let patient = |name: &str, nhs: Option<&str>| PatientSummary {
+            id: "p".into(),
+            name: name.into(),
+            birth_date: None,
+            gender: None,
+            nhs_number: nhs.and_then(|n| NhsNumber::parse(n).ok()),
+            hospital_number: None,
+            place: None,
+            encounter: None,
+            restricted: false,
+        };
+        let tie = |version, p, at, ended| wardline_store::PatientTie {
+            room_id: owned_room_id!("!r:x"),
+            version,
+            patient: p,
+            tied_by: owned_user_id!("@ann:x"),
+            tied_at: Timestamp(at),
+            ended,
+        };
+        let names: HashMap<String, String> = [("@ann:x".to_owned(), "Dr Ann".to_owned())].into();
+        let text = about_lines(
+            &[
+                tie(
+                    1,
+                    patient("SMITH, John", Some("9434765919")),
+                    0,
+                    Some((owned_user_id!("@ann:x"), Timestamp(60_000))),
+                ),
+                tie(2, patient("JONES, Mary", None), 60_000, None),
+            ],
+            &names,
+        );
+        assert_eq!(
+            text,
+            "About: SMITH, John — NHS 943 476 5919 — from 1970-01-01T00:00:00.000Z (tied by Dr Ann (@ann:x)) \
+             until 1970-01-01T00:01:00.000Z\n\
+             About: JONES, Mary — from 1970-01-01T00:01:00.000Z (tied by Dr Ann (@ann:x)) until now\n"
+        );
     }
 }

@@ -534,6 +534,15 @@ pub struct EprSettings {
     /// Patient id), `{nhs_number}`, `{mrn}` and `{encounter}` filled in (percent-encoded; an
     /// unknown one empty). A SMART launch URL or the EPR's own deep link. Unset: no link.
     pub launch_url: Option<String>,
+    /// Filing: the largest file (image, document) sent inside a `Communication`, in bytes; a
+    /// larger one is named (type, title, size) with a note that it stays in Wardline.
+    pub max_attachment_bytes: u64,
+    /// Filing: the most entries in one transaction Bundle (Medplum refuses conditional
+    /// transactions of more than 8).
+    pub max_bundle_entries: usize,
+    /// Filing: hours a filing is retried while the record does not answer before it is
+    /// refused (and audited) as never answered.
+    pub give_up_hours: u64,
 }
 
 impl Default for EprSettings {
@@ -546,6 +555,9 @@ impl Default for EprSettings {
             mrn_system: None,
             adt_authority: None,
             launch_url: None,
+            max_attachment_bytes: 10 * 1024 * 1024,
+            max_bundle_entries: 8,
+            give_up_hours: 24,
         }
     }
 }

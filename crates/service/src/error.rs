@@ -136,6 +136,9 @@ pub enum ServiceError {
     /// refused the credentials or the request).
     #[error("{0}")]
     Epr(#[from] crate::patients::EprError),
+    /// The conversation is not about a patient, so it cannot be filed to a record.
+    #[error("{0}")]
+    NoPatient(String),
     /// The storage layer failed.
     #[error("storage failure")]
     Store(#[from] StoreError),

@@ -212,7 +212,12 @@ impl Services {
             Arc::clone(&status),
             Arc::clone(&outbox),
         ));
-        let patients = Arc::new(patients::PatientService::new(&core, Arc::clone(&rooms), &config.epr)?);
+        let patients = Arc::new(patients::PatientService::new(
+            &core,
+            Arc::clone(&rooms),
+            (timeline.clone(), Arc::clone(&media)),
+            &config.epr,
+        )?);
         let health = Arc::new(health::HealthService::new(Arc::clone(&store), audit.clone()));
         Ok(Self {
             config: Arc::new(config),
@@ -289,7 +294,7 @@ impl Services {
 
     /// Background work: expiring typing notifications and presence, applying the rota, ending
     /// do-not-disturb and copying messages to covers, escalating, pushing, reporting to hospital
-    /// systems. Runs until the task is dropped.
+    /// systems, filing to the patient record. Runs until the task is dropped.
     pub async fn run_background(self) {
         tokio::join!(
             Arc::clone(&self.presence).run_sweeper(),
@@ -300,7 +305,8 @@ impl Services {
             Arc::clone(&self.escalation).run_escalations(),
             Arc::clone(&self.alarms).run_alarms(),
             Arc::clone(&self.pushers).run_push(),
-            Arc::clone(&self.outbox).run_integration_outbox()
+            Arc::clone(&self.outbox).run_integration_outbox(),
+            Arc::clone(&self.patients).run_filings()
         );
     }
 

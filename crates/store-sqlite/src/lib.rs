@@ -18,6 +18,7 @@ mod deadlines;
 mod deliveries;
 mod dnd;
 mod escalation;
+mod filings;
 mod integrations;
 mod media;
 mod mfa;

@@ -39,6 +39,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0030_hl7_status.sql"),
     include_str!("../migrations/0031_alert_topics.sql"),
     include_str!("../migrations/0032_patient_context.sql"),
+    include_str!("../migrations/0033_record_filings.sql"),
 ];
 
 /// The schema version this build writes.

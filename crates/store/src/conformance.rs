@@ -36,6 +36,7 @@ mod broadcast;
 mod device_lists;
 mod dnd;
 mod escalation;
+mod filings;
 mod integrations;
 mod outbox;
 mod patient_context;
@@ -92,6 +93,7 @@ pub async fn run_all<S: Store, F: Fn() -> StoreResult<S>>(open: F) -> StoreResul
     outbox::hl7_reports(&store).await?;
     topics::topics(&store).await?;
     patient_context::patient_context(&store).await?;
+    filings::filings(&store).await?;
     let before = store.current_pos();
     drop(store);
     let reopened = open()?;

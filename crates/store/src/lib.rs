@@ -14,6 +14,7 @@ mod deadlines;
 mod dnd;
 mod error;
 mod escalation;
+mod filings;
 mod integrations;
 mod observer;
 mod outbox;
@@ -44,6 +45,7 @@ pub use deadlines::{AnswerDeadline, DeadlineEnd, DeadlineStore};
 pub use dnd::{CursorStore, DndRefusal, DndStore, NewDnd};
 pub use error::StoreError;
 pub use escalation::{Escalation, EscalationEnd, EscalationStore, NewEscalation, StepRecord};
+pub use filings::{FiledEvent, FiledStatus, Filing, FilingStore, NewFiling};
 pub use integrations::{Integration, IntegrationKey, IntegrationStore, KEY_TOUCH_INTERVAL_MS, NewIntegration};
 pub use observer::{NoObserver, WriteObserver};
 pub use outbox::{IntegrationOutboxStore, NewReport, Report, ReportChannel, ReportOutcome, ReportQuery, Webhook};
@@ -490,6 +492,7 @@ pub trait Store:
     + WctpStore
     + TopicStore
     + PatientContextStore
+    + FilingStore
 {
     /// The latest committed stream position.
     fn current_pos(&self) -> StreamPos;

@@ -172,11 +172,16 @@ pub enum AuditAction {
     /// patient (the EPR's patient id and where they read it, in the detail).
     #[serde(rename = "patient.read")]
     PatientRead,
+    /// Writing a conversation back to the patient's record: a filing asked for (its id and how
+    /// many messages), filed (the record's resource ids), refused by the record (its reason),
+    /// given up on, or refused to someone not in the conversation. Never the messages' text.
+    #[serde(rename = "record.filing")]
+    RecordFiling,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 40] = [
+    pub const ALL: [Self; 41] = [
         Self::Login,
         Self::LoginFailed,
         Self::LoginMfa,
@@ -217,6 +222,7 @@ impl AuditAction {
         Self::PatientLookup,
         Self::PatientContext,
         Self::PatientRead,
+        Self::RecordFiling,
     ];
 
     /// The stable name, as stored, exported and hashed.
@@ -263,6 +269,7 @@ impl AuditAction {
             Self::PatientLookup => "patient.lookup",
             Self::PatientContext => "patient.context",
             Self::PatientRead => "patient.read",
+            Self::RecordFiling => "record.filing",
         }
     }
 

@@ -63,11 +63,23 @@ impl PatientService {
     /// refusal (`patient.context`, denied, saying what was asked: `what`) and refuses with
     /// `403`.
     pub(super) async fn require_member(&self, actor: &Actor, room: &RoomId, what: &str) -> ServiceResult<()> {
+        self.require_member_for(actor, room, AuditAction::PatientContext, what).await
+    }
+
+    /// [`Self::require_member`], a refusal recorded under `action` (`record.filing` for
+    /// filing to the record).
+    pub(super) async fn require_member_for(
+        &self,
+        actor: &Actor,
+        room: &RoomId,
+        action: AuditAction,
+        what: &str,
+    ) -> ServiceResult<()> {
         let user = &actor.user_id;
         if self.rooms.with_state(room, |s| may_see_patient(s, user)).await? {
             return Ok(());
         }
-        let mut r = self.entry(actor, AuditAction::PatientContext, Outcome::Denied, Some(room));
+        let mut r = self.entry(actor, action, Outcome::Denied, Some(room));
         r.detail = Some(format!("refused {what}: not joined"));
         self.audit.record(r)?;
         Err(ServiceError::forbidden(NOT_IN_CONVERSATION))

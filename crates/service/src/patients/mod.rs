@@ -7,7 +7,9 @@
 //! - `context.rs`: tying a conversation to a patient, untying it, its banner, and the
 //!   conversations about a patient;
 //! - `access.rs`: the one check of who may see a conversation's patient;
-//! - `launch.rs`: "Open in the EPR", the configured link with the patient's ids filled in.
+//! - `launch.rs`: "Open in the EPR", the configured link with the patient's ids filled in;
+//! - `filing/`: writing a conversation's messages (and its transcript) back to the patient's
+//!   record, stored first and sent by a background task.
 //!
 //! **Invariant:** every read of a patient, from the EPR or from a conversation's tie, is in the
 //! audit trail (`patient.lookup`, `patient.context`), and so is every refusal of one. A record
@@ -21,6 +23,7 @@
 mod access;
 mod context;
 pub mod epr;
+pub mod filing;
 mod launch;
 pub mod record;
 mod search;
@@ -40,8 +43,10 @@ pub use search::{PatientSearch, SearchPurpose};
 use crate::audit::{Actor, AuditService};
 use crate::config::EprSettings;
 use crate::core::Core;
+use crate::media::MediaService;
 use crate::ratelimit::RateLimiter;
 use crate::rooms::RoomService;
+use crate::timeline::TimelineService;
 use crate::{ServiceError, ServiceResult};
 
 /// Patients: finding them in the EPR, and the conversations about them.
@@ -58,6 +63,24 @@ pub struct PatientService {
     adt_authority: Option<String>,
     /// The "Open in the EPR" template, if any.
     launch_url: Option<String>,
+    /// Reading what is filed as its requester may see it.
+    timeline: TimelineService,
+    /// Reading the files of what is filed.
+    media: Arc<MediaService>,
+    /// Names the identifier systems of what is filed.
+    server_name: ruma::OwnedServerName,
+    /// Filing's limits.
+    filing: FilingLimits,
+    /// Woken when a filing is asked for.
+    filing_wake: tokio::sync::Notify,
+}
+
+/// Filing's settings, from `[epr]`.
+#[derive(Debug, Clone, Copy)]
+struct FilingLimits {
+    max_attachment_bytes: u64,
+    max_bundle_entries: usize,
+    give_up_hours: u64,
 }
 
 impl std::fmt::Debug for PatientService {
@@ -72,7 +95,12 @@ impl PatientService {
     /// # Errors
     /// Settings that cannot work (see [`EprClient::from_settings`]), as an invalid parameter
     /// naming the setting, so the server refuses to start with them.
-    pub fn new(core: &Core, rooms: Arc<RoomService>, settings: &EprSettings) -> ServiceResult<Self> {
+    pub fn new(
+        core: &Core,
+        rooms: Arc<RoomService>,
+        (timeline, media): (TimelineService, Arc<MediaService>),
+        settings: &EprSettings,
+    ) -> ServiceResult<Self> {
         let epr = EprClient::from_settings(settings, Arc::clone(&core.clock)).map_err(ServiceError::invalid)?;
         let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
         if let Some(t) = set(&settings.launch_url) {
@@ -88,6 +116,15 @@ impl PatientService {
             mrn_system: set(&settings.mrn_system),
             adt_authority: set(&settings.adt_authority),
             launch_url: set(&settings.launch_url),
+            timeline,
+            media,
+            server_name: core.server_name.clone(),
+            filing: FilingLimits {
+                max_attachment_bytes: settings.max_attachment_bytes,
+                max_bundle_entries: settings.max_bundle_entries.max(1),
+                give_up_hours: settings.give_up_hours.max(1),
+            },
+            filing_wake: tokio::sync::Notify::new(),
         })
     }
 

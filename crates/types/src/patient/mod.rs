@@ -5,6 +5,7 @@
 //! (checked before any query is made), by hospital number, or by family name with date of
 //! birth. There is no search by partial name alone, so nobody browses the hospital's patients.
 
+pub mod filing;
 mod nhs_number;
 
 use serde::{Deserialize, Serialize};

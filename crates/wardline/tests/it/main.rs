@@ -22,6 +22,7 @@ mod device_lists;
 mod dnd;
 mod edge;
 mod escalation;
+mod filing;
 mod first_day;
 mod first_sign_in;
 mod health;

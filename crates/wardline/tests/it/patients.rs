@@ -25,7 +25,7 @@ const NHS_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
 const LAUNCH: &str = "https://epr.example/launch?patient={patient}&nhs={nhs_number}&enc={encounter}";
 
 /// The test FHIR server (`tests/fhir-server/server.mjs`), stopped when dropped.
-struct Fhir {
+pub struct Fhir {
     child: Child,
     port: u16,
     http: reqwest::Client,
@@ -37,7 +37,7 @@ impl Fhir {
     }
 
     /// Starts it with these options (`--token T`, `--smart --jwks FILE`).
-    fn start(args: &[&str]) -> Self {
+    pub fn start(args: &[&str]) -> Self {
         let dir = Self::dir();
         assert!(
             dir.join("node_modules/@medplum/fhir-router").is_dir(),
@@ -63,15 +63,15 @@ impl Fhir {
         Self { child, port, http: reqwest::Client::new() }
     }
 
-    fn origin(&self) -> String {
+    pub fn origin(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn base(&self) -> String {
+    pub fn base(&self) -> String {
         format!("{}/fhir/R4", self.origin())
     }
 
-    async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut req = self.http.request(method, format!("{}/_test/{path}", self.origin()));
         if let Some(b) = body {
             req = req.json(&b);
@@ -83,20 +83,20 @@ impl Fhir {
         v
     }
 
-    async fn seed(&self, resources: Value) {
+    pub async fn seed(&self, resources: Value) {
         self.control(reqwest::Method::POST, "seed", Some(resources)).await;
     }
 
     /// The FHIR and token requests it received since the log was last cleared.
-    async fn requests(&self) -> Vec<Value> {
+    pub async fn requests(&self) -> Vec<Value> {
         self.control(reqwest::Method::GET, "requests", None).await.as_array().cloned().unwrap_or_default()
     }
 
-    async fn clear_requests(&self) {
+    pub async fn clear_requests(&self) {
         self.control(reqwest::Method::DELETE, "requests", None).await;
     }
 
-    async fn post(&self, path: &str) {
+    pub async fn post(&self, path: &str) {
         self.control(reqwest::Method::POST, path, Some(json!({}))).await;
     }
 }
@@ -132,7 +132,7 @@ fn decode(s: &str) -> String {
 
 /// Wardline's settings for this EPR (with ADT placing patients by `HOSP` hospital numbers),
 /// plus `extra`.
-fn epr_env(fhir: &Fhir, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub fn epr_env(fhir: &Fhir, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env = vec![
         ("WARDLINE_EPR__BASE_URL".to_owned(), fhir.base()),
         ("WARDLINE_EPR__MRN_SYSTEM".to_owned(), MRN_SYSTEM.to_owned()),
@@ -144,7 +144,7 @@ fn epr_env(fhir: &Fhir, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     env
 }
 
-fn start(env: &[(String, String)]) -> Server {
+pub fn start(env: &[(String, String)]) -> Server {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     Server::start_with_env(&env)
 }
@@ -158,7 +158,7 @@ fn patient(id: &str, nhs: &str, mrn: &str, family: &str, given: &str, born: &str
 
 /// John Smith (in Ward 7, bay 2 bed 12, by his EPR encounter, whose Locations are named only
 /// by reference) and Mary Jones (in Ward 3 by her EPR encounter; the ADT feed says otherwise).
-async fn seed_smith_and_jones(fhir: &Fhir) {
+pub async fn seed_smith_and_jones(fhir: &Fhir) {
     let location = |id: &str, name: &str, kind: &str| {
         json!({"resourceType": "Location", "id": id, "name": name, "status": "active",
             "physicalType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": kind}]}})
@@ -194,7 +194,7 @@ async fn seed_smith_and_jones(fhir: &Fhir) {
 
 /// The server's audit trail, once it holds a record `want` accepts (records are stored in
 /// batches, a moment after the request).
-fn trail_until(s: &Server, what: &str, want: impl Fn(&Value) -> bool) -> Vec<Value> {
+pub fn trail_until(s: &Server, what: &str, want: impl Fn(&Value) -> bool) -> Vec<Value> {
     for _ in 0..100 {
         let (ok, out, err) = cli(&s.data_dir, &["audit", "export"], None);
         assert!(ok, "{err}");
@@ -207,11 +207,11 @@ fn trail_until(s: &Server, what: &str, want: impl Fn(&Value) -> bool) -> Vec<Val
     panic!("the audit trail never held {what}");
 }
 
-fn of<'a>(records: &'a [Value], action: &str) -> Vec<&'a Value> {
+pub fn of<'a>(records: &'a [Value], action: &str) -> Vec<&'a Value> {
     records.iter().filter(|r| r["action"] == action).collect()
 }
 
-fn detail(r: &Value) -> &str {
+pub fn detail(r: &Value) -> &str {
     r["detail"].as_str().unwrap_or_default()
 }
 

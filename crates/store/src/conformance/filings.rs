@@ -1,0 +1,138 @@
+//! Conformance of filings to the patient's record ([`crate::FilingStore`]).
+
+use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
+use wardline_types::Timestamp;
+use wardline_types::patient::PatientSummary;
+use wardline_types::patient::filing::{FILING_ID_BYTES, FilingId, FilingState};
+
+use super::fail;
+use crate::{FiledEvent, FiledStatus, NewFiling, Store, StoreResult};
+
+fn event(id: &str) -> StoreResult<OwnedEventId> {
+    OwnedEventId::try_from(id).map_err(|_| fail("event id"))
+}
+
+fn new(n: u8, room: &OwnedRoomId, at: u64, events: Vec<OwnedEventId>) -> StoreResult<NewFiling> {
+    Ok(NewFiling {
+        id: FilingId::from_bytes(&[n; FILING_ID_BYTES]),
+        room_id: room.clone(),
+        requested_by: OwnedUserId::try_from("@ann:localhost").map_err(|_| fail("user id"))?,
+        requested: Timestamp(at),
+        tie_version: 2,
+        patient: PatientSummary {
+            id: "pat-1".into(),
+            name: "SMITH, John".into(),
+            birth_date: None,
+            gender: None,
+            nhs_number: None,
+            hospital_number: None,
+            place: None,
+            encounter: Some("enc-1".into()),
+            restricted: false,
+        },
+        events,
+        transcript: n.is_multiple_of(2),
+    })
+}
+
+fn filed(e: &OwnedEventId, room: &OwnedRoomId, id: &FilingId, resource: &str, hash: &str, at: u64) -> FiledEvent {
+    FiledEvent {
+        event_id: e.clone(),
+        room_id: room.clone(),
+        filing_id: id.clone(),
+        resource: resource.into(),
+        content_hash: hash.into(),
+        status: FiledStatus::Completed,
+        filed: Timestamp(at),
+    }
+}
+
+/// A filing is kept whole and due at once; one claim at a time within the lease, taken over
+/// after it; a retry counts the attempt and moves the due time; it ends filed (with what the
+/// record holds of each message, replaced by a later filing) or refused, once; a room's filings
+/// newest first.
+pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
+    let room = OwnedRoomId::try_from("!filed:localhost").map_err(|_| fail("room id"))?;
+    let other = OwnedRoomId::try_from("!other-filed:localhost").map_err(|_| fail("room id"))?;
+    let (a, b) = (event("$a+1")?, event("$b")?);
+    check!(s.next_filing_due().await?.is_none(), "nothing due at first");
+
+    let first = s.new_filing(new(1, &room, 1000, vec![a.clone(), b.clone()])?).await?;
+    check!(first.request == new(1, &room, 1000, vec![a.clone(), b.clone()])?, "the request kept whole");
+    check!(
+        first.state == FilingState::Pending && first.attempts == 0 && first.due == Timestamp(1000),
+        "pending, due at once"
+    );
+    check!(first.claimed.is_none() && first.resources.is_empty() && first.finished.is_none(), "nothing yet");
+    let id = first.request.id.clone();
+    check!(s.filing(&id).await? == Some(first.clone()), "read back");
+    check!(s.next_filing_due().await? == Some(Timestamp(1000)), "the next due");
+    check!(s.due_filings(Timestamp(999), Timestamp(0), 10).await?.is_empty(), "not due yet");
+    check!(s.due_filings(Timestamp(1000), Timestamp(0), 10).await? == vec![id.clone()], "due");
+
+    // One claim within the lease.
+    check!(s.claim_filing(&id, Timestamp(1000), Timestamp(0)).await?, "claimed");
+    check!(!s.claim_filing(&id, Timestamp(1001), Timestamp(500)).await?, "held within the lease");
+    check!(s.due_filings(Timestamp(1001), Timestamp(500), 10).await?.is_empty(), "a claimed one is not listed");
+    check!(s.claim_filing(&id, Timestamp(70_000), Timestamp(5000)).await?, "taken over after the lease");
+
+    // A retry.
+    s.retry_filing(&id, Timestamp(80_000), "the record is not answering (HTTP 503)").await?;
+    let retried = s.filing(&id).await?.ok_or_else(|| fail("the filing"))?;
+    check!(
+        retried.attempts == 1 && retried.due == Timestamp(80_000) && retried.claimed.is_none(),
+        "a retry counts and moves the due time"
+    );
+    check!(retried.last_error.as_deref() == Some("the record is not answering (HTTP 503)"), "why");
+    check!(!s.claim_filing(&id, Timestamp(79_999), Timestamp(0)).await?, "not before it is due");
+
+    // Filed, with what the record holds of each message.
+    check!(s.claim_filing(&id, Timestamp(80_000), Timestamp(0)).await?, "claimed again");
+    let rows = vec![
+        filed(&a, &room, &id, "Communication/1", "h1", 80_001),
+        filed(&b, &room, &id, "Communication/2", "h2", 80_001),
+    ];
+    let resources = vec!["Communication/1".to_owned(), "Communication/2".to_owned()];
+    check!(s.finish_filing(&id, resources.clone(), rows.clone(), Timestamp(80_001)).await?, "filed");
+    let done = s.filing(&id).await?.ok_or_else(|| fail("the filing"))?;
+    check!(done.state == FilingState::Filed && done.attempts == 2, "filed, two attempts");
+    check!(done.resources == resources && done.finished == Some(Timestamp(80_001)), "its resources");
+    check!(done.last_error.is_none() && done.claimed.is_none(), "no error, no claim");
+    check!(!s.finish_filing(&id, vec![], vec![], Timestamp(90_000)).await?, "ends once");
+    check!(!s.refuse_filing(&id, "late", Timestamp(90_000)).await?, "a filed one cannot be refused");
+    check!(!s.claim_filing(&id, Timestamp(90_000), Timestamp(0)).await?, "a filed one cannot be claimed");
+    check!(s.filed_events(&room).await? == rows, "what the record holds");
+    check!(s.next_filing_due().await?.is_none(), "nothing pending");
+
+    // Filed again: the message's row is replaced.
+    let again = s.new_filing(new(2, &room, 2000, vec![a.clone()])?).await?;
+    let id2 = again.request.id.clone();
+    check!(s.claim_filing(&id2, Timestamp(100_000), Timestamp(0)).await?, "claimed");
+    let mut row = filed(&a, &room, &id2, "Communication/1", "h1-edited", 100_001);
+    row.status = FiledStatus::EnteredInError;
+    check!(
+        s.finish_filing(&id2, vec!["Communication/1".into()], vec![row.clone()], Timestamp(100_001)).await?,
+        "filed"
+    );
+    let held = s.filed_events(&room).await?;
+    check!(held.len() == 2, "one row per message");
+    check!(held.contains(&row), "replaced by the later filing");
+    check!(held.iter().any(|e| e.event_id == b && e.content_hash == "h2"), "the other kept");
+
+    // Refused.
+    let third = s.new_filing(new(3, &other, 3000, vec![b.clone()])?).await?;
+    let id3 = third.request.id.clone();
+    check!(s.refuse_filing(&id3, "Patient is deceased", Timestamp(3001)).await?, "refused");
+    let refused = s.filing(&id3).await?.ok_or_else(|| fail("the filing"))?;
+    check!(
+        refused.state == FilingState::Refused && refused.last_error.as_deref() == Some("Patient is deceased"),
+        "why"
+    );
+    check!(s.filed_events(&other).await?.is_empty(), "nothing held for a refused filing");
+
+    // A room's filings, newest first.
+    let listed: Vec<FilingId> = s.room_filings(&room, 10).await?.into_iter().map(|f| f.request.id).collect();
+    check!(listed == vec![id2.clone(), id.clone()], "newest first, only the room's");
+    check!(s.room_filings(&room, 1).await?.len() == 1, "the limit");
+    Ok(())
+}

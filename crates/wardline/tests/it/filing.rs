@@ -1,0 +1,291 @@
+//! Filing conversations to the patient's record through the whole server, against the real
+//! FHIR test server (`tests/fhir-server/`): messages (a reply, an image) filed once as
+//! Communications and found by their identifier; filing again updates and never duplicates; an
+//! edit shows as changed and is filed as a new version; a deletion is filed as entered in
+//! error; a transcript is a DocumentReference; the record down (pending, then filed exactly
+//! once) or refusing (refused with its reason); only members file or read filings; a
+//! conversation about nobody cannot be filed; and the audit trail, which never holds text.
+
+use serde_json::{Value, json};
+
+use crate::harness::{Client, enc, get_until};
+use crate::patients::{Fhir, detail, epr_env, of, seed_smith_and_jones, start, trail_until};
+
+const SYSTEM: &str = "urn:wardline:localhost:event";
+
+fn filings_path(room: &str) -> String {
+    format!("/_wardline/client/v1/rooms/{}/filings", enc(room))
+}
+
+/// The Communications the record holds for a message, by its identifier.
+async fn held(fhir: &Fhir, event_id: &str) -> Vec<Value> {
+    let url = format!("{}/Communication?identifier={}", fhir.base(), enc(&format!("{SYSTEM}|{event_id}")));
+    let v: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    v["entry"].as_array().cloned().unwrap_or_default().into_iter().map(|e| e["resource"].clone()).collect()
+}
+
+async fn the_one(fhir: &Fhir, event_id: &str) -> Value {
+    let found = held(fhir, event_id).await;
+    assert_eq!(found.len(), 1, "exactly one Communication for {event_id}: {found:?}");
+    found[0].clone()
+}
+
+async fn versions(fhir: &Fhir, resource: &str) -> usize {
+    let v: Value = reqwest::get(format!("{}/{resource}/_history", fhir.base())).await.unwrap().json().await.unwrap();
+    v["entry"].as_array().map_or(0, Vec::len)
+}
+
+/// Files these messages; the filing's id.
+async fn file(c: &Client, room: &str, body: Value) -> String {
+    let (st, b) = c.post(&filings_path(room), body).await;
+    assert_eq!(st, 202, "{b}");
+    b["filing_id"].as_str().unwrap().to_owned()
+}
+
+/// The status once `filing` has left pending.
+async fn settled(c: &Client, room: &str, filing: &str) -> Value {
+    let id = filing.to_owned();
+    get_until(c, &filings_path(room), "settled", move |v| {
+        v["filings"].as_array().unwrap().iter().any(|f| f["filing_id"] == id.as_str() && f["state"] != "pending")
+    })
+    .await
+}
+
+fn filing_of<'a>(status: &'a Value, filing: &str) -> &'a Value {
+    status["filings"].as_array().unwrap().iter().find(|f| f["filing_id"] == filing).unwrap()
+}
+
+/// Ann and Bob in a conversation about John Smith.
+async fn tied_conversation(s: &crate::harness::Server) -> (Client, Client, String) {
+    let ann = s.user("ann").await;
+    let bob = s.user("bob").await;
+    let room = ann.room_with(&[&bob]).await;
+    let (st, b) =
+        ann.put(&format!("/_wardline/client/v1/rooms/{}/patient", enc(&room)), json!({"patient": "pat-1"})).await;
+    assert_eq!(st, 200, "{b}");
+    (ann, bob, room)
+}
+
+#[tokio::test]
+async fn messages_are_filed_once_updated_when_edited_and_entered_in_error_when_deleted() {
+    let fhir = Fhir::start(&[]);
+    seed_smith_and_jones(&fhir).await;
+    let s = start(&epr_env(&fhir, &[]));
+    let (ann, bob, room) = tied_conversation(&s).await;
+
+    let m1 =
+        ann.sent_event(&room, "m.room.message", "t1", json!({"msgtype": "m.text", "body": "K+ 6.8 on the gas"})).await;
+    let m2 = bob
+        .sent_event(
+            &room,
+            "m.room.message",
+            "t2",
+            json!({"msgtype": "m.text", "body": "Repeat it, I'm coming",
+                   "m.relates_to": {"m.in_reply_to": {"event_id": m1}}}),
+        )
+        .await;
+    let png = {
+        let img = image::RgbImage::from_pixel(4, 3, image::Rgb([200, 30, 30]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let (st, up) = ann.upload(png.clone(), "image/png", "wound.png").await;
+    assert_eq!(st, 200, "{up}");
+    let m3 = ann
+        .sent_event(
+            &room,
+            "m.room.message",
+            "t3",
+            json!({"msgtype": "m.image", "body": "wound.png", "url": up["content_uri"],
+                   "info": {"mimetype": "image/png", "size": png.len(), "w": 4, "h": 3}}),
+        )
+        .await;
+
+    let filing = file(&ann, &room, json!({"event_ids": [m1, m2, m3], "transcript": true})).await;
+    assert!(filing.starts_with("fl_"), "{filing}");
+    let status = settled(&ann, &room, &filing).await;
+    let f = filing_of(&status, &filing);
+    assert_eq!(f["state"], "filed", "{status}");
+    assert_eq!((f["event_count"].as_u64(), f["transcript"].as_bool()), (Some(3), Some(true)));
+    assert_eq!(f["requested_by"], "@ann:localhost");
+    let resources: Vec<&str> = f["resources"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert_eq!(resources.iter().filter(|r| r.starts_with("Communication/")).count(), 3, "{resources:?}");
+    assert_eq!(resources.iter().filter(|r| r.starts_with("DocumentReference/")).count(), 1, "{resources:?}");
+    for m in [&m1, &m2, &m3] {
+        let e = &status["events"][m.as_str()];
+        assert_eq!(e["state"], "filed", "{m}: {status}");
+        assert!(e["resource"].as_str().unwrap().starts_with("Communication/"), "{e}");
+    }
+
+    // In the record: each message once, about the patient, from its sender to the others.
+    let c1 = the_one(&fhir, &m1).await;
+    assert_eq!(c1["status"], "completed");
+    assert_eq!(c1["subject"]["reference"], "Patient/pat-1");
+    assert_eq!(c1["encounter"]["reference"], "Encounter/enc-1");
+    assert_eq!(c1["payload"][0]["contentString"], "K+ 6.8 on the gas");
+    assert_eq!(c1["sender"]["identifier"]["value"], "@ann:localhost");
+    assert_eq!(c1["recipient"][0]["identifier"]["value"], "@bob:localhost");
+    let c2 = the_one(&fhir, &m2).await;
+    assert_eq!(c2["inResponseTo"][0]["identifier"], json!({"system": SYSTEM, "value": m1}));
+    let c3 = the_one(&fhir, &m3).await;
+    let attached = &c3["payload"][0]["contentAttachment"];
+    assert_eq!((attached["title"].as_str(), attached["contentType"].as_str()), (Some("wound.png"), Some("image/png")));
+    assert_eq!(attached["size"], png.len());
+    use base64::Engine;
+    assert_eq!(attached["data"], base64::engine::general_purpose::STANDARD.encode(&png));
+    let doc_id = resources.iter().find(|r| r.starts_with("DocumentReference/")).unwrap();
+    let doc: Value = reqwest::get(format!("{}/{doc_id}", fhir.base())).await.unwrap().json().await.unwrap();
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(doc["content"][0]["attachment"]["data"].as_str().unwrap())
+        .unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("About: SMITH, John — NHS 943 476 5919 — from "), "{text}");
+    assert!(text.contains("K+ 6.8 on the gas"), "{text}");
+
+    // Filing again updates, never duplicates.
+    let again = file(&ann, &room, json!({"event_ids": [m1, m2, m3]})).await;
+    assert_eq!(filing_of(&settled(&ann, &room, &again).await, &again)["state"], "filed");
+    for m in [&m1, &m2, &m3] {
+        the_one(&fhir, m).await;
+    }
+    let c1_id = format!("Communication/{}", c1["id"].as_str().unwrap());
+    let before = versions(&fhir, &c1_id).await;
+
+    // An edit: changed; filed again, a new version with the new text.
+    ann.sent_event(
+        &room,
+        "m.room.message",
+        "t4",
+        json!({"msgtype": "m.text", "body": "* K+ 6.9 on the gas",
+               "m.new_content": {"msgtype": "m.text", "body": "K+ 6.9 on the gas"},
+               "m.relates_to": {"rel_type": "m.replace", "event_id": m1}}),
+    )
+    .await;
+    let (_, status) = ann.get(&filings_path(&room)).await;
+    assert_eq!(status["events"][m1.as_str()]["state"], "changed", "{status}");
+    assert_eq!(status["events"][m2.as_str()]["state"], "filed", "{status}");
+    let edited = file(&ann, &room, json!({"event_ids": [m1]})).await;
+    let status = settled(&ann, &room, &edited).await;
+    assert_eq!(status["events"][m1.as_str()]["state"], "filed", "{status}");
+    let c1 = the_one(&fhir, &m1).await;
+    assert_eq!(c1["payload"][0]["contentString"], "K+ 6.9 on the gas");
+    assert_eq!(versions(&fhir, &c1_id).await, before + 1, "one more version of the same Communication");
+
+    // A deletion: changed; filed (with everything else) as entered in error, no content.
+    let (st, b) = bob.put(&format!("/_matrix/client/v3/rooms/{}/redact/{}/r1", enc(&room), enc(&m2)), json!({})).await;
+    assert_eq!(st, 200, "{b}");
+    let (_, status) = ann.get(&filings_path(&room)).await;
+    assert_eq!(status["events"][m2.as_str()]["state"], "changed", "{status}");
+    let all = file(&ann, &room, json!({"all": true})).await;
+    let status = settled(&ann, &room, &all).await;
+    assert_eq!(filing_of(&status, &all)["event_count"], 3, "the deleted one is included as it was filed");
+    assert_eq!(status["events"][m2.as_str()]["state"], "entered_in_error", "{status}");
+    let c2 = the_one(&fhir, &m2).await;
+    assert_eq!(c2["status"], "entered-in-error");
+    assert!(c2.get("payload").is_none(), "{c2}");
+
+    // Every conditional URL sent the event id percent-encoded.
+    let sent: Vec<Value> = fhir.requests().await;
+    for r in sent.iter().filter(|r| r["method"] == "POST" && r["url"].as_str().unwrap().ends_with("/fhir/R4")) {
+        for e in r["body"]["entry"].as_array().unwrap() {
+            let url = e["request"]["url"].as_str().unwrap();
+            assert!(url.contains("?identifier=urn%3Awardline%3Alocalhost%3A"), "{url}");
+            assert!(!url.contains('+') && !url.contains('|'), "{url}");
+        }
+    }
+
+    // The trail: requested and filed, with resource ids; never the messages' text.
+    let trail = trail_until(&s, "the last filing", |r| {
+        r["action"] == "record.filing" && detail(r).contains(&format!("filed filing={all}"))
+    });
+    let filings = of(&trail, "record.filing");
+    assert!(filings.iter().any(|r| detail(r).starts_with(&format!("requested filing={filing}"))), "{filings:?}");
+    assert!(
+        filings
+            .iter()
+            .any(|r| detail(r).contains(&format!("filed filing={filing}"))
+                && detail(r).contains("resources=Communication/")),
+        "{filings:?}"
+    );
+    for r in &filings {
+        assert!(!detail(r).contains("K+"), "no message text in the trail: {r}");
+    }
+}
+
+#[tokio::test]
+async fn the_record_down_or_refusing_and_who_may_file() {
+    let fhir = Fhir::start(&[]);
+    seed_smith_and_jones(&fhir).await;
+    let s = start(&epr_env(&fhir, &[]));
+    let (ann, _bob, room) = tied_conversation(&s).await;
+    let m1 = ann.sent_event(&room, "m.room.message", "t1", json!({"msgtype": "m.text", "body": "Sats 88%"})).await;
+
+    // Down: accepted, waiting with the reason; back up, filed exactly once.
+    fhir.post("down").await;
+    let filing = file(&ann, &room, json!({"event_ids": [m1]})).await;
+    let id = filing.clone();
+    let status = get_until(&ann, &filings_path(&room), "retrying", move |v| {
+        v["filings"].as_array().unwrap().iter().any(|f| f["filing_id"] == id.as_str() && !f["last_error"].is_null())
+    })
+    .await;
+    let f = filing_of(&status, &filing);
+    assert_eq!(f["state"], "pending", "{f}");
+    assert!(f["last_error"].as_str().unwrap().contains("not answering"), "{f}");
+    assert!(f["attempts"].as_u64().unwrap() >= 1, "{f}");
+    fhir.post("up").await;
+    let status = settled(&ann, &room, &filing).await;
+    assert_eq!(filing_of(&status, &filing)["state"], "filed", "{status}");
+    the_one(&fhir, &m1).await;
+
+    // Refused by the record: refused, with its reason, never tried again.
+    fhir.control(
+        reqwest::Method::POST,
+        "reject",
+        Some(json!({"resourceType": "Communication", "reason": "Patient record is locked"})),
+    )
+    .await;
+    let m2 = ann.sent_event(&room, "m.room.message", "t2", json!({"msgtype": "m.text", "body": "Call ITU"})).await;
+    let refused = file(&ann, &room, json!({"event_ids": [m2]})).await;
+    let status = settled(&ann, &room, &refused).await;
+    let f = filing_of(&status, &refused);
+    assert_eq!(f["state"], "refused", "{f}");
+    assert!(f["last_error"].as_str().unwrap().contains("Patient record is locked"), "{f}");
+    assert!(held(&fhir, &m2).await.is_empty());
+
+    // Not a member (whether or not the conversation exists): refused, and audited.
+    let eve = s.user("eve").await;
+    for r in [room.as_str(), "!nowhere:localhost"] {
+        let (st, b) = eve.post(&filings_path(r), json!({"event_ids": [m1]})).await;
+        assert_eq!((st, b["errcode"].as_str()), (403, Some("M_FORBIDDEN")), "{b}");
+        let (st, b) = eve.get(&filings_path(r)).await;
+        assert_eq!(st, 403, "{b}");
+    }
+    // Bad requests: another conversation's message, neither or both ways, too many.
+    let other = ann.create_room(json!({"name": "Other"})).await;
+    let elsewhere = ann.sent_event(&other, "m.room.message", "o1", json!({"msgtype": "m.text", "body": "x"})).await;
+    let (st, b) = ann.post(&filings_path(&room), json!({"event_ids": [elsewhere]})).await;
+    assert_eq!(st, 404, "{b}");
+    for bad in [json!({}), json!({"event_ids": [m1], "all": true}), json!({"event_ids": [m1], "extra": 1})] {
+        let (st, b) = ann.post(&filings_path(&room), bad.clone()).await;
+        assert_eq!(st, 400, "{bad}: {b}");
+    }
+    let many: Vec<String> = (0..201).map(|i| format!("$e{i}")).collect();
+    let (st, b) = ann.post(&filings_path(&room), json!({"event_ids": many})).await;
+    assert_eq!(st, 400, "{b}");
+
+    // A conversation about nobody.
+    let (st, b) = ann.post(&filings_path(&other), json!({"event_ids": [elsewhere]})).await;
+    assert_eq!((st, b["errcode"].as_str()), (409, Some("ORG.WARDLINE.NO_PATIENT")), "{b}");
+
+    let trail = trail_until(&s, "the refusal", |r| {
+        r["action"] == "record.filing" && r["actor"] == "@eve:localhost" && r["outcome"] == "denied"
+    });
+    let filings = of(&trail, "record.filing");
+    assert!(
+        filings
+            .iter()
+            .any(|r| r["outcome"] == "failure" && detail(r).starts_with("refused") && detail(r).contains(&refused)),
+        "{filings:?}"
+    );
+}
