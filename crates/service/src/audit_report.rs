@@ -654,8 +654,31 @@ fn about_lines(ties: &[wardline_store::PatientTie], names: &HashMap<String, Stri
 }
 
 /// A readable transcript of a conversation (with the patients it was about): who said what and when, and for each message who it
-/// was delivered to and when, who read it and when, and who has neither.
+/// was delivered to and when, who read it and when, and who has neither. For investigations: a
+/// deleted message's original and every version of an edited one are in it.
 pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<String> {
+    transcript_of(store, room, None).await
+}
+
+/// The transcript filed to a patient's record: only the part of the conversation said while
+/// it was about this patient (`tie`), up to `until` (when the filing was asked for); the header
+/// names only this patient; a deleted message appears only as deleted, never its text, and an
+/// edited one with its versions as its readers saw them.
+pub async fn transcript_for_record(
+    store: &dyn Store,
+    room: &RoomId,
+    tie: &wardline_store::PatientTie,
+    until: Timestamp,
+) -> ServiceResult<String> {
+    let end = tie.ended.as_ref().map_or(until, |(_, at)| (*at).min(until));
+    transcript_of(store, room, Some((tie, end))).await
+}
+
+async fn transcript_of(
+    store: &dyn Store,
+    room: &RoomId,
+    record: Option<(&wardline_store::PatientTie, Timestamp)>,
+) -> ServiceResult<String> {
     if !store.room_exists(room).await? {
         return Err(ServiceError::not_found("no such room"));
     }
@@ -674,7 +697,10 @@ pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<Strin
     let members = messaging::current_members(&state);
     let recorded_after = messaging::recorded_after(store).await?;
     let mut out = format!("Transcript of \"{title}\" ({room})\n");
-    out.push_str(&about_lines(&store.room_patient_history(room).await?, &names));
+    match record {
+        Some((tie, _)) => out.push_str(&about_lines(std::slice::from_ref(tie), &names)),
+        None => out.push_str(&about_lines(&store.room_patient_history(room).await?, &names)),
+    }
     out.push_str("All times UTC.\n\n");
     let mut after = wardline_types::StreamPos::ZERO;
     loop {
@@ -686,20 +712,27 @@ pub async fn transcript(store: &dyn Store, room: &RoomId) -> ServiceResult<Strin
             messaging::load_facts(store, room, &messages, members.clone(), recorded_after).await?;
         let edits = edits::of(store, &page, now).await?;
         for e in &page {
+            if let Some((tie, end)) = record
+                && (e.event.origin_server_ts < tie.tied_at || e.event.origin_server_ts > end)
+            {
+                continue;
+            }
             let placement = edits::placement(store, e).await?;
             if placement == edits::Placement::UnderOriginal {
                 continue;
             }
             let original = match &e.redacted_because {
-                Some(_) => store.original_content(&e.event.event_id).await?,
-                None => None,
+                Some(_) if record.is_none() => store.original_content(&e.event.event_id).await?,
+                _ => None,
             };
             let Some(line) = describe(e, original.as_ref(), &names) else { continue };
             out.push_str(&format!("{}  {line}\n", e.event.origin_server_ts.to_rfc3339()));
             if let edits::Placement::InvalidEdit(why) = placement {
                 out.push_str(&format!("    (not a valid edit of an earlier message, so it changed nothing: {why})\n"));
             }
-            out.push_str(&edits::lines(edits.get(&e.event.event_id), &names));
+            if record.is_none() || e.redacted_because.is_none() {
+                out.push_str(&edits::lines(edits.get(&e.event.event_id), &names));
+            }
             if messaging::is_message(e) && e.redacted_because.is_none() {
                 let status = messaging::status_of(e, &memberships, &facts, now);
                 out.push_str(&describe_status(&status, &names));

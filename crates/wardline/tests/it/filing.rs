@@ -289,3 +289,56 @@ async fn the_record_down_or_refusing_and_who_may_file() {
         "{filings:?}"
     );
 }
+
+#[tokio::test]
+async fn only_what_was_said_about_a_patient_is_filed_to_their_record_and_a_waiting_filing_never_follows_a_change() {
+    let fhir = Fhir::start(&[]);
+    seed_smith_and_jones(&fhir).await;
+    let s = start(&epr_env(&fhir, &[]));
+    let (ann, _bob, room) = tied_conversation(&s).await;
+    let (_, m1) = ann.send_text(&room, "j1", "John's potassium is 6.1").await;
+    let m1 = m1["event_id"].as_str().unwrap().to_owned();
+    // The conversation is now about Mary: John's message is not hers to file.
+    let tie = format!("/_wardline/client/v1/rooms/{}/patient", enc(&room));
+    assert_eq!(ann.put(&tie, json!({"patient": "pat-2"})).await.0, 200);
+    let (st, b) = ann.post(&filings_path(&room), json!({"event_ids": [m1]})).await;
+    assert_eq!(st, 400, "{b}");
+    let (_, m2) = ann.send_text(&room, "m2", "Mary: for review").await;
+    let m2 = m2["event_id"].as_str().unwrap().to_owned();
+    // "All" files Mary's part only.
+    let all = file(&ann, &room, json!({"all": true, "transcript": true})).await;
+    let status = settled(&ann, &room, &all).await;
+    assert_eq!(filing_of(&status, &all)["state"], "filed", "{status}");
+    assert!(held(&fhir, &m1).await.is_empty(), "John's message never reaches Mary's record");
+    assert_eq!(the_one(&fhir, &m2).await["subject"]["reference"], "Patient/pat-2");
+    // Her transcript names only her and holds only what was said about her.
+    let docs: Value = reqwest::get(format!("{}/DocumentReference", fhir.base())).await.unwrap().json().await.unwrap();
+    let data = docs["entry"][0]["resource"]["content"][0]["attachment"]["data"].as_str().unwrap().to_owned();
+    use base64::Engine;
+    let text = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(data).unwrap()).unwrap();
+    assert!(text.contains("JONES, Mary") && !text.contains("SMITH"), "{text}");
+    assert!(text.contains("for review") && !text.contains("potassium"), "{text}");
+
+    // A filing waiting for the record when the conversation is re-tied is never sent to the
+    // new patient: it is refused, saying why.
+    fhir.post("down").await;
+    let waiting = file(&ann, &room, json!({"event_ids": [m2]})).await;
+    let id = waiting.clone();
+    get_until(&ann, &filings_path(&room), "a first attempt that failed", move |v| {
+        v["filings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["filing_id"] == id.as_str() && f["attempts"].as_u64() >= Some(1))
+    })
+    .await;
+    // The record is back, and before the next attempt (seconds away) the conversation is
+    // re-tied to John.
+    fhir.post("up").await;
+    assert_eq!(ann.put(&tie, json!({"patient": "pat-1"})).await.0, 200);
+    let status = settled(&ann, &room, &waiting).await;
+    let f = filing_of(&status, &waiting);
+    assert_eq!(f["state"], "refused", "{status}");
+    assert!(f["last_error"].as_str().unwrap().contains("no longer about the patient"), "{f}");
+    assert!(held(&fhir, &m2).await.iter().all(|c| c["subject"]["reference"] == "Patient/pat-2"));
+}

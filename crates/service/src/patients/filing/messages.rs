@@ -78,6 +78,9 @@ fn clinical_text(body: &str, request: Option<&Request>) -> String {
     text.strip_suffix(suffix.as_str()).unwrap_or(text).to_owned()
 }
 
+/// How many files' worth (`epr.max_attachment_bytes` each) one filing sends inline at most.
+const INLINE_FILES: u64 = 4;
+
 impl PatientService {
     /// The hash of each of `events` as it is now, edits resolved as `user` sees them.
     pub(super) async fn current_hashes(
@@ -121,6 +124,10 @@ impl PatientService {
         events.sort_by_key(|e| e.stream);
         let bundles = self.timeline.bundles(by, &events, &vis, self.store.current_pos()).await?;
         let mut out = Vec::with_capacity(events.len());
+        // What one filing sends inline at most, whatever its messages: a few files' worth (one
+        // upload named by many messages is not read into memory many times over).
+        let budget = self.filing.max_attachment_bytes.saturating_mul(INLINE_FILES);
+        let mut inline = 0u64;
         for e in &events {
             let edit = latest(&bundles, e);
             let sender = people
@@ -132,8 +139,17 @@ impl PatientService {
             let payload = if e.redacted_because.is_some() {
                 Payload::Deleted
             } else {
-                match self.payload(by, shown(e, edit)).await? {
+                match self.payload(by, shown(e, edit), inline < budget).await? {
                     Payload::Text(t) => Payload::Text(clinical_text(&t, request.as_ref())),
+                    Payload::File(mut a) => {
+                        if let Some(d) = &a.data {
+                            inline = inline.saturating_add(d.len() as u64);
+                            if inline > budget {
+                                a.data = None;
+                            }
+                        }
+                        Payload::File(a)
+                    }
                     other => other,
                 }
             };
@@ -154,13 +170,13 @@ impl PatientService {
     }
 
     /// What a message's content says, for the record.
-    async fn payload(&self, by: &UserId, content: &Value) -> ServiceResult<Payload> {
+    async fn payload(&self, by: &UserId, content: &Value, read_files: bool) -> ServiceResult<Payload> {
         let msgtype = content.get("msgtype").and_then(Value::as_str).unwrap_or_default();
         let body = text(content, "body");
         if FILE_MSGTYPES.contains(&msgtype)
             && let Some(mxc) = content.get("url").and_then(Value::as_str).and_then(MxcRef::parse)
         {
-            return Ok(Payload::File(self.attachment(by, content, &mxc).await?));
+            return Ok(Payload::File(self.attachment(by, content, &mxc, read_files).await?));
         }
         if msgtype == "m.location" {
             let geo = text(content, "geo_uri").unwrap_or_default();
@@ -174,8 +190,9 @@ impl PatientService {
     }
 
     /// A message's file: inline when it is at most the configured size, else named only.
-    async fn attachment(&self, by: &UserId, content: &Value, mxc: &MxcRef) -> ServiceResult<Attachment> {
-        let declared = content.pointer("/info/size").and_then(Value::as_u64);
+    async fn attachment(&self, by: &UserId, content: &Value, mxc: &MxcRef, read: bool) -> ServiceResult<Attachment> {
+        // The sender's word for its size, held to what FHIR's `unsignedInt` can say.
+        let declared = content.pointer("/info/size").and_then(Value::as_u64).map(|s| s.min(u64::from(i32::MAX as u32)));
         let mut a = Attachment {
             content_type: text(content.get("info").unwrap_or(&Value::Null), "mimetype")
                 .unwrap_or_else(|| "application/octet-stream".into()),
@@ -183,7 +200,7 @@ impl PatientService {
             size: declared.unwrap_or(0),
             data: None,
         };
-        if declared.is_some_and(|s| s > self.filing.max_attachment_bytes) {
+        if !read || declared.is_some_and(|s| s > self.filing.max_attachment_bytes) {
             return Ok(a);
         }
         let reader = Actor::system(by.to_owned());

@@ -92,9 +92,23 @@ impl PatientService {
             ));
         };
         let vis = self.timeline.visibility(&actor.user_id, room).await?;
+        // Only what was said while the conversation was about this patient goes to their record.
+        let since = tie.tied_at;
         let events = match &request.scope {
-            FilingScope::Events(ids) => self.chosen(room, ids, &vis).await?,
-            FilingScope::All => self.all_visible(room, &vis).await?,
+            FilingScope::Events(ids) => {
+                let chosen = self.chosen(room, ids, &vis).await?;
+                if chosen.iter().any(|e| e.event.origin_server_ts < since) {
+                    return Err(ServiceError::invalid(
+                        "a message chosen was sent before this conversation was about this patient: it is not theirs to file",
+                    ));
+                }
+                chosen
+            }
+            FilingScope::All => {
+                let mut all = self.all_visible(room, &vis).await?;
+                all.retain(|e| e.event.origin_server_ts >= since);
+                all
+            }
         };
         if events.is_empty() && !request.transcript {
             return Err(ServiceError::invalid("there is nothing to file: choose at least one message"));

@@ -124,6 +124,15 @@ impl PatientService {
         let store_err = |e: crate::ServiceError| Attempt::Retry(format!("Wardline could not read the messages: {e}"));
         let epr = self.epr().map_err(Attempt::from)?;
         let room = &filing.request.room_id;
+        // The conversation must still be about the patient it was filed for: a filing waiting
+        // for the record never goes to a patient someone has since said is the wrong one.
+        let current = self.store.room_patient(room).await.map_err(|e| store_err(e.into()))?;
+        if current.as_ref().map(|t| t.version) != Some(filing.request.tie_version) {
+            return Err(Attempt::Refused(
+                "the conversation is no longer about the patient this was to be filed for: nothing was filed".into(),
+            ));
+        }
+        let tie = current.ok_or_else(|| Attempt::Retry("the conversation's patient could not be read".into()))?;
         let people = self.people(room).await.map_err(store_err)?;
         let read = self.read_messages(filing, &people).await.map_err(store_err)?;
         let server_name = self.server_name.as_str();
@@ -155,7 +164,12 @@ impl PatientService {
             })
             .collect();
         if filing.request.transcript {
-            let text = crate::audit_report::transcript(self.store.as_ref(), room).await.map_err(store_err)?;
+            // The record's transcript: this patient's part of the conversation up to the request,
+            // messages as they are now, a deleted one only as deleted.
+            let text =
+                crate::audit_report::transcript_for_record(self.store.as_ref(), room, &tie, filing.request.requested)
+                    .await
+                    .map_err(store_err)?;
             let by = &filing.request.requested_by;
             let author = people
                 .iter()
