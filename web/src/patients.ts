@@ -6,6 +6,7 @@
 // a notification), asked again when the conversation is opened and when the server's notice of
 // a change arrives. A refusal is shown in the server's words, or in words for the EPR failing.
 
+import type { Choosing, FilingView } from "./filing";
 import type { MatrixEvent, Room } from "./mx";
 import { serverMember } from "./priority";
 import { Refused, failure, wardline } from "./roles";
@@ -83,9 +84,18 @@ export interface Patients {
   epr: boolean;
   /** By conversation (room id). */
   rooms: Record<string, RoomPatientView>;
-  /** The patient dialog open in a conversation: finding a patient, or the conversations about its patient. */
-  dialog: { roomId: string; kind: "search" | "rooms" } | null;
+  /**
+   * The patient dialog open in a conversation: finding a patient, the conversations about its
+   * patient, or filing to the record.
+   */
+  dialog: { roomId: string; kind: PatientDialog } | null;
+  /** What the record holds of each conversation's messages, by room id (filing.ts). */
+  filings: Record<string, FilingView>;
+  /** Messages being chosen to file (filing.ts). */
+  choosing: Choosing | null;
 }
+
+export type PatientDialog = "search" | "rooms" | "file";
 
 function update(change: (p: Patients) => Partial<Patients>): void {
   store.update((s) => ({ patients: { ...s.patients, ...change(s.patients) } }));
@@ -317,12 +327,12 @@ export function notePatientEvent(e: MatrixEvent, room: Room): void {
 }
 
 /** Opens a patient dialog in the conversation `roomId` (null: closes it). */
-export function showPatientDialog(roomId: string | null, kind: "search" | "rooms" = "search"): void {
+export function showPatientDialog(roomId: string | null, kind: PatientDialog = "search"): void {
   update(() => ({ dialog: roomId ? { roomId, kind } : null }));
 }
 
 /** Forgets every patient (sign-out). */
 export function forgetPatients(): void {
   asking.clear();
-  store.update({ patients: { epr: true, rooms: {}, dialog: null } });
+  store.update({ patients: { epr: true, rooms: {}, dialog: null, filings: {}, choosing: null } });
 }

@@ -284,7 +284,7 @@ export const initialChatState: Omit<State, "screen"> = {
   incidents: null,
   alarmAdmin: initialAlarmAdmin,
   subscriptions: { topics: null, error: "" },
-  patients: { epr: true, rooms: {}, dialog: null },
+  patients: { epr: true, rooms: {}, dialog: null, filings: {}, choosing: null },
 };
 
 export const store = createStore<State>({ screen: { kind: "loading" }, ...initialChatState });

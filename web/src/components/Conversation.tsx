@@ -1,6 +1,7 @@
 // The open conversation: its header, timeline, who is typing, the composer, and its dialogs:
 // the readers of one of my messages, forwarding a message, the conversation's details; and whom
-// it is about (the patient's banner, finding a patient, the conversations about them).
+// it is about (the patient's banner, finding a patient, the conversations about them, filing
+// to the record and choosing the messages to file).
 
 import { mayWrite } from "../broadcasts";
 import { closeRoom, loadEarlier, otherPerson } from "../conversation";
@@ -11,6 +12,7 @@ import { store, useStore } from "../state";
 import { Composer } from "./Composer";
 import { DetailsDialog } from "./DetailsDialog";
 import { DndNotice } from "./DndNotice";
+import { FileDialog, FilingBar } from "./Filing";
 import { ForwardDialog } from "./ForwardDialog";
 import { IncidentHeader, IncidentTitle } from "./IncidentHeader";
 import { PatientBanner, PatientRooms } from "./PatientBanner";
@@ -79,6 +81,7 @@ export function Conversation({ roomId }: { roomId: string }) {
       )}
       <div class="typing">{typing.length ? `${typing.join(", ")} typing…` : ""}</div>
       <UnheldWarning roomId={roomId} />
+      <FilingBar key={roomId} roomId={roomId} />
       {mayWrite(room) ? (
         <Composer key={roomId} roomId={roomId} />
       ) : (
@@ -89,6 +92,7 @@ export function Conversation({ roomId }: { roomId: string }) {
       {details && <DetailsDialog key={roomId} roomId={roomId} />}
       {patientDialog === "search" && <PatientSearch key={roomId} roomId={roomId} roomName={name} />}
       {patientDialog === "rooms" && <PatientRooms key={roomId} roomId={roomId} />}
+      {patientDialog === "file" && <FileDialog key={roomId} roomId={roomId} />}
     </>
   );
 }

@@ -1,5 +1,6 @@
 // One message: who, whether it mentions me or was forwarded, what it answers, the content (drawn by its kind's renderer), reactions,
-// when, and for my own messages what happened to it; its actions behind "⋯".
+// when, and for my own messages what happened to it; what the patient's record holds of it (and
+// its checkbox while messages are chosen to file); its actions behind "⋯".
 
 import { ALARM, alarmOf } from "../alarms";
 import { discard, FORWARDED, forwardedFrom, retry } from "../compose";
@@ -13,6 +14,7 @@ import { clockTime } from "../time";
 import { CoverLabel, isCoverCopy, withoutCoverLabel } from "./CoverLabel";
 import { memo } from "./memo";
 import { MessageActions, ReplyQuote } from "./MessageExtras";
+import { ChooseBox, FiledBadge } from "./Filing";
 import { EditStatus, MessageStatus } from "./MessageStatus";
 import { PendingDelete } from "./PendingDelete";
 import { Presence } from "./Presence";
@@ -68,6 +70,7 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
       data-seen={!item.mine && item.eventId ? item.eventId : undefined}
       tabIndex={-1}
     >
+      {!system && !shown.redacted && item.eventId && <ChooseBox item={item} />}
       {!item.mine && !alarm && (
         <div class="who">
           <Presence userId={item.sender} />
@@ -93,6 +96,7 @@ export const Message = memo(function Message({ item, found }: { item: TimelineIt
         <View item={shown} />
       </div>
       <Reactions item={item} />
+      {item.eventId && <FiledBadge eventId={item.eventId} />}
       {item.mine && item.eventId && <UnheldNote eventId={item.eventId} />}
       <div class="meta">
         {item.edited && !item.redacted && (item.mine && item.editId ? <EditStatus editId={item.editId} /> : <span class="edited">edited</span>)}

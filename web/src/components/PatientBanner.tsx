@@ -1,6 +1,7 @@
 // The banner of a conversation about a patient, at the top of it: the patient's name (tap: the
 // conversations about this patient), date of birth with age, NHS number and where they are;
-// "Open in the EPR" (their record, in a new tab, when the server gives its link), "Change"
+// "Open in the EPR" (their record, in a new tab, when the server gives its link), "File to
+// record…" and the latest filing's state (Filing.tsx), "Change"
 // (find another patient) and "Remove" (after a confirmation). Asked of the server when the
 // conversation is opened and when the server's notice of a change arrives (patients.ts); kept
 // in memory only. Compact on a phone: one line of facts that wraps, one row of actions.
@@ -25,6 +26,7 @@ import { hasClient, matrix } from "../signedin";
 import { store, useStore } from "../state";
 import { clockTime } from "../time";
 import { Dialog } from "./Dialog";
+import { FilingStatus } from "./Filing";
 import { showToast } from "./Toast";
 
 export function PatientBanner({ roomId }: { roomId: string }) {
@@ -114,7 +116,9 @@ export function PatientBanner({ roomId }: { roomId: string }) {
             Open in the EPR<span class="sr-only"> (opens in a new tab)</span>
           </a>
         )}
-        {/* Filing to the record ("File to record", a later piece of issue 16) goes here, beside Open in the EPR. */}
+        <button type="button" class="plain small" aria-haspopup="dialog" onClick={() => showPatientDialog(roomId, "file")}>
+          File to record…
+        </button>
         <button type="button" class="plain small" aria-haspopup="dialog" onClick={() => showPatientDialog(roomId, "search")}>
           Change
         </button>
@@ -122,6 +126,7 @@ export function PatientBanner({ roomId }: { roomId: string }) {
           Remove
         </button>
       </div>
+      <FilingStatus roomId={roomId} />
       {confirming && (
         <div class="confirm" role="group" aria-label="Remove the patient" ref={confirmRef}>
           <p>Remove {p.name} from this conversation? It will no longer be about a patient.</p>
