@@ -76,6 +76,18 @@ impl ApiError {
     }
 }
 
+/// A JSON request body read into `T`: `M_NOT_JSON` if it is not JSON, `M_BAD_JSON` (with what is
+/// wrong) if it is JSON of another shape.
+///
+/// # Errors
+/// As above.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Err(e) => Err(ApiError::not_json(e.to_string())),
+        Ok(v) => serde_json::from_value(v).map_err(|e| ApiError::bad_json(e.to_string())),
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         use StatusCode as S;

@@ -160,10 +160,7 @@ async fn tie(
     b: Bytes,
 ) -> Result<Response, ApiError> {
     let room = room_id(raw)?;
-    let body: TieBody = match serde_json::from_slice::<Value>(&b) {
-        Err(e) => return Err(ApiError::not_json(e.to_string())),
-        Ok(v) => serde_json::from_value(v).map_err(|e| ApiError::bad_json(e.to_string()))?,
-    };
+    let body: TieBody = crate::error::json_body(&b)?;
     let p = s.patients.tie(&c.actor(), &room, body.patient.trim(), body.encounter.as_deref().map(str::trim)).await?;
     Ok(Json(room_patient_json(&p)).into_response())
 }
@@ -198,10 +195,7 @@ async fn file(
     b: Bytes,
 ) -> Result<Response, ApiError> {
     let room = room_id(raw)?;
-    let body: FileBody = match serde_json::from_slice::<Value>(&b) {
-        Err(e) => return Err(ApiError::not_json(e.to_string())),
-        Ok(v) => serde_json::from_value(v).map_err(|e| ApiError::bad_json(e.to_string()))?,
-    };
+    let body: FileBody = crate::error::json_body(&b)?;
     let scope = match (body.event_ids, body.all) {
         (Some(ids), false) => FilingScope::Events(ids),
         (None, true) => FilingScope::All,

@@ -74,10 +74,7 @@ async fn subscribe(
     b: Bytes,
 ) -> Result<Response, ApiError> {
     let id = topic_id(&raw)?;
-    let body: SubscriptionBody = match serde_json::from_slice::<Value>(&b) {
-        Err(e) => return Err(ApiError::not_json(e.to_string())),
-        Ok(v) => serde_json::from_value(v).map_err(|e| ApiError::bad_json(e.to_string()))?,
-    };
+    let body: SubscriptionBody = crate::error::json_body(&b)?;
     let scopes = body
         .scopes
         .iter()

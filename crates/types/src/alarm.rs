@@ -30,8 +30,6 @@ pub const ALARM_ID_RANDOM_CHARS: usize = 20;
 /// Random bytes an [`AlarmId`] is made from.
 pub const ALARM_ID_BYTES: usize = 13;
 
-const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-
 /// Wardline's id of an alarm: `al_` and 20 characters of lowercase base32 (100 random bits).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -45,27 +43,14 @@ pub struct InvalidAlarmId;
 impl AlarmId {
     /// Validates `s` as an alarm id.
     pub fn parse(s: &str) -> Result<Self, InvalidAlarmId> {
-        let ok = s.strip_prefix("al_").is_some_and(|r| {
-            r.len() == ALARM_ID_RANDOM_CHARS && r.bytes().all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7'))
-        });
+        let ok = s.strip_prefix("al_").is_some_and(|r| crate::random_id::is_base32(r, ALARM_ID_RANDOM_CHARS));
         if ok { Ok(Self(s.to_owned())) } else { Err(InvalidAlarmId) }
     }
 
     /// The id made from `bytes` (random ones, from the caller: this crate does no I/O).
     #[must_use]
     pub fn from_bytes(bytes: &[u8; ALARM_ID_BYTES]) -> Self {
-        let mut bits: u128 = 0;
-        for b in bytes {
-            bits = (bits << 8) | u128::from(*b);
-        }
-        let mut out = String::with_capacity(3 + ALARM_ID_RANDOM_CHARS);
-        out.push_str("al_");
-        for i in 0..ALARM_ID_RANDOM_CHARS {
-            let shift = 5 * (ALARM_ID_RANDOM_CHARS - 1 - i);
-            let index = usize::try_from((bits >> shift) & 31).unwrap_or(0);
-            out.push(char::from(BASE32.get(index).copied().unwrap_or(b'a')));
-        }
-        Self(out)
+        Self(crate::random_id::base32_id("al_", bytes, ALARM_ID_RANDOM_CHARS))
     }
 
     /// The id as text.

@@ -20,6 +20,7 @@ pub mod media;
 pub mod membership;
 pub mod patient;
 pub mod priority;
+mod random_id;
 pub mod redaction;
 pub mod relation;
 pub mod role;

@@ -165,14 +165,7 @@ impl PatientService {
         };
         // Still allowed now that the EPR has answered (they may have left meanwhile).
         self.require_changer(actor, room, "tie").await?;
-        let commit = Commit {
-            store: Arc::clone(&self.store),
-            audit: self.audit.clone(),
-            rooms: Arc::clone(&self.rooms),
-            actor: actor.clone(),
-            room: room.to_owned(),
-            now: self.clock.now(),
-        };
+        let commit = self.commit(actor, room);
         // The write, its audit record and the notice go together even if the request is
         // dropped (the clinician's connection closed): a change is never stored untold.
         let tie = tokio::spawn(commit.tie(patient))
@@ -180,6 +173,18 @@ impl PatientService {
             .map_err(|e| ServiceError::Internal(format!("tying a patient stopped: {e}")))??;
         let launch_url = self.launch_url(&tie.patient);
         Ok(RoomPatient { tie, launch_url })
+    }
+
+    /// A change to `room`'s patient by `actor`, now.
+    fn commit(&self, actor: &Actor, room: &RoomId) -> Commit {
+        Commit {
+            store: Arc::clone(&self.store),
+            audit: self.audit.clone(),
+            rooms: Arc::clone(&self.rooms),
+            actor: actor.clone(),
+            room: room.to_owned(),
+            now: self.clock.now(),
+        }
     }
 
     /// The encounter `id`, read from the EPR and checked to be `patient`'s.
@@ -211,14 +216,7 @@ impl PatientService {
     /// written.
     pub async fn untie(&self, actor: &Actor, room: &RoomId) -> ServiceResult<()> {
         self.require_changer(actor, room, "untie").await?;
-        let commit = Commit {
-            store: Arc::clone(&self.store),
-            audit: self.audit.clone(),
-            rooms: Arc::clone(&self.rooms),
-            actor: actor.clone(),
-            room: room.to_owned(),
-            now: self.clock.now(),
-        };
+        let commit = self.commit(actor, room);
         tokio::spawn(commit.untie())
             .await
             .map_err(|e| ServiceError::Internal(format!("untying a patient stopped: {e}")))?

@@ -12,7 +12,6 @@ pub const MAX_FILING_EVENTS: usize = 200;
 /// Random bytes in a filing id.
 pub const FILING_ID_BYTES: usize = 15;
 const FILING_ID_CHARS: usize = 24;
-const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 /// Wardline's id of a filing: `fl_` and 24 characters of lowercase base32 (120 random bits).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -30,27 +29,14 @@ impl FilingId {
     /// # Errors
     /// [`InvalidFilingId`].
     pub fn parse(s: &str) -> Result<Self, InvalidFilingId> {
-        let ok = s
-            .strip_prefix("fl_")
-            .is_some_and(|r| r.len() == FILING_ID_CHARS && r.bytes().all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7')));
+        let ok = s.strip_prefix("fl_").is_some_and(|r| crate::random_id::is_base32(r, FILING_ID_CHARS));
         if ok { Ok(Self(s.to_owned())) } else { Err(InvalidFilingId) }
     }
 
     /// The id made from `bytes` (random ones, from the caller: this crate does no I/O).
     #[must_use]
     pub fn from_bytes(bytes: &[u8; FILING_ID_BYTES]) -> Self {
-        let mut bits: u128 = 0;
-        for b in bytes {
-            bits = (bits << 8) | u128::from(*b);
-        }
-        let mut out = String::with_capacity(3 + FILING_ID_CHARS);
-        out.push_str("fl_");
-        for i in 0..FILING_ID_CHARS {
-            let shift = 5 * (FILING_ID_CHARS - 1 - i);
-            let index = usize::try_from((bits >> shift) & 31).unwrap_or(0);
-            out.push(char::from(BASE32.get(index).copied().unwrap_or(b'a')));
-        }
-        Self(out)
+        Self(crate::random_id::base32_id("fl_", bytes, FILING_ID_CHARS))
     }
 
     /// The id as text.
