@@ -303,6 +303,15 @@ async fn only_what_was_said_about_a_patient_is_filed_to_their_record_and_a_waiti
     assert_eq!(ann.put(&tie, json!({"patient": "pat-2"})).await.0, 200);
     let (st, b) = ann.post(&filings_path(&room), json!({"event_ids": [m1]})).await;
     assert_eq!(st, 400, "{b}");
+    // Asking to file a message one cannot see is refused, and the trail says so.
+    let (st, b) = ann.post(&filings_path(&room), json!({"event_ids": ["$elsewhere:localhost"]})).await;
+    assert_eq!(st, 404, "{b}");
+    let trail = trail_until(&s, "the refused filing", |r| detail(r).contains("messages not theirs to see"));
+    let refused = of(&trail, "record.filing");
+    assert!(
+        refused.iter().any(|r| r["outcome"] == "denied" && detail(r).contains("messages not theirs")),
+        "{refused:?}"
+    );
     let (_, m2) = ann.send_text(&room, "m2", "Mary: for review").await;
     let m2 = m2["event_id"].as_str().unwrap().to_owned();
     // "All" files Mary's part only.

@@ -255,7 +255,8 @@ fn answer_of(status: u16, body: &[u8]) -> Result<Value, EprError> {
     match status {
         200..=299 => json.ok_or_else(|| EprError::BadAnswer("not JSON".into())),
         401 | 403 => Err(EprError::Credentials(format!("HTTP {status}{}", outcome_suffix(json.as_ref())))),
-        408 | 429 | 500..=599 => Err(EprError::Unavailable(format!("HTTP {status}"))),
+        // 409: a version conflict on the EPR's side, which passes.
+        408 | 409 | 429 | 500..=599 => Err(EprError::Unavailable(format!("HTTP {status}"))),
         300..=399 => Err(EprError::BadAnswer(format!("a redirect (HTTP {status}), which Wardline does not follow"))),
         _ => Err(EprError::Refused {
             status,

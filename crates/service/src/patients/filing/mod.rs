@@ -96,7 +96,15 @@ impl PatientService {
         let since = tie.tied_at;
         let events = match &request.scope {
             FilingScope::Events(ids) => {
-                let chosen = self.chosen(room, ids, &vis).await?;
+                let chosen = match self.chosen(room, ids, &vis).await {
+                    Ok(c) => c,
+                    Err(e @ ServiceError::NotFound(_)) => {
+                        // Asking to file what one cannot see is an attempt on the record.
+                        self.refused(actor, room, "messages not theirs to see")?;
+                        return Err(e);
+                    }
+                    Err(e) => return Err(e),
+                };
                 if chosen.iter().any(|e| e.event.origin_server_ts < since) {
                     return Err(ServiceError::invalid(
                         "a message chosen was sent before this conversation was about this patient: it is not theirs to file",
@@ -114,6 +122,7 @@ impl PatientService {
             return Err(ServiceError::invalid("there is nothing to file: choose at least one message"));
         }
         if request.transcript && !self.sees_everything(room, &vis).await? {
+            self.refused(actor, room, "a transcript of more than they can see")?;
             return Err(ServiceError::forbidden(
                 "you cannot see the whole conversation, so you cannot file its transcript",
             ));
@@ -142,6 +151,13 @@ impl PatientService {
         slot.record(r);
         self.filing_wake.notify_one();
         Ok(stored.request.id)
+    }
+
+    /// Records a refused filing (`record.filing`, denied, saying what was asked).
+    fn refused(&self, actor: &Actor, room: &RoomId, what: &str) -> ServiceResult<()> {
+        let mut r = self.entry(actor, AuditAction::RecordFiling, Outcome::Denied, Some(room));
+        r.detail = Some(format!("refused filing: {what}"));
+        self.audit.record(r)
     }
 
     /// The messages named, in the conversation's order, each once.
