@@ -55,12 +55,18 @@ pub fn check_launch_template(template: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Percent-encodes all but RFC 3986's unreserved characters; a value of dots alone (`..`, which
-/// a path would read as "up") is left out.
+/// A value filled into the template: percent-encoded, and a value of dots alone (`..`, which a
+/// path would read as "up") left out.
 fn encode(value: &str) -> String {
     if value.bytes().all(|b| b == b'.') {
         return String::new();
     }
+    percent_encode(value)
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters.
+#[must_use]
+pub(crate) fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -102,25 +102,12 @@ pub fn priority(level: Level) -> &'static str {
     }
 }
 
-/// Percent-encodes all but RFC 3986's unreserved characters (a `+` in an event id must reach
-/// the record as `%2B`, or it reads a space and matches nothing).
-#[must_use]
-pub fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// The conditional update's URL: `<kind>?identifier=<system|value, percent-encoded>`.
 #[must_use]
 pub fn conditional_url(kind: &str, system: &str, value: &str) -> String {
-    format!("{kind}?identifier={}", percent_encode(&format!("{system}|{value}")))
+    // (A `+` in an event id must reach the record as `%2B`, or it reads a space and matches
+    // nothing.)
+    format!("{kind}?identifier={}", super::super::launch::percent_encode(&format!("{system}|{value}")))
 }
 
 fn person(server_name: &str, p: &Person) -> Value {
