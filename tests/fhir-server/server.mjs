@@ -130,7 +130,9 @@ const state = {
   requests: [], // log of non-/_test/ requests
   seq: 0,
   downUntil: 0, // epoch ms; Infinity = down until /_test/up
-  rejects: new Map(), // resourceType -> reason
+  rejects: new Map(), // resourceType -> { reason, identifier? }
+  loseAnswers: 0, // transactions still to be committed and then answered 500
+  holdMs: 0, // how long such an answer is held back first
   accessTokens: new Map(), // token -> { expiresAt (ms), scope, clientId }
   usedJtis: new Map(), // iss \0 jti -> exp (s)
 };
@@ -159,7 +161,7 @@ class TestRepository extends MemoryRepository {
     if (validate) {
       validateResource(resource); // throws OperationOutcomeError (400) on errors
     }
-    this.checkReject(resource.resourceType);
+    this.checkReject(resource.resourceType, resource);
     return super.createResource(resource, options);
   }
 
@@ -168,11 +170,14 @@ class TestRepository extends MemoryRepository {
     return super.deleteResource(resourceType, id);
   }
 
-  checkReject(resourceType) {
+  checkReject(resourceType, resource) {
     if (this.bypassFaults || !state.rejects.has(resourceType)) {
       return;
     }
-    const reason = state.rejects.get(resourceType);
+    const { reason, identifier } = state.rejects.get(resourceType);
+    if (identifier !== undefined && !(resource?.identifier ?? []).some((i) => i.value === identifier)) {
+      return;
+    }
     const outcome = businessRule('rejected', reason);
     outcome.issue[0].diagnostics = reason;
     throw new OperationOutcomeError(outcome);
@@ -489,6 +494,18 @@ async function handleFhir(req, res, url, text, entry) {
 
   const [result, resource] = await serialize(() => router.handleRequest(fhirReq, repo));
   const status = getStatus(result);
+  if (state.loseAnswers > 0 && method === 'POST' && rel === '' && body?.resourceType === 'Bundle' && isOk(result)) {
+    // /_test/lose-answers: the transaction is committed, its answer held back, then lost.
+    state.loseAnswers -= 1;
+    entry.error = 'answer lost after commit (test control)';
+    if (state.holdMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, state.holdMs));
+    }
+    if (!res.destroyed) {
+      send(res, 500, outcome('error', 'exception', 'The answer was lost (test control); the transaction was committed'));
+    }
+    return;
+  }
   if (!isOk(result)) {
     entry.error = operationOutcomeToString(result);
     send(res, status, result);
@@ -514,7 +531,12 @@ async function handleFhir(req, res, url, text, entry) {
   }
 
   const prefer = String(req.headers.prefer ?? '');
-  if (/return=minimal/.test(prefer)) {
+  if (/return=minimal/.test(prefer) && resource.resourceType === 'Bundle' && /-response$/.test(resource.type ?? '')) {
+    // A transaction or batch answered minimally is still its response Bundle, each entry its
+    // status and location without the resource (FHIR R4 http.html#transaction-response).
+    const entry = (resource.entry ?? []).map(({ resource: _omitted, ...rest }) => rest);
+    send(res, status, { ...resource, entry }, FHIR_JSON, headers);
+  } else if (/return=minimal/.test(prefer)) {
     send(res, status, undefined, FHIR_JSON, headers);
   } else if (/return=OperationOutcome/i.test(prefer)) {
     send(res, status, result, FHIR_JSON, headers);
@@ -792,8 +814,27 @@ async function handleTestControl(req, res, url, text) {
         send(res, 400, { error: 'body needs {"resourceType": "...", "reason": "..."}' }, JSON_CT);
         return;
       }
-      state.rejects.set(body.resourceType, body.reason ?? `${body.resourceType} refused by the record (test)`);
+      if (body.identifier !== undefined && typeof body.identifier !== 'string') {
+        send(res, 400, { error: 'identifier must be a string (an identifier value)' }, JSON_CT);
+        return;
+      }
+      state.rejects.set(body.resourceType, {
+        reason: body.reason ?? `${body.resourceType} refused by the record (test)`,
+        identifier: body.identifier,
+      });
       ok({ rejects: Object.fromEntries(state.rejects) });
+      return;
+    }
+    case 'POST /_test/lose-answers': {
+      const count = body?.count ?? 1;
+      const holdMs = body?.hold_ms ?? 0;
+      if (!Number.isInteger(count) || count < 0 || !Number.isInteger(holdMs) || holdMs < 0) {
+        send(res, 400, { error: 'body: {"count"?: n >= 0, "hold_ms"?: ms >= 0}' }, JSON_CT);
+        return;
+      }
+      state.loseAnswers = count;
+      state.holdMs = holdMs;
+      ok({ loseAnswers: count, holdMs });
       return;
     }
     case 'POST /_test/reject-clear':
@@ -859,6 +900,8 @@ async function handleTestControl(req, res, url, text) {
       state.requests = [];
       state.downUntil = 0;
       state.rejects.clear();
+      state.loseAnswers = 0;
+      state.holdMs = 0;
       ok();
       return;
     default:

@@ -222,7 +222,8 @@ async fn filings(State(s): State<Services>, Staff(c): Staff, Path(raw): Path<Str
                 "transcript": f.request.transcript,
                 "attempts": f.attempts,
                 "last_error": f.last_error,
-                "resources": f.resources,
+                // (An entry the record took without saying where is not listed.)
+                "resources": f.resources.iter().filter(|r| !r.is_empty()).collect::<Vec<_>>(),
                 "finished_ts": f.finished.map(|t| t.0),
             })
         })
@@ -232,7 +233,8 @@ async fn filings(State(s): State<Services>, Staff(c): Staff, Path(raw): Path<Str
         .iter()
         .map(|(id, e)| {
             let state = serde_json::to_value(e.state).unwrap_or(Value::Null);
-            (id.to_string(), json!({ "state": state, "resource": e.resource, "filed_ts": e.filed.0 }))
+            let resource = Some(&e.resource).filter(|r| !r.is_empty());
+            (id.to_string(), json!({ "state": state, "resource": resource, "filed_ts": e.filed.0 }))
         })
         .collect();
     Ok(Json(json!({ "filings": filings, "events": events })).into_response())

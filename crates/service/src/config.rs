@@ -137,6 +137,9 @@ pub struct RateLimits {
     /// since an alarm storm must get through, but bounded, so a faulty system cannot swamp the
     /// server.
     pub integrations: Bucket,
+    /// Requests to file messages to the patient's record, per user: each is written to the
+    /// record by the server (up to 200 messages, files inline), so far fewer than messages.
+    pub filings: Bucket,
 }
 
 impl Default for RateLimits {
@@ -153,6 +156,7 @@ impl Default for RateLimits {
             relations: Bucket { per_second: 5.0, burst: 60 },
             notifications: Bucket { per_second: 1.0, burst: 20 },
             integrations: Bucket { per_second: 50.0, burst: 500 },
+            filings: Bucket { per_second: 0.2, burst: 20 },
         }
     }
 }

@@ -35,6 +35,8 @@ pub enum LimitKind {
     Notifications,
     /// Calls of the integration API, per integration.
     Integration,
+    /// Requests to file messages to the patient's record, per user.
+    Filing,
 }
 
 /// The key of limits that count everyone together.
@@ -84,6 +86,7 @@ impl RateLimiter {
             LimitKind::Relations => limits.relations,
             LimitKind::Notifications => limits.notifications,
             LimitKind::Integration => limits.integrations,
+            LimitKind::Filing => limits.filings,
         }
     }
 

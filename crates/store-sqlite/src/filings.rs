@@ -1,11 +1,12 @@
 //! [`FilingStore`] on SQLite: `record_filings` and `filed_events` (migration 0033). A claim is
-//! one conditional update (pending, due, and no claim within the lease), and a filing ends
-//! only from pending, with its per-message rows in the same write.
+//! one conditional update (pending, due, and no claim within the lease) that writes its name
+//! (`claimed_ts`); renewing, retrying and ending are conditional on that name, and a filing
+//! ends only from pending, with its per-message rows in the same write.
 
 use async_trait::async_trait;
 use ruma::{OwnedEventId, RoomId};
 use rusqlite::{Connection, OptionalExtension, params};
-use wardline_store::{FiledEvent, FiledStatus, Filing, FilingStore, NewFiling, StoreResult};
+use wardline_store::{FiledEvent, FiledStatus, Filing, FilingResult, FilingStore, NewFiling, StoreResult};
 use wardline_types::Timestamp;
 use wardline_types::patient::PatientSummary;
 use wardline_types::patient::filing::{FilingId, FilingState};
@@ -70,6 +71,58 @@ fn read(c: &Connection, id: &str) -> StoreResult<Option<Filing>> {
 
 fn limit_of(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+impl SqliteStore {
+    /// Ends a filing claimed as `claim` (`filed` or `refused`, with `error` for a refusal) and
+    /// writes what the record holds of its messages, in one write; `false` if the claim is not
+    /// the sender's any more.
+    async fn end_filing(
+        &self,
+        id: &FilingId,
+        claim: Timestamp,
+        state: &'static str,
+        error: Option<String>,
+        done: FilingResult,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let id = id.to_string();
+        let resources = serde_json::to_string(&done.resources).map_err(|e| corrupt("resources", e))?;
+        self.writer
+            .write(move |w| {
+                let n = exec(
+                    w.tx,
+                    "UPDATE record_filings SET state = ?3, resources = ?4, finished_ts = ?5, last_error = ?6,
+                         attempts = attempts + 1, claimed_ts = NULL
+                     WHERE id = ?1 AND state = 'pending' AND claimed_ts = ?2",
+                    params![id, sql_ts(claim), state, resources, sql_ts(now), error],
+                )
+                .map_err(backend_err)?;
+                if n == 0 {
+                    return Ok(false);
+                }
+                for e in &done.events {
+                    exec(
+                        w.tx,
+                        "INSERT OR REPLACE INTO filed_events
+                             (event_id, room_id, filing_id, resource, content_hash, status, filed_ts)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![
+                            e.event_id.as_str(),
+                            e.room_id.as_str(),
+                            e.filing_id.as_str(),
+                            e.resource,
+                            e.content_hash,
+                            e.status.as_str(),
+                            sql_ts(e.filed)
+                        ],
+                    )
+                    .map_err(backend_err)?;
+                }
+                Ok(true)
+            })
+            .await
+    }
 }
 
 #[async_trait]
@@ -144,81 +197,72 @@ impl FilingStore for SqliteStore {
             .await
     }
 
-    async fn finish_filing(
-        &self,
-        id: &FilingId,
-        resources: Vec<String>,
-        events: Vec<FiledEvent>,
-        now: Timestamp,
-    ) -> StoreResult<bool> {
+    async fn renew_filing(&self, id: &FilingId, claim: Timestamp, now: Timestamp) -> StoreResult<bool> {
         let id = id.to_string();
-        let resources = serde_json::to_string(&resources).map_err(|e| corrupt("resources", e))?;
         self.writer
             .write(move |w| {
                 let n = exec(
                     w.tx,
-                    "UPDATE record_filings SET state = 'filed', resources = ?2, finished_ts = ?3,
-                         attempts = attempts + 1, claimed_ts = NULL, last_error = NULL
-                     WHERE id = ?1 AND state = 'pending'",
-                    params![id, resources, sql_ts(now)],
-                )
-                .map_err(backend_err)?;
-                if n == 0 {
-                    return Ok(false);
-                }
-                for e in &events {
-                    exec(
-                        w.tx,
-                        "INSERT OR REPLACE INTO filed_events
-                             (event_id, room_id, filing_id, resource, content_hash, status, filed_ts)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                        params![
-                            e.event_id.as_str(),
-                            e.room_id.as_str(),
-                            e.filing_id.as_str(),
-                            e.resource,
-                            e.content_hash,
-                            e.status.as_str(),
-                            sql_ts(e.filed)
-                        ],
-                    )
-                    .map_err(backend_err)?;
-                }
-                Ok(true)
-            })
-            .await
-    }
-
-    async fn retry_filing(&self, id: &FilingId, due: Timestamp, error: &str) -> StoreResult<()> {
-        let (id, error) = (id.to_string(), error.to_owned());
-        self.writer
-            .write(move |w| {
-                exec(
-                    w.tx,
-                    "UPDATE record_filings SET due_ts = ?2, last_error = ?3, attempts = attempts + 1,
-                         claimed_ts = NULL
-                     WHERE id = ?1 AND state = 'pending'",
-                    params![id, sql_ts(due), error],
-                )
-                .map_err(backend_err)?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn refuse_filing(&self, id: &FilingId, reason: &str, now: Timestamp) -> StoreResult<bool> {
-        let (id, reason) = (id.to_string(), reason.to_owned());
-        self.writer
-            .write(move |w| {
-                let n = exec(
-                    w.tx,
-                    "UPDATE record_filings SET state = 'refused', last_error = ?2, finished_ts = ?3,
-                         attempts = attempts + 1, claimed_ts = NULL
-                     WHERE id = ?1 AND state = 'pending'",
-                    params![id, reason, sql_ts(now)],
+                    "UPDATE record_filings SET claimed_ts = ?3
+                     WHERE id = ?1 AND state = 'pending' AND claimed_ts = ?2",
+                    params![id, sql_ts(claim), sql_ts(now)],
                 )
                 .map_err(backend_err)?;
                 Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn finish_filing(
+        &self,
+        id: &FilingId,
+        claim: Timestamp,
+        done: FilingResult,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.end_filing(id, claim, "filed", None, done, now).await
+    }
+
+    async fn retry_filing(&self, id: &FilingId, claim: Timestamp, due: Timestamp, error: &str) -> StoreResult<bool> {
+        let (id, error) = (id.to_string(), error.to_owned());
+        self.writer
+            .write(move |w| {
+                let n = exec(
+                    w.tx,
+                    "UPDATE record_filings SET due_ts = ?3, last_error = ?4, attempts = attempts + 1,
+                         claimed_ts = NULL
+                     WHERE id = ?1 AND state = 'pending' AND claimed_ts = ?2",
+                    params![id, sql_ts(claim), sql_ts(due), error],
+                )
+                .map_err(backend_err)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn refuse_filing(
+        &self,
+        id: &FilingId,
+        claim: Timestamp,
+        reason: &str,
+        done: FilingResult,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.end_filing(id, claim, "refused", Some(reason.to_owned()), done, now).await
+    }
+
+    async fn pending_filings(&self, room: &RoomId) -> StoreResult<usize> {
+        let room = room.to_owned();
+        self.readers
+            .read(move |c| {
+                let n: i64 = query_one(
+                    c,
+                    "SELECT COUNT(*) FROM record_filings WHERE room_id = ?1 AND state = 'pending'",
+                    params![room.as_str()],
+                    |r| r.get(0),
+                )
+                .map_err(backend_err)?;
+                usize::try_from(n).map_err(|e| corrupt("record_filings", e))
             })
             .await
     }

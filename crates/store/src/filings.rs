@@ -5,9 +5,11 @@
 //! each message is kept too ([`FiledEvent`]), replaced when it is filed again, so the
 //! conversation can show "Filed to the record" and "Changed since it was filed".
 //!
-//! **Invariant:** a filing that ends filed writes its per-message rows in the same write, and
-//! only a pending filing ends: a second finish (a slow node after a lease ran out) changes
-//! nothing.
+//! **Invariant:** a filing that ends writes its per-message rows in the same write (a refused
+//! filing too: what the record took before it refused the rest), and only a pending filing,
+//! by the sender whose claim it is, ends or is put back: a sender whose lease ran out (a slow
+//! node, a paused process) changes nothing once another has claimed it. A claim is named by
+//! the time it was made or last renewed.
 
 use async_trait::async_trait;
 use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId};
@@ -108,6 +110,16 @@ pub struct FiledEvent {
     pub filed: Timestamp,
 }
 
+/// What an attempt got the record to hold: its resources (`Communication/123`; an empty string
+/// where the record took an entry without saying where) and each message's row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilingResult {
+    /// The record's resources, in the order sent.
+    pub resources: Vec<String>,
+    /// What the record now holds of each message (replacing earlier rows of the same messages).
+    pub events: Vec<FiledEvent>,
+}
+
 /// Filings and what the record holds of each message.
 #[async_trait]
 pub trait FilingStore: Send + Sync {
@@ -119,23 +131,31 @@ pub trait FilingStore: Send + Sync {
     /// soonest due first (not claimed: see [`Self::claim_filing`]).
     async fn due_filings(&self, now: Timestamp, lease_from: Timestamp, limit: usize) -> StoreResult<Vec<FilingId>>;
     /// Claims a filing that is pending, due by `now` and not claimed since `lease_from`;
-    /// `false` if it is not (another sender has it, or it ended).
+    /// `false` if it is not (another sender has it, or it ended). The claim is named `now`.
     async fn claim_filing(&self, id: &FilingId, now: Timestamp, lease_from: Timestamp) -> StoreResult<bool>;
-    /// A pending filing is filed: its resources, and what the record now holds of each message
-    /// (replacing earlier rows of the same messages), in one write. `false` if it had ended.
-    async fn finish_filing(
+    /// Renews the claim named `claim` to `now` (the new name); `false` if it is no longer the
+    /// sender's (taken over, or ended).
+    async fn renew_filing(&self, id: &FilingId, claim: Timestamp, now: Timestamp) -> StoreResult<bool>;
+    /// A filing claimed as `claim` is filed: its resources and rows, in one write. `false` if
+    /// the claim is no longer the sender's.
+    async fn finish_filing(&self, id: &FilingId, claim: Timestamp, done: FilingResult, now: Timestamp)
+    -> StoreResult<bool>;
+    /// A filing claimed as `claim` is to be tried again at `due` (an attempt more, its claim
+    /// ends); `error` says why the attempt failed. `false` if the claim is no longer the sender's.
+    async fn retry_filing(&self, id: &FilingId, claim: Timestamp, due: Timestamp, error: &str) -> StoreResult<bool>;
+    /// A filing claimed as `claim` is refused (`reason`: the record's words, or that it never
+    /// answered), keeping what the record took before it refused the rest (`done`). `false` if
+    /// the claim is no longer the sender's.
+    async fn refuse_filing(
         &self,
         id: &FilingId,
-        resources: Vec<String>,
-        events: Vec<FiledEvent>,
+        claim: Timestamp,
+        reason: &str,
+        done: FilingResult,
         now: Timestamp,
     ) -> StoreResult<bool>;
-    /// A claimed filing is to be tried again at `due` (an attempt more, its claim ends); `error`
-    /// says why the attempt failed.
-    async fn retry_filing(&self, id: &FilingId, due: Timestamp, error: &str) -> StoreResult<()>;
-    /// A pending filing is refused (`reason`: the record's words, or that it never answered).
-    /// `false` if it had ended.
-    async fn refuse_filing(&self, id: &FilingId, reason: &str, now: Timestamp) -> StoreResult<bool>;
+    /// How many of `room`'s filings are pending.
+    async fn pending_filings(&self, room: &RoomId) -> StoreResult<usize>;
     /// `room`'s filings, newest first, at most `limit`.
     async fn room_filings(&self, room: &RoomId, limit: usize) -> StoreResult<Vec<Filing>>;
     /// What the record holds of `room`'s messages.

@@ -42,6 +42,17 @@ pub struct Download {
     pub filename: Option<String>,
 }
 
+/// A file as the patient's record gets it.
+#[derive(Debug, Clone)]
+pub struct RecordFile {
+    /// Its type, as stored.
+    pub content_type: String,
+    /// Its size in bytes, as stored.
+    pub size: u64,
+    /// Its bytes, when small enough to be read.
+    pub bytes: Option<Vec<u8>>,
+}
+
 /// An upload.
 #[derive(Debug, Clone)]
 pub struct Upload {
@@ -273,6 +284,21 @@ impl MediaService {
             .map_err(|e| ServiceError::Internal(e.to_string()))??;
         self.metrics.served(Served::File, bytes.len() as u64);
         Ok(Download { bytes, content_type: content.content_type, filename: content.filename })
+    }
+
+    /// A file for the patient's record, read as `by` (the same check and audit record as a
+    /// download): its type and size as stored, and its bytes only when it is at most `max`
+    /// bytes (a bigger one is never read).
+    pub async fn file_for_record(&self, by: &Actor, server: &str, media_id: &str, max: u64) -> ServiceResult<RecordFile> {
+        let content = self.readable(by, server, media_id, "filing").await?;
+        let bytes = if content.size <= max {
+            let blobs = self.blobs.clone();
+            let hash = content.hash.clone();
+            Some(tokio::task::spawn_blocking(move || blobs.get(&hash)).await.map_err(|e| ServiceError::Internal(e.to_string()))??)
+        } else {
+            None
+        };
+        Ok(RecordFile { content_type: content.content_type, size: content.size, bytes })
     }
 
     /// A thumbnail of an image, made once per offered size and kept.

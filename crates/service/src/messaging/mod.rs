@@ -76,19 +76,7 @@ pub async fn load_facts(
     else {
         return Ok((Memberships::default(), facts));
     };
-    let mut changes = Vec::new();
-    let mut moved = Vec::new();
-    for (user, pos, membership) in members {
-        if pos >= lo {
-            moved.push(user);
-        } else {
-            changes.push((user, pos, membership));
-        }
-    }
-    for (user, c) in store.membership_histories(room, &moved).await? {
-        changes.push((user, c.stream, c.membership));
-    }
-    let memberships = Memberships::new(changes);
+    let memberships = load_memberships(store, room, messages, members).await?;
     // Each recipient with the messages they are a recipient of.
     let mut of_user: BTreeMap<OwnedUserId, Vec<StreamPos>> = BTreeMap::new();
     for m in messages {
@@ -122,6 +110,31 @@ pub async fn load_facts(
     facts.add_read_receipts(receipts);
     facts.add_answers(answers_to(store, messages).await?);
     Ok((memberships, facts))
+}
+
+/// Enough of `room`'s membership history to tell the recipients of `messages`
+/// ([`Memberships::recipients`]): the current `members` (as from [`current_members`]), and the
+/// history of whoever changed membership since the earliest of them.
+pub async fn load_memberships(
+    store: &dyn Store,
+    room: &RoomId,
+    messages: &[StoredEvent],
+    members: Vec<(OwnedUserId, StreamPos, Membership)>,
+) -> StoreResult<Memberships> {
+    let Some(lo) = messages.iter().map(|m| m.stream).min() else { return Ok(Memberships::default()) };
+    let mut changes = Vec::new();
+    let mut moved = Vec::new();
+    for (user, pos, membership) in members {
+        if pos >= lo {
+            moved.push(user);
+        } else {
+            changes.push((user, pos, membership));
+        }
+    }
+    for (user, c) in store.membership_histories(room, &moved).await? {
+        changes.push((user, c.stream, c.membership));
+    }
+    Ok(Memberships::new(changes))
 }
 
 /// The answers stored to those of `messages` that ask for answers: responses and reactions

@@ -79,6 +79,8 @@ pub struct PatientService {
 #[derive(Debug, Clone, Copy)]
 struct FilingLimits {
     max_attachment_bytes: u64,
+    /// How long a claim on a filing lasts without renewal ([`filing::lease_ms`]).
+    lease_ms: u64,
     max_bundle_entries: usize,
     give_up_hours: u64,
 }
@@ -121,6 +123,7 @@ impl PatientService {
             server_name: core.server_name.clone(),
             filing: FilingLimits {
                 max_attachment_bytes: settings.max_attachment_bytes,
+                lease_ms: filing::lease_ms(settings.timeout_secs),
                 max_bundle_entries: settings.max_bundle_entries.max(1),
                 give_up_hours: settings.give_up_hours.max(1),
             },

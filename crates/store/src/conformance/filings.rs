@@ -6,7 +6,7 @@ use wardline_types::patient::PatientSummary;
 use wardline_types::patient::filing::{FILING_ID_BYTES, FilingId, FilingState};
 
 use super::fail;
-use crate::{FiledEvent, FiledStatus, NewFiling, Store, StoreResult};
+use crate::{FiledEvent, FiledStatus, FilingResult, NewFiling, Store, StoreResult};
 
 fn event(id: &str) -> StoreResult<OwnedEventId> {
     OwnedEventId::try_from(id).map_err(|_| fail("event id"))
@@ -48,8 +48,9 @@ fn filed(e: &OwnedEventId, room: &OwnedRoomId, id: &FilingId, resource: &str, ha
 }
 
 /// A filing is kept whole and due at once; one claim at a time within the lease, taken over
-/// after it; a retry counts the attempt and moves the due time; it ends filed (with what the
-/// record holds of each message, replaced by a later filing) or refused, once; a room's filings
+/// after it, renewed by its sender, and a lost claim changes nothing; a retry counts the attempt and moves the due time; it ends filed (with what the
+/// record holds of each message, replaced by a later filing) or refused (keeping what the
+/// record took first), once; a room's pending filings counted; a room's filings
 /// newest first.
 pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     let room = OwnedRoomId::try_from("!filed:localhost").map_err(|_| fail("room id"))?;
@@ -75,9 +76,23 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     check!(!s.claim_filing(&id, Timestamp(1001), Timestamp(500)).await?, "held within the lease");
     check!(s.due_filings(Timestamp(1001), Timestamp(500), 10).await?.is_empty(), "a claimed one is not listed");
     check!(s.claim_filing(&id, Timestamp(70_000), Timestamp(5000)).await?, "taken over after the lease");
+    // The first sender's claim is gone: it changes nothing.
+    check!(!s.renew_filing(&id, Timestamp(1000), Timestamp(70_001)).await?, "a lost claim is not renewed");
+    check!(!s.retry_filing(&id, Timestamp(1000), Timestamp(1), "late").await?, "a lost claim cannot retry");
+    let lost = FilingResult { resources: vec!["Communication/x".into()], events: vec![] };
+    check!(!s.finish_filing(&id, Timestamp(1000), lost.clone(), Timestamp(70_002)).await?, "nor finish");
+    check!(!s.refuse_filing(&id, Timestamp(1000), "late", lost, Timestamp(70_002)).await?, "nor refuse");
+    check!(s.filing(&id).await?.is_some_and(|f| f.state == FilingState::Pending), "still pending");
+    // The new sender renews: the claim's new name.
+    check!(s.renew_filing(&id, Timestamp(70_000), Timestamp(75_000)).await?, "renewed");
+    check!(!s.claim_filing(&id, Timestamp(76_000), Timestamp(71_000)).await?, "the renewal holds the lease");
+    check!(!s.renew_filing(&id, Timestamp(70_000), Timestamp(76_000)).await?, "the old name is gone");
 
     // A retry.
-    s.retry_filing(&id, Timestamp(80_000), "the record is not answering (HTTP 503)").await?;
+    check!(
+        s.retry_filing(&id, Timestamp(75_000), Timestamp(80_000), "the record is not answering (HTTP 503)").await?,
+        "put back"
+    );
     let retried = s.filing(&id).await?.ok_or_else(|| fail("the filing"))?;
     check!(
         retried.attempts == 1 && retried.due == Timestamp(80_000) && retried.claimed.is_none(),
@@ -93,13 +108,19 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
         filed(&b, &room, &id, "Communication/2", "h2", 80_001),
     ];
     let resources = vec!["Communication/1".to_owned(), "Communication/2".to_owned()];
-    check!(s.finish_filing(&id, resources.clone(), rows.clone(), Timestamp(80_001)).await?, "filed");
+    let done = FilingResult { resources: resources.clone(), events: rows.clone() };
+    check!(s.pending_filings(&room).await? == 1, "one pending");
+    check!(s.finish_filing(&id, Timestamp(80_000), done, Timestamp(80_001)).await?, "filed");
+    check!(s.pending_filings(&room).await? == 0, "none pending");
     let done = s.filing(&id).await?.ok_or_else(|| fail("the filing"))?;
     check!(done.state == FilingState::Filed && done.attempts == 2, "filed, two attempts");
     check!(done.resources == resources && done.finished == Some(Timestamp(80_001)), "its resources");
     check!(done.last_error.is_none() && done.claimed.is_none(), "no error, no claim");
-    check!(!s.finish_filing(&id, vec![], vec![], Timestamp(90_000)).await?, "ends once");
-    check!(!s.refuse_filing(&id, "late", Timestamp(90_000)).await?, "a filed one cannot be refused");
+    check!(!s.finish_filing(&id, Timestamp(80_000), FilingResult::default(), Timestamp(90_000)).await?, "ends once");
+    check!(
+        !s.refuse_filing(&id, Timestamp(80_000), "late", FilingResult::default(), Timestamp(90_000)).await?,
+        "a filed one cannot be refused"
+    );
     check!(!s.claim_filing(&id, Timestamp(90_000), Timestamp(0)).await?, "a filed one cannot be claimed");
     check!(s.filed_events(&room).await? == rows, "what the record holds");
     check!(s.next_filing_due().await?.is_none(), "nothing pending");
@@ -110,10 +131,8 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     check!(s.claim_filing(&id2, Timestamp(100_000), Timestamp(0)).await?, "claimed");
     let mut row = filed(&a, &room, &id2, "Communication/1", "h1-edited", 100_001);
     row.status = FiledStatus::EnteredInError;
-    check!(
-        s.finish_filing(&id2, vec!["Communication/1".into()], vec![row.clone()], Timestamp(100_001)).await?,
-        "filed"
-    );
+    let done = FilingResult { resources: vec!["Communication/1".into()], events: vec![row.clone()] };
+    check!(s.finish_filing(&id2, Timestamp(100_000), done, Timestamp(100_001)).await?, "filed");
     let held = s.filed_events(&room).await?;
     check!(held.len() == 2, "one row per message");
     check!(held.contains(&row), "replaced by the later filing");
@@ -122,13 +141,35 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     // Refused.
     let third = s.new_filing(new(3, &other, 3000, vec![b.clone()])?).await?;
     let id3 = third.request.id.clone();
-    check!(s.refuse_filing(&id3, "Patient is deceased", Timestamp(3001)).await?, "refused");
+    check!(
+        !s.refuse_filing(&id3, Timestamp(3001), "x", FilingResult::default(), Timestamp(3001)).await?,
+        "an unclaimed filing cannot be refused"
+    );
+    check!(s.claim_filing(&id3, Timestamp(3001), Timestamp(0)).await?, "claimed");
+    check!(
+        s.refuse_filing(&id3, Timestamp(3001), "Patient is deceased", FilingResult::default(), Timestamp(3002)).await?,
+        "refused"
+    );
     let refused = s.filing(&id3).await?.ok_or_else(|| fail("the filing"))?;
     check!(
         refused.state == FilingState::Refused && refused.last_error.as_deref() == Some("Patient is deceased"),
         "why"
     );
-    check!(s.filed_events(&other).await?.is_empty(), "nothing held for a refused filing");
+    check!(s.filed_events(&other).await?.is_empty(), "nothing held for a filing refused whole");
+
+    // Refused part-way: what the record took first is kept.
+    let fourth = s.new_filing(new(4, &other, 4000, vec![a.clone(), b.clone()])?).await?;
+    let id4 = fourth.request.id.clone();
+    check!(s.claim_filing(&id4, Timestamp(4000), Timestamp(0)).await?, "claimed");
+    let took = filed(&a, &other, &id4, "Communication/7", "h7", 4001);
+    let part = FilingResult { resources: vec!["Communication/7".into()], events: vec![took.clone()] };
+    check!(s.refuse_filing(&id4, Timestamp(4000), "invalid payload", part, Timestamp(4001)).await?, "refused");
+    let partly = s.filing(&id4).await?.ok_or_else(|| fail("the filing"))?;
+    check!(
+        partly.state == FilingState::Refused && partly.resources == vec!["Communication/7".to_owned()],
+        "a refused filing keeps what the record took"
+    );
+    check!(s.filed_events(&other).await? == vec![took], "and the message it took");
 
     // A room's filings, newest first.
     let listed: Vec<FilingId> = s.room_filings(&room, 10).await?.into_iter().map(|f| f.request.id).collect();

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Client, enc, get_until};
+use crate::harness::{Client, Server, enc, get_until};
 use crate::patients::{Fhir, detail, epr_env, of, seed_smith_and_jones, start, trail_until};
 
 const SYSTEM: &str = "urn:wardline:localhost:event";
@@ -350,4 +350,214 @@ async fn only_what_was_said_about_a_patient_is_filed_to_their_record_and_a_waiti
     assert_eq!(f["state"], "refused", "{status}");
     assert!(f["last_error"].as_str().unwrap().contains("no longer about the patient"), "{f}");
     assert!(held(&fhir, &m2).await.iter().all(|c| c["subject"]["reference"] == "Patient/pat-2"));
+}
+
+/// Ann's messages `first..=last` (`"n<i>"` each); their event ids.
+async fn numbered(c: &Client, room: &str, range: std::ops::RangeInclusive<usize>) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in range {
+        let (st, b) = c.send_text(room, &format!("n{i}"), &format!("Obs round {i}: stable")).await;
+        assert_eq!(st, 200, "{b}");
+        out.push(b["event_id"].as_str().unwrap().to_owned());
+    }
+    out
+}
+
+fn recipients(c: &Value) -> Vec<String> {
+    let mut r: Vec<String> = c["recipient"]
+        .as_array()
+        .map(|a| a.iter().map(|p| p["identifier"]["value"].as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default();
+    r.sort();
+    r
+}
+
+#[tokio::test]
+async fn many_messages_in_several_bundles_a_refusal_part_way_a_lost_answer_and_who_received_each() {
+    let fhir = Fhir::start(&[]);
+    seed_smith_and_jones(&fhir).await;
+    let env = epr_env(&fhir, &[("WARDLINE_EPR__MAX_ATTACHMENT_BYTES", "1000")]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (s, log) = Server::start_with_log(&env);
+    let (ann, bob, room) = tied_conversation(&s).await;
+    let dan = s.user("dan").await;
+    let cal = s.user("cal").await;
+    assert_eq!(ann.invite(&room, &dan.user_id).await.0, 200);
+    dan.join(&room).await;
+    // 1–3 reach Bob and Dan; Dan leaves; 4–6 reach Bob; Cal joins; 7–10 reach Bob and Cal.
+    let mut ids = numbered(&ann, &room, 1..=3).await;
+    let (st, b) = dan.post(&format!("/_matrix/client/v3/rooms/{}/leave", enc(&room)), json!({})).await;
+    assert_eq!(st, 200, "{b}");
+    ids.extend(numbered(&ann, &room, 4..=6).await);
+    assert_eq!(ann.invite(&room, &cal.user_id).await.0, 200);
+    cal.join(&room).await;
+    ids.extend(numbered(&ann, &room, 7..=9).await);
+    // 10: a file whose sender says it is 10 bytes; it is 3,000, over the 1,000 sent inline.
+    let (st, up) = ann.upload(vec![b'x'; 3000], "text/plain", "obs.txt").await;
+    assert_eq!(st, 200, "{up}");
+    let file_msg = ann
+        .sent_event(
+            &room,
+            "m.room.message",
+            "n10",
+            json!({"msgtype": "m.file", "body": "obs.txt", "url": up["content_uri"],
+                   "info": {"mimetype": "text/plain", "size": 10}}),
+        )
+        .await;
+    ids.push(file_msg.clone());
+
+    // The record refuses the last one: the first Bundle (8) was taken, the second refused whole.
+    let reason = "Communication n10 refused: record locked for audit";
+    fhir.control(
+        reqwest::Method::POST,
+        "reject",
+        Some(json!({"resourceType": "Communication", "reason": reason, "identifier": file_msg})),
+    )
+    .await;
+    let part = file(&ann, &room, json!({"all": true})).await;
+    let status = settled(&ann, &room, &part).await;
+    let f = filing_of(&status, &part);
+    assert_eq!(f["state"], "refused", "{f}");
+    assert!(f["last_error"].as_str().unwrap().contains(reason), "the record's words, for the members: {f}");
+    assert_eq!(f["event_count"], 10);
+    let taken: Vec<&str> = f["resources"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert_eq!(taken.len(), 8, "what the record took before it refused the rest: {f}");
+    for (i, id) in ids.iter().enumerate() {
+        if i < 8 {
+            assert_eq!(status["events"][id.as_str()]["state"], "filed", "message {}: {status}", i + 1);
+            the_one(&fhir, id).await;
+        } else {
+            assert!(status["events"].get(id.as_str()).is_none(), "message {}: {status}", i + 1);
+            assert!(held(&fhir, id).await.is_empty(), "message {} is not in the record", i + 1);
+        }
+    }
+
+    // The answer to the first Bundle is lost after the record committed it: tried again, and
+    // the record still holds each message once.
+    fhir.control(reqwest::Method::POST, "reject-clear", Some(json!({}))).await;
+    fhir.control(reqwest::Method::POST, "lose-answers", Some(json!({"count": 1}))).await;
+    let again = file(&ann, &room, json!({"all": true})).await;
+    let status = settled(&ann, &room, &again).await;
+    let f = filing_of(&status, &again);
+    assert_eq!(f["state"], "filed", "{f}");
+    assert!(f["attempts"].as_u64() >= Some(2), "the lost answer was an attempt: {f}");
+    assert_eq!(f["resources"].as_array().unwrap().len(), 10, "{f}");
+    for id in &ids {
+        assert_eq!(status["events"][id.as_str()]["state"], "filed", "{status}");
+    }
+    let mut held_ids = Vec::new();
+    for id in &ids {
+        held_ids.push(the_one(&fhir, id).await["id"].as_str().unwrap().to_owned());
+    }
+    // Each transaction said to keep its answer minimal, and held at most 8 entries.
+    let sent: Vec<Value> = fhir.requests().await;
+    let transactions: Vec<&Value> =
+        sent.iter().filter(|r| r["method"] == "POST" && r["url"].as_str().unwrap().ends_with("/fhir/R4")).collect();
+    assert!(transactions.len() >= 5, "{} transactions", transactions.len());
+    for t in &transactions {
+        assert_eq!(t["headers"]["prefer"], "return=minimal", "{}", t["headers"]);
+        assert!(t["body"]["entry"].as_array().unwrap().len() <= 8);
+    }
+
+    // Each message's recipients are the people it was sent to.
+    let (b, d, c) = ("@bob:localhost", "@dan:localhost", "@cal:localhost");
+    for (i, id) in ids.iter().enumerate() {
+        let want: Vec<&str> = match i {
+            0..=2 => vec![b, d],
+            3..=5 => vec![b],
+            _ => vec![b, c],
+        };
+        let mut want: Vec<String> = want.into_iter().map(str::to_owned).collect();
+        want.sort();
+        assert_eq!(recipients(&the_one(&fhir, id).await), want, "message {}", i + 1);
+    }
+    // The file: its size as stored, not the sender's word, and not read into the record.
+    let c10 = the_one(&fhir, &file_msg).await;
+    let att = &c10["payload"][0]["contentAttachment"];
+    assert_eq!(att["size"], 3000, "{c10}");
+    assert!(att.get("data").is_none(), "over the inline limit: {c10}");
+
+    // The trail names the messages filed and the status of the refusal, never the record's words.
+    let trail = trail_until(&s, "the second filing", |r| detail(r).contains(&format!("filed filing={again}")));
+    let filings = of(&trail, "record.filing");
+    let refusal = filings.iter().find(|r| detail(r).starts_with("refused") && detail(r).contains(&part)).unwrap();
+    assert!(detail(refusal).contains("status=422"), "{refusal}");
+    assert!(detail(refusal).contains(&format!("filed_events={}", ids[..8].join(","))), "{refusal}");
+    assert!(!detail(refusal).contains("record locked"), "{refusal}");
+    let filed = filings.iter().find(|r| detail(r).contains(&format!("filed filing={again}"))).unwrap();
+    assert!(detail(filed).contains(&ids.join(",")), "{filed}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains(&part), "the refusal is logged: {logged}");
+    assert!(!logged.contains("record locked") && !logged.contains("Obs round"), "{logged}");
+    drop(bob);
+}
+
+#[tokio::test]
+async fn a_crash_while_the_record_answers_files_once_after_the_lease_and_a_record_down_for_a_day_is_given_up() {
+    let fhir = Fhir::start(&[]);
+    seed_smith_and_jones(&fhir).await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = dir.path().join("clock");
+    std::fs::write(&clock, "0").unwrap();
+    let data = dir.path().join("data");
+    let mut env = epr_env(&fhir, &[]);
+    env.push(("WARDLINE_TEST_CLOCK_FILE".into(), clock.to_str().unwrap().into()));
+    // Ann's session outlives the day the record is down.
+    env.push(("WARDLINE_SECURITY__IDLE_TIMEOUT_MINUTES".into(), (3 * 24 * 60).to_string()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut s = Server::start_in(&data, &env);
+    let (ann, _bob, room) = tied_conversation(&s).await;
+    let m1 = ann.sent_event(&room, "m.room.message", "c1", json!({"msgtype": "m.text", "body": "Sats 91%"})).await;
+
+    // The record commits the Bundle and holds its answer; Wardline is killed meanwhile.
+    fhir.control(reqwest::Method::POST, "lose-answers", Some(json!({"count": 1, "hold_ms": 60_000}))).await;
+    let filing = file(&ann, &room, json!({"event_ids": [m1]})).await;
+    for _ in 0..200 {
+        if fhir.requests().await.iter().any(|r| r["method"] == "POST" && r["url"].as_str().unwrap().ends_with("/R4")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    the_one(&fhir, &m1).await;
+    s.kill9();
+
+    // Restarted: the claim of the dead process holds until its lease (2 minutes at a 5 s
+    // timeout: 6 × 5 s + 60 s = 90 s) runs out; then it is sent again, and the record updates
+    // its one copy.
+    let s = Server::start_in(&data, &env);
+    let ann = Client { base: s.base.clone(), ..ann };
+    let (_, status) = ann.get(&filings_path(&room)).await;
+    assert_eq!(filing_of(&status, &filing)["state"], "pending", "{status}");
+    std::fs::write(&clock, "95000").unwrap();
+    let status = settled(&ann, &room, &filing).await;
+    assert_eq!(filing_of(&status, &filing)["state"], "filed", "{status}");
+    let c = the_one(&fhir, &m1).await;
+    assert_eq!(versions(&fhir, &format!("Communication/{}", c["id"].as_str().unwrap())).await, 2);
+
+    // The record down for longer than `give_up_hours` (24): given up, said and audited.
+    fhir.post("down").await;
+    let m2 = ann.sent_event(&room, "m.room.message", "c2", json!({"msgtype": "m.text", "body": "Sats 89%"})).await;
+    let waiting = file(&ann, &room, json!({"event_ids": [m2]})).await;
+    let id = waiting.clone();
+    get_until(&ann, &filings_path(&room), "a failed attempt", move |v| {
+        v["filings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["filing_id"] == id.as_str() && f["attempts"].as_u64() >= Some(1))
+    })
+    .await;
+    std::fs::write(&clock, (95_000u64 + 25 * 3_600_000).to_string()).unwrap();
+    let status = settled(&ann, &room, &waiting).await;
+    let f = filing_of(&status, &waiting);
+    assert_eq!(f["state"], "refused", "{f}");
+    assert!(f["last_error"].as_str().unwrap().contains("did not answer for 24 hours"), "{f}");
+    assert!(held(&fhir, &m2).await.is_empty());
+    let trail = trail_until(&s, "the given-up filing", |r| {
+        detail(r).contains("retry-given-up") && detail(r).contains(&waiting)
+    });
+    assert!(
+        of(&trail, "record.filing").iter().any(|r| r["outcome"] == "failure" && detail(r).contains(&waiting)),
+        "{trail:?}"
+    );
 }

@@ -53,6 +53,19 @@ pub enum EprError {
 }
 
 impl EprError {
+    /// What went wrong without the record's own words (an `OperationOutcome` may quote what
+    /// was sent): for logs, the audit trail and retries.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        match self {
+            Self::NotConfigured => "no electronic patient record is connected to Wardline".into(),
+            Self::Unavailable(why) => format!("the patient record is not answering ({why})"),
+            Self::Credentials(_) => "the patient record refused Wardline's credentials; tell IT".into(),
+            Self::Refused { status, .. } => format!("the patient record refused it (HTTP {status})"),
+            Self::BadAnswer(why) => format!("the patient record's answer could not be read ({why})"),
+        }
+    }
+
     /// Whether trying the same call again later may succeed.
     #[must_use]
     pub fn may_succeed_later(&self) -> bool {
@@ -161,12 +174,18 @@ impl EprClient {
         Ok(v)
     }
 
-    /// `POST {base}` of a transaction (or batch) bundle; the response bundle.
+    /// `POST {base}` of a transaction (or batch) bundle, asking for a minimal answer (no
+    /// resources back: only each entry's status and location); the response bundle, or `None`
+    /// when the record took it (`2xx`) but its answer is not JSON.
     ///
     /// # Errors
     /// See [`EprError`].
-    pub async fn transaction(&self, bundle: &Value) -> Result<Value, EprError> {
-        self.call(reqwest::Method::POST, "", &[], Some(bundle)).await
+    pub async fn transaction(&self, bundle: &Value) -> Result<Option<Value>, EprError> {
+        let (status, body) = self.exchange(reqwest::Method::POST, "", &[], Some(bundle), Some("return=minimal")).await?;
+        if (200..300).contains(&status) {
+            return Ok(serde_json::from_slice::<Value>(&body).ok());
+        }
+        answer_of(status, &body).map(Some)
     }
 
     /// `GET {base}/metadata`: the server's CapabilityStatement (a connection test).
@@ -188,6 +207,20 @@ impl EprClient {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, EprError> {
+        let (status, answer) = self.exchange(method, path, query, body, None).await?;
+        answer_of(status, &answer)
+    }
+
+    /// One call (with a new token and once more if a SMART token is refused): the status and
+    /// the answer's bytes.
+    async fn exchange(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        prefer: Option<&str>,
+    ) -> Result<(u16, Vec<u8>), EprError> {
         let mut retried_token = false;
         loop {
             let token = match &self.auth {
@@ -208,6 +241,9 @@ impl EprClient {
             if let Some(b) = body {
                 req = req.header("content-type", FHIR_JSON).body(b.to_string());
             }
+            if let Some(p) = prefer {
+                req = req.header("prefer", p);
+            }
             let (status, answer) = send(req).await?;
             if status == 401
                 && !retried_token
@@ -219,7 +255,7 @@ impl EprClient {
                 continue;
             }
             tracing::debug!(path = path.split(['/', '?']).next().unwrap_or(""), status, "epr call");
-            return answer_of(status, &answer);
+            return Ok((status, answer));
         }
     }
 }

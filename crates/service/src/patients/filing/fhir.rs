@@ -57,6 +57,8 @@ pub struct Message {
     pub sent: Timestamp,
     /// What it says.
     pub payload: Payload,
+    /// Who it was sent to: the conversation's members when it was sent, less its sender.
+    pub recipients: Vec<Person>,
     /// The event it replies to.
     pub reply_to: Option<String>,
     /// Its priority.
@@ -70,8 +72,6 @@ pub struct Filed<'a> {
     pub server_name: &'a str,
     /// The patient as tied.
     pub patient: &'a PatientSummary,
-    /// The conversation's joined members now (each message's recipients are the others).
-    pub members: &'a [Person],
 }
 
 /// The identifier system of messages: `urn:wardline:<server>:event`.
@@ -139,7 +139,7 @@ pub fn communication(f: Filed<'_>, m: &Message) -> Value {
         c["encounter"] = json!({ "reference": format!("Encounter/{e}") });
     }
     let recipients: Vec<Value> =
-        f.members.iter().filter(|p| p.user_id != m.sender.user_id).map(|p| person(f.server_name, p)).collect();
+        m.recipients.iter().filter(|p| p.user_id != m.sender.user_id).map(|p| person(f.server_name, p)).collect();
     if !recipients.is_empty() {
         c["recipient"] = Value::Array(recipients);
     }
@@ -303,6 +303,7 @@ mod tests {
             sender: who("@ann:w.example", Some("Dr Ann")),
             sent: Timestamp(1_764_583_200_000),
             payload,
+            recipients: vec![],
             reply_to: None,
             level: Level::Routine,
         }
@@ -311,9 +312,10 @@ mod tests {
     #[test]
     fn a_message_is_a_communication_about_the_patient_from_its_sender_to_the_others() {
         let p = patient(Some("enc-1"));
-        let members = [who("@ann:w.example", Some("Dr Ann")), who("@bob:w.example", None)];
-        let f = Filed { server_name: "w.example", patient: &p, members: &members };
-        let c = communication(f, &message("$m+1", Payload::Text("K+ 6.9, repeat bloods".into())));
+        let f = Filed { server_name: "w.example", patient: &p };
+        let mut m = message("$m+1", Payload::Text("K+ 6.9, repeat bloods".into()));
+        m.recipients = vec![who("@ann:w.example", Some("Dr Ann")), who("@bob:w.example", None)];
+        let c = communication(f, &m);
         assert_eq!(c["identifier"], json!([{"system": "urn:wardline:w.example:event", "value": "$m+1"}]));
         assert_eq!(c["status"], "completed");
         assert_eq!(c["subject"], json!({"reference": "Patient/pat-1", "display": "SMITH, John"}));
@@ -334,11 +336,7 @@ mod tests {
 
         // No encounter, no recipients: neither element.
         let p = patient(None);
-        let alone = [who("@ann:w.example", None)];
-        let c = communication(
-            Filed { server_name: "w.example", patient: &p, members: &alone },
-            &message("$x", Payload::Text("x".into())),
-        );
+        let c = communication(Filed { server_name: "w.example", patient: &p }, &message("$x", Payload::Text("x".into())));
         assert!(c.get("encounter").is_none() && c.get("recipient").is_none(), "{c}");
     }
 
@@ -346,7 +344,7 @@ mod tests {
     fn priority_reply_and_deletion() {
         assert_eq!([Level::Routine, Level::Urgent, Level::Emergency].map(priority), ["routine", "urgent", "stat"]);
         let p = patient(None);
-        let f = Filed { server_name: "w.example", patient: &p, members: &[] };
+        let f = Filed { server_name: "w.example", patient: &p };
         let mut m = message("$r", Payload::Text("on my way".into()));
         m.reply_to = Some("$parent+x".into());
         m.level = Level::Emergency;
@@ -364,7 +362,7 @@ mod tests {
     #[test]
     fn a_file_is_inline_when_small_and_named_only_when_too_big() {
         let p = patient(None);
-        let f = Filed { server_name: "w.example", patient: &p, members: &[] };
+        let f = Filed { server_name: "w.example", patient: &p };
         let small = Attachment {
             content_type: "image/png".into(),
             title: "wound.png".into(),
@@ -448,7 +446,7 @@ mod tests {
     #[test]
     fn a_transcript_is_a_document_per_conversation_and_tie() {
         let p = patient(Some("enc-1"));
-        let f = Filed { server_name: "w.example", patient: &p, members: &[] };
+        let f = Filed { server_name: "w.example", patient: &p };
         let d = document_reference(
             f,
             "!r:w.example/2",

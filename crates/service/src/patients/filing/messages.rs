@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use ruma::{OwnedEventId, RoomId, UserId};
+use ruma::{OwnedEventId, OwnedUserId, RoomId, UserId};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use wardline_store::Filing;
@@ -18,11 +18,12 @@ use wardline_types::account::is_service_user;
 use wardline_types::media::{FILE_MSGTYPES, MxcRef};
 use wardline_types::priority::{Level, NUMBER_KEYS, Request, request_of};
 use wardline_types::relation;
-use wardline_types::{Membership, StoredEvent, kinds};
+use wardline_types::{StoredEvent, kinds};
 
 use super::fhir::{Attachment, Message, Payload, Person};
 use crate::audit::Actor;
 use crate::patients::PatientService;
+use crate::messaging::{current_members, load_memberships};
 use crate::timeline::Bundles;
 use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
@@ -40,6 +41,9 @@ pub fn content_hash(event: &StoredEvent, latest_edit: Option<&StoredEvent>) -> S
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The names people of a conversation show (`None`: none).
+pub(super) type Names = HashMap<OwnedUserId, Option<String>>;
 
 /// A message read for the record, with its hash.
 pub(super) struct Read {
@@ -94,21 +98,19 @@ impl PatientService {
         Ok(events.iter().map(|e| (e.event.event_id.clone(), content_hash(e, latest(&bundles, e)))).collect())
     }
 
-    /// The conversation's joined people now (never the server's, a role's or a system's user),
-    /// with the names they show.
-    pub(super) async fn people(&self, room: &RoomId) -> ServiceResult<Vec<Person>> {
+    /// The names shown by everyone with a membership of `room` (never the server's, a role's
+    /// or a system's user): `None` for one who shows none.
+    pub(super) async fn names(&self, room: &RoomId) -> ServiceResult<Names> {
         self.rooms
             .with_state(room, |s| {
-                s.members_with(Membership::Join)
-                    .filter(|u| !is_service_user(u))
-                    .map(|u| Person {
-                        user_id: u.to_string(),
-                        display: s
-                            .get(kinds::MEMBER, u.as_str())
-                            .and_then(|m| m.event.content.get("displayname"))
-                            .and_then(Value::as_str)
-                            .map(str::to_owned),
+                s.events()
+                    .filter(|e| e.event.kind == kinds::MEMBER)
+                    .filter_map(|e| {
+                        let user = OwnedUserId::try_from(e.event.state_key.as_deref()?).ok()?;
+                        let name = e.event.content.get("displayname").and_then(Value::as_str).map(str::to_owned);
+                        Some((user, name))
                     })
+                    .filter(|(u, _)| !is_service_user(u))
                     .collect()
             })
             .await
@@ -116,13 +118,20 @@ impl PatientService {
 
     /// The filing's messages as they are now, in the conversation's order, as its requester
     /// may see them (one they can no longer see is left out).
-    pub(super) async fn read_messages(&self, filing: &Filing, people: &[Person]) -> ServiceResult<Vec<Read>> {
+    ///
+    /// A message's recipients are the people it was sent to (the rule of "Delivered":
+    /// [`crate::messaging::status::Memberships::recipients`]), not whoever is in the
+    /// conversation when it is filed.
+    pub(super) async fn read_messages(&self, filing: &Filing, names: &Names) -> ServiceResult<Vec<Read>> {
         let (room, by) = (&filing.request.room_id, &filing.request.requested_by);
         let mut events = self.store.events_by_id(&filing.request.events).await?;
         let vis = self.timeline.visibility(by, room).await?;
         events.retain(|e| e.event.room_id == *room && vis.can_see(e.stream));
         events.sort_by_key(|e| e.stream);
         let bundles = self.timeline.bundles(by, &events, &vis, self.store.current_pos()).await?;
+        let members = self.rooms.with_state(room, |s| current_members(s.events())).await?;
+        let memberships = load_memberships(self.store.as_ref(), room, &events, members).await?;
+        let person = |u: &UserId| Person { user_id: u.to_string(), display: names.get(u).cloned().flatten() };
         let mut out = Vec::with_capacity(events.len());
         // What one filing sends inline at most, whatever its messages: a few files' worth (one
         // upload named by many messages is not read into memory many times over).
@@ -130,24 +139,16 @@ impl PatientService {
         let mut inline = 0u64;
         for e in &events {
             let edit = latest(&bundles, e);
-            let sender = people
-                .iter()
-                .find(|p| p.user_id == e.event.sender.as_str())
-                .cloned()
-                .unwrap_or(Person { user_id: e.event.sender.to_string(), display: None });
+            let sender = person(&e.event.sender);
             let request = request_of(&e.event.content).ok().flatten();
             let payload = if e.redacted_because.is_some() {
                 Payload::Deleted
             } else {
-                match self.payload(by, shown(e, edit), inline < budget).await? {
+                let room_left = self.filing.max_attachment_bytes.min(budget.saturating_sub(inline));
+                match self.payload(by, shown(e, edit), room_left).await? {
                     Payload::Text(t) => Payload::Text(clinical_text(&t, request.as_ref())),
-                    Payload::File(mut a) => {
-                        if let Some(d) = &a.data {
-                            inline = inline.saturating_add(d.len() as u64);
-                            if inline > budget {
-                                a.data = None;
-                            }
-                        }
+                    Payload::File(a) => {
+                        inline = inline.saturating_add(a.data.as_ref().map_or(0, |d| d.len() as u64));
                         Payload::File(a)
                     }
                     other => other,
@@ -160,6 +161,7 @@ impl PatientService {
                     sender,
                     sent: e.event.origin_server_ts,
                     payload,
+                    recipients: memberships.recipients(e).iter().map(|u| person(u)).collect(),
                     reply_to: relation::reply_to(&e.event.content).flatten().map(|p| p.to_string()),
                     level,
                 },
@@ -169,14 +171,15 @@ impl PatientService {
         Ok(out)
     }
 
-    /// What a message's content says, for the record.
-    async fn payload(&self, by: &UserId, content: &Value, read_files: bool) -> ServiceResult<Payload> {
+    /// What a message's content says, for the record; a file inline if it is at most
+    /// `max_inline` bytes.
+    async fn payload(&self, by: &UserId, content: &Value, max_inline: u64) -> ServiceResult<Payload> {
         let msgtype = content.get("msgtype").and_then(Value::as_str).unwrap_or_default();
         let body = text(content, "body");
         if FILE_MSGTYPES.contains(&msgtype)
             && let Some(mxc) = content.get("url").and_then(Value::as_str).and_then(MxcRef::parse)
         {
-            return Ok(Payload::File(self.attachment(by, content, &mxc, read_files).await?));
+            return Ok(Payload::File(self.attachment(by, content, &mxc, max_inline).await?));
         }
         if msgtype == "m.location" {
             let geo = text(content, "geo_uri").unwrap_or_default();
@@ -189,30 +192,24 @@ impl PatientService {
         Ok(Payload::Text(body.unwrap_or_else(|| "(a message without text)".into())))
     }
 
-    /// A message's file: inline when it is at most the configured size, else named only.
-    async fn attachment(&self, by: &UserId, content: &Value, mxc: &MxcRef, read: bool) -> ServiceResult<Attachment> {
-        // The sender's word for its size, held to what FHIR's `unsignedInt` can say.
-        let declared = content.pointer("/info/size").and_then(Value::as_u64).map(|s| s.min(u64::from(i32::MAX as u32)));
+    /// A message's file: its type, name and size as the media store has them (never the
+    /// sender's word), and its bytes inline when it is at most `max_inline` bytes (a bigger one
+    /// is never read), else named only.
+    async fn attachment(&self, by: &UserId, content: &Value, mxc: &MxcRef, max_inline: u64) -> ServiceResult<Attachment> {
         let mut a = Attachment {
             content_type: text(content.get("info").unwrap_or(&Value::Null), "mimetype")
                 .unwrap_or_else(|| "application/octet-stream".into()),
             title: text(content, "filename").or_else(|| text(content, "body")).unwrap_or_else(|| "file".into()),
-            size: declared.unwrap_or(0),
+            size: 0,
             data: None,
         };
-        if !read || declared.is_some_and(|s| s > self.filing.max_attachment_bytes) {
-            return Ok(a);
-        }
         let reader = Actor::system(by.to_owned());
-        match self.media.download(&reader, &mxc.server, &mxc.media_id).await {
-            Ok(d) => {
-                a.size = d.bytes.len() as u64;
-                if declared.is_none() || a.content_type == "application/octet-stream" {
-                    a.content_type = d.content_type;
-                }
-                if a.size <= self.filing.max_attachment_bytes {
-                    a.data = Some(d.bytes);
-                }
+        match self.media.file_for_record(&reader, &mxc.server, &mxc.media_id, max_inline).await {
+            Ok(f) => {
+                a.content_type = f.content_type;
+                // FHIR's `unsignedInt` says at most 2^31 - 1.
+                a.size = f.size.min(u64::from(i32::MAX.unsigned_abs()));
+                a.data = f.bytes;
                 Ok(a)
             }
             // Gone, never uploaded, or no longer readable by the person who asked: named only.

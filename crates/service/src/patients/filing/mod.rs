@@ -20,7 +20,7 @@ mod runner;
 
 use std::collections::{BTreeMap, HashSet};
 
-use ruma::{OwnedEventId, RoomId};
+use ruma::{OwnedEventId, RoomId, UserId};
 use wardline_store::{Direction, FiledStatus, Filing, NewFiling, PosRange};
 use wardline_types::account::is_service_user;
 use wardline_types::audit::{AuditAction, Outcome};
@@ -31,6 +31,7 @@ use wardline_types::relation::{self, rel_types};
 use wardline_types::{StoredEvent, Timestamp};
 
 pub use messages::content_hash;
+pub use runner::lease_ms;
 
 use super::PatientService;
 use crate::audit::Actor;
@@ -40,6 +41,11 @@ use crate::{ServiceError, ServiceResult};
 
 /// The most filings the status lists.
 const MAX_LISTED: usize = 50;
+
+/// The most filings of one conversation waiting for the record at once: more are refused
+/// (`M_LIMIT_EXCEEDED`) until the record has taken some, so a down record does not collect an unbounded
+/// queue.
+pub const MAX_PENDING_PER_ROOM: usize = 20;
 
 /// What the record holds of one message, as the conversation shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +90,15 @@ impl PatientService {
     /// conversation (`403`); too many requests; the audit trail cannot be written.
     pub async fn file(&self, actor: &Actor, room: &RoomId, request: FilingRequest) -> ServiceResult<FilingId> {
         self.require_member_for(actor, room, AuditAction::RecordFiling, "filing").await?;
-        self.limiter.check(LimitKind::Search, actor.user_id.as_str())?;
+        self.limiter.check(LimitKind::Filing, actor.user_id.as_str())?;
         self.epr()?;
+        let waiting = self.store.pending_filings(room).await?;
+        if waiting >= MAX_PENDING_PER_ROOM {
+            return Err(ServiceError::LimitExceeded(format!(
+                "{waiting} filings of this conversation are already waiting for the record: \
+                 wait until it has taken them"
+            )));
+        }
         let Some(tie) = self.store.room_patient(room).await? else {
             return Err(ServiceError::NoPatient(
                 "this conversation is not about a patient: tie it to one before filing it to the record".into(),
@@ -145,7 +158,7 @@ impl PatientService {
             stored.request.id,
             stored.request.patient.id,
             stored.request.tie_version,
-            stored.request.events.len(),
+            stored.request.events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(","),
             stored.request.transcript
         ));
         slot.record(r);
@@ -242,18 +255,50 @@ impl PatientService {
         }
     }
 
-    /// `room`'s filings, newest first, and what the record holds of each message the caller may
-    /// see: filed, changed since it was filed (edited or deleted: file it again), or filed as
-    /// deleted. Audited.
+    /// Keeps the filings `user` asked for, and those of messages they may all see (a
+    /// transcript's: only if they may see the whole conversation): a member who joined later,
+    /// or sees only part of the history, is not told what was filed of the rest.
+    async fn keep_seen(
+        &self,
+        user: &UserId,
+        room: &RoomId,
+        vis: &crate::visibility::Visibility,
+        filings: &mut Vec<Filing>,
+    ) -> ServiceResult<()> {
+        let others = || filings.iter().filter(|f| f.request.requested_by != user);
+        let mut named: Vec<OwnedEventId> = others().flat_map(|f| f.request.events.iter().cloned()).collect();
+        named.sort_unstable();
+        named.dedup();
+        let seen: HashSet<OwnedEventId> = self
+            .store
+            .events_by_id(&named)
+            .await?
+            .into_iter()
+            .filter(|e| e.event.room_id == room && vis.can_see(e.stream))
+            .map(|e| e.event.event_id)
+            .collect();
+        let whole = if others().any(|f| f.request.transcript) { self.sees_everything(room, vis).await? } else { true };
+        filings.retain(|f| {
+            f.request.requested_by == user
+                || (f.request.events.iter().all(|e| seen.contains(e)) && (whole || !f.request.transcript))
+        });
+        Ok(())
+    }
+
+    /// `room`'s filings the caller may know of (theirs, and those of messages they may see),
+    /// newest first, and what the record holds of each message the caller may see: filed,
+    /// changed since it was filed (edited or deleted: file it again), or filed as deleted.
+    /// Audited.
     ///
     /// # Errors
     /// Not joined (`403`, audited); the audit trail cannot be written.
     pub async fn filings(&self, actor: &Actor, room: &RoomId) -> ServiceResult<FilingStatus> {
         self.require_member_for(actor, room, AuditAction::RecordFiling, "filing status").await?;
         let slot = self.audit.reserve()?;
-        let filings = self.store.room_filings(room, MAX_LISTED).await?;
+        let mut filings = self.store.room_filings(room, MAX_LISTED).await?;
         let held = self.store.filed_events(room).await?;
         let vis = self.timeline.visibility(&actor.user_id, room).await?;
+        self.keep_seen(&actor.user_id, room, &vis, &mut filings).await?;
         let ids: Vec<OwnedEventId> = held.iter().map(|h| h.event_id.clone()).collect();
         let mut current = self.store.events_by_id(&ids).await?;
         current.retain(|e| vis.can_see(e.stream));

@@ -1,34 +1,38 @@
 //! The background task that sends filings to the record: `run_filings`.
 //!
-//! **Durability.** A filing is claimed (a lease, [`LEASE_MS`]) before it is sent and marked
-//! filed or refused after; a crash in between sends it again once the lease has run out, and
-//! since every entry is a conditional update keyed by the message's identifier, the record
-//! updates its copy rather than adding one. A restart resumes every pending filing: they are in
-//! the store, not in memory.
+//! **Durability.** A filing is claimed (a lease, [`lease_ms`]) before it is sent, its claim
+//! renewed before each Bundle, and it is marked filed or refused after, by the sender whose
+//! claim it still is (the store checks). A crash in between sends it again once the lease has
+//! run out, and since every entry is a conditional update keyed by the message's identifier,
+//! the record updates its copy rather than adding one. A sender that finds its claim taken over
+//! (it was paused past its lease) stops and records nothing. A restart resumes every pending
+//! filing: they are in the store, not in memory.
 //!
 //! **Retries.** The record down, slow, refusing Wardline's credentials or answering nonsense:
 //! tried again after 5 s, doubling to 5 min, until [`crate::config::EprSettings::give_up_hours`]
 //! after it was asked, then refused as never answered, and audited: never dropped silently.
-//! The record refusing the filing itself (`4xx`, its `OperationOutcome`): refused with its words.
+//! The record refusing the filing itself (`4xx`, its `OperationOutcome`): refused with its
+//! words, keeping what earlier Bundles of the same filing got it to hold. A `2xx` whose answer
+//! cannot be read was still taken: filed, the resources it made not known.
 //!
-//! **What is logged.** The filing's id, its conversation and why an attempt failed: never a
-//! message, a patient or the record's answer.
+//! **What is logged and audited.** The filing's id, its conversation, its messages' event ids,
+//! the record's resource ids and HTTP status: never a message, a patient or the record's own
+//! words (its `OperationOutcome` may quote what was sent). The record's words are kept only in
+//! the filing's `last_error`, which the conversation's members are shown.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use wardline_store::{FiledEvent, FiledStatus, Filing};
+use wardline_store::{FiledEvent, FiledStatus, Filing, FilingResult};
 use wardline_types::Timestamp;
 use wardline_types::audit::{AuditAction, Outcome};
 
 use super::fhir::{self, Entry, Filed, Payload, Person};
+use super::messages::Read;
 use crate::ServiceResult;
 use crate::audit::By;
 use crate::patients::{EprError, PatientService};
 
-/// How long a claimed filing is its sender's before another may take it over (a filing of 200
-/// messages is 25 Bundles, each within the EPR's timeout).
-const LEASE_MS: u64 = 15 * 60 * 1000;
 /// The first wait after a failed attempt, doubling each time.
 const FIRST_RETRY_MS: u64 = 5_000;
 /// The longest wait between attempts.
@@ -41,6 +45,14 @@ const POLL: Duration = Duration::from_millis(500);
 /// The shortest.
 const MIN_WAIT: Duration = Duration::from_millis(50);
 
+/// How long a claim is its sender's before another may take the filing over: longer than the
+/// most one call to the record can take between renewals (a token, the call, and both again
+/// after a refused token, each within `timeout_secs`), plus a minute.
+#[must_use]
+pub fn lease_ms(timeout_secs: u64) -> u64 {
+    timeout_secs.saturating_mul(6_000).saturating_add(60_000)
+}
+
 /// How long to wait after `attempts` failed attempts.
 #[must_use]
 pub fn retry_wait_ms(attempts: u32) -> u64 {
@@ -51,21 +63,35 @@ pub fn retry_wait_ms(attempts: u32) -> u64 {
 /// How one attempt went.
 #[derive(Debug)]
 enum Attempt {
-    /// The record holds it: its resources, and each message's row.
-    Filed(Vec<String>, Vec<FiledEvent>),
-    /// Try again later, for this reason.
-    Retry(String),
-    /// The record refused it, for this reason.
-    Refused(String),
+    /// The record holds it.
+    Filed(FilingResult),
+    /// Try again later, for this reason (Wardline's words, or the record's status); what this
+    /// attempt got the record to hold (kept if it is given up).
+    Retry(String, FilingResult),
+    /// The record refused it: its words, its HTTP status, and what it took before.
+    Refused { reason: String, status: Option<u16>, done: FilingResult },
+    /// Another sender claimed it meanwhile: nothing to record.
+    Lost,
 }
 
-impl From<EprError> for Attempt {
-    fn from(e: EprError) -> Self {
+impl Attempt {
+    fn refused(reason: impl Into<String>) -> Self {
+        Self::Refused { reason: reason.into(), status: None, done: FilingResult::default() }
+    }
+
+    /// The record's answer to a call, with what earlier calls got it to hold.
+    fn of(e: EprError, done: FilingResult) -> Self {
         match e {
-            EprError::Refused { reason, .. } => Self::Refused(reason),
-            e => Self::Retry(e.to_string()),
+            EprError::Refused { reason, status } => Self::Refused { reason, status: Some(status), done },
+            e => Self::Retry(e.summary(), done),
         }
     }
+}
+
+/// A filing being sent: its claim, renewed as it goes.
+struct Claimed<'a> {
+    filing: &'a Filing,
+    claim: Timestamp,
 }
 
 impl PatientService {
@@ -90,20 +116,28 @@ impl PatientService {
         }
     }
 
+    fn lease_from(&self, now: Timestamp) -> Timestamp {
+        Timestamp(now.0.saturating_sub(self.filing.lease_ms))
+    }
+
     /// One pass: sends the filings due by the clock; how long until the next is due.
     ///
     /// # Errors
     /// A store that cannot be read or written; what was done stays done.
     pub async fn filing_pass(&self) -> ServiceResult<Duration> {
         let now = self.clock.now();
-        let lease_from = Timestamp(now.0.saturating_sub(LEASE_MS));
-        for id in self.store.due_filings(now, lease_from, BATCH).await? {
-            if !self.store.claim_filing(&id, now, lease_from).await? {
+        for id in self.store.due_filings(now, self.lease_from(now), BATCH).await? {
+            // Each claim at its own time: the one before may have taken a while.
+            let now = self.clock.now();
+            if !self.store.claim_filing(&id, now, self.lease_from(now)).await? {
                 continue;
             }
             let Some(filing) = self.store.filing(&id).await? else { continue };
-            let attempt = self.attempt(&filing).await;
-            self.settle(&filing, attempt).await?;
+            let mut claimed = Claimed { filing: &filing, claim: now };
+            let attempt = match self.try_send(&mut claimed).await {
+                Ok(a) | Err(a) => a,
+            };
+            self.settle(&claimed, attempt).await?;
         }
         let now = self.clock.now();
         let wait = match self.store.next_filing_due().await? {
@@ -113,56 +147,56 @@ impl PatientService {
         Ok(wait.max(MIN_WAIT))
     }
 
-    /// Builds and sends one filing.
-    async fn attempt(&self, filing: &Filing) -> Attempt {
-        match self.try_send(filing).await {
-            Ok(a) | Err(a) => a,
+    /// Renews the claim before a call to the record; `Err(Lost)` if it is no longer ours.
+    async fn renew(&self, c: &mut Claimed<'_>) -> Result<(), Attempt> {
+        let now = self.clock.now();
+        match self.store.renew_filing(&c.filing.request.id, c.claim, now).await {
+            Ok(true) => {
+                c.claim = now;
+                Ok(())
+            }
+            Ok(false) => Err(Attempt::Lost),
+            Err(e) => Err(Attempt::Retry(format!("Wardline could not renew its claim: {e}"), FilingResult::default())),
         }
     }
 
-    async fn try_send(&self, filing: &Filing) -> Result<Attempt, Attempt> {
-        let store_err = |e: crate::ServiceError| Attempt::Retry(format!("Wardline could not read the messages: {e}"));
-        let epr = self.epr().map_err(Attempt::from)?;
+    async fn try_send(&self, c: &mut Claimed<'_>) -> Result<Attempt, Attempt> {
+        let store_err = |e: crate::ServiceError| {
+            Attempt::Retry(format!("Wardline could not read the messages: {e}"), FilingResult::default())
+        };
+        let filing = c.filing;
+        let epr = self.epr().map_err(|e| Attempt::of(e, FilingResult::default()))?;
         let room = &filing.request.room_id;
         // The conversation must still be about the patient it was filed for: a filing waiting
         // for the record never goes to a patient someone has since said is the wrong one.
         let current = self.store.room_patient(room).await.map_err(|e| store_err(e.into()))?;
         if current.as_ref().map(|t| t.version) != Some(filing.request.tie_version) {
-            return Err(Attempt::Refused(
-                "the conversation is no longer about the patient this was to be filed for: nothing was filed".into(),
+            return Err(Attempt::refused(
+                "the conversation is no longer about the patient this was to be filed for: nothing was filed",
             ));
         }
-        let tie = current.ok_or_else(|| Attempt::Retry("the conversation's patient could not be read".into()))?;
-        let people = self.people(room).await.map_err(store_err)?;
-        let read = self.read_messages(filing, &people).await.map_err(store_err)?;
-        let server_name = self.server_name.as_str();
-        let f = Filed { server_name, patient: &filing.request.patient, members: &people };
+        let tie = current.ok_or_else(|| {
+            Attempt::Retry("the conversation's patient could not be read".into(), FilingResult::default())
+        })?;
+        let names = self.names(room).await.map_err(store_err)?;
+        let read = self.read_messages(filing, &names).await.map_err(store_err)?;
+        let f = Filed { server_name: self.server_name.as_str(), patient: &filing.request.patient };
         let entries: Vec<Entry> = read.iter().map(|r| fhir::entry(fhir::communication(f, &r.message))).collect();
-        let mut resources = Vec::new();
+        let mut done = FilingResult::default();
+        let mut sent = 0;
         for bundle in fhir::bundles(entries, self.filing.max_bundle_entries) {
-            let answer = epr.transaction(&fhir::transaction(&bundle)).await?;
-            resources.extend(fhir::locations(&answer, &bundle).map_err(Attempt::Retry)?);
+            self.renew(c).await?;
+            let answer = epr.transaction(&fhir::transaction(&bundle)).await.map_err(|e| Attempt::of(e, done.clone()))?;
+            let resources = self.resources_of(filing, answer.as_ref(), &bundle);
+            let now = self.clock.now();
+            for (r, resource) in read[sent..sent + bundle.len()].iter().zip(&resources) {
+                if let Some(row) = filed_row(filing, r, resource, now) {
+                    done.events.push(row);
+                }
+            }
+            sent += bundle.len();
+            done.resources.extend(resources);
         }
-        let now = self.clock.now();
-        let rows: Vec<FiledEvent> = read
-            .iter()
-            .zip(&resources)
-            .filter_map(|(r, resource)| {
-                Some(FiledEvent {
-                    event_id: ruma::OwnedEventId::try_from(r.message.event_id.as_str()).ok()?,
-                    room_id: room.clone(),
-                    filing_id: filing.request.id.clone(),
-                    resource: resource.clone(),
-                    content_hash: r.hash.clone(),
-                    status: if r.message.payload == Payload::Deleted {
-                        FiledStatus::EnteredInError
-                    } else {
-                        FiledStatus::Completed
-                    },
-                    filed: now,
-                })
-            })
-            .collect();
         if filing.request.transcript {
             // The record's transcript: this patient's part of the conversation up to the request,
             // messages as they are now, a deleted one only as deleted.
@@ -171,61 +205,82 @@ impl PatientService {
                     .await
                     .map_err(store_err)?;
             let by = &filing.request.requested_by;
-            let author = people
-                .iter()
-                .find(|p| p.user_id == by.as_str())
-                .cloned()
-                .unwrap_or(Person { user_id: by.to_string(), display: None });
+            let author = Person { user_id: by.to_string(), display: names.get(by).cloned().flatten() };
             let title = text.lines().next().unwrap_or("Transcript").to_owned();
             let key = format!("{room}/{}", filing.request.tie_version);
-            let doc = fhir::document_reference(f, &key, &author, &title, &text, now);
+            let doc = fhir::document_reference(f, &key, &author, &title, &text, self.clock.now());
             let bundle = vec![fhir::entry(doc)];
-            let answer = epr.transaction(&fhir::transaction(&bundle)).await?;
-            resources.extend(fhir::locations(&answer, &bundle).map_err(Attempt::Retry)?);
+            self.renew(c).await?;
+            let answer = epr.transaction(&fhir::transaction(&bundle)).await.map_err(|e| Attempt::of(e, done.clone()))?;
+            done.resources.extend(self.resources_of(filing, answer.as_ref(), &bundle));
         }
-        Ok(Attempt::Filed(resources, rows))
+        Ok(Attempt::Filed(done))
+    }
+
+    /// The resources the record made of a Bundle it took (`2xx`): from its answer, or unknown
+    /// (empty) where the answer does not say.
+    fn resources_of(&self, filing: &Filing, answer: Option<&serde_json::Value>, bundle: &[Entry]) -> Vec<String> {
+        match answer.map(|a| fhir::locations(a, bundle)) {
+            Some(Ok(found)) => found,
+            Some(Err(why)) => {
+                tracing::warn!(filing = %filing.request.id, room = %filing.request.room_id, why, "the record took a filing but its answer does not say where");
+                vec![String::new(); bundle.len()]
+            }
+            None => {
+                tracing::warn!(filing = %filing.request.id, room = %filing.request.room_id, "the record took a filing but its answer could not be read");
+                vec![String::new(); bundle.len()]
+            }
+        }
     }
 
     /// Records how an attempt went; a filing that ends (filed, refused, given up) is audited.
-    async fn settle(&self, filing: &Filing, attempt: Attempt) -> ServiceResult<()> {
+    async fn settle(&self, c: &Claimed<'_>, attempt: Attempt) -> ServiceResult<()> {
+        let (filing, claim) = (c.filing, c.claim);
         let id = &filing.request.id;
+        let room = &filing.request.room_id;
         let now = self.clock.now();
         let give_up_at =
             filing.request.requested.0.saturating_add(self.filing.give_up_hours.saturating_mul(3600 * 1000));
-        let (outcome, detail) = match attempt {
-            Attempt::Filed(resources, rows) => {
+        let attempts = filing.attempts.saturating_add(1);
+        let (reason, detail, done) = match attempt {
+            Attempt::Lost => {
+                tracing::info!(filing = %id, room = %room, "another sender took this filing over; leaving it to them");
+                return Ok(());
+            }
+            Attempt::Filed(done) => {
                 let slot = self.audit.reserve()?;
-                let events = rows.len();
-                if !self.store.finish_filing(id, resources.clone(), rows, now).await? {
-                    return Ok(());
-                }
-                self.record_outcome(
-                    slot,
-                    filing,
-                    Outcome::Success,
-                    &format!(
-                        "filed filing={id} patient={} events={events} resources={}",
-                        filing.request.patient.id,
-                        resources.join(",")
-                    ),
+                let detail = format!(
+                    "filed filing={id} patient={} events={} resources={}",
+                    filing.request.patient.id,
+                    event_ids(&done.events),
+                    done.resources.join(",")
                 );
+                if self.store.finish_filing(id, claim, done, now).await? {
+                    self.record_outcome(slot, filing, Outcome::Success, &detail);
+                }
                 return Ok(());
             }
-            Attempt::Retry(why) if now.0 < give_up_at => {
-                let attempts = filing.attempts.saturating_add(1);
+            Attempt::Retry(why, _) if now.0 < give_up_at => {
                 let due = Timestamp(now.0.saturating_add(retry_wait_ms(attempts)));
-                tracing::info!(filing = %id, room = %filing.request.room_id, attempt = attempts, reason = %why, "filing to the record failed; will retry");
-                self.store.retry_filing(id, due, &why).await?;
+                tracing::info!(filing = %id, room = %room, attempt = attempts, reason = %why, "filing to the record failed; will retry");
+                self.store.retry_filing(id, claim, due, &why).await?;
                 return Ok(());
             }
-            Attempt::Retry(why) => {
-                (format!("the record did not answer for {} hours ({why})", self.filing.give_up_hours), "retry-given-up")
+            Attempt::Retry(why, done) => (
+                format!("the record did not answer for {} hours ({why})", self.filing.give_up_hours),
+                format!("retry-given-up last={why} filed_events={}", event_ids(&done.events)),
+                done,
+            ),
+            Attempt::Refused { reason, status, done } => {
+                let status = status.map_or_else(|| "wardline".to_owned(), |s| s.to_string());
+                let detail = format!("refused status={status} filed_events={}", event_ids(&done.events));
+                (format!("the record refused it: {reason}"), detail, done)
             }
-            Attempt::Refused(why) => (format!("the record refused it: {why}"), "refused"),
         };
-        tracing::warn!(filing = %id, room = %filing.request.room_id, what = detail, "filing to the record refused");
+        tracing::warn!(filing = %id, room = %room, attempt = attempts, what = detail, "filing to the record refused");
         let slot = self.audit.reserve()?;
-        if !self.store.refuse_filing(id, &outcome, now).await? {
+        let taken = done.resources.iter().filter(|r| !r.is_empty()).cloned().collect::<Vec<_>>().join(",");
+        if !self.store.refuse_filing(id, claim, &reason, done, now).await? {
             return Ok(());
         }
         self.record_outcome(
@@ -233,10 +288,9 @@ impl PatientService {
             filing,
             Outcome::Failure,
             &format!(
-                "{detail} filing={id} patient={} events={} attempts={} reason={outcome}",
+                "{detail} filing={id} patient={} events={} attempts={attempts} resources={taken}",
                 filing.request.patient.id,
-                filing.request.events.len(),
-                filing.attempts.saturating_add(1)
+                filing.request.events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(","),
             ),
         );
         Ok(())
@@ -251,9 +305,27 @@ impl PatientService {
     }
 }
 
+/// What the record now holds of a message it took.
+fn filed_row(filing: &Filing, r: &Read, resource: &str, now: Timestamp) -> Option<FiledEvent> {
+    Some(FiledEvent {
+        event_id: ruma::OwnedEventId::try_from(r.message.event_id.as_str()).ok()?,
+        room_id: filing.request.room_id.clone(),
+        filing_id: filing.request.id.clone(),
+        resource: resource.to_owned(),
+        content_hash: r.hash.clone(),
+        status: if r.message.payload == Payload::Deleted { FiledStatus::EnteredInError } else { FiledStatus::Completed },
+        filed: now,
+    })
+}
+
+/// The event ids of rows, for the audit trail.
+fn event_ids(rows: &[FiledEvent]) -> String {
+    rows.iter().map(|r| r.event_id.as_str()).collect::<Vec<_>>().join(",")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::retry_wait_ms;
+    use super::{lease_ms, retry_wait_ms};
 
     #[test]
     fn retries_wait_five_seconds_doubling_to_five_minutes() {
@@ -262,5 +334,12 @@ mod tests {
         assert_eq!(retry_wait_ms(3), 20_000);
         assert_eq!(retry_wait_ms(7), 300_000);
         assert_eq!(retry_wait_ms(60), 300_000);
+    }
+
+    #[test]
+    fn a_lease_outlasts_the_longest_call_between_renewals() {
+        assert_eq!(lease_ms(10), 120_000);
+        assert!(lease_ms(30) > 4 * 30_000);
+        assert_eq!(lease_ms(u64::MAX), u64::MAX);
     }
 }
