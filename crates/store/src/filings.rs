@@ -138,8 +138,13 @@ pub trait FilingStore: Send + Sync {
     async fn renew_filing(&self, id: &FilingId, claim: Timestamp, now: Timestamp) -> StoreResult<bool>;
     /// A filing claimed as `claim` is filed: its resources and rows, in one write. `false` if
     /// the claim is no longer the sender's.
-    async fn finish_filing(&self, id: &FilingId, claim: Timestamp, done: FilingResult, now: Timestamp)
-    -> StoreResult<bool>;
+    async fn finish_filing(
+        &self,
+        id: &FilingId,
+        claim: Timestamp,
+        done: FilingResult,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
     /// A filing claimed as `claim` is to be tried again at `due` (an attempt more, its claim
     /// ends); `error` says why the attempt failed. `false` if the claim is no longer the sender's.
     async fn retry_filing(&self, id: &FilingId, claim: Timestamp, due: Timestamp, error: &str) -> StoreResult<bool>;

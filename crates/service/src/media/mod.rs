@@ -289,12 +289,22 @@ impl MediaService {
     /// A file for the patient's record, read as `by` (the same check and audit record as a
     /// download): its type and size as stored, and its bytes only when it is at most `max`
     /// bytes (a bigger one is never read).
-    pub async fn file_for_record(&self, by: &Actor, server: &str, media_id: &str, max: u64) -> ServiceResult<RecordFile> {
+    pub async fn file_for_record(
+        &self,
+        by: &Actor,
+        server: &str,
+        media_id: &str,
+        max: u64,
+    ) -> ServiceResult<RecordFile> {
         let content = self.readable(by, server, media_id, "filing").await?;
         let bytes = if content.size <= max {
             let blobs = self.blobs.clone();
             let hash = content.hash.clone();
-            Some(tokio::task::spawn_blocking(move || blobs.get(&hash)).await.map_err(|e| ServiceError::Internal(e.to_string()))??)
+            Some(
+                tokio::task::spawn_blocking(move || blobs.get(&hash))
+                    .await
+                    .map_err(|e| ServiceError::Internal(e.to_string()))??,
+            )
         } else {
             None
         };

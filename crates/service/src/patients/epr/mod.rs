@@ -181,7 +181,8 @@ impl EprClient {
     /// # Errors
     /// See [`EprError`].
     pub async fn transaction(&self, bundle: &Value) -> Result<Option<Value>, EprError> {
-        let (status, body) = self.exchange(reqwest::Method::POST, "", &[], Some(bundle), Some("return=minimal")).await?;
+        let (status, body) =
+            self.exchange(reqwest::Method::POST, "", &[], Some(bundle), Some("return=minimal")).await?;
         if (200..300).contains(&status) {
             return Ok(serde_json::from_slice::<Value>(&body).ok());
         }

@@ -336,7 +336,8 @@ mod tests {
 
         // No encounter, no recipients: neither element.
         let p = patient(None);
-        let c = communication(Filed { server_name: "w.example", patient: &p }, &message("$x", Payload::Text("x".into())));
+        let c =
+            communication(Filed { server_name: "w.example", patient: &p }, &message("$x", Payload::Text("x".into())));
         assert!(c.get("encounter").is_none() && c.get("recipient").is_none(), "{c}");
     }
 

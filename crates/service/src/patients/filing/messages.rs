@@ -22,8 +22,8 @@ use wardline_types::{StoredEvent, kinds};
 
 use super::fhir::{Attachment, Message, Payload, Person};
 use crate::audit::Actor;
-use crate::patients::PatientService;
 use crate::messaging::{current_members, load_memberships};
+use crate::patients::PatientService;
 use crate::timeline::Bundles;
 use crate::visibility::Visibility;
 use crate::{ServiceError, ServiceResult};
@@ -195,7 +195,13 @@ impl PatientService {
     /// A message's file: its type, name and size as the media store has them (never the
     /// sender's word), and its bytes inline when it is at most `max_inline` bytes (a bigger one
     /// is never read), else named only.
-    async fn attachment(&self, by: &UserId, content: &Value, mxc: &MxcRef, max_inline: u64) -> ServiceResult<Attachment> {
+    async fn attachment(
+        &self,
+        by: &UserId,
+        content: &Value,
+        mxc: &MxcRef,
+        max_inline: u64,
+    ) -> ServiceResult<Attachment> {
         let mut a = Attachment {
             content_type: text(content.get("info").unwrap_or(&Value::Null), "mimetype")
                 .unwrap_or_else(|| "application/octet-stream".into()),

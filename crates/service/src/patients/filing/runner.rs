@@ -186,7 +186,8 @@ impl PatientService {
         let mut sent = 0;
         for bundle in fhir::bundles(entries, self.filing.max_bundle_entries) {
             self.renew(c).await?;
-            let answer = epr.transaction(&fhir::transaction(&bundle)).await.map_err(|e| Attempt::of(e, done.clone()))?;
+            let answer =
+                epr.transaction(&fhir::transaction(&bundle)).await.map_err(|e| Attempt::of(e, done.clone()))?;
             let resources = self.resources_of(filing, answer.as_ref(), &bundle);
             let now = self.clock.now();
             for (r, resource) in read[sent..sent + bundle.len()].iter().zip(&resources) {
@@ -211,7 +212,8 @@ impl PatientService {
             let doc = fhir::document_reference(f, &key, &author, &title, &text, self.clock.now());
             let bundle = vec![fhir::entry(doc)];
             self.renew(c).await?;
-            let answer = epr.transaction(&fhir::transaction(&bundle)).await.map_err(|e| Attempt::of(e, done.clone()))?;
+            let answer =
+                epr.transaction(&fhir::transaction(&bundle)).await.map_err(|e| Attempt::of(e, done.clone()))?;
             done.resources.extend(self.resources_of(filing, answer.as_ref(), &bundle));
         }
         Ok(Attempt::Filed(done))
@@ -313,7 +315,11 @@ fn filed_row(filing: &Filing, r: &Read, resource: &str, now: Timestamp) -> Optio
         filing_id: filing.request.id.clone(),
         resource: resource.to_owned(),
         content_hash: r.hash.clone(),
-        status: if r.message.payload == Payload::Deleted { FiledStatus::EnteredInError } else { FiledStatus::Completed },
+        status: if r.message.payload == Payload::Deleted {
+            FiledStatus::EnteredInError
+        } else {
+            FiledStatus::Completed
+        },
         filed: now,
     })
 }
