@@ -984,6 +984,10 @@ mod about_tests {
             place: None,
             encounter: None,
             restricted: false,
+            deceased: false,
+            inactive: false,
+            merged_into: None,
+            place_unknown: false,
         };
         let tie = |version, p, at, ended| wardline_store::PatientTie {
             room_id: owned_room_id!("!r:x"),

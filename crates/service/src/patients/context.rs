@@ -156,8 +156,16 @@ impl PatientService {
                 });
             }
         };
-        let (place, current_encounter) = self.place_of(epr, &patient).await;
+        if let Some(other) = &patient.merged_into {
+            // A merged record is not the one to write to: the clinician finds the one it became.
+            return Err(ServiceError::invalid(format!(
+                "this patient's record was merged into another record ({other}): find the patient again and \
+                 tie the conversation to that one"
+            )));
+        }
+        let (place, current_encounter, place_unknown) = self.place_of(epr, &patient).await;
         patient.place = place;
+        patient.place_unknown = place_unknown;
         patient.encounter = match encounter {
             // An encounter named by the client must be this patient's: read and checked.
             Some(e) => Some(self.checked_encounter(epr, &patient, e).await?),
@@ -364,6 +372,8 @@ impl Commit {
 fn refresh_place(patient: &mut PatientSummary, adt: Option<Option<wardline_types::patient::PatientPlace>>) {
     if let Some(place) = adt {
         patient.place = place;
+        // The feed knows where they are (or that they are not in a bed): no longer unknown.
+        patient.place_unknown = false;
     }
 }
 
@@ -403,6 +413,10 @@ mod tests {
             place: Some(record.clone()),
             encounter: None,
             restricted: false,
+            deceased: false,
+            inactive: false,
+            merged_into: None,
+            place_unknown: false,
         };
         refresh_place(&mut p, None);
         assert_eq!(p.place, Some(record), "the feed does not know them: as tied");

@@ -95,6 +95,10 @@ mod tests {
             place: None,
             encounter: None,
             restricted: false,
+            deceased: false,
+            inactive: false,
+            merged_into: None,
+            place_unknown: false,
         }
     }
 

@@ -68,6 +68,23 @@ pub fn patient_summary(p: &Value, mrn_system: Option<&str>) -> Option<PatientSum
         place: None,
         encounter: None,
         restricted: restricted(p),
+        deceased: p.get("deceasedBoolean").and_then(Value::as_bool).unwrap_or(false)
+            || p.get("deceasedDateTime").and_then(Value::as_str).is_some_and(|t| !t.trim().is_empty()),
+        inactive: p.get("active").and_then(Value::as_bool) == Some(false),
+        merged_into: merged_into(p),
+        place_unknown: false,
+    })
+}
+
+/// The record this one was merged into: a `link` of type `replaced-by` to `Patient/<id>`.
+fn merged_into(p: &Value) -> Option<String> {
+    p.get("link").and_then(Value::as_array)?.iter().find_map(|l| {
+        if l.get("type").and_then(Value::as_str) != Some("replaced-by") {
+            return None;
+        }
+        let reference = l.pointer("/other/reference").and_then(Value::as_str)?;
+        let id = reference.rsplit_once("Patient/").map(|(_, id)| id)?;
+        is_fhir_id(id).then(|| id.to_owned())
     })
 }
 
@@ -225,6 +242,34 @@ mod tests {
         let text_only =
             patient_summary(&json!({"resourceType": "Patient", "id": "a", "name": [{"text": "Baby Jones"}]}), None);
         assert_eq!(text_only.map(|s| s.name), Some("Baby Jones".into()));
+    }
+
+    #[test]
+    fn a_dead_inactive_or_merged_record_says_so() {
+        let base = json!({"resourceType": "Patient", "id": "p1", "name": [{"family": "Smith"}]});
+        let plain = patient_summary(&base, None).unwrap_or_else(|| panic!("no summary"));
+        assert!(!plain.deceased && !plain.inactive && plain.merged_into.is_none());
+        let with = |extra: Value| {
+            let mut p = base.clone();
+            if let (Some(p), Some(extra)) = (p.as_object_mut(), extra.as_object()) {
+                p.extend(extra.clone());
+            }
+            patient_summary(&p, None).unwrap_or_else(|| panic!("no summary"))
+        };
+        assert!(with(json!({"deceasedBoolean": true})).deceased);
+        assert!(!with(json!({"deceasedBoolean": false})).deceased);
+        assert!(with(json!({"deceasedDateTime": "2026-11-30T04:10:00Z"})).deceased);
+        assert!(with(json!({"active": false})).inactive);
+        assert!(!with(json!({"active": true})).inactive);
+        let merged = json!({"link": [
+            {"type": "seealso", "other": {"reference": "Patient/p9"}},
+            {"type": "replaced-by", "other": {"reference": "Patient/p2"}}
+        ]});
+        assert_eq!(with(merged).merged_into.as_deref(), Some("p2"));
+        let odd = json!({"link": [{"type": "replaced-by", "other": {"reference": "Patient/../x"}}]});
+        assert_eq!(with(odd).merged_into, None, "an id that is no FHIR id is never followed");
+        let replaces = json!({"link": [{"type": "replaces", "other": {"reference": "Patient/p0"}}]});
+        assert_eq!(with(replaces).merged_into, None, "this one replaced another: it is the one to use");
     }
 
     #[test]

@@ -197,31 +197,35 @@ impl PatientService {
         let more = patients.len() > MAX_SHOWN || total > MAX_SHOWN as u64;
         patients.truncate(MAX_SHOWN);
         let places = join_all(patients.iter().map(|p| self.place_of(epr, p))).await;
-        for (p, (place, encounter)) in patients.iter_mut().zip(places) {
+        for (p, (place, encounter, unknown)) in patients.iter_mut().zip(places) {
             p.place = place;
             p.encounter = encounter;
+            p.place_unknown = unknown;
         }
         Ok(PatientSearch { patients, more })
     }
 
-    /// Where `patient` is now, and their current encounter's id if the EPR said: the ADT feed's
-    /// bed first ([`PatientService::adt_place`]), else the EPR's current encounter. A failing
-    /// encounter search leaves both unknown (the patient is still shown).
+    /// Where `patient` is now, their current encounter's id if the EPR said, and whether
+    /// where they are could not be read: the ADT feed's bed first
+    /// ([`PatientService::adt_place`]), else the EPR's current encounter. A failing encounter
+    /// search leaves both unknown, and says so (the patient is still shown, never as "not
+    /// admitted").
     pub(super) async fn place_of(
         &self,
         epr: &EprClient,
         patient: &PatientSummary,
-    ) -> (Option<PatientPlace>, Option<String>) {
+    ) -> (Option<PatientPlace>, Option<String>, bool) {
         if patient.restricted {
             // A restricted record's place is never shown, wherever it would come from.
-            return (None, None);
+            return (None, None, false);
         }
         if let Some(Some(place)) = self.adt_place(patient).await {
-            return (Some(place), None);
+            return (Some(place), None, false);
         }
         match self.current_encounter(epr, &patient.id).await {
-            Some((encounter, place)) => (place, Some(encounter)),
-            None => (None, None),
+            Ok(Some((encounter, place))) => (place, Some(encounter), false),
+            Ok(None) => (None, None, false),
+            Err(()) => (None, None, true),
         }
     }
 
@@ -261,10 +265,14 @@ impl PatientService {
         Some(Some(PatientPlace { ward: Some(ward), bed, source: PlaceSource::Adt }))
     }
 
-    /// The EPR's current (in-progress) encounter of the patient: its id and place. An EPR
-    /// that refuses `_include` is asked again without it, and the Locations named are read one
-    /// by one.
-    async fn current_encounter(&self, epr: &EprClient, patient_id: &str) -> Option<(String, Option<PatientPlace>)> {
+    /// The EPR's current (in-progress) encounter of the patient: its id and place; `Err` if
+    /// the EPR could not say. An EPR that refuses `_include` is asked again without it, and the
+    /// Locations named are read one by one.
+    async fn current_encounter(
+        &self,
+        epr: &EprClient,
+        patient_id: &str,
+    ) -> Result<Option<(String, Option<PatientPlace>)>, ()> {
         let mut params = vec![
             ("subject", format!("Patient/{patient_id}")),
             ("status", "in-progress".to_owned()),
@@ -275,16 +283,13 @@ impl PatientService {
             Ok(bundle) => bundle,
             Err(EprError::Refused { status: 400, .. }) => {
                 params.retain(|(k, _)| *k != "_include");
-                let mut bundle = epr.get("Encounter", &params).await.map_err(log_encounter).ok()?;
+                let mut bundle = epr.get("Encounter", &params).await.map_err(log_encounter)?;
                 self.include_locations(epr, &mut bundle).await;
                 bundle
             }
-            Err(e) => {
-                log_encounter(e);
-                return None;
-            }
+            Err(e) => return Err(log_encounter(e)),
         };
-        record::encounter_place(&bundle, patient_id)
+        Ok(record::encounter_place(&bundle, patient_id))
     }
 
     /// Reads the Locations `bundle`'s encounters name but it lacks, and adds them to it.
@@ -298,9 +303,8 @@ impl PatientService {
     }
 }
 
-fn log_encounter(e: EprError) -> EprError {
-    tracing::warn!(error = %e, "the EPR's current encounter of a patient could not be read");
-    e
+fn log_encounter(e: EprError) {
+    tracing::warn!(error = %e.summary(), "the EPR's current encounter of a patient could not be read");
 }
 
 #[cfg(test)]
@@ -358,6 +362,10 @@ mod tests {
             place: None,
             encounter: None,
             restricted: false,
+            deceased: false,
+            inactive: false,
+            merged_into: None,
+            place_unknown: false,
         };
         assert!(answers(&john, &nhs()));
         let other_nhs = PatientQuery::NhsNumber(NhsNumber::parse("4010232137").unwrap_or_else(|e| panic!("{e}")));

@@ -18,6 +18,10 @@ fn patient(id: &str, name: &str) -> PatientSummary {
         place: Some(PatientPlace { ward: Some("Ward 7".into()), bed: Some("12".into()), source: PlaceSource::Adt }),
         encounter: Some("enc-1".into()),
         restricted: false,
+        deceased: false,
+        inactive: false,
+        merged_into: None,
+        place_unknown: false,
     }
 }
 

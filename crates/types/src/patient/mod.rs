@@ -190,6 +190,19 @@ pub struct PatientSummary {
     /// Wardline never shows where they are, only that the record is restricted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub restricted: bool,
+    /// The record says the patient has died (`deceasedBoolean` true, or a `deceasedDateTime`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deceased: bool,
+    /// The record is not in use (`active` false): kept, but not the one to work from.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inactive: bool,
+    /// The record was merged into another (`link` `replaced-by`): that one's EPR id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
+    /// Where they are could not be read (the EPR failed to answer): unknown, which is not
+    /// "not admitted".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub place_unknown: bool,
 }
 
 #[cfg(test)]

@@ -290,6 +290,10 @@ mod tests {
             place: None,
             encounter: encounter.map(str::to_owned),
             restricted: false,
+            deceased: false,
+            inactive: false,
+            merged_into: None,
+            place_unknown: false,
         }
     }
 
