@@ -133,6 +133,7 @@ const state = {
   rejects: new Map(), // resourceType -> { reason, identifier? }
   loseAnswers: 0, // transactions still to be committed and then answered 500
   holdMs: 0, // how long such an answer is held back first
+  holdAnswersMs: 0, // how long every transaction's answer is held back (then sent)
   accessTokens: new Map(), // token -> { expiresAt (ms), scope, clientId }
   usedJtis: new Map(), // iss \0 jti -> exp (s)
 };
@@ -506,6 +507,10 @@ async function handleFhir(req, res, url, text, entry) {
     }
     return;
   }
+  if (state.holdAnswersMs > 0 && method === 'POST' && rel === '' && body?.resourceType === 'Bundle') {
+    // /_test/hold-answers: committed (or refused) now, told later.
+    await new Promise((resolve) => setTimeout(resolve, state.holdAnswersMs));
+  }
   if (!isOk(result)) {
     entry.error = operationOutcomeToString(result);
     send(res, status, result);
@@ -825,6 +830,16 @@ async function handleTestControl(req, res, url, text) {
       ok({ rejects: Object.fromEntries(state.rejects) });
       return;
     }
+    case 'POST /_test/hold-answers': {
+      const ms = body?.ms;
+      if (!Number.isInteger(ms) || ms < 0) {
+        send(res, 400, { error: 'body: {"ms": n >= 0}' }, JSON_CT);
+        return;
+      }
+      state.holdAnswersMs = ms;
+      ok({ holdAnswersMs: ms });
+      return;
+    }
     case 'POST /_test/lose-answers': {
       const count = body?.count ?? 1;
       const holdMs = body?.hold_ms ?? 0;
@@ -902,6 +917,7 @@ async function handleTestControl(req, res, url, text) {
       state.rejects.clear();
       state.loseAnswers = 0;
       state.holdMs = 0;
+      state.holdAnswersMs = 0;
       ok();
       return;
     default:

@@ -73,6 +73,44 @@ fn limit_of(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// Adds what the record took (`done`) to filing `id`: its resources to the filing's (each
+/// listed once), its rows written (replacing earlier rows of the same messages).
+fn keep(tx: &Connection, id: &str, done: &FilingResult) -> StoreResult<()> {
+    if done.resources.is_empty() && done.events.is_empty() {
+        return Ok(());
+    }
+    let held: String = query_one(tx, "SELECT resources FROM record_filings WHERE id = ?1", params![id], |r| r.get(0))
+        .map_err(backend_err)?;
+    let mut resources: Vec<String> =
+        serde_json::from_str(&held).map_err(|e| corrupt("record_filings.resources", e))?;
+    for r in &done.resources {
+        if !resources.contains(r) {
+            resources.push(r.clone());
+        }
+    }
+    let resources = serde_json::to_string(&resources).map_err(|e| corrupt("resources", e))?;
+    exec(tx, "UPDATE record_filings SET resources = ?2 WHERE id = ?1", params![id, resources]).map_err(backend_err)?;
+    for e in &done.events {
+        exec(
+            tx,
+            "INSERT OR REPLACE INTO filed_events
+                 (event_id, room_id, filing_id, resource, content_hash, status, filed_ts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                e.event_id.as_str(),
+                e.room_id.as_str(),
+                e.filing_id.as_str(),
+                e.resource,
+                e.content_hash,
+                e.status.as_str(),
+                sql_ts(e.filed)
+            ],
+        )
+        .map_err(backend_err)?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Ends a filing claimed as `claim` (`filed` or `refused`, with `error` for a refusal) and
     /// writes what the record holds of its messages, in one write; `false` if the claim is not
@@ -87,38 +125,20 @@ impl SqliteStore {
         now: Timestamp,
     ) -> StoreResult<bool> {
         let id = id.to_string();
-        let resources = serde_json::to_string(&done.resources).map_err(|e| corrupt("resources", e))?;
         self.writer
             .write(move |w| {
                 let n = exec(
                     w.tx,
-                    "UPDATE record_filings SET state = ?3, resources = ?4, finished_ts = ?5, last_error = ?6,
+                    "UPDATE record_filings SET state = ?3, finished_ts = ?4, last_error = ?5,
                          attempts = attempts + 1, claimed_ts = NULL
                      WHERE id = ?1 AND state = 'pending' AND claimed_ts = ?2",
-                    params![id, sql_ts(claim), state, resources, sql_ts(now), error],
+                    params![id, sql_ts(claim), state, sql_ts(now), error],
                 )
                 .map_err(backend_err)?;
                 if n == 0 {
                     return Ok(false);
                 }
-                for e in &done.events {
-                    exec(
-                        w.tx,
-                        "INSERT OR REPLACE INTO filed_events
-                             (event_id, room_id, filing_id, resource, content_hash, status, filed_ts)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                        params![
-                            e.event_id.as_str(),
-                            e.room_id.as_str(),
-                            e.filing_id.as_str(),
-                            e.resource,
-                            e.content_hash,
-                            e.status.as_str(),
-                            sql_ts(e.filed)
-                        ],
-                    )
-                    .map_err(backend_err)?;
-                }
+                keep(w.tx, &id, &done)?;
                 Ok(true)
             })
             .await
@@ -167,8 +187,11 @@ impl FilingStore for SqliteStore {
             .read(move |c| {
                 let mut stmt = c
                     .prepare_cached(
-                        "SELECT id FROM record_filings WHERE state = 'pending' AND due_ts <= ?1
+                        "SELECT id FROM record_filings f WHERE state = 'pending' AND due_ts <= ?1
                            AND (claimed_ts IS NULL OR claimed_ts < ?2)
+                           AND NOT EXISTS (SELECT 1 FROM record_filings o
+                                           WHERE o.room_id = f.room_id AND o.id <> f.id
+                                             AND o.state = 'pending' AND o.claimed_ts >= ?2)
                          ORDER BY due_ts, id LIMIT ?3",
                     )
                     .map_err(backend_err)?;
@@ -188,7 +211,10 @@ impl FilingStore for SqliteStore {
                     w.tx,
                     "UPDATE record_filings SET claimed_ts = ?2
                      WHERE id = ?1 AND state = 'pending' AND due_ts <= ?2
-                       AND (claimed_ts IS NULL OR claimed_ts < ?3)",
+                       AND (claimed_ts IS NULL OR claimed_ts < ?3)
+                       AND NOT EXISTS (SELECT 1 FROM record_filings o
+                                       WHERE o.room_id = record_filings.room_id AND o.id <> ?1
+                                         AND o.state = 'pending' AND o.claimed_ts >= ?3)",
                     params![id, sql_ts(now), sql_ts(lease_from)],
                 )
                 .map_err(backend_err)?;
@@ -197,7 +223,13 @@ impl FilingStore for SqliteStore {
             .await
     }
 
-    async fn renew_filing(&self, id: &FilingId, claim: Timestamp, now: Timestamp) -> StoreResult<bool> {
+    async fn renew_filing(
+        &self,
+        id: &FilingId,
+        claim: Timestamp,
+        now: Timestamp,
+        progress: FilingResult,
+    ) -> StoreResult<bool> {
         let id = id.to_string();
         self.writer
             .write(move |w| {
@@ -208,7 +240,11 @@ impl FilingStore for SqliteStore {
                     params![id, sql_ts(claim), sql_ts(now)],
                 )
                 .map_err(backend_err)?;
-                Ok(n == 1)
+                if n == 0 {
+                    return Ok(false);
+                }
+                keep(w.tx, &id, &progress)?;
+                Ok(true)
             })
             .await
     }
@@ -323,14 +359,18 @@ impl FilingStore for SqliteStore {
             .await
     }
 
-    async fn next_filing_due(&self) -> StoreResult<Option<Timestamp>> {
+    async fn next_filing_due(&self, lease_ms: u64) -> StoreResult<Option<Timestamp>> {
+        let lease = i64::try_from(lease_ms).unwrap_or(i64::MAX);
         self.readers
             .read(move |c| {
-                let due: Option<i64> =
-                    query_one(c, "SELECT MIN(due_ts) FROM record_filings WHERE state = 'pending'", params![], |r| {
-                        r.get(0)
-                    })
-                    .map_err(backend_err)?;
+                let due: Option<i64> = query_one(
+                    c,
+                    "SELECT MIN(CASE WHEN claimed_ts IS NULL THEN due_ts ELSE MAX(due_ts, claimed_ts + ?1) END)
+                     FROM record_filings WHERE state = 'pending'",
+                    params![lease],
+                    |r| r.get(0),
+                )
+                .map_err(backend_err)?;
                 Ok(due.map(ts))
             })
             .await

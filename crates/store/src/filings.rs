@@ -110,8 +110,9 @@ pub struct FiledEvent {
     pub filed: Timestamp,
 }
 
-/// What an attempt got the record to hold: its resources (`Communication/123`; an empty string
-/// where the record took an entry without saying where) and each message's row.
+/// What the record was got to hold: its resources (`Communication/123`; an empty string where
+/// the record took an entry without saying where) and each message's row. Added to a filing's
+/// as it goes (a resource listed once).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FilingResult {
     /// The record's resources, in the order sent.
@@ -127,17 +128,27 @@ pub trait FilingStore: Send + Sync {
     async fn new_filing(&self, filing: NewFiling) -> StoreResult<Filing>;
     /// One filing.
     async fn filing(&self, id: &FilingId) -> StoreResult<Option<Filing>>;
-    /// Up to `limit` pending filings due by `now` that nobody claimed since `lease_from`,
-    /// soonest due first (not claimed: see [`Self::claim_filing`]).
+    /// Up to `limit` pending filings due by `now` that nobody claimed since `lease_from`, of
+    /// conversations none of whose filings is claimed since then, soonest due first (not
+    /// claimed: see [`Self::claim_filing`]).
     async fn due_filings(&self, now: Timestamp, lease_from: Timestamp, limit: usize) -> StoreResult<Vec<FilingId>>;
-    /// Claims a filing that is pending, due by `now` and not claimed since `lease_from`;
-    /// `false` if it is not (another sender has it, or it ended). The claim is named `now`.
+    /// Claims a filing that is pending, due by `now` and not claimed since `lease_from`, while
+    /// no other filing of its conversation is claimed since then (one sender per conversation at
+    /// a time: two never race to write the same message); `false` if it is not (another sender
+    /// has it or one of its conversation's, or it ended). The claim is named `now`.
     async fn claim_filing(&self, id: &FilingId, now: Timestamp, lease_from: Timestamp) -> StoreResult<bool>;
-    /// Renews the claim named `claim` to `now` (the new name); `false` if it is no longer the
-    /// sender's (taken over, or ended).
-    async fn renew_filing(&self, id: &FilingId, claim: Timestamp, now: Timestamp) -> StoreResult<bool>;
-    /// A filing claimed as `claim` is filed: its resources and rows, in one write. `false` if
-    /// the claim is no longer the sender's.
+    /// Renews the claim named `claim` to `now` (the new name) and keeps what the record has
+    /// taken meanwhile (`progress`: its resources added to the filing's, its rows written), in
+    /// one write; `false` if the claim is no longer the sender's (taken over, or ended).
+    async fn renew_filing(
+        &self,
+        id: &FilingId,
+        claim: Timestamp,
+        now: Timestamp,
+        progress: FilingResult,
+    ) -> StoreResult<bool>;
+    /// A filing claimed as `claim` is filed: the rest of its resources and rows (added to what
+    /// earlier renewals kept), in one write. `false` if the claim is no longer the sender's.
     async fn finish_filing(
         &self,
         id: &FilingId,
@@ -149,8 +160,8 @@ pub trait FilingStore: Send + Sync {
     /// ends); `error` says why the attempt failed. `false` if the claim is no longer the sender's.
     async fn retry_filing(&self, id: &FilingId, claim: Timestamp, due: Timestamp, error: &str) -> StoreResult<bool>;
     /// A filing claimed as `claim` is refused (`reason`: the record's words, or that it never
-    /// answered), keeping what the record took before it refused the rest (`done`). `false` if
-    /// the claim is no longer the sender's.
+    /// answered), keeping what the record took before it refused the rest (`done`, added to
+    /// what renewals kept). `false` if the claim is no longer the sender's.
     async fn refuse_filing(
         &self,
         id: &FilingId,
@@ -165,6 +176,7 @@ pub trait FilingStore: Send + Sync {
     async fn room_filings(&self, room: &RoomId, limit: usize) -> StoreResult<Vec<Filing>>;
     /// What the record holds of `room`'s messages.
     async fn filed_events(&self, room: &RoomId) -> StoreResult<Vec<FiledEvent>>;
-    /// When the next pending filing is due.
-    async fn next_filing_due(&self) -> StoreResult<Option<Timestamp>>;
+    /// When the next pending filing may be claimed: its due time, or a claimed one's lease end
+    /// (`lease_ms` after its claim) if that is later.
+    async fn next_filing_due(&self, lease_ms: u64) -> StoreResult<Option<Timestamp>>;
 }

@@ -60,7 +60,7 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     let room = OwnedRoomId::try_from("!filed:localhost").map_err(|_| fail("room id"))?;
     let other = OwnedRoomId::try_from("!other-filed:localhost").map_err(|_| fail("room id"))?;
     let (a, b) = (event("$a+1")?, event("$b")?);
-    check!(s.next_filing_due().await?.is_none(), "nothing due at first");
+    check!(s.next_filing_due(60_000).await?.is_none(), "nothing due at first");
 
     let first = s.new_filing(new(1, &room, 1000, vec![a.clone(), b.clone()])?).await?;
     check!(first.request == new(1, &room, 1000, vec![a.clone(), b.clone()])?, "the request kept whole");
@@ -71,26 +71,37 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     check!(first.claimed.is_none() && first.resources.is_empty() && first.finished.is_none(), "nothing yet");
     let id = first.request.id.clone();
     check!(s.filing(&id).await? == Some(first.clone()), "read back");
-    check!(s.next_filing_due().await? == Some(Timestamp(1000)), "the next due");
+    check!(s.next_filing_due(60_000).await? == Some(Timestamp(1000)), "the next due");
     check!(s.due_filings(Timestamp(999), Timestamp(0), 10).await?.is_empty(), "not due yet");
     check!(s.due_filings(Timestamp(1000), Timestamp(0), 10).await? == vec![id.clone()], "due");
 
     // One claim within the lease.
     check!(s.claim_filing(&id, Timestamp(1000), Timestamp(0)).await?, "claimed");
+    check!(s.next_filing_due(60_000).await? == Some(Timestamp(61_000)), "a claimed one: when its lease ends");
     check!(!s.claim_filing(&id, Timestamp(1001), Timestamp(500)).await?, "held within the lease");
+    // One sender per conversation: another filing of the room waits while this one is claimed.
+    let sibling = s.new_filing(new(9, &room, 1000, vec![b.clone()])?).await?;
+    let sib = sibling.request.id.clone();
+    check!(!s.claim_filing(&sib, Timestamp(1002), Timestamp(500)).await?, "not while its room's other is claimed");
     check!(s.due_filings(Timestamp(1001), Timestamp(500), 10).await?.is_empty(), "a claimed one is not listed");
     check!(s.claim_filing(&id, Timestamp(70_000), Timestamp(5000)).await?, "taken over after the lease");
     // The first sender's claim is gone: it changes nothing.
-    check!(!s.renew_filing(&id, Timestamp(1000), Timestamp(70_001)).await?, "a lost claim is not renewed");
+    check!(
+        !s.renew_filing(&id, Timestamp(1000), Timestamp(70_001), FilingResult::default()).await?,
+        "a lost claim is not renewed"
+    );
     check!(!s.retry_filing(&id, Timestamp(1000), Timestamp(1), "late").await?, "a lost claim cannot retry");
     let lost = FilingResult { resources: vec!["Communication/x".into()], events: vec![] };
     check!(!s.finish_filing(&id, Timestamp(1000), lost.clone(), Timestamp(70_002)).await?, "nor finish");
     check!(!s.refuse_filing(&id, Timestamp(1000), "late", lost, Timestamp(70_002)).await?, "nor refuse");
     check!(s.filing(&id).await?.is_some_and(|f| f.state == FilingState::Pending), "still pending");
     // The new sender renews: the claim's new name.
-    check!(s.renew_filing(&id, Timestamp(70_000), Timestamp(75_000)).await?, "renewed");
+    check!(s.renew_filing(&id, Timestamp(70_000), Timestamp(75_000), FilingResult::default()).await?, "renewed");
     check!(!s.claim_filing(&id, Timestamp(76_000), Timestamp(71_000)).await?, "the renewal holds the lease");
-    check!(!s.renew_filing(&id, Timestamp(70_000), Timestamp(76_000)).await?, "the old name is gone");
+    check!(
+        !s.renew_filing(&id, Timestamp(70_000), Timestamp(76_000), FilingResult::default()).await?,
+        "the old name is gone"
+    );
 
     // A retry.
     check!(
@@ -105,17 +116,22 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     check!(retried.last_error.as_deref() == Some("the record is not answering (HTTP 503)"), "why");
     check!(!s.claim_filing(&id, Timestamp(79_999), Timestamp(0)).await?, "not before it is due");
 
-    // Filed, with what the record holds of each message.
+    // Filed, with what the record holds of each message: the first kept by a renewal as it
+    // was taken, the rest at the end.
     check!(s.claim_filing(&id, Timestamp(80_000), Timestamp(0)).await?, "claimed again");
     let rows = vec![
         filed(&a, &room, &id, "Communication/1", "h1", 80_001),
         filed(&b, &room, &id, "Communication/2", "h2", 80_001),
     ];
     let resources = vec!["Communication/1".to_owned(), "Communication/2".to_owned()];
-    let done = FilingResult { resources: resources.clone(), events: rows.clone() };
+    let first = FilingResult { resources: resources[..1].to_vec(), events: rows[..1].to_vec() };
+    check!(s.renew_filing(&id, Timestamp(80_000), Timestamp(80_000), first.clone()).await?, "progress kept");
+    check!(s.filed_events(&room).await? == rows[..1].to_vec(), "the first row, at once");
+    check!(s.filing(&id).await?.is_some_and(|f| f.resources == resources[..1]), "its resource, at once");
+    let rest = FilingResult { resources: resources.clone(), events: rows[1..].to_vec() };
+    check!(s.pending_filings(&room).await? == 2, "two pending");
+    check!(s.finish_filing(&id, Timestamp(80_000), rest, Timestamp(80_001)).await?, "filed");
     check!(s.pending_filings(&room).await? == 1, "one pending");
-    check!(s.finish_filing(&id, Timestamp(80_000), done, Timestamp(80_001)).await?, "filed");
-    check!(s.pending_filings(&room).await? == 0, "none pending");
     let done = s.filing(&id).await?.ok_or_else(|| fail("the filing"))?;
     check!(done.state == FilingState::Filed && done.attempts == 2, "filed, two attempts");
     check!(done.resources == resources && done.finished == Some(Timestamp(80_001)), "its resources");
@@ -127,7 +143,14 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     );
     check!(!s.claim_filing(&id, Timestamp(90_000), Timestamp(0)).await?, "a filed one cannot be claimed");
     check!(s.filed_events(&room).await? == rows, "what the record holds");
-    check!(s.next_filing_due().await?.is_none(), "nothing pending");
+    check!(s.filing(&id).await?.is_some_and(|f| f.resources == resources), "each resource once");
+    check!(s.next_filing_due(60_000).await? == Some(Timestamp(1000)), "the room's other filing, due");
+    check!(s.claim_filing(&sib, Timestamp(90_000), Timestamp(30_000)).await?, "the room's other, now");
+    check!(
+        s.refuse_filing(&sib, Timestamp(90_000), "test", FilingResult::default(), Timestamp(90_000)).await?,
+        "ended"
+    );
+    check!(s.next_filing_due(60_000).await?.is_none(), "nothing pending");
 
     // Filed again: the message's row is replaced.
     let again = s.new_filing(new(2, &room, 2000, vec![a.clone()])?).await?;
@@ -177,7 +200,7 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
 
     // A room's filings, newest first.
     let listed: Vec<FilingId> = s.room_filings(&room, 10).await?.into_iter().map(|f| f.request.id).collect();
-    check!(listed == vec![id2.clone(), id.clone()], "newest first, only the room's");
+    check!(listed == vec![id2.clone(), sib.clone(), id.clone()], "newest first, only the room's");
     check!(s.room_filings(&room, 1).await?.len() == 1, "the limit");
     Ok(())
 }

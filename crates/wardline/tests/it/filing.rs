@@ -352,6 +352,20 @@ async fn only_what_was_said_about_a_patient_is_filed_to_their_record_and_a_waiti
     assert!(held(&fhir, &m2).await.iter().all(|c| c["subject"]["reference"] == "Patient/pat-2"));
 }
 
+/// The comma-separated list after `key=` in an audit detail, sorted.
+fn listed(detail: &str, key: &str) -> Vec<String> {
+    let value = detail.split(' ').find_map(|w| w.strip_prefix(&format!("{key}="))).unwrap_or_default();
+    let mut out: Vec<String> = value.split(',').filter(|v| !v.is_empty()).map(str::to_owned).collect();
+    out.sort();
+    out
+}
+
+fn sorted(ids: &[String]) -> Vec<String> {
+    let mut out = ids.to_vec();
+    out.sort();
+    out
+}
+
 /// Ann's messages `first..=last` (`"n<i>"` each); their event ids.
 async fn numbered(c: &Client, room: &str, range: std::ops::RangeInclusive<usize>) -> Vec<String> {
     let mut out = Vec::new();
@@ -481,11 +495,12 @@ async fn many_messages_in_several_bundles_a_refusal_part_way_a_lost_answer_and_w
     let trail = trail_until(&s, "the second filing", |r| detail(r).contains(&format!("filed filing={again}")));
     let filings = of(&trail, "record.filing");
     let refusal = filings.iter().find(|r| detail(r).starts_with("refused") && detail(r).contains(&part)).unwrap();
-    assert!(detail(refusal).contains("status=422"), "{refusal}");
-    assert!(detail(refusal).contains(&format!("filed_events={}", ids[..8].join(","))), "{refusal}");
+    assert!(detail(refusal).contains("refused status=422"), "{refusal}");
+    assert_eq!(listed(detail(refusal), "filed_events"), sorted(&ids[..8]), "{refusal}");
     assert!(!detail(refusal).contains("record locked"), "{refusal}");
     let filed = filings.iter().find(|r| detail(r).contains(&format!("filed filing={again}"))).unwrap();
-    assert!(detail(filed).contains(&ids.join(",")), "{filed}");
+    assert_eq!(listed(detail(filed), "events"), sorted(&ids), "{filed}");
+    assert_eq!(listed(detail(filed), "filed_events"), sorted(&ids), "{filed}");
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains(&part), "the refusal is logged: {logged}");
     assert!(!logged.contains("record locked") && !logged.contains("Obs round"), "{logged}");
@@ -521,13 +536,19 @@ async fn a_crash_while_the_record_answers_files_once_after_the_lease_and_a_recor
     the_one(&fhir, &m1).await;
     s.kill9();
 
-    // Restarted: the claim of the dead process holds until its lease (2 minutes at a 5 s
-    // timeout: 6 × 5 s + 60 s = 90 s) runs out; then it is sent again, and the record updates
-    // its one copy.
+    // Restarted: the claim of the dead process holds until its lease (6 × the 5 s timeout +
+    // 60 s = 90 s) runs out: meanwhile nothing is sent (the runner looks every half second);
+    // then it is sent again, and the record updates its one copy.
+    fhir.clear_requests().await;
     let s = Server::start_in(&data, &env);
     let ann = Client { base: s.base.clone(), ..ann };
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let (_, status) = ann.get(&filings_path(&room)).await;
     assert_eq!(filing_of(&status, &filing)["state"], "pending", "{status}");
+    assert!(
+        !fhir.requests().await.iter().any(|r| r["method"] == "POST"),
+        "nothing sent while the dead process's lease holds"
+    );
     std::fs::write(&clock, "95000").unwrap();
     let status = settled(&ann, &room, &filing).await;
     assert_eq!(filing_of(&status, &filing)["state"], "filed", "{status}");
@@ -551,7 +572,7 @@ async fn a_crash_while_the_record_answers_files_once_after_the_lease_and_a_recor
     let status = settled(&ann, &room, &waiting).await;
     let f = filing_of(&status, &waiting);
     assert_eq!(f["state"], "refused", "{f}");
-    assert!(f["last_error"].as_str().unwrap().contains("did not answer for 24 hours"), "{f}");
+    assert!(f["last_error"].as_str().unwrap().contains("could not be written to for 24 hours"), "{f}");
     assert!(held(&fhir, &m2).await.is_empty());
     let trail = trail_until(&s, "the given-up filing", |r| {
         detail(r).contains("retry-given-up") && detail(r).contains(&waiting)
@@ -560,4 +581,45 @@ async fn a_crash_while_the_record_answers_files_once_after_the_lease_and_a_recor
         of(&trail, "record.filing").iter().any(|r| r["outcome"] == "failure" && detail(r).contains(&waiting)),
         "{trail:?}"
     );
+}
+
+#[tokio::test]
+async fn a_re_tie_between_two_bundles_stops_the_filing_and_what_the_record_took_first_is_known() {
+    let fhir = Fhir::start(&[]);
+    seed_smith_and_jones(&fhir).await;
+    let s = start(&epr_env(&fhir, &[]));
+    let (ann, _bob, room) = tied_conversation(&s).await;
+    let ids = numbered(&ann, &room, 1..=10).await;
+    // Each answer comes 3 s after the record took the Bundle: the conversation is re-tied to
+    // Mary while John's first Bundle is being answered.
+    fhir.control(reqwest::Method::POST, "hold-answers", Some(json!({"ms": 3000}))).await;
+    let filing = file(&ann, &room, json!({"all": true})).await;
+    for _ in 0..200 {
+        if fhir.requests().await.iter().any(|r| r["method"] == "POST") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let tie = format!("/_wardline/client/v1/rooms/{}/patient", enc(&room));
+    assert_eq!(ann.put(&tie, json!({"patient": "pat-2"})).await.0, 200);
+    let status = settled(&ann, &room, &filing).await;
+    let f = filing_of(&status, &filing);
+    assert_eq!(f["state"], "refused", "{f}");
+    assert!(f["last_error"].as_str().unwrap().starts_with("the conversation is no longer about the patient"), "{f}");
+    assert_eq!(f["resources"].as_array().unwrap().len(), 8, "John's record took the first Bundle: {f}");
+    for (i, id) in ids.iter().enumerate() {
+        if i < 8 {
+            assert_eq!(status["events"][id.as_str()]["state"], "filed", "{status}");
+            assert_eq!(the_one(&fhir, id).await["subject"]["reference"], "Patient/pat-1");
+        } else {
+            assert!(held(&fhir, id).await.is_empty(), "nothing more went anywhere once re-tied");
+        }
+    }
+    let posts = fhir.requests().await.into_iter().filter(|r| r["method"] == "POST").count();
+    assert_eq!(posts, 1, "the second Bundle was never sent");
+    let is_refusal = |r: &Value| detail(r).starts_with("refused") && detail(r).contains(&format!("filing={filing}"));
+    let trail = trail_until(&s, "the refusal", is_refusal);
+    let refusal = of(&trail, "record.filing").into_iter().find(|r| is_refusal(r)).unwrap();
+    assert!(detail(refusal).starts_with("refused by=wardline"), "{refusal}");
+    assert_eq!(listed(detail(refusal), "filed_events"), sorted(&ids[..8]), "{refusal}");
 }

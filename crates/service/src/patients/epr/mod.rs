@@ -181,12 +181,9 @@ impl EprClient {
     /// # Errors
     /// See [`EprError`].
     pub async fn transaction(&self, bundle: &Value) -> Result<Option<Value>, EprError> {
-        let (status, body) =
+        let (status, body, truncated) =
             self.exchange(reqwest::Method::POST, "", &[], Some(bundle), Some("return=minimal")).await?;
-        if (200..300).contains(&status) {
-            return Ok(serde_json::from_slice::<Value>(&body).ok());
-        }
-        answer_of(status, &body).map(Some)
+        transaction_answer(status, &body, truncated)
     }
 
     /// `GET {base}/metadata`: the server's CapabilityStatement (a connection test).
@@ -208,8 +205,10 @@ impl EprClient {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, EprError> {
-        let (status, answer) = self.exchange(method, path, query, body, None).await?;
-        answer_of(status, &answer)
+        match self.exchange(method, path, query, body, None).await? {
+            (_, _, true) => Err(too_big()),
+            (status, answer, false) => answer_of(status, &answer),
+        }
     }
 
     /// One call (with a new token and once more if a SMART token is refused): the status and
@@ -221,7 +220,7 @@ impl EprClient {
         query: &[(&str, String)],
         body: Option<&Value>,
         prefer: Option<&str>,
-    ) -> Result<(u16, Vec<u8>), EprError> {
+    ) -> Result<(u16, Vec<u8>, bool), EprError> {
         let mut retried_token = false;
         loop {
             let token = match &self.auth {
@@ -245,7 +244,7 @@ impl EprClient {
             if let Some(p) = prefer {
                 req = req.header("prefer", p);
             }
-            let (status, answer) = send(req).await?;
+            let (status, answer, truncated) = send_capped(req).await?;
             if status == 401
                 && !retried_token
                 && let Auth::Smart(s) = &self.auth
@@ -256,23 +255,62 @@ impl EprClient {
                 continue;
             }
             tracing::debug!(path = path.split(['/', '?']).next().unwrap_or(""), status, "epr call");
-            return Ok((status, answer));
+            return Ok((status, answer, truncated));
         }
     }
 }
 
 /// Sends a request and reads up to [`MAX_ANSWER`] bytes of its answer.
 async fn send(req: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), EprError> {
+    match send_capped(req).await? {
+        (_, _, true) => Err(too_big()),
+        (status, body, false) => Ok((status, body)),
+    }
+}
+
+fn too_big() -> EprError {
+    EprError::BadAnswer(format!("an answer over {MAX_ANSWER} bytes"))
+}
+
+/// Sends a request and reads up to [`MAX_ANSWER`] bytes of its answer: its status, what was
+/// read, and whether there was more (the rest is never read).
+async fn send_capped(req: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>, bool), EprError> {
     let mut resp = req.send().await.map_err(|e| EprError::Unavailable(describe(e)))?;
     let status = resp.status().as_u16();
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(|e| EprError::Unavailable(describe(e)))? {
         body.extend_from_slice(&chunk);
         if body.len() > MAX_ANSWER {
-            return Err(EprError::BadAnswer(format!("an answer over {MAX_ANSWER} bytes")));
+            return Ok((status, body, true));
         }
     }
-    Ok((status, body))
+    Ok((status, body, false))
+}
+
+/// What the answer to a transaction says: taken (`2xx`) with its response Bundle, or taken
+/// with an answer that says nothing more (empty, or too big to read: a record that ignored
+/// `return=minimal`); anything else a `2xx` carries (a login page, a proxy's or another
+/// service's JSON) is not a record's answer and means nothing was taken.
+///
+/// # Errors
+/// The error the status means; a `2xx` that is not a transaction response.
+pub fn transaction_answer(status: u16, body: &[u8], truncated: bool) -> Result<Option<Value>, EprError> {
+    if !(200..300).contains(&status) {
+        return if truncated { Err(too_big()) } else { answer_of(status, body).map(Some) };
+    }
+    if truncated || body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let json = serde_json::from_slice::<Value>(body).ok();
+    let is_response = json.as_ref().is_some_and(|v| {
+        v.get("resourceType").and_then(Value::as_str) == Some("Bundle")
+            && v.get("type").and_then(Value::as_str).is_none_or(|t| t == "transaction-response")
+    });
+    if is_response {
+        Ok(json)
+    } else {
+        Err(EprError::BadAnswer(format!("HTTP {status} with something other than a transaction response")))
+    }
 }
 
 /// What went wrong, without the URL (its query may name a patient).
@@ -338,6 +376,31 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_transaction_is_taken_only_on_a_record_s_own_answer() {
+        let response = json!({"resourceType": "Bundle", "type": "transaction-response", "entry": []});
+        let bytes = response.to_string();
+        assert_eq!(transaction_answer(200, bytes.as_bytes(), false).ok(), Some(Some(response)));
+        assert!(matches!(transaction_answer(200, b"", false), Ok(None)), "empty: taken, nothing said");
+        assert!(matches!(transaction_answer(200, b" \n", false), Ok(None)));
+        assert!(matches!(transaction_answer(200, b"{\"resourceType\": \"Bun", true), Ok(None)), "too big to read");
+        for not_a_record in [
+            &b"<html><body>Sign in to continue</body></html>"[..],
+            br#"{"status": "ok"}"#,
+            br#"{"resourceType": "OperationOutcome", "issue": []}"#,
+            br#"{"resourceType": "Bundle", "type": "searchset"}"#,
+        ] {
+            assert!(
+                matches!(transaction_answer(200, not_a_record, false), Err(EprError::BadAnswer(_))),
+                "{}",
+                String::from_utf8_lossy(not_a_record)
+            );
+        }
+        assert!(matches!(transaction_answer(503, b"", false), Err(EprError::Unavailable(_))));
+        assert!(matches!(transaction_answer(422, b"", false), Err(EprError::Refused { status: 422, .. })));
+        assert!(matches!(transaction_answer(422, b"x", true), Err(EprError::BadAnswer(_))));
+    }
 
     #[test]
     fn statuses_are_sorted_into_what_the_user_is_told() {

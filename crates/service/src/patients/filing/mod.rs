@@ -125,11 +125,7 @@ impl PatientService {
                 }
                 chosen
             }
-            FilingScope::All => {
-                let mut all = self.all_visible(room, &vis).await?;
-                all.retain(|e| e.event.origin_server_ts >= since);
-                all
-            }
+            FilingScope::All => self.all_visible(room, &vis, since).await?,
         };
         if events.is_empty() && !request.transcript {
             return Err(ServiceError::invalid("there is nothing to file: choose at least one message"));
@@ -180,6 +176,9 @@ impl PatientService {
         ids: &[String],
         vis: &crate::visibility::Visibility,
     ) -> ServiceResult<Vec<StoredEvent>> {
+        if ids.len() > MAX_FILING_EVENTS {
+            return Err(ServiceError::invalid(format!("at most {MAX_FILING_EVENTS} messages can be filed at once")));
+        }
         let mut wanted: Vec<OwnedEventId> = Vec::new();
         for id in ids {
             let id = OwnedEventId::try_from(id.as_str())
@@ -200,14 +199,21 @@ impl PatientService {
         Ok(found)
     }
 
-    /// Every message of `room` the caller may see (a deleted one only if the record holds it,
-    /// so the record learns it was deleted), in order; not the server's own notices.
-    async fn all_visible(&self, room: &RoomId, vis: &crate::visibility::Visibility) -> ServiceResult<Vec<StoredEvent>> {
+    /// Every message of `room` sent since `since` that the caller may see (a deleted one only
+    /// if the record holds it, so the record learns it was deleted), in order; not the server's
+    /// own notices. Stops as soon as there are more than can be filed at once.
+    async fn all_visible(
+        &self,
+        room: &RoomId,
+        vis: &crate::visibility::Visibility,
+        since: Timestamp,
+    ) -> ServiceResult<Vec<StoredEvent>> {
         let filed: HashSet<OwnedEventId> =
             self.store.filed_events(room).await?.into_iter().map(|f| f.event_id).collect();
         let mut out = Vec::new();
         self.walk(room, |e| {
-            if vis.can_see(e.stream)
+            if e.event.origin_server_ts >= since
+                && vis.can_see(e.stream)
                 && is_message(e)
                 && !is_edit(e)
                 && !is_service_user(&e.event.sender)
@@ -215,28 +221,49 @@ impl PatientService {
             {
                 out.push(e.clone());
             }
-            true
+            out.len() <= MAX_FILING_EVENTS
         })
         .await?;
         if out.len() > MAX_FILING_EVENTS {
             return Err(ServiceError::invalid(format!(
-                "this conversation has {} messages, more than the {MAX_FILING_EVENTS} that can be filed at once: \
-                 choose which to file",
-                out.len()
+                "this conversation has more than the {MAX_FILING_EVENTS} messages that can be filed at once: \
+                 choose which to file"
             )));
         }
         Ok(out)
     }
 
-    /// Whether the caller may see every message of `room` (a transcript holds them all).
+    /// Whether the caller may see every message of `room` (a transcript holds them all): no
+    /// message lies in a stretch of the room's history hidden from them (only those stretches
+    /// are read).
     async fn sees_everything(&self, room: &RoomId, vis: &crate::visibility::Visibility) -> ServiceResult<bool> {
-        let mut all = true;
-        self.walk(room, |e| {
-            all = !is_message(e) || vis.can_see(e.stream);
-            all
-        })
-        .await?;
-        Ok(all)
+        let now = self.store.current_pos();
+        let mut hidden = Vec::new();
+        let mut seen_to = wardline_types::StreamPos::ZERO;
+        for r in vis.visible_ranges(now) {
+            if r.after > seen_to {
+                hidden.push(PosRange::new(seen_to, r.after));
+            }
+            seen_to = r.upto;
+        }
+        if seen_to < now {
+            hidden.push(PosRange::new(seen_to, now));
+        }
+        for gap in hidden {
+            let mut after = gap.after;
+            loop {
+                let range = PosRange::new(after, gap.upto);
+                let page = self.store.room_events(room, range, Direction::Forward, 1000).await?;
+                if page.iter().any(is_message) {
+                    return Ok(false);
+                }
+                match page.last() {
+                    Some(last) if page.len() == 1000 => after = last.stream,
+                    _ => break,
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Calls `f` with each event of `room` in order, until it answers `false`.

@@ -1,19 +1,26 @@
 //! The background task that sends filings to the record: `run_filings`.
 //!
-//! **Durability.** A filing is claimed (a lease, [`lease_ms`]) before it is sent, its claim
-//! renewed before each Bundle, and it is marked filed or refused after, by the sender whose
-//! claim it still is (the store checks). A crash in between sends it again once the lease has
-//! run out, and since every entry is a conditional update keyed by the message's identifier,
-//! the record updates its copy rather than adding one. A sender that finds its claim taken over
-//! (it was paused past its lease) stops and records nothing. A restart resumes every pending
+//! **Durability.** A filing is claimed (a lease, [`lease_ms`]) before it is sent, one filing of
+//! a conversation at a time (two senders never race to write the same message). Before each
+//! Bundle the claim is renewed, in the same write as what the record took since the last
+//! renewal (its resources and its messages' rows): what the record holds is known as it goes,
+//! whatever the attempt ends in. It is marked filed or refused after, by the sender whose claim
+//! it still is (the store checks). A crash in between sends it again once the lease has run
+//! out, and since every entry is a conditional update keyed by the message's identifier, the
+//! record updates its copy rather than adding one. A sender that finds its claim taken over (it
+//! was paused past its lease) stops and records nothing. A restart resumes every pending
 //! filing: they are in the store, not in memory.
 //!
-//! **Retries.** The record down, slow, refusing Wardline's credentials or answering nonsense:
-//! tried again after 5 s, doubling to 5 min, until [`crate::config::EprSettings::give_up_hours`]
-//! after it was asked, then refused as never answered, and audited: never dropped silently.
-//! The record refusing the filing itself (`4xx`, its `OperationOutcome`): refused with its
-//! words, keeping what earlier Bundles of the same filing got it to hold. A `2xx` whose answer
-//! cannot be read was still taken: filed, the resources it made not known.
+//! **The patient.** Each renewal checks that the conversation is still tied as it was when the
+//! filing was asked: a re-tie, even between two Bundles, stops it (refused, keeping what the
+//! record took before), so nothing more goes to a patient someone has said is the wrong one.
+//!
+//! **Retries.** The record down, slow, refusing Wardline's credentials or answering nonsense
+//! (a `2xx` that is not a transaction response: a login page, a proxy): tried again after 5 s,
+//! doubling to 5 min, until [`crate::config::EprSettings::give_up_hours`] after it was asked,
+//! then refused and audited: never dropped silently. The record refusing a Bundle (`4xx`, its
+//! `OperationOutcome`): refused with its words. A `2xx` that says nothing more (empty, or too
+//! big to read) was taken: its resources are not known.
 //!
 //! **What is logged and audited.** The filing's id, its conversation, its messages' event ids,
 //! the record's resource ids and HTTP status: never a message, a patient or the record's own
@@ -60,30 +67,35 @@ pub fn retry_wait_ms(attempts: u32) -> u64 {
     FIRST_RETRY_MS.saturating_mul(1u64 << doublings).min(MAX_RETRY_MS)
 }
 
-/// How one attempt went.
+/// How one attempt went. What the record took as it went was kept by each renewal of the
+/// claim (the filing's resources and its messages' rows), whatever the attempt ends in.
 #[derive(Debug)]
 enum Attempt {
-    /// The record holds it.
+    /// The record holds it all: the last resources it made (the transcript's).
     Filed(FilingResult),
-    /// Try again later, for this reason (Wardline's words, or the record's status); what this
-    /// attempt got the record to hold (kept if it is given up).
-    Retry(String, FilingResult),
-    /// The record refused it: its words, its HTTP status, and what it took before.
-    Refused { reason: String, status: Option<u16>, done: FilingResult },
+    /// Try again later, for this reason (Wardline's words, or the record's status).
+    Retry(String),
+    /// Refused, by the record (its words and HTTP status) or by Wardline (no status).
+    Refused { reason: String, status: Option<u16> },
     /// Another sender claimed it meanwhile: nothing to record.
     Lost,
 }
 
 impl Attempt {
     fn refused(reason: impl Into<String>) -> Self {
-        Self::Refused { reason: reason.into(), status: None, done: FilingResult::default() }
+        Self::Refused { reason: reason.into(), status: None }
     }
 
-    /// The record's answer to a call, with what earlier calls got it to hold.
-    fn of(e: EprError, done: FilingResult) -> Self {
+    fn retry(why: impl std::fmt::Display) -> Self {
+        Self::Retry(why.to_string())
+    }
+}
+
+impl From<EprError> for Attempt {
+    fn from(e: EprError) -> Self {
         match e {
-            EprError::Refused { reason, status } => Self::Refused { reason, status: Some(status), done },
-            e => Self::Retry(e.summary(), done),
+            EprError::Refused { reason, status } => Self::Refused { reason, status: Some(status) },
+            e => Self::Retry(e.summary()),
         }
     }
 }
@@ -140,83 +152,80 @@ impl PatientService {
             self.settle(&claimed, attempt).await?;
         }
         let now = self.clock.now();
-        let wait = match self.store.next_filing_due().await? {
+        let wait = match self.store.next_filing_due(self.filing.lease_ms).await? {
             Some(due) => Duration::from_millis(due.0.saturating_sub(now.0)).min(POLL),
             None => POLL,
         };
         Ok(wait.max(MIN_WAIT))
     }
 
-    /// Renews the claim before a call to the record; `Err(Lost)` if it is no longer ours.
-    async fn renew(&self, c: &mut Claimed<'_>) -> Result<(), Attempt> {
+    /// Before each call to the record: the conversation must still be about the patient the
+    /// filing is for (a re-tie may come at any time, even between two Bundles), and the claim
+    /// still ours, renewed, keeping what the record took since the last renewal.
+    async fn renew(&self, c: &mut Claimed<'_>, progress: FilingResult) -> Result<(), Attempt> {
+        let room = &c.filing.request.room_id;
+        let current = self.store.room_patient(room).await.map_err(|e| Attempt::retry(store_failed(&e)))?;
+        let tied = current.as_ref().is_some_and(|t| t.version == c.filing.request.tie_version);
         let now = self.clock.now();
-        match self.store.renew_filing(&c.filing.request.id, c.claim, now).await {
-            Ok(true) => {
-                c.claim = now;
-                Ok(())
-            }
-            Ok(false) => Err(Attempt::Lost),
-            Err(e) => Err(Attempt::Retry(format!("Wardline could not renew its claim: {e}"), FilingResult::default())),
+        match self.store.renew_filing(&c.filing.request.id, c.claim, now, progress).await {
+            Ok(true) => c.claim = now,
+            Ok(false) => return Err(Attempt::Lost),
+            Err(e) => return Err(Attempt::retry(store_failed(&e))),
+        }
+        if tied {
+            Ok(())
+        } else {
+            // Never sent to a patient someone has since said is the wrong one.
+            Err(Attempt::refused("the conversation is no longer about the patient this was to be filed for"))
         }
     }
 
     async fn try_send(&self, c: &mut Claimed<'_>) -> Result<Attempt, Attempt> {
-        let store_err = |e: crate::ServiceError| {
-            Attempt::Retry(format!("Wardline could not read the messages: {e}"), FilingResult::default())
-        };
         let filing = c.filing;
-        let epr = self.epr().map_err(|e| Attempt::of(e, FilingResult::default()))?;
+        let epr = self.epr()?;
         let room = &filing.request.room_id;
-        // The conversation must still be about the patient it was filed for: a filing waiting
-        // for the record never goes to a patient someone has since said is the wrong one.
-        let current = self.store.room_patient(room).await.map_err(|e| store_err(e.into()))?;
-        if current.as_ref().map(|t| t.version) != Some(filing.request.tie_version) {
-            return Err(Attempt::refused(
-                "the conversation is no longer about the patient this was to be filed for: nothing was filed",
-            ));
-        }
-        let tie = current.ok_or_else(|| {
-            Attempt::Retry("the conversation's patient could not be read".into(), FilingResult::default())
-        })?;
-        let names = self.names(room).await.map_err(store_err)?;
-        let read = self.read_messages(filing, &names).await.map_err(store_err)?;
+        self.renew(c, FilingResult::default()).await?;
+        let names = self.names(room).await.map_err(|e| Attempt::retry(store_failed(&e)))?;
+        let read = self.read_messages(filing, &names).await.map_err(|e| Attempt::retry(store_failed(&e)))?;
         let f = Filed { server_name: self.server_name.as_str(), patient: &filing.request.patient };
         let entries: Vec<Entry> = read.iter().map(|r| fhir::entry(fhir::communication(f, &r.message))).collect();
-        let mut done = FilingResult::default();
+        let mut progress = FilingResult::default();
         let mut sent = 0;
         for bundle in fhir::bundles(entries, self.filing.max_bundle_entries) {
-            self.renew(c).await?;
-            let answer =
-                epr.transaction(&fhir::transaction(&bundle)).await.map_err(|e| Attempt::of(e, done.clone()))?;
+            self.renew(c, std::mem::take(&mut progress)).await?;
+            let answer = epr.transaction(&fhir::transaction(&bundle)).await?;
             let resources = self.resources_of(filing, answer.as_ref(), &bundle);
             let now = self.clock.now();
             for (r, resource) in read[sent..sent + bundle.len()].iter().zip(&resources) {
-                if let Some(row) = filed_row(filing, r, resource, now) {
-                    done.events.push(row);
-                }
+                progress.events.extend(filed_row(filing, r, resource, now));
             }
             sent += bundle.len();
-            done.resources.extend(resources);
+            progress.resources.extend(resources);
         }
         if filing.request.transcript {
-            // The record's transcript: this patient's part of the conversation up to the request,
+            self.renew(c, std::mem::take(&mut progress)).await?;
+            // The record's transcript: this patient's part of the conversation as it is when
+            // sent (so a transcript asked earlier but sent later never replaces a fuller one),
             // messages as they are now, a deleted one only as deleted.
-            let text =
-                crate::audit_report::transcript_for_record(self.store.as_ref(), room, &tie, filing.request.requested)
-                    .await
-                    .map_err(store_err)?;
+            let tie = self
+                .store
+                .room_patient(room)
+                .await
+                .map_err(|e| Attempt::retry(store_failed(&e)))?
+                .ok_or_else(|| Attempt::refused("the conversation is no longer about a patient"))?;
+            let text = crate::audit_report::transcript_for_record(self.store.as_ref(), room, &tie, self.clock.now())
+                .await
+                .map_err(|e| Attempt::retry(store_failed(&e)))?;
             let by = &filing.request.requested_by;
             let author = Person { user_id: by.to_string(), display: names.get(by).cloned().flatten() };
             let title = text.lines().next().unwrap_or("Transcript").to_owned();
             let key = format!("{room}/{}", filing.request.tie_version);
             let doc = fhir::document_reference(f, &key, &author, &title, &text, self.clock.now());
             let bundle = vec![fhir::entry(doc)];
-            self.renew(c).await?;
-            let answer =
-                epr.transaction(&fhir::transaction(&bundle)).await.map_err(|e| Attempt::of(e, done.clone()))?;
-            done.resources.extend(self.resources_of(filing, answer.as_ref(), &bundle));
+            let answer = epr.transaction(&fhir::transaction(&bundle)).await?;
+            progress.resources.extend(self.resources_of(filing, answer.as_ref(), &bundle));
         }
-        Ok(Attempt::Filed(done))
+        Ok(Attempt::Filed(progress))
     }
 
     /// The resources the record made of a Bundle it took (`2xx`): from its answer, or unknown
@@ -229,13 +238,14 @@ impl PatientService {
                 vec![String::new(); bundle.len()]
             }
             None => {
-                tracing::warn!(filing = %filing.request.id, room = %filing.request.room_id, "the record took a filing but its answer could not be read");
+                tracing::info!(filing = %filing.request.id, room = %filing.request.room_id, "the record took a filing without saying where");
                 vec![String::new(); bundle.len()]
             }
         }
     }
 
-    /// Records how an attempt went; a filing that ends (filed, refused, given up) is audited.
+    /// Records how an attempt went; a filing that ends (filed, refused, given up) is audited
+    /// with the messages the record holds from it.
     async fn settle(&self, c: &Claimed<'_>, attempt: Attempt) -> ServiceResult<()> {
         let (filing, claim) = (c.filing, c.claim);
         let id = &filing.request.id;
@@ -244,55 +254,63 @@ impl PatientService {
         let give_up_at =
             filing.request.requested.0.saturating_add(self.filing.give_up_hours.saturating_mul(3600 * 1000));
         let attempts = filing.attempts.saturating_add(1);
-        let (reason, detail, done) = match attempt {
+        let (ended, reason, detail, last) = match attempt {
             Attempt::Lost => {
                 tracing::info!(filing = %id, room = %room, "another sender took this filing over; leaving it to them");
                 return Ok(());
             }
-            Attempt::Filed(done) => {
-                let slot = self.audit.reserve()?;
-                let detail = format!(
-                    "filed filing={id} patient={} events={} resources={}",
-                    filing.request.patient.id,
-                    event_ids(&done.events),
-                    done.resources.join(",")
-                );
-                if self.store.finish_filing(id, claim, done, now).await? {
-                    self.record_outcome(slot, filing, Outcome::Success, &detail);
-                }
-                return Ok(());
-            }
-            Attempt::Retry(why, _) if now.0 < give_up_at => {
+            Attempt::Retry(why) if now.0 < give_up_at => {
                 let due = Timestamp(now.0.saturating_add(retry_wait_ms(attempts)));
                 tracing::info!(filing = %id, room = %room, attempt = attempts, reason = %why, "filing to the record failed; will retry");
                 self.store.retry_filing(id, claim, due, &why).await?;
                 return Ok(());
             }
-            Attempt::Retry(why, done) => (
-                format!("the record did not answer for {} hours ({why})", self.filing.give_up_hours),
-                format!("retry-given-up last={why} filed_events={}", event_ids(&done.events)),
-                done,
+            Attempt::Filed(last) => (true, None, "filed".to_owned(), last),
+            Attempt::Retry(why) => (
+                false,
+                Some(format!("the record could not be written to for {} hours (last: {why})", self.filing.give_up_hours)),
+                format!("retry-given-up last={why}"),
+                FilingResult::default(),
             ),
-            Attempt::Refused { reason, status, done } => {
-                let status = status.map_or_else(|| "wardline".to_owned(), |s| s.to_string());
-                let detail = format!("refused status={status} filed_events={}", event_ids(&done.events));
-                (format!("the record refused it: {reason}"), detail, done)
+            Attempt::Refused { reason, status } => {
+                let by = status.map_or_else(|| "by=wardline".to_owned(), |s| format!("status={s}"));
+                let said = if status.is_some() { format!("the record refused it: {reason}") } else { reason };
+                (false, Some(said), format!("refused {by}"), FilingResult::default())
             }
         };
-        tracing::warn!(filing = %id, room = %room, attempt = attempts, what = detail, "filing to the record refused");
         let slot = self.audit.reserve()?;
-        let taken = done.resources.iter().filter(|r| !r.is_empty()).cloned().collect::<Vec<_>>().join(",");
-        if !self.store.refuse_filing(id, claim, &reason, done, now).await? {
+        let stored = match &reason {
+            None => self.store.finish_filing(id, claim, last, now).await?,
+            Some(reason) => {
+                tracing::warn!(filing = %id, room = %room, attempt = attempts, what = detail, "filing to the record refused");
+                self.store.refuse_filing(id, claim, reason, last, now).await?
+            }
+        };
+        if !stored {
             return Ok(());
         }
+        // What the record holds from this filing, as kept while it was sent.
+        let held: Vec<String> = self
+            .store
+            .filed_events(room)
+            .await?
+            .into_iter()
+            .filter(|e| e.filing_id == *id)
+            .map(|e| e.event_id.to_string())
+            .collect();
+        let resources = self.store.filing(id).await?.map(|f| f.resources).unwrap_or_default();
+        let resources: Vec<&str> = resources.iter().map(String::as_str).filter(|r| !r.is_empty()).collect();
+        let asked: Vec<&str> = filing.request.events.iter().map(|e| e.as_str()).collect();
         self.record_outcome(
             slot,
             filing,
-            Outcome::Failure,
+            if ended { Outcome::Success } else { Outcome::Failure },
             &format!(
-                "{detail} filing={id} patient={} events={} attempts={attempts} resources={taken}",
+                "{detail} filing={id} patient={} attempts={attempts} events={} filed_events={} resources={}",
                 filing.request.patient.id,
-                filing.request.events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(","),
+                asked.join(","),
+                held.join(","),
+                resources.join(",")
             ),
         );
         Ok(())
@@ -307,6 +325,10 @@ impl PatientService {
     }
 }
 
+fn store_failed(e: &dyn std::fmt::Display) -> String {
+    format!("Wardline could not read or write its own store: {e}")
+}
+
 /// What the record now holds of a message it took.
 fn filed_row(filing: &Filing, r: &Read, resource: &str, now: Timestamp) -> Option<FiledEvent> {
     Some(FiledEvent {
@@ -315,18 +337,9 @@ fn filed_row(filing: &Filing, r: &Read, resource: &str, now: Timestamp) -> Optio
         filing_id: filing.request.id.clone(),
         resource: resource.to_owned(),
         content_hash: r.hash.clone(),
-        status: if r.message.payload == Payload::Deleted {
-            FiledStatus::EnteredInError
-        } else {
-            FiledStatus::Completed
-        },
+        status: if r.message.payload == Payload::Deleted { FiledStatus::EnteredInError } else { FiledStatus::Completed },
         filed: now,
     })
-}
-
-/// The event ids of rows, for the audit trail.
-fn event_ids(rows: &[FiledEvent]) -> String {
-    rows.iter().map(|r| r.event_id.as_str()).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]
