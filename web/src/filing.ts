@@ -133,10 +133,16 @@ export function filingFailure(e: unknown): string {
   return patientFailure(e, "Not filed");
 }
 
+/** Why the record refused a filing, without the server's "the record refused it: " (the words before say so). */
+function refusedBecause(f: Filing): string {
+  const why = (f.last_error ?? "").replace(/^the record refused it:\s*/i, "").trim();
+  return why || "no reason given";
+}
+
 /** The latest filing's state in words for the banner. */
 export function filingWords(f: Filing): string {
   if (f.state === "filed") return "Filed to the record";
-  if (f.state === "refused") return `Refused by the record: ${f.last_error || "no reason given"}`;
+  if (f.state === "refused") return `Refused by the record: ${refusedBecause(f)}`;
   return f.attempts > 0 || f.last_error ? "Waiting for the record (retrying)" : "Filing to the record…";
 }
 
