@@ -39,9 +39,12 @@ export function FilingStatus({ roomId }: { roomId: string }) {
           // Filed, or refused after the record took part of it: what it holds, listed when tapped.
           <details class={`filing-${latest.state}`}>
             <summary title={latest.resources.join(", ")}>
-              <span aria-hidden="true">{latest.state === "filed" ? "✓ " : "⚠ "}</span>
-              {filingWords(latest)}
-              <span class="muted"> · {what} · {when}</span>
+              {/* (One flex item: a long reason wraps as a sentence, not in columns.) */}
+              <span>
+                <span aria-hidden="true">{latest.state === "filed" ? "✓ " : "⚠ "}</span>
+                {filingWords(latest)}
+                <span class="muted"> · {what} · {when}</span>
+              </span>
             </summary>
             {latest.state === "refused" && <p class="muted filing-partial">The record took these before it refused the rest:</p>}
             <ul class="filing-resources" aria-label="In the record as">
