@@ -367,6 +367,9 @@ for (const [size, options] of SIZES) {
 
       // A transcript too: the server refuses it (403), and the dialog says why.
       const dialog = await fileDialog(page);
+      // (A checkbox the size of a checkbox, beside its words: not stretched across the dialog.)
+      const box = await dialog.getByRole("checkbox", { name: "Also file a transcript" }).boundingBox();
+      assert.ok(box.width < 40 && box.height < 40, `the transcript checkbox is ${box.width}×${box.height}`);
       await dialog.getByRole("checkbox", { name: "Also file a transcript" }).check();
       const answer = nextPost(page, roomId);
       await dialog.getByRole("button", { name: "File to record" }).click();
