@@ -10,6 +10,7 @@ import { forgetIncidents, noteIncidentEvent, noteIncidentRoom, refreshIncidents 
 import { savedDrafts } from "./compose";
 import { closeRoom, countsComeWithSync, drawn, later, noteSeen, resetConversation, summaries } from "./conversation";
 import { forgetDirectory } from "./directory";
+import { forgetFilingWaits, noteFilingEvent } from "./filing";
 import { forgetPatients, notePatientEvent } from "./patients";
 import { forgetRoles } from "./roles";
 import { media } from "./media";
@@ -170,6 +171,8 @@ export function startChat(s: Session, signedOut: (reason?: string) => void): voi
       noteIncidentEvent(e, room);
       // The server's notice that the conversation's patient changed: its banner is asked again.
       notePatientEvent(e, room);
+      // An edit or a deletion of a message the record holds: what the record has of it, asked again.
+      noteFilingEvent(e, room);
       announce(e, room);
       // Their message is here: they are not typing it any more.
       if (drawn(e) || e.isRelation("m.replace")) noteMessage(room.roomId, e.getSender() ?? "");
@@ -297,6 +300,7 @@ async function end(): Promise<void> {
   forgetWaiting();
   forgetIncidents();
   forgetPatients();
+  forgetFilingWaits();
   c?.stopClient();
   c?.removeAllListeners();
   forgetDnd();

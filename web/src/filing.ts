@@ -1,10 +1,13 @@
 // Filing a conversation's messages to the patient's record (issue 16, "File to record":
 // POST/GET /_wardline/client/v1/rooms/{roomId}/filings). The server stores the request and its
 // background task writes it to the EPR, retrying while the record is down; the client asks for
-// the filings' states (every 5 s while one is pending: FilingWatch in the banner) and shows the
+// the filings' states (every 5 s while one is pending: FilingStatus in the banner) and shows the
 // latest in the banner, and under each message the record holds, what the record has of it.
+// An edit or a deletion of a message the record holds, arriving by the sync, asks again at once
+// (noteFilingEvent): whether it has changed since it was filed is the server's to say.
 // Kept in the store only (state.patients.filings: memory, never localStorage or IndexedDB).
 
+import type { MatrixEvent, Room } from "./mx";
 import { patientFailure } from "./patients";
 import type { Patients } from "./patients";
 import { Refused, wardline } from "./roles";
@@ -18,6 +21,9 @@ const NO_PATIENT = "ORG.WARDLINE.NO_PATIENT";
 
 /** How often the filings are asked while one is pending (ms). */
 export const FILING_POLL_MS = 5000;
+
+/** How long after an edit or a deletion of a filed message the filings are asked (ms): more arriving together are asked once. */
+export const FILING_CHANGE_WAIT_MS = 250;
 
 /** One request to file, as the server describes it. */
 export interface Filing {
@@ -127,10 +133,16 @@ export function filingFailure(e: unknown): string {
   return patientFailure(e, "Not filed");
 }
 
+/** Why the record refused a filing, without the server's "the record refused it: " (the words before say so). */
+function refusedBecause(f: Filing): string {
+  const why = (f.last_error ?? "").replace(/^the record refused it:\s*/i, "").trim();
+  return why || "no reason given";
+}
+
 /** The latest filing's state in words for the banner. */
 export function filingWords(f: Filing): string {
   if (f.state === "filed") return "Filed to the record";
-  if (f.state === "refused") return `Refused by the record: ${f.last_error || "no reason given"}`;
+  if (f.state === "refused") return `Refused by the record: ${refusedBecause(f)}`;
   return f.attempts > 0 || f.last_error ? "Waiting for the record (retrying)" : "Filing to the record…";
 }
 
@@ -157,12 +169,54 @@ export function toggleChosen(eventId: string): void {
   });
 }
 
+// ---- edits and deletions of filed messages -----------------------------------------------------
+
+const changing = new Map<string, ReturnType<typeof setTimeout>>();
+
+/** The message an event changes: an edit's (m.replace), or a deletion's (redaction). */
+function changedBy(e: MatrixEvent): string | undefined {
+  if (e.isRedaction()) {
+    const redacts = e.event.redacts ?? e.getContent().redacts;
+    return typeof redacts === "string" ? redacts : undefined;
+  }
+  if (e.isRelation("m.replace")) return e.getRelation()?.event_id;
+  return undefined;
+}
+
+/**
+ * An event arrived by the sync: an edit or a deletion of a message the record holds (of a
+ * conversation whose filings are shown) asks the filings again, once for several arriving
+ * together, so "Changed since filed" shows at once rather than at the next read.
+ */
+export function noteFilingEvent(e: MatrixEvent, room: Room): void {
+  const target = changedBy(e);
+  const roomId = room.roomId;
+  if (!target || !store.get().patients.filings[roomId]?.events[target]) return;
+  clearTimeout(changing.get(roomId));
+  changing.set(
+    roomId,
+    setTimeout(() => {
+      changing.delete(roomId);
+      void loadFilings(roomId);
+    }, FILING_CHANGE_WAIT_MS),
+  );
+}
+
 /** Forgets a conversation's filings (it was left; asked again when it is next opened). */
 export function forgetFilings(roomId: string): void {
   asking.delete(roomId);
+  clearTimeout(changing.get(roomId));
+  changing.delete(roomId);
   update((p) => {
     const filings = { ...p.filings };
     delete filings[roomId];
     return { filings, choosing: p.choosing?.roomId === roomId ? null : p.choosing };
   });
+}
+
+/** Forgets every wait to ask the filings again (sign-out; the filings themselves go with the patients). */
+export function forgetFilingWaits(): void {
+  for (const t of changing.values()) clearTimeout(t);
+  changing.clear();
+  asking.clear();
 }

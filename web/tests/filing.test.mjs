@@ -11,46 +11,21 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import readline from "node:readline";
 
 import { REPO_ROOT } from "../../tests/clients/wardline-server.mjs";
 import { WAIT, bubble, call, conversation, openConversation, sendText, signIn, stopWard } from "./support.mjs";
+import { startFhir } from "./fhir.mjs";
 import { DESKTOP, PHONE, startRoleWard } from "./roleward.mjs";
 
 const ARTIFACTS = path.join(REPO_ROOT, "web", "test-artifacts");
-const FHIR_DIR = path.join(REPO_ROOT, "tests", "fhir-server");
 const C = "/_wardline/client/v1";
 
 let server;
 let browser;
 let fhir;
-let fhirOrigin;
 const people = {};
-
-/** The test FHIR server: started with `--port 0`, its port from its first line. */
-async function startFhir() {
-  const child = spawn("node", ["server.mjs", "--port", "0"], { cwd: FHIR_DIR, stdio: ["ignore", "pipe", "inherit"] });
-  const line = await new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: child.stdout });
-    rl.once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`the FHIR server exited (${code}): run \`npm ci\` in tests/fhir-server`)));
-  });
-  return { child, port: JSON.parse(line).port };
-}
-
-async function control(method, p, body) {
-  const r = await fetch(`${fhirOrigin}/_test/${p}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await r.json();
-  assert.ok(r.ok, `/_test/${p}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
 
 const SEED = [
   {
@@ -65,17 +40,16 @@ const SEED = [
 
 before(async () => {
   fhir = await startFhir();
-  fhirOrigin = `http://127.0.0.1:${fhir.port}`;
-  await control("POST", "seed", SEED);
+  await fhir.control("POST", "seed", SEED);
   ({ server, browser } = await startRoleWard(people, {
-    env: { WARDLINE_EPR__BASE_URL: `${fhirOrigin}/fhir/R4`, WARDLINE_EPR__TIMEOUT_SECS: "5" },
+    env: { WARDLINE_EPR__BASE_URL: fhir.baseUrl, WARDLINE_EPR__TIMEOUT_SECS: "5" },
   }));
   mkdirSync(ARTIFACTS, { recursive: true });
 });
 
 after(async () => {
   await stopWard({ server, browser });
-  fhir?.child.kill();
+  fhir?.stop();
 });
 
 const api = (who, method, p, body) => call(server.baseUrl, method, C + p, body, people[who].token);
@@ -100,7 +74,7 @@ for (const [size, options] of [
   ["phone", PHONE],
 ]) {
   test(`the doctor files the decision; the filed status appears; with the record down it waits, and files when it is back (${size})`, async () => {
-    await control("POST", "up");
+    await fhir.control("POST", "up");
     const name = `Ward 7 ${size}`;
     const roomId = await conversation(server, people.nora.token, [people.priya], { name, is_direct: false });
     await api("priya", "PUT", `/rooms/${encodeURIComponent(roomId)}/patient`, { patient: "pat-1" });
@@ -161,7 +135,7 @@ for (const [size, options] of [
       await shot("2-filed");
 
       // The record goes down; the whole conversation is filed: it waits, and says why.
-      await control("POST", "down");
+      await fhir.control("POST", "down");
       dialog = await fileDialog(page);
       assert.equal(await dialog.getByRole("radio", { name: "Whole conversation" }).isChecked(), true, "the whole conversation first");
       await dialog.getByRole("button", { name: "File to record" }).click();
@@ -172,7 +146,7 @@ for (const [size, options] of [
       await shot("3-waiting");
 
       // The record comes back: asked again every 5 s while pending, it becomes filed.
-      await control("POST", "up");
+      await fhir.control("POST", "up");
       await status.getByText("Filed to the record").waitFor(WAIT);
       await bubble(page, CHATTER).locator(".filed-badge", { hasText: "In the record" }).waitFor(WAIT);
       await bubble(page, DECISION).locator(".filed-badge", { hasText: "In the record" }).waitFor(WAIT);

@@ -13,17 +13,15 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import readline from "node:readline";
 
 import { REPO_ROOT } from "../../tests/clients/wardline-server.mjs";
 import { WAIT, call, conversation, openConversation, sendContent, signIn, stopWard, until } from "./support.mjs";
+import { startFhir } from "./fhir.mjs";
 import { DESKTOP, PHONE, startRoleWard } from "./roleward.mjs";
 
 const ARTIFACTS = path.join(REPO_ROOT, "web", "test-artifacts");
-const FHIR_DIR = path.join(REPO_ROOT, "tests", "fhir-server");
 const NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number";
 const MRN_SYSTEM = "https://trust.example/Id/mrn";
 const C = "/_wardline/client/v1";
@@ -31,31 +29,8 @@ const C = "/_wardline/client/v1";
 let server;
 let browser;
 let fhir;
-let fhirOrigin;
 const people = {};
 const rooms = {};
-
-/** The test FHIR server: started with `--port 0`, its port from its first line. */
-async function startFhir() {
-  const child = spawn("node", ["server.mjs", "--port", "0"], { cwd: FHIR_DIR, stdio: ["ignore", "pipe", "inherit"] });
-  const line = await new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: child.stdout });
-    rl.once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`the FHIR server exited (${code}): run \`npm ci\` in tests/fhir-server`)));
-  });
-  return { child, port: JSON.parse(line).port };
-}
-
-async function control(method, p, body) {
-  const r = await fetch(`${fhirOrigin}/_test/${p}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await r.json();
-  assert.ok(r.ok, `/_test/${p}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
 
 function patient(id, nhs, mrn, family, given, born) {
   return {
@@ -101,13 +76,12 @@ const SEED = [
 
 before(async () => {
   fhir = await startFhir();
-  fhirOrigin = `http://127.0.0.1:${fhir.port}`;
-  await control("POST", "seed", SEED);
+  await fhir.control("POST", "seed", SEED);
   ({ server, browser } = await startRoleWard(people, {
     env: {
-      WARDLINE_EPR__BASE_URL: `${fhirOrigin}/fhir/R4`,
+      WARDLINE_EPR__BASE_URL: fhir.baseUrl,
       WARDLINE_EPR__MRN_SYSTEM: MRN_SYSTEM,
-      WARDLINE_EPR__LAUNCH_URL: `${fhirOrigin}/launch?patient={patient}`,
+      WARDLINE_EPR__LAUNCH_URL: `${fhir.origin}/launch?patient={patient}`,
       WARDLINE_EPR__TIMEOUT_SECS: "5",
     },
   }));
@@ -121,7 +95,7 @@ before(async () => {
 
 after(async () => {
   await stopWard({ server, browser });
-  fhir?.child.kill();
+  fhir?.stop();
 });
 
 const api = (who, method, p, body) => call(server.baseUrl, method, C + p, body, people[who].token);
@@ -191,12 +165,12 @@ test("a nurse ties the ward conversation to a patient found by NHS number; the r
     assert.equal(await dialog.getByRole("tab").count(), 3, "three ways: NHS number, hospital number, name and date of birth");
 
     // A wrong check digit: refused in the dialog, before the server is asked.
-    await control("DELETE", "requests");
+    await fhir.control("DELETE", "requests");
     await dialog.getByRole("textbox", { name: "NHS number", exact: true }).fill("943 476 5918");
     await dialog.getByRole("button", { name: "Search" }).click();
     await dialog.getByText("This NHS number's check digit is wrong: please check the number.").waitFor(WAIT);
     assert.deepEqual(searches, [], "the server was not asked");
-    assert.deepEqual(await control("GET", "requests"), [], "nor the patient record");
+    assert.deepEqual(await fhir.control("GET", "requests"), [], "nor the patient record");
     await nurseShot("1-check-digit");
 
     // The right number: John Smith, with everything that tells him apart.
@@ -261,7 +235,7 @@ test("a nurse ties the ward conversation to a patient found by NHS number; the r
     assert.equal(await link.getAttribute("target"), "_blank");
     const [record] = await Promise.all([doctorContext.waitForEvent("page", WAIT), link.click()]);
     await record.waitForLoadState("domcontentloaded").catch(() => undefined);
-    assert.equal(record.url(), `${fhirOrigin}/launch?patient=pat-1`);
+    assert.equal(record.url(), `${fhir.origin}/launch?patient=pat-1`);
     assert.equal(await record.evaluate(() => window.opener), null);
     await record.close();
     await doctorShot("1-banner");
@@ -310,7 +284,7 @@ test("by name and date of birth, by hospital number, and a record that is not an
     ["desktop", DESKTOP, false],
     ["phone", PHONE, true],
   ]) {
-    await control("POST", "up");
+    await fhir.control("POST", "up");
     const context = await browser.newContext(options);
     const page = await context.newPage();
     const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, `patients-${size}-search-${name}.png`), fullPage: true });
@@ -341,12 +315,12 @@ test("by name and date of birth, by hospital number, and a record that is not an
       await found.filter({ hasText: "SMITH, John" }).waitFor(WAIT);
 
       // The record is down: said in words, where the search is.
-      await control("POST", "down");
+      await fhir.control("POST", "down");
       await dialog.getByRole("button", { name: "Search" }).click();
       await dialog.getByRole("alert").filter({ hasText: "The patient record is not answering — try again in a moment." }).waitFor(WAIT);
       assert.equal(await found.count(), 0, "no stale results beside the failure");
       await shot("2-epr-down");
-      await control("POST", "up");
+      await fhir.control("POST", "up");
       await dialog.getByRole("button", { name: "Search" }).click();
       await found.filter({ hasText: "SMITH, John" }).waitFor(WAIT);
       await dialog.getByRole("button", { name: "Close" }).click();

@@ -35,13 +35,18 @@ export function FilingStatus({ roomId }: { roomId: string }) {
   return (
     <div class="filing-status" role="status">
       {latest &&
-        (latest.state === "filed" ? (
-          <details class="filing-filed">
+        (latest.state !== "pending" && latest.resources.length > 0 ? (
+          // Filed, or refused after the record took part of it: what it holds, listed when tapped.
+          <details class={`filing-${latest.state}`}>
             <summary title={latest.resources.join(", ")}>
-              <span aria-hidden="true">✓ </span>
-              {filingWords(latest)}
-              <span class="muted"> · {what} · {when}</span>
+              {/* (One flex item: a long reason wraps as a sentence, not in columns.) */}
+              <span>
+                <span aria-hidden="true">{latest.state === "filed" ? "✓ " : "⚠ "}</span>
+                {filingWords(latest)}
+                <span class="muted"> · {what} · {when}</span>
+              </span>
             </summary>
+            {latest.state === "refused" && <p class="muted filing-partial">The record took these before it refused the rest:</p>}
             <ul class="filing-resources" aria-label="In the record as">
               {latest.resources.map((r) => (
                 <li key={r}>{r}</li>
@@ -50,6 +55,7 @@ export function FilingStatus({ roomId }: { roomId: string }) {
           </details>
         ) : (
           <span class={`filing-${latest.state}`}>
+            {latest.state !== "pending" && <span aria-hidden="true">{latest.state === "filed" ? "✓ " : "⚠ "}</span>}
             {filingWords(latest)}
             {latest.state === "pending" && latest.last_error ? `: ${latest.last_error}` : ""}
             <span class="muted"> · {what} · {when}</span>
