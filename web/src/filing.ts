@@ -35,6 +35,8 @@ export interface Filing {
   transcript: boolean;
   attempts: number;
   last_error: string | null;
+  /** Who refused it: the record (its words in last_error), or Wardline (the patient changed, the record never answered). */
+  refused_by?: "record" | "wardline" | null;
   /** What the record made of it: "Communication/123", "DocumentReference/9". */
   resources: string[];
   finished_ts: number | null;
@@ -142,6 +144,7 @@ function refusedBecause(f: Filing): string {
 /** The latest filing's state in words for the banner. */
 export function filingWords(f: Filing): string {
   if (f.state === "filed") return "Filed to the record";
+  if (f.state === "refused" && f.refused_by === "wardline") return `Not filed: ${refusedBecause(f)}`;
   if (f.state === "refused") return `Refused by the record: ${refusedBecause(f)}`;
   return f.attempts > 0 || f.last_error ? "Waiting for the record (retrying)" : "Filing to the record…";
 }

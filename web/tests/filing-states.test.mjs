@@ -11,8 +11,9 @@
 //   entered-in-error", and so is the record's Communication;
 // - the patient removed (by a colleague) while "File to record…" is open: the server's 409
 //   (ORG.WARDLINE.NO_PATIENT) is said in the dialog, and nothing is shown as filed;
-// - a refusal after the record took part of a filing (the server's answer stood in for: this
-//   server never refuses part-way): the ids the record holds are listed under the refusal;
+// - a refusal after the record took part of a filing (nine messages, the ninth refused: the
+//   first Bundle of eight was taken): the ids the record holds are listed under the refusal,
+//   the first message is "In the record", the ninth is not;
 // - a transcript asked by someone who joined later a conversation whose history is `joined`
 //   (who cannot see all of it): the server's 403 is said in the dialog; without the transcript,
 //   what they can see is filed.
@@ -179,49 +180,38 @@ for (const [size, options] of SIZES) {
   test(`refused after the record took part of it: what the record holds is listed (${size})`, async () => {
     const name = `Part refused ${size}`;
     const roomId = await aboutJohn(name);
-    const TEXT = `Observations stable overnight (${size})`;
-    const eventId = await sendText(server, people.nora.token, roomId, TEXT);
-    // The server's answer for a refusal after the first Bundle was taken (as the server gives it
-    // once a refused filing carries the resources written before the refusal).
-    const now = Date.now();
-    const answer = {
-      filings: [
-        {
-          filing_id: "fl_part",
-          state: "refused",
-          requested_by: people.priya.userId,
-          requested_ts: now - 60_000,
-          event_count: 30,
-          transcript: false,
-          attempts: 1,
-          last_error: "the record refused it: Communication.payload: too long",
-          resources: ["Communication/c-1", "Communication/c-2"],
-          finished_ts: now - 50_000,
-        },
-      ],
-      events: { [eventId]: { state: "filed", resource: "Communication/c-1", filed_ts: now - 50_000 } },
-    };
-    const context = await browser.newContext(options);
-    await context.route(
-      (url) => url.pathname === `${C}/rooms/${enc(roomId)}/filings`,
-      (r) => (r.request().method() === "GET" ? r.fulfill({ json: answer }) : r.continue()),
-    );
-    const page = await context.newPage();
+    // Nine messages: Wardline sends them as two Bundles (8 + 1); the record refuses the ninth.
+    const ids = [];
+    for (let i = 1; i <= 9; i++) ids.push(await sendText(server, people.nora.token, roomId, `Obs round ${i} stable (${size})`));
+    const REASON = "Communication.payload: too long";
+    await fhir.control("POST", "reject", { resourceType: "Communication", reason: REASON, identifier: ids[8] });
     try {
-      await signIn(page, server, "priya");
-      await openConversation(page, name);
-      const status = banner(page).locator(".filing-status");
-      const refused = status.getByText(/Refused by the record: Communication\.payload: too long/);
-      await refused.waitFor(WAIT);
-      assert.match(await status.innerText(), /30 messages/);
-      await message(page, eventId).locator(".filed-badge", { hasText: "In the record" }).waitFor(WAIT);
-      await refused.click();
-      await status.getByText("The record took these before it refused the rest:").waitFor(WAIT);
-      const held = status.getByRole("list", { name: "In the record as" }).getByRole("listitem");
-      assert.deepEqual(await held.allInnerTexts(), ["Communication/c-1", "Communication/c-2"]);
-      await page.screenshot({ path: path.join(ARTIFACTS, `filing-states-${size}-part-refused.png`), fullPage: true });
+      await api("priya", "POST", `/rooms/${enc(roomId)}/filings`, { all: true, transcript: false });
+      const f = await until(async () => {
+        const f = await filingsOf("priya", roomId);
+        return f.filings[0]?.state === "refused" && f;
+      }, "the record refuses the rest");
+      assert.equal(f.filings[0].refused_by, "record");
+      assert.equal(f.filings[0].resources.length, 8, JSON.stringify(f.filings[0]));
+
+      const { context, page } = await opened(options, "priya", name, roomId);
+      try {
+        const status = banner(page).locator(".filing-status");
+        const refused = status.getByText(new RegExp(`Refused by the record: ${REASON.replace(/[.]/g, "\\.")}`));
+        await refused.waitFor(WAIT);
+        assert.match(await status.innerText(), /9 messages/);
+        await message(page, ids[0]).locator(".filed-badge", { hasText: "In the record" }).waitFor(WAIT);
+        assert.equal(await message(page, ids[8]).locator(".filed-badge").count(), 0, "the refused one is not shown as filed");
+        await refused.click();
+        await status.getByText("The record took these before it refused the rest:").waitFor(WAIT);
+        const held = status.getByRole("list", { name: "In the record as" }).getByRole("listitem");
+        assert.deepEqual(await held.allInnerTexts(), f.filings[0].resources);
+        await page.screenshot({ path: path.join(ARTIFACTS, `filing-states-${size}-part-refused.png`), fullPage: true });
+      } finally {
+        await context.close();
+      }
     } finally {
-      await context.close();
+      await fhir.control("POST", "reject-clear");
     }
   });
 

@@ -20,8 +20,8 @@
 //!   the background task; `409 ORG.WARDLINE.NO_PATIENT` a conversation about nobody, `404` an
 //!   event that is not a message of it the caller may see;
 //! - `GET /rooms/{roomId}/filings` → `200 {"filings": [{"filing_id", "state", "requested_by",
-//!   "requested_ts", "event_count", "transcript", "attempts", "last_error", "resources",
-//!   "finished_ts"}], "events": {"<event id>": {"state": "filed" | "changed" |
+//!   "requested_ts", "event_count", "transcript", "attempts", "last_error", "refused_by"
+//!   ("record" | "wardline", when refused), "resources", "finished_ts"}], "events": {"<event id>": {"state": "filed" | "changed" |
 //!   "entered_in_error", "resource", "filed_ts"}}}`.
 //!
 //! Every conversation's patient endpoint answers `403` "you are not in this conversation" to
@@ -37,8 +37,9 @@ use ruma::OwnedRoomId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wardline_service::Services;
+use wardline_service::patients::filing::RECORD_REFUSED;
 use wardline_service::patients::{RoomPatient, SearchPurpose};
-use wardline_types::patient::filing::{FilingRequest, FilingScope};
+use wardline_types::patient::filing::{FilingRequest, FilingScope, FilingState};
 use wardline_types::patient::{PatientQuery, PatientSummary};
 
 use crate::error::ApiError;
@@ -222,6 +223,11 @@ async fn filings(State(s): State<Services>, Staff(c): Staff, Path(raw): Path<Str
                 "transcript": f.request.transcript,
                 "attempts": f.attempts,
                 "last_error": f.last_error,
+                // Who refused it: the record (its words in last_error), or Wardline.
+                "refused_by": (f.state == FilingState::Refused).then(|| {
+                    let by_record = f.last_error.as_deref().is_some_and(|e| e.starts_with(RECORD_REFUSED));
+                    if by_record { "record" } else { "wardline" }
+                }),
                 // (An entry the record took without saying where is not listed.)
                 "resources": f.resources.iter().filter(|r| !r.is_empty()).collect::<Vec<_>>(),
                 "finished_ts": f.finished.map(|t| t.0),

@@ -81,8 +81,7 @@ fn keep(tx: &Connection, id: &str, done: &FilingResult) -> StoreResult<()> {
     }
     let held: String = query_one(tx, "SELECT resources FROM record_filings WHERE id = ?1", params![id], |r| r.get(0))
         .map_err(backend_err)?;
-    let mut resources: Vec<String> =
-        serde_json::from_str(&held).map_err(|e| corrupt("record_filings.resources", e))?;
+    let mut resources: Vec<String> = serde_json::from_str(&held).map_err(|e| corrupt("record_filings.resources", e))?;
     for r in &done.resources {
         if !resources.contains(r) {
             resources.push(r.clone());

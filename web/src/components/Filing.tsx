@@ -46,7 +46,13 @@ export function FilingStatus({ roomId }: { roomId: string }) {
                 <span class="muted"> · {what} · {when}</span>
               </span>
             </summary>
-            {latest.state === "refused" && <p class="muted filing-partial">The record took these before it refused the rest:</p>}
+            {latest.state === "refused" && (
+              <p class="muted filing-partial">
+                {latest.refused_by === "wardline"
+                  ? "The record took these before filing stopped:"
+                  : "The record took these before it refused the rest:"}
+              </p>
+            )}
             <ul class="filing-resources" aria-label="In the record as">
               {latest.resources.map((r) => (
                 <li key={r}>{r}</li>

@@ -39,6 +39,10 @@ use crate::messaging::is_message;
 use crate::ratelimit::LimitKind;
 use crate::{ServiceError, ServiceResult};
 
+/// How a filing's `last_error` begins when the record itself refused it (its words follow);
+/// any other refusal was Wardline's (the patient changed, the record never answered).
+pub const RECORD_REFUSED: &str = "the record refused it: ";
+
 /// The most filings the status lists.
 const MAX_LISTED: usize = 50;
 

@@ -268,13 +268,16 @@ impl PatientService {
             Attempt::Filed(last) => (true, None, "filed".to_owned(), last),
             Attempt::Retry(why) => (
                 false,
-                Some(format!("the record could not be written to for {} hours (last: {why})", self.filing.give_up_hours)),
+                Some(format!(
+                    "the record could not be written to for {} hours (last: {why})",
+                    self.filing.give_up_hours
+                )),
                 format!("retry-given-up last={why}"),
                 FilingResult::default(),
             ),
             Attempt::Refused { reason, status } => {
                 let by = status.map_or_else(|| "by=wardline".to_owned(), |s| format!("status={s}"));
-                let said = if status.is_some() { format!("the record refused it: {reason}") } else { reason };
+                let said = if status.is_some() { format!("{}{reason}", super::RECORD_REFUSED) } else { reason };
                 (false, Some(said), format!("refused {by}"), FilingResult::default())
             }
         };
@@ -337,7 +340,11 @@ fn filed_row(filing: &Filing, r: &Read, resource: &str, now: Timestamp) -> Optio
         filing_id: filing.request.id.clone(),
         resource: resource.to_owned(),
         content_hash: r.hash.clone(),
-        status: if r.message.payload == Payload::Deleted { FiledStatus::EnteredInError } else { FiledStatus::Completed },
+        status: if r.message.payload == Payload::Deleted {
+            FiledStatus::EnteredInError
+        } else {
+            FiledStatus::Completed
+        },
         filed: now,
     })
 }
