@@ -46,6 +46,24 @@ export interface Patient {
   launch_url?: string | null;
   /** A restricted record (a protected address, a VIP): where they are is never given. */
   restricted?: boolean;
+  /** The record says the patient has died. */
+  deceased?: boolean;
+  /** The record is not in use. */
+  inactive?: boolean;
+  /** The record was merged into another: that one's EPR id (this one cannot be tied). */
+  merged_into?: string;
+  /** Where they are could not be read (not the same as "not admitted"). */
+  place_unknown?: boolean;
+}
+
+/** What the record says of itself that a clinician must see before acting on it, in words. */
+export function recordFlags(p: Patient): string[] {
+  const out: string[] = [];
+  if (p.deceased) out.push("Deceased");
+  if (p.merged_into) out.push("Merged into another record: search again");
+  else if (p.inactive) out.push("Inactive record");
+  if (p.restricted) out.push("Restricted record: where they are is not shown");
+  return out;
 }
 
 /** Whom a conversation is about: its banner. */

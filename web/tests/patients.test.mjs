@@ -58,6 +58,16 @@ const location = (id, name, kind) => ({
 const SEED = [
   patient("pat-1", "9434765919", "H1", "Smith", "John", "1970-01-31"),
   patient("pat-2", "4010232137", "H2", "Jones", "Mary", "1980-05-05"),
+  // A record that says its patient died, and that it was merged into John Smith's.
+  {
+    resourceType: "Patient",
+    id: "pat-9",
+    active: false,
+    deceasedBoolean: true,
+    link: [{ type: "replaced-by", other: { reference: "Patient/pat-1" } }],
+    name: [{ use: "official", family: "Gone", given: ["Gerald"] }],
+    birthDate: "1940-02-02",
+  },
   location("w7", "Ward 7", "wa"),
   location("b12", "Bay 2 bed 12", "bd"),
   {
@@ -307,6 +317,18 @@ test("by name and date of birth, by hospital number, and a record that is not an
       assert.match(await found.innerText(), /JONES, Mary/);
       assert.match(await found.innerText(), /NHS 401 023 2137/);
       await shot("1-by-name");
+
+      // A record that says the patient died and was merged into another: said in words, and
+      // not offered for tying.
+      await dialog.getByRole("textbox", { name: "Family name", exact: true }).fill("gone");
+      await dialog.getByRole("textbox", { name: "Date of birth", exact: true }).fill("1940-02-02");
+      await dialog.getByRole("button", { name: "Search" }).click();
+      await found.filter({ hasText: "GONE, Gerald" }).waitFor(WAIT);
+      const gone = await found.innerText();
+      assert.match(gone, /Deceased/);
+      assert.match(gone, /Merged into another record: search again/);
+      assert.match(gone, /Merged: not the record to use/);
+      assert.equal(await found.getByRole("button").count(), 0, "no Tie for a merged record");
 
       // By hospital number.
       await dialog.getByRole("tab", { name: "Hospital number" }).click();

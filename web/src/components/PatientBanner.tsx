@@ -17,6 +17,7 @@ import {
   patientFailure,
   placeSource,
   placeWords,
+  recordFlags,
   roomsAbout,
   showPatientDialog,
   untiePatient,
@@ -99,14 +100,20 @@ export function PatientBanner({ roomId }: { roomId: string }) {
           <span class="sr-only"> — conversations about this patient</span>
         </button>
         <span class="patient-facts">
-          {p.restricted && <span class="patient-restricted">Restricted record: where they are is not shown</span>}
+          {recordFlags(p).map((f) => (
+            <span key={f} class="patient-restricted">
+              {f}
+            </span>
+          ))}
           {stale && <span class="patient-stale">May be out of date</span>}
           {p.birth_date && <span>Born {bornWords(p.birth_date)}</span>}
           {p.nhs_number ? <span>NHS {groupedNhs(p.nhs_number)}</span> : p.hospital_number && <span>Hospital no. {p.hospital_number}</span>}
-          {where && (
+          {where ? (
             <span class="patient-where" title={`Where: from the ${placeSource(p.place)}`}>
               {where}
             </span>
+          ) : (
+            p.place_unknown && <span class="muted">Where they are could not be read</span>
           )}
         </span>
       </div>

@@ -15,6 +15,7 @@ import {
   placeSource,
   placeWords,
   readNhsNumber,
+  recordFlags,
   searchPatients,
   showPatientDialog,
   tiePatient,
@@ -52,14 +53,20 @@ export function PatientLines({ p }: { p: Patient }) {
     <>
       <strong class="patient-name-text">{p.name}</strong>
       <span class="patient-facts">
-        {p.restricted && <span class="patient-restricted">Restricted record: where they are is not shown</span>}
+        {recordFlags(p).map((f) => (
+          <span key={f} class="patient-restricted">
+            {f}
+          </span>
+        ))}
         {p.birth_date && <span>Born {bornWords(p.birth_date)}</span>}
         {p.nhs_number && <span>NHS {groupedNhs(p.nhs_number)}</span>}
         {p.hospital_number && <span>Hospital no. {p.hospital_number}</span>}
-        {where && (
+        {where ? (
           <span>
             {where} <span class="muted">({placeSource(p.place)})</span>
           </span>
+        ) : (
+          p.place_unknown && <span class="muted">Where they are could not be read</span>
         )}
       </span>
     </>
@@ -255,6 +262,8 @@ export function PatientSearch({ roomId, roomName }: { roomId: string; roomName: 
                   </div>
                   {p.id === tiedTo ? (
                     <span class="muted">This conversation is about this patient</span>
+                  ) : p.merged_into ? (
+                    <span class="muted">Merged: not the record to use</span>
                   ) : (
                     <button type="button" class={replacing === p.id ? "danger" : undefined} disabled={tying !== null} onClick={() => void tie(p)}>
                       {tying === p.id

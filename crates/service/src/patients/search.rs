@@ -287,7 +287,10 @@ impl PatientService {
                 self.include_locations(epr, &mut bundle).await;
                 bundle
             }
-            Err(e) => return Err(log_encounter(e)),
+            Err(e) => {
+                log_encounter(e);
+                return Err(());
+            }
         };
         Ok(record::encounter_place(&bundle, patient_id))
     }

@@ -803,3 +803,41 @@ async fn a_tie_needs_the_right_to_post_a_checked_encounter_and_a_restricted_reco
     assert_eq!(banner["patient"]["restricted"], true);
     assert!(banner["patient"].get("place").is_none(), "{banner}");
 }
+
+#[tokio::test]
+async fn a_record_that_says_the_patient_died_is_inactive_or_was_merged_says_so_and_a_merged_one_is_never_tied() {
+    let fhir = Fhir::start(&[]);
+    seed_smith_and_jones(&fhir).await;
+    let gone = json!({"resourceType": "Patient", "id": "pat-7", "deceasedDateTime": "2026-11-29T03:10:00Z",
+        "name": [{"use": "official", "family": "Gone", "given": ["Gerald"]}], "birthDate": "1940-02-02"});
+    let old = json!({"resourceType": "Patient", "id": "pat-8", "active": false,
+        "link": [{"type": "replaced-by", "other": {"reference": "Patient/pat-1"}}],
+        "name": [{"use": "official", "family": "Smith", "given": ["Jon"]}], "birthDate": "1970-01-31"});
+    fhir.seed(json!([gone, old])).await;
+    let s = start(&epr_env(&fhir, &[]));
+    let ann = s.user("ann").await;
+    let room = ann.create_room(json!({"name": "Ward 7"})).await;
+
+    let (st, b) = search(&ann, &format!("family=gone&birth_date=1940-02-02&room_id={}", enc(&room))).await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!((b["patients"][0]["id"].as_str(), b["patients"][0]["deceased"].as_bool()), (Some("pat-7"), Some(true)));
+    let (st, b) = search(&ann, &format!("family=smith&birth_date=1970-01-31&room_id={}", enc(&room))).await;
+    assert_eq!(st, 200, "{b}");
+    let found = b["patients"].as_array().unwrap();
+    let john = found.iter().find(|p| p["id"] == "pat-1").unwrap();
+    let jon = found.iter().find(|p| p["id"] == "pat-8").unwrap();
+    assert!(john.get("deceased").is_none() && john.get("inactive").is_none() && john.get("merged_into").is_none());
+    assert_eq!((jon["inactive"].as_bool(), jon["merged_into"].as_str()), (Some(true), Some("pat-1")), "{jon}");
+
+    // The merged record is not the one to write to: never tied; the one it became is.
+    let tie = format!("/_wardline/client/v1/rooms/{}/patient", enc(&room));
+    let (st, b) = ann.put(&tie, json!({"patient": "pat-8"})).await;
+    assert_eq!((st, code(&b)), (400, Some("M_INVALID_PARAM")), "{b}");
+    assert!(b["error"].as_str().unwrap().contains("merged into another record (pat-1)"), "{b}");
+    assert_eq!(ann.get(&tie).await.0, 404, "nothing tied");
+    // A patient who died can still be the subject of a conversation (the death is handled in
+    // it), and the banner says so.
+    let (st, b) = ann.put(&tie, json!({"patient": "pat-7"})).await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(ann.get(&tie).await.1["patient"]["deceased"], true);
+}
