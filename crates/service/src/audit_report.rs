@@ -7,7 +7,9 @@ use ed25519_dalek::VerifyingKey;
 use ruma::RoomId;
 use serde_json::{Value, json};
 use wardline_store::{Direction, PosRange, Store, StoreError};
-use wardline_types::audit::{AuditAction, AuditRecord, ChainPoint, Checkpoint, Outcome, verify_chain_from};
+use wardline_types::audit::{
+    AuditAction, AuditRecord, ChainPoint, Checkpoint, NewAuditRecord, Outcome, verify_chain_from,
+};
 use wardline_types::{Membership, StoredEvent, Timestamp, kinds};
 
 use crate::audit::verify_with;
@@ -364,6 +366,64 @@ pub struct AuditQuery {
     pub user: Option<String>,
     /// Records about this room.
     pub room: Option<String>,
+    /// Records about this patient (see [`PatientFilter`]).
+    pub patient: Option<PatientFilter>,
+}
+
+/// "Who looked at this patient": the records that name the patient (looked up, read, tied,
+/// untied, filed: [`patients_named`]), and every record of a conversation while it was about
+/// them (who read it, sent to it, downloaded from it, joined it).
+#[derive(Debug, Clone, Default)]
+pub struct PatientFilter {
+    /// The EPR's id of the patient.
+    pub patient_id: String,
+    /// Each conversation's periods about them: room, tied at, ended at (`None`: still).
+    pub ties: Vec<(String, Timestamp, Option<Timestamp>)>,
+}
+
+impl PatientFilter {
+    /// The filter for `patient_id`, with its conversations' ties from `store`.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn load(store: &dyn Store, patient_id: &str) -> ServiceResult<Self> {
+        let ties = store
+            .patient_ties(patient_id)
+            .await?
+            .into_iter()
+            .map(|t| (t.room_id.to_string(), t.tied_at, t.ended.map(|(_, at)| at)))
+            .collect();
+        Ok(Self { patient_id: patient_id.to_owned(), ties })
+    }
+
+    fn matches(&self, n: &NewAuditRecord) -> bool {
+        patients_named(n).iter().any(|p| *p == self.patient_id)
+            || n.room_id.as_deref().is_some_and(|room| {
+                self.ties
+                    .iter()
+                    .any(|(r, from, until)| r == room && n.ts >= *from && until.is_none_or(|u| n.ts < u))
+            })
+    }
+}
+
+/// The EPR ids of the patients an audit record of the patient record names: `patient=`,
+/// `ids=` (a lookup's results), `from=`/`to=` (a change of patient) in its detail (an export
+/// about a patient: `patient=`). Other actions name none.
+#[must_use]
+pub fn patients_named(n: &NewAuditRecord) -> Vec<&str> {
+    let keys: &[&str] = match n.action {
+        AuditAction::PatientLookup => &["ids="],
+        AuditAction::PatientRead | AuditAction::RecordFiling | AuditAction::Export => &["patient="],
+        AuditAction::PatientContext => &["patient=", "from=", "to="],
+        _ => return Vec::new(),
+    };
+    let Some(detail) = n.detail.as_deref() else { return Vec::new() };
+    detail
+        .split([' ', ';'])
+        .filter_map(|w| keys.iter().find_map(|k| w.strip_prefix(k)))
+        .flat_map(|v| v.split(','))
+        .filter(|v| !v.is_empty())
+        .collect()
 }
 
 impl AuditQuery {
@@ -373,6 +433,7 @@ impl AuditQuery {
             && self.to.is_none_or(|t| n.ts < t)
             && self.user.as_deref().is_none_or(|u| n.actor.as_deref() == Some(u) || n.target_user.as_deref() == Some(u))
             && self.room.as_deref().is_none_or(|room| n.room_id.as_deref() == Some(room))
+            && self.patient.as_ref().is_none_or(|p| p.matches(n))
     }
 }
 
@@ -478,6 +539,15 @@ pub fn fhir_audit_event(r: &AuditRecord, server_name: &str) -> Value {
         if let Some(v) = what {
             entities.push(json!({ "what": { "identifier": { "value": v } }, "description": role }));
         }
+    }
+    // The patients it names, as the record's Patients (their EPR ids).
+    for p in patients_named(n) {
+        entities.push(json!({
+            "what": { "identifier": { "system": "urn:wardline:epr:patient", "value": p } },
+            "type": { "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1", "display": "Person" },
+            "role": { "system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1", "display": "Patient" },
+            "description": "patient",
+        }));
     }
     let mut event = json!({
         "resourceType": "AuditEvent",
@@ -834,6 +904,40 @@ mod tests {
     }
 
     /// The record `wardline restore` appends after a backup whose trail ended at `seq`/`hash`.
+    #[test]
+    fn the_patients_a_record_names_and_who_looked_at_one() {
+        let rec = |action, detail: &str, room: Option<&str>, ts| {
+            let mut r = NewAuditRecord::new(Timestamp(ts), action, Outcome::Success);
+            r.detail = Some(detail.to_owned());
+            r.room_id = room.map(str::to_owned);
+            r
+        };
+        let lookup = rec(AuditAction::PatientLookup, "query=nhs \"9434765919\"; for=!r:x; found=2; ids=p1,p2", None, 1);
+        assert_eq!(patients_named(&lookup), ["p1", "p2"]);
+        let changed = rec(AuditAction::PatientContext, "changed from=p1 to=p3 version=2 restricted=false", None, 1);
+        assert_eq!(patients_named(&changed), ["p1", "p3"]);
+        let read = rec(AuditAction::PatientRead, "read patient=p1 via=banner", None, 1);
+        assert_eq!(patients_named(&read), ["p1"]);
+        let filed = rec(AuditAction::RecordFiling, "filed filing=fl_x patient=p1 attempts=1 events=$a", None, 1);
+        assert_eq!(patients_named(&filed), ["p1"]);
+        let login = rec(AuditAction::Login, "patient=p1", None, 1);
+        assert!(patients_named(&login).is_empty(), "only the patient record's actions name patients");
+
+        let f = PatientFilter {
+            patient_id: "p1".into(),
+            ties: vec![("!r:x".into(), Timestamp(10), Some(Timestamp(20))), ("!s:x".into(), Timestamp(15), None)],
+        };
+        let room_read = |room, ts| rec(AuditAction::RoomRead, "messages=3", Some(room), ts);
+        assert!(f.matches(&lookup) && f.matches(&changed) && f.matches(&read) && f.matches(&filed));
+        assert!(f.matches(&room_read("!r:x", 10)), "read while it was about them");
+        assert!(!f.matches(&room_read("!r:x", 9)), "before");
+        assert!(!f.matches(&room_read("!r:x", 20)), "after the tie ended");
+        assert!(f.matches(&room_read("!s:x", 1_000)), "still about them");
+        assert!(!f.matches(&room_read("!t:x", 12)), "another conversation");
+        let other = rec(AuditAction::PatientRead, "read patient=p11 via=banner", None, 1);
+        assert!(!f.matches(&other), "p11 is not p1");
+    }
+
     fn restore_record(seq: u64, hash: &str, ts: u64) -> NewAuditRecord {
         let mut r = NewAuditRecord::new(Timestamp(ts), AuditAction::Restore, Outcome::Success);
         let from = wardline_types::audit::Restored {

@@ -140,4 +140,19 @@ impl PatientContextStore for SqliteStore {
             })
             .await
     }
+
+    async fn patient_ties(&self, patient_id: &str) -> StoreResult<Vec<PatientTie>> {
+        let patient_id = patient_id.to_owned();
+        self.readers
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM room_patients WHERE patient_id = ?1 ORDER BY tied_ts, room_id, version"
+                    ))
+                    .map_err(backend_err)?;
+                let rows = stmt.query_map(params![patient_id], raw).map_err(backend_err)?;
+                rows.map(|r| tie(r.map_err(backend_err)?)).collect()
+            })
+            .await
+    }
 }

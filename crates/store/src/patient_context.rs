@@ -51,4 +51,7 @@ pub trait PatientContextStore: Send + Sync {
     /// The conversations tied to the patient with this EPR id now, newest tie first, at most
     /// `limit`.
     async fn rooms_about_patient(&self, patient_id: &str, limit: usize) -> StoreResult<Vec<PatientTie>>;
+    /// Every tie of any conversation to the patient with this EPR id, ended or not, oldest
+    /// first (for an investigation: who saw what was said about them, and when).
+    async fn patient_ties(&self, patient_id: &str) -> StoreResult<Vec<PatientTie>>;
 }

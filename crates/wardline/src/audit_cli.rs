@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Subcommand, ValueEnum};
 use wardline_service::Services;
 use wardline_service::audit::{By, CheckpointKey};
-use wardline_service::audit_report::{self, AuditQuery};
+use wardline_service::audit_report::{self, AuditQuery, PatientFilter};
 use wardline_types::Timestamp;
 use wardline_types::audit::{AuditAction, Outcome};
 
@@ -52,6 +52,10 @@ pub enum AuditCommand {
         /// Only records about this room (room id).
         #[arg(long)]
         room: Option<String>,
+        /// Only records about this patient (the EPR's Patient id): who looked them up, read,
+        /// tied or filed them, and everything done in a conversation while it was about them.
+        #[arg(long)]
+        patient: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
@@ -131,8 +135,18 @@ pub async fn run_audit(
             println!("{}", crate::audit_files::load_or_create_key(data_dir)?.public_hex());
             Ok(())
         }
-        AuditCommand::Export { from, to, user, room, format, output } => {
-            let query = AuditQuery { from: parse_time(from)?, to: parse_time(to)?, user, room: room.clone() };
+        AuditCommand::Export { from, to, user, room, patient, format, output } => {
+            let patient_filter = match &patient {
+                Some(id) => Some(PatientFilter::load(services.store().as_ref(), id).await?),
+                None => None,
+            };
+            let query = AuditQuery {
+                from: parse_time(from)?,
+                to: parse_time(to)?,
+                user,
+                room: room.clone(),
+                patient: patient_filter,
+            };
             let records = audit_report::select(services.store().as_ref(), &query).await?;
             let text = match format {
                 ExportFormat::Jsonl => {
@@ -150,7 +164,10 @@ pub async fn run_audit(
                 }
             };
             // Recorded before it is written out: the export leaves only if its record is kept.
-            audit_export(services, format!("audit export records={} format={format:?}", records.len()), room).await?;
+            // (An export about a patient names them, so it is found by the same question.)
+            let about = patient.map(|p| format!(" patient={p}")).unwrap_or_default();
+            audit_export(services, format!("audit export records={} format={format:?}{about}", records.len()), room)
+                .await?;
             write_out(output.as_ref(), &text)?;
             eprintln!("exported {} audit records", records.len());
             Ok(())

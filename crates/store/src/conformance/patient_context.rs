@@ -27,7 +27,7 @@ fn patient(id: &str, name: &str) -> PatientSummary {
 
 /// A tie is kept whole; tying another patient ends the current tie in the same write; untying
 /// ends it; the history keeps every tie in order with who ended it; the conversations about a
-/// patient are only its current ties.
+/// patient are only its current ties; a patient's ties are all of them.
 pub(super) async fn patient_context(s: &impl Store) -> StoreResult<()> {
     let room = OwnedRoomId::try_from("!ward7:localhost").map_err(|_| fail("room id"))?;
     let other = OwnedRoomId::try_from("!handover:localhost").map_err(|_| fail("room id"))?;
@@ -72,5 +72,21 @@ pub(super) async fn patient_context(s: &impl Store) -> StoreResult<()> {
     );
     let about = s.rooms_about_patient("p1", 10).await?;
     check!(about.len() == 2 && about[0].room_id == room, "newest tie first");
+    // Every tie of a patient, ended or not, oldest first.
+    let ties: Vec<_> = s
+        .patient_ties("p1")
+        .await?
+        .into_iter()
+        .map(|t| (t.room_id, t.version, t.tied_at, t.ended.map(|e| e.1)))
+        .collect();
+    check!(
+        ties == vec![
+            (room.clone(), 1, Timestamp(10), Some(Timestamp(20))),
+            (other.clone(), 1, Timestamp(11), None),
+            (room.clone(), 3, Timestamp(40), None)
+        ],
+        "every tie of p1, ended or not, oldest first"
+    );
+    check!(s.patient_ties("p2").await?.len() == 1 && s.patient_ties("p9").await?.is_empty(), "p2's one; nobody's");
     Ok(())
 }
