@@ -50,7 +50,9 @@ export interface Patient {
   deceased?: boolean;
   /** The record is not in use. */
   inactive?: boolean;
-  /** The record was merged into another: that one's EPR id (this one cannot be tied). */
+  /** The record was merged into another (this one cannot be tied). */
+  merged?: boolean;
+  /** The EPR id of the record it was merged into, when known. */
   merged_into?: string;
   /** Where they are could not be read (not the same as "not admitted"). */
   place_unknown?: boolean;
@@ -60,7 +62,7 @@ export interface Patient {
 export function recordFlags(p: Patient): string[] {
   const out: string[] = [];
   if (p.deceased) out.push("Deceased");
-  if (p.merged_into) out.push("Merged into another record: search again");
+  if (p.merged || p.merged_into) out.push("Merged into another record: search again");
   else if (p.inactive) out.push("Inactive record");
   if (p.restricted) out.push("Restricted record: where they are is not shown");
   return out;

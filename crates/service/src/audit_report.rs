@@ -399,9 +399,7 @@ impl PatientFilter {
     fn matches(&self, n: &NewAuditRecord) -> bool {
         patients_named(n).iter().any(|p| *p == self.patient_id)
             || n.room_id.as_deref().is_some_and(|room| {
-                self.ties
-                    .iter()
-                    .any(|(r, from, until)| r == room && n.ts >= *from && until.is_none_or(|u| n.ts < u))
+                self.ties.iter().any(|(r, from, until)| r == room && n.ts >= *from && until.is_none_or(|u| n.ts < u))
             })
     }
 }
@@ -1090,6 +1088,7 @@ mod about_tests {
             restricted: false,
             deceased: false,
             inactive: false,
+            merged: false,
             merged_into: None,
             place_unknown: false,
         };

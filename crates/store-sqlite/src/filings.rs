@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use ruma::{OwnedEventId, RoomId};
 use rusqlite::{Connection, OptionalExtension, params};
-use wardline_store::{FiledEvent, FiledStatus, Filing, FilingResult, FilingStore, NewFiling, StoreResult};
+use wardline_store::{FiledEvent, FiledStatus, Filing, FilingHeld, FilingResult, FilingStore, NewFiling, StoreResult};
 use wardline_types::Timestamp;
 use wardline_types::patient::PatientSummary;
 use wardline_types::patient::filing::{FilingId, FilingState};
@@ -112,8 +112,8 @@ fn keep(tx: &Connection, id: &str, done: &FilingResult) -> StoreResult<()> {
 
 impl SqliteStore {
     /// Ends a filing claimed as `claim` (`filed` or `refused`, with `error` for a refusal) and
-    /// writes what the record holds of its messages, in one write; `false` if the claim is not
-    /// the sender's any more.
+    /// writes what the record holds of its messages, in one write; what it then holds, or
+    /// `None` if the claim is not the sender's any more.
     async fn end_filing(
         &self,
         id: &FilingId,
@@ -122,7 +122,7 @@ impl SqliteStore {
         error: Option<String>,
         done: FilingResult,
         now: Timestamp,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<FilingHeld>> {
         let id = id.to_string();
         self.writer
             .write(move |w| {
@@ -135,13 +135,29 @@ impl SqliteStore {
                 )
                 .map_err(backend_err)?;
                 if n == 0 {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 keep(w.tx, &id, &done)?;
-                Ok(true)
+                held(w.tx, &id).map(Some)
             })
             .await
     }
+}
+
+/// What filing `id` holds in the record: its known resources, and the messages whose rows are
+/// its.
+fn held(tx: &Connection, id: &str) -> StoreResult<FilingHeld> {
+    let resources: String =
+        query_one(tx, "SELECT resources FROM record_filings WHERE id = ?1", params![id], |r| r.get(0))
+            .map_err(backend_err)?;
+    let resources: Vec<String> =
+        serde_json::from_str(&resources).map_err(|e| corrupt("record_filings.resources", e))?;
+    let mut stmt = tx
+        .prepare_cached("SELECT event_id FROM filed_events WHERE filing_id = ?1 ORDER BY filed_ts, event_id")
+        .map_err(backend_err)?;
+    let rows = stmt.query_map(params![id], |r| r.get::<_, String>(0)).map_err(backend_err)?;
+    let events = rows.map(|r| parse_event_id(&r.map_err(backend_err)?)).collect::<StoreResult<Vec<_>>>()?;
+    Ok(FilingHeld { resources: resources.into_iter().filter(|r| !r.is_empty()).collect(), events })
 }
 
 #[async_trait]
@@ -254,11 +270,18 @@ impl FilingStore for SqliteStore {
         claim: Timestamp,
         done: FilingResult,
         now: Timestamp,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<FilingHeld>> {
         self.end_filing(id, claim, "filed", None, done, now).await
     }
 
-    async fn retry_filing(&self, id: &FilingId, claim: Timestamp, due: Timestamp, error: &str) -> StoreResult<bool> {
+    async fn retry_filing(
+        &self,
+        id: &FilingId,
+        claim: Timestamp,
+        due: Timestamp,
+        error: &str,
+        done: FilingResult,
+    ) -> StoreResult<bool> {
         let (id, error) = (id.to_string(), error.to_owned());
         self.writer
             .write(move |w| {
@@ -270,7 +293,11 @@ impl FilingStore for SqliteStore {
                     params![id, sql_ts(claim), sql_ts(due), error],
                 )
                 .map_err(backend_err)?;
-                Ok(n == 1)
+                if n == 0 {
+                    return Ok(false);
+                }
+                keep(w.tx, &id, &done)?;
+                Ok(true)
             })
             .await
     }
@@ -282,7 +309,7 @@ impl FilingStore for SqliteStore {
         reason: &str,
         done: FilingResult,
         now: Timestamp,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<FilingHeld>> {
         self.end_filing(id, claim, "refused", Some(reason.to_owned()), done, now).await
     }
 
@@ -364,8 +391,10 @@ impl FilingStore for SqliteStore {
             .read(move |c| {
                 let due: Option<i64> = query_one(
                     c,
-                    "SELECT MIN(CASE WHEN claimed_ts IS NULL THEN due_ts ELSE MAX(due_ts, claimed_ts + ?1) END)
-                     FROM record_filings WHERE state = 'pending'",
+                    "SELECT MIN(MAX(f.due_ts, COALESCE(
+                         (SELECT MAX(o.claimed_ts) FROM record_filings o
+                          WHERE o.room_id = f.room_id AND o.state = 'pending') + ?1, 0)))
+                     FROM record_filings f WHERE f.state = 'pending'",
                     params![lease],
                     |r| r.get(0),
                 )

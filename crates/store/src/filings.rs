@@ -121,6 +121,16 @@ pub struct FilingResult {
     pub events: Vec<FiledEvent>,
 }
 
+/// What an ended filing holds in the record, as its end wrote it: its resources, and the
+/// messages whose rows are its (a later filing of the same message takes its row over).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilingHeld {
+    /// Its resources (without unknown ones).
+    pub resources: Vec<String>,
+    /// The messages whose rows it wrote and still holds.
+    pub events: Vec<OwnedEventId>,
+}
+
 /// Filings and what the record holds of each message.
 #[async_trait]
 pub trait FilingStore: Send + Sync {
@@ -148,20 +158,30 @@ pub trait FilingStore: Send + Sync {
         progress: FilingResult,
     ) -> StoreResult<bool>;
     /// A filing claimed as `claim` is filed: the rest of its resources and rows (added to what
-    /// earlier renewals kept), in one write. `false` if the claim is no longer the sender's.
+    /// earlier renewals kept), in one write; what it ended holding, read in the same write.
+    /// `None` if the claim is no longer the sender's.
     async fn finish_filing(
         &self,
         id: &FilingId,
         claim: Timestamp,
         done: FilingResult,
         now: Timestamp,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<Option<FilingHeld>>;
     /// A filing claimed as `claim` is to be tried again at `due` (an attempt more, its claim
-    /// ends); `error` says why the attempt failed. `false` if the claim is no longer the sender's.
-    async fn retry_filing(&self, id: &FilingId, claim: Timestamp, due: Timestamp, error: &str) -> StoreResult<bool>;
+    /// ends), keeping what the record took since the last renewal (`done`); `error` says why
+    /// the attempt failed. `false` if the claim is no longer the sender's.
+    async fn retry_filing(
+        &self,
+        id: &FilingId,
+        claim: Timestamp,
+        due: Timestamp,
+        error: &str,
+        done: FilingResult,
+    ) -> StoreResult<bool>;
     /// A filing claimed as `claim` is refused (`reason`: the record's words, or that it never
     /// answered), keeping what the record took before it refused the rest (`done`, added to
-    /// what renewals kept). `false` if the claim is no longer the sender's.
+    /// what renewals kept); what it ended holding, read in the same write. `None` if the claim
+    /// is no longer the sender's.
     async fn refuse_filing(
         &self,
         id: &FilingId,
@@ -169,14 +189,15 @@ pub trait FilingStore: Send + Sync {
         reason: &str,
         done: FilingResult,
         now: Timestamp,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<Option<FilingHeld>>;
     /// How many of `room`'s filings are pending.
     async fn pending_filings(&self, room: &RoomId) -> StoreResult<usize>;
     /// `room`'s filings, newest first, at most `limit`.
     async fn room_filings(&self, room: &RoomId, limit: usize) -> StoreResult<Vec<Filing>>;
     /// What the record holds of `room`'s messages.
     async fn filed_events(&self, room: &RoomId) -> StoreResult<Vec<FiledEvent>>;
-    /// When the next pending filing may be claimed: its due time, or a claimed one's lease end
-    /// (`lease_ms` after its claim) if that is later.
+    /// When the next pending filing may be claimed: its due time, or the end of the lease of its
+    /// conversation's claimed filing (`lease_ms` after the claim, its own or another's) if that
+    /// is later.
     async fn next_filing_due(&self, lease_ms: u64) -> StoreResult<Option<Timestamp>>;
 }

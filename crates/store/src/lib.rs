@@ -45,7 +45,7 @@ pub use deadlines::{AnswerDeadline, DeadlineEnd, DeadlineStore};
 pub use dnd::{CursorStore, DndRefusal, DndStore, NewDnd};
 pub use error::StoreError;
 pub use escalation::{Escalation, EscalationEnd, EscalationStore, NewEscalation, StepRecord};
-pub use filings::{FiledEvent, FiledStatus, Filing, FilingResult, FilingStore, NewFiling};
+pub use filings::{FiledEvent, FiledStatus, Filing, FilingHeld, FilingResult, FilingStore, NewFiling};
 pub use integrations::{Integration, IntegrationKey, IntegrationStore, KEY_TOUCH_INTERVAL_MS, NewIntegration};
 pub use observer::{NoObserver, WriteObserver};
 pub use outbox::{IntegrationOutboxStore, NewReport, Report, ReportChannel, ReportOutcome, ReportQuery, Webhook};

@@ -262,7 +262,7 @@ export function PatientSearch({ roomId, roomName }: { roomId: string; roomName: 
                   </div>
                   {p.id === tiedTo ? (
                     <span class="muted">This conversation is about this patient</span>
-                  ) : p.merged_into ? (
+                  ) : p.merged || p.merged_into ? (
                     <span class="muted">Merged: not the record to use</span>
                   ) : (
                     <button type="button" class={replacing === p.id ? "danger" : undefined} disabled={tying !== null} onClick={() => void tie(p)}>

@@ -156,16 +156,18 @@ impl PatientService {
                 });
             }
         };
-        if let Some(other) = &patient.merged_into {
+        if patient.merged {
             // A merged record is not the one to write to: the clinician finds the one it became.
+            let into = patient.merged_into.as_ref().map(|id| format!(" ({id})")).unwrap_or_default();
             return Err(ServiceError::invalid(format!(
-                "this patient's record was merged into another record ({other}): find the patient again and \
-                 tie the conversation to that one"
+                "this patient's record was merged into another record{into}: find the patient again and tie the \
+                 conversation to that one"
             )));
         }
-        let (place, current_encounter, place_unknown) = self.place_of(epr, &patient).await;
+        // (Whether the place could be read is said by a search, not kept with the tie: a
+        // failure then would say "could not be read" for as long as the tie lasts.)
+        let (place, current_encounter, _) = self.place_of(epr, &patient).await;
         patient.place = place;
-        patient.place_unknown = place_unknown;
         patient.encounter = match encounter {
             // An encounter named by the client must be this patient's: read and checked.
             Some(e) => Some(self.checked_encounter(epr, &patient, e).await?),
@@ -415,6 +417,7 @@ mod tests {
             restricted: false,
             deceased: false,
             inactive: false,
+            merged: false,
             merged_into: None,
             place_unknown: false,
         };

@@ -71,21 +71,29 @@ pub fn patient_summary(p: &Value, mrn_system: Option<&str>) -> Option<PatientSum
         deceased: p.get("deceasedBoolean").and_then(Value::as_bool).unwrap_or(false)
             || p.get("deceasedDateTime").and_then(Value::as_str).is_some_and(|t| !t.trim().is_empty()),
         inactive: p.get("active").and_then(Value::as_bool) == Some(false),
-        merged_into: merged_into(p),
+        merged: replaced_by(p).next().is_some(),
+        merged_into: replaced_by(p).find_map(merged_id),
         place_unknown: false,
     })
 }
 
-/// The record this one was merged into: a `link` of type `replaced-by` to `Patient/<id>`.
-fn merged_into(p: &Value) -> Option<String> {
-    p.get("link").and_then(Value::as_array)?.iter().find_map(|l| {
-        if l.get("type").and_then(Value::as_str) != Some("replaced-by") {
-            return None;
-        }
-        let reference = l.pointer("/other/reference").and_then(Value::as_str)?;
-        let id = reference.rsplit_once("Patient/").map(|(_, id)| id)?;
-        is_fhir_id(id).then(|| id.to_owned())
-    })
+/// The record's links of type `replaced-by` (it was merged into another).
+fn replaced_by(p: &Value) -> impl Iterator<Item = &Value> {
+    p.get("link")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|l| l.get("type").and_then(Value::as_str) == Some("replaced-by"))
+}
+
+/// The EPR id a `replaced-by` link names: `Patient/<id>`, with or without a base URL or a
+/// `/_history/<version>` after it.
+fn merged_id(link: &Value) -> Option<String> {
+    let reference = link.pointer("/other/reference").and_then(Value::as_str)?;
+    let (_, rest) = reference.rsplit_once("Patient/")?;
+    let id = rest.split('/').next()?;
+    is_fhir_id(id).then(|| id.to_owned())
 }
 
 /// "SMITH, John Paul": the official name (else the usual, else the first), family name in
@@ -248,7 +256,7 @@ mod tests {
     fn a_dead_inactive_or_merged_record_says_so() {
         let base = json!({"resourceType": "Patient", "id": "p1", "name": [{"family": "Smith"}]});
         let plain = patient_summary(&base, None).unwrap_or_else(|| panic!("no summary"));
-        assert!(!plain.deceased && !plain.inactive && plain.merged_into.is_none());
+        assert!(!plain.deceased && !plain.inactive && !plain.merged && plain.merged_into.is_none());
         let with = |extra: Value| {
             let mut p = base.clone();
             if let (Some(p), Some(extra)) = (p.as_object_mut(), extra.as_object()) {
@@ -265,11 +273,20 @@ mod tests {
             {"type": "seealso", "other": {"reference": "Patient/p9"}},
             {"type": "replaced-by", "other": {"reference": "Patient/p2"}}
         ]});
-        assert_eq!(with(merged).merged_into.as_deref(), Some("p2"));
+        let m = with(merged);
+        assert!(m.merged);
+        assert_eq!(m.merged_into.as_deref(), Some("p2"));
+        let versioned = json!({"link": [{"type": "replaced-by",
+            "other": {"reference": "https://epr.example/fhir/Patient/p3/_history/4"}}]});
+        assert_eq!(with(versioned).merged_into.as_deref(), Some("p3"), "a versioned, absolute reference");
         let odd = json!({"link": [{"type": "replaced-by", "other": {"reference": "Patient/../x"}}]});
-        assert_eq!(with(odd).merged_into, None, "an id that is no FHIR id is never followed");
+        let odd = with(odd);
+        assert!(odd.merged && odd.merged_into.is_none(), "merged, but an id that is no FHIR id is never followed");
+        let by_identifier = json!({"link": [{"type": "replaced-by", "other": {"identifier": {"value": "H9"}}}]});
+        let by_identifier = with(by_identifier);
+        assert!(by_identifier.merged && by_identifier.merged_into.is_none(), "merged into a record named otherwise");
         let replaces = json!({"link": [{"type": "replaces", "other": {"reference": "Patient/p0"}}]});
-        assert_eq!(with(replaces).merged_into, None, "this one replaced another: it is the one to use");
+        assert!(!with(replaces).merged, "this one replaced another: it is the one to use");
     }
 
     #[test]

@@ -367,6 +367,7 @@ mod tests {
             restricted: false,
             deceased: false,
             inactive: false,
+            merged: false,
             merged_into: None,
             place_unknown: false,
         };

@@ -31,6 +31,7 @@ fn new(n: u8, room: &OwnedRoomId, at: u64, events: Vec<OwnedEventId>) -> StoreRe
             restricted: false,
             deceased: false,
             inactive: false,
+            merged: false,
             merged_into: None,
             place_unknown: false,
         },
@@ -83,6 +84,10 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     let sibling = s.new_filing(new(9, &room, 1000, vec![b.clone()])?).await?;
     let sib = sibling.request.id.clone();
     check!(!s.claim_filing(&sib, Timestamp(1002), Timestamp(500)).await?, "not while its room's other is claimed");
+    check!(
+        s.next_filing_due(60_000).await? == Some(Timestamp(61_000)),
+        "the room's other waits for the claim's lease too, not its own past due time"
+    );
     check!(s.due_filings(Timestamp(1001), Timestamp(500), 10).await?.is_empty(), "a claimed one is not listed");
     check!(s.claim_filing(&id, Timestamp(70_000), Timestamp(5000)).await?, "taken over after the lease");
     // The first sender's claim is gone: it changes nothing.
@@ -90,10 +95,13 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
         !s.renew_filing(&id, Timestamp(1000), Timestamp(70_001), FilingResult::default()).await?,
         "a lost claim is not renewed"
     );
-    check!(!s.retry_filing(&id, Timestamp(1000), Timestamp(1), "late").await?, "a lost claim cannot retry");
+    check!(
+        !s.retry_filing(&id, Timestamp(1000), Timestamp(1), "late", FilingResult::default()).await?,
+        "a lost claim cannot retry"
+    );
     let lost = FilingResult { resources: vec!["Communication/x".into()], events: vec![] };
-    check!(!s.finish_filing(&id, Timestamp(1000), lost.clone(), Timestamp(70_002)).await?, "nor finish");
-    check!(!s.refuse_filing(&id, Timestamp(1000), "late", lost, Timestamp(70_002)).await?, "nor refuse");
+    check!(s.finish_filing(&id, Timestamp(1000), lost.clone(), Timestamp(70_002)).await?.is_none(), "nor finish");
+    check!(s.refuse_filing(&id, Timestamp(1000), "late", lost, Timestamp(70_002)).await?.is_none(), "nor refuse");
     check!(s.filing(&id).await?.is_some_and(|f| f.state == FilingState::Pending), "still pending");
     // The new sender renews: the claim's new name.
     check!(s.renew_filing(&id, Timestamp(70_000), Timestamp(75_000), FilingResult::default()).await?, "renewed");
@@ -103,17 +111,20 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
         "the old name is gone"
     );
 
-    // A retry.
-    check!(
-        s.retry_filing(&id, Timestamp(75_000), Timestamp(80_000), "the record is not answering (HTTP 503)").await?,
-        "put back"
-    );
+    // A retry, keeping what the record took before the attempt failed.
+    let early = FilingResult {
+        resources: vec!["Communication/1".into()],
+        events: vec![filed(&a, &room, &id, "Communication/1", "h1", 75_000)],
+    };
+    check!(s.retry_filing(&id, Timestamp(75_000), Timestamp(80_000), "HTTP 503", early.clone()).await?, "put back");
     let retried = s.filing(&id).await?.ok_or_else(|| fail("the filing"))?;
     check!(
         retried.attempts == 1 && retried.due == Timestamp(80_000) && retried.claimed.is_none(),
         "a retry counts and moves the due time"
     );
-    check!(retried.last_error.as_deref() == Some("the record is not answering (HTTP 503)"), "why");
+    check!(retried.last_error.as_deref() == Some("HTTP 503"), "why");
+    check!(retried.resources == early.resources, "what the record took is kept");
+    check!(s.filed_events(&room).await? == early.events, "and its message's row");
     check!(!s.claim_filing(&id, Timestamp(79_999), Timestamp(0)).await?, "not before it is due");
 
     // Filed, with what the record holds of each message: the first kept by a renewal as it
@@ -130,15 +141,22 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     check!(s.filing(&id).await?.is_some_and(|f| f.resources == resources[..1]), "its resource, at once");
     let rest = FilingResult { resources: resources.clone(), events: rows[1..].to_vec() };
     check!(s.pending_filings(&room).await? == 2, "two pending");
-    check!(s.finish_filing(&id, Timestamp(80_000), rest, Timestamp(80_001)).await?, "filed");
+    let ended = s.finish_filing(&id, Timestamp(80_000), rest, Timestamp(80_001)).await?;
+    check!(
+        ended.as_ref().map(|h| (h.resources.clone(), h.events.len())) == Some((resources.clone(), 2)),
+        "filed: what it holds, as its end wrote it"
+    );
     check!(s.pending_filings(&room).await? == 1, "one pending");
     let done = s.filing(&id).await?.ok_or_else(|| fail("the filing"))?;
     check!(done.state == FilingState::Filed && done.attempts == 2, "filed, two attempts");
     check!(done.resources == resources && done.finished == Some(Timestamp(80_001)), "its resources");
     check!(done.last_error.is_none() && done.claimed.is_none(), "no error, no claim");
-    check!(!s.finish_filing(&id, Timestamp(80_000), FilingResult::default(), Timestamp(90_000)).await?, "ends once");
     check!(
-        !s.refuse_filing(&id, Timestamp(80_000), "late", FilingResult::default(), Timestamp(90_000)).await?,
+        s.finish_filing(&id, Timestamp(80_000), FilingResult::default(), Timestamp(90_000)).await?.is_none(),
+        "ends once"
+    );
+    check!(
+        s.refuse_filing(&id, Timestamp(80_000), "late", FilingResult::default(), Timestamp(90_000)).await?.is_none(),
         "a filed one cannot be refused"
     );
     check!(!s.claim_filing(&id, Timestamp(90_000), Timestamp(0)).await?, "a filed one cannot be claimed");
@@ -147,7 +165,7 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     check!(s.next_filing_due(60_000).await? == Some(Timestamp(1000)), "the room's other filing, due");
     check!(s.claim_filing(&sib, Timestamp(90_000), Timestamp(30_000)).await?, "the room's other, now");
     check!(
-        s.refuse_filing(&sib, Timestamp(90_000), "test", FilingResult::default(), Timestamp(90_000)).await?,
+        s.refuse_filing(&sib, Timestamp(90_000), "test", FilingResult::default(), Timestamp(90_000)).await?.is_some(),
         "ended"
     );
     check!(s.next_filing_due(60_000).await?.is_none(), "nothing pending");
@@ -159,7 +177,7 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     let mut row = filed(&a, &room, &id2, "Communication/1", "h1-edited", 100_001);
     row.status = FiledStatus::EnteredInError;
     let done = FilingResult { resources: vec!["Communication/1".into()], events: vec![row.clone()] };
-    check!(s.finish_filing(&id2, Timestamp(100_000), done, Timestamp(100_001)).await?, "filed");
+    check!(s.finish_filing(&id2, Timestamp(100_000), done, Timestamp(100_001)).await?.is_some(), "filed");
     let held = s.filed_events(&room).await?;
     check!(held.len() == 2, "one row per message");
     check!(held.contains(&row), "replaced by the later filing");
@@ -169,12 +187,14 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     let third = s.new_filing(new(3, &other, 3000, vec![b.clone()])?).await?;
     let id3 = third.request.id.clone();
     check!(
-        !s.refuse_filing(&id3, Timestamp(3001), "x", FilingResult::default(), Timestamp(3001)).await?,
+        s.refuse_filing(&id3, Timestamp(3001), "x", FilingResult::default(), Timestamp(3001)).await?.is_none(),
         "an unclaimed filing cannot be refused"
     );
     check!(s.claim_filing(&id3, Timestamp(3001), Timestamp(0)).await?, "claimed");
     check!(
-        s.refuse_filing(&id3, Timestamp(3001), "Patient is deceased", FilingResult::default(), Timestamp(3002)).await?,
+        s.refuse_filing(&id3, Timestamp(3001), "Patient is deceased", FilingResult::default(), Timestamp(3002))
+            .await?
+            .is_some(),
         "refused"
     );
     let refused = s.filing(&id3).await?.ok_or_else(|| fail("the filing"))?;
@@ -190,7 +210,8 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     check!(s.claim_filing(&id4, Timestamp(4000), Timestamp(0)).await?, "claimed");
     let took = filed(&a, &other, &id4, "Communication/7", "h7", 4001);
     let part = FilingResult { resources: vec!["Communication/7".into()], events: vec![took.clone()] };
-    check!(s.refuse_filing(&id4, Timestamp(4000), "invalid payload", part, Timestamp(4001)).await?, "refused");
+    let ended = s.refuse_filing(&id4, Timestamp(4000), "invalid payload", part, Timestamp(4001)).await?;
+    check!(ended.is_some_and(|h| h.events == vec![a.clone()]), "refused, holding the one taken");
     let partly = s.filing(&id4).await?.ok_or_else(|| fail("the filing"))?;
     check!(
         partly.state == FilingState::Refused && partly.resources == vec!["Communication/7".to_owned()],

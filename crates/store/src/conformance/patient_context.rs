@@ -20,6 +20,7 @@ fn patient(id: &str, name: &str) -> PatientSummary {
         restricted: false,
         deceased: false,
         inactive: false,
+        merged: false,
         merged_into: None,
         place_unknown: false,
     }

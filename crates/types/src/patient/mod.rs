@@ -196,7 +196,11 @@ pub struct PatientSummary {
     /// The record is not in use (`active` false): kept, but not the one to work from.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inactive: bool,
-    /// The record was merged into another (`link` `replaced-by`): that one's EPR id.
+    /// The record was merged into another (a `link` of type `replaced-by`): not the one to
+    /// use.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub merged: bool,
+    /// The EPR id of the record it was merged into, when the link names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<String>,
     /// Where they are could not be read (the EPR failed to answer): unknown, which is not

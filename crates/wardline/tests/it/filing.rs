@@ -572,7 +572,7 @@ async fn a_crash_while_the_record_answers_files_once_after_the_lease_and_a_recor
     let status = settled(&ann, &room, &waiting).await;
     let f = filing_of(&status, &waiting);
     assert_eq!(f["state"], "refused", "{f}");
-    assert!(f["last_error"].as_str().unwrap().contains("could not be written to for 24 hours"), "{f}");
+    assert!(f["last_error"].as_str().unwrap().contains("not filed after trying for 24 hours"), "{f}");
     assert!(held(&fhir, &m2).await.is_empty());
     let trail = trail_until(&s, "the given-up filing", |r| {
         detail(r).contains("retry-given-up") && detail(r).contains(&waiting)
@@ -622,4 +622,69 @@ async fn a_re_tie_between_two_bundles_stops_the_filing_and_what_the_record_took_
     let refusal = of(&trail, "record.filing").into_iter().find(|r| is_refusal(r)).unwrap();
     assert!(detail(refusal).starts_with("refused by=wardline"), "{refusal}");
     assert_eq!(listed(detail(refusal), "filed_events"), sorted(&ids[..8]), "{refusal}");
+}
+
+/// The text of the record's one transcript DocumentReference.
+async fn transcript_text(fhir: &Fhir) -> String {
+    let docs: Value = reqwest::get(format!("{}/DocumentReference", fhir.base())).await.unwrap().json().await.unwrap();
+    let entries = docs["entry"].as_array().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 1, "one transcript per conversation and tie: {docs}");
+    let data = entries[0]["resource"]["content"][0]["attachment"]["data"].as_str().unwrap().to_owned();
+    use base64::Engine;
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(data).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn an_older_transcript_never_replaces_a_newer_one_and_a_record_merged_since_the_tie_is_not_written_to() {
+    let fhir = Fhir::start(&[]);
+    seed_smith_and_jones(&fhir).await;
+    let s = start(&epr_env(&fhir, &[]));
+    let (ann, _bob, room) = tied_conversation(&s).await;
+    ann.send_text(&room, "x1", "Plan: fluids").await;
+
+    // The first transcript waits for the record; a second, asked once more was said, is filed
+    // first (the first is still waiting its turn); then the first is sent: its shorter text
+    // does not replace the second's.
+    fhir.post("down").await;
+    let first = file(&ann, &room, json!({"all": true, "transcript": true})).await;
+    let id = first.clone();
+    get_until(&ann, &filings_path(&room), "a failed attempt", move |v| {
+        v["filings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["filing_id"] == id.as_str() && f["attempts"].as_u64() >= Some(1))
+    })
+    .await;
+    ann.send_text(&room, "x2", "Update: bloods back, K+ normal").await;
+    fhir.post("up").await;
+    let second = file(&ann, &room, json!({"all": true, "transcript": true})).await;
+    let status = settled(&ann, &room, &second).await;
+    assert_eq!(filing_of(&status, &second)["state"], "filed", "{status}");
+    assert!(transcript_text(&fhir).await.contains("bloods back"));
+    let status = settled(&ann, &room, &first).await;
+    assert_eq!(filing_of(&status, &first)["state"], "filed", "{status}");
+    assert!(transcript_text(&fhir).await.contains("bloods back"), "the fuller transcript stays");
+
+    // John's record is merged into Mary's after the conversation was tied to him: a filing
+    // is not written to the old record, and says why.
+    let mut john: Value = reqwest::get(format!("{}/Patient/pat-1", fhir.base())).await.unwrap().json().await.unwrap();
+    john["active"] = json!(false);
+    john["link"] = json!([{"type": "replaced-by", "other": {"reference": "Patient/pat-2"}}]);
+    let put = reqwest::Client::new()
+        .put(format!("{}/Patient/pat-1", fhir.base()))
+        .header("content-type", "application/fhir+json")
+        .body(john.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    let (_, m) = ann.send_text(&room, "x3", "Seen by the registrar").await;
+    let m = m["event_id"].as_str().unwrap().to_owned();
+    let merged = file(&ann, &room, json!({"event_ids": [m]})).await;
+    let status = settled(&ann, &room, &merged).await;
+    let f = filing_of(&status, &merged);
+    assert_eq!((f["state"].as_str(), f["refused_by"].as_str()), (Some("refused"), Some("wardline")), "{f}");
+    assert!(f["last_error"].as_str().unwrap().contains("merged into another record (pat-2)"), "{f}");
+    assert!(held(&fhir, &m).await.is_empty());
 }

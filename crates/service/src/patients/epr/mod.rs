@@ -298,6 +298,8 @@ pub fn transaction_answer(status: u16, body: &[u8], truncated: bool) -> Result<O
     if !(200..300).contains(&status) {
         return if truncated { Err(too_big()) } else { answer_of(status, body).map(Some) };
     }
+    // (A byte-order mark before the JSON is allowed.)
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if truncated || body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -383,6 +385,8 @@ mod tests {
         let bytes = response.to_string();
         assert_eq!(transaction_answer(200, bytes.as_bytes(), false).ok(), Some(Some(response)));
         assert!(matches!(transaction_answer(200, b"", false), Ok(None)), "empty: taken, nothing said");
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), bytes.as_bytes()].concat();
+        assert!(matches!(transaction_answer(200, &with_bom, false), Ok(Some(_))), "a byte-order mark first");
         assert!(matches!(transaction_answer(200, b" \n", false), Ok(None)));
         assert!(matches!(transaction_answer(200, b"{\"resourceType\": \"Bun", true), Ok(None)), "too big to read");
         for not_a_record in [

@@ -292,6 +292,7 @@ mod tests {
             restricted: false,
             deceased: false,
             inactive: false,
+            merged: false,
             merged_into: None,
             place_unknown: false,
         }

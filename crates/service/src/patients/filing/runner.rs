@@ -30,15 +30,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wardline_store::{FiledEvent, FiledStatus, Filing, FilingResult};
+use wardline_store::{FiledEvent, FiledStatus, Filing, FilingResult, PatientTie};
 use wardline_types::Timestamp;
 use wardline_types::audit::{AuditAction, Outcome};
+use wardline_types::patient::filing::FilingState;
 
 use super::fhir::{self, Entry, Filed, Payload, Person};
 use super::messages::Read;
 use crate::ServiceResult;
 use crate::audit::By;
-use crate::patients::{EprError, PatientService};
+use crate::patients::{EprError, PatientService, record};
 
 /// The first wait after a failed attempt, doubling each time.
 const FIRST_RETRY_MS: u64 = 5_000;
@@ -67,12 +68,13 @@ pub fn retry_wait_ms(attempts: u32) -> u64 {
     FIRST_RETRY_MS.saturating_mul(1u64 << doublings).min(MAX_RETRY_MS)
 }
 
-/// How one attempt went. What the record took as it went was kept by each renewal of the
-/// claim (the filing's resources and its messages' rows), whatever the attempt ends in.
+/// How one attempt went. What the record took as it went is kept whatever the attempt ends in:
+/// by each renewal of the claim, and what was taken since the last one by the write that ends
+/// the attempt (the filing's resources and its messages' rows).
 #[derive(Debug)]
 enum Attempt {
-    /// The record holds it all: the last resources it made (the transcript's).
-    Filed(FilingResult),
+    /// The record holds it all.
+    Filed,
     /// Try again later, for this reason (Wardline's words, or the record's status).
     Retry(String),
     /// Refused, by the record (its words and HTTP status) or by Wardline (no status).
@@ -100,10 +102,12 @@ impl From<EprError> for Attempt {
     }
 }
 
-/// A filing being sent: its claim, renewed as it goes.
+/// A filing being sent: its claim, renewed as it goes, and what the record took since the
+/// last renewal (not yet written).
 struct Claimed<'a> {
     filing: &'a Filing,
     claim: Timestamp,
+    unsaved: FilingResult,
 }
 
 impl PatientService {
@@ -145,11 +149,11 @@ impl PatientService {
                 continue;
             }
             let Some(filing) = self.store.filing(&id).await? else { continue };
-            let mut claimed = Claimed { filing: &filing, claim: now };
+            let mut claimed = Claimed { filing: &filing, claim: now, unsaved: FilingResult::default() };
             let attempt = match self.try_send(&mut claimed).await {
                 Ok(a) | Err(a) => a,
             };
-            self.settle(&claimed, attempt).await?;
+            self.settle(claimed, attempt).await?;
         }
         let now = self.clock.now();
         let wait = match self.store.next_filing_due(self.filing.lease_ms).await? {
@@ -159,24 +163,26 @@ impl PatientService {
         Ok(wait.max(MIN_WAIT))
     }
 
-    /// Before each call to the record: the conversation must still be about the patient the
-    /// filing is for (a re-tie may come at any time, even between two Bundles), and the claim
-    /// still ours, renewed, keeping what the record took since the last renewal.
-    async fn renew(&self, c: &mut Claimed<'_>, progress: FilingResult) -> Result<(), Attempt> {
-        let room = &c.filing.request.room_id;
-        let current = self.store.room_patient(room).await.map_err(|e| Attempt::retry(store_failed(&e)))?;
-        let tied = current.as_ref().is_some_and(|t| t.version == c.filing.request.tie_version);
+    /// Before each call to the record: the claim is renewed, keeping what the record took since
+    /// the last renewal, and the conversation must still be tied as it was when the filing was
+    /// asked (a re-tie may come at any time, even between two Bundles). The tie, if it is.
+    async fn renew(&self, c: &mut Claimed<'_>) -> Result<PatientTie, Attempt> {
         let now = self.clock.now();
-        match self.store.renew_filing(&c.filing.request.id, c.claim, now, progress).await {
+        let progress = std::mem::take(&mut c.unsaved);
+        match self.store.renew_filing(&c.filing.request.id, c.claim, now, progress.clone()).await {
             Ok(true) => c.claim = now,
             Ok(false) => return Err(Attempt::Lost),
-            Err(e) => return Err(Attempt::retry(store_failed(&e))),
+            Err(e) => {
+                // Kept for the write that ends this attempt.
+                c.unsaved = progress;
+                return Err(Attempt::retry(store_failed(&e)));
+            }
         }
-        if tied {
-            Ok(())
-        } else {
+        let current = self.store.room_patient(&c.filing.request.room_id).await;
+        match current.map_err(|e| Attempt::retry(store_failed(&e)))? {
             // Never sent to a patient someone has since said is the wrong one.
-            Err(Attempt::refused("the conversation is no longer about the patient this was to be filed for"))
+            Some(tie) if tie.version == c.filing.request.tie_version => Ok(tie),
+            _ => Err(Attempt::refused("the conversation is no longer about the patient this was to be filed for")),
         }
     }
 
@@ -184,38 +190,43 @@ impl PatientService {
         let filing = c.filing;
         let epr = self.epr()?;
         let room = &filing.request.room_id;
-        self.renew(c, FilingResult::default()).await?;
+        let tie = self.renew(c).await?;
+        // A record merged into another since the conversation was tied is not the one to write
+        // to: the clinician ties the conversation to the record it became.
+        let patient = epr.read("Patient", &filing.request.patient.id).await?;
+        if let Some(now) = record::patient_summary(&patient, None).filter(|p| p.merged) {
+            let into = now.merged_into.map(|id| format!(" ({id})")).unwrap_or_default();
+            return Err(Attempt::refused(format!(
+                "the patient's record was merged into another record{into}: tie the conversation to that one and file again"
+            )));
+        }
         let names = self.names(room).await.map_err(|e| Attempt::retry(store_failed(&e)))?;
         let read = self.read_messages(filing, &names).await.map_err(|e| Attempt::retry(store_failed(&e)))?;
         let f = Filed { server_name: self.server_name.as_str(), patient: &filing.request.patient };
         let entries: Vec<Entry> = read.iter().map(|r| fhir::entry(fhir::communication(f, &r.message))).collect();
-        let mut progress = FilingResult::default();
         let mut sent = 0;
         for bundle in fhir::bundles(entries, self.filing.max_bundle_entries) {
-            self.renew(c, std::mem::take(&mut progress)).await?;
+            if sent > 0 {
+                self.renew(c).await?;
+            }
             let answer = epr.transaction(&fhir::transaction(&bundle)).await?;
             let resources = self.resources_of(filing, answer.as_ref(), &bundle);
             let now = self.clock.now();
             for (r, resource) in read[sent..sent + bundle.len()].iter().zip(&resources) {
-                progress.events.extend(filed_row(filing, r, resource, now));
+                c.unsaved.events.extend(filed_row(filing, r, resource, now));
             }
             sent += bundle.len();
-            progress.resources.extend(resources);
+            c.unsaved.resources.extend(resources);
         }
-        if filing.request.transcript {
-            self.renew(c, std::mem::take(&mut progress)).await?;
-            // The record's transcript: this patient's part of the conversation as it is when
-            // sent (so a transcript asked earlier but sent later never replaces a fuller one),
-            // messages as they are now, a deleted one only as deleted.
-            let tie = self
-                .store
-                .room_patient(room)
-                .await
-                .map_err(|e| Attempt::retry(store_failed(&e)))?
-                .ok_or_else(|| Attempt::refused("the conversation is no longer about a patient"))?;
-            let text = crate::audit_report::transcript_for_record(self.store.as_ref(), room, &tie, self.clock.now())
-                .await
-                .map_err(|e| Attempt::retry(store_failed(&e)))?;
+        if filing.request.transcript && !self.newer_transcript_filed(filing).await? {
+            let tie = if sent > 0 { self.renew(c).await? } else { tie };
+            // The record's transcript: this patient's part of the conversation up to the
+            // request (what its requester could see then), messages as they are now, a deleted
+            // one only as deleted.
+            let text =
+                crate::audit_report::transcript_for_record(self.store.as_ref(), room, &tie, filing.request.requested)
+                    .await
+                    .map_err(|e| Attempt::retry(store_failed(&e)))?;
             let by = &filing.request.requested_by;
             let author = Person { user_id: by.to_string(), display: names.get(by).cloned().flatten() };
             let title = text.lines().next().unwrap_or("Transcript").to_owned();
@@ -223,9 +234,23 @@ impl PatientService {
             let doc = fhir::document_reference(f, &key, &author, &title, &text, self.clock.now());
             let bundle = vec![fhir::entry(doc)];
             let answer = epr.transaction(&fhir::transaction(&bundle)).await?;
-            progress.resources.extend(self.resources_of(filing, answer.as_ref(), &bundle));
+            c.unsaved.resources.extend(self.resources_of(filing, answer.as_ref(), &bundle));
         }
-        Ok(Attempt::Filed(progress))
+        Ok(Attempt::Filed)
+    }
+
+    /// Whether a transcript asked later under the same tie is already in the record: one tie's
+    /// transcript is one document, and an earlier request (sent later, after retries) must not
+    /// replace a fuller text with a shorter one.
+    async fn newer_transcript_filed(&self, filing: &Filing) -> Result<bool, Attempt> {
+        let r = &filing.request;
+        let filings = self.store.room_filings(&r.room_id, 50).await.map_err(|e| Attempt::retry(store_failed(&e)))?;
+        Ok(filings.iter().any(|f| {
+            f.state == FilingState::Filed
+                && f.request.transcript
+                && f.request.tie_version == r.tie_version
+                && f.request.requested > r.requested
+        }))
     }
 
     /// The resources the record made of a Bundle it took (`2xx`): from its answer, or unknown
@@ -244,17 +269,18 @@ impl PatientService {
         }
     }
 
-    /// Records how an attempt went; a filing that ends (filed, refused, given up) is audited
-    /// with the messages the record holds from it.
-    async fn settle(&self, c: &Claimed<'_>, attempt: Attempt) -> ServiceResult<()> {
-        let (filing, claim) = (c.filing, c.claim);
+    /// Records how an attempt went, with what the record took since the last renewal; a filing
+    /// that ends (filed, refused, given up) is audited with the messages the record holds from
+    /// it, as its end wrote them.
+    async fn settle(&self, c: Claimed<'_>, attempt: Attempt) -> ServiceResult<()> {
+        let Claimed { filing, claim, unsaved } = c;
         let id = &filing.request.id;
         let room = &filing.request.room_id;
         let now = self.clock.now();
         let give_up_at =
             filing.request.requested.0.saturating_add(self.filing.give_up_hours.saturating_mul(3600 * 1000));
         let attempts = filing.attempts.saturating_add(1);
-        let (ended, reason, detail, last) = match attempt {
+        let (reason, detail) = match attempt {
             Attempt::Lost => {
                 tracing::info!(filing = %id, room = %room, "another sender took this filing over; leaving it to them");
                 return Ok(());
@@ -262,58 +288,41 @@ impl PatientService {
             Attempt::Retry(why) if now.0 < give_up_at => {
                 let due = Timestamp(now.0.saturating_add(retry_wait_ms(attempts)));
                 tracing::info!(filing = %id, room = %room, attempt = attempts, reason = %why, "filing to the record failed; will retry");
-                self.store.retry_filing(id, claim, due, &why).await?;
+                self.store.retry_filing(id, claim, due, &why, unsaved).await?;
                 return Ok(());
             }
-            Attempt::Filed(last) => (true, None, "filed".to_owned(), last),
+            Attempt::Filed => (None, "filed".to_owned()),
             Attempt::Retry(why) => (
-                false,
-                Some(format!(
-                    "the record could not be written to for {} hours (last: {why})",
-                    self.filing.give_up_hours
-                )),
+                Some(format!("not filed after trying for {} hours (last: {why})", self.filing.give_up_hours)),
                 format!("retry-given-up last={why}"),
-                FilingResult::default(),
             ),
             Attempt::Refused { reason, status } => {
                 let by = status.map_or_else(|| "by=wardline".to_owned(), |s| format!("status={s}"));
                 let said = if status.is_some() { format!("{}{reason}", super::RECORD_REFUSED) } else { reason };
-                (false, Some(said), format!("refused {by}"), FilingResult::default())
+                (Some(said), format!("refused {by}"))
             }
         };
         let slot = self.audit.reserve()?;
-        let stored = match &reason {
-            None => self.store.finish_filing(id, claim, last, now).await?,
+        let held = match &reason {
+            None => self.store.finish_filing(id, claim, unsaved, now).await?,
             Some(reason) => {
                 tracing::warn!(filing = %id, room = %room, attempt = attempts, what = detail, "filing to the record refused");
-                self.store.refuse_filing(id, claim, reason, last, now).await?
+                self.store.refuse_filing(id, claim, reason, unsaved, now).await?
             }
         };
-        if !stored {
-            return Ok(());
-        }
-        // What the record holds from this filing, as kept while it was sent.
-        let held: Vec<String> = self
-            .store
-            .filed_events(room)
-            .await?
-            .into_iter()
-            .filter(|e| e.filing_id == *id)
-            .map(|e| e.event_id.to_string())
-            .collect();
-        let resources = self.store.filing(id).await?.map(|f| f.resources).unwrap_or_default();
-        let resources: Vec<&str> = resources.iter().map(String::as_str).filter(|r| !r.is_empty()).collect();
+        let Some(held) = held else { return Ok(()) };
         let asked: Vec<&str> = filing.request.events.iter().map(|e| e.as_str()).collect();
+        let filed: Vec<&str> = held.events.iter().map(|e| e.as_str()).collect();
         self.record_outcome(
             slot,
             filing,
-            if ended { Outcome::Success } else { Outcome::Failure },
+            if reason.is_none() { Outcome::Success } else { Outcome::Failure },
             &format!(
                 "{detail} filing={id} patient={} attempts={attempts} events={} filed_events={} resources={}",
                 filing.request.patient.id,
                 asked.join(","),
-                held.join(","),
-                resources.join(",")
+                filed.join(","),
+                held.resources.join(",")
             ),
         );
         Ok(())
