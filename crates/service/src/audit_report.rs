@@ -371,8 +371,9 @@ pub struct AuditQuery {
 }
 
 /// "Who looked at this patient": the records that name the patient (looked up, read, tied,
-/// untied, filed: [`patients_named`]), and every record of a conversation while it was about
-/// them (who read it, sent to it, downloaded from it, joined it).
+/// untied, filed: [`patients_named`]), every record of a conversation while it was about them
+/// (who sent to it, joined it), and every read of it since it first was (a later read may show
+/// what was said then).
 #[derive(Debug, Clone, Default)]
 pub struct PatientFilter {
     /// The EPR's id of the patient.
@@ -397,9 +398,14 @@ impl PatientFilter {
     }
 
     fn matches(&self, n: &NewAuditRecord) -> bool {
+        // A read after a tie ended may still show what was said while it lasted: reads count
+        // from the tie's start on; anything else only while it lasted.
+        let read = matches!(n.action, AuditAction::RoomRead | AuditAction::RoomSearch | AuditAction::MediaDownload);
         patients_named(n).iter().any(|p| *p == self.patient_id)
             || n.room_id.as_deref().is_some_and(|room| {
-                self.ties.iter().any(|(r, from, until)| r == room && n.ts >= *from && until.is_none_or(|u| n.ts < u))
+                self.ties
+                    .iter()
+                    .any(|(r, from, until)| r == room && n.ts >= *from && (read || until.is_none_or(|u| n.ts < u)))
             })
     }
 }
@@ -929,7 +935,9 @@ mod tests {
         assert!(f.matches(&lookup) && f.matches(&changed) && f.matches(&read) && f.matches(&filed));
         assert!(f.matches(&room_read("!r:x", 10)), "read while it was about them");
         assert!(!f.matches(&room_read("!r:x", 9)), "before");
-        assert!(!f.matches(&room_read("!r:x", 20)), "after the tie ended");
+        assert!(f.matches(&room_read("!r:x", 20)), "a read after the tie ended may show what was said during it");
+        let sent = |ts| rec(AuditAction::MessageSend, "", Some("!r:x"), ts);
+        assert!(f.matches(&sent(19)) && !f.matches(&sent(20)), "a message sent after it ended is not about them");
         assert!(f.matches(&room_read("!s:x", 1_000)), "still about them");
         assert!(!f.matches(&room_read("!t:x", 12)), "another conversation");
         let other = rec(AuditAction::PatientRead, "read patient=p11 via=banner", None, 1);

@@ -841,3 +841,58 @@ async fn a_record_that_says_the_patient_died_is_inactive_or_was_merged_says_so_a
     assert_eq!(st, 200, "{b}");
     assert_eq!(ann.get(&tie).await.1["patient"]["deceased"], true);
 }
+
+#[tokio::test]
+async fn who_looked_at_a_patient_is_one_export_away() {
+    let fhir = Fhir::start(&[]);
+    seed_smith_and_jones(&fhir).await;
+    let s = start(&epr_env(&fhir, &[]));
+    let ann = s.user("ann").await;
+    let bob = s.user("bob").await;
+    let eve = s.user("eve").await;
+    let room = ann.room_with(&[&bob]).await;
+    let quiet = eve.create_room(json!({"name": "Elsewhere"})).await;
+    let messages = |r: &str| format!("/_matrix/client/v3/rooms/{}/messages?dir=b&limit=10", enc(r));
+
+    // Eve reads her own conversation before and after: nothing to do with John.
+    assert_eq!(eve.get(&messages(&quiet)).await.0, 200);
+    let (st, _) = search(&ann, &format!("nhs_number=9434765919&room_id={}", enc(&room))).await;
+    assert_eq!(st, 200);
+    let (st, _) = search(&ann, &format!("nhs_number=4010232137&room_id={}", enc(&room))).await;
+    assert_eq!(st, 200, "Mary looked up too");
+    let tie = format!("/_wardline/client/v1/rooms/{}/patient", enc(&room));
+    assert_eq!(ann.put(&tie, json!({"patient": "pat-1"})).await.0, 200);
+    ann.send_text(&room, "j1", "K+ 6.2").await;
+    assert_eq!(bob.get(&messages(&room)).await.0, 200);
+    assert_eq!(ann.delete_path(&tie).await.0, 200);
+    ann.send_text(&room, "j2", "Unrelated: rota swap").await;
+    assert_eq!(eve.get(&messages(&quiet)).await.0, 200);
+    trail_until(&s, "the untie", |r| r["action"] == "patient.context" && detail(r).starts_with("untied"));
+
+    let (ok, out, err) = cli(&s.data_dir, &["audit", "export", "--patient", "pat-1"], None);
+    assert!(ok, "{err}");
+    let records: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let has = |action: &str, actor: &str| records.iter().any(|r| r["action"] == action && r["actor"] == actor);
+    assert!(has("patient.lookup", "@ann:localhost"), "the lookup that found him");
+    assert!(has("patient.context", "@ann:localhost"), "tied and untied");
+    assert!(has("room.read", "@bob:localhost"), "Bob read the conversation while it was about him");
+    assert!(has("message.send", "@ann:localhost"), "what was said about him");
+    assert!(records.iter().all(|r| r["actor"] != "@eve:localhost"), "Eve never came near him");
+    assert!(
+        records.iter().all(|r| !detail(r).contains("ids=pat-2;") && !detail(r).ends_with("ids=pat-2")),
+        "Mary's lookup is not his"
+    );
+    let sends = records.iter().filter(|r| r["action"] == "message.send" && r["actor"] == "@ann:localhost").count();
+    assert_eq!(sends, 1, "the message after the untie is not about him: {records:?}");
+
+    // As FHIR AuditEvents, he is an entity of the events that name him.
+    let (ok, out, err) = cli(&s.data_dir, &["audit", "export", "--patient", "pat-1", "--format", "fhir"], None);
+    assert!(ok, "{err}");
+    let bundle: Value = serde_json::from_str(&out).unwrap();
+    let named = bundle["entry"].as_array().unwrap().iter().any(|e| {
+        e["resource"]["entity"].as_array().is_some_and(|es| {
+            es.iter().any(|x| x["what"]["identifier"]["value"] == "pat-1" && x["role"]["code"] == "1")
+        })
+    });
+    assert!(named, "{bundle}");
+}
