@@ -400,7 +400,15 @@ impl PatientFilter {
     fn matches(&self, n: &NewAuditRecord) -> bool {
         // A read after a tie ended may still show what was said while it lasted: reads count
         // from the tie's start on; anything else only while it lasted.
-        let read = matches!(n.action, AuditAction::RoomRead | AuditAction::RoomSearch | AuditAction::MediaDownload);
+        // (A transcript export and a read of the filings show it too.)
+        let read = matches!(
+            n.action,
+            AuditAction::RoomRead
+                | AuditAction::RoomSearch
+                | AuditAction::MediaDownload
+                | AuditAction::Export
+                | AuditAction::RecordFiling
+        );
         patients_named(n).iter().any(|p| *p == self.patient_id)
             || n.room_id.as_deref().is_some_and(|room| {
                 self.ties
@@ -416,7 +424,7 @@ impl PatientFilter {
 #[must_use]
 pub fn patients_named(n: &NewAuditRecord) -> Vec<&str> {
     let keys: &[&str] = match n.action {
-        AuditAction::PatientLookup => &["ids="],
+        AuditAction::PatientLookup => &["ids=", "patient="],
         AuditAction::PatientRead | AuditAction::RecordFiling | AuditAction::Export => &["patient="],
         AuditAction::PatientContext => &["patient=", "from=", "to="],
         _ => return Vec::new(),

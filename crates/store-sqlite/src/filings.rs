@@ -134,10 +134,10 @@ impl SqliteStore {
                     params![id, sql_ts(claim), state, sql_ts(now), error],
                 )
                 .map_err(backend_err)?;
+                keep(w.tx, &id, &done)?;
                 if n == 0 {
                     return Ok(None);
                 }
-                keep(w.tx, &id, &done)?;
                 held(w.tx, &id).map(Some)
             })
             .await
@@ -255,11 +255,9 @@ impl FilingStore for SqliteStore {
                     params![id, sql_ts(claim), sql_ts(now)],
                 )
                 .map_err(backend_err)?;
-                if n == 0 {
-                    return Ok(false);
-                }
+                // What the record took is a fact, whoever holds the claim now.
                 keep(w.tx, &id, &progress)?;
-                Ok(true)
+                Ok(n == 1)
             })
             .await
     }
@@ -293,11 +291,8 @@ impl FilingStore for SqliteStore {
                     params![id, sql_ts(claim), sql_ts(due), error],
                 )
                 .map_err(backend_err)?;
-                if n == 0 {
-                    return Ok(false);
-                }
                 keep(w.tx, &id, &done)?;
-                Ok(true)
+                Ok(n == 1)
             })
             .await
     }

@@ -8,8 +8,9 @@
 //! **Invariant:** a filing that ends writes its per-message rows in the same write (a refused
 //! filing too: what the record took before it refused the rest), and only a pending filing,
 //! by the sender whose claim it is, ends or is put back: a sender whose lease ran out (a slow
-//! node, a paused process) changes nothing once another has claimed it. A claim is named by
-//! the time it was made or last renewed.
+//! node, a paused process) changes nothing once another has claimed it, except that what the
+//! record took from it is still kept (a fact about the record, whoever holds the claim). A
+//! claim is named by the time it was made or last renewed.
 
 use async_trait::async_trait;
 use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId};

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use rand::RngCore;
-use ruma::{OwnedServerName, UserId};
+use ruma::{OwnedRoomId, OwnedServerName, UserId};
 use wardline_store::{Media, MediaContent, NewMedia, Store, StoreError};
 use wardline_types::audit::{AuditAction, Outcome};
 use wardline_types::media::{MxcRef, referenced, validate_file_message};
@@ -258,15 +258,30 @@ impl MediaService {
         Ok(false)
     }
 
-    /// The item and its content, if `by` may read it; audited either way.
+    /// Through which conversation `user` may fetch this item: `None` if they may not; else the
+    /// conversation of the first event referring to it that they can see (`Some(None)`: its
+    /// uploader, where no such event is visible to them). The rule of [`Self::can_read`].
+    async fn read_through(&self, user: &UserId, media: &Media) -> ServiceResult<Option<Option<OwnedRoomId>>> {
+        for r in self.store.media_refs(&media.meta.media_id).await? {
+            if self.timeline.visibility(user, &r.room_id).await?.can_see(r.stream) {
+                return Ok(Some(Some(r.room_id)));
+            }
+        }
+        Ok((media.meta.uploader == user).then_some(None))
+    }
+
+    /// The item and its content, if `by` may read it; audited either way, with the conversation
+    /// it was read through (so an investigation of a conversation finds its files' reads).
     async fn readable(&self, by: &Actor, server: &str, media_id: &str, what: &str) -> ServiceResult<MediaContent> {
         let media = self.local(server, media_id).await?;
-        let allowed = match &media {
-            Some(m) => self.can_read(&by.user_id, m).await?,
-            None => false,
+        let through = match &media {
+            Some(m) => self.read_through(&by.user_id, m).await?,
+            None => None,
         };
+        let allowed = through.is_some();
         let outcome = if allowed { Outcome::Success } else { Outcome::Denied };
         let mut r = self.audit.entry(Some(by), AuditAction::MediaDownload, outcome);
+        r.room_id = through.flatten().map(|room| room.to_string());
         r.detail = Some(format!("media=mxc://{server}/{media_id} {what}"));
         self.audit.record(r)?;
         let not_found = || ServiceError::not_found("no such file");

@@ -125,7 +125,7 @@ impl PatientService {
 
         let slot = self.audit.reserve()?;
         let mut lookup = self.entry(actor, AuditAction::PatientLookup, Outcome::Success, Some(room));
-        let asked = format!("query=patient {patient_id}; for={room}");
+        let asked = format!("query=patient patient={patient_id}; for={room}");
         let read = match epr.read("Patient", patient_id).await {
             Ok(p) => record::patient_summary(&p, self.mrn_system.as_deref())
                 .ok_or_else(|| EprError::BadAnswer("the patient's record has no usable id".into())),

@@ -53,7 +53,8 @@ fn filed(e: &OwnedEventId, room: &OwnedRoomId, id: &FilingId, resource: &str, ha
 }
 
 /// A filing is kept whole and due at once; one claim at a time within the lease, taken over
-/// after it, renewed by its sender, and a lost claim changes nothing; a retry counts the attempt and moves the due time; it ends filed (with what the
+/// after it, renewed by its sender, and a lost claim changes nothing but what the record took;
+/// a retry counts the attempt and moves the due time; it ends filed (with what the
 /// record holds of each message, replaced by a later filing) or refused (keeping what the
 /// record took first), once; a room's pending filings counted; a room's filings
 /// newest first.
@@ -99,9 +100,9 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
         !s.retry_filing(&id, Timestamp(1000), Timestamp(1), "late", FilingResult::default()).await?,
         "a lost claim cannot retry"
     );
-    let lost = FilingResult { resources: vec!["Communication/x".into()], events: vec![] };
-    check!(s.finish_filing(&id, Timestamp(1000), lost.clone(), Timestamp(70_002)).await?.is_none(), "nor finish");
-    check!(s.refuse_filing(&id, Timestamp(1000), "late", lost, Timestamp(70_002)).await?.is_none(), "nor refuse");
+    let nothing = FilingResult::default();
+    check!(s.finish_filing(&id, Timestamp(1000), nothing.clone(), Timestamp(70_002)).await?.is_none(), "nor finish");
+    check!(s.refuse_filing(&id, Timestamp(1000), "late", nothing, Timestamp(70_002)).await?.is_none(), "nor refuse");
     check!(s.filing(&id).await?.is_some_and(|f| f.state == FilingState::Pending), "still pending");
     // The new sender renews: the claim's new name.
     check!(s.renew_filing(&id, Timestamp(70_000), Timestamp(75_000), FilingResult::default()).await?, "renewed");
@@ -204,20 +205,29 @@ pub(super) async fn filings(s: &impl Store) -> StoreResult<()> {
     );
     check!(s.filed_events(&other).await?.is_empty(), "nothing held for a filing refused whole");
 
-    // Refused part-way: what the record took first is kept.
+    // Refused part-way: what the record took first is kept, even what a sender whose claim was
+    // taken over got it to take (a fact about the record, whoever holds the claim).
     let fourth = s.new_filing(new(4, &other, 4000, vec![a.clone(), b.clone()])?).await?;
     let id4 = fourth.request.id.clone();
     check!(s.claim_filing(&id4, Timestamp(4000), Timestamp(0)).await?, "claimed");
-    let took = filed(&a, &other, &id4, "Communication/7", "h7", 4001);
+    check!(s.claim_filing(&id4, Timestamp(70_000), Timestamp(5000)).await?, "taken over after the lease");
+    let late = filed(&b, &other, &id4, "Communication/8", "h8", 4500);
+    let slow = FilingResult { resources: vec!["Communication/8".into()], events: vec![late.clone()] };
+    check!(!s.renew_filing(&id4, Timestamp(4000), Timestamp(70_001), slow).await?, "the slow sender's claim is gone");
+    let took = filed(&a, &other, &id4, "Communication/7", "h7", 70_002);
     let part = FilingResult { resources: vec!["Communication/7".into()], events: vec![took.clone()] };
-    let ended = s.refuse_filing(&id4, Timestamp(4000), "invalid payload", part, Timestamp(4001)).await?;
-    check!(ended.is_some_and(|h| h.events == vec![a.clone()]), "refused, holding the one taken");
-    let partly = s.filing(&id4).await?.ok_or_else(|| fail("the filing"))?;
+    let ended = s.refuse_filing(&id4, Timestamp(70_000), "invalid payload", part, Timestamp(70_003)).await?;
     check!(
-        partly.state == FilingState::Refused && partly.resources == vec!["Communication/7".to_owned()],
-        "a refused filing keeps what the record took"
+        ended.is_some_and(|h| h.events.len() == 2 && h.resources == ["Communication/8", "Communication/7"]),
+        "refused, holding both taken"
     );
-    check!(s.filed_events(&other).await? == vec![took], "and the message it took");
+    let partly = s.filing(&id4).await?.ok_or_else(|| fail("the filing"))?;
+    check!(partly.state == FilingState::Refused, "refused");
+    let mut held = s.filed_events(&other).await?;
+    held.sort_by(|x, y| x.event_id.cmp(&y.event_id));
+    let mut want = vec![took, late];
+    want.sort_by(|x, y| x.event_id.cmp(&y.event_id));
+    check!(held == want, "and the messages it took");
 
     // A room's filings, newest first.
     let listed: Vec<FilingId> = s.room_filings(&room, 10).await?.into_iter().map(|f| f.request.id).collect();

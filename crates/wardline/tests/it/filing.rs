@@ -661,6 +661,7 @@ async fn an_older_transcript_never_replaces_a_newer_one_and_a_record_merged_sinc
     let second = file(&ann, &room, json!({"all": true, "transcript": true})).await;
     let status = settled(&ann, &room, &second).await;
     assert_eq!(filing_of(&status, &second)["state"], "filed", "{status}");
+    assert_eq!(filing_of(&status, &first)["state"], "pending", "the first still waits its turn: {status}");
     assert!(transcript_text(&fhir).await.contains("bloods back"));
     let status = settled(&ann, &room, &first).await;
     assert_eq!(filing_of(&status, &first)["state"], "filed", "{status}");

@@ -537,11 +537,12 @@ async fn only_a_conversations_members_tie_it_to_a_patient_or_see_whom_and_its_ti
     assert!(
         lookups
             .iter()
-            .any(|r| detail(r) == format!("query=patient pat-1; for={room}; found=1; ids=pat-1; restricted=false")),
+            .any(|r| detail(r)
+                == format!("query=patient patient=pat-1; for={room}; found=1; ids=pat-1; restricted=false")),
         "{lookups:?}"
     );
     assert!(
-        lookups.iter().any(|r| r["outcome"] == "failure" && detail(r).starts_with("query=patient nobody")),
+        lookups.iter().any(|r| r["outcome"] == "failure" && detail(r).starts_with("query=patient patient=nobody")),
         "{lookups:?}"
     );
 }
@@ -863,7 +864,13 @@ async fn who_looked_at_a_patient_is_one_export_away() {
     let tie = format!("/_wardline/client/v1/rooms/{}/patient", enc(&room));
     assert_eq!(ann.put(&tie, json!({"patient": "pat-1"})).await.0, 200);
     ann.send_text(&room, "j1", "K+ 6.2").await;
+    let (st, up) = ann.upload(b"ECG strip".to_vec(), "text/plain", "ecg.txt").await;
+    assert_eq!(st, 200, "{up}");
+    let url = up["content_uri"].as_str().unwrap().to_owned();
+    ann.sent_event(&room, "m.room.message", "j1f", json!({"msgtype": "m.file", "body": "ecg.txt", "url": url})).await;
     assert_eq!(bob.get(&messages(&room)).await.0, 200);
+    let media = url.trim_start_matches("mxc://");
+    assert_eq!(bob.get_raw(&format!("/_matrix/client/v1/media/download/{media}")).await.0, 200);
     assert_eq!(ann.delete_path(&tie).await.0, 200);
     ann.send_text(&room, "j2", "Unrelated: rota swap").await;
     assert_eq!(eve.get(&messages(&quiet)).await.0, 200);
@@ -876,6 +883,7 @@ async fn who_looked_at_a_patient_is_one_export_away() {
     assert!(has("patient.lookup", "@ann:localhost"), "the lookup that found him");
     assert!(has("patient.context", "@ann:localhost"), "tied and untied");
     assert!(has("room.read", "@bob:localhost"), "Bob read the conversation while it was about him");
+    assert!(has("media.download", "@bob:localhost"), "and opened the file posted in it");
     assert!(has("message.send", "@ann:localhost"), "what was said about him");
     assert!(records.iter().all(|r| r["actor"] != "@eve:localhost"), "Eve never came near him");
     assert!(
@@ -883,7 +891,7 @@ async fn who_looked_at_a_patient_is_one_export_away() {
         "Mary's lookup is not his"
     );
     let sends = records.iter().filter(|r| r["action"] == "message.send" && r["actor"] == "@ann:localhost").count();
-    assert_eq!(sends, 1, "the message after the untie is not about him: {records:?}");
+    assert_eq!(sends, 2, "the message and the file, not the message after the untie: {records:?}");
 
     // As FHIR AuditEvents, he is an entity of the events that name him.
     let (ok, out, err) = cli(&s.data_dir, &["audit", "export", "--patient", "pat-1", "--format", "fhir"], None);

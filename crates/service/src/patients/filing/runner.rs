@@ -58,7 +58,8 @@ const MIN_WAIT: Duration = Duration::from_millis(50);
 /// after a refused token, each within `timeout_secs`), plus a minute.
 #[must_use]
 pub fn lease_ms(timeout_secs: u64) -> u64 {
-    timeout_secs.saturating_mul(6_000).saturating_add(60_000)
+    // (At most a day: a lease is never so long that a crashed sender's filing waits for ever.)
+    timeout_secs.saturating_mul(6_000).saturating_add(60_000).min(24 * 3600 * 1000)
 }
 
 /// How long to wait after `attempts` failed attempts.
@@ -190,25 +191,16 @@ impl PatientService {
         let filing = c.filing;
         let epr = self.epr()?;
         let room = &filing.request.room_id;
-        let tie = self.renew(c).await?;
-        // A record merged into another since the conversation was tied is not the one to write
-        // to: the clinician ties the conversation to the record it became.
-        let patient = epr.read("Patient", &filing.request.patient.id).await?;
-        if let Some(now) = record::patient_summary(&patient, None).filter(|p| p.merged) {
-            let into = now.merged_into.map(|id| format!(" ({id})")).unwrap_or_default();
-            return Err(Attempt::refused(format!(
-                "the patient's record was merged into another record{into}: tie the conversation to that one and file again"
-            )));
-        }
+        self.renew(c).await?;
+        self.still_the_record(epr, &filing.request.patient.id).await?;
         let names = self.names(room).await.map_err(|e| Attempt::retry(store_failed(&e)))?;
         let read = self.read_messages(filing, &names).await.map_err(|e| Attempt::retry(store_failed(&e)))?;
         let f = Filed { server_name: self.server_name.as_str(), patient: &filing.request.patient };
         let entries: Vec<Entry> = read.iter().map(|r| fhir::entry(fhir::communication(f, &r.message))).collect();
         let mut sent = 0;
         for bundle in fhir::bundles(entries, self.filing.max_bundle_entries) {
-            if sent > 0 {
-                self.renew(c).await?;
-            }
+            // Renewed, and the tie checked, right before every call that writes.
+            self.renew(c).await?;
             let answer = epr.transaction(&fhir::transaction(&bundle)).await?;
             let resources = self.resources_of(filing, answer.as_ref(), &bundle);
             let now = self.clock.now();
@@ -219,7 +211,7 @@ impl PatientService {
             c.unsaved.resources.extend(resources);
         }
         if filing.request.transcript && !self.newer_transcript_filed(filing).await? {
-            let tie = if sent > 0 { self.renew(c).await? } else { tie };
+            let tie = self.renew(c).await?;
             // The record's transcript: this patient's part of the conversation up to the
             // request (what its requester could see then), messages as they are now, a deleted
             // one only as deleted.
@@ -249,8 +241,42 @@ impl PatientService {
             f.state == FilingState::Filed
                 && f.request.transcript
                 && f.request.tie_version == r.tie_version
-                && f.request.requested > r.requested
+                && (f.request.requested, &f.request.id) > (r.requested, &r.id)
         }))
+    }
+
+    /// The patient's record is still the one to write to: read from the EPR, it is this
+    /// patient's and was not merged into another since the conversation was tied (a record
+    /// gone, or merged, is refused with a reason the clinician can act on).
+    async fn still_the_record(&self, epr: &super::super::EprClient, patient_id: &str) -> Result<(), Attempt> {
+        let read = match epr.read("Patient", patient_id).await {
+            Ok(p) => p,
+            Err(EprError::Refused { status: 404 | 410, .. }) => {
+                return Err(Attempt::refused(
+                    "the patient is no longer in the record (deleted or merged): find the patient again, tie the \
+                     conversation to them and file again",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(now) = record::patient_summary(&read, None) else {
+            return Err(Attempt::retry("the patient record's answer for the patient could not be read"));
+        };
+        if now.id != patient_id {
+            // An EPR that answers for a merged record with the one it became.
+            return Err(Attempt::refused(format!(
+                "the record answers for this patient with another record ({}): it may have been merged; find the \
+                 patient again, tie the conversation to them and file again",
+                now.id
+            )));
+        }
+        if now.merged {
+            let into = now.merged_into.map(|id| format!(" ({id})")).unwrap_or_default();
+            return Err(Attempt::refused(format!(
+                "the patient's record was merged into another record{into}: tie the conversation to that one and file again"
+            )));
+        }
+        Ok(())
     }
 
     /// The resources the record made of a Bundle it took (`2xx`): from its answer, or unknown
@@ -375,6 +401,6 @@ mod tests {
     fn a_lease_outlasts_the_longest_call_between_renewals() {
         assert_eq!(lease_ms(10), 120_000);
         assert!(lease_ms(30) > 4 * 30_000);
-        assert_eq!(lease_ms(u64::MAX), u64::MAX);
+        assert_eq!(lease_ms(u64::MAX), 24 * 3600 * 1000, "at most a day, whatever the timeout");
     }
 }
