@@ -280,11 +280,21 @@ impl PatientService {
     }
 
     /// A tie as shown to a member (`via` says where: the banner, a repeated tie), with the place
-    /// brought up to date from the ADT feed; audited.
+    /// brought up to date from the ADT feed and what the record says of itself as the EPR last
+    /// said (asked again in the background when due: [`super::standing`]); audited.
     async fn show(&self, actor: &Actor, mut tie: PatientTie, via: &str) -> ServiceResult<RoomPatient> {
         let slot = self.audit.reserve()?;
         let adt = self.adt_place(&tie.patient).await;
         refresh_place(&mut tie.patient, adt);
+        let (known, due) = self.standing.lookup(&tie.patient.id, self.clock.now());
+        if let Some(s) = known {
+            s.apply(&mut tie.patient);
+        } else if tie.patient.restricted {
+            tie.patient.place = None;
+        }
+        if due && let Some(epr) = &self.epr {
+            self.standing.refresh(Arc::clone(epr), tie.patient.id.clone());
+        }
         let mut r = self.entry(actor, AuditAction::PatientRead, Outcome::Success, Some(&tie.room_id));
         r.detail = Some(format!("read patient={} via={via}", tie.patient.id));
         slot.record(r);

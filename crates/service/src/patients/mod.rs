@@ -8,6 +8,8 @@
 //!   conversations about a patient;
 //! - `access.rs`: the one check of who may see a conversation's patient;
 //! - `launch.rs`: "Open in the EPR", the configured link with the patient's ids filled in;
+//! - `standing.rs`: what the record says of itself (deceased, merged, restricted), asked again
+//!   for the banner in the background;
 //! - `filing/`: writing a conversation's messages (and its transcript) back to the patient's
 //!   record, stored first and sent by a background task.
 //!
@@ -27,6 +29,7 @@ pub mod filing;
 mod launch;
 pub mod record;
 mod search;
+mod standing;
 
 use std::sync::Arc;
 
@@ -56,7 +59,7 @@ pub struct PatientService {
     audit: AuditService,
     limiter: RateLimiter,
     rooms: Arc<RoomService>,
-    epr: Option<EprClient>,
+    epr: Option<Arc<EprClient>>,
     /// The FHIR identifier system of hospital numbers, if search by them is set up.
     mrn_system: Option<String>,
     /// The ADT feed's assigning authority for the same hospital numbers, if any.
@@ -73,6 +76,8 @@ pub struct PatientService {
     filing: FilingLimits,
     /// Woken when a filing is asked for.
     filing_wake: tokio::sync::Notify,
+    /// What records said of themselves, for banners.
+    standing: Arc<standing::StandingCache>,
 }
 
 /// Filing's settings, from `[epr]`.
@@ -87,7 +92,7 @@ struct FilingLimits {
 
 impl std::fmt::Debug for PatientService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PatientService").field("epr", &self.epr.as_ref().map(EprClient::base)).finish_non_exhaustive()
+        f.debug_struct("PatientService").field("epr", &self.epr.as_deref().map(EprClient::base)).finish_non_exhaustive()
     }
 }
 
@@ -114,7 +119,7 @@ impl PatientService {
             audit: core.audit.clone(),
             limiter: core.limiter.clone(),
             rooms,
-            epr,
+            epr: epr.map(Arc::new),
             mrn_system: set(&settings.mrn_system),
             adt_authority: set(&settings.adt_authority),
             launch_url: set(&settings.launch_url),
@@ -128,6 +133,7 @@ impl PatientService {
                 give_up_hours: settings.give_up_hours.max(1),
             },
             filing_wake: tokio::sync::Notify::new(),
+            standing: Arc::default(),
         })
     }
 
@@ -139,7 +145,7 @@ impl PatientService {
 
     /// The EPR, or [`EprError::NotConfigured`].
     fn epr(&self) -> Result<&EprClient, EprError> {
-        self.epr.as_ref().ok_or(EprError::NotConfigured)
+        self.epr.as_deref().ok_or(EprError::NotConfigured)
     }
 
     /// "Open in the EPR" for this patient: the configured template with their ids filled in,

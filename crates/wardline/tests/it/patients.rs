@@ -904,3 +904,49 @@ async fn who_looked_at_a_patient_is_one_export_away() {
     });
     assert!(named, "{bundle}");
 }
+
+#[tokio::test]
+async fn the_banner_learns_within_minutes_that_the_record_now_says_deceased_or_restricted() {
+    let fhir = Fhir::start(&[]);
+    seed_smith_and_jones(&fhir).await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = dir.path().join("clock");
+    std::fs::write(&clock, "0").unwrap();
+    let mut env = epr_env(&fhir, &[]);
+    env.push(("WARDLINE_TEST_CLOCK_FILE".into(), clock.to_str().unwrap().into()));
+    let s = start(&env);
+    let ann = s.user("ann").await;
+    let room = ann.create_room(json!({"name": "Ward 7"})).await;
+    let tie = format!("/_wardline/client/v1/rooms/{}/patient", enc(&room));
+    assert_eq!(ann.put(&tie, json!({"patient": "pat-1"})).await.0, 200);
+    let (_, banner) = ann.get(&tie).await;
+    assert!(banner["patient"].get("deceased").is_none(), "{banner}");
+    assert_eq!(banner["patient"]["place"]["ward"], "Ward 7", "{banner}");
+    // (The banner's own read of the record, in the background, is done.)
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    // The record now says he died, and it is restricted.
+    let mut john: Value = reqwest::get(format!("{}/Patient/pat-1", fhir.base())).await.unwrap().json().await.unwrap();
+    john["deceasedDateTime"] = json!("2026-12-02T03:00:00Z");
+    john["meta"] =
+        json!({"security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}]});
+    let put = reqwest::Client::new()
+        .put(format!("{}/Patient/pat-1", fhir.base()))
+        .header("content-type", "application/fhir+json")
+        .body(john.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    let (_, banner) = ann.get(&tie).await;
+    assert!(banner["patient"].get("deceased").is_none(), "asked again only after two minutes: {banner}");
+
+    // Three minutes on, the banner asks again (in the background) and then says so; the place
+    // of a now-restricted record is no longer shown.
+    std::fs::write(&clock, "180000").unwrap();
+    let (_, banner) = ann.get(&tie).await;
+    assert_eq!(banner["patient"]["name"], "SMITH, John");
+    let banner = crate::harness::get_until(&ann, &tie, "the record's news", |v| v["patient"]["deceased"] == true).await;
+    assert_eq!(banner["patient"]["restricted"], true, "{banner}");
+    assert!(banner["patient"].get("place").is_none(), "{banner}");
+}
