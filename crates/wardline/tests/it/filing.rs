@@ -51,6 +51,19 @@ async fn settled(c: &Client, room: &str, filing: &str) -> Value {
     .await
 }
 
+/// Once `filing` has had an attempt (that failed: it is still pending, or it ended).
+async fn attempted(c: &Client, room: &str, filing: &str) {
+    let id = filing.to_owned();
+    get_until(c, &filings_path(room), "an attempt", move |v| {
+        v["filings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["filing_id"] == id.as_str() && f["attempts"].as_u64() >= Some(1))
+    })
+    .await;
+}
+
 fn filing_of<'a>(status: &'a Value, filing: &str) -> &'a Value {
     status["filings"].as_array().unwrap().iter().find(|f| f["filing_id"] == filing).unwrap()
 }
@@ -332,15 +345,7 @@ async fn only_what_was_said_about_a_patient_is_filed_to_their_record_and_a_waiti
     // new patient: it is refused, saying why.
     fhir.post("down").await;
     let waiting = file(&ann, &room, json!({"event_ids": [m2]})).await;
-    let id = waiting.clone();
-    get_until(&ann, &filings_path(&room), "a first attempt that failed", move |v| {
-        v["filings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["filing_id"] == id.as_str() && f["attempts"].as_u64() >= Some(1))
-    })
-    .await;
+    attempted(&ann, &room, &waiting).await;
     // The record is back, and before the next attempt (seconds away) the conversation is
     // re-tied to John.
     fhir.post("up").await;
@@ -559,15 +564,7 @@ async fn a_crash_while_the_record_answers_files_once_after_the_lease_and_a_recor
     fhir.post("down").await;
     let m2 = ann.sent_event(&room, "m.room.message", "c2", json!({"msgtype": "m.text", "body": "Sats 89%"})).await;
     let waiting = file(&ann, &room, json!({"event_ids": [m2]})).await;
-    let id = waiting.clone();
-    get_until(&ann, &filings_path(&room), "a failed attempt", move |v| {
-        v["filings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["filing_id"] == id.as_str() && f["attempts"].as_u64() >= Some(1))
-    })
-    .await;
+    attempted(&ann, &room, &waiting).await;
     std::fs::write(&clock, (95_000u64 + 25 * 3_600_000).to_string()).unwrap();
     let status = settled(&ann, &room, &waiting).await;
     let f = filing_of(&status, &waiting);
@@ -647,15 +644,7 @@ async fn an_older_transcript_never_replaces_a_newer_one_and_a_record_merged_sinc
     // does not replace the second's.
     fhir.post("down").await;
     let first = file(&ann, &room, json!({"all": true, "transcript": true})).await;
-    let id = first.clone();
-    get_until(&ann, &filings_path(&room), "a failed attempt", move |v| {
-        v["filings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["filing_id"] == id.as_str() && f["attempts"].as_u64() >= Some(1))
-    })
-    .await;
+    attempted(&ann, &room, &first).await;
     ann.send_text(&room, "x2", "Update: bloods back, K+ normal").await;
     fhir.post("up").await;
     let second = file(&ann, &room, json!({"all": true, "transcript": true})).await;
@@ -669,17 +658,11 @@ async fn an_older_transcript_never_replaces_a_newer_one_and_a_record_merged_sinc
 
     // John's record is merged into Mary's after the conversation was tied to him: a filing
     // is not written to the old record, and says why.
-    let mut john: Value = reqwest::get(format!("{}/Patient/pat-1", fhir.base())).await.unwrap().json().await.unwrap();
-    john["active"] = json!(false);
-    john["link"] = json!([{"type": "replaced-by", "other": {"reference": "Patient/pat-2"}}]);
-    let put = reqwest::Client::new()
-        .put(format!("{}/Patient/pat-1", fhir.base()))
-        .header("content-type", "application/fhir+json")
-        .body(john.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    fhir.change("Patient/pat-1", |john| {
+        john["active"] = json!(false);
+        john["link"] = json!([{"type": "replaced-by", "other": {"reference": "Patient/pat-2"}}]);
+    })
+    .await;
     let (_, m) = ann.send_text(&room, "x3", "Seen by the registrar").await;
     let m = m["event_id"].as_str().unwrap().to_owned();
     let merged = file(&ann, &room, json!({"event_ids": [m]})).await;

@@ -99,6 +99,16 @@ impl Fhir {
     pub async fn post(&self, path: &str) {
         self.control(reqwest::Method::POST, path, Some(json!({}))).await;
     }
+
+    /// Changes a resource in the record as the EPR's own users would (a FHIR update).
+    pub async fn change(&self, resource: &str, edit: impl FnOnce(&mut Value)) {
+        let url = format!("{}/{resource}", self.base());
+        let mut r: Value = self.http.get(&url).send().await.unwrap().json().await.unwrap();
+        edit(&mut r);
+        let put = self.http.put(&url).header("content-type", "application/fhir+json").body(r.to_string()).send();
+        let put = put.await.unwrap();
+        assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    }
 }
 
 impl Drop for Fhir {
@@ -926,18 +936,12 @@ async fn the_banner_learns_within_minutes_that_the_record_now_says_deceased_or_r
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 
     // The record now says he died, and it is restricted.
-    let mut john: Value = reqwest::get(format!("{}/Patient/pat-1", fhir.base())).await.unwrap().json().await.unwrap();
-    john["deceasedDateTime"] = json!("2026-12-02T03:00:00Z");
-    john["meta"] =
-        json!({"security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}]});
-    let put = reqwest::Client::new()
-        .put(format!("{}/Patient/pat-1", fhir.base()))
-        .header("content-type", "application/fhir+json")
-        .body(john.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    fhir.change("Patient/pat-1", |john| {
+        john["deceasedDateTime"] = json!("2026-12-02T03:00:00Z");
+        john["meta"] =
+            json!({"security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}]});
+    })
+    .await;
     let (_, banner) = ann.get(&tie).await;
     assert!(banner["patient"].get("deceased").is_none(), "asked again only after two minutes: {banner}");
 

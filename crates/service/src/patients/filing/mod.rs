@@ -47,8 +47,8 @@ pub const RECORD_REFUSED: &str = "the record refused it: ";
 const MAX_LISTED: usize = 50;
 
 /// The most filings of one conversation waiting for the record at once: more are refused
-/// (`M_LIMIT_EXCEEDED`) until the record has taken some, so a down record does not collect an unbounded
-/// queue.
+/// (`M_LIMIT_EXCEEDED`) until the record has taken some, so a record that is down does not
+/// collect an unbounded queue.
 pub const MAX_PENDING_PER_ROOM: usize = 20;
 
 /// What the record holds of one message, as the conversation shows it.
