@@ -1095,18 +1095,8 @@ mod about_tests {
         let patient = |name: &str, nhs: Option<&str>| PatientSummary {
             id: "p".into(),
             name: name.into(),
-            birth_date: None,
-            gender: None,
             nhs_number: nhs.and_then(|n| NhsNumber::parse(n).ok()),
-            hospital_number: None,
-            place: None,
-            encounter: None,
-            restricted: false,
-            deceased: false,
-            inactive: false,
-            merged: false,
-            merged_into: None,
-            place_unknown: false,
+            ..PatientSummary::default()
         };
         let tie = |version, p, at, ended| wardline_store::PatientTie {
             room_id: owned_room_id!("!r:x"),

@@ -384,8 +384,6 @@ impl Commit {
 fn refresh_place(patient: &mut PatientSummary, adt: Option<Option<wardline_types::patient::PatientPlace>>) {
     if let Some(place) = adt {
         patient.place = place;
-        // The feed knows where they are (or that they are not in a bed): no longer unknown.
-        patient.place_unknown = false;
     }
 }
 
@@ -418,18 +416,8 @@ mod tests {
         let mut p = PatientSummary {
             id: "p1".into(),
             name: "SMITH, John".into(),
-            birth_date: None,
-            gender: None,
-            nhs_number: None,
-            hospital_number: None,
             place: Some(record.clone()),
-            encounter: None,
-            restricted: false,
-            deceased: false,
-            inactive: false,
-            merged: false,
-            merged_into: None,
-            place_unknown: false,
+            ..PatientSummary::default()
         };
         refresh_place(&mut p, None);
         assert_eq!(p.place, Some(record), "the feed does not know them: as tied");

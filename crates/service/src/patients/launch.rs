@@ -88,18 +88,9 @@ mod tests {
         PatientSummary {
             id: "p-1.a".into(),
             name: "SMITH, John".into(),
-            birth_date: None,
-            gender: None,
             nhs_number: NhsNumber::parse("943 476 5919").ok(),
             hospital_number: Some("H1/2&x=y #3 é".into()),
-            place: None,
-            encounter: None,
-            restricted: false,
-            deceased: false,
-            inactive: false,
-            merged: false,
-            merged_into: None,
-            place_unknown: false,
+            ..PatientSummary::default()
         }
     }
 

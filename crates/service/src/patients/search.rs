@@ -359,17 +359,9 @@ mod tests {
             id: "p1".into(),
             name: "SMITH, John".into(),
             birth_date: Some("1970-01-31".into()),
-            gender: None,
             nhs_number: NhsNumber::parse("9434765919").ok(),
             hospital_number: Some("H1".into()),
-            place: None,
-            encounter: None,
-            restricted: false,
-            deceased: false,
-            inactive: false,
-            merged: false,
-            merged_into: None,
-            place_unknown: false,
+            ..PatientSummary::default()
         };
         assert!(answers(&john, &nhs()));
         let other_nhs = PatientQuery::NhsNumber(NhsNumber::parse("4010232137").unwrap_or_else(|e| panic!("{e}")));

@@ -118,22 +118,12 @@ mod tests {
         PatientSummary {
             id: "p1".into(),
             name: "SMITH, John".into(),
-            birth_date: None,
-            gender: None,
-            nhs_number: None,
-            hospital_number: None,
             place: Some(wardline_types::patient::PatientPlace {
                 ward: Some("Ward 7".into()),
                 bed: None,
                 source: wardline_types::patient::PlaceSource::Adt,
             }),
-            encounter: None,
-            restricted: false,
-            deceased: false,
-            inactive: false,
-            merged: false,
-            merged_into: None,
-            place_unknown: false,
+            ..PatientSummary::default()
         }
     }
 

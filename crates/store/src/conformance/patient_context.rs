@@ -17,12 +17,7 @@ fn patient(id: &str, name: &str) -> PatientSummary {
         hospital_number: Some("H123".into()),
         place: Some(PatientPlace { ward: Some("Ward 7".into()), bed: Some("12".into()), source: PlaceSource::Adt }),
         encounter: Some("enc-1".into()),
-        restricted: false,
-        deceased: false,
-        inactive: false,
-        merged: false,
-        merged_into: None,
-        place_unknown: false,
+        ..PatientSummary::default()
     }
 }
 

@@ -162,7 +162,7 @@ pub enum PlaceSource {
 }
 
 /// A patient as found in the EPR: what a clinician needs to be sure it is the right one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatientSummary {
     /// The EPR's id of the Patient resource.
     pub id: String,

@@ -283,18 +283,8 @@ mod tests {
         PatientSummary {
             id: "pat-1".into(),
             name: "SMITH, John".into(),
-            birth_date: None,
-            gender: None,
-            nhs_number: None,
-            hospital_number: None,
-            place: None,
             encounter: encounter.map(str::to_owned),
-            restricted: false,
-            deceased: false,
-            inactive: false,
-            merged: false,
-            merged_into: None,
-            place_unknown: false,
+            ..PatientSummary::default()
         }
     }
 

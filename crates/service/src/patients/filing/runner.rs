@@ -236,7 +236,11 @@ impl PatientService {
     /// replace a fuller text with a shorter one.
     async fn newer_transcript_filed(&self, filing: &Filing) -> Result<bool, Attempt> {
         let r = &filing.request;
-        let filings = self.store.room_filings(&r.room_id, 50).await.map_err(|e| Attempt::retry(store_failed(&e)))?;
+        let filings = self
+            .store
+            .room_filings(&r.room_id, super::MAX_LISTED)
+            .await
+            .map_err(|e| Attempt::retry(store_failed(&e)))?;
         Ok(filings.iter().any(|f| {
             f.state == FilingState::Filed
                 && f.request.transcript
