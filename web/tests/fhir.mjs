@@ -8,6 +8,7 @@ import path from "node:path";
 import readline from "node:readline";
 
 import { REPO_ROOT } from "../../tests/clients/wardline-server.mjs";
+import { startRoleWard } from "./roleward.mjs";
 
 const FHIR_DIR = path.join(REPO_ROOT, "tests", "fhir-server");
 
@@ -36,4 +37,27 @@ export async function startFhir() {
     return json;
   }
   return { child, port, origin, baseUrl: `${origin}/fhir/R4`, control, stop: () => child.kill() };
+}
+
+/** John Smith (NHS 943 476 5919), as the filing tests' record holds him. */
+export const JOHN_SMITH = {
+  resourceType: "Patient",
+  id: "pat-1",
+  identifier: [{ system: "https://fhir.nhs.uk/Id/nhs-number", value: "9434765919" }],
+  name: [{ use: "official", family: "Smith", given: ["John"] }],
+  birthDate: "1970-01-31",
+  gender: "male",
+};
+
+/**
+ * The test FHIR server holding `seed`, and a ward of role-holders (roleward.mjs) whose [epr] it
+ * is (a 5 s timeout). Returns `{ fhir, server, browser }`.
+ */
+export async function startWardWithRecord(people, seed) {
+  const fhir = await startFhir();
+  await fhir.control("POST", "seed", seed);
+  const { server, browser } = await startRoleWard(people, {
+    env: { WARDLINE_EPR__BASE_URL: fhir.baseUrl, WARDLINE_EPR__TIMEOUT_SECS: "5" },
+  });
+  return { fhir, server, browser };
 }

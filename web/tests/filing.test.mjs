@@ -16,8 +16,8 @@ import path from "node:path";
 
 import { REPO_ROOT } from "../../tests/clients/wardline-server.mjs";
 import { WAIT, bubble, call, conversation, openConversation, sendText, signIn, stopWard } from "./support.mjs";
-import { startFhir } from "./fhir.mjs";
-import { DESKTOP, PHONE, startRoleWard } from "./roleward.mjs";
+import { JOHN_SMITH, startWardWithRecord } from "./fhir.mjs";
+import { DESKTOP, PHONE } from "./roleward.mjs";
 
 const ARTIFACTS = path.join(REPO_ROOT, "web", "test-artifacts");
 const C = "/_wardline/client/v1";
@@ -27,23 +27,8 @@ let browser;
 let fhir;
 const people = {};
 
-const SEED = [
-  {
-    resourceType: "Patient",
-    id: "pat-1",
-    identifier: [{ system: "https://fhir.nhs.uk/Id/nhs-number", value: "9434765919" }],
-    name: [{ use: "official", family: "Smith", given: ["John"] }],
-    birthDate: "1970-01-31",
-    gender: "male",
-  },
-];
-
 before(async () => {
-  fhir = await startFhir();
-  await fhir.control("POST", "seed", SEED);
-  ({ server, browser } = await startRoleWard(people, {
-    env: { WARDLINE_EPR__BASE_URL: fhir.baseUrl, WARDLINE_EPR__TIMEOUT_SECS: "5" },
-  }));
+  ({ fhir, server, browser } = await startWardWithRecord(people, [JOHN_SMITH]));
   mkdirSync(ARTIFACTS, { recursive: true });
 });
 
